@@ -1,0 +1,121 @@
+package matcher_test
+
+import (
+	"runtime"
+	"sync/atomic"
+	"testing"
+
+	"github.com/vindex-nl/vindex/identity"
+	"github.com/vindex-nl/vindex/matcher"
+)
+
+// Benchmarks run on a real Pebble store on disk with synced writes: every
+// registration counted is durable when Register returns.
+
+func benchEnv(b *testing.B) *env {
+	b.Helper()
+	e := newEnv(b)
+	b.Cleanup(func() { e.store.Close() })
+	return e
+}
+
+// precomputed BSNs, so the benchmark measures the matcher, not the test's
+// BSN generator.
+func bsns(b *testing.B, n int) []identity.BSN {
+	out := make([]identity.BSN, n)
+	for i := range out {
+		out[i] = bsnFor(b, i)
+	}
+	return out
+}
+
+func reportRate(b *testing.B, unit string) {
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), unit)
+}
+
+// BenchmarkRegister: one caller, each registration a new youth.
+func BenchmarkRegister(b *testing.B) {
+	e := benchEnv(b)
+	ids := bsns(b, b.N)
+	r := involvement(b, 0)
+	actor := matcher.Actor{Institution: wij}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		r.BSN = ids[i]
+		if _, err := e.m.Register(ctx, actor, r); err != nil {
+			b.Fatal(err)
+		}
+	}
+	reportRate(b, "regs/s")
+}
+
+// BenchmarkRegisterParallel: 64 concurrent callers, each registration a new
+// youth; concurrent callers share fsyncs.
+func BenchmarkRegisterParallel(b *testing.B) {
+	benchParallel(b, 64, false)
+}
+
+// BenchmarkRegisterParallelMatch: 64 concurrent callers; every youth is
+// reported by two institutions, so half the registrations make a match and
+// assign a coordinator.
+func BenchmarkRegisterParallelMatch(b *testing.B) {
+	benchParallel(b, 64, true)
+}
+
+func benchParallel(b *testing.B, callers int, match bool) {
+	e := benchEnv(b)
+	ids := bsns(b, b.N)
+	var next atomic.Int64
+	b.SetParallelism((callers + runtime.GOMAXPROCS(0) - 1) / runtime.GOMAXPROCS(0))
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		r := involvement(b, 0)
+		for pb.Next() {
+			i := int(next.Add(1) - 1)
+			inst := wij
+			if match {
+				r.BSN = ids[i/2]
+				if i%2 == 1 {
+					inst = ggd
+				}
+			} else {
+				r.BSN = ids[i]
+			}
+			if _, err := e.m.Register(ctx, matcher.Actor{Institution: inst}, r); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+	reportRate(b, "regs/s")
+}
+
+// BenchmarkLookupParallel: 64 concurrent callers look up youths they are
+// registered for, among 20,000 registered youths.
+func BenchmarkLookupParallel(b *testing.B) {
+	e := benchEnv(b)
+	const youths = 20000
+	ids := bsns(b, youths)
+	r := involvement(b, 0)
+	for i := range youths {
+		r.BSN = ids[i]
+		e.register(b, wij, r)
+	}
+	actor := matcher.Actor{Institution: wij}
+	var next atomic.Int64
+	b.SetParallelism(32)
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			i := int(next.Add(1)) % youths
+			if _, err := e.m.Lookup(ctx, actor, ids[i]); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+	reportRate(b, "lookups/s")
+}

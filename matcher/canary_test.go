@@ -1,0 +1,185 @@
+package matcher_test
+
+import (
+	"bytes"
+	"encoding/binary"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"testing"
+
+	"github.com/vindex-nl/vindex/crypto/keys"
+	"github.com/vindex-nl/vindex/crypto/pseudonym"
+	"github.com/vindex-nl/vindex/matcher"
+	"github.com/vindex-nl/vindex/store"
+	"github.com/vindex-nl/vindex/store/pebblestore"
+)
+
+// lockedBuffer is a log sink safe for concurrent writers.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) Bytes() []byte {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return bytes.Clone(l.b.Bytes())
+}
+
+// forms returns the encodings of an identity a careless program might write:
+// the decimal digits, without a leading zero, and the number as 4- and
+// 8-byte integers in both byte orders.
+func forms(digits string) [][]byte {
+	out := [][]byte{[]byte(digits)}
+	n, _ := strconv.ParseUint(digits, 10, 64)
+	if trimmed := strconv.FormatUint(n, 10); trimmed != digits {
+		out = append(out, []byte(trimmed))
+	}
+	var b4 [4]byte
+	var b8 [8]byte
+	binary.BigEndian.PutUint32(b4[:], uint32(n))
+	out = append(out, bytes.Clone(b4[:]))
+	binary.LittleEndian.PutUint32(b4[:], uint32(n))
+	out = append(out, bytes.Clone(b4[:]))
+	binary.BigEndian.PutUint64(b8[:], n)
+	out = append(out, bytes.Clone(b8[:]))
+	binary.LittleEndian.PutUint64(b8[:], n)
+	out = append(out, bytes.Clone(b8[:]))
+	return out
+}
+
+// dateForms returns the common textual forms of a birth date.
+func dateForms(iso string) [][]byte {
+	y, m, d := iso[0:4], iso[5:7], iso[8:10]
+	return [][]byte{[]byte(iso), []byte(y + m + d), []byte(d + "-" + m + "-" + y), []byte(d + m + y)}
+}
+
+func scanDir(t *testing.T, dir string, needles map[string][][]byte) []string {
+	t.Helper()
+	var found []string
+	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		found = append(found, scan(filepath.Base(path), b, needles)...)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return found
+}
+
+func scan(where string, b []byte, needles map[string][][]byte) []string {
+	var found []string
+	for name, forms := range needles {
+		for _, f := range forms {
+			if bytes.Contains(b, f) {
+				found = append(found, where+": "+name+" as "+strconv.Quote(string(f)))
+			}
+		}
+	}
+	return found
+}
+
+// Registering known youths leaves none of their BSNs or birth dates in the
+// store's files or the logs. Pebble keeps recent writes in its write-ahead
+// log uncompressed, so the scan reads what was written in the clear.
+func TestCanaryNoIdentityAtRestOrInLogs(t *testing.T) {
+	var logs lockedBuffer
+	logger := slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	h, err := keys.Create()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ps, err := pseudonym.New(h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	e := newEnvWith(t, ps, dir, logger)
+
+	needles := map[string][][]byte{}
+	births := []string{"2010-11-23", "2008-02-29", "2019-07-04", "2004-12-31"}
+	for i := range 40 {
+		n := 1000 + i*7
+		needles["bsn "+strconv.Itoa(i)] = forms(bsnDigits(t, n))
+		bd := births[i%len(births)]
+		needles["birth date "+bd] = dateForms(bd)
+		r := involvement(t, n)
+		r.BirthDate = birth(t, bd)
+		e.register(t, wij, r)
+		s := signal(t, n)
+		s.BirthDate = r.BirthDate
+		res := e.register(t, school, s)
+		if _, err := e.m.Lookup(ctx, matcher.Actor{Institution: school}, s.BSN); err != nil {
+			t.Fatal(err)
+		}
+		// Errors are logged too: an uninvolved lookup and a bad report.
+		e.m.Lookup(ctx, matcher.Actor{Institution: police}, s.BSN)
+		bad := s
+		bad.Contact.Name = ""
+		e.m.Register(ctx, matcher.Actor{Institution: school}, bad)
+		if i%5 == 0 {
+			if err := e.m.End(ctx, matcher.Actor{Institution: school}, res.ID, e.clock.Now()); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if err := e.store.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if len(logs.Bytes()) == 0 {
+		t.Fatal("nothing was logged: the log scan would prove nothing")
+	}
+	if found := scanDir(t, dir, needles); len(found) > 0 {
+		t.Fatalf("identity found at rest:\n%s", bytes.Join(toBytes(found), []byte("\n")))
+	}
+	if found := scan("logs", logs.Bytes(), needles); len(found) > 0 {
+		t.Fatalf("identity found in logs:\n%s", bytes.Join(toBytes(found), []byte("\n")))
+	}
+}
+
+// The scan finds an identity that is written in the clear: without this, a
+// passing canary could mean a blind scanner.
+func TestCanaryScanFindsPlantedIdentity(t *testing.T) {
+	dir := t.TempDir()
+	st, err := pebblestore.Open(dir, &pebblestore.Options{Logger: quiet()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	digits := bsnDigits(t, 4242)
+	y := pseudonym.Pseudonym{KeyID: 1}
+	reg := store.Registration{ID: store.NewID(), Youth: y, Institution: "x", Kind: store.KindSignal,
+		Contact: store.Contact{Name: "planted " + digits + " 2010-11-23"}}
+	if err := st.Update(ctx, []pseudonym.Pseudonym{y}, func(tx store.Tx) error { tx.Put(reg); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+	found := scanDir(t, dir, map[string][][]byte{"bsn": forms(digits), "birth date": dateForms("2010-11-23")})
+	if len(found) < 2 {
+		t.Fatalf("the scanner missed a planted BSN and birth date: %v", found)
+	}
+}
+
+func toBytes(ss []string) [][]byte {
+	var out [][]byte
+	for _, s := range ss {
+		out = append(out, []byte(s))
+	}
+	return out
+}

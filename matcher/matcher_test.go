@@ -1,0 +1,417 @@
+package matcher_test
+
+import (
+	"errors"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/vindex-nl/vindex/identity"
+	"github.com/vindex-nl/vindex/matcher"
+	"github.com/vindex-nl/vindex/store"
+)
+
+func TestRegisterMatchAndCoordinator(t *testing.T) {
+	e := newEnv(t)
+	first := e.register(t, school, signal(t, 1))
+	if first.Matched || len(first.Involved) != 0 || first.Coordinator.Institution != "" || first.Refreshed {
+		t.Fatalf("lone report: %+v", first)
+	}
+	if got := types(e.events(t, school)); !slices.Equal(got, []string{"no-match"}) {
+		t.Fatalf("school events after a lone report: %v", got)
+	}
+
+	e.clock.Add(time.Hour)
+	second := e.register(t, wij, involvement(t, 1))
+	if !second.Matched || len(second.Involved) != 1 || second.Involved[0].Institution != school {
+		t.Fatalf("second report: %+v", second)
+	}
+	if second.Involved[0].Contact.Name != "M. Bakker" || second.Involved[0].Name == "" {
+		t.Fatalf("involved party lacks contact or name: %+v", second.Involved[0])
+	}
+	if second.Coordinator.Institution != wij || second.Coordinator.Rule == "" {
+		t.Fatalf("coordinator = %+v, want %s with a rule", second.Coordinator, wij)
+	}
+	if got := types(e.events(t, school)); !slices.Equal(got, []string{"no-match", "match", "coordinator"}) {
+		t.Fatalf("school events: %v", got)
+	}
+	ev := e.events(t, wij)
+	if got := types(ev); !slices.Equal(got, []string{"match", "coordinator"}) {
+		t.Fatalf("wij events: %v", got)
+	}
+	if ev[0].Registration != second.ID || len(ev[0].Others) != 1 || ev[0].Others[0].Institution != school {
+		t.Fatalf("wij match event: %+v", ev[0])
+	}
+
+	// The school now sees the match too.
+	v, err := e.m.Lookup(ctx, matcher.Actor{Institution: school}, bsnFor(t, 1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !v.Matched || v.ID != first.ID || len(v.Involved) != 1 || v.Involved[0].Institution != wij || v.Coordinator.Institution != wij {
+		t.Fatalf("school's view: %+v", v)
+	}
+}
+
+func TestRefreshMakesNoNewMatch(t *testing.T) {
+	e := newEnv(t)
+	e.register(t, school, signal(t, 1))
+	a := e.register(t, wij, involvement(t, 1))
+	before := len(e.events(t, ""))
+
+	r := involvement(t, 1)
+	r.Contact = contact("B. de Boer")
+	b := e.register(t, wij, r)
+	if b.ID != a.ID || !b.Refreshed || !b.Matched {
+		t.Fatalf("refresh: %+v (first %+v)", b, a)
+	}
+	if after := len(e.events(t, "")); after != before {
+		t.Fatalf("a refresh raised %d events", after-before)
+	}
+	v, err := e.m.Lookup(ctx, matcher.Actor{Institution: school}, bsnFor(t, 1))
+	if err != nil || len(v.Involved) != 1 || v.Involved[0].Contact.Name != "B. de Boer" {
+		t.Fatalf("refreshed contact not seen: %+v %v", v, err)
+	}
+}
+
+func TestIdempotencyKey(t *testing.T) {
+	e := newEnv(t)
+	e.register(t, school, signal(t, 1))
+	r := involvement(t, 1)
+	r.IdempotencyKey = "req-0001"
+	first := e.register(t, ggd, r)
+	nEvents := len(e.events(t, ""))
+
+	e.clock.Add(time.Minute)
+	again := e.register(t, ggd, r)
+	if !again.Replayed || again.ID != first.ID || again.Matched != first.Matched ||
+		again.Coordinator != first.Coordinator || len(again.Involved) != len(first.Involved) {
+		t.Fatalf("retry: %+v\nfirst: %+v", again, first)
+	}
+	if n := len(e.events(t, "")); n != nEvents {
+		t.Fatalf("retry raised %d events", n-nEvents)
+	}
+
+	other := involvement(t, 2)
+	other.IdempotencyKey = "req-0001"
+	_, err := e.m.Register(ctx, matcher.Actor{Institution: ggd}, other)
+	if !errors.Is(err, matcher.ErrIdempotencyReuse) {
+		t.Fatalf("same key for another youth: err = %v", err)
+	}
+	// Another institution's key space is its own.
+	r2 := involvement(t, 2)
+	r2.IdempotencyKey = "req-0001"
+	if res := e.register(t, wij, r2); res.Replayed {
+		t.Fatal("another institution's key replayed ggd's result")
+	}
+}
+
+func TestBadInputIsRejectedAndWritesNothing(t *testing.T) {
+	e := newEnv(t)
+	e.clock.Set(time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC))
+	valid := involvement(t, 1)
+	cases := []struct {
+		name  string
+		inst  string
+		edit  func(*matcher.Registration)
+		want  error
+		field string
+	}{
+		{"unknown institution", "nobody", func(*matcher.Registration) {}, matcher.ErrUnknownInstitution, ""},
+		{"no BSN", ggd, func(r *matcher.Registration) { r.BSN = identity.BSN{} }, matcher.ErrMissingBSN, "bsn"},
+		{"no birth date", ggd, func(r *matcher.Registration) { r.BirthDate = identity.BirthDate{} }, matcher.ErrMissingBirthDate, "birth_date"},
+		{"born tomorrow", ggd, func(r *matcher.Registration) { r.BirthDate = birth(t, "2026-06-02") }, matcher.ErrNotAYouth, "birth_date"},
+		{"turned 23", ggd, func(r *matcher.Registration) { r.BirthDate = birth(t, "2003-06-01") }, matcher.ErrNotAYouth, "birth_date"},
+		{"municipality outside the covenant", ggd, func(r *matcher.Registration) { r.Municipality = "GM0363" }, matcher.ErrMunicipality, "municipality"},
+		{"malformed municipality", ggd, func(r *matcher.Registration) { r.Municipality = "0014" }, matcher.ErrMunicipality, "municipality"},
+		{"no kind", ggd, func(r *matcher.Registration) { r.Kind = 0 }, matcher.ErrKind, "kind"},
+		{"signal without code", ggd, func(r *matcher.Registration) { r.Kind = matcher.Signal }, matcher.ErrSignalCode, "code"},
+		{"involvement with code", ggd, func(r *matcher.Registration) { r.SignalCode = "S01" }, matcher.ErrSignalCode, "code"},
+		{"school registers involvement", school, func(*matcher.Registration) {}, matcher.ErrKindNotAllowed, "kind"},
+		{"unknown sector", jbn, func(r *matcher.Registration) { r.Sector = "adoption" }, matcher.ErrSector, "sector"},
+		{"contact without name", ggd, func(r *matcher.Registration) { r.Contact.Name = "" }, matcher.ErrContact, "contact"},
+		{"contact unreachable", ggd, func(r *matcher.Registration) { r.Contact.Phone, r.Contact.Email = "", "" }, matcher.ErrContact, "contact"},
+		{"control character in contact", ggd, func(r *matcher.Registration) { r.Contact.Name = "A\nB" }, matcher.ErrContact, "contact"},
+		{"end date in the past", ggd, func(r *matcher.Registration) { r.EndsOn = time.Date(2026, 5, 31, 0, 0, 0, 0, time.UTC) }, matcher.ErrEndsOn, "ends_on"},
+		{"idempotency key too long", ggd, func(r *matcher.Registration) { r.IdempotencyKey = string(make([]byte, 129)) }, matcher.ErrIdempotencyKey, "idempotency_key"},
+	}
+	seen := map[error]bool{}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			r := valid
+			tc.edit(&r)
+			_, err := e.m.Register(ctx, matcher.Actor{Institution: tc.inst}, r)
+			if !errors.Is(err, tc.want) {
+				t.Fatalf("err = %v, want %v", err, tc.want)
+			}
+			var fe *matcher.FieldError
+			if tc.field != "" && (!errors.As(err, &fe) || fe.Field != tc.field) {
+				t.Fatalf("err = %#v, want a FieldError for %q", err, tc.field)
+			}
+			seen[tc.want] = true
+		})
+	}
+	if ev := e.events(t, ""); len(ev) != 0 {
+		t.Fatalf("rejected reports left %d events", len(ev))
+	}
+	if due, err := e.store.Due(ctx, time.Date(2100, 1, 1, 0, 0, 0, 0, time.UTC), 10); err != nil || len(due) != 0 {
+		t.Fatalf("rejected reports left registrations: %v %v", due, err)
+	}
+	// The valid report still goes through, as the first for this youth.
+	if res := e.register(t, ggd, valid); res.Matched || res.Refreshed {
+		t.Fatalf("valid report after rejections: %+v", res)
+	}
+}
+
+func TestNoOracle(t *testing.T) {
+	e := newEnv(t)
+	e.register(t, school, signal(t, 1))
+	e.register(t, wij, involvement(t, 1))
+
+	_, errKnown := e.m.Lookup(ctx, matcher.Actor{Institution: ggd}, bsnFor(t, 1))
+	_, errUnknown := e.m.Lookup(ctx, matcher.Actor{Institution: ggd}, bsnFor(t, 99))
+	if !errors.Is(errKnown, matcher.ErrNotInvolved) || !errors.Is(errUnknown, matcher.ErrNotInvolved) {
+		t.Fatalf("uninvolved lookups: %v / %v", errKnown, errUnknown)
+	}
+	if errKnown.Error() != errUnknown.Error() {
+		t.Fatalf("answers differ: %q vs %q", errKnown, errUnknown)
+	}
+	// Closing or ending for a youth one is not involved with says the same.
+	if err := e.m.CloseCase(ctx, matcher.Actor{Institution: ggd}, bsnFor(t, 1)); !errors.Is(err, matcher.ErrNotInvolved) {
+		t.Fatalf("close by uninvolved: %v", err)
+	}
+	if err := e.m.CloseCase(ctx, matcher.Actor{Institution: ggd}, bsnFor(t, 99)); !errors.Is(err, matcher.ErrNotInvolved) {
+		t.Fatalf("close of unknown youth: %v", err)
+	}
+	// An ended registration no longer gives a view.
+	res := e.register(t, ggd, involvement(t, 1))
+	if err := e.m.End(ctx, matcher.Actor{Institution: ggd}, res.ID, time.Time{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.m.Lookup(ctx, matcher.Actor{Institution: ggd}, bsnFor(t, 1)); !errors.Is(err, matcher.ErrNotInvolved) {
+		t.Fatalf("lookup after ending: %v", err)
+	}
+}
+
+func TestEnd(t *testing.T) {
+	e := newEnv(t)
+	s := e.register(t, school, signal(t, 1))
+	w := e.register(t, wij, involvement(t, 1))
+	g := e.register(t, ggd, involvement(t, 1))
+	if w.Coordinator.Institution != wij {
+		t.Fatalf("coordinator = %+v", w.Coordinator)
+	}
+	// Not one's own: the same answer as an unknown identifier.
+	if err := e.m.End(ctx, matcher.Actor{Institution: school}, w.ID, time.Time{}); !errors.Is(err, matcher.ErrNotFound) {
+		t.Fatalf("ending another's registration: %v", err)
+	}
+	if err := e.m.End(ctx, matcher.Actor{Institution: school}, store.NewID(), time.Time{}); !errors.Is(err, matcher.ErrNotFound) {
+		t.Fatalf("ending an unknown registration: %v", err)
+	}
+	// The coordinator ends: the case gets a new coordinator.
+	e.clock.Add(time.Hour)
+	if err := e.m.End(ctx, matcher.Actor{Institution: wij}, w.ID, time.Time{}); err != nil {
+		t.Fatal(err)
+	}
+	v, err := e.m.Lookup(ctx, matcher.Actor{Institution: school}, bsnFor(t, 1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v.Coordinator.Institution != ggd || len(v.Involved) != 1 || v.Involved[0].Institution != ggd {
+		t.Fatalf("after the coordinator ended: %+v", v)
+	}
+	if got := types(e.events(t, ggd)); !slices.Contains(got, "ended") || got[len(got)-1] != "coordinator" {
+		t.Fatalf("ggd events: %v", got)
+	}
+	// Ending twice is not an error; ending with a later day schedules it.
+	if err := e.m.End(ctx, matcher.Actor{Institution: wij}, w.ID, time.Time{}); err != nil {
+		t.Fatalf("second end: %v", err)
+	}
+	later := start.AddDate(0, 1, 0)
+	if err := e.m.End(ctx, matcher.Actor{Institution: ggd}, g.ID, later); err != nil {
+		t.Fatal(err)
+	}
+	r, err := e.store.Registration(ctx, g.ID)
+	if err != nil || !r.IsLive() || !r.EndsOn.Equal(time.Date(2026, 4, 2, 0, 0, 0, 0, time.UTC)) {
+		t.Fatalf("scheduled end: %+v %v", r, err)
+	}
+	if err := e.m.End(ctx, matcher.Actor{Institution: school}, s.ID, start.AddDate(0, 0, -1)); !errors.Is(err, matcher.ErrEndDate) {
+		t.Fatalf("end before it was made: %v", err)
+	}
+}
+
+func TestCloseCase(t *testing.T) {
+	e := newEnv(t)
+	e.register(t, school, signal(t, 1))
+	w := e.register(t, wij, involvement(t, 1))
+	if err := e.m.CloseCase(ctx, matcher.Actor{Institution: school}, bsnFor(t, 1)); !errors.Is(err, matcher.ErrNotCoordinator) {
+		t.Fatalf("close by a non-coordinator: %v", err)
+	}
+	if err := e.m.CloseCase(ctx, matcher.Actor{Institution: w.Coordinator.Institution}, bsnFor(t, 1)); err != nil {
+		t.Fatal(err)
+	}
+	for _, inst := range []string{school, wij} {
+		if _, err := e.m.Lookup(ctx, matcher.Actor{Institution: inst}, bsnFor(t, 1)); !errors.Is(err, matcher.ErrNotInvolved) {
+			t.Fatalf("%s after close: %v", inst, err)
+		}
+		if got := types(e.events(t, inst)); got[len(got)-1] != "case-closed" {
+			t.Fatalf("%s events: %v", inst, got)
+		}
+	}
+	// A new report afterwards starts afresh.
+	if res := e.register(t, ggd, involvement(t, 1)); res.Matched {
+		t.Fatalf("report after close matched an ended registration: %+v", res)
+	}
+}
+
+func TestRemove(t *testing.T) {
+	e := newEnv(t)
+	s := e.register(t, school, signal(t, 1))
+	w := e.register(t, wij, involvement(t, 1))
+	g := e.register(t, ggd, involvement(t, 1))
+	wrong := matcher.RemoveWrong
+	if err := e.m.Remove(ctx, matcher.Actor{Institution: ggd}, s.ID, wrong); !errors.Is(err, matcher.ErrNotCoordinator) {
+		t.Fatalf("remove by non-coordinator: %v", err)
+	}
+	if err := e.m.Remove(ctx, matcher.Actor{Institution: police}, s.ID, wrong); !errors.Is(err, matcher.ErrNotFound) {
+		t.Fatalf("remove by uninvolved: %v", err)
+	}
+	if err := e.m.Remove(ctx, matcher.Actor{Institution: wij}, s.ID, 0); !errors.Is(err, matcher.ErrRemoveReason) {
+		t.Fatalf("remove without reason: %v", err)
+	}
+	if err := e.m.Remove(ctx, matcher.Actor{Institution: wij}, s.ID, wrong); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.store.Registration(ctx, s.ID); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("removed registration still stored: %v", err)
+	}
+	if got := types(e.events(t, school)); got[len(got)-1] != "removed" {
+		t.Fatalf("school events: %v", got)
+	}
+	if got := types(e.events(t, wij)); got[len(got)-1] != "removed" {
+		t.Fatalf("audit event for the remover missing: %v", got)
+	}
+	// A municipality after an upheld objection; others may not.
+	if err := e.m.Remove(ctx, matcher.Actor{Institution: school}, g.ID, matcher.RemoveObjection); !errors.Is(err, matcher.ErrForbidden) {
+		t.Fatalf("objection removal by a school: %v", err)
+	}
+	if err := e.m.Remove(ctx, matcher.Actor{Institution: gemeente}, g.ID, matcher.RemoveObjection); err != nil {
+		t.Fatal(err)
+	}
+	v, err := e.m.Lookup(ctx, matcher.Actor{Institution: wij}, bsnFor(t, 1))
+	if err != nil || v.Matched || len(v.Involved) != 0 || v.ID != w.ID {
+		t.Fatalf("after removals: %+v %v", v, err)
+	}
+}
+
+func TestExpiry(t *testing.T) {
+	e := newEnv(t)
+	// Turns 23 on 2027-01-10: that day both registrations end.
+	r := involvement(t, 1)
+	r.BirthDate = birth(t, "2004-01-10")
+	a := e.register(t, ggd, r)
+	s := signal(t, 1)
+	s.BirthDate = r.BirthDate
+	e.register(t, school, s)
+	// Another youth reported now: ends two years later.
+	b := e.register(t, ggd, involvement(t, 2))
+
+	e.clock.Set(time.Date(2027, 1, 9, 23, 0, 0, 0, time.UTC))
+	if st, err := e.m.ExpireDue(ctx); err != nil || st.Ended != 0 {
+		t.Fatalf("the day before 23: %+v %v", st, err)
+	}
+	e.clock.Set(time.Date(2027, 1, 10, 0, 30, 0, 0, time.UTC))
+	st, err := e.m.ExpireDue(ctx)
+	if err != nil || st.Ended != 2 {
+		t.Fatalf("on the 23rd birthday: %+v %v", st, err)
+	}
+	if reg, _ := e.store.Registration(ctx, a.ID); reg.IsLive() || reg.EndReason != store.EndedByExpiry {
+		t.Fatalf("registration after expiry: %+v", reg)
+	}
+	if _, err := e.m.Lookup(ctx, matcher.Actor{Institution: ggd}, bsnFor(t, 1)); !errors.Is(err, matcher.ErrNotInvolved) {
+		t.Fatalf("lookup of an expired youth: %v", err)
+	}
+	// Two years after the report.
+	e.clock.Set(time.Date(2028, 3, 1, 12, 0, 0, 0, time.UTC))
+	if _, err := e.m.Lookup(ctx, matcher.Actor{Institution: ggd}, bsnFor(t, 2)); err != nil {
+		t.Fatalf("the day before two years: %v", err)
+	}
+	e.clock.Set(time.Date(2028, 3, 2, 12, 0, 0, 0, time.UTC))
+	// Even before the expiry run, a due registration no longer matches.
+	if _, err := e.m.Lookup(ctx, matcher.Actor{Institution: ggd}, bsnFor(t, 2)); !errors.Is(err, matcher.ErrNotInvolved) {
+		t.Fatalf("lookup on the day two years on: %v", err)
+	}
+	if st, err := e.m.ExpireDue(ctx); err != nil || st.Ended != 1 {
+		t.Fatalf("two years on: %+v %v", st, err)
+	}
+	// Purged after the retention period (five years by default).
+	e.clock.Set(time.Date(2033, 3, 3, 0, 0, 0, 0, time.UTC))
+	st, err = e.m.ExpireDue(ctx)
+	if err != nil || st.Purged != 3 {
+		t.Fatalf("purge: %+v %v", st, err)
+	}
+	if _, err := e.store.Registration(ctx, b.ID); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("purged registration still there: %v", err)
+	}
+	if st, err := e.m.ExpireDue(ctx); err != nil || st != (matcher.ExpireStats{}) {
+		t.Fatalf("second run: %+v %v", st, err)
+	}
+}
+
+func TestRecordDeath(t *testing.T) {
+	e := newEnv(t)
+	e.register(t, school, signal(t, 1))
+	e.register(t, wij, involvement(t, 1))
+	if err := e.m.RecordDeath(ctx, matcher.Actor{Institution: wij}, bsnFor(t, 1)); !errors.Is(err, matcher.ErrForbidden) {
+		t.Fatalf("death recorded by a care provider: %v", err)
+	}
+	if err := e.m.RecordDeath(ctx, matcher.Actor{Institution: gemeente}, bsnFor(t, 1)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.m.Lookup(ctx, matcher.Actor{Institution: wij}, bsnFor(t, 1)); !errors.Is(err, matcher.ErrNotInvolved) {
+		t.Fatalf("lookup after death: %v", err)
+	}
+	if got := types(e.events(t, school)); got[len(got)-1] != "ended" {
+		t.Fatalf("school not told: %v", got)
+	}
+}
+
+// Two institutions reporting the same youth at the same moment make exactly
+// one match, and both hear of it.
+func TestConcurrentReportsMakeOneMatch(t *testing.T) {
+	e := newEnv(t)
+	const youths = 40
+	results := make([][2]matcher.Result, youths)
+	var wg sync.WaitGroup
+	for i := range youths {
+		for j, inst := range []string{wij, ggd} {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				res, err := e.m.Register(ctx, matcher.Actor{Institution: inst}, involvement(t, i))
+				if err != nil {
+					t.Error(err)
+				}
+				results[i][j] = res
+			}()
+		}
+	}
+	wg.Wait()
+	for i, pair := range results {
+		if pair[0].Matched == pair[1].Matched {
+			t.Fatalf("youth %d: matched = %v and %v, want exactly one", i, pair[0].Matched, pair[1].Matched)
+		}
+	}
+	for _, inst := range []string{wij, ggd} {
+		n := 0
+		for _, ev := range e.events(t, inst) {
+			if ev.Type == store.EventMatch {
+				n++
+			}
+		}
+		if n != youths {
+			t.Fatalf("%s got %d match events for %d youths", inst, n, youths)
+		}
+	}
+}

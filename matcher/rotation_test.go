@@ -1,0 +1,68 @@
+package matcher_test
+
+import (
+	"testing"
+	"time"
+
+	"github.com/vindex-nl/vindex/crypto/keys"
+	"github.com/vindex-nl/vindex/crypto/pseudonym"
+	"github.com/vindex-nl/vindex/matcher"
+)
+
+// After a key rotation, reports under the new key still match registrations
+// made under the old one, and touched records move to the new key.
+func TestRotationLosesNoMatch(t *testing.T) {
+	h1, err := keys.Create()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ps1, err := pseudonym.New(h1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := newEnvWith(t, ps1, t.TempDir(), quiet())
+	s1 := e.register(t, school, signal(t, 1))
+	g2 := e.register(t, ggd, involvement(t, 2))
+
+	h2, newID, err := keys.Rotate(h1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ps2, err := pseudonym.New(h2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ps2.PrimaryKeyID() != newID || ps2.PrimaryKeyID() == ps1.PrimaryKeyID() {
+		t.Fatalf("rotation did not make a new primary")
+	}
+	m2, err := matcher.New(matcher.Config{Store: e.store, Pseudonymiser: ps2, Covenant: exampleCovenant(t), Clock: e.clock.Now, Location: time.UTC})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.clock.Add(time.Hour)
+
+	// A report under the new key matches the old-key registration.
+	res, err := m2.Register(ctx, matcher.Actor{Institution: wij}, involvement(t, 1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !res.Matched || len(res.Involved) != 1 || res.Involved[0].Institution != school {
+		t.Fatalf("report after rotation: %+v", res)
+	}
+	// The old registration moved to the new key.
+	reg, err := e.store.Registration(ctx, s1.ID)
+	if err != nil || reg.Youth.KeyID != newID {
+		t.Fatalf("old registration not migrated: key %d, %v", reg.Youth.KeyID, err)
+	}
+	// An untouched youth is still found under the old key, by BSN and by ID.
+	if v, err := m2.Lookup(ctx, matcher.Actor{Institution: ggd}, bsnFor(t, 2)); err != nil || v.ID != g2.ID {
+		t.Fatalf("lookup of an untouched youth: %+v %v", v, err)
+	}
+	reg, _ = e.store.Registration(ctx, g2.ID)
+	if reg.Youth.KeyID != ps1.PrimaryKeyID() {
+		t.Fatalf("a lookup migrated a record (key %d)", reg.Youth.KeyID)
+	}
+	if err := m2.End(ctx, matcher.Actor{Institution: ggd}, g2.ID, time.Time{}); err != nil {
+		t.Fatalf("end of an old-key registration: %v", err)
+	}
+}

@@ -1,0 +1,220 @@
+package matcher
+
+import (
+	"slices"
+	"time"
+
+	"github.com/vindex-nl/vindex/crypto/pseudonym"
+	"github.com/vindex-nl/vindex/rules"
+	"github.com/vindex-nl/vindex/store"
+)
+
+// youth is one youth's state inside one store update: every verb reads it
+// with begin, changes it, and writes it back with finish, so match
+// detection, coordinator decision and events are always made the same way
+// and land in the same atomic write.
+type youth struct {
+	m          *Matcher
+	tx         store.Tx
+	now, today time.Time
+
+	regs []store.Registration // all of the youth's registrations, current
+	live []store.Registration // the live ones, CreatedAt order
+	kase store.Case
+	had  bool // a case record existed
+
+	prevCoordinator string
+	noCoordinator   string
+	endedNow        map[store.ID]bool
+	events          []store.Event
+}
+
+// begin reads the youth's records through tx. Records under an older key
+// move to primary (a report after a key rotation migrates them). What has
+// reached its end day is ended now, in this same write.
+func (m *Matcher) begin(tx store.Tx, primary pseudonym.Pseudonym, now, today time.Time) *youth {
+	y := &youth{m: m, tx: tx, now: now, today: today}
+	y.regs = tx.Registrations()
+	y.kase, y.had = tx.Case()
+	if !y.had {
+		y.kase = store.Case{Age: -1}
+	}
+	for i := range y.regs {
+		if y.regs[i].Youth != primary {
+			y.regs[i].Youth = primary
+			tx.Put(y.regs[i])
+		}
+	}
+	y.kase.Youth = primary
+	y.prevCoordinator = y.kase.Coordinator
+	y.relive()
+	y.expire()
+	return y
+}
+
+// beginByID reads the youth that holds a registration, under the pseudonym
+// its records are kept under.
+func (m *Matcher) beginByID(tx store.Tx, now, today time.Time) *youth {
+	regs := tx.Registrations()
+	p, had := tx.Case()
+	primary := p.Youth
+	if !had && len(regs) > 0 {
+		primary = regs[0].Youth
+	}
+	return m.begin(tx, primary, now, today)
+}
+
+func (y *youth) relive() {
+	y.live = y.live[:0]
+	for _, r := range y.regs {
+		if r.IsLive() {
+			y.live = append(y.live, r)
+		}
+	}
+}
+
+// expire ends the live registrations whose end day has come.
+func (y *youth) expire() {
+	for _, r := range slices.Clone(y.live) {
+		if !r.EndsOn.IsZero() && !y.today.Before(r.EndsOn) {
+			y.end(r, store.EndedByExpiry, "")
+			if y.endedNow == nil {
+				y.endedNow = make(map[store.ID]bool)
+			}
+			y.endedNow[r.ID] = true
+		}
+	}
+}
+
+func (y *youth) byID(id store.ID) *store.Registration {
+	for i := range y.regs {
+		if y.regs[i].ID == id {
+			return &y.regs[i]
+		}
+	}
+	return nil
+}
+
+func (y *youth) liveOf(institution string) *store.Registration {
+	for i := range y.live {
+		if y.live[i].Institution == institution {
+			return &y.live[i]
+		}
+	}
+	return nil
+}
+
+func (y *youth) distinctLive() int { return distinct(y.live) }
+
+// put inserts or replaces a registration.
+func (y *youth) put(r store.Registration) {
+	if old := y.byID(r.ID); old != nil {
+		*old = r
+	} else {
+		y.regs = append(y.regs, r)
+	}
+	y.tx.Put(r)
+	y.relive()
+}
+
+// end ends a live registration and tells whoever should know.
+func (y *youth) end(r store.Registration, reason store.EndReason, _ string) {
+	r.EndedAt = y.now
+	r.EndReason = reason
+	r.PurgeOn = y.today.AddDate(0, 0, y.m.limits.retention)
+	y.put(r)
+	if reason == store.EndedByClose {
+		y.emit(store.Event{Type: store.EventCaseClosed, Recipient: r.Institution, Registration: r.ID, Subject: y.kase.Coordinator})
+		return
+	}
+	if reason != store.EndedByInstitution {
+		y.emit(store.Event{Type: store.EventEnded, Recipient: r.Institution, Registration: r.ID, Subject: r.Institution, Rule: reason.String()})
+	}
+	for _, o := range y.live {
+		if o.Institution != r.Institution {
+			y.emit(store.Event{Type: store.EventEnded, Recipient: o.Institution, Registration: o.ID, Subject: r.Institution, Rule: reason.String()})
+		}
+	}
+}
+
+// remove deletes a registration outright.
+func (y *youth) remove(r store.Registration) {
+	y.regs = slices.DeleteFunc(y.regs, func(o store.Registration) bool { return o.ID == r.ID })
+	y.tx.Delete(r.ID)
+	y.relive()
+}
+
+// purge deletes an ended registration whose retention is over.
+func (y *youth) purge(r store.Registration) { y.remove(r) }
+
+func (y *youth) emit(e store.Event) {
+	e.At = y.now
+	y.events = append(y.events, e)
+}
+
+// others lists the live registrations of institutions other than self.
+func (y *youth) others(self string) []store.Party {
+	var out []store.Party
+	for _, r := range y.live {
+		if r.Institution != self {
+			out = append(out, store.Party{Registration: r.ID, Institution: r.Institution, Kind: r.Kind, Contact: r.Contact, Since: r.CreatedAt})
+		}
+	}
+	return out
+}
+
+// announceMatch tells every live institution who else is involved, after
+// reg joined.
+func (y *youth) announceMatch(reg store.Registration, _ int) {
+	for _, r := range y.live {
+		y.emit(store.Event{Type: store.EventMatch, Recipient: r.Institution, Registration: r.ID, Urgent: reg.Urgent, Others: y.others(r.Institution), Subject: reg.Institution})
+	}
+}
+
+// redecide keeps a coordinator whose registration is live and decides anew
+// when there is none and the youth has a match.
+func (y *youth) redecide(now time.Time) {
+	matched := y.distinctLive() >= 2
+	y.kase.Matched = matched
+	if y.kase.Coordinator != "" && y.liveOf(y.kase.Coordinator) != nil {
+		return
+	}
+	y.kase.Coordinator, y.kase.Rule = "", ""
+	if !matched {
+		return
+	}
+	c := rules.Case{Age: y.kase.Age, Municipality: y.kase.Municipality}
+	for _, r := range y.live {
+		c.Involved = append(c.Involved, rules.Involvement{
+			Institution:  r.Institution,
+			Kind:         rules.Kind(r.Kind.String()),
+			Sector:       rules.Sector(r.Sector),
+			RegisteredAt: r.CreatedAt,
+		})
+	}
+	d := rules.Decide(c, y.m.cov)
+	y.kase.Coordinator, y.kase.Rule, y.kase.DecidedAt = d.Coordinator, d.Rule, now
+	y.noCoordinator = d.Reason
+}
+
+// finish decides the coordinator, announces a change of coordinator, and
+// stages the case record and the events.
+func (y *youth) finish() {
+	y.redecide(y.now)
+	if c := y.kase.Coordinator; c != "" && c != y.prevCoordinator {
+		for _, r := range y.live {
+			y.emit(store.Event{Type: store.EventCoordinator, Recipient: r.Institution, Registration: r.ID,
+				Coordinator: c, Rule: y.kase.Rule, Others: y.others(r.Institution)})
+		}
+	}
+	if len(y.regs) == 0 {
+		if y.had {
+			y.tx.DeleteCase()
+		}
+	} else {
+		y.tx.PutCase(y.kase)
+	}
+	for _, e := range y.events {
+		y.tx.Append(e)
+	}
+}

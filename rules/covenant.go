@@ -1,0 +1,543 @@
+package rules
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/vindex-nl/vindex/identity"
+)
+
+// Institution types a covenant may use.
+const (
+	TypeGGD             = "ggd"
+	TypeWIJTeam         = "wij-team"
+	TypeSocialTeam      = "sociaal-team"
+	TypeBureauJeugdzorg = "bureau-jeugdzorg"
+	TypeYouthCare       = "jeugdzorg"
+	TypeYouthMental     = "jeugd-ggz"
+	TypeSocialWork      = "maatschappelijk-werk"
+	TypeSchool          = "school"
+	TypePolice          = "politie"
+	TypeChildcare       = "kinderopvang"
+	TypeAttendance      = "leerplicht"
+	TypeMunicipality    = "gemeente"
+)
+
+// knownTypes lists every type; signalOnly those that may only signal and so
+// can never coordinate (the seeds: school, police, childcare).
+var (
+	knownTypes = []string{TypeGGD, TypeWIJTeam, TypeSocialTeam, TypeBureauJeugdzorg, TypeYouthCare,
+		TypeYouthMental, TypeSocialWork, TypeSchool, TypePolice, TypeChildcare, TypeAttendance, TypeMunicipality}
+	signalOnly = []string{TypeSchool, TypePolice, TypeChildcare, TypeAttendance}
+)
+
+// KnownTypes returns the institution types a covenant may use.
+func KnownTypes() []string { return slices.Clone(knownTypes) }
+
+// SignalOnly reports whether institutions of type t may only signal.
+func SignalOnly(t string) bool { return slices.Contains(signalOnly, t) }
+
+// Institution is one institution that takes part in the covenant.
+type Institution struct {
+	ID   string
+	Name string
+	Type string
+	// MayCoordinate: the institution provides care and may be assigned
+	// as coordinator. Never true for a signal-only type.
+	MayCoordinate bool
+	// Municipalities it serves (CBS codes); empty means all of the
+	// covenant's.
+	Municipalities []string
+	// Email is the institution's functional mailbox, if any.
+	Email string
+	// Line is where the institution is defined in the covenant file.
+	Line int
+}
+
+// Serves reports whether the institution serves municipality m.
+func (i Institution) Serves(m string) bool {
+	return len(i.Municipalities) == 0 || m == "" || slices.Contains(i.Municipalities, m)
+}
+
+// Limits are the covenant's lifecycle limits. A covenant may be stricter
+// than the law (Jeugdwet art. 7.1.4.5), never looser.
+type Limits struct {
+	// MaxYears a registration lasts at most; default and legal maximum 2.
+	MaxYears int
+	// EndAge at which a youth's registrations end; default and legal
+	// maximum 23.
+	EndAge int
+	// RetentionDays an ended registration is kept for accountability
+	// before it is purged; default 1825 (five years, as MULTIsignaal).
+	RetentionDays int
+}
+
+// Covenant is a region's covenant: its institutions, coordinator rules and
+// limits. Load one with Load or LoadFile; it is read-only afterwards and safe
+// for concurrent use.
+type Covenant struct {
+	Name           string
+	Region         string
+	Municipalities []string
+	Institutions   []Institution
+	Rules          []Rule
+	Limits         Limits
+
+	byID map[string]int
+}
+
+// Institution returns the institution with id.
+func (c *Covenant) Institution(id string) (Institution, bool) {
+	i, ok := c.byID[id]
+	if !ok {
+		return Institution{}, false
+	}
+	return c.Institutions[i], true
+}
+
+// Rule is one coordinator rule: when all of its conditions hold, it assigns
+// the earliest-registered eligible institution its assignment selects.
+type Rule struct {
+	Name string
+	When Conditions
+	// Assign selects the institutions the rule may assign.
+	Assign Assignment
+	Line   int
+}
+
+// Conditions of a rule. Empty conditions always hold. Conditions look only at
+// the involvements of eligible (care-providing) institutions, so a signal
+// never changes which rule fires.
+type Conditions struct {
+	// Involves holds if an eligible institution of one of these types is
+	// involved.
+	Involves []string
+	// Sector holds if an eligible institution's involvement is in one of
+	// these sectors.
+	Sector []Sector
+	// AgeMin and AgeMax (inclusive) bound the youth's age; nil = no bound.
+	// An unknown age fails a bounded condition.
+	AgeMin, AgeMax *int
+	// Municipality holds if the youth's municipality is one of these.
+	Municipality []string
+	// MinInvolved holds if at least this many eligible institutions are
+	// involved.
+	MinInvolved int
+}
+
+// Assignment selects whom a rule assigns: an institution type, a named
+// institution, or any eligible institution; optionally only one whose own
+// involvement is in one of Sector.
+type Assignment struct {
+	Type        string
+	Institution string
+	Any         bool
+	Sector      []Sector
+}
+
+// LoadError is an error at one place in a covenant file.
+type LoadError struct {
+	File string
+	Line int
+	Msg  string
+}
+
+func (e *LoadError) Error() string {
+	if e.Line > 0 {
+		return fmt.Sprintf("%s:%d: %s", e.File, e.Line, e.Msg)
+	}
+	return e.File + ": " + e.Msg
+}
+
+// ErrCovenant is wrapped by every load error, for errors.Is.
+var ErrCovenant = errors.New("rules: invalid covenant")
+
+// Is makes every LoadError match ErrCovenant.
+func (e *LoadError) Is(target error) bool { return target == ErrCovenant }
+
+// The file format (see examples/covenant-groningen.yaml).
+type rawCovenant struct {
+	Name           string           `yaml:"name"`
+	Region         string           `yaml:"region"`
+	Municipalities []string         `yaml:"municipalities"`
+	Limits         *rawLimits       `yaml:"limits"`
+	Institutions   []rawInstitution `yaml:"institutions"`
+	Rules          []rawRule        `yaml:"rules"`
+}
+
+type rawLimits struct {
+	MaxYears      *int `yaml:"max_years"`
+	EndAge        *int `yaml:"end_age"`
+	RetentionDays *int `yaml:"retention_days"`
+}
+
+type rawInstitution struct {
+	ID             string   `yaml:"id"`
+	Name           string   `yaml:"name"`
+	Type           string   `yaml:"type"`
+	MayCoordinate  bool     `yaml:"may_coordinate"`
+	Municipalities []string `yaml:"municipalities"`
+	Email          string   `yaml:"email"`
+}
+
+type rawRule struct {
+	Name   string        `yaml:"name"`
+	When   rawConditions `yaml:"when"`
+	Assign rawAssign     `yaml:"assign"`
+}
+
+type rawConditions struct {
+	Involves     []string `yaml:"involves"`
+	Sector       []string `yaml:"sector"`
+	Age          *rawAge  `yaml:"age"`
+	Municipality []string `yaml:"municipality"`
+	MinInvolved  int      `yaml:"min_involved"`
+}
+
+type rawAge struct {
+	Min *int `yaml:"min"`
+	Max *int `yaml:"max"`
+}
+
+type rawAssign struct {
+	Type        string   `yaml:"type"`
+	Institution string   `yaml:"institution"`
+	Any         bool     `yaml:"any"`
+	Sector      []string `yaml:"sector"`
+}
+
+// LoadFile loads the covenant at path.
+func LoadFile(path string) (*Covenant, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("rules: %w", err)
+	}
+	defer f.Close()
+	return Load(f, path)
+}
+
+var yamlLine = regexp.MustCompile(`^\s*(?:yaml: )?line (\d+): (.*)$`)
+
+// maxCovenantSize bounds what Load reads.
+const maxCovenantSize = 4 << 20
+
+// Load reads a covenant in YAML from r; filename is used in errors, which
+// are *LoadError values ("file:line: message"), joined when there are
+// several. Unknown keys are errors.
+func Load(r io.Reader, filename string) (*Covenant, error) {
+	data, err := io.ReadAll(io.LimitReader(r, maxCovenantSize+1))
+	if err != nil {
+		return nil, fmt.Errorf("rules: read %s: %w", filename, err)
+	}
+	if len(data) > maxCovenantSize {
+		return nil, &LoadError{File: filename, Msg: "covenant file larger than 4 MiB"}
+	}
+	var raw rawCovenant
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(&raw); err != nil {
+		if errors.Is(err, io.EOF) {
+			return nil, &LoadError{File: filename, Msg: "empty covenant"}
+		}
+		return nil, yamlErrors(filename, err)
+	}
+	var root yaml.Node
+	if err := yaml.Unmarshal(data, &root); err != nil {
+		return nil, yamlErrors(filename, err)
+	}
+	lines := findLines(&root)
+	return build(filename, &raw, lines)
+}
+
+// yamlErrors turns a YAML error into LoadErrors with lines.
+func yamlErrors(file string, err error) error {
+	var te *yaml.TypeError
+	var msgs []string
+	if errors.As(err, &te) {
+		msgs = te.Errors
+	} else {
+		msgs = []string{err.Error()}
+	}
+	var errs []error
+	for _, m := range msgs {
+		le := &LoadError{File: file, Msg: m}
+		if sm := yamlLine.FindStringSubmatch(m); sm != nil {
+			le.Line, _ = strconv.Atoi(sm[1])
+			le.Msg = sm[2]
+		}
+		le.Msg = strings.ReplaceAll(le.Msg, "rules.raw", "")
+		errs = append(errs, le)
+	}
+	return errors.Join(errs...)
+}
+
+type lineIndex struct {
+	root, limits     int
+	institutions     []int // line of each institution item
+	instFields       []map[string]int
+	rules            []int
+	ruleFields       []map[string]int
+	municipalityLine int
+}
+
+func findLines(root *yaml.Node) lineIndex {
+	li := lineIndex{root: 1}
+	if root.Kind != yaml.DocumentNode || len(root.Content) == 0 {
+		return li
+	}
+	m := root.Content[0]
+	li.root = m.Line
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		k, v := m.Content[i], m.Content[i+1]
+		switch k.Value {
+		case "limits":
+			li.limits = v.Line
+		case "municipalities":
+			li.municipalityLine = v.Line
+		case "institutions":
+			for _, item := range v.Content {
+				li.institutions = append(li.institutions, item.Line)
+				li.instFields = append(li.instFields, fieldLines(item))
+			}
+		case "rules":
+			for _, item := range v.Content {
+				li.rules = append(li.rules, item.Line)
+				li.ruleFields = append(li.ruleFields, fieldLines(item))
+			}
+		}
+	}
+	return li
+}
+
+// fieldLines maps the keys of a mapping (and of its nested mappings, as
+// "outer.inner") to their lines.
+func fieldLines(n *yaml.Node) map[string]int {
+	out := map[string]int{}
+	var walk func(prefix string, n *yaml.Node)
+	walk = func(prefix string, n *yaml.Node) {
+		if n.Kind != yaml.MappingNode {
+			return
+		}
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k := prefix + n.Content[i].Value
+			out[k] = n.Content[i].Line
+			walk(k+".", n.Content[i+1])
+		}
+	}
+	walk("", n)
+	return out
+}
+
+func lineOf(lines []int, fields []map[string]int, i int, field string) int {
+	if i < len(fields) {
+		if l, ok := fields[i][field]; ok {
+			return l
+		}
+	}
+	if i < len(lines) {
+		return lines[i]
+	}
+	return 0
+}
+
+var idPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,62}$`)
+
+func build(file string, raw *rawCovenant, li lineIndex) (*Covenant, error) {
+	var errs []error
+	fail := func(line int, format string, args ...any) {
+		errs = append(errs, &LoadError{File: file, Line: line, Msg: fmt.Sprintf(format, args...)})
+	}
+	c := &Covenant{Name: raw.Name, Region: raw.Region, byID: map[string]int{}}
+	if raw.Name == "" {
+		fail(li.root, "covenant needs a name")
+	}
+	for _, m := range raw.Municipalities {
+		code, err := identity.ParseMunicipality(m)
+		if err != nil || string(code) != m {
+			fail(li.municipalityLine, "municipality %q is not a CBS code such as GM0014", m)
+			continue
+		}
+		if slices.Contains(c.Municipalities, m) {
+			fail(li.municipalityLine, "municipality %s listed twice", m)
+			continue
+		}
+		c.Municipalities = append(c.Municipalities, m)
+	}
+
+	c.Limits = Limits{MaxYears: 2, EndAge: 23, RetentionDays: 5 * 365}
+	if l := raw.Limits; l != nil {
+		if l.MaxYears != nil {
+			if *l.MaxYears < 1 || *l.MaxYears > 2 {
+				fail(li.limits, "limits.max_years must be 1 or 2: the law (Jeugdwet art. 7.1.4.5) allows at most 2")
+			} else {
+				c.Limits.MaxYears = *l.MaxYears
+			}
+		}
+		if l.EndAge != nil {
+			if *l.EndAge < 12 || *l.EndAge > 23 {
+				fail(li.limits, "limits.end_age must be from 12 to 23: the law allows at most 23")
+			} else {
+				c.Limits.EndAge = *l.EndAge
+			}
+		}
+		if l.RetentionDays != nil {
+			if *l.RetentionDays < 1 || *l.RetentionDays > 20*365 {
+				fail(li.limits, "limits.retention_days must be from 1 to 7300")
+			} else {
+				c.Limits.RetentionDays = *l.RetentionDays
+			}
+		}
+	}
+
+	if len(raw.Institutions) == 0 {
+		fail(li.root, "covenant lists no institutions")
+	}
+	for i, ri := range raw.Institutions {
+		line := lineOf(li.institutions, nil, i, "")
+		field := func(f string) int { return lineOf(li.institutions, li.instFields, i, f) }
+		inst := Institution{ID: ri.ID, Name: ri.Name, Type: ri.Type, MayCoordinate: ri.MayCoordinate, Email: ri.Email, Line: line}
+		ok := true
+		switch {
+		case !idPattern.MatchString(ri.ID):
+			fail(field("id"), "institution id %q must be 1 to 63 characters of a-z, 0-9 and -", ri.ID)
+			ok = false
+		case c.byID[ri.ID] != 0 || (len(c.Institutions) > 0 && c.Institutions[0].ID == ri.ID):
+			fail(field("id"), "institution %s defined twice", ri.ID)
+			ok = false
+		}
+		if ri.Name == "" {
+			fail(line, "institution %s needs a name", ri.ID)
+		}
+		if !slices.Contains(knownTypes, ri.Type) {
+			fail(field("type"), "institution %s: unknown type %q (known: %s)", ri.ID, ri.Type, strings.Join(knownTypes, ", "))
+		} else if ri.MayCoordinate && SignalOnly(ri.Type) {
+			fail(field("may_coordinate"), "institution %s: a %s may only signal and can never coordinate", ri.ID, ri.Type)
+		} else if ri.MayCoordinate && ri.Type == TypeMunicipality {
+			fail(field("may_coordinate"), "institution %s: a municipality does not provide care and cannot coordinate", ri.ID)
+		}
+		for _, m := range ri.Municipalities {
+			if len(c.Municipalities) > 0 && !slices.Contains(c.Municipalities, m) {
+				fail(field("municipalities"), "institution %s: municipality %q is not one of the covenant's", ri.ID, m)
+			} else if code, err := identity.ParseMunicipality(m); err != nil || string(code) != m {
+				fail(field("municipalities"), "institution %s: municipality %q is not a CBS code such as GM0014", ri.ID, m)
+			}
+		}
+		inst.Municipalities = slices.Clone(ri.Municipalities)
+		if ri.Email != "" && (!strings.Contains(ri.Email, "@") || strings.ContainsAny(ri.Email, " \t\r\n<>")) {
+			fail(field("email"), "institution %s: email %q is not an e-mail address", ri.ID, ri.Email)
+		}
+		if ok {
+			c.byID[ri.ID] = len(c.Institutions)
+			c.Institutions = append(c.Institutions, inst)
+		}
+	}
+
+	names := map[string]bool{}
+	for i, rr := range raw.Rules {
+		line := lineOf(li.rules, nil, i, "")
+		field := func(f string) int { return lineOf(li.rules, li.ruleFields, i, f) }
+		r := Rule{Name: rr.Name, Line: line}
+		switch {
+		case !idPattern.MatchString(rr.Name):
+			fail(field("name"), "rule name %q must be 1 to 63 characters of a-z, 0-9 and -", rr.Name)
+		case names[rr.Name]:
+			fail(field("name"), "rule %s defined twice", rr.Name)
+		}
+		names[rr.Name] = true
+		w := rr.When
+		for _, t := range w.Involves {
+			if !slices.Contains(knownTypes, t) {
+				fail(field("when.involves"), "rule %s: unknown institution type %q", rr.Name, t)
+			} else if SignalOnly(t) {
+				fail(field("when.involves"), "rule %s: a %s only signals, and signals never steer the decision", rr.Name, t)
+			}
+		}
+		r.When.Involves = w.Involves
+		r.When.Sector = sectors(w.Sector, func(s string) { fail(field("when.sector"), "rule %s: unknown sector %q", rr.Name, s) })
+		if w.Age != nil {
+			if w.Age.Min == nil && w.Age.Max == nil {
+				fail(field("when.age"), "rule %s: age needs min or max", rr.Name)
+			}
+			if w.Age.Min != nil && w.Age.Max != nil && *w.Age.Min > *w.Age.Max {
+				fail(field("when.age"), "rule %s: age min %d is above max %d", rr.Name, *w.Age.Min, *w.Age.Max)
+			}
+			for _, v := range []*int{w.Age.Min, w.Age.Max} {
+				if v != nil && (*v < 0 || *v > 23) {
+					fail(field("when.age"), "rule %s: age bounds must be from 0 to 23", rr.Name)
+				}
+			}
+			r.When.AgeMin, r.When.AgeMax = w.Age.Min, w.Age.Max
+		}
+		for _, m := range w.Municipality {
+			if len(c.Municipalities) > 0 && !slices.Contains(c.Municipalities, m) {
+				fail(field("when.municipality"), "rule %s: municipality %q is not one of the covenant's", rr.Name, m)
+			}
+		}
+		r.When.Municipality = w.Municipality
+		if w.MinInvolved < 0 {
+			fail(field("when.min_involved"), "rule %s: min_involved must not be negative", rr.Name)
+		}
+		r.When.MinInvolved = w.MinInvolved
+
+		a := rr.Assign
+		n := 0
+		if a.Type != "" {
+			n++
+		}
+		if a.Institution != "" {
+			n++
+		}
+		if a.Any {
+			n++
+		}
+		if n != 1 {
+			fail(field("assign"), "rule %s: assign needs exactly one of type, institution or any", rr.Name)
+		}
+		if a.Type != "" {
+			if !slices.Contains(knownTypes, a.Type) {
+				fail(field("assign.type"), "rule %s: unknown institution type %q", rr.Name, a.Type)
+			} else if SignalOnly(a.Type) || a.Type == TypeMunicipality {
+				fail(field("assign.type"), "rule %s: a %s can never coordinate", rr.Name, a.Type)
+			}
+		}
+		if a.Institution != "" {
+			if inst, ok := c.Institution(a.Institution); !ok {
+				fail(field("assign.institution"), "rule %s: unknown institution %q", rr.Name, a.Institution)
+			} else if !inst.MayCoordinate {
+				fail(field("assign.institution"), "rule %s: institution %s may not coordinate", rr.Name, a.Institution)
+			}
+		}
+		r.Assign = Assignment{Type: a.Type, Institution: a.Institution, Any: a.Any,
+			Sector: sectors(a.Sector, func(s string) { fail(field("assign.sector"), "rule %s: unknown sector %q", rr.Name, s) })}
+		c.Rules = append(c.Rules, r)
+	}
+	if len(raw.Rules) == 0 {
+		fail(li.root, "covenant has no coordinator rules")
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	return c, nil
+}
+
+func sectors(in []string, bad func(string)) []Sector {
+	var out []Sector
+	for _, s := range in {
+		switch Sector(s) {
+		case SectorChildProtection, SectorYouthProbation:
+			out = append(out, Sector(s))
+		default:
+			bad(s)
+		}
+	}
+	return out
+}

@@ -1,0 +1,382 @@
+package pebblestore
+
+import (
+	"encoding/binary"
+	"fmt"
+	"math"
+	"time"
+
+	"github.com/vindex-nl/vindex/crypto/pseudonym"
+	"github.com/vindex-nl/vindex/store"
+)
+
+// Record encoding. Every value starts with one version byte; fields follow in
+// a fixed order as unsigned varints (numbers, times as Unix nanoseconds + 1 so
+// that zero stays zero, days as days since 1970-01-01 + 1), length-prefixed
+// byte strings, and fixed-size arrays. Decoding rejects trailing bytes,
+// truncation and unknown versions with store.ErrCorrupt. A new field means a
+// new version; old versions stay decodable.
+const (
+	regV1   = 1
+	caseV1  = 1
+	idemV1  = 1
+	eventV1 = 1
+)
+
+type enc struct{ b []byte }
+
+func (e *enc) byte(v byte)      { e.b = append(e.b, v) }
+func (e *enc) uvarint(v uint64) { e.b = binary.AppendUvarint(e.b, v) }
+func (e *enc) varint(v int64)   { e.b = binary.AppendVarint(e.b, v) }
+func (e *enc) bytes(v []byte)   { e.uvarint(uint64(len(v))); e.b = append(e.b, v...) }
+func (e *enc) str(v string)     { e.uvarint(uint64(len(v))); e.b = append(e.b, v...) }
+func (e *enc) bool(v bool) {
+	if v {
+		e.byte(1)
+	} else {
+		e.byte(0)
+	}
+}
+func (e *enc) time(t time.Time) {
+	if t.IsZero() {
+		e.uvarint(0)
+		return
+	}
+	e.uvarint(uint64(t.UnixNano()) + 1)
+}
+func (e *enc) day(t time.Time) {
+	if t.IsZero() {
+		e.uvarint(0)
+		return
+	}
+	e.uvarint(uint64(dayNumber(t)) + 1)
+}
+func (e *enc) id(id store.ID)                  { e.b = append(e.b, id[:]...) }
+func (e *enc) pseudonym(p pseudonym.Pseudonym) { e.b = appendYouth(e.b, p) }
+
+type dec struct {
+	b   []byte
+	err error
+}
+
+func (d *dec) fail() {
+	if d.err == nil {
+		d.err = store.ErrCorrupt
+	}
+	d.b = nil
+}
+
+func (d *dec) byte() byte {
+	if len(d.b) < 1 {
+		d.fail()
+		return 0
+	}
+	v := d.b[0]
+	d.b = d.b[1:]
+	return v
+}
+
+func (d *dec) uvarint() uint64 {
+	v, n := binary.Uvarint(d.b)
+	// Only the shortest encoding is accepted, so a record has one form.
+	if n <= 0 || n != uvarintLen(v) {
+		d.fail()
+		return 0
+	}
+	d.b = d.b[n:]
+	return v
+}
+
+func (d *dec) varint() int64 {
+	v, n := binary.Varint(d.b)
+	if n <= 0 || n != len(binary.AppendVarint(nil, v)) {
+		d.fail()
+		return 0
+	}
+	d.b = d.b[n:]
+	return v
+}
+
+func uvarintLen(v uint64) int {
+	n := 1
+	for v >= 0x80 {
+		v >>= 7
+		n++
+	}
+	return n
+}
+
+func (d *dec) bytes() []byte {
+	n := d.uvarint()
+	if d.err != nil || n > uint64(len(d.b)) {
+		d.fail()
+		return nil
+	}
+	v := append([]byte(nil), d.b[:n]...)
+	d.b = d.b[n:]
+	return v
+}
+
+func (d *dec) str() string {
+	n := d.uvarint()
+	if d.err != nil || n > uint64(len(d.b)) {
+		d.fail()
+		return ""
+	}
+	v := string(d.b[:n])
+	d.b = d.b[n:]
+	return v
+}
+
+func (d *dec) bool() bool {
+	switch d.byte() {
+	case 0:
+		return false
+	case 1:
+		return true
+	}
+	d.fail()
+	return false
+}
+
+func (d *dec) time() time.Time {
+	v := d.uvarint()
+	if v == 0 || d.err != nil {
+		return time.Time{}
+	}
+	return time.Unix(0, int64(v-1)).UTC()
+}
+
+func (d *dec) day() time.Time {
+	v := d.uvarint()
+	if v == 0 || d.err != nil {
+		return time.Time{}
+	}
+	if v-1 > math.MaxInt32 {
+		d.fail()
+		return time.Time{}
+	}
+	return dayTime(uint32(v - 1))
+}
+
+func (d *dec) id() store.ID {
+	var id store.ID
+	if len(d.b) < store.IDSize {
+		d.fail()
+		return id
+	}
+	copy(id[:], d.b)
+	d.b = d.b[store.IDSize:]
+	return id
+}
+
+func (d *dec) pseudonym() pseudonym.Pseudonym {
+	if len(d.b) < youthSize {
+		d.fail()
+		return pseudonym.Pseudonym{}
+	}
+	p := parseYouth(d.b[:youthSize])
+	d.b = d.b[youthSize:]
+	return p
+}
+
+func (d *dec) done() error {
+	if d.err == nil && len(d.b) != 0 {
+		d.err = fmt.Errorf("%w: %d trailing bytes", store.ErrCorrupt, len(d.b))
+	}
+	return d.err
+}
+
+func (d *dec) version(want byte) {
+	if v := d.byte(); d.err == nil && v != want {
+		d.err = fmt.Errorf("%w: unknown version %d", store.ErrCorrupt, v)
+		d.b = nil
+	}
+}
+
+func encodeRegistration(dst []byte, r *store.Registration) []byte {
+	e := enc{b: dst}
+	e.byte(regV1)
+	e.id(r.ID)
+	e.pseudonym(r.Youth)
+	e.str(r.Institution)
+	e.byte(byte(r.Kind))
+	e.str(r.SignalCode)
+	e.bool(r.Urgent)
+	e.str(r.Sector)
+	e.str(r.Municipality)
+	e.str(r.Contact.Name)
+	e.str(r.Contact.Phone)
+	e.str(r.Contact.Email)
+	e.time(r.CreatedAt)
+	e.time(r.UpdatedAt)
+	e.day(r.EndsOn)
+	e.time(r.EndedAt)
+	e.byte(byte(r.EndReason))
+	e.day(r.PurgeOn)
+	return e.b
+}
+
+func decodeRegistration(b []byte) (store.Registration, error) {
+	d := dec{b: b}
+	var r store.Registration
+	d.version(regV1)
+	r.ID = d.id()
+	r.Youth = d.pseudonym()
+	r.Institution = d.str()
+	r.Kind = store.Kind(d.byte())
+	r.SignalCode = d.str()
+	r.Urgent = d.bool()
+	r.Sector = d.str()
+	r.Municipality = d.str()
+	r.Contact.Name = d.str()
+	r.Contact.Phone = d.str()
+	r.Contact.Email = d.str()
+	r.CreatedAt = d.time()
+	r.UpdatedAt = d.time()
+	r.EndsOn = d.day()
+	r.EndedAt = d.time()
+	r.EndReason = store.EndReason(d.byte())
+	r.PurgeOn = d.day()
+	if err := d.done(); err != nil {
+		return store.Registration{}, err
+	}
+	return r, nil
+}
+
+func encodeCase(dst []byte, c *store.Case) []byte {
+	e := enc{b: dst}
+	e.byte(caseV1)
+	e.pseudonym(c.Youth)
+	e.bool(c.Matched)
+	e.str(c.Coordinator)
+	e.str(c.Rule)
+	e.time(c.DecidedAt)
+	e.varint(int64(c.Age))
+	e.str(c.Municipality)
+	return e.b
+}
+
+func decodeCase(b []byte) (store.Case, error) {
+	d := dec{b: b}
+	var c store.Case
+	d.version(caseV1)
+	c.Youth = d.pseudonym()
+	c.Matched = d.bool()
+	c.Coordinator = d.str()
+	c.Rule = d.str()
+	c.DecidedAt = d.time()
+	age := d.varint()
+	if age < math.MinInt32 || age > math.MaxInt32 {
+		d.fail()
+	}
+	c.Age = int(age)
+	c.Municipality = d.str()
+	if err := d.done(); err != nil {
+		return store.Case{}, err
+	}
+	return c, nil
+}
+
+func encodeIdempotency(dst []byte, r *store.Idempotency) []byte {
+	e := enc{b: dst}
+	e.byte(idemV1)
+	e.id(r.Registration)
+	e.pseudonym(r.Youth)
+	e.time(r.CreatedAt)
+	e.bytes(r.Result)
+	return e.b
+}
+
+func decodeIdempotency(b []byte) (store.Idempotency, error) {
+	d := dec{b: b}
+	var r store.Idempotency
+	d.version(idemV1)
+	r.Registration = d.id()
+	r.Youth = d.pseudonym()
+	r.CreatedAt = d.time()
+	r.Result = d.bytes()
+	if err := d.done(); err != nil {
+		return store.Idempotency{}, err
+	}
+	return r, nil
+}
+
+func encodeEvent(dst []byte, ev *store.Event) []byte {
+	e := enc{b: dst}
+	e.byte(eventV1)
+	e.uvarint(ev.Seq)
+	e.byte(byte(ev.Type))
+	e.time(ev.At)
+	e.str(ev.Recipient)
+	e.id(ev.Registration)
+	e.bool(ev.Urgent)
+	e.uvarint(uint64(len(ev.Others)))
+	for i := range ev.Others {
+		p := &ev.Others[i]
+		e.id(p.Registration)
+		e.str(p.Institution)
+		e.byte(byte(p.Kind))
+		e.str(p.Contact.Name)
+		e.str(p.Contact.Phone)
+		e.str(p.Contact.Email)
+		e.time(p.Since)
+	}
+	e.str(ev.Coordinator)
+	e.str(ev.Rule)
+	e.str(ev.Subject)
+	return e.b
+}
+
+func decodeEvent(b []byte) (store.Event, error) {
+	d := dec{b: b}
+	var ev store.Event
+	d.version(eventV1)
+	ev.Seq = d.uvarint()
+	ev.Type = store.EventType(d.byte())
+	ev.At = d.time()
+	ev.Recipient = d.str()
+	ev.Registration = d.id()
+	ev.Urgent = d.bool()
+	n := d.uvarint()
+	// Each party takes at least IDSize+6 bytes: refuse counts the input
+	// cannot hold before allocating.
+	if d.err == nil && n > uint64(len(d.b))/(store.IDSize+6) {
+		d.fail()
+	}
+	if d.err == nil && n > 0 {
+		ev.Others = make([]store.Party, n)
+		for i := range ev.Others {
+			p := &ev.Others[i]
+			p.Registration = d.id()
+			p.Institution = d.str()
+			p.Kind = store.Kind(d.byte())
+			p.Contact.Name = d.str()
+			p.Contact.Phone = d.str()
+			p.Contact.Email = d.str()
+			p.Since = d.time()
+		}
+	}
+	ev.Coordinator = d.str()
+	ev.Rule = d.str()
+	ev.Subject = d.str()
+	if err := d.done(); err != nil {
+		return store.Event{}, err
+	}
+	return ev, nil
+}
+
+// Days: civil days are kept as days since 1970-01-01 (UTC).
+func dayNumber(t time.Time) uint32 {
+	y, m, dd := t.Date()
+	days := time.Date(y, m, dd, 0, 0, 0, 0, time.UTC).Unix() / 86400
+	if days < 0 {
+		return 0
+	}
+	if days > math.MaxUint32 {
+		return math.MaxUint32
+	}
+	return uint32(days)
+}
+
+func dayTime(n uint32) time.Time { return time.Unix(int64(n)*86400, 0).UTC() }

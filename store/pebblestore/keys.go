@@ -1,0 +1,141 @@
+package pebblestore
+
+import (
+	"encoding/binary"
+
+	"github.com/vindex-nl/vindex/crypto/pseudonym"
+	"github.com/vindex-nl/vindex/store"
+)
+
+// Key schema. Every key starts with one prefix byte naming its table. A youth
+// is written as its pseudonym's key ID (4 bytes, big-endian) followed by the
+// 32-byte pseudonym. A youth's case and registrations under one key sort
+// together, case first, so one seek reads them all.
+// Days are days since 1970-01-01 as 4 bytes big-endian, sequence numbers 8
+// bytes big-endian, so byte order is time and sequence order. Institution
+// identifiers and idempotency keys are length-prefixed (uvarint), so no
+// prefix of one is a prefix of another.
+//
+//	'm' "schema"                        -> schema version (1 byte)
+//	'y' youth 'c'                       -> case record
+//	'y' youth 'r' id                    -> registration record
+//	'i' id                              -> youth (the registration's pseudonym)
+//	'x' day youth id                    -> (empty) live registration ending on day
+//	'p' day youth id                    -> (empty) ended registration purgeable from day
+//	'o' seq                             -> event record (the outbox)
+//	'e' len institution seq             -> (empty) the institution's events
+//	'd' len institution len key         -> idempotency record
+const (
+	prefixMeta        = 'm'
+	prefixYouth       = 'y'
+	tagCase           = 'c'
+	tagRegistration   = 'r'
+	prefixByID        = 'i'
+	prefixExpiry      = 'x'
+	prefixPurge       = 'p'
+	prefixOutbox      = 'o'
+	prefixRecipient   = 'e'
+	prefixIdempotency = 'd'
+)
+
+const (
+	youthSize    = 4 + pseudonym.Size
+	schemaV1     = 1
+	seqSize      = 8
+	daySize      = 4
+	maxLenPrefix = binary.MaxVarintLen64
+)
+
+var schemaKey = []byte{prefixMeta, 's', 'c', 'h', 'e', 'm', 'a'}
+
+func appendYouth(dst []byte, p pseudonym.Pseudonym) []byte {
+	dst = binary.BigEndian.AppendUint32(dst, p.KeyID)
+	return append(dst, p.Sum[:]...)
+}
+
+func parseYouth(b []byte) pseudonym.Pseudonym {
+	var p pseudonym.Pseudonym
+	p.KeyID = binary.BigEndian.Uint32(b)
+	copy(p.Sum[:], b[4:youthSize])
+	return p
+}
+
+// youthPrefix is the prefix of all of one youth's records under one key.
+func youthPrefix(p pseudonym.Pseudonym) []byte {
+	k := make([]byte, 0, 1+youthSize+1+store.IDSize)
+	k = append(k, prefixYouth)
+	return appendYouth(k, p)
+}
+
+func regKey(p pseudonym.Pseudonym, id store.ID) []byte {
+	k := append(youthPrefix(p), tagRegistration)
+	return append(k, id[:]...)
+}
+
+func caseKey(p pseudonym.Pseudonym) []byte {
+	return append(youthPrefix(p), tagCase)
+}
+
+func byIDKey(id store.ID) []byte {
+	k := make([]byte, 0, 1+store.IDSize)
+	k = append(k, prefixByID)
+	return append(k, id[:]...)
+}
+
+func dayIndexKey(prefix byte, day uint32, p pseudonym.Pseudonym, id store.ID) []byte {
+	k := make([]byte, 0, 1+daySize+youthSize+store.IDSize)
+	k = append(k, prefix)
+	k = binary.BigEndian.AppendUint32(k, day)
+	k = appendYouth(k, p)
+	return append(k, id[:]...)
+}
+
+func parseDayIndexKey(k []byte) (day uint32, p pseudonym.Pseudonym, id store.ID, ok bool) {
+	if len(k) != 1+daySize+youthSize+store.IDSize {
+		return 0, p, id, false
+	}
+	day = binary.BigEndian.Uint32(k[1:])
+	p = parseYouth(k[1+daySize:])
+	copy(id[:], k[1+daySize+youthSize:])
+	return day, p, id, true
+}
+
+func outboxKey(seq uint64) []byte {
+	k := make([]byte, 0, 1+seqSize)
+	k = append(k, prefixOutbox)
+	return binary.BigEndian.AppendUint64(k, seq)
+}
+
+func appendLenString(dst []byte, s string) []byte {
+	dst = binary.AppendUvarint(dst, uint64(len(s)))
+	return append(dst, s...)
+}
+
+func recipientPrefix(institution string) []byte {
+	k := make([]byte, 0, 1+maxLenPrefix+len(institution))
+	k = append(k, prefixRecipient)
+	return appendLenString(k, institution)
+}
+
+func recipientKey(institution string, seq uint64) []byte {
+	return binary.BigEndian.AppendUint64(recipientPrefix(institution), seq)
+}
+
+func idempotencyKey(institution, key string) []byte {
+	k := make([]byte, 0, 1+2*maxLenPrefix+len(institution)+len(key))
+	k = append(k, prefixIdempotency)
+	k = appendLenString(k, institution)
+	return appendLenString(k, key)
+}
+
+// prefixEnd returns the smallest key greater than every key with prefix p.
+func prefixEnd(p []byte) []byte {
+	end := append([]byte(nil), p...)
+	for i := len(end) - 1; i >= 0; i-- {
+		end[i]++
+		if end[i] != 0 {
+			return end[:i+1]
+		}
+	}
+	return nil
+}

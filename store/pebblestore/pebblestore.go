@@ -1,0 +1,834 @@
+// Package pebblestore implements store.Store on Pebble, an LSM key-value
+// store, on disk or on any vfs.FS.
+//
+// Every acknowledged write is synced to Pebble's write-ahead log before
+// Update returns; concurrent updates share fsyncs through Pebble's commit
+// pipeline (group commit). Updates of one youth are serialised by a striped
+// lock held from the first read to the end of the sync; updates of different
+// youths proceed in parallel. Outbox sequence numbers are assigned under a
+// short commit lock, so they increase in commit order.
+//
+// The key schema is documented in keys.go and the record encoding in
+// codec.go: both are versioned. Pebble's own log lines go to the slog.Logger
+// in Options; they name files and levels, never a key or a value.
+package pebblestore
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"hash/maphash"
+	"log/slog"
+	"slices"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/cockroachdb/pebble/v2"
+	"github.com/cockroachdb/pebble/v2/vfs"
+
+	"github.com/vindex-nl/vindex/crypto/pseudonym"
+	"github.com/vindex-nl/vindex/store"
+)
+
+// Options configure a Store. The zero value is valid.
+type Options struct {
+	// FS is the file system the store lives on. If nil, the operating
+	// system's file system (vfs.Default). Tests may pass vfs.NewMem().
+	FS vfs.FS
+	// Logger receives Pebble's log lines (Info and Error). If nil,
+	// slog.Default().
+	Logger *slog.Logger
+	// CacheSize is the block cache size in bytes. If zero, 64 MiB.
+	CacheSize int64
+	// MemTableSize is the size of one memtable in bytes. If zero, 64 MiB.
+	MemTableSize uint64
+}
+
+// Store is a store.Store on Pebble.
+type Store struct {
+	db     *pebble.DB
+	logger *slog.Logger
+	seed   maphash.Seed
+	locks  [lockStripes]sync.Mutex
+
+	seqs seqs
+
+	closed atomic.Bool
+	mu     sync.RWMutex // Close takes it exclusively
+}
+
+const lockStripes = 4096
+
+var _ store.Store = (*Store)(nil)
+
+// ErrSchema is returned by Open for a data directory written by an unknown
+// schema version.
+var ErrSchema = errors.New("pebblestore: unknown schema version")
+
+// Open opens (creating if needed) the store in dir.
+func Open(dir string, o *Options) (*Store, error) {
+	var opts Options
+	if o != nil {
+		opts = *o
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	if opts.CacheSize == 0 {
+		opts.CacheSize = 64 << 20
+	}
+	if opts.MemTableSize == 0 {
+		opts.MemTableSize = 64 << 20
+	}
+	cache := pebble.NewCache(opts.CacheSize)
+	defer cache.Unref()
+	po := &pebble.Options{
+		FS:           opts.FS,
+		Cache:        cache,
+		Logger:       slogLogger{opts.Logger},
+		MemTableSize: opts.MemTableSize,
+	}
+	db, err := pebble.Open(dir, po)
+	if err != nil {
+		return nil, fmt.Errorf("pebblestore: open %s: %w", dir, err)
+	}
+	s := &Store{db: db, logger: opts.Logger, seed: maphash.MakeSeed()}
+	if err := s.init(); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+func (s *Store) init() error {
+	v, closer, err := s.db.Get(schemaKey)
+	switch {
+	case errors.Is(err, pebble.ErrNotFound):
+		if err := s.db.Set(schemaKey, []byte{schemaV1}, pebble.Sync); err != nil {
+			return fmt.Errorf("pebblestore: write schema: %w", err)
+		}
+	case err != nil:
+		return fmt.Errorf("pebblestore: read schema: %w", err)
+	default:
+		ok := len(v) == 1 && v[0] == schemaV1
+		closer.Close()
+		if !ok {
+			return ErrSchema
+		}
+	}
+	// The next sequence number follows the last event in the outbox.
+	it, err := s.db.NewIter(&pebble.IterOptions{
+		LowerBound: []byte{prefixOutbox},
+		UpperBound: []byte{prefixOutbox + 1},
+	})
+	if err != nil {
+		return fmt.Errorf("pebblestore: %w", err)
+	}
+	defer it.Close()
+	var last uint64
+	if it.Last() {
+		k := it.Key()
+		if len(k) != 1+seqSize {
+			return fmt.Errorf("pebblestore: outbox key: %w", store.ErrCorrupt)
+		}
+		last = beUint64(k[1:])
+	}
+	s.seqs = seqs{next: last + 1, published: last}
+	return it.Error()
+}
+
+func beUint64(b []byte) uint64 {
+	var v uint64
+	for _, c := range b[:8] {
+		v = v<<8 | uint64(c)
+	}
+	return v
+}
+
+// Close closes the store after in-flight calls have finished.
+func (s *Store) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed.Swap(true) {
+		return store.ErrClosed
+	}
+	if err := s.db.Close(); err != nil {
+		return fmt.Errorf("pebblestore: close: %w", err)
+	}
+	return nil
+}
+
+// enter marks a call in flight; it fails once the store is closed.
+func (s *Store) enter() error {
+	s.mu.RLock()
+	if s.closed.Load() {
+		s.mu.RUnlock()
+		return store.ErrClosed
+	}
+	return nil
+}
+
+func (s *Store) leave() { s.mu.RUnlock() }
+
+// Metrics returns Pebble's metrics, for operators.
+func (s *Store) Metrics() *pebble.Metrics { return s.db.Metrics() }
+
+// Check verifies that the store can still write: it syncs an empty batch.
+// A failing disk shows here before it shows on a report.
+func (s *Store) Check() error {
+	if err := s.enter(); err != nil {
+		return err
+	}
+	defer s.leave()
+	if err := s.db.LogData(nil, pebble.Sync); err != nil {
+		return fmt.Errorf("pebblestore: check: %w", err)
+	}
+	return nil
+}
+
+func (s *Store) stripe(p pseudonym.Pseudonym) int {
+	var h maphash.Hash
+	h.SetSeed(s.seed)
+	var b [youthSize]byte
+	h.Write(appendYouth(b[:0], p))
+	return int(h.Sum64() % lockStripes)
+}
+
+// lock takes the stripes of all pseudonyms in ascending order and returns the
+// function that releases them.
+func (s *Store) lock(youth []pseudonym.Pseudonym) func() {
+	var buf [4]int
+	stripes := buf[:0]
+	for _, p := range youth {
+		st := s.stripe(p)
+		if !slices.Contains(stripes, st) {
+			stripes = append(stripes, st)
+		}
+	}
+	slices.Sort(stripes)
+	for _, st := range stripes {
+		s.locks[st].Lock()
+	}
+	return func() {
+		for i := len(stripes) - 1; i >= 0; i-- {
+			s.locks[stripes[i]].Unlock()
+		}
+	}
+}
+
+// Update implements store.Store.
+func (s *Store) Update(ctx context.Context, youth []pseudonym.Pseudonym, fn func(store.Tx) error) error {
+	if len(youth) == 0 {
+		return fmt.Errorf("pebblestore: update without a pseudonym: %w", store.ErrConflict)
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if err := s.enter(); err != nil {
+		return err
+	}
+	defer s.leave()
+	unlock := s.lock(youth)
+	defer unlock()
+	return s.update(youth, fn)
+}
+
+// UpdateByID implements store.Store.
+func (s *Store) UpdateByID(ctx context.Context, id store.ID, fn func(store.Tx) error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if err := s.enter(); err != nil {
+		return err
+	}
+	defer s.leave()
+	for {
+		p, err := s.youthOf(id)
+		if err != nil {
+			return err
+		}
+		held := []pseudonym.Pseudonym{p}
+		unlock := s.lock(held)
+		// The registration may have moved to another key (or gone) between
+		// the look-up and the lock: look again under the lock.
+		again, err := s.youthOf(id)
+		if err != nil || again != p {
+			unlock()
+			if err != nil {
+				return err
+			}
+			continue
+		}
+		err = s.update(held, fn)
+		unlock()
+		return err
+	}
+}
+
+func (s *Store) youthOf(id store.ID) (pseudonym.Pseudonym, error) {
+	v, closer, err := s.db.Get(byIDKey(id))
+	if errors.Is(err, pebble.ErrNotFound) {
+		return pseudonym.Pseudonym{}, store.ErrNotFound
+	}
+	if err != nil {
+		return pseudonym.Pseudonym{}, fmt.Errorf("pebblestore: %w", err)
+	}
+	defer closer.Close()
+	if len(v) != youthSize {
+		return pseudonym.Pseudonym{}, fmt.Errorf("pebblestore: id index: %w", store.ErrCorrupt)
+	}
+	return parseYouth(v), nil
+}
+
+// update runs fn over the youth's records and commits; the caller holds the
+// youth's locks.
+func (s *Store) update(youth []pseudonym.Pseudonym, fn func(store.Tx) error) error {
+	tx, err := s.read(youth)
+	if err != nil {
+		return err
+	}
+	tx.writable = true
+	if err := fn(tx); err != nil {
+		return err
+	}
+	if tx.err != nil {
+		return tx.err
+	}
+	return s.commit(tx)
+}
+
+// View implements store.Store.
+func (s *Store) View(ctx context.Context, youth []pseudonym.Pseudonym, fn func(store.Reader) error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if err := s.enter(); err != nil {
+		return err
+	}
+	defer s.leave()
+	tx, err := s.read(youth)
+	if err != nil {
+		return err
+	}
+	return fn(tx)
+}
+
+// read loads one youth's registrations and case through one iterator, which
+// gives a consistent view.
+func (s *Store) read(youth []pseudonym.Pseudonym) (*tx, error) {
+	t := &tx{s: s, youth: youth, orig: make(map[store.ID]store.Registration)}
+	it, err := s.db.NewIter(nil)
+	if err != nil {
+		return nil, fmt.Errorf("pebblestore: %w", err)
+	}
+	defer it.Close()
+	for _, p := range youth {
+		prefix := youthPrefix(p)
+		for it.SeekGE(prefix); it.Valid() && bytes.HasPrefix(it.Key(), prefix); it.Next() {
+			k := it.Key()
+			v, err := it.ValueAndErr()
+			if err != nil {
+				return nil, fmt.Errorf("pebblestore: %w", err)
+			}
+			switch {
+			case len(k) == len(prefix)+1 && k[len(prefix)] == tagCase:
+				if t.hasCase {
+					continue // a case under the primary key wins
+				}
+				c, err := decodeCase(v)
+				if err != nil {
+					return nil, err
+				}
+				t.kase, t.hasCase, t.origCaseAt = c, true, p
+			case len(k) == len(prefix)+1+store.IDSize && k[len(prefix)] == tagRegistration:
+				r, err := decodeRegistration(v)
+				if err != nil {
+					return nil, err
+				}
+				t.orig[r.ID] = r
+			default:
+				return nil, fmt.Errorf("pebblestore: youth key: %w", store.ErrCorrupt)
+			}
+		}
+	}
+	if err := it.Error(); err != nil {
+		return nil, fmt.Errorf("pebblestore: %w", err)
+	}
+	return t, nil
+}
+
+// tx is the store.Tx of one update (or the store.Reader of one view).
+type tx struct {
+	s        *Store
+	youth    []pseudonym.Pseudonym
+	writable bool
+	err      error
+
+	orig    map[store.ID]store.Registration
+	staged  map[store.ID]*store.Registration // nil value: deleted
+	hasCase bool
+	kase    store.Case
+	// origCaseAt is the pseudonym the case was read under (zero if none).
+	origCaseAt  pseudonym.Pseudonym
+	caseChanged bool
+
+	events []store.Event
+	idem   map[string]*idemEntry // by encoded key
+}
+
+type idemEntry struct {
+	rec store.Idempotency
+	del bool
+}
+
+var _ store.Tx = (*tx)(nil)
+
+func (t *tx) Registrations() []store.Registration {
+	out := make([]store.Registration, 0, len(t.orig)+len(t.staged))
+	for id, r := range t.orig {
+		if _, ok := t.staged[id]; !ok {
+			out = append(out, r)
+		}
+	}
+	for _, r := range t.staged {
+		if r != nil {
+			out = append(out, *r)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if !out[i].CreatedAt.Equal(out[j].CreatedAt) {
+			return out[i].CreatedAt.Before(out[j].CreatedAt)
+		}
+		return bytes.Compare(out[i].ID[:], out[j].ID[:]) < 0
+	})
+	return out
+}
+
+func (t *tx) Case() (store.Case, bool) { return t.kase, t.hasCase }
+
+func (t *tx) Idempotency(institution, key string) (store.Idempotency, bool) {
+	k := idempotencyKey(institution, key)
+	if e, ok := t.idem[string(k)]; ok {
+		return e.rec, !e.del
+	}
+	v, closer, err := t.s.db.Get(k)
+	if err != nil {
+		if !errors.Is(err, pebble.ErrNotFound) {
+			t.fail(fmt.Errorf("pebblestore: %w", err))
+		}
+		return store.Idempotency{}, false
+	}
+	defer closer.Close()
+	rec, err := decodeIdempotency(v)
+	if err != nil {
+		t.fail(err)
+		return store.Idempotency{}, false
+	}
+	return rec, true
+}
+
+func (t *tx) fail(err error) {
+	if t.err == nil {
+		t.err = err
+	}
+}
+
+func (t *tx) holds(p pseudonym.Pseudonym) bool { return slices.Contains(t.youth, p) }
+
+func (t *tx) mustWrite() bool {
+	if !t.writable {
+		t.fail(errors.New("pebblestore: write in a read-only view"))
+		return false
+	}
+	return true
+}
+
+func (t *tx) Put(r store.Registration) {
+	if !t.mustWrite() {
+		return
+	}
+	if !t.holds(r.Youth) {
+		t.fail(fmt.Errorf("pebblestore: registration under a pseudonym the update does not hold: %w", store.ErrConflict))
+		return
+	}
+	if r.ID.IsZero() {
+		t.fail(fmt.Errorf("pebblestore: registration without an id: %w", store.ErrConflict))
+		return
+	}
+	if t.staged == nil {
+		t.staged = make(map[store.ID]*store.Registration)
+	}
+	t.staged[r.ID] = &r
+}
+
+func (t *tx) Delete(id store.ID) {
+	if !t.mustWrite() {
+		return
+	}
+	if t.staged == nil {
+		t.staged = make(map[store.ID]*store.Registration)
+	}
+	t.staged[id] = nil
+}
+
+func (t *tx) PutCase(c store.Case) {
+	if !t.mustWrite() {
+		return
+	}
+	if !t.holds(c.Youth) {
+		t.fail(fmt.Errorf("pebblestore: case under a pseudonym the update does not hold: %w", store.ErrConflict))
+		return
+	}
+	t.kase, t.hasCase, t.caseChanged = c, true, true
+}
+
+func (t *tx) DeleteCase() {
+	if !t.mustWrite() {
+		return
+	}
+	t.kase, t.hasCase, t.caseChanged = store.Case{}, false, true
+}
+
+func (t *tx) Append(e store.Event) {
+	if !t.mustWrite() {
+		return
+	}
+	if len(e.Recipient) == 0 {
+		t.fail(errors.New("pebblestore: event without a recipient"))
+		return
+	}
+	t.events = append(t.events, e)
+}
+
+func (t *tx) PutIdempotency(institution, key string, rec store.Idempotency) {
+	if !t.mustWrite() {
+		return
+	}
+	if t.idem == nil {
+		t.idem = make(map[string]*idemEntry)
+	}
+	t.idem[string(idempotencyKey(institution, key))] = &idemEntry{rec: rec}
+}
+
+func (t *tx) DeleteIdempotency(institution, key string) {
+	if !t.mustWrite() {
+		return
+	}
+	if t.idem == nil {
+		t.idem = make(map[string]*idemEntry)
+	}
+	t.idem[string(idempotencyKey(institution, key))] = &idemEntry{del: true}
+}
+
+// commit writes what t staged in one synced batch.
+func (s *Store) commit(t *tx) error {
+	if len(t.staged) == 0 && !t.caseChanged && len(t.events) == 0 && len(t.idem) == 0 {
+		return nil
+	}
+	b := s.db.NewBatch()
+	defer b.Close()
+	var buf []byte
+	for id, r := range t.staged {
+		old, had := t.orig[id]
+		if had {
+			if r == nil || old.Youth != r.Youth {
+				b.Delete(regKey(old.Youth, id), nil)
+			}
+			if k := dayIndex(&old); k != nil && (r == nil || !bytes.Equal(k, dayIndex(r))) {
+				b.Delete(k, nil)
+			}
+		}
+		if r == nil {
+			if had {
+				b.Delete(byIDKey(id), nil)
+			}
+			continue
+		}
+		buf = encodeRegistration(buf[:0], r)
+		b.Set(regKey(r.Youth, id), buf, nil)
+		if !had || old.Youth != r.Youth {
+			b.Set(byIDKey(id), appendYouth(nil, r.Youth), nil)
+		}
+		if k := dayIndex(r); k != nil {
+			b.Set(k, nil, nil)
+		}
+	}
+	if t.caseChanged {
+		for _, p := range t.youth {
+			if !t.hasCase || p != t.kase.Youth {
+				b.Delete(caseKey(p), nil)
+			}
+		}
+		if t.hasCase {
+			buf = encodeCase(buf[:0], &t.kase)
+			b.Set(caseKey(t.kase.Youth), buf, nil)
+		}
+	}
+	for k, e := range t.idem {
+		if e.del {
+			b.Delete([]byte(k), nil)
+			continue
+		}
+		buf = encodeIdempotency(buf[:0], &e.rec)
+		b.Set([]byte(k), buf, nil)
+	}
+
+	var first uint64
+	if len(t.events) > 0 {
+		first = s.seqs.reserve(len(t.events))
+		for i := range t.events {
+			e := &t.events[i]
+			e.Seq = first + uint64(i)
+			buf = encodeEvent(buf[:0], e)
+			b.Set(outboxKey(e.Seq), buf, nil)
+			b.Set(recipientKey(e.Recipient, e.Seq), nil, nil)
+		}
+	}
+	// Batches apply to the memtable concurrently; the WAL sync below is
+	// shared by every batch waiting for it (group commit).
+	err := s.db.ApplyNoSyncWait(b, pebble.Sync)
+	if len(t.events) > 0 {
+		s.seqs.complete(first, first+uint64(len(t.events)))
+	}
+	if err != nil {
+		return fmt.Errorf("pebblestore: commit: %w", err)
+	}
+	if err := b.SyncWait(); err != nil {
+		return fmt.Errorf("pebblestore: sync: %w", err)
+	}
+	return nil
+}
+
+// dayIndex returns the expiry or purge index key of r, or nil.
+func dayIndex(r *store.Registration) []byte {
+	if r.IsLive() {
+		if r.EndsOn.IsZero() {
+			return nil
+		}
+		return dayIndexKey(prefixExpiry, dayNumber(r.EndsOn), r.Youth, r.ID)
+	}
+	if r.PurgeOn.IsZero() {
+		return nil
+	}
+	return dayIndexKey(prefixPurge, dayNumber(r.PurgeOn), r.Youth, r.ID)
+}
+
+// Registration implements store.Store.
+func (s *Store) Registration(ctx context.Context, id store.ID) (store.Registration, error) {
+	if err := ctx.Err(); err != nil {
+		return store.Registration{}, err
+	}
+	if err := s.enter(); err != nil {
+		return store.Registration{}, err
+	}
+	defer s.leave()
+	snap := s.db.NewSnapshot()
+	defer snap.Close()
+	v, closer, err := snap.Get(byIDKey(id))
+	if errors.Is(err, pebble.ErrNotFound) {
+		return store.Registration{}, store.ErrNotFound
+	}
+	if err != nil {
+		return store.Registration{}, fmt.Errorf("pebblestore: %w", err)
+	}
+	if len(v) != youthSize {
+		closer.Close()
+		return store.Registration{}, fmt.Errorf("pebblestore: id index: %w", store.ErrCorrupt)
+	}
+	p := parseYouth(v)
+	closer.Close()
+	v, closer, err = snap.Get(regKey(p, id))
+	if errors.Is(err, pebble.ErrNotFound) {
+		return store.Registration{}, fmt.Errorf("pebblestore: id index points nowhere: %w", store.ErrCorrupt)
+	}
+	if err != nil {
+		return store.Registration{}, fmt.Errorf("pebblestore: %w", err)
+	}
+	defer closer.Close()
+	return decodeRegistration(v)
+}
+
+// Events implements store.Store.
+func (s *Store) Events(ctx context.Context, recipient string, after uint64, limit int) ([]store.Event, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if limit <= 0 {
+		return nil, nil
+	}
+	if err := s.enter(); err != nil {
+		return nil, err
+	}
+	defer s.leave()
+	// Only events up to the published mark are read: a later one may be
+	// visible while an earlier one is still being applied. The mark is
+	// taken before the iterator, so everything up to it is in the
+	// iterator's view.
+	upto := s.seqs.visible()
+	it, err := s.db.NewIter(nil)
+	if err != nil {
+		return nil, fmt.Errorf("pebblestore: %w", err)
+	}
+	defer it.Close()
+	var out []store.Event
+	if recipient == "" {
+		for it.SeekGE(outboxKey(after + 1)); it.Valid() && len(out) < limit; it.Next() {
+			k := it.Key()
+			if len(k) != 1+seqSize || k[0] != prefixOutbox || beUint64(k[1:]) > upto {
+				break
+			}
+			e, err := decodeEventValue(it)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, e)
+		}
+		return out, it.Error()
+	}
+	prefix := recipientPrefix(recipient)
+	var seqs []uint64
+	for it.SeekGE(recipientKey(recipient, after+1)); it.Valid() && bytes.HasPrefix(it.Key(), prefix) && len(seqs) < limit; it.Next() {
+		k := it.Key()
+		if len(k) != len(prefix)+seqSize {
+			return nil, fmt.Errorf("pebblestore: recipient index: %w", store.ErrCorrupt)
+		}
+		seq := beUint64(k[len(prefix):])
+		if seq > upto {
+			break
+		}
+		seqs = append(seqs, seq)
+	}
+	if err := it.Error(); err != nil {
+		return nil, fmt.Errorf("pebblestore: %w", err)
+	}
+	for _, seq := range seqs {
+		k := outboxKey(seq)
+		if !it.SeekGE(k) || !bytes.Equal(it.Key(), k) {
+			return nil, fmt.Errorf("pebblestore: recipient index points nowhere: %w", store.ErrCorrupt)
+		}
+		e, err := decodeEventValue(it)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, e)
+	}
+	return out, it.Error()
+}
+
+func decodeEventValue(it *pebble.Iterator) (store.Event, error) {
+	v, err := it.ValueAndErr()
+	if err != nil {
+		return store.Event{}, fmt.Errorf("pebblestore: %w", err)
+	}
+	return decodeEvent(v)
+}
+
+// Due implements store.Store.
+func (s *Store) Due(ctx context.Context, day time.Time, limit int) ([]store.DueItem, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if limit <= 0 {
+		return nil, nil
+	}
+	if err := s.enter(); err != nil {
+		return nil, err
+	}
+	defer s.leave()
+	it, err := s.db.NewIter(nil)
+	if err != nil {
+		return nil, fmt.Errorf("pebblestore: %w", err)
+	}
+	defer it.Close()
+	upto := dayNumber(day)
+	var out []store.DueItem
+	for _, prefix := range []byte{prefixExpiry, prefixPurge} {
+		n := 0
+		for it.SeekGE([]byte{prefix}); it.Valid() && it.Key()[0] == prefix && n < limit; it.Next() {
+			d, p, id, ok := parseDayIndexKey(it.Key())
+			if !ok {
+				return nil, fmt.Errorf("pebblestore: day index: %w", store.ErrCorrupt)
+			}
+			if d > upto {
+				break
+			}
+			out = append(out, store.DueItem{ID: id, Youth: p, Day: dayTime(d), Purge: prefix == prefixPurge})
+			n++
+		}
+	}
+	if err := it.Error(); err != nil {
+		return nil, fmt.Errorf("pebblestore: %w", err)
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].Day.Before(out[j].Day) })
+	if len(out) > limit {
+		out = out[:limit]
+	}
+	return out, nil
+}
+
+// slogLogger routes Pebble's log lines to slog.
+type slogLogger struct{ l *slog.Logger }
+
+func (l slogLogger) Infof(format string, args ...any) {
+	l.l.Info(fmt.Sprintf(format, args...), "component", "pebble")
+}
+
+func (l slogLogger) Errorf(format string, args ...any) {
+	l.l.Error(fmt.Sprintf(format, args...), "component", "pebble")
+}
+
+func (l slogLogger) Fatalf(format string, args ...any) {
+	msg := fmt.Sprintf(format, args...)
+	l.l.Error(msg, "component", "pebble", "fatal", true)
+	panic("pebblestore: fatal: " + msg)
+}
+
+// seqs hands out outbox sequence numbers and tracks the published mark:
+// the highest number such that every event numbered up to it has been
+// applied (or its commit has failed, leaving a gap that stays a gap).
+// Readers never read past the mark, so a reader that has seen N misses no
+// event numbered below N that becomes visible later.
+type seqs struct {
+	mu        sync.Mutex
+	next      uint64
+	published uint64
+	pending   map[uint64]uint64 // first -> end of ranges applied out of order
+}
+
+func (q *seqs) reserve(n int) uint64 {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	first := q.next
+	q.next += uint64(n)
+	return first
+}
+
+func (q *seqs) complete(first, end uint64) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if first != q.published+1 {
+		if q.pending == nil {
+			q.pending = make(map[uint64]uint64)
+		}
+		q.pending[first] = end
+		return
+	}
+	q.published = end - 1
+	for {
+		e, ok := q.pending[q.published+1]
+		if !ok {
+			return
+		}
+		delete(q.pending, q.published+1)
+		q.published = e - 1
+	}
+}
+
+func (q *seqs) visible() uint64 {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.published
+}

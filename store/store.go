@@ -1,0 +1,395 @@
+// Package store is the storage contract of vindex: what the matcher keeps
+// about a youth, and the guarantees a backend gives about keeping it.
+//
+// # What is stored
+//
+// A youth is known to the store only by its pseudonyms (see
+// crypto/pseudonym): never a BSN, a birth date or a name. Per youth the store
+// keeps its [Registration]s (that-information: which institution, since when,
+// how to reach its professional), one [Case] (whether there is a match, who
+// coordinates, the youth's age in completed years at the last report), the
+// idempotency records of the reports that made them, and, in one outbox for
+// all youths, the [Event]s that the matcher raised. The dates kept are the
+// dates of the registrations themselves and the day each one ends on its own
+// accord ([Registration.EndsOn]); the birth date is never stored, only folded
+// into that end day.
+//
+// # Atomicity, durability, concurrency
+//
+// Every change goes through [Store.Update] (or [Store.UpdateByID]): the
+// function passed in gets exclusive access to one youth's records, reads them,
+// and stages writes. When it returns nil, all the staged writes (registrations,
+// case, idempotency records, outbox events and every index) are committed in
+// one atomic write that is durable (synced to stable storage) before Update
+// returns. When it returns an error, or the commit fails, nothing is written.
+// Updates of different youths run concurrently and share the cost of syncing
+// (group commit); updates of the same youth are serialised.
+//
+// Reads ([Store.View], [Store.Registration], [Store.Events], [Store.Due]) see
+// a consistent snapshot and never block writers. A read may observe a write
+// whose Update has not returned yet; it never observes half of one.
+//
+// Outbox events get a sequence number at commit, strictly increasing in commit
+// order, so a reader that has seen event N and asks for the events after N
+// misses none that commits later.
+//
+// All methods are safe for concurrent use. Backends pass the conformance
+// suite in store/storetest.
+package store
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base32"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/vindex-nl/vindex/crypto/pseudonym"
+)
+
+// Errors returned by every backend. Backends wrap them with %w; test with
+// errors.Is.
+var (
+	// ErrNotFound: no record with that identifier.
+	ErrNotFound = errors.New("store: not found")
+	// ErrClosed: the store has been closed.
+	ErrClosed = errors.New("store: closed")
+	// ErrConflict: the staged writes contradict the youth's records (a
+	// registration staged under a pseudonym the update does not hold, or an
+	// identifier that belongs to another youth).
+	ErrConflict = errors.New("store: conflict")
+	// ErrCorrupt: a record could not be decoded. The store does not guess.
+	ErrCorrupt = errors.New("store: corrupt record")
+)
+
+// Store is the storage contract. See the package documentation for the
+// atomicity, durability and concurrency guarantees.
+type Store interface {
+	// Update gives fn exclusive access to the youth known by any of the
+	// given pseudonyms (the same youth under each enabled key) and commits
+	// what fn staged atomically and durably if fn returns nil. fn may be
+	// called at most once; it must not retain the Tx.
+	Update(ctx context.Context, youth []pseudonym.Pseudonym, fn func(Tx) error) error
+	// UpdateByID is Update for the youth that holds registration id. It
+	// returns ErrNotFound if no such registration exists (anymore).
+	UpdateByID(ctx context.Context, id ID, fn func(Tx) error) error
+	// View gives fn a consistent read of the youth known by any of the
+	// given pseudonyms.
+	View(ctx context.Context, youth []pseudonym.Pseudonym, fn func(Reader) error) error
+	// Registration returns one registration by its identifier.
+	Registration(ctx context.Context, id ID) (Registration, error)
+	// Events returns up to limit outbox events for recipient with a
+	// sequence number greater than after, in sequence order. An empty
+	// recipient means all recipients.
+	Events(ctx context.Context, recipient string, after uint64, limit int) ([]Event, error)
+	// Due returns up to limit registrations whose action day is on or
+	// before day: live registrations whose EndsOn has come, and ended
+	// registrations whose PurgeOn has come. Ordered by day, then youth.
+	Due(ctx context.Context, day time.Time, limit int) ([]DueItem, error)
+	// Close releases the store. Committed writes are kept; later calls
+	// return ErrClosed.
+	Close() error
+}
+
+// Reader reads one youth's records inside Update or View.
+type Reader interface {
+	// Registrations returns all of the youth's registrations, live and
+	// ended, under every pseudonym held, ordered by CreatedAt then ID.
+	// The slice is the caller's.
+	Registrations() []Registration
+	// Case returns the youth's case record, if any.
+	Case() (Case, bool)
+	// Idempotency returns the record of an earlier report by institution
+	// with that idempotency key, if any.
+	Idempotency(institution, key string) (Idempotency, bool)
+}
+
+// Tx stages writes for one youth inside Update. Staged writes are visible to
+// the Tx's own reads.
+type Tx interface {
+	Reader
+	// Put inserts or replaces a registration (by ID). Its Youth must be one
+	// of the pseudonyms the update holds; to migrate a registration to
+	// another key, Put it with the new pseudonym: the old record goes.
+	Put(r Registration)
+	// Delete removes a registration and its indexes (a hard delete).
+	Delete(id ID)
+	// PutCase sets the youth's case record under c.Youth and removes it
+	// under every other pseudonym the update holds.
+	PutCase(c Case)
+	// DeleteCase removes the youth's case record.
+	DeleteCase()
+	// Append adds an event to the outbox; its Seq is assigned at commit.
+	Append(e Event)
+	// PutIdempotency records the outcome of a report with an idempotency key.
+	PutIdempotency(institution, key string, rec Idempotency)
+	// DeleteIdempotency forgets an idempotency record.
+	DeleteIdempotency(institution, key string)
+}
+
+// IDSize is the size of a registration identifier in bytes.
+const IDSize = 16
+
+// ID identifies a registration. It is random: it says nothing about the
+// youth, the institution or the time.
+type ID [IDSize]byte
+
+var idEncoding = base32.NewEncoding("abcdefghijklmnopqrstuvwxyz234567").WithPadding(base32.NoPadding)
+
+// NewID returns a fresh random identifier.
+func NewID() ID {
+	var id ID
+	if _, err := rand.Read(id[:]); err != nil {
+		panic("store: no randomness: " + err.Error())
+	}
+	return id
+}
+
+// String returns the identifier as "r" followed by 26 lower-case base32
+// characters.
+func (id ID) String() string { return "r" + idEncoding.EncodeToString(id[:]) }
+
+// IsZero reports whether id is the zero identifier.
+func (id ID) IsZero() bool { return id == ID{} }
+
+// ErrBadID is returned by ParseID.
+var ErrBadID = errors.New("store: malformed registration id")
+
+// ParseID parses the form String returns.
+func ParseID(s string) (ID, error) {
+	var id ID
+	if len(s) != 27 || s[0] != 'r' {
+		return id, ErrBadID
+	}
+	b, err := idEncoding.DecodeString(s[1:])
+	if err != nil || len(b) != IDSize {
+		return id, ErrBadID
+	}
+	copy(id[:], b)
+	if id.String() != s {
+		return ID{}, ErrBadID
+	}
+	return id, nil
+}
+
+// MarshalText implements encoding.TextMarshaler.
+func (id ID) MarshalText() ([]byte, error) { return []byte(id.String()), nil }
+
+// UnmarshalText implements encoding.TextUnmarshaler.
+func (id *ID) UnmarshalText(b []byte) error {
+	v, err := ParseID(string(b))
+	if err != nil {
+		return err
+	}
+	*id = v
+	return nil
+}
+
+// Kind says what a registration is.
+type Kind uint8
+
+const (
+	// KindSignal is a signal: the institution is concerned about the youth
+	// (school, police, childcare may only signal).
+	KindSignal Kind = 1
+	// KindInvolvement is an involvement registration (ketenregistratie):
+	// the institution provides care to the youth.
+	KindInvolvement Kind = 2
+)
+
+// String returns "signal" or "involvement".
+func (k Kind) String() string {
+	switch k {
+	case KindSignal:
+		return "signal"
+	case KindInvolvement:
+		return "involvement"
+	}
+	return fmt.Sprintf("kind(%d)", uint8(k))
+}
+
+// Valid reports whether k is a known kind.
+func (k Kind) Valid() bool { return k == KindSignal || k == KindInvolvement }
+
+// EndReason says why a registration ended.
+type EndReason uint8
+
+const (
+	// Live: the registration has not ended.
+	Live EndReason = 0
+	// EndedByInstitution: its own institution ended it.
+	EndedByInstitution EndReason = 1
+	// EndedByClose: the coordinator closed the case.
+	EndedByClose EndReason = 2
+	// EndedByExpiry: its end day came (own end date, the legal maximum
+	// duration, or the youth's legal end age).
+	EndedByExpiry EndReason = 3
+	// EndedByDeath: the youth died.
+	EndedByDeath EndReason = 4
+)
+
+// String names the reason.
+func (r EndReason) String() string {
+	switch r {
+	case Live:
+		return "live"
+	case EndedByInstitution:
+		return "ended"
+	case EndedByClose:
+		return "case-closed"
+	case EndedByExpiry:
+		return "expired"
+	case EndedByDeath:
+		return "death"
+	}
+	return fmt.Sprintf("end-reason(%d)", uint8(r))
+}
+
+// Contact is how to reach the professional behind a registration.
+type Contact struct {
+	Name  string
+	Phone string
+	Email string
+}
+
+// Registration is one institution's report about one youth: only
+// that-information.
+type Registration struct {
+	ID          ID
+	Youth       pseudonym.Pseudonym
+	Institution string
+	Kind        Kind
+	// SignalCode is the covenant's signal code, for signals.
+	SignalCode string
+	Urgent     bool
+	// Sector is set by an institution that acts in a sector with its own
+	// rules (child protection, youth probation); empty otherwise.
+	Sector       string
+	Municipality string
+	Contact      Contact
+	// CreatedAt is when the registration was first made; UpdatedAt when it
+	// was last refreshed by a report of the same institution.
+	CreatedAt time.Time
+	UpdatedAt time.Time
+	// EndsOn is the civil day (00:00 UTC) on which the registration ends
+	// on its own: the earliest of its own end date, the legal maximum
+	// duration after CreatedAt, and the day the youth reaches the end age.
+	EndsOn time.Time
+	// EndedAt is when it ended; zero while live.
+	EndedAt   time.Time
+	EndReason EndReason
+	// PurgeOn is the civil day from which an ended registration may be
+	// purged; zero while live.
+	PurgeOn time.Time
+}
+
+// IsLive reports whether the registration has not ended.
+func (r Registration) IsLive() bool { return r.EndReason == Live && r.EndedAt.IsZero() }
+
+// Case is the per-youth match state.
+type Case struct {
+	Youth pseudonym.Pseudonym
+	// Matched reports whether two or more distinct institutions have live
+	// registrations.
+	Matched bool
+	// Coordinator is the assigned institution ("" if none) and Rule the
+	// covenant rule that assigned it.
+	Coordinator string
+	Rule        string
+	DecidedAt   time.Time
+	// Age is the youth's age in completed years at the last report, for
+	// decisions made without a report (an end, an expiry). -1 if unknown.
+	Age          int
+	Municipality string
+}
+
+// Idempotency records what a report with an idempotency key produced, so a
+// retry gets the first result.
+type Idempotency struct {
+	Registration ID
+	Youth        pseudonym.Pseudonym
+	CreatedAt    time.Time
+	// Result is the matcher's encoding of the first result.
+	Result []byte
+}
+
+// EventType is the type of an outbox event.
+type EventType uint8
+
+const (
+	// EventMatch: another institution is now involved with the
+	// recipient's youth.
+	EventMatch EventType = 1
+	// EventCoordinator: a coordinator was (re)assigned for the recipient's
+	// youth.
+	EventCoordinator EventType = 2
+	// EventNoMatch: the recipient reported a youth no other institution is
+	// involved with: the initiative is the recipient's.
+	EventNoMatch EventType = 3
+	// EventCaseClosed: the coordinator closed the case.
+	EventCaseClosed EventType = 4
+	// EventEnded: a registration of the recipient's youth ended (the
+	// recipient's own or another's).
+	EventEnded EventType = 5
+	// EventRemoved: a registration was removed.
+	EventRemoved EventType = 6
+)
+
+// String names the event type.
+func (t EventType) String() string {
+	switch t {
+	case EventMatch:
+		return "match"
+	case EventCoordinator:
+		return "coordinator"
+	case EventNoMatch:
+		return "no-match"
+	case EventCaseClosed:
+		return "case-closed"
+	case EventEnded:
+		return "ended"
+	case EventRemoved:
+		return "removed"
+	}
+	return fmt.Sprintf("event(%d)", uint8(t))
+}
+
+// Party is an involved institution as an event or result names it.
+type Party struct {
+	Registration ID
+	Institution  string
+	Kind         Kind
+	Contact      Contact
+	Since        time.Time
+}
+
+// Event is an outbox entry for one recipient institution.
+type Event struct {
+	// Seq is assigned at commit, strictly increasing in commit order.
+	Seq       uint64
+	Type      EventType
+	At        time.Time
+	Recipient string
+	// Registration is the recipient's own registration the event is about.
+	Registration ID
+	Urgent       bool
+	// Others are the other involved institutions (match, coordinator).
+	Others []Party
+	// Coordinator and Rule, for coordinator events.
+	Coordinator string
+	Rule        string
+	// Subject is the institution whose action caused the event (ended,
+	// removed), if not the recipient.
+	Subject string
+}
+
+// DueItem is a registration whose action day has come.
+type DueItem struct {
+	ID    ID
+	Youth pseudonym.Pseudonym
+	Day   time.Time
+	// Purge is true for an ended registration whose retention is over,
+	// false for a live one whose end day has come.
+	Purge bool
+}

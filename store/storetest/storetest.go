@@ -1,0 +1,740 @@
+// Package storetest is the conformance suite for store.Store backends, in the
+// manner of testing/fstest.TestFS: a backend's own test calls Run with a
+// function that makes a fresh, empty store location and returns how to open
+// (and, after Close, re-open) it.
+//
+//	func TestConformance(t *testing.T) {
+//		storetest.Run(t, func(t *testing.T) storetest.Opener {
+//			dir := t.TempDir()
+//			return func() (store.Store, error) { return mystore.Open(dir) }
+//		})
+//	}
+//
+// The suite checks what the store package documents: atomic updates (all or
+// nothing), reads of one's own staged writes, durability across Close and
+// re-open, migration between pseudonyms, the identifier and day indexes, the
+// outbox's sequence order and per-recipient view, idempotency records,
+// serialised updates of one youth under concurrency, and ErrClosed.
+package storetest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/vindex-nl/vindex/crypto/pseudonym"
+	"github.com/vindex-nl/vindex/store"
+)
+
+// Opener opens the store at one location; called again after Close it must
+// re-open the same data.
+type Opener func() (store.Store, error)
+
+// Run runs the conformance suite. newLocation is called once per subtest.
+func Run(t *testing.T, newLocation func(t *testing.T) Opener) {
+	tests := []struct {
+		name string
+		fn   func(t *testing.T, open Opener)
+	}{
+		{"PutAndRead", testPutAndRead},
+		{"AllOrNothing", testAllOrNothing},
+		{"ReadOwnWrites", testReadOwnWrites},
+		{"Conflict", testConflict},
+		{"Migrate", testMigrate},
+		{"Delete", testDelete},
+		{"Case", testCase},
+		{"Outbox", testOutbox},
+		{"OutboxAfterReopen", testOutboxAfterReopen},
+		{"Due", testDue},
+		{"Idempotency", testIdempotency},
+		{"Durable", testDurable},
+		{"SerialisedPerYouth", testSerialisedPerYouth},
+		{"ParallelYouths", testParallelYouths},
+		{"PollerMissesNothing", testPollerMissesNothing},
+		{"Closed", testClosed},
+		{"ContextCancelled", testContextCancelled},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tt.fn(t, newLocation(t))
+		})
+	}
+}
+
+var ctx = context.Background()
+
+// Youth returns a deterministic test pseudonym for youth n under key keyID.
+func Youth(keyID uint32, n int) pseudonym.Pseudonym {
+	p := pseudonym.Pseudonym{KeyID: keyID}
+	for i := range p.Sum {
+		p.Sum[i] = byte(n>>(8*(i%4))) ^ byte(i*31)
+	}
+	return p
+}
+
+var t0 = time.Date(2026, 3, 2, 9, 30, 0, 0, time.UTC)
+
+func day(y int, m time.Month, d int) time.Time { return time.Date(y, m, d, 0, 0, 0, 0, time.UTC) }
+
+// Reg returns a live test registration.
+func Reg(youth pseudonym.Pseudonym, institution string, at time.Time) store.Registration {
+	return store.Registration{
+		ID:           store.NewID(),
+		Youth:        youth,
+		Institution:  institution,
+		Kind:         store.KindInvolvement,
+		Municipality: "GM0014",
+		Contact:      store.Contact{Name: "J. de Vries", Phone: "+31 50 000 0000", Email: "j.devries@example.org"},
+		CreatedAt:    at,
+		UpdatedAt:    at,
+		EndsOn:       day(at.Year()+2, at.Month(), at.Day()),
+	}
+}
+
+func mustOpen(t *testing.T, open Opener) store.Store {
+	t.Helper()
+	s, err := open()
+	if err != nil {
+		t.Fatalf("open: %v", err)
+	}
+	return s
+}
+
+func openStore(t *testing.T, open Opener) store.Store {
+	t.Helper()
+	s := mustOpen(t, open)
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+func put(t *testing.T, s store.Store, youth []pseudonym.Pseudonym, regs ...store.Registration) {
+	t.Helper()
+	err := s.Update(ctx, youth, func(tx store.Tx) error {
+		for _, r := range regs {
+			tx.Put(r)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("update: %v", err)
+	}
+}
+
+func regsOf(t *testing.T, s store.Store, youth ...pseudonym.Pseudonym) []store.Registration {
+	t.Helper()
+	var out []store.Registration
+	err := s.View(ctx, youth, func(r store.Reader) error {
+		out = r.Registrations()
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("view: %v", err)
+	}
+	return out
+}
+
+func sameReg(t *testing.T, got, want store.Registration) {
+	t.Helper()
+	if got.ID != want.ID || got.Youth != want.Youth || got.Institution != want.Institution ||
+		got.Kind != want.Kind || got.SignalCode != want.SignalCode || got.Urgent != want.Urgent ||
+		got.Sector != want.Sector || got.Municipality != want.Municipality || got.Contact != want.Contact ||
+		!got.CreatedAt.Equal(want.CreatedAt) || !got.UpdatedAt.Equal(want.UpdatedAt) ||
+		!got.EndsOn.Equal(want.EndsOn) || !got.EndedAt.Equal(want.EndedAt) ||
+		got.EndReason != want.EndReason || !got.PurgeOn.Equal(want.PurgeOn) {
+		t.Fatalf("registration differs:\n got  %+v\n want %+v", got, want)
+	}
+}
+
+func testPutAndRead(t *testing.T, open Opener) {
+	s := openStore(t, open)
+	y := Youth(1, 1)
+	a := Reg(y, "ggd", t0)
+	a.Kind, a.SignalCode, a.Urgent, a.Sector = store.KindSignal, "S01", true, "child-protection"
+	b := Reg(y, "school", t0.Add(time.Minute))
+	put(t, s, []pseudonym.Pseudonym{y}, a, b)
+
+	got := regsOf(t, s, y)
+	if len(got) != 2 {
+		t.Fatalf("got %d registrations, want 2", len(got))
+	}
+	sameReg(t, got[0], a)
+	sameReg(t, got[1], b)
+	one, err := s.Registration(ctx, b.ID)
+	if err != nil {
+		t.Fatalf("Registration: %v", err)
+	}
+	sameReg(t, one, b)
+	if _, err := s.Registration(ctx, store.NewID()); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("unknown id: err = %v, want ErrNotFound", err)
+	}
+	if got := regsOf(t, s, Youth(1, 2)); len(got) != 0 {
+		t.Fatalf("other youth sees %d registrations", len(got))
+	}
+}
+
+func testAllOrNothing(t *testing.T, open Opener) {
+	s := openStore(t, open)
+	y := Youth(1, 1)
+	boom := errors.New("boom")
+	err := s.Update(ctx, []pseudonym.Pseudonym{y}, func(tx store.Tx) error {
+		tx.Put(Reg(y, "ggd", t0))
+		tx.PutCase(store.Case{Youth: y, Matched: true, Coordinator: "ggd", Age: 4})
+		tx.Append(store.Event{Type: store.EventMatch, Recipient: "ggd", At: t0})
+		tx.PutIdempotency("ggd", "k1", store.Idempotency{Youth: y, CreatedAt: t0})
+		return boom
+	})
+	if !errors.Is(err, boom) {
+		t.Fatalf("err = %v, want the function's error", err)
+	}
+	if got := regsOf(t, s, y); len(got) != 0 {
+		t.Fatalf("failed update left %d registrations", len(got))
+	}
+	s.View(ctx, []pseudonym.Pseudonym{y}, func(r store.Reader) error {
+		if _, ok := r.Case(); ok {
+			t.Error("failed update left a case")
+		}
+		if _, ok := r.Idempotency("ggd", "k1"); ok {
+			t.Error("failed update left an idempotency record")
+		}
+		return nil
+	})
+	if ev, err := s.Events(ctx, "", 0, 10); err != nil || len(ev) != 0 {
+		t.Fatalf("failed update left events: %v %v", ev, err)
+	}
+	if due, err := s.Due(ctx, day(2100, 1, 1), 10); err != nil || len(due) != 0 {
+		t.Fatalf("failed update left due items: %v %v", due, err)
+	}
+}
+
+func testReadOwnWrites(t *testing.T, open Opener) {
+	s := openStore(t, open)
+	y := Youth(1, 1)
+	a := Reg(y, "ggd", t0)
+	put(t, s, []pseudonym.Pseudonym{y}, a)
+	err := s.Update(ctx, []pseudonym.Pseudonym{y}, func(tx store.Tx) error {
+		b := Reg(y, "school", t0.Add(time.Hour))
+		tx.Put(b)
+		if n := len(tx.Registrations()); n != 2 {
+			return fmt.Errorf("after Put: %d registrations, want 2", n)
+		}
+		tx.Delete(a.ID)
+		if r := tx.Registrations(); len(r) != 1 || r[0].ID != b.ID {
+			return fmt.Errorf("after Delete: %v", r)
+		}
+		tx.PutCase(store.Case{Youth: y, Coordinator: "school"})
+		if c, ok := tx.Case(); !ok || c.Coordinator != "school" {
+			return fmt.Errorf("case not visible: %v %v", c, ok)
+		}
+		tx.PutIdempotency("school", "k", store.Idempotency{Registration: b.ID, Youth: y})
+		if rec, ok := tx.Idempotency("school", "k"); !ok || rec.Registration != b.ID {
+			return fmt.Errorf("idempotency not visible")
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func testConflict(t *testing.T, open Opener) {
+	s := openStore(t, open)
+	y, other := Youth(1, 1), Youth(1, 2)
+	err := s.Update(ctx, []pseudonym.Pseudonym{y}, func(tx store.Tx) error {
+		tx.Put(Reg(y, "ggd", t0))
+		tx.Put(Reg(other, "ggd", t0))
+		return nil
+	})
+	if !errors.Is(err, store.ErrConflict) {
+		t.Fatalf("err = %v, want ErrConflict", err)
+	}
+	if n := len(regsOf(t, s, y, other)); n != 0 {
+		t.Fatalf("conflicting update wrote %d registrations", n)
+	}
+	if err := s.Update(ctx, nil, func(store.Tx) error { return nil }); err == nil {
+		t.Fatal("update without a pseudonym succeeded")
+	}
+}
+
+func testMigrate(t *testing.T, open Opener) {
+	s := openStore(t, open)
+	old, cur := Youth(1, 7), Youth(2, 7)
+	a := Reg(old, "ggd", t0)
+	put(t, s, []pseudonym.Pseudonym{old}, a)
+	if err := s.Update(ctx, []pseudonym.Pseudonym{old}, func(tx store.Tx) error {
+		tx.PutCase(store.Case{Youth: old, Coordinator: "ggd"})
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	// A report under both keys sees the old record and moves it.
+	err := s.Update(ctx, []pseudonym.Pseudonym{cur, old}, func(tx store.Tx) error {
+		regs := tx.Registrations()
+		if len(regs) != 1 || regs[0].Youth != old {
+			return fmt.Errorf("old-key registration not seen: %v", regs)
+		}
+		c, ok := tx.Case()
+		if !ok || c.Youth != old {
+			return fmt.Errorf("old-key case not seen")
+		}
+		r := regs[0]
+		r.Youth = cur
+		tx.Put(r)
+		c.Youth = cur
+		tx.PutCase(c)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := regsOf(t, s, old); len(got) != 0 {
+		t.Fatalf("%d registrations left under the old key", len(got))
+	}
+	got := regsOf(t, s, cur)
+	if len(got) != 1 || got[0].ID != a.ID || got[0].Youth != cur {
+		t.Fatalf("migrated registrations: %v", got)
+	}
+	s.View(ctx, []pseudonym.Pseudonym{old}, func(r store.Reader) error {
+		if _, ok := r.Case(); ok {
+			t.Error("case left under the old key")
+		}
+		return nil
+	})
+	// The identifier follows the registration.
+	err = s.UpdateByID(ctx, a.ID, func(tx store.Tx) error {
+		if regs := tx.Registrations(); len(regs) != 1 || regs[0].Youth != cur {
+			return fmt.Errorf("UpdateByID sees %v", regs)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r, err := s.Registration(ctx, a.ID); err != nil || r.Youth != cur {
+		t.Fatalf("Registration after migration: %v %v", r, err)
+	}
+}
+
+func testDelete(t *testing.T, open Opener) {
+	s := openStore(t, open)
+	y := Youth(1, 1)
+	a, b := Reg(y, "ggd", t0), Reg(y, "school", t0)
+	put(t, s, []pseudonym.Pseudonym{y}, a, b)
+	err := s.UpdateByID(ctx, a.ID, func(tx store.Tx) error {
+		tx.Delete(a.ID)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Registration(ctx, a.ID); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("deleted registration: err = %v, want ErrNotFound", err)
+	}
+	if err := s.UpdateByID(ctx, a.ID, func(store.Tx) error { return nil }); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("UpdateByID of deleted: err = %v, want ErrNotFound", err)
+	}
+	got := regsOf(t, s, y)
+	if len(got) != 1 || got[0].ID != b.ID {
+		t.Fatalf("left: %v", got)
+	}
+	due, err := s.Due(ctx, day(2100, 1, 1), 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(due) != 1 || due[0].ID != b.ID {
+		t.Fatalf("due after delete: %v", due)
+	}
+}
+
+func testCase(t *testing.T, open Opener) {
+	s := openStore(t, open)
+	y := Youth(1, 1)
+	want := store.Case{Youth: y, Matched: true, Coordinator: "wij", Rule: "wij-team", DecidedAt: t0, Age: 15, Municipality: "GM0014"}
+	if err := s.Update(ctx, []pseudonym.Pseudonym{y}, func(tx store.Tx) error {
+		tx.PutCase(want)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	s.View(ctx, []pseudonym.Pseudonym{y}, func(r store.Reader) error {
+		got, ok := r.Case()
+		if !ok || got.Youth != want.Youth || got.Matched != want.Matched || got.Coordinator != want.Coordinator ||
+			got.Rule != want.Rule || !got.DecidedAt.Equal(want.DecidedAt) || got.Age != want.Age || got.Municipality != want.Municipality {
+			t.Errorf("case = %+v, %v; want %+v", got, ok, want)
+		}
+		return nil
+	})
+	if err := s.Update(ctx, []pseudonym.Pseudonym{y}, func(tx store.Tx) error {
+		tx.DeleteCase()
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	s.View(ctx, []pseudonym.Pseudonym{y}, func(r store.Reader) error {
+		if _, ok := r.Case(); ok {
+			t.Error("case survived DeleteCase")
+		}
+		return nil
+	})
+}
+
+func appendEvents(t *testing.T, s store.Store, y pseudonym.Pseudonym, events ...store.Event) {
+	t.Helper()
+	if err := s.Update(ctx, []pseudonym.Pseudonym{y}, func(tx store.Tx) error {
+		for _, e := range events {
+			tx.Append(e)
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func testOutbox(t *testing.T, open Opener) {
+	s := openStore(t, open)
+	y := Youth(1, 1)
+	other := store.Party{Registration: store.NewID(), Institution: "school", Kind: store.KindSignal,
+		Contact: store.Contact{Name: "M. Bakker", Phone: "050", Email: "m@example.org"}, Since: t0}
+	appendEvents(t, s, y,
+		store.Event{Type: store.EventMatch, At: t0, Recipient: "ggd", Registration: store.NewID(), Others: []store.Party{other}, Urgent: true},
+		store.Event{Type: store.EventCoordinator, At: t0, Recipient: "school", Coordinator: "ggd", Rule: "youngest"},
+	)
+	appendEvents(t, s, y, store.Event{Type: store.EventNoMatch, At: t0, Recipient: "ggd"})
+
+	all, err := s.Events(ctx, "", 0, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(all) != 3 {
+		t.Fatalf("got %d events, want 3", len(all))
+	}
+	for i := 1; i < len(all); i++ {
+		if all[i].Seq <= all[i-1].Seq {
+			t.Fatalf("sequence not increasing: %d then %d", all[i-1].Seq, all[i].Seq)
+		}
+	}
+	if e := all[0]; e.Type != store.EventMatch || len(e.Others) != 1 || e.Others[0].Contact != other.Contact ||
+		e.Others[0].Registration != other.Registration || !e.Urgent || !e.At.Equal(t0) {
+		t.Fatalf("first event = %+v", e)
+	}
+	if e := all[1]; e.Coordinator != "ggd" || e.Rule != "youngest" {
+		t.Fatalf("second event = %+v", e)
+	}
+	ggd, err := s.Events(ctx, "ggd", 0, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ggd) != 2 || ggd[0].Seq != all[0].Seq || ggd[1].Seq != all[2].Seq {
+		t.Fatalf("ggd events: %+v", ggd)
+	}
+	page, err := s.Events(ctx, "ggd", ggd[0].Seq, 1)
+	if err != nil || len(page) != 1 || page[0].Seq != ggd[1].Seq {
+		t.Fatalf("page after %d: %+v %v", ggd[0].Seq, page, err)
+	}
+	if none, err := s.Events(ctx, "gg", 0, 100); err != nil || len(none) != 0 {
+		t.Fatalf("prefix of a recipient sees %d events (%v)", len(none), err)
+	}
+	if none, err := s.Events(ctx, "ggd", all[2].Seq, 100); err != nil || len(none) != 0 {
+		t.Fatalf("after the last: %v %v", none, err)
+	}
+}
+
+func testOutboxAfterReopen(t *testing.T, open Opener) {
+	s := mustOpen(t, open)
+	y := Youth(1, 1)
+	appendEvents(t, s, y, store.Event{Type: store.EventNoMatch, At: t0, Recipient: "ggd"})
+	first, err := s.Events(ctx, "", 0, 10)
+	if err != nil || len(first) != 1 {
+		t.Fatalf("events: %v %v", first, err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s = openStore(t, open)
+	appendEvents(t, s, y, store.Event{Type: store.EventNoMatch, At: t0, Recipient: "ggd"})
+	all, err := s.Events(ctx, "ggd", 0, 10)
+	if err != nil || len(all) != 2 {
+		t.Fatalf("events after reopen: %v %v", all, err)
+	}
+	if all[1].Seq <= first[0].Seq {
+		t.Fatalf("sequence restarted after reopen: %d after %d", all[1].Seq, first[0].Seq)
+	}
+}
+
+func testDue(t *testing.T, open Opener) {
+	s := openStore(t, open)
+	y := Youth(1, 1)
+	early := Reg(y, "ggd", t0)
+	early.EndsOn = day(2026, 5, 1)
+	late := Reg(y, "school", t0)
+	late.EndsOn = day(2027, 1, 1)
+	put(t, s, []pseudonym.Pseudonym{y}, early, late)
+
+	due, err := s.Due(ctx, day(2026, 4, 30), 10)
+	if err != nil || len(due) != 0 {
+		t.Fatalf("due before any end day: %v %v", due, err)
+	}
+	due, err = s.Due(ctx, day(2026, 5, 1), 10)
+	if err != nil || len(due) != 1 || due[0].ID != early.ID || due[0].Purge || !due[0].Day.Equal(early.EndsOn) || due[0].Youth != y {
+		t.Fatalf("due on the end day: %+v %v", due, err)
+	}
+	if due, _ := s.Due(ctx, day(2030, 1, 1), 1); len(due) != 1 {
+		t.Fatalf("limit 1 gave %d", len(due))
+	}
+	// Ending moves it from the expiry index to the purge index.
+	early.EndedAt, early.EndReason, early.PurgeOn = t0.Add(time.Hour), store.EndedByExpiry, day(2031, 5, 1)
+	put(t, s, []pseudonym.Pseudonym{y}, early)
+	due, err = s.Due(ctx, day(2030, 1, 1), 10)
+	if err != nil || len(due) != 1 || due[0].ID != late.ID {
+		t.Fatalf("due after ending the early one: %+v %v", due, err)
+	}
+	due, err = s.Due(ctx, day(2031, 5, 1), 10)
+	if err != nil || len(due) != 2 || due[0].ID != late.ID || due[1].ID != early.ID || !due[1].Purge {
+		t.Fatalf("due with purge: %+v %v", due, err)
+	}
+}
+
+func testIdempotency(t *testing.T, open Opener) {
+	s := openStore(t, open)
+	y := Youth(1, 1)
+	rec := store.Idempotency{Registration: store.NewID(), Youth: y, CreatedAt: t0, Result: []byte("first result")}
+	if err := s.Update(ctx, []pseudonym.Pseudonym{y}, func(tx store.Tx) error {
+		tx.PutIdempotency("ggd", "key-1", rec)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	check := func(inst, key string, want bool) {
+		t.Helper()
+		s.View(ctx, []pseudonym.Pseudonym{y}, func(r store.Reader) error {
+			got, ok := r.Idempotency(inst, key)
+			if ok != want {
+				t.Errorf("Idempotency(%q, %q) found = %v, want %v", inst, key, ok, want)
+			}
+			if ok && (got.Registration != rec.Registration || got.Youth != y || string(got.Result) != "first result" || !got.CreatedAt.Equal(t0)) {
+				t.Errorf("record = %+v", got)
+			}
+			return nil
+		})
+	}
+	check("ggd", "key-1", true)
+	check("ggd", "key-2", false)
+	check("school", "key-1", false)
+	check("ggdk", "ey-1", false)
+	if err := s.Update(ctx, []pseudonym.Pseudonym{y}, func(tx store.Tx) error {
+		tx.DeleteIdempotency("ggd", "key-1")
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	check("ggd", "key-1", false)
+}
+
+func testDurable(t *testing.T, open Opener) {
+	s := mustOpen(t, open)
+	var want []store.Registration
+	for i := range 20 {
+		y := Youth(1, i)
+		r := Reg(y, "ggd", t0.Add(time.Duration(i)*time.Second))
+		put(t, s, []pseudonym.Pseudonym{y}, r)
+		want = append(want, r)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s = openStore(t, open)
+	for i, w := range want {
+		got := regsOf(t, s, Youth(1, i))
+		if len(got) != 1 {
+			t.Fatalf("youth %d: %d registrations after reopen", i, len(got))
+		}
+		sameReg(t, got[0], w)
+	}
+}
+
+func testSerialisedPerYouth(t *testing.T, open Opener) {
+	s := openStore(t, open)
+	y := Youth(1, 1)
+	const workers, each = 8, 25
+	var wg sync.WaitGroup
+	errs := make(chan error, workers)
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range each {
+				// Read-modify-write of the case: a lost update shows as a
+				// wrong count at the end.
+				err := s.Update(ctx, []pseudonym.Pseudonym{y}, func(tx store.Tx) error {
+					c, _ := tx.Case()
+					c.Youth = y
+					c.Age++
+					tx.PutCase(c)
+					tx.Put(Reg(y, fmt.Sprintf("inst-%d-%d", w, i), t0))
+					return nil
+				})
+				if err != nil {
+					errs <- err
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	s.View(ctx, []pseudonym.Pseudonym{y}, func(r store.Reader) error {
+		c, _ := r.Case()
+		if c.Age != workers*each {
+			t.Errorf("counter = %d, want %d: an update was lost", c.Age, workers*each)
+		}
+		if n := len(r.Registrations()); n != workers*each {
+			t.Errorf("%d registrations, want %d", n, workers*each)
+		}
+		return nil
+	})
+}
+
+func testParallelYouths(t *testing.T, open Opener) {
+	s := openStore(t, open)
+	const workers, each = 8, 25
+	var wg sync.WaitGroup
+	errs := make(chan error, workers)
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range each {
+				y := Youth(1, w*1000+i)
+				err := s.Update(ctx, []pseudonym.Pseudonym{y}, func(tx store.Tx) error {
+					tx.Put(Reg(y, "ggd", t0))
+					tx.Append(store.Event{Type: store.EventNoMatch, At: t0, Recipient: "ggd"})
+					return nil
+				})
+				if err != nil {
+					errs <- err
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	events, err := s.Events(ctx, "ggd", 0, 10*workers*each)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(events) != workers*each {
+		t.Fatalf("%d events, want %d", len(events), workers*each)
+	}
+	seen := make(map[uint64]bool)
+	for i, e := range events {
+		if seen[e.Seq] {
+			t.Fatalf("sequence %d used twice", e.Seq)
+		}
+		seen[e.Seq] = true
+		if i > 0 && e.Seq <= events[i-1].Seq {
+			t.Fatalf("events out of order")
+		}
+	}
+}
+
+// A poller that follows the outbox while writers commit concurrently sees
+// every event exactly once: sequence numbers it has passed never fill in later.
+func testPollerMissesNothing(t *testing.T, open Opener) {
+	s := openStore(t, open)
+	const workers, each = 8, 40
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range each {
+				y := Youth(3, w*1000+i)
+				if err := s.Update(ctx, []pseudonym.Pseudonym{y}, func(tx store.Tx) error {
+					tx.Append(store.Event{Type: store.EventNoMatch, At: t0, Recipient: "ggd"})
+					tx.Append(store.Event{Type: store.EventNoMatch, At: t0, Recipient: "wij"})
+					return nil
+				}); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	seen := map[uint64]bool{}
+	var after uint64
+	poll := func() {
+		events, err := s.Events(ctx, "ggd", after, 7)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range events {
+			if seen[e.Seq] || e.Seq <= after {
+				t.Fatalf("event %d seen twice or out of order", e.Seq)
+			}
+			seen[e.Seq] = true
+			after = e.Seq
+		}
+	}
+	for running := true; running; {
+		select {
+		case <-done:
+			running = false
+		default:
+		}
+		poll()
+	}
+	for range workers * each {
+		poll()
+	}
+	if len(seen) != workers*each {
+		t.Fatalf("poller saw %d events, want %d", len(seen), workers*each)
+	}
+}
+
+func testClosed(t *testing.T, open Opener) {
+	s := mustOpen(t, open)
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	y := Youth(1, 1)
+	if err := s.Update(ctx, []pseudonym.Pseudonym{y}, func(store.Tx) error { return nil }); !errors.Is(err, store.ErrClosed) {
+		t.Errorf("Update after Close: %v", err)
+	}
+	if err := s.View(ctx, []pseudonym.Pseudonym{y}, func(store.Reader) error { return nil }); !errors.Is(err, store.ErrClosed) {
+		t.Errorf("View after Close: %v", err)
+	}
+	if _, err := s.Events(ctx, "", 0, 1); !errors.Is(err, store.ErrClosed) {
+		t.Errorf("Events after Close: %v", err)
+	}
+	if err := s.Close(); !errors.Is(err, store.ErrClosed) {
+		t.Errorf("second Close: %v", err)
+	}
+}
+
+func testContextCancelled(t *testing.T, open Opener) {
+	s := openStore(t, open)
+	c, cancel := context.WithCancel(ctx)
+	cancel()
+	y := Youth(1, 1)
+	err := s.Update(c, []pseudonym.Pseudonym{y}, func(tx store.Tx) error {
+		tx.Put(Reg(y, "ggd", t0))
+		return nil
+	})
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("err = %v, want context.Canceled", err)
+	}
+	if n := len(regsOf(t, s, y)); n != 0 {
+		t.Fatalf("cancelled update wrote %d registrations", n)
+	}
+}
