@@ -1,0 +1,252 @@
+package rules_test
+
+import (
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/vindex-nl/vindex/rules"
+)
+
+func TestLoadErrors(t *testing.T) {
+	files, _ := filepath.Glob(filepath.Join("testdata", "load-errors", "*.yaml"))
+	if len(files) == 0 {
+		t.Fatal("no load-error files")
+	}
+	for _, file := range files {
+		t.Run(filepath.Base(file), func(t *testing.T) {
+			f, err := os.Open(file)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer f.Close()
+			_, err = rules.Load(f, filepath.Base(file))
+			if err == nil {
+				t.Fatal("loaded without error")
+			}
+			if !errors.Is(err, rules.ErrCovenant) {
+				t.Errorf("error does not match ErrCovenant: %v", err)
+			}
+			var le *rules.LoadError
+			if !errors.As(err, &le) || le.Line == 0 && !strings.Contains(le.Msg, "empty") {
+				t.Errorf("no line in %v", err)
+			}
+			want, err2 := os.ReadFile(strings.TrimSuffix(file, ".yaml") + ".err")
+			if err2 != nil {
+				t.Fatal(err2)
+			}
+			if got := err.Error() + "\n"; got != string(want) {
+				t.Errorf("errors differ\n got:\n%s\nwant:\n%s", got, want)
+			}
+		})
+	}
+}
+
+func exampleCovenant(t testing.TB) *rules.Covenant {
+	t.Helper()
+	c, err := rules.LoadFile(filepath.Join("..", "examples", "covenant-groningen.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// randomCase draws a case over the covenant's institutions plus an unknown one.
+func randomCase(rng *rand.Rand, cov *rules.Covenant) rules.Case {
+	ids := []string{"not-in-covenant"}
+	for _, i := range cov.Institutions {
+		ids = append(ids, i.ID)
+	}
+	c := rules.Case{Age: rng.IntN(25) - 1}
+	if len(cov.Municipalities) > 0 {
+		c.Municipality = cov.Municipalities[rng.IntN(len(cov.Municipalities))]
+	}
+	base := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	for range 1 + rng.IntN(6) {
+		v := rules.Involvement{
+			Institution:  ids[rng.IntN(len(ids))],
+			Kind:         []rules.Kind{rules.KindSignal, rules.KindInvolvement}[rng.IntN(2)],
+			RegisteredAt: base.Add(time.Duration(rng.IntN(5)) * 24 * time.Hour),
+		}
+		if rng.IntN(4) == 0 {
+			v.Sector = []rules.Sector{rules.SectorChildProtection, rules.SectorYouthProbation}[rng.IntN(2)]
+		}
+		c.Involved = append(c.Involved, v)
+	}
+	return c
+}
+
+// randomCovenant writes and loads a covenant with random institutions and rules.
+func randomCovenant(t *testing.T, rng *rand.Rand) *rules.Covenant {
+	types := rules.KnownTypes()
+	var b strings.Builder
+	b.WriteString("name: random\nmunicipalities: [GM0014, GM1952]\ninstitutions:\n")
+	var coordTypes []string
+	for i := range 3 + rng.IntN(6) {
+		typ := types[rng.IntN(len(types))]
+		may := !rules.SignalOnly(typ) && typ != rules.TypeMunicipality && rng.IntN(4) != 0
+		if may {
+			coordTypes = append(coordTypes, typ)
+		}
+		fmt.Fprintf(&b, "  - {id: inst-%d, name: I%d, type: %s, may_coordinate: %v", i, i, typ, may)
+		if rng.IntN(3) == 0 {
+			b.WriteString(", municipalities: [GM1952]")
+		}
+		b.WriteString("}\n")
+	}
+	b.WriteString("rules:\n")
+	for r := range 1 + rng.IntN(4) {
+		fmt.Fprintf(&b, "  - name: r%d\n    when: {", r)
+		var conds []string
+		if rng.IntN(2) == 0 {
+			lo := rng.IntN(12)
+			conds = append(conds, fmt.Sprintf("age: {min: %d, max: %d}", lo, lo+rng.IntN(10)))
+		}
+		if rng.IntN(3) == 0 {
+			conds = append(conds, "sector: [child-protection]")
+		}
+		if rng.IntN(3) == 0 {
+			conds = append(conds, fmt.Sprintf("min_involved: %d", 1+rng.IntN(3)))
+		}
+		if len(coordTypes) > 0 && rng.IntN(3) == 0 {
+			conds = append(conds, "involves: ["+coordTypes[rng.IntN(len(coordTypes))]+"]")
+		}
+		b.WriteString(strings.Join(conds, ", ") + "}\n")
+		if len(coordTypes) > 0 && rng.IntN(2) == 0 {
+			fmt.Fprintf(&b, "    assign: {type: %s}\n", coordTypes[rng.IntN(len(coordTypes))])
+		} else {
+			b.WriteString("    assign: {any: true}\n")
+		}
+	}
+	cov, err := rules.Load(strings.NewReader(b.String()), "random.yaml")
+	if err != nil {
+		t.Fatalf("generated covenant does not load: %v\n%s", err, b.String())
+	}
+	return cov
+}
+
+// Properties of Decide, on the example covenant and on random covenants.
+func TestDecideProperties(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	covs := []*rules.Covenant{exampleCovenant(t)}
+	for range 40 {
+		covs = append(covs, randomCovenant(t, rng))
+	}
+	for ci, cov := range covs {
+		for range 500 {
+			c := randomCase(rng, cov)
+			d := rules.Decide(c, cov)
+
+			// Deterministic, and independent of the order of involvements.
+			for range 3 {
+				shuffled := c
+				shuffled.Involved = slices.Clone(c.Involved)
+				rng.Shuffle(len(shuffled.Involved), func(i, j int) {
+					shuffled.Involved[i], shuffled.Involved[j] = shuffled.Involved[j], shuffled.Involved[i]
+				})
+				if d2 := rules.Decide(shuffled, cov); d2 != d {
+					t.Fatalf("covenant %d: order changed the decision: %+v vs %+v for %+v", ci, d, d2, c)
+				}
+			}
+			// Either a coordinator and a rule, or a reason.
+			if (d.Coordinator == "") != (d.Rule == "") || (d.Coordinator == "") != (d.Reason != "") {
+				t.Fatalf("covenant %d: incomplete decision %+v", ci, d)
+			}
+			if d.Coordinator != "" {
+				inst, ok := cov.Institution(d.Coordinator)
+				if !ok || !inst.MayCoordinate || rules.SignalOnly(inst.Type) {
+					t.Fatalf("covenant %d: assigned an ineligible institution %+v", ci, inst)
+				}
+				involved := slices.ContainsFunc(c.Involved, func(v rules.Involvement) bool {
+					return v.Institution == d.Coordinator && v.Kind == rules.KindInvolvement
+				})
+				if !involved {
+					t.Fatalf("covenant %d: assigned %s, which has no involvement in %+v", ci, d.Coordinator, c)
+				}
+			}
+			// Adding a signal of a non-eligible institution never changes it.
+			for _, inst := range cov.Institutions {
+				if inst.MayCoordinate {
+					continue
+				}
+				more := c
+				more.Involved = append(slices.Clone(c.Involved), rules.Involvement{Institution: inst.ID, Kind: rules.KindSignal,
+					RegisteredAt: time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)})
+				if d2 := rules.Decide(more, cov); d2 != d {
+					t.Fatalf("covenant %d: a signal of %s changed the decision %+v to %+v", ci, inst.ID, d, d2)
+				}
+			}
+		}
+	}
+}
+
+func TestLimitsDefaultToTheLaw(t *testing.T) {
+	cov, err := rules.Load(strings.NewReader("name: x\ninstitutions: [{id: a, name: A, type: ggd, may_coordinate: true}]\nrules: [{name: r, assign: {any: true}}]\n"), "x.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cov.Limits != (rules.Limits{MaxYears: 2, EndAge: 23, RetentionDays: 1825}) {
+		t.Fatalf("limits = %+v", cov.Limits)
+	}
+}
+
+func Example() {
+	cov, err := rules.LoadFile("../examples/covenant-groningen.yaml")
+	if err != nil {
+		panic(err)
+	}
+	d := rules.Decide(rules.Case{
+		Age:          3,
+		Municipality: "GM0014",
+		Involved: []rules.Involvement{
+			{Institution: "school-example-lyceum", Kind: rules.KindSignal, RegisteredAt: time.Date(2026, 1, 2, 0, 0, 0, 0, time.UTC)},
+			{Institution: "ggd-groningen", Kind: rules.KindInvolvement, RegisteredAt: time.Date(2026, 1, 5, 0, 0, 0, 0, time.UTC)},
+		},
+	}, cov)
+	fmt.Println(d.Coordinator, "by rule", d.Rule)
+	// Output: ggd-groningen by rule ggd-jongste-kinderen
+}
+
+func BenchmarkDecide(b *testing.B) {
+	cov := exampleCovenant(b)
+	rng := rand.New(rand.NewPCG(3, 4))
+	cases := make([]rules.Case, 1024)
+	for i := range cases {
+		cases[i] = randomCase(rng, cov)
+	}
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		rules.Decide(cases[i%len(cases)], cov)
+		i++
+	}
+}
+
+func FuzzLoad(f *testing.F) {
+	for _, p := range []string{"../examples/covenant-groningen.yaml", "testdata/load-errors/semantic.yaml", "testdata/load-errors/unknown-key.yaml"} {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
+	f.Add([]byte("name: [\n"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		cov, err := rules.Load(strings.NewReader(string(b)), "fuzz.yaml")
+		if err != nil {
+			if !strings.HasPrefix(err.Error(), "fuzz.yaml") {
+				t.Fatalf("error without the file name: %v", err)
+			}
+			return
+		}
+		if len(cov.Rules) == 0 || len(cov.Institutions) == 0 {
+			t.Fatal("a covenant without rules or institutions loaded")
+		}
+	})
+}
