@@ -3,7 +3,6 @@ package matcher_test
 import (
 	"context"
 	"fmt"
-	"io"
 	"log/slog"
 	"path/filepath"
 	"runtime"
@@ -124,7 +123,7 @@ type env struct {
 	dir   string
 }
 
-func quiet() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+func quiet() *slog.Logger { return slog.New(slog.DiscardHandler) }
 
 // newEnv builds a matcher on a real Pebble store on disk, a fresh PRF keyset
 // and the example covenant.

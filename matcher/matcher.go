@@ -41,7 +41,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"slices"
 	"time"
@@ -136,7 +135,7 @@ func New(c Config) (*Matcher, error) {
 		m.loc = loc
 	}
 	if m.log == nil {
-		m.log = slog.New(slog.NewTextHandler(io.Discard, nil))
+		m.log = slog.New(slog.DiscardHandler)
 	}
 	l := c.Covenant.Limits
 	m.limits = limits{maxYears: l.MaxYears, endAge: l.EndAge, retention: l.RetentionDays}

@@ -17,6 +17,7 @@ import (
 // truncation and unknown versions with store.ErrCorrupt. A new field means a
 // new version; old versions stay decodable.
 const (
+	youthV1 = 1
 	regV1   = 1
 	caseV1  = 1
 	idemV1  = 1
@@ -242,6 +243,64 @@ func decodeRegistration(b []byte) (store.Registration, error) {
 		return store.Registration{}, err
 	}
 	return r, nil
+}
+
+// youthRecord is what is stored under one youth key: the case (if any) and
+// the registrations, each in its own encoding.
+type youthRecord struct {
+	hasCase bool
+	kase    store.Case
+	regs    []store.Registration
+}
+
+func encodeYouth(dst []byte, y *youthRecord) []byte {
+	e := enc{b: dst}
+	e.byte(youthV1)
+	e.bool(y.hasCase)
+	if y.hasCase {
+		e.bytes(encodeCase(nil, &y.kase))
+	}
+	e.uvarint(uint64(len(y.regs)))
+	var buf []byte
+	for i := range y.regs {
+		buf = encodeRegistration(buf[:0], &y.regs[i])
+		e.bytes(buf)
+	}
+	return e.b
+}
+
+func decodeYouth(b []byte) (youthRecord, error) {
+	d := dec{b: b}
+	var y youthRecord
+	d.version(youthV1)
+	y.hasCase = d.bool()
+	if y.hasCase && d.err == nil {
+		c, err := decodeCase(d.bytes())
+		if err != nil {
+			return youthRecord{}, err
+		}
+		y.kase = c
+	}
+	n := d.uvarint()
+	// A registration takes at least 60 bytes: refuse counts the input
+	// cannot hold before allocating.
+	if d.err == nil && n > uint64(len(d.b))/60 {
+		d.fail()
+	}
+	if d.err == nil && n > 0 {
+		y.regs = make([]store.Registration, 0, n)
+		for range n {
+			r, err := decodeRegistration(d.bytes())
+			if err != nil {
+				return youthRecord{}, err
+			}
+			y.regs = append(y.regs, r)
+		}
+	}
+	if err := d.done(); err != nil {
+		return youthRecord{}, err
+	}
+	return y, nil
 }
 
 func encodeCase(dst []byte, c *store.Case) []byte {

@@ -130,3 +130,34 @@ func FuzzDecodeEvent(f *testing.F) {
 		}
 	})
 }
+
+func TestYouthRecordRoundTrip(t *testing.T) {
+	r1, r2 := sampleRegistration(), sampleRegistration()
+	r2.Institution = "school"
+	for _, y := range []youthRecord{
+		{regs: []store.Registration{r1}},
+		{hasCase: true, kase: store.Case{Youth: r1.Youth, Matched: true, Coordinator: "ggd", Age: 7}, regs: []store.Registration{r1, r2}},
+		{hasCase: true, kase: store.Case{Age: -1}},
+	} {
+		got, err := decodeYouth(encodeYouth(nil, &y))
+		if err != nil || !reflect.DeepEqual(got, y) {
+			t.Fatalf("round trip: %+v %v\nwant %+v", got, err, y)
+		}
+	}
+}
+
+func FuzzDecodeYouth(f *testing.F) {
+	r := sampleRegistration()
+	f.Add(encodeYouth(nil, &youthRecord{hasCase: true, kase: store.Case{Coordinator: "ggd"}, regs: []store.Registration{r}}))
+	f.Add(encodeYouth(nil, &youthRecord{}))
+	f.Add([]byte{youthV1, 0, 200})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		got, err := decodeYouth(b)
+		if err != nil {
+			return
+		}
+		if again := encodeYouth(nil, &got); !bytes.Equal(again, b) {
+			t.Fatalf("decode/encode not stable:\n in  %x\n out %x", b, again)
+		}
+	})
+}

@@ -9,16 +9,16 @@ import (
 
 // Key schema. Every key starts with one prefix byte naming its table. A youth
 // is written as its pseudonym's key ID (4 bytes, big-endian) followed by the
-// 32-byte pseudonym. A youth's case and registrations under one key sort
-// together, case first, so one seek reads them all.
+// 32-byte pseudonym. A youth's case and registrations under one key are one
+// record, so one point read (which Pebble's bloom filters make cheap for a
+// youth never seen) gets them all, and one write replaces them atomically.
 // Days are days since 1970-01-01 as 4 bytes big-endian, sequence numbers 8
 // bytes big-endian, so byte order is time and sequence order. Institution
 // identifiers and idempotency keys are length-prefixed (uvarint), so no
 // prefix of one is a prefix of another.
 //
 //	'm' "schema"                        -> schema version (1 byte)
-//	'y' youth 'c'                       -> case record
-//	'y' youth 'r' id                    -> registration record
+//	'y' youth                           -> youth record: the youth's case and registrations
 //	'i' id                              -> youth (the registration's pseudonym)
 //	'x' day youth id                    -> (empty) live registration ending on day
 //	'p' day youth id                    -> (empty) ended registration purgeable from day
@@ -60,20 +60,10 @@ func parseYouth(b []byte) pseudonym.Pseudonym {
 	return p
 }
 
-// youthPrefix is the prefix of all of one youth's records under one key.
-func youthPrefix(p pseudonym.Pseudonym) []byte {
-	k := make([]byte, 0, 1+youthSize+1+store.IDSize)
+func youthKey(p pseudonym.Pseudonym) []byte {
+	k := make([]byte, 0, 1+youthSize)
 	k = append(k, prefixYouth)
 	return appendYouth(k, p)
-}
-
-func regKey(p pseudonym.Pseudonym, id store.ID) []byte {
-	k := append(youthPrefix(p), tagRegistration)
-	return append(k, id[:]...)
-}
-
-func caseKey(p pseudonym.Pseudonym) []byte {
-	return append(youthPrefix(p), tagCase)
 }
 
 func byIDKey(id store.ID) []byte {

@@ -316,46 +316,37 @@ func (s *Store) View(ctx context.Context, youth []pseudonym.Pseudonym, fn func(s
 	return fn(tx)
 }
 
-// read loads one youth's registrations and case through one iterator, which
-// gives a consistent view.
+// read loads one youth's records: one record per pseudonym held. With more
+// than one pseudonym (after a key rotation) the reads go through a snapshot,
+// so a concurrent migration is seen whole or not at all.
 func (s *Store) read(youth []pseudonym.Pseudonym) (*tx, error) {
-	t := &tx{s: s, youth: youth, orig: make(map[store.ID]store.Registration)}
-	it, err := s.db.NewIter(nil)
-	if err != nil {
-		return nil, fmt.Errorf("pebblestore: %w", err)
+	t := &tx{s: s, youth: youth, orig: make(map[store.ID]store.Registration), had: make([]bool, len(youth))}
+	var r pebble.Reader = s.db
+	if len(youth) > 1 {
+		snap := s.db.NewSnapshot()
+		defer snap.Close()
+		r = snap
 	}
-	defer it.Close()
-	for _, p := range youth {
-		prefix := youthPrefix(p)
-		for it.SeekGE(prefix); it.Valid() && bytes.HasPrefix(it.Key(), prefix); it.Next() {
-			k := it.Key()
-			v, err := it.ValueAndErr()
-			if err != nil {
-				return nil, fmt.Errorf("pebblestore: %w", err)
-			}
-			switch {
-			case len(k) == len(prefix)+1 && k[len(prefix)] == tagCase:
-				if t.hasCase {
-					continue // a case under the primary key wins
-				}
-				c, err := decodeCase(v)
-				if err != nil {
-					return nil, err
-				}
-				t.kase, t.hasCase, t.origCaseAt = c, true, p
-			case len(k) == len(prefix)+1+store.IDSize && k[len(prefix)] == tagRegistration:
-				r, err := decodeRegistration(v)
-				if err != nil {
-					return nil, err
-				}
-				t.orig[r.ID] = r
-			default:
-				return nil, fmt.Errorf("pebblestore: youth key: %w", store.ErrCorrupt)
-			}
+	for i, p := range youth {
+		v, closer, err := r.Get(youthKey(p))
+		if errors.Is(err, pebble.ErrNotFound) {
+			continue
 		}
-	}
-	if err := it.Error(); err != nil {
-		return nil, fmt.Errorf("pebblestore: %w", err)
+		if err != nil {
+			return nil, fmt.Errorf("pebblestore: %w", err)
+		}
+		rec, err := decodeYouth(v)
+		closer.Close()
+		if err != nil {
+			return nil, err
+		}
+		t.had[i] = true
+		if rec.hasCase && !t.hasCase {
+			t.kase, t.hasCase = rec.kase, true
+		}
+		for _, reg := range rec.regs {
+			t.orig[reg.ID] = reg
+		}
 	}
 	return t, nil
 }
@@ -369,10 +360,9 @@ type tx struct {
 
 	orig    map[store.ID]store.Registration
 	staged  map[store.ID]*store.Registration // nil value: deleted
+	had     []bool                           // a record existed under youth[i]
 	hasCase bool
 	kase    store.Case
-	// origCaseAt is the pseudonym the case was read under (zero if none).
-	origCaseAt  pseudonym.Pseudonym
 	caseChanged bool
 
 	events []store.Event
@@ -531,12 +521,10 @@ func (s *Store) commit(t *tx) error {
 	b := s.db.NewBatch()
 	defer b.Close()
 	var buf []byte
+	// Indexes of changed registrations.
 	for id, r := range t.staged {
 		old, had := t.orig[id]
 		if had {
-			if r == nil || old.Youth != r.Youth {
-				b.Delete(regKey(old.Youth, id), nil)
-			}
 			if k := dayIndex(&old); k != nil && (r == nil || !bytes.Equal(k, dayIndex(r))) {
 				b.Delete(k, nil)
 			}
@@ -547,8 +535,6 @@ func (s *Store) commit(t *tx) error {
 			}
 			continue
 		}
-		buf = encodeRegistration(buf[:0], r)
-		b.Set(regKey(r.Youth, id), buf, nil)
 		if !had || old.Youth != r.Youth {
 			b.Set(byIDKey(id), appendYouth(nil, r.Youth), nil)
 		}
@@ -556,15 +542,27 @@ func (s *Store) commit(t *tx) error {
 			b.Set(k, nil, nil)
 		}
 	}
-	if t.caseChanged {
-		for _, p := range t.youth {
-			if !t.hasCase || p != t.kase.Youth {
-				b.Delete(caseKey(p), nil)
+	// The youth's record under each pseudonym held: its registrations, and
+	// the case under the pseudonym the case names.
+	if len(t.staged) > 0 || t.caseChanged {
+		regs := t.Registrations()
+		for i, p := range t.youth {
+			var rec youthRecord
+			for _, r := range regs {
+				if r.Youth == p {
+					rec.regs = append(rec.regs, r)
+				}
 			}
-		}
-		if t.hasCase {
-			buf = encodeCase(buf[:0], &t.kase)
-			b.Set(caseKey(t.kase.Youth), buf, nil)
+			if t.hasCase && t.kase.Youth == p {
+				rec.hasCase, rec.kase = true, t.kase
+			}
+			switch {
+			case len(rec.regs) > 0 || rec.hasCase:
+				buf = encodeYouth(buf[:0], &rec)
+				b.Set(youthKey(p), buf, nil)
+			case t.had[i]:
+				b.Delete(youthKey(p), nil)
+			}
 		}
 	}
 	for k, e := range t.idem {
@@ -640,7 +638,7 @@ func (s *Store) Registration(ctx context.Context, id store.ID) (store.Registrati
 	}
 	p := parseYouth(v)
 	closer.Close()
-	v, closer, err = snap.Get(regKey(p, id))
+	v, closer, err = snap.Get(youthKey(p))
 	if errors.Is(err, pebble.ErrNotFound) {
 		return store.Registration{}, fmt.Errorf("pebblestore: id index points nowhere: %w", store.ErrCorrupt)
 	}
@@ -648,7 +646,16 @@ func (s *Store) Registration(ctx context.Context, id store.ID) (store.Registrati
 		return store.Registration{}, fmt.Errorf("pebblestore: %w", err)
 	}
 	defer closer.Close()
-	return decodeRegistration(v)
+	rec, err := decodeYouth(v)
+	if err != nil {
+		return store.Registration{}, err
+	}
+	for _, r := range rec.regs {
+		if r.ID == id {
+			return r, nil
+		}
+	}
+	return store.Registration{}, fmt.Errorf("pebblestore: id index points nowhere: %w", store.ErrCorrupt)
 }
 
 // Events implements store.Store.

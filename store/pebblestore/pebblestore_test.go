@@ -2,7 +2,6 @@ package pebblestore_test
 
 import (
 	"bytes"
-	"io"
 	"log/slog"
 	"testing"
 
@@ -13,7 +12,7 @@ import (
 	"github.com/vindex-nl/vindex/store/storetest"
 )
 
-func quiet() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+func quiet() *slog.Logger { return slog.New(slog.DiscardHandler) }
 
 func TestConformanceOnDisk(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) storetest.Opener {
