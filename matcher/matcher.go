@@ -74,8 +74,10 @@ type Config struct {
 	// Location is the time zone in which "today" is taken for dates. If
 	// nil, Europe/Amsterdam (UTC if the zone database is missing).
 	Location *time.Location
-	// Logger receives one line per verb (never an identity). If nil, log
-	// lines are discarded.
+	// Logger receives one line per verb (never an identity): register,
+	// lookup and end at Debug level (the service's access log covers them),
+	// the rarer close, remove, death and expiry at Info. If nil, log lines
+	// are discarded.
 	Logger *slog.Logger
 }
 
@@ -479,10 +481,10 @@ func (m *Matcher) Register(ctx context.Context, actor Actor, r Registration) (Re
 		return nil
 	})
 	if err != nil {
-		m.log.LogAttrs(ctx, slog.LevelInfo, "register", slog.String("institution", actor.Institution), slog.String("outcome", outcome(err)))
+		m.log.LogAttrs(ctx, slog.LevelDebug, "register", slog.String("institution", actor.Institution), slog.String("outcome", outcome(err)))
 		return Result{}, err
 	}
-	m.log.LogAttrs(ctx, slog.LevelInfo, "register",
+	m.log.LogAttrs(ctx, slog.LevelDebug, "register",
 		slog.String("institution", actor.Institution), slog.String("registration", res.ID.String()),
 		slog.Bool("matched", res.Matched), slog.Bool("refreshed", res.Refreshed), slog.Bool("replayed", res.Replayed))
 	return res, nil
@@ -560,7 +562,7 @@ func (m *Matcher) Lookup(ctx context.Context, actor Actor, bsn identity.BSN) (Vi
 		}
 		return nil
 	})
-	m.log.LogAttrs(ctx, slog.LevelInfo, "lookup", slog.String("institution", actor.Institution), slog.String("outcome", outcome(err)))
+	m.log.LogAttrs(ctx, slog.LevelDebug, "lookup", slog.String("institution", actor.Institution), slog.String("outcome", outcome(err)))
 	return v, err
 }
 
@@ -624,7 +626,7 @@ func (m *Matcher) End(ctx context.Context, actor Actor, id ID, on time.Time) err
 	if errors.Is(err, store.ErrNotFound) {
 		err = ErrNotFound
 	}
-	m.log.LogAttrs(ctx, slog.LevelInfo, "end", slog.String("institution", actor.Institution), slog.String("registration", id.String()), slog.String("outcome", outcome(err)))
+	m.log.LogAttrs(ctx, slog.LevelDebug, "end", slog.String("institution", actor.Institution), slog.String("registration", id.String()), slog.String("outcome", outcome(err)))
 	return err
 }
 

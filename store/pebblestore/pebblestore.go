@@ -358,11 +358,11 @@ type tx struct {
 	writable bool
 	err      error
 
-	orig    map[store.ID]store.Registration
-	staged  map[store.ID]*store.Registration // nil value: deleted
-	had     []bool                           // a record existed under youth[i]
-	hasCase bool
-	kase    store.Case
+	orig        map[store.ID]store.Registration
+	staged      map[store.ID]*store.Registration // nil value: deleted
+	had         []bool                           // a record existed under youth[i]
+	hasCase     bool
+	kase        store.Case
 	caseChanged bool
 
 	events []store.Event
