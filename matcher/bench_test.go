@@ -2,6 +2,7 @@ package matcher_test
 
 import (
 	"runtime"
+	"sync"
 	"sync/atomic"
 	"testing"
 
@@ -98,11 +99,19 @@ func BenchmarkLookupParallel(b *testing.B) {
 	e := benchEnv(b)
 	const youths = 20000
 	ids := bsns(b, youths)
-	r := involvement(b, 0)
-	for i := range youths {
-		r.BSN = ids[i]
-		e.register(b, wij, r)
+	var wg sync.WaitGroup
+	for w := range 64 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r := involvement(b, 0)
+			for i := w; i < youths; i += 64 {
+				r.BSN = ids[i]
+				e.register(b, wij, r)
+			}
+		}()
 	}
+	wg.Wait()
 	actor := matcher.Actor{Institution: wij}
 	var next atomic.Int64
 	b.SetParallelism(32)

@@ -2,6 +2,7 @@ package pebblestore_test
 
 import (
 	"bytes"
+	"context"
 	"log/slog"
 	"testing"
 
@@ -11,6 +12,8 @@ import (
 	"github.com/vindex-nl/vindex/store/pebblestore"
 	"github.com/vindex-nl/vindex/store/storetest"
 )
+
+var ctx = context.Background()
 
 func quiet() *slog.Logger { return slog.New(slog.DiscardHandler) }
 
