@@ -11,7 +11,6 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/vindex-nl/vindex/crypto/keys"
 	"github.com/vindex-nl/vindex/crypto/pseudonym"
 	"github.com/vindex-nl/vindex/matcher"
 	"github.com/vindex-nl/vindex/store"
@@ -102,16 +101,8 @@ func scan(where string, b []byte, needles map[string][][]byte) []string {
 func TestCanaryNoIdentityAtRestOrInLogs(t *testing.T) {
 	var logs lockedBuffer
 	logger := slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	h, err := keys.Create()
-	if err != nil {
-		t.Fatal(err)
-	}
-	ps, err := pseudonym.New(h)
-	if err != nil {
-		t.Fatal(err)
-	}
 	dir := t.TempDir()
-	e := newEnvWith(t, ps, dir, logger)
+	e := newEnvWith(t, freshPseudonymiser(t), dir, logger)
 
 	needles := map[string][][]byte{}
 	births := []string{"2010-11-23", "2008-02-29", "2019-07-04", "2004-12-31"}

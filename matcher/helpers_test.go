@@ -129,6 +129,12 @@ func quiet() *slog.Logger { return slog.New(slog.DiscardHandler) }
 // and the example covenant.
 func newEnv(t testing.TB) *env {
 	t.Helper()
+	return newEnvWith(t, freshPseudonymiser(t), t.TempDir(), quiet())
+}
+
+// freshPseudonymiser returns a pseudonymiser over a new PRF keyset.
+func freshPseudonymiser(t testing.TB) *pseudonym.Pseudonymiser {
+	t.Helper()
 	h, err := keys.Create()
 	if err != nil {
 		t.Fatal(err)
@@ -137,7 +143,7 @@ func newEnv(t testing.TB) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return newEnvWith(t, ps, t.TempDir(), quiet())
+	return ps
 }
 
 func newEnvWith(t testing.TB, ps *pseudonym.Pseudonymiser, dir string, logger *slog.Logger) *env {
