@@ -27,6 +27,7 @@ import (
 	"time"
 
 	"github.com/cockroachdb/pebble/v2"
+	"github.com/cockroachdb/pebble/v2/bloom"
 	"github.com/cockroachdb/pebble/v2/vfs"
 
 	"github.com/vindex-nl/vindex/crypto/pseudonym"
@@ -90,6 +91,11 @@ func Open(dir string, o *Options) (*Store, error) {
 		Cache:        cache,
 		Logger:       slogLogger{opts.Logger},
 		MemTableSize: opts.MemTableSize,
+	}
+	// Bloom filters let a point read of a youth never seen (most reports)
+	// skip every table that cannot hold it.
+	for i := range po.Levels {
+		po.Levels[i].FilterPolicy = bloom.FilterPolicy(10)
 	}
 	db, err := pebble.Open(dir, po)
 	if err != nil {
