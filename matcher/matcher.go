@@ -418,7 +418,6 @@ func (m *Matcher) Register(ctx context.Context, actor Actor, r Registration) (Re
 		y := m.begin(tx, set.Primary, now, today)
 
 		own := y.liveOf(actor.Institution)
-		before := y.distinctLive()
 		var reg store.Registration
 		if own != nil {
 			reg = *own
@@ -458,7 +457,7 @@ func (m *Matcher) Register(ctx context.Context, actor Actor, r Registration) (Re
 		case own != nil:
 			// A refresh makes no new match.
 		case after >= 2:
-			y.announceMatch(reg, before)
+			y.announceMatch(reg)
 		default:
 			y.emit(store.Event{Type: store.EventNoMatch, Recipient: actor.Institution, Registration: reg.ID, Urgent: reg.Urgent})
 		}
@@ -619,7 +618,7 @@ func (m *Matcher) End(ctx context.Context, actor Actor, id ID, on time.Time) err
 				return nil
 			}
 		}
-		y.end(*reg, store.EndedByInstitution, "")
+		y.end(*reg, store.EndedByInstitution)
 		y.finish()
 		return nil
 	})
@@ -653,7 +652,7 @@ func (m *Matcher) CloseCase(ctx context.Context, actor Actor, bsn identity.BSN) 
 			return ErrNotCoordinator
 		}
 		for _, r := range slices.Clone(y.live) {
-			y.end(r, store.EndedByClose, "")
+			y.end(r, store.EndedByClose)
 		}
 		y.kase.Matched, y.kase.Coordinator, y.kase.Rule, y.kase.DecidedAt = false, "", "", now
 		y.finish()
@@ -723,13 +722,13 @@ func (m *Matcher) Remove(ctx context.Context, actor Actor, id ID, reason RemoveR
 		}
 		removed := *reg
 		y.remove(removed)
-		y.emit(store.Event{Type: store.EventRemoved, Recipient: actor.Institution, Subject: removed.Institution, Rule: "removed:" + reason.String()})
+		y.emit(store.Event{Type: store.EventRemoved, Recipient: actor.Institution, Subject: removed.Institution, Reason: reason.String()})
 		if removed.Institution != actor.Institution {
-			y.emit(store.Event{Type: store.EventRemoved, Recipient: removed.Institution, Registration: removed.ID, Subject: actor.Institution, Rule: "removed:" + reason.String()})
+			y.emit(store.Event{Type: store.EventRemoved, Recipient: removed.Institution, Registration: removed.ID, Subject: actor.Institution, Reason: reason.String()})
 		}
 		for _, r := range y.live {
 			if r.Institution != actor.Institution && r.Institution != removed.Institution {
-				y.emit(store.Event{Type: store.EventRemoved, Recipient: r.Institution, Registration: r.ID, Subject: removed.Institution})
+				y.emit(store.Event{Type: store.EventRemoved, Recipient: r.Institution, Registration: r.ID, Subject: removed.Institution, Reason: reason.String()})
 			}
 		}
 		y.finish()
@@ -764,7 +763,7 @@ func (m *Matcher) RecordDeath(ctx context.Context, actor Actor, bsn identity.BSN
 	err = m.store.Update(ctx, set.All, func(tx store.Tx) error {
 		y := m.begin(tx, set.Primary, now, m.today(now))
 		for _, r := range slices.Clone(y.live) {
-			y.end(r, store.EndedByDeath, "")
+			y.end(r, store.EndedByDeath)
 		}
 		y.kase.Matched, y.kase.Coordinator, y.kase.Rule = false, "", ""
 		y.finish()

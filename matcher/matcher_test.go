@@ -286,8 +286,8 @@ func TestRemove(t *testing.T) {
 	if _, err := e.store.Registration(ctx, s.ID); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("removed registration still stored: %v", err)
 	}
-	if got := types(e.events(t, school)); got[len(got)-1] != "removed" {
-		t.Fatalf("school events: %v", got)
+	if ev := e.events(t, school); ev[len(ev)-1].Type != store.EventRemoved || ev[len(ev)-1].Reason != "wrong" || ev[len(ev)-1].Subject != wij {
+		t.Fatalf("school's last event: %+v", ev[len(ev)-1])
 	}
 	if got := types(e.events(t, wij)); got[len(got)-1] != "removed" {
 		t.Fatalf("audit event for the remover missing: %v", got)
@@ -372,8 +372,8 @@ func TestRecordDeath(t *testing.T) {
 	if _, err := e.m.Lookup(ctx, matcher.Actor{Institution: wij}, bsnFor(t, 1)); !errors.Is(err, matcher.ErrNotInvolved) {
 		t.Fatalf("lookup after death: %v", err)
 	}
-	if got := types(e.events(t, school)); got[len(got)-1] != "ended" {
-		t.Fatalf("school not told: %v", got)
+	if ev := e.events(t, school); ev[len(ev)-1].Type != store.EventEnded || ev[len(ev)-1].Reason != "death" {
+		t.Fatalf("school not told: %+v", ev[len(ev)-1])
 	}
 }
 

@@ -77,7 +77,7 @@ func (y *youth) relive() {
 func (y *youth) expire() {
 	for _, r := range slices.Clone(y.live) {
 		if !r.EndsOn.IsZero() && !y.today.Before(r.EndsOn) {
-			y.end(r, store.EndedByExpiry, "")
+			y.end(r, store.EndedByExpiry)
 			if y.endedNow == nil {
 				y.endedNow = make(map[store.ID]bool)
 			}
@@ -118,21 +118,21 @@ func (y *youth) put(r store.Registration) {
 }
 
 // end ends a live registration and tells whoever should know.
-func (y *youth) end(r store.Registration, reason store.EndReason, _ string) {
+func (y *youth) end(r store.Registration, reason store.EndReason) {
 	r.EndedAt = y.now
 	r.EndReason = reason
 	r.PurgeOn = y.today.AddDate(0, 0, y.m.limits.retention)
 	y.put(r)
 	if reason == store.EndedByClose {
-		y.emit(store.Event{Type: store.EventCaseClosed, Recipient: r.Institution, Registration: r.ID, Subject: y.kase.Coordinator})
+		y.emit(store.Event{Type: store.EventCaseClosed, Recipient: r.Institution, Registration: r.ID, Subject: y.kase.Coordinator, Reason: reason.String()})
 		return
 	}
 	if reason != store.EndedByInstitution {
-		y.emit(store.Event{Type: store.EventEnded, Recipient: r.Institution, Registration: r.ID, Subject: r.Institution, Rule: reason.String()})
+		y.emit(store.Event{Type: store.EventEnded, Recipient: r.Institution, Registration: r.ID, Subject: r.Institution, Reason: reason.String()})
 	}
 	for _, o := range y.live {
 		if o.Institution != r.Institution {
-			y.emit(store.Event{Type: store.EventEnded, Recipient: o.Institution, Registration: o.ID, Subject: r.Institution, Rule: reason.String()})
+			y.emit(store.Event{Type: store.EventEnded, Recipient: o.Institution, Registration: o.ID, Subject: r.Institution, Reason: reason.String()})
 		}
 	}
 }
@@ -165,7 +165,7 @@ func (y *youth) others(self string) []store.Party {
 
 // announceMatch tells every live institution who else is involved, after
 // reg joined.
-func (y *youth) announceMatch(reg store.Registration, _ int) {
+func (y *youth) announceMatch(reg store.Registration) {
 	for _, r := range y.live {
 		y.emit(store.Event{Type: store.EventMatch, Recipient: r.Institution, Registration: r.ID, Urgent: reg.Urgent, Others: y.others(r.Institution), Subject: reg.Institution})
 	}

@@ -382,6 +382,9 @@ type Event struct {
 	// Subject is the institution whose action caused the event (ended,
 	// removed), if not the recipient.
 	Subject string
+	// Reason says why a registration ended or was removed: an EndReason's
+	// name ("ended", "expired", "death", …) or "wrong" / "objection".
+	Reason string
 }
 
 // DueItem is a registration whose action day has come.

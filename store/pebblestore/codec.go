@@ -384,6 +384,7 @@ func encodeEvent(dst []byte, ev *store.Event) []byte {
 	e.str(ev.Coordinator)
 	e.str(ev.Rule)
 	e.str(ev.Subject)
+	e.str(ev.Reason)
 	return e.b
 }
 
@@ -419,6 +420,7 @@ func decodeEvent(b []byte) (store.Event, error) {
 	ev.Coordinator = d.str()
 	ev.Rule = d.str()
 	ev.Subject = d.str()
+	ev.Reason = d.str()
 	if err := d.done(); err != nil {
 		return store.Event{}, err
 	}

@@ -71,7 +71,7 @@ func TestOtherRecordsRoundTrip(t *testing.T) {
 	}
 	e := store.Event{Seq: 42, Type: store.EventMatch, At: r.CreatedAt, Recipient: "ggd", Registration: r.ID, Urgent: true,
 		Others:      []store.Party{{Registration: store.NewID(), Institution: "school", Kind: store.KindSignal, Contact: r.Contact, Since: r.CreatedAt}},
-		Coordinator: "ggd", Rule: "youngest", Subject: "school"}
+		Coordinator: "ggd", Rule: "youngest", Subject: "school", Reason: "expired"}
 	gotE, err := decodeEvent(encodeEvent(nil, &e))
 	if err != nil || !reflect.DeepEqual(gotE, e) {
 		t.Fatalf("event: %+v %v", gotE, err)
