@@ -326,7 +326,7 @@ func (s *Store) View(ctx context.Context, youth []pseudonym.Pseudonym, fn func(s
 // than one pseudonym (after a key rotation) the reads go through a snapshot,
 // so a concurrent migration is seen whole or not at all.
 func (s *Store) read(youth []pseudonym.Pseudonym) (*tx, error) {
-	t := &tx{s: s, youth: youth, orig: make(map[store.ID]store.Registration), had: make([]bool, len(youth))}
+	t := &tx{s: s, youth: youth, had: make([]bool, len(youth))}
 	var r pebble.Reader = s.db
 	if len(youth) > 1 {
 		snap := s.db.NewSnapshot()
@@ -350,9 +350,10 @@ func (s *Store) read(youth []pseudonym.Pseudonym) (*tx, error) {
 		if rec.hasCase && !t.hasCase {
 			t.kase, t.hasCase = rec.kase, true
 		}
-		for _, reg := range rec.regs {
-			t.orig[reg.ID] = reg
-		}
+		t.orig = append(t.orig, rec.regs...)
+	}
+	if len(youth) > 1 {
+		sortRegistrations(t.orig)
 	}
 	return t, nil
 }
@@ -364,7 +365,7 @@ type tx struct {
 	writable bool
 	err      error
 
-	orig        map[store.ID]store.Registration
+	orig        []store.Registration             // as read, in Registrations order
 	staged      map[store.ID]*store.Registration // nil value: deleted
 	had         []bool                           // a record existed under youth[i]
 	hasCase     bool
@@ -383,9 +384,12 @@ type idemEntry struct {
 var _ store.Tx = (*tx)(nil)
 
 func (t *tx) Registrations() []store.Registration {
+	if len(t.staged) == 0 {
+		return slices.Clone(t.orig)
+	}
 	out := make([]store.Registration, 0, len(t.orig)+len(t.staged))
-	for id, r := range t.orig {
-		if _, ok := t.staged[id]; !ok {
+	for _, r := range t.orig {
+		if _, ok := t.staged[r.ID]; !ok {
 			out = append(out, r)
 		}
 	}
@@ -394,13 +398,29 @@ func (t *tx) Registrations() []store.Registration {
 			out = append(out, *r)
 		}
 	}
-	sort.Slice(out, func(i, j int) bool {
-		if !out[i].CreatedAt.Equal(out[j].CreatedAt) {
-			return out[i].CreatedAt.Before(out[j].CreatedAt)
-		}
-		return bytes.Compare(out[i].ID[:], out[j].ID[:]) < 0
-	})
+	sortRegistrations(out)
 	return out
+}
+
+// sortRegistrations orders by CreatedAt, then ID: the order records are
+// written in, and the order Registrations promises.
+func sortRegistrations(regs []store.Registration) {
+	slices.SortFunc(regs, func(a, b store.Registration) int {
+		if c := a.CreatedAt.Compare(b.CreatedAt); c != 0 {
+			return c
+		}
+		return bytes.Compare(a.ID[:], b.ID[:])
+	})
+}
+
+// origByID returns the registration id as read, if any.
+func (t *tx) origByID(id store.ID) (store.Registration, bool) {
+	for _, r := range t.orig {
+		if r.ID == id {
+			return r, true
+		}
+	}
+	return store.Registration{}, false
 }
 
 func (t *tx) Case() (store.Case, bool) { return t.kase, t.hasCase }
@@ -529,7 +549,7 @@ func (s *Store) commit(t *tx) error {
 	var buf []byte
 	// Indexes of changed registrations.
 	for id, r := range t.staged {
-		old, had := t.orig[id]
+		old, had := t.origByID(id)
 		if had {
 			if k := dayIndex(&old); k != nil && (r == nil || !bytes.Equal(k, dayIndex(r))) {
 				b.Delete(k, nil)
