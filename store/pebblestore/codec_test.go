@@ -80,8 +80,11 @@ func TestOtherRecordsRoundTrip(t *testing.T) {
 
 func TestKeyOrder(t *testing.T) {
 	// Day and sequence keys sort in time and sequence order.
-	if bytes.Compare(outboxKey(255), outboxKey(256)) >= 0 {
+	if bytes.Compare(recipientKey("ggd", 255), recipientKey("ggd", 256)) >= 0 {
 		t.Fatal("outbox keys out of order")
+	}
+	if prefix, seq, ok := splitRecipientKey(recipientKey("ggd", 77)); !ok || seq != 77 || !bytes.Equal(prefix, recipientPrefix("ggd")) {
+		t.Fatal("outbox key does not split")
 	}
 	p := pseudonym.Pseudonym{KeyID: 9}
 	id := store.NewID()

@@ -22,8 +22,7 @@ import (
 //	'i' id                              -> youth (the registration's pseudonym)
 //	'x' day youth id                    -> (empty) live registration ending on day
 //	'p' day youth id                    -> (empty) ended registration purgeable from day
-//	'o' seq                             -> event record (the outbox)
-//	'e' len institution seq             -> (empty) the institution's events
+//	'e' len institution seq             -> event record (the outbox, per recipient)
 //	'd' len institution len key         -> idempotency record
 const (
 	prefixMeta        = 'm'
@@ -33,7 +32,6 @@ const (
 	prefixByID        = 'i'
 	prefixExpiry      = 'x'
 	prefixPurge       = 'p'
-	prefixOutbox      = 'o'
 	prefixRecipient   = 'e'
 	prefixIdempotency = 'd'
 )
@@ -90,12 +88,6 @@ func parseDayIndexKey(k []byte) (day uint32, p pseudonym.Pseudonym, id store.ID,
 	return day, p, id, true
 }
 
-func outboxKey(seq uint64) []byte {
-	k := make([]byte, 0, 1+seqSize)
-	k = append(k, prefixOutbox)
-	return binary.BigEndian.AppendUint64(k, seq)
-}
-
 func appendLenString(dst []byte, s string) []byte {
 	dst = binary.AppendUvarint(dst, uint64(len(s)))
 	return append(dst, s...)
@@ -109,6 +101,20 @@ func recipientPrefix(institution string) []byte {
 
 func recipientKey(institution string, seq uint64) []byte {
 	return binary.BigEndian.AppendUint64(recipientPrefix(institution), seq)
+}
+
+// splitRecipientKey returns the recipient prefix and the sequence number of
+// an event key.
+func splitRecipientKey(k []byte) (prefix []byte, seq uint64, ok bool) {
+	if len(k) < 1+1+seqSize || k[0] != prefixRecipient {
+		return nil, 0, false
+	}
+	n, w := binary.Uvarint(k[1:])
+	if w <= 0 || uint64(len(k)) != 1+uint64(w)+n+seqSize {
+		return nil, 0, false
+	}
+	cut := len(k) - seqSize
+	return k[:cut], binary.BigEndian.Uint64(k[cut:]), true
 }
 
 func idempotencyKey(institution, key string) []byte {

@@ -16,6 +16,7 @@ package pebblestore
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"hash/maphash"
@@ -125,33 +126,37 @@ func (s *Store) init() error {
 			return ErrSchema
 		}
 	}
-	// The next sequence number follows the last event in the outbox.
+	// The next sequence number follows the last event in the outbox: the
+	// highest of the last events of every recipient.
 	it, err := s.db.NewIter(&pebble.IterOptions{
-		LowerBound: []byte{prefixOutbox},
-		UpperBound: []byte{prefixOutbox + 1},
+		LowerBound: []byte{prefixRecipient},
+		UpperBound: []byte{prefixRecipient + 1},
 	})
 	if err != nil {
 		return fmt.Errorf("pebblestore: %w", err)
 	}
 	defer it.Close()
 	var last uint64
-	if it.Last() {
-		k := it.Key()
-		if len(k) != 1+seqSize {
+	for valid := it.First(); valid; {
+		prefix, _, ok := splitRecipientKey(it.Key())
+		if !ok {
 			return fmt.Errorf("pebblestore: outbox key: %w", store.ErrCorrupt)
 		}
-		last = beUint64(k[1:])
+		end := prefixEnd(prefix)
+		if it.SeekLT(end) {
+			_, seq, ok := splitRecipientKey(it.Key())
+			if !ok {
+				return fmt.Errorf("pebblestore: outbox key: %w", store.ErrCorrupt)
+			}
+			last = max(last, seq)
+		}
+		valid = it.SeekGE(end)
+	}
+	if err := it.Error(); err != nil {
+		return fmt.Errorf("pebblestore: %w", err)
 	}
 	s.seqs = seqs{next: last + 1, published: last}
-	return it.Error()
-}
-
-func beUint64(b []byte) uint64 {
-	var v uint64
-	for _, c := range b[:8] {
-		v = v<<8 | uint64(c)
-	}
-	return v
+	return nil
 }
 
 // Close closes the store after in-flight calls have finished.
@@ -607,8 +612,7 @@ func (s *Store) commit(t *tx) error {
 			e := &t.events[i]
 			e.Seq = first + uint64(i)
 			buf = encodeEvent(buf[:0], e)
-			b.Set(outboxKey(e.Seq), buf, nil)
-			b.Set(recipientKey(e.Recipient, e.Seq), nil, nil)
+			b.Set(recipientKey(e.Recipient, e.Seq), buf, nil)
 		}
 	}
 	// Batches apply to the memtable concurrently; the WAL sync below is
@@ -706,41 +710,54 @@ func (s *Store) Events(ctx context.Context, recipient string, after uint64, limi
 		return nil, fmt.Errorf("pebblestore: %w", err)
 	}
 	defer it.Close()
-	var out []store.Event
-	if recipient == "" {
-		for it.SeekGE(outboxKey(after + 1)); it.Valid() && len(out) < limit; it.Next() {
-			k := it.Key()
-			if len(k) != 1+seqSize || k[0] != prefixOutbox || beUint64(k[1:]) > upto {
-				break
-			}
-			e, err := decodeEventValue(it)
-			if err != nil {
-				return nil, err
-			}
-			out = append(out, e)
-		}
-		return out, it.Error()
+	if recipient != "" {
+		return s.recipientEvents(it, recipientPrefix(recipient), after, upto, limit)
 	}
-	prefix := recipientPrefix(recipient)
-	var seqs []uint64
-	for it.SeekGE(recipientKey(recipient, after+1)); it.Valid() && bytes.HasPrefix(it.Key(), prefix) && len(seqs) < limit; it.Next() {
-		k := it.Key()
-		if len(k) != len(prefix)+seqSize {
-			return nil, fmt.Errorf("pebblestore: recipient index: %w", store.ErrCorrupt)
+	// All recipients: up to limit from each stream, merged in sequence order.
+	var out []store.Event
+	for valid := it.SeekGE([]byte{prefixRecipient}); valid && it.Key()[0] == prefixRecipient; {
+		prefix, _, ok := splitRecipientKey(it.Key())
+		if !ok {
+			return nil, fmt.Errorf("pebblestore: outbox key: %w", store.ErrCorrupt)
 		}
-		seq := beUint64(k[len(prefix):])
-		if seq > upto {
-			break
+		prefix = bytes.Clone(prefix)
+		evs, err := s.recipientEvents(it, prefix, after, upto, limit)
+		if err != nil {
+			return nil, err
 		}
-		seqs = append(seqs, seq)
+		out = append(out, evs...)
+		valid = it.SeekGE(prefixEnd(prefix))
 	}
 	if err := it.Error(); err != nil {
 		return nil, fmt.Errorf("pebblestore: %w", err)
 	}
-	for _, seq := range seqs {
-		k := outboxKey(seq)
-		if !it.SeekGE(k) || !bytes.Equal(it.Key(), k) {
-			return nil, fmt.Errorf("pebblestore: recipient index points nowhere: %w", store.ErrCorrupt)
+	slices.SortFunc(out, func(a, b store.Event) int {
+		switch {
+		case a.Seq < b.Seq:
+			return -1
+		case a.Seq > b.Seq:
+			return 1
+		}
+		return 0
+	})
+	if len(out) > limit {
+		out = out[:limit]
+	}
+	return out, nil
+}
+
+// recipientEvents reads up to limit events of one recipient stream with a
+// sequence number in (after, upto].
+func (s *Store) recipientEvents(it *pebble.Iterator, prefix []byte, after, upto uint64, limit int) ([]store.Event, error) {
+	var out []store.Event
+	start := binary.BigEndian.AppendUint64(bytes.Clone(prefix), after+1)
+	for it.SeekGE(start); it.Valid() && bytes.HasPrefix(it.Key(), prefix) && len(out) < limit; it.Next() {
+		_, seq, ok := splitRecipientKey(it.Key())
+		if !ok || len(it.Key()) != len(prefix)+seqSize {
+			return nil, fmt.Errorf("pebblestore: outbox key: %w", store.ErrCorrupt)
+		}
+		if seq > upto {
+			break
 		}
 		e, err := decodeEventValue(it)
 		if err != nil {
@@ -748,7 +765,10 @@ func (s *Store) Events(ctx context.Context, recipient string, after uint64, limi
 		}
 		out = append(out, e)
 	}
-	return out, it.Error()
+	if err := it.Error(); err != nil {
+		return nil, fmt.Errorf("pebblestore: %w", err)
+	}
+	return out, nil
 }
 
 func decodeEventValue(it *pebble.Iterator) (store.Event, error) {

@@ -422,6 +422,13 @@ func testOutbox(t *testing.T, open Opener) {
 	if e := all[1]; e.Coordinator != "ggd" || e.Rule != "youngest" {
 		t.Fatalf("second event = %+v", e)
 	}
+	// Paging through all recipients keeps the global order.
+	for i := range all {
+		page, err := s.Events(ctx, "", all[i].Seq-1, 1)
+		if err != nil || len(page) != 1 || page[0].Seq != all[i].Seq || page[0].Recipient != all[i].Recipient {
+			t.Fatalf("page of all after %d: %+v %v", all[i].Seq-1, page, err)
+		}
+	}
 	ggd, err := s.Events(ctx, "ggd", 0, 100)
 	if err != nil {
 		t.Fatal(err)
