@@ -32,8 +32,10 @@
 //
 // The coordinator is decided by rules.Decide when a youth first has a match,
 // and is kept while its registration is live: a later report does not take
-// the case away from a working coordinator. It is decided again when the
-// coordinator's registration ends or is removed.
+// the case away from a working coordinator, except by a rule the covenant
+// gives the final say (doorzettingsmacht, e.g. Bureau Jeugdzorg for its
+// child-protection clients). It is decided again when the coordinator's
+// registration ends or is removed.
 package matcher
 
 import (

@@ -415,3 +415,32 @@ func TestConcurrentReportsMakeOneMatch(t *testing.T) {
 		}
 	}
 }
+
+// A coordinator keeps the case when another care provider joins, even one a
+// rule would prefer; only a rule with the final say takes it over.
+func TestCoordinatorIsKeptUnlessFinalSay(t *testing.T) {
+	e := newEnv(t)
+	toddler := func(r matcher.Registration) matcher.Registration {
+		r.BirthDate = birth(t, "2024-01-15") // 2 years old
+		return r
+	}
+	e.register(t, school, toddler(signal(t, 1)))
+	w := e.register(t, wij, toddler(involvement(t, 1)))
+	if w.Coordinator.Institution != wij {
+		t.Fatalf("first coordinator = %+v", w.Coordinator)
+	}
+	g := e.register(t, ggd, toddler(involvement(t, 1)))
+	if g.Coordinator.Institution != wij {
+		t.Fatalf("the GGD took over a working coordinator: %+v", g.Coordinator)
+	}
+	j := toddler(involvement(t, 1))
+	j.Sector = "child-protection"
+	res := e.register(t, jbn, j)
+	if res.Coordinator.Institution != jbn || res.Coordinator.Rule != "jeugdbescherming-doorzettingsmacht" {
+		t.Fatalf("final say not taken: %+v", res.Coordinator)
+	}
+	ev := e.events(t, wij)
+	if last := ev[len(ev)-1]; last.Type != store.EventCoordinator || last.Coordinator != jbn {
+		t.Fatalf("the old coordinator was not told: %+v", last)
+	}
+}

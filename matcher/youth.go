@@ -171,18 +171,29 @@ func (y *youth) announceMatch(reg store.Registration) {
 	}
 }
 
-// redecide keeps a coordinator whose registration is live and decides anew
-// when there is none and the youth has a match.
+// redecide keeps a coordinator whose registration is live, unless a rule
+// with the final say now assigns another, and decides anew when there is
+// none and the youth has a match.
 func (y *youth) redecide(now time.Time) {
 	matched := y.distinctLive() >= 2
 	y.kase.Matched = matched
 	if y.kase.Coordinator != "" && y.liveOf(y.kase.Coordinator) != nil {
+		if d := y.decide(); d.FinalSay && d.Coordinator != y.kase.Coordinator {
+			y.kase.Coordinator, y.kase.Rule, y.kase.DecidedAt = d.Coordinator, d.Rule, now
+		}
 		return
 	}
 	y.kase.Coordinator, y.kase.Rule = "", ""
 	if !matched {
 		return
 	}
+	d := y.decide()
+	y.kase.Coordinator, y.kase.Rule, y.kase.DecidedAt = d.Coordinator, d.Rule, now
+	y.noCoordinator = d.Reason
+}
+
+// decide asks the covenant's rules about the live registrations.
+func (y *youth) decide() rules.Decision {
 	c := rules.Case{Age: y.kase.Age, Municipality: y.kase.Municipality}
 	for _, r := range y.live {
 		c.Involved = append(c.Involved, rules.Involvement{
@@ -192,9 +203,7 @@ func (y *youth) redecide(now time.Time) {
 			RegisteredAt: r.CreatedAt,
 		})
 	}
-	d := rules.Decide(c, y.m.cov)
-	y.kase.Coordinator, y.kase.Rule, y.kase.DecidedAt = d.Coordinator, d.Rule, now
-	y.noCoordinator = d.Reason
+	return rules.Decide(c, y.m.cov)
 }
 
 // finish decides the coordinator, announces a change of coordinator, and

@@ -108,7 +108,11 @@ func (c *Covenant) Institution(id string) (Institution, bool) {
 // the earliest-registered eligible institution its assignment selects.
 type Rule struct {
 	Name string
-	When Conditions
+	// FinalSay marks a rule whose institution takes the case over from a
+	// coordinator assigned earlier by another rule (doorzettingsmacht).
+	// Other rules only assign when there is no coordinator.
+	FinalSay bool
+	When     Conditions
 	// Assign selects the institutions the rule may assign.
 	Assign Assignment
 	Line   int
@@ -190,9 +194,10 @@ type rawInstitution struct {
 }
 
 type rawRule struct {
-	Name   string        `yaml:"name"`
-	When   rawConditions `yaml:"when"`
-	Assign rawAssign     `yaml:"assign"`
+	Name     string        `yaml:"name"`
+	FinalSay bool          `yaml:"final_say"`
+	When     rawConditions `yaml:"when"`
+	Assign   rawAssign     `yaml:"assign"`
 }
 
 type rawConditions struct {
@@ -445,7 +450,7 @@ func build(file string, raw *rawCovenant, li lineIndex) (*Covenant, error) {
 	for i, rr := range raw.Rules {
 		line := lineOf(li.rules, nil, i, "")
 		field := func(f string) int { return lineOf(li.rules, li.ruleFields, i, f) }
-		r := Rule{Name: rr.Name, Line: line}
+		r := Rule{Name: rr.Name, FinalSay: rr.FinalSay, Line: line}
 		switch {
 		case !idPattern.MatchString(rr.Name):
 			fail(field("name"), "rule name %q must be 1 to 63 characters of a-z, 0-9 and -", rr.Name)

@@ -74,6 +74,9 @@ type Case struct {
 type Decision struct {
 	Coordinator string
 	Rule        string
+	// FinalSay reports that the rule has the final say: its institution
+	// takes over from a coordinator assigned earlier.
+	FinalSay bool
 	// Reason says why no institution was assigned; empty if one was.
 	Reason string
 }
@@ -103,7 +106,7 @@ func Decide(c Case, cov *Covenant) Decision {
 		}
 		for _, p := range eligible { // earliest first
 			if r.Assign.selects(p) {
-				return Decision{Coordinator: p.inst.ID, Rule: r.Name}
+				return Decision{Coordinator: p.inst.ID, Rule: r.Name, FinalSay: r.FinalSay}
 			}
 		}
 	}

@@ -186,6 +186,23 @@ func TestDecideProperties(t *testing.T) {
 	}
 }
 
+func TestFinalSay(t *testing.T) {
+	cov := exampleCovenant(t)
+	d := rules.Decide(rules.Case{Age: 9, Municipality: "GM0014", Involved: []rules.Involvement{
+		{Institution: "wij-groningen", Kind: rules.KindInvolvement},
+		{Institution: "jbn-groningen", Kind: rules.KindInvolvement, Sector: rules.SectorChildProtection},
+	}}, cov)
+	if !d.FinalSay || d.Coordinator != "jbn-groningen" {
+		t.Fatalf("decision = %+v, want jbn with the final say", d)
+	}
+	d = rules.Decide(rules.Case{Age: 9, Municipality: "GM0014", Involved: []rules.Involvement{
+		{Institution: "wij-groningen", Kind: rules.KindInvolvement},
+	}}, cov)
+	if d.FinalSay {
+		t.Fatalf("an ordinary rule has the final say: %+v", d)
+	}
+}
+
 func TestLimitsDefaultToTheLaw(t *testing.T) {
 	cov, err := rules.Load(strings.NewReader("name: x\ninstitutions: [{id: a, name: A, type: ggd, may_coordinate: true}]\nrules: [{name: r, assign: {any: true}}]\n"), "x.yaml")
 	if err != nil {
@@ -209,8 +226,8 @@ func Example() {
 			{Institution: "ggd-groningen", Kind: rules.KindInvolvement, RegisteredAt: time.Date(2026, 1, 5, 0, 0, 0, 0, time.UTC)},
 		},
 	}, cov)
-	fmt.Println(d.Coordinator, "by rule", d.Rule)
-	// Output: ggd-groningen by rule ggd-jongste-kinderen
+	fmt.Println(d.Coordinator, "by rule", d.Rule, "final say:", d.FinalSay)
+	// Output: ggd-groningen by rule ggd-jongste-kinderen final say: false
 }
 
 func BenchmarkDecide(b *testing.B) {
