@@ -76,6 +76,10 @@ type Config struct {
 	// Location is the time zone in which "today" is taken for dates. If
 	// nil, Europe/Amsterdam (UTC if the zone database is missing).
 	Location *time.Location
+	// IdempotencyWindow is how long a report's idempotency key keeps
+	// answering retries with the first result; ExpireDue forgets older
+	// ones. If zero, 30 days.
+	IdempotencyWindow time.Duration
 	// Logger receives one line per verb (never an identity): register,
 	// lookup and end at Debug level (the service's access log covers them),
 	// the rarer close, remove, death and expiry at Info. If nil, log lines
@@ -100,13 +104,14 @@ func (c *Config) Validate() error {
 
 // Matcher is the matching core. It is safe for concurrent use.
 type Matcher struct {
-	store  store.Store
-	ps     Pseudonymiser
-	cov    *rules.Covenant
-	clock  func() time.Time
-	loc    *time.Location
-	log    *slog.Logger
-	limits limits
+	store      store.Store
+	ps         Pseudonymiser
+	cov        *rules.Covenant
+	clock      func() time.Time
+	loc        *time.Location
+	log        *slog.Logger
+	limits     limits
+	idemWindow time.Duration
 }
 
 type limits struct {
@@ -120,6 +125,8 @@ const (
 	LegalMaxYears        = 2
 	LegalEndAge          = 23
 	DefaultRetentionDays = 5 * 365
+	// DefaultIdempotencyWindow is how long idempotency keys are kept.
+	DefaultIdempotencyWindow = 30 * 24 * time.Hour
 )
 
 // New returns a Matcher for c.
@@ -137,6 +144,10 @@ func New(c Config) (*Matcher, error) {
 			loc = time.UTC
 		}
 		m.loc = loc
+	}
+	m.idemWindow = c.IdempotencyWindow
+	if m.idemWindow <= 0 {
+		m.idemWindow = DefaultIdempotencyWindow
 	}
 	if m.log == nil {
 		m.log = slog.New(slog.DiscardHandler)
@@ -779,11 +790,14 @@ func (m *Matcher) RecordDeath(ctx context.Context, actor Actor, bsn identity.BSN
 type ExpireStats struct {
 	Ended  int
 	Purged int
+	// Idempotency counts the idempotency records forgotten.
+	Idempotency int
 }
 
 // ExpireDue ends every live registration whose end day has come (its own end
 // date, the maximum duration, or the youth's end age) and purges every ended
-// registration whose retention period is over. Run it at least daily; it is
+// registration whose retention period is over, and forgets idempotency keys
+// older than the idempotency window. Run it at least daily; it is
 // safe to run concurrently with everything else and to run again after an
 // interruption.
 func (m *Matcher) ExpireDue(ctx context.Context) (ExpireStats, error) {
@@ -817,7 +831,18 @@ func (m *Matcher) ExpireDue(ctx context.Context) (ExpireStats, error) {
 			}
 		}
 		if len(due) < batch || progress == 0 {
-			m.log.LogAttrs(ctx, slog.LevelInfo, "expire", slog.Int("ended", st.Ended), slog.Int("purged", st.Purged))
+			break
+		}
+	}
+	before := m.clock().Add(-m.idemWindow)
+	for {
+		n, err := m.store.PurgeIdempotency(ctx, before, 1024)
+		st.Idempotency += n
+		if err != nil {
+			return st, err
+		}
+		if n < 1024 {
+			m.log.LogAttrs(ctx, slog.LevelInfo, "expire", slog.Int("ended", st.Ended), slog.Int("purged", st.Purged), slog.Int("idempotency", st.Idempotency))
 			return st, nil
 		}
 	}

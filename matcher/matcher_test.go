@@ -99,6 +99,15 @@ func TestIdempotencyKey(t *testing.T) {
 	if !errors.Is(err, matcher.ErrIdempotencyReuse) {
 		t.Fatalf("same key for another youth: err = %v", err)
 	}
+	// After the idempotency window the key is forgotten: a retry is a
+	// new report again (a refresh, as the registration is still there).
+	e.clock.Add(matcher.DefaultIdempotencyWindow + 48*time.Hour)
+	if st, err := e.m.ExpireDue(ctx); err != nil || st.Idempotency != 1 {
+		t.Fatalf("expiry of idempotency keys: %+v %v", st, err)
+	}
+	if late := e.register(t, ggd, r); late.Replayed || !late.Refreshed || late.ID != first.ID {
+		t.Fatalf("retry after the window: %+v", late)
+	}
 	// Another institution's key space is its own.
 	r2 := involvement(t, 2)
 	r2.IdempotencyKey = "req-0001"

@@ -87,6 +87,10 @@ type Store interface {
 	// before day: live registrations whose EndsOn has come, and ended
 	// registrations whose PurgeOn has come. Ordered by day, then youth.
 	Due(ctx context.Context, day time.Time, limit int) ([]DueItem, error)
+	// PurgeIdempotency deletes up to limit idempotency records made on a
+	// day before the day of before, and returns how many it deleted. A
+	// retry after that gets the answer of a new report.
+	PurgeIdempotency(ctx context.Context, before time.Time, limit int) (int, error)
 	// Close releases the store. Committed writes are kept; later calls
 	// return ErrClosed.
 	Close() error

@@ -24,6 +24,7 @@ import (
 //	'p' day youth id                    -> (empty) ended registration purgeable from day
 //	'e' len institution seq             -> event record (the outbox, per recipient)
 //	'd' len institution len key         -> idempotency record
+//	'k' day len institution len key     -> (empty) idempotency record made on day
 const (
 	prefixMeta        = 'm'
 	prefixYouth       = 'y'
@@ -34,6 +35,7 @@ const (
 	prefixPurge       = 'p'
 	prefixRecipient   = 'e'
 	prefixIdempotency = 'd'
+	prefixIdemByDay   = 'k'
 )
 
 const (
@@ -134,4 +136,21 @@ func prefixEnd(p []byte) []byte {
 		}
 	}
 	return nil
+}
+
+// idemDayKey indexes an idempotency record (its key k) by the day it was made.
+func idemDayKey(day uint32, k []byte) []byte {
+	out := make([]byte, 0, 1+daySize+len(k)-1)
+	out = append(out, prefixIdemByDay)
+	out = binary.BigEndian.AppendUint32(out, day)
+	return append(out, k[1:]...)
+}
+
+// splitIdemDayKey returns the day and the idempotency record's key.
+func splitIdemDayKey(k []byte) (day uint32, idem []byte, ok bool) {
+	if len(k) < 1+daySize+2 || k[0] != prefixIdemByDay {
+		return 0, nil, false
+	}
+	idem = append([]byte{prefixIdempotency}, k[1+daySize:]...)
+	return binary.BigEndian.Uint32(k[1:]), idem, true
 }

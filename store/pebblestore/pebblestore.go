@@ -597,12 +597,24 @@ func (s *Store) commit(t *tx) error {
 		}
 	}
 	for k, e := range t.idem {
+		key := []byte(k)
+		// Replace or drop the day index of a record already there.
+		if v, closer, err := s.db.Get(key); err == nil {
+			old, derr := decodeIdempotency(v)
+			closer.Close()
+			if derr == nil {
+				b.Delete(idemDayKey(dayNumber(old.CreatedAt), key), nil)
+			}
+		} else if !errors.Is(err, pebble.ErrNotFound) {
+			return fmt.Errorf("pebblestore: %w", err)
+		}
 		if e.del {
-			b.Delete([]byte(k), nil)
+			b.Delete(key, nil)
 			continue
 		}
 		buf = encodeIdempotency(buf[:0], &e.rec)
-		b.Set([]byte(k), buf, nil)
+		b.Set(key, buf, nil)
+		b.Set(idemDayKey(dayNumber(e.rec.CreatedAt), key), nil, nil)
 	}
 
 	var first uint64
@@ -820,6 +832,58 @@ func (s *Store) Due(ctx context.Context, day time.Time, limit int) ([]store.DueI
 		out = out[:limit]
 	}
 	return out, nil
+}
+
+// PurgeIdempotency implements store.Store.
+func (s *Store) PurgeIdempotency(ctx context.Context, before time.Time, limit int) (int, error) {
+	if err := ctx.Err(); err != nil {
+		return 0, err
+	}
+	if limit <= 0 {
+		return 0, nil
+	}
+	if err := s.enter(); err != nil {
+		return 0, err
+	}
+	defer s.leave()
+	it, err := s.db.NewIter(&pebble.IterOptions{
+		LowerBound: []byte{prefixIdemByDay},
+		UpperBound: binary.BigEndian.AppendUint32([]byte{prefixIdemByDay}, dayNumber(before)),
+	})
+	if err != nil {
+		return 0, fmt.Errorf("pebblestore: %w", err)
+	}
+	defer it.Close()
+	b := s.db.NewBatch()
+	defer b.Close()
+	n := 0
+	for it.First(); it.Valid() && n < limit; it.Next() {
+		day, key, ok := splitIdemDayKey(it.Key())
+		if !ok {
+			return 0, fmt.Errorf("pebblestore: idempotency index: %w", store.ErrCorrupt)
+		}
+		b.Delete(it.Key(), nil)
+		// Only if the record is still the one the index names: a record
+		// made again since has its own, later, index entry.
+		if v, closer, err := s.db.Get(key); err == nil {
+			rec, derr := decodeIdempotency(v)
+			closer.Close()
+			if derr == nil && dayNumber(rec.CreatedAt) == day {
+				b.Delete(key, nil)
+				n++
+			}
+		}
+	}
+	if err := it.Error(); err != nil {
+		return 0, fmt.Errorf("pebblestore: %w", err)
+	}
+	if b.Empty() {
+		return 0, nil
+	}
+	if err := b.Commit(pebble.Sync); err != nil {
+		return 0, fmt.Errorf("pebblestore: %w", err)
+	}
+	return n, nil
 }
 
 // slogLogger routes Pebble's log lines to slog.

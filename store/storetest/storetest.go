@@ -50,6 +50,7 @@ func Run(t *testing.T, newLocation func(t *testing.T) Opener) {
 		{"OutboxAfterReopen", testOutboxAfterReopen},
 		{"Due", testDue},
 		{"Idempotency", testIdempotency},
+		{"IdempotencyPurge", testIdempotencyPurge},
 		{"Durable", testDurable},
 		{"SerialisedPerYouth", testSerialisedPerYouth},
 		{"ParallelYouths", testParallelYouths},
@@ -537,6 +538,48 @@ func testIdempotency(t *testing.T, open Opener) {
 		t.Fatal(err)
 	}
 	check("ggd", "key-1", false)
+}
+
+func testIdempotencyPurge(t *testing.T, open Opener) {
+	s := openStore(t, open)
+	y := Youth(1, 1)
+	put := func(key string, at time.Time) {
+		t.Helper()
+		if err := s.Update(ctx, []pseudonym.Pseudonym{y}, func(tx store.Tx) error {
+			tx.PutIdempotency("ggd", key, store.Idempotency{Youth: y, CreatedAt: at})
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	has := func(key string) bool {
+		var ok bool
+		s.View(ctx, []pseudonym.Pseudonym{y}, func(r store.Reader) error {
+			_, ok = r.Idempotency("ggd", key)
+			return nil
+		})
+		return ok
+	}
+	put("old", day(2026, 1, 1))
+	put("new", day(2026, 1, 5))
+	put("renewed", day(2026, 1, 1))
+	put("renewed", day(2026, 1, 6)) // made again: its old index entry goes
+	n, err := s.PurgeIdempotency(ctx, day(2026, 1, 3), 100)
+	if err != nil || n != 1 {
+		t.Fatalf("purge: %d %v, want 1", n, err)
+	}
+	if has("old") || !has("new") || !has("renewed") {
+		t.Fatalf("after purge: old %v new %v renewed %v", has("old"), has("new"), has("renewed"))
+	}
+	if n, err := s.PurgeIdempotency(ctx, day(2026, 1, 3), 100); err != nil || n != 0 {
+		t.Fatalf("second purge: %d %v", n, err)
+	}
+	if n, err := s.PurgeIdempotency(ctx, day(2027, 1, 1), 1); err != nil || n != 1 {
+		t.Fatalf("purge with limit 1: %d %v", n, err)
+	}
+	if n, err := s.PurgeIdempotency(ctx, day(2027, 1, 1), 100); err != nil || n != 1 {
+		t.Fatalf("purge of the rest: %d %v", n, err)
+	}
 }
 
 func testDurable(t *testing.T, open Opener) {
