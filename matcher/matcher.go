@@ -493,16 +493,19 @@ func (m *Matcher) Register(ctx context.Context, actor Actor, r Registration) (Re
 		return nil
 	})
 	if err != nil {
-		m.log.LogAttrs(ctx, slog.LevelDebug, "register", slog.String("institution", actor.Institution), slog.String("outcome", outcome(err)))
+		m.debug(ctx, "register", slog.String("institution", actor.Institution), slog.String("outcome", outcome(err)))
 		return Result{}, err
 	}
-	m.log.LogAttrs(ctx, slog.LevelDebug, "register",
+	m.debug(ctx, "register",
 		slog.String("institution", actor.Institution), slog.String("registration", res.ID.String()),
 		slog.Bool("matched", res.Matched), slog.Bool("refreshed", res.Refreshed), slog.Bool("replayed", res.Replayed))
 	return res, nil
 }
 
 func outcome(err error) string {
+	if err == nil {
+		return "ok"
+	}
 	var fe *FieldError
 	switch {
 	case errors.As(err, &fe):
@@ -515,6 +518,11 @@ func outcome(err error) string {
 		return "cancelled"
 	}
 	return "error"
+}
+
+// debug logs one line at debug level.
+func (m *Matcher) debug(ctx context.Context, msg string, attrs ...slog.Attr) {
+	m.log.LogAttrs(ctx, slog.LevelDebug, msg, attrs...)
 }
 
 // parties returns the live registrations of institutions other than self.
@@ -574,7 +582,9 @@ func (m *Matcher) Lookup(ctx context.Context, actor Actor, bsn identity.BSN) (Vi
 		}
 		return nil
 	})
-	m.log.LogAttrs(ctx, slog.LevelDebug, "lookup", slog.String("institution", actor.Institution), slog.String("outcome", outcome(err)))
+	if m.log.Enabled(ctx, slog.LevelDebug) {
+		m.debug(ctx, "lookup", slog.String("institution", actor.Institution), slog.String("outcome", outcome(err)))
+	}
 	return v, err
 }
 
@@ -638,7 +648,7 @@ func (m *Matcher) End(ctx context.Context, actor Actor, id ID, on time.Time) err
 	if errors.Is(err, store.ErrNotFound) {
 		err = ErrNotFound
 	}
-	m.log.LogAttrs(ctx, slog.LevelDebug, "end", slog.String("institution", actor.Institution), slog.String("registration", id.String()), slog.String("outcome", outcome(err)))
+	m.debug(ctx, "end", slog.String("institution", actor.Institution), slog.String("registration", id.String()), slog.String("outcome", outcome(err)))
 	return err
 }
 

@@ -118,6 +118,18 @@ func (d *dec) bytes() []byte {
 	return v
 }
 
+// view is bytes without the copy: the slice aliases the input.
+func (d *dec) view() []byte {
+	n := d.uvarint()
+	if d.err != nil || n > uint64(len(d.b)) {
+		d.fail()
+		return nil
+	}
+	v := d.b[:n:n]
+	d.b = d.b[n:]
+	return v
+}
+
 func (d *dec) str() string {
 	n := d.uvarint()
 	if d.err != nil || n > uint64(len(d.b)) {
@@ -275,7 +287,7 @@ func decodeYouth(b []byte) (youthRecord, error) {
 	d.version(youthV1)
 	y.hasCase = d.bool()
 	if y.hasCase && d.err == nil {
-		c, err := decodeCase(d.bytes())
+		c, err := decodeCase(d.view())
 		if err != nil {
 			return youthRecord{}, err
 		}
@@ -290,7 +302,7 @@ func decodeYouth(b []byte) (youthRecord, error) {
 	if d.err == nil && n > 0 {
 		y.regs = make([]store.Registration, 0, n)
 		for range n {
-			r, err := decodeRegistration(d.bytes())
+			r, err := decodeRegistration(d.view())
 			if err != nil {
 				return youthRecord{}, err
 			}
