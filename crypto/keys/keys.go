@@ -31,6 +31,7 @@ package keys
 
 import (
 	"bytes"
+	"cmp"
 	"errors"
 	"fmt"
 	"io"
@@ -218,15 +219,7 @@ func Status(h *keyset.Handle) ([]KeyInfo, error) {
 		}
 		out = append(out, KeyInfo{ID: k.GetKeyId(), State: st, Primary: k.GetKeyId() == info.GetPrimaryKeyId()})
 	}
-	slices.SortFunc(out, func(a, b KeyInfo) int {
-		switch {
-		case a.ID < b.ID:
-			return -1
-		case a.ID > b.ID:
-			return 1
-		}
-		return 0
-	})
+	slices.SortFunc(out, func(a, b KeyInfo) int { return cmp.Compare(a.ID, b.ID) })
 	return out, nil
 }
 

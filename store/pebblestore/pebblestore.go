@@ -15,6 +15,7 @@ package pebblestore
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -743,15 +744,7 @@ func (s *Store) Events(ctx context.Context, recipient string, after uint64, limi
 	if err := it.Error(); err != nil {
 		return nil, fmt.Errorf("pebblestore: %w", err)
 	}
-	slices.SortFunc(out, func(a, b store.Event) int {
-		switch {
-		case a.Seq < b.Seq:
-			return -1
-		case a.Seq > b.Seq:
-			return 1
-		}
-		return 0
-	})
+	slices.SortFunc(out, func(a, b store.Event) int { return cmp.Compare(a.Seq, b.Seq) })
 	if len(out) > limit {
 		out = out[:limit]
 	}
