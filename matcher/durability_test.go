@@ -197,4 +197,25 @@ func verifyAcks(t *testing.T, dir string, acks []ack) {
 			}
 		}
 	}
+	// A youth both institutions were acknowledged for is matched, with a
+	// coordinator, as seen through the matcher (same keys, same store).
+	both := map[int]int{}
+	for _, a := range acks {
+		both[a.youth]++
+	}
+	e.clock.Set(time.Now().UTC())
+	checked := 0
+	for n, k := range both {
+		if k < 2 || checked >= 200 {
+			continue
+		}
+		checked++
+		v, err := e.m.Lookup(ctx, matcher.Actor{Institution: wij}, bsnFor(t, n))
+		if err != nil || !v.Matched || v.Coordinator.Institution == "" {
+			t.Fatalf("youth %d after the crash: %+v %v", n, v, err)
+		}
+	}
+	if checked == 0 {
+		t.Fatal("no youth was acknowledged for both institutions")
+	}
 }
