@@ -588,8 +588,10 @@ func (m *Matcher) Lookup(ctx context.Context, actor Actor, bsn identity.BSN) (Vi
 	return v, err
 }
 
+// liveOn filters regs in place (the caller owns the slice) to the
+// registrations live on today.
 func liveOn(regs []store.Registration, today time.Time) []store.Registration {
-	out := regs[:0:0]
+	out := regs[:0]
 	for _, r := range regs {
 		if r.IsLive() && (r.EndsOn.IsZero() || today.Before(r.EndsOn)) {
 			out = append(out, r)

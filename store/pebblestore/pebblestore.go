@@ -65,6 +65,10 @@ type Store struct {
 
 const lockStripes = 4096
 
+// maxPseudonyms bounds the pseudonyms (enabled keys) of one youth in one
+// update.
+const maxPseudonyms = 64
+
 var _ store.Store = (*Store)(nil)
 
 // ErrSchema is returned by Open for a data directory written by an unknown
@@ -332,7 +336,10 @@ func (s *Store) View(ctx context.Context, youth []pseudonym.Pseudonym, fn func(s
 // than one pseudonym (after a key rotation) the reads go through a snapshot,
 // so a concurrent migration is seen whole or not at all.
 func (s *Store) read(youth []pseudonym.Pseudonym) (*tx, error) {
-	t := &tx{s: s, youth: youth, had: make([]bool, len(youth))}
+	if len(youth) > maxPseudonyms {
+		return nil, fmt.Errorf("pebblestore: %d pseudonyms for one youth, at most %d (one per enabled key): %w", len(youth), maxPseudonyms, store.ErrConflict)
+	}
+	t := &tx{s: s, youth: youth}
 	var r pebble.Reader = s.db
 	if len(youth) > 1 {
 		snap := s.db.NewSnapshot()
@@ -352,7 +359,7 @@ func (s *Store) read(youth []pseudonym.Pseudonym) (*tx, error) {
 		if err != nil {
 			return nil, err
 		}
-		t.had[i] = true
+		t.had |= 1 << i
 		if rec.hasCase && !t.hasCase {
 			t.kase, t.hasCase = rec.kase, true
 		}
@@ -373,7 +380,7 @@ type tx struct {
 
 	orig        []store.Registration             // as read, in Registrations order
 	staged      map[store.ID]*store.Registration // nil value: deleted
-	had         []bool                           // a record existed under youth[i]
+	had         uint64                           // bit i: a record existed under youth[i]
 	hasCase     bool
 	kase        store.Case
 	caseChanged bool
@@ -592,7 +599,7 @@ func (s *Store) commit(t *tx) error {
 			case len(rec.regs) > 0 || rec.hasCase:
 				buf = encodeYouth(buf[:0], &rec)
 				b.Set(youthKey(p), buf, nil)
-			case t.had[i]:
+			case t.had&(1<<i) != 0:
 				b.Delete(youthKey(p), nil)
 			}
 		}
