@@ -859,3 +859,28 @@ func (m *Matcher) ExpireDue(ctx context.Context) (ExpireStats, error) {
 		}
 	}
 }
+
+// Event is an outbox event as its recipient institution reads it.
+type Event = store.Event
+
+// MaxEvents is the most events one call of Matcher.Events returns.
+const MaxEvents = 1000
+
+// Events returns up to limit of the actor's own outbox events with a
+// sequence number greater than after, in sequence order: a client system
+// polls with the last sequence number it has handled. A limit outside 1 to
+// MaxEvents is taken as MaxEvents. An institution only ever reads events
+// addressed to itself.
+func (m *Matcher) Events(ctx context.Context, actor Actor, after uint64, limit int) ([]Event, error) {
+	if _, err := m.institution(actor); err != nil {
+		return nil, err
+	}
+	if limit <= 0 || limit > MaxEvents {
+		limit = MaxEvents
+	}
+	evs, err := m.store.Events(ctx, actor.Institution, after, limit)
+	if err != nil {
+		return nil, fmt.Errorf("matcher: events: %w", err)
+	}
+	return evs, nil
+}

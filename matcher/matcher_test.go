@@ -453,3 +453,35 @@ func TestCoordinatorIsKeptUnlessFinalSay(t *testing.T) {
 		t.Fatalf("the old coordinator was not told: %+v", last)
 	}
 }
+
+func TestEventsAreTheCallersOwn(t *testing.T) {
+	e := newEnv(t)
+	e.register(t, school, signal(t, 1))
+	e.register(t, wij, involvement(t, 1))
+	e.register(t, wij, involvement(t, 2))
+
+	all, err := e.m.Events(ctx, matcher.Actor{Institution: wij}, 0, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := types(all); !slices.Equal(got, []string{"match", "coordinator", "no-match"}) {
+		t.Fatalf("wij events: %v", got)
+	}
+	for _, ev := range all {
+		if ev.Recipient != wij {
+			t.Fatalf("wij reads an event for %s", ev.Recipient)
+		}
+	}
+	// Polling after the first event's number gives the rest, and a limit
+	// bounds the page.
+	rest, err := e.m.Events(ctx, matcher.Actor{Institution: wij}, all[0].Seq, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rest) != 1 || rest[0].Seq != all[1].Seq {
+		t.Fatalf("page after %d: %+v", all[0].Seq, rest)
+	}
+	if _, err := e.m.Events(ctx, matcher.Actor{Institution: "nobody"}, 0, 10); !errors.Is(err, matcher.ErrUnknownInstitution) {
+		t.Fatalf("unknown institution: %v", err)
+	}
+}

@@ -2,6 +2,9 @@ package rules
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -59,6 +62,11 @@ type Institution struct {
 	Municipalities []string
 	// Email is the institution's functional mailbox, if any.
 	Email string
+	// ClientCertificates pins the TLS client certificates the institution's
+	// systems authenticate with: "sha256:" and the lower-case hex SHA-256 of
+	// the certificate's SubjectPublicKeyInfo (see CertificatePin). A pin
+	// survives certificate renewal with the same key.
+	ClientCertificates []string
 	// Line is where the institution is defined in the covenant file.
 	Line int
 }
@@ -92,8 +100,28 @@ type Covenant struct {
 	Rules          []Rule
 	Limits         Limits
 
-	byID map[string]int
+	byID  map[string]int
+	byPin map[string]int
 }
+
+// InstitutionByCertificate returns the institution that pins a client
+// certificate with the given pin (see CertificatePin).
+func (c *Covenant) InstitutionByCertificate(pin string) (Institution, bool) {
+	i, ok := c.byPin[pin]
+	if !ok {
+		return Institution{}, false
+	}
+	return c.Institutions[i], true
+}
+
+// CertificatePin returns the pin of a certificate as a covenant writes it:
+// "sha256:" and the lower-case hex SHA-256 of its SubjectPublicKeyInfo.
+func CertificatePin(cert *x509.Certificate) string {
+	sum := sha256.Sum256(cert.RawSubjectPublicKeyInfo)
+	return "sha256:" + hex.EncodeToString(sum[:])
+}
+
+var pinPattern = regexp.MustCompile(`^sha256:[0-9a-f]{64}$`)
 
 // Institution returns the institution with id.
 func (c *Covenant) Institution(id string) (Institution, bool) {
@@ -191,6 +219,7 @@ type rawInstitution struct {
 	MayCoordinate  bool     `yaml:"may_coordinate"`
 	Municipalities []string `yaml:"municipalities"`
 	Email          string   `yaml:"email"`
+	ClientCerts    []string `yaml:"client_certificates"`
 }
 
 type rawRule struct {
@@ -361,7 +390,7 @@ func build(file string, raw *rawCovenant, li lineIndex) (*Covenant, error) {
 	fail := func(line int, format string, args ...any) {
 		errs = append(errs, &LoadError{File: file, Line: line, Msg: fmt.Sprintf(format, args...)})
 	}
-	c := &Covenant{Name: raw.Name, Region: raw.Region, byID: map[string]int{}}
+	c := &Covenant{Name: raw.Name, Region: raw.Region, byID: map[string]int{}, byPin: map[string]int{}}
 	if raw.Name == "" {
 		fail(li.root, "covenant needs a name")
 	}
@@ -440,6 +469,19 @@ func build(file string, raw *rawCovenant, li lineIndex) (*Covenant, error) {
 		if ri.Email != "" && (!strings.Contains(ri.Email, "@") || strings.ContainsAny(ri.Email, " \t\r\n<>")) {
 			fail(field("email"), "institution %s: email %q is not an e-mail address", ri.ID, ri.Email)
 		}
+		for _, pin := range ri.ClientCerts {
+			switch other, dup := c.byPin[pin]; {
+			case !pinPattern.MatchString(pin):
+				fail(field("client_certificates"), "institution %s: client certificate pin %q must be sha256: and 64 lower-case hex digits", ri.ID, pin)
+			case dup && other == len(c.Institutions):
+				fail(field("client_certificates"), "institution %s: client certificate pin listed twice", ri.ID)
+			case dup:
+				fail(field("client_certificates"), "institution %s: client certificate pin is already %s's", ri.ID, c.Institutions[other].ID)
+			case ok:
+				c.byPin[pin] = len(c.Institutions)
+			}
+		}
+		inst.ClientCertificates = slices.Clone(ri.ClientCerts)
 		if ok {
 			c.byID[ri.ID] = len(c.Institutions)
 			c.Institutions = append(c.Institutions, inst)
