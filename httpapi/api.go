@@ -1,0 +1,591 @@
+// Package httpapi is vindex's thin JSON-over-HTTPS interface: it
+// authenticates the calling institution (a TLS client certificate pinned in
+// the covenant, or a bearer token), decodes and validates the request, calls
+// the matcher, and encodes the answer. It holds no domain logic.
+//
+// # Contract
+//
+// The OpenAPI 3.1 document served at /openapi.yaml (the file openapi.yaml
+// in this package) is the contract; the package's tests check every
+// handler's requests and responses against it. Errors are RFC 9457
+// application/problem+json bodies with a stable Problem.Code.
+//
+// # What is never logged or exposed
+//
+// A BSN and a birth date appear only in request bodies, never in a URL or
+// a query string (URLs end up in logs). The access log has one line per
+// request with the method, the route pattern (not the path), the status,
+// the duration and the institution; never a body, a path, a query, a token
+// or a header. Error responses never quote a BSN or a birth date. Metrics
+// are labelled only by route, status class, kind, event type, institution
+// and key ID: never a pseudonym, a registration ID or a contact.
+//
+// # Who may do what
+//
+// There is no anonymous access. An institution acts only on its own
+// registrations; closing a case and removing a wrong registration need the
+// coordinator role for that case; removal after an upheld objection and
+// recording a death need the municipality role. The matcher enforces these
+// rules; the handler only maps its errors to statuses.
+package httpapi
+
+import (
+	"context"
+	_ "embed"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"mime"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/vindex-nl/vindex/identity"
+	"github.com/vindex-nl/vindex/matcher"
+	"github.com/vindex-nl/vindex/rules"
+	"github.com/vindex-nl/vindex/store"
+)
+
+//go:embed openapi.yaml
+var openAPI []byte
+
+// OpenAPI returns the OpenAPI 3.1 document of the API.
+func OpenAPI() []byte { return openAPI }
+
+// DefaultMaxBodyBytes is the default limit on a request body.
+const DefaultMaxBodyBytes = 16 << 10
+
+// Config configures a Handler. Matcher and Covenant are required; the rest
+// have documented defaults.
+type Config struct {
+	// Matcher does the work.
+	Matcher *matcher.Matcher
+	// Covenant maps client certificates to institutions (their pins) and
+	// names institutions in answers. It must be the matcher's.
+	Covenant *rules.Covenant
+	// Tokens are the accepted bearer tokens. If nil, only client
+	// certificates are accepted.
+	Tokens *Tokens
+	// Metrics records request and domain metrics. If nil, none are kept.
+	Metrics *Metrics
+	// ServeMetrics also serves Metrics at GET /metrics on this handler.
+	// Leave it false to serve them on a separate listener (Metrics.Handler).
+	ServeMetrics bool
+	// Ready reports whether the service can take requests (the store is
+	// open, the keys are loaded); GET /readyz answers 503 while it returns
+	// an error. If nil, always ready.
+	Ready func(context.Context) error
+	// Logger receives the access log (one Info line per request) and
+	// internal errors. If nil, nothing is logged.
+	Logger *slog.Logger
+	// MaxBodyBytes limits a request body. If zero, DefaultMaxBodyBytes.
+	MaxBodyBytes int64
+	// Location is the time zone of dates in requests (ends_on, on). If
+	// nil, Europe/Amsterdam (UTC if the zone database is missing).
+	Location *time.Location
+}
+
+// Validate reports what is missing from c.
+func (c *Config) Validate() error {
+	var errs []error
+	if c.Matcher == nil {
+		errs = append(errs, errors.New("httpapi: Config.Matcher is required"))
+	}
+	if c.Covenant == nil {
+		errs = append(errs, errors.New("httpapi: Config.Covenant is required"))
+	}
+	if c.MaxBodyBytes < 0 {
+		errs = append(errs, errors.New("httpapi: Config.MaxBodyBytes must not be negative"))
+	}
+	return errors.Join(errs...)
+}
+
+// Handler serves the API. It is an http.Handler; mount it at the root of a
+// server (see NewServer for the timeouts it should have).
+type Handler struct {
+	m       *matcher.Matcher
+	cov     *rules.Covenant
+	tokens  *Tokens
+	metrics *Metrics
+	ready   func(context.Context) error
+	log     *slog.Logger
+	maxBody int64
+	loc     *time.Location
+	mux     *http.ServeMux
+}
+
+var _ http.Handler = (*Handler)(nil)
+
+// New returns a Handler for c.
+func New(c Config) (*Handler, error) {
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	h := &Handler{m: c.Matcher, cov: c.Covenant, tokens: c.Tokens, metrics: c.Metrics, ready: c.Ready,
+		log: c.Logger, maxBody: c.MaxBodyBytes, loc: c.Location, mux: http.NewServeMux()}
+	if h.log == nil {
+		h.log = slog.New(slog.DiscardHandler)
+	}
+	if h.maxBody == 0 {
+		h.maxBody = DefaultMaxBodyBytes
+	}
+	if h.loc == nil {
+		loc, err := time.LoadLocation("Europe/Amsterdam")
+		if err != nil {
+			loc = time.UTC
+		}
+		h.loc = loc
+	}
+	if h.ready == nil {
+		h.ready = func(context.Context) error { return nil }
+	}
+
+	h.route("POST /v1/registrations", h.register)
+	h.route("POST /v1/registrations/{id}/end", h.end)
+	h.route("DELETE /v1/registrations/{id}", h.remove)
+	h.route("POST /v1/lookups", h.lookup)
+	h.route("POST /v1/cases/close", h.closeCase)
+	h.route("POST /v1/deaths", h.death)
+	h.route("GET /v1/events", h.events)
+	h.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, Health{Status: "ok"})
+	})
+	h.mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		if err := h.ready(r.Context()); err != nil {
+			writeProblem(w, problem(http.StatusServiceUnavailable, CodeUnavailable, "", "not ready: "+err.Error()))
+			return
+		}
+		writeJSON(w, http.StatusOK, Health{Status: "ready"})
+	})
+	h.mux.HandleFunc("GET /openapi.yaml", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/yaml")
+		w.Write(openAPI)
+	})
+	if c.ServeMetrics && c.Metrics != nil {
+		h.mux.Handle("GET /metrics", c.Metrics.Handler())
+	}
+	// Known paths with another method: 405 as a problem.
+	for _, p := range []string{"/v1/registrations", "/v1/registrations/{id}/end", "/v1/registrations/{id}",
+		"/v1/lookups", "/v1/cases/close", "/v1/deaths", "/v1/events", "/healthz", "/readyz", "/openapi.yaml"} {
+		h.mux.HandleFunc(p, func(w http.ResponseWriter, r *http.Request) {
+			writeProblem(w, problem(http.StatusMethodNotAllowed, CodeMethodNotAllowed, "", r.Method+" is not allowed here"))
+		})
+	}
+	h.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		writeProblem(w, problem(http.StatusNotFound, CodeNotFound, "", "no such resource"))
+	})
+	return h, nil
+}
+
+// reqInfo is filled in while a request is served, for the access log.
+type reqInfo struct{ institution string }
+
+type infoKey struct{}
+
+// ServeHTTP serves the API, with the access log and the request metrics.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	info := &reqInfo{}
+	r = r.WithContext(context.WithValue(r.Context(), infoKey{}, info))
+	sw := &statusWriter{ResponseWriter: w}
+	h.mux.ServeHTTP(sw, r)
+	status := sw.status
+	if status == 0 {
+		status = http.StatusOK
+	}
+	route := r.Pattern
+	if route == "" || route == "/" {
+		route = "unmatched"
+	}
+	d := time.Since(start)
+	if h.metrics != nil {
+		h.metrics.request(route, status, d)
+	}
+	h.log.LogAttrs(r.Context(), slog.LevelInfo, "request",
+		slog.String("method", r.Method), slog.String("route", route), slog.Int("status", status),
+		slog.Duration("duration", d), slog.String("institution", info.institution))
+}
+
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// apiFunc serves one authenticated API call: it returns the value to encode
+// as JSON with the status, or an error.
+type apiFunc func(r *http.Request, actor matcher.Actor) (any, int, error)
+
+func (h *Handler) route(pattern string, f apiFunc) {
+	h.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "no-store")
+		inst, perr := h.authenticate(r)
+		if perr != nil {
+			writeProblem(w, perr)
+			return
+		}
+		if info, ok := r.Context().Value(infoKey{}).(*reqInfo); ok {
+			info.institution = inst
+		}
+		v, status, err := f(r, matcher.Actor{Institution: inst})
+		if err != nil {
+			p := toProblem(err)
+			if p.p.Status >= 500 {
+				h.log.LogAttrs(r.Context(), slog.LevelError, "request failed",
+					slog.String("route", r.Pattern), slog.String("institution", inst), slog.String("error", err.Error()))
+			}
+			writeProblem(w, p)
+			return
+		}
+		if v == nil {
+			w.WriteHeader(status)
+			return
+		}
+		writeJSON(w, status, v)
+	})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		writeProblem(w, problem(http.StatusInternalServerError, CodeInternal, "", "internal error"))
+		return
+	}
+	b = append(b, '\n')
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Content-Length", strconv.Itoa(len(b)))
+	w.WriteHeader(status)
+	w.Write(b)
+}
+
+// decode reads a JSON body into v: the media type must be JSON, the body
+// at most the limit, one JSON object with only known fields. An empty body
+// is accepted when optional is true.
+func (h *Handler) decode(r *http.Request, v any, optional bool) error {
+	if r.ContentLength == 0 && optional {
+		return nil
+	}
+	if ct := r.Header.Get("Content-Type"); ct != "" || !optional {
+		mt, _, err := mime.ParseMediaType(ct)
+		if err != nil || (mt != "application/json" && !strings.HasSuffix(mt, "+json")) {
+			return problem(http.StatusUnsupportedMediaType, CodeUnsupportedMediaType, "", "the body must be application/json")
+		}
+	}
+	body := http.MaxBytesReader(nil, r.Body, h.maxBody)
+	dec := json.NewDecoder(body)
+	dec.DisallowUnknownFields()
+	err := dec.Decode(v)
+	if err == nil {
+		// Exactly one value.
+		if _, err2 := dec.Token(); err2 != io.EOF {
+			err = errTrailing
+			var mbe *http.MaxBytesError
+			if errors.As(err2, &mbe) {
+				err = err2
+			}
+		}
+	}
+	if err == io.EOF && optional {
+		return nil
+	}
+	return decodeProblem(err, h.maxBody)
+}
+
+var errTrailing = errors.New("data after the JSON value")
+
+func decodeProblem(err error, limit int64) error {
+	if err == nil {
+		return nil
+	}
+	var mbe *http.MaxBytesError
+	var se *json.SyntaxError
+	var te *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &mbe):
+		return problem(http.StatusRequestEntityTooLarge, CodeBodyTooLarge, "", fmt.Sprintf("the body is larger than %d bytes", limit))
+	case errors.As(err, &te):
+		// The value itself is never quoted.
+		return problem(http.StatusBadRequest, CodeMalformedJSON, te.Field, "field "+te.Field+" has the wrong JSON type; want "+te.Type.String())
+	case strings.HasPrefix(err.Error(), "json: unknown field "):
+		f := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
+		return problem(http.StatusBadRequest, CodeUnknownField, f, "unknown field "+strconv.Quote(f))
+	case errors.As(err, &se), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF), errors.Is(err, errTrailing):
+		return problem(http.StatusBadRequest, CodeMalformedJSON, "", "the body is not one JSON object")
+	}
+	return problem(http.StatusBadRequest, CodeMalformedJSON, "", "the body could not be read as JSON")
+}
+
+func (h *Handler) date(field, s string) (time.Time, error) {
+	if s == "" {
+		return time.Time{}, nil
+	}
+	t, err := time.ParseInLocation(time.DateOnly, s, h.loc)
+	if err != nil {
+		return time.Time{}, problem(http.StatusBadRequest, CodeInvalidDate, field, field+" must be a date in the form YYYY-MM-DD")
+	}
+	return t, nil
+}
+
+func parseBSN(s string) (identity.BSN, error) {
+	if s == "" {
+		return identity.BSN{}, &matcher.FieldError{Field: "bsn", Err: matcher.ErrMissingBSN}
+	}
+	b, err := identity.ParseBSN(s)
+	if err != nil {
+		return identity.BSN{}, &matcher.FieldError{Field: "bsn", Err: err}
+	}
+	return b, nil
+}
+
+func (h *Handler) registration(r *http.Request, actor matcher.Actor) (matcher.ID, error) {
+	id, err := store.ParseID(r.PathValue("id"))
+	if err != nil {
+		// The same answer as for another institution's registration.
+		return matcher.ID{}, matcher.ErrNotFound
+	}
+	return id, nil
+}
+
+func (h *Handler) register(r *http.Request, actor matcher.Actor) (any, int, error) {
+	var req RegistrationRequest
+	if err := h.decode(r, &req, false); err != nil {
+		return nil, 0, err
+	}
+	key := req.IdempotencyKey
+	if hk := r.Header.Get("Idempotency-Key"); hk != "" {
+		if key != "" && key != hk {
+			return nil, 0, problem(http.StatusBadRequest, CodeIdempotencyConflict, "idempotency_key", "the Idempotency-Key header and the body's idempotency_key differ")
+		}
+		key = hk
+	}
+	bsn, err := parseBSN(req.BSN)
+	if err != nil {
+		return nil, 0, err
+	}
+	var bd identity.BirthDate
+	if req.BirthDate != "" {
+		if bd, err = identity.ParseBirthDate(req.BirthDate); err != nil {
+			return nil, 0, &matcher.FieldError{Field: "birth_date", Err: err}
+		}
+	}
+	var mun identity.Municipality
+	if req.Municipality != "" {
+		if mun, err = identity.ParseMunicipality(req.Municipality); err != nil {
+			return nil, 0, &matcher.FieldError{Field: "municipality", Err: err}
+		}
+	}
+	var kind matcher.Kind
+	switch req.Kind {
+	case "signal":
+		kind = matcher.Signal
+	case "involvement":
+		kind = matcher.Involvement
+	default:
+		return nil, 0, &matcher.FieldError{Field: "kind", Err: matcher.ErrKind}
+	}
+	endsOn, err := h.date("ends_on", req.EndsOn)
+	if err != nil {
+		return nil, 0, err
+	}
+	res, err := h.m.Register(r.Context(), actor, matcher.Registration{
+		BSN: bsn, BirthDate: bd, Municipality: mun, Kind: kind, SignalCode: req.Code, Urgent: req.Urgent,
+		Sector: rules.Sector(req.Sector), Contact: matcher.Contact(req.Contact), EndsOn: endsOn, IdempotencyKey: key,
+	})
+	if err != nil {
+		return nil, 0, err
+	}
+	if h.metrics != nil {
+		h.metrics.registered(req.Kind, res)
+	}
+	out := RegistrationResponse{
+		ID: res.ID.String(), Matched: res.Matched, Involved: h.parties(res.Involved),
+		Coordinator: coordinator(res.Coordinator), NoCoordinator: res.NoCoordinator,
+		Refreshed: res.Refreshed, Replayed: res.Replayed,
+	}
+	status := http.StatusCreated
+	if res.Refreshed || res.Replayed {
+		status = http.StatusOK
+	}
+	return out, status, nil
+}
+
+func (h *Handler) end(r *http.Request, actor matcher.Actor) (any, int, error) {
+	var req EndRequest
+	if err := h.decode(r, &req, true); err != nil {
+		return nil, 0, err
+	}
+	on, err := h.date("on", req.On)
+	if err != nil {
+		return nil, 0, err
+	}
+	id, err := h.registration(r, actor)
+	if err != nil {
+		return nil, 0, err
+	}
+	if err := h.m.End(r.Context(), actor, id, on); err != nil {
+		return nil, 0, err
+	}
+	return nil, http.StatusNoContent, nil
+}
+
+func (h *Handler) remove(r *http.Request, actor matcher.Actor) (any, int, error) {
+	var req RemoveRequest
+	if err := h.decode(r, &req, true); err != nil {
+		return nil, 0, err
+	}
+	reason := req.Reason
+	if q := r.URL.Query().Get("reason"); q != "" {
+		if reason != "" && reason != q {
+			return nil, 0, problem(http.StatusBadRequest, CodeInvalidReason, "reason", "the reason in the query and in the body differ")
+		}
+		reason = q
+	}
+	var rr matcher.RemoveReason
+	switch reason {
+	case "wrong":
+		rr = matcher.RemoveWrong
+	case "objection":
+		rr = matcher.RemoveObjection
+	default:
+		return nil, 0, &matcher.FieldError{Field: "reason", Err: matcher.ErrRemoveReason}
+	}
+	id, err := h.registration(r, actor)
+	if err != nil {
+		return nil, 0, err
+	}
+	if err := h.m.Remove(r.Context(), actor, id, rr); err != nil {
+		return nil, 0, err
+	}
+	return nil, http.StatusNoContent, nil
+}
+
+func (h *Handler) lookup(r *http.Request, actor matcher.Actor) (any, int, error) {
+	var req BSNRequest
+	if err := h.decode(r, &req, false); err != nil {
+		return nil, 0, err
+	}
+	bsn, err := parseBSN(req.BSN)
+	if err != nil {
+		return nil, 0, err
+	}
+	v, err := h.m.Lookup(r.Context(), actor, bsn)
+	if err != nil {
+		return nil, 0, err
+	}
+	return ViewResponse{ID: v.ID.String(), Matched: v.Matched, Involved: h.parties(v.Involved),
+		Coordinator: coordinator(v.Coordinator), NoCoordinator: v.NoCoordinator}, http.StatusOK, nil
+}
+
+func (h *Handler) closeCase(r *http.Request, actor matcher.Actor) (any, int, error) {
+	var req BSNRequest
+	if err := h.decode(r, &req, false); err != nil {
+		return nil, 0, err
+	}
+	bsn, err := parseBSN(req.BSN)
+	if err != nil {
+		return nil, 0, err
+	}
+	if err := h.m.CloseCase(r.Context(), actor, bsn); err != nil {
+		return nil, 0, err
+	}
+	return nil, http.StatusNoContent, nil
+}
+
+func (h *Handler) death(r *http.Request, actor matcher.Actor) (any, int, error) {
+	var req BSNRequest
+	if err := h.decode(r, &req, false); err != nil {
+		return nil, 0, err
+	}
+	bsn, err := parseBSN(req.BSN)
+	if err != nil {
+		return nil, 0, err
+	}
+	if err := h.m.RecordDeath(r.Context(), actor, bsn); err != nil {
+		return nil, 0, err
+	}
+	return nil, http.StatusNoContent, nil
+}
+
+func (h *Handler) events(r *http.Request, actor matcher.Actor) (any, int, error) {
+	q := r.URL.Query()
+	var after uint64
+	limit := 100
+	if s := q.Get("after"); s != "" {
+		n, err := strconv.ParseUint(s, 10, 64)
+		if err != nil {
+			return nil, 0, problem(http.StatusBadRequest, CodeInvalidParameter, "after", "after must be a sequence number (0 or more)")
+		}
+		after = n
+	}
+	if s := q.Get("limit"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 || n > matcher.MaxEvents {
+			return nil, 0, problem(http.StatusBadRequest, CodeInvalidParameter, "limit", fmt.Sprintf("limit must be 1 to %d", matcher.MaxEvents))
+		}
+		limit = n
+	}
+	evs, err := h.m.Events(r.Context(), actor, after, limit)
+	if err != nil {
+		return nil, 0, err
+	}
+	if h.metrics != nil {
+		h.metrics.polled(actor.Institution, after)
+	}
+	out := EventsResponse{Events: make([]EventJSON, 0, len(evs)), Next: after}
+	for _, e := range evs {
+		ej := EventJSON{
+			Seq: e.Seq, Type: e.Type.String(), At: e.At.UTC().Format(time.RFC3339),
+			Registration: e.Registration.String(), Urgent: e.Urgent, Subject: e.Subject, Reason: e.Reason,
+		}
+		if e.Coordinator != "" {
+			ej.Coordinator = &CoordinatorJSON{Institution: e.Coordinator, Rule: e.Rule}
+		}
+		for _, o := range e.Others {
+			ej.Others = append(ej.Others, h.party(o.Institution, o.Kind, o.Contact, o.Since))
+		}
+		out.Events = append(out.Events, ej)
+		out.Next = e.Seq
+	}
+	return out, http.StatusOK, nil
+}
+
+func (h *Handler) parties(ps []matcher.Party) []PartyJSON {
+	out := make([]PartyJSON, 0, len(ps))
+	for _, p := range ps {
+		out = append(out, h.party(p.Institution, p.Kind, p.Contact, p.Since))
+	}
+	return out
+}
+
+func (h *Handler) party(inst string, kind store.Kind, c store.Contact, since time.Time) PartyJSON {
+	p := PartyJSON{Institution: inst, Kind: kind.String(), Contact: ContactJSON(c), Since: since.UTC().Format(time.RFC3339)}
+	if i, ok := h.cov.Institution(inst); ok {
+		p.Name = i.Name
+	}
+	return p
+}
+
+func coordinator(c matcher.Coordinator) *CoordinatorJSON {
+	if c.Institution == "" {
+		return nil
+	}
+	return &CoordinatorJSON{Institution: c.Institution, Rule: c.Rule}
+}

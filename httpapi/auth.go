@@ -1,0 +1,237 @@
+package httpapi
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/vindex-nl/vindex/rules"
+)
+
+// ErrTokenFile is returned for a token file that cannot be used.
+var ErrTokenFile = errors.New("httpapi: token file")
+
+// TokenPrefix starts every bearer token vindex issues, so that a leaked
+// token is easy to recognise (and to scan for).
+const TokenPrefix = "vx_"
+
+// NewToken returns a fresh bearer token (256 random bits) and the line to
+// add to a token file for institution, which holds only the token's hash.
+func NewToken(institution string) (token, line string) {
+	var b [32]byte
+	rand.Read(b[:])
+	token = TokenPrefix + base64.RawURLEncoding.EncodeToString(b[:])
+	return token, institution + " " + TokenHash(token)
+}
+
+// TokenHash returns the form in which a token file stores a token:
+// "sha256:" and the hex SHA-256 of the token.
+func TokenHash(token string) string {
+	sum := sha256.Sum256([]byte(token))
+	return "sha256:" + hex.EncodeToString(sum[:])
+}
+
+type tokenEntry struct {
+	institution string
+	sum         [32]byte
+}
+
+// Tokens are the bearer tokens the service accepts, read from a token file
+// that holds only their hashes: one "institution-id sha256:HEX" per line,
+// blank lines and lines starting with # ignored. An institution may have
+// several tokens (to rotate: add the new one, move the client over, remove
+// the old one). Tokens.Watch rereads the file when it changes, so tokens are
+// rotated without a restart. Safe for concurrent use.
+type Tokens struct {
+	path string
+	cov  *rules.Covenant
+	log  *slog.Logger
+
+	mu      sync.RWMutex
+	entries []tokenEntry
+	stamp   fileStamp
+}
+
+type fileStamp struct {
+	mod  time.Time
+	size int64
+}
+
+// LoadTokens reads the token file at path. Every institution it names must
+// be one of the covenant's. logger receives reload messages; if nil, they
+// are discarded.
+func LoadTokens(path string, cov *rules.Covenant, logger *slog.Logger) (*Tokens, error) {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	t := &Tokens{path: path, cov: cov, log: logger}
+	if err := t.Reload(); err != nil {
+		return nil, err
+	}
+	return t, nil
+}
+
+// Reload rereads the token file. On an error the tokens in use are kept.
+func (t *Tokens) Reload() error {
+	fi, err := os.Stat(t.path)
+	if err != nil {
+		return fmt.Errorf("%w: %v", ErrTokenFile, err)
+	}
+	if fi.Mode().Perm()&0o022 != 0 {
+		return fmt.Errorf("%w: %s is writable by others (mode %v)", ErrTokenFile, t.path, fi.Mode().Perm())
+	}
+	b, err := os.ReadFile(t.path)
+	if err != nil {
+		return fmt.Errorf("%w: %v", ErrTokenFile, err)
+	}
+	entries, err := parseTokens(b, t.path, t.cov)
+	if err != nil {
+		return err
+	}
+	t.mu.Lock()
+	t.entries = entries
+	t.stamp = fileStamp{fi.ModTime(), fi.Size()}
+	t.mu.Unlock()
+	return nil
+}
+
+func parseTokens(b []byte, name string, cov *rules.Covenant) ([]tokenEntry, error) {
+	var entries []tokenEntry
+	var errs []error
+	sc := bufio.NewScanner(bytes.NewReader(b))
+	for n := 1; sc.Scan(); n++ {
+		line := strings.TrimSpace(sc.Text())
+		if line == "" || line[0] == '#' {
+			continue
+		}
+		f := strings.Fields(line)
+		if len(f) != 2 {
+			errs = append(errs, fmt.Errorf("%w: %s:%d: want \"institution-id sha256:HEX\"", ErrTokenFile, name, n))
+			continue
+		}
+		hexSum, ok := strings.CutPrefix(f[1], "sha256:")
+		sum, err := hex.DecodeString(hexSum)
+		if !ok || err != nil || len(sum) != sha256.Size {
+			errs = append(errs, fmt.Errorf("%w: %s:%d: the hash must be sha256: and 64 hex digits (the file holds hashes, never tokens)", ErrTokenFile, name, n))
+			continue
+		}
+		if _, ok := cov.Institution(f[0]); !ok {
+			errs = append(errs, fmt.Errorf("%w: %s:%d: institution %q is not in the covenant", ErrTokenFile, name, n, f[0]))
+			continue
+		}
+		e := tokenEntry{institution: f[0]}
+		copy(e.sum[:], sum)
+		entries = append(entries, e)
+	}
+	if err := sc.Err(); err != nil {
+		errs = append(errs, fmt.Errorf("%w: %s: %v", ErrTokenFile, name, err))
+	}
+	return entries, errors.Join(errs...)
+}
+
+// Watch rereads the token file whenever its modification time or size
+// changes, checking every interval, until ctx is done. A file that fails to
+// load is logged and the tokens in use are kept.
+func (t *Tokens) Watch(ctx context.Context, interval time.Duration) {
+	tick := time.NewTicker(interval)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		fi, err := os.Stat(t.path)
+		if err != nil {
+			t.log.Error("token file unreadable; keeping the tokens in use", slog.String("error", err.Error()))
+			continue
+		}
+		t.mu.RLock()
+		same := t.stamp == fileStamp{fi.ModTime(), fi.Size()}
+		t.mu.RUnlock()
+		if same {
+			continue
+		}
+		if err := t.Reload(); err != nil {
+			t.log.Error("token file not reloaded; keeping the tokens in use", slog.String("error", err.Error()))
+			continue
+		}
+		t.log.Info("token file reloaded", slog.Int("tokens", t.Len()))
+	}
+}
+
+// Len returns the number of tokens accepted.
+func (t *Tokens) Len() int {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	return len(t.entries)
+}
+
+// Authenticate returns the institution a bearer token belongs to. It
+// compares the token's hash with every entry in constant time, without
+// stopping at the first match.
+func (t *Tokens) Authenticate(token string) (string, bool) {
+	sum := sha256.Sum256([]byte(token))
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	found := -1
+	for i := range t.entries {
+		eq := subtle.ConstantTimeCompare(sum[:], t.entries[i].sum[:])
+		found = subtle.ConstantTimeSelect(eq, i, found)
+	}
+	if found < 0 {
+		return "", false
+	}
+	return t.entries[found].institution, true
+}
+
+// authenticate returns the institution behind a request: by its verified
+// TLS client certificate, pinned in the covenant, or by its bearer token.
+// If both are given they must name the same institution.
+func (h *Handler) authenticate(r *http.Request) (string, *problemError) {
+	var byCert string
+	if r.TLS != nil && len(r.TLS.VerifiedChains) > 0 && len(r.TLS.PeerCertificates) > 0 {
+		inst, ok := h.cov.InstitutionByCertificate(rules.CertificatePin(r.TLS.PeerCertificates[0]))
+		if !ok {
+			return "", problem(http.StatusUnauthorized, CodeUnknownCertificate, "", "the client certificate is not pinned by any institution of the covenant")
+		}
+		byCert = inst.ID
+	}
+	var byToken string
+	if a := r.Header.Get("Authorization"); a != "" {
+		scheme, tok, ok := strings.Cut(a, " ")
+		if !ok || !strings.EqualFold(scheme, "Bearer") || tok == "" {
+			return "", problem(http.StatusUnauthorized, CodeUnauthenticated, "", "use an Authorization: Bearer token or a client certificate")
+		}
+		if h.tokens == nil {
+			return "", problem(http.StatusUnauthorized, CodeInvalidToken, "", "this server accepts no bearer tokens")
+		}
+		inst, ok := h.tokens.Authenticate(strings.TrimSpace(tok))
+		if !ok {
+			return "", problem(http.StatusUnauthorized, CodeInvalidToken, "", "the bearer token is not valid")
+		}
+		byToken = inst
+	}
+	switch {
+	case byCert != "" && byToken != "" && byCert != byToken:
+		return "", problem(http.StatusUnauthorized, CodeCredentialsConflict, "", "the client certificate and the bearer token belong to different institutions")
+	case byCert != "":
+		return byCert, nil
+	case byToken != "":
+		return byToken, nil
+	}
+	return "", problem(http.StatusUnauthorized, CodeUnauthenticated, "", "no credentials: use a client certificate or an Authorization: Bearer token")
+}

@@ -1,0 +1,161 @@
+package httpapi
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"strconv"
+
+	"github.com/vindex-nl/vindex/identity"
+	"github.com/vindex-nl/vindex/matcher"
+	"github.com/vindex-nl/vindex/store"
+)
+
+// Problem is an RFC 9457 problem detail, the body of every error response
+// (media type application/problem+json). Code is stable: client systems
+// branch on it, not on Title or Detail, whose wording may change. Detail
+// never quotes a BSN or a birth date.
+type Problem struct {
+	Type   string `json:"type"`
+	Title  string `json:"title"`
+	Status int    `json:"status"`
+	Detail string `json:"detail,omitempty"`
+	// Code is the stable, machine-readable error code.
+	Code string `json:"code"`
+	// Field names the request field the problem is about, if any.
+	Field string `json:"field,omitempty"`
+}
+
+// ProblemTypePrefix is the prefix of every problem's type URI; the code
+// follows it.
+const ProblemTypePrefix = "urn:vindex:problem:"
+
+// The stable problem codes.
+const (
+	CodeInvalidBSN            = "invalid_bsn"
+	CodeInvalidBirthDate      = "invalid_birth_date"
+	CodeNotAYouth             = "not_a_youth"
+	CodeInvalidMunicipality   = "invalid_municipality"
+	CodeUnknownMunicipality   = "unknown_municipality"
+	CodeInvalidKind           = "invalid_kind"
+	CodeKindNotAllowed        = "kind_not_allowed"
+	CodeInvalidSignalCode     = "invalid_signal_code"
+	CodeInvalidSector         = "invalid_sector"
+	CodeInvalidContact        = "invalid_contact"
+	CodeInvalidDate           = "invalid_date"
+	CodeInvalidIdempotencyKey = "invalid_idempotency_key"
+	CodeIdempotencyConflict   = "idempotency_key_conflict"
+	CodeIdempotencyReused     = "idempotency_key_reused"
+	CodeInvalidReason         = "invalid_reason"
+	CodeInvalidParameter      = "invalid_parameter"
+	CodeMalformedJSON         = "malformed_json"
+	CodeUnknownField          = "unknown_field"
+	CodeBodyTooLarge          = "body_too_large"
+	CodeUnsupportedMediaType  = "unsupported_media_type"
+	CodeUnauthenticated       = "unauthenticated"
+	CodeInvalidToken          = "invalid_token"
+	CodeUnknownCertificate    = "unknown_certificate"
+	CodeCredentialsConflict   = "credentials_conflict"
+	CodeUnknownInstitution    = "unknown_institution"
+	CodeForbidden             = "forbidden"
+	CodeNotInvolved           = "not_involved"
+	CodeNotFound              = "not_found"
+	CodeMethodNotAllowed      = "method_not_allowed"
+	CodeUnavailable           = "unavailable"
+	CodeInternal              = "internal"
+)
+
+// problemError is an error that carries the problem to answer with.
+type problemError struct{ p Problem }
+
+func (e *problemError) Error() string { return "httpapi: " + e.p.Code + ": " + e.p.Detail }
+
+func problem(status int, code, field, detail string) *problemError {
+	return &problemError{Problem{
+		Type:   ProblemTypePrefix + code,
+		Title:  http.StatusText(status),
+		Status: status,
+		Detail: detail,
+		Code:   code,
+		Field:  field,
+	}}
+}
+
+// fieldCodes maps the library's input sentinels to problem codes.
+var fieldCodes = []struct {
+	err    error
+	status int
+	code   string
+}{
+	{identity.ErrBSNFormat, http.StatusBadRequest, CodeInvalidBSN},
+	{identity.ErrBSNChecksum, http.StatusBadRequest, CodeInvalidBSN},
+	{matcher.ErrMissingBSN, http.StatusBadRequest, CodeInvalidBSN},
+	{identity.ErrBirthDateFormat, http.StatusBadRequest, CodeInvalidBirthDate},
+	{identity.ErrBirthDateRange, http.StatusBadRequest, CodeInvalidBirthDate},
+	{matcher.ErrMissingBirthDate, http.StatusBadRequest, CodeInvalidBirthDate},
+	{matcher.ErrNotAYouth, http.StatusUnprocessableEntity, CodeNotAYouth},
+	{identity.ErrMunicipality, http.StatusBadRequest, CodeInvalidMunicipality},
+	{matcher.ErrMunicipality, http.StatusUnprocessableEntity, CodeUnknownMunicipality},
+	{matcher.ErrKind, http.StatusBadRequest, CodeInvalidKind},
+	{matcher.ErrKindNotAllowed, http.StatusForbidden, CodeKindNotAllowed},
+	{matcher.ErrSignalCode, http.StatusBadRequest, CodeInvalidSignalCode},
+	{matcher.ErrSector, http.StatusBadRequest, CodeInvalidSector},
+	{matcher.ErrContact, http.StatusBadRequest, CodeInvalidContact},
+	{matcher.ErrEndsOn, http.StatusBadRequest, CodeInvalidDate},
+	{matcher.ErrEndDate, http.StatusBadRequest, CodeInvalidDate},
+	{matcher.ErrIdempotencyKey, http.StatusBadRequest, CodeInvalidIdempotencyKey},
+	{matcher.ErrIdempotencyReuse, http.StatusConflict, CodeIdempotencyReused},
+	{matcher.ErrRemoveReason, http.StatusBadRequest, CodeInvalidReason},
+}
+
+// toProblem turns any error of a handler into the problem to answer with.
+// The library's errors never quote a BSN or birth date; the detail uses
+// only the sentinel's text, never a wrapped lower-level error.
+func toProblem(err error) *problemError {
+	var pe *problemError
+	if errors.As(err, &pe) {
+		return pe
+	}
+	var field string
+	var fe *matcher.FieldError
+	if errors.As(err, &fe) {
+		field = fe.Field
+	}
+	for _, fc := range fieldCodes {
+		if errors.Is(err, fc.err) {
+			return problem(fc.status, fc.code, field, fc.err.Error())
+		}
+	}
+	switch {
+	case errors.Is(err, matcher.ErrUnknownInstitution):
+		return problem(http.StatusForbidden, CodeUnknownInstitution, "", "the authenticated institution is not part of the covenant")
+	case errors.Is(err, matcher.ErrNotInvolved):
+		return problem(http.StatusNotFound, CodeNotInvolved, "", "your institution has no live registration for this youth")
+	case errors.Is(err, matcher.ErrNotFound):
+		return problem(http.StatusNotFound, CodeNotFound, "", "no such registration of your institution")
+	case errors.Is(err, matcher.ErrNotCoordinator):
+		return problem(http.StatusForbidden, CodeForbidden, "", "only the case's coordinator may do this")
+	case errors.Is(err, matcher.ErrForbidden):
+		return problem(http.StatusForbidden, CodeForbidden, "", "your institution may not do this")
+	case errors.Is(err, store.ErrClosed), errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		return problem(http.StatusServiceUnavailable, CodeUnavailable, "", "the index is shutting down or overloaded; retry with the same idempotency key")
+	}
+	return problem(http.StatusInternalServerError, CodeInternal, "", "internal error; it has been logged")
+}
+
+func writeProblem(w http.ResponseWriter, p *problemError) {
+	b, err := json.Marshal(p.p)
+	if err != nil {
+		b = []byte(`{"type":"urn:vindex:problem:internal","title":"Internal Server Error","status":500,"code":"internal"}`)
+	}
+	h := w.Header()
+	h.Set("Content-Type", "application/problem+json")
+	h.Set("Content-Length", strconv.Itoa(len(b)))
+	h.Set("Cache-Control", "no-store")
+	if p.p.Status == http.StatusUnauthorized {
+		h.Set("WWW-Authenticate", `Bearer realm="vindex"`)
+	}
+	w.WriteHeader(p.p.Status)
+	w.Write(b)
+}

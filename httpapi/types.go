@@ -1,0 +1,115 @@
+package httpapi
+
+// The JSON bodies of the API, as openapi.yaml describes them. Client systems
+// written in Go may use them.
+
+// RegistrationRequest is the body of POST /v1/registrations.
+type RegistrationRequest struct {
+	// BSN is the youth's citizen service number (9 digits).
+	BSN string `json:"bsn"`
+	// BirthDate is the youth's birth date, YYYY-MM-DD.
+	BirthDate string `json:"birth_date"`
+	// Municipality is the CBS code of the youth's municipality (GM0014).
+	Municipality string `json:"municipality"`
+	// Kind is "signal" or "involvement".
+	Kind string `json:"kind"`
+	// Code is the covenant's signal code; required for a signal.
+	Code string `json:"code,omitempty"`
+	// Urgent marks an urgent report.
+	Urgent bool `json:"urgent,omitempty"`
+	// Sector is set for a child-protection or youth-probation client.
+	Sector string `json:"sector,omitempty"`
+	// Contact is the professional to reach.
+	Contact ContactJSON `json:"contact"`
+	// EndsOn is the day the registration ends by itself, YYYY-MM-DD.
+	EndsOn string `json:"ends_on,omitempty"`
+	// IdempotencyKey makes a retry return the first result (or use the
+	// Idempotency-Key header).
+	IdempotencyKey string `json:"idempotency_key,omitempty"`
+}
+
+// ContactJSON is how to reach a professional.
+type ContactJSON struct {
+	Name  string `json:"name"`
+	Phone string `json:"phone,omitempty"`
+	Email string `json:"email,omitempty"`
+}
+
+// PartyJSON is another institution involved with the youth.
+type PartyJSON struct {
+	Institution string      `json:"institution"`
+	Name        string      `json:"name,omitempty"`
+	Kind        string      `json:"kind"`
+	Contact     ContactJSON `json:"contact"`
+	Since       string      `json:"since"`
+}
+
+// CoordinatorJSON names the coordinator and the rule that chose it.
+type CoordinatorJSON struct {
+	Institution string `json:"institution"`
+	Rule        string `json:"rule"`
+}
+
+// RegistrationResponse answers POST /v1/registrations.
+type RegistrationResponse struct {
+	ID            string           `json:"id"`
+	Matched       bool             `json:"matched"`
+	Involved      []PartyJSON      `json:"involved"`
+	Coordinator   *CoordinatorJSON `json:"coordinator"`
+	NoCoordinator string           `json:"no_coordinator,omitempty"`
+	Refreshed     bool             `json:"refreshed"`
+	Replayed      bool             `json:"replayed"`
+}
+
+// ViewResponse answers POST /v1/lookups.
+type ViewResponse struct {
+	ID            string           `json:"id"`
+	Matched       bool             `json:"matched"`
+	Involved      []PartyJSON      `json:"involved"`
+	Coordinator   *CoordinatorJSON `json:"coordinator"`
+	NoCoordinator string           `json:"no_coordinator,omitempty"`
+}
+
+// BSNRequest is the body of the calls about one youth: lookups, case
+// closing and deaths.
+type BSNRequest struct {
+	BSN string `json:"bsn"`
+}
+
+// EndRequest is the optional body of POST /v1/registrations/{id}/end.
+type EndRequest struct {
+	// On is a later day on which the registration ends; empty: now.
+	On string `json:"on,omitempty"`
+}
+
+// RemoveRequest is the optional body of DELETE /v1/registrations/{id};
+// the reason may instead be given as the query parameter reason.
+type RemoveRequest struct {
+	// Reason is "wrong" (the coordinator) or "objection" (the municipality).
+	Reason string `json:"reason,omitempty"`
+}
+
+// EventJSON is one outbox event.
+type EventJSON struct {
+	Seq          uint64           `json:"seq"`
+	Type         string           `json:"type"`
+	At           string           `json:"at"`
+	Registration string           `json:"registration"`
+	Urgent       bool             `json:"urgent,omitempty"`
+	Others       []PartyJSON      `json:"others,omitempty"`
+	Coordinator  *CoordinatorJSON `json:"coordinator,omitempty"`
+	Subject      string           `json:"subject,omitempty"`
+	Reason       string           `json:"reason,omitempty"`
+}
+
+// EventsResponse answers GET /v1/events. Next is the after to poll with
+// next time.
+type EventsResponse struct {
+	Events []EventJSON `json:"events"`
+	Next   uint64      `json:"next"`
+}
+
+// Health answers /healthz and /readyz.
+type Health struct {
+	Status string `json:"status"`
+}
