@@ -1,0 +1,419 @@
+package httpapi_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/getkin/kin-openapi/openapi3"
+	"github.com/getkin/kin-openapi/openapi3filter"
+	"github.com/getkin/kin-openapi/routers"
+	"github.com/getkin/kin-openapi/routers/legacy"
+
+	"github.com/vindex-nl/vindex/crypto/keys"
+	"github.com/vindex-nl/vindex/crypto/pseudonym"
+	"github.com/vindex-nl/vindex/httpapi"
+	"github.com/vindex-nl/vindex/identity"
+	"github.com/vindex-nl/vindex/internal/pki"
+	"github.com/vindex-nl/vindex/matcher"
+	"github.com/vindex-nl/vindex/rules"
+	"github.com/vindex-nl/vindex/store/pebblestore"
+)
+
+// Institutions of the example covenant the tests act as.
+const (
+	school       = "school-example-lyceum"       // signal only
+	wij          = "wij-groningen"               // coordinates in GM0014; authenticates by client certificate
+	ggd          = "ggd-groningen"               // care provider
+	other        = "sociaal-team-hogeland"       // never involved in the tests
+	municipality = "gemeente-groningen"          // the municipality role
+	unpinnedName = "unpinned-but-trusted-client" // a client certificate the covenant does not pin
+)
+
+// env is a real server: Pebble on disk, a real keyset, the example
+// covenant, TLS with client certificates, and a token file.
+type env struct {
+	t       testing.TB
+	srv     *httptest.Server
+	dir     string
+	store   *pebblestore.Store
+	m       *matcher.Matcher
+	ps      *pseudonym.Pseudonymiser
+	cov     *rules.Covenant
+	metrics *httpapi.Metrics
+	logs    *syncBuffer
+	tokens  map[string]string
+	ca      *pki.CA
+	clients map[string]*http.Client
+	checker *contract
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) Bytes() []byte {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return bytes.Clone(s.b.Bytes())
+}
+
+func repoRoot(t testing.TB) string {
+	wd, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return filepath.Dir(wd)
+}
+
+// pinnedCovenant is the example covenant with pins for the given
+// institutions' client certificates.
+func pinnedCovenant(t testing.TB, pins map[string]string) []byte {
+	b, err := os.ReadFile(filepath.Join(repoRoot(t), "examples", "covenant-groningen.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := string(b)
+	for inst, pin := range pins {
+		anchor := "  - id: " + inst + "\n"
+		if !strings.Contains(s, anchor) {
+			t.Fatalf("no institution %s in the example covenant", inst)
+		}
+		s = strings.Replace(s, anchor, anchor+"    client_certificates: [\""+pin+"\"]\n", 1)
+	}
+	return []byte(s)
+}
+
+func newEnv(t testing.TB) *env {
+	t.Helper()
+	e := &env{t: t, dir: t.TempDir(), logs: &syncBuffer{}, tokens: map[string]string{}, clients: map[string]*http.Client{}}
+	var err error
+	if e.ca, err = pki.NewCA("test client CA"); err != nil {
+		t.Fatal(err)
+	}
+	wijCert, err := e.ca.Client(wij)
+	if err != nil {
+		t.Fatal(err)
+	}
+	unpinned, err := e.ca.Client(unpinnedName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rogueCA, err := pki.NewCA("rogue CA")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rogue, err := rogueCA.Client(wij)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	if e.cov, err = rules.Load(bytes.NewReader(pinnedCovenant(t, map[string]string{wij: rules.CertificatePin(wijCert.Leaf)})), "covenant.yaml"); err != nil {
+		t.Fatal(err)
+	}
+	logger := slog.New(slog.NewJSONHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	if e.store, err = pebblestore.Open(filepath.Join(e.dir, "data"), &pebblestore.Options{Logger: logger, CacheSize: 8 << 20, MemTableSize: 4 << 20}); err != nil {
+		t.Fatal(err)
+	}
+	h, err := keys.Create()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e.ps, err = pseudonym.New(h); err != nil {
+		t.Fatal(err)
+	}
+	e.metrics = httpapi.NewMetrics()
+	st := e.metrics.WrapStore(e.store)
+	if e.m, err = matcher.New(matcher.Config{Store: st, Pseudonymiser: e.ps, Covenant: e.cov, Logger: logger}); err != nil {
+		t.Fatal(err)
+	}
+	e.metrics.WatchPebble(e.store)
+	e.metrics.WatchKeys(e.ps)
+	e.metrics.WatchOutbox(e.store, e.cov)
+
+	var lines []string
+	for _, inst := range []string{school, wij, ggd, other, municipality} {
+		tok, line := httpapi.NewToken(inst)
+		e.tokens[inst] = tok
+		lines = append(lines, line)
+	}
+	tokenFile := filepath.Join(e.dir, "tokens")
+	if err := os.WriteFile(tokenFile, []byte("# test tokens\n"+strings.Join(lines, "\n")+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	tokens, err := httpapi.LoadTokens(tokenFile, e.cov, logger)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	handler, err := httpapi.New(httpapi.Config{
+		Matcher: e.m, Covenant: e.cov, Tokens: tokens, Metrics: e.metrics, ServeMetrics: true, Logger: logger,
+		Ready: func(context.Context) error { return e.store.Check() },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	serverCert, err := e.ca.Server("127.0.0.1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.srv = httptest.NewUnstartedServer(handler)
+	e.srv.TLS = httpapi.TLSConfig(serverCert, e.ca.Pool())
+	e.srv.Config.ErrorLog = slog.NewLogLogger(logger.Handler(), slog.LevelWarn)
+	e.srv.StartTLS()
+	t.Cleanup(func() {
+		e.srv.Close()
+		e.store.Close()
+	})
+	e.checker = newContract(t, e.srv.URL)
+
+	client := func(certs ...tls.Certificate) *http.Client {
+		tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: e.ca.Pool(), Certificates: certs}, MaxIdleConnsPerHost: 8}
+		return &http.Client{Transport: e.checker.wrap(tr), Timeout: 30 * time.Second}
+	}
+	e.clients["token"] = client()
+	e.clients["cert:"+wij] = client(wijCert)
+	e.clients["cert:unpinned"] = client(unpinned)
+	// Go's client sends a certificate only if a CA the server names issued
+	// it; this one is sent whatever the server asks for.
+	rogueTr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: e.ca.Pool(),
+		GetClientCertificate: func(*tls.CertificateRequestInfo) (*tls.Certificate, error) { return &rogue, nil }}}
+	e.clients["cert:rogue"] = &http.Client{Transport: e.checker.wrap(rogueTr), Timeout: 30 * time.Second}
+	return e
+}
+
+// as is who makes a request: a token of an institution, a client
+// certificate, both, or nothing.
+type as struct {
+	token  string // institution whose token is sent
+	cert   string // client key in env.clients, "" for the token client
+	rawTok string // a literal Authorization header value
+}
+
+func byToken(inst string) as { return as{token: inst} }
+func byCert(inst string) as  { return as{cert: "cert:" + inst} }
+
+var anonymous = as{}
+
+type response struct {
+	status  int
+	header  http.Header
+	body    []byte
+	problem httpapi.Problem
+}
+
+func (e *env) do(who as, method, path string, body any, hdr ...string) response {
+	e.t.Helper()
+	r, err := e.try(who, method, path, body, hdr...)
+	if err != nil {
+		e.t.Fatalf("%s %s: %v", method, path, err)
+	}
+	return r
+}
+
+func (e *env) try(who as, method, path string, body any, hdr ...string) (response, error) {
+	var rd io.Reader
+	switch b := body.(type) {
+	case nil:
+	case string:
+		rd = strings.NewReader(b)
+	case []byte:
+		rd = bytes.NewReader(b)
+	default:
+		j, err := json.Marshal(b)
+		if err != nil {
+			return response{}, err
+		}
+		rd = bytes.NewReader(j)
+	}
+	req, err := http.NewRequest(method, e.srv.URL+path, rd)
+	if err != nil {
+		return response{}, err
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	for i := 0; i+1 < len(hdr); i += 2 {
+		if hdr[i+1] == "" {
+			req.Header.Del(hdr[i])
+		} else {
+			req.Header.Set(hdr[i], hdr[i+1])
+		}
+	}
+	if who.token != "" {
+		req.Header.Set("Authorization", "Bearer "+e.tokens[who.token])
+	}
+	if who.rawTok != "" {
+		req.Header.Set("Authorization", who.rawTok)
+	}
+	c := e.clients["token"]
+	if who.cert != "" {
+		c = e.clients[who.cert]
+	}
+	resp, err := c.Do(req)
+	if err != nil {
+		return response{}, err
+	}
+	defer resp.Body.Close()
+	out := response{status: resp.StatusCode, header: resp.Header}
+	if out.body, err = io.ReadAll(resp.Body); err != nil {
+		return response{}, err
+	}
+	if strings.HasPrefix(resp.Header.Get("Content-Type"), "application/problem+json") {
+		if err := json.Unmarshal(out.body, &out.problem); err != nil {
+			return response{}, fmt.Errorf("problem body: %v: %s", err, out.body)
+		}
+	}
+	return out, nil
+}
+
+func decodeAs[T any](t testing.TB, r response) T {
+	t.Helper()
+	var v T
+	if err := json.Unmarshal(r.body, &v); err != nil {
+		t.Fatalf("decode %T: %v: %s", v, err, r.body)
+	}
+	return v
+}
+
+// bsn returns the n-th valid test BSN (passing the eleven-check).
+func bsn(t testing.TB, n int) string {
+	t.Helper()
+	for base := 100000000 + n*10; ; base++ {
+		s := fmt.Sprintf("%09d", base)
+		if _, err := identity.ParseBSN(s); err == nil {
+			return s
+		}
+	}
+}
+
+func report(t testing.TB, n int, kind string) httpapi.RegistrationRequest {
+	r := httpapi.RegistrationRequest{
+		BSN: bsn(t, n), BirthDate: "2014-05-17", Municipality: "GM0014", Kind: kind,
+		Contact: httpapi.ContactJSON{Name: "A. Jansen", Phone: "050-1234567"},
+	}
+	if kind == "signal" {
+		r.Code = "S01"
+	}
+	return r
+}
+
+// contract checks every request and response that passes through a client
+// against the OpenAPI document.
+type contract struct {
+	t      testing.TB
+	router routers.Router
+	mu     sync.Mutex
+	seen   map[string]int // operationId → responses checked
+	errs   []string
+}
+
+func newContract(t testing.TB, serverURL string) *contract {
+	loader := openapi3.NewLoader()
+	doc, err := loader.LoadFromData(httpapi.OpenAPI())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := doc.Validate(loader.Context); err != nil {
+		t.Fatalf("openapi.yaml is not valid: %v", err)
+	}
+	doc.Servers = openapi3.Servers{{URL: serverURL}}
+	router, err := legacy.NewRouter(doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &contract{t: t, router: router, seen: map[string]int{}}
+	t.Cleanup(func() {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		for _, e := range c.errs {
+			t.Error(e)
+		}
+	})
+	return c
+}
+
+func (c *contract) wrap(rt http.RoundTripper) http.RoundTripper {
+	return roundTripFunc(func(req *http.Request) (*http.Response, error) {
+		var reqBody []byte
+		if req.Body != nil {
+			var err error
+			if reqBody, err = io.ReadAll(req.Body); err != nil {
+				return nil, err
+			}
+			req.Body = io.NopCloser(bytes.NewReader(reqBody))
+		}
+		resp, err := rt.RoundTrip(req)
+		if err != nil {
+			return nil, err
+		}
+		respBody, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if err != nil {
+			return nil, err
+		}
+		resp.Body = io.NopCloser(bytes.NewReader(respBody))
+		c.check(req, reqBody, resp, respBody)
+		return resp, nil
+	})
+}
+
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+func (c *contract) fail(format string, args ...any) {
+	c.mu.Lock()
+	c.errs = append(c.errs, fmt.Sprintf(format, args...))
+	c.mu.Unlock()
+}
+
+func (c *contract) check(req *http.Request, reqBody []byte, resp *http.Response, respBody []byte) {
+	vreq := req.Clone(context.Background())
+	vreq.Body = io.NopCloser(bytes.NewReader(reqBody))
+	route, params, err := c.router.FindRoute(vreq)
+	if err != nil {
+		if resp.StatusCode != http.StatusNotFound && resp.StatusCode != http.StatusMethodNotAllowed {
+			c.fail("%s %s: not in openapi.yaml (%v) but answered %d", req.Method, req.URL.Path, err, resp.StatusCode)
+		}
+		return
+	}
+	in := &openapi3filter.RequestValidationInput{
+		Request: vreq, PathParams: params, Route: route,
+		Options: &openapi3filter.Options{AuthenticationFunc: openapi3filter.NoopAuthenticationFunc, MultiError: true},
+	}
+	reqErr := openapi3filter.ValidateRequest(context.Background(), in)
+	if reqErr != nil && resp.StatusCode < 300 {
+		c.fail("%s %s: answered %d to a request openapi.yaml rejects: %v", req.Method, req.URL.Path, resp.StatusCode, reqErr)
+	}
+	out := &openapi3filter.ResponseValidationInput{
+		RequestValidationInput: in, Status: resp.StatusCode, Header: resp.Header,
+		Body:    io.NopCloser(bytes.NewReader(respBody)),
+		Options: &openapi3filter.Options{IncludeResponseStatus: true, MultiError: true},
+	}
+	if err := openapi3filter.ValidateResponse(context.Background(), out); err != nil {
+		c.fail("%s %s: response %d does not match openapi.yaml: %v\n%s", req.Method, req.URL.Path, resp.StatusCode, err, respBody)
+	}
+	c.mu.Lock()
+	c.seen[route.Operation.OperationID]++
+	c.mu.Unlock()
+}
