@@ -2,16 +2,13 @@ package matcher_test
 
 import (
 	"bytes"
-	"encoding/binary"
-	"io/fs"
 	"log/slog"
-	"os"
-	"path/filepath"
 	"strconv"
 	"sync"
 	"testing"
 
 	"github.com/vindex-nl/vindex/crypto/pseudonym"
+	"github.com/vindex-nl/vindex/internal/canary"
 	"github.com/vindex-nl/vindex/matcher"
 	"github.com/vindex-nl/vindex/store"
 	"github.com/vindex-nl/vindex/store/pebblestore"
@@ -35,66 +32,6 @@ func (l *lockedBuffer) Bytes() []byte {
 	return bytes.Clone(l.b.Bytes())
 }
 
-// forms returns the encodings of an identity a careless program might write:
-// the decimal digits, without a leading zero, and the number as 4- and
-// 8-byte integers in both byte orders.
-func forms(digits string) [][]byte {
-	out := [][]byte{[]byte(digits)}
-	n, _ := strconv.ParseUint(digits, 10, 64)
-	if trimmed := strconv.FormatUint(n, 10); trimmed != digits {
-		out = append(out, []byte(trimmed))
-	}
-	var b4 [4]byte
-	var b8 [8]byte
-	binary.BigEndian.PutUint32(b4[:], uint32(n))
-	out = append(out, bytes.Clone(b4[:]))
-	binary.LittleEndian.PutUint32(b4[:], uint32(n))
-	out = append(out, bytes.Clone(b4[:]))
-	binary.BigEndian.PutUint64(b8[:], n)
-	out = append(out, bytes.Clone(b8[:]))
-	binary.LittleEndian.PutUint64(b8[:], n)
-	out = append(out, bytes.Clone(b8[:]))
-	return out
-}
-
-// dateForms returns the common textual forms of a birth date.
-func dateForms(iso string) [][]byte {
-	y, m, d := iso[0:4], iso[5:7], iso[8:10]
-	return [][]byte{[]byte(iso), []byte(y + m + d), []byte(d + "-" + m + "-" + y), []byte(d + m + y)}
-}
-
-func scanDir(t *testing.T, dir string, needles map[string][][]byte) []string {
-	t.Helper()
-	var found []string
-	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
-		}
-		b, err := os.ReadFile(path)
-		if err != nil {
-			return err
-		}
-		found = append(found, scan(filepath.Base(path), b, needles)...)
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return found
-}
-
-func scan(where string, b []byte, needles map[string][][]byte) []string {
-	var found []string
-	for name, forms := range needles {
-		for _, f := range forms {
-			if bytes.Contains(b, f) {
-				found = append(found, where+": "+name+" as "+strconv.Quote(string(f)))
-			}
-		}
-	}
-	return found
-}
-
 // Registering known youths leaves none of their BSNs or birth dates in the
 // store's files or the logs. Pebble keeps recent writes in its write-ahead
 // log uncompressed, so the scan reads what was written in the clear.
@@ -104,13 +41,13 @@ func TestCanaryNoIdentityAtRestOrInLogs(t *testing.T) {
 	dir := t.TempDir()
 	e := newEnvWith(t, freshPseudonymiser(t), dir, logger)
 
-	needles := map[string][][]byte{}
+	needles := canary.Needles{}
 	births := []string{"2010-11-23", "2008-02-29", "2019-07-04", "2004-12-31"}
 	for i := range 40 {
 		n := 1000 + i*7
-		needles["bsn "+strconv.Itoa(i)] = forms(bsnDigits(t, n))
+		needles.BSN("bsn "+strconv.Itoa(i), bsnDigits(t, n))
 		bd := births[i%len(births)]
-		needles["birth date "+bd] = dateForms(bd)
+		needles.Date("birth date "+bd, bd)
 		r := involvement(t, n)
 		r.BirthDate = birth(t, bd)
 		e.register(t, wij, r)
@@ -137,10 +74,10 @@ func TestCanaryNoIdentityAtRestOrInLogs(t *testing.T) {
 	if len(logs.Bytes()) == 0 {
 		t.Fatal("nothing was logged: the log scan would prove nothing")
 	}
-	if found := scanDir(t, dir, needles); len(found) > 0 {
+	if found, err := needles.ScanDir(dir); err != nil || len(found) > 0 {
 		t.Fatalf("identity found at rest:\n%s", bytes.Join(toBytes(found), []byte("\n")))
 	}
-	if found := scan("logs", logs.Bytes(), needles); len(found) > 0 {
+	if found := needles.Scan("logs", logs.Bytes()); len(found) > 0 {
 		t.Fatalf("identity found in logs:\n%s", bytes.Join(toBytes(found), []byte("\n")))
 	}
 }
@@ -161,8 +98,11 @@ func TestCanaryScanFindsPlantedIdentity(t *testing.T) {
 		t.Fatal(err)
 	}
 	st.Close()
-	found := scanDir(t, dir, map[string][][]byte{"bsn": forms(digits), "birth date": dateForms("2010-11-23")})
-	if len(found) < 2 {
+	needles := canary.Needles{}
+	needles.BSN("bsn", digits)
+	needles.Date("birth date", "2010-11-23")
+	found, err := needles.ScanDir(dir)
+	if err != nil || len(found) < 2 {
 		t.Fatalf("the scanner missed a planted BSN and birth date: %v", found)
 	}
 }

@@ -1,0 +1,114 @@
+package httpapi_test
+
+import (
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/vindex-nl/vindex/httpapi"
+	"github.com/vindex-nl/vindex/internal/canary"
+)
+
+// TestCanaryOverHTTP registers known BSNs and birth dates over HTTPS,
+// through every endpoint and with bad input, then scans the data directory,
+// the server's logs (at debug level) and /metrics for them.
+func TestCanaryOverHTTP(t *testing.T) {
+	e := newEnv(t)
+	needles := canary.Needles{}
+	births := []string{"2010-11-23", "2008-02-29", "2019-07-04", "2004-12-31"}
+	for i := range 40 {
+		n := 2000 + i*7
+		needles.BSN("bsn "+strconv.Itoa(i), bsn(t, n))
+		bd := births[i%len(births)]
+		needles.Date("birth date "+bd, bd)
+
+		s := report(t, n, "signal")
+		s.BirthDate = bd
+		w := report(t, n, "involvement")
+		w.BirthDate = bd
+		sr := decodeAs[httpapi.RegistrationResponse](t, e.do(byToken(school), "POST", "/v1/registrations", s, "Idempotency-Key", "canary-"+strconv.Itoa(i)))
+		e.do(byCert(wij), "POST", "/v1/registrations", w)
+		e.do(byToken(school), "POST", "/v1/lookups", httpapi.BSNRequest{BSN: s.BSN})
+		// Refused calls are logged too.
+		e.do(byToken(other), "POST", "/v1/lookups", httpapi.BSNRequest{BSN: s.BSN})
+		bad := s
+		bad.Contact.Name = ""
+		e.do(byToken(school), "POST", "/v1/registrations", bad)
+		e.do(byToken(school), "POST", "/v1/registrations", `{"bsn":"`+s.BSN+`","birth_date":"`+bd+`","oops":1}`)
+		e.do(byToken(school), "POST", "/v1/cases/close", httpapi.BSNRequest{BSN: s.BSN})
+		switch i % 4 {
+		case 0:
+			e.do(byToken(school), "POST", "/v1/registrations/"+sr.ID+"/end", nil)
+		case 1:
+			e.do(byCert(wij), "POST", "/v1/cases/close", httpapi.BSNRequest{BSN: s.BSN})
+		case 2:
+			e.do(byToken(municipality), "POST", "/v1/deaths", httpapi.BSNRequest{BSN: s.BSN})
+		}
+		e.do(byToken(school), "GET", "/v1/events", nil)
+	}
+	metrics := e.do(anonymous, "GET", "/metrics", nil)
+	if metrics.status != 200 || !strings.Contains(string(metrics.body), "vindex_registrations_total") {
+		t.Fatalf("/metrics: %d", metrics.status)
+	}
+	e.srv.Close()
+	if err := e.store.Close(); err != nil {
+		t.Fatal(err)
+	}
+	logs := e.logs.Bytes()
+	if !strings.Contains(string(logs), `"msg":"request"`) {
+		t.Fatal("no access log: the log scan would prove nothing")
+	}
+	if found, err := needles.ScanDir(e.dir); err != nil || len(found) > 0 {
+		t.Fatalf("identity in the data directory (%v):\n%s", err, strings.Join(found, "\n"))
+	}
+	if found := needles.Scan("logs", logs); len(found) > 0 {
+		t.Fatalf("identity in the logs:\n%s", strings.Join(found, "\n"))
+	}
+	if found := needles.Scan("/metrics", metrics.body); len(found) > 0 {
+		t.Fatalf("identity in /metrics:\n%s", strings.Join(found, "\n"))
+	}
+}
+
+// TestMetrics: the domain metrics count what happened, with bounded labels.
+func TestMetrics(t *testing.T) {
+	e := newEnv(t)
+	for n := 1; n <= 3; n++ {
+		e.do(byToken(school), "POST", "/v1/registrations", report(t, n, "signal"))
+		e.do(byCert(wij), "POST", "/v1/registrations", report(t, n, "involvement"))
+	}
+	e.do(byToken(school), "POST", "/v1/registrations", report(t, 1, "signal"))
+	e.do(byToken(ggd), "GET", "/v1/events", nil)
+	body := string(e.do(anonymous, "GET", "/metrics", nil).body)
+	for _, want := range []string{
+		`vindex_registrations_total{kind="signal",outcome="new"} 3`,
+		`vindex_registrations_total{kind="signal",outcome="refreshed"} 1`,
+		`vindex_registrations_total{kind="involvement",outcome="new"} 3`,
+		`vindex_matches_total 3`,
+		`vindex_coordinator_assignments_total 3`,
+		`vindex_outbox_events_total{type="match"} 6`,
+		`vindex_outbox_events_total{type="no-match"} 3`,
+		`vindex_outbox_backlog_events{institution="` + school + `"} 9`,
+		`vindex_outbox_backlog_events{institution="` + ggd + `"} 0`,
+		`vindex_http_requests_total{code="2xx",route="POST /v1/registrations"} 7`,
+		`vindex_http_request_duration_seconds_count{code="2xx",route="POST /v1/registrations"} 7`,
+		`vindex_keys_in_use 1`,
+		`vindex_store_disk_bytes `,
+		`vindex_store_l0_tables `,
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
+	// Polling moves the school's backlog to what it has not read.
+	ev := decodeAs[httpapi.EventsResponse](t, e.do(byToken(school), "GET", "/v1/events?limit=4", nil))
+	e.do(byToken(school), "GET", "/v1/events?after="+itoa(ev.Next), nil)
+	body = string(e.do(anonymous, "GET", "/metrics", nil).body)
+	if want := `vindex_outbox_backlog_events{institution="` + school + `"} 5`; !strings.Contains(body, want) {
+		t.Errorf("/metrics lacks %s after a poll", want)
+	}
+	for _, line := range strings.Split(body, "\n") {
+		if strings.Contains(line, "r") && strings.Contains(line, "registration=") || strings.Contains(line, "A. Jansen") {
+			t.Errorf("a registration or contact as a label: %s", line)
+		}
+	}
+}

@@ -1,0 +1,74 @@
+// Package canary finds identities where they must never be: the canary
+// tests register known BSNs and birth dates, then scan the data directory,
+// the logs and the metrics for the forms a careless program might write.
+package canary
+
+import (
+	"bytes"
+	"encoding/binary"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strconv"
+)
+
+// Needles maps a name ("bsn 3") to the byte forms to look for.
+type Needles map[string][][]byte
+
+// BSN adds the forms of a BSN: its decimal digits, without a leading zero,
+// and the number as 4- and 8-byte integers in both byte orders.
+func (n Needles) BSN(name, digits string) {
+	out := [][]byte{[]byte(digits)}
+	v, _ := strconv.ParseUint(digits, 10, 64)
+	if trimmed := strconv.FormatUint(v, 10); trimmed != digits {
+		out = append(out, []byte(trimmed))
+	}
+	var b4 [4]byte
+	var b8 [8]byte
+	binary.BigEndian.PutUint32(b4[:], uint32(v))
+	out = append(out, bytes.Clone(b4[:]))
+	binary.LittleEndian.PutUint32(b4[:], uint32(v))
+	out = append(out, bytes.Clone(b4[:]))
+	binary.BigEndian.PutUint64(b8[:], v)
+	out = append(out, bytes.Clone(b8[:]))
+	binary.LittleEndian.PutUint64(b8[:], v)
+	out = append(out, bytes.Clone(b8[:]))
+	n[name] = out
+}
+
+// Date adds the common textual forms of a date given as YYYY-MM-DD.
+func (n Needles) Date(name, iso string) {
+	y, m, d := iso[0:4], iso[5:7], iso[8:10]
+	n[name] = [][]byte{[]byte(iso), []byte(y + m + d), []byte(d + "-" + m + "-" + y), []byte(d + m + y)}
+}
+
+// Scan returns a line for each needle form found in b; where names b.
+func (n Needles) Scan(where string, b []byte) []string {
+	var found []string
+	for name, forms := range n {
+		for _, f := range forms {
+			if bytes.Contains(b, f) {
+				found = append(found, where+": "+name+" as "+strconv.Quote(string(f)))
+			}
+		}
+	}
+	return found
+}
+
+// ScanDir scans every file under dir.
+func (n Needles) ScanDir(dir string) ([]string, error) {
+	var found []string
+	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(dir, path)
+		found = append(found, n.Scan(rel, b)...)
+		return nil
+	})
+	return found, err
+}
