@@ -1,0 +1,195 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// config is the configuration of `vindex serve` (and of the commands that
+// read the same files: keys, tokens). Every setting is a YAML key in the
+// --config file, a flag (the key with dashes) and an environment variable
+// (VINDEX_ and the key in capitals). Flags win over the environment, the
+// environment over the file, the file over the defaults.
+type config struct {
+	Listen          string        `yaml:"listen"`
+	MetricsListen   string        `yaml:"metrics_listen"`
+	Data            string        `yaml:"data"`
+	Covenant        string        `yaml:"covenant"`
+	TLSCert         string        `yaml:"tls_cert"`
+	TLSKey          string        `yaml:"tls_key"`
+	ClientCA        string        `yaml:"client_ca"`
+	Tokens          string        `yaml:"tokens"`
+	Keyset          string        `yaml:"keyset"`
+	KEKFile         string        `yaml:"kek_file"`
+	Deployment      string        `yaml:"deployment"`
+	MaxBodyBytes    int64         `yaml:"max_body_bytes"`
+	LogLevel        string        `yaml:"log_level"`
+	ExpireInterval  time.Duration `yaml:"expire_interval"`
+	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
+	TokenReload     time.Duration `yaml:"token_reload_interval"`
+	CacheSize       int64         `yaml:"cache_size"`
+
+	// Dev is set by --dev only.
+	Dev bool `yaml:"-"`
+}
+
+func defaults(dev bool) config {
+	c := config{
+		Listen:          ":8443",
+		Data:            "/var/lib/vindex",
+		Deployment:      "vindex",
+		MaxBodyBytes:    16 << 10,
+		LogLevel:        "info",
+		ExpireInterval:  time.Hour,
+		ShutdownTimeout: 30 * time.Second,
+		TokenReload:     5 * time.Second,
+		CacheSize:       64 << 20,
+	}
+	if dev {
+		c.Listen = "127.0.0.1:8443"
+		c.Data = "vindex-data"
+		c.Dev = true
+	}
+	return c
+}
+
+// bind registers every setting of c as a flag of fs.
+func bind(fs *flag.FlagSet, c *config) {
+	fs.StringVar(&c.Listen, "listen", c.Listen, "`address` of the HTTPS API (--dev: 127.0.0.1:8443)")
+	fs.StringVar(&c.MetricsListen, "metrics-listen", c.MetricsListen, "`address` of a separate plain-HTTP listener for /metrics; empty: /metrics is served on the API listener")
+	fs.StringVar(&c.Data, "data", c.Data, "`directory` of the store (DIR/store) and, with --dev, of the development files (--dev: vindex-data)")
+	fs.StringVar(&c.Covenant, "covenant", c.Covenant, "covenant YAML `file` (institutions, coordinator rules, limits, client certificate pins); with --dev, empty: the example covenant")
+	fs.StringVar(&c.TLSCert, "tls-cert", c.TLSCert, "server certificate chain, PEM `file`; with --dev, empty: a self-signed certificate in DIR")
+	fs.StringVar(&c.TLSKey, "tls-key", c.TLSKey, "server private key, PEM `file`")
+	fs.StringVar(&c.ClientCA, "client-ca", c.ClientCA, "CA certificates, PEM `file`, that issue institutions' client certificates; empty: no mutual TLS")
+	fs.StringVar(&c.Tokens, "tokens", c.Tokens, "token `file` (institution-id sha256:HASH per line; reread when it changes); empty: no bearer tokens; with --dev: DIR/tokens")
+	fs.StringVar(&c.Keyset, "keyset", c.Keyset, "wrapped PRF keyset `file` (vindex keys init); empty: DIR/keyset.tink")
+	fs.StringVar(&c.KEKFile, "kek-file", c.KEKFile, "development key-encryption key `file` that wraps the keyset (insecure: for development only); with --dev, empty: DIR/dev-kek.json")
+	fs.StringVar(&c.Deployment, "deployment", c.Deployment, "deployment `name` the keyset is bound to (associated data of its wrapping)")
+	fs.Int64Var(&c.MaxBodyBytes, "max-body-bytes", c.MaxBodyBytes, "largest request body in `bytes`")
+	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "`level` of the JSON log on standard error: debug, info, warn or error")
+	fs.DurationVar(&c.ExpireInterval, "expire-interval", c.ExpireInterval, "how often registrations past their end day are ended and old ones purged")
+	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", c.ShutdownTimeout, "how long in-flight requests may take to finish on SIGINT or SIGTERM")
+	fs.DurationVar(&c.TokenReload, "token-reload-interval", c.TokenReload, "how often the token file is checked for changes (it is also reread on SIGHUP)")
+	fs.Int64Var(&c.CacheSize, "cache-size", c.CacheSize, "store block cache in `bytes`")
+}
+
+// envName is the environment variable of a flag.
+func envName(flagName string) string {
+	return "VINDEX_" + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
+}
+
+// loadConfig parses args (after the command name) into a config: defaults,
+// then the --config file, then VINDEX_* variables, then the flags given.
+// usage describes the command for --help.
+func loadConfig(name, usage string, args []string, extra func(*flag.FlagSet)) (config, *flag.FlagSet, error) {
+	probe := flag.NewFlagSet(name, flag.ContinueOnError)
+	var scratch config = defaults(false)
+	bind(probe, &scratch)
+	configFile := probe.String("config", "", "YAML configuration `file`")
+	dev := probe.Bool("dev", false, "development mode: everything in --data, made on first start (see above)")
+	if extra != nil {
+		extra(probe)
+	}
+	probe.Usage = func() {
+		w := probe.Output()
+		fmt.Fprint(w, usage)
+		fmt.Fprintf(w, "\nSettings (each is also a key of the --config file with _ for -, and an\nenvironment variable VINDEX_NAME; flags win over the environment, the\nenvironment over the file, the file over the defaults):\n\n")
+		probe.PrintDefaults()
+	}
+	if err := probe.Parse(args); err != nil {
+		return config{}, nil, err
+	}
+
+	c := defaults(*dev)
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	bind(fs, &c)
+	fs.String("config", "", "")
+	fs.Bool("dev", false, "")
+	if extra != nil {
+		extra(fs)
+	}
+	if *configFile != "" {
+		b, err := os.ReadFile(*configFile)
+		if err != nil {
+			return config{}, nil, fmt.Errorf("config: %w", err)
+		}
+		dec := yaml.NewDecoder(bytes.NewReader(b))
+		dec.KnownFields(true)
+		if err := dec.Decode(&c); err != nil && !errors.Is(err, io.EOF) {
+			return config{}, nil, fmt.Errorf("config %s: %v", *configFile, err)
+		}
+	}
+	var errs []error
+	fs.VisitAll(func(f *flag.Flag) {
+		if f.Name == "config" || f.Name == "dev" {
+			return
+		}
+		if v, ok := os.LookupEnv(envName(f.Name)); ok {
+			if err := fs.Set(f.Name, v); err != nil {
+				errs = append(errs, fmt.Errorf("%s: %v", envName(f.Name), err))
+			}
+		}
+	})
+	probe.Visit(func(f *flag.Flag) {
+		if err := fs.Set(f.Name, f.Value.String()); err != nil {
+			errs = append(errs, fmt.Errorf("-%s: %v", f.Name, err))
+		}
+	})
+	if err := errors.Join(errs...); err != nil {
+		return config{}, nil, err
+	}
+	if c.Keyset == "" {
+		c.Keyset = filepath.Join(c.Data, "keyset.tink")
+	}
+	if c.Dev {
+		if c.KEKFile == "" {
+			c.KEKFile = filepath.Join(c.Data, "dev-kek.json")
+		}
+		if c.Tokens == "" {
+			c.Tokens = filepath.Join(c.Data, "tokens")
+		}
+		if c.TLSCert == "" && c.TLSKey == "" {
+			c.TLSCert = filepath.Join(c.Data, "dev-tls.crt")
+			c.TLSKey = filepath.Join(c.Data, "dev-tls.key")
+		}
+	}
+	return c, fs, c.validate()
+}
+
+func (c *config) validate() error {
+	var errs []error
+	if c.Listen == "" {
+		errs = append(errs, errors.New("listen: an address is required"))
+	}
+	if c.Data == "" {
+		errs = append(errs, errors.New("data: a directory is required"))
+	}
+	if c.MaxBodyBytes < 1024 {
+		errs = append(errs, errors.New("max_body_bytes: at least 1024"))
+	}
+	switch c.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		errs = append(errs, fmt.Errorf("log_level: %q is not debug, info, warn or error", c.LogLevel))
+	}
+	if c.ExpireInterval < time.Minute {
+		errs = append(errs, errors.New("expire_interval: at least 1m"))
+	}
+	if c.TokenReload < 100*time.Millisecond {
+		errs = append(errs, errors.New("token_reload_interval: at least 100ms"))
+	}
+	if (c.TLSCert == "") != (c.TLSKey == "") {
+		errs = append(errs, errors.New("tls_cert and tls_key go together"))
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,134 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/vindex-nl/vindex/crypto/keys"
+	"github.com/vindex-nl/vindex/crypto/keys/insecurelocalkek"
+	"github.com/vindex-nl/vindex/httpapi"
+	"github.com/vindex-nl/vindex/internal/pki"
+	"github.com/vindex-nl/vindex/rules"
+)
+
+type devToken struct{ institution, token string }
+
+// devSetup makes what `serve --dev` needs in the data directory, keeping
+// whatever an earlier start made: the development KEK, the keyset, a
+// self-signed certificate, and a token per institution (in the clear in
+// dev-tokens.txt, so that they can be printed again; hashed in tokens).
+func devSetup(c config, cov *rules.Covenant, logger *slog.Logger) ([]devToken, error) {
+	if err := os.MkdirAll(c.Data, 0o700); err != nil {
+		return nil, err
+	}
+	if !exists(c.KEKFile) {
+		if err := insecurelocalkek.Create(c.KEKFile); err != nil {
+			return nil, err
+		}
+		logger.Warn("made a development key-encryption key; never use it in production", slog.String("file", c.KEKFile))
+	}
+	if !exists(c.Keyset) {
+		kek, err := insecurelocalkek.Load(c.KEKFile, logger)
+		if err != nil {
+			return nil, err
+		}
+		h, err := keys.Create()
+		if err != nil {
+			return nil, err
+		}
+		if err := keys.SaveFile(c.Keyset, h, kek, keys.AssociatedData(c.Deployment)); err != nil {
+			return nil, err
+		}
+		logger.Info("made a keyset", slog.String("file", c.Keyset))
+	}
+	if !exists(c.TLSCert) && !exists(c.TLSKey) {
+		cert, err := pki.SelfSigned("127.0.0.1", "localhost", "::1")
+		if err != nil {
+			return nil, err
+		}
+		certPEM, keyPEM, err := pki.EncodePEM(cert)
+		if err != nil {
+			return nil, err
+		}
+		if err := keys.WriteFileAtomic(c.TLSKey, keyPEM); err != nil {
+			return nil, err
+		}
+		if err := keys.WriteFileAtomic(c.TLSCert, certPEM); err != nil {
+			return nil, err
+		}
+		logger.Info("made a self-signed certificate", slog.String("file", c.TLSCert))
+	}
+	if c.Tokens != filepath.Join(c.Data, "tokens") {
+		return nil, nil // the operator's own token file
+	}
+	clearFile := filepath.Join(c.Data, "dev-tokens.txt")
+	have := map[string]string{}
+	if b, err := os.ReadFile(clearFile); err == nil {
+		sc := bufio.NewScanner(bytes.NewReader(b))
+		for sc.Scan() {
+			if f := strings.Fields(sc.Text()); len(f) == 2 {
+				have[f[0]] = f[1]
+			}
+		}
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return nil, err
+	}
+	var out []devToken
+	var clear, hashed strings.Builder
+	clear.WriteString("# Development tokens, in the clear: for `vindex serve --dev` only.\n")
+	hashed.WriteString("# institution-id sha256:HASH of its token (see dev-tokens.txt)\n")
+	for _, inst := range cov.Institutions {
+		tok, ok := have[inst.ID]
+		if !ok {
+			tok, _ = httpapi.NewToken(inst.ID)
+		}
+		out = append(out, devToken{inst.ID, tok})
+		fmt.Fprintf(&clear, "%s %s\n", inst.ID, tok)
+		fmt.Fprintf(&hashed, "%s %s\n", inst.ID, httpapi.TokenHash(tok))
+	}
+	if err := keys.WriteFileAtomic(clearFile, []byte(clear.String())); err != nil {
+		return nil, err
+	}
+	if err := keys.WriteFileAtomic(c.Tokens, []byte(hashed.String())); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func exists(path string) bool {
+	_, err := os.Stat(path)
+	return err == nil
+}
+
+// demoReport is what the printed curl command registers.
+const demoReport = `{"bsn":"111222333","birth_date":"2014-05-17","municipality":"GM0014","kind":"involvement","contact":{"name":"A. Jansen","phone":"050-1234567"}}`
+
+// printDev prints the tokens and a curl command to try.
+func printDev(w io.Writer, addr string, c config, tokens []devToken) {
+	host, port, _ := net.SplitHostPort(addr)
+	if ip := net.ParseIP(host); ip == nil || ip.IsUnspecified() {
+		host = "127.0.0.1"
+	}
+	url := "https://" + net.JoinHostPort(host, port)
+	fmt.Fprintf(w, "vindex (development mode) on %s, data in %s\n", url, c.Data)
+	var example string
+	for _, t := range tokens {
+		fmt.Fprintf(w, "token %s %s\n", t.institution, t.token)
+		if t.institution == "ggd-groningen" || example == "" {
+			example = t.token
+		}
+	}
+	if example != "" {
+		fmt.Fprintf(w, "try:\ncurl --cacert %s -H 'Authorization: Bearer %s' -H 'Content-Type: application/json' -d '%s' %s/v1/registrations\n",
+			c.TLSCert, example, demoReport, url)
+	}
+}

@@ -1,0 +1,108 @@
+// Command vindex runs the vindex index and the tools around it.
+//
+//	vindex serve [--dev] [--config FILE]       run the HTTPS API
+//	vindex keys init|rotate|status              manage the PRF keyset
+//	vindex tokens new INSTITUTION               issue a bearer token
+//	vindex covenant check FILE                  validate a covenant
+//	vindex covenant test FILE SCENARIOS...      run covenant scenario files
+//	vindex version                              print the version
+//
+// Every command explains itself with --help.
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"runtime/debug"
+)
+
+const usage = `vindex: pseudonymised matching of institutions involved with the same youth.
+
+Usage:
+  vindex serve [--dev] [--config FILE] [flags]   run the HTTPS API
+  vindex keys init|rotate|status [flags]          manage the PRF keyset
+  vindex tokens new INSTITUTION [flags]           issue a bearer token
+  vindex covenant check FILE                      validate a covenant
+  vindex covenant test FILE SCENARIOS...          run covenant scenario files
+  vindex version                                  print the version
+
+Run "vindex COMMAND --help" for a command's settings.
+Start with: vindex serve --dev
+`
+
+// errUsage marks an error whose message is the usage already printed.
+var errUsage = errors.New("usage")
+
+// exitError carries an exit status other than 1.
+type exitError struct{ code int }
+
+func (e exitError) Error() string { return fmt.Sprintf("exit status %d", e.code) }
+
+func main() {
+	err := vindex(os.Args[1:], os.Stdout, os.Stderr)
+	var ee exitError
+	switch {
+	case err == nil:
+	case errors.Is(err, flag.ErrHelp):
+	case errors.As(err, &ee):
+		os.Exit(ee.code)
+	case errors.Is(err, errUsage):
+		os.Exit(2)
+	default:
+		fmt.Fprintln(os.Stderr, "vindex:", err)
+		os.Exit(1)
+	}
+}
+
+func vindex(args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return errUsage
+	}
+	switch args[0] {
+	case "serve":
+		return serve(args[1:], stdout, stderr)
+	case "keys":
+		return keysCmd(args[1:], stdout, stderr)
+	case "tokens":
+		return tokensCmd(args[1:], stdout, stderr)
+	case "covenant":
+		return covenantCmd(args[1:], stdout, stderr)
+	case "version", "--version":
+		fmt.Fprintln(stdout, version())
+		return nil
+	case "help", "-h", "--help", "-help":
+		fmt.Fprint(stdout, usage)
+		return nil
+	}
+	fmt.Fprintf(stderr, "vindex: unknown command %q\n\n%s", args[0], usage)
+	return errUsage
+}
+
+// version returns the module version and VCS revision the binary was built
+// from, and the Go version.
+func version() string {
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "vindex (unknown version)"
+	}
+	v := "vindex " + bi.Main.Version
+	var rev, modified string
+	for _, s := range bi.Settings {
+		switch s.Key {
+		case "vcs.revision":
+			rev = s.Value
+		case "vcs.modified":
+			if s.Value == "true" {
+				modified = " (modified)"
+			}
+		}
+	}
+	if rev != "" {
+		v += " " + rev + modified
+	}
+	return v + " " + bi.GoVersion
+}

@@ -1,0 +1,269 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/vindex-nl/vindex/crypto/keys"
+	"github.com/vindex-nl/vindex/crypto/keys/insecurelocalkek"
+	"github.com/vindex-nl/vindex/crypto/pseudonym"
+	"github.com/vindex-nl/vindex/examples"
+	"github.com/vindex-nl/vindex/httpapi"
+	"github.com/vindex-nl/vindex/matcher"
+	"github.com/vindex-nl/vindex/rules"
+	"github.com/vindex-nl/vindex/store/pebblestore"
+)
+
+const serveUsage = `Usage: vindex serve [--dev] [--config FILE] [flags]
+
+Runs the index: the HTTPS API of httpapi/openapi.yaml, authenticated by
+client certificates pinned in the covenant and by bearer tokens.
+
+  vindex serve --dev
+      needs nothing else: it keeps everything in ./vindex-data (--data):
+      the store, a development key-encryption key, the keyset, a
+      self-signed certificate for 127.0.0.1 and localhost, and a bearer
+      token for every institution of the example covenant. It listens on
+      127.0.0.1:8443 and prints "token INSTITUTION TOKEN" lines and a curl
+      command to try. The files persist across restarts.
+
+  vindex serve --config /etc/vindex/vindex.yaml
+      production: the covenant, the TLS certificate and key, the keyset
+      (vindex keys init) and its key-encryption key must be given; see
+      examples/vindex.yaml for a documented configuration file.
+
+SIGINT or SIGTERM stops accepting connections, lets in-flight requests
+finish (--shutdown-timeout) and closes the store. SIGHUP rereads the token
+file.
+`
+
+func serve(args []string, stdout, stderr io.Writer) error {
+	c, _, err := loadConfig("serve", serveUsage, args, nil)
+	if err != nil {
+		return err
+	}
+	logger := newLogger(stderr, c.LogLevel)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	return run(ctx, c, stdout, logger)
+}
+
+func newLogger(w io.Writer, level string) *slog.Logger {
+	var l slog.Level
+	l.UnmarshalText([]byte(level))
+	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: l}))
+}
+
+// run serves until ctx is done, then shuts down gracefully.
+func run(ctx context.Context, c config, stdout io.Writer, logger *slog.Logger) error {
+	var cov *rules.Covenant
+	var err error
+	switch {
+	case c.Covenant != "":
+		cov, err = rules.LoadFile(c.Covenant)
+	case c.Dev:
+		cov, err = rules.Load(bytes.NewReader(examples.CovenantGroningen), "examples/covenant-groningen.yaml")
+	default:
+		err = errors.New("no covenant: set --covenant")
+	}
+	if err != nil {
+		return err
+	}
+	var devTokens []devToken
+	if c.Dev {
+		if devTokens, err = devSetup(c, cov, logger); err != nil {
+			return err
+		}
+	}
+
+	if c.KEKFile == "" {
+		return errors.New("no key-encryption key: set --kek-file (Vault transit is not yet supported)")
+	}
+	kek, err := insecurelocalkek.Load(c.KEKFile, logger)
+	if err != nil {
+		return err
+	}
+	h, err := keys.LoadFile(c.Keyset, kek, keys.AssociatedData(c.Deployment))
+	if err != nil {
+		if errors.Is(err, keys.ErrNotFound) {
+			return fmt.Errorf("%w: create one with `vindex keys init`", err)
+		}
+		return err
+	}
+	ps, err := pseudonym.New(h)
+	if err != nil {
+		return err
+	}
+
+	st, err := pebblestore.Open(filepath.Join(c.Data, "store"), &pebblestore.Options{Logger: logger, CacheSize: c.CacheSize})
+	if err != nil {
+		return err
+	}
+	var closeOnce sync.Once
+	closeStore := func() error {
+		var err error
+		closeOnce.Do(func() { err = st.Close() })
+		return err
+	}
+	defer closeStore()
+
+	metrics := httpapi.NewMetrics()
+	metrics.WatchPebble(st)
+	metrics.WatchKeys(ps)
+	metrics.WatchOutbox(st, cov)
+	m, err := matcher.New(matcher.Config{Store: metrics.WrapStore(st), Pseudonymiser: ps, Covenant: cov, Logger: logger})
+	if err != nil {
+		return err
+	}
+
+	var tokens *httpapi.Tokens
+	if c.Tokens != "" {
+		if tokens, err = httpapi.LoadTokens(c.Tokens, cov, logger); err != nil {
+			return err
+		}
+	}
+	cert, err := tls.LoadX509KeyPair(c.TLSCert, c.TLSKey)
+	if err != nil {
+		return fmt.Errorf("TLS certificate: %w", err)
+	}
+	var clientCAs *x509.CertPool
+	if c.ClientCA != "" {
+		b, err := os.ReadFile(c.ClientCA)
+		if err != nil {
+			return fmt.Errorf("client CA: %w", err)
+		}
+		clientCAs = x509.NewCertPool()
+		if !clientCAs.AppendCertsFromPEM(b) {
+			return fmt.Errorf("client CA: no PEM certificate in %s", c.ClientCA)
+		}
+	}
+	if tokens == nil && clientCAs == nil {
+		return errors.New("no way in: set --tokens, --client-ca or both")
+	}
+
+	var draining atomic.Bool
+	handler, err := httpapi.New(httpapi.Config{
+		Matcher: m, Covenant: cov, Tokens: tokens, Metrics: metrics, ServeMetrics: c.MetricsListen == "",
+		Logger: logger, MaxBodyBytes: c.MaxBodyBytes,
+		Ready: func(context.Context) error {
+			if draining.Load() {
+				return errors.New("shutting down")
+			}
+			return st.Check()
+		},
+	})
+	if err != nil {
+		return err
+	}
+
+	ln, err := net.Listen("tcp", c.Listen)
+	if err != nil {
+		return err
+	}
+	srv := httpapi.NewServer(c.Listen, handler, httpapi.TLSConfig(cert, clientCAs), logger)
+	serveErr := make(chan error, 2)
+	go func() { serveErr <- srv.ServeTLS(ln, "", "") }()
+
+	var msrv *http.Server
+	if c.MetricsListen != "" {
+		mln, err := net.Listen("tcp", c.MetricsListen)
+		if err != nil {
+			srv.Close()
+			return err
+		}
+		mux := http.NewServeMux()
+		mux.Handle("GET /metrics", metrics.Handler())
+		msrv = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+		go func() { serveErr <- msrv.Serve(mln) }()
+		logger.Info("serving metrics", slog.String("addr", mln.Addr().String()))
+	}
+	logger.Info("serving", slog.String("addr", ln.Addr().String()), slog.String("covenant", cov.Name),
+		slog.Int("institutions", len(cov.Institutions)), slog.Bool("mtls", clientCAs != nil), slog.Bool("tokens", tokens != nil),
+		slog.Int("keys", len(ps.KeyIDs())))
+	if c.Dev {
+		printDev(stdout, ln.Addr().String(), c, devTokens)
+	}
+
+	bg, stopBG := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	if tokens != nil {
+		wg.Go(func() { tokens.Watch(bg, c.TokenReload) })
+		hup := make(chan os.Signal, 1)
+		signal.Notify(hup, syscall.SIGHUP)
+		wg.Go(func() {
+			defer signal.Stop(hup)
+			for {
+				select {
+				case <-bg.Done():
+					return
+				case <-hup:
+					if err := tokens.Reload(); err != nil {
+						logger.Error("token file not reloaded; keeping the tokens in use", slog.String("error", err.Error()))
+					} else {
+						logger.Info("token file reloaded", slog.Int("tokens", tokens.Len()))
+					}
+				}
+			}
+		})
+	}
+	wg.Go(func() { expireLoop(bg, m, c.ExpireInterval, logger) })
+
+	select {
+	case <-ctx.Done():
+		logger.Info("shutting down", slog.Duration("timeout", c.ShutdownTimeout))
+	case err := <-serveErr:
+		logger.Error("server failed", slog.String("error", err.Error()))
+	}
+	draining.Store(true)
+	sctx, cancel := context.WithTimeout(context.Background(), c.ShutdownTimeout)
+	defer cancel()
+	shutdownErr := srv.Shutdown(sctx)
+	if msrv != nil {
+		msrv.Shutdown(sctx)
+	}
+	stopBG()
+	wg.Wait()
+	if err := closeStore(); err != nil {
+		return fmt.Errorf("closing the store: %w", err)
+	}
+	if shutdownErr != nil {
+		return fmt.Errorf("shutdown: %w", shutdownErr)
+	}
+	logger.Info("stopped")
+	return nil
+}
+
+// expireLoop runs the matcher's expiry at start and then every interval.
+func expireLoop(ctx context.Context, m *matcher.Matcher, every time.Duration, logger *slog.Logger) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		stats, err := m.ExpireDue(ctx)
+		switch {
+		case err != nil && ctx.Err() == nil:
+			logger.Error("expiry failed", slog.String("error", err.Error()))
+		case err == nil && stats != (matcher.ExpireStats{}):
+			logger.Info("expiry", slog.Int("ended", stats.Ended), slog.Int("purged", stats.Purged), slog.Int("idempotency", stats.Idempotency))
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
