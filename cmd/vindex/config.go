@@ -115,9 +115,6 @@ func loadConfig(name, usage string, args []string, extra func(*flag.FlagSet)) (c
 	bind(fs, &c)
 	fs.String("config", "", "")
 	fs.Bool("dev", false, "")
-	if extra != nil {
-		extra(fs)
-	}
 	if *configFile != "" {
 		b, err := os.ReadFile(*configFile)
 		if err != nil {
@@ -141,6 +138,9 @@ func loadConfig(name, usage string, args []string, extra func(*flag.FlagSet)) (c
 		}
 	})
 	probe.Visit(func(f *flag.Flag) {
+		if fs.Lookup(f.Name) == nil {
+			return // a command's own flag, not a setting
+		}
 		if err := fs.Set(f.Name, f.Value.String()); err != nil {
 			errs = append(errs, fmt.Errorf("-%s: %v", f.Name, err))
 		}
