@@ -103,7 +103,11 @@ func pinnedCovenant(t testing.TB, pins map[string]string) []byte {
 	return []byte(s)
 }
 
-func newEnv(t testing.TB) *env {
+func newEnv(t testing.TB) *env { return newEnvLogging(t, true) }
+
+// newEnvLogging is newEnv; with debug false the server logs at Info level
+// (the access log, as in production) to nowhere, for benchmarks.
+func newEnvLogging(t testing.TB, debug bool) *env {
 	t.Helper()
 	e := &env{t: t, dir: t.TempDir(), logs: &syncBuffer{}, tokens: map[string]string{}, clients: map[string]*http.Client{}}
 	var err error
@@ -131,7 +135,10 @@ func newEnv(t testing.TB) *env {
 		t.Fatal(err)
 	}
 	logger := slog.New(slog.NewJSONHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	if e.store, err = pebblestore.Open(filepath.Join(e.dir, "data"), &pebblestore.Options{Logger: logger, CacheSize: 8 << 20, MemTableSize: 4 << 20}); err != nil {
+	if !debug {
+		logger = slog.New(slog.NewJSONHandler(io.Discard, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	}
+	if e.store, err = pebblestore.Open(filepath.Join(e.dir, "data"), storeOptions(logger, debug)); err != nil {
 		t.Fatal(err)
 	}
 	h, err := keys.Create()
@@ -416,4 +423,11 @@ func (c *contract) check(req *http.Request, reqBody []byte, resp *http.Response,
 	c.mu.Lock()
 	c.seen[route.Operation.OperationID]++
 	c.mu.Unlock()
+}
+
+func storeOptions(logger *slog.Logger, small bool) *pebblestore.Options {
+	if small {
+		return &pebblestore.Options{Logger: logger, CacheSize: 8 << 20, MemTableSize: 4 << 20}
+	}
+	return &pebblestore.Options{Logger: logger} // the defaults, as vindex serve runs
 }
