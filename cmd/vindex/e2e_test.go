@@ -519,3 +519,14 @@ func loadConfigEnv(t *testing.T, env []string, args ...string) (config, any, err
 	c, fs, err := loadConfig("serve", serveUsage, args, nil)
 	return c, fs, err
 }
+
+// The documented configuration file loads (every key is known).
+func TestExampleConfigLoads(t *testing.T) {
+	c, _, err := loadConfig("serve", serveUsage, []string{"--config", "../../examples/vindex.yaml"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Deployment != "vindex-groningen" || c.MetricsListen != "127.0.0.1:9464" || c.ExpireInterval != time.Hour {
+		t.Fatalf("example config: %+v", c)
+	}
+}
