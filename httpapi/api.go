@@ -39,6 +39,7 @@ import (
 	"log/slog"
 	"mime"
 	"net/http"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -311,6 +312,10 @@ func (h *Handler) decode(r *http.Request, v any, optional bool) error {
 
 var errTrailing = errors.New("data after the JSON value")
 
+// fieldName is what an unknown field must look like to be named in a
+// problem.
+var fieldName = regexp.MustCompile(`^[A-Za-z_][A-Za-z_-]{0,39}$`)
+
 func decodeProblem(err error, limit int64) error {
 	if err == nil {
 		return nil
@@ -326,6 +331,11 @@ func decodeProblem(err error, limit int64) error {
 		return problem(http.StatusBadRequest, CodeMalformedJSON, te.Field, "field "+te.Field+" has the wrong JSON type; want "+te.Type.String())
 	case strings.HasPrefix(err.Error(), "json: unknown field "):
 		f := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
+		if !fieldName.MatchString(f) {
+			// Not a field name a client would mean: it may be data (a BSN
+			// used as a key), so it is not repeated.
+			return problem(http.StatusBadRequest, CodeUnknownField, "", "the body has an unknown field")
+		}
 		return problem(http.StatusBadRequest, CodeUnknownField, f, "unknown field "+strconv.Quote(f))
 	case errors.As(err, &se), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF), errors.Is(err, errTrailing):
 		return problem(http.StatusBadRequest, CodeMalformedJSON, "", "the body is not one JSON object")

@@ -248,6 +248,7 @@ func TestBadInput(t *testing.T) {
 		{"idempotency key", with(func(r *httpapi.RegistrationRequest) { r.IdempotencyKey = strings.Repeat("k", 200) }), nil, 400, "invalid_idempotency_key", "idempotency_key"},
 		{"idempotency conflict", with(func(r *httpapi.RegistrationRequest) { r.IdempotencyKey = "a" }), []string{"Idempotency-Key", "b"}, 400, "idempotency_key_conflict", "idempotency_key"},
 		{"unknown field", `{"bsn":"` + bsn(t, 7) + `","diagnosis":"x"}`, nil, 400, "unknown_field", "diagnosis"},
+		{"bsn as a field name", `{"` + bsn(t, 7) + `":1}`, nil, 400, "unknown_field", ""},
 		{"malformed", `{"bsn":`, nil, 400, "malformed_json", ""},
 		{"two objects", `{} {}`, nil, 400, "malformed_json", ""},
 		{"array", `[]`, nil, 400, "malformed_json", ""},
