@@ -252,6 +252,7 @@ keyset: keyset.tink
 kek_file: dev-kek.json
 log_level: debug
 shutdown_timeout: 20s
+metrics_listen: 127.0.0.1:0
 `))
 
 	// The operator's tools: a keyset and a token, through the CLI.
@@ -317,6 +318,24 @@ shutdown_timeout: 20s
 		}
 	}
 	check(p)
+
+	// /metrics is on its own plain-HTTP listener, not on the API's.
+	m := regexp.MustCompile(`"msg":"serving metrics","addr":"([^"]+)"`).FindStringSubmatch(p.stderr.String())
+	if m == nil {
+		t.Fatal("no metrics listener logged")
+	}
+	resp, err := http.Get("http://" + m[1] + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !bytes.Contains(body, []byte(`vindex_matches_total 1`)) || bytes.Contains(body, []byte(youth)) {
+		t.Fatalf("metrics listener: %d\n%s", resp.StatusCode, body)
+	}
+	if s, _, _ := school.get("/metrics"); s != http.StatusNotFound {
+		t.Fatalf("/metrics on the API listener: %d", s)
+	}
 	p.stop(t)
 
 	p = start(t, dir, "serve", "--config", "vindex.yaml")
