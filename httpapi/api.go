@@ -148,8 +148,8 @@ func New(c Config) (*Handler, error) {
 	h.route("POST /v1/registrations/{id}/end", h.end)
 	h.route("DELETE /v1/registrations/{id}", h.remove)
 	h.route("POST /v1/lookups", h.lookup)
-	h.route("POST /v1/cases/close", h.closeCase)
-	h.route("POST /v1/deaths", h.death)
+	h.route("POST /v1/cases/close", h.youthVerb(h.m.CloseCase))
+	h.route("POST /v1/deaths", h.youthVerb(h.m.RecordDeath))
 	h.route("GET /v1/events", h.events)
 	h.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, Health{Status: "ok"})
@@ -487,12 +487,17 @@ func (h *Handler) remove(r *http.Request, actor matcher.Actor) (any, int, error)
 	return nil, http.StatusNoContent, nil
 }
 
-func (h *Handler) lookup(r *http.Request, actor matcher.Actor) (any, int, error) {
+// youthBody decodes a body that names one youth by BSN.
+func (h *Handler) youthBody(r *http.Request) (identity.BSN, error) {
 	var req BSNRequest
 	if err := h.decode(r, &req, false); err != nil {
-		return nil, 0, err
+		return identity.BSN{}, err
 	}
-	bsn, err := parseBSN(req.BSN)
+	return parseBSN(req.BSN)
+}
+
+func (h *Handler) lookup(r *http.Request, actor matcher.Actor) (any, int, error) {
+	bsn, err := h.youthBody(r)
 	if err != nil {
 		return nil, 0, err
 	}
@@ -504,34 +509,18 @@ func (h *Handler) lookup(r *http.Request, actor matcher.Actor) (any, int, error)
 		Coordinator: coordinator(v.Coordinator), NoCoordinator: v.NoCoordinator}, http.StatusOK, nil
 }
 
-func (h *Handler) closeCase(r *http.Request, actor matcher.Actor) (any, int, error) {
-	var req BSNRequest
-	if err := h.decode(r, &req, false); err != nil {
-		return nil, 0, err
+// youthVerb serves a call that changes a youth's case and answers 204.
+func (h *Handler) youthVerb(verb func(context.Context, matcher.Actor, identity.BSN) error) apiFunc {
+	return func(r *http.Request, actor matcher.Actor) (any, int, error) {
+		bsn, err := h.youthBody(r)
+		if err != nil {
+			return nil, 0, err
+		}
+		if err := verb(r.Context(), actor, bsn); err != nil {
+			return nil, 0, err
+		}
+		return nil, http.StatusNoContent, nil
 	}
-	bsn, err := parseBSN(req.BSN)
-	if err != nil {
-		return nil, 0, err
-	}
-	if err := h.m.CloseCase(r.Context(), actor, bsn); err != nil {
-		return nil, 0, err
-	}
-	return nil, http.StatusNoContent, nil
-}
-
-func (h *Handler) death(r *http.Request, actor matcher.Actor) (any, int, error) {
-	var req BSNRequest
-	if err := h.decode(r, &req, false); err != nil {
-		return nil, 0, err
-	}
-	bsn, err := parseBSN(req.BSN)
-	if err != nil {
-		return nil, 0, err
-	}
-	if err := h.m.RecordDeath(r.Context(), actor, bsn); err != nil {
-		return nil, 0, err
-	}
-	return nil, http.StatusNoContent, nil
 }
 
 func (h *Handler) events(r *http.Request, actor matcher.Actor) (any, int, error) {

@@ -26,6 +26,7 @@ import (
 	"github.com/vindex-nl/vindex/crypto/pseudonym"
 	"github.com/vindex-nl/vindex/httpapi"
 	"github.com/vindex-nl/vindex/identity"
+	"github.com/vindex-nl/vindex/internal/canary"
 	"github.com/vindex-nl/vindex/internal/pki"
 	"github.com/vindex-nl/vindex/matcher"
 	"github.com/vindex-nl/vindex/rules"
@@ -53,28 +54,11 @@ type env struct {
 	ps      *pseudonym.Pseudonymiser
 	cov     *rules.Covenant
 	metrics *httpapi.Metrics
-	logs    *syncBuffer
+	logs    *canary.Log
 	tokens  map[string]string
 	ca      *pki.CA
 	clients map[string]*http.Client
 	checker *contract
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) Bytes() []byte {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return bytes.Clone(s.b.Bytes())
 }
 
 func repoRoot(t testing.TB) string {
@@ -109,7 +93,7 @@ func newEnv(t testing.TB) *env { return newEnvLogging(t, true) }
 // (the access log, as in production) to nowhere, for benchmarks.
 func newEnvLogging(t testing.TB, debug bool) *env {
 	t.Helper()
-	e := &env{t: t, dir: t.TempDir(), logs: &syncBuffer{}, tokens: map[string]string{}, clients: map[string]*http.Client{}}
+	e := &env{t: t, dir: t.TempDir(), logs: &canary.Log{}, tokens: map[string]string{}, clients: map[string]*http.Client{}}
 	var err error
 	if e.ca, err = pki.NewCA("test client CA"); err != nil {
 		t.Fatal(err)

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"log/slog"
 	"strconv"
-	"sync"
 	"testing"
 
 	"github.com/vindex-nl/vindex/crypto/pseudonym"
@@ -14,29 +13,11 @@ import (
 	"github.com/vindex-nl/vindex/store/pebblestore"
 )
 
-// lockedBuffer is a log sink safe for concurrent writers.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) Bytes() []byte {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return bytes.Clone(l.b.Bytes())
-}
-
 // Registering known youths leaves none of their BSNs or birth dates in the
 // store's files or the logs. Pebble keeps recent writes in its write-ahead
 // log uncompressed, so the scan reads what was written in the clear.
 func TestCanaryNoIdentityAtRestOrInLogs(t *testing.T) {
-	var logs lockedBuffer
+	var logs canary.Log
 	logger := slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	dir := t.TempDir()
 	e := newEnvWith(t, freshPseudonymiser(t), dir, logger)

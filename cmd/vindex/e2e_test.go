@@ -22,6 +22,7 @@ import (
 
 	"github.com/vindex-nl/vindex/httpapi"
 	"github.com/vindex-nl/vindex/identity"
+	"github.com/vindex-nl/vindex/internal/canary"
 	"github.com/vindex-nl/vindex/internal/pki"
 	"github.com/vindex-nl/vindex/rules"
 )
@@ -51,26 +52,9 @@ func TestMain(m *testing.M) {
 type proc struct {
 	cmd    *exec.Cmd
 	addr   string
-	stdout *lockedBuf
-	stderr *lockedBuf
+	stdout *canary.Log
+	stderr *canary.Log
 	done   chan error
-}
-
-type lockedBuf struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuf) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuf) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
 
 var servingRE = regexp.MustCompile(`"msg":"serving","addr":"([^"]+)"`)
@@ -78,7 +62,7 @@ var servingRE = regexp.MustCompile(`"msg":"serving","addr":"([^"]+)"`)
 // start runs vindex with args in dir and waits until it serves.
 func start(t *testing.T, dir string, args ...string) *proc {
 	t.Helper()
-	p := &proc{cmd: exec.Command(binary, args...), stdout: &lockedBuf{}, stderr: &lockedBuf{}, done: make(chan error, 1)}
+	p := &proc{cmd: exec.Command(binary, args...), stdout: &canary.Log{}, stderr: &canary.Log{}, done: make(chan error, 1)}
 	p.cmd.Dir = dir
 	p.cmd.Stdout = p.stdout
 	p.cmd.Stderr = p.stderr

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"sync"
 )
 
 // Needles maps a name ("bsn 3") to the byte forms to look for.
@@ -72,3 +73,26 @@ func (n Needles) ScanDir(dir string) ([]string, error) {
 	})
 	return found, err
 }
+
+// Log is a log sink safe for concurrent writers, to scan afterwards.
+type Log struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+// Write appends p.
+func (l *Log) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+// Bytes returns a copy of what was written.
+func (l *Log) Bytes() []byte {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return bytes.Clone(l.b.Bytes())
+}
+
+// String returns what was written.
+func (l *Log) String() string { return string(l.Bytes()) }

@@ -26,28 +26,17 @@ type CA struct {
 
 // NewCA returns a new certificate authority named name, valid for ten years.
 func NewCA(name string) (*CA, error) {
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		return nil, err
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber:          serial(),
+	c, err := create(&x509.Certificate{
 		Subject:               pkix.Name{CommonName: name, Organization: []string{"vindex development"}},
-		NotBefore:             time.Now().Add(-time.Hour),
 		NotAfter:              time.Now().AddDate(10, 0, 0),
 		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageCRLSign,
 		BasicConstraintsValid: true,
 		IsCA:                  true,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	}, nil, nil, nil)
 	if err != nil {
 		return nil, err
 	}
-	cert, err := x509.ParseCertificate(der)
-	if err != nil {
-		return nil, err
-	}
-	return &CA{Cert: cert, key: key}, nil
+	return &CA{Cert: c.Leaf, key: c.PrivateKey.(*ecdsa.PrivateKey)}, nil
 }
 
 // Pool returns a pool holding only the CA's certificate.
@@ -73,18 +62,27 @@ func (ca *CA) Client(name string) (tls.Certificate, error) {
 }
 
 func (ca *CA) issue(cn string, hosts []string, usage x509.ExtKeyUsage) (tls.Certificate, error) {
+	tmpl := &x509.Certificate{
+		Subject:     pkix.Name{CommonName: cn},
+		NotAfter:    time.Now().AddDate(2, 0, 0),
+		KeyUsage:    x509.KeyUsageDigitalSignature,
+		ExtKeyUsage: []x509.ExtKeyUsage{usage},
+	}
+	return create(tmpl, hosts, ca.Cert, ca.key)
+}
+
+// create makes a key and a certificate from tmpl for hosts, signed by
+// parent's key, or self-signed if parent is nil.
+func create(tmpl *x509.Certificate, hosts []string, parent *x509.Certificate, parentKey *ecdsa.PrivateKey) (tls.Certificate, error) {
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		return tls.Certificate{}, err
 	}
-	tmpl := &x509.Certificate{
-		SerialNumber: serial(),
-		Subject:      pkix.Name{CommonName: cn},
-		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().AddDate(2, 0, 0),
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{usage},
+	if parent == nil {
+		parent, parentKey = tmpl, key
 	}
+	tmpl.SerialNumber = serial()
+	tmpl.NotBefore = time.Now().Add(-time.Hour)
 	for _, h := range hosts {
 		if ip := net.ParseIP(h); ip != nil {
 			tmpl.IPAddresses = append(tmpl.IPAddresses, ip)
@@ -92,7 +90,7 @@ func (ca *CA) issue(cn string, hosts []string, usage x509.ExtKeyUsage) (tls.Cert
 			tmpl.DNSNames = append(tmpl.DNSNames, h)
 		}
 	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.Cert, &key.PublicKey, ca.key)
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, parent, &key.PublicKey, parentKey)
 	if err != nil {
 		return tls.Certificate{}, err
 	}
@@ -106,36 +104,14 @@ func (ca *CA) issue(cn string, hosts []string, usage x509.ExtKeyUsage) (tls.Cert
 // SelfSigned returns a self-signed server certificate for hosts, valid for
 // two years.
 func SelfSigned(hosts ...string) (tls.Certificate, error) {
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		return tls.Certificate{}, err
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber:          serial(),
+	return create(&x509.Certificate{
 		Subject:               pkix.Name{CommonName: hosts[0], Organization: []string{"vindex development"}},
-		NotBefore:             time.Now().Add(-time.Hour),
 		NotAfter:              time.Now().AddDate(2, 0, 0),
 		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
 		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
 		BasicConstraintsValid: true,
 		IsCA:                  true,
-	}
-	for _, h := range hosts {
-		if ip := net.ParseIP(h); ip != nil {
-			tmpl.IPAddresses = append(tmpl.IPAddresses, ip)
-		} else {
-			tmpl.DNSNames = append(tmpl.DNSNames, h)
-		}
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		return tls.Certificate{}, err
-	}
-	leaf, err := x509.ParseCertificate(der)
-	if err != nil {
-		return tls.Certificate{}, err
-	}
-	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key, Leaf: leaf}, nil
+	}, hosts, nil, nil)
 }
 
 // EncodePEM returns the certificate chain and the private key of c in PEM,
