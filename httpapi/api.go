@@ -426,8 +426,8 @@ func (h *Handler) register(r *http.Request, actor matcher.Actor) (any, int, erro
 		h.metrics.registered(req.Kind, res)
 	}
 	out := RegistrationResponse{
-		ID: res.ID.String(), Matched: res.Matched, Involved: h.parties(res.Involved),
-		Coordinator: coordinator(res.Coordinator), NoCoordinator: res.NoCoordinator,
+		ViewResponse: h.view(matcher.View{ID: res.ID, Matched: res.Matched, Involved: res.Involved,
+			Coordinator: res.Coordinator, NoCoordinator: res.NoCoordinator}),
 		Refreshed: res.Refreshed, Replayed: res.Replayed,
 	}
 	status := http.StatusCreated
@@ -505,8 +505,12 @@ func (h *Handler) lookup(r *http.Request, actor matcher.Actor) (any, int, error)
 	if err != nil {
 		return nil, 0, err
 	}
+	return h.view(v), http.StatusOK, nil
+}
+
+func (h *Handler) view(v matcher.View) ViewResponse {
 	return ViewResponse{ID: v.ID.String(), Matched: v.Matched, Involved: h.parties(v.Involved),
-		Coordinator: coordinator(v.Coordinator), NoCoordinator: v.NoCoordinator}, http.StatusOK, nil
+		Coordinator: coordinator(v.Coordinator), NoCoordinator: v.NoCoordinator}
 }
 
 // youthVerb serves a call that changes a youth's case and answers 204.

@@ -50,24 +50,25 @@ type CoordinatorJSON struct {
 	Rule        string `json:"rule"`
 }
 
-// RegistrationResponse answers POST /v1/registrations.
-type RegistrationResponse struct {
-	ID            string           `json:"id"`
-	Matched       bool             `json:"matched"`
-	Involved      []PartyJSON      `json:"involved"`
-	Coordinator   *CoordinatorJSON `json:"coordinator"`
-	NoCoordinator string           `json:"no_coordinator,omitempty"`
-	Refreshed     bool             `json:"refreshed"`
-	Replayed      bool             `json:"replayed"`
+// ViewResponse answers POST /v1/lookups: the involvement view of a youth.
+type ViewResponse struct {
+	// ID is the caller's own registration for the youth.
+	ID      string `json:"id"`
+	Matched bool   `json:"matched"`
+	// Involved are the other institutions actively involved.
+	Involved    []PartyJSON      `json:"involved"`
+	Coordinator *CoordinatorJSON `json:"coordinator"`
+	// NoCoordinator says why there is no coordinator despite a match.
+	NoCoordinator string `json:"no_coordinator,omitempty"`
 }
 
-// ViewResponse answers POST /v1/lookups.
-type ViewResponse struct {
-	ID            string           `json:"id"`
-	Matched       bool             `json:"matched"`
-	Involved      []PartyJSON      `json:"involved"`
-	Coordinator   *CoordinatorJSON `json:"coordinator"`
-	NoCoordinator string           `json:"no_coordinator,omitempty"`
+// RegistrationResponse answers POST /v1/registrations: the view, and
+// whether the report refreshed an existing registration or replayed an
+// earlier result.
+type RegistrationResponse struct {
+	ViewResponse
+	Refreshed bool `json:"refreshed"`
+	Replayed  bool `json:"replayed"`
 }
 
 // BSNRequest is the body of the calls about one youth: lookups, case
