@@ -26,6 +26,7 @@ import (
 	"github.com/vindex-nl/vindex/crypto/pseudonym"
 	"github.com/vindex-nl/vindex/httpapi"
 	"github.com/vindex-nl/vindex/identity"
+	"github.com/vindex-nl/vindex/internal/bufferedlog"
 	"github.com/vindex-nl/vindex/internal/canary"
 	"github.com/vindex-nl/vindex/internal/pki"
 	"github.com/vindex-nl/vindex/matcher"
@@ -120,7 +121,14 @@ func newEnvLogging(t testing.TB, debug bool) *env {
 	}
 	logger := slog.New(slog.NewJSONHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	if !debug {
-		logger = slog.New(slog.NewJSONHandler(io.Discard, &slog.HandlerOptions{Level: slog.LevelInfo}))
+		// As vindex serve logs: JSON lines to a file (its standard error).
+		f, err := os.Create(filepath.Join(e.dir, "server.log"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		bl := bufferedlog.New(f, slog.LevelInfo, 200*time.Millisecond)
+		t.Cleanup(func() { bl.Close(); f.Close() })
+		logger = bl.Logger
 	}
 	if e.store, err = pebblestore.Open(filepath.Join(e.dir, "data"), storeOptions(logger, debug)); err != nil {
 		t.Fatal(err)

@@ -24,6 +24,7 @@ import (
 	"github.com/vindex-nl/vindex/crypto/pseudonym"
 	"github.com/vindex-nl/vindex/examples"
 	"github.com/vindex-nl/vindex/httpapi"
+	"github.com/vindex-nl/vindex/internal/bufferedlog"
 	"github.com/vindex-nl/vindex/matcher"
 	"github.com/vindex-nl/vindex/rules"
 	"github.com/vindex-nl/vindex/store/pebblestore"
@@ -57,16 +58,24 @@ func serve(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	logger := newLogger(stderr, c.LogLevel)
+	// The access log has a line per request: lines are written in batches
+	// (at least every 200 ms; warnings and errors at once).
+	logger := bufferedlog.New(stderr, level(c.LogLevel), 200*time.Millisecond)
+	defer logger.Close()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	return run(ctx, c, stdout, logger)
+	return run(ctx, c, stdout, logger.Logger)
 }
 
-func newLogger(w io.Writer, level string) *slog.Logger {
+func newLogger(w io.Writer, name string) *slog.Logger {
+	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: level(name)}))
+}
+
+// level parses a validated log level name.
+func level(name string) slog.Level {
 	var l slog.Level
-	l.UnmarshalText([]byte(level))
-	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: l}))
+	l.UnmarshalText([]byte(name))
+	return l
 }
 
 // run serves until ctx is done, then shuts down gracefully.
