@@ -58,6 +58,8 @@ type Store struct {
 	locks  [lockStripes]sync.Mutex
 
 	seqs seqs
+	// youths filters out reads of youths the store has never held.
+	youths *youthFilter
 
 	closed atomic.Bool
 	mu     sync.RWMutex // Close takes it exclusively
@@ -112,6 +114,13 @@ func Open(dir string, o *Options) (*Store, error) {
 		db.Close()
 		return nil, err
 	}
+	youths, n, err := loadYouthFilter(db)
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("pebblestore: loading the youth filter: %w", err)
+	}
+	s.youths = youths
+	s.logger.Info("store opened", slog.String("component", "pebblestore"), slog.Int64("youth_records", n))
 	return s, nil
 }
 
@@ -347,6 +356,9 @@ func (s *Store) read(youth []pseudonym.Pseudonym) (*tx, error) {
 		r = snap
 	}
 	for i, p := range youth {
+		if !s.youths.mayContain(p) {
+			continue // never held
+		}
 		v, closer, err := r.Get(youthKey(p))
 		if errors.Is(err, pebble.ErrNotFound) {
 			continue
@@ -598,6 +610,8 @@ func (s *Store) commit(t *tx) error {
 			switch {
 			case len(rec.regs) > 0 || rec.hasCase:
 				buf = encodeYouth(buf[:0], &rec)
+				// Into the filter before any reader can see the record.
+				s.youths.add(p)
 				b.Set(youthKey(p), buf, nil)
 			case t.had&(1<<i) != 0:
 				b.Delete(youthKey(p), nil)

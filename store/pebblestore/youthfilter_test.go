@@ -1,0 +1,113 @@
+package pebblestore
+
+import (
+	"context"
+	"crypto/rand"
+	"hash/maphash"
+	"log/slog"
+	"path/filepath"
+	"sync"
+	"testing"
+
+	"github.com/vindex-nl/vindex/crypto/pseudonym"
+	"github.com/vindex-nl/vindex/store"
+)
+
+func randomYouth(keyID uint32) pseudonym.Pseudonym {
+	p := pseudonym.Pseudonym{KeyID: keyID}
+	rand.Read(p.Sum[:])
+	return p
+}
+
+// The filter never says no for a key it was given, also while it grows
+// under concurrent use, and rarely says maybe for one it was not.
+func TestYouthFilter(t *testing.T) {
+	f := &youthFilter{seed: maphash.MakeSeed(), fs: []*bitFilter{newBitFilter(1000)}}
+	const n = 20000
+	added := make([]pseudonym.Pseudonym, n)
+	for i := range added {
+		added[i] = randomYouth(uint32(1 + i%3))
+	}
+	var wg sync.WaitGroup
+	for w := range 4 {
+		wg.Go(func() {
+			for i := w; i < n; i += 4 {
+				f.add(added[i])
+				if !f.mayContain(added[i]) {
+					t.Errorf("key %d missing right after add", i)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if len(f.fs) < 4 {
+		t.Fatalf("the filter did not grow: %d filters for %d keys", len(f.fs), n)
+	}
+	for i, p := range added {
+		if !f.mayContain(p) {
+			t.Fatalf("false negative for key %d", i)
+		}
+	}
+	fp := 0
+	for range n {
+		if f.mayContain(randomYouth(1)) {
+			fp++
+		}
+	}
+	// About 1% per filter; a few filters are checked.
+	if rate := float64(fp) / n; rate > 0.06 {
+		t.Fatalf("false positive rate %.3f", rate)
+	}
+	// A key ID is part of the key.
+	q := 0
+	for i := range 1000 {
+		p := added[i]
+		p.KeyID += 100
+		if f.mayContain(p) {
+			q++
+		}
+	}
+	if q > 100 {
+		t.Fatalf("the key ID does not count: %d of 1000", q)
+	}
+}
+
+// After a reopen, the filter holds every youth on disk: a youth written
+// before is found again.
+func TestYouthFilterAfterReopen(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "db")
+	s, err := Open(dir, &Options{Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	var youths []pseudonym.Pseudonym
+	for i := range 50 {
+		y := randomYouth(7)
+		youths = append(youths, y)
+		err := s.Update(ctx, []pseudonym.Pseudonym{y}, func(tx store.Tx) error {
+			tx.Put(store.Registration{ID: store.NewID(), Youth: y, Institution: "x", Kind: store.KindSignal, SignalCode: "S", Municipality: "GM0014"})
+			return nil
+		})
+		if err != nil {
+			t.Fatalf("put %d: %v", i, err)
+		}
+	}
+	s.Close()
+	s, err = Open(dir, &Options{Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	for i, y := range youths {
+		if !s.youths.mayContain(y) {
+			t.Fatalf("youth %d not in the filter after a reopen", i)
+		}
+		var n int
+		s.View(ctx, []pseudonym.Pseudonym{y}, func(r store.Reader) error { n = len(r.Registrations()); return nil })
+		if n != 1 {
+			t.Fatalf("youth %d: %d registrations after a reopen", i, n)
+		}
+	}
+}
