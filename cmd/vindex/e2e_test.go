@@ -533,3 +533,35 @@ func TestExampleConfigLoads(t *testing.T) {
 		t.Fatalf("example config: %+v", c)
 	}
 }
+
+// TestKeysCommands: init, status, rotate; the service then computes
+// pseudonyms under both keys and reports them in /metrics.
+func TestKeysCommands(t *testing.T) {
+	dir := t.TempDir()
+	out := runCLI(t, dir, "keys", "init", "--dev", "--data", "d", "--create-dev-kek")
+	if !strings.Contains(out, "made keyset d/keyset.tink") || strings.Count(out, "enabled") != 1 {
+		t.Fatalf("keys init:\n%s", out)
+	}
+	cmd := exec.Command(binary, "keys", "init", "--dev", "--data", "d")
+	cmd.Dir = dir
+	if b, err := cmd.CombinedOutput(); err == nil || !strings.Contains(string(b), "exists") {
+		t.Fatalf("a second keys init did not refuse: %v\n%s", err, b)
+	}
+	out = runCLI(t, dir, "keys", "rotate", "--dev", "--data", "d")
+	if !strings.Contains(out, "is the new primary") || strings.Count(out, "enabled") != 2 || strings.Count(out, "true") != 1 {
+		t.Fatalf("keys rotate:\n%s", out)
+	}
+	if status := runCLI(t, dir, "keys", "status", "--dev", "--data", "d"); status != out[strings.Index(out, "key_id"):] {
+		t.Fatalf("keys status after rotate:\n%s\nwant the table of:\n%s", status, out)
+	}
+	p := start(t, dir, "serve", "--dev", "--data", "d", "--listen", "127.0.0.1:0")
+	roots := x509.NewCertPool()
+	crt, _ := os.ReadFile(filepath.Join(dir, "d", "dev-tls.crt"))
+	roots.AppendCertsFromPEM(crt)
+	c := &client{t: t, base: "https://" + p.addr, http: &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: roots}}}}
+	s, b, err := c.get("/metrics")
+	if err != nil || s != 200 || !bytes.Contains(b, []byte("vindex_keys_in_use 2")) || bytes.Count(b, []byte(`vindex_key_info{key_id=`)) != 2 {
+		t.Fatalf("/metrics after a rotation: %d %v", s, err)
+	}
+	p.stop(t)
+}

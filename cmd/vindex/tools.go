@@ -8,6 +8,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/tink-crypto/tink-go/v2/keyset"
@@ -63,6 +64,11 @@ func keysCmd(args []string, stdout, stderr io.Writer) error {
 	case "init":
 		if exists(c.Keyset) {
 			return fmt.Errorf("keys init: %s exists; a new keyset would orphan every registration made under it", c.Keyset)
+		}
+		for _, f := range []string{c.Keyset, c.KEKFile} {
+			if err := os.MkdirAll(filepath.Dir(f), 0o700); err != nil {
+				return err
+			}
 		}
 		if createKEK {
 			if err := insecurelocalkek.Create(c.KEKFile); err != nil {
