@@ -168,11 +168,15 @@ func New(c Config) (*Handler, error) {
 	if c.ServeMetrics && c.Metrics != nil {
 		h.mux.Handle("GET /metrics", c.Metrics.Handler())
 	}
-	// Known paths with another method: 405 as a problem.
-	for _, p := range []string{"/v1/registrations", "/v1/registrations/{id}/end", "/v1/registrations/{id}",
-		"/v1/lookups", "/v1/cases/close", "/v1/deaths", "/v1/events", "/healthz", "/readyz", "/openapi.yaml"} {
+	// Known paths with another method: 405 as a problem, with Allow.
+	for p, allow := range map[string]string{
+		"/v1/registrations": "POST", "/v1/registrations/{id}/end": "POST", "/v1/registrations/{id}": "DELETE",
+		"/v1/lookups": "POST", "/v1/cases/close": "POST", "/v1/deaths": "POST",
+		"/v1/events": "GET, HEAD", "/healthz": "GET, HEAD", "/readyz": "GET, HEAD", "/openapi.yaml": "GET, HEAD",
+	} {
 		h.mux.HandleFunc(p, func(w http.ResponseWriter, r *http.Request) {
-			writeProblem(w, problem(http.StatusMethodNotAllowed, CodeMethodNotAllowed, "", r.Method+" is not allowed here"))
+			w.Header().Set("Allow", allow)
+			writeProblem(w, problem(http.StatusMethodNotAllowed, CodeMethodNotAllowed, "", "allowed here: "+allow))
 		})
 	}
 	h.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {

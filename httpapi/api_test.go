@@ -294,6 +294,9 @@ func TestBadInput(t *testing.T) {
 		{"POST", "/v1/lookups", `{"bsn":"12"}`, 400, "invalid_bsn"},
 	} {
 		r := e.do(byToken(ggd), c.method, c.path, c.body)
+		if c.status == 405 && r.header.Get("Allow") != "POST" {
+			t.Errorf("405 without Allow: POST: %v", r.header)
+		}
 		if r.status != c.status || r.problem.Code != c.code {
 			t.Errorf("%s %s: %d %q, want %d %q: %s", c.method, c.path, r.status, r.problem.Code, c.status, c.code, r.body)
 		}
