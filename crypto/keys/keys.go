@@ -281,3 +281,15 @@ func Delete(h *keyset.Handle, id uint32) (*keyset.Handle, error) {
 	}
 	return m.Handle()
 }
+
+// Rewrap unwraps the keyset file at path with kek and writes it back
+// wrapped anew (atomically). With a KMS whose key was rotated, the new
+// wrapping is under the newest key version, so older versions can be
+// retired.
+func Rewrap(path string, kek tink.AEAD, associatedData []byte) error {
+	h, err := LoadFile(path, kek, associatedData)
+	if err != nil {
+		return err
+	}
+	return SaveFile(path, h, kek, associatedData)
+}

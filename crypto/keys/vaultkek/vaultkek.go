@@ -1,0 +1,327 @@
+// Package vaultkek gives vindex its key-encryption key in HashiCorp Vault:
+// the PRF keyset is wrapped with Tink's KMS envelope, a fresh AES-256-GCM
+// data key per wrapping, and only that data key is encrypted by Vault's
+// transit engine. Vault never sees the PRF keyset; the key that wraps the
+// data key never leaves Vault.
+//
+// # Policy
+//
+// The transit key is aes256-gcm96, derived=false and not exportable. The
+// vindex server needs only update on transit/encrypt/KEY and
+// transit/decrypt/KEY and read on transit/keys/KEY (docs/vault/vindex-policy.hcl).
+// Open checks those capabilities before anything else, so that a missing
+// one is named in the error rather than found at the first decryption.
+//
+// # Authentication
+//
+// With a token (development), or with AppRole (production): a role-id and a
+// secret-id read from a file, which may hold a response-wrapping token
+// instead of the secret-id itself. The token is renewed in the background
+// for as long as Vault allows; vindex needs Vault only at start-up and when
+// the keyset is rewrapped, so an expired token or an unreachable Vault does
+// not stop matching.
+//
+// # What is never logged
+//
+// Tokens, secret-ids, the data key and the keyset. Errors name the address,
+// the path and the capability, never a credential.
+package vaultkek
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/hashicorp/vault/api"
+	"github.com/tink-crypto/tink-go-hcvault/v2/integration/hcvault"
+	"github.com/tink-crypto/tink-go/v2/aead"
+	"github.com/tink-crypto/tink-go/v2/tink"
+)
+
+// Errors.
+var (
+	ErrConfig      = errors.New("vaultkek: configuration")
+	ErrUnreachable = errors.New("vaultkek: Vault unreachable")
+	ErrSealed      = errors.New("vaultkek: Vault is sealed")
+	ErrAuth        = errors.New("vaultkek: Vault login failed")
+	ErrPermission  = errors.New("vaultkek: permission denied")
+)
+
+// Config says how to reach Vault and which key to use.
+type Config struct {
+	// Address of Vault, e.g. https://vault.example:8200.
+	Address string
+	// KeyPath is the transit key: MOUNT/keys/NAME, e.g. transit/keys/vindex-kek.
+	KeyPath string
+	// CACert is a PEM file of the CA that signs Vault's certificate; if
+	// empty, the system's roots.
+	CACert string
+
+	// Token authenticates with a token (development). TokenFile reads it
+	// from a file instead.
+	Token     string
+	TokenFile string
+
+	// RoleID and SecretIDFile authenticate with AppRole. With
+	// SecretIDWrapped, the file holds a response-wrapping token that is
+	// unwrapped to get the secret-id (it works once).
+	RoleID          string
+	SecretIDFile    string
+	SecretIDWrapped bool
+	// AppRoleMount is where AppRole is mounted; if empty, "approle".
+	AppRoleMount string
+
+	// Timeout bounds each request to Vault; if zero, 10 seconds.
+	Timeout time.Duration
+	// Logger receives renewal messages; if nil, they are discarded.
+	Logger *slog.Logger
+}
+
+// KEK is an open key-encryption key in Vault.
+type KEK struct {
+	client   *api.Client
+	cfg      Config
+	mount    string
+	name     string
+	envelope tink.AEAD
+	log      *slog.Logger
+	stop     context.CancelFunc
+	done     chan struct{}
+}
+
+// Open authenticates to Vault, checks that the key can be used, and
+// returns the key-encryption key. ctx bounds the start-up only.
+func Open(ctx context.Context, c Config) (*KEK, error) {
+	mount, name, err := splitKeyPath(c.KeyPath)
+	if err != nil {
+		return nil, err
+	}
+	if c.Address == "" {
+		return nil, fmt.Errorf("%w: no Vault address", ErrConfig)
+	}
+	if c.Timeout == 0 {
+		c.Timeout = 10 * time.Second
+	}
+	if c.AppRoleMount == "" {
+		c.AppRoleMount = "approle"
+	}
+	log := c.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	vc := api.DefaultConfig()
+	vc.Address = c.Address
+	vc.Timeout = c.Timeout
+	vc.MaxRetries = 1
+	if c.CACert != "" {
+		if err := vc.ConfigureTLS(&api.TLSConfig{CACert: c.CACert}); err != nil {
+			return nil, fmt.Errorf("%w: CA certificate %s: %v", ErrConfig, c.CACert, err)
+		}
+	}
+	client, err := api.NewClient(vc)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrConfig, err)
+	}
+	client.ClearToken() // never from the environment by surprise
+
+	seal, err := client.Sys().SealStatusWithContext(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("%w at %s: %v", ErrUnreachable, c.Address, redact(err))
+	}
+	if seal.Sealed {
+		return nil, fmt.Errorf("%w at %s", ErrSealed, c.Address)
+	}
+
+	k := &KEK{client: client, cfg: c, mount: mount, name: name, log: log}
+	secret, err := k.login(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if err := k.checkCapabilities(ctx); err != nil {
+		return nil, err
+	}
+	remote, err := hcvault.NewAEAD("/"+mount+"/keys/"+name, client.Logical())
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrConfig, err)
+	}
+	k.envelope = aead.NewKMSEnvelopeAEAD2(aead.AES256GCMKeyTemplate(), remote)
+	k.watch(secret)
+	return k, nil
+}
+
+// AEAD returns the envelope AEAD that wraps and unwraps keysets: use it
+// with keys.SaveFile and keys.LoadFile.
+func (k *KEK) AEAD() tink.AEAD { return k.envelope }
+
+// Address returns Vault's address.
+func (k *KEK) Address() string { return k.cfg.Address }
+
+// KeyPath returns the transit key's path.
+func (k *KEK) KeyPath() string { return k.mount + "/keys/" + k.name }
+
+// Close stops the token renewal.
+func (k *KEK) Close() {
+	if k.stop != nil {
+		k.stop()
+		<-k.done
+	}
+}
+
+// KeyVersions returns the transit key's latest version and the lowest
+// version it still decrypts with.
+func (k *KEK) KeyVersions(ctx context.Context) (latest, minDecryption int, err error) {
+	s, err := k.client.Logical().ReadWithContext(ctx, k.KeyPath())
+	if err != nil {
+		return 0, 0, k.explain(err, "read", k.KeyPath())
+	}
+	if s == nil {
+		return 0, 0, fmt.Errorf("vaultkek: no transit key at %s on %s", k.KeyPath(), k.cfg.Address)
+	}
+	return intOf(s.Data["latest_version"]), intOf(s.Data["min_decryption_version"]), nil
+}
+
+func intOf(v any) int {
+	switch n := v.(type) {
+	case float64:
+		return int(n)
+	case int:
+		return n
+	case interface{ Int64() (int64, error) }:
+		i, _ := n.Int64()
+		return int(i)
+	}
+	return 0
+}
+
+func (k *KEK) login(ctx context.Context) (*api.Secret, error) {
+	c := k.cfg
+	switch {
+	case c.Token != "" || c.TokenFile != "":
+		tok := c.Token
+		if c.TokenFile != "" {
+			b, err := os.ReadFile(c.TokenFile)
+			if err != nil {
+				return nil, fmt.Errorf("%w: token file: %v", ErrAuth, err)
+			}
+			tok = strings.TrimSpace(string(b))
+		}
+		k.client.SetToken(tok)
+		s, err := k.client.Auth().Token().LookupSelfWithContext(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("%w at %s with a token: %v", ErrAuth, c.Address, redact(err))
+		}
+		return s, nil
+	case c.RoleID != "" && c.SecretIDFile != "":
+		b, err := os.ReadFile(c.SecretIDFile)
+		if err != nil {
+			return nil, fmt.Errorf("%w: secret-id file: %v", ErrAuth, err)
+		}
+		secretID := strings.TrimSpace(string(b))
+		if c.SecretIDWrapped {
+			w, err := k.client.Logical().UnwrapWithContext(ctx, secretID)
+			if err != nil || w == nil {
+				return nil, fmt.Errorf("%w at %s: cannot unwrap the secret-id (a wrapping token works once): %v", ErrAuth, c.Address, redact(err))
+			}
+			secretID, _ = w.Data["secret_id"].(string)
+		}
+		path := "auth/" + c.AppRoleMount + "/login"
+		s, err := k.client.Logical().WriteWithContext(ctx, path, map[string]any{"role_id": c.RoleID, "secret_id": secretID})
+		if err != nil {
+			return nil, fmt.Errorf("%w at %s (%s): %v", ErrAuth, c.Address, path, redact(err))
+		}
+		if s == nil || s.Auth == nil || s.Auth.ClientToken == "" {
+			return nil, fmt.Errorf("%w at %s (%s): no token in the answer", ErrAuth, c.Address, path)
+		}
+		k.client.SetToken(s.Auth.ClientToken)
+		return s, nil
+	}
+	return nil, fmt.Errorf("%w: give a token (vault_token_file) or an AppRole (vault_role_id and vault_secret_id_file)", ErrConfig)
+}
+
+// checkCapabilities asks Vault what the token may do on the paths vindex
+// uses, and names what is missing.
+func (k *KEK) checkCapabilities(ctx context.Context) error {
+	for _, need := range []struct{ path, capability string }{
+		{k.mount + "/encrypt/" + k.name, "update"},
+		{k.mount + "/decrypt/" + k.name, "update"},
+	} {
+		caps, err := k.client.Sys().CapabilitiesSelfWithContext(ctx, need.path)
+		if err != nil {
+			return k.explain(err, need.capability, need.path)
+		}
+		if !slices.Contains(caps, need.capability) && !slices.Contains(caps, "root") {
+			return fmt.Errorf("%w at %s: the token lacks %q on %s (it has %v); see docs/vault/vindex-policy.hcl",
+				ErrPermission, k.cfg.Address, need.capability, need.path, caps)
+		}
+	}
+	return nil
+}
+
+func (k *KEK) explain(err error, capability, path string) error {
+	var re *api.ResponseError
+	if errors.As(err, &re) && re.StatusCode == 403 {
+		return fmt.Errorf("%w at %s: %q on %s", ErrPermission, k.cfg.Address, capability, path)
+	}
+	return fmt.Errorf("%w at %s (%s): %v", ErrUnreachable, k.cfg.Address, path, redact(err))
+}
+
+// watch renews the token in the background while Vault allows it.
+func (k *KEK) watch(s *api.Secret) {
+	renewable, _ := s.TokenIsRenewable()
+	if !renewable {
+		return
+	}
+	w, err := k.client.NewLifetimeWatcher(&api.LifetimeWatcherInput{Secret: s})
+	if err != nil {
+		k.log.Warn("vault token not renewed", slog.String("error", err.Error()))
+		return
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	k.stop, k.done = cancel, make(chan struct{})
+	go w.Start()
+	go func() {
+		defer close(k.done)
+		defer w.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case err := <-w.DoneCh():
+				msg := "vault token reached its maximum lifetime; Vault is needed again only to rewrap the keyset or restart"
+				if err != nil {
+					msg = "vault token renewal failed: " + redact(err).Error()
+				}
+				k.log.Warn(msg, slog.String("vault", k.cfg.Address))
+				return
+			case r := <-w.RenewCh():
+				k.log.Debug("vault token renewed", slog.Time("at", r.RenewedAt))
+			}
+		}
+	}()
+}
+
+func splitKeyPath(p string) (mount, name string, err error) {
+	p = strings.Trim(p, "/")
+	i := strings.LastIndex(p, "/keys/")
+	if i <= 0 || i+len("/keys/") >= len(p) || strings.Contains(p[i+len("/keys/"):], "/") {
+		return "", "", fmt.Errorf("%w: key path %q is not MOUNT/keys/NAME", ErrConfig, p)
+	}
+	return p[:i], p[i+len("/keys/"):], nil
+}
+
+// tokenPattern matches Vault tokens (service, batch and legacy forms).
+var tokenPattern = regexp.MustCompile(`\b(hvs|hvb|s)\.[A-Za-z0-9_-]{20,}`)
+
+// redact drops anything that looks like a Vault token from an error text.
+func redact(err error) error {
+	if err == nil {
+		return errors.New("no answer")
+	}
+	return errors.New(tokenPattern.ReplaceAllString(err.Error(), "[token]"))
+}
