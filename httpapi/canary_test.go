@@ -92,6 +92,7 @@ func TestMetrics(t *testing.T) {
 		`vindex_http_requests_total{code="2xx",route="POST /v1/registrations"} 7`,
 		`vindex_http_request_duration_seconds_count{code="2xx",route="POST /v1/registrations"} 7`,
 		`vindex_keys_in_use 1`,
+		`vindex_key_live_registrations{key_id="`,
 		`vindex_store_disk_bytes `,
 		`vindex_store_l0_tables `,
 	} {

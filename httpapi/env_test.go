@@ -147,6 +147,7 @@ func newEnvLogging(t testing.TB, debug bool) *env {
 	}
 	e.metrics.WatchPebble(e.store)
 	e.metrics.WatchKeys(e.ps)
+	e.metrics.WatchKeyUse(e.store)
 	e.metrics.WatchOutbox(e.store, e.cov)
 
 	var lines []string

@@ -199,6 +199,17 @@ func (m *Metrics) WatchKeys(p *pseudonym.Pseudonymiser) {
 	}})
 }
 
+// WatchKeyUse adds vindex_key_live_registrations{key_id}: how many live
+// registrations each key still holds (a key with none can be retired).
+func (m *Metrics) WatchKeyUse(s interface{ LiveByKey() map[uint32]int64 }) {
+	desc := prometheus.NewDesc("vindex_key_live_registrations", "Live registrations held under pseudonyms of each key.", []string{"key_id"}, nil)
+	m.reg.MustRegister(collectorFunc{desc: []*prometheus.Desc{desc}, collect: func(ch chan<- prometheus.Metric) {
+		for id, n := range s.LiveByKey() {
+			ch <- prometheus.MustNewConstMetric(desc, prometheus.GaugeValue, float64(n), strconv.FormatUint(uint64(id), 10))
+		}
+	}})
+}
+
 // WatchPebble adds the store's size and Pebble's health: disk use,
 // level-0 files, read amplification, compaction debt, memtable and WAL
 // sizes, and block cache hits and misses.

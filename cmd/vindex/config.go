@@ -29,7 +29,15 @@ type config struct {
 	ClientCA        string        `yaml:"client_ca"`
 	Tokens          string        `yaml:"tokens"`
 	Keyset          string        `yaml:"keyset"`
+	KEK             string        `yaml:"kek"`
 	KEKFile         string        `yaml:"kek_file"`
+	VaultAddr       string        `yaml:"vault_addr"`
+	VaultKeyPath    string        `yaml:"vault_key_path"`
+	VaultCACert     string        `yaml:"vault_ca_cert"`
+	VaultTokenFile  string        `yaml:"vault_token_file"`
+	VaultRoleID     string        `yaml:"vault_role_id"`
+	VaultSecretID   string        `yaml:"vault_secret_id_file"`
+	VaultWrapped    bool          `yaml:"vault_secret_id_wrapped"`
 	Deployment      string        `yaml:"deployment"`
 	MaxBodyBytes    int64         `yaml:"max_body_bytes"`
 	LogLevel        string        `yaml:"log_level"`
@@ -47,6 +55,8 @@ func defaults(dev bool) config {
 		Listen:          ":8443",
 		Data:            "/var/lib/vindex",
 		Deployment:      "vindex",
+		KEK:             "vault",
+		VaultKeyPath:    "transit/keys/vindex-kek",
 		MaxBodyBytes:    16 << 10,
 		LogLevel:        "info",
 		ExpireInterval:  time.Hour,
@@ -57,6 +67,7 @@ func defaults(dev bool) config {
 	if dev {
 		c.Listen = "127.0.0.1:8443"
 		c.Data = "vindex-data"
+		c.KEK = "file"
 		c.Dev = true
 	}
 	return c
@@ -73,7 +84,15 @@ func bind(fs *flag.FlagSet, c *config) {
 	fs.StringVar(&c.ClientCA, "client-ca", c.ClientCA, "CA certificates, PEM `file`, that issue institutions' client certificates; empty: no mutual TLS")
 	fs.StringVar(&c.Tokens, "tokens", c.Tokens, "token `file` (institution-id sha256:HASH per line; reread when it changes); empty: no bearer tokens; with --dev: DIR/tokens")
 	fs.StringVar(&c.Keyset, "keyset", c.Keyset, "wrapped PRF keyset `file` (vindex keys init); empty: DIR/keyset.tink")
-	fs.StringVar(&c.KEKFile, "kek-file", c.KEKFile, "development key-encryption key `file` that wraps the keyset (insecure: for development only); with --dev, empty: DIR/dev-kek.json")
+	fs.StringVar(&c.KEK, "kek", c.KEK, "where the key-encryption key that wraps the keyset is: `vault` (Vault transit) or file (a local development key file; insecure) (--dev: file)")
+	fs.StringVar(&c.KEKFile, "kek-file", c.KEKFile, "with --kek file: the development key-encryption key `file`; with --dev, empty: DIR/dev-kek.json")
+	fs.StringVar(&c.VaultAddr, "vault-addr", c.VaultAddr, "with --kek vault: Vault's `address`, e.g. https://vault.example:8200")
+	fs.StringVar(&c.VaultKeyPath, "vault-key-path", c.VaultKeyPath, "with --kek vault: the transit key, MOUNT/keys/NAME (aes256-gcm96, derived=false, not exportable)")
+	fs.StringVar(&c.VaultCACert, "vault-ca-cert", c.VaultCACert, "with --kek vault: PEM `file` of the CA of Vault's certificate; empty: the system's roots")
+	fs.StringVar(&c.VaultTokenFile, "vault-token-file", c.VaultTokenFile, "with --kek vault: `file` holding a Vault token (development); or use an AppRole")
+	fs.StringVar(&c.VaultRoleID, "vault-role-id", c.VaultRoleID, "with --kek vault: the AppRole's role-id")
+	fs.StringVar(&c.VaultSecretID, "vault-secret-id-file", c.VaultSecretID, "with --kek vault: `file` holding the AppRole's secret-id")
+	fs.BoolVar(&c.VaultWrapped, "vault-secret-id-wrapped", c.VaultWrapped, "with --kek vault: the secret-id file holds a response-wrapping token (usable once)")
 	fs.StringVar(&c.Deployment, "deployment", c.Deployment, "deployment `name` the keyset is bound to (associated data of its wrapping)")
 	fs.Int64Var(&c.MaxBodyBytes, "max-body-bytes", c.MaxBodyBytes, "largest request body in `bytes`")
 	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "`level` of the JSON log on standard error: debug, info, warn or error")
@@ -151,10 +170,12 @@ func loadConfig(name, usage string, args []string, extra func(*flag.FlagSet)) (c
 	if c.Keyset == "" {
 		c.Keyset = filepath.Join(c.Data, "keyset.tink")
 	}
-	if c.Dev {
+	if c.Dev && c.KEK == "file" {
 		if c.KEKFile == "" {
 			c.KEKFile = filepath.Join(c.Data, "dev-kek.json")
 		}
+	}
+	if c.Dev {
 		if c.Tokens == "" {
 			c.Tokens = filepath.Join(c.Data, "tokens")
 		}
@@ -187,6 +208,21 @@ func (c *config) validate() error {
 	}
 	if c.TokenReload < 100*time.Millisecond {
 		errs = append(errs, errors.New("token_reload_interval: at least 100ms"))
+	}
+	switch c.KEK {
+	case "file":
+		if c.KEKFile == "" {
+			errs = append(errs, errors.New("kek file: kek_file is required"))
+		}
+	case "vault":
+		if c.VaultAddr == "" {
+			errs = append(errs, errors.New("kek vault: vault_addr is required"))
+		}
+		if c.VaultTokenFile == "" && (c.VaultRoleID == "" || c.VaultSecretID == "") {
+			errs = append(errs, errors.New("kek vault: give vault_token_file, or vault_role_id and vault_secret_id_file"))
+		}
+	default:
+		errs = append(errs, fmt.Errorf("kek: %q is not vault or file", c.KEK))
 	}
 	if (c.TLSCert == "") != (c.TLSKey == "") {
 		errs = append(errs, errors.New("tls_cert and tls_key go together"))

@@ -30,22 +30,23 @@ func devSetup(c config, cov *rules.Covenant, logger *slog.Logger) ([]devToken, e
 	if err := os.MkdirAll(c.Data, 0o700); err != nil {
 		return nil, err
 	}
-	if !exists(c.KEKFile) {
+	if c.KEK == "file" && !exists(c.KEKFile) {
 		if err := insecurelocalkek.Create(c.KEKFile); err != nil {
 			return nil, err
 		}
 		logger.Warn("made a development key-encryption key; never use it in production", slog.String("file", c.KEKFile))
 	}
 	if !exists(c.Keyset) {
-		kek, err := insecurelocalkek.Load(c.KEKFile, logger)
+		k, err := openKEK(c, logger)
 		if err != nil {
 			return nil, err
 		}
+		defer k.Close()
 		h, err := keys.Create()
 		if err != nil {
 			return nil, err
 		}
-		if err := keys.SaveFile(c.Keyset, h, kek, keys.AssociatedData(c.Deployment)); err != nil {
+		if err := keys.SaveFile(c.Keyset, h, k.aead, keys.AssociatedData(c.Deployment)); err != nil {
 			return nil, err
 		}
 		logger.Info("made a keyset", slog.String("file", c.Keyset))

@@ -233,6 +233,7 @@ tls_key: server.key
 client_ca: client-ca.pem
 tokens: tokens
 keyset: keyset.tink
+kek: file
 kek_file: dev-kek.json
 log_level: debug
 shutdown_timeout: 20s
@@ -473,6 +474,7 @@ func TestDevQuickstart(t *testing.T) {
 // TestCommandLine: help, version, and clear errors for bad use.
 func TestCommandLine(t *testing.T) {
 	dir := t.TempDir()
+	exampleCovenant, _ := filepath.Abs("../../examples/covenant-groningen.yaml")
 	for _, c := range []struct {
 		args []string
 		code int
@@ -482,11 +484,13 @@ func TestCommandLine(t *testing.T) {
 		{[]string{"version"}, 0, "vindex "},
 		{[]string{}, 2, "Usage:"},
 		{[]string{"frobnicate"}, 2, "unknown command"},
-		{[]string{"serve", "--listen", "127.0.0.1:0", "--data", "x"}, 1, "no covenant"},
+		{[]string{"serve", "--listen", "127.0.0.1:0", "--data", "x", "--kek", "file", "--kek-file", "k"}, 1, "no covenant"},
 		{[]string{"serve", "--log-level", "loud", "--dev"}, 1, "log_level"},
 		{[]string{"covenant", "check", "../../rules/testdata/load-errors/semantic.yaml"}, 1, "semantic.yaml:2:"},
 		{[]string{"covenant", "test", "../../examples/covenant-groningen.yaml", "../../rules/testdata/scenarios/groningen.txt"}, 0, "0 failed"},
-		{[]string{"keys", "status", "--keyset", "none.tink", "--kek-file", "none.json"}, 1, "none.json"},
+		{[]string{"keys", "status", "--keyset", "none.tink", "--kek", "file", "--kek-file", "none.json"}, 1, "none.json"},
+		{[]string{"keys", "status", "--keyset", "none.tink"}, 1, "vault_addr is required"},
+		{[]string{"serve", "--covenant", exampleCovenant, "--vault-addr", "http://127.0.0.1:1", "--vault-token-file", "t"}, 1, "Vault unreachable at http://127.0.0.1:1"},
 		{[]string{"tokens", "new", "nobody", "--dev", "--tokens", "t"}, 1, "not in the covenant"},
 	} {
 		cmd := exec.Command(binary, c.args...)
@@ -500,7 +504,7 @@ func TestCommandLine(t *testing.T) {
 		}
 	}
 	// Environment and flags override the file, in that order.
-	os.WriteFile(filepath.Join(dir, "c.yaml"), []byte("listen: 127.0.0.1:1\nlog_level: warn\n"), 0o600)
+	os.WriteFile(filepath.Join(dir, "c.yaml"), []byte("listen: 127.0.0.1:1\nlog_level: warn\nkek: file\nkek_file: k\n"), 0o600)
 	c, _, err := loadConfigEnv(t, []string{"VINDEX_LISTEN=127.0.0.1:2"}, "--config", filepath.Join(dir, "c.yaml"), "--log-level", "debug")
 	if err != nil {
 		t.Fatal(err)
@@ -529,7 +533,7 @@ func TestExampleConfigLoads(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Deployment != "vindex-groningen" || c.MetricsListen != "127.0.0.1:9464" || c.ExpireInterval != time.Hour {
+	if c.Deployment != "vindex-groningen" || c.MetricsListen != "127.0.0.1:9464" || c.ExpireInterval != time.Hour || c.KEK != "vault" || c.VaultRoleID == "" {
 		t.Fatalf("example config: %+v", c)
 	}
 }

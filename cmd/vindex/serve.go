@@ -20,7 +20,6 @@ import (
 	"time"
 
 	"github.com/vindex-nl/vindex/crypto/keys"
-	"github.com/vindex-nl/vindex/crypto/keys/insecurelocalkek"
 	"github.com/vindex-nl/vindex/crypto/pseudonym"
 	"github.com/vindex-nl/vindex/examples"
 	"github.com/vindex-nl/vindex/httpapi"
@@ -45,8 +44,10 @@ client certificates pinned in the covenant and by bearer tokens.
 
   vindex serve --config /etc/vindex/vindex.yaml
       production: the covenant, the TLS certificate and key, the keyset
-      (vindex keys init) and its key-encryption key must be given; see
-      examples/vindex.yaml for a documented configuration file.
+      (vindex keys init) and Vault, whose transit key wraps it, must be
+      given; see examples/vindex.yaml for a documented configuration file.
+      If Vault is unreachable, sealed or refuses at start-up, vindex does
+      not start; once started it no longer needs Vault.
 
 SIGINT or SIGTERM stops accepting connections, lets in-flight requests
 finish (--shutdown-timeout) and closes the store. SIGHUP rereads the token
@@ -100,20 +101,21 @@ func run(ctx context.Context, c config, stdout io.Writer, logger *slog.Logger) e
 		}
 	}
 
-	if c.KEKFile == "" {
-		return errors.New("no key-encryption key: set --kek-file (Vault transit is not yet supported)")
-	}
-	kek, err := insecurelocalkek.Load(c.KEKFile, logger)
+	// The keyset is unwrapped once, here, and kept in memory only; Vault
+	// is not needed again while serving.
+	k, err := openKEK(c, logger)
 	if err != nil {
 		return err
 	}
-	h, err := keys.LoadFile(c.Keyset, kek, keys.AssociatedData(c.Deployment))
+	defer k.Close()
+	h, err := keys.LoadFile(c.Keyset, k.aead, keys.AssociatedData(c.Deployment))
 	if err != nil {
 		if errors.Is(err, keys.ErrNotFound) {
 			return fmt.Errorf("%w: create one with `vindex keys init`", err)
 		}
-		return err
+		return fmt.Errorf("unwrapping %s with the %s: %w", c.Keyset, k.describe(c), err)
 	}
+	logger.Info("keyset unwrapped", slog.String("kek", k.describe(c)))
 	ps, err := pseudonym.New(h)
 	if err != nil {
 		return err
@@ -134,6 +136,7 @@ func run(ctx context.Context, c config, stdout io.Writer, logger *slog.Logger) e
 	metrics := httpapi.NewMetrics()
 	metrics.WatchPebble(st)
 	metrics.WatchKeys(ps)
+	metrics.WatchKeyUse(st)
 	metrics.WatchOutbox(st, cov)
 	m, err := matcher.New(matcher.Config{Store: metrics.WrapStore(st), Pseudonymiser: ps, Covenant: cov, Logger: logger})
 	if err != nil {

@@ -2,39 +2,54 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"io/fs"
+	"log/slog"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/tink-crypto/tink-go/v2/keyset"
-	"github.com/tink-crypto/tink-go/v2/tink"
 
 	"github.com/vindex-nl/vindex/crypto/keys"
 	"github.com/vindex-nl/vindex/crypto/keys/insecurelocalkek"
 	"github.com/vindex-nl/vindex/examples"
 	"github.com/vindex-nl/vindex/httpapi"
 	"github.com/vindex-nl/vindex/rules"
+	"github.com/vindex-nl/vindex/store/pebblestore"
 )
 
-const keysUsage = `Usage: vindex keys init|rotate|status [--config FILE] [flags]
+const keysUsage = `Usage: vindex keys init|status|rotate|retire ID|rewrap [--config FILE] [flags]
 
 Manages the PRF keyset pseudonyms are computed with. The keyset is only ever
-stored wrapped by the key-encryption key (--kek-file; development only).
+stored wrapped by the key-encryption key: a Vault transit key (--kek vault),
+or a local development key file (--kek file).
 
-  init     make a new keyset (refuses to overwrite one); with
-           --create-dev-kek also a development key-encryption key
-  rotate   add a new primary key; the old keys stay enabled, so reports
-           under the new key still match registrations under the old ones.
-           Restart the service to use it.
-  status   list the keys: ID, state, primary
+  init       make a new keyset (refuses to overwrite one); with
+             --create-dev-kek also a development key file
+  status     list the keys: ID, state, primary, and how many live
+             registrations each still holds (from the store, when no
+             server has it open; a running server shows the same in
+             /metrics as vindex_key_live_registrations)
+  rotate     add a new primary key. The old keys stay enabled: reports
+             compute the pseudonym under every enabled key, so a youth
+             registered under an old key still matches, and its record
+             moves to the primary key when it is touched. Restart the
+             service to use it.
+  retire ID  disable key ID, refused while live registrations depend on
+             it; with --delete, delete a disabled key
+  rewrap     after the Vault transit key is rotated, wrap the keyset anew
+             under its newest version, so that min_decryption_version can
+             be raised
 
-The same settings as vindex serve apply (--keyset, --kek-file, --deployment,
---data, --config, --dev).
+The same settings as vindex serve apply (--keyset, --kek, --vault-*,
+--kek-file, --deployment, --data, --config, --dev).
 `
 
 func keysCmd(args []string, stdout, stderr io.Writer) error {
@@ -45,83 +60,156 @@ func keysCmd(args []string, stdout, stderr io.Writer) error {
 		}
 		return errUsage
 	}
-	verb := args[0]
-	var createKEK bool
-	c, _, err := loadConfig("keys "+verb, keysUsage, args[1:], func(fs *flag.FlagSet) {
+	verb, rest := args[0], args[1:]
+	var retireID uint64
+	if verb == "retire" {
+		if len(rest) == 0 || strings.HasPrefix(rest[0], "-") {
+			return errors.New("keys retire: which key? vindex keys retire ID")
+		}
+		id, err := strconv.ParseUint(rest[0], 10, 32)
+		if err != nil {
+			return fmt.Errorf("keys retire: %q is not a key ID", rest[0])
+		}
+		retireID, rest = id, rest[1:]
+	}
+	var createKEK, del bool
+	c, _, err := loadConfig("keys "+verb, keysUsage, rest, func(fs *flag.FlagSet) {
 		fs.BoolVar(&createKEK, "create-dev-kek", false, "keys init: also make the development key-encryption key --kek-file")
+		fs.BoolVar(&del, "delete", false, "keys retire: delete the key (it must be disabled already)")
 	})
 	if err != nil {
 		return err
 	}
-	if c.KEKFile == "" {
-		return errors.New("no key-encryption key: set --kek-file")
-	}
 	ad := keys.AssociatedData(c.Deployment)
-	loadKEK := func() (tink.AEAD, error) {
-		return insecurelocalkek.Load(c.KEKFile, newLogger(stderr, "warn"))
-	}
-	switch verb {
-	case "init":
+	logger := newLogger(stderr, "warn")
+	if verb == "init" {
 		if exists(c.Keyset) {
 			return fmt.Errorf("keys init: %s exists; a new keyset would orphan every registration made under it", c.Keyset)
 		}
 		for _, f := range []string{c.Keyset, c.KEKFile} {
+			if f == "" {
+				continue
+			}
 			if err := os.MkdirAll(filepath.Dir(f), 0o700); err != nil {
 				return err
 			}
 		}
 		if createKEK {
+			if c.KEK != "file" {
+				return errors.New("keys init: --create-dev-kek is for --kek file")
+			}
 			if err := insecurelocalkek.Create(c.KEKFile); err != nil {
 				return err
 			}
 			fmt.Fprintf(stdout, "made development key-encryption key %s (never use it in production)\n", c.KEKFile)
 		}
-		kek, err := loadKEK()
-		if err != nil {
-			return err
-		}
-		h, err := keys.Create()
-		if err != nil {
-			return err
-		}
-		if err := keys.SaveFile(c.Keyset, h, kek, ad); err != nil {
-			return err
-		}
-		fmt.Fprintf(stdout, "made keyset %s\n", c.Keyset)
-		return printStatus(stdout, h)
-	case "rotate", "status":
-		kek, err := loadKEK()
-		if err != nil {
-			return err
-		}
-		h, err := keys.LoadFile(c.Keyset, kek, ad)
-		if err != nil {
-			return err
-		}
-		if verb == "rotate" {
-			var id uint32
-			if h, id, err = keys.Rotate(h); err != nil {
-				return err
-			}
-			if err := keys.SaveFile(c.Keyset, h, kek, ad); err != nil {
-				return err
-			}
-			fmt.Fprintf(stdout, "key %d is the new primary; restart vindex serve to use it\n", id)
-		}
-		return printStatus(stdout, h)
 	}
-	fmt.Fprintf(stderr, "vindex keys: unknown command %q\n\n%s", verb, keysUsage)
-	return errUsage
+	k, err := openKEK(c, logger)
+	if err != nil {
+		return err
+	}
+	defer k.Close()
+	var h *keyset.Handle
+	if verb == "init" {
+		if h, err = keys.Create(); err != nil {
+			return err
+		}
+	} else if h, err = keys.LoadFile(c.Keyset, k.aead, ad); err != nil {
+		return fmt.Errorf("unwrapping %s with the %s: %w", c.Keyset, k.describe(c), err)
+	}
+	switch verb {
+	case "init":
+		if err := keys.SaveFile(c.Keyset, h, k.aead, ad); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "made keyset %s, wrapped with the %s\n", c.Keyset, k.describe(c))
+	case "status":
+	case "rotate":
+		var id uint32
+		if h, id, err = keys.Rotate(h); err != nil {
+			return err
+		}
+		if err := keys.SaveFile(c.Keyset, h, k.aead, ad); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "key %d is the new primary; restart vindex serve to use it\n", id)
+	case "retire":
+		id := uint32(retireID)
+		live, err := liveByKey(c)
+		if err != nil {
+			return fmt.Errorf("keys retire: %w", err)
+		}
+		if n := live[id]; n > 0 {
+			return fmt.Errorf("keys retire: %d live registrations still depend on key %d; they move to the primary key when they are touched, and end at the latest two years after they were made", n, id)
+		}
+		if del {
+			if h, err = keys.Delete(h, id); err != nil {
+				return fmt.Errorf("keys retire --delete: %w", err)
+			}
+			fmt.Fprintf(stdout, "key %d deleted\n", id)
+		} else {
+			if h, err = keys.Disable(h, id); err != nil {
+				return fmt.Errorf("keys retire: %w", err)
+			}
+			fmt.Fprintf(stdout, "key %d disabled; restart vindex serve; delete it later with --delete\n", id)
+		}
+		if err := keys.SaveFile(c.Keyset, h, k.aead, ad); err != nil {
+			return err
+		}
+	case "rewrap":
+		if err := keys.SaveFile(c.Keyset, h, k.aead, ad); err != nil {
+			return err
+		}
+		msg := fmt.Sprintf("rewrapped %s with the %s", c.Keyset, k.describe(c))
+		if k.vault != nil {
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			if latest, minDec, err := k.vault.KeyVersions(ctx); err == nil {
+				msg += fmt.Sprintf(" (transit key version %d; min_decryption_version %d may now be raised to %d)", latest, minDec, latest)
+			}
+		}
+		fmt.Fprintln(stdout, msg)
+		return nil
+	default:
+		fmt.Fprintf(stderr, "vindex keys: unknown command %q\n\n%s", verb, keysUsage)
+		return errUsage
+	}
+	live, err := liveByKey(c)
+	if err != nil {
+		fmt.Fprintf(stderr, "vindex keys: live registrations not counted: %v\n", err)
+		live = nil
+	}
+	return printStatus(stdout, h, live)
 }
 
-func printStatus(w io.Writer, h *keyset.Handle) error {
+// liveByKey opens the store read-only in effect (nothing is written) to
+// count the live registrations per key. It fails while a server has the
+// store open.
+func liveByKey(c config) (map[uint32]int64, error) {
+	dir := filepath.Join(c.Data, "store")
+	if !exists(dir) {
+		return map[uint32]int64{}, nil
+	}
+	st, err := pebblestore.Open(dir, &pebblestore.Options{Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		return nil, fmt.Errorf("the store %s is not available (a running server has it open? its /metrics shows vindex_key_live_registrations): %w", dir, err)
+	}
+	defer st.Close()
+	return st.LiveByKey(), nil
+}
+
+func printStatus(w io.Writer, h *keyset.Handle, live map[uint32]int64) error {
 	st, err := keys.Status(h)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintln(w, "key_id     state     primary")
+	fmt.Fprintln(w, "key_id     state     primary  live_registrations")
 	for _, k := range st {
-		fmt.Fprintf(w, "%-10d %-9s %v\n", k.ID, k.State, k.Primary)
+		n := "?"
+		if live != nil {
+			n = strconv.FormatInt(live[k.ID], 10)
+		}
+		fmt.Fprintf(w, "%-10d %-9s %-8v %s\n", k.ID, k.State, k.Primary, n)
 	}
 	return nil
 }

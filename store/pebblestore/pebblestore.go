@@ -60,6 +60,8 @@ type Store struct {
 	seqs seqs
 	// youths filters out reads of youths the store has never held.
 	youths *youthFilter
+	// keyUse counts live registrations per key ID.
+	keyUse keyUse
 
 	closed atomic.Bool
 	mu     sync.RWMutex // Close takes it exclusively
@@ -114,7 +116,7 @@ func Open(dir string, o *Options) (*Store, error) {
 		db.Close()
 		return nil, err
 	}
-	youths, n, err := loadYouthFilter(db)
+	youths, n, err := loadYouthFilter(db, &s.keyUse)
 	if err != nil {
 		db.Close()
 		return nil, fmt.Errorf("pebblestore: loading the youth filter: %w", err)
@@ -661,6 +663,9 @@ func (s *Store) commit(t *tx) error {
 	if err := b.SyncWait(); err != nil {
 		return fmt.Errorf("pebblestore: sync: %w", err)
 	}
+	if len(t.staged) > 0 {
+		s.keyUse.apply(t.orig, t.Registrations())
+	}
 	return nil
 }
 
@@ -962,4 +967,47 @@ func (q *seqs) visible() uint64 {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	return q.published
+}
+
+// keyUse counts the live registrations under each key ID.
+type keyUse struct {
+	mu   sync.Mutex
+	live map[uint32]int64
+}
+
+func (k *keyUse) apply(before, after []store.Registration) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.live == nil {
+		k.live = map[uint32]int64{}
+	}
+	for _, r := range before {
+		if r.IsLive() {
+			k.live[r.Youth.KeyID]--
+		}
+	}
+	for _, r := range after {
+		if r.IsLive() {
+			k.live[r.Youth.KeyID]++
+		}
+	}
+	for id, n := range k.live {
+		if n == 0 {
+			delete(k.live, id)
+		}
+	}
+}
+
+// LiveByKey returns, per key ID, how many live registrations the store
+// holds under pseudonyms of that key. A key with none is absent: nothing
+// live depends on it. Ended registrations are kept under the key they were
+// made with; they need it no more (they no longer match).
+func (s *Store) LiveByKey() map[uint32]int64 {
+	s.keyUse.mu.Lock()
+	defer s.keyUse.mu.Unlock()
+	out := make(map[uint32]int64, len(s.keyUse.live))
+	for id, n := range s.keyUse.live {
+		out[id] = n
+	}
+	return out
 }

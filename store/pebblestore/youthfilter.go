@@ -9,6 +9,7 @@ import (
 	"github.com/cockroachdb/pebble/v2"
 
 	"github.com/vindex-nl/vindex/crypto/pseudonym"
+	"github.com/vindex-nl/vindex/store"
 )
 
 // youthFilter is an in-memory Bloom filter over every youth key the store
@@ -113,13 +114,15 @@ func (b *bitFilter) has(h1, h2 uint64) bool {
 	return true
 }
 
-// loadYouthFilter builds the filter from every youth key in db.
-func loadYouthFilter(db *pebble.DB) (*youthFilter, int64, error) {
+// loadYouthFilter builds the filter from every youth key in db, and counts
+// the live registrations per key ID into use.
+func loadYouthFilter(db *pebble.DB, use *keyUse) (*youthFilter, int64, error) {
 	it, err := db.NewIter(&pebble.IterOptions{LowerBound: []byte{prefixYouth}, UpperBound: []byte{prefixYouth + 1}})
 	if err != nil {
 		return nil, 0, err
 	}
 	var keys []pseudonym.Pseudonym
+	var live []store.Registration
 	for it.First(); it.Valid(); it.Next() {
 		k := it.Key()
 		if len(k) != 1+youthSize {
@@ -127,10 +130,31 @@ func loadYouthFilter(db *pebble.DB) (*youthFilter, int64, error) {
 			return nil, 0, ErrSchema
 		}
 		keys = append(keys, parseYouth(k[1:]))
+		v, err := it.ValueAndErr()
+		if err != nil {
+			it.Close()
+			return nil, 0, err
+		}
+		rec, err := decodeYouth(v)
+		if err != nil {
+			it.Close()
+			return nil, 0, err
+		}
+		for _, r := range rec.regs {
+			if r.IsLive() {
+				live = append(live, store.Registration{Youth: r.Youth})
+			}
+		}
 	}
 	if err := it.Close(); err != nil {
 		return nil, 0, err
 	}
+	use.apply(nil, nil)
+	use.mu.Lock()
+	for _, r := range live {
+		use.live[r.Youth.KeyID]++
+	}
+	use.mu.Unlock()
 	f := newYouthFilter(2 * int64(len(keys)))
 	for _, p := range keys {
 		f.add(p)

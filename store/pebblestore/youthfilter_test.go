@@ -94,12 +94,31 @@ func TestYouthFilterAfterReopen(t *testing.T) {
 			t.Fatalf("put %d: %v", i, err)
 		}
 	}
+	if got := s.LiveByKey(); len(got) != 1 || got[7] != 50 {
+		t.Fatalf("live by key: %v", got)
+	}
+	// End one: it no longer counts.
+	err = s.Update(ctx, []pseudonym.Pseudonym{youths[0]}, func(tx store.Tx) error {
+		r := tx.Registrations()[0]
+		r.EndedAt, r.EndReason, r.PurgeOn = r.CreatedAt.Add(1), store.EndReason(1), r.CreatedAt.AddDate(5, 0, 0)
+		tx.Put(r)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := s.LiveByKey(); got[7] != 49 {
+		t.Fatalf("live by key after an end: %v", got)
+	}
 	s.Close()
 	s, err = Open(dir, &Options{Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer s.Close()
+	if got := s.LiveByKey(); len(got) != 1 || got[7] != 49 {
+		t.Fatalf("live by key after a reopen: %v", got)
+	}
 	for i, y := range youths {
 		if !s.youths.mayContain(y) {
 			t.Fatalf("youth %d not in the filter after a reopen", i)
