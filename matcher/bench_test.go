@@ -5,7 +5,10 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
+	"github.com/vindex-nl/vindex/crypto/keys"
+	"github.com/vindex-nl/vindex/crypto/pseudonym"
 	"github.com/vindex-nl/vindex/identity"
 	"github.com/vindex-nl/vindex/matcher"
 )
@@ -127,4 +130,73 @@ func BenchmarkLookupParallel(b *testing.B) {
 		}
 	})
 	reportRate(b, "lookups/s")
+}
+
+// BenchmarkMatchAfterRotation: b.N youths reported by a school under the
+// old key; after a rotation, 64 callers report every youth again for WIJ
+// under the new primary key. Each report computes two pseudonyms, finds the
+// old record, makes the match and moves the record to the new key: the
+// rate is the migration rate under load. BenchmarkMatchWithoutRotation is
+// the same work with no rotation, for the ratio.
+func BenchmarkMatchAfterRotation(b *testing.B)   { benchMatchExisting(b, true) }
+func BenchmarkMatchWithoutRotation(b *testing.B) { benchMatchExisting(b, false) }
+
+func benchMatchExisting(b *testing.B, rotate bool) {
+	h1, err := keys.Create()
+	if err != nil {
+		b.Fatal(err)
+	}
+	ps1, err := pseudonym.New(h1)
+	if err != nil {
+		b.Fatal(err)
+	}
+	e := newEnvWith(b, ps1, b.TempDir(), quiet())
+	b.Cleanup(func() { e.store.Close() })
+	ids := bsns(b, b.N)
+	parallel := func(m *matcher.Matcher, inst string, r matcher.Registration) {
+		var next atomic.Int64
+		var wg sync.WaitGroup
+		for range 64 {
+			wg.Go(func() {
+				r := r
+				for {
+					i := int(next.Add(1) - 1)
+					if i >= len(ids) {
+						return
+					}
+					r.BSN = ids[i]
+					if _, err := m.Register(ctx, matcher.Actor{Institution: inst}, r); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			})
+		}
+		wg.Wait()
+	}
+	parallel(e.m, school, signal(b, 0))
+	ps2 := ps1
+	if rotate {
+		h2, _, err := keys.Rotate(h1)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if ps2, err = pseudonym.New(h2); err != nil {
+			b.Fatal(err)
+		}
+	}
+	m2, err := matcher.New(matcher.Config{Store: e.store, Pseudonymiser: ps2, Covenant: exampleCovenant(b), Clock: e.clock.Now, Location: time.UTC})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	parallel(m2, wij, involvement(b, 0))
+	b.StopTimer()
+	reportRate(b, "regs/s")
+	if rotate {
+		if live := e.store.LiveByKey(); live[ps1.PrimaryKeyID()] != 0 {
+			b.Fatalf("%d live registrations left under the old key", live[ps1.PrimaryKeyID()])
+		}
+	}
 }
