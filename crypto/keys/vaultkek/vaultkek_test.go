@@ -280,3 +280,43 @@ func TestPolicyCopyIsTheDocumentedOne(t *testing.T) {
 		t.Fatal("tools/vaultdev/vindex-policy.hcl differs from docs/vault/vindex-policy.hcl")
 	}
 }
+
+// The AppRole's token may encrypt and decrypt with the key and nothing
+// else of use: no hmac, no data keys, no export, no rotation, no secrets.
+func TestPolicyIsMinimal(t *testing.T) {
+	v := vaulttest.Start(t, vaulttest.Options{})
+	c := v.Client(t)
+	s, err := c.Logical().Write("auth/approle/login", map[string]any{"role_id": v.RoleID, "secret_id": v.SecretID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.SetToken(s.Auth.ClientToken)
+	plain := base64.StdEncoding.EncodeToString([]byte("x"))
+	if _, err := c.Logical().Write("transit/encrypt/"+v.Key, map[string]any{"plaintext": plain}); err != nil {
+		t.Fatalf("encrypt refused: %v", err)
+	}
+	for _, denied := range []struct {
+		path string
+		data map[string]any
+	}{
+		{"transit/hmac/" + v.Key, map[string]any{"input": plain}},
+		{"transit/datakey/plaintext/" + v.Key, nil},
+		{"transit/keys/" + v.Key + "/rotate", nil},
+		{"transit/keys/" + v.Key + "/config", map[string]any{"exportable": true}},
+		{"transit/keys/other", map[string]any{"type": "aes256-gcm96"}},
+		{"sys/policies/acl/vindex", map[string]any{"policy": `path "*" { capabilities = ["sudo"] }`}},
+	} {
+		_, err := c.Logical().Write(denied.path, denied.data)
+		var re *api.ResponseError
+		if !errors.As(err, &re) || re.StatusCode != 403 {
+			t.Errorf("%s: %v, want permission denied", denied.path, err)
+		}
+	}
+	for _, path := range []string{"transit/export/encryption-key/" + v.Key, "secret/anything", "sys/audit"} {
+		_, err := c.Logical().Read(path)
+		var re *api.ResponseError
+		if !errors.As(err, &re) || re.StatusCode != 403 {
+			t.Errorf("read %s: %v, want permission denied", path, err)
+		}
+	}
+}
