@@ -256,6 +256,21 @@ func TestRotationUnderLoadWithVault(t *testing.T) {
 		}
 	}
 	p.stop(t)
+
+	// The Vault key is rotated; the keyset is rewrapped under its new
+	// version, the old version retired, and the server still starts.
+	root := v.Client(t)
+	if _, err := root.Logical().Write("transit/keys/"+v.Key+"/rotate", nil); err != nil {
+		t.Fatal(err)
+	}
+	if out := runCLI(t, dir, keysArgs("rewrap")...); !strings.Contains(out, "transit key version 2") {
+		t.Fatalf("rewrap: %s", out)
+	}
+	if _, err := root.Logical().Write("transit/keys/"+v.Key+"/config", map[string]any{"min_decryption_version": 2}); err != nil {
+		t.Fatal(err)
+	}
+	p = start(t, dir, serveArgs...)
+	p.stop(t)
 }
 
 // oldKeyID returns the ID of the key that is not primary in a status table.

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/hashicorp/vault/api"
 	"github.com/tink-crypto/tink-go/v2/insecurecleartextkeyset"
@@ -318,5 +319,25 @@ func TestPolicyIsMinimal(t *testing.T) {
 		if !errors.As(err, &re) || re.StatusCode != 403 {
 			t.Errorf("read %s: %v, want permission denied", path, err)
 		}
+	}
+}
+
+// A short-lived AppRole token is renewed in the background, so the key
+// stays usable past the token's first lifetime.
+func TestTokenRenewal(t *testing.T) {
+	v := vaulttest.Start(t, vaulttest.Options{})
+	if _, err := v.Client(t).Logical().Write("auth/approle/role/vindex", map[string]any{
+		"token_policies": "vindex", "token_ttl": "2s", "token_max_ttl": "1h",
+	}); err != nil {
+		t.Fatal(err)
+	}
+	kek, err := vaultkek.Open(ctx, appRole(t, v))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer kek.Close()
+	time.Sleep(5 * time.Second) // more than two lifetimes
+	if _, err := kek.AEAD().Encrypt([]byte("after renewal"), nil); err != nil {
+		t.Fatalf("the token was not renewed: %v", err)
 	}
 }
