@@ -73,8 +73,9 @@ func youthReport(t *testing.T, n int, kind string) httpapi.RegistrationRequest {
 }
 
 // TestServeWithVault: the keyset is made and unwrapped through Vault
-// (AppRole); with Vault gone, the running server keeps matching; a start
-// without Vault, or with a revoked AppRole, fails and says why.
+// (AppRole); with Vault hanging, back, and gone, the running server keeps
+// matching; a start without Vault, or with a revoked AppRole, fails and
+// says why.
 func TestServeWithVault(t *testing.T) {
 	v := vaulttest.Start(t, vaulttest.Options{})
 	dir := t.TempDir()
@@ -98,8 +99,17 @@ func TestServeWithVault(t *testing.T) {
 		}
 	}
 	match(1)
-	v.Stop() // Vault is gone
+	// Vault hangs, then comes back: matching goes on throughout, and the
+	// keyset still unwraps through Vault afterwards.
+	v.Pause()
 	match(2)
+	v.Resume()
+	match(3)
+	if out := runCLI(t, dir, append([]string{"keys", "status", "--dev", "--data", "d"}, args[6:]...)...); !strings.Contains(out, "enabled") {
+		t.Fatalf("keys status through Vault after it came back: %s", out)
+	}
+	v.Stop() // Vault is gone
+	match(4)
 	s, b, err := school.post("/v1/lookups", httpapi.BSNRequest{BSN: validBSN(t, 1)})
 	if v := must[httpapi.ViewResponse](t, s, b, err, 200); !v.Matched {
 		t.Fatal("lookup with Vault down")

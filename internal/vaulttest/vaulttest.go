@@ -115,6 +115,7 @@ func (s *Server) Stop() {
 	default:
 	}
 	s.cmd.Process.Signal(syscall.SIGKILL)
+	s.cmd.Process.Signal(syscall.SIGCONT)
 	<-s.done
 }
 
@@ -130,3 +131,10 @@ func (s *Server) Client(t testing.TB) *api.Client {
 	c.SetToken(s.RootToken)
 	return c
 }
+
+// Pause stops the server process (SIGSTOP): Vault accepts no request and
+// answers none, as when its host hangs, until Resume.
+func (s *Server) Pause() { s.cmd.Process.Signal(syscall.SIGSTOP) }
+
+// Resume continues a paused server (SIGCONT), with its state intact.
+func (s *Server) Resume() { s.cmd.Process.Signal(syscall.SIGCONT) }
