@@ -5,8 +5,8 @@
 # rotate nor delete the key, nor use any other transit function (no hmac,
 # no sign, no datakey), nor read other secrets.
 #
-# KEY is the transit key's name; `tools/vaultdev` writes this file with
-# KEY replaced.
+# KEY is the transit key's name: replace it (tools/vaultdev, which the tests
+# use, reads this file and does).
 
 path "transit/encrypt/KEY" {
   capabilities = ["update"]

@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"syscall"
 	"testing"
 	"time"
@@ -69,7 +70,9 @@ func Start(t testing.TB, o Options) *Server {
 	bin := Binary(t)
 	dir := t.TempDir()
 	out := filepath.Join(dir, "vault.json")
-	args := []string{"-out", out}
+	_, self, _, _ := runtime.Caller(0)
+	policy := filepath.Join(filepath.Dir(self), "..", "..", "docs", "vault", "vindex-policy.hcl")
+	args := []string{"-out", out, "-policy", policy}
 	s := &Server{done: make(chan struct{})}
 	if o.Audit {
 		s.AuditLog = filepath.Join(dir, "audit.log")

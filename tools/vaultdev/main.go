@@ -6,7 +6,7 @@
 //
 // With -setup (the default) it prepares what vindex needs: the transit
 // engine, the key-encryption key (aes256-gcm96, derived=false, not
-// exportable), the policy of docs/vault/vindex-policy.hcl and an AppRole
+// exportable), the policy given by -policy (docs/vault/vindex-policy.hcl) and an AppRole
 // bound to it. It writes the address, the root token, the key's name and
 // the AppRole's role-id and secret-id as JSON to -out, prints the address,
 // and serves until SIGINT or SIGTERM.
@@ -54,7 +54,7 @@ func main() {
 	out := flag.String("out", "", "`file` to write the address, tokens and AppRole credentials to, as JSON")
 	setup := flag.Bool("setup", true, "enable transit and AppRole and create the key, policy and role")
 	key := flag.String("key", "vindex-kek", "`name` of the transit key-encryption key")
-	policyFile := flag.String("policy", "", "policy HCL `file` with KEY for the key's name (default: the built-in copy of docs/vault/vindex-policy.hcl)")
+	policyFile := flag.String("policy", "", "the vindex policy, an HCL `file` with KEY for the key's name (docs/vault/vindex-policy.hcl); required with -setup")
 	auditLog := flag.String("audit-log", "", "`file` for a raw (unhashed) audit log of every request: for tests that inspect what Vault receives")
 	flag.Usage = func() {
 		fmt.Fprintf(flag.CommandLine.Output(), "Usage: vaultdev [flags]\n\nRuns a development Vault server (in memory, unsealed, plain HTTP on loopback).\n\n")
@@ -78,15 +78,14 @@ func main() {
 	info := Info{Addr: "http://" + ln.Addr().String(), RootToken: rootToken, PID: os.Getpid()}
 
 	if *setup {
-		policy := defaultPolicy
-		if *policyFile != "" {
-			b, err := os.ReadFile(*policyFile)
-			if err != nil {
-				log.Fatal(err)
-			}
-			policy = string(b)
+		if *policyFile == "" {
+			log.Fatal("-setup needs -policy FILE (docs/vault/vindex-policy.hcl)")
 		}
-		if err := configure(&info, *key, strings.ReplaceAll(policy, "KEY", *key), *auditLog); err != nil {
+		policy, err := os.ReadFile(*policyFile)
+		if err != nil {
+			log.Fatal(err)
+		}
+		if err := configure(&info, *key, strings.ReplaceAll(string(policy), "KEY", *key), *auditLog); err != nil {
 			log.Fatalf("setup: %v", err)
 		}
 	}

@@ -267,21 +267,6 @@ func TestRewrapAfterTransitRotation(t *testing.T) {
 	}
 }
 
-// The development Vault grants exactly the documented policy.
-func TestPolicyCopyIsTheDocumentedOne(t *testing.T) {
-	doc, err := os.ReadFile("../../../docs/vault/vindex-policy.hcl")
-	if err != nil {
-		t.Fatal(err)
-	}
-	dev, err := os.ReadFile("../../../tools/vaultdev/vindex-policy.hcl")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !bytes.Equal(doc, dev) {
-		t.Fatal("tools/vaultdev/vindex-policy.hcl differs from docs/vault/vindex-policy.hcl")
-	}
-}
-
 // The AppRole's token may encrypt and decrypt with the key and nothing
 // else of use: no hmac, no data keys, no export, no rotation, no secrets.
 func TestPolicyIsMinimal(t *testing.T) {
