@@ -326,7 +326,8 @@ func TestTokenFileRotatesWithoutRestart(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	go tokens.Watch(ctx, 10*time.Millisecond)
+	watching := make(chan struct{})
+	go func() { tokens.Watch(ctx, 10*time.Millisecond); close(watching) }()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		_, oldOK := tokens.Authenticate(e.tokens[school])
@@ -339,6 +340,8 @@ func TestTokenFileRotatesWithoutRestart(t *testing.T) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
+	cancel()
+	<-watching
 	// A broken file keeps the tokens in use.
 	if err := os.WriteFile(path, []byte("school-example-lyceum vx_cleartext\n"), 0o600); err != nil {
 		t.Fatal(err)

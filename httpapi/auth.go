@@ -142,12 +142,16 @@ func parseTokens(b []byte, name string, cov *rules.Covenant) ([]tokenEntry, erro
 	return entries, errors.Join(errs...)
 }
 
-// Watch rereads the token file whenever its modification time or size
-// changes, checking every interval, until ctx is done. A file that fails to
-// load is logged and the tokens in use are kept.
+// Watch rereads the token file when its modification time or size has
+// changed and then stayed the same for one interval (so that a file being
+// written in place is not read half-written), checking every interval,
+// until ctx is done. A file that fails to load is logged and the tokens in
+// use are kept. Replacing the file by a rename, as `vindex tokens new`
+// does, is safest.
 func (t *Tokens) Watch(ctx context.Context, interval time.Duration) {
 	tick := time.NewTicker(interval)
 	defer tick.Stop()
+	var pending fileStamp
 	for {
 		select {
 		case <-ctx.Done():
@@ -159,10 +163,15 @@ func (t *Tokens) Watch(ctx context.Context, interval time.Duration) {
 			t.log.Error("token file unreadable; keeping the tokens in use", slog.String("error", err.Error()))
 			continue
 		}
+		now := fileStamp{fi.ModTime(), fi.Size()}
 		t.mu.RLock()
-		same := t.stamp == fileStamp{fi.ModTime(), fi.Size()}
+		same := t.stamp == now
 		t.mu.RUnlock()
 		if same {
+			continue
+		}
+		if now != pending {
+			pending = now // changed: reload once it has settled
 			continue
 		}
 		if err := t.Reload(); err != nil {
