@@ -494,6 +494,8 @@ func TestCommandLine(t *testing.T) {
 		want string
 	}{
 		{[]string{"serve", "--help"}, 0, "VINDEX_NAME"},
+		{[]string{"serve", "--help"}, 0, "-vault-secret-id-file"},
+		{[]string{"keys", "--help"}, 0, "retire ID"},
 		{[]string{"version"}, 0, "vindex "},
 		{[]string{}, 2, "Usage:"},
 		{[]string{"frobnicate"}, 2, "unknown command"},

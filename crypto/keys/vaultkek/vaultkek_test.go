@@ -194,6 +194,14 @@ func TestStartupFailures(t *testing.T) {
 		t.Fatalf("no credentials: %v", err)
 	}
 
+	// Vault sealed.
+	if err := root.Sys().Seal(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := vaultkek.Open(ctx, vaultkek.Config{Address: v.Addr, KeyPath: v.KeyPath, Token: v.RootToken}); !errors.Is(err, vaultkek.ErrSealed) || !strings.Contains(err.Error(), v.Addr) {
+		t.Fatalf("Vault sealed: %v", err)
+	}
+
 	// Vault gone.
 	v.Stop()
 	if _, err := vaultkek.Open(ctx, vaultkek.Config{Address: v.Addr, KeyPath: v.KeyPath, Token: v.RootToken}); !errors.Is(err, vaultkek.ErrUnreachable) || !strings.Contains(err.Error(), v.Addr) {
