@@ -12,6 +12,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -60,6 +61,7 @@ type env struct {
 	ca      *pki.CA
 	clients map[string]*http.Client
 	checker *contract
+	tune    func(*http.Server)
 }
 
 func repoRoot(t testing.TB) string {
@@ -90,11 +92,19 @@ func pinnedCovenant(t testing.TB, pins map[string]string) []byte {
 
 func newEnv(t testing.TB) *env { return newEnvLogging(t, true) }
 
+// newEnvTuned is newEnv with the server's settings changed by tune before
+// it starts.
+func newEnvTuned(t testing.TB, tune func(*http.Server)) *env {
+	return newEnvWith(t, true, tune)
+}
+
 // newEnvLogging is newEnv; with debug false the server logs at Info level
 // (the access log, as in production) to nowhere, for benchmarks.
-func newEnvLogging(t testing.TB, debug bool) *env {
+func newEnvLogging(t testing.TB, debug bool) *env { return newEnvWith(t, debug, nil) }
+
+func newEnvWith(t testing.TB, debug bool, tune func(*http.Server)) *env {
 	t.Helper()
-	e := &env{t: t, dir: t.TempDir(), logs: &canary.Log{}, tokens: map[string]string{}, clients: map[string]*http.Client{}}
+	e := &env{t: t, tune: tune, dir: t.TempDir(), logs: &canary.Log{}, tokens: map[string]string{}, clients: map[string]*http.Client{}}
 	var err error
 	if e.ca, err = pki.NewCA("test client CA"); err != nil {
 		t.Fatal(err)
@@ -178,7 +188,11 @@ func newEnvLogging(t testing.TB, debug bool) *env {
 	}
 	e.srv = httptest.NewUnstartedServer(handler)
 	e.srv.TLS = httpapi.TLSConfig(serverCert, e.ca.Pool())
-	e.srv.Config.ErrorLog = slog.NewLogLogger(logger.Handler(), slog.LevelWarn)
+	// The server as vindex serve makes it: its timeouts and error log.
+	e.srv.Config = httpapi.NewServer("", handler, e.srv.TLS, logger)
+	if e.tune != nil {
+		e.tune(e.srv.Config)
+	}
 	e.srv.StartTLS()
 	t.Cleanup(func() {
 		e.srv.Close()
@@ -295,15 +309,26 @@ func decodeAs[T any](t testing.TB, r response) T {
 	return v
 }
 
-// bsn returns the n-th valid test BSN (passing the eleven-check).
+// bsn returns a distinct valid test BSN for each n (below 10,000,000):
+// eight digits from n and the ninth that passes the eleven-check.
 func bsn(t testing.TB, n int) string {
 	t.Helper()
-	for base := 100000000 + n*10; ; base++ {
-		s := fmt.Sprintf("%09d", base)
-		if _, err := identity.ParseBSN(s); err == nil {
+	for _, lead := range []int{10000000, 40000000} {
+		d := fmt.Sprintf("%08d", lead+n)
+		sum := 0
+		for i := range 8 {
+			sum += (9 - i) * int(d[i]-'0')
+		}
+		if last := sum % 11; last < 10 {
+			s := d + strconv.Itoa(last)
+			if _, err := identity.ParseBSN(s); err != nil {
+				t.Fatalf("%s: %v", s, err)
+			}
 			return s
 		}
 	}
+	t.Fatalf("no BSN for %d", n)
+	return ""
 }
 
 func report(t testing.TB, n int, kind string) httpapi.RegistrationRequest {
