@@ -267,3 +267,79 @@ func FuzzLoad(f *testing.F) {
 		}
 	})
 }
+
+// FuzzDecide: for any case over the example covenant, Decide is
+// deterministic, does not depend on the order of the involvements, names a
+// rule for every coordinator and a reason for every case without one, only
+// assigns an eligible institution (a care provider involved, not only
+// signalling, serving the youth's municipality), and is not changed by an
+// added signal.
+func FuzzDecide(f *testing.F) {
+	cov, err := rules.LoadFile("../examples/covenant-groningen.yaml")
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add([]byte{3, 0, 1, 0, 0, 1, 9, 1, 3}, uint8(12))
+	f.Add([]byte{0, 0, 2, 1, 5, 3, 1, 1, 2, 4, 0, 7}, uint8(2))
+	f.Add([]byte{6, 1, 1, 7, 1, 2, 2, 0, 3}, uint8(17))
+	f.Add([]byte{}, uint8(0))
+	f.Fuzz(func(t *testing.T, b []byte, age uint8) {
+		c := rules.Case{Age: int(age%30) - 1, Municipality: cov.Municipalities[int(age)%len(cov.Municipalities)]}
+		base := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+		seen := map[string]bool{}
+		for i := 0; i+2 < len(b) && len(c.Involved) < 8; i += 3 {
+			inst := cov.Institutions[int(b[i])%len(cov.Institutions)]
+			if seen[inst.ID] {
+				continue // one live registration per institution
+			}
+			seen[inst.ID] = true
+			v := rules.Involvement{Institution: inst.ID, Kind: rules.KindSignal, RegisteredAt: base.Add(time.Duration(b[i+1]) * time.Hour)}
+			if b[i+2]&1 == 1 && inst.MayCoordinate {
+				v.Kind = rules.KindInvolvement
+			}
+			switch b[i+2] >> 1 & 3 {
+			case 1:
+				v.Sector = rules.SectorChildProtection
+			case 2:
+				v.Sector = rules.SectorYouthProbation
+			}
+			c.Involved = append(c.Involved, v)
+		}
+		d := rules.Decide(c, cov)
+		if again := rules.Decide(c, cov); again != d {
+			t.Fatalf("not deterministic: %+v then %+v", d, again)
+		}
+		rev := c
+		rev.Involved = slices.Clone(c.Involved)
+		slices.Reverse(rev.Involved)
+		if got := rules.Decide(rev, cov); got != d {
+			t.Fatalf("order matters: %+v, reversed %+v", d, got)
+		}
+		if d.Coordinator == "" {
+			if d.Reason == "" {
+				t.Fatalf("no coordinator and no reason: %+v", d)
+			}
+		} else {
+			inst, ok := cov.Institution(d.Coordinator)
+			if !ok || !inst.MayCoordinate || !inst.Serves(c.Municipality) || d.Rule == "" {
+				t.Fatalf("ineligible coordinator %+v for %+v", d, c)
+			}
+			if !slices.ContainsFunc(c.Involved, func(v rules.Involvement) bool {
+				return v.Institution == d.Coordinator && v.Kind == rules.KindInvolvement
+			}) {
+				t.Fatalf("coordinator %s has no involvement registration", d.Coordinator)
+			}
+		}
+		for _, inst := range cov.Institutions {
+			if !rules.SignalOnly(inst.Type) || seen[inst.ID] {
+				continue
+			}
+			more := c
+			more.Involved = append(slices.Clone(c.Involved), rules.Involvement{Institution: inst.ID, Kind: rules.KindSignal, RegisteredAt: base})
+			if got := rules.Decide(more, cov); got != d {
+				t.Fatalf("a signal of %s changed the decision: %+v → %+v", inst.ID, d, got)
+			}
+			break
+		}
+	})
+}

@@ -1,0 +1,22 @@
+// Package fuzz is the auditors' index of vindex's fuzz targets. The targets
+// live next to the code they exercise (they need its internals); this
+// package's test checks that scripts/fuzz, which runs them all, lists every
+// one, and that each has seed inputs.
+//
+// Run every target for a minute each:
+//
+//	scripts/fuzz 1m
+//
+// or one of them:
+//
+//	go test -run '^$' -fuzz '^FuzzKeys$' -fuzztime 5m ./store/pebblestore/
+//
+// The targets: identity.FuzzParseBSN (accepts exactly the numbers a plain
+// eleven-check accepts), rules.FuzzLoad (never panics; errors carry the
+// file name), rules.FuzzDecide (deterministic, order-independent, eligible
+// coordinators only, unchanged by a signal), pebblestore.FuzzDecode*
+// (decode never panics; what decodes re-encodes to the same bytes),
+// pebblestore.FuzzKeys (key encodings round-trip and keep their order),
+// httpapi.FuzzRegister (any body gets a 2xx or a problem document, never a
+// server error, and no digits of the body in the problem).
+package fuzz
