@@ -12,7 +12,6 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -26,10 +25,10 @@ import (
 	"github.com/vindex-nl/vindex/crypto/keys"
 	"github.com/vindex-nl/vindex/crypto/pseudonym"
 	"github.com/vindex-nl/vindex/httpapi"
-	"github.com/vindex-nl/vindex/identity"
 	"github.com/vindex-nl/vindex/internal/bufferedlog"
 	"github.com/vindex-nl/vindex/internal/canary"
 	"github.com/vindex-nl/vindex/internal/pki"
+	"github.com/vindex-nl/vindex/internal/testbsn"
 	"github.com/vindex-nl/vindex/matcher"
 	"github.com/vindex-nl/vindex/rules"
 	"github.com/vindex-nl/vindex/store/pebblestore"
@@ -309,27 +308,8 @@ func decodeAs[T any](t testing.TB, r response) T {
 	return v
 }
 
-// bsn returns a distinct valid test BSN for each n (below 10,000,000):
-// eight digits from n and the ninth that passes the eleven-check.
-func bsn(t testing.TB, n int) string {
-	t.Helper()
-	for _, lead := range []int{10000000, 40000000} {
-		d := fmt.Sprintf("%08d", lead+n)
-		sum := 0
-		for i := range 8 {
-			sum += (9 - i) * int(d[i]-'0')
-		}
-		if last := sum % 11; last < 10 {
-			s := d + strconv.Itoa(last)
-			if _, err := identity.ParseBSN(s); err != nil {
-				t.Fatalf("%s: %v", s, err)
-			}
-			return s
-		}
-	}
-	t.Fatalf("no BSN for %d", n)
-	return ""
-}
+// bsn returns a distinct valid test BSN for each n.
+func bsn(t testing.TB, n int) string { return testbsn.For(10000000, n) }
 
 func report(t testing.TB, n int, kind string) httpapi.RegistrationRequest {
 	r := httpapi.RegistrationRequest{

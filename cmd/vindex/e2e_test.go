@@ -13,7 +13,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -21,9 +20,9 @@ import (
 	"time"
 
 	"github.com/vindex-nl/vindex/httpapi"
-	"github.com/vindex-nl/vindex/identity"
 	"github.com/vindex-nl/vindex/internal/canary"
 	"github.com/vindex-nl/vindex/internal/pki"
+	"github.com/vindex-nl/vindex/internal/testbsn"
 	"github.com/vindex-nl/vindex/rules"
 )
 
@@ -127,26 +126,8 @@ func runCLI(t *testing.T, dir string, args ...string) string {
 	return stdout.String()
 }
 
-// validBSN returns a distinct valid BSN for each n (below 10,000,000): eight
-// digits from n and the ninth that passes the eleven-check.
-func validBSN(t *testing.T, n int) string {
-	for _, lead := range []int{20000000, 30000000} {
-		d := fmt.Sprintf("%08d", lead+n)
-		sum := 0
-		for i := range 8 {
-			sum += (9 - i) * int(d[i]-'0')
-		}
-		if last := sum % 11; last < 10 {
-			s := d + strconv.Itoa(last)
-			if _, err := identity.ParseBSN(s); err != nil {
-				t.Fatalf("%s: %v", s, err)
-			}
-			return s
-		}
-	}
-	t.Fatalf("no BSN for %d", n)
-	return ""
-}
+// validBSN returns a distinct valid BSN for each n.
+func validBSN(t *testing.T, n int) string { return testbsn.For(20000000, n) }
 
 type client struct {
 	t     *testing.T
