@@ -1,7 +1,9 @@
 // Package fuzz is the auditors' index of vindex's fuzz targets. The targets
 // live next to the code they exercise (they need its internals); this
 // package's test checks that scripts/fuzz, which runs them all, lists every
-// one, and that each has seed inputs.
+// one, and that each has seed inputs: f.Add values in its code and a corpus
+// under its package's testdata/fuzz/NAME (inputs the fuzzer found
+// interesting, kept so that every `go test` runs them).
 //
 // Run every target for a minute each:
 //

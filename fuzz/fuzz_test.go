@@ -15,7 +15,8 @@ var (
 )
 
 // Every fuzz target in the repository is run by scripts/fuzz and has seed
-// inputs (f.Add in its body, or files under testdata/fuzz/NAME).
+// inputs: f.Add in its body and a non-empty corpus under testdata/fuzz/NAME
+// in its package.
 func TestEveryTargetIsRunAndSeeded(t *testing.T) {
 	script, err := os.ReadFile("../scripts/fuzz")
 	if err != nil {
@@ -49,8 +50,11 @@ func TestEveryTargetIsRunAndSeeded(t *testing.T) {
 				body = body[:end]
 			}
 			entries, _ := os.ReadDir(filepath.Join(filepath.Dir(path), "testdata", "fuzz", name))
-			if !seed.MatchString(body) && len(entries) == 0 {
-				t.Errorf("%s (%s) has no seed inputs", name, pkg)
+			if !seed.MatchString(body) {
+				t.Errorf("%s (%s) has no f.Add seeds", name, pkg)
+			}
+			if len(entries) == 0 {
+				t.Errorf("%s (%s) has no corpus in testdata/fuzz/%s", name, pkg, name)
 			}
 		}
 		return nil
