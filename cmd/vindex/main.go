@@ -3,6 +3,7 @@
 //	vindex serve [--dev] [--config FILE]       run the HTTPS API
 //	vindex keys init|rotate|status              manage the PRF keyset
 //	vindex tokens new INSTITUTION               issue a bearer token
+//	vindex import FILE                          import registrations from CSV
 //	vindex covenant check FILE                  validate a covenant
 //	vindex covenant test FILE SCENARIOS...      run covenant scenario files
 //	vindex version                              print the version
@@ -25,6 +26,7 @@ Usage:
   vindex serve [--dev] [--config FILE] [flags]   run the HTTPS API
   vindex keys init|rotate|status [flags]          manage the PRF keyset
   vindex tokens new INSTITUTION [flags]           issue a bearer token
+  vindex import FILE [flags]                      import registrations from CSV
   vindex covenant check FILE                      validate a covenant
   vindex covenant test FILE SCENARIOS...          run covenant scenario files
   vindex version                                  print the version
@@ -69,6 +71,8 @@ func vindex(args []string, stdout, stderr io.Writer) error {
 		return keysCmd(args[1:], stdout, stderr)
 	case "tokens":
 		return tokensCmd(args[1:], stdout, stderr)
+	case "import":
+		return importCmd(args[1:], stdout, stderr)
 	case "covenant":
 		return covenantCmd(args[1:], stdout, stderr)
 	case "version", "--version":

@@ -1,0 +1,301 @@
+package main
+
+import (
+	"context"
+	"encoding/csv"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/vindex-nl/vindex/crypto/keys"
+	"github.com/vindex-nl/vindex/crypto/pseudonym"
+	"github.com/vindex-nl/vindex/identity"
+	"github.com/vindex-nl/vindex/matcher"
+	"github.com/vindex-nl/vindex/rules"
+	"github.com/vindex-nl/vindex/store/pebblestore"
+)
+
+const importUsage = `Usage: vindex import FILE [--config FILE] [flags]
+
+Imports registrations from a CSV file (UTF-8, comma-separated, a header row
+first) into the store, as if each institution had reported them: matches,
+coordinators and events are made as for reports over the API. Run it while
+no server has the store open.
+
+Columns (by header name, in any order; the first five are required):
+  institution    the covenant's institution ID
+  bsn            the youth's BSN (9 digits)
+  birth_date     YYYY-MM-DD
+  municipality   CBS code, e.g. GM0014
+  kind           signal or involvement
+  code           the signal code (signals only)
+  urgent         true or false (empty: false)
+  sector         child-protection or youth-probation (empty: none)
+  contact_name, contact_phone, contact_email   the professional
+  ends_on        YYYY-MM-DD (empty: the legal limits only)
+
+A row that is wrong is rejected and reported with its line number and
+reason; the other rows are imported. Each youth's registrations are
+written atomically: a failure never leaves half a report. The exit status
+is 0 when every row was imported, 1 when rows were rejected or the import
+stopped.
+
+The same settings as vindex serve apply (--data, --covenant, --keyset,
+--kek, --vault-*, --config, --dev).
+`
+
+var importColumns = []string{"institution", "bsn", "birth_date", "municipality", "kind", "code", "urgent", "sector",
+	"contact_name", "contact_phone", "contact_email", "ends_on"}
+
+type importRow struct {
+	line   int
+	fields map[string]string
+}
+
+type rejection struct {
+	line   int
+	reason string
+}
+
+func importCmd(args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
+		fmt.Fprint(stderr, importUsage)
+		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help" || args[0] == "-help") {
+			return flag.ErrHelp
+		}
+		return errUsage
+	}
+	file := args[0]
+	var workers int
+	c, _, err := loadConfig("import", importUsage, args[1:], func(fs *flag.FlagSet) {
+		fs.IntVar(&workers, "workers", 64, "concurrent writers")
+	})
+	if err != nil {
+		return err
+	}
+	if workers < 1 {
+		workers = 1
+	}
+	f, err := os.Open(file)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	r := csv.NewReader(f)
+	r.ReuseRecord = true
+	header, err := r.Read()
+	if err != nil {
+		return fmt.Errorf("%s: no header row: %v", file, err)
+	}
+	col := map[string]int{}
+	for i, h := range header {
+		h = strings.TrimSpace(strings.TrimPrefix(h, "\ufeff"))
+		if !slices.Contains(importColumns, h) {
+			return fmt.Errorf("%s:1: unknown column %q (known: %s)", file, h, strings.Join(importColumns, ", "))
+		}
+		if _, dup := col[h]; dup {
+			return fmt.Errorf("%s:1: column %q twice", file, h)
+		}
+		col[h] = i
+	}
+	for _, need := range importColumns[:5] {
+		if _, ok := col[need]; !ok {
+			return fmt.Errorf("%s:1: column %q is missing", file, need)
+		}
+	}
+
+	logger := newLogger(stderr, "warn")
+	cov, err := covenantOf(c)
+	if err != nil {
+		return err
+	}
+	k, err := openKEK(c, logger)
+	if err != nil {
+		return err
+	}
+	h, err := keys.LoadFile(c.Keyset, k.aead, keys.AssociatedData(c.Deployment))
+	k.Close()
+	if err != nil {
+		return fmt.Errorf("unwrapping %s: %w", c.Keyset, err)
+	}
+	ps, err := pseudonym.New(h)
+	if err != nil {
+		return err
+	}
+	st, err := pebblestore.Open(filepath.Join(c.Data, "store"), &pebblestore.Options{Logger: slog.New(slog.DiscardHandler), CacheSize: c.CacheSize})
+	if err != nil {
+		return fmt.Errorf("the store is not available (is a server running?): %w", err)
+	}
+	defer st.Close()
+	m, err := matcher.New(matcher.Config{Store: st, Pseudonymiser: ps, Covenant: cov})
+	if err != nil {
+		return err
+	}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	rows := make(chan importRow, 4*workers)
+	var imported, matched atomic.Int64
+	var mu sync.Mutex
+	var rejected []rejection
+	var fatal error
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Go(func() {
+			for row := range rows {
+				res, err := importOne(ctx, m, row)
+				switch {
+				case err == nil:
+					imported.Add(1)
+					if res.Matched && !res.Refreshed {
+						matched.Add(1)
+					}
+				case isRowError(err):
+					mu.Lock()
+					rejected = append(rejected, rejection{row.line, err.Error()})
+					mu.Unlock()
+				default:
+					mu.Lock()
+					if fatal == nil {
+						fatal = fmt.Errorf("%s:%d: %w", file, row.line, err)
+					}
+					mu.Unlock()
+					cancel()
+				}
+			}
+		})
+	}
+
+	start := time.Now()
+	done := make(chan struct{})
+	go func() {
+		t := time.NewTicker(time.Second)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+				mu.Lock()
+				nr := len(rejected)
+				mu.Unlock()
+				fmt.Fprintf(stderr, "imported %d, rejected %d, %.0f rows/s\n", imported.Load(), nr, float64(imported.Load()+int64(nr))/time.Since(start).Seconds())
+			}
+		}
+	}()
+
+	var readErr error
+	for line := 2; ctx.Err() == nil; line++ {
+		rec, err := r.Read()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			var pe *csv.ParseError
+			if errors.As(err, &pe) && pe.Err != csv.ErrFieldCount {
+				readErr = fmt.Errorf("%s:%d: %v", file, pe.Line, pe.Err)
+				break
+			}
+		}
+		fields := make(map[string]string, len(col))
+		for name, i := range col {
+			if i < len(rec) {
+				fields[name] = strings.TrimSpace(rec[i])
+			}
+		}
+		if len(rec) != len(header) {
+			mu.Lock()
+			rejected = append(rejected, rejection{line, fmt.Sprintf("%d fields, the header has %d", len(rec), len(header))})
+			mu.Unlock()
+			continue
+		}
+		rows <- importRow{line: line, fields: fields}
+	}
+	close(rows)
+	wg.Wait()
+	close(done)
+	elapsed := time.Since(start)
+
+	slices.SortFunc(rejected, func(a, b rejection) int { return a.line - b.line })
+	fmt.Fprintf(stdout, "imported %d registrations (%d made a match) in %v (%.0f/s); rejected %d rows\n",
+		imported.Load(), matched.Load(), elapsed.Round(time.Millisecond), float64(imported.Load())/elapsed.Seconds(), len(rejected))
+	for i, rj := range rejected {
+		if i == 100 {
+			fmt.Fprintf(stdout, "… and %d more\n", len(rejected)-100)
+			break
+		}
+		fmt.Fprintf(stdout, "%s:%d: %s\n", file, rj.line, rj.reason)
+	}
+	switch {
+	case fatal != nil:
+		return fmt.Errorf("import stopped: %w", fatal)
+	case readErr != nil:
+		return fmt.Errorf("import stopped: %w", readErr)
+	case len(rejected) > 0:
+		return exitError{1}
+	}
+	return nil
+}
+
+// isRowError reports whether err is about the row, not the store.
+func isRowError(err error) bool {
+	var fe *matcher.FieldError
+	return errors.As(err, &fe) || errors.Is(err, matcher.ErrUnknownInstitution) || errors.Is(err, errRow)
+}
+
+var errRow = errors.New("row")
+
+type rowError struct{ msg string }
+
+func (e rowError) Error() string { return e.msg }
+func (e rowError) Unwrap() error { return errRow }
+
+// importOne registers one row. Its errors never quote the BSN or the birth
+// date.
+func importOne(ctx context.Context, m *matcher.Matcher, row importRow) (matcher.Result, error) {
+	f := row.fields
+	var reg matcher.Registration
+	var err error
+	if reg.BSN, err = identity.ParseBSN(f["bsn"]); err != nil {
+		return matcher.Result{}, &matcher.FieldError{Field: "bsn", Err: err}
+	}
+	if reg.BirthDate, err = identity.ParseBirthDate(f["birth_date"]); err != nil {
+		return matcher.Result{}, &matcher.FieldError{Field: "birth_date", Err: err}
+	}
+	if reg.Municipality, err = identity.ParseMunicipality(f["municipality"]); err != nil {
+		return matcher.Result{}, &matcher.FieldError{Field: "municipality", Err: err}
+	}
+	switch f["kind"] {
+	case "signal":
+		reg.Kind = matcher.Signal
+	case "involvement":
+		reg.Kind = matcher.Involvement
+	default:
+		return matcher.Result{}, &matcher.FieldError{Field: "kind", Err: matcher.ErrKind}
+	}
+	switch strings.ToLower(f["urgent"]) {
+	case "", "false", "0", "no":
+	case "true", "1", "yes":
+		reg.Urgent = true
+	default:
+		return matcher.Result{}, rowError{"urgent: want true or false"}
+	}
+	reg.SignalCode = f["code"]
+	reg.Sector = rules.Sector(f["sector"])
+	reg.Contact = matcher.Contact{Name: f["contact_name"], Phone: f["contact_phone"], Email: f["contact_email"]}
+	if s := f["ends_on"]; s != "" {
+		if reg.EndsOn, err = time.Parse(time.DateOnly, s); err != nil {
+			return matcher.Result{}, rowError{"ends_on: want YYYY-MM-DD"}
+		}
+	}
+	return m.Register(ctx, matcher.Actor{Institution: f["institution"]}, reg)
+}

@@ -1,0 +1,80 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/vindex-nl/vindex/httpapi"
+)
+
+// TestImport: a CSV of 150 youths reported by a school and WIJ, with three
+// bad rows, is imported: every good row is registered (the pairs match),
+// every bad one is reported with its line and reason, none quotes a BSN;
+// the server then sees the matches.
+func TestImport(t *testing.T) {
+	dir := t.TempDir()
+	var b strings.Builder
+	b.WriteString("institution,bsn,birth_date,municipality,kind,code,contact_name,contact_phone\n")
+	line := 1
+	for n := range 150 {
+		fmt.Fprintf(&b, "school-example-lyceum,%s,2013-04-0%d,GM0014,signal,S01,M. Bakker,050-1\n", validBSN(t, 5000+n), 1+n%9)
+		fmt.Fprintf(&b, "wij-groningen,%s,2013-04-0%d,GM0014,involvement,,A. Jansen,050-2\n", validBSN(t, 5000+n), 1+n%9)
+		line += 2
+	}
+	bad := []struct{ row, reason string }{
+		{"wij-groningen,123456789,2013-04-01,GM0014,involvement,,A,1", "eleven-check (bsn)"},
+		{"nobody," + validBSN(t, 9000) + ",2013-04-01,GM0014,involvement,,A,1", "unknown institution"},
+		{"school-example-lyceum," + validBSN(t, 9001) + ",2013-04-01,GM0014,signal,,A,1", "needs a signal code"},
+	}
+	for _, x := range bad {
+		b.WriteString(x.row + "\n")
+	}
+	os.WriteFile(filepath.Join(dir, "in.csv"), []byte(b.String()), 0o600)
+
+	// The keyset and the store come from a first --dev start.
+	p := start(t, dir, "serve", "--dev", "--data", "d", "--listen", "127.0.0.1:0")
+	p.stop(t)
+	c := exec.Command(binary, "import", "in.csv", "--dev", "--data", "d")
+	c.Dir = dir
+	var stdout, stderr strings.Builder
+	c.Stdout, c.Stderr = &stdout, &stderr
+	err := c.Run()
+	if c.ProcessState.ExitCode() != 1 {
+		t.Fatalf("import with rejected rows: exit %d (%v)\n%s%s", c.ProcessState.ExitCode(), err, stdout.String(), stderr.String())
+	}
+	out := stdout.String()
+	if !strings.Contains(out, "imported 300 registrations (150 made a match)") || !strings.Contains(out, "rejected 3 rows") {
+		t.Fatalf("summary:\n%s", out)
+	}
+	for i, x := range bad {
+		want := fmt.Sprintf("in.csv:%d: ", line+1+i)
+		if !strings.Contains(out, want) || !strings.Contains(out, x.reason) {
+			t.Errorf("rejection of line %d (%s) not reported:\n%s", line+1+i, x.reason, out)
+		}
+	}
+	for _, bsn := range []string{"123456789", validBSN(t, 9000), validBSN(t, 9001), validBSN(t, 5000)} {
+		if strings.Contains(out+stderr.String(), bsn) {
+			t.Fatalf("the import's output quotes a BSN")
+		}
+	}
+
+	p = start(t, dir, "serve", "--dev", "--data", "d", "--listen", "127.0.0.1:0")
+	school := devClient(t, dir, "d", p, "school-example-lyceum")
+	for _, n := range []int{0, 77, 149} {
+		s, b, err := school.post("/v1/lookups", httpapi.BSNRequest{BSN: validBSN(t, 5000+n)})
+		if v := must[httpapi.ViewResponse](t, s, b, err, 200); !v.Matched || v.Coordinator == nil || v.Coordinator.Institution != "wij-groningen" {
+			t.Fatalf("imported youth %d: %+v", n, v)
+		}
+	}
+	p.stop(t)
+
+	// A file with an unknown column is refused before anything is read.
+	os.WriteFile(filepath.Join(dir, "bad.csv"), []byte("institution,bsn,birth_date,municipality,kind,diagnosis\n"), 0o600)
+	if out := failing(t, dir, "import", "bad.csv", "--dev", "--data", "d"); !strings.Contains(out, `bad.csv:1: unknown column "diagnosis"`) {
+		t.Fatalf("unknown column: %s", out)
+	}
+}
