@@ -9,7 +9,6 @@ import (
 	"github.com/cockroachdb/pebble/v2"
 
 	"github.com/vindex-nl/vindex/crypto/pseudonym"
-	"github.com/vindex-nl/vindex/store"
 )
 
 // youthFilter is an in-memory Bloom filter over every youth key the store
@@ -46,17 +45,12 @@ func newBitFilter(capacity int64) *bitFilter {
 }
 
 func newYouthFilter(capacity int64) *youthFilter {
-	return &youthFilter{seed: maphash.MakeSeed(), fs: []*bitFilter{newBitFilter(max(capacity, filterMinKeys))}}
+	return &youthFilter{seed: maphash.MakeSeed(), fs: []*bitFilter{newBitFilter(capacity)}}
 }
 
 func (f *youthFilter) hash(p pseudonym.Pseudonym) (uint64, uint64) {
-	var h maphash.Hash
-	h.SetSeed(f.seed)
-	var id [4]byte
-	id[0], id[1], id[2], id[3] = byte(p.KeyID>>24), byte(p.KeyID>>16), byte(p.KeyID>>8), byte(p.KeyID)
-	h.Write(id[:])
-	h.Write(p.Sum[:])
-	h1 := h.Sum64()
+	var buf [youthSize]byte
+	h1 := maphash.Bytes(f.seed, appendYouth(buf[:0], p))
 	return h1, bits.RotateLeft64(h1, 32) | 1
 }
 
@@ -115,21 +109,23 @@ func (b *bitFilter) has(h1, h2 uint64) bool {
 }
 
 // loadYouthFilter builds the filter from every youth key in db, and counts
-// the live registrations per key ID into use.
+// the live registrations per key ID into use. It returns the number of
+// youth records.
 func loadYouthFilter(db *pebble.DB, use *keyUse) (*youthFilter, int64, error) {
 	it, err := db.NewIter(&pebble.IterOptions{LowerBound: []byte{prefixYouth}, UpperBound: []byte{prefixYouth + 1}})
 	if err != nil {
 		return nil, 0, err
 	}
-	var keys []pseudonym.Pseudonym
-	var live []store.Registration
+	f := newYouthFilter(filterMinKeys) // grows as it fills
+	var n int64
 	for it.First(); it.Valid(); it.Next() {
 		k := it.Key()
 		if len(k) != 1+youthSize {
 			it.Close()
 			return nil, 0, ErrSchema
 		}
-		keys = append(keys, parseYouth(k[1:]))
+		f.add(parseYouth(k[1:]))
+		n++
 		v, err := it.ValueAndErr()
 		if err != nil {
 			it.Close()
@@ -140,24 +136,10 @@ func loadYouthFilter(db *pebble.DB, use *keyUse) (*youthFilter, int64, error) {
 			it.Close()
 			return nil, 0, err
 		}
-		for _, r := range rec.regs {
-			if r.IsLive() {
-				live = append(live, store.Registration{Youth: r.Youth})
-			}
-		}
+		use.apply(nil, rec.regs)
 	}
 	if err := it.Close(); err != nil {
 		return nil, 0, err
 	}
-	use.apply(nil, nil)
-	use.mu.Lock()
-	for _, r := range live {
-		use.live[r.Youth.KeyID]++
-	}
-	use.mu.Unlock()
-	f := newYouthFilter(2 * int64(len(keys)))
-	for _, p := range keys {
-		f.add(p)
-	}
-	return f, int64(len(keys)), nil
+	return f, n, nil
 }
