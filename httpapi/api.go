@@ -347,15 +347,52 @@ func decodeProblem(err error, limit int64) error {
 	return problem(http.StatusBadRequest, CodeMalformedJSON, "", "the body could not be read as JSON")
 }
 
-func (h *Handler) date(field, s string) (time.Time, error) {
+func (h *Handler) date(field, s string) (time.Time, error) { return parseDate(field, s, h.loc) }
+
+// parseDate parses an optional YYYY-MM-DD date of the request field.
+func parseDate(field, s string, loc *time.Location) (time.Time, error) {
 	if s == "" {
 		return time.Time{}, nil
 	}
-	t, err := time.ParseInLocation(time.DateOnly, s, h.loc)
+	t, err := time.ParseInLocation(time.DateOnly, s, loc)
 	if err != nil {
 		return time.Time{}, problem(http.StatusBadRequest, CodeInvalidDate, field, field+" must be a date in the form YYYY-MM-DD")
 	}
 	return t, nil
+}
+
+// Registration turns the request into the matcher's report, with dates in
+// loc, checking the form of each field (the matcher checks the rest). Its
+// errors are *matcher.FieldError values or problems; none quotes a value.
+// The idempotency key is the request's own; the header is the handler's
+// business.
+func (req *RegistrationRequest) Registration(loc *time.Location) (matcher.Registration, error) {
+	reg := matcher.Registration{SignalCode: req.Code, Urgent: req.Urgent, Sector: rules.Sector(req.Sector),
+		Contact: matcher.Contact(req.Contact), IdempotencyKey: req.IdempotencyKey}
+	var err error
+	if reg.BSN, err = parseBSN(req.BSN); err != nil {
+		return reg, err
+	}
+	if req.BirthDate != "" {
+		if reg.BirthDate, err = identity.ParseBirthDate(req.BirthDate); err != nil {
+			return reg, &matcher.FieldError{Field: "birth_date", Err: err}
+		}
+	}
+	if req.Municipality != "" {
+		if reg.Municipality, err = identity.ParseMunicipality(req.Municipality); err != nil {
+			return reg, &matcher.FieldError{Field: "municipality", Err: err}
+		}
+	}
+	switch req.Kind {
+	case "signal":
+		reg.Kind = matcher.Signal
+	case "involvement":
+		reg.Kind = matcher.Involvement
+	default:
+		return reg, &matcher.FieldError{Field: "kind", Err: matcher.ErrKind}
+	}
+	reg.EndsOn, err = parseDate("ends_on", req.EndsOn, loc)
+	return reg, err
 }
 
 func parseBSN(s string) (identity.BSN, error) {
@@ -369,7 +406,7 @@ func parseBSN(s string) (identity.BSN, error) {
 	return b, nil
 }
 
-func (h *Handler) registration(r *http.Request, actor matcher.Actor) (matcher.ID, error) {
+func (h *Handler) registration(r *http.Request) (matcher.ID, error) {
 	id, err := store.ParseID(r.PathValue("id"))
 	if err != nil {
 		// The same answer as for another institution's registration.
@@ -390,39 +427,12 @@ func (h *Handler) register(r *http.Request, actor matcher.Actor) (any, int, erro
 		}
 		key = hk
 	}
-	bsn, err := parseBSN(req.BSN)
+	reg, err := req.Registration(h.loc)
 	if err != nil {
 		return nil, 0, err
 	}
-	var bd identity.BirthDate
-	if req.BirthDate != "" {
-		if bd, err = identity.ParseBirthDate(req.BirthDate); err != nil {
-			return nil, 0, &matcher.FieldError{Field: "birth_date", Err: err}
-		}
-	}
-	var mun identity.Municipality
-	if req.Municipality != "" {
-		if mun, err = identity.ParseMunicipality(req.Municipality); err != nil {
-			return nil, 0, &matcher.FieldError{Field: "municipality", Err: err}
-		}
-	}
-	var kind matcher.Kind
-	switch req.Kind {
-	case "signal":
-		kind = matcher.Signal
-	case "involvement":
-		kind = matcher.Involvement
-	default:
-		return nil, 0, &matcher.FieldError{Field: "kind", Err: matcher.ErrKind}
-	}
-	endsOn, err := h.date("ends_on", req.EndsOn)
-	if err != nil {
-		return nil, 0, err
-	}
-	res, err := h.m.Register(r.Context(), actor, matcher.Registration{
-		BSN: bsn, BirthDate: bd, Municipality: mun, Kind: kind, SignalCode: req.Code, Urgent: req.Urgent,
-		Sector: rules.Sector(req.Sector), Contact: matcher.Contact(req.Contact), EndsOn: endsOn, IdempotencyKey: key,
-	})
+	reg.IdempotencyKey = key
+	res, err := h.m.Register(r.Context(), actor, reg)
 	if err != nil {
 		return nil, 0, err
 	}
@@ -450,7 +460,7 @@ func (h *Handler) end(r *http.Request, actor matcher.Actor) (any, int, error) {
 	if err != nil {
 		return nil, 0, err
 	}
-	id, err := h.registration(r, actor)
+	id, err := h.registration(r)
 	if err != nil {
 		return nil, 0, err
 	}
@@ -481,7 +491,7 @@ func (h *Handler) remove(r *http.Request, actor matcher.Actor) (any, int, error)
 	default:
 		return nil, 0, &matcher.FieldError{Field: "reason", Err: matcher.ErrRemoveReason}
 	}
-	id, err := h.registration(r, actor)
+	id, err := h.registration(r)
 	if err != nil {
 		return nil, 0, err
 	}

@@ -134,20 +134,18 @@ func (s *countingStore) count(c *countingTx) {
 }
 
 func (s *countingStore) Update(ctx context.Context, youth []pseudonym.Pseudonym, fn func(store.Tx) error) error {
-	var c *countingTx
-	err := s.Store.Update(ctx, youth, func(tx store.Tx) error {
-		c = &countingTx{Tx: tx}
-		return fn(c)
-	})
-	if err == nil && c != nil {
-		s.count(c)
-	}
-	return err
+	return s.counted(fn, func(f func(store.Tx) error) error { return s.Store.Update(ctx, youth, f) })
 }
 
 func (s *countingStore) UpdateByID(ctx context.Context, id store.ID, fn func(store.Tx) error) error {
+	return s.counted(fn, func(f func(store.Tx) error) error { return s.Store.UpdateByID(ctx, id, f) })
+}
+
+// counted runs fn through update with the Tx counting what it appends,
+// and counts it once the update has committed.
+func (s *countingStore) counted(fn func(store.Tx) error, update func(func(store.Tx) error) error) error {
 	var c *countingTx
-	err := s.Store.UpdateByID(ctx, id, func(tx store.Tx) error {
+	err := update(func(tx store.Tx) error {
 		c = &countingTx{Tx: tx}
 		return fn(c)
 	})
