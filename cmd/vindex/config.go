@@ -50,6 +50,9 @@ type config struct {
 	Dev bool `yaml:"-"`
 }
 
+// storeDir is where the store lives.
+func (c config) storeDir() string { return filepath.Join(c.Data, "store") }
+
 func defaults(dev bool) config {
 	c := config{
 		Listen:          ":8443",

@@ -22,10 +22,11 @@ import (
 
 type devToken struct{ institution, token string }
 
-// devSetup makes what `serve --dev` needs in the data directory, keeping
-// whatever an earlier start made: the development KEK, the keyset, a
-// self-signed certificate, and a token per institution (in the clear in
-// dev-tokens.txt, so that they can be printed again; hashed in tokens).
+// devSetup makes what `serve --dev` needs in the data directory before the
+// key-encryption key is opened, keeping whatever an earlier start made: the
+// development KEK, a self-signed certificate, and a token per institution
+// (in the clear in dev-tokens.txt, so that they can be printed again;
+// hashed in tokens). devKeyset makes the keyset once the KEK is open.
 func devSetup(c config, cov *rules.Covenant, logger *slog.Logger) ([]devToken, error) {
 	if err := os.MkdirAll(c.Data, 0o700); err != nil {
 		return nil, err
@@ -35,21 +36,6 @@ func devSetup(c config, cov *rules.Covenant, logger *slog.Logger) ([]devToken, e
 			return nil, err
 		}
 		logger.Warn("made a development key-encryption key; never use it in production", slog.String("file", c.KEKFile))
-	}
-	if !exists(c.Keyset) {
-		k, err := openKEK(c, logger)
-		if err != nil {
-			return nil, err
-		}
-		defer k.Close()
-		h, err := keys.Create()
-		if err != nil {
-			return nil, err
-		}
-		if err := keys.SaveFile(c.Keyset, h, k.aead, keys.AssociatedData(c.Deployment)); err != nil {
-			return nil, err
-		}
-		logger.Info("made a keyset", slog.String("file", c.Keyset))
 	}
 	if !exists(c.TLSCert) && !exists(c.TLSKey) {
 		cert, err := pki.SelfSigned("127.0.0.1", "localhost", "::1")
@@ -132,4 +118,21 @@ func printDev(w io.Writer, addr string, c config, tokens []devToken) {
 		fmt.Fprintf(w, "try:\ncurl --cacert %s -H 'Authorization: Bearer %s' -H 'Content-Type: application/json' -d '%s' %s/v1/registrations\n",
 			c.TLSCert, example, demoReport, url)
 	}
+}
+
+// devKeyset makes the keyset of `serve --dev` if there is none yet,
+// wrapped with k.
+func devKeyset(c config, k *kek, logger *slog.Logger) error {
+	if exists(c.Keyset) {
+		return nil
+	}
+	h, err := keys.Create()
+	if err != nil {
+		return err
+	}
+	if err := keys.SaveFile(c.Keyset, h, k.aead, keys.AssociatedData(c.Deployment)); err != nil {
+		return err
+	}
+	logger.Info("made a keyset", slog.String("file", c.Keyset))
+	return nil
 }

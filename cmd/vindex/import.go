@@ -9,18 +9,15 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
-	"github.com/vindex-nl/vindex/crypto/keys"
 	"github.com/vindex-nl/vindex/crypto/pseudonym"
-	"github.com/vindex-nl/vindex/identity"
+	"github.com/vindex-nl/vindex/httpapi"
 	"github.com/vindex-nl/vindex/matcher"
-	"github.com/vindex-nl/vindex/rules"
 	"github.com/vindex-nl/vindex/store/pebblestore"
 )
 
@@ -68,11 +65,7 @@ type rejection struct {
 
 func importCmd(args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
-		fmt.Fprint(stderr, importUsage)
-		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help" || args[0] == "-help") {
-			return flag.ErrHelp
-		}
-		return errUsage
+		return printUsage(stderr, importUsage, args)
 	}
 	file := args[0]
 	var workers int
@@ -122,16 +115,16 @@ func importCmd(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	h, err := keys.LoadFile(c.Keyset, k.aead, keys.AssociatedData(c.Deployment))
+	h, err := loadKeyset(c, k)
 	k.Close()
 	if err != nil {
-		return fmt.Errorf("unwrapping %s: %w", c.Keyset, err)
+		return err
 	}
 	ps, err := pseudonym.New(h)
 	if err != nil {
 		return err
 	}
-	st, err := pebblestore.Open(filepath.Join(c.Data, "store"), &pebblestore.Options{Logger: slog.New(slog.DiscardHandler), CacheSize: c.CacheSize})
+	st, err := pebblestore.Open(c.storeDir(), &pebblestore.Options{Logger: slog.New(slog.DiscardHandler), CacheSize: c.CacheSize})
 	if err != nil {
 		return fmt.Errorf("the store is not available (is a server running?): %w", err)
 	}
@@ -259,43 +252,25 @@ type rowError struct{ msg string }
 func (e rowError) Error() string { return e.msg }
 func (e rowError) Unwrap() error { return errRow }
 
-// importOne registers one row. Its errors never quote the BSN or the birth
-// date.
+// importOne registers one row, read as the API reads a report. Its errors
+// never quote the BSN or the birth date.
 func importOne(ctx context.Context, m *matcher.Matcher, row importRow) (matcher.Result, error) {
 	f := row.fields
-	var reg matcher.Registration
-	var err error
-	if reg.BSN, err = identity.ParseBSN(f["bsn"]); err != nil {
-		return matcher.Result{}, &matcher.FieldError{Field: "bsn", Err: err}
-	}
-	if reg.BirthDate, err = identity.ParseBirthDate(f["birth_date"]); err != nil {
-		return matcher.Result{}, &matcher.FieldError{Field: "birth_date", Err: err}
-	}
-	if reg.Municipality, err = identity.ParseMunicipality(f["municipality"]); err != nil {
-		return matcher.Result{}, &matcher.FieldError{Field: "municipality", Err: err}
-	}
-	switch f["kind"] {
-	case "signal":
-		reg.Kind = matcher.Signal
-	case "involvement":
-		reg.Kind = matcher.Involvement
-	default:
-		return matcher.Result{}, &matcher.FieldError{Field: "kind", Err: matcher.ErrKind}
+	req := httpapi.RegistrationRequest{
+		BSN: f["bsn"], BirthDate: f["birth_date"], Municipality: f["municipality"], Kind: f["kind"],
+		Code: f["code"], Sector: f["sector"], EndsOn: f["ends_on"],
+		Contact: httpapi.ContactJSON{Name: f["contact_name"], Phone: f["contact_phone"], Email: f["contact_email"]},
 	}
 	switch strings.ToLower(f["urgent"]) {
 	case "", "false", "0", "no":
 	case "true", "1", "yes":
-		reg.Urgent = true
+		req.Urgent = true
 	default:
 		return matcher.Result{}, rowError{"urgent: want true or false"}
 	}
-	reg.SignalCode = f["code"]
-	reg.Sector = rules.Sector(f["sector"])
-	reg.Contact = matcher.Contact{Name: f["contact_name"], Phone: f["contact_phone"], Email: f["contact_email"]}
-	if s := f["ends_on"]; s != "" {
-		if reg.EndsOn, err = time.Parse(time.DateOnly, s); err != nil {
-			return matcher.Result{}, rowError{"ends_on: want YYYY-MM-DD"}
-		}
+	reg, err := req.Registration(time.UTC)
+	if err != nil {
+		return matcher.Result{}, rowError{err.Error()}
 	}
 	return m.Register(ctx, matcher.Actor{Institution: f["institution"]}, reg)
 }

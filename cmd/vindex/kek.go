@@ -2,12 +2,15 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"time"
 
+	"github.com/tink-crypto/tink-go/v2/keyset"
 	"github.com/tink-crypto/tink-go/v2/tink"
 
+	"github.com/vindex-nl/vindex/crypto/keys"
 	"github.com/vindex-nl/vindex/crypto/keys/insecurelocalkek"
 	"github.com/vindex-nl/vindex/crypto/keys/vaultkek"
 )
@@ -58,4 +61,16 @@ func openKEK(c config, logger *slog.Logger) (*kek, error) {
 		return &kek{aead: v.AEAD(), vault: v}, nil
 	}
 	return nil, fmt.Errorf("kek: %q is not vault or file", c.KEK)
+}
+
+// loadKeyset unwraps the configured keyset with k.
+func loadKeyset(c config, k *kek) (*keyset.Handle, error) {
+	h, err := keys.LoadFile(c.Keyset, k.aead, keys.AssociatedData(c.Deployment))
+	switch {
+	case errors.Is(err, keys.ErrNotFound):
+		return nil, fmt.Errorf("%w: create one with `vindex keys init`", err)
+	case err != nil:
+		return nil, fmt.Errorf("unwrapping %s with the %s: %w", c.Keyset, k.describe(c), err)
+	}
+	return h, nil
 }

@@ -38,6 +38,16 @@ Start with: vindex serve --dev
 // errUsage marks an error whose message is the usage already printed.
 var errUsage = errors.New("usage")
 
+// printUsage prints a command's usage text and returns flag.ErrHelp if help was
+// asked for (exit status 0), errUsage otherwise (exit status 2).
+func printUsage(stderr io.Writer, text string, args []string) error {
+	fmt.Fprint(stderr, text)
+	if len(args) > 0 && (args[0] == "-h" || args[0] == "--help" || args[0] == "-help") {
+		return flag.ErrHelp
+	}
+	return errUsage
+}
+
 // exitError carries an exit status other than 1.
 type exitError struct{ code int }
 

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -13,19 +12,15 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
 
-	"github.com/vindex-nl/vindex/crypto/keys"
 	"github.com/vindex-nl/vindex/crypto/pseudonym"
-	"github.com/vindex-nl/vindex/examples"
 	"github.com/vindex-nl/vindex/httpapi"
 	"github.com/vindex-nl/vindex/internal/bufferedlog"
 	"github.com/vindex-nl/vindex/matcher"
-	"github.com/vindex-nl/vindex/rules"
 	"github.com/vindex-nl/vindex/store/pebblestore"
 )
 
@@ -81,16 +76,7 @@ func level(name string) slog.Level {
 
 // run serves until ctx is done, then shuts down gracefully.
 func run(ctx context.Context, c config, stdout io.Writer, logger *slog.Logger) error {
-	var cov *rules.Covenant
-	var err error
-	switch {
-	case c.Covenant != "":
-		cov, err = rules.LoadFile(c.Covenant)
-	case c.Dev:
-		cov, err = rules.Load(bytes.NewReader(examples.CovenantGroningen), "examples/covenant-groningen.yaml")
-	default:
-		err = errors.New("no covenant: set --covenant")
-	}
+	cov, err := covenantOf(c)
 	if err != nil {
 		return err
 	}
@@ -108,12 +94,14 @@ func run(ctx context.Context, c config, stdout io.Writer, logger *slog.Logger) e
 		return err
 	}
 	defer k.Close()
-	h, err := keys.LoadFile(c.Keyset, k.aead, keys.AssociatedData(c.Deployment))
-	if err != nil {
-		if errors.Is(err, keys.ErrNotFound) {
-			return fmt.Errorf("%w: create one with `vindex keys init`", err)
+	if c.Dev {
+		if err := devKeyset(c, k, logger); err != nil {
+			return err
 		}
-		return fmt.Errorf("unwrapping %s with the %s: %w", c.Keyset, k.describe(c), err)
+	}
+	h, err := loadKeyset(c, k)
+	if err != nil {
+		return err
 	}
 	logger.Info("keyset unwrapped", slog.String("kek", k.describe(c)))
 	ps, err := pseudonym.New(h)
@@ -121,7 +109,7 @@ func run(ctx context.Context, c config, stdout io.Writer, logger *slog.Logger) e
 		return err
 	}
 
-	st, err := pebblestore.Open(filepath.Join(c.Data, "store"), &pebblestore.Options{Logger: logger, CacheSize: c.CacheSize})
+	st, err := pebblestore.Open(c.storeDir(), &pebblestore.Options{Logger: logger, CacheSize: c.CacheSize})
 	if err != nil {
 		return err
 	}

@@ -54,11 +54,7 @@ The same settings as vindex serve apply (--keyset, --kek, --vault-*,
 
 func keysCmd(args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
-		fmt.Fprint(stderr, keysUsage)
-		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help" || args[0] == "-help") {
-			return flag.ErrHelp
-		}
-		return errUsage
+		return printUsage(stderr, keysUsage, args)
 	}
 	verb, rest := args[0], args[1:]
 	var retireID uint64
@@ -114,8 +110,8 @@ func keysCmd(args []string, stdout, stderr io.Writer) error {
 		if h, err = keys.Create(); err != nil {
 			return err
 		}
-	} else if h, err = keys.LoadFile(c.Keyset, k.aead, ad); err != nil {
-		return fmt.Errorf("unwrapping %s with the %s: %w", c.Keyset, k.describe(c), err)
+	} else if h, err = loadKeyset(c, k); err != nil {
+		return err
 	}
 	switch verb {
 	case "init":
@@ -186,7 +182,7 @@ func keysCmd(args []string, stdout, stderr io.Writer) error {
 // count the live registrations per key. It fails while a server has the
 // store open.
 func liveByKey(c config) (map[uint32]int64, error) {
-	dir := filepath.Join(c.Data, "store")
+	dir := c.storeDir()
 	if !exists(dir) {
 		return map[uint32]int64{}, nil
 	}
@@ -224,11 +220,7 @@ standard output. The service rereads the file within --token-reload-interval
 
 func tokensCmd(args []string, stdout, stderr io.Writer) error {
 	if len(args) < 2 || args[0] != "new" || strings.HasPrefix(args[1], "-") {
-		fmt.Fprint(stderr, tokensUsage)
-		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help" || args[0] == "-help") {
-			return flag.ErrHelp
-		}
-		return errUsage
+		return printUsage(stderr, tokensUsage, args)
 	}
 	inst := args[1]
 	c, _, err := loadConfig("tokens new", tokensUsage, args[2:], nil)
@@ -282,11 +274,7 @@ const covenantUsage = `Usage:
 
 func covenantCmd(args []string, stdout, stderr io.Writer) error {
 	if len(args) < 2 || (args[0] != "check" && args[0] != "test") || (args[0] == "test" && len(args) < 3) {
-		fmt.Fprint(stderr, covenantUsage)
-		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help" || args[0] == "-help") {
-			return flag.ErrHelp
-		}
-		return errUsage
+		return printUsage(stderr, covenantUsage, args)
 	}
 	cov, err := rules.LoadFile(args[1])
 	if err != nil {
