@@ -130,10 +130,22 @@ func runCLI(t *testing.T, dir string, args ...string) string {
 func validBSN(t *testing.T, n int) string { return testbsn.For(20000000, n) }
 
 type client struct {
-	t     *testing.T
 	http  *http.Client
 	base  string
 	token string
+}
+
+// devClient is a client of a `serve --dev` server in dir/data, with the
+// printed token of inst (none for "").
+func devClient(t *testing.T, dir, data string, p *proc, inst string) *client {
+	roots := x509.NewCertPool()
+	crt, err := os.ReadFile(filepath.Join(dir, data, "dev-tls.crt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	roots.AppendCertsFromPEM(crt)
+	return &client{base: "https://" + p.addr, token: parseTokens(t, p.stdout.String())[inst],
+		http: &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: roots}}, Timeout: 30 * time.Second}}
 }
 
 func (c *client) post(path string, body any) (int, []byte, error) {
@@ -255,9 +267,9 @@ metrics_listen: 127.0.0.1:0
 
 	p := start(t, dir, "serve", "--config", "vindex.yaml")
 	roots := ca.Pool()
-	school := &client{t: t, base: "https://" + p.addr, token: schoolToken,
+	school := &client{base: "https://" + p.addr, token: schoolToken,
 		http: &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: roots}}, Timeout: 30 * time.Second}}
-	wij := &client{t: t, base: "https://" + p.addr,
+	wij := &client{base: "https://" + p.addr,
 		http: &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: roots, Certificates: []tls.Certificate{wijCert}}}, Timeout: 30 * time.Second}}
 
 	youth := validBSN(t, 1)
@@ -335,14 +347,7 @@ func TestGracefulShutdownKeepsAcknowledged(t *testing.T) {
 	dir := t.TempDir()
 	p := start(t, dir, "serve", "--dev", "--data", "d", "--listen", "127.0.0.1:0")
 	tokens := parseTokens(t, p.stdout.String())
-	roots := x509.NewCertPool()
-	crt, err := os.ReadFile(filepath.Join(dir, "d", "dev-tls.crt"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	roots.AppendCertsFromPEM(crt)
-	c := &client{t: t, base: "https://" + p.addr, token: tokens["ggd-groningen"],
-		http: &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: roots}}, Timeout: 30 * time.Second}}
+	c := devClient(t, dir, "d", p, "ggd-groningen")
 
 	var mu sync.Mutex
 	var acked []string
@@ -558,11 +563,7 @@ func TestKeysCommands(t *testing.T) {
 		t.Fatalf("keys status after rotate:\n%s\nwant the table of:\n%s", status, out)
 	}
 	p := start(t, dir, "serve", "--dev", "--data", "d", "--listen", "127.0.0.1:0")
-	roots := x509.NewCertPool()
-	crt, _ := os.ReadFile(filepath.Join(dir, "d", "dev-tls.crt"))
-	roots.AppendCertsFromPEM(crt)
-	c := &client{t: t, base: "https://" + p.addr, http: &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: roots}}}}
-	s, b, err := c.get("/metrics")
+	s, b, err := devClient(t, dir, "d", p, "").get("/metrics")
 	if err != nil || s != 200 || !bytes.Contains(b, []byte("vindex_keys_in_use 2")) || bytes.Count(b, []byte(`vindex_key_info{key_id=`)) != 2 {
 		t.Fatalf("/metrics after a rotation: %d %v", s, err)
 	}

@@ -1,9 +1,6 @@
 package main
 
 import (
-	"crypto/tls"
-	"crypto/x509"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -50,17 +47,6 @@ func failing(t *testing.T, dir string, args ...string) string {
 		t.Fatalf("vindex %v did not exit", args)
 	}
 	return stderr.String()
-}
-
-func devClient(t *testing.T, dir, data string, p *proc, inst string) *client {
-	roots := x509.NewCertPool()
-	crt, err := os.ReadFile(filepath.Join(dir, data, "dev-tls.crt"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	roots.AppendCertsFromPEM(crt)
-	return &client{t: t, base: "https://" + p.addr, token: parseTokens(t, p.stdout.String())[inst],
-		http: &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: roots}}, Timeout: 30 * time.Second}}
 }
 
 func youthReport(t *testing.T, n int, kind string) httpapi.RegistrationRequest {

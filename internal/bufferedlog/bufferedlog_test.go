@@ -1,33 +1,16 @@
 package bufferedlog
 
 import (
-	"bytes"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/vindex-nl/vindex/internal/canary"
 )
 
-type syncBuf struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuf) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuf) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 func TestFlushing(t *testing.T) {
-	var out syncBuf
+	var out canary.Log
 	l := New(&out, slog.LevelInfo, time.Hour)
 	l.Info("request", "route", "POST /v1/registrations")
 	if out.String() != "" {
@@ -47,7 +30,7 @@ func TestFlushing(t *testing.T) {
 	}
 	l.Close() // twice is fine
 
-	var timed syncBuf
+	var timed canary.Log
 	l = New(&timed, slog.LevelInfo, 10*time.Millisecond)
 	defer l.Close()
 	l.Info("tick")
