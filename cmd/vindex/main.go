@@ -4,6 +4,7 @@
 //	vindex keys init|rotate|status              manage the PRF keyset
 //	vindex tokens new INSTITUTION               issue a bearer token
 //	vindex import FILE                          import registrations from CSV
+//	vindex bench [flags]                        load generator and report
 //	vindex covenant check FILE                  validate a covenant
 //	vindex covenant test FILE SCENARIOS...      run covenant scenario files
 //	vindex version                              print the version
@@ -27,6 +28,7 @@ Usage:
   vindex keys init|rotate|status [flags]          manage the PRF keyset
   vindex tokens new INSTITUTION [flags]           issue a bearer token
   vindex import FILE [flags]                      import registrations from CSV
+  vindex bench [flags]                            measure: load, report, baselines
   vindex covenant check FILE                      validate a covenant
   vindex covenant test FILE SCENARIOS...          run covenant scenario files
   vindex version                                  print the version
@@ -83,6 +85,8 @@ func vindex(args []string, stdout, stderr io.Writer) error {
 		return tokensCmd(args[1:], stdout, stderr)
 	case "import":
 		return importCmd(args[1:], stdout, stderr)
+	case "bench":
+		return benchCmd(args[1:], stdout, stderr)
 	case "covenant":
 		return covenantCmd(args[1:], stdout, stderr)
 	case "version", "--version":

@@ -1,0 +1,536 @@
+// Package bench is vindex's load generator: it drives a seeded workload
+// against a target — vindex in-process, a vindex server over HTTPS, or one of
+// the SQL baselines in bench/baseline — and measures throughput over time and
+// latency in an HDR histogram. WriteReport turns the results into a report
+// folder: report.json, report.md and SVG plots.
+//
+// # Workloads
+//
+//   - ingest: every operation registers a new youth (valid BSNs, drawn with a
+//     correct eleven-check); no matches.
+//   - rereport: repeat reports of a population of known youths, drawn with a
+//     Zipf skew, by institutions drawn uniformly, so matches happen.
+//   - mixed: registrations (as rereport), lookups and ends in a configurable
+//     mix.
+//   - bulk: each youth is registered by two institutions, as fast as the
+//     target takes them: one match per youth.
+//
+// The sequence of operations depends only on the workload, its size and the
+// seed, never on timing: two targets given the same configuration get the
+// same operations, so their counts of new registrations and new matches must
+// agree (Compare checks it).
+//
+// # Closed and open loop
+//
+// With Rate zero, Concurrency callers each issue the next operation as soon
+// as their last one is answered (closed loop); latency is the time of each
+// call. With a Rate, operations are scheduled at fixed intervals whether or
+// not earlier ones are answered (open loop), and latency is measured from the
+// scheduled time, so a stalled target is charged for the operations that
+// queued behind the stall (no coordinated omission).
+//
+// # Never logged
+//
+// The generator's BSNs are synthetic, but a report never holds one: results
+// carry counts, rates and latencies only, and error counts are keyed by a
+// stable code, never by a message.
+package bench
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"runtime"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/HdrHistogram/hdrhistogram-go"
+
+	"github.com/vindex-nl/vindex/identity"
+	"github.com/vindex-nl/vindex/matcher"
+)
+
+// Workload names a kind of load.
+type Workload string
+
+// The workloads.
+const (
+	Ingest   Workload = "ingest"
+	Rereport Workload = "rereport"
+	Mixed    Workload = "mixed"
+	Bulk     Workload = "bulk"
+)
+
+// Workloads lists the workloads in the order the documentation gives.
+var Workloads = []Workload{Ingest, Rereport, Mixed, Bulk}
+
+// Institutions are the institutions of the example covenant that the
+// workloads report as: care providers that may coordinate, and a school and
+// the police that only signal.
+var Institutions = []string{
+	"wij-groningen", "ggd-groningen", "accare-groningen", "halt-noord-nederland",
+	"school-example-lyceum", "politie-noord-nederland",
+}
+
+// SignalCode is the covenant signal code the workloads' signals carry.
+const SignalCode = "S01"
+
+// IsSignal reports whether institution may only signal under the example
+// covenant (a school, the police): its reports are signals with SignalCode,
+// the others' are involvement registrations.
+func IsSignal(institution string) bool {
+	return institution == "school-example-lyceum" || institution == "politie-noord-nederland"
+}
+
+// Mix is the share of each operation in the mixed workload, in parts.
+type Mix struct {
+	Register int `json:"register"`
+	Lookup   int `json:"lookup"`
+	End      int `json:"end"`
+}
+
+// DefaultMix is 70 % registrations, 25 % lookups and 5 % ends.
+var DefaultMix = Mix{Register: 70, Lookup: 25, End: 5}
+
+// ParseMix reads "register:lookup:end" parts, e.g. "70:25:5".
+func ParseMix(s string) (Mix, error) {
+	var m Mix
+	if _, err := fmt.Sscanf(s, "%d:%d:%d", &m.Register, &m.Lookup, &m.End); err != nil || strings.Count(s, ":") != 2 {
+		return Mix{}, fmt.Errorf("bench: mix %q: want register:lookup:end, e.g. 70:25:5", s)
+	}
+	if m.Register < 0 || m.Lookup < 0 || m.End < 0 || m.Register+m.Lookup+m.End == 0 {
+		return Mix{}, fmt.Errorf("bench: mix %q: parts must be ≥ 0 and not all 0", s)
+	}
+	return m, nil
+}
+
+// Config is one run's workload and load shape.
+type Config struct {
+	Workload Workload `json:"workload"`
+	// Ops is the number of operations (bulk: registrations, two per youth).
+	Ops int `json:"ops"`
+	// Youths is the population rereport and mixed draw from; if zero,
+	// Ops/4 (at least 1).
+	Youths int `json:"youths,omitempty"`
+	// Zipf is the skew s > 1 of the draw over the population; if zero, 1.1.
+	Zipf float64 `json:"zipf,omitempty"`
+	// Mix shapes the mixed workload; if zero, DefaultMix.
+	Mix Mix `json:"mix,omitzero"`
+	// Concurrency is the number of callers; if zero, 64.
+	Concurrency int `json:"concurrency"`
+	// Rate, if set, is the open-loop arrival rate in operations per second.
+	Rate float64 `json:"rate,omitempty"`
+	// Seed makes the operations repeatable.
+	Seed uint64 `json:"seed"`
+	// Interval is the throughput sampling interval; if zero, one second.
+	Interval time.Duration `json:"interval_ns"`
+}
+
+func (c *Config) defaults() error {
+	switch c.Workload {
+	case Ingest, Rereport, Mixed, Bulk:
+	case "":
+		return errors.New("bench: no workload")
+	default:
+		return fmt.Errorf("bench: unknown workload %q (want ingest, rereport, mixed or bulk)", c.Workload)
+	}
+	if c.Ops <= 0 {
+		return errors.New("bench: ops must be > 0")
+	}
+	if c.Youths == 0 {
+		c.Youths = max(1, c.Ops/4)
+	}
+	if c.Youths > MaxYouths || c.Ops > MaxYouths*2 && c.Workload != Rereport {
+		return fmt.Errorf("bench: at most %d youths", MaxYouths)
+	}
+	if c.Zipf == 0 {
+		c.Zipf = 1.1
+	}
+	if c.Zipf <= 1 {
+		return errors.New("bench: zipf skew must be > 1")
+	}
+	if c.Mix == (Mix{}) {
+		c.Mix = DefaultMix
+	}
+	if c.Concurrency <= 0 {
+		c.Concurrency = 64
+	}
+	if c.Rate < 0 {
+		return errors.New("bench: rate must be ≥ 0")
+	}
+	if c.Interval <= 0 {
+		c.Interval = time.Second
+	}
+	return nil
+}
+
+// Outcome is what a target answered to one operation.
+type Outcome uint8
+
+// The outcomes.
+const (
+	// Registered: a new registration, no other institution involved.
+	Registered Outcome = iota
+	// NewMatch: a new registration that found another institution.
+	NewMatch
+	// Refreshed: the institution was registered already.
+	Refreshed
+	// Viewed: a lookup by an involved institution.
+	Viewed
+	// NotInvolved: a lookup by an institution not registered for the youth.
+	NotInvolved
+	// Ended: a registration ended.
+	Ended
+	// Skipped: an end whose registration the target had not acknowledged
+	// yet (it was still in flight); nothing was sent.
+	Skipped
+	numOutcomes
+)
+
+var outcomeNames = [numOutcomes]string{"registered", "new_match", "refreshed", "viewed", "not_involved", "ended", "skipped"}
+
+func (o Outcome) String() string { return outcomeNames[o] }
+
+// Youth is what an operation carries about its youth: the population index
+// and how to get at the identity.
+type Youth struct {
+	Index int
+	pop   *Youths
+}
+
+// Target is what a workload runs against. Its methods are called from many
+// goroutines at once. End ends the institution's registration for the
+// youth, which the target knows from its own answer to an earlier Register
+// (Skipped if it has none).
+type Target interface {
+	Name() string
+	Register(ctx context.Context, institution string, y Youth) (Outcome, error)
+	Lookup(ctx context.Context, institution string, y Youth) (Outcome, error)
+	End(ctx context.Context, institution string, y Youth) (Outcome, error)
+	Close() error
+}
+
+// Code is implemented by errors that carry a stable code (an HTTP problem
+// code, say); the result counts errors by it.
+type Code interface{ Code() string }
+
+func errCode(err error) string {
+	var c Code
+	if errors.As(err, &c) {
+		return c.Code()
+	}
+	var fe *matcher.FieldError
+	if errors.As(err, &fe) {
+		return "invalid_" + fe.Field
+	}
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+		return "cancelled"
+	}
+	return "error"
+}
+
+// Sample is the throughput of one interval.
+type Sample struct {
+	// At is the end of the interval, in seconds since the start.
+	At float64 `json:"at_s"`
+	// Rate is operations completed in the interval per second.
+	Rate float64 `json:"ops_per_s"`
+	// Errors is the number of failed operations in the interval.
+	Errors int64 `json:"errors"`
+}
+
+// Latency summarises the latency histogram, in milliseconds.
+type Latency struct {
+	Mean float64 `json:"mean_ms"`
+	P50  float64 `json:"p50_ms"`
+	P90  float64 `json:"p90_ms"`
+	P99  float64 `json:"p99_ms"`
+	P999 float64 `json:"p999_ms"`
+	Max  float64 `json:"max_ms"`
+}
+
+// Bucket is one bar of the latency histogram: Count operations took between
+// From and To milliseconds.
+type Bucket struct {
+	From  float64 `json:"from_ms"`
+	To    float64 `json:"to_ms"`
+	Count int64   `json:"count"`
+}
+
+// Point is one point of the percentile spectrum.
+type Point struct {
+	Percentile float64 `json:"percentile"`
+	Latency    float64 `json:"latency_ms"`
+}
+
+// Result is one run of one workload against one target.
+type Result struct {
+	Target   string  `json:"target"`
+	Config   Config  `json:"config"`
+	Elapsed  float64 `json:"elapsed_s"`
+	Ops      int64   `json:"ops"`
+	OpsRate  float64 `json:"ops_per_s"`
+	Regs     int64   `json:"registrations"`
+	RegsRate float64 `json:"registrations_per_s"`
+	// Outcomes counts the answers by Outcome name.
+	Outcomes map[string]int64 `json:"outcomes"`
+	// Errors counts failed operations by code.
+	Errors   map[string]int64 `json:"errors,omitempty"`
+	Latency  Latency          `json:"latency"`
+	Spectrum []Point          `json:"spectrum"`
+	Buckets  []Bucket         `json:"histogram"`
+	Series   []Sample         `json:"series"`
+	// PeakRSS is the process's peak resident set size in bytes at the end
+	// of the run (the whole process, all runs so far).
+	PeakRSS int64 `json:"peak_rss_bytes,omitempty"`
+
+	hist *hdrhistogram.Histogram
+}
+
+// Failed is the number of operations that ended in an error.
+func (r *Result) Failed() int64 {
+	var n int64
+	for _, c := range r.Errors {
+		n += c
+	}
+	return n
+}
+
+type op struct {
+	kind  opKind
+	inst  string
+	youth int
+	due   time.Time // open loop: when the operation was scheduled
+}
+
+type opKind uint8
+
+const (
+	opRegister opKind = iota
+	opLookup
+	opEnd
+)
+
+// Progress, if set on a run, is told the number of operations finished so
+// far, about every 100 ms.
+type Progress func(done int64)
+
+// Run runs the workload c against t and returns its figures. It stops early,
+// with the figures so far and ctx's error, if ctx ends.
+func Run(ctx context.Context, t Target, c Config, progress Progress) (*Result, error) {
+	if err := c.defaults(); err != nil {
+		return nil, err
+	}
+	pop := NewYouths(c.Seed)
+	switch c.Workload {
+	case Ingest:
+		pop.Grow(c.Ops)
+	case Bulk:
+		pop.Grow((c.Ops + 1) / 2)
+	default:
+		pop.Grow(c.Youths)
+	}
+	ops := make(chan op, 4*c.Concurrency)
+	genCtx, stopGen := context.WithCancel(ctx)
+	defer stopGen()
+	start := time.Now()
+	go generate(genCtx, c, ops, start)
+
+	var (
+		done, failed atomic.Int64
+		mu           sync.Mutex
+		errs         = map[string]int64{}
+		outcomes     [numOutcomes]int64
+		hist         = newHist()
+		wg           sync.WaitGroup
+	)
+	for range c.Concurrency {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			h := newHist()
+			var out [numOutcomes]int64
+			local := map[string]int64{}
+			for o := range ops {
+				began := time.Now()
+				if !o.due.IsZero() {
+					began = o.due
+				}
+				y := Youth{Index: o.youth, pop: pop}
+				var res Outcome
+				var err error
+				switch o.kind {
+				case opRegister:
+					res, err = t.Register(ctx, o.inst, y)
+				case opLookup:
+					res, err = t.Lookup(ctx, o.inst, y)
+				case opEnd:
+					res, err = t.End(ctx, o.inst, y)
+				}
+				if err != nil {
+					local[errCode(err)]++
+					failed.Add(1)
+				} else {
+					out[res]++
+					if res != Skipped {
+						_ = h.RecordValue(max(1, time.Since(began).Microseconds()))
+					}
+				}
+				done.Add(1)
+			}
+			mu.Lock()
+			hist.Merge(h)
+			for i, n := range out {
+				outcomes[i] += n
+			}
+			for k, n := range local {
+				errs[k] += n
+			}
+			mu.Unlock()
+		}()
+	}
+
+	var series []Sample
+	sampled := make(chan struct{})
+	go func() {
+		defer close(sampled)
+		tick := time.NewTicker(c.Interval)
+		defer tick.Stop()
+		prog := time.NewTicker(100 * time.Millisecond)
+		defer prog.Stop()
+		var lastDone, lastFailed int64
+		last := start
+		finished := make(chan struct{})
+		go func() { wg.Wait(); close(finished) }()
+		for {
+			select {
+			case now := <-tick.C:
+				d, f := done.Load(), failed.Load()
+				series = append(series, Sample{
+					At:     now.Sub(start).Seconds(),
+					Rate:   float64(d-lastDone-(f-lastFailed)) / now.Sub(last).Seconds(),
+					Errors: f - lastFailed,
+				})
+				lastDone, lastFailed, last = d, f, now
+			case <-prog.C:
+				if progress != nil {
+					progress(done.Load())
+				}
+			case <-finished:
+				now := time.Now()
+				d, f := done.Load(), failed.Load()
+				if span := now.Sub(last).Seconds(); d > lastDone && span > c.Interval.Seconds()/10 {
+					series = append(series, Sample{At: now.Sub(start).Seconds(), Rate: float64(d-lastDone-(f-lastFailed)) / span, Errors: f - lastFailed})
+				}
+				if progress != nil {
+					progress(d)
+				}
+				return
+			}
+		}
+	}()
+	wg.Wait()
+	elapsed := time.Since(start)
+	<-sampled
+
+	r := &Result{Target: t.Name(), Config: c, Elapsed: elapsed.Seconds(), Outcomes: map[string]int64{}, hist: hist, Series: series}
+	for i, n := range outcomes {
+		r.Outcomes[Outcome(i).String()] = n
+		if Outcome(i) != Skipped {
+			r.Ops += n
+		}
+	}
+	if len(errs) > 0 {
+		r.Errors = errs
+	}
+	r.Regs = outcomes[Registered] + outcomes[NewMatch] + outcomes[Refreshed]
+	r.OpsRate = float64(r.Ops) / elapsed.Seconds()
+	r.RegsRate = float64(r.Regs) / elapsed.Seconds()
+	r.summarise()
+	r.PeakRSS = peakRSS()
+	if err := ctx.Err(); err != nil {
+		return r, fmt.Errorf("bench: %s stopped: %w", t.Name(), err)
+	}
+	return r, nil
+}
+
+// newHist records 1 µs to 10 minutes with three significant digits.
+func newHist() *hdrhistogram.Histogram {
+	return hdrhistogram.New(1, int64(10*time.Minute/time.Microsecond), 3)
+}
+
+func ms(us int64) float64 { return float64(us) / 1000 }
+
+// summarise fills Latency, Spectrum and Buckets from the histogram.
+func (r *Result) summarise() {
+	h := r.hist
+	if h.TotalCount() == 0 {
+		return
+	}
+	r.Latency = Latency{
+		Mean: h.Mean() / 1000,
+		P50:  ms(h.ValueAtQuantile(50)), P90: ms(h.ValueAtQuantile(90)),
+		P99: ms(h.ValueAtQuantile(99)), P999: ms(h.ValueAtQuantile(99.9)),
+		Max: ms(h.Max()),
+	}
+	for _, q := range []float64{0, 10, 25, 50, 75, 90, 95, 99, 99.5, 99.9, 99.95, 99.99, 99.999, 100} {
+		r.Spectrum = append(r.Spectrum, Point{Percentile: q, Latency: ms(h.ValueAtQuantile(q))})
+	}
+	// 40 bars of equal width up to the 99.9th percentile; what lies above
+	// goes into the last bar.
+	top := h.ValueAtQuantile(99.9)
+	lo := h.Min()
+	width := max(1, (top-lo+39)/40)
+	bars := make([]int64, 40)
+	for _, b := range h.Distribution() {
+		if b.Count == 0 {
+			continue
+		}
+		i := int((b.From - lo) / width)
+		bars[min(max(i, 0), len(bars)-1)] += b.Count
+	}
+	for i, n := range bars {
+		from := lo + int64(i)*width
+		r.Buckets = append(r.Buckets, Bucket{From: ms(from), To: ms(from + width), Count: n})
+	}
+}
+
+// generate sends c's operations in their seeded order, and for an open loop
+// at their scheduled times.
+func generate(ctx context.Context, c Config, ops chan<- op, start time.Time) {
+	defer close(ops)
+	g := newGenerator(c)
+	var interval time.Duration
+	if c.Rate > 0 {
+		interval = time.Duration(float64(time.Second) / c.Rate)
+	}
+	for i := 0; i < c.Ops; i++ {
+		o := g.next(i)
+		if interval > 0 {
+			o.due = start.Add(time.Duration(i) * interval)
+			if d := time.Until(o.due); d > time.Millisecond {
+				select {
+				case <-time.After(d):
+				case <-ctx.Done():
+					return
+				}
+			}
+		}
+		select {
+		case ops <- o:
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
+// numCPU is reported with the machine; a variable for tests.
+var numCPU = runtime.NumCPU
+
+// BSN returns the youth's BSN.
+func (y Youth) BSN() identity.BSN { return y.pop.BSN(y.Index) }
+
+// BirthDate returns the youth's birth date.
+func (y Youth) BirthDate() identity.BirthDate { return y.pop.BirthDate(y.Index) }

@@ -1,0 +1,174 @@
+package bench
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+)
+
+// HTTPS drives a running vindex server over HTTPS with bearer tokens, as
+// the institutions' client systems do: one keep-alive connection per
+// caller.
+type HTTPS struct {
+	base   string
+	tokens map[string]string
+	client *http.Client
+	ids    registrations[string]
+}
+
+// HTTPSConfig configures an HTTPS target.
+type HTTPSConfig struct {
+	// URL is the server's base URL, e.g. https://127.0.0.1:8443.
+	URL string
+	// Tokens maps each institution of Institutions to its bearer token.
+	Tokens map[string]string
+	// RootCAs verifies the server's certificate; nil means the system's.
+	RootCAs *x509.CertPool
+	// Connections is the number of keep-alive connections to keep (the
+	// run's concurrency).
+	Connections int
+}
+
+// NewHTTPS returns a target for the server at c.URL.
+func NewHTTPS(c HTTPSConfig) (*HTTPS, error) {
+	u, err := url.Parse(c.URL)
+	if err != nil || u.Scheme != "https" || u.Host == "" {
+		return nil, fmt.Errorf("bench: server URL %q: want https://host:port", c.URL)
+	}
+	for _, inst := range Institutions {
+		if c.Tokens[inst] == "" {
+			return nil, fmt.Errorf("bench: no token for %s", inst)
+		}
+	}
+	tr := &http.Transport{
+		TLSClientConfig:     &tls.Config{RootCAs: c.RootCAs, MinVersion: tls.VersionTLS12},
+		MaxIdleConns:        max(c.Connections, 2),
+		MaxIdleConnsPerHost: max(c.Connections, 2),
+		IdleConnTimeout:     time.Minute,
+		ForceAttemptHTTP2:   false,
+	}
+	return &HTTPS{
+		base:   strings.TrimRight(u.String(), "/"),
+		tokens: c.Tokens,
+		client: &http.Client{Transport: tr, Timeout: time.Minute},
+	}, nil
+}
+
+// Name implements Target.
+func (t *HTTPS) Name() string { return "vindex-https" }
+
+// ProblemError is a problem+json answer; Code is its stable code.
+type ProblemError struct {
+	Status  int
+	Problem string
+}
+
+func (e *ProblemError) Error() string {
+	return fmt.Sprintf("bench: server answered %d %s", e.Status, e.Problem)
+}
+
+// Code implements Code.
+func (e *ProblemError) Code() string {
+	if e.Problem == "" {
+		return fmt.Sprintf("http_%d", e.Status)
+	}
+	return e.Problem
+}
+
+func (t *HTTPS) call(ctx context.Context, inst, path string, body any, out any) (int, error) {
+	b, err := json.Marshal(body)
+	if err != nil {
+		return 0, err
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, t.base+path, bytes.NewReader(b))
+	if err != nil {
+		return 0, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+t.tokens[inst])
+	resp, err := t.client.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if err != nil {
+		return 0, err
+	}
+	if resp.StatusCode >= 300 {
+		var p struct {
+			Code string `json:"code"`
+		}
+		_ = json.Unmarshal(data, &p)
+		return resp.StatusCode, &ProblemError{Status: resp.StatusCode, Problem: p.Code}
+	}
+	if out != nil && len(data) > 0 {
+		if err := json.Unmarshal(data, out); err != nil {
+			return resp.StatusCode, fmt.Errorf("bench: answer of %s: %w", path, err)
+		}
+	}
+	return resp.StatusCode, nil
+}
+
+// Register implements Target.
+func (t *HTTPS) Register(ctx context.Context, inst string, y Youth) (Outcome, error) {
+	var res struct {
+		ID        string            `json:"id"`
+		Involved  []json.RawMessage `json:"involved"`
+		Refreshed bool              `json:"refreshed"`
+	}
+	body := map[string]any{
+		"bsn": y.BSN().RevealDigits(), "birth_date": y.BirthDate().RevealDate().Format(time.DateOnly),
+		"municipality": Municipality, "kind": "involvement",
+		"contact": map[string]string{"name": Contact.Name, "phone": Contact.Phone, "email": Contact.Email},
+	}
+	if IsSignal(inst) {
+		body["kind"], body["code"] = "signal", SignalCode
+	}
+	_, err := t.call(ctx, inst, "/v1/registrations", body, &res)
+	if err != nil {
+		return 0, err
+	}
+	t.ids.put(inst, y.Index, res.ID)
+	return registerOutcome(res.Refreshed, len(res.Involved) > 0), nil
+}
+
+// Lookup implements Target.
+func (t *HTTPS) Lookup(ctx context.Context, inst string, y Youth) (Outcome, error) {
+	_, err := t.call(ctx, inst, "/v1/lookups", map[string]string{"bsn": y.BSN().RevealDigits()}, nil)
+	var p *ProblemError
+	if errors.As(err, &p) && p.Problem == "not_involved" {
+		return NotInvolved, nil
+	}
+	if err != nil {
+		return 0, err
+	}
+	return Viewed, nil
+}
+
+// End implements Target.
+func (t *HTTPS) End(ctx context.Context, inst string, y Youth) (Outcome, error) {
+	id, ok := t.ids.take(inst, y.Index)
+	if !ok {
+		return Skipped, nil
+	}
+	if _, err := t.call(ctx, inst, "/v1/registrations/"+url.PathEscape(id)+"/end", struct{}{}, nil); err != nil {
+		return 0, err
+	}
+	return Ended, nil
+}
+
+// Close implements Target.
+func (t *HTTPS) Close() error {
+	t.client.CloseIdleConnections()
+	return nil
+}

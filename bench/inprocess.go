@@ -1,0 +1,144 @@
+package bench
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/vindex-nl/vindex/crypto/keys"
+	"github.com/vindex-nl/vindex/crypto/pseudonym"
+	"github.com/vindex-nl/vindex/matcher"
+	"github.com/vindex-nl/vindex/rules"
+	"github.com/vindex-nl/vindex/store"
+	"github.com/vindex-nl/vindex/store/pebblestore"
+)
+
+// Municipality is where the workloads' youths live (Groningen, whose WIJ
+// team coordinates under the example covenant).
+const Municipality = "GM0014"
+
+// Contact is the professional every workload registration names.
+var Contact = store.Contact{Name: "A. Jansen", Phone: "050-1234567", Email: "a.jansen@example.org"}
+
+// InProcess drives a Matcher directly, as a vendor embedding the matcher
+// package would.
+type InProcess struct {
+	name  string
+	m     *matcher.Matcher
+	ids   registrations[store.ID]
+	close func() error
+}
+
+// NewInProcess returns a target for m, named name. Close does nothing to
+// m's store: the caller owns it.
+func NewInProcess(name string, m *matcher.Matcher) *InProcess {
+	return &InProcess{name: name, m: m, close: func() error { return nil }}
+}
+
+// OpenInProcess opens a Pebble store in dir (which should be new or empty)
+// and a matcher over it under cov, with a fresh keyset held in memory only.
+// Close closes the store.
+func OpenInProcess(dir string, cov *rules.Covenant) (*InProcess, error) {
+	st, err := pebblestore.Open(dir, &pebblestore.Options{Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		return nil, err
+	}
+	h, err := keys.Create()
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	ps, err := pseudonym.New(h)
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	m, err := matcher.New(matcher.Config{Store: st, Pseudonymiser: ps, Covenant: cov})
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	return &InProcess{name: "vindex", m: m, close: st.Close}, nil
+}
+
+// Name implements Target.
+func (t *InProcess) Name() string { return t.name }
+
+// Register implements Target.
+func (t *InProcess) Register(ctx context.Context, inst string, y Youth) (Outcome, error) {
+	r := matcher.Registration{
+		BSN: y.BSN(), BirthDate: y.BirthDate(), Municipality: Municipality,
+		Kind: matcher.Involvement, Contact: Contact,
+	}
+	if IsSignal(inst) {
+		r.Kind, r.SignalCode = matcher.Signal, SignalCode
+	}
+	res, err := t.m.Register(ctx, matcher.Actor{Institution: inst}, r)
+	if err != nil {
+		return 0, err
+	}
+	t.ids.put(inst, y.Index, res.ID)
+	return registerOutcome(res.Refreshed, len(res.Involved) > 0), nil
+}
+
+func registerOutcome(refreshed, others bool) Outcome {
+	switch {
+	case refreshed:
+		return Refreshed
+	case others:
+		return NewMatch
+	}
+	return Registered
+}
+
+// Lookup implements Target.
+func (t *InProcess) Lookup(ctx context.Context, inst string, y Youth) (Outcome, error) {
+	_, err := t.m.Lookup(ctx, matcher.Actor{Institution: inst}, y.BSN())
+	switch {
+	case errors.Is(err, matcher.ErrNotInvolved):
+		return NotInvolved, nil
+	case err != nil:
+		return 0, err
+	}
+	return Viewed, nil
+}
+
+// End implements Target.
+func (t *InProcess) End(ctx context.Context, inst string, y Youth) (Outcome, error) {
+	id, ok := t.ids.take(inst, y.Index)
+	if !ok {
+		return Skipped, nil
+	}
+	if err := t.m.End(ctx, matcher.Actor{Institution: inst}, id, time.Time{}); err != nil {
+		return 0, fmt.Errorf("end: %w", err)
+	}
+	return Ended, nil
+}
+
+// Close implements Target.
+func (t *InProcess) Close() error { return t.close() }
+
+// registrations remembers each (institution, youth)'s registration ID, as
+// a client system would, so that End can name it.
+type registrations[ID any] struct{ m sync.Map }
+
+type regKey struct {
+	inst  string
+	youth int
+}
+
+func (r *registrations[ID]) put(inst string, youth int, id ID) {
+	r.m.Store(regKey{inst, youth}, id)
+}
+
+func (r *registrations[ID]) take(inst string, youth int) (ID, bool) {
+	v, ok := r.m.LoadAndDelete(regKey{inst, youth})
+	if !ok {
+		var zero ID
+		return zero, false
+	}
+	return v.(ID), true
+}

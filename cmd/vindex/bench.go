@@ -1,0 +1,285 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"crypto/x509"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+
+	"github.com/vbauerster/mpb/v8"
+	"github.com/vbauerster/mpb/v8/decor"
+
+	"github.com/vindex-nl/vindex/bench"
+	"github.com/vindex-nl/vindex/bench/baseline"
+	"github.com/vindex-nl/vindex/crypto/keys"
+	"github.com/vindex-nl/vindex/crypto/pseudonym"
+	"github.com/vindex-nl/vindex/rules"
+)
+
+const benchUsage = `Usage: vindex bench [flags]
+
+Drives a seeded workload against vindex and, side by side on the same
+operations, against the SQL baselines, then writes a report folder:
+report.json (every figure and the machine), report.md (tables) and SVG plots
+(throughput over time, latency by percentile, latency histogram).
+
+Workloads (--workload):
+  ingest     every operation registers a new youth: no matches
+  rereport   repeat reports of --youths known youths, Zipf-skewed (--zipf),
+             by six institutions: matches happen
+  mixed      registrations, lookups and ends in the --mix register:lookup:end
+  bulk       each youth registered by two institutions, as fast as possible
+
+Targets (--targets, run one after another in the order given; the first is
+the one the others are compared with):
+  vindex     vindex in this process: the matcher on a Pebble store in --dir,
+             a fresh keyset in memory
+  https      a running vindex server at --url over HTTPS, with the tokens of
+             --tokens (lines "institution token", as in the dev-tokens.txt
+             that serve --dev writes) and --cacert
+  sqlite     the SQLite baseline in --dir (WAL, synchronous=FULL)
+  postgres   the PostgreSQL baseline at --postgres (its tables are emptied
+             first); scripts/bench starts a server for it
+
+With --rate the load is open-loop (operations scheduled at that rate, latency
+measured from the scheduled time); without, each of --concurrency callers
+sends its next operation when the last is answered. A progress bar is drawn
+on standard error when it is a terminal.
+
+Examples:
+  vindex bench --workload rereport --ops 200000 --targets vindex,sqlite
+  scripts/bench            (all workloads, all baselines, PostgreSQL included)
+
+Flags:
+`
+
+func benchCmd(args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var (
+		c        bench.Config
+		workload = fs.String("workload", "rereport", "ingest, rereport, mixed or bulk")
+		targets  = fs.String("targets", "vindex", "comma-separated: vindex, https, sqlite, postgres")
+		mix      = fs.String("mix", "70:25:5", "mixed workload: register:lookup:end parts")
+		dir      = fs.String("dir", "", "where the stores are made (default: a new temporary directory, removed afterwards)")
+		out      = fs.String("out", "bench-report", "the report `folder`")
+		covFile  = fs.String("covenant", "", "covenant `file` (default: the example covenant the workloads are made for)")
+		url      = fs.String("url", "", "https target: the server's base URL")
+		tokens   = fs.String("tokens", "", "https target: `file` of \"institution token\" lines")
+		cacert   = fs.String("cacert", "", "https target: CA certificate `file` (PEM) for the server's certificate")
+		pg       = fs.String("postgres", os.Getenv("VINDEX_BENCH_POSTGRES"), "postgres target: connection string (env VINDEX_BENCH_POSTGRES)")
+		progress = fs.Bool("progress", isTerminal(os.Stderr), "draw a progress bar on standard error")
+	)
+	fs.IntVar(&c.Ops, "ops", 100_000, "operations to run (bulk: registrations)")
+	fs.IntVar(&c.Youths, "youths", 0, "rereport and mixed: the population (default ops/4)")
+	fs.Float64Var(&c.Zipf, "zipf", 1.1, "rereport and mixed: Zipf skew s > 1 of the draw of youths")
+	fs.IntVar(&c.Concurrency, "concurrency", 64, "concurrent callers (and connections)")
+	fs.Float64Var(&c.Rate, "rate", 0, "open loop: operations per second (0: closed loop)")
+	fs.Uint64Var(&c.Seed, "seed", 1, "seed of the workload's operations")
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), benchUsage)
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return errUsage
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "vindex bench: unexpected argument %q\n", fs.Arg(0))
+		return errUsage
+	}
+	c.Workload = bench.Workload(*workload)
+	if c.Workload == bench.Mixed {
+		m, err := bench.ParseMix(*mix)
+		if err != nil {
+			return err
+		}
+		c.Mix = m
+	}
+	cov, err := benchCovenant(*covFile)
+	if err != nil {
+		return err
+	}
+	names := strings.Split(*targets, ",")
+	for _, n := range names {
+		switch n {
+		case "vindex", "sqlite", "postgres":
+		case "https":
+			if *url == "" || *tokens == "" {
+				return errors.New("bench: the https target needs --url and --tokens")
+			}
+		default:
+			return fmt.Errorf("bench: unknown target %q (want vindex, https, sqlite or postgres)", n)
+		}
+		if n == "postgres" && *pg == "" {
+			return errors.New("bench: the postgres target needs --postgres or VINDEX_BENCH_POSTGRES (scripts/bench starts a server)")
+		}
+	}
+	work := *dir
+	if work == "" {
+		work, err = os.MkdirTemp("", "vindex-bench-")
+		if err != nil {
+			return err
+		}
+		defer os.RemoveAll(work)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	var results []*bench.Result
+	for _, n := range names {
+		t, err := openTarget(n, work, c.Concurrency, cov, *url, *tokens, *cacert, *pg)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stderr, "vindex bench: %s, %s, %d operations\n", t.Name(), c.Workload, c.Ops)
+		var bar *mpb.Progress
+		var report bench.Progress
+		if *progress {
+			bar, report = progressBar(stderr, t.Name(), int64(c.Ops))
+		}
+		r, err := bench.Run(ctx, t, c, report)
+		if bar != nil {
+			bar.Wait()
+		}
+		if cerr := t.Close(); err == nil && cerr != nil {
+			err = cerr
+		}
+		if r != nil {
+			results = append(results, r)
+			fmt.Fprintf(stderr, "vindex bench: %s: %.0f ops/s, p99 %.2f ms, %d failed\n", r.Target, r.OpsRate, r.Latency.P99, r.Failed())
+		}
+		if err != nil {
+			if len(results) > 0 {
+				_ = bench.NewReport(results...).Write(*out)
+			}
+			return err
+		}
+	}
+	rep := bench.NewReport(results...)
+	if err := rep.Write(*out); err != nil {
+		return err
+	}
+	fmt.Fprint(stdout, rep.Markdown())
+	fmt.Fprintf(stdout, "\nreport written to %s\n", *out)
+	if rep.Consistent != nil && !*rep.Consistent {
+		return errors.New("bench: the targets disagree on the outcomes (see the report)")
+	}
+	return nil
+}
+
+func benchCovenant(file string) (*rules.Covenant, error) {
+	return covenantOf(config{Covenant: file, Dev: true})
+}
+
+// openTarget opens target n with a new store under work.
+func openTarget(n, work string, conns int, cov *rules.Covenant, url, tokenFile, cacert, pg string) (bench.Target, error) {
+	switch n {
+	case "vindex":
+		d, err := os.MkdirTemp(work, "vindex-")
+		if err != nil {
+			return nil, err
+		}
+		return bench.OpenInProcess(d, cov)
+	case "https":
+		toks, err := readTokens(tokenFile)
+		if err != nil {
+			return nil, err
+		}
+		var pool *x509.CertPool
+		if cacert != "" {
+			pem, err := os.ReadFile(cacert)
+			if err != nil {
+				return nil, err
+			}
+			pool = x509.NewCertPool()
+			if !pool.AppendCertsFromPEM(pem) {
+				return nil, fmt.Errorf("bench: %s holds no PEM certificate", cacert)
+			}
+		}
+		return bench.NewHTTPS(bench.HTTPSConfig{URL: url, Tokens: toks, RootCAs: pool, Connections: conns})
+	}
+	// The baselines compute pseudonyms as vindex does, under a fresh
+	// keyset of their own.
+	h, err := keys.Create()
+	if err != nil {
+		return nil, err
+	}
+	ps, err := pseudonym.New(h)
+	if err != nil {
+		return nil, err
+	}
+	if n == "sqlite" {
+		d, err := os.MkdirTemp(work, "sqlite-")
+		if err != nil {
+			return nil, err
+		}
+		return baseline.OpenSQLite(filepath.Join(d, "baseline.db"), conns, ps, cov)
+	}
+	s, err := baseline.OpenPostgres(pg, conns, ps, cov)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.Reset(context.Background()); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("bench: emptying the postgres baseline: %w", err)
+	}
+	return s, nil
+}
+
+// readTokens reads "institution token" lines; # starts a comment.
+func readTokens(file string) (map[string]string, error) {
+	f, err := os.Open(file)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	out := map[string]string{}
+	sc := bufio.NewScanner(f)
+	for line := 1; sc.Scan(); line++ {
+		t := strings.TrimSpace(sc.Text())
+		if t == "" || strings.HasPrefix(t, "#") {
+			continue
+		}
+		f := strings.Fields(t)
+		if f[0] == "token" { // a line as serve --dev prints it
+			f = f[1:]
+		}
+		if len(f) != 2 {
+			return nil, fmt.Errorf("bench: %s:%d: want \"institution token\"", file, line)
+		}
+		out[f[0]] = f[1]
+	}
+	return out, sc.Err()
+}
+
+func isTerminal(f *os.File) bool {
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}
+
+// progressBar draws a bar for one target's run.
+func progressBar(w io.Writer, name string, total int64) (*mpb.Progress, bench.Progress) {
+	p := mpb.New(mpb.WithOutput(w), mpb.WithWidth(40))
+	bar := p.AddBar(total,
+		mpb.PrependDecorators(decor.Name(name, decor.WCSyncSpaceR), decor.CountersNoUnit("%d / %d", decor.WCSyncSpace)),
+		mpb.AppendDecorators(decor.Percentage(decor.WCSyncSpace), decor.AverageSpeed(0, " %.0f ops/s", decor.WCSyncSpace),
+			decor.Name(" ETA "), decor.AverageETA(decor.ET_STYLE_GO)),
+	)
+	return p, func(done int64) {
+		bar.SetCurrent(done)
+		if done >= total {
+			bar.SetTotal(-1, true)
+		}
+	}
+}
