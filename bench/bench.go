@@ -40,6 +40,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"runtime"
 	"strings"
 	"sync"
@@ -478,22 +479,21 @@ func (r *Result) summarise() {
 	for _, q := range []float64{0, 10, 25, 50, 75, 90, 95, 99, 99.5, 99.9, 99.95, 99.99, 99.999, 100} {
 		r.Spectrum = append(r.Spectrum, Point{Percentile: q, Latency: ms(h.ValueAtQuantile(q))})
 	}
-	// 40 bars of equal width up to the 99.9th percentile; what lies above
-	// goes into the last bar.
-	top := h.ValueAtQuantile(99.9)
-	lo := h.Min()
-	width := max(1, (top-lo+39)/40)
-	bars := make([]int64, 40)
+	// 48 bars, log-spaced from the fastest to the slowest operation, so
+	// that the body and the tail both show.
+	const bars = 48
+	lo, hi := float64(max(h.Min(), 1)), float64(max(h.Max(), 2))
+	step := math.Log(hi/lo) / bars
+	counts := make([]int64, bars)
 	for _, b := range h.Distribution() {
 		if b.Count == 0 {
 			continue
 		}
-		i := int((b.From - lo) / width)
-		bars[min(max(i, 0), len(bars)-1)] += b.Count
+		i := int(math.Log(float64(max(b.From, 1))/lo) / step)
+		counts[min(max(i, 0), bars-1)] += b.Count
 	}
-	for i, n := range bars {
-		from := lo + int64(i)*width
-		r.Buckets = append(r.Buckets, Bucket{From: ms(from), To: ms(from + width), Count: n})
+	for i, n := range counts {
+		r.Buckets = append(r.Buckets, Bucket{From: lo * math.Exp(step*float64(i)) / 1000, To: lo * math.Exp(step*float64(i+1)) / 1000, Count: n})
 	}
 }
 

@@ -280,8 +280,10 @@ func strconvFloat(q float64) string { return strings.TrimSuffix(fmt.Sprintf("%g"
 
 func (r *Report) histogramPlot() (*plot.Plot, error) {
 	p := plot.New()
-	p.Title.Text = "Latency histogram (to the 99.9th percentile; the last bar holds the rest)"
-	p.X.Label.Text = "latency, ms"
+	p.Title.Text = "Latency histogram (log-spaced bins)"
+	p.X.Label.Text = "latency, ms (log)"
+	p.X.Scale = plot.LogScale{}
+	p.X.Tick.Marker = plot.LogTicks{Prec: -1}
 	p.Y.Label.Text = "share of operations, %"
 	p.Y.Min = 0
 	p.Legend.Top = true
@@ -292,7 +294,7 @@ func (r *Report) histogramPlot() (*plot.Plot, error) {
 		}
 		var pts plotter.XYs
 		for _, b := range x.Buckets {
-			pts = append(pts, plotter.XY{X: (b.From + b.To) / 2, Y: 100 * float64(b.Count) / float64(max(total, 1))})
+			pts = append(pts, plotter.XY{X: math.Sqrt(b.From * b.To), Y: 100 * float64(b.Count) / float64(max(total, 1))})
 		}
 		return pts
 	})
