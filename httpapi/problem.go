@@ -63,6 +63,7 @@ const (
 	CodeNotFound              = "not_found"
 	CodeMethodNotAllowed      = "method_not_allowed"
 	CodeUnavailable           = "unavailable"
+	CodeStorageUnavailable    = "storage_unavailable"
 	CodeInternal              = "internal"
 )
 
@@ -138,6 +139,8 @@ func toProblem(err error) *problemError {
 		return problem(http.StatusForbidden, CodeForbidden, "", "only the case's coordinator may do this")
 	case errors.Is(err, matcher.ErrForbidden):
 		return problem(http.StatusForbidden, CodeForbidden, "", "your institution may not do this")
+	case errors.Is(err, store.ErrUnavailable):
+		return problem(http.StatusServiceUnavailable, CodeStorageUnavailable, "", "the index cannot store anything now (disk space low or a disk failure); nothing of this request was stored; retry later with the same idempotency key")
 	case errors.Is(err, store.ErrClosed), errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 		return problem(http.StatusServiceUnavailable, CodeUnavailable, "", "the index is shutting down or overloaded; retry with the same idempotency key")
 	}
@@ -153,8 +156,11 @@ func writeProblem(w http.ResponseWriter, p *problemError) {
 	h.Set("Content-Type", "application/problem+json")
 	h.Set("Content-Length", strconv.Itoa(len(b)))
 	h.Set("Cache-Control", "no-store")
-	if p.p.Status == http.StatusUnauthorized {
+	switch p.p.Status {
+	case http.StatusUnauthorized:
 		h.Set("WWW-Authenticate", `Bearer realm="vindex"`)
+	case http.StatusServiceUnavailable:
+		h.Set("Retry-After", "10")
 	}
 	w.WriteHeader(p.p.Status)
 	w.Write(b)

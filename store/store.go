@@ -61,6 +61,12 @@ var (
 	ErrConflict = errors.New("store: conflict")
 	// ErrCorrupt: a record could not be decoded. The store does not guess.
 	ErrCorrupt = errors.New("store: corrupt record")
+	// ErrUnavailable: the store takes no writes: its disk is (nearly)
+	// full, or a write to disk failed. Nothing of the refused update was
+	// written. A backend that can recover (disk space freed) takes writes
+	// again by itself; one whose write failed needs a restart, after which
+	// every acknowledged update is there.
+	ErrUnavailable = errors.New("store: unavailable")
 )
 
 // Store is the storage contract. See the package documentation for the

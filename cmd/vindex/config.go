@@ -45,6 +45,7 @@ type config struct {
 	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
 	TokenReload     time.Duration `yaml:"token_reload_interval"`
 	CacheSize       int64         `yaml:"cache_size"`
+	MinFreeDisk     int64         `yaml:"min_free_disk"`
 
 	// Dev is set by --dev only.
 	Dev bool `yaml:"-"`
@@ -66,6 +67,7 @@ func defaults(dev bool) config {
 		ShutdownTimeout: 30 * time.Second,
 		TokenReload:     5 * time.Second,
 		CacheSize:       64 << 20,
+		MinFreeDisk:     256 << 20,
 	}
 	if dev {
 		c.Listen = "127.0.0.1:8443"
@@ -103,6 +105,7 @@ func bind(fs *flag.FlagSet, c *config) {
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", c.ShutdownTimeout, "how long in-flight requests may take to finish on SIGINT or SIGTERM")
 	fs.DurationVar(&c.TokenReload, "token-reload-interval", c.TokenReload, "how often the token file is checked for changes (it is also reread on SIGHUP)")
 	fs.Int64Var(&c.CacheSize, "cache-size", c.CacheSize, "store block cache in `bytes`")
+	fs.Int64Var(&c.MinFreeDisk, "min-free-disk", c.MinFreeDisk, "free `bytes` on the data directory's file system below which writes are refused (503 storage_unavailable, /readyz not ready) until space is freed; -1: no check")
 }
 
 // envName is the environment variable of a flag.

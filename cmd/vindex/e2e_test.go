@@ -136,10 +136,13 @@ type client struct {
 }
 
 // devClient is a client of a `serve --dev` server in dir/data, with the
-// printed token of inst (none for "").
+// printed token of inst (none for ""); an absolute data is used as it is.
 func devClient(t *testing.T, dir, data string, p *proc, inst string) *client {
 	roots := x509.NewCertPool()
-	crt, err := os.ReadFile(filepath.Join(dir, data, "dev-tls.crt"))
+	if !filepath.IsAbs(data) {
+		data = filepath.Join(dir, data)
+	}
+	crt, err := os.ReadFile(filepath.Join(data, "dev-tls.crt"))
 	if err != nil {
 		t.Fatal(err)
 	}

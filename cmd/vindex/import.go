@@ -124,7 +124,7 @@ func importCmd(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	st, err := pebblestore.Open(c.storeDir(), &pebblestore.Options{Logger: slog.New(slog.DiscardHandler), CacheSize: c.CacheSize})
+	st, err := pebblestore.Open(c.storeDir(), &pebblestore.Options{Logger: slog.New(slog.DiscardHandler), CacheSize: c.CacheSize, MinFreeBytes: c.MinFreeDisk})
 	if err != nil {
 		return fmt.Errorf("the store is not available (is a server running?): %w", err)
 	}

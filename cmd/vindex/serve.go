@@ -109,7 +109,7 @@ func run(ctx context.Context, c config, stdout io.Writer, logger *slog.Logger) e
 		return err
 	}
 
-	st, err := pebblestore.Open(c.storeDir(), &pebblestore.Options{Logger: logger, CacheSize: c.CacheSize})
+	st, err := pebblestore.Open(c.storeDir(), &pebblestore.Options{Logger: logger, CacheSize: c.CacheSize, MinFreeBytes: c.MinFreeDisk})
 	if err != nil {
 		return err
 	}

@@ -48,7 +48,18 @@ type Options struct {
 	CacheSize int64
 	// MemTableSize is the size of one memtable in bytes. If zero, 64 MiB.
 	MemTableSize uint64
+	// MinFreeBytes is the free disk space below which the store refuses
+	// writes with store.ErrUnavailable (reads go on), before the disk
+	// fills and a write fails half-way. It is checked every 200 ms on
+	// the file system of the store's directory, so it must cover what the
+	// service writes in that time plus Pebble's flushes and compactions.
+	// If zero, DefaultMinFreeBytes; negative turns the check off. Only
+	// on the operating system's file system (FS nil).
+	MinFreeBytes int64
 }
+
+// DefaultMinFreeBytes is the default Options.MinFreeBytes: 256 MiB.
+const DefaultMinFreeBytes = 256 << 20
 
 // Store is a store.Store on Pebble.
 type Store struct {
@@ -65,6 +76,12 @@ type Store struct {
 
 	closed atomic.Bool
 	mu     sync.RWMutex // Close takes it exclusively
+
+	// failed is set once a write to disk has failed: from then on the
+	// store serves nothing (its memtable may hold a write that is not
+	// durable) until it is opened again.
+	failed atomic.Pointer[error]
+	disk   *diskGuard
 }
 
 const lockStripes = 4096
@@ -99,7 +116,7 @@ func Open(dir string, o *Options) (*Store, error) {
 	po := &pebble.Options{
 		FS:           opts.FS,
 		Cache:        cache,
-		Logger:       slogLogger{opts.Logger},
+		Logger:       slogLogger{l: opts.Logger},
 		MemTableSize: opts.MemTableSize,
 	}
 	// Bloom filters let a point read of a youth never seen (most reports)
@@ -122,6 +139,13 @@ func Open(dir string, o *Options) (*Store, error) {
 		return nil, fmt.Errorf("pebblestore: loading the youth filter: %w", err)
 	}
 	s.youths = youths
+	if opts.FS == nil && opts.MinFreeBytes >= 0 {
+		min := opts.MinFreeBytes
+		if min == 0 {
+			min = DefaultMinFreeBytes
+		}
+		s.disk = startDiskGuard(dir, min, s.logger)
+	}
 	s.logger.Info("store opened", slog.String("component", "pebblestore"), slog.Int64("youth_records", n))
 	return s, nil
 }
@@ -182,20 +206,76 @@ func (s *Store) Close() error {
 	if s.closed.Swap(true) {
 		return store.ErrClosed
 	}
+	if s.disk != nil {
+		s.disk.stop()
+	}
+	if err := s.failure(); err != nil {
+		// Pebble's commit pipeline is broken after a failed WAL write;
+		// closing it could block. What is durable is in the WAL, and the
+		// process is expected to exit.
+		return err
+	}
 	if err := s.db.Close(); err != nil {
 		return fmt.Errorf("pebblestore: close: %w", err)
 	}
 	return nil
 }
 
-// enter marks a call in flight; it fails once the store is closed.
+// enter marks a call in flight; it fails once the store is closed or has
+// failed.
 func (s *Store) enter() error {
 	s.mu.RLock()
 	if s.closed.Load() {
 		s.mu.RUnlock()
 		return store.ErrClosed
 	}
+	if err := s.failure(); err != nil {
+		s.mu.RUnlock()
+		return err
+	}
 	return nil
+}
+
+// enterWrite is enter for a write: it also fails while disk space is low.
+func (s *Store) enterWrite() error {
+	if err := s.enter(); err != nil {
+		return err
+	}
+	if s.disk != nil {
+		if err := s.disk.err(); err != nil {
+			s.mu.RUnlock()
+			return err
+		}
+	}
+	return nil
+}
+
+// Health reports why the store takes no writes (store.ErrUnavailable:
+// disk space low, or a failed write), or nil.
+func (s *Store) Health() error {
+	if err := s.failure(); err != nil {
+		return err
+	}
+	if s.disk != nil {
+		return s.disk.err()
+	}
+	return nil
+}
+
+func (s *Store) failure() error {
+	if p := s.failed.Load(); p != nil {
+		return *p
+	}
+	return nil
+}
+
+// fail puts the store out of service after a failed write to disk.
+func (s *Store) fail(cause error) error {
+	err := fmt.Errorf("pebblestore: a write to disk failed, restart the service (acknowledged writes are safe): %v: %w", cause, store.ErrUnavailable)
+	if s.failed.CompareAndSwap(nil, &err) {
+		s.logger.Error("store failed; it serves nothing until restarted", slog.String("component", "pebblestore"), slog.String("cause", cause.Error()))
+	}
+	return s.failure()
 }
 
 func (s *Store) leave() { s.mu.RUnlock() }
@@ -210,8 +290,25 @@ func (s *Store) Check() error {
 		return err
 	}
 	defer s.leave()
-	if err := s.db.LogData(nil, pebble.Sync); err != nil {
-		return fmt.Errorf("pebblestore: check: %w", err)
+	if s.disk != nil {
+		if err := s.disk.err(); err != nil {
+			return err
+		}
+	}
+	err := func() (err error) {
+		defer func() {
+			if r := recover(); r != nil {
+				f, ok := r.(fatal)
+				if !ok {
+					panic(r)
+				}
+				err = errors.New(string(f))
+			}
+		}()
+		return s.db.LogData(nil, pebble.Sync)
+	}()
+	if err != nil {
+		return s.fail(fmt.Errorf("check: %w", err))
 	}
 	return nil
 }
@@ -254,7 +351,7 @@ func (s *Store) Update(ctx context.Context, youth []pseudonym.Pseudonym, fn func
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	if err := s.enter(); err != nil {
+	if err := s.enterWrite(); err != nil {
 		return err
 	}
 	defer s.leave()
@@ -268,7 +365,7 @@ func (s *Store) UpdateByID(ctx context.Context, id store.ID, fn func(store.Tx) e
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	if err := s.enter(); err != nil {
+	if err := s.enterWrite(); err != nil {
 		return err
 	}
 	defer s.leave()
@@ -572,7 +669,12 @@ func (s *Store) commit(t *tx) error {
 		return nil
 	}
 	b := s.db.NewBatch()
-	defer b.Close()
+	applied := false
+	defer func() {
+		if !applied {
+			b.Close()
+		}
+	}()
 	var buf []byte
 	// Indexes of changed registrations.
 	for id, r := range t.staged {
@@ -653,16 +755,22 @@ func (s *Store) commit(t *tx) error {
 	}
 	// Batches apply to the memtable concurrently; the WAL sync below is
 	// shared by every batch waiting for it (group commit).
-	err := s.db.ApplyNoSyncWait(b, pebble.Sync)
+	applied = true
+	err := s.apply(b)
 	if len(t.events) > 0 {
 		s.seqs.complete(first, first+uint64(len(t.events)))
 	}
 	if err != nil {
-		return fmt.Errorf("pebblestore: commit: %w", err)
+		// A batch whose apply failed may be half in the pipeline: it is
+		// left to the garbage collector rather than closed.
+		return s.fail(fmt.Errorf("commit: %w", err))
 	}
 	if err := b.SyncWait(); err != nil {
-		return fmt.Errorf("pebblestore: sync: %w", err)
+		// The batch is in the memtable, visible, but not durable: the
+		// store must not answer from it.
+		return s.fail(fmt.Errorf("sync: %w", err))
 	}
+	b.Close()
 	if len(t.staged) > 0 {
 		s.keyUse.apply(t.orig, t.Registrations())
 	}
@@ -905,6 +1013,24 @@ func (s *Store) PurgeIdempotency(ctx context.Context, before time.Time, limit in
 	return n, nil
 }
 
+// apply applies b, turning a fatal error Pebble reports through its
+// logger's Fatalf (a failed WAL write) into an error.
+func (s *Store) apply(b *pebble.Batch) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			f, ok := r.(fatal)
+			if !ok {
+				panic(r)
+			}
+			err = errors.New(string(f))
+		}
+	}()
+	return s.db.ApplyNoSyncWait(b, pebble.Sync)
+}
+
+// fatal is what slogLogger.Fatalf panics with.
+type fatal string
+
 // slogLogger routes Pebble's log lines to slog.
 type slogLogger struct{ l *slog.Logger }
 
@@ -919,7 +1045,7 @@ func (l slogLogger) Errorf(format string, args ...any) {
 func (l slogLogger) Fatalf(format string, args ...any) {
 	msg := fmt.Sprintf(format, args...)
 	l.l.Error(msg, "component", "pebble", "fatal", true)
-	panic("pebblestore: fatal: " + msg)
+	panic(fatal("pebblestore: fatal: " + msg))
 }
 
 // seqs hands out outbox sequence numbers and tracks the published mark:

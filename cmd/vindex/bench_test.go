@@ -1,0 +1,95 @@
+package main
+
+import (
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/vindex-nl/vindex/bench"
+)
+
+func readReport(t *testing.T, dir string) bench.Report {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(dir, bench.ReportJSON))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var r bench.Report
+	if err := json.Unmarshal(b, &r); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{bench.ReportMarkdown, bench.PlotThroughput, bench.PlotPercentiles, bench.PlotHistogram} {
+		if st, err := os.Stat(filepath.Join(dir, f)); err != nil || st.Size() == 0 {
+			t.Errorf("report file %s: %v", f, err)
+		}
+	}
+	return r
+}
+
+// vindex bench in-process against the SQLite baseline: a report with both,
+// the ratio, and the same outcomes.
+func TestBenchCommand(t *testing.T) {
+	dir := t.TempDir()
+	out := runCLI(t, dir, "bench", "--workload", "bulk", "--ops", "2000", "--concurrency", "8",
+		"--targets", "vindex,sqlite", "--out", "rep")
+	if !strings.Contains(out, "| vindex |") || !strings.Contains(out, "vindex / sqlite") {
+		t.Errorf("stdout lacks the table:\n%s", out)
+	}
+	r := readReport(t, filepath.Join(dir, "rep"))
+	if len(r.Results) != 2 || r.Consistent == nil || !*r.Consistent {
+		t.Fatalf("report: %d results, consistent %v, notes %v", len(r.Results), r.Consistent, r.Notes)
+	}
+	for _, x := range r.Results {
+		if x.Outcomes["new_match"] != 1000 || x.Failed() != 0 {
+			t.Errorf("%s: outcomes %v, errors %v", x.Target, x.Outcomes, x.Errors)
+		}
+	}
+	if len(r.Ratios) != 1 || r.Ratios[0].Throughput <= 0 {
+		t.Errorf("ratios %+v", r.Ratios)
+	}
+}
+
+// vindex bench against a running server over HTTPS with the dev tokens.
+func TestBenchOverHTTPS(t *testing.T) {
+	dir := t.TempDir()
+	p := start(t, dir, "serve", "--dev", "--listen", "127.0.0.1:0")
+	runCLI(t, dir, "bench", "--workload", "mixed", "--ops", "1500", "--concurrency", "16", "--targets", "https",
+		"--url", "https://"+p.addr, "--tokens", "vindex-data/dev-tokens.txt", "--cacert", "vindex-data/dev-tls.crt", "--out", "rep")
+	r := readReport(t, filepath.Join(dir, "rep"))
+	x := r.Results[0]
+	if x.Target != "vindex-https" || x.Failed() != 0 || x.Outcomes["new_match"] == 0 || x.Outcomes["viewed"] == 0 || x.Outcomes["ended"] == 0 {
+		t.Fatalf("https run: target %s, outcomes %v, errors %v", x.Target, x.Outcomes, x.Errors)
+	}
+	p.stop(t)
+}
+
+func TestBenchCommandErrors(t *testing.T) {
+	dir := t.TempDir()
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--workload", "nope"}, "unknown workload"},
+		{[]string{"--targets", "oracle"}, "unknown target"},
+		{[]string{"--targets", "https"}, "needs --url and --tokens"},
+		{[]string{"--targets", "postgres", "--postgres", ""}, "needs --postgres"},
+		{[]string{"--workload", "mixed", "--mix", "1:2"}, "register:lookup:end"},
+	} {
+		cmd := exec.Command(binary, append([]string{"bench", "--ops", "10"}, tc.args...)...)
+		cmd.Dir = dir
+		cmd.Env = append(os.Environ(), "VINDEX_BENCH_POSTGRES=")
+		b, err := cmd.CombinedOutput()
+		if err == nil || !strings.Contains(string(b), tc.want) {
+			t.Errorf("bench %v: %v, %s; want an error with %q", tc.args, err, b, tc.want)
+		}
+	}
+	b, _ := exec.Command(binary, "bench", "--help").CombinedOutput()
+	for _, w := range []string{"ingest", "rereport", "mixed", "bulk", "--rate", "sqlite", "postgres", "scripts/bench"} {
+		if !strings.Contains(string(b), w) {
+			t.Errorf("bench --help does not mention %s", w)
+		}
+	}
+}
