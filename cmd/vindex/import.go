@@ -15,6 +15,9 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/vbauerster/mpb/v8"
+	"github.com/vbauerster/mpb/v8/decor"
+
 	"github.com/vindex-nl/vindex/crypto/pseudonym"
 	"github.com/vindex-nl/vindex/httpapi"
 	"github.com/vindex-nl/vindex/matcher"
@@ -40,6 +43,7 @@ Columns (by header name, in any order; the first five are required):
   contact_name, contact_phone, contact_email   the professional
   ends_on        YYYY-MM-DD (empty: the legal limits only)
 
+On a terminal a progress bar shows how far the file has been read.
 A row that is wrong is rejected and reported with its line number and
 reason; the other rows are imported. Each youth's registrations are
 written atomically: a failure never leaves half a report. The exit status
@@ -52,6 +56,18 @@ The same settings as vindex serve apply (--data, --covenant, --keyset,
 
 var importColumns = []string{"institution", "bsn", "birth_date", "municipality", "kind", "code", "urgent", "sector",
 	"contact_name", "contact_phone", "contact_email", "ends_on"}
+
+// countingReader counts the bytes read through it, for the progress bar.
+type countingReader struct {
+	r io.Reader
+	n atomic.Int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n.Add(int64(n))
+	return n, err
+}
 
 type importRow struct {
 	line   int
@@ -83,7 +99,12 @@ func importCmd(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer f.Close()
-	r := csv.NewReader(f)
+	var size int64
+	if st, err := f.Stat(); err == nil {
+		size = st.Size()
+	}
+	in := &countingReader{r: f}
+	r := csv.NewReader(in)
 	r.ReuseRecord = true
 	header, err := r.Read()
 	if err != nil {
@@ -169,18 +190,48 @@ func importCmd(args []string, stdout, stderr io.Writer) error {
 	}
 
 	start := time.Now()
-	done := make(chan struct{})
+	done, done2 := make(chan struct{}), make(chan struct{})
+	nrejected := func() int {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(rejected)
+	}
+	// A progress bar over the file's bytes on a terminal; a line a second
+	// otherwise (a log file, a pipe).
+	var bars *mpb.Progress
+	var bar *mpb.Bar
+	if f, ok := stderr.(*os.File); ok && isTerminal(f) && size > 0 {
+		bars = mpb.New(mpb.WithOutput(stderr), mpb.WithWidth(40))
+		bar = bars.AddBar(size,
+			mpb.PrependDecorators(decor.Name("import ", decor.WC{}), decor.CountersKibiByte("% .1f / % .1f", decor.WCSyncSpace)),
+			mpb.AppendDecorators(decor.Percentage(decor.WCSyncSpace), decor.Name(" ETA "), decor.AverageETA(decor.ET_STYLE_GO),
+				decor.Any(func(decor.Statistics) string {
+					return fmt.Sprintf("  imported %d, rejected %d", imported.Load(), nrejected())
+				})),
+		)
+	}
 	go func() {
-		t := time.NewTicker(time.Second)
+		interval := time.Second
+		if bar != nil {
+			interval = 100 * time.Millisecond
+		}
+		t := time.NewTicker(interval)
 		defer t.Stop()
 		for {
 			select {
 			case <-done:
+				if bar != nil {
+					bar.SetCurrent(size)
+					bars.Wait()
+				}
+				close(done2)
 				return
 			case <-t.C:
-				mu.Lock()
-				nr := len(rejected)
-				mu.Unlock()
+				if bar != nil {
+					bar.SetCurrent(in.n.Load())
+					continue
+				}
+				nr := nrejected()
 				fmt.Fprintf(stderr, "imported %d, rejected %d, %.0f rows/s\n", imported.Load(), nr, float64(imported.Load()+int64(nr))/time.Since(start).Seconds())
 			}
 		}
@@ -216,6 +267,7 @@ func importCmd(args []string, stdout, stderr io.Writer) error {
 	close(rows)
 	wg.Wait()
 	close(done)
+	<-done2
 	elapsed := time.Since(start)
 
 	slices.SortFunc(rejected, func(a, b rejection) int { return a.line - b.line })
