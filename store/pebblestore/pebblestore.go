@@ -356,8 +356,12 @@ func (s *Store) Update(ctx context.Context, youth []pseudonym.Pseudonym, fn func
 	}
 	defer s.leave()
 	unlock := s.lock(youth)
-	defer unlock()
-	return s.update(youth, fn)
+	wait, err := s.update(youth, fn)
+	unlock()
+	if err != nil {
+		return err
+	}
+	return wait()
 }
 
 // UpdateByID implements store.Store.
@@ -386,9 +390,12 @@ func (s *Store) UpdateByID(ctx context.Context, id store.ID, fn func(store.Tx) e
 			}
 			continue
 		}
-		err = s.update(held, fn)
+		wait, err := s.update(held, fn)
 		unlock()
-		return err
+		if err != nil {
+			return err
+		}
+		return wait()
 	}
 }
 
@@ -407,22 +414,31 @@ func (s *Store) youthOf(id store.ID) (pseudonym.Pseudonym, error) {
 	return parseYouth(v), nil
 }
 
-// update runs fn over the youth's records and commits; the caller holds the
-// youth's locks.
-func (s *Store) update(youth []pseudonym.Pseudonym, fn func(store.Tx) error) error {
+// update runs fn over the youth's records and applies the writes; the
+// caller holds the youth's locks, and calls wait after releasing them.
+//
+// The locks are released once the batch is applied, before its WAL sync
+// (early lock release): the next update of the youth reads the applied
+// state and its own batch follows this one in the WAL, so it cannot be
+// durable, nor acknowledged, unless this one is; and if the sync fails, the
+// store fails and both get an error. A hot youth's updates then share
+// fsyncs instead of waiting for one each.
+func (s *Store) update(youth []pseudonym.Pseudonym, fn func(store.Tx) error) (wait func() error, err error) {
 	tx, err := s.read(youth)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	tx.writable = true
 	if err := fn(tx); err != nil {
-		return err
+		return nil, err
 	}
 	if tx.err != nil {
-		return tx.err
+		return nil, tx.err
 	}
 	return s.commit(tx)
 }
+
+func nothingToWait() error { return nil }
 
 // View implements store.Store.
 func (s *Store) View(ctx context.Context, youth []pseudonym.Pseudonym, fn func(store.Reader) error) error {
@@ -664,9 +680,9 @@ func (t *tx) DeleteIdempotency(institution, key string) {
 }
 
 // commit writes what t staged in one synced batch.
-func (s *Store) commit(t *tx) error {
+func (s *Store) commit(t *tx) (wait func() error, err error) {
 	if len(t.staged) == 0 && !t.caseChanged && len(t.events) == 0 && len(t.idem) == 0 {
-		return nil
+		return nothingToWait, nil
 	}
 	b := s.db.NewBatch()
 	applied := false
@@ -732,7 +748,7 @@ func (s *Store) commit(t *tx) error {
 				b.Delete(idemDayKey(dayNumber(old.CreatedAt), key), nil)
 			}
 		} else if !errors.Is(err, pebble.ErrNotFound) {
-			return fmt.Errorf("pebblestore: %w", err)
+			return nil, fmt.Errorf("pebblestore: %w", err)
 		}
 		if e.del {
 			b.Delete(key, nil)
@@ -756,25 +772,29 @@ func (s *Store) commit(t *tx) error {
 	// Batches apply to the memtable concurrently; the WAL sync below is
 	// shared by every batch waiting for it (group commit).
 	applied = true
-	err := s.apply(b)
+	err = s.apply(b)
 	if len(t.events) > 0 {
 		s.seqs.complete(first, first+uint64(len(t.events)))
 	}
 	if err != nil {
 		// A batch whose apply failed may be half in the pipeline: it is
 		// left to the garbage collector rather than closed.
-		return s.fail(fmt.Errorf("commit: %w", err))
+		return nil, s.fail(fmt.Errorf("commit: %w", err))
 	}
-	if err := b.SyncWait(); err != nil {
-		// The batch is in the memtable, visible, but not durable: the
-		// store must not answer from it.
-		return s.fail(fmt.Errorf("sync: %w", err))
-	}
-	b.Close()
+	// Counted in lock order; if the sync fails, the store fails and the
+	// counts no longer matter.
 	if len(t.staged) > 0 {
 		s.keyUse.apply(t.orig, t.Registrations())
 	}
-	return nil
+	return func() error {
+		if err := b.SyncWait(); err != nil {
+			// The batch is in the memtable, visible, but not durable:
+			// the store must not answer from it.
+			return s.fail(fmt.Errorf("sync: %w", err))
+		}
+		b.Close()
+		return nil
+	}, nil
 }
 
 // dayIndex returns the expiry or purge index key of r, or nil.
