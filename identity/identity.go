@@ -13,16 +13,42 @@
 // grep-able methods [BSN.RevealDigits] and [BirthDate.RevealDate], for the
 // pseudonymiser and for date arithmetic; a review of vindex greps for them.
 //
+// In memory both are held masked, XORed with a random mask made when the
+// process starts: a goroutine traceback, which prints a function's
+// arguments as raw bytes and words, shows neither the BSN's digits nor the
+// birth date. The mask is not a secret from the process itself; it keeps
+// identities out of panic output and core-dump greps, not from a debugger.
+//
 // Civil dates throughout vindex are time.Time values at 00:00 UTC.
 package identity
 
 import (
+	"crypto/rand"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
 	"time"
 )
+
+// The masks over identities in memory (see the package documentation).
+// Every byte of bsnMask has its high bit set, so a masked digit is never an
+// ASCII digit; dateMask has its high bit set, so a masked date is never 0,
+// the zero BirthDate.
+var (
+	bsnMask  [9]byte
+	dateMask uint64
+)
+
+func init() {
+	var b [17]byte
+	rand.Read(b[:])
+	for i := range bsnMask {
+		bsnMask[i] = b[i] | 0x80
+	}
+	dateMask = binary.LittleEndian.Uint64(b[9:]) | 1<<63
+}
 
 // Errors. Each names what is wrong without quoting the input.
 var (
@@ -43,7 +69,7 @@ const redacted = "[redacted]"
 // BSN is a valid citizen service number. The zero value is "no BSN". It
 // never prints its digits (see the package documentation).
 type BSN struct {
-	digits [9]byte
+	masked [9]byte // digit i XOR bsnMask[i]
 	valid  bool
 }
 
@@ -53,18 +79,18 @@ type BSN struct {
 // else is forgiven (no dots, dashes, inner spaces or other digits).
 func ParseBSN(s string) (BSN, error) {
 	s = strings.TrimSpace(s)
-	var b BSN
+	var digits [9]byte
 	switch len(s) {
 	case 8:
-		b.digits[0] = '0'
-		copy(b.digits[1:], s)
+		digits[0] = '0'
+		copy(digits[1:], s)
 	case 9:
-		copy(b.digits[:], s)
+		copy(digits[:], s)
 	default:
 		return BSN{}, ErrBSNFormat
 	}
 	sum, zero := 0, true
-	for i, c := range b.digits {
+	for i, c := range digits {
 		if c < '0' || c > '9' {
 			return BSN{}, ErrBSNFormat
 		}
@@ -81,7 +107,11 @@ func ParseBSN(s string) (BSN, error) {
 	if zero || sum%11 != 0 {
 		return BSN{}, ErrBSNChecksum
 	}
-	b.valid = true
+	b := BSN{valid: true}
+	for i, c := range digits {
+		b.masked[i] = c ^ bsnMask[i]
+		digits[i] = 0
+	}
 	return b, nil
 }
 
@@ -94,7 +124,11 @@ func (b BSN) RevealDigits() string {
 	if !b.valid {
 		return ""
 	}
-	return string(b.digits[:])
+	var d [9]byte
+	for i, c := range b.masked {
+		d[i] = c ^ bsnMask[i]
+	}
+	return string(d[:])
 }
 
 // String returns "BSN(redacted)".
@@ -128,7 +162,20 @@ func (b *BSN) UnmarshalText(text []byte) error {
 // BirthDate is a youth's date of birth. The zero value is "no date". It
 // never prints its value (see the package documentation).
 type BirthDate struct {
-	t time.Time // 00:00 UTC; zero if none
+	masked uint64 // days since 1900-01-01 XOR dateMask; 0 if none
+}
+
+func birthDate(t time.Time) BirthDate {
+	days := uint64(t.Sub(earliest) / (24 * time.Hour))
+	return BirthDate{masked: days ^ dateMask}
+}
+
+// t returns the date, 00:00 UTC; the zero time if none.
+func (b BirthDate) t() time.Time {
+	if b.masked == 0 {
+		return time.Time{}
+	}
+	return earliest.AddDate(0, 0, int(b.masked^dateMask))
 }
 
 var earliest = time.Date(1900, 1, 1, 0, 0, 0, 0, time.UTC)
@@ -147,7 +194,7 @@ func ParseBirthDate(s string) (BirthDate, error) {
 	if t.Before(earliest) {
 		return BirthDate{}, ErrBirthDateRange
 	}
-	return BirthDate{t: t}, nil
+	return birthDate(t), nil
 }
 
 // NewBirthDate returns the birth date year-month-day, validated as
@@ -160,21 +207,21 @@ func NewBirthDate(year int, month time.Month, day int) (BirthDate, error) {
 	if t.Before(earliest) {
 		return BirthDate{}, ErrBirthDateRange
 	}
-	return BirthDate{t: t}, nil
+	return birthDate(t), nil
 }
 
 // IsZero reports whether b is the zero birth date.
-func (b BirthDate) IsZero() bool { return b.t.IsZero() }
+func (b BirthDate) IsZero() bool { return b.masked == 0 }
 
 // AgeOn returns the age in completed years on the civil date of day (its
 // year, month and day, whatever its zone); -1 if day is before the birth.
 func (b BirthDate) AgeOn(day time.Time) int {
 	y, m, d := day.Date()
 	on := time.Date(y, m, d, 0, 0, 0, 0, time.UTC)
-	if on.Before(b.t) {
+	if on.Before(b.t()) {
 		return -1
 	}
-	age := y - b.t.Year()
+	age := y - b.t().Year()
 	if on.Before(b.Birthday(age)) {
 		age--
 	}
@@ -186,7 +233,7 @@ func (b BirthDate) AgeOn(day time.Time) int {
 // is 28 February: the earlier day never keeps a registration past the age
 // limit the law sets.
 func (b BirthDate) Birthday(age int) time.Time {
-	y, m, d := b.t.Date()
+	y, m, d := b.t().Date()
 	t := time.Date(y+age, m, d, 0, 0, 0, 0, time.UTC)
 	if m == time.February && d == 29 && t.Month() != time.February {
 		t = time.Date(y+age, time.February, 28, 0, 0, 0, 0, time.UTC)
@@ -196,7 +243,7 @@ func (b BirthDate) Birthday(age int) time.Time {
 
 // RevealDate returns the date. Every use outside date arithmetic is a
 // review finding.
-func (b BirthDate) RevealDate() time.Time { return b.t }
+func (b BirthDate) RevealDate() time.Time { return b.t() }
 
 // String returns "BirthDate(redacted)".
 func (b BirthDate) String() string { return "BirthDate(redacted)" }
