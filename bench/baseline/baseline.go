@@ -198,6 +198,63 @@ func (s *SQL) event(ctx context.Context, tx *sql.Tx, recipient, typ string, reg 
 	return err
 }
 
+// announce tells every live party of a newly assigned coordinator.
+func (s *SQL) announce(ctx context.Context, tx *sql.Tx, ls []live, d rules.Decision, now time.Time) error {
+	if d.Coordinator == "" {
+		return nil
+	}
+	for _, l := range ls {
+		if err := s.event(ctx, tx, l.inst, "coordinator", l.id, now, map[string]any{"coordinator": d.Coordinator, "rule": d.Rule, "others": others(ls, l.inst)}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// schema is the tables in both dialects: {{bytes}}, {{int}}, {{bool}},
+// {{false}} and {{serial}} stand for the types that differ.
+const schema = `CREATE TABLE IF NOT EXISTS youths (
+	youth {{bytes}} PRIMARY KEY,
+	coordinator TEXT NOT NULL DEFAULT '',
+	rule TEXT NOT NULL DEFAULT '',
+	matched {{bool}} NOT NULL DEFAULT {{false}},
+	age INTEGER NOT NULL,
+	municipality TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS registrations (
+	id {{bytes}} PRIMARY KEY,
+	youth {{bytes}} NOT NULL,
+	institution TEXT NOT NULL,
+	kind TEXT NOT NULL,
+	municipality TEXT NOT NULL,
+	contact_name TEXT NOT NULL,
+	contact_phone TEXT NOT NULL,
+	contact_email TEXT NOT NULL,
+	created_at {{int}} NOT NULL,
+	updated_at {{int}} NOT NULL,
+	ends_on {{int}} NOT NULL,
+	ended_at {{int}}
+);
+CREATE UNIQUE INDEX IF NOT EXISTS registrations_live ON registrations (youth, institution) WHERE ended_at IS NULL;
+CREATE TABLE IF NOT EXISTS outbox (
+	seq {{serial}},
+	recipient TEXT NOT NULL,
+	type TEXT NOT NULL,
+	registration {{bytes}} NOT NULL,
+	at {{int}} NOT NULL,
+	payload {{bytes}} NOT NULL
+);
+CREATE INDEX IF NOT EXISTS outbox_recipient ON outbox (recipient, seq)`
+
+// schemaFor returns the schema's statements with the dialect's types.
+func schemaFor(types map[string]string) []string {
+	sql := schema
+	for k, v := range types {
+		sql = strings.ReplaceAll(sql, "{{"+k+"}}", v)
+	}
+	return strings.Split(sql, ";\n")
+}
+
 // decide asks the covenant's rules about the live registrations.
 func (s *SQL) decide(ls []live, age int, municipality string) rules.Decision {
 	c := rules.Case{Age: age, Municipality: municipality}
@@ -298,15 +355,10 @@ func (s *SQL) Register(ctx context.Context, inst string, y bench.Youth) (bench.O
 		if _, err := tx.ExecContext(ctx, s.q[qCoordinator], d.Coordinator, d.Rule, true, youth); err != nil {
 			return err
 		}
-		if d.Coordinator == "" || d.Coordinator == coord {
+		if d.Coordinator == coord {
 			return nil
 		}
-		for _, l := range ls {
-			if err := s.event(ctx, tx, l.inst, "coordinator", l.id, now, map[string]any{"coordinator": d.Coordinator, "rule": d.Rule, "others": others(ls, l.inst)}); err != nil {
-				return err
-			}
-		}
-		return nil
+		return s.announce(ctx, tx, ls, d, now)
 	})
 	if err != nil {
 		return 0, fmt.Errorf("baseline: %s register: %w", s.d.name, err)
@@ -398,15 +450,7 @@ func (s *SQL) End(ctx context.Context, inst string, y bench.Youth) (bench.Outcom
 		if _, err := tx.ExecContext(ctx, s.q[qCoordinator], d.Coordinator, d.Rule, distinct(ls) >= 2, youth); err != nil {
 			return err
 		}
-		if d.Coordinator == "" {
-			return nil
-		}
-		for _, l := range ls {
-			if err := s.event(ctx, tx, l.inst, "coordinator", l.id, now, map[string]any{"coordinator": d.Coordinator, "rule": d.Rule, "others": others(ls, l.inst)}); err != nil {
-				return err
-			}
-		}
-		return nil
+		return s.announce(ctx, tx, ls, d, now)
 	})
 	if err != nil {
 		return 0, fmt.Errorf("baseline: %s end: %w", s.d.name, err)

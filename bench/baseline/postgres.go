@@ -10,40 +10,9 @@ import (
 	"github.com/vindex-nl/vindex/rules"
 )
 
-var postgresSchema = []string{
-	`CREATE TABLE IF NOT EXISTS youths (
-		youth BYTEA PRIMARY KEY,
-		coordinator TEXT NOT NULL DEFAULT '',
-		rule TEXT NOT NULL DEFAULT '',
-		matched BOOLEAN NOT NULL DEFAULT false,
-		age INTEGER NOT NULL,
-		municipality TEXT NOT NULL
-	)`,
-	`CREATE TABLE IF NOT EXISTS registrations (
-		id BYTEA PRIMARY KEY,
-		youth BYTEA NOT NULL,
-		institution TEXT NOT NULL,
-		kind TEXT NOT NULL,
-		municipality TEXT NOT NULL,
-		contact_name TEXT NOT NULL,
-		contact_phone TEXT NOT NULL,
-		contact_email TEXT NOT NULL,
-		created_at BIGINT NOT NULL,
-		updated_at BIGINT NOT NULL,
-		ends_on BIGINT NOT NULL,
-		ended_at BIGINT
-	)`,
-	`CREATE UNIQUE INDEX IF NOT EXISTS registrations_live ON registrations (youth, institution) WHERE ended_at IS NULL`,
-	`CREATE TABLE IF NOT EXISTS outbox (
-		seq BIGSERIAL PRIMARY KEY,
-		recipient TEXT NOT NULL,
-		type TEXT NOT NULL,
-		registration BYTEA NOT NULL,
-		at BIGINT NOT NULL,
-		payload JSONB NOT NULL
-	)`,
-	`CREATE INDEX IF NOT EXISTS outbox_recipient ON outbox (recipient, seq)`,
-}
+var postgresSchema = schemaFor(map[string]string{
+	"bytes": "BYTEA", "int": "BIGINT", "bool": "BOOLEAN", "false": "false", "serial": "BIGSERIAL PRIMARY KEY",
+})
 
 // OpenPostgres connects to the PostgreSQL baseline at dsn (a pgx
 // connection string) with at most conns connections and makes its tables

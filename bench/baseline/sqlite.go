@@ -10,40 +10,9 @@ import (
 	_ "modernc.org/sqlite" // the "sqlite" database/sql driver, pure Go
 )
 
-var sqliteSchema = []string{
-	`CREATE TABLE IF NOT EXISTS youths (
-		youth BLOB PRIMARY KEY,
-		coordinator TEXT NOT NULL DEFAULT '',
-		rule TEXT NOT NULL DEFAULT '',
-		matched INTEGER NOT NULL DEFAULT 0,
-		age INTEGER NOT NULL,
-		municipality TEXT NOT NULL
-	) WITHOUT ROWID`,
-	`CREATE TABLE IF NOT EXISTS registrations (
-		id BLOB PRIMARY KEY,
-		youth BLOB NOT NULL,
-		institution TEXT NOT NULL,
-		kind TEXT NOT NULL,
-		municipality TEXT NOT NULL,
-		contact_name TEXT NOT NULL,
-		contact_phone TEXT NOT NULL,
-		contact_email TEXT NOT NULL,
-		created_at INTEGER NOT NULL,
-		updated_at INTEGER NOT NULL,
-		ends_on INTEGER NOT NULL,
-		ended_at INTEGER
-	)`,
-	`CREATE UNIQUE INDEX IF NOT EXISTS registrations_live ON registrations (youth, institution) WHERE ended_at IS NULL`,
-	`CREATE TABLE IF NOT EXISTS outbox (
-		seq INTEGER PRIMARY KEY AUTOINCREMENT,
-		recipient TEXT NOT NULL,
-		type TEXT NOT NULL,
-		registration BLOB NOT NULL,
-		at INTEGER NOT NULL,
-		payload BLOB NOT NULL
-	)`,
-	`CREATE INDEX IF NOT EXISTS outbox_recipient ON outbox (recipient, seq)`,
-}
+var sqliteSchema = schemaFor(map[string]string{
+	"bytes": "BLOB", "int": "INTEGER", "bool": "INTEGER", "false": "0", "serial": "INTEGER PRIMARY KEY AUTOINCREMENT",
+})
 
 // OpenSQLite opens (or makes) the SQLite baseline in the file path, in WAL
 // mode with synchronous=FULL (every commit is fsynced). Writes go through

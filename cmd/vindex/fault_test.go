@@ -4,44 +4,12 @@ import (
 	"bytes"
 	"encoding/json"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"syscall"
 	"testing"
 	"time"
+
+	"github.com/vindex-nl/vindex/internal/tmpfs"
 )
-
-// mountTmpfs mounts a small file system, or skips where that is not
-// allowed (it needs root), unless VINDEX_REQUIRE_TMPFS=1 (scripts/test sets
-// it where mounting works).
-func mountTmpfs(t *testing.T, size string) string {
-	t.Helper()
-	dir, err := os.MkdirTemp("", "vindex-tmpfs-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size="+size, "tmpfs", dir).CombinedOutput(); err != nil {
-		os.Remove(dir)
-		if os.Getenv("VINDEX_REQUIRE_TMPFS") == "1" {
-			t.Fatalf("mount tmpfs: %v: %s", err, out)
-		}
-		t.Skipf("cannot mount a tmpfs here (%v: %s)", err, bytes.TrimSpace(out))
-	}
-	t.Cleanup(func() {
-		exec.Command("umount", "-l", dir).Run()
-		os.Remove(dir)
-	})
-	return dir
-}
-
-func freeBytesOf(t *testing.T, dir string) int64 {
-	t.Helper()
-	var st syscall.Statfs_t
-	if err := syscall.Statfs(dir, &st); err != nil {
-		t.Fatal(err)
-	}
-	return int64(st.Bavail) * st.Bsize
-}
 
 // TestDiskFullOverHTTPS runs the real server with its data on a small file
 // system and fills it: reports are refused with 503 storage_unavailable
@@ -49,7 +17,7 @@ func freeBytesOf(t *testing.T, dir string) int64 {
 // once space is freed the server takes reports again by itself, and after a
 // restart every acknowledged report is there.
 func TestDiskFullOverHTTPS(t *testing.T) {
-	mnt := mountTmpfs(t, "160m")
+	mnt := tmpfs.Mount(t, "160m")
 	dir := t.TempDir()
 	data := filepath.Join(mnt, "data")
 	const min = 48 << 20
@@ -73,14 +41,7 @@ func TestDiskFullOverHTTPS(t *testing.T) {
 	}
 	// Fill the file system to 1 MiB below the minimum.
 	ball := filepath.Join(mnt, "ballast")
-	f, err := os.Create(ball)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := f.Write(make([]byte, freeBytesOf(t, mnt)-(min-(1<<20)))); err != nil {
-		t.Fatal(err)
-	}
-	f.Close()
+	tmpfs.Fill(t, ball, min-(1<<20))
 	time.Sleep(600 * time.Millisecond)
 
 	st, b := report(20)
@@ -91,7 +52,7 @@ func TestDiskFullOverHTTPS(t *testing.T) {
 	if err := json.Unmarshal(b, &prob); err != nil || st != 503 || prob.Code != "storage_unavailable" {
 		t.Fatalf("report on a full disk: %d %s", st, b)
 	}
-	st, b, err = wij.get("/readyz")
+	st, b, err := wij.get("/readyz")
 	if err != nil || st != 503 || !bytes.Contains(b, []byte("MiB free")) {
 		t.Fatalf("/readyz on a full disk: %d %s %v", st, b, err)
 	}

@@ -19,6 +19,7 @@ import (
 	"github.com/cockroachdb/pebble/v2/vfs/errorfs"
 
 	"github.com/vindex-nl/vindex/crypto/pseudonym"
+	"github.com/vindex-nl/vindex/internal/tmpfs"
 	"github.com/vindex-nl/vindex/store"
 	"github.com/vindex-nl/vindex/store/pebblestore"
 	"github.com/vindex-nl/vindex/store/storetest"
@@ -192,56 +193,12 @@ func walFaultChild(dir string) {
 	os.Exit(0) // without Close, as a server would exit
 }
 
-// tmpfs mounts a small file system for the test, or skips where that is
-// not allowed (it needs root), unless VINDEX_REQUIRE_TMPFS=1.
-func tmpfs(t *testing.T, size string) string {
-	t.Helper()
-	dir, err := os.MkdirTemp("", "vindex-tmpfs-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size="+size, "tmpfs", dir).CombinedOutput(); err != nil {
-		os.Remove(dir)
-		if os.Getenv("VINDEX_REQUIRE_TMPFS") == "1" {
-			t.Fatalf("mount tmpfs: %v: %s", err, out)
-		}
-		t.Skipf("cannot mount a tmpfs here (%v: %s); scripts/test requires it where it can", err, bytes.TrimSpace(out))
-	}
-	t.Cleanup(func() {
-		exec.Command("umount", dir).Run()
-		os.Remove(dir)
-	})
-	return dir
-}
-
-// ballast fills dir's file system until free bytes remain.
-func ballast(t *testing.T, path string, free int64) {
-	t.Helper()
-	for {
-		var st syscallStatfs
-		avail := statfs(t, filepath.Dir(path), &st)
-		if avail <= free {
-			return
-		}
-		f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
-		if err != nil {
-			t.Fatal(err)
-		}
-		chunk := min(avail-free, 4<<20)
-		_, err = f.Write(make([]byte, chunk))
-		f.Close()
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
-}
-
 // The disk fills up: below MinFreeBytes the store refuses writes with
 // store.ErrUnavailable and writes nothing of them, reads go on, Health
 // says why; once space is freed, writes are taken again, and nothing
 // acknowledged is lost across a reopen.
 func TestDiskFullRefusesWrites(t *testing.T) {
-	mnt := tmpfs(t, "96m")
+	mnt := tmpfs.Mount(t, "96m")
 	dir := filepath.Join(mnt, "store")
 	const min = 24 << 20
 	s, err := pebblestore.Open(dir, &pebblestore.Options{Logger: quiet(), MinFreeBytes: min, MemTableSize: 4 << 20})
@@ -257,7 +214,7 @@ func TestDiskFullRefusesWrites(t *testing.T) {
 	if err := s.Health(); err != nil {
 		t.Fatalf("Health with space: %v", err)
 	}
-	ballast(t, filepath.Join(mnt, "ballast"), min-(1<<20))
+	tmpfs.Fill(t, filepath.Join(mnt, "ballast"), min-(1<<20))
 	time.Sleep(500 * time.Millisecond) // the guard reads the free space every 200 ms
 	if err := s.Health(); !errors.Is(err, store.ErrUnavailable) {
 		t.Fatalf("Health on a full disk: %v", err)
@@ -309,7 +266,7 @@ func TestDiskReallyFull(t *testing.T) {
 		enospcChild(dir)
 		return
 	}
-	mnt := tmpfs(t, "48m")
+	mnt := tmpfs.Mount(t, "48m")
 	dir := filepath.Join(mnt, "store")
 	cmd := exec.Command(os.Args[0], "-test.run=^TestDiskReallyFull$")
 	cmd.Env = append(os.Environ(), "VINDEX_ENOSPC_CHILD="+dir)
@@ -354,12 +311,10 @@ func enospcChild(dir string) {
 		fmt.Println("open", err)
 		os.Exit(1)
 	}
-	// Leave 3 MiB free: a few hundred updates of WAL.
+	// Leave 3 MiB free: a few thousand updates of WAL.
 	mnt := filepath.Dir(dir)
-	var st syscallStatfs
-	avail := statfsNoT(mnt, &st)
 	if f, err := os.Create(filepath.Join(mnt, "ballast")); err == nil {
-		f.Write(make([]byte, max(avail-(3<<20), 0)))
+		f.Write(make([]byte, max(tmpfs.Free(mnt)-(3<<20), 0)))
 		f.Close()
 	}
 	for n := 0; n < 200000; n++ {

@@ -241,13 +241,19 @@ func (s *Store) enterWrite() error {
 	if err := s.enter(); err != nil {
 		return err
 	}
-	if s.disk != nil {
-		if err := s.disk.err(); err != nil {
-			s.mu.RUnlock()
-			return err
-		}
+	if err := s.lowDisk(); err != nil {
+		s.mu.RUnlock()
+		return err
 	}
 	return nil
+}
+
+// lowDisk is why disk space refuses writes, or nil.
+func (s *Store) lowDisk() error {
+	if s.disk == nil {
+		return nil
+	}
+	return s.disk.err()
 }
 
 // Health reports why the store takes no writes (store.ErrUnavailable:
@@ -256,10 +262,7 @@ func (s *Store) Health() error {
 	if err := s.failure(); err != nil {
 		return err
 	}
-	if s.disk != nil {
-		return s.disk.err()
-	}
-	return nil
+	return s.lowDisk()
 }
 
 func (s *Store) failure() error {
@@ -290,24 +293,10 @@ func (s *Store) Check() error {
 		return err
 	}
 	defer s.leave()
-	if s.disk != nil {
-		if err := s.disk.err(); err != nil {
-			return err
-		}
+	if err := s.lowDisk(); err != nil {
+		return err
 	}
-	err := func() (err error) {
-		defer func() {
-			if r := recover(); r != nil {
-				f, ok := r.(fatal)
-				if !ok {
-					panic(r)
-				}
-				err = errors.New(string(f))
-			}
-		}()
-		return s.db.LogData(nil, pebble.Sync)
-	}()
-	if err != nil {
+	if err := recoverFatal(func() error { return s.db.LogData(nil, pebble.Sync) }); err != nil {
 		return s.fail(fmt.Errorf("check: %w", err))
 	}
 	return nil
@@ -1033,19 +1022,25 @@ func (s *Store) PurgeIdempotency(ctx context.Context, before time.Time, limit in
 	return n, nil
 }
 
-// apply applies b, turning a fatal error Pebble reports through its
-// logger's Fatalf (a failed WAL write) into an error.
-func (s *Store) apply(b *pebble.Batch) (err error) {
+// apply applies b; a fatal error becomes an error (see recoverFatal).
+func (s *Store) apply(b *pebble.Batch) error {
+	return recoverFatal(func() error { return s.db.ApplyNoSyncWait(b, pebble.Sync) })
+}
+
+// recoverFatal runs f, turning a fatal error that Pebble reports through
+// its logger's Fatalf (a failed WAL write) into an error. Other panics go
+// on.
+func recoverFatal(f func() error) (err error) {
 	defer func() {
 		if r := recover(); r != nil {
-			f, ok := r.(fatal)
+			msg, ok := r.(fatal)
 			if !ok {
 				panic(r)
 			}
-			err = errors.New(string(f))
+			err = errors.New(string(msg))
 		}
 	}()
-	return s.db.ApplyNoSyncWait(b, pebble.Sync)
+	return f()
 }
 
 // fatal is what slogLogger.Fatalf panics with.
