@@ -198,7 +198,11 @@ func (o Outcome) String() string { return outcomeNames[o] }
 // and how to get at the identity.
 type Youth struct {
 	Index int
-	pop   *Youths
+	// Endable reports whether the workload may later end this youth's
+	// registrations (mixed); targets remember registration IDs only then,
+	// so that a long ingest does not hold millions of them.
+	Endable bool
+	pop     *Youths
 }
 
 // Target is what a workload runs against. Its methods are called from many
@@ -333,6 +337,7 @@ func Run(ctx context.Context, t Target, c Config, progress Progress) (*Result, e
 	default:
 		pop.Grow(c.Youths)
 	}
+	endable := c.Workload == Mixed && c.Mix.End > 0
 	ops := make(chan op, 4*c.Concurrency)
 	genCtx, stopGen := context.WithCancel(ctx)
 	defer stopGen()
@@ -359,7 +364,7 @@ func Run(ctx context.Context, t Target, c Config, progress Progress) (*Result, e
 				if !o.due.IsZero() {
 					began = o.due
 				}
-				y := Youth{Index: o.youth, pop: pop}
+				y := Youth{Index: o.youth, Endable: endable, pop: pop}
 				var res Outcome
 				var err error
 				switch o.kind {
@@ -422,7 +427,7 @@ func Run(ctx context.Context, t Target, c Config, progress Progress) (*Result, e
 			case <-finished:
 				now := time.Now()
 				d, f := done.Load(), failed.Load()
-				if span := now.Sub(last).Seconds(); d > lastDone && span > c.Interval.Seconds()/10 {
+				if span := now.Sub(last).Seconds(); d > lastDone && span > 0 {
 					series = append(series, Sample{At: now.Sub(start).Seconds(), Rate: float64(d-lastDone-(f-lastFailed)) / span, Errors: f - lastFailed})
 				}
 				if progress != nil {

@@ -138,7 +138,9 @@ func (t *HTTPS) Register(ctx context.Context, inst string, y Youth) (Outcome, er
 	if err != nil {
 		return 0, err
 	}
-	t.ids.put(inst, y.Index, res.ID)
+	if y.Endable {
+		t.ids.put(inst, y.Index, res.ID)
+	}
 	return registerOutcome(res.Refreshed, len(res.Involved) > 0), nil
 }
 

@@ -363,7 +363,9 @@ func (s *SQL) Register(ctx context.Context, inst string, y bench.Youth) (bench.O
 	if err != nil {
 		return 0, fmt.Errorf("baseline: %s register: %w", s.d.name, err)
 	}
-	s.ids.Store(regKey{inst, y.Index}, id)
+	if y.Endable {
+		s.ids.Store(regKey{inst, y.Index}, id)
+	}
 	return out, nil
 }
 
