@@ -127,6 +127,9 @@ type Config struct {
 	Seed uint64 `json:"seed"`
 	// Interval is the throughput sampling interval; if zero, one second.
 	Interval time.Duration `json:"interval_ns"`
+	// Abuse, against an HTTPS target, runs misbehaving clients beside the
+	// workload; Result.Abuse counts what they got.
+	Abuse Abuse `json:"abuse,omitzero"`
 }
 
 func (c *Config) defaults() error {
@@ -290,6 +293,8 @@ type Result struct {
 	// PeakRSS is the process's peak resident set size in bytes at the end
 	// of the run (the whole process, all runs so far).
 	PeakRSS int64 `json:"peak_rss_bytes,omitempty"`
+	// Abuse counts what the misbehaving clients got, if there were any.
+	Abuse []AbuseResult `json:"abuse,omitempty"`
 
 	hist *hdrhistogram.Histogram
 }
@@ -336,6 +341,14 @@ func Run(ctx context.Context, t Target, c Config, progress Progress) (*Result, e
 		pop.Grow((c.Ops + 1) / 2)
 	default:
 		pop.Grow(c.Youths)
+	}
+	var stopAbuse func() []AbuseResult
+	if c.Abuse != (Abuse{}) {
+		ab, ok := t.(abuser)
+		if !ok {
+			return nil, fmt.Errorf("bench: abuse needs a server target (https), not %s", t.Name())
+		}
+		stopAbuse = ab.abuse(ctx, c.Abuse)
 	}
 	endable := c.Workload == Mixed && c.Mix.End > 0
 	ops := make(chan op, 4*c.Concurrency)
@@ -440,8 +453,12 @@ func Run(ctx context.Context, t Target, c Config, progress Progress) (*Result, e
 	wg.Wait()
 	elapsed := time.Since(start)
 	<-sampled
+	var abused []AbuseResult
+	if stopAbuse != nil {
+		abused = stopAbuse()
+	}
 
-	r := &Result{Target: t.Name(), Config: c, Elapsed: elapsed.Seconds(), Outcomes: map[string]int64{}, hist: hist, Series: series}
+	r := &Result{Target: t.Name(), Config: c, Elapsed: elapsed.Seconds(), Outcomes: map[string]int64{}, hist: hist, Series: series, Abuse: abused}
 	for i, n := range outcomes {
 		r.Outcomes[Outcome(i).String()] = n
 		if Outcome(i) != Skipped {

@@ -337,3 +337,22 @@ func TestPostgresBaseline(t *testing.T) {
 		t.Errorf("a server without durable commits was accepted: %v", err)
 	}
 }
+
+func TestParseAbuse(t *testing.T) {
+	a, err := bench.ParseAbuse("oversize=2, invalid=8,slowloris=50,idle=200")
+	if err != nil || a != (bench.Abuse{Oversize: 2, Invalid: 8, Slowloris: 50, Idle: 200}) {
+		t.Fatalf("ParseAbuse = %+v, %v", a, err)
+	}
+	if a, err := bench.ParseAbuse(""); err != nil || a != (bench.Abuse{}) {
+		t.Fatalf("ParseAbuse(\"\") = %+v, %v", a, err)
+	}
+	for _, bad := range []string{"flood=1", "idle", "idle=-1", "idle=x", "idle=100000"} {
+		if _, err := bench.ParseAbuse(bad); err == nil {
+			t.Errorf("ParseAbuse(%q) accepted", bad)
+		}
+	}
+	if _, err := bench.Run(ctx, inProcess(t), bench.Config{Workload: bench.Ingest, Ops: 10, Abuse: bench.Abuse{Idle: 1}}, nil); err == nil ||
+		!strings.Contains(err.Error(), "needs a server target") {
+		t.Errorf("abuse in process: %v", err)
+	}
+}

@@ -21,6 +21,7 @@ import (
 type HTTPS struct {
 	base   string
 	tokens map[string]string
+	tls    *tls.Config
 	client *http.Client
 	ids    registrations[string]
 }
@@ -49,8 +50,9 @@ func NewHTTPS(c HTTPSConfig) (*HTTPS, error) {
 			return nil, fmt.Errorf("bench: no token for %s", inst)
 		}
 	}
+	tc := &tls.Config{RootCAs: c.RootCAs, MinVersion: tls.VersionTLS12}
 	tr := &http.Transport{
-		TLSClientConfig:     &tls.Config{RootCAs: c.RootCAs, MinVersion: tls.VersionTLS12},
+		TLSClientConfig:     tc,
 		MaxIdleConns:        max(c.Connections, 2),
 		MaxIdleConnsPerHost: max(c.Connections, 2),
 		IdleConnTimeout:     time.Minute,
@@ -59,6 +61,7 @@ func NewHTTPS(c HTTPSConfig) (*HTTPS, error) {
 	return &HTTPS{
 		base:   strings.TrimRight(u.String(), "/"),
 		tokens: c.Tokens,
+		tls:    tc,
 		client: &http.Client{Transport: tr, Timeout: time.Minute},
 	}, nil
 }

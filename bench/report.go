@@ -193,6 +193,16 @@ func (r *Report) Markdown() string {
 		}
 		b.WriteString("\n")
 	}
+	for _, x := range r.Results {
+		if len(x.Abuse) == 0 {
+			continue
+		}
+		fmt.Fprintf(&b, "\nMisbehaving clients beside the workload on %s (the valid operations above failed %d times):\n\n", x.Target, x.Failed())
+		b.WriteString("| abuse | clients | attempts | refused as expected | cut off by the server | unexpected |\n| --- | ---: | ---: | ---: | ---: | ---: |\n")
+		for _, a := range x.Abuse {
+			fmt.Fprintf(&b, "| %s | %d | %d | %d | %d | %d |\n", a.Kind, a.Clients, a.Attempts, a.Refused, a.CutOff, a.Unexpected)
+		}
+	}
 	if r.Consistent != nil {
 		if *r.Consistent {
 			b.WriteString("\nAll targets counted the same new registrations and new matches.\n")

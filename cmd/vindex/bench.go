@@ -49,6 +49,11 @@ the one the others are compared with):
   postgres   the PostgreSQL baseline at --postgres (its tables are emptied
              first); scripts/bench starts a server for it
 
+With --abuse and the https target, misbehaving clients run beside the
+workload: oversize bodies, invalid BSNs, slowloris headers and idle
+connections; the report counts how each was answered or cut off, and whether
+the valid operations were hurt.
+
 With --rate the load is open-loop (operations scheduled at that rate, latency
 measured from the scheduled time); without, each of --concurrency callers
 sends its next operation when the last is answered. A progress bar is drawn
@@ -77,6 +82,7 @@ func benchCmd(args []string, stdout, stderr io.Writer) error {
 		cacert   = fs.String("cacert", "", "https target: CA certificate `file` (PEM) for the server's certificate")
 		pg       = fs.String("postgres", os.Getenv("VINDEX_BENCH_POSTGRES"), "postgres target: connection string (env VINDEX_BENCH_POSTGRES)")
 		progress = fs.Bool("progress", isTerminal(os.Stderr), "draw a progress bar on standard error")
+		abuse    = fs.String("abuse", "", "https target: misbehaving clients beside the workload, counted in the report, e.g. oversize=2,invalid=8,slowloris=50,idle=200")
 	)
 	fs.IntVar(&c.Ops, "ops", 100_000, "operations to run (bulk: registrations)")
 	fs.IntVar(&c.Youths, "youths", 0, "rereport and mixed: the population (default ops/4)")
@@ -98,6 +104,7 @@ func benchCmd(args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintf(stderr, "vindex bench: unexpected argument %q\n", fs.Arg(0))
 		return errUsage
 	}
+	var err error
 	c.Workload = bench.Workload(*workload)
 	if c.Workload == bench.Mixed {
 		m, err := bench.ParseMix(*mix)
@@ -105,6 +112,12 @@ func benchCmd(args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 		c.Mix = m
+	}
+	if c.Abuse, err = bench.ParseAbuse(*abuse); err != nil {
+		return err
+	}
+	if c.Abuse != (bench.Abuse{}) && *targets != "https" {
+		return errors.New("bench: --abuse needs --targets https (a server to abuse)")
 	}
 	cov, err := benchCovenant(*covFile)
 	if err != nil {

@@ -77,6 +77,8 @@ func TestBenchCommandErrors(t *testing.T) {
 		{[]string{"--targets", "https"}, "needs --url and --tokens"},
 		{[]string{"--targets", "postgres", "--postgres", ""}, "needs --postgres"},
 		{[]string{"--workload", "mixed", "--mix", "1:2"}, "register:lookup:end"},
+		{[]string{"--abuse", "idle=3"}, "needs --targets https"},
+		{[]string{"--targets", "https", "--abuse", "flood=3"}, "the kinds are"},
 	} {
 		cmd := exec.Command(binary, append([]string{"bench", "--ops", "10"}, tc.args...)...)
 		cmd.Dir = dir
@@ -92,4 +94,44 @@ func TestBenchCommandErrors(t *testing.T) {
 			t.Errorf("bench --help does not mention %s", w)
 		}
 	}
+}
+
+// Misbehaving clients beside a workload over HTTPS: each kind is answered
+// with its problem or cut off by the server, and the valid operations all
+// succeed. The run lasts 7 s, past the server's 5 s header timeout, so the
+// slowloris and idle connections are cut off.
+func TestBenchAbuseOverHTTPS(t *testing.T) {
+	dir := t.TempDir()
+	p := start(t, dir, "serve", "--dev", "--listen", "127.0.0.1:0")
+	runCLI(t, dir, "bench", "--workload", "rereport", "--ops", "3500", "--rate", "500", "--targets", "https",
+		"--url", "https://"+p.addr, "--tokens", "vindex-data/dev-tokens.txt", "--cacert", "vindex-data/dev-tls.crt",
+		"--abuse", "oversize=1,invalid=2,slowloris=4,idle=8", "--out", "rep")
+	r := readReport(t, filepath.Join(dir, "rep"))
+	x := r.Results[0]
+	if x.Failed() != 0 || x.Ops != 3500 {
+		t.Fatalf("valid traffic: %d ops, errors %v", x.Ops, x.Errors)
+	}
+	got := map[string]bench.AbuseResult{}
+	for _, a := range x.Abuse {
+		got[a.Kind] = a
+		if a.Unexpected != 0 {
+			t.Errorf("%s: %d unexpected answers: %v", a.Kind, a.Unexpected, a.Answers)
+		}
+	}
+	if a := got["invalid_bsn"]; a.Refused < 100 {
+		t.Errorf("invalid BSNs: %+v", a)
+	}
+	if a := got["oversize"]; a.Refused+a.CutOff < 10 {
+		t.Errorf("oversize bodies: %+v", a)
+	}
+	for _, k := range []string{"slowloris", "idle"} {
+		if a := got[k]; a.CutOff < int64(a.Clients) {
+			t.Errorf("%s: %d of %d connections cut off", k, a.CutOff, a.Clients)
+		}
+	}
+	md, _ := os.ReadFile(filepath.Join(dir, "rep", bench.ReportMarkdown))
+	if !strings.Contains(string(md), "| slowloris |") {
+		t.Error("report.md has no abuse table")
+	}
+	p.stop(t)
 }
