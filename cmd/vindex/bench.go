@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime/pprof"
 	"strings"
 	"syscall"
 
@@ -82,6 +83,7 @@ func benchCmd(args []string, stdout, stderr io.Writer) error {
 		cacert   = fs.String("cacert", "", "https target: CA certificate `file` (PEM) for the server's certificate")
 		pg       = fs.String("postgres", os.Getenv("VINDEX_BENCH_POSTGRES"), "postgres target: connection string (env VINDEX_BENCH_POSTGRES)")
 		progress = fs.Bool("progress", isTerminal(os.Stderr), "draw a progress bar on standard error")
+		cpuprof  = fs.String("cpuprofile", "", "write a CPU profile of the run to `file` (go tool pprof)")
 		abuse    = fs.String("abuse", "", "https target: misbehaving clients beside the workload, counted in the report, e.g. oversize=2,invalid=8,slowloris=50,idle=200")
 	)
 	fs.IntVar(&c.Ops, "ops", 100_000, "operations to run (bulk: registrations)")
@@ -148,6 +150,17 @@ func benchCmd(args []string, stdout, stderr io.Writer) error {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	if *cpuprof != "" {
+		f, err := os.Create(*cpuprof)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+	}
 
 	var results []*bench.Result
 	for _, n := range names {
