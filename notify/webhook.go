@@ -1,8 +1,15 @@
 // Package notify tells institutions what happened to the youths they are
-// involved with. This part of it signs webhooks following the Standard
-// Webhooks convention (https://www.standardwebhooks.com): vindex signs what
-// it sends with SignWebhook, and a vendor's receiver checks a request with
-// VerifyWebhook, in a few lines of Go and without trusting the network.
+// involved with. What is here so far:
+//
+//   - Templates render an outbox event into a message (subject, text and
+//     HTML parts; Dutch by default, English, or an operator's own
+//     templates), naming the other institutions, their professionals'
+//     contacts and the recipient's own reference for the youth — never a
+//     BSN, a birth date, a name or a pseudonym, which an event does not
+//     hold. Every message has a stable ID (EventID), the same on a retry.
+//   - Webhooks are signed following the Standard Webhooks convention
+//     (https://www.standardwebhooks.com) with SignWebhook, and a vendor's
+//     receiver checks a request with VerifyWebhook.
 //
 // # Never logged
 //
