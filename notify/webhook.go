@@ -7,6 +7,10 @@
 //     contacts and the recipient's own reference for the youth — never a
 //     BSN, a birth date, a name or a pseudonym, which an event does not
 //     hold. Every message has a stable ID (EventID), the same on a retry.
+//   - A Mailer sends a message over SMTP (github.com/wneessen/go-mail):
+//     STARTTLS with a verified certificate required by default, PLAIN
+//     authentication only over TLS, the stable ID as Message-ID, urgency
+//     marked; WriteEML writes the same message to a file instead.
 //   - Webhooks are signed following the Standard Webhooks convention
 //     (https://www.standardwebhooks.com) with SignWebhook, and a vendor's
 //     receiver checks a request with VerifyWebhook.

@@ -1,0 +1,182 @@
+package notify
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/mail"
+	"net/textproto"
+	"strconv"
+	"time"
+
+	gomail "github.com/wneessen/go-mail"
+)
+
+// TLSPolicy says whether mail goes to the SMTP server over STARTTLS.
+type TLSPolicy string
+
+// The TLS policies.
+const (
+	// TLSRequired: STARTTLS with a verified certificate, or no delivery.
+	// The default.
+	TLSRequired TLSPolicy = "required"
+	// TLSOpportunistic: STARTTLS when the server offers it, otherwise in
+	// the clear.
+	TLSOpportunistic TLSPolicy = "opportunistic"
+	// TLSNone: in the clear; only to a server on a loopback address (a
+	// relay on the same host, a test server).
+	TLSNone TLSPolicy = "none"
+)
+
+// SMTPConfig says how to reach the mail server.
+type SMTPConfig struct {
+	// Address is host:port, e.g. smtp.example.org:587.
+	Address string
+	// From is the sender, e.g. "Verwijsindex <noreply@vindex.example>".
+	From string
+	// Username and Password authenticate (PLAIN, only over TLS); empty
+	// Username: no authentication.
+	Username, Password string
+	// TLS is the policy; empty means TLSRequired.
+	TLS TLSPolicy
+	// RootCAs verify the server's certificate; nil: the system's.
+	RootCAs *x509.CertPool
+	// Timeout bounds connecting and each command; zero: 30 s.
+	Timeout time.Duration
+}
+
+// ErrSMTPConfig: the SMTP settings are incomplete or unsafe.
+var ErrSMTPConfig = errors.New("notify: smtp settings")
+
+// Mailer sends messages to an SMTP server.
+type Mailer struct {
+	c    SMTPConfig
+	host string
+	port int
+	from string
+}
+
+// NewMailer checks c and returns a Mailer. It does not connect.
+func NewMailer(c SMTPConfig) (*Mailer, error) {
+	host, portText, err := net.SplitHostPort(c.Address)
+	port, perr := strconv.Atoi(portText)
+	if err != nil || perr != nil || host == "" || port <= 0 || port > 65535 {
+		return nil, fmt.Errorf("%w: address %q: want host:port", ErrSMTPConfig, c.Address)
+	}
+	from, err := mail.ParseAddress(c.From)
+	if err != nil {
+		return nil, fmt.Errorf("%w: sender %q: %v", ErrSMTPConfig, c.From, err)
+	}
+	switch c.TLS {
+	case "":
+		c.TLS = TLSRequired
+	case TLSRequired, TLSOpportunistic:
+	case TLSNone:
+		if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
+			return nil, fmt.Errorf("%w: TLS none is only for a server on a loopback address, not %s", ErrSMTPConfig, host)
+		}
+	default:
+		return nil, fmt.Errorf("%w: TLS policy %q: want required, opportunistic or none", ErrSMTPConfig, c.TLS)
+	}
+	if c.Timeout == 0 {
+		c.Timeout = 30 * time.Second
+	}
+	return &Mailer{c: c, host: host, port: port, from: from.String()}, nil
+}
+
+// compose builds the MIME message: a text part and an HTML alternative,
+// the message's stable ID as Message-ID (so a mail client shows a retry as
+// the same message), and urgency as Importance and X-Priority.
+func compose(from string, to []string, m Message) (*gomail.Msg, error) {
+	msg := gomail.NewMsg()
+	if err := msg.From(from); err != nil {
+		return nil, fmt.Errorf("notify: sender: %w", err)
+	}
+	if len(to) == 0 {
+		return nil, errors.New("notify: a message without recipients")
+	}
+	if err := msg.To(to...); err != nil {
+		return nil, fmt.Errorf("notify: recipient: %w", err)
+	}
+	msg.Subject(m.Subject)
+	msg.SetMessageIDWithValue(m.ID + "@vindex")
+	msg.SetDate()
+	msg.SetUserAgent("vindex")
+	if m.Urgent {
+		msg.SetImportance(gomail.ImportanceUrgent)
+	}
+	msg.SetBodyString(gomail.TypeTextPlain, m.Text)
+	msg.AddAlternativeString(gomail.TypeTextHTML, m.HTML)
+	return msg, nil
+}
+
+// Send delivers m to the recipients in one SMTP transaction. An error says
+// the message may not have arrived (a retry is safe: the Message-ID is the
+// same); Temporary reports whether the server asked to try again later.
+func (ml *Mailer) Send(ctx context.Context, to []string, m Message) error {
+	msg, err := compose(ml.from, to, m)
+	if err != nil {
+		return err
+	}
+	policy := gomail.TLSMandatory
+	switch ml.c.TLS {
+	case TLSOpportunistic:
+		policy = gomail.TLSOpportunistic
+	case TLSNone:
+		policy = gomail.NoTLS
+	}
+	opts := []gomail.Option{
+		gomail.WithPort(ml.port), gomail.WithTLSPolicy(policy), gomail.WithTimeout(ml.c.Timeout),
+		gomail.WithTLSConfig(&tls.Config{ServerName: ml.host, RootCAs: ml.c.RootCAs, MinVersion: tls.VersionTLS12}),
+	}
+	if ml.c.Username != "" {
+		opts = append(opts, gomail.WithSMTPAuth(gomail.SMTPAuthPlain), gomail.WithUsername(ml.c.Username), gomail.WithPassword(ml.c.Password))
+	}
+	client, err := gomail.NewClient(ml.host, opts...)
+	if err != nil {
+		return fmt.Errorf("notify: smtp client: %w", err)
+	}
+	if err := client.DialAndSendWithContext(ctx, msg); err != nil {
+		return &SMTPError{Address: ml.c.Address, err: err}
+	}
+	return nil
+}
+
+// SMTPError is a failed delivery to the SMTP server.
+type SMTPError struct {
+	Address string
+	err     error
+}
+
+func (e *SMTPError) Error() string { return fmt.Sprintf("notify: smtp %s: %v", e.Address, e.err) }
+
+func (e *SMTPError) Unwrap() error { return e.err }
+
+// Temporary reports whether the server answered with a temporary failure
+// (4xx) or the connection failed: worth retrying as it is.
+func (e *SMTPError) Temporary() bool {
+	var se *gomail.SendError
+	if errors.As(e.err, &se) && se.ErrorCode() > 0 {
+		return se.ErrorCode()/100 == 4
+	}
+	var reply *textproto.Error
+	if errors.As(e.err, &reply) {
+		return reply.Code/100 == 4
+	}
+	return true // no answer: the connection failed
+}
+
+// WriteEML writes m as an RFC 5322 message, as Send would send it: for a
+// development server without SMTP, whose messages are files to open.
+func WriteEML(w io.Writer, from string, to []string, m Message) error {
+	msg, err := compose(from, to, m)
+	if err != nil {
+		return err
+	}
+	_, err = msg.WriteTo(w)
+	return err
+}
