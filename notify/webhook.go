@@ -11,9 +11,14 @@
 //     STARTTLS with a verified certificate required by default, PLAIN
 //     authentication only over TLS, the stable ID as Message-ID, urgency
 //     marked; WriteEML writes the same message to a file instead.
-//   - Webhooks are signed following the Standard Webhooks convention
-//     (https://www.standardwebhooks.com) with SignWebhook, and a vendor's
-//     receiver checks a request with VerifyWebhook.
+//   - A Hook posts an event as JSON (HookEvent) to a client system,
+//     HTTPS only (plain HTTP only to loopback), signed following the
+//     Standard Webhooks convention (https://www.standardwebhooks.com) with
+//     SignWebhook; a 2xx answer is a delivery. A vendor's receiver checks a
+//     request with VerifyWebhook.
+//
+// Not here yet: the delivery worker that drains the outbox with retries
+// and keeps its state in the store.
 //
 // # Never logged
 //
