@@ -9,7 +9,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"time"
@@ -48,7 +47,7 @@ func NewHook(c HookConfig) (*Hook, error) {
 	switch u.Scheme {
 	case "https":
 	case "http":
-		if ip := net.ParseIP(u.Hostname()); u.Hostname() != "localhost" && (ip == nil || !ip.IsLoopback()) {
+		if !loopback(u.Hostname()) {
 			return nil, fmt.Errorf("%w: %q", ErrWebhookURL, c.URL)
 		}
 	default:

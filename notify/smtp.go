@@ -76,7 +76,7 @@ func NewMailer(c SMTPConfig) (*Mailer, error) {
 		c.TLS = TLSRequired
 	case TLSRequired, TLSOpportunistic:
 	case TLSNone:
-		if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
+		if !loopback(host) {
 			return nil, fmt.Errorf("%w: TLS none is only for a server on a loopback address, not %s", ErrSMTPConfig, host)
 		}
 	default:
@@ -86,6 +86,12 @@ func NewMailer(c SMTPConfig) (*Mailer, error) {
 		c.Timeout = 30 * time.Second
 	}
 	return &Mailer{c: c, host: host, port: port, from: from.String()}, nil
+}
+
+// loopback reports whether host is localhost or a loopback address.
+func loopback(host string) bool {
+	ip := net.ParseIP(host)
+	return host == "localhost" || ip != nil && ip.IsLoopback()
 }
 
 // compose builds the MIME message: a text part and an HTML alternative,
