@@ -406,3 +406,51 @@ type DueItem struct {
 	// false for a live one whose end day has come.
 	Purge bool
 }
+
+// Delivery is where the delivery of one outbox event over one channel
+// stands, once it has been tried.
+type Delivery struct {
+	// Seq is the event's sequence number.
+	Seq uint64
+	// Attempts made so far.
+	Attempts int
+	// FirstTry and NextTry: the first attempt, and when to try again.
+	FirstTry, NextTry time.Time
+	// LastError is a stable code of the last failure ("smtp_451",
+	// "http_500", "timeout"), never a message that could quote content.
+	LastError string
+	// Delivered: the channel took it. Dead: given up (past the maximum
+	// age); kept in the dead list for operators.
+	Delivered, Dead bool
+}
+
+// Settled reports whether nothing more is to be done for d.
+func (d Delivery) Settled() bool { return d.Delivered || d.Dead }
+
+// DeliveryLog is the delivery state of one recipient's events on one
+// channel: a cursor, at or below which every event is settled, and the
+// state of the tried events above it.
+type DeliveryLog struct {
+	Cursor uint64
+	// States of the events above the cursor that were tried, ascending
+	// Seq.
+	States []Delivery
+}
+
+// DeliveryStore keeps delivery state beside the outbox, so that a delivery
+// worker resumes where it stopped after a restart or a crash.
+type DeliveryStore interface {
+	// DeliveryLog reads recipient's delivery state on channel.
+	DeliveryLog(ctx context.Context, recipient, channel string) (DeliveryLog, error)
+	// RecordDeliveries writes, in one atomic, durable write: the cursor,
+	// which may only move forward, and the states of tried events. States
+	// at or below the cursor are dropped, except dead ones, which go to
+	// the dead list.
+	RecordDeliveries(ctx context.Context, recipient, channel string, cursor uint64, states []Delivery) error
+	// DeadDeliveries lists the deliveries given up on, ascending Seq.
+	DeadDeliveries(ctx context.Context, recipient, channel string) ([]Delivery, error)
+	// RetryDead empties the dead list: each dead delivery becomes pending
+	// again (attempts kept, to be tried at once), and the cursor moves back
+	// below the first. It returns how many there were.
+	RetryDead(ctx context.Context, recipient, channel string) (int, error)
+}

@@ -164,3 +164,24 @@ func FuzzDecodeYouth(f *testing.F) {
 		}
 	})
 }
+
+func TestDeliveryRoundTrip(t *testing.T) {
+	at := time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
+	for _, d := range []store.Delivery{
+		{Seq: 1},
+		{Seq: 1 << 40, Attempts: 7, FirstTry: at, NextTry: at.Add(time.Hour), LastError: "smtp_451"},
+		{Seq: 3, Delivered: true},
+		{Seq: 4, Dead: true, LastError: "http_500"},
+	} {
+		got, err := decodeDelivery(encodeDelivery(&d))
+		if err != nil || !reflect.DeepEqual(got, d) {
+			t.Fatalf("round trip: %+v, %v; want %+v", got, err, d)
+		}
+	}
+	good := encodeDelivery(&store.Delivery{Seq: 9, LastError: "x"})
+	for _, bad := range [][]byte{nil, {9}, good[:len(good)-1], append(append([]byte(nil), good...), 0)} {
+		if _, err := decodeDelivery(bad); !errors.Is(err, store.ErrCorrupt) {
+			t.Errorf("decodeDelivery(%x) = %v", bad, err)
+		}
+	}
+}

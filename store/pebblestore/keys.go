@@ -25,6 +25,9 @@ import (
 //	'e' len institution seq             -> event record (the outbox, per recipient)
 //	'd' len institution len key         -> idempotency record
 //	'k' day len institution len key     -> (empty) idempotency record made on day
+//	'u' len institution len channel     -> delivery cursor (8 bytes)
+//	'w' len institution len channel seq -> delivery state of a tried event above the cursor
+//	'z' len institution len channel seq -> delivery state of a dead event
 const (
 	prefixMeta        = 'm'
 	prefixYouth       = 'y'
@@ -36,6 +39,9 @@ const (
 	prefixRecipient   = 'e'
 	prefixIdempotency = 'd'
 	prefixIdemByDay   = 'k'
+	prefixCursor      = 'u'
+	prefixDelivery    = 'w'
+	prefixDead        = 'z'
 )
 
 const (
@@ -124,6 +130,14 @@ func idempotencyKey(institution, key string) []byte {
 	k = append(k, prefixIdempotency)
 	k = appendLenString(k, institution)
 	return appendLenString(k, key)
+}
+
+// deliveryPrefix is prefix, the recipient and the channel.
+func deliveryPrefix(prefix byte, recipient, channel string) []byte {
+	k := make([]byte, 0, 1+2*maxLenPrefix+len(recipient)+len(channel)+seqSize)
+	k = append(k, prefix)
+	k = appendLenString(k, recipient)
+	return appendLenString(k, channel)
 }
 
 // prefixEnd returns the smallest key greater than every key with prefix p.

@@ -82,6 +82,8 @@ type Store struct {
 	// durable) until it is opened again.
 	failed atomic.Pointer[error]
 	disk   *diskGuard
+	// deliveryMu serialises the writes of delivery state.
+	deliveryMu sync.Mutex
 }
 
 const lockStripes = 4096

@@ -57,6 +57,8 @@ func Run(t *testing.T, newLocation func(t *testing.T) Opener) {
 		{"PollerMissesNothing", testPollerMissesNothing},
 		{"Closed", testClosed},
 		{"ContextCancelled", testContextCancelled},
+		{"Deliveries", testDeliveries},
+		{"RetryDead", testRetryDead},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
