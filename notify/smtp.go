@@ -162,16 +162,24 @@ func (e *SMTPError) Error() string { return fmt.Sprintf("notify: smtp %s: %v", e
 
 func (e *SMTPError) Unwrap() error { return e.err }
 
-// Temporary reports whether the server answered with a temporary failure
-// (4xx) or the connection failed: worth retrying as it is.
-func (e *SMTPError) Temporary() bool {
+// Code is the server's reply code (451, 554, …), 0 if it gave none.
+func (e *SMTPError) Code() int {
 	var se *gomail.SendError
 	if errors.As(e.err, &se) && se.ErrorCode() > 0 {
-		return se.ErrorCode()/100 == 4
+		return se.ErrorCode()
 	}
 	var reply *textproto.Error
 	if errors.As(e.err, &reply) {
-		return reply.Code/100 == 4
+		return reply.Code
+	}
+	return 0
+}
+
+// Temporary reports whether the server answered with a temporary failure
+// (4xx) or the connection failed: worth retrying as it is.
+func (e *SMTPError) Temporary() bool {
+	if c := e.Code(); c != 0 {
+		return c/100 == 4
 	}
 	return true // no answer: the connection failed
 }

@@ -1,0 +1,278 @@
+package notify
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/vindex-nl/vindex/store"
+)
+
+// Channel delivers an institution's events one way: e-mail, a webhook.
+type Channel interface {
+	// Name is the channel's name in the delivery state and metrics.
+	Name() string
+	// Deliver sends e. nil means the channel took it; an error, that it
+	// may not have arrived (it will be sent again, with the same ID).
+	Deliver(ctx context.Context, e store.Event) error
+}
+
+// Store is what the worker needs of the store: the outbox and the delivery
+// state beside it.
+type Store interface {
+	Events(ctx context.Context, recipient string, after uint64, limit int) ([]store.Event, error)
+	store.DeliveryStore
+}
+
+// WorkerConfig configures a Worker.
+type WorkerConfig struct {
+	Store Store
+	// Channels returns the channels of an institution; none: its events
+	// are not delivered (they stay in the outbox, readable over the API).
+	Channels func(institution string) []Channel
+	// Institutions lists the institutions whose outboxes are drained.
+	Institutions func() []string
+	// Poll is how long the worker waits when it found nothing to do; zero:
+	// one second.
+	Poll time.Duration
+	// Batch is how many events of one outbox a round looks at; zero: 32.
+	// A crash loses the record of at most one batch of attempts per
+	// outbox and channel: those are delivered again (same ID).
+	Batch int
+	// MinBackoff and MaxBackoff bound the wait before another attempt; it
+	// doubles per attempt, with jitter. Zero: 5 s and 1 h.
+	MinBackoff, MaxBackoff time.Duration
+	// MaxAge is how long an event is tried before it is given up (dead);
+	// zero: 72 h.
+	MaxAge time.Duration
+	// Clock returns the time; nil: time.Now.
+	Clock func() time.Time
+	// Logger gets one line per failed attempt and per dead event: the
+	// institution, channel, event ID and error code, never content.
+	Logger *slog.Logger
+	// Observe, if set, is told the result of every attempt: for metrics.
+	Observe func(institution, channel string, result Result)
+}
+
+// Result is the outcome of one attempt.
+type Result string
+
+// The results.
+const (
+	Delivered Result = "delivered"
+	Failed    Result = "failed"
+	Dead      Result = "dead"
+)
+
+// Worker drains the outbox: each event of each institution goes over each
+// of its channels at least once. Its state is in the store, so a restart
+// resumes where it stopped.
+type Worker struct {
+	c    WorkerConfig
+	wake chan struct{}
+}
+
+// NewWorker checks c and returns a Worker.
+func NewWorker(c WorkerConfig) (*Worker, error) {
+	if c.Store == nil || c.Channels == nil || c.Institutions == nil {
+		return nil, errors.New("notify: a worker needs a store, channels and institutions")
+	}
+	if c.Poll == 0 {
+		c.Poll = time.Second
+	}
+	if c.Batch == 0 {
+		c.Batch = 32
+	}
+	if c.MinBackoff == 0 {
+		c.MinBackoff = 5 * time.Second
+	}
+	if c.MaxBackoff == 0 {
+		c.MaxBackoff = time.Hour
+	}
+	if c.MaxAge == 0 {
+		c.MaxAge = 72 * time.Hour
+	}
+	if c.Clock == nil {
+		c.Clock = time.Now
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	return &Worker{c: c, wake: make(chan struct{}, 1)}, nil
+}
+
+// Wake makes a waiting worker look at the outbox now (after a commit that
+// appended events, say).
+func (w *Worker) Wake() {
+	select {
+	case w.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Run drains the outbox until ctx ends.
+func (w *Worker) Run(ctx context.Context) {
+	for ctx.Err() == nil {
+		worked, err := w.Round(ctx)
+		if err != nil && ctx.Err() == nil {
+			w.c.Logger.Error("delivery round failed", slog.String("error", err.Error()))
+		}
+		if worked {
+			continue
+		}
+		select {
+		case <-ctx.Done():
+		case <-w.wake:
+		case <-time.After(w.c.Poll):
+		}
+	}
+}
+
+// Round looks once at every outbox and channel, attempting what is due, in
+// parallel per institution and channel. It reports whether it attempted
+// anything.
+func (w *Worker) Round(ctx context.Context) (worked bool, err error) {
+	var (
+		mu   sync.Mutex
+		errs []error
+		wg   sync.WaitGroup
+	)
+	for _, inst := range w.c.Institutions() {
+		for _, ch := range w.c.Channels(inst) {
+			wg.Go(func() {
+				n, err := w.drain(ctx, inst, ch)
+				mu.Lock()
+				defer mu.Unlock()
+				if n > 0 {
+					worked = true
+				}
+				if err != nil {
+					errs = append(errs, fmt.Errorf("%s/%s: %w", inst, ch.Name(), err))
+				}
+			})
+		}
+	}
+	wg.Wait()
+	return worked, errors.Join(errs...)
+}
+
+// drain attempts the due events of one outbox on one channel, urgent ones
+// first, and records the outcome with the cursor moved over every settled
+// event at its front.
+func (w *Worker) drain(ctx context.Context, inst string, ch Channel) (attempted int, err error) {
+	log, err := w.c.Store.DeliveryLog(ctx, inst, ch.Name())
+	if err != nil {
+		return 0, err
+	}
+	events, err := w.c.Store.Events(ctx, inst, log.Cursor, w.c.Batch)
+	if err != nil || len(events) == 0 {
+		return 0, err
+	}
+	states := make(map[uint64]store.Delivery, len(log.States))
+	for _, d := range log.States {
+		states[d.Seq] = d
+	}
+	due := make([]store.Event, 0, len(events))
+	now := w.c.Clock()
+	for _, e := range events {
+		st, ok := states[e.Seq]
+		if !ok {
+			st = store.Delivery{Seq: e.Seq}
+			states[e.Seq] = st
+		}
+		if !st.Settled() && !now.Before(st.NextTry) {
+			due = append(due, e)
+		}
+	}
+	// Urgent first; otherwise in outbox order.
+	slices.SortStableFunc(due, func(a, b store.Event) int {
+		switch {
+		case a.Urgent == b.Urgent:
+			return 0
+		case a.Urgent:
+			return -1
+		}
+		return 1
+	})
+	var changed []store.Delivery
+	for _, e := range due {
+		if ctx.Err() != nil {
+			break
+		}
+		st := states[e.Seq]
+		now := w.c.Clock()
+		if st.Attempts == 0 {
+			st.FirstTry = now
+		}
+		st.Attempts++
+		id := EventID(inst, e.Seq)
+		result := Delivered
+		if derr := ch.Deliver(ctx, e); derr == nil {
+			st.Delivered, st.LastError = true, ""
+		} else {
+			st.LastError = ErrorCode(derr)
+			if now.Sub(e.At) >= w.c.MaxAge {
+				st.Dead, result = true, Dead
+				w.c.Logger.Error("event given up", slog.String("institution", inst), slog.String("channel", ch.Name()),
+					slog.String("event", id), slog.Int("attempts", st.Attempts), slog.String("error", st.LastError))
+			} else {
+				st.NextTry, result = now.Add(w.backoff(st.Attempts)), Failed
+				w.c.Logger.Warn("delivery failed", slog.String("institution", inst), slog.String("channel", ch.Name()),
+					slog.String("event", id), slog.Int("attempt", st.Attempts), slog.String("error", st.LastError))
+			}
+		}
+		if w.c.Observe != nil {
+			w.c.Observe(inst, ch.Name(), result)
+		}
+		states[e.Seq] = st
+		changed = append(changed, st)
+	}
+	cursor := log.Cursor
+	for _, e := range events {
+		if !states[e.Seq].Settled() {
+			break
+		}
+		cursor = e.Seq
+	}
+	if len(changed) == 0 && cursor == log.Cursor {
+		return 0, nil
+	}
+	return len(changed), w.c.Store.RecordDeliveries(context.WithoutCancel(ctx), inst, ch.Name(), cursor, changed)
+}
+
+// backoff is the wait before attempt n+1: MinBackoff doubled per attempt,
+// at most MaxBackoff, between half and all of it (jitter), so that many
+// failed deliveries do not come back at once.
+func (w *Worker) backoff(attempts int) time.Duration {
+	d := w.c.MinBackoff
+	for i := 1; i < attempts && d < w.c.MaxBackoff; i++ {
+		d *= 2
+	}
+	d = min(d, w.c.MaxBackoff)
+	return d/2 + rand.N(d/2+1)
+}
+
+// ErrorCode is the stable code of a delivery error, for the delivery state,
+// logs and metrics: never its message, which could quote content.
+func ErrorCode(err error) string {
+	var se *SMTPError
+	var he *HookError
+	switch {
+	case errors.Is(err, context.DeadlineExceeded):
+		return "timeout"
+	case errors.As(err, &he) && he.Status != 0:
+		return fmt.Sprintf("http_%d", he.Status)
+	case errors.As(err, &he):
+		return "http_unreachable"
+	case errors.As(err, &se) && se.Code() != 0:
+		return fmt.Sprintf("smtp_%d", se.Code())
+	case errors.As(err, &se):
+		return "smtp_unreachable"
+	}
+	return "error"
+}
