@@ -1,0 +1,175 @@
+package notify_test
+
+import (
+	"bytes"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/vindex-nl/vindex/crypto/keys"
+	"github.com/vindex-nl/vindex/crypto/pseudonym"
+	"github.com/vindex-nl/vindex/examples"
+	"github.com/vindex-nl/vindex/identity"
+	"github.com/vindex-nl/vindex/matcher"
+	"github.com/vindex-nl/vindex/notify"
+	"github.com/vindex-nl/vindex/rules"
+)
+
+// Two institutions report one youth through the matcher; the worker mails
+// both professionals over STARTTLS to a real SMTP server, and posts WIJ's
+// events to its client system, whose first answer is a 500. Each
+// professional gets the mails the events imply, with the other's contact;
+// the retried webhook carries the same ID; and no byte of any message or
+// webhook holds the BSN, the birth date or the youth's pseudonym.
+func TestMatchIsMailedAndPosted(t *testing.T) {
+	cov, err := rules.Load(bytes.NewReader(examples.CovenantGroningen), "covenant-groningen.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := keys.Create()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ps, err := pseudonym.New(h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := openStore(t, t.TempDir())
+	defer s.Close()
+	m, err := matcher.New(matcher.Config{Store: s, Pseudonymiser: ps, Covenant: cov})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const digits, date = "111222333", "2014-05-17"
+	bsn, _ := identity.ParseBSN(digits)
+	birth, _ := identity.ParseBirthDate(date)
+	report := func(inst string, kind matcher.Kind, code string, c matcher.Contact) {
+		t.Helper()
+		if _, err := m.Register(bg, matcher.Actor{Institution: inst}, matcher.Registration{
+			BSN: bsn, BirthDate: birth, Municipality: "GM0014", Kind: kind, SignalCode: code, Contact: c,
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	report("wij-groningen", matcher.Involvement, "", matcher.Contact{Name: "M. de Vries", Phone: "050-7654321", Email: "m.devries@wij.example"})
+	report("school-example-lyceum", matcher.Signal, "S01", matcher.Contact{Name: "J. Bakker", Phone: "050-1112222", Email: "j.bakker@lyceum.example"})
+
+	ca, cert := testCA(t)
+	smtpSrv := startSMTP(t, &cert)
+	mailer, err := notify.NewMailer(notify.SMTPConfig{Address: smtpSrv.addr, From: "Verwijsindex <noreply@vindex.example>",
+		Username: "vindex", Password: "s3cret", RootCAs: ca.Pool()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tm, err := notify.BuiltinTemplates("nl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rc := startReceiver(t, ca, 500)
+	hook, err := notify.NewHook(notify.HookConfig{URL: rc.srv.URL, Secret: rc.secret, RootCAs: ca.Pool()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	display := func(id string) string {
+		if inst, ok := cov.Institution(id); ok {
+			return inst.Name
+		}
+		return id
+	}
+	email := func(mailbox string) notify.Channel {
+		return &notify.EmailChannel{Sender: mailer, Templates: tm, Registrations: s, Mailbox: mailbox, Region: "Groningen", DisplayName: display}
+	}
+	channels := map[string][]notify.Channel{
+		"wij-groningen":         {email(""), &notify.WebhookChannel{Hook: hook}},
+		"school-example-lyceum": {email("zorg@lyceum.example")},
+	}
+	w, err := notify.NewWorker(notify.WorkerConfig{
+		Store: s, Channels: func(i string) []notify.Channel { return channels[i] },
+		Institutions: func() []string { return []string{"wij-groningen", "school-example-lyceum"} },
+		MinBackoff:   10 * time.Millisecond, MaxBackoff: 20 * time.Millisecond,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		round(t, w)
+		done := true
+		for inst, chs := range channels {
+			for _, ch := range chs {
+				log, _ := s.DeliveryLog(bg, inst, ch.Name())
+				evs, _ := s.Events(bg, inst, log.Cursor, 10)
+				done = done && len(evs) == 0
+			}
+		}
+		if done {
+			break
+		}
+		time.Sleep(30 * time.Millisecond)
+	}
+
+	// Who got what: WIJ reported first (no match yet), then the school's
+	// report made the match and the coordinator (WIJ, in the city).
+	bySubject := map[string][]string{}
+	var all []byte
+	for _, r := range smtpSrv.messages() {
+		_, subject, _ := parseMail(t, r.data)
+		for _, to := range r.to {
+			bySubject[to] = append(bySubject[to], subject)
+		}
+		all = append(all, r.data...)
+	}
+	want := map[string][]string{
+		"m.devries@wij.example":   {"geen match", "match met Voorbeeldlyceum", "procescoördinatie bij WIJ Groningen"},
+		"j.bakker@lyceum.example": {"match met WIJ Groningen", "procescoördinatie bij WIJ Groningen"},
+		"zorg@lyceum.example":     {"match met WIJ Groningen", "procescoördinatie bij WIJ Groningen"},
+	}
+	for to, subjects := range want {
+		got := bySubject[to]
+		if len(got) != len(subjects) {
+			t.Errorf("%s got %d mails %q, want %d", to, len(got), got, len(subjects))
+			continue
+		}
+		for _, w := range subjects {
+			found := false
+			for _, g := range got {
+				found = found || strings.Contains(g, w)
+			}
+			if !found {
+				t.Errorf("%s: no mail about %q in %q", to, w, got)
+			}
+		}
+	}
+	if !bytes.Contains(all, []byte("j.bakker@lyceum.example")) || !bytes.Contains(all, []byte("050-7654321")) {
+		t.Error("the mails do not give the other professional's contact")
+	}
+	rc.mu.Lock()
+	ids := append([]string(nil), rc.ids...)
+	got := append([]notify.HookEvent(nil), rc.got...)
+	rc.mu.Unlock()
+	// The first post got the 500; it came again later with the same ID.
+	if len(ids) != 4 || ids[3] != ids[0] || len(got) != 3 || rc.bad != 0 {
+		t.Fatalf("webhook: ids %v, %d delivered, %d badly signed", ids, len(got), rc.bad)
+	}
+	for _, ev := range got {
+		b, _ := json.Marshal(ev)
+		all = append(all, b...)
+	}
+
+	set, err := ps.Youth(bsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for what, needle := range map[string]string{
+		"BSN": digits, "birth date": date, "birth date (NL)": "17-05-2014", "birth date (compact)": "20140517",
+		"pseudonym (hex)":    hex.EncodeToString(set.Primary.Sum[:]),
+		"pseudonym (base64)": base64.StdEncoding.EncodeToString(set.Primary.Sum[:])[:20],
+	} {
+		if bytes.Contains(all, []byte(needle)) {
+			t.Errorf("a message holds the youth's %s", what)
+		}
+	}
+}
