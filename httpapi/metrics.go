@@ -31,6 +31,7 @@ type Metrics struct {
 	matches       prometheus.Counter
 	assignments   prometheus.Counter
 	events        *prometheus.CounterVec
+	deliveries    *prometheus.CounterVec
 
 	mu      sync.Mutex
 	cursors map[string]uint64 // institution → last after polled
@@ -59,7 +60,10 @@ func NewMetrics() *Metrics {
 	m.events = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "vindex_outbox_events_total", Help: "Outbox events committed, by type.",
 	}, []string{"type"})
-	m.reg.MustRegister(m.requests, m.duration, m.registrations, m.matches, m.assignments, m.events,
+	m.deliveries = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "vindex_deliveries_total", Help: "Delivery attempts of outbox events, by channel (email, webhook) and result (delivered, failed, dead).",
+	}, []string{"channel", "result"})
+	m.reg.MustRegister(m.requests, m.duration, m.registrations, m.matches, m.assignments, m.events, m.deliveries,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -178,6 +182,71 @@ func (m *Metrics) WatchOutbox(s store.Store, cov *rules.Covenant) {
 				return
 			}
 			ch <- prometheus.MustNewConstMetric(desc, prometheus.GaugeValue, float64(len(evs)), inst.ID)
+		}
+	}})
+}
+
+// ObserveDelivery counts one delivery attempt in
+// vindex_deliveries_total{channel, result}.
+func (m *Metrics) ObserveDelivery(channel, result string) {
+	m.deliveries.WithLabelValues(channel, result).Inc()
+}
+
+// DeliveryState is what WatchDeliveries reads: the outbox and the delivery
+// state beside it.
+type DeliveryState interface {
+	Events(ctx context.Context, recipient string, after uint64, limit int) ([]store.Event, error)
+	DeliveryLog(ctx context.Context, recipient, channel string) (store.DeliveryLog, error)
+	DeadDeliveries(ctx context.Context, recipient, channel string) ([]store.Delivery, error)
+}
+
+// WatchDeliveries adds, per channel, summed over the institutions:
+// vindex_delivery_backlog_events (events not yet delivered, counted up to
+// 10000 per institution), vindex_delivery_oldest_seconds (age of the oldest
+// of them) and vindex_delivery_dead_events (given up, awaiting vindex outbox
+// retry).
+func (m *Metrics) WatchDeliveries(s DeliveryState, institutions, channels []string) {
+	backlog := prometheus.NewDesc("vindex_delivery_backlog_events", "Events not yet delivered on the channel (counted up to 10000 per institution).", []string{"channel"}, nil)
+	oldest := prometheus.NewDesc("vindex_delivery_oldest_seconds", "Age of the oldest event not yet delivered on the channel.", []string{"channel"}, nil)
+	dead := prometheus.NewDesc("vindex_delivery_dead_events", "Events given up on the channel (vindex outbox retry).", []string{"channel"}, nil)
+	m.reg.MustRegister(collectorFunc{desc: []*prometheus.Desc{backlog, oldest, dead}, collect: func(ch chan<- prometheus.Metric) {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		now := time.Now()
+		for _, channel := range channels {
+			var n, nDead int
+			var age time.Duration
+			for _, inst := range institutions {
+				log, err := s.DeliveryLog(ctx, inst, channel)
+				if err != nil {
+					ch <- prometheus.NewInvalidMetric(backlog, err)
+					return
+				}
+				settled := map[uint64]bool{}
+				for _, d := range log.States {
+					settled[d.Seq] = d.Settled()
+				}
+				evs, err := s.Events(ctx, inst, log.Cursor, backlogCap)
+				if err != nil {
+					ch <- prometheus.NewInvalidMetric(backlog, err)
+					return
+				}
+				for _, e := range evs {
+					if !settled[e.Seq] {
+						n++
+						age = max(age, now.Sub(e.At))
+					}
+				}
+				d, err := s.DeadDeliveries(ctx, inst, channel)
+				if err != nil {
+					ch <- prometheus.NewInvalidMetric(dead, err)
+					return
+				}
+				nDead += len(d)
+			}
+			ch <- prometheus.MustNewConstMetric(backlog, prometheus.GaugeValue, float64(n), channel)
+			ch <- prometheus.MustNewConstMetric(oldest, prometheus.GaugeValue, age.Seconds(), channel)
+			ch <- prometheus.MustNewConstMetric(dead, prometheus.GaugeValue, float64(nDead), channel)
 		}
 	}})
 }

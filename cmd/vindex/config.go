@@ -46,6 +46,17 @@ type config struct {
 	TokenReload     time.Duration `yaml:"token_reload_interval"`
 	CacheSize       int64         `yaml:"cache_size"`
 	MinFreeDisk     int64         `yaml:"min_free_disk"`
+	SMTPAddr        string        `yaml:"smtp_addr"`
+	SMTPFrom        string        `yaml:"smtp_from"`
+	SMTPUsername    string        `yaml:"smtp_username"`
+	SMTPPassword    string        `yaml:"smtp_password_file"`
+	SMTPTLS         string        `yaml:"smtp_tls"`
+	SMTPCA          string        `yaml:"smtp_ca"`
+	MailLanguage    string        `yaml:"mail_language"`
+	MailTemplates   string        `yaml:"mail_templates"`
+	Webhooks        string        `yaml:"webhooks"`
+	NotifyPoll      time.Duration `yaml:"notify_poll"`
+	NotifyMaxAge    time.Duration `yaml:"notify_max_age"`
 
 	// Dev is set by --dev only.
 	Dev bool `yaml:"-"`
@@ -68,6 +79,11 @@ func defaults(dev bool) config {
 		TokenReload:     5 * time.Second,
 		CacheSize:       64 << 20,
 		MinFreeDisk:     256 << 20,
+		SMTPFrom:        "Verwijsindex <noreply@localhost>",
+		SMTPTLS:         "required",
+		MailLanguage:    "nl",
+		NotifyPoll:      time.Second,
+		NotifyMaxAge:    72 * time.Hour,
 	}
 	if dev {
 		c.Listen = "127.0.0.1:8443"
@@ -105,6 +121,17 @@ func bind(fs *flag.FlagSet, c *config) {
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", c.ShutdownTimeout, "how long in-flight requests may take to finish on SIGINT or SIGTERM")
 	fs.DurationVar(&c.TokenReload, "token-reload-interval", c.TokenReload, "how often the token file is checked for changes (it is also reread on SIGHUP)")
 	fs.Int64Var(&c.CacheSize, "cache-size", c.CacheSize, "store block cache in `bytes`")
+	fs.StringVar(&c.SMTPAddr, "smtp-addr", c.SMTPAddr, "SMTP server `host:port` that mails the events; empty: no mail (with --dev: .eml files in DIR/mail)")
+	fs.StringVar(&c.SMTPFrom, "smtp-from", c.SMTPFrom, "sender `address` of the mails")
+	fs.StringVar(&c.SMTPUsername, "smtp-username", c.SMTPUsername, "SMTP user name (PLAIN authentication, over TLS only); empty: no authentication")
+	fs.StringVar(&c.SMTPPassword, "smtp-password-file", c.SMTPPassword, "`file` holding the SMTP password")
+	fs.StringVar(&c.SMTPTLS, "smtp-tls", c.SMTPTLS, "STARTTLS `policy`: required, opportunistic, or none (only to a server on a loopback address)")
+	fs.StringVar(&c.SMTPCA, "smtp-ca", c.SMTPCA, "PEM `file` of the CA of the SMTP server's certificate; empty: the system's roots")
+	fs.StringVar(&c.MailLanguage, "mail-language", c.MailLanguage, "`language` of the mails: nl or en")
+	fs.StringVar(&c.MailTemplates, "mail-templates", c.MailTemplates, "`directory` of the operator's own subject.tmpl, text.tmpl and html.tmpl; empty: the built-in ones")
+	fs.StringVar(&c.Webhooks, "webhooks", c.Webhooks, "`file` of webhooks, a line each: institution-id https-URL whsec_SECRET (kept private like the token file)")
+	fs.DurationVar(&c.NotifyPoll, "notify-poll", c.NotifyPoll, "how often the outbox is looked at for events to deliver")
+	fs.DurationVar(&c.NotifyMaxAge, "notify-max-age", c.NotifyMaxAge, "how long an event is tried before it is given up (dead; vindex outbox retry)")
 	fs.Int64Var(&c.MinFreeDisk, "min-free-disk", c.MinFreeDisk, "free `bytes` on the data directory's file system below which writes are refused (503 storage_unavailable, /readyz not ready) until space is freed; -1: no check")
 }
 
@@ -229,6 +256,17 @@ func (c *config) validate() error {
 		}
 	default:
 		errs = append(errs, fmt.Errorf("kek: %q is not vault or file", c.KEK))
+	}
+	switch c.SMTPTLS {
+	case "required", "opportunistic", "none":
+	default:
+		errs = append(errs, fmt.Errorf("smtp_tls: %q is not required, opportunistic or none", c.SMTPTLS))
+	}
+	if c.MailLanguage != "nl" && c.MailLanguage != "en" {
+		errs = append(errs, fmt.Errorf("mail_language: %q is not nl or en", c.MailLanguage))
+	}
+	if c.NotifyPoll < 10*time.Millisecond || c.NotifyMaxAge < time.Minute {
+		errs = append(errs, errors.New("notify_poll: at least 10ms; notify_max_age: at least 1m"))
 	}
 	if (c.TLSCert == "") != (c.TLSKey == "") {
 		errs = append(errs, errors.New("tls_cert and tls_key go together"))

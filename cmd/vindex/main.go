@@ -5,6 +5,7 @@
 //	vindex tokens new INSTITUTION               issue a bearer token
 //	vindex import FILE                          import registrations from CSV
 //	vindex bench [flags]                        load generator and report
+//	vindex outbox status|retry                  delivery of events
 //	vindex covenant check FILE                  validate a covenant
 //	vindex covenant test FILE SCENARIOS...      run covenant scenario files
 //	vindex version                              print the version
@@ -29,6 +30,7 @@ Usage:
   vindex tokens new INSTITUTION [flags]           issue a bearer token
   vindex import FILE [flags]                      import registrations from CSV
   vindex bench [flags]                            measure: load, report, baselines
+  vindex outbox status|retry [INSTITUTION]        delivery of events (mail, webhooks)
   vindex covenant check FILE                      validate a covenant
   vindex covenant test FILE SCENARIOS...          run covenant scenario files
   vindex version                                  print the version
@@ -87,6 +89,8 @@ func vindex(args []string, stdout, stderr io.Writer) error {
 		return importCmd(args[1:], stdout, stderr)
 	case "bench":
 		return benchCmd(args[1:], stdout, stderr)
+	case "outbox":
+		return outboxCmd(args[1:], stdout, stderr)
 	case "covenant":
 		return covenantCmd(args[1:], stdout, stderr)
 	case "version", "--version":

@@ -131,6 +131,11 @@ func run(ctx context.Context, c config, stdout io.Writer, logger *slog.Logger) e
 		return err
 	}
 
+	worker, err := newWorker(c, cov, st, metrics, logger)
+	if err != nil {
+		return err
+	}
+
 	var tokens *httpapi.Tokens
 	if c.Tokens != "" {
 		if tokens, err = httpapi.LoadTokens(c.Tokens, cov, logger); err != nil {
@@ -222,6 +227,9 @@ func run(ctx context.Context, c config, stdout io.Writer, logger *slog.Logger) e
 		})
 	}
 	wg.Go(func() { expireLoop(bg, m, c.ExpireInterval, logger) })
+	if worker != nil {
+		wg.Go(func() { worker.Run(bg) })
+	}
 
 	select {
 	case <-ctx.Done():

@@ -1,0 +1,262 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"crypto/x509"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/vindex-nl/vindex/httpapi"
+	"github.com/vindex-nl/vindex/notify"
+	"github.com/vindex-nl/vindex/rules"
+	"github.com/vindex-nl/vindex/store/pebblestore"
+)
+
+// channelNames are the delivery channels, in the order status shows them.
+var channelNames = []string{"email", "webhook"}
+
+// newWorker builds the delivery worker of `serve` from the settings: mail
+// over SMTP (or, with --dev and no SMTP, .eml files in DIR/mail) and the
+// webhooks of the webhooks file. With neither, it returns nil: events stay
+// in the outbox, readable over the API.
+func newWorker(c config, cov *rules.Covenant, st *pebblestore.Store, metrics *httpapi.Metrics, logger *slog.Logger) (*notify.Worker, error) {
+	var tm *notify.Templates
+	var err error
+	if c.MailTemplates != "" {
+		tm, err = notify.LoadTemplates(os.DirFS(c.MailTemplates), ".")
+	} else {
+		tm, err = notify.BuiltinTemplates(c.MailLanguage)
+	}
+	if err != nil {
+		return nil, err
+	}
+	var sender notify.Sender
+	switch {
+	case c.SMTPAddr != "":
+		sc := notify.SMTPConfig{Address: c.SMTPAddr, From: c.SMTPFrom, Username: c.SMTPUsername, TLS: notify.TLSPolicy(c.SMTPTLS)}
+		if c.SMTPPassword != "" {
+			b, err := os.ReadFile(c.SMTPPassword)
+			if err != nil {
+				return nil, fmt.Errorf("smtp password: %w", err)
+			}
+			sc.Password = strings.TrimSpace(string(b))
+		}
+		if c.SMTPCA != "" {
+			pem, err := os.ReadFile(c.SMTPCA)
+			if err != nil {
+				return nil, fmt.Errorf("smtp CA: %w", err)
+			}
+			sc.RootCAs = x509.NewCertPool()
+			if !sc.RootCAs.AppendCertsFromPEM(pem) {
+				return nil, fmt.Errorf("smtp CA: no PEM certificate in %s", c.SMTPCA)
+			}
+		}
+		if sender, err = notify.NewMailer(sc); err != nil {
+			return nil, err
+		}
+	case c.Dev:
+		sender = notify.EMLDir{Dir: filepath.Join(c.Data, "mail"), From: c.SMTPFrom}
+		logger.Info("no SMTP server: mails are written as .eml files", slog.String("dir", filepath.Join(c.Data, "mail")))
+	}
+	hooks := map[string]*notify.Hook{}
+	if c.Webhooks != "" {
+		if hooks, err = loadWebhooks(c.Webhooks, cov); err != nil {
+			return nil, err
+		}
+	}
+	if sender == nil && len(hooks) == 0 {
+		logger.Warn("no smtp_addr and no webhooks: events are not delivered, only readable over the API")
+		return nil, nil
+	}
+	display := func(id string) string {
+		if inst, ok := cov.Institution(id); ok {
+			return inst.Name
+		}
+		return id
+	}
+	channels := map[string][]notify.Channel{}
+	var ids []string
+	for _, inst := range cov.Institutions {
+		ids = append(ids, inst.ID)
+		if sender != nil {
+			channels[inst.ID] = append(channels[inst.ID], &notify.EmailChannel{Sender: sender, Templates: tm, Registrations: st,
+				Mailbox: inst.Email, Region: cov.Region, DisplayName: display})
+		}
+		if h := hooks[inst.ID]; h != nil {
+			channels[inst.ID] = append(channels[inst.ID], &notify.WebhookChannel{Hook: h})
+		}
+	}
+	metrics.WatchDeliveries(st, ids, channelNames)
+	return notify.NewWorker(notify.WorkerConfig{
+		Store: st, Channels: func(inst string) []notify.Channel { return channels[inst] },
+		Institutions: func() []string { return ids }, Poll: c.NotifyPoll, MaxAge: c.NotifyMaxAge, Logger: logger,
+		Observe: func(_, channel string, r notify.Result) { metrics.ObserveDelivery(channel, string(r)) },
+	})
+}
+
+// loadWebhooks reads "institution-id URL whsec_SECRET" lines. The file holds
+// secrets: like the token file, it may not be writable or readable by
+// others.
+func loadWebhooks(file string, cov *rules.Covenant) (map[string]*notify.Hook, error) {
+	f, err := os.Open(file)
+	if err != nil {
+		return nil, fmt.Errorf("webhooks: %w", err)
+	}
+	defer f.Close()
+	if st, err := f.Stat(); err == nil && st.Mode().Perm()&0o077 != 0 {
+		return nil, fmt.Errorf("webhooks: %s holds secrets and may not be readable or writable by group or others (chmod 600)", file)
+	}
+	out := map[string]*notify.Hook{}
+	sc := bufio.NewScanner(f)
+	for line := 1; sc.Scan(); line++ {
+		t := strings.TrimSpace(sc.Text())
+		if t == "" || strings.HasPrefix(t, "#") {
+			continue
+		}
+		fields := strings.Fields(t)
+		if len(fields) != 3 {
+			return nil, fmt.Errorf("webhooks: %s:%d: want institution-id URL whsec_SECRET", file, line)
+		}
+		if _, ok := cov.Institution(fields[0]); !ok {
+			return nil, fmt.Errorf("webhooks: %s:%d: %q is not an institution of the covenant", file, line, fields[0])
+		}
+		secret, err := notify.ParseWebhookSecret(fields[2])
+		if err != nil {
+			return nil, fmt.Errorf("webhooks: %s:%d: %w", file, line, err)
+		}
+		h, err := notify.NewHook(notify.HookConfig{URL: fields[1], Secret: secret})
+		if err != nil {
+			return nil, fmt.Errorf("webhooks: %s:%d: %w", file, line, err)
+		}
+		if out[fields[0]] != nil {
+			return nil, fmt.Errorf("webhooks: %s:%d: a second webhook for %s", file, line, fields[0])
+		}
+		out[fields[0]] = h
+	}
+	return out, sc.Err()
+}
+
+const outboxUsage = `Usage: vindex outbox status|retry [INSTITUTION] [--config FILE] [flags]
+
+Shows and repairs the delivery of events (mail, webhooks). Run it while no
+server has the store open.
+
+  status             per institution and channel: events not yet delivered,
+                     events being retried (attempts, last error, next try)
+                     and dead ones (given up after notify_max_age)
+  retry [INSTITUTION]
+                     put the dead events back (of one institution, or all):
+                     a running server tries them again at once
+
+The same settings as vindex serve apply (--data, --covenant, --config, --dev).
+`
+
+func outboxCmd(args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
+		return printUsage(stderr, outboxUsage, args)
+	}
+	verb, rest := args[0], args[1:]
+	var only string
+	if len(rest) > 0 && !strings.HasPrefix(rest[0], "-") {
+		only, rest = rest[0], rest[1:]
+	}
+	c, _, err := loadConfig("outbox", outboxUsage, rest, nil)
+	if err != nil {
+		return err
+	}
+	cov, err := covenantOf(c)
+	if err != nil {
+		return err
+	}
+	if only != "" {
+		if _, ok := cov.Institution(only); !ok {
+			return fmt.Errorf("outbox: %q is not an institution of the covenant", only)
+		}
+	}
+	st, err := pebblestore.Open(c.storeDir(), &pebblestore.Options{Logger: slog.New(slog.DiscardHandler), MinFreeBytes: -1})
+	if err != nil {
+		return fmt.Errorf("the store is not available (is a server running?): %w", err)
+	}
+	defer st.Close()
+	// The channels the configuration gives each institution.
+	hooks := map[string]*notify.Hook{}
+	if c.Webhooks != "" {
+		if hooks, err = loadWebhooks(c.Webhooks, cov); err != nil {
+			return err
+		}
+	}
+	configured := func(inst string) []string {
+		var out []string
+		if c.SMTPAddr != "" || c.Dev {
+			out = append(out, "email")
+		}
+		if hooks[inst] != nil {
+			out = append(out, "webhook")
+		}
+		return out
+	}
+	ctx := context.Background()
+	switch verb {
+	case "status":
+		fmt.Fprintf(stdout, "%-32s %-8s %10s %9s %6s\n", "INSTITUTION", "CHANNEL", "UNDELIVERED", "RETRYING", "DEAD")
+		for _, inst := range cov.Institutions {
+			if only != "" && inst.ID != only {
+				continue
+			}
+			for _, ch := range configured(inst.ID) {
+				log, err := st.DeliveryLog(ctx, inst.ID, ch)
+				if err != nil {
+					return err
+				}
+				evs, err := st.Events(ctx, inst.ID, log.Cursor, 100000)
+				if err != nil {
+					return err
+				}
+				dead, err := st.DeadDeliveries(ctx, inst.ID, ch)
+				if err != nil {
+					return err
+				}
+				retrying := 0
+				var last string
+				for _, d := range log.States {
+					if !d.Settled() {
+						retrying++
+						last = fmt.Sprintf("  last error %s, next try %s", d.LastError, d.NextTry.Format("2006-01-02 15:04:05"))
+					}
+				}
+				undelivered := len(evs) - (len(log.States) - retrying)
+				if undelivered == 0 && len(dead) == 0 {
+					continue
+				}
+				fmt.Fprintf(stdout, "%-32s %-8s %10d %9d %6d%s\n", inst.ID, ch, undelivered, retrying, len(dead), last)
+			}
+		}
+		return nil
+	case "retry":
+		total := 0
+		for _, inst := range cov.Institutions {
+			if only != "" && inst.ID != only {
+				continue
+			}
+			for _, ch := range channelNames {
+				n, err := st.RetryDead(ctx, inst.ID, ch)
+				if err != nil {
+					return err
+				}
+				if n > 0 {
+					fmt.Fprintf(stdout, "%s %s: %d dead events back in the queue\n", inst.ID, ch, n)
+				}
+				total += n
+			}
+		}
+		fmt.Fprintf(stdout, "%d events put back\n", total)
+		return nil
+	}
+	fmt.Fprintf(stderr, "vindex outbox: unknown verb %q\n\n%s", verb, outboxUsage)
+	return errUsage
+}
