@@ -31,6 +31,9 @@ type smtpServer struct {
 	got  []received
 	// dataErr, if set, is what DATA answers.
 	dataErr error
+	// drop, if set, makes DATA close the connection after reading part
+	// of the message.
+	drop bool
 }
 
 type received struct {
@@ -97,6 +100,14 @@ func (s *smtpSession) Rcpt(to string, _ *smtp.RcptOptions) error {
 }
 
 func (s *smtpSession) Data(r io.Reader) error {
+	s.srv.mu.Lock()
+	drop := s.srv.drop
+	s.srv.mu.Unlock()
+	if drop {
+		io.ReadFull(r, make([]byte, 64))
+		s.conn.Conn().Close()
+		return errors.New("dropped")
+	}
 	b, err := io.ReadAll(r)
 	if err != nil {
 		return err

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"net"
 	"slices"
 	"sync"
 	"time"
@@ -262,8 +263,9 @@ func (w *Worker) backoff(attempts int) time.Duration {
 func ErrorCode(err error) string {
 	var se *SMTPError
 	var he *HookError
+	var ne net.Error
 	switch {
-	case errors.Is(err, context.DeadlineExceeded):
+	case errors.Is(err, context.DeadlineExceeded), errors.As(err, &ne) && ne.Timeout():
 		return "timeout"
 	case errors.As(err, &he) && he.Status != 0:
 		return fmt.Sprintf("http_%d", he.Status)

@@ -253,3 +253,5 @@ func TestErrorCodes(t *testing.T) {
 		}
 	}
 }
+
+func youths(n int) []pseudonym.Pseudonym { return []pseudonym.Pseudonym{storetest.Youth(1, n)} }
