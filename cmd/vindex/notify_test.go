@@ -2,11 +2,19 @@ package main
 
 import (
 	"bytes"
+	"fmt"
+	"io"
+	"maps"
+	"net"
+	"net/mail"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
+
+	"github.com/emersion/go-smtp"
 )
 
 // serve --dev without SMTP writes the mails as .eml files: two
@@ -94,4 +102,140 @@ func grepLines(b []byte, s string) string {
 		}
 	}
 	return strings.Join(out, "\n")
+}
+
+// mailSink is a real SMTP server (emersion/go-smtp) on loopback, in the
+// clear (the server is told --smtp-tls none), that takes a while per
+// message and counts the Message-IDs it accepted.
+type mailSink struct {
+	addr string
+	mu   sync.Mutex
+	ids  map[string]int
+}
+
+func startMailSink(t *testing.T, perMessage time.Duration) *mailSink {
+	t.Helper()
+	m := &mailSink{ids: map[string]int{}}
+	s := smtp.NewServer(smtp.BackendFunc(func(*smtp.Conn) (smtp.Session, error) { return &sinkSession{m: m, slow: perMessage}, nil }))
+	s.Domain = "localhost"
+	s.AllowInsecureAuth = true
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.addr = l.Addr().String()
+	go s.Serve(l)
+	t.Cleanup(func() { s.Close() })
+	return m
+}
+
+func (m *mailSink) received() map[string]int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return maps.Clone(m.ids)
+}
+
+type sinkSession struct {
+	m    *mailSink
+	slow time.Duration
+}
+
+func (s *sinkSession) Mail(string, *smtp.MailOptions) error { return nil }
+func (s *sinkSession) Rcpt(string, *smtp.RcptOptions) error { return nil }
+func (s *sinkSession) Reset()                               {}
+func (s *sinkSession) Logout() error                        { return nil }
+func (s *sinkSession) Data(r io.Reader) error {
+	msg, err := mail.ReadMessage(r)
+	if err != nil {
+		return err
+	}
+	io.Copy(io.Discard, msg.Body)
+	time.Sleep(s.slow)
+	s.m.mu.Lock()
+	s.m.ids[msg.Header.Get("Message-ID")]++
+	s.m.mu.Unlock()
+	return nil
+}
+
+// The server is killed with SIGKILL while it is mailing events, and
+// restarted: every event of the outbox is mailed at least once, a repeat
+// has the same Message-ID, and after the restart the outbox drains.
+func TestDeliveryAfterKill(t *testing.T) {
+	sink := startMailSink(t, 15*time.Millisecond)
+	dir := t.TempDir()
+	args := []string{"serve", "--dev", "--listen", "127.0.0.1:0", "--smtp-addr", sink.addr, "--smtp-tls", "none", "--notify-poll", "20ms"}
+	p := start(t, dir, args...)
+	wij := devClient(t, dir, "vindex-data", p, "wij-groningen")
+	school := devClient(t, dir, "vindex-data", p, "school-example-lyceum")
+	const youths = 25
+	for n := range youths {
+		for _, r := range []struct {
+			c    *client
+			kind string
+		}{{wij, "involvement"}, {school, "signal"}} {
+			body := map[string]any{"bsn": validBSN(t, 500+n), "birth_date": "2013-09-04", "municipality": "GM0014", "kind": r.kind,
+				"contact": map[string]string{"name": "A. Jansen", "email": "prof@example.org"}}
+			if r.kind == "signal" {
+				body["code"] = "S01"
+			}
+			if st, b, err := r.c.post("/v1/registrations", body); err != nil || st != 201 {
+				t.Fatalf("report: %d %s %v", st, b, err)
+			}
+		}
+	}
+	// Kill it once some, not all, mails are out.
+	deadline := time.Now().Add(20 * time.Second)
+	for time.Now().Before(deadline) && len(sink.received()) < 20 {
+		time.Sleep(5 * time.Millisecond)
+	}
+	p.kill(t)
+	before := len(sink.received())
+
+	p = start(t, dir, args...)
+	wij = devClient(t, dir, "vindex-data", p, "wij-groningen")
+	school = devClient(t, dir, "vindex-data", p, "school-example-lyceum")
+	want := map[string]bool{}
+	for inst, c := range map[string]*client{"wij-groningen": wij, "school-example-lyceum": school} {
+		st, b, err := c.get("/v1/events?limit=1000")
+		evs := must[struct {
+			Events []struct {
+				Seq uint64 `json:"seq"`
+			} `json:"events"`
+		}](t, st, b, err, 200)
+		for _, e := range evs.Events {
+			want[fmt.Sprintf("<vx_%s_%d@vindex>", inst, e.Seq)] = true
+		}
+	}
+	if len(want) != 5*youths {
+		t.Fatalf("%d events in the outboxes, want %d", len(want), 5*youths)
+	}
+	deadline = time.Now().Add(60 * time.Second)
+	for time.Now().Before(deadline) {
+		got := sink.received()
+		missing := 0
+		for id := range want {
+			if got[id] == 0 {
+				missing++
+			}
+		}
+		if missing == 0 {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	got := sink.received()
+	dup := 0
+	for id, n := range got {
+		if !want[id] {
+			t.Errorf("a mail with an unknown Message-ID %s", id)
+		}
+		dup += n - 1
+	}
+	for id := range want {
+		if got[id] == 0 {
+			t.Errorf("event %s never mailed", id)
+		}
+	}
+	t.Logf("%d of %d mailed before the kill; %d mailed twice, with the same Message-ID", before, len(want), dup)
+	p.stop(t)
 }
