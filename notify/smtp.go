@@ -11,6 +11,7 @@ import (
 	"net/mail"
 	"net/textproto"
 	"strconv"
+	"sync"
 	"time"
 
 	gomail "github.com/wneessen/go-mail"
@@ -52,13 +53,21 @@ type SMTPConfig struct {
 // ErrSMTPConfig: the SMTP settings are incomplete or unsafe.
 var ErrSMTPConfig = errors.New("notify: smtp settings")
 
-// Mailer sends messages to an SMTP server.
+// Mailer sends messages to an SMTP server. It keeps a few connections open
+// between messages and reuses them; a reused connection that fails is
+// replaced by a new one at once.
 type Mailer struct {
 	c    SMTPConfig
 	host string
 	port int
 	from string
+
+	mu   sync.Mutex
+	idle []*gomail.Client
 }
+
+// maxIdle is how many connections a Mailer keeps open.
+const maxIdle = 4
 
 // NewMailer checks c and returns a Mailer. It does not connect.
 func NewMailer(c SMTPConfig) (*Mailer, error) {
@@ -128,6 +137,26 @@ func (ml *Mailer) Send(ctx context.Context, to []string, m Message) error {
 	if err != nil {
 		return err
 	}
+	if c := ml.take(); c != nil {
+		if err := c.Send(msg); err == nil {
+			ml.put(c)
+			return nil
+		}
+		c.Close() // stale or broken: a new connection below
+	}
+	c, err := ml.dial(ctx)
+	if err != nil {
+		return &SMTPError{Address: ml.c.Address, err: err}
+	}
+	if err := c.Send(msg); err != nil {
+		c.Close()
+		return &SMTPError{Address: ml.c.Address, err: err}
+	}
+	ml.put(c)
+	return nil
+}
+
+func (ml *Mailer) dial(ctx context.Context) (*gomail.Client, error) {
 	policy := gomail.TLSMandatory
 	switch ml.c.TLS {
 	case TLSOpportunistic:
@@ -142,12 +171,47 @@ func (ml *Mailer) Send(ctx context.Context, to []string, m Message) error {
 	if ml.c.Username != "" {
 		opts = append(opts, gomail.WithSMTPAuth(gomail.SMTPAuthPlain), gomail.WithUsername(ml.c.Username), gomail.WithPassword(ml.c.Password))
 	}
-	client, err := gomail.NewClient(ml.host, opts...)
+	c, err := gomail.NewClient(ml.host, opts...)
 	if err != nil {
-		return fmt.Errorf("notify: smtp client: %w", err)
+		return nil, err
 	}
-	if err := client.DialAndSendWithContext(ctx, msg); err != nil {
-		return &SMTPError{Address: ml.c.Address, err: err}
+	if err := c.DialWithContext(ctx); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+func (ml *Mailer) take() *gomail.Client {
+	ml.mu.Lock()
+	defer ml.mu.Unlock()
+	if len(ml.idle) == 0 {
+		return nil
+	}
+	c := ml.idle[len(ml.idle)-1]
+	ml.idle = ml.idle[:len(ml.idle)-1]
+	return c
+}
+
+func (ml *Mailer) put(c *gomail.Client) {
+	ml.mu.Lock()
+	if len(ml.idle) < maxIdle {
+		ml.idle = append(ml.idle, c)
+		c = nil
+	}
+	ml.mu.Unlock()
+	if c != nil {
+		c.Close()
+	}
+}
+
+// Close closes the connections kept open.
+func (ml *Mailer) Close() error {
+	ml.mu.Lock()
+	idle := ml.idle
+	ml.idle = nil
+	ml.mu.Unlock()
+	for _, c := range idle {
+		c.Close()
 	}
 	return nil
 }

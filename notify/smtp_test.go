@@ -34,6 +34,8 @@ type smtpServer struct {
 	// drop, if set, makes DATA close the connection after reading part
 	// of the message.
 	drop bool
+	// sessions counts the connections (greetings) served.
+	sessions int
 }
 
 type received struct {
@@ -44,7 +46,9 @@ type received struct {
 	auth bool
 }
 
-func startSMTP(t *testing.T, cert *tls.Certificate) *smtpServer {
+func startSMTP(t *testing.T, cert *tls.Certificate) *smtpServer { return startSMTPForBench(t, cert) }
+
+func startSMTPForBench(t testing.TB, cert *tls.Certificate) *smtpServer {
 	t.Helper()
 	srv := &smtpServer{}
 	s := smtp.NewServer(srv)
@@ -66,6 +70,9 @@ func startSMTP(t *testing.T, cert *tls.Certificate) *smtpServer {
 }
 
 func (s *smtpServer) NewSession(c *smtp.Conn) (smtp.Session, error) {
+	s.mu.Lock()
+	s.sessions++
+	s.mu.Unlock()
 	return &smtpSession{srv: s, conn: c}, nil
 }
 
@@ -127,7 +134,7 @@ func (s *smtpSession) Data(r io.Reader) error {
 func (s *smtpSession) Reset()        { s.cur = received{auth: s.cur.auth} }
 func (s *smtpSession) Logout() error { return nil }
 
-func testCA(t *testing.T) (*pki.CA, tls.Certificate) {
+func testCA(t testing.TB) (*pki.CA, tls.Certificate) {
 	t.Helper()
 	ca, err := pki.NewCA("smtp test CA")
 	if err != nil {
@@ -206,6 +213,29 @@ func TestMailerSendsOverSTARTTLS(t *testing.T) {
 	if !strings.Contains(msg.Header.Get("Content-Type"), "multipart/alternative") ||
 		!strings.Contains(body, "text/plain") || !strings.Contains(body, "text/html") {
 		t.Errorf("not text and HTML alternatives: %s", msg.Header.Get("Content-Type"))
+	}
+}
+
+// Messages one after another share one connection; a connection the
+// server closed is replaced without a failed delivery.
+func TestMailerReusesConnections(t *testing.T) {
+	ca, cert := testCA(t)
+	srv := startSMTP(t, &cert)
+	ml, err := notify.NewMailer(notify.SMTPConfig{Address: srv.addr, From: "noreply@vindex.example", RootCAs: ca.Pool()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ml.Close()
+	for range 5 {
+		if err := ml.Send(context.Background(), []string{"a@example.org"}, rendered(t, false)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	srv.mu.Lock()
+	sessions := srv.sessions
+	srv.mu.Unlock()
+	if len(srv.messages()) != 5 || sessions > 2 {
+		t.Fatalf("%d messages over %d connections", len(srv.messages()), sessions)
 	}
 }
 

@@ -64,7 +64,7 @@ func (c *channel) delivered() map[uint64]int {
 	return out
 }
 
-func openStore(t *testing.T, dir string) *pebblestore.Store {
+func openStore(t testing.TB, dir string) *pebblestore.Store {
 	t.Helper()
 	s, err := pebblestore.Open(dir, &pebblestore.Options{Logger: slog.New(slog.DiscardHandler), MinFreeBytes: -1})
 	if err != nil {

@@ -1,0 +1,121 @@
+package notify_test
+
+import (
+	"context"
+	"crypto/tls"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/vindex-nl/vindex/crypto/pseudonym"
+	"github.com/vindex-nl/vindex/internal/pki"
+	"github.com/vindex-nl/vindex/notify"
+	"github.com/vindex-nl/vindex/store"
+	"github.com/vindex-nl/vindex/store/storetest"
+)
+
+// Delivery benchmarks on a real store: b.N events spread over six
+// institutions, delivered by the worker until the outbox is drained; the
+// figure is deliveries per second, each recorded durably in the store.
+
+var benchInstitutions = []string{"a", "b", "c", "d", "e", "f"}
+
+func fillOutbox(b *testing.B, n int) *workerEnv {
+	b.Helper()
+	s := openStore(b, b.TempDir())
+	b.Cleanup(func() { s.Close() })
+	at := time.Now()
+	for i := 0; i < n; {
+		y := storetest.Youth(1, i)
+		if err := s.Update(bg, []pseudonym.Pseudonym{y}, func(tx store.Tx) error {
+			for k := 0; k < 100 && i < n; k++ {
+				tx.Append(store.Event{Type: store.EventMatch, At: at, Recipient: benchInstitutions[i%len(benchInstitutions)]})
+				i++
+			}
+			return nil
+		}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	return &workerEnv{s: s}
+}
+
+type workerEnv struct{ s interface{ notify.Store } }
+
+func drain(b *testing.B, s notify.Store, ch notify.Channel) {
+	b.Helper()
+	w, err := notify.NewWorker(notify.WorkerConfig{
+		Store: s, Channels: func(string) []notify.Channel { return []notify.Channel{ch} },
+		Institutions: func() []string { return benchInstitutions },
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	for {
+		worked, err := w.Round(bg)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if !worked {
+			return
+		}
+	}
+}
+
+func BenchmarkDeliveryWebhook(b *testing.B) {
+	ca, err := pki.NewCA("bench CA")
+	if err != nil {
+		b.Fatal(err)
+	}
+	var got atomic.Int64
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		got.Add(1)
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	cert, _ := ca.Server("127.0.0.1")
+	srv.TLS = &tls.Config{Certificates: []tls.Certificate{cert}}
+	srv.StartTLS()
+	defer srv.Close()
+	h, err := notify.NewHook(notify.HookConfig{URL: srv.URL, Secret: notify.NewWebhookSecret(), RootCAs: ca.Pool()})
+	if err != nil {
+		b.Fatal(err)
+	}
+	env := fillOutbox(b, b.N)
+	b.ResetTimer()
+	drain(b, env.s, &notify.WebhookChannel{Hook: h})
+	b.StopTimer()
+	if got.Load() < int64(b.N) {
+		b.Fatalf("%d of %d delivered", got.Load(), b.N)
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "deliveries/s")
+}
+
+func BenchmarkDeliverySMTP(b *testing.B) {
+	ca, cert := testCA(b)
+	srv := startSMTPForBench(b, &cert)
+	ml, err := notify.NewMailer(notify.SMTPConfig{Address: srv.addr, From: "noreply@vindex.example", RootCAs: ca.Pool()})
+	if err != nil {
+		b.Fatal(err)
+	}
+	tm, _ := notify.BuiltinTemplates("nl")
+	env := fillOutbox(b, b.N)
+	ch := &notify.EmailChannel{Sender: ml, Templates: tm, Registrations: noRegistrations{}, Mailbox: "zorg@example.org"}
+	b.ResetTimer()
+	drain(b, env.s, ch)
+	b.StopTimer()
+	if n := len(srv.messages()); n < b.N {
+		b.Fatalf("%d of %d delivered", n, b.N)
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "deliveries/s")
+}
+
+type noRegistrations struct{}
+
+func (noRegistrations) Registration(context.Context, store.ID) (store.Registration, error) {
+	return store.Registration{}, fmt.Errorf("bench: %w", store.ErrNotFound)
+}
