@@ -1,6 +1,7 @@
 package notify_test
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"fmt"
@@ -11,9 +12,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vindex-nl/vindex/bench"
+	"github.com/vindex-nl/vindex/crypto/keys"
 	"github.com/vindex-nl/vindex/crypto/pseudonym"
+	"github.com/vindex-nl/vindex/examples"
 	"github.com/vindex-nl/vindex/internal/pki"
+	"github.com/vindex-nl/vindex/matcher"
 	"github.com/vindex-nl/vindex/notify"
+	"github.com/vindex-nl/vindex/rules"
 	"github.com/vindex-nl/vindex/store"
 	"github.com/vindex-nl/vindex/store/storetest"
 )
@@ -118,4 +124,87 @@ type noRegistrations struct{}
 
 func (noRegistrations) Registration(context.Context, store.ID) (store.Registration, error) {
 	return store.Registration{}, fmt.Errorf("bench: %w", store.ErrNotFound)
+}
+
+// BenchmarkBacklogUnderLoad registers youths in process at an open-loop
+// 10,000 reports a second for 10 s (the bench package's rereport
+// workload, so that matches happen) while the worker posts every event to a
+// local webhook receiver, and reports the largest backlog seen, the backlog
+// when the load stops and how long it then takes to drain. Run it alone:
+// go test -run '^$' -bench BacklogUnderLoad -benchtime 1x ./notify
+func BenchmarkBacklogUnderLoad(b *testing.B) {
+	ca, err := pki.NewCA("bench CA")
+	if err != nil {
+		b.Fatal(err)
+	}
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	cert, _ := ca.Server("127.0.0.1")
+	srv.TLS = &tls.Config{Certificates: []tls.Certificate{cert}}
+	srv.StartTLS()
+	defer srv.Close()
+	cov, err := rules.Load(bytes.NewReader(examples.CovenantGroningen), "covenant-groningen.yaml")
+	if err != nil {
+		b.Fatal(err)
+	}
+	h, _ := keys.Create()
+	ps, _ := pseudonym.New(h)
+	s := openStore(b, b.TempDir())
+	defer s.Close()
+	m, err := matcher.New(matcher.Config{Store: s, Pseudonymiser: ps, Covenant: cov})
+	if err != nil {
+		b.Fatal(err)
+	}
+	hook, _ := notify.NewHook(notify.HookConfig{URL: srv.URL, Secret: notify.NewWebhookSecret(), RootCAs: ca.Pool()})
+	ch := &notify.WebhookChannel{Hook: hook}
+	insts := bench.Institutions
+	w, err := notify.NewWorker(notify.WorkerConfig{
+		Store: s, Channels: func(string) []notify.Channel { return []notify.Channel{ch} },
+		Institutions: func() []string { return insts }, Poll: 10 * time.Millisecond, Batch: 256,
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	backlog := func() int {
+		n := 0
+		for _, inst := range insts {
+			log, _ := s.DeliveryLog(bg, inst, "webhook")
+			evs, _ := s.Events(bg, inst, log.Cursor, 1_000_000)
+			n += len(evs)
+		}
+		return n
+	}
+	ctx, stop := context.WithCancel(bg)
+	defer stop()
+	go w.Run(ctx)
+	var maxBacklog atomic.Int64
+	sampling, stopSampling := context.WithCancel(bg)
+	defer stopSampling()
+	go func() {
+		for sampling.Err() == nil {
+			if n := int64(backlog()); n > maxBacklog.Load() {
+				maxBacklog.Store(n)
+			}
+			time.Sleep(500 * time.Millisecond)
+		}
+	}()
+	b.ResetTimer()
+	for range b.N {
+		r, err := bench.Run(bg, bench.NewInProcess("vindex", m), bench.Config{Workload: bench.Rereport, Ops: 100_000, Rate: 10_000, Concurrency: 256, Seed: 1}, nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.ReportMetric(r.OpsRate, "regs/s")
+		atEnd := backlog()
+		start := time.Now()
+		for backlog() > 0 {
+			time.Sleep(50 * time.Millisecond)
+		}
+		stopSampling()
+		b.ReportMetric(float64(atEnd), "backlog_at_end")
+		b.ReportMetric(float64(max(maxBacklog.Load(), int64(atEnd))), "backlog_max")
+		b.ReportMetric(time.Since(start).Seconds(), "drain_s")
+	}
 }
