@@ -56,21 +56,28 @@ func (s *Store) DeliveryLog(ctx context.Context, recipient, channel string) (sto
 	defer s.leave()
 	snap := s.db.NewSnapshot()
 	defer snap.Close()
+	return readDeliveryLog(snap, recipient, channel)
+}
+
+// readDeliveryLog reads the cursor and the states above it through r.
+func readDeliveryLog(r pebble.Reader, recipient, channel string) (store.DeliveryLog, error) {
 	var log store.DeliveryLog
-	v, closer, err := snap.Get(deliveryPrefix(prefixCursor, recipient, channel))
+	v, closer, err := r.Get(deliveryPrefix(prefixCursor, recipient, channel))
 	switch {
 	case errors.Is(err, pebble.ErrNotFound):
 	case err != nil:
 		return store.DeliveryLog{}, fmt.Errorf("pebblestore: %w", err)
 	default:
-		if len(v) != seqSize {
-			closer.Close()
+		ok := len(v) == seqSize
+		if ok {
+			log.Cursor = binary.BigEndian.Uint64(v)
+		}
+		closer.Close()
+		if !ok {
 			return store.DeliveryLog{}, fmt.Errorf("pebblestore: delivery cursor: %w", store.ErrCorrupt)
 		}
-		log.Cursor = binary.BigEndian.Uint64(v)
-		closer.Close()
 	}
-	log.States, err = scanDeliveries(snap, deliveryPrefix(prefixDelivery, recipient, channel))
+	log.States, err = scanDeliveries(r, deliveryPrefix(prefixDelivery, recipient, channel))
 	return log, err
 }
 
@@ -106,7 +113,7 @@ func (s *Store) RecordDeliveries(ctx context.Context, recipient, channel string,
 	defer s.leave()
 	s.deliveryMu.Lock()
 	defer s.deliveryMu.Unlock()
-	log, err := s.deliveryLogLocked(recipient, channel)
+	log, err := readDeliveryLog(s.db, recipient, channel)
 	if err != nil {
 		return err
 	}
@@ -143,23 +150,6 @@ func (s *Store) RecordDeliveries(ctx context.Context, recipient, channel string,
 	return nil
 }
 
-func (s *Store) deliveryLogLocked(recipient, channel string) (store.DeliveryLog, error) {
-	var log store.DeliveryLog
-	v, closer, err := s.db.Get(deliveryPrefix(prefixCursor, recipient, channel))
-	switch {
-	case errors.Is(err, pebble.ErrNotFound):
-	case err != nil:
-		return log, fmt.Errorf("pebblestore: %w", err)
-	default:
-		if len(v) == seqSize {
-			log.Cursor = binary.BigEndian.Uint64(v)
-		}
-		closer.Close()
-	}
-	log.States, err = scanDeliveries(s.db, deliveryPrefix(prefixDelivery, recipient, channel))
-	return log, err
-}
-
 // DeadDeliveries implements store.DeliveryStore.
 func (s *Store) DeadDeliveries(ctx context.Context, recipient, channel string) ([]store.Delivery, error) {
 	if err := ctx.Err(); err != nil {
@@ -187,7 +177,7 @@ func (s *Store) RetryDead(ctx context.Context, recipient, channel string) (int, 
 	if err != nil || len(dead) == 0 {
 		return 0, err
 	}
-	log, err := s.deliveryLogLocked(recipient, channel)
+	log, err := readDeliveryLog(s.db, recipient, channel)
 	if err != nil {
 		return 0, err
 	}
