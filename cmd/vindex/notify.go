@@ -151,7 +151,7 @@ server has the store open.
                      and dead ones (given up after notify_max_age)
   retry [INSTITUTION]
                      put the dead events back (of one institution, or all):
-                     a running server tries them again at once
+                     the server tries them again as soon as it runs
 
 The same settings as vindex serve apply (--data, --covenant, --config, --dev).
 `
