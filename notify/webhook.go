@@ -1,30 +1,38 @@
-// Package notify tells institutions what happened to the youths they are
-// involved with. What is here so far:
+// Package notify delivers the outbox: it tells institutions what happened
+// to the youths they are involved with, at least once, by mail and by
+// webhook.
 //
-//   - Templates render an outbox event into a message (subject, text and
-//     HTML parts; Dutch by default, English, or an operator's own
-//     templates), naming the other institutions, their professionals'
-//     contacts and the recipient's own reference for the youth — never a
-//     BSN, a birth date, a name or a pseudonym, which an event does not
-//     hold. Every message has a stable ID (EventID), the same on a retry.
+//   - A Worker drains every institution's outbox over each of its channels
+//     (EmailChannel, WebhookChannel): urgent events first, a failed
+//     attempt retried after an exponential backoff with jitter, an event
+//     given up (dead) after a maximum age. Its state lives in the store
+//     (store.DeliveryStore) and is written atomically, so a restart
+//     resumes where it stopped; a crash can repeat at most one batch of
+//     deliveries, with the same IDs.
+//   - Templates render an event into a message (subject, text and HTML
+//     parts; Dutch by default, English, or an operator's own templates),
+//     naming the other institutions and their professionals' contacts —
+//     never a BSN, a birth date, a name or a pseudonym, which an event does
+//     not hold. Every message has a stable ID (EventID), the same on a
+//     retry, so that a receiver can drop a duplicate.
 //   - A Mailer sends a message over SMTP (github.com/wneessen/go-mail):
 //     STARTTLS with a verified certificate required by default, PLAIN
 //     authentication only over TLS, the stable ID as Message-ID, urgency
-//     marked; WriteEML writes the same message to a file instead.
-//   - A Hook posts an event as JSON (HookEvent) to a client system,
-//     HTTPS only (plain HTTP only to loopback), signed following the
-//     Standard Webhooks convention (https://www.standardwebhooks.com) with
+//     marked, connections reused; EMLDir writes the messages to files
+//     instead, for development.
+//   - A Hook posts an event as JSON (HookEvent) to a client system, HTTPS
+//     only (plain HTTP only to loopback), signed following the Standard
+//     Webhooks convention (https://www.standardwebhooks.com) with
 //     SignWebhook; a 2xx answer is a delivery. A vendor's receiver checks a
 //     request with VerifyWebhook.
 //
-// Not here yet: the delivery worker that drains the outbox with retries
-// and keeps its state in the store.
-//
 // # Never logged
 //
-// Secrets are never printed: errors name what is wrong (a missing header, a
-// stale timestamp, no matching signature), never a secret, a signature or a
-// body.
+// Log lines and the delivery state carry the institution, the channel, the
+// event ID and a stable error code (ErrorCode), never a message's content or
+// a server's reply. Secrets are never printed: errors name what is wrong (a
+// missing header, a stale timestamp, no matching signature), never a
+// secret, a signature or a body.
 package notify
 
 import (
