@@ -532,11 +532,7 @@ func (m *Matcher) parties(live []store.Registration, self string) []Party {
 		if r.Institution == self {
 			continue
 		}
-		name := r.Institution
-		if inst, ok := m.cov.Institution(r.Institution); ok {
-			name = inst.Name
-		}
-		out = append(out, Party{Institution: r.Institution, Name: name, Kind: r.Kind, Contact: r.Contact, Since: r.CreatedAt})
+		out = append(out, Party{Institution: r.Institution, Name: m.cov.InstitutionName(r.Institution), Kind: r.Kind, Contact: r.Contact, Since: r.CreatedAt})
 	}
 	return out
 }

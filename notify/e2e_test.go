@@ -73,14 +73,8 @@ func TestMatchIsMailedAndPosted(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	display := func(id string) string {
-		if inst, ok := cov.Institution(id); ok {
-			return inst.Name
-		}
-		return id
-	}
 	email := func(mailbox string) notify.Channel {
-		return &notify.EmailChannel{Sender: mailer, Templates: tm, Registrations: s, Mailbox: mailbox, Region: "Groningen", DisplayName: display}
+		return &notify.EmailChannel{Sender: mailer, Templates: tm, Registrations: s, Mailbox: mailbox, Region: "Groningen", DisplayName: cov.InstitutionName}
 	}
 	channels := map[string][]notify.Channel{
 		"wij-groningen":         {email(""), &notify.WebhookChannel{Hook: hook}},

@@ -132,6 +132,15 @@ func (c *Covenant) Institution(id string) (Institution, bool) {
 	return c.Institutions[i], true
 }
 
+// InstitutionName returns the display name of institution id, or id itself
+// if the covenant does not name it.
+func (c *Covenant) InstitutionName(id string) string {
+	if inst, ok := c.Institution(id); ok && inst.Name != "" {
+		return inst.Name
+	}
+	return id
+}
+
 // Rule is one coordinator rule: when all of its conditions hold, it assigns
 // the earliest-registered eligible institution its assignment selects.
 type Rule struct {
