@@ -200,53 +200,56 @@ type DeliveryState interface {
 	DeadDeliveries(ctx context.Context, recipient, channel string) ([]store.Delivery, error)
 }
 
-// WatchDeliveries adds, per channel, summed over the institutions:
+// WatchDeliveries adds, per channel, summed over the institutions that
+// have it (channels gives an institution's channels):
 // vindex_delivery_backlog_events (events not yet delivered, counted up to
 // 10000 per institution), vindex_delivery_oldest_seconds (age of the oldest
 // of them) and vindex_delivery_dead_events (given up, awaiting vindex outbox
 // retry).
-func (m *Metrics) WatchDeliveries(s DeliveryState, institutions, channels []string) {
+func (m *Metrics) WatchDeliveries(s DeliveryState, institutions []string, channels func(institution string) []string) {
 	backlog := prometheus.NewDesc("vindex_delivery_backlog_events", "Events not yet delivered on the channel (counted up to 10000 per institution).", []string{"channel"}, nil)
 	oldest := prometheus.NewDesc("vindex_delivery_oldest_seconds", "Age of the oldest event not yet delivered on the channel.", []string{"channel"}, nil)
 	dead := prometheus.NewDesc("vindex_delivery_dead_events", "Events given up on the channel (vindex outbox retry).", []string{"channel"}, nil)
+	type figures struct {
+		backlog, dead int
+		oldest        time.Duration
+	}
 	m.reg.MustRegister(collectorFunc{desc: []*prometheus.Desc{backlog, oldest, dead}, collect: func(ch chan<- prometheus.Metric) {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		now := time.Now()
-		for _, channel := range channels {
-			var n, nDead int
-			var age time.Duration
-			for _, inst := range institutions {
-				log, err := s.DeliveryLog(ctx, inst, channel)
+		per := map[string]*figures{}
+		var order []string
+		for _, inst := range institutions {
+			for _, channel := range channels(inst) {
+				f := per[channel]
+				if f == nil {
+					f = &figures{}
+					per[channel] = f
+					order = append(order, channel)
+				}
+				evs, _, err := store.Undelivered(ctx, s, inst, channel, backlogCap)
 				if err != nil {
 					ch <- prometheus.NewInvalidMetric(backlog, err)
 					return
 				}
-				settled := map[uint64]bool{}
-				for _, d := range log.States {
-					settled[d.Seq] = d.Settled()
-				}
-				evs, err := s.Events(ctx, inst, log.Cursor, backlogCap)
-				if err != nil {
-					ch <- prometheus.NewInvalidMetric(backlog, err)
-					return
-				}
+				f.backlog += len(evs)
 				for _, e := range evs {
-					if !settled[e.Seq] {
-						n++
-						age = max(age, now.Sub(e.At))
-					}
+					f.oldest = max(f.oldest, now.Sub(e.At))
 				}
 				d, err := s.DeadDeliveries(ctx, inst, channel)
 				if err != nil {
 					ch <- prometheus.NewInvalidMetric(dead, err)
 					return
 				}
-				nDead += len(d)
+				f.dead += len(d)
 			}
-			ch <- prometheus.MustNewConstMetric(backlog, prometheus.GaugeValue, float64(n), channel)
-			ch <- prometheus.MustNewConstMetric(oldest, prometheus.GaugeValue, age.Seconds(), channel)
-			ch <- prometheus.MustNewConstMetric(dead, prometheus.GaugeValue, float64(nDead), channel)
+		}
+		for _, channel := range order {
+			f := per[channel]
+			ch <- prometheus.MustNewConstMetric(backlog, prometheus.GaugeValue, float64(f.backlog), channel)
+			ch <- prometheus.MustNewConstMetric(oldest, prometheus.GaugeValue, f.oldest.Seconds(), channel)
+			ch <- prometheus.MustNewConstMetric(dead, prometheus.GaugeValue, float64(f.dead), channel)
 		}
 	}})
 }

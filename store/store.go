@@ -437,6 +437,34 @@ type DeliveryLog struct {
 	States []Delivery
 }
 
+// Undelivered returns recipient's events that are not settled on channel
+// (neither delivered nor dead), oldest first, among the first limit events
+// above the delivery cursor, with the delivery log they were judged by.
+func Undelivered(ctx context.Context, s interface {
+	Events(ctx context.Context, recipient string, after uint64, limit int) ([]Event, error)
+	DeliveryLog(ctx context.Context, recipient, channel string) (DeliveryLog, error)
+}, recipient, channel string, limit int) ([]Event, DeliveryLog, error) {
+	log, err := s.DeliveryLog(ctx, recipient, channel)
+	if err != nil {
+		return nil, DeliveryLog{}, err
+	}
+	evs, err := s.Events(ctx, recipient, log.Cursor, limit)
+	if err != nil {
+		return nil, DeliveryLog{}, err
+	}
+	settled := make(map[uint64]bool, len(log.States))
+	for _, d := range log.States {
+		settled[d.Seq] = d.Settled()
+	}
+	out := evs[:0]
+	for _, e := range evs {
+		if !settled[e.Seq] {
+			out = append(out, e)
+		}
+	}
+	return out, log, nil
+}
+
 // DeliveryStore keeps delivery state beside the outbox, so that a delivery
 // worker resumes where it stopped after a restart or a crash.
 type DeliveryStore interface {

@@ -14,11 +14,9 @@ import (
 	"github.com/vindex-nl/vindex/httpapi"
 	"github.com/vindex-nl/vindex/notify"
 	"github.com/vindex-nl/vindex/rules"
+	"github.com/vindex-nl/vindex/store"
 	"github.com/vindex-nl/vindex/store/pebblestore"
 )
-
-// channelNames are the delivery channels, in the order status shows them.
-var channelNames = []string{"email", "webhook"}
 
 // newWorker builds the delivery worker of `serve` from the settings: mail
 // over SMTP (or, with --dev and no SMTP, .eml files in DIR/mail) and the
@@ -63,21 +61,13 @@ func newWorker(c config, cov *rules.Covenant, st *pebblestore.Store, metrics *ht
 		sender = notify.EMLDir{Dir: filepath.Join(c.Data, "mail"), From: c.SMTPFrom}
 		logger.Info("no SMTP server: mails are written as .eml files", slog.String("dir", filepath.Join(c.Data, "mail")))
 	}
-	hooks := map[string]*notify.Hook{}
-	if c.Webhooks != "" {
-		if hooks, err = loadWebhooks(c.Webhooks, cov); err != nil {
-			return nil, err
-		}
+	hooks, err := loadWebhooks(c.Webhooks, cov)
+	if err != nil {
+		return nil, err
 	}
 	if sender == nil && len(hooks) == 0 {
 		logger.Warn("no smtp_addr and no webhooks: events are not delivered, only readable over the API")
 		return nil, nil
-	}
-	display := func(id string) string {
-		if inst, ok := cov.Institution(id); ok {
-			return inst.Name
-		}
-		return id
 	}
 	channels := map[string][]notify.Channel{}
 	var ids []string
@@ -85,13 +75,13 @@ func newWorker(c config, cov *rules.Covenant, st *pebblestore.Store, metrics *ht
 		ids = append(ids, inst.ID)
 		if sender != nil {
 			channels[inst.ID] = append(channels[inst.ID], &notify.EmailChannel{Sender: sender, Templates: tm, Registrations: st,
-				Mailbox: inst.Email, Region: cov.Region, DisplayName: display})
+				Mailbox: inst.Email, Region: cov.Region, DisplayName: cov.InstitutionName})
 		}
 		if h := hooks[inst.ID]; h != nil {
 			channels[inst.ID] = append(channels[inst.ID], &notify.WebhookChannel{Hook: h})
 		}
 	}
-	metrics.WatchDeliveries(st, ids, channelNames)
+	metrics.WatchDeliveries(st, ids, deliveryChannels(c, hooks))
 	return notify.NewWorker(notify.WorkerConfig{
 		Store: st, Channels: func(inst string) []notify.Channel { return channels[inst] },
 		Institutions: func() []string { return ids }, Poll: c.NotifyPoll, MaxAge: c.NotifyMaxAge, Logger: logger,
@@ -99,10 +89,32 @@ func newWorker(c config, cov *rules.Covenant, st *pebblestore.Store, metrics *ht
 	})
 }
 
-// loadWebhooks reads "institution-id URL whsec_SECRET" lines. The file holds
-// secrets: like the token file, it may not be writable or readable by
-// others.
+// channelNames are every delivery channel, configured now or not.
+var channelNames = []string{"email", "webhook"}
+
+// deliveryChannels returns the names of the channels the settings give an
+// institution: e-mail when mail is sent (over SMTP, or as files with
+// --dev), a webhook when the webhooks file lists it.
+func deliveryChannels(c config, hooks map[string]*notify.Hook) func(institution string) []string {
+	return func(inst string) []string {
+		var out []string
+		if c.SMTPAddr != "" || c.Dev {
+			out = append(out, "email")
+		}
+		if hooks[inst] != nil {
+			out = append(out, "webhook")
+		}
+		return out
+	}
+}
+
+// loadWebhooks reads "institution-id URL whsec_SECRET" lines; no file, no
+// webhooks. The file holds secrets: like the token file, it may not be
+// writable or readable by others.
 func loadWebhooks(file string, cov *rules.Covenant) (map[string]*notify.Hook, error) {
+	if file == "" {
+		return nil, nil
+	}
 	f, err := os.Open(file)
 	if err != nil {
 		return nil, fmt.Errorf("webhooks: %w", err)
@@ -183,23 +195,11 @@ func outboxCmd(args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("the store is not available (is a server running?): %w", err)
 	}
 	defer st.Close()
-	// The channels the configuration gives each institution.
-	hooks := map[string]*notify.Hook{}
-	if c.Webhooks != "" {
-		if hooks, err = loadWebhooks(c.Webhooks, cov); err != nil {
-			return err
-		}
+	hooks, err := loadWebhooks(c.Webhooks, cov)
+	if err != nil {
+		return err
 	}
-	configured := func(inst string) []string {
-		var out []string
-		if c.SMTPAddr != "" || c.Dev {
-			out = append(out, "email")
-		}
-		if hooks[inst] != nil {
-			out = append(out, "webhook")
-		}
-		return out
-	}
+	configured := deliveryChannels(c, hooks)
 	ctx := context.Background()
 	switch verb {
 	case "status":
@@ -209,11 +209,7 @@ func outboxCmd(args []string, stdout, stderr io.Writer) error {
 				continue
 			}
 			for _, ch := range configured(inst.ID) {
-				log, err := st.DeliveryLog(ctx, inst.ID, ch)
-				if err != nil {
-					return err
-				}
-				evs, err := st.Events(ctx, inst.ID, log.Cursor, 100000)
+				evs, log, err := store.Undelivered(ctx, st, inst.ID, ch, 100000)
 				if err != nil {
 					return err
 				}
@@ -229,11 +225,10 @@ func outboxCmd(args []string, stdout, stderr io.Writer) error {
 						last = fmt.Sprintf("  last error %s, next try %s", d.LastError, d.NextTry.Format("2006-01-02 15:04:05"))
 					}
 				}
-				undelivered := len(evs) - (len(log.States) - retrying)
-				if undelivered == 0 && len(dead) == 0 {
+				if len(evs) == 0 && len(dead) == 0 {
 					continue
 				}
-				fmt.Fprintf(stdout, "%-32s %-8s %10d %9d %6d%s\n", inst.ID, ch, undelivered, retrying, len(dead), last)
+				fmt.Fprintf(stdout, "%-32s %-8s %10d %9d %6d%s\n", inst.ID, ch, len(evs), retrying, len(dead), last)
 			}
 		}
 		return nil

@@ -81,7 +81,8 @@ func TestDevMailsAreFiles(t *testing.T) {
 	}
 	st, b, err := wij.get("/metrics")
 	if err != nil || st != 200 || !bytes.Contains(b, []byte(`vindex_deliveries_total{channel="email",result="delivered"} 5`)) ||
-		!bytes.Contains(b, []byte(`vindex_delivery_backlog_events{channel="email"} 0`)) {
+		!bytes.Contains(b, []byte(`vindex_delivery_backlog_events{channel="email"} 0`)) ||
+		bytes.Contains(b, []byte(`vindex_delivery_backlog_events{channel="webhook"}`)) {
 		t.Errorf("metrics: %d %v\n%s", st, err, grepLines(b, "deliver"))
 	}
 	p.stop(t)
