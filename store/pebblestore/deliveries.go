@@ -144,6 +144,12 @@ func (s *Store) RecordDeliveries(ctx context.Context, recipient, channel string,
 		}
 		b.Set(k, encodeDelivery(d), nil)
 	}
+	return s.commitBatch(b)
+}
+
+// commitBatch commits b, synced; a failure fails the store, as a failed
+// update's does.
+func (s *Store) commitBatch(b *pebble.Batch) error {
 	if err := recoverFatal(func() error { return b.Commit(pebble.Sync) }); err != nil {
 		return s.fail(fmt.Errorf("commit: %w", err))
 	}
@@ -186,7 +192,9 @@ func (s *Store) RetryDead(ctx context.Context, recipient, channel string) (int, 
 	pending := deliveryPrefix(prefixDelivery, recipient, channel)
 	deadPrefix := deliveryPrefix(prefixDead, recipient, channel)
 	cursor := log.Cursor
+	isDead := make(map[uint64]bool, len(dead))
 	for _, d := range dead {
+		isDead[d.Seq] = true
 		b.Delete(binary.BigEndian.AppendUint64(deadPrefix, d.Seq), nil)
 		d.Dead, d.NextTry = false, d.FirstTry // at once
 		b.Set(binary.BigEndian.AppendUint64(pending, d.Seq), encodeDelivery(&d), nil)
@@ -194,10 +202,6 @@ func (s *Store) RetryDead(ctx context.Context, recipient, channel string) (int, 
 	}
 	// The other events between the new cursor and the old one were
 	// settled: they are recorded as delivered, so as not to be sent again.
-	isDead := make(map[uint64]bool, len(dead))
-	for _, d := range dead {
-		isDead[d.Seq] = true
-	}
 	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: recipientKey(recipient, cursor+1), UpperBound: recipientKey(recipient, log.Cursor+1)})
 	if err != nil {
 		return 0, fmt.Errorf("pebblestore: %w", err)
@@ -214,8 +218,8 @@ func (s *Store) RetryDead(ctx context.Context, recipient, channel string) (int, 
 		return 0, fmt.Errorf("pebblestore: %w", err)
 	}
 	b.Set(deliveryPrefix(prefixCursor, recipient, channel), binary.BigEndian.AppendUint64(nil, cursor), nil)
-	if err := recoverFatal(func() error { return b.Commit(pebble.Sync) }); err != nil {
-		return 0, s.fail(fmt.Errorf("commit: %w", err))
+	if err := s.commitBatch(b); err != nil {
+		return 0, err
 	}
 	return len(dead), nil
 }

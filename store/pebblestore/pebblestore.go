@@ -346,13 +346,7 @@ func (s *Store) Update(ctx context.Context, youth []pseudonym.Pseudonym, fn func
 		return err
 	}
 	defer s.leave()
-	unlock := s.lock(youth)
-	wait, err := s.update(youth, fn)
-	unlock()
-	if err != nil {
-		return err
-	}
-	return wait()
+	return s.update(youth, s.lock(youth), fn)
 }
 
 // UpdateByID implements store.Store.
@@ -381,12 +375,7 @@ func (s *Store) UpdateByID(ctx context.Context, id store.ID, fn func(store.Tx) e
 			}
 			continue
 		}
-		wait, err := s.update(held, fn)
-		unlock()
-		if err != nil {
-			return err
-		}
-		return wait()
+		return s.update(held, unlock, fn)
 	}
 }
 
@@ -405,8 +394,8 @@ func (s *Store) youthOf(id store.ID) (pseudonym.Pseudonym, error) {
 	return parseYouth(v), nil
 }
 
-// update runs fn over the youth's records and applies the writes; the
-// caller holds the youth's locks, and calls wait after releasing them.
+// update runs fn over the youth's records and commits; the caller holds the
+// youth's locks, which unlock releases.
 //
 // The locks are released once the batch is applied, before its WAL sync
 // (early lock release): the next update of the youth reads the applied
@@ -414,7 +403,18 @@ func (s *Store) youthOf(id store.ID) (pseudonym.Pseudonym, error) {
 // durable, nor acknowledged, unless this one is; and if the sync fails, the
 // store fails and both get an error. A hot youth's updates then share
 // fsyncs instead of waiting for one each.
-func (s *Store) update(youth []pseudonym.Pseudonym, fn func(store.Tx) error) (wait func() error, err error) {
+func (s *Store) update(youth []pseudonym.Pseudonym, unlock func(), fn func(store.Tx) error) error {
+	wait, err := s.apply(youth, fn)
+	unlock()
+	if err != nil {
+		return err
+	}
+	return wait()
+}
+
+// apply reads, runs fn and applies what it staged, returning the wait for
+// the WAL sync.
+func (s *Store) apply(youth []pseudonym.Pseudonym, fn func(store.Tx) error) (wait func() error, err error) {
 	tx, err := s.read(youth)
 	if err != nil {
 		return nil, err
@@ -763,7 +763,7 @@ func (s *Store) commit(t *tx) (wait func() error, err error) {
 	// Batches apply to the memtable concurrently; the WAL sync below is
 	// shared by every batch waiting for it (group commit).
 	applied = true
-	err = s.apply(b)
+	err = recoverFatal(func() error { return s.db.ApplyNoSyncWait(b, pebble.Sync) })
 	if len(t.events) > 0 {
 		s.seqs.complete(first, first+uint64(len(t.events)))
 	}
@@ -1022,11 +1022,6 @@ func (s *Store) PurgeIdempotency(ctx context.Context, before time.Time, limit in
 		return 0, fmt.Errorf("pebblestore: %w", err)
 	}
 	return n, nil
-}
-
-// apply applies b; a fatal error becomes an error (see recoverFatal).
-func (s *Store) apply(b *pebble.Batch) error {
-	return recoverFatal(func() error { return s.db.ApplyNoSyncWait(b, pebble.Sync) })
 }
 
 // recoverFatal runs f, turning a fatal error that Pebble reports through
