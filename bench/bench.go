@@ -41,7 +41,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -421,30 +420,33 @@ func Run(ctx context.Context, t Target, c Config, progress Progress) (*Result, e
 		defer prog.Stop()
 		var lastDone, lastFailed int64
 		last := start
+		// sample records the interval since the last sample: operations
+		// that succeeded in it per second, and those that failed.
+		sample := func(now time.Time) {
+			d, f := done.Load(), failed.Load()
+			series = append(series, Sample{
+				At:     now.Sub(start).Seconds(),
+				Rate:   float64(d-lastDone-(f-lastFailed)) / now.Sub(last).Seconds(),
+				Errors: f - lastFailed,
+			})
+			lastDone, lastFailed, last = d, f, now
+		}
 		finished := make(chan struct{})
 		go func() { wg.Wait(); close(finished) }()
 		for {
 			select {
 			case now := <-tick.C:
-				d, f := done.Load(), failed.Load()
-				series = append(series, Sample{
-					At:     now.Sub(start).Seconds(),
-					Rate:   float64(d-lastDone-(f-lastFailed)) / now.Sub(last).Seconds(),
-					Errors: f - lastFailed,
-				})
-				lastDone, lastFailed, last = d, f, now
+				sample(now)
 			case <-prog.C:
 				if progress != nil {
 					progress(done.Load())
 				}
 			case <-finished:
-				now := time.Now()
-				d, f := done.Load(), failed.Load()
-				if span := now.Sub(last).Seconds(); d > lastDone && span > 0 {
-					series = append(series, Sample{At: now.Sub(start).Seconds(), Rate: float64(d-lastDone-(f-lastFailed)) / span, Errors: f - lastFailed})
+				if now := time.Now(); done.Load() > lastDone && now.After(last) {
+					sample(now)
 				}
 				if progress != nil {
-					progress(d)
+					progress(done.Load())
 				}
 				return
 			}
@@ -547,9 +549,6 @@ func generate(ctx context.Context, c Config, ops chan<- op, start time.Time) {
 		}
 	}
 }
-
-// numCPU is reported with the machine; a variable for tests.
-var numCPU = runtime.NumCPU
 
 // BSN returns the youth's BSN.
 func (y Youth) BSN() identity.BSN { return y.pop.BSN(y.Index) }

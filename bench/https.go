@@ -23,7 +23,7 @@ type HTTPS struct {
 	tokens map[string]string
 	tls    *tls.Config
 	client *http.Client
-	ids    registrations[string]
+	ids    RegistrationIDs[string]
 }
 
 // HTTPSConfig configures an HTTPS target.
@@ -141,9 +141,7 @@ func (t *HTTPS) Register(ctx context.Context, inst string, y Youth) (Outcome, er
 	if err != nil {
 		return 0, err
 	}
-	if y.Endable {
-		t.ids.put(inst, y.Index, res.ID)
-	}
+	t.ids.Remember(inst, y, res.ID)
 	return registerOutcome(res.Refreshed, len(res.Involved) > 0), nil
 }
 
@@ -162,7 +160,7 @@ func (t *HTTPS) Lookup(ctx context.Context, inst string, y Youth) (Outcome, erro
 
 // End implements Target.
 func (t *HTTPS) End(ctx context.Context, inst string, y Youth) (Outcome, error) {
-	id, ok := t.ids.take(inst, y.Index)
+	id, ok := t.ids.Take(inst, y)
 	if !ok {
 		return Skipped, nil
 	}

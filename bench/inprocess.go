@@ -28,7 +28,7 @@ var Contact = store.Contact{Name: "A. Jansen", Phone: "050-1234567", Email: "a.j
 type InProcess struct {
 	name  string
 	m     *matcher.Matcher
-	ids   registrations[store.ID]
+	ids   RegistrationIDs[store.ID]
 	close func() error
 }
 
@@ -80,9 +80,7 @@ func (t *InProcess) Register(ctx context.Context, inst string, y Youth) (Outcome
 	if err != nil {
 		return 0, err
 	}
-	if y.Endable {
-		t.ids.put(inst, y.Index, res.ID)
-	}
+	t.ids.Remember(inst, y, res.ID)
 	return registerOutcome(res.Refreshed, len(res.Involved) > 0), nil
 }
 
@@ -110,7 +108,7 @@ func (t *InProcess) Lookup(ctx context.Context, inst string, y Youth) (Outcome, 
 
 // End implements Target.
 func (t *InProcess) End(ctx context.Context, inst string, y Youth) (Outcome, error) {
-	id, ok := t.ids.take(inst, y.Index)
+	id, ok := t.ids.Take(inst, y)
 	if !ok {
 		return Skipped, nil
 	}
@@ -123,21 +121,28 @@ func (t *InProcess) End(ctx context.Context, inst string, y Youth) (Outcome, err
 // Close implements Target.
 func (t *InProcess) Close() error { return t.close() }
 
-// registrations remembers each (institution, youth)'s registration ID, as
-// a client system would, so that End can name it.
-type registrations[ID any] struct{ m sync.Map }
+// RegistrationIDs remembers each (institution, youth)'s registration ID, as
+// a client system would, so that a target's End can name it. Safe for
+// concurrent use.
+type RegistrationIDs[ID any] struct{ m sync.Map }
 
 type regKey struct {
 	inst  string
 	youth int
 }
 
-func (r *registrations[ID]) put(inst string, youth int, id ID) {
-	r.m.Store(regKey{inst, youth}, id)
+// Remember keeps id as inst's registration for y, if the workload may end
+// it (Youth.Endable).
+func (r *RegistrationIDs[ID]) Remember(inst string, y Youth, id ID) {
+	if y.Endable {
+		r.m.Store(regKey{inst, y.Index}, id)
+	}
 }
 
-func (r *registrations[ID]) take(inst string, youth int) (ID, bool) {
-	v, ok := r.m.LoadAndDelete(regKey{inst, youth})
+// Take returns and forgets inst's registration for y; false if none is
+// known (not yet answered, or ended already).
+func (r *RegistrationIDs[ID]) Take(inst string, y Youth) (ID, bool) {
+	v, ok := r.m.LoadAndDelete(regKey{inst, y.Index})
 	if !ok {
 		var zero ID
 		return zero, false

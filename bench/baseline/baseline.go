@@ -32,7 +32,6 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/vindex-nl/vindex/bench"
@@ -60,13 +59,8 @@ type SQL struct {
 	rdb *sql.DB
 	ps  *pseudonym.Pseudonymiser
 	cov *rules.Covenant
-	ids sync.Map // regKey -> []byte registration ID
+	ids bench.RegistrationIDs[[]byte]
 	q   map[string]string
-}
-
-type regKey struct {
-	inst  string
-	youth int
 }
 
 // The statements, written with ? placeholders.
@@ -363,9 +357,7 @@ func (s *SQL) Register(ctx context.Context, inst string, y bench.Youth) (bench.O
 	if err != nil {
 		return 0, fmt.Errorf("baseline: %s register: %w", s.d.name, err)
 	}
-	if y.Endable {
-		s.ids.Store(regKey{inst, y.Index}, id)
-	}
+	s.ids.Remember(inst, y, id)
 	return out, nil
 }
 
@@ -406,11 +398,10 @@ func (s *SQL) Lookup(ctx context.Context, inst string, y bench.Youth) (bench.Out
 // institution coordinated, the coordinator is decided anew; the others
 // hear of it, all in one transaction under the youth's lock.
 func (s *SQL) End(ctx context.Context, inst string, y bench.Youth) (bench.Outcome, error) {
-	v, ok := s.ids.LoadAndDelete(regKey{inst, y.Index})
+	id, ok := s.ids.Take(inst, y)
 	if !ok {
 		return bench.Skipped, nil
 	}
-	id := v.([]byte)
 	now := time.Now()
 	age := y.BirthDate().AgeOn(now)
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
