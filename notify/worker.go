@@ -74,8 +74,7 @@ const (
 // of its channels at least once. Its state is in the store, so a restart
 // resumes where it stopped.
 type Worker struct {
-	c    WorkerConfig
-	wake chan struct{}
+	c WorkerConfig
 }
 
 // NewWorker checks c and returns a Worker.
@@ -104,16 +103,7 @@ func NewWorker(c WorkerConfig) (*Worker, error) {
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Worker{c: c, wake: make(chan struct{}, 1)}, nil
-}
-
-// Wake makes a waiting worker look at the outbox now (after a commit that
-// appended events, say).
-func (w *Worker) Wake() {
-	select {
-	case w.wake <- struct{}{}:
-	default:
-	}
+	return &Worker{c: c}, nil
 }
 
 // Run drains the outbox until ctx ends.
@@ -128,7 +118,6 @@ func (w *Worker) Run(ctx context.Context) {
 		}
 		select {
 		case <-ctx.Done():
-		case <-w.wake:
 		case <-time.After(w.c.Poll):
 		}
 	}
