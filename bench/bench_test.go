@@ -13,8 +13,6 @@ import (
 
 	"github.com/vindex-nl/vindex/bench"
 	"github.com/vindex-nl/vindex/bench/baseline"
-	"github.com/vindex-nl/vindex/crypto/keys"
-	"github.com/vindex-nl/vindex/crypto/pseudonym"
 	"github.com/vindex-nl/vindex/examples"
 	"github.com/vindex-nl/vindex/internal/pgtest"
 	"github.com/vindex-nl/vindex/rules"
@@ -43,11 +41,7 @@ func inProcess(t testing.TB) *bench.InProcess {
 
 func sqlite(t testing.TB) *baseline.SQL {
 	t.Helper()
-	h, err := keys.Create()
-	if err != nil {
-		t.Fatal(err)
-	}
-	ps, err := pseudonym.New(h)
+	ps, err := bench.NewPseudonymiser()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -282,11 +276,7 @@ func TestConfigErrors(t *testing.T) {
 // refuses a server that does not make commits durable.
 func TestPostgresBaseline(t *testing.T) {
 	dsn := pgtest.Start(t)
-	h, err := keys.Create()
-	if err != nil {
-		t.Fatal(err)
-	}
-	ps, err := pseudonym.New(h)
+	ps, err := bench.NewPseudonymiser()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -46,12 +46,7 @@ func OpenInProcess(dir string, cov *rules.Covenant) (*InProcess, error) {
 	if err != nil {
 		return nil, err
 	}
-	h, err := keys.Create()
-	if err != nil {
-		st.Close()
-		return nil, err
-	}
-	ps, err := pseudonym.New(h)
+	ps, err := NewPseudonymiser()
 	if err != nil {
 		st.Close()
 		return nil, err
@@ -62,6 +57,17 @@ func OpenInProcess(dir string, cov *rules.Covenant) (*InProcess, error) {
 		return nil, err
 	}
 	return &InProcess{name: "vindex", m: m, close: st.Close}, nil
+}
+
+// NewPseudonymiser returns a pseudonymiser over a new PRF keyset held in
+// memory only: what a benchmark target computes its pseudonyms with (the
+// baselines too, so that they hash as vindex does).
+func NewPseudonymiser() (*pseudonym.Pseudonymiser, error) {
+	h, err := keys.Create()
+	if err != nil {
+		return nil, err
+	}
+	return pseudonym.New(h)
 }
 
 // Name implements Target.

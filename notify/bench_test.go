@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/vindex-nl/vindex/bench"
-	"github.com/vindex-nl/vindex/crypto/keys"
 	"github.com/vindex-nl/vindex/crypto/pseudonym"
 	"github.com/vindex-nl/vindex/examples"
 	"github.com/vindex-nl/vindex/internal/pki"
@@ -149,8 +148,10 @@ func BenchmarkBacklogUnderLoad(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	h, _ := keys.Create()
-	ps, _ := pseudonym.New(h)
+	ps, err := bench.NewPseudonymiser()
+	if err != nil {
+		b.Fatal(err)
+	}
 	s := openStore(b, b.TempDir())
 	defer s.Close()
 	m, err := matcher.New(matcher.Config{Store: s, Pseudonymiser: ps, Covenant: cov})

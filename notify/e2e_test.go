@@ -9,8 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/vindex-nl/vindex/crypto/keys"
-	"github.com/vindex-nl/vindex/crypto/pseudonym"
+	"github.com/vindex-nl/vindex/bench"
 	"github.com/vindex-nl/vindex/examples"
 	"github.com/vindex-nl/vindex/identity"
 	"github.com/vindex-nl/vindex/matcher"
@@ -29,11 +28,7 @@ func TestMatchIsMailedAndPosted(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h, err := keys.Create()
-	if err != nil {
-		t.Fatal(err)
-	}
-	ps, err := pseudonym.New(h)
+	ps, err := bench.NewPseudonymiser()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -20,8 +20,6 @@ import (
 
 	"github.com/vindex-nl/vindex/bench"
 	"github.com/vindex-nl/vindex/bench/baseline"
-	"github.com/vindex-nl/vindex/crypto/keys"
-	"github.com/vindex-nl/vindex/crypto/pseudonym"
 	"github.com/vindex-nl/vindex/rules"
 )
 
@@ -237,11 +235,7 @@ func openTarget(n, work string, conns int, cov *rules.Covenant, url, tokenFile, 
 	}
 	// The baselines compute pseudonyms as vindex does, under a fresh
 	// keyset of their own.
-	h, err := keys.Create()
-	if err != nil {
-		return nil, err
-	}
-	ps, err := pseudonym.New(h)
+	ps, err := bench.NewPseudonymiser()
 	if err != nil {
 		return nil, err
 	}
