@@ -29,6 +29,16 @@ func covenant(t testing.TB) *rules.Covenant {
 	return c
 }
 
+// mustRun runs c against tg, failing the test on an error.
+func mustRun(t *testing.T, tg bench.Target, c bench.Config) *bench.Result {
+	t.Helper()
+	r, err := bench.Run(ctx, tg, c, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
 func inProcess(t testing.TB) *bench.InProcess {
 	t.Helper()
 	tg, err := bench.OpenInProcess(t.TempDir(), covenant(t))
@@ -84,10 +94,7 @@ func TestWorkloadsInProcess(t *testing.T) {
 		}},
 	} {
 		t.Run(string(tc.w), func(t *testing.T) {
-			r, err := bench.Run(ctx, inProcess(t), bench.Config{Workload: tc.w, Ops: 2000, Concurrency: 16, Seed: 3}, nil)
-			if err != nil {
-				t.Fatal(err)
-			}
+			r := mustRun(t, inProcess(t), bench.Config{Workload: tc.w, Ops: 2000, Concurrency: 16, Seed: 3})
 			if r.Failed() != 0 {
 				t.Fatalf("errors: %v", r.Errors)
 			}
@@ -110,14 +117,8 @@ func TestWorkloadsInProcess(t *testing.T) {
 // operations: the same match semantics.
 func TestBaselineAgreesWithVindex(t *testing.T) {
 	c := bench.Config{Workload: bench.Rereport, Ops: 3000, Youths: 600, Concurrency: 8, Seed: 11}
-	a, err := bench.Run(ctx, inProcess(t), c, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := bench.Run(ctx, sqlite(t), c, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	a := mustRun(t, inProcess(t), c)
+	b := mustRun(t, sqlite(t), c)
 	for _, o := range []string{"registered", "new_match", "refreshed"} {
 		if a.Outcomes[o] != b.Outcomes[o] {
 			t.Errorf("%s: vindex %d, sqlite %d", o, a.Outcomes[o], b.Outcomes[o])
@@ -135,10 +136,7 @@ func TestBaselineAgreesWithVindex(t *testing.T) {
 // A report with a disagreement says so.
 func TestReportFlagsDisagreement(t *testing.T) {
 	c := bench.Config{Workload: bench.Rereport, Ops: 500, Concurrency: 4, Seed: 1}
-	a, err := bench.Run(ctx, inProcess(t), c, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	a := mustRun(t, inProcess(t), c)
 	b := *a
 	b.Target = "other"
 	b.Outcomes = map[string]int64{"registered": a.Outcomes["registered"], "new_match": a.Outcomes["new_match"] + 1}
@@ -155,14 +153,8 @@ func TestReportFlagsDisagreement(t *testing.T) {
 // never a BSN or birth date of the youths the run used.
 func TestReportFilesAndNoIdentity(t *testing.T) {
 	c := bench.Config{Workload: bench.Mixed, Ops: 1500, Concurrency: 8, Seed: 5, Youths: 300}
-	a, err := bench.Run(ctx, inProcess(t), c, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := bench.Run(ctx, sqlite(t), c, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	a := mustRun(t, inProcess(t), c)
+	b := mustRun(t, sqlite(t), c)
 	dir := t.TempDir()
 	if err := bench.NewReport(a, b).Write(dir); err != nil {
 		t.Fatal(err)
@@ -236,17 +228,11 @@ func (s *slow) Close() error                                                    
 // a closed loop would report 5 ms.
 func TestOpenLoopCountsQueueing(t *testing.T) {
 	c := bench.Config{Workload: bench.Ingest, Ops: 100, Concurrency: 4, Rate: 400}
-	r, err := bench.Run(ctx, &slow{delay: 5 * time.Millisecond}, c, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	r := mustRun(t, &slow{delay: 5 * time.Millisecond}, c)
 	if r.Latency.Max < 150 {
 		t.Errorf("open loop max latency %.1f ms, want the queue (≥ 150 ms)", r.Latency.Max)
 	}
-	closed, err := bench.Run(ctx, &slow{delay: 5 * time.Millisecond}, bench.Config{Workload: bench.Ingest, Ops: 100, Concurrency: 1}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	closed := mustRun(t, &slow{delay: 5 * time.Millisecond}, bench.Config{Workload: bench.Ingest, Ops: 100, Concurrency: 1})
 	if closed.Latency.Max > 100 {
 		t.Errorf("closed loop max latency %.1f ms, want about 5", closed.Latency.Max)
 	}
@@ -286,10 +272,7 @@ func TestPostgresBaseline(t *testing.T) {
 	}
 	defer pg.Close()
 	c := bench.Config{Workload: bench.Mixed, Ops: 2000, Youths: 400, Concurrency: 16, Seed: 2}
-	r, err := bench.Run(ctx, pg, c, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	r := mustRun(t, pg, c)
 	if r.Failed() != 0 || r.Outcomes["new_match"] == 0 || r.Outcomes["ended"] == 0 || r.Outcomes["not_involved"] == 0 {
 		t.Fatalf("postgres mixed: outcomes %v, errors %v", r.Outcomes, r.Errors)
 	}
@@ -301,14 +284,8 @@ func TestPostgresBaseline(t *testing.T) {
 		t.Fatal(err)
 	}
 	c = bench.Config{Workload: bench.Rereport, Ops: 2000, Youths: 300, Concurrency: 16, Seed: 9}
-	a, err := bench.Run(ctx, inProcess(t), c, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := bench.Run(ctx, pg, c, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	a := mustRun(t, inProcess(t), c)
+	b := mustRun(t, pg, c)
 	for _, o := range []string{"registered", "new_match", "refreshed"} {
 		if a.Outcomes[o] != b.Outcomes[o] {
 			t.Errorf("%s: vindex %d, postgres %d", o, a.Outcomes[o], b.Outcomes[o])
