@@ -1,5 +1,7 @@
-// Package keys manages the lifecycle of the PRF keyset that makes vindex's
-// pseudonyms: create, store wrapped, load, rotate, disable and delete.
+// Package keys manages the lifecycle of vindex's two keysets: the PRF
+// keyset that makes its pseudonyms, and the reference keyset whose AEAD
+// keys seal the institutions' own client references (see crypto/clientref):
+// create, store wrapped, load, rotate, disable and delete.
 //
 // # Key management
 //
@@ -10,6 +12,10 @@
 // to its deployment by associated data ([AssociatedData]): a keyset copied to
 // another deployment does not unwrap there. vindex unwraps the keyset once at
 // start-up and keeps it in memory only.
+//
+// Both keysets are wrapped by the same KEK, each bound to its own associated
+// data ([AssociatedData], [RefAssociatedData]): one keyset's file does not
+// unwrap as the other's.
 //
 // For development there is a local KEK file in the loudly named package
 // crypto/keys/insecurelocalkek; it is only as safe as that file.
@@ -39,6 +45,7 @@ import (
 	"path/filepath"
 	"slices"
 
+	"github.com/tink-crypto/tink-go/v2/aead"
 	"github.com/tink-crypto/tink-go/v2/keyset"
 	"github.com/tink-crypto/tink-go/v2/prf"
 	tinkpb "github.com/tink-crypto/tink-go/v2/proto/tink_go_proto"
@@ -61,6 +68,22 @@ func Create() (*keyset.Handle, error) {
 		return nil, fmt.Errorf("keys: create: %w", err)
 	}
 	return h, nil
+}
+
+// CreateRefKeyset returns a new reference keyset with one XAES-256-GCM AEAD
+// key (256 bits, 192-bit random nonces).
+func CreateRefKeyset() (*keyset.Handle, error) {
+	h, err := keyset.NewHandle(aead.XAES256GCM192BitNonceKeyTemplate())
+	if err != nil {
+		return nil, fmt.Errorf("keys: create reference keyset: %w", err)
+	}
+	return h, nil
+}
+
+// RefAssociatedData returns the associated data that binds a wrapped
+// reference keyset to one deployment: "vindex:ref-keyset:v1:" + deployment.
+func RefAssociatedData(deployment string) []byte {
+	return []byte("vindex:ref-keyset:v1:" + deployment)
 }
 
 // AssociatedData returns the associated data that binds a wrapped keyset to
@@ -158,8 +181,19 @@ func LoadFile(path string, kek tink.AEAD, ad []byte) (*keyset.Handle, error) {
 // Rotate returns a keyset with a new HMAC-SHA256 PRF key added and made
 // primary, and the new key's ID. The old keys stay enabled.
 func Rotate(h *keyset.Handle) (*keyset.Handle, uint32, error) {
+	return rotate(h, prf.HMACSHA256PRFKeyTemplate())
+}
+
+// RotateRefKeyset returns a reference keyset with a new XAES-256-GCM key
+// added and made primary, and the new key's ID. The old keys stay enabled,
+// so references sealed under them still open.
+func RotateRefKeyset(h *keyset.Handle) (*keyset.Handle, uint32, error) {
+	return rotate(h, aead.XAES256GCM192BitNonceKeyTemplate())
+}
+
+func rotate(h *keyset.Handle, t *tinkpb.KeyTemplate) (*keyset.Handle, uint32, error) {
 	m := keyset.NewManagerFromHandle(h)
-	id, err := m.Add(prf.HMACSHA256PRFKeyTemplate())
+	id, err := m.Add(t)
 	if err != nil {
 		return nil, 0, fmt.Errorf("keys: rotate: %w", err)
 	}

@@ -1,0 +1,122 @@
+// Package clientref seals the references institutions give their own
+// registrations (a dossier or client number, opaque to vindex), so that the
+// store holds them only encrypted.
+//
+// A reference is sealed with a Tink AEAD from its own keyset, the reference
+// keyset, which lives beside the PRF keyset and is wrapped by the same
+// key-encryption key (see crypto/keys). The ciphertext is bound to the
+// registration and its institution by associated data,
+//
+//	"vindex:client-ref:v1:" + institution + ":" + registration ID
+//
+// so a sealed reference copied onto another registration, or read for
+// another institution, does not open. Sealing is randomised: two
+// registrations with the same reference have unrelated ciphertexts, so the
+// store does not show which registrations share one.
+//
+// The keyset's keys are XAES-256-GCM keys (192-bit nonces, drawn at random
+// per message: no practical limit on how many references one key seals).
+// Rotation adds a key and makes it primary; references sealed under an
+// older key still open, and are sealed anew under the primary when their
+// registration is next reported.
+//
+// # Never logged
+//
+// Neither a reference nor key material is printed by this package; errors
+// name no reference, no ciphertext and no key byte.
+package clientref
+
+import (
+	"errors"
+	"fmt"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/tink-crypto/tink-go/v2/aead"
+	"github.com/tink-crypto/tink-go/v2/keyset"
+	"github.com/tink-crypto/tink-go/v2/tink"
+
+	"github.com/vindex-nl/vindex/store"
+)
+
+// MaxLen is the longest reference in bytes.
+const MaxLen = 64
+
+// Errors.
+var (
+	// ErrInvalid: a reference must be 1 to MaxLen bytes of printable UTF-8
+	// (letters, digits, punctuation, symbols and spaces; no control
+	// characters), not starting or ending with a space.
+	ErrInvalid = errors.New("clientref: a client reference must be 1 to 64 bytes of printable text")
+	// ErrOpen: a sealed reference did not open: another registration's,
+	// tampered with, or sealed under a key the keyset no longer holds.
+	ErrOpen = errors.New("clientref: cannot open the sealed client reference")
+	// ErrNoKey: the keyset holds no usable AEAD key.
+	ErrNoKey = errors.New("clientref: keyset has no enabled primary AEAD key")
+)
+
+// Valid reports whether ref is an acceptable reference (see ErrInvalid).
+func Valid(ref string) bool {
+	if len(ref) == 0 || len(ref) > MaxLen || !utf8.ValidString(ref) {
+		return false
+	}
+	if ref[0] == ' ' || ref[len(ref)-1] == ' ' {
+		return false
+	}
+	for _, r := range ref {
+		if !unicode.IsGraphic(r) || r == utf8.RuneError || (unicode.IsSpace(r) && r != ' ') {
+			return false
+		}
+	}
+	return true
+}
+
+// Sealer seals and opens references with the keys of one reference keyset.
+// It is safe for concurrent use.
+type Sealer struct {
+	aead tink.AEAD
+}
+
+// New returns a Sealer for a reference keyset (see keys.CreateRefKeyset).
+func New(h *keyset.Handle) (*Sealer, error) {
+	if h == nil {
+		return nil, ErrNoKey
+	}
+	a, err := aead.New(h)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrNoKey, err)
+	}
+	return &Sealer{aead: a}, nil
+}
+
+// AssociatedData returns the associated data that binds a sealed reference
+// to one registration of one institution.
+func AssociatedData(institution string, id store.ID) []byte {
+	b := make([]byte, 0, 64+len(institution))
+	b = append(b, "vindex:client-ref:v1:"...)
+	b = append(b, institution...)
+	b = append(b, ':')
+	return append(b, id.String()...)
+}
+
+// Seal encrypts ref for registration id of institution. It refuses an
+// invalid reference with ErrInvalid.
+func (s *Sealer) Seal(ref, institution string, id store.ID) ([]byte, error) {
+	if !Valid(ref) {
+		return nil, ErrInvalid
+	}
+	ct, err := s.aead.Encrypt([]byte(ref), AssociatedData(institution, id))
+	if err != nil {
+		return nil, fmt.Errorf("clientref: seal: %w", err)
+	}
+	return ct, nil
+}
+
+// Open decrypts a reference sealed for registration id of institution.
+func (s *Sealer) Open(sealed []byte, institution string, id store.ID) (string, error) {
+	pt, err := s.aead.Decrypt(sealed, AssociatedData(institution, id))
+	if err != nil {
+		return "", ErrOpen
+	}
+	return string(pt), nil
+}
