@@ -292,6 +292,10 @@ type Registration struct {
 	// PurgeOn is the civil day from which an ended registration may be
 	// purged; zero while live.
 	PurgeOn time.Time
+	// ClientRef is the institution's own reference for the youth, sealed
+	// (see crypto/clientref): ciphertext only, bound to this registration
+	// and institution. Nil if the institution gave none.
+	ClientRef []byte
 }
 
 // IsLive reports whether the registration has not ended.

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math"
+	"slices"
 	"time"
 
 	"github.com/vindex-nl/vindex/crypto/pseudonym"
@@ -19,6 +20,7 @@ import (
 const (
 	youthV1 = 1
 	regV1   = 1
+	regV2   = 2 // regV1 + a sealed client reference
 	caseV1  = 1
 	idemV1  = 1
 	eventV1 = 1
@@ -200,6 +202,16 @@ func (d *dec) done() error {
 	return d.err
 }
 
+// versions reads a version byte that must be one of want, and returns it.
+func (d *dec) versions(want ...byte) byte {
+	v := d.byte()
+	if d.err == nil && !slices.Contains(want, v) {
+		d.err = fmt.Errorf("%w: unknown version %d", store.ErrCorrupt, v)
+		d.b = nil
+	}
+	return v
+}
+
 func (d *dec) version(want byte) {
 	if v := d.byte(); d.err == nil && v != want {
 		d.err = fmt.Errorf("%w: unknown version %d", store.ErrCorrupt, v)
@@ -207,9 +219,16 @@ func (d *dec) version(want byte) {
 	}
 }
 
+// encodeRegistration writes regV1, or regV2 when the registration has a
+// sealed client reference: a record without one keeps the older encoding, so
+// each registration has exactly one encoding.
 func encodeRegistration(dst []byte, r *store.Registration) []byte {
 	e := enc{b: dst}
-	e.byte(regV1)
+	v := byte(regV1)
+	if len(r.ClientRef) > 0 {
+		v = regV2
+	}
+	e.byte(v)
 	e.id(r.ID)
 	e.pseudonym(r.Youth)
 	e.str(r.Institution)
@@ -227,13 +246,16 @@ func encodeRegistration(dst []byte, r *store.Registration) []byte {
 	e.time(r.EndedAt)
 	e.byte(byte(r.EndReason))
 	e.day(r.PurgeOn)
+	if v == regV2 {
+		e.bytes(r.ClientRef)
+	}
 	return e.b
 }
 
 func decodeRegistration(b []byte) (store.Registration, error) {
 	d := dec{b: b}
 	var r store.Registration
-	d.version(regV1)
+	v := d.versions(regV1, regV2)
 	r.ID = d.id()
 	r.Youth = d.pseudonym()
 	r.Institution = d.str()
@@ -251,6 +273,11 @@ func decodeRegistration(b []byte) (store.Registration, error) {
 	r.EndedAt = d.time()
 	r.EndReason = store.EndReason(d.byte())
 	r.PurgeOn = d.day()
+	if v == regV2 {
+		if r.ClientRef = d.bytes(); d.err == nil && len(r.ClientRef) == 0 {
+			d.err = fmt.Errorf("%w: empty client reference", store.ErrCorrupt)
+		}
+	}
 	if err := d.done(); err != nil {
 		return store.Registration{}, err
 	}

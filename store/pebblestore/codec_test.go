@@ -26,16 +26,42 @@ func sampleRegistration() store.Registration {
 	}
 }
 
+func withClientRef() store.Registration {
+	r := sampleRegistration()
+	r.ClientRef = []byte{1, 0, 0, 0, 7, 0xaa, 0xbb, 0xcc}
+	return r
+}
+
 func TestRegistrationRoundTrip(t *testing.T) {
-	for _, r := range []store.Registration{sampleRegistration(), {ID: store.NewID()}} {
-		b := encodeRegistration(nil, &r)
+	for _, tc := range []struct {
+		r       store.Registration
+		version byte
+	}{
+		{sampleRegistration(), regV1},
+		{store.Registration{ID: store.NewID()}, regV1},
+		{withClientRef(), regV2},
+	} {
+		b := encodeRegistration(nil, &tc.r)
+		if b[0] != tc.version {
+			t.Fatalf("encoded as version %d, want %d", b[0], tc.version)
+		}
 		got, err := decodeRegistration(b)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if !reflect.DeepEqual(got, r) {
-			t.Fatalf("round trip:\n got  %+v\n want %+v", got, r)
+		if !reflect.DeepEqual(got, tc.r) {
+			t.Fatalf("round trip:\n got  %+v\n want %+v", got, tc.r)
 		}
+	}
+	// A regV1 record is a regV2 record without its last field: records
+	// written before client references existed still decode.
+	v1 := sampleRegistration()
+	old := encodeRegistration(nil, &v1)
+	r2 := withClientRef()
+	r2.ID = v1.ID
+	v2 := encodeRegistration(nil, &r2)
+	if !bytes.Equal(old[1:], v2[1:len(old)]) {
+		t.Fatal("regV2 does not extend regV1")
 	}
 }
 
@@ -49,6 +75,15 @@ func TestDecodeRejects(t *testing.T) {
 		"trailing":     append(append([]byte(nil), good...), 0),
 		"bool not 0/1": func() []byte { b := encodeRegistration(nil, &store.Registration{}); b[1+16+36+1+1+1] = 7; return b }(),
 		"huge length":  append([]byte{regV1}, bytes.Repeat([]byte{0xff}, 60)...),
+		"v2 without reference": func() []byte {
+			b := encodeRegistration(nil, &r)
+			return append(append([]byte{regV2}, b[1:]...), 0)
+		}(),
+		"v2 truncated": func() []byte {
+			r := withClientRef()
+			b := encodeRegistration(nil, &r)
+			return b[:len(b)-1]
+		}(),
 	}
 	for name, b := range cases {
 		if _, err := decodeRegistration(b); !errors.Is(err, store.ErrCorrupt) {
@@ -105,6 +140,8 @@ func FuzzDecodeRegistration(f *testing.F) {
 	r := sampleRegistration()
 	f.Add(encodeRegistration(nil, &r))
 	f.Add(encodeRegistration(nil, &store.Registration{}))
+	rr := withClientRef()
+	f.Add(encodeRegistration(nil, &rr))
 	f.Add([]byte{})
 	f.Add([]byte{regV1, 0xff, 0xff})
 	f.Fuzz(func(t *testing.T, b []byte) {

@@ -18,6 +18,7 @@
 package storetest
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -146,7 +147,8 @@ func sameReg(t *testing.T, got, want store.Registration) {
 		got.Sector != want.Sector || got.Municipality != want.Municipality || got.Contact != want.Contact ||
 		!got.CreatedAt.Equal(want.CreatedAt) || !got.UpdatedAt.Equal(want.UpdatedAt) ||
 		!got.EndsOn.Equal(want.EndsOn) || !got.EndedAt.Equal(want.EndedAt) ||
-		got.EndReason != want.EndReason || !got.PurgeOn.Equal(want.PurgeOn) {
+		got.EndReason != want.EndReason || !got.PurgeOn.Equal(want.PurgeOn) ||
+		!bytes.Equal(got.ClientRef, want.ClientRef) {
 		t.Fatalf("registration differs:\n got  %+v\n want %+v", got, want)
 	}
 }
@@ -156,6 +158,7 @@ func testPutAndRead(t *testing.T, open Opener) {
 	y := Youth(1, 1)
 	a := Reg(y, "ggd", t0)
 	a.Kind, a.SignalCode, a.Urgent, a.Sector = store.KindSignal, "S01", true, "child-protection"
+	a.ClientRef = []byte("sealed reference bytes")
 	b := Reg(y, "school", t0.Add(time.Minute))
 	put(t, s, []pseudonym.Pseudonym{y}, a, b)
 
@@ -590,6 +593,9 @@ func testDurable(t *testing.T, open Opener) {
 	for i := range 20 {
 		y := Youth(1, i)
 		r := Reg(y, "ggd", t0.Add(time.Duration(i)*time.Second))
+		if i%2 == 0 {
+			r.ClientRef = []byte{byte(i), 1, 2, 3}
+		}
 		put(t, s, []pseudonym.Pseudonym{y}, r)
 		want = append(want, r)
 	}
