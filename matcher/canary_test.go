@@ -13,8 +13,8 @@ import (
 	"github.com/vindex-nl/vindex/store/pebblestore"
 )
 
-// Registering known youths leaves none of their BSNs or birth dates in the
-// store's files or the logs. Pebble keeps recent writes in its write-ahead
+// Registering known youths leaves none of their BSNs, birth dates or
+// client references in the store's files or the logs. Pebble keeps recent writes in its write-ahead
 // log uncompressed, so the scan reads what was written in the clear.
 func TestCanaryNoIdentityAtRestOrInLogs(t *testing.T) {
 	var logs canary.Log
@@ -31,6 +31,9 @@ func TestCanaryNoIdentityAtRestOrInLogs(t *testing.T) {
 		needles.Date("birth date "+bd, bd)
 		r := involvement(t, n)
 		r.BirthDate = birth(t, bd)
+		// Client references are sealed: none may be found in the clear.
+		r.ClientRef = "CANARY-REF-" + strconv.Itoa(n)
+		needles["client ref "+strconv.Itoa(i)] = [][]byte{[]byte(r.ClientRef)}
 		e.register(t, wij, r)
 		s := signal(t, n)
 		s.BirthDate = r.BirthDate

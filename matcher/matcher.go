@@ -20,6 +20,18 @@
 // a BSN, a birth date, a pseudonym or a professional's contact. Errors never
 // quote a BSN or a birth date.
 //
+// # Client references
+//
+// An institution may give its registration its own reference for the youth
+// ([Registration.ClientRef]: a dossier number, opaque to vindex), so that its
+// professionals know which client a notification means. The store holds it
+// only sealed by [Config.ClientRefs] (see crypto/clientref), bound to the
+// registration and the institution; it is returned only to that institution
+// ([Result], [View], [Matcher.Events], [Matcher.ClientRef]), never to the
+// others involved, never logged, and never part of a stored idempotency
+// result. A reference that contains the youth's BSN or birth date is
+// refused.
+//
 // # No oracle
 //
 // An institution learns about others only for a youth it is itself actively
@@ -39,6 +51,7 @@
 package matcher
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -47,6 +60,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/vindex-nl/vindex/crypto/clientref"
 	"github.com/vindex-nl/vindex/crypto/pseudonym"
 	"github.com/vindex-nl/vindex/identity"
 	"github.com/vindex-nl/vindex/rules"
@@ -61,6 +75,15 @@ type Pseudonymiser interface {
 
 var _ Pseudonymiser = (*pseudonym.Pseudonymiser)(nil)
 
+// RefSealer seals an institution's client reference for one of its
+// registrations and opens it again. *clientref.Sealer is one.
+type RefSealer interface {
+	Seal(ref, institution string, id ID) ([]byte, error)
+	Open(sealed []byte, institution string, id ID) (string, error)
+}
+
+var _ RefSealer = (*clientref.Sealer)(nil)
+
 // Config configures a Matcher. Store, Pseudonymiser and Covenant are
 // required; the rest have documented defaults.
 type Config struct {
@@ -71,6 +94,10 @@ type Config struct {
 	// Covenant lists the institutions and the coordinator rules and
 	// limits. The matcher does not change it.
 	Covenant *rules.Covenant
+	// ClientRefs seals the institutions' client references. If nil, a
+	// registration with a client reference is refused with
+	// ErrClientRefUnsupported.
+	ClientRefs RefSealer
 	// Clock returns the current time. If nil, time.Now.
 	Clock func() time.Time
 	// Location is the time zone in which "today" is taken for dates. If
@@ -106,6 +133,7 @@ func (c *Config) Validate() error {
 type Matcher struct {
 	store      store.Store
 	ps         Pseudonymiser
+	refs       RefSealer
 	cov        *rules.Covenant
 	clock      func() time.Time
 	loc        *time.Location
@@ -134,7 +162,7 @@ func New(c Config) (*Matcher, error) {
 	if err := c.Validate(); err != nil {
 		return nil, err
 	}
-	m := &Matcher{store: c.Store, ps: c.Pseudonymiser, cov: c.Covenant, clock: c.Clock, loc: c.Location, log: c.Logger}
+	m := &Matcher{store: c.Store, ps: c.Pseudonymiser, refs: c.ClientRefs, cov: c.Covenant, clock: c.Clock, loc: c.Location, log: c.Logger}
 	if m.clock == nil {
 		m.clock = time.Now
 	}
@@ -208,6 +236,12 @@ type Registration struct {
 	// IdempotencyKey, if set, makes a retry of the same report return the
 	// first result instead of reporting again. Scoped to the institution.
 	IdempotencyKey string
+	// ClientRef, if set, is the institution's own reference for the youth
+	// (its dossier or client number, opaque to vindex): stored sealed,
+	// returned only to this institution and quoted in its notifications.
+	// A refresh without one keeps the reference on file. It must not hold
+	// the youth's BSN or birth date.
+	ClientRef string
 }
 
 // Party is another institution involved with the youth, as a result names it.
@@ -244,6 +278,9 @@ type Result struct {
 	// Replayed reports that this is the stored result of an earlier report
 	// with the same idempotency key.
 	Replayed bool
+	// ClientRef is the institution's reference on its registration ("" if
+	// none). It is never part of the stored idempotency result.
+	ClientRef string `json:"-"`
 }
 
 // View is what Lookup answers: the involvement view of a youth.
@@ -253,24 +290,30 @@ type View struct {
 	Involved      []Party
 	Coordinator   Coordinator
 	NoCoordinator string
+	// ClientRef is the caller's own reference on its registration ("" if
+	// none). Other institutions' references are never shown.
+	ClientRef string
 }
 
 // Errors. Input errors are wrapped in a *FieldError that names the field.
 var (
-	ErrUnknownInstitution = errors.New("matcher: unknown institution")
-	ErrMissingBSN         = errors.New("matcher: BSN is required")
-	ErrMissingBirthDate   = errors.New("matcher: birth date is required")
-	ErrNotAYouth          = errors.New("matcher: the youth's age is outside the index's range")
-	ErrMunicipality       = errors.New("matcher: municipality is not part of the covenant")
-	ErrKind               = errors.New("matcher: kind must be signal or involvement")
-	ErrKindNotAllowed     = errors.New("matcher: this institution may only signal")
-	ErrSignalCode         = errors.New("matcher: a signal needs a signal code; an involvement has none")
-	ErrSector             = errors.New("matcher: unknown sector")
-	ErrContact            = errors.New("matcher: contact needs a name and a phone number or e-mail address")
-	ErrEndsOn             = errors.New("matcher: end date must not be in the past")
-	ErrIdempotencyKey     = errors.New("matcher: idempotency key must be 1 to 128 printable characters")
-	ErrIdempotencyReuse   = errors.New("matcher: idempotency key was used for another youth")
-	ErrRemoveReason       = errors.New("matcher: unknown removal reason")
+	ErrUnknownInstitution   = errors.New("matcher: unknown institution")
+	ErrMissingBSN           = errors.New("matcher: BSN is required")
+	ErrMissingBirthDate     = errors.New("matcher: birth date is required")
+	ErrNotAYouth            = errors.New("matcher: the youth's age is outside the index's range")
+	ErrMunicipality         = errors.New("matcher: municipality is not part of the covenant")
+	ErrKind                 = errors.New("matcher: kind must be signal or involvement")
+	ErrKindNotAllowed       = errors.New("matcher: this institution may only signal")
+	ErrSignalCode           = errors.New("matcher: a signal needs a signal code; an involvement has none")
+	ErrSector               = errors.New("matcher: unknown sector")
+	ErrContact              = errors.New("matcher: contact needs a name and a phone number or e-mail address")
+	ErrEndsOn               = errors.New("matcher: end date must not be in the past")
+	ErrIdempotencyKey       = errors.New("matcher: idempotency key must be 1 to 128 printable characters")
+	ErrIdempotencyReuse     = errors.New("matcher: idempotency key was used for another youth")
+	ErrRemoveReason         = errors.New("matcher: unknown removal reason")
+	ErrClientRef            = errors.New("matcher: client reference must be 1 to 64 bytes of printable text, without leading or trailing spaces")
+	ErrClientRefIdentity    = errors.New("matcher: client reference must not contain the youth's BSN or birth date")
+	ErrClientRefUnsupported = errors.New("matcher: client references are not configured")
 
 	ErrNotInvolved    = errors.New("matcher: not involved")
 	ErrNotFound       = errors.New("matcher: registration not found")
@@ -376,7 +419,47 @@ func (m *Matcher) validate(inst rules.Institution, r *Registration, today time.T
 	if r.IdempotencyKey != "" && !printable(r.IdempotencyKey, maxIdempotencyKey) {
 		return 0, fieldErr("idempotency_key", ErrIdempotencyKey)
 	}
+	if r.ClientRef != "" {
+		switch {
+		case m.refs == nil:
+			return 0, fieldErr("client_ref", ErrClientRefUnsupported)
+		case !clientref.Valid(r.ClientRef):
+			return 0, fieldErr("client_ref", ErrClientRef)
+		case quotesIdentity(r.ClientRef, r.BSN, r.BirthDate):
+			return 0, fieldErr("client_ref", ErrClientRefIdentity)
+		}
+	}
 	return age, nil
+}
+
+// quotesIdentity reports whether the digits of ref, taken together, contain
+// the youth's BSN or its birth date as YYYYMMDD, DDMMYYYY or DDMMYY: a
+// reference is quoted in mail, and must not carry the identity vindex keeps
+// out of everything else.
+func quotesIdentity(ref string, bsn identity.BSN, bd identity.BirthDate) bool {
+	digits := make([]byte, 0, len(ref))
+	for i := 0; i < len(ref); i++ {
+		if c := ref[i]; c >= '0' && c <= '9' {
+			digits = append(digits, c)
+		}
+	}
+	if len(digits) < 6 {
+		return false
+	}
+	if bytes.Contains(digits, []byte(bsn.RevealDigits())) {
+		return true
+	}
+	y, mo, d := bd.RevealDate().Date()
+	for _, date := range [][]byte{
+		fmt.Appendf(nil, "%04d%02d%02d", y, int(mo), d),
+		fmt.Appendf(nil, "%02d%02d%04d", d, int(mo), y),
+		fmt.Appendf(nil, "%02d%02d%02d", d, int(mo), y%100),
+	} {
+		if bytes.Contains(digits, date) {
+			return true
+		}
+	}
+	return false
 }
 
 // endsOn is the day a registration made (or refreshed) on day ends by itself.
@@ -425,6 +508,11 @@ func (m *Matcher) Register(ctx context.Context, actor Actor, r Registration) (Re
 					return fmt.Errorf("matcher: stored result: %w", err)
 				}
 				res.Replayed = true
+				for _, reg := range tx.Registrations() {
+					if reg.ID == rec.Registration {
+						res.ClientRef = m.openRef(ctx, actor.Institution, reg)
+					}
+				}
 				return nil
 			}
 		}
@@ -461,6 +549,19 @@ func (m *Matcher) Register(ctx context.Context, actor Actor, r Registration) (Re
 		reg.Contact = r.Contact
 		reg.UpdatedAt = now
 		reg.EndsOn = endsOn
+		// A new reference replaces the one on file; a refresh without one
+		// keeps it, sealed anew (under the primary key, if it was rotated).
+		res.ClientRef = r.ClientRef
+		if res.ClientRef == "" && reg.ClientRef != nil {
+			res.ClientRef = m.openRef(ctx, actor.Institution, reg)
+		}
+		if res.ClientRef != "" {
+			sealed, err := m.refs.Seal(res.ClientRef, actor.Institution, reg.ID)
+			if err != nil {
+				return fmt.Errorf("matcher: %w", err)
+			}
+			reg.ClientRef = sealed
+		}
 		y.put(reg)
 
 		y.kase.Age = age
@@ -500,6 +601,21 @@ func (m *Matcher) Register(ctx context.Context, actor Actor, r Registration) (Re
 		slog.String("institution", actor.Institution), slog.String("registration", res.ID.String()),
 		slog.Bool("matched", res.Matched), slog.Bool("refreshed", res.Refreshed), slog.Bool("replayed", res.Replayed))
 	return res, nil
+}
+
+// openRef opens the client reference sealed on reg for institution; "" if
+// there is none, or if it does not open (a key removed from the reference
+// keyset), which is logged with the registration's ID only.
+func (m *Matcher) openRef(ctx context.Context, institution string, reg store.Registration) string {
+	if reg.ClientRef == nil || m.refs == nil {
+		return ""
+	}
+	ref, err := m.refs.Open(reg.ClientRef, institution, reg.ID)
+	if err != nil {
+		m.log.WarnContext(ctx, "client reference does not open", slog.String("registration", reg.ID.String()), slog.String("error", err.Error()))
+		return ""
+	}
+	return ref
 }
 
 func outcome(err error) string {
@@ -570,6 +686,7 @@ func (m *Matcher) Lookup(ctx context.Context, actor Actor, bsn identity.BSN) (Vi
 			Matched:     distinct(live) >= 2,
 			Involved:    m.parties(live, actor.Institution),
 			Coordinator: Coordinator{Institution: kase.Coordinator, Rule: kase.Rule},
+			ClientRef:   m.openRef(ctx, actor.Institution, live[own]),
 		}
 		if v.Coordinator.Institution != "" && !slices.ContainsFunc(live, func(r store.Registration) bool { return r.Institution == v.Coordinator.Institution }) {
 			// The coordinator's registration has reached its end day and
@@ -857,7 +974,12 @@ func (m *Matcher) ExpireDue(ctx context.Context) (ExpireStats, error) {
 }
 
 // Event is an outbox event as its recipient institution reads it.
-type Event = store.Event
+type Event struct {
+	store.Event
+	// ClientRef is the recipient's own reference on the registration the
+	// event is about ("" if none, or if that registration was removed).
+	ClientRef string
+}
 
 // MaxEvents is the most events one call of Matcher.Events returns.
 const MaxEvents = 1000
@@ -878,5 +1000,36 @@ func (m *Matcher) Events(ctx context.Context, actor Actor, after uint64, limit i
 	if err != nil {
 		return nil, fmt.Errorf("matcher: events: %w", err)
 	}
-	return evs, nil
+	out := make([]Event, len(evs))
+	refs := map[ID]string{}
+	for i, e := range evs {
+		out[i].Event = e
+		if m.refs == nil {
+			continue
+		}
+		ref, ok := refs[e.Registration]
+		if !ok {
+			ref, err = m.ClientRef(ctx, actor, e.Registration)
+			if err != nil && !errors.Is(err, ErrNotFound) {
+				return nil, err
+			}
+			refs[e.Registration] = ref
+		}
+		out[i].ClientRef = ref
+	}
+	return out, nil
+}
+
+// ClientRef returns the actor's own reference on its registration id ("" if
+// it has none). A registration of another institution, or one that does not
+// exist, is ErrNotFound.
+func (m *Matcher) ClientRef(ctx context.Context, actor Actor, id ID) (string, error) {
+	reg, err := m.store.Registration(ctx, id)
+	switch {
+	case errors.Is(err, store.ErrNotFound) || err == nil && reg.Institution != actor.Institution:
+		return "", ErrNotFound
+	case err != nil:
+		return "", fmt.Errorf("matcher: %w", err)
+	}
+	return m.openRef(ctx, actor.Institution, reg), nil
 }
