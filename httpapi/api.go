@@ -368,7 +368,7 @@ func parseDate(field, s string, loc *time.Location) (time.Time, error) {
 // business.
 func (req *RegistrationRequest) Registration(loc *time.Location) (matcher.Registration, error) {
 	reg := matcher.Registration{SignalCode: req.Code, Urgent: req.Urgent, Sector: rules.Sector(req.Sector),
-		Contact: matcher.Contact(req.Contact), IdempotencyKey: req.IdempotencyKey}
+		Contact: matcher.Contact(req.Contact), IdempotencyKey: req.IdempotencyKey, ClientRef: req.ClientRef}
 	var err error
 	if reg.BSN, err = parseBSN(req.BSN); err != nil {
 		return reg, err
@@ -441,7 +441,7 @@ func (h *Handler) register(r *http.Request, actor matcher.Actor) (any, int, erro
 	}
 	out := RegistrationResponse{
 		ViewResponse: h.view(matcher.View{ID: res.ID, Matched: res.Matched, Involved: res.Involved,
-			Coordinator: res.Coordinator, NoCoordinator: res.NoCoordinator}),
+			Coordinator: res.Coordinator, NoCoordinator: res.NoCoordinator, ClientRef: res.ClientRef}),
 		Refreshed: res.Refreshed, Replayed: res.Replayed,
 	}
 	status := http.StatusCreated
@@ -524,7 +524,7 @@ func (h *Handler) lookup(r *http.Request, actor matcher.Actor) (any, int, error)
 
 func (h *Handler) view(v matcher.View) ViewResponse {
 	return ViewResponse{ID: v.ID.String(), Matched: v.Matched, Involved: h.parties(v.Involved),
-		Coordinator: coordinator(v.Coordinator), NoCoordinator: v.NoCoordinator}
+		Coordinator: coordinator(v.Coordinator), NoCoordinator: v.NoCoordinator, ClientRef: v.ClientRef}
 }
 
 // youthVerb serves a call that changes a youth's case and answers 204.
@@ -571,6 +571,7 @@ func (h *Handler) events(r *http.Request, actor matcher.Actor) (any, int, error)
 		ej := EventJSON{
 			Seq: e.Seq, Type: e.Type.String(), At: e.At.UTC().Format(time.RFC3339),
 			Registration: e.Registration.String(), Urgent: e.Urgent, Subject: e.Subject, Reason: e.Reason,
+			ClientRef: e.ClientRef,
 		}
 		if e.Coordinator != "" {
 			ej.Coordinator = &CoordinatorJSON{Institution: e.Coordinator, Rule: e.Rule}

@@ -22,6 +22,7 @@ import (
 	"github.com/getkin/kin-openapi/routers"
 	"github.com/getkin/kin-openapi/routers/legacy"
 
+	"github.com/vindex-nl/vindex/crypto/clientref"
 	"github.com/vindex-nl/vindex/crypto/keys"
 	"github.com/vindex-nl/vindex/crypto/pseudonym"
 	"github.com/vindex-nl/vindex/httpapi"
@@ -151,7 +152,15 @@ func newEnvWith(t testing.TB, debug bool, tune func(*http.Server)) *env {
 	}
 	e.metrics = httpapi.NewMetrics()
 	st := e.metrics.WrapStore(e.store)
-	if e.m, err = matcher.New(matcher.Config{Store: st, Pseudonymiser: e.ps, Covenant: e.cov, Logger: logger}); err != nil {
+	rh, err := keys.CreateRefKeyset()
+	if err != nil {
+		t.Fatal(err)
+	}
+	refs, err := clientref.New(rh)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e.m, err = matcher.New(matcher.Config{Store: st, Pseudonymiser: e.ps, ClientRefs: refs, Covenant: e.cov, Logger: logger}); err != nil {
 		t.Fatal(err)
 	}
 	e.metrics.WatchPebble(e.store)

@@ -48,6 +48,9 @@ const (
 	CodeIdempotencyConflict   = "idempotency_key_conflict"
 	CodeIdempotencyReused     = "idempotency_key_reused"
 	CodeInvalidReason         = "invalid_reason"
+	CodeInvalidClientRef      = "invalid_client_ref"
+	CodeClientRefIdentity     = "client_ref_identifies_youth"
+	CodeClientRefUnsupported  = "client_ref_unsupported"
 	CodeInvalidParameter      = "invalid_parameter"
 	CodeMalformedJSON         = "malformed_json"
 	CodeUnknownField          = "unknown_field"
@@ -108,6 +111,9 @@ var fieldCodes = []struct {
 	{matcher.ErrIdempotencyKey, http.StatusBadRequest, CodeInvalidIdempotencyKey},
 	{matcher.ErrIdempotencyReuse, http.StatusConflict, CodeIdempotencyReused},
 	{matcher.ErrRemoveReason, http.StatusBadRequest, CodeInvalidReason},
+	{matcher.ErrClientRef, http.StatusBadRequest, CodeInvalidClientRef},
+	{matcher.ErrClientRefIdentity, http.StatusUnprocessableEntity, CodeClientRefIdentity},
+	{matcher.ErrClientRefUnsupported, http.StatusUnprocessableEntity, CodeClientRefUnsupported},
 }
 
 // toProblem turns any error of a handler into the problem to answer with.

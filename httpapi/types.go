@@ -26,6 +26,11 @@ type RegistrationRequest struct {
 	// IdempotencyKey makes a retry return the first result (or use the
 	// Idempotency-Key header).
 	IdempotencyKey string `json:"idempotency_key,omitempty"`
+	// ClientRef is the institution's own reference for the youth (its
+	// dossier number): stored encrypted, returned only to the institution,
+	// quoted in its notifications. 1 to 64 bytes of printable text; a
+	// refresh without one keeps the one on file.
+	ClientRef string `json:"client_ref,omitempty"`
 }
 
 // ContactJSON is how to reach a professional.
@@ -60,6 +65,8 @@ type ViewResponse struct {
 	Coordinator *CoordinatorJSON `json:"coordinator"`
 	// NoCoordinator says why there is no coordinator despite a match.
 	NoCoordinator string `json:"no_coordinator,omitempty"`
+	// ClientRef is the caller's own reference on its registration.
+	ClientRef string `json:"client_ref,omitempty"`
 }
 
 // RegistrationResponse answers POST /v1/registrations: the view, and
@@ -101,6 +108,8 @@ type EventJSON struct {
 	Coordinator  *CoordinatorJSON `json:"coordinator,omitempty"`
 	Subject      string           `json:"subject,omitempty"`
 	Reason       string           `json:"reason,omitempty"`
+	// ClientRef is the recipient's own reference on Registration.
+	ClientRef string `json:"client_ref,omitempty"`
 }
 
 // EventsResponse answers GET /v1/events. Next is the after to poll with
