@@ -47,6 +47,40 @@ type Registrations interface {
 	Registration(ctx context.Context, id store.ID) (store.Registration, error)
 }
 
+// RefOpener opens a client reference sealed on a registration
+// (*clientref.Sealer does).
+type RefOpener interface {
+	Open(sealed []byte, institution string, id store.ID) (string, error)
+}
+
+// recipientReg reads the registration event e is about; found is false if
+// it is gone (removed, or purged).
+func recipientReg(ctx context.Context, regs Registrations, e store.Event) (reg store.Registration, found bool, err error) {
+	reg, err = regs.Registration(ctx, e.Registration)
+	switch {
+	case err == nil:
+		return reg, true, nil
+	case errors.Is(err, store.ErrNotFound):
+		return store.Registration{}, false, nil
+	}
+	return store.Registration{}, false, fmt.Errorf("notify: the event's registration: %w", err)
+}
+
+// clientRef is the recipient's own reference on reg: "" if it gave none,
+// if reg is not the recipient's, or if the reference does not open (a key
+// removed from the reference keyset): the event is delivered without it
+// rather than not at all.
+func clientRef(refs RefOpener, e store.Event, reg store.Registration) string {
+	if refs == nil || reg.ClientRef == nil || reg.Institution != e.Recipient {
+		return ""
+	}
+	ref, err := refs.Open(reg.ClientRef, e.Recipient, reg.ID)
+	if err != nil {
+		return ""
+	}
+	return ref
+}
+
 // EmailChannel mails an institution's events to the professional on the
 // registration the event is about and to the institution's functional
 // mailbox, if it has one.
@@ -54,6 +88,9 @@ type EmailChannel struct {
 	Sender        Sender
 	Templates     *Templates
 	Registrations Registrations
+	// ClientRefs opens the recipient's own reference for the message; nil:
+	// messages quote none.
+	ClientRefs RefOpener
 	// Mailbox is the institution's functional mailbox; empty if none.
 	Mailbox string
 	// Region and DisplayName are for the message (see Notice.Region and
@@ -70,15 +107,12 @@ func (c *EmailChannel) Name() string { return "email" }
 // send, which counts as delivered.
 func (c *EmailChannel) Deliver(ctx context.Context, e store.Event) error {
 	var to []string
-	reg, err := c.Registrations.Registration(ctx, e.Registration)
-	switch {
-	case err == nil:
-		if reg.Contact.Email != "" {
-			to = append(to, reg.Contact.Email)
-		}
-	case errors.Is(err, store.ErrNotFound):
-	default:
-		return fmt.Errorf("notify: the event's registration: %w", err)
+	reg, found, err := recipientReg(ctx, c.Registrations, e)
+	if err != nil {
+		return err
+	}
+	if found && reg.Contact.Email != "" {
+		to = append(to, reg.Contact.Email)
 	}
 	if c.Mailbox != "" && !slices.Contains(to, c.Mailbox) {
 		to = append(to, c.Mailbox)
@@ -86,7 +120,7 @@ func (c *EmailChannel) Deliver(ctx context.Context, e store.Event) error {
 	if len(to) == 0 {
 		return nil
 	}
-	m, err := c.Templates.Render(Notice{Event: e, Region: c.Region, Name: c.DisplayName})
+	m, err := c.Templates.Render(Notice{Event: e, Region: c.Region, Name: c.DisplayName, ClientRef: clientRef(c.ClientRefs, e, reg)})
 	if err != nil {
 		return err
 	}
@@ -96,6 +130,10 @@ func (c *EmailChannel) Deliver(ctx context.Context, e store.Event) error {
 // WebhookChannel posts an institution's events to its client system.
 type WebhookChannel struct {
 	Hook *Hook
+	// Registrations and ClientRefs give the body the recipient's own
+	// reference for the youth; either nil: none.
+	Registrations Registrations
+	ClientRefs    RefOpener
 }
 
 // Name implements Channel.
@@ -103,5 +141,15 @@ func (c *WebhookChannel) Name() string { return "webhook" }
 
 // Deliver implements Channel.
 func (c *WebhookChannel) Deliver(ctx context.Context, e store.Event) error {
-	return c.Hook.Send(ctx, NewHookEvent(e, ""))
+	var ref string
+	if c.Registrations != nil && c.ClientRefs != nil {
+		reg, found, err := recipientReg(ctx, c.Registrations, e)
+		if err != nil {
+			return err
+		}
+		if found {
+			ref = clientRef(c.ClientRefs, e, reg)
+		}
+	}
+	return c.Hook.Send(ctx, NewHookEvent(e, ref))
 }

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/vindex-nl/vindex/bench"
+	"github.com/vindex-nl/vindex/crypto/clientref"
+	"github.com/vindex-nl/vindex/crypto/keys"
 	"github.com/vindex-nl/vindex/examples"
 	"github.com/vindex-nl/vindex/identity"
 	"github.com/vindex-nl/vindex/matcher"
@@ -17,10 +19,11 @@ import (
 	"github.com/vindex-nl/vindex/rules"
 )
 
-// Two institutions report one youth through the matcher; the worker mails
-// both professionals over STARTTLS to a real SMTP server, and posts WIJ's
-// events to its client system, whose first answer is a 500. Each
-// professional gets the mails the events imply, with the other's contact;
+// Two institutions report one youth through the matcher, each with its own
+// client reference; the worker mails both professionals over STARTTLS to a
+// real SMTP server, and posts WIJ's events to its client system, whose
+// first answer is a 500. Each professional gets the mails the events imply,
+// with the other's contact and its own reference (never the other's);
 // the retried webhook carries the same ID; and no byte of any message or
 // webhook holds the BSN, the birth date or the youth's pseudonym.
 func TestMatchIsMailedAndPosted(t *testing.T) {
@@ -34,23 +37,33 @@ func TestMatchIsMailedAndPosted(t *testing.T) {
 	}
 	s := openStore(t, t.TempDir())
 	defer s.Close()
-	m, err := matcher.New(matcher.Config{Store: s, Pseudonymiser: ps, Covenant: cov})
+	rh, err := keys.CreateRefKeyset()
+	if err != nil {
+		t.Fatal(err)
+	}
+	refs, err := clientref.New(rh)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := matcher.New(matcher.Config{Store: s, Pseudonymiser: ps, ClientRefs: refs, Covenant: cov})
 	if err != nil {
 		t.Fatal(err)
 	}
 	const digits, date = "111222333", "2014-05-17"
 	bsn, _ := identity.ParseBSN(digits)
 	birth, _ := identity.ParseBirthDate(date)
-	report := func(inst string, kind matcher.Kind, code string, c matcher.Contact) {
+	report := func(inst string, kind matcher.Kind, code string, c matcher.Contact, ref string) {
 		t.Helper()
 		if _, err := m.Register(bg, matcher.Actor{Institution: inst}, matcher.Registration{
-			BSN: bsn, BirthDate: birth, Municipality: "GM0014", Kind: kind, SignalCode: code, Contact: c,
+			BSN: bsn, BirthDate: birth, Municipality: "GM0014", Kind: kind, SignalCode: code, Contact: c, ClientRef: ref,
 		}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	report("wij-groningen", matcher.Involvement, "", matcher.Contact{Name: "M. de Vries", Phone: "050-7654321", Email: "m.devries@wij.example"})
-	report("school-example-lyceum", matcher.Signal, "S01", matcher.Contact{Name: "J. Bakker", Phone: "050-1112222", Email: "j.bakker@lyceum.example"})
+	// Each institution's own dossier number.
+	const wijRef, schoolRef = "WIJ-DOS-0042", "LL-2026-17"
+	report("wij-groningen", matcher.Involvement, "", matcher.Contact{Name: "M. de Vries", Phone: "050-7654321", Email: "m.devries@wij.example"}, wijRef)
+	report("school-example-lyceum", matcher.Signal, "S01", matcher.Contact{Name: "J. Bakker", Phone: "050-1112222", Email: "j.bakker@lyceum.example"}, schoolRef)
 
 	ca, cert := testCA(t)
 	smtpSrv := startSMTP(t, &cert)
@@ -69,10 +82,10 @@ func TestMatchIsMailedAndPosted(t *testing.T) {
 		t.Fatal(err)
 	}
 	email := func(mailbox string) notify.Channel {
-		return &notify.EmailChannel{Sender: mailer, Templates: tm, Registrations: s, Mailbox: mailbox, Region: "Groningen", DisplayName: cov.InstitutionName}
+		return &notify.EmailChannel{Sender: mailer, Templates: tm, Registrations: s, ClientRefs: refs, Mailbox: mailbox, Region: "Groningen", DisplayName: cov.InstitutionName}
 	}
 	channels := map[string][]notify.Channel{
-		"wij-groningen":         {email(""), &notify.WebhookChannel{Hook: hook}},
+		"wij-groningen":         {email(""), &notify.WebhookChannel{Hook: hook, Registrations: s, ClientRefs: refs}},
 		"school-example-lyceum": {email("zorg@lyceum.example")},
 	}
 	w, err := notify.NewWorker(notify.WorkerConfig{
@@ -102,12 +115,25 @@ func TestMatchIsMailedAndPosted(t *testing.T) {
 
 	// Who got what: WIJ reported first (no match yet), then the school's
 	// report made the match and the coordinator (WIJ, in the city).
+	// Each mail quotes its recipient's own reference (in the subject and
+	// the body) and never the other institution's.
+	ownRef := map[string]string{"m.devries@wij.example": wijRef, "j.bakker@lyceum.example": schoolRef, "zorg@lyceum.example": schoolRef}
 	bySubject := map[string][]string{}
 	var all []byte
 	for _, r := range smtpSrv.messages() {
-		_, subject, _ := parseMail(t, r.data)
+		_, subject, body := parseMail(t, r.data)
 		for _, to := range r.to {
 			bySubject[to] = append(bySubject[to], subject)
+			own, other := ownRef[to], wijRef
+			if own == wijRef {
+				other = schoolRef
+			}
+			if !strings.Contains(subject, own) || !strings.Contains(body, own) {
+				t.Errorf("mail to %s (%q) does not quote its reference %s", to, subject, own)
+			}
+			if bytes.Contains(r.data, []byte(other)) {
+				t.Errorf("mail to %s quotes the other institution's reference", to)
+			}
 		}
 		all = append(all, r.data...)
 	}
@@ -144,6 +170,9 @@ func TestMatchIsMailedAndPosted(t *testing.T) {
 		t.Fatalf("webhook: ids %v, %d delivered, %d badly signed", ids, len(got), rc.bad)
 	}
 	for _, ev := range got {
+		if ev.ClientRef != wijRef {
+			t.Errorf("webhook %s: client_ref %q, want %q", ev.Type, ev.ClientRef, wijRef)
+		}
 		b, _ := json.Marshal(ev)
 		all = append(all, b...)
 	}

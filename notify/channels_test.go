@@ -1,0 +1,94 @@
+package notify_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+
+	"github.com/vindex-nl/vindex/crypto/clientref"
+	"github.com/vindex-nl/vindex/crypto/keys"
+	"github.com/vindex-nl/vindex/notify"
+	"github.com/vindex-nl/vindex/store"
+)
+
+// regMap is a registration lookup for unit tests; err, if set, is what
+// every lookup fails with.
+type regMap struct {
+	regs map[store.ID]store.Registration
+	err  error
+}
+
+func (m regMap) Registration(_ context.Context, id store.ID) (store.Registration, error) {
+	if m.err != nil {
+		return store.Registration{}, m.err
+	}
+	r, ok := m.regs[id]
+	if !ok {
+		return store.Registration{}, store.ErrNotFound
+	}
+	return r, nil
+}
+
+func newSealer(t *testing.T) *clientref.Sealer {
+	t.Helper()
+	h, err := keys.CreateRefKeyset()
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := clientref.New(h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// The webhook body quotes the recipient's own reference, and only that: a
+// registration that is gone, that is another institution's, or whose
+// reference does not open gives a body without one; a store that fails
+// gives an error (retried later), not a body without the reference.
+func TestWebhookChannelClientRef(t *testing.T) {
+	refs, other := newSealer(t), newSealer(t)
+	own, foreign, lost := store.NewID(), store.NewID(), store.NewID()
+	seal := func(s *clientref.Sealer, ref, inst string, id store.ID) []byte {
+		b, err := s.Seal(ref, inst, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	regs := regMap{regs: map[store.ID]store.Registration{
+		own:     {ID: own, Institution: "wij", ClientRef: seal(refs, "W-1", "wij", own)},
+		foreign: {ID: foreign, Institution: "school", ClientRef: seal(refs, "S-1", "school", foreign)},
+		lost:    {ID: lost, Institution: "wij", ClientRef: seal(other, "W-2", "wij", lost)},
+	}}
+	ca, _ := testCA(t)
+	rc := startReceiver(t, ca)
+	hook, err := notify.NewHook(notify.HookConfig{URL: rc.srv.URL, Secret: rc.secret, RootCAs: ca.Pool()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ch := &notify.WebhookChannel{Hook: hook, Registrations: regs, ClientRefs: refs}
+	for i, tc := range []struct {
+		id   store.ID
+		want string
+	}{{own, "W-1"}, {foreign, ""}, {lost, ""}, {store.NewID(), ""}} {
+		if err := ch.Deliver(bg, store.Event{Seq: uint64(i + 1), Type: store.EventMatch, Recipient: "wij", Registration: tc.id}); err != nil {
+			t.Fatal(err)
+		}
+		rc.mu.Lock()
+		got := rc.got[len(rc.got)-1].ClientRef
+		rc.mu.Unlock()
+		if got != tc.want {
+			t.Errorf("event %d: client_ref %q, want %q", i+1, got, tc.want)
+		}
+	}
+	broken := &notify.WebhookChannel{Hook: hook, Registrations: regMap{err: store.ErrUnavailable}, ClientRefs: refs}
+	if err := broken.Deliver(bg, store.Event{Seq: 9, Type: store.EventMatch, Recipient: "wij", Registration: own}); !errors.Is(err, store.ErrUnavailable) {
+		t.Fatalf("store failure: %v", err)
+	}
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	if len(rc.ids) != 4 {
+		t.Fatalf("%d posts, want 4 (none for the store failure)", len(rc.ids))
+	}
+}
