@@ -1107,10 +1107,13 @@ func (q *seqs) visible() uint64 {
 	return q.published
 }
 
-// keyUse counts the live registrations under each key ID.
+// keyUse counts the live registrations under each PRF key ID, and the
+// registrations (live or ended) whose client reference is sealed under each
+// reference key ID.
 type keyUse struct {
 	mu   sync.Mutex
 	live map[uint32]int64
+	refs map[uint32]int64
 }
 
 func (k *keyUse) apply(before, after []store.Registration) {
@@ -1118,22 +1121,55 @@ func (k *keyUse) apply(before, after []store.Registration) {
 	defer k.mu.Unlock()
 	if k.live == nil {
 		k.live = map[uint32]int64{}
+		k.refs = map[uint32]int64{}
 	}
 	for _, r := range before {
 		if r.IsLive() {
 			k.live[r.Youth.KeyID]--
+		}
+		if id, ok := refKeyID(r.ClientRef); ok {
+			k.refs[id]--
 		}
 	}
 	for _, r := range after {
 		if r.IsLive() {
 			k.live[r.Youth.KeyID]++
 		}
-	}
-	for id, n := range k.live {
-		if n == 0 {
-			delete(k.live, id)
+		if id, ok := refKeyID(r.ClientRef); ok {
+			k.refs[id]++
 		}
 	}
+	for _, m := range []map[uint32]int64{k.live, k.refs} {
+		for id, n := range m {
+			if n == 0 {
+				delete(m, id)
+			}
+		}
+	}
+}
+
+// refKeyID reads the key ID a sealed client reference names: Tink's output
+// prefix, a version byte 1 and the key ID big-endian, begins every
+// ciphertext of the reference keyset (see crypto/clientref).
+func refKeyID(sealed []byte) (uint32, bool) {
+	if len(sealed) < 5 || sealed[0] != 1 {
+		return 0, false
+	}
+	return binary.BigEndian.Uint32(sealed[1:5]), true
+}
+
+// RefsByKey returns, per reference key ID, how many registrations (live or
+// ended: an ended one keeps its reference until it is purged) hold a client
+// reference sealed under that key. A key with none is absent: no stored
+// reference needs it.
+func (s *Store) RefsByKey() map[uint32]int64 {
+	s.keyUse.mu.Lock()
+	defer s.keyUse.mu.Unlock()
+	out := make(map[uint32]int64, len(s.keyUse.refs))
+	for id, n := range s.keyUse.refs {
+		out[id] = n
+	}
+	return out
 }
 
 // LiveByKey returns, per key ID, how many live registrations the store

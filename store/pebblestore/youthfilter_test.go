@@ -87,7 +87,11 @@ func TestYouthFilterAfterReopen(t *testing.T) {
 		y := randomYouth(7)
 		youths = append(youths, y)
 		err := s.Update(ctx, []pseudonym.Pseudonym{y}, func(tx store.Tx) error {
-			tx.Put(store.Registration{ID: store.NewID(), Youth: y, Institution: "x", Kind: store.KindSignal, SignalCode: "S", Municipality: "GM0014"})
+			r := store.Registration{ID: store.NewID(), Youth: y, Institution: "x", Kind: store.KindSignal, SignalCode: "S", Municipality: "GM0014"}
+			if i%5 == 0 { // a sealed reference under reference key 9 or 10
+				r.ClientRef = []byte{1, 0, 0, 0, byte(9 + i%2), 0xee, 0xff}
+			}
+			tx.Put(r)
 			return nil
 		})
 		if err != nil {
@@ -96,6 +100,9 @@ func TestYouthFilterAfterReopen(t *testing.T) {
 	}
 	if got := s.LiveByKey(); len(got) != 1 || got[7] != 50 {
 		t.Fatalf("live by key: %v", got)
+	}
+	if got := s.RefsByKey(); len(got) != 2 || got[9] != 5 || got[10] != 5 {
+		t.Fatalf("references by key: %v", got)
 	}
 	// End one: it no longer counts.
 	err = s.Update(ctx, []pseudonym.Pseudonym{youths[0]}, func(tx store.Tx) error {
@@ -118,6 +125,10 @@ func TestYouthFilterAfterReopen(t *testing.T) {
 	defer s.Close()
 	if got := s.LiveByKey(); len(got) != 1 || got[7] != 49 {
 		t.Fatalf("live by key after a reopen: %v", got)
+	}
+	// An ended registration keeps its reference: still counted.
+	if got := s.RefsByKey(); len(got) != 2 || got[9] != 5 || got[10] != 5 {
+		t.Fatalf("references by key after a reopen: %v", got)
 	}
 	for i, y := range youths {
 		if !s.youths.mayContain(y) {
