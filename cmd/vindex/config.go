@@ -29,6 +29,7 @@ type config struct {
 	ClientCA        string        `yaml:"client_ca"`
 	Tokens          string        `yaml:"tokens"`
 	Keyset          string        `yaml:"keyset"`
+	RefKeyset       string        `yaml:"ref_keyset"`
 	KEK             string        `yaml:"kek"`
 	KEKFile         string        `yaml:"kek_file"`
 	VaultAddr       string        `yaml:"vault_addr"`
@@ -105,6 +106,7 @@ func bind(fs *flag.FlagSet, c *config) {
 	fs.StringVar(&c.ClientCA, "client-ca", c.ClientCA, "CA certificates, PEM `file`, that issue institutions' client certificates; empty: no mutual TLS")
 	fs.StringVar(&c.Tokens, "tokens", c.Tokens, "token `file` (institution-id sha256:HASH per line; reread when it changes); empty: no bearer tokens; with --dev: DIR/tokens")
 	fs.StringVar(&c.Keyset, "keyset", c.Keyset, "wrapped PRF keyset `file` (vindex keys init); empty: DIR/keyset.tink")
+	fs.StringVar(&c.RefKeyset, "ref-keyset", c.RefKeyset, "wrapped reference keyset `file` that seals client references (vindex keys init); empty: DIR/refkeys.tink")
 	fs.StringVar(&c.KEK, "kek", c.KEK, "where the key-encryption key that wraps the keyset is: `vault` (Vault transit) or file (a local development key file; insecure) (--dev: file)")
 	fs.StringVar(&c.KEKFile, "kek-file", c.KEKFile, "with --kek file: the development key-encryption key `file`; with --dev, empty: DIR/dev-kek.json")
 	fs.StringVar(&c.VaultAddr, "vault-addr", c.VaultAddr, "with --kek vault: Vault's `address`, e.g. https://vault.example:8200")
@@ -199,6 +201,9 @@ func loadConfig(name, usage string, args []string, extra func(*flag.FlagSet)) (c
 	})
 	if err := errors.Join(errs...); err != nil {
 		return config{}, nil, err
+	}
+	if c.RefKeyset == "" {
+		c.RefKeyset = filepath.Join(c.Data, "refkeys.tink")
 	}
 	if c.Keyset == "" {
 		c.Keyset = filepath.Join(c.Data, "keyset.tink")

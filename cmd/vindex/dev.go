@@ -97,7 +97,7 @@ func exists(path string) bool {
 }
 
 // demoReport is what the printed curl command registers.
-const demoReport = `{"bsn":"111222333","birth_date":"2014-05-17","municipality":"GM0014","kind":"involvement","contact":{"name":"A. Jansen","phone":"050-1234567"}}`
+const demoReport = `{"bsn":"111222333","birth_date":"2014-05-17","municipality":"GM0014","kind":"involvement","contact":{"name":"A. Jansen","phone":"050-1234567"},"client_ref":"DOSSIER-0001"}`
 
 // printDev prints the tokens and a curl command to try.
 func printDev(w io.Writer, addr string, c config, tokens []devToken) {
@@ -120,19 +120,22 @@ func printDev(w io.Writer, addr string, c config, tokens []devToken) {
 	}
 }
 
-// devKeyset makes the keyset of `serve --dev` if there is none yet,
-// wrapped with k.
+// devKeyset makes the keysets of `serve --dev` that do not exist yet
+// (the PRF keyset and the reference keyset), wrapped with k.
 func devKeyset(c config, k *kek, logger *slog.Logger) error {
-	if exists(c.Keyset) {
-		return nil
+	prf, refs := keysetFiles(c)
+	for _, f := range []keysetFile{prf, refs} {
+		if exists(f.path) {
+			continue
+		}
+		h, err := f.create()
+		if err != nil {
+			return err
+		}
+		if err := keys.SaveFile(f.path, h, k.aead, f.ad); err != nil {
+			return err
+		}
+		logger.Info("made a "+f.what, slog.String("file", f.path))
 	}
-	h, err := keys.Create()
-	if err != nil {
-		return err
-	}
-	if err := keys.SaveFile(c.Keyset, h, k.aead, keys.AssociatedData(c.Deployment)); err != nil {
-		return err
-	}
-	logger.Info("made a keyset", slog.String("file", c.Keyset))
 	return nil
 }

@@ -550,7 +550,7 @@ func TestExampleConfigLoads(t *testing.T) {
 func TestKeysCommands(t *testing.T) {
 	dir := t.TempDir()
 	out := runCLI(t, dir, "keys", "init", "--dev", "--data", "d", "--create-dev-kek")
-	if !strings.Contains(out, "made keyset d/keyset.tink") || strings.Count(out, "enabled") != 1 {
+	if !strings.Contains(out, "made keyset d/keyset.tink") || !strings.Contains(out, "made reference keyset d/refkeys.tink") || strings.Count(out, "enabled") != 2 {
 		t.Fatalf("keys init:\n%s", out)
 	}
 	cmd := exec.Command(binary, "keys", "init", "--dev", "--data", "d")
@@ -559,7 +559,7 @@ func TestKeysCommands(t *testing.T) {
 		t.Fatalf("a second keys init did not refuse: %v\n%s", err, b)
 	}
 	out = runCLI(t, dir, "keys", "rotate", "--dev", "--data", "d")
-	if !strings.Contains(out, "is the new primary") || strings.Count(out, "enabled") != 2 || strings.Count(out, "true") != 1 {
+	if !strings.Contains(out, "is the new primary") || strings.Count(out, "enabled") != 3 || strings.Count(out, "true") != 2 {
 		t.Fatalf("keys rotate:\n%s", out)
 	}
 	if status := runCLI(t, dir, "keys", "status", "--dev", "--data", "d"); status != out[strings.Index(out, "key_id"):] {

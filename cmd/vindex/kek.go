@@ -74,3 +74,15 @@ func loadKeyset(c config, k *kek) (*keyset.Handle, error) {
 	}
 	return h, nil
 }
+
+// loadRefKeyset unwraps the configured reference keyset with k.
+func loadRefKeyset(c config, k *kek) (*keyset.Handle, error) {
+	h, err := keys.LoadFile(c.RefKeyset, k.aead, keys.RefAssociatedData(c.Deployment))
+	switch {
+	case errors.Is(err, keys.ErrNotFound):
+		return nil, fmt.Errorf("%w: the reference keyset seals client references; create it with `vindex keys init` (it keeps an existing PRF keyset)", err)
+	case err != nil:
+		return nil, fmt.Errorf("unwrapping %s with the %s: %w", c.RefKeyset, k.describe(c), err)
+	}
+	return h, nil
+}

@@ -22,7 +22,7 @@ import (
 // over SMTP (or, with --dev and no SMTP, .eml files in DIR/mail) and the
 // webhooks of the webhooks file. With neither, it returns nil: events stay
 // in the outbox, readable over the API.
-func newWorker(c config, cov *rules.Covenant, st *pebblestore.Store, metrics *httpapi.Metrics, logger *slog.Logger) (*notify.Worker, error) {
+func newWorker(c config, cov *rules.Covenant, st *pebblestore.Store, refs notify.RefOpener, metrics *httpapi.Metrics, logger *slog.Logger) (*notify.Worker, error) {
 	var tm *notify.Templates
 	var err error
 	if c.MailTemplates != "" {
@@ -75,10 +75,10 @@ func newWorker(c config, cov *rules.Covenant, st *pebblestore.Store, metrics *ht
 		ids = append(ids, inst.ID)
 		if sender != nil {
 			channels[inst.ID] = append(channels[inst.ID], &notify.EmailChannel{Sender: sender, Templates: tm, Registrations: st,
-				Mailbox: inst.Email, Region: cov.Region, DisplayName: cov.InstitutionName})
+				ClientRefs: refs, Mailbox: inst.Email, Region: cov.Region, DisplayName: cov.InstitutionName})
 		}
 		if h := hooks[inst.ID]; h != nil {
-			channels[inst.ID] = append(channels[inst.ID], &notify.WebhookChannel{Hook: h})
+			channels[inst.ID] = append(channels[inst.ID], &notify.WebhookChannel{Hook: h, Registrations: st, ClientRefs: refs})
 		}
 	}
 	metrics.WatchDeliveries(st, ids, deliveryChannels(c, hooks))

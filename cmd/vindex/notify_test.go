@@ -9,6 +9,7 @@ import (
 	"net/mail"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -33,9 +34,9 @@ func TestDevMailsAreFiles(t *testing.T) {
 		body map[string]any
 	}{
 		{wij, map[string]any{"bsn": bsn, "birth_date": "2013-09-04", "municipality": "GM0014", "kind": "involvement",
-			"contact": map[string]string{"name": "M. de Vries", "phone": "050-7654321", "email": "m.devries@wij.example"}}},
+			"contact": map[string]string{"name": "M. de Vries", "phone": "050-7654321", "email": "m.devries@wij.example"}, "client_ref": "WIJ-DOS-0042"}},
 		{school, map[string]any{"bsn": bsn, "birth_date": "2013-09-04", "municipality": "GM0014", "kind": "signal", "code": "S01",
-			"contact": map[string]string{"name": "J. Bakker", "phone": "050-1112222", "email": "j.bakker@lyceum.example"}}},
+			"contact": map[string]string{"name": "J. Bakker", "phone": "050-1112222", "email": "j.bakker@lyceum.example"}, "client_ref": "LL-2026-17"}},
 	} {
 		if st, b, err := r.c.post("/v1/registrations", r.body); err != nil || st != 201 {
 			t.Fatalf("report: %d %s %v", st, b, err)
@@ -64,6 +65,15 @@ func TestDevMailsAreFiles(t *testing.T) {
 			t.Fatal(err)
 		}
 		all = append(all, b...)
+		// Each mail quotes its institution's own client reference, never
+		// the other's.
+		own, other := "WIJ-DOS-0042", "LL-2026-17"
+		if strings.Contains(filepath.Base(f), "school-example-lyceum") {
+			own, other = other, own
+		}
+		if !bytes.Contains(b, []byte(own)) || bytes.Contains(b, []byte(other)) {
+			t.Errorf("%s: not its own reference %s alone", filepath.Base(f), own)
+		}
 		if bytes.Contains(b, []byte("j.bakker@lyceum.example")) && strings.Contains(filepath.Base(f), "school-example-lyceum") {
 			toSchool++
 			if !bytes.Contains(b, []byte("050-7654321")) {
@@ -86,6 +96,17 @@ func TestDevMailsAreFiles(t *testing.T) {
 		t.Errorf("metrics: %d %v\n%s", st, err, grepLines(b, "deliver"))
 	}
 	p.stop(t)
+	// The references are in the store only sealed; the professional's
+	// address, stored in the clear, shows the scan sees what is written.
+	found, err := scanTree(filepath.Join(dir, "vindex-data", "store"), "WIJ-DOS-0042", "LL-2026-17", "m.devries@wij.example")
+	if err != nil || !slices.ContainsFunc(found, func(f string) bool { return strings.HasSuffix(f, "m.devries@wij.example") }) {
+		t.Errorf("the scan did not find the stored contact: %v %v", found, err)
+	}
+	for _, f := range found {
+		if strings.Contains(f, "REF") || strings.Contains(f, "DOS") || strings.Contains(f, "LL-2026") {
+			t.Errorf("a client reference in the clear in the store: %s", f)
+		}
+	}
 	out := runCLI(t, dir, "outbox", "status", "--dev")
 	if lines := strings.Split(strings.TrimSpace(out), "\n"); len(lines) != 1 {
 		t.Errorf("outbox status after delivery: %q", out)
@@ -239,4 +260,25 @@ func TestDeliveryAfterKill(t *testing.T) {
 	}
 	t.Logf("%d of %d mailed before the kill; %d mailed twice, with the same Message-ID", before, len(want), dup)
 	p.stop(t)
+}
+
+// scanTree returns the files under dir that hold any of needles.
+func scanTree(dir string, needles ...string) ([]string, error) {
+	var found []string
+	err := filepath.WalkDir(dir, func(path string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		for _, n := range needles {
+			if bytes.Contains(b, []byte(n)) {
+				found = append(found, filepath.Base(path)+": "+n)
+			}
+		}
+		return nil
+	})
+	return found, err
 }

@@ -17,6 +17,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/vindex-nl/vindex/crypto/clientref"
 	"github.com/vindex-nl/vindex/crypto/pseudonym"
 	"github.com/vindex-nl/vindex/httpapi"
 	"github.com/vindex-nl/vindex/internal/bufferedlog"
@@ -108,6 +109,14 @@ func run(ctx context.Context, c config, stdout io.Writer, logger *slog.Logger) e
 	if err != nil {
 		return err
 	}
+	rh, err := loadRefKeyset(c, k)
+	if err != nil {
+		return err
+	}
+	refs, err := clientref.New(rh)
+	if err != nil {
+		return fmt.Errorf("%s: %w", c.RefKeyset, err)
+	}
 
 	st, err := pebblestore.Open(c.storeDir(), &pebblestore.Options{Logger: logger, CacheSize: c.CacheSize, MinFreeBytes: c.MinFreeDisk})
 	if err != nil {
@@ -126,12 +135,12 @@ func run(ctx context.Context, c config, stdout io.Writer, logger *slog.Logger) e
 	metrics.WatchKeys(ps)
 	metrics.WatchKeyUse(st)
 	metrics.WatchOutbox(st, cov)
-	m, err := matcher.New(matcher.Config{Store: metrics.WrapStore(st), Pseudonymiser: ps, Covenant: cov, Logger: logger})
+	m, err := matcher.New(matcher.Config{Store: metrics.WrapStore(st), Pseudonymiser: ps, ClientRefs: refs, Covenant: cov, Logger: logger})
 	if err != nil {
 		return err
 	}
 
-	worker, err := newWorker(c, cov, st, metrics, logger)
+	worker, err := newWorker(c, cov, st, refs, metrics, logger)
 	if err != nil {
 		return err
 	}

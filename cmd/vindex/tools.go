@@ -25,32 +25,75 @@ import (
 	"github.com/vindex-nl/vindex/store/pebblestore"
 )
 
-const keysUsage = `Usage: vindex keys init|status|rotate|retire ID|rewrap [--config FILE] [flags]
+const keysUsage = `Usage: vindex keys init|status|rotate|retire ID|rewrap [--refs] [--config FILE] [flags]
 
-Manages the PRF keyset pseudonyms are computed with. The keyset is only ever
-stored wrapped by the key-encryption key: a Vault transit key (--kek vault),
-or a local development key file (--kek file).
+Manages vindex's two keysets: the PRF keyset pseudonyms are computed with,
+and the reference keyset whose AEAD keys seal the institutions' own client
+references. Both are only ever stored wrapped by the key-encryption key: a
+Vault transit key (--kek vault), or a local development key file (--kek
+file). rotate and retire act on the PRF keyset, or with --refs on the
+reference keyset.
 
-  init       make a new keyset (refuses to overwrite one); with
-             --create-dev-kek also a development key file
-  status     list the keys: ID, state, primary, and how many live
-             registrations each still holds (from the store, when no
-             server has it open; a running server shows the same in
-             /metrics as vindex_key_live_registrations)
+  init       make the keysets that do not exist yet (refuses when both
+             exist); with --create-dev-kek also a development key file. On
+             a deployment that has a PRF keyset, it adds the reference
+             keyset and keeps the PRF keyset as it is.
+  status     list the keys of both: ID, state, primary, and how many live
+             registrations each PRF key still holds and how many stored
+             client references each reference key sealed (from the store,
+             when no server has it open; a running server shows the live
+             registrations in /metrics as vindex_key_live_registrations)
   rotate     add a new primary key. The old keys stay enabled: reports
              compute the pseudonym under every enabled key, so a youth
              registered under an old key still matches, and its record
-             moves to the primary key when it is touched. Restart the
-             service to use it.
-  retire ID  disable key ID, refused while live registrations depend on
-             it; with --delete, delete a disabled key
-  rewrap     after the Vault transit key is rotated, wrap the keyset anew
+             moves to the primary key when it is touched. With --refs:
+             references sealed under the old key still open, and are sealed
+             anew under the primary when their registration is reported
+             again. Restart the service to use it.
+  retire ID  disable key ID, refused while live registrations (--refs:
+             stored references) depend on it; with --delete, delete a
+             disabled key
+  rewrap     after the Vault transit key is rotated, wrap both keysets anew
              under its newest version, so that min_decryption_version can
              be raised
 
-The same settings as vindex serve apply (--keyset, --kek, --vault-*,
---kek-file, --deployment, --data, --config, --dev).
+The same settings as vindex serve apply (--keyset, --ref-keyset, --kek,
+--vault-*, --kek-file, --deployment, --data, --config, --dev).
 `
+
+// keysetFile is one of the two keysets as the keys command handles it.
+type keysetFile struct {
+	what   string // "keyset", "reference keyset"
+	path   string
+	ad     []byte
+	create func() (*keyset.Handle, error)
+	rotate func(*keyset.Handle) (*keyset.Handle, uint32, error)
+	// use counts, per key ID, what still depends on a key (from the store).
+	use   func(c config) (map[uint32]int64, error)
+	using string // what use counts, for messages
+}
+
+func keysetFiles(c config) (prf, refs keysetFile) {
+	prf = keysetFile{what: "keyset", path: c.Keyset, ad: keys.AssociatedData(c.Deployment),
+		create: keys.Create, rotate: keys.Rotate, using: "live registrations",
+		use: func(c config) (map[uint32]int64, error) {
+			return fromStore(c, (*pebblestore.Store).LiveByKey)
+		}}
+	refs = keysetFile{what: "reference keyset", path: c.RefKeyset, ad: keys.RefAssociatedData(c.Deployment),
+		create: keys.CreateRefKeyset, rotate: keys.RotateRefKeyset, using: "stored client references",
+		use: func(c config) (map[uint32]int64, error) {
+			return fromStore(c, (*pebblestore.Store).RefsByKey)
+		}}
+	return prf, refs
+}
+
+func (f keysetFile) load(k *kek) (*keyset.Handle, error) {
+	h, err := keys.LoadFile(f.path, k.aead, f.ad)
+	if err != nil {
+		return nil, fmt.Errorf("unwrapping %s: %w", f.path, err)
+	}
+	return h, nil
+}
 
 func keysCmd(args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
@@ -68,21 +111,32 @@ func keysCmd(args []string, stdout, stderr io.Writer) error {
 		}
 		retireID, rest = id, rest[1:]
 	}
-	var createKEK, del bool
+	var createKEK, del, refs bool
 	c, _, err := loadConfig("keys "+verb, keysUsage, rest, func(fs *flag.FlagSet) {
 		fs.BoolVar(&createKEK, "create-dev-kek", false, "keys init: also make the development key-encryption key --kek-file")
 		fs.BoolVar(&del, "delete", false, "keys retire: delete the key (it must be disabled already)")
+		fs.BoolVar(&refs, "refs", false, "keys rotate, retire: act on the reference keyset, not the PRF keyset")
 	})
 	if err != nil {
 		return err
 	}
-	ad := keys.AssociatedData(c.Deployment)
+	switch verb {
+	case "init", "status", "rotate", "retire", "rewrap":
+	default:
+		fmt.Fprintf(stderr, "vindex keys: unknown command %q\n\n%s", verb, keysUsage)
+		return errUsage
+	}
+	prf, ref := keysetFiles(c)
+	target := prf
+	if refs {
+		target = ref
+	}
 	logger := newLogger(stderr, "warn")
 	if verb == "init" {
-		if exists(c.Keyset) {
-			return fmt.Errorf("keys init: %s exists; a new keyset would orphan every registration made under it", c.Keyset)
+		if exists(prf.path) && exists(ref.path) {
+			return fmt.Errorf("keys init: %s exists (and %s); a new keyset would orphan every registration made under it", prf.path, ref.path)
 		}
-		for _, f := range []string{c.Keyset, c.KEKFile} {
+		for _, f := range []string{prf.path, ref.path, c.KEKFile} {
 			if f == "" {
 				continue
 			}
@@ -105,38 +159,49 @@ func keysCmd(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer k.Close()
-	var h *keyset.Handle
-	if verb == "init" {
-		if h, err = keys.Create(); err != nil {
-			return err
-		}
-	} else if h, err = loadKeyset(c, k); err != nil {
-		return err
-	}
 	switch verb {
 	case "init":
-		if err := keys.SaveFile(c.Keyset, h, k.aead, ad); err != nil {
-			return err
+		for _, f := range []keysetFile{prf, ref} {
+			if exists(f.path) {
+				fmt.Fprintf(stdout, "kept %s %s\n", f.what, f.path)
+				continue
+			}
+			h, err := f.create()
+			if err != nil {
+				return err
+			}
+			if err := keys.SaveFile(f.path, h, k.aead, f.ad); err != nil {
+				return err
+			}
+			fmt.Fprintf(stdout, "made %s %s, wrapped with the %s\n", f.what, f.path, k.describe(c))
 		}
-		fmt.Fprintf(stdout, "made keyset %s, wrapped with the %s\n", c.Keyset, k.describe(c))
-	case "status":
 	case "rotate":
-		var id uint32
-		if h, id, err = keys.Rotate(h); err != nil {
+		h, err := target.load(k)
+		if err != nil {
 			return err
 		}
-		if err := keys.SaveFile(c.Keyset, h, k.aead, ad); err != nil {
+		h, id, err := target.rotate(h)
+		if err != nil {
 			return err
 		}
-		fmt.Fprintf(stdout, "key %d is the new primary; restart vindex serve to use it\n", id)
+		if err := keys.SaveFile(target.path, h, k.aead, target.ad); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "key %d is the new primary of the %s; restart vindex serve to use it\n", id, target.what)
 	case "retire":
+		h, err := target.load(k)
+		if err != nil {
+			return err
+		}
 		id := uint32(retireID)
-		live, err := liveByKey(c)
+		use, err := target.use(c)
 		if err != nil {
 			return fmt.Errorf("keys retire: %w", err)
 		}
-		if n := live[id]; n > 0 {
+		if n := use[id]; n > 0 && !refs {
 			return fmt.Errorf("keys retire: %d live registrations still depend on key %d; they move to the primary key when they are touched, and end at the latest two years after they were made", n, id)
+		} else if n > 0 {
+			return fmt.Errorf("keys retire --refs: %d stored client references are still sealed under key %d; they are sealed anew under the primary when their registration is reported again, and go when it is purged", n, id)
 		}
 		if del {
 			if h, err = keys.Delete(h, id); err != nil {
@@ -149,39 +214,68 @@ func keysCmd(args []string, stdout, stderr io.Writer) error {
 			}
 			fmt.Fprintf(stdout, "key %d disabled; restart vindex serve; delete it later with --delete\n", id)
 		}
-		if err := keys.SaveFile(c.Keyset, h, k.aead, ad); err != nil {
+		if err := keys.SaveFile(target.path, h, k.aead, target.ad); err != nil {
 			return err
 		}
 	case "rewrap":
-		if err := keys.SaveFile(c.Keyset, h, k.aead, ad); err != nil {
-			return err
-		}
-		msg := fmt.Sprintf("rewrapped %s with the %s", c.Keyset, k.describe(c))
-		if k.vault != nil {
-			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-			defer cancel()
-			if latest, minDec, err := k.vault.KeyVersions(ctx); err == nil {
-				msg += fmt.Sprintf(" (transit key version %d; min_decryption_version %d may now be raised to %d)", latest, minDec, latest)
+		for _, f := range []keysetFile{prf, ref} {
+			if f.what == ref.what && !exists(f.path) {
+				fmt.Fprintf(stdout, "no %s %s to rewrap (vindex keys init makes it)\n", f.what, f.path)
+				continue
 			}
+			if err := keys.Rewrap(f.path, k.aead, f.ad); err != nil {
+				return err
+			}
+			msg := fmt.Sprintf("rewrapped %s with the %s", f.path, k.describe(c))
+			if k.vault != nil {
+				ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+				defer cancel()
+				if latest, minDec, err := k.vault.KeyVersions(ctx); err == nil {
+					msg += fmt.Sprintf(" (transit key version %d; min_decryption_version %d may now be raised to %d)", latest, minDec, latest)
+				}
+			}
+			fmt.Fprintln(stdout, msg)
 		}
-		fmt.Fprintln(stdout, msg)
 		return nil
-	default:
-		fmt.Fprintf(stderr, "vindex keys: unknown command %q\n\n%s", verb, keysUsage)
-		return errUsage
 	}
-	live, err := liveByKey(c)
-	if err != nil {
-		fmt.Fprintf(stderr, "vindex keys: live registrations not counted: %v\n", err)
-		live = nil
-	}
-	return printStatus(stdout, h, live)
+	return printAllStatus(stdout, stderr, c, k, prf, ref)
 }
 
-// liveByKey opens the store read-only in effect (nothing is written) to
-// count the live registrations per key. It fails while a server has the
-// store open.
-func liveByKey(c config) (map[uint32]int64, error) {
+// printAllStatus prints the PRF keyset's table, then the reference
+// keyset's (or how to make it).
+func printAllStatus(stdout, stderr io.Writer, c config, k *kek, prf, ref keysetFile) error {
+	for i, f := range []keysetFile{prf, ref} {
+		if i > 0 {
+			fmt.Fprintln(stdout)
+			if !exists(f.path) {
+				fmt.Fprintf(stdout, "no %s %s: client references are refused until `vindex keys init` makes it\n", f.what, f.path)
+				return nil
+			}
+		}
+		h, err := f.load(k)
+		if err != nil {
+			return err
+		}
+		use, err := f.use(c)
+		if err != nil {
+			fmt.Fprintf(stderr, "vindex keys: %s not counted: %v\n", f.using, err)
+			use = nil
+		}
+		header := "key_id     state     primary  live_registrations"
+		if i > 0 {
+			header = "ref_key_id state     primary  sealed_references"
+		}
+		if err := printStatus(stdout, header, h, use); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// fromStore opens the store read-only in effect (nothing is written) to
+// count what depends on each key. It fails while a server has the store
+// open.
+func fromStore(c config, count func(*pebblestore.Store) map[uint32]int64) (map[uint32]int64, error) {
 	dir := c.storeDir()
 	if !exists(dir) {
 		return map[uint32]int64{}, nil
@@ -191,19 +285,19 @@ func liveByKey(c config) (map[uint32]int64, error) {
 		return nil, fmt.Errorf("the store %s is not available (a running server has it open? its /metrics shows vindex_key_live_registrations): %w", dir, err)
 	}
 	defer st.Close()
-	return st.LiveByKey(), nil
+	return count(st), nil
 }
 
-func printStatus(w io.Writer, h *keyset.Handle, live map[uint32]int64) error {
+func printStatus(w io.Writer, header string, h *keyset.Handle, use map[uint32]int64) error {
 	st, err := keys.Status(h)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintln(w, "key_id     state     primary  live_registrations")
+	fmt.Fprintln(w, header)
 	for _, k := range st {
 		n := "?"
-		if live != nil {
-			n = strconv.FormatInt(live[k.ID], 10)
+		if use != nil {
+			n = strconv.FormatInt(use[k.ID], 10)
 		}
 		fmt.Fprintf(w, "%-10d %-9s %-8v %s\n", k.ID, k.State, k.Primary, n)
 	}
