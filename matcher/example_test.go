@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/vindex-nl/vindex/crypto/clientref"
 	"github.com/vindex-nl/vindex/crypto/keys"
 	"github.com/vindex-nl/vindex/crypto/pseudonym"
 	"github.com/vindex-nl/vindex/identity"
@@ -29,11 +30,13 @@ func Example() {
 	defer st.Close()
 	keyset, _ := keys.Create() // in production: keys.LoadFile with a Vault key-encryption key
 	ps, _ := pseudonym.New(keyset)
+	refKeyset, _ := keys.CreateRefKeyset() // likewise wrapped, beside the PRF keyset
+	refs, _ := clientref.New(refKeyset)
 	cov, err := rules.LoadFile(filepath.Join("..", "examples", "covenant-groningen.yaml"))
 	if err != nil {
 		log.Fatal(err)
 	}
-	m, err := matcher.New(matcher.Config{Store: st, Pseudonymiser: ps, Covenant: cov})
+	m, err := matcher.New(matcher.Config{Store: st, Pseudonymiser: ps, ClientRefs: refs, Covenant: cov})
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -52,10 +55,11 @@ func Example() {
 	// The WIJ-team registers its involvement with the same youth.
 	res, _ = m.Register(ctx, matcher.Actor{Institution: "wij-groningen"}, matcher.Registration{
 		BSN: bsn, BirthDate: born, Municipality: "GM0014",
-		Kind:    matcher.Involvement,
-		Contact: matcher.Contact{Name: "A. Jansen", Email: "a.jansen@wij.example"},
+		Kind:      matcher.Involvement,
+		Contact:   matcher.Contact{Name: "A. Jansen", Email: "a.jansen@wij.example"},
+		ClientRef: "WIJ-2026-0042", // WIJ's own dossier number: only WIJ sees it
 	})
-	fmt.Println("wij: matched:", res.Matched)
+	fmt.Println("wij: matched:", res.Matched, "your reference:", res.ClientRef)
 	for _, p := range res.Involved {
 		fmt.Printf("also involved: %s, contact %s, %s\n", p.Name, p.Contact.Name, p.Contact.Phone)
 	}
@@ -63,7 +67,7 @@ func Example() {
 	fmt.Println("bsn prints as:", bsn)
 	// Output:
 	// school: matched: false
-	// wij: matched: true
+	// wij: matched: true your reference: WIJ-2026-0042
 	// also involved: Voorbeeldlyceum Groningen, contact M. Bakker (mentor), 050 000 0001
 	// coordinator: wij-groningen
 	// bsn prints as: BSN(redacted)
