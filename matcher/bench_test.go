@@ -57,17 +57,23 @@ func BenchmarkRegister(b *testing.B) {
 // BenchmarkRegisterParallel: 64 concurrent callers, each registration a new
 // youth; concurrent callers share fsyncs.
 func BenchmarkRegisterParallel(b *testing.B) {
-	benchParallel(b, 64, false)
+	benchParallel(b, 64, false, "")
+}
+
+// BenchmarkRegisterParallelClientRef is BenchmarkRegisterParallel with a
+// client reference on every registration, sealed in the youth's update.
+func BenchmarkRegisterParallelClientRef(b *testing.B) {
+	benchParallel(b, 64, false, "DOSSIER-2026-000123")
 }
 
 // BenchmarkRegisterParallelMatch: 64 concurrent callers; every youth is
 // reported by two institutions, so half the registrations make a match and
 // assign a coordinator.
 func BenchmarkRegisterParallelMatch(b *testing.B) {
-	benchParallel(b, 64, true)
+	benchParallel(b, 64, true, "")
 }
 
-func benchParallel(b *testing.B, callers int, match bool) {
+func benchParallel(b *testing.B, callers int, match bool, ref string) {
 	e := benchEnv(b)
 	ids := bsns(b, b.N)
 	var next atomic.Int64
@@ -76,6 +82,7 @@ func benchParallel(b *testing.B, callers int, match bool) {
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
 		r := involvement(b, 0)
+		r.ClientRef = ref
 		for pb.Next() {
 			i := int(next.Add(1) - 1)
 			inst := wij

@@ -437,7 +437,8 @@ func (m *Matcher) validate(inst rules.Institution, r *Registration, today time.T
 // reference is quoted in mail, and must not carry the identity vindex keeps
 // out of everything else.
 func quotesIdentity(ref string, bsn identity.BSN, bd identity.BirthDate) bool {
-	digits := make([]byte, 0, len(ref))
+	var buf [clientref.MaxLen]byte
+	digits := buf[:0]
 	for i := 0; i < len(ref); i++ {
 		if c := ref[i]; c >= '0' && c <= '9' {
 			digits = append(digits, c)
@@ -446,14 +447,17 @@ func quotesIdentity(ref string, bsn identity.BSN, bd identity.BirthDate) bool {
 	if len(digits) < 6 {
 		return false
 	}
-	if bytes.Contains(digits, []byte(bsn.RevealDigits())) {
+	var bb [9]byte
+	if bytes.Contains(digits, append(bb[:0], bsn.RevealDigits()...)) {
 		return true
 	}
 	y, mo, d := bd.RevealDate().Date()
+	two := func(dst []byte, v int) []byte { return append(dst, byte('0'+v/10%10), byte('0'+v%10)) }
+	var f [3][8]byte
 	for _, date := range [][]byte{
-		fmt.Appendf(nil, "%04d%02d%02d", y, int(mo), d),
-		fmt.Appendf(nil, "%02d%02d%04d", d, int(mo), y),
-		fmt.Appendf(nil, "%02d%02d%02d", d, int(mo), y%100),
+		two(two(two(two(f[0][:0], y/100), y%100), int(mo)), d), // YYYYMMDD
+		two(two(two(two(f[1][:0], d), int(mo)), y/100), y%100), // DDMMYYYY
+		two(two(two(f[2][:0], d), int(mo)), y%100),             // DDMMYY
 	} {
 		if bytes.Contains(digits, date) {
 			return true

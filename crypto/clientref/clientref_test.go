@@ -219,3 +219,28 @@ func readFile(t *testing.T, path string) []byte {
 	}
 	return b
 }
+
+func BenchmarkSeal(b *testing.B) {
+	h, _ := keys.CreateRefKeyset()
+	s, _ := clientref.New(h)
+	id := store.NewID()
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := s.Seal("DOSSIER-2026-000123", "wij-groningen", id); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkOpen(b *testing.B) {
+	h, _ := keys.CreateRefKeyset()
+	s, _ := clientref.New(h)
+	id := store.NewID()
+	ct, _ := s.Seal("DOSSIER-2026-000123", "wij-groningen", id)
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := s.Open(ct, "wij-groningen", id); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
