@@ -18,9 +18,11 @@ import (
 	"github.com/vbauerster/mpb/v8"
 	"github.com/vbauerster/mpb/v8/decor"
 
+	"github.com/vindex-nl/vindex/crypto/clientref"
 	"github.com/vindex-nl/vindex/crypto/pseudonym"
 	"github.com/vindex-nl/vindex/httpapi"
 	"github.com/vindex-nl/vindex/matcher"
+	"github.com/vindex-nl/vindex/rules"
 	"github.com/vindex-nl/vindex/store/pebblestore"
 )
 
@@ -42,6 +44,8 @@ Columns (by header name, in any order; the first five are required):
   sector         child-protection or youth-probation (empty: none)
   contact_name, contact_phone, contact_email   the professional
   ends_on        YYYY-MM-DD (empty: the legal limits only)
+  client_ref     the institution's own reference for the youth (stored
+                 encrypted; quoted in its notifications)
 
 On a terminal a progress bar shows how far the file has been read.
 A row that is wrong is rejected and reported with its line number and
@@ -50,12 +54,19 @@ written atomically: a failure never leaves half a report. The exit status
 is 0 when every row was imported, 1 when rows were rejected or the import
 stopped.
 
+The events the import makes (matches, coordinators, "no match yet") are
+delivered by mail and webhook when vindex serve next runs, as for reports
+over the API. When migrating from another index whose professionals already
+know their matches, --notify=false marks the import's events as not to be
+delivered (they stay readable over GET /v1/events); it needs an outbox in
+which everything before the import is delivered.
+
 The same settings as vindex serve apply (--data, --covenant, --keyset,
 --kek, --vault-*, --config, --dev).
 `
 
 var importColumns = []string{"institution", "bsn", "birth_date", "municipality", "kind", "code", "urgent", "sector",
-	"contact_name", "contact_phone", "contact_email", "ends_on"}
+	"contact_name", "contact_phone", "contact_email", "ends_on", "client_ref"}
 
 // countingReader counts the bytes read through it, for the progress bar.
 type countingReader struct {
@@ -85,8 +96,10 @@ func importCmd(args []string, stdout, stderr io.Writer) error {
 	}
 	file := args[0]
 	var workers int
+	notifyImported := true
 	c, _, err := loadConfig("import", importUsage, args[1:], func(fs *flag.FlagSet) {
 		fs.IntVar(&workers, "workers", 64, "concurrent writers")
+		fs.BoolVar(&notifyImported, "notify", true, "deliver the import's events by mail and webhook; false: mark them as not to be delivered")
 	})
 	if err != nil {
 		return err
@@ -137,6 +150,11 @@ func importCmd(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	h, err := loadKeyset(c, k)
+	if err != nil {
+		k.Close()
+		return err
+	}
+	rh, err := loadRefKeyset(c, k)
 	k.Close()
 	if err != nil {
 		return err
@@ -145,14 +163,23 @@ func importCmd(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	refs, err := clientref.New(rh)
+	if err != nil {
+		return err
+	}
 	st, err := pebblestore.Open(c.storeDir(), &pebblestore.Options{Logger: slog.New(slog.DiscardHandler), CacheSize: c.CacheSize, MinFreeBytes: c.MinFreeDisk})
 	if err != nil {
 		return fmt.Errorf("the store is not available (is a server running?): %w", err)
 	}
 	defer st.Close()
-	m, err := matcher.New(matcher.Config{Store: st, Pseudonymiser: ps, Covenant: cov})
+	m, err := matcher.New(matcher.Config{Store: st, Pseudonymiser: ps, ClientRefs: refs, Covenant: cov})
 	if err != nil {
 		return err
+	}
+	if !notifyImported {
+		if err := outboxDelivered(context.Background(), st, cov); err != nil {
+			return fmt.Errorf("import --notify=false: %w", err)
+		}
 	}
 
 	ctx, cancel := context.WithCancel(context.Background())
@@ -270,6 +297,20 @@ func importCmd(args []string, stdout, stderr io.Writer) error {
 	<-done2
 	elapsed := time.Since(start)
 
+	if !notifyImported {
+		// Every event up to the last is the import's (the store is ours
+		// alone, and everything before was delivered): move each delivery
+		// cursor past them, on every channel, configured now or later.
+		last := st.LastSeq()
+		for _, inst := range cov.Institutions {
+			for _, ch := range channelNames {
+				if err := st.RecordDeliveries(context.Background(), inst.ID, ch, last, nil); err != nil {
+					return fmt.Errorf("import --notify=false: marking the events not to be delivered: %w", err)
+				}
+			}
+		}
+		fmt.Fprintf(stdout, "the import's events (up to %d) will not be delivered by mail or webhook (--notify=false)\n", last)
+	}
 	slices.SortFunc(rejected, func(a, b rejection) int { return a.line - b.line })
 	fmt.Fprintf(stdout, "imported %d registrations (%d made a match) in %v (%.0f/s); rejected %d rows\n",
 		imported.Load(), matched.Load(), elapsed.Round(time.Millisecond), float64(imported.Load())/elapsed.Seconds(), len(rejected))
@@ -311,7 +352,8 @@ func importOne(ctx context.Context, m *matcher.Matcher, row importRow) (matcher.
 	req := httpapi.RegistrationRequest{
 		BSN: f["bsn"], BirthDate: f["birth_date"], Municipality: f["municipality"], Kind: f["kind"],
 		Code: f["code"], Sector: f["sector"], EndsOn: f["ends_on"],
-		Contact: httpapi.ContactJSON{Name: f["contact_name"], Phone: f["contact_phone"], Email: f["contact_email"]},
+		Contact:   httpapi.ContactJSON{Name: f["contact_name"], Phone: f["contact_phone"], Email: f["contact_email"]},
+		ClientRef: f["client_ref"],
 	}
 	switch strings.ToLower(f["urgent"]) {
 	case "", "false", "0", "no":
@@ -325,4 +367,40 @@ func importOne(ctx context.Context, m *matcher.Matcher, row importRow) (matcher.
 		return matcher.Result{}, rowError{err.Error()}
 	}
 	return m.Register(ctx, matcher.Actor{Institution: f["institution"]}, reg)
+}
+
+// outboxDelivered checks that every outbox event of every institution is
+// settled (delivered or dead) on every channel, so that moving the delivery
+// cursors past an import skips only the import's events.
+func outboxDelivered(ctx context.Context, st *pebblestore.Store, cov *rules.Covenant) error {
+	const most = 1 << 16
+	for _, inst := range cov.Institutions {
+		for _, ch := range channelNames {
+			log, err := st.DeliveryLog(ctx, inst.ID, ch)
+			if err != nil {
+				return err
+			}
+			evs, err := st.Events(ctx, inst.ID, log.Cursor, most+1)
+			if err != nil {
+				return err
+			}
+			settled := map[uint64]bool{}
+			for _, d := range log.States {
+				settled[d.Seq] = d.Settled()
+			}
+			pending := 0
+			for _, e := range evs {
+				if !settled[e.Seq] {
+					pending++
+				}
+			}
+			switch {
+			case len(evs) > most:
+				return fmt.Errorf("%s has more than %d events not yet delivered on %s; run vindex serve until `vindex outbox status` shows none, or import with --notify", inst.ID, most, ch)
+			case pending > 0:
+				return fmt.Errorf("%s has %d events not yet delivered on %s; run vindex serve until `vindex outbox status` shows none, or import with --notify", inst.ID, pending, ch)
+			}
+		}
+	}
+	return nil
 }

@@ -1,12 +1,14 @@
 package main
 
 import (
+	"bytes"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/vindex-nl/vindex/httpapi"
 )
@@ -77,4 +79,74 @@ func TestImport(t *testing.T) {
 	if out := failing(t, dir, "import", "bad.csv", "--dev", "--data", "d"); !strings.Contains(out, `bad.csv:1: unknown column "diagnosis"`) {
 		t.Fatalf("unknown column: %s", out)
 	}
+}
+
+// TestImportNotify: with --notify=false an import's events are not mailed
+// (the outbox shows nothing undelivered, and a server mails only what
+// comes after), and its client references are stored and returned; a
+// second such import is refused while events wait for delivery; a default
+// import's events are mailed.
+func TestImportNotify(t *testing.T) {
+	dir := t.TempDir()
+	csv := func(name string, from int) {
+		var b strings.Builder
+		b.WriteString("institution,bsn,birth_date,municipality,kind,code,contact_name,contact_email,client_ref\n")
+		for n := from; n < from+5; n++ {
+			fmt.Fprintf(&b, "school-example-lyceum,%s,2013-04-01,GM0014,signal,S01,M. Bakker,m.bakker@lyceum.example,LL-%d\n", validBSN(t, n), n)
+			fmt.Fprintf(&b, "wij-groningen,%s,2013-04-01,GM0014,involvement,,A. Jansen,a.jansen@wij.example,WIJ-%d\n", validBSN(t, n), n)
+		}
+		os.WriteFile(filepath.Join(dir, name), []byte(b.String()), 0o600)
+	}
+	csv("first.csv", 7000)
+	csv("second.csv", 7100)
+	p := start(t, dir, "serve", "--dev", "--data", "d", "--listen", "127.0.0.1:0")
+	p.stop(t)
+	out := runCLI(t, dir, "import", "first.csv", "--dev", "--data", "d", "--notify=false")
+	if !strings.Contains(out, "imported 10 registrations (5 made a match)") || !strings.Contains(out, "will not be delivered") {
+		t.Fatalf("import --notify=false:\n%s", out)
+	}
+	if st := runCLI(t, dir, "outbox", "status", "--dev", "--data", "d"); len(strings.Split(strings.TrimSpace(st), "\n")) != 1 {
+		t.Fatalf("outbox after import --notify=false:\n%s", st)
+	}
+	// A default import: its events wait for delivery, so a further
+	// --notify=false import is refused before anything is read.
+	if out := runCLI(t, dir, "import", "second.csv", "--dev", "--data", "d"); !strings.Contains(out, "imported 10 registrations") {
+		t.Fatalf("import:\n%s", out)
+	}
+	if out := failing(t, dir, "import", "first.csv", "--dev", "--data", "d", "--notify=false"); !strings.Contains(out, "not yet delivered") {
+		t.Fatalf("import --notify=false over undelivered events:\n%s", out)
+	}
+
+	p = start(t, dir, "serve", "--dev", "--data", "d", "--listen", "127.0.0.1:0", "--notify-poll", "50ms")
+	wij := devClient(t, dir, "d", p, "wij-groningen")
+	s, b, err := wij.post("/v1/lookups", httpapi.BSNRequest{BSN: validBSN(t, 7003)})
+	if v := must[httpapi.ViewResponse](t, s, b, err, 200); !v.Matched || v.ClientRef != "WIJ-7003" {
+		t.Fatalf("imported youth: %+v", v)
+	}
+	// The second import's events: per youth, the school's no-match and
+	// match and coordinator, and WIJ's match and coordinator.
+	mail := filepath.Join(dir, "d", "mail")
+	var files []string
+	deadline := time.Now().Add(20 * time.Second)
+	for time.Now().Before(deadline) {
+		if files, _ = filepath.Glob(filepath.Join(mail, "*.eml")); len(files) >= 25 {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	time.Sleep(300 * time.Millisecond) // anything more would have come by now
+	files, _ = filepath.Glob(filepath.Join(mail, "*.eml"))
+	if len(files) != 25 {
+		t.Fatalf("%d mails, want the second import's 25", len(files))
+	}
+	for _, f := range files {
+		b, _ := os.ReadFile(f)
+		if bytes.Contains(b, []byte("LL-70")) || bytes.Contains(b, []byte("WIJ-70")) {
+			t.Fatalf("%s is about the first import", filepath.Base(f))
+		}
+		if !bytes.Contains(b, []byte("-71")) {
+			t.Fatalf("%s quotes no reference of the second import", filepath.Base(f))
+		}
+	}
+	p.stop(t)
 }

@@ -846,6 +846,10 @@ func (s *Store) Registration(ctx context.Context, id store.ID) (store.Registrati
 	return store.Registration{}, fmt.Errorf("pebblestore: id index points nowhere: %w", store.ErrCorrupt)
 }
 
+// LastSeq returns the sequence number of the last outbox event committed
+// and visible to readers (0 if there is none).
+func (s *Store) LastSeq() uint64 { return s.seqs.visible() }
+
 // Events implements store.Store.
 func (s *Store) Events(ctx context.Context, recipient string, after uint64, limit int) ([]store.Event, error) {
 	if err := ctx.Err(); err != nil {
