@@ -12,6 +12,7 @@ import (
 
 	"github.com/cockroachdb/pebble/v2/vfs"
 
+	"github.com/vindex-nl/vindex/crypto/clientref"
 	"github.com/vindex-nl/vindex/crypto/keys"
 	"github.com/vindex-nl/vindex/crypto/pseudonym"
 	"github.com/vindex-nl/vindex/httpapi"
@@ -30,6 +31,9 @@ func FuzzRegister(f *testing.F) {
 		`{"bsn":"111222333","birth_date":"2014-05-17","municipality":"GM0014","kind":"signal","code":"S01","urgent":true,"contact":{"name":"A","email":"a@b"},"ends_on":"2099-01-01","idempotency_key":"k"}`,
 		`{"bsn":"123456789"}`, `{"bsn":12}`, `{"kind":"x","diagnosis":"y"}`, `[]`, `{`, ``, `{"bsn":"111222333"} {}`, `{"111222333":1}`, `{"bsn":"111222333","x2014-05-17":1}`,
 		`{"bsn":"111222333","birth_date":"1999-02-30","municipality":"GM9999","kind":"involvement","contact":{"name":""}}`,
+		`{"bsn":"111222333","birth_date":"2014-05-17","municipality":"GM0014","kind":"involvement","contact":{"name":"A","phone":"1"},"client_ref":"DOS-2026-0042"}`,
+		`{"bsn":"111222333","birth_date":"2014-05-17","municipality":"GM0014","kind":"involvement","contact":{"name":"A","phone":"1"},"client_ref":"D 111.222.333"}`,
+		`{"bsn":"111222333","birth_date":"2014-05-17","municipality":"GM0014","kind":"involvement","contact":{"name":"A","phone":"1"},"client_ref":"17052014\u0000"}`,
 	} {
 		f.Add(seed)
 	}
@@ -50,7 +54,15 @@ func FuzzRegister(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
-	m, err := matcher.New(matcher.Config{Store: st, Pseudonymiser: ps, Covenant: cov})
+	rh, err := keys.CreateRefKeyset()
+	if err != nil {
+		f.Fatal(err)
+	}
+	refs, err := clientref.New(rh)
+	if err != nil {
+		f.Fatal(err)
+	}
+	m, err := matcher.New(matcher.Config{Store: st, Pseudonymiser: ps, ClientRefs: refs, Covenant: cov})
 	if err != nil {
 		f.Fatal(err)
 	}
@@ -94,6 +106,12 @@ func FuzzRegister(f *testing.F) {
 		var r httpapi.RegistrationResponse
 		if err := json.Unmarshal(rec.Body.Bytes(), &r); err != nil || r.ID == "" {
 			t.Fatalf("not a registration: %s", rec.Body)
+		}
+		// An accepted reference is answered as given (or, on a refresh
+		// without one, as on file).
+		var in httpapi.RegistrationRequest
+		if json.Unmarshal([]byte(body), &in) == nil && in.ClientRef != "" && r.ClientRef != in.ClientRef && !r.Replayed {
+			t.Fatalf("client_ref %q answered as %q", in.ClientRef, r.ClientRef)
 		}
 	})
 }
