@@ -56,6 +56,7 @@ type config struct {
 	MailLanguage    string        `yaml:"mail_language"`
 	MailTemplates   string        `yaml:"mail_templates"`
 	Webhooks        string        `yaml:"webhooks"`
+	WebhookCA       string        `yaml:"webhook_ca"`
 	NotifyPoll      time.Duration `yaml:"notify_poll"`
 	NotifyMaxAge    time.Duration `yaml:"notify_max_age"`
 
@@ -132,6 +133,7 @@ func bind(fs *flag.FlagSet, c *config) {
 	fs.StringVar(&c.MailLanguage, "mail-language", c.MailLanguage, "`language` of the mails: nl or en")
 	fs.StringVar(&c.MailTemplates, "mail-templates", c.MailTemplates, "`directory` of the operator's own subject.tmpl, text.tmpl and html.tmpl; empty: the built-in ones")
 	fs.StringVar(&c.Webhooks, "webhooks", c.Webhooks, "`file` of webhooks, a line each: institution-id https-URL whsec_SECRET (kept private like the token file)")
+	fs.StringVar(&c.WebhookCA, "webhook-ca", c.WebhookCA, "PEM `file` of the CAs that issue the webhook receivers' certificates (e.g. a private government root); empty: the system's roots")
 	fs.DurationVar(&c.NotifyPoll, "notify-poll", c.NotifyPoll, "how often the outbox is looked at for events to deliver")
 	fs.DurationVar(&c.NotifyMaxAge, "notify-max-age", c.NotifyMaxAge, "how long an event is tried before it is given up (dead; vindex outbox retry)")
 	fs.Int64Var(&c.MinFreeDisk, "min-free-disk", c.MinFreeDisk, "free `bytes` on the data directory's file system below which writes are refused (503 storage_unavailable, /readyz not ready) until space is freed; -1: no check")

@@ -44,15 +44,8 @@ func newWorker(c config, cov *rules.Covenant, st *pebblestore.Store, refs notify
 			}
 			sc.Password = strings.TrimSpace(string(b))
 		}
-		if c.SMTPCA != "" {
-			pem, err := os.ReadFile(c.SMTPCA)
-			if err != nil {
-				return nil, fmt.Errorf("smtp CA: %w", err)
-			}
-			sc.RootCAs = x509.NewCertPool()
-			if !sc.RootCAs.AppendCertsFromPEM(pem) {
-				return nil, fmt.Errorf("smtp CA: no PEM certificate in %s", c.SMTPCA)
-			}
+		if sc.RootCAs, err = certPool(c.SMTPCA); err != nil {
+			return nil, fmt.Errorf("smtp CA: %w", err)
 		}
 		if sender, err = notify.NewMailer(sc); err != nil {
 			return nil, err
@@ -61,7 +54,7 @@ func newWorker(c config, cov *rules.Covenant, st *pebblestore.Store, refs notify
 		sender = notify.EMLDir{Dir: filepath.Join(c.Data, "mail"), From: c.SMTPFrom}
 		logger.Info("no SMTP server: mails are written as .eml files", slog.String("dir", filepath.Join(c.Data, "mail")))
 	}
-	hooks, err := loadWebhooks(c.Webhooks, cov)
+	hooks, err := loadWebhooks(c, cov)
 	if err != nil {
 		return nil, err
 	}
@@ -111,9 +104,14 @@ func deliveryChannels(c config, hooks map[string]*notify.Hook) func(institution 
 // loadWebhooks reads "institution-id URL whsec_SECRET" lines; no file, no
 // webhooks. The file holds secrets: like the token file, it may not be
 // writable or readable by others.
-func loadWebhooks(file string, cov *rules.Covenant) (map[string]*notify.Hook, error) {
+func loadWebhooks(c config, cov *rules.Covenant) (map[string]*notify.Hook, error) {
+	file := c.Webhooks
 	if file == "" {
 		return nil, nil
+	}
+	roots, err := certPool(c.WebhookCA)
+	if err != nil {
+		return nil, fmt.Errorf("webhook CA: %w", err)
 	}
 	f, err := os.Open(file)
 	if err != nil {
@@ -141,7 +139,7 @@ func loadWebhooks(file string, cov *rules.Covenant) (map[string]*notify.Hook, er
 		if err != nil {
 			return nil, fmt.Errorf("webhooks: %s:%d: %w", file, line, err)
 		}
-		h, err := notify.NewHook(notify.HookConfig{URL: fields[1], Secret: secret})
+		h, err := notify.NewHook(notify.HookConfig{URL: fields[1], Secret: secret, RootCAs: roots})
 		if err != nil {
 			return nil, fmt.Errorf("webhooks: %s:%d: %w", file, line, err)
 		}
@@ -195,7 +193,7 @@ func outboxCmd(args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("the store is not available (is a server running?): %w", err)
 	}
 	defer st.Close()
-	hooks, err := loadWebhooks(c.Webhooks, cov)
+	hooks, err := loadWebhooks(c, cov)
 	if err != nil {
 		return err
 	}
@@ -254,4 +252,21 @@ func outboxCmd(args []string, stdout, stderr io.Writer) error {
 	}
 	fmt.Fprintf(stderr, "vindex outbox: unknown verb %q\n\n%s", verb, outboxUsage)
 	return errUsage
+}
+
+// certPool reads the PEM certificates in file; nil (the system's roots) if
+// file is empty.
+func certPool(file string) (*x509.CertPool, error) {
+	if file == "" {
+		return nil, nil
+	}
+	pem, err := os.ReadFile(file)
+	if err != nil {
+		return nil, err
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(pem) {
+		return nil, fmt.Errorf("no PEM certificate in %s", file)
+	}
+	return pool, nil
 }
