@@ -128,11 +128,7 @@ func devKeyset(c config, k *kek, logger *slog.Logger) error {
 		if exists(f.path) {
 			continue
 		}
-		h, err := f.create()
-		if err != nil {
-			return err
-		}
-		if err := keys.SaveFile(f.path, h, k.aead, f.ad); err != nil {
+		if err := f.make(k); err != nil {
 			return err
 		}
 		logger.Info("made a "+f.what, slog.String("file", f.path))

@@ -18,8 +18,6 @@ import (
 	"github.com/vbauerster/mpb/v8"
 	"github.com/vbauerster/mpb/v8/decor"
 
-	"github.com/vindex-nl/vindex/crypto/clientref"
-	"github.com/vindex-nl/vindex/crypto/pseudonym"
 	"github.com/vindex-nl/vindex/httpapi"
 	"github.com/vindex-nl/vindex/matcher"
 	"github.com/vindex-nl/vindex/rules"
@@ -149,21 +147,8 @@ func importCmd(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	h, err := loadKeyset(c, k)
-	if err != nil {
-		k.Close()
-		return err
-	}
-	rh, err := loadRefKeyset(c, k)
+	ps, refs, err := openKeysets(c, k)
 	k.Close()
-	if err != nil {
-		return err
-	}
-	ps, err := pseudonym.New(h)
-	if err != nil {
-		return err
-	}
-	refs, err := clientref.New(rh)
 	if err != nil {
 		return err
 	}

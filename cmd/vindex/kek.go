@@ -10,9 +10,12 @@ import (
 	"github.com/tink-crypto/tink-go/v2/keyset"
 	"github.com/tink-crypto/tink-go/v2/tink"
 
+	"github.com/vindex-nl/vindex/crypto/clientref"
 	"github.com/vindex-nl/vindex/crypto/keys"
 	"github.com/vindex-nl/vindex/crypto/keys/insecurelocalkek"
 	"github.com/vindex-nl/vindex/crypto/keys/vaultkek"
+	"github.com/vindex-nl/vindex/crypto/pseudonym"
+	"github.com/vindex-nl/vindex/store/pebblestore"
 )
 
 // kek is the open key-encryption key of a configuration.
@@ -63,26 +66,72 @@ func openKEK(c config, logger *slog.Logger) (*kek, error) {
 	return nil, fmt.Errorf("kek: %q is not vault or file", c.KEK)
 }
 
-// loadKeyset unwraps the configured keyset with k.
-func loadKeyset(c config, k *kek) (*keyset.Handle, error) {
-	h, err := keys.LoadFile(c.Keyset, k.aead, keys.AssociatedData(c.Deployment))
+// keysetFile is one of vindex's two wrapped keysets: the PRF keyset and
+// the reference keyset.
+type keysetFile struct {
+	what   string // "keyset", "reference keyset"
+	path   string
+	ad     []byte
+	create func() (*keyset.Handle, error)
+	rotate func(*keyset.Handle) (*keyset.Handle, uint32, error)
+	// use counts, per key ID, what still depends on a key (from the
+	// store); using says what it counts, for messages.
+	use   func(*pebblestore.Store) map[uint32]int64
+	using string
+	// missing is added to the error when the file does not exist.
+	missing string
+}
+
+func keysetFiles(c config) (prf, refs keysetFile) {
+	prf = keysetFile{what: "keyset", path: c.Keyset, ad: keys.AssociatedData(c.Deployment),
+		create: keys.Create, rotate: keys.Rotate, use: (*pebblestore.Store).LiveByKey, using: "live registrations",
+		missing: "create one with `vindex keys init`"}
+	refs = keysetFile{what: "reference keyset", path: c.RefKeyset, ad: keys.RefAssociatedData(c.Deployment),
+		create: keys.CreateRefKeyset, rotate: keys.RotateRefKeyset, use: (*pebblestore.Store).RefsByKey, using: "stored client references",
+		missing: "the reference keyset seals client references; create it with `vindex keys init` (it keeps an existing PRF keyset)"}
+	return prf, refs
+}
+
+// load unwraps the keyset with k.
+func (f keysetFile) load(c config, k *kek) (*keyset.Handle, error) {
+	h, err := keys.LoadFile(f.path, k.aead, f.ad)
 	switch {
 	case errors.Is(err, keys.ErrNotFound):
-		return nil, fmt.Errorf("%w: create one with `vindex keys init`", err)
+		return nil, fmt.Errorf("%w: %s", err, f.missing)
 	case err != nil:
-		return nil, fmt.Errorf("unwrapping %s with the %s: %w", c.Keyset, k.describe(c), err)
+		return nil, fmt.Errorf("unwrapping %s with the %s: %w", f.path, k.describe(c), err)
 	}
 	return h, nil
 }
 
-// loadRefKeyset unwraps the configured reference keyset with k.
-func loadRefKeyset(c config, k *kek) (*keyset.Handle, error) {
-	h, err := keys.LoadFile(c.RefKeyset, k.aead, keys.RefAssociatedData(c.Deployment))
-	switch {
-	case errors.Is(err, keys.ErrNotFound):
-		return nil, fmt.Errorf("%w: the reference keyset seals client references; create it with `vindex keys init` (it keeps an existing PRF keyset)", err)
-	case err != nil:
-		return nil, fmt.Errorf("unwrapping %s with the %s: %w", c.RefKeyset, k.describe(c), err)
+// make creates the keyset and writes it wrapped with k.
+func (f keysetFile) make(k *kek) error {
+	h, err := f.create()
+	if err != nil {
+		return err
 	}
-	return h, nil
+	return keys.SaveFile(f.path, h, k.aead, f.ad)
+}
+
+// openKeysets unwraps both keysets with k: the pseudonymiser and the
+// client-reference sealer that serve and import work with.
+func openKeysets(c config, k *kek) (*pseudonym.Pseudonymiser, *clientref.Sealer, error) {
+	prf, refs := keysetFiles(c)
+	h, err := prf.load(c, k)
+	if err != nil {
+		return nil, nil, err
+	}
+	ps, err := pseudonym.New(h)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s: %w", prf.path, err)
+	}
+	rh, err := refs.load(c, k)
+	if err != nil {
+		return nil, nil, err
+	}
+	sealer, err := clientref.New(rh)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s: %w", refs.path, err)
+	}
+	return ps, sealer, nil
 }

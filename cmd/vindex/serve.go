@@ -17,8 +17,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/vindex-nl/vindex/crypto/clientref"
-	"github.com/vindex-nl/vindex/crypto/pseudonym"
 	"github.com/vindex-nl/vindex/httpapi"
 	"github.com/vindex-nl/vindex/internal/bufferedlog"
 	"github.com/vindex-nl/vindex/matcher"
@@ -100,23 +98,11 @@ func run(ctx context.Context, c config, stdout io.Writer, logger *slog.Logger) e
 			return err
 		}
 	}
-	h, err := loadKeyset(c, k)
+	ps, refs, err := openKeysets(c, k)
 	if err != nil {
 		return err
 	}
-	logger.Info("keyset unwrapped", slog.String("kek", k.describe(c)))
-	ps, err := pseudonym.New(h)
-	if err != nil {
-		return err
-	}
-	rh, err := loadRefKeyset(c, k)
-	if err != nil {
-		return err
-	}
-	refs, err := clientref.New(rh)
-	if err != nil {
-		return fmt.Errorf("%s: %w", c.RefKeyset, err)
-	}
+	logger.Info("keysets unwrapped", slog.String("kek", k.describe(c)))
 
 	st, err := pebblestore.Open(c.storeDir(), &pebblestore.Options{Logger: logger, CacheSize: c.CacheSize, MinFreeBytes: c.MinFreeDisk})
 	if err != nil {

@@ -61,40 +61,6 @@ The same settings as vindex serve apply (--keyset, --ref-keyset, --kek,
 --vault-*, --kek-file, --deployment, --data, --config, --dev).
 `
 
-// keysetFile is one of the two keysets as the keys command handles it.
-type keysetFile struct {
-	what   string // "keyset", "reference keyset"
-	path   string
-	ad     []byte
-	create func() (*keyset.Handle, error)
-	rotate func(*keyset.Handle) (*keyset.Handle, uint32, error)
-	// use counts, per key ID, what still depends on a key (from the store).
-	use   func(c config) (map[uint32]int64, error)
-	using string // what use counts, for messages
-}
-
-func keysetFiles(c config) (prf, refs keysetFile) {
-	prf = keysetFile{what: "keyset", path: c.Keyset, ad: keys.AssociatedData(c.Deployment),
-		create: keys.Create, rotate: keys.Rotate, using: "live registrations",
-		use: func(c config) (map[uint32]int64, error) {
-			return fromStore(c, (*pebblestore.Store).LiveByKey)
-		}}
-	refs = keysetFile{what: "reference keyset", path: c.RefKeyset, ad: keys.RefAssociatedData(c.Deployment),
-		create: keys.CreateRefKeyset, rotate: keys.RotateRefKeyset, using: "stored client references",
-		use: func(c config) (map[uint32]int64, error) {
-			return fromStore(c, (*pebblestore.Store).RefsByKey)
-		}}
-	return prf, refs
-}
-
-func (f keysetFile) load(k *kek) (*keyset.Handle, error) {
-	h, err := keys.LoadFile(f.path, k.aead, f.ad)
-	if err != nil {
-		return nil, fmt.Errorf("unwrapping %s: %w", f.path, err)
-	}
-	return h, nil
-}
-
 func keysCmd(args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
 		return printUsage(stderr, keysUsage, args)
@@ -166,17 +132,13 @@ func keysCmd(args []string, stdout, stderr io.Writer) error {
 				fmt.Fprintf(stdout, "kept %s %s\n", f.what, f.path)
 				continue
 			}
-			h, err := f.create()
-			if err != nil {
-				return err
-			}
-			if err := keys.SaveFile(f.path, h, k.aead, f.ad); err != nil {
+			if err := f.make(k); err != nil {
 				return err
 			}
 			fmt.Fprintf(stdout, "made %s %s, wrapped with the %s\n", f.what, f.path, k.describe(c))
 		}
 	case "rotate":
-		h, err := target.load(k)
+		h, err := target.load(c, k)
 		if err != nil {
 			return err
 		}
@@ -189,12 +151,12 @@ func keysCmd(args []string, stdout, stderr io.Writer) error {
 		}
 		fmt.Fprintf(stdout, "key %d is the new primary of the %s; restart vindex serve to use it\n", id, target.what)
 	case "retire":
-		h, err := target.load(k)
+		h, err := target.load(c, k)
 		if err != nil {
 			return err
 		}
 		id := uint32(retireID)
-		use, err := target.use(c)
+		use, err := fromStore(c, target.use)
 		if err != nil {
 			return fmt.Errorf("keys retire: %w", err)
 		}
@@ -252,11 +214,11 @@ func printAllStatus(stdout, stderr io.Writer, c config, k *kek, prf, ref keysetF
 				return nil
 			}
 		}
-		h, err := f.load(k)
+		h, err := f.load(c, k)
 		if err != nil {
 			return err
 		}
-		use, err := f.use(c)
+		use, err := fromStore(c, f.use)
 		if err != nil {
 			fmt.Fprintf(stderr, "vindex keys: %s not counted: %v\n", f.using, err)
 			use = nil

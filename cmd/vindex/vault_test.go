@@ -67,7 +67,7 @@ func TestServeWithVault(t *testing.T) {
 	dir := t.TempDir()
 	args := append([]string{"serve", "--dev", "--data", "d", "--listen", "127.0.0.1:0"}, vaultArgs(t, dir, v)...)
 	p := start(t, dir, args...)
-	if !strings.Contains(p.stderr.String(), "keyset unwrapped") || !strings.Contains(p.stderr.String(), v.Addr) {
+	if !strings.Contains(p.stderr.String(), "keysets unwrapped") || !strings.Contains(p.stderr.String(), v.Addr) {
 		t.Fatalf("no unwrap through Vault logged:\n%s", p.stderr.String())
 	}
 	if _, err := os.Stat(filepath.Join(dir, "d", "dev-kek.json")); err == nil {

@@ -22,6 +22,7 @@ import (
 	"fmt"
 	"hash/maphash"
 	"log/slog"
+	"maps"
 	"slices"
 	"sort"
 	"sync"
@@ -1169,11 +1170,7 @@ func refKeyID(sealed []byte) (uint32, bool) {
 func (s *Store) RefsByKey() map[uint32]int64 {
 	s.keyUse.mu.Lock()
 	defer s.keyUse.mu.Unlock()
-	out := make(map[uint32]int64, len(s.keyUse.refs))
-	for id, n := range s.keyUse.refs {
-		out[id] = n
-	}
-	return out
+	return counts(s.keyUse.refs)
 }
 
 // LiveByKey returns, per key ID, how many live registrations the store
@@ -1183,9 +1180,12 @@ func (s *Store) RefsByKey() map[uint32]int64 {
 func (s *Store) LiveByKey() map[uint32]int64 {
 	s.keyUse.mu.Lock()
 	defer s.keyUse.mu.Unlock()
-	out := make(map[uint32]int64, len(s.keyUse.live))
-	for id, n := range s.keyUse.live {
-		out[id] = n
-	}
+	return counts(s.keyUse.live)
+}
+
+// counts copies m; never nil, so that "none" reads as zero counts.
+func counts(m map[uint32]int64) map[uint32]int64 {
+	out := make(map[uint32]int64, len(m))
+	maps.Copy(out, m)
 	return out
 }

@@ -82,6 +82,10 @@ func TestYouthFilterAfterReopen(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
+	// An empty store counts zero, not "unknown".
+	if s.LiveByKey() == nil || s.RefsByKey() == nil {
+		t.Fatal("an empty store's counts are nil")
+	}
 	var youths []pseudonym.Pseudonym
 	for i := range 50 {
 		y := randomYouth(7)
