@@ -22,7 +22,6 @@ import (
 	"github.com/getkin/kin-openapi/routers"
 	"github.com/getkin/kin-openapi/routers/legacy"
 
-	"github.com/vindex-nl/vindex/crypto/clientref"
 	"github.com/vindex-nl/vindex/crypto/keys"
 	"github.com/vindex-nl/vindex/crypto/pseudonym"
 	"github.com/vindex-nl/vindex/httpapi"
@@ -30,6 +29,7 @@ import (
 	"github.com/vindex-nl/vindex/internal/canary"
 	"github.com/vindex-nl/vindex/internal/pki"
 	"github.com/vindex-nl/vindex/internal/testbsn"
+	"github.com/vindex-nl/vindex/internal/testkeys"
 	"github.com/vindex-nl/vindex/matcher"
 	"github.com/vindex-nl/vindex/rules"
 	"github.com/vindex-nl/vindex/store/pebblestore"
@@ -152,14 +152,7 @@ func newEnvWith(t testing.TB, debug bool, tune func(*http.Server)) *env {
 	}
 	e.metrics = httpapi.NewMetrics()
 	st := e.metrics.WrapStore(e.store)
-	rh, err := keys.CreateRefKeyset()
-	if err != nil {
-		t.Fatal(err)
-	}
-	refs, err := clientref.New(rh)
-	if err != nil {
-		t.Fatal(err)
-	}
+	refs := testkeys.Sealer(t)
 	if e.m, err = matcher.New(matcher.Config{Store: st, Pseudonymiser: e.ps, ClientRefs: refs, Covenant: e.cov, Logger: logger}); err != nil {
 		t.Fatal(err)
 	}

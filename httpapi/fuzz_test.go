@@ -12,10 +12,10 @@ import (
 
 	"github.com/cockroachdb/pebble/v2/vfs"
 
-	"github.com/vindex-nl/vindex/crypto/clientref"
 	"github.com/vindex-nl/vindex/crypto/keys"
 	"github.com/vindex-nl/vindex/crypto/pseudonym"
 	"github.com/vindex-nl/vindex/httpapi"
+	"github.com/vindex-nl/vindex/internal/testkeys"
 	"github.com/vindex-nl/vindex/matcher"
 	"github.com/vindex-nl/vindex/rules"
 	"github.com/vindex-nl/vindex/store/pebblestore"
@@ -54,14 +54,7 @@ func FuzzRegister(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
-	rh, err := keys.CreateRefKeyset()
-	if err != nil {
-		f.Fatal(err)
-	}
-	refs, err := clientref.New(rh)
-	if err != nil {
-		f.Fatal(err)
-	}
+	refs := testkeys.Sealer(f)
 	m, err := matcher.New(matcher.Config{Store: st, Pseudonymiser: ps, ClientRefs: refs, Covenant: cov})
 	if err != nil {
 		f.Fatal(err)

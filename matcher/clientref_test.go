@@ -14,6 +14,7 @@ import (
 	"github.com/vindex-nl/vindex/crypto/keys"
 	"github.com/vindex-nl/vindex/crypto/pseudonym"
 	"github.com/vindex-nl/vindex/internal/canary"
+	"github.com/vindex-nl/vindex/internal/testkeys"
 	"github.com/vindex-nl/vindex/matcher"
 	"github.com/vindex-nl/vindex/store"
 )
@@ -218,7 +219,7 @@ func TestClientRefKeyRotation(t *testing.T) {
 	// A keyset without the key: no reference, and the report still works.
 	var logs canary.Log
 	lost, err := matcher.New(matcher.Config{
-		Store: e.store, Pseudonymiser: e.ps, ClientRefs: freshSealer(t), Covenant: exampleCovenant(t),
+		Store: e.store, Pseudonymiser: e.ps, ClientRefs: testkeys.Sealer(t), Covenant: exampleCovenant(t),
 		Clock: e.clock.Now, Location: time.UTC, Logger: slog.New(slog.NewTextHandler(&logs, nil)),
 	})
 	if err != nil {

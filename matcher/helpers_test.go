@@ -11,10 +11,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/vindex-nl/vindex/crypto/clientref"
 	"github.com/vindex-nl/vindex/crypto/keys"
 	"github.com/vindex-nl/vindex/crypto/pseudonym"
 	"github.com/vindex-nl/vindex/identity"
+	"github.com/vindex-nl/vindex/internal/testkeys"
 	"github.com/vindex-nl/vindex/matcher"
 	"github.com/vindex-nl/vindex/rules"
 	"github.com/vindex-nl/vindex/store"
@@ -147,20 +147,6 @@ func freshPseudonymiser(t testing.TB) *pseudonym.Pseudonymiser {
 	return ps
 }
 
-// freshSealer returns a client-reference sealer over a new reference keyset.
-func freshSealer(t testing.TB) *clientref.Sealer {
-	t.Helper()
-	h, err := keys.CreateRefKeyset()
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := clientref.New(h)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s
-}
-
 func newEnvWith(t testing.TB, ps *pseudonym.Pseudonymiser, dir string, logger *slog.Logger) *env {
 	t.Helper()
 	st, err := pebblestore.Open(dir, &pebblestore.Options{Logger: logger})
@@ -170,7 +156,7 @@ func newEnvWith(t testing.TB, ps *pseudonym.Pseudonymiser, dir string, logger *s
 	t.Cleanup(func() { st.Close() })
 	c := &clock{now: start}
 	m, err := matcher.New(matcher.Config{
-		Store: st, Pseudonymiser: ps, ClientRefs: freshSealer(t), Covenant: exampleCovenant(t),
+		Store: st, Pseudonymiser: ps, ClientRefs: testkeys.Sealer(t), Covenant: exampleCovenant(t),
 		Clock: c.Now, Location: time.UTC, Logger: logger,
 	})
 	if err != nil {

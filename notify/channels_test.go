@@ -6,7 +6,8 @@ import (
 	"testing"
 
 	"github.com/vindex-nl/vindex/crypto/clientref"
-	"github.com/vindex-nl/vindex/crypto/keys"
+	"github.com/vindex-nl/vindex/internal/hooktest"
+	"github.com/vindex-nl/vindex/internal/testkeys"
 	"github.com/vindex-nl/vindex/notify"
 	"github.com/vindex-nl/vindex/store"
 )
@@ -29,25 +30,12 @@ func (m regMap) Registration(_ context.Context, id store.ID) (store.Registration
 	return r, nil
 }
 
-func newSealer(t *testing.T) *clientref.Sealer {
-	t.Helper()
-	h, err := keys.CreateRefKeyset()
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := clientref.New(h)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s
-}
-
 // The webhook body quotes the recipient's own reference, and only that: a
 // registration that is gone, that is another institution's, or whose
 // reference does not open gives a body without one; a store that fails
 // gives an error (retried later), not a body without the reference.
 func TestWebhookChannelClientRef(t *testing.T) {
-	refs, other := newSealer(t), newSealer(t)
+	refs, other := testkeys.Sealer(t), testkeys.Sealer(t)
 	own, foreign, lost := store.NewID(), store.NewID(), store.NewID()
 	seal := func(s *clientref.Sealer, ref, inst string, id store.ID) []byte {
 		b, err := s.Seal(ref, inst, id)
@@ -62,8 +50,8 @@ func TestWebhookChannelClientRef(t *testing.T) {
 		lost:    {ID: lost, Institution: "wij", ClientRef: seal(other, "W-2", "wij", lost)},
 	}}
 	ca, _ := testCA(t)
-	rc := startReceiver(t, ca)
-	hook, err := notify.NewHook(notify.HookConfig{URL: rc.srv.URL, Secret: rc.secret, RootCAs: ca.Pool()})
+	rc := hooktest.Start(t, ca)
+	hook, err := notify.NewHook(notify.HookConfig{URL: rc.URL, Secret: rc.Secret, RootCAs: ca.Pool()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -75,9 +63,8 @@ func TestWebhookChannelClientRef(t *testing.T) {
 		if err := ch.Deliver(bg, store.Event{Seq: uint64(i + 1), Type: store.EventMatch, Recipient: "wij", Registration: tc.id}); err != nil {
 			t.Fatal(err)
 		}
-		rc.mu.Lock()
-		got := rc.got[len(rc.got)-1].ClientRef
-		rc.mu.Unlock()
+		seen := rc.Seen()
+		got := seen.Got[len(seen.Got)-1].ClientRef
 		if got != tc.want {
 			t.Errorf("event %d: client_ref %q, want %q", i+1, got, tc.want)
 		}
@@ -86,9 +73,7 @@ func TestWebhookChannelClientRef(t *testing.T) {
 	if err := broken.Deliver(bg, store.Event{Seq: 9, Type: store.EventMatch, Recipient: "wij", Registration: own}); !errors.Is(err, store.ErrUnavailable) {
 		t.Fatalf("store failure: %v", err)
 	}
-	rc.mu.Lock()
-	defer rc.mu.Unlock()
-	if len(rc.ids) != 4 {
-		t.Fatalf("%d posts, want 4 (none for the store failure)", len(rc.ids))
+	if n := len(rc.Seen().IDs); n != 4 {
+		t.Fatalf("%d posts, want 4 (none for the store failure)", n)
 	}
 }

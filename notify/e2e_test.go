@@ -10,10 +10,10 @@ import (
 	"time"
 
 	"github.com/vindex-nl/vindex/bench"
-	"github.com/vindex-nl/vindex/crypto/clientref"
-	"github.com/vindex-nl/vindex/crypto/keys"
 	"github.com/vindex-nl/vindex/examples"
 	"github.com/vindex-nl/vindex/identity"
+	"github.com/vindex-nl/vindex/internal/hooktest"
+	"github.com/vindex-nl/vindex/internal/testkeys"
 	"github.com/vindex-nl/vindex/matcher"
 	"github.com/vindex-nl/vindex/notify"
 	"github.com/vindex-nl/vindex/rules"
@@ -37,14 +37,7 @@ func TestMatchIsMailedAndPosted(t *testing.T) {
 	}
 	s := openStore(t, t.TempDir())
 	defer s.Close()
-	rh, err := keys.CreateRefKeyset()
-	if err != nil {
-		t.Fatal(err)
-	}
-	refs, err := clientref.New(rh)
-	if err != nil {
-		t.Fatal(err)
-	}
+	refs := testkeys.Sealer(t)
 	m, err := matcher.New(matcher.Config{Store: s, Pseudonymiser: ps, ClientRefs: refs, Covenant: cov})
 	if err != nil {
 		t.Fatal(err)
@@ -76,8 +69,8 @@ func TestMatchIsMailedAndPosted(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rc := startReceiver(t, ca, 500)
-	hook, err := notify.NewHook(notify.HookConfig{URL: rc.srv.URL, Secret: rc.secret, RootCAs: ca.Pool()})
+	rc := hooktest.Start(t, ca, 500)
+	hook, err := notify.NewHook(notify.HookConfig{URL: rc.URL, Secret: rc.Secret, RootCAs: ca.Pool()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -161,13 +154,11 @@ func TestMatchIsMailedAndPosted(t *testing.T) {
 	if !bytes.Contains(all, []byte("j.bakker@lyceum.example")) || !bytes.Contains(all, []byte("050-7654321")) {
 		t.Error("the mails do not give the other professional's contact")
 	}
-	rc.mu.Lock()
-	ids := append([]string(nil), rc.ids...)
-	got := append([]notify.HookEvent(nil), rc.got...)
-	rc.mu.Unlock()
+	seen := rc.Seen()
+	ids, got := seen.IDs, seen.Got
 	// The first post got the 500; it came again later with the same ID.
-	if len(ids) != 4 || ids[3] != ids[0] || len(got) != 3 || rc.bad != 0 {
-		t.Fatalf("webhook: ids %v, %d delivered, %d badly signed", ids, len(got), rc.bad)
+	if len(ids) != 4 || ids[3] != ids[0] || len(got) != 3 || seen.Bad != 0 {
+		t.Fatalf("webhook: ids %v, %d delivered, %d badly signed", ids, len(got), seen.Bad)
 	}
 	for _, ev := range got {
 		if ev.ClientRef != wijRef {

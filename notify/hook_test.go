@@ -1,72 +1,17 @@
 package notify_test
 
 import (
+	"bytes"
 	"context"
-	"crypto/tls"
-	"encoding/json"
 	"errors"
-	"io"
-	"net/http"
-	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
-	"time"
 
+	"github.com/vindex-nl/vindex/internal/hooktest"
 	"github.com/vindex-nl/vindex/internal/pki"
 	"github.com/vindex-nl/vindex/notify"
 	"github.com/vindex-nl/vindex/store"
 )
-
-// receiver is a client system's endpoint over real TLS: it verifies every
-// request with VerifyWebhook and answers with the next of its statuses.
-type receiver struct {
-	srv      *httptest.Server
-	secret   notify.WebhookSecret
-	mu       sync.Mutex
-	statuses []int
-	got      []notify.HookEvent
-	ids      []string
-	bad      int
-}
-
-func startReceiver(t *testing.T, ca *pki.CA, statuses ...int) *receiver {
-	t.Helper()
-	r := &receiver{secret: notify.NewWebhookSecret(), statuses: statuses}
-	r.srv = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-		body, _ := io.ReadAll(req.Body)
-		id, err := notify.VerifyWebhook(r.secret, req.Header, body, time.Now(), 0)
-		r.mu.Lock()
-		defer r.mu.Unlock()
-		if err != nil {
-			r.bad++
-			w.WriteHeader(http.StatusUnauthorized)
-			return
-		}
-		status := http.StatusNoContent
-		if len(r.statuses) > 0 {
-			status, r.statuses = r.statuses[0], r.statuses[1:]
-		}
-		if status/100 == 2 {
-			var ev notify.HookEvent
-			if err := json.Unmarshal(body, &ev); err != nil {
-				w.WriteHeader(http.StatusBadRequest)
-				return
-			}
-			r.got = append(r.got, ev)
-		}
-		r.ids = append(r.ids, id)
-		w.WriteHeader(status)
-	}))
-	cert, err := ca.Server("127.0.0.1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	r.srv.TLS = &tls.Config{Certificates: []tls.Certificate{cert}}
-	r.srv.StartTLS()
-	t.Cleanup(r.srv.Close)
-	return r
-}
 
 // A 500 and then a 200: the retry carries the same webhook-id and body,
 // and the receiver's verification passes both times.
@@ -75,8 +20,8 @@ func TestHookDeliversSignedAndRetries(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rc := startReceiver(t, ca, 500, 200)
-	h, err := notify.NewHook(notify.HookConfig{URL: rc.srv.URL + "/vindex", Secret: rc.secret, RootCAs: ca.Pool()})
+	rc := hooktest.Start(t, ca, 500, 200)
+	h, err := notify.NewHook(notify.HookConfig{URL: rc.URL + "/vindex", Secret: rc.Secret, RootCAs: ca.Pool()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -89,12 +34,11 @@ func TestHookDeliversSignedAndRetries(t *testing.T) {
 	if err := h.Send(context.Background(), ev); err != nil {
 		t.Fatalf("retry: %v", err)
 	}
-	rc.mu.Lock()
-	defer rc.mu.Unlock()
-	if rc.bad != 0 || len(rc.ids) != 2 || rc.ids[0] != rc.ids[1] || rc.ids[0] != "vx_ggd-groningen_17" {
-		t.Fatalf("ids %v, %d badly signed", rc.ids, rc.bad)
+	seen := rc.Seen()
+	if seen.Bad != 0 || len(seen.IDs) != 2 || seen.IDs[0] != seen.IDs[1] || seen.IDs[0] != "vx_ggd-groningen_17" || !bytes.Equal(seen.Bodies[0], seen.Bodies[1]) {
+		t.Fatalf("ids %v, %d badly signed", seen.IDs, seen.Bad)
 	}
-	got := rc.got[0]
+	got := seen.Got[0]
 	if got.Type != "match" || got.ClientRef != "DOS-2026-0042" || len(got.Others) != 1 || got.Others[0].Email != "m.devries@wij.example" {
 		t.Fatalf("body %+v", got)
 	}
@@ -103,9 +47,9 @@ func TestHookDeliversSignedAndRetries(t *testing.T) {
 func TestHookRefusals(t *testing.T) {
 	ca, _ := pki.NewCA("hook CA")
 	other, _ := pki.NewCA("other CA")
-	rc := startReceiver(t, ca)
+	rc := hooktest.Start(t, ca)
 	// A receiver whose certificate the hook does not trust gets nothing.
-	h, err := notify.NewHook(notify.HookConfig{URL: rc.srv.URL, Secret: rc.secret, RootCAs: other.Pool()})
+	h, err := notify.NewHook(notify.HookConfig{URL: rc.URL, Secret: rc.Secret, RootCAs: other.Pool()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -113,7 +57,7 @@ func TestHookRefusals(t *testing.T) {
 		t.Fatal("delivered to an untrusted certificate")
 	}
 	// A wrong secret: the receiver refuses it (401), which is no delivery.
-	h, _ = notify.NewHook(notify.HookConfig{URL: rc.srv.URL, Secret: notify.NewWebhookSecret(), RootCAs: ca.Pool()})
+	h, _ = notify.NewHook(notify.HookConfig{URL: rc.URL, Secret: notify.NewWebhookSecret(), RootCAs: ca.Pool()})
 	var he *notify.HookError
 	if err := h.Send(context.Background(), notify.NewHookEvent(notice(store.EventNoMatch).Event, "")); !errors.As(err, &he) || he.Status != 401 {
 		t.Fatalf("wrong secret: %v", err)

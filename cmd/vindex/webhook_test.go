@@ -2,74 +2,18 @@ package main
 
 import (
 	"bytes"
-	"crypto/tls"
-	"encoding/json"
-	"io"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/vindex-nl/vindex/internal/hooktest"
 	"github.com/vindex-nl/vindex/internal/pki"
 	"github.com/vindex-nl/vindex/notify"
 )
-
-// hookReceiver is a client system's webhook endpoint over HTTPS: it checks
-// each request's signature and answers the statuses given, then 204.
-type hookReceiver struct {
-	srv      *httptest.Server
-	secret   notify.WebhookSecret
-	mu       sync.Mutex
-	statuses []int
-	ids      []string // every verified request's webhook-id, in order
-	got      []notify.HookEvent
-	bodies   [][]byte
-	bad      int
-}
-
-func startHookReceiver(t *testing.T, ca *pki.CA, statuses ...int) *hookReceiver {
-	t.Helper()
-	r := &hookReceiver{secret: notify.NewWebhookSecret(), statuses: statuses}
-	r.srv = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-		body, _ := io.ReadAll(req.Body)
-		id, err := notify.VerifyWebhook(r.secret, req.Header, body, time.Now(), 0)
-		r.mu.Lock()
-		defer r.mu.Unlock()
-		if err != nil {
-			r.bad++
-			w.WriteHeader(http.StatusUnauthorized)
-			return
-		}
-		r.ids = append(r.ids, id)
-		r.bodies = append(r.bodies, body)
-		status := http.StatusNoContent
-		if len(r.statuses) > 0 {
-			status, r.statuses = r.statuses[0], r.statuses[1:]
-		}
-		if status/100 == 2 {
-			var ev notify.HookEvent
-			if err := json.Unmarshal(body, &ev); err != nil {
-				w.WriteHeader(http.StatusBadRequest)
-				return
-			}
-			r.got = append(r.got, ev)
-		}
-		w.WriteHeader(status)
-	}))
-	cert, err := ca.Server("127.0.0.1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	r.srv.TLS = &tls.Config{Certificates: []tls.Certificate{cert}}
-	r.srv.StartTLS()
-	t.Cleanup(r.srv.Close)
-	return r
-}
 
 // TestWebhooksFromServe: vindex serve posts WIJ's events to its client
 // system over HTTPS (a receiver certificate from a private CA, trusted
@@ -86,9 +30,9 @@ func TestWebhooksFromServe(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "receivers.pem"), ca.PEM(), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	rc := startHookReceiver(t, ca, http.StatusInternalServerError)
+	rc := hooktest.Start(t, ca, http.StatusInternalServerError)
 	hooks := filepath.Join(dir, "webhooks.txt")
-	line := "# institution URL secret\nwij-groningen " + rc.srv.URL + "/vx " + rc.secret.Text() + "\n"
+	line := "# institution URL secret\nwij-groningen " + rc.URL + "/vx " + rc.Secret.Text() + "\n"
 	if err := os.WriteFile(hooks, []byte(line), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -119,9 +63,7 @@ func TestWebhooksFromServe(t *testing.T) {
 	}
 	deadline := time.Now().Add(20 * time.Second)
 	for {
-		rc.mu.Lock()
-		n := len(rc.got)
-		rc.mu.Unlock()
+		n := len(rc.Seen().Got)
 		if n >= 3 {
 			break
 		}
@@ -133,16 +75,15 @@ func TestWebhooksFromServe(t *testing.T) {
 	time.Sleep(200 * time.Millisecond) // a fourth would have come by now
 	p.stop(t)
 
-	rc.mu.Lock()
-	defer rc.mu.Unlock()
 	// The 500's event came again later (the others went on meanwhile),
 	// with the same ID.
-	if rc.bad != 0 || len(rc.got) != 3 || len(rc.ids) != 4 || slices.Index(rc.ids[1:], rc.ids[0]) < 0 {
-		t.Fatalf("webhooks: %d badly signed, %d delivered, ids %v (want the 500's id again)", rc.bad, len(rc.got), rc.ids)
+	seen := rc.Seen()
+	if seen.Bad != 0 || len(seen.Got) != 3 || len(seen.IDs) != 4 || slices.Index(seen.IDs[1:], seen.IDs[0]) < 0 {
+		t.Fatalf("webhooks: %d badly signed, %d delivered, ids %v (want the 500's id again)", seen.Bad, len(seen.Got), seen.IDs)
 	}
-	slices.SortFunc(rc.got, func(a, b notify.HookEvent) int { return strings.Compare(a.ID, b.ID) })
+	slices.SortFunc(seen.Got, func(a, b notify.HookEvent) int { return strings.Compare(a.ID, b.ID) })
 	var types []string
-	for _, ev := range rc.got {
+	for _, ev := range seen.Got {
 		types = append(types, ev.Type)
 		if ev.ClientRef != "WIJ-DOS-0091" {
 			t.Errorf("%s: client_ref %q", ev.Type, ev.ClientRef)
@@ -151,10 +92,10 @@ func TestWebhooksFromServe(t *testing.T) {
 	if strings.Join(types, ",") != "no-match,match,coordinator" {
 		t.Errorf("event types %v", types)
 	}
-	if m := rc.got[1]; len(m.Others) != 1 || m.Others[0].Name != "J. Bakker" || m.Others[0].Phone != "050-1112222" {
+	if m := seen.Got[1]; len(m.Others) != 1 || m.Others[0].Name != "J. Bakker" || m.Others[0].Phone != "050-1112222" {
 		t.Errorf("the match does not name the school's professional: %+v", m.Others)
 	}
-	all := bytes.Join(rc.bodies, nil)
+	all := bytes.Join(seen.Bodies, nil)
 	for _, needle := range []string{bsn, "2012-03-08", "08-03-2012", "20120308", "LL-0091"} {
 		if bytes.Contains(all, []byte(needle)) {
 			t.Errorf("a webhook body holds %q", needle)
