@@ -13,13 +13,16 @@ import (
 	"time"
 
 	"github.com/vindex-nl/vindex/bench"
+	"github.com/vindex-nl/vindex/crypto/clientref"
 	"github.com/vindex-nl/vindex/crypto/pseudonym"
 	"github.com/vindex-nl/vindex/examples"
 	"github.com/vindex-nl/vindex/internal/pki"
+	"github.com/vindex-nl/vindex/internal/testkeys"
 	"github.com/vindex-nl/vindex/matcher"
 	"github.com/vindex-nl/vindex/notify"
 	"github.com/vindex-nl/vindex/rules"
 	"github.com/vindex-nl/vindex/store"
+	"github.com/vindex-nl/vindex/store/pebblestore"
 	"github.com/vindex-nl/vindex/store/storetest"
 )
 
@@ -29,16 +32,36 @@ import (
 
 var benchInstitutions = []string{"a", "b", "c", "d", "e", "f"}
 
-func fillOutbox(b *testing.B, n int) *workerEnv {
+// fillOutbox stages n events; with refs, each is about a registration of
+// its recipient that carries a client reference sealed by refs, as the
+// channels then read and open it for every delivery.
+func fillOutbox(b *testing.B, n int, refs *clientref.Sealer) *workerEnv {
 	b.Helper()
 	s := openStore(b, b.TempDir())
 	b.Cleanup(func() { s.Close() })
 	at := time.Now()
+	// Events are staged 100 to a youth; events about registrations 2 to a
+	// youth, as a youth's record (read for every delivery) is small.
+	per := 100
+	if refs != nil {
+		per = 2
+	}
 	for i := 0; i < n; {
 		y := storetest.Youth(1, i)
 		if err := s.Update(bg, []pseudonym.Pseudonym{y}, func(tx store.Tx) error {
-			for k := 0; k < 100 && i < n; k++ {
-				tx.Append(store.Event{Type: store.EventMatch, At: at, Recipient: benchInstitutions[i%len(benchInstitutions)]})
+			for k := 0; k < per && i < n; k++ {
+				e := store.Event{Type: store.EventMatch, At: at, Recipient: benchInstitutions[i%len(benchInstitutions)]}
+				if refs != nil {
+					r := storetest.Reg(y, e.Recipient, at)
+					sealed, err := refs.Seal(fmt.Sprintf("DOSSIER-%06d", i), r.Institution, r.ID)
+					if err != nil {
+						return err
+					}
+					r.ClientRef = sealed
+					tx.Put(r)
+					e.Registration = r.ID
+				}
+				tx.Append(e)
 				i++
 			}
 			return nil
@@ -49,7 +72,7 @@ func fillOutbox(b *testing.B, n int) *workerEnv {
 	return &workerEnv{s: s}
 }
 
-type workerEnv struct{ s interface{ notify.Store } }
+type workerEnv struct{ s *pebblestore.Store }
 
 func drain(b *testing.B, s notify.Store, ch notify.Channel) {
 	b.Helper()
@@ -71,15 +94,24 @@ func drain(b *testing.B, s notify.Store, ch notify.Channel) {
 	}
 }
 
-func BenchmarkDeliveryWebhook(b *testing.B) {
+func BenchmarkDeliveryWebhook(b *testing.B) { benchWebhook(b, false) }
+
+// BenchmarkDeliveryWebhookClientRef: each body quotes the recipient's
+// client reference, read from its registration and opened per delivery.
+func BenchmarkDeliveryWebhookClientRef(b *testing.B) { benchWebhook(b, true) }
+
+func benchWebhook(b *testing.B, withRefs bool) {
 	ca, err := pki.NewCA("bench CA")
 	if err != nil {
 		b.Fatal(err)
 	}
-	var got atomic.Int64
+	var got, quoted atomic.Int64
 	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		io.Copy(io.Discard, r.Body)
+		body, _ := io.ReadAll(r.Body)
 		got.Add(1)
+		if bytes.Contains(body, []byte(`"client_ref":"DOSSIER-`)) {
+			quoted.Add(1)
+		}
 		w.WriteHeader(http.StatusNoContent)
 	}))
 	cert, _ := ca.Server("127.0.0.1")
@@ -90,12 +122,23 @@ func BenchmarkDeliveryWebhook(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	env := fillOutbox(b, b.N)
+	var refs *clientref.Sealer
+	if withRefs {
+		refs = testkeys.Sealer(b)
+	}
+	env := fillOutbox(b, b.N, refs)
+	ch := &notify.WebhookChannel{Hook: h}
+	if withRefs {
+		ch.Registrations, ch.ClientRefs = env.s, refs
+	}
 	b.ResetTimer()
-	drain(b, env.s, &notify.WebhookChannel{Hook: h})
+	drain(b, env.s, ch)
 	b.StopTimer()
 	if got.Load() < int64(b.N) {
 		b.Fatalf("%d of %d delivered", got.Load(), b.N)
+	}
+	if withRefs && quoted.Load() < int64(b.N) {
+		b.Fatalf("%d of %d deliveries quote the client reference", quoted.Load(), b.N)
 	}
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "deliveries/s")
 }
@@ -108,7 +151,7 @@ func BenchmarkDeliverySMTP(b *testing.B) {
 		b.Fatal(err)
 	}
 	tm, _ := notify.BuiltinTemplates("nl")
-	env := fillOutbox(b, b.N)
+	env := fillOutbox(b, b.N, nil)
 	ch := &notify.EmailChannel{Sender: ml, Templates: tm, Registrations: noRegistrations{}, Mailbox: "zorg@example.org"}
 	b.ResetTimer()
 	drain(b, env.s, ch)
