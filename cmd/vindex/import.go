@@ -57,7 +57,9 @@ delivered by mail and webhook when vindex serve next runs, as for reports
 over the API. When migrating from another index whose professionals already
 know their matches, --notify=false marks the import's events as not to be
 delivered (they stay readable over GET /v1/events); it needs an outbox in
-which everything before the import is delivered.
+which everything before the import is delivered on the configured channels
+(mail, the webhooks of --webhooks). A channel configured later starts after
+the import.
 
 The same settings as vindex serve apply (--data, --covenant, --keyset,
 --kek, --vault-*, --config, --dev).
@@ -162,7 +164,11 @@ func importCmd(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	if !notifyImported {
-		if err := outboxDelivered(context.Background(), st, cov); err != nil {
+		hooks, err := loadWebhooks(c, cov)
+		if err != nil {
+			return err
+		}
+		if err := outboxDelivered(context.Background(), st, cov, deliveryChannels(c, hooks)); err != nil {
 			return fmt.Errorf("import --notify=false: %w", err)
 		}
 	}
@@ -284,8 +290,9 @@ func importCmd(args []string, stdout, stderr io.Writer) error {
 
 	if !notifyImported {
 		// Every event up to the last is the import's (the store is ours
-		// alone, and everything before was delivered): move each delivery
-		// cursor past them, on every channel, configured now or later.
+		// alone, and everything before was delivered on the configured
+		// channels): move each delivery cursor past them, on every channel,
+		// so that one configured later does not deliver them either.
 		last := st.LastSeq()
 		for _, inst := range cov.Institutions {
 			for _, ch := range channelNames {
@@ -355,12 +362,13 @@ func importOne(ctx context.Context, m *matcher.Matcher, row importRow) (matcher.
 }
 
 // outboxDelivered checks that every outbox event of every institution is
-// settled (delivered or dead) on every channel, so that moving the delivery
-// cursors past an import skips only the import's events.
-func outboxDelivered(ctx context.Context, st *pebblestore.Store, cov *rules.Covenant) error {
+// settled (delivered or dead) on each channel the settings give it, so that
+// moving the delivery cursors past an import skips only the import's
+// events there.
+func outboxDelivered(ctx context.Context, st *pebblestore.Store, cov *rules.Covenant, channels func(institution string) []string) error {
 	const most = 1 << 16
 	for _, inst := range cov.Institutions {
-		for _, ch := range channelNames {
+		for _, ch := range channels(inst.ID) {
 			log, err := st.DeliveryLog(ctx, inst.ID, ch)
 			if err != nil {
 				return err

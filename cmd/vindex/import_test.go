@@ -99,6 +99,7 @@ func TestImportNotify(t *testing.T) {
 	}
 	csv("first.csv", 7000)
 	csv("second.csv", 7100)
+	csv("third.csv", 7200)
 	p := start(t, dir, "serve", "--dev", "--data", "d", "--listen", "127.0.0.1:0")
 	p.stop(t)
 	out := runCLI(t, dir, "import", "first.csv", "--dev", "--data", "d", "--notify=false")
@@ -149,4 +150,9 @@ func TestImportNotify(t *testing.T) {
 		}
 	}
 	p.stop(t)
+	// Everything is mailed; no webhook is configured, so its never
+	// delivered events do not stand in the way.
+	if out := runCLI(t, dir, "import", "third.csv", "--dev", "--data", "d", "--notify=false"); !strings.Contains(out, "will not be delivered") {
+		t.Fatalf("import --notify=false after delivery:\n%s", out)
+	}
 }
