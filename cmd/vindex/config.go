@@ -60,8 +60,73 @@ type config struct {
 	NotifyPoll      time.Duration `yaml:"notify_poll"`
 	NotifyMaxAge    time.Duration `yaml:"notify_max_age"`
 
+	// Notify is the nested form of the delivery settings in a --config
+	// file (notify.smtp.address, …); see notifySection.
+	Notify *notifySection `yaml:"notify"`
+
 	// Dev is set by --dev only.
 	Dev bool `yaml:"-"`
+}
+
+// notifySection is the notify: section of a --config file, the nested
+// spelling of the delivery settings: notify.smtp.address is smtp_addr
+// (--smtp-addr, VINDEX_SMTP_ADDR), and so on. A setting may be written
+// either way in one file, not both.
+type notifySection struct {
+	SMTP struct {
+		Address      *string `yaml:"address"`
+		From         *string `yaml:"from"`
+		Username     *string `yaml:"username"`
+		PasswordFile *string `yaml:"password_file"`
+		TLS          *string `yaml:"tls"`
+		CA           *string `yaml:"ca"`
+	} `yaml:"smtp"`
+	Language  *string        `yaml:"language"`
+	Templates *string        `yaml:"templates"`
+	Webhooks  *string        `yaml:"webhooks"`
+	WebhookCA *string        `yaml:"webhook_ca"`
+	Poll      *time.Duration `yaml:"poll"`
+	MaxAge    *time.Duration `yaml:"max_age"`
+}
+
+// apply copies the section's settings to their flat fields in c. flat
+// holds the file's top-level keys, so that a setting written both ways is
+// an error rather than a silent choice.
+func (n *notifySection) apply(c *config, flat map[string]any) error {
+	var errs []error
+	str := func(nested, key string, v *string, dst *string) {
+		if v == nil {
+			return
+		}
+		if _, both := flat[key]; both {
+			errs = append(errs, fmt.Errorf("notify.%s and %s are the same setting: write one", nested, key))
+			return
+		}
+		*dst = *v
+	}
+	dur := func(nested, key string, v *time.Duration, dst *time.Duration) {
+		if v == nil {
+			return
+		}
+		if _, both := flat[key]; both {
+			errs = append(errs, fmt.Errorf("notify.%s and %s are the same setting: write one", nested, key))
+			return
+		}
+		*dst = *v
+	}
+	str("smtp.address", "smtp_addr", n.SMTP.Address, &c.SMTPAddr)
+	str("smtp.from", "smtp_from", n.SMTP.From, &c.SMTPFrom)
+	str("smtp.username", "smtp_username", n.SMTP.Username, &c.SMTPUsername)
+	str("smtp.password_file", "smtp_password_file", n.SMTP.PasswordFile, &c.SMTPPassword)
+	str("smtp.tls", "smtp_tls", n.SMTP.TLS, &c.SMTPTLS)
+	str("smtp.ca", "smtp_ca", n.SMTP.CA, &c.SMTPCA)
+	str("language", "mail_language", n.Language, &c.MailLanguage)
+	str("templates", "mail_templates", n.Templates, &c.MailTemplates)
+	str("webhooks", "webhooks", n.Webhooks, &c.Webhooks)
+	str("webhook_ca", "webhook_ca", n.WebhookCA, &c.WebhookCA)
+	dur("poll", "notify_poll", n.Poll, &c.NotifyPoll)
+	dur("max_age", "notify_max_age", n.MaxAge, &c.NotifyMaxAge)
+	return errors.Join(errs...)
 }
 
 // storeDir is where the store lives.
@@ -159,7 +224,7 @@ func loadConfig(name, usage string, args []string, extra func(*flag.FlagSet)) (c
 	probe.Usage = func() {
 		w := probe.Output()
 		fmt.Fprint(w, usage)
-		fmt.Fprintf(w, "\nSettings (each is also a key of the --config file with _ for -, and an\nenvironment variable VINDEX_NAME; flags win over the environment, the\nenvironment over the file, the file over the defaults):\n\n")
+		fmt.Fprintf(w, "\nSettings (each is also a key of the --config file with _ for -, and an\nenvironment variable VINDEX_NAME; flags win over the environment, the\nenvironment over the file, the file over the defaults). In the file the\ndelivery settings may instead be written as a notify: section\n(notify.smtp.address for smtp_addr; see examples/vindex.yaml):\n\n")
 		probe.PrintDefaults()
 	}
 	if err := probe.Parse(args); err != nil {
@@ -180,6 +245,16 @@ func loadConfig(name, usage string, args []string, extra func(*flag.FlagSet)) (c
 		dec.KnownFields(true)
 		if err := dec.Decode(&c); err != nil && !errors.Is(err, io.EOF) {
 			return config{}, nil, fmt.Errorf("config %s: %v", *configFile, err)
+		}
+		if c.Notify != nil {
+			var flat map[string]any
+			if err := yaml.Unmarshal(b, &flat); err != nil {
+				return config{}, nil, fmt.Errorf("config %s: %v", *configFile, err)
+			}
+			if err := c.Notify.apply(&c, flat); err != nil {
+				return config{}, nil, fmt.Errorf("config %s: %w", *configFile, err)
+			}
+			c.Notify = nil
 		}
 	}
 	var errs []error

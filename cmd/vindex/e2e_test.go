@@ -543,6 +543,46 @@ func TestExampleConfigLoads(t *testing.T) {
 	if c.Deployment != "vindex-groningen" || c.MetricsListen != "127.0.0.1:9464" || c.ExpireInterval != time.Hour || c.KEK != "vault" || c.VaultRoleID == "" {
 		t.Fatalf("example config: %+v", c)
 	}
+	if c.SMTPFrom != "Verwijsindex <noreply@vindex-groningen.example>" || c.NotifyMaxAge != 72*time.Hour || c.SMTPTLS != "required" {
+		t.Fatalf("example config, notify section: from %q max age %v tls %q", c.SMTPFrom, c.NotifyMaxAge, c.SMTPTLS)
+	}
+}
+
+// The delivery settings as a notify: section (notify.smtp.address, as the
+// flat smtp_addr, --smtp-addr and VINDEX_SMTP_ADDR): the environment and
+// flags still win; a setting written both ways, or an unknown key in the
+// section, is refused.
+func TestNotifySectionConfig(t *testing.T) {
+	dir := t.TempDir()
+	file := func(name, body string) string {
+		p := filepath.Join(dir, name)
+		os.WriteFile(p, []byte("kek: file\nkek_file: k\n"+body), 0o600)
+		return p
+	}
+	nested := file("n.yaml", "notify:\n  smtp:\n    address: smtp.example.org:587\n    tls: opportunistic\n  language: en\n  max_age: 24h\n")
+	c, _, err := loadConfigEnv(t, nil, "--config", nested)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.SMTPAddr != "smtp.example.org:587" || c.SMTPTLS != "opportunistic" || c.MailLanguage != "en" || c.NotifyMaxAge != 24*time.Hour {
+		t.Fatalf("notify section: %q %q %q %v", c.SMTPAddr, c.SMTPTLS, c.MailLanguage, c.NotifyMaxAge)
+	}
+	c, _, err = loadConfigEnv(t, []string{"VINDEX_SMTP_ADDR=mail.example.org:25"}, "--config", nested, "--mail-language", "nl")
+	if err != nil || c.SMTPAddr != "mail.example.org:25" || c.MailLanguage != "nl" {
+		t.Fatalf("precedence over the notify section: %q %q %v", c.SMTPAddr, c.MailLanguage, err)
+	}
+	for name, body := range map[string]string{
+		"both.yaml":    "smtp_addr: a:25\nnotify:\n  smtp:\n    address: b:25\n",
+		"unknown.yaml": "notify:\n  smtp:\n    adress: b:25\n",
+	} {
+		if _, _, err := loadConfigEnv(t, nil, "--config", file(name, body)); err == nil {
+			t.Errorf("%s loaded", name)
+		} else if name == "both.yaml" && !strings.Contains(err.Error(), "notify.smtp.address and smtp_addr") {
+			t.Errorf("%s: %v", name, err)
+		} else if name == "unknown.yaml" && !strings.Contains(err.Error(), "adress") {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
 }
 
 // TestKeysCommands: init, status, rotate; the service then computes
