@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/emersion/go-smtp"
+	"github.com/vindex-nl/vindex/internal/canary"
 )
 
 // serve --dev without SMTP writes the mails as .eml files: two
@@ -98,12 +99,15 @@ func TestDevMailsAreFiles(t *testing.T) {
 	p.stop(t)
 	// The references are in the store only sealed; the professional's
 	// address, stored in the clear, shows the scan sees what is written.
-	found, err := scanTree(filepath.Join(dir, "vindex-data", "store"), "WIJ-DOS-0042", "LL-2026-17", "m.devries@wij.example")
-	if err != nil || !slices.ContainsFunc(found, func(f string) bool { return strings.HasSuffix(f, "m.devries@wij.example") }) {
+	found, err := canary.Needles{
+		"reference WIJ": {[]byte("WIJ-DOS-0042")}, "reference school": {[]byte("LL-2026-17")},
+		"contact": {[]byte("m.devries@wij.example")},
+	}.ScanDir(filepath.Join(dir, "vindex-data", "store"))
+	if err != nil || !slices.ContainsFunc(found, func(f string) bool { return strings.Contains(f, ": contact as") }) {
 		t.Errorf("the scan did not find the stored contact: %v %v", found, err)
 	}
 	for _, f := range found {
-		if strings.Contains(f, "REF") || strings.Contains(f, "DOS") || strings.Contains(f, "LL-2026") {
+		if strings.Contains(f, ": reference") {
 			t.Errorf("a client reference in the clear in the store: %s", f)
 		}
 	}
@@ -260,25 +264,4 @@ func TestDeliveryAfterKill(t *testing.T) {
 	}
 	t.Logf("%d of %d mailed before the kill; %d mailed twice, with the same Message-ID", before, len(want), dup)
 	p.stop(t)
-}
-
-// scanTree returns the files under dir that hold any of needles.
-func scanTree(dir string, needles ...string) ([]string, error) {
-	var found []string
-	err := filepath.WalkDir(dir, func(path string, d os.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
-		}
-		b, err := os.ReadFile(path)
-		if err != nil {
-			return err
-		}
-		for _, n := range needles {
-			if bytes.Contains(b, []byte(n)) {
-				found = append(found, filepath.Base(path)+": "+n)
-			}
-		}
-		return nil
-	})
-	return found, err
 }
