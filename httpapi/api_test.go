@@ -248,6 +248,8 @@ func TestBadInput(t *testing.T) {
 		{"idempotency key", with(func(r *httpapi.RegistrationRequest) { r.IdempotencyKey = strings.Repeat("k", 200) }), nil, 400, "invalid_idempotency_key", "idempotency_key"},
 		{"idempotency conflict", with(func(r *httpapi.RegistrationRequest) { r.IdempotencyKey = "a" }), []string{"Idempotency-Key", "b"}, 400, "idempotency_key_conflict", "idempotency_key"},
 		{"client_ref control characters", with(func(r *httpapi.RegistrationRequest) { r.ClientRef = "D-1\r\nBcc: x@example.org" }), nil, 400, "invalid_client_ref", "client_ref"},
+		{"client_ref a name", with(func(r *httpapi.RegistrationRequest) { r.ClientRef = "J.Jansen" }), nil, 400, "invalid_client_ref", "client_ref"},
+		{"client_ref a sentence", with(func(r *httpapi.RegistrationRequest) { r.ClientRef = "vermoeden mishandeling 2" }), nil, 400, "invalid_client_ref", "client_ref"},
 		{"client_ref too long", with(func(r *httpapi.RegistrationRequest) { r.ClientRef = strings.Repeat("D", 65) }), nil, 400, "invalid_client_ref", "client_ref"},
 		{"client_ref holds the bsn", with(func(r *httpapi.RegistrationRequest) { r.ClientRef = "DOS-" + bsn(t, 7) }), nil, 422, "client_ref_identifies_youth", "client_ref"},
 		{"client_ref holds the birth date", with(func(r *httpapi.RegistrationRequest) { r.ClientRef = "2014-05-17" }), nil, 422, "client_ref_identifies_youth", "client_ref"},

@@ -28,8 +28,9 @@ type RegistrationRequest struct {
 	IdempotencyKey string `json:"idempotency_key,omitempty"`
 	// ClientRef is the institution's own reference for the youth (its
 	// dossier number): stored encrypted, returned only to the institution,
-	// quoted in its notifications. 1 to 64 bytes of printable text; a
-	// refresh without one keeps the one on file.
+	// quoted in its notifications. 1 to 64 characters of A-Z, a-z, 0-9
+	// and - . _ / : #, with at least one digit; a refresh without one
+	// keeps the one on file.
 	ClientRef string `json:"client_ref,omitempty"`
 }
 

@@ -311,7 +311,7 @@ var (
 	ErrIdempotencyKey       = errors.New("matcher: idempotency key must be 1 to 128 printable characters")
 	ErrIdempotencyReuse     = errors.New("matcher: idempotency key was used for another youth")
 	ErrRemoveReason         = errors.New("matcher: unknown removal reason")
-	ErrClientRef            = errors.New("matcher: client reference must be 1 to 64 bytes of printable text, without leading or trailing spaces")
+	ErrClientRef            = errors.New("matcher: client reference must be 1 to 64 characters of A-Z, a-z, 0-9 and - . _ / : #, with at least one digit")
 	ErrClientRefIdentity    = errors.New("matcher: client reference must not contain the youth's BSN or birth date")
 	ErrClientRefUnsupported = errors.New("matcher: client references are not configured")
 

@@ -29,8 +29,7 @@ package clientref
 import (
 	"errors"
 	"fmt"
-	"unicode"
-	"unicode/utf8"
+	"strings"
 
 	"github.com/tink-crypto/tink-go/v2/aead"
 	"github.com/tink-crypto/tink-go/v2/keyset"
@@ -44,10 +43,9 @@ const MaxLen = 64
 
 // Errors.
 var (
-	// ErrInvalid: a reference must be 1 to MaxLen bytes of printable UTF-8
-	// (letters, digits, punctuation, symbols and spaces; no control
-	// characters), not starting or ending with a space.
-	ErrInvalid = errors.New("clientref: a client reference must be 1 to 64 bytes of printable text")
+	// ErrInvalid: a reference must be 1 to MaxLen characters of A-Z, a-z,
+	// 0-9 and - . _ / : #, with at least one digit.
+	ErrInvalid = errors.New("clientref: a client reference must be 1 to 64 characters of A-Z, a-z, 0-9 and - . _ / : #, with at least one digit")
 	// ErrOpen: a sealed reference did not open: another registration's,
 	// tampered with, or sealed under a key the keyset no longer holds.
 	ErrOpen = errors.New("clientref: cannot open the sealed client reference")
@@ -55,20 +53,25 @@ var (
 	ErrNoKey = errors.New("clientref: keyset has no enabled primary AEAD key")
 )
 
-// Valid reports whether ref is an acceptable reference (see ErrInvalid).
+// Valid reports whether ref is an acceptable reference: 1 to MaxLen
+// characters of A-Z, a-z, 0-9 and - . _ / : #, with at least one digit.
+// The form is a dossier number's: it leaves no room for a sentence about
+// the youth, and a name alone ("Jansen", "J. Jansen") is refused.
 func Valid(ref string) bool {
-	if len(ref) == 0 || len(ref) > MaxLen || !utf8.ValidString(ref) {
+	if len(ref) == 0 || len(ref) > MaxLen {
 		return false
 	}
-	if ref[0] == ' ' || ref[len(ref)-1] == ' ' {
-		return false
-	}
-	for _, r := range ref {
-		if !unicode.IsGraphic(r) || r == utf8.RuneError || (unicode.IsSpace(r) && r != ' ') {
+	digit := false
+	for i := 0; i < len(ref); i++ {
+		switch c := ref[i]; {
+		case c >= '0' && c <= '9':
+			digit = true
+		case c >= 'A' && c <= 'Z', c >= 'a' && c <= 'z', strings.IndexByte("-._/:#", c) >= 0:
+		default:
 			return false
 		}
 	}
-	return true
+	return digit
 }
 
 // Sealer seals and opens references with the keys of one reference keyset.
