@@ -17,6 +17,7 @@ import (
 	"github.com/vindex-nl/vindex/crypto/pseudonym"
 	"github.com/vindex-nl/vindex/examples"
 	"github.com/vindex-nl/vindex/internal/pki"
+	"github.com/vindex-nl/vindex/internal/smtptest"
 	"github.com/vindex-nl/vindex/internal/testkeys"
 	"github.com/vindex-nl/vindex/matcher"
 	"github.com/vindex-nl/vindex/notify"
@@ -145,8 +146,8 @@ func benchWebhook(b *testing.B, withRefs bool) {
 
 func BenchmarkDeliverySMTP(b *testing.B) {
 	ca, cert := testCA(b)
-	srv := startSMTPForBench(b, &cert)
-	ml, err := notify.NewMailer(notify.SMTPConfig{Address: srv.addr, From: "noreply@vindex.example", RootCAs: ca.Pool()})
+	srv := smtptest.Start(b, &cert)
+	ml, err := notify.NewMailer(notify.SMTPConfig{Address: srv.Addr, From: "noreply@vindex.example", RootCAs: ca.Pool()})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -156,7 +157,7 @@ func BenchmarkDeliverySMTP(b *testing.B) {
 	b.ResetTimer()
 	drain(b, env.s, ch)
 	b.StopTimer()
-	if n := len(srv.messages()); n < b.N {
+	if n := len(srv.Messages()); n < b.N {
 		b.Fatalf("%d of %d delivered", n, b.N)
 	}
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "deliveries/s")

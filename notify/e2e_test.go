@@ -13,6 +13,7 @@ import (
 	"github.com/vindex-nl/vindex/examples"
 	"github.com/vindex-nl/vindex/identity"
 	"github.com/vindex-nl/vindex/internal/hooktest"
+	"github.com/vindex-nl/vindex/internal/smtptest"
 	"github.com/vindex-nl/vindex/internal/testkeys"
 	"github.com/vindex-nl/vindex/matcher"
 	"github.com/vindex-nl/vindex/notify"
@@ -59,9 +60,9 @@ func TestMatchIsMailedAndPosted(t *testing.T) {
 	report("school-example-lyceum", matcher.Signal, "S01", matcher.Contact{Name: "J. Bakker", Phone: "050-1112222", Email: "j.bakker@lyceum.example"}, schoolRef)
 
 	ca, cert := testCA(t)
-	smtpSrv := startSMTP(t, &cert)
-	mailer, err := notify.NewMailer(notify.SMTPConfig{Address: smtpSrv.addr, From: "Verwijsindex <noreply@vindex.example>",
-		Username: "vindex", Password: "s3cret", RootCAs: ca.Pool()})
+	smtpSrv := smtptest.Start(t, &cert)
+	mailer, err := notify.NewMailer(notify.SMTPConfig{Address: smtpSrv.Addr, From: "Verwijsindex <noreply@vindex.example>",
+		Username: smtptest.Username, Password: smtptest.Password, RootCAs: ca.Pool()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -113,9 +114,9 @@ func TestMatchIsMailedAndPosted(t *testing.T) {
 	ownRef := map[string]string{"m.devries@wij.example": wijRef, "j.bakker@lyceum.example": schoolRef, "zorg@lyceum.example": schoolRef}
 	bySubject := map[string][]string{}
 	var all []byte
-	for _, r := range smtpSrv.messages() {
-		_, subject, body := parseMail(t, r.data)
-		for _, to := range r.to {
+	for _, r := range smtpSrv.Messages() {
+		_, subject, body := parseMail(t, r.Data)
+		for _, to := range r.To {
 			bySubject[to] = append(bySubject[to], subject)
 			own, other := ownRef[to], wijRef
 			if own == wijRef {
@@ -124,11 +125,11 @@ func TestMatchIsMailedAndPosted(t *testing.T) {
 			if !strings.Contains(subject, own) || !strings.Contains(body, own) {
 				t.Errorf("mail to %s (%q) does not quote its reference %s", to, subject, own)
 			}
-			if bytes.Contains(r.data, []byte(other)) {
+			if bytes.Contains(r.Data, []byte(other)) {
 				t.Errorf("mail to %s quotes the other institution's reference", to)
 			}
 		}
-		all = append(all, r.data...)
+		all = append(all, r.Data...)
 	}
 	want := map[string][]string{
 		"m.devries@wij.example":   {"geen match", "match met Voorbeeldlyceum", "procescoördinatie bij WIJ Groningen"},

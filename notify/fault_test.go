@@ -11,6 +11,7 @@ import (
 
 	"github.com/emersion/go-smtp"
 
+	"github.com/vindex-nl/vindex/internal/smtptest"
 	"github.com/vindex-nl/vindex/notify"
 	"github.com/vindex-nl/vindex/store"
 )
@@ -26,11 +27,11 @@ func TestWorkerSMTPFaults(t *testing.T) {
 			s := openStore(t, t.TempDir())
 			defer s.Close()
 			seqs := events(t, s, "ggd", 1, c.Now(), 1)
-			srv := startSMTP(t, &cert)
-			addr := srv.addr
+			srv := smtptest.Start(t, &cert)
+			addr := srv.Addr
 			switch fault {
 			case "refuses":
-				srv.dataErr = &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 3, 0}, Message: "try later"}
+				srv.FailData(&smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 3, 0}, Message: "try later"})
 			case "times out":
 				l, err := net.Listen("tcp", "127.0.0.1:0") // accepts, never greets
 				if err != nil {
@@ -48,7 +49,7 @@ func TestWorkerSMTPFaults(t *testing.T) {
 				}()
 				addr = l.Addr().String()
 			case "drops mid-DATA":
-				srv.drop = true
+				srv.DropData(true)
 			}
 			sender := &switchable{}
 			mailer := func(a string) *notify.Mailer {
@@ -70,21 +71,20 @@ func TestWorkerSMTPFaults(t *testing.T) {
 			if want := map[string]string{"refuses": "smtp_451", "times out": "timeout", "drops mid-DATA": "smtp_unreachable"}[fault]; log.States[0].LastError != want {
 				t.Errorf("error code %q, want %q", log.States[0].LastError, want)
 			}
-			if n := len(srv.messages()); n != 0 {
+			if n := len(srv.Messages()); n != 0 {
 				t.Fatalf("%d messages kept by a failing server", n)
 			}
 			// The server is well again.
-			srv.mu.Lock()
-			srv.dataErr, srv.drop = nil, false
-			srv.mu.Unlock()
-			sender.set(mailer(srv.addr))
+			srv.FailData(nil)
+			srv.DropData(false)
+			sender.set(mailer(srv.Addr))
 			c.Add(2 * time.Minute)
 			round(t, w)
-			got := srv.messages()
+			got := srv.Messages()
 			if len(got) != 1 {
 				t.Fatalf("%d messages after recovery", len(got))
 			}
-			msg, err := mail.ReadMessage(bytes.NewReader(got[0].data))
+			msg, err := mail.ReadMessage(bytes.NewReader(got[0].Data))
 			if err != nil || msg.Header.Get("Message-ID") != "<"+notify.EventID("ggd", seqs[0])+"@vindex>" {
 				t.Fatalf("Message-ID %q, %v", msg.Header.Get("Message-ID"), err)
 			}

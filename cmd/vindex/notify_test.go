@@ -3,20 +3,15 @@ package main
 import (
 	"bytes"
 	"fmt"
-	"io"
-	"maps"
-	"net"
-	"net/mail"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/emersion/go-smtp"
 	"github.com/vindex-nl/vindex/internal/canary"
+	"github.com/vindex-nl/vindex/internal/smtptest"
 )
 
 // serve --dev without SMTP writes the mails as .eml files: two
@@ -130,66 +125,14 @@ func grepLines(b []byte, s string) string {
 	return strings.Join(out, "\n")
 }
 
-// mailSink is a real SMTP server (emersion/go-smtp) on loopback, in the
-// clear (the server is told --smtp-tls none), that takes a while per
-// message and counts the Message-IDs it accepted.
-type mailSink struct {
-	addr string
-	mu   sync.Mutex
-	ids  map[string]int
-}
-
-func startMailSink(t *testing.T, perMessage time.Duration) *mailSink {
-	t.Helper()
-	m := &mailSink{ids: map[string]int{}}
-	s := smtp.NewServer(smtp.BackendFunc(func(*smtp.Conn) (smtp.Session, error) { return &sinkSession{m: m, slow: perMessage}, nil }))
-	s.Domain = "localhost"
-	s.AllowInsecureAuth = true
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	m.addr = l.Addr().String()
-	go s.Serve(l)
-	t.Cleanup(func() { s.Close() })
-	return m
-}
-
-func (m *mailSink) received() map[string]int {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return maps.Clone(m.ids)
-}
-
-type sinkSession struct {
-	m    *mailSink
-	slow time.Duration
-}
-
-func (s *sinkSession) Mail(string, *smtp.MailOptions) error { return nil }
-func (s *sinkSession) Rcpt(string, *smtp.RcptOptions) error { return nil }
-func (s *sinkSession) Reset()                               {}
-func (s *sinkSession) Logout() error                        { return nil }
-func (s *sinkSession) Data(r io.Reader) error {
-	msg, err := mail.ReadMessage(r)
-	if err != nil {
-		return err
-	}
-	io.Copy(io.Discard, msg.Body)
-	time.Sleep(s.slow)
-	s.m.mu.Lock()
-	s.m.ids[msg.Header.Get("Message-ID")]++
-	s.m.mu.Unlock()
-	return nil
-}
-
 // The server is killed with SIGKILL while it is mailing events, and
 // restarted: every event of the outbox is mailed at least once, a repeat
 // has the same Message-ID, and after the restart the outbox drains.
 func TestDeliveryAfterKill(t *testing.T) {
-	sink := startMailSink(t, 15*time.Millisecond)
+	sink := smtptest.Start(t, nil) // in the clear: the server is told --smtp-tls none
+	sink.SlowData(15 * time.Millisecond)
 	dir := t.TempDir()
-	args := []string{"serve", "--dev", "--listen", "127.0.0.1:0", "--smtp-addr", sink.addr, "--smtp-tls", "none", "--notify-poll", "20ms"}
+	args := []string{"serve", "--dev", "--listen", "127.0.0.1:0", "--smtp-addr", sink.Addr, "--smtp-tls", "none", "--notify-poll", "20ms"}
 	p := start(t, dir, args...)
 	wij := devClient(t, dir, "vindex-data", p, "wij-groningen")
 	school := devClient(t, dir, "vindex-data", p, "school-example-lyceum")
@@ -211,11 +154,11 @@ func TestDeliveryAfterKill(t *testing.T) {
 	}
 	// Kill it once some, not all, mails are out.
 	deadline := time.Now().Add(20 * time.Second)
-	for time.Now().Before(deadline) && len(sink.received()) < 20 {
+	for time.Now().Before(deadline) && len(sink.MessageIDs()) < 20 {
 		time.Sleep(5 * time.Millisecond)
 	}
 	p.kill(t)
-	before := len(sink.received())
+	before := len(sink.MessageIDs())
 
 	p = start(t, dir, args...)
 	wij = devClient(t, dir, "vindex-data", p, "wij-groningen")
@@ -237,7 +180,7 @@ func TestDeliveryAfterKill(t *testing.T) {
 	}
 	deadline = time.Now().Add(60 * time.Second)
 	for time.Now().Before(deadline) {
-		got := sink.received()
+		got := sink.MessageIDs()
 		missing := 0
 		for id := range want {
 			if got[id] == 0 {
@@ -249,7 +192,7 @@ func TestDeliveryAfterKill(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	got := sink.received()
+	got := sink.MessageIDs()
 	dup := 0
 	for id, n := range got {
 		if !want[id] {
