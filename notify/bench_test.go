@@ -3,11 +3,9 @@ package notify_test
 import (
 	"bytes"
 	"context"
-	"crypto/tls"
 	"fmt"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -15,13 +13,10 @@ import (
 	"github.com/vindex-nl/vindex/bench"
 	"github.com/vindex-nl/vindex/crypto/clientref"
 	"github.com/vindex-nl/vindex/crypto/pseudonym"
-	"github.com/vindex-nl/vindex/examples"
-	"github.com/vindex-nl/vindex/internal/pki"
+	"github.com/vindex-nl/vindex/internal/hooktest"
 	"github.com/vindex-nl/vindex/internal/smtptest"
 	"github.com/vindex-nl/vindex/internal/testkeys"
-	"github.com/vindex-nl/vindex/matcher"
 	"github.com/vindex-nl/vindex/notify"
-	"github.com/vindex-nl/vindex/rules"
 	"github.com/vindex-nl/vindex/store"
 	"github.com/vindex-nl/vindex/store/pebblestore"
 	"github.com/vindex-nl/vindex/store/storetest"
@@ -102,12 +97,9 @@ func BenchmarkDeliveryWebhook(b *testing.B) { benchWebhook(b, false) }
 func BenchmarkDeliveryWebhookClientRef(b *testing.B) { benchWebhook(b, true) }
 
 func benchWebhook(b *testing.B, withRefs bool) {
-	ca, err := pki.NewCA("bench CA")
-	if err != nil {
-		b.Fatal(err)
-	}
+	ca, _ := testCA(b)
 	var got, quoted atomic.Int64
-	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	url := hooktest.Serve(b, ca, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
 		got.Add(1)
 		if bytes.Contains(body, []byte(`"client_ref":"DOSSIER-`)) {
@@ -115,11 +107,7 @@ func benchWebhook(b *testing.B, withRefs bool) {
 		}
 		w.WriteHeader(http.StatusNoContent)
 	}))
-	cert, _ := ca.Server("127.0.0.1")
-	srv.TLS = &tls.Config{Certificates: []tls.Certificate{cert}}
-	srv.StartTLS()
-	defer srv.Close()
-	h, err := notify.NewHook(notify.HookConfig{URL: srv.URL, Secret: notify.NewWebhookSecret(), RootCAs: ca.Pool()})
+	h, err := notify.NewHook(notify.HookConfig{URL: url, Secret: notify.NewWebhookSecret(), RootCAs: ca.Pool()})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -176,33 +164,14 @@ func (noRegistrations) Registration(context.Context, store.ID) (store.Registrati
 // when the load stops and how long it then takes to drain. Run it alone:
 // go test -run '^$' -bench BacklogUnderLoad -benchtime 1x ./notify
 func BenchmarkBacklogUnderLoad(b *testing.B) {
-	ca, err := pki.NewCA("bench CA")
-	if err != nil {
-		b.Fatal(err)
-	}
-	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	ca, _ := testCA(b)
+	url := hooktest.Serve(b, ca, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		io.Copy(io.Discard, r.Body)
 		w.WriteHeader(http.StatusNoContent)
 	}))
-	cert, _ := ca.Server("127.0.0.1")
-	srv.TLS = &tls.Config{Certificates: []tls.Certificate{cert}}
-	srv.StartTLS()
-	defer srv.Close()
-	cov, err := rules.Load(bytes.NewReader(examples.CovenantGroningen), "covenant-groningen.yaml")
-	if err != nil {
-		b.Fatal(err)
-	}
-	ps, err := bench.NewPseudonymiser()
-	if err != nil {
-		b.Fatal(err)
-	}
-	s := openStore(b, b.TempDir())
-	defer s.Close()
-	m, err := matcher.New(matcher.Config{Store: s, Pseudonymiser: ps, Covenant: cov})
-	if err != nil {
-		b.Fatal(err)
-	}
-	hook, _ := notify.NewHook(notify.HookConfig{URL: srv.URL, Secret: notify.NewWebhookSecret(), RootCAs: ca.Pool()})
+	env := newMatcherEnv(b, nil)
+	m, s := env.m, env.s
+	hook, _ := notify.NewHook(notify.HookConfig{URL: url, Secret: notify.NewWebhookSecret(), RootCAs: ca.Pool()})
 	ch := &notify.WebhookChannel{Hook: hook}
 	insts := bench.Institutions
 	w, err := notify.NewWorker(notify.WorkerConfig{

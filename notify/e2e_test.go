@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/vindex-nl/vindex/bench"
+	"github.com/vindex-nl/vindex/crypto/pseudonym"
 	"github.com/vindex-nl/vindex/examples"
 	"github.com/vindex-nl/vindex/identity"
 	"github.com/vindex-nl/vindex/internal/hooktest"
@@ -18,7 +19,37 @@ import (
 	"github.com/vindex-nl/vindex/matcher"
 	"github.com/vindex-nl/vindex/notify"
 	"github.com/vindex-nl/vindex/rules"
+	"github.com/vindex-nl/vindex/store/pebblestore"
 )
+
+// matcherEnv is a matcher on a real store under the example covenant.
+type matcherEnv struct {
+	m   *matcher.Matcher
+	s   *pebblestore.Store
+	cov *rules.Covenant
+	ps  *pseudonym.Pseudonymiser
+}
+
+// newMatcherEnv opens one in a temporary directory, with a fresh PRF
+// keyset and refs (nil: no client references) to seal client references.
+func newMatcherEnv(tb testing.TB, refs matcher.RefSealer) *matcherEnv {
+	tb.Helper()
+	cov, err := rules.Load(bytes.NewReader(examples.CovenantGroningen), "covenant-groningen.yaml")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	ps, err := bench.NewPseudonymiser()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	s := openStore(tb, tb.TempDir())
+	tb.Cleanup(func() { s.Close() })
+	m, err := matcher.New(matcher.Config{Store: s, Pseudonymiser: ps, ClientRefs: refs, Covenant: cov})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return &matcherEnv{m: m, s: s, cov: cov, ps: ps}
+}
 
 // Two institutions report one youth through the matcher, each with its own
 // client reference; the worker mails both professionals over STARTTLS to a
@@ -28,21 +59,9 @@ import (
 // the retried webhook carries the same ID; and no byte of any message or
 // webhook holds the BSN, the birth date or the youth's pseudonym.
 func TestMatchIsMailedAndPosted(t *testing.T) {
-	cov, err := rules.Load(bytes.NewReader(examples.CovenantGroningen), "covenant-groningen.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ps, err := bench.NewPseudonymiser()
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := openStore(t, t.TempDir())
-	defer s.Close()
 	refs := testkeys.Sealer(t)
-	m, err := matcher.New(matcher.Config{Store: s, Pseudonymiser: ps, ClientRefs: refs, Covenant: cov})
-	if err != nil {
-		t.Fatal(err)
-	}
+	env := newMatcherEnv(t, refs)
+	m, s, cov, ps := env.m, env.s, env.cov, env.ps
 	const digits, date = "111222333", "2014-05-17"
 	bsn, _ := identity.ParseBSN(digits)
 	birth, _ := identity.ParseBirthDate(date)

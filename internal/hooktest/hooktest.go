@@ -47,7 +47,16 @@ type Seen struct {
 func Start(t testing.TB, ca *pki.CA, statuses ...int) *Receiver {
 	t.Helper()
 	r := &Receiver{Secret: notify.NewWebhookSecret(), statuses: statuses}
-	srv := httptest.NewUnstartedServer(http.HandlerFunc(r.serve))
+	r.URL = Serve(t, ca, http.HandlerFunc(r.serve))
+	return r
+}
+
+// Serve serves h over HTTPS on 127.0.0.1 with a certificate from ca until
+// the test ends, and returns its https:// URL: a receiver that checks
+// nothing, for benchmarks.
+func Serve(t testing.TB, ca *pki.CA, h http.Handler) string {
+	t.Helper()
+	srv := httptest.NewUnstartedServer(h)
 	cert, err := ca.Server("127.0.0.1")
 	if err != nil {
 		t.Fatal(err)
@@ -55,8 +64,7 @@ func Start(t testing.TB, ca *pki.CA, statuses ...int) *Receiver {
 	srv.TLS = &tls.Config{Certificates: []tls.Certificate{cert}}
 	srv.StartTLS()
 	t.Cleanup(srv.Close)
-	r.URL = srv.URL
-	return r
+	return srv.URL
 }
 
 func (r *Receiver) serve(w http.ResponseWriter, req *http.Request) {
