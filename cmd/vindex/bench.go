@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"crypto/x509"
 	"errors"
@@ -265,22 +264,17 @@ func readTokens(file string) (map[string]string, error) {
 	}
 	defer f.Close()
 	out := map[string]string{}
-	sc := bufio.NewScanner(f)
-	for line := 1; sc.Scan(); line++ {
-		t := strings.TrimSpace(sc.Text())
-		if t == "" || strings.HasPrefix(t, "#") {
-			continue
+	err = scanFields(f, func(line int, fields []string) error {
+		if fields[0] == "token" { // a line as serve --dev prints it
+			fields = fields[1:]
 		}
-		f := strings.Fields(t)
-		if f[0] == "token" { // a line as serve --dev prints it
-			f = f[1:]
+		if len(fields) != 2 {
+			return fmt.Errorf("bench: %s:%d: want \"institution token\"", file, line)
 		}
-		if len(f) != 2 {
-			return nil, fmt.Errorf("bench: %s:%d: want \"institution token\"", file, line)
-		}
-		out[f[0]] = f[1]
-	}
-	return out, sc.Err()
+		out[fields[0]] = fields[1]
+		return nil
+	})
+	return out, err
 }
 
 func isTerminal(f *os.File) bool {

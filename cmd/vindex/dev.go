@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"errors"
 	"fmt"
@@ -60,12 +59,12 @@ func devSetup(c config, cov *rules.Covenant, logger *slog.Logger) ([]devToken, e
 	clearFile := filepath.Join(c.Data, "dev-tokens.txt")
 	have := map[string]string{}
 	if b, err := os.ReadFile(clearFile); err == nil {
-		sc := bufio.NewScanner(bytes.NewReader(b))
-		for sc.Scan() {
-			if f := strings.Fields(sc.Text()); len(f) == 2 {
+		scanFields(bytes.NewReader(b), func(_ int, f []string) error {
+			if len(f) == 2 { // anything else is not ours: made anew below
 				have[f[0]] = f[1]
 			}
-		}
+			return nil
+		})
 	} else if !errors.Is(err, fs.ErrNotExist) {
 		return nil, err
 	}

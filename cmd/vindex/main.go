@@ -14,12 +14,14 @@
 package main
 
 import (
+	"bufio"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
 	"runtime/debug"
+	"strings"
 )
 
 const usage = `vindex: pseudonymised matching of institutions involved with the same youth.
@@ -127,4 +129,21 @@ func version() string {
 		v += " " + rev + modified
 	}
 	return v + " " + bi.GoVersion
+}
+
+// scanFields calls fn with the whitespace-separated fields of each line of
+// r that is neither empty nor a # comment, and its line number: the form of
+// vindex's token and webhook files.
+func scanFields(r io.Reader, fn func(line int, fields []string) error) error {
+	sc := bufio.NewScanner(r)
+	for line := 1; sc.Scan(); line++ {
+		t := strings.TrimSpace(sc.Text())
+		if t == "" || strings.HasPrefix(t, "#") {
+			continue
+		}
+		if err := fn(line, strings.Fields(t)); err != nil {
+			return err
+		}
+	}
+	return sc.Err()
 }

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"crypto/x509"
 	"fmt"
@@ -122,33 +121,31 @@ func loadWebhooks(c config, cov *rules.Covenant) (map[string]*notify.Hook, error
 		return nil, fmt.Errorf("webhooks: %s holds secrets and may not be readable or writable by group or others (chmod 600)", file)
 	}
 	out := map[string]*notify.Hook{}
-	sc := bufio.NewScanner(f)
-	for line := 1; sc.Scan(); line++ {
-		t := strings.TrimSpace(sc.Text())
-		if t == "" || strings.HasPrefix(t, "#") {
-			continue
-		}
-		fields := strings.Fields(t)
+	err = scanFields(f, func(line int, fields []string) error {
 		if len(fields) != 3 {
-			return nil, fmt.Errorf("webhooks: %s:%d: want institution-id URL whsec_SECRET", file, line)
+			return fmt.Errorf("webhooks: %s:%d: want institution-id URL whsec_SECRET", file, line)
 		}
 		if _, ok := cov.Institution(fields[0]); !ok {
-			return nil, fmt.Errorf("webhooks: %s:%d: %q is not an institution of the covenant", file, line, fields[0])
+			return fmt.Errorf("webhooks: %s:%d: %q is not an institution of the covenant", file, line, fields[0])
 		}
 		secret, err := notify.ParseWebhookSecret(fields[2])
 		if err != nil {
-			return nil, fmt.Errorf("webhooks: %s:%d: %w", file, line, err)
+			return fmt.Errorf("webhooks: %s:%d: %w", file, line, err)
 		}
 		h, err := notify.NewHook(notify.HookConfig{URL: fields[1], Secret: secret, RootCAs: roots})
 		if err != nil {
-			return nil, fmt.Errorf("webhooks: %s:%d: %w", file, line, err)
+			return fmt.Errorf("webhooks: %s:%d: %w", file, line, err)
 		}
 		if out[fields[0]] != nil {
-			return nil, fmt.Errorf("webhooks: %s:%d: a second webhook for %s", file, line, fields[0])
+			return fmt.Errorf("webhooks: %s:%d: a second webhook for %s", file, line, fields[0])
 		}
 		out[fields[0]] = h
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
-	return out, sc.Err()
+	return out, nil
 }
 
 const outboxUsage = `Usage: vindex outbox status|retry [INSTITUTION] [--config FILE] [flags]
