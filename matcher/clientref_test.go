@@ -189,10 +189,7 @@ func TestClientRefRefused(t *testing.T) {
 // reference whose key is gone is answered as none, never as an error.
 func TestClientRefKeyRotation(t *testing.T) {
 	e := newEnv(t)
-	h, err := keys.CreateRefKeyset()
-	if err != nil {
-		t.Fatal(err)
-	}
+	h := testkeys.RefKeyset(t)
 	old := e.withSealer(t, sealerOf(t, h))
 	r := involvement(t, 5)
 	r.ClientRef = "OLD-7"

@@ -9,30 +9,15 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/tink-crypto/tink-go/v2/aead"
 	"github.com/tink-crypto/tink-go/v2/insecurecleartextkeyset"
-	"github.com/tink-crypto/tink-go/v2/keyset"
 	xaesgcmpb "github.com/tink-crypto/tink-go/v2/proto/x_aes_gcm_go_proto"
-	"github.com/tink-crypto/tink-go/v2/tink"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/vindex-nl/vindex/crypto/clientref"
 	"github.com/vindex-nl/vindex/crypto/keys"
+	"github.com/vindex-nl/vindex/internal/testkeys"
 	"github.com/vindex-nl/vindex/store"
 )
-
-func sealer(t *testing.T) (*clientref.Sealer, *keyset.Handle) {
-	t.Helper()
-	h, err := keys.CreateRefKeyset()
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := clientref.New(h)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s, h
-}
 
 func TestValid(t *testing.T) {
 	for _, tc := range []struct {
@@ -63,7 +48,7 @@ func TestValid(t *testing.T) {
 }
 
 func TestSealOpen(t *testing.T) {
-	s, _ := sealer(t)
+	s := testkeys.Sealer(t)
 	id, other := store.NewID(), store.NewID()
 	ct, err := s.Seal("DOS-2026-0042", "wij", id)
 	if err != nil {
@@ -105,7 +90,11 @@ func TestSealOpen(t *testing.T) {
 }
 
 func TestRotationKeepsOldReferencesReadable(t *testing.T) {
-	s1, h := sealer(t)
+	h := testkeys.RefKeyset(t)
+	s1, err := clientref.New(h)
+	if err != nil {
+		t.Fatal(err)
+	}
 	id := store.NewID()
 	old, _ := s1.Seal("R-1", "ggd", id)
 	h2, newID, err := keys.RotateRefKeyset(h)
@@ -129,24 +118,11 @@ func TestRotationKeepsOldReferencesReadable(t *testing.T) {
 	}
 }
 
-func kek(t *testing.T) tink.AEAD {
-	t.Helper()
-	h, err := keyset.NewHandle(aead.AES256GCMKeyTemplate())
-	if err != nil {
-		t.Fatal(err)
-	}
-	a, err := aead.New(h)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return a
-}
-
 // The reference keyset is on disk only wrapped, and bound to its purpose:
 // its file does not unwrap as the PRF keyset, nor for another deployment.
 func TestRefKeysetWrapped(t *testing.T) {
-	_, h := sealer(t)
-	k := kek(t)
+	h := testkeys.RefKeyset(t)
+	k := testkeys.KEK(t)
 	path := filepath.Join(t.TempDir(), "refkeys.tink")
 	if err := keys.SaveFile(path, h, k, keys.RefAssociatedData("d1")); err != nil {
 		t.Fatal(err)

@@ -8,7 +8,6 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/tink-crypto/tink-go/v2/aead"
 	"github.com/tink-crypto/tink-go/v2/insecurecleartextkeyset"
 	"github.com/tink-crypto/tink-go/v2/keyset"
 	hmacprfpb "github.com/tink-crypto/tink-go/v2/proto/hmac_prf_go_proto"
@@ -18,20 +17,8 @@ import (
 	"github.com/vindex-nl/vindex/crypto/keys"
 	"github.com/vindex-nl/vindex/crypto/pseudonym"
 	"github.com/vindex-nl/vindex/identity"
+	"github.com/vindex-nl/vindex/internal/testkeys"
 )
-
-func kek(t testing.TB) tink.AEAD {
-	t.Helper()
-	h, err := keyset.NewHandle(aead.AES256GCMKeyTemplate())
-	if err != nil {
-		t.Fatal(err)
-	}
-	a, err := aead.New(h)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return a
-}
 
 // rawKeys extracts the PRF key bytes, for the test that scans for them.
 func rawKeys(t *testing.T, h *keyset.Handle) [][]byte {
@@ -52,7 +39,7 @@ func TestWrapRoundTripAndNoKeyOnDisk(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	k := kek(t)
+	k := testkeys.KEK(t)
 	ad := keys.AssociatedData("test")
 	path := filepath.Join(t.TempDir(), "keyset")
 	if err := keys.SaveFile(path, h, k, ad); err != nil {
@@ -87,7 +74,7 @@ func TestWrapRoundTripAndNoKeyOnDisk(t *testing.T) {
 
 func TestUnwrapFailures(t *testing.T) {
 	h, _ := keys.Create()
-	k := kek(t)
+	k := testkeys.KEK(t)
 	ad := keys.AssociatedData("prod")
 	var buf bytes.Buffer
 	if err := keys.Write(&buf, h, k, ad); err != nil {
@@ -102,7 +89,7 @@ func TestUnwrapFailures(t *testing.T) {
 		kek  tink.AEAD
 		ad   []byte
 	}{
-		{"wrong KEK", good, kek(t), ad},
+		{"wrong KEK", good, testkeys.KEK(t), ad},
 		{"other deployment", good, k, keys.AssociatedData("staging")},
 		{"tampered", tampered, k, ad},
 		{"empty", nil, k, ad},
