@@ -103,16 +103,7 @@ func TestWALWriteFailure(t *testing.T) {
 	if len(acked) < 50 {
 		t.Fatalf("only %d updates acknowledged before the fault", len(acked))
 	}
-	s, err := pebblestore.Open(dir, &pebblestore.Options{Logger: quiet()})
-	if err != nil {
-		t.Fatalf("reopening after the fault: %v", err)
-	}
-	defer s.Close()
-	for n := range acked {
-		if !present(t, s, n) {
-			t.Errorf("acknowledged update %d lost", n)
-		}
-	}
+	s := reopenWithAll(t, dir, &pebblestore.Options{Logger: quiet()}, acked)
 	if err := putOne(s, 100000); err != nil {
 		t.Errorf("the reopened store takes no writes: %v", err)
 	}
@@ -293,16 +284,24 @@ func TestDiskReallyFull(t *testing.T) {
 	if err := os.Remove(filepath.Join(mnt, "ballast")); err != nil {
 		t.Fatal(err)
 	}
-	s, err := pebblestore.Open(dir, &pebblestore.Options{Logger: quiet(), MinFreeBytes: -1})
+	reopenWithAll(t, dir, &pebblestore.Options{Logger: quiet(), MinFreeBytes: -1}, acked)
+}
+
+// reopenWithAll reopens the store in dir after a fault (closed when the
+// test ends) and checks that every acknowledged update is there.
+func reopenWithAll(t *testing.T, dir string, o *pebblestore.Options, acked map[int]bool) *pebblestore.Store {
+	t.Helper()
+	s, err := pebblestore.Open(dir, o)
 	if err != nil {
-		t.Fatalf("reopening after the disk was full: %v", err)
+		t.Fatalf("reopening after the fault: %v", err)
 	}
-	defer s.Close()
+	t.Cleanup(func() { s.Close() })
 	for n := range acked {
 		if !present(t, s, n) {
 			t.Errorf("acknowledged update %d lost", n)
 		}
 	}
+	return s
 }
 
 func enospcChild(dir string) {
