@@ -684,10 +684,13 @@ func (s *Store) commit(t *tx) (wait func() error, err error) {
 		}
 	}()
 	var buf []byte
-	// Indexes of changed registrations.
+	// Indexes of changed registrations; before and after are their old and
+	// new versions, for the key-use counts.
+	var before, after []store.Registration
 	for id, r := range t.staged {
 		old, had := t.origByID(id)
 		if had {
+			before = append(before, old)
 			if k := dayIndex(&old); k != nil && (r == nil || !bytes.Equal(k, dayIndex(r))) {
 				b.Delete(k, nil)
 			}
@@ -698,6 +701,7 @@ func (s *Store) commit(t *tx) (wait func() error, err error) {
 			}
 			continue
 		}
+		after = append(after, *r)
 		if !had || old.Youth != r.Youth {
 			b.Set(byIDKey(id), appendYouth(nil, r.Youth), nil)
 		}
@@ -776,7 +780,7 @@ func (s *Store) commit(t *tx) (wait func() error, err error) {
 	// Counted in lock order; if the sync fails, the store fails and the
 	// counts no longer matter.
 	if len(t.staged) > 0 {
-		s.keyUse.apply(t.orig, t.Registrations())
+		s.keyUse.apply(before, after)
 	}
 	return func() error {
 		if err := b.SyncWait(); err != nil {
