@@ -21,6 +21,7 @@ import (
 	"github.com/vindex-nl/vindex/httpapi"
 	"github.com/vindex-nl/vindex/matcher"
 	"github.com/vindex-nl/vindex/rules"
+	"github.com/vindex-nl/vindex/store"
 	"github.com/vindex-nl/vindex/store/pebblestore"
 )
 
@@ -369,29 +370,14 @@ func outboxDelivered(ctx context.Context, st *pebblestore.Store, cov *rules.Cove
 	const most = 1 << 16
 	for _, inst := range cov.Institutions {
 		for _, ch := range channels(inst.ID) {
-			log, err := st.DeliveryLog(ctx, inst.ID, ch)
-			if err != nil {
-				return err
-			}
-			evs, err := st.Events(ctx, inst.ID, log.Cursor, most+1)
-			if err != nil {
-				return err
-			}
-			settled := map[uint64]bool{}
-			for _, d := range log.States {
-				settled[d.Seq] = d.Settled()
-			}
-			pending := 0
-			for _, e := range evs {
-				if !settled[e.Seq] {
-					pending++
-				}
-			}
+			evs, _, err := store.Undelivered(ctx, st, inst.ID, ch, most+1)
 			switch {
+			case err != nil:
+				return err
 			case len(evs) > most:
 				return fmt.Errorf("%s has more than %d events not yet delivered on %s; run vindex serve until `vindex outbox status` shows none, or import with --notify", inst.ID, most, ch)
-			case pending > 0:
-				return fmt.Errorf("%s has %d events not yet delivered on %s; run vindex serve until `vindex outbox status` shows none, or import with --notify", inst.ID, pending, ch)
+			case len(evs) > 0:
+				return fmt.Errorf("%s has %d events not yet delivered on %s; run vindex serve until `vindex outbox status` shows none, or import with --notify", inst.ID, len(evs), ch)
 			}
 		}
 	}
