@@ -94,26 +94,8 @@ type notifySection struct {
 // an error rather than a silent choice.
 func (n *notifySection) apply(c *config, flat map[string]any) error {
 	var errs []error
-	str := func(nested, key string, v *string, dst *string) {
-		if v == nil {
-			return
-		}
-		if _, both := flat[key]; both {
-			errs = append(errs, fmt.Errorf("notify.%s and %s are the same setting: write one", nested, key))
-			return
-		}
-		*dst = *v
-	}
-	dur := func(nested, key string, v *time.Duration, dst *time.Duration) {
-		if v == nil {
-			return
-		}
-		if _, both := flat[key]; both {
-			errs = append(errs, fmt.Errorf("notify.%s and %s are the same setting: write one", nested, key))
-			return
-		}
-		*dst = *v
-	}
+	str := func(nested, key string, v, dst *string) { takeSetting(&errs, flat, nested, key, v, dst) }
+	dur := func(nested, key string, v, dst *time.Duration) { takeSetting(&errs, flat, nested, key, v, dst) }
 	str("smtp.address", "smtp_addr", n.SMTP.Address, &c.SMTPAddr)
 	str("smtp.from", "smtp_from", n.SMTP.From, &c.SMTPFrom)
 	str("smtp.username", "smtp_username", n.SMTP.Username, &c.SMTPUsername)
@@ -127,6 +109,19 @@ func (n *notifySection) apply(c *config, flat map[string]any) error {
 	dur("poll", "notify_poll", n.Poll, &c.NotifyPoll)
 	dur("max_age", "notify_max_age", n.MaxAge, &c.NotifyMaxAge)
 	return errors.Join(errs...)
+}
+
+// takeSetting copies the nested setting v (nil: not in the file) to dst,
+// unless the file also has its flat key.
+func takeSetting[T any](errs *[]error, flat map[string]any, nested, key string, v, dst *T) {
+	if v == nil {
+		return
+	}
+	if _, both := flat[key]; both {
+		*errs = append(*errs, fmt.Errorf("notify.%s and %s are the same setting: write one", nested, key))
+		return
+	}
+	*dst = *v
 }
 
 // storeDir is where the store lives.
