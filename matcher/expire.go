@@ -1,0 +1,71 @@
+package matcher
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+
+	"github.com/vindex-nl/vindex/store"
+)
+
+// ExpireStats counts what ExpireDue did.
+type ExpireStats struct {
+	Ended  int
+	Purged int
+	// Idempotency counts the idempotency records forgotten.
+	Idempotency int
+}
+
+// ExpireDue ends every live registration whose end day has come (its own end
+// date, the maximum duration, or the youth's end age) and purges every ended
+// registration whose retention period is over, and forgets idempotency keys
+// older than the idempotency window. Run it at least daily; it is
+// safe to run concurrently with everything else and to run again after an
+// interruption.
+func (m *Matcher) ExpireDue(ctx context.Context) (ExpireStats, error) {
+	var st ExpireStats
+	const batch = 256
+	for {
+		now := m.clock()
+		today := m.today(now)
+		due, err := m.store.Due(ctx, today, batch)
+		if err != nil {
+			return st, err
+		}
+		progress := 0
+		for _, d := range due {
+			err := m.store.UpdateByID(ctx, d.ID, func(tx store.Tx) error {
+				y := m.beginByID(tx, now, today)
+				// begin has already ended what is due today.
+				st.Ended += len(y.endedNow)
+				progress += len(y.endedNow)
+				if reg := y.byID(d.ID); reg != nil && !reg.IsLive() && !y.endedNow[reg.ID] &&
+					!reg.PurgeOn.IsZero() && !today.Before(reg.PurgeOn) {
+					y.purge(*reg)
+					st.Purged++
+					progress++
+				}
+				y.finish()
+				return nil
+			})
+			if err != nil && !errors.Is(err, store.ErrNotFound) {
+				return st, err
+			}
+		}
+		if len(due) < batch || progress == 0 {
+			break
+		}
+	}
+	before := m.clock().Add(-m.idemWindow)
+	for {
+		n, err := m.store.PurgeIdempotency(ctx, before, 1024)
+		st.Idempotency += n
+		if err != nil {
+			return st, err
+		}
+		if n < 1024 {
+			m.log.LogAttrs(ctx, slog.LevelInfo, "expire", slog.Int("ended", st.Ended), slog.Int("purged", st.Purged), slog.Int("idempotency", st.Idempotency))
+			return st, nil
+		}
+	}
+}

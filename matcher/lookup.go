@@ -1,0 +1,71 @@
+package matcher
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"slices"
+
+	"github.com/vindex-nl/vindex/identity"
+	"github.com/vindex-nl/vindex/store"
+)
+
+// View is what Lookup answers: the involvement view of a youth.
+type View struct {
+	ID            ID
+	Matched       bool
+	Involved      []Party
+	Coordinator   Coordinator
+	NoCoordinator string
+	// ClientRef is the caller's own reference on its registration ("" if
+	// none). Other institutions' references are never shown.
+	ClientRef string
+}
+
+// Lookup answers the involvement view of a youth for an institution that is
+// actively registered for it, and ErrNotInvolved for anyone else, whether or
+// not the youth is known.
+func (m *Matcher) Lookup(ctx context.Context, actor Actor, bsn identity.BSN) (View, error) {
+	if _, err := m.institution(actor); err != nil {
+		return View{}, err
+	}
+	if bsn.IsZero() {
+		return View{}, fieldErr("bsn", ErrMissingBSN)
+	}
+	set, err := m.ps.Youth(bsn)
+	if err != nil {
+		return View{}, fmt.Errorf("matcher: pseudonym: %w", err)
+	}
+	today := m.today(m.clock())
+	var v View
+	err = m.store.View(ctx, set.All, func(rd store.Reader) error {
+		live := liveOn(rd.Registrations(), today)
+		own := -1
+		for i, r := range live {
+			if r.Institution == actor.Institution {
+				own = i
+			}
+		}
+		if own < 0 {
+			return ErrNotInvolved
+		}
+		kase, _ := rd.Case()
+		v = View{
+			ID:          live[own].ID,
+			Matched:     distinct(live) >= 2,
+			Involved:    m.parties(live, actor.Institution),
+			Coordinator: Coordinator{Institution: kase.Coordinator, Rule: kase.Rule},
+			ClientRef:   m.openRef(ctx, actor.Institution, live[own]),
+		}
+		if v.Coordinator.Institution != "" && !slices.ContainsFunc(live, func(r store.Registration) bool { return r.Institution == v.Coordinator.Institution }) {
+			// The coordinator's registration has reached its end day and
+			// the expiry run has not handled it yet.
+			v.Coordinator = Coordinator{}
+		}
+		return nil
+	})
+	if m.log.Enabled(ctx, slog.LevelDebug) {
+		m.debug(ctx, "lookup", slog.String("institution", actor.Institution), slog.String("outcome", outcome(err)))
+	}
+	return v, err
+}

@@ -1,0 +1,320 @@
+package matcher
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"slices"
+	"time"
+
+	"github.com/vindex-nl/vindex/crypto/clientref"
+	"github.com/vindex-nl/vindex/identity"
+	"github.com/vindex-nl/vindex/rules"
+	"github.com/vindex-nl/vindex/store"
+)
+
+// Registration is one report by the actor's institution about one youth.
+type Registration struct {
+	BSN          identity.BSN
+	BirthDate    identity.BirthDate
+	Municipality identity.Municipality
+	Kind         Kind
+	// SignalCode is the covenant's signal code: required for a signal,
+	// empty for an involvement registration.
+	SignalCode string
+	Urgent     bool
+	// Sector is set by an institution that acts for a child-protection or
+	// youth-probation client; empty otherwise.
+	Sector  rules.Sector
+	Contact Contact
+	// EndsOn, if set, is the day the registration ends by itself. The
+	// legal limits apply whatever it says.
+	EndsOn time.Time
+	// IdempotencyKey, if set, makes a retry of the same report return the
+	// first result instead of reporting again. Scoped to the institution.
+	IdempotencyKey string
+	// ClientRef, if set, is the institution's own reference for the youth
+	// (its dossier or client number, opaque to vindex): stored sealed,
+	// returned only to this institution and quoted in its notifications.
+	// A refresh without one keeps the reference on file. It must not hold
+	// the youth's BSN or birth date.
+	ClientRef string
+}
+
+// Result is what Register answers.
+type Result struct {
+	// ID is the reporting institution's registration for this youth.
+	ID ID
+	// Matched reports whether another institution is actively involved.
+	Matched bool
+	// Involved are the other institutions actively involved, earliest first.
+	Involved []Party
+	// Coordinator is the assigned coordinator, zero if none.
+	Coordinator Coordinator
+	// NoCoordinator says why no coordinator is assigned despite a match.
+	NoCoordinator string
+	// Refreshed reports that the institution was already registered and
+	// its registration was refreshed (no new match was made).
+	Refreshed bool
+	// Replayed reports that this is the stored result of an earlier report
+	// with the same idempotency key.
+	Replayed bool
+	// ClientRef is the institution's reference on its registration ("" if
+	// none). It is never part of the stored idempotency result.
+	ClientRef string `json:"-"`
+}
+
+const (
+	maxText           = 200
+	maxIdempotencyKey = 128
+)
+
+func printable(s string, max int) bool {
+	if len(s) > max {
+		return false
+	}
+	for _, r := range s {
+		if r < 0x20 || r == 0x7f || r == 0xfffd {
+			return false
+		}
+	}
+	return true
+}
+
+func (m *Matcher) validate(inst rules.Institution, r *Registration, today time.Time) (age int, err error) {
+	if r.BSN.IsZero() {
+		return 0, fieldErr("bsn", ErrMissingBSN)
+	}
+	if r.BirthDate.IsZero() {
+		return 0, fieldErr("birth_date", ErrMissingBirthDate)
+	}
+	age = r.BirthDate.AgeOn(today)
+	if age < 0 || !today.Before(r.BirthDate.Birthday(m.limits.endAge)) {
+		return 0, fieldErr("birth_date", ErrNotAYouth)
+	}
+	if _, err := identity.ParseMunicipality(string(r.Municipality)); err != nil {
+		return 0, fieldErr("municipality", ErrMunicipality)
+	}
+	if len(m.cov.Municipalities) > 0 && !slices.Contains(m.cov.Municipalities, string(r.Municipality)) {
+		return 0, fieldErr("municipality", ErrMunicipality)
+	}
+	switch r.Kind {
+	case Signal:
+		if r.SignalCode == "" || !printable(r.SignalCode, 32) {
+			return 0, fieldErr("code", ErrSignalCode)
+		}
+	case Involvement:
+		if r.SignalCode != "" {
+			return 0, fieldErr("code", ErrSignalCode)
+		}
+		if !inst.MayCoordinate {
+			return 0, fieldErr("kind", ErrKindNotAllowed)
+		}
+	default:
+		return 0, fieldErr("kind", ErrKind)
+	}
+	switch r.Sector {
+	case "", rules.SectorChildProtection, rules.SectorYouthProbation:
+	default:
+		return 0, fieldErr("sector", ErrSector)
+	}
+	c := r.Contact
+	if c.Name == "" || (c.Phone == "" && c.Email == "") ||
+		!printable(c.Name, maxText) || !printable(c.Phone, maxText) || !printable(c.Email, maxText) {
+		return 0, fieldErr("contact", ErrContact)
+	}
+	if !r.EndsOn.IsZero() && civil(r.EndsOn).Before(today) {
+		return 0, fieldErr("ends_on", ErrEndsOn)
+	}
+	if r.IdempotencyKey != "" && !printable(r.IdempotencyKey, maxIdempotencyKey) {
+		return 0, fieldErr("idempotency_key", ErrIdempotencyKey)
+	}
+	if r.ClientRef != "" {
+		switch {
+		case m.refs == nil:
+			return 0, fieldErr("client_ref", ErrClientRefUnsupported)
+		case !clientref.Valid(r.ClientRef):
+			return 0, fieldErr("client_ref", ErrClientRef)
+		case quotesIdentity(r.ClientRef, r.BSN, r.BirthDate):
+			return 0, fieldErr("client_ref", ErrClientRefIdentity)
+		}
+	}
+	return age, nil
+}
+
+// quotesIdentity reports whether the digits of ref, taken together, contain
+// the youth's BSN or its birth date as YYYYMMDD, DDMMYYYY or DDMMYY: a
+// reference is quoted in mail, and must not carry the identity vindex keeps
+// out of everything else.
+func quotesIdentity(ref string, bsn identity.BSN, bd identity.BirthDate) bool {
+	var buf [clientref.MaxLen]byte
+	digits := buf[:0]
+	for i := 0; i < len(ref); i++ {
+		if c := ref[i]; c >= '0' && c <= '9' {
+			digits = append(digits, c)
+		}
+	}
+	if len(digits) < 6 {
+		return false
+	}
+	var bb [9]byte
+	if bytes.Contains(digits, append(bb[:0], bsn.RevealDigits()...)) {
+		return true
+	}
+	y, mo, d := bd.RevealDate().Date()
+	two := func(dst []byte, v int) []byte { return append(dst, byte('0'+v/10%10), byte('0'+v%10)) }
+	var f [3][8]byte
+	for _, date := range [][]byte{
+		two(two(two(two(f[0][:0], y/100), y%100), int(mo)), d), // YYYYMMDD
+		two(two(two(two(f[1][:0], d), int(mo)), y/100), y%100), // DDMMYYYY
+		two(two(two(f[2][:0], d), int(mo)), y%100),             // DDMMYY
+	} {
+		if bytes.Contains(digits, date) {
+			return true
+		}
+	}
+	return false
+}
+
+// endsOn is the day a registration made (or refreshed) on day ends by itself.
+func (m *Matcher) endsOn(day time.Time, own time.Time, bd identity.BirthDate) time.Time {
+	end := day.AddDate(m.limits.maxYears, 0, 0)
+	if adult := bd.Birthday(m.limits.endAge); adult.Before(end) {
+		end = adult
+	}
+	if !own.IsZero() && civil(own).Before(end) {
+		end = civil(own)
+	}
+	return end
+}
+
+// Register records that the actor's institution is involved with a youth,
+// and answers whether there is a match, who else is involved and who
+// coordinates. A second report by the same institution refreshes its
+// registration and makes no new match. Input errors are *FieldError values
+// wrapping one of the Err* sentinels; nothing is written on any error.
+func (m *Matcher) Register(ctx context.Context, actor Actor, r Registration) (Result, error) {
+	inst, err := m.institution(actor)
+	if err != nil {
+		return Result{}, err
+	}
+	now := m.clock()
+	today := m.today(now)
+	age, err := m.validate(inst, &r, today)
+	if err != nil {
+		return Result{}, err
+	}
+	set, err := m.ps.Youth(r.BSN)
+	if err != nil {
+		return Result{}, fmt.Errorf("matcher: pseudonym: %w", err)
+	}
+	endsOn := m.endsOn(today, r.EndsOn, r.BirthDate)
+
+	var res Result
+	err = m.store.Update(ctx, set.All, func(tx store.Tx) error {
+		res = Result{}
+		if r.IdempotencyKey != "" {
+			if rec, ok := tx.Idempotency(actor.Institution, r.IdempotencyKey); ok {
+				if !slices.Contains(set.All, rec.Youth) {
+					return fieldErr("idempotency_key", ErrIdempotencyReuse)
+				}
+				if err := json.Unmarshal(rec.Result, &res); err != nil {
+					return fmt.Errorf("matcher: stored result: %w", err)
+				}
+				res.Replayed = true
+				for _, reg := range tx.Registrations() {
+					if reg.ID == rec.Registration {
+						res.ClientRef = m.openRef(ctx, actor.Institution, reg)
+					}
+				}
+				return nil
+			}
+		}
+		y := m.begin(tx, set.Primary, now, today)
+
+		own := y.liveOf(actor.Institution)
+		var reg store.Registration
+		if own != nil {
+			reg = *own
+			res.Refreshed = true
+			if r.Kind == Involvement {
+				reg.Kind = Involvement
+				reg.SignalCode = ""
+			} else if reg.Kind == Signal {
+				reg.SignalCode = r.SignalCode
+			}
+			reg.Urgent = r.Urgent
+			if r.Sector != "" {
+				reg.Sector = string(r.Sector)
+			}
+		} else {
+			reg = store.Registration{
+				ID:          store.NewID(),
+				Youth:       set.Primary,
+				Institution: actor.Institution,
+				Kind:        r.Kind,
+				SignalCode:  r.SignalCode,
+				Urgent:      r.Urgent,
+				Sector:      string(r.Sector),
+				CreatedAt:   now,
+			}
+		}
+		reg.Municipality = string(r.Municipality)
+		reg.Contact = r.Contact
+		reg.UpdatedAt = now
+		reg.EndsOn = endsOn
+		// A new reference replaces the one on file; a refresh without one
+		// keeps it, sealed anew (under the primary key, if it was rotated).
+		res.ClientRef = r.ClientRef
+		if res.ClientRef == "" && reg.ClientRef != nil {
+			res.ClientRef = m.openRef(ctx, actor.Institution, reg)
+		}
+		if res.ClientRef != "" {
+			sealed, err := m.refs.Seal(res.ClientRef, actor.Institution, reg.ID)
+			if err != nil {
+				return fmt.Errorf("matcher: %w", err)
+			}
+			reg.ClientRef = sealed
+		}
+		y.put(reg)
+
+		y.kase.Age = age
+		y.kase.Municipality = string(r.Municipality)
+		after := y.distinctLive()
+		switch {
+		case own != nil:
+			// A refresh makes no new match.
+		case after >= 2:
+			y.announceMatch(reg)
+		default:
+			y.emit(store.Event{Type: store.EventNoMatch, Recipient: actor.Institution, Registration: reg.ID, Urgent: reg.Urgent})
+		}
+		y.finish()
+
+		res.ID = reg.ID
+		res.Matched = y.kase.Matched
+		res.Involved = m.parties(y.live, actor.Institution)
+		res.Coordinator = Coordinator{Institution: y.kase.Coordinator, Rule: y.kase.Rule}
+		res.NoCoordinator = y.noCoordinator
+		if r.IdempotencyKey != "" {
+			b, err := json.Marshal(res)
+			if err != nil {
+				return fmt.Errorf("matcher: %w", err)
+			}
+			tx.PutIdempotency(actor.Institution, r.IdempotencyKey, store.Idempotency{
+				Registration: reg.ID, Youth: set.Primary, CreatedAt: now, Result: b,
+			})
+		}
+		return nil
+	})
+	if err != nil {
+		m.debug(ctx, "register", slog.String("institution", actor.Institution), slog.String("outcome", outcome(err)))
+		return Result{}, err
+	}
+	m.debug(ctx, "register",
+		slog.String("institution", actor.Institution), slog.String("registration", res.ID.String()),
+		slog.Bool("matched", res.Matched), slog.Bool("refreshed", res.Refreshed), slog.Bool("replayed", res.Replayed))
+	return res, nil
+}

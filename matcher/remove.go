@@ -1,0 +1,90 @@
+package matcher
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"slices"
+
+	"github.com/vindex-nl/vindex/rules"
+	"github.com/vindex-nl/vindex/store"
+)
+
+// RemoveReason says why a registration is removed.
+type RemoveReason int
+
+const (
+	// RemoveWrong: the coordinator removes a registration that is clearly
+	// wrong.
+	RemoveWrong RemoveReason = 1
+	// RemoveObjection: the municipality removes a registration after an
+	// upheld objection (bezwaar).
+	RemoveObjection RemoveReason = 2
+)
+
+// String names the reason.
+func (r RemoveReason) String() string {
+	switch r {
+	case RemoveWrong:
+		return "wrong"
+	case RemoveObjection:
+		return "objection"
+	}
+	return "unknown"
+}
+
+// Remove deletes a registration outright (a hard delete) and leaves an audit
+// event in the outbox for the remover and for the registration's
+// institution. The coordinator of the youth's case may remove a wrong
+// registration; a municipality (an institution of type gemeente serving the
+// registration's municipality) may remove one after an upheld objection.
+func (m *Matcher) Remove(ctx context.Context, actor Actor, id ID, reason RemoveReason) error {
+	inst, err := m.institution(actor)
+	if err != nil {
+		return err
+	}
+	if reason != RemoveWrong && reason != RemoveObjection {
+		return fieldErr("reason", ErrRemoveReason)
+	}
+	now := m.clock()
+	today := m.today(now)
+	err = m.store.UpdateByID(ctx, id, func(tx store.Tx) error {
+		y := m.beginByID(tx, now, today)
+		reg := y.byID(id)
+		if reg == nil {
+			return ErrNotFound
+		}
+		switch reason {
+		case RemoveWrong:
+			if y.liveOf(actor.Institution) == nil {
+				return ErrNotFound
+			}
+			if y.kase.Coordinator != actor.Institution {
+				return ErrNotCoordinator
+			}
+		case RemoveObjection:
+			if inst.Type != rules.TypeMunicipality ||
+				(len(inst.Municipalities) > 0 && !slices.Contains(inst.Municipalities, reg.Municipality)) {
+				return ErrForbidden
+			}
+		}
+		removed := *reg
+		y.remove(removed)
+		y.emit(store.Event{Type: store.EventRemoved, Recipient: actor.Institution, Subject: removed.Institution, Reason: reason.String()})
+		if removed.Institution != actor.Institution {
+			y.emit(store.Event{Type: store.EventRemoved, Recipient: removed.Institution, Registration: removed.ID, Subject: actor.Institution, Reason: reason.String()})
+		}
+		for _, r := range y.live {
+			if r.Institution != actor.Institution && r.Institution != removed.Institution {
+				y.emit(store.Event{Type: store.EventRemoved, Recipient: r.Institution, Registration: r.ID, Subject: removed.Institution, Reason: reason.String()})
+			}
+		}
+		y.finish()
+		return nil
+	})
+	if errors.Is(err, store.ErrNotFound) {
+		err = ErrNotFound
+	}
+	m.log.LogAttrs(ctx, slog.LevelInfo, "remove", slog.String("institution", actor.Institution), slog.String("reason", reason.String()), slog.String("outcome", outcome(err)))
+	return err
+}
