@@ -161,6 +161,7 @@ func builtinWith(t *testing.T, dir, file, old, new string) fstest.MapFS {
 }
 
 func TestOperatorTemplates(t *testing.T) {
+	// As vindex serve --mail-templates DIR loads them.
 	tm, err := notify.LoadTemplates(os.DirFS(operatorTemplates(t)), ".")
 	if err != nil {
 		t.Fatal(err)
