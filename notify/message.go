@@ -6,7 +6,9 @@ import (
 	"errors"
 	"fmt"
 	htmltemplate "html/template"
+	"io"
 	"io/fs"
+	"path"
 	"strconv"
 	"strings"
 	texttemplate "text/template"
@@ -49,9 +51,14 @@ type Notice struct {
 
 // Templates render notices: a subject line, a text part and an HTML part.
 type Templates struct {
-	subject *texttemplate.Template
-	text    *texttemplate.Template
-	html    *htmltemplate.Template
+	subject, text, html file
+}
+
+// file is one parsed template file.
+type file struct {
+	name string // "subject.tmpl", the frame's name
+	run  func(w io.Writer, template string, d any) error
+	has  func(template string) bool
 }
 
 //go:embed templates
@@ -61,8 +68,8 @@ var builtin embed.FS
 // default.
 var Languages = []string{"nl", "en"}
 
-// ErrTemplates: an operator's template folder is missing a file or has a
-// template that does not parse or run.
+// ErrTemplates: an operator's template folder is missing a file or an
+// event type's template, or has a template that does not parse or run.
 var ErrTemplates = errors.New("notify: templates")
 
 // BuiltinTemplates returns the built-in templates of lang ("nl" or "en").
@@ -75,56 +82,129 @@ func BuiltinTemplates(lang string) (*Templates, error) {
 
 // LoadTemplates reads subject.tmpl and text.tmpl (text/template) and
 // html.tmpl (html/template, which escapes what it inserts) from dir in
-// fsys: an operator's own wording. Each is tried on a sample notice of
-// every event type, so that a template that fails does so at start-up,
-// not at delivery.
+// fsys: an operator's own wording.
+//
+// Each file is a frame, its top-level template, which calls
+// {{template "event" .}} where the event's own wording goes, and one
+// template for every event type of [store.EventTypes], named by the type:
+// {{define "match"}}…{{end}}, {{define "no-match"}}…{{end}}, and so on.
+// "event" runs the one named by the event's type; it is made here, not
+// read from the file. A file without a type's template fails, and every
+// type is tried on a sample notice (urgent and not, if the type can be
+// urgent), so that a template that is missing or fails does so at
+// start-up, not at delivery.
 func LoadTemplates(fsys fs.FS, dir string) (*Templates, error) {
-	read := func(name string) (string, error) {
-		b, err := fs.ReadFile(fsys, dir+"/"+name)
-		if err != nil {
-			return "", fmt.Errorf("%w: %s/%s: %v", ErrTemplates, dir, name, err)
-		}
-		return string(b), nil
-	}
 	funcs := map[string]any{"names": names}
 	var t Templates
 	for _, f := range []struct {
+		to    *file
 		name  string
-		parse func(string) error
+		parse func(name, src string, funcs map[string]any) (file, error)
 	}{
-		{"subject.tmpl", func(s string) (err error) {
-			t.subject, err = texttemplate.New("subject.tmpl").Funcs(funcs).Option("missingkey=error").Parse(s)
-			return err
-		}},
-		{"text.tmpl", func(s string) (err error) {
-			t.text, err = texttemplate.New("text.tmpl").Funcs(funcs).Option("missingkey=error").Parse(s)
-			return err
-		}},
-		{"html.tmpl", func(s string) (err error) {
-			t.html, err = htmltemplate.New("html.tmpl").Funcs(funcs).Option("missingkey=error").Parse(s)
-			return err
-		}},
+		{&t.subject, "subject.tmpl", parseText},
+		{&t.text, "text.tmpl", parseText},
+		{&t.html, "html.tmpl", parseHTML},
 	} {
-		src, err := read(f.name)
+		// path.Join, not dir+"/": os.DirFS(d) with dir "." must read
+		// "subject.tmpl", as "./subject.tmpl" is not a valid fs path.
+		at := path.Join(dir, f.name)
+		b, err := fs.ReadFile(fsys, at)
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("%w: %s: %v", ErrTemplates, at, err)
 		}
-		if err := f.parse(src); err != nil {
-			return nil, fmt.Errorf("%w: %s/%s: %v", ErrTemplates, dir, f.name, err)
+		if *f.to, err = f.parse(f.name, string(b), funcs); err != nil {
+			return nil, fmt.Errorf("%w: %s: %v", ErrTemplates, at, err)
+		}
+		for _, info := range store.EventTypes() {
+			if !f.to.has(info.Name) {
+				return nil, fmt.Errorf("%w: %s: no template for event type %q: define one ({{define %q}}…{{end}}) for each of %s",
+					ErrTemplates, at, info.Name, info.Name, typeNames())
+			}
 		}
 	}
-	for _, typ := range []store.EventType{store.EventMatch, store.EventCoordinator, store.EventNoMatch, store.EventCaseClosed, store.EventEnded, store.EventRemoved} {
-		if _, err := t.Render(sampleNotice(typ)); err != nil {
-			return nil, fmt.Errorf("%w: %s: %v", ErrTemplates, dir, err)
+	for _, info := range store.EventTypes() {
+		urgency := []bool{false}
+		if info.MayBeUrgent {
+			urgency = append(urgency, true)
+		}
+		for _, urgent := range urgency {
+			if err := t.try(sampleNotice(info.Type, urgent)); err != nil {
+				return nil, fmt.Errorf("%w: %s: event type %q: %v", ErrTemplates, dir, info.Name, err)
+			}
 		}
 	}
 	return &t, nil
 }
 
-func sampleNotice(typ store.EventType) Notice {
+// dispatch is the template "event" of every file: it runs the template
+// named by the event's type.
+var dispatch = func() string {
+	var b strings.Builder
+	for i, info := range store.EventTypes() {
+		if i > 0 {
+			b.WriteString("{{else ")
+		} else {
+			b.WriteString("{{")
+		}
+		fmt.Fprintf(&b, "if eq .Type %q}}{{template %q .}}", info.Name, info.Name)
+	}
+	b.WriteString("{{end}}")
+	return b.String()
+}()
+
+// parseText parses a text/template file and adds "event" to it.
+func parseText(name, src string, funcs map[string]any) (file, error) {
+	t, err := texttemplate.New(name).Funcs(funcs).Option("missingkey=error").Parse(src)
+	if err == nil {
+		_, err = t.New("event").Parse(dispatch)
+	}
+	return file{name: name, run: t.ExecuteTemplate, has: func(n string) bool { return t.Lookup(n) != nil }}, err
+}
+
+// parseHTML parses an html/template file and adds "event" to it.
+func parseHTML(name, src string, funcs map[string]any) (file, error) {
+	t, err := htmltemplate.New(name).Funcs(funcs).Option("missingkey=error").Parse(src)
+	if err == nil {
+		_, err = t.New("event").Parse(dispatch)
+	}
+	return file{name: name, run: t.ExecuteTemplate, has: func(n string) bool { return t.Lookup(n) != nil }}, err
+}
+
+// try renders n, and its type's template of each file alone, which must
+// say something.
+func (t *Templates) try(n Notice) error {
+	if _, err := t.Render(n); err != nil {
+		return err
+	}
+	typ := n.Event.Type.String()
+	d := newData(n)
+	for _, f := range []file{t.subject, t.text, t.html} {
+		var b strings.Builder
+		if err := f.run(&b, typ, d); err != nil {
+			return fmt.Errorf("%s: %v", f.name, err)
+		}
+		if strings.TrimSpace(b.String()) == "" {
+			return fmt.Errorf("%s: the template for event type %q says nothing", f.name, typ)
+		}
+	}
+	return nil
+}
+
+// typeNames lists the event types' names, for an error.
+func typeNames() string {
+	var out []string
+	for _, info := range store.EventTypes() {
+		out = append(out, info.Name)
+	}
+	return strings.Join(out, ", ")
+}
+
+// sampleNotice is a notice of type typ with every field set, for trying
+// templates at start-up.
+func sampleNotice(typ store.EventType, urgent bool) Notice {
 	at := time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
 	return Notice{Region: "Voorbeeld", ClientRef: "D-1", Event: store.Event{
-		Seq: 1, Type: typ, At: at, Recipient: "a", Urgent: true, Coordinator: "b", Rule: "r", Subject: "b", Reason: "ended",
+		Seq: 1, Type: typ, At: at, Recipient: "a", Urgent: urgent, Coordinator: "b", Rule: "r", Subject: "b", Reason: "ended",
 		Others: []store.Party{{Institution: "b", Kind: store.KindInvolvement, Since: at,
 			Contact: store.Contact{Name: "A. Jansen", Phone: "050-1234567", Email: "a@example.org"}}},
 	}}
@@ -155,8 +235,35 @@ func names(ps []party) string {
 
 // Render makes the message for n. The subject is one line: control
 // characters a template or a value brings in are replaced by spaces, so
-// that nothing can add a mail header.
+// that nothing can add a mail header. An event of a type that is not in
+// [store.EventTypes] has no wording: an error.
 func (t *Templates) Render(n Notice) (Message, error) {
+	e := n.Event
+	if _, ok := e.Type.Info(); !ok {
+		return Message{}, fmt.Errorf("notify: render: %w: %s", store.ErrUnknownEventType, e.Type)
+	}
+	d := newData(n)
+	var b bytes.Buffer
+	if err := t.subject.run(&b, t.subject.name, d); err != nil {
+		return Message{}, fmt.Errorf("notify: subject: %w", err)
+	}
+	d.SubjectLine = oneLine(b.String())
+	m := Message{ID: EventID(e.Recipient, e.Seq), Urgent: e.Urgent, Subject: d.SubjectLine}
+	b.Reset()
+	if err := t.text.run(&b, t.text.name, d); err != nil {
+		return Message{}, fmt.Errorf("notify: text: %w", err)
+	}
+	m.Text = b.String()
+	b.Reset()
+	if err := t.html.run(&b, t.html.name, d); err != nil {
+		return Message{}, fmt.Errorf("notify: html: %w", err)
+	}
+	m.HTML = b.String()
+	return m, nil
+}
+
+// newData is what the templates see of n, institutions by their names.
+func newData(n Notice) data {
 	name := n.Name
 	if name == nil {
 		name = func(id string) string { return id }
@@ -176,23 +283,7 @@ func (t *Templates) Render(n Notice) (Message, error) {
 		d.Others = append(d.Others, party{Institution: name(o.Institution), Name: o.Contact.Name, Phone: o.Contact.Phone,
 			Email: o.Contact.Email, Since: o.Since.Format(time.DateOnly)})
 	}
-	var b bytes.Buffer
-	if err := t.subject.Execute(&b, d); err != nil {
-		return Message{}, fmt.Errorf("notify: subject: %w", err)
-	}
-	d.SubjectLine = oneLine(b.String())
-	m := Message{ID: EventID(e.Recipient, e.Seq), Urgent: e.Urgent, Subject: d.SubjectLine}
-	b.Reset()
-	if err := t.text.Execute(&b, d); err != nil {
-		return Message{}, fmt.Errorf("notify: text: %w", err)
-	}
-	m.Text = b.String()
-	b.Reset()
-	if err := t.html.Execute(&b, d); err != nil {
-		return Message{}, fmt.Errorf("notify: html: %w", err)
-	}
-	m.HTML = b.String()
-	return m, nil
+	return d
 }
 
 // oneLine turns every control character into a space and trims.

@@ -2,9 +2,12 @@ package notify_test
 
 import (
 	"errors"
+	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
+	"testing/fstest"
 	"time"
 
 	"github.com/vindex-nl/vindex/notify"
@@ -27,49 +30,67 @@ func notice(typ store.EventType) notify.Notice {
 	}}
 }
 
+// wording pins words of the built-in templates, by event type and
+// language, that the subject and text must hold. A type without an entry
+// gets only the checks every type gets.
+var wording = map[store.EventType]map[string][]string{
+	store.EventMatch: {"nl": {"match met WIJ Groningen", "M. de Vries", "050-7654321", "m.devries@wij.example", "2026-03-02"},
+		"en": {"match with WIJ Groningen", "M. de Vries", "050-7654321", "m.devries@wij.example"}},
+	store.EventCoordinator: {"nl": {"procescoördinatie bij WIJ Groningen"}, "en": {"WIJ Groningen coordinates"}},
+	store.EventNoMatch:     {"nl": {"het initiatief ligt bij u"}, "en": {"the initiative is yours"}},
+	store.EventCaseClosed:  {"nl": {"casus gesloten"}, "en": {"case closed"}},
+	store.EventEnded:       {"nl": {"beëindigd door Voorbeeldlyceum"}, "en": {"ended by Voorbeeldlyceum"}},
+	store.EventRemoved:     {"nl": {"registratie verwijderd"}, "en": {"registration removed"}},
+}
+
 func TestRenderEveryEventType(t *testing.T) {
 	for _, lang := range notify.Languages {
 		tm, err := notify.BuiltinTemplates(lang)
 		if err != nil {
 			t.Fatal(err)
 		}
-		for _, tc := range []struct {
-			typ  store.EventType
-			want map[string][]string // language -> words the subject and text must hold
-		}{
-			{store.EventMatch, map[string][]string{"nl": {"match met WIJ Groningen", "M. de Vries", "050-7654321", "m.devries@wij.example", "2026-03-02"},
-				"en": {"match with WIJ Groningen", "M. de Vries", "050-7654321", "m.devries@wij.example"}}},
-			{store.EventCoordinator, map[string][]string{"nl": {"procescoördinatie bij WIJ Groningen"}, "en": {"WIJ Groningen coordinates"}}},
-			{store.EventNoMatch, map[string][]string{"nl": {"het initiatief ligt bij u"}, "en": {"the initiative is yours"}}},
-			{store.EventCaseClosed, map[string][]string{"nl": {"casus gesloten"}, "en": {"case closed"}}},
-			{store.EventEnded, map[string][]string{"nl": {"beëindigd door Voorbeeldlyceum"}, "en": {"ended by Voorbeeldlyceum"}}},
-			{store.EventRemoved, map[string][]string{"nl": {"registratie verwijderd"}, "en": {"registration removed"}}},
-		} {
-			n := notice(tc.typ)
+		subjects := map[string]store.EventType{}
+		for _, info := range store.EventTypes() {
+			n := notice(info.Type)
 			m, err := tm.Render(n)
 			if err != nil {
-				t.Fatalf("%s %s: %v", lang, tc.typ, err)
+				t.Fatalf("%s %s: %v", lang, info.Name, err)
 			}
+			if other, ok := subjects[m.Subject]; ok {
+				t.Errorf("%s: %s and %s have the same subject %q", lang, other, info.Name, m.Subject)
+			}
+			subjects[m.Subject] = info.Type
 			all := m.Subject + "\n" + m.Text
-			for _, w := range append(tc.want[lang], "DOS-2026-0042", "GGD Groningen") {
+			for _, w := range append(wording[info.Type][lang], "DOS-2026-0042", "GGD Groningen") {
 				if !strings.Contains(all, w) {
-					t.Errorf("%s %s: no %q in\n%s", lang, tc.typ, w, all)
+					t.Errorf("%s %s: no %q in\n%s", lang, info.Name, w, all)
 				}
 			}
 			if !strings.Contains(m.HTML, "DOS-2026-0042") || !strings.Contains(m.HTML, "<html") {
-				t.Errorf("%s %s: HTML part %q", lang, tc.typ, m.HTML)
+				t.Errorf("%s %s: HTML part %q", lang, info.Name, m.HTML)
 			}
 			if m.ID != "vx_ggd-groningen_17" || strings.ContainsAny(m.Subject, "\r\n") {
-				t.Errorf("%s %s: ID %q, subject %q", lang, tc.typ, m.ID, m.Subject)
+				t.Errorf("%s %s: ID %q, subject %q", lang, info.Name, m.ID, m.Subject)
 			}
 			// No identifier of the youth's records: not the registration
 			// IDs, which are the only youth-related values in an event.
 			for _, id := range []store.ID{n.Event.Registration, n.Event.Others[0].Registration} {
 				if strings.Contains(all+m.HTML, id.String()) {
-					t.Errorf("%s %s: a registration ID in the message", lang, tc.typ)
+					t.Errorf("%s %s: a registration ID in the message", lang, info.Name)
 				}
 			}
 		}
+	}
+}
+
+func TestRenderUnknownEventType(t *testing.T) {
+	tm, err := notify.BuiltinTemplates("nl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := notice(store.EventType(len(store.EventTypes()) + 1))
+	if m, err := tm.Render(n); !errors.Is(err, store.ErrUnknownEventType) {
+		t.Errorf("an event of an unknown type: %q, %v", m.Subject, err)
 	}
 }
 
@@ -97,8 +118,51 @@ func TestRenderUrgentAndEscaping(t *testing.T) {
 	}
 }
 
+// operatorTemplates writes a template folder as an operator would: a
+// frame per file and one template per event type, which says the type's
+// name.
+func operatorTemplates(t *testing.T) string {
+	dir := t.TempDir()
+	var types strings.Builder
+	for _, info := range store.EventTypes() {
+		fmt.Fprintf(&types, "{{define %q}}{{.Type}}{{end}}", info.Name)
+	}
+	for name, frame := range map[string]string{
+		"subject.tmpl": `Index {{.Region}}: {{template "event" .}}`,
+		"text.tmpl":    `{{template "event" .}} for {{.Recipient}}{{with .ClientRef}}, ref {{.}}{{end}}` + "\n",
+		"html.tmpl":    `<p>{{template "event" .}}</p>`,
+	} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(frame+types.String()), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+// builtinWith returns the built-in English templates as a folder named
+// dir, with old replaced by new in file.
+func builtinWith(t *testing.T, dir, file, old, new string) fstest.MapFS {
+	fsys := fstest.MapFS{}
+	for _, name := range []string{"subject.tmpl", "text.tmpl", "html.tmpl"} {
+		b, err := os.ReadFile(filepath.Join("templates", "en", name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		src := string(b)
+		if name == file {
+			if !strings.Contains(src, old) {
+				t.Fatalf("no %q in %s", old, name)
+			}
+			src = strings.Replace(src, old, new, 1)
+		}
+		fsys[dir+"/"+name] = &fstest.MapFile{Data: []byte(src)}
+	}
+	return fsys
+}
+
 func TestOperatorTemplates(t *testing.T) {
-	tm, err := notify.LoadTemplates(os.DirFS("testdata"), "custom")
+	// As vindex serve --mail-templates DIR loads them.
+	tm, err := notify.LoadTemplates(os.DirFS(operatorTemplates(t)), ".")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -106,8 +170,8 @@ func TestOperatorTemplates(t *testing.T) {
 	if err != nil || m.Subject != "Index Groningen: no-match" || m.Text != "no-match for GGD Groningen, ref DOS-2026-0042\n" {
 		t.Fatalf("custom templates: %q %q %v", m.Subject, m.Text, err)
 	}
-	_, err = notify.LoadTemplates(os.DirFS("testdata"), "broken")
-	if !errors.Is(err, notify.ErrTemplates) || !strings.Contains(err.Error(), "broken") || !strings.Contains(err.Error(), "Nonexistent") {
+	if _, err := notify.LoadTemplates(builtinWith(t, "broken", "subject.tmpl", ".Coordinator", ".Nonexistent"), "broken"); !errors.Is(err, notify.ErrTemplates) ||
+		!strings.Contains(err.Error(), "broken") || !strings.Contains(err.Error(), "Nonexistent") {
 		t.Errorf("a template naming an unknown field: %v", err)
 	}
 	_, err = notify.LoadTemplates(os.DirFS("testdata"), "missing")
@@ -116,5 +180,35 @@ func TestOperatorTemplates(t *testing.T) {
 	}
 	if _, err := notify.BuiltinTemplates("fy"); err == nil {
 		t.Error("an unknown language was accepted")
+	}
+}
+
+// TestOperatorTemplatesEveryType: a folder that lacks an event type's
+// template, or whose template for a type says nothing, fails at start-up,
+// naming the file and the type; so does one that fails only for an
+// urgent event of a type that can be urgent.
+func TestOperatorTemplatesEveryType(t *testing.T) {
+	last := store.EventTypes()[len(store.EventTypes())-1].Name
+	for _, tc := range []struct {
+		name, file, old, new string
+		want                 []string
+	}{
+		{"missing", "text.tmpl", fmt.Sprintf("{{define %q}}", last), `{{define "other"}}`,
+			[]string{"text.tmpl", fmt.Sprintf("no template for event type %q", last)}},
+		{"silent", "html.tmpl", fmt.Sprintf("{{define %q}}", last), fmt.Sprintf("{{define %q}} {{end}}{{define \"old\"}}", last),
+			[]string{"html.tmpl", fmt.Sprintf("%q says nothing", last)}},
+		{"urgent", "subject.tmpl", `{{define "match"}}`, `{{define "match"}}{{if .Urgent}}{{.Nonexistent}}{{end}}`,
+			[]string{"match", "Nonexistent"}},
+	} {
+		_, err := notify.LoadTemplates(builtinWith(t, tc.name, tc.file, tc.old, tc.new), tc.name)
+		if !errors.Is(err, notify.ErrTemplates) {
+			t.Errorf("%s: %v", tc.name, err)
+			continue
+		}
+		for _, w := range tc.want {
+			if !strings.Contains(err.Error(), w) {
+				t.Errorf("%s: no %q in %v", tc.name, w, err)
+			}
+		}
 	}
 }

@@ -328,47 +328,6 @@ type Idempotency struct {
 	Result []byte
 }
 
-// EventType is the type of an outbox event.
-type EventType uint8
-
-const (
-	// EventMatch: another institution is now involved with the
-	// recipient's youth.
-	EventMatch EventType = 1
-	// EventCoordinator: a coordinator was (re)assigned for the recipient's
-	// youth.
-	EventCoordinator EventType = 2
-	// EventNoMatch: the recipient reported a youth no other institution is
-	// involved with: the initiative is the recipient's.
-	EventNoMatch EventType = 3
-	// EventCaseClosed: the coordinator closed the case.
-	EventCaseClosed EventType = 4
-	// EventEnded: a registration of the recipient's youth ended (the
-	// recipient's own or another's).
-	EventEnded EventType = 5
-	// EventRemoved: a registration was removed.
-	EventRemoved EventType = 6
-)
-
-// String names the event type.
-func (t EventType) String() string {
-	switch t {
-	case EventMatch:
-		return "match"
-	case EventCoordinator:
-		return "coordinator"
-	case EventNoMatch:
-		return "no-match"
-	case EventCaseClosed:
-		return "case-closed"
-	case EventEnded:
-		return "ended"
-	case EventRemoved:
-		return "removed"
-	}
-	return fmt.Sprintf("event(%d)", uint8(t))
-}
-
 // Party is an involved institution as an event or result names it.
 type Party struct {
 	Registration ID

@@ -1,0 +1,118 @@
+package store
+
+import (
+	"errors"
+	"fmt"
+)
+
+// EventType is the type of an outbox event. Every type has one row in the
+// table of event types ([EventTypes]), which says what it is called, who
+// receives it, whether it can be urgent and which templates word it; its
+// String and [ParseEventType] are read from that table.
+//
+// To add a type: give it a constant and a row here, word it in notify's
+// templates (a template named by the type in each of subject.tmpl,
+// text.tmpl and html.tmpl, Dutch and English), add its name to the Event
+// type enum of httpapi/openapi.yaml, and emit it in the matcher. Tests in
+// notify and httpapi fail until the templates and the enum have it; the
+// metrics label is made from the table.
+type EventType uint8
+
+// The event types. The values are stored in the outbox: never renumber or
+// reuse one.
+const (
+	// EventMatch: another institution is now involved with the
+	// recipient's youth.
+	EventMatch EventType = 1
+	// EventCoordinator: a coordinator was (re)assigned for the recipient's
+	// youth.
+	EventCoordinator EventType = 2
+	// EventNoMatch: the recipient reported a youth no other institution is
+	// involved with: the initiative is the recipient's.
+	EventNoMatch EventType = 3
+	// EventCaseClosed: the coordinator closed the case.
+	EventCaseClosed EventType = 4
+	// EventEnded: a registration of the recipient's youth ended (the
+	// recipient's own or another's).
+	EventEnded EventType = 5
+	// EventRemoved: a registration was removed.
+	EventRemoved EventType = 6
+)
+
+// EventTypeInfo is one row of the table of event types.
+type EventTypeInfo struct {
+	// Type is the value stored in the outbox.
+	Type EventType
+	// Name is the type's name everywhere outside the store: the "type" of
+	// an event in the API and in webhooks (the enum of the Event schema in
+	// httpapi/openapi.yaml lists every Name), the "type" label of the
+	// outbox events counter, and the name of the template that words the
+	// event in each of notify's template files (subject, text and html, in
+	// every language). Lower case words joined by hyphens.
+	Name string
+	// Audience says who receives an event of this type: the matcher
+	// appends one event per recipient institution.
+	Audience string
+	// MayBeUrgent: an event of this type carries the urgent flag of the
+	// report that caused it. notify delivers an urgent event before the
+	// others that are due, and marks its mail urgent ("[SPOED]" in the
+	// subject, high importance), so the templates are tried both ways. An
+	// event of a type without it is never urgent.
+	MayBeUrgent bool
+}
+
+// eventTypes is the table, in the order of the types' values.
+var eventTypes = [...]EventTypeInfo{
+	{Type: EventMatch, Name: "match", MayBeUrgent: true,
+		Audience: "every institution actively involved with the youth, the one whose report made the match included"},
+	{Type: EventCoordinator, Name: "coordinator",
+		Audience: "every institution actively involved with the youth, when its coordinator changes"},
+	{Type: EventNoMatch, Name: "no-match", MayBeUrgent: true,
+		Audience: "the reporting institution only, when no other institution is actively involved"},
+	{Type: EventCaseClosed, Name: "case-closed",
+		Audience: "every institution whose registration the coordinator's closing ended"},
+	{Type: EventEnded, Name: "ended",
+		Audience: "the other institutions actively involved with the youth, and the registration's own institution unless it ended the registration itself"},
+	{Type: EventRemoved, Name: "removed",
+		Audience: "the institution that removed the registration, the registration's institution, and the other institutions actively involved"},
+}
+
+// EventTypes returns the table of event types, in the order of their
+// values. The slice is the caller's.
+func EventTypes() []EventTypeInfo {
+	out := make([]EventTypeInfo, len(eventTypes))
+	copy(out, eventTypes[:])
+	return out
+}
+
+// Info returns t's row of the table; false if t is not a known type.
+func (t EventType) Info() (EventTypeInfo, bool) {
+	for _, info := range eventTypes {
+		if info.Type == t {
+			return info, true
+		}
+	}
+	return EventTypeInfo{}, false
+}
+
+// String returns the type's Name, or "event(N)" for a value that is not in
+// the table.
+func (t EventType) String() string {
+	if info, ok := t.Info(); ok {
+		return info.Name
+	}
+	return fmt.Sprintf("event(%d)", uint8(t))
+}
+
+// ErrUnknownEventType is returned by ParseEventType.
+var ErrUnknownEventType = errors.New("store: unknown event type")
+
+// ParseEventType returns the type whose Name is s.
+func ParseEventType(s string) (EventType, error) {
+	for _, info := range eventTypes {
+		if info.Name == s {
+			return info.Type, nil
+		}
+	}
+	return 0, fmt.Errorf("%w %q", ErrUnknownEventType, s)
+}
