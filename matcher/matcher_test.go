@@ -489,3 +489,28 @@ func TestEventsAreTheCallersOwn(t *testing.T) {
 		t.Fatalf("unknown institution: %v", err)
 	}
 }
+
+// Ending an ended registration is not an error, and what it finds due in
+// the same youth's records (a registration whose end day has come) is
+// ended with its events, as any other write of the youth does.
+func TestEndOfAnEndedRegistrationCommitsWhatIsDue(t *testing.T) {
+	e := newEnv(t)
+	g := e.involvement(t, 1)
+	g.EndsOn = start.AddDate(0, 0, 1)
+	e.register(t, ggd, g)
+	w := e.register(t, wij, e.involvement(t, 1))
+	if err := e.m.End(ctx, matcher.Actor{Institution: wij}, w.ID, time.Time{}); err != nil {
+		t.Fatal(err)
+	}
+	e.clock.Add(24 * time.Hour)
+	if err := e.m.End(ctx, matcher.Actor{Institution: wij}, w.ID, time.Time{}); err != nil {
+		t.Fatalf("second end: %v", err)
+	}
+	ev := e.events(t, ggd)
+	if last := ev[len(ev)-1]; last.Type != store.EventEnded || last.Subject != ggd || last.Reason != "expired" {
+		t.Fatalf("ggd was not told its registration expired: %v, last %+v", types(ev), last)
+	}
+	if st, err := e.m.ExpireDue(ctx); err != nil || st.Ended != 0 {
+		t.Fatalf("expiry run after: %+v %v", st, err)
+	}
+}
