@@ -75,8 +75,12 @@ func (t *InProcess) Name() string { return t.name }
 
 // Register implements Target.
 func (t *InProcess) Register(ctx context.Context, inst string, y Youth) (Outcome, error) {
+	youth, err := t.m.YouthByBSN(y.BSN())
+	if err != nil {
+		return 0, err
+	}
 	r := matcher.Registration{
-		BSN: y.BSN(), BirthDate: y.BirthDate(), Municipality: Municipality,
+		Youth: youth, BirthDate: y.BirthDate(), Municipality: Municipality,
 		Kind: matcher.Involvement, Contact: Contact,
 	}
 	if IsSignal(inst) {
@@ -102,7 +106,11 @@ func registerOutcome(refreshed, others bool) Outcome {
 
 // Lookup implements Target.
 func (t *InProcess) Lookup(ctx context.Context, inst string, y Youth) (Outcome, error) {
-	_, err := t.m.Lookup(ctx, matcher.Actor{Institution: inst}, y.BSN())
+	youth, err := t.m.YouthByBSN(y.BSN())
+	if err != nil {
+		return 0, err
+	}
+	_, err = t.m.Lookup(ctx, matcher.Actor{Institution: inst}, youth)
 	switch {
 	case errors.Is(err, matcher.ErrNotInvolved):
 		return NotInvolved, nil

@@ -361,16 +361,17 @@ func parseDate(field, s string, loc *time.Location) (time.Time, error) {
 	return t, nil
 }
 
-// Registration turns the request into the matcher's report, with dates in
-// loc, checking the form of each field (the matcher checks the rest). Its
-// errors are *matcher.FieldError values or problems; none quotes a value.
-// The idempotency key is the request's own; the header is the handler's
-// business.
-func (req *RegistrationRequest) Registration(loc *time.Location) (matcher.Registration, error) {
+// Registration turns the request into m's report, with dates in loc,
+// checking the form of each field (the matcher checks the rest). The youth
+// is named by the BSN, made into m's youth reference (Matcher.YouthByBSN).
+// Its errors are *matcher.FieldError values or problems; none quotes a
+// value. The idempotency key is the request's own; the header is the
+// handler's business.
+func (req *RegistrationRequest) Registration(m *matcher.Matcher, loc *time.Location) (matcher.Registration, error) {
 	reg := matcher.Registration{SignalCode: req.Code, Urgent: req.Urgent, Sector: rules.Sector(req.Sector),
 		Contact: matcher.Contact(req.Contact), IdempotencyKey: req.IdempotencyKey, ClientRef: req.ClientRef}
 	var err error
-	if reg.BSN, err = parseBSN(req.BSN); err != nil {
+	if reg.Youth, err = youthByBSN(m, req.BSN); err != nil {
 		return reg, err
 	}
 	if req.BirthDate != "" {
@@ -395,15 +396,17 @@ func (req *RegistrationRequest) Registration(loc *time.Location) (matcher.Regist
 	return reg, err
 }
 
-func parseBSN(s string) (identity.BSN, error) {
+// youthByBSN parses a request's BSN and makes it m's youth reference, which
+// never prints it: the handlers pass on only the reference.
+func youthByBSN(m *matcher.Matcher, s string) (matcher.Youth, error) {
 	if s == "" {
-		return identity.BSN{}, &matcher.FieldError{Field: "bsn", Err: matcher.ErrMissingBSN}
+		return matcher.Youth{}, &matcher.FieldError{Field: "bsn", Err: matcher.ErrMissingBSN}
 	}
 	b, err := identity.ParseBSN(s)
 	if err != nil {
-		return identity.BSN{}, &matcher.FieldError{Field: "bsn", Err: err}
+		return matcher.Youth{}, &matcher.FieldError{Field: "bsn", Err: err}
 	}
-	return b, nil
+	return m.YouthByBSN(b)
 }
 
 func (h *Handler) registration(r *http.Request) (matcher.ID, error) {
@@ -427,7 +430,7 @@ func (h *Handler) register(r *http.Request, actor matcher.Actor) (any, int, erro
 		}
 		key = hk
 	}
-	reg, err := req.Registration(h.loc)
+	reg, err := req.Registration(h.m, h.loc)
 	if err != nil {
 		return nil, 0, err
 	}
@@ -502,20 +505,20 @@ func (h *Handler) remove(r *http.Request, actor matcher.Actor) (any, int, error)
 }
 
 // youthBody decodes a body that names one youth by BSN.
-func (h *Handler) youthBody(r *http.Request) (identity.BSN, error) {
+func (h *Handler) youthBody(r *http.Request) (matcher.Youth, error) {
 	var req BSNRequest
 	if err := h.decode(r, &req, false); err != nil {
-		return identity.BSN{}, err
+		return matcher.Youth{}, err
 	}
-	return parseBSN(req.BSN)
+	return youthByBSN(h.m, req.BSN)
 }
 
 func (h *Handler) lookup(r *http.Request, actor matcher.Actor) (any, int, error) {
-	bsn, err := h.youthBody(r)
+	youth, err := h.youthBody(r)
 	if err != nil {
 		return nil, 0, err
 	}
-	v, err := h.m.Lookup(r.Context(), actor, bsn)
+	v, err := h.m.Lookup(r.Context(), actor, youth)
 	if err != nil {
 		return nil, 0, err
 	}
@@ -528,13 +531,13 @@ func (h *Handler) view(v matcher.View) ViewResponse {
 }
 
 // youthVerb serves a call that changes a youth's case and answers 204.
-func (h *Handler) youthVerb(verb func(context.Context, matcher.Actor, identity.BSN) error) apiFunc {
+func (h *Handler) youthVerb(verb func(context.Context, matcher.Actor, matcher.Youth) error) apiFunc {
 	return func(r *http.Request, actor matcher.Actor) (any, int, error) {
-		bsn, err := h.youthBody(r)
+		youth, err := h.youthBody(r)
 		if err != nil {
 			return nil, 0, err
 		}
-		if err := verb(r.Context(), actor, bsn); err != nil {
+		if err := verb(r.Context(), actor, youth); err != nil {
 			return nil, 0, err
 		}
 		return nil, http.StatusNoContent, nil
@@ -570,14 +573,8 @@ func (h *Handler) events(r *http.Request, actor matcher.Actor) (any, int, error)
 	for _, e := range evs {
 		ej := EventJSON{
 			Seq: e.Seq, Type: e.Type.String(), At: e.At.UTC().Format(time.RFC3339),
-			Registration: e.Registration.String(), Urgent: e.Urgent, Subject: e.Subject, Reason: e.Reason,
-			ClientRef: e.ClientRef,
-		}
-		if e.Coordinator != "" {
-			ej.Coordinator = &CoordinatorJSON{Institution: e.Coordinator, Rule: e.Rule}
-		}
-		for _, o := range e.Others {
-			ej.Others = append(ej.Others, h.party(o.Institution, o.Kind, o.Contact, o.Since))
+			Registration: e.Registration.String(), Urgent: e.Urgent, Others: h.parties(e.Others),
+			Coordinator: coordinator(e.Coordinator), Subject: e.Subject, Reason: e.Reason, ClientRef: e.ClientRef,
 		}
 		out.Events = append(out.Events, ej)
 		out.Next = e.Seq
@@ -588,17 +585,13 @@ func (h *Handler) events(r *http.Request, actor matcher.Actor) (any, int, error)
 func (h *Handler) parties(ps []matcher.Party) []PartyJSON {
 	out := make([]PartyJSON, 0, len(ps))
 	for _, p := range ps {
-		out = append(out, h.party(p.Institution, p.Kind, p.Contact, p.Since))
+		pj := PartyJSON{Institution: p.Institution, Kind: p.Kind.String(), Contact: ContactJSON(p.Contact), Since: p.Since.UTC().Format(time.RFC3339)}
+		if i, ok := h.cov.Institution(p.Institution); ok {
+			pj.Name = i.Name
+		}
+		out = append(out, pj)
 	}
 	return out
-}
-
-func (h *Handler) party(inst string, kind store.Kind, c store.Contact, since time.Time) PartyJSON {
-	p := PartyJSON{Institution: inst, Kind: kind.String(), Contact: ContactJSON(c), Since: since.UTC().Format(time.RFC3339)}
-	if i, ok := h.cov.Institution(inst); ok {
-		p.Name = i.Name
-	}
-	return p
 }
 
 func coordinator(c matcher.Coordinator) *CoordinatorJSON {

@@ -29,20 +29,20 @@ func TestCanaryNoIdentityAtRestOrInLogs(t *testing.T) {
 		needles.BSN("bsn "+strconv.Itoa(i), bsnDigits(t, n))
 		bd := births[i%len(births)]
 		needles.Date("birth date "+bd, bd)
-		r := involvement(t, n)
+		r := e.involvement(t, n)
 		r.BirthDate = birth(t, bd)
 		// Client references are sealed: none may be found in the clear.
 		r.ClientRef = "CANARY-REF-" + strconv.Itoa(n)
 		needles["client ref "+strconv.Itoa(i)] = [][]byte{[]byte(r.ClientRef)}
 		e.register(t, wij, r)
-		s := signal(t, n)
+		s := e.signal(t, n)
 		s.BirthDate = r.BirthDate
 		res := e.register(t, school, s)
-		if _, err := e.m.Lookup(ctx, matcher.Actor{Institution: school}, s.BSN); err != nil {
+		if _, err := e.m.Lookup(ctx, matcher.Actor{Institution: school}, s.Youth); err != nil {
 			t.Fatal(err)
 		}
 		// Errors are logged too: an uninvolved lookup and a bad report.
-		e.m.Lookup(ctx, matcher.Actor{Institution: police}, s.BSN)
+		e.m.Lookup(ctx, matcher.Actor{Institution: police}, s.Youth)
 		bad := s
 		bad.Contact.Name = ""
 		e.m.Register(ctx, matcher.Actor{Institution: school}, bad)

@@ -37,9 +37,9 @@ func (e *env) withSealer(t *testing.T, s matcher.RefSealer) *matcher.Matcher {
 // and its events, and never another institution's.
 func TestClientRefOnlyToItsOwnInstitution(t *testing.T) {
 	e := newEnv(t)
-	s := signal(t, 1)
+	s := e.signal(t, 1)
 	s.ClientRef = "LL-2026-17"
-	w := involvement(t, 1)
+	w := e.involvement(t, 1)
 	w.ClientRef = "WIJ/0042"
 	if res := e.register(t, school, s); res.ClientRef != "LL-2026-17" {
 		t.Fatalf("school result ref %q", res.ClientRef)
@@ -48,7 +48,7 @@ func TestClientRefOnlyToItsOwnInstitution(t *testing.T) {
 		t.Fatalf("wij result: ref %q matched %v", res.ClientRef, res.Matched)
 	}
 	for inst, want := range map[string]string{school: "LL-2026-17", wij: "WIJ/0042"} {
-		v, err := e.m.Lookup(ctx, matcher.Actor{Institution: inst}, s.BSN)
+		v, err := e.m.Lookup(ctx, matcher.Actor{Institution: inst}, s.Youth)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -67,16 +67,16 @@ func TestClientRefOnlyToItsOwnInstitution(t *testing.T) {
 				t.Fatalf("%s %s event ref %q, want %q", inst, ev.Type, ev.ClientRef, want)
 			}
 		}
-		got, err := e.m.ClientRef(ctx, matcher.Actor{Institution: inst}, v.ID)
+		got, err := matcher.ClientRefOf(e.m, ctx, matcher.Actor{Institution: inst}, v.ID)
 		if err != nil || got != want {
 			t.Fatalf("%s ClientRef = %q, %v", inst, got, err)
 		}
 	}
 	// Asking for another institution's registration is not found, the
 	// same as for an unknown one.
-	wv, _ := e.m.Lookup(ctx, matcher.Actor{Institution: wij}, s.BSN)
+	wv, _ := e.m.Lookup(ctx, matcher.Actor{Institution: wij}, s.Youth)
 	for _, id := range []store.ID{wv.ID, store.NewID()} {
-		if got, err := e.m.ClientRef(ctx, matcher.Actor{Institution: school}, id); !errors.Is(err, matcher.ErrNotFound) || got != "" {
+		if got, err := matcher.ClientRefOf(e.m, ctx, matcher.Actor{Institution: school}, id); !errors.Is(err, matcher.ErrNotFound) || got != "" {
 			t.Fatalf("school reads %q, %v", got, err)
 		}
 	}
@@ -95,7 +95,7 @@ func TestClientRefOnlyToItsOwnInstitution(t *testing.T) {
 // does not store it with the result.
 func TestClientRefRefreshAndReplay(t *testing.T) {
 	e := newEnv(t)
-	r := involvement(t, 2)
+	r := e.involvement(t, 2)
 	r.ClientRef = "A-1"
 	first := e.register(t, wij, r)
 	before, _ := e.store.Registration(ctx, first.ID)
@@ -117,7 +117,7 @@ func TestClientRefRefreshAndReplay(t *testing.T) {
 	if !rep.Replayed || rep.ClientRef != "A-2" {
 		t.Fatalf("replay: replayed %v ref %q", rep.Replayed, rep.ClientRef)
 	}
-	err := e.store.View(ctx, mustYouth(t, e, r), func(rd store.Reader) error {
+	err := e.store.View(ctx, mustYouth(t, e, 2), func(rd store.Reader) error {
 		rec, ok := rd.Idempotency(wij, "retry-1")
 		if !ok {
 			t.Fatal("no idempotency record")
@@ -134,7 +134,7 @@ func TestClientRefRefreshAndReplay(t *testing.T) {
 
 func TestClientRefRefused(t *testing.T) {
 	e := newEnv(t)
-	base := involvement(t, 3)
+	base := e.involvement(t, 3)
 	bsn := bsnDigits(t, 3) // born 2014-05-17
 	for _, tc := range []struct {
 		ref  string
@@ -173,7 +173,7 @@ func TestClientRefRefused(t *testing.T) {
 	}
 	// Without a sealer, a reference is refused, not dropped.
 	m := e.withSealer(t, nil)
-	r := involvement(t, 4)
+	r := e.involvement(t, 4)
 	r.ClientRef = "X-1"
 	if _, err := m.Register(ctx, matcher.Actor{Institution: wij}, r); !errors.Is(err, matcher.ErrClientRefUnsupported) {
 		t.Fatalf("no sealer: %v", err)
@@ -191,7 +191,7 @@ func TestClientRefKeyRotation(t *testing.T) {
 	e := newEnv(t)
 	h := testkeys.RefKeyset(t)
 	old := e.withSealer(t, sealerOf(t, h))
-	r := involvement(t, 5)
+	r := e.involvement(t, 5)
 	r.ClientRef = "OLD-7"
 	res, err := old.Register(ctx, matcher.Actor{Institution: wij}, r)
 	if err != nil {
@@ -202,7 +202,7 @@ func TestClientRefKeyRotation(t *testing.T) {
 		t.Fatal(err)
 	}
 	rotated := e.withSealer(t, sealerOf(t, h2))
-	if v, err := rotated.Lookup(ctx, matcher.Actor{Institution: wij}, r.BSN); err != nil || v.ClientRef != "OLD-7" {
+	if v, err := rotated.Lookup(ctx, matcher.Actor{Institution: wij}, r.Youth); err != nil || v.ClientRef != "OLD-7" {
 		t.Fatalf("after rotation: %q, %v", v.ClientRef, err)
 	}
 	r.ClientRef = ""
@@ -222,7 +222,7 @@ func TestClientRefKeyRotation(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if v, err := lost.Lookup(ctx, matcher.Actor{Institution: wij}, r.BSN); err != nil || v.ClientRef != "" {
+	if v, err := lost.Lookup(ctx, matcher.Actor{Institution: wij}, r.Youth); err != nil || v.ClientRef != "" {
 		t.Fatalf("lost key: %q, %v", v.ClientRef, err)
 	}
 	if !strings.Contains(logs.String(), "client reference does not open") || strings.Contains(logs.String(), "OLD-7") {
@@ -239,9 +239,9 @@ func sealerOf(t *testing.T, h *keyset.Handle) *clientref.Sealer {
 	return s
 }
 
-func mustYouth(t *testing.T, e *env, r matcher.Registration) []pseudonym.Pseudonym {
+func mustYouth(t *testing.T, e *env, n int) []pseudonym.Pseudonym {
 	t.Helper()
-	set, err := e.ps.Youth(r.BSN)
+	set, err := e.ps.Youth(bsnFor(t, n))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,11 +2,9 @@ package matcher
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
 	"slices"
 
-	"github.com/vindex-nl/vindex/identity"
 	"github.com/vindex-nl/vindex/rules"
 	"github.com/vindex-nl/vindex/store"
 )
@@ -14,7 +12,7 @@ import (
 // RecordDeath ends every registration of a youth who has died (Jeugdwet art.
 // 7.1.4.5: as soon as possible after the death). Only a municipality may
 // record it. A youth nobody is registered for is not an error.
-func (m *Matcher) RecordDeath(ctx context.Context, actor Actor, bsn identity.BSN) error {
+func (m *Matcher) RecordDeath(ctx context.Context, actor Actor, who Youth) error {
 	inst, err := m.institution(actor)
 	if err != nil {
 		return err
@@ -22,21 +20,11 @@ func (m *Matcher) RecordDeath(ctx context.Context, actor Actor, bsn identity.BSN
 	if inst.Type != rules.TypeMunicipality {
 		return ErrForbidden
 	}
-	if bsn.IsZero() {
-		return fieldErr("bsn", ErrMissingBSN)
-	}
-	set, err := m.ps.Youth(bsn)
-	if err != nil {
-		return fmt.Errorf("matcher: pseudonym: %w", err)
-	}
-	now := m.clock()
-	err = m.store.Update(ctx, set.All, func(tx store.Tx) error {
-		y := m.begin(tx, set.Primary, now, m.today(now))
+	err = m.updateByYouth(ctx, who, m.clock(), func(y *youth) error {
 		for _, r := range slices.Clone(y.live) {
 			y.end(r, store.EndedByDeath)
 		}
 		y.kase.Matched, y.kase.Coordinator, y.kase.Rule = false, "", ""
-		y.finish()
 		return nil
 	})
 	m.log.LogAttrs(ctx, slog.LevelInfo, "death", slog.String("institution", actor.Institution), slog.String("outcome", outcome(err)))

@@ -78,7 +78,7 @@ func crashChild(t *testing.T, dir string, from int) {
 			for {
 				n := int(next.Add(1))
 				for _, inst := range []string{wij, ggd} {
-					res, err := e.m.Register(ctx, matcher.Actor{Institution: inst}, involvement(t, n))
+					res, err := e.m.Register(ctx, matcher.Actor{Institution: inst}, e.involvement(t, n))
 					if err != nil {
 						fmt.Fprintln(os.Stderr, "register:", err)
 						os.Exit(3)
@@ -210,7 +210,7 @@ func verifyAcks(t *testing.T, dir string, acks []ack) {
 			continue
 		}
 		checked++
-		v, err := e.m.Lookup(ctx, matcher.Actor{Institution: wij}, bsnFor(t, n))
+		v, err := e.m.Lookup(ctx, matcher.Actor{Institution: wij}, e.youth(t, n))
 		if err != nil || !v.Matched || v.Coordinator.Institution == "" {
 			t.Fatalf("youth %d after the crash: %+v %v", n, v, err)
 		}

@@ -2,7 +2,6 @@ package matcher
 
 import (
 	"context"
-	"errors"
 	"log/slog"
 	"time"
 
@@ -17,10 +16,7 @@ func (m *Matcher) End(ctx context.Context, actor Actor, id ID, on time.Time) err
 	if _, err := m.institution(actor); err != nil {
 		return err
 	}
-	now := m.clock()
-	today := m.today(now)
-	err := m.store.UpdateByID(ctx, id, func(tx store.Tx) error {
-		y := m.beginByID(tx, now, today)
+	err := m.updateByID(ctx, id, m.clock(), func(y *youth) error {
 		reg := y.byID(id)
 		if reg == nil || reg.Institution != actor.Institution {
 			return ErrNotFound
@@ -32,23 +28,18 @@ func (m *Matcher) End(ctx context.Context, actor Actor, id ID, on time.Time) err
 			if civil(on).Before(civil(reg.CreatedAt)) {
 				return fieldErr("on", ErrEndDate)
 			}
-			if today.Before(civil(on)) {
+			if y.today.Before(civil(on)) {
 				r := *reg
 				if civil(on).Before(r.EndsOn) {
 					r.EndsOn = civil(on)
 				}
 				y.put(r)
-				y.finish()
 				return nil
 			}
 		}
 		y.end(*reg, store.EndedByInstitution)
-		y.finish()
 		return nil
 	})
-	if errors.Is(err, store.ErrNotFound) {
-		err = ErrNotFound
-	}
 	m.debug(ctx, "end", slog.String("institution", actor.Institution), slog.String("registration", id.String()), slog.String("outcome", outcome(err)))
 	return err
 }

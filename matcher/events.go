@@ -4,13 +4,37 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/vindex-nl/vindex/store"
 )
 
-// Event is an outbox event as its recipient institution reads it.
+// Event is an outbox event as its recipient institution reads it: what
+// happened to a youth it is (or was) registered for. It names the other
+// institutions involved, never their registrations.
 type Event struct {
-	store.Event
+	// Seq is the event's place in the outbox, strictly increasing in
+	// commit order: poll with the last one handled.
+	Seq  uint64
+	Type EventType
+	At   time.Time
+	// Recipient is the institution the event is for: the caller.
+	Recipient string
+	// Registration is the recipient's own registration the event is about
+	// (zero in the audit event a remover gets of its removal).
+	Registration ID
+	Urgent       bool
+	// Others are the other institutions actively involved (match and
+	// coordinator events).
+	Others []Party
+	// Coordinator is the assigned coordinator (coordinator events).
+	Coordinator Coordinator
+	// Subject is the institution whose action caused the event (ended,
+	// removed, case closed).
+	Subject string
+	// Reason says why a registration ended or was removed: "ended",
+	// "expired", "case-closed", "death", "wrong" or "objection".
+	Reason string
 	// ClientRef is the recipient's own reference on the registration the
 	// event is about ("" if none, or if that registration was removed).
 	ClientRef string
@@ -38,13 +62,13 @@ func (m *Matcher) Events(ctx context.Context, actor Actor, after uint64, limit i
 	out := make([]Event, len(evs))
 	refs := map[ID]string{}
 	for i, e := range evs {
-		out[i].Event = e
+		out[i] = m.event(e)
 		if m.refs == nil {
 			continue
 		}
 		ref, ok := refs[e.Registration]
 		if !ok {
-			ref, err = m.ClientRef(ctx, actor, e.Registration)
+			ref, err = m.clientRef(ctx, actor, e.Registration)
 			if err != nil && !errors.Is(err, ErrNotFound) {
 				return nil, err
 			}
@@ -55,10 +79,20 @@ func (m *Matcher) Events(ctx context.Context, actor Actor, after uint64, limit i
 	return out, nil
 }
 
-// ClientRef returns the actor's own reference on its registration id ("" if
-// it has none). A registration of another institution, or one that does not
-// exist, is ErrNotFound.
-func (m *Matcher) ClientRef(ctx context.Context, actor Actor, id ID) (string, error) {
+// event is e as its recipient may read it.
+func (m *Matcher) event(e store.Event) Event {
+	out := Event{Seq: e.Seq, Type: e.Type, At: e.At, Recipient: e.Recipient, Registration: e.Registration, Urgent: e.Urgent,
+		Coordinator: Coordinator{Institution: e.Coordinator, Rule: e.Rule}, Subject: e.Subject, Reason: e.Reason}
+	for _, o := range e.Others {
+		out.Others = append(out.Others, m.party(o.Institution, o.Kind, o.Contact, o.Since))
+	}
+	return out
+}
+
+// clientRef returns the actor's own reference on its registration id (""
+// if it has none). A registration of another institution, or one that does
+// not exist, is ErrNotFound.
+func (m *Matcher) clientRef(ctx context.Context, actor Actor, id ID) (string, error) {
 	reg, err := m.store.Registration(ctx, id)
 	switch {
 	case errors.Is(err, store.ErrNotFound) || err == nil && reg.Institution != actor.Institution:

@@ -43,10 +43,15 @@ func Example() {
 
 	bsn, _ := identity.ParseBSN("111222333")
 	born, _ := identity.ParseBirthDate("2015-09-01")
+	// The verbs take a Youth, not a BSN: its pseudonyms, under every key.
+	youth, err := m.YouthByBSN(bsn)
+	if err != nil {
+		log.Fatal(err)
+	}
 
 	// A teacher signals a concern.
 	res, _ := m.Register(ctx, matcher.Actor{Institution: "school-example-lyceum"}, matcher.Registration{
-		BSN: bsn, BirthDate: born, Municipality: "GM0014",
+		Youth: youth, BirthDate: born, Municipality: "GM0014",
 		Kind: matcher.Signal, SignalCode: "S01",
 		Contact: matcher.Contact{Name: "M. Bakker (mentor)", Phone: "050 000 0001"},
 	})
@@ -54,7 +59,7 @@ func Example() {
 
 	// The WIJ-team registers its involvement with the same youth.
 	res, _ = m.Register(ctx, matcher.Actor{Institution: "wij-groningen"}, matcher.Registration{
-		BSN: bsn, BirthDate: born, Municipality: "GM0014",
+		Youth: youth, BirthDate: born, Municipality: "GM0014",
 		Kind:      matcher.Involvement,
 		Contact:   matcher.Contact{Name: "A. Jansen", Email: "a.jansen@wij.example"},
 		ClientRef: "WIJ-2026-0042", // WIJ's own dossier number: only WIJ sees it
@@ -65,10 +70,12 @@ func Example() {
 	}
 	fmt.Println("coordinator:", res.Coordinator.Institution)
 	fmt.Println("bsn prints as:", bsn)
+	fmt.Println("youth prints as:", youth)
 	// Output:
 	// school: matched: false
 	// wij: matched: true your reference: WIJ-2026-0042
 	// also involved: Voorbeeldlyceum Groningen, contact M. Bakker (mentor), 050 000 0001
 	// coordinator: wij-groningen
 	// bsn prints as: BSN(redacted)
+	// youth prints as: Youth(redacted)
 }

@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"log/slog"
-
-	"github.com/vindex-nl/vindex/store"
 )
 
 // ExpireStats counts what ExpireDue did.
@@ -34,8 +32,7 @@ func (m *Matcher) ExpireDue(ctx context.Context) (ExpireStats, error) {
 		}
 		progress := 0
 		for _, d := range due {
-			err := m.store.UpdateByID(ctx, d.ID, func(tx store.Tx) error {
-				y := m.beginByID(tx, now, today)
+			err := m.updateByID(ctx, d.ID, now, func(y *youth) error {
 				// begin has already ended what is due today.
 				st.Ended += len(y.endedNow)
 				progress += len(y.endedNow)
@@ -45,10 +42,9 @@ func (m *Matcher) ExpireDue(ctx context.Context) (ExpireStats, error) {
 					st.Purged++
 					progress++
 				}
-				y.finish()
 				return nil
 			})
-			if err != nil && !errors.Is(err, store.ErrNotFound) {
+			if err != nil && !errors.Is(err, ErrNotFound) {
 				return st, err
 			}
 		}

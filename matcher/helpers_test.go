@@ -169,15 +169,27 @@ func contact(name string) matcher.Contact {
 	return matcher.Contact{Name: name, Phone: "+31 50 000 0000", Email: "prof@example.org"}
 }
 
-func involvement(t testing.TB, n int) matcher.Registration {
+// youth returns the Youth of bsnFor(n).
+func (e *env) youth(t testing.TB, n int) matcher.Youth {
+	t.Helper()
+	y, err := e.m.YouthByBSN(bsnFor(t, n))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return y
+}
+
+// involvement returns an involvement registration for the n-th youth.
+func (e *env) involvement(t testing.TB, n int) matcher.Registration {
 	return matcher.Registration{
-		BSN: bsnFor(t, n), BirthDate: birth(t, "2014-05-17"), Municipality: "GM0014",
+		Youth: e.youth(t, n), BirthDate: birth(t, "2014-05-17"), Municipality: "GM0014",
 		Kind: matcher.Involvement, Contact: contact("A. Jansen"),
 	}
 }
 
-func signal(t testing.TB, n int) matcher.Registration {
-	r := involvement(t, n)
+// signal returns a signal for the n-th youth.
+func (e *env) signal(t testing.TB, n int) matcher.Registration {
+	r := e.involvement(t, n)
 	r.Kind, r.SignalCode, r.Contact = matcher.Signal, "S01", contact("M. Bakker")
 	return r
 }

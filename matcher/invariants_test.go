@@ -96,11 +96,11 @@ func TestRandomOperationsKeepInvariants(t *testing.T) {
 		y := rng.IntN(youths)
 		inst := insts[rng.IntN(len(insts))]
 		actor := matcher.Actor{Institution: inst}
-		bsn := bsnFor(t, y)
+		youth := e.youth(t, y)
 		var err error
 		switch op := rng.IntN(10); {
 		case op < 4:
-			r := involvement(t, y)
+			r := e.involvement(t, y)
 			r.BirthDate = birth(t, births[y%len(births)])
 			if inst == school || inst == police || inst == gemeente || rng.IntN(3) == 0 {
 				r.Kind, r.SignalCode = matcher.Signal, "S01"
@@ -119,14 +119,14 @@ func TestRandomOperationsKeepInvariants(t *testing.T) {
 		case op < 5 && len(ids) > 0:
 			err = e.m.End(ctx, actor, ids[rng.IntN(len(ids))], time.Time{})
 		case op < 6:
-			_, err = e.m.Lookup(ctx, actor, bsn)
+			_, err = e.m.Lookup(ctx, actor, youth)
 		case op < 7:
-			err = e.m.CloseCase(ctx, actor, bsn)
+			err = e.m.CloseCase(ctx, actor, youth)
 		case op < 8 && len(ids) > 0:
 			err = e.m.Remove(ctx, actor, ids[rng.IntN(len(ids))], matcher.RemoveReason(1+rng.IntN(2)))
 		case op < 9:
 			if rng.IntN(10) == 0 {
-				err = e.m.RecordDeath(ctx, actor, bsn)
+				err = e.m.RecordDeath(ctx, actor, youth)
 			}
 		default:
 			e.clock.Add(time.Duration(rng.IntN(120)) * 24 * time.Hour)

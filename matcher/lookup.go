@@ -2,11 +2,9 @@ package matcher
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
 	"slices"
 
-	"github.com/vindex-nl/vindex/identity"
 	"github.com/vindex-nl/vindex/store"
 )
 
@@ -25,20 +23,16 @@ type View struct {
 // Lookup answers the involvement view of a youth for an institution that is
 // actively registered for it, and ErrNotInvolved for anyone else, whether or
 // not the youth is known.
-func (m *Matcher) Lookup(ctx context.Context, actor Actor, bsn identity.BSN) (View, error) {
+func (m *Matcher) Lookup(ctx context.Context, actor Actor, who Youth) (View, error) {
 	if _, err := m.institution(actor); err != nil {
 		return View{}, err
 	}
-	if bsn.IsZero() {
-		return View{}, fieldErr("bsn", ErrMissingBSN)
-	}
-	set, err := m.ps.Youth(bsn)
-	if err != nil {
-		return View{}, fmt.Errorf("matcher: pseudonym: %w", err)
+	if who.IsZero() {
+		return View{}, fieldErr("youth", ErrMissingYouth)
 	}
 	today := m.today(m.clock())
 	var v View
-	err = m.store.View(ctx, set.All, func(rd store.Reader) error {
+	err := m.store.View(ctx, who.set.All, func(rd store.Reader) error {
 		live := liveOn(rd.Registrations(), today)
 		own := -1
 		for i, r := range live {

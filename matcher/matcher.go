@@ -4,21 +4,40 @@
 //
 // A [Matcher] has a few verbs: [Matcher.Register], [Matcher.End],
 // [Matcher.Lookup], [Matcher.CloseCase], [Matcher.Remove],
-// [Matcher.RecordDeath] and [Matcher.ExpireDue]. Each acts for an [Actor],
-// the authenticated institution, and each change to a youth is one atomic,
-// durable write of the store: the registration, the match, the coordinator
-// and the outbox events it causes are committed together or not at all.
+// [Matcher.RecordDeath], [Matcher.Events] and [Matcher.ExpireDue]. Each acts
+// for an [Actor], the authenticated institution, and each change to a youth
+// is one atomic, durable write of the store: the registration, the match,
+// the coordinator and the outbox events it causes are committed together or
+// not at all. [Config.Observer] learns what each change committed.
+//
+// # Identifying a youth
+//
+// The verbs never take an identity. They take a [Youth]: a reference that
+// holds the youth's pseudonyms, made before the verb by the
+// subject-identification seam. Today that is [Matcher.YouthByBSN], which
+// pseudonymises a clear BSN server-side with [Config.Pseudonymiser]
+// (HMAC-SHA256 under every enabled key: crypto/pseudonym). A deployment in
+// which the index never receives a BSN (the client blinds it and a key
+// holder evaluates it) adds a second constructor that makes a Youth from the
+// element it receives instead; the verbs do not change.
+//
+// The birth date is not part of a Youth: it is a fact a report states, like
+// the municipality, used for the youth's age and the day a registration ends
+// by itself, so it stays in [Registration]. A report that cannot state it
+// (the blind mode) states what the matcher derives from it instead.
 //
 // # What is kept, and what is never logged
 //
-// The BSN and the birth date live only on the call stack of the verb that
-// receives them. The store gets the youth's pseudonyms (see crypto/pseudonym),
-// the age in completed years, and the day each registration ends on its own
-// (the earliest of its own end date, the covenant's maximum duration, and
-// the day the youth reaches the end age: Jeugdwet art. 7.1.4.5). Log lines
-// carry the verb, the institution, the registration ID and the outcome, never
-// a BSN, a birth date, a pseudonym or a professional's contact. Errors never
-// quote a BSN or a birth date.
+// The clear BSN lives only in the Youth that YouthByBSN made of it, which
+// never prints it, and is used there only to refuse a client reference that
+// quotes it. The birth date lives only in the Registration that states it.
+// The store gets the youth's pseudonyms (see crypto/pseudonym), the age in
+// completed years, and the day each registration ends on its own (the
+// earliest of its own end date, the covenant's maximum duration, and the day
+// the youth reaches the end age: Jeugdwet art. 7.1.4.5). Log lines carry the
+// verb, the institution, the registration ID and the outcome, never a BSN, a
+// birth date, a pseudonym or a professional's contact. Errors never quote a
+// BSN or a birth date.
 //
 // # Client references
 //
@@ -27,16 +46,17 @@
 // professionals know which client a notification means. The store holds it
 // only sealed by [Config.ClientRefs] (see crypto/clientref), bound to the
 // registration and the institution; it is returned only to that institution
-// ([Result], [View], [Matcher.Events], [Matcher.ClientRef]), never to the
-// others involved, never logged, and never part of a stored idempotency
-// result. A reference that contains the youth's BSN or birth date is
-// refused.
+// ([Result], [View], [Event]), never to the others involved, never logged,
+// and never part of a stored idempotency result. A reference that contains
+// the youth's BSN or birth date is refused.
 //
 // # No oracle
 //
 // An institution learns about others only for a youth it is itself actively
-// registered for. [Matcher.Lookup] for a youth the caller is not registered
-// for returns [ErrNotInvolved], whether or not anyone else is; operations on a
+// registered for, and then only which institutions they are, how to reach
+// their professionals and since when: never their registration IDs or
+// references. [Matcher.Lookup] for a youth the caller is not registered for
+// returns [ErrNotInvolved], whether or not anyone else is; operations on a
 // registration identifier that is not the caller's return [ErrNotFound], the
 // same as for an identifier that does not exist.
 //
@@ -48,6 +68,13 @@
 // gives the final say (doorzettingsmacht, e.g. Bureau Jeugdzorg for its
 // child-protection clients). It is decided again when the coordinator's
 // registration ends or is removed.
+//
+// # Limits
+//
+// A registration lasts at most two years and ends when the youth turns 23
+// (Jeugdwet art. 7.1.4.5); a covenant may set shorter limits, never longer.
+// An ended registration is kept in the archive for the covenant's retention
+// period (five years if it sets none), then purged by [Matcher.ExpireDue].
 package matcher
 
 import (
@@ -58,19 +85,9 @@ import (
 	"time"
 
 	"github.com/vindex-nl/vindex/crypto/clientref"
-	"github.com/vindex-nl/vindex/crypto/pseudonym"
-	"github.com/vindex-nl/vindex/identity"
 	"github.com/vindex-nl/vindex/rules"
 	"github.com/vindex-nl/vindex/store"
 )
-
-// Pseudonymiser computes a youth's pseudonyms under every enabled key,
-// primary first. *pseudonym.Pseudonymiser is one.
-type Pseudonymiser interface {
-	Youth(bsn identity.BSN) (pseudonym.Set, error)
-}
-
-var _ Pseudonymiser = (*pseudonym.Pseudonymiser)(nil)
 
 // RefSealer seals an institution's client reference for one of its
 // registrations and opens it again. *clientref.Sealer is one.
@@ -86,7 +103,7 @@ var _ RefSealer = (*clientref.Sealer)(nil)
 type Config struct {
 	// Store keeps the registrations, cases and outbox.
 	Store store.Store
-	// Pseudonymiser turns a BSN into the youth's pseudonyms.
+	// Pseudonymiser keys the youth references YouthByBSN makes.
 	Pseudonymiser Pseudonymiser
 	// Covenant lists the institutions and the coordinator rules and
 	// limits. The matcher does not change it.
@@ -149,13 +166,12 @@ type limits struct {
 	retention int // days
 }
 
-// The law's limits (Jeugdwet art. 7.1.4.5) and the default retention.
+// The law's limits (Jeugdwet art. 7.1.4.5) and the defaults.
 const (
-	LegalMaxYears        = 2
-	LegalEndAge          = 23
-	DefaultRetentionDays = 5 * 365
-	// DefaultIdempotencyWindow is how long idempotency keys are kept.
-	DefaultIdempotencyWindow = 30 * 24 * time.Hour
+	legalMaxYears            = 2
+	legalEndAge              = 23
+	defaultRetentionDays     = 5 * 365
+	defaultIdempotencyWindow = 30 * 24 * time.Hour
 )
 
 // New returns a Matcher for c.
@@ -176,7 +192,7 @@ func New(c Config) (*Matcher, error) {
 	}
 	m.idemWindow = c.IdempotencyWindow
 	if m.idemWindow <= 0 {
-		m.idemWindow = DefaultIdempotencyWindow
+		m.idemWindow = defaultIdempotencyWindow
 	}
 	if m.log == nil {
 		m.log = slog.New(slog.DiscardHandler)
@@ -188,14 +204,14 @@ func New(c Config) (*Matcher, error) {
 	l := c.Covenant.Limits
 	m.limits = limits{maxYears: l.MaxYears, endAge: l.EndAge, retention: l.RetentionDays}
 	// A covenant may be stricter than the law, never looser.
-	if m.limits.maxYears <= 0 || m.limits.maxYears > LegalMaxYears {
-		m.limits.maxYears = LegalMaxYears
+	if m.limits.maxYears <= 0 || m.limits.maxYears > legalMaxYears {
+		m.limits.maxYears = legalMaxYears
 	}
-	if m.limits.endAge <= 0 || m.limits.endAge > LegalEndAge {
-		m.limits.endAge = LegalEndAge
+	if m.limits.endAge <= 0 || m.limits.endAge > legalEndAge {
+		m.limits.endAge = legalEndAge
 	}
 	if m.limits.retention <= 0 {
-		m.limits.retention = DefaultRetentionDays
+		m.limits.retention = defaultRetentionDays
 	}
 	return m, nil
 }
@@ -221,14 +237,17 @@ type Contact = store.Contact
 // ID identifies a registration.
 type ID = store.ID
 
-// Party is another institution involved with the youth, as a result names it.
+// Party is another institution involved with the youth, as a result or an
+// event names it to the recipient: never its registration ID or its client
+// reference.
 type Party struct {
 	Institution string
 	// Name is the institution's name from the covenant.
 	Name    string
 	Kind    Kind
 	Contact Contact
-	Since   time.Time
+	// Since is when the institution registered.
+	Since time.Time
 }
 
 // Coordinator names the coordinating institution and the rule that chose it.
@@ -237,9 +256,9 @@ type Coordinator struct {
 	Rule        string
 }
 
-// Errors. Input errors are wrapped in a *FieldError that names the field.
+// Input errors: each comes wrapped in a *FieldError that names the field.
 var (
-	ErrUnknownInstitution   = errors.New("matcher: unknown institution")
+	ErrMissingYouth         = errors.New("matcher: youth is required")
 	ErrMissingBSN           = errors.New("matcher: BSN is required")
 	ErrMissingBirthDate     = errors.New("matcher: birth date is required")
 	ErrNotAYouth            = errors.New("matcher: the youth's age is outside the index's range")
@@ -250,18 +269,22 @@ var (
 	ErrSector               = errors.New("matcher: unknown sector")
 	ErrContact              = errors.New("matcher: contact needs a name and a phone number or e-mail address")
 	ErrEndsOn               = errors.New("matcher: end date must not be in the past")
+	ErrEndDate              = errors.New("matcher: end date is before the registration was made")
 	ErrIdempotencyKey       = errors.New("matcher: idempotency key must be 1 to 128 printable characters")
 	ErrIdempotencyReuse     = errors.New("matcher: idempotency key was used for another youth")
 	ErrRemoveReason         = errors.New("matcher: unknown removal reason")
 	ErrClientRef            = errors.New("matcher: client reference must be 1 to 64 characters of A-Z, a-z, 0-9 and - . _ / : #, with at least one digit")
 	ErrClientRefIdentity    = errors.New("matcher: client reference must not contain the youth's BSN or birth date")
 	ErrClientRefUnsupported = errors.New("matcher: client references are not configured")
+)
 
-	ErrNotInvolved    = errors.New("matcher: not involved")
-	ErrNotFound       = errors.New("matcher: registration not found")
-	ErrNotCoordinator = errors.New("matcher: only the coordinator may do this")
-	ErrForbidden      = errors.New("matcher: this institution may not do this")
-	ErrEndDate        = errors.New("matcher: end date is before the registration was made")
+// Access errors: who the actor is and what it may see or do.
+var (
+	ErrUnknownInstitution = errors.New("matcher: unknown institution")
+	ErrNotInvolved        = errors.New("matcher: not involved")
+	ErrNotFound           = errors.New("matcher: registration not found")
+	ErrNotCoordinator     = errors.New("matcher: only the coordinator may do this")
+	ErrForbidden          = errors.New("matcher: this institution may not do this")
 )
 
 // FieldError is an input error about one field of a request.
@@ -341,9 +364,13 @@ func (m *Matcher) parties(live []store.Registration, self string) []Party {
 		if r.Institution == self {
 			continue
 		}
-		out = append(out, Party{Institution: r.Institution, Name: m.cov.InstitutionName(r.Institution), Kind: r.Kind, Contact: r.Contact, Since: r.CreatedAt})
+		out = append(out, m.party(r.Institution, r.Kind, r.Contact, r.CreatedAt))
 	}
 	return out
+}
+
+func (m *Matcher) party(institution string, kind Kind, c Contact, since time.Time) Party {
+	return Party{Institution: institution, Name: m.cov.InstitutionName(institution), Kind: kind, Contact: c, Since: since}
 }
 
 // liveOn filters regs in place (the caller owns the slice) to the

@@ -14,7 +14,7 @@ import (
 
 func TestRegisterMatchAndCoordinator(t *testing.T) {
 	e := newEnv(t)
-	first := e.register(t, school, signal(t, 1))
+	first := e.register(t, school, e.signal(t, 1))
 	if first.Matched || len(first.Involved) != 0 || first.Coordinator.Institution != "" || first.Refreshed {
 		t.Fatalf("lone report: %+v", first)
 	}
@@ -23,7 +23,7 @@ func TestRegisterMatchAndCoordinator(t *testing.T) {
 	}
 
 	e.clock.Add(time.Hour)
-	second := e.register(t, wij, involvement(t, 1))
+	second := e.register(t, wij, e.involvement(t, 1))
 	if !second.Matched || len(second.Involved) != 1 || second.Involved[0].Institution != school {
 		t.Fatalf("second report: %+v", second)
 	}
@@ -45,7 +45,7 @@ func TestRegisterMatchAndCoordinator(t *testing.T) {
 	}
 
 	// The school now sees the match too.
-	v, err := e.m.Lookup(ctx, matcher.Actor{Institution: school}, bsnFor(t, 1))
+	v, err := e.m.Lookup(ctx, matcher.Actor{Institution: school}, e.youth(t, 1))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -56,11 +56,11 @@ func TestRegisterMatchAndCoordinator(t *testing.T) {
 
 func TestRefreshMakesNoNewMatch(t *testing.T) {
 	e := newEnv(t)
-	e.register(t, school, signal(t, 1))
-	a := e.register(t, wij, involvement(t, 1))
+	e.register(t, school, e.signal(t, 1))
+	a := e.register(t, wij, e.involvement(t, 1))
 	before := len(e.events(t, ""))
 
-	r := involvement(t, 1)
+	r := e.involvement(t, 1)
 	r.Contact = contact("B. de Boer")
 	b := e.register(t, wij, r)
 	if b.ID != a.ID || !b.Refreshed || !b.Matched {
@@ -69,7 +69,7 @@ func TestRefreshMakesNoNewMatch(t *testing.T) {
 	if after := len(e.events(t, "")); after != before {
 		t.Fatalf("a refresh raised %d events", after-before)
 	}
-	v, err := e.m.Lookup(ctx, matcher.Actor{Institution: school}, bsnFor(t, 1))
+	v, err := e.m.Lookup(ctx, matcher.Actor{Institution: school}, e.youth(t, 1))
 	if err != nil || len(v.Involved) != 1 || v.Involved[0].Contact.Name != "B. de Boer" {
 		t.Fatalf("refreshed contact not seen: %+v %v", v, err)
 	}
@@ -77,8 +77,8 @@ func TestRefreshMakesNoNewMatch(t *testing.T) {
 
 func TestIdempotencyKey(t *testing.T) {
 	e := newEnv(t)
-	e.register(t, school, signal(t, 1))
-	r := involvement(t, 1)
+	e.register(t, school, e.signal(t, 1))
+	r := e.involvement(t, 1)
 	r.IdempotencyKey = "req-0001"
 	first := e.register(t, ggd, r)
 	nEvents := len(e.events(t, ""))
@@ -93,7 +93,7 @@ func TestIdempotencyKey(t *testing.T) {
 		t.Fatalf("retry raised %d events", n-nEvents)
 	}
 
-	other := involvement(t, 2)
+	other := e.involvement(t, 2)
 	other.IdempotencyKey = "req-0001"
 	_, err := e.m.Register(ctx, matcher.Actor{Institution: ggd}, other)
 	if !errors.Is(err, matcher.ErrIdempotencyReuse) {
@@ -101,7 +101,7 @@ func TestIdempotencyKey(t *testing.T) {
 	}
 	// After the idempotency window the key is forgotten: a retry is a
 	// new report again (a refresh, as the registration is still there).
-	e.clock.Add(matcher.DefaultIdempotencyWindow + 48*time.Hour)
+	e.clock.Add(30*24*time.Hour + 48*time.Hour) // the default window, 30 days
 	if st, err := e.m.ExpireDue(ctx); err != nil || st.Idempotency != 1 {
 		t.Fatalf("expiry of idempotency keys: %+v %v", st, err)
 	}
@@ -109,7 +109,7 @@ func TestIdempotencyKey(t *testing.T) {
 		t.Fatalf("retry after the window: %+v", late)
 	}
 	// Another institution's key space is its own.
-	r2 := involvement(t, 2)
+	r2 := e.involvement(t, 2)
 	r2.IdempotencyKey = "req-0001"
 	if res := e.register(t, wij, r2); res.Replayed {
 		t.Fatal("another institution's key replayed ggd's result")
@@ -119,7 +119,7 @@ func TestIdempotencyKey(t *testing.T) {
 func TestBadInputIsRejectedAndWritesNothing(t *testing.T) {
 	e := newEnv(t)
 	e.clock.Set(time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC))
-	valid := involvement(t, 1)
+	valid := e.involvement(t, 1)
 	cases := []struct {
 		name  string
 		inst  string
@@ -128,7 +128,7 @@ func TestBadInputIsRejectedAndWritesNothing(t *testing.T) {
 		field string
 	}{
 		{"unknown institution", "nobody", func(*matcher.Registration) {}, matcher.ErrUnknownInstitution, ""},
-		{"no BSN", ggd, func(r *matcher.Registration) { r.BSN = identity.BSN{} }, matcher.ErrMissingBSN, "bsn"},
+		{"no youth", ggd, func(r *matcher.Registration) { r.Youth = matcher.Youth{} }, matcher.ErrMissingYouth, "youth"},
 		{"no birth date", ggd, func(r *matcher.Registration) { r.BirthDate = identity.BirthDate{} }, matcher.ErrMissingBirthDate, "birth_date"},
 		{"born tomorrow", ggd, func(r *matcher.Registration) { r.BirthDate = birth(t, "2026-06-02") }, matcher.ErrNotAYouth, "birth_date"},
 		{"turned 23", ggd, func(r *matcher.Registration) { r.BirthDate = birth(t, "2003-06-01") }, matcher.ErrNotAYouth, "birth_date"},
@@ -175,11 +175,11 @@ func TestBadInputIsRejectedAndWritesNothing(t *testing.T) {
 
 func TestNoOracle(t *testing.T) {
 	e := newEnv(t)
-	e.register(t, school, signal(t, 1))
-	e.register(t, wij, involvement(t, 1))
+	e.register(t, school, e.signal(t, 1))
+	e.register(t, wij, e.involvement(t, 1))
 
-	_, errKnown := e.m.Lookup(ctx, matcher.Actor{Institution: ggd}, bsnFor(t, 1))
-	_, errUnknown := e.m.Lookup(ctx, matcher.Actor{Institution: ggd}, bsnFor(t, 99))
+	_, errKnown := e.m.Lookup(ctx, matcher.Actor{Institution: ggd}, e.youth(t, 1))
+	_, errUnknown := e.m.Lookup(ctx, matcher.Actor{Institution: ggd}, e.youth(t, 99))
 	if !errors.Is(errKnown, matcher.ErrNotInvolved) || !errors.Is(errUnknown, matcher.ErrNotInvolved) {
 		t.Fatalf("uninvolved lookups: %v / %v", errKnown, errUnknown)
 	}
@@ -187,27 +187,27 @@ func TestNoOracle(t *testing.T) {
 		t.Fatalf("answers differ: %q vs %q", errKnown, errUnknown)
 	}
 	// Closing or ending for a youth one is not involved with says the same.
-	if err := e.m.CloseCase(ctx, matcher.Actor{Institution: ggd}, bsnFor(t, 1)); !errors.Is(err, matcher.ErrNotInvolved) {
+	if err := e.m.CloseCase(ctx, matcher.Actor{Institution: ggd}, e.youth(t, 1)); !errors.Is(err, matcher.ErrNotInvolved) {
 		t.Fatalf("close by uninvolved: %v", err)
 	}
-	if err := e.m.CloseCase(ctx, matcher.Actor{Institution: ggd}, bsnFor(t, 99)); !errors.Is(err, matcher.ErrNotInvolved) {
+	if err := e.m.CloseCase(ctx, matcher.Actor{Institution: ggd}, e.youth(t, 99)); !errors.Is(err, matcher.ErrNotInvolved) {
 		t.Fatalf("close of unknown youth: %v", err)
 	}
 	// An ended registration no longer gives a view.
-	res := e.register(t, ggd, involvement(t, 1))
+	res := e.register(t, ggd, e.involvement(t, 1))
 	if err := e.m.End(ctx, matcher.Actor{Institution: ggd}, res.ID, time.Time{}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.m.Lookup(ctx, matcher.Actor{Institution: ggd}, bsnFor(t, 1)); !errors.Is(err, matcher.ErrNotInvolved) {
+	if _, err := e.m.Lookup(ctx, matcher.Actor{Institution: ggd}, e.youth(t, 1)); !errors.Is(err, matcher.ErrNotInvolved) {
 		t.Fatalf("lookup after ending: %v", err)
 	}
 }
 
 func TestEnd(t *testing.T) {
 	e := newEnv(t)
-	s := e.register(t, school, signal(t, 1))
-	w := e.register(t, wij, involvement(t, 1))
-	g := e.register(t, ggd, involvement(t, 1))
+	s := e.register(t, school, e.signal(t, 1))
+	w := e.register(t, wij, e.involvement(t, 1))
+	g := e.register(t, ggd, e.involvement(t, 1))
 	if w.Coordinator.Institution != wij {
 		t.Fatalf("coordinator = %+v", w.Coordinator)
 	}
@@ -223,7 +223,7 @@ func TestEnd(t *testing.T) {
 	if err := e.m.End(ctx, matcher.Actor{Institution: wij}, w.ID, time.Time{}); err != nil {
 		t.Fatal(err)
 	}
-	v, err := e.m.Lookup(ctx, matcher.Actor{Institution: school}, bsnFor(t, 1))
+	v, err := e.m.Lookup(ctx, matcher.Actor{Institution: school}, e.youth(t, 1))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -252,16 +252,16 @@ func TestEnd(t *testing.T) {
 
 func TestCloseCase(t *testing.T) {
 	e := newEnv(t)
-	e.register(t, school, signal(t, 1))
-	w := e.register(t, wij, involvement(t, 1))
-	if err := e.m.CloseCase(ctx, matcher.Actor{Institution: school}, bsnFor(t, 1)); !errors.Is(err, matcher.ErrNotCoordinator) {
+	e.register(t, school, e.signal(t, 1))
+	w := e.register(t, wij, e.involvement(t, 1))
+	if err := e.m.CloseCase(ctx, matcher.Actor{Institution: school}, e.youth(t, 1)); !errors.Is(err, matcher.ErrNotCoordinator) {
 		t.Fatalf("close by a non-coordinator: %v", err)
 	}
-	if err := e.m.CloseCase(ctx, matcher.Actor{Institution: w.Coordinator.Institution}, bsnFor(t, 1)); err != nil {
+	if err := e.m.CloseCase(ctx, matcher.Actor{Institution: w.Coordinator.Institution}, e.youth(t, 1)); err != nil {
 		t.Fatal(err)
 	}
 	for _, inst := range []string{school, wij} {
-		if _, err := e.m.Lookup(ctx, matcher.Actor{Institution: inst}, bsnFor(t, 1)); !errors.Is(err, matcher.ErrNotInvolved) {
+		if _, err := e.m.Lookup(ctx, matcher.Actor{Institution: inst}, e.youth(t, 1)); !errors.Is(err, matcher.ErrNotInvolved) {
 			t.Fatalf("%s after close: %v", inst, err)
 		}
 		if got := types(e.events(t, inst)); got[len(got)-1] != "case-closed" {
@@ -269,16 +269,16 @@ func TestCloseCase(t *testing.T) {
 		}
 	}
 	// A new report afterwards starts afresh.
-	if res := e.register(t, ggd, involvement(t, 1)); res.Matched {
+	if res := e.register(t, ggd, e.involvement(t, 1)); res.Matched {
 		t.Fatalf("report after close matched an ended registration: %+v", res)
 	}
 }
 
 func TestRemove(t *testing.T) {
 	e := newEnv(t)
-	s := e.register(t, school, signal(t, 1))
-	w := e.register(t, wij, involvement(t, 1))
-	g := e.register(t, ggd, involvement(t, 1))
+	s := e.register(t, school, e.signal(t, 1))
+	w := e.register(t, wij, e.involvement(t, 1))
+	g := e.register(t, ggd, e.involvement(t, 1))
 	wrong := matcher.RemoveWrong
 	if err := e.m.Remove(ctx, matcher.Actor{Institution: ggd}, s.ID, wrong); !errors.Is(err, matcher.ErrNotCoordinator) {
 		t.Fatalf("remove by non-coordinator: %v", err)
@@ -308,7 +308,7 @@ func TestRemove(t *testing.T) {
 	if err := e.m.Remove(ctx, matcher.Actor{Institution: gemeente}, g.ID, matcher.RemoveObjection); err != nil {
 		t.Fatal(err)
 	}
-	v, err := e.m.Lookup(ctx, matcher.Actor{Institution: wij}, bsnFor(t, 1))
+	v, err := e.m.Lookup(ctx, matcher.Actor{Institution: wij}, e.youth(t, 1))
 	if err != nil || v.Matched || len(v.Involved) != 0 || v.ID != w.ID {
 		t.Fatalf("after removals: %+v %v", v, err)
 	}
@@ -317,14 +317,14 @@ func TestRemove(t *testing.T) {
 func TestExpiry(t *testing.T) {
 	e := newEnv(t)
 	// Turns 23 on 2027-01-10: that day both registrations end.
-	r := involvement(t, 1)
+	r := e.involvement(t, 1)
 	r.BirthDate = birth(t, "2004-01-10")
 	a := e.register(t, ggd, r)
-	s := signal(t, 1)
+	s := e.signal(t, 1)
 	s.BirthDate = r.BirthDate
 	e.register(t, school, s)
 	// Another youth reported now: ends two years later.
-	b := e.register(t, ggd, involvement(t, 2))
+	b := e.register(t, ggd, e.involvement(t, 2))
 
 	e.clock.Set(time.Date(2027, 1, 9, 23, 0, 0, 0, time.UTC))
 	if st, err := e.m.ExpireDue(ctx); err != nil || st.Ended != 0 {
@@ -338,17 +338,17 @@ func TestExpiry(t *testing.T) {
 	if reg, _ := e.store.Registration(ctx, a.ID); reg.IsLive() || reg.EndReason != store.EndedByExpiry {
 		t.Fatalf("registration after expiry: %+v", reg)
 	}
-	if _, err := e.m.Lookup(ctx, matcher.Actor{Institution: ggd}, bsnFor(t, 1)); !errors.Is(err, matcher.ErrNotInvolved) {
+	if _, err := e.m.Lookup(ctx, matcher.Actor{Institution: ggd}, e.youth(t, 1)); !errors.Is(err, matcher.ErrNotInvolved) {
 		t.Fatalf("lookup of an expired youth: %v", err)
 	}
 	// Two years after the report.
 	e.clock.Set(time.Date(2028, 3, 1, 12, 0, 0, 0, time.UTC))
-	if _, err := e.m.Lookup(ctx, matcher.Actor{Institution: ggd}, bsnFor(t, 2)); err != nil {
+	if _, err := e.m.Lookup(ctx, matcher.Actor{Institution: ggd}, e.youth(t, 2)); err != nil {
 		t.Fatalf("the day before two years: %v", err)
 	}
 	e.clock.Set(time.Date(2028, 3, 2, 12, 0, 0, 0, time.UTC))
 	// Even before the expiry run, a due registration no longer matches.
-	if _, err := e.m.Lookup(ctx, matcher.Actor{Institution: ggd}, bsnFor(t, 2)); !errors.Is(err, matcher.ErrNotInvolved) {
+	if _, err := e.m.Lookup(ctx, matcher.Actor{Institution: ggd}, e.youth(t, 2)); !errors.Is(err, matcher.ErrNotInvolved) {
 		t.Fatalf("lookup on the day two years on: %v", err)
 	}
 	if st, err := e.m.ExpireDue(ctx); err != nil || st.Ended != 1 {
@@ -370,15 +370,15 @@ func TestExpiry(t *testing.T) {
 
 func TestRecordDeath(t *testing.T) {
 	e := newEnv(t)
-	e.register(t, school, signal(t, 1))
-	e.register(t, wij, involvement(t, 1))
-	if err := e.m.RecordDeath(ctx, matcher.Actor{Institution: wij}, bsnFor(t, 1)); !errors.Is(err, matcher.ErrForbidden) {
+	e.register(t, school, e.signal(t, 1))
+	e.register(t, wij, e.involvement(t, 1))
+	if err := e.m.RecordDeath(ctx, matcher.Actor{Institution: wij}, e.youth(t, 1)); !errors.Is(err, matcher.ErrForbidden) {
 		t.Fatalf("death recorded by a care provider: %v", err)
 	}
-	if err := e.m.RecordDeath(ctx, matcher.Actor{Institution: gemeente}, bsnFor(t, 1)); err != nil {
+	if err := e.m.RecordDeath(ctx, matcher.Actor{Institution: gemeente}, e.youth(t, 1)); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.m.Lookup(ctx, matcher.Actor{Institution: wij}, bsnFor(t, 1)); !errors.Is(err, matcher.ErrNotInvolved) {
+	if _, err := e.m.Lookup(ctx, matcher.Actor{Institution: wij}, e.youth(t, 1)); !errors.Is(err, matcher.ErrNotInvolved) {
 		t.Fatalf("lookup after death: %v", err)
 	}
 	if ev := e.events(t, school); ev[len(ev)-1].Type != store.EventEnded || ev[len(ev)-1].Reason != "death" {
@@ -398,7 +398,7 @@ func TestConcurrentReportsMakeOneMatch(t *testing.T) {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				res, err := e.m.Register(ctx, matcher.Actor{Institution: inst}, involvement(t, i))
+				res, err := e.m.Register(ctx, matcher.Actor{Institution: inst}, e.involvement(t, i))
 				if err != nil {
 					t.Error(err)
 				}
@@ -433,16 +433,16 @@ func TestCoordinatorIsKeptUnlessFinalSay(t *testing.T) {
 		r.BirthDate = birth(t, "2024-01-15") // 2 years old
 		return r
 	}
-	e.register(t, school, toddler(signal(t, 1)))
-	w := e.register(t, wij, toddler(involvement(t, 1)))
+	e.register(t, school, toddler(e.signal(t, 1)))
+	w := e.register(t, wij, toddler(e.involvement(t, 1)))
 	if w.Coordinator.Institution != wij {
 		t.Fatalf("first coordinator = %+v", w.Coordinator)
 	}
-	g := e.register(t, ggd, toddler(involvement(t, 1)))
+	g := e.register(t, ggd, toddler(e.involvement(t, 1)))
 	if g.Coordinator.Institution != wij {
 		t.Fatalf("the GGD took over a working coordinator: %+v", g.Coordinator)
 	}
-	j := toddler(involvement(t, 1))
+	j := toddler(e.involvement(t, 1))
 	j.Sector = "child-protection"
 	res := e.register(t, jbn, j)
 	if res.Coordinator.Institution != jbn || res.Coordinator.Rule != "jeugdbescherming-doorzettingsmacht" {
@@ -456,9 +456,9 @@ func TestCoordinatorIsKeptUnlessFinalSay(t *testing.T) {
 
 func TestEventsAreTheCallersOwn(t *testing.T) {
 	e := newEnv(t)
-	e.register(t, school, signal(t, 1))
-	e.register(t, wij, involvement(t, 1))
-	e.register(t, wij, involvement(t, 2))
+	e.register(t, school, e.signal(t, 1))
+	e.register(t, wij, e.involvement(t, 1))
+	e.register(t, wij, e.involvement(t, 2))
 
 	all, err := e.m.Events(ctx, matcher.Actor{Institution: wij}, 0, 0)
 	if err != nil {
@@ -487,5 +487,30 @@ func TestEventsAreTheCallersOwn(t *testing.T) {
 	}
 	if _, err := e.m.Events(ctx, matcher.Actor{Institution: "nobody"}, 0, 10); !errors.Is(err, matcher.ErrUnknownInstitution) {
 		t.Fatalf("unknown institution: %v", err)
+	}
+}
+
+// Ending an ended registration is not an error, and what it finds due in
+// the same youth's records (a registration whose end day has come) is
+// ended with its events, as any other write of the youth does.
+func TestEndOfAnEndedRegistrationCommitsWhatIsDue(t *testing.T) {
+	e := newEnv(t)
+	g := e.involvement(t, 1)
+	g.EndsOn = start.AddDate(0, 0, 1)
+	e.register(t, ggd, g)
+	w := e.register(t, wij, e.involvement(t, 1))
+	if err := e.m.End(ctx, matcher.Actor{Institution: wij}, w.ID, time.Time{}); err != nil {
+		t.Fatal(err)
+	}
+	e.clock.Add(24 * time.Hour)
+	if err := e.m.End(ctx, matcher.Actor{Institution: wij}, w.ID, time.Time{}); err != nil {
+		t.Fatalf("second end: %v", err)
+	}
+	ev := e.events(t, ggd)
+	if last := ev[len(ev)-1]; last.Type != store.EventEnded || last.Subject != ggd || last.Reason != "expired" {
+		t.Fatalf("ggd was not told its registration expired: %v, last %+v", types(ev), last)
+	}
+	if st, err := e.m.ExpireDue(ctx); err != nil || st.Ended != 0 {
+		t.Fatalf("expiry run after: %+v %v", st, err)
 	}
 }

@@ -61,3 +61,18 @@ type nopObserver struct{}
 
 func (nopObserver) Registered(Kind, Outcome) {}
 func (nopObserver) Committed(Commit)         {}
+
+// observe tells the observer about one committed change, from the events
+// it appended.
+func (m *Matcher) observe(events []store.Event) {
+	if _, ok := m.obs.(nopObserver); ok {
+		return
+	}
+	c := Commit{Events: make([]EventType, len(events))}
+	for i, e := range events {
+		c.Events[i] = e.Type
+		c.Matched = c.Matched || e.Type == store.EventMatch
+		c.Assigned = c.Assigned || e.Type == store.EventCoordinator
+	}
+	m.obs.Committed(c)
+}

@@ -17,7 +17,10 @@ import (
 
 // Registration is one report by the actor's institution about one youth.
 type Registration struct {
-	BSN          identity.BSN
+	// Youth is the youth the report is about (see Matcher.YouthByBSN).
+	Youth Youth
+	// BirthDate is the youth's, for its age and the day the registration
+	// ends by itself.
 	BirthDate    identity.BirthDate
 	Municipality identity.Municipality
 	Kind         Kind
@@ -84,8 +87,8 @@ func printable(s string, max int) bool {
 }
 
 func (m *Matcher) validate(inst rules.Institution, r *Registration, today time.Time) (age int, err error) {
-	if r.BSN.IsZero() {
-		return 0, fieldErr("bsn", ErrMissingBSN)
+	if r.Youth.IsZero() {
+		return 0, fieldErr("youth", ErrMissingYouth)
 	}
 	if r.BirthDate.IsZero() {
 		return 0, fieldErr("birth_date", ErrMissingBirthDate)
@@ -137,7 +140,7 @@ func (m *Matcher) validate(inst rules.Institution, r *Registration, today time.T
 			return 0, fieldErr("client_ref", ErrClientRefUnsupported)
 		case !clientref.Valid(r.ClientRef):
 			return 0, fieldErr("client_ref", ErrClientRef)
-		case quotesIdentity(r.ClientRef, r.BSN, r.BirthDate):
+		case quotesIdentity(r.ClientRef, r.Youth.bsn, r.BirthDate):
 			return 0, fieldErr("client_ref", ErrClientRefIdentity)
 		}
 	}
@@ -145,9 +148,9 @@ func (m *Matcher) validate(inst rules.Institution, r *Registration, today time.T
 }
 
 // quotesIdentity reports whether the digits of ref, taken together, contain
-// the youth's BSN or its birth date as YYYYMMDD, DDMMYYYY or DDMMYY: a
-// reference is quoted in mail, and must not carry the identity vindex keeps
-// out of everything else.
+// the youth's BSN (if known: a Youth made from a BSN) or its birth date as
+// YYYYMMDD, DDMMYYYY or DDMMYY: a reference is quoted in mail, and must not
+// carry the identity vindex keeps out of everything else.
 func quotesIdentity(ref string, bsn identity.BSN, bd identity.BirthDate) bool {
 	var buf [clientref.MaxLen]byte
 	digits := buf[:0]
@@ -160,7 +163,7 @@ func quotesIdentity(ref string, bsn identity.BSN, bd identity.BirthDate) bool {
 		return false
 	}
 	var bb [9]byte
-	if bytes.Contains(digits, append(bb[:0], bsn.RevealDigits()...)) {
+	if !bsn.IsZero() && bytes.Contains(digits, append(bb[:0], bsn.RevealDigits()...)) {
 		return true
 	}
 	y, mo, d := bd.RevealDate().Date()
@@ -194,83 +197,26 @@ func (m *Matcher) endsOn(day time.Time, own time.Time, bd identity.BirthDate) ti
 // and answers whether there is a match, who else is involved and who
 // coordinates. A second report by the same institution refreshes its
 // registration and makes no new match. Input errors are *FieldError values
-// wrapping one of the Err* sentinels; nothing is written on any error.
+// wrapping one of the input errors; nothing is written on any error.
 func (m *Matcher) Register(ctx context.Context, actor Actor, r Registration) (Result, error) {
 	inst, err := m.institution(actor)
 	if err != nil {
 		return Result{}, err
 	}
 	now := m.clock()
-	today := m.today(now)
-	age, err := m.validate(inst, &r, today)
+	age, err := m.validate(inst, &r, m.today(now))
 	if err != nil {
 		return Result{}, err
 	}
-	set, err := m.ps.Youth(r.BSN)
-	if err != nil {
-		return Result{}, fmt.Errorf("matcher: pseudonym: %w", err)
-	}
-	endsOn := m.endsOn(today, r.EndsOn, r.BirthDate)
-
 	var res Result
-	err = m.store.Update(ctx, set.All, func(tx store.Tx) error {
+	err = m.updateByYouth(ctx, r.Youth, now, func(y *youth) error {
 		res = Result{}
 		if r.IdempotencyKey != "" {
-			if rec, ok := tx.Idempotency(actor.Institution, r.IdempotencyKey); ok {
-				if !slices.Contains(set.All, rec.Youth) {
-					return fieldErr("idempotency_key", ErrIdempotencyReuse)
-				}
-				if err := json.Unmarshal(rec.Result, &res); err != nil {
-					return fmt.Errorf("matcher: stored result: %w", err)
-				}
-				res.Replayed = true
-				for _, reg := range tx.Registrations() {
-					if reg.ID == rec.Registration {
-						res.ClientRef = m.openRef(ctx, actor.Institution, reg)
-					}
-				}
-				return nil
+			if err := m.replay(ctx, y, actor, r, &res); err != nil {
+				return err
 			}
 		}
-		y := m.begin(tx, set.Primary, now, today)
-
-		own := y.liveOf(actor.Institution)
-		var reg store.Registration
-		if own != nil {
-			reg = *own
-			res.Refreshed = true
-			if r.Kind == Involvement {
-				reg.Kind = Involvement
-				reg.SignalCode = ""
-			} else if reg.Kind == Signal {
-				reg.SignalCode = r.SignalCode
-			}
-			reg.Urgent = r.Urgent
-			if r.Sector != "" {
-				reg.Sector = string(r.Sector)
-			}
-		} else {
-			reg = store.Registration{
-				ID:          store.NewID(),
-				Youth:       set.Primary,
-				Institution: actor.Institution,
-				Kind:        r.Kind,
-				SignalCode:  r.SignalCode,
-				Urgent:      r.Urgent,
-				Sector:      string(r.Sector),
-				CreatedAt:   now,
-			}
-		}
-		reg.Municipality = string(r.Municipality)
-		reg.Contact = r.Contact
-		reg.UpdatedAt = now
-		reg.EndsOn = endsOn
-		// A new reference replaces the one on file; a refresh without one
-		// keeps it, sealed anew (under the primary key, if it was rotated).
-		res.ClientRef = r.ClientRef
-		if res.ClientRef == "" && reg.ClientRef != nil {
-			res.ClientRef = m.openRef(ctx, actor.Institution, reg)
-		}
+		reg := m.report(ctx, y, actor, r, &res)
 		if res.ClientRef != "" {
 			sealed, err := m.refs.Seal(res.ClientRef, actor.Institution, reg.ID)
 			if err != nil {
@@ -279,14 +225,12 @@ func (m *Matcher) Register(ctx context.Context, actor Actor, r Registration) (Re
 			reg.ClientRef = sealed
 		}
 		y.put(reg)
-
 		y.kase.Age = age
 		y.kase.Municipality = string(r.Municipality)
-		after := y.distinctLive()
 		switch {
-		case own != nil:
+		case res.Refreshed:
 			// A refresh makes no new match.
-		case after >= 2:
+		case y.distinctLive() >= 2:
 			y.announceMatch(reg)
 		default:
 			y.emit(store.Event{Type: store.EventNoMatch, Recipient: actor.Institution, Registration: reg.ID, Urgent: reg.Urgent})
@@ -298,23 +242,100 @@ func (m *Matcher) Register(ctx context.Context, actor Actor, r Registration) (Re
 		res.Involved = m.parties(y.live, actor.Institution)
 		res.Coordinator = Coordinator{Institution: y.kase.Coordinator, Rule: y.kase.Rule}
 		res.NoCoordinator = y.noCoordinator
-		if r.IdempotencyKey != "" {
-			b, err := json.Marshal(res)
-			if err != nil {
-				return fmt.Errorf("matcher: %w", err)
-			}
-			tx.PutIdempotency(actor.Institution, r.IdempotencyKey, store.Idempotency{
-				Registration: reg.ID, Youth: set.Primary, CreatedAt: now, Result: b,
-			})
+		if r.IdempotencyKey == "" {
+			return nil
 		}
+		b, err := json.Marshal(res)
+		if err != nil {
+			return fmt.Errorf("matcher: %w", err)
+		}
+		y.tx.PutIdempotency(actor.Institution, r.IdempotencyKey, store.Idempotency{
+			Registration: reg.ID, Youth: y.kase.Youth, CreatedAt: now, Result: b,
+		})
 		return nil
 	})
 	if err != nil {
 		m.debug(ctx, "register", slog.String("institution", actor.Institution), slog.String("outcome", outcome(err)))
 		return Result{}, err
 	}
+	m.obs.Registered(r.Kind, registered(res))
 	m.debug(ctx, "register",
 		slog.String("institution", actor.Institution), slog.String("registration", res.ID.String()),
 		slog.Bool("matched", res.Matched), slog.Bool("refreshed", res.Refreshed), slog.Bool("replayed", res.Replayed))
 	return res, nil
+}
+
+// replay answers a retry of an earlier report with the same idempotency key
+// by its stored result, and returns errNoWrite; nil if there was none.
+func (m *Matcher) replay(ctx context.Context, y *youth, actor Actor, r Registration, res *Result) error {
+	rec, ok := y.tx.Idempotency(actor.Institution, r.IdempotencyKey)
+	if !ok {
+		return nil
+	}
+	if !slices.Contains(r.Youth.set.All, rec.Youth) {
+		return fieldErr("idempotency_key", ErrIdempotencyReuse)
+	}
+	if err := json.Unmarshal(rec.Result, res); err != nil {
+		return fmt.Errorf("matcher: stored result: %w", err)
+	}
+	res.Replayed = true
+	if reg := y.byID(rec.Registration); reg != nil {
+		res.ClientRef = m.openRef(ctx, actor.Institution, *reg)
+	}
+	return errNoWrite
+}
+
+// report returns the actor's registration for the youth as r makes it: its
+// live one refreshed (res.Refreshed), or a new one. res.ClientRef is the
+// reference it is to carry: r's, or on a refresh without one, the one on
+// file.
+func (m *Matcher) report(ctx context.Context, y *youth, actor Actor, r Registration, res *Result) store.Registration {
+	var reg store.Registration
+	if own := y.liveOf(actor.Institution); own != nil {
+		reg = *own
+		res.Refreshed = true
+		if r.Kind == Involvement {
+			reg.Kind = Involvement
+			reg.SignalCode = ""
+		} else if reg.Kind == Signal {
+			reg.SignalCode = r.SignalCode
+		}
+		reg.Urgent = r.Urgent
+		if r.Sector != "" {
+			reg.Sector = string(r.Sector)
+		}
+	} else {
+		reg = store.Registration{
+			ID:          store.NewID(),
+			Youth:       y.kase.Youth,
+			Institution: actor.Institution,
+			Kind:        r.Kind,
+			SignalCode:  r.SignalCode,
+			Urgent:      r.Urgent,
+			Sector:      string(r.Sector),
+			CreatedAt:   y.now,
+		}
+	}
+	reg.Municipality = string(r.Municipality)
+	reg.Contact = r.Contact
+	reg.UpdatedAt = y.now
+	reg.EndsOn = m.endsOn(y.today, r.EndsOn, r.BirthDate)
+	// A new reference replaces the one on file; a refresh without one
+	// keeps it, sealed anew (under the primary key, if it was rotated).
+	res.ClientRef = r.ClientRef
+	if res.ClientRef == "" && reg.ClientRef != nil {
+		res.ClientRef = m.openRef(ctx, actor.Institution, reg)
+	}
+	return reg
+}
+
+// registered says what became of an accepted report.
+func registered(res Result) Outcome {
+	switch {
+	case res.Replayed:
+		return OutcomeReplayed
+	case res.Refreshed:
+		return OutcomeRefreshed
+	}
+	return OutcomeNew
 }

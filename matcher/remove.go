@@ -2,7 +2,6 @@ package matcher
 
 import (
 	"context"
-	"errors"
 	"log/slog"
 	"slices"
 
@@ -46,10 +45,7 @@ func (m *Matcher) Remove(ctx context.Context, actor Actor, id ID, reason RemoveR
 	if reason != RemoveWrong && reason != RemoveObjection {
 		return fieldErr("reason", ErrRemoveReason)
 	}
-	now := m.clock()
-	today := m.today(now)
-	err = m.store.UpdateByID(ctx, id, func(tx store.Tx) error {
-		y := m.beginByID(tx, now, today)
+	err = m.updateByID(ctx, id, m.clock(), func(y *youth) error {
 		reg := y.byID(id)
 		if reg == nil {
 			return ErrNotFound
@@ -79,12 +75,8 @@ func (m *Matcher) Remove(ctx context.Context, actor Actor, id ID, reason RemoveR
 				y.emit(store.Event{Type: store.EventRemoved, Recipient: r.Institution, Registration: r.ID, Subject: removed.Institution, Reason: reason.String()})
 			}
 		}
-		y.finish()
 		return nil
 	})
-	if errors.Is(err, store.ErrNotFound) {
-		err = ErrNotFound
-	}
 	m.log.LogAttrs(ctx, slog.LevelInfo, "remove", slog.String("institution", actor.Institution), slog.String("reason", reason.String()), slog.String("outcome", outcome(err)))
 	return err
 }

@@ -21,8 +21,8 @@ func TestRotationLosesNoMatch(t *testing.T) {
 		t.Fatal(err)
 	}
 	e := newEnvWith(t, ps1, t.TempDir(), quiet())
-	s1 := e.register(t, school, signal(t, 1))
-	g2 := e.register(t, ggd, involvement(t, 2))
+	s1 := e.register(t, school, e.signal(t, 1))
+	g2 := e.register(t, ggd, e.involvement(t, 2))
 
 	h2, newID, err := keys.Rotate(h1)
 	if err != nil {
@@ -42,7 +42,9 @@ func TestRotationLosesNoMatch(t *testing.T) {
 	e.clock.Add(time.Hour)
 
 	// A report under the new key matches the old-key registration.
-	res, err := m2.Register(ctx, matcher.Actor{Institution: wij}, involvement(t, 1))
+	r := e.involvement(t, 1)
+	r.Youth = youthOf(t, m2, bsnFor(t, 1))
+	res, err := m2.Register(ctx, matcher.Actor{Institution: wij}, r)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -55,7 +57,7 @@ func TestRotationLosesNoMatch(t *testing.T) {
 		t.Fatalf("old registration not migrated: key %d, %v", reg.Youth.KeyID, err)
 	}
 	// An untouched youth is still found under the old key, by BSN and by ID.
-	if v, err := m2.Lookup(ctx, matcher.Actor{Institution: ggd}, bsnFor(t, 2)); err != nil || v.ID != g2.ID {
+	if v, err := m2.Lookup(ctx, matcher.Actor{Institution: ggd}, youthOf(t, m2, bsnFor(t, 2))); err != nil || v.ID != g2.ID {
 		t.Fatalf("lookup of an untouched youth: %+v %v", v, err)
 	}
 	reg, _ = e.store.Registration(ctx, g2.ID)

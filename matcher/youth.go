@@ -1,6 +1,8 @@
 package matcher
 
 import (
+	"context"
+	"errors"
 	"slices"
 	"time"
 
@@ -9,10 +11,10 @@ import (
 	"github.com/vindex-nl/vindex/store"
 )
 
-// youth is one youth's state inside one store update: every verb reads it
-// with begin, changes it, and writes it back with finish, so match
-// detection, coordinator decision and events are always made the same way
-// and land in the same atomic write.
+// youth is one youth's state inside one store update: every verb changes
+// it through updateByYouth or updateByID, which read it with begin and
+// write it back with finish, so match detection, coordinator decision and
+// events are always made the same way and land in the same atomic write.
 type youth struct {
 	m          *Matcher
 	tx         store.Tx
@@ -27,6 +29,70 @@ type youth struct {
 	noCoordinator   string
 	endedNow        map[store.ID]bool
 	events          []store.Event
+	finished        bool
+}
+
+// change is what a verb does to one youth's records inside a store update.
+// It returns an error to write nothing (the verb returns that error), or
+// errNoWrite to write nothing without an error.
+type change func(y *youth) error
+
+// errNoWrite, returned by a change, abandons its update quietly: nothing is
+// written or observed, and the verb goes on (a replayed report).
+var errNoWrite = errors.New("matcher: nothing to write")
+
+// updateByYouth applies c to the records of the youth who refers to, in one
+// atomic, durable store update made at now, and tells the observer what it
+// committed.
+func (m *Matcher) updateByYouth(ctx context.Context, who Youth, now time.Time, c change) error {
+	if who.IsZero() {
+		return fieldErr("youth", ErrMissingYouth)
+	}
+	var y *youth
+	err := m.store.Update(ctx, who.set.All, func(tx store.Tx) error {
+		y = m.begin(tx, who.set.Primary, now, m.today(now))
+		return y.apply(c)
+	})
+	return m.committed(y, err)
+}
+
+// updateByID is updateByYouth for the youth that holds registration id, or
+// ErrNotFound if no registration has that ID.
+func (m *Matcher) updateByID(ctx context.Context, id ID, now time.Time, c change) error {
+	var y *youth
+	err := m.store.UpdateByID(ctx, id, func(tx store.Tx) error {
+		y = m.beginByID(tx, now, m.today(now))
+		return y.apply(c)
+	})
+	if errors.Is(err, store.ErrNotFound) {
+		err = ErrNotFound
+	}
+	return m.committed(y, err)
+}
+
+// apply runs c and, unless it fails, stages the outcome (if c has not
+// already: a change that answers with the outcome finishes itself).
+func (y *youth) apply(c change) error {
+	if err := c(y); err != nil {
+		return err
+	}
+	if !y.finished {
+		y.finish()
+	}
+	return nil
+}
+
+// committed is what an update returns: nil for an abandoned one, else err;
+// a committed one is observed first.
+func (m *Matcher) committed(y *youth, err error) error {
+	switch {
+	case errors.Is(err, errNoWrite):
+		return nil
+	case err != nil:
+		return err
+	}
+	m.observe(y.events)
+	return nil
 }
 
 // begin reads the youth's records through tx. Records under an older key
@@ -209,6 +275,7 @@ func (y *youth) decide() rules.Decision {
 // finish decides the coordinator, announces a change of coordinator, and
 // stages the case record and the events.
 func (y *youth) finish() {
+	y.finished = true
 	y.redecide(y.now)
 	if c := y.kase.Coordinator; c != "" && c != y.prevCoordinator {
 		for _, r := range y.live {

@@ -65,10 +65,14 @@ func TestMatchIsMailedAndPosted(t *testing.T) {
 	const digits, date = "111222333", "2014-05-17"
 	bsn, _ := identity.ParseBSN(digits)
 	birth, _ := identity.ParseBirthDate(date)
+	youth, err := m.YouthByBSN(bsn)
+	if err != nil {
+		t.Fatal(err)
+	}
 	report := func(inst string, kind matcher.Kind, code string, c matcher.Contact, ref string) {
 		t.Helper()
 		if _, err := m.Register(bg, matcher.Actor{Institution: inst}, matcher.Registration{
-			BSN: bsn, BirthDate: birth, Municipality: "GM0014", Kind: kind, SignalCode: code, Contact: c, ClientRef: ref,
+			Youth: youth, BirthDate: birth, Municipality: "GM0014", Kind: kind, SignalCode: code, Contact: c, ClientRef: ref,
 		}); err != nil {
 			t.Fatal(err)
 		}

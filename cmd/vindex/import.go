@@ -355,7 +355,7 @@ func importOne(ctx context.Context, m *matcher.Matcher, row importRow) (matcher.
 	default:
 		return matcher.Result{}, rowError{"urgent: want true or false"}
 	}
-	reg, err := req.Registration(time.UTC)
+	reg, err := req.Registration(m, time.UTC)
 	if err != nil {
 		return matcher.Result{}, rowError{err.Error()}
 	}

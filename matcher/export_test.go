@@ -1,0 +1,4 @@
+package matcher
+
+// ClientRefOf is clientRef, for the tests of package matcher_test.
+var ClientRefOf = (*Matcher).clientRef

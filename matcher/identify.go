@@ -1,0 +1,62 @@
+package matcher
+
+import (
+	"fmt"
+	"log/slog"
+
+	"github.com/vindex-nl/vindex/crypto/pseudonym"
+	"github.com/vindex-nl/vindex/identity"
+)
+
+// Pseudonymiser computes a youth's pseudonyms under every enabled key,
+// primary first. *pseudonym.Pseudonymiser is one.
+type Pseudonymiser interface {
+	Youth(bsn identity.BSN) (pseudonym.Set, error)
+}
+
+var _ Pseudonymiser = (*pseudonym.Pseudonymiser)(nil)
+
+// Youth refers to one youth: the verbs take it in place of an identity. It
+// holds the youth's pseudonyms under every enabled key and, if it was made
+// from a clear BSN, that BSN, for the client-reference check only. It never
+// prints or logs either: every fmt verb and slog show "Youth(redacted)", and
+// it marshals to nothing. The zero Youth refers to no one.
+//
+// A Youth is made by the matcher that takes it ([Matcher.YouthByBSN]), so
+// that its pseudonyms are under that matcher's keys.
+type Youth struct {
+	set pseudonym.Set
+	bsn identity.BSN // zero unless made from a clear BSN
+}
+
+// YouthByBSN returns the Youth of a clear BSN: its pseudonyms under every
+// enabled key of [Config.Pseudonymiser] (crypto/pseudonym). A zero BSN is a
+// *FieldError for "bsn" wrapping ErrMissingBSN. The error never quotes the
+// BSN.
+func (m *Matcher) YouthByBSN(bsn identity.BSN) (Youth, error) {
+	if bsn.IsZero() {
+		return Youth{}, fieldErr("bsn", ErrMissingBSN)
+	}
+	set, err := m.ps.Youth(bsn)
+	if err != nil {
+		return Youth{}, fmt.Errorf("matcher: pseudonym: %w", err)
+	}
+	if len(set.All) == 0 {
+		return Youth{}, fmt.Errorf("matcher: pseudonym: %w", pseudonym.ErrNoKey)
+	}
+	return Youth{set: set, bsn: bsn}, nil
+}
+
+// IsZero reports whether y refers to no one.
+func (y Youth) IsZero() bool { return len(y.set.All) == 0 }
+
+const youthRedacted = "Youth(redacted)"
+
+// String returns "Youth(redacted)".
+func (y Youth) String() string { return youthRedacted }
+
+// Format prints "Youth(redacted)" for every verb.
+func (y Youth) Format(f fmt.State, _ rune) { f.Write([]byte(youthRedacted)) }
+
+// LogValue returns "Youth(redacted)".
+func (y Youth) LogValue() slog.Value { return slog.StringValue(youthRedacted) }
