@@ -160,11 +160,11 @@ func run(ctx context.Context, c config, stdout io.Writer, logger *slog.Logger) e
 	handler, err := httpapi.New(httpapi.Config{
 		Matcher: m, Covenant: cov, Tokens: tokens, Metrics: metrics, ServeMetrics: c.MetricsListen == "",
 		Logger: logger, MaxBodyBytes: c.MaxBodyBytes,
-		Ready: func(context.Context) error {
+		Ready: func(ctx context.Context) error {
 			if draining.Load() {
 				return errors.New("shutting down")
 			}
-			return st.Check()
+			return st.Check(ctx)
 		},
 	})
 	if err != nil {
