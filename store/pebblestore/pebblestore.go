@@ -8,6 +8,11 @@
 // youths proceed in parallel. Outbox sequence numbers are assigned under a
 // short commit lock, so they increase in commit order.
 //
+// Besides store.Store it implements the optional store.DeliveryStore,
+// store.KeyUse and store.Checker. The key-use counts and the last outbox
+// sequence number are kept in memory, updated at each commit, and rebuilt
+// from the data at Open (which reads every youth record once for that).
+//
 // The key schema is documented in keys.go and the record encoding in
 // codec.go: both are versioned. Pebble's own log lines go to the slog.Logger
 // in Options; they name files and levels, never a key or a value.
