@@ -105,21 +105,7 @@ func testKeyUseLive(t *testing.T, open Opener) {
 	live(use{1: 2, 2: 2})
 
 	// Updates that write nothing count nothing.
-	boom := errors.New("boom")
-	if err := s.Update(ctx, both, func(tx store.Tx) error {
-		tx.Put(Reg(cur, "jeugdarts", t0))
-		tx.Delete(a.ID)
-		return boom
-	}); !errors.Is(err, boom) {
-		t.Fatalf("failed update: %v", err)
-	}
-	if err := s.Update(ctx, []pseudonym.Pseudonym{old}, func(tx store.Tx) error {
-		tx.Put(Reg(old, "jeugdarts", t0))
-		tx.Put(Reg(Youth(1, 99), "jeugdarts", t0))
-		return nil
-	}); !errors.Is(err, store.ErrConflict) {
-		t.Fatalf("conflicting update: %v", err)
-	}
+	failUpdates(t, s, both, a.ID)
 	live(use{1: 2, 2: 2})
 
 	// Migration: Put with the new pseudonym moves a to the new key.
@@ -154,6 +140,28 @@ func testKeyUseLive(t *testing.T, open Opener) {
 	// Purged: still nothing.
 	deleteByID(t, s, b.ID)
 	live(use{})
+}
+
+// failUpdates runs an update of youth that fails and one that is refused
+// (ErrConflict), each staging a new registration and the deletion of id.
+func failUpdates(t *testing.T, s store.Store, youth []pseudonym.Pseudonym, id store.ID) {
+	t.Helper()
+	boom := errors.New("boom")
+	if err := s.Update(ctx, youth, func(tx store.Tx) error {
+		tx.Put(Reg(youth[0], "jeugdarts", t0))
+		tx.Delete(id)
+		return boom
+	}); !errors.Is(err, boom) {
+		t.Fatalf("failed update: %v", err)
+	}
+	if err := s.Update(ctx, youth, func(tx store.Tx) error {
+		tx.Put(Reg(youth[0], "jeugdarts", t0))
+		tx.Delete(id)
+		tx.Put(Reg(Youth(1, 99), "jeugdarts", t0))
+		return nil
+	}); !errors.Is(err, store.ErrConflict) {
+		t.Fatalf("conflicting update: %v", err)
+	}
 }
 
 // testKeyUseRefs counts client references per reference key: a reference
