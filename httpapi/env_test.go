@@ -178,7 +178,7 @@ func newEnvWith(t testing.TB, debug bool, tune func(*http.Server)) *env {
 
 	handler, err := httpapi.New(httpapi.Config{
 		Matcher: e.m, Covenant: e.cov, Tokens: tokens, Metrics: e.metrics, ServeMetrics: true, Logger: logger,
-		Ready: func(context.Context) error { return e.store.Check() },
+		Ready: func(ctx context.Context) error { return e.store.Check(ctx) },
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -35,12 +35,30 @@
 //
 // All methods are safe for concurrent use. Backends pass the conformance
 // suite in store/storetest.
+//
+// # Optional interfaces
+//
+// [Store] is what the matcher needs. A backend serves the rest of vindex
+// by also implementing:
+//
+//   - [DeliveryStore]: delivery state beside the outbox, for the delivery
+//     worker and vindex outbox, and the outbox's last sequence number, to
+//     move a delivery cursor past every event so far (vindex import
+//     --notify=false);
+//   - [KeyUse]: what depends on each key, so that vindex keys retire
+//     retires a key only when nothing live depends on it (a key rotation
+//     loses no match), and vindex keys status and /metrics show it;
+//   - [Checker]: whether the store can still commit, for /readyz.
+//
+// vindex serve, import, outbox and keys need all three; storetest checks
+// each one a backend implements.
 package store
 
 import (
 	"context"
 	"crypto/rand"
 	"encoding/base32"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"time"
@@ -444,4 +462,73 @@ type DeliveryStore interface {
 	// again (attempts kept, to be tried at once), and the cursor moves back
 	// below the first. It returns how many there were.
 	RetryDead(ctx context.Context, recipient, channel string) (int, error)
+	// LastSeq returns the sequence number of the last outbox event that
+	// Events returns, of any recipient: every event numbered up to it has
+	// committed and is readable, and every event that commits later gets
+	// a greater number. 0 if the outbox is empty. A cursor moved to it
+	// (RecordDeliveries) therefore skips exactly the events committed so
+	// far. Re-opened, the store has the same last number. It is kept in
+	// step with each commit rather than looked up, so a call costs no I/O
+	// and cannot fail; after Close its result is undefined.
+	LastSeq() uint64
+}
+
+// KeyUse counts, per key, the stored records that still need the key: the
+// counts by which a key is retired only when nothing live depends on it
+// (a key rotation loses no match; see crypto/keys).
+//
+// The counts are exact for the committed state. An update that commits
+// changes them by what it changed, judged by each registration's state
+// before and after the update (a refresh that keeps the key and the state
+// changes nothing); an update that fails or is refused changes nothing.
+// They are current once Update returns: a concurrent call may see an
+// update's change a moment before its Update returns, never half of it.
+// (If the commit's sync then fails, the store is out of service and the
+// counts are those of the data again after re-open.) Re-opened, the store
+// counts what it holds.
+//
+// A backend keeps the counts up to date as updates commit rather than
+// computing them when asked: a call costs no I/O (vindex serve reads
+// LiveByKey on every scrape of /metrics) and cannot fail. Both methods
+// are safe for concurrent use; after Close their result is undefined.
+// Both maps are the caller's and never nil; a key with nothing counted is
+// absent, never a zero entry.
+type KeyUse interface {
+	// LiveByKey returns, per PRF key ID, how many live registrations
+	// (Registration.IsLive) are stored under a pseudonym of that key
+	// (Registration.Youth.KeyID). Ended registrations are not counted:
+	// they no longer match, so they do not need the key. A registration
+	// migrated to another key (Put with a pseudonym of the new key) is
+	// counted under the new key only.
+	LiveByKey() map[uint32]int64
+	// RefsByKey returns, per reference key ID, how many stored
+	// registrations, live or ended, hold a client reference sealed under
+	// that key (RefKeyID of Registration.ClientRef). An ended registration
+	// keeps its reference until it is deleted (purged or removed), so it
+	// is counted until then. A ClientRef that names no key (RefKeyID
+	// false) is not counted.
+	RefsByKey() map[uint32]int64
+}
+
+// RefKeyID returns the ID of the reference key a sealed client reference
+// was sealed under, as its first bytes name it: Tink's output prefix, a
+// version byte 1 and the key ID, 4 bytes big-endian (see
+// crypto/clientref). ok is false if sealed does not begin so.
+func RefKeyID(sealed []byte) (id uint32, ok bool) {
+	if len(sealed) < 5 || sealed[0] != 1 {
+		return 0, false
+	}
+	return binary.BigEndian.Uint32(sealed[1:5]), true
+}
+
+// Checker tells whether the store can still commit, for a readiness probe.
+type Checker interface {
+	// Check returns nil if the store takes writes now, ErrClosed after
+	// Close, and an error wrapping ErrUnavailable if it refuses them (disk
+	// space low, or a failed write to disk). It finds out by a durable
+	// write that changes no record (a synced empty log entry, say), so a
+	// failing disk shows here before it shows on a report, and a write
+	// failure it meets puts the store out of service as a failed Update
+	// would. It is safe for concurrent use with every other method.
+	Check(ctx context.Context) error
 }

@@ -7,7 +7,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"slices"
 	"strings"
@@ -22,7 +21,6 @@ import (
 	"github.com/vindex-nl/vindex/matcher"
 	"github.com/vindex-nl/vindex/rules"
 	"github.com/vindex-nl/vindex/store"
-	"github.com/vindex-nl/vindex/store/pebblestore"
 )
 
 const importUsage = `Usage: vindex import FILE [--config FILE] [flags]
@@ -155,7 +153,7 @@ func importCmd(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	st, err := pebblestore.Open(c.storeDir(), &pebblestore.Options{Logger: slog.New(slog.DiscardHandler), CacheSize: c.CacheSize, MinFreeBytes: c.MinFreeDisk})
+	st, err := openStore(c, importUse)
 	if err != nil {
 		return fmt.Errorf("the store is not available (is a server running?): %w", err)
 	}
@@ -366,7 +364,7 @@ func importOne(ctx context.Context, m *matcher.Matcher, row importRow) (matcher.
 // settled (delivered or dead) on each channel the settings give it, so that
 // moving the delivery cursors past an import skips only the import's
 // events there.
-func outboxDelivered(ctx context.Context, st *pebblestore.Store, cov *rules.Covenant, channels func(institution string) []string) error {
+func outboxDelivered(ctx context.Context, st backend, cov *rules.Covenant, channels func(institution string) []string) error {
 	const most = 1 << 16
 	for _, inst := range cov.Institutions {
 		for _, ch := range channels(inst.ID) {

@@ -15,7 +15,7 @@ import (
 	"github.com/vindex-nl/vindex/crypto/keys/insecurelocalkek"
 	"github.com/vindex-nl/vindex/crypto/keys/vaultkek"
 	"github.com/vindex-nl/vindex/crypto/pseudonym"
-	"github.com/vindex-nl/vindex/store/pebblestore"
+	"github.com/vindex-nl/vindex/store"
 )
 
 // kek is the open key-encryption key of a configuration.
@@ -76,7 +76,7 @@ type keysetFile struct {
 	rotate func(*keyset.Handle) (*keyset.Handle, uint32, error)
 	// use counts, per key ID, what still depends on a key (from the
 	// store); using says what it counts, for messages.
-	use   func(*pebblestore.Store) map[uint32]int64
+	use   func(store.KeyUse) map[uint32]int64
 	using string
 	// missing is added to the error when the file does not exist.
 	missing string
@@ -84,10 +84,10 @@ type keysetFile struct {
 
 func keysetFiles(c config) (prf, refs keysetFile) {
 	prf = keysetFile{what: "keyset", path: c.Keyset, ad: keys.AssociatedData(c.Deployment),
-		create: keys.Create, rotate: keys.Rotate, use: (*pebblestore.Store).LiveByKey, using: "live registrations",
+		create: keys.Create, rotate: keys.Rotate, use: store.KeyUse.LiveByKey, using: "live registrations",
 		missing: "create one with `vindex keys init`"}
 	refs = keysetFile{what: "reference keyset", path: c.RefKeyset, ad: keys.RefAssociatedData(c.Deployment),
-		create: keys.CreateRefKeyset, rotate: keys.RotateRefKeyset, use: (*pebblestore.Store).RefsByKey, using: "stored client references",
+		create: keys.CreateRefKeyset, rotate: keys.RotateRefKeyset, use: store.KeyUse.RefsByKey, using: "stored client references",
 		missing: "the reference keyset seals client references; create it with `vindex keys init` (it keeps an existing PRF keyset)"}
 	return prf, refs
 }

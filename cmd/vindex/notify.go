@@ -14,14 +14,13 @@ import (
 	"github.com/vindex-nl/vindex/notify"
 	"github.com/vindex-nl/vindex/rules"
 	"github.com/vindex-nl/vindex/store"
-	"github.com/vindex-nl/vindex/store/pebblestore"
 )
 
 // newWorker builds the delivery worker of `serve` from the settings: mail
 // over SMTP (or, with --dev and no SMTP, .eml files in DIR/mail) and the
 // webhooks of the webhooks file. With neither, it returns nil: events stay
 // in the outbox, readable over the API.
-func newWorker(c config, cov *rules.Covenant, st *pebblestore.Store, refs notify.RefOpener, metrics *httpapi.Metrics, logger *slog.Logger) (*notify.Worker, error) {
+func newWorker(c config, cov *rules.Covenant, st backend, refs notify.RefOpener, metrics *httpapi.Metrics, logger *slog.Logger) (*notify.Worker, error) {
 	var tm *notify.Templates
 	var err error
 	if c.MailTemplates != "" {
@@ -185,7 +184,7 @@ func outboxCmd(args []string, stdout, stderr io.Writer) error {
 			return fmt.Errorf("outbox: %q is not an institution of the covenant", only)
 		}
 	}
-	st, err := pebblestore.Open(c.storeDir(), &pebblestore.Options{Logger: slog.New(slog.DiscardHandler), MinFreeBytes: -1})
+	st, err := openStore(c, toolUse)
 	if err != nil {
 		return fmt.Errorf("the store is not available (is a server running?): %w", err)
 	}

@@ -104,7 +104,7 @@ func run(ctx context.Context, c config, stdout io.Writer, logger *slog.Logger) e
 	}
 	logger.Info("keysets unwrapped", slog.String("kek", k.describe(c)))
 
-	st, err := pebblestore.Open(c.storeDir(), &pebblestore.Options{Logger: logger, CacheSize: c.CacheSize, MinFreeBytes: c.MinFreeDisk})
+	st, err := openStore(c, serveUse(logger))
 	if err != nil {
 		return err
 	}
@@ -117,7 +117,9 @@ func run(ctx context.Context, c config, stdout io.Writer, logger *slog.Logger) e
 	defer closeStore()
 
 	metrics := httpapi.NewMetrics()
-	metrics.WatchPebble(st)
+	if p, ok := st.(*pebblestore.Store); ok {
+		metrics.WatchPebble(p) // Pebble's own figures
+	}
 	metrics.WatchKeys(ps)
 	metrics.WatchKeyUse(st)
 	metrics.WatchOutbox(st, cov)
@@ -160,11 +162,11 @@ func run(ctx context.Context, c config, stdout io.Writer, logger *slog.Logger) e
 	handler, err := httpapi.New(httpapi.Config{
 		Matcher: m, Covenant: cov, Tokens: tokens, Metrics: metrics, ServeMetrics: c.MetricsListen == "",
 		Logger: logger, MaxBodyBytes: c.MaxBodyBytes,
-		Ready: func(context.Context) error {
+		Ready: func(ctx context.Context) error {
 			if draining.Load() {
 				return errors.New("shutting down")
 			}
-			return st.Check()
+			return st.Check(ctx)
 		},
 	})
 	if err != nil {

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -22,7 +21,7 @@ import (
 	"github.com/vindex-nl/vindex/examples"
 	"github.com/vindex-nl/vindex/httpapi"
 	"github.com/vindex-nl/vindex/rules"
-	"github.com/vindex-nl/vindex/store/pebblestore"
+	"github.com/vindex-nl/vindex/store"
 )
 
 const keysUsage = `Usage: vindex keys init|status|rotate|retire ID|rewrap [--refs] [--config FILE] [flags]
@@ -237,12 +236,12 @@ func printAllStatus(stdout, stderr io.Writer, c config, k *kek, prf, ref keysetF
 // fromStore opens the store read-only in effect (nothing is written) to
 // count what depends on each key. It fails while a server has the store
 // open.
-func fromStore(c config, count func(*pebblestore.Store) map[uint32]int64) (map[uint32]int64, error) {
+func fromStore(c config, count func(store.KeyUse) map[uint32]int64) (map[uint32]int64, error) {
 	dir := c.storeDir()
 	if !exists(dir) {
 		return map[uint32]int64{}, nil
 	}
-	st, err := pebblestore.Open(dir, &pebblestore.Options{Logger: slog.New(slog.DiscardHandler)})
+	st, err := openStore(c, toolUse)
 	if err != nil {
 		return nil, fmt.Errorf("the store %s is not available (a running server has it open? its /metrics shows vindex_key_live_registrations): %w", dir, err)
 	}

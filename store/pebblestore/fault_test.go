@@ -178,7 +178,7 @@ func walFaultChild(dir string) {
 	fmt.Println("after", putOne(s, 1000))
 	fmt.Println("health", s.Health())
 	fmt.Println("view", s.View(ctx, []pseudonym.Pseudonym{storetest.Youth(7, 0)}, func(store.Reader) error { return nil }))
-	if !errors.Is(s.Check(), store.ErrUnavailable) {
+	if !errors.Is(s.Check(ctx), store.ErrUnavailable) {
 		fmt.Println("check not unavailable")
 	}
 	os.Exit(0) // without Close, as a server would exit
@@ -220,7 +220,7 @@ func TestDiskFullRefusesWrites(t *testing.T) {
 	if !present(t, s, 5) {
 		t.Fatal("reads stopped on a full disk")
 	}
-	if err := s.Check(); !errors.Is(err, store.ErrUnavailable) {
+	if err := s.Check(ctx); !errors.Is(err, store.ErrUnavailable) {
 		t.Errorf("Check on a full disk: %v", err)
 	}
 	if err := os.Remove(filepath.Join(mnt, "ballast")); err != nil {

@@ -8,6 +8,11 @@
 // youths proceed in parallel. Outbox sequence numbers are assigned under a
 // short commit lock, so they increase in commit order.
 //
+// Besides store.Store it implements the optional store.DeliveryStore,
+// store.KeyUse and store.Checker. The key-use counts and the last outbox
+// sequence number are kept in memory, updated at each commit, and rebuilt
+// from the data at Open (which reads every youth record once for that).
+//
 // The key schema is documented in keys.go and the record encoding in
 // codec.go: both are versioned. Pebble's own log lines go to the slog.Logger
 // in Options; they name files and levels, never a key or a value.
@@ -93,7 +98,11 @@ const lockStripes = 4096
 // update.
 const maxPseudonyms = 64
 
-var _ store.Store = (*Store)(nil)
+var (
+	_ store.Store   = (*Store)(nil)
+	_ store.KeyUse  = (*Store)(nil)
+	_ store.Checker = (*Store)(nil)
+)
 
 // ErrSchema is returned by Open for a data directory written by an unknown
 // schema version.
@@ -260,7 +269,9 @@ func (s *Store) lowDisk() error {
 }
 
 // Health reports why the store takes no writes (store.ErrUnavailable:
-// disk space low, or a failed write), or nil.
+// disk space low, or a failed write), or nil: what Check reports, from
+// what the store knows, without writing. It is not part of the store
+// contract.
 func (s *Store) Health() error {
 	if err := s.failure(); err != nil {
 		return err
@@ -289,9 +300,12 @@ func (s *Store) leave() { s.mu.RUnlock() }
 // Metrics returns Pebble's metrics, for operators.
 func (s *Store) Metrics() *pebble.Metrics { return s.db.Metrics() }
 
-// Check verifies that the store can still write: it syncs an empty batch.
-// A failing disk shows here before it shows on a report.
-func (s *Store) Check() error {
+// Check implements store.Checker: it syncs an empty batch to the
+// write-ahead log. A failing disk shows here before it shows on a report.
+func (s *Store) Check(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
 	if err := s.enter(); err != nil {
 		return err
 	}
@@ -851,8 +865,8 @@ func (s *Store) Registration(ctx context.Context, id store.ID) (store.Registrati
 	return store.Registration{}, fmt.Errorf("pebblestore: id index points nowhere: %w", store.ErrCorrupt)
 }
 
-// LastSeq returns the sequence number of the last outbox event committed
-// and visible to readers (0 if there is none).
+// LastSeq implements store.DeliveryStore: the published mark, up to which
+// every outbox event has been applied and Events reads.
 func (s *Store) LastSeq() uint64 { return s.seqs.visible() }
 
 // Events implements store.Store.
@@ -1136,7 +1150,7 @@ func (k *keyUse) apply(before, after []store.Registration) {
 		if r.IsLive() {
 			k.live[r.Youth.KeyID]--
 		}
-		if id, ok := refKeyID(r.ClientRef); ok {
+		if id, ok := store.RefKeyID(r.ClientRef); ok {
 			k.refs[id]--
 		}
 	}
@@ -1144,7 +1158,7 @@ func (k *keyUse) apply(before, after []store.Registration) {
 		if r.IsLive() {
 			k.live[r.Youth.KeyID]++
 		}
-		if id, ok := refKeyID(r.ClientRef); ok {
+		if id, ok := store.RefKeyID(r.ClientRef); ok {
 			k.refs[id]++
 		}
 	}
@@ -1157,30 +1171,17 @@ func (k *keyUse) apply(before, after []store.Registration) {
 	}
 }
 
-// refKeyID reads the key ID a sealed client reference names: Tink's output
-// prefix, a version byte 1 and the key ID big-endian, begins every
-// ciphertext of the reference keyset (see crypto/clientref).
-func refKeyID(sealed []byte) (uint32, bool) {
-	if len(sealed) < 5 || sealed[0] != 1 {
-		return 0, false
-	}
-	return binary.BigEndian.Uint32(sealed[1:5]), true
-}
-
-// RefsByKey returns, per reference key ID, how many registrations (live or
-// ended: an ended one keeps its reference until it is purged) hold a client
-// reference sealed under that key. A key with none is absent: no stored
-// reference needs it.
+// RefsByKey implements store.KeyUse: the registrations, live or ended,
+// whose client reference is sealed under each reference key ID.
 func (s *Store) RefsByKey() map[uint32]int64 {
 	s.keyUse.mu.Lock()
 	defer s.keyUse.mu.Unlock()
 	return counts(s.keyUse.refs)
 }
 
-// LiveByKey returns, per key ID, how many live registrations the store
-// holds under pseudonyms of that key. A key with none is absent: nothing
-// live depends on it. Ended registrations are kept under the key they were
-// made with; they need it no more (they no longer match).
+// LiveByKey implements store.KeyUse: the live registrations under each key
+// ID. Ended registrations are kept under the key they were made with; they
+// need it no more (they no longer match).
 func (s *Store) LiveByKey() map[uint32]int64 {
 	s.keyUse.mu.Lock()
 	defer s.keyUse.mu.Unlock()

@@ -55,11 +55,11 @@ func TestCheck(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Check(); err != nil {
+	if err := s.Check(ctx); err != nil {
 		t.Fatalf("Check on a healthy store: %v", err)
 	}
 	s.Close()
-	if err := s.Check(); err == nil {
+	if err := s.Check(ctx); err == nil {
 		t.Fatal("Check on a closed store succeeded")
 	}
 }

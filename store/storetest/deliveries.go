@@ -2,9 +2,11 @@ package storetest
 
 import (
 	"errors"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/vindex-nl/vindex/crypto/pseudonym"
 	"github.com/vindex-nl/vindex/store"
 )
 
@@ -141,5 +143,140 @@ func testRetryDead(t *testing.T, open Opener) {
 	}
 	if n, err := ds.RetryDead(ctx, "ggd", "webhook"); n != 0 || err != nil {
 		t.Fatalf("a second RetryDead = %d, %v", n, err)
+	}
+}
+
+// testLastSeq: LastSeq is the last event's number, moves only when events
+// commit, survives a re-open, and a cursor moved to it skips exactly the
+// events committed so far.
+func testLastSeq(t *testing.T, open Opener) {
+	s, ds := deliveryStore(t, open)
+	if n := ds.LastSeq(); n != 0 {
+		t.Fatalf("LastSeq of an empty outbox = %d, want 0", n)
+	}
+	y := Youth(1, 41)
+	appendEvents(t, s, y,
+		store.Event{Type: store.EventMatch, At: t0, Recipient: "ggd"},
+		store.Event{Type: store.EventMatch, At: t0, Recipient: "wij"})
+	appendEvents(t, s, y, store.Event{Type: store.EventCoordinator, At: t0, Recipient: "wij"})
+	all, err := s.Events(ctx, "", 0, 100)
+	if err != nil || len(all) != 3 {
+		t.Fatalf("events: %v, %v", all, err)
+	}
+	last := all[2].Seq
+	if n := ds.LastSeq(); n != last {
+		t.Fatalf("LastSeq = %d, want the last event's %d", n, last)
+	}
+	// No event committed: no change.
+	put(t, s, []pseudonym.Pseudonym{y}, Reg(y, "ggd", t0))
+	boom := errors.New("boom")
+	if err := s.Update(ctx, []pseudonym.Pseudonym{y}, func(tx store.Tx) error {
+		tx.Append(store.Event{Type: store.EventMatch, At: t0, Recipient: "ggd"})
+		return boom
+	}); !errors.Is(err, boom) {
+		t.Fatalf("failed update: %v", err)
+	}
+	if n := ds.LastSeq(); n != last {
+		t.Fatalf("LastSeq after updates without events = %d, want %d", n, last)
+	}
+	// A cursor moved to LastSeq skips what is there, and nothing later.
+	if err := ds.RecordDeliveries(ctx, "ggd", "email", ds.LastSeq(), nil); err != nil {
+		t.Fatal(err)
+	}
+	if evs, _, err := store.Undelivered(ctx, undelivered{s, ds}, "ggd", "email", 100); err != nil || len(evs) != 0 {
+		t.Fatalf("undelivered after moving the cursor to LastSeq: %v, %v", evs, err)
+	}
+	appendEvents(t, s, y, store.Event{Type: store.EventEnded, At: t0, Recipient: "ggd"})
+	evs, _, err := store.Undelivered(ctx, undelivered{s, ds}, "ggd", "email", 100)
+	if err != nil || len(evs) != 1 || evs[0].Seq <= last || evs[0].Type != store.EventEnded {
+		t.Fatalf("undelivered after a new event: %v, %v", evs, err)
+	}
+	last = evs[0].Seq
+	if n := ds.LastSeq(); n != last {
+		t.Fatalf("LastSeq = %d, want %d", n, last)
+	}
+	s.Close()
+	s = openStore(t, open)
+	if n := s.(store.DeliveryStore).LastSeq(); n != last {
+		t.Fatalf("LastSeq after re-open = %d, want %d", n, last)
+	}
+	appendEvents(t, s, y, store.Event{Type: store.EventEnded, At: t0, Recipient: "wij"})
+	if n := s.(store.DeliveryStore).LastSeq(); n <= last {
+		t.Fatalf("LastSeq after re-open and a new event = %d, want more than %d", n, last)
+	}
+}
+
+// undelivered joins a Store's Events and a DeliveryStore's DeliveryLog for
+// store.Undelivered.
+type undelivered struct {
+	store.Store
+	store.DeliveryStore
+}
+
+// testLastSeqConcurrent: while writers commit, every event numbered up to
+// what LastSeq returned is readable already: none at or below it fills in
+// later.
+func testLastSeqConcurrent(t *testing.T, open Opener) {
+	s, ds := deliveryStore(t, open)
+	const workers, each = 8, 40
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Go(func() {
+			for i := range each {
+				y := Youth(4, w*1000+i)
+				if err := s.Update(ctx, []pseudonym.Pseudonym{y}, func(tx store.Tx) error {
+					tx.Append(store.Event{Type: store.EventNoMatch, At: t0, Recipient: "ggd"})
+					tx.Append(store.Event{Type: store.EventNoMatch, At: t0, Recipient: "wij"})
+					return nil
+				}); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		})
+	}
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	const total = 2 * workers * each
+	type look struct {
+		mark uint64
+		seen map[uint64]bool
+	}
+	var looks []look
+	var prev uint64
+	for running := true; running; {
+		select {
+		case <-done:
+			running = false
+		default:
+		}
+		mark := ds.LastSeq()
+		if mark < prev {
+			t.Fatalf("LastSeq went back from %d to %d", prev, mark)
+		}
+		prev = mark
+		evs, err := s.Events(ctx, "", 0, total)
+		if err != nil {
+			t.Fatal(err)
+		}
+		l := look{mark: mark, seen: map[uint64]bool{}}
+		for _, e := range evs {
+			l.seen[e.Seq] = true
+		}
+		looks = append(looks, l)
+	}
+	all, err := s.Events(ctx, "", 0, total+1)
+	if err != nil || len(all) != total {
+		t.Fatalf("%d events, want %d (%v)", len(all), total, err)
+	}
+	if n := ds.LastSeq(); n != all[len(all)-1].Seq {
+		t.Fatalf("LastSeq at rest = %d, want the last event's %d", n, all[len(all)-1].Seq)
+	}
+	for _, l := range looks {
+		for _, e := range all {
+			if e.Seq <= l.mark && !l.seen[e.Seq] {
+				t.Fatalf("event %d was not readable when LastSeq said %d", e.Seq, l.mark)
+			}
+		}
 	}
 }

@@ -15,6 +15,13 @@
 // re-open, migration between pseudonyms, the identifier and day indexes, the
 // outbox's sequence order and per-recipient view, idempotency records,
 // serialised updates of one youth under concurrency, and ErrClosed.
+//
+// For each optional interface of package store the backend implements, it
+// checks that too (and skips those tests otherwise): the delivery state and
+// the outbox's LastSeq (store.DeliveryStore); the key-use counts by which a
+// key is retired only when nothing live depends on it, through rotation,
+// migration, ending, removal, purging and re-open (store.KeyUse); and the
+// write check (store.Checker).
 package storetest
 
 import (
@@ -60,6 +67,12 @@ func Run(t *testing.T, newLocation func(t *testing.T) Opener) {
 		{"ContextCancelled", testContextCancelled},
 		{"Deliveries", testDeliveries},
 		{"RetryDead", testRetryDead},
+		{"LastSeq", testLastSeq},
+		{"LastSeqConcurrent", testLastSeqConcurrent},
+		{"KeyUseLive", testKeyUseLive},
+		{"KeyUseRefs", testKeyUseRefs},
+		{"KeyUseConcurrent", testKeyUseConcurrent},
+		{"Check", testCheck},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -1,0 +1,66 @@
+package main
+
+import (
+	"log/slog"
+
+	"github.com/vindex-nl/vindex/store"
+	"github.com/vindex-nl/vindex/store/pebblestore"
+)
+
+// backend is what the commands need of the store: the contract, the
+// delivery state beside the outbox (serve's delivery worker, outbox,
+// import --notify=false), the key-use counts (keys status and retire,
+// serve's /metrics) and the write check (serve's /readyz). openStore opens
+// a pebblestore; any backend that implements these, and passes
+// store/storetest, would do.
+type backend interface {
+	store.Store
+	store.DeliveryStore
+	store.KeyUse
+	store.Checker
+}
+
+// storeUse is how a command uses the store, which decides how openStore
+// opens it.
+type storeUse struct {
+	// log receives the store's own log lines (Pebble's flushes,
+	// compactions and failures). serve gives its service log. nil drops
+	// them: import, outbox and keys print a report on the terminal that
+	// log lines would break into, and a failure reaches them as an error.
+	log *slog.Logger
+	// reports: the command writes reports, many and for long (serve,
+	// import). It gets the block cache sized for that (--cache-size), and
+	// writes are refused below --min-free-disk, so that a filling disk
+	// stops reports cleanly rather than failing one half-way. Without it
+	// (outbox, keys) the command reads, or writes a few delivery cursors:
+	// the default cache does, and no free-space check stops an operator
+	// from inspecting the store, or retrying deliveries, on a full disk.
+	reports bool
+}
+
+var (
+	// importUse: vindex import.
+	importUse = storeUse{reports: true}
+	// toolUse: vindex outbox and keys status and retire.
+	toolUse = storeUse{}
+)
+
+// serveUse: vindex serve, logging to its service log.
+func serveUse(logger *slog.Logger) storeUse { return storeUse{log: logger, reports: true} }
+
+// openStore opens (creating if needed) the store of c's data directory for
+// use. It fails while another process has the store open.
+func openStore(c config, use storeUse) (backend, error) {
+	o := &pebblestore.Options{Logger: use.log, MinFreeBytes: -1}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if use.reports {
+		o.CacheSize, o.MinFreeBytes = c.CacheSize, c.MinFreeDisk
+	}
+	s, err := pebblestore.Open(c.storeDir(), o)
+	if err != nil {
+		return nil, err // not a nil *pebblestore.Store in a non-nil backend
+	}
+	return s, nil
+}
