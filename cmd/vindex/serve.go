@@ -116,17 +116,13 @@ func run(ctx context.Context, c config, stdout io.Writer, logger *slog.Logger) e
 	}
 	defer closeStore()
 
-	metrics := httpapi.NewMetrics()
-	metrics.WatchPebble(st)
-	metrics.WatchKeys(ps)
-	metrics.WatchKeyUse(st)
-	metrics.WatchOutbox(st, cov)
-	m, err := matcher.New(matcher.Config{Store: metrics.WrapStore(st), Pseudonymiser: ps, ClientRefs: refs, Covenant: cov, Logger: logger})
+	metrics := newRegistry(st.Collector(), ps, cov, st, c.NotifyPoll)
+	m, err := matcher.New(matcher.Config{Store: st, Pseudonymiser: ps, ClientRefs: refs, Covenant: cov, Logger: logger, Observer: metrics.matcher})
 	if err != nil {
 		return err
 	}
 
-	worker, err := newWorker(c, cov, st, refs, metrics, logger)
+	worker, err := newWorker(c, cov, st, refs, metrics.delivery, logger)
 	if err != nil {
 		return err
 	}
@@ -158,7 +154,7 @@ func run(ctx context.Context, c config, stdout io.Writer, logger *slog.Logger) e
 
 	var draining atomic.Bool
 	handler, err := httpapi.New(httpapi.Config{
-		Matcher: m, Covenant: cov, Tokens: tokens, Metrics: metrics, ServeMetrics: c.MetricsListen == "",
+		Matcher: m, Covenant: cov, Tokens: tokens, Metrics: metrics.http, MetricsHandler: metrics.apiHandler(c), Polled: metrics.polls.Polled,
 		Logger: logger, MaxBodyBytes: c.MaxBodyBytes,
 		Ready: func(context.Context) error {
 			if draining.Load() {
@@ -187,7 +183,7 @@ func run(ctx context.Context, c config, stdout io.Writer, logger *slog.Logger) e
 			return err
 		}
 		mux := http.NewServeMux()
-		mux.Handle("GET /metrics", metrics.Handler())
+		mux.Handle("GET /metrics", metrics.handler())
 		msrv = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 		go func() { serveErr <- msrv.Serve(mln) }()
 		logger.Info("serving metrics", slog.String("addr", mln.Addr().String()))
@@ -222,6 +218,7 @@ func run(ctx context.Context, c config, stdout io.Writer, logger *slog.Logger) e
 		})
 	}
 	wg.Go(func() { expireLoop(bg, m, c.ExpireInterval, logger) })
+	wg.Go(func() { metrics.polls.Run(bg) })
 	if worker != nil {
 		wg.Go(func() { worker.Run(bg) })
 	}
