@@ -16,9 +16,9 @@
 // a query string (URLs end up in logs). The access log has one line per
 // request with the method, the route pattern (not the path), the status,
 // the duration and the institution; never a body, a path, a query, a token
-// or a header. Error responses never quote a BSN or a birth date. Metrics
-// are labelled only by route, status class, kind, event type, institution
-// and key ID: never a pseudonym, a registration ID or a contact.
+// or a header. Error responses never quote a BSN or a birth date. The HTTP
+// metrics (Metrics) are labelled only by route pattern and status class:
+// never a pseudonym, a registration ID, a contact or an institution.
 //
 // # Who may do what
 //
@@ -70,11 +70,16 @@ type Config struct {
 	// Tokens are the accepted bearer tokens. If nil, only client
 	// certificates are accepted.
 	Tokens *Tokens
-	// Metrics records request and domain metrics. If nil, none are kept.
+	// Metrics records the request metrics. If nil, none are kept.
 	Metrics *Metrics
-	// ServeMetrics also serves Metrics at GET /metrics on this handler.
-	// Leave it false to serve them on a separate listener (Metrics.Handler).
-	ServeMetrics bool
+	// MetricsHandler, if set, is served at GET /metrics on this handler,
+	// without authentication. Leave it nil to serve the metrics on a
+	// separate listener.
+	MetricsHandler http.Handler
+	// Polled, if set, is told each institution's GET /v1/events position
+	// (its after parameter), for the outbox backlog of polling clients
+	// (notify.PollBacklog). It must be quick.
+	Polled func(institution string, after uint64)
 	// Ready reports whether the service can take requests (the store is
 	// open, the keys are loaded); GET /readyz answers 503 while it returns
 	// an error. If nil, always ready.
@@ -111,6 +116,7 @@ type Handler struct {
 	cov     *rules.Covenant
 	tokens  *Tokens
 	metrics *Metrics
+	polled  func(institution string, after uint64)
 	ready   func(context.Context) error
 	log     *slog.Logger
 	maxBody int64
@@ -125,7 +131,7 @@ func New(c Config) (*Handler, error) {
 	if err := c.Validate(); err != nil {
 		return nil, err
 	}
-	h := &Handler{m: c.Matcher, cov: c.Covenant, tokens: c.Tokens, metrics: c.Metrics, ready: c.Ready,
+	h := &Handler{m: c.Matcher, cov: c.Covenant, tokens: c.Tokens, metrics: c.Metrics, polled: c.Polled, ready: c.Ready,
 		log: c.Logger, maxBody: c.MaxBodyBytes, loc: c.Location, mux: http.NewServeMux()}
 	if h.log == nil {
 		h.log = slog.New(slog.DiscardHandler)
@@ -165,8 +171,8 @@ func New(c Config) (*Handler, error) {
 		w.Header().Set("Content-Type", "application/yaml")
 		w.Write(openAPI)
 	})
-	if c.ServeMetrics && c.Metrics != nil {
-		h.mux.Handle("GET /metrics", c.Metrics.Handler())
+	if c.MetricsHandler != nil {
+		h.mux.Handle("GET /metrics", c.MetricsHandler)
 	}
 	// Known paths with another method: 405 as a problem, with Allow.
 	for p, allow := range map[string]string{
@@ -439,9 +445,6 @@ func (h *Handler) register(r *http.Request, actor matcher.Actor) (any, int, erro
 	if err != nil {
 		return nil, 0, err
 	}
-	if h.metrics != nil {
-		h.metrics.registered(req.Kind, res)
-	}
 	out := RegistrationResponse{
 		ViewResponse: h.view(matcher.View{ID: res.ID, Matched: res.Matched, Involved: res.Involved,
 			Coordinator: res.Coordinator, NoCoordinator: res.NoCoordinator, ClientRef: res.ClientRef}),
@@ -566,8 +569,8 @@ func (h *Handler) events(r *http.Request, actor matcher.Actor) (any, int, error)
 	if err != nil {
 		return nil, 0, err
 	}
-	if h.metrics != nil {
-		h.metrics.polled(actor.Institution, after)
+	if h.polled != nil {
+		h.polled(actor.Institution, after)
 	}
 	out := EventsResponse{Events: make([]EventJSON, 0, len(evs)), Next: after}
 	for _, e := range evs {

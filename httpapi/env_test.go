@@ -21,6 +21,8 @@ import (
 	"github.com/getkin/kin-openapi/openapi3filter"
 	"github.com/getkin/kin-openapi/routers"
 	"github.com/getkin/kin-openapi/routers/legacy"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/vindex-nl/vindex/crypto/keys"
 	"github.com/vindex-nl/vindex/crypto/pseudonym"
@@ -31,6 +33,7 @@ import (
 	"github.com/vindex-nl/vindex/internal/testbsn"
 	"github.com/vindex-nl/vindex/internal/testkeys"
 	"github.com/vindex-nl/vindex/matcher"
+	"github.com/vindex-nl/vindex/notify"
 	"github.com/vindex-nl/vindex/rules"
 	"github.com/vindex-nl/vindex/store/pebblestore"
 )
@@ -56,6 +59,8 @@ type env struct {
 	ps      *pseudonym.Pseudonymiser
 	cov     *rules.Covenant
 	metrics *httpapi.Metrics
+	// polls is the poll backlog on /metrics; Update it before a scrape.
+	polls   *notify.PollBacklog
 	logs    *canary.Log
 	tokens  map[string]string
 	ca      *pki.CA
@@ -150,16 +155,20 @@ func newEnvWith(t testing.TB, debug bool, tune func(*http.Server)) *env {
 	if e.ps, err = pseudonym.New(h); err != nil {
 		t.Fatal(err)
 	}
+	// Every layer's metrics on one registry, as vindex serve has them.
 	e.metrics = httpapi.NewMetrics()
-	st := e.metrics.WrapStore(e.store)
+	domain := matcher.NewMetrics()
+	var insts []string
+	for _, inst := range e.cov.Institutions {
+		insts = append(insts, inst.ID)
+	}
+	e.polls = notify.NewPollBacklog(e.store, insts, time.Hour)
+	registry := prometheus.NewPedanticRegistry()
+	registry.MustRegister(e.metrics, domain, e.store.Collector(), e.polls)
 	refs := testkeys.Sealer(t)
-	if e.m, err = matcher.New(matcher.Config{Store: st, Pseudonymiser: e.ps, ClientRefs: refs, Covenant: e.cov, Logger: logger}); err != nil {
+	if e.m, err = matcher.New(matcher.Config{Store: e.store, Pseudonymiser: e.ps, ClientRefs: refs, Covenant: e.cov, Logger: logger, Observer: domain}); err != nil {
 		t.Fatal(err)
 	}
-	e.metrics.WatchPebble(e.store)
-	e.metrics.WatchKeys(e.ps)
-	e.metrics.WatchKeyUse(e.store)
-	e.metrics.WatchOutbox(e.store, e.cov)
 
 	var lines []string
 	for _, inst := range []string{school, wij, ggd, other, municipality} {
@@ -177,7 +186,8 @@ func newEnvWith(t testing.TB, debug bool, tune func(*http.Server)) *env {
 	}
 
 	handler, err := httpapi.New(httpapi.Config{
-		Matcher: e.m, Covenant: e.cov, Tokens: tokens, Metrics: e.metrics, ServeMetrics: true, Logger: logger,
+		Matcher: e.m, Covenant: e.cov, Tokens: tokens, Metrics: e.metrics, Logger: logger,
+		MetricsHandler: promhttp.HandlerFor(registry, promhttp.HandlerOpts{}), Polled: e.polls.Polled,
 		Ready: func(ctx context.Context) error { return e.store.Check(ctx) },
 	})
 	if err != nil {

@@ -56,8 +56,12 @@ type WorkerConfig struct {
 	// Logger gets one line per failed attempt and per dead event: the
 	// institution, channel, event ID and error code, never content.
 	Logger *slog.Logger
-	// Observe, if set, is told the result of every attempt: for metrics.
+	// Observe, if set, is told the result of every attempt.
 	Observe func(institution, channel string, result Result)
+	// Metrics, if set, are kept up to date as the worker works: attempts
+	// by result, and per channel the backlog, the age of its oldest event
+	// and the dead events (see Metrics).
+	Metrics *Metrics
 }
 
 // Result is the outcome of one attempt.
@@ -160,13 +164,51 @@ func (w *Worker) drain(ctx context.Context, inst string, ch Channel) (attempted 
 		return 0, err
 	}
 	events, err := w.c.Store.Events(ctx, inst, log.Cursor, w.c.Batch)
-	if err != nil || len(events) == 0 {
+	if err != nil {
 		return 0, err
 	}
 	states := make(map[uint64]store.Delivery, len(log.States))
 	for _, d := range log.States {
 		states[d.Seq] = d
 	}
+	var changed []store.Delivery
+	died := 0
+	for _, e := range w.due(events, states) {
+		if ctx.Err() != nil {
+			break
+		}
+		st := w.attempt(ctx, inst, ch, e, states[e.Seq])
+		if st.Dead {
+			died++
+		}
+		states[e.Seq] = st
+		changed = append(changed, st)
+	}
+	cursor := log.Cursor
+	for _, e := range events {
+		if !states[e.Seq].Settled() {
+			break
+		}
+		cursor = e.Seq
+	}
+	if len(changed) > 0 || cursor != log.Cursor {
+		if err := w.c.Store.RecordDeliveries(context.WithoutCancel(ctx), inst, ch.Name(), cursor, changed); err != nil {
+			return len(changed), err
+		}
+	}
+	if w.c.Metrics != nil {
+		l := look{before: log.Cursor, after: cursor, batch: events, states: states, died: died}
+		if err := w.c.Metrics.looked(ctx, w.c.Store, inst, ch.Name(), l); err != nil {
+			return len(changed), fmt.Errorf("metrics: %w", err)
+		}
+	}
+	return len(changed), nil
+}
+
+// due returns the events that are neither settled nor waiting for a
+// backoff, urgent ones first and otherwise in outbox order. It adds a state
+// for each event that has none.
+func (w *Worker) due(events []store.Event, states map[uint64]store.Delivery) []store.Event {
 	due := make([]store.Event, 0, len(events))
 	now := w.c.Clock()
 	for _, e := range events {
@@ -179,7 +221,6 @@ func (w *Worker) drain(ctx context.Context, inst string, ch Channel) (attempted 
 			due = append(due, e)
 		}
 	}
-	// Urgent first; otherwise in outbox order.
 	slices.SortStableFunc(due, func(a, b store.Event) int {
 		switch {
 		case a.Urgent == b.Urgent:
@@ -189,50 +230,39 @@ func (w *Worker) drain(ctx context.Context, inst string, ch Channel) (attempted 
 		}
 		return 1
 	})
-	var changed []store.Delivery
-	for _, e := range due {
-		if ctx.Err() != nil {
-			break
-		}
-		st := states[e.Seq]
-		now := w.c.Clock()
-		if st.Attempts == 0 {
-			st.FirstTry = now
-		}
-		st.Attempts++
-		id := EventID(inst, e.Seq)
-		result := Delivered
-		if derr := ch.Deliver(ctx, e); derr == nil {
-			st.Delivered, st.LastError = true, ""
+	return due
+}
+
+// attempt delivers e once on ch and returns its new state.
+func (w *Worker) attempt(ctx context.Context, inst string, ch Channel, e store.Event, st store.Delivery) store.Delivery {
+	now := w.c.Clock()
+	if st.Attempts == 0 {
+		st.FirstTry = now
+	}
+	st.Attempts++
+	id := EventID(inst, e.Seq)
+	result := Delivered
+	if derr := ch.Deliver(ctx, e); derr == nil {
+		st.Delivered, st.LastError = true, ""
+	} else {
+		st.LastError = ErrorCode(derr)
+		if now.Sub(e.At) >= w.c.MaxAge {
+			st.Dead, result = true, Dead
+			w.c.Logger.Error("event given up", slog.String("institution", inst), slog.String("channel", ch.Name()),
+				slog.String("event", id), slog.Int("attempts", st.Attempts), slog.String("error", st.LastError))
 		} else {
-			st.LastError = ErrorCode(derr)
-			if now.Sub(e.At) >= w.c.MaxAge {
-				st.Dead, result = true, Dead
-				w.c.Logger.Error("event given up", slog.String("institution", inst), slog.String("channel", ch.Name()),
-					slog.String("event", id), slog.Int("attempts", st.Attempts), slog.String("error", st.LastError))
-			} else {
-				st.NextTry, result = now.Add(w.backoff(st.Attempts)), Failed
-				w.c.Logger.Warn("delivery failed", slog.String("institution", inst), slog.String("channel", ch.Name()),
-					slog.String("event", id), slog.Int("attempt", st.Attempts), slog.String("error", st.LastError))
-			}
+			st.NextTry, result = now.Add(w.backoff(st.Attempts)), Failed
+			w.c.Logger.Warn("delivery failed", slog.String("institution", inst), slog.String("channel", ch.Name()),
+				slog.String("event", id), slog.Int("attempt", st.Attempts), slog.String("error", st.LastError))
 		}
-		if w.c.Observe != nil {
-			w.c.Observe(inst, ch.Name(), result)
-		}
-		states[e.Seq] = st
-		changed = append(changed, st)
 	}
-	cursor := log.Cursor
-	for _, e := range events {
-		if !states[e.Seq].Settled() {
-			break
-		}
-		cursor = e.Seq
+	if w.c.Observe != nil {
+		w.c.Observe(inst, ch.Name(), result)
 	}
-	if len(changed) == 0 && cursor == log.Cursor {
-		return 0, nil
+	if w.c.Metrics != nil {
+		w.c.Metrics.attempted(ch.Name(), result)
 	}
-	return len(changed), w.c.Store.RecordDeliveries(context.WithoutCancel(ctx), inst, ch.Name(), cursor, changed)
+	return st
 }
 
 // backoff is the wait before attempt n+1: MinBackoff doubled per attempt,

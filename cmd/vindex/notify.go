@@ -10,7 +10,6 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/vindex-nl/vindex/httpapi"
 	"github.com/vindex-nl/vindex/notify"
 	"github.com/vindex-nl/vindex/rules"
 	"github.com/vindex-nl/vindex/store"
@@ -20,7 +19,7 @@ import (
 // over SMTP (or, with --dev and no SMTP, .eml files in DIR/mail) and the
 // webhooks of the webhooks file. With neither, it returns nil: events stay
 // in the outbox, readable over the API.
-func newWorker(c config, cov *rules.Covenant, st backend, refs notify.RefOpener, metrics *httpapi.Metrics, logger *slog.Logger) (*notify.Worker, error) {
+func newWorker(c config, cov *rules.Covenant, st backend, refs notify.RefOpener, metrics *notify.Metrics, logger *slog.Logger) (*notify.Worker, error) {
 	var tm *notify.Templates
 	var err error
 	if c.MailTemplates != "" {
@@ -72,11 +71,10 @@ func newWorker(c config, cov *rules.Covenant, st backend, refs notify.RefOpener,
 			channels[inst.ID] = append(channels[inst.ID], &notify.WebhookChannel{Hook: h, Registrations: st, ClientRefs: refs})
 		}
 	}
-	metrics.WatchDeliveries(st, ids, deliveryChannels(c, hooks))
 	return notify.NewWorker(notify.WorkerConfig{
 		Store: st, Channels: func(inst string) []notify.Channel { return channels[inst] },
 		Institutions: func() []string { return ids }, Poll: c.NotifyPoll, MaxAge: c.NotifyMaxAge, Logger: logger,
-		Observe: func(_, channel string, r notify.Result) { metrics.ObserveDelivery(channel, string(r)) },
+		Metrics: metrics,
 	})
 }
 

@@ -20,7 +20,6 @@ import (
 	"github.com/vindex-nl/vindex/httpapi"
 	"github.com/vindex-nl/vindex/internal/bufferedlog"
 	"github.com/vindex-nl/vindex/matcher"
-	"github.com/vindex-nl/vindex/store/pebblestore"
 )
 
 const serveUsage = `Usage: vindex serve [--dev] [--config FILE] [flags]
@@ -116,19 +115,13 @@ func run(ctx context.Context, c config, stdout io.Writer, logger *slog.Logger) e
 	}
 	defer closeStore()
 
-	metrics := httpapi.NewMetrics()
-	if p, ok := st.(*pebblestore.Store); ok {
-		metrics.WatchPebble(p) // Pebble's own figures
-	}
-	metrics.WatchKeys(ps)
-	metrics.WatchKeyUse(st)
-	metrics.WatchOutbox(st, cov)
-	m, err := matcher.New(matcher.Config{Store: metrics.WrapStore(st), Pseudonymiser: ps, ClientRefs: refs, Covenant: cov, Logger: logger})
+	metrics := newRegistry(st.Collector(), ps, cov, st, c.NotifyPoll)
+	m, err := matcher.New(matcher.Config{Store: st, Pseudonymiser: ps, ClientRefs: refs, Covenant: cov, Logger: logger, Observer: metrics.matcher})
 	if err != nil {
 		return err
 	}
 
-	worker, err := newWorker(c, cov, st, refs, metrics, logger)
+	worker, err := newWorker(c, cov, st, refs, metrics.delivery, logger)
 	if err != nil {
 		return err
 	}
@@ -160,7 +153,7 @@ func run(ctx context.Context, c config, stdout io.Writer, logger *slog.Logger) e
 
 	var draining atomic.Bool
 	handler, err := httpapi.New(httpapi.Config{
-		Matcher: m, Covenant: cov, Tokens: tokens, Metrics: metrics, ServeMetrics: c.MetricsListen == "",
+		Matcher: m, Covenant: cov, Tokens: tokens, Metrics: metrics.http, MetricsHandler: metrics.apiHandler(c), Polled: metrics.polls.Polled,
 		Logger: logger, MaxBodyBytes: c.MaxBodyBytes,
 		Ready: func(ctx context.Context) error {
 			if draining.Load() {
@@ -189,7 +182,7 @@ func run(ctx context.Context, c config, stdout io.Writer, logger *slog.Logger) e
 			return err
 		}
 		mux := http.NewServeMux()
-		mux.Handle("GET /metrics", metrics.Handler())
+		mux.Handle("GET /metrics", metrics.handler())
 		msrv = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 		go func() { serveErr <- msrv.Serve(mln) }()
 		logger.Info("serving metrics", slog.String("addr", mln.Addr().String()))
@@ -224,6 +217,7 @@ func run(ctx context.Context, c config, stdout io.Writer, logger *slog.Logger) e
 		})
 	}
 	wg.Go(func() { expireLoop(bg, m, c.ExpireInterval, logger) })
+	wg.Go(func() { metrics.polls.Run(bg) })
 	if worker != nil {
 		wg.Go(func() { worker.Run(bg) })
 	}

@@ -3,6 +3,8 @@ package main
 import (
 	"log/slog"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/vindex-nl/vindex/store"
 	"github.com/vindex-nl/vindex/store/pebblestore"
 )
@@ -18,6 +20,8 @@ type backend interface {
 	store.DeliveryStore
 	store.KeyUse
 	store.Checker
+	// Collector supplies the backend's own metrics.
+	Collector() prometheus.Collector
 }
 
 // storeUse is how a command uses the store, which decides how openStore
