@@ -226,32 +226,53 @@ func loadConfig(name, usage string, args []string, extra func(*flag.FlagSet)) (c
 		return config{}, nil, err
 	}
 
+	// The layers, weakest first: defaults, the file, the environment, the
+	// flags given.
 	c := defaults(*dev)
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	bind(fs, &c)
 	fs.String("config", "", "")
 	fs.Bool("dev", false, "")
 	if *configFile != "" {
-		b, err := os.ReadFile(*configFile)
-		if err != nil {
-			return config{}, nil, fmt.Errorf("config: %w", err)
-		}
-		dec := yaml.NewDecoder(bytes.NewReader(b))
-		dec.KnownFields(true)
-		if err := dec.Decode(&c); err != nil && !errors.Is(err, io.EOF) {
-			return config{}, nil, fmt.Errorf("config %s: %v", *configFile, err)
-		}
-		if c.Notify != nil {
-			var flat map[string]any
-			if err := yaml.Unmarshal(b, &flat); err != nil {
-				return config{}, nil, fmt.Errorf("config %s: %v", *configFile, err)
-			}
-			if err := c.Notify.apply(&c, flat); err != nil {
-				return config{}, nil, fmt.Errorf("config %s: %w", *configFile, err)
-			}
-			c.Notify = nil
+		if err := readConfigFile(*configFile, &c); err != nil {
+			return config{}, nil, err
 		}
 	}
+	if err := errors.Join(setFromEnv(fs), setFromFlags(fs, probe)); err != nil {
+		return config{}, nil, err
+	}
+	c.derivePaths()
+	return c, fs, c.validate()
+}
+
+// readConfigFile decodes the YAML configuration file into c, refusing
+// unknown keys; a notify: section is folded into the flat settings.
+func readConfigFile(file string, c *config) error {
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return fmt.Errorf("config: %w", err)
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	dec.KnownFields(true)
+	if err := dec.Decode(c); err != nil && !errors.Is(err, io.EOF) {
+		return fmt.Errorf("config %s: %v", file, err)
+	}
+	if c.Notify == nil {
+		return nil
+	}
+	var flat map[string]any
+	if err := yaml.Unmarshal(b, &flat); err != nil {
+		return fmt.Errorf("config %s: %v", file, err)
+	}
+	if err := c.Notify.apply(c, flat); err != nil {
+		return fmt.Errorf("config %s: %w", file, err)
+	}
+	c.Notify = nil
+	return nil
+}
+
+// setFromEnv sets each setting of fs that has a VINDEX_NAME variable.
+func setFromEnv(fs *flag.FlagSet) error {
 	var errs []error
 	fs.VisitAll(func(f *flag.Flag) {
 		if f.Name == "config" || f.Name == "dev" {
@@ -263,6 +284,12 @@ func loadConfig(name, usage string, args []string, extra func(*flag.FlagSet)) (c
 			}
 		}
 	})
+	return errors.Join(errs...)
+}
+
+// setFromFlags sets each setting of fs that was given as a flag to probe.
+func setFromFlags(fs, probe *flag.FlagSet) error {
+	var errs []error
 	probe.Visit(func(f *flag.Flag) {
 		if fs.Lookup(f.Name) == nil {
 			return // a command's own flag, not a setting
@@ -271,30 +298,32 @@ func loadConfig(name, usage string, args []string, extra func(*flag.FlagSet)) (c
 			errs = append(errs, fmt.Errorf("-%s: %v", f.Name, err))
 		}
 	})
-	if err := errors.Join(errs...); err != nil {
-		return config{}, nil, err
-	}
+	return errors.Join(errs...)
+}
+
+// derivePaths fills in the files that default to a place in the data
+// directory: the keysets always, and with --dev the development KEK,
+// the token file and the TLS certificate.
+func (c *config) derivePaths() {
 	if c.RefKeyset == "" {
 		c.RefKeyset = filepath.Join(c.Data, "refkeys.tink")
 	}
 	if c.Keyset == "" {
 		c.Keyset = filepath.Join(c.Data, "keyset.tink")
 	}
-	if c.Dev && c.KEK == "file" {
-		if c.KEKFile == "" {
-			c.KEKFile = filepath.Join(c.Data, "dev-kek.json")
-		}
+	if !c.Dev {
+		return
 	}
-	if c.Dev {
-		if c.Tokens == "" {
-			c.Tokens = filepath.Join(c.Data, "tokens")
-		}
-		if c.TLSCert == "" && c.TLSKey == "" {
-			c.TLSCert = filepath.Join(c.Data, "dev-tls.crt")
-			c.TLSKey = filepath.Join(c.Data, "dev-tls.key")
-		}
+	if c.KEK == "file" && c.KEKFile == "" {
+		c.KEKFile = filepath.Join(c.Data, "dev-kek.json")
 	}
-	return c, fs, c.validate()
+	if c.Tokens == "" {
+		c.Tokens = filepath.Join(c.Data, "tokens")
+	}
+	if c.TLSCert == "" && c.TLSKey == "" {
+		c.TLSCert = filepath.Join(c.Data, "dev-tls.crt")
+		c.TLSKey = filepath.Join(c.Data, "dev-tls.key")
+	}
 }
 
 func (c *config) validate() error {
