@@ -92,13 +92,16 @@ type rejection struct {
 }
 
 func importCmd(args []string, stdout, stderr io.Writer) error {
-	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
+	if len(args) == 0 || (strings.HasPrefix(args[0], "-") && !isHelp(args[0])) {
 		return printUsage(stderr, importUsage, args)
 	}
-	file := args[0]
+	file, rest := args[0], args[1:]
+	if isHelp(file) {
+		rest = args // the usage and the flags
+	}
 	var workers int
 	notifyImported := true
-	c, _, err := loadConfig("import", importUsage, args[1:], func(fs *flag.FlagSet) {
+	c, _, err := loadConfig("import", importUsage, rest, func(fs *flag.FlagSet) {
 		fs.IntVar(&workers, "workers", 64, "concurrent writers")
 		fs.BoolVar(&notifyImported, "notify", true, "deliver the import's events by mail and webhook; false: mark them as not to be delivered")
 	})

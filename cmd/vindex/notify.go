@@ -164,10 +164,13 @@ The same settings as vindex serve apply (--data, --covenant, --config, --dev).
 `
 
 func outboxCmd(args []string, stdout, stderr io.Writer) error {
-	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
+	if len(args) == 0 || (strings.HasPrefix(args[0], "-") && !isHelp(args[0])) {
 		return printUsage(stderr, outboxUsage, args)
 	}
 	verb, rest := args[0], args[1:]
+	if isHelp(verb) {
+		rest = args // the usage and the flags
+	}
 	var only string
 	if len(rest) > 0 && !strings.HasPrefix(rest[0], "-") {
 		only, rest = rest[0], rest[1:]

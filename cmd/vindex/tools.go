@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -62,12 +63,15 @@ The same settings as vindex serve apply (--keyset, --ref-keyset, --kek,
 `
 
 func keysCmd(args []string, stdout, stderr io.Writer) error {
-	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
+	if len(args) == 0 || (strings.HasPrefix(args[0], "-") && !isHelp(args[0])) {
 		return printUsage(stderr, keysUsage, args)
 	}
 	verb, rest := args[0], args[1:]
+	if isHelp(verb) {
+		rest = args // the usage and the flags
+	}
 	var retireID uint64
-	if verb == "retire" {
+	if verb == "retire" && !(len(rest) > 0 && isHelp(rest[0])) {
 		if len(rest) == 0 || strings.HasPrefix(rest[0], "-") {
 			return errors.New("keys retire: which key? vindex keys retire ID")
 		}
@@ -329,7 +333,7 @@ const covenantUsage = `Usage:
 `
 
 func covenantCmd(args []string, stdout, stderr io.Writer) error {
-	if len(args) < 2 || (args[0] != "check" && args[0] != "test") || (args[0] == "test" && len(args) < 3) {
+	if len(args) < 2 || (args[0] != "check" && args[0] != "test") || (args[0] == "test" && len(args) < 3) || slices.ContainsFunc(args, isHelp) {
 		return printUsage(stderr, covenantUsage, args)
 	}
 	cov, err := rules.LoadFile(args[1])
