@@ -64,25 +64,71 @@ Examples:
 Flags:
 `
 
+// benchOptions are the bench command's flags.
+type benchOptions struct {
+	c                                bench.Config
+	workload, targets, mix, dir, out string
+	covFile, url, tokens, cacert, pg string
+	progress                         bool
+	cpuprof, abuse                   string
+}
+
 func benchCmd(args []string, stdout, stderr io.Writer) error {
+	o, err := parseBenchArgs(args, stderr)
+	if err != nil {
+		return err
+	}
+	names, cov, err := o.check()
+	if err != nil {
+		return err
+	}
+	work, cleanup, err := benchWorkDir(o.dir)
+	if err != nil {
+		return err
+	}
+	defer cleanup()
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	stopProfile, err := startCPUProfile(o.cpuprof)
+	if err != nil {
+		return err
+	}
+	defer stopProfile()
+	var results []*bench.Result
+	for _, n := range names {
+		r, err := runTarget(ctx, stderr, o, n, work, cov)
+		if r != nil {
+			results = append(results, r)
+		}
+		if err != nil {
+			if len(results) > 0 {
+				_ = bench.NewReport(results...).Write(o.out)
+			}
+			return err
+		}
+	}
+	return writeBenchReport(stdout, o.out, results)
+}
+
+// parseBenchArgs reads the bench command's flags.
+func parseBenchArgs(args []string, stderr io.Writer) (*benchOptions, error) {
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	var (
-		c        bench.Config
-		workload = fs.String("workload", "rereport", "ingest, rereport, mixed or bulk")
-		targets  = fs.String("targets", "vindex", "comma-separated: vindex, https, sqlite, postgres")
-		mix      = fs.String("mix", "70:25:5", "mixed workload: register:lookup:end parts")
-		dir      = fs.String("dir", "", "where the stores are made (default: a new temporary directory, removed afterwards)")
-		out      = fs.String("out", "bench-report", "the report `folder`")
-		covFile  = fs.String("covenant", "", "covenant `file` (default: the example covenant the workloads are made for)")
-		url      = fs.String("url", "", "https target: the server's base URL")
-		tokens   = fs.String("tokens", "", "https target: `file` of \"institution token\" lines")
-		cacert   = fs.String("cacert", "", "https target: CA certificate `file` (PEM) for the server's certificate")
-		pg       = fs.String("postgres", os.Getenv("VINDEX_BENCH_POSTGRES"), "postgres target: connection string (env VINDEX_BENCH_POSTGRES)")
-		progress = fs.Bool("progress", isTerminal(os.Stderr), "draw a progress bar on standard error")
-		cpuprof  = fs.String("cpuprofile", "", "write a CPU profile of the run to `file` (go tool pprof)")
-		abuse    = fs.String("abuse", "", "https target: misbehaving clients beside the workload, counted in the report, e.g. oversize=2,invalid=8,slowloris=50,idle=200")
-	)
+	o := &benchOptions{}
+	c := &o.c
+	fs.StringVar(&o.workload, "workload", "rereport", "ingest, rereport, mixed or bulk")
+	fs.StringVar(&o.targets, "targets", "vindex", "comma-separated: vindex, https, sqlite, postgres")
+	fs.StringVar(&o.mix, "mix", "70:25:5", "mixed workload: register:lookup:end parts")
+	fs.StringVar(&o.dir, "dir", "", "where the stores are made (default: a new temporary directory, removed afterwards)")
+	fs.StringVar(&o.out, "out", "bench-report", "the report `folder`")
+	fs.StringVar(&o.covFile, "covenant", "", "covenant `file` (default: the example covenant the workloads are made for)")
+	fs.StringVar(&o.url, "url", "", "https target: the server's base URL")
+	fs.StringVar(&o.tokens, "tokens", "", "https target: `file` of \"institution token\" lines")
+	fs.StringVar(&o.cacert, "cacert", "", "https target: CA certificate `file` (PEM) for the server's certificate")
+	fs.StringVar(&o.pg, "postgres", os.Getenv("VINDEX_BENCH_POSTGRES"), "postgres target: connection string (env VINDEX_BENCH_POSTGRES)")
+	fs.BoolVar(&o.progress, "progress", isTerminal(os.Stderr), "draw a progress bar on standard error")
+	fs.StringVar(&o.cpuprof, "cpuprofile", "", "write a CPU profile of the run to `file` (go tool pprof)")
+	fs.StringVar(&o.abuse, "abuse", "", "https target: misbehaving clients beside the workload, counted in the report, e.g. oversize=2,invalid=8,slowloris=50,idle=200")
 	fs.IntVar(&c.Ops, "ops", 100_000, "operations to run (bulk: registrations)")
 	fs.IntVar(&c.Youths, "youths", 0, "rereport and mixed: the population (default ops/4)")
 	fs.Float64Var(&c.Zipf, "zipf", 1.1, "rereport and mixed: Zipf skew s > 1 of the draw of youths")
@@ -95,106 +141,123 @@ func benchCmd(args []string, stdout, stderr io.Writer) error {
 	}
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
-			return err
+			return nil, err
 		}
-		return errUsage
+		return nil, errUsage
 	}
 	if fs.NArg() > 0 {
 		fmt.Fprintf(stderr, "vindex bench: unexpected argument %q\n", fs.Arg(0))
-		return errUsage
+		return nil, errUsage
 	}
+	return o, nil
+}
+
+// check completes the bench configuration from the flags (workload, mix,
+// abuse) and checks the targets; it returns their names and the covenant.
+func (o *benchOptions) check() ([]string, *rules.Covenant, error) {
 	var err error
-	c.Workload = bench.Workload(*workload)
-	if c.Workload == bench.Mixed {
-		m, err := bench.ParseMix(*mix)
-		if err != nil {
-			return err
+	o.c.Workload = bench.Workload(o.workload)
+	if o.c.Workload == bench.Mixed {
+		if o.c.Mix, err = bench.ParseMix(o.mix); err != nil {
+			return nil, nil, err
 		}
-		c.Mix = m
 	}
-	if c.Abuse, err = bench.ParseAbuse(*abuse); err != nil {
-		return err
+	if o.c.Abuse, err = bench.ParseAbuse(o.abuse); err != nil {
+		return nil, nil, err
 	}
-	if c.Abuse != (bench.Abuse{}) && *targets != "https" {
-		return errors.New("bench: --abuse needs --targets https (a server to abuse)")
+	if o.c.Abuse != (bench.Abuse{}) && o.targets != "https" {
+		return nil, nil, errors.New("bench: --abuse needs --targets https (a server to abuse)")
 	}
-	cov, err := benchCovenant(*covFile)
+	cov, err := benchCovenant(o.covFile)
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
-	names := strings.Split(*targets, ",")
+	names := strings.Split(o.targets, ",")
 	for _, n := range names {
 		switch n {
 		case "vindex", "sqlite", "postgres":
 		case "https":
-			if *url == "" || *tokens == "" {
-				return errors.New("bench: the https target needs --url and --tokens")
+			if o.url == "" || o.tokens == "" {
+				return nil, nil, errors.New("bench: the https target needs --url and --tokens")
 			}
 		default:
-			return fmt.Errorf("bench: unknown target %q (want vindex, https, sqlite or postgres)", n)
+			return nil, nil, fmt.Errorf("bench: unknown target %q (want vindex, https, sqlite or postgres)", n)
 		}
-		if n == "postgres" && *pg == "" {
-			return errors.New("bench: the postgres target needs --postgres or VINDEX_BENCH_POSTGRES (scripts/bench starts a server)")
+		if n == "postgres" && o.pg == "" {
+			return nil, nil, errors.New("bench: the postgres target needs --postgres or VINDEX_BENCH_POSTGRES (scripts/bench starts a server)")
 		}
 	}
-	work := *dir
-	if work == "" {
-		work, err = os.MkdirTemp("", "vindex-bench-")
-		if err != nil {
-			return err
-		}
-		defer os.RemoveAll(work)
-	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if *cpuprof != "" {
-		f, err := os.Create(*cpuprof)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		if err := pprof.StartCPUProfile(f); err != nil {
-			return err
-		}
-		defer pprof.StopCPUProfile()
-	}
+	return names, cov, nil
+}
 
-	var results []*bench.Result
-	for _, n := range names {
-		t, err := openTarget(n, work, c.Concurrency, cov, *url, *tokens, *cacert, *pg)
-		if err != nil {
-			return err
-		}
-		fmt.Fprintf(stderr, "vindex bench: %s, %s, %d operations\n", t.Name(), c.Workload, c.Ops)
-		var bar *mpb.Progress
-		var report bench.Progress
-		if *progress {
-			bar, report = progressBar(stderr, t.Name(), int64(c.Ops))
-		}
-		r, err := bench.Run(ctx, t, c, report)
-		if bar != nil {
-			bar.Wait()
-		}
-		if cerr := t.Close(); err == nil && cerr != nil {
-			err = cerr
-		}
-		if r != nil {
-			results = append(results, r)
-			fmt.Fprintf(stderr, "vindex bench: %s: %.0f ops/s, p99 %.2f ms, %d failed\n", r.Target, r.OpsRate, r.Latency.P99, r.Failed())
-		}
-		if err != nil {
-			if len(results) > 0 {
-				_ = bench.NewReport(results...).Write(*out)
-			}
-			return err
-		}
+// benchWorkDir returns dir, or if it is empty a new temporary directory
+// that cleanup removes.
+func benchWorkDir(dir string) (work string, cleanup func(), err error) {
+	if dir != "" {
+		return dir, func() {}, nil
 	}
+	work, err = os.MkdirTemp("", "vindex-bench-")
+	if err != nil {
+		return "", nil, err
+	}
+	return work, func() { os.RemoveAll(work) }, nil
+}
+
+// startCPUProfile profiles the CPU into file, if given, until stop.
+func startCPUProfile(file string) (stop func(), err error) {
+	if file == "" {
+		return func() {}, nil
+	}
+	f, err := os.Create(file)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		f.Close()
+	}, nil
+}
+
+// runTarget runs the workload against target n, with a new store under
+// work, and returns its result (nil if there is none).
+func runTarget(ctx context.Context, stderr io.Writer, o *benchOptions, n, work string, cov *rules.Covenant) (*bench.Result, error) {
+	c := o.c
+	t, err := openTarget(n, work, c.Concurrency, cov, o.url, o.tokens, o.cacert, o.pg)
+	if err != nil {
+		return nil, err
+	}
+	fmt.Fprintf(stderr, "vindex bench: %s, %s, %d operations\n", t.Name(), c.Workload, c.Ops)
+	var bar *mpb.Progress
+	var report bench.Progress
+	if o.progress {
+		bar, report = progressBar(stderr, t.Name(), int64(c.Ops))
+	}
+	r, err := bench.Run(ctx, t, c, report)
+	if bar != nil {
+		bar.Wait()
+	}
+	if cerr := t.Close(); err == nil && cerr != nil {
+		err = cerr
+	}
+	if r != nil {
+		fmt.Fprintf(stderr, "vindex bench: %s: %.0f ops/s, p99 %.2f ms, %d failed\n", r.Target, r.OpsRate, r.Latency.P99, r.Failed())
+	}
+	return r, err
+}
+
+// writeBenchReport writes the report of results to the folder out and its
+// tables to stdout; it fails if the targets disagree on the outcomes.
+func writeBenchReport(stdout io.Writer, out string, results []*bench.Result) error {
 	rep := bench.NewReport(results...)
-	if err := rep.Write(*out); err != nil {
+	if err := rep.Write(out); err != nil {
 		return err
 	}
 	fmt.Fprint(stdout, rep.Markdown())
-	fmt.Fprintf(stdout, "\nreport written to %s\n", *out)
+	fmt.Fprintf(stdout, "\nreport written to %s\n", out)
 	if rep.Consistent != nil && !*rep.Consistent {
 		return errors.New("bench: the targets disagree on the outcomes (see the report)")
 	}

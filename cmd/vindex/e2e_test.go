@@ -29,26 +29,28 @@ import (
 // binary is the vindex binary the end-to-end tests build once.
 var binary string
 
-func TestMain(m *testing.M) {
+// buildAndRun builds the binary the end-to-end tests run, runs the tests and
+// returns their exit code; TestMain (script_test.go) calls it.
+func buildAndRun(m *testing.M) int {
 	dir, err := os.MkdirTemp("", "vindex-e2e-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
+		return 1
 	}
 	binary = filepath.Join(dir, "vindex")
 	goTool, err := exec.LookPath("go")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "the end-to-end tests build vindex with the go command, which is not on PATH")
-		os.Exit(1)
+		return 1
 	}
 	if out, err := exec.Command(goTool, "build", "-o", binary, ".").CombinedOutput(); err != nil {
 		fmt.Fprintf(os.Stderr, "building vindex: %v\n%s", err, out)
 		os.RemoveAll(dir)
-		os.Exit(1)
+		return 1
 	}
 	code := m.Run()
 	os.RemoveAll(dir)
-	os.Exit(code)
+	return code
 }
 
 // proc is a running `vindex serve`.

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/csv"
 	"errors"
 	"flag"
 	"fmt"
@@ -19,8 +18,8 @@ import (
 
 	"github.com/vindex-nl/vindex/httpapi"
 	"github.com/vindex-nl/vindex/matcher"
+	"github.com/vindex-nl/vindex/notify"
 	"github.com/vindex-nl/vindex/rules"
-	"github.com/vindex-nl/vindex/store"
 )
 
 const importUsage = `Usage: vindex import FILE [--config FILE] [flags]
@@ -64,174 +63,275 @@ The same settings as vindex serve apply (--data, --covenant, --keyset,
 --kek, --vault-*, --config, --dev).
 `
 
-var importColumns = []string{"institution", "bsn", "birth_date", "municipality", "kind", "code", "urgent", "sector",
-	"contact_name", "contact_phone", "contact_email", "ends_on", "client_ref"}
-
-// countingReader counts the bytes read through it, for the progress bar.
-type countingReader struct {
-	r io.Reader
-	n atomic.Int64
-}
-
-func (c *countingReader) Read(p []byte) (int, error) {
-	n, err := c.r.Read(p)
-	c.n.Add(int64(n))
-	return n, err
-}
-
-type importRow struct {
-	line   int
-	fields map[string]string
-}
-
-type rejection struct {
-	line   int
-	reason string
+// importOptions are import's arguments besides the shared settings.
+type importOptions struct {
+	file    string
+	workers int  // concurrent writers
+	notify  bool // deliver the import's events
 }
 
 func importCmd(args []string, stdout, stderr io.Writer) error {
-	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
-		return printUsage(stderr, importUsage, args)
-	}
-	file := args[0]
-	var workers int
-	notifyImported := true
-	c, _, err := loadConfig("import", importUsage, args[1:], func(fs *flag.FlagSet) {
-		fs.IntVar(&workers, "workers", 64, "concurrent writers")
-		fs.BoolVar(&notifyImported, "notify", true, "deliver the import's events by mail and webhook; false: mark them as not to be delivered")
-	})
+	o, c, err := parseImportArgs(args, stderr)
 	if err != nil {
 		return err
 	}
-	if workers < 1 {
-		workers = 1
-	}
-	f, err := os.Open(file)
+	f, err := os.Open(o.file)
 	if err != nil {
 		return err
 	}
 	defer f.Close()
-	var size int64
-	if st, err := f.Stat(); err == nil {
-		size = st.Size()
-	}
-	in := &countingReader{r: f}
-	r := csv.NewReader(in)
-	r.ReuseRecord = true
-	header, err := r.Read()
+	rows, err := readCSVHeader(f, o.file)
 	if err != nil {
-		return fmt.Errorf("%s: no header row: %v", file, err)
+		return err
 	}
-	col := map[string]int{}
-	for i, h := range header {
-		h = strings.TrimSpace(strings.TrimPrefix(h, "\ufeff"))
-		if !slices.Contains(importColumns, h) {
-			return fmt.Errorf("%s:1: unknown column %q (known: %s)", file, h, strings.Join(importColumns, ", "))
-		}
-		if _, dup := col[h]; dup {
-			return fmt.Errorf("%s:1: column %q twice", file, h)
-		}
-		col[h] = i
+	imp, err := openImport(c, stderr)
+	if err != nil {
+		return err
 	}
-	for _, need := range importColumns[:5] {
-		if _, ok := col[need]; !ok {
-			return fmt.Errorf("%s:1: column %q is missing", file, need)
+	defer imp.st.Close()
+	if !o.notify {
+		if err := imp.checkSettled(c); err != nil {
+			return err
 		}
 	}
+	stopProgress := startProgress(stderr, fileSize(f), rows.bytesRead, imp.tally.counts)
+	imp.importRows(rows, o.workers)
+	stopProgress()
+	if !o.notify {
+		if err := imp.markDelivered(stdout); err != nil {
+			return err
+		}
+	}
+	return imp.tally.report(stdout, o.file)
+}
 
+// parseImportArgs reads import's arguments: the file, then the shared
+// settings and import's own flags.
+func parseImportArgs(args []string, stderr io.Writer) (importOptions, config, error) {
+	if len(args) == 0 || (strings.HasPrefix(args[0], "-") && !isHelp(args[0])) {
+		return importOptions{}, config{}, printUsage(stderr, importUsage, args)
+	}
+	o := importOptions{file: args[0], notify: true}
+	rest := args[1:]
+	if isHelp(o.file) {
+		rest = args // the usage and the flags
+	}
+	c, _, err := loadConfig("import", importUsage, rest, func(fs *flag.FlagSet) {
+		fs.IntVar(&o.workers, "workers", 64, "concurrent writers")
+		fs.BoolVar(&o.notify, "notify", true, "deliver the import's events by mail and webhook; false: mark them as not to be delivered")
+	})
+	o.workers = max(o.workers, 1)
+	return o, c, err
+}
+
+// fileSize is f's size, 0 if unknown.
+func fileSize(f *os.File) int64 {
+	if st, err := f.Stat(); err == nil {
+		return st.Size()
+	}
+	return 0
+}
+
+// importer registers rows through the matcher on the store, which it has
+// to itself.
+type importer struct {
+	cov   *rules.Covenant
+	st    backend
+	m     *matcher.Matcher
+	tally importTally
+	start time.Time
+}
+
+// openImport opens what an import writes with: the covenant, the keysets
+// (the key-encryption key only for as long as it takes to unwrap them), the
+// store and a matcher on it.
+func openImport(c config, stderr io.Writer) (*importer, error) {
 	logger := newLogger(stderr, "warn")
 	cov, err := covenantOf(c)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	k, err := openKEK(c, logger)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	ps, refs, err := openKeysets(c, k)
 	k.Close()
 	if err != nil {
-		return err
+		return nil, err
 	}
 	st, err := openStore(c, importUse)
 	if err != nil {
-		return fmt.Errorf("the store is not available (is a server running?): %w", err)
+		return nil, fmt.Errorf("the store is not available (is a server running?): %w", err)
 	}
-	defer st.Close()
 	m, err := matcher.New(matcher.Config{Store: st, Pseudonymiser: ps, ClientRefs: refs, Covenant: cov})
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	return &importer{cov: cov, st: st, m: m}, nil
+}
+
+// checkSettled checks, before an import whose events are not to be
+// delivered, that nothing before it waits for delivery on the configured
+// channels: markDelivered would skip it too.
+func (imp *importer) checkSettled(c config) error {
+	hooks, err := loadWebhooks(c, imp.cov)
 	if err != nil {
 		return err
 	}
-	if !notifyImported {
-		hooks, err := loadWebhooks(c, cov)
-		if err != nil {
-			return err
-		}
-		if err := outboxDelivered(context.Background(), st, cov, deliveryChannels(c, hooks)); err != nil {
-			return fmt.Errorf("import --notify=false: %w", err)
-		}
+	if err := notify.CheckSettled(context.Background(), imp.st, institutionIDs(imp.cov), deliveryChannels(c, hooks)); err != nil {
+		return fmt.Errorf("import --notify=false: %w; run vindex serve until `vindex outbox status` shows none, or import with --notify", err)
 	}
+	return nil
+}
 
+// markDelivered marks the import's events as not to be delivered, on
+// every channel, configured now or later. Every event up to the last is
+// the import's: the store is ours alone, and checkSettled found everything
+// before it delivered.
+func (imp *importer) markDelivered(stdout io.Writer) error {
+	last := imp.st.LastSeq()
+	if err := notify.MarkDelivered(context.Background(), imp.st, institutionIDs(imp.cov), channelNames, last); err != nil {
+		return fmt.Errorf("import --notify=false: marking the events not to be delivered: %w", err)
+	}
+	fmt.Fprintf(stdout, "the import's events (up to %d) will not be delivered by mail or webhook (--notify=false)\n", last)
+	return nil
+}
+
+// institutionIDs lists the covenant's institutions.
+func institutionIDs(cov *rules.Covenant) []string {
+	ids := make([]string, 0, len(cov.Institutions))
+	for _, inst := range cov.Institutions {
+		ids = append(ids, inst.ID)
+	}
+	return ids
+}
+
+// importRows registers the rows with workers concurrent writers, until
+// the rows end or an error that is not about a row stops them.
+func (imp *importer) importRows(rows *csvRows, workers int) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	rows := make(chan importRow, 4*workers)
-	var imported, matched atomic.Int64
-	var mu sync.Mutex
-	var rejected []rejection
-	var fatal error
+	imp.start = time.Now()
+	t := &imp.tally
+	queue := make(chan importRow, 4*workers)
 	var wg sync.WaitGroup
 	for range workers {
 		wg.Go(func() {
-			for row := range rows {
-				res, err := importOne(ctx, m, row)
-				switch {
-				case err == nil:
-					imported.Add(1)
-					if res.Matched && !res.Refreshed {
-						matched.Add(1)
-					}
-				case isRowError(err):
-					mu.Lock()
-					rejected = append(rejected, rejection{row.line, err.Error()})
-					mu.Unlock()
-				default:
-					mu.Lock()
-					if fatal == nil {
-						fatal = fmt.Errorf("%s:%d: %w", file, row.line, err)
-					}
-					mu.Unlock()
+			for row := range queue {
+				res, err := importOne(ctx, imp.m, row)
+				if t.add(rows.file, row.line, res, err) {
 					cancel()
 				}
 			}
 		})
 	}
-
-	start := time.Now()
-	done, done2 := make(chan struct{}), make(chan struct{})
-	nrejected := func() int {
-		mu.Lock()
-		defer mu.Unlock()
-		return len(rejected)
+	for ctx.Err() == nil {
+		row, err := rows.next()
+		var rj *rejection
+		if errors.Is(err, io.EOF) {
+			break
+		} else if errors.As(err, &rj) {
+			t.reject(*rj)
+			continue
+		} else if err != nil {
+			t.readErr = err
+			break
+		}
+		queue <- row
 	}
-	// A progress bar over the file's bytes on a terminal; a line a second
-	// otherwise (a log file, a pipe).
+	close(queue)
+	wg.Wait()
+	t.elapsed = time.Since(imp.start)
+}
+
+// importTally counts what an import did.
+type importTally struct {
+	imported, matched atomic.Int64
+	mu                sync.Mutex
+	rejected          []rejection
+	fatal             error // from the store: the import stopped
+	readErr           error // from the file: the import stopped
+	elapsed           time.Duration
+}
+
+// add counts the outcome of a row and reports whether it stops the import.
+func (t *importTally) add(file string, line int, res matcher.Result, err error) (stop bool) {
+	switch {
+	case err == nil:
+		t.imported.Add(1)
+		if res.Matched && !res.Refreshed {
+			t.matched.Add(1)
+		}
+		return false
+	case isRowError(err):
+		t.reject(rejection{line, err.Error()})
+		return false
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.fatal == nil {
+		t.fatal = fmt.Errorf("%s:%d: %w", file, line, err)
+	}
+	return true
+}
+
+func (t *importTally) reject(rj rejection) {
+	t.mu.Lock()
+	t.rejected = append(t.rejected, rj)
+	t.mu.Unlock()
+}
+
+// counts returns the rows imported and rejected so far.
+func (t *importTally) counts() (imported, rejected int64) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.imported.Load(), int64(len(t.rejected))
+}
+
+// report prints the summary and the first hundred rejections, and returns
+// the import's outcome: nil when every row was imported.
+func (t *importTally) report(stdout io.Writer, file string) error {
+	slices.SortFunc(t.rejected, func(a, b rejection) int { return a.line - b.line })
+	imported := t.imported.Load()
+	fmt.Fprintf(stdout, "imported %d registrations (%d made a match) in %v (%.0f/s); rejected %d rows\n",
+		imported, t.matched.Load(), t.elapsed.Round(time.Millisecond), float64(imported)/t.elapsed.Seconds(), len(t.rejected))
+	for i, rj := range t.rejected {
+		if i == 100 {
+			fmt.Fprintf(stdout, "… and %d more\n", len(t.rejected)-100)
+			break
+		}
+		fmt.Fprintf(stdout, "%s:%d: %s\n", file, rj.line, rj.reason)
+	}
+	switch {
+	case t.fatal != nil:
+		return fmt.Errorf("import stopped: %w", t.fatal)
+	case t.readErr != nil:
+		return fmt.Errorf("import stopped: %w", t.readErr)
+	case len(t.rejected) > 0:
+		return exitError{1}
+	}
+	return nil
+}
+
+// startProgress shows how far an import is until the returned function is
+// called: on a terminal a bar over the file's size bytes, of which read
+// says how many are read; otherwise (a log file, a pipe) a line a second.
+func startProgress(stderr io.Writer, size int64, read func() int64, counts func() (imported, rejected int64)) (stop func()) {
+	start := time.Now()
 	var bars *mpb.Progress
 	var bar *mpb.Bar
 	if f, ok := stderr.(*os.File); ok && isTerminal(f) && size > 0 {
-		bars = mpb.New(mpb.WithOutput(stderr), mpb.WithWidth(40))
-		bar = bars.AddBar(size,
-			mpb.PrependDecorators(decor.Name("import ", decor.WC{}), decor.CountersKibiByte("% .1f / % .1f", decor.WCSyncSpace)),
-			mpb.AppendDecorators(decor.Percentage(decor.WCSyncSpace), decor.Name(" ETA "), decor.AverageETA(decor.ET_STYLE_GO),
-				decor.Any(func(decor.Statistics) string {
-					return fmt.Sprintf("  imported %d, rejected %d", imported.Load(), nrejected())
-				})),
-		)
+		bars, bar = importBar(stderr, size, counts)
 	}
+	interval := time.Second
+	if bar != nil {
+		interval = 100 * time.Millisecond
+	}
+	done, stopped := make(chan struct{}), make(chan struct{})
 	go func() {
-		interval := time.Second
-		if bar != nil {
-			interval = 100 * time.Millisecond
-		}
+		defer close(stopped)
 		t := time.NewTicker(interval)
 		defer t.Stop()
 		for {
@@ -241,86 +341,35 @@ func importCmd(args []string, stdout, stderr io.Writer) error {
 					bar.SetCurrent(size)
 					bars.Wait()
 				}
-				close(done2)
 				return
 			case <-t.C:
 				if bar != nil {
-					bar.SetCurrent(in.n.Load())
+					bar.SetCurrent(read())
 					continue
 				}
-				nr := nrejected()
-				fmt.Fprintf(stderr, "imported %d, rejected %d, %.0f rows/s\n", imported.Load(), nr, float64(imported.Load()+int64(nr))/time.Since(start).Seconds())
+				imported, rejected := counts()
+				fmt.Fprintf(stderr, "imported %d, rejected %d, %.0f rows/s\n", imported, rejected, float64(imported+rejected)/time.Since(start).Seconds())
 			}
 		}
 	}()
+	return func() {
+		close(done)
+		<-stopped
+	}
+}
 
-	var readErr error
-	for line := 2; ctx.Err() == nil; line++ {
-		rec, err := r.Read()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			var pe *csv.ParseError
-			if errors.As(err, &pe) && pe.Err != csv.ErrFieldCount {
-				readErr = fmt.Errorf("%s:%d: %v", file, pe.Line, pe.Err)
-				break
-			}
-		}
-		fields := make(map[string]string, len(col))
-		for name, i := range col {
-			if i < len(rec) {
-				fields[name] = strings.TrimSpace(rec[i])
-			}
-		}
-		if len(rec) != len(header) {
-			mu.Lock()
-			rejected = append(rejected, rejection{line, fmt.Sprintf("%d fields, the header has %d", len(rec), len(header))})
-			mu.Unlock()
-			continue
-		}
-		rows <- importRow{line: line, fields: fields}
-	}
-	close(rows)
-	wg.Wait()
-	close(done)
-	<-done2
-	elapsed := time.Since(start)
-
-	if !notifyImported {
-		// Every event up to the last is the import's (the store is ours
-		// alone, and everything before was delivered on the configured
-		// channels): move each delivery cursor past them, on every channel,
-		// so that one configured later does not deliver them either.
-		last := st.LastSeq()
-		for _, inst := range cov.Institutions {
-			for _, ch := range channelNames {
-				if err := st.RecordDeliveries(context.Background(), inst.ID, ch, last, nil); err != nil {
-					return fmt.Errorf("import --notify=false: marking the events not to be delivered: %w", err)
-				}
-			}
-		}
-		fmt.Fprintf(stdout, "the import's events (up to %d) will not be delivered by mail or webhook (--notify=false)\n", last)
-	}
-	slices.SortFunc(rejected, func(a, b rejection) int { return a.line - b.line })
-	fmt.Fprintf(stdout, "imported %d registrations (%d made a match) in %v (%.0f/s); rejected %d rows\n",
-		imported.Load(), matched.Load(), elapsed.Round(time.Millisecond), float64(imported.Load())/elapsed.Seconds(), len(rejected))
-	for i, rj := range rejected {
-		if i == 100 {
-			fmt.Fprintf(stdout, "… and %d more\n", len(rejected)-100)
-			break
-		}
-		fmt.Fprintf(stdout, "%s:%d: %s\n", file, rj.line, rj.reason)
-	}
-	switch {
-	case fatal != nil:
-		return fmt.Errorf("import stopped: %w", fatal)
-	case readErr != nil:
-		return fmt.Errorf("import stopped: %w", readErr)
-	case len(rejected) > 0:
-		return exitError{1}
-	}
-	return nil
+// importBar draws a bar over size bytes with the counts beside it.
+func importBar(w io.Writer, size int64, counts func() (imported, rejected int64)) (*mpb.Progress, *mpb.Bar) {
+	bars := mpb.New(mpb.WithOutput(w), mpb.WithWidth(40))
+	bar := bars.AddBar(size,
+		mpb.PrependDecorators(decor.Name("import ", decor.WC{}), decor.CountersKibiByte("% .1f / % .1f", decor.WCSyncSpace)),
+		mpb.AppendDecorators(decor.Percentage(decor.WCSyncSpace), decor.Name(" ETA "), decor.AverageETA(decor.ET_STYLE_GO),
+			decor.Any(func(decor.Statistics) string {
+				imported, rejected := counts()
+				return fmt.Sprintf("  imported %d, rejected %d", imported, rejected)
+			})),
+	)
+	return bars, bar
 }
 
 // isRowError reports whether err is about the row, not the store.
@@ -358,26 +407,4 @@ func importOne(ctx context.Context, m *matcher.Matcher, row importRow) (matcher.
 		return matcher.Result{}, rowError{err.Error()}
 	}
 	return m.Register(ctx, matcher.Actor{Institution: f["institution"]}, reg)
-}
-
-// outboxDelivered checks that every outbox event of every institution is
-// settled (delivered or dead) on each channel the settings give it, so that
-// moving the delivery cursors past an import skips only the import's
-// events there.
-func outboxDelivered(ctx context.Context, st backend, cov *rules.Covenant, channels func(institution string) []string) error {
-	const most = 1 << 16
-	for _, inst := range cov.Institutions {
-		for _, ch := range channels(inst.ID) {
-			evs, _, err := store.Undelivered(ctx, st, inst.ID, ch, most+1)
-			switch {
-			case err != nil:
-				return err
-			case len(evs) > most:
-				return fmt.Errorf("%s has more than %d events not yet delivered on %s; run vindex serve until `vindex outbox status` shows none, or import with --notify", inst.ID, most, ch)
-			case len(evs) > 0:
-				return fmt.Errorf("%s has %d events not yet delivered on %s; run vindex serve until `vindex outbox status` shows none, or import with --notify", inst.ID, len(evs), ch)
-			}
-		}
-	}
-	return nil
 }

@@ -21,6 +21,7 @@ import (
 	"io"
 	"os"
 	"runtime/debug"
+	"slices"
 	"strings"
 )
 
@@ -48,11 +49,14 @@ var errUsage = errors.New("usage")
 // asked for (exit status 0), errUsage otherwise (exit status 2).
 func printUsage(stderr io.Writer, text string, args []string) error {
 	fmt.Fprint(stderr, text)
-	if len(args) > 0 && (args[0] == "-h" || args[0] == "--help" || args[0] == "-help") {
+	if slices.ContainsFunc(args, isHelp) {
 		return flag.ErrHelp
 	}
 	return errUsage
 }
+
+// isHelp reports whether arg asks for help.
+func isHelp(arg string) bool { return arg == "-h" || arg == "--help" || arg == "-help" }
 
 // exitError carries an exit status other than 1.
 type exitError struct{ code int }

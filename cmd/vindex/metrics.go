@@ -38,10 +38,7 @@ type serveMetrics struct {
 // vindex_key_info, from ps) and the Go runtime's and the process's. None of
 // them reads the store at a scrape.
 func newRegistry(storeMetrics prometheus.Collector, ps *pseudonym.Pseudonymiser, cov *rules.Covenant, outbox notify.EventSource, poll time.Duration) *serveMetrics {
-	var insts []string
-	for _, inst := range cov.Institutions {
-		insts = append(insts, inst.ID)
-	}
+	insts := institutionIDs(cov)
 	m := &serveMetrics{
 		registry: prometheus.NewRegistry(),
 		http:     httpapi.NewMetrics(),

@@ -106,14 +106,6 @@ func fillOutbox(tb testing.TB, st store.Store, cov *rules.Covenant, n int) {
 	}
 }
 
-func institutionIDs(cov *rules.Covenant) []string {
-	var ids []string
-	for _, inst := range cov.Institutions {
-		ids = append(ids, inst.ID)
-	}
-	return ids
-}
-
 // failingMail is an e-mail channel whose server is down.
 type failingMail struct{}
 

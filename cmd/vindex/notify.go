@@ -161,15 +161,7 @@ The same settings as vindex serve apply (--data, --covenant, --config, --dev).
 `
 
 func outboxCmd(args []string, stdout, stderr io.Writer) error {
-	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
-		return printUsage(stderr, outboxUsage, args)
-	}
-	verb, rest := args[0], args[1:]
-	var only string
-	if len(rest) > 0 && !strings.HasPrefix(rest[0], "-") {
-		only, rest = rest[0], rest[1:]
-	}
-	c, _, err := loadConfig("outbox", outboxUsage, rest, nil)
+	verb, only, c, err := parseOutboxArgs(args, stderr)
 	if err != nil {
 		return err
 	}
@@ -191,61 +183,92 @@ func outboxCmd(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	configured := deliveryChannels(c, hooks)
-	ctx := context.Background()
+	insts := institutionIDs(cov)
+	if only != "" {
+		insts = []string{only}
+	}
 	switch verb {
 	case "status":
-		fmt.Fprintf(stdout, "%-32s %-8s %10s %9s %6s\n", "INSTITUTION", "CHANNEL", "UNDELIVERED", "RETRYING", "DEAD")
-		for _, inst := range cov.Institutions {
-			if only != "" && inst.ID != only {
-				continue
-			}
-			for _, ch := range configured(inst.ID) {
-				evs, log, err := store.Undelivered(ctx, st, inst.ID, ch, 100000)
-				if err != nil {
-					return err
-				}
-				dead, err := st.DeadDeliveries(ctx, inst.ID, ch)
-				if err != nil {
-					return err
-				}
-				retrying := 0
-				var last string
-				for _, d := range log.States {
-					if !d.Settled() {
-						retrying++
-						last = fmt.Sprintf("  last error %s, next try %s", d.LastError, d.NextTry.Format("2006-01-02 15:04:05"))
-					}
-				}
-				if len(evs) == 0 && len(dead) == 0 {
-					continue
-				}
-				fmt.Fprintf(stdout, "%-32s %-8s %10d %9d %6d%s\n", inst.ID, ch, len(evs), retrying, len(dead), last)
-			}
-		}
-		return nil
+		return outboxStatus(stdout, st, insts, deliveryChannels(c, hooks))
 	case "retry":
-		total := 0
-		for _, inst := range cov.Institutions {
-			if only != "" && inst.ID != only {
-				continue
-			}
-			for _, ch := range channelNames {
-				n, err := st.RetryDead(ctx, inst.ID, ch)
-				if err != nil {
-					return err
-				}
-				if n > 0 {
-					fmt.Fprintf(stdout, "%s %s: %d dead events back in the queue\n", inst.ID, ch, n)
-				}
-				total += n
-			}
-		}
-		fmt.Fprintf(stdout, "%d events put back\n", total)
-		return nil
+		return outboxRetry(stdout, st, insts)
 	}
 	fmt.Fprintf(stderr, "vindex outbox: unknown verb %q\n\n%s", verb, outboxUsage)
 	return errUsage
+}
+
+// parseOutboxArgs reads the outbox command's arguments: the verb, an
+// institution, the shared settings.
+func parseOutboxArgs(args []string, stderr io.Writer) (verb, only string, c config, err error) {
+	if len(args) == 0 || (strings.HasPrefix(args[0], "-") && !isHelp(args[0])) {
+		return "", "", config{}, printUsage(stderr, outboxUsage, args)
+	}
+	verb, rest := args[0], args[1:]
+	if isHelp(verb) {
+		rest = args // the usage and the flags
+	}
+	if len(rest) > 0 && !strings.HasPrefix(rest[0], "-") {
+		only, rest = rest[0], rest[1:]
+	}
+	c, _, err = loadConfig("outbox", outboxUsage, rest, nil)
+	return verb, only, c, err
+}
+
+// outboxStatus prints, per institution and configured channel, the
+// events not yet delivered, those being retried and the dead ones.
+func outboxStatus(stdout io.Writer, st backend, insts []string, configured func(string) []string) error {
+	ctx := context.Background()
+	fmt.Fprintf(stdout, "%-32s %-8s %10s %9s %6s\n", "INSTITUTION", "CHANNEL", "UNDELIVERED", "RETRYING", "DEAD")
+	for _, inst := range insts {
+		for _, ch := range configured(inst) {
+			evs, log, err := store.Undelivered(ctx, st, inst, ch, 100000)
+			if err != nil {
+				return err
+			}
+			dead, err := st.DeadDeliveries(ctx, inst, ch)
+			if err != nil {
+				return err
+			}
+			if len(evs) == 0 && len(dead) == 0 {
+				continue
+			}
+			n, last := retrying(log)
+			fmt.Fprintf(stdout, "%-32s %-8s %10d %9d %6d%s\n", inst, ch, len(evs), n, len(dead), last)
+		}
+	}
+	return nil
+}
+
+// retrying counts the deliveries of log that are being retried, and
+// describes the last one's error and next try.
+func retrying(log store.DeliveryLog) (n int, last string) {
+	for _, d := range log.States {
+		if !d.Settled() {
+			n++
+			last = fmt.Sprintf("  last error %s, next try %s", d.LastError, d.NextTry.Format("2006-01-02 15:04:05"))
+		}
+	}
+	return n, last
+}
+
+// outboxRetry puts the dead events of the institutions back in the queue,
+// on every channel.
+func outboxRetry(stdout io.Writer, st backend, insts []string) error {
+	total := 0
+	for _, inst := range insts {
+		for _, ch := range channelNames {
+			n, err := st.RetryDead(context.Background(), inst, ch)
+			if err != nil {
+				return err
+			}
+			if n > 0 {
+				fmt.Fprintf(stdout, "%s %s: %d dead events back in the queue\n", inst, ch, n)
+			}
+			total += n
+		}
+	}
+	fmt.Fprintf(stdout, "%d events put back\n", total)
+	return nil
 }
 
 // certPool reads the PEM certificates in file; nil (the system's roots) if

@@ -17,9 +17,13 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/vindex-nl/vindex/crypto/clientref"
+	"github.com/vindex-nl/vindex/crypto/pseudonym"
 	"github.com/vindex-nl/vindex/httpapi"
 	"github.com/vindex-nl/vindex/internal/bufferedlog"
 	"github.com/vindex-nl/vindex/matcher"
+	"github.com/vindex-nl/vindex/notify"
+	"github.com/vindex-nl/vindex/rules"
 )
 
 const serveUsage = `Usage: vindex serve [--dev] [--config FILE] [flags]
@@ -74,38 +78,111 @@ func level(name string) slog.Level {
 
 // run serves until ctx is done, then shuts down gracefully.
 func run(ctx context.Context, c config, stdout io.Writer, logger *slog.Logger) error {
-	cov, err := covenantOf(c)
+	cov, devTokens, err := serveCovenant(c, logger)
 	if err != nil {
 		return err
 	}
-	var devTokens []devToken
-	if c.Dev {
-		if devTokens, err = devSetup(c, cov, logger); err != nil {
-			return err
-		}
-	}
-
 	// The keyset is unwrapped once, here, and kept in memory only; Vault
 	// is not needed again while serving.
-	k, err := openKEK(c, logger)
+	k, ps, refs, err := unwrapServeKeys(c, logger)
 	if err != nil {
 		return err
 	}
 	defer k.Close()
+	st, closeStore, err := openServeStore(c, logger)
+	if err != nil {
+		return err
+	}
+	defer closeStore()
+	metrics, m, worker, err := assemble(c, cov, st, ps, refs, logger)
+	if err != nil {
+		return err
+	}
+	tokens, tlsConf, err := serveAuth(c, cov, logger)
+	if err != nil {
+		return err
+	}
+	var draining atomic.Bool
+	handler, err := newHandler(c, cov, m, tokens, metrics, st, &draining, logger)
+	if err != nil {
+		return err
+	}
+	l, err := listen(c, handler, tlsConf, metrics, logger)
+	if err != nil {
+		return err
+	}
+	stopBackground := startBackground(c, tokens, m, metrics, worker, logger)
+	logger.Info("serving", slog.String("addr", l.addr), slog.String("covenant", cov.Name),
+		slog.Int("institutions", len(cov.Institutions)), slog.Bool("mtls", tlsConf.ClientCAs != nil), slog.Bool("tokens", tokens != nil),
+		slog.Int("keys", len(ps.KeyIDs())))
+	if c.Dev {
+		printDev(stdout, l.addr, c, devTokens)
+	}
+
+	select {
+	case <-ctx.Done():
+		logger.Info("shutting down", slog.Duration("timeout", c.ShutdownTimeout))
+	case err := <-l.failed:
+		logger.Error("server failed", slog.String("error", err.Error()))
+	}
+	draining.Store(true)
+	shutdownErr := l.shutdown(c.ShutdownTimeout)
+	stopBackground()
+	if err := closeStore(); err != nil {
+		return fmt.Errorf("closing the store: %w", err)
+	}
+	if shutdownErr != nil {
+		return fmt.Errorf("shutdown: %w", shutdownErr)
+	}
+	logger.Info("stopped")
+	return nil
+}
+
+// serveCovenant loads the covenant and, with --dev, makes what the
+// development mode needs before the key-encryption key is opened.
+func serveCovenant(c config, logger *slog.Logger) (*rules.Covenant, []devToken, error) {
+	cov, err := covenantOf(c)
+	if err != nil {
+		return nil, nil, err
+	}
+	var devTokens []devToken
+	if c.Dev {
+		if devTokens, err = devSetup(c, cov, logger); err != nil {
+			return nil, nil, err
+		}
+	}
+	return cov, devTokens, nil
+}
+
+// unwrapServeKeys opens the key-encryption key (with --dev making the
+// keysets that do not exist yet) and unwraps the keysets. The caller
+// closes the key-encryption key.
+func unwrapServeKeys(c config, logger *slog.Logger) (*kek, *pseudonym.Pseudonymiser, *clientref.Sealer, error) {
+	k, err := openKEK(c, logger)
+	if err != nil {
+		return nil, nil, nil, err
+	}
 	if c.Dev {
 		if err := devKeyset(c, k, logger); err != nil {
-			return err
+			k.Close()
+			return nil, nil, nil, err
 		}
 	}
 	ps, refs, err := openKeysets(c, k)
 	if err != nil {
-		return err
+		k.Close()
+		return nil, nil, nil, err
 	}
 	logger.Info("keysets unwrapped", slog.String("kek", k.describe(c)))
+	return k, ps, refs, nil
+}
 
+// openServeStore opens the store; the function it returns closes it, and
+// may be called more than once.
+func openServeStore(c config, logger *slog.Logger) (backend, func() error, error) {
 	st, err := openStore(c, serveUse(logger))
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
 	var closeOnce sync.Once
 	closeStore := func() error {
@@ -113,46 +190,61 @@ func run(ctx context.Context, c config, stdout io.Writer, logger *slog.Logger) e
 		closeOnce.Do(func() { err = st.Close() })
 		return err
 	}
-	defer closeStore()
+	return st, closeStore, nil
+}
 
+// assemble makes the metrics, the matcher and the delivery worker (nil when
+// nothing is delivered) on the store.
+func assemble(c config, cov *rules.Covenant, st backend, ps *pseudonym.Pseudonymiser, refs *clientref.Sealer, logger *slog.Logger) (*serveMetrics, *matcher.Matcher, *notify.Worker, error) {
 	metrics := newRegistry(st.Collector(), ps, cov, st, c.NotifyPoll)
 	m, err := matcher.New(matcher.Config{Store: st, Pseudonymiser: ps, ClientRefs: refs, Covenant: cov, Logger: logger, Observer: metrics.matcher})
 	if err != nil {
-		return err
+		return nil, nil, nil, err
 	}
 
 	worker, err := newWorker(c, cov, st, refs, metrics.delivery, logger)
 	if err != nil {
-		return err
+		return nil, nil, nil, err
 	}
+	return metrics, m, worker, nil
+}
 
+// serveAuth reads how institutions get in: the token file, and the CAs of
+// their client certificates, with the server's certificate in the TLS
+// configuration. It refuses a configuration with neither.
+func serveAuth(c config, cov *rules.Covenant, logger *slog.Logger) (*httpapi.Tokens, *tls.Config, error) {
 	var tokens *httpapi.Tokens
+	var err error
 	if c.Tokens != "" {
 		if tokens, err = httpapi.LoadTokens(c.Tokens, cov, logger); err != nil {
-			return err
+			return nil, nil, err
 		}
 	}
 	cert, err := tls.LoadX509KeyPair(c.TLSCert, c.TLSKey)
 	if err != nil {
-		return fmt.Errorf("TLS certificate: %w", err)
+		return nil, nil, fmt.Errorf("TLS certificate: %w", err)
 	}
 	var clientCAs *x509.CertPool
 	if c.ClientCA != "" {
 		b, err := os.ReadFile(c.ClientCA)
 		if err != nil {
-			return fmt.Errorf("client CA: %w", err)
+			return nil, nil, fmt.Errorf("client CA: %w", err)
 		}
 		clientCAs = x509.NewCertPool()
 		if !clientCAs.AppendCertsFromPEM(b) {
-			return fmt.Errorf("client CA: no PEM certificate in %s", c.ClientCA)
+			return nil, nil, fmt.Errorf("client CA: no PEM certificate in %s", c.ClientCA)
 		}
 	}
 	if tokens == nil && clientCAs == nil {
-		return errors.New("no way in: set --tokens, --client-ca or both")
+		return nil, nil, errors.New("no way in: set --tokens, --client-ca or both")
 	}
+	return tokens, httpapi.TLSConfig(cert, clientCAs), nil
+}
 
-	var draining atomic.Bool
-	handler, err := httpapi.New(httpapi.Config{
+// newHandler makes the API's handler. It is ready while the store is and
+// the server is not draining.
+func newHandler(c config, cov *rules.Covenant, m *matcher.Matcher, tokens *httpapi.Tokens, metrics *serveMetrics, st backend, draining *atomic.Bool, logger *slog.Logger) (http.Handler, error) {
+	return httpapi.New(httpapi.Config{
 		Matcher: m, Covenant: cov, Tokens: tokens, Metrics: metrics.http, MetricsHandler: metrics.apiHandler(c), Polled: metrics.polls.Polled,
 		Logger: logger, MaxBodyBytes: c.MaxBodyBytes,
 		Ready: func(ctx context.Context) error {
@@ -162,89 +254,95 @@ func run(ctx context.Context, c config, stdout io.Writer, logger *slog.Logger) e
 			return st.Check(ctx)
 		},
 	})
-	if err != nil {
-		return err
-	}
+}
 
+// listeners are the running servers: the API, and /metrics on its own
+// listener if --metrics-listen says so.
+type listeners struct {
+	addr   string
+	srv    *http.Server
+	msrv   *http.Server // nil: /metrics is on the API listener
+	failed chan error   // a server that stopped serving
+}
+
+// listen starts serving the API over TLS on c.Listen, and /metrics on
+// c.MetricsListen if set.
+func listen(c config, handler http.Handler, tlsConf *tls.Config, metrics *serveMetrics, logger *slog.Logger) (*listeners, error) {
 	ln, err := net.Listen("tcp", c.Listen)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	srv := httpapi.NewServer(c.Listen, handler, httpapi.TLSConfig(cert, clientCAs), logger)
-	serveErr := make(chan error, 2)
-	go func() { serveErr <- srv.ServeTLS(ln, "", "") }()
+	l := &listeners{addr: ln.Addr().String(), failed: make(chan error, 2)}
+	l.srv = httpapi.NewServer(c.Listen, handler, tlsConf, logger)
+	go func() { l.failed <- l.srv.ServeTLS(ln, "", "") }()
 
-	var msrv *http.Server
 	if c.MetricsListen != "" {
 		mln, err := net.Listen("tcp", c.MetricsListen)
 		if err != nil {
-			srv.Close()
-			return err
+			l.srv.Close()
+			return nil, err
 		}
 		mux := http.NewServeMux()
 		mux.Handle("GET /metrics", metrics.handler())
-		msrv = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
-		go func() { serveErr <- msrv.Serve(mln) }()
+		l.msrv = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+		go func() { l.failed <- l.msrv.Serve(mln) }()
 		logger.Info("serving metrics", slog.String("addr", mln.Addr().String()))
 	}
-	logger.Info("serving", slog.String("addr", ln.Addr().String()), slog.String("covenant", cov.Name),
-		slog.Int("institutions", len(cov.Institutions)), slog.Bool("mtls", clientCAs != nil), slog.Bool("tokens", tokens != nil),
-		slog.Int("keys", len(ps.KeyIDs())))
-	if c.Dev {
-		printDev(stdout, ln.Addr().String(), c, devTokens)
-	}
+	return l, nil
+}
 
+// shutdown stops accepting connections and waits up to timeout for
+// in-flight requests to finish.
+func (l *listeners) shutdown(timeout time.Duration) error {
+	sctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	err := l.srv.Shutdown(sctx)
+	if l.msrv != nil {
+		l.msrv.Shutdown(sctx)
+	}
+	return err
+}
+
+// startBackground starts what runs beside the API: token file reloading
+// (on a timer and on SIGHUP, which it handles from now on), expiry, the
+// poll backlog's counting and delivery. The function it returns stops them
+// and waits until they have.
+func startBackground(c config, tokens *httpapi.Tokens, m *matcher.Matcher, metrics *serveMetrics, worker *notify.Worker, logger *slog.Logger) (stop func()) {
 	bg, stopBG := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	if tokens != nil {
 		wg.Go(func() { tokens.Watch(bg, c.TokenReload) })
 		hup := make(chan os.Signal, 1)
 		signal.Notify(hup, syscall.SIGHUP)
-		wg.Go(func() {
-			defer signal.Stop(hup)
-			for {
-				select {
-				case <-bg.Done():
-					return
-				case <-hup:
-					if err := tokens.Reload(); err != nil {
-						logger.Error("token file not reloaded; keeping the tokens in use", slog.String("error", err.Error()))
-					} else {
-						logger.Info("token file reloaded", slog.Int("tokens", tokens.Len()))
-					}
-				}
-			}
-		})
+		wg.Go(func() { reloadOnHUP(bg, hup, tokens, logger) })
 	}
 	wg.Go(func() { expireLoop(bg, m, c.ExpireInterval, logger) })
 	wg.Go(func() { metrics.polls.Run(bg) })
 	if worker != nil {
 		wg.Go(func() { worker.Run(bg) })
 	}
+	return func() {
+		stopBG()
+		wg.Wait()
+	}
+}
 
-	select {
-	case <-ctx.Done():
-		logger.Info("shutting down", slog.Duration("timeout", c.ShutdownTimeout))
-	case err := <-serveErr:
-		logger.Error("server failed", slog.String("error", err.Error()))
+// reloadOnHUP rereads the token file on every signal on hup (SIGHUP)
+// until ctx ends.
+func reloadOnHUP(ctx context.Context, hup chan os.Signal, tokens *httpapi.Tokens, logger *slog.Logger) {
+	defer signal.Stop(hup)
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-hup:
+			if err := tokens.Reload(); err != nil {
+				logger.Error("token file not reloaded; keeping the tokens in use", slog.String("error", err.Error()))
+			} else {
+				logger.Info("token file reloaded", slog.Int("tokens", tokens.Len()))
+			}
+		}
 	}
-	draining.Store(true)
-	sctx, cancel := context.WithTimeout(context.Background(), c.ShutdownTimeout)
-	defer cancel()
-	shutdownErr := srv.Shutdown(sctx)
-	if msrv != nil {
-		msrv.Shutdown(sctx)
-	}
-	stopBG()
-	wg.Wait()
-	if err := closeStore(); err != nil {
-		return fmt.Errorf("closing the store: %w", err)
-	}
-	if shutdownErr != nil {
-		return fmt.Errorf("shutdown: %w", shutdownErr)
-	}
-	logger.Info("stopped")
-	return nil
 }
 
 // expireLoop runs the matcher's expiry at start and then every interval.

@@ -10,6 +10,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -60,146 +61,204 @@ The same settings as vindex serve apply (--keyset, --ref-keyset, --kek,
 --vault-*, --kek-file, --deployment, --data, --config, --dev).
 `
 
+// keysOptions are the keys command's arguments besides the shared
+// settings.
+type keysOptions struct {
+	verb      string // init, status, rotate, retire, rewrap
+	retireID  uint32
+	createKEK bool // init: also make the development key file
+	del       bool // retire: delete, not disable
+	refs      bool // rotate, retire: the reference keyset
+}
+
 func keysCmd(args []string, stdout, stderr io.Writer) error {
-	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
-		return printUsage(stderr, keysUsage, args)
-	}
-	verb, rest := args[0], args[1:]
-	var retireID uint64
-	if verb == "retire" {
-		if len(rest) == 0 || strings.HasPrefix(rest[0], "-") {
-			return errors.New("keys retire: which key? vindex keys retire ID")
-		}
-		id, err := strconv.ParseUint(rest[0], 10, 32)
-		if err != nil {
-			return fmt.Errorf("keys retire: %q is not a key ID", rest[0])
-		}
-		retireID, rest = id, rest[1:]
-	}
-	var createKEK, del, refs bool
-	c, _, err := loadConfig("keys "+verb, keysUsage, rest, func(fs *flag.FlagSet) {
-		fs.BoolVar(&createKEK, "create-dev-kek", false, "keys init: also make the development key-encryption key --kek-file")
-		fs.BoolVar(&del, "delete", false, "keys retire: delete the key (it must be disabled already)")
-		fs.BoolVar(&refs, "refs", false, "keys rotate, retire: act on the reference keyset, not the PRF keyset")
-	})
+	o, c, err := parseKeysArgs(args, stderr)
 	if err != nil {
 		return err
 	}
-	switch verb {
-	case "init", "status", "rotate", "retire", "rewrap":
-	default:
-		fmt.Fprintf(stderr, "vindex keys: unknown command %q\n\n%s", verb, keysUsage)
-		return errUsage
-	}
 	prf, ref := keysetFiles(c)
 	target := prf
-	if refs {
+	if o.refs {
 		target = ref
 	}
-	logger := newLogger(stderr, "warn")
-	if verb == "init" {
-		if exists(prf.path) && exists(ref.path) {
-			return fmt.Errorf("keys init: %s exists (and %s); a new keyset would orphan every registration made under it", prf.path, ref.path)
-		}
-		for _, f := range []string{prf.path, ref.path, c.KEKFile} {
-			if f == "" {
-				continue
-			}
-			if err := os.MkdirAll(filepath.Dir(f), 0o700); err != nil {
-				return err
-			}
-		}
-		if createKEK {
-			if c.KEK != "file" {
-				return errors.New("keys init: --create-dev-kek is for --kek file")
-			}
-			if err := insecurelocalkek.Create(c.KEKFile); err != nil {
-				return err
-			}
-			fmt.Fprintf(stdout, "made development key-encryption key %s (never use it in production)\n", c.KEKFile)
+	if o.verb == "init" {
+		if err := prepareKeysInit(stdout, c, prf, ref, o.createKEK); err != nil {
+			return err
 		}
 	}
-	k, err := openKEK(c, logger)
+	k, err := openKEK(c, newLogger(stderr, "warn"))
 	if err != nil {
 		return err
 	}
 	defer k.Close()
-	switch verb {
+	switch o.verb {
 	case "init":
-		for _, f := range []keysetFile{prf, ref} {
-			if exists(f.path) {
-				fmt.Fprintf(stdout, "kept %s %s\n", f.what, f.path)
-				continue
-			}
-			if err := f.make(k); err != nil {
-				return err
-			}
-			fmt.Fprintf(stdout, "made %s %s, wrapped with the %s\n", f.what, f.path, k.describe(c))
-		}
+		err = initKeysets(stdout, c, k, prf, ref)
 	case "rotate":
-		h, err := target.load(c, k)
-		if err != nil {
-			return err
-		}
-		h, id, err := target.rotate(h)
-		if err != nil {
-			return err
-		}
-		if err := keys.SaveFile(target.path, h, k.aead, target.ad); err != nil {
-			return err
-		}
-		fmt.Fprintf(stdout, "key %d is the new primary of the %s; restart vindex serve to use it\n", id, target.what)
+		err = rotateKeyset(stdout, c, k, target)
 	case "retire":
-		h, err := target.load(c, k)
-		if err != nil {
-			return err
-		}
-		id := uint32(retireID)
-		use, err := fromStore(c, target.use)
-		if err != nil {
-			return fmt.Errorf("keys retire: %w", err)
-		}
-		if n := use[id]; n > 0 && !refs {
-			return fmt.Errorf("keys retire: %d live registrations still depend on key %d; they move to the primary key when they are touched, and end at the latest two years after they were made", n, id)
-		} else if n > 0 {
-			return fmt.Errorf("keys retire --refs: %d stored client references are still sealed under key %d; they are sealed anew under the primary when their registration is reported again, and go when it is purged", n, id)
-		}
-		if del {
-			if h, err = keys.Delete(h, id); err != nil {
-				return fmt.Errorf("keys retire --delete: %w", err)
-			}
-			fmt.Fprintf(stdout, "key %d deleted\n", id)
-		} else {
-			if h, err = keys.Disable(h, id); err != nil {
-				return fmt.Errorf("keys retire: %w", err)
-			}
-			fmt.Fprintf(stdout, "key %d disabled; restart vindex serve; delete it later with --delete\n", id)
-		}
-		if err := keys.SaveFile(target.path, h, k.aead, target.ad); err != nil {
-			return err
-		}
+		err = retireKey(stdout, c, k, target, o)
 	case "rewrap":
-		for _, f := range []keysetFile{prf, ref} {
-			if f.what == ref.what && !exists(f.path) {
-				fmt.Fprintf(stdout, "no %s %s to rewrap (vindex keys init makes it)\n", f.what, f.path)
-				continue
-			}
-			if err := keys.Rewrap(f.path, k.aead, f.ad); err != nil {
-				return err
-			}
-			msg := fmt.Sprintf("rewrapped %s with the %s", f.path, k.describe(c))
-			if k.vault != nil {
-				ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-				defer cancel()
-				if latest, minDec, err := k.vault.KeyVersions(ctx); err == nil {
-					msg += fmt.Sprintf(" (transit key version %d; min_decryption_version %d may now be raised to %d)", latest, minDec, latest)
-				}
-			}
-			fmt.Fprintln(stdout, msg)
-		}
-		return nil
+		return rewrapKeysets(stdout, c, k, prf, ref)
+	}
+	if err != nil {
+		return err
 	}
 	return printAllStatus(stdout, stderr, c, k, prf, ref)
+}
+
+// parseKeysArgs reads the keys command's arguments: the verb, the key ID
+// of retire, then the shared settings and the command's own flags.
+func parseKeysArgs(args []string, stderr io.Writer) (keysOptions, config, error) {
+	if len(args) == 0 || (strings.HasPrefix(args[0], "-") && !isHelp(args[0])) {
+		return keysOptions{}, config{}, printUsage(stderr, keysUsage, args)
+	}
+	o := keysOptions{verb: args[0]}
+	rest := args[1:]
+	if isHelp(o.verb) {
+		rest = args // the usage and the flags
+	}
+	if o.verb == "retire" && !(len(rest) > 0 && isHelp(rest[0])) {
+		if len(rest) == 0 || strings.HasPrefix(rest[0], "-") {
+			return o, config{}, errors.New("keys retire: which key? vindex keys retire ID")
+		}
+		id, err := strconv.ParseUint(rest[0], 10, 32)
+		if err != nil {
+			return o, config{}, fmt.Errorf("keys retire: %q is not a key ID", rest[0])
+		}
+		o.retireID, rest = uint32(id), rest[1:]
+	}
+	c, _, err := loadConfig("keys "+o.verb, keysUsage, rest, func(fs *flag.FlagSet) {
+		fs.BoolVar(&o.createKEK, "create-dev-kek", false, "keys init: also make the development key-encryption key --kek-file")
+		fs.BoolVar(&o.del, "delete", false, "keys retire: delete the key (it must be disabled already)")
+		fs.BoolVar(&o.refs, "refs", false, "keys rotate, retire: act on the reference keyset, not the PRF keyset")
+	})
+	if err != nil {
+		return o, c, err
+	}
+	switch o.verb {
+	case "init", "status", "rotate", "retire", "rewrap":
+		return o, c, nil
+	}
+	fmt.Fprintf(stderr, "vindex keys: unknown command %q\n\n%s", o.verb, keysUsage)
+	return o, c, errUsage
+}
+
+// prepareKeysInit checks, before keys init opens the key-encryption key,
+// that a keyset is missing, makes the keysets' directories, and with
+// createKEK makes the development key file.
+func prepareKeysInit(stdout io.Writer, c config, prf, ref keysetFile, createKEK bool) error {
+	if exists(prf.path) && exists(ref.path) {
+		return fmt.Errorf("keys init: %s exists (and %s); a new keyset would orphan every registration made under it", prf.path, ref.path)
+	}
+	for _, f := range []string{prf.path, ref.path, c.KEKFile} {
+		if f == "" {
+			continue
+		}
+		if err := os.MkdirAll(filepath.Dir(f), 0o700); err != nil {
+			return err
+		}
+	}
+	if !createKEK {
+		return nil
+	}
+	if c.KEK != "file" {
+		return errors.New("keys init: --create-dev-kek is for --kek file")
+	}
+	if err := insecurelocalkek.Create(c.KEKFile); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "made development key-encryption key %s (never use it in production)\n", c.KEKFile)
+	return nil
+}
+
+// initKeysets makes the keysets that do not exist yet, wrapped with k.
+func initKeysets(stdout io.Writer, c config, k *kek, prf, ref keysetFile) error {
+	for _, f := range []keysetFile{prf, ref} {
+		if exists(f.path) {
+			fmt.Fprintf(stdout, "kept %s %s\n", f.what, f.path)
+			continue
+		}
+		if err := f.make(k); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "made %s %s, wrapped with the %s\n", f.what, f.path, k.describe(c))
+	}
+	return nil
+}
+
+// rotateKeyset adds a new primary key to the keyset f.
+func rotateKeyset(stdout io.Writer, c config, k *kek, f keysetFile) error {
+	h, err := f.load(c, k)
+	if err != nil {
+		return err
+	}
+	h, id, err := f.rotate(h)
+	if err != nil {
+		return err
+	}
+	if err := keys.SaveFile(f.path, h, k.aead, f.ad); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "key %d is the new primary of the %s; restart vindex serve to use it\n", id, f.what)
+	return nil
+}
+
+// retireKey disables the key o.retireID of the keyset f, or with o.del
+// deletes it, refused while what the store holds depends on it (DESIGN.md
+// invariant 7).
+func retireKey(stdout io.Writer, c config, k *kek, f keysetFile, o keysOptions) error {
+	h, err := f.load(c, k)
+	if err != nil {
+		return err
+	}
+	id := o.retireID
+	use, err := fromStore(c, f.use)
+	if err != nil {
+		return fmt.Errorf("keys retire: %w", err)
+	}
+	if n := use[id]; n > 0 && !o.refs {
+		return fmt.Errorf("keys retire: %d live registrations still depend on key %d; they move to the primary key when they are touched, and end at the latest two years after they were made", n, id)
+	} else if n > 0 {
+		return fmt.Errorf("keys retire --refs: %d stored client references are still sealed under key %d; they are sealed anew under the primary when their registration is reported again, and go when it is purged", n, id)
+	}
+	if o.del {
+		if h, err = keys.Delete(h, id); err != nil {
+			return fmt.Errorf("keys retire --delete: %w", err)
+		}
+		fmt.Fprintf(stdout, "key %d deleted\n", id)
+	} else {
+		if h, err = keys.Disable(h, id); err != nil {
+			return fmt.Errorf("keys retire: %w", err)
+		}
+		fmt.Fprintf(stdout, "key %d disabled; restart vindex serve; delete it later with --delete\n", id)
+	}
+	return keys.SaveFile(f.path, h, k.aead, f.ad)
+}
+
+// rewrapKeysets wraps both keysets anew under the key-encryption key's
+// newest version, and says to what min_decryption_version Vault's may be
+// raised.
+func rewrapKeysets(stdout io.Writer, c config, k *kek, prf, ref keysetFile) error {
+	for _, f := range []keysetFile{prf, ref} {
+		if f.what == ref.what && !exists(f.path) {
+			fmt.Fprintf(stdout, "no %s %s to rewrap (vindex keys init makes it)\n", f.what, f.path)
+			continue
+		}
+		if err := keys.Rewrap(f.path, k.aead, f.ad); err != nil {
+			return err
+		}
+		msg := fmt.Sprintf("rewrapped %s with the %s", f.path, k.describe(c))
+		if k.vault != nil {
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			if latest, minDec, err := k.vault.KeyVersions(ctx); err == nil {
+				msg += fmt.Sprintf(" (transit key version %d; min_decryption_version %d may now be raised to %d)", latest, minDec, latest)
+			}
+		}
+		fmt.Fprintln(stdout, msg)
+	}
+	return nil
 }
 
 // printAllStatus prints the PRF keyset's table, then the reference
@@ -328,7 +387,7 @@ const covenantUsage = `Usage:
 `
 
 func covenantCmd(args []string, stdout, stderr io.Writer) error {
-	if len(args) < 2 || (args[0] != "check" && args[0] != "test") || (args[0] == "test" && len(args) < 3) {
+	if len(args) < 2 || (args[0] != "check" && args[0] != "test") || (args[0] == "test" && len(args) < 3) || slices.ContainsFunc(args, isHelp) {
 		return printUsage(stderr, covenantUsage, args)
 	}
 	cov, err := rules.LoadFile(args[1])
