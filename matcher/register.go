@@ -86,46 +86,27 @@ func printable(s string, max int) bool {
 	return true
 }
 
+// validate checks a registration in the order of its fields and returns the
+// youth's age today, or a *FieldError for the first field that is wrong.
 func (m *Matcher) validate(inst rules.Institution, r *Registration, today time.Time) (age int, err error) {
 	if r.Youth.IsZero() {
 		return 0, fieldErr("youth", ErrMissingYouth)
 	}
-	if r.BirthDate.IsZero() {
-		return 0, fieldErr("birth_date", ErrMissingBirthDate)
+	if age, err = m.checkBirthDate(r.BirthDate, today); err != nil {
+		return 0, err
 	}
-	age = r.BirthDate.AgeOn(today)
-	if age < 0 || !today.Before(r.BirthDate.Birthday(m.limits.endAge)) {
-		return 0, fieldErr("birth_date", ErrNotAYouth)
+	if err := m.checkMunicipality(r.Municipality); err != nil {
+		return 0, err
 	}
-	if _, err := identity.ParseMunicipality(string(r.Municipality)); err != nil {
-		return 0, fieldErr("municipality", ErrMunicipality)
-	}
-	if len(m.cov.Municipalities) > 0 && !slices.Contains(m.cov.Municipalities, string(r.Municipality)) {
-		return 0, fieldErr("municipality", ErrMunicipality)
-	}
-	switch r.Kind {
-	case Signal:
-		if r.SignalCode == "" || !printable(r.SignalCode, 32) {
-			return 0, fieldErr("code", ErrSignalCode)
-		}
-	case Involvement:
-		if r.SignalCode != "" {
-			return 0, fieldErr("code", ErrSignalCode)
-		}
-		if !inst.MayCoordinate {
-			return 0, fieldErr("kind", ErrKindNotAllowed)
-		}
-	default:
-		return 0, fieldErr("kind", ErrKind)
+	if err := checkKind(inst, r.Kind, r.SignalCode); err != nil {
+		return 0, err
 	}
 	switch r.Sector {
 	case "", rules.SectorChildProtection, rules.SectorYouthProbation:
 	default:
 		return 0, fieldErr("sector", ErrSector)
 	}
-	c := r.Contact
-	if c.Name == "" || (c.Phone == "" && c.Email == "") ||
-		!printable(c.Name, maxText) || !printable(c.Phone, maxText) || !printable(c.Email, maxText) {
+	if !validContact(r.Contact) {
 		return 0, fieldErr("contact", ErrContact)
 	}
 	if !r.EndsOn.IsZero() && civil(r.EndsOn).Before(today) {
@@ -134,17 +115,79 @@ func (m *Matcher) validate(inst rules.Institution, r *Registration, today time.T
 	if r.IdempotencyKey != "" && !printable(r.IdempotencyKey, maxIdempotencyKey) {
 		return 0, fieldErr("idempotency_key", ErrIdempotencyKey)
 	}
-	if r.ClientRef != "" {
-		switch {
-		case m.refs == nil:
-			return 0, fieldErr("client_ref", ErrClientRefUnsupported)
-		case !clientref.Valid(r.ClientRef):
-			return 0, fieldErr("client_ref", ErrClientRef)
-		case quotesIdentity(r.ClientRef, r.Youth.bsn, r.BirthDate):
-			return 0, fieldErr("client_ref", ErrClientRefIdentity)
-		}
+	if err := m.checkClientRef(r); err != nil {
+		return 0, err
 	}
 	return age, nil
+}
+
+// checkBirthDate returns the youth's age today: one that has a birth date
+// and is not yet of the age at which registrations end.
+func (m *Matcher) checkBirthDate(bd identity.BirthDate, today time.Time) (age int, err error) {
+	if bd.IsZero() {
+		return 0, fieldErr("birth_date", ErrMissingBirthDate)
+	}
+	age = bd.AgeOn(today)
+	if age < 0 || !today.Before(bd.Birthday(m.limits.endAge)) {
+		return 0, fieldErr("birth_date", ErrNotAYouth)
+	}
+	return age, nil
+}
+
+// checkMunicipality accepts a valid municipality code that is in the
+// covenant's region, if the covenant names one.
+func (m *Matcher) checkMunicipality(mu identity.Municipality) error {
+	if _, err := identity.ParseMunicipality(string(mu)); err != nil {
+		return fieldErr("municipality", ErrMunicipality)
+	}
+	if len(m.cov.Municipalities) > 0 && !slices.Contains(m.cov.Municipalities, string(mu)) {
+		return fieldErr("municipality", ErrMunicipality)
+	}
+	return nil
+}
+
+// checkKind accepts a signal with a signal code, or an involvement without
+// one by an institution that may coordinate.
+func checkKind(inst rules.Institution, kind Kind, code string) error {
+	switch kind {
+	case Signal:
+		if code == "" || !printable(code, 32) {
+			return fieldErr("code", ErrSignalCode)
+		}
+	case Involvement:
+		if code != "" {
+			return fieldErr("code", ErrSignalCode)
+		}
+		if !inst.MayCoordinate {
+			return fieldErr("kind", ErrKindNotAllowed)
+		}
+	default:
+		return fieldErr("kind", ErrKind)
+	}
+	return nil
+}
+
+// validContact reports whether c has a name and a phone number or an email
+// address, all printable and short.
+func validContact(c Contact) bool {
+	return c.Name != "" && (c.Phone != "" || c.Email != "") &&
+		printable(c.Name, maxText) && printable(c.Phone, maxText) && printable(c.Email, maxText)
+}
+
+// checkClientRef accepts no client reference, or one the matcher can seal
+// that is well-formed and quotes neither the youth's BSN nor its birth date.
+func (m *Matcher) checkClientRef(r *Registration) error {
+	switch {
+	case r.ClientRef == "":
+		return nil
+	case m.refs == nil:
+		return fieldErr("client_ref", ErrClientRefUnsupported)
+	case !clientref.Valid(r.ClientRef):
+		return fieldErr("client_ref", ErrClientRef)
+	case quotesIdentity(r.ClientRef, r.Youth.bsn, r.BirthDate):
+		return fieldErr("client_ref", ErrClientRefIdentity)
+	}
+	return nil
 }
 
 // quotesIdentity reports whether the digits of ref, taken together, contain

@@ -697,10 +697,27 @@ func (s *Store) commit(t *tx) (wait func() error, err error) {
 			b.Close()
 		}
 	}()
+	before, after := stageIndexes(b, t)
+	// buf is the scratch space every encoding below reuses: the batch
+	// copies what it is given.
 	var buf []byte
-	// Indexes of changed registrations; before and after are their old and
-	// new versions, for the key-use counts.
-	var before, after []store.Registration
+	if len(t.staged) > 0 || t.caseChanged {
+		buf = s.stageYouthRecords(b, t, buf)
+	}
+	if buf, err = s.stageIdempotency(b, t, buf); err != nil {
+		return nil, err
+	}
+	// No return from here on leaves a reserved sequence number
+	// uncompleted: that would hold the published mark back for good.
+	first := s.stageEvents(b, t, buf)
+	applied = true
+	return s.applyBatch(b, t, first, before, after)
+}
+
+// stageIndexes stages the by-ID and day indexes of the registrations t
+// changed. before and after are their old and new versions, for the key-use
+// counts.
+func stageIndexes(b *pebble.Batch, t *tx) (before, after []store.Registration) {
 	for id, r := range t.staged {
 		old, had := t.origByID(id)
 		if had {
@@ -723,31 +740,40 @@ func (s *Store) commit(t *tx) (wait func() error, err error) {
 			b.Set(k, nil, nil)
 		}
 	}
-	// The youth's record under each pseudonym held: its registrations, and
-	// the case under the pseudonym the case names.
-	if len(t.staged) > 0 || t.caseChanged {
-		regs := t.Registrations()
-		for i, p := range t.youth {
-			var rec youthRecord
-			for _, r := range regs {
-				if r.Youth == p {
-					rec.regs = append(rec.regs, r)
-				}
-			}
-			if t.hasCase && t.kase.Youth == p {
-				rec.hasCase, rec.kase = true, t.kase
-			}
-			switch {
-			case len(rec.regs) > 0 || rec.hasCase:
-				buf = encodeYouth(buf[:0], &rec)
-				// Into the filter before any reader can see the record.
-				s.youths.add(p)
-				b.Set(youthKey(p), buf, nil)
-			case t.had&(1<<i) != 0:
-				b.Delete(youthKey(p), nil)
+	return before, after
+}
+
+// stageYouthRecords stages the youth's record under each pseudonym held:
+// its registrations, and the case under the pseudonym the case names. A
+// record left empty is deleted. It returns buf, grown.
+func (s *Store) stageYouthRecords(b *pebble.Batch, t *tx, buf []byte) []byte {
+	regs := t.Registrations()
+	for i, p := range t.youth {
+		var rec youthRecord
+		for _, r := range regs {
+			if r.Youth == p {
+				rec.regs = append(rec.regs, r)
 			}
 		}
+		if t.hasCase && t.kase.Youth == p {
+			rec.hasCase, rec.kase = true, t.kase
+		}
+		switch {
+		case len(rec.regs) > 0 || rec.hasCase:
+			buf = encodeYouth(buf[:0], &rec)
+			// Into the filter before any reader can see the record.
+			s.youths.add(p)
+			b.Set(youthKey(p), buf, nil)
+		case t.had&(1<<i) != 0:
+			b.Delete(youthKey(p), nil)
+		}
 	}
+	return buf
+}
+
+// stageIdempotency stages the idempotency records t put or deleted, with
+// their day indexes. It returns buf, grown.
+func (s *Store) stageIdempotency(b *pebble.Batch, t *tx, buf []byte) ([]byte, error) {
 	for k, e := range t.idem {
 		key := []byte(k)
 		// Replace or drop the day index of a record already there.
@@ -758,7 +784,7 @@ func (s *Store) commit(t *tx) (wait func() error, err error) {
 				b.Delete(idemDayKey(dayNumber(old.CreatedAt), key), nil)
 			}
 		} else if !errors.Is(err, pebble.ErrNotFound) {
-			return nil, fmt.Errorf("pebblestore: %w", err)
+			return buf, fmt.Errorf("pebblestore: %w", err)
 		}
 		if e.del {
 			b.Delete(key, nil)
@@ -768,20 +794,32 @@ func (s *Store) commit(t *tx) (wait func() error, err error) {
 		b.Set(key, buf, nil)
 		b.Set(idemDayKey(dayNumber(e.rec.CreatedAt), key), nil, nil)
 	}
+	return buf, nil
+}
 
-	var first uint64
-	if len(t.events) > 0 {
-		first = s.seqs.reserve(len(t.events))
-		for i := range t.events {
-			e := &t.events[i]
-			e.Seq = first + uint64(i)
-			buf = encodeEvent(buf[:0], e)
-			b.Set(recipientKey(e.Recipient, e.Seq), buf, nil)
-		}
+// stageEvents reserves sequence numbers for t's events and stages them in
+// the outbox. It returns the first number (0 without events); the caller
+// must complete the range whatever becomes of the batch.
+func (s *Store) stageEvents(b *pebble.Batch, t *tx, buf []byte) (first uint64) {
+	if len(t.events) == 0 {
+		return 0
 	}
+	first = s.seqs.reserve(len(t.events))
+	for i := range t.events {
+		e := &t.events[i]
+		e.Seq = first + uint64(i)
+		buf = encodeEvent(buf[:0], e)
+		b.Set(recipientKey(e.Recipient, e.Seq), buf, nil)
+	}
+	return first
+}
+
+// applyBatch applies b, which it takes over, to the memtable; publishes the
+// sequence numbers from first and counts the key use of the changed
+// registrations; and returns the wait for the WAL sync.
+func (s *Store) applyBatch(b *pebble.Batch, t *tx, first uint64, before, after []store.Registration) (wait func() error, err error) {
 	// Batches apply to the memtable concurrently; the WAL sync below is
 	// shared by every batch waiting for it (group commit).
-	applied = true
 	err = recoverFatal(func() error { return s.db.ApplyNoSyncWait(b, pebble.Sync) })
 	if len(t.events) > 0 {
 		s.seqs.complete(first, first+uint64(len(t.events)))
