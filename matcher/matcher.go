@@ -73,10 +73,11 @@ type Pseudonymiser interface {
 var _ Pseudonymiser = (*pseudonym.Pseudonymiser)(nil)
 
 // RefSealer seals an institution's client reference for one of its
-// registrations and opens it again. *clientref.Sealer is one.
+// registrations (an ID, as its bytes) and opens it again.
+// *clientref.Sealer is one.
 type RefSealer interface {
-	Seal(ref, institution string, id ID) ([]byte, error)
-	Open(sealed []byte, institution string, id ID) (string, error)
+	Seal(ref, institution string, id clientref.RegistrationID) ([]byte, error)
+	Open(sealed []byte, institution string, id clientref.RegistrationID) (string, error)
 }
 
 var _ RefSealer = (*clientref.Sealer)(nil)
