@@ -241,7 +241,7 @@ func TestCheckReportsChain(t *testing.T) {
 	add(mod+"/store", mod+"/crypto/pseudonym")
 	add(mod+"/crypto/pseudonym", mod+"/matcher")
 	add(mod+"/matcher", mod+"/httpapi")
-	add(mod+"/httpapi")
+	add(mod + "/httpapi")
 	add("fmt")
 	var r rule
 	for _, r = range rules {
