@@ -109,6 +109,7 @@ func (c *Config) Validate() error {
 type Handler struct {
 	m       *matcher.Matcher
 	cov     *rules.Covenant
+	pins    certPins
 	tokens  *Tokens
 	metrics *Metrics
 	ready   func(context.Context) error
@@ -125,7 +126,7 @@ func New(c Config) (*Handler, error) {
 	if err := c.Validate(); err != nil {
 		return nil, err
 	}
-	h := &Handler{m: c.Matcher, cov: c.Covenant, tokens: c.Tokens, metrics: c.Metrics, ready: c.Ready,
+	h := &Handler{m: c.Matcher, cov: c.Covenant, pins: pinsOf(c.Covenant), tokens: c.Tokens, metrics: c.Metrics, ready: c.Ready,
 		log: c.Logger, maxBody: c.MaxBodyBytes, loc: c.Location, mux: http.NewServeMux()}
 	if h.log == nil {
 		h.log = slog.New(slog.DiscardHandler)

@@ -2,9 +2,6 @@ package rules
 
 import (
 	"bytes"
-	"crypto/sha256"
-	"crypto/x509"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -64,8 +61,9 @@ type Institution struct {
 	Email string
 	// ClientCertificates pins the TLS client certificates the institution's
 	// systems authenticate with: "sha256:" and the lower-case hex SHA-256 of
-	// the certificate's SubjectPublicKeyInfo (see CertificatePin). A pin
-	// survives certificate renewal with the same key.
+	// the certificate's SubjectPublicKeyInfo. A pin survives certificate
+	// renewal with the same key. The covenant only holds and checks the
+	// pins; matching a certificate to one is authentication, httpapi's.
 	ClientCertificates []string
 	// Line is where the institution is defined in the covenant file.
 	Line int
@@ -100,27 +98,11 @@ type Covenant struct {
 	Rules          []Rule
 	Limits         Limits
 
-	byID  map[string]int
-	byPin map[string]int
+	byID map[string]int
 }
 
-// InstitutionByCertificate returns the institution that pins a client
-// certificate with the given pin (see CertificatePin).
-func (c *Covenant) InstitutionByCertificate(pin string) (Institution, bool) {
-	i, ok := c.byPin[pin]
-	if !ok {
-		return Institution{}, false
-	}
-	return c.Institutions[i], true
-}
-
-// CertificatePin returns the pin of a certificate as a covenant writes it:
-// "sha256:" and the lower-case hex SHA-256 of its SubjectPublicKeyInfo.
-func CertificatePin(cert *x509.Certificate) string {
-	sum := sha256.Sum256(cert.RawSubjectPublicKeyInfo)
-	return "sha256:" + hex.EncodeToString(sum[:])
-}
-
+// pinPattern is the form of a client certificate pin; the loader checks
+// it, and httpapi matches certificates to pins.
 var pinPattern = regexp.MustCompile(`^sha256:[0-9a-f]{64}$`)
 
 // Institution returns the institution with id.
@@ -399,7 +381,8 @@ func build(file string, raw *rawCovenant, li lineIndex) (*Covenant, error) {
 	fail := func(line int, format string, args ...any) {
 		errs = append(errs, &LoadError{File: file, Line: line, Msg: fmt.Sprintf(format, args...)})
 	}
-	c := &Covenant{Name: raw.Name, Region: raw.Region, byID: map[string]int{}, byPin: map[string]int{}}
+	c := &Covenant{Name: raw.Name, Region: raw.Region, byID: map[string]int{}}
+	byPin := map[string]int{} // pin -> index of its institution
 	if raw.Name == "" {
 		fail(li.root, "covenant needs a name")
 	}
@@ -479,7 +462,7 @@ func build(file string, raw *rawCovenant, li lineIndex) (*Covenant, error) {
 			fail(field("email"), "institution %s: email %q is not an e-mail address", ri.ID, ri.Email)
 		}
 		for _, pin := range ri.ClientCerts {
-			switch other, dup := c.byPin[pin]; {
+			switch other, dup := byPin[pin]; {
 			case !pinPattern.MatchString(pin):
 				fail(field("client_certificates"), "institution %s: client certificate pin %q must be sha256: and 64 lower-case hex digits", ri.ID, pin)
 			case dup && other == len(c.Institutions):
@@ -487,7 +470,7 @@ func build(file string, raw *rawCovenant, li lineIndex) (*Covenant, error) {
 			case dup:
 				fail(field("client_certificates"), "institution %s: client certificate pin is already %s's", ri.ID, c.Institutions[other].ID)
 			case ok:
-				c.byPin[pin] = len(c.Institutions)
+				byPin[pin] = len(c.Institutions)
 			}
 		}
 		inst.ClientCertificates = slices.Clone(ri.ClientCerts)
