@@ -373,8 +373,9 @@ func (s *SQL) Lookup(ctx context.Context, inst string, y bench.Youth) (bench.Out
 		return 0, fmt.Errorf("baseline: %s lookup: %w", s.d.name, err)
 	}
 	defer rows.Close()
+	// Every row is read in full, as the answer would need it; the target
+	// reports only whether the caller is involved.
 	involved := false
-	var view []party
 	for rows.Next() {
 		var p party
 		var kind, coord string
@@ -383,7 +384,6 @@ func (s *SQL) Lookup(ctx context.Context, inst string, y bench.Youth) (bench.Out
 			return 0, err
 		}
 		involved = involved || p.Institution == inst
-		view = append(view, p)
 	}
 	if err := rows.Err(); err != nil {
 		return 0, fmt.Errorf("baseline: %s lookup: %w", s.d.name, err)
