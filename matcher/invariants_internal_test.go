@@ -95,4 +95,6 @@ func (f fakeReader) Case() (store.Case, bool) {
 	return *f.kase, true
 }
 
-func (fakeReader) Idempotency(string, string) (store.Idempotency, bool) { return store.Idempotency{}, false }
+func (fakeReader) Idempotency(string, string) (store.Idempotency, bool) {
+	return store.Idempotency{}, false
+}
