@@ -99,7 +99,8 @@ type Config struct {
 	// Clock returns the current time. If nil, time.Now.
 	Clock func() time.Time
 	// Location is the time zone in which "today" is taken for dates. If
-	// nil, Europe/Amsterdam (UTC if the zone database is missing).
+	// nil, identity.DefaultLocation(): Europe/Amsterdam (UTC if the zone
+	// database is missing).
 	Location *time.Location
 	// IdempotencyWindow is how long a report's idempotency key keeps
 	// answering retries with the first result; ExpireDue forgets older
@@ -169,11 +170,7 @@ func New(c Config) (*Matcher, error) {
 		m.clock = time.Now
 	}
 	if m.loc == nil {
-		loc, err := time.LoadLocation("Europe/Amsterdam")
-		if err != nil {
-			loc = time.UTC
-		}
-		m.loc = loc
+		m.loc = identity.DefaultLocation()
 	}
 	m.idemWindow = c.IdempotencyWindow
 	if m.idemWindow <= 0 {
