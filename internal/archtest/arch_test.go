@@ -75,6 +75,10 @@ var rules = []rule{
 		Name: "pseudonym", From: []string{"crypto/pseudonym/..."}, Never: []string{"..."}, But: []string{"crypto/pseudonym/...", "identity"},
 		Reason: "pseudonyms are computed from identities, not stored, here",
 	},
+	{
+		Name: "bench-targets", From: []string{"bench/baseline/...", "bench/target/..."}, Never: []string{"bench"},
+		Reason: "a target does not import the load generator that drives it; what they share is in bench/target",
+	},
 }
 
 // pkg is what go list says of one package.
