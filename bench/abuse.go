@@ -15,6 +15,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/vindex-nl/vindex/bench/target"
 )
 
 // Abuse is the misbehaving clients an HTTPS run sends beside its workload,
@@ -128,7 +130,7 @@ func (t *HTTPS) abuse(ctx context.Context, a Abuse) func() []AbuseResult {
 	// Its own client, so that abuse does not share the valid callers'
 	// connections.
 	hc := &http.Client{Transport: &http.Transport{TLSClientConfig: t.tls.Clone(), MaxIdleConnsPerHost: max(a.Oversize+a.Invalid, 2)}, Timeout: time.Minute}
-	inst := Institutions[0]
+	inst := target.Institutions[0]
 	post := func(c *abuseCounts, body []byte, wantStatus int, wantCode string) {
 		req, _ := http.NewRequestWithContext(ctx, http.MethodPost, t.base+"/v1/registrations", bytes.NewReader(body))
 		req.Header.Set("Content-Type", "application/json")

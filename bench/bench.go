@@ -48,7 +48,7 @@ import (
 
 	"github.com/HdrHistogram/hdrhistogram-go"
 
-	"github.com/vindex-nl/vindex/identity"
+	"github.com/vindex-nl/vindex/bench/target"
 	"github.com/vindex-nl/vindex/matcher"
 )
 
@@ -65,24 +65,6 @@ const (
 
 // Workloads lists the workloads in the order the documentation gives.
 var Workloads = []Workload{Ingest, Rereport, Mixed, Bulk}
-
-// Institutions are the institutions of the example covenant that the
-// workloads report as: care providers that may coordinate, and a school and
-// the police that only signal.
-var Institutions = []string{
-	"wij-groningen", "ggd-groningen", "accare-groningen", "halt-noord-nederland",
-	"school-example-lyceum", "politie-noord-nederland",
-}
-
-// SignalCode is the covenant signal code the workloads' signals carry.
-const SignalCode = "S01"
-
-// IsSignal reports whether institution may only signal under the example
-// covenant (a school, the police): its reports are signals with SignalCode,
-// the others' are involvement registrations.
-func IsSignal(institution string) bool {
-	return institution == "school-example-lyceum" || institution == "politie-noord-nederland"
-}
 
 // Mix is the share of each operation in the mixed workload, in parts.
 type Mix struct {
@@ -145,8 +127,8 @@ func (c *Config) defaults() error {
 	if c.Youths == 0 {
 		c.Youths = max(1, c.Ops/4)
 	}
-	if c.Youths > MaxYouths || c.Ops > MaxYouths*2 && c.Workload != Rereport {
-		return fmt.Errorf("bench: at most %d youths", MaxYouths)
+	if c.Youths > target.MaxYouths || c.Ops > target.MaxYouths*2 && c.Workload != Rereport {
+		return fmt.Errorf("bench: at most %d youths", target.MaxYouths)
 	}
 	if c.Zipf == 0 {
 		c.Zipf = 1.1
@@ -167,56 +149,6 @@ func (c *Config) defaults() error {
 		c.Interval = time.Second
 	}
 	return nil
-}
-
-// Outcome is what a target answered to one operation.
-type Outcome uint8
-
-// The outcomes.
-const (
-	// Registered: a new registration, no other institution involved.
-	Registered Outcome = iota
-	// NewMatch: a new registration that found another institution.
-	NewMatch
-	// Refreshed: the institution was registered already.
-	Refreshed
-	// Viewed: a lookup by an involved institution.
-	Viewed
-	// NotInvolved: a lookup by an institution not registered for the youth.
-	NotInvolved
-	// Ended: a registration ended.
-	Ended
-	// Skipped: an end whose registration the target had not acknowledged
-	// yet (it was still in flight); nothing was sent.
-	Skipped
-	numOutcomes
-)
-
-var outcomeNames = [numOutcomes]string{"registered", "new_match", "refreshed", "viewed", "not_involved", "ended", "skipped"}
-
-func (o Outcome) String() string { return outcomeNames[o] }
-
-// Youth is what an operation carries about its youth: the population index
-// and how to get at the identity.
-type Youth struct {
-	Index int
-	// Endable reports whether the workload may later end this youth's
-	// registrations (mixed); targets remember registration IDs only then,
-	// so that a long ingest does not hold millions of them.
-	Endable bool
-	pop     *Youths
-}
-
-// Target is what a workload runs against. Its methods are called from many
-// goroutines at once. End ends the institution's registration for the
-// youth, which the target knows from its own answer to an earlier Register
-// (Skipped if it has none).
-type Target interface {
-	Name() string
-	Register(ctx context.Context, institution string, y Youth) (Outcome, error)
-	Lookup(ctx context.Context, institution string, y Youth) (Outcome, error)
-	End(ctx context.Context, institution string, y Youth) (Outcome, error)
-	Close() error
 }
 
 // Code is implemented by errors that carry a stable code (an HTTP problem
@@ -332,7 +264,7 @@ func Run(ctx context.Context, t Target, c Config, progress Progress) (*Result, e
 	if err := c.defaults(); err != nil {
 		return nil, err
 	}
-	pop := NewYouths(c.Seed)
+	pop := target.NewYouths(c.Seed)
 	switch c.Workload {
 	case Ingest:
 		pop.Grow(c.Ops)
@@ -360,7 +292,7 @@ func Run(ctx context.Context, t Target, c Config, progress Progress) (*Result, e
 		done, failed atomic.Int64
 		mu           sync.Mutex
 		errs         = map[string]int64{}
-		outcomes     [numOutcomes]int64
+		outcomes     [target.NumOutcomes]int64
 		hist         = newHist()
 		wg           sync.WaitGroup
 	)
@@ -369,14 +301,14 @@ func Run(ctx context.Context, t Target, c Config, progress Progress) (*Result, e
 		go func() {
 			defer wg.Done()
 			h := newHist()
-			var out [numOutcomes]int64
+			var out [target.NumOutcomes]int64
 			local := map[string]int64{}
 			for o := range ops {
 				began := time.Now()
 				if !o.due.IsZero() {
 					began = o.due
 				}
-				y := Youth{Index: o.youth, Endable: endable, pop: pop}
+				y := pop.Youth(o.youth, endable)
 				var res Outcome
 				var err error
 				switch o.kind {
@@ -549,9 +481,3 @@ func generate(ctx context.Context, c Config, ops chan<- op, start time.Time) {
 		}
 	}
 }
-
-// BSN returns the youth's BSN.
-func (y Youth) BSN() identity.BSN { return y.pop.BSN(y.Index) }
-
-// BirthDate returns the youth's birth date.
-func (y Youth) BirthDate() identity.BirthDate { return y.pop.BirthDate(y.Index) }

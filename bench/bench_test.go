@@ -13,6 +13,7 @@ import (
 
 	"github.com/vindex-nl/vindex/bench"
 	"github.com/vindex-nl/vindex/bench/baseline"
+	"github.com/vindex-nl/vindex/bench/target"
 	"github.com/vindex-nl/vindex/examples"
 	"github.com/vindex-nl/vindex/internal/pgtest"
 	"github.com/vindex-nl/vindex/rules"
@@ -192,7 +193,7 @@ func TestReportFilesAndNoIdentity(t *testing.T) {
 		}
 		all = append(all, b...)
 	}
-	pop := bench.NewYouths(c.Seed)
+	pop := target.NewYouths(c.Seed)
 	pop.Grow(c.Youths)
 	for i := range c.Youths {
 		if d := pop.Digits(i); bytes.Contains(all, []byte(d)) {

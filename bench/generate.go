@@ -1,6 +1,10 @@
 package bench
 
-import "math/rand/v2"
+import (
+	"math/rand/v2"
+
+	"github.com/vindex-nl/vindex/bench/target"
+)
 
 // generator makes a workload's operations in their seeded order. It is
 // used by one goroutine.
@@ -31,7 +35,9 @@ func newGenerator(c Config) *generator {
 	return g
 }
 
-func (g *generator) institution() string { return Institutions[g.r.IntN(len(Institutions))] }
+func (g *generator) institution() string {
+	return target.Institutions[g.r.IntN(len(target.Institutions))]
+}
 
 func (g *generator) next(i int) op {
 	switch g.c.Workload {

@@ -13,6 +13,8 @@ import (
 	"net/url"
 	"strings"
 	"time"
+
+	"github.com/vindex-nl/vindex/bench/target"
 )
 
 // HTTPS drives a running vindex server over HTTPS with bearer tokens, as
@@ -30,7 +32,7 @@ type HTTPS struct {
 type HTTPSConfig struct {
 	// URL is the server's base URL, e.g. https://127.0.0.1:8443.
 	URL string
-	// Tokens maps each institution of Institutions to its bearer token.
+	// Tokens maps each institution of target.Institutions to its bearer token.
 	Tokens map[string]string
 	// RootCAs verifies the server's certificate; nil means the system's.
 	RootCAs *x509.CertPool
@@ -45,7 +47,7 @@ func NewHTTPS(c HTTPSConfig) (*HTTPS, error) {
 	if err != nil || u.Scheme != "https" || u.Host == "" {
 		return nil, fmt.Errorf("bench: server URL %q: want https://host:port", c.URL)
 	}
-	for _, inst := range Institutions {
+	for _, inst := range target.Institutions {
 		if c.Tokens[inst] == "" {
 			return nil, fmt.Errorf("bench: no token for %s", inst)
 		}
@@ -131,11 +133,11 @@ func (t *HTTPS) Register(ctx context.Context, inst string, y Youth) (Outcome, er
 	}
 	body := map[string]any{
 		"bsn": y.BSN().RevealDigits(), "birth_date": y.BirthDate().RevealDate().Format(time.DateOnly),
-		"municipality": Municipality, "kind": "involvement",
-		"contact": map[string]string{"name": Contact.Name, "phone": Contact.Phone, "email": Contact.Email},
+		"municipality": target.Municipality, "kind": "involvement",
+		"contact": map[string]string{"name": target.Contact.Name, "phone": target.Contact.Phone, "email": target.Contact.Email},
 	}
-	if IsSignal(inst) {
-		body["kind"], body["code"] = "signal", SignalCode
+	if target.IsSignal(inst) {
+		body["kind"], body["code"] = "signal", target.SignalCode
 	}
 	_, err := t.call(ctx, inst, "/v1/registrations", body, &res)
 	if err != nil {

@@ -5,9 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"sync"
 	"time"
 
+	"github.com/vindex-nl/vindex/bench/target"
 	"github.com/vindex-nl/vindex/crypto/keys"
 	"github.com/vindex-nl/vindex/crypto/pseudonym"
 	"github.com/vindex-nl/vindex/matcher"
@@ -15,13 +15,6 @@ import (
 	"github.com/vindex-nl/vindex/store"
 	"github.com/vindex-nl/vindex/store/pebblestore"
 )
-
-// Municipality is where the workloads' youths live (Groningen, whose WIJ
-// team coordinates under the example covenant).
-const Municipality = "GM0014"
-
-// Contact is the professional every workload registration names.
-var Contact = store.Contact{Name: "A. Jansen", Phone: "050-1234567", Email: "a.jansen@example.org"}
 
 // InProcess drives a Matcher directly, as a vendor embedding the matcher
 // package would.
@@ -80,11 +73,11 @@ func (t *InProcess) Register(ctx context.Context, inst string, y Youth) (Outcome
 		return 0, err
 	}
 	r := matcher.Registration{
-		Youth: youth, BirthDate: y.BirthDate(), Municipality: Municipality,
-		Kind: matcher.Involvement, Contact: Contact,
+		Youth: youth, BirthDate: y.BirthDate(), Municipality: target.Municipality,
+		Kind: matcher.Involvement, Contact: target.Contact,
 	}
-	if IsSignal(inst) {
-		r.Kind, r.SignalCode = matcher.Signal, SignalCode
+	if target.IsSignal(inst) {
+		r.Kind, r.SignalCode = matcher.Signal, target.SignalCode
 	}
 	res, err := t.m.Register(ctx, matcher.Actor{Institution: inst}, r)
 	if err != nil {
@@ -134,32 +127,3 @@ func (t *InProcess) End(ctx context.Context, inst string, y Youth) (Outcome, err
 
 // Close implements Target.
 func (t *InProcess) Close() error { return t.close() }
-
-// RegistrationIDs remembers each (institution, youth)'s registration ID, as
-// a client system would, so that a target's End can name it. Safe for
-// concurrent use.
-type RegistrationIDs[ID any] struct{ m sync.Map }
-
-type regKey struct {
-	inst  string
-	youth int
-}
-
-// Remember keeps id as inst's registration for y, if the workload may end
-// it (Youth.Endable).
-func (r *RegistrationIDs[ID]) Remember(inst string, y Youth, id ID) {
-	if y.Endable {
-		r.m.Store(regKey{inst, y.Index}, id)
-	}
-}
-
-// Take returns and forgets inst's registration for y; false if none is
-// known (not yet answered, or ended already).
-func (r *RegistrationIDs[ID]) Take(inst string, y Youth) (ID, bool) {
-	v, ok := r.m.LoadAndDelete(regKey{inst, y.Index})
-	if !ok {
-		var zero ID
-		return zero, false
-	}
-	return v.(ID), true
-}

@@ -15,6 +15,8 @@ import (
 	"gonum.org/v1/plot/plotter"
 	"gonum.org/v1/plot/plotutil"
 	"gonum.org/v1/plot/vg"
+
+	"github.com/vindex-nl/vindex/bench/target"
 )
 
 // Report is the results of one or more targets on the same workload.
@@ -182,7 +184,7 @@ func (r *Report) Markdown() string {
 	b.WriteString("\nOutcomes per target:\n\n")
 	for _, x := range r.Results {
 		var parts []string
-		for i := range numOutcomes {
+		for i := range target.NumOutcomes {
 			if n := x.Outcomes[Outcome(i).String()]; n > 0 {
 				parts = append(parts, fmt.Sprintf("%s %d", Outcome(i), n))
 			}

@@ -90,7 +90,8 @@ type Config struct {
 	// MaxBodyBytes limits a request body. If zero, DefaultMaxBodyBytes.
 	MaxBodyBytes int64
 	// Location is the time zone of dates in requests (ends_on, on). If
-	// nil, Europe/Amsterdam (UTC if the zone database is missing).
+	// nil, identity.DefaultLocation(): Europe/Amsterdam (UTC if the zone
+	// database is missing).
 	Location *time.Location
 }
 
@@ -114,6 +115,7 @@ func (c *Config) Validate() error {
 type Handler struct {
 	m       *matcher.Matcher
 	cov     *rules.Covenant
+	pins    certPins
 	tokens  *Tokens
 	metrics *Metrics
 	polled  func(institution string, after uint64)
@@ -131,7 +133,7 @@ func New(c Config) (*Handler, error) {
 	if err := c.Validate(); err != nil {
 		return nil, err
 	}
-	h := &Handler{m: c.Matcher, cov: c.Covenant, tokens: c.Tokens, metrics: c.Metrics, polled: c.Polled, ready: c.Ready,
+	h := &Handler{m: c.Matcher, cov: c.Covenant, pins: pinsOf(c.Covenant), tokens: c.Tokens, metrics: c.Metrics, polled: c.Polled, ready: c.Ready,
 		log: c.Logger, maxBody: c.MaxBodyBytes, loc: c.Location, mux: http.NewServeMux()}
 	if h.log == nil {
 		h.log = slog.New(slog.DiscardHandler)
@@ -140,55 +142,74 @@ func New(c Config) (*Handler, error) {
 		h.maxBody = DefaultMaxBodyBytes
 	}
 	if h.loc == nil {
-		loc, err := time.LoadLocation("Europe/Amsterdam")
-		if err != nil {
-			loc = time.UTC
-		}
-		h.loc = loc
+		h.loc = identity.DefaultLocation()
 	}
 	if h.ready == nil {
 		h.ready = func(context.Context) error { return nil }
 	}
 
-	h.route("POST /v1/registrations", h.register)
-	h.route("POST /v1/registrations/{id}/end", h.end)
-	h.route("DELETE /v1/registrations/{id}", h.remove)
-	h.route("POST /v1/lookups", h.lookup)
-	h.route("POST /v1/cases/close", h.youthVerb(h.m.CloseCase))
-	h.route("POST /v1/deaths", h.youthVerb(h.m.RecordDeath))
-	h.route("GET /v1/events", h.events)
-	h.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, http.StatusOK, Health{Status: "ok"})
-	})
-	h.mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
-		if err := h.ready(r.Context()); err != nil {
-			writeProblem(w, problem(http.StatusServiceUnavailable, CodeUnavailable, "", "not ready: "+err.Error()))
-			return
-		}
-		writeJSON(w, http.StatusOK, Health{Status: "ready"})
-	})
-	h.mux.HandleFunc("GET /openapi.yaml", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/yaml")
-		w.Write(openAPI)
-	})
+	h.serve(h.routes())
 	if c.MetricsHandler != nil {
 		h.mux.Handle("GET /metrics", c.MetricsHandler)
 	}
-	// Known paths with another method: 405 as a problem, with Allow.
-	for p, allow := range map[string]string{
-		"/v1/registrations": "POST", "/v1/registrations/{id}/end": "POST", "/v1/registrations/{id}": "DELETE",
-		"/v1/lookups": "POST", "/v1/cases/close": "POST", "/v1/deaths": "POST",
-		"/v1/events": "GET, HEAD", "/healthz": "GET, HEAD", "/readyz": "GET, HEAD", "/openapi.yaml": "GET, HEAD",
-	} {
-		h.mux.HandleFunc(p, func(w http.ResponseWriter, r *http.Request) {
-			w.Header().Set("Allow", allow)
-			writeProblem(w, problem(http.StatusMethodNotAllowed, CodeMethodNotAllowed, "", "allowed here: "+allow))
+	return h, nil
+}
+
+// route is one endpoint of the API.
+type route struct {
+	method, path string
+	handler      http.HandlerFunc
+}
+
+// routes is the API's route table (GET /metrics aside, which is served
+// here only if Config.MetricsHandler is set).
+func (h *Handler) routes() []route {
+	return []route{
+		{"POST", "/v1/registrations", h.api(h.register)},
+		{"POST", "/v1/registrations/{id}/end", h.api(h.end)},
+		{"DELETE", "/v1/registrations/{id}", h.api(h.remove)},
+		{"POST", "/v1/lookups", h.api(h.lookup)},
+		{"POST", "/v1/cases/close", h.api(h.youthVerb(h.m.CloseCase))},
+		{"POST", "/v1/deaths", h.api(h.youthVerb(h.m.RecordDeath))},
+		{"GET", "/v1/events", h.api(h.events)},
+		{"GET", "/healthz", func(w http.ResponseWriter, r *http.Request) {
+			writeJSON(w, http.StatusOK, Health{Status: "ok"})
+		}},
+		{"GET", "/readyz", func(w http.ResponseWriter, r *http.Request) {
+			if err := h.ready(r.Context()); err != nil {
+				writeProblem(w, problem(http.StatusServiceUnavailable, CodeUnavailable, "", "not ready: "+err.Error()))
+				return
+			}
+			writeJSON(w, http.StatusOK, Health{Status: "ready"})
+		}},
+		{"GET", "/openapi.yaml", func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "application/yaml")
+			w.Write(openAPI)
+		}},
+	}
+}
+
+// serve registers the routes; a known path with another method gets a
+// 405 problem with Allow (GET allows HEAD too), any other path a 404.
+func (h *Handler) serve(routes []route) {
+	allow := map[string][]string{}
+	for _, rt := range routes {
+		h.mux.HandleFunc(rt.method+" "+rt.path, rt.handler)
+		allow[rt.path] = append(allow[rt.path], rt.method)
+		if rt.method == http.MethodGet {
+			allow[rt.path] = append(allow[rt.path], http.MethodHead)
+		}
+	}
+	for path, methods := range allow {
+		allowed := strings.Join(methods, ", ")
+		h.mux.HandleFunc(path, func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Allow", allowed)
+			writeProblem(w, problem(http.StatusMethodNotAllowed, CodeMethodNotAllowed, "", "allowed here: "+allowed))
 		})
 	}
 	h.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeProblem(w, problem(http.StatusNotFound, CodeNotFound, "", "no such resource"))
 	})
-	return h, nil
 }
 
 // reqInfo is filled in while a request is served, for the access log.
@@ -245,8 +266,9 @@ func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 // as JSON with the status, or an error.
 type apiFunc func(r *http.Request, actor matcher.Actor) (any, int, error)
 
-func (h *Handler) route(pattern string, f apiFunc) {
-	h.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
+// api serves an authenticated API call with f.
+func (h *Handler) api(f apiFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Cache-Control", "no-store")
 		inst, perr := h.authenticate(r)
 		if perr != nil {
@@ -271,7 +293,7 @@ func (h *Handler) route(pattern string, f apiFunc) {
 			return
 		}
 		writeJSON(w, status, v)
-	})
+	}
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
@@ -588,11 +610,8 @@ func (h *Handler) events(r *http.Request, actor matcher.Actor) (any, int, error)
 func (h *Handler) parties(ps []matcher.Party) []PartyJSON {
 	out := make([]PartyJSON, 0, len(ps))
 	for _, p := range ps {
-		pj := PartyJSON{Institution: p.Institution, Kind: p.Kind.String(), Contact: ContactJSON(p.Contact), Since: p.Since.UTC().Format(time.RFC3339)}
-		if i, ok := h.cov.Institution(p.Institution); ok {
-			pj.Name = i.Name
-		}
-		out = append(out, pj)
+		out = append(out, PartyJSON{Institution: p.Institution, Name: p.Name, Kind: p.Kind.String(),
+			Contact: ContactJSON(p.Contact), Since: p.Since.UTC().Format(time.RFC3339)})
 	}
 	return out
 }

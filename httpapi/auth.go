@@ -7,6 +7,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
+	"crypto/x509"
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
@@ -207,17 +208,46 @@ func (t *Tokens) Authenticate(token string) (string, bool) {
 	return t.entries[found].institution, true
 }
 
+// CertificatePin returns the pin of a certificate as a covenant writes it
+// (rules.Institution.ClientCertificates): "sha256:" and the lower-case hex
+// SHA-256 of its SubjectPublicKeyInfo.
+func CertificatePin(cert *x509.Certificate) string {
+	sum := sha256.Sum256(cert.RawSubjectPublicKeyInfo)
+	return "sha256:" + hex.EncodeToString(sum[:])
+}
+
+// certPins maps each client certificate pin of a covenant to the
+// institution that pins it. The covenant's loader has checked that no pin
+// belongs to two institutions.
+type certPins map[string]string
+
+func pinsOf(cov *rules.Covenant) certPins {
+	pins := certPins{}
+	for _, inst := range cov.Institutions {
+		for _, pin := range inst.ClientCertificates {
+			pins[pin] = inst.ID
+		}
+	}
+	return pins
+}
+
+// institution returns the institution that pins cert.
+func (p certPins) institution(cert *x509.Certificate) (string, bool) {
+	inst, ok := p[CertificatePin(cert)]
+	return inst, ok
+}
+
 // authenticate returns the institution behind a request: by its verified
 // TLS client certificate, pinned in the covenant, or by its bearer token.
 // If both are given they must name the same institution.
 func (h *Handler) authenticate(r *http.Request) (string, *problemError) {
 	var byCert string
 	if r.TLS != nil && len(r.TLS.VerifiedChains) > 0 && len(r.TLS.PeerCertificates) > 0 {
-		inst, ok := h.cov.InstitutionByCertificate(rules.CertificatePin(r.TLS.PeerCertificates[0]))
+		inst, ok := h.pins.institution(r.TLS.PeerCertificates[0])
 		if !ok {
 			return "", problem(http.StatusUnauthorized, CodeUnknownCertificate, "", "the client certificate is not pinned by any institution of the covenant")
 		}
-		byCert = inst.ID
+		byCert = inst
 	}
 	var byToken string
 	if a := r.Header.Get("Authorization"); a != "" {

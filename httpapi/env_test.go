@@ -131,7 +131,7 @@ func newEnvWith(t testing.TB, debug bool, tune func(*http.Server)) *env {
 		t.Fatal(err)
 	}
 
-	if e.cov, err = rules.Load(bytes.NewReader(pinnedCovenant(t, map[string]string{wij: rules.CertificatePin(wijCert.Leaf)})), "covenant.yaml"); err != nil {
+	if e.cov, err = rules.Load(bytes.NewReader(pinnedCovenant(t, map[string]string{wij: httpapi.CertificatePin(wijCert.Leaf)})), "covenant.yaml"); err != nil {
 		t.Fatal(err)
 	}
 	logger := slog.New(slog.NewJSONHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))

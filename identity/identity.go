@@ -19,7 +19,9 @@
 // birth date. The mask is not a secret from the process itself; it keeps
 // identities out of panic output and core-dump greps, not from a debugger.
 //
-// Civil dates throughout vindex are time.Time values at 00:00 UTC.
+// Civil dates throughout vindex are time.Time values at 00:00 UTC; which
+// civil day it is now is taken in the Netherlands' time zone
+// ([DefaultLocation]).
 package identity
 
 import (
@@ -29,8 +31,22 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"sync"
 	"time"
 )
+
+// DefaultLocation returns the time zone in which vindex takes "today" and
+// reads dates it is given when nothing else is configured: Europe/Amsterdam,
+// or UTC if the system has no zone database.
+func DefaultLocation() *time.Location { return defaultLocation() }
+
+var defaultLocation = sync.OnceValue(func() *time.Location {
+	loc, err := time.LoadLocation("Europe/Amsterdam")
+	if err != nil {
+		return time.UTC
+	}
+	return loc
+})
 
 // The masks over identities in memory (see the package documentation).
 // Every byte of bsnMask has its high bit set, so a masked digit is never an

@@ -223,3 +223,15 @@ func BenchmarkParseBSN(b *testing.B) {
 		identity.ParseBSN("111222333")
 	}
 }
+
+// The civil day is the Netherlands': Europe/Amsterdam where a zone
+// database exists (Go's own counts), always the same *time.Location.
+func TestDefaultLocation(t *testing.T) {
+	loc := identity.DefaultLocation()
+	if _, err := time.LoadLocation("Europe/Amsterdam"); err == nil && loc.String() != "Europe/Amsterdam" {
+		t.Fatalf("DefaultLocation = %v, want Europe/Amsterdam", loc)
+	}
+	if identity.DefaultLocation() != loc {
+		t.Fatal("DefaultLocation loads the zone anew on every call")
+	}
+}

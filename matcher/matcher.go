@@ -85,15 +85,17 @@ import (
 	"time"
 
 	"github.com/vindex-nl/vindex/crypto/clientref"
+	"github.com/vindex-nl/vindex/identity"
 	"github.com/vindex-nl/vindex/rules"
 	"github.com/vindex-nl/vindex/store"
 )
 
 // RefSealer seals an institution's client reference for one of its
-// registrations and opens it again. *clientref.Sealer is one.
+// registrations (an ID, as its bytes) and opens it again.
+// *clientref.Sealer is one.
 type RefSealer interface {
-	Seal(ref, institution string, id ID) ([]byte, error)
-	Open(sealed []byte, institution string, id ID) (string, error)
+	Seal(ref, institution string, id clientref.RegistrationID) ([]byte, error)
+	Open(sealed []byte, institution string, id clientref.RegistrationID) (string, error)
 }
 
 var _ RefSealer = (*clientref.Sealer)(nil)
@@ -115,7 +117,8 @@ type Config struct {
 	// Clock returns the current time. If nil, time.Now.
 	Clock func() time.Time
 	// Location is the time zone in which "today" is taken for dates. If
-	// nil, Europe/Amsterdam (UTC if the zone database is missing).
+	// nil, identity.DefaultLocation(): Europe/Amsterdam (UTC if the zone
+	// database is missing).
 	Location *time.Location
 	// IdempotencyWindow is how long a report's idempotency key keeps
 	// answering retries with the first result; ExpireDue forgets older
@@ -184,11 +187,7 @@ func New(c Config) (*Matcher, error) {
 		m.clock = time.Now
 	}
 	if m.loc == nil {
-		loc, err := time.LoadLocation("Europe/Amsterdam")
-		if err != nil {
-			loc = time.UTC
-		}
-		m.loc = loc
+		m.loc = identity.DefaultLocation()
 	}
 	m.idemWindow = c.IdempotencyWindow
 	if m.idemWindow <= 0 {

@@ -293,4 +293,5 @@ func (y *youth) finish() {
 	for _, e := range y.events {
 		y.tx.Append(e)
 	}
+	checkYouth(y.tx)
 }

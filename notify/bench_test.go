@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/vindex-nl/vindex/bench"
+	"github.com/vindex-nl/vindex/bench/target"
 	"github.com/vindex-nl/vindex/crypto/clientref"
 	"github.com/vindex-nl/vindex/crypto/pseudonym"
 	"github.com/vindex-nl/vindex/internal/hooktest"
@@ -173,7 +174,7 @@ func BenchmarkBacklogUnderLoad(b *testing.B) {
 	m, s := env.m, env.s
 	hook, _ := notify.NewHook(notify.HookConfig{URL: url, Secret: notify.NewWebhookSecret(), RootCAs: ca.Pool()})
 	ch := &notify.WebhookChannel{Hook: hook}
-	insts := bench.Institutions
+	insts := target.Institutions
 	w, err := notify.NewWorker(notify.WorkerConfig{
 		Store: s, Channels: func(string) []notify.Channel { return []notify.Channel{ch} },
 		Institutions: func() []string { return insts }, Poll: 10 * time.Millisecond, Batch: 256,

@@ -47,10 +47,10 @@ type Registrations interface {
 	Registration(ctx context.Context, id store.ID) (store.Registration, error)
 }
 
-// RefOpener opens a client reference sealed on a registration
-// (*clientref.Sealer does).
+// RefOpener opens a client reference sealed on a registration, named by
+// its ID's bytes (*clientref.Sealer does).
 type RefOpener interface {
-	Open(sealed []byte, institution string, id store.ID) (string, error)
+	Open(sealed []byte, institution string, id [16]byte) (string, error)
 }
 
 // recipientReg reads the registration event e is about; found is false if

@@ -2,9 +2,6 @@ package rules
 
 import (
 	"bytes"
-	"crypto/sha256"
-	"crypto/x509"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -64,8 +61,9 @@ type Institution struct {
 	Email string
 	// ClientCertificates pins the TLS client certificates the institution's
 	// systems authenticate with: "sha256:" and the lower-case hex SHA-256 of
-	// the certificate's SubjectPublicKeyInfo (see CertificatePin). A pin
-	// survives certificate renewal with the same key.
+	// the certificate's SubjectPublicKeyInfo. A pin survives certificate
+	// renewal with the same key. The covenant only holds and checks the
+	// pins; matching a certificate to one is authentication, httpapi's.
 	ClientCertificates []string
 	// Line is where the institution is defined in the covenant file.
 	Line int
@@ -100,27 +98,11 @@ type Covenant struct {
 	Rules          []Rule
 	Limits         Limits
 
-	byID  map[string]int
-	byPin map[string]int
+	byID map[string]int
 }
 
-// InstitutionByCertificate returns the institution that pins a client
-// certificate with the given pin (see CertificatePin).
-func (c *Covenant) InstitutionByCertificate(pin string) (Institution, bool) {
-	i, ok := c.byPin[pin]
-	if !ok {
-		return Institution{}, false
-	}
-	return c.Institutions[i], true
-}
-
-// CertificatePin returns the pin of a certificate as a covenant writes it:
-// "sha256:" and the lower-case hex SHA-256 of its SubjectPublicKeyInfo.
-func CertificatePin(cert *x509.Certificate) string {
-	sum := sha256.Sum256(cert.RawSubjectPublicKeyInfo)
-	return "sha256:" + hex.EncodeToString(sum[:])
-}
-
+// pinPattern is the form of a client certificate pin; the loader checks
+// it, and httpapi matches certificates to pins.
 var pinPattern = regexp.MustCompile(`^sha256:[0-9a-f]{64}$`)
 
 // Institution returns the institution with id.
@@ -394,195 +376,255 @@ func lineOf(lines []int, fields []map[string]int, i int, field string) int {
 
 var idPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,62}$`)
 
+// builder turns a decoded covenant file into a Covenant, collecting every
+// load error on the way (in file order, so that a user sees them all at
+// once).
+type builder struct {
+	file  string
+	li    lineIndex
+	c     *Covenant
+	byPin map[string]int // client certificate pin -> index of its institution
+	errs  []error
+}
+
+func (b *builder) fail(line int, format string, args ...any) {
+	b.errs = append(b.errs, &LoadError{File: b.file, Line: line, Msg: fmt.Sprintf(format, args...)})
+}
+
+// build checks raw and makes the Covenant: the name, the municipalities,
+// the limits, the institutions, then the rules.
 func build(file string, raw *rawCovenant, li lineIndex) (*Covenant, error) {
-	var errs []error
-	fail := func(line int, format string, args ...any) {
-		errs = append(errs, &LoadError{File: file, Line: line, Msg: fmt.Sprintf(format, args...)})
-	}
-	c := &Covenant{Name: raw.Name, Region: raw.Region, byID: map[string]int{}, byPin: map[string]int{}}
+	b := &builder{file: file, li: li, byPin: map[string]int{},
+		c: &Covenant{Name: raw.Name, Region: raw.Region, byID: map[string]int{}}}
 	if raw.Name == "" {
-		fail(li.root, "covenant needs a name")
+		b.fail(li.root, "covenant needs a name")
 	}
-	for _, m := range raw.Municipalities {
-		code, err := identity.ParseMunicipality(m)
-		if err != nil || string(code) != m {
-			fail(li.municipalityLine, "municipality %q is not a CBS code such as GM0014", m)
-			continue
-		}
-		if slices.Contains(c.Municipalities, m) {
-			fail(li.municipalityLine, "municipality %s listed twice", m)
-			continue
-		}
-		c.Municipalities = append(c.Municipalities, m)
-	}
-
-	c.Limits = Limits{MaxYears: 2, EndAge: 23, RetentionDays: 5 * 365}
-	if l := raw.Limits; l != nil {
-		if l.MaxYears != nil {
-			if *l.MaxYears < 1 || *l.MaxYears > 2 {
-				fail(li.limits, "limits.max_years must be 1 or 2: the law (Jeugdwet art. 7.1.4.5) allows at most 2")
-			} else {
-				c.Limits.MaxYears = *l.MaxYears
-			}
-		}
-		if l.EndAge != nil {
-			if *l.EndAge < 12 || *l.EndAge > 23 {
-				fail(li.limits, "limits.end_age must be from 12 to 23: the law allows at most 23")
-			} else {
-				c.Limits.EndAge = *l.EndAge
-			}
-		}
-		if l.RetentionDays != nil {
-			if *l.RetentionDays < 1 || *l.RetentionDays > 20*365 {
-				fail(li.limits, "limits.retention_days must be from 1 to 7300")
-			} else {
-				c.Limits.RetentionDays = *l.RetentionDays
-			}
-		}
-	}
-
+	b.municipalities(raw.Municipalities)
+	b.limits(raw.Limits)
 	if len(raw.Institutions) == 0 {
-		fail(li.root, "covenant lists no institutions")
+		b.fail(li.root, "covenant lists no institutions")
 	}
 	for i, ri := range raw.Institutions {
-		line := lineOf(li.institutions, nil, i, "")
-		field := func(f string) int { return lineOf(li.institutions, li.instFields, i, f) }
-		inst := Institution{ID: ri.ID, Name: ri.Name, Type: ri.Type, MayCoordinate: ri.MayCoordinate, Email: ri.Email, Line: line}
-		ok := true
-		switch {
-		case !idPattern.MatchString(ri.ID):
-			fail(field("id"), "institution id %q must be 1 to 63 characters of a-z, 0-9 and -", ri.ID)
-			ok = false
-		case c.byID[ri.ID] != 0 || (len(c.Institutions) > 0 && c.Institutions[0].ID == ri.ID):
-			fail(field("id"), "institution %s defined twice", ri.ID)
-			ok = false
-		}
-		if ri.Name == "" {
-			fail(line, "institution %s needs a name", ri.ID)
-		}
-		if !slices.Contains(knownTypes, ri.Type) {
-			fail(field("type"), "institution %s: unknown type %q (known: %s)", ri.ID, ri.Type, strings.Join(knownTypes, ", "))
-		} else if ri.MayCoordinate && SignalOnly(ri.Type) {
-			fail(field("may_coordinate"), "institution %s: a %s may only signal and can never coordinate", ri.ID, ri.Type)
-		} else if ri.MayCoordinate && ri.Type == TypeMunicipality {
-			fail(field("may_coordinate"), "institution %s: a municipality does not provide care and cannot coordinate", ri.ID)
-		}
-		for _, m := range ri.Municipalities {
-			if len(c.Municipalities) > 0 && !slices.Contains(c.Municipalities, m) {
-				fail(field("municipalities"), "institution %s: municipality %q is not one of the covenant's", ri.ID, m)
-			} else if code, err := identity.ParseMunicipality(m); err != nil || string(code) != m {
-				fail(field("municipalities"), "institution %s: municipality %q is not a CBS code such as GM0014", ri.ID, m)
-			}
-		}
-		inst.Municipalities = slices.Clone(ri.Municipalities)
-		if ri.Email != "" && (!strings.Contains(ri.Email, "@") || strings.ContainsAny(ri.Email, " \t\r\n<>")) {
-			fail(field("email"), "institution %s: email %q is not an e-mail address", ri.ID, ri.Email)
-		}
-		for _, pin := range ri.ClientCerts {
-			switch other, dup := c.byPin[pin]; {
-			case !pinPattern.MatchString(pin):
-				fail(field("client_certificates"), "institution %s: client certificate pin %q must be sha256: and 64 lower-case hex digits", ri.ID, pin)
-			case dup && other == len(c.Institutions):
-				fail(field("client_certificates"), "institution %s: client certificate pin listed twice", ri.ID)
-			case dup:
-				fail(field("client_certificates"), "institution %s: client certificate pin is already %s's", ri.ID, c.Institutions[other].ID)
-			case ok:
-				c.byPin[pin] = len(c.Institutions)
-			}
-		}
-		inst.ClientCertificates = slices.Clone(ri.ClientCerts)
-		if ok {
-			c.byID[ri.ID] = len(c.Institutions)
-			c.Institutions = append(c.Institutions, inst)
-		}
+		b.institution(i, ri)
 	}
-
 	names := map[string]bool{}
 	for i, rr := range raw.Rules {
-		line := lineOf(li.rules, nil, i, "")
-		field := func(f string) int { return lineOf(li.rules, li.ruleFields, i, f) }
-		r := Rule{Name: rr.Name, FinalSay: rr.FinalSay, Line: line}
-		switch {
-		case !idPattern.MatchString(rr.Name):
-			fail(field("name"), "rule name %q must be 1 to 63 characters of a-z, 0-9 and -", rr.Name)
-		case names[rr.Name]:
-			fail(field("name"), "rule %s defined twice", rr.Name)
-		}
-		names[rr.Name] = true
-		w := rr.When
-		for _, t := range w.Involves {
-			if !slices.Contains(knownTypes, t) {
-				fail(field("when.involves"), "rule %s: unknown institution type %q", rr.Name, t)
-			} else if SignalOnly(t) {
-				fail(field("when.involves"), "rule %s: a %s only signals, and signals never steer the decision", rr.Name, t)
-			}
-		}
-		r.When.Involves = w.Involves
-		r.When.Sector = sectors(w.Sector, func(s string) { fail(field("when.sector"), "rule %s: unknown sector %q", rr.Name, s) })
-		if w.Age != nil {
-			if w.Age.Min == nil && w.Age.Max == nil {
-				fail(field("when.age"), "rule %s: age needs min or max", rr.Name)
-			}
-			if w.Age.Min != nil && w.Age.Max != nil && *w.Age.Min > *w.Age.Max {
-				fail(field("when.age"), "rule %s: age min %d is above max %d", rr.Name, *w.Age.Min, *w.Age.Max)
-			}
-			for _, v := range []*int{w.Age.Min, w.Age.Max} {
-				if v != nil && (*v < 0 || *v > 23) {
-					fail(field("when.age"), "rule %s: age bounds must be from 0 to 23", rr.Name)
-				}
-			}
-			r.When.AgeMin, r.When.AgeMax = w.Age.Min, w.Age.Max
-		}
-		for _, m := range w.Municipality {
-			if len(c.Municipalities) > 0 && !slices.Contains(c.Municipalities, m) {
-				fail(field("when.municipality"), "rule %s: municipality %q is not one of the covenant's", rr.Name, m)
-			}
-		}
-		r.When.Municipality = w.Municipality
-		if w.MinInvolved < 0 {
-			fail(field("when.min_involved"), "rule %s: min_involved must not be negative", rr.Name)
-		}
-		r.When.MinInvolved = w.MinInvolved
-
-		a := rr.Assign
-		n := 0
-		if a.Type != "" {
-			n++
-		}
-		if a.Institution != "" {
-			n++
-		}
-		if a.Any {
-			n++
-		}
-		if n != 1 {
-			fail(field("assign"), "rule %s: assign needs exactly one of type, institution or any", rr.Name)
-		}
-		if a.Type != "" {
-			if !slices.Contains(knownTypes, a.Type) {
-				fail(field("assign.type"), "rule %s: unknown institution type %q", rr.Name, a.Type)
-			} else if SignalOnly(a.Type) || a.Type == TypeMunicipality {
-				fail(field("assign.type"), "rule %s: a %s can never coordinate", rr.Name, a.Type)
-			}
-		}
-		if a.Institution != "" {
-			if inst, ok := c.Institution(a.Institution); !ok {
-				fail(field("assign.institution"), "rule %s: unknown institution %q", rr.Name, a.Institution)
-			} else if !inst.MayCoordinate {
-				fail(field("assign.institution"), "rule %s: institution %s may not coordinate", rr.Name, a.Institution)
-			}
-		}
-		r.Assign = Assignment{Type: a.Type, Institution: a.Institution, Any: a.Any,
-			Sector: sectors(a.Sector, func(s string) { fail(field("assign.sector"), "rule %s: unknown sector %q", rr.Name, s) })}
-		c.Rules = append(c.Rules, r)
+		b.rule(i, rr, names)
 	}
 	if len(raw.Rules) == 0 {
-		fail(li.root, "covenant has no coordinator rules")
+		b.fail(li.root, "covenant has no coordinator rules")
 	}
-	if len(errs) > 0 {
-		return nil, errors.Join(errs...)
+	if len(b.errs) > 0 {
+		return nil, errors.Join(b.errs...)
 	}
-	return c, nil
+	return b.c, nil
+}
+
+// municipalities checks the covenant's municipalities: CBS codes, each once.
+func (b *builder) municipalities(ms []string) {
+	for _, m := range ms {
+		code, err := identity.ParseMunicipality(m)
+		if err != nil || string(code) != m {
+			b.fail(b.li.municipalityLine, "municipality %q is not a CBS code such as GM0014", m)
+			continue
+		}
+		if slices.Contains(b.c.Municipalities, m) {
+			b.fail(b.li.municipalityLine, "municipality %s listed twice", m)
+			continue
+		}
+		b.c.Municipalities = append(b.c.Municipalities, m)
+	}
+}
+
+// limits sets the lifecycle limits: the law's, or stricter ones the file
+// gives.
+func (b *builder) limits(l *rawLimits) {
+	b.c.Limits = Limits{MaxYears: 2, EndAge: 23, RetentionDays: 5 * 365}
+	if l == nil {
+		return
+	}
+	b.limit(l.MaxYears, 1, 2, &b.c.Limits.MaxYears, "limits.max_years must be 1 or 2: the law (Jeugdwet art. 7.1.4.5) allows at most 2")
+	b.limit(l.EndAge, 12, 23, &b.c.Limits.EndAge, "limits.end_age must be from 12 to 23: the law allows at most 23")
+	b.limit(l.RetentionDays, 1, 20*365, &b.c.Limits.RetentionDays, "limits.retention_days must be from 1 to 7300")
+}
+
+// limit sets *dst to *v if v is given and within [lo, hi]; outside, it
+// fails with msg.
+func (b *builder) limit(v *int, lo, hi int, dst *int, msg string) {
+	switch {
+	case v == nil:
+	case *v < lo || *v > hi:
+		b.fail(b.li.limits, "%s", msg)
+	default:
+		*dst = *v
+	}
+}
+
+// institution checks the i-th institution and adds it if its ID is sound.
+func (b *builder) institution(i int, ri rawInstitution) {
+	line := lineOf(b.li.institutions, nil, i, "")
+	field := func(f string) int { return lineOf(b.li.institutions, b.li.instFields, i, f) }
+	c := b.c
+	inst := Institution{ID: ri.ID, Name: ri.Name, Type: ri.Type, MayCoordinate: ri.MayCoordinate, Email: ri.Email, Line: line}
+	ok := true
+	switch {
+	case !idPattern.MatchString(ri.ID):
+		b.fail(field("id"), "institution id %q must be 1 to 63 characters of a-z, 0-9 and -", ri.ID)
+		ok = false
+	case c.byID[ri.ID] != 0 || (len(c.Institutions) > 0 && c.Institutions[0].ID == ri.ID):
+		b.fail(field("id"), "institution %s defined twice", ri.ID)
+		ok = false
+	}
+	if ri.Name == "" {
+		b.fail(line, "institution %s needs a name", ri.ID)
+	}
+	b.institutionType(ri, field)
+	b.institutionMunicipalities(ri, field)
+	inst.Municipalities = slices.Clone(ri.Municipalities)
+	if ri.Email != "" && (!strings.Contains(ri.Email, "@") || strings.ContainsAny(ri.Email, " \t\r\n<>")) {
+		b.fail(field("email"), "institution %s: email %q is not an e-mail address", ri.ID, ri.Email)
+	}
+	b.pins(ri, field, ok)
+	inst.ClientCertificates = slices.Clone(ri.ClientCerts)
+	if ok {
+		c.byID[ri.ID] = len(c.Institutions)
+		c.Institutions = append(c.Institutions, inst)
+	}
+}
+
+// institutionType checks an institution's type and whether it may
+// coordinate.
+func (b *builder) institutionType(ri rawInstitution, field func(string) int) {
+	switch {
+	case !slices.Contains(knownTypes, ri.Type):
+		b.fail(field("type"), "institution %s: unknown type %q (known: %s)", ri.ID, ri.Type, strings.Join(knownTypes, ", "))
+	case ri.MayCoordinate && SignalOnly(ri.Type):
+		b.fail(field("may_coordinate"), "institution %s: a %s may only signal and can never coordinate", ri.ID, ri.Type)
+	case ri.MayCoordinate && ri.Type == TypeMunicipality:
+		b.fail(field("may_coordinate"), "institution %s: a municipality does not provide care and cannot coordinate", ri.ID)
+	}
+}
+
+// institutionMunicipalities checks that an institution serves only the
+// covenant's municipalities, by their CBS codes.
+func (b *builder) institutionMunicipalities(ri rawInstitution, field func(string) int) {
+	for _, m := range ri.Municipalities {
+		if len(b.c.Municipalities) > 0 && !slices.Contains(b.c.Municipalities, m) {
+			b.fail(field("municipalities"), "institution %s: municipality %q is not one of the covenant's", ri.ID, m)
+		} else if code, err := identity.ParseMunicipality(m); err != nil || string(code) != m {
+			b.fail(field("municipalities"), "institution %s: municipality %q is not a CBS code such as GM0014", ri.ID, m)
+		}
+	}
+}
+
+// pins checks an institution's client certificate pins: their form, and
+// that none is listed twice or is another institution's. The pins of an
+// institution that is added (ok) are remembered for that check.
+func (b *builder) pins(ri rawInstitution, field func(string) int, ok bool) {
+	for _, pin := range ri.ClientCerts {
+		switch other, dup := b.byPin[pin]; {
+		case !pinPattern.MatchString(pin):
+			b.fail(field("client_certificates"), "institution %s: client certificate pin %q must be sha256: and 64 lower-case hex digits", ri.ID, pin)
+		case dup && other == len(b.c.Institutions):
+			b.fail(field("client_certificates"), "institution %s: client certificate pin listed twice", ri.ID)
+		case dup:
+			b.fail(field("client_certificates"), "institution %s: client certificate pin is already %s's", ri.ID, b.c.Institutions[other].ID)
+		case ok:
+			b.byPin[pin] = len(b.c.Institutions)
+		}
+	}
+}
+
+// rule checks the i-th rule, its conditions and its assignment, and adds
+// it.
+func (b *builder) rule(i int, rr rawRule, names map[string]bool) {
+	line := lineOf(b.li.rules, nil, i, "")
+	field := func(f string) int { return lineOf(b.li.rules, b.li.ruleFields, i, f) }
+	r := Rule{Name: rr.Name, FinalSay: rr.FinalSay, Line: line}
+	switch {
+	case !idPattern.MatchString(rr.Name):
+		b.fail(field("name"), "rule name %q must be 1 to 63 characters of a-z, 0-9 and -", rr.Name)
+	case names[rr.Name]:
+		b.fail(field("name"), "rule %s defined twice", rr.Name)
+	}
+	names[rr.Name] = true
+	r.When = b.conditions(rr.Name, rr.When, field)
+	r.Assign = b.assignment(rr.Name, rr.Assign, field)
+	b.c.Rules = append(b.c.Rules, r)
+}
+
+// conditions checks a rule's when.
+func (b *builder) conditions(rule string, w rawConditions, field func(string) int) Conditions {
+	var out Conditions
+	for _, t := range w.Involves {
+		if !slices.Contains(knownTypes, t) {
+			b.fail(field("when.involves"), "rule %s: unknown institution type %q", rule, t)
+		} else if SignalOnly(t) {
+			b.fail(field("when.involves"), "rule %s: a %s only signals, and signals never steer the decision", rule, t)
+		}
+	}
+	out.Involves = w.Involves
+	out.Sector = sectors(w.Sector, func(s string) { b.fail(field("when.sector"), "rule %s: unknown sector %q", rule, s) })
+	if w.Age != nil {
+		b.age(rule, w.Age, field)
+		out.AgeMin, out.AgeMax = w.Age.Min, w.Age.Max
+	}
+	for _, m := range w.Municipality {
+		if len(b.c.Municipalities) > 0 && !slices.Contains(b.c.Municipalities, m) {
+			b.fail(field("when.municipality"), "rule %s: municipality %q is not one of the covenant's", rule, m)
+		}
+	}
+	out.Municipality = w.Municipality
+	if w.MinInvolved < 0 {
+		b.fail(field("when.min_involved"), "rule %s: min_involved must not be negative", rule)
+	}
+	out.MinInvolved = w.MinInvolved
+	return out
+}
+
+// age checks a rule's age bounds.
+func (b *builder) age(rule string, a *rawAge, field func(string) int) {
+	if a.Min == nil && a.Max == nil {
+		b.fail(field("when.age"), "rule %s: age needs min or max", rule)
+	}
+	if a.Min != nil && a.Max != nil && *a.Min > *a.Max {
+		b.fail(field("when.age"), "rule %s: age min %d is above max %d", rule, *a.Min, *a.Max)
+	}
+	for _, v := range []*int{a.Min, a.Max} {
+		if v != nil && (*v < 0 || *v > 23) {
+			b.fail(field("when.age"), "rule %s: age bounds must be from 0 to 23", rule)
+		}
+	}
+}
+
+// assignment checks whom a rule assigns: exactly one of a type, an
+// institution or any, and only what may coordinate.
+func (b *builder) assignment(rule string, a rawAssign, field func(string) int) Assignment {
+	n := 0
+	for _, given := range []bool{a.Type != "", a.Institution != "", a.Any} {
+		if given {
+			n++
+		}
+	}
+	if n != 1 {
+		b.fail(field("assign"), "rule %s: assign needs exactly one of type, institution or any", rule)
+	}
+	if a.Type != "" {
+		if !slices.Contains(knownTypes, a.Type) {
+			b.fail(field("assign.type"), "rule %s: unknown institution type %q", rule, a.Type)
+		} else if SignalOnly(a.Type) || a.Type == TypeMunicipality {
+			b.fail(field("assign.type"), "rule %s: a %s can never coordinate", rule, a.Type)
+		}
+	}
+	if a.Institution != "" {
+		if inst, ok := b.c.Institution(a.Institution); !ok {
+			b.fail(field("assign.institution"), "rule %s: unknown institution %q", rule, a.Institution)
+		} else if !inst.MayCoordinate {
+			b.fail(field("assign.institution"), "rule %s: institution %s may not coordinate", rule, a.Institution)
+		}
+	}
+	return Assignment{Type: a.Type, Institution: a.Institution, Any: a.Any,
+		Sector: sectors(a.Sector, func(s string) { b.fail(field("assign.sector"), "rule %s: unknown sector %q", rule, s) })}
 }
 
 func sectors(in []string, bad func(string)) []Sector {

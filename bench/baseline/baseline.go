@@ -34,7 +34,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/vindex-nl/vindex/bench"
+	"github.com/vindex-nl/vindex/bench/target"
 	"github.com/vindex-nl/vindex/crypto/pseudonym"
 	"github.com/vindex-nl/vindex/rules"
 )
@@ -50,7 +50,7 @@ type dialect struct {
 	schema    []string
 }
 
-// SQL is a baseline on one database. It implements bench.Target.
+// SQL is a baseline on one database. It implements target.Target.
 type SQL struct {
 	d  dialect
 	db *sql.DB
@@ -59,7 +59,7 @@ type SQL struct {
 	rdb *sql.DB
 	ps  *pseudonym.Pseudonymiser
 	cov *rules.Covenant
-	ids bench.RegistrationIDs[[]byte]
+	ids target.RegistrationIDs[[]byte]
 	q   map[string]string
 }
 
@@ -114,10 +114,10 @@ func (s *SQL) rebind(q string) string {
 	return b.String()
 }
 
-// Name implements bench.Target.
+// Name implements target.Target.
 func (s *SQL) Name() string { return s.d.name }
 
-// Close implements bench.Target.
+// Close implements target.Target.
 func (s *SQL) Close() error {
 	err := s.db.Close()
 	if s.rdb != s.db {
@@ -126,7 +126,7 @@ func (s *SQL) Close() error {
 	return err
 }
 
-func (s *SQL) youthKey(y bench.Youth) ([]byte, error) {
+func (s *SQL) youthKey(y target.Youth) ([]byte, error) {
 	set, err := s.ps.Youth(y.BSN())
 	if err != nil {
 		return nil, err
@@ -279,9 +279,9 @@ func (s *SQL) inTx(ctx context.Context, f func(*sql.Tx) error) error {
 	return tx.Commit()
 }
 
-// Register implements bench.Target: the registration, the youth's case and
+// Register implements target.Target: the registration, the youth's case and
 // the events in one transaction under the youth's lock.
-func (s *SQL) Register(ctx context.Context, inst string, y bench.Youth) (bench.Outcome, error) {
+func (s *SQL) Register(ctx context.Context, inst string, y target.Youth) (target.Outcome, error) {
 	youth, err := s.youthKey(y)
 	if err != nil {
 		return 0, err
@@ -291,13 +291,13 @@ func (s *SQL) Register(ctx context.Context, inst string, y bench.Youth) (bench.O
 	bd := y.BirthDate()
 	age := bd.AgeOn(now)
 	endsOn := min(day(now.AddDate(2, 0, 0)), day(bd.Birthday(23))-1)
-	c := bench.Contact
-	var out bench.Outcome
+	c := target.Contact
+	var out target.Outcome
 	var id []byte
 	err = s.inTx(ctx, func(tx *sql.Tx) error {
 		// The upsert takes the youth's row lock (PostgreSQL); SQLite's
 		// BEGIN IMMEDIATE holds the write lock already.
-		if _, err := tx.ExecContext(ctx, s.q[qUpsertYouth], youth, age, bench.Municipality); err != nil {
+		if _, err := tx.ExecContext(ctx, s.q[qUpsertYouth], youth, age, target.Municipality); err != nil {
 			return err
 		}
 		var coord, rule string
@@ -316,36 +316,36 @@ func (s *SQL) Register(ctx context.Context, inst string, y bench.Youth) (bench.O
 		}
 		if own != nil {
 			id = own.id
-			out = bench.Refreshed
-			_, err := tx.ExecContext(ctx, s.q[qRefresh], now.UnixNano(), endsOn, bench.Municipality, c.Name, c.Phone, c.Email, own.id)
+			out = target.Refreshed
+			_, err := tx.ExecContext(ctx, s.q[qRefresh], now.UnixNano(), endsOn, target.Municipality, c.Name, c.Phone, c.Email, own.id)
 			return err
 		}
 		id = newID()
 		kind := "involvement"
-		if bench.IsSignal(inst) {
+		if target.IsSignal(inst) {
 			kind = "signal"
 		}
-		if _, err := tx.ExecContext(ctx, s.q[qInsert], id, youth, inst, kind, bench.Municipality, c.Name, c.Phone, c.Email,
+		if _, err := tx.ExecContext(ctx, s.q[qInsert], id, youth, inst, kind, target.Municipality, c.Name, c.Phone, c.Email,
 			now.UnixNano(), now.UnixNano(), endsOn); err != nil {
 			return err
 		}
 		ls = append(ls, live{id: id, inst: inst, kind: kind, created: now.UnixNano(), name: c.Name, phone: c.Phone, email: c.Email})
 		if distinct(ls) < 2 {
-			out = bench.Registered
+			out = target.Registered
 			return s.event(ctx, tx, inst, "no_match", id, now, struct{}{})
 		}
-		out = bench.NewMatch
+		out = target.NewMatch
 		for _, l := range ls {
 			if err := s.event(ctx, tx, l.inst, "match", l.id, now, map[string]any{"others": others(ls, l.inst), "subject": inst}); err != nil {
 				return err
 			}
 		}
 		if coord != "" {
-			if d := s.decide(ls, age, bench.Municipality); !d.FinalSay || d.Coordinator == coord {
+			if d := s.decide(ls, age, target.Municipality); !d.FinalSay || d.Coordinator == coord {
 				return nil
 			}
 		}
-		d := s.decide(ls, age, bench.Municipality)
+		d := s.decide(ls, age, target.Municipality)
 		if _, err := tx.ExecContext(ctx, s.q[qCoordinator], d.Coordinator, d.Rule, true, youth); err != nil {
 			return err
 		}
@@ -361,9 +361,9 @@ func (s *SQL) Register(ctx context.Context, inst string, y bench.Youth) (bench.O
 	return out, nil
 }
 
-// Lookup implements bench.Target: one read of the live registrations,
+// Lookup implements target.Target: one read of the live registrations,
 // answered only to an institution among them.
-func (s *SQL) Lookup(ctx context.Context, inst string, y bench.Youth) (bench.Outcome, error) {
+func (s *SQL) Lookup(ctx context.Context, inst string, y target.Youth) (target.Outcome, error) {
 	youth, err := s.youthKey(y)
 	if err != nil {
 		return 0, err
@@ -373,8 +373,9 @@ func (s *SQL) Lookup(ctx context.Context, inst string, y bench.Youth) (bench.Out
 		return 0, fmt.Errorf("baseline: %s lookup: %w", s.d.name, err)
 	}
 	defer rows.Close()
+	// Every row is read in full, as the answer would need it; the target
+	// reports only whether the caller is involved.
 	involved := false
-	var view []party
 	for rows.Next() {
 		var p party
 		var kind, coord string
@@ -383,24 +384,23 @@ func (s *SQL) Lookup(ctx context.Context, inst string, y bench.Youth) (bench.Out
 			return 0, err
 		}
 		involved = involved || p.Institution == inst
-		view = append(view, p)
 	}
 	if err := rows.Err(); err != nil {
 		return 0, fmt.Errorf("baseline: %s lookup: %w", s.d.name, err)
 	}
 	if !involved {
-		return bench.NotInvolved, nil
+		return target.NotInvolved, nil
 	}
-	return bench.Viewed, nil
+	return target.Viewed, nil
 }
 
-// End implements bench.Target: the registration ends, and if its
+// End implements target.Target: the registration ends, and if its
 // institution coordinated, the coordinator is decided anew; the others
 // hear of it, all in one transaction under the youth's lock.
-func (s *SQL) End(ctx context.Context, inst string, y bench.Youth) (bench.Outcome, error) {
+func (s *SQL) End(ctx context.Context, inst string, y target.Youth) (target.Outcome, error) {
 	id, ok := s.ids.Take(inst, y)
 	if !ok {
-		return bench.Skipped, nil
+		return target.Skipped, nil
 	}
 	now := time.Now()
 	age := y.BirthDate().AgeOn(now)
@@ -438,7 +438,7 @@ func (s *SQL) End(ctx context.Context, inst string, y bench.Youth) (bench.Outcom
 		}
 		var d rules.Decision
 		if distinct(ls) >= 2 {
-			d = s.decide(ls, age, bench.Municipality)
+			d = s.decide(ls, age, target.Municipality)
 		}
 		if _, err := tx.ExecContext(ctx, s.q[qCoordinator], d.Coordinator, d.Rule, distinct(ls) >= 2, youth); err != nil {
 			return err
@@ -448,7 +448,7 @@ func (s *SQL) End(ctx context.Context, inst string, y bench.Youth) (bench.Outcom
 	if err != nil {
 		return 0, fmt.Errorf("baseline: %s end: %w", s.d.name, err)
 	}
-	return bench.Ended, nil
+	return target.Ended, nil
 }
 
 func newID() []byte {

@@ -23,7 +23,6 @@ import (
 	"github.com/vindex-nl/vindex/internal/canary"
 	"github.com/vindex-nl/vindex/internal/pki"
 	"github.com/vindex-nl/vindex/internal/testbsn"
-	"github.com/vindex-nl/vindex/rules"
 )
 
 // binary is the vindex binary the end-to-end tests build once.
@@ -235,7 +234,7 @@ func TestEndToEnd(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pin := rules.CertificatePin(wijCert.Leaf)
+	pin := httpapi.CertificatePin(wijCert.Leaf)
 	cov = bytes.Replace(cov, []byte("  - id: wij-groningen\n"), []byte("  - id: wij-groningen\n    client_certificates: [\""+pin+"\"]\n"), 1)
 	write("covenant.yaml", cov)
 	write("vindex.yaml", []byte(`# e2e configuration

@@ -27,6 +27,7 @@
 package clientref
 
 import (
+	"encoding/base32"
 	"errors"
 	"fmt"
 	"strings"
@@ -34,8 +35,6 @@ import (
 	"github.com/tink-crypto/tink-go/v2/aead"
 	"github.com/tink-crypto/tink-go/v2/keyset"
 	"github.com/tink-crypto/tink-go/v2/tink"
-
-	"github.com/vindex-nl/vindex/store"
 )
 
 // MaxLen is the longest reference in bytes.
@@ -92,19 +91,29 @@ func New(h *keyset.Handle) (*Sealer, error) {
 	return &Sealer{aead: a}, nil
 }
 
+// RegistrationID is a registration's identifier as its 16 bytes. A
+// store.ID is assignable to it, so callers pass one as it is.
+type RegistrationID = [16]byte
+
+// idEncoding spells a RegistrationID in associated data. It must stay the
+// encoding of every reference ever sealed (a test holds it to the v1
+// associated data byte for byte).
+var idEncoding = base32.NewEncoding("abcdefghijklmnopqrstuvwxyz234567").WithPadding(base32.NoPadding)
+
 // AssociatedData returns the associated data that binds a sealed reference
-// to one registration of one institution.
-func AssociatedData(institution string, id store.ID) []byte {
+// to one registration of one institution: "vindex:client-ref:v1:",
+// institution, ":", "r" and the ID in lower-case unpadded base32.
+func AssociatedData(institution string, id RegistrationID) []byte {
 	b := make([]byte, 0, 64+len(institution))
 	b = append(b, "vindex:client-ref:v1:"...)
 	b = append(b, institution...)
-	b = append(b, ':')
-	return append(b, id.String()...)
+	b = append(b, ':', 'r')
+	return idEncoding.AppendEncode(b, id[:])
 }
 
 // Seal encrypts ref for registration id of institution. It refuses an
 // invalid reference with ErrInvalid.
-func (s *Sealer) Seal(ref, institution string, id store.ID) ([]byte, error) {
+func (s *Sealer) Seal(ref, institution string, id RegistrationID) ([]byte, error) {
 	if !Valid(ref) {
 		return nil, ErrInvalid
 	}
@@ -116,7 +125,7 @@ func (s *Sealer) Seal(ref, institution string, id store.ID) ([]byte, error) {
 }
 
 // Open decrypts a reference sealed for registration id of institution.
-func (s *Sealer) Open(sealed []byte, institution string, id store.ID) (string, error) {
+func (s *Sealer) Open(sealed []byte, institution string, id RegistrationID) (string, error) {
 	pt, err := s.aead.Decrypt(sealed, AssociatedData(institution, id))
 	if err != nil {
 		return "", ErrOpen

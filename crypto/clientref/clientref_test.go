@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/tink-crypto/tink-go/v2/aead"
 	"github.com/tink-crypto/tink-go/v2/insecurecleartextkeyset"
 	xaesgcmpb "github.com/tink-crypto/tink-go/v2/proto/x_aes_gcm_go_proto"
 	"google.golang.org/protobuf/proto"
@@ -215,6 +216,54 @@ func BenchmarkOpen(b *testing.B) {
 	for b.Loop() {
 		if _, err := s.Open(ct, "wij-groningen", id); err != nil {
 			b.Fatal(err)
+		}
+	}
+}
+
+// oldAssociatedData is the associated data exactly as the package wrote it
+// when it took a store.ID: every reference in a store was sealed with it.
+func oldAssociatedData(institution string, id store.ID) []byte {
+	return []byte("vindex:client-ref:v1:" + institution + ":" + id.String())
+}
+
+// References sealed before the package took the ID as bytes still open,
+// and new ones are sealed with the same associated data.
+func TestSealedFormatUnchanged(t *testing.T) {
+	h := testkeys.RefKeyset(t)
+	s, err := clientref.New(h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := aead.New(h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A fixed vector: the ID's bytes 0..15 and their string form.
+	var fixed store.ID
+	for i := range fixed {
+		fixed[i] = byte(i)
+	}
+	if got, want := string(clientref.AssociatedData("wij", fixed)), "vindex:client-ref:v1:wij:raaaqeayeaudaocajbifqydiob4"; got != want {
+		t.Fatalf("AssociatedData = %q, want %q", got, want)
+	}
+	for i := 0; i < 200; i++ {
+		id := store.NewID()
+		if i == 0 {
+			id = fixed
+		}
+		if got, want := clientref.AssociatedData("ggd-groningen", id), oldAssociatedData("ggd-groningen", id); !bytes.Equal(got, want) {
+			t.Fatalf("AssociatedData(%v) = %q, want %q", id, got, want)
+		}
+		old, err := a.Encrypt([]byte("DOS-1"), oldAssociatedData("ggd-groningen", id))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, err := s.Open(old, "ggd-groningen", id); err != nil || got != "DOS-1" {
+			t.Fatalf("a reference sealed with the old associated data: Open = %q, %v", got, err)
+		}
+		fresh, _ := s.Seal("DOS-2", "ggd-groningen", id)
+		if pt, err := a.Decrypt(fresh, oldAssociatedData("ggd-groningen", id)); err != nil || string(pt) != "DOS-2" {
+			t.Fatalf("a new reference does not open with the old associated data: %q, %v", pt, err)
 		}
 	}
 }

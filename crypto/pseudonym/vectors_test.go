@@ -1,6 +1,7 @@
 package pseudonym_test
 
 import (
+	"bytes"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
@@ -59,7 +60,15 @@ func testKeyset(t testing.TB) *keyset.Handle {
 			OutputPrefixType: tinkpb.OutputPrefixType_RAW,
 		})
 	}
-	return insecurecleartextkeyset.KeysetHandle(ks)
+	b, err := proto.Marshal(ks)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := insecurecleartextkeyset.Read(keyset.NewBinaryReader(bytes.NewReader(b)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h
 }
 
 type vector struct {

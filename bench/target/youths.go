@@ -1,4 +1,4 @@
-package bench
+package target
 
 import (
 	"math/rand/v2"
@@ -43,7 +43,7 @@ func (y *Youths) Len() int { return len(y.prefix) }
 // Grow makes youths until there are at least n.
 func (y *Youths) Grow(n int) {
 	if n > MaxYouths {
-		panic("bench: population larger than MaxYouths")
+		panic("target: population larger than MaxYouths")
 	}
 	if cap(y.prefix) < n {
 		y.prefix = append(make([]uint32, 0, n), y.prefix...)
@@ -66,7 +66,7 @@ func (y *Youths) BSN(i int) identity.BSN {
 	buf[8] = '0' + byte(d)
 	b, err := identity.ParseBSN(string(buf[:]))
 	if err != nil {
-		panic("bench: generated BSN fails the eleven-check") // a bug in checkDigit
+		panic("target: generated BSN fails the eleven-check") // a bug in checkDigit
 	}
 	return b
 }
@@ -81,7 +81,7 @@ func (y *Youths) BirthDate(i int) identity.BirthDate {
 	t := time.Date(2009+int(p%14), time.January, 1+int(p/14%365), 0, 0, 0, 0, time.UTC)
 	b, err := identity.NewBirthDate(t.Year(), t.Month(), t.Day())
 	if err != nil {
-		panic("bench: generated birth date: " + err.Error())
+		panic("target: generated birth date: " + err.Error())
 	}
 	return b
 }

@@ -1,0 +1,56 @@
+//go:build invariants
+
+package matcher
+
+import (
+	"fmt"
+
+	"github.com/vindex-nl/vindex/store"
+)
+
+// checkYouth re-reads a youth's records as an update is about to commit
+// them (a Tx's reads see its staged writes) and panics if they break one
+// of the rules every committed state must keep. The panic names the rule
+// and at most an institution, never an identity, a pseudonym or a
+// registration ID.
+func checkYouth(r store.Reader) {
+	if err := youthInvariants(r.Registrations(), r.Case); err != nil {
+		panic("matcher: invariant violated: " + err.Error())
+	}
+}
+
+// youthInvariants returns the first rule regs and the case record break.
+func youthInvariants(regs []store.Registration, caseOf func() (store.Case, bool)) error {
+	kase, had := caseOf()
+	if len(regs) == 0 {
+		return nil // a youth without records has no case record either way
+	}
+	if !had {
+		return fmt.Errorf("records-have-case: %d registrations and no case record", len(regs))
+	}
+	live := map[string]store.Registration{}
+	for _, r := range regs {
+		if r.Youth != kase.Youth {
+			return fmt.Errorf("one-pseudonym: a registration of %s is kept under another pseudonym than the case", r.Institution)
+		}
+		if !r.IsLive() {
+			if r.EndedAt.IsZero() || r.PurgeOn.IsZero() {
+				return fmt.Errorf("ended-dated: an ended registration of %s lacks EndedAt or PurgeOn", r.Institution)
+			}
+			continue
+		}
+		if _, dup := live[r.Institution]; dup {
+			return fmt.Errorf("one-live-per-institution: %s has more than one live registration", r.Institution)
+		}
+		live[r.Institution] = r
+	}
+	if matched := len(live) >= 2; kase.Matched != matched {
+		return fmt.Errorf("matched-iff-two: the case says matched=%v with %d institutions live", kase.Matched, len(live))
+	}
+	if c := kase.Coordinator; c != "" {
+		if r, ok := live[c]; !ok || r.Kind != store.KindInvolvement {
+			return fmt.Errorf("coordinator-involved: coordinator %s has no live involvement registration", c)
+		}
+	}
+	return nil
+}
