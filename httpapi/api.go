@@ -47,7 +47,6 @@ import (
 	"github.com/vindex-nl/vindex/identity"
 	"github.com/vindex-nl/vindex/matcher"
 	"github.com/vindex-nl/vindex/rules"
-	"github.com/vindex-nl/vindex/store"
 )
 
 //go:embed openapi.yaml
@@ -438,7 +437,7 @@ func youthByBSN(m *matcher.Matcher, s string) (matcher.Youth, error) {
 }
 
 func (h *Handler) registration(r *http.Request) (matcher.ID, error) {
-	id, err := store.ParseID(r.PathValue("id"))
+	id, err := matcher.ParseID(r.PathValue("id"))
 	if err != nil {
 		// The same answer as for another institution's registration.
 		return matcher.ID{}, matcher.ErrNotFound

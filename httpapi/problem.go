@@ -9,7 +9,6 @@ import (
 
 	"github.com/vindex-nl/vindex/identity"
 	"github.com/vindex-nl/vindex/matcher"
-	"github.com/vindex-nl/vindex/store"
 )
 
 // Problem is an RFC 9457 problem detail, the body of every error response
@@ -145,9 +144,9 @@ func toProblem(err error) *problemError {
 		return problem(http.StatusForbidden, CodeForbidden, "", "only the case's coordinator may do this")
 	case errors.Is(err, matcher.ErrForbidden):
 		return problem(http.StatusForbidden, CodeForbidden, "", "your institution may not do this")
-	case errors.Is(err, store.ErrUnavailable):
+	case errors.Is(err, matcher.ErrUnavailable):
 		return problem(http.StatusServiceUnavailable, CodeStorageUnavailable, "", "the index cannot store anything now (disk space low or a disk failure); nothing of this request was stored; retry later with the same idempotency key")
-	case errors.Is(err, store.ErrClosed), errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+	case errors.Is(err, matcher.ErrClosed), errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 		return problem(http.StatusServiceUnavailable, CodeUnavailable, "", "the index is shutting down or overloaded; retry with the same idempotency key")
 	}
 	return problem(http.StatusInternalServerError, CodeInternal, "", "internal error; it has been logged")

@@ -236,6 +236,9 @@ type Contact = store.Contact
 // ID identifies a registration.
 type ID = store.ID
 
+// ParseID parses a registration identifier as [ID.String] writes it.
+func ParseID(s string) (ID, error) { return store.ParseID(s) }
+
 // Party is another institution involved with the youth, as a result or an
 // event names it to the recipient: never its registration ID or its client
 // reference.
@@ -284,6 +287,16 @@ var (
 	ErrNotFound           = errors.New("matcher: registration not found")
 	ErrNotCoordinator     = errors.New("matcher: only the coordinator may do this")
 	ErrForbidden          = errors.New("matcher: this institution may not do this")
+)
+
+// Storage errors: the store's own, passed on unchanged (test with
+// errors.Is). Nothing of the refused call was written.
+var (
+	// ErrUnavailable: the store takes no writes now (its disk is nearly
+	// full, or a write failed); reads go on.
+	ErrUnavailable = store.ErrUnavailable
+	// ErrClosed: the store has been closed (the service is shutting down).
+	ErrClosed = store.ErrClosed
 )
 
 // FieldError is an input error about one field of a request.

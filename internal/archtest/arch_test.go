@@ -48,6 +48,10 @@ var rules = []rule{
 		Reason: "handlers go through the matcher, never to the backend",
 	},
 	{
+		Name: "httpapi-store", From: []string{"httpapi"}, Never: []string{"store"}, Direct: true,
+		Reason: "handlers go through the matcher: what they need of registrations and storage errors the matcher names",
+	},
+	{
 		Name: "httpapi-pseudonym", From: []string{"httpapi/..."}, Never: []string{"crypto/pseudonym"}, Direct: true,
 		Reason: "handlers never touch pseudonyms: the matcher makes them",
 	},
