@@ -39,8 +39,8 @@ func TestInvariantsTripOnCommit(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := involvement(t, 1)
-	digits := r.BSN.RevealDigits()
+	r := e.involvement(t, 1) // the same keys as m's
+	digits := bsnDigits(t, 1)
 	var msg string
 	func() {
 		defer func() { msg, _ = recover().(string) }()
@@ -53,5 +53,5 @@ func TestInvariantsTripOnCommit(t *testing.T) {
 		t.Fatalf("the panic quotes an identity: %q", msg)
 	}
 	// The unbroken store commits another youth's report.
-	e.register(t, wij, involvement(t, 2))
+	e.register(t, wij, e.involvement(t, 2))
 }
