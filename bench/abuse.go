@@ -83,6 +83,19 @@ type abuser interface {
 	abuse(ctx context.Context, a Abuse) (stop func() []AbuseResult)
 }
 
+// startAbuse starts a's misbehaving clients against t, if a asks for any;
+// stop ends them and returns their counts (none if there were none).
+func startAbuse(ctx context.Context, t Target, a Abuse) (stop func() []AbuseResult, err error) {
+	if a == (Abuse{}) {
+		return func() []AbuseResult { return nil }, nil
+	}
+	ab, ok := t.(abuser)
+	if !ok {
+		return nil, fmt.Errorf("bench: abuse needs a server target (https), not %s", t.Name())
+	}
+	return ab.abuse(ctx, a), nil
+}
+
 type abuseCounts struct {
 	kind                                  string
 	clients                               int
@@ -111,118 +124,146 @@ func (c *abuseCounts) result() AbuseResult {
 // returns their counts.
 func (t *HTTPS) abuse(ctx context.Context, a Abuse) func() []AbuseResult {
 	ctx, cancel := context.WithCancel(ctx)
-	var wg sync.WaitGroup
-	var all []*abuseCounts
-	start := func(kind string, n int, run func(*abuseCounts)) {
-		if n == 0 {
-			return
-		}
-		c := &abuseCounts{kind: kind, clients: n}
-		all = append(all, c)
-		for range n {
-			wg.Go(func() {
-				for ctx.Err() == nil {
-					run(c)
-				}
-			})
-		}
-	}
-	// Its own client, so that abuse does not share the valid callers'
-	// connections.
-	hc := &http.Client{Transport: &http.Transport{TLSClientConfig: t.tls.Clone(), MaxIdleConnsPerHost: max(a.Oversize+a.Invalid, 2)}, Timeout: time.Minute}
-	inst := target.Institutions[0]
-	post := func(c *abuseCounts, body []byte, wantStatus int, wantCode string) {
-		req, _ := http.NewRequestWithContext(ctx, http.MethodPost, t.base+"/v1/registrations", bytes.NewReader(body))
-		req.Header.Set("Content-Type", "application/json")
-		req.Header.Set("Authorization", "Bearer "+t.tokens[inst])
-		c.attempts.Add(1)
-		resp, err := hc.Do(req)
-		if err != nil {
-			if ctx.Err() == nil {
-				c.cutOff.Add(1)
-				c.answer("connection closed")
-			}
-			return
-		}
-		b, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
-		resp.Body.Close()
-		var p struct {
-			Code string `json:"code"`
-		}
-		_ = json.Unmarshal(b, &p)
-		c.answer(fmt.Sprintf("%d %s", resp.StatusCode, p.Code))
-		if resp.StatusCode == wantStatus && p.Code == wantCode {
-			c.refused.Add(1)
-		} else {
-			c.unexpected.Add(1)
-		}
+	r := &abuseRun{
+		ctx:  ctx,
+		t:    t,
+		host: strings.TrimPrefix(t.base, "https://"),
+		// Its own client, so that abuse does not share the valid callers'
+		// connections.
+		hc: &http.Client{Transport: &http.Transport{TLSClientConfig: t.tls.Clone(), MaxIdleConnsPerHost: max(a.Oversize+a.Invalid, 2)}, Timeout: time.Minute},
 	}
 	big := []byte(`{"bsn":"111222333","birth_date":"2014-05-17","municipality":"GM0014","kind":"involvement","contact":{"name":"` +
 		strings.Repeat("x", 1<<20) + `"}}`)
-	start("oversize", a.Oversize, func(c *abuseCounts) { post(c, big, http.StatusRequestEntityTooLarge, "body_too_large") })
+	r.start("oversize", a.Oversize, func(c *abuseCounts) { r.post(c, big, http.StatusRequestEntityTooLarge, "body_too_large") })
 	invalid := []byte(`{"bsn":"123456789","birth_date":"2014-05-17","municipality":"GM0014","kind":"involvement","contact":{"name":"A. Jansen","phone":"050-1234567"}}`)
-	start("invalid_bsn", a.Invalid, func(c *abuseCounts) { post(c, invalid, http.StatusBadRequest, "invalid_bsn") })
-	host := strings.TrimPrefix(t.base, "https://")
-	// hold opens a TLS connection, sends what send sends while it is
-	// open, and counts it cut off when the server closes it.
-	hold := func(c *abuseCounts, send func(net.Conn) error) {
-		d := tls.Dialer{Config: t.tls.Clone()}
-		conn, err := d.DialContext(ctx, "tcp", host)
-		c.attempts.Add(1)
-		if err != nil {
-			if ctx.Err() == nil {
-				c.unexpected.Add(1)
-				c.answer("dial failed")
-				time.Sleep(100 * time.Millisecond)
-			}
-			return
-		}
-		defer conn.Close()
-		closed := make(chan struct{})
-		go func() {
-			io.Copy(io.Discard, conn) // until the server closes it
-			close(closed)
-		}()
-		tick := time.NewTicker(time.Second)
-		defer tick.Stop()
-		for {
-			if err := send(conn); err != nil {
-				c.cutOff.Add(1)
-				c.answer("connection closed")
-				return
-			}
-			select {
-			case <-closed:
-				c.cutOff.Add(1)
-				c.answer("connection closed")
-				return
-			case <-ctx.Done():
-				return
-			case <-tick.C:
-			}
-		}
-	}
-	start("slowloris", a.Slowloris, func(c *abuseCounts) {
-		first := true
-		hold(c, func(conn net.Conn) error {
-			line := "X-Slow: 1\r\n"
-			if first {
-				line, first = "POST /v1/registrations HTTP/1.1\r\nHost: "+host+"\r\n", false
-			}
-			_, err := io.WriteString(conn, line)
-			return err
-		})
-	})
-	start("idle", a.Idle, func(c *abuseCounts) { hold(c, func(net.Conn) error { return nil }) })
+	r.start("invalid_bsn", a.Invalid, func(c *abuseCounts) { r.post(c, invalid, http.StatusBadRequest, "invalid_bsn") })
+	r.start("slowloris", a.Slowloris, r.slowloris)
+	r.start("idle", a.Idle, func(c *abuseCounts) { r.hold(c, func(net.Conn) error { return nil }) })
 	return func() []AbuseResult {
 		cancel()
-		wg.Wait()
-		hc.CloseIdleConnections()
-		var out []AbuseResult
-		for _, c := range all {
-			out = append(out, c.result())
+		return r.stop()
+	}
+}
+
+// abuseRun is one run's abusive clients against t, until ctx ends.
+type abuseRun struct {
+	ctx  context.Context
+	t    *HTTPS
+	host string       // t's host:port
+	hc   *http.Client // for post
+	wg   sync.WaitGroup
+	all  []*abuseCounts
+}
+
+// start starts n clients of a kind, each doing run over and over until the
+// run's context ends.
+func (r *abuseRun) start(kind string, n int, run func(*abuseCounts)) {
+	if n == 0 {
+		return
+	}
+	c := &abuseCounts{kind: kind, clients: n}
+	r.all = append(r.all, c)
+	for range n {
+		r.wg.Go(func() {
+			for r.ctx.Err() == nil {
+				run(c)
+			}
+		})
+	}
+}
+
+// stop waits for the clients, whose context has ended, and returns their
+// counts by kind.
+func (r *abuseRun) stop() []AbuseResult {
+	r.wg.Wait()
+	r.hc.CloseIdleConnections()
+	var out []AbuseResult
+	for _, c := range r.all {
+		out = append(out, c.result())
+	}
+	slices.SortFunc(out, func(a, b AbuseResult) int { return strings.Compare(a.Kind, b.Kind) })
+	return out
+}
+
+// post sends one report with body, and counts it refused if the server
+// answers wantStatus with the problem code wantCode.
+func (r *abuseRun) post(c *abuseCounts, body []byte, wantStatus int, wantCode string) {
+	req, _ := http.NewRequestWithContext(r.ctx, http.MethodPost, r.t.base+"/v1/registrations", bytes.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+r.t.tokens[target.Institutions[0]])
+	c.attempts.Add(1)
+	resp, err := r.hc.Do(req)
+	if err != nil {
+		if r.ctx.Err() == nil {
+			c.cutOff.Add(1)
+			c.answer("connection closed")
 		}
-		slices.SortFunc(out, func(a, b AbuseResult) int { return strings.Compare(a.Kind, b.Kind) })
-		return out
+		return
+	}
+	b, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+	resp.Body.Close()
+	var p struct {
+		Code string `json:"code"`
+	}
+	_ = json.Unmarshal(b, &p)
+	c.answer(fmt.Sprintf("%d %s", resp.StatusCode, p.Code))
+	if resp.StatusCode == wantStatus && p.Code == wantCode {
+		c.refused.Add(1)
+	} else {
+		c.unexpected.Add(1)
+	}
+}
+
+// slowloris holds one connection that trickles a request header, a line a
+// second.
+func (r *abuseRun) slowloris(c *abuseCounts) {
+	first := true
+	r.hold(c, func(conn net.Conn) error {
+		line := "X-Slow: 1\r\n"
+		if first {
+			line, first = "POST /v1/registrations HTTP/1.1\r\nHost: "+r.host+"\r\n", false
+		}
+		_, err := io.WriteString(conn, line)
+		return err
+	})
+}
+
+// hold opens a TLS connection, sends what send sends once a second while it
+// is open, and counts it cut off when the server closes it.
+func (r *abuseRun) hold(c *abuseCounts, send func(net.Conn) error) {
+	d := tls.Dialer{Config: r.t.tls.Clone()}
+	conn, err := d.DialContext(r.ctx, "tcp", r.host)
+	c.attempts.Add(1)
+	if err != nil {
+		if r.ctx.Err() == nil {
+			c.unexpected.Add(1)
+			c.answer("dial failed")
+			time.Sleep(100 * time.Millisecond)
+		}
+		return
+	}
+	defer conn.Close()
+	closed := make(chan struct{})
+	go func() {
+		io.Copy(io.Discard, conn) // until the server closes it
+		close(closed)
+	}()
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	for {
+		if err := send(conn); err != nil {
+			c.cutOff.Add(1)
+			c.answer("connection closed")
+			return
+		}
+		select {
+		case <-closed:
+			c.cutOff.Add(1)
+			c.answer("connection closed")
+			return
+		case <-r.ctx.Done():
+			return
+		case <-tick.C:
+		}
 	}
 }

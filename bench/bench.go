@@ -264,6 +264,35 @@ func Run(ctx context.Context, t Target, c Config, progress Progress) (*Result, e
 	if err := c.defaults(); err != nil {
 		return nil, err
 	}
+	pop := population(c)
+	stopAbuse, err := startAbuse(ctx, t, c.Abuse)
+	if err != nil {
+		return nil, err
+	}
+	ops := make(chan op, 4*c.Concurrency)
+	genCtx, stopGen := context.WithCancel(ctx)
+	defer stopGen()
+	start := time.Now()
+	go generate(genCtx, c, ops, start)
+
+	tl := newTally()
+	callers := startCallers(ctx, t, c, pop, ops, tl)
+	sampled := sampleThroughput(tl, callers, start, c.Interval, progress)
+	callers.Wait()
+	elapsed := time.Since(start)
+	series := <-sampled
+	abused := stopAbuse()
+
+	r := tl.result(t.Name(), c, elapsed, series, abused)
+	if err := ctx.Err(); err != nil {
+		return r, fmt.Errorf("bench: %s stopped: %w", t.Name(), err)
+	}
+	return r, nil
+}
+
+// population makes the youths c's workload draws from: one per operation
+// for ingest, one per two registrations for bulk, c.Youths otherwise.
+func population(c Config) *target.Youths {
 	pop := target.NewYouths(c.Seed)
 	switch c.Workload {
 	case Ingest:
@@ -273,144 +302,160 @@ func Run(ctx context.Context, t Target, c Config, progress Progress) (*Result, e
 	default:
 		pop.Grow(c.Youths)
 	}
-	var stopAbuse func() []AbuseResult
-	if c.Abuse != (Abuse{}) {
-		ab, ok := t.(abuser)
-		if !ok {
-			return nil, fmt.Errorf("bench: abuse needs a server target (https), not %s", t.Name())
-		}
-		stopAbuse = ab.abuse(ctx, c.Abuse)
-	}
+	return pop
+}
+
+// tally is what a run's callers found: the counts of operations finished and
+// failed so far, which the sampler reads while they work, and the latencies,
+// outcomes and error codes, which each caller adds when it is done.
+type tally struct {
+	done, failed atomic.Int64
+
+	mu       sync.Mutex
+	hist     *hdrhistogram.Histogram
+	outcomes [target.NumOutcomes]int64
+	errs     map[string]int64
+}
+
+func newTally() *tally { return &tally{hist: newHist(), errs: map[string]int64{}} }
+
+// startCallers starts c.Concurrency callers on the operations from ops; the
+// returned group is done when ops is closed and drained. The callers are the
+// same in a closed and an open loop: only the schedule of ops differs.
+func startCallers(ctx context.Context, t Target, c Config, pop *target.Youths, ops <-chan op, tl *tally) *sync.WaitGroup {
 	endable := c.Workload == Mixed && c.Mix.End > 0
-	ops := make(chan op, 4*c.Concurrency)
-	genCtx, stopGen := context.WithCancel(ctx)
-	defer stopGen()
-	start := time.Now()
-	go generate(genCtx, c, ops, start)
-
-	var (
-		done, failed atomic.Int64
-		mu           sync.Mutex
-		errs         = map[string]int64{}
-		outcomes     [target.NumOutcomes]int64
-		hist         = newHist()
-		wg           sync.WaitGroup
-	)
+	var wg sync.WaitGroup
 	for range c.Concurrency {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			h := newHist()
-			var out [target.NumOutcomes]int64
-			local := map[string]int64{}
-			for o := range ops {
-				began := time.Now()
-				if !o.due.IsZero() {
-					began = o.due
-				}
-				y := pop.Youth(o.youth, endable)
-				var res Outcome
-				var err error
-				switch o.kind {
-				case opRegister:
-					res, err = t.Register(ctx, o.inst, y)
-				case opLookup:
-					res, err = t.Lookup(ctx, o.inst, y)
-				case opEnd:
-					res, err = t.End(ctx, o.inst, y)
-				}
-				if err != nil {
-					local[errCode(err)]++
-					failed.Add(1)
-				} else {
-					out[res]++
-					if res != Skipped {
-						_ = h.RecordValue(max(1, time.Since(began).Microseconds()))
-					}
-				}
-				done.Add(1)
-			}
-			mu.Lock()
-			hist.Merge(h)
-			for i, n := range out {
-				outcomes[i] += n
-			}
-			for k, n := range local {
-				errs[k] += n
-			}
-			mu.Unlock()
-		}()
+		wg.Go(func() { tl.call(ctx, t, pop, endable, ops) })
 	}
+	return &wg
+}
 
-	var series []Sample
-	sampled := make(chan struct{})
+// call is one caller: it runs the operations from ops until ops is closed,
+// counting each in tl as it finishes, and then adds its latencies, outcomes
+// and error codes to tl.
+func (tl *tally) call(ctx context.Context, t Target, pop *target.Youths, endable bool, ops <-chan op) {
+	h := newHist()
+	var out [target.NumOutcomes]int64
+	local := map[string]int64{}
+	for o := range ops {
+		began := time.Now()
+		if !o.due.IsZero() {
+			began = o.due // open loop: latency counts from the scheduled time
+		}
+		res, err := do(ctx, t, o, pop.Youth(o.youth, endable))
+		if err != nil {
+			local[errCode(err)]++
+			tl.failed.Add(1)
+		} else {
+			out[res]++
+			if res != Skipped {
+				_ = h.RecordValue(max(1, time.Since(began).Microseconds()))
+			}
+		}
+		tl.done.Add(1)
+	}
+	tl.mu.Lock()
+	defer tl.mu.Unlock()
+	tl.hist.Merge(h)
+	for i, n := range out {
+		tl.outcomes[i] += n
+	}
+	for k, n := range local {
+		tl.errs[k] += n
+	}
+}
+
+// do sends one operation to t.
+func do(ctx context.Context, t Target, o op, y Youth) (Outcome, error) {
+	switch o.kind {
+	case opRegister:
+		return t.Register(ctx, o.inst, y)
+	case opLookup:
+		return t.Lookup(ctx, o.inst, y)
+	case opEnd:
+		return t.End(ctx, o.inst, y)
+	}
+	return 0, nil
+}
+
+// sampleThroughput samples tl's counts every interval, and tells progress
+// the operations done about every 100 ms, until the callers are done. The
+// returned channel then gets the samples: a last one for a part interval
+// with operations in it, and none for an interval after the last operation.
+func sampleThroughput(tl *tally, callers *sync.WaitGroup, start time.Time, interval time.Duration, progress Progress) <-chan []Sample {
+	sampled := make(chan []Sample, 1)
+	finished := make(chan struct{})
+	go func() { callers.Wait(); close(finished) }()
 	go func() {
-		defer close(sampled)
-		tick := time.NewTicker(c.Interval)
+		tick := time.NewTicker(interval)
 		defer tick.Stop()
 		prog := time.NewTicker(100 * time.Millisecond)
 		defer prog.Stop()
-		var lastDone, lastFailed int64
-		last := start
-		// sample records the interval since the last sample: operations
-		// that succeeded in it per second, and those that failed.
-		sample := func(now time.Time) {
-			d, f := done.Load(), failed.Load()
-			series = append(series, Sample{
-				At:     now.Sub(start).Seconds(),
-				Rate:   float64(d-lastDone-(f-lastFailed)) / now.Sub(last).Seconds(),
-				Errors: f - lastFailed,
-			})
-			lastDone, lastFailed, last = d, f, now
+		tell := func() {
+			if progress != nil {
+				progress(tl.done.Load())
+			}
 		}
-		finished := make(chan struct{})
-		go func() { wg.Wait(); close(finished) }()
+		s := sampler{tl: tl, start: start, last: start}
 		for {
 			select {
 			case now := <-tick.C:
-				sample(now)
+				s.sample(now)
 			case <-prog.C:
-				if progress != nil {
-					progress(done.Load())
-				}
+				tell()
 			case <-finished:
-				if now := time.Now(); done.Load() > lastDone && now.After(last) {
-					sample(now)
+				if now := time.Now(); tl.done.Load() > s.lastDone && now.After(s.last) {
+					s.sample(now)
 				}
-				if progress != nil {
-					progress(done.Load())
-				}
+				tell()
+				sampled <- s.series
 				return
 			}
 		}
 	}()
-	wg.Wait()
-	elapsed := time.Since(start)
-	<-sampled
-	var abused []AbuseResult
-	if stopAbuse != nil {
-		abused = stopAbuse()
-	}
+	return sampled
+}
 
-	r := &Result{Target: t.Name(), Config: c, Elapsed: elapsed.Seconds(), Outcomes: map[string]int64{}, hist: hist, Series: series, Abuse: abused}
-	for i, n := range outcomes {
+// sampler holds the throughput series and where its last sample ended.
+type sampler struct {
+	tl                   *tally
+	start, last          time.Time
+	lastDone, lastFailed int64
+	series               []Sample
+}
+
+// sample records the interval since the last sample: operations that
+// succeeded in it per second, and those that failed.
+func (s *sampler) sample(now time.Time) {
+	d, f := s.tl.done.Load(), s.tl.failed.Load()
+	s.series = append(s.series, Sample{
+		At:     now.Sub(s.start).Seconds(),
+		Rate:   float64(d-s.lastDone-(f-s.lastFailed)) / now.Sub(s.last).Seconds(),
+		Errors: f - s.lastFailed,
+	})
+	s.lastDone, s.lastFailed, s.last = d, f, now
+}
+
+// result builds the Result of a run of c against the target name from what
+// its callers found, once they are all done.
+func (tl *tally) result(name string, c Config, elapsed time.Duration, series []Sample, abused []AbuseResult) *Result {
+	r := &Result{Target: name, Config: c, Elapsed: elapsed.Seconds(), Outcomes: map[string]int64{}, hist: tl.hist, Series: series, Abuse: abused}
+	for i, n := range tl.outcomes {
 		r.Outcomes[Outcome(i).String()] = n
 		if Outcome(i) != Skipped {
 			r.Ops += n
 		}
 	}
-	if len(errs) > 0 {
-		r.Errors = errs
+	if len(tl.errs) > 0 {
+		r.Errors = tl.errs
 	}
-	r.Regs = outcomes[Registered] + outcomes[NewMatch] + outcomes[Refreshed]
+	r.Regs = tl.outcomes[Registered] + tl.outcomes[NewMatch] + tl.outcomes[Refreshed]
 	r.OpsRate = float64(r.Ops) / elapsed.Seconds()
 	r.RegsRate = float64(r.Regs) / elapsed.Seconds()
 	r.summarise()
 	r.PeakRSS = peakRSS()
-	if err := ctx.Err(); err != nil {
-		return r, fmt.Errorf("bench: %s stopped: %w", t.Name(), err)
-	}
-	return r, nil
+	return r
 }
 
 // newHist records 1 µs to 10 minutes with three significant digits.
