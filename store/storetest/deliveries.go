@@ -2,7 +2,6 @@ package storetest
 
 import (
 	"errors"
-	"sync"
 	"testing"
 	"time"
 
@@ -219,24 +218,7 @@ type undelivered struct {
 func testLastSeqConcurrent(t *testing.T, open Opener) {
 	s, ds := deliveryStore(t, open)
 	const workers, each = 8, 40
-	var wg sync.WaitGroup
-	for w := range workers {
-		wg.Go(func() {
-			for i := range each {
-				y := Youth(4, w*1000+i)
-				if err := s.Update(ctx, []pseudonym.Pseudonym{y}, func(tx store.Tx) error {
-					tx.Append(store.Event{Type: store.EventNoMatch, At: t0, Recipient: "ggd"})
-					tx.Append(store.Event{Type: store.EventNoMatch, At: t0, Recipient: "wij"})
-					return nil
-				}); err != nil {
-					t.Error(err)
-					return
-				}
-			}
-		})
-	}
-	done := make(chan struct{})
-	go func() { wg.Wait(); close(done) }()
+	done := appendConcurrently(t, s, 4, workers, each)
 	const total = 2 * workers * each
 	type look struct {
 		mark uint64

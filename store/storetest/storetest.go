@@ -722,26 +722,7 @@ func testParallelYouths(t *testing.T, open Opener) {
 func testPollerMissesNothing(t *testing.T, open Opener) {
 	s := openStore(t, open)
 	const workers, each = 8, 40
-	var wg sync.WaitGroup
-	for w := range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range each {
-				y := Youth(3, w*1000+i)
-				if err := s.Update(ctx, []pseudonym.Pseudonym{y}, func(tx store.Tx) error {
-					tx.Append(store.Event{Type: store.EventNoMatch, At: t0, Recipient: "ggd"})
-					tx.Append(store.Event{Type: store.EventNoMatch, At: t0, Recipient: "wij"})
-					return nil
-				}); err != nil {
-					t.Error(err)
-					return
-				}
-			}
-		}()
-	}
-	done := make(chan struct{})
-	go func() { wg.Wait(); close(done) }()
+	done := appendConcurrently(t, s, 3, workers, each)
 	seen := map[uint64]bool{}
 	var after uint64
 	poll := func() {
@@ -771,6 +752,31 @@ func testPollerMissesNothing(t *testing.T, open Opener) {
 	if len(seen) != workers*each {
 		t.Fatalf("poller saw %d events, want %d", len(seen), workers*each)
 	}
+}
+
+// appendConcurrently starts workers writers that each commit each updates
+// of a youth of their own (Youth(set, ...)), appending one event for "ggd"
+// and one for "wij" per update. The channel closes when all have returned.
+func appendConcurrently(t *testing.T, s store.Store, set uint32, workers, each int) <-chan struct{} {
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Go(func() {
+			for i := range each {
+				y := Youth(set, w*1000+i)
+				if err := s.Update(ctx, []pseudonym.Pseudonym{y}, func(tx store.Tx) error {
+					tx.Append(store.Event{Type: store.EventNoMatch, At: t0, Recipient: "ggd"})
+					tx.Append(store.Event{Type: store.EventNoMatch, At: t0, Recipient: "wij"})
+					return nil
+				}); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		})
+	}
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	return done
 }
 
 func testClosed(t *testing.T, open Opener) {
