@@ -1,9 +1,8 @@
 package matcher
 
 import (
-	"strings"
-
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/vindex-nl/vindex/store"
 )
 
 // Metrics is an Observer that counts what the matcher committed, as
@@ -58,23 +57,12 @@ func NewMetrics() *Metrics {
 			m.registrations.WithLabelValues(k.String(), o.String())
 		}
 	}
-	for _, t := range knownEventTypes() {
-		m.byType[t] = m.events.WithLabelValues(t.String())
+	// Every type of the table has its series from the start, so a type
+	// added there is counted without a list here to keep up to date.
+	for _, info := range store.EventTypes() {
+		m.byType[info.Type] = m.events.WithLabelValues(info.Name)
 	}
 	return m
-}
-
-// knownEventTypes lists every event type that has a name: the types
-// store.EventType.String knows, so that a type added there is counted from
-// the start without a list here to keep up to date.
-func knownEventTypes() []EventType {
-	var out []EventType
-	for t := EventType(1); t != 0; t++ {
-		if !strings.HasPrefix(t.String(), "event(") {
-			out = append(out, t)
-		}
-	}
-	return out
 }
 
 // Registered implements Observer.
