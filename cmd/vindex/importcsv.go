@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"strconv"
 	"strings"
 	"sync/atomic"
 )
@@ -53,6 +54,17 @@ type csvRows struct {
 	line    int            // of the row read last
 }
 
+// columnName names an unknown header field h, the i-th, in an error: quoted
+// if it has a column name's form, else by its position, so that a file
+// without a header row, whose first row is data (a BSN, say), is never
+// quoted.
+func columnName(h string, i int) string {
+	if len(h) == 0 || len(h) > 32 || strings.Trim(h, "abcdefghijklmnopqrstuvwxyz_") != "" {
+		return strconv.Itoa(i + 1)
+	}
+	return strconv.Quote(h)
+}
+
 // readCSVHeader reads the header of the import file r, called file in
 // errors, and checks its columns: each known, none twice, the required
 // ones there.
@@ -68,7 +80,7 @@ func readCSVHeader(r io.Reader, file string) (*csvRows, error) {
 	for i, h := range header {
 		h = strings.TrimSpace(strings.TrimPrefix(h, "\ufeff"))
 		if !slices.Contains(importColumns, h) {
-			return nil, fmt.Errorf("%s:1: unknown column %q (known: %s)", file, h, strings.Join(importColumns, ", "))
+			return nil, fmt.Errorf("%s:1: unknown column %s (known: %s)", file, columnName(h, i), strings.Join(importColumns, ", "))
 		}
 		if _, dup := col[h]; dup {
 			return nil, fmt.Errorf("%s:1: column %q twice", file, h)
