@@ -3,6 +3,7 @@ package notify
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"math"
 	"slices"
 	"sync"
@@ -15,8 +16,8 @@ import (
 )
 
 // PollBacklog keeps vindex_outbox_backlog_events{institution}: per
-// institution of the covenant, the outbox events after the position it last
-// polled GET /v1/events with (the after parameter; since this process
+// institution of the covenant, the outbox events after the highest position
+// it has polled GET /v1/events with (the after parameter; since this process
 // started, and from 0 before its first poll), for institutions that fetch
 // their events rather than have them delivered. Tell it each poll
 // (Polled) and run it (Run); register it (it is a prometheus.Collector).
@@ -80,12 +81,19 @@ func (b *PollBacklog) Polled(institution string, after uint64) {
 	}
 }
 
-// Run updates the gauge at once and then every Every, until ctx ends.
-func (b *PollBacklog) Run(ctx context.Context) {
+// Run updates the gauge at once and then every Every, until ctx ends. A
+// failed update is logged to logger (nil: discarded) and the gauge keeps
+// its last figures until an update succeeds.
+func (b *PollBacklog) Run(ctx context.Context, logger *slog.Logger) {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
 	t := time.NewTicker(b.every)
 	defer t.Stop()
 	for {
-		b.Update(ctx)
+		if err := b.Update(ctx); err != nil && ctx.Err() == nil {
+			logger.Warn("outbox backlog not updated; vindex_outbox_backlog_events keeps its last figures", slog.String("error", err.Error()))
+		}
 		select {
 		case <-ctx.Done():
 			return

@@ -137,6 +137,11 @@ func (m *Metrics) looked(ctx context.Context, s Store, inst, channel string, l l
 	}
 	cur.tally.advanceKnown(l.after, l.batch)
 	if err := cur.tally.catchUp(ctx, s, inst); err != nil {
+		// This look's figures (its dead events among them) are lost: the
+		// next look counts afresh.
+		m.mu.Lock()
+		delete(m.outboxes, key)
+		m.mu.Unlock()
 		return err
 	}
 	cur.settled, cur.oldest = 0, time.Time{}

@@ -317,7 +317,7 @@ func startBackground(c config, tokens *httpapi.Tokens, m *matcher.Matcher, metri
 		wg.Go(func() { reloadOnHUP(bg, hup, tokens, logger) })
 	}
 	wg.Go(func() { expireLoop(bg, m, c.ExpireInterval, logger) })
-	wg.Go(func() { metrics.polls.Run(bg) })
+	wg.Go(func() { metrics.polls.Run(bg, logger) })
 	if worker != nil {
 		wg.Go(func() { worker.Run(bg) })
 	}
