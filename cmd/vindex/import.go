@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"hash/fnv"
 	"io"
 	"os"
 	"slices"
@@ -17,6 +18,7 @@ import (
 	"github.com/vbauerster/mpb/v8/decor"
 
 	"github.com/vindex-nl/vindex/httpapi"
+	"github.com/vindex-nl/vindex/identity"
 	"github.com/vindex-nl/vindex/matcher"
 	"github.com/vindex-nl/vindex/notify"
 	"github.com/vindex-nl/vindex/rules"
@@ -45,8 +47,11 @@ Columns (by header name, in any order; the first five are required):
 
 On a terminal a progress bar shows how far the file has been read.
 A row that is wrong is rejected and reported with its line number and
-reason; the other rows are imported. Each youth's registrations are
-written atomically: a failure never leaves half a report. The exit status
+reason; the other rows are imported. The rows of one youth are applied in
+the order of the file (rows of different youths are written by --workers
+concurrent writers), so the same file always gives the same matches,
+coordinators and events. Each youth's registrations are written
+atomically: a failure never leaves half a report. The exit status
 is 0 when every row was imported, 1 when rows were rejected or the import
 stopped.
 
@@ -209,15 +214,20 @@ func institutionIDs(cov *rules.Covenant) []string {
 }
 
 // importRows registers the rows with workers concurrent writers, until
-// the rows end or an error that is not about a row stops them.
+// the rows end or an error that is not about a row stops them. The rows of
+// one youth all go to the same writer, in the order of the file, so an
+// import gives the same matches, coordinators and events every time; rows
+// of different youths run in parallel.
 func (imp *importer) importRows(rows *csvRows, workers int) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	imp.start = time.Now()
 	t := &imp.tally
-	queue := make(chan importRow, 4*workers)
+	queues := make([]chan importRow, workers)
 	var wg sync.WaitGroup
-	for range workers {
+	for w := range queues {
+		queue := make(chan importRow, 4)
+		queues[w] = queue
 		wg.Go(func() {
 			for row := range queue {
 				res, err := importOne(ctx, imp.m, row)
@@ -239,9 +249,11 @@ func (imp *importer) importRows(rows *csvRows, workers int) {
 			t.readErr = err
 			break
 		}
-		queue <- row
+		queues[writerOf(row, workers)] <- row
 	}
-	close(queue)
+	for _, queue := range queues {
+		close(queue)
+	}
 	wg.Wait()
 	t.elapsed = time.Since(imp.start)
 }
@@ -384,6 +396,19 @@ type rowError struct{ msg string }
 
 func (e rowError) Error() string { return e.msg }
 func (e rowError) Unwrap() error { return errRow }
+
+// writerOf picks the writer of row's youth: by a hash of its BSN in the
+// form the matcher reads (so "012345678" and "12345678" are one youth). A
+// row whose BSN does not parse is refused by whichever writer takes it.
+func writerOf(row importRow, workers int) int {
+	key := row.fields["bsn"]
+	if b, err := identity.ParseBSN(key); err == nil {
+		key = b.RevealDigits()
+	}
+	h := fnv.New32a()
+	h.Write([]byte(key))
+	return int(h.Sum32() % uint32(workers))
+}
 
 // importOne registers one row, read as the API reads a report. Its errors
 // never quote the BSN or the birth date.
