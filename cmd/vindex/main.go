@@ -100,8 +100,7 @@ func vindex(args []string, stdout, stderr io.Writer) error {
 	case "covenant":
 		return covenantCmd(args[1:], stdout, stderr)
 	case "version", "--version":
-		fmt.Fprintln(stdout, version())
-		return nil
+		return versionCmd(args[1:], stdout, stderr)
 	case "help", "-h", "--help", "-help":
 		fmt.Fprint(stdout, usage)
 		return nil
@@ -110,8 +109,27 @@ func vindex(args []string, stdout, stderr io.Writer) error {
 	return errUsage
 }
 
+const versionUsage = `Usage: vindex version
+
+Prints the module version and the VCS revision the binary was built from
+("(modified)" if the work tree had changes), and the Go release. A binary
+built by go install github.com/vindex-nl/vindex/cmd/vindex@VERSION knows its
+version; one built in a clone knows its revision when built with VCS
+information (go build -buildvcs=true -o vindex ./cmd/vindex; it is the
+default unless GOFLAGS says -buildvcs=false).
+`
+
+// versionCmd prints the version; it takes no arguments.
+func versionCmd(args []string, stdout, stderr io.Writer) error {
+	if len(args) > 0 {
+		return printUsage(stderr, versionUsage, args)
+	}
+	fmt.Fprintln(stdout, version())
+	return nil
+}
+
 // version returns the module version and VCS revision the binary was built
-// from, and the Go version.
+// from, and the Go version; a build without either says how to get them.
 func version() string {
 	bi, ok := debug.ReadBuildInfo()
 	if !ok {
@@ -132,7 +150,11 @@ func version() string {
 	if rev != "" {
 		v += " " + rev + modified
 	}
-	return v + " " + bi.GoVersion
+	v += " " + bi.GoVersion
+	if rev == "" && (bi.Main.Version == "" || bi.Main.Version == "(devel)") {
+		v += " (built without version or VCS information: see vindex version --help)"
+	}
+	return v
 }
 
 // scanFields calls fn with the whitespace-separated fields of each line of
