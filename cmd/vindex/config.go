@@ -326,6 +326,47 @@ func (c *config) derivePaths() {
 	}
 }
 
+// validateKEK checks the key-encryption key's settings. Only the commands
+// that unwrap or make a keyset need them (openKEK checks them first), so
+// that, say, vindex tokens new --tokens FILE --covenant FILE works without.
+func (c *config) validateKEK() error {
+	var errs []error
+	switch c.KEK {
+	case "file":
+		if c.KEKFile == "" {
+			errs = append(errs, errors.New("kek file: kek_file is required"))
+		}
+	case "vault":
+		if c.VaultAddr == "" {
+			errs = append(errs, errors.New("kek vault: vault_addr is required"+c.devHint()))
+		}
+		if c.VaultTokenFile == "" && (c.VaultRoleID == "" || c.VaultSecretID == "") {
+			errs = append(errs, errors.New("kek vault: give vault_token_file, or vault_role_id and vault_secret_id_file"))
+		}
+	default:
+		errs = append(errs, fmt.Errorf("kek: %q is not vault or file", c.KEK))
+	}
+	return errors.Join(errs...)
+}
+
+// devHint says, for a command run without --dev, where a development
+// set-up (the one vindex serve --dev makes) is found and how to use it; ""
+// if there is none.
+func (c *config) devHint() string {
+	if c.Dev {
+		return ""
+	}
+	for _, dir := range []string{c.Data, defaults(true).Data} {
+		if _, err := os.Stat(filepath.Join(dir, "dev-kek.json")); err == nil {
+			if dir == defaults(true).Data {
+				return fmt.Sprintf(" (%s holds a development set-up: add --dev to use it)", dir)
+			}
+			return fmt.Sprintf(" (%s holds a development set-up: add --dev --data %s to use it)", dir, dir)
+		}
+	}
+	return ""
+}
+
 func (c *config) validate() error {
 	var errs []error
 	if c.Listen == "" {
@@ -347,21 +388,6 @@ func (c *config) validate() error {
 	}
 	if c.TokenReload < 100*time.Millisecond {
 		errs = append(errs, errors.New("token_reload_interval: at least 100ms"))
-	}
-	switch c.KEK {
-	case "file":
-		if c.KEKFile == "" {
-			errs = append(errs, errors.New("kek file: kek_file is required"))
-		}
-	case "vault":
-		if c.VaultAddr == "" {
-			errs = append(errs, errors.New("kek vault: vault_addr is required"))
-		}
-		if c.VaultTokenFile == "" && (c.VaultRoleID == "" || c.VaultSecretID == "") {
-			errs = append(errs, errors.New("kek vault: give vault_token_file, or vault_role_id and vault_secret_id_file"))
-		}
-	default:
-		errs = append(errs, fmt.Errorf("kek: %q is not vault or file", c.KEK))
 	}
 	switch c.SMTPTLS {
 	case "required", "opportunistic", "none":

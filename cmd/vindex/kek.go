@@ -43,6 +43,9 @@ func (k *kek) describe(c config) string {
 // the path and the missing capability, when Vault is unreachable, sealed or
 // refuses.
 func openKEK(c config, logger *slog.Logger) (*kek, error) {
+	if err := c.validateKEK(); err != nil {
+		return nil, err
+	}
 	switch c.KEK {
 	case "file":
 		a, err := insecurelocalkek.Load(c.KEKFile, logger)

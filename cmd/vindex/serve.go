@@ -56,6 +56,9 @@ func serve(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	if err := c.validateKEK(); err != nil {
+		return err // before anything is made
+	}
 	// The access log has a line per request: lines are written in batches
 	// (at least every 200 ms; warnings and errors at once).
 	logger := bufferedlog.New(stderr, level(c.LogLevel), 200*time.Millisecond)

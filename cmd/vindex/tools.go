@@ -148,6 +148,9 @@ func parseKeysArgs(args []string, stderr io.Writer) (keysOptions, config, error)
 // that a keyset is missing, makes the keysets' directories, and with
 // createKEK makes the development key file.
 func prepareKeysInit(stdout io.Writer, c config, prf, ref keysetFile, createKEK bool) error {
+	if err := c.validateKEK(); err != nil {
+		return err
+	}
 	if exists(prf.path) && exists(ref.path) {
 		return fmt.Errorf("keys init: %s exists (and %s); a new keyset would orphan every registration made under it", prf.path, ref.path)
 	}
