@@ -135,15 +135,16 @@ func parseBenchArgs(args []string, stderr io.Writer) (*benchOptions, error) {
 	fs.IntVar(&c.Concurrency, "concurrency", 64, "concurrent callers (and connections)")
 	fs.Float64Var(&c.Rate, "rate", 0, "open loop: operations per second (0: closed loop)")
 	fs.Uint64Var(&c.Seed, "seed", 1, "seed of the workload's operations")
-	fs.Usage = func() {
-		fmt.Fprint(fs.Output(), benchUsage)
-		fs.PrintDefaults()
-	}
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {}
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
+			fmt.Fprint(stderr, benchUsage)
+			fs.SetOutput(stderr)
+			fs.PrintDefaults()
 			return nil, err
 		}
-		return nil, errUsage
+		return nil, flagError{cmd: "bench", err: err}
 	}
 	if fs.NArg() > 0 {
 		fmt.Fprintf(stderr, "vindex bench: unexpected argument %q\n", fs.Arg(0))

@@ -216,14 +216,20 @@ func loadConfig(name, usage string, args []string, extra func(*flag.FlagSet)) (c
 	if extra != nil {
 		extra(probe)
 	}
-	probe.Usage = func() {
-		w := probe.Output()
-		fmt.Fprint(w, usage)
-		fmt.Fprintf(w, "\nSettings (each is also a key of the --config file with _ for -, and an\nenvironment variable VINDEX_NAME; flags win over the environment, the\nenvironment over the file, the file over the defaults). In the file the\ndelivery settings may instead be written as a notify: section\n(notify.smtp.address for smtp_addr; see examples/vindex.yaml):\n\n")
-		probe.PrintDefaults()
-	}
+	// The usage is printed for --help only; a bad flag is one line
+	// (flagError).
+	probe.SetOutput(io.Discard)
+	probe.Usage = func() {}
 	if err := probe.Parse(args); err != nil {
-		return config{}, nil, err
+		if errors.Is(err, flag.ErrHelp) {
+			w := os.Stderr
+			fmt.Fprint(w, usage)
+			fmt.Fprintf(w, "\nSettings (each is also a key of the --config file with _ for -, and an\nenvironment variable VINDEX_NAME; flags win over the environment, the\nenvironment over the file, the file over the defaults). In the file the\ndelivery settings may instead be written as a notify: section\n(notify.smtp.address for smtp_addr; see examples/vindex.yaml):\n\n")
+			probe.SetOutput(w)
+			probe.PrintDefaults()
+			return config{}, nil, err
+		}
+		return config{}, nil, flagError{cmd: name, err: err}
 	}
 
 	// The layers, weakest first: defaults, the file, the environment, the

@@ -58,6 +58,20 @@ func printUsage(stderr io.Writer, text string, args []string) error {
 // isHelp reports whether arg asks for help.
 func isHelp(arg string) bool { return arg == "-h" || arg == "--help" || arg == "-help" }
 
+// flagError is a bad flag or flag value of a command (exit status 2):
+// printed as one line that points at the command's --help, not as the
+// whole usage.
+type flagError struct {
+	cmd string // "serve", "keys status", …
+	err error
+}
+
+func (e flagError) Error() string {
+	return fmt.Sprintf("%s: %v (vindex %s --help lists them)", e.cmd, e.err, e.cmd)
+}
+
+func (e flagError) Unwrap() error { return e.err }
+
 // exitError carries an exit status other than 1.
 type exitError struct{ code int }
 
@@ -72,6 +86,9 @@ func main() {
 	case errors.As(err, &ee):
 		os.Exit(ee.code)
 	case errors.Is(err, errUsage):
+		os.Exit(2)
+	case errors.As(err, new(flagError)):
+		fmt.Fprintln(os.Stderr, "vindex", err)
 		os.Exit(2)
 	default:
 		fmt.Fprintln(os.Stderr, "vindex:", err)
