@@ -273,7 +273,7 @@ type listeners struct {
 func listen(c config, handler http.Handler, tlsConf *tls.Config, metrics *serveMetrics, logger *slog.Logger) (*listeners, error) {
 	ln, err := net.Listen("tcp", c.Listen)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("--listen %s: %w", c.Listen, err)
 	}
 	l := &listeners{addr: ln.Addr().String(), failed: make(chan error, 2)}
 	l.srv = httpapi.NewServer(c.Listen, handler, tlsConf, logger)
@@ -283,7 +283,7 @@ func listen(c config, handler http.Handler, tlsConf *tls.Config, metrics *serveM
 		mln, err := net.Listen("tcp", c.MetricsListen)
 		if err != nil {
 			l.srv.Close()
-			return nil, err
+			return nil, fmt.Errorf("--metrics-listen %s: %w", c.MetricsListen, err)
 		}
 		mux := http.NewServeMux()
 		mux.Handle("GET /metrics", metrics.handler())
