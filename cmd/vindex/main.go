@@ -1,7 +1,7 @@
 // Command vindex runs the vindex index and the tools around it.
 //
 //	vindex serve [--dev] [--config FILE]       run the HTTPS API
-//	vindex keys init|rotate|status              manage the PRF keyset
+//	vindex keys init|status|rotate|retire|rewrap manage the PRF and reference keysets
 //	vindex tokens new INSTITUTION               issue a bearer token
 //	vindex import FILE                          import registrations from CSV
 //	vindex bench [flags]                        load generator and report
@@ -29,7 +29,7 @@ const usage = `vindex: pseudonymised matching of institutions involved with the 
 
 Usage:
   vindex serve [--dev] [--config FILE] [flags]   run the HTTPS API
-  vindex keys init|rotate|status [flags]          manage the PRF keyset
+  vindex keys init|status|rotate|retire|rewrap    manage the PRF and reference keysets
   vindex tokens new INSTITUTION [flags]           issue a bearer token
   vindex import FILE [flags]                      import registrations from CSV
   vindex bench [flags]                            measure: load, report, baselines
