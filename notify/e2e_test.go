@@ -155,7 +155,7 @@ func TestMatchIsMailedAndPosted(t *testing.T) {
 		all = append(all, r.Data...)
 	}
 	want := map[string][]string{
-		"m.devries@wij.example":   {"geen match", "match met Voorbeeldlyceum", "procescoördinatie bij WIJ Groningen"},
+		"m.devries@wij.example":   {"geen match", "match met Voorbeeldlyceum", "u bent procescoördinator"},
 		"j.bakker@lyceum.example": {"match met WIJ Groningen", "procescoördinatie bij WIJ Groningen"},
 		"zorg@lyceum.example":     {"match met WIJ Groningen", "procescoördinatie bij WIJ Groningen"},
 	}

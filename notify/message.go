@@ -222,7 +222,10 @@ type data struct {
 	Urgent                             bool
 	Others                             []party
 	Coordinator, Rule, Subject, Reason string
-	SubjectLine                        string
+	// SelfCoordinator: the recipient is the coordinator a coordinator
+	// event names ("you are the coordinator", not its own name).
+	SelfCoordinator bool
+	SubjectLine     string
 }
 
 func names(ps []party) string {
@@ -275,6 +278,7 @@ func newData(n Notice) data {
 	}
 	if e.Coordinator != "" {
 		d.Coordinator = name(e.Coordinator)
+		d.SelfCoordinator = e.Coordinator == e.Recipient
 	}
 	if e.Subject != "" {
 		d.Subject = name(e.Subject)

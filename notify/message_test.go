@@ -94,6 +94,39 @@ func TestRenderUnknownEventType(t *testing.T) {
 	}
 }
 
+// The coordinator's own mail says that it coordinates, in the second
+// person; the others' mails name it.
+func TestRenderCoordinatorToItself(t *testing.T) {
+	for lang, want := range map[string][2]string{
+		"nl": {"u bent procescoördinator", "bent u procescoördinator"},
+		"en": {"you coordinate", "you are the coordinator"},
+	} {
+		tm, err := notify.BuiltinTemplates(lang)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := notice(store.EventCoordinator)
+		n.Event.Recipient = n.Event.Coordinator
+		m, err := tm.Render(n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(m.Subject, want[0]) || !strings.Contains(m.Text, want[1]) {
+			t.Errorf("%s: to the coordinator itself: %q / %q", lang, m.Subject, m.Text)
+		}
+		if strings.Contains(m.Subject, "WIJ Groningen") || strings.Contains(m.Text, "toegewezen aan WIJ") || strings.Contains(m.Text, "assigned to WIJ") {
+			t.Errorf("%s: the coordinator's own mail names it in the third person: %q / %q", lang, m.Subject, m.Text)
+		}
+		other, err := tm.Render(notice(store.EventCoordinator))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(other.Subject, "WIJ Groningen") {
+			t.Errorf("%s: another's mail does not name the coordinator: %q", lang, other.Subject)
+		}
+	}
+}
+
 func TestRenderUrgentAndEscaping(t *testing.T) {
 	tm, err := notify.BuiltinTemplates("nl")
 	if err != nil {
