@@ -297,9 +297,6 @@ func (s *Store) fail(cause error) error {
 
 func (s *Store) leave() { s.mu.RUnlock() }
 
-// Metrics returns Pebble's metrics, for operators.
-func (s *Store) Metrics() *pebble.Metrics { return s.db.Metrics() }
-
 // Check implements store.Checker: it syncs an empty batch to the
 // write-ahead log. A failing disk shows here before it shows on a report.
 func (s *Store) Check(ctx context.Context) error {
