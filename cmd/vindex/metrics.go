@@ -46,8 +46,9 @@ func newRegistry(storeMetrics prometheus.Collector, ps *pseudonym.Pseudonymiser,
 		delivery: notify.NewMetrics(),
 		polls:    notify.NewPollBacklog(outbox, insts, poll),
 	}
-	m.registry.MustRegister(storeMetrics, m.matcher, m.delivery, m.polls, m.http, keysetMetrics(ps),
+	m.registry.MustRegister(storeMetrics, m.matcher, m.delivery, m.polls, m.http,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	m.registry.MustRegister(keysetMetrics(ps)...)
 	return m
 }
 
@@ -69,7 +70,7 @@ func (m *serveMetrics) apiHandler(c config) http.Handler {
 // and vindex_key_info{key_id, primary} for each of them. The keyset is
 // unwrapped once at start-up and does not change while serving (rotation
 // is vindex keys, then a restart), so the figures are set once, here.
-func keysetMetrics(ps *pseudonym.Pseudonymiser) prometheus.Collector {
+func keysetMetrics(ps *pseudonym.Pseudonymiser) []prometheus.Collector {
 	inUse := prometheus.NewGauge(prometheus.GaugeOpts{
 		Name: "vindex_keys_in_use", Help: "Enabled PRF keys pseudonyms are computed under.",
 	})
@@ -81,20 +82,5 @@ func keysetMetrics(ps *pseudonym.Pseudonymiser) prometheus.Collector {
 	for _, id := range ids {
 		info.WithLabelValues(strconv.FormatUint(uint64(id), 10), strconv.FormatBool(id == ps.PrimaryKeyID())).Set(1)
 	}
-	return collectorList{inUse, info}
-}
-
-// collectorList is several collectors as one.
-type collectorList []prometheus.Collector
-
-func (l collectorList) Describe(ch chan<- *prometheus.Desc) {
-	for _, c := range l {
-		c.Describe(ch)
-	}
-}
-
-func (l collectorList) Collect(ch chan<- prometheus.Metric) {
-	for _, c := range l {
-		c.Collect(ch)
-	}
+	return []prometheus.Collector{inUse, info}
 }
