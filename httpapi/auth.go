@@ -40,8 +40,12 @@ func NewToken(institution string) (token, line string) {
 
 // TokenHash returns the form in which a token file stores a token:
 // "sha256:" and the hex SHA-256 of the token.
-func TokenHash(token string) string {
-	sum := sha256.Sum256([]byte(token))
+func TokenHash(token string) string { return sha256Hex([]byte(token)) }
+
+// sha256Hex is the form of a token hash and a certificate pin: "sha256:"
+// and the lower-case hex SHA-256 of b.
+func sha256Hex(b []byte) string {
+	sum := sha256.Sum256(b)
 	return "sha256:" + hex.EncodeToString(sum[:])
 }
 
@@ -211,10 +215,7 @@ func (t *Tokens) Authenticate(token string) (string, bool) {
 // CertificatePin returns the pin of a certificate as a covenant writes it
 // (rules.Institution.ClientCertificates): "sha256:" and the lower-case hex
 // SHA-256 of its SubjectPublicKeyInfo.
-func CertificatePin(cert *x509.Certificate) string {
-	sum := sha256.Sum256(cert.RawSubjectPublicKeyInfo)
-	return "sha256:" + hex.EncodeToString(sum[:])
-}
+func CertificatePin(cert *x509.Certificate) string { return sha256Hex(cert.RawSubjectPublicKeyInfo) }
 
 // certPins maps each client certificate pin of a covenant to the
 // institution that pins it. The covenant's loader has checked that no pin
