@@ -106,3 +106,21 @@ func TestManyConnections(t *testing.T) {
 		}
 	}
 }
+
+// TestNoMetricsOnTheAPI: /metrics is not served on the API's listener, to
+// anyone: a scrape makes the service work, and an outsider who reaches
+// the API port must not be able to make it work for free (vindex serve
+// serves the metrics on a listener of their own, metrics_listen).
+func TestNoMetricsOnTheAPI(t *testing.T) {
+	e := newEnv(t)
+	e.do(byToken(school), "POST", "/v1/registrations", report(t, 1, "signal"))
+	for _, who := range []as{anonymous, byToken(school), byCert(wij)} {
+		r := e.do(who, "GET", "/metrics", nil)
+		if r.status != http.StatusNotFound || strings.Contains(string(r.body), "vindex_") {
+			t.Errorf("GET /metrics on the API: %d %.80s", r.status, r.body)
+		}
+	}
+	if r := e.scrape(); r.status != http.StatusOK || !strings.Contains(string(r.body), "vindex_registrations_total") {
+		t.Fatalf("the metrics handler itself: %d (the test would prove nothing)", r.status)
+	}
+}

@@ -71,10 +71,6 @@ type Config struct {
 	Tokens *Tokens
 	// Metrics records the request metrics. If nil, none are kept.
 	Metrics *Metrics
-	// MetricsHandler, if set, is served at GET /metrics on this handler,
-	// without authentication. Leave it nil to serve the metrics on a
-	// separate listener.
-	MetricsHandler http.Handler
 	// Polled, if set, is told each institution's GET /v1/events position
 	// (its after parameter), for the outbox backlog of polling clients
 	// (notify.PollBacklog). It must be quick.
@@ -148,9 +144,6 @@ func New(c Config) (*Handler, error) {
 	}
 
 	h.serve(h.routes())
-	if c.MetricsHandler != nil {
-		h.mux.Handle("GET /metrics", c.MetricsHandler)
-	}
 	return h, nil
 }
 
@@ -160,8 +153,10 @@ type route struct {
 	handler      http.HandlerFunc
 }
 
-// routes is the API's route table (GET /metrics aside, which is served
-// here only if Config.MetricsHandler is set).
+// routes is the API's route table. /metrics is not in it, and never
+// served on the API's listener: whoever reaches the API port without
+// credentials must not be able to make the service work (vindex serve
+// serves the metrics on a listener of their own, metrics_listen).
 func (h *Handler) routes() []route {
 	return []route{
 		{"POST", "/v1/registrations", h.api(h.register)},

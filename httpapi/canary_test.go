@@ -47,7 +47,7 @@ func TestCanaryOverHTTP(t *testing.T) {
 		}
 		e.do(byToken(school), "GET", "/v1/events", nil)
 	}
-	metrics := e.do(anonymous, "GET", "/metrics", nil)
+	metrics := e.scrape()
 	if metrics.status != 200 || !strings.Contains(string(metrics.body), "vindex_registrations_total") {
 		t.Fatalf("/metrics: %d", metrics.status)
 	}
@@ -84,7 +84,7 @@ func TestMetrics(t *testing.T) {
 	if err := e.polls.Update(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	body := string(e.do(anonymous, "GET", "/metrics", nil).body)
+	body := string(e.scrape().body)
 	for _, want := range []string{
 		`vindex_registrations_total{kind="signal",outcome="new"} 3`,
 		`vindex_registrations_total{kind="signal",outcome="refreshed"} 1`,
@@ -111,7 +111,7 @@ func TestMetrics(t *testing.T) {
 	if err := e.polls.Update(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	body = string(e.do(anonymous, "GET", "/metrics", nil).body)
+	body = string(e.scrape().body)
 	if want := `vindex_outbox_backlog_events{institution="` + school + `"} 5`; !strings.Contains(body, want) {
 		t.Errorf("/metrics lacks %s after a poll", want)
 	}

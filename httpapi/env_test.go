@@ -60,13 +60,16 @@ type env struct {
 	cov     *rules.Covenant
 	metrics *httpapi.Metrics
 	// polls is the poll backlog on /metrics; Update it before a scrape.
-	polls   *notify.PollBacklog
-	logs    *canary.Log
-	tokens  map[string]string
-	ca      *pki.CA
-	clients map[string]*http.Client
-	checker *contract
-	tune    func(*http.Server)
+	polls *notify.PollBacklog
+	// metricsHandler serves every layer's metrics, as vindex serve does on
+	// its metrics listener (never on the API's): see scrape.
+	metricsHandler http.Handler
+	logs           *canary.Log
+	tokens         map[string]string
+	ca             *pki.CA
+	clients        map[string]*http.Client
+	checker        *contract
+	tune           func(*http.Server)
 }
 
 func repoRoot(t testing.TB) string {
@@ -165,6 +168,7 @@ func newEnvWith(t testing.TB, debug bool, tune func(*http.Server)) *env {
 	e.polls = notify.NewPollBacklog(e.store, insts, time.Hour)
 	registry := prometheus.NewPedanticRegistry()
 	registry.MustRegister(e.metrics, domain, e.store.Collector(), e.polls)
+	e.metricsHandler = promhttp.HandlerFor(registry, promhttp.HandlerOpts{})
 	refs := testkeys.Sealer(t)
 	if e.m, err = matcher.New(matcher.Config{Store: e.store, Pseudonymiser: e.ps, ClientRefs: refs, Covenant: e.cov, Logger: logger, Observer: domain}); err != nil {
 		t.Fatal(err)
@@ -187,8 +191,8 @@ func newEnvWith(t testing.TB, debug bool, tune func(*http.Server)) *env {
 
 	handler, err := httpapi.New(httpapi.Config{
 		Matcher: e.m, Covenant: e.cov, Tokens: tokens, Metrics: e.metrics, Logger: logger,
-		MetricsHandler: promhttp.HandlerFor(registry, promhttp.HandlerOpts{}), Polled: e.polls.Polled,
-		Ready: func(ctx context.Context) error { return e.store.Check(ctx) },
+		Polled: e.polls.Polled,
+		Ready:  func(ctx context.Context) error { return e.store.Check(ctx) },
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -244,6 +248,15 @@ type response struct {
 	header  http.Header
 	body    []byte
 	problem httpapi.Problem
+}
+
+// scrape reads the metrics as a scraper of vindex serve's metrics listener
+// would.
+func (e *env) scrape() response {
+	e.t.Helper()
+	rec := httptest.NewRecorder()
+	e.metricsHandler.ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+	return response{status: rec.Code, body: rec.Body.Bytes()}
 }
 
 func (e *env) do(who as, method, path string, body any, hdr ...string) response {

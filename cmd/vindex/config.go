@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -130,6 +131,7 @@ func (c config) storeDir() string { return filepath.Join(c.Data, "store") }
 func defaults(dev bool) config {
 	c := config{
 		Listen:          ":8443",
+		MetricsListen:   defaultMetricsListen,
 		Data:            "/var/lib/vindex",
 		Deployment:      "vindex",
 		KEK:             "vault",
@@ -159,7 +161,7 @@ func defaults(dev bool) config {
 // bind registers every setting of c as a flag of fs.
 func bind(fs *flag.FlagSet, c *config) {
 	fs.StringVar(&c.Listen, "listen", c.Listen, "`address` of the HTTPS API (--dev: 127.0.0.1:8443)")
-	fs.StringVar(&c.MetricsListen, "metrics-listen", c.MetricsListen, "`address` of a separate plain-HTTP listener for /metrics; empty: /metrics is served on the API listener")
+	fs.StringVar(&c.MetricsListen, "metrics-listen", c.MetricsListen, "`address` of the plain-HTTP listener for /metrics, never the API's (keep it on loopback or an internal network); off: no metrics")
 	fs.StringVar(&c.Data, "data", c.Data, "`directory` of the store (DIR/store) and, with --dev, of the development files (--dev: vindex-data)")
 	fs.StringVar(&c.Covenant, "covenant", c.Covenant, "covenant YAML `file` (institutions, coordinator rules, limits, client certificate pins); with --dev, empty: the example covenant")
 	fs.StringVar(&c.TLSCert, "tls-cert", c.TLSCert, "server certificate chain, PEM `file`; with --dev, empty: a self-signed certificate in DIR")
@@ -373,6 +375,29 @@ func (c *config) devHint() string {
 	return ""
 }
 
+// defaultMetricsListen is where /metrics is served unless metrics_listen
+// says otherwise: loopback only, plain HTTP, never the API's listener.
+const defaultMetricsListen = "127.0.0.1:9464"
+
+// metricsOff is the metrics_listen value that serves no metrics.
+const metricsOff = "off"
+
+// validateMetricsListen: metrics_listen is "off" or an address of its own.
+// /metrics is never served on the API's listener, where anyone who reaches
+// the port could make the service work for free.
+func (c *config) validateMetricsListen() error {
+	if c.MetricsListen == metricsOff {
+		return nil
+	}
+	if _, _, err := net.SplitHostPort(c.MetricsListen); err != nil {
+		return fmt.Errorf("metrics_listen: %q is not host:port or %s (default %s)", c.MetricsListen, metricsOff, defaultMetricsListen)
+	}
+	if _, port, _ := net.SplitHostPort(c.MetricsListen); c.MetricsListen == c.Listen && port != "0" {
+		return fmt.Errorf("metrics_listen: %s is the API's listen address; /metrics is never served on the API's listener: give it an address of its own, or %s", c.MetricsListen, metricsOff)
+	}
+	return nil
+}
+
 func (c *config) validate() error {
 	var errs []error
 	if c.Listen == "" {
@@ -380,6 +405,9 @@ func (c *config) validate() error {
 	}
 	if c.Data == "" {
 		errs = append(errs, errors.New("data: a directory is required"))
+	}
+	if err := c.validateMetricsListen(); err != nil {
+		errs = append(errs, err)
 	}
 	if c.MaxBodyBytes < 1024 {
 		errs = append(errs, errors.New("max_body_bytes: at least 1024"))

@@ -6,6 +6,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -54,20 +55,38 @@ func buildAndRun(m *testing.M) int {
 
 // proc is a running `vindex serve`.
 type proc struct {
-	cmd    *exec.Cmd
-	addr   string
-	stdout *canary.Log
-	stderr *canary.Log
-	done   chan error
+	cmd  *exec.Cmd
+	addr string
+	// metrics is the metrics listener's address; empty if it is off.
+	metrics string
+	stdout  *canary.Log
+	stderr  *canary.Log
+	done    chan error
 }
 
-var servingRE = regexp.MustCompile(`"msg":"serving","addr":"([^"]+)"`)
+var (
+	servingRE        = regexp.MustCompile(`"msg":"serving","addr":"([^"]+)"`)
+	servingMetricsRE = regexp.MustCompile(`"msg":"serving metrics","addr":"([^"]+)"`)
+)
 
 // start runs vindex with args in dir and waits until it serves.
 func start(t *testing.T, dir string, args ...string) *proc {
 	t.Helper()
+	return startEnv(t, dir, nil, args...)
+}
+
+// startEnv is start with the environment env. nil is the test's own, with
+// VINDEX_METRICS_LISTEN=127.0.0.1:0: every server the tests start serves
+// /metrics on a port of its own choosing, so that they can run side by side
+// (the default, 127.0.0.1:9464, is tried by TestMetricsListenerByDefault).
+func startEnv(t *testing.T, dir string, env []string, args ...string) *proc {
+	t.Helper()
+	if env == nil {
+		env = append(os.Environ(), "VINDEX_METRICS_LISTEN=127.0.0.1:0")
+	}
 	p := &proc{cmd: exec.Command(binary, args...), stdout: &canary.Log{}, stderr: &canary.Log{}, done: make(chan error, 1)}
 	p.cmd.Dir = dir
+	p.cmd.Env = env
 	p.cmd.Stdout = p.stdout
 	p.cmd.Stderr = p.stderr
 	if err := p.cmd.Start(); err != nil {
@@ -84,6 +103,9 @@ func start(t *testing.T, dir string, args ...string) *proc {
 	for time.Now().Before(deadline) {
 		if m := servingRE.FindStringSubmatch(p.stderr.String()); m != nil {
 			p.addr = m[1]
+			if m := servingMetricsRE.FindStringSubmatch(p.stderr.String()); m != nil {
+				p.metrics = m[1]
+			}
 			return p
 		}
 		select {
@@ -97,6 +119,21 @@ func start(t *testing.T, dir string, args ...string) *proc {
 }
 
 // stop sends SIGTERM and waits for a clean exit.
+// scrape reads the server's metrics listener, as a Prometheus server
+// would.
+func (p *proc) scrape() (int, []byte, error) {
+	if p.metrics == "" {
+		return 0, nil, errors.New("the server has no metrics listener")
+	}
+	resp, err := http.Get("http://" + p.metrics + "/metrics")
+	if err != nil {
+		return 0, nil, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	return resp.StatusCode, b, err
+}
+
 func (p *proc) stop(t *testing.T) {
 	t.Helper()
 	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
@@ -318,18 +355,9 @@ metrics_listen: 127.0.0.1:0
 	check(p)
 
 	// /metrics is on its own plain-HTTP listener, not on the API's.
-	m := regexp.MustCompile(`"msg":"serving metrics","addr":"([^"]+)"`).FindStringSubmatch(p.stderr.String())
-	if m == nil {
-		t.Fatal("no metrics listener logged")
-	}
-	resp, err := http.Get("http://" + m[1] + "/metrics")
-	if err != nil {
-		t.Fatal(err)
-	}
-	body, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if resp.StatusCode != 200 || !bytes.Contains(body, []byte(`vindex_matches_total 1`)) || bytes.Contains(body, []byte(youth)) {
-		t.Fatalf("metrics listener: %d\n%s", resp.StatusCode, body)
+	st, body, err := p.scrape()
+	if err != nil || st != 200 || !bytes.Contains(body, []byte(`vindex_matches_total 1`)) || bytes.Contains(body, []byte(youth)) {
+		t.Fatalf("metrics listener: %d %v\n%s", st, err, body)
 	}
 	if s, _, _ := school.get("/metrics"); s != http.StatusNotFound {
 		t.Fatalf("/metrics on the API listener: %d", s)
@@ -607,7 +635,7 @@ func TestKeysCommands(t *testing.T) {
 		t.Fatalf("keys status after rotate:\n%s\nwant the table of:\n%s", status, out)
 	}
 	p := start(t, dir, "serve", "--dev", "--data", "d", "--listen", "127.0.0.1:0")
-	s, b, err := devClient(t, dir, "d", p, "").get("/metrics")
+	s, b, err := p.scrape()
 	if err != nil || s != 200 || !bytes.Contains(b, []byte("vindex_keys_in_use 2")) || bytes.Count(b, []byte(`vindex_key_info{key_id=`)) != 2 {
 		t.Fatalf("/metrics after a rotation: %d %v", s, err)
 	}

@@ -57,15 +57,6 @@ func (m *serveMetrics) handler() http.Handler {
 	return promhttp.HandlerFor(m.registry, promhttp.HandlerOpts{Registry: m.registry})
 }
 
-// apiHandler is what the API listener serves at /metrics: the metrics
-// unless they have a listener of their own (metrics_listen).
-func (m *serveMetrics) apiHandler(c config) http.Handler {
-	if c.MetricsListen != "" {
-		return nil
-	}
-	return m.handler()
-}
-
 // keysetMetrics are vindex_keys_in_use (the number of enabled PRF keys)
 // and vindex_key_info{key_id, primary} for each of them. The keyset is
 // unwrapped once at start-up and does not change while serving (rotation

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -177,5 +178,49 @@ func BenchmarkScrape(b *testing.B) {
 				e.scrape(b, h)
 			}
 		})
+	}
+}
+
+// TestMetricsListenerByDefault: without metrics_listen, vindex serve
+// serves /metrics on 127.0.0.1:9464 and not on the API's listener, to
+// nobody: an outsider who reaches the API port cannot make the service
+// count its outbox (a scrape costs the service work). metrics_listen off
+// serves none; the API's own address is refused.
+func TestMetricsListenerByDefault(t *testing.T) {
+	if ln, err := net.Listen("tcp", defaultMetricsListen); err != nil {
+		t.Skipf("%s is taken on this machine (%v): the default cannot be tried", defaultMetricsListen, err)
+	} else {
+		ln.Close()
+	}
+	dir := t.TempDir()
+	var env []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "VINDEX_METRICS_LISTEN=") {
+			env = append(env, kv)
+		}
+	}
+	p := startEnv(t, dir, env, "serve", "--dev", "--listen", "127.0.0.1:0")
+	if p.metrics != defaultMetricsListen {
+		t.Fatalf("metrics listener %q, want %s:\n%s", p.metrics, defaultMetricsListen, p.stderr.String())
+	}
+	if st, b, err := p.scrape(); err != nil || st != 200 || !bytes.Contains(b, []byte("vindex_registrations_total")) {
+		t.Fatalf("scrape: %d %v", st, err)
+	}
+	for _, who := range []string{"", "wij-groningen"} {
+		if st, b, err := devClient(t, dir, "vindex-data", p, who).get("/metrics"); err != nil || st != http.StatusNotFound || bytes.Contains(b, []byte("vindex_")) {
+			t.Errorf("GET /metrics on the API listener as %q: %d %v", who, st, err)
+		}
+	}
+	p.stop(t)
+
+	p = startEnv(t, dir, env, "serve", "--dev", "--listen", "127.0.0.1:0", "--metrics-listen", "off")
+	if p.metrics != "" || strings.Contains(p.stderr.String(), "serving metrics") {
+		t.Errorf("metrics_listen off still serves metrics:\n%s", p.stderr.String())
+	}
+	p.stop(t)
+
+	out := failing(t, dir, "serve", "--dev", "--listen", "127.0.0.1:8444", "--metrics-listen", "127.0.0.1:8444")
+	if !strings.Contains(out, "metrics_listen: 127.0.0.1:8444 is the API's listen address") {
+		t.Errorf("metrics on the API's address not refused:\n%s", out)
 	}
 }

@@ -93,7 +93,7 @@ func TestDevMailsAreFiles(t *testing.T) {
 		err error
 	)
 	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(50 * time.Millisecond) {
-		st, b, err = wij.get("/metrics")
+		st, b, err = p.scrape()
 		ok := err == nil && st == 200 && bytes.Contains(b, []byte(`vindex_deliveries_total{channel="email",result="delivered"} 5`)) &&
 			bytes.Contains(b, []byte(`vindex_delivery_backlog_events{channel="email"} 0`)) &&
 			!bytes.Contains(b, []byte(`vindex_delivery_backlog_events{channel="webhook"}`))

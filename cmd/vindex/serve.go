@@ -248,7 +248,7 @@ func serveAuth(c config, cov *rules.Covenant, logger *slog.Logger) (*httpapi.Tok
 // the server is not draining.
 func newHandler(c config, cov *rules.Covenant, m *matcher.Matcher, tokens *httpapi.Tokens, metrics *serveMetrics, st backend, draining *atomic.Bool, logger *slog.Logger) (http.Handler, error) {
 	return httpapi.New(httpapi.Config{
-		Matcher: m, Covenant: cov, Tokens: tokens, Metrics: metrics.http, MetricsHandler: metrics.apiHandler(c), Polled: metrics.polls.Polled,
+		Matcher: m, Covenant: cov, Tokens: tokens, Metrics: metrics.http, Polled: metrics.polls.Polled,
 		Logger: logger, MaxBodyBytes: c.MaxBodyBytes,
 		Ready: func(ctx context.Context) error {
 			if draining.Load() {
@@ -260,16 +260,16 @@ func newHandler(c config, cov *rules.Covenant, m *matcher.Matcher, tokens *httpa
 }
 
 // listeners are the running servers: the API, and /metrics on its own
-// listener if --metrics-listen says so.
+// listener (never the API's) unless --metrics-listen is off.
 type listeners struct {
 	addr   string
 	srv    *http.Server
-	msrv   *http.Server // nil: /metrics is on the API listener
+	msrv   *http.Server // nil: --metrics-listen off
 	failed chan error   // a server that stopped serving
 }
 
 // listen starts serving the API over TLS on c.Listen, and /metrics on
-// c.MetricsListen if set.
+// c.MetricsListen unless it is off.
 func listen(c config, handler http.Handler, tlsConf *tls.Config, metrics *serveMetrics, logger *slog.Logger) (*listeners, error) {
 	ln, err := net.Listen("tcp", c.Listen)
 	if err != nil {
@@ -279,7 +279,7 @@ func listen(c config, handler http.Handler, tlsConf *tls.Config, metrics *serveM
 	l.srv = httpapi.NewServer(c.Listen, handler, tlsConf, logger)
 	go func() { l.failed <- l.srv.ServeTLS(ln, "", "") }()
 
-	if c.MetricsListen != "" {
+	if c.MetricsListen != metricsOff {
 		mln, err := net.Listen("tcp", c.MetricsListen)
 		if err != nil {
 			l.srv.Close()
