@@ -30,9 +30,19 @@ type Abuse struct {
 	Slowloris int `json:"slowloris,omitempty"`
 	// Idle connections finish the TLS handshake and send nothing.
 	Idle int `json:"idle,omitempty"`
+	// Scrape is scrapes of MetricsURL a second, without credentials, each
+	// sent on time whether or not the last was answered (at most 64 in
+	// flight): what a careless or hostile scraper costs the service.
+	Scrape int `json:"scrape_per_second,omitempty"`
+	// MetricsURL is what Scrape scrapes; empty: the server's API URL +
+	// "/metrics", which vindex never serves there (404 is "refused as
+	// expected"). Give the metrics listener's URL to measure what scrapes
+	// cost the valid traffic.
+	MetricsURL string `json:"metrics_url,omitempty"`
 }
 
-// ParseAbuse reads "oversize=N,invalid=N,slowloris=N,idle=N" (any subset).
+// ParseAbuse reads "oversize=N,invalid=N,slowloris=N,idle=N,scrape=N" (any
+// subset).
 func ParseAbuse(s string) (Abuse, error) {
 	var a Abuse
 	for _, part := range strings.Split(s, ",") {
@@ -53,8 +63,10 @@ func ParseAbuse(s string) (Abuse, error) {
 			a.Slowloris = n
 		case "idle":
 			a.Idle = n
+		case "scrape":
+			a.Scrape = n
 		default:
-			return Abuse{}, fmt.Errorf("bench: abuse %q: the kinds are oversize, invalid, slowloris and idle", part)
+			return Abuse{}, fmt.Errorf("bench: abuse %q: the kinds are oversize, invalid, slowloris, idle and scrape", part)
 		}
 	}
 	return a, nil
@@ -74,6 +86,10 @@ type AbuseResult struct {
 	CutOff int64 `json:"cut_off"`
 	// Unexpected is any other answer (a success, a 5xx, another code).
 	Unexpected int64 `json:"unexpected"`
+	// Served is scrapes answered with the metrics (scrape of a metrics
+	// listener); MeanSeconds is their mean answer time.
+	Served      int64   `json:"served,omitempty"`
+	MeanSeconds float64 `json:"mean_seconds,omitempty"`
 	// Answers counts the answers by status and problem code.
 	Answers map[string]int64 `json:"answers,omitempty"`
 }
@@ -100,6 +116,7 @@ type abuseCounts struct {
 	kind                                  string
 	clients                               int
 	attempts, refused, cutOff, unexpected atomic.Int64
+	served, servedNanos                   atomic.Int64
 	mu                                    sync.Mutex
 	answers                               map[string]int64
 }
@@ -116,8 +133,12 @@ func (c *abuseCounts) answer(a string) {
 func (c *abuseCounts) result() AbuseResult {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return AbuseResult{Kind: c.kind, Clients: c.clients, Attempts: c.attempts.Load(), Refused: c.refused.Load(),
-		CutOff: c.cutOff.Load(), Unexpected: c.unexpected.Load(), Answers: c.answers}
+	r := AbuseResult{Kind: c.kind, Clients: c.clients, Attempts: c.attempts.Load(), Refused: c.refused.Load(),
+		CutOff: c.cutOff.Load(), Unexpected: c.unexpected.Load(), Served: c.served.Load(), Answers: c.answers}
+	if r.Served > 0 {
+		r.MeanSeconds = time.Duration(c.servedNanos.Load() / r.Served).Seconds()
+	}
+	return r
 }
 
 // abuse starts the abusive clients against the server; stop ends them and
@@ -139,6 +160,7 @@ func (t *HTTPS) abuse(ctx context.Context, a Abuse) func() []AbuseResult {
 	r.start("invalid_bsn", a.Invalid, func(c *abuseCounts) { r.post(c, invalid, http.StatusBadRequest, "invalid_bsn") })
 	r.start("slowloris", a.Slowloris, r.slowloris)
 	r.start("idle", a.Idle, func(c *abuseCounts) { r.hold(c, func(net.Conn) error { return nil }) })
+	r.scrapes(a)
 	return func() []AbuseResult {
 		cancel()
 		return r.stop()
@@ -265,5 +287,71 @@ func (r *abuseRun) hold(c *abuseCounts, send func(net.Conn) error) {
 			return
 		case <-tick.C:
 		}
+	}
+}
+
+// scrapes starts a.Scrape scrapes a second of a.MetricsURL (or the API's
+// /metrics), open loop: each is sent on time, at most 64 at once.
+func (r *abuseRun) scrapes(a Abuse) {
+	if a.Scrape == 0 {
+		return
+	}
+	u := a.MetricsURL
+	if u == "" {
+		u = r.t.base + "/metrics"
+	}
+	c := &abuseCounts{kind: "scrape", clients: 1}
+	r.all = append(r.all, c)
+	inflight := make(chan struct{}, 64)
+	r.wg.Go(func() {
+		tick := time.NewTicker(time.Second / time.Duration(a.Scrape))
+		defer tick.Stop()
+		for {
+			select {
+			case <-r.ctx.Done():
+				return
+			case <-tick.C:
+			}
+			select {
+			case inflight <- struct{}{}:
+			default:
+				c.attempts.Add(1)
+				c.unexpected.Add(1)
+				c.answer("not sent: 64 scrapes in flight")
+				continue
+			}
+			r.wg.Go(func() {
+				defer func() { <-inflight }()
+				r.scrape(c, u)
+			})
+		}
+	})
+}
+
+// scrape sends one GET of u without credentials and counts its answer:
+// 200 served (and timed), 404 refused as expected.
+func (r *abuseRun) scrape(c *abuseCounts, u string) {
+	req, _ := http.NewRequestWithContext(r.ctx, http.MethodGet, u, nil)
+	c.attempts.Add(1)
+	start := time.Now()
+	resp, err := r.hc.Do(req)
+	if err != nil {
+		if r.ctx.Err() == nil {
+			c.unexpected.Add(1)
+			c.answer("failed")
+		}
+		return
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	c.answer(strconv.Itoa(resp.StatusCode))
+	switch resp.StatusCode {
+	case http.StatusOK:
+		c.served.Add(1)
+		c.servedNanos.Add(int64(time.Since(start)))
+	case http.StatusNotFound:
+		c.refused.Add(1)
+	default:
+		c.unexpected.Add(1)
 	}
 }

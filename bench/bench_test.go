@@ -307,8 +307,8 @@ func TestPostgresBaseline(t *testing.T) {
 }
 
 func TestParseAbuse(t *testing.T) {
-	a, err := bench.ParseAbuse("oversize=2, invalid=8,slowloris=50,idle=200")
-	if err != nil || a != (bench.Abuse{Oversize: 2, Invalid: 8, Slowloris: 50, Idle: 200}) {
+	a, err := bench.ParseAbuse("oversize=2, invalid=8,slowloris=50,idle=200,scrape=20")
+	if err != nil || a != (bench.Abuse{Oversize: 2, Invalid: 8, Slowloris: 50, Idle: 200, Scrape: 20}) {
 		t.Fatalf("ParseAbuse = %+v, %v", a, err)
 	}
 	if a, err := bench.ParseAbuse(""); err != nil || a != (bench.Abuse{}) {

@@ -200,9 +200,13 @@ func (r *Report) Markdown() string {
 			continue
 		}
 		fmt.Fprintf(&b, "\nMisbehaving clients beside the workload on %s (the valid operations above failed %d times):\n\n", x.Target, x.Failed())
-		b.WriteString("| abuse | clients | attempts | refused as expected | cut off by the server | unexpected |\n| --- | ---: | ---: | ---: | ---: | ---: |\n")
+		b.WriteString("| abuse | clients | attempts | refused as expected | cut off by the server | unexpected | served (mean time) |\n| --- | ---: | ---: | ---: | ---: | ---: | ---: |\n")
 		for _, a := range x.Abuse {
-			fmt.Fprintf(&b, "| %s | %d | %d | %d | %d | %d |\n", a.Kind, a.Clients, a.Attempts, a.Refused, a.CutOff, a.Unexpected)
+			served := ""
+			if a.Served > 0 {
+				served = fmt.Sprintf("%d (%.2f ms)", a.Served, a.MeanSeconds*1e3)
+			}
+			fmt.Fprintf(&b, "| %s | %d | %d | %d | %d | %d | %s |\n", a.Kind, a.Clients, a.Attempts, a.Refused, a.CutOff, a.Unexpected, served)
 		}
 	}
 	if r.Consistent != nil {

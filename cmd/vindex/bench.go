@@ -48,9 +48,10 @@ the one the others are compared with):
              first); scripts/bench starts a server for it
 
 With --abuse and the https target, misbehaving clients run beside the
-workload: oversize bodies, invalid BSNs, slowloris headers and idle
-connections; the report counts how each was answered or cut off, and whether
-the valid operations were hurt.
+workload: oversize bodies, invalid BSNs, slowloris headers, idle
+connections and unauthenticated scrapes of /metrics (scrape=N a second, of
+--metrics-url); the report counts how each was answered or cut off, and
+whether the valid operations were hurt.
 
 With --rate the load is open-loop (operations scheduled at that rate, latency
 measured from the scheduled time); without, each of --concurrency callers
@@ -70,7 +71,7 @@ type benchOptions struct {
 	workload, targets, mix, dir, out string
 	covFile, url, tokens, cacert, pg string
 	progress                         bool
-	cpuprof, abuse                   string
+	cpuprof, abuse, metricsURL       string
 }
 
 func benchCmd(args []string, stdout, stderr io.Writer) error {
@@ -128,7 +129,8 @@ func parseBenchArgs(args []string, stderr io.Writer) (*benchOptions, error) {
 	fs.StringVar(&o.pg, "postgres", os.Getenv("VINDEX_BENCH_POSTGRES"), "postgres target: connection string (env VINDEX_BENCH_POSTGRES)")
 	fs.BoolVar(&o.progress, "progress", isTerminal(os.Stderr), "draw a progress bar on standard error")
 	fs.StringVar(&o.cpuprof, "cpuprofile", "", "write a CPU profile of the run to `file` (go tool pprof)")
-	fs.StringVar(&o.abuse, "abuse", "", "https target: misbehaving clients beside the workload, counted in the report, e.g. oversize=2,invalid=8,slowloris=50,idle=200")
+	fs.StringVar(&o.abuse, "abuse", "", "https target: misbehaving clients beside the workload, counted in the report, e.g. oversize=2,invalid=8,slowloris=50,idle=200,scrape=20")
+	fs.StringVar(&o.metricsURL, "metrics-url", "", "with --abuse scrape=N: the `URL` to scrape, e.g. http://127.0.0.1:9464/metrics; empty: --url + /metrics (which vindex never serves)")
 	fs.IntVar(&c.Ops, "ops", 100_000, "operations to run (bulk: registrations)")
 	fs.IntVar(&c.Youths, "youths", 0, "rereport and mixed: the population (default ops/4)")
 	fs.Float64Var(&c.Zipf, "zipf", 1.1, "rereport and mixed: Zipf skew s > 1 of the draw of youths")
@@ -166,6 +168,10 @@ func (o *benchOptions) check() ([]string, *rules.Covenant, error) {
 	if o.c.Abuse, err = bench.ParseAbuse(o.abuse); err != nil {
 		return nil, nil, err
 	}
+	if o.metricsURL != "" && o.c.Abuse.Scrape == 0 {
+		return nil, nil, errors.New("bench: --metrics-url is what --abuse scrape=N scrapes; give both")
+	}
+	o.c.Abuse.MetricsURL = o.metricsURL
 	if o.c.Abuse != (bench.Abuse{}) && o.targets != "https" {
 		return nil, nil, errors.New("bench: --abuse needs --targets https (a server to abuse)")
 	}

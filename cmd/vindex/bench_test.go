@@ -99,13 +99,15 @@ func TestBenchCommandErrors(t *testing.T) {
 // Misbehaving clients beside a workload over HTTPS: each kind is answered
 // with its problem or cut off by the server, and the valid operations all
 // succeed. The run lasts 7 s, past the server's 5 s header timeout, so the
-// slowloris and idle connections are cut off.
+// slowloris and idle connections are cut off. Scrapes of /metrics on the
+// API's port find nothing there; on the metrics listener they are served
+// and timed.
 func TestBenchAbuseOverHTTPS(t *testing.T) {
 	dir := t.TempDir()
 	p := start(t, dir, "serve", "--dev", "--listen", "127.0.0.1:0")
 	runCLI(t, dir, "bench", "--workload", "rereport", "--ops", "3500", "--rate", "500", "--targets", "https",
 		"--url", "https://"+p.addr, "--tokens", "vindex-data/dev-tokens.txt", "--cacert", "vindex-data/dev-tls.crt",
-		"--abuse", "oversize=1,invalid=2,slowloris=4,idle=8", "--out", "rep")
+		"--abuse", "oversize=1,invalid=2,slowloris=4,idle=8,scrape=10", "--out", "rep")
 	r := readReport(t, filepath.Join(dir, "rep"))
 	x := r.Results[0]
 	if x.Failed() != 0 || x.Ops != 3500 {
@@ -129,9 +131,20 @@ func TestBenchAbuseOverHTTPS(t *testing.T) {
 			t.Errorf("%s: %d of %d connections cut off", k, a.CutOff, a.Clients)
 		}
 	}
+	if a := got["scrape"]; a.Refused < 50 || a.Served != 0 {
+		t.Errorf("scrapes of the API's /metrics: %+v", a)
+	}
 	md, _ := os.ReadFile(filepath.Join(dir, "rep", bench.ReportMarkdown))
 	if !strings.Contains(string(md), "| slowloris |") {
 		t.Error("report.md has no abuse table")
+	}
+
+	runCLI(t, dir, "bench", "--workload", "ingest", "--ops", "500", "--rate", "500", "--targets", "https",
+		"--url", "https://"+p.addr, "--tokens", "vindex-data/dev-tokens.txt", "--cacert", "vindex-data/dev-tls.crt",
+		"--abuse", "scrape=20", "--metrics-url", "http://"+p.metrics+"/metrics", "--out", "rep2")
+	x = readReport(t, filepath.Join(dir, "rep2")).Results[0]
+	if len(x.Abuse) != 1 || x.Abuse[0].Served < 10 || x.Abuse[0].MeanSeconds <= 0 || x.Failed() != 0 {
+		t.Errorf("scrapes of the metrics listener: %+v, %d failed", x.Abuse, x.Failed())
 	}
 	p.stop(t)
 }
