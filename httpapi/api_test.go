@@ -2,6 +2,7 @@ package httpapi_test
 
 import (
 	"context"
+	"maps"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -214,6 +215,28 @@ func TestNotInvolvedIsNoOracle(t *testing.T) {
 			t.Fatalf("%s answers differ: %s / %s", c, k.body, u.body)
 		}
 	}
+	// A municipality that serves none of the youth's registrations records
+	// a death as if nobody were registered: the same answer, and nothing
+	// ends.
+	k := e.do(byToken(hogeland), "POST", "/v1/deaths", httpapi.BSNRequest{BSN: bsn(t, 1)})
+	u := e.do(byToken(hogeland), "POST", "/v1/deaths", httpapi.BSNRequest{BSN: bsn(t, 2)})
+	if k.status != u.status || string(k.body) != string(u.body) || !sameHeadersBut(k.header, u.header, "Date") {
+		t.Fatalf("deaths answers differ: %d %s / %d %s", k.status, k.body, u.status, u.body)
+	}
+	if v := e.do(byToken(school), "POST", "/v1/lookups", httpapi.BSNRequest{BSN: bsn(t, 1)}); v.status != 200 {
+		t.Fatalf("another municipality's death report ended the youth's registrations: %d %s", v.status, v.body)
+	}
+}
+
+// sameHeadersBut reports whether a and b are equal but for the named
+// headers.
+func sameHeadersBut(a, b http.Header, but ...string) bool {
+	a, b = a.Clone(), b.Clone()
+	for _, h := range but {
+		a.Del(h)
+		b.Del(h)
+	}
+	return maps.EqualFunc(a, b, slices.Equal)
 }
 
 // TestBadInput: every bad request gets its problem code and writes

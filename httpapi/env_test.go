@@ -45,6 +45,7 @@ const (
 	ggd          = "ggd-groningen"               // care provider
 	other        = "sociaal-team-hogeland"       // never involved in the tests
 	municipality = "gemeente-groningen"          // the municipality role
+	hogeland     = "gemeente-het-hogeland"       // a municipality that serves none of the tests' youths
 	unpinnedName = "unpinned-but-trusted-client" // a client certificate the covenant does not pin
 )
 
@@ -175,7 +176,7 @@ func newEnvWith(t testing.TB, debug bool, tune func(*http.Server)) *env {
 	}
 
 	var lines []string
-	for _, inst := range []string{school, wij, ggd, other, municipality} {
+	for _, inst := range []string{school, wij, ggd, other, municipality, hogeland} {
 		tok, line := httpapi.NewToken(inst)
 		e.tokens[inst] = tok
 		lines = append(lines, line)

@@ -11,7 +11,15 @@ import (
 
 // RecordDeath ends every registration of a youth who has died (Jeugdwet art.
 // 7.1.4.5: as soon as possible after the death). Only a municipality may
-// record it. A youth nobody is registered for is not an error.
+// record it, and only one serving the municipality of one of the youth's
+// live registrations: any other municipality's report changes nothing and
+// gets the same answer (nil) as a report about a youth nobody is registered
+// for, so it learns nothing about who is registered where. A caller that
+// is not a municipality gets ErrForbidden whatever the youth.
+//
+// Each institution involved gets one ended event (reason "death") naming
+// the municipality that recorded the death as its subject, and the
+// municipality is in the log line of the call.
 func (m *Matcher) RecordDeath(ctx context.Context, actor Actor, who Youth) error {
 	inst, err := m.institution(actor)
 	if err != nil {
@@ -20,13 +28,21 @@ func (m *Matcher) RecordDeath(ctx context.Context, actor Actor, who Youth) error
 	if inst.Type != rules.TypeMunicipality {
 		return ErrForbidden
 	}
+	recorded := false
 	err = m.updateByYouth(ctx, who, m.clock(), func(y *youth) error {
+		if !slices.ContainsFunc(y.live, func(r store.Registration) bool { return inst.Serves(r.Municipality) }) {
+			return nil // not this municipality's youth, or nobody's: the same answer
+		}
+		recorded = true
 		for _, r := range slices.Clone(y.live) {
-			y.end(r, store.EndedByDeath)
+			y.endSilently(r, store.EndedByDeath)
+			y.emit(store.Event{Type: store.EventEnded, Recipient: r.Institution, Registration: r.ID,
+				Subject: actor.Institution, Reason: store.EndedByDeath.String()})
 		}
 		y.kase.Matched, y.kase.Coordinator, y.kase.Rule = false, "", ""
 		return nil
 	})
-	m.log.LogAttrs(ctx, slog.LevelInfo, "death", slog.String("institution", actor.Institution), slog.String("outcome", outcome(err)))
+	m.log.LogAttrs(ctx, slog.LevelInfo, "death", slog.String("institution", actor.Institution),
+		slog.Bool("recorded", recorded), slog.String("outcome", outcome(err)))
 	return err
 }

@@ -31,6 +31,8 @@ const (
 	police   = "politie-noord-nederland"
 	jbn      = "jbn-groningen"
 	gemeente = "gemeente-groningen"
+	// gemeenteElders is a municipality that serves Het Hogeland only.
+	gemeenteElders = "gemeente-het-hogeland"
 )
 
 func repoRoot() string {

@@ -368,21 +368,54 @@ func TestExpiry(t *testing.T) {
 	}
 }
 
+// TestRecordDeath: a municipality serving one of the youth's registrations
+// ends them all, and each institution hears of it once, with the
+// municipality named; a municipality serving none of them, like one
+// reporting a youth nobody registered, changes nothing and gets the same
+// answer; an institution that is not a municipality is refused.
 func TestRecordDeath(t *testing.T) {
 	e := newEnv(t)
 	e.register(t, school, e.signal(t, 1))
 	e.register(t, wij, e.involvement(t, 1))
+	ggdReg := e.involvement(t, 1)
+	ggdReg.Municipality = "GM1966" // Het Hogeland: the youth moved
+	e.register(t, ggd, ggdReg)
 	if err := e.m.RecordDeath(ctx, matcher.Actor{Institution: wij}, e.youth(t, 1)); !errors.Is(err, matcher.ErrForbidden) {
 		t.Fatalf("death recorded by a care provider: %v", err)
 	}
-	if err := e.m.RecordDeath(ctx, matcher.Actor{Institution: gemeente}, e.youth(t, 1)); err != nil {
+
+	// Another municipality's youth, and a youth nobody registered: the same
+	// answer, and nothing written.
+	e.register(t, wij, e.involvement(t, 3)) // GM0014 only
+	before := len(e.events(t, ""))
+	notServed := e.m.RecordDeath(ctx, matcher.Actor{Institution: gemeenteElders}, e.youth(t, 3))
+	unknown := e.m.RecordDeath(ctx, matcher.Actor{Institution: gemeenteElders}, e.youth(t, 4))
+	if notServed != nil || unknown != nil {
+		t.Fatalf("answers differ from an unknown youth's (nil): %v, %v", notServed, unknown)
+	}
+	if n := len(e.events(t, "")); n != before {
+		t.Fatalf("a municipality not serving the youth wrote %d events", n-before)
+	}
+	if v, err := e.m.Lookup(ctx, matcher.Actor{Institution: wij}, e.youth(t, 3)); err != nil {
+		t.Fatalf("a municipality not serving the youth ended a registration: %+v %v", v, err)
+	}
+
+	// Het Hogeland serves the GGD's registration: the death ends all three.
+	before = len(e.events(t, ""))
+	if err := e.m.RecordDeath(ctx, matcher.Actor{Institution: gemeenteElders}, e.youth(t, 1)); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := e.m.Lookup(ctx, matcher.Actor{Institution: wij}, e.youth(t, 1)); !errors.Is(err, matcher.ErrNotInvolved) {
 		t.Fatalf("lookup after death: %v", err)
 	}
-	if ev := e.events(t, school); ev[len(ev)-1].Type != store.EventEnded || ev[len(ev)-1].Reason != "death" {
-		t.Fatalf("school not told: %+v", ev[len(ev)-1])
+	got := e.events(t, "")[before:]
+	if len(got) != 3 {
+		t.Fatalf("%d events for a death of a youth with three registrations: %+v", len(got), got)
+	}
+	for _, ev := range got {
+		if ev.Type != store.EventEnded || ev.Reason != "death" || ev.Subject != gemeenteElders {
+			t.Errorf("death event: %+v", ev)
+		}
 	}
 }
 

@@ -185,10 +185,7 @@ func (y *youth) put(r store.Registration) {
 
 // end ends a live registration and tells whoever should know.
 func (y *youth) end(r store.Registration, reason store.EndReason) {
-	r.EndedAt = y.now
-	r.EndReason = reason
-	r.PurgeOn = y.today.AddDate(0, 0, y.m.limits.retention)
-	y.put(r)
+	y.endSilently(r, reason)
 	if reason == store.EndedByClose {
 		y.emit(store.Event{Type: store.EventCaseClosed, Recipient: r.Institution, Registration: r.ID, Subject: y.kase.Coordinator, Reason: reason.String()})
 		return
@@ -201,6 +198,15 @@ func (y *youth) end(r store.Registration, reason store.EndReason) {
 			y.emit(store.Event{Type: store.EventEnded, Recipient: o.Institution, Registration: o.ID, Subject: r.Institution, Reason: reason.String()})
 		}
 	}
+}
+
+// endSilently ends r for reason without telling anyone: the caller emits
+// the events.
+func (y *youth) endSilently(r store.Registration, reason store.EndReason) {
+	r.EndedAt = y.now
+	r.EndReason = reason
+	r.PurgeOn = y.today.AddDate(0, 0, y.m.limits.retention)
+	y.put(r)
 }
 
 // remove deletes a registration outright.
