@@ -314,6 +314,26 @@ func TestRemove(t *testing.T) {
 	}
 }
 
+// TestRemoveWrongOnlyLive: the coordinator removes only live registrations
+// as wrong; an ended one is kept as history, and the answer is the one for
+// an unknown ID.
+func TestRemoveWrongOnlyLive(t *testing.T) {
+	e := newEnv(t)
+	s := e.register(t, school, e.signal(t, 1))
+	e.register(t, wij, e.involvement(t, 1))
+	if err := e.m.End(ctx, matcher.Actor{Institution: school}, s.ID, time.Time{}); err != nil {
+		t.Fatal(err)
+	}
+	errEnded := e.m.Remove(ctx, matcher.Actor{Institution: wij}, s.ID, matcher.RemoveWrong)
+	errUnknown := e.m.Remove(ctx, matcher.Actor{Institution: wij}, matcher.ID{1, 2, 3}, matcher.RemoveWrong)
+	if !errors.Is(errEnded, matcher.ErrNotFound) || errEnded.Error() != errUnknown.Error() {
+		t.Fatalf("removing an ended registration as wrong: %v (unknown ID: %v)", errEnded, errUnknown)
+	}
+	if r, err := e.store.Registration(ctx, s.ID); err != nil || r.IsLive() {
+		t.Fatalf("the ended registration is gone: %+v %v", r, err)
+	}
+}
+
 func TestExpiry(t *testing.T) {
 	e := newEnv(t)
 	// Turns 23 on 2027-01-10: that day both registrations end.

@@ -35,7 +35,7 @@ func (r RemoveReason) String() string {
 // Remove deletes a registration outright (a hard delete) and leaves an audit
 // event in the outbox for the remover and for the registration's
 // institution. The coordinator of the youth's case may remove a wrong
-// registration; a municipality (an institution of type gemeente serving the
+// registration while it is live (an ended one answers ErrNotFound); a municipality (an institution of type gemeente serving the
 // registration's municipality) may remove one after an upheld objection.
 func (m *Matcher) Remove(ctx context.Context, actor Actor, id ID, reason RemoveReason) error {
 	inst, err := m.institution(actor)
@@ -52,7 +52,10 @@ func (m *Matcher) Remove(ctx context.Context, actor Actor, id ID, reason RemoveR
 		}
 		switch reason {
 		case RemoveWrong:
-			if y.liveOf(actor.Institution) == nil {
+			// Only a live registration can be wrong: an ended one is kept
+			// for its retention, as history, and the coordinator's view
+			// does not reach it (the same answer as an unknown ID).
+			if y.liveOf(actor.Institution) == nil || !reg.IsLive() {
 				return ErrNotFound
 			}
 			if y.kase.Coordinator != actor.Institution {
