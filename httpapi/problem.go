@@ -49,6 +49,7 @@ const (
 	CodeInvalidReason         = "invalid_reason"
 	CodeInvalidClientRef      = "invalid_client_ref"
 	CodeClientRefIdentity     = "client_ref_identifies_youth"
+	CodeFieldIdentifiesYouth  = "field_identifies_youth"
 	CodeClientRefUnsupported  = "client_ref_unsupported"
 	CodeInvalidParameter      = "invalid_parameter"
 	CodeMalformedJSON         = "malformed_json"
@@ -105,6 +106,10 @@ var fieldCodes = []struct {
 	{matcher.ErrSignalCode, http.StatusBadRequest, CodeInvalidSignalCode},
 	{matcher.ErrSector, http.StatusBadRequest, CodeInvalidSector},
 	{matcher.ErrContact, http.StatusBadRequest, CodeInvalidContact},
+	{matcher.ErrContactName, http.StatusBadRequest, CodeInvalidContact},
+	{matcher.ErrContactPhone, http.StatusBadRequest, CodeInvalidContact},
+	{matcher.ErrContactEmail, http.StatusBadRequest, CodeInvalidContact},
+	{matcher.ErrIdentifiesYouth, http.StatusUnprocessableEntity, CodeFieldIdentifiesYouth},
 	{matcher.ErrEndsOn, http.StatusBadRequest, CodeInvalidDate},
 	{matcher.ErrEndDate, http.StatusBadRequest, CodeInvalidDate},
 	{matcher.ErrIdempotencyKey, http.StatusBadRequest, CodeInvalidIdempotencyKey},

@@ -53,7 +53,7 @@ func Example() {
 	res, _ := m.Register(ctx, matcher.Actor{Institution: "school-example-lyceum"}, matcher.Registration{
 		Youth: youth, BirthDate: born, Municipality: "GM0014",
 		Kind: matcher.Signal, SignalCode: "S01",
-		Contact: matcher.Contact{Name: "M. Bakker (mentor)", Phone: "050 000 0001"},
+		Contact: matcher.Contact{Name: "M. Bakker", Phone: "050 000 0001"},
 	})
 	fmt.Println("school: matched:", res.Matched)
 
@@ -74,7 +74,7 @@ func Example() {
 	// Output:
 	// school: matched: false
 	// wij: matched: true your reference: WIJ-2026-0042
-	// also involved: Voorbeeldlyceum Groningen, contact M. Bakker (mentor), 050 000 0001
+	// also involved: Voorbeeldlyceum Groningen, contact M. Bakker, 050 000 0001
 	// coordinator: wij-groningen
 	// bsn prints as: BSN(redacted)
 	// youth prints as: Youth(redacted)

@@ -141,7 +141,12 @@ func TestBadInputIsRejectedAndWritesNothing(t *testing.T) {
 		{"unknown sector", jbn, func(r *matcher.Registration) { r.Sector = "adoption" }, matcher.ErrSector, "sector"},
 		{"contact without name", ggd, func(r *matcher.Registration) { r.Contact.Name = "" }, matcher.ErrContact, "contact"},
 		{"contact unreachable", ggd, func(r *matcher.Registration) { r.Contact.Phone, r.Contact.Email = "", "" }, matcher.ErrContact, "contact"},
-		{"control character in contact", ggd, func(r *matcher.Registration) { r.Contact.Name = "A\nB" }, matcher.ErrContact, "contact"},
+		{"control character in contact", ggd, func(r *matcher.Registration) { r.Contact.Name = "A\nB" }, matcher.ErrContactName, "contact.name"},
+		{"free text as a name", ggd, func(r *matcher.Registration) { r.Contact.Name = "J. Jansen - vader drinkt" }, matcher.ErrContactName, "contact.name"},
+		{"a BSN as a phone", ggd, func(r *matcher.Registration) { r.Contact.Phone = "164214768" }, matcher.ErrContactPhone, "contact.phone"},
+		{"a display name in the e-mail", ggd, func(r *matcher.Registration) { r.Contact.Email = "Jansen <j@example.nl>" }, matcher.ErrContactEmail, "contact.email"},
+		{"the birth date in the name", ggd, func(r *matcher.Registration) { r.Contact.Name = "A. Jansen 17 mei 2014" }, matcher.ErrIdentifiesYouth, "contact.name"},
+		{"the BSN in the idempotency key", ggd, func(r *matcher.Registration) { r.IdempotencyKey = "retry-" + bsnFor(t, 1).RevealDigits() }, matcher.ErrIdentifiesYouth, "idempotency_key"},
 		{"end date in the past", ggd, func(r *matcher.Registration) { r.EndsOn = time.Date(2026, 5, 31, 0, 0, 0, 0, time.UTC) }, matcher.ErrEndsOn, "ends_on"},
 		{"idempotency key too long", ggd, func(r *matcher.Registration) { r.IdempotencyKey = string(make([]byte, 129)) }, matcher.ErrIdempotencyKey, "idempotency_key"},
 	}

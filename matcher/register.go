@@ -1,7 +1,6 @@
 package matcher
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -69,22 +68,7 @@ type Result struct {
 	ClientRef string `json:"-"`
 }
 
-const (
-	maxText           = 200
-	maxIdempotencyKey = 128
-)
-
-func printable(s string, max int) bool {
-	if len(s) > max {
-		return false
-	}
-	for _, r := range s {
-		if r < 0x20 || r == 0x7f || r == 0xfffd {
-			return false
-		}
-	}
-	return true
-}
+const maxIdempotencyKey = 128
 
 // validate checks a registration in the order of its fields and returns the
 // youth's age today, or a *FieldError for the first field that is wrong.
@@ -106,14 +90,17 @@ func (m *Matcher) validate(inst rules.Institution, r *Registration, today time.T
 	default:
 		return 0, fieldErr("sector", ErrSector)
 	}
-	if !validContact(r.Contact) {
-		return 0, fieldErr("contact", ErrContact)
+	if err := checkContact(r.Contact, r); err != nil {
+		return 0, err
 	}
 	if !r.EndsOn.IsZero() && civil(r.EndsOn).Before(today) {
 		return 0, fieldErr("ends_on", ErrEndsOn)
 	}
 	if r.IdempotencyKey != "" && !printable(r.IdempotencyKey, maxIdempotencyKey) {
 		return 0, fieldErr("idempotency_key", ErrIdempotencyKey)
+	}
+	if identifies(r.IdempotencyKey, r.Youth.bsn, r.BirthDate) {
+		return 0, fieldErr("idempotency_key", ErrIdentifiesYouth)
 	}
 	if err := m.checkClientRef(r); err != nil {
 		return 0, err
@@ -167,11 +154,33 @@ func checkKind(inst rules.Institution, kind Kind, code string) error {
 	return nil
 }
 
-// validContact reports whether c has a name and a phone number or an email
-// address, all printable and short.
-func validContact(c Contact) bool {
-	return c.Name != "" && (c.Phone != "" || c.Email != "") &&
-		printable(c.Name, maxText) && printable(c.Phone, maxText) && printable(c.Email, maxText)
+// checkContact accepts a contact with a name and a phone number or an
+// e-mail address, each of its form (validName, validPhone, validEmail) and
+// none quoting the youth's BSN or birth date.
+func checkContact(c Contact, r *Registration) error {
+	if c.Name == "" || (c.Phone == "" && c.Email == "") {
+		return fieldErr("contact", ErrContact)
+	}
+	for _, f := range []struct {
+		field, value string
+		valid        func(string) bool
+		err          error
+	}{
+		{"contact.name", c.Name, validName, ErrContactName},
+		{"contact.phone", c.Phone, validPhone, ErrContactPhone},
+		{"contact.email", c.Email, validEmail, ErrContactEmail},
+	} {
+		if f.value == "" {
+			continue
+		}
+		if identifies(f.value, r.Youth.bsn, r.BirthDate) {
+			return fieldErr(f.field, ErrIdentifiesYouth)
+		}
+		if !f.valid(f.value) {
+			return fieldErr(f.field, f.err)
+		}
+	}
+	return nil
 }
 
 // checkClientRef accepts no client reference, or one the matcher can seal
@@ -184,44 +193,10 @@ func (m *Matcher) checkClientRef(r *Registration) error {
 		return fieldErr("client_ref", ErrClientRefUnsupported)
 	case !clientref.Valid(r.ClientRef):
 		return fieldErr("client_ref", ErrClientRef)
-	case quotesIdentity(r.ClientRef, r.Youth.bsn, r.BirthDate):
+	case identifies(r.ClientRef, r.Youth.bsn, r.BirthDate):
 		return fieldErr("client_ref", ErrClientRefIdentity)
 	}
 	return nil
-}
-
-// quotesIdentity reports whether the digits of ref, taken together, contain
-// the youth's BSN (if known: a Youth made from a BSN) or its birth date as
-// YYYYMMDD, DDMMYYYY or DDMMYY: a reference is quoted in mail, and must not
-// carry the identity vindex keeps out of everything else.
-func quotesIdentity(ref string, bsn identity.BSN, bd identity.BirthDate) bool {
-	var buf [clientref.MaxLen]byte
-	digits := buf[:0]
-	for i := 0; i < len(ref); i++ {
-		if c := ref[i]; c >= '0' && c <= '9' {
-			digits = append(digits, c)
-		}
-	}
-	if len(digits) < 6 {
-		return false
-	}
-	var bb [9]byte
-	if !bsn.IsZero() && bytes.Contains(digits, append(bb[:0], bsn.RevealDigits()...)) {
-		return true
-	}
-	y, mo, d := bd.RevealDate().Date()
-	two := func(dst []byte, v int) []byte { return append(dst, byte('0'+v/10%10), byte('0'+v%10)) }
-	var f [3][8]byte
-	for _, date := range [][]byte{
-		two(two(two(two(f[0][:0], y/100), y%100), int(mo)), d), // YYYYMMDD
-		two(two(two(two(f[1][:0], d), int(mo)), y/100), y%100), // DDMMYYYY
-		two(two(two(f[2][:0], d), int(mo)), y%100),             // DDMMYY
-	} {
-		if bytes.Contains(digits, date) {
-			return true
-		}
-	}
-	return false
 }
 
 // endsOn is the day a registration made (or refreshed) on day ends by itself.

@@ -391,7 +391,7 @@ func TestGracefulShutdownKeepsAcknowledged(t *testing.T) {
 			for i := 0; ; i++ {
 				bsn := validBSN(t, 10000+w*1000+i)
 				s, b, err := c.post("/v1/registrations", httpapi.RegistrationRequest{BSN: bsn, BirthDate: "2015-01-01",
-					Municipality: "GM0014", Kind: "involvement", Contact: httpapi.ContactJSON{Name: "N", Phone: "1"}})
+					Municipality: "GM0014", Kind: "involvement", Contact: httpapi.ContactJSON{Name: "N", Phone: "050-1234567"}})
 				if err != nil {
 					return // the server has stopped accepting
 				}

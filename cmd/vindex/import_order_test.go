@@ -29,9 +29,9 @@ func TestImportIsDeterministic(t *testing.T) {
 	csv.WriteString("institution,bsn,birth_date,municipality,kind,code,contact_name,contact_phone\n")
 	for n := range youths {
 		bsn := testbsn.For(30000000, n)
-		fmt.Fprintf(&csv, "accare-groningen,%s,2013-04-01,GM0014,involvement,,A. Jansen,050-1\n", bsn)
-		fmt.Fprintf(&csv, "halt-noord-nederland,%s,2013-04-01,GM0014,involvement,,B. de Vries,050-2\n", bsn)
-		fmt.Fprintf(&csv, "school-example-lyceum,%s,2013-04-01,GM0014,signal,S01,M. Bakker,050-3\n", bsn)
+		fmt.Fprintf(&csv, "accare-groningen,%s,2013-04-01,GM0014,involvement,,A. Jansen,050-1111111\n", bsn)
+		fmt.Fprintf(&csv, "halt-noord-nederland,%s,2013-04-01,GM0014,involvement,,B. de Vries,050-2222222\n", bsn)
+		fmt.Fprintf(&csv, "school-example-lyceum,%s,2013-04-01,GM0014,signal,S01,M. Bakker,050-3333333\n", bsn)
 	}
 	dir := t.TempDir()
 	file := filepath.Join(dir, "youths.csv")

@@ -23,8 +23,8 @@ func TestImport(t *testing.T) {
 	b.WriteString("institution,bsn,birth_date,municipality,kind,code,contact_name,contact_phone\n")
 	line := 1
 	for n := range 150 {
-		fmt.Fprintf(&b, "school-example-lyceum,%s,2013-04-0%d,GM0014,signal,S01,M. Bakker,050-1\n", validBSN(t, 5000+n), 1+n%9)
-		fmt.Fprintf(&b, "wij-groningen,%s,2013-04-0%d,GM0014,involvement,,A. Jansen,050-2\n", validBSN(t, 5000+n), 1+n%9)
+		fmt.Fprintf(&b, "school-example-lyceum,%s,2013-04-0%d,GM0014,signal,S01,M. Bakker,050-1111111\n", validBSN(t, 5000+n), 1+n%9)
+		fmt.Fprintf(&b, "wij-groningen,%s,2013-04-0%d,GM0014,involvement,,A. Jansen,050-2222222\n", validBSN(t, 5000+n), 1+n%9)
 		line += 2
 	}
 	bad := []struct{ row, reason string }{

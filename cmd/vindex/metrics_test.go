@@ -128,11 +128,11 @@ func (e *scrapeEnv) scrape(tb testing.TB, h http.Handler) []byte {
 // TestRegistry: the registry of vindex serve has every layer's metrics, the
 // backlogs counted at start-up, and nothing a linter objects to.
 func TestRegistry(t *testing.T) {
-	e := newScrapeEnv(t, t.TempDir(), 1400)
+	e := newScrapeEnv(t, t.TempDir(), 1500)
 	body := string(e.scrape(t, e.metrics.handler()))
-	perInst := 1400 / len(e.cov.Institutions)
+	perInst := 1500 / len(e.cov.Institutions)
 	for _, want := range []string{
-		`vindex_delivery_backlog_events{channel="email"} 1400`,
+		`vindex_delivery_backlog_events{channel="email"} 1500`,
 		`vindex_deliveries_total{channel="email",result="failed"} ` + fmt.Sprint(32*len(e.cov.Institutions)),
 		`vindex_delivery_dead_events{channel="email"} 0`,
 		`vindex_delivery_oldest_seconds{channel="email"} 36`,

@@ -51,7 +51,7 @@ func failing(t *testing.T, dir string, args ...string) string {
 
 func youthReport(t *testing.T, n int, kind string) httpapi.RegistrationRequest {
 	r := httpapi.RegistrationRequest{BSN: validBSN(t, n), BirthDate: "2012-06-01", Municipality: "GM0014", Kind: kind,
-		Contact: httpapi.ContactJSON{Name: "P", Phone: "1"}}
+		Contact: httpapi.ContactJSON{Name: "P", Phone: "050-1234567"}}
 	if kind == "signal" {
 		r.Code = "S01"
 	}
