@@ -30,6 +30,7 @@
 package httpapi
 
 import (
+	"bytes"
 	"context"
 	_ "embed"
 	"encoding/json"
@@ -39,6 +40,7 @@ import (
 	"log/slog"
 	"mime"
 	"net/http"
+	"reflect"
 	"regexp"
 	"strconv"
 	"strings"
@@ -216,11 +218,18 @@ type reqInfo struct{ institution string }
 
 type infoKey struct{}
 
+// hsts is the Strict-Transport-Security header every answer over TLS
+// carries: browsers and clients that honour it use HTTPS only, for a year.
+const hsts = "max-age=31536000"
+
 // ServeHTTP serves the API, with the access log and the request metrics.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	info := &reqInfo{}
 	r = r.WithContext(context.WithValue(r.Context(), infoKey{}, info))
+	if r.TLS != nil {
+		w.Header().Set("Strict-Transport-Security", hsts)
+	}
 	sw := &statusWriter{ResponseWriter: w}
 	h.mux.ServeHTTP(sw, r)
 	status := sw.status
@@ -308,31 +317,35 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Write(b)
 }
 
-// decode reads a JSON body into v: the media type must be JSON, the body
-// at most the limit, one JSON object with only known fields. An empty body
-// is accepted when optional is true.
+// decode reads a JSON body into v: the media type must be application/json
+// (parameters aside), the body at most the limit, one JSON object with only
+// known fields, each once and in the case the document gives it (see
+// checkStrict). An empty body is accepted when optional is true. Every
+// request body is decoded here.
 func (h *Handler) decode(r *http.Request, v any, optional bool) error {
 	if r.ContentLength == 0 && optional {
 		return nil
 	}
 	if ct := r.Header.Get("Content-Type"); ct != "" || !optional {
 		mt, _, err := mime.ParseMediaType(ct)
-		if err != nil || (mt != "application/json" && !strings.HasSuffix(mt, "+json")) {
+		if err != nil || mt != "application/json" {
 			return problem(http.StatusUnsupportedMediaType, CodeUnsupportedMediaType, "", "the body must be application/json")
 		}
 	}
-	body := http.MaxBytesReader(nil, r.Body, h.maxBody)
-	dec := json.NewDecoder(body)
+	b, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, h.maxBody))
+	if err != nil {
+		return decodeProblem(err, h.maxBody)
+	}
+	var se *strictError
+	if err := checkStrict(json.NewDecoder(bytes.NewReader(b)), reflect.TypeOf(v), 0); errors.As(err, &se) {
+		return problem(http.StatusBadRequest, CodeInvalidJSON, se.Field, se.Detail)
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
-	err := dec.Decode(v)
+	err = dec.Decode(v)
 	if err == nil {
-		// Exactly one value.
 		if _, err2 := dec.Token(); err2 != io.EOF {
-			err = errTrailing
-			var mbe *http.MaxBytesError
-			if errors.As(err2, &mbe) {
-				err = err2
-			}
+			err = errTrailing // exactly one value
 		}
 	}
 	if err == io.EOF && optional {
