@@ -183,8 +183,10 @@ func (y *youth) put(r store.Registration) {
 	y.relive()
 }
 
-// end ends a live registration and tells whoever should know.
+// end ends a live registration and tells whoever should know. A retry of
+// the report that made it is then a new report.
 func (y *youth) end(r store.Registration, reason store.EndReason) {
+	y.tx.DeleteIdempotencyOf(r.ID)
 	r.EndedAt = y.now
 	r.EndReason = reason
 	r.PurgeOn = y.today.AddDate(0, 0, y.m.limits.retention)
@@ -203,8 +205,10 @@ func (y *youth) end(r store.Registration, reason store.EndReason) {
 	}
 }
 
-// remove deletes a registration outright.
+// remove deletes a registration outright, and the idempotency records of
+// the reports that made it.
 func (y *youth) remove(r store.Registration) {
+	y.tx.DeleteIdempotencyOf(r.ID)
 	y.regs = slices.DeleteFunc(y.regs, func(o store.Registration) bool { return o.ID == r.ID })
 	y.tx.Delete(r.ID)
 	y.relive()
