@@ -141,3 +141,28 @@ func TestTLSAEADOnlyAndHSTS(t *testing.T) {
 		}
 	}
 }
+
+// TestReplayAfterObjectionRemoval: after a municipality removed a
+// registration on an upheld objection, a retry of the report with its
+// Idempotency-Key is a new report (201, a new registration), not a replay
+// of the removed one with the other institution's contact.
+func TestReplayAfterObjectionRemoval(t *testing.T) {
+	e := newEnv(t)
+	e.do(byCert(wij), "POST", "/v1/registrations", report(t, 1, "involvement"))
+	first := e.do(byToken(ggd), "POST", "/v1/registrations", report(t, 1, "involvement"), "Idempotency-Key", "ggd-report-1")
+	f := decodeAs[httpapi.RegistrationResponse](t, first)
+	if first.status != 201 || !f.Matched {
+		t.Fatalf("setup: %d %s", first.status, first.body)
+	}
+	if r := e.do(byToken(ggd), "POST", "/v1/registrations", report(t, 1, "involvement"), "Idempotency-Key", "ggd-report-1"); r.status != 200 || !decodeAs[httpapi.RegistrationResponse](t, r).Replayed {
+		t.Fatalf("a retry before the removal: %d %s", r.status, r.body)
+	}
+	if r := e.do(byToken(municipality), "DELETE", "/v1/registrations/"+f.ID+"?reason=objection", nil); r.status != 204 {
+		t.Fatalf("objection removal: %d %s", r.status, r.body)
+	}
+	retry := e.do(byToken(ggd), "POST", "/v1/registrations", report(t, 1, "involvement"), "Idempotency-Key", "ggd-report-1")
+	got := decodeAs[httpapi.RegistrationResponse](t, retry)
+	if retry.status != 201 || got.Replayed || got.ID == f.ID {
+		t.Fatalf("the retry after the removal: %d %s (removed: %s)", retry.status, retry.body, f.ID)
+	}
+}
