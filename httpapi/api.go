@@ -8,7 +8,14 @@
 // The OpenAPI 3.1 document served at /openapi.yaml (the file openapi.yaml
 // in this package) is the contract; the package's tests check every
 // handler's requests and responses against it. Errors are RFC 9457
-// application/problem+json bodies with a stable Problem.Code.
+// application/problem+json bodies with a stable Problem.Code. A request
+// body is read exactly as the document describes it or refused: only the
+// media type application/json, no member twice in an object and no name in
+// another case than the document's (encoding/json alone would take the
+// last of two, and "BSN" for "bsn").
+//
+// Over TLS (TLS 1.2 with ECDHE AEAD suites only, see TLSConfig) every
+// answer carries Strict-Transport-Security.
 //
 // # What is never logged or exposed
 //
