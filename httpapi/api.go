@@ -8,7 +8,14 @@
 // The OpenAPI 3.1 document served at /openapi.yaml (the file openapi.yaml
 // in this package) is the contract; the package's tests check every
 // handler's requests and responses against it. Errors are RFC 9457
-// application/problem+json bodies with a stable Problem.Code.
+// application/problem+json bodies with a stable Problem.Code. A request
+// body is read exactly as the document describes it or refused: only the
+// media type application/json, no member twice in an object and no name in
+// another case than the document's (encoding/json alone would take the
+// last of two, and "BSN" for "bsn").
+//
+// Over TLS (TLS 1.2 with ECDHE AEAD suites only, see TLSConfig) every
+// answer carries Strict-Transport-Security.
 //
 // # What is never logged or exposed
 //
@@ -30,6 +37,7 @@
 package httpapi
 
 import (
+	"bytes"
 	"context"
 	_ "embed"
 	"encoding/json"
@@ -39,6 +47,7 @@ import (
 	"log/slog"
 	"mime"
 	"net/http"
+	"reflect"
 	"regexp"
 	"strconv"
 	"strings"
@@ -211,11 +220,18 @@ type reqInfo struct{ institution string }
 
 type infoKey struct{}
 
+// hsts is the Strict-Transport-Security header every answer over TLS
+// carries: browsers and clients that honour it use HTTPS only, for a year.
+const hsts = "max-age=31536000"
+
 // ServeHTTP serves the API, with the access log and the request metrics.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	info := &reqInfo{}
 	r = r.WithContext(context.WithValue(r.Context(), infoKey{}, info))
+	if r.TLS != nil {
+		w.Header().Set("Strict-Transport-Security", hsts)
+	}
 	sw := &statusWriter{ResponseWriter: w}
 	h.mux.ServeHTTP(sw, r)
 	status := sw.status
@@ -303,31 +319,35 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Write(b)
 }
 
-// decode reads a JSON body into v: the media type must be JSON, the body
-// at most the limit, one JSON object with only known fields. An empty body
-// is accepted when optional is true.
+// decode reads a JSON body into v: the media type must be application/json
+// (parameters aside), the body at most the limit, one JSON object with only
+// known fields, each once and in the case the document gives it (see
+// checkStrict). An empty body is accepted when optional is true. Every
+// request body is decoded here.
 func (h *Handler) decode(r *http.Request, v any, optional bool) error {
 	if r.ContentLength == 0 && optional {
 		return nil
 	}
 	if ct := r.Header.Get("Content-Type"); ct != "" || !optional {
 		mt, _, err := mime.ParseMediaType(ct)
-		if err != nil || (mt != "application/json" && !strings.HasSuffix(mt, "+json")) {
+		if err != nil || mt != "application/json" {
 			return problem(http.StatusUnsupportedMediaType, CodeUnsupportedMediaType, "", "the body must be application/json")
 		}
 	}
-	body := http.MaxBytesReader(nil, r.Body, h.maxBody)
-	dec := json.NewDecoder(body)
+	b, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, h.maxBody))
+	if err != nil {
+		return decodeProblem(err, h.maxBody)
+	}
+	var se *strictError
+	if err := checkStrict(json.NewDecoder(bytes.NewReader(b)), reflect.TypeOf(v), 0); errors.As(err, &se) {
+		return problem(http.StatusBadRequest, CodeInvalidJSON, se.Field, se.Detail)
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
-	err := dec.Decode(v)
+	err = dec.Decode(v)
 	if err == nil {
-		// Exactly one value.
 		if _, err2 := dec.Token(); err2 != io.EOF {
-			err = errTrailing
-			var mbe *http.MaxBytesError
-			if errors.As(err2, &mbe) {
-				err = err2
-			}
+			err = errTrailing // exactly one value
 		}
 	}
 	if err == io.EOF && optional {

@@ -29,7 +29,7 @@ func FuzzRegister(f *testing.F) {
 	for _, seed := range []string{
 		`{"bsn":"111222333","birth_date":"2014-05-17","municipality":"GM0014","kind":"involvement","contact":{"name":"A","phone":"050-1234567"}}`,
 		`{"bsn":"111222333","birth_date":"2014-05-17","municipality":"GM0014","kind":"signal","code":"S01","urgent":true,"contact":{"name":"A","email":"a@b"},"ends_on":"2099-01-01","idempotency_key":"k"}`,
-		`{"bsn":"123456789"}`, `{"bsn":12}`, `{"kind":"x","diagnosis":"y"}`, `[]`, `{`, ``, `{"bsn":"111222333"} {}`, `{"111222333":1}`, `{"bsn":"111222333","x2014-05-17":1}`,
+		`{"bsn":"123456789"}`, `{"bsn":12}`, `{"kind":"x","diagnosis":"y"}`, `[]`, `{`, ``, `{"bsn":"111222333"} {}`, `{"111222333":1}`, `{"bsn":"111222333","bsn":"111222333"}`, `{"BSN":"111222333"}`, `{"x":[{"a":{"b":1,"b":1}}]}`, `{"contact":{"Name":"A"}}`, `{"bsn":"111222333","x2014-05-17":1}`,
 		`{"bsn":"111222333","birth_date":"1999-02-30","municipality":"GM9999","kind":"involvement","contact":{"name":""}}`,
 		`{"bsn":"111222333","birth_date":"2014-05-17","municipality":"GM0014","kind":"involvement","contact":{"name":"A","phone":"050-1234567"},"client_ref":"DOS-2026-0042"}`,
 		`{"bsn":"111222333","birth_date":"2014-05-17","municipality":"GM0014","kind":"involvement","contact":{"name":"A","phone":"050-1234567"},"client_ref":"D 111.222.333"}`,

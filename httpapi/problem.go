@@ -53,6 +53,7 @@ const (
 	CodeClientRefUnsupported  = "client_ref_unsupported"
 	CodeInvalidParameter      = "invalid_parameter"
 	CodeMalformedJSON         = "malformed_json"
+	CodeInvalidJSON           = "invalid_json"
 	CodeUnknownField          = "unknown_field"
 	CodeBodyTooLarge          = "body_too_large"
 	CodeUnsupportedMediaType  = "unsupported_media_type"

@@ -125,7 +125,9 @@ func TestObserver(t *testing.T) {
 	}
 	expect("a replay", []string{"involvement replayed"})
 
-	register(ggd, e.involvement(t, 1))
+	g := e.involvement(t, 1)
+	g.IdempotencyKey = "ggd-once"
+	register(ggd, g)
 	expect("a third institution", []string{"involvement new"},
 		matcher.Commit{Matched: true, Events: ev("match", "match", "match")})
 
@@ -148,9 +150,10 @@ func TestObserver(t *testing.T) {
 	if _, err := m.Register(ctx, matcher.Actor{Institution: ggd}, bad); !errors.Is(err, matcher.ErrContact) {
 		t.Fatalf("bad report: %v", err)
 	}
+	// (WIJ's "once" went with its ended registration; GGD's is live.)
 	other := e.involvement(t, 2)
-	other.IdempotencyKey = "once"
-	if _, err := m.Register(ctx, matcher.Actor{Institution: wij}, other); !errors.Is(err, matcher.ErrIdempotencyReuse) {
+	other.IdempotencyKey = "ggd-once"
+	if _, err := m.Register(ctx, matcher.Actor{Institution: ggd}, other); !errors.Is(err, matcher.ErrIdempotencyReuse) {
 		t.Fatalf("key reused for another youth: %v", err)
 	}
 	expect("failed updates", nil)

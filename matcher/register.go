@@ -284,7 +284,10 @@ func (m *Matcher) Register(ctx context.Context, actor Actor, r Registration) (Re
 }
 
 // replay answers a retry of an earlier report with the same idempotency key
-// by its stored result, and returns errNoWrite; nil if there was none.
+// by its stored result, and returns errNoWrite; nil if there was none, or if
+// the registration it made is no longer live (ending and removal forget
+// the record; one stored before they did is ignored, and replaced by this
+// report's).
 func (m *Matcher) replay(ctx context.Context, y *youth, actor Actor, r Registration, res *Result) error {
 	rec, ok := y.tx.Idempotency(actor.Institution, r.IdempotencyKey)
 	if !ok {
@@ -293,13 +296,15 @@ func (m *Matcher) replay(ctx context.Context, y *youth, actor Actor, r Registrat
 	if !slices.Contains(r.Youth.set.All, rec.Youth) {
 		return fieldErr("idempotency_key", ErrIdempotencyReuse)
 	}
+	reg := y.byID(rec.Registration)
+	if reg == nil || !reg.IsLive() {
+		return nil
+	}
 	if err := json.Unmarshal(rec.Result, res); err != nil {
 		return fmt.Errorf("matcher: stored result: %w", err)
 	}
 	res.Replayed = true
-	if reg := y.byID(rec.Registration); reg != nil {
-		res.ClientRef = m.openRef(ctx, actor.Institution, *reg)
-	}
+	res.ClientRef = m.openRef(ctx, actor.Institution, *reg)
 	return errNoWrite
 }
 

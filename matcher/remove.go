@@ -37,6 +37,12 @@ func (r RemoveReason) String() string {
 // institution. The coordinator of the youth's case may remove a wrong
 // registration while it is live (an ended one answers ErrNotFound); a municipality (an institution of type gemeente serving the
 // registration's municipality) may remove one after an upheld objection.
+//
+// No answer tells a caller that a registration exists unless it may know:
+// an institution that is not a municipality gets ErrForbidden for an
+// objection removal whatever the id (before anything is read), and a
+// municipality gets ErrNotFound for a registration outside its
+// municipalities, as for an id nobody holds.
 func (m *Matcher) Remove(ctx context.Context, actor Actor, id ID, reason RemoveReason) error {
 	inst, err := m.institution(actor)
 	if err != nil {
@@ -44,6 +50,9 @@ func (m *Matcher) Remove(ctx context.Context, actor Actor, id ID, reason RemoveR
 	}
 	if reason != RemoveWrong && reason != RemoveObjection {
 		return fieldErr("reason", ErrRemoveReason)
+	}
+	if reason == RemoveObjection && inst.Type != rules.TypeMunicipality {
+		return ErrForbidden
 	}
 	err = m.updateByID(ctx, id, m.clock(), func(y *youth) error {
 		reg := y.byID(id)
@@ -62,9 +71,8 @@ func (m *Matcher) Remove(ctx context.Context, actor Actor, id ID, reason RemoveR
 				return ErrNotCoordinator
 			}
 		case RemoveObjection:
-			if inst.Type != rules.TypeMunicipality ||
-				(len(inst.Municipalities) > 0 && !slices.Contains(inst.Municipalities, reg.Municipality)) {
-				return ErrForbidden
+			if len(inst.Municipalities) > 0 && !slices.Contains(inst.Municipalities, reg.Municipality) {
+				return ErrNotFound
 			}
 		}
 		removed := *reg

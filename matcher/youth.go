@@ -183,7 +183,8 @@ func (y *youth) put(r store.Registration) {
 	y.relive()
 }
 
-// end ends a live registration and tells whoever should know.
+// end ends a live registration and tells whoever should know. A retry of
+// the report that made it is then a new report.
 func (y *youth) end(r store.Registration, reason store.EndReason) {
 	y.endSilently(r, reason)
 	if reason == store.EndedByClose {
@@ -200,17 +201,20 @@ func (y *youth) end(r store.Registration, reason store.EndReason) {
 	}
 }
 
-// endSilently ends r for reason without telling anyone: the caller emits
-// the events.
+// endSilently ends r for reason without telling anyone (the caller emits
+// the events). A retry of the report that made it is then a new report.
 func (y *youth) endSilently(r store.Registration, reason store.EndReason) {
+	y.tx.DeleteIdempotencyOf(r.ID)
 	r.EndedAt = y.now
 	r.EndReason = reason
 	r.PurgeOn = y.today.AddDate(0, 0, y.m.limits.retention)
 	y.put(r)
 }
 
-// remove deletes a registration outright.
+// remove deletes a registration outright, and the idempotency records of
+// the reports that made it.
 func (y *youth) remove(r store.Registration) {
+	y.tx.DeleteIdempotencyOf(r.ID)
 	y.regs = slices.DeleteFunc(y.regs, func(o store.Registration) bool { return o.ID == r.ID })
 	y.tx.Delete(r.ID)
 	y.relive()

@@ -154,6 +154,11 @@ type Tx interface {
 	PutIdempotency(institution, key string, rec Idempotency)
 	// DeleteIdempotency forgets an idempotency record.
 	DeleteIdempotency(institution, key string)
+	// DeleteIdempotencyOf forgets every idempotency record whose
+	// Registration is id, of any institution and key, staged ones
+	// included: a registration that ends or is removed leaves no replay of
+	// the report that made it. A record put later in the same Tx is kept.
+	DeleteIdempotencyOf(id ID)
 }
 
 // IDSize is the size of a registration identifier in bytes.

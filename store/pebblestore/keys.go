@@ -25,6 +25,7 @@ import (
 //	'e' len institution seq             -> event record (the outbox, per recipient)
 //	'd' len institution len key         -> idempotency record
 //	'k' day len institution len key     -> (empty) idempotency record made on day
+//	'j' id len institution len key      -> (empty) idempotency record naming registration id
 //	'u' len institution len channel     -> delivery cursor (8 bytes)
 //	'w' len institution len channel seq -> delivery state of a tried event above the cursor
 //	'z' len institution len channel seq -> delivery state of a dead event
@@ -39,6 +40,7 @@ const (
 	prefixRecipient   = 'e'
 	prefixIdempotency = 'd'
 	prefixIdemByDay   = 'k'
+	prefixIdemByReg   = 'j'
 	prefixCursor      = 'u'
 	prefixDelivery    = 'w'
 	prefixDead        = 'z'
@@ -167,4 +169,27 @@ func splitIdemDayKey(k []byte) (day uint32, idem []byte, ok bool) {
 	}
 	idem = append([]byte{prefixIdempotency}, k[1+daySize:]...)
 	return binary.BigEndian.Uint32(k[1:]), idem, true
+}
+
+// idemRegKey indexes an idempotency record (its key k) by the registration
+// it names.
+func idemRegKey(id store.ID, k []byte) []byte {
+	out := make([]byte, 0, 1+store.IDSize+len(k)-1)
+	out = append(out, prefixIdemByReg)
+	out = append(out, id[:]...)
+	return append(out, k[1:]...)
+}
+
+// idemRegPrefix is the prefix of the index entries of registration id.
+func idemRegPrefix(id store.ID) []byte {
+	return append([]byte{prefixIdemByReg}, id[:]...)
+}
+
+// splitIdemRegKey returns the idempotency record's key of an index entry
+// made by idemRegKey.
+func splitIdemRegKey(k []byte) (idem []byte, ok bool) {
+	if len(k) < 1+store.IDSize+2 || k[0] != prefixIdemByReg {
+		return nil, false
+	}
+	return append([]byte{prefixIdempotency}, k[1+store.IDSize:]...), true
 }

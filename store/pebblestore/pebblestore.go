@@ -569,7 +569,11 @@ func (t *tx) origByID(id store.ID) (store.Registration, bool) {
 func (t *tx) Case() (store.Case, bool) { return t.kase, t.hasCase }
 
 func (t *tx) Idempotency(institution, key string) (store.Idempotency, bool) {
-	k := idempotencyKey(institution, key)
+	return t.idemAt(idempotencyKey(institution, key))
+}
+
+// idemAt reads the idempotency record at key k, as staged or committed.
+func (t *tx) idemAt(k []byte) (store.Idempotency, bool) {
 	if e, ok := t.idem[string(k)]; ok {
 		return e.rec, !e.del
 	}
@@ -682,6 +686,43 @@ func (t *tx) DeleteIdempotency(institution, key string) {
 	t.idem[string(idempotencyKey(institution, key))] = &idemEntry{del: true}
 }
 
+func (t *tx) DeleteIdempotencyOf(id store.ID) {
+	if !t.mustWrite() {
+		return
+	}
+	if t.idem == nil {
+		t.idem = make(map[string]*idemEntry)
+	}
+	for k, e := range t.idem {
+		if !e.del && e.rec.Registration == id {
+			t.idem[k] = &idemEntry{del: true}
+		}
+	}
+	p := idemRegPrefix(id)
+	it, err := t.s.db.NewIter(&pebble.IterOptions{LowerBound: p, UpperBound: prefixEnd(p)})
+	if err != nil {
+		t.fail(fmt.Errorf("pebblestore: %w", err))
+		return
+	}
+	defer it.Close()
+	for it.First(); it.Valid(); it.Next() {
+		k, ok := splitIdemRegKey(it.Key())
+		if !ok {
+			t.fail(fmt.Errorf("pebblestore: idempotency index: %w", store.ErrCorrupt))
+			return
+		}
+		if _, staged := t.idem[string(k)]; staged {
+			continue // staged in this Tx: handled above
+		}
+		if rec, ok := t.idemAt(k); ok && rec.Registration == id {
+			t.idem[string(k)] = &idemEntry{del: true}
+		}
+	}
+	if err := it.Error(); err != nil {
+		t.fail(fmt.Errorf("pebblestore: %w", err))
+	}
+}
+
 // commit writes what t staged in one synced batch.
 func (s *Store) commit(t *tx) (wait func() error, err error) {
 	if len(t.staged) == 0 && !t.caseChanged && len(t.events) == 0 && len(t.idem) == 0 {
@@ -769,16 +810,17 @@ func (s *Store) stageYouthRecords(b *pebble.Batch, t *tx, buf []byte) []byte {
 }
 
 // stageIdempotency stages the idempotency records t put or deleted, with
-// their day indexes. It returns buf, grown.
+// their day and registration indexes. It returns buf, grown.
 func (s *Store) stageIdempotency(b *pebble.Batch, t *tx, buf []byte) ([]byte, error) {
 	for k, e := range t.idem {
 		key := []byte(k)
-		// Replace or drop the day index of a record already there.
+		// Replace or drop the indexes of a record already there.
 		if v, closer, err := s.db.Get(key); err == nil {
 			old, derr := decodeIdempotency(v)
 			closer.Close()
 			if derr == nil {
 				b.Delete(idemDayKey(dayNumber(old.CreatedAt), key), nil)
+				b.Delete(idemRegKey(old.Registration, key), nil)
 			}
 		} else if !errors.Is(err, pebble.ErrNotFound) {
 			return buf, fmt.Errorf("pebblestore: %w", err)
@@ -790,6 +832,7 @@ func (s *Store) stageIdempotency(b *pebble.Batch, t *tx, buf []byte) ([]byte, er
 		buf = encodeIdempotency(buf[:0], &e.rec)
 		b.Set(key, buf, nil)
 		b.Set(idemDayKey(dayNumber(e.rec.CreatedAt), key), nil, nil)
+		b.Set(idemRegKey(e.rec.Registration, key), nil, nil)
 	}
 	return buf, nil
 }
@@ -1066,6 +1109,7 @@ func (s *Store) PurgeIdempotency(ctx context.Context, before time.Time, limit in
 			closer.Close()
 			if derr == nil && dayNumber(rec.CreatedAt) == day {
 				b.Delete(key, nil)
+				b.Delete(idemRegKey(rec.Registration, key), nil)
 				n++
 			}
 		}

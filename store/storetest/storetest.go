@@ -13,7 +13,8 @@
 // The suite checks what the store package documents: atomic updates (all or
 // nothing), reads of one's own staged writes, durability across Close and
 // re-open, migration between pseudonyms, the identifier and day indexes, the
-// outbox's sequence order and per-recipient view, idempotency records,
+// outbox's sequence order and per-recipient view, idempotency records (and
+// forgetting those of one registration),
 // serialised updates of one youth under concurrency, and ErrClosed.
 //
 // For each optional interface of package store the backend implements, it
@@ -59,6 +60,7 @@ func Run(t *testing.T, newLocation func(t *testing.T) Opener) {
 		{"Due", testDue},
 		{"Idempotency", testIdempotency},
 		{"IdempotencyPurge", testIdempotencyPurge},
+		{"IdempotencyOfRegistration", testIdempotencyOfRegistration},
 		{"Durable", testDurable},
 		{"SerialisedPerYouth", testSerialisedPerYouth},
 		{"ParallelYouths", testParallelYouths},
@@ -598,6 +600,68 @@ func testIdempotencyPurge(t *testing.T, open Opener) {
 	if n, err := s.PurgeIdempotency(ctx, day(2027, 1, 1), 100); err != nil || n != 1 {
 		t.Fatalf("purge of the rest: %d %v", n, err)
 	}
+}
+
+// testIdempotencyOfRegistration: DeleteIdempotencyOf forgets the records
+// that name one registration, committed or staged, whatever their
+// institution and key, and no other: not one that named it once and names
+// another now, nor one put after it in the same update.
+func testIdempotencyOfRegistration(t *testing.T, open Opener) {
+	s := mustOpen(t, open)
+	y := []pseudonym.Pseudonym{Youth(1, 1)}
+	a, b := store.NewID(), store.NewID()
+	rec := func(id store.ID) store.Idempotency {
+		return store.Idempotency{Registration: id, Youth: y[0], CreatedAt: t0, Result: []byte("result")}
+	}
+	update := func(fn func(tx store.Tx)) {
+		t.Helper()
+		if err := s.Update(ctx, y, func(tx store.Tx) error { fn(tx); return nil }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	update(func(tx store.Tx) {
+		tx.PutIdempotency("ggd", "k1", rec(a))
+		tx.PutIdempotency("ggd", "k2", rec(a))
+		tx.PutIdempotency("school", "k1", rec(b))
+		tx.PutIdempotency("ggd", "moved", rec(a))
+	})
+	update(func(tx store.Tx) { tx.PutIdempotency("ggd", "moved", rec(b)) })
+	update(func(tx store.Tx) {
+		tx.PutIdempotency("wij", "staged", rec(a))
+		tx.DeleteIdempotencyOf(a)
+		for _, k := range [][2]string{{"ggd", "k1"}, {"ggd", "k2"}, {"wij", "staged"}} {
+			if _, ok := tx.Idempotency(k[0], k[1]); ok {
+				t.Errorf("in the update, %v is still there", k)
+			}
+		}
+		tx.PutIdempotency("wij", "after", rec(a))
+	})
+	want := map[[2]string]bool{
+		{"ggd", "k1"}: false, {"ggd", "k2"}: false, {"wij", "staged"}: false,
+		{"school", "k1"}: true, {"ggd", "moved"}: true, {"wij", "after"}: true,
+	}
+	check := func(when string) {
+		t.Helper()
+		s.View(ctx, y, func(r store.Reader) error {
+			for k, w := range want {
+				if _, ok := r.Idempotency(k[0], k[1]); ok != w {
+					t.Errorf("%s: %v found = %v, want %v", when, k, ok, w)
+				}
+			}
+			return nil
+		})
+	}
+	check("after the update")
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s = openStore(t, open)
+	check("after re-open")
+	// What is left is purged as ever; what was forgotten is not counted.
+	if n, err := s.PurgeIdempotency(ctx, t0.AddDate(0, 0, 2), 100); err != nil || n != 3 {
+		t.Fatalf("purge: %d %v, want 3", n, err)
+	}
+	update(func(tx store.Tx) { tx.DeleteIdempotencyOf(b) }) // nothing left to forget
 }
 
 func testDurable(t *testing.T, open Opener) {
