@@ -93,10 +93,11 @@ type EmailChannel struct {
 	ClientRefs RefOpener
 	// Mailbox is the institution's functional mailbox; empty if none.
 	Mailbox string
-	// Region and DisplayName are for the message (see Notice.Region and
-	// Notice.Name).
+	// Region, DisplayName and RuleLabel are for the message (see
+	// Notice.Region, Notice.Name and Notice.RuleLabel).
 	Region      string
 	DisplayName func(institution string) string
+	RuleLabel   func(rule string) string
 }
 
 // Name implements Channel.
@@ -120,7 +121,8 @@ func (c *EmailChannel) Deliver(ctx context.Context, e store.Event) error {
 	if len(to) == 0 {
 		return nil
 	}
-	m, err := c.Templates.Render(Notice{Event: e, Region: c.Region, Name: c.DisplayName, ClientRef: clientRef(c.ClientRefs, e, reg)})
+	m, err := c.Templates.Render(Notice{Event: e, Region: c.Region, Name: c.DisplayName, RuleLabel: c.RuleLabel,
+		ClientRef: clientRef(c.ClientRefs, e, reg)})
 	if err != nil {
 		return err
 	}

@@ -65,7 +65,7 @@ func newWorker(c config, cov *rules.Covenant, st backend, refs notify.RefOpener,
 		ids = append(ids, inst.ID)
 		if sender != nil {
 			channels[inst.ID] = append(channels[inst.ID], &notify.EmailChannel{Sender: sender, Templates: tm, Registrations: st,
-				ClientRefs: refs, Mailbox: inst.Email, Region: cov.Region, DisplayName: cov.InstitutionName})
+				ClientRefs: refs, Mailbox: inst.Email, Region: cov.Region, DisplayName: cov.InstitutionName, RuleLabel: cov.RuleLabel})
 		}
 		if h := hooks[inst.ID]; h != nil {
 			channels[inst.ID] = append(channels[inst.ID], &notify.WebhookChannel{Hook: h, Registrations: st, ClientRefs: refs})
