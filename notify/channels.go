@@ -107,19 +107,9 @@ func (c *EmailChannel) Name() string { return "email" }
 // goes to the mailbox only; with no address at all there is nothing to
 // send, which counts as delivered.
 func (c *EmailChannel) Deliver(ctx context.Context, e store.Event) error {
-	var to []string
-	reg, found, err := recipientReg(ctx, c.Registrations, e)
-	if err != nil {
+	to, reg, err := c.addresses(ctx, e)
+	if err != nil || len(to) == 0 {
 		return err
-	}
-	if found && reg.Contact.Email != "" {
-		to = append(to, reg.Contact.Email)
-	}
-	if c.Mailbox != "" && !slices.Contains(to, c.Mailbox) {
-		to = append(to, c.Mailbox)
-	}
-	if len(to) == 0 {
-		return nil
 	}
 	m, err := c.Templates.Render(Notice{Event: e, Region: c.Region, Name: c.DisplayName, RuleLabel: c.RuleLabel,
 		ClientRef: clientRef(c.ClientRefs, e, reg)})
@@ -127,6 +117,31 @@ func (c *EmailChannel) Deliver(ctx context.Context, e store.Event) error {
 		return err
 	}
 	return c.Sender.Send(ctx, to, m)
+}
+
+// Addresses returns where Deliver would mail e: the professional on the
+// registration e is about, if it is still there and has an e-mail address,
+// and the mailbox. None: the channel has nowhere to send e (Deliver sends
+// nothing). It needs only Registrations and Mailbox.
+func (c *EmailChannel) Addresses(ctx context.Context, e store.Event) ([]string, error) {
+	to, _, err := c.addresses(ctx, e)
+	return to, err
+}
+
+// addresses is Addresses, and the registration e is about (zero if gone).
+func (c *EmailChannel) addresses(ctx context.Context, e store.Event) ([]string, store.Registration, error) {
+	var to []string
+	reg, found, err := recipientReg(ctx, c.Registrations, e)
+	if err != nil {
+		return nil, reg, err
+	}
+	if found && reg.Contact.Email != "" {
+		to = append(to, reg.Contact.Email)
+	}
+	if c.Mailbox != "" && !slices.Contains(to, c.Mailbox) {
+		to = append(to, c.Mailbox)
+	}
+	return to, reg, nil
 }
 
 // WebhookChannel posts an institution's events to its client system.
