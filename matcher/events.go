@@ -27,7 +27,8 @@ type Event struct {
 	// Others are the other institutions actively involved (match and
 	// coordinator events).
 	Others []Party
-	// Coordinator is the assigned coordinator (coordinator events).
+	// Coordinator is the case's coordinator: the newly assigned one in a
+	// coordinator event, the current one (if any) in a match event.
 	Coordinator Coordinator
 	// Subject is the institution whose action caused the event (ended,
 	// removed, case closed).

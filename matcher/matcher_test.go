@@ -33,15 +33,24 @@ func TestRegisterMatchAndCoordinator(t *testing.T) {
 	if second.Coordinator.Institution != wij || second.Coordinator.Rule == "" {
 		t.Fatalf("coordinator = %+v, want %s with a rule", second.Coordinator, wij)
 	}
-	if got := types(e.events(t, school)); !slices.Equal(got, []string{"no-match", "match", "coordinator"}) {
+	// One event per recipient: the match names the coordinator and its
+	// rule; no coordinator event of its own.
+	sev := e.events(t, school)
+	if got := types(sev); !slices.Equal(got, []string{"no-match", "match"}) {
 		t.Fatalf("school events: %v", got)
 	}
+	if m := sev[1]; m.Coordinator != wij || m.Rule != second.Coordinator.Rule {
+		t.Fatalf("school match event names coordinator %q rule %q, want %s %s", m.Coordinator, m.Rule, wij, second.Coordinator.Rule)
+	}
 	ev := e.events(t, wij)
-	if got := types(ev); !slices.Equal(got, []string{"match", "coordinator"}) {
+	if got := types(ev); !slices.Equal(got, []string{"match"}) {
 		t.Fatalf("wij events: %v", got)
 	}
 	if ev[0].Registration != second.ID || len(ev[0].Others) != 1 || ev[0].Others[0].Institution != school {
 		t.Fatalf("wij match event: %+v", ev[0])
+	}
+	if ev[0].Coordinator != wij || ev[0].Rule != second.Coordinator.Rule {
+		t.Fatalf("wij match event names coordinator %q rule %q", ev[0].Coordinator, ev[0].Rule)
 	}
 
 	// The school now sees the match too.
@@ -506,9 +515,15 @@ func TestCoordinatorIsKeptUnlessFinalSay(t *testing.T) {
 	if res.Coordinator.Institution != jbn || res.Coordinator.Rule != "jeugdbescherming-doorzettingsmacht" {
 		t.Fatalf("final say not taken: %+v", res.Coordinator)
 	}
+	// The report that gave JBN the final say made a match: the old
+	// coordinator learns of the new one in that match event, the only
+	// event the report gave it.
 	ev := e.events(t, wij)
-	if last := ev[len(ev)-1]; last.Type != store.EventCoordinator || last.Coordinator != jbn {
+	if last := ev[len(ev)-1]; last.Type != store.EventMatch || last.Coordinator != jbn || last.Rule != "jeugdbescherming-doorzettingsmacht" {
 		t.Fatalf("the old coordinator was not told: %+v", last)
+	}
+	if prev := ev[len(ev)-2]; prev.Type != store.EventMatch || prev.Subject != ggd || prev.Coordinator != wij {
+		t.Fatalf("wij's event of the GGD's report: %+v", prev)
 	}
 }
 
@@ -526,7 +541,7 @@ func TestEventsAreTheCallersOwn(t *testing.T) {
 	for _, ev := range all {
 		got = append(got, ev.Type.String())
 	}
-	if !slices.Equal(got, []string{"match", "coordinator", "no-match"}) {
+	if !slices.Equal(got, []string{"match", "no-match"}) {
 		t.Fatalf("wij events: %v", got)
 	}
 	for _, ev := range all {
@@ -570,5 +585,81 @@ func TestEndOfAnEndedRegistrationCommitsWhatIsDue(t *testing.T) {
 	}
 	if st, err := e.m.ExpireDue(ctx); err != nil || st.Ended != 0 {
 		t.Fatalf("expiry run after: %+v %v", st, err)
+	}
+}
+
+// One update tells each recipient once: a report that makes a match and
+// assigns a coordinator gives each institution one match event naming the
+// coordinator and its rule; a coordinator event goes out only when the
+// coordinator changes without a match (its registration ends, or a rule with
+// the final say takes over on a refresh).
+func TestOneEventPerRecipientPerUpdate(t *testing.T) {
+	e := newEnv(t)
+	seen := map[string]int{}
+	// news returns the events inst got since the last call.
+	news := func(inst string) []store.Event {
+		t.Helper()
+		all := e.events(t, inst)
+		out := all[seen[inst]:]
+		seen[inst] = len(all)
+		return out
+	}
+	expect := func(step, inst string, typ store.EventType, coordinator, rule string) {
+		t.Helper()
+		got := news(inst)
+		if len(got) != 1 || got[0].Type != typ || got[0].Coordinator != coordinator || got[0].Rule != rule {
+			t.Fatalf("%s: %s got %+v, want one %s event naming coordinator %q rule %q", step, inst, got, typ, coordinator, rule)
+		}
+	}
+
+	e.register(t, school, e.signal(t, 1))
+	expect("a lone report", school, store.EventNoMatch, "", "")
+
+	e.register(t, wij, e.involvement(t, 1))
+	for _, inst := range []string{school, wij} {
+		expect("a match", inst, store.EventMatch, wij, "wij-team-stad-groningen")
+	}
+
+	// A third institution: a match for everyone, naming the coordinator,
+	// who stays.
+	e.register(t, ggd, e.involvement(t, 1))
+	for _, inst := range []string{school, wij, ggd} {
+		expect("a third institution", inst, store.EventMatch, wij, "wij-team-stad-groningen")
+	}
+
+	// The coordinator's registration ends while two others stay: they hear
+	// that it ended and who coordinates now.
+	e.clock.Add(time.Hour)
+	v, err := e.m.Lookup(ctx, matcher.Actor{Institution: wij}, e.youth(t, 1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.m.End(ctx, matcher.Actor{Institution: wij}, v.ID, time.Time{}); err != nil {
+		t.Fatal(err)
+	}
+	if got := news(wij); len(got) != 0 {
+		t.Fatalf("wij ended its own registration and got %+v", got)
+	}
+	for _, inst := range []string{school, ggd} {
+		got := news(inst)
+		if !slices.Equal(types(got), []string{"ended", "coordinator"}) || got[1].Coordinator != ggd || got[1].Rule != "eerste-zorgaanbieder" {
+			t.Fatalf("the coordinator ended: %s got %+v", inst, got)
+		}
+	}
+
+	// Youth protection joins: a match naming the coordinator, who stays;
+	// on a refresh as a child-protection client its final say takes over,
+	// with no match: a coordinator event for each.
+	e.register(t, jbn, e.involvement(t, 1))
+	for _, inst := range []string{school, ggd, jbn} {
+		expect("youth protection joins", inst, store.EventMatch, ggd, "eerste-zorgaanbieder")
+	}
+	j := e.involvement(t, 1)
+	j.Sector = "child-protection"
+	if res := e.register(t, jbn, j); !res.Refreshed || res.Coordinator.Institution != jbn {
+		t.Fatalf("refresh as a child-protection client: %+v", res)
+	}
+	for _, inst := range []string{school, ggd, jbn} {
+		expect("the final say", inst, store.EventCoordinator, jbn, "jeugdbescherming-doorzettingsmacht")
 	}
 }

@@ -63,16 +63,16 @@ func (nopObserver) Registered(Kind, Outcome) {}
 func (nopObserver) Committed(Commit)         {}
 
 // observe tells the observer about one committed change, from the events
-// it appended.
-func (m *Matcher) observe(events []store.Event) {
+// it appended and whether it assigned a coordinator (which a match event
+// may announce, without a coordinator event).
+func (m *Matcher) observe(events []store.Event, assigned bool) {
 	if _, ok := m.obs.(nopObserver); ok {
 		return
 	}
-	c := Commit{Events: make([]EventType, len(events))}
+	c := Commit{Events: make([]EventType, len(events)), Assigned: assigned}
 	for i, e := range events {
 		c.Events[i] = e.Type
 		c.Matched = c.Matched || e.Type == store.EventMatch
-		c.Assigned = c.Assigned || e.Type == store.EventCoordinator
 	}
 	m.obs.Committed(c)
 }

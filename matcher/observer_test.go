@@ -111,7 +111,7 @@ func TestObserver(t *testing.T) {
 	w := e.involvement(t, 1)
 	wres := register(wij, w)
 	expect("a match", []string{"involvement new"},
-		matcher.Commit{Matched: true, Assigned: true, Events: ev("match", "match", "coordinator", "coordinator")})
+		matcher.Commit{Matched: true, Assigned: true, Events: ev("match", "match")})
 
 	w.Contact = contact("B. de Boer")
 	register(wij, w)

@@ -91,7 +91,7 @@ func (m *Matcher) committed(y *youth, err error) error {
 	case err != nil:
 		return err
 	}
-	m.observe(y.events)
+	m.observe(y.events, y.reassigned())
 	return nil
 }
 
@@ -240,7 +240,7 @@ func (y *youth) others(self string) []store.Party {
 }
 
 // announceMatch tells every live institution who else is involved, after
-// reg joined.
+// reg joined. finish adds the coordinator to these events.
 func (y *youth) announceMatch(reg store.Registration) {
 	for _, r := range y.live {
 		y.emit(store.Event{Type: store.EventMatch, Recipient: r.Institution, Registration: r.ID, Urgent: reg.Urgent, Others: y.others(r.Institution), Subject: reg.Institution})
@@ -282,17 +282,12 @@ func (y *youth) decide() rules.Decision {
 	return rules.Decide(c, y.m.cov)
 }
 
-// finish decides the coordinator, announces a change of coordinator, and
-// stages the case record and the events.
+// finish decides the coordinator, announces it, and stages the case record
+// and the events.
 func (y *youth) finish() {
 	y.finished = true
 	y.redecide(y.now)
-	if c := y.kase.Coordinator; c != "" && c != y.prevCoordinator {
-		for _, r := range y.live {
-			y.emit(store.Event{Type: store.EventCoordinator, Recipient: r.Institution, Registration: r.ID,
-				Coordinator: c, Rule: y.kase.Rule, Others: y.others(r.Institution)})
-		}
-	}
+	y.announceCoordinator()
 	if len(y.regs) == 0 {
 		if y.had {
 			y.tx.DeleteCase()
@@ -304,4 +299,35 @@ func (y *youth) finish() {
 		y.tx.Append(e)
 	}
 	checkYouth(y.tx)
+}
+
+// reassigned reports whether this update assigned a coordinator: a first
+// assignment or a reassignment.
+func (y *youth) reassigned() bool {
+	return y.kase.Coordinator != "" && y.kase.Coordinator != y.prevCoordinator
+}
+
+// announceCoordinator names the case's coordinator, if it has one, and its
+// rule in every match event of this update, and, when the coordinator
+// changed, tells each live institution that got no match event in this
+// update in a coordinator event of its own: one event per recipient per
+// update.
+func (y *youth) announceCoordinator() {
+	c, rule := y.kase.Coordinator, y.kase.Rule
+	told := map[string]bool{}
+	for i := range y.events {
+		if e := &y.events[i]; e.Type == store.EventMatch {
+			e.Coordinator, e.Rule = c, rule
+			told[e.Recipient] = true
+		}
+	}
+	if !y.reassigned() {
+		return
+	}
+	for _, r := range y.live {
+		if !told[r.Institution] {
+			y.emit(store.Event{Type: store.EventCoordinator, Recipient: r.Institution, Registration: r.ID,
+				Coordinator: c, Rule: rule, Others: y.others(r.Institution)})
+		}
+	}
 }

@@ -93,10 +93,11 @@ type EmailChannel struct {
 	ClientRefs RefOpener
 	// Mailbox is the institution's functional mailbox; empty if none.
 	Mailbox string
-	// Region and DisplayName are for the message (see Notice.Region and
-	// Notice.Name).
+	// Region, DisplayName and RuleLabel are for the message (see
+	// Notice.Region, Notice.Name and Notice.RuleLabel).
 	Region      string
 	DisplayName func(institution string) string
+	RuleLabel   func(rule string) string
 }
 
 // Name implements Channel.
@@ -106,10 +107,33 @@ func (c *EmailChannel) Name() string { return "email" }
 // goes to the mailbox only; with no address at all there is nothing to
 // send, which counts as delivered.
 func (c *EmailChannel) Deliver(ctx context.Context, e store.Event) error {
+	to, reg, err := c.addresses(ctx, e)
+	if err != nil || len(to) == 0 {
+		return err
+	}
+	m, err := c.Templates.Render(Notice{Event: e, Region: c.Region, Name: c.DisplayName, RuleLabel: c.RuleLabel,
+		ClientRef: clientRef(c.ClientRefs, e, reg)})
+	if err != nil {
+		return err
+	}
+	return c.Sender.Send(ctx, to, m)
+}
+
+// Addresses returns where Deliver would mail e: the professional on the
+// registration e is about, if it is still there and has an e-mail address,
+// and the mailbox. None: the channel has nowhere to send e (Deliver sends
+// nothing). It needs only Registrations and Mailbox.
+func (c *EmailChannel) Addresses(ctx context.Context, e store.Event) ([]string, error) {
+	to, _, err := c.addresses(ctx, e)
+	return to, err
+}
+
+// addresses is Addresses, and the registration e is about (zero if gone).
+func (c *EmailChannel) addresses(ctx context.Context, e store.Event) ([]string, store.Registration, error) {
 	var to []string
 	reg, found, err := recipientReg(ctx, c.Registrations, e)
 	if err != nil {
-		return err
+		return nil, reg, err
 	}
 	if found && reg.Contact.Email != "" {
 		to = append(to, reg.Contact.Email)
@@ -117,14 +141,7 @@ func (c *EmailChannel) Deliver(ctx context.Context, e store.Event) error {
 	if c.Mailbox != "" && !slices.Contains(to, c.Mailbox) {
 		to = append(to, c.Mailbox)
 	}
-	if len(to) == 0 {
-		return nil
-	}
-	m, err := c.Templates.Render(Notice{Event: e, Region: c.Region, Name: c.DisplayName, ClientRef: clientRef(c.ClientRefs, e, reg)})
-	if err != nil {
-		return err
-	}
-	return c.Sender.Send(ctx, to, m)
+	return to, reg, nil
 }
 
 // WebhookChannel posts an institution's events to its client system.

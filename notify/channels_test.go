@@ -3,6 +3,7 @@ package notify_test
 import (
 	"context"
 	"errors"
+	"slices"
 	"testing"
 
 	"github.com/vindex-nl/vindex/crypto/clientref"
@@ -76,4 +77,58 @@ func TestWebhookChannelClientRef(t *testing.T) {
 	if n := len(rc.Seen().IDs); n != 4 {
 		t.Fatalf("%d posts, want 4 (none for the store failure)", n)
 	}
+}
+
+// The e-mail channel mails the professional on the event's registration and
+// the institution's mailbox; with neither it has nowhere to send the event,
+// and delivering it sends nothing.
+func TestEmailChannelAddresses(t *testing.T) {
+	withMail, without := store.NewID(), store.NewID()
+	regs := regMap{regs: map[store.ID]store.Registration{
+		withMail: {ID: withMail, Institution: "wij", Contact: store.Contact{Name: "A", Email: "a@wij.example"}},
+		without:  {ID: without, Institution: "wij", Contact: store.Contact{Name: "B", Phone: "050-1"}},
+	}}
+	sent := &recordingSender{}
+	tm, err := notify.BuiltinTemplates("nl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		mailbox string
+		id      store.ID
+		want    []string
+	}{
+		{"", withMail, []string{"a@wij.example"}},
+		{"zorg@wij.example", withMail, []string{"a@wij.example", "zorg@wij.example"}},
+		{"zorg@wij.example", without, []string{"zorg@wij.example"}},
+		{"zorg@wij.example", store.NewID(), []string{"zorg@wij.example"}}, // removed
+		{"", without, nil},
+		{"", store.NewID(), nil},
+	} {
+		ch := &notify.EmailChannel{Sender: sent, Templates: tm, Registrations: regs, Mailbox: tc.mailbox}
+		e := store.Event{Seq: 1, Type: store.EventNoMatch, Recipient: "wij", Registration: tc.id}
+		got, err := ch.Addresses(bg, e)
+		if err != nil || !slices.Equal(got, tc.want) {
+			t.Errorf("mailbox %q: addresses %q %v, want %q", tc.mailbox, got, err, tc.want)
+		}
+		before := len(sent.to)
+		if err := ch.Deliver(bg, e); err != nil {
+			t.Fatal(err)
+		}
+		if sentNow := len(sent.to) > before; sentNow != (len(tc.want) > 0) {
+			t.Errorf("mailbox %q, addresses %q: sent %v", tc.mailbox, tc.want, sentNow)
+		}
+	}
+	broken := &notify.EmailChannel{Registrations: regMap{err: store.ErrUnavailable}, Mailbox: "zorg@wij.example"}
+	if _, err := broken.Addresses(bg, store.Event{Recipient: "wij", Registration: withMail}); !errors.Is(err, store.ErrUnavailable) {
+		t.Errorf("store failure: %v", err)
+	}
+}
+
+// recordingSender records the addresses of each message it is given.
+type recordingSender struct{ to [][]string }
+
+func (s *recordingSender) Send(_ context.Context, to []string, _ notify.Message) error {
+	s.to = append(s.to, to)
+	return nil
 }

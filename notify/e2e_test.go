@@ -5,6 +5,10 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
+	"io"
+	"mime"
+	"mime/multipart"
+	"net/mail"
 	"strings"
 	"testing"
 	"time"
@@ -99,7 +103,8 @@ func TestMatchIsMailedAndPosted(t *testing.T) {
 		t.Fatal(err)
 	}
 	email := func(mailbox string) notify.Channel {
-		return &notify.EmailChannel{Sender: mailer, Templates: tm, Registrations: s, ClientRefs: refs, Mailbox: mailbox, Region: "Groningen", DisplayName: cov.InstitutionName}
+		return &notify.EmailChannel{Sender: mailer, Templates: tm, Registrations: s, ClientRefs: refs, Mailbox: mailbox, Region: "Groningen",
+			DisplayName: cov.InstitutionName, RuleLabel: cov.RuleLabel}
 	}
 	channels := map[string][]notify.Channel{
 		"wij-groningen":         {email(""), &notify.WebhookChannel{Hook: hook, Registrations: s, ClientRefs: refs}},
@@ -131,9 +136,15 @@ func TestMatchIsMailedAndPosted(t *testing.T) {
 	}
 
 	// Who got what: WIJ reported first (no match yet), then the school's
-	// report made the match and the coordinator (WIJ, in the city).
+	// report made the match and assigned the coordinator (WIJ, in the
+	// city): one mail per address for that report, the match, which names
+	// the coordinator and its rule by the covenant's label.
 	// Each mail quotes its recipient's own reference (in the subject and
 	// the body) and never the other institution's.
+	const rule = "wij-team-stad-groningen"
+	if cov.RuleLabel(rule) == rule {
+		t.Fatalf("rule %s has no label in the covenant", rule)
+	}
 	ownRef := map[string]string{"m.devries@wij.example": wijRef, "j.bakker@lyceum.example": schoolRef, "zorg@lyceum.example": schoolRef}
 	bySubject := map[string][]string{}
 	var all []byte
@@ -151,13 +162,17 @@ func TestMatchIsMailedAndPosted(t *testing.T) {
 			if bytes.Contains(r.Data, []byte(other)) {
 				t.Errorf("mail to %s quotes the other institution's reference", to)
 			}
+			if text := mailParts(t, r.Data); strings.Contains(subject, "match met") &&
+				(!strings.Contains(text, "(regel: "+cov.RuleLabel(rule)+")") || strings.Contains(text, rule)) {
+				t.Errorf("mail to %s does not name the rule by its label %q:\n%s", to, cov.RuleLabel(rule), text)
+			}
 		}
 		all = append(all, r.Data...)
 	}
 	want := map[string][]string{
-		"m.devries@wij.example":   {"geen match", "match met Voorbeeldlyceum", "u bent procescoördinator"},
-		"j.bakker@lyceum.example": {"match met WIJ Groningen", "procescoördinatie bij WIJ Groningen"},
-		"zorg@lyceum.example":     {"match met WIJ Groningen", "procescoördinatie bij WIJ Groningen"},
+		"m.devries@wij.example":   {"geen match", "match met Voorbeeldlyceum Groningen, u bent procescoördinator"},
+		"j.bakker@lyceum.example": {"match met WIJ Groningen, procescoördinatie bij WIJ Groningen"},
+		"zorg@lyceum.example":     {"match met WIJ Groningen, procescoördinatie bij WIJ Groningen"},
 	}
 	for to, subjects := range want {
 		got := bySubject[to]
@@ -181,10 +196,15 @@ func TestMatchIsMailedAndPosted(t *testing.T) {
 	seen := rc.Seen()
 	ids, got := seen.IDs, seen.Got
 	// The first post got the 500; it came again later with the same ID.
-	if len(ids) != 4 || ids[3] != ids[0] || len(got) != 3 || seen.Bad != 0 {
+	// WIJ's client system got two events: the no-match, and the match
+	// naming the coordinator and its rule.
+	if len(ids) != 3 || ids[2] != ids[0] || len(got) != 2 || seen.Bad != 0 {
 		t.Fatalf("webhook: ids %v, %d delivered, %d badly signed", ids, len(got), seen.Bad)
 	}
 	for _, ev := range got {
+		if ev.Type == "match" && (ev.Coordinator != "wij-groningen" || ev.Rule != rule) {
+			t.Errorf("webhook: the match names coordinator %q rule %q", ev.Coordinator, ev.Rule)
+		}
 		if ev.ClientRef != wijRef {
 			t.Errorf("webhook %s: client_ref %q, want %q", ev.Type, ev.ClientRef, wijRef)
 		}
@@ -204,5 +224,34 @@ func TestMatchIsMailedAndPosted(t *testing.T) {
 		if bytes.Contains(all, []byte(needle)) {
 			t.Errorf("a message holds the youth's %s", what)
 		}
+	}
+}
+
+// mailParts returns the decoded text and HTML parts of a multipart mail.
+func mailParts(t *testing.T, data []byte) string {
+	t.Helper()
+	msg, err := mail.ReadMessage(bytes.NewReader(data))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, params, err := mime.ParseMediaType(msg.Header.Get("Content-Type"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out strings.Builder
+	mr := multipart.NewReader(msg.Body, params["boundary"])
+	for {
+		p, err := mr.NextPart()
+		if err == io.EOF {
+			return out.String()
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := io.ReadAll(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out.Write(b)
 	}
 }

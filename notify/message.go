@@ -47,6 +47,9 @@ type Notice struct {
 	ClientRef string
 	// Name returns an institution's display name; nil: the ID.
 	Name func(institution string) string
+	// RuleLabel returns a coordinator rule's label, its plain words for
+	// people (rules.Covenant.RuleLabel); nil: the rule's name.
+	RuleLabel func(rule string) string
 }
 
 // Templates render notices: a subject line, a text part and an HTML part.
@@ -91,8 +94,8 @@ func BuiltinTemplates(lang string) (*Templates, error) {
 // "event" runs the one named by the event's type; it is made here, not
 // read from the file. A file without a type's template fails, and every
 // type is tried on a sample notice (urgent and not, if the type can be
-// urgent), so that a template that is missing or fails does so at
-// start-up, not at delivery.
+// urgent; to another institution and to the coordinator itself), so that a
+// template that is missing or fails does so at start-up, not at delivery.
 func LoadTemplates(fsys fs.FS, dir string) (*Templates, error) {
 	funcs := map[string]any{"names": names}
 	var t Templates
@@ -128,8 +131,14 @@ func LoadTemplates(fsys fs.FS, dir string) (*Templates, error) {
 			urgency = append(urgency, true)
 		}
 		for _, urgent := range urgency {
-			if err := t.try(sampleNotice(info.Type, urgent)); err != nil {
-				return nil, fmt.Errorf("%w: %s: event type %q: %v", ErrTemplates, dir, info.Name, err)
+			// To another institution, and to the coordinator itself.
+			n := sampleNotice(info.Type, urgent)
+			self := n
+			self.Event.Recipient = n.Event.Coordinator
+			for _, n := range []Notice{n, self} {
+				if err := t.try(n); err != nil {
+					return nil, fmt.Errorf("%w: %s: event type %q: %v", ErrTemplates, dir, info.Name, err)
+				}
 			}
 		}
 	}
@@ -221,9 +230,13 @@ type data struct {
 	Type, Recipient, ClientRef, Region string
 	Urgent                             bool
 	Others                             []party
-	Coordinator, Rule, Subject, Reason string
-	// SelfCoordinator: the recipient is the coordinator a coordinator
-	// event names ("you are the coordinator", not its own name).
+	Coordinator, Subject, Reason       string
+	// Rule is the label of the rule that chose the coordinator, as the
+	// covenant words it (in the covenant's language, whatever the
+	// template's), or its name if it has no label.
+	Rule string
+	// SelfCoordinator: the recipient is the coordinator the event names
+	// ("you are the coordinator", not its own name).
 	SelfCoordinator bool
 	SubjectLine     string
 }
@@ -275,6 +288,9 @@ func newData(n Notice) data {
 	d := data{
 		Type: e.Type.String(), Recipient: name(e.Recipient), ClientRef: n.ClientRef, Region: n.Region,
 		Urgent: e.Urgent, Rule: e.Rule, Reason: e.Reason,
+	}
+	if e.Rule != "" && n.RuleLabel != nil {
+		d.Rule = n.RuleLabel(e.Rule)
 	}
 	if e.Coordinator != "" {
 		d.Coordinator = name(e.Coordinator)

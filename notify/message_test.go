@@ -127,6 +127,59 @@ func TestRenderCoordinatorToItself(t *testing.T) {
 	}
 }
 
+// A match names the coordinator and the rule by its label, not its name;
+// to the coordinator itself, in the second person. A rule without a label
+// is named by its name.
+func TestRenderMatchNamesCoordinatorAndRuleLabel(t *testing.T) {
+	const slug, label = "wij-team-stad-groningen", "In de stad Groningen coördineert het WIJ-team"
+	labels := func(rule string) string {
+		if rule == slug {
+			return label
+		}
+		return rule
+	}
+	for lang, want := range map[string]struct{ other, self [2]string }{
+		"nl": {[2]string{"procescoördinatie bij WIJ Groningen", "Procescoördinator: WIJ Groningen (regel: " + label + ")"},
+			[2]string{"u bent procescoördinator", "U bent procescoördinator (regel: " + label + ")"}},
+		"en": {[2]string{"WIJ Groningen coordinates", "Coordinator: WIJ Groningen (rule: " + label + ")"},
+			[2]string{"you coordinate", "You are the coordinator (rule: " + label + ")"}},
+	} {
+		tm, err := notify.BuiltinTemplates(lang)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, self := range []bool{false, true} {
+			n := notice(store.EventMatch)
+			n.RuleLabel = labels
+			w := want.other
+			if self {
+				n.Event.Recipient, w = n.Event.Coordinator, want.self
+			}
+			m, err := tm.Render(n)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !strings.Contains(m.Subject, w[0]) || !strings.Contains(m.Text, w[1]) || !strings.Contains(m.HTML, label) {
+				t.Errorf("%s, to the coordinator itself %v: want %q and %q in %q / %q / %q", lang, self, w[0], w[1], m.Subject, m.Text, m.HTML)
+			}
+			if strings.Contains(m.Subject+m.Text+m.HTML, slug) {
+				t.Errorf("%s, to the coordinator itself %v: the rule's name instead of its label: %q / %q", lang, self, m.Subject, m.Text)
+			}
+			if self && (strings.Contains(m.Text, "Coordinator: WIJ") || strings.Contains(m.Text, "Procescoördinator: WIJ")) {
+				t.Errorf("%s: the coordinator's own match mail names it in the third person: %q", lang, m.Text)
+			}
+		}
+		// Without labels (a covenant that gives none), the rule's name.
+		m, err := tm.Render(notice(store.EventMatch))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(m.Text, slug) {
+			t.Errorf("%s: without a label, the rule is not named: %q", lang, m.Text)
+		}
+	}
+}
+
 func TestRenderUrgentAndEscaping(t *testing.T) {
 	tm, err := notify.BuiltinTemplates("nl")
 	if err != nil {

@@ -10,6 +10,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"go.yaml.in/yaml/v3"
 
@@ -123,10 +125,26 @@ func (c *Covenant) InstitutionName(id string) string {
 	return id
 }
 
+// RuleLabel returns the label of the rule named name, or name itself if the
+// rule has no label or the covenant has no such rule.
+func (c *Covenant) RuleLabel(name string) string {
+	for _, r := range c.Rules {
+		if r.Name == name && r.Label != "" {
+			return r.Label
+		}
+	}
+	return name
+}
+
 // Rule is one coordinator rule: when all of its conditions hold, it assigns
 // the earliest-registered eligible institution its assignment selects.
 type Rule struct {
 	Name string
+	// Label says what the rule does in plain words, for people: mails
+	// name the rule by it (e.g. "Jeugdbescherming heeft
+	// doorzettingsmacht"), in the covenant's language, whatever the
+	// mail's. Empty if the covenant gives none; see Covenant.RuleLabel.
+	Label string
 	// FinalSay marks a rule whose institution takes the case over from a
 	// coordinator assigned earlier by another rule (doorzettingsmacht).
 	// Other rules only assign when there is no coordinator.
@@ -215,6 +233,7 @@ type rawInstitution struct {
 
 type rawRule struct {
 	Name     string        `yaml:"name"`
+	Label    *string       `yaml:"label"`
 	FinalSay bool          `yaml:"final_say"`
 	When     rawConditions `yaml:"when"`
 	Assign   rawAssign     `yaml:"assign"`
@@ -548,9 +567,29 @@ func (b *builder) rule(i int, rr rawRule, names map[string]bool) {
 		b.fail(field("name"), "rule %s defined twice", rr.Name)
 	}
 	names[rr.Name] = true
+	if rr.Label != nil {
+		r.Label = b.label(rr.Name, *rr.Label, field("label"))
+	}
 	r.When = b.conditions(rr.Name, rr.When, field)
 	r.Assign = b.assignment(rr.Name, rr.Assign, field)
 	b.c.Rules = append(b.c.Rules, r)
+}
+
+// maxLabel is the most characters a rule's label may have.
+const maxLabel = 120
+
+// label checks a rule's label: some words on one line, at most maxLabel
+// characters.
+func (b *builder) label(rule, l string, line int) string {
+	switch {
+	case strings.TrimSpace(l) == "":
+		b.fail(line, "rule %s: label is empty (leave it out to name the rule by its name)", rule)
+	case strings.ContainsFunc(l, unicode.IsControl):
+		b.fail(line, "rule %s: label has a control character (a line break, a tab): it must be one line of text", rule)
+	case utf8.RuneCountInString(l) > maxLabel:
+		b.fail(line, "rule %s: label is longer than %d characters", rule, maxLabel)
+	}
+	return strings.TrimSpace(l)
 }
 
 // conditions checks a rule's when.

@@ -343,3 +343,27 @@ func FuzzDecide(f *testing.F) {
 		}
 	})
 }
+
+// Every rule of the example covenant has a label, and RuleLabel gives it;
+// a rule without a label, or an unknown one, is named by its name.
+func TestRuleLabels(t *testing.T) {
+	c := exampleCovenant(t)
+	for _, r := range c.Rules {
+		if r.Label == "" || c.RuleLabel(r.Name) != r.Label {
+			t.Errorf("rule %s: label %q, RuleLabel %q", r.Name, r.Label, c.RuleLabel(r.Name))
+		}
+	}
+	if got := c.RuleLabel("jeugdbescherming-doorzettingsmacht"); got != "Jeugdbescherming heeft doorzettingsmacht" {
+		t.Errorf("RuleLabel = %q", got)
+	}
+	if got := c.RuleLabel("no-such-rule"); got != "no-such-rule" {
+		t.Errorf("RuleLabel of an unknown rule = %q", got)
+	}
+	bare, err := rules.Load(strings.NewReader("name: n\ninstitutions: [{id: a, name: A, type: ggd, may_coordinate: true}]\nrules: [{name: any, assign: {any: true}}]\n"), "bare.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := bare.RuleLabel("any"); got != "any" {
+		t.Errorf("RuleLabel of a rule without a label = %q", got)
+	}
+}

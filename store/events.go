@@ -22,10 +22,12 @@ type EventType uint8
 // reuse one.
 const (
 	// EventMatch: another institution is now involved with the
-	// recipient's youth.
+	// recipient's youth. It names the case's coordinator and its rule
+	// (Event.Coordinator, Event.Rule) when the case has one, also when the
+	// same report assigned it.
 	EventMatch EventType = 1
 	// EventCoordinator: a coordinator was (re)assigned for the recipient's
-	// youth.
+	// youth by an update that gave the recipient no match event.
 	EventCoordinator EventType = 2
 	// EventNoMatch: the recipient reported a youth no other institution is
 	// involved with: the initiative is the recipient's.
@@ -64,9 +66,9 @@ type EventTypeInfo struct {
 // eventTypes is the table, in the order of the types' values.
 var eventTypes = [...]EventTypeInfo{
 	{Type: EventMatch, Name: "match", MayBeUrgent: true,
-		Audience: "every institution actively involved with the youth, the one whose report made the match included"},
+		Audience: "every institution actively involved with the youth, the one whose report made the match included; it names the coordinator, if the case has one"},
 	{Type: EventCoordinator, Name: "coordinator",
-		Audience: "every institution actively involved with the youth, when its coordinator changes"},
+		Audience: "every institution actively involved with the youth, when its coordinator changes, except those the same update gave a match event (which names the coordinator)"},
 	{Type: EventNoMatch, Name: "no-match", MayBeUrgent: true,
 		Audience: "the reporting institution only, when no other institution is actively involved"},
 	{Type: EventCaseClosed, Name: "case-closed",

@@ -372,7 +372,9 @@ type Event struct {
 	Urgent       bool
 	// Others are the other involved institutions (match, coordinator).
 	Others []Party
-	// Coordinator and Rule, for coordinator events.
+	// Coordinator and Rule name the coordinator and the rule that chose
+	// it: in a coordinator event the new one, in a match event the case's
+	// (empty if it has none).
 	Coordinator string
 	Rule        string
 	// Subject is the institution whose action caused the event (ended,

@@ -15,8 +15,8 @@
 //     (youth, institution) pair, one lock per youth, a refresh when the
 //     institution is already registered, a match when another institution
 //     is, the coordinator decided by the same rules.Decide, and outbox
-//     events (no match, match, coordinator, ended) written in the same
-//     transaction.
+//     events (no match, match naming the coordinator, coordinator,
+//     ended) written in the same transaction.
 //
 // What they leave out is on vindex's side of the scale: no idempotency
 // records, no key rotation, no expiry loop, no case-closing verbs.
@@ -192,7 +192,8 @@ func (s *SQL) event(ctx context.Context, tx *sql.Tx, recipient, typ string, reg 
 	return err
 }
 
-// announce tells every live party of a newly assigned coordinator.
+// announce tells every live party of a coordinator newly assigned without
+// a match (its registration ended).
 func (s *SQL) announce(ctx context.Context, tx *sql.Tx, ls []live, d rules.Decision, now time.Time) error {
 	if d.Coordinator == "" {
 		return nil
@@ -335,24 +336,25 @@ func (s *SQL) Register(ctx context.Context, inst string, y target.Youth) (target
 			return s.event(ctx, tx, inst, "no_match", id, now, struct{}{})
 		}
 		out = target.NewMatch
-		for _, l := range ls {
-			if err := s.event(ctx, tx, l.inst, "match", l.id, now, map[string]any{"others": others(ls, l.inst), "subject": inst}); err != nil {
+		// The coordinator stays unless none was assigned or a rule with the
+		// final say takes over; the match events name it, as vindex's do.
+		d := rules.Decision{Coordinator: coord, Rule: rule}
+		if nd := s.decide(ls, age, target.Municipality); coord == "" || nd.FinalSay && nd.Coordinator != coord {
+			d = nd
+			if _, err := tx.ExecContext(ctx, s.q[qCoordinator], d.Coordinator, d.Rule, true, youth); err != nil {
 				return err
 			}
 		}
-		if coord != "" {
-			if d := s.decide(ls, age, target.Municipality); !d.FinalSay || d.Coordinator == coord {
-				return nil
+		for _, l := range ls {
+			payload := map[string]any{"others": others(ls, l.inst), "subject": inst}
+			if d.Coordinator != "" {
+				payload["coordinator"], payload["rule"] = d.Coordinator, d.Rule
+			}
+			if err := s.event(ctx, tx, l.inst, "match", l.id, now, payload); err != nil {
+				return err
 			}
 		}
-		d := s.decide(ls, age, target.Municipality)
-		if _, err := tx.ExecContext(ctx, s.q[qCoordinator], d.Coordinator, d.Rule, true, youth); err != nil {
-			return err
-		}
-		if d.Coordinator == coord {
-			return nil
-		}
-		return s.announce(ctx, tx, ls, d, now)
+		return nil
 	})
 	if err != nil {
 		return 0, fmt.Errorf("baseline: %s register: %w", s.d.name, err)

@@ -51,10 +51,10 @@ func TestImportIsDeterministic(t *testing.T) {
 			}
 		}
 		got := outboxOf(t, filepath.Join(data, "store"))
-		// Per youth: no match yet for the first, a match and the
+		// Per youth: no match yet for the first, a match naming the
 		// coordinator for the first two, a match for all three.
-		if len(got) != youths*8 {
-			t.Fatalf("import %d: %d events, want %d", i, len(got), youths*8)
+		if len(got) != youths*6 {
+			t.Fatalf("import %d: %d events, want %d", i, len(got), youths*6)
 		}
 		if i == 0 {
 			want = got

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/vindex-nl/vindex/notify"
@@ -65,7 +66,7 @@ func newWorker(c config, cov *rules.Covenant, st backend, refs notify.RefOpener,
 		ids = append(ids, inst.ID)
 		if sender != nil {
 			channels[inst.ID] = append(channels[inst.ID], &notify.EmailChannel{Sender: sender, Templates: tm, Registrations: st,
-				ClientRefs: refs, Mailbox: inst.Email, Region: cov.Region, DisplayName: cov.InstitutionName})
+				ClientRefs: refs, Mailbox: inst.Email, Region: cov.Region, DisplayName: cov.InstitutionName, RuleLabel: cov.RuleLabel})
 		}
 		if h := hooks[inst.ID]; h != nil {
 			channels[inst.ID] = append(channels[inst.ID], &notify.WebhookChannel{Hook: h, Registrations: st, ClientRefs: refs})
@@ -152,7 +153,10 @@ server has the store open.
 
   status             per institution and channel: events not yet delivered,
                      events being retried (attempts, last error, next try)
-                     and dead ones (given up after notify_max_age)
+                     and dead ones (given up after notify_max_age); events
+                     no channel of an institution can carry (no e-mail
+                     address, no webhook) are counted apart, not as
+                     undelivered
   retry [INSTITUTION]
                      put the dead events back (of one institution, or all):
                      the server tries them again as soon as it runs
@@ -189,7 +193,7 @@ func outboxCmd(args []string, stdout, stderr io.Writer) error {
 	}
 	switch verb {
 	case "status":
-		return outboxStatus(stdout, st, insts, deliveryChannels(c, hooks))
+		return outboxStatus(stdout, st, cov, insts, deliveryChannels(c, hooks))
 	case "retry":
 		return outboxRetry(stdout, st, insts)
 	}
@@ -215,12 +219,18 @@ func parseOutboxArgs(args []string, stderr io.Writer) (verb, only string, c conf
 }
 
 // outboxStatus prints, per institution and configured channel, the
-// events not yet delivered, those being retried and the dead ones.
-func outboxStatus(stdout io.Writer, st backend, insts []string, configured func(string) []string) error {
+// events not yet delivered, those being retried and the dead ones. An event
+// the e-mail channel has no address for (none on its registration, no
+// mailbox in the covenant) is not counted as undelivered: the server
+// settles it without sending. When no other channel of the institution
+// carries it either, a line after the table counts such events.
+func outboxStatus(stdout io.Writer, st backend, cov *rules.Covenant, insts []string, configured func(string) []string) error {
 	ctx := context.Background()
 	fmt.Fprintf(stdout, "%-32s %-8s %10s %9s %6s\n", "INSTITUTION", "CHANNEL", "UNDELIVERED", "RETRYING", "DEAD")
+	var notes []string
 	for _, inst := range insts {
-		for _, ch := range configured(inst) {
+		chans := configured(inst)
+		for _, ch := range chans {
 			evs, log, err := store.Undelivered(ctx, st, inst, ch, 100000)
 			if err != nil {
 				return err
@@ -229,14 +239,45 @@ func outboxStatus(stdout io.Writer, st backend, insts []string, configured func(
 			if err != nil {
 				return err
 			}
-			if len(evs) == 0 && len(dead) == 0 {
+			nowhere := 0
+			if ch == "email" {
+				if nowhere, err = unaddressed(ctx, st, cov, inst, evs); err != nil {
+					return err
+				}
+			}
+			if nowhere > 0 && !slices.Contains(chans, "webhook") {
+				notes = append(notes, fmt.Sprintf("%s: %d events no channel can carry (no e-mail address on their registrations or in the covenant, no webhook); not counted as undelivered",
+					inst, nowhere))
+			}
+			if len(evs) == nowhere && len(dead) == 0 {
 				continue
 			}
 			n, last := retrying(log)
-			fmt.Fprintf(stdout, "%-32s %-8s %10d %9d %6d%s\n", inst, ch, len(evs), n, len(dead), last)
+			fmt.Fprintf(stdout, "%-32s %-8s %10d %9d %6d%s\n", inst, ch, len(evs)-nowhere, n, len(dead), last)
 		}
 	}
+	for _, note := range notes {
+		fmt.Fprintln(stdout, note)
+	}
 	return nil
+}
+
+// unaddressed counts the events of evs, inst's, that the e-mail channel has
+// no address for.
+func unaddressed(ctx context.Context, st backend, cov *rules.Covenant, inst string, evs []store.Event) (int, error) {
+	i, _ := cov.Institution(inst)
+	mail := &notify.EmailChannel{Registrations: st, Mailbox: i.Email}
+	n := 0
+	for _, e := range evs {
+		to, err := mail.Addresses(ctx, e)
+		if err != nil {
+			return 0, err
+		}
+		if len(to) == 0 {
+			n++
+		}
+	}
+	return n, nil
 }
 
 // retrying counts the deliveries of log that are being retried, and

@@ -382,7 +382,8 @@ func covenantOf(c config) (*rules.Covenant, error) {
 const covenantUsage = `Usage:
   vindex covenant check FILE
       validates a covenant; prints every problem as FILE:LINE: message and
-      exits 1 if there is one.
+      exits 1 if there is one; if there is none, lists the rules in order
+      with their labels (how mails name them).
   vindex covenant test FILE SCENARIOS...
       decides every scenario of the scenario files under the covenant FILE
       and prints PASS or FAIL per scenario; exits 1 if one fails. The format
@@ -401,6 +402,13 @@ func covenantCmd(args []string, stdout, stderr io.Writer) error {
 	if args[0] == "check" {
 		fmt.Fprintf(stdout, "%s: ok: %q, %d municipalities, %d institutions, %d rules\n",
 			args[1], cov.Name, len(cov.Municipalities), len(cov.Institutions), len(cov.Rules))
+		for _, r := range cov.Rules {
+			label := r.Label
+			if label == "" {
+				label = "(no label: mails name the rule " + r.Name + ")"
+			}
+			fmt.Fprintf(stdout, "  rule %s: %s\n", r.Name, label)
+		}
 		return nil
 	}
 	pass, fail := 0, 0
