@@ -110,7 +110,7 @@ var readmeKinds = map[string]readmeKind{
 	"illustration":    {nil, nil, func(_ *readmeHarness, t *testing.T, b readmeBlock) { t.Skip(b.opts["reason"]) }},
 }
 
-var readmeClassRE = regexp.MustCompile(`^<!-- readme: (.*) -->$`)
+var readmeClassRE = regexp.MustCompile(`^<!-- readme: (\S.*) -->$`)
 
 // readmeHowTo ends the error of a block without a classification.
 const readmeHowTo = `put <!-- readme: KIND --> on the line before it: run, run-with-server, serve or check for sh; config, webhooks, webhook-body, go; or illustration REASON (see TestReadme in cmd/vindex/readme_test.go)`
