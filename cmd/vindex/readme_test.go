@@ -196,7 +196,8 @@ type readmeHarness struct {
 }
 
 // readmeEnv is the blocks' environment: the test's without VINDEX_*
-// settings, the binary first on PATH, and servers on a free port.
+// settings, the binary first on PATH, and servers (and their metrics) on
+// free ports.
 func readmeEnv(t *testing.T) []string {
 	bin := t.TempDir()
 	if err := os.Symlink(binary, filepath.Join(bin, "vindex")); err != nil {
@@ -208,7 +209,7 @@ func readmeEnv(t *testing.T) []string {
 			env = append(env, kv)
 		}
 	}
-	return append(env, "PATH="+bin+string(os.PathListSeparator)+os.Getenv("PATH"), "VINDEX_LISTEN=127.0.0.1:0")
+	return append(env, "PATH="+bin+string(os.PathListSeparator)+os.Getenv("PATH"), "VINDEX_LISTEN=127.0.0.1:0", "VINDEX_METRICS_LISTEN=127.0.0.1:0")
 }
 
 // scratch is an empty directory with the block's files=.
