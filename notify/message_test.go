@@ -15,7 +15,7 @@ import (
 )
 
 var names = map[string]string{
-	"ggd-groningen": "GGD Groningen", "wij-groningen": "WIJ Groningen", "school-example-lyceum": "Voorbeeldlyceum",
+	"ggd-groningen": "GGD Groningen", "wij-groningen": "WIJ Groningen", "school-example-lyceum": "Voorbeeldlyceum", "gemeente-het-hogeland": "Gemeente Het Hogeland",
 }
 
 func name(id string) string { return names[id] }
@@ -96,6 +96,32 @@ func TestRenderUnknownEventType(t *testing.T) {
 
 // The coordinator's own mail says that it coordinates, in the second
 // person; the others' mails name it.
+// A death is worded as one: every registration ended, recorded by the
+// municipality named, not "the municipality is no longer involved".
+func TestRenderDeath(t *testing.T) {
+	for lang, want := range map[string][2]string{
+		"nl": {"jeugdige overleden", "vastgelegd door Gemeente Het Hogeland"},
+		"en": {"youth died", "recorded by Gemeente Het Hogeland"},
+	} {
+		tm, err := notify.BuiltinTemplates(lang)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := notice(store.EventEnded)
+		n.Event.Reason, n.Event.Subject = "death", "gemeente-het-hogeland"
+		m, err := tm.Render(n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(m.Subject, want[0]) || !strings.Contains(m.Text, want[1]) || !strings.Contains(m.HTML, want[1]) {
+			t.Errorf("%s: %q / %q", lang, m.Subject, m.Text)
+		}
+		if strings.Contains(m.Text, "niet langer betrokken") || strings.Contains(m.Text, "no longer involved") {
+			t.Errorf("%s: the municipality worded as an involvement: %q", lang, m.Text)
+		}
+	}
+}
+
 func TestRenderCoordinatorToItself(t *testing.T) {
 	for lang, want := range map[string][2]string{
 		"nl": {"u bent procescoördinator", "bent u procescoördinator"},
