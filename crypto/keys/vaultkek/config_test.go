@@ -107,3 +107,14 @@ func TestVaultEnvironmentIgnored(t *testing.T) {
 		t.Fatalf("wrapping with VAULT_* set elsewhere: %v", err)
 	}
 }
+
+// A VAULT_* variable the client library cannot parse stops start-up with
+// an error that says to unset it (the library will not make a client).
+func TestUnparsableVaultEnvironmentNamed(t *testing.T) {
+	srv, ca := fakeVault(t)
+	t.Setenv("VAULT_CACERT", filepath.Join(t.TempDir(), "nope.pem"))
+	_, err := vaultkek.Open(ctx, vaultkek.Config{Address: srv.URL, KeyPath: "transit/keys/vindex-kek", CACert: ca, Token: "t"})
+	if !errors.Is(err, vaultkek.ErrConfig) || !strings.Contains(err.Error(), "nope.pem") || !strings.Contains(err.Error(), "unset it") {
+		t.Fatalf("an unparsable VAULT_CACERT: %v", err)
+	}
+}

@@ -28,6 +28,8 @@
 // VAULT_AGENT_ADDR, VAULT_CACERT, VAULT_TOKEN, VAULT_NAMESPACE,
 // VAULT_HEADERS, VAULT_WRAP_TTL, VAULT_MAX_RETRIES, …) change nothing, and
 // neither do the HTTP(S)_PROXY variables: vindex talks to Vault directly.
+// (The library still parses them when it makes a client, so one it cannot
+// parse, such as a VAULT_CACERT file that does not exist, stops start-up.)
 // Vault's certificate is always verified (TLS 1.2 or later, against CACert
 // or the system's roots); Open refuses to start when VAULT_SKIP_VERIFY is
 // set to anything but a false value, so that nobody believes it took effect.
@@ -210,6 +212,12 @@ func newClient(c Config) (*api.Client, error) {
 		MinRetryWait: time.Second,
 		MaxRetryWait: 1500 * time.Millisecond,
 		MaxRetries:   1,
+	}
+	// NewClient makes the library's default configuration, from the
+	// environment, even though vc replaces it; it fails if that does.
+	if def := api.DefaultConfig(); def.Error != nil {
+		return nil, fmt.Errorf("%w: %v (vindex ignores VAULT_* variables, but the Vault client library "+
+			"refuses one it cannot parse: unset it)", ErrConfig, redact(def.Error))
 	}
 	client, err := api.NewClient(vc)
 	if err != nil {
