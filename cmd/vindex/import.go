@@ -151,6 +151,9 @@ type importer struct {
 // (the key-encryption key only for as long as it takes to unwrap them), the
 // store and a matcher on it.
 func openImport(c config, stderr io.Writer) (*importer, error) {
+	if err := checkDataDir(c.Data); err != nil {
+		return nil, err
+	}
 	logger := newLogger(stderr, "warn")
 	cov, err := covenantOf(c)
 	if err != nil {

@@ -169,6 +169,9 @@ func outboxCmd(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	if err := checkDataDir(c.Data); err != nil {
+		return err
+	}
 	cov, err := covenantOf(c)
 	if err != nil {
 		return err

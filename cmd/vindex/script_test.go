@@ -2,6 +2,7 @@ package main
 
 import (
 	"errors"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -33,7 +34,12 @@ func (f runFunc) Run() int { return f() }
 //	exits CODE PROGRAM [ARGS...]
 //
 // which runs PROGRAM and fails unless it exits with status CODE; stdout
-// and stderr then match its output as after exec. $EXAMPLES is the
+// and stderr then match its output as after exec, and
+//
+//	private PATH
+//
+// which fails if PATH or anything under it has a group or other
+// permission bit. $EXAMPLES is the
 // repository's examples directory and $SCENARIOS rules/testdata/scenarios.
 func TestScripts(t *testing.T) {
 	root, err := filepath.Abs(filepath.Join("..", ".."))
@@ -51,7 +57,7 @@ func TestScripts(t *testing.T) {
 			env.Setenv("GORACE", strings.TrimSpace(os.Getenv("GORACE")+" atexit_sleep_ms=0"))
 			return nil
 		},
-		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){"exits": exitsCmd},
+		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){"exits": exitsCmd, "private": privateCmd},
 	})
 }
 
@@ -75,4 +81,28 @@ func exitsCmd(ts *testscript.TestScript, neg bool, args []string) {
 	if got != want {
 		ts.Fatalf("exit status %d, want %d", got, want)
 	}
+}
+
+// privateCmd is the scripts' "private PATH".
+func privateCmd(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 1 {
+		ts.Fatalf("usage: private PATH")
+	}
+	n := 0
+	err := filepath.WalkDir(ts.MkAbs(args[0]), func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		info, err := d.Info()
+		if err != nil {
+			return err
+		}
+		if perm := info.Mode().Perm(); perm&0o077 != 0 {
+			ts.Fatalf("private: %s has mode %04o", path, perm)
+		}
+		n++
+		return nil
+	})
+	ts.Check(err)
+	ts.Logf("private: %d files and directories", n)
 }

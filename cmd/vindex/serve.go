@@ -81,6 +81,10 @@ func level(name string) slog.Level {
 
 // run serves until ctx is done, then shuts down gracefully.
 func run(ctx context.Context, c config, stdout io.Writer, logger *slog.Logger) error {
+	// Before anything is made in it, or Vault is asked.
+	if err := checkDataDir(c.Data); err != nil {
+		return err
+	}
 	cov, devTokens, err := serveCovenant(c, logger)
 	if err != nil {
 		return err

@@ -1,7 +1,12 @@
 package main
 
 import (
+	"errors"
+	"fmt"
+	"io/fs"
 	"log/slog"
+	"os"
+	"strings"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -53,7 +58,8 @@ var (
 func serveUse(logger *slog.Logger) storeUse { return storeUse{log: logger, reports: true} }
 
 // openStore opens (creating if needed) the store of c's data directory for
-// use. It fails while another process has the store open.
+// use. It fails while another process has the store open. The commands
+// that call it check the data directory first (checkDataDir).
 func openStore(c config, use storeUse) (backend, error) {
 	o := &pebblestore.Options{Logger: use.log, MinFreeBytes: -1}
 	if o.Logger == nil {
@@ -67,4 +73,35 @@ func openStore(c config, use storeUse) (backend, error) {
 		return nil, err // not a nil *pebblestore.Store in a non-nil backend
 	}
 	return s, nil
+}
+
+// checkDataDir refuses a data directory that group or others have any
+// access to: the store, the keysets and the tokens live there. One that
+// does not exist yet passes: vindex creates it 0700 (and the store its
+// files 0600). Every command that opens the data directory (serve, keys,
+// import, outbox) calls it before anything else touches the directory.
+func checkDataDir(dir string) error {
+	info, err := os.Stat(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("data directory: %w", err)
+	}
+	if !info.IsDir() {
+		return fmt.Errorf("data directory %s is not a directory", dir)
+	}
+	if perm := info.Mode().Perm(); perm&0o077 != 0 {
+		return fmt.Errorf("data directory %s holds the store, the keysets and the tokens, and may not be open to group "+
+			"or others (mode %04o): chmod 700 %s", dir, perm, shellQuote(dir))
+	}
+	return nil
+}
+
+// shellQuote quotes path for a shell command line, if it needs it.
+func shellQuote(path string) string {
+	if path != "" && strings.Trim(path, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789/._-+=,:@") == "" {
+		return path
+	}
+	return "'" + strings.ReplaceAll(path, "'", `'\''`) + "'"
 }

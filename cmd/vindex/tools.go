@@ -76,6 +76,9 @@ func keysCmd(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	if err := checkDataDir(c.Data); err != nil {
+		return err
+	}
 	prf, ref := keysetFiles(c)
 	target := prf
 	if o.refs {

@@ -14,6 +14,20 @@
 // registrations with the same reference have unrelated ciphertexts, so the
 // store does not show which registrations share one.
 //
+// # Padding
+//
+// The ciphertext's length must not tell a reference's length, so the
+// plaintext sealed is always PaddedLen bytes:
+//
+//	0x00, the reference's length (1 to MaxLen), the reference, zero bytes
+//
+// References sealed before padding was introduced hold the bare reference
+// as plaintext. Those still open: a reference never begins with a zero
+// byte (Valid allows none), so a plaintext that does is padded, and one
+// that does not is an older bare reference. A padded plaintext that is not
+// exactly as above does not open. Such older references are sealed anew,
+// padded, when their registration is next reported.
+//
 // The keyset's keys are XAES-256-GCM keys (192-bit nonces, drawn at random
 // per message: no practical limit on how many references one key seals).
 // Rotation adds a key and makes it primary; references sealed under an
@@ -39,6 +53,10 @@ import (
 
 // MaxLen is the longest reference in bytes.
 const MaxLen = 64
+
+// PaddedLen is the length of every padded plaintext: a zero byte, a length
+// byte and MaxLen bytes of reference and zero fill.
+const PaddedLen = 2 + MaxLen
 
 // Errors.
 var (
@@ -117,7 +135,7 @@ func (s *Sealer) Seal(ref, institution string, id RegistrationID) ([]byte, error
 	if !Valid(ref) {
 		return nil, ErrInvalid
 	}
-	ct, err := s.aead.Encrypt([]byte(ref), AssociatedData(institution, id))
+	ct, err := s.aead.Encrypt(pad(ref), AssociatedData(institution, id))
 	if err != nil {
 		return nil, fmt.Errorf("clientref: seal: %w", err)
 	}
@@ -130,5 +148,43 @@ func (s *Sealer) Open(sealed []byte, institution string, id RegistrationID) (str
 	if err != nil {
 		return "", ErrOpen
 	}
-	return string(pt), nil
+	if len(pt) == 0 || pt[0] != 0 {
+		return string(pt), nil // sealed before padding (see Padding)
+	}
+	ref, ok := unpad(pt)
+	if !ok {
+		return "", ErrOpen
+	}
+	return ref, nil
+}
+
+// pad returns the padded plaintext of a valid reference (see Padding).
+func pad(ref string) []byte {
+	b := make([]byte, PaddedLen)
+	b[1] = byte(len(ref))
+	copy(b[2:], ref)
+	return b
+}
+
+// unpad returns the reference in a padded plaintext, and false if pt is
+// not exactly a zero byte, a length of 1 to MaxLen, that many bytes of a
+// valid reference and zero fill to PaddedLen.
+func unpad(pt []byte) (string, bool) {
+	if len(pt) != PaddedLen || pt[0] != 0 {
+		return "", false
+	}
+	n := int(pt[1])
+	if n < 1 || n > MaxLen {
+		return "", false
+	}
+	for _, c := range pt[2+n:] {
+		if c != 0 {
+			return "", false
+		}
+	}
+	ref := string(pt[2 : 2+n])
+	if !Valid(ref) {
+		return "", false
+	}
+	return ref, true
 }

@@ -2,6 +2,8 @@ package clientref_test
 
 import (
 	"bytes"
+	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -11,6 +13,7 @@ import (
 
 	"github.com/tink-crypto/tink-go/v2/aead"
 	"github.com/tink-crypto/tink-go/v2/insecurecleartextkeyset"
+	"github.com/tink-crypto/tink-go/v2/keyset"
 	xaesgcmpb "github.com/tink-crypto/tink-go/v2/proto/x_aes_gcm_go_proto"
 	"google.golang.org/protobuf/proto"
 
@@ -262,8 +265,114 @@ func TestSealedFormatUnchanged(t *testing.T) {
 			t.Fatalf("a reference sealed with the old associated data: Open = %q, %v", got, err)
 		}
 		fresh, _ := s.Seal("DOS-2", "ggd-groningen", id)
-		if pt, err := a.Decrypt(fresh, oldAssociatedData("ggd-groningen", id)); err != nil || string(pt) != "DOS-2" {
+		if pt, err := a.Decrypt(fresh, oldAssociatedData("ggd-groningen", id)); err != nil || !bytes.Equal(pt, padded("DOS-2")) {
 			t.Fatalf("a new reference does not open with the old associated data: %q, %v", pt, err)
 		}
+	}
+}
+
+// padded is the padded plaintext of ref, spelt out as the package doc
+// gives it: 0x00, the length, the reference, zero fill to PaddedLen.
+func padded(ref string) []byte {
+	b := append([]byte{0, byte(len(ref))}, ref...)
+	return append(b, make([]byte, clientref.PaddedLen-len(b))...)
+}
+
+// A sealed reference is as long as any other: a 1-character reference and
+// a 64-character one give ciphertexts of one length.
+func TestSealedLengthHidesReferenceLength(t *testing.T) {
+	s := testkeys.Sealer(t)
+	id := store.NewID()
+	want := -1
+	for _, ref := range []string{"7", "DOS-2026-0042", strings.Repeat("x", clientref.MaxLen-1) + "1"} {
+		ct, err := s.Seal(ref, "wij", id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want < 0 {
+			want = len(ct)
+		}
+		if len(ct) != want {
+			t.Fatalf("a %d-character reference seals to %d bytes, a 1-character one to %d", len(ref), len(ct), want)
+		}
+		if got, err := s.Open(ct, "wij", id); err != nil || got != ref {
+			t.Fatalf("Open = %q, %v; want %q", got, err, ref)
+		}
+	}
+}
+
+// References sealed before padding (testdata/unpadded-v1.json, made by
+// the package as it was then) still open, to the reference they hold.
+func TestUnpaddedReferencesStillOpen(t *testing.T) {
+	var file struct {
+		Keyset  json.RawMessage
+		Vectors []struct{ Institution, Registration, Reference, Sealed string }
+	}
+	if err := json.Unmarshal(readFile(t, filepath.Join("testdata", "unpadded-v1.json")), &file); err != nil {
+		t.Fatal(err)
+	}
+	h, err := insecurecleartextkeyset.Read(keyset.NewJSONReader(bytes.NewReader(file.Keyset)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := clientref.New(h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(file.Vectors) == 0 {
+		t.Fatal("no vectors")
+	}
+	for _, v := range file.Vectors {
+		var id clientref.RegistrationID
+		sealed, err1 := hex.DecodeString(v.Sealed)
+		n, err2 := hex.Decode(id[:], []byte(v.Registration))
+		if err1 != nil || err2 != nil || n != len(id) {
+			t.Fatalf("bad vector %+v", v)
+		}
+		if got, err := s.Open(sealed, v.Institution, id); err != nil || got != v.Reference {
+			t.Errorf("unpadded %q: Open = %q, %v", v.Reference, got, err)
+		}
+		if _, err := s.Open(sealed, "other", id); !errors.Is(err, clientref.ErrOpen) {
+			t.Errorf("unpadded %q opened for another institution: %v", v.Reference, err)
+		}
+	}
+}
+
+// A padded plaintext that is not exactly as the package doc says does not
+// open, even though it decrypts.
+func TestBadPaddingRefused(t *testing.T) {
+	h := testkeys.RefKeyset(t)
+	s, err := clientref.New(h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := aead.New(h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := store.NewID()
+	ad := clientref.AssociatedData("wij", id)
+	good := padded("DOS-1")
+	for name, pt := range map[string][]byte{
+		"short":             good[:len(good)-1],
+		"long":              append(append([]byte{}, good...), 0),
+		"zero length":       append([]byte{0, 0}, make([]byte, clientref.MaxLen)...),
+		"length too large":  append([]byte{0, clientref.MaxLen + 1}, make([]byte, clientref.MaxLen)...),
+		"length too small":  func() []byte { b := append([]byte{}, good...); b[1] = 4; return b }(),
+		"fill not zero":     func() []byte { b := append([]byte{}, good...); b[len(b)-1] = 'x'; return b }(),
+		"invalid reference": padded("DOS 1"),
+		"only the marker":   {0},
+	} {
+		ct, err := a.Encrypt(pt, ad)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, err := s.Open(ct, "wij", id); !errors.Is(err, clientref.ErrOpen) {
+			t.Errorf("%s: Open = %q, %v; want ErrOpen", name, got, err)
+		}
+	}
+	ct, _ := a.Encrypt(good, ad)
+	if got, err := s.Open(ct, "wij", id); err != nil || got != "DOS-1" {
+		t.Fatalf("the well-padded control: Open = %q, %v", got, err)
 	}
 }

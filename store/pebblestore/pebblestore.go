@@ -13,6 +13,11 @@
 // sequence number are kept in memory, updated at each commit, and rebuilt
 // from the data at Open (which reads every youth record once for that).
 //
+// On the operating system's file system, everything the store creates is
+// private to its user, whatever the process umask: directories 0700
+// (including missing parents of the store's directory), files 0600.
+// Directories and files that exist already keep their modes.
+//
 // The key schema is documented in keys.go and the record encoding in
 // codec.go: both are versioned. Pebble's own log lines go to the slog.Logger
 // in Options; they name files and levels, never a key or a value.
@@ -44,8 +49,10 @@ import (
 
 // Options configure a Store. The zero value is valid.
 type Options struct {
-	// FS is the file system the store lives on. If nil, the operating
-	// system's file system (vfs.Default). Tests may pass vfs.NewMem().
+	// FS is the file system the store lives on. If nil (or vfs.Default),
+	// the operating system's file system, on which the store creates
+	// directories 0700 and files 0600. Any other FS decides its own
+	// modes. Tests may pass vfs.NewMem().
 	FS vfs.FS
 	// Logger receives Pebble's log lines (Info and Error). If nil,
 	// slog.Default().
@@ -60,7 +67,7 @@ type Options struct {
 	// the file system of the store's directory, so it must cover what the
 	// service writes in that time plus Pebble's flushes and compactions.
 	// If zero, DefaultMinFreeBytes; negative turns the check off. Only
-	// on the operating system's file system (FS nil).
+	// on the operating system's file system (FS nil or vfs.Default).
 	MinFreeBytes int64
 }
 
@@ -123,10 +130,15 @@ func Open(dir string, o *Options) (*Store, error) {
 	if opts.MemTableSize == 0 {
 		opts.MemTableSize = 64 << 20
 	}
+	onOS := opts.FS == nil || opts.FS == vfs.Default
+	fsys := opts.FS
+	if onOS {
+		fsys = privateFS{vfs.Default}
+	}
 	cache := pebble.NewCache(opts.CacheSize)
 	defer cache.Unref()
 	po := &pebble.Options{
-		FS:           opts.FS,
+		FS:           fsys,
 		Cache:        cache,
 		Logger:       slogLogger{l: opts.Logger},
 		MemTableSize: opts.MemTableSize,
@@ -151,7 +163,7 @@ func Open(dir string, o *Options) (*Store, error) {
 		return nil, fmt.Errorf("pebblestore: loading the youth filter: %w", err)
 	}
 	s.youths = youths
-	if opts.FS == nil && opts.MinFreeBytes >= 0 {
+	if onOS && opts.MinFreeBytes >= 0 {
 		min := opts.MinFreeBytes
 		if min == 0 {
 			min = DefaultMinFreeBytes

@@ -21,6 +21,19 @@
 // the keyset is rewrapped, so an expired token or an unreachable Vault does
 // not stop matching.
 //
+// # Client configuration
+//
+// The Vault client is built from Config alone: the VAULT_* environment
+// variables that HashiCorp's client library reads (VAULT_ADDR,
+// VAULT_AGENT_ADDR, VAULT_CACERT, VAULT_TOKEN, VAULT_NAMESPACE,
+// VAULT_HEADERS, VAULT_WRAP_TTL, VAULT_MAX_RETRIES, …) change nothing, and
+// neither do the HTTP(S)_PROXY variables: vindex talks to Vault directly.
+// (The library still parses them when it makes a client, so one it cannot
+// parse, such as a VAULT_CACERT file that does not exist, stops start-up.)
+// Vault's certificate is always verified (TLS 1.2 or later, against CACert
+// or the system's roots); Open refuses to start when VAULT_SKIP_VERIFY is
+// set to anything but a false value, so that nobody believes it took effect.
+//
 // # What is never logged
 //
 // Tokens, secret-ids, the data key and the keyset. Errors name the address,
@@ -29,12 +42,17 @@ package vaultkek
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
+	"net/http"
 	"os"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -51,6 +69,9 @@ var (
 	ErrSealed      = errors.New("vaultkek: Vault is sealed")
 	ErrAuth        = errors.New("vaultkek: Vault login failed")
 	ErrPermission  = errors.New("vaultkek: permission denied")
+	// ErrSkipVerify is returned by Open while VAULT_SKIP_VERIFY is set in
+	// the environment to anything but a false value.
+	ErrSkipVerify = errors.New("vaultkek: VAULT_SKIP_VERIFY is set; vindex always verifies Vault's certificate")
 )
 
 // Config says how to reach Vault and which key to use.
@@ -115,20 +136,10 @@ func Open(ctx context.Context, c Config) (*KEK, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	vc := api.DefaultConfig()
-	vc.Address = c.Address
-	vc.Timeout = c.Timeout
-	vc.MaxRetries = 1
-	if c.CACert != "" {
-		if err := vc.ConfigureTLS(&api.TLSConfig{CACert: c.CACert}); err != nil {
-			return nil, fmt.Errorf("%w: CA certificate %s: %v", ErrConfig, c.CACert, err)
-		}
-	}
-	client, err := api.NewClient(vc)
+	client, err := newClient(c)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrConfig, err)
+		return nil, err
 	}
-	client.ClearToken() // never from the environment by surprise
 
 	seal, err := client.Sys().SealStatusWithContext(ctx)
 	if err != nil {
@@ -153,6 +164,73 @@ func Open(ctx context.Context, c Config) (*KEK, error) {
 	k.envelope = aead.NewKMSEnvelopeAEAD2(aead.AES256GCMKeyTemplate(), remote)
 	k.watch(secret)
 	return k, nil
+}
+
+// newClient builds the Vault client from c alone (see "Client
+// configuration" in the package doc). It keeps what api.DefaultConfig sets
+// up that vindex wants, constructed here instead of read from the
+// environment: a pooled transport with TLS 1.2 at least, a 10-second TLS
+// handshake limit, HTTP/2, redirects left to the client library, and one
+// retry with its jittered back-off.
+func newClient(c Config) (*api.Client, error) {
+	if v, ok := os.LookupEnv(api.EnvVaultSkipVerify); ok && v != "" {
+		if off, err := strconv.ParseBool(v); err != nil || off {
+			return nil, fmt.Errorf("%w (against vault_ca_cert, or the system's roots) and reads no VAULT_* "+
+				"variable: unset it", ErrSkipVerify)
+		}
+	}
+	tlsConfig := &tls.Config{MinVersion: tls.VersionTLS12}
+	if c.CACert != "" {
+		pem, err := os.ReadFile(c.CACert)
+		if err != nil {
+			return nil, fmt.Errorf("%w: CA certificate: %v", ErrConfig, err)
+		}
+		tlsConfig.RootCAs = x509.NewCertPool()
+		if !tlsConfig.RootCAs.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("%w: CA certificate %s holds no PEM certificate", ErrConfig, c.CACert)
+		}
+	}
+	dialer := &net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}
+	transport := &http.Transport{
+		Proxy:               nil, // directly to Vault, whatever HTTPS_PROXY says
+		DialContext:         dialer.DialContext,
+		TLSClientConfig:     tlsConfig,
+		TLSHandshakeTimeout: 10 * time.Second,
+		ForceAttemptHTTP2:   true,
+		MaxIdleConns:        16,
+		MaxIdleConnsPerHost: 16,
+		IdleConnTimeout:     90 * time.Second,
+	}
+	vc := &api.Config{
+		Address: c.Address,
+		HttpClient: &http.Client{
+			Transport: transport,
+			// The client library follows Vault's redirects itself.
+			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+		},
+		Timeout:      c.Timeout,
+		MinRetryWait: time.Second,
+		MaxRetryWait: 1500 * time.Millisecond,
+		MaxRetries:   1,
+	}
+	// NewClient makes the library's default configuration, from the
+	// environment, even though vc replaces it; it fails if that does.
+	if def := api.DefaultConfig(); def.Error != nil {
+		return nil, fmt.Errorf("%w: %v (vindex ignores VAULT_* variables, but the Vault client library "+
+			"refuses one it cannot parse: unset it)", ErrConfig, redact(def.Error))
+	}
+	client, err := api.NewClient(vc)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrConfig, redact(err))
+	}
+	// NewClient still takes a token, a namespace and headers from the
+	// environment, and requests would be response-wrapped under
+	// VAULT_WRAP_TTL: undo all four.
+	client.ClearToken()
+	client.ClearNamespace()
+	client.SetHeaders(http.Header{api.RequestHeaderName: []string{"true"}})
+	client.SetWrappingLookupFunc(func(operation, path string) string { return "" })
+	return client, nil
 }
 
 // AEAD returns the envelope AEAD that wraps and unwraps keysets: use it
