@@ -1,7 +1,6 @@
 // Package rules holds a region's covenant (its institutions, coordinator
 // rules, lifecycle limits and rate limits per institution) and the
-// coordinator decision, as pure
-// functions.
+// coordinator decision, as pure functions.
 //
 // # Purity
 //
