@@ -24,8 +24,10 @@
 // request with the method, the route pattern (not the path), the status,
 // the duration and the institution; never a body, a path, a query, a token
 // or a header. Error responses never quote a BSN or a birth date. The HTTP
-// metrics (Metrics) are labelled only by route pattern and status class:
-// never a pseudonym, a registration ID, a contact or an institution.
+// metrics (Metrics) are labelled only by route pattern and status class,
+// and the rate-limit and report-rate ones by institution (one of the
+// covenant's) and rate class: never a pseudonym, a registration ID or a
+// contact.
 //
 // # Who may do what
 //
@@ -34,6 +36,17 @@
 // coordinator role for that case; removal after an upheld objection and
 // recording a death need the municipality role. The matcher enforces these
 // rules; the handler only maps its errors to statuses.
+//
+// # Rate limits
+//
+// Every authenticated route belongs to a rate class (rules.RateClass:
+// reports, lookups, changes, events; see routes), and each institution has
+// a token bucket per class, sized by the covenant (rate_limits, with
+// rules.DefaultRateLimits). A call over its institution's limit is refused
+// after authentication and before anything else is read or done:
+// 429 with problem code rate_limited and Retry-After, the seconds (rounded
+// up) until a token is free. One institution's flood, or one class's,
+// never uses up another's.
 package httpapi
 
 import (
@@ -127,6 +140,7 @@ type Handler struct {
 	log     *slog.Logger
 	maxBody int64
 	loc     *time.Location
+	limits  *limiter
 	mux     *http.ServeMux
 }
 
@@ -138,7 +152,7 @@ func New(c Config) (*Handler, error) {
 		return nil, err
 	}
 	h := &Handler{m: c.Matcher, cov: c.Covenant, pins: pinsOf(c.Covenant), tokens: c.Tokens, metrics: c.Metrics, polled: c.Polled, ready: c.Ready,
-		log: c.Logger, maxBody: c.MaxBodyBytes, loc: c.Location, mux: http.NewServeMux()}
+		log: c.Logger, maxBody: c.MaxBodyBytes, loc: c.Location, limits: newLimiter(c.Covenant), mux: http.NewServeMux()}
 	if h.log == nil {
 		h.log = slog.New(slog.DiscardHandler)
 	}
@@ -162,19 +176,20 @@ type route struct {
 	handler      http.HandlerFunc
 }
 
-// routes is the API's route table. /metrics is not in it, and never
+// routes is the API's route table; each authenticated route names its
+// rate class. /metrics is not in it, and never
 // served on the API's listener: whoever reaches the API port without
 // credentials must not be able to make the service work (vindex serve
 // serves the metrics on a listener of their own, metrics_listen).
 func (h *Handler) routes() []route {
 	return []route{
-		{"POST", "/v1/registrations", h.api(h.register)},
-		{"POST", "/v1/registrations/{id}/end", h.api(h.end)},
-		{"DELETE", "/v1/registrations/{id}", h.api(h.remove)},
-		{"POST", "/v1/lookups", h.api(h.lookup)},
-		{"POST", "/v1/cases/close", h.api(h.youthVerb(h.m.CloseCase))},
-		{"POST", "/v1/deaths", h.api(h.youthVerb(h.m.RecordDeath))},
-		{"GET", "/v1/events", h.api(h.events)},
+		{"POST", "/v1/registrations", h.api(rules.RateReports, h.register)},
+		{"POST", "/v1/registrations/{id}/end", h.api(rules.RateChanges, h.end)},
+		{"DELETE", "/v1/registrations/{id}", h.api(rules.RateChanges, h.remove)},
+		{"POST", "/v1/lookups", h.api(rules.RateLookups, h.lookup)},
+		{"POST", "/v1/cases/close", h.api(rules.RateChanges, h.youthVerb(h.m.CloseCase))},
+		{"POST", "/v1/deaths", h.api(rules.RateChanges, h.youthVerb(h.m.RecordDeath))},
+		{"GET", "/v1/events", h.api(rules.RateEvents, h.events)},
 		{"GET", "/healthz", func(w http.ResponseWriter, r *http.Request) {
 			writeJSON(w, http.StatusOK, Health{Status: "ok"})
 		}},
@@ -276,8 +291,9 @@ func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 // as JSON with the status, or an error.
 type apiFunc func(r *http.Request, actor matcher.Actor) (any, int, error)
 
-// api serves an authenticated API call with f.
-func (h *Handler) api(f apiFunc) http.HandlerFunc {
+// api serves an authenticated API call of rate class class with f: a call
+// over the institution's limit is refused before f is called.
+func (h *Handler) api(class rules.RateClass, f apiFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Cache-Control", "no-store")
 		inst, perr := h.authenticate(r)
@@ -287,6 +303,9 @@ func (h *Handler) api(f apiFunc) http.HandlerFunc {
 		}
 		if info, ok := r.Context().Value(infoKey{}).(*reqInfo); ok {
 			info.institution = inst
+		}
+		if !h.allow(w, inst, class) {
+			return
 		}
 		v, status, err := f(r, matcher.Actor{Institution: inst})
 		if err != nil {
@@ -304,6 +323,28 @@ func (h *Handler) api(f apiFunc) http.HandlerFunc {
 		}
 		writeJSON(w, status, v)
 	}
+}
+
+// allow takes a token of inst's bucket of class, and reports whether the
+// call may go on; if not, it has answered 429 with Retry-After. Reports
+// are counted for the report rate whether or not they are allowed.
+func (h *Handler) allow(w http.ResponseWriter, inst string, class rules.RateClass) bool {
+	now := time.Now()
+	if h.metrics != nil && class == rules.RateReports {
+		h.metrics.reported(inst, now)
+	}
+	d := h.limits.wait(inst, class, now)
+	if d == 0 {
+		return true
+	}
+	if h.metrics != nil {
+		h.metrics.rateLimited(inst, class)
+	}
+	secs := retryAfter(d)
+	w.Header().Set("Retry-After", strconv.Itoa(secs))
+	writeProblem(w, problem(http.StatusTooManyRequests, CodeRateLimited, "",
+		fmt.Sprintf("your institution is over its rate limit for %s; nothing was done; retry after %d s", class, secs)))
+	return false
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

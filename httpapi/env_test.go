@@ -50,7 +50,10 @@ const (
 )
 
 // env is a real server: Pebble on disk, a real keyset, the example
-// covenant, TLS with client certificates, and a token file.
+// covenant, TLS with client certificates, and a token file. Its rate
+// limits are the example covenant's, which are far above what the tests
+// send (it is also the benchmarks' covenant); the rate-limit tests give
+// their own (newEnvCovenant).
 type env struct {
 	t       testing.TB
 	srv     *httptest.Server
@@ -104,14 +107,20 @@ func newEnv(t testing.TB) *env { return newEnvLogging(t, true) }
 // newEnvTuned is newEnv with the server's settings changed by tune before
 // it starts.
 func newEnvTuned(t testing.TB, tune func(*http.Server)) *env {
-	return newEnvWith(t, true, tune)
+	return newEnvWith(t, true, tune, nil)
+}
+
+// newEnvCovenant is newEnv with the covenant file (the example covenant,
+// pinned) changed by edit before it is loaded.
+func newEnvCovenant(t testing.TB, edit func(string) string) *env {
+	return newEnvWith(t, true, nil, edit)
 }
 
 // newEnvLogging is newEnv; with debug false the server logs at Info level
 // (the access log, as in production) to nowhere, for benchmarks.
-func newEnvLogging(t testing.TB, debug bool) *env { return newEnvWith(t, debug, nil) }
+func newEnvLogging(t testing.TB, debug bool) *env { return newEnvWith(t, debug, nil, nil) }
 
-func newEnvWith(t testing.TB, debug bool, tune func(*http.Server)) *env {
+func newEnvWith(t testing.TB, debug bool, tune func(*http.Server), edit func(string) string) *env {
 	t.Helper()
 	e := &env{t: t, tune: tune, dir: t.TempDir(), logs: &canary.Log{}, tokens: map[string]string{}, clients: map[string]*http.Client{}}
 	var err error
@@ -135,7 +144,11 @@ func newEnvWith(t testing.TB, debug bool, tune func(*http.Server)) *env {
 		t.Fatal(err)
 	}
 
-	if e.cov, err = rules.Load(bytes.NewReader(pinnedCovenant(t, map[string]string{wij: httpapi.CertificatePin(wijCert.Leaf)})), "covenant.yaml"); err != nil {
+	covFile := pinnedCovenant(t, map[string]string{wij: httpapi.CertificatePin(wijCert.Leaf)})
+	if edit != nil {
+		covFile = []byte(edit(string(covFile)))
+	}
+	if e.cov, err = rules.Load(bytes.NewReader(covFile), "covenant.yaml"); err != nil {
 		t.Fatal(err)
 	}
 	logger := slog.New(slog.NewJSONHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))

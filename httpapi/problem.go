@@ -66,6 +66,7 @@ const (
 	CodeNotInvolved           = "not_involved"
 	CodeNotFound              = "not_found"
 	CodeMethodNotAllowed      = "method_not_allowed"
+	CodeRateLimited           = "rate_limited"
 	CodeUnavailable           = "unavailable"
 	CodeStorageUnavailable    = "storage_unavailable"
 	CodeInternal              = "internal"

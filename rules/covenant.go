@@ -67,6 +67,10 @@ type Institution struct {
 	// renewal with the same key. The covenant only holds and checks the
 	// pins; matching a certificate to one is authentication, httpapi's.
 	ClientCertificates []string
+	// RateLimits are the institution's rates per class: its own
+	// rate_limits, else the covenant's, else DefaultRateLimits. Every
+	// class has one.
+	RateLimits RateLimits
 	// Line is where the institution is defined in the covenant file.
 	Line int
 }
@@ -99,6 +103,10 @@ type Covenant struct {
 	Institutions   []Institution
 	Rules          []Rule
 	Limits         Limits
+	// RateLimits are the covenant's rates per class for institutions
+	// that give none of their own: its rate_limits, else
+	// DefaultRateLimits. Every class has one.
+	RateLimits RateLimits
 
 	byID map[string]int
 }
@@ -211,6 +219,7 @@ type rawCovenant struct {
 	Region         string           `yaml:"region"`
 	Municipalities []string         `yaml:"municipalities"`
 	Limits         *rawLimits       `yaml:"limits"`
+	RateLimits     *rawRateLimits   `yaml:"rate_limits"`
 	Institutions   []rawInstitution `yaml:"institutions"`
 	Rules          []rawRule        `yaml:"rules"`
 }
@@ -222,13 +231,14 @@ type rawLimits struct {
 }
 
 type rawInstitution struct {
-	ID             string   `yaml:"id"`
-	Name           string   `yaml:"name"`
-	Type           string   `yaml:"type"`
-	MayCoordinate  bool     `yaml:"may_coordinate"`
-	Municipalities []string `yaml:"municipalities"`
-	Email          string   `yaml:"email"`
-	ClientCerts    []string `yaml:"client_certificates"`
+	ID             string         `yaml:"id"`
+	Name           string         `yaml:"name"`
+	Type           string         `yaml:"type"`
+	MayCoordinate  bool           `yaml:"may_coordinate"`
+	Municipalities []string       `yaml:"municipalities"`
+	Email          string         `yaml:"email"`
+	ClientCerts    []string       `yaml:"client_certificates"`
+	RateLimits     *rawRateLimits `yaml:"rate_limits"`
 }
 
 type rawRule struct {
@@ -331,6 +341,7 @@ type lineIndex struct {
 	rules            []int
 	ruleFields       []map[string]int
 	municipalityLine int
+	rateLimits       map[string]int // keys under rate_limits
 }
 
 func findLines(root *yaml.Node) lineIndex {
@@ -345,6 +356,9 @@ func findLines(root *yaml.Node) lineIndex {
 		switch k.Value {
 		case "limits":
 			li.limits = v.Line
+		case "rate_limits":
+			li.rateLimits = fieldLines(v)
+			li.rateLimits[""] = k.Line
 		case "municipalities":
 			li.municipalityLine = v.Line
 		case "institutions":
@@ -420,6 +434,12 @@ func build(file string, raw *rawCovenant, li lineIndex) (*Covenant, error) {
 	}
 	b.municipalities(raw.Municipalities)
 	b.limits(raw.Limits)
+	b.c.RateLimits = b.rateLimits(DefaultRateLimits(), raw.RateLimits, "rate_limits", func(key string) int {
+		if l, ok := b.li.rateLimits[key]; ok {
+			return l
+		}
+		return b.li.rateLimits[""]
+	})
 	if len(raw.Institutions) == 0 {
 		b.fail(li.root, "covenant lists no institutions")
 	}
@@ -505,6 +525,9 @@ func (b *builder) institution(i int, ri rawInstitution) {
 	}
 	b.pins(ri, field, ok)
 	inst.ClientCertificates = slices.Clone(ri.ClientCerts)
+	inst.RateLimits = b.rateLimits(c.RateLimits, ri.RateLimits, "institution "+ri.ID+": rate_limits", func(key string) int {
+		return field("rate_limits." + key)
+	})
 	if ok {
 		c.byID[ri.ID] = len(c.Institutions)
 		c.Institutions = append(c.Institutions, inst)

@@ -1,6 +1,6 @@
 // Package rules holds a region's covenant (its institutions, coordinator
-// rules and lifecycle limits) and the coordinator decision, as pure
-// functions.
+// rules, lifecycle limits and rate limits per institution) and the
+// coordinator decision, as pure functions.
 //
 // # Purity
 //

@@ -367,3 +367,53 @@ func TestRuleLabels(t *testing.T) {
 		t.Errorf("RuleLabel of a rule without a label = %q", got)
 	}
 }
+
+// TestRateLimits: a class the covenant does not size has the default; the
+// covenant's rate_limits size every institution's; an institution's own
+// override only what they give (per_second without burst keeps the
+// burst); a class that does not exist is refused.
+func TestRateLimits(t *testing.T) {
+	const base = "name: x\ninstitutions:\n  - {id: a, name: A, type: ggd, may_coordinate: true}\n" +
+		"  - {id: b, name: B, type: school, rate_limits: {reports: {per_second: 200}, events: {per_second: 1, burst: 2}}}\n" +
+		"rules: [{name: r, assign: {any: true}}]\n"
+	cov, err := rules.Load(strings.NewReader(base), "x.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	def := rules.DefaultRateLimits()
+	for _, class := range rules.RateClasses() {
+		if got := cov.RateLimit("a", class); got != def[class] || got.PerSecond <= 0 || got.Burst < 1 {
+			t.Errorf("a %s: %+v, want the default %+v", class, got, def[class])
+		}
+	}
+	if got := cov.RateLimit("b", rules.RateReports); got != (rules.Rate{PerSecond: 200, Burst: def[rules.RateReports].Burst}) {
+		t.Errorf("b reports: %+v", got)
+	}
+	if got := cov.RateLimit("b", rules.RateEvents); got != (rules.Rate{PerSecond: 1, Burst: 2}) {
+		t.Errorf("b events: %+v", got)
+	}
+	if got := cov.RateLimit("b", rules.RateLookups); got != def[rules.RateLookups] {
+		t.Errorf("b lookups: %+v", got)
+	}
+	if got := cov.RateLimit("nobody", rules.RateReports); got != (rules.Rate{}) {
+		t.Errorf("an unknown institution: %+v", got)
+	}
+
+	cov, err = rules.Load(strings.NewReader("rate_limits:\n  lookups: {per_second: 2, burst: 3}\n"+base), "x.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, inst := range []string{"a", "b"} {
+		if got := cov.RateLimit(inst, rules.RateLookups); got != (rules.Rate{PerSecond: 2, Burst: 3}) {
+			t.Errorf("%s lookups under the covenant's rate_limits: %+v", inst, got)
+		}
+	}
+	if got := cov.RateLimit("b", rules.RateReports); got.PerSecond != 200 {
+		t.Errorf("b's own reports rate lost: %+v", got)
+	}
+
+	_, err = rules.Load(strings.NewReader("rate_limits:\n  deaths: {per_second: 2}\n"+base), "x.yaml")
+	if !errors.Is(err, rules.ErrCovenant) || !strings.Contains(err.Error(), "x.yaml:2:") || !strings.Contains(err.Error(), "deaths") {
+		t.Errorf("an unknown class: %v", err)
+	}
+}
