@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"slices"
 	"strings"
 	"testing"
@@ -11,6 +12,8 @@ import (
 	"github.com/getkin/kin-openapi/openapi3"
 
 	"github.com/vindex-nl/vindex/httpapi"
+	"github.com/vindex-nl/vindex/matcher"
+	"github.com/vindex-nl/vindex/rules"
 )
 
 // TestEveryOperationIsChecked drives every operation of openapi.yaml
@@ -49,6 +52,34 @@ func TestEveryOperationIsChecked(t *testing.T) {
 	slices.Sort(missing)
 	if len(missing) > 0 {
 		t.Fatalf("operations never checked against openapi.yaml: %v", missing)
+	}
+}
+
+// With the metrics on a listener of their own (no Config.MetricsHandler),
+// GET /metrics on the API answers 404 not_found, as openapi.yaml says.
+func TestMetricsElsewhereAnswer404(t *testing.T) {
+	cov, err := rules.Load(bytes.NewReader(pinnedCovenant(t, nil)), "covenant.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := httpapi.New(httpapi.Config{Matcher: &matcher.Matcher{}, Covenant: cov})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	c := newContract(t, srv.URL)
+	client := &http.Client{Transport: c.wrap(http.DefaultTransport)}
+	resp, err := client.Get(srv.URL + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusNotFound || resp.Header.Get("Content-Type") != "application/problem+json" {
+		t.Fatalf("GET /metrics: %d %s", resp.StatusCode, resp.Header.Get("Content-Type"))
+	}
+	if c.seen["metrics"] != 1 {
+		t.Fatalf("the 404 was not checked against openapi.yaml: %v", c.seen)
 	}
 }
 
