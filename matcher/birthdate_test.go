@@ -35,30 +35,34 @@ func (e *env) records(t testing.TB, ps *pseudonym.Pseudonymiser, n int) (store.C
 
 func day(y int, m time.Month, d int) time.Time { return time.Date(y, m, d, 0, 0, 0, 0, time.UTC) }
 
-// TestStoreLearnsBirthMonthOnly: youths aged 21 to 23, whose registrations
-// end for their age before the two-year limit, are registered, refreshed and
-// (one of them) expired. Every registration ends on the first day of the
-// month of the 23rd birthday; no stored day, and no byte sequence in the
-// store's files, is the birth date or one of its anniversaries (as text, or
-// as a day number in the store's own encoding), or the purge day that the
-// 23rd birthday would give. A positive control finds the first day of the
-// month in the files: the scan sees day numbers where the store keeps them.
+// agedYouth is a youth aged 21 to 23 on 2026-03-02, whose registrations end
+// for its age before the two-year limit.
+type agedYouth struct {
+	n      int
+	born   string
+	age    int // on 2026-03-02, counted by month
+	endsOn time.Time
+}
+
+var agedYouths = []agedYouth{
+	{10, "2004-07-19", 21, day(2027, 7, 1)},
+	{11, "2003-04-30", 22, day(2026, 4, 1)},
+	{12, "2005-02-14", 21, day(2028, 2, 1)}, // the 23rd birthday just before the two-year limit
+	{13, "2003-12-09", 22, day(2026, 12, 1)},
+	{14, "2004-02-29", 22, day(2027, 2, 1)},
+}
+
+// TestStoreLearnsBirthMonthOnly: youths aged 21 to 23 are registered,
+// refreshed and (one of them) expired. Every registration ends on the first
+// day of the month of the 23rd birthday; no stored day, and no byte
+// sequence in the store's files, is the birth date or one of its
+// anniversaries (as text, or as a day number in the store's own encoding),
+// or the purge day that the 23rd birthday would give. A positive control
+// finds the first day of the month in the files: the scan sees day numbers
+// where the store keeps them.
 func TestStoreLearnsBirthMonthOnly(t *testing.T) {
 	e := newEnv(t)
-	const retention = 5 * 365
-	youths := []struct {
-		n      int
-		born   string
-		age    int // on 2026-03-02, by month
-		endsOn time.Time
-	}{
-		{10, "2004-07-19", 21, day(2027, 7, 1)},
-		{11, "2003-04-30", 22, day(2026, 4, 1)},
-		{12, "2005-02-14", 21, day(2028, 2, 1)}, // the 23rd birthday just before the two-year limit
-		{13, "2003-12-09", 22, day(2026, 12, 1)},
-		{14, "2004-02-29", 22, day(2027, 2, 1)},
-	}
-	for _, y := range youths {
+	for _, y := range agedYouths {
 		r := e.involvement(t, y.n)
 		r.BirthDate = birth(t, y.born)
 		e.register(t, ggd, r)
@@ -67,7 +71,7 @@ func TestStoreLearnsBirthMonthOnly(t *testing.T) {
 		e.register(t, school, s)
 	}
 	e.clock.Add(3 * time.Hour)
-	for _, y := range youths { // a refresh computes the end day again
+	for _, y := range agedYouths { // a refresh computes the end day again
 		r := e.involvement(t, y.n)
 		r.BirthDate = birth(t, y.born)
 		if res := e.register(t, ggd, r); !res.Refreshed {
@@ -90,40 +94,14 @@ func TestStoreLearnsBirthMonthOnly(t *testing.T) {
 		t.Fatal(err)
 	}
 	needles, control := canary.Needles{}, canary.Needles{}
-	for _, y := range youths {
-		bd := birth(t, y.born)
-		anniversaries := map[time.Time]bool{bd.Birthday(23).AddDate(0, 0, retention): true}
-		for k := 0; k <= 30; k++ {
-			anniversaries[bd.Birthday(k)] = true
-		}
-		for d := range anniversaries {
+	for _, y := range agedYouths {
+		days := birthDays(t, y.born)
+		for d := range days {
 			needles.Day(y.born+" as the day "+d.Format(time.DateOnly), d)
 		}
 		needles.Date("birth date "+y.born, y.born)
 		control.Day("first day of the month of the 23rd birthday of "+y.born, y.endsOn)
-
-		kase, regs := e.records(t, e.ps, y.n)
-		if len(regs) != 2 || kase.BirthCheck.IsZero() {
-			t.Fatalf("youth %d: %d registrations, check value %v", y.n, len(regs), kase.BirthCheck)
-		}
-		if kase.Age != y.age {
-			t.Errorf("youth %d: age %d, want %d", y.n, kase.Age, y.age)
-		}
-		for _, r := range regs {
-			if !r.EndsOn.Equal(y.endsOn) {
-				t.Errorf("youth %d: ends on %s, want %s", y.n, r.EndsOn.Format(time.DateOnly), y.endsOn.Format(time.DateOnly))
-			}
-			for _, d := range []time.Time{r.CreatedAt, r.UpdatedAt, r.EndsOn, r.EndedAt, r.PurgeOn} {
-				if anniversaries[civilDay(d)] {
-					t.Errorf("youth %d: a stored day, %s, comes from the birth day", y.n, d.Format(time.DateOnly))
-				}
-			}
-			for _, d := range due {
-				if d.ID == r.ID && anniversaries[d.Day] {
-					t.Errorf("youth %d: the index holds the day %s", y.n, d.Day.Format(time.DateOnly))
-				}
-			}
-		}
+		y.checkRecords(t, e, days, due)
 	}
 	if err := e.store.Close(); err != nil {
 		t.Fatal(err)
@@ -131,8 +109,47 @@ func TestStoreLearnsBirthMonthOnly(t *testing.T) {
 	if found, err := needles.ScanDir(e.dir); err != nil || len(found) > 0 {
 		t.Fatalf("the birth day found at rest (%v):\n%s", err, bytes.Join(toBytes(found), []byte("\n")))
 	}
-	if found, err := control.ScanDir(e.dir); err != nil || len(found) < len(youths) {
+	if found, err := control.ScanDir(e.dir); err != nil || len(found) < len(agedYouths) {
 		t.Fatalf("the scan does not see the stored end days: it proves nothing (%v): %q", err, found)
+	}
+}
+
+// birthDays returns the days a store must not hold for a youth born on
+// born: the birth date, its anniversaries up to the 30th, and the purge day
+// that ending on the 23rd birthday would give.
+func birthDays(t testing.TB, born string) map[time.Time]bool {
+	const retention = 5 * 365 // the default
+	bd := birth(t, born)
+	days := map[time.Time]bool{bd.Birthday(23).AddDate(0, 0, retention): true}
+	for k := 0; k <= 30; k++ {
+		days[bd.Birthday(k)] = true
+	}
+	return days
+}
+
+// checkRecords checks y's stored records: two registrations ending on the
+// first day of the month of the 23rd birthday, no stored day and no index
+// day among days, the age counted by month, and a check value.
+func (y agedYouth) checkRecords(t *testing.T, e *env, days map[time.Time]bool, due []store.DueItem) {
+	t.Helper()
+	kase, regs := e.records(t, e.ps, y.n)
+	if len(regs) != 2 || kase.BirthCheck.IsZero() || kase.Age != y.age {
+		t.Fatalf("youth %d: %d registrations, check value %v, age %d (want %d)", y.n, len(regs), kase.BirthCheck, kase.Age, y.age)
+	}
+	for _, r := range regs {
+		if !r.EndsOn.Equal(y.endsOn) {
+			t.Errorf("youth %d: ends on %s, want %s", y.n, r.EndsOn.Format(time.DateOnly), y.endsOn.Format(time.DateOnly))
+		}
+		for _, d := range []time.Time{r.CreatedAt, r.UpdatedAt, r.EndsOn, r.EndedAt, r.PurgeOn} {
+			if days[civilDay(d)] {
+				t.Errorf("youth %d: a stored day, %s, comes from the birth day", y.n, d.Format(time.DateOnly))
+			}
+		}
+	}
+	for _, d := range due {
+		if d.Youth == kase.Youth && days[d.Day] {
+			t.Errorf("youth %d: the index holds the day %s", y.n, d.Day.Format(time.DateOnly))
+		}
 	}
 }
 
@@ -236,14 +253,11 @@ func TestBirthDateMismatch(t *testing.T) {
 	}
 
 	// Nothing live: a report states the date anew, which then binds.
-	for _, id := range []matcher.ID{g.ID, s.ID} {
-		inst := ggd
-		if id == s.ID {
-			inst = school
-		}
-		if err := e.m.End(ctx, matcher.Actor{Institution: inst}, id, time.Time{}); err != nil {
-			t.Fatal(err)
-		}
+	if err := e.m.End(ctx, matcher.Actor{Institution: ggd}, g.ID, time.Time{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.m.End(ctx, matcher.Actor{Institution: school}, s.ID, time.Time{}); err != nil {
+		t.Fatal(err)
 	}
 	w := e.involvement(t, 1)
 	w.BirthDate = birth(t, "2014-05-18")
