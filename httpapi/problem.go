@@ -46,6 +46,7 @@ const (
 	CodeInvalidIdempotencyKey = "invalid_idempotency_key"
 	CodeIdempotencyConflict   = "idempotency_key_conflict"
 	CodeIdempotencyReused     = "idempotency_key_reused"
+	CodeBirthDateMismatch     = "birth_date_mismatch"
 	CodeInvalidReason         = "invalid_reason"
 	CodeInvalidClientRef      = "invalid_client_ref"
 	CodeClientRefIdentity     = "client_ref_identifies_youth"
@@ -116,6 +117,7 @@ var fieldCodes = []struct {
 	{matcher.ErrEndDate, http.StatusBadRequest, CodeInvalidDate},
 	{matcher.ErrIdempotencyKey, http.StatusBadRequest, CodeInvalidIdempotencyKey},
 	{matcher.ErrIdempotencyReuse, http.StatusConflict, CodeIdempotencyReused},
+	{matcher.ErrBirthDateMismatch, http.StatusConflict, CodeBirthDateMismatch},
 	{matcher.ErrRemoveReason, http.StatusBadRequest, CodeInvalidReason},
 	{matcher.ErrClientRef, http.StatusBadRequest, CodeInvalidClientRef},
 	{matcher.ErrClientRefIdentity, http.StatusUnprocessableEntity, CodeClientRefIdentity},

@@ -15,7 +15,8 @@ type ExpireStats struct {
 }
 
 // ExpireDue ends every live registration whose end day has come (its own end
-// date, the maximum duration, or the youth's end age) and purges every ended
+// date, the maximum duration, or the first day of the month in which the
+// youth reaches the end age) and purges every ended
 // registration whose retention period is over, and forgets idempotency keys
 // older than the idempotency window. Run it at least daily; it is
 // safe to run concurrently with everything else and to run again after an

@@ -8,17 +8,20 @@ import (
 	"github.com/vindex-nl/vindex/identity"
 )
 
-// Pseudonymiser computes a youth's pseudonyms under every enabled key,
+// Pseudonymiser computes a youth's pseudonyms, and the keyed hashes of
+// other values (its birth-date check value), under every enabled key,
 // primary first. *pseudonym.Pseudonymiser is one.
 type Pseudonymiser interface {
 	Youth(bsn identity.BSN) (pseudonym.Set, error)
+	Of(d pseudonym.Domain, value []byte) (pseudonym.Set, error)
 }
 
 var _ Pseudonymiser = (*pseudonym.Pseudonymiser)(nil)
 
 // Youth refers to one youth: the verbs take it in place of an identity. It
 // holds the youth's pseudonyms under every enabled key and, if it was made
-// from a clear BSN, that BSN, for the client-reference check only. It never
+// from a clear BSN, that BSN, for the checks of the fields that must not
+// quote it and for the birth-date check value only. It never
 // prints or logs either: every fmt verb and slog show "Youth(redacted)", and
 // it marshals to nothing. The zero Youth refers to no one.
 //

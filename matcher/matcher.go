@@ -24,17 +24,23 @@
 // The birth date is not part of a Youth: it is a fact a report states, like
 // the municipality, used for the youth's age and the day a registration ends
 // by itself, so it stays in [Registration]. A report that cannot state it
-// (the blind mode) states what the matcher derives from it instead.
+// (the blind mode) states what the matcher derives from it instead: its
+// month, and the check value.
 //
 // # What is kept, and what is never logged
 //
 // The clear BSN lives only in the Youth that YouthByBSN made of it, which
-// never prints it, and is used there only to refuse a client reference that
-// quotes it. The birth date lives only in the Registration that states it.
-// The store gets the youth's pseudonyms (see crypto/pseudonym), the age in
-// completed years, and the day each registration ends on its own (the
-// earliest of its own end date, the covenant's maximum duration, and the day
-// the youth reaches the end age: Jeugdwet art. 7.1.4.5). Log lines carry the
+// never prints it, and is used there only to refuse a field that quotes it
+// and to key the birth-date check value. The birth date lives only in the
+// Registration that states it, and reaches the store only as its month: the
+// store gets the youth's pseudonyms (see crypto/pseudonym), the age in years
+// counted by month (a birthday counts from the first day of its month), the
+// day each registration ends on its own (the earliest of its own end date,
+// the covenant's maximum duration, and the first day of the month in which
+// the youth reaches the end age: Jeugdwet art. 7.1.4.5), and a keyed hash of
+// the BSN and the birth date, against which each later report's birth date
+// is checked while the youth has a live registration (a mistyped BSN must
+// not match another child: [ErrBirthDateMismatch]). Log lines carry the
 // verb, the institution, the registration ID and the outcome, never a BSN, a
 // birth date, a pseudonym or a professional's contact. Errors never quote a
 // BSN or a birth date.
@@ -71,8 +77,10 @@
 //
 // # Limits
 //
-// A registration lasts at most two years and ends when the youth turns 23
-// (Jeugdwet art. 7.1.4.5); a covenant may set shorter limits, never longer.
+// A registration lasts at most two years and ends on the first day of the
+// month in which the youth turns 23, so never after its 23rd birthday
+// (Jeugdwet art. 7.1.4.5), and a youth is accepted only until then; a
+// covenant may set shorter limits, never longer.
 // An ended registration is kept in the archive for the covenant's retention
 // period (five years if it sets none), then purged by [Matcher.ExpireDue].
 package matcher
@@ -278,6 +286,7 @@ var (
 	ErrEndDate              = errors.New("matcher: end date is before the registration was made")
 	ErrIdempotencyKey       = errors.New("matcher: idempotency key must be 1 to 128 printable characters")
 	ErrIdempotencyReuse     = errors.New("matcher: idempotency key was used for another youth")
+	ErrBirthDateMismatch    = errors.New("matcher: the birth date differs from the one this youth is registered with; check the BSN and the birth date")
 	ErrRemoveReason         = errors.New("matcher: unknown removal reason")
 	ErrClientRef            = errors.New("matcher: client reference must be 1 to 64 characters of A-Z, a-z, 0-9 and - . _ / : #, with at least one digit")
 	ErrClientRefIdentity    = errors.New("matcher: client reference must not contain the youth's BSN or birth date")

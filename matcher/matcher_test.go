@@ -350,7 +350,8 @@ func TestRemoveWrongOnlyLive(t *testing.T) {
 
 func TestExpiry(t *testing.T) {
 	e := newEnv(t)
-	// Turns 23 on 2027-01-10: that day both registrations end.
+	// Turns 23 on 2027-01-10: both registrations end on the first day of
+	// that month (the store learns the birth month, never the day).
 	r := e.involvement(t, 1)
 	r.BirthDate = birth(t, "2004-01-10")
 	a := e.register(t, ggd, r)
@@ -360,14 +361,14 @@ func TestExpiry(t *testing.T) {
 	// Another youth reported now: ends two years later.
 	b := e.register(t, ggd, e.involvement(t, 2))
 
-	e.clock.Set(time.Date(2027, 1, 9, 23, 0, 0, 0, time.UTC))
+	e.clock.Set(time.Date(2026, 12, 31, 23, 0, 0, 0, time.UTC))
 	if st, err := e.m.ExpireDue(ctx); err != nil || st.Ended != 0 {
-		t.Fatalf("the day before 23: %+v %v", st, err)
+		t.Fatalf("the day before the month of the 23rd birthday: %+v %v", st, err)
 	}
-	e.clock.Set(time.Date(2027, 1, 10, 0, 30, 0, 0, time.UTC))
+	e.clock.Set(time.Date(2027, 1, 1, 0, 30, 0, 0, time.UTC))
 	st, err := e.m.ExpireDue(ctx)
 	if err != nil || st.Ended != 2 {
-		t.Fatalf("on the 23rd birthday: %+v %v", st, err)
+		t.Fatalf("on the first day of the month of the 23rd birthday: %+v %v", st, err)
 	}
 	if reg, _ := e.store.Registration(ctx, a.ID); reg.IsLive() || reg.EndReason != store.EndedByExpiry {
 		t.Fatalf("registration after expiry: %+v", reg)

@@ -19,7 +19,9 @@ type Registration struct {
 	// Youth is the youth the report is about (see Matcher.YouthByBSN).
 	Youth Youth
 	// BirthDate is the youth's, for its age and the day the registration
-	// ends by itself.
+	// ends by itself, both taken from its month (see checkBirthDate), and
+	// checked against the birth date of the youth's live registrations
+	// (ErrBirthDateMismatch).
 	BirthDate    identity.BirthDate
 	Municipality identity.Municipality
 	Kind         Kind
@@ -108,19 +110,6 @@ func (m *Matcher) validate(inst rules.Institution, r *Registration, today time.T
 	return age, nil
 }
 
-// checkBirthDate returns the youth's age today: one that has a birth date
-// and is not yet of the age at which registrations end.
-func (m *Matcher) checkBirthDate(bd identity.BirthDate, today time.Time) (age int, err error) {
-	if bd.IsZero() {
-		return 0, fieldErr("birth_date", ErrMissingBirthDate)
-	}
-	age = bd.AgeOn(today)
-	if age < 0 || !today.Before(bd.Birthday(m.limits.endAge)) {
-		return 0, fieldErr("birth_date", ErrNotAYouth)
-	}
-	return age, nil
-}
-
 // checkMunicipality accepts a valid municipality code that is in the
 // covenant's region, if the covenant names one.
 func (m *Matcher) checkMunicipality(mu identity.Municipality) error {
@@ -199,10 +188,12 @@ func (m *Matcher) checkClientRef(r *Registration) error {
 	return nil
 }
 
-// endsOn is the day a registration made (or refreshed) on day ends by itself.
+// endsOn is the day a registration made (or refreshed) on day ends by itself:
+// the earliest of its own end day, the maximum duration, and the first day
+// of the month in which the youth reaches the end age (endAgeDay).
 func (m *Matcher) endsOn(day time.Time, own time.Time, bd identity.BirthDate) time.Time {
 	end := day.AddDate(m.limits.maxYears, 0, 0)
-	if adult := bd.Birthday(m.limits.endAge); adult.Before(end) {
+	if adult := m.endAgeDay(bd); adult.Before(end) {
 		end = adult
 	}
 	if !own.IsZero() && civil(own).Before(end) {
@@ -226,9 +217,16 @@ func (m *Matcher) Register(ctx context.Context, actor Actor, r Registration) (Re
 	if err != nil {
 		return Result{}, err
 	}
+	check, err := m.birthCheck(r.Youth, r.BirthDate)
+	if err != nil {
+		return Result{}, fmt.Errorf("matcher: birth-date check: %w", err)
+	}
 	var res Result
 	err = m.updateByYouth(ctx, r.Youth, now, func(y *youth) error {
 		res = Result{}
+		if err := y.checkBirth(check); err != nil {
+			return err
+		}
 		if r.IdempotencyKey != "" {
 			if err := m.replay(ctx, y, actor, r, &res); err != nil {
 				return err

@@ -85,8 +85,8 @@ func (i Institution) Serves(m string) bool {
 type Limits struct {
 	// MaxYears a registration lasts at most; default and legal maximum 2.
 	MaxYears int
-	// EndAge at which a youth's registrations end; default and legal
-	// maximum 23.
+	// EndAge at which a youth's registrations end (on the first day of
+	// the month of that birthday); default and legal maximum 23.
 	EndAge int
 	// RetentionDays an ended registration is kept for accountability
 	// before it is purged; default 1825 (five years, as MULTIsignaal).

@@ -11,8 +11,10 @@
 // idempotency records of the reports that made them, and, in one outbox for
 // all youths, the [Event]s that the matcher raised. The dates kept are the
 // dates of the registrations themselves and the day each one ends on its own
-// accord ([Registration.EndsOn]); the birth date is never stored, only folded
-// into that end day.
+// accord ([Registration.EndsOn]). The birth date is never stored: the age
+// and the end day are computed from its month only, so at most the birth
+// month can be learnt from them, and the case keeps a keyed check value of
+// it ([Case.BirthCheck]) that says nothing without the key.
 //
 // # Atomicity, durability, concurrency
 //
@@ -307,7 +309,8 @@ type Registration struct {
 	UpdatedAt time.Time
 	// EndsOn is the civil day (00:00 UTC) on which the registration ends
 	// on its own: the earliest of its own end date, the legal maximum
-	// duration after CreatedAt, and the day the youth reaches the end age.
+	// duration after CreatedAt, and the first day of the month in which
+	// the youth reaches the end age (never the birthday itself).
 	EndsOn time.Time
 	// EndedAt is when it ended; zero while live.
 	EndedAt   time.Time
@@ -335,10 +338,17 @@ type Case struct {
 	Coordinator string
 	Rule        string
 	DecidedAt   time.Time
-	// Age is the youth's age in completed years at the last report, for
+	// Age is the youth's age in years at the last report, counted by
+	// month (a birthday counts from the first day of its month), for
 	// decisions made without a report (an end, an expiry). -1 if unknown.
 	Age          int
 	Municipality string
+	// BirthCheck is a keyed hash of the youth's BSN and birth date
+	// (crypto/pseudonym, domain youth-birth-date), tagged with the key
+	// that made it: a report that states another birth date is refused.
+	// Zero if none was recorded yet. Without the key it says nothing
+	// about the date.
+	BirthCheck pseudonym.Pseudonym
 }
 
 // Idempotency records what a report with an idempotency key produced, so a

@@ -84,6 +84,12 @@ type Domain string
 // DomainYouthBSN is the domain of a youth's BSN.
 const DomainYouthBSN Domain = "youth-bsn"
 
+// DomainYouthBirthDate is the domain of a youth's birth-date check value:
+// its value is the youth's BSN, a colon and the birth date as YYYY-MM-DD
+// ("111222333:2010-11-23"), so that one birth date gives each youth its own
+// value and the value says nothing without the key.
+const DomainYouthBirthDate Domain = "youth-birth-date"
+
 // Set is one value's pseudonyms under every enabled key.
 type Set struct {
 	// Primary is the pseudonym under the primary key: new records are

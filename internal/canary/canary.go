@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"sync"
+	"time"
 )
 
 // Needles maps a name ("bsn 3") to the byte forms to look for.
@@ -41,6 +42,21 @@ func (n Needles) BSN(name, digits string) {
 func (n Needles) Date(name, iso string) {
 	y, m, d := iso[0:4], iso[5:7], iso[8:10]
 	n[name] = [][]byte{[]byte(iso), []byte(y + m + d), []byte(d + "-" + m + "-" + y), []byte(d + m + y)}
+}
+
+// Day adds the forms in which a program might write a day as a number: the
+// days since 1970-01-01 (as vindex's store keys days) and since 1900-01-01,
+// each as a 4-byte integer in both byte orders. (A store's varint of a day
+// number is too short to scan raw bytes for: check decoded records too.)
+func (n Needles) Day(name string, day time.Time) {
+	y, m, d := day.Date()
+	t := time.Date(y, m, d, 0, 0, 0, 0, time.UTC)
+	var out [][]byte
+	for _, epoch := range []time.Time{time.Unix(0, 0).UTC(), time.Date(1900, 1, 1, 0, 0, 0, 0, time.UTC)} {
+		days := uint32(t.Sub(epoch) / (24 * time.Hour))
+		out = append(out, binary.BigEndian.AppendUint32(nil, days), binary.LittleEndian.AppendUint32(nil, days))
+	}
+	n[name] = out
 }
 
 // Scan returns a line for each needle form found in b; where names b.

@@ -22,6 +22,7 @@ const (
 	regV1   = 1
 	regV2   = 2 // regV1 + a sealed client reference
 	caseV1  = 1
+	caseV2  = 2 // caseV1 + a birth-date check value
 	idemV1  = 1
 	eventV1 = 1
 )
@@ -342,9 +343,16 @@ func decodeYouth(b []byte) (youthRecord, error) {
 	return y, nil
 }
 
+// encodeCase writes caseV1, or caseV2 when the case has a birth-date check
+// value: a case without one keeps the older encoding, so each case has
+// exactly one encoding.
 func encodeCase(dst []byte, c *store.Case) []byte {
 	e := enc{b: dst}
-	e.byte(caseV1)
+	v := byte(caseV1)
+	if !c.BirthCheck.IsZero() {
+		v = caseV2
+	}
+	e.byte(v)
 	e.pseudonym(c.Youth)
 	e.bool(c.Matched)
 	e.str(c.Coordinator)
@@ -352,13 +360,16 @@ func encodeCase(dst []byte, c *store.Case) []byte {
 	e.time(c.DecidedAt)
 	e.varint(int64(c.Age))
 	e.str(c.Municipality)
+	if v == caseV2 {
+		e.pseudonym(c.BirthCheck)
+	}
 	return e.b
 }
 
 func decodeCase(b []byte) (store.Case, error) {
 	d := dec{b: b}
 	var c store.Case
-	d.version(caseV1)
+	v := d.versions(caseV1, caseV2)
 	c.Youth = d.pseudonym()
 	c.Matched = d.bool()
 	c.Coordinator = d.str()
@@ -370,6 +381,11 @@ func decodeCase(b []byte) (store.Case, error) {
 	}
 	c.Age = int(age)
 	c.Municipality = d.str()
+	if v == caseV2 {
+		if c.BirthCheck = d.pseudonym(); d.err == nil && c.BirthCheck.IsZero() {
+			d.err = fmt.Errorf("%w: zero birth-date check value", store.ErrCorrupt)
+		}
+	}
 	if err := d.done(); err != nil {
 		return store.Case{}, err
 	}

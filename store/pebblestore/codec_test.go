@@ -190,6 +190,7 @@ func FuzzDecodeYouth(f *testing.F) {
 	r := sampleRegistration()
 	f.Add(encodeYouth(nil, &youthRecord{hasCase: true, kase: store.Case{Coordinator: "ggd"}, regs: []store.Registration{r}}))
 	f.Add(encodeYouth(nil, &youthRecord{}))
+	f.Add(encodeYouth(nil, &youthRecord{hasCase: true, kase: sampleCheckedCase()}))
 	f.Add([]byte{youthV1, 0, 200})
 	f.Fuzz(func(t *testing.T, b []byte) {
 		got, err := decodeYouth(b)
@@ -219,6 +220,53 @@ func TestDeliveryRoundTrip(t *testing.T) {
 	for _, bad := range [][]byte{nil, {9}, good[:len(good)-1], append(append([]byte(nil), good...), 0)} {
 		if _, err := decodeDelivery(bad); !errors.Is(err, store.ErrCorrupt) {
 			t.Errorf("decodeDelivery(%x) = %v", bad, err)
+		}
+	}
+}
+
+func sampleCheckedCase() store.Case {
+	r := sampleRegistration()
+	c := store.Case{Youth: r.Youth, Matched: true, Coordinator: "wij", Age: 22, Municipality: "GM0014",
+		BirthCheck: pseudonym.Pseudonym{KeyID: 7}}
+	for i := range c.BirthCheck.Sum {
+		c.BirthCheck.Sum[i] = byte(0xa0 + i)
+	}
+	return c
+}
+
+// A case with a birth-date check value is caseV2, one without it caseV1
+// (so cases written before check values existed decode as they are), and
+// caseV2 is caseV1 plus the value.
+func TestCaseVersions(t *testing.T) {
+	checked := sampleCheckedCase()
+	unchecked := checked
+	unchecked.BirthCheck = pseudonym.Pseudonym{}
+	for _, tc := range []struct {
+		c       store.Case
+		version byte
+	}{{unchecked, caseV1}, {checked, caseV2}} {
+		b := encodeCase(nil, &tc.c)
+		if b[0] != tc.version {
+			t.Fatalf("encoded as version %d, want %d", b[0], tc.version)
+		}
+		got, err := decodeCase(b)
+		if err != nil || !reflect.DeepEqual(got, tc.c) {
+			t.Fatalf("round trip: %+v %v\nwant %+v", got, err, tc.c)
+		}
+	}
+	v1, v2 := encodeCase(nil, &unchecked), encodeCase(nil, &checked)
+	if !bytes.Equal(v1[1:], v2[1:len(v1)]) {
+		t.Fatal("caseV2 does not extend caseV1")
+	}
+	zero := append([]byte{caseV2}, v1[1:]...)
+	zero = append(zero, make([]byte, 4+pseudonym.Size)...)
+	for name, b := range map[string][]byte{
+		"v2 with a zero check value": zero,
+		"v2 truncated":               v2[:len(v2)-1],
+		"v1 with a check value":      append([]byte{caseV1}, v2[1:]...),
+	} {
+		if _, err := decodeCase(b); !errors.Is(err, store.ErrCorrupt) {
+			t.Errorf("%s: err = %v, want ErrCorrupt", name, err)
 		}
 	}
 }

@@ -372,7 +372,8 @@ func testDelete(t *testing.T, open Opener) {
 func testCase(t *testing.T, open Opener) {
 	s := openStore(t, open)
 	y := Youth(1, 1)
-	want := store.Case{Youth: y, Matched: true, Coordinator: "wij", Rule: "wij-team", DecidedAt: t0, Age: 15, Municipality: "GM0014"}
+	want := store.Case{Youth: y, Matched: true, Coordinator: "wij", Rule: "wij-team", DecidedAt: t0, Age: 15, Municipality: "GM0014",
+		BirthCheck: Youth(2, 9)}
 	if err := s.Update(ctx, []pseudonym.Pseudonym{y}, func(tx store.Tx) error {
 		tx.PutCase(want)
 		return nil
@@ -382,7 +383,8 @@ func testCase(t *testing.T, open Opener) {
 	s.View(ctx, []pseudonym.Pseudonym{y}, func(r store.Reader) error {
 		got, ok := r.Case()
 		if !ok || got.Youth != want.Youth || got.Matched != want.Matched || got.Coordinator != want.Coordinator ||
-			got.Rule != want.Rule || !got.DecidedAt.Equal(want.DecidedAt) || got.Age != want.Age || got.Municipality != want.Municipality {
+			got.Rule != want.Rule || !got.DecidedAt.Equal(want.DecidedAt) || got.Age != want.Age || got.Municipality != want.Municipality ||
+			got.BirthCheck != want.BirthCheck {
 			t.Errorf("case = %+v, %v; want %+v", got, ok, want)
 		}
 		return nil
