@@ -268,6 +268,7 @@ var (
 	ErrKind                 = errors.New("matcher: kind must be signal or involvement")
 	ErrKindNotAllowed       = errors.New("matcher: this institution may only signal")
 	ErrSignalCode           = errors.New("matcher: a signal needs a signal code; an involvement has none")
+	ErrUnknownSignalCode    = errors.New("matcher: signal code is not one of the covenant's")
 	ErrSector               = errors.New("matcher: unknown sector")
 	ErrContact              = errors.New("matcher: contact needs a name and a phone number or e-mail address")
 	ErrContactName          = errors.New("matcher: contact name must be a person's name: words of letters, with . - ' only as in names")

@@ -23,8 +23,9 @@ type Registration struct {
 	BirthDate    identity.BirthDate
 	Municipality identity.Municipality
 	Kind         Kind
-	// SignalCode is the covenant's signal code: required for a signal,
-	// empty for an involvement registration.
+	// SignalCode is one of the covenant's signal codes (see
+	// rules.Covenant.SignalCode): required for a signal, empty for an
+	// involvement registration.
 	SignalCode string
 	Urgent     bool
 	// Sector is set by an institution that acts for a child-protection or
@@ -82,7 +83,7 @@ func (m *Matcher) validate(inst rules.Institution, r *Registration, today time.T
 	if err := m.checkMunicipality(r.Municipality); err != nil {
 		return 0, err
 	}
-	if err := checkKind(inst, r.Kind, r.SignalCode); err != nil {
+	if err := m.checkKind(inst, r.Kind, r.SignalCode); err != nil {
 		return 0, err
 	}
 	switch r.Sector {
@@ -133,13 +134,18 @@ func (m *Matcher) checkMunicipality(mu identity.Municipality) error {
 	return nil
 }
 
-// checkKind accepts a signal with a signal code, or an involvement without
-// one by an institution that may coordinate.
-func checkKind(inst rules.Institution, kind Kind, code string) error {
+// checkKind accepts a signal with one of the covenant's signal codes, or an
+// involvement without one by an institution that may coordinate. A code
+// that is not on the covenant's list is free text and is refused, whatever
+// it says; a covenant without a list refuses every signal.
+func (m *Matcher) checkKind(inst rules.Institution, kind Kind, code string) error {
 	switch kind {
 	case Signal:
-		if code == "" || !printable(code, 32) {
+		if code == "" {
 			return fieldErr("code", ErrSignalCode)
+		}
+		if _, ok := m.cov.SignalCode(code); !ok {
+			return fieldErr("code", ErrUnknownSignalCode)
 		}
 	case Involvement:
 		if code != "" {

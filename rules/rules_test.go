@@ -86,7 +86,7 @@ func randomCase(rng *rand.Rand, cov *rules.Covenant) rules.Case {
 func randomCovenant(t *testing.T, rng *rand.Rand) *rules.Covenant {
 	types := rules.KnownTypes()
 	var b strings.Builder
-	b.WriteString("name: random\nmunicipalities: [GM0014, GM1952]\ninstitutions:\n")
+	b.WriteString("name: random\nmunicipalities: [GM0014, GM1952]\nsignal_codes: [{code: S01, label: Zorg}]\ninstitutions:\n")
 	var coordTypes []string
 	for i := range 3 + rng.IntN(6) {
 		typ := types[rng.IntN(len(types))]
@@ -365,5 +365,35 @@ func TestRuleLabels(t *testing.T) {
 	}
 	if got := bare.RuleLabel("any"); got != "any" {
 		t.Errorf("RuleLabel of a rule without a label = %q", got)
+	}
+}
+
+// The example covenant lists its signal codes with Dutch labels, in file
+// order; SignalCode finds only a listed one. A covenant of care providers
+// only may list none: it then refuses every signal.
+func TestSignalCodes(t *testing.T) {
+	c := exampleCovenant(t)
+	if len(c.SignalCodes) < 2 || c.SignalCodes[0].Code != "S01" {
+		t.Fatalf("signal codes = %+v", c.SignalCodes)
+	}
+	for _, code := range []string{"S01", "S12"} {
+		if s, ok := c.SignalCode(code); !ok || s.Label == "" || s.Line == 0 {
+			t.Errorf("SignalCode(%q) = %+v, %v", code, s, ok)
+		}
+	}
+	if s, _ := c.SignalCode("S03"); s.Label != "Zorg over schoolgang of verzuim" {
+		t.Errorf("S03 label = %q", s.Label)
+	}
+	for _, code := range []string{"", "s01", "S01 ", "vermoeden mishandeling", "S99"} {
+		if _, ok := c.SignalCode(code); ok {
+			t.Errorf("SignalCode(%q) found", code)
+		}
+	}
+	bare, err := rules.Load(strings.NewReader("name: n\ninstitutions: [{id: a, name: A, type: ggd, may_coordinate: true}]\nrules: [{name: any, assign: {any: true}}]\n"), "bare.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := bare.SignalCode("S01"); ok || len(bare.SignalCodes) != 0 {
+		t.Fatalf("a covenant without signal codes has %+v", bare.SignalCodes)
 	}
 }
