@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/vindex-nl/vindex/crypto/clientref"
+	"github.com/vindex-nl/vindex/crypto/pseudonym"
 	"github.com/vindex-nl/vindex/identity"
 	"github.com/vindex-nl/vindex/rules"
 	"github.com/vindex-nl/vindex/store"
@@ -37,6 +38,7 @@ type Registration struct {
 	EndsOn time.Time
 	// IdempotencyKey, if set, makes a retry of the same report return the
 	// first result instead of reporting again. Scoped to the institution.
+	// The store keeps only a keyed hash of it (see idempotencyKeys).
 	IdempotencyKey string
 	// ClientRef, if set, is the institution's own reference for the youth
 	// (its dossier or client number, opaque to vindex): stored sealed,
@@ -232,11 +234,17 @@ func (m *Matcher) Register(ctx context.Context, actor Actor, r Registration) (Re
 	if err != nil {
 		return Result{}, err
 	}
+	var idem pseudonym.Set
+	if r.IdempotencyKey != "" {
+		if idem, err = m.idempotencyKeys(actor.Institution, r.IdempotencyKey); err != nil {
+			return Result{}, err
+		}
+	}
 	var res Result
 	err = m.updateByYouth(ctx, r.Youth, now, func(y *youth) error {
 		res = Result{}
 		if r.IdempotencyKey != "" {
-			if err := m.replay(ctx, y, actor, r, &res); err != nil {
+			if err := m.replay(ctx, y, actor, r, idem, &res); err != nil {
 				return err
 			}
 		}
@@ -273,7 +281,7 @@ func (m *Matcher) Register(ctx context.Context, actor Actor, r Registration) (Re
 		if err != nil {
 			return fmt.Errorf("matcher: %w", err)
 		}
-		y.tx.PutIdempotency(actor.Institution, r.IdempotencyKey, store.Idempotency{
+		y.tx.PutIdempotency(idem.Primary, store.Idempotency{
 			Registration: reg.ID, Youth: y.kase.Youth, CreatedAt: now, Result: b,
 		})
 		return nil
@@ -290,12 +298,19 @@ func (m *Matcher) Register(ctx context.Context, actor Actor, r Registration) (Re
 }
 
 // replay answers a retry of an earlier report with the same idempotency key
-// by its stored result, and returns errNoWrite; nil if there was none, or if
-// the registration it made is no longer live (ending and removal forget
-// the record; one stored before they did is ignored, and replaced by this
+// (kept under one of its keyed hashes idem, see idempotencyKeys) by its
+// stored result, and returns errNoWrite; nil if there was none, or if the
+// registration it made is no longer live (ending and removal forget the
+// record; one stored before they did is ignored, and replaced by this
 // report's).
-func (m *Matcher) replay(ctx context.Context, y *youth, actor Actor, r Registration, res *Result) error {
-	rec, ok := y.tx.Idempotency(actor.Institution, r.IdempotencyKey)
+func (m *Matcher) replay(ctx context.Context, y *youth, actor Actor, r Registration, idem pseudonym.Set, res *Result) error {
+	var rec store.Idempotency
+	ok := false
+	for _, k := range idem.All {
+		if rec, ok = y.tx.Idempotency(k); ok {
+			break
+		}
+	}
 	if !ok {
 		return nil
 	}
