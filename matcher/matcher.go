@@ -34,7 +34,11 @@
 // The store gets the youth's pseudonyms (see crypto/pseudonym), the age in
 // completed years, and the day each registration ends on its own (the
 // earliest of its own end date, the covenant's maximum duration, and the day
-// the youth reaches the end age: Jeugdwet art. 7.1.4.5). Log lines carry the
+// the youth reaches the end age: Jeugdwet art. 7.1.4.5). A signal's code is
+// one of the covenant's list (rules.Covenant.SignalCode), never free text. A
+// report's idempotency key is kept only as a keyed hash of the institution
+// and the key, made by [Config.Pseudonymiser] in a domain of its own
+// ("idempotency"), never the key itself. Log lines carry the
 // verb, the institution, the registration ID and the outcome, never a BSN, a
 // birth date, a pseudonym or a professional's contact. Errors never quote a
 // BSN or a birth date.
