@@ -34,8 +34,9 @@ import (
 //
 // Stores written before idempotency keys were hashed hold records under
 // 'd' len institution len key (the key in the clear), with their 'k' and
-// 'j' entries. They are never looked up again (a retry of such a report is
-// answered as a new one), and they go as every record does: with their
+// 'j' entries. They are never looked up again (a retry of such a report
+// gets what a new report would: a refresh of the live registration it
+// made), and they go as every record does: with their
 // registration when it ends or is removed, and by PurgeIdempotency when
 // their window has passed (30 days by default). The index entries name
 // their record's key whole, whatever its form, and the record's value has
