@@ -246,7 +246,7 @@ func BenchmarkDecide(b *testing.B) {
 }
 
 func FuzzLoad(f *testing.F) {
-	for _, p := range []string{"../examples/covenant-groningen.yaml", "testdata/load-errors/semantic.yaml", "testdata/load-errors/unknown-key.yaml"} {
+	for _, p := range []string{"../examples/covenant-groningen.yaml", "testdata/load-errors/semantic.yaml", "testdata/load-errors/unknown-key.yaml", "testdata/load-errors/signal-codes.yaml"} {
 		b, err := os.ReadFile(p)
 		if err != nil {
 			f.Fatal(err)
