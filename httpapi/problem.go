@@ -40,6 +40,7 @@ const (
 	CodeInvalidKind           = "invalid_kind"
 	CodeKindNotAllowed        = "kind_not_allowed"
 	CodeInvalidSignalCode     = "invalid_signal_code"
+	CodeUnknownSignalCode     = "unknown_signal_code"
 	CodeInvalidSector         = "invalid_sector"
 	CodeInvalidContact        = "invalid_contact"
 	CodeInvalidDate           = "invalid_date"
@@ -107,6 +108,7 @@ var fieldCodes = []struct {
 	{matcher.ErrKind, http.StatusBadRequest, CodeInvalidKind},
 	{matcher.ErrKindNotAllowed, http.StatusForbidden, CodeKindNotAllowed},
 	{matcher.ErrSignalCode, http.StatusBadRequest, CodeInvalidSignalCode},
+	{matcher.ErrUnknownSignalCode, http.StatusUnprocessableEntity, CodeUnknownSignalCode},
 	{matcher.ErrSector, http.StatusBadRequest, CodeInvalidSector},
 	{matcher.ErrContact, http.StatusBadRequest, CodeInvalidContact},
 	{matcher.ErrContactName, http.StatusBadRequest, CodeInvalidContact},

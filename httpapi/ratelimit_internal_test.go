@@ -16,6 +16,7 @@ institutions:
   - {id: a, name: A, type: ggd, may_coordinate: true}
   - {id: b, name: B, type: school}
 rules: [{name: r, assign: {any: true}}]
+signal_codes: [{code: S01, label: Zorg}]
 `), "x.yaml")
 	if err != nil {
 		t.Fatal(err)

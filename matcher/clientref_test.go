@@ -118,7 +118,7 @@ func TestClientRefRefreshAndReplay(t *testing.T) {
 		t.Fatalf("replay: replayed %v ref %q", rep.Replayed, rep.ClientRef)
 	}
 	err := e.store.View(ctx, mustYouth(t, e, 2), func(rd store.Reader) error {
-		rec, ok := rd.Idempotency(wij, "retry-1")
+		rec, ok := rd.Idempotency(e.idemKey(t, wij, "retry-1"))
 		if !ok {
 			t.Fatal("no idempotency record")
 		}

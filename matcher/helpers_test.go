@@ -221,3 +221,14 @@ func types(ev []store.Event) []string {
 	}
 	return out
 }
+
+// idemKey returns the keyed hash under which the store keeps institution's
+// idempotency key (under the primary key).
+func (e *env) idemKey(t testing.TB, institution, key string) pseudonym.Pseudonym {
+	t.Helper()
+	set, err := matcher.IdempotencyKeys(e.m, institution, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return set.Primary
+}

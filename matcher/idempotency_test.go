@@ -1,9 +1,14 @@
 package matcher_test
 
 import (
+	"bytes"
+	"strconv"
 	"testing"
 	"time"
 
+	"github.com/vindex-nl/vindex/crypto/keys"
+	"github.com/vindex-nl/vindex/crypto/pseudonym"
+	"github.com/vindex-nl/vindex/internal/canary"
 	"github.com/vindex-nl/vindex/matcher"
 	"github.com/vindex-nl/vindex/store"
 )
@@ -80,14 +85,14 @@ func TestOldReplayRecordIgnored(t *testing.T) {
 	first := e.register(t, ggd, r)
 	var rec store.Idempotency
 	e.store.View(ctx, mustYouth(t, e, 1), func(rd store.Reader) error {
-		rec, _ = rd.Idempotency(ggd, "report-1")
+		rec, _ = rd.Idempotency(e.idemKey(t, ggd, "report-1"))
 		return nil
 	})
 	if err := e.m.End(ctx, matcher.Actor{Institution: ggd}, first.ID, time.Time{}); err != nil {
 		t.Fatal(err)
 	}
 	if err := e.store.Update(ctx, mustYouth(t, e, 1), func(tx store.Tx) error {
-		tx.PutIdempotency(ggd, "report-1", rec)
+		tx.PutIdempotency(e.idemKey(t, ggd, "report-1"), rec)
 		return nil
 	}); err != nil {
 		t.Fatal(err)
@@ -102,7 +107,7 @@ func TestOldReplayRecordIgnored(t *testing.T) {
 func (e *env) noIdempotency(t *testing.T, n int, institution, key string) {
 	t.Helper()
 	err := e.store.View(ctx, mustYouth(t, e, n), func(rd store.Reader) error {
-		if rec, ok := rd.Idempotency(institution, key); ok {
+		if rec, ok := rd.Idempotency(e.idemKey(t, institution, key)); ok {
 			t.Errorf("idempotency record of %s %q kept: registration %s", institution, key, rec.Registration)
 		}
 		return nil
@@ -110,4 +115,134 @@ func (e *env) noIdempotency(t *testing.T, n int, institution, key string) {
 	if err != nil {
 		t.Fatal(err)
 	}
+}
+
+// TestIdempotencyKeyStoredOnlyHashed: the store keeps a report's
+// idempotency key only as a keyed hash of the institution and the key, so
+// a key a client made of anything (a name, a case number) is nowhere in
+// its files, the write-ahead log included; a retry is still replayed, and
+// the same key from another institution is its own report, not a replay.
+func TestIdempotencyKeyStoredOnlyHashed(t *testing.T) {
+	dir := t.TempDir()
+	e := newEnvWith(t, freshPseudonymiser(t), dir, quiet())
+	needles := canary.Needles{}
+	for i := range 20 {
+		n := 500 + i
+		key := "CANARY-IDEMPOTENCY-" + strconv.Itoa(n) + "-Jansen"
+		needles["idempotency key "+strconv.Itoa(n)] = [][]byte{[]byte(key)}
+		r := e.involvement(t, n)
+		r.IdempotencyKey = key
+		first := e.register(t, wij, r)
+		if again := e.register(t, wij, r); !again.Replayed || again.ID != first.ID {
+			t.Fatalf("retry %d: %+v, first %+v", n, again, first)
+		}
+		s := e.signal(t, n)
+		s.IdempotencyKey = key
+		other := e.register(t, school, s)
+		if other.Replayed || other.ID == first.ID || !other.Matched {
+			t.Fatalf("the same key from another institution was replayed: %+v", other)
+		}
+		if again := e.register(t, school, s); !again.Replayed || again.ID != other.ID {
+			t.Fatalf("the other institution's retry: %+v", again)
+		}
+	}
+	if err := e.store.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if found, err := needles.ScanDir(dir); err != nil || len(found) > 0 {
+		t.Fatalf("idempotency keys found at rest (%v):\n%s", err, bytes.Join(toBytes(found), []byte("\n")))
+	}
+	// The positive control: the scan finds such a key written in the clear.
+	if found := needles.Scan("planted", []byte("x CANARY-IDEMPOTENCY-507-Jansen x")); len(found) != 1 {
+		t.Fatalf("the scan missed a planted key: %v", found)
+	}
+}
+
+// TestIdempotencyKeyHashes: the hash is the pseudonymiser's, in a domain of
+// its own (not a youth's pseudonym of the same bytes), under every enabled
+// key, and the institution and the key are length-prefixed, so that
+// ("ggd", "x-1") and ("ggd-x", "1") or ("ggd", "-x1") never share one.
+func TestIdempotencyKeyHashes(t *testing.T) {
+	e := newEnv(t)
+	a, err := matcher.IdempotencyKeys(e.m, "ggd", "x-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(a.All) != 1 || a.Primary != a.All[0] || a.Primary.IsZero() {
+		t.Fatalf("hashes: %+v", a.All)
+	}
+	for _, other := range [][2]string{{"ggd-x", "1"}, {"ggdx", "-1"}, {"ggd", "x-2"}, {"wij", "x-1"}, {"", "ggdx-1"}} {
+		b, err := matcher.IdempotencyKeys(e.m, other[0], other[1])
+		if err != nil {
+			t.Fatal(err)
+		}
+		if b.Primary == a.Primary {
+			t.Errorf("%q and (ggd, x-1) share a hash", other)
+		}
+	}
+	raw, err := e.ps.Of("youth-bsn", []byte("\x03ggd\x03x-1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if raw.Primary == a.Primary {
+		t.Error("the idempotency hash is a youth pseudonym of the same bytes")
+	}
+}
+
+// TestIdempotencyAcrossRotation: a retry after a key rotation is still a
+// replay, as the record is looked up under every enabled key; a new report
+// is recorded under the new primary key.
+func TestIdempotencyAcrossRotation(t *testing.T) {
+	h1, err := keys.Create()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ps1, err := pseudonym.New(h1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := newEnvWith(t, ps1, t.TempDir(), quiet())
+	e.register(t, school, e.signal(t, 1))
+	r := e.involvement(t, 1)
+	r.IdempotencyKey = "retry-after-rotation"
+	first := e.register(t, wij, r)
+
+	h2, _, err := keys.Rotate(h1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ps2, err := pseudonym.New(h2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m2, err := matcher.New(matcher.Config{Store: e.store, Pseudonymiser: ps2, Covenant: exampleCovenant(t), Clock: e.clock.Now, Location: time.UTC})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Youth = youthOf(t, m2, bsnFor(t, 1))
+	again, err := m2.Register(ctx, matcher.Actor{Institution: wij}, r)
+	if err != nil || !again.Replayed || again.ID != first.ID {
+		t.Fatalf("retry after rotation: %+v, %v (first %+v)", again, err, first)
+	}
+	r.IdempotencyKey = "new-after-rotation"
+	if _, err := m2.Register(ctx, matcher.Actor{Institution: wij}, r); err != nil {
+		t.Fatal(err)
+	}
+	keys2, err := matcher.IdempotencyKeys(m2, wij, "new-after-rotation")
+	if err != nil || len(keys2.All) != 2 {
+		t.Fatalf("hashes after rotation: %+v, %v", keys2.All, err)
+	}
+	youth2, err := ps2.Youth(bsnFor(t, 1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.store.View(ctx, youth2.All, func(rd store.Reader) error {
+		if _, ok := rd.Idempotency(keys2.Primary); !ok {
+			t.Error("a new record is not under the primary key")
+		}
+		if _, ok := rd.Idempotency(keys2.All[1]); ok {
+			t.Error("a new record is under the old key")
+		}
+		return nil
+	})
 }

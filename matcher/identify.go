@@ -8,9 +8,10 @@ import (
 	"github.com/vindex-nl/vindex/identity"
 )
 
-// Pseudonymiser computes a youth's pseudonyms, and the keyed hashes of
-// other values (its birth-date check value), under every enabled key,
-// primary first. *pseudonym.Pseudonymiser is one.
+// Pseudonymiser computes keyed-hash pseudonyms under every enabled key,
+// primary first: a youth's, and those of other values in domains of their
+// own (the youth's birth-date check value, the matcher's idempotency keys).
+// *pseudonym.Pseudonymiser is one.
 type Pseudonymiser interface {
 	Youth(bsn identity.BSN) (pseudonym.Set, error)
 	Of(d pseudonym.Domain, value []byte) (pseudonym.Set, error)

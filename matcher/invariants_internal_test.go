@@ -95,6 +95,6 @@ func (f fakeReader) Case() (store.Case, bool) {
 	return *f.kase, true
 }
 
-func (fakeReader) Idempotency(string, string) (store.Idempotency, bool) {
+func (fakeReader) Idempotency(pseudonym.Pseudonym) (store.Idempotency, bool) {
 	return store.Idempotency{}, false
 }

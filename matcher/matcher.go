@@ -40,7 +40,11 @@
 // the youth reaches the end age: Jeugdwet art. 7.1.4.5), and a keyed hash of
 // the BSN and the birth date, against which each later report's birth date
 // is checked while the youth has a live registration (a mistyped BSN must
-// not match another child: [ErrBirthDateMismatch]). Log lines carry the
+// not match another child: [ErrBirthDateMismatch]). A signal's code is one
+// of the covenant's list (rules.Covenant.SignalCode), never free text. A
+// report's idempotency key is kept only as a keyed hash of the institution
+// and the key, made by [Config.Pseudonymiser] in a domain of its own
+// ("idempotency"), never the key itself. Log lines carry the
 // verb, the institution, the registration ID and the outcome, never a BSN, a
 // birth date, a pseudonym or a professional's contact. Errors never quote a
 // BSN or a birth date.
@@ -276,6 +280,7 @@ var (
 	ErrKind                 = errors.New("matcher: kind must be signal or involvement")
 	ErrKindNotAllowed       = errors.New("matcher: this institution may only signal")
 	ErrSignalCode           = errors.New("matcher: a signal needs a signal code; an involvement has none")
+	ErrUnknownSignalCode    = errors.New("matcher: signal code is not one of the covenant's")
 	ErrSector               = errors.New("matcher: unknown sector")
 	ErrContact              = errors.New("matcher: contact needs a name and a phone number or e-mail address")
 	ErrContactName          = errors.New("matcher: contact name must be a person's name: words of letters, with . - ' only as in names")

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/vindex-nl/vindex/crypto/clientref"
+	"github.com/vindex-nl/vindex/crypto/pseudonym"
 	"github.com/vindex-nl/vindex/identity"
 	"github.com/vindex-nl/vindex/rules"
 	"github.com/vindex-nl/vindex/store"
@@ -25,8 +26,9 @@ type Registration struct {
 	BirthDate    identity.BirthDate
 	Municipality identity.Municipality
 	Kind         Kind
-	// SignalCode is the covenant's signal code: required for a signal,
-	// empty for an involvement registration.
+	// SignalCode is one of the covenant's signal codes (see
+	// rules.Covenant.SignalCode): required for a signal, empty for an
+	// involvement registration.
 	SignalCode string
 	Urgent     bool
 	// Sector is set by an institution that acts for a child-protection or
@@ -38,6 +40,7 @@ type Registration struct {
 	EndsOn time.Time
 	// IdempotencyKey, if set, makes a retry of the same report return the
 	// first result instead of reporting again. Scoped to the institution.
+	// The store keeps only a keyed hash of it (see idempotencyKeys).
 	IdempotencyKey string
 	// ClientRef, if set, is the institution's own reference for the youth
 	// (its dossier or client number, opaque to vindex): stored sealed,
@@ -84,7 +87,7 @@ func (m *Matcher) validate(inst rules.Institution, r *Registration, today time.T
 	if err := m.checkMunicipality(r.Municipality); err != nil {
 		return 0, err
 	}
-	if err := checkKind(inst, r.Kind, r.SignalCode); err != nil {
+	if err := m.checkKind(inst, r.Kind, r.SignalCode); err != nil {
 		return 0, err
 	}
 	switch r.Sector {
@@ -122,13 +125,18 @@ func (m *Matcher) checkMunicipality(mu identity.Municipality) error {
 	return nil
 }
 
-// checkKind accepts a signal with a signal code, or an involvement without
-// one by an institution that may coordinate.
-func checkKind(inst rules.Institution, kind Kind, code string) error {
+// checkKind accepts a signal with one of the covenant's signal codes, or an
+// involvement without one by an institution that may coordinate. A code
+// that is not on the covenant's list is free text and is refused, whatever
+// it says; a covenant without a list refuses every signal.
+func (m *Matcher) checkKind(inst rules.Institution, kind Kind, code string) error {
 	switch kind {
 	case Signal:
-		if code == "" || !printable(code, 32) {
+		if code == "" {
 			return fieldErr("code", ErrSignalCode)
+		}
+		if _, ok := m.cov.SignalCode(code); !ok {
+			return fieldErr("code", ErrUnknownSignalCode)
 		}
 	case Involvement:
 		if code != "" {
@@ -221,6 +229,12 @@ func (m *Matcher) Register(ctx context.Context, actor Actor, r Registration) (Re
 	if err != nil {
 		return Result{}, fmt.Errorf("matcher: birth-date check: %w", err)
 	}
+	var idem pseudonym.Set
+	if r.IdempotencyKey != "" {
+		if idem, err = m.idempotencyKeys(actor.Institution, r.IdempotencyKey); err != nil {
+			return Result{}, err
+		}
+	}
 	var res Result
 	err = m.updateByYouth(ctx, r.Youth, now, func(y *youth) error {
 		res = Result{}
@@ -228,7 +242,7 @@ func (m *Matcher) Register(ctx context.Context, actor Actor, r Registration) (Re
 			return err
 		}
 		if r.IdempotencyKey != "" {
-			if err := m.replay(ctx, y, actor, r, &res); err != nil {
+			if err := m.replay(ctx, y, actor, r, idem, &res); err != nil {
 				return err
 			}
 		}
@@ -265,7 +279,7 @@ func (m *Matcher) Register(ctx context.Context, actor Actor, r Registration) (Re
 		if err != nil {
 			return fmt.Errorf("matcher: %w", err)
 		}
-		y.tx.PutIdempotency(actor.Institution, r.IdempotencyKey, store.Idempotency{
+		y.tx.PutIdempotency(idem.Primary, store.Idempotency{
 			Registration: reg.ID, Youth: y.kase.Youth, CreatedAt: now, Result: b,
 		})
 		return nil
@@ -282,12 +296,19 @@ func (m *Matcher) Register(ctx context.Context, actor Actor, r Registration) (Re
 }
 
 // replay answers a retry of an earlier report with the same idempotency key
-// by its stored result, and returns errNoWrite; nil if there was none, or if
-// the registration it made is no longer live (ending and removal forget
-// the record; one stored before they did is ignored, and replaced by this
+// (kept under one of its keyed hashes idem, see idempotencyKeys) by its
+// stored result, and returns errNoWrite; nil if there was none, or if the
+// registration it made is no longer live (ending and removal forget the
+// record; one stored before they did is ignored, and replaced by this
 // report's).
-func (m *Matcher) replay(ctx context.Context, y *youth, actor Actor, r Registration, res *Result) error {
-	rec, ok := y.tx.Idempotency(actor.Institution, r.IdempotencyKey)
+func (m *Matcher) replay(ctx context.Context, y *youth, actor Actor, r Registration, idem pseudonym.Set, res *Result) error {
+	var rec store.Idempotency
+	ok := false
+	for _, k := range idem.All {
+		if rec, ok = y.tx.Idempotency(k); ok {
+			break
+		}
+	}
 	if !ok {
 		return nil
 	}

@@ -93,9 +93,9 @@ type Limits struct {
 	RetentionDays int
 }
 
-// Covenant is a region's covenant: its institutions, coordinator rules and
-// limits. Load one with Load or LoadFile; it is read-only afterwards and safe
-// for concurrent use.
+// Covenant is a region's covenant: its institutions, coordinator rules,
+// limits and signal codes. Load one with Load or LoadFile; it is read-only
+// afterwards and safe for concurrent use.
 type Covenant struct {
 	Name           string
 	Region         string
@@ -107,6 +107,9 @@ type Covenant struct {
 	// that give none of their own: its rate_limits, else
 	// DefaultRateLimits. Every class has one.
 	RateLimits RateLimits
+	// SignalCodes are the codes a signal may carry, in file order (see
+	// SignalCode). A covenant without any refuses every signal.
+	SignalCodes []SignalCode
 
 	byID map[string]int
 }
@@ -222,6 +225,7 @@ type rawCovenant struct {
 	RateLimits     *rawRateLimits   `yaml:"rate_limits"`
 	Institutions   []rawInstitution `yaml:"institutions"`
 	Rules          []rawRule        `yaml:"rules"`
+	SignalCodes    []rawSignalCode  `yaml:"signal_codes"`
 }
 
 type rawLimits struct {
@@ -342,6 +346,8 @@ type lineIndex struct {
 	ruleFields       []map[string]int
 	municipalityLine int
 	rateLimits       map[string]int // keys under rate_limits
+	signalCodes      []int          // line of each signal code item
+	signalFields     []map[string]int
 }
 
 func findLines(root *yaml.Node) lineIndex {
@@ -370,6 +376,11 @@ func findLines(root *yaml.Node) lineIndex {
 			for _, item := range v.Content {
 				li.rules = append(li.rules, item.Line)
 				li.ruleFields = append(li.ruleFields, fieldLines(item))
+			}
+		case "signal_codes":
+			for _, item := range v.Content {
+				li.signalCodes = append(li.signalCodes, item.Line)
+				li.signalFields = append(li.signalFields, fieldLines(item))
 			}
 		}
 	}
@@ -453,6 +464,7 @@ func build(file string, raw *rawCovenant, li lineIndex) (*Covenant, error) {
 	if len(raw.Rules) == 0 {
 		b.fail(li.root, "covenant has no coordinator rules")
 	}
+	b.signalCodes(raw.SignalCodes)
 	if len(b.errs) > 0 {
 		return nil, errors.Join(b.errs...)
 	}

@@ -86,7 +86,7 @@ func randomCase(rng *rand.Rand, cov *rules.Covenant) rules.Case {
 func randomCovenant(t *testing.T, rng *rand.Rand) *rules.Covenant {
 	types := rules.KnownTypes()
 	var b strings.Builder
-	b.WriteString("name: random\nmunicipalities: [GM0014, GM1952]\ninstitutions:\n")
+	b.WriteString("name: random\nmunicipalities: [GM0014, GM1952]\nsignal_codes: [{code: S01, label: Zorg}]\ninstitutions:\n")
 	var coordTypes []string
 	for i := range 3 + rng.IntN(6) {
 		typ := types[rng.IntN(len(types))]
@@ -246,7 +246,7 @@ func BenchmarkDecide(b *testing.B) {
 }
 
 func FuzzLoad(f *testing.F) {
-	for _, p := range []string{"../examples/covenant-groningen.yaml", "testdata/load-errors/semantic.yaml", "testdata/load-errors/unknown-key.yaml"} {
+	for _, p := range []string{"../examples/covenant-groningen.yaml", "testdata/load-errors/semantic.yaml", "testdata/load-errors/unknown-key.yaml", "testdata/load-errors/signal-codes.yaml"} {
 		b, err := os.ReadFile(p)
 		if err != nil {
 			f.Fatal(err)
@@ -375,7 +375,7 @@ func TestRuleLabels(t *testing.T) {
 func TestRateLimits(t *testing.T) {
 	const base = "name: x\ninstitutions:\n  - {id: a, name: A, type: ggd, may_coordinate: true}\n" +
 		"  - {id: b, name: B, type: school, rate_limits: {reports: {per_second: 200}, events: {per_second: 1, burst: 2}}}\n" +
-		"rules: [{name: r, assign: {any: true}}]\n"
+		"rules: [{name: r, assign: {any: true}}]\nsignal_codes: [{code: S01, label: Zorg}]\n"
 	cov, err := rules.Load(strings.NewReader(base), "x.yaml")
 	if err != nil {
 		t.Fatal(err)
@@ -415,5 +415,35 @@ func TestRateLimits(t *testing.T) {
 	_, err = rules.Load(strings.NewReader("rate_limits:\n  deaths: {per_second: 2}\n"+base), "x.yaml")
 	if !errors.Is(err, rules.ErrCovenant) || !strings.Contains(err.Error(), "x.yaml:2:") || !strings.Contains(err.Error(), "deaths") {
 		t.Errorf("an unknown class: %v", err)
+	}
+}
+
+// The example covenant lists its signal codes with Dutch labels, in file
+// order; SignalCode finds only a listed one. A covenant of care providers
+// only may list none: it then refuses every signal.
+func TestSignalCodes(t *testing.T) {
+	c := exampleCovenant(t)
+	if len(c.SignalCodes) < 2 || c.SignalCodes[0].Code != "S01" {
+		t.Fatalf("signal codes = %+v", c.SignalCodes)
+	}
+	for _, code := range []string{"S01", "S12"} {
+		if s, ok := c.SignalCode(code); !ok || s.Label == "" || s.Line == 0 {
+			t.Errorf("SignalCode(%q) = %+v, %v", code, s, ok)
+		}
+	}
+	if s, _ := c.SignalCode("S03"); s.Label != "Zorg over schoolgang of verzuim" {
+		t.Errorf("S03 label = %q", s.Label)
+	}
+	for _, code := range []string{"", "s01", "S01 ", "vermoeden mishandeling", "S99"} {
+		if _, ok := c.SignalCode(code); ok {
+			t.Errorf("SignalCode(%q) found", code)
+		}
+	}
+	bare, err := rules.Load(strings.NewReader("name: n\ninstitutions: [{id: a, name: A, type: ggd, may_coordinate: true}]\nrules: [{name: any, assign: {any: true}}]\n"), "bare.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := bare.SignalCode("S01"); ok || len(bare.SignalCodes) != 0 {
+		t.Fatalf("a covenant without signal codes has %+v", bare.SignalCodes)
 	}
 }

@@ -130,9 +130,11 @@ type Reader interface {
 	Registrations() []Registration
 	// Case returns the youth's case record, if any.
 	Case() (Case, bool)
-	// Idempotency returns the record of an earlier report by institution
-	// with that idempotency key, if any.
-	Idempotency(institution, key string) (Idempotency, bool)
+	// Idempotency returns the record of an earlier report kept under key,
+	// if any. The key is a keyed hash of the reporting institution and its
+	// idempotency key (the matcher makes it): the store never sees the
+	// idempotency key itself.
+	Idempotency(key pseudonym.Pseudonym) (Idempotency, bool)
 }
 
 // Tx stages writes for one youth inside Update. Staged writes are visible to
@@ -152,10 +154,12 @@ type Tx interface {
 	DeleteCase()
 	// Append adds an event to the outbox; its Seq is assigned at commit.
 	Append(e Event)
-	// PutIdempotency records the outcome of a report with an idempotency key.
-	PutIdempotency(institution, key string, rec Idempotency)
-	// DeleteIdempotency forgets an idempotency record.
-	DeleteIdempotency(institution, key string)
+	// PutIdempotency records the outcome of a report with an idempotency
+	// key, under key: the keyed hash of the institution and its idempotency
+	// key (see Reader.Idempotency).
+	PutIdempotency(key pseudonym.Pseudonym, rec Idempotency)
+	// DeleteIdempotency forgets the idempotency record under key.
+	DeleteIdempotency(key pseudonym.Pseudonym)
 	// DeleteIdempotencyOf forgets every idempotency record whose
 	// Registration is id, of any institution and key, staged ones
 	// included: a registration that ends or is removed leaves no replay of

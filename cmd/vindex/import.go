@@ -37,7 +37,7 @@ Columns (by header name, in any order; the first five are required):
   birth_date     YYYY-MM-DD
   municipality   CBS code, e.g. GM0014
   kind           signal or involvement
-  code           the signal code (signals only)
+  code           one of the covenant's signal codes (signals only)
   urgent         true or false (empty: false)
   sector         child-protection or youth-probation (empty: none)
   contact_name, contact_phone, contact_email   the professional

@@ -31,6 +31,7 @@ func TestImport(t *testing.T) {
 		{"wij-groningen,123456789,2013-04-01,GM0014,involvement,,A,1", "eleven-check (bsn)"},
 		{"nobody," + validBSN(t, 9000) + ",2013-04-01,GM0014,involvement,,A,1", "unknown institution"},
 		{"school-example-lyceum," + validBSN(t, 9001) + ",2013-04-01,GM0014,signal,,A,1", "needs a signal code"},
+		{"school-example-lyceum," + validBSN(t, 9002) + ",2013-04-01,GM0014,signal,vermoeden mishandeling,A,1", "not one of the covenant's (code)"},
 	}
 	for _, x := range bad {
 		b.WriteString(x.row + "\n")
@@ -49,7 +50,7 @@ func TestImport(t *testing.T) {
 		t.Fatalf("import with rejected rows: exit %d (%v)\n%s%s", c.ProcessState.ExitCode(), err, stdout.String(), stderr.String())
 	}
 	out := stdout.String()
-	if !strings.Contains(out, "imported 300 registrations (150 made a match)") || !strings.Contains(out, "rejected 3 rows") {
+	if !strings.Contains(out, "imported 300 registrations (150 made a match)") || !strings.Contains(out, "rejected 4 rows") {
 		t.Fatalf("summary:\n%s", out)
 	}
 	for i, x := range bad {

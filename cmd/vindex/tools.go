@@ -386,7 +386,9 @@ const covenantUsage = `Usage:
   vindex covenant check FILE
       validates a covenant; prints every problem as FILE:LINE: message and
       exits 1 if there is one; if there is none, lists the rules in order
-      with their labels (how mails name them).
+      with their labels (how mails name them) and the signal codes with
+      theirs, and warns if there are no signal codes (every signal is then
+      refused).
   vindex covenant test FILE SCENARIOS...
       decides every scenario of the scenario files under the covenant FILE
       and prints PASS or FAIL per scenario; exits 1 if one fails. The format
@@ -403,14 +405,20 @@ func covenantCmd(args []string, stdout, stderr io.Writer) error {
 		return exitError{1}
 	}
 	if args[0] == "check" {
-		fmt.Fprintf(stdout, "%s: ok: %q, %d municipalities, %d institutions, %d rules\n",
-			args[1], cov.Name, len(cov.Municipalities), len(cov.Institutions), len(cov.Rules))
+		fmt.Fprintf(stdout, "%s: ok: %q, %d municipalities, %d institutions, %d rules, %d signal codes\n",
+			args[1], cov.Name, len(cov.Municipalities), len(cov.Institutions), len(cov.Rules), len(cov.SignalCodes))
 		for _, r := range cov.Rules {
 			label := r.Label
 			if label == "" {
 				label = "(no label: mails name the rule " + r.Name + ")"
 			}
 			fmt.Fprintf(stdout, "  rule %s: %s\n", r.Name, label)
+		}
+		for _, s := range cov.SignalCodes {
+			fmt.Fprintf(stdout, "  signal code %s: %s\n", s.Code, s.Label)
+		}
+		if len(cov.SignalCodes) == 0 {
+			fmt.Fprintln(stdout, "  warning: no signal_codes: every signal is refused; only involvement registrations are accepted")
 		}
 		return nil
 	}

@@ -14,8 +14,10 @@ import (
 // youth never seen) gets them all, and one write replaces them atomically.
 // Days are days since 1970-01-01 as 4 bytes big-endian, sequence numbers 8
 // bytes big-endian, so byte order is time and sequence order. Institution
-// identifiers and idempotency keys are length-prefixed (uvarint), so no
-// prefix of one is a prefix of another.
+// identifiers are length-prefixed (uvarint), so no prefix of one is a
+// prefix of another. An idempotency record is kept under the keyed hash
+// the matcher makes of the institution and its idempotency key, written
+// like a youth (key ID and 32 bytes), never under the key itself.
 //
 //	'm' "schema"                        -> schema version (1 byte)
 //	'y' youth                           -> youth record: the youth's case and registrations
@@ -23,12 +25,22 @@ import (
 //	'x' day youth id                    -> (empty) live registration ending on day
 //	'p' day youth id                    -> (empty) ended registration purgeable from day
 //	'e' len institution seq             -> event record (the outbox, per recipient)
-//	'd' len institution len key         -> idempotency record
-//	'k' day len institution len key     -> (empty) idempotency record made on day
-//	'j' id len institution len key      -> (empty) idempotency record naming registration id
+//	'd' hash                            -> idempotency record
+//	'k' day hash                        -> (empty) idempotency record made on day
+//	'j' id hash                         -> (empty) idempotency record naming registration id
 //	'u' len institution len channel     -> delivery cursor (8 bytes)
 //	'w' len institution len channel seq -> delivery state of a tried event above the cursor
 //	'z' len institution len channel seq -> delivery state of a dead event
+//
+// Stores written before idempotency keys were hashed hold records under
+// 'd' len institution len key (the key in the clear), with their 'k' and
+// 'j' entries. They are never looked up again (a retry of such a report
+// gets what a new report would: a refresh of the live registration it
+// made), and they go as every record does: with their
+// registration when it ends or is removed, and by PurgeIdempotency when
+// their window has passed (30 days by default). The index entries name
+// their record's key whole, whatever its form, and the record's value has
+// not changed, so nothing else needs to read them.
 const (
 	prefixMeta        = 'm'
 	prefixYouth       = 'y'
@@ -127,11 +139,11 @@ func splitRecipientKey(k []byte) (prefix []byte, seq uint64, ok bool) {
 	return k[:cut], binary.BigEndian.Uint64(k[cut:]), true
 }
 
-func idempotencyKey(institution, key string) []byte {
-	k := make([]byte, 0, 1+2*maxLenPrefix+len(institution)+len(key))
+// idempotencyKey is the key of the idempotency record under hash h.
+func idempotencyKey(h pseudonym.Pseudonym) []byte {
+	k := make([]byte, 0, 1+youthSize)
 	k = append(k, prefixIdempotency)
-	k = appendLenString(k, institution)
-	return appendLenString(k, key)
+	return appendYouth(k, h)
 }
 
 // deliveryPrefix is prefix, the recipient and the channel.

@@ -53,14 +53,21 @@ func FuzzKeys(f *testing.F) {
 			}
 		}
 
-		// Idempotency day index: round trip.
-		ik := idempotencyKey(inst1, idem)
-		dd, back, ok := splitIdemDayKey(idemDayKey(day1, ik))
-		if !ok || dd != day1 || !bytes.Equal(back, ik) {
-			t.Fatalf("idempotency day index round trip: %d %x %v", dd, back, ok)
+		// Idempotency indexes: round trip, for a record under a hash and
+		// for one an older store keeps under the key in the clear.
+		old := appendLenString(appendLenString([]byte{prefixIdempotency}, inst1), idem)
+		for _, ik := range [][]byte{idempotencyKey(p1), old} {
+			dd, back, ok := splitIdemDayKey(idemDayKey(day1, ik))
+			if !ok || dd != day1 || !bytes.Equal(back, ik) {
+				t.Fatalf("idempotency day index round trip: %d %x %v", dd, back, ok)
+			}
+			back, ok = splitIdemRegKey(idemRegKey(id1, ik))
+			if !ok || !bytes.Equal(back, ik) || !bytes.HasPrefix(idemRegKey(id1, ik), idemRegPrefix(id1)) {
+				t.Fatalf("idempotency registration index round trip: %x %v", back, ok)
+			}
 		}
-		if inst1 != inst2 && bytes.Equal(ik, idempotencyKey(inst2, idem)) {
-			t.Fatal("two institutions share an idempotency key")
+		if p1 != p2 && bytes.Equal(idempotencyKey(p1), idempotencyKey(p2)) {
+			t.Fatal("two hashes share an idempotency record")
 		}
 	})
 }

@@ -580,8 +580,8 @@ func (t *tx) origByID(id store.ID) (store.Registration, bool) {
 
 func (t *tx) Case() (store.Case, bool) { return t.kase, t.hasCase }
 
-func (t *tx) Idempotency(institution, key string) (store.Idempotency, bool) {
-	return t.idemAt(idempotencyKey(institution, key))
+func (t *tx) Idempotency(key pseudonym.Pseudonym) (store.Idempotency, bool) {
+	return t.idemAt(idempotencyKey(key))
 }
 
 // idemAt reads the idempotency record at key k, as staged or committed.
@@ -678,24 +678,24 @@ func (t *tx) Append(e store.Event) {
 	t.events = append(t.events, e)
 }
 
-func (t *tx) PutIdempotency(institution, key string, rec store.Idempotency) {
+func (t *tx) PutIdempotency(key pseudonym.Pseudonym, rec store.Idempotency) {
 	if !t.mustWrite() {
 		return
 	}
 	if t.idem == nil {
 		t.idem = make(map[string]*idemEntry)
 	}
-	t.idem[string(idempotencyKey(institution, key))] = &idemEntry{rec: rec}
+	t.idem[string(idempotencyKey(key))] = &idemEntry{rec: rec}
 }
 
-func (t *tx) DeleteIdempotency(institution, key string) {
+func (t *tx) DeleteIdempotency(key pseudonym.Pseudonym) {
 	if !t.mustWrite() {
 		return
 	}
 	if t.idem == nil {
 		t.idem = make(map[string]*idemEntry)
 	}
-	t.idem[string(idempotencyKey(institution, key))] = &idemEntry{del: true}
+	t.idem[string(idempotencyKey(key))] = &idemEntry{del: true}
 }
 
 func (t *tx) DeleteIdempotencyOf(id store.ID) {

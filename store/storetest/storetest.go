@@ -28,6 +28,7 @@ package storetest
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"sync"
@@ -92,6 +93,13 @@ func Youth(keyID uint32, n int) pseudonym.Pseudonym {
 		p.Sum[i] = byte(n>>(8*(i%4))) ^ byte(i*31)
 	}
 	return p
+}
+
+// IdemKey stands for the keyed hash under which the matcher keeps the
+// idempotency record of institution's key (key ID 1): a store takes any
+// 32 bytes and never sees the key itself.
+func IdemKey(institution, key string) pseudonym.Pseudonym {
+	return pseudonym.Pseudonym{KeyID: 1, Sum: sha256.Sum256([]byte(institution + "\x00" + key))}
 }
 
 var t0 = time.Date(2026, 3, 2, 9, 30, 0, 0, time.UTC)
@@ -204,7 +212,7 @@ func testAllOrNothing(t *testing.T, open Opener) {
 		tx.Put(Reg(y, "ggd", t0))
 		tx.PutCase(store.Case{Youth: y, Matched: true, Coordinator: "ggd", Age: 4})
 		tx.Append(store.Event{Type: store.EventMatch, Recipient: "ggd", At: t0})
-		tx.PutIdempotency("ggd", "k1", store.Idempotency{Youth: y, CreatedAt: t0})
+		tx.PutIdempotency(IdemKey("ggd", "k1"), store.Idempotency{Youth: y, CreatedAt: t0})
 		return boom
 	})
 	if !errors.Is(err, boom) {
@@ -217,7 +225,7 @@ func testAllOrNothing(t *testing.T, open Opener) {
 		if _, ok := r.Case(); ok {
 			t.Error("failed update left a case")
 		}
-		if _, ok := r.Idempotency("ggd", "k1"); ok {
+		if _, ok := r.Idempotency(IdemKey("ggd", "k1")); ok {
 			t.Error("failed update left an idempotency record")
 		}
 		return nil
@@ -249,8 +257,8 @@ func testReadOwnWrites(t *testing.T, open Opener) {
 		if c, ok := tx.Case(); !ok || c.Coordinator != "school" {
 			return fmt.Errorf("case not visible: %v %v", c, ok)
 		}
-		tx.PutIdempotency("school", "k", store.Idempotency{Registration: b.ID, Youth: y})
-		if rec, ok := tx.Idempotency("school", "k"); !ok || rec.Registration != b.ID {
+		tx.PutIdempotency(IdemKey("school", "k"), store.Idempotency{Registration: b.ID, Youth: y})
+		if rec, ok := tx.Idempotency(IdemKey("school", "k")); !ok || rec.Registration != b.ID {
 			return fmt.Errorf("idempotency not visible")
 		}
 		return nil
@@ -531,7 +539,7 @@ func testIdempotency(t *testing.T, open Opener) {
 	y := Youth(1, 1)
 	rec := store.Idempotency{Registration: store.NewID(), Youth: y, CreatedAt: t0, Result: []byte("first result")}
 	if err := s.Update(ctx, []pseudonym.Pseudonym{y}, func(tx store.Tx) error {
-		tx.PutIdempotency("ggd", "key-1", rec)
+		tx.PutIdempotency(IdemKey("ggd", "key-1"), rec)
 		return nil
 	}); err != nil {
 		t.Fatal(err)
@@ -539,9 +547,9 @@ func testIdempotency(t *testing.T, open Opener) {
 	check := func(inst, key string, want bool) {
 		t.Helper()
 		s.View(ctx, []pseudonym.Pseudonym{y}, func(r store.Reader) error {
-			got, ok := r.Idempotency(inst, key)
+			got, ok := r.Idempotency(IdemKey(inst, key))
 			if ok != want {
-				t.Errorf("Idempotency(%q, %q) found = %v, want %v", inst, key, ok, want)
+				t.Errorf("Idempotency of (%q, %q) found = %v, want %v", inst, key, ok, want)
 			}
 			if ok && (got.Registration != rec.Registration || got.Youth != y || string(got.Result) != "first result" || !got.CreatedAt.Equal(t0)) {
 				t.Errorf("record = %+v", got)
@@ -553,8 +561,17 @@ func testIdempotency(t *testing.T, open Opener) {
 	check("ggd", "key-2", false)
 	check("school", "key-1", false)
 	check("ggdk", "ey-1", false)
+	// The same hash under another key ID is another record.
+	s.View(ctx, []pseudonym.Pseudonym{y}, func(r store.Reader) error {
+		other := IdemKey("ggd", "key-1")
+		other.KeyID = 2
+		if _, ok := r.Idempotency(other); ok {
+			t.Error("found under another key ID")
+		}
+		return nil
+	})
 	if err := s.Update(ctx, []pseudonym.Pseudonym{y}, func(tx store.Tx) error {
-		tx.DeleteIdempotency("ggd", "key-1")
+		tx.DeleteIdempotency(IdemKey("ggd", "key-1"))
 		return nil
 	}); err != nil {
 		t.Fatal(err)
@@ -568,7 +585,7 @@ func testIdempotencyPurge(t *testing.T, open Opener) {
 	put := func(key string, at time.Time) {
 		t.Helper()
 		if err := s.Update(ctx, []pseudonym.Pseudonym{y}, func(tx store.Tx) error {
-			tx.PutIdempotency("ggd", key, store.Idempotency{Youth: y, CreatedAt: at})
+			tx.PutIdempotency(IdemKey("ggd", key), store.Idempotency{Youth: y, CreatedAt: at})
 			return nil
 		}); err != nil {
 			t.Fatal(err)
@@ -577,7 +594,7 @@ func testIdempotencyPurge(t *testing.T, open Opener) {
 	has := func(key string) bool {
 		var ok bool
 		s.View(ctx, []pseudonym.Pseudonym{y}, func(r store.Reader) error {
-			_, ok = r.Idempotency("ggd", key)
+			_, ok = r.Idempotency(IdemKey("ggd", key))
 			return nil
 		})
 		return ok
@@ -622,21 +639,21 @@ func testIdempotencyOfRegistration(t *testing.T, open Opener) {
 		}
 	}
 	update(func(tx store.Tx) {
-		tx.PutIdempotency("ggd", "k1", rec(a))
-		tx.PutIdempotency("ggd", "k2", rec(a))
-		tx.PutIdempotency("school", "k1", rec(b))
-		tx.PutIdempotency("ggd", "moved", rec(a))
+		tx.PutIdempotency(IdemKey("ggd", "k1"), rec(a))
+		tx.PutIdempotency(IdemKey("ggd", "k2"), rec(a))
+		tx.PutIdempotency(IdemKey("school", "k1"), rec(b))
+		tx.PutIdempotency(IdemKey("ggd", "moved"), rec(a))
 	})
-	update(func(tx store.Tx) { tx.PutIdempotency("ggd", "moved", rec(b)) })
+	update(func(tx store.Tx) { tx.PutIdempotency(IdemKey("ggd", "moved"), rec(b)) })
 	update(func(tx store.Tx) {
-		tx.PutIdempotency("wij", "staged", rec(a))
+		tx.PutIdempotency(IdemKey("wij", "staged"), rec(a))
 		tx.DeleteIdempotencyOf(a)
 		for _, k := range [][2]string{{"ggd", "k1"}, {"ggd", "k2"}, {"wij", "staged"}} {
-			if _, ok := tx.Idempotency(k[0], k[1]); ok {
+			if _, ok := tx.Idempotency(IdemKey(k[0], k[1])); ok {
 				t.Errorf("in the update, %v is still there", k)
 			}
 		}
-		tx.PutIdempotency("wij", "after", rec(a))
+		tx.PutIdempotency(IdemKey("wij", "after"), rec(a))
 	})
 	want := map[[2]string]bool{
 		{"ggd", "k1"}: false, {"ggd", "k2"}: false, {"wij", "staged"}: false,
@@ -646,7 +663,7 @@ func testIdempotencyOfRegistration(t *testing.T, open Opener) {
 		t.Helper()
 		s.View(ctx, y, func(r store.Reader) error {
 			for k, w := range want {
-				if _, ok := r.Idempotency(k[0], k[1]); ok != w {
+				if _, ok := r.Idempotency(IdemKey(k[0], k[1])); ok != w {
 					t.Errorf("%s: %v found = %v, want %v", when, k, ok, w)
 				}
 			}
