@@ -27,7 +27,8 @@ import (
 //	'k' day len institution len key     -> (empty) idempotency record made on day
 //	'j' id len institution len key      -> (empty) idempotency record naming registration id
 //	'u' len institution len channel     -> delivery cursor (8 bytes)
-//	'w' len institution len channel seq -> delivery state of a tried event above the cursor
+//	'w' len institution len channel seq -> delivery state of a tried event above the cursor, or of one waiting for a retry
+//	'q' len institution len channel urgent next seq -> (empty) delivery waiting for a retry (urgent 0 first; next: NextTry in ns)
 //	'z' len institution len channel seq -> delivery state of a dead event
 const (
 	prefixMeta        = 'm'
@@ -44,6 +45,7 @@ const (
 	prefixCursor      = 'u'
 	prefixDelivery    = 'w'
 	prefixDead        = 'z'
+	prefixRetry       = 'q'
 )
 
 const (

@@ -69,6 +69,7 @@ func Run(t *testing.T, newLocation func(t *testing.T) Opener) {
 		{"ContextCancelled", testContextCancelled},
 		{"Deliveries", testDeliveries},
 		{"RetryDead", testRetryDead},
+		{"DeliveryRetries", testDeliveryRetries},
 		{"LastSeq", testLastSeq},
 		{"LastSeqConcurrent", testLastSeqConcurrent},
 		{"KeyUseLive", testKeyUseLive},
