@@ -1,6 +1,7 @@
 package pebblestore
 
 import (
+	"cmp"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -330,6 +331,10 @@ func (s *Store) Retries(ctx context.Context, recipient, channel string, due time
 	defer s.leave()
 	snap := s.db.NewSnapshot()
 	defer snap.Close()
+	c, err := readCursor(snap, recipient, channel)
+	if err != nil {
+		return nil, err
+	}
 	queue := deliveryPrefix(prefixRetry, recipient, channel)
 	pending := deliveryPrefix(prefixDelivery, recipient, channel)
 	var out []store.Delivery
@@ -357,7 +362,25 @@ func (s *Store) Retries(ctx context.Context, recipient, channel string, due time
 			return nil, fmt.Errorf("pebblestore: %w", err)
 		}
 	}
-	return out, nil
+	if len(c.unqueued) == 0 {
+		return out, nil
+	}
+	// A version 1 record: its waiting states are not in the queue yet.
+	for _, d := range c.unqueued {
+		if !d.NextTry.After(due) {
+			out = append(out, d)
+		}
+	}
+	slices.SortStableFunc(out, func(a, b store.Delivery) int {
+		if a.Urgent != b.Urgent {
+			if a.Urgent {
+				return -1
+			}
+			return 1
+		}
+		return cmp.Or(a.NextTry.Compare(b.NextTry), cmp.Compare(a.Seq, b.Seq))
+	})
+	return out[:min(len(out), limit)], nil
 }
 
 // DeadDeliveries implements store.DeliveryStore.
