@@ -189,11 +189,11 @@ func (w *Worker) drain(ctx context.Context, inst string, ch Channel) (attempted 
 	for _, d := range log.States {
 		tried[d.Seq] = true
 	}
-	due, err := w.due(ctx, inst, retries, ahead, tried)
+	due, gone, err := w.due(ctx, inst, retries, ahead, tried)
 	if err != nil {
 		return 0, err
 	}
-	var changed []store.Delivery
+	changed := gone
 	for _, c := range due {
 		if ctx.Err() != nil {
 			break
@@ -230,16 +230,21 @@ type candidate struct {
 
 // due returns what to attempt, at most Batch: the retries and the events
 // of ahead never tried, urgent ones first and otherwise in outbox order.
-func (w *Worker) due(ctx context.Context, inst string, retries []store.Delivery, ahead []store.Event, tried map[uint64]bool) ([]candidate, error) {
-	due := make([]candidate, 0, len(retries)+len(ahead))
+// A retry whose event is no longer in the outbox is returned in gone, dead,
+// so that it leaves the queue.
+func (w *Worker) due(ctx context.Context, inst string, retries []store.Delivery, ahead []store.Event, tried map[uint64]bool) (due []candidate, gone []store.Delivery, err error) {
+	due = make([]candidate, 0, len(retries)+len(ahead))
 	for _, d := range retries {
 		evs, err := w.c.Store.Events(ctx, inst, d.Seq-1, 1)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		if len(evs) == 1 && evs[0].Seq == d.Seq {
 			due = append(due, candidate{evs[0], d})
+			continue
 		}
+		d.Dead, d.LastError = true, "event_gone"
+		gone = append(gone, d)
 	}
 	for _, e := range ahead {
 		if !tried[e.Seq] {
@@ -255,7 +260,7 @@ func (w *Worker) due(ctx context.Context, inst string, retries []store.Delivery,
 		}
 		return cmp.Compare(a.event.Seq, b.event.Seq)
 	})
-	return due[:min(len(due), w.c.Batch)], nil
+	return due[:min(len(due), w.c.Batch)], gone, nil
 }
 
 // attempt delivers e once on ch and returns its new state.
