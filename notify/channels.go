@@ -5,8 +5,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/mail"
 	"os"
 	"path/filepath"
+	"slices"
+	"sync"
 
 	"github.com/vindex-nl/vindex/store"
 )
@@ -18,14 +21,41 @@ type Sender interface {
 
 // EMLDir writes each message as a file DIR/<message ID>.eml instead of
 // sending it: for a development server without SMTP, so that a newcomer can
-// open what would have been sent. A retry rewrites the same file.
+// open what would have been sent. A retry rewrites the same file; the same
+// message to another address (the professional's, the mailbox's) is added
+// to the file's recipients, so one file holds one event's mail.
 type EMLDir struct {
 	Dir  string
 	From string
 }
 
+// emlWrites serialises EMLDir's writes, which read a file to add to it.
+var emlWrites sync.Mutex
+
 // Send implements Sender.
 func (d EMLDir) Send(_ context.Context, to []string, m Message) error {
+	emlWrites.Lock()
+	defer emlWrites.Unlock()
+	to = slices.Clone(to)
+	name := filepath.Join(d.Dir, m.ID+".eml")
+	if f, err := os.Open(name); err == nil {
+		msg, err := mail.ReadMessage(f)
+		if err == nil {
+			var had []*mail.Address
+			if had, err = msg.Header.AddressList("To"); err == nil {
+				for _, a := range had {
+					if !slices.Contains(to, a.Address) {
+						to = append(to, a.Address)
+					}
+				}
+			}
+		}
+		f.Close()
+		if err != nil {
+			return fmt.Errorf("notify: %s: %w", name, err)
+		}
+	}
+	slices.Sort(to)
 	var b bytes.Buffer
 	if err := WriteEML(&b, d.From, to, m); err != nil {
 		return err
@@ -33,7 +63,6 @@ func (d EMLDir) Send(_ context.Context, to []string, m Message) error {
 	if err := os.MkdirAll(d.Dir, 0o700); err != nil {
 		return err
 	}
-	name := filepath.Join(d.Dir, m.ID+".eml")
 	tmp := name + ".tmp"
 	if err := os.WriteFile(tmp, b.Bytes(), 0o600); err != nil {
 		return err

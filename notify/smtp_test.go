@@ -8,6 +8,8 @@ import (
 	"io"
 	"mime"
 	"net/mail"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -212,5 +214,28 @@ func TestWriteEML(t *testing.T) {
 	msg, subject, _ := parseMail(t, b.Bytes())
 	if subject != m.Subject || msg.Header.Get("Message-ID") != "<"+m.ID+"@vindex>" {
 		t.Fatalf("eml: subject %q, id %q", subject, msg.Header.Get("Message-ID"))
+	}
+}
+
+// A development server's files: one per event, whose recipients grow as
+// the same message goes to another address (the professional's and the
+// mailbox's channels write the same event), and a retry changes nothing.
+func TestEMLDirOneFilePerEvent(t *testing.T) {
+	dir := t.TempDir()
+	d := notify.EMLDir{Dir: dir, From: "noreply@vindex.example"}
+	m := rendered(t, false)
+	for _, to := range []string{"b@example.org", "a@example.org", "b@example.org"} {
+		if err := d.Send(context.Background(), []string{to}, m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	files, _ := filepath.Glob(filepath.Join(dir, "*"))
+	if len(files) != 1 || filepath.Base(files[0]) != m.ID+".eml" {
+		t.Fatalf("files %v, want one %s.eml", files, m.ID)
+	}
+	b, _ := os.ReadFile(files[0])
+	msg, _, _ := parseMail(t, b)
+	if to := msg.Header.Get("To"); to != "<a@example.org>, <b@example.org>" {
+		t.Fatalf("To: %q", to)
 	}
 }
