@@ -79,7 +79,7 @@ var _ prometheus.Collector = (*Metrics)(nil)
 func NewMetrics() *Metrics {
 	return &Metrics{
 		deliveries: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "vindex_deliveries_total", Help: "Delivery attempts of outbox events, by channel (email, webhook) and result (delivered, failed, dead).",
+			Name: "vindex_deliveries_total", Help: "Delivery attempts of outbox events, by channel (email, mailbox, webhook) and result (delivered, failed, dead).",
 		}, []string{"channel", "result"}),
 		outboxes: map[outbox]*deliveryFigures{},
 	}

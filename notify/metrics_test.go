@@ -124,7 +124,7 @@ func TestDeliveryBacklogFollowsTheWorker(t *testing.T) {
 		t.Fatalf("oldest %v s with nothing undelivered", got)
 	}
 	want := `
-# HELP vindex_deliveries_total Delivery attempts of outbox events, by channel (email, webhook) and result (delivered, failed, dead).
+# HELP vindex_deliveries_total Delivery attempts of outbox events, by channel (email, mailbox, webhook) and result (delivered, failed, dead).
 # TYPE vindex_deliveries_total counter
 vindex_deliveries_total{channel="webhook",result="dead"} 1
 vindex_deliveries_total{channel="webhook",result="delivered"} 25
