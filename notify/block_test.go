@@ -7,11 +7,13 @@ import (
 	"io"
 	"net/http"
 	"net/mail"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/emersion/go-smtp"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/vindex-nl/vindex/identity"
 	"github.com/vindex-nl/vindex/internal/hooktest"
@@ -81,11 +83,11 @@ func (env *mailEnv) report(t *testing.T, email string, urgent bool) string {
 }
 
 // worker is a worker of WIJ's mail channels on the real clock.
-func (env *mailEnv) worker(t *testing.T, poll time.Duration) *notify.Worker {
+func (env *mailEnv) worker(t *testing.T, poll time.Duration, m *notify.Metrics) *notify.Worker {
 	t.Helper()
 	w, err := notify.NewWorker(notify.WorkerConfig{
 		Store: env.s, Channels: func(string) []notify.Channel { return env.channels },
-		Institutions: func() []string { return []string{"wij-groningen"} }, Poll: poll,
+		Institutions: func() []string { return []string{"wij-groningen"} }, Poll: poll, Metrics: m,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -140,7 +142,8 @@ func TestMailRefusedAddressBlocksNothing(t *testing.T) {
 	ctx, stop := context.WithCancel(bg)
 	var wg sync.WaitGroup
 	defer func() { stop(); wg.Wait() }()
-	w := env.worker(t, poll)
+	m := notify.NewMetrics()
+	w := env.worker(t, poll, m)
 	wg.Go(func() { w.Run(ctx) })
 	took := waitFor(t, time.Second, "the urgent mail waiting with 40 refused ones", func() bool { return received(env.srv, goodPro)[urgent] == 1 })
 	t.Logf("the urgent mail waiting with 40 refused ones arrived %v after the worker started", took)
@@ -179,6 +182,28 @@ func TestMailRefusedAddressBlocksNothing(t *testing.T) {
 		if evs, _, err := store.Undelivered(bg, env.s, "wij-groningen", ch, 1000); err != nil || len(evs) != 0 {
 			t.Errorf("%s: %d undelivered (%v)", ch, len(evs), err)
 		}
+	}
+	// The metrics say so too.
+	want := `
+# HELP vindex_delivery_backlog_events Events not yet delivered on the channel, as of the worker's last look.
+# TYPE vindex_delivery_backlog_events gauge
+vindex_delivery_backlog_events{channel="email"} 0
+vindex_delivery_backlog_events{channel="mailbox"} 0
+# HELP vindex_delivery_dead_events Events given up on the channel (vindex outbox retry).
+# TYPE vindex_delivery_dead_events gauge
+vindex_delivery_dead_events{channel="email"} 80
+vindex_delivery_dead_events{channel="mailbox"} 0
+# HELP vindex_deliveries_total Delivery attempts of outbox events, by channel (email, mailbox, webhook) and result (delivered, failed, dead).
+# TYPE vindex_deliveries_total counter
+vindex_deliveries_total{channel="email",result="dead"} 80
+vindex_deliveries_total{channel="email",result="delivered"} 2
+vindex_deliveries_total{channel="email",result="failed"} 0
+vindex_deliveries_total{channel="mailbox",result="dead"} 0
+vindex_deliveries_total{channel="mailbox",result="delivered"} 82
+vindex_deliveries_total{channel="mailbox",result="failed"} 0
+`
+	if err := testutil.CollectAndCompare(m, strings.NewReader(want), "vindex_delivery_backlog_events", "vindex_delivery_dead_events", "vindex_deliveries_total"); err != nil {
+		t.Error(err)
 	}
 }
 
