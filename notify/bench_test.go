@@ -187,7 +187,7 @@ func BenchmarkBacklogUnderLoad(b *testing.B) {
 		for _, inst := range insts {
 			log, _ := s.DeliveryLog(bg, inst, "webhook")
 			evs, _ := s.Events(bg, inst, log.Cursor, 1_000_000)
-			n += len(evs)
+			n += len(evs) + log.Waiting
 		}
 		return n
 	}

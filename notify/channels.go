@@ -5,9 +5,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/mail"
 	"os"
 	"path/filepath"
 	"slices"
+	"sync"
 
 	"github.com/vindex-nl/vindex/store"
 )
@@ -19,14 +21,41 @@ type Sender interface {
 
 // EMLDir writes each message as a file DIR/<message ID>.eml instead of
 // sending it: for a development server without SMTP, so that a newcomer can
-// open what would have been sent. A retry rewrites the same file.
+// open what would have been sent. A retry rewrites the same file; the same
+// message to another address (the professional's, the mailbox's) is added
+// to the file's recipients, so one file holds one event's mail.
 type EMLDir struct {
 	Dir  string
 	From string
 }
 
+// emlWrites serialises EMLDir's writes, which read a file to add to it.
+var emlWrites sync.Mutex
+
 // Send implements Sender.
 func (d EMLDir) Send(_ context.Context, to []string, m Message) error {
+	emlWrites.Lock()
+	defer emlWrites.Unlock()
+	to = slices.Clone(to)
+	name := filepath.Join(d.Dir, m.ID+".eml")
+	if f, err := os.Open(name); err == nil {
+		msg, err := mail.ReadMessage(f)
+		if err == nil {
+			var had []*mail.Address
+			if had, err = msg.Header.AddressList("To"); err == nil {
+				for _, a := range had {
+					if !slices.Contains(to, a.Address) {
+						to = append(to, a.Address)
+					}
+				}
+			}
+		}
+		f.Close()
+		if err != nil {
+			return fmt.Errorf("notify: %s: %w", name, err)
+		}
+	}
+	slices.Sort(to)
 	var b bytes.Buffer
 	if err := WriteEML(&b, d.From, to, m); err != nil {
 		return err
@@ -34,7 +63,6 @@ func (d EMLDir) Send(_ context.Context, to []string, m Message) error {
 	if err := os.MkdirAll(d.Dir, 0o700); err != nil {
 		return err
 	}
-	name := filepath.Join(d.Dir, m.ID+".eml")
 	tmp := name + ".tmp"
 	if err := os.WriteFile(tmp, b.Bytes(), 0o600); err != nil {
 		return err
@@ -81,9 +109,13 @@ func clientRef(refs RefOpener, e store.Event, reg store.Registration) string {
 	return ref
 }
 
-// EmailChannel mails an institution's events to the professional on the
-// registration the event is about and to the institution's functional
-// mailbox, if it has one.
+// EmailChannel mails an institution's events to one address: the
+// professional on the registration the event is about (channel "email"), or,
+// with ToMailbox, the institution's functional mailbox (channel "mailbox").
+// The two are separate deliveries, each with its own state, so an address
+// that is refused or failing holds back neither the other nor any later
+// event; both mails carry the event's Message-ID. MailChannels returns the
+// channels of an institution.
 type EmailChannel struct {
 	Sender        Sender
 	Templates     *Templates
@@ -91,8 +123,12 @@ type EmailChannel struct {
 	// ClientRefs opens the recipient's own reference for the message; nil:
 	// messages quote none.
 	ClientRefs RefOpener
-	// Mailbox is the institution's functional mailbox; empty if none.
+	// Mailbox is the institution's functional mailbox; empty if none. If
+	// set, the professional's channel leaves an address equal to it to the
+	// mailbox channel, so that it gets one mail.
 	Mailbox string
+	// ToMailbox makes this the mailbox channel.
+	ToMailbox bool
 	// Region, DisplayName and RuleLabel are for the message (see
 	// Notice.Region, Notice.Name and Notice.RuleLabel).
 	Region      string
@@ -100,12 +136,32 @@ type EmailChannel struct {
 	RuleLabel   func(rule string) string
 }
 
-// Name implements Channel.
-func (c *EmailChannel) Name() string { return "email" }
+// MailChannels returns the channels that mail an institution's events, as
+// c describes them (ToMailbox aside): the professional's, and the
+// mailbox's if c.Mailbox is set.
+func MailChannels(c EmailChannel) []Channel {
+	pro := c
+	pro.ToMailbox = false
+	out := []Channel{&pro}
+	if c.Mailbox != "" {
+		box := c
+		box.ToMailbox = true
+		out = append(out, &box)
+	}
+	return out
+}
 
-// Deliver implements Channel. An event whose registration is gone (removed)
-// goes to the mailbox only; with no address at all there is nothing to
-// send, which counts as delivered.
+// Name implements Channel.
+func (c *EmailChannel) Name() string {
+	if c.ToMailbox {
+		return "mailbox"
+	}
+	return "email"
+}
+
+// Deliver implements Channel. With no address to send to (the
+// registration is gone, or has no e-mail address) there is nothing to send,
+// which counts as delivered.
 func (c *EmailChannel) Deliver(ctx context.Context, e store.Event) error {
 	to, reg, err := c.addresses(ctx, e)
 	if err != nil || len(to) == 0 {
@@ -119,10 +175,11 @@ func (c *EmailChannel) Deliver(ctx context.Context, e store.Event) error {
 	return c.Sender.Send(ctx, to, m)
 }
 
-// Addresses returns where Deliver would mail e: the professional on the
-// registration e is about, if it is still there and has an e-mail address,
-// and the mailbox. None: the channel has nowhere to send e (Deliver sends
-// nothing). It needs only Registrations and Mailbox.
+// Addresses returns where Deliver would mail e: the mailbox, or the
+// professional on the registration e is about if it is still there, has
+// an e-mail address and that is not the mailbox. None: the channel has
+// nowhere to send e (Deliver sends nothing). It needs only Registrations,
+// Mailbox and ToMailbox.
 func (c *EmailChannel) Addresses(ctx context.Context, e store.Event) ([]string, error) {
 	to, _, err := c.addresses(ctx, e)
 	return to, err
@@ -130,18 +187,16 @@ func (c *EmailChannel) Addresses(ctx context.Context, e store.Event) ([]string, 
 
 // addresses is Addresses, and the registration e is about (zero if gone).
 func (c *EmailChannel) addresses(ctx context.Context, e store.Event) ([]string, store.Registration, error) {
-	var to []string
 	reg, found, err := recipientReg(ctx, c.Registrations, e)
-	if err != nil {
+	switch {
+	case err != nil:
 		return nil, reg, err
+	case c.ToMailbox && c.Mailbox != "":
+		return []string{c.Mailbox}, reg, nil
+	case !c.ToMailbox && found && reg.Contact.Email != "" && reg.Contact.Email != c.Mailbox:
+		return []string{reg.Contact.Email}, reg, nil
 	}
-	if found && reg.Contact.Email != "" {
-		to = append(to, reg.Contact.Email)
-	}
-	if c.Mailbox != "" && !slices.Contains(to, c.Mailbox) {
-		to = append(to, c.Mailbox)
-	}
-	return to, reg, nil
+	return nil, reg, nil
 }
 
 // WebhookChannel posts an institution's events to its client system.

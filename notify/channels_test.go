@@ -79,14 +79,17 @@ func TestWebhookChannelClientRef(t *testing.T) {
 	}
 }
 
-// The e-mail channel mails the professional on the event's registration and
-// the institution's mailbox; with neither it has nowhere to send the event,
-// and delivering it sends nothing.
+// The e-mail channels mail the professional on the event's registration
+// ("email") and the institution's mailbox ("mailbox"), each to its own
+// address; an address equal to the mailbox goes once, by the mailbox
+// channel; with no address a channel has nowhere to send the event, and
+// delivering it sends nothing.
 func TestEmailChannelAddresses(t *testing.T) {
-	withMail, without := store.NewID(), store.NewID()
+	withMail, without, same := store.NewID(), store.NewID(), store.NewID()
 	regs := regMap{regs: map[store.ID]store.Registration{
 		withMail: {ID: withMail, Institution: "wij", Contact: store.Contact{Name: "A", Email: "a@wij.example"}},
 		without:  {ID: without, Institution: "wij", Contact: store.Contact{Name: "B", Phone: "050-1"}},
+		same:     {ID: same, Institution: "wij", Contact: store.Contact{Name: "C", Email: "zorg@wij.example"}},
 	}}
 	sent := &recordingSender{}
 	tm, err := notify.BuiltinTemplates("nl")
@@ -96,27 +99,34 @@ func TestEmailChannelAddresses(t *testing.T) {
 	for _, tc := range []struct {
 		mailbox string
 		id      store.ID
-		want    []string
+		want    map[string][]string // by channel
 	}{
-		{"", withMail, []string{"a@wij.example"}},
-		{"zorg@wij.example", withMail, []string{"a@wij.example", "zorg@wij.example"}},
-		{"zorg@wij.example", without, []string{"zorg@wij.example"}},
-		{"zorg@wij.example", store.NewID(), []string{"zorg@wij.example"}}, // removed
+		{"", withMail, map[string][]string{"email": {"a@wij.example"}}},
+		{"zorg@wij.example", withMail, map[string][]string{"email": {"a@wij.example"}, "mailbox": {"zorg@wij.example"}}},
+		{"zorg@wij.example", without, map[string][]string{"mailbox": {"zorg@wij.example"}}},
+		{"zorg@wij.example", same, map[string][]string{"mailbox": {"zorg@wij.example"}}},
+		{"zorg@wij.example", store.NewID(), map[string][]string{"mailbox": {"zorg@wij.example"}}}, // removed
 		{"", without, nil},
 		{"", store.NewID(), nil},
 	} {
-		ch := &notify.EmailChannel{Sender: sent, Templates: tm, Registrations: regs, Mailbox: tc.mailbox}
-		e := store.Event{Seq: 1, Type: store.EventNoMatch, Recipient: "wij", Registration: tc.id}
-		got, err := ch.Addresses(bg, e)
-		if err != nil || !slices.Equal(got, tc.want) {
-			t.Errorf("mailbox %q: addresses %q %v, want %q", tc.mailbox, got, err, tc.want)
+		chs := notify.MailChannels(notify.EmailChannel{Sender: sent, Templates: tm, Registrations: regs, Mailbox: tc.mailbox})
+		if want := 1 + min(len(tc.mailbox), 1); len(chs) != want {
+			t.Fatalf("mailbox %q: %d channels, want %d", tc.mailbox, len(chs), want)
 		}
-		before := len(sent.to)
-		if err := ch.Deliver(bg, e); err != nil {
-			t.Fatal(err)
-		}
-		if sentNow := len(sent.to) > before; sentNow != (len(tc.want) > 0) {
-			t.Errorf("mailbox %q, addresses %q: sent %v", tc.mailbox, tc.want, sentNow)
+		for _, ch := range chs {
+			want := tc.want[ch.Name()]
+			e := store.Event{Seq: 1, Type: store.EventNoMatch, Recipient: "wij", Registration: tc.id}
+			got, err := ch.(*notify.EmailChannel).Addresses(bg, e)
+			if err != nil || !slices.Equal(got, want) {
+				t.Errorf("mailbox %q, channel %s: addresses %q %v, want %q", tc.mailbox, ch.Name(), got, err, want)
+			}
+			before := len(sent.to)
+			if err := ch.Deliver(bg, e); err != nil {
+				t.Fatal(err)
+			}
+			if sentNow := len(sent.to) > before; sentNow != (len(want) > 0) || sentNow && !slices.Equal(sent.to[before], want) {
+				t.Errorf("mailbox %q, channel %s, addresses %q: sent %v", tc.mailbox, ch.Name(), want, sent.to[before:])
+			}
 		}
 	}
 	broken := &notify.EmailChannel{Registrations: regMap{err: store.ErrUnavailable}, Mailbox: "zorg@wij.example"}

@@ -23,6 +23,7 @@ import (
 	"github.com/vindex-nl/vindex/matcher"
 	"github.com/vindex-nl/vindex/notify"
 	"github.com/vindex-nl/vindex/rules"
+	"github.com/vindex-nl/vindex/store"
 	"github.com/vindex-nl/vindex/store/pebblestore"
 )
 
@@ -102,13 +103,13 @@ func TestMatchIsMailedAndPosted(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	email := func(mailbox string) notify.Channel {
-		return &notify.EmailChannel{Sender: mailer, Templates: tm, Registrations: s, ClientRefs: refs, Mailbox: mailbox, Region: "Groningen",
-			DisplayName: cov.InstitutionName, RuleLabel: cov.RuleLabel}
+	email := func(mailbox string) []notify.Channel {
+		return notify.MailChannels(notify.EmailChannel{Sender: mailer, Templates: tm, Registrations: s, ClientRefs: refs, Mailbox: mailbox, Region: "Groningen",
+			DisplayName: cov.InstitutionName, RuleLabel: cov.RuleLabel})
 	}
 	channels := map[string][]notify.Channel{
-		"wij-groningen":         {email(""), &notify.WebhookChannel{Hook: hook, Registrations: s, ClientRefs: refs}},
-		"school-example-lyceum": {email("zorg@lyceum.example")},
+		"wij-groningen":         append(email(""), &notify.WebhookChannel{Hook: hook, Registrations: s, ClientRefs: refs}),
+		"school-example-lyceum": email("zorg@lyceum.example"),
 	}
 	w, err := notify.NewWorker(notify.WorkerConfig{
 		Store: s, Channels: func(i string) []notify.Channel { return channels[i] },
@@ -124,8 +125,7 @@ func TestMatchIsMailedAndPosted(t *testing.T) {
 		done := true
 		for inst, chs := range channels {
 			for _, ch := range chs {
-				log, _ := s.DeliveryLog(bg, inst, ch.Name())
-				evs, _ := s.Events(bg, inst, log.Cursor, 10)
+				evs, _, _ := store.Undelivered(bg, s, inst, ch.Name(), 10)
 				done = done && len(evs) == 0
 			}
 		}

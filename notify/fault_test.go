@@ -61,15 +61,17 @@ func TestWorkerSMTPFaults(t *testing.T) {
 			}
 			sender.set(mailer(addr))
 			tm, _ := notify.BuiltinTemplates("en")
-			ch := &notify.EmailChannel{Sender: sender, Templates: tm, Registrations: s, Mailbox: "zorg@ggd.example"}
+			ch := &notify.EmailChannel{Sender: sender, Templates: tm, Registrations: s, Mailbox: "zorg@ggd.example", ToMailbox: true}
 			w := worker(t, s, c, map[string][]notify.Channel{"ggd": {ch}})
 			round(t, w)
-			log, _ := s.DeliveryLog(bg, "ggd", "email")
-			if len(log.States) != 1 || log.States[0].Delivered || log.Cursor != 0 {
-				t.Fatalf("after the fault: %+v", log)
+			// Tried: the cursor is past it, and it waits for a retry.
+			log, _ := s.DeliveryLog(bg, "ggd", "mailbox")
+			waiting, _ := s.Retries(bg, "ggd", "mailbox", store.Forever, 10)
+			if len(waiting) != 1 || waiting[0].Delivered || log.Cursor != seqs[0] || log.Waiting != 1 {
+				t.Fatalf("after the fault: %+v, waiting %+v", log, waiting)
 			}
-			if want := map[string]string{"refuses": "smtp_451", "times out": "timeout", "drops mid-DATA": "smtp_unreachable"}[fault]; log.States[0].LastError != want {
-				t.Errorf("error code %q, want %q", log.States[0].LastError, want)
+			if want := map[string]string{"refuses": "smtp_451", "times out": "timeout", "drops mid-DATA": "smtp_unreachable"}[fault]; waiting[0].LastError != want {
+				t.Errorf("error code %q, want %q", waiting[0].LastError, want)
 			}
 			if n := len(srv.Messages()); n != 0 {
 				t.Fatalf("%d messages kept by a failing server", n)
@@ -88,7 +90,7 @@ func TestWorkerSMTPFaults(t *testing.T) {
 			if err != nil || msg.Header.Get("Message-ID") != "<"+notify.EventID("ggd", seqs[0])+"@vindex>" {
 				t.Fatalf("Message-ID %q, %v", msg.Header.Get("Message-ID"), err)
 			}
-			if log, _ := s.DeliveryLog(bg, "ggd", "email"); log.Cursor != seqs[0] {
+			if log, _ := s.DeliveryLog(bg, "ggd", "mailbox"); log.Cursor != seqs[0] || log.Waiting != 0 {
 				t.Fatalf("not settled after delivery: %+v", log)
 			}
 		})

@@ -29,16 +29,17 @@ import (
 // The three gauges are as of the worker's last look at each outbox and
 // channel: at most WorkerConfig.Poll plus the length of one delivery round
 // old. A channel appears once the worker has looked at it. They are kept by
-// the worker as it works, from what it reads anyway and the events appended
-// since its last look: a scrape reads nothing from the store, and neither a
-// look nor a scrape costs more with a longer backlog. Only the worker's
-// first look at an outbox (and its first after a cursor moved under it, as
-// vindex outbox retry does) counts the backlog above the cursor and the dead
-// list in full, once.
+// the worker as it works, from what it reads anyway, the counts the store
+// keeps of the deliveries waiting for a retry and of the dead ones
+// (store.DeliveryLog), and the events appended since its last look: a
+// scrape reads nothing from the store, and neither a look nor a scrape
+// costs more with a longer backlog. Only the worker's first look at an
+// outbox (and its first after a cursor moved under it) counts the events
+// above the cursor in full, once.
 //
-// When the oldest undelivered event lies beyond the batch the worker read
-// (every event in the batch was settled), its age is taken from the batch's
-// last event: an upper bound, which the next round, at once, corrects.
+// When the oldest undelivered event lies beyond the events the worker read
+// (every one of them was tried), its age is taken from the last of them:
+// an upper bound, which the next round, at once, corrects.
 type Metrics struct {
 	deliveries *prometheus.CounterVec
 
@@ -52,10 +53,11 @@ type outbox struct{ institution, channel string }
 // worker's goroutine for that outbox and channel writes them, under
 // Metrics.mu.
 type deliveryFigures struct {
+	// tally counts the events above the cursor.
 	tally tally
-	// settled counts the settled (delivered or dead) events above the
-	// cursor; the backlog is tally.n - settled.
-	settled int64
+	// backlog counts the events not yet delivered: those above the
+	// cursor never tried, and those waiting for a retry.
+	backlog int64
 	// oldest is when the oldest undelivered event was appended; zero if
 	// none.
 	oldest time.Time
@@ -77,7 +79,7 @@ var _ prometheus.Collector = (*Metrics)(nil)
 func NewMetrics() *Metrics {
 	return &Metrics{
 		deliveries: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "vindex_deliveries_total", Help: "Delivery attempts of outbox events, by channel (email, webhook) and result (delivered, failed, dead).",
+			Name: "vindex_deliveries_total", Help: "Delivery attempts of outbox events, by channel (email, mailbox, webhook) and result (delivered, failed, dead).",
 		}, []string{"channel", "result"}),
 		outboxes: map[outbox]*deliveryFigures{},
 	}
@@ -88,23 +90,10 @@ func (m *Metrics) attempted(channel string, r Result) {
 	m.deliveries.WithLabelValues(channel, string(r)).Inc()
 }
 
-// look is what the worker saw and did in one look at an outbox on a
-// channel.
-type look struct {
-	// before and after are the delivery cursor before and after the look.
-	before, after uint64
-	// batch are the events read above before, in order.
-	batch []store.Event
-	// states are the delivery states of the events above after that were
-	// ever tried (settled or not), by sequence number.
-	states map[uint64]store.Delivery
-	// died is how many events the look gave up on.
-	died int
-}
-
 // looked brings the figures of inst's outbox on channel up to date after a
-// look of the worker (after its delivery state was recorded).
-func (m *Metrics) looked(ctx context.Context, s Store, inst, channel string, l look) error {
+// look of the worker, once its delivery state was recorded: before is the
+// cursor the look began at, ahead the events it read after it, in order.
+func (m *Metrics) looked(ctx context.Context, s Store, inst, channel string, before uint64, ahead []store.Event) error {
 	key := outbox{inst, channel}
 	m.mu.Lock()
 	f, ok := m.outboxes[key]
@@ -118,40 +107,32 @@ func (m *Metrics) looked(ctx context.Context, s Store, inst, channel string, l l
 			m.deliveries.WithLabelValues(channel, string(r))
 		}
 	}
-	if !ok || cur.tally.pos != l.before {
-		// First look, or the cursor moved under the worker: count afresh.
-		// Dead events are in the dead list once the cursor has passed
-		// them, and in the delivery states above it until then.
-		listed, err := s.DeadDeliveries(ctx, inst, channel)
-		if err != nil {
-			return err
-		}
-		cur = deliveryFigures{tally: tally{pos: l.before, seen: l.before}, dead: int64(len(listed))}
-		for seq, d := range l.states {
-			if seq > l.after && d.Dead {
-				cur.dead++
-			}
-		}
-	} else {
-		cur.dead += int64(l.died)
+	log, err := s.DeliveryLog(ctx, inst, channel)
+	if err != nil {
+		return err
 	}
-	cur.tally.advanceKnown(l.after, l.batch)
+	if !ok || cur.tally.pos != before {
+		// First look, or the cursor moved under the worker: count the
+		// events above the cursor afresh.
+		cur = deliveryFigures{tally: tally{pos: before, seen: before}}
+	}
+	cur.tally.advanceKnown(log.Cursor, ahead)
 	if err := cur.tally.catchUp(ctx, s, inst); err != nil {
-		// This look's figures (its dead events among them) are lost: the
-		// next look counts afresh.
 		m.mu.Lock()
 		delete(m.outboxes, key)
 		m.mu.Unlock()
 		return err
 	}
-	cur.settled, cur.oldest = 0, time.Time{}
-	for seq, d := range l.states {
-		if seq > l.after && seq <= cur.tally.seen && d.Settled() {
-			cur.settled++
+	tried := make(map[uint64]bool, len(log.States))
+	for _, d := range log.States {
+		if d.Seq <= cur.tally.seen {
+			tried[d.Seq] = true
 		}
 	}
-	if cur.tally.n > cur.settled {
-		cur.oldest = oldestUnsettled(l)
+	untried := cur.tally.n - int64(len(tried))
+	cur.backlog, cur.dead = untried+int64(log.Waiting), int64(log.Dead)
+	if cur.oldest, err = oldestUndelivered(ctx, s, inst, log, ahead, tried, untried > 0); err != nil {
+		return err
 	}
 	m.mu.Lock()
 	m.outboxes[key] = &cur
@@ -159,19 +140,34 @@ func (m *Metrics) looked(ctx context.Context, s Store, inst, channel string, l l
 	return nil
 }
 
-// oldestUnsettled returns when the first unsettled event of the batch above
-// the cursor was appended, or, if there is none in the batch, the batch's
-// last event's (the oldest undelivered event is younger).
-func oldestUnsettled(l look) time.Time {
-	for _, e := range l.batch {
-		if e.Seq > l.after && !l.states[e.Seq].Settled() {
-			return e.At
+// oldestUndelivered returns when the oldest undelivered event was appended:
+// the first waiting for a retry, or the first never tried of ahead (if
+// untried says there is one; if ahead was all tried, its last event's
+// time, an upper bound), whichever is older; zero if none.
+func oldestUndelivered(ctx context.Context, s Store, inst string, log store.DeliveryLog, ahead []store.Event, tried map[uint64]bool, untried bool) (time.Time, error) {
+	var oldest time.Time
+	if untried {
+		for _, e := range ahead {
+			if e.Seq > log.Cursor && !tried[e.Seq] {
+				oldest = e.At
+				break
+			}
+		}
+		if oldest.IsZero() && len(ahead) > 0 {
+			oldest = ahead[len(ahead)-1].At
 		}
 	}
-	if len(l.batch) > 0 {
-		return l.batch[len(l.batch)-1].At
+	if log.FirstWaiting == 0 {
+		return oldest, nil
 	}
-	return time.Time{}
+	evs, err := s.Events(ctx, inst, log.FirstWaiting-1, 1)
+	if err != nil {
+		return time.Time{}, err
+	}
+	if len(evs) == 1 && evs[0].Seq == log.FirstWaiting && (oldest.IsZero() || evs[0].At.Before(oldest)) {
+		oldest = evs[0].At
+	}
+	return oldest, nil
 }
 
 // Describe implements prometheus.Collector.
@@ -198,7 +194,7 @@ func (m *Metrics) Collect(ch chan<- prometheus.Metric) {
 			s = &sums{}
 			per[k.channel] = s
 		}
-		s.backlog += max(f.tally.n-f.settled, 0)
+		s.backlog += max(f.backlog, 0)
 		s.dead += f.dead
 		if !f.oldest.IsZero() && (s.oldest.IsZero() || f.oldest.Before(s.oldest)) {
 			s.oldest = f.oldest

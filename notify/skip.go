@@ -65,3 +65,33 @@ func MarkDelivered(ctx context.Context, st store.DeliveryStore, institutions, ch
 	}
 	return nil
 }
+
+// StartLike moves the cursor of channel to, if it has no delivery state
+// yet, to where channel from's stands, for each of institutions: a channel
+// split off from another starts where that one stood instead of at the
+// first event. (The mailbox copies were sent on "email" until they became
+// the "mailbox" channel: without this, an upgraded server would mail every
+// earlier event to the mailbox again.) A channel with any state is left
+// alone.
+func StartLike(ctx context.Context, st store.DeliveryStore, institutions []string, from, to string) error {
+	for _, inst := range institutions {
+		log, err := st.DeliveryLog(ctx, inst, to)
+		if err != nil {
+			return err
+		}
+		if log.Cursor != 0 || len(log.States) > 0 || log.Waiting > 0 || log.Dead > 0 {
+			continue
+		}
+		old, err := st.DeliveryLog(ctx, inst, from)
+		if err != nil {
+			return err
+		}
+		if old.Cursor == 0 {
+			continue
+		}
+		if err := st.RecordDeliveries(ctx, inst, to, old.Cursor, nil); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -63,3 +63,25 @@ func TestMarkDelivered(t *testing.T) {
 		}
 	}
 }
+
+// StartLike starts a channel without state where another stands, and
+// leaves a channel with state alone.
+func TestStartLike(t *testing.T) {
+	s := openStore(t, t.TempDir())
+	defer s.Close()
+	seqs := events(t, s, "ggd", 3, time.Now(), 1)
+	if err := s.RecordDeliveries(bg, "ggd", "email", seqs[1], nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.RecordDeliveries(bg, "wij", "mailbox", 1, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := notify.StartLike(bg, s, []string{"ggd", "wij", "bureau"}, "email", "mailbox"); err != nil {
+		t.Fatal(err)
+	}
+	for inst, want := range map[string]uint64{"ggd": seqs[1], "wij": 1, "bureau": 0} {
+		if log, err := s.DeliveryLog(bg, inst, "mailbox"); err != nil || log.Cursor != want {
+			t.Errorf("%s mailbox: %+v %v, want cursor %d", inst, log, err, want)
+		}
+	}
+}

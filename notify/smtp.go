@@ -138,11 +138,16 @@ func (ml *Mailer) Send(ctx context.Context, to []string, m Message) error {
 		return err
 	}
 	if c := ml.take(); c != nil {
-		if err := c.Send(msg); err == nil {
+		err := c.Send(msg)
+		if err == nil {
 			ml.put(c)
 			return nil
 		}
-		c.Close() // stale or broken: a new connection below
+		c.Close()
+		if se := (&SMTPError{Address: ml.c.Address, err: err}); se.Code() != 0 && se.Code() != 421 {
+			return se // the server answered: it would answer the same on a new connection
+		}
+		// Stale, broken or closing (421): a new connection below.
 	}
 	c, err := ml.dial(ctx)
 	if err != nil {
@@ -246,6 +251,24 @@ func (e *SMTPError) Temporary() bool {
 		return c/100 == 4
 	}
 	return true // no answer: the connection failed
+}
+
+// Permanent reports whether the server refused the recipient or the
+// message for good: a 5xx answer to RCPT TO or to the message (DATA). The
+// same message to the same address would be refused again, so it is not
+// retried. A 5xx at any other step (authentication, MAIL FROM) says that the
+// settings are wrong, not the address: it is retried, so that the mail goes
+// out once they are put right.
+func (e *SMTPError) Permanent() bool {
+	var se *gomail.SendError
+	if !errors.As(e.err, &se) || e.Code()/100 != 5 {
+		return false
+	}
+	switch se.Reason {
+	case gomail.ErrSMTPRcptTo, gomail.ErrSMTPData, gomail.ErrSMTPDataClose:
+		return true
+	}
+	return false
 }
 
 // WriteEML writes m as an RFC 5322 message, as Send would send it: for a

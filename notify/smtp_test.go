@@ -8,6 +8,8 @@ import (
 	"io"
 	"mime"
 	"net/mail"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -154,7 +156,8 @@ func TestMailerRefusesWithoutTLS(t *testing.T) {
 	}
 }
 
-// A 4xx answer is temporary, a 5xx one is not.
+// A 4xx answer is temporary, a 5xx one to the address or the message is
+// permanent.
 func TestMailerTemporaryFailures(t *testing.T) {
 	ca, cert := testCA(t)
 	srv := smtptest.Start(t, &cert)
@@ -164,14 +167,27 @@ func TestMailerTemporaryFailures(t *testing.T) {
 	}
 	for _, tc := range []struct {
 		code int
+		rcpt bool // refused at RCPT TO, not at DATA
 		temp bool
-	}{{451, true}, {554, false}} {
-		srv.FailData(&smtp.SMTPError{Code: tc.code, EnhancedCode: smtp.EnhancedCode{tc.code / 100, 0, 0}, Message: "no"})
+	}{{451, false, true}, {554, false, false}, {451, true, true}, {550, true, false}} {
+		refusal := &smtp.SMTPError{Code: tc.code, EnhancedCode: smtp.EnhancedCode{tc.code / 100, 0, 0}, Message: "no"}
+		srv.FailData(nil)
+		srv.RefuseRcpt("a@example.org", nil)
+		if tc.rcpt {
+			srv.RefuseRcpt("a@example.org", refusal)
+		} else {
+			srv.FailData(refusal)
+		}
 		err := ml.Send(context.Background(), []string{"a@example.org"}, rendered(t, false))
 		var se *notify.SMTPError
-		if !errors.As(err, &se) || se.Temporary() != tc.temp {
-			t.Errorf("answer %d: err %v, temporary %v", tc.code, err, se != nil && se.Temporary())
+		// Permanent: refused for good, not to be retried.
+		if !errors.As(err, &se) || se.Temporary() != tc.temp || se.Permanent() == tc.temp || se.Code() != tc.code {
+			t.Errorf("answer %d (rcpt %v): err %v, temporary %v", tc.code, tc.rcpt, err, se != nil && se.Temporary())
 		}
+	}
+	// Answered once, not again on a new connection.
+	if n := srv.Refused("a@example.org"); n != 2 {
+		t.Errorf("RCPT TO refused %d times for two messages", n)
 	}
 }
 
@@ -198,5 +214,28 @@ func TestWriteEML(t *testing.T) {
 	msg, subject, _ := parseMail(t, b.Bytes())
 	if subject != m.Subject || msg.Header.Get("Message-ID") != "<"+m.ID+"@vindex>" {
 		t.Fatalf("eml: subject %q, id %q", subject, msg.Header.Get("Message-ID"))
+	}
+}
+
+// A development server's files: one per event, whose recipients grow as
+// the same message goes to another address (the professional's and the
+// mailbox's channels write the same event), and a retry changes nothing.
+func TestEMLDirOneFilePerEvent(t *testing.T) {
+	dir := t.TempDir()
+	d := notify.EMLDir{Dir: dir, From: "noreply@vindex.example"}
+	m := rendered(t, false)
+	for _, to := range []string{"b@example.org", "a@example.org", "b@example.org"} {
+		if err := d.Send(context.Background(), []string{to}, m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	files, _ := filepath.Glob(filepath.Join(dir, "*"))
+	if len(files) != 1 || filepath.Base(files[0]) != m.ID+".eml" {
+		t.Fatalf("files %v, want one %s.eml", files, m.ID)
+	}
+	b, _ := os.ReadFile(files[0])
+	msg, _, _ := parseMail(t, b)
+	if to := msg.Header.Get("To"); to != "<a@example.org>, <b@example.org>" {
+		t.Fatalf("To: %q", to)
 	}
 }

@@ -3,9 +3,12 @@
 // webhook.
 //
 //   - A Worker drains every institution's outbox over each of its channels
-//     (EmailChannel, WebhookChannel): urgent events first, a failed
-//     attempt retried after an exponential backoff with jitter, an event
-//     given up (dead) after a maximum age. Its state lives in the store
+//     (EmailChannel to the professional and to the institution's mailbox,
+//     each a channel of its own; WebhookChannel): urgent events first, a
+//     failed attempt retried after an exponential backoff with jitter
+//     while it holds back no other event, an event given up (dead) after
+//     a maximum age or at once when a mail server refuses the address for
+//     good. Its state lives in the store
 //     (store.DeliveryStore) and is written atomically, so a restart
 //     resumes where it stopped; a crash can repeat at most one batch of
 //     deliveries, with the same IDs.

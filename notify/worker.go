@@ -1,6 +1,7 @@
 package notify
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -41,15 +42,19 @@ type WorkerConfig struct {
 	// Poll is how long the worker waits when it found nothing to do; zero:
 	// one second.
 	Poll time.Duration
-	// Batch is how many events of one outbox a round looks at; zero: 32.
-	// A crash loses the record of at most one batch of attempts per
-	// outbox and channel: those are delivered again (same ID).
+	// Batch is how many deliveries of one outbox and channel a round
+	// attempts at most; zero: 32. A round takes the due retries from the
+	// whole queue and looks for urgent events among the next 8 batches
+	// after the cursor. A crash loses the record of at most one batch of
+	// attempts per outbox and channel: those are delivered again (same
+	// ID).
 	Batch int
 	// MinBackoff and MaxBackoff bound the wait before another attempt; it
 	// doubles per attempt, with jitter. Zero: 5 s and 1 h.
 	MinBackoff, MaxBackoff time.Duration
 	// MaxAge is how long an event is tried before it is given up (dead);
-	// zero: 72 h.
+	// zero: 72 h. A delivery refused for good (an SMTP server's 5xx to the
+	// address or the message) is dead at once.
 	MaxAge time.Duration
 	// Clock returns the time; nil: time.Now.
 	Clock func() time.Time
@@ -75,8 +80,10 @@ const (
 )
 
 // Worker drains the outbox: each event of each institution goes over each
-// of its channels at least once. Its state is in the store, so a restart
-// resumes where it stopped.
+// of its channels at least once. A failed delivery waits for its retry
+// apart (store.DeliveryStore.Retries) and holds back no other event or
+// channel; urgent deliveries go first. Its state is in the store, so a
+// restart resumes where it stopped.
 type Worker struct {
 	c WorkerConfig
 }
@@ -155,38 +162,49 @@ func (w *Worker) Round(ctx context.Context) (worked bool, err error) {
 	return worked, errors.Join(errs...)
 }
 
-// drain attempts the due events of one outbox on one channel, urgent ones
-// first, and records the outcome with the cursor moved over every settled
-// event at its front.
+// lookahead is how many batches of events after the cursor a round looks
+// at for urgent events never tried.
+const lookahead = 8
+
+// drain attempts what is due of one outbox on one channel, at most Batch:
+// the deliveries waiting for a retry whose time has come (from the whole
+// queue) and the events never tried after the cursor, urgent ones first and
+// otherwise oldest first. It records the outcomes with the cursor moved over
+// every event tried: a failed delivery waits for its retry in the queue,
+// holding back no later event.
 func (w *Worker) drain(ctx context.Context, inst string, ch Channel) (attempted int, err error) {
 	log, err := w.c.Store.DeliveryLog(ctx, inst, ch.Name())
 	if err != nil {
 		return 0, err
 	}
-	events, err := w.c.Store.Events(ctx, inst, log.Cursor, w.c.Batch)
+	retries, err := w.c.Store.Retries(ctx, inst, ch.Name(), w.c.Clock(), w.c.Batch)
 	if err != nil {
 		return 0, err
 	}
-	states := make(map[uint64]store.Delivery, len(log.States))
-	for _, d := range log.States {
-		states[d.Seq] = d
+	ahead, err := w.c.Store.Events(ctx, inst, log.Cursor, lookahead*w.c.Batch)
+	if err != nil {
+		return 0, err
 	}
-	var changed []store.Delivery
-	died := 0
-	for _, e := range w.due(events, states) {
+	tried := make(map[uint64]bool, len(log.States))
+	for _, d := range log.States {
+		tried[d.Seq] = true
+	}
+	due, gone, err := w.due(ctx, inst, retries, ahead, tried)
+	if err != nil {
+		return 0, err
+	}
+	changed := gone
+	for _, c := range due {
 		if ctx.Err() != nil {
 			break
 		}
-		st := w.attempt(ctx, inst, ch, e, states[e.Seq])
-		if st.Dead {
-			died++
-		}
-		states[e.Seq] = st
+		st := w.attempt(ctx, inst, ch, c.event, c.state)
+		tried[st.Seq] = true
 		changed = append(changed, st)
 	}
 	cursor := log.Cursor
-	for _, e := range events {
-		if !states[e.Seq].Settled() {
+	for _, e := range ahead {
+		if !tried[e.Seq] {
 			break
 		}
 		cursor = e.Seq
@@ -197,40 +215,52 @@ func (w *Worker) drain(ctx context.Context, inst string, ch Channel) (attempted 
 		}
 	}
 	if w.c.Metrics != nil {
-		l := look{before: log.Cursor, after: cursor, batch: events, states: states, died: died}
-		if err := w.c.Metrics.looked(ctx, w.c.Store, inst, ch.Name(), l); err != nil {
+		if err := w.c.Metrics.looked(ctx, w.c.Store, inst, ch.Name(), log.Cursor, ahead); err != nil {
 			return len(changed), fmt.Errorf("metrics: %w", err)
 		}
 	}
 	return len(changed), nil
 }
 
-// due returns the events that are neither settled nor waiting for a
-// backoff, urgent ones first and otherwise in outbox order. It adds a state
-// for each event that has none.
-func (w *Worker) due(events []store.Event, states map[uint64]store.Delivery) []store.Event {
-	due := make([]store.Event, 0, len(events))
-	now := w.c.Clock()
-	for _, e := range events {
-		st, ok := states[e.Seq]
-		if !ok {
-			st = store.Delivery{Seq: e.Seq}
-			states[e.Seq] = st
+// candidate is an event due for an attempt and its delivery state so far.
+type candidate struct {
+	event store.Event
+	state store.Delivery
+}
+
+// due returns what to attempt, at most Batch: the retries and the events
+// of ahead never tried, urgent ones first and otherwise in outbox order.
+// A retry whose event is no longer in the outbox is returned in gone, dead,
+// so that it leaves the queue.
+func (w *Worker) due(ctx context.Context, inst string, retries []store.Delivery, ahead []store.Event, tried map[uint64]bool) (due []candidate, gone []store.Delivery, err error) {
+	due = make([]candidate, 0, len(retries)+len(ahead))
+	for _, d := range retries {
+		evs, err := w.c.Store.Events(ctx, inst, d.Seq-1, 1)
+		if err != nil {
+			return nil, nil, err
 		}
-		if !st.Settled() && !now.Before(st.NextTry) {
-			due = append(due, e)
+		if len(evs) == 1 && evs[0].Seq == d.Seq {
+			due = append(due, candidate{evs[0], d})
+			continue
+		}
+		d.Dead, d.LastError = true, "event_gone"
+		gone = append(gone, d)
+	}
+	for _, e := range ahead {
+		if !tried[e.Seq] {
+			due = append(due, candidate{e, store.Delivery{Seq: e.Seq}})
 		}
 	}
-	slices.SortStableFunc(due, func(a, b store.Event) int {
-		switch {
-		case a.Urgent == b.Urgent:
-			return 0
-		case a.Urgent:
-			return -1
+	slices.SortStableFunc(due, func(a, b candidate) int {
+		if a.event.Urgent != b.event.Urgent {
+			if a.event.Urgent {
+				return -1
+			}
+			return 1
 		}
-		return 1
+		return cmp.Compare(a.event.Seq, b.event.Seq)
 	})
-	return due
+	return due[:min(len(due), w.c.Batch)], gone, nil
 }
 
 // attempt delivers e once on ch and returns its new state.
@@ -240,13 +270,14 @@ func (w *Worker) attempt(ctx context.Context, inst string, ch Channel, e store.E
 		st.FirstTry = now
 	}
 	st.Attempts++
+	st.Urgent = e.Urgent
 	id := EventID(inst, e.Seq)
 	result := Delivered
 	if derr := ch.Deliver(ctx, e); derr == nil {
 		st.Delivered, st.LastError = true, ""
 	} else {
 		st.LastError = ErrorCode(derr)
-		if now.Sub(e.At) >= w.c.MaxAge {
+		if permanent(derr) || now.Sub(e.At) >= w.c.MaxAge {
 			st.Dead, result = true, Dead
 			w.c.Logger.Error("event given up", slog.String("institution", inst), slog.String("channel", ch.Name()),
 				slog.String("event", id), slog.Int("attempts", st.Attempts), slog.String("error", st.LastError))
@@ -275,6 +306,14 @@ func (w *Worker) backoff(attempts int) time.Duration {
 	}
 	d = min(d, w.c.MaxBackoff)
 	return d/2 + rand.N(d/2+1)
+}
+
+// permanent reports whether err says that the delivery will never succeed
+// as it is (an SMTP server refused the address or the message for good):
+// the delivery is dead at once rather than retried until MaxAge.
+func permanent(err error) bool {
+	var p interface{ Permanent() bool }
+	return errors.As(err, &p) && p.Permanent()
 }
 
 // ErrorCode is the stable code of a delivery error, for the delivery state,

@@ -57,12 +57,14 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/base32"
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/vindex-nl/vindex/crypto/pseudonym"
@@ -414,6 +416,8 @@ type DueItem struct {
 type Delivery struct {
 	// Seq is the event's sequence number.
 	Seq uint64
+	// Urgent is the event's Urgent: urgent deliveries are retried first.
+	Urgent bool
 	// Attempts made so far.
 	Attempts int
 	// FirstTry and NextTry: the first attempt, and when to try again.
@@ -422,7 +426,7 @@ type Delivery struct {
 	// "http_500", "timeout"), never a message that could quote content.
 	LastError string
 	// Delivered: the channel took it. Dead: given up (past the maximum
-	// age); kept in the dead list for operators.
+	// age, or refused for good); kept in the dead list for operators.
 	Delivered, Dead bool
 }
 
@@ -430,58 +434,100 @@ type Delivery struct {
 func (d Delivery) Settled() bool { return d.Delivered || d.Dead }
 
 // DeliveryLog is the delivery state of one recipient's events on one
-// channel: a cursor, at or below which every event is settled, and the
-// state of the tried events above it.
+// channel. Every event at or below the cursor has been tried at least once
+// (or skipped on purpose): it is delivered, dead, or waiting for a retry.
+// Above the cursor, events may have been tried ahead of it (urgent ones).
+// A delivery waiting for a retry never holds the cursor back: it waits in a
+// queue of its own, ordered by urgency and next try (Retries).
 type DeliveryLog struct {
 	Cursor uint64
 	// States of the events above the cursor that were tried, ascending
 	// Seq.
 	States []Delivery
+	// Waiting counts the deliveries waiting for a retry (tried, not
+	// settled), above or below the cursor; FirstWaiting is the lowest Seq
+	// among them, 0 if none.
+	Waiting      int
+	FirstWaiting uint64
+	// Dead counts the dead list.
+	Dead int
 }
 
 // Undelivered returns recipient's events that are not settled on channel
-// (neither delivered nor dead), oldest first, among the first limit events
-// above the delivery cursor, with the delivery log they were judged by.
+// (neither delivered nor dead): those waiting for a retry, then those above
+// the cursor never tried, oldest first in each part, at most limit in all,
+// with the delivery log they were judged by.
 func Undelivered(ctx context.Context, s interface {
 	Events(ctx context.Context, recipient string, after uint64, limit int) ([]Event, error)
-	DeliveryLog(ctx context.Context, recipient, channel string) (DeliveryLog, error)
+	DeliveryStore
 }, recipient, channel string, limit int) ([]Event, DeliveryLog, error) {
 	log, err := s.DeliveryLog(ctx, recipient, channel)
 	if err != nil {
 		return nil, DeliveryLog{}, err
 	}
-	evs, err := s.Events(ctx, recipient, log.Cursor, limit)
+	waiting, err := s.Retries(ctx, recipient, channel, Forever, limit)
 	if err != nil {
 		return nil, DeliveryLog{}, err
 	}
-	settled := make(map[uint64]bool, len(log.States))
-	for _, d := range log.States {
-		settled[d.Seq] = d.Settled()
+	slices.SortFunc(waiting, func(a, b Delivery) int { return cmp.Compare(a.Seq, b.Seq) })
+	var out []Event
+	for _, d := range waiting {
+		evs, err := s.Events(ctx, recipient, d.Seq-1, 1)
+		if err != nil {
+			return nil, DeliveryLog{}, err
+		}
+		if len(evs) == 1 && evs[0].Seq == d.Seq {
+			out = append(out, evs[0])
+		}
 	}
-	out := evs[:0]
+	if len(out) >= limit {
+		return out, log, nil
+	}
+	evs, err := s.Events(ctx, recipient, log.Cursor, limit-len(out))
+	if err != nil {
+		return nil, DeliveryLog{}, err
+	}
+	tried := make(map[uint64]bool, len(log.States))
+	for _, d := range log.States {
+		tried[d.Seq] = true
+	}
 	for _, e := range evs {
-		if !settled[e.Seq] {
+		if !tried[e.Seq] {
 			out = append(out, e)
 		}
 	}
 	return out, log, nil
 }
 
+// Forever is a time after every NextTry: Retries(…, Forever, …) lists every
+// delivery waiting for a retry.
+var Forever = time.Date(9999, 12, 31, 0, 0, 0, 0, time.UTC)
+
 // DeliveryStore keeps delivery state beside the outbox, so that a delivery
-// worker resumes where it stopped after a restart or a crash.
+// worker resumes where it stopped after a restart or a crash. A delivery
+// that fails waits for its retry apart from the others: it holds back no
+// later event. The worker's reads are bounded: DeliveryLog reads the states
+// above the cursor (what was tried ahead of it), Retries what it asks for;
+// neither reads the whole outbox, the whole queue or the dead list.
 type DeliveryStore interface {
 	// DeliveryLog reads recipient's delivery state on channel.
 	DeliveryLog(ctx context.Context, recipient, channel string) (DeliveryLog, error)
 	// RecordDeliveries writes, in one atomic, durable write: the cursor,
-	// which may only move forward, and the states of tried events. States
-	// at or below the cursor are dropped, except dead ones, which go to
-	// the dead list.
+	// which may only move forward, and the states of tried events. A
+	// state that is not settled waits for a retry (Retries), wherever it
+	// is; a dead one goes to the dead list. Settled states at or below the
+	// cursor are dropped (those above it are kept until the cursor passes
+	// them).
 	RecordDeliveries(ctx context.Context, recipient, channel string, cursor uint64, states []Delivery) error
+	// Retries lists the deliveries waiting for a retry whose NextTry is
+	// not after due, at most limit: urgent ones first, each part by
+	// NextTry (then Seq).
+	Retries(ctx context.Context, recipient, channel string, due time.Time, limit int) ([]Delivery, error)
 	// DeadDeliveries lists the deliveries given up on, ascending Seq.
 	DeadDeliveries(ctx context.Context, recipient, channel string) ([]Delivery, error)
-	// RetryDead empties the dead list: each dead delivery becomes pending
-	// again (attempts kept, to be tried at once), and the cursor moves back
-	// below the first. It returns how many there were.
+	// RetryDead empties the dead list: each dead delivery waits for a
+	// retry again (attempts kept, due at once); the cursor stays. It
+	// returns how many there were.
 	RetryDead(ctx context.Context, recipient, channel string) (int, error)
 	// LastSeq returns the sequence number of the last outbox event that
 	// Events returns, of any recipient: every event numbered up to it has

@@ -188,7 +188,7 @@ func (imp *importer) checkSettled(c config) error {
 	if err != nil {
 		return err
 	}
-	if err := notify.CheckSettled(context.Background(), imp.st, institutionIDs(imp.cov), deliveryChannels(c, hooks)); err != nil {
+	if err := notify.CheckSettled(context.Background(), imp.st, institutionIDs(imp.cov), deliveryChannels(c, imp.cov, hooks)); err != nil {
 		return fmt.Errorf("import --notify=false: %w; run vindex serve until `vindex outbox status` shows none, or import with --notify", err)
 	}
 	return nil

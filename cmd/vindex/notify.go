@@ -61,12 +61,18 @@ func newWorker(c config, cov *rules.Covenant, st backend, refs notify.RefOpener,
 		return nil, nil
 	}
 	channels := map[string][]notify.Channel{}
-	var ids []string
+	ids := institutionIDs(cov)
+	if sender != nil {
+		// The mailbox copies went out on "email" before they had a
+		// channel of their own: they start where e-mail stands.
+		if err := notify.StartLike(context.Background(), st, ids, "email", "mailbox"); err != nil {
+			return nil, err
+		}
+	}
 	for _, inst := range cov.Institutions {
-		ids = append(ids, inst.ID)
 		if sender != nil {
-			channels[inst.ID] = append(channels[inst.ID], &notify.EmailChannel{Sender: sender, Templates: tm, Registrations: st,
-				ClientRefs: refs, Mailbox: inst.Email, Region: cov.Region, DisplayName: cov.InstitutionName, RuleLabel: cov.RuleLabel})
+			channels[inst.ID] = append(channels[inst.ID], notify.MailChannels(notify.EmailChannel{Sender: sender, Templates: tm, Registrations: st,
+				ClientRefs: refs, Mailbox: inst.Email, Region: cov.Region, DisplayName: cov.InstitutionName, RuleLabel: cov.RuleLabel})...)
 		}
 		if h := hooks[inst.ID]; h != nil {
 			channels[inst.ID] = append(channels[inst.ID], &notify.WebhookChannel{Hook: h, Registrations: st, ClientRefs: refs})
@@ -80,16 +86,20 @@ func newWorker(c config, cov *rules.Covenant, st backend, refs notify.RefOpener,
 }
 
 // channelNames are every delivery channel, configured now or not.
-var channelNames = []string{"email", "webhook"}
+var channelNames = []string{"email", "mailbox", "webhook"}
 
 // deliveryChannels returns the names of the channels the settings give an
-// institution: e-mail when mail is sent (over SMTP, or as files with
-// --dev), a webhook when the webhooks file lists it.
-func deliveryChannels(c config, hooks map[string]*notify.Hook) func(institution string) []string {
+// institution: e-mail to the professional when mail is sent (over SMTP, or
+// as files with --dev), and to the institution's mailbox if the covenant
+// gives it one; a webhook when the webhooks file lists it.
+func deliveryChannels(c config, cov *rules.Covenant, hooks map[string]*notify.Hook) func(institution string) []string {
 	return func(inst string) []string {
 		var out []string
 		if c.SMTPAddr != "" || c.Dev {
 			out = append(out, "email")
+			if i, _ := cov.Institution(inst); i.Email != "" {
+				out = append(out, "mailbox")
+			}
 		}
 		if hooks[inst] != nil {
 			out = append(out, "webhook")
@@ -196,7 +206,7 @@ func outboxCmd(args []string, stdout, stderr io.Writer) error {
 	}
 	switch verb {
 	case "status":
-		return outboxStatus(stdout, st, cov, insts, deliveryChannels(c, hooks))
+		return outboxStatus(stdout, st, cov, insts, deliveryChannels(c, cov, hooks))
 	case "retry":
 		return outboxRetry(stdout, st, insts)
 	}
@@ -222,11 +232,12 @@ func parseOutboxArgs(args []string, stderr io.Writer) (verb, only string, c conf
 }
 
 // outboxStatus prints, per institution and configured channel, the
-// events not yet delivered, those being retried and the dead ones. An event
-// the e-mail channel has no address for (none on its registration, no
-// mailbox in the covenant) is not counted as undelivered: the server
-// settles it without sending. When no other channel of the institution
-// carries it either, a line after the table counts such events.
+// events not yet delivered (among them those waiting for a retry, with the
+// first one's error and next try) and the dead ones. An event the e-mail
+// channel has no address for (none on its registration, or the mailbox's)
+// is not counted as undelivered: the server settles it without sending.
+// When no other channel of the institution carries it either, a line after
+// the table counts such events.
 func outboxStatus(stdout io.Writer, st backend, cov *rules.Covenant, insts []string, configured func(string) []string) error {
 	ctx := context.Background()
 	fmt.Fprintf(stdout, "%-32s %-8s %10s %9s %6s\n", "INSTITUTION", "CHANNEL", "UNDELIVERED", "RETRYING", "DEAD")
@@ -238,25 +249,24 @@ func outboxStatus(stdout io.Writer, st backend, cov *rules.Covenant, insts []str
 			if err != nil {
 				return err
 			}
-			dead, err := st.DeadDeliveries(ctx, inst, ch)
-			if err != nil {
-				return err
-			}
 			nowhere := 0
 			if ch == "email" {
 				if nowhere, err = unaddressed(ctx, st, cov, inst, evs); err != nil {
 					return err
 				}
 			}
-			if nowhere > 0 && !slices.Contains(chans, "webhook") {
+			if nowhere > 0 && !slices.Contains(chans, "webhook") && !slices.Contains(chans, "mailbox") {
 				notes = append(notes, fmt.Sprintf("%s: %d events no channel can carry (no e-mail address on their registrations or in the covenant, no webhook); not counted as undelivered",
 					inst, nowhere))
 			}
-			if len(evs) == nowhere && len(dead) == 0 {
+			if len(evs) == nowhere && log.Dead == 0 {
 				continue
 			}
-			n, last := retrying(log)
-			fmt.Fprintf(stdout, "%-32s %-8s %10d %9d %6d%s\n", inst, ch, len(evs)-nowhere, n, len(dead), last)
+			next, err := nextRetry(ctx, st, inst, ch)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(stdout, "%-32s %-8s %10d %9d %6d%s\n", inst, ch, len(evs)-nowhere, log.Waiting, log.Dead, next)
 		}
 	}
 	for _, note := range notes {
@@ -265,8 +275,8 @@ func outboxStatus(stdout io.Writer, st backend, cov *rules.Covenant, insts []str
 	return nil
 }
 
-// unaddressed counts the events of evs, inst's, that the e-mail channel has
-// no address for.
+// unaddressed counts the events of evs, inst's, that the professional's
+// e-mail channel has no address for.
 func unaddressed(ctx context.Context, st backend, cov *rules.Covenant, inst string, evs []store.Event) (int, error) {
 	i, _ := cov.Institution(inst)
 	mail := &notify.EmailChannel{Registrations: st, Mailbox: i.Email}
@@ -283,16 +293,14 @@ func unaddressed(ctx context.Context, st backend, cov *rules.Covenant, inst stri
 	return n, nil
 }
 
-// retrying counts the deliveries of log that are being retried, and
-// describes the last one's error and next try.
-func retrying(log store.DeliveryLog) (n int, last string) {
-	for _, d := range log.States {
-		if !d.Settled() {
-			n++
-			last = fmt.Sprintf("  last error %s, next try %s", d.LastError, d.NextTry.Format("2006-01-02 15:04:05"))
-		}
+// nextRetry describes the next delivery of inst's on channel waiting for a
+// retry: its last error and next try; "" if none waits.
+func nextRetry(ctx context.Context, st backend, inst, channel string) (string, error) {
+	next, err := st.Retries(ctx, inst, channel, store.Forever, 1)
+	if err != nil || len(next) == 0 {
+		return "", err
 	}
-	return n, last
+	return fmt.Sprintf("  last error %s, next try %s", next[0].LastError, next[0].NextTry.Format("2006-01-02 15:04:05")), nil
 }
 
 // outboxRetry puts the dead events of the institutions back in the queue,

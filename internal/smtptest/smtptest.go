@@ -45,6 +45,8 @@ type Server struct {
 	drop     bool
 	slow     time.Duration
 	sessions int
+	refuse   map[string]error
+	refused  map[string]int
 }
 
 // Start starts a server that stops when the test ends; cert nil: no TLS.
@@ -72,6 +74,25 @@ func Start(t testing.TB, cert *tls.Certificate) *Server {
 // FailData makes DATA answer err (an *smtp.SMTPError for a reply code);
 // nil: accept again.
 func (s *Server) FailData(err error) { s.mu.Lock(); s.dataErr = err; s.mu.Unlock() }
+
+// RefuseRcpt makes RCPT TO answer err (an *smtp.SMTPError for a reply
+// code, 550 for an unknown user, 451 to try later) for addr; nil: accept it
+// again.
+func (s *Server) RefuseRcpt(addr string, err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.refuse == nil {
+		s.refuse, s.refused = map[string]error{}, map[string]int{}
+	}
+	s.refuse[addr] = err
+}
+
+// Refused returns how many times RCPT TO was refused for addr.
+func (s *Server) Refused(addr string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.refused[addr]
+}
 
 // DropData makes DATA close the connection after part of the message.
 func (s *Server) DropData(drop bool) { s.mu.Lock(); s.drop = drop; s.mu.Unlock() }
@@ -132,6 +153,15 @@ func (s *session) Auth(string) (sasl.Server, error) {
 
 func (s *session) Mail(from string, _ *smtp.MailOptions) error { s.cur.From = from; return nil }
 func (s *session) Rcpt(to string, _ *smtp.RcptOptions) error {
+	s.srv.mu.Lock()
+	err := s.srv.refuse[to]
+	if err != nil {
+		s.srv.refused[to]++
+	}
+	s.srv.mu.Unlock()
+	if err != nil {
+		return err
+	}
 	s.cur.To = append(s.cur.To, to)
 	return nil
 }

@@ -29,7 +29,8 @@ import (
 //	'k' day hash                        -> (empty) idempotency record made on day
 //	'j' id hash                         -> (empty) idempotency record naming registration id
 //	'u' len institution len channel     -> delivery cursor (8 bytes)
-//	'w' len institution len channel seq -> delivery state of a tried event above the cursor
+//	'w' len institution len channel seq -> delivery state of a tried event above the cursor, or of one waiting for a retry
+//	'q' len institution len channel urgent next seq -> (empty) delivery waiting for a retry (urgent 0 first; next: NextTry in ns)
 //	'z' len institution len channel seq -> delivery state of a dead event
 //
 // Stores written before idempotency keys were hashed hold records under
@@ -56,6 +57,7 @@ const (
 	prefixCursor      = 'u'
 	prefixDelivery    = 'w'
 	prefixDead        = 'z'
+	prefixRetry       = 'q'
 )
 
 const (

@@ -66,7 +66,7 @@ func testDeliveries(t *testing.T, open Opener) {
 		t.Fatal(err)
 	}
 	log := deliveryLog(t, ds, "ggd", "email")
-	if log.Cursor != 3 || !equalSeqs(seqs(log.States), []uint64{5, 7}) {
+	if log.Cursor != 3 || !equalSeqs(seqs(log.States), []uint64{5, 7}) || log.Waiting != 1 || log.FirstWaiting != 5 {
 		t.Fatalf("after recording: %+v", log)
 	}
 	if d := log.States[0]; d.Attempts != 1 || !d.NextTry.Equal(next) || d.LastError != "smtp_451" || d.Settled() {
@@ -81,7 +81,7 @@ func testDeliveries(t *testing.T, open Opener) {
 	if err := ds.RecordDeliveries(ctx, "ggd", "email", 7, []store.Delivery{{Seq: 5, Attempts: 2, FirstTry: t0, Delivered: true}}); err != nil {
 		t.Fatal(err)
 	}
-	if log := deliveryLog(t, ds, "ggd", "email"); log.Cursor != 7 || len(log.States) != 0 {
+	if log := deliveryLog(t, ds, "ggd", "email"); log.Cursor != 7 || len(log.States) != 0 || log.Waiting != 0 || log.FirstWaiting != 0 {
 		t.Fatalf("settled states kept: %+v", log)
 	}
 	if err := ds.RecordDeliveries(ctx, "ggd", "email", 6, nil); !errors.Is(err, store.ErrConflict) {
@@ -94,15 +94,14 @@ func testDeliveries(t *testing.T, open Opener) {
 	if err != nil || !equalSeqs(seqs(dead), []uint64{9}) || dead[0].Attempts != 12 {
 		t.Fatalf("dead list: %+v %v", dead, err)
 	}
-	if log := deliveryLog(t, ds, "ggd", "email"); log.Cursor != 9 || len(log.States) != 0 {
+	if log := deliveryLog(t, ds, "ggd", "email"); log.Cursor != 9 || len(log.States) != 0 || log.Dead != 1 {
 		t.Fatalf("after a dead one: %+v", log)
 	}
 }
 
-// testRetryDead: the dead come back as pending, the cursor moves back
-// below the first, and the events it passes again that were settled are
-// marked delivered, so nothing delivered is sent twice by design. The state
-// survives a reopen.
+// testRetryDead: the dead come back as waiting for a retry, due at once,
+// with their attempts; the cursor stays where it is, so nothing delivered is
+// sent again. The state survives a reopen.
 func testRetryDead(t *testing.T, open Opener) {
 	s, ds := deliveryStore(t, open)
 	y := Youth(1, 40)
@@ -114,11 +113,14 @@ func testRetryDead(t *testing.T, open Opener) {
 	if err != nil || len(evs) != 3 {
 		t.Fatalf("events: %d, %v", len(evs), err)
 	}
-	first, second, third := evs[0].Seq, evs[1].Seq, evs[2].Seq
+	first, third := evs[0].Seq, evs[2].Seq
 	if err := ds.RecordDeliveries(ctx, "ggd", "webhook", third, []store.Delivery{
 		{Seq: first, Attempts: 9, FirstTry: t0, LastError: "http_500", Dead: true},
 	}); err != nil {
 		t.Fatal(err)
+	}
+	if log := deliveryLog(t, ds, "ggd", "webhook"); log.Dead != 1 || log.Waiting != 0 {
+		t.Fatalf("before the retry: %+v", log)
 	}
 	n, err := ds.RetryDead(ctx, "ggd", "webhook")
 	if err != nil || n != 1 {
@@ -128,20 +130,112 @@ func testRetryDead(t *testing.T, open Opener) {
 	s = openStore(t, open)
 	ds = s.(store.DeliveryStore)
 	log := deliveryLog(t, ds, "ggd", "webhook")
-	if log.Cursor != first-1 || !equalSeqs(seqs(log.States), []uint64{first, second, third}) {
+	if log.Cursor != third || len(log.States) != 0 || log.Waiting != 1 || log.FirstWaiting != first || log.Dead != 0 {
 		t.Fatalf("after retry and reopen: %+v", log)
 	}
-	if d := log.States[0]; d.Dead || d.Delivered || d.Attempts != 9 {
-		t.Fatalf("the retried one: %+v", d)
+	waiting, err := ds.Retries(ctx, "ggd", "webhook", time.Now(), 10)
+	if err != nil || !equalSeqs(seqs(waiting), []uint64{first}) {
+		t.Fatalf("the retried one is not due: %+v %v", waiting, err)
 	}
-	if !log.States[1].Delivered || !log.States[2].Delivered {
-		t.Fatalf("settled events not marked delivered: %+v", log.States)
+	if d := waiting[0]; d.Dead || d.Delivered || d.Attempts != 9 {
+		t.Fatalf("the retried one: %+v", d)
 	}
 	if dead, _ := ds.DeadDeliveries(ctx, "ggd", "webhook"); len(dead) != 0 {
 		t.Fatalf("dead list not emptied: %+v", dead)
 	}
 	if n, err := ds.RetryDead(ctx, "ggd", "webhook"); n != 0 || err != nil {
 		t.Fatalf("a second RetryDead = %d, %v", n, err)
+	}
+}
+
+// testDeliveryRetries: a delivery that is not settled waits in the retry
+// queue wherever it is (below the cursor or above it), holding the cursor
+// back nowhere; Retries gives the due ones, urgent first and then by next
+// try, at most the limit; a new state replaces the old one in the queue;
+// settled ones leave it; the counts follow; all of it survives a reopen.
+func testDeliveryRetries(t *testing.T, open Opener) {
+	s, ds := deliveryStore(t, open)
+	at := func(d time.Duration) time.Time { return t0.Add(d) }
+	if err := ds.RecordDeliveries(ctx, "ggd", "email", 10, []store.Delivery{
+		{Seq: 2, Attempts: 1, FirstTry: t0, NextTry: at(2 * time.Minute), LastError: "smtp_451"},
+		{Seq: 4, Attempts: 1, FirstTry: t0, NextTry: at(time.Minute), LastError: "smtp_451"},
+		{Seq: 6, Urgent: true, Attempts: 1, FirstTry: t0, NextTry: at(3 * time.Minute), LastError: "timeout"},
+		{Seq: 8, Attempts: 1, FirstTry: t0, Delivered: true},
+		{Seq: 12, Attempts: 1, FirstTry: t0, NextTry: at(30 * time.Second), LastError: "smtp_421"},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	retries := func(due time.Time, limit int) []uint64 {
+		t.Helper()
+		ds, err := ds.Retries(ctx, "ggd", "email", due, limit)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return seqs(ds)
+	}
+	log := deliveryLog(t, ds, "ggd", "email")
+	if log.Cursor != 10 || !equalSeqs(seqs(log.States), []uint64{12}) || log.Waiting != 4 || log.FirstWaiting != 2 || log.Dead != 0 {
+		t.Fatalf("after recording: %+v", log)
+	}
+	if got := retries(at(2*time.Minute), 10); !equalSeqs(got, []uint64{12, 4, 2}) {
+		t.Fatalf("due at 2 min: %v, want 12 4 2", got)
+	}
+	if got := retries(store.Forever, 10); !equalSeqs(got, []uint64{6, 12, 4, 2}) {
+		t.Fatalf("all: %v, want the urgent 6 first, then 12 4 2", got)
+	}
+	if got := retries(store.Forever, 2); !equalSeqs(got, []uint64{6, 12}) {
+		t.Fatalf("limit 2: %v", got)
+	}
+	if got := retries(t0, 10); len(got) != 0 {
+		t.Fatalf("due before any: %v", got)
+	}
+	if other, err := ds.Retries(ctx, "ggd", "webhook", store.Forever, 10); err != nil || len(other) != 0 {
+		t.Fatalf("another channel's queue: %v %v", other, err)
+	}
+	// Tried again: it moves in the queue, not twice in it.
+	if err := ds.RecordDeliveries(ctx, "ggd", "email", 10, []store.Delivery{
+		{Seq: 4, Attempts: 2, FirstTry: t0, NextTry: at(5 * time.Minute), LastError: "smtp_452"},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if got := retries(store.Forever, 10); !equalSeqs(got, []uint64{6, 12, 2, 4}) {
+		t.Fatalf("after a retry of 4: %v, want 6 12 2 4", got)
+	}
+	if d, _ := ds.Retries(ctx, "ggd", "email", store.Forever, 10); d[3].Attempts != 2 || d[3].LastError != "smtp_452" {
+		t.Fatalf("4 as read: %+v", d[3])
+	}
+	// Settled: out of the queue; dead: in the dead list.
+	if err := ds.RecordDeliveries(ctx, "ggd", "email", 10, []store.Delivery{
+		{Seq: 2, Attempts: 2, FirstTry: t0, Delivered: true},
+		{Seq: 6, Urgent: true, Attempts: 2, FirstTry: t0, LastError: "smtp_550", Dead: true},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if got := retries(store.Forever, 10); !equalSeqs(got, []uint64{12, 4}) {
+		t.Fatalf("after settling 2 and 6: %v", got)
+	}
+	log = deliveryLog(t, ds, "ggd", "email")
+	if log.Waiting != 2 || log.FirstWaiting != 4 || log.Dead != 1 {
+		t.Fatalf("counts after settling: %+v", log)
+	}
+	// The cursor passes 12, still waiting: it stays in the queue.
+	if err := ds.RecordDeliveries(ctx, "ggd", "email", 14, nil); err != nil {
+		t.Fatal(err)
+	}
+	if log := deliveryLog(t, ds, "ggd", "email"); len(log.States) != 0 || log.Waiting != 2 {
+		t.Fatalf("after the cursor passed a waiting one: %+v", log)
+	}
+	if n, err := ds.RetryDead(ctx, "ggd", "email"); n != 1 || err != nil {
+		t.Fatalf("RetryDead = %d, %v", n, err)
+	}
+	s.Close()
+	s = openStore(t, open)
+	ds = s.(store.DeliveryStore)
+	if got := retries(store.Forever, 10); !equalSeqs(got, []uint64{6, 12, 4}) {
+		t.Fatalf("after RetryDead and reopen: %v, want 6 12 4", got)
+	}
+	if log := deliveryLog(t, ds, "ggd", "email"); log.Cursor != 14 || log.Waiting != 3 || log.FirstWaiting != 4 || log.Dead != 0 {
+		t.Fatalf("after RetryDead and reopen: %+v", log)
 	}
 }
 

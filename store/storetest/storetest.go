@@ -70,6 +70,7 @@ func Run(t *testing.T, newLocation func(t *testing.T) Opener) {
 		{"ContextCancelled", testContextCancelled},
 		{"Deliveries", testDeliveries},
 		{"RetryDead", testRetryDead},
+		{"DeliveryRetries", testDeliveryRetries},
 		{"LastSeq", testLastSeq},
 		{"LastSeqConcurrent", testLastSeqConcurrent},
 		{"KeyUseLive", testKeyUseLive},
