@@ -40,7 +40,11 @@ Columns (by header name, in any order; the first five are required):
   code           one of the covenant's signal codes (signals only)
   urgent         true or false (empty: false)
   sector         child-protection or youth-probation (empty: none)
-  contact_name, contact_phone, contact_email   the professional
+  contact_name   the professional's name (required)
+  contact_phone, contact_email
+                 a phone number or an e-mail address of the professional
+                 (at least one of the two is required); each with the
+                 strict form the API asks for (see openapi.yaml, Contact)
   ends_on        YYYY-MM-DD (empty: the legal limits only)
   client_ref     the institution's own reference for the youth (stored
                  encrypted; quoted in its notifications)
