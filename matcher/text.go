@@ -110,6 +110,28 @@ func validPhone(s string) bool {
 		return false
 	}
 	body, international := strings.CutPrefix(s, "+")
+	digits, ok := phoneDigits(body)
+	if !ok {
+		return false
+	}
+	n := len(digits)
+	switch {
+	case international:
+		return n >= 8 && n <= 15 && digits[0] != '0'
+	case n == 10 && digits[0] == '0':
+		return true
+	case (n == 8 || n == 11) && (strings.HasPrefix(digits, "0800") || strings.HasPrefix(digits, "090")):
+		return true
+	case (n == 5 || n == 6) && strings.HasPrefix(digits, "14"):
+		return true
+	}
+	return false
+}
+
+// phoneDigits returns the digits of a phone number written with spaces,
+// hyphens, full stops or brackets between them (an opening bracket may
+// come first); false if it has anything else, or a separator at an end.
+func phoneDigits(body string) (string, bool) {
 	var digits []byte
 	for i := 0; i < len(body); i++ {
 		c := body[i]
@@ -118,24 +140,13 @@ func validPhone(s string) bool {
 			digits = append(digits, c)
 		case c == ' ' || c == '-' || c == '.' || c == '(' || c == ')':
 			if (i == 0 && c != '(') || i == len(body)-1 {
-				return false
+				return "", false
 			}
 		default:
-			return false
+			return "", false
 		}
 	}
-	n := len(digits)
-	switch {
-	case international:
-		return n >= 8 && n <= 15 && digits[0] != '0'
-	case n == 10 && digits[0] == '0':
-		return true
-	case (n == 8 || n == 11) && (bytes.HasPrefix(digits, []byte("0800")) || bytes.HasPrefix(digits, []byte("090"))):
-		return true
-	case (n == 5 || n == 6) && bytes.HasPrefix(digits, []byte("14")):
-		return true
-	}
-	return false
+	return string(digits), true
 }
 
 // validEmail reports whether s is one plain address (addr-spec), in ASCII:
