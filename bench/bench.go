@@ -14,6 +14,11 @@
 //     mix.
 //   - bulk: each youth is registered by two institutions, as fast as the
 //     target takes them: one match per youth.
+//   - oracle: one institution registers a set of youths; then another,
+//     involved with none of them, looks up each registered youth and as many
+//     never registered, interleaved at random, one at a time. Result.Oracle
+//     tells whether the lookup's latency gives away which youths are
+//     registered (Mann-Whitney z and AUC).
 //
 // The sequence of operations depends only on the workload, its size and the
 // seed, never on timing: two targets given the same configuration get the
@@ -61,10 +66,11 @@ const (
 	Rereport Workload = "rereport"
 	Mixed    Workload = "mixed"
 	Bulk     Workload = "bulk"
+	Oracle   Workload = "oracle"
 )
 
 // Workloads lists the workloads in the order the documentation gives.
-var Workloads = []Workload{Ingest, Rereport, Mixed, Bulk}
+var Workloads = []Workload{Ingest, Rereport, Mixed, Bulk, Oracle}
 
 // Mix is the share of each operation in the mixed workload, in parts.
 type Mix struct {
@@ -91,16 +97,19 @@ func ParseMix(s string) (Mix, error) {
 // Config is one run's workload and load shape.
 type Config struct {
 	Workload Workload `json:"workload"`
-	// Ops is the number of operations (bulk: registrations, two per youth).
+	// Ops is the number of operations (bulk: registrations, two per youth;
+	// oracle: the lookups, half of them of registered youths).
 	Ops int `json:"ops"`
 	// Youths is the population rereport and mixed draw from; if zero,
-	// Ops/4 (at least 1).
+	// Ops/4 (at least 1). Oracle registers Youths youths and looks up as
+	// many unknown ones; if zero, Ops/2.
 	Youths int `json:"youths,omitempty"`
 	// Zipf is the skew s > 1 of the draw over the population; if zero, 1.1.
 	Zipf float64 `json:"zipf,omitempty"`
 	// Mix shapes the mixed workload; if zero, DefaultMix.
 	Mix Mix `json:"mix,omitzero"`
-	// Concurrency is the number of callers; if zero, 64.
+	// Concurrency is the number of callers; if zero, 64. The oracle
+	// workload's lookups are made one at a time whatever it is.
 	Concurrency int `json:"concurrency"`
 	// Rate, if set, is the open-loop arrival rate in operations per second.
 	Rate float64 `json:"rate,omitempty"`
@@ -115,20 +124,26 @@ type Config struct {
 
 func (c *Config) defaults() error {
 	switch c.Workload {
-	case Ingest, Rereport, Mixed, Bulk:
+	case Ingest, Rereport, Mixed, Bulk, Oracle:
 	case "":
 		return errors.New("bench: no workload")
 	default:
-		return fmt.Errorf("bench: unknown workload %q (want ingest, rereport, mixed or bulk)", c.Workload)
+		return fmt.Errorf("bench: unknown workload %q (want ingest, rereport, mixed, bulk or oracle)", c.Workload)
 	}
 	if c.Ops <= 0 {
 		return errors.New("bench: ops must be > 0")
+	}
+	if c.Youths == 0 && c.Workload == Oracle {
+		c.Youths = max(1, c.Ops/2)
 	}
 	if c.Youths == 0 {
 		c.Youths = max(1, c.Ops/4)
 	}
 	if c.Youths > target.MaxYouths || c.Ops > target.MaxYouths*2 && c.Workload != Rereport {
 		return fmt.Errorf("bench: at most %d youths", target.MaxYouths)
+	}
+	if c.Workload == Oracle && (c.Ops < 2 || 2*c.Youths > target.MaxYouths) {
+		return fmt.Errorf("bench: the oracle workload needs ops ≥ 2 and at most %d youths", target.MaxYouths/2)
 	}
 	if c.Zipf == 0 {
 		c.Zipf = 1.1
@@ -226,6 +241,8 @@ type Result struct {
 	PeakRSS int64 `json:"peak_rss_bytes,omitempty"`
 	// Abuse counts what the misbehaving clients got, if there were any.
 	Abuse []AbuseResult `json:"abuse,omitempty"`
+	// Oracle is what the oracle workload found.
+	Oracle *OracleResult `json:"oracle,omitempty"`
 
 	hist *hdrhistogram.Histogram
 }
@@ -263,6 +280,12 @@ type Progress func(done int64)
 func Run(ctx context.Context, t Target, c Config, progress Progress) (*Result, error) {
 	if err := c.defaults(); err != nil {
 		return nil, err
+	}
+	if c.Workload == Oracle {
+		if c.Abuse != (Abuse{}) || c.Rate > 0 {
+			return nil, errors.New("bench: the oracle workload runs alone and closed-loop (no abuse, no rate)")
+		}
+		return runOracle(ctx, t, c, progress)
 	}
 	pop := population(c)
 	stopAbuse, err := startAbuse(ctx, t, c.Abuse)

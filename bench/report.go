@@ -166,6 +166,8 @@ func (r *Report) Markdown() string {
 		fmt.Fprintf(&b, ", %d youths, Zipf s=%.2f", c.Youths, c.Zipf)
 	case Mixed:
 		fmt.Fprintf(&b, ", %d youths, Zipf s=%.2f, mix register:lookup:end %d:%d:%d", c.Youths, c.Zipf, c.Mix.Register, c.Mix.Lookup, c.Mix.End)
+	case Oracle:
+		fmt.Fprintf(&b, " for the setup; %d youths registered by %s, then lookups by %s one at a time", c.Youths, OracleReporter, OracleAsker)
 	}
 	b.WriteString(".\n\n")
 	b.WriteString("| target | ops/s | registrations/s | p50 ms | p90 ms | p99 ms | p99.9 ms | max ms | new matches | errors | elapsed s |\n")
@@ -194,6 +196,11 @@ func (r *Report) Markdown() string {
 			fmt.Fprintf(&b, "; peak RSS of the process so far %d MiB", x.PeakRSS>>20)
 		}
 		b.WriteString("\n")
+	}
+	for _, x := range r.Results {
+		if o := x.Oracle; o != nil {
+			fmt.Fprintf(&b, "\n%s\n", o.line(x.Target))
+		}
 	}
 	for _, x := range r.Results {
 		if len(x.Abuse) == 0 {

@@ -35,8 +35,8 @@ func (m *Matcher) Lookup(ctx context.Context, actor Actor, who Youth) (View, err
 	err := m.store.View(ctx, who.set.All, func(rd store.Reader) error {
 		live := liveOn(rd.Registrations(), today)
 		own := -1
-		for i, r := range live {
-			if r.Institution == actor.Institution {
+		for i := range live { // by index: no copy of each record
+			if live[i].Institution == actor.Institution {
 				own = i
 			}
 		}

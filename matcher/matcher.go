@@ -407,9 +407,13 @@ func (m *Matcher) party(institution string, kind Kind, c Contact, since time.Tim
 // registrations live on today.
 func liveOn(regs []store.Registration, today time.Time) []store.Registration {
 	out := regs[:0]
-	for _, r := range regs {
-		if r.IsLive() && (r.EndsOn.IsZero() || today.Before(r.EndsOn)) {
-			out = append(out, r)
+	for i := range regs { // by index, in place: a record that stays is not copied
+		if r := &regs[i]; r.IsLive() && (r.EndsOn.IsZero() || today.Before(r.EndsOn)) {
+			if len(out) == i {
+				out = out[:i+1]
+			} else {
+				out = append(out, *r)
+			}
 		}
 	}
 	return out

@@ -35,6 +35,10 @@ Workloads (--workload):
              by six institutions: matches happen
   mixed      registrations, lookups and ends in the --mix register:lookup:end
   bulk       each youth registered by two institutions, as fast as possible
+  oracle     an institution involved with none of them looks up --youths
+             registered and as many unknown youths, interleaved, one at a
+             time: the Mann-Whitney z and AUC of their latencies tell whether
+             timing gives away who is registered (--ops default 4000)
 
 Targets (--targets, run one after another in the order given; the first is
 the one the others are compared with):
@@ -117,7 +121,7 @@ func parseBenchArgs(args []string, stderr io.Writer) (*benchOptions, error) {
 	fs.SetOutput(stderr)
 	o := &benchOptions{}
 	c := &o.c
-	fs.StringVar(&o.workload, "workload", "rereport", "ingest, rereport, mixed or bulk")
+	fs.StringVar(&o.workload, "workload", "rereport", "ingest, rereport, mixed, bulk or oracle")
 	fs.StringVar(&o.targets, "targets", "vindex", "comma-separated: vindex, https, sqlite, postgres")
 	fs.StringVar(&o.mix, "mix", "70:25:5", "mixed workload: register:lookup:end parts")
 	fs.StringVar(&o.dir, "dir", "", "where the stores are made (default: a new temporary directory, removed afterwards)")
@@ -131,7 +135,7 @@ func parseBenchArgs(args []string, stderr io.Writer) (*benchOptions, error) {
 	fs.StringVar(&o.cpuprof, "cpuprofile", "", "write a CPU profile of the run to `file` (go tool pprof)")
 	fs.StringVar(&o.abuse, "abuse", "", "https target: misbehaving clients beside the workload, counted in the report, e.g. oversize=2,invalid=8,slowloris=50,idle=200,scrape=20")
 	fs.StringVar(&o.metricsURL, "metrics-url", "", "with --abuse scrape=N: the `URL` to scrape, e.g. http://127.0.0.1:9464/metrics; empty: --url + /metrics (which vindex never serves)")
-	fs.IntVar(&c.Ops, "ops", 100_000, "operations to run (bulk: registrations)")
+	fs.IntVar(&c.Ops, "ops", 100_000, "operations to run (bulk: registrations; oracle: lookups, default 4000)")
 	fs.IntVar(&c.Youths, "youths", 0, "rereport and mixed: the population (default ops/4)")
 	fs.Float64Var(&c.Zipf, "zipf", 1.1, "rereport and mixed: Zipf skew s > 1 of the draw of youths")
 	fs.IntVar(&c.Concurrency, "concurrency", 64, "concurrent callers (and connections)")
@@ -147,6 +151,11 @@ func parseBenchArgs(args []string, stderr io.Writer) (*benchOptions, error) {
 			return nil, err
 		}
 		return nil, flagError{cmd: "bench", err: err}
+	}
+	opsSet := false
+	fs.Visit(func(f *flag.Flag) { opsSet = opsSet || f.Name == "ops" })
+	if !opsSet && o.workload == string(bench.Oracle) {
+		c.Ops = bench.OracleOps
 	}
 	if fs.NArg() > 0 {
 		fmt.Fprintf(stderr, "vindex bench: unexpected argument %q\n", fs.Arg(0))
@@ -252,6 +261,9 @@ func runTarget(ctx context.Context, stderr io.Writer, o *benchOptions, n, work s
 	}
 	if r != nil {
 		fmt.Fprintf(stderr, "vindex bench: %s: %.0f ops/s, p99 %.2f ms, %d failed\n", r.Target, r.OpsRate, r.Latency.P99, r.Failed())
+		if o := r.Oracle; o != nil {
+			fmt.Fprintf(stderr, "vindex bench: %s: oracle z = %.2f, AUC = %.3f\n", r.Target, o.Z, o.AUC)
+		}
 	}
 	return r, err
 }

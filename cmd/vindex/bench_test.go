@@ -66,6 +66,29 @@ func TestBenchOverHTTPS(t *testing.T) {
 	p.stop(t)
 }
 
+// The oracle workload in process (its default size: 2,000 lookups of each
+// class) and over HTTPS: z and AUC in report.json and a line in report.md.
+// Not a timing test: the figures are only checked to be there.
+func TestBenchOracle(t *testing.T) {
+	dir := t.TempDir()
+	out := runCLI(t, dir, "bench", "--workload", "oracle", "--targets", "vindex", "--out", "rep")
+	if !strings.Contains(out, "Timing oracle on vindex") || !strings.Contains(out, "Mann-Whitney z = ") {
+		t.Errorf("stdout lacks the oracle line:\n%s", out)
+	}
+	r := readReport(t, filepath.Join(dir, "rep"))
+	if o := r.Results[0].Oracle; o == nil || o.Registered != 2000 || o.Unknown != 2000 || o.AUC <= 0 || o.AUC >= 1 {
+		t.Fatalf("oracle figures %+v", o)
+	}
+	p := start(t, dir, "serve", "--dev", "--listen", "127.0.0.1:0")
+	runCLI(t, dir, "bench", "--workload", "oracle", "--ops", "400", "--concurrency", "8", "--targets", "https",
+		"--url", "https://"+p.addr, "--tokens", "vindex-data/dev-tokens.txt", "--cacert", "vindex-data/dev-tls.crt", "--out", "rep2")
+	x := readReport(t, filepath.Join(dir, "rep2")).Results[0]
+	if x.Oracle == nil || x.Oracle.Registered != 200 || x.Oracle.Unknown != 200 || x.Failed() != 0 || x.Outcomes["not_involved"] != 400 {
+		t.Fatalf("https oracle run: figures %+v, outcomes %v, errors %v", x.Oracle, x.Outcomes, x.Errors)
+	}
+	p.stop(t)
+}
+
 func TestBenchCommandErrors(t *testing.T) {
 	dir := t.TempDir()
 	for _, tc := range []struct {

@@ -439,7 +439,7 @@ func (s *Store) update(youth []pseudonym.Pseudonym, unlock func(), fn func(store
 // apply reads, runs fn and applies what it staged, returning the wait for
 // the WAL sync.
 func (s *Store) apply(youth []pseudonym.Pseudonym, fn func(store.Tx) error) (wait func() error, err error) {
-	tx, err := s.read(youth)
+	tx, err := s.read(youth, false)
 	if err != nil {
 		return nil, err
 	}
@@ -464,7 +464,7 @@ func (s *Store) View(ctx context.Context, youth []pseudonym.Pseudonym, fn func(s
 		return err
 	}
 	defer s.leave()
-	tx, err := s.read(youth)
+	tx, err := s.read(youth, true)
 	if err != nil {
 		return err
 	}
@@ -473,8 +473,9 @@ func (s *Store) View(ctx context.Context, youth []pseudonym.Pseudonym, fn func(s
 
 // read loads one youth's records: one record per pseudonym held. With more
 // than one pseudonym (after a key rotation) the reads go through a snapshot,
-// so a concurrent migration is seen whole or not at all.
-func (s *Store) read(youth []pseudonym.Pseudonym) (*tx, error) {
+// so a concurrent migration is seen whole or not at all. A view reads the
+// same way whether or not the youth is known (see readYouth).
+func (s *Store) read(youth []pseudonym.Pseudonym, view bool) (*tx, error) {
 	if len(youth) > maxPseudonyms {
 		return nil, fmt.Errorf("pebblestore: %d pseudonyms for one youth, at most %d (one per enabled key): %w", len(youth), maxPseudonyms, store.ErrConflict)
 	}
@@ -486,20 +487,17 @@ func (s *Store) read(youth []pseudonym.Pseudonym) (*tx, error) {
 		r = snap
 	}
 	for i, p := range youth {
-		if !s.youths.mayContain(p) {
-			continue // never held
-		}
-		v, closer, err := r.Get(youthKey(p))
-		if errors.Is(err, pebble.ErrNotFound) {
-			continue
-		}
-		if err != nil {
-			return nil, fmt.Errorf("pebblestore: %w", err)
-		}
-		rec, err := decodeYouth(v)
-		closer.Close()
+		rec, ok, err := s.readYouth(r, p, view)
 		if err != nil {
 			return nil, err
+		}
+		if !ok {
+			// A view of a youth not there read another's record: it
+			// is copied as the youth's would be (Registrations copies
+			// it again), and never shown.
+			t.decoy = append(t.decoy, rec.regs...)
+			t.decoyCase = rec.kase
+			continue
 		}
 		t.had |= 1 << i
 		if rec.hasCase && !t.hasCase {
@@ -513,6 +511,63 @@ func (s *Store) read(youth []pseudonym.Pseudonym) (*tx, error) {
 	return t, nil
 }
 
+// readYouth reads p's record through r; false if there is none (a view
+// then returns the record it read in p's stead). An update
+// skips the read of a youth the filter has never seen. A view does not: its
+// time must not tell an uninvolved caller whether the youth is known, so it
+// seeks p's key among the youth records and reads and decodes the record
+// it lands on whether or not that is p's (for a youth not there, the next
+// one's: a record as typical, as likely cached, as a known youth's).
+func (s *Store) readYouth(r pebble.Reader, p pseudonym.Pseudonym, view bool) (youthRecord, bool, error) {
+	if view {
+		return seekYouth(r, p)
+	}
+	if !s.youths.mayContain(p) {
+		return youthRecord{}, false, nil // never held
+	}
+	v, closer, err := r.Get(youthKey(p))
+	if errors.Is(err, pebble.ErrNotFound) {
+		return youthRecord{}, false, nil
+	}
+	if err != nil {
+		return youthRecord{}, false, fmt.Errorf("pebblestore: %w", err)
+	}
+	defer closer.Close()
+	rec, err := decodeYouth(v)
+	return rec, err == nil, err
+}
+
+// seekYouth reads the first youth record at or after p's key (or, past the
+// last, the first record), and returns it, and whether it is p's.
+func seekYouth(r pebble.Reader, p pseudonym.Pseudonym) (youthRecord, bool, error) {
+	it, err := r.NewIter(&pebble.IterOptions{LowerBound: []byte{prefixYouth}, UpperBound: []byte{prefixYouth + 1}})
+	if err != nil {
+		return youthRecord{}, false, fmt.Errorf("pebblestore: %w", err)
+	}
+	k := youthKey(p)
+	if !it.SeekGE(k) && !it.First() {
+		return youthRecord{}, false, closeIter(it, nil) // no youth at all
+	}
+	found := bytes.Equal(it.Key(), k)
+	v, err := it.ValueAndErr()
+	if err != nil {
+		return youthRecord{}, false, closeIter(it, fmt.Errorf("pebblestore: %w", err))
+	}
+	rec, err := decodeYouth(v)
+	if err = closeIter(it, err); err != nil {
+		return youthRecord{}, false, err
+	}
+	return rec, found, nil
+}
+
+// closeIter closes it and returns err, or the closing's error if err is nil.
+func closeIter(it *pebble.Iterator, err error) error {
+	if cerr := it.Close(); err == nil && cerr != nil {
+		err = fmt.Errorf("pebblestore: %w", cerr)
+	}
+	return err
+}
+
 // tx is the store.Tx of one update (or the store.Reader of one view).
 type tx struct {
 	s        *Store
@@ -521,6 +576,9 @@ type tx struct {
 	err      error
 
 	orig        []store.Registration             // as read, in Registrations order
+	decoy       []store.Registration             // a view's stand-in for a youth not there, never shown
+	decoyCopy   []store.Registration             // Registrations' copy of decoy
+	decoyCase   store.Case                       // the decoy's case, copied as a youth's is
 	staged      map[store.ID]*store.Registration // nil value: deleted
 	had         uint64                           // bit i: a record existed under youth[i]
 	hasCase     bool
@@ -540,6 +598,9 @@ var _ store.Tx = (*tx)(nil)
 
 func (t *tx) Registrations() []store.Registration {
 	if len(t.staged) == 0 {
+		if t.decoy != nil {
+			t.decoyCopy = slices.Clone(t.decoy) // as long as a known youth's copy takes
+		}
 		return slices.Clone(t.orig)
 	}
 	out := make([]store.Registration, 0, len(t.orig)+len(t.staged))
