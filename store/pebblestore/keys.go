@@ -141,6 +141,13 @@ func splitRecipientKey(k []byte) (prefix []byte, seq uint64, ok bool) {
 	return k[:cut], binary.BigEndian.Uint64(k[cut:]), true
 }
 
+// recipientOf returns the institution of a recipient prefix that
+// splitRecipientKey returned.
+func recipientOf(prefix []byte) string {
+	_, w := binary.Uvarint(prefix[1:])
+	return string(prefix[1+w:])
+}
+
 // idempotencyKey is the key of the idempotency record under hash h.
 func idempotencyKey(h pseudonym.Pseudonym) []byte {
 	k := make([]byte, 0, 1+youthSize)
