@@ -24,7 +24,7 @@ import (
 //	'i' id                              -> youth (the registration's pseudonym)
 //	'x' day youth id                    -> (empty) live registration ending on day
 //	'p' day youth id                    -> (empty) ended registration purgeable from day
-//	'e' len institution seq             -> event record (the outbox, per recipient)
+//	'e' len institution seq             -> event record (the outbox, per recipient; seq counts the recipient's own events)
 //	'd' hash                            -> idempotency record
 //	'k' day hash                        -> (empty) idempotency record made on day
 //	'j' id hash                         -> (empty) idempotency record naming registration id
