@@ -13,8 +13,9 @@ import (
 // happened to a youth it is (or was) registered for. It names the other
 // institutions involved, never their registrations.
 type Event struct {
-	// Seq is the event's place in the outbox, strictly increasing in
-	// commit order: poll with the last one handled.
+	// Seq is the event's place in the recipient's own outbox: its events
+	// are numbered 1, 2, 3, … in commit order, whatever other
+	// institutions get. Poll with the last one handled.
 	Seq  uint64
 	Type EventType
 	At   time.Time

@@ -214,6 +214,26 @@ func (e *env) events(t testing.TB, recipient string) []store.Event {
 	return ev
 }
 
+// newEvents returns the events of now that are not in before. Sequence
+// numbers are per recipient, so an event is known by both.
+func newEvents(before, now []store.Event) []store.Event {
+	type key struct {
+		recipient string
+		seq       uint64
+	}
+	seen := make(map[key]bool, len(before))
+	for _, e := range before {
+		seen[key{e.Recipient, e.Seq}] = true
+	}
+	var out []store.Event
+	for _, e := range now {
+		if !seen[key{e.Recipient, e.Seq}] {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
 func types(ev []store.Event) []string {
 	var out []string
 	for _, e := range ev {

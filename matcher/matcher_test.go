@@ -440,14 +440,14 @@ func TestRecordDeath(t *testing.T) {
 	}
 
 	// Het Hogeland serves the GGD's registration: the death ends all three.
-	before = len(e.events(t, ""))
+	earlier := e.events(t, "")
 	if err := e.m.RecordDeath(ctx, matcher.Actor{Institution: gemeenteElders}, e.youth(t, 1)); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := e.m.Lookup(ctx, matcher.Actor{Institution: wij}, e.youth(t, 1)); !errors.Is(err, matcher.ErrNotInvolved) {
 		t.Fatalf("lookup after death: %v", err)
 	}
-	got := e.events(t, "")[before:]
+	got := newEvents(earlier, e.events(t, ""))
 	if len(got) != 3 {
 		t.Fatalf("%d events for a death of a youth with three registrations: %+v", len(got), got)
 	}

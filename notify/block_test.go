@@ -79,7 +79,7 @@ func (env *mailEnv) report(t *testing.T, email string, urgent bool) string {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	return "<" + notify.EventID("wij-groningen", env.s.LastSeq()) + "@vindex>"
+	return "<" + notify.EventID("wij-groningen", env.s.LastSeq("wij-groningen")) + "@vindex>"
 }
 
 // worker is a worker of WIJ's mail channels on the real clock.

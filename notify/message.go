@@ -30,7 +30,8 @@ type Message struct {
 }
 
 // EventID is the stable identifier of an institution's event: it names the
-// recipient and the event's sequence number, nothing about the youth.
+// recipient and the event's sequence number in the recipient's own
+// sequence (unique per recipient), nothing about the youth.
 func EventID(recipient string, seq uint64) string {
 	return "vx_" + recipient + "_" + strconv.FormatUint(seq, 10)
 }

@@ -41,15 +41,19 @@ func CheckSettled(ctx context.Context, st Store, institutions []string, channels
 	return nil
 }
 
-// MarkDelivered records every event up to and including seq in the outbox
-// of each of institutions as delivered on each of channels, by moving the
-// delivery cursors there: a Worker will not deliver them. It is for events
-// the institutions already know of, such as those an import from another
-// index makes. Give every channel name, configured now or not, so that a
-// channel configured later does not deliver them either. Cursors only move
-// forward: one already past seq stays where it is.
-func MarkDelivered(ctx context.Context, st store.DeliveryStore, institutions, channels []string, seq uint64) error {
+// MarkDelivered records every event up to and including upto(institution)
+// in the outbox of each of institutions as delivered on each of channels,
+// by moving the delivery cursors there: a Worker will not deliver them.
+// Sequence numbers are per recipient, so upto is asked once per
+// institution; pass the store's LastSeq to skip everything committed so
+// far. It is for events the institutions already know of, such as those
+// an import from another index makes. Give every channel name, configured
+// now or not, so that a channel configured later does not deliver them
+// either. Cursors only move forward: one already past upto stays where it
+// is.
+func MarkDelivered(ctx context.Context, st store.DeliveryStore, institutions, channels []string, upto func(institution string) uint64) error {
 	for _, inst := range institutions {
+		seq := upto(inst)
 		for _, ch := range channels {
 			log, err := st.DeliveryLog(ctx, inst, ch)
 			if err != nil {

@@ -30,8 +30,10 @@ func TestMarkDelivered(t *testing.T) {
 		t.Fatalf("CheckSettled without channels: %v", err)
 	}
 
-	last := wij[len(wij)-1]
-	if err := notify.MarkDelivered(bg, s, []string{"ggd", "wij"}, []string{"email", "webhook"}, last); err != nil {
+	if last := wij[len(wij)-1]; s.LastSeq("wij") != last {
+		t.Fatalf("wij's LastSeq = %d, want its last event's %d", s.LastSeq("wij"), last)
+	}
+	if err := notify.MarkDelivered(bg, s, []string{"ggd", "wij"}, []string{"email", "webhook"}, s.LastSeq); err != nil {
 		t.Fatal(err)
 	}
 	if err := notify.CheckSettled(bg, s, []string{"ggd", "wij"}, func(string) []string { return []string{"email", "webhook"} }); err != nil {
@@ -42,11 +44,11 @@ func TestMarkDelivered(t *testing.T) {
 		t.Fatalf("bureau's event (seq %d): %v", other[0], err)
 	}
 	// A cursor never moves back.
-	if err := notify.MarkDelivered(bg, s, []string{"ggd"}, []string{"email"}, 1); err != nil {
+	if err := notify.MarkDelivered(bg, s, []string{"ggd"}, []string{"email"}, func(string) uint64 { return 1 }); err != nil {
 		t.Fatalf("MarkDelivered below the cursor: %v", err)
 	}
-	if log, err := s.DeliveryLog(bg, "ggd", "email"); err != nil || log.Cursor != last {
-		t.Fatalf("ggd's email cursor: %d %v, want %d", log.Cursor, err, last)
+	if log, err := s.DeliveryLog(bg, "ggd", "email"); err != nil || log.Cursor != s.LastSeq("ggd") || log.Cursor != 3 {
+		t.Fatalf("ggd's email cursor: %d %v, want its last event's 3", log.Cursor, err)
 	}
 
 	// The worker delivers only what comes after.

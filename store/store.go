@@ -31,9 +31,13 @@
 // a consistent snapshot and never block writers. A read may observe a write
 // whose Update has not returned yet; it never observes half of one.
 //
-// Outbox events get a sequence number at commit, strictly increasing in commit
-// order, so a reader that has seen event N and asks for the events after N
-// misses none that commits later.
+// Outbox events get a sequence number at commit, per recipient: each
+// recipient's events are numbered 1, 2, 3, … in commit order, without gaps
+// unless a commit fails, so a reader that has seen its event N and asks for
+// the events after N misses none that commits later, and learns nothing of
+// how many events other recipients got. (A store written when one sequence
+// numbered all recipients keeps those numbers; each recipient continues
+// from its highest.)
 //
 // All methods are safe for concurrent use. Backends pass the conformance
 // suite in store/storetest.
@@ -44,7 +48,7 @@
 // by also implementing:
 //
 //   - [DeliveryStore]: delivery state beside the outbox, for the delivery
-//     worker and vindex outbox, and the outbox's last sequence number, to
+//     worker and vindex outbox, and each recipient's last sequence number, to
 //     move a delivery cursor past every event so far (vindex import
 //     --notify=false);
 //   - [KeyUse]: what depends on each key, so that vindex keys retire
@@ -109,7 +113,8 @@ type Store interface {
 	Registration(ctx context.Context, id ID) (Registration, error)
 	// Events returns up to limit outbox events for recipient with a
 	// sequence number greater than after, in sequence order. An empty
-	// recipient means all recipients.
+	// recipient means all recipients: after applies to each recipient's
+	// sequence, and the events are ordered by number, then recipient.
 	Events(ctx context.Context, recipient string, after uint64, limit int) ([]Event, error)
 	// Due returns up to limit registrations whose action day is on or
 	// before day: live registrations whose EndsOn has come, and ended
@@ -378,7 +383,9 @@ type Party struct {
 
 // Event is an outbox entry for one recipient institution.
 type Event struct {
-	// Seq is assigned at commit, strictly increasing in commit order.
+	// Seq is assigned at commit: the recipient's events are numbered 1,
+	// 2, 3, … in commit order; numbers of different recipients are
+	// unrelated.
 	Seq       uint64
 	Type      EventType
 	At        time.Time
@@ -529,15 +536,16 @@ type DeliveryStore interface {
 	// retry again (attempts kept, due at once); the cursor stays. It
 	// returns how many there were.
 	RetryDead(ctx context.Context, recipient, channel string) (int, error)
-	// LastSeq returns the sequence number of the last outbox event that
-	// Events returns, of any recipient: every event numbered up to it has
-	// committed and is readable, and every event that commits later gets
-	// a greater number. 0 if the outbox is empty. A cursor moved to it
-	// (RecordDeliveries) therefore skips exactly the events committed so
-	// far. Re-opened, the store has the same last number. It is kept in
-	// step with each commit rather than looked up, so a call costs no I/O
-	// and cannot fail; after Close its result is undefined.
-	LastSeq() uint64
+	// LastSeq returns the sequence number of recipient's last outbox
+	// event that Events returns: every event of recipient numbered up to
+	// it has committed and is readable, and every event of recipient that
+	// commits later gets a greater number. 0 if recipient has no events.
+	// A cursor of recipient moved to it (RecordDeliveries) therefore skips
+	// exactly the events committed so far. Re-opened, the store has the
+	// same last numbers. They are kept in step with each commit rather
+	// than looked up, so a call costs no I/O and cannot fail; after Close
+	// its result is undefined.
+	LastSeq(recipient string) uint64
 }
 
 // KeyUse counts, per key, the stored records that still need the key: the

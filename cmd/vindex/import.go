@@ -199,15 +199,14 @@ func (imp *importer) checkSettled(c config) error {
 }
 
 // markDelivered marks the import's events as not to be delivered, on
-// every channel, configured now or later. Every event up to the last is
-// the import's: the store is ours alone, and checkSettled found everything
-// before it delivered.
+// every channel, configured now or later. Every event of an institution up
+// to its last is the import's: the store is ours alone, and checkSettled
+// found everything before it delivered.
 func (imp *importer) markDelivered(stdout io.Writer) error {
-	last := imp.st.LastSeq()
-	if err := notify.MarkDelivered(context.Background(), imp.st, institutionIDs(imp.cov), channelNames, last); err != nil {
+	if err := notify.MarkDelivered(context.Background(), imp.st, institutionIDs(imp.cov), channelNames, imp.st.LastSeq); err != nil {
 		return fmt.Errorf("import --notify=false: marking the events not to be delivered: %w", err)
 	}
-	fmt.Fprintf(stdout, "the import's events (up to %d) will not be delivered by mail or webhook (--notify=false)\n", last)
+	fmt.Fprintf(stdout, "the import's events will not be delivered by mail or webhook (--notify=false)\n")
 	return nil
 }
 

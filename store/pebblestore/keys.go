@@ -24,7 +24,7 @@ import (
 //	'i' id                              -> youth (the registration's pseudonym)
 //	'x' day youth id                    -> (empty) live registration ending on day
 //	'p' day youth id                    -> (empty) ended registration purgeable from day
-//	'e' len institution seq             -> event record (the outbox, per recipient)
+//	'e' len institution seq             -> event record (the outbox, per recipient; seq counts the recipient's own events)
 //	'd' hash                            -> idempotency record
 //	'k' day hash                        -> (empty) idempotency record made on day
 //	'j' id hash                         -> (empty) idempotency record naming registration id
@@ -139,6 +139,13 @@ func splitRecipientKey(k []byte) (prefix []byte, seq uint64, ok bool) {
 	}
 	cut := len(k) - seqSize
 	return k[:cut], binary.BigEndian.Uint64(k[cut:]), true
+}
+
+// recipientOf returns the institution of a recipient prefix that
+// splitRecipientKey returned.
+func recipientOf(prefix []byte) string {
+	_, w := binary.Uvarint(prefix[1:])
+	return string(prefix[1+w:])
 }
 
 // idempotencyKey is the key of the idempotency record under hash h.

@@ -5,12 +5,13 @@
 // Update returns; concurrent updates share fsyncs through Pebble's commit
 // pipeline (group commit). Updates of one youth are serialised by a striped
 // lock held from the first read to the end of the sync; updates of different
-// youths proceed in parallel. Outbox sequence numbers are assigned under a
-// short commit lock, so they increase in commit order.
+// youths proceed in parallel. Outbox sequence numbers are assigned per
+// recipient under a short commit lock, so each recipient's events are
+// numbered 1, 2, 3, … in commit order.
 //
 // Besides store.Store it implements the optional store.DeliveryStore,
-// store.KeyUse and store.Checker. The key-use counts and the last outbox
-// sequence number are kept in memory, updated at each commit, and rebuilt
+// store.KeyUse and store.Checker. The key-use counts and each recipient's
+// last outbox sequence number are kept in memory, updated at each commit, and rebuilt
 // from the data at Open (which reads every youth record once for that).
 //
 // On the operating system's file system, everything the store creates is
@@ -81,7 +82,7 @@ type Store struct {
 	seed   maphash.Seed
 	locks  [lockStripes]sync.Mutex
 
-	seqs seqs
+	seqs outboxSeqs
 	// youths filters out reads of youths the store has never held.
 	youths *youthFilter
 	// keyUse counts live registrations per key ID.
@@ -190,8 +191,8 @@ func (s *Store) init() error {
 			return ErrSchema
 		}
 	}
-	// The next sequence number follows the last event in the outbox: the
-	// highest of the last events of every recipient.
+	// Each recipient's next sequence number follows its last event in the
+	// outbox.
 	it, err := s.db.NewIter(&pebble.IterOptions{
 		LowerBound: []byte{prefixRecipient},
 		UpperBound: []byte{prefixRecipient + 1},
@@ -200,26 +201,25 @@ func (s *Store) init() error {
 		return fmt.Errorf("pebblestore: %w", err)
 	}
 	defer it.Close()
-	var last uint64
 	for valid := it.First(); valid; {
 		prefix, _, ok := splitRecipientKey(it.Key())
 		if !ok {
 			return fmt.Errorf("pebblestore: outbox key: %w", store.ErrCorrupt)
 		}
+		recipient := recipientOf(prefix)
 		end := prefixEnd(prefix)
 		if it.SeekLT(end) {
 			_, seq, ok := splitRecipientKey(it.Key())
 			if !ok {
 				return fmt.Errorf("pebblestore: outbox key: %w", store.ErrCorrupt)
 			}
-			last = max(last, seq)
+			s.seqs.load(recipient, seq)
 		}
 		valid = it.SeekGE(end)
 	}
 	if err := it.Error(); err != nil {
 		return fmt.Errorf("pebblestore: %w", err)
 	}
-	s.seqs = seqs{next: last + 1, published: last}
 	return nil
 }
 
@@ -820,9 +820,9 @@ func (s *Store) commit(t *tx) (wait func() error, err error) {
 	}
 	// No return from here on leaves a reserved sequence number
 	// uncompleted: that would hold the published mark back for good.
-	first := s.stageEvents(b, t, buf)
+	s.stageEvents(b, t, buf)
 	applied = true
-	return s.applyBatch(b, t, first, before, after)
+	return s.applyBatch(b, t, before, after)
 }
 
 // stageIndexes stages the by-ID and day indexes of the registrations t
@@ -910,32 +910,30 @@ func (s *Store) stageIdempotency(b *pebble.Batch, t *tx, buf []byte) ([]byte, er
 	return buf, nil
 }
 
-// stageEvents reserves sequence numbers for t's events and stages them in
-// the outbox. It returns the first number (0 without events); the caller
-// must complete the range whatever becomes of the batch.
-func (s *Store) stageEvents(b *pebble.Batch, t *tx, buf []byte) (first uint64) {
+// stageEvents numbers t's events, each in its recipient's sequence, and
+// stages them in the outbox; the caller must complete the numbers whatever
+// becomes of the batch.
+func (s *Store) stageEvents(b *pebble.Batch, t *tx, buf []byte) {
 	if len(t.events) == 0 {
-		return 0
+		return
 	}
-	first = s.seqs.reserve(len(t.events))
+	s.seqs.reserve(t.events)
 	for i := range t.events {
 		e := &t.events[i]
-		e.Seq = first + uint64(i)
 		buf = encodeEvent(buf[:0], e)
 		b.Set(recipientKey(e.Recipient, e.Seq), buf, nil)
 	}
-	return first
 }
 
 // applyBatch applies b, which it takes over, to the memtable; publishes the
-// sequence numbers from first and counts the key use of the changed
+// sequence numbers of t's events and counts the key use of the changed
 // registrations; and returns the wait for the WAL sync.
-func (s *Store) applyBatch(b *pebble.Batch, t *tx, first uint64, before, after []store.Registration) (wait func() error, err error) {
+func (s *Store) applyBatch(b *pebble.Batch, t *tx, before, after []store.Registration) (wait func() error, err error) {
 	// Batches apply to the memtable concurrently; the WAL sync below is
 	// shared by every batch waiting for it (group commit).
 	err = recoverFatal(func() error { return s.db.ApplyNoSyncWait(b, pebble.Sync) })
 	if len(t.events) > 0 {
-		s.seqs.complete(first, first+uint64(len(t.events)))
+		s.seqs.complete(t.events)
 	}
 	if err != nil {
 		// A batch whose apply failed may be half in the pipeline: it is
@@ -1016,9 +1014,9 @@ func (s *Store) Registration(ctx context.Context, id store.ID) (store.Registrati
 	return store.Registration{}, fmt.Errorf("pebblestore: id index points nowhere: %w", store.ErrCorrupt)
 }
 
-// LastSeq implements store.DeliveryStore: the published mark, up to which
-// every outbox event has been applied and Events reads.
-func (s *Store) LastSeq() uint64 { return s.seqs.visible() }
+// LastSeq implements store.DeliveryStore: recipient's published mark, up
+// to which every event of recipient has been applied and Events reads.
+func (s *Store) LastSeq(recipient string) uint64 { return s.seqs.visible(recipient) }
 
 // Events implements store.Store.
 func (s *Store) Events(ctx context.Context, recipient string, after uint64, limit int) ([]store.Event, error) {
@@ -1032,11 +1030,17 @@ func (s *Store) Events(ctx context.Context, recipient string, after uint64, limi
 		return nil, err
 	}
 	defer s.leave()
-	// Only events up to the published mark are read: a later one may be
-	// visible while an earlier one is still being applied. The mark is
-	// taken before the iterator, so everything up to it is in the
-	// iterator's view.
-	upto := s.seqs.visible()
+	// Only events up to the recipient's published mark are read: a later
+	// one may be visible while an earlier one is still being applied. The
+	// marks are taken before the iterator, so everything up to them is in
+	// the iterator's view.
+	var upto uint64
+	var marks map[string]uint64
+	if recipient != "" {
+		upto = s.seqs.visible(recipient)
+	} else {
+		marks = s.seqs.marks()
+	}
 	it, err := s.db.NewIter(nil)
 	if err != nil {
 		return nil, fmt.Errorf("pebblestore: %w", err)
@@ -1045,7 +1049,8 @@ func (s *Store) Events(ctx context.Context, recipient string, after uint64, limi
 	if recipient != "" {
 		return s.recipientEvents(it, recipientPrefix(recipient), after, upto, limit)
 	}
-	// All recipients: up to limit from each stream, merged in sequence order.
+	// All recipients: up to limit from each stream, merged by sequence
+	// number (then recipient).
 	var out []store.Event
 	for valid := it.SeekGE([]byte{prefixRecipient}); valid && it.Key()[0] == prefixRecipient; {
 		prefix, _, ok := splitRecipientKey(it.Key())
@@ -1053,7 +1058,7 @@ func (s *Store) Events(ctx context.Context, recipient string, after uint64, limi
 			return nil, fmt.Errorf("pebblestore: outbox key: %w", store.ErrCorrupt)
 		}
 		prefix = bytes.Clone(prefix)
-		evs, err := s.recipientEvents(it, prefix, after, upto, limit)
+		evs, err := s.recipientEvents(it, prefix, after, marks[recipientOf(prefix)], limit)
 		if err != nil {
 			return nil, err
 		}
@@ -1063,7 +1068,9 @@ func (s *Store) Events(ctx context.Context, recipient string, after uint64, limi
 	if err := it.Error(); err != nil {
 		return nil, fmt.Errorf("pebblestore: %w", err)
 	}
-	slices.SortFunc(out, func(a, b store.Event) int { return cmp.Compare(a.Seq, b.Seq) })
+	slices.SortFunc(out, func(a, b store.Event) int {
+		return cmp.Or(cmp.Compare(a.Seq, b.Seq), cmp.Compare(a.Recipient, b.Recipient))
+	})
 	if len(out) > limit {
 		out = out[:limit]
 	}
@@ -1233,53 +1240,6 @@ func (l slogLogger) Fatalf(format string, args ...any) {
 	msg := fmt.Sprintf(format, args...)
 	l.l.Error(msg, "component", "pebble", "fatal", true)
 	panic(fatal("pebblestore: fatal: " + msg))
-}
-
-// seqs hands out outbox sequence numbers and tracks the published mark:
-// the highest number such that every event numbered up to it has been
-// applied (or its commit has failed, leaving a gap that stays a gap).
-// Readers never read past the mark, so a reader that has seen N misses no
-// event numbered below N that becomes visible later.
-type seqs struct {
-	mu        sync.Mutex
-	next      uint64
-	published uint64
-	pending   map[uint64]uint64 // first -> end of ranges applied out of order
-}
-
-func (q *seqs) reserve(n int) uint64 {
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	first := q.next
-	q.next += uint64(n)
-	return first
-}
-
-func (q *seqs) complete(first, end uint64) {
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	if first != q.published+1 {
-		if q.pending == nil {
-			q.pending = make(map[uint64]uint64)
-		}
-		q.pending[first] = end
-		return
-	}
-	q.published = end - 1
-	for {
-		e, ok := q.pending[q.published+1]
-		if !ok {
-			return
-		}
-		delete(q.pending, q.published+1)
-		q.published = e - 1
-	}
-}
-
-func (q *seqs) visible() uint64 {
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	return q.published
 }
 
 // keyUse counts the live registrations under each PRF key ID, and the

@@ -239,12 +239,12 @@ func testDeliveryRetries(t *testing.T, open Opener) {
 	}
 }
 
-// testLastSeq: LastSeq is the last event's number, moves only when events
-// commit, survives a re-open, and a cursor moved to it skips exactly the
-// events committed so far.
+// testLastSeq: LastSeq is the recipient's last event's number, moves only
+// when events of the recipient commit, survives a re-open, and a cursor
+// moved to it skips exactly the events committed so far.
 func testLastSeq(t *testing.T, open Opener) {
 	s, ds := deliveryStore(t, open)
-	if n := ds.LastSeq(); n != 0 {
+	if n := ds.LastSeq("ggd"); n != 0 {
 		t.Fatalf("LastSeq of an empty outbox = %d, want 0", n)
 	}
 	y := Youth(1, 41)
@@ -252,13 +252,15 @@ func testLastSeq(t *testing.T, open Opener) {
 		store.Event{Type: store.EventMatch, At: t0, Recipient: "ggd"},
 		store.Event{Type: store.EventMatch, At: t0, Recipient: "wij"})
 	appendEvents(t, s, y, store.Event{Type: store.EventCoordinator, At: t0, Recipient: "wij"})
-	all, err := s.Events(ctx, "", 0, 100)
-	if err != nil || len(all) != 3 {
-		t.Fatalf("events: %v, %v", all, err)
+	if n := ds.LastSeq("wij"); n != 2 {
+		t.Fatalf("LastSeq(wij) = %d, want its last event's 2", n)
 	}
-	last := all[2].Seq
-	if n := ds.LastSeq(); n != last {
-		t.Fatalf("LastSeq = %d, want the last event's %d", n, last)
+	last := uint64(1)
+	if n := ds.LastSeq("ggd"); n != last {
+		t.Fatalf("LastSeq(ggd) = %d, want its last event's %d", n, last)
+	}
+	if n := ds.LastSeq("bureau"); n != 0 {
+		t.Fatalf("LastSeq of a recipient without events = %d, want 0", n)
 	}
 	// No event committed: no change.
 	put(t, s, []pseudonym.Pseudonym{y}, Reg(y, "ggd", t0))
@@ -269,11 +271,11 @@ func testLastSeq(t *testing.T, open Opener) {
 	}); !errors.Is(err, boom) {
 		t.Fatalf("failed update: %v", err)
 	}
-	if n := ds.LastSeq(); n != last {
+	if n := ds.LastSeq("ggd"); n != last {
 		t.Fatalf("LastSeq after updates without events = %d, want %d", n, last)
 	}
 	// A cursor moved to LastSeq skips what is there, and nothing later.
-	if err := ds.RecordDeliveries(ctx, "ggd", "email", ds.LastSeq(), nil); err != nil {
+	if err := ds.RecordDeliveries(ctx, "ggd", "email", ds.LastSeq("ggd"), nil); err != nil {
 		t.Fatal(err)
 	}
 	if evs, _, err := store.Undelivered(ctx, undelivered{s, ds}, "ggd", "email", 100); err != nil || len(evs) != 0 {
@@ -281,21 +283,24 @@ func testLastSeq(t *testing.T, open Opener) {
 	}
 	appendEvents(t, s, y, store.Event{Type: store.EventEnded, At: t0, Recipient: "ggd"})
 	evs, _, err := store.Undelivered(ctx, undelivered{s, ds}, "ggd", "email", 100)
-	if err != nil || len(evs) != 1 || evs[0].Seq <= last || evs[0].Type != store.EventEnded {
+	if err != nil || len(evs) != 1 || evs[0].Seq != last+1 || evs[0].Type != store.EventEnded {
 		t.Fatalf("undelivered after a new event: %v, %v", evs, err)
 	}
 	last = evs[0].Seq
-	if n := ds.LastSeq(); n != last {
+	if n := ds.LastSeq("ggd"); n != last {
 		t.Fatalf("LastSeq = %d, want %d", n, last)
 	}
 	s.Close()
 	s = openStore(t, open)
-	if n := s.(store.DeliveryStore).LastSeq(); n != last {
+	if n := s.(store.DeliveryStore).LastSeq("ggd"); n != last {
 		t.Fatalf("LastSeq after re-open = %d, want %d", n, last)
 	}
 	appendEvents(t, s, y, store.Event{Type: store.EventEnded, At: t0, Recipient: "wij"})
-	if n := s.(store.DeliveryStore).LastSeq(); n <= last {
-		t.Fatalf("LastSeq after re-open and a new event = %d, want more than %d", n, last)
+	if n := s.(store.DeliveryStore).LastSeq("wij"); n != 3 {
+		t.Fatalf("LastSeq(wij) after re-open and a new event = %d, want 3", n)
+	}
+	if n := s.(store.DeliveryStore).LastSeq("ggd"); n != last {
+		t.Fatalf("LastSeq(ggd) moved with wij's event: %d, want %d", n, last)
 	}
 }
 
@@ -306,52 +311,56 @@ type undelivered struct {
 	store.DeliveryStore
 }
 
-// testLastSeqConcurrent: while writers commit, every event numbered up to
-// what LastSeq returned is readable already: none at or below it fills in
-// later.
+// testLastSeqConcurrent: while writers commit, every event of a recipient
+// numbered up to what LastSeq returned for it is readable already: none at
+// or below it fills in later.
 func testLastSeqConcurrent(t *testing.T, open Opener) {
 	s, ds := deliveryStore(t, open)
 	const workers, each = 8, 40
 	done := appendConcurrently(t, s, 4, workers, each)
-	const total = 2 * workers * each
+	const total = workers * each
 	type look struct {
-		mark uint64
-		seen map[uint64]bool
+		recipient string
+		mark      uint64
+		seen      map[uint64]bool
 	}
 	var looks []look
-	var prev uint64
-	for running := true; running; {
+	prev := map[string]uint64{}
+	for i, running := 0, true; running; i++ {
 		select {
 		case <-done:
 			running = false
 		default:
 		}
-		mark := ds.LastSeq()
-		if mark < prev {
-			t.Fatalf("LastSeq went back from %d to %d", prev, mark)
+		recipient := []string{"ggd", "wij"}[i%2]
+		mark := ds.LastSeq(recipient)
+		if mark < prev[recipient] {
+			t.Fatalf("LastSeq(%s) went back from %d to %d", recipient, prev[recipient], mark)
 		}
-		prev = mark
-		evs, err := s.Events(ctx, "", 0, total)
+		prev[recipient] = mark
+		evs, err := s.Events(ctx, recipient, 0, total)
 		if err != nil {
 			t.Fatal(err)
 		}
-		l := look{mark: mark, seen: map[uint64]bool{}}
+		l := look{recipient: recipient, mark: mark, seen: map[uint64]bool{}}
 		for _, e := range evs {
 			l.seen[e.Seq] = true
 		}
 		looks = append(looks, l)
 	}
-	all, err := s.Events(ctx, "", 0, total+1)
-	if err != nil || len(all) != total {
-		t.Fatalf("%d events, want %d (%v)", len(all), total, err)
-	}
-	if n := ds.LastSeq(); n != all[len(all)-1].Seq {
-		t.Fatalf("LastSeq at rest = %d, want the last event's %d", n, all[len(all)-1].Seq)
+	for _, recipient := range []string{"ggd", "wij"} {
+		all, err := s.Events(ctx, recipient, 0, total+1)
+		if err != nil || len(all) != total {
+			t.Fatalf("%s: %d events, want %d (%v)", recipient, len(all), total, err)
+		}
+		if n := ds.LastSeq(recipient); n != total || all[total-1].Seq != total {
+			t.Fatalf("LastSeq(%s) at rest = %d, last event %d, want %d", recipient, n, all[total-1].Seq, total)
+		}
 	}
 	for _, l := range looks {
-		for _, e := range all {
-			if e.Seq <= l.mark && !l.seen[e.Seq] {
-				t.Fatalf("event %d was not readable when LastSeq said %d", e.Seq, l.mark)
+		for seq := uint64(1); seq <= l.mark; seq++ {
+			if !l.seen[seq] {
+				t.Fatalf("event %d of %s was not readable when LastSeq said %d", seq, l.recipient, l.mark)
 			}
 		}
 	}
