@@ -334,15 +334,7 @@ func TestBirthCheckOfOlderRecords(t *testing.T) {
 // checked against the value under the old key, and one that passes moves it
 // to the new primary key, as the youth's records move.
 func TestBirthCheckMigratesOnRotation(t *testing.T) {
-	h1, err := keys.Create()
-	if err != nil {
-		t.Fatal(err)
-	}
-	ps1, err := pseudonym.New(h1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	e := newEnvWith(t, ps1, t.TempDir(), quiet())
+	e, h1 := newRotatableEnv(t)
 	e.register(t, ggd, e.involvement(t, 1))
 	h2, newID, err := keys.Rotate(h1)
 	if err != nil {

@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tink-crypto/tink-go/v2/keyset"
+
 	"github.com/vindex-nl/vindex/crypto/keys"
 	"github.com/vindex-nl/vindex/crypto/pseudonym"
 	"github.com/vindex-nl/vindex/identity"
@@ -251,4 +253,19 @@ func (e *env) idemKey(t testing.TB, institution, key string) pseudonym.Pseudonym
 		t.Fatal(err)
 	}
 	return set.Primary
+}
+
+// newRotatableEnv is an env whose pseudonymiser runs on a keyset of its
+// own, returned for a test to rotate.
+func newRotatableEnv(t *testing.T) (*env, *keyset.Handle) {
+	t.Helper()
+	h, err := keys.Create()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ps, err := pseudonym.New(h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return newEnvWith(t, ps, t.TempDir(), quiet()), h
 }

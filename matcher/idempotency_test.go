@@ -193,15 +193,7 @@ func TestIdempotencyKeyHashes(t *testing.T) {
 // replay, as the record is looked up under every enabled key; a new report
 // is recorded under the new primary key.
 func TestIdempotencyAcrossRotation(t *testing.T) {
-	h1, err := keys.Create()
-	if err != nil {
-		t.Fatal(err)
-	}
-	ps1, err := pseudonym.New(h1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	e := newEnvWith(t, ps1, t.TempDir(), quiet())
+	e, h1 := newRotatableEnv(t)
 	e.register(t, school, e.signal(t, 1))
 	r := e.involvement(t, 1)
 	r.IdempotencyKey = "retry-after-rotation"

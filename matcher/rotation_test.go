@@ -12,15 +12,7 @@ import (
 // After a key rotation, reports under the new key still match registrations
 // made under the old one, and touched records move to the new key.
 func TestRotationLosesNoMatch(t *testing.T) {
-	h1, err := keys.Create()
-	if err != nil {
-		t.Fatal(err)
-	}
-	ps1, err := pseudonym.New(h1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	e := newEnvWith(t, ps1, t.TempDir(), quiet())
+	e, h1 := newRotatableEnv(t)
 	s1 := e.register(t, school, e.signal(t, 1))
 	g2 := e.register(t, ggd, e.involvement(t, 2))
 
@@ -32,7 +24,7 @@ func TestRotationLosesNoMatch(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if ps2.PrimaryKeyID() != newID || ps2.PrimaryKeyID() == ps1.PrimaryKeyID() {
+	if ps2.PrimaryKeyID() != newID || ps2.PrimaryKeyID() == e.ps.PrimaryKeyID() {
 		t.Fatalf("rotation did not make a new primary")
 	}
 	m2, err := matcher.New(matcher.Config{Store: e.store, Pseudonymiser: ps2, Covenant: exampleCovenant(t), Clock: e.clock.Now, Location: time.UTC})
@@ -61,7 +53,7 @@ func TestRotationLosesNoMatch(t *testing.T) {
 		t.Fatalf("lookup of an untouched youth: %+v %v", v, err)
 	}
 	reg, _ = e.store.Registration(ctx, g2.ID)
-	if reg.Youth.KeyID != ps1.PrimaryKeyID() {
+	if reg.Youth.KeyID != e.ps.PrimaryKeyID() {
 		t.Fatalf("a lookup migrated a record (key %d)", reg.Youth.KeyID)
 	}
 	if err := m2.End(ctx, matcher.Actor{Institution: ggd}, g2.ID, time.Time{}); err != nil {
