@@ -231,11 +231,14 @@ type Result struct {
 	// Outcomes counts the answers by Outcome name.
 	Outcomes map[string]int64 `json:"outcomes"`
 	// Errors counts failed operations by code.
-	Errors   map[string]int64 `json:"errors,omitempty"`
-	Latency  Latency          `json:"latency"`
-	Spectrum []Point          `json:"spectrum"`
-	Buckets  []Bucket         `json:"histogram"`
-	Series   []Sample         `json:"series"`
+	Errors map[string]int64 `json:"errors,omitempty"`
+	// ErrorExamples is the first error of each code in Errors, as it read
+	// (never a BSN: the targets' errors do not quote one).
+	ErrorExamples map[string]string `json:"error_examples,omitempty"`
+	Latency       Latency           `json:"latency"`
+	Spectrum      []Point           `json:"spectrum"`
+	Buckets       []Bucket          `json:"histogram"`
+	Series        []Sample          `json:"series"`
 	// PeakRSS is the process's peak resident set size in bytes at the end
 	// of the run (the whole process, all runs so far).
 	PeakRSS int64 `json:"peak_rss_bytes,omitempty"`
@@ -338,9 +341,13 @@ type tally struct {
 	hist     *hdrhistogram.Histogram
 	outcomes [target.NumOutcomes]int64
 	errs     map[string]int64
+	// example is the first error of each code, as it read.
+	example map[string]string
 }
 
-func newTally() *tally { return &tally{hist: newHist(), errs: map[string]int64{}} }
+func newTally() *tally {
+	return &tally{hist: newHist(), errs: map[string]int64{}, example: map[string]string{}}
+}
 
 // startCallers starts c.Concurrency callers on the operations from ops; the
 // returned group is done when ops is closed and drained. The callers are the
@@ -360,7 +367,7 @@ func startCallers(ctx context.Context, t Target, c Config, pop *target.Youths, o
 func (tl *tally) call(ctx context.Context, t Target, pop *target.Youths, endable bool, ops <-chan op) {
 	h := newHist()
 	var out [target.NumOutcomes]int64
-	local := map[string]int64{}
+	local, example := map[string]int64{}, map[string]string{}
 	for o := range ops {
 		began := time.Now()
 		if !o.due.IsZero() {
@@ -368,7 +375,11 @@ func (tl *tally) call(ctx context.Context, t Target, pop *target.Youths, endable
 		}
 		res, err := do(ctx, t, o, pop.Youth(o.youth, endable))
 		if err != nil {
-			local[errCode(err)]++
+			code := errCode(err)
+			local[code]++
+			if _, ok := example[code]; !ok {
+				example[code] = err.Error()
+			}
 			tl.failed.Add(1)
 		} else {
 			out[res]++
@@ -386,6 +397,11 @@ func (tl *tally) call(ctx context.Context, t Target, pop *target.Youths, endable
 	}
 	for k, n := range local {
 		tl.errs[k] += n
+	}
+	for k, e := range example {
+		if _, ok := tl.example[k]; !ok {
+			tl.example[k] = e
+		}
 	}
 }
 
@@ -471,7 +487,7 @@ func (tl *tally) result(name string, c Config, elapsed time.Duration, series []S
 		}
 	}
 	if len(tl.errs) > 0 {
-		r.Errors = tl.errs
+		r.Errors, r.ErrorExamples = tl.errs, tl.example
 	}
 	r.Regs = tl.outcomes[Registered] + tl.outcomes[NewMatch] + tl.outcomes[Refreshed]
 	r.OpsRate = float64(r.Ops) / elapsed.Seconds()

@@ -134,7 +134,7 @@ func TestBenchAbuseOverHTTPS(t *testing.T) {
 	r := readReport(t, filepath.Join(dir, "rep"))
 	x := r.Results[0]
 	if x.Failed() != 0 || x.Ops != 3500 {
-		t.Fatalf("valid traffic: %d ops, errors %v", x.Ops, x.Errors)
+		t.Fatalf("valid traffic: %d ops, errors %v (%v)", x.Ops, x.Errors, x.ErrorExamples)
 	}
 	got := map[string]bench.AbuseResult{}
 	for _, a := range x.Abuse {
