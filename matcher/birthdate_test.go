@@ -7,7 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/vindex-nl/vindex/crypto/keys"
 	"github.com/vindex-nl/vindex/crypto/pseudonym"
 	"github.com/vindex-nl/vindex/internal/canary"
 	"github.com/vindex-nl/vindex/matcher"
@@ -336,18 +335,8 @@ func TestBirthCheckOfOlderRecords(t *testing.T) {
 func TestBirthCheckMigratesOnRotation(t *testing.T) {
 	e, h1 := newRotatableEnv(t)
 	e.register(t, ggd, e.involvement(t, 1))
-	h2, newID, err := keys.Rotate(h1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ps2, err := pseudonym.New(h2)
-	if err != nil {
-		t.Fatal(err)
-	}
-	m2, err := matcher.New(matcher.Config{Store: e.store, Pseudonymiser: ps2, Covenant: exampleCovenant(t), Clock: e.clock.Now, Location: time.UTC})
-	if err != nil {
-		t.Fatal(err)
-	}
+	m2, ps2 := e.rotated(t, h1)
+	newID := ps2.PrimaryKeyID()
 	report := func(inst string, born string) error {
 		r := e.signal(t, 1)
 		r.Youth = youthOf(t, m2, bsnFor(t, 1))

@@ -269,3 +269,26 @@ func newRotatableEnv(t *testing.T) (*env, *keyset.Handle) {
 	}
 	return newEnvWith(t, ps, t.TempDir(), quiet()), h
 }
+
+// rotated rotates h, the keyset of e's pseudonymiser (newRotatableEnv),
+// and returns a matcher on e's store under the new keyset, and the new
+// keyset's pseudonymiser (its primary key is the new one).
+func (e *env) rotated(t *testing.T, h *keyset.Handle) (*matcher.Matcher, *pseudonym.Pseudonymiser) {
+	t.Helper()
+	h2, newID, err := keys.Rotate(h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ps2, err := pseudonym.New(h2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ps2.PrimaryKeyID() != newID {
+		t.Fatalf("rotation made key %d, but %d is primary", newID, ps2.PrimaryKeyID())
+	}
+	m2, err := matcher.New(matcher.Config{Store: e.store, Pseudonymiser: ps2, Covenant: exampleCovenant(t), Clock: e.clock.Now, Location: time.UTC})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m2, ps2
+}

@@ -6,8 +6,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/vindex-nl/vindex/crypto/keys"
-	"github.com/vindex-nl/vindex/crypto/pseudonym"
 	"github.com/vindex-nl/vindex/internal/canary"
 	"github.com/vindex-nl/vindex/matcher"
 	"github.com/vindex-nl/vindex/store"
@@ -199,18 +197,7 @@ func TestIdempotencyAcrossRotation(t *testing.T) {
 	r.IdempotencyKey = "retry-after-rotation"
 	first := e.register(t, wij, r)
 
-	h2, _, err := keys.Rotate(h1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ps2, err := pseudonym.New(h2)
-	if err != nil {
-		t.Fatal(err)
-	}
-	m2, err := matcher.New(matcher.Config{Store: e.store, Pseudonymiser: ps2, Covenant: exampleCovenant(t), Clock: e.clock.Now, Location: time.UTC})
-	if err != nil {
-		t.Fatal(err)
-	}
+	m2, ps2 := e.rotated(t, h1)
 	r.Youth = youthOf(t, m2, bsnFor(t, 1))
 	again, err := m2.Register(ctx, matcher.Actor{Institution: wij}, r)
 	if err != nil || !again.Replayed || again.ID != first.ID {

@@ -4,8 +4,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/vindex-nl/vindex/crypto/keys"
-	"github.com/vindex-nl/vindex/crypto/pseudonym"
 	"github.com/vindex-nl/vindex/matcher"
 )
 
@@ -16,20 +14,10 @@ func TestRotationLosesNoMatch(t *testing.T) {
 	s1 := e.register(t, school, e.signal(t, 1))
 	g2 := e.register(t, ggd, e.involvement(t, 2))
 
-	h2, newID, err := keys.Rotate(h1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ps2, err := pseudonym.New(h2)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if ps2.PrimaryKeyID() != newID || ps2.PrimaryKeyID() == e.ps.PrimaryKeyID() {
+	m2, ps2 := e.rotated(t, h1)
+	newID := ps2.PrimaryKeyID()
+	if newID == e.ps.PrimaryKeyID() {
 		t.Fatalf("rotation did not make a new primary")
-	}
-	m2, err := matcher.New(matcher.Config{Store: e.store, Pseudonymiser: ps2, Covenant: exampleCovenant(t), Clock: e.clock.Now, Location: time.UTC})
-	if err != nil {
-		t.Fatal(err)
 	}
 	e.clock.Add(time.Hour)
 
