@@ -140,6 +140,13 @@ func newEnv(t testing.TB) *env {
 // freshPseudonymiser returns a pseudonymiser over a new PRF keyset.
 func freshPseudonymiser(t testing.TB) *pseudonym.Pseudonymiser {
 	t.Helper()
+	_, ps := freshKeyset(t)
+	return ps
+}
+
+// freshKeyset returns a new PRF keyset and a pseudonymiser over it.
+func freshKeyset(t testing.TB) (*keyset.Handle, *pseudonym.Pseudonymiser) {
+	t.Helper()
 	h, err := keys.Create()
 	if err != nil {
 		t.Fatal(err)
@@ -148,7 +155,7 @@ func freshPseudonymiser(t testing.TB) *pseudonym.Pseudonymiser {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return ps
+	return h, ps
 }
 
 func newEnvWith(t testing.TB, ps *pseudonym.Pseudonymiser, dir string, logger *slog.Logger) *env {
@@ -259,14 +266,7 @@ func (e *env) idemKey(t testing.TB, institution, key string) pseudonym.Pseudonym
 // own, returned for a test to rotate.
 func newRotatableEnv(t *testing.T) (*env, *keyset.Handle) {
 	t.Helper()
-	h, err := keys.Create()
-	if err != nil {
-		t.Fatal(err)
-	}
-	ps, err := pseudonym.New(h)
-	if err != nil {
-		t.Fatal(err)
-	}
+	h, ps := freshKeyset(t)
 	return newEnvWith(t, ps, t.TempDir(), quiet()), h
 }
 
