@@ -613,14 +613,21 @@ func (b *builder) rule(i int, rr rawRule, names map[string]bool) {
 // maxLabel is the most characters a rule's label may have.
 const maxLabel = 120
 
+// notLabelText reports whether r may not stand in a label, which mails
+// quote: a control character, a format character (bidi overrides,
+// zero-width characters) or a line or paragraph separator.
+func notLabelText(r rune) bool {
+	return unicode.IsControl(r) || unicode.In(r, unicode.Cf, unicode.Zl, unicode.Zp)
+}
+
 // label checks a rule's label: some words on one line, at most maxLabel
 // characters.
 func (b *builder) label(rule, l string, line int) string {
 	switch {
 	case strings.TrimSpace(l) == "":
 		b.fail(line, "rule %s: label is empty (leave it out to name the rule by its name)", rule)
-	case strings.ContainsFunc(l, unicode.IsControl):
-		b.fail(line, "rule %s: label has a control character (a line break, a tab): it must be one line of text", rule)
+	case strings.ContainsFunc(l, notLabelText):
+		b.fail(line, "rule %s: label has a control or format character (a line break, a tab): it must be one line of text", rule)
 	case utf8.RuneCountInString(l) > maxLabel:
 		b.fail(line, "rule %s: label is longer than %d characters", rule, maxLabel)
 	}

@@ -3,7 +3,6 @@ package rules
 import (
 	"regexp"
 	"strings"
-	"unicode"
 	"unicode/utf8"
 )
 
@@ -72,7 +71,7 @@ func (b *builder) signalCodes(raw []rawSignalCode) {
 		switch {
 		case label == "":
 			b.fail(field("code"), "signal code %s needs a label: what it stands for, in Dutch", rs.Code)
-		case strings.ContainsFunc(rs.Label, func(r rune) bool { return unicode.IsControl(r) || unicode.In(r, unicode.Cf, unicode.Zl, unicode.Zp) }):
+		case strings.ContainsFunc(rs.Label, notLabelText):
 			b.fail(field("label"), "signal code %s: label has a control or format character (a line break, a tab): it must be one line of text", rs.Code)
 		case utf8.RuneCountInString(label) > maxLabel:
 			b.fail(field("label"), "signal code %s: label is longer than %d characters", rs.Code, maxLabel)
