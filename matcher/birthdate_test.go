@@ -25,7 +25,7 @@ func (e *env) records(t testing.TB, ps *pseudonym.Pseudonymiser, n int) (store.C
 	var regs []store.Registration
 	if err := e.store.View(ctx, set.All, func(r store.Reader) error {
 		c, _ = r.Case()
-		regs = r.Registrations()
+		regs = append(r.Registrations(), r.History()...)
 		return nil
 	}); err != nil {
 		t.Fatal(err)
@@ -99,6 +99,9 @@ func storeBirthDayHits(t *testing.T) []string {
 			t.Fatalf("youth %d: not a refresh", y.n)
 		}
 	}
+	for _, y := range agedYouths {
+		y.checkCase(t, e)
+	}
 	// The day before the month of its 23rd birthday youth 11 is live; on
 	// its first day both registrations end (and get a purge day).
 	e.clock.Set(time.Date(2026, 3, 31, 23, 0, 0, 0, time.UTC))
@@ -155,14 +158,24 @@ func birthDays(t testing.TB, born string) map[time.Time]bool {
 	return days
 }
 
-// checkRecords checks y's stored records: two registrations ending on the
-// first day of the month of the 23rd birthday, no stored day and no index
-// day among days, the age counted by month, and a check value.
+// checkCase checks y's case while it is live: the age counted by month,
+// and a check value.
+func (y agedYouth) checkCase(t *testing.T, e *env) {
+	t.Helper()
+	kase, _ := e.records(t, e.ps, y.n)
+	if kase.BirthCheck.IsZero() || kase.Age != y.age {
+		t.Fatalf("youth %d: check value %v, age %d (want %d)", y.n, kase.BirthCheck, kase.Age, y.age)
+	}
+}
+
+// checkRecords checks y's stored records: two registrations, live or
+// ended, ending on the first day of the month of the 23rd birthday, and no
+// stored day and no index day among days.
 func (y agedYouth) checkRecords(t *testing.T, e *env, days map[time.Time]bool, due []store.DueItem) {
 	t.Helper()
-	kase, regs := e.records(t, e.ps, y.n)
-	if len(regs) != 2 || kase.BirthCheck.IsZero() || kase.Age != y.age {
-		t.Fatalf("youth %d: %d registrations, check value %v, age %d (want %d)", y.n, len(regs), kase.BirthCheck, kase.Age, y.age)
+	_, regs := e.records(t, e.ps, y.n)
+	if len(regs) != 2 {
+		t.Fatalf("youth %d: %d registrations", y.n, len(regs))
 	}
 	for _, r := range regs {
 		if !r.EndsOn.Equal(y.endsOn) {
@@ -175,7 +188,7 @@ func (y agedYouth) checkRecords(t *testing.T, e *env, days map[time.Time]bool, d
 		}
 	}
 	for _, d := range due {
-		if d.Youth == kase.Youth && days[d.Day] {
+		if d.Youth == regs[0].Youth && days[d.Day] {
 			t.Errorf("youth %d: the index holds the day %s", y.n, d.Day.Format(time.DateOnly))
 		}
 	}

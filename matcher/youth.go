@@ -20,7 +20,10 @@ type youth struct {
 	tx         store.Tx
 	now, today time.Time
 
-	regs []store.Registration // all of the youth's registrations, current
+	// regs are the youth's live registrations as read, with what this
+	// update did to them, and the ended ones it asked for by ID (byID):
+	// never the whole history, so the update's cost does not grow with it.
+	regs []store.Registration
 	live []store.Registration // the live ones, CreatedAt order
 	kase store.Case
 	had  bool // a case record existed
@@ -61,7 +64,7 @@ func (m *Matcher) updateByYouth(ctx context.Context, who Youth, now time.Time, c
 func (m *Matcher) updateByID(ctx context.Context, id ID, now time.Time, c change) error {
 	var y *youth
 	err := m.store.UpdateByID(ctx, id, func(tx store.Tx) error {
-		y = m.beginByID(tx, now, m.today(now))
+		y = m.beginByID(tx, id, now, m.today(now))
 		return y.apply(c)
 	})
 	if errors.Is(err, store.ErrNotFound) {
@@ -95,8 +98,9 @@ func (m *Matcher) committed(y *youth, err error) error {
 	return nil
 }
 
-// begin reads the youth's records through tx. Records under an older key
-// move to primary (a report after a key rotation migrates them). What has
+// begin reads the youth's live records through tx. Live records under an
+// older key move to primary (a report after a key rotation migrates them;
+// ended ones stay where they are, as they need the key no more). What has
 // reached its end day is ended now, in this same write.
 func (m *Matcher) begin(tx store.Tx, primary pseudonym.Pseudonym, now, today time.Time) *youth {
 	y := &youth{m: m, tx: tx, now: now, today: today}
@@ -118,14 +122,20 @@ func (m *Matcher) begin(tx store.Tx, primary pseudonym.Pseudonym, now, today tim
 	return y
 }
 
-// beginByID reads the youth that holds a registration, under the pseudonym
-// its records are kept under.
-func (m *Matcher) beginByID(tx store.Tx, now, today time.Time) *youth {
+// beginByID reads the youth that holds registration id, under the
+// pseudonym its records are kept under.
+func (m *Matcher) beginByID(tx store.Tx, id store.ID, now, today time.Time) *youth {
 	regs := tx.Registrations()
 	p, had := tx.Case()
 	primary := p.Youth
-	if !had && len(regs) > 0 {
+	switch {
+	case had:
+	case len(regs) > 0:
 		primary = regs[0].Youth
+	default:
+		if r, ok := tx.Ended(id); ok {
+			primary = r.Youth
+		}
 	}
 	return m.begin(tx, primary, now, today)
 }
@@ -152,11 +162,17 @@ func (y *youth) expire() {
 	}
 }
 
+// byID returns the youth's registration id, live or ended, or nil: an
+// ended one is read from the history only now.
 func (y *youth) byID(id store.ID) *store.Registration {
 	for i := range y.regs {
 		if y.regs[i].ID == id {
 			return &y.regs[i]
 		}
+	}
+	if r, ok := y.tx.Ended(id); ok {
+		y.regs = append(y.regs, r)
+		return &y.regs[len(y.regs)-1]
 	}
 	return nil
 }
@@ -288,7 +304,9 @@ func (y *youth) finish() {
 	y.finished = true
 	y.redecide(y.now)
 	y.announceCoordinator()
-	if len(y.regs) == 0 {
+	if len(y.live) == 0 {
+		// The case is the live state: without a live registration there
+		// is nothing to keep (the history needs no case).
 		if y.had {
 			y.tx.DeleteCase()
 		}

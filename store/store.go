@@ -16,6 +16,15 @@
 // month can be learnt from them, and the case keeps a keyed check value of
 // it ([Case.BirthCheck]) that says nothing without the key.
 //
+// # Live state and history
+//
+// A youth's live registrations and its case are its live state: what every
+// report, lookup and end reads. Its ended registrations are its history,
+// kept apart and read only when asked for, one by ID ([Reader.Ended]) or
+// all of them ([Reader.History]): the cost of an operation on a youth does
+// not grow with the number of its registrations that have ended, however
+// many an institution makes and ends.
+//
 // # Atomicity, durability, concurrency
 //
 // Every change goes through [Store.Update] (or [Store.UpdateByID]): the
@@ -131,10 +140,22 @@ type Store interface {
 
 // Reader reads one youth's records inside Update or View.
 type Reader interface {
-	// Registrations returns all of the youth's registrations, live and
-	// ended, under every pseudonym held, ordered by CreatedAt then ID.
-	// The slice is the caller's.
+	// Registrations returns the youth's live registrations under every
+	// pseudonym held, ordered by CreatedAt then ID. The slice is the
+	// caller's. Ended registrations are kept apart (see Ended and
+	// History): reading a youth costs the same however many of its
+	// registrations have ended.
 	Registrations() []Registration
+	// Ended returns the youth's ended registration id, if the youth holds
+	// one by that ID under a pseudonym held: one point read, whatever the
+	// youth's history.
+	Ended(id ID) (Registration, bool)
+	// History returns all of the youth's ended registrations under every
+	// pseudonym held, ordered by CreatedAt then ID. Its cost grows with
+	// the youth's history: it is for the few verbs that must see all of it
+	// (a youth's destruction, subject access), never for a report or a
+	// lookup.
+	History() []Registration
 	// Case returns the youth's case record, if any.
 	Case() (Case, bool)
 	// Idempotency returns the record of an earlier report kept under key,
@@ -148,11 +169,14 @@ type Reader interface {
 // the Tx's own reads.
 type Tx interface {
 	Reader
-	// Put inserts or replaces a registration (by ID). Its Youth must be one
-	// of the pseudonyms the update holds; to migrate a registration to
-	// another key, Put it with the new pseudonym: the old record goes.
+	// Put inserts or replaces a registration (by ID), live or ended: an
+	// ended one goes to the youth's history, a live one (also one revived
+	// from the history) to its live records. Its Youth must be one of the
+	// pseudonyms the update holds; to migrate a registration to another
+	// key, Put it with the new pseudonym: the old record goes.
 	Put(r Registration)
-	// Delete removes a registration and its indexes (a hard delete).
+	// Delete removes a registration, live or ended, and its indexes (a
+	// hard delete).
 	Delete(id ID)
 	// PutCase sets the youth's case record under c.Youth and removes it
 	// under every other pseudonym the update holds.

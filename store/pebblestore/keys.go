@@ -19,8 +19,16 @@ import (
 // the matcher makes of the institution and its idempotency key, written
 // like a youth (key ID and 32 bytes), never under the key itself.
 //
+// A youth's live state (case and live registrations) is one record, read
+// whole by every operation on the youth; its ended registrations are one
+// record each under 'h', read only when asked for, so the live record does
+// not grow with the youth's history. Schema 1 kept ended registrations in
+// the youth record; Open moves them out (see migrateHistory) and the store
+// is schema 2 from then on.
+//
 //	'm' "schema"                        -> schema version (1 byte)
-//	'y' youth                           -> youth record: the youth's case and registrations
+//	'y' youth                           -> youth record: the youth's case and live registrations
+//	'h' youth id                        -> ended registration (the youth's history)
 //	'i' id                              -> youth (the registration's pseudonym)
 //	'x' day youth id                    -> (empty) live registration ending on day
 //	'p' day youth id                    -> (empty) ended registration purgeable from day
@@ -45,6 +53,7 @@ import (
 const (
 	prefixMeta        = 'm'
 	prefixYouth       = 'y'
+	prefixHistory     = 'h'
 	tagCase           = 'c'
 	tagRegistration   = 'r'
 	prefixByID        = 'i'
@@ -62,7 +71,8 @@ const (
 
 const (
 	youthSize    = 4 + pseudonym.Size
-	schemaV1     = 1
+	schemaV1     = 1 // ended registrations inside the youth record
+	schemaV2     = 2 // ended registrations apart, under 'h'
 	seqSize      = 8
 	daySize      = 4
 	maxLenPrefix = binary.MaxVarintLen64
@@ -86,6 +96,17 @@ func youthKey(p pseudonym.Pseudonym) []byte {
 	k := make([]byte, 0, 1+youthSize)
 	k = append(k, prefixYouth)
 	return appendYouth(k, p)
+}
+
+// historyPrefix is the prefix of p's ended registrations.
+func historyPrefix(p pseudonym.Pseudonym) []byte {
+	k := make([]byte, 0, 1+youthSize+store.IDSize)
+	k = append(k, prefixHistory)
+	return appendYouth(k, p)
+}
+
+func historyKey(p pseudonym.Pseudonym, id store.ID) []byte {
+	return append(historyPrefix(p), id[:]...)
 }
 
 func byIDKey(id store.ID) []byte {

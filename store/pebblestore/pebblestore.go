@@ -179,15 +179,24 @@ func (s *Store) init() error {
 	v, closer, err := s.db.Get(schemaKey)
 	switch {
 	case errors.Is(err, pebble.ErrNotFound):
-		if err := s.db.Set(schemaKey, []byte{schemaV1}, pebble.Sync); err != nil {
+		if err := s.db.Set(schemaKey, []byte{schemaV2}, pebble.Sync); err != nil {
 			return fmt.Errorf("pebblestore: write schema: %w", err)
 		}
 	case err != nil:
 		return fmt.Errorf("pebblestore: read schema: %w", err)
 	default:
-		ok := len(v) == 1 && v[0] == schemaV1
+		version := byte(0)
+		if len(v) == 1 {
+			version = v[0]
+		}
 		closer.Close()
-		if !ok {
+		switch version {
+		case schemaV2:
+		case schemaV1:
+			if err := s.migrateHistory(); err != nil {
+				return err
+			}
+		default:
 			return ErrSchema
 		}
 	}
@@ -575,7 +584,8 @@ type tx struct {
 	writable bool
 	err      error
 
-	orig        []store.Registration             // as read, in Registrations order
+	orig        []store.Registration             // live ones as read, in Registrations order
+	hist        map[store.ID]*store.Registration // ended ones read so far by ID (nil value: none)
 	decoy       []store.Registration             // a view's stand-in for a youth not there, never shown
 	decoyCopy   []store.Registration             // Registrations' copy of decoy
 	decoyCase   store.Case                       // the decoy's case, copied as a youth's is
@@ -610,7 +620,88 @@ func (t *tx) Registrations() []store.Registration {
 		}
 	}
 	for _, r := range t.staged {
-		if r != nil {
+		if r != nil && r.IsLive() {
+			out = append(out, *r)
+		}
+	}
+	sortRegistrations(out)
+	return out
+}
+
+func (t *tx) Ended(id store.ID) (store.Registration, bool) {
+	if r, ok := t.staged[id]; ok {
+		if r == nil || r.IsLive() {
+			return store.Registration{}, false
+		}
+		return *r, true
+	}
+	if _, live := t.origByID(id); live {
+		return store.Registration{}, false
+	}
+	if r := t.storedEnded(id); r != nil {
+		return *r, true
+	}
+	return store.Registration{}, false
+}
+
+// storedEnded reads the committed ended registration id under the
+// pseudonyms held, once per Tx; nil if there is none.
+func (t *tx) storedEnded(id store.ID) *store.Registration {
+	if r, ok := t.hist[id]; ok {
+		return r
+	}
+	if t.hist == nil {
+		t.hist = make(map[store.ID]*store.Registration)
+	}
+	t.hist[id] = nil
+	for _, p := range t.youth {
+		v, closer, err := t.s.db.Get(historyKey(p, id))
+		if errors.Is(err, pebble.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			t.fail(fmt.Errorf("pebblestore: %w", err))
+			return nil
+		}
+		r, err := decodeRegistration(v)
+		closer.Close()
+		if err != nil {
+			t.fail(err)
+			return nil
+		}
+		t.hist[id] = &r
+		return &r
+	}
+	return nil
+}
+
+func (t *tx) History() []store.Registration {
+	var out []store.Registration
+	for _, p := range t.youth {
+		prefix := historyPrefix(p)
+		it, err := t.s.db.NewIter(&pebble.IterOptions{LowerBound: prefix, UpperBound: prefixEnd(prefix)})
+		if err != nil {
+			t.fail(fmt.Errorf("pebblestore: %w", err))
+			return nil
+		}
+		for it.First(); it.Valid(); it.Next() {
+			r, err := decodeRegistration(it.Value())
+			if err != nil {
+				it.Close()
+				t.fail(err)
+				return nil
+			}
+			if _, staged := t.staged[r.ID]; !staged {
+				out = append(out, r)
+			}
+		}
+		if err := closeIter(it, nil); err != nil {
+			t.fail(err)
+			return nil
+		}
+	}
+	for _, r := range t.staged {
+		if r != nil && !r.IsLive() {
 			out = append(out, *r)
 		}
 	}
@@ -629,12 +720,23 @@ func sortRegistrations(regs []store.Registration) {
 	})
 }
 
-// origByID returns the registration id as read, if any.
+// origByID returns the live registration id as read, if any.
 func (t *tx) origByID(id store.ID) (store.Registration, bool) {
 	for _, r := range t.orig {
 		if r.ID == id {
 			return r, true
 		}
+	}
+	return store.Registration{}, false
+}
+
+// committed returns registration id as committed, live or ended, if any.
+func (t *tx) committed(id store.ID) (store.Registration, bool) {
+	if r, ok := t.origByID(id); ok {
+		return r, true
+	}
+	if r := t.storedEnded(id); r != nil {
+		return *r, true
 	}
 	return store.Registration{}, false
 }
@@ -808,10 +910,13 @@ func (s *Store) commit(t *tx) (wait func() error, err error) {
 			b.Close()
 		}
 	}()
-	before, after := stageIndexes(b, t)
 	// buf is the scratch space every encoding below reuses: the batch
 	// copies what it is given.
 	var buf []byte
+	before, after, buf := stageRegistrations(b, t, buf)
+	if t.err != nil {
+		return nil, t.err
+	}
 	if len(t.staged) > 0 || t.caseChanged {
 		buf = s.stageYouthRecords(b, t, buf)
 	}
@@ -825,16 +930,20 @@ func (s *Store) commit(t *tx) (wait func() error, err error) {
 	return s.applyBatch(b, t, before, after)
 }
 
-// stageIndexes stages the by-ID and day indexes of the registrations t
-// changed. before and after are their old and new versions, for the key-use
-// counts.
-func stageIndexes(b *pebble.Batch, t *tx) (before, after []store.Registration) {
+// stageRegistrations stages the history records and the by-ID and day
+// indexes of the registrations t changed (the live ones are written with
+// the youth record). before and after are their old and new versions, for
+// the key-use counts. It returns buf, grown.
+func stageRegistrations(b *pebble.Batch, t *tx, buf []byte) (before, after []store.Registration, _ []byte) {
 	for id, r := range t.staged {
-		old, had := t.origByID(id)
+		old, had := t.committed(id)
 		if had {
 			before = append(before, old)
 			if k := dayIndex(&old); k != nil && (r == nil || !bytes.Equal(k, dayIndex(r))) {
 				b.Delete(k, nil)
+			}
+			if !old.IsLive() && (r == nil || r.IsLive() || r.Youth != old.Youth) {
+				b.Delete(historyKey(old.Youth, id), nil)
 			}
 		}
 		if r == nil {
@@ -850,13 +959,17 @@ func stageIndexes(b *pebble.Batch, t *tx) (before, after []store.Registration) {
 		if k := dayIndex(r); k != nil {
 			b.Set(k, nil, nil)
 		}
+		if !r.IsLive() {
+			buf = encodeRegistration(buf[:0], r)
+			b.Set(historyKey(r.Youth, id), buf, nil)
+		}
 	}
-	return before, after
+	return before, after, buf
 }
 
 // stageYouthRecords stages the youth's record under each pseudonym held:
-// its registrations, and the case under the pseudonym the case names. A
-// record left empty is deleted. It returns buf, grown.
+// its live registrations, and the case under the pseudonym the case names.
+// A record left empty is deleted. It returns buf, grown.
 func (s *Store) stageYouthRecords(b *pebble.Batch, t *tx, buf []byte) []byte {
 	regs := t.Registrations()
 	for i, p := range t.youth {
@@ -996,7 +1109,7 @@ func (s *Store) Registration(ctx context.Context, id store.ID) (store.Registrati
 	closer.Close()
 	v, closer, err = snap.Get(youthKey(p))
 	if errors.Is(err, pebble.ErrNotFound) {
-		return store.Registration{}, fmt.Errorf("pebblestore: id index points nowhere: %w", store.ErrCorrupt)
+		return endedByID(snap, p, id)
 	}
 	if err != nil {
 		return store.Registration{}, fmt.Errorf("pebblestore: %w", err)
@@ -1011,7 +1124,20 @@ func (s *Store) Registration(ctx context.Context, id store.ID) (store.Registrati
 			return r, nil
 		}
 	}
-	return store.Registration{}, fmt.Errorf("pebblestore: id index points nowhere: %w", store.ErrCorrupt)
+	return endedByID(snap, p, id)
+}
+
+// endedByID reads p's ended registration id through r.
+func endedByID(r pebble.Reader, p pseudonym.Pseudonym, id store.ID) (store.Registration, error) {
+	v, closer, err := r.Get(historyKey(p, id))
+	if errors.Is(err, pebble.ErrNotFound) {
+		return store.Registration{}, fmt.Errorf("pebblestore: id index points nowhere: %w", store.ErrCorrupt)
+	}
+	if err != nil {
+		return store.Registration{}, fmt.Errorf("pebblestore: %w", err)
+	}
+	defer closer.Close()
+	return decodeRegistration(v)
 }
 
 // LastSeq implements store.DeliveryStore: recipient's published mark, up

@@ -109,7 +109,8 @@ func (b *bitFilter) has(h1, h2 uint64) bool {
 }
 
 // loadYouthFilter builds the filter from every youth key in db, and counts
-// the live registrations per key ID into use. It returns the number of
+// the live registrations per key ID and the client references of all
+// registrations, live and ended, per reference key into use. It returns the number of
 // youth records.
 func loadYouthFilter(db *pebble.DB, use *keyUse) (*youthFilter, int64, error) {
 	it, err := db.NewIter(&pebble.IterOptions{LowerBound: []byte{prefixYouth}, UpperBound: []byte{prefixYouth + 1}})
@@ -139,6 +140,9 @@ func loadYouthFilter(db *pebble.DB, use *keyUse) (*youthFilter, int64, error) {
 		use.apply(nil, rec.regs)
 	}
 	if err := it.Close(); err != nil {
+		return nil, 0, err
+	}
+	if err := countHistoryRefs(db, use); err != nil {
 		return nil, 0, err
 	}
 	return f, n, nil

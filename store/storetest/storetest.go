@@ -31,6 +31,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -55,6 +56,8 @@ func Run(t *testing.T, newLocation func(t *testing.T) Opener) {
 		{"Conflict", testConflict},
 		{"Migrate", testMigrate},
 		{"Delete", testDelete},
+		{"History", testHistory},
+		{"HistoryMigrate", testHistoryMigrate},
 		{"Case", testCase},
 		{"Outbox", testOutbox},
 		{"OutboxAfterReopen", testOutboxAfterReopen},
@@ -377,6 +380,126 @@ func testDelete(t *testing.T, open Opener) {
 	}
 	if len(due) != 1 || due[0].ID != b.ID {
 		t.Fatalf("due after delete: %v", due)
+	}
+}
+
+// history reads the youth's live registrations, its history, and its
+// ended registration id.
+func history(t *testing.T, s store.Store, id store.ID, youth ...pseudonym.Pseudonym) (live, hist []store.Registration, one store.Registration, found bool) {
+	t.Helper()
+	err := s.View(ctx, youth, func(r store.Reader) error {
+		live, hist = r.Registrations(), r.History()
+		one, found = r.Ended(id)
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("view: %v", err)
+	}
+	return live, hist, one, found
+}
+
+// testHistory: an ended registration leaves the live registrations for the
+// history, where Ended, History, Registration, UpdateByID and Due find it;
+// put live again it is back among the live ones; deleted, it is gone.
+func testHistory(t *testing.T, open Opener) {
+	s := openStore(t, open)
+	y := Youth(1, 1)
+	a, b := Reg(y, "ggd", t0), Reg(y, "school", t0.Add(time.Minute))
+	put(t, s, []pseudonym.Pseudonym{y}, a, b)
+	endedA := ended(a, t0.Add(time.Hour), store.EndedByInstitution)
+	if err := s.UpdateByID(ctx, a.ID, func(tx store.Tx) error {
+		tx.Put(endedA)
+		if live := tx.Registrations(); len(live) != 1 || live[0].ID != b.ID {
+			t.Errorf("a Tx's live registrations after it ended one: %v", live)
+		}
+		if got, ok := tx.Ended(a.ID); !ok || got.EndReason != store.EndedByInstitution {
+			t.Errorf("a Tx's Ended after it ended one: %+v %v", got, ok)
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	live, hist, got, ok := history(t, s, a.ID, y)
+	if len(live) != 1 || live[0].ID != b.ID || len(hist) != 1 || !ok {
+		t.Fatalf("after the end: live %v, history %v, Ended found %v", live, hist, ok)
+	}
+	sameReg(t, got, endedA)
+	sameReg(t, hist[0], endedA)
+	if _, _, _, ok := history(t, s, b.ID, y); ok {
+		t.Fatal("Ended found a live registration")
+	}
+	if r, err := s.Registration(ctx, a.ID); err != nil {
+		t.Fatalf("Registration of an ended one: %v", err)
+	} else {
+		sameReg(t, r, endedA)
+	}
+	due, err := s.Due(ctx, endedA.PurgeOn, 10)
+	if err != nil || !slices.ContainsFunc(due, func(d store.DueItem) bool { return d.ID == a.ID && d.Purge }) {
+		t.Fatalf("due: %v %v", due, err)
+	}
+
+	// Ending the last live one leaves a youth of history only.
+	endedB := ended(b, t0.Add(2*time.Hour), store.EndedByInstitution)
+	put(t, s, []pseudonym.Pseudonym{y}, endedB)
+	if live, hist, _, _ := history(t, s, a.ID, y); len(live) != 0 || len(hist) != 2 || hist[0].ID != a.ID {
+		t.Fatalf("history only: live %v, history %v", live, hist)
+	}
+	// Revived: live again, out of the history.
+	if err := s.UpdateByID(ctx, a.ID, func(tx store.Tx) error {
+		r, ok := tx.Ended(a.ID)
+		if !ok {
+			return errors.New("Ended in UpdateByID found nothing")
+		}
+		r.EndedAt, r.EndReason, r.PurgeOn = time.Time{}, store.Live, time.Time{}
+		tx.Put(r)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	live, hist, _, ok = history(t, s, a.ID, y)
+	if len(live) != 1 || live[0].ID != a.ID || len(hist) != 1 || hist[0].ID != b.ID || ok {
+		t.Fatalf("revived: live %v, history %v, Ended found %v", live, hist, ok)
+	}
+	// Deleted from the history: gone, also after a reopen.
+	if err := s.UpdateByID(ctx, b.ID, func(tx store.Tx) error {
+		tx.Delete(b.ID)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	s = openStore(t, open)
+	if _, err := s.Registration(ctx, b.ID); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("deleted ended registration: %v", err)
+	}
+	if live, hist, _, _ := history(t, s, a.ID, y); len(live) != 1 || len(hist) != 0 {
+		t.Fatalf("after the delete and a reopen: live %v, history %v", live, hist)
+	}
+	if due, err := s.Due(ctx, day(2100, 1, 1), 10); err != nil || len(due) != 1 || due[0].ID != a.ID || due[0].Purge {
+		t.Fatalf("due after the delete: %v %v", due, err)
+	}
+}
+
+// testHistoryMigrate: an ended registration put under another pseudonym of
+// the youth moves there; History under both pseudonyms has it once.
+func testHistoryMigrate(t *testing.T, open Opener) {
+	s := openStore(t, open)
+	old, cur := Youth(1, 1), Youth(2, 1)
+	a := ended(Reg(old, "ggd", t0), t0.Add(time.Hour), store.EndedByInstitution)
+	put(t, s, []pseudonym.Pseudonym{old}, a)
+	moved := a
+	moved.Youth = cur
+	put(t, s, []pseudonym.Pseudonym{cur, old}, moved)
+	_, hist, got, ok := history(t, s, a.ID, cur, old)
+	if len(hist) != 1 || !ok {
+		t.Fatalf("history under both pseudonyms: %v, Ended found %v", hist, ok)
+	}
+	sameReg(t, got, moved)
+	if _, hist, _, ok := history(t, s, a.ID, old); len(hist) != 0 || ok {
+		t.Fatalf("left under the old pseudonym: %v", hist)
+	}
+	if r, err := s.Registration(ctx, a.ID); err != nil || r.Youth != cur {
+		t.Fatalf("Registration after the move: %+v %v", r, err)
 	}
 }
 
