@@ -129,6 +129,9 @@ type Store interface {
 	// before day: live registrations whose EndsOn has come, and ended
 	// registrations whose PurgeOn has come. Ordered by day, then youth.
 	Due(ctx context.Context, day time.Time, limit int) ([]DueItem, error)
+	// Wakeups returns up to limit youths whose case's WakeAt is not after
+	// t, earliest first, each by the pseudonym its case is kept under.
+	Wakeups(ctx context.Context, t time.Time, limit int) ([]pseudonym.Pseudonym, error)
 	// PurgeIdempotency deletes up to limit idempotency records made on a
 	// day before the day of before, and returns how many it deleted. A
 	// retry after that gets the answer of a new report.
@@ -384,6 +387,36 @@ type Case struct {
 	// Zero if none was recorded yet. Without the key it says nothing
 	// about the date.
 	BirthCheck pseudonym.Pseudonym
+	// Ends lists, per institution, the registration it last ended itself,
+	// while a new report of it may still revive that registration (the
+	// matcher's refresh window); none after that.
+	Ends []RecentEnd
+	// Notices is, per recipient institution, how many of the youth's
+	// events it was told in the current hour and how many were held back
+	// (the matcher bounds a youth's events to one recipient per hour).
+	Notices []Notice
+	// WakeAt is when the matcher wants to see the youth again without a
+	// report (held events to sum up, a refresh window to forget); zero if
+	// never. [Store.Wakeups] lists the youths whose time has come.
+	WakeAt time.Time
+}
+
+// RecentEnd is an institution's registration that it ended itself, at At.
+type RecentEnd struct {
+	Institution  string
+	Registration ID
+	At           time.Time
+}
+
+// Notice is what one recipient was told about one youth in the hour since
+// Since: Sent events one by one, and Held events held back, to be summed
+// up in one event when the hour is over (Urgent if one of them was).
+type Notice struct {
+	Recipient string
+	Since     time.Time
+	Sent      int
+	Held      int
+	Urgent    bool
 }
 
 // Idempotency records what a report with an idempotency key produced, so a

@@ -23,6 +23,7 @@ const (
 	regV2   = 2 // regV1 + a sealed client reference
 	caseV1  = 1
 	caseV2  = 2 // caseV1 + a birth-date check value
+	caseV3  = 3 // caseV2 (the check value may be zero) + recent ends, notices and a wake time
 	idemV1  = 1
 	eventV1 = 1
 )
@@ -343,13 +344,17 @@ func decodeYouth(b []byte) (youthRecord, error) {
 	return y, nil
 }
 
-// encodeCase writes caseV1, or caseV2 when the case has a birth-date check
-// value: a case without one keeps the older encoding, so each case has
-// exactly one encoding.
+// encodeCase writes caseV1; caseV2 when the case has a birth-date check
+// value; caseV3 when it has recent ends, notices or a wake time: a case
+// without them keeps the older encoding, so each case has exactly one
+// encoding.
 func encodeCase(dst []byte, c *store.Case) []byte {
 	e := enc{b: dst}
 	v := byte(caseV1)
-	if !c.BirthCheck.IsZero() {
+	switch {
+	case len(c.Ends) > 0 || len(c.Notices) > 0 || !c.WakeAt.IsZero():
+		v = caseV3
+	case !c.BirthCheck.IsZero():
 		v = caseV2
 	}
 	e.byte(v)
@@ -360,16 +365,70 @@ func encodeCase(dst []byte, c *store.Case) []byte {
 	e.time(c.DecidedAt)
 	e.varint(int64(c.Age))
 	e.str(c.Municipality)
-	if v == caseV2 {
+	if v >= caseV2 {
 		e.pseudonym(c.BirthCheck)
 	}
+	if v == caseV3 {
+		e.uvarint(uint64(len(c.Ends)))
+		for _, r := range c.Ends {
+			e.str(r.Institution)
+			e.id(r.Registration)
+			e.time(r.At)
+		}
+		e.uvarint(uint64(len(c.Notices)))
+		for _, n := range c.Notices {
+			e.str(n.Recipient)
+			e.time(n.Since)
+			e.uvarint(uint64(n.Sent))
+			e.uvarint(uint64(n.Held))
+			e.bool(n.Urgent)
+		}
+		e.time(c.WakeAt)
+	}
 	return e.b
+}
+
+// caseV3Tail reads what caseV3 adds to caseV2.
+func caseV3Tail(d *dec, c *store.Case) {
+	// An entry takes at least IDSize+2 (an end) or 5 (a notice) bytes:
+	// refuse counts the input cannot hold before allocating.
+	if n := d.uvarint(); d.err == nil && n > 0 {
+		if n > uint64(len(d.b))/(store.IDSize+2) {
+			d.fail()
+			return
+		}
+		c.Ends = make([]store.RecentEnd, n)
+		for i := range c.Ends {
+			c.Ends[i] = store.RecentEnd{Institution: d.str(), Registration: d.id(), At: d.time()}
+		}
+	}
+	if n := d.uvarint(); d.err == nil && n > 0 {
+		if n > uint64(len(d.b))/5 {
+			d.fail()
+			return
+		}
+		c.Notices = make([]store.Notice, n)
+		for i := range c.Notices {
+			c.Notices[i] = store.Notice{Recipient: d.str(), Since: d.time(), Sent: d.count(), Held: d.count(), Urgent: d.bool()}
+		}
+	}
+	c.WakeAt = d.time()
+}
+
+// count reads a non-negative int.
+func (d *dec) count() int {
+	v := d.uvarint()
+	if v > math.MaxInt32 {
+		d.fail()
+		return 0
+	}
+	return int(v)
 }
 
 func decodeCase(b []byte) (store.Case, error) {
 	d := dec{b: b}
 	var c store.Case
-	v := d.versions(caseV1, caseV2)
+	v := d.versions(caseV1, caseV2, caseV3)
 	c.Youth = d.pseudonym()
 	c.Matched = d.bool()
 	c.Coordinator = d.str()
@@ -384,6 +443,13 @@ func decodeCase(b []byte) (store.Case, error) {
 	if v == caseV2 {
 		if c.BirthCheck = d.pseudonym(); d.err == nil && c.BirthCheck.IsZero() {
 			d.err = fmt.Errorf("%w: zero birth-date check value", store.ErrCorrupt)
+		}
+	}
+	if v == caseV3 {
+		c.BirthCheck = d.pseudonym()
+		caseV3Tail(&d, &c)
+		if d.err == nil && len(c.Ends) == 0 && len(c.Notices) == 0 && c.WakeAt.IsZero() {
+			d.err = fmt.Errorf("%w: a version 3 case with nothing of version 3", store.ErrCorrupt)
 		}
 	}
 	if err := d.done(); err != nil {

@@ -244,7 +244,7 @@ func TestCaseVersions(t *testing.T) {
 	for _, tc := range []struct {
 		c       store.Case
 		version byte
-	}{{unchecked, caseV1}, {checked, caseV2}} {
+	}{{unchecked, caseV1}, {checked, caseV2}, {woken(checked), caseV3}, {woken(unchecked), caseV3}} {
 		b := encodeCase(nil, &tc.c)
 		if b[0] != tc.version {
 			t.Fatalf("encoded as version %d, want %d", b[0], tc.version)
@@ -258,15 +258,35 @@ func TestCaseVersions(t *testing.T) {
 	if !bytes.Equal(v1[1:], v2[1:len(v1)]) {
 		t.Fatal("caseV2 does not extend caseV1")
 	}
+	v3 := encodeCase(nil, ptr(woken(checked)))
+	if !bytes.Equal(v2[1:], v3[1:len(v2)]) {
+		t.Fatal("caseV3 does not extend caseV2")
+	}
 	zero := append([]byte{caseV2}, v1[1:]...)
 	zero = append(zero, make([]byte, 4+pseudonym.Size)...)
+	empty3 := append([]byte{caseV3}, v2[1:]...)
+	empty3 = append(empty3, 0, 0, 0) // no ends, no notices, no wake time
 	for name, b := range map[string][]byte{
-		"v2 with a zero check value": zero,
-		"v2 truncated":               v2[:len(v2)-1],
-		"v1 with a check value":      append([]byte{caseV1}, v2[1:]...),
+		"v2 with a zero check value":  zero,
+		"v2 truncated":                v2[:len(v2)-1],
+		"v1 with a check value":       append([]byte{caseV1}, v2[1:]...),
+		"v3 truncated":                v3[:len(v3)-1],
+		"v3 with nothing of v3":       empty3,
+		"v3 with a huge notice count": append(append([]byte{caseV3}, v2[1:]...), 0, 0xff, 0xff, 0x03, 0),
 	} {
 		if _, err := decodeCase(b); !errors.Is(err, store.ErrCorrupt) {
 			t.Errorf("%s: err = %v, want ErrCorrupt", name, err)
 		}
 	}
 }
+
+// woken returns c with what caseV3 adds.
+func woken(c store.Case) store.Case {
+	at := time.Date(2026, 3, 2, 9, 30, 0, 0, time.UTC)
+	c.Ends = []store.RecentEnd{{Institution: "school", Registration: store.ID{1, 2, 3}, At: at}}
+	c.Notices = []store.Notice{{Recipient: "ggd", Since: at, Sent: 10, Held: 2, Urgent: true}}
+	c.WakeAt = at.Add(time.Hour)
+	return c
+}
+
+func ptr[T any](v T) *T { return &v }

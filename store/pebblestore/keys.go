@@ -2,6 +2,7 @@ package pebblestore
 
 import (
 	"encoding/binary"
+	"time"
 
 	"github.com/vindex-nl/vindex/crypto/pseudonym"
 	"github.com/vindex-nl/vindex/store"
@@ -32,6 +33,7 @@ import (
 //	'i' id                              -> youth (the registration's pseudonym)
 //	'x' day youth id                    -> (empty) live registration ending on day
 //	'p' day youth id                    -> (empty) ended registration purgeable from day
+//	'n' time youth                      -> (empty) case to wake at time (Case.WakeAt, Unix ns, 8 bytes)
 //	'e' len institution seq             -> event record (the outbox, per recipient; seq counts the recipient's own events)
 //	'd' hash                            -> idempotency record
 //	'k' day hash                        -> (empty) idempotency record made on day
@@ -59,6 +61,7 @@ const (
 	prefixByID        = 'i'
 	prefixExpiry      = 'x'
 	prefixPurge       = 'p'
+	prefixWake        = 'n'
 	prefixRecipient   = 'e'
 	prefixIdempotency = 'd'
 	prefixIdemByDay   = 'k'
@@ -96,6 +99,25 @@ func youthKey(p pseudonym.Pseudonym) []byte {
 	k := make([]byte, 0, 1+youthSize)
 	k = append(k, prefixYouth)
 	return appendYouth(k, p)
+}
+
+// wakeKey is the wake index key of a case kept under p that wakes at t
+// (nil for a zero t).
+func wakeKey(t time.Time, p pseudonym.Pseudonym) []byte {
+	if t.IsZero() {
+		return nil
+	}
+	k := make([]byte, 0, 1+8+youthSize)
+	k = append(k, prefixWake)
+	k = binary.BigEndian.AppendUint64(k, uint64(max(t.UnixNano(), 0)))
+	return appendYouth(k, p)
+}
+
+func parseWakeKey(k []byte) (t time.Time, p pseudonym.Pseudonym, ok bool) {
+	if len(k) != 1+8+youthSize || k[0] != prefixWake {
+		return t, p, false
+	}
+	return time.Unix(0, int64(binary.BigEndian.Uint64(k[1:]))).UTC(), parseYouth(k[9:]), true
 }
 
 // historyPrefix is the prefix of p's ended registrations.

@@ -509,8 +509,13 @@ func (s *Store) read(youth []pseudonym.Pseudonym, view bool) (*tx, error) {
 			continue
 		}
 		t.had |= 1 << i
-		if rec.hasCase && !t.hasCase {
-			t.kase, t.hasCase = rec.kase, true
+		if rec.hasCase {
+			if k := wakeKey(rec.kase.WakeAt, p); k != nil {
+				t.wakes = append(t.wakes, k)
+			}
+			if !t.hasCase {
+				t.kase, t.hasCase = rec.kase, true
+			}
 		}
 		t.orig = append(t.orig, rec.regs...)
 	}
@@ -594,6 +599,7 @@ type tx struct {
 	hasCase     bool
 	kase        store.Case
 	caseChanged bool
+	wakes       [][]byte // wake index keys of the cases as read
 
 	events []store.Event
 	idem   map[string]*idemEntry // by encoded key
@@ -971,6 +977,20 @@ func stageRegistrations(b *pebble.Batch, t *tx, buf []byte) (before, after []sto
 // its live registrations, and the case under the pseudonym the case names.
 // A record left empty is deleted. It returns buf, grown.
 func (s *Store) stageYouthRecords(b *pebble.Batch, t *tx, buf []byte) []byte {
+	if t.caseChanged {
+		next := wakeKey(t.kase.WakeAt, t.kase.Youth)
+		if !t.hasCase {
+			next = nil
+		}
+		for _, k := range t.wakes {
+			if !bytes.Equal(k, next) {
+				b.Delete(k, nil)
+			}
+		}
+		if next != nil {
+			b.Set(next, nil, nil)
+		}
+	}
 	regs := t.Registrations()
 	for i, p := range t.youth {
 		var rec youthRecord
@@ -1275,6 +1295,38 @@ func (s *Store) Due(ctx context.Context, day time.Time, limit int) ([]store.DueI
 	sort.SliceStable(out, func(i, j int) bool { return out[i].Day.Before(out[j].Day) })
 	if len(out) > limit {
 		out = out[:limit]
+	}
+	return out, nil
+}
+
+// Wakeups implements store.Store.
+func (s *Store) Wakeups(ctx context.Context, t time.Time, limit int) ([]pseudonym.Pseudonym, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if limit <= 0 {
+		return nil, nil
+	}
+	if err := s.enter(); err != nil {
+		return nil, err
+	}
+	defer s.leave()
+	upper := wakeKey(t.Add(time.Nanosecond), pseudonym.Pseudonym{})
+	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: []byte{prefixWake}, UpperBound: upper})
+	if err != nil {
+		return nil, fmt.Errorf("pebblestore: %w", err)
+	}
+	defer it.Close()
+	var out []pseudonym.Pseudonym
+	for it.First(); it.Valid() && len(out) < limit; it.Next() {
+		_, p, ok := parseWakeKey(it.Key())
+		if !ok {
+			return nil, fmt.Errorf("pebblestore: wake index: %w", store.ErrCorrupt)
+		}
+		out = append(out, p)
+	}
+	if err := it.Error(); err != nil {
+		return nil, fmt.Errorf("pebblestore: %w", err)
 	}
 	return out, nil
 }

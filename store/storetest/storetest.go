@@ -59,6 +59,7 @@ func Run(t *testing.T, newLocation func(t *testing.T) Opener) {
 		{"History", testHistory},
 		{"HistoryMigrate", testHistoryMigrate},
 		{"Case", testCase},
+		{"Wakeups", testWakeups},
 		{"Outbox", testOutbox},
 		{"OutboxAfterReopen", testOutboxAfterReopen},
 		{"OutboxPerRecipient", testOutboxPerRecipient},
@@ -503,11 +504,66 @@ func testHistoryMigrate(t *testing.T, open Opener) {
 	}
 }
 
+// testWakeups: Wakeups lists the youths whose case's WakeAt has come,
+// earliest first, each once, by the pseudonym of its case; a case that
+// changes its WakeAt or goes is listed no more under the old time.
+func testWakeups(t *testing.T, open Opener) {
+	s := openStore(t, open)
+	setCase := func(y pseudonym.Pseudonym, wake time.Time) {
+		t.Helper()
+		if err := s.Update(ctx, []pseudonym.Pseudonym{y}, func(tx store.Tx) error {
+			tx.PutCase(store.Case{Youth: y, WakeAt: wake})
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	wakeups := func(at time.Time) []pseudonym.Pseudonym {
+		t.Helper()
+		got, err := s.Wakeups(ctx, at, 10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return got
+	}
+	a, b, c := Youth(1, 1), Youth(1, 2), Youth(1, 3)
+	setCase(a, t0.Add(2*time.Hour))
+	setCase(b, t0.Add(time.Hour))
+	setCase(c, time.Time{})
+	if got := wakeups(t0.Add(time.Hour - time.Nanosecond)); len(got) != 0 {
+		t.Fatalf("before the first wake time: %v", got)
+	}
+	if got := wakeups(t0.Add(time.Hour)); len(got) != 1 || got[0] != b {
+		t.Fatalf("at the first wake time: %v", got)
+	}
+	if got := wakeups(t0.Add(3 * time.Hour)); len(got) != 2 || got[0] != b || got[1] != a {
+		t.Fatalf("after both: %v", got)
+	}
+	setCase(b, t0.Add(4*time.Hour))
+	if err := s.Update(ctx, []pseudonym.Pseudonym{a}, func(tx store.Tx) error {
+		tx.DeleteCase()
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if got := wakeups(t0.Add(3 * time.Hour)); len(got) != 0 {
+		t.Fatalf("after a later wake time and a deleted case: %v", got)
+	}
+	s.Close()
+	s = openStore(t, open)
+	if got := wakeups(t0.Add(4 * time.Hour)); len(got) != 1 || got[0] != b {
+		t.Fatalf("after a reopen: %v", got)
+	}
+}
+
 func testCase(t *testing.T, open Opener) {
 	s := openStore(t, open)
 	y := Youth(1, 1)
 	want := store.Case{Youth: y, Matched: true, Coordinator: "wij", Rule: "wij-team", DecidedAt: t0, Age: 15, Municipality: "GM0014",
-		BirthCheck: Youth(2, 9)}
+		BirthCheck: Youth(2, 9),
+		Ends:       []store.RecentEnd{{Institution: "school", Registration: store.NewID(), At: t0.Add(time.Minute)}},
+		Notices:    []store.Notice{{Recipient: "ggd", Since: t0, Sent: 10, Held: 3, Urgent: true}, {Recipient: "wij", Since: t0.Add(time.Second), Sent: 1}},
+		WakeAt:     t0.Add(time.Hour)}
 	if err := s.Update(ctx, []pseudonym.Pseudonym{y}, func(tx store.Tx) error {
 		tx.PutCase(want)
 		return nil
@@ -518,7 +574,11 @@ func testCase(t *testing.T, open Opener) {
 		got, ok := r.Case()
 		if !ok || got.Youth != want.Youth || got.Matched != want.Matched || got.Coordinator != want.Coordinator ||
 			got.Rule != want.Rule || !got.DecidedAt.Equal(want.DecidedAt) || got.Age != want.Age || got.Municipality != want.Municipality ||
-			got.BirthCheck != want.BirthCheck {
+			got.BirthCheck != want.BirthCheck || !slices.EqualFunc(got.Ends, want.Ends, func(a, b store.RecentEnd) bool {
+			return a.Institution == b.Institution && a.Registration == b.Registration && a.At.Equal(b.At)
+		}) || !slices.EqualFunc(got.Notices, want.Notices, func(a, b store.Notice) bool {
+			return a.Recipient == b.Recipient && a.Since.Equal(b.Since) && a.Sent == b.Sent && a.Held == b.Held && a.Urgent == b.Urgent
+		}) || !got.WakeAt.Equal(want.WakeAt) {
 			t.Errorf("case = %+v, %v; want %+v", got, ok, want)
 		}
 		return nil
