@@ -62,7 +62,9 @@ func TestReplayGoesWithItsRegistration(t *testing.T) {
 				t.Fatal(err)
 			}
 			e.noIdempotency(t, n, ggd, "report-1")
-			e.clock.Add(time.Hour)
+			// Past the refresh window, in which a report after its own
+			// end revives the registration (TestRevive).
+			e.clock.Add(matcher.DefaultRefreshWindow + time.Hour)
 			r.EndsOn = time.Time{}
 			retry := e.register(t, ggd, r)
 			if retry.Replayed || retry.Refreshed || retry.ID == first.ID {
@@ -95,6 +97,7 @@ func TestOldReplayRecordIgnored(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
+	e.clock.Add(matcher.DefaultRefreshWindow + time.Hour)
 	if retry := e.register(t, ggd, r); retry.Replayed || retry.ID == first.ID {
 		t.Fatalf("an old record was replayed: %+v", retry)
 	}

@@ -136,6 +136,19 @@ type Config struct {
 	// answering retries with the first result; ExpireDue forgets older
 	// ones. If zero, 30 days.
 	IdempotencyWindow time.Duration
+	// RefreshWindow is how long after an institution ended its own
+	// registration of a youth a new report of it revives that
+	// registration (a refresh: the same ID and since-date, no new match,
+	// no new history) instead of making a new one. If zero,
+	// DefaultRefreshWindow (24 hours); negative: never.
+	RefreshWindow time.Duration
+	// EventsPerHour bounds the events about one youth that go to one
+	// institution in an hour: the events beyond it are held back, and
+	// when the hour is over the institution gets one summary event with
+	// the youth's state at that moment (SendHeld sends it). An event that
+	// tells an institution its own registration ended or was removed is
+	// never held. If zero, DefaultEventsPerHour (10); negative: no bound.
+	EventsPerHour int
 	// Observer learns what each verb committed, for metrics. If nil,
 	// nothing is told.
 	Observer Observer
@@ -173,6 +186,9 @@ type Matcher struct {
 	obs        Observer
 	limits     limits
 	idemWindow time.Duration
+
+	refreshWindow time.Duration
+	eventsPerHour int
 }
 
 type limits struct {
@@ -204,6 +220,13 @@ func New(c Config) (*Matcher, error) {
 	m.idemWindow = c.IdempotencyWindow
 	if m.idemWindow <= 0 {
 		m.idemWindow = defaultIdempotencyWindow
+	}
+	m.refreshWindow, m.eventsPerHour = c.RefreshWindow, c.EventsPerHour
+	if m.refreshWindow == 0 {
+		m.refreshWindow = DefaultRefreshWindow
+	}
+	if m.eventsPerHour == 0 {
+		m.eventsPerHour = DefaultEventsPerHour
 	}
 	if m.log == nil {
 		m.log = slog.New(slog.DiscardHandler)

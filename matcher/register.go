@@ -259,7 +259,11 @@ func (m *Matcher) Register(ctx context.Context, actor Actor, r Registration) (Re
 		y.kase.Municipality = string(r.Municipality)
 		switch {
 		case res.Refreshed:
-			// A refresh makes no new match.
+			// A refresh makes no new match; the others learn that a
+			// registration they were told had ended is back.
+			if y.revived {
+				y.announceReturn(reg)
+			}
 		case y.distinctLive() >= 2:
 			y.announceMatch(reg)
 		default:
@@ -328,12 +332,18 @@ func (m *Matcher) replay(ctx context.Context, y *youth, actor Actor, r Registrat
 }
 
 // report returns the actor's registration for the youth as r makes it: its
-// live one refreshed (res.Refreshed), or a new one. res.ClientRef is the
+// live one refreshed (res.Refreshed), the one it ended itself within the
+// refresh window revived (also res.Refreshed), or a new one. res.ClientRef is the
 // reference it is to carry: r's, or on a refresh without one, the one on
 // file.
 func (m *Matcher) report(ctx context.Context, y *youth, actor Actor, r Registration, res *Result) store.Registration {
 	var reg store.Registration
-	if own := y.liveOf(actor.Institution); own != nil {
+	own := y.liveOf(actor.Institution)
+	if own == nil {
+		own = y.revivable(actor.Institution)
+		y.revived = own != nil
+	}
+	if own != nil {
 		reg = *own
 		res.Refreshed = true
 		if r.Kind == Involvement {

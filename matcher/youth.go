@@ -31,6 +31,7 @@ type youth struct {
 	prevCoordinator string
 	noCoordinator   string
 	endedNow        map[store.ID]bool
+	revived         bool // a report revived the registration its institution had just ended
 	events          []store.Event
 	finished        bool
 }
@@ -207,7 +208,9 @@ func (y *youth) end(r store.Registration, reason store.EndReason) {
 		y.emit(store.Event{Type: store.EventCaseClosed, Recipient: r.Institution, Registration: r.ID, Subject: y.kase.Coordinator, Reason: reason.String()})
 		return
 	}
-	if reason != store.EndedByInstitution {
+	if reason == store.EndedByInstitution {
+		y.noteEnd(r)
+	} else {
 		y.emit(store.Event{Type: store.EventEnded, Recipient: r.Institution, Registration: r.ID, Subject: r.Institution, Reason: reason.String()})
 	}
 	for _, o := range y.live {
@@ -304,9 +307,11 @@ func (y *youth) finish() {
 	y.finished = true
 	y.redecide(y.now)
 	y.announceCoordinator()
-	if len(y.live) == 0 {
-		// The case is the live state: without a live registration there
-		// is nothing to keep (the history needs no case).
+	y.boundEvents()
+	if !y.keepCase() {
+		// The case is the live state: without a live registration, a
+		// refresh window or held events there is nothing to keep (the
+		// history needs no case).
 		if y.had {
 			y.tx.DeleteCase()
 		}

@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/vindex-nl/vindex/matcher"
 )
 
 // config is the configuration of `vindex serve` (and of the commands that
@@ -44,6 +46,8 @@ type config struct {
 	MaxBodyBytes    int64         `yaml:"max_body_bytes"`
 	LogLevel        string        `yaml:"log_level"`
 	ExpireInterval  time.Duration `yaml:"expire_interval"`
+	EventsPerHour   int           `yaml:"events_per_hour"`
+	RefreshWindow   time.Duration `yaml:"refresh_window"`
 	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
 	TokenReload     time.Duration `yaml:"token_reload_interval"`
 	CacheSize       int64         `yaml:"cache_size"`
@@ -139,6 +143,8 @@ func defaults(dev bool) config {
 		MaxBodyBytes:    16 << 10,
 		LogLevel:        "info",
 		ExpireInterval:  time.Hour,
+		EventsPerHour:   matcher.DefaultEventsPerHour,
+		RefreshWindow:   matcher.DefaultRefreshWindow,
 		ShutdownTimeout: 30 * time.Second,
 		TokenReload:     5 * time.Second,
 		CacheSize:       64 << 20,
@@ -183,6 +189,8 @@ func bind(fs *flag.FlagSet, c *config) {
 	fs.Int64Var(&c.MaxBodyBytes, "max-body-bytes", c.MaxBodyBytes, "largest request body in `bytes`")
 	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "`level` of the JSON log on standard error: debug, info, warn or error")
 	fs.DurationVar(&c.ExpireInterval, "expire-interval", c.ExpireInterval, "how often registrations past their end day are ended and old ones purged")
+	fs.IntVar(&c.EventsPerHour, "events-per-hour", c.EventsPerHour, "most `events` about one youth an institution is told in an hour; the rest are summed up in one summary event when the hour is over")
+	fs.DurationVar(&c.RefreshWindow, "refresh-window", c.RefreshWindow, "how long after an institution ended its own registration a new report of it revives that registration (a refresh, not a new match); 0: never")
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", c.ShutdownTimeout, "how long in-flight requests may take to finish on SIGINT or SIGTERM")
 	fs.DurationVar(&c.TokenReload, "token-reload-interval", c.TokenReload, "how often the token file is checked for changes (it is also reread on SIGHUP)")
 	fs.Int64Var(&c.CacheSize, "cache-size", c.CacheSize, "store block cache in `bytes`")
@@ -419,6 +427,12 @@ func (c *config) validate() error {
 	}
 	if c.ExpireInterval < time.Minute {
 		errs = append(errs, errors.New("expire_interval: at least 1m"))
+	}
+	if c.EventsPerHour < 1 {
+		errs = append(errs, errors.New("events_per_hour: at least 1"))
+	}
+	if c.RefreshWindow < 0 {
+		errs = append(errs, errors.New("refresh_window: 0 (never) or more"))
 	}
 	if c.TokenReload < 100*time.Millisecond {
 		errs = append(errs, errors.New("token_reload_interval: at least 100ms"))

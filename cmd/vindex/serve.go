@@ -204,7 +204,12 @@ func openServeStore(c config, logger *slog.Logger) (backend, func() error, error
 // nothing is delivered) on the store.
 func assemble(c config, cov *rules.Covenant, st backend, ps *pseudonym.Pseudonymiser, refs *clientref.Sealer, logger *slog.Logger) (*serveMetrics, *matcher.Matcher, *notify.Worker, error) {
 	metrics := newRegistry(st.Collector(), ps, cov, st, c.NotifyPoll)
-	m, err := matcher.New(matcher.Config{Store: st, Pseudonymiser: ps, ClientRefs: refs, Covenant: cov, Logger: logger, Observer: metrics.matcher})
+	refreshWindow := c.RefreshWindow
+	if refreshWindow == 0 {
+		refreshWindow = -1 // never
+	}
+	m, err := matcher.New(matcher.Config{Store: st, Pseudonymiser: ps, ClientRefs: refs, Covenant: cov, Logger: logger, Observer: metrics.matcher,
+		EventsPerHour: c.EventsPerHour, RefreshWindow: refreshWindow})
 	if err != nil {
 		return nil, nil, nil, err
 	}
@@ -324,6 +329,7 @@ func startBackground(c config, tokens *httpapi.Tokens, m *matcher.Matcher, metri
 		wg.Go(func() { reloadOnHUP(bg, hup, tokens, logger) })
 	}
 	wg.Go(func() { expireLoop(bg, m, c.ExpireInterval, logger) })
+	wg.Go(func() { summaryLoop(bg, m, summaryInterval, logger) })
 	wg.Go(func() { metrics.polls.Run(bg, logger) })
 	if worker != nil {
 		wg.Go(func() { worker.Run(bg) })
@@ -348,6 +354,27 @@ func reloadOnHUP(ctx context.Context, hup chan os.Signal, tokens *httpapi.Tokens
 			} else {
 				logger.Info("token file reloaded", slog.Int("tokens", tokens.Len()))
 			}
+		}
+	}
+}
+
+// summaryInterval is how often held events are summed up: a summary goes
+// out at most this long after its hour is over.
+const summaryInterval = 30 * time.Second
+
+// summaryLoop sends the summaries of held events (matcher.SendHeld) every
+// interval until ctx ends.
+func summaryLoop(ctx context.Context, m *matcher.Matcher, every time.Duration, logger *slog.Logger) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if _, err := m.SendHeld(ctx); err != nil && ctx.Err() == nil {
+			logger.Error("summaries failed", slog.String("error", err.Error()))
 		}
 	}
 }
