@@ -87,6 +87,17 @@
 // covenant may set shorter limits, never longer.
 // An ended registration is kept in the archive for the covenant's retention
 // period (five years if it sets none), then purged by [Matcher.ExpireDue].
+//
+// # No youth as an amplifier
+//
+// No verb's cost grows with a youth's ended registrations: the store keeps
+// them apart from the live state, and only the verbs that must see an
+// ended one read it, by its ID. A report within the refresh window
+// (Config.RefreshWindow) after the institution ended its own registration
+// revives that registration, so reporting and ending one youth over and
+// over leaves no history; and each institution is told at most
+// Config.EventsPerHour events about one youth in an hour, the rest in one
+// summary event when the hour is over ([Matcher.SendHeld]).
 package matcher
 
 import (
