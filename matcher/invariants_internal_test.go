@@ -88,6 +88,10 @@ type fakeReader struct {
 
 func (f fakeReader) Registrations() []store.Registration { return f.regs }
 
+func (fakeReader) Ended(store.ID) (store.Registration, bool) { return store.Registration{}, false }
+
+func (fakeReader) History() []store.Registration { return nil }
+
 func (f fakeReader) Case() (store.Case, bool) {
 	if f.kase == nil {
 		return store.Case{}, false
