@@ -39,6 +39,16 @@ const (
 	EventEnded EventType = 5
 	// EventRemoved: a registration was removed.
 	EventRemoved EventType = 6
+	// EventSummary stands for the events about one youth that were held
+	// back from the recipient because it had its hour's share of them
+	// already (Event.Collapsed counts them). It gives the youth's state
+	// when it is made, the latest state winning over the held events':
+	// the recipient's own live registration (Event.Registration), the
+	// other institutions actively involved (Event.Others, as in a match
+	// event), the case's coordinator and its rule (Event.Coordinator,
+	// Event.Rule, empty if it has none); it is urgent if any held event
+	// was.
+	EventSummary EventType = 7
 )
 
 // EventTypeInfo is one row of the table of event types.
@@ -77,6 +87,8 @@ var eventTypes = [...]EventTypeInfo{
 		Audience: "the other institutions actively involved with the youth, and the registration's own institution unless it ended the registration itself"},
 	{Type: EventRemoved, Name: "removed",
 		Audience: "the institution that removed the registration, the registration's institution, and the other institutions actively involved"},
+	{Type: EventSummary, Name: "summary", MayBeUrgent: true,
+		Audience: "an institution whose events about one youth went over the hour's limit, once the hour is over: one event in place of the ones held back, with the youth's state at that moment"},
 }
 
 // EventTypes returns the table of event types, in the order of their

@@ -393,11 +393,12 @@ type Event struct {
 	// Registration is the recipient's own registration the event is about.
 	Registration ID
 	Urgent       bool
-	// Others are the other involved institutions (match, coordinator).
+	// Others are the other involved institutions (match, coordinator,
+	// summary).
 	Others []Party
 	// Coordinator and Rule name the coordinator and the rule that chose
-	// it: in a coordinator event the new one, in a match event the case's
-	// (empty if it has none).
+	// it: in a coordinator event the new one, in a match or summary event
+	// the case's (empty if it has none).
 	Coordinator string
 	Rule        string
 	// Subject is the institution whose action caused the event (ended,
@@ -406,6 +407,9 @@ type Event struct {
 	// Reason says why a registration ended or was removed: an EndReason's
 	// name ("ended", "expired", "death", …) or "wrong" / "objection".
 	Reason string
+	// Collapsed: in a summary event, how many events it stands for; 0
+	// otherwise.
+	Collapsed int
 }
 
 // DueItem is a registration whose action day has come.
