@@ -655,6 +655,7 @@ func (h *Handler) events(r *http.Request, actor matcher.Actor) (any, int, error)
 			Seq: e.Seq, Type: e.Type.String(), At: e.At.UTC().Format(time.RFC3339),
 			Registration: e.Registration.String(), Urgent: e.Urgent, Others: h.parties(e.Others),
 			Coordinator: coordinator(e.Coordinator), Subject: e.Subject, Reason: e.Reason, ClientRef: e.ClientRef,
+			Collapsed: e.Collapsed,
 		}
 		out.Events = append(out.Events, ej)
 		out.Next = e.Seq

@@ -111,6 +111,9 @@ type EventJSON struct {
 	Reason       string           `json:"reason,omitempty"`
 	// ClientRef is the recipient's own reference on Registration.
 	ClientRef string `json:"client_ref,omitempty"`
+	// Collapsed is, in a summary event, how many events it stands for;
+	// absent from any other.
+	Collapsed int `json:"collapsed,omitempty"`
 }
 
 // EventsResponse answers GET /v1/events. Next is the after to poll with

@@ -25,11 +25,12 @@ type Event struct {
 	// (zero in the audit event a remover gets of its removal).
 	Registration ID
 	Urgent       bool
-	// Others are the other institutions actively involved (match and
-	// coordinator events).
+	// Others are the other institutions actively involved (match,
+	// coordinator and summary events).
 	Others []Party
 	// Coordinator is the case's coordinator: the newly assigned one in a
-	// coordinator event, the current one (if any) in a match event.
+	// coordinator event, the current one (if any) in a match or summary
+	// event.
 	Coordinator Coordinator
 	// Subject is the institution whose action caused the event (ended,
 	// removed, case closed).
@@ -40,6 +41,9 @@ type Event struct {
 	// ClientRef is the recipient's own reference on the registration the
 	// event is about ("" if none, or if that registration was removed).
 	ClientRef string
+	// Collapsed: in a summary event, how many events held back in the
+	// last hour it stands for; 0 in any other.
+	Collapsed int
 }
 
 // MaxEvents is the most events one call of Matcher.Events returns.
@@ -84,7 +88,8 @@ func (m *Matcher) Events(ctx context.Context, actor Actor, after uint64, limit i
 // event is e as its recipient may read it.
 func (m *Matcher) event(e store.Event) Event {
 	out := Event{Seq: e.Seq, Type: e.Type, At: e.At, Recipient: e.Recipient, Registration: e.Registration, Urgent: e.Urgent,
-		Coordinator: Coordinator{Institution: e.Coordinator, Rule: e.Rule}, Subject: e.Subject, Reason: e.Reason}
+		Coordinator: Coordinator{Institution: e.Coordinator, Rule: e.Rule}, Subject: e.Subject, Reason: e.Reason,
+		Collapsed: e.Collapsed}
 	for _, o := range e.Others {
 		out.Others = append(out.Others, m.party(o.Institution, o.Kind, o.Contact, o.Since))
 	}

@@ -79,6 +79,9 @@ type HookEvent struct {
 	Rule         string      `json:"rule,omitempty"`
 	Subject      string      `json:"subject,omitempty"`
 	Reason       string      `json:"reason,omitempty"`
+	// Collapsed is, in a summary event, how many events it stands for;
+	// absent from any other.
+	Collapsed int `json:"collapsed,omitempty"`
 }
 
 // HookParty is another involved institution and its professional.
@@ -95,7 +98,8 @@ type HookParty struct {
 // recipient's own reference for the youth.
 func NewHookEvent(e store.Event, clientRef string) HookEvent {
 	h := HookEvent{ID: EventID(e.Recipient, e.Seq), Type: e.Type.String(), At: e.At.UTC(), Registration: e.Registration.String(),
-		ClientRef: clientRef, Urgent: e.Urgent, Coordinator: e.Coordinator, Rule: e.Rule, Subject: e.Subject, Reason: e.Reason}
+		ClientRef: clientRef, Urgent: e.Urgent, Coordinator: e.Coordinator, Rule: e.Rule, Subject: e.Subject, Reason: e.Reason,
+		Collapsed: e.Collapsed}
 	for _, o := range e.Others {
 		h.Others = append(h.Others, HookParty{Institution: o.Institution, Kind: o.Kind.String(), Name: o.Contact.Name,
 			Phone: o.Contact.Phone, Email: o.Contact.Email, Since: o.Since.Format(time.DateOnly)})

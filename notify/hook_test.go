@@ -44,6 +44,35 @@ func TestHookDeliversSignedAndRetries(t *testing.T) {
 	}
 }
 
+// A summary's webhook body carries the count of the events it stands for
+// as "collapsed", with the others and the coordinator; other events have
+// no "collapsed" at all.
+func TestHookSummaryBody(t *testing.T) {
+	ca, err := pki.NewCA("hook CA")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rc := hooktest.Start(t, ca)
+	h, err := notify.NewHook(notify.HookConfig{URL: rc.URL, Secret: rc.Secret, RootCAs: ca.Pool()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, typ := range []store.EventType{store.EventMatch, store.EventSummary} {
+		if err := h.Send(context.Background(), notify.NewHookEvent(notice(typ).Event, "DOS-2026-0042")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	seen := rc.Seen()
+	if len(seen.Got) != 2 || bytes.Contains(seen.Bodies[0], []byte(`"collapsed"`)) {
+		t.Fatalf("a match event's body: %s", seen.Bodies[0])
+	}
+	got := seen.Got[1]
+	if got.Type != "summary" || got.Collapsed != 12 || len(got.Others) != 1 || got.Others[0].Phone != "050-7654321" ||
+		got.Coordinator != "wij-groningen" || !bytes.Contains(seen.Bodies[1], []byte(`"collapsed":12`)) {
+		t.Fatalf("a summary's body: %s", seen.Bodies[1])
+	}
+}
+
 func TestHookRefusals(t *testing.T) {
 	ca, _ := pki.NewCA("hook CA")
 	other, _ := pki.NewCA("other CA")

@@ -22,9 +22,14 @@ func name(id string) string { return names[id] }
 
 func notice(typ store.EventType) notify.Notice {
 	at := time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
+	collapsed := 0
+	if typ == store.EventSummary {
+		collapsed = 12
+	}
 	return notify.Notice{Region: "Groningen", ClientRef: "DOS-2026-0042", Name: name, Event: store.Event{
 		Seq: 17, Type: typ, At: at, Recipient: "ggd-groningen", Registration: store.NewID(),
 		Coordinator: "wij-groningen", Rule: "wij-team-stad-groningen", Subject: "school-example-lyceum", Reason: "ended",
+		Collapsed: collapsed,
 		Others: []store.Party{{Registration: store.NewID(), Institution: "wij-groningen", Kind: store.KindInvolvement, Since: at,
 			Contact: store.Contact{Name: "M. de Vries", Phone: "050-7654321", Email: "m.devries@wij.example"}}},
 	}}
@@ -41,6 +46,8 @@ var wording = map[store.EventType]map[string][]string{
 	store.EventCaseClosed:  {"nl": {"casus gesloten"}, "en": {"case closed"}},
 	store.EventEnded:       {"nl": {"beëindigd door Voorbeeldlyceum"}, "en": {"ended by Voorbeeldlyceum"}},
 	store.EventRemoved:     {"nl": {"registratie verwijderd"}, "en": {"registration removed"}},
+	store.EventSummary: {"nl": {"samenvatting van 12 wijzigingen", "M. de Vries", "050-7654321", "Procescoördinator: WIJ Groningen"},
+		"en": {"summary of 12 changes", "M. de Vries", "050-7654321", "Coordinator: WIJ Groningen"}},
 }
 
 func TestRenderEveryEventType(t *testing.T) {
@@ -118,6 +125,49 @@ func TestRenderDeath(t *testing.T) {
 		}
 		if strings.Contains(m.Text, "niet langer betrokken") || strings.Contains(m.Text, "no longer involved") {
 			t.Errorf("%s: the municipality worded as an involvement: %q", lang, m.Text)
+		}
+	}
+}
+
+// A summary says how many changes it sums up and how things stand now: who
+// else is involved, with their contacts, and who coordinates; one change
+// is worded as one. Like every message, it names nothing of the youth.
+func TestRenderSummary(t *testing.T) {
+	for lang, want := range map[string]struct{ subject, one, text, coordinator, none string }{
+		"nl": {"samenvatting van 12 wijzigingen rond uw cliënt", "samenvatting van 1 wijziging rond", "12 wijzigingen die u nog niet ontving",
+			"Procescoördinator: WIJ Groningen (regel: wij-team-stad-groningen)", "geen andere instelling betrokken"},
+		"en": {"summary of 12 changes about your client", "summary of 1 change about", "12 changes you did not receive",
+			"Coordinator: WIJ Groningen (rule: wij-team-stad-groningen)", "No other institution is involved"},
+	} {
+		tm, err := notify.BuiltinTemplates(lang)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := notice(store.EventSummary)
+		n.Event.Recipient, n.Event.Urgent = "school-example-lyceum", true
+		m, err := tm.Render(n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(m.Subject, want.subject) || !m.Urgent {
+			t.Errorf("%s: subject %q, urgent %v", lang, m.Subject, m.Urgent)
+		}
+		for _, part := range []string{m.Text, m.HTML} {
+			for _, w := range []string{"12", want.coordinator, "WIJ Groningen", "M. de Vries", "050-7654321", "m.devries@wij.example", "DOS-2026-0042"} {
+				if !strings.Contains(strings.ReplaceAll(strings.ReplaceAll(part, "<strong>", ""), "</strong>", ""), w) {
+					t.Errorf("%s: no %q in\n%s", lang, w, part)
+				}
+			}
+		}
+		if !strings.Contains(m.Text, want.text) {
+			t.Errorf("%s: the count is not worded: %q", lang, m.Text)
+		}
+		n.Event.Collapsed, n.Event.Others, n.Event.Coordinator, n.Event.Rule = 1, nil, "", ""
+		if m, err = tm.Render(n); err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(m.Subject, want.one) || !strings.Contains(m.Text, want.none) || !strings.Contains(m.HTML, want.none) {
+			t.Errorf("%s: one change, nobody else involved: %q / %q", lang, m.Subject, m.Text)
 		}
 	}
 }

@@ -60,6 +60,7 @@ func TestEventTypeNames(t *testing.T) {
 	for typ, want := range map[store.EventType]string{
 		store.EventMatch: "match", store.EventCoordinator: "coordinator", store.EventNoMatch: "no-match",
 		store.EventCaseClosed: "case-closed", store.EventEnded: "ended", store.EventRemoved: "removed",
+		store.EventSummary: "summary",
 	} {
 		if typ.String() != want {
 			t.Errorf("type %d is %q, want %q", typ, typ.String(), want)

@@ -26,6 +26,7 @@ const (
 	caseV3  = 3 // caseV2 (the check value may be zero) + recent ends, notices and a wake time
 	idemV1  = 1
 	eventV1 = 1
+	eventV2 = 2 // eventV1 + the count of a summary event
 )
 
 type enc struct{ b []byte }
@@ -482,9 +483,16 @@ func decodeIdempotency(b []byte) (store.Idempotency, error) {
 	return r, nil
 }
 
+// encodeEvent writes eventV1, or eventV2 when the event has a Collapsed
+// count (a summary event): an event without one keeps the older encoding, so
+// each event has exactly one encoding.
 func encodeEvent(dst []byte, ev *store.Event) []byte {
 	e := enc{b: dst}
-	e.byte(eventV1)
+	v := byte(eventV1)
+	if ev.Collapsed != 0 {
+		v = eventV2
+	}
+	e.byte(v)
 	e.uvarint(ev.Seq)
 	e.byte(byte(ev.Type))
 	e.time(ev.At)
@@ -506,13 +514,16 @@ func encodeEvent(dst []byte, ev *store.Event) []byte {
 	e.str(ev.Rule)
 	e.str(ev.Subject)
 	e.str(ev.Reason)
+	if v == eventV2 {
+		e.varint(int64(ev.Collapsed))
+	}
 	return e.b
 }
 
 func decodeEvent(b []byte) (store.Event, error) {
 	d := dec{b: b}
 	var ev store.Event
-	d.version(eventV1)
+	v := d.versions(eventV1, eventV2)
 	ev.Seq = d.uvarint()
 	ev.Type = store.EventType(d.byte())
 	ev.At = d.time()
@@ -542,6 +553,13 @@ func decodeEvent(b []byte) (store.Event, error) {
 	ev.Rule = d.str()
 	ev.Subject = d.str()
 	ev.Reason = d.str()
+	if v == eventV2 {
+		n := d.varint()
+		if d.err == nil && (n == 0 || n < math.MinInt32 || n > math.MaxInt32) {
+			d.err = fmt.Errorf("%w: summary count %d", store.ErrCorrupt, n)
+		}
+		ev.Collapsed = int(n)
+	}
 	if err := d.done(); err != nil {
 		return store.Event{}, err
 	}

@@ -2,6 +2,7 @@ package pebblestore
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"reflect"
 	"testing"
@@ -160,6 +161,8 @@ func FuzzDecodeEvent(f *testing.F) {
 	e := store.Event{Seq: 1, Type: store.EventMatch, Recipient: "ggd", Others: []store.Party{{Institution: "school"}}}
 	f.Add(encodeEvent(nil, &e))
 	f.Add([]byte{eventV1, 1, 1, 0, 0})
+	summary := store.Event{Seq: 2, Type: store.EventSummary, Recipient: "ggd", Others: []store.Party{{Institution: "school"}}, Collapsed: 9}
+	f.Add(encodeEvent(nil, &summary))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		got, err := decodeEvent(b)
 		if err != nil {
@@ -290,3 +293,59 @@ func woken(c store.Case) store.Case {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+func sampleSummaryEvent() store.Event {
+	r := sampleRegistration()
+	return store.Event{Seq: 43, Type: store.EventSummary, At: r.UpdatedAt, Recipient: "ggd", Registration: r.ID, Urgent: true,
+		Others:      []store.Party{{Registration: store.NewID(), Institution: "school", Kind: store.KindSignal, Contact: r.Contact, Since: r.CreatedAt}},
+		Coordinator: "ggd", Rule: "youngest", Collapsed: 17}
+}
+
+// An event with a Collapsed count (a summary event) is eventV2, one without
+// it eventV1 (so events written before summaries existed decode as they are,
+// with a count of 0), and eventV2 is eventV1 plus the count.
+func TestEventVersions(t *testing.T) {
+	summary := sampleSummaryEvent()
+	plain := summary
+	plain.Type, plain.Collapsed = store.EventMatch, 0
+	for _, tc := range []struct {
+		e       store.Event
+		version byte
+	}{{plain, eventV1}, {store.Event{}, eventV1}, {summary, eventV2}} {
+		b := encodeEvent(nil, &tc.e)
+		if b[0] != tc.version {
+			t.Fatalf("encoded as version %d, want %d", b[0], tc.version)
+		}
+		got, err := decodeEvent(b)
+		if err != nil || !reflect.DeepEqual(got, tc.e) {
+			t.Fatalf("round trip: %+v %v\nwant %+v", got, err, tc.e)
+		}
+	}
+	// A record as the codec wrote it before summaries existed: version 1,
+	// the fields up to Reason, nothing after.
+	old := []byte{eventV1, 7, byte(store.EventMatch), 0, 3, 'g', 'g', 'd'}
+	old = append(old, make([]byte, store.IDSize)...)
+	old = append(old, 1, 0, 0, 0, 0, 0)
+	got, err := decodeEvent(old)
+	if err != nil || got.Seq != 7 || got.Type != store.EventMatch || got.Recipient != "ggd" || !got.Urgent || got.Collapsed != 0 {
+		t.Fatalf("an event written before summaries: %+v %v", got, err)
+	}
+	v1, v2 := encodeEvent(nil, &plain), encodeEvent(nil, &summary)
+	v1[1+uvarintLen(plain.Seq)] = byte(store.EventSummary) // the same but for the count
+	if !bytes.Equal(v1[1:], v2[1:len(v1)]) {
+		t.Fatal("eventV2 does not extend eventV1")
+	}
+	zero := append([]byte{eventV2}, v1[1:]...)
+	zero = append(zero, 0)
+	for name, b := range map[string][]byte{
+		"v2 with a count of 0": zero,
+		"v2 truncated":         v2[:len(v2)-1],
+		"v2 without a count":   append([]byte{eventV2}, v1[1:]...),
+		"v1 with a count":      append([]byte{eventV1}, v2[1:]...),
+		"v2 count too large":   binary.AppendVarint(append([]byte{eventV2}, v1[1:]...), 1<<40),
+	} {
+		if _, err := decodeEvent(b); !errors.Is(err, store.ErrCorrupt) {
+			t.Errorf("%s: err = %v, want ErrCorrupt", name, err)
+		}
+	}
+}

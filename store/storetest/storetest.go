@@ -664,6 +664,16 @@ func testOutbox(t *testing.T, open Opener) {
 	if none, err := s.Events(ctx, "ggd", ggd[1].Seq, 100); err != nil || len(none) != 0 {
 		t.Fatalf("after the last: %v %v", none, err)
 	}
+	// A summary event keeps the count of the events it stands for.
+	appendEvents(t, s, y, store.Event{Type: store.EventSummary, At: t0, Recipient: "school", Others: []store.Party{other},
+		Coordinator: "ggd", Rule: "youngest", Urgent: true, Collapsed: 12})
+	school, err := s.Events(ctx, "school", 1, 10)
+	if err != nil || len(school) != 1 {
+		t.Fatalf("school's events after 1: %+v %v", school, err)
+	}
+	if e := school[0]; e.Type != store.EventSummary || e.Collapsed != 12 || len(e.Others) != 1 || e.Coordinator != "ggd" || !e.Urgent {
+		t.Fatalf("summary event = %+v", e)
+	}
 }
 
 func testOutboxAfterReopen(t *testing.T, open Opener) {
