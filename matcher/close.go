@@ -14,7 +14,18 @@ func (m *Matcher) CloseCase(ctx context.Context, actor Actor, who Youth) error {
 	if _, err := m.institution(actor); err != nil {
 		return err
 	}
-	err := m.updateByYouth(ctx, who, m.clock(), func(y *youth) error {
+	// Involvement is read as a lookup reads it (the same work for a youth
+	// nobody registered), so an uninvolved caller's answer takes no
+	// longer for a youth that is known.
+	involved, err := m.liveMatch(ctx, who, func(r store.Registration) bool { return r.Institution == actor.Institution })
+	if err == nil && !involved {
+		err = ErrNotInvolved
+	}
+	if err != nil {
+		m.log.LogAttrs(ctx, slog.LevelInfo, "close-case", slog.String("institution", actor.Institution), slog.String("outcome", outcome(err)))
+		return err
+	}
+	err = m.updateByYouth(ctx, who, m.clock(), func(y *youth) error {
 		if y.liveOf(actor.Institution) == nil {
 			return ErrNotInvolved
 		}

@@ -28,6 +28,15 @@ func (m *Matcher) RecordDeath(ctx context.Context, actor Actor, who Youth) error
 	if inst.Type != rules.TypeMunicipality {
 		return ErrForbidden
 	}
+	// Whether this municipality may record it is read as a lookup reads,
+	// the same work for a youth nobody registered: the time of the
+	// answer tells no more than its body.
+	mine, err := m.liveMatch(ctx, who, func(r store.Registration) bool { return inst.Serves(r.Municipality) })
+	if err != nil || !mine {
+		m.log.LogAttrs(ctx, slog.LevelInfo, "death", slog.String("institution", actor.Institution),
+			slog.Bool("recorded", false), slog.String("outcome", outcome(err)))
+		return err
+	}
 	recorded := false
 	err = m.updateByYouth(ctx, who, m.clock(), func(y *youth) error {
 		if !slices.ContainsFunc(y.live, func(r store.Registration) bool { return inst.Serves(r.Municipality) }) {

@@ -63,3 +63,20 @@ func (m *Matcher) Lookup(ctx context.Context, actor Actor, who Youth) (View, err
 	}
 	return v, err
 }
+
+// liveMatch reports whether one of the youth's registrations live today
+// satisfies ok, reading as Lookup reads: a view, which does the same work
+// whether or not the youth is stored. A verb that refuses an uninvolved
+// caller asks this first, so that its answer's time tells nothing either.
+func (m *Matcher) liveMatch(ctx context.Context, who Youth, ok func(store.Registration) bool) (bool, error) {
+	if who.IsZero() {
+		return false, fieldErr("youth", ErrMissingYouth)
+	}
+	today := m.today(m.clock())
+	found := false
+	err := m.store.View(ctx, who.set.All, func(rd store.Reader) error {
+		found = slices.ContainsFunc(liveOn(rd.Registrations(), today), ok)
+		return nil
+	})
+	return found, err
+}

@@ -1,0 +1,75 @@
+package matcher_test
+
+import (
+	"context"
+	"errors"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/vindex-nl/vindex/crypto/pseudonym"
+	"github.com/vindex-nl/vindex/matcher"
+	"github.com/vindex-nl/vindex/store"
+)
+
+// updateSpy counts the store's updates and views.
+type updateSpy struct {
+	store.Store
+	updates, views atomic.Int64
+}
+
+func (s *updateSpy) Update(ctx context.Context, y []pseudonym.Pseudonym, fn func(store.Tx) error) error {
+	s.updates.Add(1)
+	return s.Store.Update(ctx, y, fn)
+}
+
+func (s *updateSpy) View(ctx context.Context, y []pseudonym.Pseudonym, fn func(store.Reader) error) error {
+	s.views.Add(1)
+	return s.Store.View(ctx, y, fn)
+}
+
+// TestRefusalsReadAsALookupDoes: a case close by an institution not
+// involved, and a death reported by a municipality that serves none of the
+// youth's registrations, are answered from one view and no update, for a
+// youth that is registered as for one nobody registered: the same work as
+// a lookup, whose time tells nothing (vindex bench --workload oracle).
+// Before, both went through an update, which skips the read of a youth the
+// store never held.
+func TestRefusalsReadAsALookupDoes(t *testing.T) {
+	e := newEnv(t)
+	spy := &updateSpy{Store: e.store}
+	m, err := matcher.New(matcher.Config{Store: spy, Pseudonymiser: e.ps, Covenant: exampleCovenant(t),
+		Clock: e.clock.Now, Location: time.UTC})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.m = m
+	e.register(t, wij, e.involvement(t, 1))
+	e.register(t, ggd, e.involvement(t, 1))
+	for _, tc := range []struct {
+		name string
+		do   func(n int) error
+		want error
+	}{
+		{"close by an uninvolved institution", func(n int) error {
+			return m.CloseCase(ctx, matcher.Actor{Institution: school}, e.youth(t, n))
+		}, matcher.ErrNotInvolved},
+		{"death by another municipality", func(n int) error {
+			return m.RecordDeath(ctx, matcher.Actor{Institution: gemeenteElders}, e.youth(t, n))
+		}, nil},
+	} {
+		for _, n := range []int{1, 2} { // registered, never registered
+			spy.updates.Store(0)
+			spy.views.Store(0)
+			if err := tc.do(n); !errors.Is(err, tc.want) {
+				t.Fatalf("%s, youth %d: %v, want %v", tc.name, n, err, tc.want)
+			}
+			if u, v := spy.updates.Load(), spy.views.Load(); u != 0 || v != 1 {
+				t.Errorf("%s, youth %d: %d updates and %d views, want none and one", tc.name, n, u, v)
+			}
+		}
+	}
+	if v, err := m.Lookup(ctx, matcher.Actor{Institution: wij}, e.youth(t, 1)); err != nil || !v.Matched {
+		t.Fatalf("the youth after the refusals: %+v %v", v, err)
+	}
+}
