@@ -439,6 +439,13 @@ func testHistory(t *testing.T, open Opener) {
 		t.Fatalf("due: %v %v", due, err)
 	}
 
+	testRevive(t, s, open, a, b)
+}
+
+// testRevive goes on from testHistory: a youth of history only, a
+// registration revived from it, one deleted from it.
+func testRevive(t *testing.T, s store.Store, open Opener, a, b store.Registration) {
+	y := a.Youth
 	// Ending the last live one leaves a youth of history only.
 	endedB := ended(b, t0.Add(2*time.Hour), store.EndedByInstitution)
 	put(t, s, []pseudonym.Pseudonym{y}, endedB)
@@ -457,7 +464,7 @@ func testHistory(t *testing.T, open Opener) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	live, hist, _, ok = history(t, s, a.ID, y)
+	live, hist, _, ok := history(t, s, a.ID, y)
 	if len(live) != 1 || live[0].ID != a.ID || len(hist) != 1 || hist[0].ID != b.ID || ok {
 		t.Fatalf("revived: live %v, history %v, Ended found %v", live, hist, ok)
 	}
@@ -664,7 +671,12 @@ func testOutbox(t *testing.T, open Opener) {
 	if none, err := s.Events(ctx, "ggd", ggd[1].Seq, 100); err != nil || len(none) != 0 {
 		t.Fatalf("after the last: %v %v", none, err)
 	}
-	// A summary event keeps the count of the events it stands for.
+	testSummaryEvent(t, s, y, other)
+}
+
+// testSummaryEvent goes on from testOutbox, whose school has one event: a
+// summary event keeps the count of the events it stands for.
+func testSummaryEvent(t *testing.T, s store.Store, y pseudonym.Pseudonym, other store.Party) {
 	appendEvents(t, s, y, store.Event{Type: store.EventSummary, At: t0, Recipient: "school", Others: []store.Party{other},
 		Coordinator: "ggd", Rule: "youngest", Urgent: true, Collapsed: 12})
 	school, err := s.Events(ctx, "school", 1, 10)
