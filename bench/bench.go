@@ -32,10 +32,11 @@
 //     about the hot youth.
 //
 // The sequence of operations depends only on the workload, its size and the
-// seed, never on timing (hotyouth's phases are timed: how many of its
-// operations run depends on the target's speed): two targets given the same configuration get the
+// seed, never on timing: two targets given the same configuration get the
 // same operations, so their counts of new registrations and new matches must
-// agree (Compare checks it).
+// agree (NewReport checks it). The hotyouth workload is the exception: its
+// phases are timed, so how many of its operations run depends on the
+// target's speed.
 //
 // # Closed and open loop
 //
