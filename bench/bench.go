@@ -19,11 +19,24 @@
 //     never registered, interleaved at random, one at a time. Result.Oracle
 //     tells whether the lookup's latency gives away which youths are
 //     registered (Mann-Whitney z and AUC).
+//   - hotyouth: the attack of one youth made expensive. One institution
+//     (HotVictim) registers a youth; another (HotAttacker) registers and
+//     ends the same youth Hot.Ended times, one cycle after another, so that
+//     the target holds as much of the youth's history as it lets an
+//     attacker build. Then the mixed workload's operations run over the
+//     ordinary population, closed loop, for Hot.Phase alone and Hot.Phase
+//     beside Hot.Rate lookups a second of the hot youth by a third
+//     institution involved with neither (HotAsker), open loop.
+//     Result.Hot gives the normal traffic's rate in each phase and their
+//     ratio, the hot lookups' latency, and the events the victim holds
+//     about the hot youth.
 //
 // The sequence of operations depends only on the workload, its size and the
 // seed, never on timing: two targets given the same configuration get the
 // same operations, so their counts of new registrations and new matches must
-// agree (Compare checks it).
+// agree (NewReport checks it). The hotyouth workload is the exception: its
+// phases are timed, so how many of its operations run depends on the
+// target's speed.
 //
 // # Closed and open loop
 //
@@ -67,10 +80,11 @@ const (
 	Mixed    Workload = "mixed"
 	Bulk     Workload = "bulk"
 	Oracle   Workload = "oracle"
+	HotYouth Workload = "hotyouth"
 )
 
 // Workloads lists the workloads in the order the documentation gives.
-var Workloads = []Workload{Ingest, Rereport, Mixed, Bulk, Oracle}
+var Workloads = []Workload{Ingest, Rereport, Mixed, Bulk, Oracle, HotYouth}
 
 // Mix is the share of each operation in the mixed workload, in parts.
 type Mix struct {
@@ -98,15 +112,17 @@ func ParseMix(s string) (Mix, error) {
 type Config struct {
 	Workload Workload `json:"workload"`
 	// Ops is the number of operations (bulk: registrations, two per youth;
-	// oracle: the lookups, half of them of registered youths).
+	// oracle: the lookups, half of them of registered youths; hotyouth:
+	// none, its phases are timed, Ops only sizes the population).
 	Ops int `json:"ops"`
-	// Youths is the population rereport and mixed draw from; if zero,
-	// Ops/4 (at least 1). Oracle registers Youths youths and looks up as
-	// many unknown ones; if zero, Ops/2.
+	// Youths is the population rereport, mixed and hotyouth draw from; if
+	// zero, Ops/4 (at least 1). Oracle registers Youths youths and looks up
+	// as many unknown ones; if zero, Ops/2.
 	Youths int `json:"youths,omitempty"`
 	// Zipf is the skew s > 1 of the draw over the population; if zero, 1.1.
 	Zipf float64 `json:"zipf,omitempty"`
-	// Mix shapes the mixed workload; if zero, DefaultMix.
+	// Mix shapes the mixed workload (and hotyouth's normal traffic); if
+	// zero, DefaultMix.
 	Mix Mix `json:"mix,omitzero"`
 	// Concurrency is the number of callers; if zero, 64. The oracle
 	// workload's lookups are made one at a time whatever it is.
@@ -120,15 +136,32 @@ type Config struct {
 	// Abuse, against an HTTPS target, runs misbehaving clients beside the
 	// workload; Result.Abuse counts what they got.
 	Abuse Abuse `json:"abuse,omitzero"`
+	// Hot shapes the hotyouth workload (its zero value: the defaults).
+	Hot Hot `json:"hot,omitzero"`
 }
 
-func (c *Config) defaults() error {
+// checkWorkload checks that c names a workload and that the hot settings
+// are given only to hotyouth, and fills in their defaults.
+func (c *Config) checkWorkload() error {
 	switch c.Workload {
-	case Ingest, Rereport, Mixed, Bulk, Oracle:
+	case Ingest, Rereport, Mixed, Bulk, Oracle, HotYouth:
 	case "":
 		return errors.New("bench: no workload")
 	default:
-		return fmt.Errorf("bench: unknown workload %q (want ingest, rereport, mixed, bulk or oracle)", c.Workload)
+		return fmt.Errorf("bench: unknown workload %q (want ingest, rereport, mixed, bulk, oracle or hotyouth)", c.Workload)
+	}
+	if c.Workload == HotYouth {
+		return c.Hot.defaults()
+	}
+	if c.Hot != (Hot{}) {
+		return errors.New("bench: the hot settings are for the hotyouth workload")
+	}
+	return nil
+}
+
+func (c *Config) defaults() error {
+	if err := c.checkWorkload(); err != nil {
+		return err
 	}
 	if c.Ops <= 0 {
 		return errors.New("bench: ops must be > 0")
@@ -144,6 +177,9 @@ func (c *Config) defaults() error {
 	}
 	if c.Workload == Oracle && (c.Ops < 2 || 2*c.Youths > target.MaxYouths) {
 		return fmt.Errorf("bench: the oracle workload needs ops ≥ 2 and at most %d youths", target.MaxYouths/2)
+	}
+	if c.Workload == HotYouth && c.Youths == target.MaxYouths {
+		return fmt.Errorf("bench: the hotyouth workload needs at most %d youths (its hot youth is one more)", target.MaxYouths-1)
 	}
 	if c.Zipf == 0 {
 		c.Zipf = 1.1
@@ -246,6 +282,8 @@ type Result struct {
 	Abuse []AbuseResult `json:"abuse,omitempty"`
 	// Oracle is what the oracle workload found.
 	Oracle *OracleResult `json:"oracle,omitempty"`
+	// Hot is what the hotyouth workload found.
+	Hot *HotResult `json:"hot,omitempty"`
 
 	hist *hdrhistogram.Histogram
 }
@@ -289,6 +327,12 @@ func Run(ctx context.Context, t Target, c Config, progress Progress) (*Result, e
 			return nil, errors.New("bench: the oracle workload runs alone and closed-loop (no abuse, no rate)")
 		}
 		return runOracle(ctx, t, c, progress)
+	}
+	if c.Workload == HotYouth {
+		if c.Abuse != (Abuse{}) || c.Rate > 0 {
+			return nil, errors.New("bench: the hotyouth workload runs its own traffic (no abuse, no rate)")
+		}
+		return runHotYouth(ctx, t, c, progress)
 	}
 	pop := population(c)
 	stopAbuse, err := startAbuse(ctx, t, c.Abuse)
@@ -504,18 +548,23 @@ func newHist() *hdrhistogram.Histogram {
 
 func ms(us int64) float64 { return float64(us) / 1000 }
 
+// latencyOf summarises h, which holds microseconds.
+func latencyOf(h *hdrhistogram.Histogram) Latency {
+	return Latency{
+		Mean: h.Mean() / 1000,
+		P50:  ms(h.ValueAtQuantile(50)), P90: ms(h.ValueAtQuantile(90)),
+		P99: ms(h.ValueAtQuantile(99)), P999: ms(h.ValueAtQuantile(99.9)),
+		Max: ms(h.Max()),
+	}
+}
+
 // summarise fills Latency, Spectrum and Buckets from the histogram.
 func (r *Result) summarise() {
 	h := r.hist
 	if h.TotalCount() == 0 {
 		return
 	}
-	r.Latency = Latency{
-		Mean: h.Mean() / 1000,
-		P50:  ms(h.ValueAtQuantile(50)), P90: ms(h.ValueAtQuantile(90)),
-		P99: ms(h.ValueAtQuantile(99)), P999: ms(h.ValueAtQuantile(99.9)),
-		Max: ms(h.Max()),
-	}
+	r.Latency = latencyOf(h)
 	for _, q := range []float64{0, 10, 25, 50, 75, 90, 95, 99, 99.5, 99.9, 99.95, 99.99, 99.999, 100} {
 		r.Spectrum = append(r.Spectrum, Point{Percentile: q, Latency: ms(h.ValueAtQuantile(q))})
 	}

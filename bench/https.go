@@ -89,16 +89,24 @@ func (e *ProblemError) Code() string {
 	return e.Problem
 }
 
+// call sends body (a GET if it is nil) to path as inst and decodes the
+// answer into out.
 func (t *HTTPS) call(ctx context.Context, inst, path string, body any, out any) (int, error) {
-	b, err := json.Marshal(body)
+	method, rd := http.MethodGet, io.Reader(nil)
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			return 0, err
+		}
+		method, rd = http.MethodPost, bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, t.base+path, rd)
 	if err != nil {
 		return 0, err
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, t.base+path, bytes.NewReader(b))
-	if err != nil {
-		return 0, err
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
 	}
-	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Authorization", "Bearer "+t.tokens[inst])
 	resp, err := t.client.Do(req)
 	if err != nil {
@@ -170,6 +178,37 @@ func (t *HTTPS) End(ctx context.Context, inst string, y Youth) (Outcome, error) 
 		return 0, err
 	}
 	return Ended, nil
+}
+
+// eventsAbout counts inst's outbox events about its registration for y,
+// by type, reading the whole outbox with GET /v1/events.
+func (t *HTTPS) eventsAbout(ctx context.Context, inst string, y Youth) (map[string]int64, error) {
+	id, ok := t.ids.Get(inst, y)
+	if !ok {
+		return nil, fmt.Errorf("bench: %s has no registration for the youth", inst)
+	}
+	out := map[string]int64{}
+	for after := uint64(0); ; {
+		var page struct {
+			Events []struct {
+				Type         string `json:"type"`
+				Registration string `json:"registration"`
+			} `json:"events"`
+			Next uint64 `json:"next"`
+		}
+		if _, err := t.call(ctx, inst, fmt.Sprintf("/v1/events?after=%d&limit=1000", after), nil, &page); err != nil {
+			return nil, err
+		}
+		if len(page.Events) == 0 || page.Next <= after {
+			return out, nil
+		}
+		for _, e := range page.Events {
+			if e.Registration == id {
+				out[e.Type]++
+			}
+		}
+		after = page.Next
+	}
 }
 
 // Close implements Target.

@@ -125,5 +125,27 @@ func (t *InProcess) End(ctx context.Context, inst string, y Youth) (Outcome, err
 	return Ended, nil
 }
 
+// eventsAbout counts inst's outbox events about its registration for y,
+// by type, reading the whole outbox through the matcher.
+func (t *InProcess) eventsAbout(ctx context.Context, inst string, y Youth) (map[string]int64, error) {
+	id, ok := t.ids.Get(inst, y)
+	if !ok {
+		return nil, fmt.Errorf("bench: %s has no registration for the youth", inst)
+	}
+	out := map[string]int64{}
+	for after := uint64(0); ; {
+		evs, err := t.m.Events(ctx, matcher.Actor{Institution: inst}, after, matcher.MaxEvents)
+		if err != nil || len(evs) == 0 {
+			return out, err
+		}
+		for _, e := range evs {
+			if e.Registration == id {
+				out[e.Type.String()]++
+			}
+			after = e.Seq
+		}
+	}
+}
+
 // Close implements Target.
 func (t *InProcess) Close() error { return t.close() }

@@ -69,7 +69,7 @@ func NewReport(results ...*Result) *Report {
 			r.Notes = append(r.Notes, fmt.Sprintf("%s: %d operations failed (%s)", x.Target, n, errorList(x.Errors)))
 		}
 	}
-	if w := a.Config.Workload; w != Mixed && len(results) > 1 {
+	if w := a.Config.Workload; w != Mixed && w != HotYouth && len(results) > 1 {
 		ok, compared := true, false
 		for _, b := range results[1:] {
 			if a.Failed() > 0 || b.Failed() > 0 || a.Config != b.Config {
@@ -156,20 +156,7 @@ func (r *Report) Markdown() string {
 	}
 	fmt.Fprintf(&b, "%s · commit %s · %s/%s, %d CPUs (%s), %d MiB · %s\n\n",
 		r.Date.Format("2006-01-02 15:04 UTC"), commit, m.OS, m.Arch, m.CPUs, orUnknown(m.CPUModel), m.MemoryMiB, m.Go)
-	loop := fmt.Sprintf("closed loop, %d callers", c.Concurrency)
-	if c.Rate > 0 {
-		loop = fmt.Sprintf("open loop at %.0f ops/s, %d callers, latency from the scheduled time", c.Rate, c.Concurrency)
-	}
-	fmt.Fprintf(&b, "Workload **%s**: %d operations, seed %d, %s", c.Workload, c.Ops, c.Seed, loop)
-	switch c.Workload {
-	case Rereport:
-		fmt.Fprintf(&b, ", %d youths, Zipf s=%.2f", c.Youths, c.Zipf)
-	case Mixed:
-		fmt.Fprintf(&b, ", %d youths, Zipf s=%.2f, mix register:lookup:end %d:%d:%d", c.Youths, c.Zipf, c.Mix.Register, c.Mix.Lookup, c.Mix.End)
-	case Oracle:
-		fmt.Fprintf(&b, " for the setup; %d youths registered by %s, then lookups by %s one at a time", c.Youths, OracleReporter, OracleAsker)
-	}
-	b.WriteString(".\n\n")
+	b.WriteString(describe(c))
 	b.WriteString("| target | ops/s | registrations/s | p50 ms | p90 ms | p99 ms | p99.9 ms | max ms | new matches | errors | elapsed s |\n")
 	b.WriteString("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n")
 	for _, x := range r.Results {
@@ -200,6 +187,9 @@ func (r *Report) Markdown() string {
 	for _, x := range r.Results {
 		if o := x.Oracle; o != nil {
 			fmt.Fprintf(&b, "\n%s\n", o.line(x.Target))
+		}
+		if h := x.Hot; h != nil {
+			fmt.Fprintf(&b, "\n%s\n", h.lines(x.Target, x.Config))
 		}
 	}
 	for _, x := range r.Results {
@@ -232,6 +222,32 @@ func (r *Report) Markdown() string {
 	fmt.Fprintf(&b, "\n![throughput over time](%s)\n\n![latency by percentile](%s)\n\n![latency histogram](%s)\n",
 		PlotThroughput, PlotPercentiles, PlotHistogram)
 	return b.String()
+}
+
+// describe is the report's sentence on the workload c.
+func describe(c Config) string {
+	loop := fmt.Sprintf("closed loop, %d callers", c.Concurrency)
+	if c.Rate > 0 {
+		loop = fmt.Sprintf("open loop at %.0f ops/s, %d callers, latency from the scheduled time", c.Rate, c.Concurrency)
+	}
+	if c.Workload == HotYouth {
+		return fmt.Sprintf("Workload **hotyouth**, seed %d: %s registers a youth, %s registers and ends the same youth %d times, one cycle after another; "+
+			"then normal traffic, the mixed workload's operations (%d youths, Zipf s=%.2f, mix register:lookup:end %d:%d:%d, %s), "+
+			"runs %s alone and %s beside %.0f lookups a second of the hot youth by %s, involved with neither (open loop, latency from the scheduled time). "+
+			"The table's figures are the normal traffic's over both phases.\n\n",
+			c.Seed, HotVictim, HotAttacker, c.Hot.Ended, c.Youths, c.Zipf, c.Mix.Register, c.Mix.Lookup, c.Mix.End, loop,
+			c.Hot.Phase, c.Hot.Phase, c.Hot.Rate, HotAsker)
+	}
+	s := fmt.Sprintf("Workload **%s**: %d operations, seed %d, %s", c.Workload, c.Ops, c.Seed, loop)
+	switch c.Workload {
+	case Rereport:
+		s += fmt.Sprintf(", %d youths, Zipf s=%.2f", c.Youths, c.Zipf)
+	case Mixed:
+		s += fmt.Sprintf(", %d youths, Zipf s=%.2f, mix register:lookup:end %d:%d:%d", c.Youths, c.Zipf, c.Mix.Register, c.Mix.Lookup, c.Mix.End)
+	case Oracle:
+		s += fmt.Sprintf(" for the setup; %d youths registered by %s, then lookups by %s one at a time", c.Youths, OracleReporter, OracleAsker)
+	}
+	return s + ".\n\n"
 }
 
 func orUnknown(s string) string {

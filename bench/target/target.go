@@ -117,6 +117,17 @@ func (r *RegistrationIDs[ID]) Remember(inst string, y Youth, id ID) {
 	}
 }
 
+// Get returns inst's registration for y, and remembers it still; false if
+// none is known.
+func (r *RegistrationIDs[ID]) Get(inst string, y Youth) (ID, bool) {
+	v, ok := r.m.Load(regKey{inst, y.Index})
+	if !ok {
+		var zero ID
+		return zero, false
+	}
+	return v.(ID), true
+}
+
 // Take returns and forgets inst's registration for y; false if none is
 // known (not yet answered, or ended already).
 func (r *RegistrationIDs[ID]) Take(inst string, y Youth) (ID, bool) {

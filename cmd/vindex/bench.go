@@ -39,6 +39,15 @@ Workloads (--workload):
              registered and as many unknown youths, interleaved, one at a
              time: the Mann-Whitney z and AUC of their latencies tell whether
              timing gives away who is registered (--ops default 4000)
+  hotyouth   an attacker's run: one institution registers a youth, another
+             registers and ends the same youth --hot-ended times; then the
+             mixed workload (--ops sizes its population) runs --hot-phase
+             alone and --hot-phase beside --hot-rate lookups a second of
+             that youth by a third institution: the report gives the normal
+             traffic's rate in each phase and their ratio (target >= 0.9),
+             the hot lookups' latency, and how many events the victim holds
+             about the youth (in process and https; the tokens of all three
+             institutions are needed)
 
 Targets (--targets, run one after another in the order given; the first is
 the one the others are compared with):
@@ -121,9 +130,9 @@ func parseBenchArgs(args []string, stderr io.Writer) (*benchOptions, error) {
 	fs.SetOutput(stderr)
 	o := &benchOptions{}
 	c := &o.c
-	fs.StringVar(&o.workload, "workload", "rereport", "ingest, rereport, mixed, bulk or oracle")
+	fs.StringVar(&o.workload, "workload", "rereport", "ingest, rereport, mixed, bulk, oracle or hotyouth")
 	fs.StringVar(&o.targets, "targets", "vindex", "comma-separated: vindex, https, sqlite, postgres")
-	fs.StringVar(&o.mix, "mix", "70:25:5", "mixed workload: register:lookup:end parts")
+	fs.StringVar(&o.mix, "mix", "70:25:5", "mixed and hotyouth workloads: register:lookup:end parts")
 	fs.StringVar(&o.dir, "dir", "", "where the stores are made (default: a new temporary directory, removed afterwards)")
 	fs.StringVar(&o.out, "out", "bench-report", "the report `folder`")
 	fs.StringVar(&o.covFile, "covenant", "", "covenant `file` (default: the example covenant the workloads are made for)")
@@ -136,8 +145,11 @@ func parseBenchArgs(args []string, stderr io.Writer) (*benchOptions, error) {
 	fs.StringVar(&o.abuse, "abuse", "", "https target: misbehaving clients beside the workload, counted in the report, e.g. oversize=2,invalid=8,slowloris=50,idle=200,scrape=20")
 	fs.StringVar(&o.metricsURL, "metrics-url", "", "with --abuse scrape=N: the `URL` to scrape, e.g. http://127.0.0.1:9464/metrics; empty: --url + /metrics (which vindex never serves)")
 	fs.IntVar(&c.Ops, "ops", 100_000, "operations to run (bulk: registrations; oracle: lookups, default 4000)")
-	fs.IntVar(&c.Youths, "youths", 0, "rereport and mixed: the population (default ops/4)")
-	fs.Float64Var(&c.Zipf, "zipf", 1.1, "rereport and mixed: Zipf skew s > 1 of the draw of youths")
+	fs.IntVar(&c.Youths, "youths", 0, "rereport, mixed and hotyouth: the population (default ops/4)")
+	fs.Float64Var(&c.Zipf, "zipf", 1.1, "rereport, mixed and hotyouth: Zipf skew s > 1 of the draw of youths")
+	fs.IntVar(&c.Hot.Ended, "hot-ended", bench.HotEnded, "hotyouth: times the attacker registers and ends the hot youth before the measurement")
+	fs.DurationVar(&c.Hot.Phase, "hot-phase", bench.HotPhase, "hotyouth: length of each measured phase (normal traffic alone, then beside the hot lookups)")
+	fs.Float64Var(&c.Hot.Rate, "hot-rate", bench.HotRate, "hotyouth: lookups a second of the hot youth by an uninvolved institution in the second phase")
 	fs.IntVar(&c.Concurrency, "concurrency", 64, "concurrent callers (and connections)")
 	fs.Float64Var(&c.Rate, "rate", 0, "open loop: operations per second (0: closed loop)")
 	fs.Uint64Var(&c.Seed, "seed", 1, "seed of the workload's operations")
@@ -152,10 +164,16 @@ func parseBenchArgs(args []string, stderr io.Writer) (*benchOptions, error) {
 		}
 		return nil, flagError{cmd: "bench", err: err}
 	}
-	opsSet := false
-	fs.Visit(func(f *flag.Flag) { opsSet = opsSet || f.Name == "ops" })
-	if !opsSet && o.workload == string(bench.Oracle) {
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	if !set["ops"] && o.workload == string(bench.Oracle) {
 		c.Ops = bench.OracleOps
+	}
+	if o.workload != string(bench.HotYouth) {
+		if set["hot-ended"] || set["hot-phase"] || set["hot-rate"] {
+			return nil, errors.New("bench: --hot-ended, --hot-phase and --hot-rate are for --workload hotyouth")
+		}
+		c.Hot = bench.Hot{}
 	}
 	if fs.NArg() > 0 {
 		fmt.Fprintf(stderr, "vindex bench: unexpected argument %q\n", fs.Arg(0))
@@ -169,7 +187,7 @@ func parseBenchArgs(args []string, stderr io.Writer) (*benchOptions, error) {
 func (o *benchOptions) check() ([]string, *rules.Covenant, error) {
 	var err error
 	o.c.Workload = bench.Workload(o.workload)
-	if o.c.Workload == bench.Mixed {
+	if o.c.Workload == bench.Mixed || o.c.Workload == bench.HotYouth {
 		if o.c.Mix, err = bench.ParseMix(o.mix); err != nil {
 			return nil, nil, err
 		}
@@ -246,10 +264,15 @@ func runTarget(ctx context.Context, stderr io.Writer, o *benchOptions, n, work s
 	if err != nil {
 		return nil, err
 	}
-	fmt.Fprintf(stderr, "vindex bench: %s, %s, %d operations\n", t.Name(), c.Workload, c.Ops)
 	var bar *mpb.Progress
 	var report bench.Progress
-	if o.progress {
+	if h := c.Hot; c.Workload == bench.HotYouth {
+		fmt.Fprintf(stderr, "vindex bench: %s, hotyouth: %d register-and-end cycles of the hot youth, then normal traffic %s alone and %s beside %.0f lookups/s of it\n",
+			t.Name(), h.Ended, h.Phase, h.Phase, h.Rate)
+	} else {
+		fmt.Fprintf(stderr, "vindex bench: %s, %s, %d operations\n", t.Name(), c.Workload, c.Ops)
+	}
+	if o.progress && c.Workload != bench.HotYouth { // its phases are timed: no count to show
 		bar, report = progressBar(stderr, t.Name(), int64(c.Ops))
 	}
 	r, err := bench.Run(ctx, t, c, report)
@@ -263,6 +286,10 @@ func runTarget(ctx context.Context, stderr io.Writer, o *benchOptions, n, work s
 		fmt.Fprintf(stderr, "vindex bench: %s: %.0f ops/s, p99 %.2f ms, %d failed\n", r.Target, r.OpsRate, r.Latency.P99, r.Failed())
 		if o := r.Oracle; o != nil {
 			fmt.Fprintf(stderr, "vindex bench: %s: oracle z = %.2f, AUC = %.3f\n", r.Target, o.Z, o.AUC)
+		}
+		if h := r.Hot; h != nil {
+			fmt.Fprintf(stderr, "vindex bench: %s: hot youth prepared in %.1f s; normal traffic %.0f ops/s alone, %.0f beside the hot lookups (ratio %.3f); the victim holds %d events about it\n",
+				r.Target, h.PrepareSeconds, h.Without, h.With, h.Ratio, h.VictimEvents)
 		}
 	}
 	return r, err

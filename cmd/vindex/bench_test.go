@@ -89,6 +89,27 @@ func TestBenchOracle(t *testing.T) {
 	p.stop(t)
 }
 
+// The hotyouth workload over HTTPS, small: the attacker's cycles, both
+// phases of normal traffic, the hot lookups, and the victim's events read
+// through GET /v1/events. Not a timing test.
+func TestBenchHotYouthOverHTTPS(t *testing.T) {
+	dir := t.TempDir()
+	p := start(t, dir, "serve", "--dev", "--listen", "127.0.0.1:0")
+	out := runCLI(t, dir, "bench", "--workload", "hotyouth", "--hot-ended", "200", "--hot-phase", "1s", "--ops", "2000",
+		"--concurrency", "8", "--targets", "https", "--url", "https://"+p.addr, "--tokens", "vindex-data/dev-tokens.txt",
+		"--cacert", "vindex-data/dev-tls.crt", "--out", "rep")
+	if !strings.Contains(out, "Hot youth on vindex-https") {
+		t.Errorf("stdout lacks the hot-youth line:\n%s", out)
+	}
+	x := readReport(t, filepath.Join(dir, "rep")).Results[0]
+	h := x.Hot
+	if h == nil || h.Ended != 200 || h.Without <= 0 || h.With <= 0 || h.Lookups == 0 || len(h.LookupErrors) != 0 ||
+		h.VictimEvents < 1 || h.VictimEventTypes["match"] < 1 || x.Failed() != 0 {
+		t.Fatalf("https hot youth: figures %+v, errors %v", h, x.Errors)
+	}
+	p.stop(t)
+}
+
 func TestBenchCommandErrors(t *testing.T) {
 	dir := t.TempDir()
 	for _, tc := range []struct {
@@ -102,6 +123,8 @@ func TestBenchCommandErrors(t *testing.T) {
 		{[]string{"--workload", "mixed", "--mix", "1:2"}, "register:lookup:end"},
 		{[]string{"--abuse", "idle=3"}, "needs --targets https"},
 		{[]string{"--targets", "https", "--abuse", "flood=3"}, "the kinds are"},
+		{[]string{"--workload", "mixed", "--hot-ended", "5"}, "are for --workload hotyouth"},
+		{[]string{"--workload", "hotyouth", "--hot-rate", "-1"}, "must be ≥ 0"},
 	} {
 		cmd := exec.Command(binary, append([]string{"bench", "--ops", "10"}, tc.args...)...)
 		cmd.Dir = dir
@@ -112,7 +135,7 @@ func TestBenchCommandErrors(t *testing.T) {
 		}
 	}
 	b, _ := exec.Command(binary, "bench", "--help").CombinedOutput()
-	for _, w := range []string{"ingest", "rereport", "mixed", "bulk", "--rate", "sqlite", "postgres", "scripts/bench"} {
+	for _, w := range []string{"ingest", "rereport", "mixed", "bulk", "hotyouth", "--hot-ended", "--rate", "sqlite", "postgres", "scripts/bench"} {
 		if !strings.Contains(string(b), w) {
 			t.Errorf("bench --help does not mention %s", w)
 		}
