@@ -47,13 +47,19 @@ func TestTrendOfADecliningRun(t *testing.T) {
 	if !tr.Declined() {
 		t.Error("a run at 0.42× its start did not decline")
 	}
-	// One slow last interval is enough to flag it; so is a slow end whose
-	// last interval happens to be fast.
-	if !trendOf(series(0, 1000, 1000, 1000, 1000, 700), time.Second).Declined() {
-		t.Error("last interval at 0.7× not flagged")
-	}
+	// A slow end whose last interval happens to be fast declined; a fast
+	// first interval alone (a new store) or a slow last one alone is noise.
 	if !trendOf(series(0, 1000, 1000, 1000, 1000, 1000, 1000, 500, 500, 500, 500, 1000), time.Second).Declined() {
 		t.Error("last five intervals at a median of 0.5× not flagged")
+	}
+	for _, rates := range [][]float64{
+		{18000, 8000, 8000, 8000, 8000, 8000, 8000, 8000, 8000, 8000, 8000},
+		{1000, 1000, 1000, 1000, 1000, 1000, 1000, 1000, 1000, 1000, 600},
+	} {
+		tr := trendOf(series(0, rates...), time.Second)
+		if tr.Declined() || tr.LastFirst >= MinTrendRatio {
+			t.Errorf("%v: declined %v, last/first %.2f: want only the one interval below %.1f", rates, tr.Declined(), tr.LastFirst, MinTrendRatio)
+		}
 	}
 }
 
