@@ -22,7 +22,9 @@ const MinTrendRatio = 0.8
 // start, over its full sampling intervals (a last, shorter interval, which
 // holds the drain of the last operations, is left out). A run whose
 // operations cost the same all along keeps a ratio near 1; one whose
-// operations grow dearer with what the run stored falls below.
+// operations grow dearer with what the run stored falls below. Only the
+// workloads that are one steady load have one (ingest, rereport, mixed,
+// bulk).
 type Trend struct {
 	// Intervals is the number of full intervals the run had.
 	Intervals int `json:"intervals"`
@@ -41,6 +43,18 @@ type Trend struct {
 	Window int `json:"window"`
 	// Ratio is LastMedian / FirstMedian (0 if FirstMedian is 0).
 	Ratio float64 `json:"ratio"`
+}
+
+// hasTrend reports whether w's runs are one steady load from start to end,
+// whose throughput at the end can be compared with that at its start: not
+// the oracle's lookups one at a time after a setup, nor a workload run in
+// phases of different loads.
+func hasTrend(w Workload) bool {
+	switch w {
+	case Ingest, Rereport, Mixed, Bulk:
+		return true
+	}
+	return false
 }
 
 // trendOf computes the Trend of a series sampled every interval; nil if it

@@ -111,3 +111,15 @@ func TestReportShowsTheTrend(t *testing.T) {
 		t.Errorf("notes %q, want one on vindex slowing down", rep.Notes)
 	}
 }
+
+// A steady workload's result has a trend; the oracle's (a setup, then
+// lookups one at a time) has none.
+func TestTrendOnlyOfSteadyWorkloads(t *testing.T) {
+	s := series(0, 1000, 1000, 500, 500)
+	for w, want := range map[Workload]bool{Ingest: true, Rereport: true, Mixed: true, Bulk: true, Oracle: false, "phases": false} {
+		r := newTally().result("x", Config{Workload: w, Interval: time.Second}, 4*time.Second, s, nil)
+		if got := r.Trend != nil; got != want {
+			t.Errorf("%s: trend %v, want %v", w, got, want)
+		}
+	}
+}
