@@ -275,6 +275,10 @@ type Result struct {
 	Spectrum      []Point           `json:"spectrum"`
 	Buckets       []Bucket          `json:"histogram"`
 	Series        []Sample          `json:"series"`
+	// Trend compares the throughput at the end of the run with that at its
+	// start; nil if the run had fewer than two full intervals, or if its
+	// workload is not one steady load (see Trend).
+	Trend *Trend `json:"trend,omitempty"`
 	// PeakRSS is the process's peak resident set size in bytes at the end
 	// of the run (the whole process, all runs so far).
 	PeakRSS int64 `json:"peak_rss_bytes,omitempty"`
@@ -537,6 +541,9 @@ func (tl *tally) result(name string, c Config, elapsed time.Duration, series []S
 	r.OpsRate = float64(r.Ops) / elapsed.Seconds()
 	r.RegsRate = float64(r.Regs) / elapsed.Seconds()
 	r.summarise()
+	if hasTrend(c.Workload) {
+		r.Trend = trendOf(series, c.Interval)
+	}
 	r.PeakRSS = peakRSS()
 	return r
 }

@@ -68,6 +68,9 @@ func NewReport(results ...*Result) *Report {
 		if n := x.Failed(); n > 0 {
 			r.Notes = append(r.Notes, fmt.Sprintf("%s: %d operations failed (%s)", x.Target, n, errorList(x.Errors)))
 		}
+		if n := trendNote(x); n != "" {
+			r.Notes = append(r.Notes, n)
+		}
 	}
 	if w := a.Config.Workload; w != Mixed && w != HotYouth && len(results) > 1 {
 		ok, compared := true, false
@@ -169,6 +172,9 @@ func (r *Report) Markdown() string {
 		for _, x := range r.Ratios {
 			fmt.Fprintf(&b, "| %s / %s | %.2f× | %.2f× |\n", x.A, x.B, x.Throughput, x.P99)
 		}
+	}
+	if t := trendTable(r.Results); t != "" {
+		b.WriteString("\n" + t)
 	}
 	b.WriteString("\nOutcomes per target:\n\n")
 	for _, x := range r.Results {
