@@ -24,9 +24,11 @@
 //     ends the same youth Hot.Ended times, one cycle after another, so that
 //     the target holds as much of the youth's history as it lets an
 //     attacker build. Then the mixed workload's operations run over the
-//     ordinary population, closed loop, for Hot.Phase alone and Hot.Phase
-//     beside Hot.Rate lookups a second of the hot youth by a third
-//     institution involved with neither (HotAsker), open loop.
+//     ordinary population, closed loop, after a warm-up for Hot.Phase alone
+//     and Hot.Phase beside Hot.Rate lookups a second of the hot youth by a
+//     third institution involved with neither (HotAsker), open loop; the
+//     two phases take turns in three segments each, so that a drift of
+//     the rate over the run falls on both alike.
 //     Result.Hot gives the normal traffic's rate in each phase and their
 //     ratio, the hot lookups' latency, and the events the victim holds
 //     about the hot youth.

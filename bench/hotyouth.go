@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/HdrHistogram/hdrhistogram-go"
@@ -39,8 +40,9 @@ type Hot struct {
 	// youth, one cycle after another, before the measurement; if zero,
 	// HotEnded (20,000).
 	Ended int `json:"ended,omitempty"`
-	// Phase is the length of each of the two measured phases; if zero,
-	// HotPhase (15 s).
+	// Phase is the length of each of the two measured phases (each in
+	// three segments, taking turns, after a warm-up of a sixth of it); if
+	// zero, HotPhase (15 s).
 	Phase time.Duration `json:"phase_ns,omitempty"`
 	// Rate is HotAsker's lookups of the hot youth a second in the second
 	// phase, open loop; if zero, HotRate (42).
@@ -80,8 +82,9 @@ type HotResult struct {
 	PrepareErrors  map[string]int64 `json:"prepare_errors,omitempty"`
 	PrepareSeconds float64          `json:"prepare_s"`
 	// Without and With are the normal traffic's successful operations a
-	// second in the first phase (alone) and the second (beside the
-	// lookups of the hot youth); Ratio is With / Without.
+	// second alone and beside the lookups of the hot youth, each over its
+	// segments (the two take turns, after a warm-up); Ratio is With /
+	// Without.
 	Without float64 `json:"without_ops_per_s"`
 	With    float64 `json:"with_ops_per_s"`
 	Ratio   float64 `json:"ratio"`
@@ -113,7 +116,8 @@ type eventCounter interface {
 // runHotYouth runs the hotyouth workload: it prepares the hot youth (youth
 // c.Youths, outside the normal traffic's population 0…c.Youths-1), then runs
 // the mixed workload's operations, closed loop, for c.Hot.Phase alone and
-// c.Hot.Phase beside HotAsker's lookups of the hot youth, and last reads
+// c.Hot.Phase beside HotAsker's lookups of the hot youth (in turns, see
+// measure), and last reads
 // HotVictim's events about it. The Result's figures other than Hot are the
 // normal traffic's over both phases.
 func runHotYouth(ctx context.Context, t Target, c Config, progress Progress) (*Result, error) {
@@ -195,8 +199,15 @@ func (h *HotResult) cycle(ctx context.Context, t Target, hot Youth) error {
 	return nil
 }
 
-// measure runs the normal traffic for two phases, the second beside the
-// lookups of the hot youth, and fills h's rates and lookup figures.
+// hotSegments is how many segments the two phases are measured in, taking
+// turns (alone, beside, alone, …): a drift of the normal traffic's rate
+// over the run (a new store is fast before its first flush) falls on both
+// alike instead of on the second phase only.
+const hotSegments = 6
+
+// measure runs the normal traffic for a warm-up (not counted) and then for
+// two phases' worth of segments taking turns, alone and beside the lookups
+// of the hot youth, and fills h's rates and lookup figures.
 func (h *HotResult) measure(ctx context.Context, t Target, c Config, pop *target.Youths, hot Youth, progress Progress) (*Result, error) {
 	normal := c
 	normal.Workload, normal.Ops = Mixed, math.MaxInt // the mixed operations, until stopped
@@ -210,25 +221,29 @@ func (h *HotResult) measure(ctx context.Context, t Target, c Config, pop *target
 	sampled := sampleThroughput(tl, callers, start, c.Interval, progress)
 	succeeded := func() int64 { return tl.done.Load() - tl.failed.Load() }
 
-	err := sleep(ctx, c.Hot.Phase)
-	n1, t1 := succeeded(), time.Now()
-	var n2 int64
-	var t2 time.Time
-	if err == nil {
-		lookups := startHotLookups(ctx, t, hot, c.Hot.Rate)
-		err = sleep(ctx, c.Hot.Phase)
-		n2, t2 = succeeded(), time.Now()
-		lookups.stop(h)
+	var beside atomic.Bool
+	lookups := startHotLookups(ctx, t, hot, c.Hot.Rate, beside.Load)
+	err := sleep(ctx, c.Hot.Phase/hotSegments) // warm-up
+	var done [2]int64
+	var took [2]time.Duration
+	for i := 0; i < hotSegments && err == nil; i++ {
+		k := i % 2 // 0 alone, 1 beside
+		beside.Store(k == 1)
+		n0, t0 := succeeded(), time.Now()
+		err = sleep(ctx, 2*c.Hot.Phase/hotSegments)
+		done[k] += succeeded() - n0
+		took[k] += time.Since(t0)
 	}
+	lookups.stop(h)
 	stopGen()
 	callers.Wait()
 	elapsed := time.Since(start)
 	r := tl.result(t.Name(), c, elapsed, <-sampled, nil)
-	h.Without = float64(n1) / t1.Sub(start).Seconds()
 	if err != nil {
 		return r, fmt.Errorf("bench: %s stopped: %w", t.Name(), err)
 	}
-	h.With = float64(n2-n1) / t2.Sub(t1).Seconds()
+	h.Without = float64(done[0]) / took[0].Seconds()
+	h.With = float64(done[1]) / took[1].Seconds()
 	if h.Without > 0 {
 		h.Ratio = h.With / h.Without
 	}
@@ -259,8 +274,9 @@ type hotLookups struct {
 
 // startHotLookups starts rate lookups a second of y by HotAsker, each sent
 // at its scheduled time whether or not the last was answered (at most 256
-// in flight), its latency measured from that time.
-func startHotLookups(ctx context.Context, t Target, y Youth, rate float64) *hotLookups {
+// in flight), its latency measured from that time; a time at which on
+// reports false is skipped.
+func startHotLookups(ctx context.Context, t Target, y Youth, rate float64, on func() bool) *hotLookups {
 	l := &hotLookups{quit: make(chan struct{}), hist: newHist(), errs: map[string]int64{}}
 	interval := time.Duration(float64(time.Second) / rate)
 	inflight := make(chan struct{}, 256)
@@ -277,6 +293,9 @@ func startHotLookups(ctx context.Context, t Target, y Youth, rate float64) *hotL
 				tm.Stop()
 				return
 			case <-tm.C:
+			}
+			if !on() {
+				continue
 			}
 			select {
 			case inflight <- struct{}{}:

@@ -148,8 +148,8 @@ func parseBenchArgs(args []string, stderr io.Writer) (*benchOptions, error) {
 	fs.IntVar(&c.Youths, "youths", 0, "rereport, mixed and hotyouth: the population (default ops/4)")
 	fs.Float64Var(&c.Zipf, "zipf", 1.1, "rereport, mixed and hotyouth: Zipf skew s > 1 of the draw of youths")
 	fs.IntVar(&c.Hot.Ended, "hot-ended", bench.HotEnded, "hotyouth: times the attacker registers and ends the hot youth before the measurement")
-	fs.DurationVar(&c.Hot.Phase, "hot-phase", bench.HotPhase, "hotyouth: length of each measured phase (normal traffic alone, then beside the hot lookups)")
-	fs.Float64Var(&c.Hot.Rate, "hot-rate", bench.HotRate, "hotyouth: lookups a second of the hot youth by an uninvolved institution in the second phase")
+	fs.DurationVar(&c.Hot.Phase, "hot-phase", bench.HotPhase, "hotyouth: length of each measured phase, normal traffic alone and beside the hot lookups (they take turns in three segments each, after a warm-up of a sixth of it)")
+	fs.Float64Var(&c.Hot.Rate, "hot-rate", bench.HotRate, "hotyouth: lookups a second of the hot youth by an uninvolved institution in the phase beside them")
 	fs.IntVar(&c.Concurrency, "concurrency", 64, "concurrent callers (and connections)")
 	fs.Float64Var(&c.Rate, "rate", 0, "open loop: operations per second (0: closed loop)")
 	fs.Uint64Var(&c.Seed, "seed", 1, "seed of the workload's operations")
@@ -267,7 +267,7 @@ func runTarget(ctx context.Context, stderr io.Writer, o *benchOptions, n, work s
 	var bar *mpb.Progress
 	var report bench.Progress
 	if h := c.Hot; c.Workload == bench.HotYouth {
-		fmt.Fprintf(stderr, "vindex bench: %s, hotyouth: %d register-and-end cycles of the hot youth, then normal traffic %s alone and %s beside %.0f lookups/s of it\n",
+		fmt.Fprintf(stderr, "vindex bench: %s, hotyouth: %d register-and-end cycles of the hot youth, then normal traffic %s alone and %s beside %.0f lookups/s of it, in turns\n",
 			t.Name(), h.Ended, h.Phase, h.Phase, h.Rate)
 	} else {
 		fmt.Fprintf(stderr, "vindex bench: %s, %s, %d operations\n", t.Name(), c.Workload, c.Ops)
