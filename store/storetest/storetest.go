@@ -456,7 +456,7 @@ func testRevive(t *testing.T, s store.Store, open Opener, a, b store.Registratio
 	if err := s.UpdateByID(ctx, a.ID, func(tx store.Tx) error {
 		r, ok := tx.Ended(a.ID)
 		if !ok {
-			return errors.New("Ended in UpdateByID found nothing")
+			return errors.New("storetest: Tx.Ended in UpdateByID found nothing")
 		}
 		r.EndedAt, r.EndReason, r.PurgeOn = time.Time{}, store.Live, time.Time{}
 		tx.Put(r)
