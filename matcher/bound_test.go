@@ -89,12 +89,7 @@ func TestReviveWithinRefreshWindow(t *testing.T) {
 // is a new registration.
 func TestRefreshWindowOff(t *testing.T) {
 	e := newEnv(t)
-	m, err := matcher.New(matcher.Config{Store: e.store, Pseudonymiser: e.ps, Covenant: exampleCovenant(t),
-		Clock: e.clock.Now, Location: time.UTC, RefreshWindow: -1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.m = m
+	e.rematch(t, nil, func(c *matcher.Config) { c.RefreshWindow = -1 })
 	a, b := e.cycle(t, ggd, 1), e.cycle(t, ggd, 1)
 	if a.ID == b.ID || b.Refreshed || len(e.history(t, 1)) != 2 {
 		t.Fatalf("without a window: %+v then %+v", a, b)
@@ -176,12 +171,7 @@ func TestOwnEndNeverHeld(t *testing.T) {
 // TestNoBound: with a negative EventsPerHour every event goes out.
 func TestNoBound(t *testing.T) {
 	e := newEnv(t)
-	m, err := matcher.New(matcher.Config{Store: e.store, Pseudonymiser: e.ps, Covenant: exampleCovenant(t),
-		Clock: e.clock.Now, Location: time.UTC, EventsPerHour: -1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.m = m
+	e.rematch(t, nil, func(c *matcher.Config) { c.EventsPerHour = -1 })
 	e.register(t, wij, e.involvement(t, 1))
 	for range 20 {
 		e.cycle(t, ggd, 1)
@@ -230,12 +220,8 @@ func (s *historySpy) View(ctx context.Context, y []pseudonym.Pseudonym, fn func(
 func TestVerbsNeverReadTheWholeHistory(t *testing.T) {
 	e := newEnv(t)
 	spy := &historySpy{Store: e.store}
-	m, err := matcher.New(matcher.Config{Store: spy, Pseudonymiser: e.ps, Covenant: exampleCovenant(t), ClientRefs: nil,
-		Clock: e.clock.Now, Location: time.UTC})
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.m = m
+	e.rematch(t, spy, nil)
+	m := e.m
 	for n := 1; n <= 3; n++ {
 		e.register(t, wij, e.involvement(t, n))
 		for range 15 {
@@ -275,4 +261,22 @@ func TestVerbsNeverReadTheWholeHistory(t *testing.T) {
 	if len(e.history(t, 1)) == 0 {
 		t.Fatal("no history to read: the test shows nothing")
 	}
+}
+
+// rematch gives e a matcher made anew on s (nil: e's store), with change
+// (if any) made to its Config.
+func (e *env) rematch(t testing.TB, s store.Store, change func(*matcher.Config)) {
+	t.Helper()
+	c := matcher.Config{Store: e.store, Pseudonymiser: e.ps, Covenant: exampleCovenant(t), Clock: e.clock.Now, Location: time.UTC}
+	if s != nil {
+		c.Store = s
+	}
+	if change != nil {
+		change(&c)
+	}
+	m, err := matcher.New(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.m = m
 }

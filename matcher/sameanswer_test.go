@@ -5,7 +5,6 @@ import (
 	"errors"
 	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/vindex-nl/vindex/crypto/pseudonym"
 	"github.com/vindex-nl/vindex/matcher"
@@ -38,12 +37,8 @@ func (s *updateSpy) View(ctx context.Context, y []pseudonym.Pseudonym, fn func(s
 func TestRefusalsReadAsALookupDoes(t *testing.T) {
 	e := newEnv(t)
 	spy := &updateSpy{Store: e.store}
-	m, err := matcher.New(matcher.Config{Store: spy, Pseudonymiser: e.ps, Covenant: exampleCovenant(t),
-		Clock: e.clock.Now, Location: time.UTC})
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.m = m
+	e.rematch(t, spy, nil)
+	m := e.m
 	e.register(t, wij, e.involvement(t, 1))
 	e.register(t, ggd, e.involvement(t, 1))
 	for _, tc := range []struct {

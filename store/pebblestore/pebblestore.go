@@ -269,6 +269,23 @@ func (s *Store) enter() error {
 	return nil
 }
 
+// enterRead is enter for a read of up to limit items. It returns false,
+// and the reason if there is one, when there is nothing to read (ctx done,
+// limit not positive, the store closed or failed); the caller leaves only
+// after true.
+func (s *Store) enterRead(ctx context.Context, limit int) (bool, error) {
+	if err := ctx.Err(); err != nil {
+		return false, err
+	}
+	if limit <= 0 {
+		return false, nil
+	}
+	if err := s.enter(); err != nil {
+		return false, err
+	}
+	return true, nil
+}
+
 // enterWrite is enter for a write: it also fails while disk space is low.
 func (s *Store) enterWrite() error {
 	if err := s.enter(); err != nil {
@@ -1166,13 +1183,7 @@ func (s *Store) LastSeq(recipient string) uint64 { return s.seqs.visible(recipie
 
 // Events implements store.Store.
 func (s *Store) Events(ctx context.Context, recipient string, after uint64, limit int) ([]store.Event, error) {
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	if limit <= 0 {
-		return nil, nil
-	}
-	if err := s.enter(); err != nil {
+	if ok, err := s.enterRead(ctx, limit); !ok {
 		return nil, err
 	}
 	defer s.leave()
@@ -1258,13 +1269,7 @@ func decodeEventValue(it *pebble.Iterator) (store.Event, error) {
 
 // Due implements store.Store.
 func (s *Store) Due(ctx context.Context, day time.Time, limit int) ([]store.DueItem, error) {
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	if limit <= 0 {
-		return nil, nil
-	}
-	if err := s.enter(); err != nil {
+	if ok, err := s.enterRead(ctx, limit); !ok {
 		return nil, err
 	}
 	defer s.leave()
@@ -1301,13 +1306,7 @@ func (s *Store) Due(ctx context.Context, day time.Time, limit int) ([]store.DueI
 
 // Wakeups implements store.Store.
 func (s *Store) Wakeups(ctx context.Context, t time.Time, limit int) ([]pseudonym.Pseudonym, error) {
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	if limit <= 0 {
-		return nil, nil
-	}
-	if err := s.enter(); err != nil {
+	if ok, err := s.enterRead(ctx, limit); !ok {
 		return nil, err
 	}
 	defer s.leave()
@@ -1333,13 +1332,7 @@ func (s *Store) Wakeups(ctx context.Context, t time.Time, limit int) ([]pseudony
 
 // PurgeIdempotency implements store.Store.
 func (s *Store) PurgeIdempotency(ctx context.Context, before time.Time, limit int) (int, error) {
-	if err := ctx.Err(); err != nil {
-		return 0, err
-	}
-	if limit <= 0 {
-		return 0, nil
-	}
-	if err := s.enter(); err != nil {
+	if ok, err := s.enterRead(ctx, limit); !ok {
 		return 0, err
 	}
 	defer s.leave()
