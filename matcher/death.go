@@ -19,7 +19,12 @@ import (
 //
 // Each institution involved gets one ended event (reason "death") naming
 // the municipality that recorded the death as its subject, and the
-// municipality is in the log line of the call.
+// municipality is in the log line of the call. Then everything about the
+// youth is destroyed in the same write (Jeugdwet art. 7.1.4.5): its
+// registrations, live and archived, the idempotency records of their
+// reports, and its case record; the events stay with their recipients.
+// Records kept under a key no longer enabled are out of reach of the BSN
+// and go by their own purge day.
 func (m *Matcher) RecordDeath(ctx context.Context, actor Actor, who Youth) error {
 	inst, err := m.institution(actor)
 	if err != nil {
@@ -37,21 +42,27 @@ func (m *Matcher) RecordDeath(ctx context.Context, actor Actor, who Youth) error
 			slog.Bool("recorded", false), slog.String("outcome", outcome(err)))
 		return err
 	}
-	recorded := false
+	recorded, destroyed := false, 0
 	err = m.updateByYouth(ctx, who, m.clock(), func(y *youth) error {
 		if !slices.ContainsFunc(y.live, func(r store.Registration) bool { return inst.Serves(r.Municipality) }) {
 			return nil // not this municipality's youth, or nobody's: the same answer
 		}
 		recorded = true
 		for _, r := range slices.Clone(y.live) {
-			y.endSilently(r, store.EndedByDeath)
 			y.emit(store.Event{Type: store.EventEnded, Recipient: r.Institution, Registration: r.ID,
 				Subject: actor.Institution, Reason: store.EndedByDeath.String()})
+			y.remove(r)
 		}
-		y.kase.Matched, y.kase.Coordinator, y.kase.Rule = false, "", ""
+		// Everything about the youth goes (Jeugdwet art. 7.1.4.5): the
+		// archive too, and with the live state the case record.
+		for _, r := range y.tx.History() {
+			y.remove(r)
+			destroyed++
+		}
+		y.kase = store.Case{Youth: y.kase.Youth, Age: -1}
 		return nil
 	})
 	m.log.LogAttrs(ctx, slog.LevelInfo, "death", slog.String("institution", actor.Institution),
-		slog.Bool("recorded", recorded), slog.String("outcome", outcome(err)))
+		slog.Bool("recorded", recorded), slog.Int("archived_destroyed", destroyed), slog.String("outcome", outcome(err)))
 	return err
 }

@@ -439,7 +439,26 @@ func TestRecordDeath(t *testing.T) {
 		t.Fatalf("a municipality not serving the youth ended a registration: %+v %v", v, err)
 	}
 
-	// Het Hogeland serves the GGD's registration: the death ends all three.
+	// An archived registration of the youth (ended by its institution
+	// more than a refresh window ago), and one idempotency record.
+	melding := e.signal(t, 1)
+	melding.IdempotencyKey = "melding-7"
+	archived := e.register(t, police, melding)
+	if err := e.m.End(ctx, matcher.Actor{Institution: police}, archived.ID, time.Time{}); err != nil {
+		t.Fatal(err)
+	}
+	e.clock.Add(matcher.DefaultRefreshWindow + time.Hour)
+	regs := []store.ID{archived.ID}
+	for _, inst := range []string{school, wij, ggd} {
+		v, err := e.m.Lookup(ctx, matcher.Actor{Institution: inst}, e.youth(t, 1))
+		if err != nil {
+			t.Fatal(err)
+		}
+		regs = append(regs, v.ID)
+	}
+
+	// Het Hogeland serves the GGD's registration: the death ends all three,
+	// and destroys everything about the youth, the archive included.
 	earlier := e.events(t, "")
 	if err := e.m.RecordDeath(ctx, matcher.Actor{Institution: gemeenteElders}, e.youth(t, 1)); err != nil {
 		t.Fatal(err)
@@ -456,6 +475,21 @@ func TestRecordDeath(t *testing.T) {
 			t.Errorf("death event: %+v", ev)
 		}
 	}
+	for _, id := range regs {
+		if _, err := e.store.Registration(ctx, id); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("registration %s after the death: %v, want ErrNotFound", id, err)
+		}
+	}
+	if err := e.store.View(ctx, mustYouth(t, e, 1), func(r store.Reader) error {
+		_, hasCase := r.Case()
+		if len(r.Registrations()) != 0 || len(r.History()) != 0 || hasCase {
+			t.Errorf("after the death: %d live, %d archived, case %v", len(r.Registrations()), len(r.History()), hasCase)
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	e.noIdempotency(t, 1, police, "melding-7")
 }
 
 // Two institutions reporting the same youth at the same moment make exactly
