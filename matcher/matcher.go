@@ -81,8 +81,11 @@
 //
 // # Limits
 //
-// A registration lasts at most two years and ends on the first day of the
-// month in which the youth turns 23, so never after its 23rd birthday
+// A registration lasts at most two years after its institution's last
+// report of the youth (a refresh is a new report: its two years count from
+// it, and the registration keeps the day of the first report as its
+// since-date) and ends at the latest on the first day of the month in which
+// the youth turns 23, so never after its 23rd birthday
 // (Jeugdwet art. 7.1.4.5), and a youth is accepted only until then; a
 // covenant may set shorter limits, never longer.
 // An ended registration is kept in the archive for the covenant's retention

@@ -347,8 +347,11 @@ type Registration struct {
 	UpdatedAt time.Time
 	// EndsOn is the civil day (00:00 UTC) on which the registration ends
 	// on its own: the earliest of its own end date, the legal maximum
-	// duration after CreatedAt, and the first day of the month in which
-	// the youth reaches the end age (never the birthday itself).
+	// duration after its institution's last report of the youth
+	// (UpdatedAt: a refresh is a new report, whose term counts from it;
+	// CreatedAt keeps when the institution first reported), and the first
+	// day of the month in which the youth reaches the end age (never the
+	// birthday itself).
 	EndsOn time.Time
 	// EndedAt is when it ended; zero while live.
 	EndedAt   time.Time
