@@ -119,7 +119,7 @@ func (t *InProcess) End(ctx context.Context, inst string, y Youth) (Outcome, err
 	if !ok {
 		return Skipped, nil
 	}
-	if err := t.m.End(ctx, matcher.Actor{Institution: inst}, id, time.Time{}); err != nil {
+	if err := t.m.End(ctx, matcher.Actor{Institution: inst}, id, time.Time{}, matcher.EndRiskGone); err != nil {
 		return 0, fmt.Errorf("end: %w", err)
 	}
 	return Ended, nil

@@ -543,11 +543,15 @@ func (h *Handler) end(r *http.Request, actor matcher.Actor) (any, int, error) {
 	if err != nil {
 		return nil, 0, err
 	}
+	reason, err := matcher.ParseEndReason(req.Reason)
+	if err != nil {
+		return nil, 0, &matcher.FieldError{Field: "reason", Err: err}
+	}
 	id, err := h.registration(r)
 	if err != nil {
 		return nil, 0, err
 	}
-	if err := h.m.End(r.Context(), actor, id, on); err != nil {
+	if err := h.m.End(r.Context(), actor, id, on, reason); err != nil {
 		return nil, 0, err
 	}
 	return nil, http.StatusNoContent, nil

@@ -325,6 +325,8 @@ func TestBadInput(t *testing.T) {
 		{"POST", "/v1/registrations/rnotanid/end", nil, 404, "not_found"},
 		{"POST", "/v1/registrations/" + strings.Repeat("a", 27) + "/end", httpapi.EndRequest{On: "soon"}, 400, "invalid_date"},
 		{"DELETE", "/v1/registrations/raaaaaaaaaaaaaaaaaaaaaaaaaa?reason=bored", nil, 400, "invalid_reason"},
+		{"POST", "/v1/registrations/" + strings.Repeat("a", 27) + "/end", httpapi.EndRequest{Reason: "bored"}, 400, "invalid_reason"},
+		{"POST", "/v1/registrations/" + strings.Repeat("a", 27) + "/end", httpapi.EndRequest{Reason: "unjustified", On: "2099-01-01"}, 404, "not_found"},
 		{"GET", "/v1/events?after=-1", nil, 400, "invalid_parameter"},
 		{"GET", "/v1/events?limit=100000", nil, 400, "invalid_parameter"},
 		{"POST", "/v1/lookups", `{"bsn":"12"}`, 400, "invalid_bsn"},
@@ -402,5 +404,28 @@ func TestTokenFileRotatesWithoutRestart(t *testing.T) {
 	os.Chmod(path, 0o666)
 	if err := tokens.Reload(); err == nil {
 		t.Fatal("loaded a world-writable token file")
+	}
+}
+
+// TestEndUnjustifiedOverHTTPS: an end with reason unjustified destroys the
+// registration (its lookup and the other's view no longer show it, a
+// second end finds nothing); a later day with it is refused.
+func TestEndUnjustifiedOverHTTPS(t *testing.T) {
+	e := newEnv(t)
+	e.do(byCert(wij), "POST", "/v1/registrations", report(t, 1, "involvement"))
+	s := decodeAs[httpapi.RegistrationResponse](t, e.do(byToken(school), "POST", "/v1/registrations", report(t, 1, "signal")))
+	path := "/v1/registrations/" + s.ID + "/end"
+	if r := e.do(byToken(school), "POST", path, httpapi.EndRequest{Reason: "unjustified", On: "2099-01-01"}); r.status != 400 || r.problem.Code != "invalid_reason" {
+		t.Fatalf("unjustified on a later day: %d %s", r.status, r.body)
+	}
+	if r := e.do(byToken(school), "POST", path, httpapi.EndRequest{Reason: "unjustified"}); r.status != 204 {
+		t.Fatalf("unjustified: %d %s", r.status, r.body)
+	}
+	if r := e.do(byToken(school), "POST", path, httpapi.EndRequest{}); r.status != 404 {
+		t.Fatalf("an end of the destroyed registration: %d %s", r.status, r.body)
+	}
+	v := decodeAs[httpapi.ViewResponse](t, e.do(byCert(wij), "POST", "/v1/lookups", httpapi.BSNRequest{BSN: bsn(t, 1)}))
+	if v.Matched || len(v.Involved) != 0 {
+		t.Fatalf("the other's view after the unjustified end: %+v", v)
 	}
 }

@@ -121,6 +121,8 @@ var fieldCodes = []struct {
 	{matcher.ErrIdempotencyReuse, http.StatusConflict, CodeIdempotencyReused},
 	{matcher.ErrBirthDateMismatch, http.StatusConflict, CodeBirthDateMismatch},
 	{matcher.ErrRemoveReason, http.StatusBadRequest, CodeInvalidReason},
+	{matcher.ErrEndReason, http.StatusBadRequest, CodeInvalidReason},
+	{matcher.ErrUnjustifiedLater, http.StatusBadRequest, CodeInvalidReason},
 	{matcher.ErrClientRef, http.StatusBadRequest, CodeInvalidClientRef},
 	{matcher.ErrClientRefIdentity, http.StatusUnprocessableEntity, CodeClientRefIdentity},
 	{matcher.ErrClientRefUnsupported, http.StatusUnprocessableEntity, CodeClientRefUnsupported},

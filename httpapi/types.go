@@ -89,6 +89,9 @@ type BSNRequest struct {
 type EndRequest struct {
 	// On is a later day on which the registration ends; empty: now.
 	On string `json:"on,omitempty"`
+	// Reason is why: risk_gone (empty: the default), other, or
+	// unjustified (destroyed now, nothing archived).
+	Reason string `json:"reason,omitempty"`
 }
 
 // RemoveRequest is the optional body of DELETE /v1/registrations/{id};

@@ -294,10 +294,10 @@ func TestBirthDateMismatch(t *testing.T) {
 	}
 
 	// Nothing live: a report states the date anew, which then binds.
-	if err := e.m.End(ctx, matcher.Actor{Institution: ggd}, g.ID, time.Time{}); err != nil {
+	if err := e.m.End(ctx, matcher.Actor{Institution: ggd}, g.ID, time.Time{}, matcher.EndRiskGone); err != nil {
 		t.Fatal(err)
 	}
-	if err := e.m.End(ctx, matcher.Actor{Institution: school}, s.ID, time.Time{}); err != nil {
+	if err := e.m.End(ctx, matcher.Actor{Institution: school}, s.ID, time.Time{}, matcher.EndRiskGone); err != nil {
 		t.Fatal(err)
 	}
 	w := e.involvement(t, 1)

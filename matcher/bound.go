@@ -53,7 +53,7 @@ func (y *youth) revivable(institution string) *store.Registration {
 		return nil
 	}
 	r := y.byID(e.Registration)
-	if r == nil || r.IsLive() || r.EndReason != store.EndedByInstitution || r.Institution != institution {
+	if r == nil || r.IsLive() || (r.EndReason != store.EndedByInstitution && r.EndReason != store.EndedOther) || r.Institution != institution {
 		return nil
 	}
 	reg := *r

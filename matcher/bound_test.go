@@ -18,7 +18,7 @@ import (
 func (e *env) cycle(t testing.TB, inst string, n int) matcher.Result {
 	t.Helper()
 	res := e.register(t, inst, e.involvement(t, n))
-	if err := e.m.End(ctx, matcher.Actor{Institution: inst}, res.ID, time.Time{}); err != nil {
+	if err := e.m.End(ctx, matcher.Actor{Institution: inst}, res.ID, time.Time{}, matcher.EndRiskGone); err != nil {
 		t.Fatal(err)
 	}
 	return res
@@ -63,7 +63,7 @@ func TestReviveWithinRefreshWindow(t *testing.T) {
 	if err != nil || back.ID != first.ID || !v.Matched || len(v.Involved) != 1 || !v.Involved[0].Since.Equal(start) {
 		t.Fatalf("the revived registration: %+v; the other's view %+v %v", back, v, err)
 	}
-	if err := e.m.End(ctx, matcher.Actor{Institution: ggd}, back.ID, time.Time{}); err != nil {
+	if err := e.m.End(ctx, matcher.Actor{Institution: ggd}, back.ID, time.Time{}, matcher.EndRiskGone); err != nil {
 		t.Fatal(err)
 	}
 	// After the window: a new registration.

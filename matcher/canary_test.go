@@ -47,7 +47,7 @@ func TestCanaryNoIdentityAtRestOrInLogs(t *testing.T) {
 		bad.Contact.Name = ""
 		e.m.Register(ctx, matcher.Actor{Institution: school}, bad)
 		if i%5 == 0 {
-			if err := e.m.End(ctx, matcher.Actor{Institution: school}, res.ID, e.clock.Now()); err != nil {
+			if err := e.m.End(ctx, matcher.Actor{Institution: school}, res.ID, e.clock.Now(), matcher.EndRiskGone); err != nil {
 				t.Fatal(err)
 			}
 		}

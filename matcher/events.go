@@ -35,8 +35,10 @@ type Event struct {
 	// Subject is the institution whose action caused the event (ended,
 	// removed, case closed).
 	Subject string
-	// Reason says why a registration ended or was removed: "ended",
-	// "expired", "case-closed", "death", "wrong" or "objection".
+	// Reason says why a registration ended or was removed: "ended" (its
+	// institution ended it, the risk gone), "ended-other", "unjustified"
+	// (destroyed), "expired", "case-closed", "death", "wrong" or
+	// "objection".
 	Reason string
 	// ClientRef is the recipient's own reference on the registration the
 	// event is about ("" if none, or if that registration was removed).

@@ -27,7 +27,7 @@ func TestReplayGoesWithItsRegistration(t *testing.T) {
 			return e.m.Remove(ctx, matcher.Actor{Institution: wij}, id, matcher.RemoveWrong)
 		}},
 		{"ended", func(t *testing.T, e *env, n int, id matcher.ID) error {
-			return e.m.End(ctx, matcher.Actor{Institution: ggd}, id, time.Time{})
+			return e.m.End(ctx, matcher.Actor{Institution: ggd}, id, time.Time{}, matcher.EndRiskGone)
 		}},
 		{"case closed", func(t *testing.T, e *env, n int, id matcher.ID) error {
 			return e.m.CloseCase(ctx, matcher.Actor{Institution: wij}, e.youth(t, n))
@@ -88,7 +88,7 @@ func TestOldReplayRecordIgnored(t *testing.T) {
 		rec, _ = rd.Idempotency(e.idemKey(t, ggd, "report-1"))
 		return nil
 	})
-	if err := e.m.End(ctx, matcher.Actor{Institution: ggd}, first.ID, time.Time{}); err != nil {
+	if err := e.m.End(ctx, matcher.Actor{Institution: ggd}, first.ID, time.Time{}, matcher.EndRiskGone); err != nil {
 		t.Fatal(err)
 	}
 	if err := e.store.Update(ctx, mustYouth(t, e, 1), func(tx store.Tx) error {

@@ -120,7 +120,7 @@ func TestRandomOperationsKeepInvariants(t *testing.T) {
 				ids = append(ids, res.ID)
 			}
 		case op < 5 && len(ids) > 0:
-			err = e.m.End(ctx, actor, ids[rng.IntN(len(ids))], time.Time{})
+			err = e.m.End(ctx, actor, ids[rng.IntN(len(ids))], time.Time{}, matcher.EndReason(rng.IntN(3)))
 		case op < 6:
 			_, err = e.m.Lookup(ctx, actor, youth)
 		case op < 7:

@@ -326,6 +326,12 @@ var (
 	ErrIdentifiesYouth      = errors.New("matcher: the field holds the youth's BSN or birth date")
 	ErrEndsOn               = errors.New("matcher: end date must not be in the past")
 	ErrEndDate              = errors.New("matcher: end date is before the registration was made")
+	// ErrEndReason: an end reason that is not risk_gone, other or
+	// unjustified.
+	ErrEndReason = errors.New("matcher: unknown end reason")
+	// ErrUnjustifiedLater: an end as unjustified planned for a later day
+	// (an unjustified registration is destroyed now).
+	ErrUnjustifiedLater = errors.New("matcher: an unjustified registration is destroyed now, not on a later day")
 	ErrIdempotencyKey       = errors.New("matcher: idempotency key must be 1 to 128 printable characters")
 	ErrIdempotencyReuse     = errors.New("matcher: idempotency key was used for another youth")
 	ErrBirthDateMismatch    = errors.New("matcher: the birth date differs from the one this youth is registered with; check the BSN and the birth date")

@@ -213,7 +213,7 @@ func TestNoOracle(t *testing.T) {
 	}
 	// An ended registration no longer gives a view.
 	res := e.register(t, ggd, e.involvement(t, 1))
-	if err := e.m.End(ctx, matcher.Actor{Institution: ggd}, res.ID, time.Time{}); err != nil {
+	if err := e.m.End(ctx, matcher.Actor{Institution: ggd}, res.ID, time.Time{}, matcher.EndRiskGone); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := e.m.Lookup(ctx, matcher.Actor{Institution: ggd}, e.youth(t, 1)); !errors.Is(err, matcher.ErrNotInvolved) {
@@ -230,15 +230,15 @@ func TestEnd(t *testing.T) {
 		t.Fatalf("coordinator = %+v", w.Coordinator)
 	}
 	// Not one's own: the same answer as an unknown identifier.
-	if err := e.m.End(ctx, matcher.Actor{Institution: school}, w.ID, time.Time{}); !errors.Is(err, matcher.ErrNotFound) {
+	if err := e.m.End(ctx, matcher.Actor{Institution: school}, w.ID, time.Time{}, matcher.EndRiskGone); !errors.Is(err, matcher.ErrNotFound) {
 		t.Fatalf("ending another's registration: %v", err)
 	}
-	if err := e.m.End(ctx, matcher.Actor{Institution: school}, store.NewID(), time.Time{}); !errors.Is(err, matcher.ErrNotFound) {
+	if err := e.m.End(ctx, matcher.Actor{Institution: school}, store.NewID(), time.Time{}, matcher.EndRiskGone); !errors.Is(err, matcher.ErrNotFound) {
 		t.Fatalf("ending an unknown registration: %v", err)
 	}
 	// The coordinator ends: the case gets a new coordinator.
 	e.clock.Add(time.Hour)
-	if err := e.m.End(ctx, matcher.Actor{Institution: wij}, w.ID, time.Time{}); err != nil {
+	if err := e.m.End(ctx, matcher.Actor{Institution: wij}, w.ID, time.Time{}, matcher.EndRiskGone); err != nil {
 		t.Fatal(err)
 	}
 	v, err := e.m.Lookup(ctx, matcher.Actor{Institution: school}, e.youth(t, 1))
@@ -252,18 +252,18 @@ func TestEnd(t *testing.T) {
 		t.Fatalf("ggd events: %v", got)
 	}
 	// Ending twice is not an error; ending with a later day schedules it.
-	if err := e.m.End(ctx, matcher.Actor{Institution: wij}, w.ID, time.Time{}); err != nil {
+	if err := e.m.End(ctx, matcher.Actor{Institution: wij}, w.ID, time.Time{}, matcher.EndRiskGone); err != nil {
 		t.Fatalf("second end: %v", err)
 	}
 	later := start.AddDate(0, 1, 0)
-	if err := e.m.End(ctx, matcher.Actor{Institution: ggd}, g.ID, later); err != nil {
+	if err := e.m.End(ctx, matcher.Actor{Institution: ggd}, g.ID, later, matcher.EndRiskGone); err != nil {
 		t.Fatal(err)
 	}
 	r, err := e.store.Registration(ctx, g.ID)
 	if err != nil || !r.IsLive() || !r.EndsOn.Equal(time.Date(2026, 4, 2, 0, 0, 0, 0, time.UTC)) {
 		t.Fatalf("scheduled end: %+v %v", r, err)
 	}
-	if err := e.m.End(ctx, matcher.Actor{Institution: school}, s.ID, start.AddDate(0, 0, -1)); !errors.Is(err, matcher.ErrEndDate) {
+	if err := e.m.End(ctx, matcher.Actor{Institution: school}, s.ID, start.AddDate(0, 0, -1), matcher.EndRiskGone); !errors.Is(err, matcher.ErrEndDate) {
 		t.Fatalf("end before it was made: %v", err)
 	}
 }
@@ -339,7 +339,7 @@ func TestRemoveWrongOnlyLive(t *testing.T) {
 	e := newEnv(t)
 	s := e.register(t, school, e.signal(t, 1))
 	e.register(t, wij, e.involvement(t, 1))
-	if err := e.m.End(ctx, matcher.Actor{Institution: school}, s.ID, time.Time{}); err != nil {
+	if err := e.m.End(ctx, matcher.Actor{Institution: school}, s.ID, time.Time{}, matcher.EndRiskGone); err != nil {
 		t.Fatal(err)
 	}
 	errEnded := e.m.Remove(ctx, matcher.Actor{Institution: wij}, s.ID, matcher.RemoveWrong)
@@ -444,7 +444,7 @@ func TestRecordDeath(t *testing.T) {
 	melding := e.signal(t, 1)
 	melding.IdempotencyKey = "melding-7"
 	archived := e.register(t, police, melding)
-	if err := e.m.End(ctx, matcher.Actor{Institution: police}, archived.ID, time.Time{}); err != nil {
+	if err := e.m.End(ctx, matcher.Actor{Institution: police}, archived.ID, time.Time{}, matcher.EndRiskGone); err != nil {
 		t.Fatal(err)
 	}
 	e.clock.Add(matcher.DefaultRefreshWindow + time.Hour)
@@ -611,11 +611,11 @@ func TestEndOfAnEndedRegistrationCommitsWhatIsDue(t *testing.T) {
 	g.EndsOn = start.AddDate(0, 0, 1)
 	e.register(t, ggd, g)
 	w := e.register(t, wij, e.involvement(t, 1))
-	if err := e.m.End(ctx, matcher.Actor{Institution: wij}, w.ID, time.Time{}); err != nil {
+	if err := e.m.End(ctx, matcher.Actor{Institution: wij}, w.ID, time.Time{}, matcher.EndRiskGone); err != nil {
 		t.Fatal(err)
 	}
 	e.clock.Add(24 * time.Hour)
-	if err := e.m.End(ctx, matcher.Actor{Institution: wij}, w.ID, time.Time{}); err != nil {
+	if err := e.m.End(ctx, matcher.Actor{Institution: wij}, w.ID, time.Time{}, matcher.EndRiskGone); err != nil {
 		t.Fatalf("second end: %v", err)
 	}
 	ev := e.events(t, ggd)
@@ -673,7 +673,7 @@ func TestOneEventPerRecipientPerUpdate(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := e.m.End(ctx, matcher.Actor{Institution: wij}, v.ID, time.Time{}); err != nil {
+	if err := e.m.End(ctx, matcher.Actor{Institution: wij}, v.ID, time.Time{}, matcher.EndRiskGone); err != nil {
 		t.Fatal(err)
 	}
 	if got := news(wij); len(got) != 0 {

@@ -132,7 +132,7 @@ func TestObserver(t *testing.T) {
 		matcher.Commit{Matched: true, Events: ev("match", "match", "match")})
 
 	e.clock.Add(time.Hour)
-	if err := m.End(ctx, matcher.Actor{Institution: wij}, wres.ID, time.Time{}); err != nil {
+	if err := m.End(ctx, matcher.Actor{Institution: wij}, wres.ID, time.Time{}, matcher.EndRiskGone); err != nil {
 		t.Fatal(err)
 	}
 	expect("the coordinator ends", nil,
@@ -142,7 +142,7 @@ func TestObserver(t *testing.T) {
 	if err := m.CloseCase(ctx, matcher.Actor{Institution: school}, e.youth(t, 1)); !errors.Is(err, matcher.ErrNotCoordinator) {
 		t.Fatalf("close by a non-coordinator: %v", err)
 	}
-	if err := m.End(ctx, matcher.Actor{Institution: school}, wres.ID, time.Time{}); !errors.Is(err, matcher.ErrNotFound) {
+	if err := m.End(ctx, matcher.Actor{Institution: school}, wres.ID, time.Time{}, matcher.EndRiskGone); !errors.Is(err, matcher.ErrNotFound) {
 		t.Fatalf("end of another's registration: %v", err)
 	}
 	bad := e.involvement(t, 2)

@@ -44,7 +44,7 @@ func TestRotationLosesNoMatch(t *testing.T) {
 	if reg.Youth.KeyID != e.ps.PrimaryKeyID() {
 		t.Fatalf("a lookup migrated a record (key %d)", reg.Youth.KeyID)
 	}
-	if err := m2.End(ctx, matcher.Actor{Institution: ggd}, g2.ID, time.Time{}); err != nil {
+	if err := m2.End(ctx, matcher.Actor{Institution: ggd}, g2.ID, time.Time{}, matcher.EndRiskGone); err != nil {
 		t.Fatalf("end of an old-key registration: %v", err)
 	}
 }

@@ -208,7 +208,7 @@ func (y *youth) end(r store.Registration, reason store.EndReason) {
 		y.emit(store.Event{Type: store.EventCaseClosed, Recipient: r.Institution, Registration: r.ID, Subject: y.kase.Coordinator, Reason: reason.String()})
 		return
 	}
-	if reason == store.EndedByInstitution {
+	if reason == store.EndedByInstitution || reason == store.EndedOther {
 		y.noteEnd(r)
 	} else {
 		y.emit(store.Event{Type: store.EventEnded, Recipient: r.Institution, Registration: r.ID, Subject: r.Institution, Reason: reason.String()})

@@ -291,7 +291,7 @@ type EndReason uint8
 const (
 	// Live: the registration has not ended.
 	Live EndReason = 0
-	// EndedByInstitution: its own institution ended it.
+	// EndedByInstitution: its own institution ended it, the risk gone.
 	EndedByInstitution EndReason = 1
 	// EndedByClose: the coordinator closed the case.
 	EndedByClose EndReason = 2
@@ -300,6 +300,9 @@ const (
 	EndedByExpiry EndReason = 3
 	// EndedByDeath: the youth died.
 	EndedByDeath EndReason = 4
+	// EndedOther: its own institution ended it for another reason than
+	// that the risk is gone (EndedByInstitution).
+	EndedOther EndReason = 5
 )
 
 // String names the reason.
@@ -315,6 +318,8 @@ func (r EndReason) String() string {
 		return "expired"
 	case EndedByDeath:
 		return "death"
+	case EndedOther:
+		return "ended-other"
 	}
 	return fmt.Sprintf("end-reason(%d)", uint8(r))
 }
