@@ -112,6 +112,11 @@ func (y *youth) boundEvents() {
 	// A recipient no longer involved was told so; what it was held back
 	// is no longer its to know.
 	y.kase.Notices = slices.DeleteFunc(y.kase.Notices, func(n store.Notice) bool { return y.liveOf(n.Recipient) == nil })
+}
+
+// schedule forgets the refresh windows that have passed and sets when the
+// youth is to be seen again.
+func (y *youth) schedule() {
 	y.kase.Ends = slices.DeleteFunc(y.kase.Ends, func(e store.RecentEnd) bool { return !y.now.Before(e.At.Add(y.m.refreshWindow)) })
 	y.kase.WakeAt = y.wakeAt()
 }

@@ -118,11 +118,7 @@ func (y *youth) destroy(r store.Registration) {
 	wasLive := r.IsLive()
 	y.remove(r)
 	y.kase.Ends = slices.DeleteFunc(y.kase.Ends, func(e store.RecentEnd) bool { return e.Registration == r.ID })
-	if !wasLive {
-		return
-	}
-	for _, o := range y.live {
-		y.emit(store.Event{Type: store.EventEnded, Recipient: o.Institution, Registration: o.ID, Subject: r.Institution,
-			Reason: EndUnjustified.String()})
+	if wasLive {
+		y.tellOthersEnded(r, EndUnjustified.String())
 	}
 }

@@ -213,9 +213,15 @@ func (y *youth) end(r store.Registration, reason store.EndReason) {
 	} else {
 		y.emit(store.Event{Type: store.EventEnded, Recipient: r.Institution, Registration: r.ID, Subject: r.Institution, Reason: reason.String()})
 	}
+	y.tellOthersEnded(r, reason.String())
+}
+
+// tellOthersEnded tells each live institution other than r's that r ended,
+// for reason.
+func (y *youth) tellOthersEnded(r store.Registration, reason string) {
 	for _, o := range y.live {
 		if o.Institution != r.Institution {
-			y.emit(store.Event{Type: store.EventEnded, Recipient: o.Institution, Registration: o.ID, Subject: r.Institution, Reason: reason.String()})
+			y.emit(store.Event{Type: store.EventEnded, Recipient: o.Institution, Registration: o.ID, Subject: r.Institution, Reason: reason})
 		}
 	}
 }
@@ -308,6 +314,7 @@ func (y *youth) finish() {
 	y.redecide(y.now)
 	y.announceCoordinator()
 	y.boundEvents()
+	y.schedule()
 	if !y.keepCase() {
 		// The case is the live state: without a live registration, a
 		// refresh window or held events there is nothing to keep (the
