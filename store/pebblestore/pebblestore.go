@@ -527,8 +527,8 @@ func (s *Store) read(youth []pseudonym.Pseudonym, view bool) (*tx, error) {
 		}
 		t.had |= 1 << i
 		if rec.hasCase {
-			if k := wakeKey(rec.kase.WakeAt, p); k != nil {
-				t.wakes = append(t.wakes, k)
+			if !view && !rec.kase.WakeAt.IsZero() { // only an update moves it
+				t.wakes = append(t.wakes, wakeKey(rec.kase.WakeAt, p))
 			}
 			if !t.hasCase {
 				t.kase, t.hasCase = rec.kase, true
@@ -678,24 +678,32 @@ func (t *tx) storedEnded(id store.ID) *store.Registration {
 	}
 	t.hist[id] = nil
 	for _, p := range t.youth {
-		v, closer, err := t.s.db.Get(historyKey(p, id))
-		if errors.Is(err, pebble.ErrNotFound) {
-			continue
-		}
-		if err != nil {
-			t.fail(fmt.Errorf("pebblestore: %w", err))
-			return nil
-		}
-		r, err := decodeRegistration(v)
-		closer.Close()
+		r, ok, err := readEnded(t.s.db, p, id)
 		if err != nil {
 			t.fail(err)
 			return nil
 		}
-		t.hist[id] = &r
-		return &r
+		if ok {
+			t.hist[id] = &r
+			return &r
+		}
 	}
 	return nil
+}
+
+// readEnded reads p's ended registration id through r; false if there is
+// none.
+func readEnded(r pebble.Reader, p pseudonym.Pseudonym, id store.ID) (store.Registration, bool, error) {
+	v, closer, err := r.Get(historyKey(p, id))
+	if errors.Is(err, pebble.ErrNotFound) {
+		return store.Registration{}, false, nil
+	}
+	if err != nil {
+		return store.Registration{}, false, fmt.Errorf("pebblestore: %w", err)
+	}
+	defer closer.Close()
+	reg, err := decodeRegistration(v)
+	return reg, err == nil, err
 }
 
 func (t *tx) History() []store.Registration {
@@ -1164,17 +1172,14 @@ func (s *Store) Registration(ctx context.Context, id store.ID) (store.Registrati
 	return endedByID(snap, p, id)
 }
 
-// endedByID reads p's ended registration id through r.
+// endedByID reads p's ended registration id through r, which the by-ID
+// index says is there.
 func endedByID(r pebble.Reader, p pseudonym.Pseudonym, id store.ID) (store.Registration, error) {
-	v, closer, err := r.Get(historyKey(p, id))
-	if errors.Is(err, pebble.ErrNotFound) {
-		return store.Registration{}, fmt.Errorf("pebblestore: id index points nowhere: %w", store.ErrCorrupt)
+	reg, ok, err := readEnded(r, p, id)
+	if err == nil && !ok {
+		err = fmt.Errorf("pebblestore: id index points nowhere: %w", store.ErrCorrupt)
 	}
-	if err != nil {
-		return store.Registration{}, fmt.Errorf("pebblestore: %w", err)
-	}
-	defer closer.Close()
-	return decodeRegistration(v)
+	return reg, err
 }
 
 // LastSeq implements store.DeliveryStore: recipient's published mark, up
