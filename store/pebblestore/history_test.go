@@ -1,8 +1,6 @@
 package pebblestore
 
 import (
-	"context"
-	"log/slog"
 	"testing"
 	"time"
 
@@ -12,10 +10,6 @@ import (
 	"github.com/vindex-nl/vindex/store"
 	"github.com/vindex-nl/vindex/store/storetest"
 )
-
-var bg = context.Background()
-
-func discard() *slog.Logger { return slog.New(slog.DiscardHandler) }
 
 // recordSize returns the size of p's youth record, 0 if there is none.
 func recordSize(t *testing.T, s *Store, p pseudonym.Pseudonym) int {

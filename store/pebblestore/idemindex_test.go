@@ -2,12 +2,10 @@ package pebblestore
 
 import (
 	"context"
-	"log/slog"
 	"testing"
 	"time"
 
 	"github.com/cockroachdb/pebble/v2"
-	"github.com/cockroachdb/pebble/v2/vfs"
 
 	"github.com/vindex-nl/vindex/crypto/pseudonym"
 	"github.com/vindex-nl/vindex/store"
@@ -34,11 +32,7 @@ func countPrefix(t *testing.T, s *Store, prefix byte) int {
 // or purged): none is left behind to name a registration or a key.
 func TestIdempotencyIndexesLeaveNothing(t *testing.T) {
 	ctx := context.Background()
-	s, err := Open("idem", &Options{FS: vfs.NewMem(), Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s := memStore(t)
 	y := []pseudonym.Pseudonym{{KeyID: 1}}
 	at := time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
 	a, b := store.NewID(), store.NewID()
@@ -79,11 +73,7 @@ func TestIdempotencyIndexesLeaveNothing(t *testing.T) {
 // found by a hash, and goes with its registration or by the purge.
 func TestClearIdempotencyKeysOfOldStores(t *testing.T) {
 	ctx := context.Background()
-	s, err := Open("old", &Options{FS: vfs.NewMem(), Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s := memStore(t)
 	y := []pseudonym.Pseudonym{{KeyID: 1}}
 	at := time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
 	a, b := store.NewID(), store.NewID()
@@ -101,7 +91,7 @@ func TestClearIdempotencyKeysOfOldStores(t *testing.T) {
 	}
 	old("ggd", "report-1", a)
 	old("school", "a key of exactly 28 bytes ..", b) // its record's key is as long as a hashed one's
-	err = s.Update(ctx, y, func(tx store.Tx) error {
+	err := s.Update(ctx, y, func(tx store.Tx) error {
 		for _, k := range []pseudonym.Pseudonym{storetest.IdemKey("ggd", "report-1"), storetest.IdemKey("school", "a key of exactly 28 bytes ..")} {
 			if _, ok := tx.Idempotency(k); ok {
 				t.Error("an old record found by a hash")

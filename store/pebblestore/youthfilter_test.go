@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"hash/maphash"
-	"log/slog"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -77,7 +76,7 @@ func TestYouthFilter(t *testing.T) {
 // before is found again.
 func TestYouthFilterAfterReopen(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "db")
-	s, err := Open(dir, &Options{Logger: slog.New(slog.DiscardHandler)})
+	s, err := Open(dir, &Options{Logger: discard()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -122,7 +121,7 @@ func TestYouthFilterAfterReopen(t *testing.T) {
 		t.Fatalf("live by key after an end: %v", got)
 	}
 	s.Close()
-	s, err = Open(dir, &Options{Logger: slog.New(slog.DiscardHandler)})
+	s, err = Open(dir, &Options{Logger: discard()})
 	if err != nil {
 		t.Fatal(err)
 	}
