@@ -328,8 +328,8 @@ func startBackground(c config, tokens *httpapi.Tokens, m *matcher.Matcher, metri
 		signal.Notify(hup, syscall.SIGHUP)
 		wg.Go(func() { reloadOnHUP(bg, hup, tokens, logger) })
 	}
-	wg.Go(func() { expireLoop(bg, m, c.ExpireInterval, logger) })
-	wg.Go(func() { summaryLoop(bg, m, summaryInterval, logger) })
+	wg.Go(func() { every(bg, c.ExpireInterval, func() { expire(bg, m, logger) }) })
+	wg.Go(func() { every(bg, summaryInterval, func() { sendHeld(bg, m, logger) }) })
 	wg.Go(func() { metrics.polls.Run(bg, logger) })
 	if worker != nil {
 		wg.Go(func() { worker.Run(bg) })
@@ -362,39 +362,34 @@ func reloadOnHUP(ctx context.Context, hup chan os.Signal, tokens *httpapi.Tokens
 // out at most this long after its hour is over.
 const summaryInterval = 30 * time.Second
 
-// summaryLoop sends the summaries of held events (matcher.SendHeld) every
-// interval until ctx ends.
-func summaryLoop(ctx context.Context, m *matcher.Matcher, every time.Duration, logger *slog.Logger) {
-	t := time.NewTicker(every)
+// every runs fn at once and then every interval until ctx ends.
+func every(ctx context.Context, interval time.Duration, fn func()) {
+	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
+		fn()
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-		}
-		if _, err := m.SendHeld(ctx); err != nil && ctx.Err() == nil {
-			logger.Error("summaries failed", slog.String("error", err.Error()))
 		}
 	}
 }
 
-// expireLoop runs the matcher's expiry at start and then every interval.
-func expireLoop(ctx context.Context, m *matcher.Matcher, every time.Duration, logger *slog.Logger) {
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		stats, err := m.ExpireDue(ctx)
-		switch {
-		case err != nil && ctx.Err() == nil:
-			logger.Error("expiry failed", slog.String("error", err.Error()))
-		case err == nil && stats != (matcher.ExpireStats{}):
-			logger.Info("expiry", slog.Int("ended", stats.Ended), slog.Int("purged", stats.Purged), slog.Int("idempotency", stats.Idempotency))
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
+// sendHeld sends the summaries of held events (matcher.SendHeld).
+func sendHeld(ctx context.Context, m *matcher.Matcher, logger *slog.Logger) {
+	if _, err := m.SendHeld(ctx); err != nil && ctx.Err() == nil {
+		logger.Error("summaries failed", slog.String("error", err.Error()))
+	}
+}
+
+// expire runs the matcher's expiry and logs what it did.
+func expire(ctx context.Context, m *matcher.Matcher, logger *slog.Logger) {
+	stats, err := m.ExpireDue(ctx)
+	switch {
+	case err != nil && ctx.Err() == nil:
+		logger.Error("expiry failed", slog.String("error", err.Error()))
+	case err == nil && stats != (matcher.ExpireStats{}):
+		logger.Info("expiry", slog.Int("ended", stats.Ended), slog.Int("purged", stats.Purged), slog.Int("idempotency", stats.Idempotency))
 	}
 }
