@@ -244,9 +244,7 @@ func (h *HotResult) measure(ctx context.Context, t Target, c Config, pop *target
 	}
 	h.Without = float64(done[0]) / took[0].Seconds()
 	h.With = float64(done[1]) / took[1].Seconds()
-	if h.Without > 0 {
-		h.Ratio = h.With / h.Without
-	}
+	h.Ratio = ratio(h.With, h.Without)
 	return r, nil
 }
 

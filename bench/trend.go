@@ -85,6 +85,7 @@ func trendOf(series []Sample, interval time.Duration) *Trend {
 // below MinTrendRatio times that at its start.
 func (t *Trend) Declined() bool { return t != nil && t.Ratio < MinTrendRatio }
 
+// ratio is a / b, or 0 if b is 0.
 func ratio(a, b float64) float64 {
 	if b == 0 {
 		return 0
