@@ -3,6 +3,7 @@ package bench
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
@@ -92,6 +93,14 @@ func (e *ProblemError) Code() string {
 // call sends body (a GET if it is nil) to path as inst and decodes the
 // answer into out.
 func (t *HTTPS) call(ctx context.Context, inst, path string, body any, out any) (int, error) {
+	return t.callKeyed(ctx, inst, path, "", body, out)
+}
+
+// callKeyed is call with an Idempotency-Key header if key is not empty.
+// Such a request is one Go's client sends again by itself when a kept-alive
+// connection turns out to have been closed by the server as the request
+// went out, as a client system that follows the API's advice does.
+func (t *HTTPS) callKeyed(ctx context.Context, inst, path, key string, body any, out any) (int, error) {
 	method, rd := http.MethodGet, io.Reader(nil)
 	if body != nil {
 		b, err := json.Marshal(body)
@@ -108,6 +117,9 @@ func (t *HTTPS) call(ctx context.Context, inst, path string, body any, out any) 
 		req.Header.Set("Content-Type", "application/json")
 	}
 	req.Header.Set("Authorization", "Bearer "+t.tokens[inst])
+	if key != "" {
+		req.Header.Set("Idempotency-Key", key)
+	}
 	resp, err := t.client.Do(req)
 	if err != nil {
 		return 0, err
@@ -147,7 +159,9 @@ func (t *HTTPS) Register(ctx context.Context, inst string, y Youth) (Outcome, er
 	if target.IsSignal(inst) {
 		body["kind"], body["code"] = "signal", target.SignalCode
 	}
-	_, err := t.call(ctx, inst, "/v1/registrations", body, &res)
+	// Every report carries a key of its own (as a client system's should:
+	// a retry then answers the first result instead of reporting twice).
+	_, err := t.callKeyed(ctx, inst, "/v1/registrations", rand.Text(), body, &res)
 	if err != nil {
 		return 0, err
 	}

@@ -157,7 +157,7 @@ func TestBenchAbuseOverHTTPS(t *testing.T) {
 	r := readReport(t, filepath.Join(dir, "rep"))
 	x := r.Results[0]
 	if x.Failed() != 0 || x.Ops != 3500 {
-		t.Fatalf("valid traffic: %d ops, errors %v (%v)", x.Ops, x.Errors, x.ErrorExamples)
+		t.Fatalf("valid traffic: %d ops, errors %v (%v); the server's warnings:\n%s", x.Ops, x.Errors, x.ErrorExamples, warnings(p.stderr.String()))
 	}
 	got := map[string]bench.AbuseResult{}
 	for _, a := range x.Abuse {
@@ -193,4 +193,16 @@ func TestBenchAbuseOverHTTPS(t *testing.T) {
 		t.Errorf("scrapes of the metrics listener: %+v, %d failed", x.Abuse, x.Failed())
 	}
 	p.stop(t)
+}
+
+// warnings are the lines of a server's log above info level, for a failing
+// test's message.
+func warnings(log string) string {
+	var b strings.Builder
+	for line := range strings.Lines(log) {
+		if !strings.Contains(line, "level=INFO") && !strings.Contains(line, "level=DEBUG") {
+			b.WriteString(line)
+		}
+	}
+	return b.String()
 }
