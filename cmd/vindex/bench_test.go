@@ -200,7 +200,7 @@ func TestBenchAbuseOverHTTPS(t *testing.T) {
 func warnings(log string) string {
 	var b strings.Builder
 	for line := range strings.Lines(log) {
-		if !strings.Contains(line, "level=INFO") && !strings.Contains(line, "level=DEBUG") {
+		if !strings.Contains(line, `"level":"INFO"`) && !strings.Contains(line, `"level":"DEBUG"`) {
 			b.WriteString(line)
 		}
 	}
