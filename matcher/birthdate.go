@@ -39,6 +39,13 @@ func (m *Matcher) endAgeDay(bd identity.BirthDate) time.Time {
 	return birthMonth(bd).AddDate(m.limits.endAge, 0, 0)
 }
 
+// destroyDay returns the day from which nothing of the youth may be kept,
+// whatever the covenant's end age: the first day of the month in which it
+// turns 23 (Jeugdwet art. 7.1.4.5).
+func destroyDay(bd identity.BirthDate) time.Time {
+	return birthMonth(bd).AddDate(legalEndAge, 0, 0)
+}
+
 // checkBirthDate returns the youth's age today, counted by month: one that
 // has a birth date, not after today, and whose registrations would not
 // already have ended for its age (a report from the first day of the month

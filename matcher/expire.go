@@ -16,10 +16,14 @@ type ExpireStats struct {
 
 // ExpireDue ends every live registration whose end day has come (its own end
 // date, the maximum duration, or the first day of the month in which the
-// youth reaches the end age) and purges every ended
-// registration whose retention period is over, and forgets idempotency keys
-// older than the idempotency window. Run it at least daily; it is
-// safe to run concurrently with everything else and to run again after an
+// youth reaches the end age), purges every ended registration whose
+// archive term is over, destroys everything of a youth from the first day
+// of the month in which it turns 23 (live registrations end and are
+// destroyed in the same write, the archived ones with them: Jeugdwet art.
+// 7.1.4.5), and forgets idempotency keys older than the idempotency
+// window. Run it at least hourly (vindex serve does): what is due is gone
+// at most one interval after 00:00 UTC of its day. It is safe to run
+// concurrently with everything else and to run again after an
 // interruption.
 func (m *Matcher) ExpireDue(ctx context.Context) (ExpireStats, error) {
 	var st ExpireStats
@@ -36,6 +40,7 @@ func (m *Matcher) ExpireDue(ctx context.Context) (ExpireStats, error) {
 			err := m.updateByID(ctx, d.ID, now, func(y *youth) error {
 				// begin has already ended what is due today.
 				st.Ended += len(y.endedNow)
+				st.Purged += y.destroyedNow
 				progress += len(y.endedNow)
 				if reg := y.byID(d.ID); reg != nil && !reg.IsLive() && !y.endedNow[reg.ID] &&
 					!reg.PurgeOn.IsZero() && !today.Before(reg.PurgeOn) {

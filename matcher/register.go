@@ -372,6 +372,7 @@ func (m *Matcher) report(ctx context.Context, y *youth, actor Actor, r Registrat
 	reg.Contact = r.Contact
 	reg.UpdatedAt = y.now
 	reg.EndsOn = m.endsOn(y.today, r.EndsOn, r.BirthDate)
+	reg.DestroyOn = destroyDay(r.BirthDate)
 	// A new reference replaces the one on file; a refresh without one
 	// keeps it, sealed anew (under the primary key, if it was rotated).
 	res.ClientRef = r.ClientRef

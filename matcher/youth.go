@@ -31,6 +31,7 @@ type youth struct {
 	prevCoordinator string
 	noCoordinator   string
 	endedNow        map[store.ID]bool
+	destroyedNow    int // of endedNow, destroyed at once (their destroy day came)
 	revived         bool // a report revived the registration its institution had just ended
 	events          []store.Event
 	finished        bool
@@ -150,15 +151,22 @@ func (y *youth) relive() {
 	}
 }
 
-// expire ends the live registrations whose end day has come.
+// expire ends the live registrations whose end day has come, and destroys
+// at once those that end on their destroy day (the youth turns 23: nothing
+// of it goes to the archive).
 func (y *youth) expire() {
 	for _, r := range slices.Clone(y.live) {
-		if !r.EndsOn.IsZero() && !y.today.Before(r.EndsOn) {
-			y.end(r, store.EndedByExpiry)
-			if y.endedNow == nil {
-				y.endedNow = make(map[store.ID]bool)
-			}
-			y.endedNow[r.ID] = true
+		if r.EndsOn.IsZero() || y.today.Before(r.EndsOn) {
+			continue
+		}
+		y.end(r, store.EndedByExpiry)
+		if y.endedNow == nil {
+			y.endedNow = make(map[store.ID]bool)
+		}
+		y.endedNow[r.ID] = true
+		if ended := y.byID(r.ID); ended != nil && !y.today.Before(ended.PurgeOn) {
+			y.remove(*ended)
+			y.destroyedNow++
 		}
 	}
 }
@@ -233,13 +241,17 @@ func (y *youth) endSilently(r store.Registration, reason store.EndReason) {
 	r.EndedAt = y.now
 	r.EndReason = reason
 	r.PurgeOn = y.today.AddDate(0, 0, y.m.limits.retention)
+	if !r.DestroyOn.IsZero() && r.DestroyOn.Before(r.PurgeOn) {
+		r.PurgeOn = r.DestroyOn
+	}
 	y.put(r)
 }
 
-// remove deletes a registration outright, and the idempotency records of
-// the reports that made it.
+// remove deletes a registration outright, the idempotency records of the
+// reports that made it, and its refresh window.
 func (y *youth) remove(r store.Registration) {
 	y.tx.DeleteIdempotencyOf(r.ID)
+	y.kase.Ends = slices.DeleteFunc(y.kase.Ends, func(e store.RecentEnd) bool { return e.Registration == r.ID })
 	y.regs = slices.DeleteFunc(y.regs, func(o store.Registration) bool { return o.ID == r.ID })
 	y.tx.Delete(r.ID)
 	y.relive()

@@ -88,8 +88,10 @@ type Limits struct {
 	// EndAge at which a youth's registrations end (on the first day of
 	// the month of that birthday); default and legal maximum 23.
 	EndAge int
-	// RetentionDays an ended registration is kept for accountability
-	// before it is purged; default 1825 (five years, as MULTIsignaal).
+	// RetentionDays an ended registration is kept in the archive before
+	// it is destroyed; default and legal maximum 1825 (five years: the
+	// covenant's archive_years times 365, or its retention_days). Never
+	// past the youth's 23rd birthday, whatever the term.
 	RetentionDays int
 }
 
@@ -231,6 +233,7 @@ type rawCovenant struct {
 type rawLimits struct {
 	MaxYears      *int `yaml:"max_years"`
 	EndAge        *int `yaml:"end_age"`
+	ArchiveYears  *int `yaml:"archive_years"`
 	RetentionDays *int `yaml:"retention_days"`
 }
 
@@ -496,7 +499,15 @@ func (b *builder) limits(l *rawLimits) {
 	}
 	b.limit(l.MaxYears, 1, 2, &b.c.Limits.MaxYears, "limits.max_years must be 1 or 2: the law (Jeugdwet art. 7.1.4.5) allows at most 2")
 	b.limit(l.EndAge, 12, 23, &b.c.Limits.EndAge, "limits.end_age must be from 12 to 23: the law allows at most 23")
-	b.limit(l.RetentionDays, 1, 20*365, &b.c.Limits.RetentionDays, "limits.retention_days must be from 1 to 7300")
+	if l.ArchiveYears != nil && l.RetentionDays != nil {
+		b.fail(b.li.limits, "limits: give archive_years or retention_days, not both")
+		return
+	}
+	if y := l.ArchiveYears; y != nil {
+		days := *y * 365
+		b.limit(&days, 365, 5*365, &b.c.Limits.RetentionDays, "limits.archive_years must be from 1 to 5: the archive is kept at most five years")
+	}
+	b.limit(l.RetentionDays, 1, 5*365, &b.c.Limits.RetentionDays, "limits.retention_days must be from 1 to 1825: the archive is kept at most five years")
 }
 
 // limit sets *dst to *v if v is given and within [lo, hi]; outside, it

@@ -213,6 +213,26 @@ func TestLimitsDefaultToTheLaw(t *testing.T) {
 	}
 }
 
+// TestArchiveTerm: a covenant sets the archive term in years or in days,
+// at most five years either way.
+func TestArchiveTerm(t *testing.T) {
+	for _, tc := range []struct {
+		limits string
+		days   int
+	}{
+		{"{archive_years: 3}", 3 * 365},
+		{"{archive_years: 5}", 1825},
+		{"{retention_days: 400}", 400},
+		{"{max_years: 1}", 1825},
+	} {
+		src := "name: x\nlimits: " + tc.limits + "\ninstitutions: [{id: a, name: A, type: ggd, may_coordinate: true}]\nrules: [{name: r, assign: {any: true}}]\n"
+		cov, err := rules.Load(strings.NewReader(src), "x.yaml")
+		if err != nil || cov.Limits.RetentionDays != tc.days {
+			t.Errorf("%s: %d days, %v; want %d", tc.limits, cov.Limits.RetentionDays, err, tc.days)
+		}
+	}
+}
+
 func Example() {
 	cov, err := rules.LoadFile("../examples/covenant-groningen.yaml")
 	if err != nil {

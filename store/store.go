@@ -362,8 +362,15 @@ type Registration struct {
 	EndedAt   time.Time
 	EndReason EndReason
 	// PurgeOn is the civil day from which an ended registration may be
-	// purged; zero while live.
+	// purged; zero while live. Never after DestroyOn.
 	PurgeOn time.Time
+	// DestroyOn is the civil day from which nothing of the registration
+	// may be kept, whatever its state: the first day of the month in
+	// which the youth turns 23 (Jeugdwet art. 7.1.4.5; counted by month,
+	// as EndsOn is, so it says no more of the birth date than its month,
+	// which EndsOn and Case.Age already do). Zero for a registration made
+	// before it was recorded.
+	DestroyOn time.Time
 	// ClientRef is the institution's own reference for the youth, sealed
 	// (see crypto/clientref): ciphertext only, bound to this registration
 	// and institution. Nil if the institution gave none.

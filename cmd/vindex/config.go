@@ -188,7 +188,7 @@ func bind(fs *flag.FlagSet, c *config) {
 	fs.StringVar(&c.Deployment, "deployment", c.Deployment, "deployment `name` the keyset is bound to (associated data of its wrapping)")
 	fs.Int64Var(&c.MaxBodyBytes, "max-body-bytes", c.MaxBodyBytes, "largest request body in `bytes`")
 	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "`level` of the JSON log on standard error: debug, info, warn or error")
-	fs.DurationVar(&c.ExpireInterval, "expire-interval", c.ExpireInterval, "how often registrations past their end day are ended and old ones purged")
+	fs.DurationVar(&c.ExpireInterval, "expire-interval", c.ExpireInterval, "how often registrations past their end day are ended, the archive past its term and everything of youths of 23 destroyed (1m to 1h)")
 	fs.IntVar(&c.EventsPerHour, "events-per-hour", c.EventsPerHour, "most `events` about one youth an institution is told in an hour; the rest are summed up in one summary event when the hour is over")
 	fs.DurationVar(&c.RefreshWindow, "refresh-window", c.RefreshWindow, "how long after an institution ended its own registration a new report of it revives that registration (a refresh, not a new match); 0: never")
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", c.ShutdownTimeout, "how long in-flight requests may take to finish on SIGINT or SIGTERM")
@@ -425,8 +425,11 @@ func (c *config) validate() error {
 	default:
 		errs = append(errs, fmt.Errorf("log_level: %q is not debug, info, warn or error", c.LogLevel))
 	}
-	if c.ExpireInterval < time.Minute {
-		errs = append(errs, errors.New("expire_interval: at least 1m"))
+	if c.ExpireInterval < time.Minute || c.ExpireInterval > time.Hour {
+		// At most an hour: what the law says must be destroyed on a day
+		// (the 23rd birthday, the end of the archive term) is gone at
+		// most one interval after that day began.
+		errs = append(errs, errors.New("expire_interval: from 1m to 1h"))
 	}
 	if c.EventsPerHour < 1 {
 		errs = append(errs, errors.New("events_per_hour: at least 1"))

@@ -21,6 +21,7 @@ const (
 	youthV1 = 1
 	regV1   = 1
 	regV2   = 2 // regV1 + a sealed client reference
+	regV3   = 3 // regV1 + the destroy day + a client reference (maybe empty)
 	caseV1  = 1
 	caseV2  = 2 // caseV1 + a birth-date check value
 	caseV3  = 3 // caseV2 (the check value may be zero) + recent ends, notices and a wake time
@@ -222,13 +223,17 @@ func (d *dec) version(want byte) {
 	}
 }
 
-// encodeRegistration writes regV1, or regV2 when the registration has a
-// sealed client reference: a record without one keeps the older encoding, so
-// each registration has exactly one encoding.
+// encodeRegistration writes regV3 when the registration has a destroy day,
+// else regV2 when it has a sealed client reference, else regV1: a record
+// without the newer fields keeps the older encoding, so each registration
+// has exactly one encoding.
 func encodeRegistration(dst []byte, r *store.Registration) []byte {
 	e := enc{b: dst}
 	v := byte(regV1)
-	if len(r.ClientRef) > 0 {
+	switch {
+	case !r.DestroyOn.IsZero():
+		v = regV3
+	case len(r.ClientRef) > 0:
 		v = regV2
 	}
 	e.byte(v)
@@ -249,7 +254,11 @@ func encodeRegistration(dst []byte, r *store.Registration) []byte {
 	e.time(r.EndedAt)
 	e.byte(byte(r.EndReason))
 	e.day(r.PurgeOn)
-	if v == regV2 {
+	switch v {
+	case regV2:
+		e.bytes(r.ClientRef)
+	case regV3:
+		e.day(r.DestroyOn)
 		e.bytes(r.ClientRef)
 	}
 	return e.b
@@ -258,7 +267,7 @@ func encodeRegistration(dst []byte, r *store.Registration) []byte {
 func decodeRegistration(b []byte) (store.Registration, error) {
 	d := dec{b: b}
 	var r store.Registration
-	v := d.versions(regV1, regV2)
+	v := d.versions(regV1, regV2, regV3)
 	r.ID = d.id()
 	r.Youth = d.pseudonym()
 	r.Institution = d.str()
@@ -276,9 +285,17 @@ func decodeRegistration(b []byte) (store.Registration, error) {
 	r.EndedAt = d.time()
 	r.EndReason = store.EndReason(d.byte())
 	r.PurgeOn = d.day()
-	if v == regV2 {
+	switch v {
+	case regV2:
 		if r.ClientRef = d.bytes(); d.err == nil && len(r.ClientRef) == 0 {
 			d.err = fmt.Errorf("%w: empty client reference", store.ErrCorrupt)
+		}
+	case regV3:
+		if r.DestroyOn = d.day(); d.err == nil && r.DestroyOn.IsZero() {
+			d.err = fmt.Errorf("%w: a version 3 registration without a destroy day", store.ErrCorrupt)
+		}
+		if r.ClientRef = d.bytes(); len(r.ClientRef) == 0 {
+			r.ClientRef = nil
 		}
 	}
 	if err := d.done(); err != nil {

@@ -33,6 +33,17 @@ func withClientRef() store.Registration {
 	return r
 }
 
+// withDestroyDay is a registration with the day the youth turns 23, and
+// with a client reference or without.
+func withDestroyDay(ref bool) store.Registration {
+	r := sampleRegistration()
+	if ref {
+		r = withClientRef()
+	}
+	r.DestroyOn = time.Date(2031, 5, 1, 0, 0, 0, 0, time.UTC)
+	return r
+}
+
 func TestRegistrationRoundTrip(t *testing.T) {
 	for _, tc := range []struct {
 		r       store.Registration
@@ -41,6 +52,8 @@ func TestRegistrationRoundTrip(t *testing.T) {
 		{sampleRegistration(), regV1},
 		{store.Registration{ID: store.NewID()}, regV1},
 		{withClientRef(), regV2},
+		{withDestroyDay(false), regV3},
+		{withDestroyDay(true), regV3},
 	} {
 		b := encodeRegistration(nil, &tc.r)
 		if b[0] != tc.version {
