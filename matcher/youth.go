@@ -31,7 +31,7 @@ type youth struct {
 	prevCoordinator string
 	noCoordinator   string
 	endedNow        map[store.ID]bool
-	destroyedNow    int // of endedNow, destroyed at once (their destroy day came)
+	destroyedNow    int  // of endedNow, destroyed at once (their destroy day came)
 	revived         bool // a report revived the registration its institution had just ended
 	events          []store.Event
 	finished        bool
