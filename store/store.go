@@ -672,6 +672,17 @@ func RefKeyID(sealed []byte) (id uint32, ok bool) {
 	return binary.BigEndian.Uint32(sealed[1:5]), true
 }
 
+// Compacter rewrites a store's files so that deleted records are gone from
+// them: a destroyed registration must not stay readable on disk below its
+// deletion (Jeugdwet art. 7.1.4.5: destroyed, not just hidden).
+type Compacter interface {
+	// Compact rewrites every file that may still hold the bytes of a
+	// deleted record, blocking until done. It is safe for concurrent use
+	// with every other method, and costs a read and a write of the whole
+	// store: run it daily, not per deletion.
+	Compact(ctx context.Context) error
+}
+
 // Checker tells whether the store can still commit, for a readiness probe.
 type Checker interface {
 	// Check returns nil if the store takes writes now, ErrClosed after

@@ -46,6 +46,7 @@ type config struct {
 	MaxBodyBytes    int64         `yaml:"max_body_bytes"`
 	LogLevel        string        `yaml:"log_level"`
 	ExpireInterval  time.Duration `yaml:"expire_interval"`
+	CompactInterval time.Duration `yaml:"compact_interval"`
 	EventsPerHour   int           `yaml:"events_per_hour"`
 	RefreshWindow   time.Duration `yaml:"refresh_window"`
 	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
@@ -143,6 +144,7 @@ func defaults(dev bool) config {
 		MaxBodyBytes:    16 << 10,
 		LogLevel:        "info",
 		ExpireInterval:  time.Hour,
+		CompactInterval: 24 * time.Hour,
 		EventsPerHour:   matcher.DefaultEventsPerHour,
 		RefreshWindow:   matcher.DefaultRefreshWindow,
 		ShutdownTimeout: 30 * time.Second,
@@ -189,6 +191,7 @@ func bind(fs *flag.FlagSet, c *config) {
 	fs.Int64Var(&c.MaxBodyBytes, "max-body-bytes", c.MaxBodyBytes, "largest request body in `bytes`")
 	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "`level` of the JSON log on standard error: debug, info, warn or error")
 	fs.DurationVar(&c.ExpireInterval, "expire-interval", c.ExpireInterval, "how often registrations past their end day are ended, the archive past its term and everything of youths of 23 destroyed (1m to 1h)")
+	fs.DurationVar(&c.CompactInterval, "compact-interval", c.CompactInterval, "how often the store's files are rewritten so that destroyed records are gone from the disk too (1h to 168h)")
 	fs.IntVar(&c.EventsPerHour, "events-per-hour", c.EventsPerHour, "most `events` about one youth an institution is told in an hour; the rest are summed up in one summary event when the hour is over")
 	fs.DurationVar(&c.RefreshWindow, "refresh-window", c.RefreshWindow, "how long after an institution ended its own registration a new report of it revives that registration (a refresh, not a new match); 0: never")
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", c.ShutdownTimeout, "how long in-flight requests may take to finish on SIGINT or SIGTERM")
@@ -430,6 +433,9 @@ func (c *config) validate() error {
 		// (the 23rd birthday, the end of the archive term) is gone at
 		// most one interval after that day began.
 		errs = append(errs, errors.New("expire_interval: from 1m to 1h"))
+	}
+	if c.CompactInterval < time.Hour || c.CompactInterval > 7*24*time.Hour {
+		errs = append(errs, errors.New("compact_interval: from 1h to 168h"))
 	}
 	if c.EventsPerHour < 1 {
 		errs = append(errs, errors.New("events_per_hour: at least 1"))

@@ -24,6 +24,7 @@ import (
 	"github.com/vindex-nl/vindex/matcher"
 	"github.com/vindex-nl/vindex/notify"
 	"github.com/vindex-nl/vindex/rules"
+	"github.com/vindex-nl/vindex/store"
 )
 
 const serveUsage = `Usage: vindex serve [--dev] [--config FILE] [flags]
@@ -118,7 +119,7 @@ func run(ctx context.Context, c config, stdout io.Writer, logger *slog.Logger) e
 	if err != nil {
 		return err
 	}
-	stopBackground := startBackground(c, tokens, m, metrics, worker, logger)
+	stopBackground := startBackground(c, tokens, m, st, metrics, worker, logger)
 	logger.Info("serving", slog.String("addr", l.addr), slog.String("covenant", cov.Name),
 		slog.Int("institutions", len(cov.Institutions)), slog.Bool("mtls", tlsConf.ClientCAs != nil), slog.Bool("tokens", tokens != nil),
 		slog.Int("keys", len(ps.KeyIDs())))
@@ -319,7 +320,7 @@ func (l *listeners) shutdown(timeout time.Duration) error {
 // (on a timer and on SIGHUP, which it handles from now on), expiry, the
 // poll backlog's counting and delivery. The function it returns stops them
 // and waits until they have.
-func startBackground(c config, tokens *httpapi.Tokens, m *matcher.Matcher, metrics *serveMetrics, worker *notify.Worker, logger *slog.Logger) (stop func()) {
+func startBackground(c config, tokens *httpapi.Tokens, m *matcher.Matcher, st store.Compacter, metrics *serveMetrics, worker *notify.Worker, logger *slog.Logger) (stop func()) {
 	bg, stopBG := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	if tokens != nil {
@@ -330,6 +331,7 @@ func startBackground(c config, tokens *httpapi.Tokens, m *matcher.Matcher, metri
 	}
 	wg.Go(func() { every(bg, c.ExpireInterval, func() { expire(bg, m, logger) }) })
 	wg.Go(func() { every(bg, summaryInterval, func() { sendHeld(bg, m, logger) }) })
+	wg.Go(func() { compactEvery(bg, c.CompactInterval, st, logger) })
 	wg.Go(func() { metrics.polls.Run(bg, logger) })
 	if worker != nil {
 		wg.Go(func() { worker.Run(bg) })
@@ -380,6 +382,29 @@ func every(ctx context.Context, interval time.Duration, fn func()) {
 func sendHeld(ctx context.Context, m *matcher.Matcher, logger *slog.Logger) {
 	if _, err := m.SendHeld(ctx); err != nil && ctx.Err() == nil {
 		logger.Error("summaries failed", slog.String("error", err.Error()))
+	}
+}
+
+// compactEvery compacts st every interval (not at start) until ctx ends,
+// so that what the expiry, a death or an objection destroyed is gone from
+// the disk within a day (see pebblestore.Store.Compact).
+func compactEvery(ctx context.Context, interval time.Duration, st store.Compacter, logger *slog.Logger) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		start := time.Now()
+		if err := st.Compact(ctx); err != nil {
+			if ctx.Err() == nil {
+				logger.Error("compaction failed", slog.String("error", err.Error()))
+			}
+			continue
+		}
+		logger.Info("compaction", slog.Duration("took", time.Since(start)))
 	}
 }
 

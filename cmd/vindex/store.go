@@ -17,7 +17,8 @@ import (
 // backend is what the commands need of the store: the contract, the
 // delivery state beside the outbox (serve's delivery worker, outbox,
 // import --notify=false), the key-use counts (keys status and retire,
-// serve's /metrics) and the write check (serve's /readyz). openStore opens
+// serve's /metrics), the write check (serve's /readyz) and the compaction
+// (serve's daily one). openStore opens
 // a pebblestore; any backend that implements these, and passes
 // store/storetest, would do.
 type backend interface {
@@ -25,6 +26,7 @@ type backend interface {
 	store.DeliveryStore
 	store.KeyUse
 	store.Checker
+	store.Compacter
 	// Collector supplies the backend's own metrics.
 	Collector() prometheus.Collector
 }

@@ -61,6 +61,9 @@ func (n Needles) Day(name string, day time.Time) {
 	n[name] = out
 }
 
+// Bytes adds a byte string to look for as it is (a pseudonym, a key).
+func (n Needles) Bytes(name string, b []byte) { n[name] = [][]byte{bytes.Clone(b)} }
+
 // Scan returns a line for each needle form found in b; where names b.
 func (n Needles) Scan(where string, b []byte) []string {
 	var found []string

@@ -143,6 +143,12 @@ func Open(dir string, o *Options) (*Store, error) {
 		Cache:        cache,
 		Logger:       slogLogger{l: opts.Logger},
 		MemTableSize: opts.MemTableSize,
+		// The manifest names the first and last key of every table it
+		// ever listed, a youth's pseudonym among them; a small limit lets
+		// it be rewritten (keeping only the tables there are) once the
+		// edits since its last rewrite list as many tables as there are,
+		// as after Compact, instead of after 128 MiB of edits.
+		MaxManifestFileSize: 64 << 10,
 	}
 	// Bloom filters let a point read of a youth never seen (most reports)
 	// skip every table that cannot hold it.
@@ -250,6 +256,29 @@ func (s *Store) Close() error {
 	}
 	if err := s.db.Close(); err != nil {
 		return fmt.Errorf("pebblestore: close: %w", err)
+	}
+	return nil
+}
+
+// Compact writes what is in memory to the store's files and rewrites them
+// whole, so that what was deleted (destroyed registrations, a dead youth's
+// records, purged archives) no longer lies in a file below its deletion:
+// until a compaction reaches it, a deleted record's bytes stay in the
+// files that held it. It blocks until done, reading and writing every
+// file once, and may run while the store serves (writes go on meanwhile).
+// The write-ahead log of the deletions themselves holds their keys until
+// the log is reused or the store is next opened, which removes the logs
+// it no longer needs.
+func (s *Store) Compact(ctx context.Context) error {
+	if err := s.enter(); err != nil {
+		return err
+	}
+	defer s.leave()
+	if err := s.db.Flush(); err != nil {
+		return fmt.Errorf("pebblestore: compact: %w", err)
+	}
+	if err := s.db.Compact(ctx, []byte{0}, []byte{0xff, 0xff}, true); err != nil {
+		return fmt.Errorf("pebblestore: compact: %w", err)
 	}
 	return nil
 }
