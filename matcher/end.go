@@ -3,7 +3,6 @@ package matcher
 import (
 	"context"
 	"log/slog"
-	"slices"
 	"time"
 
 	"github.com/vindex-nl/vindex/store"
@@ -117,7 +116,6 @@ func (m *Matcher) End(ctx context.Context, actor Actor, id ID, on time.Time, rea
 func (y *youth) destroy(r store.Registration) {
 	wasLive := r.IsLive()
 	y.remove(r)
-	y.kase.Ends = slices.DeleteFunc(y.kase.Ends, func(e store.RecentEnd) bool { return e.Registration == r.ID })
 	if wasLive {
 		y.tellOthersEnded(r, EndUnjustified.String())
 	}
