@@ -159,11 +159,14 @@ func (m *Matcher) object(ctx context.Context, actor Actor, inst rules.Institutio
 // checkScope refuses the zero scope and an institution the covenant does
 // not list.
 func (m *Matcher) checkScope(s ObjectionScope) error {
-	if s.all {
+	switch {
+	case s.all:
 		return nil
+	case s.institution == "":
+		return fieldErr("scope", ErrObjectionScope)
 	}
 	if _, ok := m.cov.Institution(s.institution); !ok {
-		return fieldErr("scope", ErrObjectionScope)
+		return fieldErr("institution", ErrObjectionScope)
 	}
 	return nil
 }
