@@ -114,7 +114,11 @@ func TestObjectionIsNoOracle(t *testing.T) {
 // and a caller that is not a municipality is forbidden.
 func TestObjectionBadInput(t *testing.T) {
 	e := newEnv(t)
-	with := func(f func(*httpapi.ObjectionRequest)) httpapi.ObjectionRequest { r := objection(t, 1); f(&r); return r }
+	with := func(f func(*httpapi.ObjectionRequest)) httpapi.ObjectionRequest {
+		r := objection(t, 1)
+		f(&r)
+		return r
+	}
 	for _, c := range []struct {
 		name   string
 		who    as
