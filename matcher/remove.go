@@ -34,7 +34,8 @@ func (r RemoveReason) String() string {
 
 // Remove deletes a registration outright (a hard delete) and leaves an audit
 // event in the outbox for the remover and for the registration's
-// institution. The coordinator of the youth's case may remove a wrong
+// institution; the other institutions still involved are told if it was
+// live (an archived registration is none of their business). The coordinator of the youth's case may remove a wrong
 // registration while it is live (an ended one answers ErrNotFound); a municipality (an institution of type gemeente serving the
 // registration's municipality) may remove one after an upheld objection.
 //
