@@ -33,7 +33,8 @@
 //
 // There is no anonymous access. An institution acts only on its own
 // registrations; closing a case and removing a wrong registration need the
-// coordinator role for that case; removal after an upheld objection and
+// coordinator role for that case; removal after an upheld objection (of
+// one registration, or of a youth's by BSN: POST /v1/objections) and
 // recording a death need the municipality role. The matcher enforces these
 // rules; the handler only maps its errors to statuses.
 //
@@ -189,6 +190,7 @@ func (h *Handler) routes() []route {
 		{"POST", "/v1/lookups", h.api(rules.RateLookups, h.lookup)},
 		{"POST", "/v1/cases/close", h.api(rules.RateChanges, h.youthVerb(h.m.CloseCase))},
 		{"POST", "/v1/deaths", h.api(rules.RateChanges, h.youthVerb(h.m.RecordDeath))},
+		{"POST", "/v1/objections", h.api(rules.RateChanges, h.object)},
 		{"GET", "/v1/events", h.api(rules.RateEvents, h.events)},
 		{"GET", "/healthz", func(w http.ResponseWriter, r *http.Request) {
 			writeJSON(w, http.StatusOK, Health{Status: "ok"})

@@ -44,6 +44,8 @@ func TestCanaryOverHTTP(t *testing.T) {
 			e.do(byCert(wij), "POST", "/v1/cases/close", httpapi.BSNRequest{BSN: s.BSN})
 		case 2:
 			e.do(byToken(municipality), "POST", "/v1/deaths", httpapi.BSNRequest{BSN: s.BSN})
+		case 3:
+			e.do(byToken(municipality), "POST", "/v1/objections", httpapi.ObjectionRequest{BSN: s.BSN, BirthDate: bd, Scope: httpapi.ScopeAll})
 		}
 		e.do(byToken(school), "GET", "/v1/events", nil)
 	}

@@ -28,6 +28,7 @@ func TestEveryOperationIsChecked(t *testing.T) {
 	e.do(byToken(municipality), "DELETE", "/v1/registrations/"+x.ID+"?reason=objection", nil)
 	e.do(byCert(wij), "POST", "/v1/cases/close", httpapi.BSNRequest{BSN: bsn(t, 1)})
 	e.do(byToken(municipality), "POST", "/v1/deaths", httpapi.BSNRequest{BSN: bsn(t, 2)})
+	e.do(byToken(municipality), "POST", "/v1/objections", httpapi.ObjectionRequest{BSN: bsn(t, 1), BirthDate: "2014-05-17", Scope: httpapi.ScopeAll})
 	for _, p := range []string{"/healthz", "/readyz", "/openapi.yaml"} {
 		if r := e.do(anonymous, "GET", p, nil); r.status != 200 {
 			t.Fatalf("%s: %d", p, r.status)

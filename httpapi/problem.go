@@ -49,6 +49,7 @@ const (
 	CodeIdempotencyReused     = "idempotency_key_reused"
 	CodeBirthDateMismatch     = "birth_date_mismatch"
 	CodeInvalidReason         = "invalid_reason"
+	CodeInvalidScope          = "invalid_scope"
 	CodeInvalidClientRef      = "invalid_client_ref"
 	CodeClientRefIdentity     = "client_ref_identifies_youth"
 	CodeFieldIdentifiesYouth  = "field_identifies_youth"
@@ -121,6 +122,7 @@ var fieldCodes = []struct {
 	{matcher.ErrIdempotencyReuse, http.StatusConflict, CodeIdempotencyReused},
 	{matcher.ErrBirthDateMismatch, http.StatusConflict, CodeBirthDateMismatch},
 	{matcher.ErrRemoveReason, http.StatusBadRequest, CodeInvalidReason},
+	{matcher.ErrObjectionScope, http.StatusBadRequest, CodeInvalidScope},
 	{matcher.ErrEndReason, http.StatusBadRequest, CodeInvalidReason},
 	{matcher.ErrUnjustifiedLater, http.StatusBadRequest, CodeInvalidReason},
 	{matcher.ErrClientRef, http.StatusBadRequest, CodeInvalidClientRef},

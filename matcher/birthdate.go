@@ -91,13 +91,26 @@ func (y *youth) checkBirth(check pseudonym.Set) error {
 	if len(check.All) == 0 {
 		return nil
 	}
-	if had := y.kase.BirthCheck; len(y.live) > 0 && !had.IsZero() {
-		for _, p := range check.All {
-			if p.KeyID == had.KeyID && subtle.ConstantTimeCompare(p.Sum[:], had.Sum[:]) != 1 {
-				return fieldErr("birth_date", ErrBirthDateMismatch)
-			}
-		}
+	if !birthFits(check, y.kase.BirthCheck, len(y.live) > 0) {
+		return fieldErr("birth_date", ErrBirthDateMismatch)
 	}
 	y.kase.BirthCheck = check.Primary
 	return nil
+}
+
+// birthFits reports whether check, the check values of a stated birth
+// date, fits had, the case's check value, while the youth has a live
+// registration (live): true when there is nothing to hold it to (no live
+// registration, no value on the case or one under a key no longer
+// enabled, or a Youth made without a BSN, whose check is empty).
+func birthFits(check pseudonym.Set, had pseudonym.Pseudonym, live bool) bool {
+	if !live || had.IsZero() {
+		return true
+	}
+	for _, p := range check.All {
+		if p.KeyID == had.KeyID && subtle.ConstantTimeCompare(p.Sum[:], had.Sum[:]) != 1 {
+			return false
+		}
+	}
+	return true
 }

@@ -23,6 +23,10 @@ func TestReplayGoesWithItsRegistration(t *testing.T) {
 		{"removed after an objection", func(t *testing.T, e *env, n int, id matcher.ID) error {
 			return e.m.Remove(ctx, matcher.Actor{Institution: gemeente}, id, matcher.RemoveObjection)
 		}},
+		{"objection by BSN", func(t *testing.T, e *env, n int, id matcher.ID) error {
+			_, err := e.m.Object(ctx, matcher.Actor{Institution: gemeente}, e.youth(t, n), birth(t, "2014-05-17"), matcher.OneInstitution(ggd))
+			return err
+		}},
 		{"removed as wrong", func(t *testing.T, e *env, n int, id matcher.ID) error {
 			return e.m.Remove(ctx, matcher.Actor{Institution: wij}, id, matcher.RemoveWrong)
 		}},

@@ -74,7 +74,8 @@ func TestZeroYouth(t *testing.T) {
 	_, errLookup := e.m.Lookup(ctx, matcher.Actor{Institution: ggd}, none)
 	errClose := e.m.CloseCase(ctx, matcher.Actor{Institution: ggd}, none)
 	errDeath := e.m.RecordDeath(ctx, matcher.Actor{Institution: gemeente}, none)
-	for _, err := range []error{errReg, errLookup, errClose, errDeath} {
+	_, errObject := e.m.Object(ctx, matcher.Actor{Institution: gemeente}, none, birth(t, "2014-05-17"), matcher.AllInstitutions())
+	for _, err := range []error{errReg, errLookup, errClose, errDeath, errObject} {
 		if !errors.Is(err, matcher.ErrMissingYouth) || !errors.As(err, &fe) || fe.Field != "youth" {
 			t.Fatalf("zero Youth: %v", err)
 		}

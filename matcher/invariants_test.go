@@ -128,8 +128,15 @@ func TestRandomOperationsKeepInvariants(t *testing.T) {
 		case op < 8 && len(ids) > 0:
 			err = e.m.Remove(ctx, actor, ids[rng.IntN(len(ids))], matcher.RemoveReason(1+rng.IntN(2)))
 		case op < 9:
-			if rng.IntN(10) == 0 {
+			switch rng.IntN(20) {
+			case 0:
 				err = e.m.RecordDeath(ctx, actor, youth)
+			case 1:
+				scope := matcher.AllInstitutions()
+				if rng.IntN(2) == 0 {
+					scope = matcher.OneInstitution(insts[rng.IntN(len(insts))])
+				}
+				_, err = e.m.Object(ctx, actor, youth, birth(t, births[y%len(births)]), scope)
 			}
 		default:
 			e.clock.Add(time.Duration(rng.IntN(120)) * 24 * time.Hour)

@@ -3,7 +3,7 @@
 // and one of them is assigned as coordinator by the covenant's rules.
 //
 // A [Matcher] has a few verbs: [Matcher.Register], [Matcher.End],
-// [Matcher.Lookup], [Matcher.CloseCase], [Matcher.Remove],
+// [Matcher.Lookup], [Matcher.CloseCase], [Matcher.Remove], [Matcher.Object],
 // [Matcher.RecordDeath], [Matcher.Events] and [Matcher.ExpireDue]. Each acts
 // for an [Actor], the authenticated institution, and each change to a youth
 // is one atomic, durable write of the store: the registration, the match,

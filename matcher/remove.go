@@ -34,7 +34,8 @@ func (r RemoveReason) String() string {
 
 // Remove deletes a registration outright (a hard delete) and leaves an audit
 // event in the outbox for the remover and for the registration's
-// institution. The coordinator of the youth's case may remove a wrong
+// institution; the other institutions still involved are told if it was
+// live (an archived registration is none of their business). The coordinator of the youth's case may remove a wrong
 // registration while it is live (an ended one answers ErrNotFound); a municipality (an institution of type gemeente serving the
 // registration's municipality) may remove one after an upheld objection.
 //
@@ -77,17 +78,29 @@ func (m *Matcher) Remove(ctx context.Context, actor Actor, id ID, reason RemoveR
 		}
 		removed := *reg
 		y.remove(removed)
-		y.emit(store.Event{Type: store.EventRemoved, Recipient: actor.Institution, Subject: removed.Institution, Reason: reason.String()})
-		if removed.Institution != actor.Institution {
-			y.emit(store.Event{Type: store.EventRemoved, Recipient: removed.Institution, Registration: removed.ID, Subject: actor.Institution, Reason: reason.String()})
-		}
-		for _, r := range y.live {
-			if r.Institution != actor.Institution && r.Institution != removed.Institution {
-				y.emit(store.Event{Type: store.EventRemoved, Recipient: r.Institution, Registration: r.ID, Subject: removed.Institution, Reason: reason.String()})
-			}
-		}
+		y.tellRemoved(actor.Institution, removed, reason)
 		return nil
 	})
 	m.log.LogAttrs(ctx, slog.LevelInfo, "remove", slog.String("institution", actor.Institution), slog.String("reason", reason.String()), slog.String("outcome", outcome(err)))
 	return err
+}
+
+// tellRemoved tells whoever should know that r, which this update removed
+// for reason, went: the remover (an audit event naming r's institution),
+// r's institution (its registration is gone), and, if r was live, every
+// other live institution. An archived registration is no other
+// institution's business: it never appears in their events.
+func (y *youth) tellRemoved(remover string, r store.Registration, reason RemoveReason) {
+	y.emit(store.Event{Type: store.EventRemoved, Recipient: remover, Subject: r.Institution, Reason: reason.String()})
+	if r.Institution != remover {
+		y.emit(store.Event{Type: store.EventRemoved, Recipient: r.Institution, Registration: r.ID, Subject: remover, Reason: reason.String()})
+	}
+	if !r.IsLive() {
+		return
+	}
+	for _, o := range y.live {
+		if o.Institution != remover && o.Institution != r.Institution {
+			y.emit(store.Event{Type: store.EventRemoved, Recipient: o.Institution, Registration: o.ID, Subject: r.Institution, Reason: reason.String()})
+		}
+	}
 }

@@ -248,11 +248,12 @@ func (y *youth) endSilently(r store.Registration, reason store.EndReason) {
 }
 
 // remove deletes a registration outright, the idempotency records of the
-// reports that made it, and its refresh window.
+// reports that made it, and the case's note of its end (a refresh window
+// for a registration that is gone).
 func (y *youth) remove(r store.Registration) {
 	y.tx.DeleteIdempotencyOf(r.ID)
-	y.kase.Ends = slices.DeleteFunc(y.kase.Ends, func(e store.RecentEnd) bool { return e.Registration == r.ID })
 	y.regs = slices.DeleteFunc(y.regs, func(o store.Registration) bool { return o.ID == r.ID })
+	y.kase.Ends = slices.DeleteFunc(y.kase.Ends, func(e store.RecentEnd) bool { return e.Registration == r.ID })
 	y.tx.Delete(r.ID)
 	y.relive()
 }

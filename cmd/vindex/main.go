@@ -4,6 +4,7 @@
 //	vindex keys init|status|rotate|retire|rewrap manage the PRF and reference keysets
 //	vindex tokens new INSTITUTION               issue a bearer token
 //	vindex import FILE                          import registrations from CSV
+//	vindex objection --as MUNICIPALITY --scope S carry out an upheld objection
 //	vindex bench [flags]                        load generator and report
 //	vindex outbox status|retry                  delivery of events
 //	vindex covenant check FILE                  validate a covenant
@@ -32,6 +33,7 @@ Usage:
   vindex keys init|status|rotate|retire|rewrap    manage the PRF and reference keysets
   vindex tokens new INSTITUTION [flags]           issue a bearer token
   vindex import FILE [flags]                      import registrations from CSV
+  vindex objection --as MUNICIPALITY --scope S    carry out an upheld objection (BSN on stdin)
   vindex bench [flags]                            measure: load, report, baselines
   vindex outbox status|retry [INSTITUTION]        delivery of events (mail, webhooks)
   vindex covenant check FILE                      validate a covenant
@@ -110,6 +112,8 @@ func vindex(args []string, stdout, stderr io.Writer) error {
 		return tokensCmd(args[1:], stdout, stderr)
 	case "import":
 		return importCmd(args[1:], stdout, stderr)
+	case "objection":
+		return objectionCmd(args[1:], os.Stdin, stdout, stderr)
 	case "bench":
 		return benchCmd(args[1:], stdout, stderr)
 	case "outbox":

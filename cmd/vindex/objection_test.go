@@ -1,0 +1,94 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// runObjection runs vindex objection in dir with the youth on standard
+// input and returns its standard output.
+func runObjection(t *testing.T, dir, youth string, args ...string) string {
+	t.Helper()
+	cmd := exec.Command(binary, append([]string{"objection"}, args...)...)
+	cmd.Dir = dir
+	cmd.Stdin = strings.NewReader(youth)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("vindex objection %v: %v\n%s%s", args, err, stdout.String(), stderr.String())
+	}
+	if s := stdout.String() + stderr.String(); strings.Contains(s, strings.Fields(youth)[0]) {
+		t.Fatalf("vindex objection quotes the BSN:\n%s", s)
+	}
+	return stdout.String()
+}
+
+// TestObjectionEndToEnd: a municipality carries out an objection with
+// vindex objection, through the API of a running server and against the
+// data directory of a stopped one; afterwards the institutions' lookups
+// answer not_involved. Another municipality gets the same output as for a
+// youth nobody registered, and removes nothing.
+func TestObjectionEndToEnd(t *testing.T) {
+	dir := t.TempDir()
+	p := start(t, dir, "serve", "--dev", "--listen", "127.0.0.1:0")
+	register := func(n int) {
+		for _, inst := range []string{"ggd-groningen", "wij-groningen"} {
+			status, body, err := devClient(t, dir, "vindex-data", p, inst).post("/v1/registrations", map[string]any{
+				"bsn": validBSN(t, n), "birth_date": "2014-05-17", "municipality": "GM0014", "kind": "involvement",
+				"contact": map[string]string{"name": "A. Jansen", "phone": "050-1234567"},
+			})
+			must[map[string]any](t, status, body, err, 201)
+		}
+	}
+	lookup := func(n int) int {
+		status, _, err := devClient(t, dir, "vindex-data", p, "ggd-groningen").post("/v1/lookups", map[string]string{"bsn": validBSN(t, n)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return status
+	}
+	register(1)
+	register(2)
+	api := []string{"--url", "https://" + p.addr, "--token-file", "vindex-data/dev-tokens.txt", "--cacert", "vindex-data/dev-tls.crt", "--scope", "all"}
+	youth := func(n int) string { return validBSN(t, n) + " 2014-05-17\n" }
+
+	other := runObjection(t, dir, youth(1), append(api, "--as", "gemeente-het-hogeland")...)
+	unknown := runObjection(t, dir, youth(3), append(api, "--as", "gemeente-groningen")...)
+	if other != unknown || !strings.HasPrefix(other, "objection carried out (scope all)") {
+		t.Fatalf("another municipality: %q; an unknown youth: %q", other, unknown)
+	}
+	if s := lookup(1); s != 200 {
+		t.Fatalf("another municipality's objection removed the registrations: lookup %d", s)
+	}
+	if out := runObjection(t, dir, youth(1), append(api, "--as", "gemeente-groningen")...); out != unknown {
+		t.Fatalf("the objection: %q", out)
+	}
+	if s := lookup(1); s != 404 {
+		t.Fatalf("lookup after the objection over the API: %d, want 404", s)
+	}
+
+	// The server stopped: against the data directory, from a file.
+	p.stop(t)
+	in := filepath.Join(dir, "objection.txt")
+	if err := os.WriteFile(in, []byte(youth(2)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if out := runObjection(t, dir, youth(2), "--dev", "--data", "vindex-data", "--as", "gemeente-groningen",
+		"--scope", "institution", "--institution", "wij-groningen", "--input", in); out != "objection carried out (scope institution wij-groningen): the youth has no registration in scope left, if it had any\n" {
+		t.Fatalf("the objection with the server stopped: %q", out)
+	}
+	p = start(t, dir, "serve", "--dev", "--listen", "127.0.0.1:0")
+	status, body, err := devClient(t, dir, "vindex-data", p, "wij-groningen").post("/v1/lookups", map[string]string{"bsn": validBSN(t, 2)})
+	if err != nil || status != 404 {
+		t.Fatalf("WIJ's lookup after the objection to its registrations: %d %s %v", status, body, err)
+	}
+	status, body, err = devClient(t, dir, "vindex-data", p, "ggd-groningen").post("/v1/lookups", map[string]string{"bsn": validBSN(t, 2)})
+	if v := must[map[string]any](t, status, body, err, 200); v["matched"] != false {
+		t.Fatalf("the GGD's view after WIJ's registration went: %v", v)
+	}
+	p.stop(t)
+}
