@@ -105,7 +105,7 @@ func (r *lifecycleRun) youth(t *testing.T, name string) (lifecycleYouth, matcher
 
 // step runs one line of a scenario.
 func (r *lifecycleRun) step(t *testing.T, a []string) error {
-	want := map[string]int{"youth": 4, "on": 2, "report": 3, "end": 4, "close": 3, "death": 3, "expect": 4}
+	want := map[string]int{"youth": 4, "on": 2, "report": 3, "end": 4, "close": 3, "death": 3, "object": 4, "expect": 4}
 	if n, ok := want[a[0]]; !ok || len(a) < n {
 		return errors.New("unknown step, or too few words")
 	}
@@ -150,6 +150,17 @@ func (r *lifecycleRun) step(t *testing.T, a []string) error {
 			return err
 		}
 		return r.e.m.RecordDeath(ctx, matcher.Actor{Institution: a[1]}, who)
+	case "object": // object MUNICIPALITY YOUTH all|INSTITUTION
+		y, who, err := r.youth(t, a[2])
+		if err != nil {
+			return err
+		}
+		scope := matcher.OneInstitution(a[3])
+		if a[3] == "all" {
+			scope = matcher.AllInstitutions()
+		}
+		_, err = r.e.m.Object(ctx, matcher.Actor{Institution: a[1]}, who, y.born, scope)
+		return err
 	}
 	return r.expect(t, a[1:])
 }
