@@ -84,13 +84,25 @@ func (y *youth) checkBirth(check pseudonym.Set) error {
 	if len(check.All) == 0 {
 		return nil
 	}
-	if had := y.kase.BirthCheck; len(y.live) > 0 && !had.IsZero() {
-		for _, p := range check.All {
-			if p.KeyID == had.KeyID && subtle.ConstantTimeCompare(p.Sum[:], had.Sum[:]) != 1 {
-				return fieldErr("birth_date", ErrBirthDateMismatch)
-			}
-		}
+	if len(y.live) > 0 && !birthCheckHolds(y.kase.BirthCheck, check) {
+		return fieldErr("birth_date", ErrBirthDateMismatch)
 	}
 	y.kase.BirthCheck = check.Primary
 	return nil
+}
+
+// birthCheckHolds reports whether a report's check values agree with the
+// value had on a case: had is zero (none recorded), check is empty (a
+// Youth made without a clear BSN), no value of check is under had's key
+// (one since deleted), or the one that is equals it.
+func birthCheckHolds(had pseudonym.Pseudonym, check pseudonym.Set) bool {
+	if had.IsZero() {
+		return true
+	}
+	for _, p := range check.All {
+		if p.KeyID == had.KeyID && subtle.ConstantTimeCompare(p.Sum[:], had.Sum[:]) != 1 {
+			return false
+		}
+	}
+	return true
 }

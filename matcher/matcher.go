@@ -4,7 +4,8 @@
 //
 // A [Matcher] has a few verbs: [Matcher.Register], [Matcher.End],
 // [Matcher.Lookup], [Matcher.CloseCase], [Matcher.Remove],
-// [Matcher.RecordDeath], [Matcher.Events] and [Matcher.ExpireDue]. Each acts
+// [Matcher.RecordDeath], [Matcher.SubjectAccess], [Matcher.Events] and
+// [Matcher.ExpireDue]. Each acts
 // for an [Actor], the authenticated institution, and each change to a youth
 // is one atomic, durable write of the store: the registration, the match,
 // the coordinator and the outbox events it causes are committed together or
