@@ -34,7 +34,9 @@
 // There is no anonymous access. An institution acts only on its own
 // registrations; closing a case and removing a wrong registration need the
 // coordinator role for that case; removal after an upheld objection and
-// recording a death need the municipality role. The matcher enforces these
+// recording a death need the municipality role, and so does subject access
+// (the registrations of a youth, and the letter that answers a request for
+// access). The matcher enforces these
 // rules; the handler only maps its errors to statuses.
 //
 // # Rate limits
@@ -189,6 +191,7 @@ func (h *Handler) routes() []route {
 		{"POST", "/v1/lookups", h.api(rules.RateLookups, h.lookup)},
 		{"POST", "/v1/cases/close", h.api(rules.RateChanges, h.youthVerb(h.m.CloseCase))},
 		{"POST", "/v1/deaths", h.api(rules.RateChanges, h.youthVerb(h.m.RecordDeath))},
+		{"POST", "/v1/subject-access", h.api(rules.RateLookups, h.subjectAccess)},
 		{"GET", "/v1/events", h.api(rules.RateEvents, h.events)},
 		{"GET", "/healthz", func(w http.ResponseWriter, r *http.Request) {
 			writeJSON(w, http.StatusOK, Health{Status: "ok"})
@@ -317,11 +320,17 @@ func (h *Handler) api(class rules.RateClass, f apiFunc) http.HandlerFunc {
 			writeProblem(w, p)
 			return
 		}
-		if v == nil {
+		switch v := v.(type) {
+		case nil:
 			w.WriteHeader(status)
-			return
+		case document:
+			w.Header().Set("Content-Type", v.contentType)
+			w.Header().Set("Content-Length", strconv.Itoa(len(v.body)))
+			w.WriteHeader(status)
+			w.Write(v.body)
+		default:
+			writeJSON(w, status, v)
 		}
-		writeJSON(w, status, v)
 	}
 }
 

@@ -140,6 +140,9 @@ func TestAccessMatrix(t *testing.T) {
 		"close":  {"close", "POST", func(string) string { return "/v1/cases/close" }, func(n int) any { return httpapi.BSNRequest{BSN: bsn(t, n)} }},
 		"death":  {"death", "POST", func(string) string { return "/v1/deaths" }, func(n int) any { return httpapi.BSNRequest{BSN: bsn(t, n)} }},
 		"events": {"events", "GET", func(string) string { return "/v1/events" }, func(int) any { return nil }},
+		"subject-access": {"subject-access", "POST", func(string) string { return "/v1/subject-access" }, func(n int) any {
+			return httpapi.SubjectAccessRequest{BSN: bsn(t, n), BirthDate: "2014-05-17"}
+		}},
 	}
 	roles := map[string]as{
 		"own":          byToken(school),
@@ -160,6 +163,7 @@ func TestAccessMatrix(t *testing.T) {
 		"close":            {"own": 403, "other": 404, "coordinator": 204, "municipality": 404, "none": 401, "bad-token": 401, "unpinned": 401},
 		"death":            {"own": 403, "other": 403, "coordinator": 403, "municipality": 204, "none": 401, "bad-token": 401, "unpinned": 401},
 		"events":           {"own": 200, "other": 200, "coordinator": 200, "municipality": 200, "none": 401, "bad-token": 401, "unpinned": 401},
+		"subject-access":   {"own": 403, "other": 403, "coordinator": 403, "municipality": 200, "none": 401, "bad-token": 401, "unpinned": 401},
 	}
 	for cname, byRole := range want {
 		for role, status := range byRole {
