@@ -169,8 +169,8 @@ type Config struct {
 	Observer Observer
 	// Logger receives one line per verb (never an identity): register,
 	// lookup and end at Debug level (the service's access log covers them),
-	// the rarer close, remove, death and expiry at Info. If nil, log lines
-	// are discarded.
+	// the rarer close, remove, death, subject access and expiry at Info.
+	// If nil, log lines are discarded.
 	Logger *slog.Logger
 }
 
