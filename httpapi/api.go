@@ -35,7 +35,9 @@
 // registrations; closing a case and removing a wrong registration need the
 // coordinator role for that case; removal after an upheld objection (of
 // one registration, or of a youth's by BSN: POST /v1/objections) and
-// recording a death need the municipality role. The matcher enforces these
+// recording a death need the municipality role, and so does subject access
+// (the registrations of a youth, and the letter that answers a request for
+// access). The matcher enforces these
 // rules; the handler only maps its errors to statuses.
 //
 // # Rate limits
@@ -191,6 +193,7 @@ func (h *Handler) routes() []route {
 		{"POST", "/v1/cases/close", h.api(rules.RateChanges, h.youthVerb(h.m.CloseCase))},
 		{"POST", "/v1/deaths", h.api(rules.RateChanges, h.youthVerb(h.m.RecordDeath))},
 		{"POST", "/v1/objections", h.api(rules.RateChanges, h.object)},
+		{"POST", "/v1/subject-access", h.api(rules.RateLookups, h.subjectAccess)},
 		{"GET", "/v1/events", h.api(rules.RateEvents, h.events)},
 		{"GET", "/healthz", func(w http.ResponseWriter, r *http.Request) {
 			writeJSON(w, http.StatusOK, Health{Status: "ok"})
@@ -319,11 +322,17 @@ func (h *Handler) api(class rules.RateClass, f apiFunc) http.HandlerFunc {
 			writeProblem(w, p)
 			return
 		}
-		if v == nil {
+		switch v := v.(type) {
+		case nil:
 			w.WriteHeader(status)
-			return
+		case document:
+			w.Header().Set("Content-Type", v.contentType)
+			w.Header().Set("Content-Length", strconv.Itoa(len(v.body)))
+			w.WriteHeader(status)
+			w.Write(v.body)
+		default:
+			writeJSON(w, status, v)
 		}
-		writeJSON(w, status, v)
 	}
 }
 

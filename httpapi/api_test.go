@@ -143,6 +143,9 @@ func TestAccessMatrix(t *testing.T) {
 		"objection": {"objection", "POST", func(string) string { return "/v1/objections" }, func(n int) any {
 			return httpapi.ObjectionRequest{BSN: bsn(t, n), BirthDate: "2014-05-17", Scope: httpapi.ScopeAll}
 		}},
+		"subject-access": {"subject-access", "POST", func(string) string { return "/v1/subject-access" }, func(n int) any {
+			return httpapi.SubjectAccessRequest{BSN: bsn(t, n), BirthDate: "2014-05-17"}
+		}},
 	}
 	roles := map[string]as{
 		"own":          byToken(school),
@@ -164,6 +167,7 @@ func TestAccessMatrix(t *testing.T) {
 		"death":            {"own": 403, "other": 403, "coordinator": 403, "municipality": 204, "none": 401, "bad-token": 401, "unpinned": 401},
 		"objection":        {"own": 403, "other": 403, "coordinator": 403, "municipality": 204, "none": 401, "bad-token": 401, "unpinned": 401},
 		"events":           {"own": 200, "other": 200, "coordinator": 200, "municipality": 200, "none": 401, "bad-token": 401, "unpinned": 401},
+		"subject-access":   {"own": 403, "other": 403, "coordinator": 403, "municipality": 200, "none": 401, "bad-token": 401, "unpinned": 401},
 	}
 	for cname, byRole := range want {
 		for role, status := range byRole {

@@ -37,6 +37,9 @@ func TestCanaryOverHTTP(t *testing.T) {
 		e.do(byToken(school), "POST", "/v1/registrations", bad)
 		e.do(byToken(school), "POST", "/v1/registrations", `{"bsn":"`+s.BSN+`","birth_date":"`+bd+`","oops":1}`)
 		e.do(byToken(school), "POST", "/v1/cases/close", httpapi.BSNRequest{BSN: s.BSN})
+		// Subject access, answered and refused.
+		e.do(byToken(municipality), "POST", "/v1/subject-access", httpapi.SubjectAccessRequest{BSN: s.BSN, BirthDate: bd})
+		e.do(byToken(hogeland), "POST", "/v1/subject-access", httpapi.SubjectAccessRequest{BSN: s.BSN, BirthDate: bd, Format: "text"})
 		switch i % 4 {
 		case 0:
 			e.do(byToken(school), "POST", "/v1/registrations/"+sr.ID+"/end", nil)

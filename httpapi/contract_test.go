@@ -27,6 +27,9 @@ func TestEveryOperationIsChecked(t *testing.T) {
 	x := decodeAs[httpapi.RegistrationResponse](t, e.do(byCert(wij), "POST", "/v1/registrations", report(t, 2, "involvement")))
 	e.do(byToken(municipality), "DELETE", "/v1/registrations/"+x.ID+"?reason=objection", nil)
 	e.do(byCert(wij), "POST", "/v1/cases/close", httpapi.BSNRequest{BSN: bsn(t, 1)})
+	for _, format := range []string{"json", "text", "html"} {
+		e.do(byToken(municipality), "POST", "/v1/subject-access", httpapi.SubjectAccessRequest{BSN: bsn(t, 2), BirthDate: "2014-05-17", Format: format})
+	}
 	e.do(byToken(municipality), "POST", "/v1/deaths", httpapi.BSNRequest{BSN: bsn(t, 2)})
 	e.do(byToken(municipality), "POST", "/v1/objections", httpapi.ObjectionRequest{BSN: bsn(t, 1), BirthDate: "2014-05-17", Scope: httpapi.ScopeAll})
 	for _, p := range []string{"/healthz", "/readyz", "/openapi.yaml"} {

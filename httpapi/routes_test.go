@@ -30,6 +30,7 @@ func TestRouteTableAllow(t *testing.T) {
 		{"GET", "/v1/cases/close", "POST"},
 		{"GET", "/v1/deaths", "POST"},
 		{"GET", "/v1/objections", "POST"},
+		{"GET", "/v1/subject-access", "POST"},
 		{"POST", "/v1/events", "GET, HEAD"},
 		{"POST", "/healthz", "GET, HEAD"},
 		{"DELETE", "/readyz", "GET, HEAD"},

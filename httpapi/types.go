@@ -130,3 +130,61 @@ type EventsResponse struct {
 type Health struct {
 	Status string `json:"status"`
 }
+
+// SubjectAccessRequest is the body of POST /v1/subject-access.
+type SubjectAccessRequest struct {
+	// BSN is the youth's citizen service number (9 digits).
+	BSN string `json:"bsn"`
+	// BirthDate is the youth's birth date, YYYY-MM-DD: the letter is
+	// addressed by the youth's age today, and it must be the birth date
+	// the youth is registered with.
+	BirthDate string `json:"birth_date"`
+	// Format is the answer's form: "json" (the default: the registrations
+	// and the letter in both forms), "text" (the letter as text/plain) or
+	// "html" (the letter as text/html).
+	Format string `json:"format,omitempty"`
+}
+
+// SubjectAccessResponse answers POST /v1/subject-access in the json
+// format: every registration of the youth, live and archived, and the
+// letter that answers the request for access.
+type SubjectAccessResponse struct {
+	// At is when the answer was made.
+	At string `json:"at"`
+	// AddressedTo is whom the letter addresses by the youth's age today:
+	// "parents" (under 12), "both" (12 to 15) or "youth" (16 and older).
+	AddressedTo   string                   `json:"addressed_to"`
+	Registrations []AccessRegistrationJSON `json:"registrations"`
+	Letter        LetterJSON               `json:"letter"`
+}
+
+// AccessRegistrationJSON is one registration as subject access shows it.
+type AccessRegistrationJSON struct {
+	ID          string `json:"id"`
+	Institution string `json:"institution"`
+	// Name and Type are the institution's in the covenant.
+	Name string `json:"name,omitempty"`
+	Type string `json:"type,omitempty"`
+	Kind string `json:"kind"`
+	// Code is a signal's code, CodeLabel what it stands for.
+	Code      string `json:"code,omitempty"`
+	CodeLabel string `json:"code_label,omitempty"`
+	Urgent    bool   `json:"urgent"`
+	// Since is when the institution first reported the youth.
+	Since string `json:"since"`
+	// Status is "active" or "archived".
+	Status string `json:"status"`
+	// EndsOn is the day an active registration ends on its own.
+	EndsOn string `json:"ends_on,omitempty"`
+	// EndedAt and EndReason say when and why an archived one ended;
+	// PurgeOn is the day it is destroyed.
+	EndedAt   string `json:"ended_at,omitempty"`
+	EndReason string `json:"end_reason,omitempty"`
+	PurgeOn   string `json:"purge_on,omitempty"`
+}
+
+// LetterJSON is a letter in its two forms.
+type LetterJSON struct {
+	Text string `json:"text"`
+	HTML string `json:"html"`
+}

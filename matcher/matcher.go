@@ -4,7 +4,8 @@
 //
 // A [Matcher] has a few verbs: [Matcher.Register], [Matcher.End],
 // [Matcher.Lookup], [Matcher.CloseCase], [Matcher.Remove], [Matcher.Object],
-// [Matcher.RecordDeath], [Matcher.Events] and [Matcher.ExpireDue]. Each acts
+// [Matcher.RecordDeath], [Matcher.SubjectAccess], [Matcher.Events] and
+// [Matcher.ExpireDue]. Each acts
 // for an [Actor], the authenticated institution, and each change to a youth
 // is one atomic, durable write of the store: the registration, the match,
 // the coordinator and the outbox events it causes are committed together or
@@ -168,8 +169,8 @@ type Config struct {
 	Observer Observer
 	// Logger receives one line per verb (never an identity): register,
 	// lookup and end at Debug level (the service's access log covers them),
-	// the rarer close, remove, death and expiry at Info. If nil, log lines
-	// are discarded.
+	// the rarer close, remove, death, subject access and expiry at Info.
+	// If nil, log lines are discarded.
 	Logger *slog.Logger
 }
 

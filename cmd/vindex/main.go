@@ -7,6 +7,7 @@
 //	vindex objection --as MUNICIPALITY --scope S carry out an upheld objection
 //	vindex bench [flags]                        load generator and report
 //	vindex outbox status|retry                  delivery of events
+//	vindex subject-access                       a youth's registrations and the access letter
 //	vindex covenant check FILE                  validate a covenant
 //	vindex covenant test FILE SCENARIOS...      run covenant scenario files
 //	vindex version                              print the version
@@ -36,6 +37,8 @@ Usage:
   vindex objection --as MUNICIPALITY --scope S    carry out an upheld objection (BSN on stdin)
   vindex bench [flags]                            measure: load, report, baselines
   vindex outbox status|retry [INSTITUTION]        delivery of events (mail, webhooks)
+  vindex subject-access [flags] < BSN-AND-DATE    a youth's registrations, and the letter
+                                                  that answers a request for access
   vindex covenant check FILE                      validate a covenant
   vindex covenant test FILE SCENARIOS...          run covenant scenario files
   vindex version                                  print the version
@@ -120,6 +123,8 @@ func vindex(args []string, stdout, stderr io.Writer) error {
 		return outboxCmd(args[1:], stdout, stderr)
 	case "covenant":
 		return covenantCmd(args[1:], stdout, stderr)
+	case "subject-access":
+		return subjectAccessCmd(args[1:], os.Stdin, stdout, stderr)
 	case "version", "--version":
 		return versionCmd(args[1:], stdout, stderr)
 	case "help", "-h", "--help", "-help":

@@ -72,6 +72,10 @@ var rules = []rule{
 		Reason: "the core knows no transport and only the store contract",
 	},
 	{
+		Name: "letters", From: []string{"letters/..."}, Never: []string{"httpapi/...", "notify/...", "store/pebblestore/...", pebble},
+		Reason: "a letter is written from what the matcher answers: it knows no transport, no delivery and no backend",
+	},
+	{
 		Name: "identity", From: []string{"identity/..."}, Never: []string{"..."}, But: []string{"identity/..."},
 		Reason: "identity is the bottom floor",
 	},

@@ -1,0 +1,85 @@
+package httpapi
+
+import (
+	"net/http"
+	"time"
+
+	"github.com/vindex-nl/vindex/identity"
+	"github.com/vindex-nl/vindex/letters"
+	"github.com/vindex-nl/vindex/matcher"
+)
+
+// document is an answer that is not JSON: a body and its media type.
+type document struct {
+	contentType string
+	body        []byte
+}
+
+// subjectAccess serves POST /v1/subject-access: a municipality's answer to
+// a request for access, as JSON or as the letter alone.
+func (h *Handler) subjectAccess(r *http.Request, actor matcher.Actor) (any, int, error) {
+	var req SubjectAccessRequest
+	if err := h.decode(r, &req, false); err != nil {
+		return nil, 0, err
+	}
+	switch req.Format {
+	case "", "json", "text", "html":
+	default:
+		return nil, 0, problem(http.StatusBadRequest, CodeInvalidParameter, "format", "format must be json, text or html")
+	}
+	youth, err := youthByBSN(h.m, req.BSN)
+	if err != nil {
+		return nil, 0, err
+	}
+	if req.BirthDate == "" {
+		return nil, 0, &matcher.FieldError{Field: "birth_date", Err: matcher.ErrMissingBirthDate}
+	}
+	born, err := identity.ParseBirthDate(req.BirthDate)
+	if err != nil {
+		return nil, 0, &matcher.FieldError{Field: "birth_date", Err: err}
+	}
+	a, err := h.m.SubjectAccess(r.Context(), actor, youth, born)
+	if err != nil {
+		return nil, 0, err
+	}
+	l, err := letters.SubjectAccess(h.cov.InstitutionName(actor.Institution), a)
+	if err != nil {
+		return nil, 0, err
+	}
+	switch req.Format {
+	case "text":
+		return document{"text/plain; charset=utf-8", []byte(l.Text)}, http.StatusOK, nil
+	case "html":
+		return document{"text/html; charset=utf-8", []byte(l.HTML)}, http.StatusOK, nil
+	}
+	return NewSubjectAccessResponse(a, l), http.StatusOK, nil
+}
+
+// NewSubjectAccessResponse is the json answer of POST /v1/subject-access
+// for a and its letter l.
+func NewSubjectAccessResponse(a matcher.Access, l letters.Letter) SubjectAccessResponse {
+	out := SubjectAccessResponse{At: a.Now.UTC().Format(time.RFC3339), AddressedTo: a.Band.String(),
+		Registrations: make([]AccessRegistrationJSON, 0, len(a.Registrations)), Letter: LetterJSON{Text: l.Text, HTML: l.HTML}}
+	for _, r := range a.Registrations {
+		j := AccessRegistrationJSON{ID: r.ID.String(), Institution: r.Institution, Name: r.Name, Type: r.Type,
+			Kind: r.Kind.String(), Code: r.SignalCode, CodeLabel: r.SignalLabel, Urgent: r.Urgent,
+			Since: r.Since.UTC().Format(time.RFC3339), Status: "archived", EndReason: r.EndReason,
+			EndsOn: date(r.EndsOn), PurgeOn: date(r.PurgeOn)}
+		if r.Live {
+			j.Status = "active"
+		}
+		if !r.EndedAt.IsZero() {
+			j.EndedAt = r.EndedAt.UTC().Format(time.RFC3339)
+		}
+		out.Registrations = append(out.Registrations, j)
+	}
+	return out
+}
+
+// date writes a civil day (00:00 UTC) as YYYY-MM-DD; "" for the zero time.
+func date(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.UTC().Format(time.DateOnly)
+}

@@ -1,0 +1,199 @@
+// Package letters writes the Dutch letters vindex gives a municipality to
+// send to a youth or its parents: today the answer to a request for access
+// (inzage), in plain text and in HTML.
+//
+// # What a letter holds
+//
+// A letter is addressed by the youth's age band (rules.AgeBand): to the
+// parents under 12, to the youth and the parents from 12 to 15, to the
+// youth from 16. It never holds the youth's BSN, birth date or name: it
+// says "de jeugdige", and leaves "[naam jeugdige]" and "[adres]" for the
+// municipality to fill in. It names the institutions by the covenant's
+// names, and each registration by its random ID (a kenmerk that says
+// nothing about the youth), never a professional's contact.
+//
+// The templates are embedded (templates/); the HTML form is made with
+// html/template, which escapes every value it inserts. Dates are written
+// the Dutch way ("2 maart 2026"), instants in identity.DefaultLocation.
+// The golden files in testdata/ show each form.
+package letters
+
+import (
+	"bytes"
+	"embed"
+	"errors"
+	"fmt"
+	htmltemplate "html/template"
+	texttemplate "text/template"
+	"time"
+
+	"github.com/vindex-nl/vindex/identity"
+	"github.com/vindex-nl/vindex/matcher"
+	"github.com/vindex-nl/vindex/rules"
+	"github.com/vindex-nl/vindex/store"
+)
+
+// Letter is one letter in its two forms.
+type Letter struct {
+	// Text is the letter as plain text (UTF-8, lines ending in \n).
+	Text string
+	// HTML is the letter as an HTML document, every value escaped.
+	HTML string
+}
+
+// ErrTemplate: a letter's template did not run (a bug, not an input
+// error).
+var ErrTemplate = errors.New("letters: template")
+
+//go:embed templates
+var templates embed.FS
+
+var (
+	accessText = texttemplate.Must(texttemplate.New("subject-access.text.tmpl").Option("missingkey=error").
+			ParseFS(templates, "templates/subject-access.text.tmpl"))
+	accessHTML = htmltemplate.Must(htmltemplate.New("subject-access.html.tmpl").Option("missingkey=error").
+			ParseFS(templates, "templates/subject-access.html.tmpl"))
+)
+
+// SubjectAccess writes the letter with which the municipality named from
+// answers a request for access to a youth's registrations, as a lists
+// them (matcher.Matcher.SubjectAccess), addressed by a.Band.
+func SubjectAccess(from string, a matcher.Access) (Letter, error) {
+	d := accessData{From: from, Date: day(a.Now.In(identity.DefaultLocation())), Addressee: addressee(a.Band), Salutation: salutation(a.Band)}
+	for _, r := range a.Registrations {
+		if r.Live {
+			d.Active = append(d.Active, newRow(r))
+		} else {
+			d.Archived = append(d.Archived, newRow(r))
+		}
+	}
+	var text, html bytes.Buffer
+	if err := accessText.Execute(&text, d); err != nil {
+		return Letter{}, fmt.Errorf("%w: %v", ErrTemplate, err)
+	}
+	if err := accessHTML.Execute(&html, d); err != nil {
+		return Letter{}, fmt.Errorf("%w: %v", ErrTemplate, err)
+	}
+	return Letter{Text: text.String(), HTML: html.String()}, nil
+}
+
+// accessData is what the access letter's templates see.
+type accessData struct {
+	From, Date            string
+	Addressee, Salutation string
+	Active, Archived      []row
+}
+
+// row is one registration as a letter shows it.
+type row struct {
+	// Institution is its name and, if known, its type ("WIJ Groningen
+	// (wijkteam)").
+	Institution string
+	// Kind says what kind of registration it is, with a signal's code.
+	Kind   string
+	Urgent bool
+	Since  string
+	// Status is "actief" with its end day, or "gearchiveerd" with when
+	// and why it ended.
+	Status string
+	// Purge is the day an archived one is destroyed; "" if not known.
+	Purge string
+	ID    string
+}
+
+func newRow(r matcher.AccessEntry) row {
+	out := row{Institution: r.Institution, Kind: "betrokkenheid (de instelling biedt zorg of hulp)", Urgent: r.Urgent,
+		Since: day(r.Since.In(identity.DefaultLocation())), ID: r.ID.String()}
+	if r.Name != "" {
+		out.Institution = r.Name
+	}
+	if t, ok := typeNames[r.Type]; ok {
+		out.Institution += " (" + t + ")"
+	}
+	if r.Kind == matcher.Signal {
+		out.Kind = "signaal (de instelling maakt zich zorgen), code " + r.SignalCode
+		if r.SignalLabel != "" {
+			out.Kind += ": " + r.SignalLabel
+		}
+	}
+	switch {
+	case r.Live && r.EndsOn.IsZero():
+		out.Status = "actief"
+	case r.Live:
+		out.Status = "actief; eindigt uiterlijk op " + day(r.EndsOn)
+	default:
+		out.Status = "gearchiveerd; beëindigd op " + day(r.EndedAt.In(identity.DefaultLocation())) + ": " + endReason(r.EndReason)
+		if !r.PurgeOn.IsZero() {
+			out.Purge = day(r.PurgeOn)
+		}
+	}
+	return out
+}
+
+// endReason says in plain Dutch why a registration ended, by the name of
+// its store.EndReason.
+func endReason(name string) string {
+	switch name {
+	case store.EndedByInstitution.String():
+		return "de instelling heeft de registratie beëindigd omdat de zorgen voorbij zijn"
+	case store.EndedOther.String():
+		return "de instelling heeft de registratie om een andere reden beëindigd"
+	case store.EndedByClose.String():
+		return "de procescoördinator heeft de zaak afgesloten"
+	case store.EndedByExpiry.String():
+		return "de termijn van de registratie is verstreken"
+	case store.EndedByDeath.String():
+		return "overlijden"
+	}
+	return "de registratie is beëindigd"
+}
+
+// typeNames are the covenant's institution types as a letter names them.
+var typeNames = map[string]string{
+	rules.TypeGGD:             "GGD",
+	rules.TypeWIJTeam:         "wijkteam",
+	rules.TypeSocialTeam:      "sociaal team",
+	rules.TypeBureauJeugdzorg: "jeugdbescherming",
+	rules.TypeYouthCare:       "jeugdhulp",
+	rules.TypeYouthMental:     "jeugd-ggz",
+	rules.TypeSocialWork:      "maatschappelijk werk",
+	rules.TypeSchool:          "school",
+	rules.TypePolice:          "politie",
+	rules.TypeChildcare:       "kinderopvang",
+	rules.TypeAttendance:      "leerplicht",
+	rules.TypeMunicipality:    "gemeente",
+}
+
+// youthName is what the municipality replaces with the youth's name.
+const youthName = "[naam jeugdige]"
+
+// addressee is the letter's first address line for band.
+func addressee(band rules.AgeBand) string {
+	switch band {
+	case rules.BandParentsAndYouth:
+		return "Aan " + youthName + " en de ouders/verzorgers"
+	case rules.BandYouth:
+		return "Aan " + youthName
+	}
+	return "Aan de ouders/verzorgers van " + youthName
+}
+
+// salutation opens the letter for band.
+func salutation(band rules.AgeBand) string {
+	switch band {
+	case rules.BandParentsAndYouth:
+		return "Beste " + youthName + ", geachte ouder/verzorger,"
+	case rules.BandYouth:
+		return "Beste " + youthName + ","
+	}
+	return "Geachte ouder/verzorger,"
+}
+
+var months = [...]string{"januari", "februari", "maart", "april", "mei", "juni", "juli", "augustus",
+	"september", "oktober", "november", "december"}
+
+// day writes t's date the Dutch way: "2 maart 2026".
+func day(t time.Time) string {
+	y, m, d := t.Date()
+	return fmt.Sprintf("%d %s %d", d, months[m-1], y)
+}
