@@ -1,6 +1,7 @@
 package pebblestore
 
 import (
+	"errors"
 	"testing"
 	"time"
 
@@ -156,5 +157,23 @@ func TestMigrateHistory(t *testing.T) {
 	}
 	if due, err := s.Due(bg, at.AddDate(6, 0, 0), 10); err != nil || len(due) != 3 {
 		t.Fatalf("due: %v %v", due, err)
+	}
+}
+
+// TestViewReturnsReadErrors: a history record that does not decode fails
+// the view that reads it (ErrCorrupt), instead of reading as no history.
+func TestViewReturnsReadErrors(t *testing.T) {
+	s := memStore(t)
+	y := storetest.Youth(1, 1)
+	if err := s.db.Set(historyKey(y, store.NewID()), []byte{99, 1, 2}, pebble.Sync); err != nil {
+		t.Fatal(err)
+	}
+	var n int
+	err := s.View(bg, []pseudonym.Pseudonym{y}, func(rd store.Reader) error {
+		n = len(rd.History())
+		return nil
+	})
+	if !errors.Is(err, store.ErrCorrupt) {
+		t.Fatalf("view over a corrupt history record: %v (%d read)", err, n)
 	}
 }

@@ -523,7 +523,12 @@ func (s *Store) View(ctx context.Context, youth []pseudonym.Pseudonym, fn func(s
 	if err != nil {
 		return err
 	}
-	return fn(tx)
+	if err := fn(tx); err != nil {
+		return err
+	}
+	// A read fn made (the history, an ended registration) that failed:
+	// what fn saw was not all there is.
+	return tx.err
 }
 
 // read loads one youth's records: one record per pseudonym held. With more
