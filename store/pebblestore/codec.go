@@ -21,6 +21,7 @@ const (
 	youthV1 = 1
 	regV1   = 1
 	regV2   = 2 // regV1 + a sealed client reference
+	regV3   = 3 // regV2 (the reference may be empty) + the duty to inform: age band, inform record
 	caseV1  = 1
 	caseV2  = 2 // caseV1 + a birth-date check value
 	caseV3  = 3 // caseV2 (the check value may be zero) + recent ends, notices and a wake time
@@ -222,13 +223,17 @@ func (d *dec) version(want byte) {
 	}
 }
 
-// encodeRegistration writes regV1, or regV2 when the registration has a
-// sealed client reference: a record without one keeps the older encoding, so
-// each registration has exactly one encoding.
+// encodeRegistration writes regV1; regV2 when the registration has a
+// sealed client reference; regV3 when it has an age band or an inform
+// record: a record without them keeps the older encoding, so each
+// registration has exactly one encoding.
 func encodeRegistration(dst []byte, r *store.Registration) []byte {
 	e := enc{b: dst}
 	v := byte(regV1)
-	if len(r.ClientRef) > 0 {
+	switch {
+	case hasInform(r):
+		v = regV3
+	case len(r.ClientRef) > 0:
 		v = regV2
 	}
 	e.byte(v)
@@ -249,16 +254,48 @@ func encodeRegistration(dst []byte, r *store.Registration) []byte {
 	e.time(r.EndedAt)
 	e.byte(byte(r.EndReason))
 	e.day(r.PurgeOn)
-	if v == regV2 {
+	if v >= regV2 {
 		e.bytes(r.ClientRef)
 	}
+	if v == regV3 {
+		encodeInform(&e, r)
+	}
 	return e.b
+}
+
+// The duty to inform: what regV3 adds to regV2. The age band and the
+// inform record are small enums, a flag and two days.
+
+// hasInform reports whether r has anything regV3 adds.
+func hasInform(r *store.Registration) bool {
+	return r.AgeBand != store.AgeBandUnknown || !r.Inform.IsZero()
+}
+
+func encodeInform(e *enc, r *store.Registration) {
+	e.byte(byte(r.AgeBand))
+	e.byte(byte(r.Inform.Who))
+	e.day(r.Inform.On)
+	e.byte(byte(r.Inform.Not))
+	e.day(r.Inform.Due)
+	e.bool(r.Inform.Reminded)
+}
+
+func decodeInform(d *dec, r *store.Registration) {
+	r.AgeBand = store.AgeBand(d.byte())
+	r.Inform.Who = store.Whom(d.byte())
+	r.Inform.On = d.day()
+	r.Inform.Not = store.NotInformed(d.byte())
+	r.Inform.Due = d.day()
+	r.Inform.Reminded = d.bool()
+	if d.err == nil && !hasInform(r) {
+		d.err = fmt.Errorf("%w: a version 3 registration with nothing of version 3", store.ErrCorrupt)
+	}
 }
 
 func decodeRegistration(b []byte) (store.Registration, error) {
 	d := dec{b: b}
 	var r store.Registration
-	v := d.versions(regV1, regV2)
+	v := d.versions(regV1, regV2, regV3)
 	r.ID = d.id()
 	r.Youth = d.pseudonym()
 	r.Institution = d.str()
@@ -280,6 +317,12 @@ func decodeRegistration(b []byte) (store.Registration, error) {
 		if r.ClientRef = d.bytes(); d.err == nil && len(r.ClientRef) == 0 {
 			d.err = fmt.Errorf("%w: empty client reference", store.ErrCorrupt)
 		}
+	}
+	if v == regV3 {
+		if r.ClientRef = d.bytes(); len(r.ClientRef) == 0 {
+			r.ClientRef = nil
+		}
+		decodeInform(&d, &r)
 	}
 	if err := d.done(); err != nil {
 		return store.Registration{}, err
