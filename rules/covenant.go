@@ -111,8 +111,21 @@ type Covenant struct {
 	// SignalCode). A covenant without any refuses every signal.
 	SignalCodes []SignalCode
 
+	// The duty to inform. InformWithinDays is how many days an
+	// institution has to inform the parents or the youth after it
+	// recorded that it will do so later: then it is reminded once (an
+	// inform-due event); default 14. RequireInformRecord: a report must
+	// say whether the institution informed them (or why not), else it is
+	// refused; default false.
+	InformWithinDays    int
+	RequireInformRecord bool
+
 	byID map[string]int
 }
+
+// DefaultInformWithinDays is Covenant.InformWithinDays when the covenant
+// gives none.
+const DefaultInformWithinDays = 14
 
 // pinPattern is the form of a client certificate pin; the loader checks
 // it, and httpapi matches certificates to pins.
@@ -226,6 +239,9 @@ type rawCovenant struct {
 	Institutions   []rawInstitution `yaml:"institutions"`
 	Rules          []rawRule        `yaml:"rules"`
 	SignalCodes    []rawSignalCode  `yaml:"signal_codes"`
+
+	InformWithinDays    *int `yaml:"inform_within_days"`
+	RequireInformRecord bool `yaml:"require_inform_record"`
 }
 
 type rawLimits struct {
@@ -340,6 +356,7 @@ func yamlErrors(file string, err error) error {
 
 type lineIndex struct {
 	root, limits     int
+	informWithin     int
 	institutions     []int // line of each institution item
 	instFields       []map[string]int
 	rules            []int
@@ -362,6 +379,8 @@ func findLines(root *yaml.Node) lineIndex {
 		switch k.Value {
 		case "limits":
 			li.limits = v.Line
+		case "inform_within_days":
+			li.informWithin = k.Line
 		case "rate_limits":
 			li.rateLimits = fieldLines(v)
 			li.rateLimits[""] = k.Line
@@ -465,6 +484,7 @@ func build(file string, raw *rawCovenant, li lineIndex) (*Covenant, error) {
 		b.fail(li.root, "covenant has no coordinator rules")
 	}
 	b.signalCodes(raw.SignalCodes)
+	b.inform(raw)
 	if len(b.errs) > 0 {
 		return nil, errors.Join(b.errs...)
 	}
@@ -497,6 +517,19 @@ func (b *builder) limits(l *rawLimits) {
 	b.limit(l.MaxYears, 1, 2, &b.c.Limits.MaxYears, "limits.max_years must be 1 or 2: the law (Jeugdwet art. 7.1.4.5) allows at most 2")
 	b.limit(l.EndAge, 12, 23, &b.c.Limits.EndAge, "limits.end_age must be from 12 to 23: the law allows at most 23")
 	b.limit(l.RetentionDays, 1, 20*365, &b.c.Limits.RetentionDays, "limits.retention_days must be from 1 to 7300")
+}
+
+// inform sets the duty to inform's settings.
+func (b *builder) inform(raw *rawCovenant) {
+	b.c.InformWithinDays = DefaultInformWithinDays
+	b.c.RequireInformRecord = raw.RequireInformRecord
+	if v := raw.InformWithinDays; v != nil {
+		if *v < 1 || *v > 365 {
+			b.fail(b.li.informWithin, "inform_within_days must be from 1 to 365")
+			return
+		}
+		b.c.InformWithinDays = *v
+	}
 }
 
 // limit sets *dst to *v if v is given and within [lo, hi]; outside, it
