@@ -34,7 +34,10 @@
 // There is no anonymous access. An institution acts only on its own
 // registrations; closing a case and removing a wrong registration need the
 // coordinator role for that case; removal after an upheld objection and
-// recording a death need the municipality role. The matcher enforces these
+// recording a death need the municipality role. Recording whether the
+// parents or the youth were informed (PATCH /v1/registrations/{id}) and
+// the informing letter (GET /v1/registrations/{id}/letter) are the
+// registration's own institution's. The matcher enforces these
 // rules; the handler only maps its errors to statuses.
 //
 // # Rate limits
@@ -68,6 +71,7 @@ import (
 
 	"github.com/vindex-nl/vindex/identity"
 	"github.com/vindex-nl/vindex/matcher"
+	"github.com/vindex-nl/vindex/notify/letter"
 	"github.com/vindex-nl/vindex/rules"
 )
 
@@ -141,6 +145,7 @@ type Handler struct {
 	maxBody int64
 	loc     *time.Location
 	limits  *limiter
+	letters *letter.Templates
 	mux     *http.ServeMux
 }
 
@@ -165,6 +170,10 @@ func New(c Config) (*Handler, error) {
 	if h.ready == nil {
 		h.ready = func(context.Context) error { return nil }
 	}
+	var err error
+	if h.letters, err = letter.Builtin(); err != nil {
+		return nil, err
+	}
 
 	h.serve(h.routes())
 	return h, nil
@@ -186,6 +195,8 @@ func (h *Handler) routes() []route {
 		{"POST", "/v1/registrations", h.api(rules.RateReports, h.register)},
 		{"POST", "/v1/registrations/{id}/end", h.api(rules.RateChanges, h.end)},
 		{"DELETE", "/v1/registrations/{id}", h.api(rules.RateChanges, h.remove)},
+		{"PATCH", "/v1/registrations/{id}", h.api(rules.RateChanges, h.inform)},
+		{"GET", "/v1/registrations/{id}/letter", h.api(rules.RateLookups, h.letter)},
 		{"POST", "/v1/lookups", h.api(rules.RateLookups, h.lookup)},
 		{"POST", "/v1/cases/close", h.api(rules.RateChanges, h.youthVerb(h.m.CloseCase))},
 		{"POST", "/v1/deaths", h.api(rules.RateChanges, h.youthVerb(h.m.RecordDeath))},
@@ -317,11 +328,18 @@ func (h *Handler) api(class rules.RateClass, f apiFunc) http.HandlerFunc {
 			writeProblem(w, p)
 			return
 		}
-		if v == nil {
+		switch b := v.(type) {
+		case nil:
 			w.WriteHeader(status)
-			return
+		case rawBody:
+			w.Header().Set("Content-Type", b.contentType)
+			w.Header().Set("Content-Length", strconv.Itoa(len(b.body)))
+			w.Header().Set("Vary", "Accept")
+			w.WriteHeader(status)
+			w.Write(b.body)
+		default:
+			writeJSON(w, status, v)
 		}
-		writeJSON(w, status, v)
 	}
 }
 
@@ -475,7 +493,10 @@ func (req *RegistrationRequest) Registration(m *matcher.Matcher, loc *time.Locat
 	default:
 		return reg, &matcher.FieldError{Field: "kind", Err: matcher.ErrKind}
 	}
-	reg.EndsOn, err = parseDate("ends_on", req.EndsOn, loc)
+	if reg.EndsOn, err = parseDate("ends_on", req.EndsOn, loc); err != nil {
+		return reg, err
+	}
+	reg.Inform, err = informOf(req.Informed, req.NotInformed, loc)
 	return reg, err
 }
 

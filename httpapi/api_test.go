@@ -140,6 +140,10 @@ func TestAccessMatrix(t *testing.T) {
 		"close":  {"close", "POST", func(string) string { return "/v1/cases/close" }, func(n int) any { return httpapi.BSNRequest{BSN: bsn(t, n)} }},
 		"death":  {"death", "POST", func(string) string { return "/v1/deaths" }, func(n int) any { return httpapi.BSNRequest{BSN: bsn(t, n)} }},
 		"events": {"events", "GET", func(string) string { return "/v1/events" }, func(int) any { return nil }},
+		"inform": {"inform", "PATCH", func(id string) string { return "/v1/registrations/" + id }, func(int) any {
+			return httpapi.InformRequest{NotInformed: &httpapi.NotInformedJSON{Reason: "later"}}
+		}},
+		"letter": {"letter", "GET", func(id string) string { return "/v1/registrations/" + id + "/letter" }, func(int) any { return nil }},
 	}
 	roles := map[string]as{
 		"own":          byToken(school),
@@ -160,6 +164,8 @@ func TestAccessMatrix(t *testing.T) {
 		"close":            {"own": 403, "other": 404, "coordinator": 204, "municipality": 404, "none": 401, "bad-token": 401, "unpinned": 401},
 		"death":            {"own": 403, "other": 403, "coordinator": 403, "municipality": 204, "none": 401, "bad-token": 401, "unpinned": 401},
 		"events":           {"own": 200, "other": 200, "coordinator": 200, "municipality": 200, "none": 401, "bad-token": 401, "unpinned": 401},
+		"inform":           {"own": 204, "other": 404, "coordinator": 404, "municipality": 404, "none": 401, "bad-token": 401, "unpinned": 401},
+		"letter":           {"own": 200, "other": 404, "coordinator": 404, "municipality": 404, "none": 401, "bad-token": 401, "unpinned": 401},
 	}
 	for cname, byRole := range want {
 		for role, status := range byRole {
