@@ -371,3 +371,33 @@ func TestLetterFacts(t *testing.T) {
 		t.Fatalf("an ended registration's letter: %v", err)
 	}
 }
+
+// A registration made before age bands were kept is held to, and its
+// letter addressed by, the youth's age at its last report, which its case
+// keeps.
+func TestInformWithoutBandUsesTheCaseAge(t *testing.T) {
+	e := newEnv(t)
+	res := e.register(t, ggd, e.bornOn(t, 1, "2008-07-01")) // 17
+	err := e.store.UpdateByID(ctx, res.ID, func(tx store.Tx) error {
+		for _, r := range tx.Registrations() {
+			r.AgeBand = store.AgeBandUnknown
+			tx.Put(r)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := regOf(t, e, res.ID); got.AgeBand != store.AgeBandUnknown {
+		t.Fatalf("band %s", got.AgeBand)
+	}
+	if err := e.m.RecordInformed(ctx, matcher.Actor{Institution: ggd}, res.ID, informed(matcher.InformedParents)); !errors.Is(err, matcher.ErrInformMismatch) {
+		t.Fatalf("parents of a 17-year-old: %v", err)
+	}
+	if err := e.m.RecordInformed(ctx, matcher.Actor{Institution: ggd}, res.ID, informed(matcher.InformedYouth)); err != nil {
+		t.Fatal(err)
+	}
+	if l, err := e.m.Letter(ctx, matcher.Actor{Institution: ggd}, res.ID); err != nil || l.Whom != matcher.InformedYouth {
+		t.Fatalf("letter to %v, %v", l.Whom, err)
+	}
+}
