@@ -13,8 +13,8 @@ import (
 	"github.com/vindex-nl/vindex/store"
 )
 
-// The duty to inform (Jeugdwet; the sources: the regional indexes'
-// pages on rights): a professional who registers a youth tells the parents
+// The duty to inform (Jeugdwet, and the regional indexes' pages on
+// rights): a professional who registers a youth tells the parents
 // (youth under 12), the parents and the youth (12 to 15) or the youth (16
 // and over) that it did, why and where to object, unless informing would
 // endanger the youth or others. The age is the youth's at the report,
