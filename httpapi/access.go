@@ -9,12 +9,6 @@ import (
 	"github.com/vindex-nl/vindex/matcher"
 )
 
-// document is an answer that is not JSON: a body and its media type.
-type document struct {
-	contentType string
-	body        []byte
-}
-
 // subjectAccess serves POST /v1/subject-access: a municipality's answer to
 // a request for access, as JSON or as the letter alone.
 func (h *Handler) subjectAccess(r *http.Request, actor matcher.Actor) (any, int, error) {
@@ -48,9 +42,9 @@ func (h *Handler) subjectAccess(r *http.Request, actor matcher.Actor) (any, int,
 	}
 	switch req.Format {
 	case "text":
-		return document{"text/plain; charset=utf-8", []byte(l.Text)}, http.StatusOK, nil
+		return document{contentType: "text/plain; charset=utf-8", body: []byte(l.Text)}, http.StatusOK, nil
 	case "html":
-		return document{"text/html; charset=utf-8", []byte(l.HTML)}, http.StatusOK, nil
+		return document{contentType: "text/html; charset=utf-8", body: []byte(l.HTML)}, http.StatusOK, nil
 	}
 	return NewSubjectAccessResponse(a, l), http.StatusOK, nil
 }
@@ -58,7 +52,7 @@ func (h *Handler) subjectAccess(r *http.Request, actor matcher.Actor) (any, int,
 // NewSubjectAccessResponse is the json answer of POST /v1/subject-access
 // for a and its letter l.
 func NewSubjectAccessResponse(a matcher.Access, l letters.Letter) SubjectAccessResponse {
-	out := SubjectAccessResponse{At: a.Now.UTC().Format(time.RFC3339), AddressedTo: a.Band.String(),
+	out := SubjectAccessResponse{At: a.Now.UTC().Format(time.RFC3339), AddressedTo: a.Band.Whom().String(),
 		Registrations: make([]AccessRegistrationJSON, 0, len(a.Registrations)), Letter: LetterJSON{Text: l.Text, HTML: l.HTML}}
 	for _, r := range a.Registrations {
 		j := AccessRegistrationJSON{ID: r.ID.String(), Institution: r.Institution, Name: r.Name, Type: r.Type,

@@ -8,7 +8,7 @@ import (
 
 	"github.com/vindex-nl/vindex/httpapi"
 	"github.com/vindex-nl/vindex/identity"
-	"github.com/vindex-nl/vindex/rules"
+	"github.com/vindex-nl/vindex/store"
 )
 
 // TestSubjectAccessOverHTTPS: the municipality that serves the youth gets
@@ -32,8 +32,8 @@ func TestSubjectAccessOverHTTPS(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	band := rules.AgeBandOf(born.AgeOn(time.Now()))
-	if a.AddressedTo != band.String() || len(a.Registrations) != 3 {
+	band := store.AgeBandOf(born.AgeOn(time.Now()))
+	if a.AddressedTo != band.Whom().String() || len(a.Registrations) != 3 {
 		t.Fatalf("answer: %+v, want addressed to %v", a, band)
 	}
 	status := map[string]string{}

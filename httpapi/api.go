@@ -37,7 +37,10 @@
 // one registration, or of a youth's by BSN: POST /v1/objections) and
 // recording a death need the municipality role, and so does subject access
 // (the registrations of a youth, and the letter that answers a request for
-// access). The matcher enforces these
+// access). Recording whether the parents or the youth were informed (PATCH
+// /v1/registrations/{id}) and the informing letter (GET
+// /v1/registrations/{id}/letter) are the registration's own institution's.
+// The matcher enforces these
 // rules; the handler only maps its errors to statuses.
 //
 // # Rate limits
@@ -71,6 +74,7 @@ import (
 
 	"github.com/vindex-nl/vindex/identity"
 	"github.com/vindex-nl/vindex/matcher"
+	"github.com/vindex-nl/vindex/letters"
 	"github.com/vindex-nl/vindex/rules"
 )
 
@@ -144,6 +148,7 @@ type Handler struct {
 	maxBody int64
 	loc     *time.Location
 	limits  *limiter
+	letters *letters.Templates
 	mux     *http.ServeMux
 }
 
@@ -168,6 +173,10 @@ func New(c Config) (*Handler, error) {
 	if h.ready == nil {
 		h.ready = func(context.Context) error { return nil }
 	}
+	var err error
+	if h.letters, err = letters.Builtin(); err != nil {
+		return nil, err
+	}
 
 	h.serve(h.routes())
 	return h, nil
@@ -189,6 +198,8 @@ func (h *Handler) routes() []route {
 		{"POST", "/v1/registrations", h.api(rules.RateReports, h.register)},
 		{"POST", "/v1/registrations/{id}/end", h.api(rules.RateChanges, h.end)},
 		{"DELETE", "/v1/registrations/{id}", h.api(rules.RateChanges, h.remove)},
+		{"PATCH", "/v1/registrations/{id}", h.api(rules.RateChanges, h.inform)},
+		{"GET", "/v1/registrations/{id}/letter", h.api(rules.RateLookups, h.letter)},
 		{"POST", "/v1/lookups", h.api(rules.RateLookups, h.lookup)},
 		{"POST", "/v1/cases/close", h.api(rules.RateChanges, h.youthVerb(h.m.CloseCase))},
 		{"POST", "/v1/deaths", h.api(rules.RateChanges, h.youthVerb(h.m.RecordDeath))},
@@ -328,12 +339,24 @@ func (h *Handler) api(class rules.RateClass, f apiFunc) http.HandlerFunc {
 		case document:
 			w.Header().Set("Content-Type", v.contentType)
 			w.Header().Set("Content-Length", strconv.Itoa(len(v.body)))
+			if v.vary != "" {
+				w.Header().Set("Vary", v.vary)
+			}
 			w.WriteHeader(status)
 			w.Write(v.body)
 		default:
 			writeJSON(w, status, v)
 		}
 	}
+}
+
+// document is an answer that is not JSON (a letter as text or HTML): a
+// body and its media type; vary names the request header its form was
+// chosen by, if any.
+type document struct {
+	contentType string
+	body        []byte
+	vary        string
 }
 
 // allow takes a token of inst's bucket of class, and reports whether the
@@ -486,7 +509,10 @@ func (req *RegistrationRequest) Registration(m *matcher.Matcher, loc *time.Locat
 	default:
 		return reg, &matcher.FieldError{Field: "kind", Err: matcher.ErrKind}
 	}
-	reg.EndsOn, err = parseDate("ends_on", req.EndsOn, loc)
+	if reg.EndsOn, err = parseDate("ends_on", req.EndsOn, loc); err != nil {
+		return reg, err
+	}
+	reg.Inform, err = informOf(req.Informed, req.NotInformed, loc)
 	return reg, err
 }
 

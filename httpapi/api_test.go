@@ -146,6 +146,10 @@ func TestAccessMatrix(t *testing.T) {
 		"subject-access": {"subject-access", "POST", func(string) string { return "/v1/subject-access" }, func(n int) any {
 			return httpapi.SubjectAccessRequest{BSN: bsn(t, n), BirthDate: "2014-05-17"}
 		}},
+		"inform": {"inform", "PATCH", func(id string) string { return "/v1/registrations/" + id }, func(int) any {
+			return httpapi.InformRequest{NotInformed: &httpapi.NotInformedJSON{Reason: "later"}}
+		}},
+		"letter": {"letter", "GET", func(id string) string { return "/v1/registrations/" + id + "/letter" }, func(int) any { return nil }},
 	}
 	roles := map[string]as{
 		"own":          byToken(school),
@@ -168,6 +172,8 @@ func TestAccessMatrix(t *testing.T) {
 		"objection":        {"own": 403, "other": 403, "coordinator": 403, "municipality": 204, "none": 401, "bad-token": 401, "unpinned": 401},
 		"events":           {"own": 200, "other": 200, "coordinator": 200, "municipality": 200, "none": 401, "bad-token": 401, "unpinned": 401},
 		"subject-access":   {"own": 403, "other": 403, "coordinator": 403, "municipality": 200, "none": 401, "bad-token": 401, "unpinned": 401},
+		"inform":           {"own": 204, "other": 404, "coordinator": 404, "municipality": 404, "none": 401, "bad-token": 401, "unpinned": 401},
+		"letter":           {"own": 200, "other": 404, "coordinator": 404, "municipality": 404, "none": 401, "bad-token": 401, "unpinned": 401},
 	}
 	for cname, byRole := range want {
 		for role, status := range byRole {

@@ -22,6 +22,8 @@ func TestEveryOperationIsChecked(t *testing.T) {
 	e.do(byCert(wij), "POST", "/v1/registrations", report(t, 1, "involvement"))
 	e.do(byToken(school), "POST", "/v1/lookups", httpapi.BSNRequest{BSN: bsn(t, 1)})
 	e.do(byToken(school), "GET", "/v1/events?after=0&limit=10", nil)
+	e.do(byToken(school), "PATCH", "/v1/registrations/"+s.ID, httpapi.InformRequest{NotInformed: &httpapi.NotInformedJSON{Reason: "later"}})
+	e.do(byToken(school), "GET", "/v1/registrations/"+s.ID+"/letter", nil)
 	e.do(byToken(school), "POST", "/v1/registrations/"+s.ID+"/end", httpapi.EndRequest{On: "2099-01-01"})
 	e.do(byToken(school), "POST", "/v1/registrations", report(t, 2, "signal"))
 	x := decodeAs[httpapi.RegistrationResponse](t, e.do(byCert(wij), "POST", "/v1/registrations", report(t, 2, "involvement")))

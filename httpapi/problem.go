@@ -54,6 +54,9 @@ const (
 	CodeClientRefIdentity     = "client_ref_identifies_youth"
 	CodeFieldIdentifiesYouth  = "field_identifies_youth"
 	CodeClientRefUnsupported  = "client_ref_unsupported"
+	CodeInvalidInform         = "invalid_inform"
+	CodeInformMismatch        = "inform_mismatch"
+	CodeInformRecordRequired  = "inform_record_required"
 	CodeInvalidParameter      = "invalid_parameter"
 	CodeMalformedJSON         = "malformed_json"
 	CodeInvalidJSON           = "invalid_json"
@@ -128,6 +131,12 @@ var fieldCodes = []struct {
 	{matcher.ErrClientRef, http.StatusBadRequest, CodeInvalidClientRef},
 	{matcher.ErrClientRefIdentity, http.StatusUnprocessableEntity, CodeClientRefIdentity},
 	{matcher.ErrClientRefUnsupported, http.StatusUnprocessableEntity, CodeClientRefUnsupported},
+	{matcher.ErrInform, http.StatusBadRequest, CodeInvalidInform},
+	{matcher.ErrInformWho, http.StatusBadRequest, CodeInvalidInform},
+	{matcher.ErrNotInformedReason, http.StatusBadRequest, CodeInvalidInform},
+	{matcher.ErrInformDate, http.StatusBadRequest, CodeInvalidDate},
+	{matcher.ErrInformMismatch, http.StatusUnprocessableEntity, CodeInformMismatch},
+	{matcher.ErrInformRecordRequired, http.StatusUnprocessableEntity, CodeInformRecordRequired},
 }
 
 // toProblem turns any error of a handler into the problem to answer with.

@@ -32,6 +32,35 @@ type RegistrationRequest struct {
 	// and - . _ / : #, with at least one digit; a refresh without one
 	// keeps the one on file.
 	ClientRef string `json:"client_ref,omitempty"`
+	// Informed or NotInformed (at most one) records the duty to inform:
+	// whom the institution informed and when, or why not. A refresh
+	// without either keeps the record on file.
+	Informed    *InformedJSON    `json:"informed,omitempty"`
+	NotInformed *NotInformedJSON `json:"not_informed,omitempty"`
+}
+
+// InformedJSON records that the institution informed the parents, the
+// youth or both of its registration.
+type InformedJSON struct {
+	// Who is "parents" (youth under 12), "both" (12 to 15) or "youth"
+	// (16 and over), by the youth's age at the report.
+	Who string `json:"who"`
+	// On is the day they were informed, YYYY-MM-DD, not after today.
+	On string `json:"on"`
+}
+
+// NotInformedJSON records why the institution did not inform.
+type NotInformedJSON struct {
+	// Reason is "danger", "not_reachable" or "later" (a reminder follows
+	// after the covenant's inform_within_days).
+	Reason string `json:"reason"`
+}
+
+// InformRequest is the body of PATCH /v1/registrations/{id}: exactly one
+// of its members.
+type InformRequest struct {
+	Informed    *InformedJSON    `json:"informed,omitempty"`
+	NotInformed *NotInformedJSON `json:"not_informed,omitempty"`
 }
 
 // ContactJSON is how to reach a professional.

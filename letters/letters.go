@@ -1,10 +1,11 @@
-// Package letters writes the Dutch letters vindex gives a municipality to
-// send to a youth or its parents: today the answer to a request for access
-// (inzage), in plain text and in HTML.
+// Package letters writes the Dutch letters vindex gives to send to a youth
+// or its parents, in plain text and in HTML: a municipality's answer to a
+// request for access (inzage, [SubjectAccess]), and a professional's
+// informing letter (the duty to inform, [Templates.Inform]).
 //
 // # What a letter holds
 //
-// A letter is addressed by the youth's age band (rules.AgeBand): to the
+// A letter is addressed by the youth's age band (store.AgeBand): to the
 // parents under 12, to the youth and the parents from 12 to 15, to the
 // youth from 16. It never holds the youth's BSN, birth date or name: it
 // says "de jeugdige", and leaves "[naam jeugdige]" and "[adres]" for the
@@ -168,22 +169,22 @@ var typeNames = map[string]string{
 const youthName = "[naam jeugdige]"
 
 // addressee is the letter's first address line for band.
-func addressee(band rules.AgeBand) string {
+func addressee(band store.AgeBand) string {
 	switch band {
-	case rules.BandParentsAndYouth:
+	case store.Age12To15:
 		return "Aan " + youthName + " en de ouders/verzorgers"
-	case rules.BandYouth:
+	case store.Age16Up:
 		return "Aan " + youthName
 	}
 	return "Aan de ouders/verzorgers van " + youthName
 }
 
 // salutation opens the letter for band.
-func salutation(band rules.AgeBand) string {
+func salutation(band store.AgeBand) string {
 	switch band {
-	case rules.BandParentsAndYouth:
+	case store.Age12To15:
 		return "Beste " + youthName + ", geachte ouder/verzorger,"
-	case rules.BandYouth:
+	case store.Age16Up:
 		return "Beste " + youthName + ","
 	}
 	return "Geachte ouder/verzorger,"

@@ -38,7 +38,7 @@ func access(t *testing.T) matcher.Access {
 	}
 	day := func(s string) time.Time { return at(s + "T00:00:00Z") }
 	return matcher.Access{
-		Now: at("2026-12-01T09:30:00Z"), Age: 13, Band: rules.BandParentsAndYouth,
+		Now: at("2026-12-01T09:30:00Z"), Age: 13, Band: store.Age12To15,
 		Registrations: []matcher.AccessEntry{
 			{ID: mustID(t, "raaaaaaaaaaaaaaaaaaaaaaaaaa"), Institution: "ggd-groningen", Name: "GGD Groningen", Type: rules.TypeGGD,
 				Kind: matcher.Involvement, Since: at("2024-01-15T10:00:00Z"), EndedAt: at("2025-02-01T13:00:00Z"),
@@ -85,12 +85,12 @@ func TestSubjectAccessGolden(t *testing.T) {
 // in.
 func TestSubjectAccessAddressedByAgeBand(t *testing.T) {
 	for _, tc := range []struct {
-		band        rules.AgeBand
+		band        store.AgeBand
 		to, opening string
 	}{
-		{rules.BandParents, "Aan de ouders/verzorgers van [naam jeugdige]", "Geachte ouder/verzorger,"},
-		{rules.BandParentsAndYouth, "Aan [naam jeugdige] en de ouders/verzorgers", "Beste [naam jeugdige], geachte ouder/verzorger,"},
-		{rules.BandYouth, "Aan [naam jeugdige]\n", "Beste [naam jeugdige],"},
+		{store.AgeUnder12, "Aan de ouders/verzorgers van [naam jeugdige]", "Geachte ouder/verzorger,"},
+		{store.Age12To15, "Aan [naam jeugdige] en de ouders/verzorgers", "Beste [naam jeugdige], geachte ouder/verzorger,"},
+		{store.Age16Up, "Aan [naam jeugdige]\n", "Beste [naam jeugdige],"},
 	} {
 		a := access(t)
 		a.Band = tc.band

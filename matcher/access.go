@@ -22,7 +22,7 @@ type Access struct {
 	// the request stated (never stored), and Band whom the answer is
 	// addressed to by that age.
 	Age  int
-	Band rules.AgeBand
+	Band store.AgeBand
 	// Registrations are the youth's registrations, live and archived, in
 	// the order they were made (CreatedAt, then ID).
 	Registrations []AccessEntry
@@ -114,7 +114,7 @@ func (m *Matcher) subjectAccess(ctx context.Context, actor Actor, who Youth, bor
 	if err != nil {
 		return Access{}, err
 	}
-	a := Access{Now: now, Age: age, Band: rules.AgeBandOf(age)}
+	a := Access{Now: now, Age: age, Band: store.AgeBandOf(age)}
 	err = m.store.View(ctx, who.set.All, func(rd store.Reader) error {
 		regs := append(rd.Registrations(), rd.History()...)
 		kase, _ := rd.Case()

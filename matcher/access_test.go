@@ -37,7 +37,7 @@ func TestSubjectAccessListsLiveAndArchived(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !a.Now.Equal(e.clock.Now()) || a.Age != 11 || a.Band != rules.BandParents {
+	if !a.Now.Equal(e.clock.Now()) || a.Age != 11 || a.Band != store.AgeUnder12 {
 		t.Fatalf("now %v, age %d, band %v; want %v, 11, parents", a.Now, a.Age, a.Band, e.clock.Now())
 	}
 	var insts []string
@@ -79,12 +79,12 @@ func TestSubjectAccessAgeBands(t *testing.T) {
 	for i, tc := range []struct {
 		born string
 		age  int
-		band rules.AgeBand
+		band store.AgeBand
 	}{
-		{"2014-03-03", 11, rules.BandParents}, // 12 tomorrow
-		{"2014-03-02", 12, rules.BandParentsAndYouth},
-		{"2010-03-03", 15, rules.BandParentsAndYouth},
-		{"2010-03-02", 16, rules.BandYouth},
+		{"2014-03-03", 11, store.AgeUnder12}, // 12 tomorrow
+		{"2014-03-02", 12, store.Age12To15},
+		{"2010-03-03", 15, store.Age12To15},
+		{"2010-03-02", 16, store.Age16Up},
 	} {
 		r := e.involvement(t, 10+i)
 		r.BirthDate = birth(t, tc.born)

@@ -134,8 +134,8 @@ func (y *youth) notice(recipient string) *store.Notice {
 }
 
 // wakeAt is when the youth must be seen again without a report: the end
-// of the first hour with events held back, or of the first refresh window;
-// zero if neither.
+// of the first hour with events held back, of the first refresh window, or
+// the first inform reminder's day; zero if none.
 func (y *youth) wakeAt() time.Time {
 	var at time.Time
 	earlier := func(t time.Time) {
@@ -151,6 +151,7 @@ func (y *youth) wakeAt() time.Time {
 	for _, e := range y.kase.Ends {
 		earlier(e.At.Add(y.m.refreshWindow))
 	}
+	y.informWakes(earlier)
 	return at
 }
 
@@ -161,9 +162,10 @@ func (y *youth) keepCase() bool {
 }
 
 // SendHeld sends, for every youth whose hour is over, the summary of the
-// events held back from each recipient (see Config.EventsPerHour), and
-// forgets the refresh windows that have passed. It returns how many
-// summaries it sent. Run it every minute or so (vindex serve does); it is
+// events held back from each recipient (see Config.EventsPerHour), sends
+// the inform reminders whose day has come (see Inform), and forgets the
+// refresh windows that have passed. It returns how many summaries it
+// sent. Run it every minute or so (vindex serve does); it is
 // safe to run concurrently with everything else.
 func (m *Matcher) SendHeld(ctx context.Context) (int, error) {
 	const batch, maxBatches = 256, 1000

@@ -4,6 +4,7 @@ package matcher
 
 import (
 	"fmt"
+	"time"
 
 	"github.com/vindex-nl/vindex/store"
 )
@@ -38,6 +39,10 @@ func youthInvariants(regs []store.Registration, caseOf func() (store.Case, bool)
 				return fmt.Errorf("ended-dated: an ended registration of %s lacks EndedAt or PurgeOn", r.Institution)
 			}
 			continue
+		}
+		if d := r.Inform.Due; !d.IsZero() && (kase.WakeAt.IsZero() || kase.WakeAt.After(d.Add(14*time.Hour))) {
+			// A day begins at most 14 hours after 00:00 UTC in any zone.
+			return fmt.Errorf("inform-reminder-woken: a reminder of %s is due with no wake time before its day", r.Institution)
 		}
 		if _, dup := live[r.Institution]; dup {
 			return fmt.Errorf("one-live-per-institution: %s has more than one live registration", r.Institution)

@@ -4,8 +4,8 @@
 //
 // A [Matcher] has a few verbs: [Matcher.Register], [Matcher.End],
 // [Matcher.Lookup], [Matcher.CloseCase], [Matcher.Remove], [Matcher.Object],
-// [Matcher.RecordDeath], [Matcher.SubjectAccess], [Matcher.Events] and
-// [Matcher.ExpireDue]. Each acts
+// [Matcher.RecordDeath], [Matcher.SubjectAccess], [Matcher.RecordInformed],
+// [Matcher.Letter], [Matcher.Events] and [Matcher.ExpireDue]. Each acts
 // for an [Actor], the authenticated institution, and each change to a youth
 // is one atomic, durable write of the store: the registration, the match,
 // the coordinator and the outbox events it causes are committed together or
@@ -41,7 +41,9 @@
 // the youth reaches the end age: Jeugdwet art. 7.1.4.5), and a keyed hash of
 // the BSN and the birth date, against which each later report's birth date
 // is checked while the youth has a live registration (a mistyped BSN must
-// not match another child: [ErrBirthDateMismatch]). A signal's code is one
+// not match another child: [ErrBirthDateMismatch]). Each registration keeps
+// the youth's age band at its report (under 12, 12 to 15, 16 and over),
+// which says whom its institution informs (see [Inform]). A signal's code is one
 // of the covenant's list (rules.Covenant.SignalCode), never free text. A
 // report's idempotency key is kept only as a keyed hash of the institution
 // and the key, made by [Config.Pseudonymiser] in a domain of its own

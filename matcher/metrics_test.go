@@ -36,6 +36,7 @@ vindex_outbox_events_total{type="case-closed"} 0
 vindex_outbox_events_total{type="coordinator"} 3
 vindex_outbox_events_total{type="ended"} 0
 vindex_outbox_events_total{type="event(200)"} 1
+vindex_outbox_events_total{type="inform-due"} 0
 vindex_outbox_events_total{type="match"} 2
 vindex_outbox_events_total{type="no-match"} 1
 vindex_outbox_events_total{type="removed"} 1

@@ -48,6 +48,12 @@ type Registration struct {
 	// A refresh without one keeps the reference on file. It must not hold
 	// the youth's BSN or birth date.
 	ClientRef string
+	// Inform, if set, records that the institution informed the parents
+	// or the youth, or why not (see Inform and RecordInformed); whom must
+	// fit the youth's age today (ErrInformMismatch). A refresh without one
+	// keeps the record on file; a covenant with require_inform_record
+	// refuses a registration that has none (ErrInformRecordRequired).
+	Inform Inform
 }
 
 // Result is what Register answers.
@@ -225,6 +231,9 @@ func (m *Matcher) Register(ctx context.Context, actor Actor, r Registration) (Re
 	if err != nil {
 		return Result{}, err
 	}
+	if err := checkInform(r.Inform, store.AgeBandOf(age), m.today(now)); err != nil {
+		return Result{}, err
+	}
 	check, err := m.birthCheck(r.Youth, r.BirthDate)
 	if err != nil {
 		return Result{}, fmt.Errorf("matcher: birth-date check: %w", err)
@@ -247,6 +256,9 @@ func (m *Matcher) Register(ctx context.Context, actor Actor, r Registration) (Re
 			}
 		}
 		reg := m.report(ctx, y, actor, r, &res)
+		if err := m.informReport(&reg, r.Inform, age, y.today); err != nil {
+			return err
+		}
 		if res.ClientRef != "" {
 			sealed, err := m.refs.Seal(res.ClientRef, actor.Institution, reg.ID)
 			if err != nil {

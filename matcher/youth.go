@@ -327,6 +327,7 @@ func (y *youth) finish() {
 	y.redecide(y.now)
 	y.announceCoordinator()
 	y.boundEvents()
+	y.remindInform()
 	y.schedule()
 	if !y.keepCase() {
 		// The case is the live state: without a live registration, a

@@ -103,3 +103,25 @@ func TestHookRefusals(t *testing.T) {
 		t.Errorf("no secret: %v", err)
 	}
 }
+
+// An inform-due reminder's webhook body names its type and the
+// recipient's own registration, with the recipient's reference.
+func TestHookInformDueBody(t *testing.T) {
+	ca, err := pki.NewCA("hook CA")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rc := hooktest.Start(t, ca)
+	h, err := notify.NewHook(notify.HookConfig{URL: rc.URL, Secret: rc.Secret, RootCAs: ca.Pool()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := store.Event{Seq: 3, Type: store.EventInformDue, At: notice(store.EventMatch).Event.At, Recipient: "ggd-groningen", Registration: store.NewID()}
+	if err := h.Send(context.Background(), notify.NewHookEvent(e, "DOS-2026-0042")); err != nil {
+		t.Fatal(err)
+	}
+	got := rc.Seen().Got[0]
+	if got.Type != "inform-due" || got.Registration != e.Registration.String() || got.ClientRef != "DOS-2026-0042" || len(got.Others) != 0 {
+		t.Fatalf("body %+v", got)
+	}
+}

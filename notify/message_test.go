@@ -48,6 +48,8 @@ var wording = map[store.EventType]map[string][]string{
 	store.EventRemoved:     {"nl": {"registratie verwijderd"}, "en": {"registration removed"}},
 	store.EventSummary: {"nl": {"samenvatting van 12 wijzigingen", "M. de Vries", "050-7654321", "Procescoördinator: WIJ Groningen"},
 		"en": {"summary of 12 changes", "M. de Vries", "050-7654321", "Coordinator: WIJ Groningen"}},
+	store.EventInformDue: {"nl": {"herinnering: informeer de ouders en/of de jeugdige", "kenmerk DOS-2026-0042", "termijn daarvoor is verstreken", "één keer"},
+		"en": {"reminder: inform the parents and/or the youth", "reference DOS-2026-0042", "time for that has passed", "once"}},
 }
 
 func TestRenderEveryEventType(t *testing.T) {

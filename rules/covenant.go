@@ -113,8 +113,21 @@ type Covenant struct {
 	// SignalCode). A covenant without any refuses every signal.
 	SignalCodes []SignalCode
 
+	// The duty to inform. InformWithinDays is how many days an
+	// institution has to inform the parents or the youth after it
+	// recorded that it will do so later: then it is reminded once (an
+	// inform-due event); default 14. RequireInformRecord: a report must
+	// say whether the institution informed them (or why not), else it is
+	// refused; default false.
+	InformWithinDays    int
+	RequireInformRecord bool
+
 	byID map[string]int
 }
+
+// DefaultInformWithinDays is Covenant.InformWithinDays when the covenant
+// gives none.
+const DefaultInformWithinDays = 14
 
 // pinPattern is the form of a client certificate pin; the loader checks
 // it, and httpapi matches certificates to pins.
@@ -228,6 +241,9 @@ type rawCovenant struct {
 	Institutions   []rawInstitution `yaml:"institutions"`
 	Rules          []rawRule        `yaml:"rules"`
 	SignalCodes    []rawSignalCode  `yaml:"signal_codes"`
+
+	InformWithinDays    *int `yaml:"inform_within_days"`
+	RequireInformRecord bool `yaml:"require_inform_record"`
 }
 
 type rawLimits struct {
@@ -343,6 +359,7 @@ func yamlErrors(file string, err error) error {
 
 type lineIndex struct {
 	root, limits     int
+	informWithin     int
 	institutions     []int // line of each institution item
 	instFields       []map[string]int
 	rules            []int
@@ -365,6 +382,8 @@ func findLines(root *yaml.Node) lineIndex {
 		switch k.Value {
 		case "limits":
 			li.limits = v.Line
+		case "inform_within_days":
+			li.informWithin = k.Line
 		case "rate_limits":
 			li.rateLimits = fieldLines(v)
 			li.rateLimits[""] = k.Line
@@ -468,6 +487,7 @@ func build(file string, raw *rawCovenant, li lineIndex) (*Covenant, error) {
 		b.fail(li.root, "covenant has no coordinator rules")
 	}
 	b.signalCodes(raw.SignalCodes)
+	b.inform(raw)
 	if len(b.errs) > 0 {
 		return nil, errors.Join(b.errs...)
 	}
@@ -508,6 +528,19 @@ func (b *builder) limits(l *rawLimits) {
 		b.limit(&days, 365, 5*365, &b.c.Limits.RetentionDays, "limits.archive_years must be from 1 to 5: the archive is kept at most five years")
 	}
 	b.limit(l.RetentionDays, 1, 5*365, &b.c.Limits.RetentionDays, "limits.retention_days must be from 1 to 1825: the archive is kept at most five years")
+}
+
+// inform sets the duty to inform's settings.
+func (b *builder) inform(raw *rawCovenant) {
+	b.c.InformWithinDays = DefaultInformWithinDays
+	b.c.RequireInformRecord = raw.RequireInformRecord
+	if v := raw.InformWithinDays; v != nil {
+		if *v < 1 || *v > 365 {
+			b.fail(b.li.informWithin, "inform_within_days must be from 1 to 365")
+			return
+		}
+		b.c.InformWithinDays = *v
+	}
 }
 
 // limit sets *dst to *v if v is given and within [lo, hi]; outside, it

@@ -12,10 +12,12 @@ type RateClass string
 const (
 	// RateReports: POST /v1/registrations.
 	RateReports RateClass = "reports"
-	// RateLookups: POST /v1/lookups.
+	// RateLookups: POST /v1/lookups, and the informing letter (GET
+	// /v1/registrations/{id}/letter).
 	RateLookups RateClass = "lookups"
-	// RateChanges: ending, closing and removing registrations, and
-	// recording deaths.
+	// RateChanges: ending, closing and removing registrations, recording
+	// deaths, and recording whether the parents or the youth were
+	// informed (PATCH /v1/registrations/{id}).
 	RateChanges RateClass = "changes"
 	// RateEvents: GET /v1/events.
 	RateEvents RateClass = "events"

@@ -49,6 +49,11 @@ const (
 	// Event.Rule, empty if it has none); it is urgent if any held event
 	// was.
 	EventSummary EventType = 7
+	// EventInformDue reminds the recipient that it recorded its own
+	// registration (Event.Registration) as not informed yet ("later"),
+	// and that the covenant's days to inform the parents or the youth
+	// have passed without another record. Sent once per registration.
+	EventInformDue EventType = 8
 )
 
 // EventTypeInfo is one row of the table of event types.
@@ -89,6 +94,8 @@ var eventTypes = [...]EventTypeInfo{
 		Audience: "the institution that removed the registration, the registration's institution, and the other institutions actively involved"},
 	{Type: EventSummary, Name: "summary", MayBeUrgent: true,
 		Audience: "an institution whose events about one youth went over the hour's limit, once the hour is over: one event in place of the ones held back, with the youth's state at that moment"},
+	{Type: EventInformDue, Name: "inform-due",
+		Audience: "the registration's own institution, once, when it recorded that it had not informed the parents or the youth yet (later) and the covenant's inform_within_days have passed without another record"},
 }
 
 // EventTypes returns the table of event types, in the order of their

@@ -14,7 +14,11 @@
 // accord ([Registration.EndsOn]). The birth date is never stored: the age
 // and the end day are computed from its month only, so at most the birth
 // month can be learnt from them, and the case keeps a keyed check value of
-// it ([Case.BirthCheck]) that says nothing without the key.
+// it ([Case.BirthCheck]) that says nothing without the key. For the duty
+// to inform, a registration keeps the youth's age band at its report (under
+// 12, 12 to 15, 16 and over: [AgeBand]), which says less than the age, and
+// whether and when its institution informed the parents or the youth
+// ([Inform]).
 //
 // # Live state and history
 //
@@ -375,6 +379,13 @@ type Registration struct {
 	// (see crypto/clientref): ciphertext only, bound to this registration
 	// and institution. Nil if the institution gave none.
 	ClientRef []byte
+
+	// The duty to inform (see [AgeBand]). AgeBand is the band of the
+	// youth's age at its institution's last report, which says whom the
+	// institution informs; AgeBandUnknown on a registration made before
+	// bands were kept. Inform is what the institution recorded.
+	AgeBand AgeBand
+	Inform  Inform
 }
 
 // IsLive reports whether the registration has not ended.

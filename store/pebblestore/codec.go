@@ -21,7 +21,7 @@ const (
 	youthV1 = 1
 	regV1   = 1
 	regV2   = 2 // regV1 + a sealed client reference
-	regV3   = 3 // regV1 + the destroy day + a client reference (maybe empty)
+	regV3   = 3 // regV2 (the reference may be empty) + age band, inform record, destroy day
 	caseV1  = 1
 	caseV2  = 2 // caseV1 + a birth-date check value
 	caseV3  = 3 // caseV2 (the check value may be zero) + recent ends, notices and a wake time
@@ -223,15 +223,15 @@ func (d *dec) version(want byte) {
 	}
 }
 
-// encodeRegistration writes regV3 when the registration has a destroy day,
-// else regV2 when it has a sealed client reference, else regV1: a record
-// without the newer fields keeps the older encoding, so each registration
-// has exactly one encoding.
+// encodeRegistration writes regV1; regV2 when the registration has a
+// sealed client reference; regV3 when it has an age band, an inform record
+// or a destroy day: a record without them keeps the older encoding, so each
+// registration has exactly one encoding.
 func encodeRegistration(dst []byte, r *store.Registration) []byte {
 	e := enc{b: dst}
 	v := byte(regV1)
 	switch {
-	case !r.DestroyOn.IsZero():
+	case hasV3(r):
 		v = regV3
 	case len(r.ClientRef) > 0:
 		v = regV2
@@ -254,14 +254,44 @@ func encodeRegistration(dst []byte, r *store.Registration) []byte {
 	e.time(r.EndedAt)
 	e.byte(byte(r.EndReason))
 	e.day(r.PurgeOn)
-	switch v {
-	case regV2:
-		e.bytes(r.ClientRef)
-	case regV3:
-		e.day(r.DestroyOn)
+	if v >= regV2 {
 		e.bytes(r.ClientRef)
 	}
+	if v == regV3 {
+		encodeV3(&e, r)
+	}
 	return e.b
+}
+
+// What regV3 adds to regV2: the duty to inform (the age band and the
+// inform record: small enums, a flag and two days) and the destroy day.
+
+// hasV3 reports whether r has anything regV3 adds.
+func hasV3(r *store.Registration) bool {
+	return r.AgeBand != store.AgeBandUnknown || !r.Inform.IsZero() || !r.DestroyOn.IsZero()
+}
+
+func encodeV3(e *enc, r *store.Registration) {
+	e.byte(byte(r.AgeBand))
+	e.byte(byte(r.Inform.Who))
+	e.day(r.Inform.On)
+	e.byte(byte(r.Inform.Not))
+	e.day(r.Inform.Due)
+	e.bool(r.Inform.Reminded)
+	e.day(r.DestroyOn)
+}
+
+func decodeV3(d *dec, r *store.Registration) {
+	r.AgeBand = store.AgeBand(d.byte())
+	r.Inform.Who = store.Whom(d.byte())
+	r.Inform.On = d.day()
+	r.Inform.Not = store.NotInformed(d.byte())
+	r.Inform.Due = d.day()
+	r.Inform.Reminded = d.bool()
+	r.DestroyOn = d.day()
+	if d.err == nil && !hasV3(r) {
+		d.err = fmt.Errorf("%w: a version 3 registration with nothing of version 3", store.ErrCorrupt)
+	}
 }
 
 func decodeRegistration(b []byte) (store.Registration, error) {
@@ -291,12 +321,10 @@ func decodeRegistration(b []byte) (store.Registration, error) {
 			d.err = fmt.Errorf("%w: empty client reference", store.ErrCorrupt)
 		}
 	case regV3:
-		if r.DestroyOn = d.day(); d.err == nil && r.DestroyOn.IsZero() {
-			d.err = fmt.Errorf("%w: a version 3 registration without a destroy day", store.ErrCorrupt)
-		}
 		if r.ClientRef = d.bytes(); len(r.ClientRef) == 0 {
 			r.ClientRef = nil
 		}
+		decodeV3(&d, &r)
 	}
 	if err := d.done(); err != nil {
 		return store.Registration{}, err

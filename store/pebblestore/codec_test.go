@@ -156,6 +156,8 @@ func FuzzDecodeRegistration(f *testing.F) {
 	f.Add(encodeRegistration(nil, &store.Registration{}))
 	rr := withClientRef()
 	f.Add(encodeRegistration(nil, &rr))
+	ri := withInform(true)
+	f.Add(encodeRegistration(nil, &ri))
 	f.Add([]byte{})
 	f.Add([]byte{regV1, 0xff, 0xff})
 	f.Fuzz(func(t *testing.T, b []byte) {

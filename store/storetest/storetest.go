@@ -178,9 +178,15 @@ func sameReg(t *testing.T, got, want store.Registration) {
 		!got.CreatedAt.Equal(want.CreatedAt) || !got.UpdatedAt.Equal(want.UpdatedAt) ||
 		!got.EndsOn.Equal(want.EndsOn) || !got.EndedAt.Equal(want.EndedAt) ||
 		got.EndReason != want.EndReason || !got.PurgeOn.Equal(want.PurgeOn) ||
-		!bytes.Equal(got.ClientRef, want.ClientRef) {
+		!bytes.Equal(got.ClientRef, want.ClientRef) ||
+		got.AgeBand != want.AgeBand || !sameInform(got.Inform, want.Inform) {
 		t.Fatalf("registration differs:\n got  %+v\n want %+v", got, want)
 	}
+}
+
+// sameInform compares two inform records, their days by instant.
+func sameInform(a, b store.Inform) bool {
+	return a.Who == b.Who && a.On.Equal(b.On) && a.Not == b.Not && a.Due.Equal(b.Due) && a.Reminded == b.Reminded
 }
 
 func testPutAndRead(t *testing.T, open Opener) {
@@ -189,7 +195,11 @@ func testPutAndRead(t *testing.T, open Opener) {
 	a := Reg(y, "ggd", t0)
 	a.Kind, a.SignalCode, a.Urgent, a.Sector = store.KindSignal, "S01", true, "child-protection"
 	a.ClientRef = []byte("sealed reference bytes")
+	a.AgeBand = store.Age12To15
+	a.Inform = store.Inform{Not: store.NotInformedLater, Due: time.Date(2026, 3, 16, 0, 0, 0, 0, time.UTC)}
 	b := Reg(y, "school", t0.Add(time.Minute))
+	b.AgeBand = store.Age16Up
+	b.Inform = store.Inform{Who: store.WhomYouth, On: time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)}
 	put(t, s, []pseudonym.Pseudonym{y}, a, b)
 
 	got := regsOf(t, s, y)
