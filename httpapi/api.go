@@ -73,8 +73,8 @@ import (
 	"time"
 
 	"github.com/vindex-nl/vindex/identity"
-	"github.com/vindex-nl/vindex/matcher"
 	"github.com/vindex-nl/vindex/letters"
+	"github.com/vindex-nl/vindex/matcher"
 	"github.com/vindex-nl/vindex/rules"
 )
 

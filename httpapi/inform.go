@@ -7,8 +7,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/vindex-nl/vindex/matcher"
 	"github.com/vindex-nl/vindex/letters"
+	"github.com/vindex-nl/vindex/matcher"
 )
 
 // The duty to inform: a report's informed or not_informed, PATCH
