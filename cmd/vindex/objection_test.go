@@ -1,30 +1,25 @@
 package main
 
 import (
-	"bytes"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 )
 
 // runObjection runs vindex objection in dir with the youth on standard
-// input and returns its standard output.
+// input and returns its standard output; it fails the test if the command
+// fails or quotes the BSN.
 func runObjection(t *testing.T, dir, youth string, args ...string) string {
 	t.Helper()
-	cmd := exec.Command(binary, append([]string{"objection"}, args...)...)
-	cmd.Dir = dir
-	cmd.Stdin = strings.NewReader(youth)
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Run(); err != nil {
-		t.Fatalf("vindex objection %v: %v\n%s%s", args, err, stdout.String(), stderr.String())
+	stdout, stderr, code := runMunicipal(t, dir, "objection", youth, args...)
+	if code != 0 {
+		t.Fatalf("vindex objection %v: exit status %d\n%s%s", args, code, stdout, stderr)
 	}
-	if s := stdout.String() + stderr.String(); strings.Contains(s, strings.Fields(youth)[0]) {
-		t.Fatalf("vindex objection quotes the BSN:\n%s", s)
+	if strings.Contains(stdout+stderr, strings.Fields(youth)[0]) {
+		t.Fatalf("vindex objection quotes the BSN:\n%s%s", stdout, stderr)
 	}
-	return stdout.String()
+	return stdout
 }
 
 // TestObjectionEndToEnd: a municipality carries out an objection with
