@@ -33,7 +33,8 @@ func TestSubjectAccessEndToEnd(t *testing.T) {
 	stdin := youth + " 2019-06-30\n"
 	api := []string{"--url", "https://" + p.addr, "--token-file", "data/dev-tokens.txt", "--cacert", "data/dev-tls.crt"}
 
-	out, errOut, code := runMunicipal(t, dir, "subject-access", stdin, append(api, "--as", "gemeente-groningen")...)
+	in := writeFile(t, dir, "access.txt", "# the youth who asked\n"+stdin)
+	out, errOut, code := runMunicipal(t, dir, "subject-access", "", append(api, "--as", "gemeente-groningen", "--input", in)...)
 	if code != 0 || !strings.Contains(out, "Aan de ouders/verzorgers van [naam jeugdige]\n") ||
 		!strings.Contains(out, "- WIJ Groningen (wijkteam)\n") || !strings.Contains(out, "Gearchiveerde registraties\n") {
 		t.Fatalf("the letter through the API: %d\n%s%s", code, out, errOut)
