@@ -365,27 +365,6 @@ func openTarget(n, work string, conns int, cov *rules.Covenant, url, tokenFile, 
 	return s, nil
 }
 
-// readTokens reads "institution token" lines; # starts a comment.
-func readTokens(file string) (map[string]string, error) {
-	f, err := os.Open(file)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	out := map[string]string{}
-	err = scanFields(f, func(line int, fields []string) error {
-		if fields[0] == "token" { // a line as serve --dev prints it
-			fields = fields[1:]
-		}
-		if len(fields) != 2 {
-			return fmt.Errorf("bench: %s:%d: want \"institution token\"", file, line)
-		}
-		out[fields[0]] = fields[1]
-		return nil
-	})
-	return out, err
-}
-
 func isTerminal(f *os.File) bool {
 	st, err := f.Stat()
 	return err == nil && st.Mode()&os.ModeCharDevice != 0

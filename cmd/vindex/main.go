@@ -4,10 +4,10 @@
 //	vindex keys init|status|rotate|retire|rewrap manage the PRF and reference keysets
 //	vindex tokens new INSTITUTION               issue a bearer token
 //	vindex import FILE                          import registrations from CSV
-//	vindex objection --as MUNICIPALITY --scope S carry out an upheld objection
+//	vindex objection --scope S [flags] < YOUTH  carry out an upheld objection
 //	vindex bench [flags]                        load generator and report
 //	vindex outbox status|retry                  delivery of events
-//	vindex subject-access                       a youth's registrations and the access letter
+//	vindex subject-access [flags] < YOUTH       a youth's registrations and the access letter
 //	vindex covenant check FILE                  validate a covenant
 //	vindex covenant test FILE SCENARIOS...      run covenant scenario files
 //	vindex version                              print the version
@@ -34,15 +34,16 @@ Usage:
   vindex keys init|status|rotate|retire|rewrap    manage the PRF and reference keysets
   vindex tokens new INSTITUTION [flags]           issue a bearer token
   vindex import FILE [flags]                      import registrations from CSV
-  vindex objection --as MUNICIPALITY --scope S    carry out an upheld objection (BSN on stdin)
+  vindex objection --scope S [flags] < YOUTH      carry out an upheld objection
   vindex bench [flags]                            measure: load, report, baselines
   vindex outbox status|retry [INSTITUTION]        delivery of events (mail, webhooks)
-  vindex subject-access [flags] < BSN-AND-DATE    a youth's registrations, and the letter
+  vindex subject-access [flags] < YOUTH           a youth's registrations, and the letter
                                                   that answers a request for access
   vindex covenant check FILE                      validate a covenant
   vindex covenant test FILE SCENARIOS...          run covenant scenario files
   vindex version                                  print the version
 
+YOUTH is the line "BSN BIRTH_DATE", on standard input or in --input FILE.
 Run "vindex COMMAND --help" for a command's settings.
 Start with: vindex serve --dev
 `

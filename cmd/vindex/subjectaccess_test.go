@@ -1,34 +1,13 @@
 package main
 
 import (
-	"bytes"
 	"encoding/json"
-	"os/exec"
 	"slices"
 	"strings"
 	"testing"
 
 	"github.com/vindex-nl/vindex/httpapi"
 )
-
-// runAccess runs vindex subject-access with args in dir, the BSN and birth
-// date on standard input, and returns its output and exit status.
-func runAccess(t *testing.T, dir, stdin string, args ...string) (stdout, stderr string, code int) {
-	t.Helper()
-	cmd := exec.Command(binary, append([]string{"subject-access"}, args...)...)
-	cmd.Dir = dir
-	cmd.Stdin = strings.NewReader(stdin)
-	var out, errOut bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errOut
-	if err := cmd.Run(); err != nil {
-		ee, ok := err.(*exec.ExitError)
-		if !ok {
-			t.Fatal(err)
-		}
-		code = ee.ExitCode()
-	}
-	return out.String(), errOut.String(), code
-}
 
 // TestSubjectAccessEndToEnd: a youth registered by two institutions over
 // HTTPS, one of which ended its registration, is listed by vindex
@@ -54,12 +33,13 @@ func TestSubjectAccessEndToEnd(t *testing.T) {
 	stdin := youth + " 2019-06-30\n"
 	api := []string{"--url", "https://" + p.addr, "--token-file", "data/dev-tokens.txt", "--cacert", "data/dev-tls.crt"}
 
-	out, errOut, code := runAccess(t, dir, stdin, append(api, "--as", "gemeente-groningen")...)
+	in := writeFile(t, dir, "access.txt", "# the youth who asked\n"+stdin)
+	out, errOut, code := runMunicipal(t, dir, "subject-access", "", append(api, "--as", "gemeente-groningen", "--input", in)...)
 	if code != 0 || !strings.Contains(out, "Aan de ouders/verzorgers van [naam jeugdige]\n") ||
 		!strings.Contains(out, "- WIJ Groningen (wijkteam)\n") || !strings.Contains(out, "Gearchiveerde registraties\n") {
 		t.Fatalf("the letter through the API: %d\n%s%s", code, out, errOut)
 	}
-	out, errOut, code = runAccess(t, dir, stdin, append(api, "--as", "gemeente-groningen", "--json")...)
+	out, errOut, code = runMunicipal(t, dir, "subject-access", stdin, append(api, "--as", "gemeente-groningen", "--json")...)
 	var byAPI httpapi.SubjectAccessResponse
 	if err := json.Unmarshal([]byte(out), &byAPI); code != 0 || err != nil {
 		t.Fatalf("--json through the API: %d %v\n%s%s", code, err, out, errOut)
@@ -67,11 +47,11 @@ func TestSubjectAccessEndToEnd(t *testing.T) {
 	if got := statuses(byAPI); !slices.Equal(got, []string{"wij-groningen active", "ggd-groningen archived"}) {
 		t.Fatalf("registrations through the API: %v", got)
 	}
-	_, errOut, code = runAccess(t, dir, stdin, append(api, "--as", "gemeente-het-hogeland")...)
+	_, errOut, code = runMunicipal(t, dir, "subject-access", stdin, append(api, "--as", "gemeente-het-hogeland")...)
 	if code != 1 || !strings.Contains(errOut, "vindex: not involved: ") {
 		t.Fatalf("another municipality: %d %s", code, errOut)
 	}
-	_, errOut, code = runAccess(t, dir, stdin, append(api, "--as", "wij-groningen")...)
+	_, errOut, code = runMunicipal(t, dir, "subject-access", stdin, append(api, "--as", "wij-groningen")...)
 	if code != 1 || !strings.Contains(errOut, "403 forbidden") {
 		t.Fatalf("a care provider: %d %s", code, errOut)
 	}
@@ -83,11 +63,11 @@ func TestSubjectAccessEndToEnd(t *testing.T) {
 
 	// The store is the server's while it runs; stopped, the data directory
 	// answers the same.
-	if _, errOut, code := runAccess(t, dir, stdin, "--dev", "--data", "data", "--as", "gemeente-groningen"); code != 1 || !strings.Contains(errOut, "is a server running?") {
+	if _, errOut, code := runMunicipal(t, dir, "subject-access", stdin, "--dev", "--data", "data", "--as", "gemeente-groningen"); code != 1 || !strings.Contains(errOut, "is a server running?") {
 		t.Fatalf("against the data directory of a running server: %d %s", code, errOut)
 	}
 	p.stop(t)
-	out, errOut, code = runAccess(t, dir, stdin, "--dev", "--data", "data", "--as", "gemeente-groningen", "--json")
+	out, errOut, code = runMunicipal(t, dir, "subject-access", stdin, "--dev", "--data", "data", "--as", "gemeente-groningen", "--json")
 	var byData httpapi.SubjectAccessResponse
 	if err := json.Unmarshal([]byte(out), &byData); code != 0 || err != nil {
 		t.Fatalf("--json against the data directory: %d %v\n%s%s", code, err, out, errOut)
