@@ -65,6 +65,12 @@ func NewSubjectAccessResponse(a matcher.Access, l letters.Letter) SubjectAccessR
 		if !r.EndedAt.IsZero() {
 			j.EndedAt = r.EndedAt.UTC().Format(time.RFC3339)
 		}
+		switch {
+		case r.Inform.Who != 0:
+			j.Informed = &InformedJSON{Who: r.Inform.Who.String(), On: date(r.Inform.On)}
+		case r.Inform.Not != 0:
+			j.NotInformed = &NotInformedJSON{Reason: r.Inform.Not.String()}
+		}
 		out.Registrations = append(out.Registrations, j)
 	}
 	return out

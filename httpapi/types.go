@@ -210,6 +210,10 @@ type AccessRegistrationJSON struct {
 	EndedAt   string `json:"ended_at,omitempty"`
 	EndReason string `json:"end_reason,omitempty"`
 	PurgeOn   string `json:"purge_on,omitempty"`
+	// Informed or NotInformed is what the institution recorded of its
+	// duty to inform; neither if it recorded nothing.
+	Informed    *InformedJSON    `json:"informed,omitempty"`
+	NotInformed *NotInformedJSON `json:"not_informed,omitempty"`
 }
 
 // LetterJSON is a letter in its two forms.

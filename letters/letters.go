@@ -99,6 +99,9 @@ type row struct {
 	Status string
 	// Purge is the day an archived one is destroyed; "" if not known.
 	Purge string
+	// Informed says whether the institution informed the parents or the
+	// youth: whom and when, or why not; "" if it recorded nothing.
+	Informed string
 	ID    string
 }
 
@@ -117,6 +120,7 @@ func newRow(r matcher.AccessEntry) row {
 			out.Kind += ": " + r.SignalLabel
 		}
 	}
+	out.Informed = informed(r.Inform)
 	switch {
 	case r.Live && r.EndsOn.IsZero():
 		out.Status = "actief"
@@ -129,6 +133,22 @@ func newRow(r matcher.AccessEntry) row {
 		}
 	}
 	return out
+}
+
+// informed says in plain Dutch what the institution recorded of its duty
+// to inform; "" if nothing.
+func informed(i matcher.Inform) string {
+	whom := map[matcher.Whom]string{matcher.InformedParents: "de ouders/verzorgers", matcher.InformedYouth: "de jeugdige",
+		matcher.InformedBoth: "de ouders/verzorgers en de jeugdige"}
+	why := map[matcher.NotInformed]string{matcher.NotInformedDanger: "nee: informeren zou de jeugdige of anderen in gevaar brengen",
+		matcher.NotInformedUnreachable: "nee: niet bereikbaar", matcher.NotInformedLater: "nog niet: volgt later"}
+	switch {
+	case i.Who != 0:
+		return "ja, " + whom[i.Who] + ", op " + day(i.On)
+	case i.Not != 0:
+		return why[i.Not]
+	}
+	return ""
 }
 
 // endReason says in plain Dutch why a registration ended, by the name of

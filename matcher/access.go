@@ -60,10 +60,9 @@ type AccessEntry struct {
 	// PurgeOn is the day from which an archived registration is destroyed;
 	// zero while live, and for one the expiry run has yet to archive.
 	PurgeOn time.Time
-
-	// Whether the parents or the youth were informed of the registration
-	// is not recorded yet; when registrations record it, it is returned
-	// here.
+	// Inform is what the institution recorded of its duty to inform the
+	// parents or the youth: whom and when, or why not; zero if nothing.
+	Inform Inform
 }
 
 // SubjectAccess lists every registration of a youth, live and archived, for
@@ -145,6 +144,7 @@ func (m *Matcher) accessEntry(r store.Registration, today time.Time) AccessEntry
 	e := AccessEntry{
 		ID: r.ID, Institution: r.Institution, Kind: r.Kind, SignalCode: r.SignalCode, Urgent: r.Urgent,
 		Since: r.CreatedAt, EndsOn: r.EndsOn, EndedAt: r.EndedAt, PurgeOn: r.PurgeOn,
+		Inform: Inform{Who: r.Inform.Who, On: r.Inform.On, Not: r.Inform.Not},
 	}
 	if inst, ok := m.cov.Institution(r.Institution); ok {
 		e.Name, e.Type = inst.Name, inst.Type

@@ -25,6 +25,7 @@ func TestSubjectAccessListsLiveAndArchived(t *testing.T) {
 	e.clock.Add(time.Hour)
 	s := e.signal(t, 1)
 	s.Urgent = true
+	s.Inform = matcher.Inform{Who: matcher.InformedParents, On: civilDay(e.clock.Now())}
 	sres := e.register(t, school, s)
 	e.clock.Add(time.Hour)
 	gres := e.register(t, ggd, e.involvement(t, 1))
@@ -52,7 +53,8 @@ func TestSubjectAccessListsLiveAndArchived(t *testing.T) {
 		!w.Since.Equal(start) || w.EndsOn.IsZero() || !w.EndedAt.IsZero() || w.EndReason != "" {
 		t.Errorf("WIJ's registration: %+v", w)
 	}
-	if !sc.Live || sc.ID != sres.ID || sc.Kind != matcher.Signal || sc.SignalCode != "S01" || sc.SignalLabel == "" || !sc.Urgent {
+	if !sc.Live || sc.ID != sres.ID || sc.Kind != matcher.Signal || sc.SignalCode != "S01" || sc.SignalLabel == "" || !sc.Urgent ||
+		sc.Inform.Who != matcher.InformedParents || !w.Inform.IsZero() {
 		t.Errorf("the school's signal: %+v", sc)
 	}
 	if g.Live || g.ID != gres.ID || g.EndReason != store.EndedOther.String() || g.EndedAt.IsZero() || g.PurgeOn.IsZero() {
