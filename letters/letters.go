@@ -102,7 +102,7 @@ type row struct {
 	// Informed says whether the institution informed the parents or the
 	// youth: whom and when, or why not; "" if it recorded nothing.
 	Informed string
-	ID    string
+	ID       string
 }
 
 func newRow(r matcher.AccessEntry) row {
