@@ -57,10 +57,12 @@ func NewSubjectAccessResponse(a matcher.Access, l letters.Letter) SubjectAccessR
 	for _, r := range a.Registrations {
 		j := AccessRegistrationJSON{ID: r.ID.String(), Institution: r.Institution, Name: r.Name, Type: r.Type,
 			Kind: r.Kind.String(), Code: r.SignalCode, CodeLabel: r.SignalLabel, Urgent: r.Urgent,
-			Since: r.Since.UTC().Format(time.RFC3339), Status: "archived", EndReason: r.EndReason,
+			Since: r.Since.UTC().Format(time.RFC3339), Status: "archived",
 			EndsOn: date(r.EndsOn), PurgeOn: date(r.PurgeOn)}
 		if r.Live {
 			j.Status = "active"
+		} else {
+			j.EndReason = r.EndReason.String()
 		}
 		if !r.EndedAt.IsZero() {
 			j.EndedAt = r.EndedAt.UTC().Format(time.RFC3339)

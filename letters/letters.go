@@ -5,7 +5,7 @@
 //
 // # What a letter holds
 //
-// A letter is addressed by the youth's age band (store.AgeBand): to the
+// A letter is addressed by the youth's age band (matcher.AgeBand): to the
 // parents under 12, to the youth and the parents from 12 to 15, to the
 // youth from 16. It never holds the youth's BSN, birth date or name: it
 // says "de jeugdige", and leaves "[naam jeugdige]" and "[adres]" for the
@@ -31,7 +31,6 @@ import (
 	"github.com/vindex-nl/vindex/identity"
 	"github.com/vindex-nl/vindex/matcher"
 	"github.com/vindex-nl/vindex/rules"
-	"github.com/vindex-nl/vindex/store"
 )
 
 // Letter is one letter in its two forms.
@@ -151,19 +150,18 @@ func informed(i matcher.Inform) string {
 	return ""
 }
 
-// endReason says in plain Dutch why a registration ended, by the name of
-// its store.EndReason.
-func endReason(name string) string {
-	switch name {
-	case store.EndedByInstitution.String():
+// endReason says in plain Dutch why a registration ended.
+func endReason(r matcher.ArchiveReason) string {
+	switch r {
+	case matcher.ArchivedRiskGone:
 		return "de instelling heeft de registratie beëindigd omdat de zorgen voorbij zijn"
-	case store.EndedOther.String():
+	case matcher.ArchivedOther:
 		return "de instelling heeft de registratie om een andere reden beëindigd"
-	case store.EndedByClose.String():
+	case matcher.ArchivedClosed:
 		return "de procescoördinator heeft de zaak afgesloten"
-	case store.EndedByExpiry.String():
+	case matcher.ArchivedExpired:
 		return "de termijn van de registratie is verstreken"
-	case store.EndedByDeath.String():
+	case matcher.ArchivedDeath:
 		return "overlijden"
 	}
 	return "de registratie is beëindigd"
@@ -189,22 +187,22 @@ var typeNames = map[string]string{
 const youthName = "[naam jeugdige]"
 
 // addressee is the letter's first address line for band.
-func addressee(band store.AgeBand) string {
+func addressee(band matcher.AgeBand) string {
 	switch band {
-	case store.Age12To15:
+	case matcher.Age12To15:
 		return "Aan " + youthName + " en de ouders/verzorgers"
-	case store.Age16Up:
+	case matcher.Age16Up:
 		return "Aan " + youthName
 	}
 	return "Aan de ouders/verzorgers van " + youthName
 }
 
 // salutation opens the letter for band.
-func salutation(band store.AgeBand) string {
+func salutation(band matcher.AgeBand) string {
 	switch band {
-	case store.Age12To15:
+	case matcher.Age12To15:
 		return "Beste " + youthName + ", geachte ouder/verzorger,"
-	case store.Age16Up:
+	case matcher.Age16Up:
 		return "Beste " + youthName + ","
 	}
 	return "Geachte ouder/verzorger,"

@@ -12,7 +12,6 @@ import (
 	"github.com/vindex-nl/vindex/letters"
 	"github.com/vindex-nl/vindex/matcher"
 	"github.com/vindex-nl/vindex/rules"
-	"github.com/vindex-nl/vindex/store"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
@@ -38,11 +37,11 @@ func access(t *testing.T) matcher.Access {
 	}
 	day := func(s string) time.Time { return at(s + "T00:00:00Z") }
 	return matcher.Access{
-		Now: at("2026-12-01T09:30:00Z"), Age: 13, Band: store.Age12To15,
+		Now: at("2026-12-01T09:30:00Z"), Age: 13, Band: matcher.Age12To15,
 		Registrations: []matcher.AccessEntry{
 			{ID: mustID(t, "raaaaaaaaaaaaaaaaaaaaaaaaaa"), Institution: "ggd-groningen", Name: "GGD Groningen", Type: rules.TypeGGD,
 				Kind: matcher.Involvement, Since: at("2024-01-15T10:00:00Z"), EndedAt: at("2025-02-01T13:00:00Z"),
-				EndReason: store.EndedByInstitution.String(), PurgeOn: day("2030-01-31")},
+				EndReason: matcher.ArchivedRiskGone, PurgeOn: day("2030-01-31")},
 			{ID: mustID(t, "rbbbbbbbbbbbbbbbbbbbbbbbbba"), Institution: "school-example-lyceum", Name: "Voorbeeldlyceum Groningen", Type: rules.TypeSchool,
 				Kind: matcher.Signal, SignalCode: "S01", SignalLabel: "Zorg over de ontwikkeling van de jeugdige", Urgent: true,
 				Since: at("2026-03-02T10:00:00Z"), EndsOn: day("2028-03-02"), Live: true,
@@ -51,7 +50,7 @@ func access(t *testing.T) matcher.Access {
 				Kind: matcher.Involvement, Since: at("2026-03-02T23:30:00Z"), EndsOn: day("2028-03-02"), Live: true,
 				Inform: matcher.Inform{Not: matcher.NotInformedLater}},
 			{ID: mustID(t, "rddddddddddddddddddddddddda"), Institution: "zorg-oud", Kind: matcher.Involvement,
-				Since: at("2025-05-05T08:00:00Z"), EndedAt: at("2026-04-30T08:00:00Z"), EndReason: store.EndedByClose.String(), PurgeOn: day("2031-04-30")},
+				Since: at("2025-05-05T08:00:00Z"), EndedAt: at("2026-04-30T08:00:00Z"), EndReason: matcher.ArchivedClosed, PurgeOn: day("2031-04-30")},
 		},
 	}
 }
@@ -87,12 +86,12 @@ func TestSubjectAccessGolden(t *testing.T) {
 // in.
 func TestSubjectAccessAddressedByAgeBand(t *testing.T) {
 	for _, tc := range []struct {
-		band        store.AgeBand
+		band        matcher.AgeBand
 		to, opening string
 	}{
-		{store.AgeUnder12, "Aan de ouders/verzorgers van [naam jeugdige]", "Geachte ouder/verzorger,"},
-		{store.Age12To15, "Aan [naam jeugdige] en de ouders/verzorgers", "Beste [naam jeugdige], geachte ouder/verzorger,"},
-		{store.Age16Up, "Aan [naam jeugdige]\n", "Beste [naam jeugdige],"},
+		{matcher.AgeUnder12, "Aan de ouders/verzorgers van [naam jeugdige]", "Geachte ouder/verzorger,"},
+		{matcher.Age12To15, "Aan [naam jeugdige] en de ouders/verzorgers", "Beste [naam jeugdige], geachte ouder/verzorger,"},
+		{matcher.Age16Up, "Aan [naam jeugdige]\n", "Beste [naam jeugdige],"},
 	} {
 		a := access(t)
 		a.Band = tc.band

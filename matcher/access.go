@@ -12,6 +12,29 @@ import (
 	"github.com/vindex-nl/vindex/store"
 )
 
+// AgeBand is a youth's age band, counted by month: it says whom the
+// youth's rights and the duty to inform address (see store.AgeBand).
+type AgeBand = store.AgeBand
+
+// The age bands.
+const (
+	AgeUnder12 = store.AgeUnder12 // the parents
+	Age12To15  = store.Age12To15  // the parents and the youth
+	Age16Up    = store.Age16Up    // the youth
+)
+
+// ArchiveReason says why an archived registration ended.
+type ArchiveReason = store.EndReason
+
+// Why an archived registration ended.
+const (
+	ArchivedRiskGone = store.EndedByInstitution // its institution: the risk is gone
+	ArchivedOther    = store.EndedOther         // its institution, for another reason
+	ArchivedClosed   = store.EndedByClose       // the coordinator closed the case
+	ArchivedExpired  = store.EndedByExpiry      // its term ran out
+	ArchivedDeath    = store.EndedByDeath       // the youth died
+)
+
 // Access is what SubjectAccess answers: every registration the index holds
 // about one youth, live and archived, for the municipality that answers a
 // request for access by the youth or its parents (AVG art. 15).
@@ -22,7 +45,7 @@ type Access struct {
 	// the request stated (never stored), and Band whom the answer is
 	// addressed to by that age.
 	Age  int
-	Band store.AgeBand
+	Band AgeBand
 	// Registrations are the youth's registrations, live and archived, in
 	// the order they were made (CreatedAt, then ID).
 	Registrations []AccessEntry
@@ -51,12 +74,12 @@ type AccessEntry struct {
 	// (or at the youth's 23rd birthday if that comes first).
 	Live bool
 	// EndedAt and EndReason say when and why an archived registration
-	// ended: EndReason is a store.EndReason's name ("ended",
-	// "ended-other", "case-closed", "expired", …); zero and "" while live.
+	// ended (EndReason's String is its name in the API: "ended",
+	// "ended-other", "case-closed", "expired", …); zero while live.
 	// A live record whose end day has come, which the next expiry run
 	// archives, reads as expired on its end day.
 	EndedAt   time.Time
-	EndReason string
+	EndReason ArchiveReason
 	// PurgeOn is the day from which an archived registration is destroyed;
 	// zero while live, and for one the expiry run has yet to archive.
 	PurgeOn time.Time
@@ -154,10 +177,10 @@ func (m *Matcher) accessEntry(r store.Registration, today time.Time) AccessEntry
 	}
 	switch {
 	case !r.IsLive():
-		e.EndReason = r.EndReason.String()
+		e.EndReason = r.EndReason
 	case !r.EndsOn.IsZero() && !today.Before(r.EndsOn):
 		// Past its end day; the next expiry run archives it.
-		e.EndedAt, e.EndReason = r.EndsOn, store.EndedByExpiry.String()
+		e.EndedAt, e.EndReason = r.EndsOn, ArchivedExpired
 	default:
 		e.Live = true
 	}

@@ -50,14 +50,14 @@ func TestSubjectAccessListsLiveAndArchived(t *testing.T) {
 	}
 	w, sc, g := a.Registrations[0], a.Registrations[1], a.Registrations[2]
 	if !w.Live || w.Name != "WIJ Groningen" || w.Type != rules.TypeWIJTeam || w.Kind != matcher.Involvement ||
-		!w.Since.Equal(start) || w.EndsOn.IsZero() || !w.EndedAt.IsZero() || w.EndReason != "" {
+		!w.Since.Equal(start) || w.EndsOn.IsZero() || !w.EndedAt.IsZero() || w.EndReason != store.Live {
 		t.Errorf("WIJ's registration: %+v", w)
 	}
 	if !sc.Live || sc.ID != sres.ID || sc.Kind != matcher.Signal || sc.SignalCode != "S01" || sc.SignalLabel == "" || !sc.Urgent ||
 		sc.Inform.Who != matcher.InformedParents || !w.Inform.IsZero() {
 		t.Errorf("the school's signal: %+v", sc)
 	}
-	if g.Live || g.ID != gres.ID || g.EndReason != store.EndedOther.String() || g.EndedAt.IsZero() || g.PurgeOn.IsZero() {
+	if g.Live || g.ID != gres.ID || g.EndReason != matcher.ArchivedOther || g.EndedAt.IsZero() || g.PurgeOn.IsZero() {
 		t.Errorf("GGD's archived registration: %+v", g)
 	}
 
