@@ -23,7 +23,7 @@ func sample(to string) letter.Inform {
 
 // The letters as they are sent, one per addressee and format, against the
 // golden files in testdata (go test -update rewrites them: read the diff).
-func TestGolden(t *testing.T) {
+func TestInformGolden(t *testing.T) {
 	tm, err := letter.Builtin()
 	if err != nil {
 		t.Fatal(err)
