@@ -179,7 +179,7 @@ func sameReg(t *testing.T, got, want store.Registration) {
 		!got.EndsOn.Equal(want.EndsOn) || !got.EndedAt.Equal(want.EndedAt) ||
 		got.EndReason != want.EndReason || !got.PurgeOn.Equal(want.PurgeOn) ||
 		!bytes.Equal(got.ClientRef, want.ClientRef) ||
-		got.AgeBand != want.AgeBand || !sameInform(got.Inform, want.Inform) {
+		got.AgeBand != want.AgeBand || !sameInform(got.Inform, want.Inform) || !got.DestroyOn.Equal(want.DestroyOn) {
 		t.Fatalf("registration differs:\n got  %+v\n want %+v", got, want)
 	}
 }
@@ -197,6 +197,7 @@ func testPutAndRead(t *testing.T, open Opener) {
 	a.ClientRef = []byte("sealed reference bytes")
 	a.AgeBand = store.Age12To15
 	a.Inform = store.Inform{Not: store.NotInformedLater, Due: time.Date(2026, 3, 16, 0, 0, 0, 0, time.UTC)}
+	a.DestroyOn = time.Date(2033, 7, 1, 0, 0, 0, 0, time.UTC)
 	b := Reg(y, "school", t0.Add(time.Minute))
 	b.AgeBand = store.Age16Up
 	b.Inform = store.Inform{Who: store.WhomYouth, On: time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)}
