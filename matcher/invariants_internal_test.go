@@ -44,6 +44,8 @@ func TestCheckYouthTrips(t *testing.T) {
 		{"one-pseudonym", []store.Registration{wij, func() store.Registration { r := ggd; r.Youth = other; return r }()}, &good},
 		{"ended-dated", []store.Registration{wij, ggd, func() store.Registration { r := ended(school); r.PurgeOn = time.Time{}; return r }()}, &good},
 		{"ended-dated", []store.Registration{wij, ggd, func() store.Registration { r := school; r.EndReason = store.EndedByExpiry; return r }()}, &good},
+		{"destroyed-at-23", []store.Registration{wij, ggd, func() store.Registration { r := ended(school); r.DestroyOn = day.AddDate(1, 0, 0); return r }()}, &good},
+		{"destroyed-at-23", []store.Registration{func() store.Registration { r := wij; r.DestroyOn = day.AddDate(1, 0, 0); return r }(), ggd}, &good},
 		{"one-live-per-institution", []store.Registration{wij, ggd, reg("wij", store.KindInvolvement)}, &good},
 		{"matched-iff-two", []store.Registration{wij, ggd}, &store.Case{Youth: p, Coordinator: "wij"}},
 		{"matched-iff-two", []store.Registration{wij, ended(ggd)}, &store.Case{Youth: p, Matched: true}},

@@ -31,6 +31,9 @@ func youthInvariants(regs []store.Registration, caseOf func() (store.Case, bool)
 	}
 	live := map[string]store.Registration{}
 	for _, r := range regs {
+		if d := r.DestroyOn; !d.IsZero() && (!r.PurgeOn.IsZero() && r.PurgeOn.After(d) || r.IsLive() && r.EndsOn.After(d)) {
+			return fmt.Errorf("destroyed-at-23: a registration of %s is kept past the month the youth turns 23", r.Institution)
+		}
 		if r.Youth != kase.Youth {
 			return fmt.Errorf("one-pseudonym: a registration of %s is kept under another pseudonym than the case", r.Institution)
 		}
