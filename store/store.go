@@ -106,6 +106,9 @@ var (
 	// again by itself; one whose write failed needs a restart, after which
 	// every acknowledged update is there.
 	ErrUnavailable = errors.New("store: unavailable")
+	// ErrInvalid: a record the caller made cannot be kept as it is (an
+	// audit entry with an unknown verb, say). Nothing was written.
+	ErrInvalid = errors.New("store: invalid record")
 )
 
 // Store is the storage contract. See the package documentation for the
@@ -136,6 +139,8 @@ type Store interface {
 	// Wakeups returns up to limit youths whose case's WakeAt is not after
 	// t, earliest first, each by the pseudonym its case is kept under.
 	Wakeups(ctx context.Context, t time.Time, limit int) ([]pseudonym.Pseudonym, error)
+	// AuditLog keeps the audit log (see AuditEntry).
+	AuditLog
 	// PurgeIdempotency deletes up to limit idempotency records made on a
 	// day before the day of before, and returns how many it deleted. A
 	// retry after that gets the answer of a new report.
@@ -203,6 +208,10 @@ type Tx interface {
 	// included: a registration that ends or is removed leaves no replay of
 	// the report that made it. A record put later in the same Tx is kept.
 	DeleteIdempotencyOf(id ID)
+	// Audit adds an entry to the audit log in this same atomic commit:
+	// the entry about the change the update makes. Its Seq is assigned at
+	// commit. An entry that fails AuditEntry.Check fails the update.
+	Audit(e AuditEntry)
 }
 
 // IDSize is the size of a registration identifier in bytes.

@@ -28,6 +28,7 @@ const (
 	idemV1  = 1
 	eventV1 = 1
 	eventV2 = 2 // eventV1 + the count of a summary event
+	auditV1 = 1
 )
 
 type enc struct{ b []byte }

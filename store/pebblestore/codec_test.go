@@ -364,3 +364,27 @@ func TestEventVersions(t *testing.T) {
 		}
 	}
 }
+
+func TestAuditRoundTrip(t *testing.T) {
+	full := store.AuditEntry{At: time.Date(2026, 3, 2, 9, 30, 0, 0, time.UTC), Institution: "ggd", Credential: "token:7f3a",
+		Verb: store.AuditSubjectAccess, Registration: store.NewID(), Youth: pseudonym.Pseudonym{KeyID: 9, Sum: [32]byte{1, 2, 3}}, Outcome: "not_involved"}
+	for _, e := range []store.AuditEntry{full, {At: full.At, Verb: store.AuditKeyRotate, Outcome: "ok"}} {
+		got, err := decodeAudit(encodeAudit(nil, &e))
+		if err != nil || got != e {
+			t.Fatalf("round trip: %+v %v, want %+v", got, err, e)
+		}
+	}
+	good := encodeAudit(nil, &full)
+	for name, b := range map[string][]byte{
+		"truncated":      good[:len(good)-1],
+		"trailing":       append(append([]byte(nil), good...), 0),
+		"version 2":      append([]byte{2}, good[1:]...),
+		"unknown verb":   func() []byte { e := full; e.Verb = 99; return encodeAudit(nil, &e) }(),
+		"empty":          nil,
+		"only a version": {auditV1},
+	} {
+		if _, err := decodeAudit(b); !errors.Is(err, store.ErrCorrupt) {
+			t.Errorf("%s: %v, want ErrCorrupt", name, err)
+		}
+	}
+}

@@ -42,6 +42,7 @@ import (
 //	'w' len institution len channel seq -> delivery state of a tried event above the cursor, or of one waiting for a retry
 //	'q' len institution len channel urgent next seq -> (empty) delivery waiting for a retry (urgent 0 first; next: NextTry in ns)
 //	'z' len institution len channel seq -> delivery state of a dead event
+//	'a' seq                             -> audit entry (seq: 1, 2, 3, … in commit order)
 //
 // Stores written before idempotency keys were hashed hold records under
 // 'd' len institution len key (the key in the clear), with their 'k' and
@@ -69,6 +70,7 @@ const (
 	prefixCursor      = 'u'
 	prefixDelivery    = 'w'
 	prefixDead        = 'z'
+	prefixAudit       = 'a'
 	prefixRetry       = 'q'
 )
 
@@ -164,6 +166,11 @@ func recipientPrefix(institution string) []byte {
 	k := make([]byte, 0, 1+maxLenPrefix+len(institution))
 	k = append(k, prefixRecipient)
 	return appendLenString(k, institution)
+}
+
+// auditKey is the key of audit entry seq.
+func auditKey(seq uint64) []byte {
+	return binary.BigEndian.AppendUint64([]byte{prefixAudit}, seq)
 }
 
 func recipientKey(institution string, seq uint64) []byte {

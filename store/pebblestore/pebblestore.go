@@ -83,6 +83,8 @@ type Store struct {
 	locks  [lockStripes]sync.Mutex
 
 	seqs outboxSeqs
+	// audit numbers the audit log's entries.
+	audit auditSeq
 	// youths filters out reads of youths the store has never held.
 	youths *youthFilter
 	// keyUse counts live registrations per key ID.
@@ -205,6 +207,9 @@ func (s *Store) init() error {
 		default:
 			return ErrSchema
 		}
+	}
+	if err := s.loadAuditSeq(); err != nil {
+		return err
 	}
 	// Each recipient's next sequence number follows its last event in the
 	// outbox.
@@ -654,6 +659,7 @@ type tx struct {
 
 	events []store.Event
 	idem   map[string]*idemEntry // by encoded key
+	audit  []store.AuditEntry
 }
 
 type idemEntry struct {
@@ -965,7 +971,7 @@ func (t *tx) DeleteIdempotencyOf(id store.ID) {
 
 // commit writes what t staged in one synced batch.
 func (s *Store) commit(t *tx) (wait func() error, err error) {
-	if len(t.staged) == 0 && !t.caseChanged && len(t.events) == 0 && len(t.idem) == 0 {
+	if len(t.staged) == 0 && !t.caseChanged && len(t.events) == 0 && len(t.idem) == 0 && len(t.audit) == 0 {
 		return nothingToWait, nil
 	}
 	b := s.db.NewBatch()
@@ -991,6 +997,7 @@ func (s *Store) commit(t *tx) (wait func() error, err error) {
 	// No return from here on leaves a reserved sequence number
 	// uncompleted: that would hold the published mark back for good.
 	s.stageEvents(b, t, buf)
+	s.stageAudit(b, t.audit, buf)
 	applied = true
 	return s.applyBatch(b, t, before, after)
 }
@@ -1127,6 +1134,7 @@ func (s *Store) applyBatch(b *pebble.Batch, t *tx, before, after []store.Registr
 	if len(t.events) > 0 {
 		s.seqs.complete(t.events)
 	}
+	s.audit.complete(t.audit)
 	if err != nil {
 		// A batch whose apply failed may be half in the pipeline: it is
 		// left to the garbage collector rather than closed.

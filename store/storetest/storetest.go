@@ -83,6 +83,9 @@ func Run(t *testing.T, newLocation func(t *testing.T) Opener) {
 		{"KeyUseRefs", testKeyUseRefs},
 		{"KeyUseConcurrent", testKeyUseConcurrent},
 		{"Check", testCheck},
+		{"Audit", testAudit},
+		{"AuditAfterReopen", testAuditAfterReopen},
+		{"AuditConcurrent", testAuditConcurrent},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -1,0 +1,117 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/vindex-nl/vindex/crypto/pseudonym"
+)
+
+// The audit log: a record of every access and change (who did what, to
+// which registration or youth, and how it ended), kept by the store so that
+// an entry is durable before the answer it records is given: an entry about
+// a change is written in the same atomic commit as the change (Tx.Audit),
+// one about a read in a commit of its own (AuditLog.AppendAudit), which
+// concurrent callers share. The entries are numbered 1, 2, 3, … in commit
+// order; the audit-log package builds its Merkle tree over them in that
+// order. An entry holds no BSN, birth date, contact or client reference,
+// and its youth reference is a pseudonym in a key domain of its own, so it
+// cannot be joined with the store's records without that key.
+
+// AuditVerb is what an audit entry records. The values are stored: never
+// renumber or reuse one.
+type AuditVerb uint8
+
+// The verbs.
+const (
+	AuditRegister      AuditVerb = 1
+	AuditRefresh       AuditVerb = 2
+	AuditLookup        AuditVerb = 3
+	AuditEnd           AuditVerb = 4
+	AuditClose         AuditVerb = 5
+	AuditRemove        AuditVerb = 6
+	AuditDeath         AuditVerb = 7
+	AuditObjection     AuditVerb = 8
+	AuditSubjectAccess AuditVerb = 9
+	AuditEvents        AuditVerb = 10
+	AuditInform        AuditVerb = 11
+	AuditLetter        AuditVerb = 12
+	AuditKeyInit       AuditVerb = 13
+	AuditKeyRotate     AuditVerb = 14
+	AuditKeyRetire     AuditVerb = 15
+	AuditKeyRewrap     AuditVerb = 16
+)
+
+var auditVerbs = [...]string{
+	AuditRegister: "register", AuditRefresh: "refresh", AuditLookup: "lookup", AuditEnd: "end",
+	AuditClose: "close", AuditRemove: "remove", AuditDeath: "death", AuditObjection: "objection",
+	AuditSubjectAccess: "subject-access", AuditEvents: "events", AuditInform: "inform",
+	AuditLetter: "letter", AuditKeyInit: "key-init", AuditKeyRotate: "key-rotate",
+	AuditKeyRetire: "key-retire", AuditKeyRewrap: "key-rewrap",
+}
+
+// String names the verb ("lookup", "key-rotate", …).
+func (v AuditVerb) String() string {
+	if int(v) < len(auditVerbs) && auditVerbs[v] != "" {
+		return auditVerbs[v]
+	}
+	return fmt.Sprintf("audit-verb(%d)", uint8(v))
+}
+
+// Valid reports whether v is one of the verbs.
+func (v AuditVerb) Valid() bool { return int(v) < len(auditVerbs) && auditVerbs[v] != "" }
+
+// MaxAuditField is the longest institution, credential or outcome an
+// audit entry holds, in bytes.
+const MaxAuditField = 128
+
+// AuditEntry is one entry of the audit log.
+type AuditEntry struct {
+	// Seq is the entry's number, assigned at commit: 1, 2, 3, … in commit
+	// order. Zero in an entry handed to Audit or AppendAudit.
+	Seq uint64
+	// At is when the call was answered.
+	At time.Time
+	// Institution is the caller's institution ("" for an operator's key
+	// operation), and Credential what it authenticated with: a token's
+	// ID or a certificate's pin, never a secret.
+	Institution, Credential string
+	Verb                    AuditVerb
+	// Registration is the registration acted on; zero if none.
+	Registration ID
+	// Youth is the youth reference: a pseudonym of the youth in the audit
+	// log's own key domain (never the store's pseudonym); zero if the call
+	// named no youth.
+	Youth pseudonym.Pseudonym
+	// Outcome is how the call ended: "ok" or an error's stable code
+	// ("not_involved", "not_found", …).
+	Outcome string
+}
+
+// Check returns an error wrapping ErrInvalid if e cannot be kept: an
+// unknown verb, a field over MaxAuditField, or a number already set.
+func (e AuditEntry) Check() error {
+	switch {
+	case !e.Verb.Valid():
+		return fmt.Errorf("%w: audit entry with verb %d", ErrInvalid, e.Verb)
+	case len(e.Institution) > MaxAuditField || len(e.Credential) > MaxAuditField || len(e.Outcome) > MaxAuditField:
+		return fmt.Errorf("%w: audit entry field over %d bytes", ErrInvalid, MaxAuditField)
+	case e.Seq != 0:
+		return fmt.Errorf("%w: audit entry numbered before its commit", ErrInvalid)
+	}
+	return nil
+}
+
+// AuditLog is the store's audit log.
+type AuditLog interface {
+	// AppendAudit appends entries (an access that changes nothing, e.g. a
+	// lookup) and returns once they are durable; concurrent appends and
+	// updates share their commits. An entry that fails Check appends
+	// nothing of the call.
+	AppendAudit(ctx context.Context, entries ...AuditEntry) error
+	// AuditEntries returns up to limit entries numbered above after, in
+	// order. It never returns an entry while one numbered below it is not
+	// yet durable, so a reader that has seen up to N misses none below N.
+	AuditEntries(ctx context.Context, after uint64, limit int) ([]AuditEntry, error)
+}

@@ -1,0 +1,194 @@
+package pebblestore
+
+import (
+	"context"
+	"encoding/binary"
+	"fmt"
+	"sync"
+
+	"github.com/cockroachdb/pebble/v2"
+
+	"github.com/vindex-nl/vindex/store"
+)
+
+// The audit log: entries under 'a' seq, numbered 1, 2, 3, … in commit order
+// by one counter for the whole store (auditSeq), published as the outbox's
+// are: a reader never reads past the highest number below which every
+// entry is applied.
+
+// auditSeq numbers audit entries and tracks the published mark.
+type auditSeq struct {
+	mu sync.Mutex
+	r  recipientSeq
+}
+
+// load continues the numbering after last; Open calls it before any commit.
+func (q *auditSeq) load(last uint64) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.r = recipientSeq{next: last + 1, published: last}
+}
+
+// reserve numbers entries consecutively.
+func (q *auditSeq) reserve(entries []store.AuditEntry) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	for i := range entries {
+		entries[i].Seq = q.r.next
+		q.r.next++
+	}
+}
+
+// complete publishes the numbers reserve gave entries, once their batch is
+// applied (or has failed).
+func (q *auditSeq) complete(entries []store.AuditEntry) {
+	if len(entries) == 0 {
+		return
+	}
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.r.complete(entries[0].Seq, entries[len(entries)-1].Seq+1)
+}
+
+func (q *auditSeq) visible() uint64 {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.r.published
+}
+
+// loadAuditSeq continues the audit numbering after the last entry stored.
+func (s *Store) loadAuditSeq() error {
+	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: []byte{prefixAudit}, UpperBound: []byte{prefixAudit + 1}})
+	if err != nil {
+		return fmt.Errorf("pebblestore: %w", err)
+	}
+	var last uint64
+	if it.Last() {
+		k := it.Key()
+		if len(k) != 1+seqSize {
+			it.Close()
+			return fmt.Errorf("%w: audit key of %d bytes", store.ErrCorrupt, len(k))
+		}
+		last = binary.BigEndian.Uint64(k[1:])
+	}
+	if err := closeIter(it, nil); err != nil {
+		return err
+	}
+	s.audit.load(last)
+	return nil
+}
+
+// stageAudit numbers t's audit entries and stages them in b.
+func (s *Store) stageAudit(b *pebble.Batch, entries []store.AuditEntry, buf []byte) []byte {
+	if len(entries) == 0 {
+		return buf
+	}
+	s.audit.reserve(entries)
+	for i := range entries {
+		buf = encodeAudit(buf[:0], &entries[i])
+		b.Set(auditKey(entries[i].Seq), buf, nil)
+	}
+	return buf
+}
+
+// Audit implements store.Tx.
+func (t *tx) Audit(e store.AuditEntry) {
+	if err := e.Check(); err != nil {
+		t.fail(err)
+		return
+	}
+	t.audit = append(t.audit, e)
+}
+
+// AppendAudit implements store.AuditLog: one synced commit, shared with
+// the concurrent ones (Pebble's group commit).
+func (s *Store) AppendAudit(ctx context.Context, entries ...store.AuditEntry) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	for _, e := range entries {
+		if err := e.Check(); err != nil {
+			return err
+		}
+	}
+	if len(entries) == 0 {
+		return nil
+	}
+	if err := s.enterWrite(); err != nil {
+		return err
+	}
+	defer s.leave()
+	entries = append([]store.AuditEntry(nil), entries...)
+	b := s.db.NewBatch()
+	s.stageAudit(b, entries, nil)
+	wait, err := s.applyBatch(b, &tx{audit: entries}, nil, nil)
+	if err != nil {
+		return err
+	}
+	return wait()
+}
+
+// AuditEntries implements store.AuditLog.
+func (s *Store) AuditEntries(ctx context.Context, after uint64, limit int) ([]store.AuditEntry, error) {
+	if ok, err := s.enterRead(ctx, limit); !ok {
+		return nil, err
+	}
+	defer s.leave()
+	upto := s.audit.visible()
+	if after >= upto {
+		return nil, nil
+	}
+	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: auditKey(after + 1), UpperBound: auditKey(upto + 1)})
+	if err != nil {
+		return nil, fmt.Errorf("pebblestore: %w", err)
+	}
+	var out []store.AuditEntry
+	for valid := it.First(); valid && len(out) < limit; valid = it.Next() {
+		e, err := decodeAudit(it.Value())
+		if err != nil {
+			return nil, closeIter(it, err)
+		}
+		if e.Seq = binary.BigEndian.Uint64(it.Key()[1:]); e.Seq <= after {
+			return nil, closeIter(it, fmt.Errorf("%w: audit entries out of order", store.ErrCorrupt))
+		}
+		out = append(out, e)
+	}
+	if err := closeIter(it, nil); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// encodeAudit writes an audit entry (auditV1); its number is its key.
+func encodeAudit(dst []byte, e *store.AuditEntry) []byte {
+	w := enc{b: dst}
+	w.byte(auditV1)
+	w.time(e.At)
+	w.str(e.Institution)
+	w.str(e.Credential)
+	w.byte(byte(e.Verb))
+	w.id(e.Registration)
+	w.pseudonym(e.Youth)
+	w.str(e.Outcome)
+	return w.b
+}
+
+func decodeAudit(b []byte) (store.AuditEntry, error) {
+	d := dec{b: b}
+	var e store.AuditEntry
+	d.version(auditV1)
+	e.At = d.time()
+	e.Institution = d.str()
+	e.Credential = d.str()
+	e.Verb = store.AuditVerb(d.byte())
+	e.Registration = d.id()
+	e.Youth = d.pseudonym()
+	e.Outcome = d.str()
+	if err := d.done(); err != nil {
+		return store.AuditEntry{}, err
+	}
+	if !e.Verb.Valid() {
+		return store.AuditEntry{}, fmt.Errorf("%w: audit entry with verb %d", store.ErrCorrupt, e.Verb)
+	}
+	return e, nil
+}

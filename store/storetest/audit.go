@@ -1,0 +1,182 @@
+package storetest
+
+import (
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/vindex-nl/vindex/crypto/pseudonym"
+	"github.com/vindex-nl/vindex/store"
+)
+
+// auditEntry is a sample audit entry by institution for verb.
+func auditEntry(institution string, verb store.AuditVerb) store.AuditEntry {
+	return store.AuditEntry{At: t0, Institution: institution, Credential: "token:" + institution, Verb: verb,
+		Registration: store.NewID(), Youth: Youth(9, 1), Outcome: "ok"}
+}
+
+// sameAudit compares two audit entries, At by instant.
+func sameAudit(a, b store.AuditEntry) bool {
+	a.At, b.At = a.At.UTC(), b.At.UTC()
+	return a == b
+}
+
+// auditAll reads the whole audit log.
+func auditAll(t *testing.T, s store.Store) []store.AuditEntry {
+	t.Helper()
+	var out []store.AuditEntry
+	for {
+		page, err := s.AuditEntries(ctx, uint64(len(out)), 2)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(page) == 0 {
+			return out
+		}
+		out = append(out, page...)
+	}
+}
+
+// testAudit: entries staged in an update commit with it, appended ones on
+// their own; both are numbered 1, 2, 3, … in commit order and read back
+// whole, in pages; an update that fails, or whose entry is invalid, writes
+// nothing; an invalid entry appends nothing.
+func testAudit(t *testing.T, open Opener) {
+	s := openStore(t, open)
+	y := Youth(1, 1)
+	reg := Reg(y, "ggd", t0)
+	first := auditEntry("ggd", store.AuditRegister)
+	first.Registration = reg.ID
+	if err := s.Update(ctx, []pseudonym.Pseudonym{y}, func(tx store.Tx) error {
+		tx.Put(reg)
+		tx.Audit(first)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	lookup := auditEntry("school", store.AuditLookup)
+	lookup.Registration, lookup.Outcome = store.ID{}, "not_involved"
+	keys := store.AuditEntry{At: t0.Add(time.Hour), Verb: store.AuditKeyRotate, Outcome: "ok"}
+	if err := s.AppendAudit(ctx, lookup, keys); err != nil {
+		t.Fatal(err)
+	}
+	// Nothing of a failed update, nor of one with an invalid entry.
+	failed := errors.New("no")
+	if err := s.Update(ctx, []pseudonym.Pseudonym{y}, func(tx store.Tx) error {
+		tx.Audit(auditEntry("ggd", store.AuditEnd))
+		return failed
+	}); !errors.Is(err, failed) {
+		t.Fatalf("failed update: %v", err)
+	}
+	other := Reg(Youth(1, 2), "wij", t0)
+	if err := s.Update(ctx, []pseudonym.Pseudonym{other.Youth}, func(tx store.Tx) error {
+		tx.Put(other)
+		tx.Audit(store.AuditEntry{Verb: 0})
+		return nil
+	}); !errors.Is(err, store.ErrInvalid) {
+		t.Fatalf("update with an invalid audit entry: %v", err)
+	}
+	if _, err := s.Registration(ctx, other.ID); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("the update with an invalid audit entry wrote its registration: %v", err)
+	}
+	long := auditEntry("ggd", store.AuditLookup)
+	long.Outcome = string(make([]byte, store.MaxAuditField+1))
+	if err := s.AppendAudit(ctx, auditEntry("ggd", store.AuditLookup), long); !errors.Is(err, store.ErrInvalid) {
+		t.Fatalf("append with an entry too long: %v", err)
+	}
+
+	got := auditAll(t, s)
+	want := []store.AuditEntry{first, lookup, keys}
+	if len(got) != len(want) {
+		t.Fatalf("%d audit entries, want %d: %+v", len(got), len(want), got)
+	}
+	for i := range want {
+		want[i].Seq = uint64(i + 1)
+		if !sameAudit(got[i], want[i]) {
+			t.Errorf("entry %d:\n got  %+v\n want %+v", i+1, got[i], want[i])
+		}
+	}
+	if page, err := s.AuditEntries(ctx, 1, 1); err != nil || len(page) != 1 || page[0].Seq != 2 {
+		t.Fatalf("the page after 1: %+v %v", page, err)
+	}
+	if page, err := s.AuditEntries(ctx, 3, 10); err != nil || len(page) != 0 {
+		t.Fatalf("after the last: %+v %v", page, err)
+	}
+}
+
+// testAuditAfterReopen: the numbering goes on after a reopen, and every
+// entry acknowledged before it is there.
+func testAuditAfterReopen(t *testing.T, open Opener) {
+	s := mustOpen(t, open)
+	if err := s.AppendAudit(ctx, auditEntry("ggd", store.AuditLookup), auditEntry("ggd", store.AuditEvents)); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s = openStore(t, open)
+	if err := s.AppendAudit(ctx, auditEntry("wij", store.AuditLookup)); err != nil {
+		t.Fatal(err)
+	}
+	got := auditAll(t, s)
+	if len(got) != 3 || got[0].Seq != 1 || got[2].Seq != 3 || got[2].Institution != "wij" {
+		t.Fatalf("after reopen: %+v", got)
+	}
+}
+
+// testAuditConcurrent: appends and updates from many goroutines get every
+// number from 1 to n once, and a reader polling meanwhile never sees a
+// number before a lower one it then misses.
+func testAuditConcurrent(t *testing.T, open Opener) {
+	s := openStore(t, open)
+	const workers, each = 8, 25
+	var wg sync.WaitGroup
+	errs := make(chan error, workers*each)
+	for w := range workers {
+		wg.Go(func() {
+			for i := range each {
+				e := auditEntry("ggd", store.AuditLookup)
+				if w%2 == 0 {
+					errs <- s.AppendAudit(ctx, e)
+					continue
+				}
+				y := Youth(2, w*1000+i)
+				errs <- s.Update(ctx, []pseudonym.Pseudonym{y}, func(tx store.Tx) error {
+					tx.Put(Reg(y, "ggd", t0))
+					tx.Audit(e)
+					return nil
+				})
+			}
+		})
+	}
+	seen := uint64(0)
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	for polling := true; polling; {
+		select {
+		case <-done:
+			polling = false
+		default:
+		}
+		page, err := s.AuditEntries(ctx, seen, 1000)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range page {
+			if e.Seq != seen+1 {
+				t.Fatalf("read %d after %d: a gap", e.Seq, seen)
+			}
+			seen = e.Seq
+		}
+	}
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if all := auditAll(t, s); len(all) != workers*each || all[len(all)-1].Seq != workers*each {
+		t.Fatalf("%d entries, last %d; want %d", len(all), all[len(all)-1].Seq, workers*each)
+	}
+}
