@@ -35,9 +35,11 @@ func (r RemoveReason) String() string {
 // Remove deletes a registration outright (a hard delete) and leaves an audit
 // event in the outbox for the remover and for the registration's
 // institution; the other institutions still involved are told if it was
-// live (an archived registration is none of their business). The coordinator of the youth's case may remove a wrong
-// registration while it is live (an ended one answers ErrNotFound); a municipality (an institution of type gemeente serving the
-// registration's municipality) may remove one after an upheld objection.
+// live (an archived registration is none of their business). The
+// coordinator of the youth's case may remove a wrong registration while it
+// is live (an ended one answers ErrNotFound); a municipality (an
+// institution of type gemeente serving the registration's municipality)
+// may remove one after an upheld objection.
 //
 // No answer tells a caller that a registration exists unless it may know:
 // an institution that is not a municipality gets ErrForbidden for an
