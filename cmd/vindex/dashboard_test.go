@@ -76,7 +76,7 @@ var (
 // The PromQL functions, aggregations and keywords the files may use.
 var promqlWords = []string{
 	"sum", "min", "max", "avg", "count", "rate", "increase", "irate", "delta", "histogram_quantile",
-	"predict_linear", "absent", "time", "and", "or", "unless", "bool", "offset", "label_values",
+	"predict_linear", "absent", "time", "vector", "and", "or", "unless", "bool", "offset", "label_values",
 }
 
 // targetLabels are added by Prometheus at the scrape.
