@@ -13,8 +13,12 @@ import (
 //
 //   - vindex_vault_token_renewals_total{result}: attempts to renew the
 //     token, by result: renewed, or failed (Vault unreachable, sealed or
-//     refusing; the renewal is tried again every 30 seconds while the
-//     token lives). Both series are there from the start, at zero.
+//     answering with an error; the renewal is tried again every 30
+//     seconds while the token lives). A renewal Vault denies (permission
+//     denied: the token was revoked, or its policy no longer allows it) is
+//     not a failure here: the token is then kept, unrenewed, until it
+//     expires, as one Vault does not renew. Both series are there from the
+//     start, at zero.
 //   - vindex_vault_token_expiry_timestamp_seconds: when the token expires,
 //     as of the login or the last renewal (Unix time); zero while no
 //     renewable token is held.
