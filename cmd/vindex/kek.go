@@ -22,6 +22,8 @@ import (
 type kek struct {
 	aead  tink.AEAD
 	vault *vaultkek.KEK // nil for a key file
+	// metrics count the Vault token's renewals (at zero for a key file).
+	metrics *vaultkek.Metrics
 }
 
 func (k *kek) Close() {
@@ -46,25 +48,26 @@ func openKEK(c config, logger *slog.Logger) (*kek, error) {
 	if err := c.validateKEK(); err != nil {
 		return nil, err
 	}
+	metrics := vaultkek.NewMetrics()
 	switch c.KEK {
 	case "file":
 		a, err := insecurelocalkek.Load(c.KEKFile, logger)
 		if err != nil {
 			return nil, err
 		}
-		return &kek{aead: a}, nil
+		return &kek{aead: a, metrics: metrics}, nil
 	case "vault":
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
 		v, err := vaultkek.Open(ctx, vaultkek.Config{
 			Address: c.VaultAddr, KeyPath: c.VaultKeyPath, CACert: c.VaultCACert,
 			TokenFile: c.VaultTokenFile, RoleID: c.VaultRoleID, SecretIDFile: c.VaultSecretID, SecretIDWrapped: c.VaultWrapped,
-			Logger: logger,
+			Logger: logger, Metrics: metrics,
 		})
 		if err != nil {
 			return nil, err
 		}
-		return &kek{aead: v.AEAD(), vault: v}, nil
+		return &kek{aead: v.AEAD(), vault: v, metrics: metrics}, nil
 	}
 	return nil, fmt.Errorf("kek: %q is not vault or file", c.KEK)
 }

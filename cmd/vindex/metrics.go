@@ -32,12 +32,13 @@ type serveMetrics struct {
 }
 
 // newRegistry puts every layer's metrics on one registry: the store's
-// (storeMetrics: pebblestore's Collector), the matcher's, the delivery
+// (storeMetrics: pebblestore's Collector), the key-encryption key's
+// (kekMetrics: the Vault token's renewals), the matcher's, the delivery
 // worker's, the poll backlog of every institution of cov (updated every
 // poll), the HTTP layer's, the keyset's (vindex_keys_in_use and
 // vindex_key_info, from ps) and the Go runtime's and the process's. None of
 // them reads the store at a scrape.
-func newRegistry(storeMetrics prometheus.Collector, ps *pseudonym.Pseudonymiser, cov *rules.Covenant, outbox notify.EventSource, poll time.Duration) *serveMetrics {
+func newRegistry(storeMetrics, kekMetrics prometheus.Collector, ps *pseudonym.Pseudonymiser, cov *rules.Covenant, outbox notify.EventSource, poll time.Duration) *serveMetrics {
 	insts := institutionIDs(cov)
 	m := &serveMetrics{
 		registry: prometheus.NewRegistry(),
@@ -46,7 +47,7 @@ func newRegistry(storeMetrics prometheus.Collector, ps *pseudonym.Pseudonymiser,
 		delivery: notify.NewMetrics(),
 		polls:    notify.NewPollBacklog(outbox, insts, poll),
 	}
-	m.registry.MustRegister(storeMetrics, m.matcher, m.delivery, m.polls, m.http,
+	m.registry.MustRegister(storeMetrics, kekMetrics, m.matcher, m.delivery, m.polls, m.http,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	m.registry.MustRegister(keysetMetrics(ps)...)
 	return m

@@ -19,6 +19,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/vindex-nl/vindex/crypto/keys"
+	"github.com/vindex-nl/vindex/crypto/keys/vaultkek"
 	"github.com/vindex-nl/vindex/crypto/pseudonym"
 	"github.com/vindex-nl/vindex/notify"
 	"github.com/vindex-nl/vindex/rules"
@@ -47,7 +48,9 @@ func newScrapeEnv(tb testing.TB, dir string, n int) *scrapeEnv {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	st, err := pebblestore.Open(dir, &pebblestore.Options{Logger: slog.New(slog.DiscardHandler), MinFreeBytes: -1})
+	// The free-space check is on, as in vindex serve, with a minimum that
+	// never refuses a write.
+	st, err := pebblestore.Open(dir, &pebblestore.Options{Logger: slog.New(slog.DiscardHandler), MinFreeBytes: 1})
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -68,7 +71,7 @@ func newScrapeEnv(tb testing.TB, dir string, n int) *scrapeEnv {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	e := &scrapeEnv{st: st, cov: cov, metrics: newRegistry(st.Collector(), ps, cov, st, time.Second)}
+	e := &scrapeEnv{st: st, cov: cov, metrics: newRegistry(st.Collector(), vaultkek.NewMetrics(), ps, cov, st, time.Second)}
 	w, err := notify.NewWorker(notify.WorkerConfig{
 		Store: st, Channels: func(string) []notify.Channel { return []notify.Channel{failingMail{}} },
 		Institutions: func() []string { return institutionIDs(cov) }, Metrics: e.metrics.delivery,
@@ -141,6 +144,9 @@ func TestRegistry(t *testing.T) {
 		`vindex_keys_in_use 1`,
 		`vindex_key_info{key_id="`,
 		`vindex_store_disk_bytes `,
+		`vindex_store_disk_free_bytes `,
+		`vindex_store_disk_min_free_bytes 1`,
+		`vindex_vault_token_renewals_total{result="failed"} 0`,
 		`go_goroutines `,
 		`process_`,
 	} {

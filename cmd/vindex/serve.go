@@ -102,7 +102,7 @@ func run(ctx context.Context, c config, stdout io.Writer, logger *slog.Logger) e
 		return err
 	}
 	defer closeStore()
-	metrics, m, worker, err := assemble(c, cov, st, ps, refs, logger)
+	metrics, m, worker, err := assemble(c, cov, st, k, ps, refs, logger)
 	if err != nil {
 		return err
 	}
@@ -201,10 +201,10 @@ func openServeStore(c config, logger *slog.Logger) (backend, func() error, error
 	return st, closeStore, nil
 }
 
-// assemble makes the metrics, the matcher and the delivery worker (nil when
+// assemble makes the metrics (with those of k), the matcher and the delivery worker (nil when
 // nothing is delivered) on the store.
-func assemble(c config, cov *rules.Covenant, st backend, ps *pseudonym.Pseudonymiser, refs *clientref.Sealer, logger *slog.Logger) (*serveMetrics, *matcher.Matcher, *notify.Worker, error) {
-	metrics := newRegistry(st.Collector(), ps, cov, st, c.NotifyPoll)
+func assemble(c config, cov *rules.Covenant, st backend, k *kek, ps *pseudonym.Pseudonymiser, refs *clientref.Sealer, logger *slog.Logger) (*serveMetrics, *matcher.Matcher, *notify.Worker, error) {
+	metrics := newRegistry(st.Collector(), k.metrics, ps, cov, st, c.NotifyPoll)
 	refreshWindow := c.RefreshWindow
 	if refreshWindow == 0 {
 		refreshWindow = -1 // never

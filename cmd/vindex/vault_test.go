@@ -4,6 +4,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -85,6 +86,11 @@ func TestServeWithVault(t *testing.T) {
 		}
 	}
 	match(1)
+	// The server renews its token, and says on /metrics when it expires.
+	if st, b, err := p.scrape(); err != nil || st != 200 ||
+		!regexp.MustCompile(`(?m)^vindex_vault_token_expiry_timestamp_seconds [1-9]`).Match(b) {
+		t.Errorf("no Vault token expiry on /metrics: %d %v", st, err)
+	}
 	// Vault hangs, then comes back: matching goes on throughout, and the
 	// keyset still unwraps through Vault afterwards.
 	v.Pause()

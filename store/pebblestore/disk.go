@@ -15,12 +15,14 @@ import (
 // writes are refused while it is low, rather than failing half-way when the
 // disk is full.
 type diskGuard struct {
-	dir     string
-	min     int64
-	log     *slog.Logger
-	low     atomic.Pointer[error]
-	quit    chan struct{}
-	stopped sync.WaitGroup
+	dir string
+	min int64
+	log *slog.Logger
+	low atomic.Pointer[error]
+	// lastFree is the free space the last check read, for the metrics.
+	lastFree atomic.Int64
+	quit     chan struct{}
+	stopped  sync.WaitGroup
 	// free returns the bytes available to the process; a variable for
 	// tests.
 	free func(dir string) (int64, error)
@@ -67,6 +69,7 @@ func (g *diskGuard) check() {
 	if err != nil {
 		return // keep the last verdict; Pebble reports real I/O errors
 	}
+	g.lastFree.Store(free)
 	was := g.low.Load() != nil
 	if free < g.min {
 		e := fmt.Errorf("pebblestore: %d MiB free on the data directory's file system, below the minimum of %d MiB; writes are refused until space is freed: %w",

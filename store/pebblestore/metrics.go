@@ -17,6 +17,12 @@ import (
 //     vindex_store_wal_bytes, vindex_store_flushes_total,
 //     vindex_store_block_cache_hits_total and
 //     vindex_store_block_cache_misses_total;
+//   - while the store watches its free disk space (Options.MinFreeBytes
+//     not negative, on the operating system's file system):
+//     vindex_store_disk_free_bytes, the bytes available on the data
+//     directory's file system as of the last check (at most 200 ms old),
+//     and vindex_store_disk_min_free_bytes, below which writes are
+//     refused;
 //   - key use: vindex_key_live_registrations{key_id}, the live
 //     registrations held under pseudonyms of each PRF key (a key with none
 //     can be retired), and vindex_key_client_refs{key_id}, the
@@ -70,6 +76,13 @@ var (
 		"Registrations (live or ended) whose client reference is sealed under each reference key.", []string{"key_id"}, nil)
 )
 
+var (
+	diskFreeDesc = prometheus.NewDesc("vindex_store_disk_free_bytes",
+		"Bytes available on the data directory's file system, as of the last check (every 200 ms).", nil, nil)
+	diskMinFreeDesc = prometheus.NewDesc("vindex_store_disk_min_free_bytes",
+		"Free bytes on the data directory's file system below which the store refuses writes.", nil, nil)
+)
+
 type collector struct{ s *Store }
 
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
@@ -78,6 +91,8 @@ func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 	}
 	ch <- liveByKeyDesc
 	ch <- refsByKeyDesc
+	ch <- diskFreeDesc
+	ch <- diskMinFreeDesc
 }
 
 func (c *collector) Collect(ch chan<- prometheus.Metric) {
@@ -88,6 +103,10 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 		for _, g := range pebbleGauges {
 			ch <- prometheus.MustNewConstMetric(g.desc, g.kind, g.value(pm))
 		}
+	}
+	if g := c.s.disk; g != nil {
+		ch <- prometheus.MustNewConstMetric(diskFreeDesc, prometheus.GaugeValue, float64(g.lastFree.Load()))
+		ch <- prometheus.MustNewConstMetric(diskMinFreeDesc, prometheus.GaugeValue, float64(g.min))
 	}
 	for id, n := range c.s.LiveByKey() {
 		ch <- prometheus.MustNewConstMetric(liveByKeyDesc, prometheus.GaugeValue, float64(n), strconv.FormatUint(uint64(id), 10))

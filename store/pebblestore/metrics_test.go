@@ -1,7 +1,10 @@
 package pebblestore_test
 
 import (
+	"math"
+	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -68,4 +71,53 @@ vindex_key_live_registrations{key_id="7"} 2
 	if _, err := reg.Gather(); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// TestCollectorDiskFree: while the store watches its free disk space, the
+// collector gives the free bytes (as the file system reports them) and the
+// minimum below which writes are refused; with the check off, neither.
+func TestCollectorDiskFree(t *testing.T) {
+	for _, min := range []int64{1 << 10, -1} {
+		dir := t.TempDir()
+		s, err := pebblestore.Open(filepath.Join(dir, "db"), &pebblestore.Options{Logger: quiet(), MinFreeBytes: min})
+		if err != nil {
+			t.Fatal(err)
+		}
+		reg := prometheus.NewPedanticRegistry()
+		reg.MustRegister(s.Collector())
+		got := gauges(t, reg)
+		var st syscall.Statfs_t
+		if err := syscall.Statfs(dir, &st); err != nil {
+			t.Fatal(err)
+		}
+		free, watched := got["vindex_store_disk_free_bytes"]
+		switch {
+		case min < 0 && (watched || got["vindex_store_disk_min_free_bytes"] != 0):
+			t.Errorf("free disk check off, yet %v", got)
+		case min > 0 && got["vindex_store_disk_min_free_bytes"] != float64(min):
+			t.Errorf("vindex_store_disk_min_free_bytes %v, want %d", got["vindex_store_disk_min_free_bytes"], min)
+		case min > 0 && (free <= 0 || math.Abs(free-float64(int64(st.Bavail)*st.Bsize)) > 256<<20):
+			t.Errorf("vindex_store_disk_free_bytes %v, the file system says %d", free, int64(st.Bavail)*st.Bsize)
+		}
+		if problems, err := testutil.GatherAndLint(reg); err != nil || len(problems) > 0 {
+			t.Errorf("lint: %v %v", problems, err)
+		}
+		s.Close()
+	}
+}
+
+// gauges gathers reg's unlabelled gauges by name.
+func gauges(t *testing.T, reg prometheus.Gatherer) map[string]float64 {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]float64{}
+	for _, mf := range mfs {
+		if m := mf.GetMetric(); len(m) == 1 && len(m[0].GetLabel()) == 0 && m[0].GetGauge() != nil {
+			out[mf.GetName()] = m[0].GetGauge().GetValue()
+		}
+	}
+	return out
 }

@@ -17,9 +17,10 @@
 // With a token (development), or with AppRole (production): a role-id and a
 // secret-id read from a file, which may hold a response-wrapping token
 // instead of the secret-id itself. The token is renewed in the background
-// for as long as Vault allows; vindex needs Vault only at start-up and when
-// the keyset is rewrapped, so an expired token or an unreachable Vault does
-// not stop matching.
+// for as long as Vault allows (a failed renewal is tried again every 30
+// seconds until the token expires, and counted in Metrics); vindex needs
+// Vault only at start-up and when the keyset is rewrapped, so an expired
+// token or an unreachable Vault does not stop matching.
 //
 // # Client configuration
 //
@@ -102,6 +103,8 @@ type Config struct {
 	Timeout time.Duration
 	// Logger receives renewal messages; if nil, they are discarded.
 	Logger *slog.Logger
+	// Metrics count the token's renewals; if nil, they are not counted.
+	Metrics *Metrics
 }
 
 // KEK is an open key-encryption key in Vault.
@@ -349,39 +352,78 @@ func (k *KEK) explain(err error, capability, path string) error {
 	return fmt.Errorf("%w at %s (%s): %v", ErrUnreachable, k.cfg.Address, path, redact(err))
 }
 
-// watch renews the token in the background while Vault allows it.
+// renewRetry is how long the renewal waits after a failed attempt.
+const renewRetry = 30 * time.Second
+
+// watch renews the token in the background while Vault allows it: after a
+// failed renewal it tries again every renewRetry until the token expires.
 func (k *KEK) watch(s *api.Secret) {
 	renewable, _ := s.TokenIsRenewable()
 	if !renewable {
 		return
 	}
-	w, err := k.client.NewLifetimeWatcher(&api.LifetimeWatcherInput{Secret: s})
-	if err != nil {
-		k.log.Warn("vault token not renewed", slog.String("error", err.Error()))
-		return
-	}
+	k.cfg.Metrics.leased(time.Now(), s)
 	ctx, cancel := context.WithCancel(context.Background())
 	k.stop, k.done = cancel, make(chan struct{})
-	go w.Start()
 	go func() {
 		defer close(k.done)
-		defer w.Stop()
+		ttl, _ := s.TokenTTL()
+		expires := time.Now().Add(ttl)
 		for {
+			err := k.renew(ctx, s, &expires)
+			if err == nil {
+				return
+			}
+			k.cfg.Metrics.renewal(false)
+			k.log.Warn("vault token renewal failed; trying again in "+renewRetry.String(), slog.String("vault", k.cfg.Address),
+				slog.String("error", redact(err).Error()), slog.Time("token_expires", expires))
 			select {
 			case <-ctx.Done():
 				return
-			case err := <-w.DoneCh():
-				msg := "vault token reached its maximum lifetime; Vault is needed again only to rewrap the keyset or restart"
-				if err != nil {
-					msg = "vault token renewal failed: " + redact(err).Error()
-				}
-				k.log.Warn(msg, slog.String("vault", k.cfg.Address))
+			case <-time.After(renewRetry):
+			}
+			if time.Now().After(expires) {
+				k.log.Warn("vault token expired without renewal; Vault is needed again only to rewrap the keyset or restart",
+					slog.String("vault", k.cfg.Address))
 				return
-			case r := <-w.RenewCh():
-				k.log.Debug("vault token renewed", slog.Time("at", r.RenewedAt))
 			}
 		}
 	}()
+}
+
+// renew renews the token of s until ctx is done or the token reaches its
+// maximum lifetime (nil), or a renewal fails (its error). It keeps expires
+// up to date.
+func (k *KEK) renew(ctx context.Context, s *api.Secret, expires *time.Time) error {
+	w, err := k.client.NewLifetimeWatcher(&api.LifetimeWatcherInput{Secret: s, RenewBehavior: api.RenewBehaviorErrorOnErrors})
+	if err != nil {
+		return err
+	}
+	go w.Start()
+	defer w.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case err := <-w.DoneCh():
+			msg := "vault token reached its maximum lifetime"
+			switch {
+			case errors.Is(err, api.ErrLifetimeWatcherNotRenewable):
+				msg = "vault token can no longer be renewed"
+			case err != nil:
+				return err
+			}
+			k.log.Warn(msg+"; Vault is needed again only to rewrap the keyset or restart", slog.String("vault", k.cfg.Address))
+			return nil
+		case r := <-w.RenewCh():
+			k.cfg.Metrics.renewal(true)
+			k.cfg.Metrics.leased(r.RenewedAt, r.Secret)
+			if ttl, err := r.Secret.TokenTTL(); err == nil {
+				*expires = r.RenewedAt.Add(ttl)
+			}
+			k.log.Debug("vault token renewed", slog.Time("at", r.RenewedAt))
+		}
+	}
 }
 
 func splitKeyPath(p string) (mount, name string, err error) {

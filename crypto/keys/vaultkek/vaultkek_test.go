@@ -316,7 +316,8 @@ func TestPolicyIsMinimal(t *testing.T) {
 }
 
 // A short-lived AppRole token is renewed in the background, so the key
-// stays usable past the token's first lifetime.
+// stays usable past the token's first lifetime; the renewals are counted,
+// and so are the failed ones once Vault is gone.
 func TestTokenRenewal(t *testing.T) {
 	v := vaulttest.Start(t, vaulttest.Options{})
 	if _, err := v.Client(t).Logical().Write("auth/approle/role/vindex", map[string]any{
@@ -324,7 +325,9 @@ func TestTokenRenewal(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	kek, err := vaultkek.Open(ctx, appRole(t, v))
+	cfg := appRole(t, v)
+	cfg.Metrics = vaultkek.NewMetrics()
+	kek, err := vaultkek.Open(ctx, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -332,5 +335,14 @@ func TestTokenRenewal(t *testing.T) {
 	time.Sleep(5 * time.Second) // more than two lifetimes
 	if _, err := kek.AEAD().Encrypt([]byte("after renewal"), nil); err != nil {
 		t.Fatalf("the token was not renewed: %v", err)
+	}
+	if n, failed := renewals(t, cfg.Metrics, "renewed"), renewals(t, cfg.Metrics, "failed"); n < 2 || failed != 0 {
+		t.Errorf("%v renewals counted, %v failed", n, failed)
+	}
+	v.Stop()
+	for deadline := time.Now().Add(15 * time.Second); renewals(t, cfg.Metrics, "failed") == 0; time.Sleep(100 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("no failed renewal counted with Vault gone")
+		}
 	}
 }
