@@ -312,7 +312,7 @@ type apiFunc func(r *http.Request, actor matcher.Actor) (any, int, error)
 func (h *Handler) api(class rules.RateClass, f apiFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Cache-Control", "no-store")
-		inst, perr := h.authenticate(r)
+		inst, credential, perr := h.authenticate(r)
 		if perr != nil {
 			writeProblem(w, perr)
 			return
@@ -323,7 +323,7 @@ func (h *Handler) api(class rules.RateClass, f apiFunc) http.HandlerFunc {
 		if !h.allow(w, inst, class) {
 			return
 		}
-		v, status, err := f(r, matcher.Actor{Institution: inst})
+		v, status, err := f(r, matcher.Actor{Institution: inst, Credential: credential})
 		if err != nil {
 			p := toProblem(err)
 			if p.p.Status >= 500 {

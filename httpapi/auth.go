@@ -238,40 +238,51 @@ func (p certPins) institution(cert *x509.Certificate) (string, bool) {
 	return inst, ok
 }
 
-// authenticate returns the institution behind a request: by its verified
-// TLS client certificate, pinned in the covenant, or by its bearer token.
-// If both are given they must name the same institution.
-func (h *Handler) authenticate(r *http.Request) (string, *problemError) {
-	var byCert string
+// TokenID names a bearer token in the audit log: "token:" and the first 16
+// hex digits of its SHA-256, the hash the token file keeps (so an operator
+// finds its line), never the token itself.
+func TokenID(token string) string {
+	sum := sha256.Sum256([]byte(token))
+	return "token:" + hex.EncodeToString(sum[:8])
+}
+
+// authenticate returns the institution behind a request, and the
+// credential it was known by for the audit log: by its verified TLS client
+// certificate, pinned in the covenant ("cert:" and the pin), or by its
+// bearer token (TokenID). If both are given they must name the same
+// institution; the credential is then the certificate's.
+func (h *Handler) authenticate(r *http.Request) (inst, credential string, _ *problemError) {
+	var byCert, certCred string
 	if r.TLS != nil && len(r.TLS.VerifiedChains) > 0 && len(r.TLS.PeerCertificates) > 0 {
 		inst, ok := h.pins.institution(r.TLS.PeerCertificates[0])
 		if !ok {
-			return "", problem(http.StatusUnauthorized, CodeUnknownCertificate, "", "the client certificate is not pinned by any institution of the covenant")
+			return "", "", problem(http.StatusUnauthorized, CodeUnknownCertificate, "", "the client certificate is not pinned by any institution of the covenant")
 		}
-		byCert = inst
+		byCert, certCred = inst, "cert:"+CertificatePin(r.TLS.PeerCertificates[0])
 	}
-	var byToken string
+	var byToken, tokenCred string
 	if a := r.Header.Get("Authorization"); a != "" {
 		scheme, tok, ok := strings.Cut(a, " ")
 		if !ok || !strings.EqualFold(scheme, "Bearer") || tok == "" {
-			return "", problem(http.StatusUnauthorized, CodeUnauthenticated, "", "use an Authorization: Bearer token or a client certificate")
+			return "", "", problem(http.StatusUnauthorized, CodeUnauthenticated, "", "use an Authorization: Bearer token or a client certificate")
 		}
 		if h.tokens == nil {
-			return "", problem(http.StatusUnauthorized, CodeInvalidToken, "", "this server accepts no bearer tokens")
+			return "", "", problem(http.StatusUnauthorized, CodeInvalidToken, "", "this server accepts no bearer tokens")
 		}
-		inst, ok := h.tokens.Authenticate(strings.TrimSpace(tok))
+		tok = strings.TrimSpace(tok)
+		inst, ok := h.tokens.Authenticate(tok)
 		if !ok {
-			return "", problem(http.StatusUnauthorized, CodeInvalidToken, "", "the bearer token is not valid")
+			return "", "", problem(http.StatusUnauthorized, CodeInvalidToken, "", "the bearer token is not valid")
 		}
-		byToken = inst
+		byToken, tokenCred = inst, TokenID(tok)
 	}
 	switch {
 	case byCert != "" && byToken != "" && byCert != byToken:
-		return "", problem(http.StatusUnauthorized, CodeCredentialsConflict, "", "the client certificate and the bearer token belong to different institutions")
+		return "", "", problem(http.StatusUnauthorized, CodeCredentialsConflict, "", "the client certificate and the bearer token belong to different institutions")
 	case byCert != "":
-		return byCert, nil
+		return byCert, certCred, nil
 	case byToken != "":
-		return byToken, nil
+		return byToken, tokenCred, nil
 	}
-	return "", problem(http.StatusUnauthorized, CodeUnauthenticated, "", "no credentials: use a client certificate or an Authorization: Bearer token")
+	return "", "", problem(http.StatusUnauthorized, CodeUnauthenticated, "", "no credentials: use a client certificate or an Authorization: Bearer token")
 }

@@ -106,7 +106,11 @@ type AccessEntry struct {
 // read whole, as only this verb and a death must. The log line names the
 // municipality, the count and the outcome; never the youth.
 func (m *Matcher) SubjectAccess(ctx context.Context, actor Actor, who Youth, born identity.BirthDate) (Access, error) {
+	call := m.audit(actor, store.AuditSubjectAccess, who, ID{})
 	a, err := m.subjectAccess(ctx, actor, who, born)
+	if call.done(ctx, &err) {
+		a = Access{}
+	}
 	m.log.LogAttrs(ctx, slog.LevelInfo, "subject access", slog.String("institution", actor.Institution),
 		slog.Int("registrations", len(a.Registrations)), slog.String("outcome", outcome(err)))
 	return a, err

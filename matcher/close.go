@@ -10,7 +10,9 @@ import (
 
 // CloseCase ends every registration of the youth's case. Only the case's
 // coordinator may close it; an institution not involved gets ErrNotInvolved.
-func (m *Matcher) CloseCase(ctx context.Context, actor Actor, who Youth) error {
+func (m *Matcher) CloseCase(ctx context.Context, actor Actor, who Youth) (err error) {
+	a := m.audit(actor, store.AuditClose, who, ID{})
+	defer a.done(ctx, &err)
 	if _, err := m.institution(actor); err != nil {
 		return err
 	}
@@ -25,7 +27,7 @@ func (m *Matcher) CloseCase(ctx context.Context, actor Actor, who Youth) error {
 		m.log.LogAttrs(ctx, slog.LevelInfo, "close-case", slog.String("institution", actor.Institution), slog.String("outcome", outcome(err)))
 		return err
 	}
-	err = m.updateByYouth(ctx, who, m.clock(), func(y *youth) error {
+	err = m.updateByYouth(ctx, who, m.clock(), a.stage(func(y *youth) error {
 		if y.liveOf(actor.Institution) == nil {
 			return ErrNotInvolved
 		}
@@ -37,7 +39,7 @@ func (m *Matcher) CloseCase(ctx context.Context, actor Actor, who Youth) error {
 		}
 		y.kase.Matched, y.kase.Coordinator, y.kase.Rule, y.kase.DecidedAt = false, "", "", y.now
 		return nil
-	})
+	}))
 	m.log.LogAttrs(ctx, slog.LevelInfo, "close-case", slog.String("institution", actor.Institution), slog.String("outcome", outcome(err)))
 	return err
 }

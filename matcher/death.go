@@ -25,7 +25,9 @@ import (
 // reports, and its case record; the events stay with their recipients.
 // Records kept under a key no longer enabled are out of reach of the BSN
 // and go by their own purge day.
-func (m *Matcher) RecordDeath(ctx context.Context, actor Actor, who Youth) error {
+func (m *Matcher) RecordDeath(ctx context.Context, actor Actor, who Youth) (err error) {
+	a := m.audit(actor, store.AuditDeath, who, ID{})
+	defer a.done(ctx, &err)
 	inst, err := m.institution(actor)
 	if err != nil {
 		return err
@@ -43,7 +45,7 @@ func (m *Matcher) RecordDeath(ctx context.Context, actor Actor, who Youth) error
 		return err
 	}
 	recorded, destroyed := false, 0
-	err = m.updateByYouth(ctx, who, m.clock(), func(y *youth) error {
+	err = m.updateByYouth(ctx, who, m.clock(), a.stage(func(y *youth) error {
 		if !slices.ContainsFunc(y.live, func(r store.Registration) bool { return inst.Serves(r.Municipality) }) {
 			return nil // not this municipality's youth, or nobody's: the same answer
 		}
@@ -61,7 +63,7 @@ func (m *Matcher) RecordDeath(ctx context.Context, actor Actor, who Youth) error
 		}
 		y.kase = store.Case{Youth: y.kase.Youth, Age: -1}
 		return nil
-	})
+	}))
 	m.log.LogAttrs(ctx, slog.LevelInfo, "death", slog.String("institution", actor.Institution),
 		slog.Bool("recorded", recorded), slog.Int("archived_destroyed", destroyed), slog.String("outcome", outcome(err)))
 	return err

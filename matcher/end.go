@@ -68,14 +68,16 @@ func (r EndReason) stored() store.EndReason {
 // records of its reports; such an end cannot be planned for a later day
 // (ErrUnjustifiedLater). The other institutions involved get an ended
 // event either way, with the reason.
-func (m *Matcher) End(ctx context.Context, actor Actor, id ID, on time.Time, reason EndReason) error {
+func (m *Matcher) End(ctx context.Context, actor Actor, id ID, on time.Time, reason EndReason) (err error) {
+	a := m.audit(actor, store.AuditEnd, Youth{}, id)
+	defer a.done(ctx, &err)
 	if _, err := m.institution(actor); err != nil {
 		return err
 	}
 	if reason < EndRiskGone || reason > EndUnjustified {
 		return fieldErr("reason", ErrEndReason)
 	}
-	err := m.updateByID(ctx, id, m.clock(), func(y *youth) error {
+	err = m.updateByID(ctx, id, m.clock(), a.stage(func(y *youth) error {
 		reg := y.byID(id)
 		if reg == nil || reg.Institution != actor.Institution {
 			return ErrNotFound
@@ -105,7 +107,7 @@ func (m *Matcher) End(ctx context.Context, actor Actor, id ID, on time.Time, rea
 		}
 		y.end(*reg, reason.stored())
 		return nil
-	})
+	}))
 	m.debug(ctx, "end", slog.String("institution", actor.Institution), slog.String("registration", id.String()),
 		slog.String("reason", reason.String()), slog.String("outcome", outcome(err)))
 	return err

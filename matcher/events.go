@@ -56,7 +56,9 @@ const MaxEvents = 1000
 // polls with the last sequence number it has handled. A limit outside 1 to
 // MaxEvents is taken as MaxEvents. An institution only ever reads events
 // addressed to itself.
-func (m *Matcher) Events(ctx context.Context, actor Actor, after uint64, limit int) ([]Event, error) {
+func (m *Matcher) Events(ctx context.Context, actor Actor, after uint64, limit int) (_ []Event, err error) {
+	a := m.audit(actor, store.AuditEvents, Youth{}, ID{})
+	defer a.done(ctx, &err)
 	if _, err := m.institution(actor); err != nil {
 		return nil, err
 	}

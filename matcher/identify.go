@@ -31,6 +31,9 @@ var _ Pseudonymiser = (*pseudonym.Pseudonymiser)(nil)
 type Youth struct {
 	set pseudonym.Set
 	bsn identity.BSN // zero unless made from a clear BSN
+	// audit is the youth's reference in the audit log: its pseudonym in
+	// the domain of its own (pseudonym.DomainYouthAudit), primary key.
+	audit pseudonym.Pseudonym
 }
 
 // YouthByBSN returns the Youth of a clear BSN: its pseudonyms under every
@@ -48,7 +51,11 @@ func (m *Matcher) YouthByBSN(bsn identity.BSN) (Youth, error) {
 	if len(set.All) == 0 {
 		return Youth{}, fmt.Errorf("matcher: pseudonym: %w", pseudonym.ErrNoKey)
 	}
-	return Youth{set: set, bsn: bsn}, nil
+	ref, err := m.ps.Of(pseudonym.DomainYouthAudit, []byte(bsn.RevealDigits()))
+	if err != nil {
+		return Youth{}, fmt.Errorf("matcher: pseudonym: %w", err)
+	}
+	return Youth{set: set, bsn: bsn, audit: ref.Primary}, nil
 }
 
 // IsZero reports whether y refers to no one.

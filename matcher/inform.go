@@ -180,14 +180,16 @@ func (m *Matcher) recordInform(reg *store.Registration, i Inform, today time.Tim
 // at the report (ErrInformMismatch; a registration made before bands were
 // kept is held to the youth's age at its last report). A registration that
 // is not the actor's gives ErrNotFound.
-func (m *Matcher) RecordInformed(ctx context.Context, actor Actor, id ID, i Inform) error {
+func (m *Matcher) RecordInformed(ctx context.Context, actor Actor, id ID, i Inform) (err error) {
+	a := m.audit(actor, store.AuditInform, Youth{}, id)
+	defer a.done(ctx, &err)
 	if _, err := m.institution(actor); err != nil {
 		return err
 	}
 	if i.IsZero() {
 		return fieldErr("informed", ErrInform)
 	}
-	err := m.updateByID(ctx, id, m.clock(), func(y *youth) error {
+	err = m.updateByID(ctx, id, m.clock(), a.stage(func(y *youth) error {
 		reg := y.byID(id)
 		if reg == nil || reg.Institution != actor.Institution {
 			return ErrNotFound
@@ -203,7 +205,7 @@ func (m *Matcher) RecordInformed(ctx context.Context, actor Actor, id ID, i Info
 		m.recordInform(&r, i, y.today)
 		y.put(r)
 		return nil
-	})
+	}))
 	m.debug(ctx, "inform", slog.String("institution", actor.Institution), slog.String("registration", id.String()),
 		slog.String("outcome", outcome(err)))
 	return err
@@ -265,7 +267,9 @@ type Letter struct {
 // Letter returns what an informing letter says of the actor's own live
 // registration id. Any other registration, ended ones included, gives
 // ErrNotFound.
-func (m *Matcher) Letter(ctx context.Context, actor Actor, id ID) (Letter, error) {
+func (m *Matcher) Letter(ctx context.Context, actor Actor, id ID) (_ Letter, err error) {
+	a := m.audit(actor, store.AuditLetter, Youth{}, id)
+	defer a.done(ctx, &err)
 	if _, err := m.institution(actor); err != nil {
 		return Letter{}, err
 	}

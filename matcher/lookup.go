@@ -23,7 +23,13 @@ type View struct {
 // Lookup answers the involvement view of a youth for an institution that is
 // actively registered for it, and ErrNotInvolved for anyone else, whether or
 // not the youth is known.
-func (m *Matcher) Lookup(ctx context.Context, actor Actor, who Youth) (View, error) {
+func (m *Matcher) Lookup(ctx context.Context, actor Actor, who Youth) (v View, err error) {
+	a := m.audit(actor, store.AuditLookup, who, ID{})
+	defer func() {
+		if a.e.Registration = v.ID; a.done(ctx, &err) {
+			v = View{}
+		}
+	}()
 	if _, err := m.institution(actor); err != nil {
 		return View{}, err
 	}
@@ -31,8 +37,7 @@ func (m *Matcher) Lookup(ctx context.Context, actor Actor, who Youth) (View, err
 		return View{}, fieldErr("youth", ErrMissingYouth)
 	}
 	today := m.today(m.clock())
-	var v View
-	err := m.store.View(ctx, who.set.All, func(rd store.Reader) error {
+	err = m.store.View(ctx, who.set.All, func(rd store.Reader) error {
 		live := liveOn(rd.Registrations(), today)
 		own := -1
 		for i := range live { // by index: no copy of each record

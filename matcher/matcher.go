@@ -271,6 +271,10 @@ func New(c Config) (*Matcher, error) {
 type Actor struct {
 	// Institution is the covenant's institution ID.
 	Institution string
+	// Credential names what the caller authenticated with, for the audit
+	// log: a bearer token's ID or a client certificate's pin (never a
+	// secret); "" if the caller needs none (an operator's command).
+	Credential string
 }
 
 // Kind says what a registration is.

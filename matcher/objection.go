@@ -94,7 +94,9 @@ type Objection struct {
 //
 // The log line names the municipality, the scope, the count and the
 // outcome; never the youth.
-func (m *Matcher) Object(ctx context.Context, actor Actor, who Youth, born identity.BirthDate, scope ObjectionScope) (Objection, error) {
+func (m *Matcher) Object(ctx context.Context, actor Actor, who Youth, born identity.BirthDate, scope ObjectionScope) (_ Objection, err error) {
+	a := m.audit(actor, store.AuditObjection, who, ID{})
+	defer a.done(ctx, &err)
 	inst, err := m.institution(actor)
 	if err != nil {
 		return Objection{}, err
@@ -103,7 +105,7 @@ func (m *Matcher) Object(ctx context.Context, actor Actor, who Youth, born ident
 		return Objection{}, ErrForbidden
 	}
 	var out Objection
-	err = m.object(ctx, actor, inst, who, born, scope, &out)
+	err = m.object(ctx, actor, inst, who, born, scope, a, &out)
 	m.log.LogAttrs(ctx, slog.LevelInfo, "objection", slog.String("institution", actor.Institution),
 		slog.String("scope", scope.String()), slog.Int("removed", out.Removed), slog.String("outcome", outcome(err)))
 	return out, err
@@ -111,7 +113,7 @@ func (m *Matcher) Object(ctx context.Context, actor Actor, who Youth, born ident
 
 // object checks the request, then removes what the objection covers if
 // inst may object for the youth, counting it in out.
-func (m *Matcher) object(ctx context.Context, actor Actor, inst rules.Institution, who Youth, born identity.BirthDate, scope ObjectionScope, out *Objection) error {
+func (m *Matcher) object(ctx context.Context, actor Actor, inst rules.Institution, who Youth, born identity.BirthDate, scope ObjectionScope, a *call, out *Objection) error {
 	if err := m.checkScope(scope); err != nil {
 		return err
 	}
@@ -129,7 +131,7 @@ func (m *Matcher) object(ctx context.Context, actor Actor, inst rules.Institutio
 	if err != nil || !may {
 		return err
 	}
-	return m.updateByYouth(ctx, who, m.clock(), func(y *youth) error {
+	return m.updateByYouth(ctx, who, m.clock(), a.stage(func(y *youth) error {
 		history := y.tx.History()
 		if !birthFits(check, y.kase.BirthCheck, len(y.live) > 0) || !servesOne(inst, y.regs, history) {
 			return errNoWrite // changed since the view: the same answer
@@ -153,7 +155,7 @@ func (m *Matcher) object(ctx context.Context, actor Actor, inst rules.Institutio
 		}
 		out.Removed = len(gone)
 		return nil
-	})
+	}))
 }
 
 // checkScope refuses the zero scope and an institution the covenant does

@@ -221,7 +221,18 @@ func (m *Matcher) endsOn(day time.Time, own time.Time, bd identity.BirthDate) ti
 // coordinates. A second report by the same institution refreshes its
 // registration and makes no new match. Input errors are *FieldError values
 // wrapping one of the input errors; nothing is written on any error.
+// Every call leaves an entry in the audit log (verb register, or refresh).
 func (m *Matcher) Register(ctx context.Context, actor Actor, r Registration) (Result, error) {
+	a := m.audit(actor, store.AuditRegister, r.Youth, ID{})
+	res, err := m.register(ctx, actor, r, a)
+	if a.e.Registration = res.ID; a.done(ctx, &err) {
+		return Result{}, err
+	}
+	return res, nil
+}
+
+// register is Register, staging its audit entry a with the change.
+func (m *Matcher) register(ctx context.Context, actor Actor, r Registration, a *call) (Result, error) {
 	inst, err := m.institution(actor)
 	if err != nil {
 		return Result{}, err
@@ -245,7 +256,7 @@ func (m *Matcher) Register(ctx context.Context, actor Actor, r Registration) (Re
 		}
 	}
 	var res Result
-	err = m.updateByYouth(ctx, r.Youth, now, func(y *youth) error {
+	err = m.updateByYouth(ctx, r.Youth, now, a.stage(func(y *youth) error {
 		res = Result{}
 		if err := y.checkBirth(check); err != nil {
 			return err
@@ -284,6 +295,9 @@ func (m *Matcher) Register(ctx context.Context, actor Actor, r Registration) (Re
 		y.finish()
 
 		res.ID = reg.ID
+		if a.e.Registration = reg.ID; res.Refreshed {
+			a.e.Verb = store.AuditRefresh
+		}
 		res.Matched = y.kase.Matched
 		res.Involved = m.parties(y.live, actor.Institution)
 		res.Coordinator = Coordinator{Institution: y.kase.Coordinator, Rule: y.kase.Rule}
@@ -299,7 +313,7 @@ func (m *Matcher) Register(ctx context.Context, actor Actor, r Registration) (Re
 			Registration: reg.ID, Youth: y.kase.Youth, CreatedAt: now, Result: b,
 		})
 		return nil
-	})
+	}))
 	if err != nil {
 		m.debug(ctx, "register", slog.String("institution", actor.Institution), slog.String("outcome", outcome(err)))
 		return Result{}, err

@@ -46,7 +46,9 @@ func (r RemoveReason) String() string {
 // objection removal whatever the id (before anything is read), and a
 // municipality gets ErrNotFound for a registration outside its
 // municipalities, as for an id nobody holds.
-func (m *Matcher) Remove(ctx context.Context, actor Actor, id ID, reason RemoveReason) error {
+func (m *Matcher) Remove(ctx context.Context, actor Actor, id ID, reason RemoveReason) (err error) {
+	a := m.audit(actor, store.AuditRemove, Youth{}, id)
+	defer a.done(ctx, &err)
 	inst, err := m.institution(actor)
 	if err != nil {
 		return err
@@ -57,7 +59,7 @@ func (m *Matcher) Remove(ctx context.Context, actor Actor, id ID, reason RemoveR
 	if reason == RemoveObjection && inst.Type != rules.TypeMunicipality {
 		return ErrForbidden
 	}
-	err = m.updateByID(ctx, id, m.clock(), func(y *youth) error {
+	err = m.updateByID(ctx, id, m.clock(), a.stage(func(y *youth) error {
 		reg := y.byID(id)
 		if reg == nil {
 			return ErrNotFound
@@ -82,7 +84,7 @@ func (m *Matcher) Remove(ctx context.Context, actor Actor, id ID, reason RemoveR
 		y.remove(removed)
 		y.tellRemoved(actor.Institution, removed, reason)
 		return nil
-	})
+	}))
 	m.log.LogAttrs(ctx, slog.LevelInfo, "remove", slog.String("institution", actor.Institution), slog.String("reason", reason.String()), slog.String("outcome", outcome(err)))
 	return err
 }

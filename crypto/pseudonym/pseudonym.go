@@ -90,6 +90,11 @@ const DomainYouthBSN Domain = "youth-bsn"
 // value and the value says nothing without the key.
 const DomainYouthBirthDate Domain = "youth-birth-date"
 
+// DomainYouthAudit is the domain of the youth reference in the audit log:
+// its value is the youth's BSN. It cannot be joined with the store's
+// pseudonyms (DomainYouthBSN) without the key.
+const DomainYouthAudit Domain = "youth-audit"
+
 // Set is one value's pseudonyms under every enabled key.
 type Set struct {
 	// Primary is the pseudonym under the primary key: new records are

@@ -114,7 +114,11 @@ func (s *Store) AppendAudit(ctx context.Context, entries ...store.AuditEntry) er
 	if len(entries) == 0 {
 		return nil
 	}
-	if err := s.enterWrite(); err != nil {
+	// Taken below the free-space minimum too, which refuses reports only:
+	// reads go on while the disk is low, each with its entry (some
+	// hundred bytes); on a disk really full the write fails and the store
+	// with it, and nothing is answered.
+	if err := s.enter(); err != nil {
 		return err
 	}
 	defer s.leave()
