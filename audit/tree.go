@@ -2,6 +2,7 @@ package audit
 
 import (
 	"encoding/binary"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"math/bits"
@@ -18,6 +19,9 @@ const HashSize = 32
 
 // Hash is a node hash of the tree: a leaf hash or a root.
 type Hash [HashSize]byte
+
+// String returns h in lower-case hex.
+func (h Hash) String() string { return hex.EncodeToString(h[:]) }
 
 // hasher is RFC 6962's SHA-256 tree hasher.
 var hasher = rfc6962.DefaultHasher
