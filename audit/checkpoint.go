@@ -44,8 +44,11 @@ func (c Checkpoint) Body() string {
 // wrapped; vkey for verifiers, to be published.
 func GenerateKey(name string) (skey, vkey string, err error) {
 	skey, vkey, err = note.GenerateKey(rand.Reader, name)
+	if err == nil {
+		_, err = note.NewSigner(skey) // refuses a name a note cannot carry
+	}
 	if err != nil {
-		return "", "", fmt.Errorf("%w: %w", ErrKey, err)
+		return "", "", fmt.Errorf("%w: %q: %w", ErrKey, name, err)
 	}
 	return skey, vkey, nil
 }
