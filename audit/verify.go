@@ -84,7 +84,9 @@ type CheckpointError struct {
 	Err   error
 }
 
-func (e *CheckpointError) Error() string { return fmt.Sprintf("audit: checkpoint %d: %v", e.Index, e.Err) }
+func (e *CheckpointError) Error() string {
+	return fmt.Sprintf("audit: checkpoint %d: %v", e.Index, e.Err)
+}
 
 // Unwrap returns the reason (ErrSignature, ErrCheckpoint).
 func (e *CheckpointError) Unwrap() error { return e.Err }
@@ -133,7 +135,7 @@ func Verify(records iter.Seq2[Record, error], checkpoints []Checkpoint) error {
 		cps = cps[1:]
 	}
 	var (
-		tree, prev Tree // prev lags one leaf behind tree
+		tree, prev Tree // prev holds the leaves before the previous one
 		last       Hash // the previous entry's leaf hash
 		good       uint64
 		n          uint64
@@ -143,13 +145,13 @@ func Verify(records iter.Seq2[Record, error], checkpoints []Checkpoint) error {
 			return fmt.Errorf("audit: reading record %d: %w", n, err)
 		}
 		leaf := LeafHash(rec.Entry)
-		if n > 0 {
-			prev.AppendLeafHash(last)
-		}
 		tree.AppendLeafHash(leaf)
 		root := tree.Root()
 		if root != rec.Root {
 			return mismatch(&prev, n, leaf, rec.Root)
+		}
+		if n > 0 {
+			prev.AppendLeafHash(last)
 		}
 		n++
 		last = leaf
