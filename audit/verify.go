@@ -69,9 +69,13 @@ func (e *TamperError) Error() string {
 		return fmt.Sprintf("audit: entry %d inserted", e.Index)
 	case Truncated:
 		return fmt.Sprintf("audit: log truncated: it ends at entry %d, a checkpoint has %d", e.Index, e.Checkpoint)
-	default:
+	case Rewritten:
+		if e.Checkpoint == 0 {
+			return "audit: a checkpoint of size 0 does not hold the empty tree's root"
+		}
 		return fmt.Sprintf("audit: entries %d to %d rewritten: the checkpoint of size %d does not match", e.Index, e.Checkpoint-1, e.Checkpoint)
 	}
+	return fmt.Sprintf("audit: tamper %d at entry %d", e.Kind, e.Index)
 }
 
 // Is makes errors.Is(err, ErrTampered) true.

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"iter"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -199,5 +200,16 @@ func TestVerifyReadError(t *testing.T) {
 	rs := func(yield func(audit.Record, error) bool) { yield(audit.Record{}, boom) }
 	if err := audit.Verify(rs, nil); !errors.Is(err, boom) || errors.Is(err, audit.ErrTampered) {
 		t.Errorf("err = %v", err)
+	}
+}
+
+func TestVerifyEmptyCheckpoint(t *testing.T) {
+	err := audit.Verify(seq(nil), []audit.Checkpoint{{Origin: origin, Size: 0, Root: audit.Hash{1}}})
+	var te *audit.TamperError
+	if !errors.As(err, &te) || te.Kind != audit.Rewritten || te.Checkpoint != 0 || !strings.Contains(err.Error(), "size 0") {
+		t.Errorf("checkpoint of size 0 with another root: %v", err)
+	}
+	if err := audit.Verify(seq(nil), []audit.Checkpoint{{Origin: origin, Size: 0, Root: audit.EmptyRoot()}}); err != nil {
+		t.Errorf("empty log, empty checkpoint: %v", err)
 	}
 }
