@@ -18,12 +18,7 @@ func BenchmarkAppend(b *testing.B) {
 	e := sampleEntry(1)
 	b.ReportAllocs()
 	for b.Loop() {
-		entry, err := e.MarshalBinary()
-		if err != nil {
-			b.Fatal(err)
-		}
-		_ = tree.Append(entry)
-		if _, err := tree.MarshalBinary(); err != nil {
+		if _, _, err := tree.Add(e); err != nil {
 			b.Fatal(err)
 		}
 	}

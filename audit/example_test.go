@@ -25,11 +25,12 @@ func Example() {
 			Verb:        verb,
 			Outcome:     "ok",
 		}
-		b, err := e.MarshalBinary()
+		rec, state, err := tree.Add(e) // rec and state go into the write the entry records
 		if err != nil {
 			panic(err)
 		}
-		records = append(records, audit.Record{Entry: b, Root: tree.Append(b)})
+		_ = state
+		records = append(records, rec)
 	}
 	text, _ := s.SignCheckpoint(tree.Size(), tree.Root())
 

@@ -67,6 +67,20 @@ func (t *Tree) Append(entry []byte) Hash {
 	return t.Root()
 }
 
+// Add encodes e and appends it: it returns the record to log and the
+// tree's new state (MarshalBinary), which the caller writes in one atomic
+// write with the change the entry records. An invalid entry is ErrEntry,
+// and then the tree is unchanged.
+func (t *Tree) Add(e Entry) (Record, []byte, error) {
+	b, err := e.MarshalBinary()
+	if err != nil {
+		return Record{}, nil, err
+	}
+	rec := Record{Entry: b, Root: t.Append(b)}
+	state, err := t.MarshalBinary()
+	return rec, state, err
+}
+
 // AppendLeafHash adds a leaf by its hash (see LeafHash).
 func (t *Tree) AppendLeafHash(leaf Hash) {
 	t.init()

@@ -122,3 +122,26 @@ func TestTreeStateInvalid(t *testing.T) {
 		}
 	}
 }
+
+// Add is Append of the encoded entry, with the state to persist; an
+// invalid entry leaves the tree as it was.
+func TestTreeAdd(t *testing.T) {
+	var tree, ref audit.Tree
+	for i := range 5 {
+		rec, state, err := tree.Add(sampleEntry(i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		entry := mustMarshal(t, sampleEntry(i))
+		if !bytes.Equal(rec.Entry, entry) || rec.Root != ref.Append(entry) {
+			t.Fatalf("entry %d: record %x %v", i, rec.Entry, rec.Root)
+		}
+		var back audit.Tree
+		if err := back.UnmarshalBinary(state); err != nil || back.Root() != rec.Root {
+			t.Fatalf("entry %d: state does not restore the tree: %v", i, err)
+		}
+	}
+	if _, _, err := tree.Add(audit.Entry{}); !errors.Is(err, audit.ErrEntry) || tree.Size() != 5 || tree.Root() != ref.Root() {
+		t.Errorf("invalid entry: %v, size %d", err, tree.Size())
+	}
+}

@@ -21,6 +21,17 @@ type Record struct {
 	Root  Hash
 }
 
+// Entries yields the entries of records (for Prove).
+func Entries(records iter.Seq2[Record, error]) iter.Seq2[[]byte, error] {
+	return func(yield func([]byte, error) bool) {
+		for rec, err := range records {
+			if !yield(rec.Entry, err) {
+				return
+			}
+		}
+	}
+}
+
 // Tamper says how a log fails verification.
 type Tamper int
 
