@@ -29,7 +29,11 @@
 // few hundred bytes that the caller persists in the same atomic write as
 // the entry. Append returns the tree's root after the entry: the caller
 // stores it with the entry (a Record), which is what lets Verify name the
-// first altered entry exactly (see Verify).
+// first altered entry exactly (see Verify). Tree.Add does all three: it
+// encodes an entry and returns its record and the tree's new state. To
+// keep the tree equal to what was committed, append to a Clone and keep
+// the clone once the write has committed (for a group commit, one clone
+// for the whole batch).
 //
 // A Signer signs checkpoints in the C2SP tlog-checkpoint format
 // (https://c2sp.org/tlog-checkpoint): a signed note
