@@ -20,5 +20,6 @@
 // (decode never panics; what decodes re-encodes to the same bytes),
 // pebblestore.FuzzKeys (key encodings round-trip and keep their order),
 // httpapi.FuzzRegister (any body gets a 2xx or a problem document, never a
-// server error, and no digits of the body in the problem).
+// server error, and no digits of the body in the problem), audit.FuzzEntry
+// (audit entries decode strictly: what decodes re-encodes to the same bytes).
 package fuzz

@@ -87,6 +87,10 @@ var rules = []rule{
 		Name: "bench-targets", From: []string{"bench/baseline/...", "bench/target/..."}, Never: []string{"bench"},
 		Reason: "a target does not import the load generator that drives it; what they share is in bench/target",
 	},
+	{
+		Name: "audit", From: []string{"audit/..."}, Never: []string{"httpapi/...", "matcher/...", "notify/...", "store/pebblestore/...", pebble},
+		Reason: "the audit log is a library the store and the matcher write to: it knows no engine, transport, delivery or backend",
+	},
 }
 
 // pkg is what go list says of one package.
