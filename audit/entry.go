@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/vindex-nl/vindex/store"
 )
 
 // Sentinel errors of the entry encoding.
@@ -39,53 +41,35 @@ const MaxEntrySize = 1 + 8 + 1 + 1 + 3 + MaxInstitution + MaxCredential + MaxOut
 // a new version; decoders keep reading the old ones.
 const version byte = 1
 
-// Verb is what an entry records. The zero Verb is invalid.
-type Verb uint8
+// Verb is what an entry records: the store's list of verbs
+// (store.AuditVerb), so the log and the store name every access alike.
+type Verb = store.AuditVerb
 
 // The verbs: every access to and change of the index.
 const (
-	Register      Verb = iota + 1 // a new registration
-	Refresh                       // a registration reported again by its institution
-	Lookup                        // a look-up (also one answered not_involved)
-	End                           // a registration ended by its institution
-	Close                         // a case closed by its coordinator
-	Remove                        // a registration removed (wrong, or after an objection)
-	Death                         // a youth's death recorded
-	Objection                     // an objection recorded by a municipality
-	SubjectAccess                 // a subject-access request answered
-	Events                        // an institution's events read
-	KeyInit                       // a keyset created
-	KeyRotate                     // a key added and made primary
-	KeyRetire                     // a key disabled or deleted
-	KeyRewrap                     // a keyset wrapped under a new key-encryption key
-	Inform                        // that parents or youth were informed, recorded
-	Letter                        // an information letter written
-	Expire                        // registrations expired or destroyed by their term
-	numVerbs
+	Register      = store.AuditRegister      // a new registration
+	Refresh       = store.AuditRefresh       // a registration reported again by its institution
+	Lookup        = store.AuditLookup        // a look-up (also one answered not_involved)
+	End           = store.AuditEnd           // a registration ended by its institution
+	Close         = store.AuditClose         // a case closed by its coordinator
+	Remove        = store.AuditRemove        // a registration removed (wrong, or after an objection)
+	Death         = store.AuditDeath         // a youth's death recorded
+	Objection     = store.AuditObjection     // an objection carried out by a municipality
+	SubjectAccess = store.AuditSubjectAccess // a subject-access request answered
+	Events        = store.AuditEvents        // an institution's events read
+	Inform        = store.AuditInform        // that parents or youth were informed, recorded
+	Letter        = store.AuditLetter        // an informing letter written
+	KeyInit       = store.AuditKeyInit       // a keyset created
+	KeyRotate     = store.AuditKeyRotate     // a key added and made primary
+	KeyRetire     = store.AuditKeyRetire     // a key disabled or deleted
+	KeyRewrap     = store.AuditKeyRewrap     // a keyset wrapped under a new key-encryption key
+	Expire        = store.AuditExpire        // registrations ended or destroyed by their term
 )
-
-var verbNames = [numVerbs]string{
-	Register: "register", Refresh: "refresh", Lookup: "lookup", End: "end", Close: "close",
-	Remove: "remove", Death: "death", Objection: "objection", SubjectAccess: "subject-access",
-	Events: "events", KeyInit: "key-init", KeyRotate: "key-rotate", KeyRetire: "key-retire",
-	KeyRewrap: "key-rewrap", Inform: "inform", Letter: "letter", Expire: "expire",
-}
-
-// Valid reports whether v is one of the verbs.
-func (v Verb) Valid() bool { return v > 0 && v < numVerbs }
-
-// String returns the verb's name, e.g. "subject-access".
-func (v Verb) String() string {
-	if !v.Valid() {
-		return fmt.Sprintf("verb(%d)", uint8(v))
-	}
-	return verbNames[v]
-}
 
 // ParseVerb returns the verb named s (as String writes it).
 func ParseVerb(s string) (Verb, error) {
-	for v := Verb(1); v < numVerbs; v++ {
-		if verbNames[v] == s {
+	for v := Verb(1); v.Valid(); v++ {
+		if v.String() == s {
 			return v, nil
 		}
 	}

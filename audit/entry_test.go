@@ -148,7 +148,7 @@ func TestVerbNames(t *testing.T) {
 	if _, err := audit.ParseVerb("delete"); !errors.Is(err, audit.ErrEntry) {
 		t.Errorf("ParseVerb(delete): %v", err)
 	}
-	if got := audit.Verb(0).String(); got != "verb(0)" {
+	if got := audit.Verb(0).String(); got != "audit-verb(0)" {
 		t.Errorf("Verb(0) = %q", got)
 	}
 }

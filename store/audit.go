@@ -41,6 +41,7 @@ const (
 	AuditKeyRotate     AuditVerb = 14
 	AuditKeyRetire     AuditVerb = 15
 	AuditKeyRewrap     AuditVerb = 16
+	AuditExpire        AuditVerb = 17
 )
 
 var auditVerbs = [...]string{
@@ -48,7 +49,7 @@ var auditVerbs = [...]string{
 	AuditClose: "close", AuditRemove: "remove", AuditDeath: "death", AuditObjection: "objection",
 	AuditSubjectAccess: "subject-access", AuditEvents: "events", AuditInform: "inform",
 	AuditLetter: "letter", AuditKeyInit: "key-init", AuditKeyRotate: "key-rotate",
-	AuditKeyRetire: "key-retire", AuditKeyRewrap: "key-rewrap",
+	AuditKeyRetire: "key-retire", AuditKeyRewrap: "key-rewrap", AuditExpire: "expire",
 }
 
 // String names the verb ("lookup", "key-rotate", …).

@@ -89,7 +89,7 @@ var rules = []rule{
 	},
 	{
 		Name: "audit", From: []string{"audit/..."}, Never: []string{"httpapi/...", "matcher/...", "notify/...", "store/pebblestore/...", pebble},
-		Reason: "the audit log is a library the store and the matcher write to: it knows no engine, transport, delivery or backend",
+		Reason: "the audit log builds on the store contract (its entries and verbs); it knows no engine, transport, delivery or backend",
 	},
 }
 
