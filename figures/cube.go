@@ -113,7 +113,7 @@ func tableOf(dims ...Dim) table {
 	return t
 }
 
-func (t table) has(d Dim) bool       { return t&(1<<d) != 0 }
+func (t table) has(d Dim) bool        { return t&(1<<d) != 0 }
 func (t table) contains(u table) bool { return t&u == u }
 
 func (t table) dims() []Dim {
