@@ -62,7 +62,8 @@ func Measures() []Measure {
 // Counts is the raw input of a release: a count per measure and cell of the full cube. The zero
 // value is empty and ready to use. It is not safe for concurrent use.
 type Counts struct {
-	m map[Measure]map[Coords]int
+	m         map[Measure]map[Coords]int
+	durations map[Coords]map[int]int // days from match to coordinator: a histogram per cell
 }
 
 // Add adds n to the count of measure m in cell c. Every coordinate must be non-empty, and n

@@ -2,6 +2,7 @@ package figures
 
 import (
 	"fmt"
+	"maps"
 	"math/bits"
 	"slices"
 	"strings"
@@ -75,6 +76,7 @@ type Release struct {
 	published map[table]bool
 	domains   [NumDims][]string
 	measures  map[Measure]*measureRelease
+	durations map[Coords]map[int]int
 }
 
 type measureRelease struct {
@@ -105,8 +107,12 @@ func NewRelease(counts *Counts, cfg Config) (*Release, error) {
 	}
 	slices.Sort(r.tables)
 	r.domains = domainsOf(counts)
+	r.durations = make(map[Coords]map[int]int, len(counts.durations))
+	for c, h := range counts.durations {
+		r.durations[c] = maps.Clone(h)
+	}
 	for _, m := range Measures() {
-		mr := &measureRelease{fine: counts.m[m]}
+		mr := &measureRelease{fine: maps.Clone(counts.m[m])}
 		r.measures[m] = mr
 		b := newBuilder(r, mr)
 		b.suppress()
