@@ -113,7 +113,7 @@ func (b *builder) certify(p cellKey) (certificate, []cellKey) {
 	var bestFresh []cellKey
 	bestCost := [2]int{-1, 0}
 	consider := func(c certificate) {
-		fresh, ok := b.check(c)
+		fresh, ok := b.check(c, bestCost[0])
 		if !ok {
 			return
 		}
@@ -167,25 +167,29 @@ func (b *builder) search(p cellKey, k table, sign int, consider func(certificate
 // alternatives gives the second values tried in dimension d for p: those whose cell in p's
 // table is already suppressed first, then the smallest.
 func (b *builder) alternatives(p cellKey, d Dim) []string {
-	var vs []string
-	for _, v := range b.r.domains[d] {
-		if v != p.c[d] {
-			vs = append(vs, v)
-		}
+	type alt struct {
+		v   string
+		key [2]int // 0 when already suppressed, else 1; then the count
 	}
-	key := func(v string) [2]int {
+	var alts []alt
+	for _, v := range b.r.domains[d] {
+		if v == p.c[d] {
+			continue
+		}
 		q := p
 		q.c[d] = v
+		a := alt{v, [2]int{1, b.mr.values[q]}}
 		if b.mr.suppressed[q] {
-			return [2]int{0, b.mr.values[q]}
+			a.key[0] = 0
 		}
-		return [2]int{1, b.mr.values[q]}
+		alts = append(alts, a)
 	}
-	slices.SortStableFunc(vs, func(x, y string) int {
-		kx, ky := key(x), key(y)
-		return slices.Compare(kx[:], ky[:])
-	})
-	return vs[:min(len(vs), maxAlternatives)]
+	slices.SortStableFunc(alts, func(x, y alt) int { return slices.Compare(x.key[:], y.key[:]) })
+	vs := make([]string, 0, maxAlternatives)
+	for _, a := range alts[:min(len(alts), maxAlternatives)] {
+		vs = append(vs, a.v)
+	}
+	return vs
 }
 
 // anchors gives the anchors tried for c: raw cells with a count under the corner that must
@@ -217,12 +221,15 @@ func (b *builder) anchors(p cellKey, c certificate) []Coords {
 }
 
 // check says whether c is a certificate once the cells it gives are suppressed too: every
-// corner that decreases has a count, and every published cell holding a corner is hidden.
-func (b *builder) check(c certificate) ([]cellKey, bool) {
+// corner that decreases has a count, and every published cell holding a corner is hidden. It
+// gives up (false) once more than limit cells would be new, when limit is not negative.
+func (b *builder) check(c certificate, limit int) ([]cellKey, bool) {
 	ok := true
 	var fresh []cellKey
-	seen := make(map[cellKey]bool)
 	c.corners(func(at Coords, delta int) {
+		if !ok {
+			return
+		}
 		if delta < 0 && b.mr.fine[at] < 1 {
 			ok = false
 			return
@@ -232,10 +239,12 @@ func (b *builder) check(c certificate) ([]cellKey, bool) {
 				continue
 			}
 			k := cellKey{t, t.project(at)}
-			if !b.mr.suppressed[k] && !seen[k] {
-				seen[k] = true
+			if !b.mr.suppressed[k] && !slices.Contains(fresh, k) {
 				fresh = append(fresh, k)
 			}
+		}
+		if limit >= 0 && len(fresh) > limit {
+			ok = false
 		}
 	})
 	slices.SortFunc(fresh, compareKeys)

@@ -46,17 +46,6 @@ func fineCells(r *Release) []Coords {
 	return out
 }
 
-// recount is the brute-force count of cell k from the raw population x.
-func recount(x map[Coords]int, k cellKey) int {
-	n := 0
-	for c, v := range x {
-		if k.t.project(c) == k.c {
-			n += v
-		}
-	}
-	return n
-}
-
 // publishedCells gives every cell of every table of the release, zero cells included.
 func publishedCells(r *Release) []cellKey {
 	var out []cellKey
@@ -74,6 +63,21 @@ func publishedCells(r *Release) []cellKey {
 	return out
 }
 
+// upTo gives every table over at most n dimensions.
+func upTo(n int) [][]Dim {
+	var out [][]Dim
+	for t := range fullTable + 1 {
+		if len(t.dims()) <= n {
+			out = append(out, t.dims())
+		}
+	}
+	return out
+}
+
+// configs are the releases the property test builds in turn: the default (tables over at most
+// three dimensions), a smaller one, and one publishing the full cube.
+var configs = []Config{{}, {Tables: upTo(2)}, {Tables: upTo(5), Threshold: 5}}
+
 func TestSuppressionProperty(t *testing.T) {
 	iterations := 100
 	if testing.Short() {
@@ -82,7 +86,8 @@ func TestSuppressionProperty(t *testing.T) {
 	for seed := range uint64(iterations) {
 		rng := rand.New(rand.NewPCG(seed, 16))
 		counts := randomCounts(rng)
-		r, err := NewRelease(counts, Config{})
+		cfg := configs[seed%uint64(len(configs))]
+		r, err := NewRelease(counts, cfg)
 		if err != nil {
 			t.Fatal(err)
 		}
