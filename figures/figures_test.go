@@ -143,6 +143,21 @@ func TestConfigValidate(t *testing.T) {
 	}
 }
 
+func TestDomains(t *testing.T) {
+	declared := map[Dim][]string{Municipality: {"GM0001", "GM0002", "GM0003", "GM0004"}}
+	r, err := NewRelease(smallRegion(t), Config{Domains: declared})
+	must(t, err)
+	res, err := r.Query(Query{Measure: Registrations, By: []Dim{Municipality}})
+	must(t, err)
+	if len(res.Rows) != 4 || res.Rows[3] != "GM0004" || res.RowTotals[3] != (Value{}) {
+		t.Errorf("a declared municipality without counts: rows %v, totals %v; want a row GM0004 of 0", res.Rows, res.RowTotals)
+	}
+	declared[Municipality] = []string{"GM0001", "GM0002"}
+	if _, err := NewRelease(smallRegion(t), Config{Domains: declared}); !errors.Is(err, ErrInvalid) {
+		t.Errorf("a count under an undeclared municipality: %v, want ErrInvalid", err)
+	}
+}
+
 func TestCountsAdd(t *testing.T) {
 	var c Counts
 	at := Coords{"2026-01", "GM0001", "school", "signal", "S01"}

@@ -19,6 +19,13 @@ type Config struct {
 	// of a published table is published too. Nil means every table over at most three
 	// dimensions (26 tables, the grand total among them).
 	Tables [][]Dim
+
+	// Domains lists the values of each dimension: every month of the period, every
+	// municipality and institution type of the covenant, both kinds, every signal code. A
+	// dimension not listed takes the values that occur in the counts; then the rows of a
+	// table tell which values occur at all, and a value that occurs once is shown to exist.
+	// A count under a value not listed is refused.
+	Domains map[Dim][]string
 }
 
 func (c Config) withDefaults() Config {
@@ -106,7 +113,11 @@ func NewRelease(counts *Counts, cfg Config) (*Release, error) {
 		}
 	}
 	slices.Sort(r.tables)
-	r.domains = domainsOf(counts)
+	domains, err := domainsOf(counts, cfg.Domains)
+	if err != nil {
+		return nil, err
+	}
+	r.domains = domains
 	r.durations = make(map[Coords]map[int]int, len(counts.durations))
 	for c, h := range counts.durations {
 		r.durations[c] = maps.Clone(h)
@@ -120,26 +131,40 @@ func NewRelease(counts *Counts, cfg Config) (*Release, error) {
 	return r, nil
 }
 
-func domainsOf(counts *Counts) [NumDims][]string {
+// domainsOf gives each dimension's values: those declared, else those in counts.
+func domainsOf(counts *Counts, declared map[Dim][]string) ([NumDims][]string, error) {
 	var seen [NumDims]map[string]bool
 	var out [NumDims][]string
+	for d := range NumDims {
+		seen[d] = make(map[string]bool)
+		for _, v := range declared[d] {
+			if v == "" {
+				return out, fmt.Errorf("%w: empty value declared for %s", ErrInvalid, d)
+			}
+			if !seen[d][v] {
+				seen[d][v] = true
+				out[d] = append(out[d], v)
+			}
+		}
+	}
 	for _, cells := range counts.m {
 		for c := range cells {
 			for d, v := range c {
-				if seen[d] == nil {
-					seen[d] = make(map[string]bool)
+				if seen[d][v] {
+					continue
 				}
-				if !seen[d][v] {
-					seen[d][v] = true
-					out[d] = append(out[d], v)
+				if _, ok := declared[Dim(d)]; ok {
+					return out, fmt.Errorf("%w: a count under %s %q, not declared", ErrInvalid, Dim(d), v)
 				}
+				seen[d][v] = true
+				out[d] = append(out[d], v)
 			}
 		}
 	}
 	for d := range out {
 		slices.Sort(out[d])
 	}
-	return out
+	return out, nil
 }
 
 // Threshold gives the smallest count the release shows.

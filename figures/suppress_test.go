@@ -8,10 +8,17 @@ import (
 )
 
 // randomCounts gives a seeded random population over small domains, with many small cells
-// (so suppression has work to do) and some large ones.
-func randomCounts(rng *rand.Rand) *Counts {
+// (so suppression has work to do) and some large ones, and the domains it is declared over
+// (some values may have no count at all).
+func randomCounts(rng *rand.Rand) (*Counts, map[Dim][]string) {
 	sizes := [NumDims]int{2 + rng.IntN(3), 2 + rng.IntN(3), 1 + rng.IntN(3), 2, 1 + rng.IntN(3)}
 	prefix := [NumDims]string{"2026-0", "GM000", "type", "kind", "S"}
+	domains := make(map[Dim][]string)
+	for d := range NumDims {
+		for i := range sizes[d] {
+			domains[d] = append(domains[d], fmt.Sprint(prefix[d], 1+i))
+		}
+	}
 	var counts Counts
 	measures := []Measure{Registrations, Matches, RemovalsObjection}
 	for range 5 + rng.IntN(60) {
@@ -27,7 +34,7 @@ func randomCounts(rng *rand.Rand) *Counts {
 			panic(err)
 		}
 	}
-	return &counts
+	return &counts, domains
 }
 
 // fineCells gives every cell of the full cube over the release's domains.
@@ -85,8 +92,9 @@ func TestSuppressionProperty(t *testing.T) {
 	}
 	for seed := range uint64(iterations) {
 		rng := rand.New(rand.NewPCG(seed, 16))
-		counts := randomCounts(rng)
+		counts, domains := randomCounts(rng)
 		cfg := configs[seed%uint64(len(configs))]
+		cfg.Domains = domains
 		r, err := NewRelease(counts, cfg)
 		if err != nil {
 			t.Fatal(err)
@@ -320,7 +328,8 @@ func TestAttackerPinsPrimaryOnly(t *testing.T) {
 	pinned, populations := 0, 0
 	for seed := range uint64(40) {
 		rng := rand.New(rand.NewPCG(seed, 16))
-		r, err := NewRelease(randomCounts(rng), Config{})
+		counts, domains := randomCounts(rng)
+		r, err := NewRelease(counts, Config{Domains: domains})
 		if err != nil {
 			t.Fatal(err)
 		}
