@@ -44,29 +44,9 @@ type Result struct {
 // [ErrNotPublished] when the table q needs (the slice's and breakdown's dimensions) is not in
 // the release.
 func (r *Release) Query(q Query) (*Result, error) {
-	if _, ok := r.measures[q.Measure]; !ok {
-		return nil, fmt.Errorf("%w: unknown measure %q", ErrInvalid, q.Measure)
-	}
-	if len(q.By) > 2 {
-		return nil, fmt.Errorf("%w: %d breakdown dimensions, want at most 2", ErrInvalid, len(q.By))
-	}
-	var t table
-	var base Coords
-	for d, v := range q.Slice {
-		if d < 0 || d >= NumDims || !slices.Contains(r.domains[d], v) {
-			return nil, fmt.Errorf("%w: %s %q not in the release", ErrInvalid, d, v)
-		}
-		t |= 1 << d
-		base[d] = v
-	}
-	for _, d := range q.By {
-		if d < 0 || d >= NumDims || t.has(d) {
-			return nil, fmt.Errorf("%w: breakdown by %s", ErrInvalid, d)
-		}
-		t |= 1 << d
-	}
-	if !r.published[t] {
-		return nil, fmt.Errorf("%w: %s", ErrNotPublished, t)
+	t, base, err := r.tableFor(q)
+	if err != nil {
+		return nil, err
 	}
 	res := &Result{Measure: q.Measure, Threshold: r.threshold, By: slices.Clone(q.By), Slice: make(map[Dim]string)}
 	for d, v := range q.Slice {
@@ -114,4 +94,33 @@ func (r *Release) Query(q Query) (*Result, error) {
 		res.Cells = append(res.Cells, row)
 	}
 	return res, nil
+}
+
+// tableFor checks q and gives the table its cells are in and the slice's coordinates.
+func (r *Release) tableFor(q Query) (table, Coords, error) {
+	var t table
+	var base Coords
+	if _, ok := r.measures[q.Measure]; !ok {
+		return t, base, fmt.Errorf("%w: unknown measure %q", ErrInvalid, q.Measure)
+	}
+	if len(q.By) > 2 {
+		return t, base, fmt.Errorf("%w: %d breakdown dimensions, want at most 2", ErrInvalid, len(q.By))
+	}
+	for d, v := range q.Slice {
+		if d < 0 || d >= NumDims || !slices.Contains(r.domains[d], v) {
+			return t, base, fmt.Errorf("%w: %s %q not in the release", ErrInvalid, d, v)
+		}
+		t |= 1 << d
+		base[d] = v
+	}
+	for _, d := range q.By {
+		if d < 0 || d >= NumDims || t.has(d) {
+			return t, base, fmt.Errorf("%w: breakdown by %s", ErrInvalid, d)
+		}
+		t |= 1 << d
+	}
+	if !r.published[t] {
+		return t, base, fmt.Errorf("%w: %s", ErrNotPublished, t)
+	}
+	return t, base, nil
 }

@@ -178,3 +178,12 @@ func (r *Release) cell(m Measure, k cellKey) (int, bool) {
 	mr := r.measures[m]
 	return mr.values[k], mr.suppressed[k]
 }
+
+// Tables lists the release's tables, each as the dimensions it breaks down by.
+func (r *Release) Tables() [][]Dim {
+	out := make([][]Dim, 0, len(r.tables))
+	for _, t := range r.tables {
+		out = append(out, t.dims())
+	}
+	return out
+}
