@@ -41,9 +41,14 @@
 // the certificate requires it to be suppressed. So for every suppressed cell there are two
 // populations, differing in that cell, that give exactly the same release. No arithmetic on
 // the published cells and totals, of one query or of any number of queries, can pin the value
-// of a suppressed cell; it cannot even tell it to within one. Complementary cells are chosen
-// per suppressed cell by the certificate that needs the fewest new suppressions, then the
-// smallest counts; they are certified in turn until every suppressed cell has a certificate.
+// of a suppressed cell to one value. Complementary cells are chosen per suppressed cell by the
+// certificate that needs the fewest new suppressions, then the smallest counts (among a few
+// second values per dimension and a few anchors); they are certified in turn until every
+// suppressed cell has a certificate. When no hypercube will do, a single raw cell is one, with
+// every published cell that holds it hidden; so every suppressed cell gets a certificate, and
+// the search's bounds only make the choice of complements greedy, never the guarantee weaker.
+// The tests check every certificate against a brute-force recount of the changed population,
+// and attack every release (and pairs of queries) by propagating the published equations.
 //
 // Measures are suppressed independently: they are different counts that no published equation
 // links.
@@ -75,5 +80,9 @@
 // A median is not a sum, so it cannot be recovered by differencing, but the median of a small
 // group is close to one youth's own waiting time. [Durations] keeps a histogram in whole days;
 // [Durations.Median] gives the lower median (a value that occurred) only when the group holds at
-// least Threshold matches, and reports it suppressed otherwise.
+// least Threshold matches and the group's count of coordinator assignments is itself
+// published, and reports it suppressed otherwise (a median of a hidden count would tell that
+// the count is 10 or more). The certificates above are about counts: they do not prove that the
+// medians of the changed population are the same, so a median is protected by the size of its
+// group, not by the suppression pattern.
 package figures
