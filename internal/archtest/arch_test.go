@@ -76,6 +76,10 @@ var rules = []rule{
 		Reason: "a letter is written from what the matcher answers: it knows no transport, no delivery and no backend",
 	},
 	{
+		Name: "figures", From: []string{"figures/..."}, Never: []string{"..."}, But: []string{"figures/...", "rules"},
+		Reason: "management figures are computed from aggregate counts alone: no store, no engine, no pseudonyms",
+	},
+	{
 		Name: "identity", From: []string{"identity/..."}, Never: []string{"..."}, But: []string{"identity/..."},
 		Reason: "identity is the bottom floor",
 	},
