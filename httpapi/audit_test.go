@@ -31,7 +31,7 @@ func TestAuditNamesTheCredential(t *testing.T) {
 		strings.Contains(reg.Credential, e.tokens[school]) {
 		t.Errorf("the report's entry: %+v", reg)
 	}
-	if look.Verb != store.AuditLookup || look.Institution != wij || !strings.HasPrefix(look.Credential, "cert:sha256:") || look.Outcome != "not involved" {
+	if look.Verb != store.AuditLookup || look.Institution != wij || !strings.HasPrefix(look.Credential, "cert:sha256:") || look.Outcome != "not_involved" {
 		t.Errorf("the lookup's entry: %+v", look)
 	}
 }

@@ -3,6 +3,7 @@ package matcher
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	"github.com/vindex-nl/vindex/store"
 )
@@ -18,6 +19,10 @@ import (
 // its own (pseudonym.DomainYouthAudit), made from the BSN; a verb on a
 // registration ID names the registration instead. An entry holds no BSN,
 // birth date, contact or client reference.
+
+// auditOutcome is an entry's outcome: the log line's outcome (see outcome)
+// as one code, "ok", "not_involved", "forbidden", "invalid_bsn", … .
+func auditOutcome(err error) string { return strings.ReplaceAll(outcome(err), " ", "_") }
 
 // call is one verb call's audit entry.
 type call struct {
@@ -42,7 +47,7 @@ func (a *call) stage(c change) change {
 			return err
 		}
 		e := a.e
-		e.At, e.Outcome = y.now, outcome(nil)
+		e.At, e.Outcome = y.now, auditOutcome(nil)
 		y.tx.Audit(e)
 		a.staged = true
 		return nil
@@ -59,7 +64,7 @@ func (a *call) done(ctx context.Context, err *error) bool {
 		return false
 	}
 	e := a.e
-	e.At, e.Outcome = a.m.clock(), outcome(*err)
+	e.At, e.Outcome = a.m.clock(), auditOutcome(*err)
 	if aerr := a.m.store.AppendAudit(context.WithoutCancel(ctx), e); aerr != nil {
 		*err = fmt.Errorf("matcher: audit log: %w", aerr)
 	}
