@@ -331,7 +331,7 @@ func startBackground(c config, tokens *httpapi.Tokens, m *matcher.Matcher, st st
 	}
 	wg.Go(func() { every(bg, c.ExpireInterval, func() { expire(bg, m, logger) }) })
 	wg.Go(func() { every(bg, summaryInterval, func() { sendHeld(bg, m, logger) }) })
-	wg.Go(func() { compactEvery(bg, c.CompactInterval, st, logger) })
+	wg.Go(func() { ticks(bg, c.CompactInterval, func() { compact(bg, st, logger) }) })
 	wg.Go(func() { metrics.polls.Run(bg, logger) })
 	if worker != nil {
 		wg.Go(func() { worker.Run(bg) })
@@ -366,15 +366,21 @@ const summaryInterval = 30 * time.Second
 
 // every runs fn at once and then every interval until ctx ends.
 func every(ctx context.Context, interval time.Duration, fn func()) {
+	fn()
+	ticks(ctx, interval, fn)
+}
+
+// ticks runs fn every interval, not at once, until ctx ends.
+func ticks(ctx context.Context, interval time.Duration, fn func()) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
-		fn()
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
 		}
+		fn()
 	}
 }
 
@@ -385,27 +391,19 @@ func sendHeld(ctx context.Context, m *matcher.Matcher, logger *slog.Logger) {
 	}
 }
 
-// compactEvery compacts st every interval (not at start) until ctx ends,
-// so that what the expiry, a death or an objection destroyed is gone from
-// the disk within a day (see pebblestore.Store.Compact).
-func compactEvery(ctx context.Context, interval time.Duration, st store.Compacter, logger *slog.Logger) {
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
+// compact rewrites st's files and logs it, so that what the expiry, a
+// death or an objection destroyed is gone from the disk too (see
+// pebblestore.Store.Compact); vindex serve runs it every compact_interval,
+// not at start.
+func compact(ctx context.Context, st store.Compacter, logger *slog.Logger) {
+	start := time.Now()
+	if err := st.Compact(ctx); err != nil {
+		if ctx.Err() == nil {
+			logger.Error("compaction failed", slog.String("error", err.Error()))
 		}
-		start := time.Now()
-		if err := st.Compact(ctx); err != nil {
-			if ctx.Err() == nil {
-				logger.Error("compaction failed", slog.String("error", err.Error()))
-			}
-			continue
-		}
-		logger.Info("compaction", slog.Duration("took", time.Since(start)))
+		return
 	}
+	logger.Info("compaction", slog.Duration("took", time.Since(start)))
 }
 
 // expire runs the matcher's expiry and logs what it did.
