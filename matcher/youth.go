@@ -164,8 +164,8 @@ func (y *youth) expire() {
 			y.endedNow = make(map[store.ID]bool)
 		}
 		y.endedNow[r.ID] = true
-		if ended := y.byID(r.ID); ended != nil && !y.today.Before(ended.PurgeOn) {
-			y.remove(*ended)
+		if !r.DestroyOn.IsZero() && !y.today.Before(r.DestroyOn) {
+			y.remove(r)
 			y.destroyedNow++
 		}
 	}
