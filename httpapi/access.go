@@ -4,7 +4,6 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/vindex-nl/vindex/identity"
 	"github.com/vindex-nl/vindex/letters"
 	"github.com/vindex-nl/vindex/matcher"
 )
@@ -25,12 +24,9 @@ func (h *Handler) subjectAccess(r *http.Request, actor matcher.Actor) (any, int,
 	if err != nil {
 		return nil, 0, err
 	}
-	if req.BirthDate == "" {
-		return nil, 0, &matcher.FieldError{Field: "birth_date", Err: matcher.ErrMissingBirthDate}
-	}
-	born, err := identity.ParseBirthDate(req.BirthDate)
+	born, err := bornOn(req.BirthDate)
 	if err != nil {
-		return nil, 0, &matcher.FieldError{Field: "birth_date", Err: err}
+		return nil, 0, err
 	}
 	a, err := h.m.SubjectAccess(r.Context(), actor, youth, born)
 	if err != nil {

@@ -529,6 +529,19 @@ func youthByBSN(m *matcher.Matcher, s string) (matcher.Youth, error) {
 	return m.YouthByBSN(b)
 }
 
+// bornOn parses a request's required birth date; its errors are
+// *matcher.FieldError values for "birth_date" that never quote it.
+func bornOn(s string) (identity.BirthDate, error) {
+	if s == "" {
+		return identity.BirthDate{}, &matcher.FieldError{Field: "birth_date", Err: matcher.ErrMissingBirthDate}
+	}
+	b, err := identity.ParseBirthDate(s)
+	if err != nil {
+		return identity.BirthDate{}, &matcher.FieldError{Field: "birth_date", Err: err}
+	}
+	return b, nil
+}
+
 func (h *Handler) registration(r *http.Request) (matcher.ID, error) {
 	id, err := matcher.ParseID(r.PathValue("id"))
 	if err != nil {

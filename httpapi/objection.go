@@ -44,12 +44,9 @@ func (req *ObjectionRequest) Objection(m *matcher.Matcher) (matcher.Youth, ident
 	default:
 		return matcher.Youth{}, identity.BirthDate{}, scope, problem(http.StatusBadRequest, CodeInvalidScope, "scope", "scope must be all or institution")
 	}
-	if req.BirthDate == "" {
-		return matcher.Youth{}, identity.BirthDate{}, scope, &matcher.FieldError{Field: "birth_date", Err: matcher.ErrMissingBirthDate}
-	}
-	born, err := identity.ParseBirthDate(req.BirthDate)
+	born, err := bornOn(req.BirthDate)
 	if err != nil {
-		return matcher.Youth{}, identity.BirthDate{}, scope, &matcher.FieldError{Field: "birth_date", Err: err}
+		return matcher.Youth{}, identity.BirthDate{}, scope, err
 	}
 	who, err := youthByBSN(m, req.BSN)
 	return who, born, scope, err

@@ -144,8 +144,7 @@ func (m *Matcher) subjectAccess(ctx context.Context, actor Actor, who Youth, bor
 	err = m.store.View(ctx, who.set.All, func(rd store.Reader) error {
 		regs := append(rd.Registrations(), rd.History()...)
 		kase, _ := rd.Case()
-		serves := slices.ContainsFunc(regs, func(r store.Registration) bool { return inst.Serves(r.Municipality) })
-		if !serves || !birthFits(check, kase.BirthCheck, true) {
+		if !servesOne(inst, regs) || !birthFits(check, kase.BirthCheck, true) {
 			return ErrNotInvolved
 		}
 		slices.SortFunc(regs, func(x, y store.Registration) int {
