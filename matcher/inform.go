@@ -85,24 +85,24 @@ var (
 	ErrInformRecordRequired = errors.New("matcher: the covenant requires a report to record that the parents or the youth were informed, or why not")
 )
 
-var (
-	whomNames        = map[string]Whom{"parents": InformedParents, "youth": InformedYouth, "both": InformedBoth}
-	notInformedNames = map[string]NotInformed{"danger": NotInformedDanger, "not_reachable": NotInformedUnreachable, "later": NotInformedLater}
-)
-
-// ParseWhom returns the Whom named "parents", "youth" or "both".
+// ParseWhom returns the Whom named "parents", "youth" or "both" (as its
+// String writes it).
 func ParseWhom(s string) (Whom, error) {
-	if w, ok := whomNames[s]; ok {
-		return w, nil
+	for _, w := range []Whom{InformedParents, InformedYouth, InformedBoth} {
+		if w.String() == s {
+			return w, nil
+		}
 	}
 	return 0, fieldErr("informed.who", ErrInformWho)
 }
 
 // ParseNotInformed returns the reason named "danger", "not_reachable" or
-// "later".
+// "later" (as its String writes it).
 func ParseNotInformed(s string) (NotInformed, error) {
-	if n, ok := notInformedNames[s]; ok {
-		return n, nil
+	for _, n := range []NotInformed{NotInformedDanger, NotInformedUnreachable, NotInformedLater} {
+		if n.String() == s {
+			return n, nil
+		}
 	}
 	return 0, fieldErr("not_informed.reason", ErrNotInformedReason)
 }
