@@ -9,23 +9,8 @@ import (
 	"github.com/vindex-nl/vindex/crypto/pseudonym"
 	"github.com/vindex-nl/vindex/matcher"
 	"github.com/vindex-nl/vindex/store"
+	"github.com/vindex-nl/vindex/store/storetest"
 )
-
-// auditLog reads the store's whole audit log.
-func auditLog(t *testing.T, s store.Store) []store.AuditEntry {
-	t.Helper()
-	var out []store.AuditEntry
-	for {
-		page, err := s.AuditEntries(ctx, uint64(len(out)), 1000)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if len(page) == 0 {
-			return out
-		}
-		out = append(out, page...)
-	}
-}
 
 // TestEveryVerbIsAudited: each verb, answered or refused, leaves exactly one
 // entry in the audit log, in the order of the calls, with the caller's
@@ -85,7 +70,7 @@ func TestEveryVerbIsAudited(t *testing.T) {
 	err = e.m.RecordDeath(ctx, as(gemeente), y1)
 	step(want{gemeente, store.AuditDeath, false, 1, "ok"}, err)
 
-	got := auditLog(t, e.store)
+	got := storetest.AuditAll(t, e.store)
 	if len(got) != len(wants) {
 		t.Fatalf("%d audit entries for %d calls", len(got), len(wants))
 	}
@@ -178,7 +163,7 @@ func TestChangeAndEntryCommitTogether(t *testing.T) {
 	if _, err := e.m.Lookup(ctx, matcher.Actor{Institution: ggd}, e.youth(t, 1)); !errors.Is(err, matcher.ErrNotInvolved) {
 		t.Fatal(err)
 	}
-	if spy.appends != 1 || len(auditLog(t, e.store)) != 6 {
-		t.Fatalf("%d appended, %d in the log; want the lookup's 1 of 6", spy.appends, len(auditLog(t, e.store)))
+	if spy.appends != 1 || len(storetest.AuditAll(t, e.store)) != 6 {
+		t.Fatalf("%d appended, %d in the log; want the lookup's 1 of 6", spy.appends, len(storetest.AuditAll(t, e.store)))
 	}
 }

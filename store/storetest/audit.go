@@ -22,8 +22,8 @@ func sameAudit(a, b store.AuditEntry) bool {
 	return a == b
 }
 
-// auditAll reads the whole audit log.
-func auditAll(t *testing.T, s store.Store) []store.AuditEntry {
+// AuditAll reads a store's whole audit log, in pages.
+func AuditAll(t testing.TB, s store.AuditLog) []store.AuditEntry {
 	t.Helper()
 	var out []store.AuditEntry
 	for {
@@ -86,7 +86,7 @@ func testAudit(t *testing.T, open Opener) {
 		t.Fatalf("append with an entry too long: %v", err)
 	}
 
-	got := auditAll(t, s)
+	got := AuditAll(t, s)
 	want := []store.AuditEntry{first, lookup, keys}
 	if len(got) != len(want) {
 		t.Fatalf("%d audit entries, want %d: %+v", len(got), len(want), got)
@@ -119,7 +119,7 @@ func testAuditAfterReopen(t *testing.T, open Opener) {
 	if err := s.AppendAudit(ctx, auditEntry("wij", store.AuditLookup)); err != nil {
 		t.Fatal(err)
 	}
-	got := auditAll(t, s)
+	got := AuditAll(t, s)
 	if len(got) != 3 || got[0].Seq != 1 || got[2].Seq != 3 || got[2].Institution != "wij" {
 		t.Fatalf("after reopen: %+v", got)
 	}
@@ -176,7 +176,7 @@ func testAuditConcurrent(t *testing.T, open Opener) {
 			t.Fatal(err)
 		}
 	}
-	if all := auditAll(t, s); len(all) != workers*each || all[len(all)-1].Seq != workers*each {
+	if all := AuditAll(t, s); len(all) != workers*each || all[len(all)-1].Seq != workers*each {
 		t.Fatalf("%d entries, last %d; want %d", len(all), all[len(all)-1].Seq, workers*each)
 	}
 }
