@@ -626,3 +626,37 @@ func dayNumber(t time.Time) uint32 {
 }
 
 func dayTime(n uint32) time.Time { return time.Unix(int64(n)*86400, 0).UTC() }
+
+// encodeAudit writes an audit entry (auditV1); its number is its key.
+func encodeAudit(dst []byte, e *store.AuditEntry) []byte {
+	w := enc{b: dst}
+	w.byte(auditV1)
+	w.time(e.At)
+	w.str(e.Institution)
+	w.str(e.Credential)
+	w.byte(byte(e.Verb))
+	w.id(e.Registration)
+	w.pseudonym(e.Youth)
+	w.str(e.Outcome)
+	return w.b
+}
+
+func decodeAudit(b []byte) (store.AuditEntry, error) {
+	d := dec{b: b}
+	var e store.AuditEntry
+	d.version(auditV1)
+	e.At = d.time()
+	e.Institution = d.str()
+	e.Credential = d.str()
+	e.Verb = store.AuditVerb(d.byte())
+	e.Registration = d.id()
+	e.Youth = d.pseudonym()
+	e.Outcome = d.str()
+	if err := d.done(); err != nil {
+		return store.AuditEntry{}, err
+	}
+	if !e.Verb.Valid() {
+		return store.AuditEntry{}, fmt.Errorf("%w: audit entry with verb %d", store.ErrCorrupt, e.Verb)
+	}
+	return e, nil
+}
