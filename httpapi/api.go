@@ -73,7 +73,6 @@ import (
 	"time"
 
 	"github.com/vindex-nl/vindex/identity"
-	"github.com/vindex-nl/vindex/letters"
 	"github.com/vindex-nl/vindex/matcher"
 	"github.com/vindex-nl/vindex/rules"
 )
@@ -148,7 +147,6 @@ type Handler struct {
 	maxBody int64
 	loc     *time.Location
 	limits  *limiter
-	letters *letters.Templates
 	mux     *http.ServeMux
 }
 
@@ -172,10 +170,6 @@ func New(c Config) (*Handler, error) {
 	}
 	if h.ready == nil {
 		h.ready = func(context.Context) error { return nil }
-	}
-	var err error
-	if h.letters, err = letters.Builtin(); err != nil {
-		return nil, err
 	}
 
 	h.serve(h.routes())

@@ -68,7 +68,7 @@ func (h *Handler) letter(r *http.Request, actor matcher.Actor) (any, int, error)
 	if err != nil {
 		return nil, 0, err
 	}
-	out, err := h.letters.Inform(letters.Inform{
+	out, err := letters.Informing(letters.Inform{
 		To: l.Whom.String(), Institution: l.InstitutionName, SignalCode: l.SignalCode, SignalLabel: l.SignalLabel,
 		Since: l.Since.In(h.loc), EndsOn: l.EndsOn, Municipality: l.MunicipalityName, MunicipalityCode: l.Municipality,
 		ContactName: l.Contact.Name, ContactPhone: l.Contact.Phone, ContactEmail: l.Contact.Email, Region: l.Region,

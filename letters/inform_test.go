@@ -24,17 +24,13 @@ func sample(to string) letter.Inform {
 // The letters as they are sent, one per addressee and format, against the
 // golden files in testdata (go test -update rewrites them: read the diff).
 func TestInformGolden(t *testing.T) {
-	tm, err := letter.Builtin()
-	if err != nil {
-		t.Fatal(err)
-	}
 	involvement := sample(letter.ToParents)
 	involvement.SignalCode, involvement.SignalLabel, involvement.Municipality, involvement.ContactEmail = "", "", "", ""
 	for name, d := range map[string]letter.Inform{
 		"parents": sample(letter.ToParents), "both": sample(letter.ToBoth), "youth": sample(letter.ToYouth),
 		"parents-involvement-unnamed-municipality": involvement,
 	} {
-		l, err := tm.Inform(d)
+		l, err := letter.Informing(d)
 		if err != nil {
 			t.Fatalf("%s: %v", name, err)
 		}
@@ -61,12 +57,8 @@ func TestInformGolden(t *testing.T) {
 // that it registered in the index, why in code terms, until when, and the
 // municipality to object to; the addressee decides the wording.
 func TestLetterSaysWhatItMust(t *testing.T) {
-	tm, err := letter.Builtin()
-	if err != nil {
-		t.Fatal(err)
-	}
 	for to, own := range map[string]string{letter.ToParents: "uw kind", letter.ToBoth: "beste jongere", letter.ToYouth: "jou"} {
-		l, err := tm.Inform(sample(to))
+		l, err := letter.Informing(sample(to))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -81,15 +73,15 @@ func TestLetterSaysWhatItMust(t *testing.T) {
 	}
 	d := sample(letter.ToYouth)
 	d.Municipality = ""
-	if l, _ := tm.Inform(d); !strings.Contains(l.Text, "gemeentecode GM0014") {
+	if l, _ := letter.Informing(d); !strings.Contains(l.Text, "gemeentecode GM0014") {
 		t.Error("a municipality without a name is not named by its code")
 	}
 	// HTML escapes what it inserts.
 	d.Institution = "<script>x</script>"
-	if l, _ := tm.Inform(d); strings.Contains(l.HTML, "<script>") {
+	if l, _ := letter.Informing(d); strings.Contains(l.HTML, "<script>") {
 		t.Error("the HTML letter inserts markup unescaped")
 	}
-	if _, err := tm.Inform(letter.Inform{To: "grandparents"}); !errors.Is(err, letter.ErrAddressee) {
+	if _, err := letter.Informing(letter.Inform{To: "grandparents"}); !errors.Is(err, letter.ErrAddressee) {
 		t.Errorf("unknown addressee: %v", err)
 	}
 }

@@ -1,7 +1,7 @@
 // Package letters writes the Dutch letters vindex gives to send to a youth
 // or its parents, in plain text and in HTML: a municipality's answer to a
 // request for access (inzage, [SubjectAccess]), and a professional's
-// informing letter (the duty to inform, [Templates.Inform]).
+// informing letter (the duty to inform, [Informing]).
 //
 // # What a letter holds
 //
@@ -48,12 +48,36 @@ var ErrTemplate = errors.New("letters: template")
 //go:embed templates
 var templates embed.FS
 
+// The letters' templates, embedded, parsed once: one that does not parse
+// is a bug, and the package does not start.
 var (
-	accessText = texttemplate.Must(texttemplate.New("subject-access.text.tmpl").Option("missingkey=error").
-			ParseFS(templates, "templates/subject-access.text.tmpl"))
-	accessHTML = htmltemplate.Must(htmltemplate.New("subject-access.html.tmpl").Option("missingkey=error").
-			ParseFS(templates, "templates/subject-access.html.tmpl"))
+	accessText = parseText("subject-access.text.tmpl")
+	accessHTML = parseHTML("subject-access.html.tmpl")
+	informText = parseText("inform-text.tmpl")
+	informHTML = parseHTML("inform-html.tmpl")
 )
+
+var funcs = map[string]any{"datum": day}
+
+func parseText(name string) *texttemplate.Template {
+	return texttemplate.Must(texttemplate.New(name).Funcs(funcs).Option("missingkey=error").ParseFS(templates, "templates/"+name))
+}
+
+func parseHTML(name string) *htmltemplate.Template {
+	return htmltemplate.Must(htmltemplate.New(name).Funcs(funcs).Option("missingkey=error").ParseFS(templates, "templates/"+name))
+}
+
+// render runs a letter's two templates on data.
+func render(text *texttemplate.Template, html *htmltemplate.Template, data any) (Letter, error) {
+	var t, h bytes.Buffer
+	if err := text.Execute(&t, data); err != nil {
+		return Letter{}, fmt.Errorf("%w: %v", ErrTemplate, err)
+	}
+	if err := html.Execute(&h, data); err != nil {
+		return Letter{}, fmt.Errorf("%w: %v", ErrTemplate, err)
+	}
+	return Letter{Text: t.String(), HTML: h.String()}, nil
+}
 
 // SubjectAccess writes the letter with which the municipality named from
 // answers a request for access to a youth's registrations, as a lists
@@ -67,14 +91,7 @@ func SubjectAccess(from string, a matcher.Access) (Letter, error) {
 			d.Archived = append(d.Archived, newRow(r))
 		}
 	}
-	var text, html bytes.Buffer
-	if err := accessText.Execute(&text, d); err != nil {
-		return Letter{}, fmt.Errorf("%w: %v", ErrTemplate, err)
-	}
-	if err := accessHTML.Execute(&html, d); err != nil {
-		return Letter{}, fmt.Errorf("%w: %v", ErrTemplate, err)
-	}
-	return Letter{Text: text.String(), HTML: html.String()}, nil
+	return render(accessText, accessHTML, d)
 }
 
 // accessData is what the access letter's templates see.
