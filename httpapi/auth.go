@@ -198,7 +198,11 @@ func (t *Tokens) Len() int {
 // compares the token's hash with every entry in constant time, without
 // stopping at the first match.
 func (t *Tokens) Authenticate(token string) (string, bool) {
-	sum := sha256.Sum256([]byte(token))
+	return t.bySum(sha256.Sum256([]byte(token)))
+}
+
+// bySum is Authenticate for the token whose SHA-256 is sum.
+func (t *Tokens) bySum(sum [sha256.Size]byte) (string, bool) {
 	t.mu.RLock()
 	defer t.mu.RUnlock()
 	found := -1
@@ -241,10 +245,10 @@ func (p certPins) institution(cert *x509.Certificate) (string, bool) {
 // TokenID names a bearer token in the audit log: "token:" and the first 16
 // hex digits of its SHA-256, the hash the token file keeps (so an operator
 // finds its line), never the token itself.
-func TokenID(token string) string {
-	sum := sha256.Sum256([]byte(token))
-	return "token:" + hex.EncodeToString(sum[:8])
-}
+func TokenID(token string) string { return tokenID(sha256.Sum256([]byte(token))) }
+
+// tokenID is TokenID of the token whose SHA-256 is sum.
+func tokenID(sum [sha256.Size]byte) string { return "token:" + hex.EncodeToString(sum[:8]) }
 
 // authenticate returns the institution behind a request, and the
 // credential it was known by for the audit log: by its verified TLS client
@@ -269,12 +273,12 @@ func (h *Handler) authenticate(r *http.Request) (inst, credential string, _ *pro
 		if h.tokens == nil {
 			return "", "", problem(http.StatusUnauthorized, CodeInvalidToken, "", "this server accepts no bearer tokens")
 		}
-		tok = strings.TrimSpace(tok)
-		inst, ok := h.tokens.Authenticate(tok)
+		sum := sha256.Sum256([]byte(strings.TrimSpace(tok)))
+		inst, ok := h.tokens.bySum(sum)
 		if !ok {
 			return "", "", problem(http.StatusUnauthorized, CodeInvalidToken, "", "the bearer token is not valid")
 		}
-		byToken, tokenCred = inst, TokenID(tok)
+		byToken, tokenCred = inst, tokenID(sum)
 	}
 	switch {
 	case byCert != "" && byToken != "" && byCert != byToken:
