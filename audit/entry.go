@@ -6,14 +6,16 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/vindex-nl/vindex/crypto/pseudonym"
 	"github.com/vindex-nl/vindex/store"
 )
 
 // Sentinel errors of the entry encoding.
 var (
-	// ErrEntry reports an entry that cannot be encoded: a missing or
-	// over-long field, a character outside the codes' alphabet, an unknown
-	// verb or a time outside the encodable range.
+	// ErrEntry reports an entry that cannot be encoded: one that
+	// store.AuditEntry.CheckContent refuses (a missing or over-long field,
+	// a byte outside the codes' alphabet, an unknown verb, a time out of
+	// range).
 	ErrEntry = errors.New("audit: invalid entry")
 	// ErrEncoding reports bytes that are not the canonical encoding of an
 	// entry: an unknown version, a wrong length, unknown flags, a field
@@ -21,21 +23,16 @@ var (
 	ErrEncoding = errors.New("audit: malformed entry encoding")
 )
 
-// Length limits of an entry's codes, in bytes.
+// Sizes of an entry's fixed-length references: a registration ID, and a
+// youth reference (a key ID and a 32-byte sum).
 const (
-	MaxInstitution = 64
-	MaxCredential  = 128
-	MaxOutcome     = 32
-)
-
-// Sizes of an entry's fixed-length references.
-const (
-	RegistrationSize = 16
-	YouthSize        = 32
+	RegistrationSize = store.IDSize
+	YouthSize        = 4 + pseudonym.Size
 )
 
 // MaxEntrySize is the largest encoded entry.
-const MaxEntrySize = 1 + 8 + 1 + 1 + 3 + MaxInstitution + MaxCredential + MaxOutcome + RegistrationSize + YouthSize
+const MaxEntrySize = 1 + 8 + 1 + 1 + 3 + store.MaxAuditInstitution + store.MaxAuditCredential + store.MaxAuditOutcome +
+	RegistrationSize + YouthSize
 
 // version is the first byte of every encoded entry. A later encoding gets
 // a new version; decoders keep reading the old ones.
@@ -76,31 +73,12 @@ func ParseVerb(s string) (Verb, error) {
 	return 0, fmt.Errorf("%w: unknown verb %q", ErrEntry, s)
 }
 
-// Entry is one record of the audit log. See the package doc for what it
-// holds and never holds.
-type Entry struct {
-	// Time is when the access happened; it is kept to the nanosecond, in
-	// UTC. Required, between the years 1678 and 2262.
-	Time time.Time
-	// Institution is the acting institution's ID (or "operator" for key
-	// operations). Required; at most MaxInstitution bytes.
-	Institution string
-	// Credential names the credential used: a token's hash or a
-	// certificate pin, never a secret. Optional; at most MaxCredential bytes.
-	Credential string
-	// Verb is what was done. Required.
-	Verb Verb
-	// Registration is the registration's ID; all zero when the verb
-	// concerns none.
-	Registration [RegistrationSize]byte
-	// Youth is the caller's reference for the youth, made under a key
-	// domain of its own (never the store's pseudonym); all zero when the
-	// verb concerns no single youth.
-	Youth [YouthSize]byte
-	// Outcome is a short result code ("ok", "not_involved", "forbidden").
-	// Required; at most MaxOutcome bytes.
-	Outcome string
-}
+// Entry is one entry of the audit log: the store's (store.AuditEntry),
+// so that the store keeps, checks and numbers what this package encodes and
+// hashes. See the package doc for what it holds and never holds. Its Seq
+// is not encoded: an entry's number is its place in the tree (Seq−1 is its
+// leaf index).
+type Entry = store.AuditEntry
 
 // The flags byte says which optional references follow.
 const (
@@ -109,7 +87,7 @@ const (
 	knownFlags = flagRegistration | flagYouth
 )
 
-// MarshalBinary returns e's canonical encoding:
+// MarshalEntry returns e's canonical encoding, the leaf of the tree:
 //
 //	version  1 byte (1)
 //	time     8 bytes, big-endian Unix nanoseconds (signed)
@@ -118,19 +96,25 @@ const (
 //	lengths  3 bytes: institution, credential, outcome
 //	codes    institution, credential, outcome
 //	         16 bytes registration, if flagged
-//	         32 bytes youth, if flagged
-func (e Entry) MarshalBinary() ([]byte, error) {
-	if err := e.check(); err != nil {
-		return nil, err
+//	         4 bytes youth key ID (big-endian) and 32 bytes youth sum, if flagged
+//
+// e's number (Seq) is not part of it.
+func MarshalEntry(e Entry) ([]byte, error) {
+	return AppendEntry(make([]byte, 0, MaxEntrySize), e)
+}
+
+// AppendEntry appends e's canonical encoding (see MarshalEntry) to b.
+func AppendEntry(b []byte, e Entry) ([]byte, error) {
+	if err := e.CheckContent(); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrEntry, err)
 	}
-	b := make([]byte, 0, MaxEntrySize)
 	b = append(b, version)
-	b = binary.BigEndian.AppendUint64(b, uint64(e.Time.UnixNano()))
+	b = binary.BigEndian.AppendUint64(b, uint64(e.At.UnixNano()))
 	var flags byte
-	if e.Registration != ([RegistrationSize]byte{}) {
+	if e.Registration != (store.ID{}) {
 		flags |= flagRegistration
 	}
-	if e.Youth != ([YouthSize]byte{}) {
+	if !e.Youth.IsZero() {
 		flags |= flagYouth
 	}
 	b = append(b, byte(e.Verb), flags, byte(len(e.Institution)), byte(len(e.Credential)), byte(len(e.Outcome)))
@@ -141,49 +125,10 @@ func (e Entry) MarshalBinary() ([]byte, error) {
 		b = append(b, e.Registration[:]...)
 	}
 	if flags&flagYouth != 0 {
-		b = append(b, e.Youth[:]...)
+		b = binary.BigEndian.AppendUint32(b, e.Youth.KeyID)
+		b = append(b, e.Youth.Sum[:]...)
 	}
 	return b, nil
-}
-
-// Earliest and latest times an entry can hold (Unix nanoseconds in int64).
-var (
-	minTime = time.Unix(0, -1<<63)
-	maxTime = time.Unix(0, 1<<63-1)
-)
-
-func (e Entry) check() error {
-	switch {
-	case e.Time.Before(minTime) || e.Time.After(maxTime) || e.Time.IsZero():
-		return fmt.Errorf("%w: time %s out of range", ErrEntry, e.Time.UTC().Format(time.RFC3339))
-	case !e.Verb.Valid():
-		return fmt.Errorf("%w: unknown verb %d", ErrEntry, e.Verb)
-	}
-	if err := checkCode("institution", e.Institution, 1, MaxInstitution); err != nil {
-		return err
-	}
-	if err := checkCode("credential", e.Credential, 0, MaxCredential); err != nil {
-		return err
-	}
-	return checkCode("outcome", e.Outcome, 1, MaxOutcome)
-}
-
-// checkCode checks that s is lo to hi bytes of the codes' alphabet.
-func checkCode(field, s string, lo, hi int) error {
-	if len(s) < lo || len(s) > hi {
-		return fmt.Errorf("%w: %s is %d bytes (%d to %d)", ErrEntry, field, len(s), lo, hi)
-	}
-	for i := 0; i < len(s); i++ {
-		if !codeByte(s[i]) {
-			return fmt.Errorf("%w: %s holds a byte outside [A-Za-z0-9._:-] at %d", ErrEntry, field, i)
-		}
-	}
-	return nil
-}
-
-func codeByte(c byte) bool {
-	return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' ||
-		c == '.' || c == '_' || c == ':' || c == '-'
 }
 
 // UnmarshalEntry decodes b, which must be exactly one canonical encoding
@@ -212,7 +157,7 @@ func UnmarshalEntry(b []byte) (Entry, error) {
 		return Entry{}, fmt.Errorf("%w: %d bytes, want %d", ErrEncoding, len(b), want)
 	}
 	e := Entry{
-		Time: time.Unix(0, int64(binary.BigEndian.Uint64(b[1:9]))).UTC(),
+		At:   time.Unix(0, int64(binary.BigEndian.Uint64(b[1:9]))).UTC(),
 		Verb: Verb(b[9]),
 	}
 	rest := b[head:]
@@ -221,17 +166,18 @@ func UnmarshalEntry(b []byte) (Entry, error) {
 	e.Outcome, rest = string(rest[:no]), rest[no:]
 	if flags&flagRegistration != 0 {
 		rest = rest[copy(e.Registration[:], rest):]
-		if e.Registration == ([RegistrationSize]byte{}) {
+		if e.Registration == (store.ID{}) {
 			return Entry{}, fmt.Errorf("%w: registration flagged but zero", ErrEncoding)
 		}
 	}
 	if flags&flagYouth != 0 {
-		copy(e.Youth[:], rest)
-		if e.Youth == ([YouthSize]byte{}) {
+		e.Youth.KeyID = binary.BigEndian.Uint32(rest)
+		copy(e.Youth.Sum[:], rest[4:])
+		if e.Youth.IsZero() {
 			return Entry{}, fmt.Errorf("%w: youth flagged but zero", ErrEncoding)
 		}
 	}
-	if err := e.check(); err != nil {
+	if err := e.CheckContent(); err != nil {
 		return Entry{}, fmt.Errorf("%w: %w", ErrEncoding, err)
 	}
 	return e, nil

@@ -9,24 +9,26 @@ import (
 	"time"
 
 	"github.com/vindex-nl/vindex/audit"
+	"github.com/vindex-nl/vindex/crypto/pseudonym"
+	"github.com/vindex-nl/vindex/store"
 )
 
 func sampleEntry(i int) audit.Entry {
 	e := audit.Entry{
-		Time:        time.Date(2026, 12, 1, 9, 30, 0, 123456789, time.UTC).Add(time.Duration(i) * time.Second),
+		At:          time.Date(2026, 12, 1, 9, 30, 0, 123456789, time.UTC).Add(time.Duration(i) * time.Second),
 		Institution: "school-noord",
 		Credential:  "sha256:" + strings.Repeat("ab", 32),
 		Verb:        audit.Lookup,
 		Outcome:     "ok",
 	}
 	e.Registration[0], e.Registration[15] = byte(i), 0x7f
-	e.Youth[0], e.Youth[31] = 0x42, byte(i)
+	e.Youth.KeyID, e.Youth.Sum[0], e.Youth.Sum[31] = 7, 0x42, byte(i)
 	return e
 }
 
 func mustMarshal(t testing.TB, e audit.Entry) []byte {
 	t.Helper()
-	b, err := e.MarshalBinary()
+	b, err := audit.MarshalEntry(e)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -36,18 +38,18 @@ func mustMarshal(t testing.TB, e audit.Entry) []byte {
 func TestEntryRoundTrip(t *testing.T) {
 	for _, e := range []audit.Entry{
 		sampleEntry(1),
-		{Time: time.Unix(0, 1).In(time.FixedZone("CET", 3600)), Institution: "operator", Verb: audit.KeyRotate, Outcome: "ok"},
-		{Time: time.Unix(0, -1<<63), Institution: "a", Verb: audit.Expire, Outcome: "destroyed"},
+		{At: time.Unix(0, 1).In(time.FixedZone("CET", 3600)), Institution: "operator", Verb: audit.KeyRotate, Outcome: "ok"},
+		{At: time.Unix(0, -1<<63), Institution: "a", Verb: audit.Expire, Outcome: "destroyed"},
 	} {
 		b := mustMarshal(t, e)
 		got, err := audit.UnmarshalEntry(b)
 		if err != nil {
 			t.Fatalf("%x: %v", b, err)
 		}
-		if !got.Time.Equal(e.Time) || got.Time.Location() != time.UTC {
-			t.Errorf("time %v, want %v in UTC", got.Time, e.Time)
+		if !got.At.Equal(e.At) || got.At.Location() != time.UTC {
+			t.Errorf("time %v, want %v in UTC", got.At, e.At)
 		}
-		got.Time = e.Time
+		got.At = e.At
 		if got != e {
 			t.Errorf("got %+v, want %+v", got, e)
 		}
@@ -61,19 +63,20 @@ func TestEntryRoundTrip(t *testing.T) {
 // must keep reading these bytes (and get a new version byte).
 func TestEntryEncodingV1(t *testing.T) {
 	e := audit.Entry{
-		Time:        time.Unix(1, 2),
+		At:          time.Unix(1, 2),
 		Institution: "ggd",
 		Credential:  "pin",
 		Verb:        audit.SubjectAccess,
 		Outcome:     "ok",
 	}
-	e.Youth[31] = 1
+	e.Youth.KeyID, e.Youth.Sum[31] = 0x01020304, 1
 	want := "01" + // version
 		"000000003b9aca02" + // 1 s + 2 ns
 		"09" + // subject-access
 		"02" + // flags: youth follows
 		"030302" + // lengths
 		hex.EncodeToString([]byte("ggdpinok")) +
+		"01020304" + // youth key ID
 		strings.Repeat("00", 31) + "01"
 	if got := hex.EncodeToString(mustMarshal(t, e)); got != want {
 		t.Errorf("encoding\n got %s\nwant %s", got, want)
@@ -83,29 +86,29 @@ func TestEntryEncodingV1(t *testing.T) {
 func TestEntryInvalid(t *testing.T) {
 	ok := sampleEntry(0)
 	for name, mod := range map[string]func(*audit.Entry){
-		"zero time":            func(e *audit.Entry) { e.Time = time.Time{} },
-		"time after 2262":      func(e *audit.Entry) { e.Time = time.Date(2263, 1, 1, 0, 0, 0, 0, time.UTC) },
+		"zero time":            func(e *audit.Entry) { e.At = time.Time{} },
+		"time after 2262":      func(e *audit.Entry) { e.At = time.Date(2263, 1, 1, 0, 0, 0, 0, time.UTC) },
 		"no verb":              func(e *audit.Entry) { e.Verb = 0 },
 		"unknown verb":         func(e *audit.Entry) { e.Verb = 200 },
 		"no institution":       func(e *audit.Entry) { e.Institution = "" },
-		"long institution":     func(e *audit.Entry) { e.Institution = strings.Repeat("a", audit.MaxInstitution+1) },
+		"long institution":     func(e *audit.Entry) { e.Institution = strings.Repeat("a", store.MaxAuditInstitution+1) },
 		"space in institution": func(e *audit.Entry) { e.Institution = "school noord" },
 		"free text outcome":    func(e *audit.Entry) { e.Outcome = "looked up Jan, born 1.1.2010" },
-		"long credential":      func(e *audit.Entry) { e.Credential = strings.Repeat("a", audit.MaxCredential+1) },
+		"long credential":      func(e *audit.Entry) { e.Credential = strings.Repeat("a", store.MaxAuditCredential+1) },
 		"newline credential":   func(e *audit.Entry) { e.Credential = "a\nb" },
 		"no outcome":           func(e *audit.Entry) { e.Outcome = "" },
-		"long outcome":         func(e *audit.Entry) { e.Outcome = strings.Repeat("a", audit.MaxOutcome+1) },
+		"long outcome":         func(e *audit.Entry) { e.Outcome = strings.Repeat("a", store.MaxAuditOutcome+1) },
 		"non-ASCII outcome":    func(e *audit.Entry) { e.Outcome = "ok\u00e9" },
 	} {
 		e := ok
 		mod(&e)
-		if _, err := e.MarshalBinary(); !errors.Is(err, audit.ErrEntry) {
+		if _, err := audit.MarshalEntry(e); !errors.Is(err, audit.ErrEntry) {
 			t.Errorf("%s: err = %v, want ErrEntry", name, err)
 		}
 	}
-	b := mustMarshal(t, audit.Entry{Time: time.Unix(1, 0), Institution: strings.Repeat("a", audit.MaxInstitution),
-		Credential: strings.Repeat("b", audit.MaxCredential), Outcome: strings.Repeat("c", audit.MaxOutcome),
-		Verb: audit.Register, Registration: [16]byte{1}, Youth: [32]byte{1}})
+	b := mustMarshal(t, audit.Entry{At: time.Unix(1, 0), Institution: strings.Repeat("a", store.MaxAuditInstitution),
+		Credential: strings.Repeat("b", store.MaxAuditCredential), Outcome: strings.Repeat("c", store.MaxAuditOutcome),
+		Verb: audit.Register, Registration: store.ID{1}, Youth: pseudonym.Pseudonym{KeyID: 1, Sum: [32]byte{1}}})
 	if len(b) != audit.MaxEntrySize {
 		t.Errorf("largest entry is %d bytes, MaxEntrySize %d", len(b), audit.MaxEntrySize)
 	}
@@ -126,9 +129,9 @@ func TestUnmarshalStrict(t *testing.T) {
 		"missing byte":       good[:len(good)-1],
 		"length too long":    edit(func(b []byte) []byte { b[11]++; return b }),
 		"bad code byte":      edit(func(b []byte) []byte { b[14] = ' '; return b }),
-		"zero youth flagged": edit(func(b []byte) []byte { clear(b[len(b)-32:]); return b }),
+		"zero youth flagged": edit(func(b []byte) []byte { clear(b[len(b)-36:]); return b }),
 		"zero registration flagged": edit(func(b []byte) []byte {
-			clear(b[len(b)-48 : len(b)-32])
+			clear(b[len(b)-52 : len(b)-36])
 			return b
 		}),
 	} {

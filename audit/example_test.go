@@ -19,7 +19,7 @@ func Example() {
 	)
 	for i, verb := range []audit.Verb{audit.Register, audit.Lookup, audit.Lookup, audit.End} {
 		e := audit.Entry{
-			Time:        time.Date(2026, 12, 1, 9, 0, i, 0, time.UTC),
+			At:          time.Date(2026, 12, 1, 9, 0, i, 0, time.UTC),
 			Institution: "school-noord",
 			Credential:  "sha256:0123",
 			Verb:        verb,

@@ -72,7 +72,7 @@ func (t *Tree) Append(entry []byte) Hash {
 // write with the change the entry records. An invalid entry is ErrEntry,
 // and then the tree is unchanged.
 func (t *Tree) Add(e Entry) (Record, []byte, error) {
-	b, err := e.MarshalBinary()
+	b, err := MarshalEntry(e)
 	if err != nil {
 		return Record{}, nil, err
 	}

@@ -105,7 +105,7 @@ func cosign(t testing.TB, cp []byte) []byte {
 // Every way of tampering with the log fails verification, and the error
 // names the place: the entry, or the checkpoint.
 func TestVerifyTampered(t *testing.T) {
-	inserted := mustMarshal(t, audit.Entry{Time: time.Unix(1, 0), Institution: "police", Verb: audit.Lookup, Outcome: "ok"})
+	inserted := mustMarshal(t, audit.Entry{At: time.Unix(1, 0), Institution: "police", Verb: audit.Lookup, Outcome: "ok"})
 	for _, tc := range []struct {
 		name   string
 		tamper func(t *testing.T, l *testLog)

@@ -63,20 +63,27 @@ func (v AuditVerb) String() string {
 // Valid reports whether v is one of the verbs.
 func (v AuditVerb) Valid() bool { return int(v) < len(auditVerbs) && auditVerbs[v] != "" }
 
-// MaxAuditField is the longest institution, credential or outcome an
-// audit entry holds, in bytes.
-const MaxAuditField = 128
+// The longest institution, credential and outcome an audit entry holds,
+// in bytes. Each is a code of the alphabet [A-Za-z0-9._:-]: never free text.
+const (
+	MaxAuditInstitution = 64
+	MaxAuditCredential  = 128
+	MaxAuditOutcome     = 32
+)
 
-// AuditEntry is one entry of the audit log.
+// AuditEntry is one entry of the audit log. Its canonical encoding, the
+// leaf of the log's Merkle tree, is the audit package's.
 type AuditEntry struct {
 	// Seq is the entry's number, assigned at commit: 1, 2, 3, … in commit
 	// order. Zero in an entry handed to Audit or AppendAudit.
 	Seq uint64
-	// At is when the call was answered.
+	// At is when the call was answered: between the years 1678 and 2262
+	// (the log keeps it in Unix nanoseconds).
 	At time.Time
-	// Institution is the caller's institution ("" for an operator's key
-	// operation), and Credential what it authenticated with: a token's
-	// ID or a certificate's pin, never a secret.
+	// Institution is the caller's institution ("operator" for an
+	// operator's key operation), and Credential what it authenticated
+	// with: a token's ID or a certificate's pin, never a secret; "" if
+	// none (an operator at the machine).
 	Institution, Credential string
 	Verb                    AuditVerb
 	// Registration is the registration acted on; zero if none.
@@ -90,16 +97,52 @@ type AuditEntry struct {
 	Outcome string
 }
 
-// Check returns an error wrapping ErrInvalid if e cannot be kept: an
-// unknown verb, a field over MaxAuditField, or a number already set.
+// Earliest and latest times an entry can hold (Unix nanoseconds in int64).
+var (
+	minAuditTime = time.Unix(0, -1<<63)
+	maxAuditTime = time.Unix(0, 1<<63-1)
+)
+
+// Check returns an error wrapping ErrInvalid if e cannot be kept: a number
+// already set, or content that CheckContent refuses.
 func (e AuditEntry) Check() error {
+	if e.Seq != 0 {
+		return fmt.Errorf("%w: audit entry numbered before its commit", ErrInvalid)
+	}
+	return e.CheckContent()
+}
+
+// CheckContent returns an error wrapping ErrInvalid if e's content cannot
+// be logged: no time or one out of range, an unknown verb, no institution
+// or outcome, or a code over its limit or with a byte outside
+// [A-Za-z0-9._:-]. It is the one check of an entry: the store's, and the
+// audit package's before it encodes one (which ignores the number).
+func (e AuditEntry) CheckContent() error {
 	switch {
+	case e.At.IsZero() || e.At.Before(minAuditTime) || e.At.After(maxAuditTime):
+		return fmt.Errorf("%w: audit entry time out of range", ErrInvalid)
 	case !e.Verb.Valid():
 		return fmt.Errorf("%w: audit entry with verb %d", ErrInvalid, e.Verb)
-	case len(e.Institution) > MaxAuditField || len(e.Credential) > MaxAuditField || len(e.Outcome) > MaxAuditField:
-		return fmt.Errorf("%w: audit entry field over %d bytes", ErrInvalid, MaxAuditField)
-	case e.Seq != 0:
-		return fmt.Errorf("%w: audit entry numbered before its commit", ErrInvalid)
+	}
+	if err := checkAuditCode("institution", e.Institution, 1, MaxAuditInstitution); err != nil {
+		return err
+	}
+	if err := checkAuditCode("credential", e.Credential, 0, MaxAuditCredential); err != nil {
+		return err
+	}
+	return checkAuditCode("outcome", e.Outcome, 1, MaxAuditOutcome)
+}
+
+// checkAuditCode checks that s is lo to hi bytes of the codes' alphabet.
+func checkAuditCode(field, s string, lo, hi int) error {
+	if len(s) < lo || len(s) > hi {
+		return fmt.Errorf("%w: audit entry %s of %d bytes (%d to %d)", ErrInvalid, field, len(s), lo, hi)
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' ||
+			c == '.' || c == '_' || c == ':' || c == '-') {
+			return fmt.Errorf("%w: audit entry %s holds a byte outside [A-Za-z0-9._:-] at %d", ErrInvalid, field, i)
+		}
 	}
 	return nil
 }

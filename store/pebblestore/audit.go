@@ -74,7 +74,13 @@ func (s *Store) loadAuditSeq() error {
 	if err := closeIter(it, nil); err != nil {
 		return err
 	}
-	s.audit.load(last)
+	// A retention cut may have destroyed every entry: the numbers go on
+	// after it.
+	st, err := s.treeState()
+	if err != nil {
+		return err
+	}
+	s.audit.load(max(last, st.Cut.Size))
 	return nil
 }
 

@@ -29,6 +29,7 @@ const (
 	eventV1 = 1
 	eventV2 = 2 // eventV1 + the count of a summary event
 	auditV1 = 1
+	treeV1  = 1 // the audit tree's state, a checkpoint, the retention cut
 )
 
 type enc struct{ b []byte }
@@ -659,4 +660,62 @@ func decodeAudit(b []byte) (store.AuditEntry, error) {
 		return store.AuditEntry{}, fmt.Errorf("%w: audit entry with verb %d", store.ErrCorrupt, e.Verb)
 	}
 	return e, nil
+}
+
+// encodeTreeState encodes where audit sealing stands: the sealed size and
+// the tree's state.
+func encodeTreeState(size uint64, tree []byte) []byte {
+	w := enc{}
+	w.byte(treeV1)
+	w.uvarint(size)
+	w.bytes(tree)
+	return w.b
+}
+
+func decodeTreeState(b []byte) (size uint64, tree []byte, err error) {
+	d := dec{b: b}
+	d.version(treeV1)
+	size = d.uvarint()
+	tree = d.bytes()
+	return size, tree, d.done()
+}
+
+// encodeCheckpoint encodes a signed checkpoint (its size is in its key,
+// and written again here for the cut, which has no key of its own).
+func encodeCheckpoint(dst []byte, c store.AuditCheckpoint) []byte {
+	w := enc{b: dst}
+	w.byte(treeV1)
+	w.uvarint(c.Size)
+	w.time(c.At)
+	w.bytes(c.Text)
+	return w.b
+}
+
+func decodeCheckpointFrom(d *dec) store.AuditCheckpoint {
+	d.version(treeV1)
+	return store.AuditCheckpoint{Size: d.uvarint(), At: d.time(), Text: d.bytes()}
+}
+
+func decodeCheckpoint(b []byte) (store.AuditCheckpoint, error) {
+	d := dec{b: b}
+	c := decodeCheckpointFrom(&d)
+	return c, d.done()
+}
+
+// encodeCut encodes the audit log's retention cut.
+func encodeCut(c store.AuditCut) []byte {
+	w := enc{}
+	w.byte(treeV1)
+	w.uvarint(c.Size)
+	w.bytes(c.Tree)
+	w.b = encodeCheckpoint(w.b, c.Checkpoint)
+	return w.b
+}
+
+func decodeCut(b []byte) (store.AuditCut, error) {
+	d := dec{b: b}
+	d.version(treeV1)
+	c := store.AuditCut{Size: d.uvarint(), Tree: d.bytes()}
+	c.Checkpoint = decodeCheckpointFrom(&d)
+	return c, d.done()
 }

@@ -71,6 +71,7 @@ const (
 	prefixDelivery    = 'w'
 	prefixDead        = 'z'
 	prefixAudit       = 'a'
+	prefixAuditTree   = 'T' // the audit tree: roots, state, checkpoints, cut (audittree.go)
 	prefixRetry       = 'q'
 )
 

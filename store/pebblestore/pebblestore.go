@@ -85,6 +85,8 @@ type Store struct {
 	seqs outboxSeqs
 	// audit numbers the audit log's entries.
 	audit auditSeq
+	// sealing serialises the audit tree's seals and cuts (audittree.go).
+	sealing sync.Mutex
 	// youths filters out reads of youths the store has never held.
 	youths *youthFilter
 	// keyUse counts live registrations per key ID.

@@ -25,9 +25,12 @@ func sameAudit(a, b store.AuditEntry) bool {
 // AuditAll reads a store's whole audit log, in pages.
 func AuditAll(t testing.TB, s store.AuditLog) []store.AuditEntry {
 	t.Helper()
-	var out []store.AuditEntry
+	var (
+		out   []store.AuditEntry
+		after uint64
+	)
 	for {
-		page, err := s.AuditEntries(ctx, uint64(len(out)), 2)
+		page, err := s.AuditEntries(ctx, after, 2)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -35,6 +38,7 @@ func AuditAll(t testing.TB, s store.AuditLog) []store.AuditEntry {
 			return out
 		}
 		out = append(out, page...)
+		after = page[len(page)-1].Seq
 	}
 }
 
@@ -57,7 +61,7 @@ func testAudit(t *testing.T, open Opener) {
 	}
 	lookup := auditEntry("school", store.AuditLookup)
 	lookup.Registration, lookup.Outcome = store.ID{}, "not_involved"
-	keys := store.AuditEntry{At: t0.Add(time.Hour), Verb: store.AuditKeyRotate, Outcome: "ok"}
+	keys := store.AuditEntry{At: t0.Add(time.Hour), Institution: "operator", Verb: store.AuditKeyRotate, Outcome: "ok"}
 	if err := s.AppendAudit(ctx, lookup, keys); err != nil {
 		t.Fatal(err)
 	}
@@ -81,7 +85,7 @@ func testAudit(t *testing.T, open Opener) {
 		t.Fatalf("the update with an invalid audit entry wrote its registration: %v", err)
 	}
 	long := auditEntry("ggd", store.AuditLookup)
-	long.Outcome = string(make([]byte, store.MaxAuditField+1))
+	long.Outcome = string(make([]byte, store.MaxAuditOutcome+1))
 	if err := s.AppendAudit(ctx, auditEntry("ggd", store.AuditLookup), long); !errors.Is(err, store.ErrInvalid) {
 		t.Fatalf("append with an entry too long: %v", err)
 	}
