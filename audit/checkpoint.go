@@ -2,6 +2,7 @@ package audit
 
 import (
 	"bytes"
+	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/base64"
 	"errors"
@@ -55,7 +56,8 @@ func GenerateKey(name string) (skey, vkey string, err error) {
 
 // Signer signs the log's checkpoints. The log's origin is its key's name.
 type Signer struct {
-	s note.Signer
+	s    note.Signer
+	vkey string
 }
 
 // NewSigner returns a Signer for the note signer key skey (as GenerateKey
@@ -65,7 +67,33 @@ func NewSigner(skey string) (*Signer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrKey, err)
 	}
-	return &Signer{s: s}, nil
+	// The key's last field is base64 of the algorithm byte (1, Ed25519)
+	// and the 32-byte seed; its public half is the verifier key.
+	// "PRIVATE+KEY+name+hash+key": the key's base64 may hold '+' itself.
+	fields := strings.SplitN(skey, "+", 5)
+	raw, err := base64.StdEncoding.DecodeString(fields[len(fields)-1])
+	if err != nil || len(raw) != 1+ed25519.SeedSize || raw[0] != 1 {
+		return nil, fmt.Errorf("%w: not an Ed25519 note key", ErrKey)
+	}
+	pub := ed25519.NewKeyFromSeed(raw[1:]).Public().(ed25519.PublicKey)
+	vkey, err := note.NewEd25519VerifierKey(s.Name(), pub)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrKey, err)
+	}
+	return &Signer{s: s, vkey: vkey}, nil
+}
+
+// VerifierKey returns the log's verifier key ("name+hash+base64"), to be
+// published for whoever checks its checkpoints.
+func (s *Signer) VerifierKey() string { return s.vkey }
+
+// Verifier returns the verifier of the log's own signatures.
+func (s *Signer) Verifier() note.Verifier {
+	v, err := note.NewVerifier(s.vkey)
+	if err != nil {
+		panic("audit: the signer's own verifier key: " + err.Error())
+	}
+	return v
 }
 
 // Origin returns the log's origin: the first line of its checkpoints.

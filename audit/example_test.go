@@ -45,5 +45,5 @@ func Example() {
 	// Output:
 	// checkpoint: 4 <nil>
 	// verify: <nil>
-	// verify: audit: entry 1 altered (changed, or entries removed or reordered from there on)
+	// verify: audit: entry 1 altered (changed or inserted, or entries removed or reordered from there on)
 }

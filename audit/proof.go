@@ -18,6 +18,20 @@ var ErrProof = errors.New("audit: inclusion proof")
 // leaf hash give the root a checkpoint of that size signs. It reads the
 // entries once, keeping O(log size) hashes.
 func Prove(entries iter.Seq2[[]byte, error], index, size uint64) ([]Hash, error) {
+	return ProveFrom(nil, entries, index, size)
+}
+
+// ProveFrom is Prove for a log whose first start.Size() entries are gone
+// (see VerifyFrom): entries are those from start.Size() on, and index must
+// not be below start.Size(). The proof needs no gone entry: every hash it
+// takes from left of the cut is one of start's.
+func ProveFrom(start *Tree, entries iter.Seq2[[]byte, error], index, size uint64) ([]Hash, error) {
+	if start == nil {
+		start = &Tree{}
+	}
+	if index < start.Size() {
+		return nil, fmt.Errorf("%w: entry %d was destroyed with the first %d", ErrProof, index, start.Size())
+	}
 	if index >= size {
 		return nil, fmt.Errorf("%w: index %d not below size %d", ErrProof, index, size)
 	}
@@ -35,7 +49,10 @@ func Prove(entries iter.Seq2[[]byte, error], index, size uint64) ([]Hash, error)
 			hashes[i] = h
 		}
 	}
-	rng := factory.NewEmptyRange(0)
+	rng := start.Clone().range0()
+	for i, id := range compact.RangeNodes(0, rng.End(), nil) {
+		visit(id, rng.Hashes()[i])
+	}
 	for entry, err := range entries {
 		if err != nil {
 			return nil, fmt.Errorf("audit: reading entry %d: %w", rng.End(), err)

@@ -51,6 +51,12 @@ func (t *Tree) init() {
 	}
 }
 
+// range0 returns the tree's compact range (an empty one for an empty tree).
+func (t *Tree) range0() *compact.Range {
+	t.init()
+	return t.rng
+}
+
 // Size returns the number of leaves.
 func (t *Tree) Size() uint64 {
 	if t.rng == nil {

@@ -75,7 +75,7 @@ type TamperError struct {
 func (e *TamperError) Error() string {
 	switch e.Kind {
 	case Altered:
-		return fmt.Sprintf("audit: entry %d altered (changed, or entries removed or reordered from there on)", e.Index)
+		return fmt.Sprintf("audit: entry %d altered (changed or inserted, or entries removed or reordered from there on)", e.Index)
 	case Inserted:
 		return fmt.Sprintf("audit: entry %d inserted", e.Index)
 	case Truncated:
@@ -140,20 +140,35 @@ func OpenCheckpoints(texts [][]byte, origin string, verifiers ...note.Verifier) 
 // covers can be rewritten wholesale, which is why checkpoints are signed
 // often and kept by others (witnesses).
 func Verify(records iter.Seq2[Record, error], checkpoints []Checkpoint) error {
+	return VerifyFrom(nil, records, checkpoints)
+}
+
+// VerifyFrom is Verify for a log whose first start.Size() entries are gone
+// (destroyed at the end of their retention): records are the entries from
+// start.Size() on, and start is the tree of those gone, as kept with the
+// cut. Checkpoints of a size below start.Size() are skipped; one of size
+// start.Size() must match start's root. A nil start is the empty tree.
+func VerifyFrom(start *Tree, records iter.Seq2[Record, error], checkpoints []Checkpoint) error {
+	if start == nil {
+		start = &Tree{}
+	}
+	base := start.Size()
 	cps := slices.SortedFunc(slices.Values(checkpoints), func(a, b Checkpoint) int {
 		return cmp.Compare(a.Size, b.Size)
 	})
-	for len(cps) > 0 && cps[0].Size == 0 {
-		if cps[0].Root != EmptyRoot() {
-			return &TamperError{Kind: Rewritten, Checkpoint: 0}
+	for len(cps) > 0 && cps[0].Size <= base {
+		if cps[0].Size == base && cps[0].Root != start.Root() {
+			return &TamperError{Kind: Rewritten, Index: 0, Checkpoint: base}
 		}
 		cps = cps[1:]
 	}
 	var (
-		tree, prev Tree // prev holds the leaves before the previous one
-		last       Hash // the previous entry's leaf hash
-		good       uint64
-		n          uint64
+		tree  = start.Clone()
+		prev  *Tree // the tree without the previous entry; nil at the start
+		last  Hash  // the previous entry's leaf hash
+		good  = base
+		n     = base
+		first = true
 	)
 	for rec, err := range records {
 		if err != nil {
@@ -163,9 +178,11 @@ func Verify(records iter.Seq2[Record, error], checkpoints []Checkpoint) error {
 		tree.AppendLeafHash(leaf)
 		root := tree.Root()
 		if root != rec.Root {
-			return mismatch(&prev, n, leaf, rec.Root)
+			return mismatch(prev, n, leaf, rec.Root)
 		}
-		if n > 0 {
+		if first {
+			prev, first = start.Clone(), false
+		} else {
 			prev.AppendLeafHash(last)
 		}
 		n++
@@ -188,7 +205,7 @@ func Verify(records iter.Seq2[Record, error], checkpoints []Checkpoint) error {
 // prev is the tree of the entries before n-1: if record n fits it without
 // entry n-1, entry n-1 was inserted (with a record forged to fit).
 func mismatch(prev *Tree, n uint64, leaf, root Hash) error {
-	if n > 0 {
+	if prev != nil {
 		t := prev.Clone()
 		t.AppendLeafHash(leaf)
 		if t.Root() == root {
