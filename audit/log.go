@@ -91,6 +91,9 @@ func (l *Log) Latest() store.AuditCheckpoint {
 	return l.latest
 }
 
+// Verifier returns the verifier of the log's signatures.
+func (l *Log) Verifier() note.Verifier { return l.signer.Verifier() }
+
 // Size returns the number of entries sealed into the tree.
 func (l *Log) Size() uint64 {
 	l.mu.Lock()

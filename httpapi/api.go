@@ -112,6 +112,13 @@ type Config struct {
 	Logger *slog.Logger
 	// MaxBodyBytes limits a request body. If zero, DefaultMaxBodyBytes.
 	MaxBodyBytes int64
+	// AuditCheckpoint returns the audit log's newest signed checkpoint
+	// (a C2SP tlog-checkpoint note; nil before the first). GET
+	// /v1/audit/checkpoint serves it to anyone, without credentials:
+	// checkpoints are public by design, so that witnesses and auditors
+	// can hold the log to them, and they say nothing but the log's size
+	// and root. If nil, the route answers 404.
+	AuditCheckpoint func() []byte
 	// Location is the time zone of dates in requests (ends_on, on). If
 	// nil, identity.DefaultLocation(): Europe/Amsterdam (UTC if the zone
 	// database is missing).
@@ -148,6 +155,8 @@ type Handler struct {
 	loc     *time.Location
 	limits  *limiter
 	mux     *http.ServeMux
+	// checkpoint is Config.AuditCheckpoint.
+	checkpoint func() []byte
 }
 
 var _ http.Handler = (*Handler)(nil)
@@ -158,7 +167,8 @@ func New(c Config) (*Handler, error) {
 		return nil, err
 	}
 	h := &Handler{m: c.Matcher, cov: c.Covenant, pins: pinsOf(c.Covenant), tokens: c.Tokens, metrics: c.Metrics, polled: c.Polled, ready: c.Ready,
-		log: c.Logger, maxBody: c.MaxBodyBytes, loc: c.Location, limits: newLimiter(c.Covenant), mux: http.NewServeMux()}
+		log: c.Logger, maxBody: c.MaxBodyBytes, loc: c.Location, limits: newLimiter(c.Covenant), mux: http.NewServeMux(),
+		checkpoint: c.AuditCheckpoint}
 	if h.log == nil {
 		h.log = slog.New(slog.DiscardHandler)
 	}
@@ -210,6 +220,7 @@ func (h *Handler) routes() []route {
 			}
 			writeJSON(w, http.StatusOK, Health{Status: "ready"})
 		}},
+		{"GET", "/v1/audit/checkpoint", h.auditCheckpoint},
 		{"GET", "/openapi.yaml", func(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Content-Type", "application/yaml")
 			w.Write(openAPI)
@@ -725,4 +736,22 @@ func coordinator(c matcher.Coordinator) *CoordinatorJSON {
 		return nil
 	}
 	return &CoordinatorJSON{Institution: c.Institution, Rule: c.Rule}
+}
+
+// auditCheckpoint serves the audit log's newest signed checkpoint, as
+// text, to anyone: a copy of bytes in memory, so it costs no more than
+// /healthz.
+func (h *Handler) auditCheckpoint(w http.ResponseWriter, r *http.Request) {
+	if h.checkpoint == nil {
+		writeProblem(w, problem(http.StatusNotFound, CodeNotFound, "", "this server keeps no audit log"))
+		return
+	}
+	text := h.checkpoint()
+	if text == nil {
+		writeProblem(w, problem(http.StatusServiceUnavailable, CodeNoCheckpoint, "", "the audit log has no checkpoint yet; one is signed at the first checkpoint interval after the first entry"))
+		return
+	}
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-cache")
+	w.Write(text)
 }

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/vindex-nl/vindex/audit"
 	"github.com/vindex-nl/vindex/httpapi"
 	"github.com/vindex-nl/vindex/store"
 )
@@ -33,5 +34,25 @@ func TestAuditNamesTheCredential(t *testing.T) {
 	}
 	if look.Verb != store.AuditLookup || look.Institution != wij || !strings.HasPrefix(look.Credential, "cert:sha256:") || look.Outcome != "not_involved" {
 		t.Errorf("the lookup's entry: %+v", look)
+	}
+}
+
+// TestAuditCheckpointServed: anyone gets the newest signed checkpoint,
+// which covers the entries sealed so far and opens with the log's key.
+func TestAuditCheckpointServed(t *testing.T) {
+	e := newEnv(t)
+	e.do(byToken(school), "POST", "/v1/registrations", report(t, 1, "signal"))
+	e.do(byCert(wij), "POST", "/v1/lookups", httpapi.BSNRequest{BSN: bsn(t, 1)})
+	cp, err := e.audit.Seal(context.Background())
+	if err != nil || cp.Size != 2 {
+		t.Fatalf("seal: %+v %v", cp, err)
+	}
+	r := e.do(anonymous, "GET", "/v1/audit/checkpoint", nil)
+	if r.status != http.StatusOK || r.header.Get("Content-Type") != "text/plain; charset=utf-8" {
+		t.Fatalf("checkpoint: %d %s", r.status, r.header.Get("Content-Type"))
+	}
+	c, err := audit.ParseCheckpoint([]byte(r.body), "vindex.test/audit", e.audit.Verifier())
+	if err != nil || c.Size != 2 {
+		t.Fatalf("the served checkpoint: %+v %v\n%s", c, err, r.body)
 	}
 }

@@ -2,6 +2,7 @@ package httpapi_test
 
 import (
 	"bytes"
+	"context"
 	"io"
 	"net/http"
 	"slices"
@@ -34,7 +35,13 @@ func TestEveryOperationIsChecked(t *testing.T) {
 	}
 	e.do(byToken(municipality), "POST", "/v1/deaths", httpapi.BSNRequest{BSN: bsn(t, 2)})
 	e.do(byToken(municipality), "POST", "/v1/objections", httpapi.ObjectionRequest{BSN: bsn(t, 1), BirthDate: "2014-05-17", Scope: httpapi.ScopeAll})
-	for _, p := range []string{"/healthz", "/readyz", "/openapi.yaml"} {
+	if r := e.do(anonymous, "GET", "/v1/audit/checkpoint", nil); r.status != http.StatusServiceUnavailable {
+		t.Fatalf("checkpoint before the first seal: %d", r.status)
+	}
+	if _, err := e.audit.Seal(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{"/healthz", "/readyz", "/openapi.yaml", "/v1/audit/checkpoint"} {
 		if r := e.do(anonymous, "GET", p, nil); r.status != 200 {
 			t.Fatalf("%s: %d", p, r.status)
 		}

@@ -24,6 +24,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/vindex-nl/vindex/audit"
 	"github.com/vindex-nl/vindex/crypto/keys"
 	"github.com/vindex-nl/vindex/crypto/pseudonym"
 	"github.com/vindex-nl/vindex/httpapi"
@@ -69,11 +70,14 @@ type env struct {
 	// its metrics listener (never on the API's): see scrape.
 	metricsHandler http.Handler
 	logs           *canary.Log
-	tokens         map[string]string
-	ca             *pki.CA
-	clients        map[string]*http.Client
-	checker        *contract
-	tune           func(*http.Server)
+	// audit seals the store's audit log; Seal it before reading
+	// GET /v1/audit/checkpoint.
+	audit   *audit.Log
+	tokens  map[string]string
+	ca      *pki.CA
+	clients map[string]*http.Client
+	checker *contract
+	tune    func(*http.Server)
 }
 
 func repoRoot(t testing.TB) string {
@@ -203,10 +207,22 @@ func newEnvWith(t testing.TB, debug bool, tune func(*http.Server), edit func(str
 		t.Fatal(err)
 	}
 
+	skey, _, err := audit.GenerateKey("vindex.test/audit")
+	if err != nil {
+		t.Fatal(err)
+	}
+	signer, err := audit.NewSigner(skey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e.audit, err = audit.Open(context.Background(), e.store, signer); err != nil {
+		t.Fatal(err)
+	}
 	handler, err := httpapi.New(httpapi.Config{
 		Matcher: e.m, Covenant: e.cov, Tokens: tokens, Metrics: e.metrics, Logger: logger,
-		Polled: e.polls.Polled,
-		Ready:  func(ctx context.Context) error { return e.store.Check(ctx) },
+		Polled:          e.polls.Polled,
+		Ready:           func(ctx context.Context) error { return e.store.Check(ctx) },
+		AuditCheckpoint: func() []byte { return e.audit.Latest().Text },
 	})
 	if err != nil {
 		t.Fatal(err)

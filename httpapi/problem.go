@@ -74,6 +74,7 @@ const (
 	CodeMethodNotAllowed      = "method_not_allowed"
 	CodeRateLimited           = "rate_limited"
 	CodeUnavailable           = "unavailable"
+	CodeNoCheckpoint          = "no_checkpoint"
 	CodeStorageUnavailable    = "storage_unavailable"
 	CodeInternal              = "internal"
 )

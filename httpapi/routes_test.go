@@ -17,7 +17,7 @@ func TestRouteTableAllow(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h, err := New(Config{Matcher: &matcher.Matcher{}, Covenant: cov})
+	h, err := New(Config{Matcher: &matcher.Matcher{}, Covenant: cov, AuditCheckpoint: func() []byte { return nil }})
 	if err != nil {
 		t.Fatal(err)
 	}
