@@ -80,6 +80,10 @@ func (i Institution) Serves(m string) bool {
 	return len(i.Municipalities) == 0 || m == "" || slices.Contains(i.Municipalities, m)
 }
 
+// DefaultAuditRetentionYears is how long the audit log is kept when the
+// covenant does not say.
+const DefaultAuditRetentionYears = 5
+
 // Limits are the covenant's lifecycle limits. A covenant may be stricter
 // than the law (Jeugdwet art. 7.1.4.5), never looser.
 type Limits struct {
@@ -93,6 +97,11 @@ type Limits struct {
 	// covenant's archive_years times 365, or its retention_days). Never
 	// past the youth's 23rd birthday, whatever the term.
 	RetentionDays int
+	// AuditRetentionYears the audit log's entries are kept (the
+	// covenant's limits.audit_retention_years, 1 to 20; default 5). The
+	// law's exact term for a reference index's access log was not found:
+	// the covenant sets it.
+	AuditRetentionYears int
 }
 
 // Covenant is a region's covenant: its institutions, coordinator rules,
@@ -251,6 +260,7 @@ type rawLimits struct {
 	EndAge        *int `yaml:"end_age"`
 	ArchiveYears  *int `yaml:"archive_years"`
 	RetentionDays *int `yaml:"retention_days"`
+	AuditYears    *int `yaml:"audit_retention_years"`
 }
 
 type rawInstitution struct {
@@ -513,10 +523,11 @@ func (b *builder) municipalities(ms []string) {
 // limits sets the lifecycle limits: the law's, or stricter ones the file
 // gives.
 func (b *builder) limits(l *rawLimits) {
-	b.c.Limits = Limits{MaxYears: 2, EndAge: 23, RetentionDays: 5 * 365}
+	b.c.Limits = Limits{MaxYears: 2, EndAge: 23, RetentionDays: 5 * 365, AuditRetentionYears: DefaultAuditRetentionYears}
 	if l == nil {
 		return
 	}
+	b.limit(l.AuditYears, 1, 20, &b.c.Limits.AuditRetentionYears, "limits.audit_retention_years must be from 1 to 20")
 	b.limit(l.MaxYears, 1, 2, &b.c.Limits.MaxYears, "limits.max_years must be 1 or 2: the law (Jeugdwet art. 7.1.4.5) allows at most 2")
 	b.limit(l.EndAge, 12, 23, &b.c.Limits.EndAge, "limits.end_age must be from 12 to 23: the law allows at most 23")
 	if l.ArchiveYears != nil && l.RetentionDays != nil {

@@ -208,7 +208,7 @@ func TestLimitsDefaultToTheLaw(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cov.Limits != (rules.Limits{MaxYears: 2, EndAge: 23, RetentionDays: 1825}) {
+	if cov.Limits != (rules.Limits{MaxYears: 2, EndAge: 23, RetentionDays: 1825, AuditRetentionYears: rules.DefaultAuditRetentionYears}) {
 		t.Fatalf("limits = %+v", cov.Limits)
 	}
 }
@@ -465,5 +465,30 @@ func TestSignalCodes(t *testing.T) {
 	}
 	if _, ok := bare.SignalCode("S01"); ok || len(bare.SignalCodes) != 0 {
 		t.Fatalf("a covenant without signal codes has %+v", bare.SignalCodes)
+	}
+}
+
+// TestAuditRetention: the audit log is kept five years unless the
+// covenant says otherwise, from 1 to 20.
+func TestAuditRetention(t *testing.T) {
+	for _, tc := range []struct {
+		limits string
+		years  int
+		ok     bool
+	}{
+		{"{}", 5, true},
+		{"{audit_retention_years: 7}", 7, true},
+		{"{audit_retention_years: 1}", 1, true},
+		{"{audit_retention_years: 0}", 0, false},
+		{"{audit_retention_years: 21}", 0, false},
+	} {
+		src := "name: x\nlimits: " + tc.limits + "\ninstitutions: [{id: a, name: A, type: ggd, may_coordinate: true}]\nrules: [{name: r, assign: {any: true}}]\n"
+		cov, err := rules.Load(strings.NewReader(src), "x.yaml")
+		switch {
+		case !tc.ok && err == nil:
+			t.Errorf("%s: accepted", tc.limits)
+		case tc.ok && (err != nil || cov.Limits.AuditRetentionYears != tc.years):
+			t.Errorf("%s: %v; want %d years", tc.limits, err, tc.years)
+		}
 	}
 }

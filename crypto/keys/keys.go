@@ -327,3 +327,57 @@ func Rewrap(path string, kek tink.AEAD, associatedData []byte) error {
 	}
 	return SaveFile(path, h, kek, associatedData)
 }
+
+// AuditAssociatedData returns the associated data that binds a wrapped
+// audit-log signing key to one deployment: "vindex:audit-key:v1:" +
+// deployment.
+func AuditAssociatedData(deployment string) []byte {
+	return []byte("vindex:audit-key:v1:" + deployment)
+}
+
+// sealedMagic starts a file SaveSealed writes.
+const sealedMagic = "vindex-sealed-v1\n"
+
+// SaveSealed writes secret (a key that is not a Tink keyset, such as the
+// audit log's note signing key) encrypted with kek and bound to ad, to
+// path atomically as SaveFile does: the clear secret never touches the
+// disk.
+func SaveSealed(path string, secret []byte, kek tink.AEAD, ad []byte) error {
+	ct, err := kek.Encrypt(secret, ad)
+	if err != nil {
+		return fmt.Errorf("keys: wrap: %w", err)
+	}
+	return WriteFileAtomic(path, append([]byte(sealedMagic), ct...))
+}
+
+// LoadSealed reads and unwraps a file SaveSealed wrote. A missing file is
+// ErrNotFound.
+func LoadSealed(path string, kek tink.AEAD, ad []byte) ([]byte, error) {
+	b, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("%w: %s", ErrNotFound, path)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("keys: %w", err)
+	}
+	ct, ok := bytes.CutPrefix(b, []byte(sealedMagic))
+	if !ok {
+		return nil, fmt.Errorf("keys: %s is not a sealed key file", path)
+	}
+	secret, err := kek.Decrypt(ct, ad)
+	if err != nil {
+		return nil, fmt.Errorf("keys: unwrap %s (another deployment's, or another key-encryption key's?): %w", path, err)
+	}
+	return secret, nil
+}
+
+// RewrapSealed wraps the file at path anew with kek (for a Vault transit
+// key, under its newest version), as Rewrap does for a keyset.
+func RewrapSealed(path string, kek tink.AEAD, ad []byte) error {
+	secret, err := LoadSealed(path, kek, ad)
+	if err != nil {
+		return err
+	}
+	defer clear(secret)
+	return SaveSealed(path, secret, kek, ad)
+}

@@ -164,3 +164,38 @@ func Example() {
 	// enabled
 	// 2 keys, 1 primary
 }
+
+// A sealed secret (the audit log's signing key) is never on disk in the
+// clear, opens only with its deployment's associated data, and survives a
+// rewrap.
+func TestSealedSecret(t *testing.T) {
+	k := testkeys.KEK(t)
+	secret := []byte("PRIVATE+KEY+vindex/test/audit+01234567+AQIDBAUGBwgJCgsMDQ4PEBESExQVFhcYGRobHB0eHyA=")
+	path := filepath.Join(t.TempDir(), "audit-key")
+	if _, err := keys.LoadSealed(path, k, keys.AuditAssociatedData("prod")); !errors.Is(err, keys.ErrNotFound) {
+		t.Fatalf("missing file: %v", err)
+	}
+	if err := keys.SaveSealed(path, secret, k, keys.AuditAssociatedData("prod")); err != nil {
+		t.Fatal(err)
+	}
+	disk, _ := os.ReadFile(path)
+	if bytes.Contains(disk, secret) || bytes.Contains(disk, []byte("AQIDBAUGBwgJ")) {
+		t.Fatal("the secret is on disk in the clear")
+	}
+	if fi, _ := os.Stat(path); fi.Mode().Perm() != 0o600 {
+		t.Fatalf("mode %v", fi.Mode().Perm())
+	}
+	if _, err := keys.LoadSealed(path, k, keys.AuditAssociatedData("test")); err == nil {
+		t.Fatal("opened with another deployment's associated data")
+	}
+	if err := keys.RewrapSealed(path, k, keys.AuditAssociatedData("prod")); err != nil {
+		t.Fatal(err)
+	}
+	if again, _ := os.ReadFile(path); bytes.Equal(again, disk) {
+		t.Error("rewrap wrote the same bytes")
+	}
+	got, err := keys.LoadSealed(path, k, keys.AuditAssociatedData("prod"))
+	if err != nil || !bytes.Equal(got, secret) {
+		t.Fatalf("round trip: %q %v", got, err)
+	}
+}
