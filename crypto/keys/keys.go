@@ -93,8 +93,8 @@ func AssociatedData(deployment string) []byte {
 }
 
 // Write writes h encrypted with kek, bound to ad, in Tink's binary
-// EncryptedKeyset format (the keyset ciphertext plus the key IDs and
-// statuses in the clear, no key material).
+// EncryptedKeyset format: the keyset's ciphertext only (Tink's binary
+// writer leaves out the key IDs and states it could keep in the clear).
 func Write(w io.Writer, h *keyset.Handle, kek tink.AEAD, ad []byte) error {
 	if err := h.WriteWithAssociatedData(keyset.NewBinaryWriter(w), kek, ad); err != nil {
 		return fmt.Errorf("keys: wrap: %w", err)
