@@ -65,6 +65,9 @@ type config struct {
 	WebhookCA       string        `yaml:"webhook_ca"`
 	NotifyPoll      time.Duration `yaml:"notify_poll"`
 	NotifyMaxAge    time.Duration `yaml:"notify_max_age"`
+	AuditKey        string        `yaml:"audit_key"`
+	AuditInterval   time.Duration `yaml:"audit_checkpoint_interval"`
+	AuditFile       string        `yaml:"audit_checkpoint_file"`
 
 	// Notify is the nested form of the delivery settings in a --config
 	// file (notify.smtp.address, …); see notifySection.
@@ -156,6 +159,7 @@ func defaults(dev bool) config {
 		MailLanguage:    "nl",
 		NotifyPoll:      time.Second,
 		NotifyMaxAge:    72 * time.Hour,
+		AuditInterval:   time.Minute,
 	}
 	if dev {
 		c.Listen = "127.0.0.1:8443"
@@ -209,6 +213,9 @@ func bind(fs *flag.FlagSet, c *config) {
 	fs.StringVar(&c.WebhookCA, "webhook-ca", c.WebhookCA, "PEM `file` of the CAs that issue the webhook receivers' certificates (e.g. a private government root); empty: the system's roots")
 	fs.DurationVar(&c.NotifyPoll, "notify-poll", c.NotifyPoll, "how often the outbox is looked at for events to deliver")
 	fs.DurationVar(&c.NotifyMaxAge, "notify-max-age", c.NotifyMaxAge, "how long an event is tried before it is given up (dead; vindex outbox retry)")
+	fs.StringVar(&c.AuditKey, "audit-key", c.AuditKey, "wrapped signing key `file` of the audit log's checkpoints (vindex keys init); its public key is beside it, .pub for .key; empty: DIR/audit.key")
+	fs.DurationVar(&c.AuditInterval, "audit-checkpoint-interval", c.AuditInterval, "how often the audit log's new entries are sealed into its Merkle tree and a checkpoint signed (1s to 1h)")
+	fs.StringVar(&c.AuditFile, "audit-checkpoint-file", c.AuditFile, "`file` the newest signed audit checkpoint is written to (also served at GET /v1/audit/checkpoint); empty: DIR/audit-checkpoint")
 	fs.Int64Var(&c.MinFreeDisk, "min-free-disk", c.MinFreeDisk, "free `bytes` on the data directory's file system below which writes are refused (503 storage_unavailable, /readyz not ready) until space is freed; -1: no check")
 }
 
@@ -330,6 +337,12 @@ func (c *config) derivePaths() {
 	if c.Keyset == "" {
 		c.Keyset = filepath.Join(c.Data, "keyset.tink")
 	}
+	if c.AuditKey == "" {
+		c.AuditKey = filepath.Join(c.Data, "audit.key")
+	}
+	if c.AuditFile == "" {
+		c.AuditFile = filepath.Join(c.Data, "audit-checkpoint")
+	}
 	if !c.Dev {
 		return
 	}
@@ -433,6 +446,11 @@ func (c *config) validate() error {
 		// (the 23rd birthday, the end of the archive term) is gone at
 		// most one interval after that day began.
 		errs = append(errs, errors.New("expire_interval: from 1m to 1h"))
+	}
+	if c.AuditInterval < time.Second || c.AuditInterval > time.Hour {
+		// At most an hour: what no checkpoint covers can be rewritten
+		// unseen, so the interval bounds that window.
+		errs = append(errs, errors.New("audit_checkpoint_interval: from 1s to 1h"))
 	}
 	if c.CompactInterval < time.Hour || c.CompactInterval > 7*24*time.Hour {
 		errs = append(errs, errors.New("compact_interval: from 1h to 168h"))

@@ -119,8 +119,9 @@ func printDev(w io.Writer, addr string, c config, tokens []devToken) {
 	}
 }
 
-// devKeyset makes the keysets of `serve --dev` that do not exist yet
-// (the PRF keyset and the reference keyset), wrapped with k.
+// devKeyset makes the keys of `serve --dev` that do not exist yet (the
+// PRF keyset, the reference keyset and the audit log's signing key),
+// wrapped with k.
 func devKeyset(c config, k *kek, logger *slog.Logger) error {
 	prf, refs := keysetFiles(c)
 	for _, f := range []keysetFile{prf, refs} {
@@ -131,6 +132,12 @@ func devKeyset(c config, k *kek, logger *slog.Logger) error {
 			return err
 		}
 		logger.Info("made a "+f.what, slog.String("file", f.path))
+	}
+	if ak := auditKeyOf(c); !exists(ak.path) {
+		if err := ak.make(k); err != nil {
+			return err
+		}
+		logger.Info("made the audit log's signing key", slog.String("file", ak.path), slog.String("public_key", ak.pub))
 	}
 	return nil
 }

@@ -167,11 +167,12 @@ func openImport(c config, stderr io.Writer) (*importer, error) {
 	if err != nil {
 		return nil, err
 	}
-	ps, refs, err := openKeysets(c, k)
+	opened, err := openKeysets(c, k)
 	k.Close()
 	if err != nil {
 		return nil, err
 	}
+	ps, refs := opened.ps, opened.refs
 	st, err := openStore(c, importUse)
 	if err != nil {
 		return nil, fmt.Errorf("the store is not available (is a server running?): %w", err)

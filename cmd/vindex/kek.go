@@ -119,25 +119,40 @@ func (f keysetFile) make(k *kek) error {
 	return keys.SaveFile(f.path, h, k.aead, f.ad)
 }
 
+// openedKeys are the keys serve and import work with, unwrapped.
+type openedKeys struct {
+	ps   *pseudonym.Pseudonymiser
+	refs *clientref.Sealer
+	// status lists each keyset's keys (for the audit log's key entries).
+	prfStatus, refStatus []keys.KeyInfo
+}
+
 // openKeysets unwraps both keysets with k: the pseudonymiser and the
 // client-reference sealer that serve and import work with.
-func openKeysets(c config, k *kek) (*pseudonym.Pseudonymiser, *clientref.Sealer, error) {
+func openKeysets(c config, k *kek) (openedKeys, error) {
 	prf, refs := keysetFiles(c)
 	h, err := prf.load(c, k)
 	if err != nil {
-		return nil, nil, err
+		return openedKeys{}, err
 	}
 	ps, err := pseudonym.New(h)
 	if err != nil {
-		return nil, nil, fmt.Errorf("%s: %w", prf.path, err)
+		return openedKeys{}, fmt.Errorf("%s: %w", prf.path, err)
 	}
 	rh, err := refs.load(c, k)
 	if err != nil {
-		return nil, nil, err
+		return openedKeys{}, err
 	}
 	sealer, err := clientref.New(rh)
 	if err != nil {
-		return nil, nil, fmt.Errorf("%s: %w", refs.path, err)
+		return openedKeys{}, fmt.Errorf("%s: %w", refs.path, err)
 	}
-	return ps, sealer, nil
+	o := openedKeys{ps: ps, refs: sealer}
+	if o.prfStatus, err = keys.Status(h); err != nil {
+		return openedKeys{}, err
+	}
+	if o.refStatus, err = keys.Status(rh); err != nil {
+		return openedKeys{}, err
+	}
+	return o, nil
 }

@@ -17,8 +17,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/vindex-nl/vindex/crypto/clientref"
-	"github.com/vindex-nl/vindex/crypto/pseudonym"
+	"github.com/vindex-nl/vindex/audit"
 	"github.com/vindex-nl/vindex/httpapi"
 	"github.com/vindex-nl/vindex/internal/bufferedlog"
 	"github.com/vindex-nl/vindex/matcher"
@@ -92,7 +91,7 @@ func run(ctx context.Context, c config, stdout io.Writer, logger *slog.Logger) e
 	}
 	// The keyset is unwrapped once, here, and kept in memory only; Vault
 	// is not needed again while serving.
-	k, ps, refs, err := unwrapServeKeys(c, logger)
+	k, opened, signer, err := unwrapServeKeys(c, logger)
 	if err != nil {
 		return err
 	}
@@ -102,16 +101,21 @@ func run(ctx context.Context, c config, stdout io.Writer, logger *slog.Logger) e
 		return err
 	}
 	defer closeStore()
-	metrics, m, worker, err := assemble(c, cov, st, k, ps, refs, logger)
+	auditLog, err := startAudit(c, cov, st, opened, signer, logger)
 	if err != nil {
 		return err
 	}
+	metrics, m, worker, err := assemble(c, cov, st, k, opened, logger)
+	if err != nil {
+		return err
+	}
+	metrics.registry.MustRegister(auditLog.metrics)
 	tokens, tlsConf, err := serveAuth(c, cov, logger)
 	if err != nil {
 		return err
 	}
 	var draining atomic.Bool
-	handler, err := newHandler(c, cov, m, tokens, metrics, st, &draining, logger)
+	handler, err := newHandler(c, cov, m, tokens, metrics, st, auditLog, &draining, logger)
 	if err != nil {
 		return err
 	}
@@ -119,10 +123,10 @@ func run(ctx context.Context, c config, stdout io.Writer, logger *slog.Logger) e
 	if err != nil {
 		return err
 	}
-	stopBackground := startBackground(c, tokens, m, st, metrics, worker, logger)
+	stopBackground := startBackground(c, tokens, m, st, auditLog, metrics, worker, logger)
 	logger.Info("serving", slog.String("addr", l.addr), slog.String("covenant", cov.Name),
 		slog.Int("institutions", len(cov.Institutions)), slog.Bool("mtls", tlsConf.ClientCAs != nil), slog.Bool("tokens", tokens != nil),
-		slog.Int("keys", len(ps.KeyIDs())))
+		slog.Int("keys", len(opened.ps.KeyIDs())))
 	if c.Dev {
 		printDev(stdout, l.addr, c, devTokens)
 	}
@@ -163,26 +167,47 @@ func serveCovenant(c config, logger *slog.Logger) (*rules.Covenant, []devToken, 
 }
 
 // unwrapServeKeys opens the key-encryption key (with --dev making the
-// keysets that do not exist yet) and unwraps the keysets. The caller
-// closes the key-encryption key.
-func unwrapServeKeys(c config, logger *slog.Logger) (*kek, *pseudonym.Pseudonymiser, *clientref.Sealer, error) {
+// keys that do not exist yet) and unwraps the keysets and the audit log's
+// signing key. The caller closes the key-encryption key.
+func unwrapServeKeys(c config, logger *slog.Logger) (*kek, openedKeys, *audit.Signer, error) {
 	k, err := openKEK(c, logger)
 	if err != nil {
-		return nil, nil, nil, err
+		return nil, openedKeys{}, nil, err
+	}
+	fail := func(err error) (*kek, openedKeys, *audit.Signer, error) {
+		k.Close()
+		return nil, openedKeys{}, nil, err
 	}
 	if c.Dev {
 		if err := devKeyset(c, k, logger); err != nil {
-			k.Close()
-			return nil, nil, nil, err
+			return fail(err)
 		}
 	}
-	ps, refs, err := openKeysets(c, k)
+	opened, err := openKeysets(c, k)
 	if err != nil {
-		k.Close()
-		return nil, nil, nil, err
+		return fail(err)
 	}
-	logger.Info("keysets unwrapped", slog.String("kek", k.describe(c)))
-	return k, ps, refs, nil
+	signer, err := auditKeyOf(c).load(k)
+	if err != nil {
+		return fail(err)
+	}
+	logger.Info("keys unwrapped", slog.String("kek", k.describe(c)), slog.String("audit_origin", signer.Origin()))
+	return k, opened, signer, nil
+}
+
+// startAudit records the key changes since the last start in the audit
+// log and opens the log's tree, sealing what the last run left unsealed.
+func startAudit(c config, cov *rules.Covenant, st backend, opened openedKeys, signer *audit.Signer, logger *slog.Logger) (*auditor, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	n, err := recordKeyChanges(ctx, c, st, opened)
+	if err != nil {
+		return nil, err
+	}
+	if n > 0 {
+		logger.Info("key changes recorded in the audit log", slog.Int("entries", n))
+	}
+	return openAuditor(ctx, c, cov, st, signer, logger)
 }
 
 // openServeStore opens the store; the function it returns closes it, and
@@ -203,7 +228,8 @@ func openServeStore(c config, logger *slog.Logger) (backend, func() error, error
 
 // assemble makes the metrics (with those of k), the matcher and the delivery worker (nil when
 // nothing is delivered) on the store.
-func assemble(c config, cov *rules.Covenant, st backend, k *kek, ps *pseudonym.Pseudonymiser, refs *clientref.Sealer, logger *slog.Logger) (*serveMetrics, *matcher.Matcher, *notify.Worker, error) {
+func assemble(c config, cov *rules.Covenant, st backend, k *kek, opened openedKeys, logger *slog.Logger) (*serveMetrics, *matcher.Matcher, *notify.Worker, error) {
+	ps, refs := opened.ps, opened.refs
 	metrics := newRegistry(st.Collector(), k.metrics, ps, cov, st, c.NotifyPoll)
 	refreshWindow := c.RefreshWindow
 	if refreshWindow == 0 {
@@ -256,10 +282,10 @@ func serveAuth(c config, cov *rules.Covenant, logger *slog.Logger) (*httpapi.Tok
 
 // newHandler makes the API's handler. It is ready while the store is and
 // the server is not draining.
-func newHandler(c config, cov *rules.Covenant, m *matcher.Matcher, tokens *httpapi.Tokens, metrics *serveMetrics, st backend, draining *atomic.Bool, logger *slog.Logger) (http.Handler, error) {
+func newHandler(c config, cov *rules.Covenant, m *matcher.Matcher, tokens *httpapi.Tokens, metrics *serveMetrics, st backend, a *auditor, draining *atomic.Bool, logger *slog.Logger) (http.Handler, error) {
 	return httpapi.New(httpapi.Config{
 		Matcher: m, Covenant: cov, Tokens: tokens, Metrics: metrics.http, Polled: metrics.polls.Polled,
-		Logger: logger, MaxBodyBytes: c.MaxBodyBytes,
+		Logger: logger, MaxBodyBytes: c.MaxBodyBytes, AuditCheckpoint: a.Checkpoint,
 		Ready: func(ctx context.Context) error {
 			if draining.Load() {
 				return errors.New("shutting down")
@@ -320,7 +346,7 @@ func (l *listeners) shutdown(timeout time.Duration) error {
 // (on a timer and on SIGHUP, which it handles from now on), expiry, the
 // poll backlog's counting and delivery. The function it returns stops them
 // and waits until they have.
-func startBackground(c config, tokens *httpapi.Tokens, m *matcher.Matcher, st store.Compacter, metrics *serveMetrics, worker *notify.Worker, logger *slog.Logger) (stop func()) {
+func startBackground(c config, tokens *httpapi.Tokens, m *matcher.Matcher, st store.Compacter, a *auditor, metrics *serveMetrics, worker *notify.Worker, logger *slog.Logger) (stop func()) {
 	bg, stopBG := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	if tokens != nil {
@@ -329,7 +355,13 @@ func startBackground(c config, tokens *httpapi.Tokens, m *matcher.Matcher, st st
 		signal.Notify(hup, syscall.SIGHUP)
 		wg.Go(func() { reloadOnHUP(bg, hup, tokens, logger) })
 	}
-	wg.Go(func() { every(bg, c.ExpireInterval, func() { expire(bg, m, logger) }) })
+	wg.Go(func() {
+		every(bg, c.ExpireInterval, func() {
+			expire(bg, m, logger)
+			a.cut(bg)
+		})
+	})
+	wg.Go(func() { a.run(bg, c.AuditInterval) })
 	wg.Go(func() { every(bg, summaryInterval, func() { sendHeld(bg, m, logger) }) })
 	wg.Go(func() { ticks(bg, c.CompactInterval, func() { compact(bg, st, logger) }) })
 	wg.Go(func() { metrics.polls.Run(bg, logger) })

@@ -16,13 +16,14 @@ import (
 
 // backend is what the commands need of the store: the contract, the
 // delivery state beside the outbox (serve's delivery worker, outbox,
-// import --notify=false), the key-use counts (keys status and retire,
+// import --notify=false), the audit tree (serve, vindex audit), the key-use counts (keys status and retire,
 // serve's /metrics), the write check (serve's /readyz) and the compaction
 // (serve's daily one). openStore opens
 // a pebblestore; any backend that implements these, and passes
 // store/storetest, would do.
 type backend interface {
 	store.Store
+	store.AuditTree
 	store.DeliveryStore
 	store.KeyUse
 	store.Checker

@@ -53,12 +53,19 @@ reference keyset.
   retire ID  disable key ID, refused while live registrations (--refs:
              stored references) depend on it; with --delete, delete a
              disabled key
-  rewrap     after the Vault transit key is rotated, wrap both keysets anew
-             under its newest version, so that min_decryption_version can
-             be raised
+  rewrap     after the Vault transit key is rotated, wrap both keysets
+             (and the audit log's signing key) anew under its newest
+             version, so that min_decryption_version can be raised
 
-The same settings as vindex serve apply (--keyset, --ref-keyset, --kek,
---vault-*, --kek-file, --deployment, --data, --config, --dev).
+init also makes the audit log's signing key (--audit-key, an Ed25519 key
+wrapped like the keysets) if it does not exist, and writes its public key
+beside it (.pub) for auditors and witnesses; status prints that public
+key. vindex serve records every key change it finds at start-up in the
+audit log (key-init, key-rotate, key-retire, key-rewrap).
+
+The same settings as vindex serve apply (--keyset, --ref-keyset,
+--audit-key, --kek, --vault-*, --kek-file, --deployment, --data, --config,
+--dev).
 `
 
 // keysOptions are the keys command's arguments besides the shared
@@ -154,10 +161,11 @@ func prepareKeysInit(stdout io.Writer, c config, prf, ref keysetFile, createKEK 
 	if err := c.validateKEK(); err != nil {
 		return err
 	}
-	if exists(prf.path) && exists(ref.path) {
-		return fmt.Errorf("keys init: %s exists (and %s); a new keyset would orphan every registration made under it", prf.path, ref.path)
+	ak := auditKeyOf(c)
+	if exists(prf.path) && exists(ref.path) && exists(ak.path) {
+		return fmt.Errorf("keys init: %s exists (and %s, and %s); a new keyset would orphan every registration made under it", prf.path, ref.path, ak.path)
 	}
-	for _, f := range []string{prf.path, ref.path, c.KEKFile} {
+	for _, f := range []string{prf.path, ref.path, ak.path, c.KEKFile} {
 		if f == "" {
 			continue
 		}
@@ -190,6 +198,16 @@ func initKeysets(stdout io.Writer, c config, k *kek, prf, ref keysetFile) error 
 		}
 		fmt.Fprintf(stdout, "made %s %s, wrapped with the %s\n", f.what, f.path, k.describe(c))
 	}
+	ak := auditKeyOf(c)
+	if exists(ak.path) {
+		fmt.Fprintf(stdout, "kept the audit log's signing key %s\n", ak.path)
+		return nil
+	}
+	if err := ak.make(k); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "made the audit log's signing key %s, wrapped with the %s; its public key, for auditors and witnesses: %s\n",
+		ak.path, k.describe(c), ak.pub)
 	return nil
 }
 
@@ -264,6 +282,12 @@ func rewrapKeysets(stdout io.Writer, c config, k *kek, prf, ref keysetFile) erro
 		}
 		fmt.Fprintln(stdout, msg)
 	}
+	if ak := auditKeyOf(c); exists(ak.path) {
+		if err := keys.RewrapSealed(ak.path, k.aead, ak.ad); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "rewrapped %s with the %s\n", ak.path, k.describe(c))
+	}
 	return nil
 }
 
@@ -295,6 +319,13 @@ func printAllStatus(stdout, stderr io.Writer, c config, k *kek, prf, ref keysetF
 			return err
 		}
 	}
+	ak := auditKeyOf(c)
+	vkey, err := readVerifierKey(ak.pub)
+	if err != nil {
+		fmt.Fprintf(stdout, "\nno audit log signing key %s: vindex serve refuses to start until `vindex keys init` makes it\n", ak.path)
+		return nil
+	}
+	fmt.Fprintf(stdout, "\naudit log signing key %s; public key (%s):\n%s\n", ak.path, ak.pub, vkey)
 	return nil
 }
 
