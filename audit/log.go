@@ -310,14 +310,15 @@ type Report struct {
 
 // VerifyStore verifies st's audit log: it recomputes the tree from the
 // retention cut's state over every sealed entry, checks each entry's kept
-// root, the cut's checkpoint and every checkpoint the store keeps, all
-// signed by verifiers (the log's key, and any witness whose signature is
-// required) under origin, and the extra checkpoints (texts a witness or an
-// auditor kept: every one must fit the log). It returns a *TamperError
+// root, the cut's checkpoint and every checkpoint the store keeps (signed
+// by log under origin), and the extra checkpoints: texts a witness or an
+// auditor kept, each of which must carry the signatures of log and of
+// every one of witnesses, and fit the log. It returns a *TamperError
 // naming the first entry changed, removed, reordered or inserted, a
-// *CheckpointError for a checkpoint not signed as required, or an error
-// naming an entry the store cannot read.
-func VerifyStore(ctx context.Context, st Store, origin string, verifiers []note.Verifier, extra [][]byte) (Report, error) {
+// *CheckpointError for a checkpoint not signed as required (the store's
+// counted from the cut's, or an extra one: Extra), or an error naming
+// an entry the store cannot read.
+func VerifyStore(ctx context.Context, st Store, origin string, log note.Verifier, extra [][]byte, witnesses ...note.Verifier) (Report, error) {
 	state, err := st.AuditTree(ctx)
 	if err != nil {
 		return Report{}, err
@@ -336,11 +337,18 @@ func VerifyStore(ctx context.Context, st Store, origin string, verifiers []note.
 		}
 		texts = append(texts, c.Text)
 	}
-	texts = append(texts, extra...)
-	cps, err := OpenCheckpoints(texts, origin, verifiers...)
+	cps, err := OpenCheckpoints(texts, origin, log)
 	if err != nil {
 		return Report{}, err
 	}
+	more, err := OpenCheckpoints(extra, origin, append([]note.Verifier{log}, witnesses...)...)
+	if err != nil {
+		if ce := (*CheckpointError)(nil); errors.As(err, &ce) {
+			ce.Extra = true
+		}
+		return Report{}, err
+	}
+	cps = append(cps, more...)
 	rep := Report{Cut: state.Cut.Size, Checkpoints: len(cps)}
 	for _, c := range cps {
 		if c.Size >= rep.Latest.Size {

@@ -6,8 +6,6 @@ import (
 	"testing"
 	"time"
 
-	"golang.org/x/mod/sumdb/note"
-
 	"github.com/vindex-nl/vindex/audit"
 	"github.com/vindex-nl/vindex/store"
 	"github.com/vindex-nl/vindex/store/pebblestore"
@@ -40,7 +38,7 @@ func logEntries(t *testing.T, s store.AuditLog, base, n int) {
 
 func verifyStore(t *testing.T, s audit.Store, extra ...[]byte) (audit.Report, error) {
 	t.Helper()
-	return audit.VerifyStore(ctx, s, origin, []note.Verifier{verifier(t, logVkey)}, extra)
+	return audit.VerifyStore(ctx, s, origin, verifier(t, logVkey), extra)
 }
 
 // A log over a real store: sealed in batches, reopened, verified against
@@ -224,8 +222,35 @@ func TestVerifyStoreNamesTheEntry(t *testing.T) {
 		t.Fatal(err)
 	}
 	var ce *audit.CheckpointError
-	if _, err := verifyStore(t, s, forged); !errors.As(err, &ce) || ce.Index != 2 {
+	if _, err := verifyStore(t, s, forged); !errors.As(err, &ce) || !ce.Extra || ce.Index != 0 {
 		t.Errorf("a checkpoint under a replaced key: %v", err)
+	}
+}
+
+// A checkpoint a witness cosigned and kept verifies with the witness's
+// key required; one it did not sign does not.
+func TestVerifyStoreWithWitness(t *testing.T) {
+	s := openPebble(t, t.TempDir())
+	l, err := audit.Open(ctx, s, signer(t, logSkey))
+	if err != nil {
+		t.Fatal(err)
+	}
+	logEntries(t, s, 0, 3)
+	cp, err := l.Seal(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	witnessed := cosign(t, cp.Text)
+	logEntries(t, s, 3, 2)
+	if _, err := l.Seal(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if rep, err := audit.VerifyStore(ctx, s, origin, verifier(t, logVkey), [][]byte{witnessed}, verifier(t, witVkey)); err != nil || rep.Checkpoints != 3 {
+		t.Fatalf("with the witnessed checkpoint: %+v %v", rep, err)
+	}
+	var ce *audit.CheckpointError
+	if _, err := audit.VerifyStore(ctx, s, origin, verifier(t, logVkey), [][]byte{cp.Text}, verifier(t, witVkey)); !errors.As(err, &ce) || !ce.Extra || ce.Index != 0 {
+		t.Fatalf("a checkpoint the witness did not sign: %v", err)
 	}
 }
 

@@ -96,10 +96,16 @@ func (e *TamperError) Is(target error) bool { return target == ErrTampered }
 // that did not open.
 type CheckpointError struct {
 	Index int
+	// Extra is set by VerifyStore for one of the extra checkpoints (Index
+	// counts those); otherwise Index counts the log's own.
+	Extra bool
 	Err   error
 }
 
 func (e *CheckpointError) Error() string {
+	if e.Extra {
+		return fmt.Sprintf("audit: extra checkpoint %d: %v", e.Index, e.Err)
+	}
 	return fmt.Sprintf("audit: checkpoint %d: %v", e.Index, e.Err)
 }
 

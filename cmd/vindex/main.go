@@ -39,6 +39,8 @@ Usage:
   vindex outbox status|retry [INSTITUTION]        delivery of events (mail, webhooks)
   vindex subject-access [flags] < YOUTH           a youth's registrations, and the letter
                                                   that answers a request for access
+  vindex audit verify|prove SEQ [flags]           check the audit log against its
+                                                  signed checkpoints; prove one entry
   vindex covenant check FILE                      validate a covenant
   vindex covenant test FILE SCENARIOS...          run covenant scenario files
   vindex version                                  print the version
@@ -126,6 +128,8 @@ func vindex(args []string, stdout, stderr io.Writer) error {
 		return covenantCmd(args[1:], stdout, stderr)
 	case "subject-access":
 		return subjectAccessCmd(args[1:], os.Stdin, stdout, stderr)
+	case "audit":
+		return auditCmd(args[1:], stdout, stderr)
 	case "version", "--version":
 		return versionCmd(args[1:], stdout, stderr)
 	case "help", "-h", "--help", "-help":

@@ -154,11 +154,15 @@ func (s *Store) AuditEntries(ctx context.Context, after uint64, limit int) ([]st
 	}
 	var out []store.AuditEntry
 	for valid := it.First(); valid && len(out) < limit; valid = it.Next() {
+		if len(it.Key()) != 1+seqSize {
+			return nil, closeIter(it, fmt.Errorf("%w: audit key of %d bytes", store.ErrCorrupt, len(it.Key())))
+		}
+		seq := binary.BigEndian.Uint64(it.Key()[1:])
 		e, err := decodeAudit(it.Value())
 		if err != nil {
-			return nil, closeIter(it, err)
+			return nil, closeIter(it, fmt.Errorf("audit entry %d: %w", seq, err))
 		}
-		if e.Seq = binary.BigEndian.Uint64(it.Key()[1:]); e.Seq <= after {
+		if e.Seq = seq; e.Seq <= after {
 			return nil, closeIter(it, fmt.Errorf("%w: audit entries out of order", store.ErrCorrupt))
 		}
 		out = append(out, e)
