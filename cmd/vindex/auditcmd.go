@@ -81,50 +81,47 @@ type auditFlags struct {
 
 // openAuditStore parses the settings and opens the store for reading the
 // audit log, and the log's verifier.
-func openAuditStore(name string, args []string, af *auditFlags) (backend, note.Verifier, string, []string, error) {
-	c, fs, err := loadConfig("audit "+name, auditUsage, args, func(fs *flag.FlagSet) {
+func openAuditStore(name string, args []string, af *auditFlags) (backend, note.Verifier, string, error) {
+	c, _, err := loadConfig("audit "+name, auditUsage, args, func(fs *flag.FlagSet) {
 		fs.StringVar(&af.key, "key", "", "the log's public key `file`; default: --audit-key with .pub for .key")
 		fs.Var(&af.checkpoints, "checkpoint", "verify: a checkpoint `file` kept elsewhere (repeatable)")
 		fs.Var(&af.witnesses, "witness", "verify: a witness's public key `file` every --checkpoint must be signed by (repeatable)")
 	})
 	if err != nil {
-		return nil, nil, "", nil, err
+		return nil, nil, "", err
 	}
 	if err := checkDataDir(c.Data); err != nil {
-		return nil, nil, "", nil, err
+		return nil, nil, "", err
 	}
 	if af.key == "" {
 		af.key = auditKeyOf(c).pub
 	}
 	vkey, err := readVerifierKey(af.key)
 	if err != nil {
-		return nil, nil, "", nil, err
+		return nil, nil, "", err
 	}
 	v, err := audit.NewVerifier(vkey)
 	if err != nil {
-		return nil, nil, "", nil, fmt.Errorf("%s: %w", af.key, err)
+		return nil, nil, "", fmt.Errorf("%s: %w", af.key, err)
 	}
 	if !exists(c.storeDir()) {
-		return nil, nil, "", nil, fmt.Errorf("no store in %s", c.Data)
+		return nil, nil, "", fmt.Errorf("no store in %s", c.Data)
 	}
 	st, err := openStore(c, toolUse)
 	if err != nil {
-		return nil, nil, "", nil, fmt.Errorf("the store is not available (is a server running? run this on a stopped server or a copy): %w", err)
+		return nil, nil, "", fmt.Errorf("the store is not available (is a server running? run this on a stopped server or a copy): %w", err)
 	}
-	return st, v, v.Name(), fs.Args(), nil
+	return st, v, v.Name(), nil
 }
 
 // auditVerify runs vindex audit verify.
 func auditVerify(args []string, stdout, stderr io.Writer) error {
 	var af auditFlags
-	st, v, origin, rest, err := openAuditStore("verify", args, &af)
+	st, v, origin, err := openAuditStore("verify", args, &af)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	if len(rest) > 0 {
-		return flagError{cmd: "audit verify", err: fmt.Errorf("unexpected argument %q", rest[0])}
-	}
 	var extra [][]byte
 	for _, f := range af.checkpoints {
 		b, err := os.ReadFile(f)
@@ -189,21 +186,18 @@ func verifyFailure(err error, af auditFlags) error {
 // auditProve runs vindex audit prove SEQ.
 func auditProve(args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 || strings.HasPrefix(args[0], "-") && !isHelp(args[0]) {
-		return flagError{cmd: "audit prove", err: errors.New("which entry? vindex audit prove SEQ")}
+		return flagError{cmd: "audit prove", err: errors.New("which entry? vindex audit prove SEQ [flags]")}
 	}
 	var af auditFlags
 	seqArg, rest := args[0], args[1:]
 	if isHelp(seqArg) {
 		rest = args
 	}
-	st, v, origin, more, err := openAuditStore("prove", rest, &af)
+	st, v, origin, err := openAuditStore("prove", rest, &af)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	if len(more) > 0 {
-		return flagError{cmd: "audit prove", err: fmt.Errorf("unexpected argument %q", more[0])}
-	}
 	seq, err := strconv.ParseUint(seqArg, 10, 64)
 	if err != nil || seq == 0 {
 		return flagError{cmd: "audit prove", err: fmt.Errorf("%q is not an entry number (1, 2, …)", seqArg)}
