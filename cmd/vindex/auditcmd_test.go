@@ -236,7 +236,9 @@ func TestAuditVerifyNamesTheTamper(t *testing.T) {
 	}
 }
 
-func auditKeyBytes(seq uint64) []byte { return append([]byte{'a'}, byte(seq>>56), byte(seq>>48), byte(seq>>40), byte(seq>>32), byte(seq>>24), byte(seq>>16), byte(seq>>8), byte(seq)) }
+func auditKeyBytes(seq uint64) []byte {
+	return append([]byte{'a'}, byte(seq>>56), byte(seq>>48), byte(seq>>40), byte(seq>>32), byte(seq>>24), byte(seq>>16), byte(seq>>8), byte(seq))
+}
 
 func dbGet(t *testing.T, db *pebble.DB, key []byte) []byte {
 	t.Helper()
