@@ -96,12 +96,12 @@ type auditor struct {
 // openAuditor opens the audit log of st, signing with signer, and seals
 // what is not sealed yet (entries of a run that stopped before its last
 // seal), so that the API serves a checkpoint from the start.
-func openAuditor(ctx context.Context, c config, cov *rules.Covenant, st backend, signer *audit.Signer, logger *slog.Logger) (*auditor, error) {
+func openAuditor(ctx context.Context, c config, cov *rules.Covenant, st backend, signer *audit.Signer, metrics *auditMetrics, logger *slog.Logger) (*auditor, error) {
 	l, err := audit.Open(ctx, st, signer)
 	if err != nil {
 		return nil, fmt.Errorf("audit log: %w", err)
 	}
-	a := &auditor{log: l, file: c.AuditFile, retention: cov.Limits.AuditRetentionYears, logger: logger, metrics: newAuditMetrics()}
+	a := &auditor{log: l, file: c.AuditFile, retention: cov.Limits.AuditRetentionYears, logger: logger, metrics: metrics}
 	if err := a.seal(ctx); err != nil {
 		return nil, err
 	}

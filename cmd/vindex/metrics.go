@@ -29,6 +29,8 @@ type serveMetrics struct {
 	// polls is told each GET /v1/events (httpapi.Config.Polled) and must
 	// run beside the server (Run).
 	polls *notify.PollBacklog
+	// audit shows the audit log's checkpoints advancing (the auditor's).
+	audit *auditMetrics
 }
 
 // newRegistry puts every layer's metrics on one registry: the store's
@@ -46,8 +48,9 @@ func newRegistry(storeMetrics, kekMetrics prometheus.Collector, ps *pseudonym.Ps
 		matcher:  matcher.NewMetrics(),
 		delivery: notify.NewMetrics(),
 		polls:    notify.NewPollBacklog(outbox, insts, poll),
+		audit:    newAuditMetrics(),
 	}
-	m.registry.MustRegister(storeMetrics, kekMetrics, m.matcher, m.delivery, m.polls, m.http,
+	m.registry.MustRegister(storeMetrics, kekMetrics, m.matcher, m.delivery, m.polls, m.http, m.audit,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	m.registry.MustRegister(keysetMetrics(ps)...)
 	return m

@@ -101,15 +101,14 @@ func run(ctx context.Context, c config, stdout io.Writer, logger *slog.Logger) e
 		return err
 	}
 	defer closeStore()
-	auditLog, err := startAudit(c, cov, st, opened, signer, logger)
-	if err != nil {
-		return err
-	}
 	metrics, m, worker, err := assemble(c, cov, st, k, opened, logger)
 	if err != nil {
 		return err
 	}
-	metrics.registry.MustRegister(auditLog.metrics)
+	auditLog, err := startAudit(c, cov, st, opened, signer, metrics.audit, logger)
+	if err != nil {
+		return err
+	}
 	tokens, tlsConf, err := serveAuth(c, cov, logger)
 	if err != nil {
 		return err
@@ -197,7 +196,7 @@ func unwrapServeKeys(c config, logger *slog.Logger) (*kek, openedKeys, *audit.Si
 
 // startAudit records the key changes since the last start in the audit
 // log and opens the log's tree, sealing what the last run left unsealed.
-func startAudit(c config, cov *rules.Covenant, st backend, opened openedKeys, signer *audit.Signer, logger *slog.Logger) (*auditor, error) {
+func startAudit(c config, cov *rules.Covenant, st backend, opened openedKeys, signer *audit.Signer, metrics *auditMetrics, logger *slog.Logger) (*auditor, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	n, err := recordKeyChanges(ctx, c, st, opened)
@@ -207,7 +206,7 @@ func startAudit(c config, cov *rules.Covenant, st backend, opened openedKeys, si
 	if n > 0 {
 		logger.Info("key changes recorded in the audit log", slog.Int("entries", n))
 	}
-	return openAuditor(ctx, c, cov, st, signer, logger)
+	return openAuditor(ctx, c, cov, st, signer, metrics, logger)
 }
 
 // openServeStore opens the store; the function it returns closes it, and
