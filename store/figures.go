@@ -23,7 +23,7 @@ import (
 
 // NoSignalCode is the signal-code coordinate of a cell that is not about a
 // signal (an involvement registration has no code).
-const NoSignalCode = "-"
+const NoSignalCode = figures.NoSignalCode
 
 // MaxFigureField is the longest coordinate of a counter's cell, in bytes.
 const MaxFigureField = 64
