@@ -1,10 +1,14 @@
 package matcher
 
 import (
+	"context"
+	"errors"
+	"log/slog"
 	"slices"
 	"time"
 
 	"github.com/vindex-nl/vindex/figures"
+	"github.com/vindex-nl/vindex/rules"
 	"github.com/vindex-nl/vindex/store"
 )
 
@@ -90,4 +94,125 @@ func (y *youth) matchedSince() time.Time {
 		}
 	}
 	return y.now
+}
+
+// FiguresQuery asks for a municipality's management figures of one closed
+// calendar year.
+type FiguresQuery struct {
+	// Year is the calendar year; it must have closed (figures.Releases).
+	Year int
+	// Municipality is the CBS code of the municipality; "" means the
+	// caller's own, when it serves one.
+	Municipality string
+	// Measure is what is counted.
+	Measure figures.Measure
+	// By lists at most two dimensions to break down by (rows, then
+	// columns); never the municipality, which is fixed.
+	By []figures.Dim
+}
+
+// Figures is the answer to a FiguresQuery: the municipality's cells of the
+// year's release, suppressed as the release suppresses them.
+type Figures struct {
+	Year         int
+	Municipality string
+	Result       *figures.Result
+	// Median is the median number of days from match to coordinator
+	// over the municipality's year, or suppressed (figures.Median).
+	Median figures.Median
+}
+
+// Errors of Matcher.Figures.
+var (
+	// ErrFiguresUnavailable: the store keeps no figures (it implements
+	// no store.FigureReader).
+	ErrFiguresUnavailable = errors.New("matcher: the store keeps no management figures")
+	// ErrFiguresNotPublished: the year has not closed, so its figures are
+	// not published yet (figures.ErrNotClosed).
+	ErrFiguresNotPublished = figures.ErrNotClosed
+	// ErrFiguresQuery: an unknown measure, a breakdown the release does
+	// not publish, or no municipality where the caller serves several.
+	ErrFiguresQuery = errors.New("matcher: the figures cannot be broken down so")
+)
+
+// Figures answers a municipality's query of its own municipality's
+// management figures, from the release of a closed calendar year (see
+// figures.Releases: built once, on the first query of the year, and kept).
+// Only a municipality may ask (ErrForbidden for any other institution),
+// and only about a municipality it serves (ErrForbidden for another): it
+// sees its own cells, never another municipality's, and every figure under
+// the threshold is suppressed, with the cells that would give it away.
+// Errors about the query are *FieldError values wrapping ErrFiguresQuery.
+func (m *Matcher) Figures(ctx context.Context, actor Actor, q FiguresQuery) (Figures, error) {
+	inst, err := m.institution(actor)
+	if err != nil {
+		return Figures{}, err
+	}
+	if inst.Type != rules.TypeMunicipality {
+		return Figures{}, ErrForbidden
+	}
+	muni, err := m.ownMunicipality(inst, q.Municipality)
+	if err != nil {
+		return Figures{}, err
+	}
+	if !slices.Contains(figures.Measures(), q.Measure) {
+		return Figures{}, fieldErr("measure", ErrFiguresQuery)
+	}
+	if slices.Contains(q.By, figures.Municipality) {
+		return Figures{}, fieldErr("by", ErrFiguresQuery)
+	}
+	if m.releases == nil {
+		return Figures{}, ErrFiguresUnavailable
+	}
+	rel, err := m.releases.Year(ctx, q.Year)
+	if err != nil {
+		return Figures{}, err
+	}
+	slice := map[figures.Dim]string{figures.Municipality: muni}
+	res, err := rel.Query(figures.Query{Measure: q.Measure, Slice: slice, By: q.By})
+	if errors.Is(err, figures.ErrInvalid) || errors.Is(err, figures.ErrNotPublished) {
+		return Figures{}, fieldErr("by", ErrFiguresQuery)
+	}
+	if err != nil {
+		return Figures{}, err
+	}
+	med, err := rel.Median(slice)
+	if err != nil {
+		return Figures{}, err
+	}
+	m.log.LogAttrs(ctx, slog.LevelInfo, "figures", slog.String("institution", actor.Institution),
+		slog.Int("year", q.Year), slog.String("measure", string(q.Measure)))
+	return Figures{Year: q.Year, Municipality: muni, Result: res, Median: med}, nil
+}
+
+// ownMunicipality is the municipality a query of inst is about: want, if
+// inst serves it (ErrForbidden if not), or the one inst serves.
+func (m *Matcher) ownMunicipality(inst rules.Institution, want string) (string, error) {
+	served := inst.Municipalities
+	if len(served) == 0 {
+		served = m.cov.Municipalities
+	}
+	switch {
+	case want == "" && len(served) == 1:
+		return served[0], nil
+	case want == "":
+		return "", fieldErr("municipality", ErrFiguresQuery)
+	case len(served) > 0 && !slices.Contains(served, want):
+		return "", ErrForbidden
+	}
+	return want, nil
+}
+
+// newReleases gives the releases of the store's figures, or nil if the
+// store keeps none.
+func newReleases(st store.Store, cov *rules.Covenant, clock func() time.Time, loc *time.Location) *figures.Releases {
+	fr, ok := st.(store.FigureReader)
+	if !ok {
+		return nil
+	}
+	rs, err := figures.NewReleases(figures.ReleasesConfig{Load: store.LoadFigures(fr), Covenant: cov, Clock: clock, Location: loc})
+	if err != nil {
+		panic("matcher: figures releases: " + err.Error()) // the configuration above is valid
+	}
+	return rs
 }

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vindex-nl/vindex/figures"
 	"github.com/vindex-nl/vindex/identity"
 	"github.com/vindex-nl/vindex/matcher"
 )
@@ -185,4 +186,65 @@ func TestFiguresMonthInAmsterdam(t *testing.T) {
 	wantMoved(t, "report at 00:30 in Amsterdam on 1 April", nil, counters(t, e), map[string]int64{
 		"registrations 2026-04 GM0014 wij-team involvement -": 1,
 	})
+}
+
+func TestFiguresOfAMunicipality(t *testing.T) {
+	e := newEnv(t)
+	e.clock.Set(time.Date(2025, 5, 12, 10, 0, 0, 0, time.UTC))
+	for n := range 12 {
+		e.register(t, wij, e.involvement(t, 100+n))
+	}
+	for n := range 15 {
+		r := e.involvement(t, 200+n)
+		r.Municipality = "GM1966"
+		e.register(t, ggd, r)
+	}
+	e.clock.Set(start)
+	q := matcher.FiguresQuery{Year: 2025, Measure: figures.Registrations, By: []figures.Dim{figures.Month}}
+	ask := func(inst string, q matcher.FiguresQuery) (matcher.Figures, error) {
+		return e.m.Figures(ctx, matcher.Actor{Institution: inst}, q)
+	}
+	for _, inst := range []string{school, wij} {
+		if _, err := ask(inst, q); !errors.Is(err, matcher.ErrForbidden) {
+			t.Fatalf("figures for %s: %v, want ErrForbidden", inst, err)
+		}
+	}
+	other := q
+	other.Municipality = "GM0014"
+	if _, err := ask(gemeenteElders, other); !errors.Is(err, matcher.ErrForbidden) {
+		t.Fatalf("another municipality's figures: %v, want ErrForbidden", err)
+	}
+	for name, want := range map[string]int{gemeente: 12, gemeenteElders: 15} {
+		f, err := ask(name, q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res := f.Result
+		if res.Total.Suppressed || res.Total.Count != want || res.Slice[figures.Municipality] != f.Municipality {
+			t.Fatalf("%s: total %+v in %s, want %d", name, res.Total, f.Municipality, want)
+		}
+		for i, month := range res.Rows {
+			if v := res.RowTotals[i]; month == "2025-05" && v.Count != want || month != "2025-05" && (v.Count != 0 || v.Suppressed) {
+				t.Fatalf("%s: %s = %+v", name, month, v)
+			}
+		}
+	}
+	bad := []matcher.FiguresQuery{
+		{Year: 2025, Measure: "youths"},
+		{Year: 2025, Measure: figures.Matches, By: []figures.Dim{figures.Municipality}},
+		{Year: 2025, Measure: figures.Matches, By: []figures.Dim{figures.Month, figures.Kind, figures.Signal}},
+	}
+	for _, b := range bad {
+		var fe *matcher.FieldError
+		if _, err := ask(gemeente, b); !errors.As(err, &fe) || !errors.Is(err, matcher.ErrFiguresQuery) {
+			t.Fatalf("query %+v: %v, want a field error", b, err)
+		}
+	}
+	if _, err := ask(gemeente, matcher.FiguresQuery{Year: 2026, Measure: figures.Registrations}); !errors.Is(err, matcher.ErrFiguresNotPublished) {
+		t.Fatalf("figures of the current year: %v, want ErrFiguresNotPublished", err)
+	}
+	f, err := ask(gemeente, matcher.FiguresQuery{Year: 2025, Measure: figures.CoordinatorAssignments})
+	if err != nil || !f.Median.Suppressed {
+		t.Fatalf("median of no assignments: %+v %v, want suppressed", f.Median, err)
+	}
 }

@@ -123,3 +123,15 @@ func CheckFigureCell(m figures.Measure, at figures.Coords) error {
 	}
 	return nil
 }
+
+// LoadFigures gives a function that reads fr's counters of the months from
+// through to as figures.Counts: the Load of a figures.ReleasesConfig.
+func LoadFigures(fr FigureReader) func(ctx context.Context, from, to string) (*figures.Counts, error) {
+	return func(ctx context.Context, from, to string) (*figures.Counts, error) {
+		fc, err := fr.Figures(ctx, from, to)
+		if err != nil {
+			return nil, err
+		}
+		return fc.Cube()
+	}
+}
