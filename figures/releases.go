@@ -159,6 +159,16 @@ func (rs *Releases) Build(ctx context.Context, year int) (*Release, error) {
 	return NewRelease(counts, Config{Threshold: rs.c.Threshold, Domains: Domains(rs.c.Covenant, months, counts)})
 }
 
+// ParseDim parses a dimension's name as Dim.String gives it ("month").
+func ParseDim(s string) (Dim, error) {
+	for d := range NumDims {
+		if d.String() == s {
+			return d, nil
+		}
+	}
+	return 0, fmt.Errorf("%w: dimension %q", ErrInvalid, s)
+}
+
 // Months lists the months of year, "2026-01" to "2026-12".
 func Months(year int) []string {
 	out := make([]string, 12)
