@@ -8,8 +8,6 @@ import (
 	"strconv"
 	"sync"
 	"time"
-
-	"github.com/vindex-nl/vindex/rules"
 )
 
 // ErrNotClosed reports a period whose figures are not published (yet): a
@@ -34,10 +32,10 @@ type ReleasesConfig struct {
 	// Load reads the counts of the months from through to ("2026-01",
 	// "2026-12").
 	Load func(ctx context.Context, from, to string) (*Counts, error)
-	// Covenant declares the domains: its municipalities, the types of its
-	// institutions and its signal codes (see Domains). If nil, every
-	// dimension takes the values in the counts.
-	Covenant *rules.Covenant
+	// Declared are the covenant's values of the dimensions (see Domains).
+	// If nil, every dimension but the month takes the values in the
+	// counts.
+	Declared *Declared
 	// Threshold is the release's (see Config). Zero means 10.
 	Threshold int
 	// Clock gives the time, to tell which years have closed. If nil,
@@ -156,7 +154,7 @@ func (rs *Releases) Build(ctx context.Context, year int) (*Release, error) {
 	if err != nil {
 		return nil, fmt.Errorf("figures: loading %d: %w", year, err)
 	}
-	return NewRelease(counts, Config{Threshold: rs.c.Threshold, Domains: Domains(rs.c.Covenant, months, counts)})
+	return NewRelease(counts, Config{Threshold: rs.c.Threshold, Domains: Domains(rs.c.Declared, months, counts)})
 }
 
 // ParseDim parses a dimension's name as Dim.String gives it ("month").
@@ -187,30 +185,32 @@ func ParseYear(s string) (int, error) {
 	return y, nil
 }
 
+// Declared are the values a covenant declares for the dimensions.
+type Declared struct {
+	// Municipalities are the covenant's (none: those in the counts).
+	Municipalities []string
+	// InstitutionTypes are the types of the covenant's institutions.
+	InstitutionTypes []string
+	// SignalCodes are the covenant's signal codes (NoSignalCode is added).
+	SignalCodes []string
+}
+
 // Domains declares the values of each dimension of a release of months:
-// the months; the covenant's municipalities, the types of its
-// institutions, both kinds, and its signal codes and NoSignalCode. A value
-// in counts that the covenant does not declare (an institution or a
-// municipality that has left it, or "unknown") is added, so that its
-// counts are kept: such a value is shown to occur. With a nil covenant,
-// only the months are declared.
-func Domains(cov *rules.Covenant, months []string, counts *Counts) map[Dim][]string {
+// the months; the declared municipalities, institution types and signal
+// codes with NoSignalCode; and both kinds. A value in counts that is not
+// declared (an institution type or a municipality that has left the
+// covenant, or "unknown") is added, so that its counts are kept: such a
+// value is shown to occur. With nothing declared, only the months are.
+func Domains(dec *Declared, months []string, counts *Counts) map[Dim][]string {
 	d := map[Dim][]string{Month: slices.Clone(months)}
-	if cov == nil {
+	if dec == nil {
 		return d
 	}
 	d[Kind] = []string{"involvement", "signal"}
-	d[Signal] = []string{NoSignalCode}
-	for _, sc := range cov.SignalCodes {
-		d[Signal] = append(d[Signal], sc.Code)
-	}
-	for _, inst := range cov.Institutions {
-		if !slices.Contains(d[InstitutionType], inst.Type) {
-			d[InstitutionType] = append(d[InstitutionType], inst.Type)
-		}
-	}
-	if len(cov.Municipalities) > 0 {
-		d[Municipality] = slices.Clone(cov.Municipalities)
+	d[Signal] = append([]string{NoSignalCode}, dec.SignalCodes...)
+	d[InstitutionType] = slices.Clone(dec.InstitutionTypes)
+	if len(dec.Municipalities) > 0 {
+		d[Municipality] = slices.Clone(dec.Municipalities)
 	}
 	if counts == nil {
 		return d

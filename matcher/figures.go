@@ -203,14 +203,21 @@ func (m *Matcher) ownMunicipality(inst rules.Institution, want string) (string, 
 	return want, nil
 }
 
-// newReleases gives the releases of the store's figures, or nil if the
-// store keeps none.
-func newReleases(st store.Store, cov *rules.Covenant, clock func() time.Time, loc *time.Location) *figures.Releases {
-	fr, ok := st.(store.FigureReader)
-	if !ok {
-		return nil
+// NewReleases gives the management figures of fr under the covenant, per
+// closed year, with years and months taken in loc (nil: UTC) and now from
+// clock (nil: time.Now): what Matcher.Figures answers from, for a tool
+// that reads the store without a matcher (vindex stats).
+func NewReleases(fr store.FigureReader, cov *rules.Covenant, clock func() time.Time, loc *time.Location) *figures.Releases {
+	dec := &figures.Declared{Municipalities: cov.Municipalities}
+	for _, inst := range cov.Institutions {
+		if !slices.Contains(dec.InstitutionTypes, inst.Type) {
+			dec.InstitutionTypes = append(dec.InstitutionTypes, inst.Type)
+		}
 	}
-	rs, err := figures.NewReleases(figures.ReleasesConfig{Load: store.LoadFigures(fr), Covenant: cov, Clock: clock, Location: loc})
+	for _, sc := range cov.SignalCodes {
+		dec.SignalCodes = append(dec.SignalCodes, sc.Code)
+	}
+	rs, err := figures.NewReleases(figures.ReleasesConfig{Load: store.LoadFigures(fr), Declared: dec, Clock: clock, Location: loc})
 	if err != nil {
 		panic("matcher: figures releases: " + err.Error()) // the configuration above is valid
 	}

@@ -253,7 +253,9 @@ func New(c Config) (*Matcher, error) {
 	if m.log == nil {
 		m.log = slog.New(slog.DiscardHandler)
 	}
-	m.releases = newReleases(c.Store, c.Covenant, m.clock, m.loc)
+	if fr, ok := c.Store.(store.FigureReader); ok {
+		m.releases = NewReleases(fr, c.Covenant, m.clock, m.loc)
+	}
 	m.obs = c.Observer
 	if m.obs == nil {
 		m.obs = nopObserver{}

@@ -16,7 +16,7 @@ import (
 
 	"github.com/vindex-nl/vindex/figures"
 	"github.com/vindex-nl/vindex/identity"
-	"github.com/vindex-nl/vindex/store"
+	"github.com/vindex-nl/vindex/matcher"
 )
 
 const statsUsage = `Usage: vindex stats --year YEAR [--measure M] [--by DIMS] [--municipality CODE]
@@ -94,14 +94,7 @@ func statsCmd(args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("the store is not available (is a server running?): %w", err)
 	}
 	defer st.Close()
-	fr, ok := st.(store.FigureReader)
-	if !ok {
-		return errors.New("stats: the store keeps no figures")
-	}
-	rs, err := figures.NewReleases(figures.ReleasesConfig{Load: store.LoadFigures(fr), Covenant: cov, Location: identity.DefaultLocation()})
-	if err != nil {
-		return err
-	}
+	rs := matcher.NewReleases(st, cov, nil, identity.DefaultLocation())
 	rel, err := rs.Year(context.Background(), year)
 	if errors.Is(err, figures.ErrNotClosed) {
 		return fmt.Errorf("stats: the figures of %d are published once the year has closed (the last closed year is %d)", year, rs.LastClosed())
