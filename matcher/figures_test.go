@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -11,6 +12,7 @@ import (
 	"github.com/vindex-nl/vindex/figures"
 	"github.com/vindex-nl/vindex/identity"
 	"github.com/vindex-nl/vindex/matcher"
+	"github.com/vindex-nl/vindex/store"
 )
 
 // counters reads every counter of 2026 as "measure month municipality type
@@ -247,4 +249,68 @@ func TestFiguresOfAMunicipality(t *testing.T) {
 	if err != nil || !f.Median.Suppressed {
 		t.Fatalf("median of no assignments: %+v %v, want suppressed", f.Median, err)
 	}
+}
+
+// TestFiguresCellsAreCovenantCodes: a counter's cell holds covenant codes
+// and a month, never anything of a youth: after reports of every kind, each
+// coordinate of every counter is one the covenant declares.
+func TestFiguresCellsAreCovenantCodes(t *testing.T) {
+	e := newEnv(t)
+	for n := range 3 {
+		e.register(t, school, e.signal(t, 300+n))
+		e.register(t, wij, e.involvement(t, 300+n))
+		e.register(t, police, e.signal(t, 300+n))
+	}
+	cov := exampleCovenant(t)
+	types := map[string]bool{}
+	for _, inst := range cov.Institutions {
+		types[inst.Type] = true
+	}
+	codes := map[string]bool{store.NoSignalCode: true}
+	for _, sc := range cov.SignalCodes {
+		codes[sc.Code] = true
+	}
+	fc, err := e.store.Figures(ctx, "2026-01", "2026-12")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cells := []figures.Coords{}
+	for _, c := range fc.Counts {
+		cells = append(cells, c.At)
+	}
+	for _, d := range fc.Durations {
+		cells = append(cells, d.At)
+	}
+	if len(cells) == 0 {
+		t.Fatal("no counters")
+	}
+	for _, at := range cells {
+		if at[figures.Month] != "2026-03" || !slices.Contains(cov.Municipalities, at[figures.Municipality]) ||
+			!types[at[figures.InstitutionType]] || (at[figures.Kind] != "signal" && at[figures.Kind] != "involvement") ||
+			!codes[at[figures.Signal]] {
+			t.Errorf("a counter's cell %v holds a value that is not a covenant code", at)
+		}
+	}
+}
+
+// TestFiguresAssignmentByExpiry: when the coordinator's registration ends
+// by itself, the coordinator ExpireDue assigns is counted, with the days
+// since the match of the institutions left.
+func TestFiguresAssignmentByExpiry(t *testing.T) {
+	e := newEnv(t)
+	e.register(t, school, e.signal(t, 7))
+	w := e.involvement(t, 7)
+	w.EndsOn = start.AddDate(0, 0, 5)
+	if res := e.register(t, wij, w); res.Coordinator.Institution != wij {
+		t.Fatalf("coordinator %+v, want %s", res.Coordinator, wij)
+	}
+	e.register(t, ggd, e.involvement(t, 7))
+	c0 := counters(t, e)
+	e.clock.Add(6 * 24 * time.Hour)
+	if _, err := e.m.ExpireDue(ctx); err != nil {
+		t.Fatal(err)
+	}
+	wantMoved(t, "assignment after an expiry", c0, counters(t, e), map[string]int64{
+		"coordinator_assignments " + ggdInv: 1, "days=6 " + ggdInv: 1,
+	})
 }
