@@ -98,13 +98,14 @@ func (rs *Releases) Closed(year int) bool {
 	return year >= FirstYear && !rs.c.Clock().Before(end)
 }
 
-// LastClosed gives the latest year that has closed.
+// LastClosed gives the latest year that has closed; FirstYear−1 if none
+// has.
 func (rs *Releases) LastClosed() int {
 	y := rs.c.Clock().In(rs.c.Location).Year()
-	for !rs.Closed(y) {
+	for y >= FirstYear && !rs.Closed(y) {
 		y--
 	}
-	return y
+	return max(y, FirstYear-1)
 }
 
 // Year gives the release of year, building it if this is the first
