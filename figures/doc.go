@@ -75,6 +75,13 @@
 //   - Knowledge from outside the release (a professional who knows of one registration) is not
 //     modelled; it is what the threshold of 10 is for.
 //
+// # Publishing: one release per closed year
+//
+// [Releases] keeps to these limits for a service: it publishes one release per calendar year,
+// built once the year has closed (its counts final), on the first request for it, and every
+// query of the year reads that release; a year that has not closed has none. Months are rows
+// of a year's tables, never releases of their own.
+//
 // # Median time from match to coordinator
 //
 // A median is not a sum, so it cannot be recovered by differencing, but the median of a small

@@ -40,6 +40,8 @@
 // access). Recording whether the parents or the youth were informed (PATCH
 // /v1/registrations/{id}) and the informing letter (GET
 // /v1/registrations/{id}/letter) are the registration's own institution's.
+// Management figures (GET /v1/stats) are a municipality's, of its own
+// municipality only.
 // The matcher enforces these
 // rules; the handler only maps its errors to statuses.
 //
@@ -210,6 +212,7 @@ func (h *Handler) routes() []route {
 		{"POST", "/v1/objections", h.api(rules.RateChanges, h.object)},
 		{"POST", "/v1/subject-access", h.api(rules.RateLookups, h.subjectAccess)},
 		{"GET", "/v1/events", h.api(rules.RateEvents, h.events)},
+		{"GET", "/v1/stats", h.api(rules.RateLookups, h.stats)},
 		{"GET", "/healthz", func(w http.ResponseWriter, r *http.Request) {
 			writeJSON(w, http.StatusOK, Health{Status: "ok"})
 		}},

@@ -33,6 +33,7 @@ func TestEveryOperationIsChecked(t *testing.T) {
 	for _, format := range []string{"json", "text", "html"} {
 		e.do(byToken(municipality), "POST", "/v1/subject-access", httpapi.SubjectAccessRequest{BSN: bsn(t, 2), BirthDate: "2014-05-17", Format: format})
 	}
+	e.do(byToken(municipality), "GET", "/v1/stats?year=2025&by=month,kind", nil)
 	e.do(byToken(municipality), "POST", "/v1/deaths", httpapi.BSNRequest{BSN: bsn(t, 2)})
 	e.do(byToken(municipality), "POST", "/v1/objections", httpapi.ObjectionRequest{BSN: bsn(t, 1), BirthDate: "2014-05-17", Scope: httpapi.ScopeAll})
 	if r := e.do(anonymous, "GET", "/v1/audit/checkpoint", nil); r.status != http.StatusServiceUnavailable {

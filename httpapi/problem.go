@@ -58,6 +58,7 @@ const (
 	CodeInformMismatch        = "inform_mismatch"
 	CodeInformRecordRequired  = "inform_record_required"
 	CodeInvalidParameter      = "invalid_parameter"
+	CodeFiguresNotPublished   = "figures_not_published"
 	CodeMalformedJSON         = "malformed_json"
 	CodeInvalidJSON           = "invalid_json"
 	CodeUnknownField          = "unknown_field"
@@ -138,6 +139,7 @@ var fieldCodes = []struct {
 	{matcher.ErrInformDate, http.StatusBadRequest, CodeInvalidDate},
 	{matcher.ErrInformMismatch, http.StatusUnprocessableEntity, CodeInformMismatch},
 	{matcher.ErrInformRecordRequired, http.StatusUnprocessableEntity, CodeInformRecordRequired},
+	{matcher.ErrFiguresQuery, http.StatusBadRequest, CodeInvalidParameter},
 }
 
 // toProblem turns any error of a handler into the problem to answer with.
@@ -169,6 +171,10 @@ func toProblem(err error) *problemError {
 		return problem(http.StatusForbidden, CodeForbidden, "", "only the case's coordinator may do this")
 	case errors.Is(err, matcher.ErrForbidden):
 		return problem(http.StatusForbidden, CodeForbidden, "", "your institution may not do this")
+	case errors.Is(err, matcher.ErrFiguresNotPublished):
+		return problem(http.StatusNotFound, CodeFiguresNotPublished, "year", "the figures of a year are published once it has closed (from 2 January of the next year)")
+	case errors.Is(err, matcher.ErrFiguresUnavailable):
+		return problem(http.StatusServiceUnavailable, CodeUnavailable, "", "this index keeps no management figures")
 	case errors.Is(err, matcher.ErrUnavailable):
 		return problem(http.StatusServiceUnavailable, CodeStorageUnavailable, "", "the index cannot store anything now (disk space low or a disk failure); nothing of this request was stored; retry later with the same idempotency key")
 	case errors.Is(err, matcher.ErrClosed), errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):

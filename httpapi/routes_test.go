@@ -33,6 +33,7 @@ func TestRouteTableAllow(t *testing.T) {
 		{"GET", "/v1/objections", "POST"},
 		{"GET", "/v1/subject-access", "POST"},
 		{"POST", "/v1/events", "GET, HEAD"},
+		{"DELETE", "/v1/stats", "GET, HEAD"},
 		{"POST", "/healthz", "GET, HEAD"},
 		{"DELETE", "/readyz", "GET, HEAD"},
 		{"POST", "/openapi.yaml", "GET, HEAD"},

@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"slices"
 
+	"github.com/vindex-nl/vindex/figures"
 	"github.com/vindex-nl/vindex/store"
 )
 
@@ -34,6 +35,7 @@ func (m *Matcher) CloseCase(ctx context.Context, actor Actor, who Youth) (err er
 		if y.kase.Coordinator != actor.Institution {
 			return ErrNotCoordinator
 		}
+		y.count(figures.Closures, *y.liveOf(actor.Institution))
 		for _, r := range slices.Clone(y.live) {
 			y.end(r, store.EndedByClose)
 		}

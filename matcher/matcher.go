@@ -5,7 +5,8 @@
 // A [Matcher] has a few verbs: [Matcher.Register], [Matcher.End],
 // [Matcher.Lookup], [Matcher.CloseCase], [Matcher.Remove], [Matcher.Object],
 // [Matcher.RecordDeath], [Matcher.SubjectAccess], [Matcher.RecordInformed],
-// [Matcher.Letter], [Matcher.Events] and [Matcher.ExpireDue]. Each acts
+// [Matcher.Letter], [Matcher.Events], [Matcher.ExpireDue] and
+// [Matcher.Figures] (management figures, counted in the same writes). Each acts
 // for an [Actor], the authenticated institution, and each change to a youth
 // is one atomic, durable write of the store: the registration, the match,
 // the coordinator and the outbox events it causes are committed together or
@@ -114,6 +115,7 @@ import (
 	"time"
 
 	"github.com/vindex-nl/vindex/crypto/clientref"
+	"github.com/vindex-nl/vindex/figures"
 	"github.com/vindex-nl/vindex/identity"
 	"github.com/vindex-nl/vindex/rules"
 	"github.com/vindex-nl/vindex/store"
@@ -206,6 +208,9 @@ type Matcher struct {
 
 	refreshWindow time.Duration
 	eventsPerHour int
+	// releases publishes the management figures (nil: the store keeps
+	// none).
+	releases *figures.Releases
 }
 
 type limits struct {
@@ -247,6 +252,9 @@ func New(c Config) (*Matcher, error) {
 	}
 	if m.log == nil {
 		m.log = slog.New(slog.DiscardHandler)
+	}
+	if fr, ok := c.Store.(store.FigureReader); ok {
+		m.releases = NewReleases(fr, c.Covenant, m.clock, m.loc)
 	}
 	m.obs = c.Observer
 	if m.obs == nil {

@@ -7,6 +7,7 @@ import (
 	"slices"
 
 	"github.com/vindex-nl/vindex/crypto/pseudonym"
+	"github.com/vindex-nl/vindex/figures"
 	"github.com/vindex-nl/vindex/identity"
 	"github.com/vindex-nl/vindex/rules"
 	"github.com/vindex-nl/vindex/store"
@@ -147,6 +148,7 @@ func (m *Matcher) object(ctx context.Context, actor Actor, inst rules.Institutio
 			return errNoWrite
 		}
 		for _, r := range gone {
+			y.count(figures.RemovalsObjection, r)
 			y.tellRemoved(actor.Institution, r, RemoveObjection)
 		}
 		if scope.all {

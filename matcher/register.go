@@ -292,6 +292,9 @@ func (m *Matcher) register(ctx context.Context, actor Actor, r Registration, a *
 		default:
 			y.emit(store.Event{Type: store.EventNoMatch, Recipient: actor.Institution, Registration: reg.ID, Urgent: reg.Urgent})
 		}
+		if !res.Refreshed {
+			y.countReport(reg)
+		}
 		y.finish()
 
 		res.ID = reg.ID

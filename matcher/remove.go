@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"slices"
 
+	"github.com/vindex-nl/vindex/figures"
 	"github.com/vindex-nl/vindex/rules"
 	"github.com/vindex-nl/vindex/store"
 )
@@ -81,12 +82,21 @@ func (m *Matcher) Remove(ctx context.Context, actor Actor, id ID, reason RemoveR
 			}
 		}
 		removed := *reg
+		y.count(reason.measure(), removed)
 		y.remove(removed)
 		y.tellRemoved(actor.Institution, removed, reason)
 		return nil
 	}))
 	m.log.LogAttrs(ctx, slog.LevelInfo, "remove", slog.String("institution", actor.Institution), slog.String("reason", reason.String()), slog.String("outcome", outcome(err)))
 	return err
+}
+
+// measure is the figures measure that counts a removal for r.
+func (r RemoveReason) measure() figures.Measure {
+	if r == RemoveObjection {
+		return figures.RemovalsObjection
+	}
+	return figures.RemovalsWrong
 }
 
 // tellRemoved tells whoever should know that r, which this update removed

@@ -325,6 +325,9 @@ func (y *youth) decide() rules.Decision {
 func (y *youth) finish() {
 	y.finished = true
 	y.redecide(y.now)
+	if y.reassigned() {
+		y.countAssignment()
+	}
 	y.announceCoordinator()
 	y.boundEvents()
 	y.remindInform()

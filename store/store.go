@@ -67,7 +67,9 @@
 //   - [KeyUse]: what depends on each key, so that vindex keys retire
 //     retires a key only when nothing live depends on it (a key rotation
 //     loses no match), and vindex keys status and /metrics show it;
-//   - [Checker]: whether the store can still commit, for /readyz.
+//   - [Checker]: whether the store can still commit, for /readyz;
+//   - [FigureReader]: the management figures' counters, for vindex stats
+//     and GET /v1/stats.
 //
 // vindex serve, import, outbox and keys need all three; storetest checks
 // each one a backend implements.
@@ -212,6 +214,9 @@ type Tx interface {
 	// the entry about the change the update makes. Its Seq is assigned at
 	// commit. An entry that fails AuditEntry.Check fails the update.
 	Audit(e AuditEntry)
+	// FigureCounter adds to the management figures' counters in this
+	// same atomic commit (see FigureCounter).
+	FigureCounter
 }
 
 // IDSize is the size of a registration identifier in bytes.

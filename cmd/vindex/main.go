@@ -8,6 +8,7 @@
 //	vindex bench [flags]                        load generator and report
 //	vindex outbox status|retry                  delivery of events
 //	vindex subject-access [flags] < YOUTH       a youth's registrations and the access letter
+//	vindex stats --year YEAR [flags]            the region's management figures
 //	vindex covenant check FILE                  validate a covenant
 //	vindex covenant test FILE SCENARIOS...      run covenant scenario files
 //	vindex version                              print the version
@@ -41,6 +42,7 @@ Usage:
                                                   that answers a request for access
   vindex audit verify|prove SEQ [flags]           check the audit log against its
                                                   signed checkpoints; prove one entry
+  vindex stats --year YEAR [flags]                the region's management figures
   vindex covenant check FILE                      validate a covenant
   vindex covenant test FILE SCENARIOS...          run covenant scenario files
   vindex version                                  print the version
@@ -130,6 +132,8 @@ func vindex(args []string, stdout, stderr io.Writer) error {
 		return subjectAccessCmd(args[1:], os.Stdin, stdout, stderr)
 	case "audit":
 		return auditCmd(args[1:], stdout, stderr)
+	case "stats":
+		return statsCmd(args[1:], stdout, stderr)
 	case "version", "--version":
 		return versionCmd(args[1:], stdout, stderr)
 	case "help", "-h", "--help", "-help":

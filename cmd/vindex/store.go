@@ -28,6 +28,7 @@ type backend interface {
 	store.KeyUse
 	store.Checker
 	store.Compacter
+	store.FigureReader
 	// Collector supplies the backend's own metrics.
 	Collector() prometheus.Collector
 }

@@ -43,6 +43,7 @@ import (
 //	'q' len institution len channel urgent next seq -> (empty) delivery waiting for a retry (urgent 0 first; next: NextTry in ns)
 //	'z' len institution len channel seq -> delivery state of a dead event
 //	'a' seq                             -> audit entry (seq: 1, 2, 3, … in commit order)
+//	'f' month 'c'|'d' …                 -> management figures' counter (see figures.go)
 //
 // Stores written before idempotency keys were hashed hold records under
 // 'd' len institution len key (the key in the clear), with their 'k' and

@@ -102,6 +102,9 @@ type Store struct {
 	disk   *diskGuard
 	// deliveryMu serialises the writes of delivery state.
 	deliveryMu sync.Mutex
+	// figuresMu is held from the read of the figures' counters a commit
+	// adds to until its batch is applied (see figures.go).
+	figuresMu sync.Mutex
 }
 
 const lockStripes = 4096
@@ -662,6 +665,8 @@ type tx struct {
 	events []store.Event
 	idem   map[string]*idemEntry // by encoded key
 	audit  []store.AuditEntry
+	// figures are the counts to add, by counter key (see figures.go).
+	figures map[string]uint64
 }
 
 type idemEntry struct {
@@ -973,7 +978,7 @@ func (t *tx) DeleteIdempotencyOf(id store.ID) {
 
 // commit writes what t staged in one synced batch.
 func (s *Store) commit(t *tx) (wait func() error, err error) {
-	if len(t.staged) == 0 && !t.caseChanged && len(t.events) == 0 && len(t.idem) == 0 && len(t.audit) == 0 {
+	if len(t.staged) == 0 && !t.caseChanged && len(t.events) == 0 && len(t.idem) == 0 && len(t.audit) == 0 && len(t.figures) == 0 {
 		return nothingToWait, nil
 	}
 	b := s.db.NewBatch()
@@ -996,6 +1001,11 @@ func (s *Store) commit(t *tx) (wait func() error, err error) {
 	if buf, err = s.stageIdempotency(b, t, buf); err != nil {
 		return nil, err
 	}
+	unlock, err := s.stageFigures(b, t)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock() // once the batch is applied
 	// No return from here on leaves a reserved sequence number
 	// uncompleted: that would hold the published mark back for good.
 	s.stageEvents(b, t, buf)

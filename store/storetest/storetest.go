@@ -22,7 +22,9 @@
 // each recipient's LastSeq (store.DeliveryStore); the key-use counts by which a
 // key is retired only when nothing live depends on it, through rotation,
 // migration, ending, removal, purging and re-open (store.KeyUse); and the
-// write check (store.Checker).
+// write check (store.Checker); the management figures' counters, added in
+// the commits that count and never lost under concurrent writers
+// (store.FigureReader).
 package storetest
 
 import (
@@ -88,6 +90,8 @@ func Run(t *testing.T, newLocation func(t *testing.T) Opener) {
 		{"AuditConcurrent", testAuditConcurrent},
 		{"AuditTree", testAuditTree},
 		{"AuditCut", testAuditCut},
+		{"Figures", testFigures},
+		{"FiguresConcurrent", testFiguresConcurrent},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
