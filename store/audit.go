@@ -115,4 +115,14 @@ type AuditLog interface {
 	// order. It never returns an entry while one numbered below it is not
 	// yet durable, so a reader that has seen up to N misses none below N.
 	AuditEntries(ctx context.Context, after uint64, limit int) ([]AuditEntry, error)
+	// AuditEntriesOf returns up to limit entries whose youth reference is
+	// youth (who accessed that youth, and how it ended), numbered above
+	// after, in order, and, like AuditEntries, none while one numbered
+	// below it is not yet durable. limit caps one call: a youth with more
+	// entries is read in pages, each continuing after the last number
+	// read; a limit not positive, or a zero youth, reads nothing. Every
+	// entry kept is covered, those written before a backend kept an index
+	// of them too. The cost of a call grows with the entries it returns,
+	// not with the log.
+	AuditEntriesOf(ctx context.Context, youth pseudonym.Pseudonym, after uint64, limit int) ([]AuditEntry, error)
 }

@@ -25,7 +25,9 @@ import (
 // record each under 'h', read only when asked for, so the live record does
 // not grow with the youth's history. Schema 1 kept ended registrations in
 // the youth record; Open moves them out (see migrateHistory) and the store
-// is schema 2 from then on.
+// is schema 2 from then on. Schema 2 kept no index of the audit log by
+// youth reference; Open writes it (see migrateAuditIndex), and the store
+// is schema 3 from then on.
 //
 //	'm' "schema"                        -> schema version (1 byte)
 //	'y' youth                           -> youth record: the youth's case and live registrations
@@ -43,6 +45,7 @@ import (
 //	'q' len institution len channel urgent next seq -> (empty) delivery waiting for a retry (urgent 0 first; next: NextTry in ns)
 //	'z' len institution len channel seq -> delivery state of a dead event
 //	'a' seq                             -> audit entry (seq: 1, 2, 3, … in commit order)
+//	'v' youth seq                       -> (empty) audit entry seq has youth reference youth
 //
 // Stores written before idempotency keys were hashed hold records under
 // 'd' len institution len key (the key in the clear), with their 'k' and
@@ -71,6 +74,7 @@ const (
 	prefixDelivery    = 'w'
 	prefixDead        = 'z'
 	prefixAudit       = 'a'
+	prefixAuditYouth  = 'v'
 	prefixRetry       = 'q'
 )
 
@@ -78,6 +82,7 @@ const (
 	youthSize    = 4 + pseudonym.Size
 	schemaV1     = 1 // ended registrations inside the youth record
 	schemaV2     = 2 // ended registrations apart, under 'h'
+	schemaV3     = 3 // audit entries indexed by youth reference, under 'v'
 	seqSize      = 8
 	daySize      = 4
 	maxLenPrefix = binary.MaxVarintLen64
@@ -171,6 +176,15 @@ func recipientPrefix(institution string) []byte {
 // auditKey is the key of audit entry seq.
 func auditKey(seq uint64) []byte {
 	return binary.BigEndian.AppendUint64([]byte{prefixAudit}, seq)
+}
+
+// auditYouthKey is the index key of audit entry seq, whose youth reference
+// is p.
+func auditYouthKey(p pseudonym.Pseudonym, seq uint64) []byte {
+	k := make([]byte, 0, 1+youthSize+seqSize)
+	k = append(k, prefixAuditYouth)
+	k = appendYouth(k, p)
+	return binary.BigEndian.AppendUint64(k, seq)
 }
 
 func recipientKey(institution string, seq uint64) []byte {

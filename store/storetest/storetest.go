@@ -86,6 +86,8 @@ func Run(t *testing.T, newLocation func(t *testing.T) Opener) {
 		{"Audit", testAudit},
 		{"AuditAfterReopen", testAuditAfterReopen},
 		{"AuditConcurrent", testAuditConcurrent},
+		{"AuditOfYouth", testAuditOfYouth},
+		{"AuditOfYouthAfterReopen", testAuditOfYouthAfterReopen},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
