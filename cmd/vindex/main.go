@@ -8,6 +8,7 @@
 //	vindex bench [flags]                        load generator and report
 //	vindex outbox status|retry                  delivery of events
 //	vindex subject-access [flags] < YOUTH       a youth's registrations and the access letter
+//	vindex audit extract [flags] < YOUTH        who accessed a youth, from the audit log
 //	vindex covenant check FILE                  validate a covenant
 //	vindex covenant test FILE SCENARIOS...      run covenant scenario files
 //	vindex version                              print the version
@@ -39,6 +40,7 @@ Usage:
   vindex outbox status|retry [INSTITUTION]        delivery of events (mail, webhooks)
   vindex subject-access [flags] < YOUTH           a youth's registrations, and the letter
                                                   that answers a request for access
+  vindex audit extract [flags] < YOUTH            who accessed a youth, from the audit log
   vindex covenant check FILE                      validate a covenant
   vindex covenant test FILE SCENARIOS...          run covenant scenario files
   vindex version                                  print the version
@@ -126,6 +128,8 @@ func vindex(args []string, stdout, stderr io.Writer) error {
 		return covenantCmd(args[1:], stdout, stderr)
 	case "subject-access":
 		return subjectAccessCmd(args[1:], os.Stdin, stdout, stderr)
+	case "audit":
+		return auditCommand(args[1:], os.Stdin, stdout, stderr)
 	case "version", "--version":
 		return versionCmd(args[1:], stdout, stderr)
 	case "help", "-h", "--help", "-help":
