@@ -39,8 +39,11 @@ func newAccesses(a matcher.Access) accessesData {
 	var counts []int
 	for _, x := range a.Accesses {
 		r := accessRow{Date: day(x.On), Institution: x.Institution, What: verbNames[x.Verb.String()], Outcome: outcomeName(x.Outcome)}
-		if x.Name != "" {
+		switch {
+		case x.Name != "":
 			r.Institution = x.Name
+		case x.Institution == "":
+			r.Institution = "de beheerder van de verwijsindex"
 		}
 		if r.What == "" {
 			r.What = x.Verb.String()
@@ -101,6 +104,7 @@ var verbNames = map[string]string{
 	"key-retire":     "sleutelbeheer",
 	"key-rewrap":     "sleutelbeheer",
 	"expire":         "termijn verstreken",
+	"audit-extract":  "raadplegingen opgevraagd",
 }
 
 // outcomeName says in plain Dutch how a call ended.

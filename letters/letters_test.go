@@ -62,6 +62,7 @@ func access(t *testing.T) matcher.Access {
 			{On: day("2026-06-10"), Institution: "politie-noord-nederland", Name: "Politie Noord-Nederland", Verb: store.AuditLookup, Outcome: "not_involved"},
 			{On: day("2026-11-20"), Institution: "gemeente-het-hogeland", Name: "Gemeente Het Hogeland", Verb: store.AuditSubjectAccess, Outcome: "not_involved"},
 			{On: day("2026-11-21"), Institution: "zorg-oud", Verb: store.AuditClose, Outcome: "forbidden"},
+			{On: day("2026-11-25"), Verb: store.AuditExtract, Outcome: "ok"},
 		},
 	}
 }
@@ -146,7 +147,7 @@ func TestSubjectAccessAccessesCutOrNone(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, s := range []string{l.Text, l.HTML} {
-		if !strings.Contains(s, "Dit zijn de eerste 8 raadplegingen") {
+		if !strings.Contains(s, "Dit zijn de eerste 9 raadplegingen") {
 			t.Errorf("a cut list does not say so:\n%s", s)
 		}
 	}

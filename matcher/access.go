@@ -50,7 +50,7 @@ type Access struct {
 	// the order they were made (CreatedAt, then ID).
 	Registrations []AccessEntry
 	// Accesses are the calls the audit log holds that named the youth
-	// (see AuditOf): who looked the youth up, reported, closed, asked for
+	// (see ExtractAudit): who looked the youth up, reported, closed, asked for
 	// access…, when and how it ended, refusals included, in the order they
 	// were answered. This call's own is not among them: its entry is
 	// written once it has answered. At most MaxAccesses; AccessesCut

@@ -31,8 +31,9 @@ const MaxAccesses = 10000
 const auditPage = 1000
 
 // Accessed is one access to a youth as subject access lists it: which
-// institution did what, on which day, and how it ended. Never the
-// credential the institution used.
+// institution did what, on which day, and how it ended; an access by the
+// index's operator (an audit extract) names no institution. Never the
+// credential used.
 type Accessed struct {
 	// At is when the call was answered, and On its day in the matcher's
 	// zone (00:00 UTC).
@@ -46,12 +47,26 @@ type Accessed struct {
 	Outcome string
 }
 
-// AuditOf returns up to limit audit entries of who (every entry whose
+// ExtractAudit returns up to limit audit entries of who (every entry whose
 // youth reference is who's, under any enabled key), in the order they were
-// committed, and whether there are more. It is the operator's read (vindex
-// audit extract): it checks no institution, and records nothing. A limit
-// not positive reads nothing.
-func (m *Matcher) AuditOf(ctx context.Context, who Youth, limit int) ([]store.AuditEntry, bool, error) {
+// committed, and whether there are more: the index's operator's read
+// (vindex audit extract), with actor the operator (no institution). It
+// checks no institution: the operator holds the keys and the store. Like
+// every verb it leaves an entry (audit-extract, naming the youth), durable
+// before it answers, which the next extract and subject access list. A
+// limit not positive reads nothing.
+func (m *Matcher) ExtractAudit(ctx context.Context, actor Actor, who Youth, limit int) (_ []store.AuditEntry, more bool, err error) {
+	a := m.audit(actor, store.AuditExtract, who, ID{})
+	entries, more, err := m.auditOf(ctx, who, limit)
+	if a.done(ctx, &err) {
+		return nil, false, err
+	}
+	return entries, more, nil
+}
+
+// auditOf reads up to limit audit entries of who, in order, and whether
+// there are more.
+func (m *Matcher) auditOf(ctx context.Context, who Youth, limit int) ([]store.AuditEntry, bool, error) {
 	if who.IsZero() {
 		return nil, false, fieldErr("youth", ErrMissingYouth)
 	}
@@ -85,7 +100,7 @@ func (m *Matcher) AuditOf(ctx context.Context, who Youth, limit int) ([]store.Au
 
 // accesses lists who accessed who, for subject access.
 func (m *Matcher) accesses(ctx context.Context, who Youth) ([]Accessed, bool, error) {
-	entries, more, err := m.AuditOf(ctx, who, MaxAccesses)
+	entries, more, err := m.auditOf(ctx, who, MaxAccesses)
 	if err != nil {
 		return nil, false, err
 	}

@@ -104,15 +104,18 @@ func TestWhoAccessedAcrossRotation(t *testing.T) {
 	})
 }
 
-// TestAuditOfBounded: AuditOf returns the first limit entries in order and
-// says there are more; a limit not positive reads nothing.
-func TestAuditOfBounded(t *testing.T) {
+// TestExtractAuditBounded: ExtractAudit returns the first limit entries in
+// order and says there are more; a limit not positive reads nothing. Each
+// extract leaves its own entry, by the operator (no institution), which
+// the next one lists.
+func TestExtractAuditBounded(t *testing.T) {
 	e := newEnv(t)
+	operator := matcher.Actor{}
 	e.register(t, wij, e.involvement(t, 1))
 	for range 4 {
 		e.m.Lookup(ctx, matcher.Actor{Institution: police}, e.youth(t, 1))
 	}
-	all, more, err := e.m.AuditOf(ctx, e.youth(t, 1), 100)
+	all, more, err := e.m.ExtractAudit(ctx, operator, e.youth(t, 1), 100)
 	if err != nil || more || len(all) != 5 {
 		t.Fatalf("all: %d entries, more %v, %v", len(all), more, err)
 	}
@@ -121,14 +124,23 @@ func TestAuditOfBounded(t *testing.T) {
 			t.Fatalf("entry %d: %+v after %+v", i, all[i], all[i-1])
 		}
 	}
-	first, more, err := e.m.AuditOf(ctx, e.youth(t, 1), 3)
+	first, more, err := e.m.ExtractAudit(ctx, operator, e.youth(t, 1), 3)
 	if err != nil || !more || len(first) != 3 || first[2] != all[2] {
 		t.Fatalf("the first three: %+v, more %v, %v", first, more, err)
 	}
-	if got, more, err := e.m.AuditOf(ctx, e.youth(t, 1), 0); err != nil || more || len(got) != 0 {
+	if got, more, err := e.m.ExtractAudit(ctx, operator, e.youth(t, 1), 0); err != nil || more || len(got) != 0 {
 		t.Fatalf("limit 0: %+v %v %v", got, more, err)
 	}
-	if _, _, err := e.m.AuditOf(ctx, matcher.Youth{}, 10); !errors.Is(err, matcher.ErrMissingYouth) {
+	if _, _, err := e.m.ExtractAudit(ctx, operator, matcher.Youth{}, 10); !errors.Is(err, matcher.ErrMissingYouth) {
 		t.Fatalf("no youth: %v", err)
+	}
+	got, _, err := e.m.ExtractAudit(ctx, operator, e.youth(t, 1), 100)
+	if err != nil || len(got) != 8 {
+		t.Fatalf("after three extracts: %d entries, %v", len(got), err)
+	}
+	for _, x := range got[5:] {
+		if x.Verb != store.AuditExtract || x.Institution != "" || x.Outcome != "ok" {
+			t.Errorf("an extract's entry: %+v", x)
+		}
 	}
 }

@@ -69,6 +69,8 @@ func TestEveryVerbIsAudited(t *testing.T) {
 	step(want{school, store.AuditDeath, false, 1, "forbidden"}, err)
 	err = e.m.RecordDeath(ctx, as(gemeente), y1)
 	step(want{gemeente, store.AuditDeath, false, 1, "ok"}, err)
+	_, _, err = e.m.ExtractAudit(ctx, as(""), y1, 10) // the operator
+	step(want{"", store.AuditExtract, false, 1, "ok"}, err)
 
 	got := storetest.AuditAll(t, e.store)
 	if len(got) != len(wants) {

@@ -121,7 +121,8 @@ func TestCanaryAuditLogHoldsNoIdentity(t *testing.T) {
 
 	// Every verb on the youth that lives on: a replay and a refresh,
 	// lookups answered and refused, informing, a letter, events, an end,
-	// a removal, closing the case, subject access, and the expiry run.
+	// a removal, closing the case, subject access, the operator's extract,
+	// and the expiry run.
 	res := report(school, alive, matcher.Signal) // a replay of the first report
 	youth := e.youth(t, alive)
 	e.clock.Add(time.Hour)
@@ -139,6 +140,7 @@ func TestCanaryAuditLogHoldsNoIdentity(t *testing.T) {
 	e.m.CloseCase(ctx, matcher.Actor{Institution: wij}, youth)
 	e.m.SubjectAccess(ctx, matcher.Actor{Institution: gemeente}, youth, birth(t, born))
 	e.m.SubjectAccess(ctx, matcher.Actor{Institution: gemeenteElders}, youth, birth(t, born))
+	e.m.ExtractAudit(ctx, matcher.Actor{}, youth, 100)
 	e.m.Object(ctx, matcher.Actor{Institution: gemeente}, e.youth(t, objected), birth(t, born), matcher.AllInstitutions())
 	e.m.RecordDeath(ctx, matcher.Actor{Institution: gemeente}, e.youth(t, dead))
 	e.clock.Add(3 * 365 * 24 * time.Hour)

@@ -42,6 +42,7 @@ const (
 	AuditKeyRetire     AuditVerb = 15
 	AuditKeyRewrap     AuditVerb = 16
 	AuditExpire        AuditVerb = 17
+	AuditExtract       AuditVerb = 18 // the operator extracted a youth's entries
 )
 
 var auditVerbs = [...]string{
@@ -50,6 +51,7 @@ var auditVerbs = [...]string{
 	AuditSubjectAccess: "subject-access", AuditEvents: "events", AuditInform: "inform",
 	AuditLetter: "letter", AuditKeyInit: "key-init", AuditKeyRotate: "key-rotate",
 	AuditKeyRetire: "key-retire", AuditKeyRewrap: "key-rewrap", AuditExpire: "expire",
+	AuditExtract: "audit-extract",
 }
 
 // String names the verb ("lookup", "key-rotate", …).
