@@ -47,6 +47,10 @@ import (
 //	'a' seq                             -> audit entry (seq: 1, 2, 3, … in commit order)
 //	'v' youth seq                       -> (empty) audit entry seq has youth reference youth
 //
+// An audit entry with a youth reference and its 'v' index key are written
+// in one batch, and must be deleted in one (the read of a youth's entries
+// takes an index key without its entry for corruption).
+//
 // Stores written before idempotency keys were hashed hold records under
 // 'd' len institution len key (the key in the clear), with their 'k' and
 // 'j' entries. They are never looked up again (a retry of such a report
