@@ -61,6 +61,7 @@ const (
 	KeyRetire     = store.AuditKeyRetire     // a key disabled or deleted
 	KeyRewrap     = store.AuditKeyRewrap     // a keyset wrapped under a new key-encryption key
 	Expire        = store.AuditExpire        // registrations ended or destroyed by their term
+	Extract       = store.AuditExtract       // the operator extracted a youth's entries
 )
 
 // ParseVerb returns the verb named s (as String writes it).

@@ -71,6 +71,11 @@ func NewSubjectAccessResponse(a matcher.Access, l letters.Letter) SubjectAccessR
 		}
 		out.Registrations = append(out.Registrations, j)
 	}
+	out.Accesses, out.AccessesCut = make([]AccessedJSON, 0, len(a.Accesses)), a.AccessesCut
+	for _, x := range a.Accesses {
+		out.Accesses = append(out.Accesses, AccessedJSON{On: date(x.On), Institution: x.Institution, Name: x.Name,
+			Verb: x.Verb.String(), Outcome: x.Outcome})
+	}
 	return out
 }
 

@@ -184,7 +184,27 @@ type SubjectAccessResponse struct {
 	// "parents" (under 12), "both" (12 to 15) or "youth" (16 and older).
 	AddressedTo   string                   `json:"addressed_to"`
 	Registrations []AccessRegistrationJSON `json:"registrations"`
-	Letter        LetterJSON               `json:"letter"`
+	// Accesses are who accessed the youth, as the audit log holds it, in
+	// the order they were answered; this request is not among them (the
+	// next one lists it). AccessesCut says the list stops at
+	// matcher.MaxAccesses.
+	Accesses    []AccessedJSON `json:"accesses"`
+	AccessesCut bool           `json:"accesses_cut,omitempty"`
+	Letter      LetterJSON     `json:"letter"`
+}
+
+// AccessedJSON is one access to the youth as subject access lists it.
+type AccessedJSON struct {
+	// On is the day of the access, YYYY-MM-DD, in Europe/Amsterdam.
+	On string `json:"on"`
+	// Institution is the institution that called, and Name its name in
+	// the covenant.
+	Institution string `json:"institution"`
+	Name        string `json:"name,omitempty"`
+	// Verb is what it did ("register", "lookup", "subject-access", …).
+	Verb string `json:"verb"`
+	// Outcome is "ok" or the refusal's code ("not_involved", …).
+	Outcome string `json:"outcome"`
 }
 
 // AccessRegistrationJSON is one registration as subject access shows it.

@@ -11,7 +11,9 @@
 // says "de jeugdige", and leaves "[naam jeugdige]" and "[adres]" for the
 // municipality to fill in. It names the institutions by the covenant's
 // names, and each registration by its random ID (a kenmerk that says
-// nothing about the youth), never a professional's contact.
+// nothing about the youth), never a professional's contact. The access
+// letter lists too who accessed the youth: per day, institution, what it
+// did and how that ended, never the credential it used.
 //
 // The templates are embedded (templates/); the HTML form is made with
 // html/template, which escapes every value it inserts. Dates are written
@@ -57,7 +59,7 @@ var (
 	informHTML = parseHTML("inform-html.tmpl")
 )
 
-var funcs = map[string]any{"datum": day}
+var funcs = map[string]any{"datum": day, "pad": pad}
 
 func parseText(name string) *texttemplate.Template {
 	return texttemplate.Must(texttemplate.New(name).Funcs(funcs).Option("missingkey=error").ParseFS(templates, "templates/"+name))
@@ -81,9 +83,12 @@ func render(text *texttemplate.Template, html *htmltemplate.Template, data any) 
 
 // SubjectAccess writes the letter with which the municipality named from
 // answers a request for access to a youth's registrations, as a lists
-// them (matcher.Matcher.SubjectAccess), addressed by a.Band.
+// them (matcher.Matcher.SubjectAccess), addressed by a.Band, with a table
+// of who accessed them (a.Accesses): per day, institution, what it did
+// and how that ended.
 func SubjectAccess(from string, a matcher.Access) (Letter, error) {
-	d := accessData{From: from, Date: day(a.Now.In(identity.DefaultLocation())), Addressee: addressee(a.Band), Salutation: salutation(a.Band)}
+	d := accessData{From: from, Date: day(a.Now.In(identity.DefaultLocation())), Addressee: addressee(a.Band), Salutation: salutation(a.Band),
+		Accesses: newAccesses(a)}
 	for _, r := range a.Registrations {
 		if r.Live {
 			d.Active = append(d.Active, newRow(r))
@@ -99,6 +104,8 @@ type accessData struct {
 	From, Date            string
 	Addressee, Salutation string
 	Active, Archived      []row
+	// Accesses is who accessed the youth.
+	Accesses accessesData
 }
 
 // row is one registration as a letter shows it.

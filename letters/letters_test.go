@@ -12,6 +12,7 @@ import (
 	"github.com/vindex-nl/vindex/letters"
 	"github.com/vindex-nl/vindex/matcher"
 	"github.com/vindex-nl/vindex/rules"
+	"github.com/vindex-nl/vindex/store"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
@@ -51,6 +52,17 @@ func access(t *testing.T) matcher.Access {
 				Inform: matcher.Inform{Not: matcher.NotInformedLater}},
 			{ID: mustID(t, "rddddddddddddddddddddddddda"), Institution: "zorg-oud", Kind: matcher.Involvement,
 				Since: at("2025-05-05T08:00:00Z"), EndedAt: at("2026-04-30T08:00:00Z"), EndReason: matcher.ArchivedClosed, PurgeOn: day("2031-04-30")},
+		},
+		Accesses: []matcher.Accessed{
+			{On: day("2026-03-02"), Institution: "school-example-lyceum", Name: "Voorbeeldlyceum Groningen", Verb: store.AuditRegister, Outcome: "ok"},
+			{On: day("2026-03-02"), Institution: "wij-groningen", Name: "WIJ Groningen", Verb: store.AuditRegister, Outcome: "ok"},
+			{On: day("2026-03-03"), Institution: "wij-groningen", Name: "WIJ Groningen", Verb: store.AuditLookup, Outcome: "ok"},
+			{On: day("2026-03-03"), Institution: "wij-groningen", Name: "WIJ Groningen", Verb: store.AuditLookup, Outcome: "ok"},
+			{On: day("2026-03-03"), Institution: "wij-groningen", Name: "WIJ Groningen", Verb: store.AuditLookup, Outcome: "ok"},
+			{On: day("2026-06-10"), Institution: "politie-noord-nederland", Name: "Politie Noord-Nederland", Verb: store.AuditLookup, Outcome: "not_involved"},
+			{On: day("2026-11-20"), Institution: "gemeente-het-hogeland", Name: "Gemeente Het Hogeland", Verb: store.AuditSubjectAccess, Outcome: "not_involved"},
+			{On: day("2026-11-21"), Institution: "zorg-oud", Verb: store.AuditClose, Outcome: "forbidden"},
+			{On: day("2026-11-25"), Verb: store.AuditExtract, Outcome: "ok"},
 		},
 	}
 }
@@ -122,5 +134,30 @@ func TestSubjectAccessEscapes(t *testing.T) {
 	}
 	if !strings.Contains(l.Text, `<script>alert("x")</script> & Co`) {
 		t.Fatalf("the text letter changed the name:\n%s", l.Text)
+	}
+}
+
+// TestSubjectAccessAccessesCutOrNone: a list of accesses cut at
+// matcher.MaxAccesses says so, and a youth with none says that.
+func TestSubjectAccessAccessesCutOrNone(t *testing.T) {
+	a := access(t)
+	a.AccessesCut = true
+	l, err := letters.SubjectAccess("Gemeente Groningen", a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range []string{l.Text, l.HTML} {
+		if !strings.Contains(s, "Dit zijn de eerste 9 raadplegingen") {
+			t.Errorf("a cut list does not say so:\n%s", s)
+		}
+	}
+	a.Accesses, a.AccessesCut = nil, false
+	if l, err = letters.SubjectAccess("Gemeente Groningen", a); err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range []string{l.Text, l.HTML} {
+		if !strings.Contains(s, "geen raadpleging van de gegevens van de jeugdige vastgelegd") || strings.Contains(s, "Uitkomst") {
+			t.Errorf("no accesses:\n%s", s)
+		}
 	}
 }

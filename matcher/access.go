@@ -49,6 +49,14 @@ type Access struct {
 	// Registrations are the youth's registrations, live and archived, in
 	// the order they were made (CreatedAt, then ID).
 	Registrations []AccessEntry
+	// Accesses are the calls the audit log holds that named the youth
+	// (see ExtractAudit): who looked the youth up, reported, closed, asked for
+	// access…, when and how it ended, refusals included, in the order they
+	// were answered. This call's own is not among them: its entry is
+	// written once it has answered. At most MaxAccesses; AccessesCut
+	// reports that there are more.
+	Accesses    []Accessed
+	AccessesCut bool
 }
 
 // AccessEntry is one registration as subject access shows it: which
@@ -92,7 +100,8 @@ type AccessEntry struct {
 // a municipality that answers the youth's or its parents' request for
 // access: an institution of type gemeente (rules.TypeMunicipality) that
 // serves the municipality of one of the youth's registrations, live or
-// archived. born is the birth date the request states: the answer's age
+// archived. It lists too who accessed the youth, as the audit log holds it
+// (Access.Accesses). born is the birth date the request states: the answer's age
 // band is taken from it, today, and, while the youth's case holds a
 // birth-date check value (see [Matcher.Register]), it must agree with it.
 //
@@ -160,6 +169,9 @@ func (m *Matcher) subjectAccess(ctx context.Context, actor Actor, who Youth, bor
 		return nil
 	})
 	if err != nil {
+		return Access{}, err
+	}
+	if a.Accesses, a.AccessesCut, err = m.accesses(ctx, who); err != nil {
 		return Access{}, err
 	}
 	return a, nil

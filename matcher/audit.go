@@ -35,7 +35,7 @@ type call struct {
 // and/or the registration id (zero values if the call names none).
 func (m *Matcher) audit(actor Actor, verb store.AuditVerb, who Youth, id ID) *call {
 	return &call{m: m, e: store.AuditEntry{
-		Institution: actor.Institution, Credential: actor.Credential, Verb: verb, Registration: id, Youth: who.audit,
+		Institution: actor.Institution, Credential: actor.Credential, Verb: verb, Registration: id, Youth: who.audit.Primary,
 	}}
 }
 

@@ -31,9 +31,10 @@ var _ Pseudonymiser = (*pseudonym.Pseudonymiser)(nil)
 type Youth struct {
 	set pseudonym.Set
 	bsn identity.BSN // zero unless made from a clear BSN
-	// audit is the youth's reference in the audit log: its pseudonym in
-	// the domain of its own (pseudonym.DomainYouthAudit), primary key.
-	audit pseudonym.Pseudonym
+	// audit is the youth's reference in the audit log: its pseudonyms in
+	// the domain of its own (pseudonym.DomainYouthAudit); entries are
+	// written under the primary key's, and read under every enabled key's.
+	audit pseudonym.Set
 }
 
 // YouthByBSN returns the Youth of a clear BSN: its pseudonyms under every
@@ -55,7 +56,7 @@ func (m *Matcher) YouthByBSN(bsn identity.BSN) (Youth, error) {
 	if err != nil {
 		return Youth{}, fmt.Errorf("matcher: pseudonym: %w", err)
 	}
-	return Youth{set: set, bsn: bsn, audit: ref.Primary}, nil
+	return Youth{set: set, bsn: bsn, audit: ref}, nil
 }
 
 // IsZero reports whether y refers to no one.

@@ -285,6 +285,11 @@ type Actor struct {
 	Credential string
 }
 
+// Operator is the index's operator, at the machine (vindex audit extract;
+// the key changes vindex serve records): the audit log names it
+// "operator", with no credential.
+var Operator = Actor{Institution: "operator"}
+
 // Kind says what a registration is.
 type Kind = store.Kind
 

@@ -42,6 +42,7 @@ const (
 	AuditKeyRetire     AuditVerb = 15
 	AuditKeyRewrap     AuditVerb = 16
 	AuditExpire        AuditVerb = 17
+	AuditExtract       AuditVerb = 18 // the operator extracted a youth's entries
 )
 
 var auditVerbs = [...]string{
@@ -50,6 +51,7 @@ var auditVerbs = [...]string{
 	AuditSubjectAccess: "subject-access", AuditEvents: "events", AuditInform: "inform",
 	AuditLetter: "letter", AuditKeyInit: "key-init", AuditKeyRotate: "key-rotate",
 	AuditKeyRetire: "key-retire", AuditKeyRewrap: "key-rewrap", AuditExpire: "expire",
+	AuditExtract: "audit-extract",
 }
 
 // String names the verb ("lookup", "key-rotate", …).
@@ -158,4 +160,14 @@ type AuditLog interface {
 	// order. It never returns an entry while one numbered below it is not
 	// yet durable, so a reader that has seen up to N misses none below N.
 	AuditEntries(ctx context.Context, after uint64, limit int) ([]AuditEntry, error)
+	// AuditEntriesOf returns up to limit entries whose youth reference is
+	// youth (who accessed that youth, and how it ended), numbered above
+	// after, in order, and, like AuditEntries, none while one numbered
+	// below it is not yet durable. limit caps one call: a youth with more
+	// entries is read in pages, each continuing after the last number
+	// read; a limit not positive, or a zero youth, reads nothing. Every
+	// entry kept is covered, those written before a backend kept an index
+	// of them too. The cost of a call grows with the entries it returns,
+	// not with the log.
+	AuditEntriesOf(ctx context.Context, youth pseudonym.Pseudonym, after uint64, limit int) ([]AuditEntry, error)
 }

@@ -17,7 +17,7 @@ import (
 	"github.com/vindex-nl/vindex/audit"
 )
 
-const auditUsage = `Usage: vindex audit verify|prove SEQ [flags]
+const auditUsage = `Usage: vindex audit verify|prove SEQ|extract [flags]
 
 The audit log records every access to and change of the index (who, with
 which credential, what, on which registration, about which youth by a
@@ -40,8 +40,11 @@ a copy of the data directory (a backup).
              encoding, its leaf index, the tree size, the proof's hashes and
              the signed checkpoint. Anyone with the log's public key can
              check it without the rest of the log.
+  extract    who accessed one youth (read from standard input, never the
+             command line): every entry that names the youth; see
+             vindex audit extract --help
 
-Flags of both:
+Flags of verify and prove:
   --key FILE         the log's public key (vindex keys init writes it;
                      default: the deployment's, --audit-key with .pub for .key)
   --checkpoint FILE  verify: a checkpoint kept elsewhere (repeatable)
@@ -52,12 +55,14 @@ And the settings of vindex serve for the data directory (--data, --config,
 --dev, --audit-key, --deployment).
 `
 
-// auditCmd runs vindex audit.
-func auditCmd(args []string, stdout, stderr io.Writer) error {
+// auditCmd runs vindex audit: the verb in args[0], on the rest.
+func auditCmd(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
 		return printUsage(stderr, auditUsage, args)
 	}
 	switch args[0] {
+	case "extract":
+		return auditExtract(args[1:], stdin, stdout, stderr)
 	case "verify":
 		return auditVerify(args[1:], stdout, stderr)
 	case "prove":

@@ -9,6 +9,8 @@
 //	vindex outbox status|retry                  delivery of events
 //	vindex subject-access [flags] < YOUTH       a youth's registrations and the access letter
 //	vindex stats --year YEAR [flags]            the region's management figures
+//	vindex audit verify|prove SEQ [flags]       check the audit log, prove one entry
+//	vindex audit extract [flags] < YOUTH        who accessed a youth, from the audit log
 //	vindex covenant check FILE                  validate a covenant
 //	vindex covenant test FILE SCENARIOS...      run covenant scenario files
 //	vindex version                              print the version
@@ -40,8 +42,9 @@ Usage:
   vindex outbox status|retry [INSTITUTION]        delivery of events (mail, webhooks)
   vindex subject-access [flags] < YOUTH           a youth's registrations, and the letter
                                                   that answers a request for access
-  vindex audit verify|prove SEQ [flags]           check the audit log against its
-                                                  signed checkpoints; prove one entry
+  vindex audit verify|prove SEQ|extract [flags]   check the audit log against its signed
+                                                  checkpoints, prove one entry; who
+                                                  accessed a youth (extract < YOUTH)
   vindex stats --year YEAR [flags]                the region's management figures
   vindex covenant check FILE                      validate a covenant
   vindex covenant test FILE SCENARIOS...          run covenant scenario files
@@ -131,7 +134,7 @@ func vindex(args []string, stdout, stderr io.Writer) error {
 	case "subject-access":
 		return subjectAccessCmd(args[1:], os.Stdin, stdout, stderr)
 	case "audit":
-		return auditCmd(args[1:], stdout, stderr)
+		return auditCmd(args[1:], os.Stdin, stdout, stderr)
 	case "stats":
 		return statsCmd(args[1:], stdout, stderr)
 	case "version", "--version":

@@ -30,6 +30,13 @@ func TestSubjectAccessEndToEnd(t *testing.T) {
 			}
 		}
 	}
+	// A lookup by WIJ, and one by an institution not involved (refused):
+	// subject access lists both as accesses, with the reports.
+	for inst, want := range map[string]int{"wij-groningen": 200, "sociaal-team-hogeland": 404} {
+		if s, b, err := devClient(t, dir, "data", p, inst).post("/v1/lookups", httpapi.BSNRequest{BSN: youth}); err != nil || s != want {
+			t.Fatalf("lookup by %s: %d %s %v", inst, s, b, err)
+		}
+	}
 	stdin := youth + " 2019-06-30\n"
 	api := []string{"--url", "https://" + p.addr, "--token-file", "data/dev-tokens.txt", "--cacert", "data/dev-tls.crt"}
 
@@ -46,6 +53,17 @@ func TestSubjectAccessEndToEnd(t *testing.T) {
 	}
 	if got := statuses(byAPI); !slices.Equal(got, []string{"wij-groningen active", "ggd-groningen archived"}) {
 		t.Fatalf("registrations through the API: %v", got)
+	}
+	var accesses []string
+	for _, x := range byAPI.Accesses {
+		accesses = append(accesses, x.Institution+" "+x.Verb+" "+x.Outcome)
+	}
+	// The lookups' order is the map's; the first request for access is
+	// the text one above.
+	if len(accesses) != 5 || !slices.Equal(accesses[:2], []string{"wij-groningen register ok", "ggd-groningen register ok"}) ||
+		!slices.Contains(accesses, "wij-groningen lookup ok") || !slices.Contains(accesses, "sociaal-team-hogeland lookup not_involved") ||
+		accesses[4] != "gemeente-groningen subject-access ok" {
+		t.Fatalf("accesses through the API: %q", accesses)
 	}
 	_, errOut, code = runMunicipal(t, dir, "subject-access", stdin, append(api, "--as", "gemeente-het-hogeland")...)
 	if code != 1 || !strings.Contains(errOut, "vindex: not involved: ") {

@@ -3,18 +3,23 @@ package pebblestore
 import (
 	"context"
 	"encoding/binary"
+	"errors"
 	"fmt"
+	"log/slog"
 	"sync"
 
 	"github.com/cockroachdb/pebble/v2"
 
+	"github.com/vindex-nl/vindex/crypto/pseudonym"
 	"github.com/vindex-nl/vindex/store"
 )
 
 // The audit log: entries under 'a' seq, numbered 1, 2, 3, … in commit order
 // by one counter for the whole store (auditSeq), published as the outbox's
 // are: a reader never reads past the highest number below which every
-// entry is applied.
+// entry is applied. An entry with a youth reference is indexed under 'v'
+// youth seq, in the same batch, so the entries of one youth are read
+// without reading the log.
 
 // auditSeq numbers audit entries and tracks the published mark.
 type auditSeq struct {
@@ -91,8 +96,12 @@ func (s *Store) stageAudit(b *pebble.Batch, entries []store.AuditEntry, buf []by
 	}
 	s.audit.reserve(entries)
 	for i := range entries {
-		buf = encodeAudit(buf[:0], &entries[i])
-		b.Set(auditKey(entries[i].Seq), buf, nil)
+		e := &entries[i]
+		buf = encodeAudit(buf[:0], e)
+		b.Set(auditKey(e.Seq), buf, nil)
+		if !e.Youth.IsZero() {
+			b.Set(auditYouthKey(e.Youth, e.Seq), nil, nil)
+		}
 	}
 	return buf
 }
@@ -171,4 +180,108 @@ func (s *Store) AuditEntries(ctx context.Context, after uint64, limit int) ([]st
 		return nil, err
 	}
 	return out, nil
+}
+
+// AuditEntriesOf implements store.AuditLog: a scan of youth's index
+// entries, and a point read of each entry they name.
+func (s *Store) AuditEntriesOf(ctx context.Context, youth pseudonym.Pseudonym, after uint64, limit int) ([]store.AuditEntry, error) {
+	if youth.IsZero() {
+		return nil, ctx.Err()
+	}
+	if ok, err := s.enterRead(ctx, limit); !ok {
+		return nil, err
+	}
+	defer s.leave()
+	upto := s.audit.visible()
+	if after >= upto {
+		return nil, nil
+	}
+	snap := s.db.NewSnapshot()
+	defer snap.Close()
+	it, err := snap.NewIter(&pebble.IterOptions{LowerBound: auditYouthKey(youth, after+1), UpperBound: auditYouthKey(youth, upto+1)})
+	if err != nil {
+		return nil, fmt.Errorf("pebblestore: %w", err)
+	}
+	var out []store.AuditEntry
+	for valid := it.First(); valid && len(out) < limit; valid = it.Next() {
+		k := it.Key()
+		if len(k) != 1+youthSize+seqSize {
+			return nil, closeIter(it, fmt.Errorf("%w: audit index key of %d bytes", store.ErrCorrupt, len(k)))
+		}
+		e, err := auditEntryAt(snap, binary.BigEndian.Uint64(k[1+youthSize:]))
+		if err == nil && e.Youth != youth {
+			err = fmt.Errorf("%w: audit index names an entry of another youth", store.ErrCorrupt)
+		}
+		if err != nil {
+			return nil, closeIter(it, err)
+		}
+		out = append(out, e)
+	}
+	if err := closeIter(it, nil); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// auditEntryAt reads entry seq.
+func auditEntryAt(r pebble.Reader, seq uint64) (store.AuditEntry, error) {
+	v, closer, err := r.Get(auditKey(seq))
+	if errors.Is(err, pebble.ErrNotFound) {
+		return store.AuditEntry{}, fmt.Errorf("%w: audit index names entry %d, which is not kept", store.ErrCorrupt, seq)
+	}
+	if err != nil {
+		return store.AuditEntry{}, fmt.Errorf("pebblestore: %w", err)
+	}
+	defer closer.Close()
+	e, err := decodeAudit(v)
+	e.Seq = seq
+	return e, err
+}
+
+// migrateAuditIndex indexes by youth reference the audit entries of a
+// store written before the index was kept (schema 2), then marks the store
+// schema 3. Writing an index entry twice writes the same empty record, so
+// an interrupted migration is finished by the next Open; each batch of
+// entries is one synced write.
+func (s *Store) migrateAuditIndex() error {
+	const batchEntries = 4096
+	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: []byte{prefixAudit}, UpperBound: []byte{prefixAudit + 1}})
+	if err != nil {
+		return fmt.Errorf("pebblestore: migrate: %w", err)
+	}
+	defer it.Close()
+	b := s.db.NewBatch()
+	defer func() { b.Close() }()
+	indexed := 0
+	for it.First(); it.Valid(); it.Next() {
+		k := it.Key()
+		if len(k) != 1+seqSize {
+			return fmt.Errorf("%w: audit key of %d bytes", store.ErrCorrupt, len(k))
+		}
+		e, err := decodeAudit(it.Value())
+		if err != nil {
+			return fmt.Errorf("pebblestore: migrate: %w", err)
+		}
+		if e.Youth.IsZero() {
+			continue
+		}
+		b.Set(auditYouthKey(e.Youth, binary.BigEndian.Uint64(k[1:])), nil, nil)
+		if indexed++; indexed%batchEntries == 0 {
+			if err := b.Commit(pebble.Sync); err != nil {
+				return fmt.Errorf("pebblestore: migrate: %w", err)
+			}
+			b.Close()
+			b = s.db.NewBatch()
+		}
+	}
+	if err := it.Error(); err != nil {
+		return fmt.Errorf("pebblestore: migrate: %w", err)
+	}
+	b.Set(schemaKey, []byte{schemaV3}, nil)
+	if err := b.Commit(pebble.Sync); err != nil {
+		return fmt.Errorf("pebblestore: migrate: %w", err)
+	}
+	s.logger.Info("store migrated: audit entries indexed by youth reference", slog.String("component", "pebblestore"),
+		slog.Int("entries", indexed))
+	return nil
 }

@@ -201,6 +201,9 @@ func (s *Store) CutAudit(ctx context.Context, cut store.AuditCut) error {
 	}
 	b := s.db.NewBatch()
 	defer b.Close()
+	if err := s.unindexAudit(b, st.Cut.Size, cut.Size); err != nil {
+		return err
+	}
 	for _, r := range [][2][]byte{
 		{auditKey(0), auditKey(cut.Size + 1)},
 		{treeKey(treeRoot, 0), treeKey(treeRoot, cut.Size+1)},
@@ -214,4 +217,30 @@ func (s *Store) CutAudit(ctx context.Context, cut store.AuditCut) error {
 		return fmt.Errorf("pebblestore: %w", err)
 	}
 	return s.commitBatch(b)
+}
+
+// unindexAudit stages in b the deletion of the youth index keys ('v') of
+// the audit entries numbered above from up to through: the index goes
+// with its entries.
+func (s *Store) unindexAudit(b *pebble.Batch, from, through uint64) error {
+	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: auditKey(from + 1), UpperBound: auditKey(through + 1)})
+	if err != nil {
+		return fmt.Errorf("pebblestore: %w", err)
+	}
+	for valid := it.First(); valid; valid = it.Next() {
+		if len(it.Key()) != 1+seqSize {
+			return closeIter(it, fmt.Errorf("%w: audit key of %d bytes", store.ErrCorrupt, len(it.Key())))
+		}
+		seq := binary.BigEndian.Uint64(it.Key()[1:])
+		e, err := decodeAudit(it.Value())
+		if err != nil {
+			return closeIter(it, fmt.Errorf("audit entry %d: %w", seq, err))
+		}
+		if !e.Youth.IsZero() {
+			if err := b.Delete(auditYouthKey(e.Youth, seq), nil); err != nil {
+				return closeIter(it, fmt.Errorf("pebblestore: %w", err))
+			}
+		}
+	}
+	return closeIter(it, nil)
 }

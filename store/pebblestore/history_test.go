@@ -124,7 +124,7 @@ func TestMigrateHistory(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	if v, closer, err := s.db.Get(schemaKey); err != nil || len(v) != 1 || v[0] != schemaV2 {
+	if v, closer, err := s.db.Get(schemaKey); err != nil || len(v) != 1 || v[0] != schemaV3 {
 		t.Fatalf("schema after the migration: %v %v", v, err)
 	} else {
 		closer.Close()

@@ -25,7 +25,9 @@ import (
 // record each under 'h', read only when asked for, so the live record does
 // not grow with the youth's history. Schema 1 kept ended registrations in
 // the youth record; Open moves them out (see migrateHistory) and the store
-// is schema 2 from then on.
+// is schema 2 from then on. Schema 2 kept no index of the audit log by
+// youth reference; Open writes it (see migrateAuditIndex), and the store
+// is schema 3 from then on.
 //
 //	'm' "schema"                        -> schema version (1 byte)
 //	'y' youth                           -> youth record: the youth's case and live registrations
@@ -44,6 +46,11 @@ import (
 //	'z' len institution len channel seq -> delivery state of a dead event
 //	'a' seq                             -> audit entry (seq: 1, 2, 3, … in commit order)
 //	'f' month 'c'|'d' …                 -> management figures' counter (see figures.go)
+//	'v' youth seq                       -> (empty) audit entry seq has youth reference youth
+//
+// An audit entry with a youth reference and its 'v' index key are written
+// in one batch, and must be deleted in one (the read of a youth's entries
+// takes an index key without its entry for corruption).
 //
 // Stores written before idempotency keys were hashed hold records under
 // 'd' len institution len key (the key in the clear), with their 'k' and
@@ -73,6 +80,7 @@ const (
 	prefixDead        = 'z'
 	prefixAudit       = 'a'
 	prefixAuditTree   = 'T' // the audit tree: roots, state, checkpoints, cut (audittree.go)
+	prefixAuditYouth  = 'v'
 	prefixRetry       = 'q'
 )
 
@@ -80,6 +88,7 @@ const (
 	youthSize    = 4 + pseudonym.Size
 	schemaV1     = 1 // ended registrations inside the youth record
 	schemaV2     = 2 // ended registrations apart, under 'h'
+	schemaV3     = 3 // audit entries indexed by youth reference, under 'v'
 	seqSize      = 8
 	daySize      = 4
 	maxLenPrefix = binary.MaxVarintLen64
@@ -173,6 +182,15 @@ func recipientPrefix(institution string) []byte {
 // auditKey is the key of audit entry seq.
 func auditKey(seq uint64) []byte {
 	return binary.BigEndian.AppendUint64([]byte{prefixAudit}, seq)
+}
+
+// auditYouthKey is the index key of audit entry seq, whose youth reference
+// is p.
+func auditYouthKey(p pseudonym.Pseudonym, seq uint64) []byte {
+	k := make([]byte, 0, 1+youthSize+seqSize)
+	k = append(k, prefixAuditYouth)
+	k = appendYouth(k, p)
+	return binary.BigEndian.AppendUint64(k, seq)
 }
 
 func recipientKey(institution string, seq uint64) []byte {

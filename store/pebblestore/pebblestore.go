@@ -192,7 +192,7 @@ func (s *Store) init() error {
 	v, closer, err := s.db.Get(schemaKey)
 	switch {
 	case errors.Is(err, pebble.ErrNotFound):
-		if err := s.db.Set(schemaKey, []byte{schemaV2}, pebble.Sync); err != nil {
+		if err := s.db.Set(schemaKey, []byte{schemaV3}, pebble.Sync); err != nil {
 			return fmt.Errorf("pebblestore: write schema: %w", err)
 		}
 	case err != nil:
@@ -203,14 +203,18 @@ func (s *Store) init() error {
 			version = v[0]
 		}
 		closer.Close()
-		switch version {
-		case schemaV2:
-		case schemaV1:
+		if version < schemaV1 || version > schemaV3 {
+			return ErrSchema
+		}
+		if version == schemaV1 {
 			if err := s.migrateHistory(); err != nil {
 				return err
 			}
-		default:
-			return ErrSchema
+		}
+		if version < schemaV3 {
+			if err := s.migrateAuditIndex(); err != nil {
+				return err
+			}
 		}
 	}
 	if err := s.loadAuditSeq(); err != nil {

@@ -184,3 +184,121 @@ func testAuditConcurrent(t *testing.T, open Opener) {
 		t.Fatalf("%d entries, last %d; want %d", len(all), all[len(all)-1].Seq, workers*each)
 	}
 }
+
+// AuditOf reads every audit entry of youth, in pages.
+func AuditOf(t testing.TB, s store.AuditLog, youth pseudonym.Pseudonym) []store.AuditEntry {
+	t.Helper()
+	var out []store.AuditEntry
+	after := uint64(0)
+	for {
+		page, err := s.AuditEntriesOf(ctx, youth, after, 2)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(page) == 0 {
+			return out
+		}
+		out = append(out, page...)
+		after = page[len(page)-1].Seq
+	}
+}
+
+// auditOfTwo writes the entries of two youths, interleaved, in updates and
+// appends, with one entry of no youth among them; it returns the entries of
+// the first and of the second, numbered, in order.
+func auditOfTwo(t *testing.T, s store.Store) (first, second []store.AuditEntry) {
+	t.Helper()
+	a, b := Youth(3, 1), Youth(3, 2)
+	entry := func(institution string, verb store.AuditVerb, youth pseudonym.Pseudonym, outcome string) store.AuditEntry {
+		e := auditEntry(institution, verb)
+		e.Youth, e.Outcome = youth, outcome
+		return e
+	}
+	reg := Reg(a, "ggd", t0)
+	register := entry("ggd", store.AuditRegister, a, "ok")
+	register.Registration = reg.ID
+	if err := s.Update(ctx, []pseudonym.Pseudonym{reg.Youth}, func(tx store.Tx) error {
+		tx.Put(reg)
+		tx.Audit(register)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	appended := []store.AuditEntry{
+		entry("school", store.AuditLookup, b, "not_involved"),
+		entry("wij", store.AuditLookup, a, "not_involved"),
+		{At: t0, Institution: "operator", Verb: store.AuditKeyRotate, Outcome: "ok"},
+		entry("ggd", store.AuditLookup, a, "ok"),
+		entry("school", store.AuditRegister, b, "ok"),
+	}
+	for _, e := range appended {
+		if err := s.AppendAudit(ctx, e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	all := append([]store.AuditEntry{register}, appended...)
+	for i := range all {
+		all[i].Seq = uint64(i + 1)
+		switch all[i].Youth {
+		case a:
+			first = append(first, all[i])
+		case b:
+			second = append(second, all[i])
+		}
+	}
+	return first, second
+}
+
+// sameAuditList compares two lists of audit entries.
+func sameAuditList(t *testing.T, what string, got, want []store.AuditEntry) {
+	t.Helper()
+	if len(got) != len(want) {
+		t.Fatalf("%s: %d entries, want %d: %+v", what, len(got), len(want), got)
+	}
+	for i := range want {
+		if !sameAudit(got[i], want[i]) {
+			t.Errorf("%s, entry %d:\n got  %+v\n want %+v", what, i, got[i], want[i])
+		}
+	}
+}
+
+// testAuditOfYouth: AuditEntriesOf returns the entries of one youth only,
+// in order, paged by after and limit; a youth with none, a zero youth and
+// a limit not positive read nothing.
+func testAuditOfYouth(t *testing.T, open Opener) {
+	s := openStore(t, open)
+	first, second := auditOfTwo(t, s)
+	sameAuditList(t, "the first youth", AuditOf(t, s, first[0].Youth), first)
+	sameAuditList(t, "the second youth", AuditOf(t, s, second[0].Youth), second)
+	page, err := s.AuditEntriesOf(ctx, first[0].Youth, first[0].Seq, 1)
+	if err != nil || len(page) != 1 || page[0].Seq != first[1].Seq {
+		t.Fatalf("the page after the first entry: %+v %v", page, err)
+	}
+	for name, youth := range map[string]pseudonym.Pseudonym{"a youth never named": Youth(3, 3),
+		"the first youth under another key": Youth(4, 1), "the zero youth": {}} {
+		if page, err := s.AuditEntriesOf(ctx, youth, 0, 10); err != nil || len(page) != 0 {
+			t.Errorf("%s: %+v %v", name, page, err)
+		}
+	}
+	if page, err := s.AuditEntriesOf(ctx, first[0].Youth, 0, 0); err != nil || len(page) != 0 {
+		t.Errorf("limit 0: %+v %v", page, err)
+	}
+}
+
+// testAuditOfYouthAfterReopen: the entries of a youth written before a
+// reopen are found after it, with those written after.
+func testAuditOfYouthAfterReopen(t *testing.T, open Opener) {
+	s := mustOpen(t, open)
+	first, _ := auditOfTwo(t, s)
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s = openStore(t, open)
+	later := auditEntry("jbn", store.AuditLookup)
+	later.Youth = first[0].Youth
+	if err := s.AppendAudit(ctx, later); err != nil {
+		t.Fatal(err)
+	}
+	later.Seq = 7
+	sameAuditList(t, "after reopen", AuditOf(t, s, later.Youth), append(first, later))
+}

@@ -119,6 +119,10 @@ func testAuditCut(t *testing.T, open Opener) {
 	if got := AuditAll(t, s); len(got) != 2 || got[0].Seq != 5 {
 		t.Fatalf("entries after the cut: %+v", got)
 	}
+	// The youth index goes with the entries.
+	if of, err := s.AuditEntriesOf(ctx, Youth(9, 1), 0, 10); err != nil || len(of) != 2 || of[0].Seq != 5 {
+		t.Fatalf("the youth's entries after the cut: %+v %v", of, err)
+	}
 	if roots, err := at.AuditRoots(ctx, 0, 10); err != nil || len(roots) != 2 || roots[0].Seq != 5 {
 		t.Fatalf("roots after the cut: %+v %v", roots, err)
 	}

@@ -92,6 +92,8 @@ func Run(t *testing.T, newLocation func(t *testing.T) Opener) {
 		{"AuditCut", testAuditCut},
 		{"Figures", testFigures},
 		{"FiguresConcurrent", testFiguresConcurrent},
+		{"AuditOfYouth", testAuditOfYouth},
+		{"AuditOfYouthAfterReopen", testAuditOfYouthAfterReopen},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
