@@ -190,7 +190,7 @@ func unwrapServeKeys(c config, logger *slog.Logger) (*kek, openedKeys, *audit.Si
 	if err != nil {
 		return fail(err)
 	}
-	logger.Info("keys unwrapped", slog.String("kek", k.describe(c)), slog.String("audit_origin", signer.Origin()))
+	logger.Info("keysets unwrapped", slog.String("kek", k.describe(c)), slog.String("audit_origin", signer.Origin()))
 	return k, opened, signer, nil
 }
 
