@@ -1,6 +1,7 @@
 package audit_test
 
 import (
+	"log/slog"
 	"testing"
 
 	"github.com/vindex-nl/vindex/audit"
@@ -60,7 +61,7 @@ func BenchmarkVerify(b *testing.B) {
 // signed, for 10,000 entries logged since the last seal (a busy interval).
 func BenchmarkSeal(b *testing.B) {
 	const n = 10_000
-	s, err := pebblestore.Open(b.TempDir(), nil)
+	s, err := pebblestore.Open(b.TempDir(), &pebblestore.Options{Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		b.Fatal(err)
 	}

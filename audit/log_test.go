@@ -3,6 +3,7 @@ package audit_test
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"testing"
 	"time"
 
@@ -16,7 +17,7 @@ var ctx = context.Background()
 // openPebble opens a Pebble store on disk in dir.
 func openPebble(t *testing.T, dir string) *pebblestore.Store {
 	t.Helper()
-	s, err := pebblestore.Open(dir, nil)
+	s, err := pebblestore.Open(dir, &pebblestore.Options{Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
 	}
