@@ -284,14 +284,7 @@ func mustSigner(t *testing.T, skey string) *audit.Signer {
 // audit verify passes; the next start seals what the dead one left.
 // VINDEX_CRASH_ROUNDS sets the rounds (3 by default).
 func TestAuditLogSurvivesKill(t *testing.T) {
-	rounds := 3
-	if s := os.Getenv("VINDEX_CRASH_ROUNDS"); s != "" {
-		n, err := strconv.Atoi(s)
-		if err != nil || n < 1 {
-			t.Fatalf("VINDEX_CRASH_ROUNDS=%q", s)
-		}
-		rounds = n
-	}
+	rounds := crashRounds(t)
 	dir := t.TempDir()
 	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 2))
 	var (

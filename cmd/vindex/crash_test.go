@@ -32,14 +32,7 @@ func (p *proc) kill(t *testing.T) {
 // for is matched, and no registration has two match events about the same
 // institution. VINDEX_CRASH_ROUNDS sets the rounds (3 by default).
 func TestCrashLosesNothingAcknowledged(t *testing.T) {
-	rounds := 3
-	if s := os.Getenv("VINDEX_CRASH_ROUNDS"); s != "" {
-		n, err := strconv.Atoi(s)
-		if err != nil || n < 1 {
-			t.Fatalf("VINDEX_CRASH_ROUNDS=%q", s)
-		}
-		rounds = n
-	}
+	rounds := crashRounds(t)
 	dir := t.TempDir()
 	args := []string{"serve", "--dev", "--data", "d", "--listen", "127.0.0.1:0"}
 	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 1))
@@ -98,6 +91,21 @@ func TestCrashLosesNothingAcknowledged(t *testing.T) {
 	p := start(t, dir, args...)
 	verify(t, devClient(t, dir, "d", p, "school-example-lyceum"), devClient(t, dir, "d", p, "wij-groningen"), state)
 	p.stop(t)
+}
+
+// crashRounds is VINDEX_CRASH_ROUNDS, the rounds of a kill -9 test (3 by
+// default).
+func crashRounds(t *testing.T) int {
+	t.Helper()
+	s := os.Getenv("VINDEX_CRASH_ROUNDS")
+	if s == "" {
+		return 3
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 1 {
+		t.Fatalf("VINDEX_CRASH_ROUNDS=%q", s)
+	}
+	return n
 }
 
 // verify checks a restarted server against what was acknowledged.

@@ -25,12 +25,19 @@ func sameAudit(a, b store.AuditEntry) bool {
 // AuditAll reads a store's whole audit log, in pages.
 func AuditAll(t testing.TB, s store.AuditLog) []store.AuditEntry {
 	t.Helper()
+	return auditPages(t, func(after uint64) ([]store.AuditEntry, error) { return s.AuditEntries(ctx, after, 2) })
+}
+
+// auditPages reads every page of read, each from the last entry of the
+// page before.
+func auditPages(t testing.TB, read func(after uint64) ([]store.AuditEntry, error)) []store.AuditEntry {
+	t.Helper()
 	var (
 		out   []store.AuditEntry
 		after uint64
 	)
 	for {
-		page, err := s.AuditEntries(ctx, after, 2)
+		page, err := read(after)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -188,19 +195,7 @@ func testAuditConcurrent(t *testing.T, open Opener) {
 // AuditOf reads every audit entry of youth, in pages.
 func AuditOf(t testing.TB, s store.AuditLog, youth pseudonym.Pseudonym) []store.AuditEntry {
 	t.Helper()
-	var out []store.AuditEntry
-	after := uint64(0)
-	for {
-		page, err := s.AuditEntriesOf(ctx, youth, after, 2)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if len(page) == 0 {
-			return out
-		}
-		out = append(out, page...)
-		after = page[len(page)-1].Seq
-	}
+	return auditPages(t, func(after uint64) ([]store.AuditEntry, error) { return s.AuditEntriesOf(ctx, youth, after, 2) })
 }
 
 // auditOfTwo writes the entries of two youths, interleaved, in updates and
