@@ -90,6 +90,7 @@ func Run(t *testing.T, newLocation func(t *testing.T) Opener) {
 		{"AuditConcurrent", testAuditConcurrent},
 		{"AuditTree", testAuditTree},
 		{"AuditCut", testAuditCut},
+		{"AuditCutAll", testAuditCutAll},
 		{"Figures", testFigures},
 		{"FiguresConcurrent", testFiguresConcurrent},
 		{"AuditOfYouth", testAuditOfYouth},
