@@ -173,3 +173,40 @@ func TestChangeAndEntryCommitTogether(t *testing.T) {
 		t.Fatalf("%d appended, %d in the log; want the lookup's 1 of 6", spy.appends, len(storetest.AuditAll(t, e.store)))
 	}
 }
+
+// TestExpiryIsAudited: what the expiry ends or destroys by its term is an
+// entry of the audit log, in the commit that does it: by the operator,
+// naming the registration (never the youth: the expiry has no BSN).
+func TestExpiryIsAudited(t *testing.T) {
+	e := newEnv(t)
+	young, aged := e.involvement(t, 1), e.involvement(t, 2)
+	young.EndsOn = e.clock.Now().AddDate(0, 0, 3)
+	aged.BirthDate = birth(t, "2004-01-10") // 23 in January 2027
+	yr, ar := e.register(t, ggd, young), e.register(t, ggd, aged)
+	e.clock.Set(time.Date(2027, 1, 1, 0, 30, 0, 0, time.UTC))
+	if _, err := e.m.ExpireDue(ctx); err != nil {
+		t.Fatal(err)
+	}
+	got := map[store.ID]string{}
+	for _, a := range storetest.AuditAll(t, e.store) {
+		if a.Verb != store.AuditExpire {
+			continue
+		}
+		if a.Institution != matcher.Operator.Institution || !a.Youth.IsZero() || a.At.IsZero() {
+			t.Errorf("an expiry's entry: %+v", a)
+		}
+		got[a.Registration] = a.Outcome
+	}
+	if got[yr.ID] != "ended" || got[ar.ID] != "destroyed" || len(got) != 2 {
+		t.Fatalf("expiry entries %v; want %s ended, %s destroyed", got, yr.ID, ar.ID)
+	}
+	// The archive's term over: the ended one is destroyed.
+	e.clock.Set(time.Date(2033, 1, 1, 0, 30, 0, 0, time.UTC))
+	if st, err := e.m.ExpireDue(ctx); err != nil || st.Purged != 1 {
+		t.Fatalf("after the archive term: %+v %v", st, err)
+	}
+	all := storetest.AuditAll(t, e.store)
+	if last := all[len(all)-1]; last.Verb != store.AuditExpire || last.Registration != yr.ID || last.Outcome != "destroyed" {
+		t.Fatalf("the archive's destruction: %+v", last)
+	}
+}

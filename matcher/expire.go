@@ -44,7 +44,9 @@ func (m *Matcher) ExpireDue(ctx context.Context) (ExpireStats, error) {
 				progress += len(y.endedNow)
 				if reg := y.byID(d.ID); reg != nil && !reg.IsLive() && !y.endedNow[reg.ID] &&
 					!reg.PurgeOn.IsZero() && !today.Before(reg.PurgeOn) {
+					id := reg.ID // purge moves what reg points at
 					y.purge(*reg)
+					y.auditExpiry(id, "destroyed")
 					st.Purged++
 					progress++
 				}

@@ -167,8 +167,19 @@ func (y *youth) expire() {
 		if !r.DestroyOn.IsZero() && !y.today.Before(r.DestroyOn) {
 			y.remove(r)
 			y.destroyedNow++
+			y.auditExpiry(r.ID, "destroyed")
+		} else {
+			y.auditExpiry(r.ID, "ended")
 		}
 	}
+}
+
+// auditExpiry stages the audit entry of registration id ended or destroyed
+// by its term, in the commit that does it: by the operator (the service
+// itself, not a caller), naming the registration only (the youth's audit
+// reference is made from the BSN, which an expiry never has).
+func (y *youth) auditExpiry(id store.ID, outcome string) {
+	y.tx.Audit(store.AuditEntry{At: y.now, Institution: Operator.Institution, Verb: store.AuditExpire, Registration: id, Outcome: outcome})
 }
 
 // byID returns the youth's registration id, live or ended, or nil: an
