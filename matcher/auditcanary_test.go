@@ -143,6 +143,7 @@ func TestCanaryAuditLogHoldsNoIdentity(t *testing.T) {
 	e.m.ExtractAudit(ctx, matcher.Operator, youth, 100)
 	e.m.Object(ctx, matcher.Actor{Institution: gemeente}, e.youth(t, objected), birth(t, born), matcher.AllInstitutions())
 	e.m.RecordDeath(ctx, matcher.Actor{Institution: gemeente}, e.youth(t, dead))
+	e.register(t, wij, e.involvement(t, alive)) // live until the expiry ends it
 	e.clock.Add(3 * 365 * 24 * time.Hour)
 	if _, err := e.m.ExpireDue(ctx); err != nil {
 		t.Fatal(err)
