@@ -62,6 +62,8 @@ const (
 	KeyRewrap     = store.AuditKeyRewrap     // a keyset wrapped under a new key-encryption key
 	Expire        = store.AuditExpire        // registrations ended or destroyed by their term
 	Extract       = store.AuditExtract       // the operator extracted a youth's entries
+	Gap           = store.AuditGap           // a number a crash left unused (no call was answered with it)
+	RetentionCut  = store.AuditRetentionCut  // a retention cut, recorded before it is made
 )
 
 // ParseVerb returns the verb named s (as String writes it).

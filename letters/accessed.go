@@ -42,7 +42,7 @@ func newAccesses(a matcher.Access) accessesData {
 		switch {
 		case x.Name != "":
 			r.Institution = x.Name
-		case x.Institution == "":
+		case x.Institution == "" || x.Institution == matcher.Operator.Institution:
 			r.Institution = "de beheerder van de verwijsindex"
 		}
 		if r.What == "" {
@@ -105,6 +105,8 @@ var verbNames = map[string]string{
 	"key-rewrap":     "sleutelbeheer",
 	"expire":         "termijn verstreken",
 	"audit-extract":  "raadplegingen opgevraagd",
+	"gap":            "logboek hersteld na storing",
+	"audit-cut":      "oude logboekregels vernietigd",
 }
 
 // outcomeName says in plain Dutch how a call ended.

@@ -43,6 +43,13 @@ const (
 	AuditKeyRewrap     AuditVerb = 16
 	AuditExpire        AuditVerb = 17
 	AuditExtract       AuditVerb = 18 // the operator extracted a youth's entries
+	// AuditGap fills a number a crash left unused: a batch numbered
+	// below one that reached the disk did not reach it itself, so no call
+	// was answered with it (see the store's Open).
+	AuditGap AuditVerb = 19
+	// AuditRetentionCut records a retention cut (outcome "through:N": entries 1 to
+	// N destroyed), before it is made, so that later checkpoints cover it.
+	AuditRetentionCut AuditVerb = 20
 )
 
 var auditVerbs = [...]string{
@@ -51,7 +58,7 @@ var auditVerbs = [...]string{
 	AuditSubjectAccess: "subject-access", AuditEvents: "events", AuditInform: "inform",
 	AuditLetter: "letter", AuditKeyInit: "key-init", AuditKeyRotate: "key-rotate",
 	AuditKeyRetire: "key-retire", AuditKeyRewrap: "key-rewrap", AuditExpire: "expire",
-	AuditExtract: "audit-extract",
+	AuditExtract: "audit-extract", AuditGap: "gap", AuditRetentionCut: "audit-cut",
 }
 
 // String names the verb ("lookup", "key-rotate", …).

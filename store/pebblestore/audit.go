@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"time"
 
 	"github.com/cockroachdb/pebble/v2"
 
@@ -85,8 +86,57 @@ func (s *Store) loadAuditSeq() error {
 	if err != nil {
 		return err
 	}
+	if err := s.fillAuditGaps(st.Size, last); err != nil {
+		return err
+	}
 	s.audit.load(max(last, st.Cut.Size))
 	return nil
+}
+
+// fillAuditGaps writes a gap entry (store.AuditGap) at each number from
+// sealed+1 to last that holds no entry, in one synced batch. Numbers are
+// given before batches enter Pebble's commit pipeline, so two concurrent
+// batches can reach the log in the other order; a crash between them
+// leaves the later one durable and the earlier one lost, and no call was
+// answered with the lost one (its commit never returned). Within a run a
+// reader never sees past such a hole (auditSeq); after a restart the hole
+// is filled, so that the numbers stay one sequence, which the audit tree
+// needs. Below the sealed size a missing entry is not filled: there it is
+// a removal, which verification must name.
+func (s *Store) fillAuditGaps(sealed, last uint64) error {
+	if last <= sealed+1 {
+		return nil
+	}
+	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: auditKey(sealed + 1), UpperBound: auditKey(last + 1)})
+	if err != nil {
+		return fmt.Errorf("pebblestore: %w", err)
+	}
+	b := s.db.NewBatch()
+	defer b.Close()
+	gap := store.AuditEntry{At: time.Now(), Institution: "operator", Verb: store.AuditGap, Outcome: "crash"}
+	var buf []byte
+	want := sealed + 1
+	for valid := it.First(); valid; valid = it.Next() {
+		if len(it.Key()) != 1+seqSize {
+			return closeIter(it, fmt.Errorf("%w: audit key of %d bytes", store.ErrCorrupt, len(it.Key())))
+		}
+		for seq := binary.BigEndian.Uint64(it.Key()[1:]); want < seq; want++ {
+			buf = encodeAudit(buf[:0], &gap)
+			if err := b.Set(auditKey(want), buf, nil); err != nil {
+				return closeIter(it, fmt.Errorf("pebblestore: %w", err))
+			}
+		}
+		want++
+	}
+	if err := closeIter(it, nil); err != nil {
+		return err
+	}
+	if b.Empty() {
+		return nil
+	}
+	s.logger.Warn("audit numbers a crash left unused filled with gap entries", slog.String("component", "pebblestore"),
+		slog.Uint64("entries", uint64(b.Count())))
+	return s.commitBatch(b)
 }
 
 // stageAudit numbers t's audit entries and stages them in b.
