@@ -61,27 +61,27 @@ func Open(ctx context.Context, st Store, signer *Signer) (*Log, error) {
 			return nil, fmt.Errorf("%w: state of %d leaves sealed as %d", ErrTreeState, l.tree.Size(), state.Size)
 		}
 	}
-	if l.latest, err = newestCheckpoint(ctx, st, state); err != nil {
-		return nil, err
-	}
+	l.latest = newestCheckpoint(state)
 	if l.latest.Text != nil {
-		if _, err := ParseCheckpoint(l.latest.Text, signer.Origin(), signer.Verifier()); err != nil {
+		c, err := ParseCheckpoint(l.latest.Text, signer.Origin(), signer.Verifier())
+		if err != nil {
 			return nil, fmt.Errorf("audit: the store's newest checkpoint is not this key's: %w", err)
+		}
+		// Never sign on from a state that contradicts what was signed.
+		if c.Size == l.tree.Size() && c.Root != l.tree.Root() {
+			return nil, fmt.Errorf("%w: the tree's state does not have the root of the checkpoint of its size", ErrTampered)
 		}
 	}
 	return l, nil
 }
 
-// newestCheckpoint returns the store's checkpoint of the largest size.
-func newestCheckpoint(ctx context.Context, st Store, state store.AuditTreeState) (store.AuditCheckpoint, error) {
-	newest := state.Cut.Checkpoint
-	for c, err := range checkpoints(ctx, st) {
-		if err != nil {
-			return store.AuditCheckpoint{}, err
-		}
-		newest = c
+// newestCheckpoint returns the store's checkpoint of the largest size:
+// the newest kept, or the cut's if none is kept after it.
+func newestCheckpoint(state store.AuditTreeState) store.AuditCheckpoint {
+	if state.Latest.Text != nil {
+		return state.Latest
 	}
-	return newest, nil
+	return state.Cut.Checkpoint
 }
 
 // Latest returns the newest signed checkpoint (zero before the first).
@@ -400,6 +400,14 @@ func sealedRecords(ctx context.Context, st Store, state store.AuditTreeState, re
 				return
 			}
 		}
+		// Roots left without their entries: sealed entries removed from
+		// the end, which no checkpoint may cover yet.
+		if _, err, ok := nextRoot(); ok {
+			if err == nil {
+				err = &TamperError{Kind: Truncated, Index: state.Cut.Size + rep.Size, Checkpoint: state.Size}
+			}
+			yield(Record{}, err)
+		}
 	}
 }
 
@@ -425,10 +433,7 @@ func ProveStore(ctx context.Context, st Store, origin string, v note.Verifier, s
 	if err != nil {
 		return Proof{}, err
 	}
-	latest, err := newestCheckpoint(ctx, st, state)
-	if err != nil {
-		return Proof{}, err
-	}
+	latest := newestCheckpoint(state)
 	cp, err := ParseCheckpoint(latest.Text, origin, v)
 	if err != nil {
 		return Proof{}, err

@@ -1,6 +1,7 @@
 package audit_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"log/slog"
@@ -258,5 +259,32 @@ func TestVerifyStoreWithWitness(t *testing.T) {
 func TestSignerVerifierKey(t *testing.T) {
 	if got := signer(t, logSkey).VerifierKey(); got != logVkey {
 		t.Errorf("verifier key %q, want %q", got, logVkey)
+	}
+}
+
+// stateStore is a real store whose tree state reads back altered.
+type stateStore struct{ *pebblestore.Store }
+
+func (s stateStore) AuditTree(ctx context.Context) (store.AuditTreeState, error) {
+	st, err := s.Store.AuditTree(ctx)
+	st.Tree = bytes.Clone(st.Tree)
+	st.Tree[len(st.Tree)-1] ^= 1
+	return st, err
+}
+
+// A log never signs on from a tree state that contradicts the checkpoint
+// of its size.
+func TestOpenRefusesAStateAgainstItsCheckpoint(t *testing.T) {
+	s := openPebble(t, t.TempDir())
+	l, err := audit.Open(ctx, s, signer(t, logSkey))
+	if err != nil {
+		t.Fatal(err)
+	}
+	logEntries(t, s, 0, 3)
+	if _, err := l.Seal(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := audit.Open(ctx, stateStore{s}, signer(t, logSkey)); !errors.Is(err, audit.ErrTampered) {
+		t.Fatalf("open on an altered state: %v", err)
 	}
 }

@@ -47,11 +47,15 @@ type AuditSeal struct {
 
 // AuditTreeState is where sealing stands: entries 1 to Size are sealed,
 // and Tree is the tree's state after them. Cut is the retention cut:
-// entries 1 to Cut.Size are destroyed (zero if none are).
+// entries 1 to Cut.Size are destroyed (zero if none are); its checkpoint
+// is not among the kept ones.
 type AuditTreeState struct {
 	Size uint64
 	Tree []byte
 	Cut  AuditCut
+	// Latest is the newest checkpoint kept (zero if none): read in one
+	// step, however many checkpoints the store keeps.
+	Latest AuditCheckpoint
 }
 
 // AuditCut is where retention cut the log: entries 1 to Size destroyed, the

@@ -176,7 +176,7 @@ func verifyFailure(err error, af auditFlags) error {
 		case audit.Inserted:
 			return fmt.Errorf("audit log does not verify: entry %d was inserted", n)
 		case audit.Truncated:
-			return fmt.Errorf("audit log does not verify: it ends after entry %d, a checkpoint covers %d", te.Index, te.Checkpoint)
+			return fmt.Errorf("audit log does not verify: it ends after entry %d, but %d were sealed or signed in a checkpoint", te.Index, te.Checkpoint)
 		case audit.Rewritten:
 			return fmt.Errorf("audit log does not verify: entries %d to %d were rewritten (with their roots); the checkpoint of %d entries does not match", n, te.Checkpoint, te.Checkpoint)
 		}

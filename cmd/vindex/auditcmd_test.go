@@ -212,7 +212,7 @@ func TestAuditVerifyNamesTheTamper(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-		}, nil, "it ends after entry 8, a checkpoint covers 11"},
+		}, nil, "it ends after entry 8, but 11 were sealed"},
 		{"checkpoint key replaced", func(*testing.T, *pebble.DB) {}, []string{"--key", "other.pub"}, "checkpoint 1 (by size)"},
 	} {
 		t.Run(c.name, func(t *testing.T) {

@@ -63,6 +63,9 @@ func (s *Store) treeState() (store.AuditTreeState, error) {
 	if st.Size, st.Tree, err = decodeTreeState(v); err != nil {
 		return st, fmt.Errorf("audit tree state: %w", err)
 	}
+	if st.Latest, err = s.latestCheckpoint(); err != nil {
+		return st, err
+	}
 	v, ok, err = s.get(treeCutKey)
 	if err != nil || !ok {
 		return st, err
@@ -243,4 +246,20 @@ func (s *Store) unindexAudit(b *pebble.Batch, from, through uint64) error {
 		}
 	}
 	return closeIter(it, nil)
+}
+
+// latestCheckpoint reads the checkpoint of the largest size, if any.
+func (s *Store) latestCheckpoint() (store.AuditCheckpoint, error) {
+	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: []byte{prefixAuditTree, treeCheckpoint},
+		UpperBound: []byte{prefixAuditTree, treeCheckpoint + 1}})
+	if err != nil {
+		return store.AuditCheckpoint{}, fmt.Errorf("pebblestore: %w", err)
+	}
+	var c store.AuditCheckpoint
+	if it.Last() {
+		if c, err = decodeCheckpoint(it.Value()); err != nil {
+			err = fmt.Errorf("audit checkpoint: %w", err)
+		}
+	}
+	return c, closeIter(it, err)
 }

@@ -76,7 +76,7 @@ func checkSealedTree(t *testing.T, open Opener) {
 	s := openStore(t, open)
 	at := treeOf(t, s)
 	st, err := at.AuditTree(ctx)
-	if err != nil || st.Size != 5 || string(st.Tree) != "state-5" {
+	if err != nil || st.Size != 5 || string(st.Tree) != "state-5" || st.Latest.Size != 5 || string(st.Latest.Text) != "checkpoint 5\n" {
 		t.Fatalf("after reopen: %+v %v", st, err)
 	}
 	roots, err := at.AuditRoots(ctx, 1, 10)
