@@ -193,11 +193,15 @@ func (m *Matcher) ownMunicipality(inst rules.Institution, want string) (string, 
 		served = m.cov.Municipalities
 	}
 	switch {
+	case len(served) == 0:
+		// A covenant that names no municipality cannot say which cells
+		// are the caller's own: none are shown.
+		return "", ErrForbidden
 	case want == "" && len(served) == 1:
 		return served[0], nil
 	case want == "":
 		return "", fieldErr("municipality", ErrFiguresQuery)
-	case len(served) > 0 && !slices.Contains(served, want):
+	case !slices.Contains(served, want):
 		return "", ErrForbidden
 	}
 	return want, nil
