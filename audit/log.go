@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"iter"
+	"strconv"
 	"sync"
 	"time"
 
@@ -200,8 +201,17 @@ func (l *Log) Cut(ctx context.Context, before time.Time) (uint64, error) {
 	if err != nil {
 		return 0, err
 	}
+	if c, err := ParseCheckpoint(at.Text, l.signer.Origin(), l.signer.Verifier()); err != nil || c.Root != tree.Root() {
+		return 0, fmt.Errorf("%w: the entries up to the cut at %d do not match its checkpoint", ErrTampered, at.Size)
+	}
 	b, err := tree.MarshalBinary()
 	if err != nil {
+		return 0, err
+	}
+	// The cut is an entry of the log before it is made, so that the
+	// checkpoints after it cover it: a cut nobody recorded does not verify.
+	rec := store.AuditEntry{At: l.now(), Institution: "operator", Verb: store.AuditRetentionCut, Outcome: cutOutcome(at.Size)}
+	if err := l.st.AppendAudit(ctx, rec); err != nil {
 		return 0, err
 	}
 	if err := l.st.CutAudit(ctx, store.AuditCut{Size: at.Size, Tree: b, Checkpoint: at}); err != nil {
@@ -209,6 +219,9 @@ func (l *Log) Cut(ctx context.Context, before time.Time) (uint64, error) {
 	}
 	return at.Size, nil
 }
+
+// cutOutcome is the outcome of the entry that records a cut at size.
+func cutOutcome(size uint64) string { return "through:" + strconv.FormatUint(size, 10) }
 
 // treeAt recomputes the tree of the first size entries, from the cut on.
 func treeAt(ctx context.Context, st Store, state store.AuditTreeState, size uint64) (*Tree, error) {
@@ -296,6 +309,12 @@ func paged[T any](read func(after uint64) ([]T, error), key func(T) uint64, afte
 
 // Report is what VerifyStore found.
 type Report struct {
+	// CutRecord is the entry that recorded the retention cut (zero if no
+	// cut was made); ExtraBelowCut counts the extra checkpoints that lie
+	// in the part the cut destroyed, which nothing left can check: compare
+	// CutRecord's time with when they were seen and the retention term.
+	CutRecord     store.AuditEntry
+	ExtraBelowCut int
 	// Cut is the number of entries destroyed at the end of their
 	// retention (verified through the cut's checkpoint); Size the number
 	// of entries verified after it; Unsealed the entries logged after the
@@ -355,9 +374,17 @@ func VerifyStore(ctx context.Context, st Store, origin string, log note.Verifier
 			rep.Latest = c
 		}
 	}
+	for _, c := range more {
+		if c.Size < state.Cut.Size {
+			rep.ExtraBelowCut++
+		}
+	}
 	err = VerifyFrom(start, sealedRecords(ctx, st, state, &rep), cps)
 	if err != nil {
 		return rep, err
+	}
+	if state.Cut.Size > 0 && rep.CutRecord.Seq == 0 {
+		return rep, fmt.Errorf("%w: entries 1 to %d were destroyed, and no entry of the log records that cut", ErrTampered, state.Cut.Size)
 	}
 	return rep, nil
 }
@@ -375,6 +402,9 @@ func sealedRecords(ctx context.Context, st Store, state store.AuditTreeState, re
 			if err != nil {
 				yield(Record{}, err)
 				return
+			}
+			if e.Verb == store.AuditRetentionCut && state.Cut.Size > 0 && e.Outcome == cutOutcome(state.Cut.Size) {
+				rep.CutRecord = e
 			}
 			if e.Seq > state.Size {
 				rep.Unsealed++

@@ -11,6 +11,7 @@ import (
 	"github.com/vindex-nl/vindex/audit"
 	"github.com/vindex-nl/vindex/store"
 	"github.com/vindex-nl/vindex/store/pebblestore"
+	"github.com/vindex-nl/vindex/store/storetest"
 )
 
 var ctx = context.Background()
@@ -150,8 +151,47 @@ func TestLogCut(t *testing.T) {
 	if n, err := l.Cut(ctx, times[2].Add(time.Second)); err != nil || n != 13 {
 		t.Fatalf("second cut: %d %v", n, err)
 	}
-	if rep, err := verifyStore(t, s); err != nil || rep.Cut != 13 || rep.Size != 2 {
+	// The first cut's record (entry 14) and two entries; the second cut's
+	// record not sealed yet.
+	rep, err = verifyStore(t, s)
+	if err != nil || rep.Cut != 13 || rep.Size != 3 || rep.Unsealed != 1 || rep.CutRecord.Outcome != "through:13" {
 		t.Fatalf("after the second cut: %+v %v", rep, err)
+	}
+}
+
+// A cut made in the store without its record in the log (someone with the
+// disk wiping the log up to a checkpoint) does not verify, even though
+// the checkpoint at the cut is genuine; extra checkpoints inside the
+// destroyed part are counted, not silently passed.
+func TestVerifyStoreRefusesAnUnrecordedCut(t *testing.T) {
+	s := openPebble(t, t.TempDir())
+	l, err := audit.Open(ctx, s, signer(t, logSkey))
+	if err != nil {
+		t.Fatal(err)
+	}
+	logEntries(t, s, 0, 3)
+	first, err := l.Seal(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	witnessed := cosign(t, first.Text)
+	logEntries(t, s, 3, 4)
+	cp, err := l.Seal(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tree audit.Tree
+	for _, e := range storetest.AuditAll(t, s) {
+		b, _ := audit.MarshalEntry(e)
+		tree.Append(b)
+	}
+	state, _ := tree.MarshalBinary()
+	if err := s.CutAudit(ctx, store.AuditCut{Size: cp.Size, Tree: state, Checkpoint: cp}); err != nil {
+		t.Fatal(err)
+	}
+	rep, err := audit.VerifyStore(ctx, s, origin, verifier(t, logVkey), [][]byte{witnessed}, verifier(t, witVkey))
+	if !errors.Is(err, audit.ErrTampered) || rep.ExtraBelowCut != 1 {
+		t.Fatalf("an unrecorded cut: %+v %v", rep, err)
 	}
 }
 

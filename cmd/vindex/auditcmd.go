@@ -11,6 +11,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"time"
 
 	"golang.org/x/mod/sumdb/note"
 
@@ -46,7 +47,9 @@ a copy of the data directory (a backup).
 
 Flags of verify and prove:
   --key FILE         the log's public key (vindex keys init writes it;
-                     default: the deployment's, --audit-key with .pub for .key)
+                     default: the deployment's, --audit-key with .pub for .key,
+                     on the same disk as the log: an auditor uses a copy
+                     kept elsewhere, and checkpoints a witness kept)
   --checkpoint FILE  verify: a checkpoint kept elsewhere (repeatable)
   --witness FILE     verify: a witness's public key that must have signed
                      every --checkpoint (repeatable)
@@ -154,7 +157,11 @@ func auditVerify(args []string, stdout, stderr io.Writer) error {
 	fmt.Fprintf(stdout, "audit log %s verified: entries %d to %d against %d checkpoints (the newest of %d entries)\n",
 		origin, rep.Cut+1, rep.Cut+rep.Size, rep.Checkpoints, rep.Latest.Size)
 	if rep.Cut > 0 {
-		fmt.Fprintf(stdout, "entries 1 to %d were destroyed at the end of their retention; the tree goes on from their checkpoint\n", rep.Cut)
+		fmt.Fprintf(stdout, "entries 1 to %d were destroyed at the end of their retention on %s (entry %d records it); the tree goes on from their checkpoint\n",
+			rep.Cut, rep.CutRecord.At.UTC().Format(time.DateOnly), rep.CutRecord.Seq)
+	}
+	if rep.ExtraBelowCut > 0 {
+		fmt.Fprintf(stdout, "%d --checkpoint files lie in the destroyed part, which nothing left can check: they must be older than the retention term on that date\n", rep.ExtraBelowCut)
 	}
 	if rep.Unsealed > 0 {
 		fmt.Fprintf(stdout, "%d entries after them are not sealed yet (the server seals them at its next start)\n", rep.Unsealed)
