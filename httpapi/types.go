@@ -186,8 +186,8 @@ type SubjectAccessResponse struct {
 	Registrations []AccessRegistrationJSON `json:"registrations"`
 	// Accesses are who accessed the youth, as the audit log holds it, in
 	// the order they were answered; this request is not among them (the
-	// next one lists it). AccessesCut says the list stops at
-	// matcher.MaxAccesses.
+	// next one lists it): the newest matcher.MaxAccesses; AccessesCut
+	// says older ones are left out.
 	Accesses    []AccessedJSON `json:"accesses"`
 	AccessesCut bool           `json:"accesses_cut,omitempty"`
 	Letter      LetterJSON     `json:"letter"`

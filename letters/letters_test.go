@@ -147,7 +147,7 @@ func TestSubjectAccessAccessesCutOrNone(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, s := range []string{l.Text, l.HTML} {
-		if !strings.Contains(s, "Dit zijn de eerste 9 raadplegingen") {
+		if !strings.Contains(s, "Dit zijn de laatste 9 raadplegingen") {
 			t.Errorf("a cut list does not say so:\n%s", s)
 		}
 	}

@@ -53,8 +53,8 @@ type Access struct {
 	// (see ExtractAudit): who looked the youth up, reported, closed, asked for
 	// access…, when and how it ended, refusals included, in the order they
 	// were answered. This call's own is not among them: its entry is
-	// written once it has answered. At most MaxAccesses; AccessesCut
-	// reports that there are more.
+	// written once it has answered. The newest MaxAccesses at most;
+	// AccessesCut reports that there are older ones.
 	Accesses    []Accessed
 	AccessesCut bool
 }

@@ -22,9 +22,11 @@ import (
 // AuditVerb is what an audit entry records ("lookup", "register", …).
 type AuditVerb = store.AuditVerb
 
-// MaxAccesses bounds the accesses SubjectAccess lists: the first ones, in
-// the order they were answered; Access.AccessesCut says the list stops
-// there (the operator's vindex audit extract reads on).
+// MaxAccesses bounds the accesses SubjectAccess lists: the newest ones, in
+// the order they were answered, so that a flood of old entries (anyone may
+// look a youth up and be refused) cannot hide the recent ones;
+// Access.AccessesCut says older ones are left out (the operator's vindex
+// audit extract reads them all).
 const MaxAccesses = 10000
 
 // auditPage is the number of entries one read of the index returns.
@@ -98,11 +100,23 @@ func (m *Matcher) auditOf(ctx context.Context, who Youth, limit int) ([]store.Au
 	return out, false, nil
 }
 
-// accesses lists who accessed who, for subject access.
+// accesses lists who accessed who, for subject access: the newest
+// MaxAccesses, and whether there are older ones.
 func (m *Matcher) accesses(ctx context.Context, who Youth) ([]Accessed, bool, error) {
-	entries, more, err := m.auditOf(ctx, who, MaxAccesses)
-	if err != nil {
-		return nil, false, err
+	var entries []store.AuditEntry
+	for _, ref := range who.audit.All {
+		// Each reference's newest MaxAccesses+1: the newest MaxAccesses
+		// of the merge are among them, and one more says there are more.
+		page, err := m.store.LatestAuditEntriesOf(ctx, ref, MaxAccesses+1)
+		if err != nil {
+			return nil, false, fmt.Errorf("matcher: audit log: %w", err)
+		}
+		entries = append(entries, page...)
+	}
+	slices.SortFunc(entries, func(a, b store.AuditEntry) int { return cmp.Compare(a.Seq, b.Seq) })
+	more := len(entries) > MaxAccesses
+	if more {
+		entries = entries[len(entries)-MaxAccesses:]
 	}
 	out := make([]Accessed, 0, len(entries))
 	for _, e := range entries {

@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vindex-nl/vindex/crypto/pseudonym"
 	"github.com/vindex-nl/vindex/matcher"
 	"github.com/vindex-nl/vindex/store"
 )
@@ -142,5 +143,36 @@ func TestExtractAuditBounded(t *testing.T) {
 		if x.Verb != store.AuditExtract || x.Institution != "operator" || x.Outcome != "ok" {
 			t.Errorf("an extract's entry: %+v", x)
 		}
+	}
+}
+
+// TestSubjectAccessShowsTheNewest: a flood of refused lookups (anyone may
+// look a youth up and be refused) cannot hide a later access: subject
+// access lists the newest MaxAccesses and says older ones are left out.
+func TestSubjectAccessShowsTheNewest(t *testing.T) {
+	e := newEnv(t)
+	e.register(t, wij, e.involvement(t, 1))
+	ref, err := e.ps.Of(pseudonym.DomainYouthAudit, []byte(bsnDigits(t, 1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	flood := make([]store.AuditEntry, matcher.MaxAccesses)
+	for i := range flood {
+		flood[i] = store.AuditEntry{At: e.clock.Now(), Institution: police, Verb: store.AuditLookup, Youth: ref.Primary, Outcome: "not_involved"}
+	}
+	if err := e.store.AppendAudit(ctx, flood...); err != nil {
+		t.Fatal(err)
+	}
+	e.clock.Add(24 * time.Hour)
+	if _, err := e.m.Lookup(ctx, matcher.Actor{Institution: wij}, e.youth(t, 1)); err != nil {
+		t.Fatal(err)
+	}
+	a, err := e.m.SubjectAccess(ctx, matcher.Actor{Institution: gemeente}, e.youth(t, 1), birth(t, "2014-05-17"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	last := a.Accesses[len(a.Accesses)-1]
+	if !a.AccessesCut || len(a.Accesses) != matcher.MaxAccesses || last.Institution != wij || last.Verb != store.AuditLookup {
+		t.Fatalf("after a flood: %d accesses, cut %v, the last %+v", len(a.Accesses), a.AccessesCut, last)
 	}
 }

@@ -177,4 +177,8 @@ type AuditLog interface {
 	// of them too. The cost of a call grows with the entries it returns,
 	// not with the log.
 	AuditEntriesOf(ctx context.Context, youth pseudonym.Pseudonym, after uint64, limit int) ([]AuditEntry, error)
+	// LatestAuditEntriesOf returns the newest limit entries of youth (the
+	// highest numbered), in order: what a bounded list of accesses shows,
+	// so that a flood of old entries cannot hide the recent ones.
+	LatestAuditEntriesOf(ctx context.Context, youth pseudonym.Pseudonym, limit int) ([]AuditEntry, error)
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
@@ -334,4 +335,43 @@ func (s *Store) migrateAuditIndex() error {
 	s.logger.Info("store migrated: audit entries indexed by youth reference", slog.String("component", "pebblestore"),
 		slog.Int("entries", indexed))
 	return nil
+}
+
+// LatestAuditEntriesOf implements store.AuditLog: youth's index keys read
+// backwards from the newest durable entry, and a point read of each.
+func (s *Store) LatestAuditEntriesOf(ctx context.Context, youth pseudonym.Pseudonym, limit int) ([]store.AuditEntry, error) {
+	if youth.IsZero() {
+		return nil, ctx.Err()
+	}
+	if ok, err := s.enterRead(ctx, limit); !ok {
+		return nil, err
+	}
+	defer s.leave()
+	upto := s.audit.visible()
+	snap := s.db.NewSnapshot()
+	defer snap.Close()
+	it, err := snap.NewIter(&pebble.IterOptions{LowerBound: auditYouthKey(youth, 0), UpperBound: auditYouthKey(youth, upto+1)})
+	if err != nil {
+		return nil, fmt.Errorf("pebblestore: %w", err)
+	}
+	var out []store.AuditEntry
+	for valid := it.Last(); valid && len(out) < limit; valid = it.Prev() {
+		k := it.Key()
+		if len(k) != 1+youthSize+seqSize {
+			return nil, closeIter(it, fmt.Errorf("%w: audit index key of %d bytes", store.ErrCorrupt, len(k)))
+		}
+		e, err := auditEntryAt(snap, binary.BigEndian.Uint64(k[1+youthSize:]))
+		if err == nil && e.Youth != youth {
+			err = fmt.Errorf("%w: audit index names an entry of another youth", store.ErrCorrupt)
+		}
+		if err != nil {
+			return nil, closeIter(it, err)
+		}
+		out = append(out, e)
+	}
+	if err := closeIter(it, nil); err != nil {
+		return nil, err
+	}
+	slices.Reverse(out)
+	return out, nil
 }

@@ -278,6 +278,20 @@ func testAuditOfYouth(t *testing.T, open Opener) {
 	if page, err := s.AuditEntriesOf(ctx, first[0].Youth, 0, 0); err != nil || len(page) != 0 {
 		t.Errorf("limit 0: %+v %v", page, err)
 	}
+	// The newest entries of a youth, in order.
+	latest, err := s.LatestAuditEntriesOf(ctx, first[0].Youth, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sameAuditList(t, "the first youth's latest two", latest, first[len(first)-2:])
+	if all, err := s.LatestAuditEntriesOf(ctx, second[0].Youth, 100); err != nil {
+		t.Fatal(err)
+	} else {
+		sameAuditList(t, "the second youth's latest, all", all, second)
+	}
+	if none, err := s.LatestAuditEntriesOf(ctx, Youth(3, 3), 5); err != nil || len(none) != 0 {
+		t.Errorf("latest of a youth never named: %+v %v", none, err)
+	}
 }
 
 // testAuditOfYouthAfterReopen: the entries of a youth written before a
