@@ -73,8 +73,9 @@ type AuditTree interface {
 	AuditTree(ctx context.Context) (AuditTreeState, error)
 	// SealAudit keeps a batch in one durable, atomic write. It fails with
 	// ErrConflict unless the batch continues the last seal (From is the
-	// sealed size), and with ErrInvalid when it seals entries not yet
-	// durable, or its checkpoint's size is not the batch's end.
+	// sealed size), and with ErrInvalid when it seals entries a reader
+	// cannot see yet (AuditEntries), or its checkpoint's size is not the
+	// batch's end.
 	SealAudit(ctx context.Context, seal AuditSeal) error
 	// AuditRoots returns up to limit roots of entries numbered above
 	// after, in order.

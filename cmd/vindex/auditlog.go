@@ -91,21 +91,17 @@ type auditor struct {
 	metrics   *auditMetrics
 	// checkpoint is the newest checkpoint's text, for the API.
 	checkpoint atomic.Pointer[[]byte]
+	// filed is the size of the checkpoint last written to file.
+	filed uint64
 }
 
-// openAuditor opens the audit log of st, signing with signer, and seals
-// what is not sealed yet (entries of a run that stopped before its last
-// seal), so that the API serves a checkpoint from the start.
+// openAuditor opens the audit log of st, signing with signer.
 func openAuditor(ctx context.Context, c config, cov *rules.Covenant, st backend, signer *audit.Signer, metrics *auditMetrics, logger *slog.Logger) (*auditor, error) {
 	l, err := audit.Open(ctx, st, signer)
 	if err != nil {
 		return nil, fmt.Errorf("audit log: %w", err)
 	}
-	a := &auditor{log: l, file: c.AuditFile, retention: cov.Limits.AuditRetentionYears, logger: logger, metrics: metrics}
-	if err := a.seal(ctx); err != nil {
-		return nil, err
-	}
-	return a, nil
+	return &auditor{log: l, file: c.AuditFile, retention: cov.Limits.AuditRetentionYears, logger: logger, metrics: metrics}, nil
 }
 
 // Checkpoint returns the newest checkpoint's text (nil before the first).
@@ -119,7 +115,6 @@ func (a *auditor) Checkpoint() []byte {
 // seal seals the new entries, and publishes a new checkpoint to the file,
 // the API and the metrics.
 func (a *auditor) seal(ctx context.Context) error {
-	before := a.log.Latest().Size
 	cp, err := a.log.Seal(ctx)
 	if err != nil {
 		a.metrics.failures.Inc()
@@ -128,13 +123,15 @@ func (a *auditor) seal(ctx context.Context) error {
 	if cp.Text == nil {
 		return nil
 	}
-	if a.Checkpoint() == nil || cp.Size != before {
+	a.checkpoint.Store(&cp.Text)
+	if a.filed != cp.Size || !exists(a.file) {
+		// Written again at the next seal if this write fails.
 		if err := keys.WriteFileAtomic(a.file, cp.Text); err != nil {
 			a.metrics.failures.Inc()
 			return fmt.Errorf("audit log: writing the checkpoint: %w", err)
 		}
+		a.filed = cp.Size
 	}
-	a.checkpoint.Store(&cp.Text)
 	a.metrics.size.Set(float64(cp.Size))
 	a.metrics.at.Set(float64(cp.At.UnixNano()) / 1e9)
 	return nil

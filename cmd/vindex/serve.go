@@ -194,11 +194,17 @@ func unwrapServeKeys(c config, logger *slog.Logger) (*kek, openedKeys, *audit.Si
 	return k, opened, signer, nil
 }
 
-// startAudit records the key changes since the last start in the audit
-// log and opens the log's tree, sealing what the last run left unsealed.
+// startAudit opens the audit log's tree (refusing a signing key other than
+// its checkpoints'), records the key changes since the last start, and
+// seals what is unsealed (what the last run left, and those entries), so
+// that the API serves a checkpoint from the start.
 func startAudit(c config, cov *rules.Covenant, st backend, opened openedKeys, signer *audit.Signer, metrics *auditMetrics, logger *slog.Logger) (*auditor, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
+	a, err := openAuditor(ctx, c, cov, st, signer, metrics, logger)
+	if err != nil {
+		return nil, err
+	}
 	n, err := recordKeyChanges(ctx, c, st, opened)
 	if err != nil {
 		return nil, err
@@ -206,7 +212,7 @@ func startAudit(c config, cov *rules.Covenant, st backend, opened openedKeys, si
 	if n > 0 {
 		logger.Info("key changes recorded in the audit log", slog.Int("entries", n))
 	}
-	return openAuditor(ctx, c, cov, st, signer, metrics, logger)
+	return a, a.seal(ctx)
 }
 
 // openServeStore opens the store; the function it returns closes it, and
