@@ -171,7 +171,7 @@ func fromBase64(text []byte, n int) ([]byte, bool) {
 	if len(text) != base64.StdEncoding.EncodedLen(n) {
 		return nil, false
 	}
-	b := make([]byte, n)
+	b := make([]byte, base64.StdEncoding.DecodedLen(len(text)))
 	m, err := base64.StdEncoding.Strict().Decode(b, text)
-	return b, err == nil && m == n
+	return b[:n], err == nil && m == n
 }

@@ -51,6 +51,8 @@ func TestElementDecoding(t *testing.T) {
 	}
 	for name, s := range map[string]string{
 		"unpadded":    strings.TrimRight(good, "="),
+		"33 bytes":    base64.StdEncoding.EncodeToString(make([]byte, 33)), // 44 characters, no padding
+		"44 no pad":   good[:43] + "A",
 		"url":         base64.URLEncoding.EncodeToString(unhex(t, "ffffffff")) + good[8:],
 		"newline":     good[:20] + "\n" + good[20:43],
 		"space":       " " + good[:43],
