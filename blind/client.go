@@ -13,7 +13,8 @@ import (
 
 // State is what the client keeps between Blind (or BlindElements) and
 // Finish: the secret blinds and the blinded elements they made. It is for
-// one Finish only and prints as a fixed redacted text for every verb.
+// one Finish only, by one goroutine, and prints as a fixed redacted text
+// for every verb.
 type State struct {
 	blinds  []group.Scalar
 	blinded []group.Element

@@ -11,7 +11,8 @@ import (
 
 // PrivateKey is a key holder's key: a non-zero scalar k. It prints as a
 // fixed redacted text for every verb; MarshalBinary is the only way to its
-// bytes, for wrapping it under a key-encryption key.
+// bytes, for wrapping it under a key-encryption key. It does not change
+// once made: Evaluate may use one key from many goroutines at once.
 type PrivateKey struct {
 	k   group.Scalar
 	pub PublicKey

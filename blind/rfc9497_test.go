@@ -274,3 +274,89 @@ func TestAgainstCircl(t *testing.T) {
 		}
 	}
 }
+
+// verifyProofRFC is RFC 9497 §2.2.2's VerifyProof(G, pkS, C, D, proof),
+// written out here from the RFC with plain group operations, independently
+// of circl's dleq package that Finish uses.
+func verifyProofRFC(t *testing.T, pk group.Element, cs, ds []group.Element, proof []byte) bool {
+	ctx := contextString(modeVOPRF)
+	enc := func(e group.Element) []byte { b, _ := e.MarshalBinaryCompress(); return b }
+	lp := func(b []byte) []byte { return append(binary.BigEndian.AppendUint16(nil, uint16(len(b))), b...) }
+	h2s := func(msg []byte) group.Scalar { return g.HashToScalar(msg, append([]byte("HashToScalar-"), ctx...)) }
+
+	seedDST := append([]byte("Seed-"), ctx...)
+	seed := sha512.Sum512(append(lp(enc(pk)), lp(seedDST)...))
+	m, z := g.Identity(), g.Identity()
+	for i := range cs {
+		msg := append(lp(seed[:]), binary.BigEndian.AppendUint16(nil, uint16(i))...)
+		msg = append(append(append(msg, lp(enc(cs[i]))...), lp(enc(ds[i]))...), "Composite"...)
+		d := h2s(msg)
+		m.Add(m, g.NewElement().Mul(cs[i], d))
+		z.Add(z, g.NewElement().Mul(ds[i], d))
+	}
+	c, s := g.NewScalar(), g.NewScalar()
+	if c.UnmarshalBinary(proof[:32]) != nil || s.UnmarshalBinary(proof[32:]) != nil {
+		return false
+	}
+	t2 := g.NewElement().Add(g.NewElement().MulGen(s), g.NewElement().Mul(pk, c))
+	t3 := g.NewElement().Add(g.NewElement().Mul(m, s), g.NewElement().Mul(z, c))
+	var msg []byte
+	for _, e := range []group.Element{pk, m, z, t2, t3} {
+		msg = append(msg, lp(enc(e))...)
+	}
+	return h2s(append(msg, "Challenge"...)).IsEqual(c)
+}
+
+// TestVerifyProofIndependently checks that Finish's verdict on a proof is
+// that of verifyProofRFC, for valid proofs and for proofs of something else.
+func TestVerifyProofIndependently(t *testing.T) {
+	key, other := GenerateKey(), GenerateKey()
+	for _, n := range []int{1, 2, 7} {
+		bsns := make([]string, n)
+		for i := range bsns {
+			bsns[i] = []string{"111222333", "123456782", "999999990"}[i%3]
+		}
+		st, blinded, err := Blind(testBSNs(t, bsns...)...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ev, proof, err := Evaluate(key, blinded)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cs, _ := elements(blinded)
+		ds, _ := elements(ev)
+		pb, _ := proof.MarshalBinary()
+		swapped := append([]group.Element{ds[len(ds)-1]}, ds[:len(ds)-1]...)
+		for name, c := range map[string]struct {
+			pk     PublicKey
+			ds     []group.Element
+			proof  []byte
+			verify bool
+		}{
+			"valid":         {key.Public(), ds, pb, true},
+			"other key":     {other.Public(), ds, pb, false},
+			"rotated":       {key.Public(), swapped, pb, n == 1},
+			"c changed":     {key.Public(), ds, append([]byte{pb[0] ^ 1}, pb[1:]...), false},
+			"s changed":     {key.Public(), ds, append(append([]byte{}, pb[:32]...), append([]byte{pb[32] ^ 1}, pb[33:]...)...), false},
+			"blinded twice": {key.Public(), cs, pb, false},
+		} {
+			if got := verifyProofRFC(t, c.pk.e.e, cs, c.ds, c.proof); got != c.verify {
+				t.Errorf("batch of %d, %s: the RFC's VerifyProof says %v", n, name, got)
+			}
+			var p Proof
+			if err := p.UnmarshalBinary(c.proof); err != nil {
+				continue // a changed byte made a scalar non-canonical
+			}
+			probe := &State{blinds: st.blinds, blinded: st.blinded}
+			evs := make([]Element, len(c.ds))
+			for i, d := range c.ds {
+				evs[i] = Element{d}
+			}
+			_, err := Finish(probe, evs, p, c.pk)
+			if (err == nil) != c.verify {
+				t.Errorf("batch of %d, %s: Finish says %v", n, name, err)
+			}
+		}
+	}
+}
