@@ -58,7 +58,7 @@ var (
 	// holder's public key.
 	ErrProof = errors.New("blind: proof does not verify")
 	// ErrBody: a JSON body that is malformed, has unknown or missing fields,
-	// or is larger than MaxRequestSize or MaxResponseSize.
+	// or is larger than MaxBodySize.
 	ErrBody = errors.New("blind: malformed body")
 )
 
