@@ -88,6 +88,10 @@ var rules = []rule{
 		Reason: "pseudonyms are computed from identities, not stored, here",
 	},
 	{
+		Name: "blind", From: []string{"blind/..."}, Never: []string{"..."}, But: []string{"blind/...", "identity"},
+		Reason: "the blind-mode primitives are computed from identities and keys: no store, no engine, no transport, no pseudonymiser",
+	},
+	{
 		Name: "bench-targets", From: []string{"bench/baseline/...", "bench/target/..."}, Never: []string{"bench"},
 		Reason: "a target does not import the load generator that drives it; what they share is in bench/target",
 	},
