@@ -22,6 +22,6 @@
 // httpapi.FuzzRegister (any body gets a 2xx or a problem document, never a
 // server error, and no digits of the body in the problem), audit.FuzzEntry
 // (audit entries decode strictly: what decodes re-encodes to the same bytes),
-// blind.FuzzDecode (blind-mode elements, proofs and POST /v1/evaluate bodies
+// oprf.FuzzDecode (blind-mode elements, proofs and POST /v1/evaluate bodies
 // decode strictly and canonically, or fail with the package's errors).
 package fuzz

@@ -88,7 +88,7 @@ var rules = []rule{
 		Reason: "pseudonyms are computed from identities, not stored, here",
 	},
 	{
-		Name: "blind", From: []string{"blind/..."}, Never: []string{"..."}, But: []string{"blind/...", "identity"},
+		Name: "oprf", From: []string{"crypto/oprf/..."}, Never: []string{"..."}, But: []string{"crypto/oprf/...", "identity"},
 		Reason: "the blind-mode primitives are computed from identities and keys: no store, no engine, no transport, no pseudonymiser",
 	},
 	{

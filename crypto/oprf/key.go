@@ -1,4 +1,4 @@
-package blind
+package oprf
 
 import (
 	"crypto/rand"
@@ -46,8 +46,8 @@ func (k *PrivateKey) MarshalBinary() ([]byte, error) { return k.k.MarshalBinary(
 // Public returns the public key k·G.
 func (k *PrivateKey) Public() PublicKey { return k.pub }
 
-// String returns "blind.PrivateKey(redacted)".
-func (k PrivateKey) String() string { return "blind.PrivateKey(redacted)" }
+// String returns "oprf.PrivateKey(redacted)".
+func (k PrivateKey) String() string { return "oprf.PrivateKey(redacted)" }
 
 // GoString is String.
 func (k PrivateKey) GoString() string { return k.String() }
@@ -102,7 +102,7 @@ func (p *PublicKey) UnmarshalText(text []byte) error {
 func (p PublicKey) String() string {
 	t, err := p.MarshalText()
 	if err != nil {
-		return "blind.PublicKey(none)"
+		return "oprf.PublicKey(none)"
 	}
 	return string(t)
 }
@@ -135,7 +135,7 @@ func evaluate(m mode, key *PrivateKey, blinded []Element, r group.Scalar) ([]Ele
 	}
 	p, err := dleq.Prover{Params: proofParams(m)}.ProveBatchWithRandomnessRFC9497(key.k, key.pub.e.e, bs, es, r)
 	if err != nil {
-		return nil, Proof{}, fmt.Errorf("blind: proof: %w", err)
+		return nil, Proof{}, fmt.Errorf("oprf: proof: %w", err)
 	}
 	return evaluated, Proof{p}, nil
 }

@@ -1,4 +1,4 @@
-package blind
+package oprf
 
 import (
 	"bytes"
@@ -10,7 +10,7 @@ import (
 	"testing"
 
 	"github.com/cloudflare/circl/group"
-	"github.com/cloudflare/circl/oprf"
+	circloprf "github.com/cloudflare/circl/oprf"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/vectors.json from the fixed test keys and blinds")
@@ -83,7 +83,7 @@ type vectorFile struct {
 func testKeys(t testing.TB) [2]*PrivateKey {
 	var keys [2]*PrivateKey
 	for i, s := range testKeySpecs {
-		d, err := oprf.DeriveKey(oprf.SuiteRistretto255, oprf.VerifiableMode, unhex(t, s.seed), []byte(s.info))
+		d, err := circloprf.DeriveKey(circloprf.SuiteRistretto255, circloprf.VerifiableMode, unhex(t, s.seed), []byte(s.info))
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -1,4 +1,4 @@
-package blind
+package oprf
 
 import (
 	"crypto/rand"
@@ -135,8 +135,8 @@ func unblind(st *State, evaluated []group.Element) []Element {
 	return ys
 }
 
-// String returns "blind.State(redacted)".
-func (st State) String() string { return "blind.State(redacted)" }
+// String returns "oprf.State(redacted)".
+func (st State) String() string { return "oprf.State(redacted)" }
 
 // GoString is String.
 func (st State) GoString() string { return st.String() }

@@ -1,4 +1,4 @@
-package blind
+package oprf
 
 import (
 	"bytes"
@@ -10,7 +10,7 @@ import (
 	"testing"
 
 	"github.com/cloudflare/circl/group"
-	"github.com/cloudflare/circl/oprf"
+	circloprf "github.com/cloudflare/circl/oprf"
 )
 
 // rfcVectors is testdata/rfc9497-ristretto255.json: RFC 9497 Appendix A.1.1
@@ -103,7 +103,7 @@ func TestRFC9497Vectors(t *testing.T) {
 		m := mode(md.ModeByte)
 		// The key: the RFC derives it with DeriveKeyPair (circl's, here),
 		// then this package parses it and computes its public key.
-		derived, err := oprf.DeriveKey(oprf.SuiteRistretto255, md.ModeByte, unhex(t, md.Seed), unhex(t, md.KeyInfo))
+		derived, err := circloprf.DeriveKey(circloprf.SuiteRistretto255, md.ModeByte, unhex(t, md.Seed), unhex(t, md.KeyInfo))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -200,8 +200,8 @@ func checkRFCVector(t *testing.T, m mode, key *PrivateKey, inputs, blinds, blind
 func TestAgainstCircl(t *testing.T) {
 	key := GenerateKey()
 	raw, _ := key.MarshalBinary()
-	var ck oprf.PrivateKey
-	if err := ck.UnmarshalBinary(oprf.SuiteRistretto255, raw); err != nil {
+	var ck circloprf.PrivateKey
+	if err := ck.UnmarshalBinary(circloprf.SuiteRistretto255, raw); err != nil {
 		t.Fatal(err)
 	}
 	bsns := testBSNs(t, "111222333", "123456782", "999999990")
@@ -215,11 +215,11 @@ func TestAgainstCircl(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	req := &oprf.EvaluationRequest{}
+	req := &circloprf.EvaluationRequest{}
 	for _, x := range blinded {
 		req.Elements = append(req.Elements, x.e)
 	}
-	ev, err := oprf.NewVerifiableServer(oprf.SuiteRistretto255, &ck).Evaluate(req)
+	ev, err := circloprf.NewVerifiableServer(circloprf.SuiteRistretto255, &ck).Evaluate(req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -241,12 +241,12 @@ func TestAgainstCircl(t *testing.T) {
 	}
 
 	// circl's client, this package's key holder.
-	var cpub oprf.PublicKey
+	var cpub circloprf.PublicKey
 	pub, _ := key.Public().MarshalBinary()
-	if err := cpub.UnmarshalBinary(oprf.SuiteRistretto255, pub); err != nil {
+	if err := cpub.UnmarshalBinary(circloprf.SuiteRistretto255, pub); err != nil {
 		t.Fatal(err)
 	}
-	client := oprf.NewVerifiableClient(oprf.SuiteRistretto255, &cpub)
+	client := circloprf.NewVerifiableClient(circloprf.SuiteRistretto255, &cpub)
 	fin, creq, err := client.Blind(inputs)
 	if err != nil {
 		t.Fatal(err)
@@ -259,7 +259,7 @@ func TestAgainstCircl(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cev := &oprf.Evaluation{Proof: proof.p}
+	cev := &circloprf.Evaluation{Proof: proof.p}
 	for _, x := range out {
 		cev.Elements = append(cev.Elements, x.e)
 	}

@@ -1,4 +1,4 @@
-// Independent recomputation of blind/testdata/vectors.json with @noble/curves.
+// Independent recomputation of crypto/oprf/testdata/vectors.json with @noble/curves.
 import { readFileSync } from 'node:fs';
 import { ristretto255, ristretto255_hasher, ristretto255_oprf } from '@noble/curves/ed25519.js';
 import { sha512 } from '@noble/hashes/sha2.js';

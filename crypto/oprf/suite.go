@@ -1,4 +1,4 @@
-package blind
+package oprf
 
 import (
 	"crypto"
@@ -40,26 +40,26 @@ const MaxBatch = 1024
 var (
 	// ErrInvalidElement: not the canonical 32-byte encoding of a ristretto255
 	// element other than the identity (or not standard padded base64 of one).
-	ErrInvalidElement = errors.New("blind: invalid element")
+	ErrInvalidElement = errors.New("oprf: invalid element")
 	// ErrInvalidProof: not 64 bytes of two canonical scalars (or not standard
 	// padded base64 of them).
-	ErrInvalidProof = errors.New("blind: invalid proof")
+	ErrInvalidProof = errors.New("oprf: invalid proof")
 	// ErrInvalidKey: a private key that is not a canonical non-zero scalar,
 	// or a public key that is not a valid element.
-	ErrInvalidKey = errors.New("blind: invalid key")
+	ErrInvalidKey = errors.New("oprf: invalid key")
 	// ErrBatchSize: a batch of no elements or of more than MaxBatch.
-	ErrBatchSize = errors.New("blind: batch size out of range")
+	ErrBatchSize = errors.New("oprf: batch size out of range")
 	// ErrNoBSN: the zero identity.BSN was given to Blind.
-	ErrNoBSN = errors.New("blind: no BSN")
+	ErrNoBSN = errors.New("oprf: no BSN")
 	// ErrMismatch: an answer with another number of elements than were
 	// asked for, or a State that was already finished.
-	ErrMismatch = errors.New("blind: answer does not match the request")
+	ErrMismatch = errors.New("oprf: answer does not match the request")
 	// ErrProof: the proof does not show that the evaluation used the key
 	// holder's public key.
-	ErrProof = errors.New("blind: proof does not verify")
+	ErrProof = errors.New("oprf: proof does not verify")
 	// ErrBody: a JSON body that is malformed, has unknown or missing fields,
 	// or is larger than MaxBodySize.
-	ErrBody = errors.New("blind: malformed body")
+	ErrBody = errors.New("oprf: malformed body")
 )
 
 // mode is the RFC 9497 mode byte. vindex uses only the verifiable mode; the

@@ -1,4 +1,4 @@
-// Package blind holds the primitives of vindex's blind mode: a youth's BSN is
+// Package oprf holds the primitives of vindex's blind mode: a youth's BSN is
 // turned into a group element Y = k·H(x) by one or two key holders that never
 // see the BSN, so that the index receives Y and never a BSN.
 //
@@ -49,4 +49,4 @@
 // encodings) give its bytes. A [PublicKey] and a [Proof] are public and print
 // as base64. Errors name what is wrong (for instance which element of a batch)
 // and never quote the input.
-package blind
+package oprf

@@ -1,4 +1,4 @@
-package blind
+package oprf
 
 import (
 	"bytes"
@@ -89,8 +89,8 @@ func (x *Element) UnmarshalText(text []byte) error {
 	return x.UnmarshalBinary(b)
 }
 
-// String returns "blind.Element(redacted)".
-func (x Element) String() string { return "blind.Element(redacted)" }
+// String returns "oprf.Element(redacted)".
+func (x Element) String() string { return "oprf.Element(redacted)" }
 
 // GoString is String.
 func (x Element) GoString() string { return x.String() }
@@ -154,7 +154,7 @@ func (p *Proof) UnmarshalText(text []byte) error {
 func (p Proof) String() string {
 	t, err := p.MarshalText()
 	if err != nil {
-		return "blind.Proof(none)"
+		return "oprf.Proof(none)"
 	}
 	return string(t)
 }
