@@ -92,6 +92,14 @@ var rules = []rule{
 		Reason: "the blind-mode primitives are computed from identities and keys: no store, no engine, no transport, no pseudonymiser",
 	},
 	{
+		Name: "client", From: []string{"..."}, Except: []string{"client/...", "cmd/...", "bench/..."}, Never: []string{"client/..."},
+		Reason: "the SDK a vendor embeds sits above everything: nothing of the index may reach it",
+	},
+	{
+		Name: "client-side", From: []string{"client/..."}, Never: []string{"store/...", "matcher/...", "crypto/pseudonym/...", "crypto/keys/..."},
+		Reason: "a client system holds no index, no store and no index key: it blinds, and talks HTTPS",
+	},
+	{
 		Name: "bench-targets", From: []string{"bench/baseline/...", "bench/target/..."}, Never: []string{"bench"},
 		Reason: "a target does not import the load generator that drives it; what they share is in bench/target",
 	},
