@@ -26,7 +26,7 @@ type evaluator struct {
 	calls atomic.Int32
 }
 
-func newEvaluator(t *testing.T, token string) *evaluator {
+func newEvaluator(t testing.TB, token string) *evaluator {
 	t.Helper()
 	e := &evaluator{key: oprf.GenerateKey()}
 	e.srv = httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -57,7 +57,7 @@ func (e *evaluator) holder(token string) client.KeyHolder {
 	return client.KeyHolder{URL: e.srv.URL, Token: token, PublicKey: e.key.Public(), HTTP: e.srv.Client()}
 }
 
-func bsns(t *testing.T, n int) []identity.BSN {
+func bsns(t testing.TB, n int) []identity.BSN {
 	t.Helper()
 	out := make([]identity.BSN, n)
 	for i := range out {
