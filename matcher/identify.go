@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"log/slog"
 
+	"github.com/vindex-nl/vindex/crypto/oprf"
 	"github.com/vindex-nl/vindex/crypto/pseudonym"
 	"github.com/vindex-nl/vindex/identity"
 )
@@ -57,6 +58,37 @@ func (m *Matcher) YouthByBSN(bsn identity.BSN) (Youth, error) {
 		return Youth{}, fmt.Errorf("matcher: pseudonym: %w", err)
 	}
 	return Youth{set: set, bsn: bsn, audit: ref}, nil
+}
+
+// YouthByElement returns the Youth of a blind-mode element (crypto/oprf):
+// the element k·H(x) a client system computed from the BSN with the key
+// holders, so that the index never sees the BSN. Its pseudonyms are the
+// index's own layer over the element (domain youth-element, under every
+// enabled key of [Config.Pseudonymiser]), and its audit reference the
+// element in a domain of its own. Such a Youth has no clear BSN: its
+// reports carry no birth-date check value, and the checks that a field
+// does not quote the BSN cannot be made (the client system makes them). A
+// zero element is a *FieldError for "youth" wrapping ErrMissingYouth.
+func (m *Matcher) YouthByElement(y oprf.Element) (Youth, error) {
+	if y.IsZero() {
+		return Youth{}, fieldErr("youth", ErrMissingYouth)
+	}
+	b, err := y.MarshalBinary()
+	if err != nil {
+		return Youth{}, fieldErr("youth", err)
+	}
+	set, err := m.ps.Of(pseudonym.DomainYouthElement, b)
+	if err != nil {
+		return Youth{}, fmt.Errorf("matcher: pseudonym: %w", err)
+	}
+	if len(set.All) == 0 {
+		return Youth{}, fmt.Errorf("matcher: pseudonym: %w", pseudonym.ErrNoKey)
+	}
+	ref, err := m.ps.Of(pseudonym.DomainYouthElementAudit, b)
+	if err != nil {
+		return Youth{}, fmt.Errorf("matcher: pseudonym: %w", err)
+	}
+	return Youth{set: set, audit: ref}, nil
 }
 
 // IsZero reports whether y refers to no one.

@@ -95,6 +95,17 @@ const DomainYouthBirthDate Domain = "youth-birth-date"
 // pseudonyms (DomainYouthBSN) without the key.
 const DomainYouthAudit Domain = "youth-audit"
 
+// DomainYouthElement is the domain of a youth's blind-mode element (the
+// 32 bytes k·H(x) a client computes with the key holders, crypto/oprf): in
+// a blind deployment the index's pseudonym of a youth is this layer over
+// the element, so that a key holder with a copy of the store cannot test
+// BSNs either.
+const DomainYouthElement Domain = "youth-element"
+
+// DomainYouthElementAudit is the domain of the audit log's youth reference
+// in a blind deployment: its value is the element.
+const DomainYouthElementAudit Domain = "youth-element-audit"
+
 // Set is one value's pseudonyms under every enabled key.
 type Set struct {
 	// Primary is the pseudonym under the primary key: new records are
