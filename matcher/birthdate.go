@@ -34,27 +34,50 @@ func ageByMonth(born, today time.Time) int {
 }
 
 // endAgeDay returns the day the youth's registrations end for its age: the
-// first day of the month in which it reaches the end age.
-func (m *Matcher) endAgeDay(bd identity.BirthDate) time.Time {
-	return birthMonth(bd).AddDate(m.limits.endAge, 0, 0)
+// first day of the month in which it reaches the end age; born is the
+// first day of its birth month.
+func (m *Matcher) endAgeDay(born time.Time) time.Time {
+	return born.AddDate(m.limits.endAge, 0, 0)
 }
 
 // destroyDay returns the day from which nothing of the youth may be kept,
 // whatever the covenant's end age: the first day of the month in which it
-// turns 23 (Jeugdwet art. 7.1.4.5).
-func destroyDay(bd identity.BirthDate) time.Time {
-	return birthMonth(bd).AddDate(legalEndAge, 0, 0)
+// turns 23 (Jeugdwet art. 7.1.4.5); born is the first day of its birth
+// month.
+func destroyDay(born time.Time) time.Time {
+	return born.AddDate(legalEndAge, 0, 0)
+}
+
+// born returns the first day of the youth's birth month: from the birth
+// date, or, in a blind deployment, as the client system gave it (BornIn).
+func (r *Registration) born() time.Time {
+	if !r.BirthDate.IsZero() {
+		return birthMonth(r.BirthDate)
+	}
+	return r.BornIn
 }
 
 // checkBirthDate returns the youth's age today, counted by month: one that
-// has a birth date, not after today, and whose registrations would not
-// already have ended for its age (a report from the first day of the month
-// in which it reaches the end age is refused).
-func (m *Matcher) checkBirthDate(bd identity.BirthDate, today time.Time) (age int, err error) {
-	if bd.IsZero() {
+// has a birth date (or, in a blind deployment, a birth month: BornIn, the
+// first day of a month), not after today, and whose registrations would
+// not already have ended for its age (a report from the first day of the
+// month in which it reaches the end age is refused).
+func (m *Matcher) checkBirthDate(r *Registration, today time.Time) (age int, err error) {
+	switch bm := r.BornIn; {
+	case !r.BirthDate.IsZero() && !bm.IsZero():
+		return 0, fieldErr("born_in", ErrBornIn)
+	case !bm.IsZero() && (bm.Day() != 1 || bm.Location() != time.UTC || bm != bm.Truncate(24*time.Hour)):
+		return 0, fieldErr("born_in", ErrBornIn)
+	case !bm.IsZero():
+		if bm.After(today) || !today.Before(m.endAgeDay(bm)) {
+			return 0, fieldErr("born_in", ErrNotAYouth)
+		}
+		return ageByMonth(bm, today), nil
+	case r.BirthDate.IsZero():
 		return 0, fieldErr("birth_date", ErrMissingBirthDate)
 	}
-	if bd.AgeOn(today) < 0 || !today.Before(m.endAgeDay(bd)) {
+	bd := r.BirthDate
+	if bd.AgeOn(today) < 0 || !today.Before(m.endAgeDay(birthMonth(bd))) {
 		return 0, fieldErr("birth_date", ErrNotAYouth)
 	}
 	return ageByMonth(birthMonth(bd), today), nil

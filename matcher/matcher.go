@@ -332,6 +332,7 @@ var (
 	ErrMissingYouth      = errors.New("matcher: youth is required")
 	ErrMissingBSN        = errors.New("matcher: BSN is required")
 	ErrMissingBirthDate  = errors.New("matcher: birth date is required")
+	ErrBornIn            = errors.New("matcher: born_in is the first day of a month, given in place of the birth date, not with it")
 	ErrNotAYouth         = errors.New("matcher: the youth's age is outside the index's range")
 	ErrMunicipality      = errors.New("matcher: municipality is not part of the covenant")
 	ErrKind              = errors.New("matcher: kind must be signal or involvement")

@@ -23,7 +23,13 @@ type Registration struct {
 	// ends by itself, both taken from its month (see checkBirthDate), and
 	// checked against the birth date of the youth's live registrations
 	// (ErrBirthDateMismatch).
-	BirthDate    identity.BirthDate
+	BirthDate identity.BirthDate
+	// BornIn stands for BirthDate in a blind deployment, whose client
+	// systems keep the birth date to themselves: the first day (00:00
+	// UTC) of the month the youth was born in, which is all the index
+	// computes with. Give one of the two (ErrBornIn otherwise). A report
+	// with BornIn has no birth-date check value.
+	BornIn       time.Time
 	Municipality identity.Municipality
 	Kind         Kind
 	// SignalCode is one of the covenant's signal codes (see
@@ -87,7 +93,7 @@ func (m *Matcher) validate(inst rules.Institution, r *Registration, today time.T
 	if r.Youth.IsZero() {
 		return 0, fieldErr("youth", ErrMissingYouth)
 	}
-	if age, err = m.checkBirthDate(r.BirthDate, today); err != nil {
+	if age, err = m.checkBirthDate(r, today); err != nil {
 		return 0, err
 	}
 	if err := m.checkMunicipality(r.Municipality); err != nil {
@@ -205,9 +211,9 @@ func (m *Matcher) checkClientRef(r *Registration) error {
 // endsOn is the day a registration made (or refreshed) on day ends by itself:
 // the earliest of its own end day, the maximum duration, and the first day
 // of the month in which the youth reaches the end age (endAgeDay).
-func (m *Matcher) endsOn(day time.Time, own time.Time, bd identity.BirthDate) time.Time {
+func (m *Matcher) endsOn(day time.Time, own time.Time, born time.Time) time.Time {
 	end := day.AddDate(m.limits.maxYears, 0, 0)
-	if adult := m.endAgeDay(bd); adult.Before(end) {
+	if adult := m.endAgeDay(born); adult.Before(end) {
 		end = adult
 	}
 	if !own.IsZero() && civil(own).Before(end) {
@@ -400,8 +406,8 @@ func (m *Matcher) report(ctx context.Context, y *youth, actor Actor, r Registrat
 	reg.Municipality = string(r.Municipality)
 	reg.Contact = r.Contact
 	reg.UpdatedAt = y.now
-	reg.EndsOn = m.endsOn(y.today, r.EndsOn, r.BirthDate)
-	reg.DestroyOn = destroyDay(r.BirthDate)
+	reg.EndsOn = m.endsOn(y.today, r.EndsOn, r.born())
+	reg.DestroyOn = destroyDay(r.born())
 	// A new reference replaces the one on file; a refresh without one
 	// keeps it, sealed anew (under the primary key, if it was rotated).
 	res.ClientRef = r.ClientRef
