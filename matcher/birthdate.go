@@ -64,6 +64,8 @@ func (r *Registration) born() time.Time {
 // month in which it reaches the end age is refused).
 func (m *Matcher) checkBirthDate(r *Registration, today time.Time) (age int, err error) {
 	switch bm := r.BornIn; {
+	case m.blind && !r.BirthDate.IsZero():
+		return 0, fieldErr("birth_date", ErrBirthDateNotAccepted)
 	case !r.BirthDate.IsZero() && !bm.IsZero():
 		return 0, fieldErr("born_in", ErrBornIn)
 	case !bm.IsZero() && (bm.Day() != 1 || bm.Location() != time.UTC || bm != bm.Truncate(24*time.Hour)):
@@ -73,6 +75,8 @@ func (m *Matcher) checkBirthDate(r *Registration, today time.Time) (age int, err
 			return 0, fieldErr("born_in", ErrNotAYouth)
 		}
 		return ageByMonth(bm, today), nil
+	case r.BirthDate.IsZero() && m.blind:
+		return 0, fieldErr("born_in", ErrMissingBirthDate)
 	case r.BirthDate.IsZero():
 		return 0, fieldErr("birth_date", ErrMissingBirthDate)
 	}

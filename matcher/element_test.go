@@ -9,6 +9,7 @@ import (
 	"github.com/vindex-nl/vindex/crypto/pseudonym"
 	"github.com/vindex-nl/vindex/identity"
 	"github.com/vindex-nl/vindex/internal/canary"
+	"github.com/vindex-nl/vindex/internal/testkeys"
 	"github.com/vindex-nl/vindex/matcher"
 )
 
@@ -31,6 +32,25 @@ func element(t *testing.T, key *oprf.PrivateKey, n int) oprf.Element {
 	return ys[0]
 }
 
+// blindMatcher is a blind matcher ([matcher.Config.Blind]) over e's store
+// and keys.
+func blindMatcher(t *testing.T, e *env) *matcher.Matcher {
+	t.Helper()
+	m, err := matcher.New(matcher.Config{Store: e.store, Pseudonymiser: e.ps, ClientRefs: testkeys.Sealer(t),
+		Covenant: exampleCovenant(t), Clock: e.clock.Now, Location: time.UTC, Logger: quiet(), Blind: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+// blindReport is e's report of youth n as a blind client system makes it:
+// the element for the youth, the birth month for the birth date (May 2014).
+func blindReport(t *testing.T, e *env, y matcher.Youth, r matcher.Registration) matcher.Registration {
+	r.Youth, r.BirthDate, r.BornIn = y, identity.BirthDate{}, time.Date(2014, 5, 1, 0, 0, 0, 0, time.UTC)
+	return r
+}
+
 // TestYouthByElement: the verbs work unchanged on a youth named by its
 // blind-mode element (the subject-identification seam): two institutions
 // reporting one element match, another element is another youth, the
@@ -38,38 +58,44 @@ func element(t *testing.T, key *oprf.PrivateKey, n int) oprf.Element {
 // separate), and the store holds the index's layer, never the element.
 func TestYouthByElement(t *testing.T) {
 	e := newEnv(t)
+	b := blindMatcher(t, e)
 	key := oprf.GenerateKey()
-	y1, err := e.m.YouthByElement(element(t, key, 1))
+	y1, err := b.YouthByElement(element(t, key, 1))
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := e.signal(t, 1)
-	s.Youth = y1
-	e.register(t, school, s)
-	w := e.involvement(t, 1)
-	w.Youth = y1
-	if res := e.register(t, wij, w); !res.Matched {
-		t.Fatalf("one element reported twice does not match: %+v", res)
+	if _, err := b.Register(ctx, matcher.Actor{Institution: school}, blindReport(t, e, y1, e.signal(t, 1))); err != nil {
+		t.Fatal(err)
 	}
-	y2, err := e.m.YouthByElement(element(t, key, 2))
+	if res, err := b.Register(ctx, matcher.Actor{Institution: wij}, blindReport(t, e, y1, e.involvement(t, 1))); err != nil || !res.Matched {
+		t.Fatalf("one element reported twice does not match: %+v %v", res, err)
+	}
+	y2, err := b.YouthByElement(element(t, key, 2))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.m.Lookup(ctx, matcher.Actor{Institution: wij}, y2); !errors.Is(err, matcher.ErrNotInvolved) {
+	if _, err := b.Lookup(ctx, matcher.Actor{Institution: wij}, y2); !errors.Is(err, matcher.ErrNotInvolved) {
 		t.Errorf("another element: %v", err)
 	}
 	if _, err := e.m.Lookup(ctx, matcher.Actor{Institution: wij}, e.youth(t, 1)); !errors.Is(err, matcher.ErrNotInvolved) {
 		t.Errorf("the BSN's youth is the element's: %v", err)
 	}
-	again, err := e.m.YouthByElement(element(t, key, 1))
+	again, err := b.YouthByElement(element(t, key, 1))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if v, err := e.m.Lookup(ctx, matcher.Actor{Institution: wij}, again); err != nil || !v.Matched {
+	if v, err := b.Lookup(ctx, matcher.Actor{Institution: wij}, again); err != nil || !v.Matched {
 		t.Fatalf("the element computed again: %+v %v", v, err)
 	}
-	if _, err := e.m.YouthByElement(oprf.Element{}); !errors.Is(err, matcher.ErrMissingYouth) {
+	if _, err := b.YouthByElement(oprf.Element{}); !errors.Is(err, matcher.ErrMissingYouth) {
 		t.Errorf("a zero element: %v", err)
+	}
+	// Each mode refuses the other's way of naming a youth.
+	if _, err := b.YouthByBSN(bsnFor(t, 1)); !errors.Is(err, matcher.ErrBSNNotAccepted) {
+		t.Errorf("a BSN to a blind matcher: %v", err)
+	}
+	if _, err := e.m.YouthByElement(element(t, key, 1)); !errors.Is(err, matcher.ErrYouthNotAccepted) {
+		t.Errorf("an element to an hmac matcher: %v", err)
 	}
 
 	// The element's bytes are nowhere in the store's files.
@@ -105,15 +131,16 @@ func TestYouthByElement(t *testing.T) {
 // in the future and one of a youth past the end age.
 func TestBornIn(t *testing.T) {
 	e := newEnv(t)
+	b := blindMatcher(t, e)
 	key := oprf.GenerateKey()
-	y, err := e.m.YouthByElement(element(t, key, 1))
+	y, err := b.YouthByElement(element(t, key, 1))
 	if err != nil {
 		t.Fatal(err)
 	}
 	month := func(y int, m time.Month) time.Time { return time.Date(y, m, 1, 0, 0, 0, 0, time.UTC) }
-	blindReport := func(born time.Time) matcher.Registration {
-		r := e.involvement(t, 1)
-		r.Youth, r.BirthDate, r.BornIn = y, identity.BirthDate{}, born
+	report := func(born time.Time) matcher.Registration {
+		r := blindReport(t, e, y, e.involvement(t, 1))
+		r.BornIn = born
 		return r
 	}
 	for name, c := range map[string]struct {
@@ -121,24 +148,27 @@ func TestBornIn(t *testing.T) {
 		field string
 		err   error
 	}{
-		"not the first": {blindReport(time.Date(2014, 5, 17, 0, 0, 0, 0, time.UTC)), "born_in", matcher.ErrBornIn},
-		"not midnight":  {blindReport(time.Date(2014, 5, 1, 12, 0, 0, 0, time.UTC)), "born_in", matcher.ErrBornIn},
-		"in the future": {blindReport(month(2027, 1)), "born_in", matcher.ErrNotAYouth},
-		"past 23":       {blindReport(month(2002, 1)), "born_in", matcher.ErrNotAYouth},
-		"neither":       {blindReport(time.Time{}), "birth_date", matcher.ErrMissingBirthDate},
-		"with the date": {func() matcher.Registration {
-			r := blindReport(month(2014, 5))
+		"not the first": {report(time.Date(2014, 5, 17, 0, 0, 0, 0, time.UTC)), "born_in", matcher.ErrBornIn},
+		"not midnight":  {report(time.Date(2014, 5, 1, 12, 0, 0, 0, time.UTC)), "born_in", matcher.ErrBornIn},
+		"in the future": {report(month(2027, 1)), "born_in", matcher.ErrNotAYouth},
+		"past 23":       {report(month(2002, 1)), "born_in", matcher.ErrNotAYouth},
+		"neither":       {report(time.Time{}), "born_in", matcher.ErrMissingBirthDate},
+		"a birth date": {func() matcher.Registration {
+			r := report(month(2014, 5))
 			r.BirthDate = birth(t, "2014-05-17")
 			return r
-		}(), "born_in", matcher.ErrBornIn},
+		}(), "birth_date", matcher.ErrBirthDateNotAccepted},
 	} {
-		_, err := e.m.Register(ctx, matcher.Actor{Institution: wij}, c.r)
+		_, err := b.Register(ctx, matcher.Actor{Institution: wij}, c.r)
 		var fe *matcher.FieldError
 		if !errors.As(err, &fe) || fe.Field != c.field || !errors.Is(err, c.err) {
 			t.Errorf("%s: %v, want %s: %v", name, err, c.field, c.err)
 		}
 	}
-	res := e.register(t, wij, blindReport(month(2014, 5)))
+	res, err := b.Register(ctx, matcher.Actor{Institution: wij}, report(month(2014, 5)))
+	if err != nil {
+		t.Fatal(err)
+	}
 	reg, err := e.store.Registration(ctx, res.ID)
 	if err != nil {
 		t.Fatal(err)

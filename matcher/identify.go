@@ -40,9 +40,13 @@ type Youth struct {
 
 // YouthByBSN returns the Youth of a clear BSN: its pseudonyms under every
 // enabled key of [Config.Pseudonymiser] (crypto/pseudonym). A zero BSN is a
-// *FieldError for "bsn" wrapping ErrMissingBSN. The error never quotes the
-// BSN.
+// *FieldError for "bsn" wrapping ErrMissingBSN; a blind matcher
+// ([Config.Blind]) refuses every BSN (ErrBSNNotAccepted). The error never
+// quotes the BSN.
 func (m *Matcher) YouthByBSN(bsn identity.BSN) (Youth, error) {
+	if m.blind {
+		return Youth{}, fieldErr("bsn", ErrBSNNotAccepted)
+	}
 	if bsn.IsZero() {
 		return Youth{}, fieldErr("bsn", ErrMissingBSN)
 	}
@@ -68,8 +72,13 @@ func (m *Matcher) YouthByBSN(bsn identity.BSN) (Youth, error) {
 // element in a domain of its own. Such a Youth has no clear BSN: its
 // reports carry no birth-date check value, and the checks that a field
 // does not quote the BSN cannot be made (the client system makes them). A
-// zero element is a *FieldError for "youth" wrapping ErrMissingYouth.
+// zero element is a *FieldError for "youth" wrapping ErrMissingYouth; a
+// matcher that is not blind ([Config.Blind]) refuses every element
+// (ErrYouthNotAccepted).
 func (m *Matcher) YouthByElement(y oprf.Element) (Youth, error) {
+	if !m.blind {
+		return Youth{}, fieldErr("youth", ErrYouthNotAccepted)
+	}
 	if y.IsZero() {
 		return Youth{}, fieldErr("youth", ErrMissingYouth)
 	}

@@ -171,6 +171,14 @@ type Config struct {
 	// Observer learns what each verb committed, for metrics. If nil,
 	// nothing is told.
 	Observer Observer
+	// Blind makes a blind deployment: youths are named by their
+	// blind-mode elements only (YouthByElement; YouthByBSN refuses with
+	// ErrBSNNotAccepted) and reports give the birth month (BornIn), never
+	// the birth date (ErrBirthDateNotAccepted). Without it, the default,
+	// youths are named by BSN and YouthByElement refuses
+	// (ErrYouthNotAccepted). A deployment's mode is fixed when its keys
+	// are made: one mode's pseudonyms never match the other's.
+	Blind bool
 	// Logger receives one line per verb (never an identity): register,
 	// lookup and end at Debug level (the service's access log covers them),
 	// the rarer close, remove, death, subject access and expiry at Info.
@@ -208,6 +216,7 @@ type Matcher struct {
 
 	refreshWindow time.Duration
 	eventsPerHour int
+	blind         bool
 	// releases publishes the management figures (nil: the store keeps
 	// none).
 	releases *figures.Releases
@@ -232,7 +241,8 @@ func New(c Config) (*Matcher, error) {
 	if err := c.Validate(); err != nil {
 		return nil, err
 	}
-	m := &Matcher{store: c.Store, ps: c.Pseudonymiser, refs: c.ClientRefs, cov: c.Covenant, clock: c.Clock, loc: c.Location, log: c.Logger}
+	m := &Matcher{store: c.Store, ps: c.Pseudonymiser, refs: c.ClientRefs, cov: c.Covenant, clock: c.Clock, loc: c.Location, log: c.Logger,
+		blind: c.Blind}
 	if m.clock == nil {
 		m.clock = time.Now
 	}
@@ -329,24 +339,33 @@ type Coordinator struct {
 
 // Input errors: each comes wrapped in a *FieldError that names the field.
 var (
-	ErrMissingYouth      = errors.New("matcher: youth is required")
-	ErrMissingBSN        = errors.New("matcher: BSN is required")
-	ErrMissingBirthDate  = errors.New("matcher: birth date is required")
-	ErrBornIn            = errors.New("matcher: born_in is the first day of a month, given in place of the birth date, not with it")
-	ErrNotAYouth         = errors.New("matcher: the youth's age is outside the index's range")
-	ErrMunicipality      = errors.New("matcher: municipality is not part of the covenant")
-	ErrKind              = errors.New("matcher: kind must be signal or involvement")
-	ErrKindNotAllowed    = errors.New("matcher: this institution may only signal")
-	ErrSignalCode        = errors.New("matcher: a signal needs a signal code; an involvement has none")
-	ErrUnknownSignalCode = errors.New("matcher: signal code is not one of the covenant's")
-	ErrSector            = errors.New("matcher: unknown sector")
-	ErrContact           = errors.New("matcher: contact needs a name and a phone number or e-mail address")
-	ErrContactName       = errors.New("matcher: contact name must be a person's name: words of letters, with . - ' only as in names")
-	ErrContactPhone      = errors.New("matcher: contact phone must be a Dutch phone number or an international one starting with +")
-	ErrContactEmail      = errors.New("matcher: contact e-mail must be one plain address, like name@example.nl")
-	ErrIdentifiesYouth   = errors.New("matcher: the field holds the youth's BSN or birth date")
-	ErrEndsOn            = errors.New("matcher: end date must not be in the past")
-	ErrEndDate           = errors.New("matcher: end date is before the registration was made")
+	ErrMissingYouth     = errors.New("matcher: youth is required")
+	ErrMissingBSN       = errors.New("matcher: BSN is required")
+	ErrMissingBirthDate = errors.New("matcher: birth date is required")
+	ErrBornIn           = errors.New("matcher: born_in is the first day of a month, given in place of the birth date, not with it")
+	// ErrBSNNotAccepted: a blind deployment never takes a BSN; name the
+	// youth by its element.
+	ErrBSNNotAccepted = errors.New("matcher: this index is blind: it takes the youth's element, never a BSN")
+	// ErrYouthNotAccepted: an element given to a deployment that is not
+	// blind.
+	ErrYouthNotAccepted = errors.New("matcher: this index is not blind: it takes the BSN, not an element")
+	// ErrBirthDateNotAccepted: a blind deployment takes the birth month
+	// (born_in), never the birth date.
+	ErrBirthDateNotAccepted = errors.New("matcher: this index is blind: it takes the birth month (born_in), never the birth date")
+	ErrNotAYouth            = errors.New("matcher: the youth's age is outside the index's range")
+	ErrMunicipality         = errors.New("matcher: municipality is not part of the covenant")
+	ErrKind                 = errors.New("matcher: kind must be signal or involvement")
+	ErrKindNotAllowed       = errors.New("matcher: this institution may only signal")
+	ErrSignalCode           = errors.New("matcher: a signal needs a signal code; an involvement has none")
+	ErrUnknownSignalCode    = errors.New("matcher: signal code is not one of the covenant's")
+	ErrSector               = errors.New("matcher: unknown sector")
+	ErrContact              = errors.New("matcher: contact needs a name and a phone number or e-mail address")
+	ErrContactName          = errors.New("matcher: contact name must be a person's name: words of letters, with . - ' only as in names")
+	ErrContactPhone         = errors.New("matcher: contact phone must be a Dutch phone number or an international one starting with +")
+	ErrContactEmail         = errors.New("matcher: contact e-mail must be one plain address, like name@example.nl")
+	ErrIdentifiesYouth      = errors.New("matcher: the field holds the youth's BSN or birth date")
+	ErrEndsOn               = errors.New("matcher: end date must not be in the past")
+	ErrEndDate              = errors.New("matcher: end date is before the registration was made")
 	// ErrEndReason: an end reason that is not risk_gone, other or
 	// unjustified.
 	ErrEndReason = errors.New("matcher: unknown end reason")
