@@ -74,6 +74,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/vindex-nl/vindex/crypto/oprf"
 	"github.com/vindex-nl/vindex/identity"
 	"github.com/vindex-nl/vindex/matcher"
 	"github.com/vindex-nl/vindex/rules"
@@ -496,8 +497,15 @@ func (req *RegistrationRequest) Registration(m *matcher.Matcher, loc *time.Locat
 	reg := matcher.Registration{SignalCode: req.Code, Urgent: req.Urgent, Sector: rules.Sector(req.Sector),
 		Contact: matcher.Contact(req.Contact), IdempotencyKey: req.IdempotencyKey, ClientRef: req.ClientRef}
 	var err error
-	if reg.Youth, err = youthByBSN(m, req.BSN); err != nil {
+	if reg.Youth, err = youthOf(m, req.BSN, req.Youth); err != nil {
 		return reg, err
+	}
+	if req.BornIn != "" {
+		t, perr := time.Parse("2006-01", req.BornIn)
+		if perr != nil {
+			return reg, &matcher.FieldError{Field: "born_in", Err: matcher.ErrBornIn}
+		}
+		reg.BornIn = t
 	}
 	if req.BirthDate != "" {
 		if reg.BirthDate, err = identity.ParseBirthDate(req.BirthDate); err != nil {
@@ -526,6 +534,27 @@ func (req *RegistrationRequest) Registration(m *matcher.Matcher, loc *time.Locat
 
 // youthByBSN parses a request's BSN and makes it m's youth reference, which
 // never prints it: the handlers pass on only the reference.
+// youthOf is the youth a request names: by BSN, or in a blind deployment
+// (Matcher.Blind) by its element; each mode refuses the other's field. Its
+// errors are *matcher.FieldError values that never quote the value.
+func youthOf(m *matcher.Matcher, bsn, youth string) (matcher.Youth, error) {
+	switch {
+	case m.Blind() && bsn != "":
+		return matcher.Youth{}, &matcher.FieldError{Field: "bsn", Err: matcher.ErrBSNNotAccepted}
+	case !m.Blind() && youth != "":
+		return matcher.Youth{}, &matcher.FieldError{Field: "youth", Err: matcher.ErrYouthNotAccepted}
+	case !m.Blind():
+		return youthByBSN(m, bsn)
+	case youth == "":
+		return matcher.Youth{}, &matcher.FieldError{Field: "youth", Err: matcher.ErrMissingYouth}
+	}
+	var el oprf.Element
+	if err := el.UnmarshalText([]byte(youth)); err != nil {
+		return matcher.Youth{}, &matcher.FieldError{Field: "youth", Err: oprf.ErrInvalidElement}
+	}
+	return m.YouthByElement(el)
+}
+
 func youthByBSN(m *matcher.Matcher, s string) (matcher.Youth, error) {
 	if s == "" {
 		return matcher.Youth{}, &matcher.FieldError{Field: "bsn", Err: matcher.ErrMissingBSN}
@@ -652,7 +681,7 @@ func (h *Handler) youthBody(r *http.Request) (matcher.Youth, error) {
 	if err := h.decode(r, &req, false); err != nil {
 		return matcher.Youth{}, err
 	}
-	return youthByBSN(h.m, req.BSN)
+	return youthOf(h.m, req.BSN, req.Youth)
 }
 
 func (h *Handler) lookup(r *http.Request, actor matcher.Actor) (any, int, error) {

@@ -126,6 +126,17 @@ func newEnvLogging(t testing.TB, debug bool) *env { return newEnvWith(t, debug, 
 
 func newEnvWith(t testing.TB, debug bool, tune func(*http.Server), edit func(string) string) *env {
 	t.Helper()
+	return newEnvMode(t, debug, tune, edit, false)
+}
+
+// newBlindEnv is newEnv for a blind deployment (matcher.Config.Blind).
+func newBlindEnv(t testing.TB) *env {
+	t.Helper()
+	return newEnvMode(t, true, nil, nil, true)
+}
+
+func newEnvMode(t testing.TB, debug bool, tune func(*http.Server), edit func(string) string, blind bool) *env {
+	t.Helper()
 	e := &env{t: t, tune: tune, dir: t.TempDir(), logs: &canary.Log{}, tokens: map[string]string{}, clients: map[string]*http.Client{}}
 	var err error
 	if e.ca, err = pki.NewCA("test client CA"); err != nil {
@@ -188,7 +199,8 @@ func newEnvWith(t testing.TB, debug bool, tune func(*http.Server), edit func(str
 	registry.MustRegister(e.metrics, domain, e.store.Collector(), e.polls)
 	e.metricsHandler = promhttp.HandlerFor(registry, promhttp.HandlerOpts{})
 	refs := testkeys.Sealer(t)
-	if e.m, err = matcher.New(matcher.Config{Store: e.store, Pseudonymiser: e.ps, ClientRefs: refs, Covenant: e.cov, Logger: logger, Observer: domain}); err != nil {
+	if e.m, err = matcher.New(matcher.Config{Store: e.store, Pseudonymiser: e.ps, ClientRefs: refs, Covenant: e.cov, Logger: logger, Observer: domain,
+		Blind: blind}); err != nil {
 		t.Fatal(err)
 	}
 

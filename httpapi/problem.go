@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strconv"
 
+	"github.com/vindex-nl/vindex/crypto/oprf"
 	"github.com/vindex-nl/vindex/identity"
 	"github.com/vindex-nl/vindex/matcher"
 )
@@ -76,6 +77,11 @@ const (
 	CodeRateLimited           = "rate_limited"
 	CodeUnavailable           = "unavailable"
 	CodeNoCheckpoint          = "no_checkpoint"
+	CodeInvalidYouth          = "invalid_youth"
+	CodeInvalidBornIn         = "invalid_born_in"
+	CodeBSNNotAccepted        = "bsn_not_accepted"
+	CodeYouthNotAccepted      = "youth_not_accepted"
+	CodeBirthDateNotAccepted  = "birth_date_not_accepted"
 	CodeStorageUnavailable    = "storage_unavailable"
 	CodeInternal              = "internal"
 )
@@ -105,6 +111,12 @@ var fieldCodes = []struct {
 	{identity.ErrBSNFormat, http.StatusBadRequest, CodeInvalidBSN},
 	{identity.ErrBSNChecksum, http.StatusBadRequest, CodeInvalidBSN},
 	{matcher.ErrMissingBSN, http.StatusBadRequest, CodeInvalidBSN},
+	{matcher.ErrBSNNotAccepted, http.StatusBadRequest, CodeBSNNotAccepted},
+	{matcher.ErrYouthNotAccepted, http.StatusBadRequest, CodeYouthNotAccepted},
+	{matcher.ErrBirthDateNotAccepted, http.StatusBadRequest, CodeBirthDateNotAccepted},
+	{matcher.ErrMissingYouth, http.StatusBadRequest, CodeInvalidYouth},
+	{oprf.ErrInvalidElement, http.StatusBadRequest, CodeInvalidYouth},
+	{matcher.ErrBornIn, http.StatusBadRequest, CodeInvalidBornIn},
 	{identity.ErrBirthDateFormat, http.StatusBadRequest, CodeInvalidBirthDate},
 	{identity.ErrBirthDateRange, http.StatusBadRequest, CodeInvalidBirthDate},
 	{matcher.ErrMissingBirthDate, http.StatusBadRequest, CodeInvalidBirthDate},

@@ -5,10 +5,18 @@ package httpapi
 
 // RegistrationRequest is the body of POST /v1/registrations.
 type RegistrationRequest struct {
-	// BSN is the youth's citizen service number (9 digits).
-	BSN string `json:"bsn"`
-	// BirthDate is the youth's birth date, YYYY-MM-DD.
-	BirthDate string `json:"birth_date"`
+	// BSN is the youth's citizen service number (9 digits); in a blind
+	// deployment never: Youth instead.
+	BSN string `json:"bsn,omitempty"`
+	// Youth is, in a blind deployment, the youth's element (base64 of 32
+	// bytes; see docs/blind.md), in place of the BSN.
+	Youth string `json:"youth,omitempty"`
+	// BirthDate is the youth's birth date, YYYY-MM-DD; in a blind
+	// deployment never: BornIn instead.
+	BirthDate string `json:"birth_date,omitempty"`
+	// BornIn is, in a blind deployment, the youth's birth month, YYYY-MM,
+	// in place of the birth date.
+	BornIn string `json:"born_in,omitempty"`
 	// Municipality is the CBS code of the youth's municipality (GM0014).
 	Municipality string `json:"municipality"`
 	// Kind is "signal" or "involvement".
@@ -111,7 +119,10 @@ type RegistrationResponse struct {
 // BSNRequest is the body of the calls about one youth: lookups, case
 // closing and deaths.
 type BSNRequest struct {
-	BSN string `json:"bsn"`
+	BSN string `json:"bsn,omitempty"`
+	// Youth is, in a blind deployment, the youth's element, in place of
+	// the BSN.
+	Youth string `json:"youth,omitempty"`
 }
 
 // EndRequest is the optional body of POST /v1/registrations/{id}/end.

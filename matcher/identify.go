@@ -100,6 +100,10 @@ func (m *Matcher) YouthByElement(y oprf.Element) (Youth, error) {
 	return Youth{set: set, audit: ref}, nil
 }
 
+// Blind reports whether m is a blind deployment's ([Config.Blind]): it
+// names youths by their elements, never by BSN.
+func (m *Matcher) Blind() bool { return m.blind }
+
 // IsZero reports whether y refers to no one.
 func (y Youth) IsZero() bool { return len(y.set.All) == 0 }
 

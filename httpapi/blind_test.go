@@ -1,0 +1,107 @@
+package httpapi_test
+
+import (
+	"encoding/json"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/vindex-nl/vindex/crypto/oprf"
+	"github.com/vindex-nl/vindex/httpapi"
+	"github.com/vindex-nl/vindex/identity"
+)
+
+// youthElement computes youth n's element with key, as a client system
+// does with a key holder, in the request's form (base64).
+func youthElement(t *testing.T, key *oprf.PrivateKey, n int) string {
+	t.Helper()
+	b, err := identity.ParseBSN(bsn(t, n))
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, blinded, err := oprf.Blind(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev, proof, err := oprf.Evaluate(key, blinded)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ys, err := oprf.Finish(st, ev, proof, key.Public())
+	if err != nil {
+		t.Fatal(err)
+	}
+	text, err := ys[0].MarshalText()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(text)
+}
+
+// blindReport is report(n) as a blind deployment takes it: the element
+// for the BSN, the birth month for the birth date.
+func blindReport(t *testing.T, key *oprf.PrivateKey, n int, kind string) httpapi.RegistrationRequest {
+	r := report(t, n, kind)
+	r.BSN, r.BirthDate, r.Youth, r.BornIn = "", "", youthElement(t, key, n), "2014-05"
+	return r
+}
+
+// TestBlindOverHTTPS: a blind deployment matches two institutions that
+// report one youth by its element and birth month, and refuses a BSN, a
+// birth date, a malformed element or month, with stable codes; a
+// deployment that is not blind refuses an element. Neither the BSN nor the
+// element is in what the server logged.
+func TestBlindOverHTTPS(t *testing.T) {
+	e := newBlindEnv(t)
+	key := oprf.GenerateKey()
+	if r := e.do(byToken(school), "POST", "/v1/registrations", blindReport(t, key, 1, "signal")); r.status != http.StatusCreated {
+		t.Fatalf("blind report: %d %s", r.status, r.body)
+	}
+	res := decodeAs[httpapi.RegistrationResponse](t, e.do(byCert(wij), "POST", "/v1/registrations", blindReport(t, key, 1, "involvement")))
+	if !res.Matched {
+		t.Fatalf("one element reported by two institutions does not match: %+v", res)
+	}
+	v := decodeAs[httpapi.ViewResponse](t, e.do(byToken(school), "POST", "/v1/lookups", httpapi.BSNRequest{Youth: youthElement(t, key, 1)}))
+	if !v.Matched {
+		t.Fatalf("the blind lookup: %+v", v)
+	}
+	for name, c := range map[string]struct {
+		body any
+		code string
+	}{
+		"a BSN": {func() any { r := blindReport(t, key, 2, "signal"); r.BSN = bsn(t, 2); return r }(), "bsn_not_accepted"},
+		"a birth date": {func() any {
+			r := blindReport(t, key, 2, "signal")
+			r.BirthDate = "2014-05-17"
+			return r
+		}(), "birth_date_not_accepted"},
+		"a bad element":   {func() any { r := blindReport(t, key, 2, "signal"); r.Youth = "AAAA"; return r }(), "invalid_youth"},
+		"no element":      {func() any { r := blindReport(t, key, 2, "signal"); r.Youth = ""; return r }(), "invalid_youth"},
+		"a bad month":     {func() any { r := blindReport(t, key, 2, "signal"); r.BornIn = "2014-5"; return r }(), "invalid_born_in"},
+		"a lookup by BSN": {httpapi.BSNRequest{BSN: bsn(t, 1)}, "bsn_not_accepted"},
+	} {
+		path := "/v1/registrations"
+		if strings.HasPrefix(name, "a lookup") {
+			path = "/v1/lookups"
+		}
+		r := e.do(byToken(school), "POST", path, c.body)
+		var p httpapi.Problem
+		json.Unmarshal(r.body, &p)
+		if r.status != http.StatusBadRequest || p.Code != c.code {
+			t.Errorf("%s: %d %s, want 400 %s", name, r.status, r.body, c.code)
+		}
+	}
+	for n := 1; n <= 2; n++ {
+		if logs := e.logs.String(); strings.Contains(logs, bsn(t, n)) || strings.Contains(logs, youthElement(t, key, n)[:20]) {
+			t.Errorf("youth %d's BSN or element is in the server's log", n)
+		}
+	}
+
+	hm := newEnv(t)
+	r := hm.do(byToken(school), "POST", "/v1/registrations", blindReport(t, key, 1, "signal"))
+	var p httpapi.Problem
+	json.Unmarshal(r.body, &p)
+	if r.status != http.StatusBadRequest || p.Code != "youth_not_accepted" {
+		t.Errorf("an element to an hmac deployment: %d %s", r.status, r.body)
+	}
+}
