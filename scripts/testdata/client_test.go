@@ -24,6 +24,9 @@ import (
 // BSN 111222333 passes the eleven-check; it is the README's example.
 const youthBSN = "111222333"
 
+// ptr returns a pointer to v: the generated client's optional fields.
+func ptr[T any](v T) *T { return &v }
+
 // TestClientAgainstServer drives the generated client, unmodified, against
 // a real `vindex serve --dev`: two institutions register the same youth,
 // the first looks it up and sees the second, and its events hold the
@@ -47,7 +50,7 @@ func TestClientAgainstServer(t *testing.T) {
 		t.Fatalf("second registration: matched %v, involved %v; want a match with %s", second.Matched, second.Involved, ggd)
 	}
 
-	view, err := c.LookupWithResponse(ctx, LookupJSONRequestBody{Bsn: youthBSN}, bearer(tokens[ggd]))
+	view, err := c.LookupWithResponse(ctx, LookupJSONRequestBody{Bsn: ptr(youthBSN)}, bearer(tokens[ggd]))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -84,7 +87,7 @@ func register(ctx context.Context, t *testing.T, c *ClientWithResponses, token, 
 	t.Helper()
 	phone := "050-1234567"
 	body := RegisterJSONRequestBody{
-		Bsn: youthBSN, BirthDate: "2014-05-17", Municipality: "GM0014", Kind: RegistrationRequestKindInvolvement,
+		Bsn: ptr(youthBSN), BirthDate: ptr(Date("2014-05-17")), Municipality: "GM0014", Kind: RegistrationRequestKindInvolvement,
 		Contact: Contact{Name: "A. Jansen", Phone: &phone},
 	}
 	if clientRef != "" {
