@@ -74,8 +74,10 @@ type keysOptions struct {
 	verb      string // init, status, rotate, retire, rewrap
 	retireID  uint32
 	createKEK bool // init: also make the development key file
-	del       bool // retire: delete, not disable
-	refs      bool // rotate, retire: the reference keyset
+	// pseudonyms is init's pseudonym mode: hmac or blind.
+	pseudonyms string
+	del        bool // retire: delete, not disable
+	refs       bool // rotate, retire: the reference keyset
 }
 
 func keysCmd(args []string, stdout, stderr io.Writer) error {
@@ -92,9 +94,14 @@ func keysCmd(args []string, stdout, stderr io.Writer) error {
 		target = ref
 	}
 	if o.verb == "init" {
+		existed := exists(prf.path)
 		if err := prepareKeysInit(stdout, c, prf, ref, o.createKEK); err != nil {
 			return err
 		}
+		if err := initPseudonyms(c, o.pseudonyms, existed); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "pseudonyms: %s (%s)\n", o.pseudonyms, pseudonymsFile(c))
 	}
 	k, err := openKEK(c, newLogger(stderr, "warn"))
 	if err != nil {
@@ -140,6 +147,7 @@ func parseKeysArgs(args []string, stderr io.Writer) (keysOptions, config, error)
 	}
 	c, _, err := loadConfig("keys "+o.verb, keysUsage, rest, func(fs *flag.FlagSet) {
 		fs.BoolVar(&o.createKEK, "create-dev-kek", false, "keys init: also make the development key-encryption key --kek-file")
+		fs.StringVar(&o.pseudonyms, "pseudonyms", modeHMAC, "keys init: the deployment's pseudonym `mode`, fixed from then on: hmac (institutions send the BSN) or blind (client systems send the youth's element; docs/blind.md)")
 		fs.BoolVar(&o.del, "delete", false, "keys retire: delete the key (it must be disabled already)")
 		fs.BoolVar(&o.refs, "refs", false, "keys rotate, retire: act on the reference keyset, not the PRF keyset")
 	})
