@@ -342,7 +342,7 @@ func (e *env) send(t *testing.T, req *http.Request) (*http.Response, []byte) {
 // Each client has its own bucket of elements: one over its rate is
 // refused with Retry-After, the other is not held up.
 func TestRateLimitPerClient(t *testing.T) {
-	e := newEnv(t, keyholder.Config{ElementsPerSecond: 0.5})
+	e := newEnv(t, keyholder.Config{ElementsPerSecond: 0.01})
 	pub := e.key.Public()
 	e.evaluate(t, e.token, pub, bsns(t, 0, oprf.MaxBatch)) // the whole burst
 	_, one, _ := oprf.Blind(bsns(t, 0, 1)...)
@@ -421,5 +421,98 @@ func TestTokenFile(t *testing.T) {
 	}
 	if !strings.HasPrefix(tok, keyholder.TokenPrefix) || keyholder.TokenHash(tok) != strings.Fields(line)[1] {
 		t.Fatalf("token %q, line %q", tok, line)
+	}
+}
+
+// needlesOf adds the forms of elements to look for: their bytes and their
+// base64 (the wire form).
+func needlesOf(n canary.Needles, name string, es []oprf.Element) {
+	for i, x := range es {
+		b, _ := x.MarshalBinary()
+		t, _ := x.MarshalText()
+		n[name+" "+strconv.Itoa(i)] = [][]byte{b, t}
+	}
+}
+
+// TestCanaryLogs: after evaluations of known BSNs (answered and refused),
+// neither the log at debug level nor the metrics hold a BSN, a blinded or
+// evaluated element, or a Y; the scan finds one planted in the log.
+func TestCanaryLogs(t *testing.T) {
+	e := newEnv(t, keyholder.Config{})
+	pub := e.publicKey(t).PublicKey
+	needles := canary.Needles{}
+	for round := range 4 {
+		bs := bsns(t, 1000+round*16, 16)
+		for i := range bs {
+			needles.BSN("bsn "+strconv.Itoa(round*16+i), testbsn.For(30000000, 1000+round*16+i))
+		}
+		ys, blinded, evaluated := e.evaluate(t, e.token, pub, bs)
+		needlesOf(needles, "blinded "+strconv.Itoa(round), blinded)
+		needlesOf(needles, "evaluated "+strconv.Itoa(round), evaluated)
+		needlesOf(needles, "Y "+strconv.Itoa(round), ys)
+		// Refused with the elements in the body: logged too.
+		e.do(t, "POST", "/v1/evaluate", "vkh_wrong", oprf.EvaluateRequest{Blinded: blinded})
+		e.do(t, "POST", "/v1/evaluate", e.token, `{"blinded":[`+strings.Repeat(`"`+testbsn.For(30000000, 1000+round*16)+`",`, 2)+`]}`)
+	}
+	e.do(t, "GET", "/v1/evaluate/"+testbsn.For(30000000, 1000), "", nil)
+	var metrics bytes.Buffer
+	mfs, _ := registry(e.metrics).Gather()
+	for _, mf := range mfs {
+		metrics.WriteString(mf.String())
+	}
+	logs := e.logs.Bytes()
+	if strings.Count(string(logs), `"msg":"request"`) != 14 || !strings.Contains(string(logs), `"batch":16`) {
+		t.Fatalf("not one access-log line per request with its batch size: the scan would prove little\n%s", logs)
+	}
+	if found := needles.Scan("log", logs); len(found) > 0 {
+		t.Fatalf("found in the key holder's log:\n%s", strings.Join(found, "\n"))
+	}
+	if found := needles.Scan("metrics", metrics.Bytes()); len(found) > 0 {
+		t.Fatalf("found in the metrics:\n%s", strings.Join(found, "\n"))
+	}
+	// Positive control: a planted element and BSN are found.
+	_, blinded, _ := oprf.Blind(bsns(t, 1000, 1)...)
+	planted := canary.Needles{}
+	needlesOf(planted, "planted", blinded)
+	text, _ := blinded[0].MarshalText()
+	if found := planted.Scan("log", append(logs, text...)); len(found) != 1 {
+		t.Fatalf("the scan missed a planted element: %v", found)
+	}
+	if found := needles.Scan("log", append(logs, testbsn.For(30000000, 1000)...)); len(found) == 0 {
+		t.Fatal("the scan missed a planted BSN")
+	}
+}
+
+// BenchmarkEvaluateHTTPS is evaluations per second over HTTPS, client and
+// key holder on this machine: the client's blinding is outside the timer,
+// the request, the evaluation, the answer's decoding inside (not Finish).
+func BenchmarkEvaluateHTTPS(b *testing.B) {
+	for _, n := range []int{1, 64} {
+		b.Run("batch="+strconv.Itoa(n), func(b *testing.B) {
+			e := newEnv(b, keyholder.Config{ElementsPerSecond: 1e9})
+			e.logs = nil
+			_, blinded, err := oprf.Blind(bsns(b, 0, n)...)
+			if err != nil {
+				b.Fatal(err)
+			}
+			body, _ := json.Marshal(oprf.EvaluateRequest{Blinded: blinded})
+			client := e.srv.Client()
+			b.ResetTimer()
+			for b.Loop() {
+				req, _ := http.NewRequest("POST", e.srv.URL+"/v1/evaluate", bytes.NewReader(body))
+				req.Header.Set("Content-Type", "application/json")
+				req.Header.Set("Authorization", "Bearer "+e.token)
+				resp, err := client.Do(req)
+				if err != nil {
+					b.Fatal(err)
+				}
+				_, err = oprf.DecodeEvaluateResponse(resp.Body)
+				resp.Body.Close()
+				if err != nil || resp.StatusCode != 200 {
+					b.Fatalf("%d %v", resp.StatusCode, err)
+				}
+			}
+			b.ReportMetric(float64(n)*float64(b.N)/b.Elapsed().Seconds(), "evaluations/s")
+		})
 	}
 }

@@ -92,6 +92,10 @@ var rules = []rule{
 		Reason: "the blind-mode primitives are computed from identities and keys: no store, no engine, no transport, no pseudonymiser",
 	},
 	{
+		Name: "keyholder", From: []string{"keyholder/..."}, Never: []string{"store/...", "matcher/...", "httpapi/...", "crypto/pseudonym/...", "crypto/keys/...", pebble},
+		Reason: "the key holder is its own service, which another organisation may run: it evaluates blinded elements and knows no store, engine, index transport or index keys",
+	},
+	{
 		Name: "bench-targets", From: []string{"bench/baseline/...", "bench/target/..."}, Never: []string{"bench"},
 		Reason: "a target does not import the load generator that drives it; what they share is in bench/target",
 	},
