@@ -121,7 +121,7 @@ func keyholderFlags(fs *flag.FlagSet, c *khConfig, serve bool) {
 
 // parseKeyholder parses a subcommand's flags (and positional arguments,
 // returned) and fills in the defaults that depend on --data and --dev.
-func parseKeyholder(name string, args []string, serve bool) (khConfig, []string, error) {
+func parseKeyholder(name string, args []string, serve bool, stderr io.Writer) (khConfig, []string, error) {
 	var c khConfig
 	fs := flag.NewFlagSet("keyholder "+name, flag.ContinueOnError)
 	keyholderFlags(fs, &c, serve)
@@ -129,8 +129,8 @@ func parseKeyholder(name string, args []string, serve bool) (khConfig, []string,
 	fs.Usage = func() {}
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
-			fmt.Fprint(os.Stderr, keyholderUsage+"\nSettings of vindex keyholder "+name+":\n\n")
-			fs.SetOutput(os.Stderr)
+			fmt.Fprint(stderr, keyholderUsage+"\nSettings of vindex keyholder "+name+":\n\n")
+			fs.SetOutput(stderr)
 			fs.PrintDefaults()
 			return c, nil, err
 		}
@@ -185,7 +185,7 @@ func (c khConfig) validate() error {
 		default:
 			errs = append(errs, fmt.Errorf("log-level: %q is not debug, info, warn or error", c.LogLevel))
 		}
-		if c.MetricsListen != metricsOff && c.MetricsListen == c.Listen {
+		if _, port, _ := net.SplitHostPort(c.MetricsListen); c.MetricsListen != metricsOff && c.MetricsListen == c.Listen && port != "0" {
 			errs = append(errs, errors.New("metrics-listen: /metrics is never served on the service's listener"))
 		}
 	}
@@ -202,12 +202,12 @@ func keyholderCmd(args []string, stdout, stderr io.Writer) error {
 	case "serve":
 		return keyholderServe(args[1:], stdout, stderr)
 	case "public-key":
-		return keyholderPublicKey(args[1:], stdout)
+		return keyholderPublicKey(args[1:], stdout, stderr)
 	case "token":
 		if len(args) < 3 || args[1] != "new" || strings.HasPrefix(args[2], "-") {
 			return printUsage(stderr, keyholderUsage, args)
 		}
-		return keyholderToken(args[2], args[3:], stdout)
+		return keyholderToken(args[2], args[3:], stdout, stderr)
 	}
 	fmt.Fprintf(stderr, "vindex keyholder: unknown command %q\n\n", args[0])
 	return printUsage(stderr, keyholderUsage, args)
@@ -215,7 +215,7 @@ func keyholderCmd(args []string, stdout, stderr io.Writer) error {
 
 // keyholderInit makes the key, wrapped, and its public key file.
 func keyholderInit(args []string, stdout, stderr io.Writer) error {
-	c, rest, err := parseKeyholder("init", args, false)
+	c, rest, err := parseKeyholder("init", args, false, stderr)
 	if err != nil {
 		return err
 	}
@@ -321,8 +321,8 @@ func readPublicKey(path string) (oprf.PublicKey, error) {
 }
 
 // keyholderPublicKey prints the public key from the .pub file.
-func keyholderPublicKey(args []string, stdout io.Writer) error {
-	c, _, err := parseKeyholder("public-key", args, false)
+func keyholderPublicKey(args []string, stdout, stderr io.Writer) error {
+	c, _, err := parseKeyholder("public-key", args, false, stderr)
 	if err != nil {
 		return err
 	}
@@ -338,8 +338,8 @@ func keyholderPublicKey(args []string, stdout io.Writer) error {
 }
 
 // keyholderToken adds a token for client to the token file and prints it.
-func keyholderToken(client string, args []string, stdout io.Writer) error {
-	c, _, err := parseKeyholder("token new", args, false)
+func keyholderToken(client string, args []string, stdout, stderr io.Writer) error {
+	c, _, err := parseKeyholder("token new", args, false, stderr)
 	if err != nil {
 		return err
 	}
@@ -372,7 +372,7 @@ func appendToken(path, client string) (string, error) {
 
 // keyholderServe runs the key holder until SIGINT or SIGTERM.
 func keyholderServe(args []string, stdout, stderr io.Writer) error {
-	c, rest, err := parseKeyholder("serve", args, true)
+	c, rest, err := parseKeyholder("serve", args, true, stderr)
 	if err != nil {
 		return err
 	}
