@@ -24,6 +24,7 @@ import (
 	"github.com/vindex-nl/vindex/identity"
 	"github.com/vindex-nl/vindex/internal/canary"
 	"github.com/vindex-nl/vindex/internal/testbsn"
+	"github.com/vindex-nl/vindex/internal/vaulttest"
 	"github.com/vindex-nl/vindex/keyholder"
 )
 
@@ -39,6 +40,13 @@ type khClient struct {
 func startKeyholder(t *testing.T, dir, data string) (*proc, *khClient) {
 	t.Helper()
 	p := start(t, dir, "keyholder", "serve", "--dev", "--data", data, "--listen", "127.0.0.1:0", "--metrics-listen", "127.0.0.1:0")
+	return khClientOf(t, dir, data, p)
+}
+
+// khClientOf is a client of the running key holder p, with the token it
+// printed.
+func khClientOf(t *testing.T, dir, data string, p *proc) (*proc, *khClient) {
+	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for !strings.Contains(p.stdout.String(), "public key ") && time.Now().Before(deadline) {
 		time.Sleep(10 * time.Millisecond)
@@ -283,5 +291,40 @@ func TestKeyholderRefusals(t *testing.T) {
 		if _, err := run(sub, "--help"); !errors.Is(err, flag.ErrHelp) {
 			t.Fatalf("%s --help: no ErrHelp", sub)
 		}
+	}
+}
+
+// TestKeyholderWithVault: the key holder's key is made and unwrapped
+// through Vault transit (AppRole) as the index's keysets are; once
+// started, the key holder evaluates with Vault gone, and a start without
+// Vault fails and says why.
+func TestKeyholderWithVault(t *testing.T) {
+	v := vaulttest.Start(t, vaulttest.Options{})
+	dir := t.TempDir()
+	kek := vaultArgs(t, dir, v)
+	out := runCLI(t, dir, append([]string{"keyholder", "init", "--data", "kh"}, kek...)...)
+	if !strings.Contains(out, "wrapped with the Vault "+v.Addr) {
+		t.Fatalf("init:\n%s", out)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "kh", "dev-kek.json")); err == nil {
+		t.Fatal("a development key file was made although the KEK is Vault")
+	}
+	var pub oprf.PublicKey
+	if err := pub.UnmarshalText([]byte(strings.TrimSpace(runCLI(t, dir, "keyholder", "public-key", "--data", "kh")))); err != nil {
+		t.Fatal(err)
+	}
+	p := start(t, dir, append([]string{"keyholder", "serve", "--dev", "--data", "kh", "--listen", "127.0.0.1:0", "--metrics-listen", "off"}, kek...)...)
+	_, c := khClientOf(t, dir, "kh", p)
+	bs, _ := khBSNs(t, 100, 2)
+	before, _, _ := c.evaluate(t, pub, bs)
+	v.Stop()
+	after, _, _ := c.evaluate(t, pub, bs)
+	if !before[0].Equal(after[0]) || !before[1].Equal(after[1]) {
+		t.Fatal("another element with Vault gone")
+	}
+	p.stop(t)
+	stderr := failing(t, dir, append([]string{"keyholder", "serve", "--dev", "--data", "kh", "--listen", "127.0.0.1:0", "--metrics-listen", "off"}, kek...)...)
+	if !strings.Contains(stderr, v.Addr) {
+		t.Fatalf("a start without Vault does not name it:\n%s", stderr)
 	}
 }
