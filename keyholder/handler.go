@@ -276,8 +276,7 @@ func readRequest(w http.ResponseWriter, r *http.Request) (oprf.EvaluateRequest, 
 	case err == nil:
 		return req, nil
 	case errors.Is(err, oprf.ErrInvalidElement):
-		// The error names the index of the element, never its bytes.
-		return req, problem(http.StatusBadRequest, CodeInvalidElement, err.Error())
+		return req, problem(http.StatusBadRequest, CodeInvalidElement, "an element is not the canonical standard base64 of a ristretto255 element other than the identity")
 	case errors.Is(err, oprf.ErrBatchSize) && !emptyBatch(body):
 		return req, problem(http.StatusRequestEntityTooLarge, CodeBatchTooLarge, fmt.Sprintf("a batch holds at most %d elements", oprf.MaxBatch))
 	case errors.Is(err, oprf.ErrBatchSize):
