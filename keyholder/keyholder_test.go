@@ -436,11 +436,14 @@ func needlesOf(n canary.Needles, name string, es []oprf.Element) {
 
 // TestCanaryLogs: after evaluations of known BSNs (answered and refused),
 // neither the log at debug level nor the metrics hold a BSN, a blinded or
-// evaluated element, or a Y; the scan finds one planted in the log.
+// evaluated element, a Y or a token; the scan finds one planted in the
+// log.
 func TestCanaryLogs(t *testing.T) {
 	e := newEnv(t, keyholder.Config{})
 	pub := e.publicKey(t).PublicKey
 	needles := canary.Needles{}
+	needles.Bytes("token", []byte(e.token))
+	needles.Bytes("wrong token", []byte("vkh_wrong"))
 	for round := range 4 {
 		bs := bsns(t, 1000+round*16, 16)
 		for i := range bs {
