@@ -11,6 +11,7 @@
 //	vindex stats --year YEAR [flags]            the region's management figures
 //	vindex audit verify|prove SEQ [flags]       check the audit log, prove one entry
 //	vindex audit extract [flags] < YOUTH        who accessed a youth, from the audit log
+//	vindex keyholder init|serve|public-key|token the blind mode's key holder
 //	vindex covenant check FILE                  validate a covenant
 //	vindex covenant test FILE SCENARIOS...      run covenant scenario files
 //	vindex version                              print the version
@@ -46,6 +47,7 @@ Usage:
                                                   checkpoints, prove one entry; who
                                                   accessed a youth (extract < YOUTH)
   vindex stats --year YEAR [flags]                the region's management figures
+  vindex keyholder init|serve|public-key|token    the blind mode's key holder, a process of its own
   vindex covenant check FILE                      validate a covenant
   vindex covenant test FILE SCENARIOS...          run covenant scenario files
   vindex version                                  print the version
@@ -137,6 +139,8 @@ func vindex(args []string, stdout, stderr io.Writer) error {
 		return auditCmd(args[1:], os.Stdin, stdout, stderr)
 	case "stats":
 		return statsCmd(args[1:], stdout, stderr)
+	case "keyholder":
+		return keyholderCmd(args[1:], stdout, stderr)
 	case "version", "--version":
 		return versionCmd(args[1:], stdout, stderr)
 	case "help", "-h", "--help", "-help":

@@ -335,6 +335,13 @@ func AuditAssociatedData(deployment string) []byte {
 	return []byte("vindex:audit-key:v1:" + deployment)
 }
 
+// KeyholderAssociatedData returns the associated data that binds a
+// wrapped blind-mode key holder's key (a crypto/oprf private key) to one
+// key holder's deployment: "vindex:keyholder-key:v1:" + deployment.
+func KeyholderAssociatedData(deployment string) []byte {
+	return []byte("vindex:keyholder-key:v1:" + deployment)
+}
+
 // sealedMagic starts a file SaveSealed writes.
 const sealedMagic = "vindex-sealed-v1\n"
 

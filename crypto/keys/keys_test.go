@@ -199,3 +199,23 @@ func TestSealedSecret(t *testing.T) {
 		t.Fatalf("round trip: %q %v", got, err)
 	}
 }
+
+// A key holder's sealed key opens with its own associated data only: not
+// as another key holder deployment's, nor as the audit key of a deployment
+// of the same name.
+func TestKeyholderAssociatedData(t *testing.T) {
+	k := testkeys.KEK(t)
+	path := filepath.Join(t.TempDir(), "keyholder.key")
+	secret := bytes.Repeat([]byte{7}, 32)
+	if err := keys.SaveSealed(path, secret, k, keys.KeyholderAssociatedData("kh-a")); err != nil {
+		t.Fatal(err)
+	}
+	for _, ad := range [][]byte{keys.KeyholderAssociatedData("kh-b"), keys.AuditAssociatedData("kh-a"), keys.AssociatedData("kh-a")} {
+		if _, err := keys.LoadSealed(path, k, ad); err == nil {
+			t.Fatalf("opened with %q", ad)
+		}
+	}
+	if got, err := keys.LoadSealed(path, k, keys.KeyholderAssociatedData("kh-a")); err != nil || !bytes.Equal(got, secret) {
+		t.Fatalf("round trip: %v", err)
+	}
+}

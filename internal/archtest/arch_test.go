@@ -100,6 +100,10 @@ var rules = []rule{
 		Reason: "a client system holds no index, no store and no index key: it blinds, and talks HTTPS",
 	},
 	{
+		Name: "keyholder", From: []string{"keyholder/..."}, Never: []string{"store/...", "matcher/...", "httpapi/...", "crypto/pseudonym/...", "crypto/keys/...", pebble},
+		Reason: "the key holder is its own service, which another organisation may run: it evaluates blinded elements and knows no store, engine, index transport or index keys",
+	},
+	{
 		Name: "bench-targets", From: []string{"bench/baseline/...", "bench/target/..."}, Never: []string{"bench"},
 		Reason: "a target does not import the load generator that drives it; what they share is in bench/target",
 	},
