@@ -1,0 +1,53 @@
+package client_test
+
+import (
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/vindex-nl/vindex/client"
+	"github.com/vindex-nl/vindex/crypto/oprf"
+	"github.com/vindex-nl/vindex/keyholder"
+)
+
+// realHolder runs the key-holder service (package keyholder) over TLS with
+// a key of its own and one client's token, and returns how to ask it.
+func realHolder(t *testing.T) (client.KeyHolder, *oprf.PrivateKey) {
+	t.Helper()
+	token, line := keyholder.NewToken("vendor-a")
+	path := filepath.Join(t.TempDir(), "tokens")
+	if err := os.WriteFile(path, []byte(line+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	tokens, err := keyholder.LoadTokens(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	key := oprf.GenerateKey()
+	h, err := keyholder.New(keyholder.Config{Key: key, Tokens: tokens})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewTLSServer(h)
+	t.Cleanup(srv.Close)
+	return client.KeyHolder{URL: srv.URL, Token: token, PublicKey: key.Public(), HTTP: srv.Client()}, key
+}
+
+// The Blinder against the real key-holder service, one and two of them (a
+// split key): the same elements as evaluated in process.
+func TestBlinderAgainstTheKeyHolderService(t *testing.T) {
+	a, ka := realHolder(t)
+	b, kb := realHolder(t)
+	in := bsns(t, 3)
+	one, err := (&client.Blinder{Holders: []client.KeyHolder{a}}).Elements(ctx, in...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sameElements(t, one, direct(t, in, ka))
+	split, err := (&client.Blinder{Holders: []client.KeyHolder{a, b}}).Elements(ctx, in...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sameElements(t, split, direct(t, in, ka, kb))
+}
