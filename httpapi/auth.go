@@ -1,14 +1,9 @@
 package httpapi
 
 import (
-	"bufio"
-	"bytes"
 	"context"
-	"crypto/rand"
 	"crypto/sha256"
-	"crypto/subtle"
 	"crypto/x509"
-	"encoding/base64"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -19,6 +14,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/vindex-nl/vindex/internal/tokenfile"
 	"github.com/vindex-nl/vindex/rules"
 )
 
@@ -32,26 +28,18 @@ const TokenPrefix = "vx_"
 // NewToken returns a fresh bearer token (256 random bits) and the line to
 // add to a token file for institution, which holds only the token's hash.
 func NewToken(institution string) (token, line string) {
-	var b [32]byte
-	rand.Read(b[:])
-	token = TokenPrefix + base64.RawURLEncoding.EncodeToString(b[:])
-	return token, institution + " " + TokenHash(token)
+	return tokenfile.New(TokenPrefix, institution)
 }
 
 // TokenHash returns the form in which a token file stores a token:
 // "sha256:" and the hex SHA-256 of the token.
-func TokenHash(token string) string { return sha256Hex([]byte(token)) }
+func TokenHash(token string) string { return tokenfile.Hash(token) }
 
-// sha256Hex is the form of a token hash and a certificate pin: "sha256:"
-// and the lower-case hex SHA-256 of b.
+// sha256Hex is the form of a certificate pin (and of a token hash):
+// "sha256:" and the lower-case hex SHA-256 of b.
 func sha256Hex(b []byte) string {
 	sum := sha256.Sum256(b)
 	return "sha256:" + hex.EncodeToString(sum[:])
-}
-
-type tokenEntry struct {
-	institution string
-	sum         [32]byte
 }
 
 // Tokens are the bearer tokens the service accepts, read from a token file
@@ -66,7 +54,7 @@ type Tokens struct {
 	log  *slog.Logger
 
 	mu      sync.RWMutex
-	entries []tokenEntry
+	entries []tokenfile.Entry
 	stamp   fileStamp
 }
 
@@ -91,18 +79,16 @@ func LoadTokens(path string, cov *rules.Covenant, logger *slog.Logger) (*Tokens,
 
 // Reload rereads the token file. On an error the tokens in use are kept.
 func (t *Tokens) Reload() error {
-	fi, err := os.Stat(t.path)
+	b, fi, err := tokenfile.Read(t.path, ErrTokenFile)
 	if err != nil {
-		return fmt.Errorf("%w: %v", ErrTokenFile, err)
+		return err
 	}
-	if fi.Mode().Perm()&0o022 != 0 {
-		return fmt.Errorf("%w: %s is writable by others (mode %v)", ErrTokenFile, t.path, fi.Mode().Perm())
-	}
-	b, err := os.ReadFile(t.path)
-	if err != nil {
-		return fmt.Errorf("%w: %v", ErrTokenFile, err)
-	}
-	entries, err := parseTokens(b, t.path, t.cov)
+	entries, err := tokenfile.Parse(b, t.path, "institution-id", ErrTokenFile, func(inst string) error {
+		if _, ok := t.cov.Institution(inst); !ok {
+			return fmt.Errorf("institution %q is not in the covenant", inst)
+		}
+		return nil
+	})
 	if err != nil {
 		return err
 	}
@@ -111,40 +97,6 @@ func (t *Tokens) Reload() error {
 	t.stamp = fileStamp{fi.ModTime(), fi.Size()}
 	t.mu.Unlock()
 	return nil
-}
-
-func parseTokens(b []byte, name string, cov *rules.Covenant) ([]tokenEntry, error) {
-	var entries []tokenEntry
-	var errs []error
-	sc := bufio.NewScanner(bytes.NewReader(b))
-	for n := 1; sc.Scan(); n++ {
-		line := strings.TrimSpace(sc.Text())
-		if line == "" || line[0] == '#' {
-			continue
-		}
-		f := strings.Fields(line)
-		if len(f) != 2 {
-			errs = append(errs, fmt.Errorf("%w: %s:%d: want \"institution-id sha256:HEX\"", ErrTokenFile, name, n))
-			continue
-		}
-		hexSum, ok := strings.CutPrefix(f[1], "sha256:")
-		sum, err := hex.DecodeString(hexSum)
-		if !ok || err != nil || len(sum) != sha256.Size {
-			errs = append(errs, fmt.Errorf("%w: %s:%d: the hash must be sha256: and 64 hex digits (the file holds hashes, never tokens)", ErrTokenFile, name, n))
-			continue
-		}
-		if _, ok := cov.Institution(f[0]); !ok {
-			errs = append(errs, fmt.Errorf("%w: %s:%d: institution %q is not in the covenant", ErrTokenFile, name, n, f[0]))
-			continue
-		}
-		e := tokenEntry{institution: f[0]}
-		copy(e.sum[:], sum)
-		entries = append(entries, e)
-	}
-	if err := sc.Err(); err != nil {
-		errs = append(errs, fmt.Errorf("%w: %s: %v", ErrTokenFile, name, err))
-	}
-	return entries, errors.Join(errs...)
 }
 
 // Watch rereads the token file when its modification time or size has
@@ -205,15 +157,7 @@ func (t *Tokens) Authenticate(token string) (string, bool) {
 func (t *Tokens) bySum(sum [sha256.Size]byte) (string, bool) {
 	t.mu.RLock()
 	defer t.mu.RUnlock()
-	found := -1
-	for i := range t.entries {
-		eq := subtle.ConstantTimeCompare(sum[:], t.entries[i].sum[:])
-		found = subtle.ConstantTimeSelect(eq, i, found)
-	}
-	if found < 0 {
-		return "", false
-	}
-	return t.entries[found].institution, true
+	return tokenfile.Find(t.entries, sum)
 }
 
 // CertificatePin returns the pin of a certificate as a covenant writes it
