@@ -253,8 +253,14 @@ func (s *Store) AuditEntriesOf(ctx context.Context, youth pseudonym.Pseudonym, a
 	if err != nil {
 		return nil, fmt.Errorf("pebblestore: %w", err)
 	}
+	return indexedEntries(snap, it, youth, limit, it.First, it.Next)
+}
+
+// indexedEntries reads up to limit entries of youth through its index
+// keys, stepping it from first with next, and closes it.
+func indexedEntries(snap *pebble.Snapshot, it *pebble.Iterator, youth pseudonym.Pseudonym, limit int, first, next func() bool) ([]store.AuditEntry, error) {
 	var out []store.AuditEntry
-	for valid := it.First(); valid && len(out) < limit; valid = it.Next() {
+	for valid := first(); valid && len(out) < limit; valid = next() {
 		k := it.Key()
 		if len(k) != 1+youthSize+seqSize {
 			return nil, closeIter(it, fmt.Errorf("%w: audit index key of %d bytes", store.ErrCorrupt, len(k)))
@@ -354,24 +360,7 @@ func (s *Store) LatestAuditEntriesOf(ctx context.Context, youth pseudonym.Pseudo
 	if err != nil {
 		return nil, fmt.Errorf("pebblestore: %w", err)
 	}
-	var out []store.AuditEntry
-	for valid := it.Last(); valid && len(out) < limit; valid = it.Prev() {
-		k := it.Key()
-		if len(k) != 1+youthSize+seqSize {
-			return nil, closeIter(it, fmt.Errorf("%w: audit index key of %d bytes", store.ErrCorrupt, len(k)))
-		}
-		e, err := auditEntryAt(snap, binary.BigEndian.Uint64(k[1+youthSize:]))
-		if err == nil && e.Youth != youth {
-			err = fmt.Errorf("%w: audit index names an entry of another youth", store.ErrCorrupt)
-		}
-		if err != nil {
-			return nil, closeIter(it, err)
-		}
-		out = append(out, e)
-	}
-	if err := closeIter(it, nil); err != nil {
-		return nil, err
-	}
+	out, err := indexedEntries(snap, it, youth, limit, it.Last, it.Prev)
 	slices.Reverse(out)
-	return out, nil
+	return out, err
 }
