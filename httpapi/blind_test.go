@@ -97,6 +97,30 @@ func TestBlindOverHTTPS(t *testing.T) {
 		}
 	}
 
+	// An objection by element alone removes the youth's registrations; a
+	// birth date with it is refused.
+	bad := e.do(byToken(municipality), "POST", "/v1/objections", httpapi.ObjectionRequest{Youth: youthElement(t, key, 1), BirthDate: "2014-05-17", Scope: httpapi.ScopeAll})
+	if bad.status != http.StatusBadRequest || !strings.Contains(string(bad.body), "birth_date_not_accepted") {
+		t.Errorf("a blind objection with a birth date: %d %s", bad.status, bad.body)
+	}
+	if r := e.do(byToken(municipality), "POST", "/v1/objections", httpapi.ObjectionRequest{Youth: youthElement(t, key, 1), Scope: httpapi.ScopeAll}); r.status != http.StatusNoContent {
+		t.Fatalf("a blind objection: %d %s", r.status, r.body)
+	}
+	if r := e.do(byToken(school), "POST", "/v1/lookups", httpapi.BSNRequest{Youth: youthElement(t, key, 1)}); r.status != http.StatusNotFound {
+		t.Errorf("after the objection the school still sees the youth: %d %s", r.status, r.body)
+	}
+
+	// A death by element, as a close would be: the youth's records go.
+	if r := e.do(byToken(school), "POST", "/v1/registrations", blindReport(t, key, 3, "signal")); r.status != http.StatusCreated {
+		t.Fatalf("blind report of youth 3: %d %s", r.status, r.body)
+	}
+	if r := e.do(byToken(municipality), "POST", "/v1/deaths", httpapi.BSNRequest{Youth: youthElement(t, key, 3)}); r.status/100 != 2 {
+		t.Fatalf("a blind death: %d %s", r.status, r.body)
+	}
+	if r := e.do(byToken(school), "POST", "/v1/lookups", httpapi.BSNRequest{Youth: youthElement(t, key, 3)}); r.status != http.StatusNotFound {
+		t.Errorf("after the death the school still sees the youth: %d %s", r.status, r.body)
+	}
+
 	hm := newEnv(t)
 	r := hm.do(byToken(school), "POST", "/v1/registrations", blindReport(t, key, 1, "signal"))
 	var p httpapi.Problem

@@ -10,10 +10,15 @@ import (
 // ObjectionRequest is the body of POST /v1/objections: an upheld objection
 // to the registration of a youth, carried out by a municipality.
 type ObjectionRequest struct {
-	// BSN is the youth's citizen service number (9 digits).
-	BSN string `json:"bsn"`
-	// BirthDate is the youth's birth date, YYYY-MM-DD.
-	BirthDate string `json:"birth_date"`
+	// BSN is the youth's citizen service number (9 digits); in a blind
+	// deployment never: Youth instead.
+	BSN string `json:"bsn,omitempty"`
+	// Youth is, in a blind deployment, the youth's element, in place of
+	// the BSN.
+	Youth string `json:"youth,omitempty"`
+	// BirthDate is the youth's birth date, YYYY-MM-DD; not in a blind
+	// deployment, which knows no birth date to check it against.
+	BirthDate string `json:"birth_date,omitempty"`
 	// Scope is "all" (every registration of the youth) or "institution"
 	// (those of Institution).
 	Scope string `json:"scope"`
@@ -44,11 +49,17 @@ func (req *ObjectionRequest) Objection(m *matcher.Matcher) (matcher.Youth, ident
 	default:
 		return matcher.Youth{}, identity.BirthDate{}, scope, problem(http.StatusBadRequest, CodeInvalidScope, "scope", "scope must be all or institution")
 	}
-	born, err := bornOn(req.BirthDate)
-	if err != nil {
-		return matcher.Youth{}, identity.BirthDate{}, scope, err
+	var born identity.BirthDate
+	switch {
+	case m.Blind() && req.BirthDate != "":
+		return matcher.Youth{}, identity.BirthDate{}, scope, &matcher.FieldError{Field: "birth_date", Err: matcher.ErrBirthDateNotAccepted}
+	case !m.Blind():
+		var err error
+		if born, err = bornOn(req.BirthDate); err != nil {
+			return matcher.Youth{}, identity.BirthDate{}, scope, err
+		}
 	}
-	who, err := youthByBSN(m, req.BSN)
+	who, err := youthOf(m, req.BSN, req.Youth)
 	return who, born, scope, err
 }
 

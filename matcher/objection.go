@@ -121,7 +121,11 @@ func (m *Matcher) object(ctx context.Context, actor Actor, inst rules.Institutio
 	if who.IsZero() {
 		return fieldErr("youth", ErrMissingYouth)
 	}
-	if born.IsZero() {
+	switch {
+	case m.blind && !born.IsZero():
+		return fieldErr("birth_date", ErrBirthDateNotAccepted)
+	case !m.blind && born.IsZero():
+		// A blind deployment keeps no birth date to check one against.
 		return fieldErr("birth_date", ErrMissingBirthDate)
 	}
 	check, err := m.birthCheck(who, born)
