@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/vindex-nl/vindex/identity"
 	"github.com/vindex-nl/vindex/letters"
 	"github.com/vindex-nl/vindex/matcher"
 )
@@ -20,13 +21,18 @@ func (h *Handler) subjectAccess(r *http.Request, actor matcher.Actor) (any, int,
 	default:
 		return nil, 0, problem(http.StatusBadRequest, CodeInvalidParameter, "format", "format must be json, text or html")
 	}
-	youth, err := youthByBSN(h.m, req.BSN)
+	youth, err := youthOf(h.m, req.BSN, req.Youth)
 	if err != nil {
 		return nil, 0, err
 	}
-	born, err := bornOn(req.BirthDate)
-	if err != nil {
-		return nil, 0, err
+	var born identity.BirthDate
+	switch {
+	case h.m.Blind() && req.BirthDate != "":
+		return nil, 0, &matcher.FieldError{Field: "birth_date", Err: matcher.ErrBirthDateNotAccepted}
+	case !h.m.Blind():
+		if born, err = bornOn(req.BirthDate); err != nil {
+			return nil, 0, err
+		}
 	}
 	a, err := h.m.SubjectAccess(r.Context(), actor, youth, born)
 	if err != nil {

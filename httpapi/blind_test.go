@@ -97,6 +97,23 @@ func TestBlindOverHTTPS(t *testing.T) {
 		}
 	}
 
+	// Subject access by element alone: the registrations, and the age from
+	// the birth month they keep (January 2009: 17, so the letter is the
+	// youth's own).
+	older := blindReport(t, key, 4, "signal")
+	older.BornIn = "2009-01"
+	if r := e.do(byToken(school), "POST", "/v1/registrations", older); r.status != http.StatusCreated {
+		t.Fatalf("blind report of youth 4: %d %s", r.status, r.body)
+	}
+	sa := decodeAs[httpapi.SubjectAccessResponse](t, e.do(byToken(municipality), "POST", "/v1/subject-access",
+		httpapi.SubjectAccessRequest{Youth: youthElement(t, key, 4)}))
+	if len(sa.Registrations) != 1 || sa.AddressedTo != "youth" {
+		t.Errorf("blind subject access: %d registrations, addressed to %q", len(sa.Registrations), sa.AddressedTo)
+	}
+	if r := e.do(byToken(municipality), "POST", "/v1/subject-access", httpapi.SubjectAccessRequest{Youth: youthElement(t, key, 1), BirthDate: "2014-05-17"}); r.status != http.StatusBadRequest || !strings.Contains(string(r.body), "birth_date_not_accepted") {
+		t.Errorf("blind subject access with a birth date: %d %s", r.status, r.body)
+	}
+
 	// An objection by element alone removes the youth's registrations; a
 	// birth date with it is refused.
 	bad := e.do(byToken(municipality), "POST", "/v1/objections", httpapi.ObjectionRequest{Youth: youthElement(t, key, 1), BirthDate: "2014-05-17", Scope: httpapi.ScopeAll})

@@ -173,12 +173,17 @@ type Health struct {
 
 // SubjectAccessRequest is the body of POST /v1/subject-access.
 type SubjectAccessRequest struct {
-	// BSN is the youth's citizen service number (9 digits).
-	BSN string `json:"bsn"`
+	// BSN is the youth's citizen service number (9 digits); in a blind
+	// deployment never: Youth instead.
+	BSN string `json:"bsn,omitempty"`
+	// Youth is, in a blind deployment, the youth's element, in place of
+	// the BSN.
+	Youth string `json:"youth,omitempty"`
 	// BirthDate is the youth's birth date, YYYY-MM-DD: the letter is
 	// addressed by the youth's age today, and it must be the birth date
-	// the youth is registered with.
-	BirthDate string `json:"birth_date"`
+	// the youth is registered with. Not in a blind deployment, where the
+	// age comes from the birth month the registrations keep.
+	BirthDate string `json:"birth_date,omitempty"`
 	// Format is the answer's form: "json" (the default: the registrations
 	// and the letter in both forms), "text" (the letter as text/plain) or
 	// "html" (the letter as text/html).

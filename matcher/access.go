@@ -138,12 +138,9 @@ func (m *Matcher) subjectAccess(ctx context.Context, actor Actor, who Youth, bor
 	}
 	now := m.clock()
 	today := m.today(now)
-	if born.IsZero() {
-		return Access{}, fieldErr("birth_date", ErrMissingBirthDate)
-	}
-	age := born.AgeOn(today)
-	if age < 0 {
-		return Access{}, fieldErr("birth_date", ErrNotAYouth)
+	age, err := m.accessAge(born, today)
+	if err != nil {
+		return Access{}, err
 	}
 	check, err := m.birthCheck(who, born)
 	if err != nil {
@@ -155,6 +152,13 @@ func (m *Matcher) subjectAccess(ctx context.Context, actor Actor, who Youth, bor
 		kase, _ := rd.Case()
 		if !servesOne(inst, regs) || !birthFits(check, kase.BirthCheck, true) {
 			return ErrNotInvolved
+		}
+		if m.blind {
+			// No birth date: the age from the birth month the
+			// registrations keep (their destroy day is the first of the
+			// month of the 23rd birthday).
+			a.Age = blindAge(regs, today)
+			a.Band = store.AgeBandOf(a.Age)
 		}
 		slices.SortFunc(regs, func(x, y store.Registration) int {
 			if c := x.CreatedAt.Compare(y.CreatedAt); c != 0 {
@@ -200,4 +204,34 @@ func (m *Matcher) accessEntry(r store.Registration, today time.Time) AccessEntry
 		e.Live = true
 	}
 	return e
+}
+
+// accessAge is the age a subject-access request's birth date gives today;
+// a blind matcher takes no birth date (the age then comes from the
+// registrations: blindAge).
+func (m *Matcher) accessAge(born identity.BirthDate, today time.Time) (int, error) {
+	switch {
+	case m.blind && !born.IsZero():
+		return 0, fieldErr("birth_date", ErrBirthDateNotAccepted)
+	case m.blind:
+		return 0, nil
+	case born.IsZero():
+		return 0, fieldErr("birth_date", ErrMissingBirthDate)
+	}
+	age := born.AgeOn(today)
+	if age < 0 {
+		return 0, fieldErr("birth_date", ErrNotAYouth)
+	}
+	return age, nil
+}
+
+// blindAge is a youth's age today, counted by month, from the destroy day
+// its registrations keep (the first day of the month in which it turns 23).
+func blindAge(regs []store.Registration, today time.Time) int {
+	for _, r := range regs {
+		if !r.DestroyOn.IsZero() {
+			return ageByMonth(r.DestroyOn.AddDate(-legalEndAge, 0, 0), today)
+		}
+	}
+	return 0
 }
