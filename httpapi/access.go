@@ -4,7 +4,6 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/vindex-nl/vindex/identity"
 	"github.com/vindex-nl/vindex/letters"
 	"github.com/vindex-nl/vindex/matcher"
 )
@@ -25,14 +24,9 @@ func (h *Handler) subjectAccess(r *http.Request, actor matcher.Actor) (any, int,
 	if err != nil {
 		return nil, 0, err
 	}
-	var born identity.BirthDate
-	switch {
-	case h.m.Blind() && req.BirthDate != "":
-		return nil, 0, &matcher.FieldError{Field: "birth_date", Err: matcher.ErrBirthDateNotAccepted}
-	case !h.m.Blind():
-		if born, err = bornOn(req.BirthDate); err != nil {
-			return nil, 0, err
-		}
+	born, err := birthDateOf(h.m, req.BirthDate)
+	if err != nil {
+		return nil, 0, err
 	}
 	a, err := h.m.SubjectAccess(r.Context(), actor, youth, born)
 	if err != nil {

@@ -566,6 +566,19 @@ func youthByBSN(m *matcher.Matcher, s string) (matcher.Youth, error) {
 	return m.YouthByBSN(b)
 }
 
+// birthDateOf parses the birth date of a request that names a youth to
+// check it against (objection, subject access): required (bornOn), except
+// in a blind deployment, which keeps no birth date and refuses one.
+func birthDateOf(m *matcher.Matcher, s string) (identity.BirthDate, error) {
+	switch {
+	case m.Blind() && s != "":
+		return identity.BirthDate{}, &matcher.FieldError{Field: "birth_date", Err: matcher.ErrBirthDateNotAccepted}
+	case m.Blind():
+		return identity.BirthDate{}, nil
+	}
+	return bornOn(s)
+}
+
 // bornOn parses a request's required birth date; its errors are
 // *matcher.FieldError values for "birth_date" that never quote it.
 func bornOn(s string) (identity.BirthDate, error) {

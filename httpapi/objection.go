@@ -49,15 +49,9 @@ func (req *ObjectionRequest) Objection(m *matcher.Matcher) (matcher.Youth, ident
 	default:
 		return matcher.Youth{}, identity.BirthDate{}, scope, problem(http.StatusBadRequest, CodeInvalidScope, "scope", "scope must be all or institution")
 	}
-	var born identity.BirthDate
-	switch {
-	case m.Blind() && req.BirthDate != "":
-		return matcher.Youth{}, identity.BirthDate{}, scope, &matcher.FieldError{Field: "birth_date", Err: matcher.ErrBirthDateNotAccepted}
-	case !m.Blind():
-		var err error
-		if born, err = bornOn(req.BirthDate); err != nil {
-			return matcher.Youth{}, identity.BirthDate{}, scope, err
-		}
+	born, err := birthDateOf(m, req.BirthDate)
+	if err != nil {
+		return matcher.Youth{}, identity.BirthDate{}, scope, err
 	}
 	who, err := youthOf(m, req.BSN, req.Youth)
 	return who, born, scope, err
