@@ -36,22 +36,8 @@ func devSetup(c config, cov *rules.Covenant, logger *slog.Logger) ([]devToken, e
 		}
 		logger.Warn("made a development key-encryption key; never use it in production", slog.String("file", c.KEKFile))
 	}
-	if !exists(c.TLSCert) && !exists(c.TLSKey) {
-		cert, err := pki.SelfSigned("127.0.0.1", "localhost", "::1")
-		if err != nil {
-			return nil, err
-		}
-		certPEM, keyPEM, err := pki.EncodePEM(cert)
-		if err != nil {
-			return nil, err
-		}
-		if err := keys.WriteFileAtomic(c.TLSKey, keyPEM); err != nil {
-			return nil, err
-		}
-		if err := keys.WriteFileAtomic(c.TLSCert, certPEM); err != nil {
-			return nil, err
-		}
-		logger.Info("made a self-signed certificate", slog.String("file", c.TLSCert))
+	if err := devCertificate(c.TLSCert, c.TLSKey, logger); err != nil {
+		return nil, err
 	}
 	if c.Tokens != filepath.Join(c.Data, "tokens") {
 		return nil, nil // the operator's own token file
@@ -139,5 +125,30 @@ func devKeyset(c config, k *kek, logger *slog.Logger) error {
 		}
 		logger.Info("made the audit log's signing key", slog.String("file", ak.path), slog.String("public_key", ak.pub))
 	}
+	return nil
+}
+
+// devCertificate makes a self-signed certificate for 127.0.0.1, localhost
+// and ::1 at certFile and keyFile, unless either exists (--dev of vindex
+// serve and of vindex keyholder serve).
+func devCertificate(certFile, keyFile string, logger *slog.Logger) error {
+	if exists(certFile) || exists(keyFile) {
+		return nil
+	}
+	cert, err := pki.SelfSigned("127.0.0.1", "localhost", "::1")
+	if err != nil {
+		return err
+	}
+	certPEM, keyPEM, err := pki.EncodePEM(cert)
+	if err != nil {
+		return err
+	}
+	if err := keys.WriteFileAtomic(keyFile, keyPEM); err != nil {
+		return err
+	}
+	if err := keys.WriteFileAtomic(certFile, certPEM); err != nil {
+		return err
+	}
+	logger.Info("made a self-signed certificate", slog.String("file", certFile))
 	return nil
 }

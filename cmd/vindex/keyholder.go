@@ -31,7 +31,6 @@ import (
 	"github.com/vindex-nl/vindex/crypto/oprf"
 	"github.com/vindex-nl/vindex/httpapi"
 	"github.com/vindex-nl/vindex/internal/bufferedlog"
-	"github.com/vindex-nl/vindex/internal/pki"
 	"github.com/vindex-nl/vindex/keyholder"
 )
 
@@ -423,19 +422,8 @@ func keyholderDevSetup(c khConfig, k *kek, logger *slog.Logger) (string, error) 
 		}
 		logger.Info("made the key holder's key", slog.String("file", c.Key))
 	}
-	if !exists(c.TLSCert) && !exists(c.TLSKey) {
-		cert, err := pki.SelfSigned("127.0.0.1", "localhost", "::1")
-		if err != nil {
-			return "", err
-		}
-		certPEM, keyPEM, err := pki.EncodePEM(cert)
-		if err != nil {
-			return "", err
-		}
-		if err := errors.Join(keys.WriteFileAtomic(c.TLSKey, keyPEM), keys.WriteFileAtomic(c.TLSCert, certPEM)); err != nil {
-			return "", err
-		}
-		logger.Info("made a self-signed certificate", slog.String("file", c.TLSCert))
+	if err := devCertificate(c.TLSCert, c.TLSKey, logger); err != nil {
+		return "", err
 	}
 	clearFile := filepath.Join(c.Data, "dev-tokens.txt")
 	if b, err := os.ReadFile(clearFile); err == nil && exists(c.Tokens) {
