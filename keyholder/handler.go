@@ -2,8 +2,6 @@ package keyholder
 
 import (
 	"bytes"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -96,13 +94,9 @@ type PublicKeyResponse struct {
 }
 
 // KeyID names a public key: the first 16 hex digits of the SHA-256 of its
-// 32 bytes. It is for people and logs; clients check proofs against the
-// whole key.
-func KeyID(pub oprf.PublicKey) string {
-	b, _ := pub.MarshalBinary()
-	sum := sha256.Sum256(b)
-	return hex.EncodeToString(sum[:8])
-}
+// 32 bytes (oprf.KeyID). It is for people and logs; clients check proofs
+// against the whole key.
+func KeyID(pub oprf.PublicKey) string { return oprf.KeyID(pub) }
 
 // New returns the handler of c.
 func New(c Config) (*Handler, error) {
