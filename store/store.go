@@ -143,6 +143,15 @@ type Store interface {
 	Wakeups(ctx context.Context, t time.Time, limit int) ([]pseudonym.Pseudonym, error)
 	// AuditLog keeps the audit log (see AuditEntry).
 	AuditLog
+	// Youths returns up to limit pseudonyms under which the store keeps a
+	// youth's records (its live record or an ended registration), each
+	// once, in the store's order, beginning after the pseudonym after (the
+	// zero pseudonym: from the first). A caller walks the whole store by
+	// passing the last pseudonym of one call to the next; what is written
+	// meanwhile may or may not be seen. It is for the few tasks that must
+	// visit every youth (re-keying after a key rotation), never for a
+	// report or a lookup.
+	Youths(ctx context.Context, after pseudonym.Pseudonym, limit int) ([]pseudonym.Pseudonym, error)
 	// PurgeIdempotency deletes up to limit idempotency records made on a
 	// day before the day of before, and returns how many it deleted. A
 	// retry after that gets the answer of a new report.
@@ -400,6 +409,15 @@ type Registration struct {
 	// bands were kept. Inform is what the institution recorded.
 	AgeBand AgeBand
 	Inform  Inform
+
+	// Element is, in a blind deployment, the youth's element (the value a
+	// client system made from the BSN with the key holders; see
+	// crypto/oprf) sealed under the reference keyset, bound to this
+	// registration (see crypto/clientref.SealElement): what re-keying the
+	// youth's pseudonyms needs when a key is replaced, without a BSN. Nil
+	// otherwise. Its key is counted by KeyUse.RefsByKey as a client
+	// reference's is.
+	Element []byte
 }
 
 // IsLive reports whether the registration has not ended.
@@ -679,7 +697,8 @@ type KeyUse interface {
 	LiveByKey() map[uint32]int64
 	// RefsByKey returns, per reference key ID, how many stored
 	// registrations, live or ended, hold a client reference sealed under
-	// that key (RefKeyID of Registration.ClientRef). An ended registration
+	// that key (RefKeyID of Registration.ClientRef), plus how many hold an
+	// element sealed under it (Registration.Element). An ended registration
 	// keeps its reference until it is deleted (purged or removed), so it
 	// is counted until then. A ClientRef that names no key (RefKeyID
 	// false) is not counted.

@@ -22,6 +22,7 @@ const (
 	regV1   = 1
 	regV2   = 2 // regV1 + a sealed client reference
 	regV3   = 3 // regV2 (the reference may be empty) + age band, inform record, destroy day
+	regV4   = 4 // regV3 (its fields may be empty) + a sealed element
 	caseV1  = 1
 	caseV2  = 2 // caseV1 + a birth-date check value
 	caseV3  = 3 // caseV2 (the check value may be zero) + recent ends, notices and a wake time
@@ -227,12 +228,15 @@ func (d *dec) version(want byte) {
 
 // encodeRegistration writes regV1; regV2 when the registration has a
 // sealed client reference; regV3 when it has an age band, an inform record
-// or a destroy day: a record without them keeps the older encoding, so each
+// or a destroy day; regV4 (regV3 and the sealed element) when it has a
+// sealed element: a record without them keeps the older encoding, so each
 // registration has exactly one encoding.
 func encodeRegistration(dst []byte, r *store.Registration) []byte {
 	e := enc{b: dst}
 	v := byte(regV1)
 	switch {
+	case len(r.Element) > 0:
+		v = regV4
 	case hasV3(r):
 		v = regV3
 	case len(r.ClientRef) > 0:
@@ -259,8 +263,11 @@ func encodeRegistration(dst []byte, r *store.Registration) []byte {
 	if v >= regV2 {
 		e.bytes(r.ClientRef)
 	}
-	if v == regV3 {
+	if v >= regV3 {
 		encodeV3(&e, r)
+	}
+	if v == regV4 {
+		e.bytes(r.Element)
 	}
 	return e.b
 }
@@ -291,15 +298,12 @@ func decodeV3(d *dec, r *store.Registration) {
 	r.Inform.Due = d.day()
 	r.Inform.Reminded = d.bool()
 	r.DestroyOn = d.day()
-	if d.err == nil && !hasV3(r) {
-		d.err = fmt.Errorf("%w: a version 3 registration with nothing of version 3", store.ErrCorrupt)
-	}
 }
 
 func decodeRegistration(b []byte) (store.Registration, error) {
 	d := dec{b: b}
 	var r store.Registration
-	v := d.versions(regV1, regV2, regV3)
+	v := d.versions(regV1, regV2, regV3, regV4)
 	r.ID = d.id()
 	r.Youth = d.pseudonym()
 	r.Institution = d.str()
@@ -322,11 +326,19 @@ func decodeRegistration(b []byte) (store.Registration, error) {
 		if r.ClientRef = d.bytes(); d.err == nil && len(r.ClientRef) == 0 {
 			d.err = fmt.Errorf("%w: empty client reference", store.ErrCorrupt)
 		}
-	case regV3:
+	case regV3, regV4:
 		if r.ClientRef = d.bytes(); len(r.ClientRef) == 0 {
 			r.ClientRef = nil
 		}
 		decodeV3(&d, &r)
+		if v == regV3 && d.err == nil && !hasV3(&r) {
+			d.err = fmt.Errorf("%w: a version 3 registration with nothing of version 3", store.ErrCorrupt)
+		}
+		if v == regV4 {
+			if r.Element = d.bytes(); d.err == nil && len(r.Element) == 0 {
+				d.err = fmt.Errorf("%w: empty sealed element", store.ErrCorrupt)
+			}
+		}
 	}
 	if err := d.done(); err != nil {
 		return store.Registration{}, err

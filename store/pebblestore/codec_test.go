@@ -54,6 +54,8 @@ func TestRegistrationRoundTrip(t *testing.T) {
 		{withClientRef(), regV2},
 		{withDestroyDay(false), regV3},
 		{withDestroyDay(true), regV3},
+		{withElement(sampleRegistration()), regV4},
+		{withElement(withDestroyDay(true)), regV4},
 	} {
 		b := encodeRegistration(nil, &tc.r)
 		if b[0] != tc.version {
@@ -79,6 +81,12 @@ func TestRegistrationRoundTrip(t *testing.T) {
 	}
 }
 
+// withElement is r with a sealed element (a blind deployment's).
+func withElement(r store.Registration) store.Registration {
+	r.Element = append([]byte{1, 0, 0, 0, 8}, bytes.Repeat([]byte{0xee}, 60)...)
+	return r
+}
+
 func TestDecodeRejects(t *testing.T) {
 	r := sampleRegistration()
 	good := encodeRegistration(nil, &r)
@@ -92,6 +100,18 @@ func TestDecodeRejects(t *testing.T) {
 		"v2 without reference": func() []byte {
 			b := encodeRegistration(nil, &r)
 			return append(append([]byte{regV2}, b[1:]...), 0)
+		}(),
+		"v4 without element": func() []byte {
+			e := withElement(r)
+			b := encodeRegistration(nil, &e)
+			return append(b[:len(b)-len(e.Element)-1], 0)
+		}(),
+		"v3 with nothing of v3": func() []byte {
+			e := withElement(r)
+			b := encodeRegistration(nil, &e)
+			b = b[:len(b)-len(e.Element)-1]
+			b[0] = regV3
+			return b
 		}(),
 		"v2 truncated": func() []byte {
 			r := withClientRef()

@@ -89,7 +89,7 @@ func (s *Store) migrateHistory() error {
 	return nil
 }
 
-// countHistoryRefs counts the client references of every ended
+// countHistoryRefs counts the client references and sealed elements of every ended
 // registration into use (the live registrations are counted from the youth
 // records; an ended one adds to no live count).
 func countHistoryRefs(db *pebble.DB, use *keyUse) error {
@@ -104,7 +104,7 @@ func countHistoryRefs(db *pebble.DB, use *keyUse) error {
 			it.Close()
 			return err
 		}
-		if len(r.ClientRef) > 0 {
+		if len(r.ClientRef) > 0 || len(r.Element) > 0 {
 			regs = append(regs, r)
 		}
 		if len(regs) == 1024 {

@@ -1393,6 +1393,72 @@ func (s *Store) Wakeups(ctx context.Context, t time.Time, limit int) ([]pseudony
 	return out, nil
 }
 
+// Youths implements store.Store: it merges the youth records ('y') and the
+// histories ('h'), both ordered by pseudonym.
+func (s *Store) Youths(ctx context.Context, after pseudonym.Pseudonym, limit int) ([]pseudonym.Pseudonym, error) {
+	if ok, err := s.enterRead(ctx, limit); !ok {
+		return nil, err
+	}
+	defer s.leave()
+	var out []pseudonym.Pseudonym
+	next := func(prefix byte) ([]pseudonym.Pseudonym, error) {
+		lower := []byte{prefix}
+		if !after.IsZero() {
+			// After every key of after: its history keys are longer.
+			lower = append(appendYouth([]byte{prefix}, after), 0xff)
+			for len(lower) < 1+youthSize+store.IDSize+1 {
+				lower = append(lower, 0xff)
+			}
+		}
+		it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: lower, UpperBound: []byte{prefix + 1}})
+		if err != nil {
+			return nil, fmt.Errorf("pebblestore: %w", err)
+		}
+		defer it.Close()
+		var ps []pseudonym.Pseudonym
+		for it.First(); it.Valid() && len(ps) < limit; {
+			k := it.Key()
+			if len(k) < 1+youthSize {
+				return nil, fmt.Errorf("pebblestore: youth key: %w", store.ErrCorrupt)
+			}
+			p := parseYouth(k[1:])
+			ps = append(ps, p)
+			// Skip the rest of p's keys (its other ended registrations).
+			it.SeekGE(append(appendYouth([]byte{prefix}, p), bytes.Repeat([]byte{0xff}, store.IDSize+1)...))
+		}
+		if err := it.Error(); err != nil {
+			return nil, fmt.Errorf("pebblestore: %w", err)
+		}
+		return ps, nil
+	}
+	live, err := next(prefixYouth)
+	if err != nil {
+		return nil, err
+	}
+	ended, err := next(prefixHistory)
+	if err != nil {
+		return nil, err
+	}
+	// Merge the two sorted lists, each pseudonym once, and keep the first
+	// limit: neither list is cut before a pseudonym the other would give.
+	for len(out) < limit && (len(live) > 0 || len(ended) > 0) {
+		switch {
+		case len(ended) == 0 || len(live) > 0 && youthLess(live[0], ended[0]):
+			out, live = append(out, live[0]), live[1:]
+		case len(live) == 0 || youthLess(ended[0], live[0]):
+			out, ended = append(out, ended[0]), ended[1:]
+		default:
+			out, live, ended = append(out, live[0]), live[1:], ended[1:]
+		}
+	}
+	return out, nil
+}
+
+// youthLess orders pseudonyms as their keys are ordered.
+func youthLess(a, b pseudonym.Pseudonym) bool {
+	return bytes.Compare(appendYouth(nil, a), appendYouth(nil, b)) < 0
+}
+
 // PurgeIdempotency implements store.Store.
 func (s *Store) PurgeIdempotency(ctx context.Context, before time.Time, limit int) (int, error) {
 	if ok, err := s.enterRead(ctx, limit); !ok {
@@ -1499,12 +1565,18 @@ func (k *keyUse) apply(before, after []store.Registration) {
 		if id, ok := store.RefKeyID(r.ClientRef); ok {
 			k.refs[id]--
 		}
+		if id, ok := store.RefKeyID(r.Element); ok {
+			k.refs[id]--
+		}
 	}
 	for _, r := range after {
 		if r.IsLive() {
 			k.live[r.Youth.KeyID]++
 		}
 		if id, ok := store.RefKeyID(r.ClientRef); ok {
+			k.refs[id]++
+		}
+		if id, ok := store.RefKeyID(r.Element); ok {
 			k.refs[id]++
 		}
 	}

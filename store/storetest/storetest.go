@@ -95,6 +95,8 @@ func Run(t *testing.T, newLocation func(t *testing.T) Opener) {
 		{"FiguresConcurrent", testFiguresConcurrent},
 		{"AuditOfYouth", testAuditOfYouth},
 		{"AuditOfYouthAfterReopen", testAuditOfYouthAfterReopen},
+		{"Youths", testYouths},
+		{"ElementKept", testElementKept},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -190,7 +192,7 @@ func sameReg(t *testing.T, got, want store.Registration) {
 		!got.CreatedAt.Equal(want.CreatedAt) || !got.UpdatedAt.Equal(want.UpdatedAt) ||
 		!got.EndsOn.Equal(want.EndsOn) || !got.EndedAt.Equal(want.EndedAt) ||
 		got.EndReason != want.EndReason || !got.PurgeOn.Equal(want.PurgeOn) ||
-		!bytes.Equal(got.ClientRef, want.ClientRef) ||
+		!bytes.Equal(got.ClientRef, want.ClientRef) || !bytes.Equal(got.Element, want.Element) ||
 		got.AgeBand != want.AgeBand || !sameInform(got.Inform, want.Inform) || !got.DestroyOn.Equal(want.DestroyOn) {
 		t.Fatalf("registration differs:\n got  %+v\n want %+v", got, want)
 	}
