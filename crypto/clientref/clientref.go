@@ -188,3 +188,34 @@ func unpad(pt []byte) (string, bool) {
 	}
 	return ref, true
 }
+
+// ElementAssociatedData returns the associated data that binds a sealed
+// element to one registration: "vindex:youth-element:v1:", "r" and the ID
+// in lower-case unpadded base32. It cannot be a reference's (those begin
+// "vindex:client-ref:").
+func ElementAssociatedData(id RegistrationID) []byte {
+	b := make([]byte, 0, 64)
+	b = append(b, "vindex:youth-element:v1:r"...)
+	return idEncoding.AppendEncode(b, id[:])
+}
+
+// SealElement encrypts a blind deployment's youth element for registration
+// id: plain is the index's generation of the key holders' layer (see
+// matcher.Config.Layer) and the element's 32 bytes, opaque here. The
+// ciphertext says nothing of either but its fixed length.
+func (s *Sealer) SealElement(plain []byte, id RegistrationID) ([]byte, error) {
+	ct, err := s.aead.Encrypt(plain, ElementAssociatedData(id))
+	if err != nil {
+		return nil, fmt.Errorf("clientref: seal: %w", err)
+	}
+	return ct, nil
+}
+
+// OpenElement decrypts what SealElement sealed for registration id.
+func (s *Sealer) OpenElement(sealed []byte, id RegistrationID) ([]byte, error) {
+	pt, err := s.aead.Decrypt(sealed, ElementAssociatedData(id))
+	if err != nil {
+		return nil, ErrOpen
+	}
+	return pt, nil
+}

@@ -376,3 +376,32 @@ func TestBadPaddingRefused(t *testing.T) {
 		t.Fatalf("the well-padded control: Open = %q, %v", got, err)
 	}
 }
+
+// A sealed element opens only for its registration, and a reference
+// sealed for the same registration does not open as an element.
+func TestSealElement(t *testing.T) {
+	s := testkeys.Sealer(t)
+	id, other := clientref.RegistrationID{1, 2, 3}, clientref.RegistrationID{4}
+	plain := append([]byte{0, 0, 0, 1}, bytes.Repeat([]byte{0xab}, 32)...)
+	ct, err := s.SealElement(plain, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bytes.Contains(ct, plain[4:]) {
+		t.Fatal("the element is in the ciphertext")
+	}
+	got, err := s.OpenElement(ct, id)
+	if err != nil || !bytes.Equal(got, plain) {
+		t.Fatalf("open: %x %v", got, err)
+	}
+	if _, err := s.OpenElement(ct, other); !errors.Is(err, clientref.ErrOpen) {
+		t.Fatalf("opened for another registration: %v", err)
+	}
+	ref, err := s.Seal("D-12345", "ggd", id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.OpenElement(ref, id); !errors.Is(err, clientref.ErrOpen) {
+		t.Fatalf("a reference opened as an element: %v", err)
+	}
+}
