@@ -36,6 +36,10 @@ type Youth struct {
 	// the domain of its own (pseudonym.DomainYouthAudit); entries are
 	// written under the primary key's, and read under every enabled key's.
 	audit pseudonym.Set
+	// element is the 32 bytes of the element of the current generation
+	// (see Layer) of a Youth made from one: what its registrations keep,
+	// sealed, for re-keying. Nil for a Youth made from a BSN.
+	element []byte
 }
 
 // YouthByBSN returns the Youth of a clear BSN: its pseudonyms under every
@@ -82,22 +86,7 @@ func (m *Matcher) YouthByElement(y oprf.Element) (Youth, error) {
 	if y.IsZero() {
 		return Youth{}, fieldErr("youth", ErrMissingYouth)
 	}
-	b, err := y.MarshalBinary()
-	if err != nil {
-		return Youth{}, fieldErr("youth", err)
-	}
-	set, err := m.ps.Of(pseudonym.DomainYouthElement, b)
-	if err != nil {
-		return Youth{}, fmt.Errorf("matcher: pseudonym: %w", err)
-	}
-	if len(set.All) == 0 {
-		return Youth{}, fmt.Errorf("matcher: pseudonym: %w", pseudonym.ErrNoKey)
-	}
-	ref, err := m.ps.Of(pseudonym.DomainYouthElementAudit, b)
-	if err != nil {
-		return Youth{}, fmt.Errorf("matcher: pseudonym: %w", err)
-	}
-	return Youth{set: set, audit: ref}, nil
+	return m.youthOfElement(y)
 }
 
 // Blind reports whether m is a blind deployment's ([Config.Blind]): it

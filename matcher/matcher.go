@@ -110,11 +110,13 @@ package matcher
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"slices"
 	"time"
 
 	"github.com/vindex-nl/vindex/crypto/clientref"
+	"github.com/vindex-nl/vindex/crypto/oprf"
 	"github.com/vindex-nl/vindex/figures"
 	"github.com/vindex-nl/vindex/identity"
 	"github.com/vindex-nl/vindex/rules"
@@ -179,6 +181,10 @@ type Config struct {
 	// (ErrYouthNotAccepted). A deployment's mode is fixed when its keys
 	// are made: one mode's pseudonyms never match the other's.
 	Blind bool
+	// Layer is a blind deployment's generation of the key holders' keys
+	// and, while one of them replaces its key, the rotation (see Layer).
+	// The zero Layer: generation 0, no rotation.
+	Layer Layer
 	// Logger receives one line per verb (never an identity): register,
 	// lookup and end at Debug level (the service's access log covers them),
 	// the rarer close, remove, death, subject access and expiry at Info.
@@ -217,6 +223,9 @@ type Matcher struct {
 	refreshWindow time.Duration
 	eventsPerHour int
 	blind         bool
+	layer         Layer
+	previous      oprf.Ratio // the inverse of layer.Ratio while rotating
+	elements      ElementSealer
 	// releases publishes the management figures (nil: the store keeps
 	// none).
 	releases *figures.Releases
@@ -242,7 +251,24 @@ func New(c Config) (*Matcher, error) {
 		return nil, err
 	}
 	m := &Matcher{store: c.Store, ps: c.Pseudonymiser, refs: c.ClientRefs, cov: c.Covenant, clock: c.Clock, loc: c.Location, log: c.Logger,
-		blind: c.Blind}
+		blind: c.Blind, layer: c.Layer}
+	if c.Blind {
+		es, ok := c.ClientRefs.(ElementSealer)
+		if !ok {
+			return nil, ErrNoElementSealer
+		}
+		m.elements = es
+		if err := c.Layer.validate(); err != nil {
+			return nil, err
+		}
+		if c.Layer.Rotating {
+			inv, err := c.Layer.Ratio.Inverse()
+			if err != nil {
+				return nil, fmt.Errorf("matcher: Config.Layer: %w", err)
+			}
+			m.previous = inv
+		}
+	}
 	if m.clock == nil {
 		m.clock = time.Now
 	}

@@ -283,6 +283,11 @@ func (m *Matcher) register(ctx context.Context, actor Actor, r Registration, a *
 			}
 			reg.ClientRef = sealed
 		}
+		sealed, err := m.sealElement(r.Youth, reg.ID)
+		if err != nil {
+			return err
+		}
+		reg.Element = sealed
 		y.put(reg)
 		y.kase.Age = age
 		y.kase.Municipality = string(r.Municipality)

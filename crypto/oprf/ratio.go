@@ -71,6 +71,15 @@ func (r Ratio) Then(next Ratio) (Ratio, error) {
 	return Ratio{g.NewScalar().Mul(r.s, next.s)}, nil
 }
 
+// Inverse returns the ratio that undoes r: k·k'⁻¹, from the new key back
+// to the old one.
+func (r Ratio) Inverse() (Ratio, error) {
+	if r.s == nil {
+		return Ratio{}, ErrInvalidRatio
+	}
+	return Ratio{g.NewScalar().Inv(r.s)}, nil
+}
+
 // Apply returns the element x re-keyed by r. A zero x or r is refused.
 func (r Ratio) Apply(x Element) (Element, error) {
 	if r.s == nil {

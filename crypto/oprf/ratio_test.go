@@ -53,6 +53,13 @@ func TestRatioRekeys(t *testing.T) {
 	if !got.Equal(elementUnder(t, bsn, a3)) {
 		t.Fatal("Then does not compose the rotations")
 	}
+	inv, err := r.Inverse()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if back, _ := inv.Apply(elementUnder(t, bsn, a2)); !back.Equal(elementUnder(t, bsn, a)) {
+		t.Fatal("Inverse does not undo the rotation")
+	}
 	// Round trip, and refusals.
 	raw, _ := r.MarshalBinary()
 	back, err := oprf.ParseRatio(raw)

@@ -1,0 +1,335 @@
+package matcher
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/vindex-nl/vindex/crypto/clientref"
+	"github.com/vindex-nl/vindex/crypto/oprf"
+	"github.com/vindex-nl/vindex/crypto/pseudonym"
+	"github.com/vindex-nl/vindex/store"
+)
+
+// ElementSealer seals a blind deployment's youth elements, each bound to
+// one registration, so that the index can re-key its records when a key is
+// replaced without ever holding a BSN (Config.ClientRefs must be one in a
+// blind deployment). *clientref.Sealer is one.
+type ElementSealer interface {
+	SealElement(plain []byte, id clientref.RegistrationID) ([]byte, error)
+	OpenElement(sealed []byte, id clientref.RegistrationID) ([]byte, error)
+}
+
+var _ ElementSealer = (*clientref.Sealer)(nil)
+
+// Layer is a blind deployment's view of the key holders' keys: which
+// generation of their keys its records are made under and, while one key
+// holder replaces its key, how elements made under the old key become
+// elements under the new one.
+//
+// Each registration keeps the youth's element sealed with the generation
+// it was made under (store.Registration.Element). After a key holder's
+// rotation the index is at the next generation: elements that name the old
+// key (From) are re-keyed by Ratio on arrival, records are found under both
+// generations' pseudonyms until Rekey has moved them all, and then the
+// rotation can end (Rotating false): the ratio is forgotten and the old key
+// is of no use to anyone.
+type Layer struct {
+	// Generation counts the key holders' rotations this index has taken
+	// over; 0 at the start.
+	Generation uint32
+	// Rotating is set while a key holder's key is being replaced: From
+	// is the old key's ID, To the new one's (oprf.KeyID) and Ratio maps
+	// an element of generation Generation-1 to one of Generation.
+	Rotating bool
+	From, To string
+	Ratio    oprf.Ratio
+}
+
+// Errors of the blind layer.
+var (
+	// ErrYouthKeyRequired: while a key holder replaces its key, an element
+	// must say which keys made it (youth_key: oprf.LayerID of the key
+	// holders' public keys).
+	ErrYouthKeyRequired = errors.New("matcher: a key holder's key is being replaced: say which key holders' keys made the element (youth_key)")
+	// ErrYouthKeyUnknown: the element names key holders' keys of which
+	// none is the old or the new key of the rotation in progress.
+	ErrYouthKeyUnknown = errors.New("matcher: the element was made under a key holder's key this index does not take; the client system's key holder public keys are out of date")
+	// ErrNoElementSealer: a blind matcher needs Config.ClientRefs to seal
+	// elements (an ElementSealer).
+	ErrNoElementSealer = errors.New("matcher: a blind matcher needs Config.ClientRefs that seals elements (crypto/clientref.Sealer)")
+)
+
+func (l Layer) validate() error {
+	if !l.Rotating {
+		return nil
+	}
+	if l.Generation == 0 || l.Ratio.IsZero() || len(l.From) != 16 || len(l.To) != 16 || l.From == l.To ||
+		!oprf.ValidLayerID(l.From) || !oprf.ValidLayerID(l.To) {
+		return errors.New("matcher: Config.Layer: a rotation needs a generation above 0, a ratio and two different key IDs")
+	}
+	return nil
+}
+
+// YouthByElementOf is YouthByElement for an element the client says was
+// made under the key holders' keys named by layer (oprf.LayerID of their
+// public keys; "" if the client did not say). Outside a rotation, layer is
+// not needed and not checked. While a key holder replaces its key, an
+// element whose layer names the old key is re-keyed to the new one; one
+// that names the new key is taken as it is; one that names neither
+// (ErrYouthKeyUnknown) or nothing (ErrYouthKeyRequired) is refused, as a
+// *FieldError for "youth_key".
+func (m *Matcher) YouthByElementOf(y oprf.Element, layer string) (Youth, error) {
+	if !m.blind || y.IsZero() || !m.layer.Rotating {
+		return m.YouthByElement(y)
+	}
+	ids := strings.Split(layer, "+")
+	switch {
+	case layer == "":
+		return Youth{}, fieldErr("youth_key", ErrYouthKeyRequired)
+	case !oprf.ValidLayerID(layer):
+		return Youth{}, fieldErr("youth_key", ErrYouthKeyUnknown)
+	case contains(ids, m.layer.To):
+		return m.YouthByElement(y)
+	case contains(ids, m.layer.From):
+		cur, err := m.layer.Ratio.Apply(y)
+		if err != nil {
+			return Youth{}, fieldErr("youth", err)
+		}
+		return m.YouthByElement(cur)
+	}
+	return Youth{}, fieldErr("youth_key", ErrYouthKeyUnknown)
+}
+
+func contains(ids []string, id string) bool {
+	for _, x := range ids {
+		if x == id {
+			return true
+		}
+	}
+	return false
+}
+
+// youthOfElement returns the Youth of an element of the current
+// generation: its pseudonyms under every enabled key, and while a rotation
+// is in progress also those of its element of the previous generation, so
+// that records not yet re-keyed are found (and a report moves them).
+func (m *Matcher) youthOfElement(y oprf.Element) (Youth, error) {
+	b, err := y.MarshalBinary()
+	if err != nil {
+		return Youth{}, fieldErr("youth", err)
+	}
+	set, err := m.ps.Of(pseudonym.DomainYouthElement, b)
+	if err != nil {
+		return Youth{}, fmt.Errorf("matcher: pseudonym: %w", err)
+	}
+	if len(set.All) == 0 {
+		return Youth{}, fmt.Errorf("matcher: pseudonym: %w", pseudonym.ErrNoKey)
+	}
+	ref, err := m.ps.Of(pseudonym.DomainYouthElementAudit, b)
+	if err != nil {
+		return Youth{}, fmt.Errorf("matcher: pseudonym: %w", err)
+	}
+	if m.layer.Rotating {
+		prev, err := m.previous.Apply(y)
+		if err != nil {
+			return Youth{}, fieldErr("youth", err)
+		}
+		pb, _ := prev.MarshalBinary()
+		old, err := m.ps.Of(pseudonym.DomainYouthElement, pb)
+		if err != nil {
+			return Youth{}, fmt.Errorf("matcher: pseudonym: %w", err)
+		}
+		oldRef, err := m.ps.Of(pseudonym.DomainYouthElementAudit, pb)
+		if err != nil {
+			return Youth{}, fmt.Errorf("matcher: pseudonym: %w", err)
+		}
+		set.All = append(set.All, old.All...)
+		ref.All = append(ref.All, oldRef.All...)
+	}
+	return Youth{set: set, audit: ref, element: b}, nil
+}
+
+// sealElement seals the youth's element with the current generation for
+// registration id; nil for a youth not named by an element.
+func (m *Matcher) sealElement(who Youth, id store.ID) ([]byte, error) {
+	if who.element == nil {
+		return nil, nil
+	}
+	plain := binary.BigEndian.AppendUint32(make([]byte, 0, 4+oprf.ElementSize), m.layer.Generation)
+	sealed, err := m.elements.SealElement(append(plain, who.element...), id)
+	if err != nil {
+		return nil, fmt.Errorf("matcher: %w", err)
+	}
+	return sealed, nil
+}
+
+// openElement returns the element sealed on r, re-keyed to the current
+// generation, and ok false if r holds none or one of a generation this
+// index can no longer re-key.
+func (m *Matcher) openElement(r store.Registration) (oprf.Element, uint32, bool) {
+	if len(r.Element) == 0 {
+		return oprf.Element{}, 0, false
+	}
+	plain, err := m.elements.OpenElement(r.Element, r.ID)
+	if err != nil || len(plain) != 4+oprf.ElementSize {
+		return oprf.Element{}, 0, false
+	}
+	gen := binary.BigEndian.Uint32(plain)
+	var y oprf.Element
+	if y.UnmarshalBinary(plain[4:]) != nil {
+		return oprf.Element{}, 0, false
+	}
+	switch {
+	case gen == m.layer.Generation:
+		return y, gen, true
+	case m.layer.Rotating && gen+1 == m.layer.Generation:
+		cur, err := m.layer.Ratio.Apply(y)
+		return cur, gen, err == nil
+	}
+	return oprf.Element{}, gen, false
+}
+
+// RekeyPage is what one call of Rekey did.
+type RekeyPage struct {
+	// Visited counts the youths looked at; Moved those whose records
+	// were re-keyed (to the primary PRF key, the current generation, or
+	// both); Records the registrations re-keyed.
+	Visited, Moved, Records int
+	// Stranded counts youths whose records hold no element this index
+	// can re-key (made before elements were kept, or of a generation
+	// before the previous one): a new report of the youth moves them.
+	Stranded int
+	// Next is where the next call begins; zero when the walk is done.
+	Next pseudonym.Pseudonym
+}
+
+// Rekey re-keys up to limit youths of a blind deployment, beginning after
+// the youth after (zero: the first): every record kept under an older PRF
+// key, or with an element of the previous generation, is moved to the
+// pseudonym of the primary key over the element of the current generation,
+// its element sealed anew, in one atomic write per youth. No BSN is needed:
+// the elements the records keep are enough. A youth already current is
+// only read. Run it while serving: each youth is locked for its own write
+// only. A walk from the zero pseudonym to a page whose Next is zero leaves
+// no record needing an old key or the old generation, except stranded
+// ones; then the old PRF key can be retired and the rotation ended.
+func (m *Matcher) Rekey(ctx context.Context, after pseudonym.Pseudonym, limit int) (RekeyPage, error) {
+	var page RekeyPage
+	if !m.blind {
+		return page, ErrYouthNotAccepted
+	}
+	youths, err := m.store.Youths(ctx, after, limit)
+	if err != nil {
+		return page, fmt.Errorf("matcher: rekey: %w", err)
+	}
+	for _, p := range youths {
+		page.Visited++
+		page.Next = p
+		n, stranded, err := m.rekeyYouth(ctx, p)
+		if err != nil {
+			return page, err
+		}
+		if stranded {
+			page.Stranded++
+		}
+		if n > 0 {
+			page.Moved++
+			page.Records += n
+		}
+	}
+	if len(youths) < limit {
+		page.Next = pseudonym.Pseudonym{}
+	}
+	return page, nil
+}
+
+// rekeyYouth re-keys the youth kept under p, and returns how many of its
+// registrations it moved or resealed.
+func (m *Matcher) rekeyYouth(ctx context.Context, p pseudonym.Pseudonym) (int, bool, error) {
+	var regs []store.Registration
+	err := m.store.View(ctx, []pseudonym.Pseudonym{p}, func(r store.Reader) error {
+		regs = append(r.Registrations(), r.History()...)
+		return nil
+	})
+	if err != nil {
+		return 0, false, fmt.Errorf("matcher: rekey: %w", err)
+	}
+	var cur oprf.Element
+	current := true
+	for _, r := range regs {
+		y, gen, ok := m.openElement(r)
+		if !ok {
+			continue
+		}
+		if cur.IsZero() {
+			cur = y
+		}
+		if gen != m.layer.Generation {
+			current = false
+		}
+	}
+	if cur.IsZero() {
+		return 0, len(regs) > 0, nil
+	}
+	who, err := m.youthOfElement(cur)
+	if err != nil {
+		return 0, false, err
+	}
+	moved := 0
+	for _, r := range regs {
+		if _, gen, _ := m.openElement(r); r.Youth != who.set.Primary || gen != m.layer.Generation {
+			moved++
+		}
+	}
+	if current && who.set.Primary == p || moved == 0 {
+		return 0, false, nil
+	}
+	if !containsPseudonym(who.set.All, p) {
+		// p is of a key no longer enabled, or not this element's: the
+		// youth's records cannot be reached to move them.
+		return 0, true, nil
+	}
+	err = m.updateByYouth(ctx, who, m.clock(), func(y *youth) error {
+		primary := who.set.Primary
+		for _, r := range append(slices.Clone(y.regs), y.tx.History()...) {
+			sealed, changed, err := m.resealed(who, r)
+			if err != nil {
+				return err
+			}
+			if r.Youth == primary && !changed {
+				continue
+			}
+			r.Youth, r.Element = primary, sealed
+			if r.IsLive() {
+				y.put(r)
+			} else {
+				y.tx.Put(r)
+			}
+		}
+		return nil
+	})
+	return moved, false, err
+}
+
+// resealed returns r's element sealed anew under the current generation,
+// and whether that differs from what r holds.
+func (m *Matcher) resealed(who Youth, r store.Registration) ([]byte, bool, error) {
+	if _, gen, ok := m.openElement(r); ok && gen == m.layer.Generation && r.Youth == who.set.Primary {
+		return r.Element, false, nil
+	}
+	sealed, err := m.sealElement(who, r.ID)
+	return sealed, true, err
+}
+
+func containsPseudonym(ps []pseudonym.Pseudonym, p pseudonym.Pseudonym) bool {
+	for _, q := range ps {
+		if q == p {
+			return true
+		}
+	}
+	return false
+}
