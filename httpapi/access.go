@@ -20,7 +20,7 @@ func (h *Handler) subjectAccess(r *http.Request, actor matcher.Actor) (any, int,
 	default:
 		return nil, 0, problem(http.StatusBadRequest, CodeInvalidParameter, "format", "format must be json, text or html")
 	}
-	youth, err := youthOf(h.m, req.BSN, req.Youth)
+	youth, err := youthOf(h.m, req.BSN, req.Youth, req.YouthKey)
 	if err != nil {
 		return nil, 0, err
 	}

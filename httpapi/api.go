@@ -497,7 +497,7 @@ func (req *RegistrationRequest) Registration(m *matcher.Matcher, loc *time.Locat
 	reg := matcher.Registration{SignalCode: req.Code, Urgent: req.Urgent, Sector: rules.Sector(req.Sector),
 		Contact: matcher.Contact(req.Contact), IdempotencyKey: req.IdempotencyKey, ClientRef: req.ClientRef}
 	var err error
-	if reg.Youth, err = youthOf(m, req.BSN, req.Youth); err != nil {
+	if reg.Youth, err = youthOf(m, req.BSN, req.Youth, req.YouthKey); err != nil {
 		return reg, err
 	}
 	if req.BornIn != "" {
@@ -535,9 +535,11 @@ func (req *RegistrationRequest) Registration(m *matcher.Matcher, loc *time.Locat
 // youthByBSN parses a request's BSN and makes it m's youth reference, which
 // never prints it: the handlers pass on only the reference.
 // youthOf is the youth a request names: by BSN, or in a blind deployment
-// (Matcher.Blind) by its element; each mode refuses the other's field. Its
+// (Matcher.Blind) by its element and the key holders' keys that made it
+// (youthKey, needed while one of them replaces its key); each mode refuses
+// the other's field. Its
 // errors are *matcher.FieldError values that never quote the value.
-func youthOf(m *matcher.Matcher, bsn, youth string) (matcher.Youth, error) {
+func youthOf(m *matcher.Matcher, bsn, youth, youthKey string) (matcher.Youth, error) {
 	switch {
 	case m.Blind() && bsn != "":
 		return matcher.Youth{}, &matcher.FieldError{Field: "bsn", Err: matcher.ErrBSNNotAccepted}
@@ -552,7 +554,7 @@ func youthOf(m *matcher.Matcher, bsn, youth string) (matcher.Youth, error) {
 	if err := el.UnmarshalText([]byte(youth)); err != nil {
 		return matcher.Youth{}, &matcher.FieldError{Field: "youth", Err: oprf.ErrInvalidElement}
 	}
-	return m.YouthByElement(el)
+	return m.YouthByElementOf(el, youthKey)
 }
 
 func youthByBSN(m *matcher.Matcher, s string) (matcher.Youth, error) {
@@ -694,7 +696,7 @@ func (h *Handler) youthBody(r *http.Request) (matcher.Youth, error) {
 	if err := h.decode(r, &req, false); err != nil {
 		return matcher.Youth{}, err
 	}
-	return youthOf(h.m, req.BSN, req.Youth)
+	return youthOf(h.m, req.BSN, req.Youth, req.YouthKey)
 }
 
 func (h *Handler) lookup(r *http.Request, actor matcher.Actor) (any, int, error) {

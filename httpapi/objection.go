@@ -14,8 +14,9 @@ type ObjectionRequest struct {
 	// deployment never: Youth instead.
 	BSN string `json:"bsn,omitempty"`
 	// Youth is, in a blind deployment, the youth's element, in place of
-	// the BSN.
-	Youth string `json:"youth,omitempty"`
+	// the BSN; YouthKey names the key holders' keys that made it.
+	Youth    string `json:"youth,omitempty"`
+	YouthKey string `json:"youth_key,omitempty"`
 	// BirthDate is the youth's birth date, YYYY-MM-DD; not in a blind
 	// deployment, which knows no birth date to check it against.
 	BirthDate string `json:"birth_date,omitempty"`
@@ -53,7 +54,7 @@ func (req *ObjectionRequest) Objection(m *matcher.Matcher) (matcher.Youth, ident
 	if err != nil {
 		return matcher.Youth{}, identity.BirthDate{}, scope, err
 	}
-	who, err := youthOf(m, req.BSN, req.Youth)
+	who, err := youthOf(m, req.BSN, req.Youth, req.YouthKey)
 	return who, born, scope, err
 }
 

@@ -81,6 +81,8 @@ const (
 	CodeInvalidBornIn         = "invalid_born_in"
 	CodeBSNNotAccepted        = "bsn_not_accepted"
 	CodeYouthNotAccepted      = "youth_not_accepted"
+	CodeYouthKeyRequired      = "youth_key_required"
+	CodeYouthKeyUnknown       = "youth_key_unknown"
 	CodeBirthDateNotAccepted  = "birth_date_not_accepted"
 	CodeStorageUnavailable    = "storage_unavailable"
 	CodeInternal              = "internal"
@@ -113,6 +115,8 @@ var fieldCodes = []struct {
 	{matcher.ErrMissingBSN, http.StatusBadRequest, CodeInvalidBSN},
 	{matcher.ErrBSNNotAccepted, http.StatusBadRequest, CodeBSNNotAccepted},
 	{matcher.ErrYouthNotAccepted, http.StatusBadRequest, CodeYouthNotAccepted},
+	{matcher.ErrYouthKeyRequired, http.StatusBadRequest, CodeYouthKeyRequired},
+	{matcher.ErrYouthKeyUnknown, http.StatusBadRequest, CodeYouthKeyUnknown},
 	{matcher.ErrBirthDateNotAccepted, http.StatusBadRequest, CodeBirthDateNotAccepted},
 	{matcher.ErrMissingYouth, http.StatusBadRequest, CodeInvalidYouth},
 	{oprf.ErrInvalidElement, http.StatusBadRequest, CodeInvalidYouth},

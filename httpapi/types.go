@@ -11,6 +11,10 @@ type RegistrationRequest struct {
 	// Youth is, in a blind deployment, the youth's element (base64 of 32
 	// bytes; see docs/blind.md), in place of the BSN.
 	Youth string `json:"youth,omitempty"`
+	// YouthKey names the key holders' keys the element was made under
+	// (oprf.LayerID of their public keys); required while a key holder
+	// replaces its key.
+	YouthKey string `json:"youth_key,omitempty"`
 	// BirthDate is the youth's birth date, YYYY-MM-DD; in a blind
 	// deployment never: BornIn instead.
 	BirthDate string `json:"birth_date,omitempty"`
@@ -121,8 +125,9 @@ type RegistrationResponse struct {
 type BSNRequest struct {
 	BSN string `json:"bsn,omitempty"`
 	// Youth is, in a blind deployment, the youth's element, in place of
-	// the BSN.
-	Youth string `json:"youth,omitempty"`
+	// the BSN; YouthKey names the key holders' keys that made it.
+	Youth    string `json:"youth,omitempty"`
+	YouthKey string `json:"youth_key,omitempty"`
 }
 
 // EndRequest is the optional body of POST /v1/registrations/{id}/end.
@@ -177,8 +182,9 @@ type SubjectAccessRequest struct {
 	// deployment never: Youth instead.
 	BSN string `json:"bsn,omitempty"`
 	// Youth is, in a blind deployment, the youth's element, in place of
-	// the BSN.
-	Youth string `json:"youth,omitempty"`
+	// the BSN; YouthKey names the key holders' keys that made it.
+	Youth    string `json:"youth,omitempty"`
+	YouthKey string `json:"youth_key,omitempty"`
 	// BirthDate is the youth's birth date, YYYY-MM-DD: the letter is
 	// addressed by the youth's age today, and it must be the birth date
 	// the youth is registered with. Not in a blind deployment, where the
