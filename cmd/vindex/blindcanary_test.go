@@ -62,6 +62,9 @@ func (r *recorder) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	answer, err := io.ReadAll(resp.Body)
 	resp.Body.Close()
+	if err != nil {
+		return nil, err
+	}
 	resp.Body = io.NopCloser(bytes.NewReader(answer))
 	r.mu.Lock()
 	fmt.Fprintf(&r.got, "%s\n", resp.Status)
@@ -69,7 +72,7 @@ func (r *recorder) RoundTrip(req *http.Request) (*http.Response, error) {
 	r.got.Write(answer)
 	r.got.WriteString("\n\n")
 	r.mu.Unlock()
-	return resp, err
+	return resp, nil
 }
 
 // record returns what r recorded: the requests and the answers, and how
@@ -302,7 +305,6 @@ func TestBlindIndexCanary(t *testing.T) {
 	writeFile(t, dir, "receivers.pem", string(ca.PEM()))
 	e.hooks = hooktest.Start(t, ca)
 	writeFile(t, dir, "webhooks.txt", "wij-groningen "+e.hooks.URL+"/vx "+e.hooks.Secret.Text()+"\n")
-	os.Chmod(filepath.Join(dir, "webhooks.txt"), 0o600)
 	e.hookArgs = []string{"--webhooks", filepath.Join(dir, "webhooks.txt"), "--webhook-ca", filepath.Join(dir, "receivers.pem")}
 	e.startIndex()
 	e.indexRT, e.indexRec = recordingClient(t, filepath.Join(dir, "d", "dev-tls.crt"))
