@@ -69,6 +69,18 @@ type Blinder struct {
 	Holders []KeyHolder
 }
 
+// LayerID names the key holders' keys the Blinder's elements are made
+// under (oprf.LayerID of their configured public keys): what a request
+// sends as youth_key beside the element, so that an index in the middle of
+// a key holder's rotation knows which key made it.
+func (b *Blinder) LayerID() string {
+	pubs := make([]oprf.PublicKey, len(b.Holders))
+	for i, h := range b.Holders {
+		pubs[i] = h.PublicKey
+	}
+	return oprf.LayerID(pubs...)
+}
+
 // Elements returns the element of each BSN, in order. BSNs are sent in
 // batches of at most oprf.MaxBatch, each as an element blinded anew. It
 // fails, returning nothing, if any key holder refuses or its proof does

@@ -193,6 +193,12 @@ func (m *Matcher) openElement(r store.Registration) (oprf.Element, uint32, bool)
 	return oprf.Element{}, gen, false
 }
 
+// Generation returns the key holders' generation m takes elements of, and
+// whether a key holder's rotation is in progress (Config.Layer).
+func (m *Matcher) Generation() (gen uint32, rotating bool) {
+	return m.layer.Generation, m.layer.Rotating
+}
+
 // RekeyPage is what one call of Rekey did.
 type RekeyPage struct {
 	// Visited counts the youths looked at; Moved those whose records

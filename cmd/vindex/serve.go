@@ -122,7 +122,7 @@ func run(ctx context.Context, c config, stdout io.Writer, logger *slog.Logger) e
 	if err != nil {
 		return err
 	}
-	stopBackground := startBackground(c, tokens, m, st, auditLog, metrics, worker, logger)
+	stopBackground := startBackground(c, tokens, m, opened.ps.PrimaryKeyID(), st, auditLog, metrics, worker, logger)
 	logger.Info("serving", slog.String("addr", l.addr), slog.String("covenant", cov.Name),
 		slog.Int("institutions", len(cov.Institutions)), slog.Bool("mtls", tlsConf.ClientCAs != nil), slog.Bool("tokens", tokens != nil),
 		slog.Int("keys", len(opened.ps.KeyIDs())))
@@ -244,8 +244,14 @@ func assemble(c config, cov *rules.Covenant, st backend, k *kek, opened openedKe
 	if err != nil {
 		return nil, nil, nil, err
 	}
+	var layer matcher.Layer
+	if mode == modeBlind {
+		if layer, err = loadLayer(c, k); err != nil {
+			return nil, nil, nil, err
+		}
+	}
 	m, err := matcher.New(matcher.Config{Store: st, Pseudonymiser: ps, ClientRefs: refs, Covenant: cov, Logger: logger, Observer: metrics.matcher,
-		EventsPerHour: c.EventsPerHour, RefreshWindow: refreshWindow, Blind: mode == modeBlind})
+		EventsPerHour: c.EventsPerHour, RefreshWindow: refreshWindow, Blind: mode == modeBlind, Layer: layer})
 	if err != nil {
 		return nil, nil, nil, err
 	}
@@ -355,7 +361,7 @@ func (l *listeners) shutdown(timeout time.Duration) error {
 // (on a timer and on SIGHUP, which it handles from now on), expiry, the
 // poll backlog's counting and delivery. The function it returns stops them
 // and waits until they have.
-func startBackground(c config, tokens *httpapi.Tokens, m *matcher.Matcher, st store.Compacter, a *auditor, metrics *serveMetrics, worker *notify.Worker, logger *slog.Logger) (stop func()) {
+func startBackground(c config, tokens *httpapi.Tokens, m *matcher.Matcher, primary uint32, st store.Compacter, a *auditor, metrics *serveMetrics, worker *notify.Worker, logger *slog.Logger) (stop func()) {
 	bg, stopBG := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	if tokens != nil {
@@ -376,6 +382,9 @@ func startBackground(c config, tokens *httpapi.Tokens, m *matcher.Matcher, st st
 	wg.Go(func() { metrics.polls.Run(bg, logger) })
 	if worker != nil {
 		wg.Go(func() { worker.Run(bg) })
+	}
+	if m.Blind() {
+		wg.Go(func() { rekey(bg, c, m, primary, logger) })
 	}
 	return func() {
 		stopBG()

@@ -50,6 +50,15 @@ reference keyset.
              references sealed under the old key still open, and are sealed
              anew under the primary when their registration is reported
              again. Restart the service to use it.
+             In a blind deployment, rotate --blind does the same for the
+             index's own layer, and vindex serve then re-keys every record,
+             live and ended, to the new key in the background from the
+             elements the records keep sealed (no BSN; "rekey complete" in
+             its log). rotate --blind --keyholder-rotation FILE takes over a
+             key holder's rotation (the file vindex keyholder rotate wrote):
+             vindex serve re-keys every record by its ratio and, until
+             rotate --blind --finish-keyholder-rotation, takes elements of
+             the old and the new key (youth_key names which; docs/blind.md).
   retire ID  disable key ID, refused while live registrations (--refs:
              stored references) depend on it; with --delete, delete a
              disabled key
@@ -78,6 +87,12 @@ type keysOptions struct {
 	pseudonyms string
 	del        bool // retire: delete, not disable
 	refs       bool // rotate, retire: the reference keyset
+	// blind: rotate a blind deployment's layer; with keyholderRotation
+	// (a key holder's rotation file) or finishKeyholder, the key
+	// holders' layer rather than the index's own.
+	blind             bool
+	keyholderRotation string
+	finishKeyholder   bool
 }
 
 func keysCmd(args []string, stdout, stderr io.Writer) error {
@@ -112,7 +127,7 @@ func keysCmd(args []string, stdout, stderr io.Writer) error {
 	case "init":
 		err = initKeysets(stdout, c, k, prf, ref)
 	case "rotate":
-		err = rotateKeyset(stdout, c, k, target)
+		err = rotate(stdout, c, k, target, o)
 	case "retire":
 		err = retireKey(stdout, c, k, target, o)
 	case "rewrap":
@@ -150,6 +165,9 @@ func parseKeysArgs(args []string, stderr io.Writer) (keysOptions, config, error)
 		fs.StringVar(&o.pseudonyms, "pseudonyms", modeHMAC, "keys init: the deployment's pseudonym `mode`, fixed from then on: hmac (institutions send the BSN) or blind (client systems send the youth's element; docs/blind.md)")
 		fs.BoolVar(&o.del, "delete", false, "keys retire: delete the key (it must be disabled already)")
 		fs.BoolVar(&o.refs, "refs", false, "keys rotate, retire: act on the reference keyset, not the PRF keyset")
+		fs.BoolVar(&o.blind, "blind", false, "keys rotate: rotate a blind deployment's own layer (a new PRF key); vindex serve re-keys every record to it in the background, without a BSN")
+		fs.StringVar(&o.keyholderRotation, "keyholder-rotation", "", "keys rotate --blind: take over a key holder's rotation from the `file` it handed over (vindex keyholder rotate); vindex serve re-keys every record by its ratio")
+		fs.BoolVar(&o.finishKeyholder, "finish-keyholder-rotation", false, "keys rotate --blind: end the key holder's rotation once vindex serve has re-keyed every record (the ratio is forgotten)")
 	})
 	if err != nil {
 		return o, c, err
@@ -216,6 +234,39 @@ func initKeysets(stdout io.Writer, c config, k *kek, prf, ref keysetFile) error 
 	}
 	fmt.Fprintf(stdout, "made the audit log's signing key %s, wrapped with the %s; its public key, for auditors and witnesses: %s\n",
 		ak.path, k.describe(c), ak.pub)
+	return nil
+}
+
+// rotate rotates the keyset f or, in a blind deployment with
+// --keyholder-rotation or --finish-keyholder-rotation, the key holders'
+// layer.
+func rotate(stdout io.Writer, c config, k *kek, f keysetFile, o keysOptions) error {
+	if !o.blind {
+		if o.keyholderRotation != "" || o.finishKeyholder {
+			return errors.New("keys rotate: --keyholder-rotation and --finish-keyholder-rotation go with --blind")
+		}
+		return rotateKeyset(stdout, c, k, f)
+	}
+	mode, err := readPseudonyms(c)
+	if err != nil {
+		return err
+	}
+	switch {
+	case mode != modeBlind:
+		return fmt.Errorf("keys rotate --blind: this deployment's pseudonyms are %s, not blind", mode)
+	case o.refs:
+		return errors.New("keys rotate --blind: not with --refs")
+	case o.keyholderRotation != "" && o.finishKeyholder:
+		return errors.New("keys rotate --blind: --keyholder-rotation or --finish-keyholder-rotation, not both")
+	case o.keyholderRotation != "":
+		return takeKeyholderRotation(stdout, c, k, o.keyholderRotation)
+	case o.finishKeyholder:
+		return finishKeyholderRotation(stdout, c, k)
+	}
+	if err := rotateKeyset(stdout, c, k, f); err != nil {
+		return err
+	}
+	fmt.Fprintln(stdout, "vindex serve re-keys every record to it in the background when it starts (\"rekey complete\" in its log); then retire the old key")
 	return nil
 }
 

@@ -1,0 +1,194 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/vindex-nl/vindex/crypto/keys"
+	"github.com/vindex-nl/vindex/crypto/oprf"
+	"github.com/vindex-nl/vindex/crypto/pseudonym"
+	"github.com/vindex-nl/vindex/keyholder"
+	"github.com/vindex-nl/vindex/matcher"
+)
+
+// A blind deployment's state of the key holders' keys (matcher.Layer) is
+// kept in DIR/blind-layer, beside the keyset, wrapped by the
+// key-encryption key like the keysets (it holds the ratio while a key
+// holder's rotation is in progress, which is as secret as the keys).
+// DIR/blind-rekeyed says, in the clear, which generation and primary PRF
+// key vindex serve's last complete re-keying walk left every record
+// under: `vindex keys rotate --finish-keyholder-rotation` needs it.
+
+func blindLayerFile(c config) string { return filepath.Join(filepath.Dir(c.Keyset), "blind-layer") }
+
+func rekeyedFile(c config) string { return filepath.Join(c.Data, "blind-rekeyed") }
+
+// blindLayerAD binds the layer file to the deployment.
+func blindLayerAD(deployment string) []byte { return []byte("vindex:blind-layer:v1:" + deployment) }
+
+type layerJSON struct {
+	Generation uint32 `json:"generation"`
+	Rotating   bool   `json:"rotating,omitempty"`
+	From       string `json:"from,omitempty"`
+	To         string `json:"to,omitempty"`
+	Ratio      []byte `json:"ratio,omitempty"`
+}
+
+// loadLayer reads the deployment's layer; the zero Layer if it has none
+// (no key holder rotation yet).
+func loadLayer(c config, k *kek) (matcher.Layer, error) {
+	b, err := keys.LoadSealed(blindLayerFile(c), k.aead, blindLayerAD(c.Deployment))
+	if errors.Is(err, keys.ErrNotFound) {
+		return matcher.Layer{}, nil
+	}
+	if err != nil {
+		return matcher.Layer{}, fmt.Errorf("%s: %w", blindLayerFile(c), err)
+	}
+	var v layerJSON
+	if err := json.Unmarshal(b, &v); err != nil {
+		return matcher.Layer{}, fmt.Errorf("%s: not a layer: %w", blindLayerFile(c), err)
+	}
+	l := matcher.Layer{Generation: v.Generation, Rotating: v.Rotating, From: v.From, To: v.To}
+	if v.Rotating {
+		if l.Ratio, err = oprf.ParseRatio(v.Ratio); err != nil {
+			return matcher.Layer{}, fmt.Errorf("%s: %w", blindLayerFile(c), err)
+		}
+	}
+	return l, nil
+}
+
+func saveLayer(c config, k *kek, l matcher.Layer) error {
+	v := layerJSON{Generation: l.Generation, Rotating: l.Rotating, From: l.From, To: l.To}
+	if l.Rotating {
+		r, err := l.Ratio.MarshalBinary()
+		if err != nil {
+			return err
+		}
+		v.Ratio = r
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	return keys.SaveSealed(blindLayerFile(c), b, k.aead, blindLayerAD(c.Deployment))
+}
+
+// takeKeyholderRotation starts a key holder's rotation in the index: the
+// next generation, elements of the old key re-keyed by the ratio.
+func takeKeyholderRotation(stdout io.Writer, c config, k *kek, path string) error {
+	rot, err := keyholder.ReadRotation(path)
+	if err != nil {
+		return err
+	}
+	l, err := loadLayer(c, k)
+	if err != nil {
+		return err
+	}
+	if l.Rotating {
+		return fmt.Errorf("keys rotate: the rotation of key holder key %s to %s is still in progress; finish it first (--finish-keyholder-rotation, after vindex serve has re-keyed every record)", l.From, l.To)
+	}
+	l = matcher.Layer{Generation: l.Generation + 1, Rotating: true, From: rot.From, To: rot.To, Ratio: rot.Ratio}
+	if err := saveLayer(c, k, l); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "took over the key holder's rotation from key %s to %s (generation %d); restart vindex serve: it re-keys every record in the background and takes elements of both keys (with youth_key) meanwhile. Delete %s now: its ratio is kept, wrapped, in %s.\n",
+		rot.From, rot.To, l.Generation, path, blindLayerFile(c))
+	return nil
+}
+
+// finishKeyholderRotation ends a rotation once vindex serve has re-keyed
+// every record to its generation: the ratio is forgotten, and elements of
+// the old key are refused from the next start.
+func finishKeyholderRotation(stdout io.Writer, c config, k *kek) error {
+	l, err := loadLayer(c, k)
+	if err != nil {
+		return err
+	}
+	if !l.Rotating {
+		return errors.New("keys rotate --finish-keyholder-rotation: no key holder rotation is in progress")
+	}
+	gen, _, err := readRekeyed(c)
+	if err != nil || gen != l.Generation {
+		return fmt.Errorf("keys rotate --finish-keyholder-rotation: vindex serve has not yet re-keyed every record to generation %d (%s says otherwise); run it until it logs \"rekey complete\"", l.Generation, rekeyedFile(c))
+	}
+	l = matcher.Layer{Generation: l.Generation}
+	if err := saveLayer(c, k, l); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "the key holder rotation is finished (generation %d); the ratio is gone. Restart vindex serve; the key holder may now destroy its old key (vindex keyholder rotate --finish).\n", l.Generation)
+	return nil
+}
+
+// readRekeyed reads DIR/blind-rekeyed: "generation G key K".
+func readRekeyed(c config) (gen, key uint32, err error) {
+	b, err := os.ReadFile(rekeyedFile(c))
+	if err != nil {
+		return 0, 0, err
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 4 || f[0] != "generation" || f[2] != "key" {
+		return 0, 0, fmt.Errorf("%s: malformed", rekeyedFile(c))
+	}
+	g, err1 := strconv.ParseUint(f[1], 10, 32)
+	kk, err2 := strconv.ParseUint(f[3], 10, 32)
+	if err := errors.Join(err1, err2); err != nil {
+		return 0, 0, fmt.Errorf("%s: malformed", rekeyedFile(c))
+	}
+	return uint32(g), uint32(kk), nil
+}
+
+// rekeyPage is how many youths one Rekey call visits.
+const rekeyPage = 512
+
+// rekey walks the whole store once at start (a blind deployment's), moving
+// every youth to the primary PRF key and the current generation, and
+// records in DIR/blind-rekeyed that it is done. It skips the walk when
+// the last complete one was for this generation and key. Reports go on
+// meanwhile: each youth is locked only for its own write.
+func rekey(ctx context.Context, c config, m *matcher.Matcher, primary uint32, logger *slog.Logger) {
+	generation, rotating := m.Generation()
+	if gen, key, err := readRekeyed(c); err == nil && gen == generation && key == primary && !rotating {
+		return
+	}
+	start := time.Now()
+	var total matcher.RekeyPage
+	var after pseudonym.Pseudonym
+	for {
+		p, err := m.Rekey(ctx, after, rekeyPage)
+		if err != nil {
+			if ctx.Err() == nil {
+				logger.Error("rekey failed; it starts over at the next start", slog.String("component", "rekey"), slog.String("error", err.Error()))
+			}
+			return
+		}
+		total.Visited += p.Visited
+		total.Moved += p.Moved
+		total.Records += p.Records
+		total.Stranded += p.Stranded
+		if p.Next.IsZero() {
+			break
+		}
+		after = p.Next
+	}
+	d := time.Since(start)
+	logger.Info("rekey complete", slog.String("component", "rekey"), slog.Int("youths", total.Visited), slog.Int("moved", total.Moved),
+		slog.Int("records", total.Records), slog.Int("stranded", total.Stranded), slog.Uint64("generation", uint64(generation)),
+		slog.Uint64("primary_key", uint64(primary)), slog.Duration("took", d))
+	if total.Stranded > 0 {
+		logger.Warn("some youths' records hold no element this index can re-key; they move when the youth is reported again", slog.String("component", "rekey"), slog.Int("stranded", total.Stranded))
+		return
+	}
+	line := fmt.Sprintf("generation %d key %d complete %s\n", generation, primary, time.Now().UTC().Format(time.RFC3339))
+	if err := keys.WriteFileAtomic(rekeyedFile(c), []byte(line)); err != nil {
+		logger.Error("rekey: cannot record completion", slog.String("component", "rekey"), slog.String("error", err.Error()))
+	}
+}
