@@ -264,7 +264,7 @@ func (e *env) idemKey(t testing.TB, institution, key string) pseudonym.Pseudonym
 
 // newRotatableEnv is an env whose pseudonymiser runs on a keyset of its
 // own, returned for a test to rotate.
-func newRotatableEnv(t *testing.T) (*env, *keyset.Handle) {
+func newRotatableEnv(t testing.TB) (*env, *keyset.Handle) {
 	t.Helper()
 	h, ps := freshKeyset(t)
 	return newEnvWith(t, ps, t.TempDir(), quiet()), h

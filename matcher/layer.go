@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
 
 	"github.com/vindex-nl/vindex/crypto/clientref"
 	"github.com/vindex-nl/vindex/crypto/oprf"
@@ -118,6 +120,31 @@ func contains(ids []string, id string) bool {
 // is in progress also those of its element of the previous generation, so
 // that records not yet re-keyed are found (and a report moves them).
 func (m *Matcher) youthOfElement(y oprf.Element) (Youth, error) {
+	who, err := m.youthOfCurrent(y)
+	if err != nil || !m.layer.Rotating {
+		return who, err
+	}
+	prev, err := m.previous.Apply(y)
+	if err != nil {
+		return Youth{}, fieldErr("youth", err)
+	}
+	pb, _ := prev.MarshalBinary()
+	old, err := m.ps.Of(pseudonym.DomainYouthElement, pb)
+	if err != nil {
+		return Youth{}, fmt.Errorf("matcher: pseudonym: %w", err)
+	}
+	oldRef, err := m.ps.Of(pseudonym.DomainYouthElementAudit, pb)
+	if err != nil {
+		return Youth{}, fmt.Errorf("matcher: pseudonym: %w", err)
+	}
+	who.set.All = append(who.set.All, old.All...)
+	who.audit.All = append(who.audit.All, oldRef.All...)
+	return who, nil
+}
+
+// youthOfCurrent is youthOfElement without the previous generation's
+// pseudonyms.
+func (m *Matcher) youthOfCurrent(y oprf.Element) (Youth, error) {
 	b, err := y.MarshalBinary()
 	if err != nil {
 		return Youth{}, fieldErr("youth", err)
@@ -132,23 +159,6 @@ func (m *Matcher) youthOfElement(y oprf.Element) (Youth, error) {
 	ref, err := m.ps.Of(pseudonym.DomainYouthElementAudit, b)
 	if err != nil {
 		return Youth{}, fmt.Errorf("matcher: pseudonym: %w", err)
-	}
-	if m.layer.Rotating {
-		prev, err := m.previous.Apply(y)
-		if err != nil {
-			return Youth{}, fieldErr("youth", err)
-		}
-		pb, _ := prev.MarshalBinary()
-		old, err := m.ps.Of(pseudonym.DomainYouthElement, pb)
-		if err != nil {
-			return Youth{}, fmt.Errorf("matcher: pseudonym: %w", err)
-		}
-		oldRef, err := m.ps.Of(pseudonym.DomainYouthElementAudit, pb)
-		if err != nil {
-			return Youth{}, fmt.Errorf("matcher: pseudonym: %w", err)
-		}
-		set.All = append(set.All, old.All...)
-		ref.All = append(ref.All, oldRef.All...)
 	}
 	return Youth{set: set, audit: ref, element: b}, nil
 }
@@ -167,10 +177,9 @@ func (m *Matcher) sealElement(who Youth, id store.ID) ([]byte, error) {
 	return sealed, nil
 }
 
-// openElement returns the element sealed on r, re-keyed to the current
-// generation, and ok false if r holds none or one of a generation this
-// index can no longer re-key.
-func (m *Matcher) openElement(r store.Registration) (oprf.Element, uint32, bool) {
+// openElement returns the element sealed on r and the generation it was
+// made under; ok is false if r holds none.
+func (m *Matcher) openElement(r store.Registration) (y oprf.Element, gen uint32, ok bool) {
 	if len(r.Element) == 0 {
 		return oprf.Element{}, 0, false
 	}
@@ -178,19 +187,24 @@ func (m *Matcher) openElement(r store.Registration) (oprf.Element, uint32, bool)
 	if err != nil || len(plain) != 4+oprf.ElementSize {
 		return oprf.Element{}, 0, false
 	}
-	gen := binary.BigEndian.Uint32(plain)
-	var y oprf.Element
 	if y.UnmarshalBinary(plain[4:]) != nil {
 		return oprf.Element{}, 0, false
 	}
+	return y, binary.BigEndian.Uint32(plain), true
+}
+
+// currentElement re-keys an element of generation gen to the current
+// generation; ok is false for a generation this index can no longer
+// re-key (before the previous one).
+func (m *Matcher) currentElement(y oprf.Element, gen uint32) (oprf.Element, bool) {
 	switch {
 	case gen == m.layer.Generation:
-		return y, gen, true
+		return y, true
 	case m.layer.Rotating && gen+1 == m.layer.Generation:
 		cur, err := m.layer.Ratio.Apply(y)
-		return cur, gen, err == nil
+		return cur, err == nil
 	}
-	return oprf.Element{}, gen, false
+	return oprf.Element{}, false
 }
 
 // Generation returns the key holders' generation m takes elements of, and
@@ -198,6 +212,9 @@ func (m *Matcher) openElement(r store.Registration) (oprf.Element, uint32, bool)
 func (m *Matcher) Generation() (gen uint32, rotating bool) {
 	return m.layer.Generation, m.layer.Rotating
 }
+
+// rekeyWorkers is how many youths Rekey re-keys at once.
+const rekeyWorkers = 64
 
 // RekeyPage is what one call of Rekey did.
 type RekeyPage struct {
@@ -220,7 +237,8 @@ type RekeyPage struct {
 // its element sealed anew, in one atomic write per youth. No BSN is needed:
 // the elements the records keep are enough. A youth already current is
 // only read. Run it while serving: each youth is locked for its own write
-// only. A walk from the zero pseudonym to a page whose Next is zero leaves
+// only; up to 64 youths of the page are re-keyed at once, so that their
+// writes share the store's group commit. A walk from the zero pseudonym to a page whose Next is zero leaves
 // no record needing an old key or the old generation, except stranded
 // ones; then the old PRF key can be retired and the rotation ended.
 func (m *Matcher) Rekey(ctx context.Context, after pseudonym.Pseudonym, limit int) (RekeyPage, error) {
@@ -232,20 +250,45 @@ func (m *Matcher) Rekey(ctx context.Context, after pseudonym.Pseudonym, limit in
 	if err != nil {
 		return page, fmt.Errorf("matcher: rekey: %w", err)
 	}
-	for _, p := range youths {
-		page.Visited++
-		page.Next = p
-		n, stranded, err := m.rekeyYouth(ctx, p)
-		if err != nil {
-			return page, err
+	// Each youth is its own synced write: many at once share the store's
+	// group commit, as concurrent reports do.
+	type result struct {
+		n        int
+		stranded bool
+		err      error
+	}
+	results := make([]result, len(youths))
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range min(rekeyWorkers, len(youths)) {
+		wg.Go(func() {
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= len(youths) || ctx.Err() != nil {
+					return
+				}
+				r := &results[i]
+				r.n, r.stranded, r.err = m.rekeyYouth(ctx, youths[i])
+			}
+		})
+	}
+	wg.Wait()
+	for i, r := range results {
+		if r.err != nil {
+			return page, r.err
 		}
-		if stranded {
+		page.Visited++
+		page.Next = youths[i]
+		if r.stranded {
 			page.Stranded++
 		}
-		if n > 0 {
+		if r.n > 0 {
 			page.Moved++
-			page.Records += n
+			page.Records += r.n
 		}
+	}
+	if err := ctx.Err(); err != nil {
+		return page, err
 	}
 	if len(youths) < limit {
 		page.Next = pseudonym.Pseudonym{}
@@ -254,7 +297,9 @@ func (m *Matcher) Rekey(ctx context.Context, after pseudonym.Pseudonym, limit in
 }
 
 // rekeyYouth re-keys the youth kept under p, and returns how many of its
-// registrations it moved or resealed.
+// registrations it moved or sealed anew, and whether it is stranded. Each
+// registration's element is opened once, and only one is re-keyed by the
+// ratio (a scalar multiplication): all of a youth's are the same element.
 func (m *Matcher) rekeyYouth(ctx context.Context, p pseudonym.Pseudonym) (int, bool, error) {
 	var regs []store.Registration
 	err := m.store.View(ctx, []pseudonym.Pseudonym{p}, func(r store.Reader) error {
@@ -264,50 +309,59 @@ func (m *Matcher) rekeyYouth(ctx context.Context, p pseudonym.Pseudonym) (int, b
 	if err != nil {
 		return 0, false, fmt.Errorf("matcher: rekey: %w", err)
 	}
+	gens := make(map[store.ID]uint32, len(regs))
 	var cur oprf.Element
-	current := true
 	for _, r := range regs {
 		y, gen, ok := m.openElement(r)
 		if !ok {
 			continue
 		}
+		gens[r.ID] = gen
 		if cur.IsZero() {
-			cur = y
-		}
-		if gen != m.layer.Generation {
-			current = false
+			if c, ok := m.currentElement(y, gen); ok {
+				cur = c
+			}
 		}
 	}
 	if cur.IsZero() {
 		return 0, len(regs) > 0, nil
 	}
-	who, err := m.youthOfElement(cur)
+	who, err := m.youthOfCurrent(cur)
 	if err != nil {
 		return 0, false, err
 	}
+	primary := who.set.Primary
+	current := func(r store.Registration) bool {
+		gen, ok := gens[r.ID]
+		return ok && gen == m.layer.Generation && r.Youth == primary
+	}
 	moved := 0
 	for _, r := range regs {
-		if _, gen, _ := m.openElement(r); r.Youth != who.set.Primary || gen != m.layer.Generation {
+		if !current(r) {
 			moved++
 		}
 	}
-	if current && who.set.Primary == p || moved == 0 {
+	if moved == 0 {
 		return 0, false, nil
 	}
 	if !containsPseudonym(who.set.All, p) {
-		// p is of a key no longer enabled, or not this element's: the
-		// youth's records cannot be reached to move them.
-		return 0, true, nil
+		who.set.All = append(who.set.All, p)
 	}
 	err = m.updateByYouth(ctx, who, m.clock(), func(y *youth) error {
-		primary := who.set.Primary
 		for _, r := range append(slices.Clone(y.regs), y.tx.History()...) {
-			sealed, changed, err := m.resealed(who, r)
+			if _, seen := gens[r.ID]; !seen {
+				// Made by a report since the read: sealed for this
+				// generation if by this matcher, else opened now.
+				if _, gen, ok := m.openElement(r); ok {
+					gens[r.ID] = gen
+				}
+			}
+			if current(r) {
+				continue
+			}
+			sealed, err := m.sealElement(who, r.ID)
 			if err != nil {
 				return err
-			}
-			if r.Youth == primary && !changed {
-				continue
 			}
 			r.Youth, r.Element = primary, sealed
 			if r.IsLive() {
@@ -319,16 +373,6 @@ func (m *Matcher) rekeyYouth(ctx context.Context, p pseudonym.Pseudonym) (int, b
 		return nil
 	})
 	return moved, false, err
-}
-
-// resealed returns r's element sealed anew under the current generation,
-// and whether that differs from what r holds.
-func (m *Matcher) resealed(who Youth, r store.Registration) ([]byte, bool, error) {
-	if _, gen, ok := m.openElement(r); ok && gen == m.layer.Generation && r.Youth == who.set.Primary {
-		return r.Element, false, nil
-	}
-	sealed, err := m.sealElement(who, r.ID)
-	return sealed, true, err
 }
 
 func containsPseudonym(ps []pseudonym.Pseudonym, p pseudonym.Pseudonym) bool {

@@ -16,7 +16,7 @@ import (
 
 // blindWith is a blind matcher over e's store with pseudonymiser ps,
 // element sealer refs and the key holders' layer l.
-func blindWith(t *testing.T, e *env, ps *pseudonym.Pseudonymiser, refs matcher.RefSealer, l matcher.Layer) *matcher.Matcher {
+func blindWith(t testing.TB, e *env, ps *pseudonym.Pseudonymiser, refs matcher.RefSealer, l matcher.Layer) *matcher.Matcher {
 	t.Helper()
 	m, err := matcher.New(matcher.Config{Store: e.store, Pseudonymiser: ps, ClientRefs: refs,
 		Covenant: exampleCovenant(t), Clock: e.clock.Now, Location: time.UTC, Logger: quiet(), Blind: true, Layer: l})
