@@ -23,6 +23,10 @@ import (
 type ElementSealer interface {
 	SealElement(plain []byte, id clientref.RegistrationID) ([]byte, error)
 	OpenElement(sealed []byte, id clientref.RegistrationID) ([]byte, error)
+	// PrimaryKeyID is the key SealElement seals under (store.RefKeyID
+	// of its output): Rekey seals anew what an older key sealed, so that
+	// the older key can be retired.
+	PrimaryKeyID() uint32
 }
 
 var _ ElementSealer = (*clientref.Sealer)(nil)
@@ -232,9 +236,10 @@ type RekeyPage struct {
 
 // Rekey re-keys up to limit youths of a blind deployment, beginning after
 // the youth after (zero: the first): every record kept under an older PRF
-// key, or with an element of the previous generation, is moved to the
-// pseudonym of the primary key over the element of the current generation,
-// its element sealed anew, in one atomic write per youth. No BSN is needed:
+// key, or with an element of the previous generation or sealed under an
+// older reference key, is moved to the pseudonym of the primary key over
+// the element of the current generation, its element sealed anew under
+// the primary reference key, in one atomic write per youth. No BSN is needed:
 // the elements the records keep are enough. A youth already current is
 // only read. Run it while serving: each youth is locked for its own write
 // only; up to 64 youths of the page are re-keyed at once, so that their
@@ -331,9 +336,11 @@ func (m *Matcher) rekeyYouth(ctx context.Context, p pseudonym.Pseudonym) (int, b
 		return 0, false, err
 	}
 	primary := who.set.Primary
+	refKey := m.elements.PrimaryKeyID()
 	current := func(r store.Registration) bool {
 		gen, ok := gens[r.ID]
-		return ok && gen == m.layer.Generation && r.Youth == primary
+		kid, _ := store.RefKeyID(r.Element)
+		return ok && gen == m.layer.Generation && r.Youth == primary && kid == refKey
 	}
 	moved := 0
 	for _, r := range regs {

@@ -24,9 +24,10 @@ import (
 // kept in DIR/blind-layer, beside the keyset, wrapped by the
 // key-encryption key like the keysets (it holds the ratio while a key
 // holder's rotation is in progress, which is as secret as the keys).
-// DIR/blind-rekeyed says, in the clear, which generation and primary PRF
-// key vindex serve's last complete re-keying walk left every record
-// under: `vindex keys rotate --finish-keyholder-rotation` needs it.
+// DIR/blind-rekeyed says, in the clear, which generation, primary PRF key
+// and primary reference key vindex serve's last complete re-keying walk
+// left every record under: `vindex keys rotate
+// --finish-keyholder-rotation` needs it.
 
 func blindLayerFile(c config) string { return filepath.Join(filepath.Dir(c.Keyset), "blind-layer") }
 
@@ -128,22 +129,36 @@ func finishKeyholderRotation(stdout io.Writer, c config, k *kek) error {
 	return nil
 }
 
-// readRekeyed reads DIR/blind-rekeyed: "generation G key K".
-func readRekeyed(c config) (gen, key uint32, err error) {
+// rekeyKeys are the primary keys a complete walk leaves every record
+// under: the PRF key (the pseudonyms) and the reference key (the sealed
+// elements).
+type rekeyKeys struct{ prf, ref uint32 }
+
+func rekeyTarget(o openedKeys) rekeyKeys {
+	t := rekeyKeys{prf: o.ps.PrimaryKeyID()}
+	if o.refs != nil {
+		t.ref = o.refs.PrimaryKeyID()
+	}
+	return t
+}
+
+// readRekeyed reads DIR/blind-rekeyed: "generation G key K refkey R".
+func readRekeyed(c config) (gen uint32, keys rekeyKeys, err error) {
 	b, err := os.ReadFile(rekeyedFile(c))
 	if err != nil {
-		return 0, 0, err
+		return 0, keys, err
 	}
 	f := strings.Fields(string(b))
-	if len(f) < 4 || f[0] != "generation" || f[2] != "key" {
-		return 0, 0, fmt.Errorf("%s: malformed", rekeyedFile(c))
+	if len(f) < 6 || f[0] != "generation" || f[2] != "key" || f[4] != "refkey" {
+		return 0, keys, fmt.Errorf("%s: malformed", rekeyedFile(c))
 	}
 	g, err1 := strconv.ParseUint(f[1], 10, 32)
-	kk, err2 := strconv.ParseUint(f[3], 10, 32)
-	if err := errors.Join(err1, err2); err != nil {
-		return 0, 0, fmt.Errorf("%s: malformed", rekeyedFile(c))
+	k, err2 := strconv.ParseUint(f[3], 10, 32)
+	r, err3 := strconv.ParseUint(f[5], 10, 32)
+	if err := errors.Join(err1, err2, err3); err != nil {
+		return 0, keys, fmt.Errorf("%s: malformed", rekeyedFile(c))
 	}
-	return uint32(g), uint32(kk), nil
+	return uint32(g), rekeyKeys{prf: uint32(k), ref: uint32(r)}, nil
 }
 
 // rekeyPage is how many youths one Rekey call visits.
@@ -154,9 +169,9 @@ const rekeyPage = 512
 // records in DIR/blind-rekeyed that it is done. It skips the walk when
 // the last complete one was for this generation and key. Reports go on
 // meanwhile: each youth is locked only for its own write.
-func rekey(ctx context.Context, c config, m *matcher.Matcher, primary uint32, logger *slog.Logger) {
+func rekey(ctx context.Context, c config, m *matcher.Matcher, target rekeyKeys, logger *slog.Logger) {
 	generation, rotating := m.Generation()
-	if gen, key, err := readRekeyed(c); err == nil && gen == generation && key == primary && !rotating {
+	if gen, done, err := readRekeyed(c); err == nil && gen == generation && done == target && !rotating {
 		return
 	}
 	start := time.Now()
@@ -182,12 +197,12 @@ func rekey(ctx context.Context, c config, m *matcher.Matcher, primary uint32, lo
 	d := time.Since(start)
 	logger.Info("rekey complete", slog.String("component", "rekey"), slog.Int("youths", total.Visited), slog.Int("moved", total.Moved),
 		slog.Int("records", total.Records), slog.Int("stranded", total.Stranded), slog.Uint64("generation", uint64(generation)),
-		slog.Uint64("primary_key", uint64(primary)), slog.Duration("took", d))
+		slog.Uint64("primary_key", uint64(target.prf)), slog.Uint64("primary_ref_key", uint64(target.ref)), slog.Duration("took", d))
 	if total.Stranded > 0 {
 		logger.Warn("some youths' records hold no element this index can re-key; they move when the youth is reported again", slog.String("component", "rekey"), slog.Int("stranded", total.Stranded))
 		return
 	}
-	line := fmt.Sprintf("generation %d key %d complete %s\n", generation, primary, time.Now().UTC().Format(time.RFC3339))
+	line := fmt.Sprintf("generation %d key %d refkey %d complete %s\n", generation, target.prf, target.ref, time.Now().UTC().Format(time.RFC3339))
 	if err := keys.WriteFileAtomic(rekeyedFile(c), []byte(line)); err != nil {
 		logger.Error("rekey: cannot record completion", slog.String("component", "rekey"), slog.String("error", err.Error()))
 	}

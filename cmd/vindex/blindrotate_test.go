@@ -159,6 +159,21 @@ func TestBlindRotationLive(t *testing.T) {
 	}
 	p.stop(t)
 
+	// The reference key, which seals the elements the records keep: the
+	// walk seals them anew under the new one, and the old one retires.
+	out = runCLI(t, dir, "keys", "rotate", "--refs", "--dev", "--data", "d")
+	oldRef := regexp.MustCompile(`(?m)^(\d+)\s+enabled\s+false\s+(\d+)`).FindAllStringSubmatch(out, -1)
+	if len(oldRef) != 1 || oldRef[0][2] == "0" {
+		t.Fatalf("no old reference key holding elements in:\n%s", out)
+	}
+	if out := runCLIFail(t, dir, "keys", "retire", oldRef[0][1], "--refs", "--dev", "--data", "d"); !strings.Contains(out, "still sealed under key") {
+		t.Fatalf("retire of a reference key that seals elements:\n%s", out)
+	}
+	p, _, _ = serve()
+	waitRekeyed(t, p)
+	p.stop(t)
+	runCLI(t, dir, "keys", "retire", oldRef[0][1], "--refs", "--dev", "--data", "d")
+
 	// 2. A key holder's key.
 	ka2 := oprf.GenerateKey()
 	rot, err := keyholder.NewRotation(ka, ka2)

@@ -122,7 +122,7 @@ func run(ctx context.Context, c config, stdout io.Writer, logger *slog.Logger) e
 	if err != nil {
 		return err
 	}
-	stopBackground := startBackground(c, tokens, m, opened.ps.PrimaryKeyID(), st, auditLog, metrics, worker, logger)
+	stopBackground := startBackground(c, tokens, m, rekeyTarget(opened), st, auditLog, metrics, worker, logger)
 	logger.Info("serving", slog.String("addr", l.addr), slog.String("covenant", cov.Name),
 		slog.Int("institutions", len(cov.Institutions)), slog.Bool("mtls", tlsConf.ClientCAs != nil), slog.Bool("tokens", tokens != nil),
 		slog.Int("keys", len(opened.ps.KeyIDs())))
@@ -361,7 +361,7 @@ func (l *listeners) shutdown(timeout time.Duration) error {
 // (on a timer and on SIGHUP, which it handles from now on), expiry, the
 // poll backlog's counting and delivery. The function it returns stops them
 // and waits until they have.
-func startBackground(c config, tokens *httpapi.Tokens, m *matcher.Matcher, primary uint32, st store.Compacter, a *auditor, metrics *serveMetrics, worker *notify.Worker, logger *slog.Logger) (stop func()) {
+func startBackground(c config, tokens *httpapi.Tokens, m *matcher.Matcher, target rekeyKeys, st store.Compacter, a *auditor, metrics *serveMetrics, worker *notify.Worker, logger *slog.Logger) (stop func()) {
 	bg, stopBG := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	if tokens != nil {
@@ -384,7 +384,7 @@ func startBackground(c config, tokens *httpapi.Tokens, m *matcher.Matcher, prima
 		wg.Go(func() { worker.Run(bg) })
 	}
 	if m.Blind() {
-		wg.Go(func() { rekey(bg, c, m, primary, logger) })
+		wg.Go(func() { rekey(bg, c, m, target, logger) })
 	}
 	return func() {
 		stopBG()

@@ -94,7 +94,8 @@ func Valid(ref string) bool {
 // Sealer seals and opens references with the keys of one reference keyset.
 // It is safe for concurrent use.
 type Sealer struct {
-	aead tink.AEAD
+	aead    tink.AEAD
+	primary uint32
 }
 
 // New returns a Sealer for a reference keyset (see keys.CreateRefKeyset).
@@ -106,8 +107,12 @@ func New(h *keyset.Handle) (*Sealer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrNoKey, err)
 	}
-	return &Sealer{aead: a}, nil
+	return &Sealer{aead: a, primary: h.KeysetInfo().GetPrimaryKeyId()}, nil
 }
+
+// PrimaryKeyID returns the ID of the key that seals: what
+// store.RefKeyID reads from what it sealed.
+func (s *Sealer) PrimaryKeyID() uint32 { return s.primary }
 
 // RegistrationID is a registration's identifier as its 16 bytes. A
 // store.ID is assignable to it, so callers pass one as it is.

@@ -390,6 +390,9 @@ func TestSealElement(t *testing.T) {
 	if bytes.Contains(ct, plain[4:]) {
 		t.Fatal("the element is in the ciphertext")
 	}
+	if kid, ok := store.RefKeyID(ct); !ok || kid != s.PrimaryKeyID() {
+		t.Fatalf("sealed under key %d (%v), primary %d", kid, ok, s.PrimaryKeyID())
+	}
 	got, err := s.OpenElement(ct, id)
 	if err != nil || !bytes.Equal(got, plain) {
 		t.Fatalf("open: %x %v", got, err)
