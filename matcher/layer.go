@@ -315,8 +315,10 @@ func (m *Matcher) rekeyYouth(ctx context.Context, p pseudonym.Pseudonym) (int, b
 		return 0, false, fmt.Errorf("matcher: rekey: %w", err)
 	}
 	gens := make(map[store.ID]uint32, len(regs))
+	under := make(map[store.ID]pseudonym.Pseudonym, len(regs)) // as read: a report moves live ones
 	var cur oprf.Element
 	for _, r := range regs {
+		under[r.ID] = r.Youth
 		y, gen, ok := m.openElement(r)
 		if !ok {
 			continue
@@ -338,9 +340,13 @@ func (m *Matcher) rekeyYouth(ctx context.Context, p pseudonym.Pseudonym) (int, b
 	primary := who.set.Primary
 	refKey := m.elements.PrimaryKeyID()
 	current := func(r store.Registration) bool {
+		youth := r.Youth
+		if was, ok := under[r.ID]; ok {
+			youth = was // a live one the update's begin has just moved
+		}
 		gen, ok := gens[r.ID]
 		kid, _ := store.RefKeyID(r.Element)
-		return ok && gen == m.layer.Generation && r.Youth == primary && kid == refKey
+		return ok && gen == m.layer.Generation && youth == primary && kid == refKey
 	}
 	moved := 0
 	for _, r := range regs {
@@ -369,6 +375,12 @@ func (m *Matcher) rekeyYouth(ctx context.Context, p pseudonym.Pseudonym) (int, b
 			sealed, err := m.sealElement(who, r.ID)
 			if err != nil {
 				return err
+			}
+			if was, ok := under[r.ID]; ok && was != primary {
+				// Its idempotency records name the old pseudonym: a
+				// retry of the report that made it is now a new report
+				// (a refresh), as after the records' window.
+				y.tx.DeleteIdempotencyOf(r.ID)
 			}
 			r.Youth, r.Element = primary, sealed
 			if r.IsLive() {

@@ -174,6 +174,17 @@ func TestBlindRotationWithoutBSNs(t *testing.T) {
 		}
 	}
 
+	// A report with an idempotency key, made under the new index key,
+	// retried after the key holder's rotation.
+	y7, _ := m2.YouthByElement(oldEl[7])
+	idem := blindReport(t, e, y7, e.signal(t, 7))
+	idem.IdempotencyKey = "retry-7"
+	first, err := m2.Register(ctx, matcher.Actor{Institution: police}, idem)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids[first.ID] = 7
+
 	// 2. A key holder's key.
 	ka2 := oprf.GenerateKey()
 	ratio, err := oprf.RatioOf(ka, ka2)
@@ -243,6 +254,13 @@ func TestBlindRotationWithoutBSNs(t *testing.T) {
 		if r.Youth != want.Primary {
 			t.Fatalf("registration of youth %d (live %v) is not under its new element's pseudonym", i, r.IsLive())
 		}
+	}
+	// The retry after both rotations: no refusal as a reused key, the
+	// same registration (refreshed: its replay record went with the move).
+	y7, _ = m4.YouthByElement(newEl[7])
+	idem.Youth = y7
+	if again, err := m4.Register(ctx, matcher.Actor{Institution: police}, idem); err != nil || again.ID != first.ID {
+		t.Fatalf("a retry after the rotations: %+v %v", again, err)
 	}
 	// A report under the new key matches a registration made before both
 	// rotations.
