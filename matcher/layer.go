@@ -376,12 +376,6 @@ func (m *Matcher) rekeyYouth(ctx context.Context, p pseudonym.Pseudonym) (int, b
 			if err != nil {
 				return err
 			}
-			if was, ok := under[r.ID]; ok && was != primary {
-				// Its idempotency records name the old pseudonym: a
-				// retry of the report that made it is now a new report
-				// (a refresh), as after the records' window.
-				y.tx.DeleteIdempotencyOf(r.ID)
-			}
 			r.Youth, r.Element = primary, sealed
 			if r.IsLive() {
 				y.put(r)

@@ -356,10 +356,13 @@ func (m *Matcher) replay(ctx context.Context, y *youth, actor Actor, r Registrat
 	if !ok {
 		return nil
 	}
-	if !slices.Contains(r.Youth.set.All, rec.Youth) {
+	// The record names the youth by the pseudonym it had then; one whose
+	// records have since moved (a blind deployment's re-keying) is known
+	// by the registration the record names being among its own.
+	reg := y.byID(rec.Registration)
+	if !slices.Contains(r.Youth.set.All, rec.Youth) && reg == nil {
 		return fieldErr("idempotency_key", ErrIdempotencyReuse)
 	}
-	reg := y.byID(rec.Registration)
 	if reg == nil || !reg.IsLive() {
 		return nil
 	}
