@@ -141,7 +141,7 @@ func keyholderFlags(fs *flag.FlagSet, c *khConfig, cmd string) {
 	switch cmd {
 	case "rotate":
 		fs.StringVar(&c.RotationOut, "rotation-out", "", "new `file` for the rotation to the next key (secret; mode 0600; never replaced), for the index's operator")
-		fs.BoolVar(&c.Finish, "finish", false, "make the next key the current one, once the index has taken the rotation; the old wrapped key is gone from DIR")
+		fs.BoolVar(&c.Finish, "finish", false, "make the next key the current one, once the index has taken the rotation; the old wrapped key is gone from DIR; restart serve afterwards")
 		return
 	case "public-key":
 		fs.BoolVar(&c.Next, "next", false, "print the next key's public key (made by rotate, waiting for rotate --finish)")
