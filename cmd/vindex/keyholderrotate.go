@@ -7,10 +7,11 @@ package main
 // key over the current one.
 //
 // No step leaves a state in which a crash loses the current key: rotate
-// writes the next key's files atomically and the rotation file last (and
-// removes the next key again if the rotation cannot be written), so the
-// current key is untouched until --finish; --finish unwraps the next key
-// before it touches anything, and its renames are each atomic, in an
+// writes the next key's files atomically (the wrapped key linked into
+// place, so that of two rotates at once one fails) and the rotation file
+// last, and removes the next key again if the rotation cannot be written;
+// the current key is untouched until --finish. --finish unwraps the next
+// key before it touches anything, and its renames are each atomic, in an
 // order that a second --finish completes.
 
 import (
@@ -20,6 +21,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/vindex-nl/vindex/crypto/keys"
 	"github.com/vindex-nl/vindex/crypto/oprf"
 	"github.com/vindex-nl/vindex/keyholder"
 )
@@ -60,7 +62,10 @@ func keyholderRotate(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if err := saveKeyholderKey(c, k, next, c.nextKeyPath(), c.nextPubPath()); err != nil {
+	if err := saveNextKey(c, k, next); err != nil {
+		return err
+	}
+	if err := writePublicKey(c.nextPubPath(), next.Public()); err != nil {
 		return errors.Join(err, removeNextKey(c))
 	}
 	// Last: a rotation file exists only for a next key that is on disk.
@@ -105,6 +110,39 @@ func nextKeyWaits(c khConfig) error {
 		"`vindex keyholder rotate --finish` ends it. To abandon it instead (only if neither its rotation file nor its "+
 		"public key was handed out, or the index's operator has dropped it), delete %s and %s, and the rotation file",
 		waiting, id, c.nextKeyPath(), c.nextPubPath())
+}
+
+// saveNextKey writes next wrapped, as init wraps a key, to a file of its
+// own and links that to the next key's path: a link, unlike a rename,
+// fails if a next key appeared since nextKeyWaits (another rotate), so two
+// rotates at once never leave a rotation file for a key that is not on
+// disk.
+func saveNextKey(c khConfig, k *kek, next *oprf.PrivateKey) error {
+	dir := filepath.Dir(c.nextKeyPath())
+	f, err := os.CreateTemp(dir, "."+filepath.Base(c.nextKeyPath())+".new-*")
+	if err != nil {
+		return err
+	}
+	tmp := f.Name()
+	f.Close()
+	defer os.Remove(tmp)
+	secret, err := next.MarshalBinary()
+	if err != nil {
+		return err
+	}
+	defer clear(secret)
+	if err := keys.SaveSealed(tmp, secret, k.aead, keys.KeyholderAssociatedData(c.Deployment)); err != nil {
+		return err
+	}
+	if err := os.Link(tmp, c.nextKeyPath()); errors.Is(err, os.ErrExist) {
+		return nextKeyWaits(c)
+	} else if err != nil {
+		return err
+	}
+	if err := os.Remove(tmp); err != nil {
+		return errors.Join(err, removeNextKey(c))
+	}
+	return syncDir(dir)
 }
 
 // removeNextKey removes the next key's files after a rotate that failed

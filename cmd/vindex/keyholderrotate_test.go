@@ -5,7 +5,9 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -209,4 +211,54 @@ func TestKeyholderRotateFinishInterrupted(t *testing.T) {
 	}
 	p, _ := startKeyholder(t, dir, data)
 	p.stop(t)
+}
+
+// TestKeyholderRotateAtOnce: of rotates started at the same time, one
+// succeeds and the others are refused; the one rotation file is for the
+// next key on disk. (A rotation file for a key that another rotate
+// replaced would lose every element once the index applied it.)
+func TestKeyholderRotateAtOnce(t *testing.T) {
+	dir := t.TempDir()
+	data := "kh"
+	runCLI(t, dir, "keyholder", "init", "--dev", "--data", data)
+	for round := range 3 {
+		const n = 4
+		errs := make(chan error, n)
+		for i := range n {
+			go func() {
+				cmd := exec.Command(binary, "keyholder", "rotate", "--dev", "--data", data, "--rotation-out", fmt.Sprintf("r%d-%d.json", round, i))
+				cmd.Dir = dir
+				errs <- cmd.Run()
+			}()
+		}
+		ok := 0
+		for range n {
+			if <-errs == nil {
+				ok++
+			}
+		}
+		var written []string
+		for i := range n {
+			if f := filepath.Join(dir, fmt.Sprintf("r%d-%d.json", round, i)); exists(f) {
+				written = append(written, f)
+			}
+		}
+		if ok != 1 || len(written) != 1 {
+			t.Fatalf("round %d: %d rotates succeeded, %d rotation files, want 1 and 1", round, ok, len(written))
+		}
+		rot, err := keyholder.ReadRotation(written[0])
+		if err != nil {
+			t.Fatal(err)
+		}
+		if next := khPublicKey(t, dir, "--dev", "--data", data, "--next"); oprf.KeyID(next) != rot.To {
+			t.Fatalf("round %d: the rotation file is to key ID %s, the next key is %s", round, rot.To, oprf.KeyID(next))
+		}
+		runCLI(t, dir, "keyholder", "rotate", "--dev", "--data", data, "--finish")
+	}
+	entries, _ := os.ReadDir(filepath.Join(dir, data))
+	for _, e := range entries {
+		if strings.Contains(e.Name(), "next") {
+			t.Fatalf("left behind: %s", e.Name())
+		}
+	}
 }
