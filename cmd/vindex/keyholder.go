@@ -146,8 +146,8 @@ func keyholderFlags(fs *flag.FlagSet, c *khConfig, cmd string) {
 	case "public-key":
 		fs.BoolVar(&c.Next, "next", false, "print the next key's public key (made by rotate, waiting for rotate --finish)")
 		return
-	case "serve":
-	default:
+	}
+	if cmd != "serve" {
 		return
 	}
 	fs.StringVar(&c.Listen, "listen", ":8444", "`address` of the HTTPS service (--dev: 127.0.0.1:8444)")

@@ -68,6 +68,14 @@ func keyholderRotate(args []string, stdout, stderr io.Writer) error {
 	if err := writePublicKey(c.nextPubPath(), next.Public()); err != nil {
 		return errors.Join(err, removeNextKey(c))
 	}
+	// The index must never get a rotation to a key that does not unwrap.
+	back, err := unwrapKeyholderKey(c, k, c.nextKeyPath())
+	if err == nil && !back.Public().Equal(next.Public()) {
+		err = errors.New("another key")
+	}
+	if err != nil {
+		return errors.Join(fmt.Errorf("the next key in %s does not unwrap to the key just made: %w", c.nextKeyPath(), err), removeNextKey(c))
+	}
 	// Last: a rotation file exists only for a next key that is on disk.
 	if err := keyholder.WriteRotation(c.RotationOut, rot); err != nil {
 		return errors.Join(err, removeNextKey(c))
