@@ -110,7 +110,7 @@ func nextKeyWaits(c khConfig) error {
 	if waiting == "" {
 		return nil
 	}
-	id := "?"
+	id := "unknown"
 	if pub, err := readPublicKey(c.nextPubPath()); err == nil {
 		id = keyholder.KeyID(pub)
 	}
