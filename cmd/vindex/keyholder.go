@@ -37,7 +37,12 @@ import (
 const keyholderUsage = `Usage:
   vindex keyholder init [--dev] [flags]          make the key holder's key
   vindex keyholder serve [--dev] [flags]         run the key holder over HTTPS
-  vindex keyholder public-key [--dev] [flags]    print the public key
+  vindex keyholder rotate --rotation-out FILE [--dev] [flags]
+                                                 make the next key and the rotation to it
+  vindex keyholder rotate --finish [--dev] [flags]
+                                                 make the next key the current one
+  vindex keyholder public-key [--next] [--dev] [flags]
+                                                 print the public key (or the next one)
   vindex keyholder token new CLIENT [flags]      issue a bearer token
 
 The key holder of the blind mode (docs/blind.md, "Running a key holder"):
@@ -61,9 +66,26 @@ only counts, and never opens vindex's store: it has its own data directory
               self-signed certificate for 127.0.0.1 and localhost and a
               token for the client "dev", listens on 127.0.0.1:8444 and
               prints the token and the public key. SIGHUP rereads the token
-              file; SIGINT or SIGTERM stops it.
+              file, not the key: a serve keeps the key it unwrapped at start
+              until it is restarted. It logs the key ID of a next key that
+              waits for "rotate --finish". SIGINT or SIGTERM stops it.
+  rotate      replaces the key without any BSN (docs/blind.md, "Rotating a
+              key holder's key"), in two steps:
+              --rotation-out FILE unwraps the key, makes a random next key,
+              wraps it as init does into DIR/keyholder.next.key (public key
+              in .next.pub) and writes the rotation (both key IDs and the
+              ratio that re-keys every element) to FILE, mode 0600. FILE is
+              secret: hand it to the index's operator over a confidential
+              channel (vindex keys rotate --blind --keyholder-rotation FILE),
+              then delete your copy; give the clients the next public key.
+              --finish, once the index has taken the rotation, unwraps the
+              next key and renames it over the key (and its .pub): the old
+              wrapped key is gone from DIR; destroy its backups too. Restart
+              serve afterwards. rotate refuses while a next key waits, and
+              never replaces FILE.
   public-key  prints the public key (base64) from the .pub file, to give
-              to the clients that trust this key holder.
+              to the clients that trust this key holder; with --next, the
+              next key's, from the .next.pub file.
   token new   adds a token for CLIENT (a name of the operator's choosing)
               to --tokens, as its hash, and prints the token once.
 
@@ -80,16 +102,27 @@ type khConfig struct {
 	LogLevel                      string
 	ShutdownTimeout               time.Duration
 	Dev                           bool
-	serve                         bool // the serve settings were bound
+	RotationOut                   string // rotate: where the rotation file is written
+	Finish                        bool   // rotate --finish
+	Next                          bool   // public-key --next
+	cmd                           string // the subcommand whose settings were bound
 }
 
 // pubPath is where the public key is written: the key's path with .pub for
 // .key.
 func (c khConfig) pubPath() string { return strings.TrimSuffix(c.Key, ".key") + ".pub" }
 
-// keyholderFlags binds the key holder's settings to fs; serve adds the
-// serving ones.
-func keyholderFlags(fs *flag.FlagSet, c *khConfig, serve bool) {
+// nextKeyPath is where rotate writes the next key, wrapped: the key's path
+// with .next.key for .key.
+func (c khConfig) nextKeyPath() string { return strings.TrimSuffix(c.Key, ".key") + ".next.key" }
+
+// nextPubPath is where rotate writes the next key's public key.
+func (c khConfig) nextPubPath() string { return strings.TrimSuffix(c.Key, ".key") + ".next.pub" }
+
+// keyholderFlags binds the settings of the key holder's command cmd to fs:
+// the shared ones, and serve's, rotate's and public-key's own.
+func keyholderFlags(fs *flag.FlagSet, c *khConfig, cmd string) {
+	c.cmd = cmd
 	fs.StringVar(&c.Data, "data", "/var/lib/vindex-keyholder", "`directory` of the key holder's files (--dev: vindex-keyholder-data); never vindex's")
 	fs.StringVar(&c.Key, "key", "", "wrapped key `file`; its public key is beside it, .pub for .key; empty: DIR/keyholder.key")
 	fs.StringVar(&c.Deployment, "deployment", "keyholder", "deployment `name` the key is bound to (associated data of its wrapping)")
@@ -105,10 +138,18 @@ func keyholderFlags(fs *flag.FlagSet, c *khConfig, serve bool) {
 	fs.StringVar(&k.VaultRoleID, "vault-role-id", "", "with --kek vault: the AppRole's role-id")
 	fs.StringVar(&k.VaultSecretID, "vault-secret-id-file", "", "with --kek vault: `file` holding the AppRole's secret-id")
 	fs.BoolVar(&k.VaultWrapped, "vault-secret-id-wrapped", false, "with --kek vault: the secret-id file holds a response-wrapping token (usable once)")
-	if !serve {
+	switch cmd {
+	case "rotate":
+		fs.StringVar(&c.RotationOut, "rotation-out", "", "new `file` for the rotation to the next key (secret; mode 0600; never replaced), for the index's operator")
+		fs.BoolVar(&c.Finish, "finish", false, "make the next key the current one, once the index has taken the rotation; the old wrapped key is gone from DIR; restart serve afterwards")
+		return
+	case "public-key":
+		fs.BoolVar(&c.Next, "next", false, "print the next key's public key (made by rotate, waiting for rotate --finish)")
 		return
 	}
-	c.serve = true
+	if cmd != "serve" {
+		return
+	}
 	fs.StringVar(&c.Listen, "listen", ":8444", "`address` of the HTTPS service (--dev: 127.0.0.1:8444)")
 	fs.StringVar(&c.MetricsListen, "metrics-listen", "127.0.0.1:9465", "`address` of the plain-HTTP listener for /metrics, never the service's; off: no metrics")
 	fs.StringVar(&c.TLSCert, "tls-cert", "", "server certificate chain, PEM `file`; with --dev, empty: a self-signed certificate in DIR")
@@ -120,10 +161,11 @@ func keyholderFlags(fs *flag.FlagSet, c *khConfig, serve bool) {
 
 // parseKeyholder parses a subcommand's flags (and positional arguments,
 // returned) and fills in the defaults that depend on --data and --dev.
-func parseKeyholder(name string, args []string, serve bool, stderr io.Writer) (khConfig, []string, error) {
+func parseKeyholder(name string, args []string, stderr io.Writer) (khConfig, []string, error) {
 	var c khConfig
+	serve := name == "serve"
 	fs := flag.NewFlagSet("keyholder "+name, flag.ContinueOnError)
-	keyholderFlags(fs, &c, serve)
+	keyholderFlags(fs, &c, name)
 	fs.SetOutput(io.Discard)
 	fs.Usage = func() {}
 	if err := fs.Parse(args); err != nil {
@@ -172,7 +214,15 @@ func (c khConfig) validate() error {
 	if !strings.HasSuffix(c.Key, ".key") {
 		errs = append(errs, fmt.Errorf("key: %s must end in .key (the public key is written beside it as .pub)", c.Key))
 	}
-	if c.serve {
+	if c.cmd == "rotate" {
+		switch {
+		case c.Finish && c.RotationOut != "":
+			errs = append(errs, errors.New("rotation-out: --finish writes no rotation; it was written by rotate --rotation-out"))
+		case !c.Finish && c.RotationOut == "":
+			errs = append(errs, errors.New("rotation-out: a new file for the rotation is required (or --finish)"))
+		}
+	}
+	if c.cmd == "serve" {
 		if c.TLSCert == "" || c.TLSKey == "" {
 			errs = append(errs, errors.New("tls_cert and tls_key are required (or --dev)"))
 		}
@@ -200,6 +250,8 @@ func keyholderCmd(args []string, stdout, stderr io.Writer) error {
 		return keyholderInit(args[1:], stdout, stderr)
 	case "serve":
 		return keyholderServe(args[1:], stdout, stderr)
+	case "rotate":
+		return keyholderRotate(args[1:], stdout, stderr)
 	case "public-key":
 		return keyholderPublicKey(args[1:], stdout, stderr)
 	case "token":
@@ -214,7 +266,7 @@ func keyholderCmd(args []string, stdout, stderr io.Writer) error {
 
 // keyholderInit makes the key, wrapped, and its public key file.
 func keyholderInit(args []string, stdout, stderr io.Writer) error {
-	c, rest, err := parseKeyholder("init", args, false, stderr)
+	c, rest, err := parseKeyholder("init", args, stderr)
 	if err != nil {
 		return err
 	}
@@ -222,7 +274,7 @@ func keyholderInit(args []string, stdout, stderr io.Writer) error {
 		return flagError{cmd: "keyholder init", err: fmt.Errorf("unexpected argument %q", rest[0])}
 	}
 	logger := newLogger(stderr, "info")
-	k, err := openKeyholderKEK(c, logger)
+	k, err := openKeyholderKEK(c, logger, true)
 	if err != nil {
 		return err
 	}
@@ -236,9 +288,10 @@ func keyholderInit(args []string, stdout, stderr io.Writer) error {
 	return nil
 }
 
-// openKeyholderKEK opens the key-encryption key; with --dev it makes the
-// data directory and a development KEK first if they are missing.
-func openKeyholderKEK(c khConfig, logger *slog.Logger) (*kek, error) {
+// openKeyholderKEK opens the key-encryption key; with --dev and create it
+// makes the data directory and a development KEK first if they are
+// missing.
+func openKeyholderKEK(c khConfig, logger *slog.Logger, create bool) (*kek, error) {
 	if err := c.KEK.validateKEK(); err != nil {
 		return nil, err
 	}
@@ -249,6 +302,9 @@ func openKeyholderKEK(c khConfig, logger *slog.Logger) (*kek, error) {
 		return nil, err
 	}
 	if c.Dev && c.KEK.KEK == "file" && !exists(c.KEK.KEKFile) {
+		if !create {
+			return nil, fmt.Errorf("no development key-encryption key at %s: the key holder's key was wrapped with it", c.KEK.KEKFile)
+		}
 		if err := insecurelocalkek.Create(c.KEK.KEKFile); err != nil {
 			return nil, err
 		}
@@ -264,15 +320,22 @@ func makeKeyholderKey(c khConfig, k *kek) (oprf.PublicKey, error) {
 		return oprf.PublicKey{}, fmt.Errorf("%s exists: a key holder's key is never replaced by init (every element made under it would stop matching)", c.Key)
 	}
 	key := oprf.GenerateKey()
+	return key.Public(), saveKeyholderKey(c, k, key, c.Key, c.pubPath())
+}
+
+// saveKeyholderKey writes key wrapped with k, bound to c's deployment, to
+// keyPath, then its public key to pubPath, each atomically (a temporary
+// file synced, renamed, the directory synced).
+func saveKeyholderKey(c khConfig, k *kek, key *oprf.PrivateKey, keyPath, pubPath string) error {
 	secret, err := key.MarshalBinary()
 	if err != nil {
-		return oprf.PublicKey{}, err
+		return err
 	}
 	defer clear(secret)
-	if err := keys.SaveSealed(c.Key, secret, k.aead, keys.KeyholderAssociatedData(c.Deployment)); err != nil {
-		return oprf.PublicKey{}, err
+	if err := keys.SaveSealed(keyPath, secret, k.aead, keys.KeyholderAssociatedData(c.Deployment)); err != nil {
+		return err
 	}
-	return key.Public(), writePublicKey(c.pubPath(), key.Public())
+	return writePublicKey(pubPath, key.Public())
 }
 
 func writePublicKey(path string, pub oprf.PublicKey) error {
@@ -282,17 +345,12 @@ func writePublicKey(path string, pub oprf.PublicKey) error {
 // loadKeyholderKey unwraps the key with k and checks the public key file
 // against it (writing it if it is missing).
 func loadKeyholderKey(c khConfig, k *kek) (*oprf.PrivateKey, error) {
-	secret, err := keys.LoadSealed(c.Key, k.aead, keys.KeyholderAssociatedData(c.Deployment))
+	key, err := unwrapKeyholderKey(c, k, c.Key)
 	if errors.Is(err, keys.ErrNotFound) {
 		return nil, fmt.Errorf("%w: the key holder's key; `vindex keyholder init` makes it", err)
 	}
 	if err != nil {
 		return nil, err
-	}
-	defer clear(secret)
-	key, err := oprf.ParsePrivateKey(secret)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", c.Key, err)
 	}
 	pub, err := readPublicKey(c.pubPath())
 	switch {
@@ -300,8 +358,25 @@ func loadKeyholderKey(c khConfig, k *kek) (*oprf.PrivateKey, error) {
 		return key, writePublicKey(c.pubPath(), key.Public())
 	case err != nil:
 		return nil, err
+	case !pub.Equal(key.Public()) && exists(c.nextKeyPath()):
+		return nil, fmt.Errorf("%s is not the public key of %s: an interrupted `vindex keyholder rotate --finish`? Run it again", c.pubPath(), c.Key)
 	case !pub.Equal(key.Public()):
 		return nil, fmt.Errorf("%s is not the public key of %s: clients would refuse every answer", c.pubPath(), c.Key)
+	}
+	return key, nil
+}
+
+// unwrapKeyholderKey unwraps the key at path with k, bound to c's
+// deployment.
+func unwrapKeyholderKey(c khConfig, k *kek, path string) (*oprf.PrivateKey, error) {
+	secret, err := keys.LoadSealed(path, k.aead, keys.KeyholderAssociatedData(c.Deployment))
+	if err != nil {
+		return nil, err
+	}
+	defer clear(secret)
+	key, err := oprf.ParsePrivateKey(secret)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	return key, nil
 }
@@ -321,9 +396,20 @@ func readPublicKey(path string) (oprf.PublicKey, error) {
 
 // keyholderPublicKey prints the public key from the .pub file.
 func keyholderPublicKey(args []string, stdout, stderr io.Writer) error {
-	c, _, err := parseKeyholder("public-key", args, false, stderr)
+	c, _, err := parseKeyholder("public-key", args, stderr)
 	if err != nil {
 		return err
+	}
+	if c.Next {
+		pub, err := readPublicKey(c.nextPubPath())
+		if errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("no next public key at %s: `vindex keyholder rotate --rotation-out FILE` makes the next key and it", c.nextPubPath())
+		}
+		if err != nil {
+			return err
+		}
+		fmt.Fprintln(stdout, pub)
+		return nil
 	}
 	pub, err := readPublicKey(c.pubPath())
 	if errors.Is(err, os.ErrNotExist) {
@@ -338,7 +424,7 @@ func keyholderPublicKey(args []string, stdout, stderr io.Writer) error {
 
 // keyholderToken adds a token for client to the token file and prints it.
 func keyholderToken(client string, args []string, stdout, stderr io.Writer) error {
-	c, _, err := parseKeyholder("token new", args, false, stderr)
+	c, _, err := parseKeyholder("token new", args, stderr)
 	if err != nil {
 		return err
 	}
@@ -371,7 +457,7 @@ func appendToken(path, client string) (string, error) {
 
 // keyholderServe runs the key holder until SIGINT or SIGTERM.
 func keyholderServe(args []string, stdout, stderr io.Writer) error {
-	c, rest, err := parseKeyholder("serve", args, true, stderr)
+	c, rest, err := parseKeyholder("serve", args, stderr)
 	if err != nil {
 		return err
 	}
@@ -393,7 +479,7 @@ func keyholderServe(args []string, stdout, stderr io.Writer) error {
 // keyholderStart unwraps the key (with --dev making what is missing
 // first) and closes the key-encryption key: it is not needed again.
 func keyholderStart(c khConfig, logger *slog.Logger) (*oprf.PrivateKey, string, error) {
-	k, err := openKeyholderKEK(c, logger)
+	k, err := openKeyholderKEK(c, logger, true)
 	if err != nil {
 		return nil, "", err
 	}
@@ -409,7 +495,22 @@ func keyholderStart(c khConfig, logger *slog.Logger) (*oprf.PrivateKey, string, 
 		return nil, "", err
 	}
 	logger.Info("key unwrapped", slog.String("kek", k.describe(c.KEK)), slog.String("key_id", keyholder.KeyID(key.Public())))
+	logNextKey(c, logger)
 	return key, devToken, nil
+}
+
+// logNextKey logs the key ID of a next key that waits for `rotate
+// --finish`, if there is one: serve goes on with the current key.
+func logNextKey(c khConfig, logger *slog.Logger) {
+	if !exists(c.nextKeyPath()) {
+		return
+	}
+	id := "unknown (no " + filepath.Base(c.nextPubPath()) + ")"
+	if pub, err := readPublicKey(c.nextPubPath()); err == nil {
+		id = keyholder.KeyID(pub)
+	}
+	logger.Info("next key waiting; serving the current key until rotate --finish and a restart",
+		slog.String("next_key_id", id), slog.String("file", c.nextKeyPath()))
 }
 
 // keyholderDevSetup makes what serve --dev needs and is missing: the key,

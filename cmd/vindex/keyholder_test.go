@@ -317,6 +317,12 @@ func TestKeyholderWithVault(t *testing.T) {
 	_, c := khClientOf(t, dir, "kh", p)
 	bs, _ := khBSNs(t, 100, 2)
 	before, _, _ := c.evaluate(t, pub, bs)
+	// rotate wraps the next key with Vault as init wrapped the key.
+	out = runCLI(t, dir, append([]string{"keyholder", "rotate", "--data", "kh", "--rotation-out", "rotation.json"}, kek...)...)
+	if !strings.Contains(out, "next key kh/keyholder.next.key wrapped with the Vault "+v.Addr) {
+		t.Fatalf("rotate:\n%s", out)
+	}
+	wrapped, _ := os.ReadFile(filepath.Join(dir, "kh", "keyholder.key"))
 	v.Stop()
 	after, _, _ := c.evaluate(t, pub, bs)
 	if !before[0].Equal(after[0]) || !before[1].Equal(after[1]) {
@@ -326,5 +332,14 @@ func TestKeyholderWithVault(t *testing.T) {
 	stderr := failing(t, dir, append([]string{"keyholder", "serve", "--dev", "--data", "kh", "--listen", "127.0.0.1:0", "--metrics-listen", "off"}, kek...)...)
 	if !strings.Contains(stderr, v.Addr) {
 		t.Fatalf("a start without Vault does not name it:\n%s", stderr)
+	}
+	// finish unwraps the next key before it replaces anything: without
+	// Vault it fails and the current key stays.
+	stderr = failing(t, dir, append([]string{"keyholder", "rotate", "--data", "kh", "--finish"}, kek...)...)
+	if !strings.Contains(stderr, v.Addr) {
+		t.Fatalf("finish without Vault does not name it:\n%s", stderr)
+	}
+	if w, _ := os.ReadFile(filepath.Join(dir, "kh", "keyholder.key")); !bytes.Equal(w, wrapped) || !exists(filepath.Join(dir, "kh", "keyholder.next.key")) {
+		t.Fatal("a finish that failed replaced the key")
 	}
 }

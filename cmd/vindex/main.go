@@ -11,7 +11,8 @@
 //	vindex stats --year YEAR [flags]            the region's management figures
 //	vindex audit verify|prove SEQ [flags]       check the audit log, prove one entry
 //	vindex audit extract [flags] < YOUTH        who accessed a youth, from the audit log
-//	vindex keyholder init|serve|public-key|token the blind mode's key holder
+//	vindex keyholder init|serve|rotate|public-key|token
+//	                                            the blind mode's key holder
 //	vindex covenant check FILE                  validate a covenant
 //	vindex covenant test FILE SCENARIOS...      run covenant scenario files
 //	vindex version                              print the version
@@ -47,7 +48,8 @@ Usage:
                                                   checkpoints, prove one entry; who
                                                   accessed a youth (extract < YOUTH)
   vindex stats --year YEAR [flags]                the region's management figures
-  vindex keyholder init|serve|public-key|token    the blind mode's key holder, a process of its own
+  vindex keyholder init|serve|rotate|public-key|token
+                                                  the blind mode's key holder, a process of its own
   vindex covenant check FILE                      validate a covenant
   vindex covenant test FILE SCENARIOS...          run covenant scenario files
   vindex version                                  print the version
