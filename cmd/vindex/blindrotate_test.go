@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -223,6 +224,20 @@ func TestBlindRotationLive(t *testing.T) {
 		t.Fatalf("a report after both rotations: %d %s", s, b)
 	}
 	p.stop(t)
+	// Every key change is in the audit log: the key holders' layer as the
+	// keyset "keyholder", its generations as keys.
+	var outcomes []string
+	for _, e := range auditEntries(t, dir) {
+		if e.Institution == "operator" && strings.HasPrefix(e.Verb.String(), "key-") {
+			outcomes = append(outcomes, e.Verb.String()+" "+e.Outcome)
+		}
+	}
+	want := []string{"key-rotate keyholder:1", "key-retire keyholder:0"}
+	for _, w := range want {
+		if !slices.Contains(outcomes, w) {
+			t.Fatalf("no %q among the key entries %q", w, outcomes)
+		}
+	}
 	// The ratio never in the clear in the data directory or beside the keys.
 	for _, d := range []string{filepath.Join(dir, "d")} {
 		scan := func(needle []byte, what string) {
