@@ -125,7 +125,8 @@ func TestBlindRotationLive(t *testing.T) {
 		return &wg
 	}
 
-	p, school, wij := serve()
+	var wij *client
+	p, school, _ := serve()
 	for i := range n {
 		if s, b := report(school, oldEl[i], "", "signal"); s != 201 {
 			t.Fatalf("report %d: %d %s", i, s, b)
@@ -143,7 +144,7 @@ func TestBlindRotationLive(t *testing.T) {
 	if oldKey == nil {
 		t.Fatalf("no old key in:\n%s", out)
 	}
-	p, school, wij = serve()
+	p, _, wij = serve()
 	stop := make(chan struct{})
 	wg := reportDuring(wij, oldEl, "", stop)
 	waitRekeyed(t, p)
@@ -152,7 +153,7 @@ func TestBlindRotationLive(t *testing.T) {
 	p.stop(t)
 	runCLI(t, dir, "keys", "retire", oldKey[1], "--dev", "--data", "d")
 	runCLI(t, dir, "keys", "retire", oldKey[1], "--delete", "--dev", "--data", "d")
-	p, school, wij = serve()
+	p, school, _ = serve()
 	for i := range n {
 		if s := lookup(school, oldEl[i], ""); s != 200 {
 			t.Fatalf("youth %d after the index's old key is deleted: %d", i, s)
