@@ -1,9 +1,11 @@
 package client_test
 
 import (
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"sync/atomic"
 	"testing"
 
 	"github.com/vindex-nl/vindex/client"
@@ -11,9 +13,15 @@ import (
 	"github.com/vindex-nl/vindex/keyholder"
 )
 
-// realHolder runs the key-holder service (package keyholder) over TLS with
-// a key of its own and one client's token, and returns how to ask it.
-func realHolder(t *testing.T) (client.KeyHolder, *oprf.PrivateKey) {
+// holder is the key-holder service (package keyholder) over TLS with a key
+// of its own and one client's token; calls counts the requests it got.
+type holder struct {
+	client.KeyHolder
+	key   *oprf.PrivateKey
+	calls *atomic.Int64
+}
+
+func startHolder(t testing.TB) holder {
 	t.Helper()
 	token, line := keyholder.NewToken("vendor-a")
 	path := filepath.Join(t.TempDir(), "tokens")
@@ -29,9 +37,20 @@ func realHolder(t *testing.T) (client.KeyHolder, *oprf.PrivateKey) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewTLSServer(h)
+	calls := new(atomic.Int64)
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		calls.Add(1)
+		h.ServeHTTP(w, r)
+	}))
 	t.Cleanup(srv.Close)
-	return client.KeyHolder{URL: srv.URL, Token: token, PublicKey: key.Public(), HTTP: srv.Client()}, key
+	return holder{KeyHolder: client.KeyHolder{URL: srv.URL, Token: token, PublicKey: key.Public(), HTTP: srv.Client()}, key: key, calls: calls}
+}
+
+// realHolder runs the key-holder service and returns how to ask it.
+func realHolder(t *testing.T) (client.KeyHolder, *oprf.PrivateKey) {
+	t.Helper()
+	h := startHolder(t)
+	return h.KeyHolder, h.key
 }
 
 // The Blinder against the real key-holder service, one and two of them (a
