@@ -41,7 +41,7 @@ type Client struct {
 	// Blinder, if set, makes this a client of a blind deployment
 	// (docs/blind.md): the BSN goes to the key holders blinded, and only
 	// its element to the index. Nil: an hmac deployment, which takes the
-	// BSN itself.
+	// BSN itself. It must not be changed after the Client's first call.
 	Blinder *Blinder
 
 	once sync.Once
@@ -98,7 +98,7 @@ func (c *Client) youthOf(ctx context.Context, bsn identity.BSN) (youthBody, erro
 	if c.Blinder == nil {
 		return youthBody{BSN: bsn.RevealDigits()}, nil
 	}
-	c.once.Do(func() { c.co = newCoalescer(c.Blinder) })
+	c.once.Do(func() { c.co = newCoalescer(c.Blinder, maxInFlight) })
 	y, err := c.co.element(ctx, bsn)
 	if err != nil {
 		return youthBody{}, err

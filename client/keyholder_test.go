@@ -23,27 +23,36 @@ type holder struct {
 
 func startHolder(t testing.TB) holder {
 	t.Helper()
-	token, line := keyholder.NewToken("vendor-a")
-	path := filepath.Join(t.TempDir(), "tokens")
-	if err := os.WriteFile(path, []byte(line+"\n"), 0o600); err != nil {
+	h, stop, err := runHolder(t.TempDir())
+	if err != nil {
 		t.Fatal(err)
+	}
+	t.Cleanup(stop)
+	return h
+}
+
+// runHolder starts a key holder with its token file in dir; stop stops it.
+func runHolder(dir string) (h holder, stop func(), err error) {
+	token, line := keyholder.NewToken("vendor-a")
+	path := filepath.Join(dir, "keyholder-tokens")
+	if err := os.WriteFile(path, []byte(line+"\n"), 0o600); err != nil {
+		return h, nil, err
 	}
 	tokens, err := keyholder.LoadTokens(path)
 	if err != nil {
-		t.Fatal(err)
+		return h, nil, err
 	}
 	key := oprf.GenerateKey()
-	h, err := keyholder.New(keyholder.Config{Key: key, Tokens: tokens})
+	kh, err := keyholder.New(keyholder.Config{Key: key, Tokens: tokens})
 	if err != nil {
-		t.Fatal(err)
+		return h, nil, err
 	}
 	calls := new(atomic.Int64)
 	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		calls.Add(1)
-		h.ServeHTTP(w, r)
+		kh.ServeHTTP(w, r)
 	}))
-	t.Cleanup(srv.Close)
-	return holder{KeyHolder: client.KeyHolder{URL: srv.URL, Token: token, PublicKey: key.Public(), HTTP: srv.Client()}, key: key, calls: calls}
+	return holder{KeyHolder: client.KeyHolder{URL: srv.URL, Token: token, PublicKey: key.Public(), HTTP: srv.Client()}, key: key, calls: calls}, srv.Close, nil
 }
 
 // realHolder runs the key-holder service and returns how to ask it.
