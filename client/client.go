@@ -128,7 +128,6 @@ func checkText(bsn identity.BSN, bd identity.BirthDate, fields ...string) error 
 type call struct {
 	method, path string
 	body, out    any
-	header       http.Header
 	accept       string
 	bsn          identity.BSN
 	bd           identity.BirthDate
@@ -153,9 +152,6 @@ func (c *Client) do(ctx context.Context, k call) error {
 	req, err := http.NewRequestWithContext(ctx, k.method, strings.TrimSuffix(c.BaseURL, "/")+k.path, body)
 	if err != nil {
 		return fmt.Errorf("%w: %w", ErrClient, err)
-	}
-	for name, vs := range k.header {
-		req.Header[name] = vs
 	}
 	if k.body != nil {
 		req.Header.Set("Content-Type", "application/json")
