@@ -11,8 +11,10 @@ import (
 	"testing"
 
 	"github.com/vindex-nl/vindex/client"
+	"github.com/vindex-nl/vindex/crypto/oprf"
 	"github.com/vindex-nl/vindex/identity"
 	"github.com/vindex-nl/vindex/internal/testbsn"
+	"github.com/vindex-nl/vindex/matcher"
 )
 
 // youth is a test youth: its BSN and birth date, and their digits.
@@ -155,13 +157,27 @@ func TestClientAgainstTheIndex(t *testing.T) {
 				t.Errorf("the school's lookup after it ended: %v", err)
 			}
 
-			// The coordinator closes youth 2's case.
+			// The coordinator removes the GGD's wrong registration of youth
+			// 2 and closes its case.
 			if _, err := sch.Register(ctx, ys[1].report(client.Signal)); err != nil {
 				t.Fatal(err)
 			}
 			res, err := w.Register(ctx, ys[1].report(client.Involvement))
 			if err != nil || res.Coordinator == nil || res.Coordinator.Institution != wij {
 				t.Fatalf("youth 2: %+v, %v", res, err)
+			}
+			gr, err := g.Register(ctx, ys[1].report(client.Involvement))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := sch.Remove(ctx, gr.ID, "wrong"); !errors.Is(err, client.ErrForbidden) {
+				t.Errorf("the school removes the GGD's registration: %v", err)
+			}
+			if err := w.Remove(ctx, gr.ID, "wrong"); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := g.Lookup(ctx, ys[1].bsn); !errors.Is(err, client.ErrNotInvolved) {
+				t.Errorf("after its registration was removed the GGD still sees the youth: %v", err)
 			}
 			if err := sch.CloseCase(ctx, ys[1].bsn); !errors.Is(err, client.ErrForbidden) {
 				t.Errorf("the school closes the case: %v", err)
@@ -193,6 +209,15 @@ func TestClientAgainstTheIndex(t *testing.T) {
 			}
 			if err := sch.Ready(ctx); err != nil {
 				t.Error(err)
+			}
+			if _, err := sch.Stats(ctx, client.StatsQuery{Year: 2025}); !errors.Is(err, client.ErrForbidden) {
+				t.Errorf("a school asks for management figures: %v", err)
+			}
+			if st, err := mu.Stats(ctx, client.StatsQuery{Year: 2025, By: []string{"kind"}}); err != nil || st.Year != 2025 || st.Municipality != "GM0014" || len(st.Figures) == 0 {
+				t.Errorf("the municipality's figures of 2025: %+v, %v", st, err)
+			}
+			if _, err := sch.AuditCheckpoint(ctx); !errors.Is(err, client.ErrNotFound) {
+				t.Errorf("the checkpoint of an index without an audit log: %v", err)
 			}
 
 			seen := ix.seen()
@@ -231,7 +256,7 @@ func TestClientAgainstTheIndex(t *testing.T) {
 					ops[op] += n
 				}
 			}
-			for _, op := range []string{"register", "lookup", "events", "recordInformed", "informingLetter", "subjectAccess", "endRegistration", "closeCase", "recordDeath", "object", "readyz"} {
+			for _, op := range []string{"register", "lookup", "events", "recordInformed", "informingLetter", "subjectAccess", "endRegistration", "removeRegistration", "closeCase", "recordDeath", "object", "readyz", "managementFigures", "auditCheckpoint"} {
 				if ops[op] == 0 {
 					t.Errorf("%s was not checked against openapi.yaml", op)
 				}
@@ -356,6 +381,33 @@ func TestAPIErrorDropsAnEcho(t *testing.T) {
 	ae := apiError(t, err)
 	if ae.Detail != "" || strings.Contains(err.Error(), y.digits) || !errors.Is(err, client.ErrUnavailable) || ae.Status != http.StatusBadGateway {
 		t.Errorf("an echoing proxy: %v (%+v)", err, ae)
+	}
+}
+
+// While a key holder replaces its key, the index takes elements made
+// under the old key and under the new one, by the youth_key the Client
+// sends: a report of a client system not yet moved to the new key matches
+// one of a system that has; a Client configured with a key that is
+// neither is refused (ErrYouthKey).
+func TestClientDuringAKeyHolderRotation(t *testing.T) {
+	old, nw, stranger := startHolder(t), startHolder(t), startHolder(t)
+	ratio, err := oprf.RatioOf(old.key, nw.key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ix := newIndexLayer(t, true, matcher.Layer{Generation: 1, Rotating: true,
+		From: oprf.KeyID(old.key.Public()), To: oprf.KeyID(nw.key.Public()), Ratio: ratio})
+	y := newYouth(t, 13, "2014-05-17")
+	if _, err := ix.byToken(school, &client.Blinder{Holders: []client.KeyHolder{old.KeyHolder}}).Register(ctx, y.report(client.Signal)); err != nil {
+		t.Fatal(err)
+	}
+	res, err := ix.byCert(&client.Blinder{Holders: []client.KeyHolder{nw.KeyHolder}}).Register(ctx, y.report(client.Involvement))
+	if err != nil || !res.Matched {
+		t.Fatalf("a report under the new key of a youth reported under the old: %+v, %v", res, err)
+	}
+	_, err = ix.byToken(ggd, &client.Blinder{Holders: []client.KeyHolder{stranger.KeyHolder}}).Register(ctx, y.report(client.Involvement))
+	if ae := apiError(t, err); !errors.Is(err, client.ErrYouthKey) || ae.Code != "youth_key_unknown" || ae.Field != "youth_key" {
+		t.Errorf("a report under a key the index does not take: %v", err)
 	}
 }
 

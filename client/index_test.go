@@ -62,7 +62,13 @@ type index struct {
 
 // startIndex starts an index with its data in dir, blind or not. Stop
 // stops it.
-func startIndex(dir string, blind bool) (ix *index, err error) {
+func startIndex(dir string, blind bool) (*index, error) {
+	return startIndexLayer(dir, blind, matcher.Layer{})
+}
+
+// startIndexLayer is startIndex with a blind index's layer (a key holder's
+// rotation).
+func startIndexLayer(dir string, blind bool, layer matcher.Layer) (ix *index, err error) {
 	ix = &index{tokens: map[string]string{}}
 	defer func() {
 		if err != nil {
@@ -107,7 +113,7 @@ func startIndex(dir string, blind bool) (ix *index, err error) {
 	if err != nil {
 		return nil, err
 	}
-	m, err := matcher.New(matcher.Config{Store: st, Pseudonymiser: ps, ClientRefs: refs, Covenant: c, Logger: logger, Blind: blind})
+	m, err := matcher.New(matcher.Config{Store: st, Pseudonymiser: ps, ClientRefs: refs, Covenant: c, Logger: logger, Blind: blind, Layer: layer})
 	if err != nil {
 		return nil, err
 	}
@@ -161,7 +167,12 @@ func (ix *index) Stop() {
 
 func newIndex(t testing.TB, blind bool) *index {
 	t.Helper()
-	ix, err := startIndex(t.TempDir(), blind)
+	return newIndexLayer(t, blind, matcher.Layer{})
+}
+
+func newIndexLayer(t testing.TB, blind bool, layer matcher.Layer) *index {
+	t.Helper()
+	ix, err := startIndexLayer(t.TempDir(), blind, layer)
 	if err != nil {
 		t.Fatal(err)
 	}
