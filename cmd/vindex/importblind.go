@@ -1,0 +1,233 @@
+package main
+
+// vindex import in a blind deployment: rows name the youth by its element
+// (a youth column) and give its birth month (born_in); or, with the key
+// holders, a bsn column is turned into elements in batches and a
+// birth_date column into the birth month, in this process, so that
+// nothing but elements and birth months reaches the matcher.
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+
+	vclient "github.com/vindex-nl/vindex/client"
+	"github.com/vindex-nl/vindex/crypto/oprf"
+	"github.com/vindex-nl/vindex/identity"
+	"github.com/vindex-nl/vindex/matcher"
+)
+
+// rowSource gives the rows of an import, in the order of the file, as
+// csvRows.next does: io.EOF at the end, a *rejection for a row that is
+// not imported, any other error for a file that cannot be read further.
+type rowSource interface {
+	next() (importRow, error)
+}
+
+// importSource checks the file's columns against the deployment's mode
+// and the key-holder flags, and returns the rows the import reads:
+// rows itself in an hmac deployment, in a blind one rows made blind
+// (blindRows). Its errors name the file, the column and the flags.
+func importSource(rows *csvRows, mode string, kf *holderFlags, stderr io.Writer) (rowSource, *vclient.Blinder, error) {
+	_, bsnCol := rows.col["bsn"]
+	_, youthCol := rows.col["youth"]
+	if mode != modeBlind {
+		switch {
+		case youthCol:
+			return nil, nil, fmt.Errorf("%s:1: column \"youth\": %w", rows.file, errNotBlind)
+		case kf.given():
+			return nil, nil, fmt.Errorf("--keyholder: %w", errNotBlind)
+		}
+		return rows, nil, nil
+	}
+	switch {
+	case bsnCol && !kf.given():
+		return nil, nil, fmt.Errorf("%s:1: column \"bsn\": %w; or name the youths by a \"youth\" column of elements", rows.file, errBlindNeedsKeyholders)
+	case youthCol && kf.given():
+		return nil, nil, fmt.Errorf("%s:1: column \"youth\" holds elements already; the --keyholder flags are for a \"bsn\" column", rows.file)
+	case youthCol:
+		return &blindRows{rows: rows}, nil, nil
+	}
+	b, err := kf.blinder()
+	if err != nil {
+		return nil, nil, err
+	}
+	return &blindRows{rows: rows, b: b, stderr: stderr}, b, nil
+}
+
+// blindRows reads a blind deployment's import file: each row's birth date,
+// if it has one, becomes its birth month (born_in); with a Blinder, the
+// BSNs of up to oprf.MaxBatch rows at a time become their elements (youth)
+// while the rows before them are imported. A row whose BSN or birth date
+// does not parse is rejected as the API would reject it, quoting neither.
+type blindRows struct {
+	rows   *csvRows
+	b      *vclient.Blinder // nil: the file has a youth column
+	stderr io.Writer
+
+	started bool
+	batches chan []rowOrErr
+	done    chan struct{}
+	cur     []rowOrErr
+
+	blinded int // BSNs turned into elements, when the rows end
+	told    bool
+}
+
+// rowOrErr is what next returns for one row.
+type rowOrErr struct {
+	row importRow
+	err error
+}
+
+func (br *blindRows) next() (importRow, error) {
+	if br.b == nil {
+		row, err := br.rows.next()
+		if err == nil {
+			err = rejected(row, bornIn(row))
+		}
+		return row, err
+	}
+	if !br.started {
+		br.started = true
+		br.batches, br.done = make(chan []rowOrErr, 1), make(chan struct{})
+		go br.blindAll(br.done)
+	}
+	for len(br.cur) == 0 {
+		batch, ok := <-br.batches
+		if !ok {
+			return importRow{}, io.EOF
+		}
+		br.cur = batch
+	}
+	r := br.cur[0]
+	br.cur = br.cur[1:]
+	return r.row, r.err
+}
+
+// close stops the reading ahead and waits for it; the rows end. A second
+// close does nothing.
+func (br *blindRows) close() {
+	if br.started && br.done != nil {
+		close(br.done)
+		br.done = nil
+		for range br.batches {
+		}
+	}
+}
+
+// blindAll reads the file, until done is closed, a batch at a time, turns the batch's BSNs into
+// elements and hands the batch on, until the file ends, cannot be read, or
+// a key holder fails (the last item an error that stops the import).
+func (br *blindRows) blindAll(done <-chan struct{}) {
+	defer close(br.batches)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() {
+		select {
+		case <-done:
+		case <-ctx.Done():
+		}
+		cancel()
+	}()
+	for end := false; !end; {
+		var batch []rowOrErr
+		var bsns []identity.BSN
+		var at []int // of each BSN's row in batch
+		for len(bsns) < oprf.MaxBatch {
+			row, err := br.rows.next()
+			if errors.Is(err, io.EOF) {
+				end = true
+				break
+			}
+			var rj *rejection
+			if err != nil && !errors.As(err, &rj) {
+				batch, end = append(batch, rowOrErr{err: err}), true
+				break
+			}
+			if err == nil {
+				err = bornIn(row)
+			}
+			var b identity.BSN
+			if err == nil {
+				b, err = bsnOf(row)
+			}
+			if err == nil {
+				bsns, at = append(bsns, b), append(at, len(batch))
+			}
+			batch = append(batch, rowOrErr{row, rejected(row, err)})
+		}
+		if len(bsns) > 0 {
+			ys, err := elements(ctx, br.b, bsns, br.stderr, &br.told)
+			if err != nil {
+				// The rows of this batch are not imported: the import stops.
+				batch, end = []rowOrErr{{err: fmt.Errorf("%s: %w", br.rows.file, err)}}, true
+			}
+			for i, y := range ys {
+				f := batch[at[i]].row.fields
+				text, err := y.MarshalText()
+				if err != nil {
+					batch, end = []rowOrErr{{err: err}}, true
+					break
+				}
+				delete(f, "bsn")
+				f["youth"] = string(text)
+			}
+			if err == nil {
+				br.blinded += len(ys)
+			}
+		}
+		select {
+		case br.batches <- batch:
+		case <-done:
+			return
+		}
+	}
+}
+
+// rejected is err, a row's *matcher.FieldError, as the *rejection of row;
+// nil if err is.
+func rejected(row importRow, err error) error {
+	var rj *rejection
+	if err == nil || errors.As(err, &rj) {
+		return err
+	}
+	return &rejection{row.line, err.Error()}
+}
+
+// bornIn turns the row's birth date, if it has a birth_date column, into
+// its birth month (born_in, YYYY-MM), what a blind index takes in its
+// place; the day is dropped here. The error is a *matcher.FieldError, as
+// the API's, and quotes nothing.
+func bornIn(row importRow) error {
+	f := row.fields
+	s, ok := f["birth_date"]
+	if !ok {
+		return nil
+	}
+	delete(f, "birth_date")
+	if s == "" {
+		return &matcher.FieldError{Field: "birth_date", Err: matcher.ErrMissingBirthDate}
+	}
+	bd, err := identity.ParseBirthDate(s)
+	if err != nil {
+		return &matcher.FieldError{Field: "birth_date", Err: err}
+	}
+	f["born_in"] = bd.RevealDate().Format("2006-01")
+	return nil
+}
+
+// bsnOf parses the row's BSN; its error is a *matcher.FieldError, as the
+// API's, and quotes nothing.
+func bsnOf(row importRow) (identity.BSN, error) {
+	s := row.fields["bsn"]
+	if s == "" {
+		return identity.BSN{}, &matcher.FieldError{Field: "bsn", Err: matcher.ErrMissingBSN}
+	}
+	b, err := identity.ParseBSN(s)
+	if err != nil {
+		return identity.BSN{}, &matcher.FieldError{Field: "bsn", Err: err}
+	}
+	return b, nil
+}
