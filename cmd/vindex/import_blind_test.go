@@ -4,7 +4,10 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"encoding/pem"
 	"fmt"
+	"io"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -18,6 +21,7 @@ import (
 	"github.com/vindex-nl/vindex/identity"
 	"github.com/vindex-nl/vindex/internal/canary"
 	"github.com/vindex-nl/vindex/internal/testbsn"
+	"github.com/vindex-nl/vindex/keyholder"
 )
 
 // blindHolder is a running `vindex keyholder serve --dev` and the flags an
@@ -353,6 +357,108 @@ func TestImportBlindRefusals(t *testing.T) {
 		_, errOut, code = runMunicipal(t, dir, cmd, "", append(append(scope, "--dev", "--data", "blind", "--youth", el), holder...)...)
 		if code != 2 && code != 1 || !strings.Contains(errOut, "--youth or the --keyholder flags, not both") {
 			t.Errorf("%s: --youth and the key holders: %d %s", cmd, code, errOut)
+		}
+	}
+}
+
+// inProcessHolder runs the key-holder service in process over TLS and
+// returns its flags (URL, token file, public key, CA certificate) and key.
+func inProcessHolder(t *testing.T, dir, name string) ([]string, *oprf.PrivateKey) {
+	t.Helper()
+	token, line := keyholder.NewToken("index")
+	tokens := writeFile(t, dir, name+".tokens", line+"\n")
+	ts, err := keyholder.LoadTokens(tokens)
+	if err != nil {
+		t.Fatal(err)
+	}
+	key := oprf.GenerateKey()
+	h, err := keyholder.New(keyholder.Config{Key: key, Tokens: ts})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewTLSServer(h)
+	t.Cleanup(srv.Close)
+	pub, _ := key.Public().MarshalText()
+	cert := writeFile(t, dir, name+".crt", string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw})))
+	return []string{"--keyholder", srv.URL, "--keyholder-token-file", writeFile(t, dir, name+".token", token+"\n"),
+		"--keyholder-public-key", string(pub), "--keyholder-cacert", cert}, key
+}
+
+// TestImportBlindSplitKey: with two key holders (a split key) the import
+// gives each youth the element k_B·k_A·H(x), computed here in process
+// from the two keys: importing the BSNs through the key holders and the
+// elements computed directly give the same events. A key holder that
+// answers with another key than the configured one, or refuses the token,
+// stops the import before anything is stored.
+func TestImportBlindSplitKey(t *testing.T) {
+	const youths = 30
+	dir := t.TempDir()
+	a, ka := inProcessHolder(t, dir, "a")
+	b, kb := inProcessHolder(t, dir, "b")
+	ys := newBlindYouths(youths)
+	bs := make([]identity.BSN, youths)
+	for i, d := range ys.bsns {
+		bs[i], _ = identity.ParseBSN(d)
+	}
+	st, blinded, _ := oprf.Blind(bs...)
+	ev, proof, _ := oprf.Evaluate(ka, blinded)
+	ya, err := oprf.Finish(st, ev, proof, ka.Public())
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, blinded, _ = oprf.BlindElements(ya...)
+	ev, proof, _ = oprf.Evaluate(kb, blinded)
+	yab, err := oprf.Finish(st, ev, proof, kb.Public())
+	if err != nil {
+		t.Fatal(err)
+	}
+	els := make([]string, youths)
+	for i, y := range yab {
+		text, _ := y.MarshalText()
+		els[i] = string(text)
+	}
+	bsnCSV := writeFile(t, dir, "bsn.csv", ys.csv(nil))
+	youthCSV := writeFile(t, dir, "youth.csv", ys.csv(els))
+	data := func(name string) string {
+		d := filepath.Join(dir, name)
+		if err := vindex([]string{"keys", "init", "--dev", "--data", d, "--create-dev-kek", "--pseudonyms", "blind"}, io.Discard, io.Discard); err != nil {
+			t.Fatal(err)
+		}
+		return d
+	}
+	split, direct := data("split"), data("direct")
+	var out strings.Builder
+	if err := vindex(append([]string{"import", bsnCSV, "--dev", "--data", split}, append(a, b...)...), &out, io.Discard); err != nil {
+		t.Fatalf("import through two key holders: %v\n%s", err, out.String())
+	}
+	if !strings.Contains(out.String(), fmt.Sprintf("turned %d BSNs into elements through 2 key holder(s)", 2*youths)) {
+		t.Fatalf("import through two key holders:\n%s", out.String())
+	}
+	if err := vindex([]string{"import", youthCSV, "--dev", "--data", direct}, io.Discard, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	got, want := outboxOf(t, filepath.Join(split, "store")), outboxOf(t, filepath.Join(direct, "store"))
+	if len(want) != 3*youths || !slices.Equal(got, want) {
+		t.Fatalf("split key through the key holders: %d events; elements computed from the keys: %d; or they differ", len(got), len(want))
+	}
+
+	// Key holder a's URL with b's public key: a's proof fails. b's URL
+	// with a's token: refused. Either stops the import; nothing is stored.
+	wrongKey := slices.Clone(a)
+	wrongKey[5] = b[5]
+	wrongToken := slices.Clone(b)
+	wrongToken[3] = a[3]
+	for name, flags := range map[string][]string{"wrong key": wrongKey, "wrong token": wrongToken} {
+		d := data(strings.ReplaceAll(name, " ", "-"))
+		var out strings.Builder
+		err := vindex(append([]string{"import", bsnCSV, "--dev", "--data", d}, flags...), &out, io.Discard)
+		msg := fmt.Sprint(err)
+		if err == nil || !strings.Contains(out.String(), "imported 0 registrations") ||
+			!strings.Contains(msg, map[string]string{"wrong key": "does not prove the key of --keyholder-public-key", "wrong token": "refused the token of --keyholder-token-file"}[name]) {
+			t.Errorf("%s: %v\n%s", name, err, out.String())
+		}
+		if evs := outboxOf(t, filepath.Join(d, "store")); len(evs) != 0 {
+			t.Errorf("%s: %d events stored", name, len(evs))
 		}
 	}
 }
