@@ -57,7 +57,7 @@ func startBlindHolder(t *testing.T, dir, eps string) *blindHolder {
 	cacert := filepath.Join(dir, "kh", "dev-tls.crt")
 	return &blindHolder{p: p,
 		flags: []string{"--keyholder", c.base, "--keyholder-token-file", tokenFile, "--keyholder-public-key", pub, "--keyholder-cacert", cacert},
-		kf: holderFlags{urls: stringsFlag{c.base}, tokenFiles: stringsFlag{testFile}, publicKeys: stringsFlag{pub}, cacerts: stringsFlag{cacert}}}
+		kf:    holderFlags{urls: stringsFlag{c.base}, tokenFiles: stringsFlag{testFile}, publicKeys: stringsFlag{pub}, cacerts: stringsFlag{cacert}}}
 }
 
 // elementsOf computes the elements of digits with the key holder, as a
