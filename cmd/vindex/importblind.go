@@ -58,8 +58,8 @@ func importSource(rows *csvRows, mode string, kf *holderFlags, stderr io.Writer)
 
 // blindRows reads a blind deployment's import file: each row's birth date,
 // if it has one, becomes its birth month (born_in); with a Blinder, the
-// BSNs of up to oprf.MaxBatch rows at a time become their elements (youth)
-// while the rows before them are imported. A row whose BSN or birth date
+// BSNs of the rows, up to oprf.MaxBatch distinct ones at a time, become
+// their elements (youth) while the rows before them are imported. A row whose BSN or birth date
 // does not parse is rejected as the API would reject it, quoting neither.
 type blindRows struct {
 	rows   *csvRows
@@ -134,7 +134,8 @@ func (br *blindRows) blindAll(done <-chan struct{}) {
 	for end := false; !end; {
 		var batch []rowOrErr
 		var bsns []identity.BSN
-		var at []int // of each BSN's row in batch
+		var at [][]int           // the rows in batch of each BSN
+		seen := map[string]int{} // a BSN's digits -> its index in bsns
 		for len(bsns) < oprf.MaxBatch {
 			row, err := br.rows.next()
 			if errors.Is(err, io.EOF) {
@@ -154,7 +155,14 @@ func (br *blindRows) blindAll(done <-chan struct{}) {
 				b, err = bsnOf(row)
 			}
 			if err == nil {
-				bsns, at = append(bsns, b), append(at, len(batch))
+				// A youth's rows in one batch are asked for once.
+				i, ok := seen[b.RevealDigits()]
+				if !ok {
+					i = len(bsns)
+					seen[b.RevealDigits()] = i
+					bsns, at = append(bsns, b), append(at, nil)
+				}
+				at[i] = append(at[i], len(batch))
 			}
 			batch = append(batch, rowOrErr{row, rejected(row, err)})
 		}
@@ -165,14 +173,16 @@ func (br *blindRows) blindAll(done <-chan struct{}) {
 				batch, end = []rowOrErr{{err: fmt.Errorf("%s: %w", br.rows.file, err)}}, true
 			}
 			for i, y := range ys {
-				f := batch[at[i]].row.fields
 				text, err := y.MarshalText()
 				if err != nil {
 					batch, end = []rowOrErr{{err: err}}, true
 					break
 				}
-				delete(f, "bsn")
-				f["youth"] = string(text)
+				for _, r := range at[i] {
+					f := batch[r].row.fields
+					delete(f, "bsn")
+					f["youth"] = string(text)
+				}
 			}
 			if err == nil {
 				br.blinded += len(ys)
