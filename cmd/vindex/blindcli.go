@@ -19,6 +19,7 @@ import (
 	"net/url"
 	"os"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	vclient "github.com/vindex-nl/vindex/client"
@@ -162,7 +163,7 @@ const maxRateWaits = 20
 // its Retry-After says, at least a second, at most a minute; saying so on
 // stderr the first time). Its errors name the key holder and its problem
 // code, never a BSN.
-func elements(ctx context.Context, b *vclient.Blinder, bsns []identity.BSN, stderr io.Writer, told *bool) ([]oprf.Element, error) {
+func elements(ctx context.Context, b *vclient.Blinder, bsns []identity.BSN, stderr io.Writer, told *atomic.Bool) ([]oprf.Element, error) {
 	for waits := 0; ; waits++ {
 		ys, err := b.Elements(ctx, bsns...)
 		var ke *vclient.KeyHolderError
@@ -174,8 +175,7 @@ func elements(ctx context.Context, b *vclient.Blinder, bsns []identity.BSN, stde
 				"is its token in use elsewhere too? Ask its operator for a higher rate (keyholder serve --elements-per-second)", ke.URL, len(bsns), waits+1)
 		}
 		wait := min(max(ke.RetryAfter, time.Second), time.Minute)
-		if !*told {
-			*told = true
+		if told.CompareAndSwap(false, true) {
 			fmt.Fprintf(stderr, "key holder %s limits this client's rate (429 rate_limited): waiting %v as it asks, and so on for as long as it asks; "+
 				"a migration goes faster with a higher rate for this token (keyholder serve --elements-per-second)\n", ke.URL, wait)
 		}

@@ -132,7 +132,7 @@ func importCmd(args []string, stdout, stderr io.Writer) error {
 	stopProgress()
 	if br, ok := src.(*blindRows); ok && blinder != nil {
 		br.close()
-		fmt.Fprintf(stdout, "turned %d BSNs into elements through %d key holder(s)\n", br.blinded, len(blinder.Holders))
+		fmt.Fprintf(stdout, "turned %d BSNs into elements through %d key holder(s)\n", br.blinded.Load(), len(blinder.Holders))
 	}
 	if !o.notify {
 		if err := imp.markDelivered(stdout); err != nil {

@@ -14,6 +14,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/vindex-nl/vindex/crypto/oprf"
@@ -74,7 +75,7 @@ func (h *blindHolder) elementsOf(t *testing.T, digits []string) []string {
 			t.Fatal(err)
 		}
 	}
-	var told bool
+	var told atomic.Bool
 	ys, err := elements(context.Background(), b, bs, os.Stderr, &told)
 	if err != nil {
 		t.Fatal(err)

@@ -11,6 +11,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sync"
+	"sync/atomic"
 
 	vclient "github.com/vindex-nl/vindex/client"
 	"github.com/vindex-nl/vindex/crypto/oprf"
@@ -67,12 +69,12 @@ type blindRows struct {
 	stderr io.Writer
 
 	started bool
-	batches chan []rowOrErr
+	batches chan chan []rowOrErr // in the order of the file
 	done    chan struct{}
 	cur     []rowOrErr
 
-	blinded int // BSNs turned into elements, when the rows end
-	told    bool
+	blinded atomic.Int64 // BSNs turned into elements
+	told    atomic.Bool  // that a key holder's rate limit is waited for
 }
 
 // rowOrErr is what next returns for one row.
@@ -91,15 +93,15 @@ func (br *blindRows) next() (importRow, error) {
 	}
 	if !br.started {
 		br.started = true
-		br.batches, br.done = make(chan []rowOrErr, 1), make(chan struct{})
+		br.batches, br.done = make(chan chan []rowOrErr, inFlight), make(chan struct{})
 		go br.blindAll(br.done)
 	}
 	for len(br.cur) == 0 {
-		batch, ok := <-br.batches
+		fut, ok := <-br.batches
 		if !ok {
 			return importRow{}, io.EOF
 		}
-		br.cur = batch
+		br.cur = <-fut
 	}
 	r := br.cur[0]
 	br.cur = br.cur[1:]
@@ -117,13 +119,22 @@ func (br *blindRows) close() {
 	}
 }
 
-// blindAll reads the file, until done is closed, a batch at a time, turns the batch's BSNs into
-// elements and hands the batch on, until the file ends, cannot be read, or
-// a key holder fails (the last item an error that stops the import).
+// inFlight is how many batches blindRows has the key holders evaluate at
+// once, beyond the one whose rows are being imported: while one batch
+// travels, the next is blinded or unblinded.
+const inFlight = 2
+
+// blindAll reads the file, a batch at a time, until the file ends, cannot
+// be read, or done is closed. Each batch goes to br.batches in the order of
+// the file, as a channel that gets it once its BSNs are elements (or, if a
+// key holder fails, an error that stops the import); inFlight of them are
+// evaluated at once. It returns when they are done too.
 func (br *blindRows) blindAll(done <-chan struct{}) {
 	defer close(br.batches)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
+	var evaluating sync.WaitGroup
+	defer evaluating.Wait()
 	go func() {
 		select {
 		case <-done:
@@ -132,68 +143,86 @@ func (br *blindRows) blindAll(done <-chan struct{}) {
 		cancel()
 	}()
 	for end := false; !end; {
-		var batch []rowOrErr
-		var bsns []identity.BSN
-		var at [][]int           // the rows in batch of each BSN
-		seen := map[string]int{} // a BSN's digits -> its index in bsns
-		for len(bsns) < oprf.MaxBatch {
-			row, err := br.rows.next()
-			if errors.Is(err, io.EOF) {
-				end = true
-				break
-			}
-			var rj *rejection
-			if err != nil && !errors.As(err, &rj) {
-				batch, end = append(batch, rowOrErr{err: err}), true
-				break
-			}
-			if err == nil {
-				err = bornIn(row)
-			}
-			var b identity.BSN
-			if err == nil {
-				b, err = bsnOf(row)
-			}
-			if err == nil {
-				// A youth's rows in one batch are asked for once.
-				i, ok := seen[b.RevealDigits()]
-				if !ok {
-					i = len(bsns)
-					seen[b.RevealDigits()] = i
-					bsns, at = append(bsns, b), append(at, nil)
-				}
-				at[i] = append(at[i], len(batch))
-			}
-			batch = append(batch, rowOrErr{row, rejected(row, err)})
-		}
-		if len(bsns) > 0 {
-			ys, err := elements(ctx, br.b, bsns, br.stderr, &br.told)
-			if err != nil {
-				// The rows of this batch are not imported: the import stops.
-				batch, end = []rowOrErr{{err: fmt.Errorf("%s: %w", br.rows.file, err)}}, true
-			}
-			for i, y := range ys {
-				text, err := y.MarshalText()
-				if err != nil {
-					batch, end = []rowOrErr{{err: err}}, true
-					break
-				}
-				for _, r := range at[i] {
-					f := batch[r].row.fields
-					delete(f, "bsn")
-					f["youth"] = string(text)
-				}
-			}
-			if err == nil {
-				br.blinded += len(ys)
-			}
-		}
+		var p pendingBatch
+		p, end = br.readBatch()
+		fut := make(chan []rowOrErr, 1)
 		select {
-		case br.batches <- batch:
+		case br.batches <- fut:
 		case <-done:
 			return
 		}
+		evaluating.Go(func() { fut <- br.finish(ctx, p) })
 	}
+}
+
+// pendingBatch is a batch of rows whose BSNs are not yet elements.
+type pendingBatch struct {
+	rows []rowOrErr
+	bsns []identity.BSN
+	at   [][]int // the rows of each BSN
+}
+
+// readBatch reads rows until the batch holds oprf.MaxBatch distinct BSNs,
+// and reports whether the file ended (or cannot be read further: the
+// batch's last item is then the error).
+func (br *blindRows) readBatch() (p pendingBatch, end bool) {
+	seen := map[string]int{} // a BSN's digits -> its index in p.bsns
+	for len(p.bsns) < oprf.MaxBatch {
+		row, err := br.rows.next()
+		if errors.Is(err, io.EOF) {
+			return p, true
+		}
+		var rj *rejection
+		if err != nil && !errors.As(err, &rj) {
+			p.rows = append(p.rows, rowOrErr{err: err})
+			return p, true
+		}
+		if err == nil {
+			err = bornIn(row)
+		}
+		var b identity.BSN
+		if err == nil {
+			b, err = bsnOf(row)
+		}
+		if err == nil {
+			// A youth's rows in one batch are asked for once.
+			i, ok := seen[b.RevealDigits()]
+			if !ok {
+				i = len(p.bsns)
+				seen[b.RevealDigits()] = i
+				p.bsns, p.at = append(p.bsns, b), append(p.at, nil)
+			}
+			p.at[i] = append(p.at[i], len(p.rows))
+		}
+		p.rows = append(p.rows, rowOrErr{row, rejected(row, err)})
+	}
+	return p, false
+}
+
+// finish turns p's BSNs into elements through the key holders and returns
+// its rows, which name the youth by element; if a key holder fails, only
+// an error that stops the import.
+func (br *blindRows) finish(ctx context.Context, p pendingBatch) []rowOrErr {
+	if len(p.bsns) == 0 {
+		return p.rows
+	}
+	ys, err := elements(ctx, br.b, p.bsns, br.stderr, &br.told)
+	if err != nil {
+		return []rowOrErr{{err: fmt.Errorf("%s: %w", br.rows.file, err)}}
+	}
+	for i, y := range ys {
+		text, err := y.MarshalText()
+		if err != nil {
+			return []rowOrErr{{err: err}}
+		}
+		for _, r := range p.at[i] {
+			f := p.rows[r].row.fields
+			delete(f, "bsn")
+			f["youth"] = string(text)
+		}
+	}
+	br.blinded.Add(int64(len(ys)))
+	return p.rows
 }
 
 // rejected is err, a row's *matcher.FieldError, as the *rejection of row;

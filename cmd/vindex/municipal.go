@@ -18,6 +18,7 @@ import (
 	"net/http"
 	"os"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/vindex-nl/vindex/crypto/oprf"
@@ -176,7 +177,7 @@ func municipalYouth(c config, mf municipalFlags, stdin io.Reader, stderr io.Writ
 	if y, err = readYouthLine(mf.input, stdin, true); err != nil {
 		return youth{}, err
 	}
-	var told bool
+	var told atomic.Bool
 	ys, err := elements(context.Background(), b, []identity.BSN{y.bsn}, stderr, &told)
 	if err != nil {
 		return youth{}, err
