@@ -29,11 +29,10 @@ import (
 
 // keyholderHelp is the part of the --help of import, objection and
 // subject-access that explains the key-holder flags.
-const keyholderHelp = `In a blind deployment (vindex keys init --pseudonyms blind) the index takes
-the youth's element, never a BSN (docs/blind.md). The command turns BSNs
-into elements itself, as a client system does, when it is given the key
-holders, one or two (a split key) in the order the client systems ask them;
-each flag once per key holder:
+const keyholderHelp = `The key holders of a blind deployment (docs/blind.md), with which the
+command turns BSNs into elements itself, as a client system does: one, or
+two for a split key, in the order the client systems ask them; each flag
+once per key holder:
   --keyholder             the key holder's base URL (https://HOST:PORT)
   --keyholder-token-file  a file holding the bearer token the key holder
                           issued (vindex keyholder token new, or the

@@ -72,7 +72,8 @@ which everything before the import is delivered on the configured channels
 (mail, the webhooks of --webhooks). A channel configured later starts after
 the import.
 
-A blind deployment's file gives youth and born_in; or, migrating from an
+A blind deployment (vindex keys init --pseudonyms blind) takes no BSN and
+no birth date: its file gives youth and born_in; or, migrating from an
 index that holds BSNs, bsn and birth_date with the key holders (below): the
 import turns each BSN into its element through them, in batches of up to
 1024, and each birth date into its month, before anything reaches the

@@ -15,6 +15,7 @@ import (
 const objectionUsage = `Usage: vindex objection --as MUNICIPALITY --scope all|institution [--institution ID] [--input FILE] [SETTINGS]
        vindex objection --url URL --token-file FILE [--cacert FILE] [--as MUNICIPALITY]
                         --scope all|institution [--institution ID] [--input FILE]
+       either, in a blind deployment: --youth ELEMENT, or the --keyholder flags
 
 Carries out an upheld objection (verzet) to the registration of a youth, for
 the municipality MUNICIPALITY (the covenant's ID) that upheld it: removes

@@ -16,6 +16,7 @@ import (
 const subjectAccessUsage = `Usage: vindex subject-access --as MUNICIPALITY [--json | --html] [--input FILE] [SETTINGS]
        vindex subject-access --url URL --token-file FILE [--cacert FILE] [--as MUNICIPALITY]
                              [--json | --html] [--input FILE]
+       either, in a blind deployment: --youth ELEMENT, or the --keyholder flags
 
 Answers a request for access (inzage) by a youth or its parents, for the
 municipality that receives it: lists every registration of the youth, live
