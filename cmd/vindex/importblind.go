@@ -61,8 +61,9 @@ func importSource(rows *csvRows, mode string, kf *holderFlags, stderr io.Writer)
 // blindRows reads a blind deployment's import file: each row's birth date,
 // if it has one, becomes its birth month (born_in); with a Blinder, the
 // BSNs of the rows, up to oprf.MaxBatch distinct ones at a time, become
-// their elements (youth) while the rows before them are imported. A row whose BSN or birth date
-// does not parse is rejected as the API would reject it, quoting neither.
+// their elements (youth) while the rows before them are imported. A row
+// whose BSN or birth date does not parse is rejected as the API would
+// reject it, quoting neither.
 type blindRows struct {
 	rows   *csvRows
 	b      *vclient.Blinder // nil: the file has a youth column
