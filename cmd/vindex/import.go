@@ -39,6 +39,9 @@ Columns (by header name, in any order; the first five are required):
   youth          the youth's element (base64 of 32 bytes, docs/blind.md), as
                  the client systems compute it with the key holders
   born_in        the youth's birth month, YYYY-MM
+  youth_key      the key holders' keys that made the element (the client
+                 SDK's Blinder.LayerID); needed while a key holder replaces
+                 its key (see docs/blind.md)
   municipality   CBS code, e.g. GM0014
   kind           signal or involvement
   code           one of the covenant's signal codes (signals only)
@@ -203,15 +206,11 @@ func openImport(c config, stderr io.Writer) (*importer, error) {
 		return nil, err
 	}
 	ps, refs := opened.ps, opened.refs
-	mode, err := readPseudonyms(c)
-	if err != nil {
-		return nil, err
-	}
 	st, err := openStore(c, importUse)
 	if err != nil {
 		return nil, fmt.Errorf("the store is not available (is a server running?): %w", err)
 	}
-	m, err := matcher.New(matcher.Config{Store: st, Pseudonymiser: ps, ClientRefs: refs, Covenant: cov, Blind: mode == modeBlind})
+	m, err := matcher.New(matcher.Config{Store: st, Pseudonymiser: ps, ClientRefs: refs, Covenant: cov, Blind: opened.blind, Layer: opened.layer})
 	if err != nil {
 		st.Close()
 		return nil, err
@@ -459,7 +458,7 @@ func writerOf(row importRow, workers int) int {
 func importOne(ctx context.Context, m *matcher.Matcher, row importRow) (matcher.Result, error) {
 	f := row.fields
 	req := httpapi.RegistrationRequest{
-		BSN: f["bsn"], Youth: f["youth"], BirthDate: f["birth_date"], BornIn: f["born_in"], Municipality: f["municipality"], Kind: f["kind"],
+		BSN: f["bsn"], Youth: f["youth"], YouthKey: f["youth_key"], BirthDate: f["birth_date"], BornIn: f["born_in"], Municipality: f["municipality"], Kind: f["kind"],
 		Code: f["code"], Sector: f["sector"], EndsOn: f["ends_on"],
 		Contact:   httpapi.ContactJSON{Name: f["contact_name"], Phone: f["contact_phone"], Email: f["contact_email"]},
 		ClientRef: f["client_ref"],

@@ -484,3 +484,78 @@ func TestImportBlindSplitKey(t *testing.T) {
 		}
 	}
 }
+
+// TestImportBlindDuringKeyholderRotation: while the index takes over a key
+// holder's rotation, an element is found only with the keys that made it
+// (youth_key). An import through the key holder sends its keys, so its
+// rows, made under the old key, match the youths registered before; a file
+// of the same elements without a youth_key column is refused row by row;
+// subject-access finds a youth by --youth with --youth-key, and refuses
+// --youth alone.
+func TestImportBlindDuringKeyholderRotation(t *testing.T) {
+	const youths = 10
+	dir := t.TempDir()
+	holder, ka := inProcessHolder(t, dir, "a")
+	ys := newBlindYouths(youths)
+	d := filepath.Join(dir, "d")
+	run := func(args ...string) (string, error) {
+		var out strings.Builder
+		err := vindex(args, &out, io.Discard)
+		return out.String(), err
+	}
+	if _, err := run("keys", "init", "--dev", "--data", d, "--create-dev-kek", "--pseudonyms", "blind"); err != nil {
+		t.Fatal(err)
+	}
+	var school, wij, wijYouth strings.Builder
+	school.WriteString("institution,bsn,birth_date,municipality,kind,code,contact_name,contact_phone\n")
+	wij.WriteString("institution,bsn,birth_date,municipality,kind,code,contact_name,contact_phone\n")
+	wijYouth.WriteString("institution,youth,born_in,municipality,kind,code,contact_name,contact_phone\n")
+	bs := make([]identity.BSN, youths)
+	for i := range youths {
+		bs[i], _ = identity.ParseBSN(ys.bsns[i])
+	}
+	oldEl := elementsUnder(t, ka, bs)
+	for i := range youths {
+		fmt.Fprintf(&school, "school-example-lyceum,%s,%s,GM0014,signal,S01,M. Bakker,050-1111111\n", ys.bsns[i], ys.births[i])
+		fmt.Fprintf(&wij, "wij-groningen,%s,%s,GM0014,involvement,,A. Jansen,050-2222222\n", ys.bsns[i], ys.births[i])
+		fmt.Fprintf(&wijYouth, "wij-groningen,%s,%s,GM0014,involvement,,A. Jansen,050-2222222\n", oldEl[i], ys.births[i][:7])
+	}
+	if out, err := run(append([]string{"import", writeFile(t, dir, "school.csv", school.String()), "--dev", "--data", d}, holder...)...); err != nil {
+		t.Fatalf("import before the rotation: %v\n%s", err, out)
+	}
+
+	rot, err := keyholder.NewRotation(ka, oprf.GenerateKey())
+	if err != nil {
+		t.Fatal(err)
+	}
+	rotFile := filepath.Join(dir, "rotation.json")
+	if err := keyholder.WriteRotation(rotFile, rot); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := run("keys", "rotate", "--blind", "--keyholder-rotation", rotFile, "--dev", "--data", d); err != nil {
+		t.Fatalf("keys rotate --blind --keyholder-rotation: %v\n%s", err, out)
+	}
+
+	out, err := run("import", writeFile(t, dir, "wij-youth.csv", wijYouth.String()), "--dev", "--data", d)
+	if err == nil || !strings.Contains(out, fmt.Sprintf("rejected %d rows", youths)) || !strings.Contains(out, "(youth_key)") {
+		t.Fatalf("elements without youth_key during a rotation: %v\n%s", err, out)
+	}
+	out, err = run(append([]string{"import", writeFile(t, dir, "wij.csv", wij.String()), "--dev", "--data", d}, holder...)...)
+	if err != nil || !strings.Contains(out, fmt.Sprintf("imported %d registrations (%d made a match)", youths, youths)) {
+		t.Fatalf("import through the key holder during its rotation: %v\n%s", err, out)
+	}
+
+	stdin := strings.NewReader("")
+	var sa bytes.Buffer
+	if err := subjectAccessCmd([]string{"--dev", "--data", d, "--as", "gemeente-groningen", "--json", "--youth", oldEl[3], "--youth-key", oprf.LayerID(ka.Public())}, stdin, &sa, io.Discard); err != nil {
+		t.Fatalf("subject-access --youth --youth-key: %v", err)
+	}
+	var a httpapi.SubjectAccessResponse
+	if err := json.Unmarshal(sa.Bytes(), &a); err != nil || !slices.Equal(statuses(a), []string{"school-example-lyceum active", "wij-groningen active"}) {
+		t.Fatalf("subject access during the rotation: %v %v", statuses(a), err)
+	}
+	err = subjectAccessCmd([]string{"--dev", "--data", d, "--as", "gemeente-groningen", "--youth", oldEl[3]}, stdin, io.Discard, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "youth_key") {
+		t.Fatalf("subject-access --youth without --youth-key during a rotation: %v", err)
+	}
+}

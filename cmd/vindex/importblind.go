@@ -34,16 +34,20 @@ type rowSource interface {
 func importSource(rows *csvRows, mode string, kf *holderFlags, stderr io.Writer) (rowSource, *vclient.Blinder, error) {
 	_, bsnCol := rows.col["bsn"]
 	_, youthCol := rows.col["youth"]
+	_, keyCol := rows.col["youth_key"]
 	if mode != modeBlind {
 		switch {
-		case youthCol:
-			return nil, nil, fmt.Errorf("%s:1: column \"youth\": %w", rows.file, errNotBlind)
+		case youthCol || keyCol:
+			col := map[bool]string{true: "youth", false: "youth_key"}[youthCol]
+			return nil, nil, fmt.Errorf("%s:1: column %q: %w", rows.file, col, errNotBlind)
 		case kf.given():
 			return nil, nil, fmt.Errorf("--keyholder: %w", errNotBlind)
 		}
 		return rows, nil, nil
 	}
 	switch {
+	case keyCol && !youthCol:
+		return nil, nil, fmt.Errorf("%s:1: column \"youth_key\" names the keys that made a \"youth\" column's elements; the key holders' own are taken for a \"bsn\" column", rows.file)
 	case bsnCol && !kf.given():
 		return nil, nil, fmt.Errorf("%s:1: column \"bsn\": %w; or name the youths by a \"youth\" column of elements", rows.file, errBlindNeedsKeyholders)
 	case youthCol && kf.given():
@@ -201,7 +205,8 @@ func (br *blindRows) readBatch() (p pendingBatch, end bool) {
 }
 
 // finish turns p's BSNs into elements through the key holders and returns
-// its rows, which name the youth by element; if a key holder fails, only
+// its rows, which name the youth by element and the key holders' keys
+// (youth_key, as a client system sends it); if a key holder fails, only
 // an error that stops the import.
 func (br *blindRows) finish(ctx context.Context, p pendingBatch) []rowOrErr {
 	if len(p.bsns) == 0 {
@@ -211,6 +216,7 @@ func (br *blindRows) finish(ctx context.Context, p pendingBatch) []rowOrErr {
 	if err != nil {
 		return []rowOrErr{{err: fmt.Errorf("%s: %w", br.rows.file, err)}}
 	}
+	layer := br.b.LayerID()
 	for i, y := range ys {
 		text, err := y.MarshalText()
 		if err != nil {
@@ -219,7 +225,7 @@ func (br *blindRows) finish(ctx context.Context, p pendingBatch) []rowOrErr {
 		for _, r := range p.at[i] {
 			f := p.rows[r].row.fields
 			delete(f, "bsn")
-			f["youth"] = string(text)
+			f["youth"], f["youth_key"] = string(text), layer
 		}
 	}
 	br.blinded.Add(int64(len(ys)))

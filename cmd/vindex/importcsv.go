@@ -15,7 +15,7 @@ import (
 // required, except that a blind deployment's file may have youth in place
 // of bsn and born_in in place of birth_date (altColumns).
 var importColumns = []string{"institution", "bsn", "birth_date", "municipality", "kind", "code", "urgent", "sector",
-	"contact_name", "contact_phone", "contact_email", "ends_on", "client_ref", "youth", "born_in"}
+	"contact_name", "contact_phone", "contact_email", "ends_on", "client_ref", "youth", "born_in", "youth_key"}
 
 // altColumns are the required columns that a blind deployment's file may
 // have in place of bsn and birth_date, as its reports over the API do.

@@ -56,8 +56,10 @@ with --youth ELEMENT (base64, as the client systems compute it; nothing is
 read from standard input), or give the key holders (the --keyholder flags
 below) and the BSN alone on the youth's line (no birth date: a blind index
 keeps none to check it against), and the command turns it into the element
-itself. A BSN without the key holders is refused; so are --youth and the
-key holders in an hmac deployment. Both ways work with and without --url.
+itself. While a key holder replaces its key, --youth needs --youth-key, the
+keys that made the element (the key holders' own are taken with them). A
+BSN without the key holders is refused; so are --youth and the key holders
+in an hmac deployment. Both ways work with and without --url.
 
 ` + keyholderHelp
 
@@ -65,7 +67,7 @@ key holders in an hmac deployment. Both ways work with and without --url.
 // youth is read from, and how the index is reached.
 type municipalFlags struct {
 	as, input, url, tokenFile, cacert string
-	youth                             string // blind deployment: the element
+	youth, youthKey                   string // blind deployment: the element, the keys that made it
 	kh                                holderFlags
 }
 
@@ -82,6 +84,7 @@ func parseMunicipal(name, usage string, args []string, mf *municipalFlags, own f
 		probe.StringVar(&mf.tokenFile, "token-file", "", "with --url: `file` holding the municipality's bearer token, or \"institution token\" lines")
 		probe.StringVar(&mf.cacert, "cacert", "", "with --url: CA certificate `file` (PEM) of the server's certificate; empty: the system's roots")
 		probe.StringVar(&mf.youth, "youth", "", "blind deployment: the youth's `element` (base64), in place of the line read from standard input or --input")
+		probe.StringVar(&mf.youthKey, "youth-key", "", "with --youth: the key holders' `keys` that made the element (the client SDK's Blinder.LayerID); needed while a key holder replaces its key")
 		mf.kh.bind(probe)
 		own(probe)
 	})
@@ -99,6 +102,8 @@ func parseMunicipal(name, usage string, args []string, mf *municipalFlags, own f
 		err = errors.New("--youth or the --keyholder flags, not both: the key holders turn a BSN into the element --youth gives")
 	case mf.youth != "" && mf.input != "":
 		err = errors.New("--youth or --input, not both")
+	case mf.youthKey != "" && mf.youth == "":
+		err = errors.New("--youth-key goes with --youth (with the key holders, their keys are taken)")
 	}
 	if err != nil {
 		return c, flagError{cmd: name, err: err}
@@ -113,16 +118,18 @@ type youth struct {
 	born      identity.BirthDate
 	bsnText   string // for the API's request
 	birthDate string // for the API's request
-	// In a blind deployment, in place of the four above: the element, and
-	// its base64 for the API's request.
-	el      oprf.Element
-	element string
+	// In a blind deployment, in place of the four above: the element, its
+	// base64 for the API's request, and the key holders' keys that made it
+	// (oprf.LayerID; "" if not known).
+	el       oprf.Element
+	element  string
+	youthKey string
 }
 
 // matcherYouth is y as m's youth: by its element or by its BSN.
 func (y youth) matcherYouth(m *matcher.Matcher) (matcher.Youth, error) {
 	if !y.el.IsZero() {
-		return m.YouthByElement(y.el)
+		return m.YouthByElementOf(y.el, y.youthKey)
 	}
 	return m.YouthByBSN(y.bsn)
 }
@@ -165,7 +172,7 @@ func municipalYouth(c config, mf municipalFlags, stdin io.Reader, stderr io.Writ
 		if err := y.el.UnmarshalText([]byte(mf.youth)); err != nil {
 			return youth{}, fmt.Errorf("--youth: not an element, the standard base64 of 32 bytes (docs/blind.md): %w", err)
 		}
-		y.element = mf.youth
+		y.element, y.youthKey = mf.youth, mf.youthKey
 		return y, nil
 	case !kh:
 		return readYouth(mf.input, stdin)
@@ -186,7 +193,7 @@ func municipalYouth(c config, mf municipalFlags, stdin io.Reader, stderr io.Writ
 	if err != nil {
 		return youth{}, err
 	}
-	return youth{el: ys[0], element: string(text)}, nil
+	return youth{el: ys[0], element: string(text), youthKey: b.LayerID()}, nil
 }
 
 // errBlindNoYouth refuses, in a blind deployment, a youth named by its

@@ -64,7 +64,7 @@ func objectionCmd(args []string, stdin io.Reader, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
-	req.BSN, req.BirthDate, req.Youth = y.bsnText, y.birthDate, y.element
+	req.BSN, req.BirthDate, req.Youth, req.YouthKey = y.bsnText, y.birthDate, y.element, y.youthKey
 	if mf.url != "" {
 		err = objectOverAPI(mf, req)
 	} else {

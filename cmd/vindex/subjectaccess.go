@@ -100,7 +100,7 @@ func accessOverAPI(mf municipalFlags, y youth) (httpapi.SubjectAccessResponse, e
 	if err != nil {
 		return out, err
 	}
-	_, b, err := api.post("/v1/subject-access", httpapi.SubjectAccessRequest{BSN: y.bsnText, BirthDate: y.birthDate, Youth: y.element})
+	_, b, err := api.post("/v1/subject-access", httpapi.SubjectAccessRequest{BSN: y.bsnText, BirthDate: y.birthDate, Youth: y.element, YouthKey: y.youthKey})
 	if err != nil {
 		return out, err
 	}
