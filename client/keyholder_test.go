@@ -1,12 +1,14 @@
 package client_test
 
 import (
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/vindex-nl/vindex/client"
 	"github.com/vindex-nl/vindex/crypto/oprf"
@@ -78,4 +80,34 @@ func TestBlinderAgainstTheKeyHolderService(t *testing.T) {
 		t.Fatal(err)
 	}
 	sameElements(t, split, direct(t, in, ka, kb))
+}
+
+// A key holder's rate limit reaches the caller as a *KeyHolderError with
+// 429 rate_limited and the wait the key holder asks for (Retry-After).
+func TestBlinderRateLimited(t *testing.T) {
+	token, line := keyholder.NewToken("vendor-a")
+	path := filepath.Join(t.TempDir(), "tokens")
+	if err := os.WriteFile(path, []byte(line+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	tokens, err := keyholder.LoadTokens(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	key := oprf.GenerateKey()
+	h, err := keyholder.New(keyholder.Config{Key: key, Tokens: tokens, ElementsPerSecond: 0.01})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewTLSServer(h)
+	t.Cleanup(srv.Close)
+	bl := &client.Blinder{Holders: []client.KeyHolder{{URL: srv.URL, Token: token, PublicKey: key.Public(), HTTP: srv.Client()}}}
+	if _, err := bl.Elements(ctx, bsns(t, oprf.MaxBatch)...); err != nil {
+		t.Fatal(err)
+	}
+	_, err = bl.Elements(ctx, bsns(t, 2)...)
+	var ke *client.KeyHolderError
+	if !errors.As(err, &ke) || ke.Status != 429 || ke.Code != "rate_limited" || ke.RetryAfter < 100*time.Second || ke.RetryAfter > 200*time.Second {
+		t.Fatalf("over the rate: %#v (%v), want 429 rate_limited, Retry-After about 200s", ke, err)
+	}
 }
