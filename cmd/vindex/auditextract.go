@@ -35,7 +35,12 @@ the BSN, optionally followed by the birth date (the line vindex
 subject-access reads; the birth date is not needed here and not used);
 empty lines and lines starting with # are skipped. The BSN is never given
 on the command line, where ps and the shell's history would show it, and
-is never printed.
+is never printed. In a blind deployment the youth is named by its element:
+--youth ELEMENT (and --youth-key during a key holder's rotation), or the
+BSN alone on standard input with the --keyholder flags, which turn it into
+the element (as vindex subject-access does; docs/blind.md). Entries written
+before a key holder's rotation name the youth by its element of then and
+are not found by the new one.
 
 Run it with the server stopped, with the same settings as vindex serve
 (--data, --keyset, --kek, --vault-*, --config, --dev): the store and the
@@ -56,14 +61,17 @@ const auditExtractMax = 100000
 // --input.
 func auditExtract(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	var asJSON bool
-	var input string
 	var limit int
+	var mf municipalFlags // the youth: --input, or --youth, or the key holders
 	var fs *flag.FlagSet
 	c, _, err := loadConfig("audit extract", auditExtractUsage, args, func(probe *flag.FlagSet) {
 		fs = probe
 		probe.BoolVar(&asJSON, "json", false, "print the entries as a JSON array")
-		probe.StringVar(&input, "input", "", "`file` with the line \"BSN [BIRTH_DATE]\"; empty: standard input")
+		probe.StringVar(&mf.input, "input", "", "`file` with the line \"BSN [BIRTH_DATE]\"; empty: standard input")
 		probe.IntVar(&limit, "max", auditExtractMax, "print at most `N` entries, the first ones")
+		probe.StringVar(&mf.youth, "youth", "", "blind deployment: the youth's `element` (base64), in place of the line read from standard input or --input")
+		probe.StringVar(&mf.youthKey, "youth-key", "", "with --youth: the key holders' `keys` that made the element; needed while a key holder replaces its key")
+		mf.kh.bind(probe)
 	})
 	if err != nil {
 		return err
@@ -73,20 +81,38 @@ func auditExtract(args []string, stdin io.Reader, stdout, stderr io.Writer) erro
 		err = errors.New("no arguments are taken: the BSN is read from standard input or --input, never from the command line")
 	case limit < 1:
 		err = errors.New("--max must be at least 1")
+	case mf.youth != "" && (mf.kh.given() || mf.input != ""):
+		err = errors.New("--youth, or a line from --input or standard input (with the --keyholder flags in a blind deployment), not both")
+	case mf.youthKey != "" && mf.youth == "":
+		err = errors.New("--youth-key goes with --youth")
 	}
 	if err != nil {
 		return flagError{cmd: "audit extract", err: err}
 	}
-	bsn, err := readBSN(input, stdin)
+	mode, err := readPseudonyms(c)
 	if err != nil {
 		return err
+	}
+	var named func(*matcher.Matcher) (matcher.Youth, error)
+	if mode == modeBlind || mf.youth != "" || mf.kh.given() {
+		y, err := municipalYouth(c, mf, stdin, stderr) // refuses the wrong way for the mode
+		if err != nil {
+			return err
+		}
+		named = y.matcherYouth
+	} else {
+		bsn, err := readBSN(mf.input, stdin)
+		if err != nil {
+			return err
+		}
+		named = func(m *matcher.Matcher) (matcher.Youth, error) { return m.YouthByBSN(bsn) }
 	}
 	imp, err := openImport(c, stderr)
 	if err != nil {
 		return err
 	}
 	defer imp.st.Close()
-	who, err := imp.m.YouthByBSN(bsn)
+	who, err := named(imp.m)
 	if err != nil {
 		return err
 	}

@@ -225,6 +225,11 @@ func TestBlindRotationLive(t *testing.T) {
 		t.Fatalf("a report after both rotations: %d %s", s, b)
 	}
 	p.stop(t)
+	// Who accessed the youth, by its element, with the server stopped: the
+	// report made after both rotations is there.
+	if out := runCLI(t, dir, "audit", "extract", "--youth", newEl[3], "--dev", "--data", "d"); !strings.Contains(out, "wij-groningen") || !strings.Contains(out, "register") {
+		t.Fatalf("audit extract --youth:\n%s", out)
+	}
 	// Every key change is in the audit log: the key holders' layer as the
 	// keyset "keyholder", its generations as keys.
 	var outcomes []string
