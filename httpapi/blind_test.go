@@ -9,6 +9,7 @@ import (
 	"github.com/vindex-nl/vindex/crypto/oprf"
 	"github.com/vindex-nl/vindex/httpapi"
 	"github.com/vindex-nl/vindex/identity"
+	"github.com/vindex-nl/vindex/internal/testkeys"
 )
 
 // youthElement computes youth n's element with key, as a client system
@@ -19,19 +20,7 @@ func youthElement(t *testing.T, key *oprf.PrivateKey, n int) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	st, blinded, err := oprf.Blind(b)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ev, proof, err := oprf.Evaluate(key, blinded)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ys, err := oprf.Finish(st, ev, proof, key.Public())
-	if err != nil {
-		t.Fatal(err)
-	}
-	text, err := ys[0].MarshalText()
+	text, err := testkeys.Elements(t, []identity.BSN{b}, key)[0].MarshalText()
 	if err != nil {
 		t.Fatal(err)
 	}

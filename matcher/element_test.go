@@ -17,19 +17,7 @@ import (
 // system does with a key holder.
 func element(t *testing.T, key *oprf.PrivateKey, n int) oprf.Element {
 	t.Helper()
-	st, blinded, err := oprf.Blind(bsnFor(t, n))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ev, proof, err := oprf.Evaluate(key, blinded)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ys, err := oprf.Finish(st, ev, proof, key.Public())
-	if err != nil {
-		t.Fatal(err)
-	}
-	return ys[0]
+	return testkeys.Elements(t, []identity.BSN{bsnFor(t, n)}, key)[0]
 }
 
 // blindMatcher is a blind matcher ([matcher.Config.Blind]) over e's store

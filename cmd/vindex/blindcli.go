@@ -163,6 +163,23 @@ const maxRateWaits = 20
 // stderr the first time). Its errors name the key holder and its problem
 // code, never a BSN.
 func elements(ctx context.Context, b *vclient.Blinder, bsns []identity.BSN, stderr io.Writer, told *atomic.Bool) ([]oprf.Element, error) {
+	// One key-holder request at a time, so that a refusal repeats only
+	// that request: a rate that lets a full batch through now and then
+	// would never let two through at once.
+	out := make([]oprf.Element, 0, len(bsns))
+	for lo := 0; lo < len(bsns); lo += oprf.MaxBatch {
+		ys, err := elementsOnce(ctx, b, bsns[lo:min(lo+oprf.MaxBatch, len(bsns))], stderr, told)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, ys...)
+	}
+	return out, nil
+}
+
+// elementsOnce is elements for at most oprf.MaxBatch BSNs: one request
+// to each key holder, repeated while it is refused as over the rate.
+func elementsOnce(ctx context.Context, b *vclient.Blinder, bsns []identity.BSN, stderr io.Writer, told *atomic.Bool) ([]oprf.Element, error) {
 	for waits := 0; ; waits++ {
 		ys, err := b.Elements(ctx, bsns...)
 		var ke *vclient.KeyHolderError

@@ -15,6 +15,7 @@ import (
 	"github.com/vindex-nl/vindex/crypto/oprf"
 	"github.com/vindex-nl/vindex/httpapi"
 	"github.com/vindex-nl/vindex/identity"
+	"github.com/vindex-nl/vindex/internal/testkeys"
 	"github.com/vindex-nl/vindex/keyholder"
 )
 
@@ -23,22 +24,10 @@ import (
 // of a rotation is vindex keyholder rotate's own test).
 func elementsUnder(t *testing.T, key *oprf.PrivateKey, bsns []identity.BSN) []string {
 	t.Helper()
-	st, blinded, err := oprf.Blind(bsns...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ev, proof, err := oprf.Evaluate(key, blinded)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ys, err := oprf.Finish(st, ev, proof, key.Public())
-	if err != nil {
-		t.Fatal(err)
-	}
-	out := make([]string, len(ys))
-	for i, y := range ys {
+	var out []string
+	for _, y := range testkeys.Elements(t, bsns, key) {
 		b, _ := y.MarshalText()
-		out[i] = string(b)
+		out = append(out, string(b))
 	}
 	return out
 }

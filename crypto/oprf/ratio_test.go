@@ -6,6 +6,7 @@ import (
 
 	"github.com/vindex-nl/vindex/crypto/oprf"
 	"github.com/vindex-nl/vindex/identity"
+	"github.com/vindex-nl/vindex/internal/testkeys"
 )
 
 // A ratio re-keys an element made under one key, alone or in a split key,
@@ -104,23 +105,5 @@ func TestLayerID(t *testing.T) {
 // client of one or two key holders does.
 func elementUnder(t *testing.T, bsn identity.BSN, keys ...*oprf.PrivateKey) oprf.Element {
 	t.Helper()
-	st, blinded, err := oprf.Blind(bsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i, k := range keys {
-		if i > 0 {
-			if st, blinded, err = oprf.BlindElements(blinded...); err != nil {
-				t.Fatal(err)
-			}
-		}
-		ev, proof, err := oprf.Evaluate(k, blinded)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if blinded, err = oprf.Finish(st, ev, proof, k.Public()); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return blinded[0]
+	return testkeys.Elements(t, []identity.BSN{bsn}, keys...)[0]
 }

@@ -11,6 +11,8 @@ import (
 
 	"github.com/vindex-nl/vindex/crypto/clientref"
 	"github.com/vindex-nl/vindex/crypto/keys"
+	"github.com/vindex-nl/vindex/crypto/oprf"
+	"github.com/vindex-nl/vindex/identity"
 )
 
 // KEK returns a key-encryption key: an AES-256-GCM AEAD, standing in for
@@ -46,4 +48,30 @@ func Sealer(t testing.TB) *clientref.Sealer {
 		t.Fatal(err)
 	}
 	return s
+}
+
+// Elements returns the blind-mode elements of bsns under keys, as a client
+// system computes them with one key holder, or two in turn (a split key):
+// k_n·…·k_1·H(x).
+func Elements(t testing.TB, bsns []identity.BSN, keys ...*oprf.PrivateKey) []oprf.Element {
+	t.Helper()
+	st, blinded, err := oprf.Blind(bsns...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, k := range keys {
+		if i > 0 {
+			if st, blinded, err = oprf.BlindElements(blinded...); err != nil {
+				t.Fatal(err)
+			}
+		}
+		ev, proof, err := oprf.Evaluate(k, blinded)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if blinded, err = oprf.Finish(st, ev, proof, k.Public()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return blinded
 }
