@@ -1,12 +1,6 @@
 package oprf
 
-import (
-	"crypto"
-	"errors"
-
-	"github.com/cloudflare/circl/group"
-	"github.com/cloudflare/circl/zk/dleq"
-)
+import "errors"
 
 // The suite and its sizes (RFC 9497 §4.1).
 const (
@@ -76,22 +70,4 @@ const (
 func contextString(m mode) []byte {
 	b := append([]byte("OPRFV1-"), byte(m), '-')
 	return append(b, SuiteID...)
-}
-
-// g is the group; all elements and scalars of this package are in it.
-var g = group.Ristretto255
-
-// hashToGroup is the RFC's HashToGroup: hash_to_ristretto255 of RFC 9380
-// (expand_message_xmd with SHA-512, 64 bytes, two Elligator maps) under the
-// DST "HashToGroup-" || contextString.
-func hashToGroup(m mode, input []byte) group.Element {
-	dst := append([]byte("HashToGroup-"), contextString(m)...)
-	return g.HashToElement(input, dst)
-}
-
-// proofParams are the parameters of the RFC's DLEQ proof (§2.2): its
-// HashToScalar DST is "HashToScalar-" || contextString and its seed DST
-// "Seed-" || contextString; circl's dleq package adds the prefixes.
-func proofParams(m mode) dleq.Params {
-	return dleq.Params{G: g, H: crypto.SHA512, DST: contextString(m)}
 }
