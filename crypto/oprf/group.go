@@ -144,9 +144,9 @@ func hashToGroup(m mode, input []byte) *r255.Element {
 	return r255.NewElement().FromUniformBytes(u[:])
 }
 
-// hashToScalarDST is RFC 9380's hash_to_field for ristretto255's scalars:
-// expand_message_xmd with SHA-512 to 64 bytes, read little-endian and
-// reduced modulo the order.
+// hashToScalarWith is RFC 9380's hash_to_field for ristretto255's scalars
+// under dst: expand_message_xmd with SHA-512 to 64 bytes, read
+// little-endian and reduced modulo the order.
 func hashToScalarWith(msg, dst []byte) *r255.Scalar {
 	u := expandXMD(msg, dst)
 	return r255.NewScalar().FromUniformBytes(u[:])
