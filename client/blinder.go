@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/vindex-nl/vindex/crypto/oprf"
@@ -47,6 +48,10 @@ type KeyHolderError struct {
 	// answer was problem+json.
 	Status int
 	Code   string
+	// RetryAfter is how long the key holder asked to wait before trying
+	// again (its Retry-After header, with 429 rate_limited); zero if it
+	// said nothing.
+	RetryAfter time.Duration
 }
 
 func (e *KeyHolderError) Error() string {
@@ -166,7 +171,11 @@ func (h KeyHolder) evaluate(ctx context.Context, blinded []oprf.Element) (oprf.E
 			Code string `json:"code"`
 		}
 		json.NewDecoder(io.LimitReader(resp.Body, 4<<10)).Decode(&p)
-		return oprf.EvaluateResponse{}, &KeyHolderError{URL: h.URL, Status: resp.StatusCode, Code: p.Code}
+		e := &KeyHolderError{URL: h.URL, Status: resp.StatusCode, Code: p.Code}
+		if s, err := strconv.Atoi(resp.Header.Get("Retry-After")); err == nil && s > 0 {
+			e.RetryAfter = time.Duration(s) * time.Second
+		}
+		return oprf.EvaluateResponse{}, e
 	}
 	res, err := oprf.DecodeEvaluateResponse(resp.Body)
 	if err != nil {

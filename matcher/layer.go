@@ -83,12 +83,16 @@ func (l Layer) validate() error {
 // YouthByElementOf is YouthByElement for an element the client says was
 // made under the key holders' keys named by layer (oprf.LayerID of their
 // public keys; "" if the client did not say). Outside a rotation, layer is
-// not needed and not checked. While a key holder replaces its key, an
+// not needed, and checked only for its form (one that is not a layer ID is
+// ErrYouthKeyUnknown). While a key holder replaces its key, an
 // element whose layer names the old key is re-keyed to the new one; one
 // that names the new key is taken as it is; one that names neither
 // (ErrYouthKeyUnknown) or nothing (ErrYouthKeyRequired) is refused, as a
 // *FieldError for "youth_key".
 func (m *Matcher) YouthByElementOf(y oprf.Element, layer string) (Youth, error) {
+	if m.blind && layer != "" && !oprf.ValidLayerID(layer) {
+		return Youth{}, fieldErr("youth_key", ErrYouthKeyUnknown)
+	}
 	if !m.blind || y.IsZero() || !m.layer.Rotating {
 		return m.YouthByElement(y)
 	}
@@ -96,11 +100,9 @@ func (m *Matcher) YouthByElementOf(y oprf.Element, layer string) (Youth, error) 
 	switch {
 	case layer == "":
 		return Youth{}, fieldErr("youth_key", ErrYouthKeyRequired)
-	case !oprf.ValidLayerID(layer):
-		return Youth{}, fieldErr("youth_key", ErrYouthKeyUnknown)
-	case contains(ids, m.layer.To):
+	case slices.Contains(ids, m.layer.To):
 		return m.YouthByElement(y)
-	case contains(ids, m.layer.From):
+	case slices.Contains(ids, m.layer.From):
 		cur, err := m.layer.Ratio.Apply(y)
 		if err != nil {
 			return Youth{}, fieldErr("youth", err)
@@ -108,15 +110,6 @@ func (m *Matcher) YouthByElementOf(y oprf.Element, layer string) (Youth, error) 
 		return m.YouthByElement(cur)
 	}
 	return Youth{}, fieldErr("youth_key", ErrYouthKeyUnknown)
-}
-
-func contains(ids []string, id string) bool {
-	for _, x := range ids {
-		if x == id {
-			return true
-		}
-	}
-	return false
 }
 
 // youthOfElement returns the Youth of an element of the current
@@ -357,7 +350,7 @@ func (m *Matcher) rekeyYouth(ctx context.Context, p pseudonym.Pseudonym) (int, b
 	if moved == 0 {
 		return 0, false, nil
 	}
-	if !containsPseudonym(who.set.All, p) {
+	if !slices.Contains(who.set.All, p) {
 		who.set.All = append(who.set.All, p)
 	}
 	err = m.updateByYouth(ctx, who, m.clock(), func(y *youth) error {
@@ -386,13 +379,4 @@ func (m *Matcher) rekeyYouth(ctx context.Context, p pseudonym.Pseudonym) (int, b
 		return nil
 	})
 	return moved, false, err
-}
-
-func containsPseudonym(ps []pseudonym.Pseudonym, p pseudonym.Pseudonym) bool {
-	for _, q := range ps {
-		if q == p {
-			return true
-		}
-	}
-	return false
 }

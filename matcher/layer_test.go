@@ -209,6 +209,9 @@ func TestBlindRotationWithoutBSNs(t *testing.T) {
 			t.Fatalf("lookup during the rotation under layer %d: %+v %v", i, v, err)
 		}
 	}
+	if _, err := m2.YouthByElementOf(newEl[2], "not-a-key"); !errors.Is(err, matcher.ErrYouthKeyUnknown) {
+		t.Fatalf("a malformed youth_key outside a rotation: %v", err)
+	}
 	if _, err := m3.YouthByElementOf(newEl[2], ""); !errors.Is(err, matcher.ErrYouthKeyRequired) {
 		t.Fatalf("no youth_key during a rotation: %v", err)
 	}

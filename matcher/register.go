@@ -116,7 +116,7 @@ func (m *Matcher) validate(inst rules.Institution, r *Registration, today time.T
 	if r.IdempotencyKey != "" && !printable(r.IdempotencyKey, maxIdempotencyKey) {
 		return 0, fieldErr("idempotency_key", ErrIdempotencyKey)
 	}
-	if identifies(r.IdempotencyKey, r.Youth.bsn, r.BirthDate) {
+	if identity.Quotes(r.IdempotencyKey, r.Youth.bsn, r.BirthDate) {
 		return 0, fieldErr("idempotency_key", ErrIdentifiesYouth)
 	}
 	if err := m.checkClientRef(r); err != nil {
@@ -182,7 +182,7 @@ func checkContact(c Contact, r *Registration) error {
 		if f.value == "" {
 			continue
 		}
-		if identifies(f.value, r.Youth.bsn, r.BirthDate) {
+		if identity.Quotes(f.value, r.Youth.bsn, r.BirthDate) {
 			return fieldErr(f.field, ErrIdentifiesYouth)
 		}
 		if !f.valid(f.value) {
@@ -202,7 +202,7 @@ func (m *Matcher) checkClientRef(r *Registration) error {
 		return fieldErr("client_ref", ErrClientRefUnsupported)
 	case !clientref.Valid(r.ClientRef):
 		return fieldErr("client_ref", ErrClientRef)
-	case identifies(r.ClientRef, r.Youth.bsn, r.BirthDate):
+	case identity.Quotes(r.ClientRef, r.Youth.bsn, r.BirthDate):
 		return fieldErr("client_ref", ErrClientRefIdentity)
 	}
 	return nil

@@ -1,10 +1,6 @@
 package matcher
 
-import (
-	"testing"
-
-	"github.com/vindex-nl/vindex/identity"
-)
+import "testing"
 
 // The forms of a report's free text, with the probes that got through
 // before: case details in a name, a BSN as a phone number, bidi overrides,
@@ -63,51 +59,5 @@ func TestTextForms(t *testing.T) {
 		if got := c.valid(c.in); got != c.want {
 			t.Errorf("%s %q: %v, want %v", c.name, c.in, got, c.want)
 		}
-	}
-}
-
-// identifies finds the youth's BSN and birth date in the usual notations,
-// and not in text that merely has numbers.
-func TestIdentifies(t *testing.T) {
-	bsn, err := identity.ParseBSN("111222333")
-	if err != nil {
-		t.Fatal(err)
-	}
-	bd, err := identity.ParseBirthDate("2014-05-07")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, c := range []struct {
-		in   string
-		want bool
-	}{
-		{"111222333", true},
-		{"111-222-333", true},
-		{"dossier 111.22.2333", true},
-		{"20140507", true},
-		{"2014-05-07", true},
-		{"07-05-2014", true},
-		{"07.05.14", true},
-		{"7-5-2014", true},
-		{"7/5/14", true},
-		{"7 mei 2014", true},
-		{"7mei2014", true},
-		{"May 7, 2014", true},
-		{"5/7/2014", true},
-		{"geb. 7 MEI '14", true},
-		{"2014-5-7", true},
-		{"050-1234567", false},
-		{"WIJ-2026-0042", false},
-		{"7 mei 2015", false},
-		{"8-5-2014", false},
-		{"111222334", false},
-		{"A. Jansen", false},
-	} {
-		if got := identifies(c.in, bsn, bd); got != c.want {
-			t.Errorf("identifies(%q) = %v, want %v", c.in, got, c.want)
-		}
-	}
-	if identifies("111222333", identity.BSN{}, identity.BirthDate{}) {
-		t.Error("no BSN and no birth date known, yet identified")
 	}
 }

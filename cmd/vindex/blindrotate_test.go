@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -124,7 +125,8 @@ func TestBlindRotationLive(t *testing.T) {
 		return &wg
 	}
 
-	p, school, wij := serve()
+	var wij *client
+	p, school, _ := serve()
 	for i := range n {
 		if s, b := report(school, oldEl[i], "", "signal"); s != 201 {
 			t.Fatalf("report %d: %d %s", i, s, b)
@@ -142,7 +144,7 @@ func TestBlindRotationLive(t *testing.T) {
 	if oldKey == nil {
 		t.Fatalf("no old key in:\n%s", out)
 	}
-	p, school, wij = serve()
+	p, _, wij = serve()
 	stop := make(chan struct{})
 	wg := reportDuring(wij, oldEl, "", stop)
 	waitRekeyed(t, p)
@@ -151,7 +153,7 @@ func TestBlindRotationLive(t *testing.T) {
 	p.stop(t)
 	runCLI(t, dir, "keys", "retire", oldKey[1], "--dev", "--data", "d")
 	runCLI(t, dir, "keys", "retire", oldKey[1], "--delete", "--dev", "--data", "d")
-	p, school, wij = serve()
+	p, school, _ = serve()
 	for i := range n {
 		if s := lookup(school, oldEl[i], ""); s != 200 {
 			t.Fatalf("youth %d after the index's old key is deleted: %d", i, s)
@@ -223,6 +225,20 @@ func TestBlindRotationLive(t *testing.T) {
 		t.Fatalf("a report after both rotations: %d %s", s, b)
 	}
 	p.stop(t)
+	// Every key change is in the audit log: the key holders' layer as the
+	// keyset "keyholder", its generations as keys.
+	var outcomes []string
+	for _, e := range auditEntries(t, dir) {
+		if e.Institution == "operator" && strings.HasPrefix(e.Verb.String(), "key-") {
+			outcomes = append(outcomes, e.Verb.String()+" "+e.Outcome)
+		}
+	}
+	want := []string{"key-rotate keyholder:1", "key-retire keyholder:0"}
+	for _, w := range want {
+		if !slices.Contains(outcomes, w) {
+			t.Fatalf("no %q among the key entries %q", w, outcomes)
+		}
+	}
 	// The ratio never in the clear in the data directory or beside the keys.
 	for _, d := range []string{filepath.Join(dir, "d")} {
 		scan := func(needle []byte, what string) {

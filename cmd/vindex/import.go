@@ -35,6 +35,13 @@ Columns (by header name, in any order; the first five are required):
   institution    the covenant's institution ID
   bsn            the youth's BSN (9 digits)
   birth_date     YYYY-MM-DD
+  (blind deployment) in place of bsn and birth_date:
+  youth          the youth's element (base64 of 32 bytes, docs/blind.md), as
+                 the client systems compute it with the key holders
+  born_in        the youth's birth month, YYYY-MM
+  youth_key      the key holders' keys that made the element (the client
+                 SDK's Blinder.LayerID); needed while a key holder replaces
+                 its key (see docs/blind.md)
   municipality   CBS code, e.g. GM0014
   kind           signal or involvement
   code           one of the covenant's signal codes (signals only)
@@ -68,6 +75,15 @@ which everything before the import is delivered on the configured channels
 (mail, the webhooks of --webhooks). A channel configured later starts after
 the import.
 
+A blind deployment (vindex keys init --pseudonyms blind) takes no BSN and
+no birth date: its file gives youth and born_in; or, migrating from an
+index that holds BSNs, bsn and birth_date with the key holders (below): the
+import turns each BSN into its element through them, in batches of up to
+1024, and each birth date into its month, before anything reaches the
+store. An hmac deployment refuses a youth column; a blind one refuses a bsn
+column without the key holders.
+
+` + keyholderHelp + `
 The same settings as vindex serve apply (--data, --covenant, --keyset,
 --kek, --vault-*, --config, --dev).
 `
@@ -77,6 +93,7 @@ type importOptions struct {
 	file    string
 	workers int  // concurrent writers
 	notify  bool // deliver the import's events
+	kh      holderFlags
 }
 
 func importCmd(args []string, stdout, stderr io.Writer) error {
@@ -93,6 +110,17 @@ func importCmd(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	mode, err := readPseudonyms(c)
+	if err != nil {
+		return err
+	}
+	src, blinder, err := importSource(rows, mode, &o.kh, stderr)
+	if err != nil {
+		return err
+	}
+	if br, ok := src.(*blindRows); ok {
+		defer br.close()
+	}
 	imp, err := openImport(c, stderr)
 	if err != nil {
 		return err
@@ -104,8 +132,12 @@ func importCmd(args []string, stdout, stderr io.Writer) error {
 		}
 	}
 	stopProgress := startProgress(stderr, fileSize(f), rows.bytesRead, imp.tally.counts)
-	imp.importRows(rows, o.workers)
+	imp.importRows(src, rows.file, o.workers)
 	stopProgress()
+	if br, ok := src.(*blindRows); ok && blinder != nil {
+		br.close()
+		fmt.Fprintf(stdout, "turned %d BSNs into elements through %d key holder(s)\n", br.blinded.Load(), len(blinder.Holders))
+	}
 	if !o.notify {
 		if err := imp.markDelivered(stdout); err != nil {
 			return err
@@ -128,6 +160,7 @@ func parseImportArgs(args []string, stderr io.Writer) (importOptions, config, er
 	c, _, err := loadConfig("import", importUsage, rest, func(fs *flag.FlagSet) {
 		fs.IntVar(&o.workers, "workers", 64, "concurrent writers")
 		fs.BoolVar(&o.notify, "notify", true, "deliver the import's events by mail and webhook; false: mark them as not to be delivered")
+		o.kh.bind(fs)
 	})
 	o.workers = max(o.workers, 1)
 	return o, c, err
@@ -153,7 +186,7 @@ type importer struct {
 
 // openImport opens what an import writes with: the covenant, the keysets
 // (the key-encryption key only for as long as it takes to unwrap them), the
-// store and a matcher on it.
+// store and a matcher on it, blind if the deployment is.
 func openImport(c config, stderr io.Writer) (*importer, error) {
 	if err := checkDataDir(c.Data); err != nil {
 		return nil, err
@@ -177,7 +210,7 @@ func openImport(c config, stderr io.Writer) (*importer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("the store is not available (is a server running?): %w", err)
 	}
-	m, err := matcher.New(matcher.Config{Store: st, Pseudonymiser: ps, ClientRefs: refs, Covenant: cov})
+	m, err := matcher.New(matcher.Config{Store: st, Pseudonymiser: ps, ClientRefs: refs, Covenant: cov, Blind: opened.blind, Layer: opened.layer})
 	if err != nil {
 		st.Close()
 		return nil, err
@@ -225,7 +258,7 @@ func institutionIDs(cov *rules.Covenant) []string {
 // one youth all go to the same writer, in the order of the file, so an
 // import gives the same matches, coordinators and events every time; rows
 // of different youths run in parallel.
-func (imp *importer) importRows(rows *csvRows, workers int) {
+func (imp *importer) importRows(rows rowSource, file string, workers int) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	imp.start = time.Now()
@@ -238,7 +271,7 @@ func (imp *importer) importRows(rows *csvRows, workers int) {
 		wg.Go(func() {
 			for row := range queue {
 				res, err := importOne(ctx, imp.m, row)
-				if t.add(rows.file, row.line, res, err) {
+				if t.add(file, row.line, res, err) {
 					cancel()
 				}
 			}
@@ -405,11 +438,14 @@ func (e rowError) Error() string { return e.msg }
 func (e rowError) Unwrap() error { return errRow }
 
 // writerOf picks the writer of row's youth: by a hash of its BSN in the
-// form the matcher reads (so "012345678" and "12345678" are one youth). A
-// row whose BSN does not parse is refused by whichever writer takes it.
+// form the matcher reads (so "012345678" and "12345678" are one youth), or
+// of its element (whose encoding is canonical). A row whose BSN or element
+// does not parse is refused by whichever writer takes it.
 func writerOf(row importRow, workers int) int {
-	key := row.fields["bsn"]
-	if b, err := identity.ParseBSN(key); err == nil {
+	key, ok := row.fields["bsn"]
+	if !ok {
+		key = row.fields["youth"]
+	} else if b, err := identity.ParseBSN(key); err == nil {
 		key = b.RevealDigits()
 	}
 	h := fnv.New32a()
@@ -422,7 +458,7 @@ func writerOf(row importRow, workers int) int {
 func importOne(ctx context.Context, m *matcher.Matcher, row importRow) (matcher.Result, error) {
 	f := row.fields
 	req := httpapi.RegistrationRequest{
-		BSN: f["bsn"], BirthDate: f["birth_date"], Municipality: f["municipality"], Kind: f["kind"],
+		BSN: f["bsn"], Youth: f["youth"], YouthKey: f["youth_key"], BirthDate: f["birth_date"], BornIn: f["born_in"], Municipality: f["municipality"], Kind: f["kind"],
 		Code: f["code"], Sector: f["sector"], EndsOn: f["ends_on"],
 		Contact:   httpapi.ContactJSON{Name: f["contact_name"], Phone: f["contact_phone"], Email: f["contact_email"]},
 		ClientRef: f["client_ref"],

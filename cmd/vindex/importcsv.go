@@ -12,9 +12,14 @@ import (
 )
 
 // importColumns are the columns of an import file; the first five are
-// required.
+// required, except that a blind deployment's file may have youth in place
+// of bsn and born_in in place of birth_date (altColumns).
 var importColumns = []string{"institution", "bsn", "birth_date", "municipality", "kind", "code", "urgent", "sector",
-	"contact_name", "contact_phone", "contact_email", "ends_on", "client_ref"}
+	"contact_name", "contact_phone", "contact_email", "ends_on", "client_ref", "youth", "born_in", "youth_key"}
+
+// altColumns are the required columns that a blind deployment's file may
+// have in place of bsn and birth_date, as its reports over the API do.
+var altColumns = map[string]string{"bsn": "youth", "birth_date": "born_in"}
 
 // importRow is one row of an import file, by column name.
 type importRow struct {
@@ -88,7 +93,15 @@ func readCSVHeader(r io.Reader, file string) (*csvRows, error) {
 		col[h] = i
 	}
 	for _, need := range importColumns[:5] {
-		if _, ok := col[need]; !ok {
+		_, ok := col[need]
+		alt, hasAlt := altColumns[need]
+		_, altOK := col[alt]
+		switch {
+		case ok && altOK:
+			return nil, fmt.Errorf("%s:1: columns %q and %q: one of the two", file, need, alt)
+		case !ok && !altOK && hasAlt:
+			return nil, fmt.Errorf("%s:1: column %q is missing (or %q%s)", file, need, alt, map[string]string{"youth": ", in a blind deployment"}[alt])
+		case !ok && !altOK:
 			return nil, fmt.Errorf("%s:1: column %q is missing", file, need)
 		}
 	}

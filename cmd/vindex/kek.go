@@ -15,6 +15,7 @@ import (
 	"github.com/vindex-nl/vindex/crypto/keys/insecurelocalkek"
 	"github.com/vindex-nl/vindex/crypto/keys/vaultkek"
 	"github.com/vindex-nl/vindex/crypto/pseudonym"
+	"github.com/vindex-nl/vindex/matcher"
 	"github.com/vindex-nl/vindex/store"
 )
 
@@ -125,6 +126,10 @@ type openedKeys struct {
 	refs *clientref.Sealer
 	// status lists each keyset's keys (for the audit log's key entries).
 	prfStatus, refStatus []keys.KeyInfo
+	// blind is set in a blind deployment, whose key holders' layer is
+	// layer (blind-layer; the zero Layer before any key holder rotation).
+	blind bool
+	layer matcher.Layer
 }
 
 // openKeysets unwraps both keysets with k: the pseudonymiser and the
@@ -153,6 +158,15 @@ func openKeysets(c config, k *kek) (openedKeys, error) {
 	}
 	if o.refStatus, err = keys.Status(rh); err != nil {
 		return openedKeys{}, err
+	}
+	mode, err := readPseudonyms(c)
+	if err != nil {
+		return openedKeys{}, err
+	}
+	if o.blind = mode == modeBlind; o.blind {
+		if o.layer, err = loadLayer(c, k); err != nil {
+			return openedKeys{}, err
+		}
 	}
 	return o, nil
 }

@@ -11,7 +11,10 @@ package main
 // institution is "operator" and its outcome names the keyset and key
 // ("prf:1234567", "refs:89", "audit"); its time is when the server saw the
 // change, which is at most one restart after it was made (a key change
-// takes effect only at a restart).
+// takes effect only at a restart). A blind deployment's key holders' layer
+// is recorded as the keyset "keyholder", its generations as its keys: a
+// key holder's rotation taken over is key-rotate "keyholder:G", its end
+// key-retire "keyholder:G-1".
 
 import (
 	"bufio"
@@ -69,6 +72,18 @@ func currentKeyStates(c config, opened openedKeys) (keyStates, error) {
 			}
 		}
 		out[ks.name] = st
+	}
+	if opened.blind {
+		l := opened.layer
+		st := keysetState{keys: map[uint32]string{l.Generation: "enabled-primary"}, file: "none"}
+		if b, err := os.ReadFile(blindLayerFile(c)); err == nil {
+			sum := sha256.Sum256(b)
+			st.file = hex.EncodeToString(sum[:])
+		}
+		if l.Rotating {
+			st.keys[l.Generation-1] = "enabled"
+		}
+		out["keyholder"] = st
 	}
 	return out, nil
 }

@@ -193,6 +193,12 @@ func TestRefusal(t *testing.T) {
 		matcher.ErrUnknownInstitution:                                                 "forbidden: wij-groningen is not a municipality of the covenant",
 		matcher.ErrNotInvolved:                                                        errNotInvolved.Error(),
 		&apiError{status: 403, problem: httpapi.Problem{Code: "forbidden"}}:           "the server answered 403 forbidden",
+		// A blind index's refusal of a BSN or a birth date names the
+		// flags to give instead; an hmac index's of an element says so.
+		&matcher.FieldError{Field: "bsn", Err: matcher.ErrBSNNotAccepted}:                        errBlindNoYouth.Error(),
+		&apiError{status: 400, problem: httpapi.Problem{Code: httpapi.CodeBSNNotAccepted}}:       "the server's index is blind: " + errBlindNoYouth.Error(),
+		&apiError{status: 400, problem: httpapi.Problem{Code: httpapi.CodeBirthDateNotAccepted}}: "the server's index is blind: " + errBlindNoYouth.Error(),
+		&apiError{status: 400, problem: httpapi.Problem{Code: httpapi.CodeYouthNotAccepted}}:     "the server's index is not blind: " + errNotBlind.Error(),
 	} {
 		if got := refusal("wij-groningen", err); got == nil || got.Error() != want {
 			t.Errorf("%v: %v, want %q", err, got, want)

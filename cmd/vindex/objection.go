@@ -15,6 +15,7 @@ import (
 const objectionUsage = `Usage: vindex objection --as MUNICIPALITY --scope all|institution [--institution ID] [--input FILE] [SETTINGS]
        vindex objection --url URL --token-file FILE [--cacert FILE] [--as MUNICIPALITY]
                         --scope all|institution [--institution ID] [--input FILE]
+       either, in a blind deployment: --youth ELEMENT, or the --keyholder flags
 
 Carries out an upheld objection (verzet) to the registration of a youth, for
 the municipality MUNICIPALITY (the covenant's ID) that upheld it: removes
@@ -31,7 +32,8 @@ example:
 ` + municipalHelp + `
 The objection is carried out only if MUNICIPALITY serves the municipality
 of one of the youth's registrations, live or archived, and the birth date
-is the one the youth is registered with. The answer is the same whether or
+is the one the youth is registered with (a blind index keeps no birth date:
+there the element alone names the youth). The answer is the same whether or
 not anything was removed (for a youth nobody registered, another
 municipality's youth, another birth date, nothing in scope, or a repeat):
 "objection carried out", exit status 0. A refusal (a bad scope, a BSN
@@ -58,11 +60,11 @@ func objectionCmd(args []string, stdin io.Reader, stdout, stderr io.Writer) erro
 	if err != nil {
 		return flagError{cmd: "objection", err: err}
 	}
-	y, err := readYouth(mf.input, stdin)
+	y, err := municipalYouth(c, mf, stdin, stderr)
 	if err != nil {
 		return err
 	}
-	req.BSN, req.BirthDate = y.bsnText, y.birthDate
+	req.BSN, req.BirthDate, req.Youth, req.YouthKey = y.bsnText, y.birthDate, y.element, y.youthKey
 	if mf.url != "" {
 		err = objectOverAPI(mf, req)
 	} else {

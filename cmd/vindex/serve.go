@@ -240,18 +240,8 @@ func assemble(c config, cov *rules.Covenant, st backend, k *kek, opened openedKe
 	if refreshWindow == 0 {
 		refreshWindow = -1 // never
 	}
-	mode, err := readPseudonyms(c)
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	var layer matcher.Layer
-	if mode == modeBlind {
-		if layer, err = loadLayer(c, k); err != nil {
-			return nil, nil, nil, err
-		}
-	}
 	m, err := matcher.New(matcher.Config{Store: st, Pseudonymiser: ps, ClientRefs: refs, Covenant: cov, Logger: logger, Observer: metrics.matcher,
-		EventsPerHour: c.EventsPerHour, RefreshWindow: refreshWindow, Blind: mode == modeBlind, Layer: layer})
+		EventsPerHour: c.EventsPerHour, RefreshWindow: refreshWindow, Blind: opened.blind, Layer: opened.layer})
 	if err != nil {
 		return nil, nil, nil, err
 	}

@@ -16,6 +16,7 @@ import (
 const subjectAccessUsage = `Usage: vindex subject-access --as MUNICIPALITY [--json | --html] [--input FILE] [SETTINGS]
        vindex subject-access --url URL --token-file FILE [--cacert FILE] [--as MUNICIPALITY]
                              [--json | --html] [--input FILE]
+       either, in a blind deployment: --youth ELEMENT, or the --keyholder flags
 
 Answers a request for access (inzage) by a youth or its parents, for the
 municipality that receives it: lists every registration of the youth, live
@@ -27,11 +28,21 @@ example:
 
   echo '111222333 2013-04-01' | vindex subject-access --as gemeente-groningen --dev
 
+and in a blind deployment, by the youth's element, or by the BSN alone
+through the key holder:
+
+  vindex subject-access --as gemeente-groningen --youth ELEMENT --config FILE
+  echo 111222333 | vindex subject-access --as gemeente-groningen --config FILE \
+      --keyholder https://keyholder.example:8444 --keyholder-token-file kh.token \
+      --keyholder-public-key KEY
+
 ` + municipalHelp + `
 Only a municipality that serves the municipality of one of the youth's
 registrations gets them. For any other institution the answer is
 "forbidden"; for another municipality, a youth nobody registered or another
-birth date it is "not involved", alike in each case (exit status 1).
+birth date it is "not involved", alike in each case (exit status 1). A
+blind index keeps no birth date: there the letter's age comes from the birth
+month the registrations keep.
 
 Output: the letter as text; with --html the letter as HTML; with --json the
 API's JSON answer (the registrations, and the letter in both forms).
@@ -50,7 +61,7 @@ func subjectAccessCmd(args []string, stdin io.Reader, stdout, stderr io.Writer) 
 	if asJSON && asHTML {
 		return flagError{cmd: "subject-access", err: errors.New("--json and --html: choose one")}
 	}
-	y, err := readYouth(mf.input, stdin)
+	y, err := municipalYouth(c, mf, stdin, stderr)
 	if err != nil {
 		return err
 	}
@@ -89,7 +100,7 @@ func accessOverAPI(mf municipalFlags, y youth) (httpapi.SubjectAccessResponse, e
 	if err != nil {
 		return out, err
 	}
-	_, b, err := api.post("/v1/subject-access", httpapi.SubjectAccessRequest{BSN: y.bsnText, BirthDate: y.birthDate})
+	_, b, err := api.post("/v1/subject-access", httpapi.SubjectAccessRequest{BSN: y.bsnText, BirthDate: y.birthDate, Youth: y.element, YouthKey: y.youthKey})
 	if err != nil {
 		return out, err
 	}
@@ -108,7 +119,7 @@ func accessInStore(c config, as string, y youth, stderr io.Writer) (httpapi.Subj
 		return httpapi.SubjectAccessResponse{}, err
 	}
 	defer imp.st.Close()
-	who, err := imp.m.YouthByBSN(y.bsn)
+	who, err := y.matcherYouth(imp.m)
 	if err != nil {
 		return httpapi.SubjectAccessResponse{}, err
 	}

@@ -1,0 +1,221 @@
+package client
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/vindex-nl/vindex/identity"
+)
+
+// Register reports that the institution is involved with the youth (POST
+// /v1/registrations) and returns the view: whether another institution is
+// involved (a match), who, and who coordinates. The report's free text
+// (client reference, contact, idempotency key) must not quote the youth's
+// BSN or birth date: the Client refuses it before any request
+// (ErrIdentifiesYouth, in a *FieldError naming the field), in both modes,
+// since a blind index has neither to check against.
+func (c *Client) Register(ctx context.Context, r Report) (*Result, error) {
+	switch {
+	case r.BSN.IsZero():
+		return nil, &FieldError{Field: "bsn", Err: ErrYouth}
+	case r.BirthDate.IsZero():
+		return nil, &FieldError{Field: "birth_date", Err: ErrYouth}
+	}
+	if err := checkText(r.BSN, r.BirthDate,
+		"client_ref", r.ClientRef, "contact.name", r.Contact.Name, "contact.phone", r.Contact.Phone,
+		"contact.email", r.Contact.Email, "idempotency_key", r.IdempotencyKey); err != nil {
+		return nil, err
+	}
+	y, err := c.youthOf(ctx, r.BSN)
+	if err != nil {
+		return nil, err
+	}
+	body := registrationBody{BSN: y.BSN, Youth: y.Youth, YouthKey: y.YouthKey,
+		Municipality: r.Municipality, Kind: r.Kind, Code: r.Code, Urgent: r.Urgent, Sector: r.Sector,
+		Contact: r.Contact, EndsOn: r.EndsOn, IdempotencyKey: r.IdempotencyKey, ClientRef: r.ClientRef,
+		Informed: r.Informed, NotInformed: r.NotInformed}
+	if c.Blinder != nil {
+		body.BornIn = r.BirthDate.RevealDate().Format("2006-01")
+	} else {
+		body.BirthDate = r.BirthDate.RevealDate().Format(time.DateOnly)
+	}
+	var out Result
+	if err := c.do(ctx, call{method: http.MethodPost, path: "/v1/registrations", body: &body, out: &out,
+		bsn: r.BSN, bd: r.BirthDate, scrub: []string{y.Youth}}); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// Lookup returns the involvement view of a youth the institution is
+// registered for (POST /v1/lookups); ErrNotInvolved if it has no live
+// registration, whether or not anyone else is involved.
+func (c *Client) Lookup(ctx context.Context, bsn identity.BSN) (*View, error) {
+	var out View
+	if err := c.youthCall(ctx, "/v1/lookups", bsn, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// CloseCase closes the youth's case, ending every registration (POST
+// /v1/cases/close; the coordinator only).
+func (c *Client) CloseCase(ctx context.Context, bsn identity.BSN) error {
+	return c.youthCall(ctx, "/v1/cases/close", bsn, nil)
+}
+
+// RecordDeath records the youth's death, destroying everything about it
+// (POST /v1/deaths; a municipality only).
+func (c *Client) RecordDeath(ctx context.Context, bsn identity.BSN) error {
+	return c.youthCall(ctx, "/v1/deaths", bsn, nil)
+}
+
+// youthCall posts a body that names one youth.
+func (c *Client) youthCall(ctx context.Context, path string, bsn identity.BSN, out any) error {
+	y, err := c.youthOf(ctx, bsn)
+	if err != nil {
+		return err
+	}
+	return c.do(ctx, call{method: http.MethodPost, path: path, body: &y, out: out, bsn: bsn, scrub: []string{y.Youth}})
+}
+
+// Object carries out an upheld objection (POST /v1/objections; a
+// municipality only). Its answer is the same whether or not anything was
+// removed.
+func (c *Client) Object(ctx context.Context, o Objection) error {
+	y, err := c.youthOf(ctx, o.BSN)
+	if err != nil {
+		return err
+	}
+	body := objectionBody{BSN: y.BSN, Youth: y.Youth, YouthKey: y.YouthKey, Scope: o.Scope, Institution: o.Institution}
+	if c.Blinder == nil {
+		if o.BirthDate.IsZero() {
+			return &FieldError{Field: "birth_date", Err: ErrYouth}
+		}
+		body.BirthDate = o.BirthDate.RevealDate().Format(time.DateOnly)
+	}
+	return c.do(ctx, call{method: http.MethodPost, path: "/v1/objections", body: &body,
+		bsn: o.BSN, bd: o.BirthDate, scrub: []string{y.Youth}})
+}
+
+// SubjectAccess returns every registration of the youth, who accessed it,
+// and the letter that answers a request for access (POST
+// /v1/subject-access; a municipality only). The birth date is required in
+// an hmac deployment and never sent to a blind one, which addresses the
+// letter by the birth month the registrations keep.
+func (c *Client) SubjectAccess(ctx context.Context, bsn identity.BSN, bd identity.BirthDate) (*SubjectAccess, error) {
+	if c.Blinder == nil && bd.IsZero() {
+		return nil, &FieldError{Field: "birth_date", Err: ErrYouth}
+	}
+	y, err := c.youthOf(ctx, bsn)
+	if err != nil {
+		return nil, err
+	}
+	body := subjectAccessBody{BSN: y.BSN, Youth: y.Youth, YouthKey: y.YouthKey}
+	if c.Blinder == nil {
+		body.BirthDate = bd.RevealDate().Format(time.DateOnly)
+	}
+	var out SubjectAccess
+	if err := c.do(ctx, call{method: http.MethodPost, path: "/v1/subject-access", body: &body, out: &out,
+		bsn: bsn, bd: bd, scrub: []string{y.Youth}}); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// End ends the institution's own registration id, now or on e.On (POST
+// /v1/registrations/{id}/end).
+func (c *Client) End(ctx context.Context, id string, e EndRequest) error {
+	var body any
+	if e != (EndRequest{}) {
+		body = &e
+	}
+	return c.do(ctx, call{method: http.MethodPost, path: regPath(id) + "/end", body: body})
+}
+
+// Remove removes registration id outright (DELETE
+// /v1/registrations/{id}): reason "wrong" (the coordinator) or
+// "objection" (a municipality).
+func (c *Client) Remove(ctx context.Context, id, reason string) error {
+	return c.do(ctx, call{method: http.MethodDelete, path: regPath(id), body: &removeBody{Reason: reason}})
+}
+
+// RecordInformed records on the institution's own registration id that it
+// informed the parents or the youth, or why not (PATCH
+// /v1/registrations/{id}).
+func (c *Client) RecordInformed(ctx context.Context, id string, r InformRequest) error {
+	return c.do(ctx, call{method: http.MethodPatch, path: regPath(id), body: &r})
+}
+
+// Letter returns the informing letter of the institution's own live
+// registration id (GET /v1/registrations/{id}/letter): an HTML document
+// if html, else text.
+func (c *Client) Letter(ctx context.Context, id string, html bool) (string, error) {
+	accept := "text/plain"
+	if html {
+		accept = "text/html"
+	}
+	var b []byte
+	if err := c.do(ctx, call{method: http.MethodGet, path: regPath(id) + "/letter", accept: accept, raw: &b}); err != nil {
+		return "", err
+	}
+	return string(b), nil
+}
+
+func regPath(id string) string { return "/v1/registrations/" + url.PathEscape(id) }
+
+// Events returns the institution's outbox events after sequence number
+// after, at most limit of them (GET /v1/events; limit 0: the index's
+// default, 100). Poll again with the answer's Next.
+func (c *Client) Events(ctx context.Context, after uint64, limit int) (*Events, error) {
+	q := url.Values{"after": {strconv.FormatUint(after, 10)}}
+	if limit > 0 {
+		q.Set("limit", strconv.Itoa(limit))
+	}
+	var out Events
+	if err := c.do(ctx, call{method: http.MethodGet, path: "/v1/events?" + q.Encode(), out: &out}); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// Stats returns a municipality's management figures of a closed year, in
+// JSON (GET /v1/stats).
+func (c *Client) Stats(ctx context.Context, sq StatsQuery) (*Stats, error) {
+	q := url.Values{"year": {strconv.Itoa(sq.Year)}, "format": {"json"}}
+	if sq.Municipality != "" {
+		q.Set("municipality", sq.Municipality)
+	}
+	if sq.Measure != "" {
+		q.Set("measure", sq.Measure)
+	}
+	if len(sq.By) > 0 {
+		q.Set("by", strings.Join(sq.By, ","))
+	}
+	var out Stats
+	if err := c.do(ctx, call{method: http.MethodGet, path: "/v1/stats?" + q.Encode(), out: &out}); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// Ready reports whether the index takes requests (GET /readyz): nil, or
+// an *APIError (ErrUnavailable).
+func (c *Client) Ready(ctx context.Context) error {
+	var h health
+	return c.do(ctx, call{method: http.MethodGet, path: "/readyz", out: &h})
+}
+
+// AuditCheckpoint returns the audit log's newest signed checkpoint (GET
+// /v1/audit/checkpoint), a C2SP tlog-checkpoint note.
+func (c *Client) AuditCheckpoint(ctx context.Context) ([]byte, error) {
+	var b []byte
+	if err := c.do(ctx, call{method: http.MethodGet, path: "/v1/audit/checkpoint", accept: "text/plain", raw: &b}); err != nil {
+		return nil, err
+	}
+	return b, nil
+}
