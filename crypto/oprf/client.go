@@ -139,7 +139,8 @@ func unblind(st *State, evaluated []*point) []Element {
 	for i := 1; i < n; i++ {
 		prefix[i].Multiply(&prefix[i-1], st.blinds[i])
 	}
-	inv := r255.NewScalar().Invert(&prefix[n-1]) // (blinds[0]·…·blinds[i])⁻¹
+	// At the top of each round below, inv = (blinds[0]·…·blinds[i])⁻¹.
+	inv := r255.NewScalar().Invert(&prefix[n-1])
 	ys := make([]Element, n)
 	bi := r255.NewScalar()
 	for i := n - 1; i >= 0; i-- {
