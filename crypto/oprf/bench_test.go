@@ -4,7 +4,8 @@ import (
 	"fmt"
 	"testing"
 
-	"github.com/cloudflare/circl/group"
+	r255 "github.com/gtank/ristretto255"
+
 	"github.com/vindex-nl/vindex/identity"
 )
 
@@ -41,13 +42,13 @@ func BenchmarkClient(b *testing.B) {
 	key := GenerateKey()
 	for _, n := range []int{1, 64} {
 		bsns := make([]identity.BSN, n)
-		blinds := make([]group.Scalar, n)
+		blinds := make([]*r255.Scalar, n)
 		for i := range bsns {
 			bsns[i] = testBSNs(b, "111222333")[0]
 			blinds[i] = testScalar(fmt.Sprint("bench ", i))
 		}
 		blindAll := func() (*State, []Element) {
-			points := make([]group.Element, n)
+			points := make([]*r255.Element, n)
 			for i, bsn := range bsns {
 				in := youthInput(bsn)
 				points[i] = hashToGroup(modeVOPRF, in)

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 
+	r255 "github.com/gtank/ristretto255"
+
 	"github.com/vindex-nl/vindex/identity"
 )
 
@@ -96,7 +98,7 @@ func TestSplitKey(t *testing.T) {
 	}
 	// Y = k_B·k_A·H(x): the same as one key holder with the key k_A·k_B.
 	ka, kb := a.k, b.k
-	joint := newPrivateKey(g.NewScalar().Mul(ka, kb))
+	joint := newPrivateKey(r255.NewScalar().Multiply(ka, kb))
 	want := roundTrip(t, joint, bsns...)
 	for i := range y {
 		if !y[i].Equal(want[i]) {
@@ -260,8 +262,7 @@ func TestNeverPrinted(t *testing.T) {
 	el, _ := blinded[0].MarshalBinary()
 	secrets := [][]byte{[]byte("111222333"), raw, el}
 	for _, s := range st.blinds {
-		b, _ := s.MarshalBinary()
-		secrets = append(secrets, b)
+		secrets = append(secrets, s.Encode(nil))
 	}
 	var out strings.Builder
 	for _, v := range []any{key, *key, st, *st, blinded[0], blinded, struct{ K *PrivateKey }{key}} {

@@ -38,6 +38,10 @@
 //   - A batch holds 1 to [MaxBatch] elements on both sides.
 //   - The blinds are fresh random scalars for every call; the blinded elements
 //     are uniformly distributed and independent of the BSN.
+//   - Every multiplication by a secret scalar (a private key, a ratio, a
+//     blind or its inverse, the proof's nonce) and every inversion of one
+//     takes a time independent of its value. Variable-time arithmetic is used
+//     only on public values: the proof's composites and its verification.
 //
 // # Never printed
 //

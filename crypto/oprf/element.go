@@ -1,13 +1,11 @@
 package oprf
 
 import (
-	"bytes"
 	"encoding/base64"
 	"fmt"
 	"log/slog"
 
-	"github.com/cloudflare/circl/group"
-	"github.com/cloudflare/circl/zk/dleq"
+	r255 "github.com/gtank/ristretto255"
 )
 
 // Element is a ristretto255 group element other than the identity: a blinded
@@ -17,15 +15,16 @@ import (
 // MarshalBinary (32 bytes, RFC 9496's canonical encoding) and MarshalText
 // (those bytes in standard padded base64, 44 characters).
 type Element struct {
-	e group.Element
+	e *point
 }
 
-// newElement wraps e, refusing the identity.
-func newElement(e group.Element) (Element, error) {
-	if e == nil || e.IsIdentity() {
+// newElement wraps e, refusing the identity. The caller does not change e
+// afterwards.
+func newElement(e *r255.Element) (Element, error) {
+	if e == nil || isIdentity(e) {
 		return Element{}, ErrInvalidElement
 	}
-	return Element{e: e}, nil
+	return Element{newPoint(e)}, nil
 }
 
 // IsZero reports whether x is the zero Element.
@@ -36,7 +35,7 @@ func (x Element) Equal(y Element) bool {
 	if x.e == nil || y.e == nil {
 		return x.e == nil && y.e == nil
 	}
-	return x.e.IsEqual(y.e)
+	return x.e.p.Equal(&y.e.p) == 1
 }
 
 // MarshalBinary returns the 32-byte canonical encoding; an error for the
@@ -45,29 +44,17 @@ func (x Element) MarshalBinary() ([]byte, error) {
 	if x.e == nil {
 		return nil, ErrInvalidElement
 	}
-	return x.e.MarshalBinaryCompress()
+	return append([]byte(nil), x.e.bytes()...), nil
 }
 
 // UnmarshalBinary decodes the canonical 32-byte encoding of an element
 // other than the identity. Anything else is ErrInvalidElement.
 func (x *Element) UnmarshalBinary(b []byte) error {
-	if len(b) != ElementSize {
+	e, ok := decodePoint(b)
+	if !ok {
 		return ErrInvalidElement
 	}
-	e := g.NewElement()
-	if err := e.UnmarshalBinary(b); err != nil {
-		return ErrInvalidElement
-	}
-	// Canonical: the one encoding of this element, whatever the decoder
-	// below forgives.
-	if again, err := e.MarshalBinaryCompress(); err != nil || !bytes.Equal(again, b) {
-		return ErrInvalidElement
-	}
-	v, err := newElement(e)
-	if err != nil {
-		return err
-	}
-	*x = v
+	*x = Element{e}
 	return nil
 }
 
@@ -105,7 +92,7 @@ func (x Element) LogValue() slog.Value { return slog.StringValue(x.String()) }
 // c and s that show that every evaluated element is the blinded element
 // multiplied by the private key of the public key. It is public.
 type Proof struct {
-	p *dleq.Proof
+	p *proof
 }
 
 // IsZero reports whether p is the zero Proof.
@@ -116,7 +103,8 @@ func (p Proof) MarshalBinary() ([]byte, error) {
 	if p.p == nil {
 		return nil, ErrInvalidProof
 	}
-	return p.p.MarshalBinary()
+	b := p.p.c.Encode(make([]byte, 0, ProofSize))
+	return p.p.s.Encode(b), nil
 }
 
 // UnmarshalBinary decodes c || s: 64 bytes, each half a canonical scalar.
@@ -124,11 +112,12 @@ func (p *Proof) UnmarshalBinary(b []byte) error {
 	if len(b) != ProofSize {
 		return ErrInvalidProof
 	}
-	v := new(dleq.Proof)
-	if err := v.UnmarshalBinary(g, b); err != nil {
+	c, okC := decodeScalar(b[:ScalarSize])
+	s, okS := decodeScalar(b[ScalarSize:])
+	if !okC || !okS {
 		return ErrInvalidProof
 	}
-	p.p = v
+	p.p = &proof{c: *c, s: *s}
 	return nil
 }
 

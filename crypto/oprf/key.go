@@ -1,12 +1,10 @@
 package oprf
 
 import (
-	"crypto/rand"
 	"fmt"
 	"log/slog"
 
-	"github.com/cloudflare/circl/group"
-	"github.com/cloudflare/circl/zk/dleq"
+	r255 "github.com/gtank/ristretto255"
 )
 
 // PrivateKey is a key holder's key: a non-zero scalar k. It prints as a
@@ -14,17 +12,19 @@ import (
 // bytes, for wrapping it under a key-encryption key. It does not change
 // once made: Evaluate may use one key from many goroutines at once.
 type PrivateKey struct {
-	k   group.Scalar
+	k   *r255.Scalar
 	pub PublicKey
 }
 
 // GenerateKey returns a new random private key (crypto/rand).
 func GenerateKey() *PrivateKey {
-	return newPrivateKey(g.RandomNonZeroScalar(rand.Reader))
+	return newPrivateKey(randomScalar(true))
 }
 
-func newPrivateKey(k group.Scalar) *PrivateKey {
-	return &PrivateKey{k: k, pub: PublicKey{Element{g.NewElement().MulGen(k)}}}
+// newPrivateKey makes the key k, which is not zero and which the caller
+// does not change afterwards; pkS = k·G in constant time.
+func newPrivateKey(k *r255.Scalar) *PrivateKey {
+	return &PrivateKey{k: k, pub: PublicKey{Element{newPoint(r255.NewElement().ScalarBaseMult(k))}}}
 }
 
 // ParsePrivateKey decodes a private key from its 32 bytes (RFC 9497's
@@ -33,15 +33,17 @@ func ParsePrivateKey(b []byte) (*PrivateKey, error) {
 	if len(b) != ScalarSize {
 		return nil, ErrInvalidKey
 	}
-	k := g.NewScalar()
-	if err := k.UnmarshalBinary(b); err != nil || k.IsZero() {
+	k, ok := decodeScalar(b)
+	if !ok || isZeroScalar(k) {
 		return nil, ErrInvalidKey
 	}
 	return newPrivateKey(k), nil
 }
 
 // MarshalBinary returns the 32 bytes of the scalar.
-func (k *PrivateKey) MarshalBinary() ([]byte, error) { return k.k.MarshalBinary() }
+func (k *PrivateKey) MarshalBinary() ([]byte, error) {
+	return k.k.Encode(make([]byte, 0, ScalarSize)), nil
+}
 
 // Public returns the public key k·G.
 func (k *PrivateKey) Public() PublicKey { return k.pub }
@@ -114,12 +116,12 @@ func (p PublicKey) String() string {
 // all of them. blinded must hold 1 to MaxBatch elements, none of them zero.
 // It learns nothing about the inputs and keeps nothing.
 func Evaluate(key *PrivateKey, blinded []Element) ([]Element, Proof, error) {
-	return evaluate(modeVOPRF, key, blinded, g.RandomScalar(rand.Reader))
+	return evaluate(modeVOPRF, key, blinded, randomScalar(false))
 }
 
 // evaluate is Evaluate with the proof's random scalar r given (the RFC's
 // test vectors fix it) and the mode's context string.
-func evaluate(m mode, key *PrivateKey, blinded []Element, r group.Scalar) ([]Element, Proof, error) {
+func evaluate(m mode, key *PrivateKey, blinded []Element, r *r255.Scalar) ([]Element, Proof, error) {
 	if key == nil || key.k == nil {
 		return nil, Proof{}, ErrInvalidKey
 	}
@@ -128,24 +130,21 @@ func evaluate(m mode, key *PrivateKey, blinded []Element, r group.Scalar) ([]Ele
 		return nil, Proof{}, err
 	}
 	evaluated := make([]Element, len(bs))
-	es := make([]group.Element, len(bs))
+	ds := make([]*point, len(bs))
 	for i, b := range bs {
-		es[i] = g.NewElement().Mul(b, key.k)
-		evaluated[i] = Element{es[i]}
+		ds[i] = newPoint(r255.NewElement().ScalarMult(key.k, &b.p))
+		evaluated[i] = Element{ds[i]}
 	}
-	p, err := dleq.Prover{Params: proofParams(m)}.ProveBatchWithRandomnessRFC9497(key.k, key.pub.e.e, bs, es, r)
-	if err != nil {
-		return nil, Proof{}, fmt.Errorf("oprf: proof: %w", err)
-	}
+	p := generateProof(m, key.k, key.pub.e.e, bs, ds, r)
 	return evaluated, Proof{p}, nil
 }
 
 // elements checks a batch's size and that no element is zero.
-func elements(xs []Element) ([]group.Element, error) {
+func elements(xs []Element) ([]*point, error) {
 	if len(xs) == 0 || len(xs) > MaxBatch {
 		return nil, ErrBatchSize
 	}
-	es := make([]group.Element, len(xs))
+	es := make([]*point, len(xs))
 	for i, x := range xs {
 		if x.e == nil {
 			return nil, fmt.Errorf("%w at index %d", ErrInvalidElement, i)

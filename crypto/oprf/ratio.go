@@ -9,7 +9,7 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/cloudflare/circl/group"
+	r255 "github.com/gtank/ristretto255"
 )
 
 // ErrInvalidRatio is returned for a ratio that is not a canonical non-zero
@@ -26,7 +26,7 @@ var ErrInvalidRatio = errors.New("oprf: invalid ratio")
 // It is never printed or logged: every fmt verb and slog show
 // "oprf.Ratio(redacted)".
 type Ratio struct {
-	s group.Scalar
+	s *r255.Scalar
 }
 
 // RatioOf returns the ratio that re-keys elements made under from to
@@ -35,8 +35,8 @@ func RatioOf(from, to *PrivateKey) (Ratio, error) {
 	if from == nil || from.k == nil || to == nil || to.k == nil {
 		return Ratio{}, ErrInvalidRatio
 	}
-	inv := g.NewScalar().Inv(from.k)
-	return Ratio{g.NewScalar().Mul(to.k, inv)}, nil
+	inv := r255.NewScalar().Invert(from.k)
+	return Ratio{r255.NewScalar().Multiply(to.k, inv)}, nil
 }
 
 // ParseRatio parses the 32 bytes MarshalBinary returns.
@@ -44,8 +44,8 @@ func ParseRatio(b []byte) (Ratio, error) {
 	if len(b) != ScalarSize {
 		return Ratio{}, ErrInvalidRatio
 	}
-	s := g.NewScalar()
-	if err := s.UnmarshalBinary(b); err != nil || s.IsZero() {
+	s, ok := decodeScalar(b)
+	if !ok || isZeroScalar(s) {
 		return Ratio{}, ErrInvalidRatio
 	}
 	return Ratio{s}, nil
@@ -59,7 +59,7 @@ func (r Ratio) MarshalBinary() ([]byte, error) {
 	if r.s == nil {
 		return nil, ErrInvalidRatio
 	}
-	return r.s.MarshalBinary()
+	return r.s.Encode(make([]byte, 0, ScalarSize)), nil
 }
 
 // Then returns the ratio that applies r, then next: a second rotation
@@ -68,7 +68,7 @@ func (r Ratio) Then(next Ratio) (Ratio, error) {
 	if r.s == nil || next.s == nil {
 		return Ratio{}, ErrInvalidRatio
 	}
-	return Ratio{g.NewScalar().Mul(r.s, next.s)}, nil
+	return Ratio{r255.NewScalar().Multiply(r.s, next.s)}, nil
 }
 
 // Inverse returns the ratio that undoes r: k·k'⁻¹, from the new key back
@@ -77,7 +77,7 @@ func (r Ratio) Inverse() (Ratio, error) {
 	if r.s == nil {
 		return Ratio{}, ErrInvalidRatio
 	}
-	return Ratio{g.NewScalar().Inv(r.s)}, nil
+	return Ratio{r255.NewScalar().Invert(r.s)}, nil
 }
 
 // Apply returns the element x re-keyed by r. A zero x or r is refused.
@@ -88,7 +88,7 @@ func (r Ratio) Apply(x Element) (Element, error) {
 	if x.e == nil {
 		return Element{}, ErrInvalidElement
 	}
-	return newElement(g.NewElement().Mul(x.e, r.s))
+	return newElement(r255.NewElement().ScalarMult(r.s, &x.e.p))
 }
 
 // String returns "oprf.Ratio(redacted)".

@@ -11,6 +11,8 @@ import (
 
 	"github.com/cloudflare/circl/group"
 	circloprf "github.com/cloudflare/circl/oprf"
+	"github.com/cloudflare/circl/zk/dleq"
+	r255 "github.com/gtank/ristretto255"
 )
 
 // rfcVectors is testdata/rfc9497-ristretto255.json: RFC 9497 Appendix A.1.1
@@ -46,11 +48,11 @@ func unhex(t testing.TB, s string) []byte {
 	return b
 }
 
-func scalar(t testing.TB, s string) group.Scalar {
+func scalar(t testing.TB, s string) *r255.Scalar {
 	t.Helper()
-	k := g.NewScalar()
-	if err := k.UnmarshalBinary(unhex(t, s)); err != nil {
-		t.Fatalf("scalar %s: %v", s, err)
+	k, ok := decodeScalar(unhex(t, s))
+	if !ok {
+		t.Fatalf("scalar %s: not canonical", s)
 	}
 	return k
 }
@@ -132,8 +134,8 @@ func TestRFC9497Vectors(t *testing.T) {
 }
 
 func checkRFCVector(t *testing.T, m mode, key *PrivateKey, inputs, blinds, blinded, evaluated []string, proof, r string, outputs []string) {
-	points := make([]group.Element, len(inputs))
-	bs := make([]group.Scalar, len(inputs))
+	points := make([]*r255.Element, len(inputs))
+	bs := make([]*r255.Scalar, len(inputs))
 	for i := range inputs {
 		points[i] = hashToGroup(m, unhex(t, inputs[i]))
 		bs[i] = scalar(t, blinds[i])
@@ -151,7 +153,7 @@ func checkRFCVector(t *testing.T, m mode, key *PrivateKey, inputs, blinds, blind
 			t.Errorf("BlindedElement[%d] does not decode to the element: %v", i, err)
 		}
 	}
-	rs := g.RandomScalar(nil)
+	rs := randomScalar(false)
 	if r != "" {
 		rs = scalar(t, r)
 	}
@@ -187,7 +189,7 @@ func checkRFCVector(t *testing.T, m mode, key *PrivateKey, inputs, blinds, blind
 			t.Errorf("Output[%d] = Finalize(Y) = %s, RFC says %s", i, got, outputs[i])
 		}
 		// Y is k·H(x), whatever the blind.
-		if want := g.NewElement().Mul(points[i], key.k); !y.e.IsEqual(want) {
+		if want := g.NewElement().Mul(toCircl(t, Element{newPoint(points[i])}), scalarToCircl(t, key.k)); !toCircl(t, y).IsEqual(want) {
 			t.Errorf("Y[%d] is not k·H(x)", i)
 		}
 	}
@@ -217,7 +219,7 @@ func TestAgainstCircl(t *testing.T) {
 	}
 	req := &circloprf.EvaluationRequest{}
 	for _, x := range blinded {
-		req.Elements = append(req.Elements, x.e)
+		req.Elements = append(req.Elements, toCircl(t, x))
 	}
 	ev, err := circloprf.NewVerifiableServer(circloprf.SuiteRistretto255, &ck).Evaluate(req)
 	if err != nil {
@@ -225,7 +227,7 @@ func TestAgainstCircl(t *testing.T) {
 	}
 	var evaluated []Element
 	for _, e := range ev.Elements {
-		evaluated = append(evaluated, Element{e})
+		evaluated = append(evaluated, fromCircl(t, e))
 	}
 	pb, err := ev.Proof.MarshalBinary()
 	if err != nil {
@@ -253,15 +255,19 @@ func TestAgainstCircl(t *testing.T) {
 	}
 	var ours []Element
 	for _, e := range creq.Elements {
-		ours = append(ours, Element{e})
+		ours = append(ours, fromCircl(t, e))
 	}
 	out, proof, err := Evaluate(key, ours)
 	if err != nil {
 		t.Fatal(err)
 	}
-	cev := &circloprf.Evaluation{Proof: proof.p}
+	cproof := new(dleq.Proof)
+	if pb, err := proof.MarshalBinary(); err != nil || cproof.UnmarshalBinary(g, pb) != nil {
+		t.Fatalf("proof: %v", err)
+	}
+	cev := &circloprf.Evaluation{Proof: cproof}
 	for _, x := range out {
-		cev.Elements = append(cev.Elements, x.e)
+		cev.Elements = append(cev.Elements, toCircl(t, x))
 	}
 	outputs, err := client.Finalize(fin, cev)
 	if err != nil {
@@ -277,7 +283,7 @@ func TestAgainstCircl(t *testing.T) {
 
 // verifyProofRFC is RFC 9497 §2.2.2's VerifyProof(G, pkS, C, D, proof),
 // written out here from the RFC with plain group operations, independently
-// of circl's dleq package that Finish uses.
+// of this package's DLEQ code that Finish uses, on circl's group.
 func verifyProofRFC(t *testing.T, pk group.Element, cs, ds []group.Element, proof []byte) bool {
 	ctx := contextString(modeVOPRF)
 	enc := func(e group.Element) []byte { b, _ := e.MarshalBinaryCompress(); return b }
@@ -324,8 +330,11 @@ func TestVerifyProofIndependently(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		cs, _ := elements(blinded)
-		ds, _ := elements(ev)
+		var cs, ds []group.Element
+		for i := range blinded {
+			cs = append(cs, toCircl(t, blinded[i]))
+			ds = append(ds, toCircl(t, ev[i]))
+		}
 		pb, _ := proof.MarshalBinary()
 		swapped := append([]group.Element{ds[len(ds)-1]}, ds[:len(ds)-1]...)
 		for name, c := range map[string]struct {
@@ -341,7 +350,7 @@ func TestVerifyProofIndependently(t *testing.T) {
 			"s changed":     {key.Public(), ds, append(append([]byte{}, pb[:32]...), append([]byte{pb[32] ^ 1}, pb[33:]...)...), false},
 			"blinded twice": {key.Public(), cs, pb, false},
 		} {
-			if got := verifyProofRFC(t, c.pk.e.e, cs, c.ds, c.proof); got != c.verify {
+			if got := verifyProofRFC(t, toCircl(t, c.pk.e), cs, c.ds, c.proof); got != c.verify {
 				t.Errorf("batch of %d, %s: the RFC's VerifyProof says %v", n, name, got)
 			}
 			var p Proof
@@ -351,7 +360,7 @@ func TestVerifyProofIndependently(t *testing.T) {
 			probe := &State{blinds: st.blinds, blinded: st.blinded}
 			evs := make([]Element, len(c.ds))
 			for i, d := range c.ds {
-				evs[i] = Element{d}
+				evs[i] = fromCircl(t, d)
 			}
 			_, err := Finish(probe, evs, p, c.pk)
 			if (err == nil) != c.verify {

@@ -1,12 +1,6 @@
 package oprf
 
-import (
-	"crypto"
-	"errors"
-
-	"github.com/cloudflare/circl/group"
-	"github.com/cloudflare/circl/zk/dleq"
-)
+import "errors"
 
 // The suite and its sizes (RFC 9497 §4.1).
 const (
@@ -26,13 +20,14 @@ const (
 )
 
 // MaxBatch is the largest number of elements in one evaluation, on the key
-// holder's side and the client's. One element costs the key holder two
-// scalar multiplications and two hashes (its evaluation and its share of
-// the batched proof), about 0.12 ms of one core here (BenchmarkEvaluate),
-// and a client about 0.26 ms (BenchmarkClient). 1024 keeps one request to
-// about an eighth of a second of a key holder's core and its body under
-// [MaxBodySize], so that no single caller holds a key holder for long,
-// while a bulk import still needs few requests. RFC 9497 itself allows at
+// holder's side and the client's. One element costs the key holder a
+// scalar multiplication (its evaluation), an encoding, a hash and its share
+// of a variable-time multi-scalar multiplication (the batched proof), about
+// 0.07 ms of one core here (BenchmarkEvaluate), and a client about 0.15 ms
+// (BenchmarkClient). 1024 keeps one request to about 75 ms of a key
+// holder's core and its body under [MaxBodySize], so that no single caller
+// holds a key holder for long, while a bulk import still needs few
+// requests. RFC 9497 itself allows at
 // most 2^16 − 1 (the index in ComputeComposites is two bytes).
 const MaxBatch = 1024
 
@@ -76,22 +71,4 @@ const (
 func contextString(m mode) []byte {
 	b := append([]byte("OPRFV1-"), byte(m), '-')
 	return append(b, SuiteID...)
-}
-
-// g is the group; all elements and scalars of this package are in it.
-var g = group.Ristretto255
-
-// hashToGroup is the RFC's HashToGroup: hash_to_ristretto255 of RFC 9380
-// (expand_message_xmd with SHA-512, 64 bytes, two Elligator maps) under the
-// DST "HashToGroup-" || contextString.
-func hashToGroup(m mode, input []byte) group.Element {
-	dst := append([]byte("HashToGroup-"), contextString(m)...)
-	return g.HashToElement(input, dst)
-}
-
-// proofParams are the parameters of the RFC's DLEQ proof (§2.2): its
-// HashToScalar DST is "HashToScalar-" || contextString and its seed DST
-// "Seed-" || contextString; circl's dleq package adds the prefixes.
-func proofParams(m mode) dleq.Params {
-	return dleq.Params{G: g, H: crypto.SHA512, DST: contextString(m)}
 }

@@ -9,8 +9,8 @@ import (
 	"os"
 	"testing"
 
-	"github.com/cloudflare/circl/group"
 	circloprf "github.com/cloudflare/circl/oprf"
+	r255 "github.com/gtank/ristretto255"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/vectors.json from the fixed test keys and blinds")
@@ -38,8 +38,8 @@ const testScalarDST = "vindex-test-vectors-v1"
 // testScalar is a fixed test scalar: RFC 9380 hash_to_field for ristretto255
 // (expand_message_xmd with SHA-512 to 64 bytes, reduced modulo the order)
 // of label under testScalarDST.
-func testScalar(label string) group.Scalar {
-	return g.HashToScalar([]byte(label), []byte(testScalarDST))
+func testScalar(label string) *r255.Scalar {
+	return hashToScalarWith([]byte(label), []byte(testScalarDST))
 }
 
 type vectorKey struct {
@@ -117,18 +117,18 @@ func makeVectors(t testing.TB) vectorFile {
 	}
 	for n, batch := range vectorBatches {
 		v := vindexVector{BSN: batch}
-		points := make([]group.Element, len(batch))
+		points := make([]*r255.Element, len(batch))
 		for i, b := range testBSNs(t, batch...) {
 			in := youthInput(b)
 			v.Input = append(v.Input, string(in))
 			points[i] = hashToGroup(modeVOPRF, in)
-			v.HashToGroup = append(v.HashToGroup, hexOf(t, Element{points[i]}))
+			v.HashToGroup = append(v.HashToGroup, hexOf(t, Element{newPoint(points[i])}))
 		}
 		var ya []Element
 		v.A, ya = vectorRun(t, keys[0], points, fmt.Sprintf("%d/A", n+1))
-		pointsB := make([]group.Element, len(ya))
+		pointsB := make([]*r255.Element, len(ya))
 		for i, y := range ya {
-			pointsB[i] = y.e
+			pointsB[i] = &y.e.p
 		}
 		v.B, _ = vectorRun(t, keys[1], pointsB, fmt.Sprintf("%d/B", n+1))
 		f.Vectors = append(f.Vectors, v)
@@ -137,19 +137,19 @@ func makeVectors(t testing.TB) vectorFile {
 }
 
 // vectorRun runs one key holder's step with the fixed scalars of label.
-func vectorRun(t testing.TB, key *PrivateKey, points []group.Element, label string) (vectorStep, []Element) {
+func vectorRun(t testing.TB, key *PrivateKey, points []*r255.Element, label string) (vectorStep, []Element) {
 	var s vectorStep
-	blinds := make([]group.Scalar, len(points))
+	blinds := make([]*r255.Scalar, len(points))
 	for i := range blinds {
 		blinds[i] = testScalar(fmt.Sprintf("blind %s %d", label, i))
-		s.Blind = append(s.Blind, hexOf(t, blinds[i]))
+		s.Blind = append(s.Blind, hexOf(t, scalarBytes{blinds[i]}))
 	}
 	st, blinded, err := blindPoints(points, blinds)
 	if err != nil {
 		t.Fatal(err)
 	}
 	r := testScalar("proof " + label)
-	s.ProofRandomScalar = hexOf(t, r)
+	s.ProofRandomScalar = hexOf(t, scalarBytes{r})
 	evaluated, proof, err := evaluate(modeVOPRF, key, blinded, r)
 	if err != nil {
 		t.Fatal(err)
@@ -216,7 +216,7 @@ func TestVindexVectors(t *testing.T) {
 // and inputs with plain group arithmetic, and each proof with Finish against
 // the file's public keys.
 func checkVectorsDirect(t *testing.T, f vectorFile) {
-	ka, kb := scalar(t, f.KeyA.SkS), scalar(t, f.KeyB.SkS)
+	ka, kb := scalarToCircl(t, scalar(t, f.KeyA.SkS)), scalarToCircl(t, scalar(t, f.KeyB.SkS))
 	var pubA, pubB PublicKey
 	if err := pubA.UnmarshalBinary(unhex(t, f.KeyA.PkS)); err != nil {
 		t.Fatal(err)
@@ -230,12 +230,12 @@ func checkVectorsDirect(t *testing.T, f vectorFile) {
 				t.Errorf("vector %d: input %q does not follow the recipe", n+1, in)
 			}
 			h := hashToGroup(modeVOPRF, []byte(in))
-			y := g.NewElement().Mul(h, ka)
-			if got := hexOf(t, Element{y}); got != v.A.Y[i] {
+			y := g.NewElement().Mul(toCircl(t, Element{newPoint(h)}), ka)
+			if got := hexOf(t, fromCircl(t, y)); got != v.A.Y[i] {
 				t.Errorf("vector %d: k_A·H(x) = %s, file says %s", n+1, got, v.A.Y[i])
 			}
 			y.Mul(y, kb)
-			if got := hexOf(t, Element{y}); got != v.B.Y[i] {
+			if got := hexOf(t, fromCircl(t, y)); got != v.B.Y[i] {
 				t.Errorf("vector %d: k_B·k_A·H(x) = %s, file says %s", n+1, got, v.B.Y[i])
 			}
 		}
