@@ -42,7 +42,7 @@ func benchHTTPS(b *testing.B, conns int) {
 		bodies = append(bodies, fmt.Appendf(nil, `{"bsn":"%s","birth_date":"2014-05-17","municipality":"GM0014","kind":"involvement","contact":{"name":"A. Jansen","phone":"050-1234567"}}`, s))
 	}
 	b.ResetTimer()
-	postAll(b, e, conns, bodies, time.Now())
+	postAll(b, e, conns, bodies, time.Now(), nil)
 }
 
 // benchBSNs returns n distinct valid BSNs.
@@ -60,7 +60,9 @@ func benchBSNs(n int) []string {
 // postAll posts bodies as registrations over conns keep-alive HTTPS
 // connections, and reports registrations a second since start (which may
 // include work done before, such as blinding) and the latencies.
-func postAll(b *testing.B, e *env, conns int, bodies [][]byte, start time.Time) {
+// postAll posts bodies over conns connections; ready, if not nil, is
+// called before body i is posted and returns once it is there.
+func postAll(b *testing.B, e *env, conns int, bodies [][]byte, start time.Time, ready func(i int)) {
 	host := strings.TrimPrefix(e.srv.URL, "https://")
 	head := "POST /v1/registrations HTTP/1.1\r\nHost: " + host + "\r\nAuthorization: Bearer " + e.tokens[ggd] +
 		"\r\nContent-Type: application/json\r\nContent-Length: "
@@ -85,6 +87,9 @@ func postAll(b *testing.B, e *env, conns int, bodies [][]byte, start time.Time) 
 				i := int(next.Add(1) - 1)
 				if i >= len(bodies) {
 					return
+				}
+				if ready != nil {
+					ready(i)
 				}
 				t0 := time.Now()
 				status, err := c.post(head, bodies[i])
@@ -147,7 +152,18 @@ func BenchmarkRegisterHTTPS128(b *testing.B) { benchHTTPS(b, 128) }
 // batches of 64 from 8 client goroutines), unblinded, and then reported
 // with its element and birth month over the same 64 connections. regs/s
 // counts from the first blinding; blind-ms is the blinding's share.
-func BenchmarkRegisterHTTPSBlind(b *testing.B) {
+func BenchmarkRegisterHTTPSBlind(b *testing.B) { benchRegisterHTTPSBlind(b, true) }
+
+// BenchmarkRegisterHTTPSBlindSequential blinds every BSN before it sends the
+// first report: the blinding's cost and the index's add up.
+func BenchmarkRegisterHTTPSBlindSequential(b *testing.B) { benchRegisterHTTPSBlind(b, false) }
+
+// benchRegisterHTTPSBlind counts blind registrations over HTTPS: the
+// client's blinding and a key holder's evaluations (batches of 64, eight at
+// a time) and the index's reports. Pipelined, as a client system works, the
+// reports of a batch go out as soon as it is blinded, while later batches
+// are; otherwise every batch is blinded first.
+func benchRegisterHTTPSBlind(b *testing.B, pipelined bool) {
 	e := newEnvMode(b, false, nil, nil, true)
 	token, line := keyholder.NewToken("bench")
 	path := filepath.Join(b.TempDir(), "tokens")
@@ -171,6 +187,11 @@ func BenchmarkRegisterHTTPSBlind(b *testing.B) {
 		bsn, _ := identity.ParseBSN(s)
 		in = append(in, bsn)
 	}
+	const batch = 64
+	done := make([]chan struct{}, (len(in)+batch-1)/batch)
+	for i := range done {
+		done[i] = make(chan struct{})
+	}
 	b.ResetTimer()
 	start := time.Now()
 	bodies := make([][]byte, len(in))
@@ -179,11 +200,11 @@ func BenchmarkRegisterHTTPSBlind(b *testing.B) {
 	for range 8 {
 		wg.Go(func() {
 			for {
-				lo := int(next.Add(64) - 64)
+				lo := int(next.Add(batch) - batch)
 				if lo >= len(in) {
 					return
 				}
-				hi := min(lo+64, len(in))
+				hi := min(lo+batch, len(in))
 				ys, err := blinder.Elements(context.Background(), in[lo:hi]...)
 				if err != nil {
 					b.Error(err)
@@ -193,11 +214,20 @@ func BenchmarkRegisterHTTPSBlind(b *testing.B) {
 					text, _ := y.MarshalText()
 					bodies[lo+i] = fmt.Appendf(nil, `{"youth":"%s","born_in":"2014-05","municipality":"GM0014","kind":"involvement","contact":{"name":"A. Jansen","phone":"050-1234567"}}`, text)
 				}
+				close(done[lo/batch])
 			}
 		})
 	}
-	wg.Wait()
-	blinding := time.Since(start)
-	postAll(b, e, 64, bodies, start)
+	var blinding time.Duration
+	if pipelined {
+		blinded := make(chan time.Duration, 1)
+		go func() { wg.Wait(); blinded <- time.Since(start) }()
+		postAll(b, e, 64, bodies, start, func(i int) { <-done[i/batch] })
+		blinding = <-blinded
+	} else {
+		wg.Wait()
+		blinding = time.Since(start)
+		postAll(b, e, 64, bodies, start, nil)
+	}
 	b.ReportMetric(float64(blinding.Milliseconds()), "blind-ms")
 }
