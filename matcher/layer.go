@@ -174,6 +174,41 @@ func (m *Matcher) sealElement(who Youth, id store.ID) ([]byte, error) {
 	return sealed, nil
 }
 
+// elementCurrent reports whether r keeps an element of the current
+// generation sealed under the primary reference key.
+func (m *Matcher) elementCurrent(r store.Registration) bool {
+	if kid, ok := store.RefKeyID(r.Element); !ok || kid != m.elements.PrimaryKeyID() {
+		return false
+	}
+	_, gen, ok := m.openElement(r)
+	return ok && gen == m.layer.Generation
+}
+
+// resealLive seals anew, in the update of y, the element of each of the
+// youth's live registrations that does not keep one of the current
+// generation under the primary reference key, when who names the youth by
+// its element: the registrations begin has just moved from an older
+// pseudonym, or that an older generation or reference key sealed. The
+// youth's current element is who's, whatever the record held, so the walk
+// (Rekey) has nothing left to do for a youth a report has touched.
+func (m *Matcher) resealLive(y *youth, who Youth) error {
+	if who.element == nil || m.elements == nil {
+		return nil
+	}
+	for i := range y.regs {
+		if m.elementCurrent(y.regs[i]) {
+			continue
+		}
+		sealed, err := m.sealElement(who, y.regs[i].ID)
+		if err != nil {
+			return err
+		}
+		y.regs[i].Element = sealed
+		y.tx.Put(y.regs[i])
+	}
+	return nil
+}
+
 // openElement returns the element sealed on r and the generation it was
 // made under; ok is false if r holds none.
 func (m *Matcher) openElement(r store.Registration) (y oprf.Element, gen uint32, ok bool) {

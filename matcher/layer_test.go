@@ -1,6 +1,8 @@
 package matcher_test
 
 import (
+	"bytes"
+	"encoding/binary"
 	"errors"
 	"sync"
 	"testing"
@@ -256,6 +258,12 @@ func TestBlindRotationWithoutBSNs(t *testing.T) {
 		}
 		if r.Youth != want.Primary {
 			t.Fatalf("registration of youth %d (live %v) is not under its new element's pseudonym", i, r.IsLive())
+		}
+		// It keeps the new element, of generation 1: also one a report
+		// moved to the new pseudonym before the walk came by.
+		plain, err := refs.OpenElement(r.Element, r.ID)
+		if err != nil || len(plain) != 36 || binary.BigEndian.Uint32(plain) != 1 || !bytes.Equal(plain[4:], b) {
+			t.Fatalf("registration of youth %d (live %v) keeps another element or generation (%v)", i, r.IsLive(), err)
 		}
 	}
 	// The retry after both rotations: no refusal as a reused key, the

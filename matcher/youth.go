@@ -56,6 +56,9 @@ func (m *Matcher) updateByYouth(ctx context.Context, who Youth, now time.Time, c
 	var y *youth
 	err := m.store.Update(ctx, who.set.All, func(tx store.Tx) error {
 		y = m.begin(tx, who.set.Primary, now, m.today(now))
+		if err := m.resealLive(y, who); err != nil {
+			return err
+		}
 		return y.apply(c)
 	})
 	return m.committed(y, err)
