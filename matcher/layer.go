@@ -53,6 +53,13 @@ type Layer struct {
 	Rotating bool
 	From, To string
 	Ratio    oprf.Ratio
+	// Keys are the IDs of the key holders' keys (oprf.KeyID) the current
+	// generation is made under, as far as the index has learned them
+	// (from the rotations it took over: each replaces From by To); empty
+	// if it knows none. Outside a rotation, an element whose youth_key
+	// does not name every one of them is refused (ErrYouthKeyUnknown): it
+	// was made under a key the index no longer takes, or not yet.
+	Keys []string
 }
 
 // Errors of the blind layer.
@@ -70,6 +77,11 @@ var (
 )
 
 func (l Layer) validate() error {
+	for _, k := range l.Keys {
+		if len(k) != 16 || !oprf.ValidLayerID(k) {
+			return errors.New("matcher: Config.Layer: a key ID is 16 lower-case hex digits")
+		}
+	}
 	if !l.Rotating {
 		return nil
 	}
@@ -83,8 +95,8 @@ func (l Layer) validate() error {
 // YouthByElementOf is YouthByElement for an element the client says was
 // made under the key holders' keys named by layer (oprf.LayerID of their
 // public keys; "" if the client did not say). Outside a rotation, layer is
-// not needed, and checked only for its form (one that is not a layer ID is
-// ErrYouthKeyUnknown). While a key holder replaces its key, an
+// not needed; if given it must be a layer ID that names every key of
+// Layer.Keys (else ErrYouthKeyUnknown). While a key holder replaces its key, an
 // element whose layer names the old key is re-keyed to the new one; one
 // that names the new key is taken as it is; one that names neither
 // (ErrYouthKeyUnknown) or nothing (ErrYouthKeyRequired) is refused, as a
@@ -93,13 +105,23 @@ func (m *Matcher) YouthByElementOf(y oprf.Element, layer string) (Youth, error) 
 	if m.blind && layer != "" && !oprf.ValidLayerID(layer) {
 		return Youth{}, fieldErr("youth_key", ErrYouthKeyUnknown)
 	}
-	if !m.blind || y.IsZero() || !m.layer.Rotating {
+	ids := strings.Split(layer, "+")
+	if !m.blind || y.IsZero() {
 		return m.YouthByElement(y)
 	}
-	ids := strings.Split(layer, "+")
+	if !m.layer.Rotating {
+		for _, k := range m.layer.Keys {
+			if layer != "" && !slices.Contains(ids, k) {
+				return Youth{}, fieldErr("youth_key", ErrYouthKeyUnknown)
+			}
+		}
+		return m.YouthByElement(y)
+	}
 	switch {
 	case layer == "":
 		return Youth{}, fieldErr("youth_key", ErrYouthKeyRequired)
+	case slices.Contains(ids, m.layer.To) && slices.Contains(ids, m.layer.From):
+		return Youth{}, fieldErr("youth_key", ErrYouthKeyUnknown)
 	case slices.Contains(ids, m.layer.To):
 		return m.YouthByElement(y)
 	case slices.Contains(ids, m.layer.From):

@@ -214,6 +214,9 @@ func TestBlindRotationWithoutBSNs(t *testing.T) {
 	if _, err := m2.YouthByElementOf(newEl[2], "not-a-key"); !errors.Is(err, matcher.ErrYouthKeyUnknown) {
 		t.Fatalf("a malformed youth_key outside a rotation: %v", err)
 	}
+	if _, err := m3.YouthByElementOf(newEl[2], from+"+"+to); from < to && !errors.Is(err, matcher.ErrYouthKeyUnknown) {
+		t.Fatalf("a youth_key naming both the old and the new key: %v", err)
+	}
 	if _, err := m3.YouthByElementOf(newEl[2], ""); !errors.Is(err, matcher.ErrYouthKeyRequired) {
 		t.Fatalf("no youth_key during a rotation: %v", err)
 	}
@@ -238,7 +241,13 @@ func TestBlindRotationWithoutBSNs(t *testing.T) {
 	}
 	// The rotation ends: no ratio, no old key. Every youth is found by its
 	// new element alone, with every registration it had.
-	m4 := blindWith(t, e, ps3, refs, matcher.Layer{Generation: 1})
+	m4 := blindWith(t, e, ps3, refs, matcher.Layer{Generation: 1, Keys: []string{to}})
+	if _, err := m4.YouthByElementOf(oldEl[1], from); !errors.Is(err, matcher.ErrYouthKeyUnknown) {
+		t.Fatalf("the old key's youth_key after the rotation: %v", err)
+	}
+	if _, err := m4.YouthByElementOf(newEl[1], to); err != nil {
+		t.Fatalf("the new key's youth_key after the rotation: %v", err)
+	}
 	for i := 1; i <= n; i++ {
 		if old, _ := m4.YouthByElement(oldEl[i]); true {
 			if _, err := m4.Lookup(ctx, matcher.Actor{Institution: school}, old); !errors.Is(err, matcher.ErrNotInvolved) {

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -42,6 +43,9 @@ type layerJSON struct {
 	From       string `json:"from,omitempty"`
 	To         string `json:"to,omitempty"`
 	Ratio      []byte `json:"ratio,omitempty"`
+	// Keys: the key holders' key IDs the current generation is made under,
+	// as learned from the rotations taken over.
+	Keys []string `json:"keys,omitempty"`
 }
 
 // loadLayer reads the deployment's layer; the zero Layer if it has none
@@ -58,7 +62,7 @@ func loadLayer(c config, k *kek) (matcher.Layer, error) {
 	if err := json.Unmarshal(b, &v); err != nil {
 		return matcher.Layer{}, fmt.Errorf("%s: not a layer: %w", blindLayerFile(c), err)
 	}
-	l := matcher.Layer{Generation: v.Generation, Rotating: v.Rotating, From: v.From, To: v.To}
+	l := matcher.Layer{Generation: v.Generation, Rotating: v.Rotating, From: v.From, To: v.To, Keys: v.Keys}
 	if v.Rotating {
 		if l.Ratio, err = oprf.ParseRatio(v.Ratio); err != nil {
 			return matcher.Layer{}, fmt.Errorf("%s: %w", blindLayerFile(c), err)
@@ -68,7 +72,7 @@ func loadLayer(c config, k *kek) (matcher.Layer, error) {
 }
 
 func saveLayer(c config, k *kek, l matcher.Layer) error {
-	v := layerJSON{Generation: l.Generation, Rotating: l.Rotating, From: l.From, To: l.To}
+	v := layerJSON{Generation: l.Generation, Rotating: l.Rotating, From: l.From, To: l.To, Keys: l.Keys}
 	if l.Rotating {
 		r, err := l.Ratio.MarshalBinary()
 		if err != nil {
@@ -94,10 +98,15 @@ func takeKeyholderRotation(stdout io.Writer, c config, k *kek, path string) erro
 	if err != nil {
 		return err
 	}
-	if l.Rotating {
+	switch {
+	case l.Rotating:
 		return fmt.Errorf("keys rotate: the rotation of key holder key %s to %s is still in progress; finish it first (--finish-keyholder-rotation, after vindex serve has re-keyed every record)", l.From, l.To)
+	case slices.Contains(l.Keys, rot.To):
+		return fmt.Errorf("keys rotate: this index's elements are already made under key %s: this rotation was taken over before; taking it again would re-key every element once more and lose every match", rot.To)
+	case len(l.Keys) > 0 && !slices.Contains(l.Keys, rot.From):
+		return fmt.Errorf("keys rotate: the rotation is from key holder key %s, but this index's elements are made under %s: a rotation of another deployment's key holder, or one to be taken over after another", rot.From, strings.Join(l.Keys, "+"))
 	}
-	l = matcher.Layer{Generation: l.Generation + 1, Rotating: true, From: rot.From, To: rot.To, Ratio: rot.Ratio}
+	l = matcher.Layer{Generation: l.Generation + 1, Rotating: true, From: rot.From, To: rot.To, Ratio: rot.Ratio, Keys: l.Keys}
 	if err := saveLayer(c, k, l); err != nil {
 		return err
 	}
@@ -121,7 +130,9 @@ func finishKeyholderRotation(stdout io.Writer, c config, k *kek) error {
 	if err != nil || gen != l.Generation {
 		return fmt.Errorf("keys rotate --finish-keyholder-rotation: vindex serve has not yet re-keyed every record to generation %d (%s says otherwise); run it until it logs \"rekey complete\"", l.Generation, rekeyedFile(c))
 	}
-	l = matcher.Layer{Generation: l.Generation}
+	keys := slices.DeleteFunc(slices.Clone(l.Keys), func(id string) bool { return id == l.From })
+	l = matcher.Layer{Generation: l.Generation, Keys: append(keys, l.To)}
+	slices.Sort(l.Keys)
 	if err := saveLayer(c, k, l); err != nil {
 		return err
 	}

@@ -200,14 +200,28 @@ func TestBlindRotationLive(t *testing.T) {
 	close(stop)
 	wg.Wait()
 	p.stop(t)
+	// The layer file is rewrapped with the keysets (it holds the ratio).
+	layerFile := filepath.Join(dir, "d", "blind-layer")
+	before := readFile(t, layerFile)
+	if out := runCLI(t, dir, "keys", "rewrap", "--dev", "--data", "d"); !strings.Contains(out, "blind-layer") || readFile(t, layerFile) == before {
+		t.Fatalf("keys rewrap left the layer file as it was:\n%s", out)
+	}
 	runCLI(t, dir, "keys", "rotate", "--blind", "--finish-keyholder-rotation", "--dev", "--data", "d")
+	// The same rotation taken over again would re-key every element once
+	// more: refused.
+	if out := runCLIFail(t, dir, "keys", "rotate", "--blind", "--keyholder-rotation", rotFile, "--dev", "--data", "d"); !strings.Contains(out, "taken over before") {
+		t.Fatalf("the same rotation again:\n%s", out)
+	}
 	p, school, wij = serve()
 	for i := range n {
 		if s := lookup(school, newEl[i], idB); s != 200 {
 			t.Fatalf("youth %d after the rotation: %d", i, s)
 		}
-		if s := lookup(school, oldEl[i], idA); s != 404 {
-			t.Fatalf("youth %d by the old key's element after the rotation: %d", i, s)
+		if s := lookup(school, oldEl[i], idA); s != 400 {
+			t.Fatalf("youth %d by the old key's element after the rotation: %d, want 400 youth_key_unknown", i, s)
+		}
+		if s := lookup(school, oldEl[i], ""); s != 404 {
+			t.Fatalf("youth %d by the old key's element, no youth_key, after the rotation: %d", i, s)
 		}
 	}
 	if s, b := report(wij, newEl[3], idB, "involvement"); s != 200 && s != 201 || !matched(t, b) {

@@ -347,6 +347,12 @@ func rewrapKeysets(stdout io.Writer, c config, k *kek, prf, ref keysetFile) erro
 		}
 		fmt.Fprintf(stdout, "rewrapped %s with the %s\n", ak.path, k.describe(c))
 	}
+	if bl := blindLayerFile(c); exists(bl) {
+		if err := keys.RewrapSealed(bl, k.aead, blindLayerAD(c.Deployment)); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "rewrapped %s with the %s\n", bl, k.describe(c))
+	}
 	return nil
 }
 
