@@ -286,10 +286,11 @@ type RekeyPage struct {
 
 // Rekey re-keys up to limit youths of a blind deployment, beginning after
 // the youth after (zero: the first): every record kept under an older PRF
-// key, or with an element of the previous generation or sealed under an
-// older reference key, is moved to the pseudonym of the primary key over
-// the element of the current generation, its element sealed anew under
-// the primary reference key, in one atomic write per youth. No BSN is needed:
+// key, or with an element of the previous generation or an element or
+// client reference sealed under an older reference key, is moved to the
+// pseudonym of the primary key over the element of the current generation,
+// its element and client reference sealed anew under the primary reference
+// key, in one atomic write per youth. No BSN is needed:
 // the elements the records keep are enough. A youth already current is
 // only read. Run it while serving: each youth is locked for its own write
 // only; up to 64 youths of the page are re-keyed at once, so that their
@@ -396,6 +397,9 @@ func (m *Matcher) rekeyYouth(ctx context.Context, p pseudonym.Pseudonym) (int, b
 		}
 		gen, ok := gens[r.ID]
 		kid, _ := store.RefKeyID(r.Element)
+		if rk, sealed := store.RefKeyID(r.ClientRef); sealed && rk != refKey {
+			return false // its client reference too is sealed anew
+		}
 		return ok && gen == m.layer.Generation && youth == primary && kid == refKey
 	}
 	moved := 0
@@ -425,6 +429,13 @@ func (m *Matcher) rekeyYouth(ctx context.Context, p pseudonym.Pseudonym) (int, b
 			sealed, err := m.sealElement(who, r.ID)
 			if err != nil {
 				return err
+			}
+			if rk, ok := store.RefKeyID(r.ClientRef); ok && rk != refKey {
+				if ref := m.openRef(ctx, r.Institution, r); ref != "" {
+					if r.ClientRef, err = m.refs.Seal(ref, r.Institution, r.ID); err != nil {
+						return fmt.Errorf("matcher: %w", err)
+					}
+				}
 			}
 			r.Youth, r.Element = primary, sealed
 			if r.IsLive() {

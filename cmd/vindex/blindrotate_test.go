@@ -77,6 +77,7 @@ func TestBlindRotationLive(t *testing.T) {
 			Contact: httpapi.ContactJSON{Name: "R. Otatie", Phone: "050-5550101"}}
 		if kind == "signal" {
 			r.Code = "S01"
+			r.ClientRef = "DOS-2026-0042" // sealed under the reference key, as the elements are
 		}
 		s, b, err := c.post("/v1/registrations", r)
 		if err != nil {

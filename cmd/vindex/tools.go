@@ -303,7 +303,7 @@ func retireKey(stdout io.Writer, c config, k *kek, f keysetFile, o keysOptions) 
 	if n := use[id]; n > 0 && !o.refs {
 		return fmt.Errorf("keys retire: %d live registrations still depend on key %d; they move to the primary key when they are touched, and end at the latest two years after they were made", n, id)
 	} else if n > 0 {
-		return fmt.Errorf("keys retire --refs: %d stored client references are still sealed under key %d; they are sealed anew under the primary when their registration is reported again, and go when it is purged (in a blind deployment this counts the sealed elements too, which vindex serve seals anew at its next start)", n, id)
+		return fmt.Errorf("keys retire --refs: %d stored client references are still sealed under key %d; they are sealed anew under the primary when their registration is reported again, and go when it is purged (in a blind deployment this counts the sealed elements too; vindex serve seals them and the references anew under the primary at its next start)", n, id)
 	}
 	if o.del {
 		if h, err = keys.Delete(h, id); err != nil {
