@@ -532,19 +532,19 @@ func (req *RegistrationRequest) Registration(m *matcher.Matcher, loc *time.Locat
 	return reg, err
 }
 
-// youthByBSN parses a request's BSN and makes it m's youth reference, which
-// never prints it: the handlers pass on only the reference.
 // youthOf is the youth a request names: by BSN, or in a blind deployment
 // (Matcher.Blind) by its element and the key holders' keys that made it
 // (youthKey, needed while one of them replaces its key); each mode refuses
-// the other's field. Its
-// errors are *matcher.FieldError values that never quote the value.
+// the other's field (youth_key too in an hmac deployment). Its errors are
+// *matcher.FieldError values that never quote the value.
 func youthOf(m *matcher.Matcher, bsn, youth, youthKey string) (matcher.Youth, error) {
 	switch {
 	case m.Blind() && bsn != "":
 		return matcher.Youth{}, &matcher.FieldError{Field: "bsn", Err: matcher.ErrBSNNotAccepted}
 	case !m.Blind() && youth != "":
 		return matcher.Youth{}, &matcher.FieldError{Field: "youth", Err: matcher.ErrYouthNotAccepted}
+	case !m.Blind() && youthKey != "":
+		return matcher.Youth{}, &matcher.FieldError{Field: "youth_key", Err: matcher.ErrYouthNotAccepted}
 	case !m.Blind():
 		return youthByBSN(m, bsn)
 	case youth == "":
@@ -557,6 +557,8 @@ func youthOf(m *matcher.Matcher, bsn, youth, youthKey string) (matcher.Youth, er
 	return m.YouthByElementOf(el, youthKey)
 }
 
+// youthByBSN parses a request's BSN and makes it m's youth reference, which
+// never prints it: the handlers pass on only the reference.
 func youthByBSN(m *matcher.Matcher, s string) (matcher.Youth, error) {
 	if s == "" {
 		return matcher.Youth{}, &matcher.FieldError{Field: "bsn", Err: matcher.ErrMissingBSN}

@@ -134,4 +134,10 @@ func TestBlindOverHTTPS(t *testing.T) {
 	if r.status != http.StatusBadRequest || p.Code != "youth_not_accepted" {
 		t.Errorf("an element to an hmac deployment: %d %s", r.status, r.body)
 	}
+	r = hm.do(byToken(school), "POST", "/v1/lookups", httpapi.BSNRequest{BSN: bsn(t, 1), YouthKey: "0123456789abcdef"})
+	p = httpapi.Problem{}
+	json.Unmarshal(r.body, &p)
+	if r.status != http.StatusBadRequest || p.Code != "youth_not_accepted" {
+		t.Errorf("a youth_key to an hmac deployment: %d %s", r.status, r.body)
+	}
 }

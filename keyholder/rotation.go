@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"path/filepath"
 
 	"github.com/vindex-nl/vindex/crypto/oprf"
 )
@@ -92,7 +93,19 @@ func WriteRotation(path string, r Rotation) error {
 		os.Remove(path)
 		return fmt.Errorf("keyholder: rotation file: %w", err)
 	}
-	return f.Close()
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("keyholder: rotation file: %w", err)
+	}
+	// The file's name is durable once its directory is synced.
+	d, err := os.Open(filepath.Dir(path))
+	if err != nil {
+		return fmt.Errorf("keyholder: rotation file: %w", err)
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil {
+		return fmt.Errorf("keyholder: rotation file: %w", err)
+	}
+	return nil
 }
 
 // ReadRotation reads a file WriteRotation wrote. It refuses a file that

@@ -128,7 +128,7 @@ func finishKeyholderRotation(stdout io.Writer, c config, k *kek) error {
 	}
 	gen, _, err := readRekeyed(c)
 	if err != nil || gen != l.Generation {
-		return fmt.Errorf("keys rotate --finish-keyholder-rotation: vindex serve has not yet re-keyed every record to generation %d (%s says otherwise); run it until it logs \"rekey complete\"", l.Generation, rekeyedFile(c))
+		return fmt.Errorf("keys rotate --finish-keyholder-rotation: vindex serve has not yet re-keyed every record to generation %d (%s says otherwise); run it until it logs \"rekey complete\" (\"rekey incomplete\" names youths whose records hold no element it can re-key: they move when reported again)", l.Generation, rekeyedFile(c))
 	}
 	keys := slices.DeleteFunc(slices.Clone(l.Keys), func(id string) bool { return id == l.From })
 	l = matcher.Layer{Generation: l.Generation, Keys: append(keys, l.To)}
@@ -172,6 +172,27 @@ func readRekeyed(c config) (gen uint32, keys rekeyKeys, err error) {
 	return uint32(g), rekeyKeys{prf: uint32(k), ref: uint32(r)}, nil
 }
 
+// rekeyedAway refuses, in a blind deployment, to retire key id (of the
+// reference keyset with refs) until a complete walk of vindex serve has
+// moved every record, ended ones too, to another primary: the live count
+// keys retire checks does not see the ended registrations, which a
+// subject access or an objection must still find.
+func rekeyedAway(c config, id uint32, refs bool) error {
+	mode, err := readPseudonyms(c)
+	if err != nil || mode != modeBlind {
+		return err
+	}
+	_, done, err := readRekeyed(c)
+	at := done.prf
+	if refs {
+		at = done.ref
+	}
+	if err != nil || at == id {
+		return fmt.Errorf("keys retire: vindex serve has not yet re-keyed every record of this blind deployment away from key %d (%s); start it with the new primary and wait until it logs \"rekey complete\"", id, rekeyedFile(c))
+	}
+	return nil
+}
+
 // rekeyPage is how many youths one Rekey call visits.
 const rekeyPage = 512
 
@@ -206,13 +227,15 @@ func rekey(ctx context.Context, c config, m *matcher.Matcher, target rekeyKeys, 
 		after = p.Next
 	}
 	d := time.Since(start)
-	logger.Info("rekey complete", slog.String("component", "rekey"), slog.Int("youths", total.Visited), slog.Int("moved", total.Moved),
+	attrs := []any{slog.String("component", "rekey"), slog.Int("youths", total.Visited), slog.Int("moved", total.Moved),
 		slog.Int("records", total.Records), slog.Int("stranded", total.Stranded), slog.Uint64("generation", uint64(generation)),
-		slog.Uint64("primary_key", uint64(target.prf)), slog.Uint64("primary_ref_key", uint64(target.ref)), slog.Duration("took", d))
+		slog.Uint64("primary_key", uint64(target.prf)), slog.Uint64("primary_ref_key", uint64(target.ref)), slog.Duration("took", d)}
 	if total.Stranded > 0 {
-		logger.Warn("some youths' records hold no element this index can re-key; they move when the youth is reported again", slog.String("component", "rekey"), slog.Int("stranded", total.Stranded))
+		// Not complete: the old keys are still needed for these youths.
+		logger.Warn("rekey incomplete: some youths' records hold no element this index can re-key; a new report of each moves it, and the next start walks again", attrs...)
 		return
 	}
+	logger.Info("rekey complete", attrs...)
 	line := fmt.Sprintf("generation %d key %d refkey %d complete %s\n", generation, target.prf, target.ref, time.Now().UTC().Format(time.RFC3339))
 	if err := keys.WriteFileAtomic(rekeyedFile(c), []byte(line)); err != nil {
 		logger.Error("rekey: cannot record completion", slog.String("component", "rekey"), slog.String("error", err.Error()))

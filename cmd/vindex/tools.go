@@ -296,6 +296,9 @@ func retireKey(stdout io.Writer, c config, k *kek, f keysetFile, o keysOptions) 
 		return err
 	}
 	id := o.retireID
+	if err := rekeyedAway(c, id, o.refs); err != nil {
+		return err
+	}
 	use, err := fromStore(c, f.use)
 	if err != nil {
 		return fmt.Errorf("keys retire: %w", err)
