@@ -1,6 +1,8 @@
 package matcher_test
 
 import (
+	"runtime"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -105,4 +107,49 @@ func benchRekey(b *testing.B, keyholderLayer bool) {
 		b.StartTimer()
 	}
 	b.ReportMetric(float64(records)/b.Elapsed().Seconds(), "records/s")
+}
+
+// BenchmarkRegisterParallelMatchBlind is BenchmarkRegisterParallelMatch in
+// a blind deployment: the youth named by its element (made before the
+// clock starts: the client's and the key holder's work is not the
+// index's), its element sealed on each registration and, at the second
+// report, the first registration's checked.
+func BenchmarkRegisterParallelMatchBlind(b *testing.B) {
+	e := benchEnv(b)
+	m := blindWith(b, e, e.ps, testkeys.Sealer(b), matcher.Layer{})
+	bs := bsns(b, (b.N+1)/2)
+	var els []oprf.Element
+	for i := 0; i < len(bs); i += oprf.MaxBatch {
+		_, blinded, err := oprf.Blind(bs[i:min(i+oprf.MaxBatch, len(bs))]...)
+		if err != nil {
+			b.Fatal(err)
+		}
+		els = append(els, blinded...)
+	}
+	var next atomic.Int64
+	b.SetParallelism((64 + runtime.GOMAXPROCS(0) - 1) / runtime.GOMAXPROCS(0))
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		r := e.involvement(b, 0)
+		r.BirthDate, r.BornIn = identity.BirthDate{}, time.Date(2014, 5, 1, 0, 0, 0, 0, time.UTC)
+		for pb.Next() {
+			i := int(next.Add(1) - 1)
+			inst := wij
+			if i%2 == 1 {
+				inst = ggd
+			}
+			y, err := m.YouthByElement(els[i/2])
+			if err != nil {
+				b.Error(err)
+				return
+			}
+			r.Youth = y
+			if _, err := m.Register(ctx, matcher.Actor{Institution: inst}, r); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+	reportRate(b, "regs/s")
 }
