@@ -102,6 +102,10 @@ type Limits struct {
 	// law's exact term for a reference index's access log was not found:
 	// the covenant sets it.
 	AuditRetentionYears int
+	// LiberationDay says in which years 5 May is a day off on the
+	// working-day calendar (the covenant's limits.liberation_day:
+	// lustrum, the default, always or never). See Calendar.
+	LiberationDay LiberationDay
 }
 
 // Covenant is a region's covenant: its institutions, coordinator rules,
@@ -256,11 +260,12 @@ type rawCovenant struct {
 }
 
 type rawLimits struct {
-	MaxYears      *int `yaml:"max_years"`
-	EndAge        *int `yaml:"end_age"`
-	ArchiveYears  *int `yaml:"archive_years"`
-	RetentionDays *int `yaml:"retention_days"`
-	AuditYears    *int `yaml:"audit_retention_years"`
+	MaxYears      *int    `yaml:"max_years"`
+	EndAge        *int    `yaml:"end_age"`
+	ArchiveYears  *int    `yaml:"archive_years"`
+	RetentionDays *int    `yaml:"retention_days"`
+	AuditYears    *int    `yaml:"audit_retention_years"`
+	Liberation    *string `yaml:"liberation_day"`
 }
 
 type rawInstitution struct {
@@ -369,6 +374,7 @@ func yamlErrors(file string, err error) error {
 
 type lineIndex struct {
 	root, limits     int
+	limitFields      map[string]int // keys under limits
 	informWithin     int
 	institutions     []int // line of each institution item
 	instFields       []map[string]int
@@ -392,6 +398,7 @@ func findLines(root *yaml.Node) lineIndex {
 		switch k.Value {
 		case "limits":
 			li.limits = v.Line
+			li.limitFields = fieldLines(v)
 		case "inform_within_days":
 			li.informWithin = k.Line
 		case "rate_limits":
@@ -523,9 +530,21 @@ func (b *builder) municipalities(ms []string) {
 // limits sets the lifecycle limits: the law's, or stricter ones the file
 // gives.
 func (b *builder) limits(l *rawLimits) {
-	b.c.Limits = Limits{MaxYears: 2, EndAge: 23, RetentionDays: 5 * 365, AuditRetentionYears: DefaultAuditRetentionYears}
+	b.c.Limits = Limits{MaxYears: 2, EndAge: 23, RetentionDays: 5 * 365, AuditRetentionYears: DefaultAuditRetentionYears, LiberationDay: LiberationLustrum}
 	if l == nil {
 		return
+	}
+	if v := l.Liberation; v != nil {
+		switch lib := LiberationDay(*v); lib {
+		case LiberationLustrum, LiberationAlways, LiberationNever:
+			b.c.Limits.LiberationDay = lib
+		default:
+			line := b.li.limitFields["liberation_day"]
+			if line == 0 {
+				line = b.li.limits
+			}
+			b.fail(line, "limits.liberation_day must be lustrum (a day off every fifth year, the default), always or never")
+		}
 	}
 	b.limit(l.AuditYears, 1, 20, &b.c.Limits.AuditRetentionYears, "limits.audit_retention_years must be from 1 to 20")
 	b.limit(l.MaxYears, 1, 2, &b.c.Limits.MaxYears, "limits.max_years must be 1 or 2: the law (Jeugdwet art. 7.1.4.5) allows at most 2")

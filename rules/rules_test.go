@@ -208,7 +208,7 @@ func TestLimitsDefaultToTheLaw(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cov.Limits != (rules.Limits{MaxYears: 2, EndAge: 23, RetentionDays: 1825, AuditRetentionYears: rules.DefaultAuditRetentionYears}) {
+	if cov.Limits != (rules.Limits{MaxYears: 2, EndAge: 23, RetentionDays: 1825, AuditRetentionYears: rules.DefaultAuditRetentionYears, LiberationDay: rules.LiberationLustrum}) {
 		t.Fatalf("limits = %+v", cov.Limits)
 	}
 }
