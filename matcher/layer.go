@@ -148,13 +148,9 @@ func (m *Matcher) youthOfElement(y oprf.Element) (Youth, error) {
 		return Youth{}, fieldErr("youth", err)
 	}
 	pb, _ := prev.MarshalBinary()
-	old, err := m.ps.Of(pseudonym.DomainYouthElement, pb)
+	old, oldRef, err := m.elementSets(pb)
 	if err != nil {
-		return Youth{}, fmt.Errorf("matcher: pseudonym: %w", err)
-	}
-	oldRef, err := m.ps.Of(pseudonym.DomainYouthElementAudit, pb)
-	if err != nil {
-		return Youth{}, fmt.Errorf("matcher: pseudonym: %w", err)
+		return Youth{}, err
 	}
 	who.set.All = append(who.set.All, old.All...)
 	who.audit.All = append(who.audit.All, oldRef.All...)
@@ -168,18 +164,27 @@ func (m *Matcher) youthOfCurrent(y oprf.Element) (Youth, error) {
 	if err != nil {
 		return Youth{}, fieldErr("youth", err)
 	}
-	set, err := m.ps.Of(pseudonym.DomainYouthElement, b)
+	set, ref, err := m.elementSets(b)
 	if err != nil {
-		return Youth{}, fmt.Errorf("matcher: pseudonym: %w", err)
-	}
-	if len(set.All) == 0 {
-		return Youth{}, fmt.Errorf("matcher: pseudonym: %w", pseudonym.ErrNoKey)
-	}
-	ref, err := m.ps.Of(pseudonym.DomainYouthElementAudit, b)
-	if err != nil {
-		return Youth{}, fmt.Errorf("matcher: pseudonym: %w", err)
+		return Youth{}, err
 	}
 	return Youth{set: set, audit: ref, element: b}, nil
+}
+
+// elementSets returns the pseudonyms of an element's 32 bytes under every
+// enabled key: the youth's (domain youth-element) and its audit
+// reference's (youth-element-audit).
+func (m *Matcher) elementSets(b []byte) (set, ref pseudonym.Set, err error) {
+	if set, err = m.ps.Of(pseudonym.DomainYouthElement, b); err != nil {
+		return set, ref, fmt.Errorf("matcher: pseudonym: %w", err)
+	}
+	if len(set.All) == 0 {
+		return set, ref, fmt.Errorf("matcher: pseudonym: %w", pseudonym.ErrNoKey)
+	}
+	if ref, err = m.ps.Of(pseudonym.DomainYouthElementAudit, b); err != nil {
+		return set, ref, fmt.Errorf("matcher: pseudonym: %w", err)
+	}
+	return set, ref, nil
 }
 
 // sealElement seals the youth's element with the current generation for
@@ -259,6 +264,21 @@ func (m *Matcher) currentElement(y oprf.Element, gen uint32) (oprf.Element, bool
 		return cur, err == nil
 	}
 	return oprf.Element{}, false
+}
+
+// resealRef seals r's client reference anew under the primary reference
+// key; one that does not open is left as it is (openRef logs it).
+func (m *Matcher) resealRef(ctx context.Context, r *store.Registration) error {
+	ref := m.openRef(ctx, r.Institution, *r)
+	if ref == "" {
+		return nil
+	}
+	sealed, err := m.refs.Seal(ref, r.Institution, r.ID)
+	if err != nil {
+		return fmt.Errorf("matcher: %w", err)
+	}
+	r.ClientRef = sealed
+	return nil
 }
 
 // Generation returns the key holders' generation m takes elements of, and
@@ -366,10 +386,8 @@ func (m *Matcher) rekeyYouth(ctx context.Context, p pseudonym.Pseudonym) (int, b
 		return 0, false, fmt.Errorf("matcher: rekey: %w", err)
 	}
 	gens := make(map[store.ID]uint32, len(regs))
-	under := make(map[store.ID]pseudonym.Pseudonym, len(regs)) // as read: a report moves live ones
 	var cur oprf.Element
 	for _, r := range regs {
-		under[r.ID] = r.Youth
 		y, gen, ok := m.openElement(r)
 		if !ok {
 			continue
@@ -390,17 +408,14 @@ func (m *Matcher) rekeyYouth(ctx context.Context, p pseudonym.Pseudonym) (int, b
 	}
 	primary := who.set.Primary
 	refKey := m.elements.PrimaryKeyID()
+	oldRef := func(r store.Registration) bool {
+		rk, sealed := store.RefKeyID(r.ClientRef)
+		return sealed && rk != refKey
+	}
 	current := func(r store.Registration) bool {
-		youth := r.Youth
-		if was, ok := under[r.ID]; ok {
-			youth = was // a live one the update's begin has just moved
-		}
 		gen, ok := gens[r.ID]
 		kid, _ := store.RefKeyID(r.Element)
-		if rk, sealed := store.RefKeyID(r.ClientRef); sealed && rk != refKey {
-			return false // its client reference too is sealed anew
-		}
-		return ok && gen == m.layer.Generation && youth == primary && kid == refKey
+		return ok && gen == m.layer.Generation && r.Youth == primary && kid == refKey && !oldRef(r)
 	}
 	moved := 0
 	for _, r := range regs {
@@ -415,10 +430,20 @@ func (m *Matcher) rekeyYouth(ctx context.Context, p pseudonym.Pseudonym) (int, b
 		who.set.All = append(who.set.All, p)
 	}
 	err = m.updateByYouth(ctx, who, m.clock(), func(y *youth) error {
-		for _, r := range append(slices.Clone(y.regs), y.tx.History()...) {
+		// The live registrations updateByYouth's begin has moved to
+		// primary and resealLive has sealed their elements anew: their
+		// client references are left.
+		for _, r := range slices.Clone(y.regs) {
+			if oldRef(r) {
+				if err := m.resealRef(ctx, &r); err != nil {
+					return err
+				}
+				y.put(r)
+			}
+		}
+		for _, r := range y.tx.History() {
 			if _, seen := gens[r.ID]; !seen {
-				// Made by a report since the read: sealed for this
-				// generation if by this matcher, else opened now.
+				// Ended since the read: opened now.
 				if _, gen, ok := m.openElement(r); ok {
 					gens[r.ID] = gen
 				}
@@ -430,19 +455,13 @@ func (m *Matcher) rekeyYouth(ctx context.Context, p pseudonym.Pseudonym) (int, b
 			if err != nil {
 				return err
 			}
-			if rk, ok := store.RefKeyID(r.ClientRef); ok && rk != refKey {
-				if ref := m.openRef(ctx, r.Institution, r); ref != "" {
-					if r.ClientRef, err = m.refs.Seal(ref, r.Institution, r.ID); err != nil {
-						return fmt.Errorf("matcher: %w", err)
-					}
+			if oldRef(r) {
+				if err := m.resealRef(ctx, &r); err != nil {
+					return err
 				}
 			}
 			r.Youth, r.Element = primary, sealed
-			if r.IsLive() {
-				y.put(r)
-			} else {
-				y.tx.Put(r)
-			}
+			y.tx.Put(r)
 		}
 		return nil
 	})
