@@ -4,15 +4,13 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"runtime"
 	"strconv"
 	"sync/atomic"
 	"testing"
 
-	"github.com/vindex-nl/vindex/crypto/oprf"
 	"github.com/vindex-nl/vindex/identity"
+	"github.com/vindex-nl/vindex/internal/keyholdertest"
 	"github.com/vindex-nl/vindex/internal/testbsn"
 	"github.com/vindex-nl/vindex/keyholder"
 )
@@ -24,20 +22,7 @@ import (
 // in shared batches (coalesced, as Client does), alone and with 4 and 16
 // callers at once. BSNs/request is the mean batch.
 func BenchmarkBlindingConcurrent(b *testing.B) {
-	token, line := keyholder.NewToken("bench")
-	path := filepath.Join(b.TempDir(), "tokens")
-	if err := os.WriteFile(path, []byte(line+"\n"), 0o600); err != nil {
-		b.Fatal(err)
-	}
-	tokens, err := keyholder.LoadTokens(path)
-	if err != nil {
-		b.Fatal(err)
-	}
-	key := oprf.GenerateKey()
-	kh, err := keyholder.New(keyholder.Config{Key: key, Tokens: tokens, ElementsPerSecond: 1e9, Burst: 1 << 30})
-	if err != nil {
-		b.Fatal(err)
-	}
+	kh, key, token := keyholdertest.Handler(b, keyholder.Config{ElementsPerSecond: 1e9, Burst: 1 << 30}, "bench")
 	var requests atomic.Int64
 	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		requests.Add(1)

@@ -12,6 +12,7 @@ import (
 
 	"github.com/vindex-nl/vindex/client"
 	"github.com/vindex-nl/vindex/crypto/oprf"
+	"github.com/vindex-nl/vindex/internal/keyholdertest"
 	"github.com/vindex-nl/vindex/keyholder"
 )
 
@@ -85,27 +86,14 @@ func TestBlinderAgainstTheKeyHolderService(t *testing.T) {
 // A key holder's rate limit reaches the caller as a *KeyHolderError with
 // 429 rate_limited and the wait the key holder asks for (Retry-After).
 func TestBlinderRateLimited(t *testing.T) {
-	token, line := keyholder.NewToken("vendor-a")
-	path := filepath.Join(t.TempDir(), "tokens")
-	if err := os.WriteFile(path, []byte(line+"\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	tokens, err := keyholder.LoadTokens(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	key := oprf.GenerateKey()
-	h, err := keyholder.New(keyholder.Config{Key: key, Tokens: tokens, ElementsPerSecond: 0.01})
-	if err != nil {
-		t.Fatal(err)
-	}
+	h, key, token := keyholdertest.Handler(t, keyholder.Config{ElementsPerSecond: 0.01}, "vendor-a")
 	srv := httptest.NewTLSServer(h)
 	t.Cleanup(srv.Close)
 	bl := &client.Blinder{Holders: []client.KeyHolder{{URL: srv.URL, Token: token, PublicKey: key.Public(), HTTP: srv.Client()}}}
 	if _, err := bl.Elements(ctx, bsns(t, oprf.MaxBatch)...); err != nil {
 		t.Fatal(err)
 	}
-	_, err = bl.Elements(ctx, bsns(t, 2)...)
+	_, err := bl.Elements(ctx, bsns(t, 2)...)
 	var ke *client.KeyHolderError
 	if !errors.As(err, &ke) || ke.Status != 429 || ke.Code != "rate_limited" || ke.RetryAfter < 100*time.Second || ke.RetryAfter > 200*time.Second {
 		t.Fatalf("over the rate: %#v (%v), want 429 rate_limited, Retry-After about 200s", ke, err)

@@ -8,8 +8,6 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -19,8 +17,8 @@ import (
 	"time"
 
 	"github.com/vindex-nl/vindex/client"
-	"github.com/vindex-nl/vindex/crypto/oprf"
 	"github.com/vindex-nl/vindex/identity"
+	"github.com/vindex-nl/vindex/internal/keyholdertest"
 	"github.com/vindex-nl/vindex/keyholder"
 )
 
@@ -177,20 +175,7 @@ const (
 // are; otherwise every batch is blinded first.
 func benchRegisterHTTPSBlind(b *testing.B, how int) {
 	e := newEnvMode(b, false, nil, nil, true)
-	token, line := keyholder.NewToken("bench")
-	path := filepath.Join(b.TempDir(), "tokens")
-	if err := os.WriteFile(path, []byte(line+"\n"), 0o600); err != nil {
-		b.Fatal(err)
-	}
-	tokens, err := keyholder.LoadTokens(path)
-	if err != nil {
-		b.Fatal(err)
-	}
-	key := oprf.GenerateKey()
-	kh, err := keyholder.New(keyholder.Config{Key: key, Tokens: tokens, ElementsPerSecond: 1e9, Burst: 1 << 30})
-	if err != nil {
-		b.Fatal(err)
-	}
+	kh, key, token := keyholdertest.Handler(b, keyholder.Config{ElementsPerSecond: 1e9, Burst: 1 << 30}, "bench")
 	srv := httptest.NewTLSServer(kh)
 	defer srv.Close()
 	blinder := client.Blinder{Holders: []client.KeyHolder{{URL: srv.URL, Token: token, PublicKey: key.Public(), HTTP: srv.Client()}}}

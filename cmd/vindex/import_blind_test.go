@@ -21,6 +21,7 @@ import (
 	"github.com/vindex-nl/vindex/httpapi"
 	"github.com/vindex-nl/vindex/identity"
 	"github.com/vindex-nl/vindex/internal/canary"
+	"github.com/vindex-nl/vindex/internal/keyholdertest"
 	"github.com/vindex-nl/vindex/internal/testbsn"
 	"github.com/vindex-nl/vindex/keyholder"
 )
@@ -387,17 +388,7 @@ func TestImportBlindRefusals(t *testing.T) {
 // returns its flags (URL, token file, public key, CA certificate) and key.
 func inProcessHolder(t *testing.T, dir, name string) ([]string, *oprf.PrivateKey) {
 	t.Helper()
-	token, line := keyholder.NewToken("index")
-	tokens := writeFile(t, dir, name+".tokens", line+"\n")
-	ts, err := keyholder.LoadTokens(tokens)
-	if err != nil {
-		t.Fatal(err)
-	}
-	key := oprf.GenerateKey()
-	h, err := keyholder.New(keyholder.Config{Key: key, Tokens: ts})
-	if err != nil {
-		t.Fatal(err)
-	}
+	h, key, token := keyholdertest.Handler(t, keyholder.Config{}, "index")
 	srv := httptest.NewTLSServer(h)
 	t.Cleanup(srv.Close)
 	pub, _ := key.Public().MarshalText()
