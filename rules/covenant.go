@@ -135,6 +135,12 @@ type Covenant struct {
 	InformWithinDays    int
 	RequireInformRecord bool
 
+	// Coordination is the coordinator's term to accept (the covenant's
+	// coordination section); Escalation the escalation ladder (its
+	// escalation section, else DefaultEscalation). See coordination.go.
+	Coordination Coordination
+	Escalation   []EscalationStep
+
 	byID map[string]int
 }
 
@@ -257,6 +263,9 @@ type rawCovenant struct {
 
 	InformWithinDays    *int `yaml:"inform_within_days"`
 	RequireInformRecord bool `yaml:"require_inform_record"`
+
+	Coordination *rawCoordination    `yaml:"coordination"`
+	Escalation   []rawEscalationStep `yaml:"escalation"`
 }
 
 type rawLimits struct {
@@ -384,6 +393,10 @@ type lineIndex struct {
 	rateLimits       map[string]int // keys under rate_limits
 	signalCodes      []int          // line of each signal code item
 	signalFields     []map[string]int
+	coordination     map[string]int // keys under coordination ("" the section's own line)
+	escalation       int            // the escalation key's line
+	escalationSteps  []int          // line of each escalation step
+	escalationFields []map[string]int
 }
 
 func findLines(root *yaml.Node) lineIndex {
@@ -420,6 +433,15 @@ func findLines(root *yaml.Node) lineIndex {
 			for _, item := range v.Content {
 				li.signalCodes = append(li.signalCodes, item.Line)
 				li.signalFields = append(li.signalFields, fieldLines(item))
+			}
+		case "coordination":
+			li.coordination = fieldLines(v)
+			li.coordination[""] = k.Line
+		case "escalation":
+			li.escalation = k.Line
+			for _, item := range v.Content {
+				li.escalationSteps = append(li.escalationSteps, item.Line)
+				li.escalationFields = append(li.escalationFields, fieldLines(item))
 			}
 		}
 	}
@@ -505,6 +527,8 @@ func build(file string, raw *rawCovenant, li lineIndex) (*Covenant, error) {
 	}
 	b.signalCodes(raw.SignalCodes)
 	b.inform(raw)
+	b.coordination(raw.Coordination)
+	b.escalation(raw.Escalation)
 	if len(b.errs) > 0 {
 		return nil, errors.Join(b.errs...)
 	}
@@ -674,6 +698,8 @@ func (b *builder) rule(i int, rr rawRule, names map[string]bool) {
 		b.fail(field("name"), "rule name %q must be 1 to 63 characters of a-z, 0-9 and -", rr.Name)
 	case names[rr.Name]:
 		b.fail(field("name"), "rule %s defined twice", rr.Name)
+	case rr.Name == RuleHandover || rr.Name == RuleEscalationDecision:
+		b.fail(field("name"), "rule name %s is reserved: vindex records a hand-over and an alderman's decision under it", rr.Name)
 	}
 	names[rr.Name] = true
 	if rr.Label != nil {
