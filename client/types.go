@@ -293,3 +293,28 @@ type removeBody struct {
 type health struct {
 	Status string `json:"status"`
 }
+
+// declineBody is httpapi.DeclineRequest.
+type declineBody struct {
+	BSN      string `json:"bsn,omitempty"`
+	Youth    string `json:"youth,omitempty"`
+	YouthKey string `json:"youth_key,omitempty"`
+	Reason   string `json:"reason"`
+}
+
+// handoverBody is httpapi.HandoverRequest.
+type handoverBody struct {
+	BSN      string `json:"bsn,omitempty"`
+	Youth    string `json:"youth,omitempty"`
+	YouthKey string `json:"youth_key,omitempty"`
+	To       string `json:"to"`
+}
+
+// escalationBody is httpapi.EscalationRequest.
+type escalationBody struct {
+	BSN         string `json:"bsn,omitempty"`
+	Youth       string `json:"youth,omitempty"`
+	YouthKey    string `json:"youth_key,omitempty"`
+	Step        string `json:"step"`
+	Coordinator string `json:"coordinator,omitempty"`
+}

@@ -86,6 +86,13 @@ const (
 	CodeBirthDateNotAccepted  = "birth_date_not_accepted"
 	CodeStorageUnavailable    = "storage_unavailable"
 	CodeInternal              = "internal"
+	CodeNotCoordinator        = "not_coordinator"
+	CodeNotEligible           = "not_eligible"
+	CodeNoHandover            = "no_handover"
+	CodeAlreadyAccepted       = "already_accepted"
+	CodeInvalidStep           = "invalid_escalation_step"
+	CodeEscalationOrder       = "escalation_out_of_order"
+	CodeInvalidDecision       = "invalid_decision"
 )
 
 // problemError is an error that carries the problem to answer with.
@@ -156,6 +163,14 @@ var fieldCodes = []struct {
 	{matcher.ErrInformMismatch, http.StatusUnprocessableEntity, CodeInformMismatch},
 	{matcher.ErrInformRecordRequired, http.StatusUnprocessableEntity, CodeInformRecordRequired},
 	{matcher.ErrFiguresQuery, http.StatusBadRequest, CodeInvalidParameter},
+	{matcher.ErrDeclineReason, http.StatusBadRequest, CodeInvalidReason},
+	{matcher.ErrNotCoordinating, http.StatusForbidden, CodeNotCoordinator},
+	{matcher.ErrNotEligible, http.StatusUnprocessableEntity, CodeNotEligible},
+	{matcher.ErrNoHandover, http.StatusConflict, CodeNoHandover},
+	{matcher.ErrAlreadyAccepted, http.StatusConflict, CodeAlreadyAccepted},
+	{matcher.ErrEscalationStep, http.StatusBadRequest, CodeInvalidStep},
+	{matcher.ErrEscalationOrder, http.StatusConflict, CodeEscalationOrder},
+	{matcher.ErrDecision, http.StatusBadRequest, CodeInvalidDecision},
 }
 
 // toProblem turns any error of a handler into the problem to answer with.

@@ -263,3 +263,33 @@ type LetterJSON struct {
 	Text string `json:"text"`
 	HTML string `json:"html"`
 }
+
+// DeclineRequest is the body of POST /v1/cases/decline and POST
+// /v1/cases/handover/decline: the youth, and why (a stable code:
+// no_capacity, no_care_relation, better_placed_elsewhere or other).
+type DeclineRequest struct {
+	BSN      string `json:"bsn,omitempty"`
+	Youth    string `json:"youth,omitempty"`
+	YouthKey string `json:"youth_key,omitempty"`
+	Reason   string `json:"reason"`
+}
+
+// HandoverRequest is the body of POST /v1/cases/handover: the youth, and
+// the institution the coordinator offers the case to.
+type HandoverRequest struct {
+	BSN      string `json:"bsn,omitempty"`
+	Youth    string `json:"youth,omitempty"`
+	YouthKey string `json:"youth_key,omitempty"`
+	To       string `json:"to"`
+}
+
+// EscalationRequest is the body of POST /v1/cases/escalations: the youth,
+// the step of the covenant's escalation ladder taken, and for the
+// alderman's decision the institution it names as coordinator.
+type EscalationRequest struct {
+	BSN         string `json:"bsn,omitempty"`
+	Youth       string `json:"youth,omitempty"`
+	YouthKey    string `json:"youth_key,omitempty"`
+	Step        string `json:"step"`
+	Coordinator string `json:"coordinator,omitempty"`
+}

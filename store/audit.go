@@ -50,6 +50,11 @@ const (
 	// AuditRetentionCut records a retention cut (outcome "through:N": entries 1 to
 	// N destroyed), before it is made, so that later checkpoints cover it.
 	AuditRetentionCut AuditVerb = 20
+	// AuditCoordinate: the coordinator accepted or declined the case or
+	// offered it to another institution, or that institution answered.
+	AuditCoordinate AuditVerb = 21
+	// AuditEscalate: a step of the escalation ladder was taken.
+	AuditEscalate AuditVerb = 22
 )
 
 var auditVerbs = [...]string{
@@ -59,6 +64,7 @@ var auditVerbs = [...]string{
 	AuditLetter: "letter", AuditKeyInit: "key-init", AuditKeyRotate: "key-rotate",
 	AuditKeyRetire: "key-retire", AuditKeyRewrap: "key-rewrap", AuditExpire: "expire",
 	AuditExtract: "audit-extract", AuditGap: "gap", AuditRetentionCut: "audit-cut",
+	AuditCoordinate: "coordinate", AuditEscalate: "escalate",
 }
 
 // String names the verb ("lookup", "key-rotate", …).

@@ -54,6 +54,33 @@ const (
 	// and that the covenant's days to inform the parents or the youth
 	// have passed without another record. Sent once per registration.
 	EventInformDue EventType = 8
+
+	// Values 9 to 11 are other event types'.
+
+	// EventAccepted: the coordinator accepted the case (Event.Subject,
+	// Event.Coordinator).
+	EventAccepted EventType = 12
+	// EventDeclined: the coordinator (Event.Subject) declined the case,
+	// for a reason code (Event.Reason); Event.Coordinator and Event.Rule
+	// name the next one, empty if none could be assigned.
+	EventDeclined EventType = 13
+	// EventAcceptLapsed: the coordinator (Event.Subject) let its term to
+	// accept pass; Event.Coordinator and Event.Rule name the next one.
+	EventAcceptLapsed EventType = 14
+	// EventHandover: the coordinator (Event.Subject) offers the case to
+	// the recipient, which accepts or declines.
+	EventHandover EventType = 15
+	// EventHandoverDeclined: the institution offered the case
+	// (Event.Subject) declined it, for a reason code (Event.Reason). (An
+	// accepted hand-over is a coordinator event, rule hand-over.)
+	EventHandoverDeclined EventType = 16
+	// EventEscalation: a step of the escalation ladder (Event.Reason, its
+	// name) was taken by Event.Subject; Event.Coordinator names the
+	// coordinator.
+	EventEscalation EventType = 17
+	// EventEscalationDue: the step after the escalation's current one
+	// (Event.Reason, its name) is overdue. Sent once per step.
+	EventEscalationDue EventType = 18
 )
 
 // EventTypeInfo is one row of the table of event types.
@@ -78,7 +105,8 @@ type EventTypeInfo struct {
 	MayBeUrgent bool
 }
 
-// eventTypes is the table, in the order of the types' values.
+// eventTypes is the table, in the order of the types' values (which may
+// leave values to other types not in this table).
 var eventTypes = [...]EventTypeInfo{
 	{Type: EventMatch, Name: "match", MayBeUrgent: true,
 		Audience: "every institution actively involved with the youth, the one whose report made the match included; it names the coordinator, if the case has one"},
@@ -96,6 +124,20 @@ var eventTypes = [...]EventTypeInfo{
 		Audience: "an institution whose events about one youth went over the hour's limit, once the hour is over: one event in place of the ones held back, with the youth's state at that moment"},
 	{Type: EventInformDue, Name: "inform-due",
 		Audience: "the registration's own institution, once, when it recorded that it had not informed the parents or the youth yet (later) and the covenant's inform_within_days have passed without another record"},
+	{Type: EventAccepted, Name: "coordinator-accepted",
+		Audience: "every other institution actively involved with the youth, when the coordinator accepts the case"},
+	{Type: EventDeclined, Name: "coordinator-declined",
+		Audience: "every institution actively involved with the youth, the one that declined included, when the coordinator declines the case; it names the next coordinator, if one could be assigned"},
+	{Type: EventAcceptLapsed, Name: "acceptance-lapsed",
+		Audience: "every institution actively involved with the youth, once, when the coordinator's term to accept has passed; it names the next coordinator, if one could be assigned"},
+	{Type: EventHandover, Name: "handover",
+		Audience: "the institution the coordinator offers the case to"},
+	{Type: EventHandoverDeclined, Name: "handover-declined",
+		Audience: "the coordinator, when the institution it offered the case to declines"},
+	{Type: EventEscalation, Name: "escalation",
+		Audience: "the coordinator and the step's addressees (its own management: the coordinator; the managements of the involved institutions; the municipality that serves the youth), when a step of the escalation ladder is taken"},
+	{Type: EventEscalationDue, Name: "escalation-due",
+		Audience: "the coordinator and the next step's addressees, once, when the next step of an escalation is overdue"},
 }
 
 // EventTypes returns the table of event types, in the order of their

@@ -457,6 +457,45 @@ type Case struct {
 	// report (held events to sum up, a refresh window to forget); zero if
 	// never. [Store.Wakeups] lists the youths whose time has come.
 	WakeAt time.Time
+
+	// The coordinator's acceptance. AcceptDue is the first instant at
+	// which the coordinator's term to accept is over, while it has not
+	// accepted (zero once it has, and with no coordinator); AcceptedAt
+	// when it accepted (zero while it has not).
+	AcceptDue  time.Time
+	AcceptedAt time.Time
+	// Excluded are the institutions that declined to coordinate the case
+	// or let their term to accept lapse: the case's decisions pass them
+	// by while they are involved.
+	Excluded []string
+	// HandoverTo is the institution the coordinator offered the case to,
+	// at HandoverAt, while it has not accepted or declined; "" if none.
+	HandoverTo string
+	HandoverAt time.Time
+	// Escalation is the case's current escalation, its steps in the
+	// order they were taken; empty if none.
+	Escalation []EscalationStep
+}
+
+// EscalationStep is one step of an escalation as it was taken: which
+// step of the covenant's ladder (Step, its name), by which institution,
+// when, and when the next step is due (zero after the last). Overdue
+// records that the overdue next step was raised (once). Decided is, for
+// the alderman's decision, the institution it named as coordinator.
+type EscalationStep struct {
+	Step    string
+	By      string
+	At      time.Time
+	Due     time.Time
+	Overdue bool
+	Decided string
+}
+
+// Coordinating reports whether c has any coordination state: an
+// acceptance, an exclusion, a hand-over or an escalation.
+func (c Case) Coordinating() bool {
+	return !c.AcceptDue.IsZero() || !c.AcceptedAt.IsZero() || len(c.Excluded) > 0 || c.HandoverTo != "" ||
+		!c.HandoverAt.IsZero() || len(c.Escalation) > 0
 }
 
 // RecentEnd is an institution's registration that it ended itself, at At.

@@ -26,6 +26,7 @@ const (
 	caseV1  = 1
 	caseV2  = 2 // caseV1 + a birth-date check value
 	caseV3  = 3 // caseV2 (the check value may be zero) + recent ends, notices and a wake time
+	caseV4  = 4 // caseV3 (its additions may be empty) + acceptance, exclusions, hand-over, escalation
 	idemV1  = 1
 	eventV1 = 1
 	eventV2 = 2 // eventV1 + the count of a summary event
@@ -405,13 +406,16 @@ func decodeYouth(b []byte) (youthRecord, error) {
 }
 
 // encodeCase writes caseV1; caseV2 when the case has a birth-date check
-// value; caseV3 when it has recent ends, notices or a wake time: a case
+// value; caseV3 when it has recent ends, notices or a wake time; caseV4
+// when it has coordination state (store.Case.Coordinating): a case
 // without them keeps the older encoding, so each case has exactly one
 // encoding.
 func encodeCase(dst []byte, c *store.Case) []byte {
 	e := enc{b: dst}
 	v := byte(caseV1)
 	switch {
+	case c.Coordinating():
+		v = caseV4
 	case len(c.Ends) > 0 || len(c.Notices) > 0 || !c.WakeAt.IsZero():
 		v = caseV3
 	case !c.BirthCheck.IsZero():
@@ -428,7 +432,7 @@ func encodeCase(dst []byte, c *store.Case) []byte {
 	if v >= caseV2 {
 		e.pseudonym(c.BirthCheck)
 	}
-	if v == caseV3 {
+	if v >= caseV3 {
 		e.uvarint(uint64(len(c.Ends)))
 		for _, r := range c.Ends {
 			e.str(r.Institution)
@@ -445,7 +449,56 @@ func encodeCase(dst []byte, c *store.Case) []byte {
 		}
 		e.time(c.WakeAt)
 	}
+	if v == caseV4 {
+		e.time(c.AcceptDue)
+		e.time(c.AcceptedAt)
+		e.uvarint(uint64(len(c.Excluded)))
+		for _, x := range c.Excluded {
+			e.str(x)
+		}
+		e.str(c.HandoverTo)
+		e.time(c.HandoverAt)
+		e.uvarint(uint64(len(c.Escalation)))
+		for _, s := range c.Escalation {
+			e.str(s.Step)
+			e.str(s.By)
+			e.time(s.At)
+			e.time(s.Due)
+			e.bool(s.Overdue)
+			e.str(s.Decided)
+		}
+	}
 	return e.b
+}
+
+// caseV4Tail reads what caseV4 adds to caseV3.
+func caseV4Tail(d *dec, c *store.Case) {
+	c.AcceptDue = d.time()
+	c.AcceptedAt = d.time()
+	// An exclusion takes at least 1 byte, a step at least 7: refuse
+	// counts the input cannot hold before allocating.
+	if n := d.uvarint(); d.err == nil && n > 0 {
+		if n > uint64(len(d.b)) {
+			d.fail()
+			return
+		}
+		c.Excluded = make([]string, n)
+		for i := range c.Excluded {
+			c.Excluded[i] = d.str()
+		}
+	}
+	c.HandoverTo = d.str()
+	c.HandoverAt = d.time()
+	if n := d.uvarint(); d.err == nil && n > 0 {
+		if n > uint64(len(d.b))/7 {
+			d.fail()
+			return
+		}
+		c.Escalation = make([]store.EscalationStep, n)
+		for i := range c.Escalation {
+			c.Escalation[i] = store.EscalationStep{Step: d.str(), By: d.str(), At: d.time(), Due: d.time(), Overdue: d.bool(), Decided: d.str()}
+		}
+	}
 }
 
 // caseV3Tail reads what caseV3 adds to caseV2.
@@ -488,7 +541,7 @@ func (d *dec) count() int {
 func decodeCase(b []byte) (store.Case, error) {
 	d := dec{b: b}
 	var c store.Case
-	v := d.versions(caseV1, caseV2, caseV3)
+	v := d.versions(caseV1, caseV2, caseV3, caseV4)
 	c.Youth = d.pseudonym()
 	c.Matched = d.bool()
 	c.Coordinator = d.str()
@@ -505,11 +558,17 @@ func decodeCase(b []byte) (store.Case, error) {
 			d.err = fmt.Errorf("%w: zero birth-date check value", store.ErrCorrupt)
 		}
 	}
-	if v == caseV3 {
+	if v >= caseV3 {
 		c.BirthCheck = d.pseudonym()
 		caseV3Tail(&d, &c)
-		if d.err == nil && len(c.Ends) == 0 && len(c.Notices) == 0 && c.WakeAt.IsZero() {
+		if d.err == nil && v == caseV3 && len(c.Ends) == 0 && len(c.Notices) == 0 && c.WakeAt.IsZero() {
 			d.err = fmt.Errorf("%w: a version 3 case with nothing of version 3", store.ErrCorrupt)
+		}
+	}
+	if v == caseV4 {
+		caseV4Tail(&d, &c)
+		if d.err == nil && !c.Coordinating() {
+			d.err = fmt.Errorf("%w: a version 4 case with nothing of version 4", store.ErrCorrupt)
 		}
 	}
 	if err := d.done(); err != nil {

@@ -408,3 +408,58 @@ func TestAuditRoundTrip(t *testing.T) {
 		}
 	}
 }
+
+// coordinating returns c with what caseV4 adds.
+func coordinating(c store.Case) store.Case {
+	at := time.Date(2026, 3, 2, 9, 30, 0, 0, time.UTC)
+	c.AcceptDue = at.Add(72 * time.Hour)
+	c.Excluded = []string{"ggd", "wij"}
+	c.HandoverTo, c.HandoverAt = "accare", at
+	c.Escalation = []store.EscalationStep{
+		{Step: "own-management", By: "wij", At: at, Due: at.Add(48 * time.Hour), Overdue: true},
+		{Step: "decision", By: "gemeente", At: at.Add(time.Hour), Decided: "ggd"},
+	}
+	return c
+}
+
+// A case with coordination state is caseV4, which extends caseV3 (its
+// additions empty if the case has none); the older versions still
+// decode, and a caseV4 without coordination state is refused, so each
+// case has one encoding.
+func TestCaseV4(t *testing.T) {
+	checked := sampleCheckedCase()
+	for _, c := range []store.Case{coordinating(checked), coordinating(woken(checked)), {Youth: checked.Youth, Age: -1, AcceptedAt: time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)}} {
+		b := encodeCase(nil, &c)
+		if b[0] != caseV4 {
+			t.Fatalf("encoded as version %d, want %d", b[0], caseV4)
+		}
+		got, err := decodeCase(b)
+		if err != nil || !reflect.DeepEqual(got, c) {
+			t.Fatalf("round trip: %+v %v\nwant %+v", got, err, c)
+		}
+	}
+	// Cases of the older versions keep their encoding and decode as before.
+	for _, c := range []store.Case{checked, woken(checked)} {
+		if b := encodeCase(nil, &c); b[0] == caseV4 {
+			t.Fatalf("a case without coordination state encoded as version 4")
+		}
+	}
+	v3 := encodeCase(nil, ptr(woken(checked)))
+	v4 := encodeCase(nil, ptr(coordinating(woken(checked))))
+	if !bytes.Equal(v3[1:], v4[1:len(v3)]) {
+		t.Fatal("caseV4 does not extend caseV3")
+	}
+	empty4 := append([]byte{caseV4}, v3[1:]...)
+	empty4 = append(empty4, 0, 0, 0, 0, 0, 0) // nothing of version 4
+	for name, b := range map[string][]byte{
+		"v4 truncated":                   v4[:len(v4)-1],
+		"v4 with trailing bytes":         append(append([]byte(nil), v4...), 0),
+		"v4 with nothing of v4":          empty4,
+		"v4 with a huge exclusion count": append(append([]byte{caseV4}, v3[1:]...), 0, 0, 0xff, 0xff, 0x03),
+		"an unknown version":             append([]byte{caseV4 + 1}, v4[1:]...),
+	} {
+		if _, err := decodeCase(b); !errors.Is(err, store.ErrCorrupt) {
+			t.Errorf("%s: err = %v, want ErrCorrupt", name, err)
+		}
+	}
+}

@@ -1,0 +1,88 @@
+package client_test
+
+import (
+	"errors"
+	"testing"
+
+	"github.com/vindex-nl/vindex/client"
+)
+
+// TestClientCoordination drives the coordination verbs through the SDK
+// against a real index, in both modes: a decline, a hand-over declined
+// and accepted, the escalation ladder up to the alderman's decision; each
+// refusal matches its sentinel.
+func TestClientCoordination(t *testing.T) {
+	for _, md := range modes(t) {
+		t.Run(md.name, func(t *testing.T) {
+			ix := newIndex(t, md.blind)
+			sch, w, g, mu := ix.byToken(school, md.blinder), ix.byCert(md.blinder), ix.byToken(ggd, md.blinder), ix.byToken(municipality, md.blinder)
+			for _, c := range []*client.Client{sch, w, g, mu} {
+				checkContract(t, c)
+			}
+			y := newYouth(t, 11, "2014-05-17")
+			for _, c := range []*client.Client{sch, w, g} {
+				kind := client.Involvement
+				if c == sch {
+					kind = client.Signal
+				}
+				if _, err := c.Register(ctx, y.report(kind)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			coordinator := func() string {
+				v, err := sch.Lookup(ctx, y.bsn)
+				if err != nil || v.Coordinator == nil {
+					t.Fatalf("lookup: %+v, %v", v, err)
+				}
+				return v.Coordinator.Institution
+			}
+			if got := coordinator(); got != wij {
+				t.Fatalf("coordinator %s", got)
+			}
+			if err := g.AcceptCase(ctx, y.bsn); !errors.Is(err, client.ErrNotCoordinator) || !errors.Is(err, client.ErrForbidden) {
+				t.Errorf("the GGD accepts WIJ's case: %v", err)
+			}
+			if err := w.HandOver(ctx, y.bsn, school); !errors.Is(err, client.ErrNotEligible) {
+				t.Errorf("a hand-over to the school: %v", err)
+			}
+			if err := w.HandOver(ctx, y.bsn, ggd); err != nil {
+				t.Fatal(err)
+			}
+			if err := g.DeclineHandover(ctx, y.bsn, client.DeclineNoCapacity); err != nil {
+				t.Fatal(err)
+			}
+			if err := g.AcceptHandover(ctx, y.bsn); !errors.Is(err, client.ErrNoHandover) {
+				t.Errorf("accepting a declined hand-over: %v", err)
+			}
+			if err := w.DeclineCase(ctx, y.bsn, client.DeclineBetterPlaced); err != nil {
+				t.Fatal(err)
+			}
+			if got := coordinator(); got != ggd {
+				t.Fatalf("after WIJ declined: %s", got)
+			}
+			if err := g.AcceptCase(ctx, y.bsn); err != nil {
+				t.Fatal(err)
+			}
+			if err := g.DeclineCase(ctx, y.bsn, client.DeclineOther); !errors.Is(err, client.ErrAlreadyAccepted) {
+				t.Errorf("declining an accepted case: %v", err)
+			}
+			if err := g.Escalate(ctx, y.bsn, "alderman", ""); !errors.Is(err, client.ErrEscalationOrder) {
+				t.Errorf("escalating out of order: %v", err)
+			}
+			for _, step := range []string{"own-management", "involved-managements", "alderman"} {
+				if err := g.Escalate(ctx, y.bsn, step, ""); err != nil {
+					t.Fatalf("%s: %v", step, err)
+				}
+			}
+			if err := sch.Escalate(ctx, y.bsn, "decision", ggd); !errors.Is(err, client.ErrNotInvolved) {
+				t.Errorf("the school decides: %v", err)
+			}
+			if err := mu.Escalate(ctx, y.bsn, "decision", ggd); err != nil {
+				t.Fatal(err)
+			}
+			if err := g.Escalate(ctx, y.bsn, "carried-out", ""); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+}
