@@ -1,6 +1,7 @@
 package rules_test
 
 import (
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -50,9 +51,26 @@ func TestDecideExcluded(t *testing.T) {
 }
 
 // TestDefaultEscalation: a covenant without an escalation section has the
-// Zorg voor Jeugd ladder, and the default term to accept.
+// Zorg voor Jeugd ladder, and the default term to accept; the example
+// covenant spells out the same ladder.
 func TestDefaultEscalation(t *testing.T) {
-	cov := exampleCovenant(t)
+	cov, err := rules.Load(strings.NewReader("name: t\ninstitutions:\n  - {id: a, name: A, type: ggd, may_coordinate: true}\nrules:\n  - {name: any, assign: {any: true}}\n"), "t.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(cov.Escalation, rules.DefaultEscalation()) {
+		t.Fatalf("no escalation section: %+v", cov.Escalation)
+	}
+	example := exampleCovenant(t)
+	for i, s := range example.Escalation {
+		if s.Line == 0 {
+			t.Errorf("the example's step %s has no line", s.Name)
+		}
+		s.Line = 0
+		if i >= len(cov.Escalation) || s != cov.Escalation[i] {
+			t.Errorf("the example's step %d: %+v, the default's %+v", i, s, cov.Escalation)
+		}
+	}
 	var names []string
 	for _, s := range cov.Escalation {
 		names = append(names, s.Name)
