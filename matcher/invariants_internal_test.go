@@ -51,6 +51,12 @@ func TestCheckYouthTrips(t *testing.T) {
 		{"matched-iff-two", []store.Registration{wij, ended(ggd)}, &store.Case{Youth: p, Matched: true}},
 		{"coordinator-involved", []store.Registration{wij, ended(ggd), school}, &store.Case{Youth: p, Matched: true, Coordinator: "ggd"}},
 		{"coordinator-involved", []store.Registration{wij, school}, &store.Case{Youth: p, Matched: true, Coordinator: "school"}},
+		{"", []store.Registration{wij, ggd}, &store.Case{Youth: p, Matched: true, Coordinator: "wij", AcceptDue: day.AddDate(0, 0, 2), WakeAt: day.AddDate(0, 0, 2)}},
+		{"excluded-never-coordinates", []store.Registration{wij, ggd}, &store.Case{Youth: p, Matched: true, Coordinator: "wij", Excluded: []string{"wij"}}},
+		{"accept-term-woken", []store.Registration{wij, ggd}, &store.Case{Youth: p, Matched: true, Coordinator: "wij", AcceptDue: day.AddDate(0, 0, 2)}},
+		{"accept-term-woken", []store.Registration{wij, ggd}, &store.Case{Youth: p, Matched: true, AcceptDue: day, WakeAt: day}},
+		{"escalation-woken", []store.Registration{wij, ggd}, &store.Case{Youth: p, Matched: true, Coordinator: "wij",
+			Escalation: []store.EscalationStep{{Step: "own-management", By: "wij", At: day, Due: day.AddDate(0, 0, 3)}}, WakeAt: day.AddDate(0, 0, 4)}},
 	} {
 		msg := panicOf(func() { checkYouth(fakeReader{tc.regs, tc.kase}) })
 		if tc.name == "" {
