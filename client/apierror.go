@@ -116,6 +116,11 @@ var (
 	// ErrEscalationOrder: escalation_out_of_order, the step does not
 	// follow the case's current escalation step.
 	ErrEscalationOrder = errors.New("client: that escalation step does not follow the current one")
+	// ErrNoPlan: no_plan, the case has no plan to add an agreement to.
+	ErrNoPlan = errors.New("client: the case has no plan")
+	// ErrNoAgreement: no_agreement, the plan has no such agreement the
+	// institution may record done.
+	ErrNoAgreement = errors.New("client: no such agreement")
 )
 
 // apiCodes maps the sentinels to the problem codes they stand for, and to
@@ -134,6 +139,8 @@ var apiCodes = []struct {
 	{ErrNoHandover, []string{"no_handover"}, nil},
 	{ErrAlreadyAccepted, []string{"already_accepted"}, nil},
 	{ErrEscalationOrder, []string{"escalation_out_of_order"}, nil},
+	{ErrNoPlan, []string{"no_plan"}, nil},
+	{ErrNoAgreement, []string{"no_agreement"}, nil},
 	{ErrUnauthenticated, []string{"unauthenticated", "invalid_token", "unknown_certificate", "credentials_conflict"}, func(s int) bool { return s == 401 }},
 	{ErrRateLimited, []string{"rate_limited"}, func(s int) bool { return s == 429 }},
 	{ErrUnavailable, []string{"unavailable", "storage_unavailable"}, func(s int) bool { return s == 502 || s == 503 || s == 504 }},

@@ -3,6 +3,7 @@ package client_test
 import (
 	"errors"
 	"testing"
+	"time"
 
 	"github.com/vindex-nl/vindex/client"
 )
@@ -81,6 +82,25 @@ func TestClientCoordination(t *testing.T) {
 				t.Fatal(err)
 			}
 			if err := g.Escalate(ctx, y.bsn, "carried-out", ""); err != nil {
+				t.Fatal(err)
+			}
+
+			// The plan and an agreement of the school's.
+			due := time.Now().AddDate(0, 1, 0)
+			if _, err := g.AddAgreement(ctx, y.bsn, school, due); !errors.Is(err, client.ErrNoPlan) {
+				t.Errorf("an agreement without a plan: %v", err)
+			}
+			if err := g.RecordPlan(ctx, y.bsn, time.Now(), due); err != nil {
+				t.Fatal(err)
+			}
+			n, err := g.AddAgreement(ctx, y.bsn, school, due)
+			if err != nil || n != 1 {
+				t.Fatalf("the agreement: %d, %v", n, err)
+			}
+			if err := w.RecordAgreementDone(ctx, y.bsn, n); !errors.Is(err, client.ErrNoAgreement) {
+				t.Errorf("WIJ records the school's agreement done: %v", err)
+			}
+			if err := sch.RecordAgreementDone(ctx, y.bsn, n); err != nil {
 				t.Fatal(err)
 			}
 		})

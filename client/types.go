@@ -318,3 +318,34 @@ type escalationBody struct {
 	Step        string `json:"step"`
 	Coordinator string `json:"coordinator,omitempty"`
 }
+
+// planBody is httpapi.PlanRequest.
+type planBody struct {
+	BSN      string `json:"bsn,omitempty"`
+	Youth    string `json:"youth,omitempty"`
+	YouthKey string `json:"youth_key,omitempty"`
+	Start    string `json:"start"`
+	End      string `json:"end"`
+}
+
+// agreementBody is httpapi.AgreementRequest.
+type agreementBody struct {
+	BSN         string `json:"bsn,omitempty"`
+	Youth       string `json:"youth,omitempty"`
+	YouthKey    string `json:"youth_key,omitempty"`
+	Institution string `json:"institution"`
+	Due         string `json:"due"`
+}
+
+// agreementAnswer is httpapi.AgreementResponse.
+type agreementAnswer struct {
+	Agreement int `json:"agreement"`
+}
+
+// agreementDoneBody is httpapi.AgreementDoneRequest.
+type agreementDoneBody struct {
+	BSN       string `json:"bsn,omitempty"`
+	Youth     string `json:"youth,omitempty"`
+	YouthKey  string `json:"youth_key,omitempty"`
+	Agreement int    `json:"agreement"`
+}

@@ -287,3 +287,42 @@ func (c *Client) Escalate(ctx context.Context, bsn identity.BSN, step, coordinat
 	body := escalationBody{BSN: y.BSN, Youth: y.Youth, YouthKey: y.YouthKey, Step: step, Coordinator: coordinator}
 	return c.do(ctx, call{method: http.MethodPost, path: "/v1/cases/escalations", body: &body, bsn: bsn, scrub: []string{y.Youth}})
 }
+
+// RecordPlan records that the youth's case has a plan from the day start
+// to its intended end (POST /v1/cases/plan; the coordinator only): only
+// that it exists.
+func (c *Client) RecordPlan(ctx context.Context, bsn identity.BSN, start, end time.Time) error {
+	y, err := c.youthOf(ctx, bsn)
+	if err != nil {
+		return err
+	}
+	body := planBody{BSN: y.BSN, Youth: y.Youth, YouthKey: y.YouthKey, Start: start.Format(time.DateOnly), End: end.Format(time.DateOnly)}
+	return c.do(ctx, call{method: http.MethodPost, path: "/v1/cases/plan", body: &body, bsn: bsn, scrub: []string{y.Youth}})
+}
+
+// AddAgreement adds to the youth's plan an agreement that institution is
+// responsible for by the day due, and returns its number (POST
+// /v1/cases/agreements; the coordinator only): nothing of what was
+// agreed.
+func (c *Client) AddAgreement(ctx context.Context, bsn identity.BSN, institution string, due time.Time) (int, error) {
+	y, err := c.youthOf(ctx, bsn)
+	if err != nil {
+		return 0, err
+	}
+	body := agreementBody{BSN: y.BSN, Youth: y.Youth, YouthKey: y.YouthKey, Institution: institution, Due: due.Format(time.DateOnly)}
+	var out agreementAnswer
+	err = c.do(ctx, call{method: http.MethodPost, path: "/v1/cases/agreements", body: &body, out: &out, bsn: bsn, scrub: []string{y.Youth}})
+	return out.Agreement, err
+}
+
+// RecordAgreementDone records that agreement n of the youth's plan was
+// kept (POST /v1/cases/agreements/done; the coordinator or the
+// responsible institution).
+func (c *Client) RecordAgreementDone(ctx context.Context, bsn identity.BSN, n int) error {
+	y, err := c.youthOf(ctx, bsn)
+	if err != nil {
+		return err
+	}
+	body := agreementDoneBody{BSN: y.BSN, Youth: y.Youth, YouthKey: y.YouthKey, Agreement: n}
+	return c.do(ctx, call{method: http.MethodPost, path: "/v1/cases/agreements/done", body: &body, bsn: bsn, scrub: []string{y.Youth}})
+}

@@ -37,6 +37,9 @@ func TestEveryOperationIsChecked(t *testing.T) {
 	e.do(byToken(ggd), "POST", "/v1/cases/accept", httpapi.BSNRequest{BSN: bsn(t, 1)})
 	e.do(byToken(ggd), "POST", "/v1/cases/decline", httpapi.DeclineRequest{BSN: bsn(t, 1), Reason: "other"})
 	e.do(byToken(ggd), "POST", "/v1/cases/escalations", httpapi.EscalationRequest{BSN: bsn(t, 1), Step: "own-management"})
+	e.do(byToken(ggd), "POST", "/v1/cases/plan", httpapi.PlanRequest{BSN: bsn(t, 1), Start: "2026-03-02", End: "2026-09-01"})
+	e.do(byToken(ggd), "POST", "/v1/cases/agreements", httpapi.AgreementRequest{BSN: bsn(t, 1), Institution: wij, Due: "2099-01-01"})
+	e.do(byCert(wij), "POST", "/v1/cases/agreements/done", httpapi.AgreementDoneRequest{BSN: bsn(t, 1), Agreement: 1})
 	e.do(byToken(ggd), "POST", "/v1/cases/close", httpapi.BSNRequest{BSN: bsn(t, 1)})
 	e.do(byCert(wij), "POST", "/v1/cases/close", httpapi.BSNRequest{BSN: bsn(t, 1)})
 	for _, format := range []string{"json", "text", "html"} {

@@ -93,6 +93,9 @@ const (
 	CodeInvalidStep           = "invalid_escalation_step"
 	CodeEscalationOrder       = "escalation_out_of_order"
 	CodeInvalidDecision       = "invalid_decision"
+	CodeNoPlan                = "no_plan"
+	CodeNoAgreement           = "no_agreement"
+	CodeTooManyAgreements     = "too_many_agreements"
 )
 
 // problemError is an error that carries the problem to answer with.
@@ -171,6 +174,12 @@ var fieldCodes = []struct {
 	{matcher.ErrEscalationStep, http.StatusBadRequest, CodeInvalidStep},
 	{matcher.ErrEscalationOrder, http.StatusConflict, CodeEscalationOrder},
 	{matcher.ErrDecision, http.StatusBadRequest, CodeInvalidDecision},
+	{matcher.ErrPlanDates, http.StatusBadRequest, CodeInvalidDate},
+	{matcher.ErrAgreementDue, http.StatusBadRequest, CodeInvalidDate},
+	{matcher.ErrNoPlan, http.StatusConflict, CodeNoPlan},
+	{matcher.ErrAgreementInstitution, http.StatusUnprocessableEntity, CodeNotEligible},
+	{matcher.ErrTooManyAgreements, http.StatusUnprocessableEntity, CodeTooManyAgreements},
+	{matcher.ErrNoAgreement, http.StatusNotFound, CodeNoAgreement},
 }
 
 // toProblem turns any error of a handler into the problem to answer with.

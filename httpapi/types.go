@@ -293,3 +293,39 @@ type EscalationRequest struct {
 	Step        string `json:"step"`
 	Coordinator string `json:"coordinator,omitempty"`
 }
+
+// PlanRequest is the body of POST /v1/cases/plan: the youth, and the
+// plan's start and intended end (YYYY-MM-DD).
+type PlanRequest struct {
+	BSN      string `json:"bsn,omitempty"`
+	Youth    string `json:"youth,omitempty"`
+	YouthKey string `json:"youth_key,omitempty"`
+	Start    string `json:"start"`
+	End      string `json:"end"`
+}
+
+// AgreementRequest is the body of POST /v1/cases/agreements: the youth,
+// the institution responsible for the agreement and its due day
+// (YYYY-MM-DD). Nothing of what was agreed.
+type AgreementRequest struct {
+	BSN         string `json:"bsn,omitempty"`
+	Youth       string `json:"youth,omitempty"`
+	YouthKey    string `json:"youth_key,omitempty"`
+	Institution string `json:"institution"`
+	Due         string `json:"due"`
+}
+
+// AgreementResponse is the answer of POST /v1/cases/agreements: the
+// agreement's number in the plan.
+type AgreementResponse struct {
+	Agreement int `json:"agreement"`
+}
+
+// AgreementDoneRequest is the body of POST /v1/cases/agreements/done: the
+// youth and the agreement's number.
+type AgreementDoneRequest struct {
+	BSN       string `json:"bsn,omitempty"`
+	Youth     string `json:"youth,omitempty"`
+	YouthKey  string `json:"youth_key,omitempty"`
+	Agreement int    `json:"agreement"`
+}

@@ -149,6 +149,7 @@ func (y *youth) coordinate() {
 	switch {
 	case k.Coordinator == "":
 		k.AcceptDue, k.AcceptedAt, k.Escalation = time.Time{}, time.Time{}, nil
+		k.PlanStart, k.PlanEnd, k.Agreements, k.Agreed = time.Time{}, time.Time{}, nil, 0
 	case y.reassigned() && (k.Rule == rules.RuleHandover || k.Rule == rules.RuleEscalationDecision):
 		k.AcceptDue, k.AcceptedAt = time.Time{}, y.now
 	case y.reassigned():
@@ -240,8 +241,8 @@ func (y *youth) addressees(as ...rules.Addressee) []recipient {
 }
 
 // coordinationWakes passes to earlier the end of the coordinator's term
-// to accept and the due time of the escalation's next step, if either is
-// pending.
+// to accept, the due time of the escalation's next step and the day an
+// agreement becomes overdue, if any is pending.
 func (y *youth) coordinationWakes(earlier func(time.Time)) {
 	k := &y.kase
 	if k.Coordinator == "" {
@@ -253,6 +254,7 @@ func (y *youth) coordinationWakes(earlier func(time.Time)) {
 	if n := len(k.Escalation); n > 0 && !k.Escalation[n-1].Due.IsZero() && !k.Escalation[n-1].Overdue {
 		earlier(k.Escalation[n-1].Due)
 	}
+	y.agreementWakes(earlier)
 }
 
 // coordinatorVerb runs a verb by youth of an institution involved with

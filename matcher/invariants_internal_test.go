@@ -55,6 +55,8 @@ func TestCheckYouthTrips(t *testing.T) {
 		{"excluded-never-coordinates", []store.Registration{wij, ggd}, &store.Case{Youth: p, Matched: true, Coordinator: "wij", Excluded: []string{"wij"}}},
 		{"accept-term-woken", []store.Registration{wij, ggd}, &store.Case{Youth: p, Matched: true, Coordinator: "wij", AcceptDue: day.AddDate(0, 0, 2)}},
 		{"accept-term-woken", []store.Registration{wij, ggd}, &store.Case{Youth: p, Matched: true, AcceptDue: day, WakeAt: day}},
+		{"agreement-involved", []store.Registration{wij, ggd}, &store.Case{Youth: p, Matched: true, Coordinator: "wij", PlanStart: day,
+			Agreements: []store.Agreement{{N: 1, Institution: "school", Due: day}}, Agreed: 1}},
 		{"escalation-woken", []store.Registration{wij, ggd}, &store.Case{Youth: p, Matched: true, Coordinator: "wij",
 			Escalation: []store.EscalationStep{{Step: "own-management", By: "wij", At: day, Due: day.AddDate(0, 0, 3)}}, WakeAt: day.AddDate(0, 0, 4)}},
 	} {

@@ -64,6 +64,11 @@ func youthInvariants(regs []store.Registration, caseOf func() (store.Case, bool)
 			return fmt.Errorf("excluded-never-coordinates: coordinator %s is excluded from the case", c)
 		}
 	}
+	for _, a := range kase.Agreements {
+		if _, ok := live[a.Institution]; !ok || kase.Coordinator == "" {
+			return fmt.Errorf("agreement-involved: an agreement of %s, which is not involved, or of a case without a coordinator", a.Institution)
+		}
+	}
 	woken := func(due time.Time) bool { return !kase.WakeAt.IsZero() && !kase.WakeAt.After(due) }
 	if d := kase.AcceptDue; !d.IsZero() && (kase.Coordinator == "" || !woken(d)) {
 		return fmt.Errorf("accept-term-woken: a term to accept without a coordinator or a wake time before its end")

@@ -355,6 +355,7 @@ func (y *youth) finish() {
 	}
 	y.announceCoordinator()
 	y.escalationDue()
+	y.agreementsDue()
 	y.boundEvents()
 	y.remindInform()
 	y.schedule()

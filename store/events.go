@@ -81,6 +81,10 @@ const (
 	// EventEscalationDue: the step after the escalation's current one
 	// (Event.Reason, its name) is overdue. Sent once per step.
 	EventEscalationDue EventType = 18
+	// EventAgreementOverdue: an agreement of the case's plan (its number
+	// in Event.Reason) whose responsible institution is Event.Subject was
+	// not recorded done by its due day. Sent once per agreement.
+	EventAgreementOverdue EventType = 19
 )
 
 // EventTypeInfo is one row of the table of event types.
@@ -138,6 +142,8 @@ var eventTypes = [...]EventTypeInfo{
 		Audience: "the coordinator and the step's addressees (its own management: the coordinator; the managements of the involved institutions; the municipality that serves the youth), when a step of the escalation ladder is taken"},
 	{Type: EventEscalationDue, Name: "escalation-due",
 		Audience: "the coordinator and the next step's addressees, once, when the next step of an escalation is overdue"},
+	{Type: EventAgreementOverdue, Name: "agreement-overdue",
+		Audience: "the coordinator, once per agreement, when an agreement of the case's plan was not recorded done by its due day"},
 }
 
 // EventTypes returns the table of event types, in the order of their

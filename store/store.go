@@ -475,6 +475,28 @@ type Case struct {
 	// Escalation is the case's current escalation, its steps in the
 	// order they were taken; empty if none.
 	Escalation []EscalationStep
+
+	// The plan (that-information only: that it exists, never what it
+	// says). PlanStart and PlanEnd are its start and intended end, civil
+	// days (00:00 UTC); zero if the coordinator recorded no plan.
+	// Agreements are the plan's agreements, numbered from 1; Agreed is
+	// how many it has had (the next is numbered Agreed+1: a number is
+	// never used twice, also after its agreement went).
+	PlanStart, PlanEnd time.Time
+	Agreements         []Agreement
+	Agreed             int
+}
+
+// Agreement is one agreement of a case's plan: which institution is
+// responsible, the civil day it is due (00:00 UTC), when it was recorded
+// done (zero while not), and whether its being overdue was raised (once).
+// It says nothing of what was agreed.
+type Agreement struct {
+	N           int
+	Institution string
+	Due         time.Time
+	Done        time.Time
+	Overdue     bool
 }
 
 // EscalationStep is one step of an escalation as it was taken: which
@@ -492,10 +514,10 @@ type EscalationStep struct {
 }
 
 // Coordinating reports whether c has any coordination state: an
-// acceptance, an exclusion, a hand-over or an escalation.
+// acceptance, an exclusion, a hand-over, an escalation or a plan.
 func (c Case) Coordinating() bool {
 	return !c.AcceptDue.IsZero() || !c.AcceptedAt.IsZero() || len(c.Excluded) > 0 || c.HandoverTo != "" ||
-		!c.HandoverAt.IsZero() || len(c.Escalation) > 0
+		!c.HandoverAt.IsZero() || len(c.Escalation) > 0 || !c.PlanStart.IsZero() || !c.PlanEnd.IsZero() || len(c.Agreements) > 0 || c.Agreed > 0
 }
 
 // RecentEnd is an institution's registration that it ended itself, at At.

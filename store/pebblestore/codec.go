@@ -26,7 +26,7 @@ const (
 	caseV1  = 1
 	caseV2  = 2 // caseV1 + a birth-date check value
 	caseV3  = 3 // caseV2 (the check value may be zero) + recent ends, notices and a wake time
-	caseV4  = 4 // caseV3 (its additions may be empty) + acceptance, exclusions, hand-over, escalation
+	caseV4  = 4 // caseV3 (its additions may be empty) + acceptance, exclusions, hand-over, escalation, plan
 	idemV1  = 1
 	eventV1 = 1
 	eventV2 = 2 // eventV1 + the count of a summary event
@@ -467,6 +467,17 @@ func encodeCase(dst []byte, c *store.Case) []byte {
 			e.bool(s.Overdue)
 			e.str(s.Decided)
 		}
+		e.day(c.PlanStart)
+		e.day(c.PlanEnd)
+		e.uvarint(uint64(len(c.Agreements)))
+		for _, a := range c.Agreements {
+			e.uvarint(uint64(a.N))
+			e.str(a.Institution)
+			e.day(a.Due)
+			e.time(a.Done)
+			e.bool(a.Overdue)
+		}
+		e.uvarint(uint64(c.Agreed))
 	}
 	return e.b
 }
@@ -499,6 +510,20 @@ func caseV4Tail(d *dec, c *store.Case) {
 			c.Escalation[i] = store.EscalationStep{Step: d.str(), By: d.str(), At: d.time(), Due: d.time(), Overdue: d.bool(), Decided: d.str()}
 		}
 	}
+	c.PlanStart = d.day()
+	c.PlanEnd = d.day()
+	// An agreement takes at least 5 bytes.
+	if n := d.uvarint(); d.err == nil && n > 0 {
+		if n > uint64(len(d.b))/5 {
+			d.fail()
+			return
+		}
+		c.Agreements = make([]store.Agreement, n)
+		for i := range c.Agreements {
+			c.Agreements[i] = store.Agreement{N: d.count(), Institution: d.str(), Due: d.day(), Done: d.time(), Overdue: d.bool()}
+		}
+	}
+	c.Agreed = d.count()
 }
 
 // caseV3Tail reads what caseV3 adds to caseV2.

@@ -419,6 +419,12 @@ func coordinating(c store.Case) store.Case {
 		{Step: "own-management", By: "wij", At: at, Due: at.Add(48 * time.Hour), Overdue: true},
 		{Step: "decision", By: "gemeente", At: at.Add(time.Hour), Decided: "ggd"},
 	}
+	c.PlanStart, c.PlanEnd = time.Date(2026, 3, 2, 0, 0, 0, 0, time.UTC), time.Date(2026, 9, 1, 0, 0, 0, 0, time.UTC)
+	c.Agreements = []store.Agreement{
+		{N: 1, Institution: "school", Due: time.Date(2026, 4, 1, 0, 0, 0, 0, time.UTC), Done: at},
+		{N: 2, Institution: "ggd", Due: time.Date(2026, 4, 2, 0, 0, 0, 0, time.UTC), Overdue: true},
+	}
+	c.Agreed = 3
 	return c
 }
 
@@ -428,7 +434,8 @@ func coordinating(c store.Case) store.Case {
 // case has one encoding.
 func TestCaseV4(t *testing.T) {
 	checked := sampleCheckedCase()
-	for _, c := range []store.Case{coordinating(checked), coordinating(woken(checked)), {Youth: checked.Youth, Age: -1, AcceptedAt: time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)}} {
+	for _, c := range []store.Case{coordinating(checked), coordinating(woken(checked)), {Youth: checked.Youth, Age: -1, AcceptedAt: time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)},
+		{Youth: checked.Youth, Age: -1, PlanStart: time.Date(2026, 3, 2, 0, 0, 0, 0, time.UTC)}} {
 		b := encodeCase(nil, &c)
 		if b[0] != caseV4 {
 			t.Fatalf("encoded as version %d, want %d", b[0], caseV4)
@@ -450,7 +457,7 @@ func TestCaseV4(t *testing.T) {
 		t.Fatal("caseV4 does not extend caseV3")
 	}
 	empty4 := append([]byte{caseV4}, v3[1:]...)
-	empty4 = append(empty4, 0, 0, 0, 0, 0, 0) // nothing of version 4
+	empty4 = append(empty4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0) // nothing of version 4
 	for name, b := range map[string][]byte{
 		"v4 truncated":                   v4[:len(v4)-1],
 		"v4 with trailing bytes":         append(append([]byte(nil), v4...), 0),
