@@ -229,6 +229,7 @@ func FuzzDecodeYouth(f *testing.F) {
 	f.Add(encodeYouth(nil, &youthRecord{hasCase: true, kase: store.Case{Coordinator: "ggd"}, regs: []store.Registration{r}}))
 	f.Add(encodeYouth(nil, &youthRecord{}))
 	f.Add(encodeYouth(nil, &youthRecord{hasCase: true, kase: sampleCheckedCase()}))
+	f.Add(encodeYouth(nil, &youthRecord{hasCase: true, kase: coordinating(woken(sampleCheckedCase()))}))
 	f.Add([]byte{youthV1, 0, 200})
 	f.Fuzz(func(t *testing.T, b []byte) {
 		got, err := decodeYouth(b)
