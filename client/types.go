@@ -108,6 +108,49 @@ type View struct {
 	NoCoordinator string `json:"no_coordinator,omitempty"`
 	// ClientRef is the caller's own reference on its registration.
 	ClientRef string `json:"client_ref,omitempty"`
+	// Coordination is the case's coordination state (lookups only; nil if
+	// the case has no coordinator).
+	Coordination *Coordination `json:"coordination,omitempty"`
+}
+
+// Coordination is a case's coordination state: whether the coordinator
+// accepted or by when it must, a pending hand-over, the escalation's
+// steps, the plan and its agreements.
+type Coordination struct {
+	Accepted   bool             `json:"accepted"`
+	AcceptBy   time.Time        `json:"accept_by,omitempty"`
+	HandoverTo string           `json:"handover_to,omitempty"`
+	Escalation []EscalationStep `json:"escalation,omitempty"`
+	Plan       *Plan            `json:"plan,omitempty"`
+}
+
+// EscalationStep is one step of a case's escalation: which, by whom,
+// when, and when the next one is due (zero after the last).
+type EscalationStep struct {
+	Step    string    `json:"step"`
+	By      string    `json:"by"`
+	At      time.Time `json:"at"`
+	NextDue time.Time `json:"next_due,omitempty"`
+	Overdue bool      `json:"overdue,omitempty"`
+	Decided string    `json:"decided,omitempty"`
+}
+
+// Plan is a case's plan: its days (YYYY-MM-DD) and its agreements.
+type Plan struct {
+	Start      string      `json:"start"`
+	End        string      `json:"end"`
+	Agreements []Agreement `json:"agreements"`
+}
+
+// Agreement is one agreement of a plan: its number, the responsible
+// institution, its due day (YYYY-MM-DD), whether it was kept, and
+// whether it was raised overdue.
+type Agreement struct {
+	Agreement   int    `json:"agreement"`
+	Institution string `json:"institution"`
+	Due         string `json:"due"`
+	Done        bool   `json:"done"`
+	Overdue     bool   `json:"overdue,omitempty"`
 }
 
 // Result answers a report: the view, and whether the report refreshed an

@@ -724,7 +724,8 @@ func (h *Handler) lookup(r *http.Request, actor matcher.Actor) (any, int, error)
 
 func (h *Handler) view(v matcher.View) ViewResponse {
 	return ViewResponse{ID: v.ID.String(), Matched: v.Matched, Involved: h.parties(v.Involved),
-		Coordinator: coordinator(v.Coordinator), NoCoordinator: v.NoCoordinator, ClientRef: v.ClientRef}
+		Coordinator: coordinator(v.Coordinator), NoCoordinator: v.NoCoordinator, ClientRef: v.ClientRef,
+		Coordination: coordinationJSON(v.Coordination)}
 }
 
 // youthVerb serves a call that changes a youth's case and answers 204.

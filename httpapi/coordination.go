@@ -139,3 +139,29 @@ func (h *Handler) agreementDone(r *http.Request, actor matcher.Actor) (any, int,
 	}
 	return nil, http.StatusNoContent, nil
 }
+
+// coordinationJSON is c as a lookup answers it; nil for nil.
+func coordinationJSON(c *matcher.CaseCoordination) *CoordinationJSON {
+	if c == nil {
+		return nil
+	}
+	out := &CoordinationJSON{Accepted: c.Accepted, HandoverTo: c.HandoverTo}
+	if !c.AcceptBy.IsZero() {
+		out.AcceptBy = c.AcceptBy.UTC().Format(time.RFC3339)
+	}
+	for _, s := range c.Escalation {
+		j := EscalationStepJSON{Step: s.Step, By: s.By, At: s.At.UTC().Format(time.RFC3339), Overdue: s.Overdue, Decided: s.Decided}
+		if !s.Due.IsZero() {
+			j.NextDue = s.Due.UTC().Format(time.RFC3339)
+		}
+		out.Escalation = append(out.Escalation, j)
+	}
+	if !c.PlanStart.IsZero() {
+		out.Plan = &PlanJSON{Start: c.PlanStart.Format(time.DateOnly), End: c.PlanEnd.Format(time.DateOnly), Agreements: []AgreementJSON{}}
+		for _, a := range c.Agreements {
+			out.Plan.Agreements = append(out.Plan.Agreements, AgreementJSON{Agreement: a.N, Institution: a.Institution,
+				Due: a.Due.Format(time.DateOnly), Done: !a.Done.IsZero(), Overdue: a.Overdue})
+		}
+	}
+	return out
+}

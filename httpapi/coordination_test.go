@@ -72,6 +72,23 @@ func TestCoordinationOverHTTPS(t *testing.T) {
 	if got := decodeAs[httpapi.AgreementResponse](t, second); second.status != 201 || got.Agreement != 2 {
 		t.Fatalf("the second agreement: %d %s", second.status, second.body)
 	}
+	// Every institution involved sees the coordination state in its
+	// lookup: the school, its agreement's number.
+	v := decodeAs[httpapi.ViewResponse](t, e.do(byToken(school), "POST", "/v1/lookups", y))
+	c := v.Coordination
+	if c == nil || !c.Accepted || c.AcceptBy != "" || c.Plan == nil || c.Plan.Start != "2026-03-02" || len(c.Plan.Agreements) != 2 ||
+		c.Plan.Agreements[0] != (httpapi.AgreementJSON{Agreement: 1, Institution: school, Due: "2099-01-01", Done: true}) ||
+		c.Plan.Agreements[1] != (httpapi.AgreementJSON{Agreement: 2, Institution: wij, Due: "2099-02-01"}) {
+		t.Fatalf("the school's view of the coordination: %+v", c)
+	}
+	var steps []string
+	for _, s := range c.Escalation {
+		steps = append(steps, s.Step+"/"+s.By)
+	}
+	if !slices.Equal(steps, []string{"own-management/" + ggd, "involved-managements/" + ggd, "alderman/" + ggd, "decision/" + municipality}) ||
+		c.Escalation[3].Decided != ggd || c.Escalation[3].NextDue == "" {
+		t.Fatalf("the escalation in the view: %+v", c.Escalation)
+	}
 	ev := decodeAs[httpapi.EventsResponse](t, e.do(byToken(municipality), "GET", "/v1/events", nil))
 	var types []string
 	for _, x := range ev.Events {

@@ -109,6 +109,49 @@ type ViewResponse struct {
 	NoCoordinator string `json:"no_coordinator,omitempty"`
 	// ClientRef is the caller's own reference on its registration.
 	ClientRef string `json:"client_ref,omitempty"`
+	// Coordination is the case's coordination state (lookups only;
+	// absent if the case has no coordinator).
+	Coordination *CoordinationJSON `json:"coordination,omitempty"`
+}
+
+// CoordinationJSON is a case's coordination state in a lookup: whether
+// the coordinator accepted or by when it must, a pending hand-over, the
+// escalation's steps, the plan and its agreements.
+type CoordinationJSON struct {
+	Accepted   bool                 `json:"accepted"`
+	AcceptBy   string               `json:"accept_by,omitempty"`
+	HandoverTo string               `json:"handover_to,omitempty"`
+	Escalation []EscalationStepJSON `json:"escalation,omitempty"`
+	Plan       *PlanJSON            `json:"plan,omitempty"`
+}
+
+// EscalationStepJSON is one step of an escalation as it was taken, and
+// when the next one is due (absent after the last). Decided names the
+// coordinator of the alderman's decision.
+type EscalationStepJSON struct {
+	Step    string `json:"step"`
+	By      string `json:"by"`
+	At      string `json:"at"`
+	NextDue string `json:"next_due,omitempty"`
+	Overdue bool   `json:"overdue,omitempty"`
+	Decided string `json:"decided,omitempty"`
+}
+
+// PlanJSON is a case's plan: its days and its agreements.
+type PlanJSON struct {
+	Start      string          `json:"start"`
+	End        string          `json:"end"`
+	Agreements []AgreementJSON `json:"agreements"`
+}
+
+// AgreementJSON is one agreement of a plan: its number, the responsible
+// institution, its due day, and whether it was kept or raised overdue.
+type AgreementJSON struct {
+	Agreement   int    `json:"agreement"`
+	Institution string `json:"institution"`
+	Due         string `json:"due"`
+	Done        bool   `json:"done"`
+	Overdue     bool   `json:"overdue,omitempty"`
 }
 
 // RegistrationResponse answers POST /v1/registrations: the view, and

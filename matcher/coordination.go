@@ -293,3 +293,32 @@ func (y *youth) mustCoordinate(institution string) error {
 	}
 	return nil
 }
+
+// CaseCoordination is a case's coordination state as Lookup shows it to
+// the institutions involved: whether the coordinator accepted (or by when
+// it must), a hand-over offered, the escalation's steps, and the plan
+// with its agreements. Only that-information: who, which step, which
+// days.
+type CaseCoordination struct {
+	// Accepted: the coordinator accepted the case (or took it over by a
+	// hand-over or the alderman's decision). AcceptBy is, while it has
+	// not, the first instant its term to accept is over (zero for a
+	// coordinator assigned before terms were kept).
+	Accepted bool
+	AcceptBy time.Time
+	// HandoverTo is the institution the coordinator offered the case to,
+	// while it has not answered; "" if none.
+	HandoverTo string
+	// Escalation lists the current escalation's steps, in order.
+	Escalation []store.EscalationStep
+	// PlanStart and PlanEnd are the plan's days (zero: no plan);
+	// Agreements its agreements.
+	PlanStart, PlanEnd time.Time
+	Agreements         []store.Agreement
+}
+
+// coordinationOf is the view of k's coordination state.
+func coordinationOf(k store.Case) *CaseCoordination {
+	return &CaseCoordination{Accepted: !k.AcceptedAt.IsZero(), AcceptBy: k.AcceptDue, HandoverTo: k.HandoverTo,
+		Escalation: slices.Clone(k.Escalation), PlanStart: k.PlanStart, PlanEnd: k.PlanEnd, Agreements: slices.Clone(k.Agreements)}
+}

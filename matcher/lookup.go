@@ -18,6 +18,10 @@ type View struct {
 	// ClientRef is the caller's own reference on its registration ("" if
 	// none). Other institutions' references are never shown.
 	ClientRef string
+	// Coordination is the case's coordination state, shown to every
+	// involved institution; nil if the case has none (see
+	// CaseCoordination).
+	Coordination *CaseCoordination
 }
 
 // Lookup answers the involvement view of a youth for an institution that is
@@ -55,6 +59,9 @@ func (m *Matcher) Lookup(ctx context.Context, actor Actor, who Youth) (v View, e
 			Involved:    m.parties(live, actor.Institution),
 			Coordinator: Coordinator{Institution: kase.Coordinator, Rule: kase.Rule},
 			ClientRef:   m.openRef(ctx, actor.Institution, live[own]),
+		}
+		if kase.Coordinator != "" {
+			v.Coordination = coordinationOf(kase)
 		}
 		if v.Coordinator.Institution != "" && !slices.ContainsFunc(live, func(r store.Registration) bool { return r.Institution == v.Coordinator.Institution }) {
 			// The coordinator's registration has reached its end day and
