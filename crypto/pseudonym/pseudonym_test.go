@@ -140,3 +140,43 @@ func BenchmarkYouth(b *testing.B) {
 		})
 	}
 }
+
+// A parent may be a registered youth of 19: the parent's pseudonym of a BSN
+// is never the youth's pseudonym of the same BSN, under any key, and an
+// address's is its own.
+func TestFamilyDomainsDoNotJoin(t *testing.T) {
+	ps, err := pseudonym.New(testKeyset(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	bsn := mustBSN(t, "111222333")
+	youth, _ := ps.Youth(bsn)
+	parent, err := ps.Parent(bsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, _ := ps.Of(pseudonym.DomainParentBSN, []byte("111222333"))
+	if parent.Primary != again.Primary || len(parent.All) != len(youth.All) {
+		t.Fatal("Parent differs from Of(parent-bsn)")
+	}
+	addr, _ := identity.ParseAddress("1234AB", 12, "")
+	home, err := ps.Address(addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[[pseudonym.Size]byte]string{}
+	for name, set := range map[string]pseudonym.Set{"youth": youth, "parent": parent, "address": home} {
+		for _, p := range set.All {
+			if other, ok := seen[p.Sum]; ok {
+				t.Fatalf("%s and %s pseudonyms join", name, other)
+			}
+			seen[p.Sum] = name
+		}
+	}
+	if _, err := ps.Parent(identity.BSN{}); !errors.Is(err, pseudonym.ErrValue) {
+		t.Errorf("zero parent BSN: %v", err)
+	}
+	if _, err := ps.Address(identity.Address{}); !errors.Is(err, pseudonym.ErrValue) {
+		t.Errorf("zero address: %v", err)
+	}
+}
