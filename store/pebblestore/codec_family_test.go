@@ -67,8 +67,8 @@ func TestDecodeRelationsRejects(t *testing.T) {
 	good := encodeRegistration(nil, &r)
 	bad := func(f func(b []byte) []byte) []byte { return f(append([]byte(nil), good...)) }
 	cases := map[string][]byte{
-		"truncated":   good[:len(good)-1],
-		"trailing":    append(append([]byte(nil), good...), 0),
+		"truncated": good[:len(good)-1],
+		"trailing":  append(append([]byte(nil), good...), 0),
 		"no relation": bad(func([]byte) []byte {
 			x := withDestroyDay(false)
 			e := encodeRegistration(nil, &x)
