@@ -54,6 +54,20 @@ const (
 	// and that the covenant's days to inform the parents or the youth
 	// have passed without another record. Sent once per registration.
 	EventInformDue EventType = 8
+	// EventFamilyMatch: a report gave a youth a family relation (a parent
+	// or the home address, Event.Reason "parent" or "address") that a
+	// live registration of another youth, by another institution, has
+	// too. The reporter's registration gets one naming the other
+	// children's institutions and professionals (Event.Others: never the
+	// other child), and each of those registrations one naming the
+	// reporter (Event.Others, Event.Subject).
+	EventFamilyMatch EventType = 9
+	// EventFamilyCoordination: a family match joined two youths whose
+	// cases have different coordinators; each coordinator is told of the
+	// other (Event.Subject, Event.Others) on its own registration, once
+	// per pair of youths while their related registrations live (one
+	// family, one plan).
+	EventFamilyCoordination EventType = 10
 )
 
 // EventTypeInfo is one row of the table of event types.
@@ -96,6 +110,10 @@ var eventTypes = [...]EventTypeInfo{
 		Audience: "an institution whose events about one youth went over the hour's limit, once the hour is over: one event in place of the ones held back, with the youth's state at that moment"},
 	{Type: EventInformDue, Name: "inform-due",
 		Audience: "the registration's own institution, once, when it recorded that it had not informed the parents or the youth yet (later) and the covenant's inform_within_days have passed without another record"},
+	{Type: EventFamilyMatch, Name: "family-match",
+		Audience: "the institution whose report gave a youth a new family relation (parent or address) that another youth's live registration by another institution shares, and each of those institutions; it names the relation's type and the other institutions, never the other child"},
+	{Type: EventFamilyCoordination, Name: "family-coordination",
+		Audience: "the two coordinators of two youths a family match joined, when they differ: each is told of the other, once per pair of youths"},
 }
 
 // EventTypes returns the table of event types, in the order of their
