@@ -117,6 +117,7 @@ import (
 
 	"github.com/vindex-nl/vindex/crypto/clientref"
 	"github.com/vindex-nl/vindex/crypto/oprf"
+	"github.com/vindex-nl/vindex/crypto/pseudonym"
 	"github.com/vindex-nl/vindex/figures"
 	"github.com/vindex-nl/vindex/identity"
 	"github.com/vindex-nl/vindex/rules"
@@ -229,6 +230,9 @@ type Matcher struct {
 	// releases publishes the management figures (nil: the store keeps
 	// none).
 	releases *figures.Releases
+	// excluded are the pseudonyms of the covenant's excluded addresses,
+	// under every enabled key (see family.go).
+	excluded map[pseudonym.Pseudonym]bool
 }
 
 type limits struct {
@@ -268,6 +272,13 @@ func New(c Config) (*Matcher, error) {
 			}
 			m.previous = inv
 		}
+	}
+	if !c.Blind {
+		ex, err := excludedAddresses(c.Pseudonymiser, c.Covenant.Family)
+		if err != nil {
+			return nil, err
+		}
+		m.excluded = ex
 	}
 	if m.clock == nil {
 		m.clock = time.Now

@@ -162,7 +162,7 @@ type Store interface {
 	// the same moment run one after the other, so the second reads the
 	// first's family index entries (Tx.Family) and one family match is
 	// made, not two or none. fn gets exclusive access to the youth only;
-	// the families' other members are read (Tx.Family, Tx.FamilyCase),
+	// the families' other members are read (Tx.Family, Tx.FamilyYouth),
 	// never written.
 	UpdateFamily(ctx context.Context, youth, family []pseudonym.Pseudonym, fn func(Tx) error) error
 	// Close releases the store. Committed writes are kept; later calls
@@ -245,10 +245,11 @@ type Tx interface {
 	// a family is (a shelter's address, say). Ordered by key (as given),
 	// then by registration ID.
 	Family(keys []pseudonym.Pseudonym, limit int) []FamilyMember
-	// FamilyCase reads the case of another youth (a family member's, by
+	// FamilyYouth reads the case (ok: there is one) and the live
+	// registrations of another youth (a family member's, by
 	// FamilyMember.Youth) as committed, without holding it: what it says
-	// may change as soon as it is read.
-	FamilyCase(youth pseudonym.Pseudonym) (Case, bool)
+	// may change as soon as it is read. One point read.
+	FamilyYouth(youth pseudonym.Pseudonym) (c Case, live []Registration, ok bool)
 	// FamilyNoticed reports whether registrations a and b were marked
 	// with NoteFamily (in either order), committed or staged.
 	FamilyNoticed(a, b ID) bool

@@ -1049,17 +1049,20 @@ func (t *tx) Family(keys []pseudonym.Pseudonym, limit int) []store.FamilyMember 
 	return out
 }
 
-// FamilyCase implements store.Tx.
-func (t *tx) FamilyCase(youth pseudonym.Pseudonym) (store.Case, bool) {
+// FamilyYouth implements store.Tx.
+func (t *tx) FamilyYouth(youth pseudonym.Pseudonym) (store.Case, []store.Registration, bool) {
 	if t.holds(youth) {
-		return t.kase, t.hasCase
+		return t.kase, t.Registrations(), t.hasCase
 	}
 	rec, ok, err := t.s.readYouth(t.s.db, youth, false)
 	if err != nil {
 		t.fail(err)
-		return store.Case{}, false
+		return store.Case{}, nil, false
 	}
-	return rec.kase, ok && rec.hasCase
+	if !ok {
+		return store.Case{}, nil, false
+	}
+	return rec.kase, rec.regs, rec.hasCase
 }
 
 // FamilyNoticed implements store.Tx.

@@ -119,7 +119,7 @@ func testFamily(t *testing.T, open Opener) {
 		t.Fatalf("dropped relation still has %d members", len(got))
 	}
 
-	// FamilyCase reads another youth's case.
+	// FamilyYouth reads another youth's case and live registrations.
 	if err := s.Update(ctx, []pseudonym.Pseudonym{b}, func(tx store.Tx) error {
 		tx.PutCase(store.Case{Youth: b, Coordinator: "school", Age: 9})
 		return nil
@@ -127,11 +127,11 @@ func testFamily(t *testing.T, open Opener) {
 		t.Fatal(err)
 	}
 	s.UpdateFamily(ctx, []pseudonym.Pseudonym{a}, []pseudonym.Pseudonym{parent}, func(tx store.Tx) error {
-		if k, ok := tx.FamilyCase(b); !ok || k.Coordinator != "school" {
-			t.Errorf("FamilyCase(b) = %+v, %v", k, ok)
+		if k, live, ok := tx.FamilyYouth(b); !ok || k.Coordinator != "school" || len(live) != 1 || live[0].ID != rb.ID {
+			t.Errorf("FamilyYouth(b) = %+v, %d live, %v", k, len(live), ok)
 		}
-		if _, ok := tx.FamilyCase(c); ok {
-			t.Error("FamilyCase of a youth without a case")
+		if _, live, ok := tx.FamilyYouth(c); ok || len(live) != 0 {
+			t.Error("FamilyYouth of a youth without records")
 		}
 		return nil
 	})
