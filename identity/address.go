@@ -140,8 +140,20 @@ func (a Address) IsZero() bool { return a.key == "" }
 
 // RevealKey returns the normalised address as "1234AB:12:A" (the addition
 // empty if there is none: "1234AB:12:"), the value the pseudonymiser
-// hashes. Every other use is a review finding.
+// hashes. Every other use is a review finding (see RevealParts).
 func (a Address) RevealKey() string { return a.key }
+
+// RevealParts returns the normalised postcode ("1234AB"), the house
+// number and the addition ("" if none), for a client system to send the
+// address to the index. Every other use is a review finding.
+func (a Address) RevealParts() (postcode string, number int, addition string) {
+	f := strings.SplitN(a.key, ":", 3)
+	if len(f) != 3 {
+		return "", 0, ""
+	}
+	n, _ := strconv.Atoi(f[1])
+	return f[0], n, f[2]
+}
 
 const addressRedacted = "Address(redacted)"
 

@@ -63,9 +63,9 @@ const MaxParents = 2
 // Family input errors: each comes wrapped in a *FieldError naming
 // "parents" or "address".
 var (
-	ErrParents       = errors.New("matcher: parents are one or two BSNs, each once")
+	ErrParents       = errors.New("matcher: parents are one or two valid BSNs (9 digits passing the eleven-check), each once")
 	ErrParentIsYouth = errors.New("matcher: a parent's BSN is the youth's own")
-	ErrAddress       = errors.New("matcher: address needs a postcode and a house number")
+	ErrAddress       = errors.New("matcher: address is a Dutch postcode (1234 AB), a house number from 1 to 99999 and an optional addition of up to 4 letters or digits")
 	// ErrAddressNotEnabled: the covenant does not enable address
 	// matching (its family.address_matching).
 	ErrAddressNotEnabled = errors.New("matcher: the covenant does not enable address matching")
