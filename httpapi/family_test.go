@@ -77,9 +77,15 @@ func TestFamilyOverHTTPS(t *testing.T) {
 		{"three parents", with(func(r *httpapi.RegistrationRequest) { r.Parents = []string{bsn(t, 900), bsn(t, 901), bsn(t, 902)} }), 400, "invalid_parents", "parents"},
 		{"a parent twice", with(func(r *httpapi.RegistrationRequest) { r.Parents = []string{parent, parent} }), 400, "invalid_parents", "parents"},
 		{"the youth as parent", with(func(r *httpapi.RegistrationRequest) { r.Parents = []string{bsn(t, 7)} }), 422, "parent_is_youth", "parents"},
-		{"postcode", with(func(r *httpapi.RegistrationRequest) { r.Address = &httpapi.AddressJSON{Postcode: "97120", HouseNumber: 1} }), 400, "invalid_address", "address"},
-		{"house number", with(func(r *httpapi.RegistrationRequest) { r.Address = &httpapi.AddressJSON{Postcode: "9712CP", HouseNumber: 0} }), 400, "invalid_address", "address"},
-		{"addition", with(func(r *httpapi.RegistrationRequest) { r.Address = &httpapi.AddressJSON{Postcode: "9712CP", HouseNumber: 1, Addition: "flat 3"} }), 400, "invalid_address", "address"},
+		{"postcode", with(func(r *httpapi.RegistrationRequest) {
+			r.Address = &httpapi.AddressJSON{Postcode: "97120", HouseNumber: 1}
+		}), 400, "invalid_address", "address"},
+		{"house number", with(func(r *httpapi.RegistrationRequest) {
+			r.Address = &httpapi.AddressJSON{Postcode: "9712CP", HouseNumber: 0}
+		}), 400, "invalid_address", "address"},
+		{"addition", with(func(r *httpapi.RegistrationRequest) {
+			r.Address = &httpapi.AddressJSON{Postcode: "9712CP", HouseNumber: 1, Addition: "flat 3"}
+		}), 400, "invalid_address", "address"},
 	} {
 		r := e.do(byToken(ggd), "POST", "/v1/registrations", c.body)
 		if r.status != c.status || r.problem.Code != c.code || r.problem.Field != c.field {
