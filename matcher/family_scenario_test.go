@@ -3,6 +3,7 @@ package matcher_test
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -44,7 +45,14 @@ func TestFamilyScenarios(t *testing.T) {
 // on and the addresses excluded.
 func newFamilyEnv(t testing.TB, excluded []identity.Address) *env {
 	t.Helper()
-	st, err := pebblestore.Open(t.TempDir(), &pebblestore.Options{Logger: quiet()})
+	return newFamilyEnvWith(t, excluded, t.TempDir(), quiet())
+}
+
+// newFamilyEnvWith is newFamilyEnv with the store in dir and the matcher's
+// logs to logger.
+func newFamilyEnvWith(t testing.TB, excluded []identity.Address, dir string, logger *slog.Logger) *env {
+	t.Helper()
+	st, err := pebblestore.Open(dir, &pebblestore.Options{Logger: logger})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -53,11 +61,11 @@ func newFamilyEnv(t testing.TB, excluded []identity.Address) *env {
 	cov.Family = rules.Family{AddressMatching: true, ExcludedAddresses: excluded}
 	ps := freshPseudonymiser(t)
 	c := &clock{now: start}
-	m, err := matcher.New(matcher.Config{Store: st, Pseudonymiser: ps, ClientRefs: testkeys.Sealer(t), Covenant: &cov, Clock: c.Now, Location: time.UTC, Logger: quiet()})
+	m, err := matcher.New(matcher.Config{Store: st, Pseudonymiser: ps, ClientRefs: testkeys.Sealer(t), Covenant: &cov, Clock: c.Now, Location: time.UTC, Logger: logger})
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &env{m: m, store: st, clock: c, ps: ps}
+	return &env{m: m, store: st, clock: c, ps: ps, dir: dir}
 }
 
 type familyPerson struct {
