@@ -174,3 +174,50 @@ func TestFamilyEventsBounded(t *testing.T) {
 		t.Fatalf("after the hour: %d family events, want %d", n, matcher.DefaultEventsPerHour+1)
 	}
 }
+
+// Rotation loses no family match: a relation written under the old key is
+// found by a report under the new one, and the store counts the old key as
+// needed while the relation is under it; a new report with the parents
+// re-keys it.
+func TestFamilyAfterRotation(t *testing.T) {
+	e, h := newRotatableEnv(t)
+	parent := bsnFor(t, 7001)
+	a := e.involvement(t, 1)
+	a.Parents = []identity.BSN{parent}
+	e.register(t, ggd, a)
+	oldKey := e.ps.PrimaryKeyID()
+	m2, _ := e.rotated(t, h)
+	b := e.involvement(t, 2)
+	y2, err := m2.YouthByBSN(bsnFor(t, 2))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.Youth, b.Parents = y2, []identity.BSN{parent}
+	if _, err := m2.Register(ctx, matcher.Actor{Institution: wij}, b); err != nil {
+		t.Fatal(err)
+	}
+	for _, inst := range []string{ggd, wij} {
+		if n := countType(e.events(t, inst), store.EventFamilyMatch); n != 1 {
+			t.Fatalf("%s: %d family matches across a rotation, want 1", inst, n)
+		}
+	}
+	if e.store.LiveByKey()[oldKey] != 1 {
+		t.Fatalf("the old key is not counted as needed: %v", e.store.LiveByKey())
+	}
+	// The GGD's next report with the parents re-keys its relation (and
+	// its youth): nothing needs the old key any more, and no new match.
+	y1, err := m2.YouthByBSN(bsnFor(t, 1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.Youth = y1
+	if _, err := m2.Register(ctx, matcher.Actor{Institution: ggd}, a); err != nil {
+		t.Fatal(err)
+	}
+	if n := e.store.LiveByKey()[oldKey]; n != 0 {
+		t.Fatalf("after the re-report, %d registrations need the old key", n)
+	}
+	if n := countType(e.events(t, ggd), store.EventFamilyMatch); n != 1 {
+		t.Fatalf("a re-keyed relation made a new family match")
+	}
+}

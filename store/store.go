@@ -787,7 +787,10 @@ type KeyUse interface {
 	// (Registration.Youth.KeyID). Ended registrations are not counted:
 	// they no longer match, so they do not need the key. A registration
 	// migrated to another key (Put with a pseudonym of the new key) is
-	// counted under the new key only.
+	// counted under the new key only; but a live registration with family
+	// relations (Registration.Relations) under other keys is counted
+	// under each of those keys too, once per key: its family matches
+	// need them until a report re-keys its relations.
 	LiveByKey() map[uint32]int64
 	// RefsByKey returns, per reference key ID, how many stored
 	// registrations, live or ended, hold a client reference sealed under

@@ -1710,6 +1710,19 @@ type keyUse struct {
 	refs map[uint32]int64
 }
 
+// relationKeys returns the key IDs of r's family relations other than its
+// youth's key, each once: a live registration needs them too (see
+// store.KeyUse.LiveByKey).
+func relationKeys(r store.Registration) []uint32 {
+	var out []uint32
+	for _, rel := range r.Relations {
+		if id := rel.Key.KeyID; id != r.Youth.KeyID && !slices.Contains(out, id) {
+			out = append(out, id)
+		}
+	}
+	return out
+}
+
 func (k *keyUse) apply(before, after []store.Registration) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
@@ -1720,6 +1733,9 @@ func (k *keyUse) apply(before, after []store.Registration) {
 	for _, r := range before {
 		if r.IsLive() {
 			k.live[r.Youth.KeyID]--
+			for _, id := range relationKeys(r) {
+				k.live[id]--
+			}
 		}
 		if id, ok := store.RefKeyID(r.ClientRef); ok {
 			k.refs[id]--
@@ -1731,6 +1747,9 @@ func (k *keyUse) apply(before, after []store.Registration) {
 	for _, r := range after {
 		if r.IsLive() {
 			k.live[r.Youth.KeyID]++
+			for _, id := range relationKeys(r) {
+				k.live[id]++
+			}
 		}
 		if id, ok := store.RefKeyID(r.ClientRef); ok {
 			k.refs[id]++

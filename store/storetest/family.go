@@ -195,6 +195,27 @@ func testFamilyMigrate(t *testing.T, open Opener) {
 	if got := family(t, s, nu, 64, parent); len(got) != 0 {
 		t.Fatalf("youth sees itself: %d", len(got))
 	}
+	// The relation still needs the old key: it counts under both.
+	ku, ok := s.(store.KeyUse)
+	if !ok {
+		return
+	}
+	if live := ku.LiveByKey(); live[1] != 1 || live[2] != 1 {
+		t.Fatalf("LiveByKey = %v, want the registration under key 2 and its relation under key 1", live)
+	}
+	// Re-keyed relations, then ended: nothing counted.
+	r.Relations[0].Key = FamilyKey(2, 1)
+	put(t, s, []pseudonym.Pseudonym{nu, old}, r)
+	if live := ku.LiveByKey(); live[1] != 0 || live[2] != 1 {
+		t.Fatalf("after re-keying: LiveByKey = %v", live)
+	}
+	r.Relations[0].Key = parent
+	put(t, s, []pseudonym.Pseudonym{nu, old}, r)
+	r.EndedAt, r.EndReason, r.PurgeOn = t0.Add(time.Hour), store.EndedByInstitution, day(2031, 3, 2)
+	put(t, s, []pseudonym.Pseudonym{nu, old}, r)
+	if live := ku.LiveByKey(); len(live) != 0 {
+		t.Fatalf("after the end: LiveByKey = %v", live)
+	}
 }
 
 func testFamilyLimit(t *testing.T, open Opener) {
