@@ -48,7 +48,10 @@
 // of the covenant's list (rules.Covenant.SignalCode), never free text. A
 // report's idempotency key is kept only as a keyed hash of the institution
 // and the key, made by [Config.Pseudonymiser] in a domain of its own
-// ("idempotency"), never the key itself. Log lines carry the
+// ("idempotency"), never the key itself. A parent's BSN and a home
+// address live only in the Registration that states them (the types never
+// print them) and reach the store only as pseudonyms (domains parent-bsn
+// and home-address). Log lines carry the
 // verb, the institution, the registration ID and the outcome, never a BSN, a
 // birth date, a pseudonym or a professional's contact. Errors never quote a
 // BSN or a birth date.
@@ -94,6 +97,21 @@
 // covenant may set shorter limits, never longer.
 // An ended registration is kept in the archive for the covenant's retention
 // period (five years if it sets none), then purged by [Matcher.ExpireDue].
+//
+// # Family matches
+//
+// A report may give the youth's parents ([Registration.Parents]) and, if
+// the covenant enables it, the home address ([Registration.Address]).
+// They are kept only as pseudonyms in domains of their own (never
+// joinable with a youth's pseudonym of the same BSN), as relations of the
+// registration that end with it. Children who share a relation and are
+// registered by different institutions make a family match: those
+// institutions get family-match events naming each other, never the other
+// child; two different coordinators in one family get a
+// family-coordination event each, once. Nothing about a family reaches an
+// institution not registered for one of its children, and no answer
+// ([Result], [View]) says anything about families. A report reads at most
+// [FamilyLimit] registrations of a family. See family.go for the details.
 //
 // # No youth as an amplifier
 //

@@ -18,7 +18,12 @@
 // to inform, a registration keeps the youth's age band at its report (under
 // 12, 12 to 15, 16 and over: [AgeBand]), which says less than the age, and
 // whether and when its institution informed the parents or the youth
-// ([Inform]).
+// ([Inform]). A registration may carry family relations ([Relation]): the
+// pseudonyms of the youth's parents and home address, in domains of their
+// own, never the BSN or the address; the store keeps a family index of the
+// live registrations by relation key, so that a report finds the other
+// children of a family ([Tx.Family]) with a bounded read, and an ended
+// registration is in no family.
 //
 // # Live state and history
 //
