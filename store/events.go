@@ -54,6 +54,14 @@ const (
 	// and that the covenant's days to inform the parents or the youth
 	// have passed without another record. Sent once per registration.
 	EventInformDue EventType = 8
+	// EventSignal: an institution already actively involved with the
+	// recipient's youth reported it again with something new: a signal
+	// with another signal code than the one on file, or an urgent report
+	// where its registration was not urgent (Event.Urgent). It names that
+	// institution (Event.Subject) and how to reach its professional
+	// (Event.Others), never the code: what the signal is about stays
+	// with the institution that made it.
+	EventSignal EventType = 9
 )
 
 // EventTypeInfo is one row of the table of event types.
@@ -96,6 +104,8 @@ var eventTypes = [...]EventTypeInfo{
 		Audience: "an institution whose events about one youth went over the hour's limit, once the hour is over: one event in place of the ones held back, with the youth's state at that moment"},
 	{Type: EventInformDue, Name: "inform-due",
 		Audience: "the registration's own institution, once, when it recorded that it had not informed the parents or the youth yet (later) and the covenant's inform_within_days have passed without another record"},
+	{Type: EventSignal, Name: "signal", MayBeUrgent: true,
+		Audience: "the other institutions actively involved with the youth, when an institution already involved reports it with a new signal code or newly urgent; bounded per recipient and hour like every event about the youth"},
 }
 
 // EventTypes returns the table of event types, in the order of their
