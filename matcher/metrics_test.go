@@ -32,6 +32,7 @@ vindex_coordinator_assignments_total 2
 vindex_matches_total 1
 # HELP vindex_outbox_events_total Outbox events committed, by type.
 # TYPE vindex_outbox_events_total counter
+vindex_outbox_events_total{type="agreement-overdue"} 0
 vindex_outbox_events_total{type="case-closed"} 0
 vindex_outbox_events_total{type="coordinator"} 3
 vindex_outbox_events_total{type="ended"} 0

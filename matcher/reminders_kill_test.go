@@ -59,9 +59,10 @@ func remindChild(t *testing.T, dir string, day time.Time) {
 // A reminder is sent exactly once, also when the process that sends it is
 // killed with SIGKILL at random moments while it does: the reminder and
 // the record that it was sent are one atomic write, so a kill leaves
-// either both or neither, and the next process sends what is left. Each of
-// remindersYouths registrations recorded as "later" gets one inform-due event, never
-// two, however the kills fall.
+// either both or neither, and the next process sends what is left. Each
+// of remindersYouths registrations recorded as "later" gets one inform-due
+// event, and each agreement of a plan (every fifth youth's) open past its
+// due day one agreement-overdue event, never two, however the kills fall.
 func TestRemindersOnceUnderKill(t *testing.T) {
 	if dir := os.Getenv(remindChildEnv); dir != "" {
 		day, err := time.Parse(time.RFC3339, os.Getenv(remindChildEnv+"_DAY"))
@@ -86,9 +87,9 @@ func TestRemindersOnceUnderKill(t *testing.T) {
 		// machine (the race detector) gets through too.
 		killAfter := time.Duration(rng.IntN(80)+25*round) * time.Millisecond
 		killed := runRemindChild(t, dir, day, killAfter)
-		sent := countReminders(t, dir, ids)
-		t.Logf("round %d: killed %v, %d of %d reminders sent", round, killed, sent, len(ids))
-		if !killed && sent == len(ids) {
+		sent, want := countReminders(t, dir, ids), len(ids)+(len(ids)+4)/5
+		t.Logf("round %d: killed %v, %d of %d reminders sent", round, killed, sent, want)
+		if !killed && sent == want {
 			return
 		}
 	}
@@ -106,6 +107,19 @@ func setUpReminders(t *testing.T, dir string) []store.ID {
 		r := e.involvement(t, n+1)
 		r.Inform = matcher.Inform{Not: matcher.NotInformedLater}
 		ids = append(ids, e.register(t, wij, r).ID)
+		if n%5 != 0 {
+			continue
+		}
+		// Every fifth youth has a plan with an agreement of ggd's, due in
+		// a week: wij coordinates.
+		e.register(t, ggd, e.involvement(t, n+1))
+		wijA, youth := matcher.Actor{Institution: wij}, e.youth(t, n+1)
+		if err := e.m.RecordPlan(ctx, wijA, youth, start, start.AddDate(0, 3, 0)); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.m.AddAgreement(ctx, wijA, youth, ggd, start.AddDate(0, 0, 7)); err != nil {
+			t.Fatal(err)
+		}
 	}
 	return ids
 }
@@ -158,17 +172,24 @@ func runRemindChild(t *testing.T, dir string, day time.Time, killAfter time.Dura
 	return passes < 4
 }
 
-// countReminders opens the store and returns how many of ids have their
-// inform-due event; it fails the test if one has two.
+// countReminders opens the store and returns how many reminders of ids
+// were sent: their inform-due events, and the agreement-overdue events of
+// the youths with a plan; it fails the test if one was sent twice.
 func countReminders(t *testing.T, dir string, ids []store.ID) int {
 	t.Helper()
 	ps := loadTestKeys(t, dir)
 	e := newEnvWith(t, ps, filepath.Join(dir, "data"), quiet())
 	defer e.store.Close()
 	per := map[store.ID]int{}
+	overdue := map[store.ID]int{}
 	for _, ev := range e.events(t, wij) {
-		if ev.Type == store.EventInformDue {
+		switch ev.Type {
+		case store.EventInformDue:
 			per[ev.Registration]++
+		case store.EventAgreementOverdue:
+			if overdue[ev.Registration]++; overdue[ev.Registration] > 1 || ev.Agreement != 1 {
+				t.Fatalf("registration %s: agreement-overdue event %d, agreement %d: want one, of agreement 1", ev.Registration, overdue[ev.Registration], ev.Agreement)
+			}
 		}
 	}
 	for _, id := range ids {
@@ -181,5 +202,10 @@ func countReminders(t *testing.T, dir string, ids []store.ID) int {
 			t.Fatalf("an inform-due event for %s, which was not recorded as later", id)
 		}
 	}
-	return len(per)
+	for id := range overdue {
+		if i := slices.Index(ids, id); i < 0 || i%5 != 0 {
+			t.Fatalf("an agreement-overdue event for %s, which has no plan", id)
+		}
+	}
+	return len(per) + len(overdue)
 }

@@ -62,6 +62,11 @@ const (
 	// (Event.Others), never the code: what the signal is about stays
 	// with the institution that made it.
 	EventSignal EventType = 9
+	// EventAgreementOverdue tells the case's coordinator, once per
+	// agreement, that an agreement of the youth's plan (Event.Agreement)
+	// is open past its due day; Event.Subject is the institution
+	// responsible for it.
+	EventAgreementOverdue EventType = 10
 )
 
 // EventTypeInfo is one row of the table of event types.
@@ -106,6 +111,8 @@ var eventTypes = [...]EventTypeInfo{
 		Audience: "the registration's own institution, once, when it recorded that it had not informed the parents or the youth yet (later) and the covenant's inform_within_days have passed without another record"},
 	{Type: EventSignal, Name: "signal", MayBeUrgent: true,
 		Audience: "the other institutions actively involved with the youth, when an institution already involved reports it with a new signal code or newly urgent; bounded per recipient and hour like every event about the youth"},
+	{Type: EventAgreementOverdue, Name: "agreement-overdue",
+		Audience: "the case's coordinator, once per agreement of the youth's plan that is still open the day after its due day"},
 }
 
 // EventTypes returns the table of event types, in the order of their
