@@ -116,6 +116,28 @@ type View struct {
 	NoCoordinator string `json:"no_coordinator,omitempty"`
 	// ClientRef is the caller's own reference on its registration.
 	ClientRef string `json:"client_ref,omitempty"`
+	// Plan is the case's plan, if its coordinator recorded one.
+	Plan *Plan `json:"plan,omitempty"`
+}
+
+// Plan is that a youth's case has a plan, its days (YYYY-MM-DD), the
+// coordinator that recorded it, and its agreements: never its content.
+type Plan struct {
+	Start       string      `json:"start"`
+	IntendedEnd string      `json:"intended_end"`
+	By          string      `json:"by"`
+	Agreements  []Agreement `json:"agreements"`
+}
+
+// Agreement is one agreement of a plan: its number, the responsible
+// institution, the due day, the day it was recorded as done ("" while
+// open), and whether it was overdue.
+type Agreement struct {
+	Agreement   int    `json:"agreement"`
+	Institution string `json:"institution"`
+	Due         string `json:"due"`
+	Done        string `json:"done,omitempty"`
+	Overdue     bool   `json:"overdue"`
 }
 
 // Result answers a report: the view, and whether the report refreshed an
@@ -163,6 +185,9 @@ type Event struct {
 	ClientRef string `json:"client_ref,omitempty"`
 	// Collapsed is, in a summary event, how many events it stands for.
 	Collapsed int `json:"collapsed,omitempty"`
+	// Agreement is, in an agreement event, the number of the plan's
+	// agreement it is about.
+	Agreement int `json:"agreement,omitempty"`
 }
 
 // Events answers GET /v1/events; Next is the after to poll with next.
@@ -280,6 +305,37 @@ type youthBody struct {
 	BSN      string `json:"bsn,omitempty"`
 	Youth    string `json:"youth,omitempty"`
 	YouthKey string `json:"youth_key,omitempty"`
+}
+
+// planBody is httpapi.PlanRequest.
+type planBody struct {
+	BSN         string `json:"bsn,omitempty"`
+	Youth       string `json:"youth,omitempty"`
+	YouthKey    string `json:"youth_key,omitempty"`
+	Start       string `json:"start"`
+	IntendedEnd string `json:"intended_end"`
+}
+
+// agreementBody is httpapi.AgreementRequest.
+type agreementBody struct {
+	BSN         string `json:"bsn,omitempty"`
+	Youth       string `json:"youth,omitempty"`
+	YouthKey    string `json:"youth_key,omitempty"`
+	Institution string `json:"institution"`
+	Due         string `json:"due"`
+}
+
+// agreementAnswer is httpapi.AgreementResponse.
+type agreementAnswer struct {
+	Agreement int `json:"agreement"`
+}
+
+// agreementDoneBody is httpapi.AgreementDoneRequest.
+type agreementDoneBody struct {
+	BSN       string `json:"bsn,omitempty"`
+	Youth     string `json:"youth,omitempty"`
+	YouthKey  string `json:"youth_key,omitempty"`
+	Agreement int    `json:"agreement"`
 }
 
 // objectionBody is httpapi.ObjectionRequest.

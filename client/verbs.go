@@ -88,6 +88,48 @@ func (c *Client) CloseCase(ctx context.Context, bsn identity.BSN) error {
 	return c.youthCall(ctx, "/v1/cases/close", bsn, nil)
 }
 
+// RecordPlan records that the youth's case has a plan from start until
+// intendedEnd, or changes its days (POST /v1/cases/plan; the coordinator
+// only). Only the days are sent: the plan's content stays with the
+// institutions.
+func (c *Client) RecordPlan(ctx context.Context, bsn identity.BSN, start, intendedEnd time.Time) error {
+	y, err := c.youthOf(ctx, bsn)
+	if err != nil {
+		return err
+	}
+	body := planBody{BSN: y.BSN, Youth: y.Youth, YouthKey: y.YouthKey,
+		Start: start.Format(time.DateOnly), IntendedEnd: intendedEnd.Format(time.DateOnly)}
+	return c.do(ctx, call{method: http.MethodPost, path: "/v1/cases/plan", body: &body, bsn: bsn, scrub: []string{y.Youth}})
+}
+
+// AddAgreement records an agreement of the youth's plan for which
+// institution, actively involved, is responsible by due, and returns its
+// number (POST /v1/cases/agreements; the coordinator only).
+func (c *Client) AddAgreement(ctx context.Context, bsn identity.BSN, institution string, due time.Time) (int, error) {
+	y, err := c.youthOf(ctx, bsn)
+	if err != nil {
+		return 0, err
+	}
+	body := agreementBody{BSN: y.BSN, Youth: y.Youth, YouthKey: y.YouthKey, Institution: institution, Due: due.Format(time.DateOnly)}
+	var out agreementAnswer
+	if err := c.do(ctx, call{method: http.MethodPost, path: "/v1/cases/agreements", body: &body, out: &out, bsn: bsn, scrub: []string{y.Youth}}); err != nil {
+		return 0, err
+	}
+	return out.Agreement, nil
+}
+
+// AgreementDone records that agreement n of the youth's plan is done
+// (POST /v1/cases/agreements/done; the coordinator or the responsible
+// institution).
+func (c *Client) AgreementDone(ctx context.Context, bsn identity.BSN, n int) error {
+	y, err := c.youthOf(ctx, bsn)
+	if err != nil {
+		return err
+	}
+	body := agreementDoneBody{BSN: y.BSN, Youth: y.Youth, YouthKey: y.YouthKey, Agreement: n}
+	return c.do(ctx, call{method: http.MethodPost, path: "/v1/cases/agreements/done", body: &body, bsn: bsn, scrub: []string{y.Youth}})
+}
+
 // RecordDeath records the youth's death, destroying everything about it
 // (POST /v1/deaths; a municipality only).
 func (c *Client) RecordDeath(ctx context.Context, bsn identity.BSN) error {

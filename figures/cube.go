@@ -52,11 +52,15 @@ const (
 	Closures               Measure = "closures"
 	RemovalsWrong          Measure = "removals_wrong"
 	RemovalsObjection      Measure = "removals_objection"
+	// AgreementsOverdue counts agreements of plans that were still open
+	// the day after their due day, each once, in the cell of the
+	// responsible institution's registration.
+	AgreementsOverdue Measure = "agreements_overdue"
 )
 
 // Measures lists every measure, in a fixed order.
 func Measures() []Measure {
-	return []Measure{Registrations, Matches, CoordinatorAssignments, Closures, RemovalsWrong, RemovalsObjection}
+	return []Measure{Registrations, Matches, CoordinatorAssignments, Closures, RemovalsWrong, RemovalsObjection, AgreementsOverdue}
 }
 
 // Counts is the raw input of a release: a count per measure and cell of the full cube. The zero

@@ -209,6 +209,9 @@ func (h *Handler) routes() []route {
 		{"GET", "/v1/registrations/{id}/letter", h.api(rules.RateLookups, h.letter)},
 		{"POST", "/v1/lookups", h.api(rules.RateLookups, h.lookup)},
 		{"POST", "/v1/cases/close", h.api(rules.RateChanges, h.youthVerb(h.m.CloseCase))},
+		{"POST", "/v1/cases/plan", h.api(rules.RateChanges, h.plan)},
+		{"POST", "/v1/cases/agreements", h.api(rules.RateChanges, h.agreement)},
+		{"POST", "/v1/cases/agreements/done", h.api(rules.RateChanges, h.agreementDone)},
 		{"POST", "/v1/deaths", h.api(rules.RateChanges, h.youthVerb(h.m.RecordDeath))},
 		{"POST", "/v1/objections", h.api(rules.RateChanges, h.object)},
 		{"POST", "/v1/subject-access", h.api(rules.RateLookups, h.subjectAccess)},
@@ -741,7 +744,7 @@ func (h *Handler) lookup(r *http.Request, actor matcher.Actor) (any, int, error)
 
 func (h *Handler) view(v matcher.View) ViewResponse {
 	return ViewResponse{ID: v.ID.String(), Matched: v.Matched, Involved: h.parties(v.Involved),
-		Coordinator: coordinator(v.Coordinator), NoCoordinator: v.NoCoordinator, ClientRef: v.ClientRef}
+		Coordinator: coordinator(v.Coordinator), NoCoordinator: v.NoCoordinator, ClientRef: v.ClientRef, Plan: planJSON(v.Plan)}
 }
 
 // youthVerb serves a call that changes a youth's case and answers 204.
@@ -789,7 +792,7 @@ func (h *Handler) events(r *http.Request, actor matcher.Actor) (any, int, error)
 			Seq: e.Seq, Type: e.Type.String(), At: e.At.UTC().Format(time.RFC3339),
 			Registration: e.Registration.String(), Urgent: e.Urgent, Others: h.parties(e.Others),
 			Coordinator: coordinator(e.Coordinator), Subject: e.Subject, Reason: e.Reason, ClientRef: e.ClientRef,
-			Collapsed: e.Collapsed,
+			Collapsed: e.Collapsed, Agreement: e.Agreement,
 		}
 		out.Events = append(out.Events, ej)
 		out.Next = e.Seq

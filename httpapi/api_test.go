@@ -150,6 +150,10 @@ func TestAccessMatrix(t *testing.T) {
 			return httpapi.InformRequest{NotInformed: &httpapi.NotInformedJSON{Reason: "later"}}
 		}},
 		"letter": {"letter", "GET", func(id string) string { return "/v1/registrations/" + id + "/letter" }, func(int) any { return nil }},
+		"plan": {"plan", "POST", func(string) string { return "/v1/cases/plan" }, func(n int) any {
+			day := time.Now().UTC().Format(time.DateOnly)
+			return httpapi.PlanRequest{BSN: bsn(t, n), Start: day, IntendedEnd: day}
+		}},
 	}
 	roles := map[string]as{
 		"own":          byToken(school),
@@ -174,6 +178,7 @@ func TestAccessMatrix(t *testing.T) {
 		"subject-access":   {"own": 403, "other": 403, "coordinator": 403, "municipality": 200, "none": 401, "bad-token": 401, "unpinned": 401},
 		"inform":           {"own": 204, "other": 404, "coordinator": 404, "municipality": 404, "none": 401, "bad-token": 401, "unpinned": 401},
 		"letter":           {"own": 200, "other": 404, "coordinator": 404, "municipality": 404, "none": 401, "bad-token": 401, "unpinned": 401},
+		"plan":             {"own": 403, "other": 404, "coordinator": 204, "municipality": 404, "none": 401, "bad-token": 401, "unpinned": 401},
 	}
 	for cname, byRole := range want {
 		for role, status := range byRole {

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/getkin/kin-openapi/openapi3"
 
@@ -29,6 +30,11 @@ func TestEveryOperationIsChecked(t *testing.T) {
 	e.do(byToken(school), "POST", "/v1/registrations", report(t, 2, "signal"))
 	x := decodeAs[httpapi.RegistrationResponse](t, e.do(byCert(wij), "POST", "/v1/registrations", report(t, 2, "involvement")))
 	e.do(byToken(municipality), "DELETE", "/v1/registrations/"+x.ID+"?reason=objection", nil)
+	day := time.Now().UTC().AddDate(0, 0, 7).Format(time.DateOnly)
+	e.do(byCert(wij), "POST", "/v1/cases/plan", httpapi.PlanRequest{BSN: bsn(t, 1), Start: day, IntendedEnd: day})
+	e.do(byCert(wij), "POST", "/v1/cases/agreements", httpapi.AgreementRequest{BSN: bsn(t, 1), Institution: school, Due: day})
+	e.do(byToken(school), "POST", "/v1/cases/agreements/done", httpapi.AgreementDoneRequest{BSN: bsn(t, 1), Agreement: 1})
+	e.do(byToken(school), "POST", "/v1/lookups", httpapi.BSNRequest{BSN: bsn(t, 1)})
 	e.do(byCert(wij), "POST", "/v1/cases/close", httpapi.BSNRequest{BSN: bsn(t, 1)})
 	for _, format := range []string{"json", "text", "html"} {
 		e.do(byToken(municipality), "POST", "/v1/subject-access", httpapi.SubjectAccessRequest{BSN: bsn(t, 2), BirthDate: "2014-05-17", Format: format})

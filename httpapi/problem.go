@@ -91,6 +91,12 @@ const (
 	CodeAddressNotEnabled     = "address_not_enabled"
 	CodeFamilyNotBlind        = "family_not_blind"
 	CodeInternal              = "internal"
+	CodeInvalidPlanDates      = "invalid_plan_dates"
+	CodeNoPlan                = "no_plan"
+	CodeAgreementInstitution  = "agreement_institution_not_involved"
+	CodeInvalidDue            = "invalid_due"
+	CodeTooManyAgreements     = "too_many_agreements"
+	CodeNoAgreement           = "no_agreement"
 )
 
 // problemError is an error that carries the problem to answer with.
@@ -168,6 +174,13 @@ var fieldCodes = []struct {
 	{matcher.ErrInformMismatch, http.StatusUnprocessableEntity, CodeInformMismatch},
 	{matcher.ErrInformRecordRequired, http.StatusUnprocessableEntity, CodeInformRecordRequired},
 	{matcher.ErrFiguresQuery, http.StatusBadRequest, CodeInvalidParameter},
+	{matcher.ErrPlanDates, http.StatusBadRequest, CodeInvalidPlanDates},
+	{matcher.ErrNoPlan, http.StatusConflict, CodeNoPlan},
+	{matcher.ErrAgreementInstitution, http.StatusUnprocessableEntity, CodeAgreementInstitution},
+	{matcher.ErrAgreementDue, http.StatusBadRequest, CodeInvalidDue},
+	{matcher.ErrTooManyAgreements, http.StatusConflict, CodeTooManyAgreements},
+	{matcher.ErrNoAgreement, http.StatusNotFound, CodeNoAgreement},
+	{matcher.ErrAgreementNotYours, http.StatusForbidden, CodeForbidden},
 }
 
 // toProblem turns any error of a handler into the problem to answer with.

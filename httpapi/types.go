@@ -129,6 +129,8 @@ type ViewResponse struct {
 	NoCoordinator string `json:"no_coordinator,omitempty"`
 	// ClientRef is the caller's own reference on its registration.
 	ClientRef string `json:"client_ref,omitempty"`
+	// Plan is the case's plan, if its coordinator recorded one.
+	Plan *PlanJSON `json:"plan,omitempty"`
 }
 
 // RegistrationResponse answers POST /v1/registrations: the view, and
@@ -182,6 +184,9 @@ type EventJSON struct {
 	// Collapsed is, in a summary event, how many events it stands for;
 	// absent from any other.
 	Collapsed int `json:"collapsed,omitempty"`
+	// Agreement is, in an agreement event, the number of the plan's
+	// agreement it is about; absent from any other.
+	Agreement int `json:"agreement,omitempty"`
 }
 
 // EventsResponse answers GET /v1/events. Next is the after to poll with

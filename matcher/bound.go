@@ -141,7 +141,8 @@ func (y *youth) notice(recipient string) *store.Notice {
 
 // wakeAt is when the youth must be seen again without a report: the end
 // of the first hour with events held back, of the first refresh window, or
-// the first inform reminder's day; zero if none.
+// the first inform reminder's day, or the day after an open agreement's
+// due day; zero if none.
 func (y *youth) wakeAt() time.Time {
 	var at time.Time
 	earlier := func(t time.Time) {
@@ -158,6 +159,7 @@ func (y *youth) wakeAt() time.Time {
 		earlier(e.At.Add(y.m.refreshWindow))
 	}
 	y.informWakes(earlier)
+	y.agreementWakes(earlier)
 	return at
 }
 

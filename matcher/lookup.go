@@ -18,6 +18,9 @@ type View struct {
 	// ClientRef is the caller's own reference on its registration ("" if
 	// none). Other institutions' references are never shown.
 	ClientRef string
+	// Plan is the case's plan and its agreements, if the coordinator
+	// recorded one (see RecordPlan); nil otherwise.
+	Plan *Plan
 }
 
 // Lookup answers the involvement view of a youth for an institution that is
@@ -55,6 +58,11 @@ func (m *Matcher) Lookup(ctx context.Context, actor Actor, who Youth) (v View, e
 			Involved:    m.parties(live, actor.Institution),
 			Coordinator: Coordinator{Institution: kase.Coordinator, Rule: kase.Rule},
 			ClientRef:   m.openRef(ctx, actor.Institution, live[own]),
+		}
+		if kase.Plan != nil {
+			p := *kase.Plan
+			p.Agreements = slices.Clone(p.Agreements)
+			v.Plan = &p
 		}
 		if v.Coordinator.Institution != "" && !slices.ContainsFunc(live, func(r store.Registration) bool { return r.Institution == v.Coordinator.Institution }) {
 			// The coordinator's registration has reached its end day and

@@ -32,6 +32,7 @@ vindex_coordinator_assignments_total 2
 vindex_matches_total 1
 # HELP vindex_outbox_events_total Outbox events committed, by type.
 # TYPE vindex_outbox_events_total counter
+vindex_outbox_events_total{type="agreement-overdue"} 0
 vindex_outbox_events_total{type="case-closed"} 0
 vindex_outbox_events_total{type="coordinator"} 3
 vindex_outbox_events_total{type="ended"} 0
@@ -42,6 +43,7 @@ vindex_outbox_events_total{type="inform-due"} 0
 vindex_outbox_events_total{type="match"} 2
 vindex_outbox_events_total{type="no-match"} 1
 vindex_outbox_events_total{type="removed"} 1
+vindex_outbox_events_total{type="signal"} 0
 vindex_outbox_events_total{type="summary"} 0
 # HELP vindex_registrations_total Reports accepted, by kind and outcome (new, refreshed, replayed).
 # TYPE vindex_registrations_total counter

@@ -291,6 +291,10 @@ func (m *Matcher) register(ctx context.Context, actor Actor, r Registration, a *
 				return err
 			}
 		}
+		var prev store.Registration
+		if own := y.liveOf(actor.Institution); own != nil {
+			prev = *own
+		}
 		reg := m.report(ctx, y, actor, r, &res)
 		if err := m.informReport(&reg, r.Inform, age, y.today); err != nil {
 			return err
@@ -317,6 +321,8 @@ func (m *Matcher) register(ctx context.Context, actor Actor, r Registration, a *
 			// registration they were told had ended is back.
 			if y.revived {
 				y.announceReturn(reg)
+			} else if newSignal(prev, r) {
+				y.announceSignal(reg)
 			}
 		case y.distinctLive() >= 2:
 			y.announceMatch(reg)
@@ -444,6 +450,33 @@ func (m *Matcher) report(ctx context.Context, y *youth, actor Actor, r Registrat
 		res.ClientRef = m.openRef(ctx, actor.Institution, reg)
 	}
 	return reg
+}
+
+// newSignal reports whether r, a report by an institution whose live
+// registration was prev, says something the other institutions involved
+// should hear of: a signal with another code than the one prev, a signal,
+// has on file, or urgency where prev had none. (An involvement
+// registration keeps no code, so a signal from an institution that
+// already provides care is news only when it is urgent.) A refresh that
+// repeats what is on file says nothing new, so a client system that
+// re-sends its reports tells no one.
+func newSignal(prev store.Registration, r Registration) bool {
+	return prev.Kind == Signal && r.Kind == Signal && r.SignalCode != prev.SignalCode || r.Urgent && !prev.Urgent
+}
+
+// announceSignal tells every other live institution that reg's
+// institution, already involved, reported the youth anew (see
+// store.EventSignal): urgent if the report was. The events pass the
+// per-recipient hourly bound (boundEvents) like every other, so repeated
+// reports cannot flood the others.
+func (y *youth) announceSignal(reg store.Registration) {
+	self := []store.Party{{Registration: reg.ID, Institution: reg.Institution, Kind: reg.Kind, Contact: reg.Contact, Since: reg.CreatedAt}}
+	for _, r := range y.live {
+		if r.Institution != reg.Institution {
+			y.emit(store.Event{Type: store.EventSignal, Recipient: r.Institution, Registration: r.ID, Urgent: reg.Urgent,
+				Others: self, Subject: reg.Institution})
+		}
+	}
 }
 
 // registered says what became of an accepted report.

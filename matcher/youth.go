@@ -366,6 +366,7 @@ func (y *youth) finish() {
 	y.coordinateFamily()
 	y.boundEvents()
 	y.remindInform()
+	y.remindAgreements()
 	y.schedule()
 	if !y.keepCase() {
 		// The case is the live state: without a live registration, a

@@ -50,6 +50,12 @@ const (
 	// AuditRetentionCut records a retention cut (outcome "through:N": entries 1 to
 	// N destroyed), before it is made, so that later checkpoints cover it.
 	AuditRetentionCut AuditVerb = 20
+	// AuditPlan: the coordinator recorded that the case has a plan (or
+	// changed its dates); AuditAgreement: it recorded an agreement of the
+	// plan; AuditAgreementDone: an agreement was recorded as done.
+	AuditPlan          AuditVerb = 21
+	AuditAgreement     AuditVerb = 22
+	AuditAgreementDone AuditVerb = 23
 )
 
 var auditVerbs = [...]string{
@@ -59,6 +65,7 @@ var auditVerbs = [...]string{
 	AuditLetter: "letter", AuditKeyInit: "key-init", AuditKeyRotate: "key-rotate",
 	AuditKeyRetire: "key-retire", AuditKeyRewrap: "key-rewrap", AuditExpire: "expire",
 	AuditExtract: "audit-extract", AuditGap: "gap", AuditRetentionCut: "audit-cut",
+	AuditPlan: "plan", AuditAgreement: "agreement", AuditAgreementDone: "agreement-done",
 }
 
 // String names the verb ("lookup", "key-rotate", …).

@@ -54,6 +54,19 @@ const (
 	// and that the covenant's days to inform the parents or the youth
 	// have passed without another record. Sent once per registration.
 	EventInformDue EventType = 8
+	// EventSignal: an institution already actively involved with the
+	// recipient's youth reported it again with something new: a signal
+	// with another signal code than the one on file, or an urgent report
+	// where its registration was not urgent (Event.Urgent). It names that
+	// institution (Event.Subject) and how to reach its professional
+	// (Event.Others), never the code: what the signal is about stays
+	// with the institution that made it.
+	EventSignal EventType = 9
+	// EventAgreementOverdue tells the case's coordinator, once per
+	// agreement, that an agreement of the youth's plan (Event.Agreement)
+	// is open past its due day; Event.Subject is the institution
+	// responsible for it.
+	EventAgreementOverdue EventType = 10
 	// EventFamilyMatch: a report gave a youth a family relation (a parent
 	// or the home address, Event.Reason "parent" or "address") that a
 	// live registration of another youth, by another institution, has
@@ -61,13 +74,13 @@ const (
 	// children's institutions and professionals (Event.Others: never the
 	// other child), and each of those registrations one naming the
 	// reporter (Event.Others, Event.Subject).
-	EventFamilyMatch EventType = 9
+	EventFamilyMatch EventType = 11
 	// EventFamilyCoordination: a family match joined two youths whose
 	// cases have different coordinators; each coordinator is told of the
 	// other (Event.Subject, Event.Others) on its own registration, once
 	// per pair of youths while their related registrations live (one
 	// family, one plan).
-	EventFamilyCoordination EventType = 10
+	EventFamilyCoordination EventType = 12
 )
 
 // EventTypeInfo is one row of the table of event types.
@@ -110,6 +123,10 @@ var eventTypes = [...]EventTypeInfo{
 		Audience: "an institution whose events about one youth went over the hour's limit, once the hour is over: one event in place of the ones held back, with the youth's state at that moment"},
 	{Type: EventInformDue, Name: "inform-due",
 		Audience: "the registration's own institution, once, when it recorded that it had not informed the parents or the youth yet (later) and the covenant's inform_within_days have passed without another record"},
+	{Type: EventSignal, Name: "signal", MayBeUrgent: true,
+		Audience: "the other institutions actively involved with the youth, when an institution already involved reports it with a new signal code or newly urgent; bounded per recipient and hour like every event about the youth"},
+	{Type: EventAgreementOverdue, Name: "agreement-overdue",
+		Audience: "the case's coordinator, once per agreement of the youth's plan that is still open the day after its due day"},
 	{Type: EventFamilyMatch, Name: "family-match",
 		Audience: "the institution whose report gave a youth a new family relation (parent or address) that another youth's live registration by another institution shares, and each of those institutions; it names the relation's type and the other institutions, never the other child"},
 	{Type: EventFamilyCoordination, Name: "family-coordination",

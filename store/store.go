@@ -556,6 +556,37 @@ type Case struct {
 	// report (held events to sum up, a refresh window to forget); zero if
 	// never. [Store.Wakeups] lists the youths whose time has come.
 	WakeAt time.Time
+	// Plan is that the case has a plan drawn up with the institutions
+	// involved, and its agreements; nil if the coordinator recorded none.
+	// Only that-information: dates and institutions, never the plan's
+	// content. It goes with the case.
+	Plan *Plan
+}
+
+// Plan is that a youth's case has a plan ("één kind, één plan"): since
+// when, until when it is meant to run, and the agreements made in it. It
+// holds no content: what was agreed stays with the institutions.
+type Plan struct {
+	// Start and IntendedEnd are civil days (00:00 UTC).
+	Start, IntendedEnd time.Time
+	// By is the coordinator that recorded the plan, At when it last did.
+	By string
+	At time.Time
+	// Agreements in the order they were made.
+	Agreements []Agreement
+}
+
+// Agreement is one agreement of a plan: which institution is responsible,
+// by when, and whether it is done. Numbers count 1, 2, 3, … within the
+// plan, and a number is never given twice.
+type Agreement struct {
+	N           int
+	Institution string
+	// Due and Done are civil days (00:00 UTC); Done is zero while the
+	// agreement is open.
+	Due, Done time.Time
+	// Overdue: the coordinator was told it is overdue (once).
+	Overdue bool
 }
 
 // RecentEnd is an institution's registration that it ended itself, at At.
@@ -624,6 +655,9 @@ type Event struct {
 	// Collapsed: in a summary event, how many events it stands for; 0
 	// otherwise.
 	Collapsed int
+	// Agreement: in an agreement event, the number of the plan's
+	// agreement it is about; 0 otherwise.
+	Agreement int
 }
 
 // DueItem is a registration whose action day has come.

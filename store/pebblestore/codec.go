@@ -27,9 +27,11 @@ const (
 	caseV1  = 1
 	caseV2  = 2 // caseV1 + a birth-date check value
 	caseV3  = 3 // caseV2 (the check value may be zero) + recent ends, notices and a wake time
+	caseV4  = 4 // caseV3 (its additions may be empty) + a plan and its agreements
 	idemV1  = 1
 	eventV1 = 1
 	eventV2 = 2 // eventV1 + the count of a summary event
+	eventV3 = 3 // eventV2 (the count may be zero) + an agreement's number
 	auditV1 = 1
 	famV1   = 1 // a family index entry
 	treeV1  = 1 // the audit tree's state, a checkpoint, the retention cut
@@ -444,13 +446,15 @@ func decodeYouth(b []byte) (youthRecord, error) {
 }
 
 // encodeCase writes caseV1; caseV2 when the case has a birth-date check
-// value; caseV3 when it has recent ends, notices or a wake time: a case
-// without them keeps the older encoding, so each case has exactly one
-// encoding.
+// value; caseV3 when it has recent ends, notices or a wake time; caseV4
+// when it has a plan: a case without them keeps the older encoding, so
+// each case has exactly one encoding.
 func encodeCase(dst []byte, c *store.Case) []byte {
 	e := enc{b: dst}
 	v := byte(caseV1)
 	switch {
+	case c.Plan != nil:
+		v = caseV4
 	case len(c.Ends) > 0 || len(c.Notices) > 0 || !c.WakeAt.IsZero():
 		v = caseV3
 	case !c.BirthCheck.IsZero():
@@ -467,7 +471,7 @@ func encodeCase(dst []byte, c *store.Case) []byte {
 	if v >= caseV2 {
 		e.pseudonym(c.BirthCheck)
 	}
-	if v == caseV3 {
+	if v >= caseV3 {
 		e.uvarint(uint64(len(c.Ends)))
 		for _, r := range c.Ends {
 			e.str(r.Institution)
@@ -484,7 +488,41 @@ func encodeCase(dst []byte, c *store.Case) []byte {
 		}
 		e.time(c.WakeAt)
 	}
+	if v == caseV4 {
+		p := c.Plan
+		e.day(p.Start)
+		e.day(p.IntendedEnd)
+		e.str(p.By)
+		e.time(p.At)
+		e.uvarint(uint64(len(p.Agreements)))
+		for _, a := range p.Agreements {
+			e.uvarint(uint64(a.N))
+			e.str(a.Institution)
+			e.day(a.Due)
+			e.day(a.Done)
+			e.bool(a.Overdue)
+		}
+	}
 	return e.b
+}
+
+// caseV4Tail reads what caseV4 adds to caseV3: the plan.
+func caseV4Tail(d *dec, c *store.Case) {
+	p := &store.Plan{Start: d.day(), IntendedEnd: d.day(), By: d.str(), At: d.time()}
+	// An agreement takes at least 5 bytes: refuse counts the input cannot
+	// hold before allocating.
+	if n := d.uvarint(); d.err == nil && n > 0 {
+		if n > uint64(len(d.b))/5 {
+			d.fail()
+			return
+		}
+		p.Agreements = make([]store.Agreement, n)
+		for i := range p.Agreements {
+			a := &p.Agreements[i]
+			a.N, a.Institution, a.Due, a.Done, a.Overdue = d.count(), d.str(), d.day(), d.day(), d.bool()
+		}
+	}
+	c.Plan = p
 }
 
 // caseV3Tail reads what caseV3 adds to caseV2.
@@ -527,7 +565,7 @@ func (d *dec) count() int {
 func decodeCase(b []byte) (store.Case, error) {
 	d := dec{b: b}
 	var c store.Case
-	v := d.versions(caseV1, caseV2, caseV3)
+	v := d.versions(caseV1, caseV2, caseV3, caseV4)
 	c.Youth = d.pseudonym()
 	c.Matched = d.bool()
 	c.Coordinator = d.str()
@@ -550,6 +588,11 @@ func decodeCase(b []byte) (store.Case, error) {
 		if d.err == nil && len(c.Ends) == 0 && len(c.Notices) == 0 && c.WakeAt.IsZero() {
 			d.err = fmt.Errorf("%w: a version 3 case with nothing of version 3", store.ErrCorrupt)
 		}
+	}
+	if v == caseV4 {
+		c.BirthCheck = d.pseudonym()
+		caseV3Tail(&d, &c)
+		caseV4Tail(&d, &c)
 	}
 	if err := d.done(); err != nil {
 		return store.Case{}, err
@@ -581,13 +624,17 @@ func decodeIdempotency(b []byte) (store.Idempotency, error) {
 	return r, nil
 }
 
-// encodeEvent writes eventV1, or eventV2 when the event has a Collapsed
-// count (a summary event): an event without one keeps the older encoding, so
-// each event has exactly one encoding.
+// encodeEvent writes eventV1, eventV2 when the event has a Collapsed
+// count (a summary event), or eventV3 when it names an agreement: an event
+// without them keeps the older encoding, so each event has exactly one
+// encoding.
 func encodeEvent(dst []byte, ev *store.Event) []byte {
 	e := enc{b: dst}
 	v := byte(eventV1)
-	if ev.Collapsed != 0 {
+	switch {
+	case ev.Agreement != 0:
+		v = eventV3
+	case ev.Collapsed != 0:
 		v = eventV2
 	}
 	e.byte(v)
@@ -612,8 +659,11 @@ func encodeEvent(dst []byte, ev *store.Event) []byte {
 	e.str(ev.Rule)
 	e.str(ev.Subject)
 	e.str(ev.Reason)
-	if v == eventV2 {
+	if v >= eventV2 {
 		e.varint(int64(ev.Collapsed))
+	}
+	if v == eventV3 {
+		e.uvarint(uint64(ev.Agreement))
 	}
 	return e.b
 }
@@ -621,7 +671,7 @@ func encodeEvent(dst []byte, ev *store.Event) []byte {
 func decodeEvent(b []byte) (store.Event, error) {
 	d := dec{b: b}
 	var ev store.Event
-	v := d.versions(eventV1, eventV2)
+	v := d.versions(eventV1, eventV2, eventV3)
 	ev.Seq = d.uvarint()
 	ev.Type = store.EventType(d.byte())
 	ev.At = d.time()
@@ -651,12 +701,17 @@ func decodeEvent(b []byte) (store.Event, error) {
 	ev.Rule = d.str()
 	ev.Subject = d.str()
 	ev.Reason = d.str()
-	if v == eventV2 {
+	if v >= eventV2 {
 		n := d.varint()
-		if d.err == nil && (n == 0 || n < math.MinInt32 || n > math.MaxInt32) {
+		if d.err == nil && (n == 0 && v == eventV2 || n < math.MinInt32 || n > math.MaxInt32) {
 			d.err = fmt.Errorf("%w: summary count %d", store.ErrCorrupt, n)
 		}
 		ev.Collapsed = int(n)
+	}
+	if v == eventV3 {
+		if ev.Agreement = d.count(); d.err == nil && ev.Agreement == 0 {
+			d.err = fmt.Errorf("%w: a version 3 event without an agreement", store.ErrCorrupt)
+		}
 	}
 	if err := d.done(); err != nil {
 		return store.Event{}, err

@@ -198,6 +198,8 @@ func FuzzDecodeEvent(f *testing.F) {
 	f.Add([]byte{eventV1, 1, 1, 0, 0})
 	summary := store.Event{Seq: 2, Type: store.EventSummary, Recipient: "ggd", Others: []store.Party{{Institution: "school"}}, Collapsed: 9}
 	f.Add(encodeEvent(nil, &summary))
+	overdue := store.Event{Seq: 3, Type: store.EventAgreementOverdue, Recipient: "ggd", Subject: "school", Agreement: 2}
+	f.Add(encodeEvent(nil, &overdue))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		got, err := decodeEvent(b)
 		if err != nil {
@@ -229,6 +231,10 @@ func FuzzDecodeYouth(f *testing.F) {
 	f.Add(encodeYouth(nil, &youthRecord{hasCase: true, kase: store.Case{Coordinator: "ggd"}, regs: []store.Registration{r}}))
 	f.Add(encodeYouth(nil, &youthRecord{}))
 	f.Add(encodeYouth(nil, &youthRecord{hasCase: true, kase: sampleCheckedCase()}))
+	planned := woken(sampleCheckedCase())
+	planned.Plan = &store.Plan{Start: time.Date(2026, 3, 2, 0, 0, 0, 0, time.UTC), By: "ggd",
+		Agreements: []store.Agreement{{N: 1, Institution: "school", Due: time.Date(2026, 4, 1, 0, 0, 0, 0, time.UTC)}}}
+	f.Add(encodeYouth(nil, &youthRecord{hasCase: true, kase: planned}))
 	f.Add([]byte{youthV1, 0, 200})
 	f.Fuzz(func(t *testing.T, b []byte) {
 		got, err := decodeYouth(b)
@@ -313,6 +319,70 @@ func TestCaseVersions(t *testing.T) {
 		"v3 with a huge notice count": append(append([]byte{caseV3}, v2[1:]...), 0, 0xff, 0xff, 0x03, 0),
 	} {
 		if _, err := decodeCase(b); !errors.Is(err, store.ErrCorrupt) {
+			t.Errorf("%s: err = %v, want ErrCorrupt", name, err)
+		}
+	}
+}
+
+// A case with a plan is caseV4, which is caseV3 (its additions may be
+// empty) plus the plan; a plan without agreements and one with them both
+// round-trip, and a truncated or inflated plan is refused.
+func TestCasePlanVersion(t *testing.T) {
+	day := func(s string) time.Time { d, _ := time.Parse(time.DateOnly, s); return d }
+	bare := sampleCheckedCase()
+	bare.Plan = &store.Plan{Start: day("2026-03-02"), IntendedEnd: day("2026-09-01"), By: "ggd", At: time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)}
+	full := woken(sampleCheckedCase())
+	full.Plan = &store.Plan{Start: day("2026-03-02"), IntendedEnd: day("2026-09-01"), By: "ggd", At: time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC),
+		Agreements: []store.Agreement{
+			{N: 1, Institution: "school", Due: day("2026-04-01"), Done: day("2026-03-20")},
+			{N: 2, Institution: "wij", Due: day("2026-04-15"), Overdue: true},
+		}}
+	for _, c := range []store.Case{bare, full} {
+		b := encodeCase(nil, &c)
+		if b[0] != caseV4 {
+			t.Fatalf("encoded as version %d, want %d", b[0], caseV4)
+		}
+		got, err := decodeCase(b)
+		if err != nil || !reflect.DeepEqual(got, c) {
+			t.Fatalf("round trip: %+v %v\nwant %+v", got, err, c)
+		}
+	}
+	v3 := encodeCase(nil, ptr(woken(sampleCheckedCase())))
+	v4 := encodeCase(nil, &full)
+	if !bytes.Equal(v3[1:], v4[1:len(v3)]) {
+		t.Fatal("caseV4 does not extend caseV3")
+	}
+	for name, b := range map[string][]byte{
+		"v4 truncated":                   v4[:len(v4)-1],
+		"v4 without a plan":              append([]byte{caseV4}, v3[1:]...),
+		"v4 with a huge agreement count": append(append([]byte{caseV4}, v3[1:]...), 1, 1, 0, 1, 0xff, 0xff, 0xff, 0x0f),
+		"v4 trailing":                    append(append([]byte(nil), v4...), 0),
+	} {
+		if _, err := decodeCase(b); !errors.Is(err, store.ErrCorrupt) {
+			t.Errorf("%s: err = %v, want ErrCorrupt", name, err)
+		}
+	}
+}
+
+// An event that names an agreement is eventV3: eventV2 (the count may be
+// zero) plus the agreement's number.
+func TestEventAgreementVersion(t *testing.T) {
+	e := sampleSummaryEvent()
+	e.Type, e.Collapsed, e.Agreement = store.EventAgreementOverdue, 0, 3
+	b := encodeEvent(nil, &e)
+	if b[0] != eventV3 {
+		t.Fatalf("encoded as version %d, want %d", b[0], eventV3)
+	}
+	got, err := decodeEvent(b)
+	if err != nil || !reflect.DeepEqual(got, e) {
+		t.Fatalf("round trip: %+v %v\nwant %+v", got, err, e)
+	}
+	for name, b := range map[string][]byte{
+		"v3 truncated":        b[:len(b)-1],
+		"v3 with agreement 0": append(append([]byte(nil), b[:len(b)-1]...), 0),
+		"v3 trailing":         append(append([]byte(nil), b...), 0),
+	} {
+		if _, err := decodeEvent(b); !errors.Is(err, store.ErrCorrupt) {
 			t.Errorf("%s: err = %v, want ErrCorrupt", name, err)
 		}
 	}
