@@ -257,7 +257,7 @@ func (y *youth) familyMatch(reg store.Registration, added []addedRelation) {
 			others = append(others, store.Party{Registration: fm.Registration, Institution: fm.Institution, Kind: fm.Kind, Contact: fm.Contact, Since: fm.Since})
 		}
 		y.emit(store.Event{Type: store.EventFamilyMatch, Recipient: reg.Institution, Registration: reg.ID, Others: others, Reason: typ.String()})
-		self := store.Party{Registration: reg.ID, Institution: reg.Institution, Kind: reg.Kind, Contact: reg.Contact, Since: y.now}
+		self := store.Party{Registration: reg.ID, Institution: reg.Institution, Kind: reg.Kind, Contact: reg.Contact, Since: reg.CreatedAt}
 		for _, fm := range ms {
 			y.emit(store.Event{Type: store.EventFamilyMatch, Recipient: fm.Institution, Registration: fm.Registration,
 				Others: []store.Party{self}, Subject: reg.Institution, Reason: typ.String()})

@@ -1109,8 +1109,8 @@ func stageFamily(b *pebble.Batch, t *tx, id store.ID, old store.Registration, ha
 		}
 		return buf
 	}
-	if !had {
-		return buf
+	if !wasLive {
+		return buf // its notes went when it ended
 	}
 	prefix := append([]byte{prefixFamilyNote}, id[:]...)
 	it, err := t.s.db.NewIter(&pebble.IterOptions{LowerBound: prefix, UpperBound: prefixEnd(prefix)})
