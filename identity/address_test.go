@@ -124,3 +124,34 @@ func TestAddressRedaction(t *testing.T) {
 		t.Error("IsZero")
 	}
 }
+
+// FuzzParseAddressLine: any line parses or fails with one of the package's
+// sentinel errors (whose fixed text quotes nothing); what parses is normalised (one value however
+// it was written) and parses again to itself from its parts.
+func FuzzParseAddressLine(f *testing.F) {
+	for _, s := range []string{"1234 AB 12", "1234ab 12-a", "9712 CP 3 BIS", "0123 AB 1", "1234 AB", "1234 AB 0", "1234 AB 12-", "١٢٣٤ AB 1"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		a, err := identity.ParseAddressLine(s)
+		if err != nil {
+			// One of the sentinels itself: its fixed text quotes nothing.
+			known := false
+			for _, e := range []error{identity.ErrAddressLine, identity.ErrPostcode, identity.ErrHouseNumber, identity.ErrHouseAddition} {
+				known = known || err == e
+			}
+			if !known {
+				t.Fatalf("ParseAddressLine(%q): error %v is not one of the package's sentinels", s, err)
+			}
+			return
+		}
+		pc, n, add := a.RevealParts()
+		if len(pc) != 6 || pc != strings.ToUpper(pc) || n < 1 || n > identity.MaxHouseNumber || len(add) > 4 || add != strings.ToUpper(add) {
+			t.Fatalf("ParseAddressLine(%q) = %q %d %q: not normalised", s, pc, n, add)
+		}
+		again, err := identity.ParseAddress(strings.ToLower(pc[:4]+" "+pc[4:]), n, strings.ToLower(add))
+		if err != nil || again != a {
+			t.Fatalf("ParseAddressLine(%q): its parts give %v, %v", s, again.RevealKey(), err)
+		}
+	})
+}
