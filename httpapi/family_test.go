@@ -10,7 +10,13 @@ import (
 )
 
 // withFamily enables address matching in the test covenant.
-func withFamily(cov string) string { return cov + "\nfamily:\n  address_matching: true\n" }
+func withFamily(cov string) string {
+	const off = "family:\n  address_matching: false\n"
+	if !strings.Contains(cov, off) {
+		panic("the example covenant has no family section to turn on")
+	}
+	return strings.Replace(cov, off, "family:\n  address_matching: true\n", 1)
+}
 
 // TestFamilyOverHTTPS: two institutions report two children with a parent
 // in common and the same address; each gets a family-match event naming
