@@ -128,6 +128,7 @@ var fieldCodes = []struct {
 	{matcher.ErrAddress, http.StatusBadRequest, CodeInvalidAddress},
 	{matcher.ErrAddressNotEnabled, http.StatusUnprocessableEntity, CodeAddressNotEnabled},
 	{matcher.ErrFamilyBlind, http.StatusBadRequest, CodeFamilyNotBlind},
+	{matcher.ErrIdentifiesParent, http.StatusUnprocessableEntity, CodeFieldIdentifiesYouth},
 	{identity.ErrBSNFormat, http.StatusBadRequest, CodeInvalidBSN},
 	{identity.ErrBSNChecksum, http.StatusBadRequest, CodeInvalidBSN},
 	{matcher.ErrMissingBSN, http.StatusBadRequest, CodeInvalidBSN},

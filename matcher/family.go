@@ -69,14 +69,17 @@ var (
 	// ErrAddressNotEnabled: the covenant does not enable address
 	// matching (its family.address_matching).
 	ErrAddressNotEnabled = errors.New("matcher: the covenant does not enable address matching")
+	// ErrIdentifiesParent: a free-text field (contact, client
+	// reference, idempotency key) holds a parent's BSN.
+	ErrIdentifiesParent = errors.New("matcher: the field holds a parent's BSN")
 	// ErrFamilyBlind: a blind index does not take parents or an address
 	// (yet): the client system would have to blind them too.
 	ErrFamilyBlind = errors.New("matcher: this index is blind: family matching (parents, address) is not available in blind mode")
 )
 
 // checkFamily accepts up to two distinct parents, none the youth's own
-// BSN, and an address only if the covenant enables address matching; a
-// blind index takes neither.
+// BSN and none quoted in a free-text field, and an address only if the
+// covenant enables address matching; a blind index takes neither.
 func (m *Matcher) checkFamily(r *Registration) error {
 	if len(r.Parents) > 0 {
 		if m.blind {
@@ -91,6 +94,16 @@ func (m *Matcher) checkFamily(r *Registration) error {
 			}
 			if p == r.Youth.bsn {
 				return fieldErr("parents", ErrParentIsYouth)
+			}
+		}
+	}
+	for _, f := range []struct{ field, value string }{
+		{"contact.name", r.Contact.Name}, {"contact.phone", r.Contact.Phone}, {"contact.email", r.Contact.Email},
+		{"client_ref", r.ClientRef}, {"idempotency_key", r.IdempotencyKey},
+	} {
+		for _, p := range r.Parents {
+			if f.value != "" && identity.Quotes(f.value, p, identity.BirthDate{}) {
+				return fieldErr(f.field, ErrIdentifiesParent)
 			}
 		}
 	}

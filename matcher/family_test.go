@@ -69,6 +69,12 @@ func TestFamilyInputErrors(t *testing.T) {
 		{"the youth's own", e, func(r *matcher.Registration) { r.Parents = []identity.BSN{p1, bsnFor(t, 1)} }, "parents", matcher.ErrParentIsYouth},
 		{"an empty address", e, func(r *matcher.Registration) { r.Address = &identity.Address{} }, "address", matcher.ErrAddress},
 		{"address matching off", plain, func(r *matcher.Registration) { r.Address = &addr }, "address", matcher.ErrAddressNotEnabled},
+		{"a parent's BSN as client reference", e, func(r *matcher.Registration) {
+			r.Parents, r.ClientRef = []identity.BSN{p1}, "DOS-"+bsnDigits(t, 7001)
+		}, "client_ref", matcher.ErrIdentifiesParent},
+		{"a parent's BSN as idempotency key", e, func(r *matcher.Registration) {
+			r.Parents, r.IdempotencyKey = []identity.BSN{p2}, "k"+bsnDigits(t, 7002)
+		}, "idempotency_key", matcher.ErrIdentifiesParent},
 	}
 	for _, tt := range tests {
 		r := tt.env.involvement(t, 1)
