@@ -52,6 +52,14 @@ type Report struct {
 	// Informed or NotInformed (at most one) records the duty to inform.
 	Informed    *Informed
 	NotInformed *NotInformed
+	// Parents are the youth's parents or guardians as in the population
+	// register (one or two), for family matches; kept by the index only
+	// as pseudonyms. Not with a Blinder: blind family matching is not
+	// built yet (ErrFamilyBlind).
+	Parents []identity.BSN
+	// Address is the youth's home address, if the covenant enables
+	// address matching.
+	Address *identity.Address
 }
 
 // Contact is how to reach a professional.
@@ -281,6 +289,15 @@ type registrationBody struct {
 	ClientRef      string       `json:"client_ref,omitempty"`
 	Informed       *Informed    `json:"informed,omitempty"`
 	NotInformed    *NotInformed `json:"not_informed,omitempty"`
+	Parents        []string     `json:"parents,omitempty"`
+	Address        *addressBody `json:"address,omitempty"`
+}
+
+// addressBody is httpapi.AddressJSON.
+type addressBody struct {
+	Postcode    string `json:"postcode"`
+	HouseNumber int    `json:"house_number"`
+	Addition    string `json:"addition,omitempty"`
 }
 
 // youthBody is httpapi.BSNRequest: a youth by BSN, or by element.

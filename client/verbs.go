@@ -30,6 +30,9 @@ func (c *Client) Register(ctx context.Context, r Report) (*Result, error) {
 		"contact.email", r.Contact.Email, "idempotency_key", r.IdempotencyKey); err != nil {
 		return nil, err
 	}
+	if c.Blinder != nil && (len(r.Parents) > 0 || r.Address != nil) {
+		return nil, &FieldError{Field: "parents", Err: ErrFamilyBlind}
+	}
 	y, err := c.youthOf(ctx, r.BSN)
 	if err != nil {
 		return nil, err
@@ -38,6 +41,17 @@ func (c *Client) Register(ctx context.Context, r Report) (*Result, error) {
 		Municipality: r.Municipality, Kind: r.Kind, Code: r.Code, Urgent: r.Urgent, Sector: r.Sector,
 		Contact: r.Contact, EndsOn: r.EndsOn, IdempotencyKey: r.IdempotencyKey, ClientRef: r.ClientRef,
 		Informed: r.Informed, NotInformed: r.NotInformed}
+	// The parents' BSNs and the address go on the wire in clear (over
+	// TLS), as the youth's BSN does; an error's detail never quotes them.
+	scrub := []string{y.Youth}
+	for _, p := range r.Parents {
+		body.Parents = append(body.Parents, p.RevealDigits())
+		scrub = append(scrub, p.RevealDigits())
+	}
+	if r.Address != nil {
+		body.Address = addressOf(*r.Address)
+		scrub = append(scrub, body.Address.Postcode)
+	}
 	if c.Blinder != nil {
 		body.BornIn = r.BirthDate.RevealDate().Format("2006-01")
 	} else {
@@ -45,10 +59,16 @@ func (c *Client) Register(ctx context.Context, r Report) (*Result, error) {
 	}
 	var out Result
 	if err := c.do(ctx, call{method: http.MethodPost, path: "/v1/registrations", body: &body, out: &out,
-		bsn: r.BSN, bd: r.BirthDate, scrub: []string{y.Youth}}); err != nil {
+		bsn: r.BSN, bd: r.BirthDate, scrub: scrub}); err != nil {
 		return nil, err
 	}
 	return &out, nil
+}
+
+// addressOf is a's wire form.
+func addressOf(a identity.Address) *addressBody {
+	pc, n, add := a.RevealParts()
+	return &addressBody{Postcode: pc, HouseNumber: n, Addition: add}
 }
 
 // Lookup returns the involvement view of a youth the institution is

@@ -531,8 +531,34 @@ func (req *RegistrationRequest) Registration(m *matcher.Matcher, loc *time.Locat
 	if reg.EndsOn, err = parseDate("ends_on", req.EndsOn, loc); err != nil {
 		return reg, err
 	}
-	reg.Inform, err = informOf(req.Informed, req.NotInformed, loc)
-	return reg, err
+	if reg.Inform, err = informOf(req.Informed, req.NotInformed, loc); err != nil {
+		return reg, err
+	}
+	return reg, familyOf(&reg, req.Parents, req.Address)
+}
+
+// familyOf parses a request's parents and address into reg. Its errors
+// are *matcher.FieldError values that never quote a value.
+func familyOf(reg *matcher.Registration, parents []string, addr *AddressJSON) error {
+	if len(parents) > matcher.MaxParents {
+		return &matcher.FieldError{Field: "parents", Err: matcher.ErrParents}
+	}
+	for _, s := range parents {
+		b, err := identity.ParseBSN(s)
+		if err != nil {
+			return &matcher.FieldError{Field: "parents", Err: errors.Join(matcher.ErrParents, err)}
+		}
+		reg.Parents = append(reg.Parents, b)
+	}
+	if addr == nil {
+		return nil
+	}
+	a, err := identity.ParseAddress(addr.Postcode, addr.HouseNumber, addr.Addition)
+	if err != nil {
+		return &matcher.FieldError{Field: "address", Err: errors.Join(matcher.ErrAddress, err)}
+	}
+	reg.Address = &a
+	return nil
 }
 
 // youthOf is the youth a request names: by BSN, or in a blind deployment

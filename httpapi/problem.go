@@ -85,6 +85,11 @@ const (
 	CodeYouthKeyUnknown       = "youth_key_unknown"
 	CodeBirthDateNotAccepted  = "birth_date_not_accepted"
 	CodeStorageUnavailable    = "storage_unavailable"
+	CodeInvalidParents        = "invalid_parents"
+	CodeParentIsYouth         = "parent_is_youth"
+	CodeInvalidAddress        = "invalid_address"
+	CodeAddressNotEnabled     = "address_not_enabled"
+	CodeFamilyNotBlind        = "family_not_blind"
 	CodeInternal              = "internal"
 	CodeInvalidPlanDates      = "invalid_plan_dates"
 	CodeNoPlan                = "no_plan"
@@ -116,6 +121,14 @@ var fieldCodes = []struct {
 	status int
 	code   string
 }{
+	// First: a parent's BSN or an address that does not parse is about
+	// the family, not the youth's BSN.
+	{matcher.ErrParents, http.StatusBadRequest, CodeInvalidParents},
+	{matcher.ErrParentIsYouth, http.StatusUnprocessableEntity, CodeParentIsYouth},
+	{matcher.ErrAddress, http.StatusBadRequest, CodeInvalidAddress},
+	{matcher.ErrAddressNotEnabled, http.StatusUnprocessableEntity, CodeAddressNotEnabled},
+	{matcher.ErrFamilyBlind, http.StatusBadRequest, CodeFamilyNotBlind},
+	{matcher.ErrIdentifiesParent, http.StatusUnprocessableEntity, CodeFieldIdentifiesYouth},
 	{identity.ErrBSNFormat, http.StatusBadRequest, CodeInvalidBSN},
 	{identity.ErrBSNChecksum, http.StatusBadRequest, CodeInvalidBSN},
 	{matcher.ErrMissingBSN, http.StatusBadRequest, CodeInvalidBSN},

@@ -49,6 +49,26 @@ type RegistrationRequest struct {
 	// without either keeps the record on file.
 	Informed    *InformedJSON    `json:"informed,omitempty"`
 	NotInformed *NotInformedJSON `json:"not_informed,omitempty"`
+	// Parents are the BSNs of the youth's parents or guardians as in the
+	// population register: one or two, each once, not the youth's own.
+	// Kept only as pseudonyms of their own domain, for family matches; a
+	// refresh without them keeps those on file. Not in a blind
+	// deployment (family_not_blind).
+	Parents []string `json:"parents,omitempty"`
+	// Address is the youth's home address, only if the covenant enables
+	// address matching (address_not_enabled otherwise); kept as Parents
+	// are.
+	Address *AddressJSON `json:"address,omitempty"`
+}
+
+// AddressJSON is a Dutch home address as the population register keys it.
+type AddressJSON struct {
+	// Postcode is 4 digits and 2 letters, with or without a space.
+	Postcode string `json:"postcode"`
+	// HouseNumber is 1 to 99999.
+	HouseNumber int `json:"house_number"`
+	// Addition is the house number's addition (up to 4 letters or digits).
+	Addition string `json:"addition,omitempty"`
 }
 
 // InformedJSON records that the institution informed the parents, the

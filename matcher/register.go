@@ -60,6 +60,18 @@ type Registration struct {
 	// keeps the record on file; a covenant with require_inform_record
 	// refuses a registration that has none (ErrInformRecordRequired).
 	Inform Inform
+	// Parents are the youth's parents or guardians as registered in the
+	// population register (BRP): none, one or two valid BSNs, each once,
+	// none the youth's own (ErrParents, ErrParentIsYouth). They are kept
+	// only as pseudonyms in a domain of their own, as relations of the
+	// registration (see the family matches in the package
+	// documentation); a report without parents keeps those on file.
+	Parents []identity.BSN
+	// Address is the youth's home address, if the covenant enables
+	// address matching (ErrAddressNotEnabled otherwise); kept as Parents
+	// are. An address on the covenant's exclusion list makes no
+	// relation. A report without one keeps the one on file.
+	Address *identity.Address
 }
 
 // Result is what Register answers.
@@ -120,6 +132,9 @@ func (m *Matcher) validate(inst rules.Institution, r *Registration, today time.T
 		return 0, fieldErr("idempotency_key", ErrIdentifiesYouth)
 	}
 	if err := m.checkClientRef(r); err != nil {
+		return 0, err
+	}
+	if err := m.checkFamily(r); err != nil {
 		return 0, err
 	}
 	return age, nil
@@ -261,8 +276,12 @@ func (m *Matcher) register(ctx context.Context, actor Actor, r Registration, a *
 			return Result{}, err
 		}
 	}
+	fam, err := m.family(&r)
+	if err != nil {
+		return Result{}, err
+	}
 	var res Result
-	err = m.updateByYouth(ctx, r.Youth, now, a.stage(func(y *youth) error {
+	err = m.updateFamily(ctx, r.Youth, fam.keys(), now, a.stage(func(y *youth) error {
 		res = Result{}
 		if err := y.checkBirth(check); err != nil {
 			return err
@@ -292,6 +311,7 @@ func (m *Matcher) register(ctx context.Context, actor Actor, r Registration, a *
 			return err
 		}
 		reg.Element = sealed
+		added := fam.apply(&reg, now)
 		y.put(reg)
 		y.kase.Age = age
 		y.kase.Municipality = string(r.Municipality)
@@ -312,6 +332,7 @@ func (m *Matcher) register(ctx context.Context, actor Actor, r Registration, a *
 		if !res.Refreshed {
 			y.countReport(reg)
 		}
+		y.familyMatch(reg, added)
 		y.finish()
 
 		res.ID = reg.ID

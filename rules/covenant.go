@@ -135,6 +135,10 @@ type Covenant struct {
 	InformWithinDays    int
 	RequireInformRecord bool
 
+	// Family is the family section: address matching and the excluded
+	// addresses (see Family).
+	Family Family
+
 	byID map[string]int
 }
 
@@ -257,6 +261,8 @@ type rawCovenant struct {
 
 	InformWithinDays    *int `yaml:"inform_within_days"`
 	RequireInformRecord bool `yaml:"require_inform_record"`
+
+	Family *rawFamily `yaml:"family"`
 }
 
 type rawLimits struct {
@@ -384,6 +390,8 @@ type lineIndex struct {
 	rateLimits       map[string]int // keys under rate_limits
 	signalCodes      []int          // line of each signal code item
 	signalFields     []map[string]int
+	family           int            // line of the family section
+	familyFields     map[string]int // keys under family
 }
 
 func findLines(root *yaml.Node) lineIndex {
@@ -416,6 +424,8 @@ func findLines(root *yaml.Node) lineIndex {
 				li.rules = append(li.rules, item.Line)
 				li.ruleFields = append(li.ruleFields, fieldLines(item))
 			}
+		case "family":
+			li.familyLines(k, v)
 		case "signal_codes":
 			for _, item := range v.Content {
 				li.signalCodes = append(li.signalCodes, item.Line)
@@ -505,6 +515,7 @@ func build(file string, raw *rawCovenant, li lineIndex) (*Covenant, error) {
 	}
 	b.signalCodes(raw.SignalCodes)
 	b.inform(raw)
+	b.family(raw.Family)
 	if len(b.errs) > 0 {
 		return nil, errors.Join(b.errs...)
 	}

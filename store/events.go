@@ -67,6 +67,20 @@ const (
 	// is open past its due day; Event.Subject is the institution
 	// responsible for it.
 	EventAgreementOverdue EventType = 10
+	// EventFamilyMatch: a report gave a youth a family relation (a parent
+	// or the home address, Event.Reason "parent" or "address") that a
+	// live registration of another youth, by another institution, has
+	// too. The reporter's registration gets one naming the other
+	// children's institutions and professionals (Event.Others: never the
+	// other child), and each of those registrations one naming the
+	// reporter (Event.Others, Event.Subject).
+	EventFamilyMatch EventType = 11
+	// EventFamilyCoordination: a family match joined two youths whose
+	// cases have different coordinators; each coordinator is told of the
+	// other (Event.Subject, Event.Others) on its own registration, once
+	// per pair of youths while their related registrations live (one
+	// family, one plan).
+	EventFamilyCoordination EventType = 12
 )
 
 // EventTypeInfo is one row of the table of event types.
@@ -113,6 +127,10 @@ var eventTypes = [...]EventTypeInfo{
 		Audience: "the other institutions actively involved with the youth, when an institution already involved reports it with a new signal code or newly urgent; bounded per recipient and hour like every event about the youth"},
 	{Type: EventAgreementOverdue, Name: "agreement-overdue",
 		Audience: "the case's coordinator, once per agreement of the youth's plan that is still open the day after its due day"},
+	{Type: EventFamilyMatch, Name: "family-match",
+		Audience: "the institution whose report gave a youth a new family relation (parent or address) that another youth's live registration by another institution shares, and each of those institutions; it names the relation's type and the other institutions, never the other child"},
+	{Type: EventFamilyCoordination, Name: "family-coordination",
+		Audience: "the two coordinators of two youths a family match joined, when they differ: each is told of the other, once per pair of youths"},
 }
 
 // EventTypes returns the table of event types, in the order of their

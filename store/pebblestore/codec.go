@@ -23,6 +23,7 @@ const (
 	regV2   = 2 // regV1 + a sealed client reference
 	regV3   = 3 // regV2 (the reference may be empty) + age band, inform record, destroy day
 	regV4   = 4 // regV3 (its fields may be empty) + a sealed element
+	regV5   = 5 // regV4 (its fields may be empty) + family relations
 	caseV1  = 1
 	caseV2  = 2 // caseV1 + a birth-date check value
 	caseV3  = 3 // caseV2 (the check value may be zero) + recent ends, notices and a wake time
@@ -32,6 +33,7 @@ const (
 	eventV2 = 2 // eventV1 + the count of a summary event
 	eventV3 = 3 // eventV2 (the count may be zero) + an agreement's number
 	auditV1 = 1
+	famV1   = 1 // a family index entry
 	treeV1  = 1 // the audit tree's state, a checkpoint, the retention cut
 )
 
@@ -231,12 +233,15 @@ func (d *dec) version(want byte) {
 // encodeRegistration writes regV1; regV2 when the registration has a
 // sealed client reference; regV3 when it has an age band, an inform record
 // or a destroy day; regV4 (regV3 and the sealed element) when it has a
-// sealed element: a record without them keeps the older encoding, so each
+// sealed element; regV5 (regV4 and the relations) when it has family
+// relations: a record without them keeps the older encoding, so each
 // registration has exactly one encoding.
 func encodeRegistration(dst []byte, r *store.Registration) []byte {
 	e := enc{b: dst}
 	v := byte(regV1)
 	switch {
+	case len(r.Relations) > 0:
+		v = regV5
 	case len(r.Element) > 0:
 		v = regV4
 	case hasV3(r):
@@ -268,10 +273,38 @@ func encodeRegistration(dst []byte, r *store.Registration) []byte {
 	if v >= regV3 {
 		encodeV3(&e, r)
 	}
-	if v == regV4 {
+	if v >= regV4 {
 		e.bytes(r.Element)
 	}
+	if v == regV5 {
+		e.uvarint(uint64(len(r.Relations)))
+		for _, rel := range r.Relations {
+			e.byte(byte(rel.Type))
+			e.pseudonym(rel.Key)
+			e.time(rel.Since)
+		}
+	}
 	return e.b
+}
+
+// maxRelations bounds the relations a decoded registration may have (the
+// matcher gives at most two parents and an address).
+const maxRelations = 16
+
+func decodeRelations(d *dec, r *store.Registration) {
+	n := d.uvarint()
+	if d.err == nil && (n == 0 || n > maxRelations) {
+		d.err = fmt.Errorf("%w: %d relations", store.ErrCorrupt, n)
+		return
+	}
+	r.Relations = make([]store.Relation, 0, n)
+	for range n {
+		rel := store.Relation{Type: store.RelationType(d.byte()), Key: d.pseudonym(), Since: d.time()}
+		if d.err == nil && !rel.Type.Valid() {
+			d.err = fmt.Errorf("%w: relation type %d", store.ErrCorrupt, rel.Type)
+		}
+		r.Relations = append(r.Relations, rel)
+	}
 }
 
 // What regV3 adds to regV2: the duty to inform (the age band and the
@@ -305,7 +338,7 @@ func decodeV3(d *dec, r *store.Registration) {
 func decodeRegistration(b []byte) (store.Registration, error) {
 	d := dec{b: b}
 	var r store.Registration
-	v := d.versions(regV1, regV2, regV3, regV4)
+	v := d.versions(regV1, regV2, regV3, regV4, regV5)
 	r.ID = d.id()
 	r.Youth = d.pseudonym()
 	r.Institution = d.str()
@@ -328,7 +361,7 @@ func decodeRegistration(b []byte) (store.Registration, error) {
 		if r.ClientRef = d.bytes(); d.err == nil && len(r.ClientRef) == 0 {
 			d.err = fmt.Errorf("%w: empty client reference", store.ErrCorrupt)
 		}
-	case regV3, regV4:
+	case regV3, regV4, regV5:
 		if r.ClientRef = d.bytes(); len(r.ClientRef) == 0 {
 			r.ClientRef = nil
 		}
@@ -340,6 +373,12 @@ func decodeRegistration(b []byte) (store.Registration, error) {
 			if r.Element = d.bytes(); d.err == nil && len(r.Element) == 0 {
 				d.err = fmt.Errorf("%w: empty sealed element", store.ErrCorrupt)
 			}
+		}
+		if v == regV5 {
+			if r.Element = d.bytes(); len(r.Element) == 0 {
+				r.Element = nil
+			}
+			decodeRelations(&d, &r)
 		}
 	}
 	if err := d.done(); err != nil {
@@ -785,4 +824,40 @@ func decodeCut(b []byte) (store.AuditCut, error) {
 	c := store.AuditCut{Size: d.uvarint(), Tree: d.bytes()}
 	c.Checkpoint = decodeCheckpointFrom(&d)
 	return c, d.done()
+}
+
+// encodeFamily writes a family index entry: what Tx.Family tells of the
+// registration r that carries relation rel.
+func encodeFamily(dst []byte, r *store.Registration, rel *store.Relation) []byte {
+	e := enc{b: dst}
+	e.byte(famV1)
+	e.pseudonym(r.Youth)
+	e.str(r.Institution)
+	e.byte(byte(r.Kind))
+	e.str(r.Contact.Name)
+	e.str(r.Contact.Phone)
+	e.str(r.Contact.Email)
+	e.byte(byte(rel.Type))
+	e.time(rel.Since)
+	e.day(r.EndsOn)
+	return e.b
+}
+
+func decodeFamily(b []byte) (store.FamilyMember, error) {
+	d := dec{b: b}
+	var m store.FamilyMember
+	d.version(famV1)
+	m.Youth = d.pseudonym()
+	m.Institution = d.str()
+	m.Kind = store.Kind(d.byte())
+	m.Contact.Name = d.str()
+	m.Contact.Phone = d.str()
+	m.Contact.Email = d.str()
+	m.Type = store.RelationType(d.byte())
+	m.Since = d.time()
+	m.EndsOn = d.day()
+	if err := d.done(); err != nil {
+		return store.FamilyMember{}, err
+	}
+	return m, nil
 }

@@ -14,7 +14,9 @@
 // nothing), reads of one's own staged writes, durability across Close and
 // re-open, migration between pseudonyms, the identifier and day indexes, the
 // outbox's per-recipient sequence numbers and view, idempotency records (and
-// forgetting those of one registration),
+// forgetting those of one registration), the family index of live
+// registrations' relations and its bounded read, family pair notes,
+// serialised updates of one family key under concurrency,
 // serialised updates of one youth under concurrency, and ErrClosed.
 //
 // For each optional interface of package store the backend implements, it
@@ -97,6 +99,12 @@ func Run(t *testing.T, newLocation func(t *testing.T) Opener) {
 		{"AuditOfYouthAfterReopen", testAuditOfYouthAfterReopen},
 		{"Youths", testYouths},
 		{"ElementKept", testElementKept},
+		{"Family", testFamily},
+		{"FamilyEnds", testFamilyEnds},
+		{"FamilyMigrate", testFamilyMigrate},
+		{"FamilyLimit", testFamilyLimit},
+		{"FamilyNotes", testFamilyNotes},
+		{"FamilySerialised", testFamilySerialised},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -196,7 +204,8 @@ func sameReg(t *testing.T, got, want store.Registration) {
 		!got.EndsOn.Equal(want.EndsOn) || !got.EndedAt.Equal(want.EndedAt) ||
 		got.EndReason != want.EndReason || !got.PurgeOn.Equal(want.PurgeOn) ||
 		!bytes.Equal(got.ClientRef, want.ClientRef) || !bytes.Equal(got.Element, want.Element) ||
-		got.AgeBand != want.AgeBand || !sameInform(got.Inform, want.Inform) || !got.DestroyOn.Equal(want.DestroyOn) {
+		got.AgeBand != want.AgeBand || !sameInform(got.Inform, want.Inform) || !got.DestroyOn.Equal(want.DestroyOn) ||
+		!sameRelations(got.Relations, want.Relations) {
 		t.Fatalf("registration differs:\n got  %+v\n want %+v", got, want)
 	}
 }
