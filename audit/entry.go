@@ -64,6 +64,9 @@ const (
 	Extract       = store.AuditExtract       // the operator extracted a youth's entries
 	Gap           = store.AuditGap           // a number a crash left unused (no call was answered with it)
 	RetentionCut  = store.AuditRetentionCut  // a retention cut, recorded before it is made
+	Plan          = store.AuditPlan          // that a case has a plan, recorded by its coordinator
+	Agreement     = store.AuditAgreement     // an agreement of a case's plan recorded
+	AgreementDone = store.AuditAgreementDone // an agreement recorded as done
 )
 
 // ParseVerb returns the verb named s (as String writes it).

@@ -70,6 +70,10 @@ var (
 	// ErrYouth: a request without the youth's BSN, or a report or an
 	// hmac-mode objection or subject access without its birth date.
 	ErrYouth = errors.New("client: the youth's BSN and birth date are required")
+	// ErrFamilyBlind: a report with parents or an address through a
+	// Client with a Blinder: blind family matching is not built yet, and
+	// the Client never sends a clear BSN to a blind index.
+	ErrFamilyBlind = errors.New("client: parents and address are not sent to a blind index")
 	// ErrClient: the Client is misconfigured (no BaseURL), or could not
 	// reach the index or read its answer.
 	ErrClient = errors.New("client: request failed")

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/vindex-nl/vindex/client"
 	"github.com/vindex-nl/vindex/crypto/oprf"
@@ -178,6 +179,25 @@ func TestClientAgainstTheIndex(t *testing.T) {
 			}
 			if _, err := g.Lookup(ctx, ys[1].bsn); !errors.Is(err, client.ErrNotInvolved) {
 				t.Errorf("after its registration was removed the GGD still sees the youth: %v", err)
+			}
+			// The coordinator records youth 2's plan and an agreement of
+			// the school's, which the school records as done.
+			today := time.Now().UTC()
+			if err := sch.RecordPlan(ctx, ys[1].bsn, today, today.AddDate(0, 6, 0)); !errors.Is(err, client.ErrForbidden) {
+				t.Errorf("the school records a plan: %v", err)
+			}
+			if err := w.RecordPlan(ctx, ys[1].bsn, today, today.AddDate(0, 6, 0)); err != nil {
+				t.Fatal(err)
+			}
+			if n, err := w.AddAgreement(ctx, ys[1].bsn, school, today.AddDate(0, 0, 14)); err != nil || n != 1 {
+				t.Fatalf("agreement: %d %v", n, err)
+			}
+			if err := sch.AgreementDone(ctx, ys[1].bsn, 1); err != nil {
+				t.Fatal(err)
+			}
+			if v, err := sch.Lookup(ctx, ys[1].bsn); err != nil || v.Plan == nil || len(v.Plan.Agreements) != 1 ||
+				v.Plan.Agreements[0].Done != today.Format(time.DateOnly) || v.Plan.By != wij {
+				t.Errorf("the school's lookup of the plan: %+v %v", v, err)
 			}
 			if err := sch.CloseCase(ctx, ys[1].bsn); !errors.Is(err, client.ErrForbidden) {
 				t.Errorf("the school closes the case: %v", err)

@@ -97,15 +97,15 @@ func TestClientCoordination(t *testing.T) {
 			if err != nil || n != 1 {
 				t.Fatalf("the agreement: %d, %v", n, err)
 			}
-			if err := w.RecordAgreementDone(ctx, y.bsn, n); !errors.Is(err, client.ErrNoAgreement) {
+			if err := w.AgreementDone(ctx, y.bsn, n); !errors.Is(err, client.ErrForbidden) {
 				t.Errorf("WIJ records the school's agreement done: %v", err)
 			}
 			v, err := sch.Lookup(ctx, y.bsn)
-			if err != nil || v.Coordination == nil || v.Coordination.Plan == nil || len(v.Coordination.Plan.Agreements) != 1 ||
-				v.Coordination.Plan.Agreements[0].Institution != school || len(v.Coordination.Escalation) != 5 || v.Coordination.Escalation[0].At.IsZero() {
+			if err != nil || v.Coordination == nil || v.Plan == nil || len(v.Plan.Agreements) != 1 ||
+				v.Plan.Agreements[0].Institution != school || len(v.Coordination.Escalation) != 5 || v.Coordination.Escalation[0].At.IsZero() {
 				t.Fatalf("the school's view of the coordination: %+v, %v", v.Coordination, err)
 			}
-			if err := sch.RecordAgreementDone(ctx, y.bsn, v.Coordination.Plan.Agreements[0].Agreement); err != nil {
+			if err := sch.AgreementDone(ctx, y.bsn, v.Plan.Agreements[0].Agreement); err != nil {
 				t.Fatal(err)
 			}
 		})

@@ -52,6 +52,14 @@ type Report struct {
 	// Informed or NotInformed (at most one) records the duty to inform.
 	Informed    *Informed
 	NotInformed *NotInformed
+	// Parents are the youth's parents or guardians as in the population
+	// register (one or two), for family matches; kept by the index only
+	// as pseudonyms. Not with a Blinder: blind family matching is not
+	// built yet (ErrFamilyBlind).
+	Parents []identity.BSN
+	// Address is the youth's home address, if the covenant enables
+	// address matching.
+	Address *identity.Address
 }
 
 // Contact is how to reach a professional.
@@ -108,20 +116,21 @@ type View struct {
 	NoCoordinator string `json:"no_coordinator,omitempty"`
 	// ClientRef is the caller's own reference on its registration.
 	ClientRef string `json:"client_ref,omitempty"`
+	// Plan is the case's plan, if its coordinator recorded one.
+	Plan *Plan `json:"plan,omitempty"`
 	// Coordination is the case's coordination state (lookups only; nil if
 	// the case has no coordinator).
 	Coordination *Coordination `json:"coordination,omitempty"`
 }
 
 // Coordination is a case's coordination state: whether the coordinator
-// accepted or by when it must, a pending hand-over, the escalation's
-// steps, the plan and its agreements.
+// accepted or by when it must, a pending hand-over, and the escalation's
+// steps (the plan is View.Plan).
 type Coordination struct {
 	Accepted   bool             `json:"accepted"`
 	AcceptBy   time.Time        `json:"accept_by,omitempty"`
 	HandoverTo string           `json:"handover_to,omitempty"`
 	Escalation []EscalationStep `json:"escalation,omitempty"`
-	Plan       *Plan            `json:"plan,omitempty"`
 }
 
 // EscalationStep is one step of a case's escalation: which, by whom,
@@ -135,22 +144,24 @@ type EscalationStep struct {
 	Decided string    `json:"decided,omitempty"`
 }
 
-// Plan is a case's plan: its days (YYYY-MM-DD) and its agreements.
+// Plan is that a youth's case has a plan, its days (YYYY-MM-DD), the
+// coordinator that recorded it, and its agreements: never its content.
 type Plan struct {
-	Start      string      `json:"start"`
-	End        string      `json:"end"`
-	Agreements []Agreement `json:"agreements"`
+	Start       string      `json:"start"`
+	IntendedEnd string      `json:"intended_end"`
+	By          string      `json:"by"`
+	Agreements  []Agreement `json:"agreements"`
 }
 
 // Agreement is one agreement of a plan: its number, the responsible
-// institution, its due day (YYYY-MM-DD), whether it was kept, and
-// whether it was raised overdue.
+// institution, the due day, the day it was recorded as done ("" while
+// open), and whether it was overdue.
 type Agreement struct {
 	Agreement   int    `json:"agreement"`
 	Institution string `json:"institution"`
 	Due         string `json:"due"`
-	Done        bool   `json:"done"`
-	Overdue     bool   `json:"overdue,omitempty"`
+	Done        string `json:"done,omitempty"`
+	Overdue     bool   `json:"overdue"`
 }
 
 // Result answers a report: the view, and whether the report refreshed an
@@ -198,6 +209,9 @@ type Event struct {
 	ClientRef string `json:"client_ref,omitempty"`
 	// Collapsed is, in a summary event, how many events it stands for.
 	Collapsed int `json:"collapsed,omitempty"`
+	// Agreement is, in an agreement event, the number of the plan's
+	// agreement it is about.
+	Agreement int `json:"agreement,omitempty"`
 }
 
 // Events answers GET /v1/events; Next is the after to poll with next.
@@ -299,6 +313,15 @@ type registrationBody struct {
 	ClientRef      string       `json:"client_ref,omitempty"`
 	Informed       *Informed    `json:"informed,omitempty"`
 	NotInformed    *NotInformed `json:"not_informed,omitempty"`
+	Parents        []string     `json:"parents,omitempty"`
+	Address        *addressBody `json:"address,omitempty"`
+}
+
+// addressBody is httpapi.AddressJSON.
+type addressBody struct {
+	Postcode    string `json:"postcode"`
+	HouseNumber int    `json:"house_number"`
+	Addition    string `json:"addition,omitempty"`
 }
 
 // youthBody is httpapi.BSNRequest: a youth by BSN, or by element.
@@ -306,6 +329,37 @@ type youthBody struct {
 	BSN      string `json:"bsn,omitempty"`
 	Youth    string `json:"youth,omitempty"`
 	YouthKey string `json:"youth_key,omitempty"`
+}
+
+// planBody is httpapi.PlanRequest.
+type planBody struct {
+	BSN         string `json:"bsn,omitempty"`
+	Youth       string `json:"youth,omitempty"`
+	YouthKey    string `json:"youth_key,omitempty"`
+	Start       string `json:"start"`
+	IntendedEnd string `json:"intended_end"`
+}
+
+// agreementBody is httpapi.AgreementRequest.
+type agreementBody struct {
+	BSN         string `json:"bsn,omitempty"`
+	Youth       string `json:"youth,omitempty"`
+	YouthKey    string `json:"youth_key,omitempty"`
+	Institution string `json:"institution"`
+	Due         string `json:"due"`
+}
+
+// agreementAnswer is httpapi.AgreementResponse.
+type agreementAnswer struct {
+	Agreement int `json:"agreement"`
+}
+
+// agreementDoneBody is httpapi.AgreementDoneRequest.
+type agreementDoneBody struct {
+	BSN       string `json:"bsn,omitempty"`
+	Youth     string `json:"youth,omitempty"`
+	YouthKey  string `json:"youth_key,omitempty"`
+	Agreement int    `json:"agreement"`
 }
 
 // objectionBody is httpapi.ObjectionRequest.
@@ -360,35 +414,4 @@ type escalationBody struct {
 	YouthKey    string `json:"youth_key,omitempty"`
 	Step        string `json:"step"`
 	Coordinator string `json:"coordinator,omitempty"`
-}
-
-// planBody is httpapi.PlanRequest.
-type planBody struct {
-	BSN      string `json:"bsn,omitempty"`
-	Youth    string `json:"youth,omitempty"`
-	YouthKey string `json:"youth_key,omitempty"`
-	Start    string `json:"start"`
-	End      string `json:"end"`
-}
-
-// agreementBody is httpapi.AgreementRequest.
-type agreementBody struct {
-	BSN         string `json:"bsn,omitempty"`
-	Youth       string `json:"youth,omitempty"`
-	YouthKey    string `json:"youth_key,omitempty"`
-	Institution string `json:"institution"`
-	Due         string `json:"due"`
-}
-
-// agreementAnswer is httpapi.AgreementResponse.
-type agreementAnswer struct {
-	Agreement int `json:"agreement"`
-}
-
-// agreementDoneBody is httpapi.AgreementDoneRequest.
-type agreementDoneBody struct {
-	BSN       string `json:"bsn,omitempty"`
-	Youth     string `json:"youth,omitempty"`
-	YouthKey  string `json:"youth_key,omitempty"`
-	Agreement int    `json:"agreement"`
 }

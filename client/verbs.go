@@ -30,6 +30,9 @@ func (c *Client) Register(ctx context.Context, r Report) (*Result, error) {
 		"contact.email", r.Contact.Email, "idempotency_key", r.IdempotencyKey); err != nil {
 		return nil, err
 	}
+	if c.Blinder != nil && (len(r.Parents) > 0 || r.Address != nil) {
+		return nil, &FieldError{Field: "parents", Err: ErrFamilyBlind}
+	}
 	y, err := c.youthOf(ctx, r.BSN)
 	if err != nil {
 		return nil, err
@@ -38,6 +41,17 @@ func (c *Client) Register(ctx context.Context, r Report) (*Result, error) {
 		Municipality: r.Municipality, Kind: r.Kind, Code: r.Code, Urgent: r.Urgent, Sector: r.Sector,
 		Contact: r.Contact, EndsOn: r.EndsOn, IdempotencyKey: r.IdempotencyKey, ClientRef: r.ClientRef,
 		Informed: r.Informed, NotInformed: r.NotInformed}
+	// The parents' BSNs and the address go on the wire in clear (over
+	// TLS), as the youth's BSN does; an error's detail never quotes them.
+	scrub := []string{y.Youth}
+	for _, p := range r.Parents {
+		body.Parents = append(body.Parents, p.RevealDigits())
+		scrub = append(scrub, p.RevealDigits())
+	}
+	if r.Address != nil {
+		body.Address = addressOf(*r.Address)
+		scrub = append(scrub, body.Address.Postcode)
+	}
 	if c.Blinder != nil {
 		body.BornIn = r.BirthDate.RevealDate().Format("2006-01")
 	} else {
@@ -45,10 +59,16 @@ func (c *Client) Register(ctx context.Context, r Report) (*Result, error) {
 	}
 	var out Result
 	if err := c.do(ctx, call{method: http.MethodPost, path: "/v1/registrations", body: &body, out: &out,
-		bsn: r.BSN, bd: r.BirthDate, scrub: []string{y.Youth}}); err != nil {
+		bsn: r.BSN, bd: r.BirthDate, scrub: scrub}); err != nil {
 		return nil, err
 	}
 	return &out, nil
+}
+
+// addressOf is a's wire form.
+func addressOf(a identity.Address) *addressBody {
+	pc, n, add := a.RevealParts()
+	return &addressBody{Postcode: pc, HouseNumber: n, Addition: add}
 }
 
 // Lookup returns the involvement view of a youth the institution is
@@ -66,6 +86,48 @@ func (c *Client) Lookup(ctx context.Context, bsn identity.BSN) (*View, error) {
 // /v1/cases/close; the coordinator only).
 func (c *Client) CloseCase(ctx context.Context, bsn identity.BSN) error {
 	return c.youthCall(ctx, "/v1/cases/close", bsn, nil)
+}
+
+// RecordPlan records that the youth's case has a plan from start until
+// intendedEnd, or changes its days (POST /v1/cases/plan; the coordinator
+// only). Only the days are sent: the plan's content stays with the
+// institutions.
+func (c *Client) RecordPlan(ctx context.Context, bsn identity.BSN, start, intendedEnd time.Time) error {
+	y, err := c.youthOf(ctx, bsn)
+	if err != nil {
+		return err
+	}
+	body := planBody{BSN: y.BSN, Youth: y.Youth, YouthKey: y.YouthKey,
+		Start: start.Format(time.DateOnly), IntendedEnd: intendedEnd.Format(time.DateOnly)}
+	return c.do(ctx, call{method: http.MethodPost, path: "/v1/cases/plan", body: &body, bsn: bsn, scrub: []string{y.Youth}})
+}
+
+// AddAgreement records an agreement of the youth's plan for which
+// institution, actively involved, is responsible by due, and returns its
+// number (POST /v1/cases/agreements; the coordinator only).
+func (c *Client) AddAgreement(ctx context.Context, bsn identity.BSN, institution string, due time.Time) (int, error) {
+	y, err := c.youthOf(ctx, bsn)
+	if err != nil {
+		return 0, err
+	}
+	body := agreementBody{BSN: y.BSN, Youth: y.Youth, YouthKey: y.YouthKey, Institution: institution, Due: due.Format(time.DateOnly)}
+	var out agreementAnswer
+	if err := c.do(ctx, call{method: http.MethodPost, path: "/v1/cases/agreements", body: &body, out: &out, bsn: bsn, scrub: []string{y.Youth}}); err != nil {
+		return 0, err
+	}
+	return out.Agreement, nil
+}
+
+// AgreementDone records that agreement n of the youth's plan is done
+// (POST /v1/cases/agreements/done; the coordinator or the responsible
+// institution).
+func (c *Client) AgreementDone(ctx context.Context, bsn identity.BSN, n int) error {
+	y, err := c.youthOf(ctx, bsn)
+	if err != nil {
+		return err
+	}
+	body := agreementDoneBody{BSN: y.BSN, Youth: y.Youth, YouthKey: y.YouthKey, Agreement: n}
+	return c.do(ctx, call{method: http.MethodPost, path: "/v1/cases/agreements/done", body: &body, bsn: bsn, scrub: []string{y.Youth}})
 }
 
 // RecordDeath records the youth's death, destroying everything about it
@@ -286,43 +348,4 @@ func (c *Client) Escalate(ctx context.Context, bsn identity.BSN, step, coordinat
 	}
 	body := escalationBody{BSN: y.BSN, Youth: y.Youth, YouthKey: y.YouthKey, Step: step, Coordinator: coordinator}
 	return c.do(ctx, call{method: http.MethodPost, path: "/v1/cases/escalations", body: &body, bsn: bsn, scrub: []string{y.Youth}})
-}
-
-// RecordPlan records that the youth's case has a plan from the day start
-// to its intended end (POST /v1/cases/plan; the coordinator only): only
-// that it exists.
-func (c *Client) RecordPlan(ctx context.Context, bsn identity.BSN, start, end time.Time) error {
-	y, err := c.youthOf(ctx, bsn)
-	if err != nil {
-		return err
-	}
-	body := planBody{BSN: y.BSN, Youth: y.Youth, YouthKey: y.YouthKey, Start: start.Format(time.DateOnly), End: end.Format(time.DateOnly)}
-	return c.do(ctx, call{method: http.MethodPost, path: "/v1/cases/plan", body: &body, bsn: bsn, scrub: []string{y.Youth}})
-}
-
-// AddAgreement adds to the youth's plan an agreement that institution is
-// responsible for by the day due, and returns its number (POST
-// /v1/cases/agreements; the coordinator only): nothing of what was
-// agreed.
-func (c *Client) AddAgreement(ctx context.Context, bsn identity.BSN, institution string, due time.Time) (int, error) {
-	y, err := c.youthOf(ctx, bsn)
-	if err != nil {
-		return 0, err
-	}
-	body := agreementBody{BSN: y.BSN, Youth: y.Youth, YouthKey: y.YouthKey, Institution: institution, Due: due.Format(time.DateOnly)}
-	var out agreementAnswer
-	err = c.do(ctx, call{method: http.MethodPost, path: "/v1/cases/agreements", body: &body, out: &out, bsn: bsn, scrub: []string{y.Youth}})
-	return out.Agreement, err
-}
-
-// RecordAgreementDone records that agreement n of the youth's plan was
-// kept (POST /v1/cases/agreements/done; the coordinator or the
-// responsible institution).
-func (c *Client) RecordAgreementDone(ctx context.Context, bsn identity.BSN, n int) error {
-	y, err := c.youthOf(ctx, bsn)
-	if err != nil {
-		return err
-	}
-	body := agreementDoneBody{BSN: y.BSN, Youth: y.Youth, YouthKey: y.YouthKey, Agreement: n}
-	return c.do(ctx, call{method: http.MethodPost, path: "/v1/cases/agreements/done", body: &body, bsn: bsn, scrub: []string{y.Youth}})
 }

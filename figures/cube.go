@@ -52,9 +52,9 @@ const (
 	Closures               Measure = "closures"
 	RemovalsWrong          Measure = "removals_wrong"
 	RemovalsObjection      Measure = "removals_objection"
-	// AgreementsOverdue counts the agreements of case plans that were
-	// not recorded done by their due day, in the cell of the responsible
-	// institution's registration.
+	// AgreementsOverdue counts agreements of plans that were still open
+	// the day after their due day, each once, in the cell of the
+	// responsible institution's registration.
 	AgreementsOverdue Measure = "agreements_overdue"
 )
 

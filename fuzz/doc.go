@@ -14,7 +14,8 @@
 //	go test -run '^$' -fuzz '^FuzzKeys$' -fuzztime 5m ./store/pebblestore/
 //
 // The targets: identity.FuzzParseBSN (accepts exactly the numbers a plain
-// eleven-check accepts), rules.FuzzLoad (never panics; errors carry the
+// eleven-check accepts), identity.FuzzParseAddressLine (an address line
+// parses to one normalised value, or fails without quoting it), rules.FuzzLoad (never panics; errors carry the
 // file name), rules.FuzzDecide (deterministic, order-independent, eligible
 // coordinators only, unchanged by a signal), pebblestore.FuzzDecode*
 // (decode never panics; what decodes re-encodes to the same bytes),

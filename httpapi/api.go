@@ -537,8 +537,34 @@ func (req *RegistrationRequest) Registration(m *matcher.Matcher, loc *time.Locat
 	if reg.EndsOn, err = parseDate("ends_on", req.EndsOn, loc); err != nil {
 		return reg, err
 	}
-	reg.Inform, err = informOf(req.Informed, req.NotInformed, loc)
-	return reg, err
+	if reg.Inform, err = informOf(req.Informed, req.NotInformed, loc); err != nil {
+		return reg, err
+	}
+	return reg, familyOf(&reg, req.Parents, req.Address)
+}
+
+// familyOf parses a request's parents and address into reg. Its errors
+// are *matcher.FieldError values that never quote a value.
+func familyOf(reg *matcher.Registration, parents []string, addr *AddressJSON) error {
+	if len(parents) > matcher.MaxParents {
+		return &matcher.FieldError{Field: "parents", Err: matcher.ErrParents}
+	}
+	for _, s := range parents {
+		b, err := identity.ParseBSN(s)
+		if err != nil {
+			return &matcher.FieldError{Field: "parents", Err: errors.Join(matcher.ErrParents, err)}
+		}
+		reg.Parents = append(reg.Parents, b)
+	}
+	if addr == nil {
+		return nil
+	}
+	a, err := identity.ParseAddress(addr.Postcode, addr.HouseNumber, addr.Addition)
+	if err != nil {
+		return &matcher.FieldError{Field: "address", Err: errors.Join(matcher.ErrAddress, err)}
+	}
+	reg.Address = &a
+	return nil
 }
 
 // youthOf is the youth a request names: by BSN, or in a blind deployment
@@ -724,7 +750,7 @@ func (h *Handler) lookup(r *http.Request, actor matcher.Actor) (any, int, error)
 
 func (h *Handler) view(v matcher.View) ViewResponse {
 	return ViewResponse{ID: v.ID.String(), Matched: v.Matched, Involved: h.parties(v.Involved),
-		Coordinator: coordinator(v.Coordinator), NoCoordinator: v.NoCoordinator, ClientRef: v.ClientRef,
+		Coordinator: coordinator(v.Coordinator), NoCoordinator: v.NoCoordinator, ClientRef: v.ClientRef, Plan: planJSON(v.Plan),
 		Coordination: coordinationJSON(v.Coordination)}
 }
 
@@ -773,7 +799,7 @@ func (h *Handler) events(r *http.Request, actor matcher.Actor) (any, int, error)
 			Seq: e.Seq, Type: e.Type.String(), At: e.At.UTC().Format(time.RFC3339),
 			Registration: e.Registration.String(), Urgent: e.Urgent, Others: h.parties(e.Others),
 			Coordinator: coordinator(e.Coordinator), Subject: e.Subject, Reason: e.Reason, ClientRef: e.ClientRef,
-			Collapsed: e.Collapsed,
+			Collapsed: e.Collapsed, Agreement: e.Agreement,
 		}
 		out.Events = append(out.Events, ej)
 		out.Next = e.Seq

@@ -170,13 +170,8 @@ func TestAccessMatrix(t *testing.T) {
 			return httpapi.EscalationRequest{BSN: bsn(t, n), Step: "decision", Coordinator: wij}
 		}},
 		"plan": {"plan", "POST", func(string) string { return "/v1/cases/plan" }, func(n int) any {
-			return httpapi.PlanRequest{BSN: bsn(t, n), Start: "2026-03-02", End: "2026-09-01"}
-		}},
-		"agreement": {"agreement", "POST", func(string) string { return "/v1/cases/agreements" }, func(n int) any {
-			return httpapi.AgreementRequest{BSN: bsn(t, n), Institution: school, Due: "2099-01-01"}
-		}},
-		"agreement-done": {"agreement-done", "POST", func(string) string { return "/v1/cases/agreements/done" }, func(n int) any {
-			return httpapi.AgreementDoneRequest{BSN: bsn(t, n), Agreement: 1}
+			day := time.Now().UTC().Format(time.DateOnly)
+			return httpapi.PlanRequest{BSN: bsn(t, n), Start: day, IntendedEnd: day}
 		}},
 	}
 	roles := map[string]as{
@@ -210,8 +205,6 @@ func TestAccessMatrix(t *testing.T) {
 		"escalate":         {"own": 403, "other": 404, "coordinator": 204, "municipality": 404, "none": 401, "bad-token": 401, "unpinned": 401},
 		"decision":         {"own": 404, "other": 404, "coordinator": 404, "municipality": 404, "none": 401, "bad-token": 401, "unpinned": 401},
 		"plan":             {"own": 403, "other": 404, "coordinator": 204, "municipality": 404, "none": 401, "bad-token": 401, "unpinned": 401},
-		"agreement":        {"own": 403, "other": 404, "coordinator": 409, "municipality": 404, "none": 401, "bad-token": 401, "unpinned": 401},
-		"agreement-done":   {"own": 404, "other": 404, "coordinator": 404, "municipality": 404, "none": 401, "bad-token": 401, "unpinned": 401},
 	}
 	for cname, byRole := range want {
 		for role, status := range byRole {
@@ -279,9 +272,6 @@ func TestNotInvolvedIsNoOracle(t *testing.T) {
 		{"/v1/cases/handover/decline", func(n int) any { return httpapi.DeclineRequest{BSN: bsn(t, n), Reason: "other"} }},
 		{"/v1/cases/handover", func(n int) any { return httpapi.HandoverRequest{BSN: bsn(t, n), To: wij} }},
 		{"/v1/cases/escalations", func(n int) any { return httpapi.EscalationRequest{BSN: bsn(t, n), Step: "own-management"} }},
-		{"/v1/cases/plan", func(n int) any { return httpapi.PlanRequest{BSN: bsn(t, n), Start: "2026-03-02", End: "2026-09-01"} }},
-		{"/v1/cases/agreements", func(n int) any { return httpapi.AgreementRequest{BSN: bsn(t, n), Institution: wij, Due: "2099-01-01"} }},
-		{"/v1/cases/agreements/done", func(n int) any { return httpapi.AgreementDoneRequest{BSN: bsn(t, n), Agreement: 1} }},
 	} {
 		k := e.do(byToken(other), "POST", c.path, c.body(1))
 		u := e.do(byToken(other), "POST", c.path, c.body(2))

@@ -12,9 +12,11 @@ import (
 
 // TestCanaryOverHTTP registers known BSNs and birth dates over HTTPS,
 // through every endpoint and with bad input, then scans the data directory,
-// the server's logs (at debug level) and /metrics for them.
+// the server's logs (at debug level) and /metrics for them. The reports
+// carry parents and home addresses too (siblings, so that they make family
+// matches): their BSNs, addresses and postcodes are looked for as well.
 func TestCanaryOverHTTP(t *testing.T) {
-	e := newEnv(t)
+	e := newEnvCovenant(t, withFamily)
 	needles := canary.Needles{}
 	births := []string{"2010-11-23", "2008-02-29", "2019-07-04", "2004-12-31"}
 	for i := range 40 {
@@ -27,6 +29,23 @@ func TestCanaryOverHTTP(t *testing.T) {
 		s.BirthDate = bd
 		w := report(t, n, "involvement")
 		w.BirthDate = bd
+		// A sibling of the youth, reported by the GGD: the same parents
+		// and address make a family match with the school and WIJ.
+		parent, other := bsn(t, 50000+i), bsn(t, 60000+i)
+		needles.BSN("parent "+strconv.Itoa(i), parent)
+		needles.BSN("other parent "+strconv.Itoa(i), other)
+		pc := strconv.Itoa(5000+i*13) + "QX"
+		needles.Address("address "+strconv.Itoa(i), pc, 100+i, "B")
+		addr := &httpapi.AddressJSON{Postcode: pc[:4] + " " + strings.ToLower(pc[4:]), HouseNumber: 100 + i, Addition: "b"}
+		s.Parents, s.Address = []string{parent, other}, addr
+		w.Parents, w.Address = []string{other}, addr
+		sib := report(t, 70000+i, "involvement")
+		sib.Parents, sib.Address = []string{parent}, addr
+		needles.BSN("sibling "+strconv.Itoa(i), sib.BSN)
+		e.do(byToken(ggd), "POST", "/v1/registrations", sib)
+		badParent := sib
+		badParent.Parents = []string{parent, parent}
+		e.do(byToken(ggd), "POST", "/v1/registrations", badParent)
 		sr := decodeAs[httpapi.RegistrationResponse](t, e.do(byToken(school), "POST", "/v1/registrations", s, "Idempotency-Key", "canary-"+strconv.Itoa(i)))
 		e.do(byCert(wij), "POST", "/v1/registrations", w)
 		e.do(byToken(school), "POST", "/v1/lookups", httpapi.BSNRequest{BSN: s.BSN})
@@ -51,6 +70,10 @@ func TestCanaryOverHTTP(t *testing.T) {
 			e.do(byToken(municipality), "POST", "/v1/objections", httpapi.ObjectionRequest{BSN: s.BSN, BirthDate: bd, Scope: httpapi.ScopeAll})
 		}
 		e.do(byToken(school), "GET", "/v1/events", nil)
+		e.do(byToken(ggd), "GET", "/v1/events", nil)
+	}
+	if n := familyMatches(t, e, ggd); n == 0 {
+		t.Fatal("no family match: the scan for parents and addresses would prove little")
 	}
 	metrics := e.scrape()
 	if metrics.status != 200 || !strings.Contains(string(metrics.body), "vindex_registrations_total") {
@@ -126,4 +149,15 @@ func TestMetrics(t *testing.T) {
 			t.Errorf("a registration or contact as a label: %s", line)
 		}
 	}
+}
+
+// familyMatches counts inst's family-match events.
+func familyMatches(t *testing.T, e *env, inst string) int {
+	n := 0
+	for _, ev := range decodeAs[httpapi.EventsResponse](t, e.do(byToken(inst), "GET", "/v1/events?limit=1000", nil)).Events {
+		if ev.Type == "family-match" {
+			n++
+		}
+	}
+	return n
 }

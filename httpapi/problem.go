@@ -85,7 +85,18 @@ const (
 	CodeYouthKeyUnknown       = "youth_key_unknown"
 	CodeBirthDateNotAccepted  = "birth_date_not_accepted"
 	CodeStorageUnavailable    = "storage_unavailable"
+	CodeInvalidParents        = "invalid_parents"
+	CodeParentIsYouth         = "parent_is_youth"
+	CodeInvalidAddress        = "invalid_address"
+	CodeAddressNotEnabled     = "address_not_enabled"
+	CodeFamilyNotBlind        = "family_not_blind"
 	CodeInternal              = "internal"
+	CodeInvalidPlanDates      = "invalid_plan_dates"
+	CodeNoPlan                = "no_plan"
+	CodeAgreementInstitution  = "agreement_institution_not_involved"
+	CodeInvalidDue            = "invalid_due"
+	CodeTooManyAgreements     = "too_many_agreements"
+	CodeNoAgreement           = "no_agreement"
 	CodeNotCoordinator        = "not_coordinator"
 	CodeNotEligible           = "not_eligible"
 	CodeNoHandover            = "no_handover"
@@ -93,9 +104,6 @@ const (
 	CodeInvalidStep           = "invalid_escalation_step"
 	CodeEscalationOrder       = "escalation_out_of_order"
 	CodeInvalidDecision       = "invalid_decision"
-	CodeNoPlan                = "no_plan"
-	CodeNoAgreement           = "no_agreement"
-	CodeTooManyAgreements     = "too_many_agreements"
 )
 
 // problemError is an error that carries the problem to answer with.
@@ -120,6 +128,14 @@ var fieldCodes = []struct {
 	status int
 	code   string
 }{
+	// First: a parent's BSN or an address that does not parse is about
+	// the family, not the youth's BSN.
+	{matcher.ErrParents, http.StatusBadRequest, CodeInvalidParents},
+	{matcher.ErrParentIsYouth, http.StatusUnprocessableEntity, CodeParentIsYouth},
+	{matcher.ErrAddress, http.StatusBadRequest, CodeInvalidAddress},
+	{matcher.ErrAddressNotEnabled, http.StatusUnprocessableEntity, CodeAddressNotEnabled},
+	{matcher.ErrFamilyBlind, http.StatusBadRequest, CodeFamilyNotBlind},
+	{matcher.ErrIdentifiesParent, http.StatusUnprocessableEntity, CodeFieldIdentifiesYouth},
 	{identity.ErrBSNFormat, http.StatusBadRequest, CodeInvalidBSN},
 	{identity.ErrBSNChecksum, http.StatusBadRequest, CodeInvalidBSN},
 	{matcher.ErrMissingBSN, http.StatusBadRequest, CodeInvalidBSN},
@@ -166,6 +182,13 @@ var fieldCodes = []struct {
 	{matcher.ErrInformMismatch, http.StatusUnprocessableEntity, CodeInformMismatch},
 	{matcher.ErrInformRecordRequired, http.StatusUnprocessableEntity, CodeInformRecordRequired},
 	{matcher.ErrFiguresQuery, http.StatusBadRequest, CodeInvalidParameter},
+	{matcher.ErrPlanDates, http.StatusBadRequest, CodeInvalidPlanDates},
+	{matcher.ErrNoPlan, http.StatusConflict, CodeNoPlan},
+	{matcher.ErrAgreementInstitution, http.StatusUnprocessableEntity, CodeAgreementInstitution},
+	{matcher.ErrAgreementDue, http.StatusBadRequest, CodeInvalidDue},
+	{matcher.ErrTooManyAgreements, http.StatusConflict, CodeTooManyAgreements},
+	{matcher.ErrNoAgreement, http.StatusNotFound, CodeNoAgreement},
+	{matcher.ErrAgreementNotYours, http.StatusForbidden, CodeForbidden},
 	{matcher.ErrDeclineReason, http.StatusBadRequest, CodeInvalidReason},
 	{matcher.ErrNotCoordinating, http.StatusForbidden, CodeNotCoordinator},
 	{matcher.ErrNotEligible, http.StatusUnprocessableEntity, CodeNotEligible},
@@ -174,12 +197,6 @@ var fieldCodes = []struct {
 	{matcher.ErrEscalationStep, http.StatusBadRequest, CodeInvalidStep},
 	{matcher.ErrEscalationOrder, http.StatusConflict, CodeEscalationOrder},
 	{matcher.ErrDecision, http.StatusBadRequest, CodeInvalidDecision},
-	{matcher.ErrPlanDates, http.StatusBadRequest, CodeInvalidDate},
-	{matcher.ErrAgreementDue, http.StatusBadRequest, CodeInvalidDate},
-	{matcher.ErrNoPlan, http.StatusConflict, CodeNoPlan},
-	{matcher.ErrAgreementInstitution, http.StatusUnprocessableEntity, CodeNotEligible},
-	{matcher.ErrTooManyAgreements, http.StatusUnprocessableEntity, CodeTooManyAgreements},
-	{matcher.ErrNoAgreement, http.StatusNotFound, CodeNoAgreement},
 }
 
 // toProblem turns any error of a handler into the problem to answer with.

@@ -49,6 +49,26 @@ type RegistrationRequest struct {
 	// without either keeps the record on file.
 	Informed    *InformedJSON    `json:"informed,omitempty"`
 	NotInformed *NotInformedJSON `json:"not_informed,omitempty"`
+	// Parents are the BSNs of the youth's parents or guardians as in the
+	// population register: one or two, each once, not the youth's own.
+	// Kept only as pseudonyms of their own domain, for family matches; a
+	// refresh without them keeps those on file. Not in a blind
+	// deployment (family_not_blind).
+	Parents []string `json:"parents,omitempty"`
+	// Address is the youth's home address, only if the covenant enables
+	// address matching (address_not_enabled otherwise); kept as Parents
+	// are.
+	Address *AddressJSON `json:"address,omitempty"`
+}
+
+// AddressJSON is a Dutch home address as the population register keys it.
+type AddressJSON struct {
+	// Postcode is 4 digits and 2 letters, with or without a space.
+	Postcode string `json:"postcode"`
+	// HouseNumber is 1 to 99999.
+	HouseNumber int `json:"house_number"`
+	// Addition is the house number's addition (up to 4 letters or digits).
+	Addition string `json:"addition,omitempty"`
 }
 
 // InformedJSON records that the institution informed the parents, the
@@ -109,6 +129,8 @@ type ViewResponse struct {
 	NoCoordinator string `json:"no_coordinator,omitempty"`
 	// ClientRef is the caller's own reference on its registration.
 	ClientRef string `json:"client_ref,omitempty"`
+	// Plan is the case's plan, if its coordinator recorded one.
+	Plan *PlanJSON `json:"plan,omitempty"`
 	// Coordination is the case's coordination state (lookups only;
 	// absent if the case has no coordinator).
 	Coordination *CoordinationJSON `json:"coordination,omitempty"`
@@ -116,13 +138,12 @@ type ViewResponse struct {
 
 // CoordinationJSON is a case's coordination state in a lookup: whether
 // the coordinator accepted or by when it must, a pending hand-over, the
-// escalation's steps, the plan and its agreements.
+// escalation's steps (the plan is ViewResponse.Plan).
 type CoordinationJSON struct {
 	Accepted   bool                 `json:"accepted"`
 	AcceptBy   string               `json:"accept_by,omitempty"`
 	HandoverTo string               `json:"handover_to,omitempty"`
 	Escalation []EscalationStepJSON `json:"escalation,omitempty"`
-	Plan       *PlanJSON            `json:"plan,omitempty"`
 }
 
 // EscalationStepJSON is one step of an escalation as it was taken, and
@@ -135,23 +156,6 @@ type EscalationStepJSON struct {
 	NextDue string `json:"next_due,omitempty"`
 	Overdue bool   `json:"overdue,omitempty"`
 	Decided string `json:"decided,omitempty"`
-}
-
-// PlanJSON is a case's plan: its days and its agreements.
-type PlanJSON struct {
-	Start      string          `json:"start"`
-	End        string          `json:"end"`
-	Agreements []AgreementJSON `json:"agreements"`
-}
-
-// AgreementJSON is one agreement of a plan: its number, the responsible
-// institution, its due day, and whether it was kept or raised overdue.
-type AgreementJSON struct {
-	Agreement   int    `json:"agreement"`
-	Institution string `json:"institution"`
-	Due         string `json:"due"`
-	Done        bool   `json:"done"`
-	Overdue     bool   `json:"overdue,omitempty"`
 }
 
 // RegistrationResponse answers POST /v1/registrations: the view, and
@@ -205,6 +209,9 @@ type EventJSON struct {
 	// Collapsed is, in a summary event, how many events it stands for;
 	// absent from any other.
 	Collapsed int `json:"collapsed,omitempty"`
+	// Agreement is, in an agreement event, the number of the plan's
+	// agreement it is about; absent from any other.
+	Agreement int `json:"agreement,omitempty"`
 }
 
 // EventsResponse answers GET /v1/events. Next is the after to poll with
@@ -335,40 +342,4 @@ type EscalationRequest struct {
 	YouthKey    string `json:"youth_key,omitempty"`
 	Step        string `json:"step"`
 	Coordinator string `json:"coordinator,omitempty"`
-}
-
-// PlanRequest is the body of POST /v1/cases/plan: the youth, and the
-// plan's start and intended end (YYYY-MM-DD).
-type PlanRequest struct {
-	BSN      string `json:"bsn,omitempty"`
-	Youth    string `json:"youth,omitempty"`
-	YouthKey string `json:"youth_key,omitempty"`
-	Start    string `json:"start"`
-	End      string `json:"end"`
-}
-
-// AgreementRequest is the body of POST /v1/cases/agreements: the youth,
-// the institution responsible for the agreement and its due day
-// (YYYY-MM-DD). Nothing of what was agreed.
-type AgreementRequest struct {
-	BSN         string `json:"bsn,omitempty"`
-	Youth       string `json:"youth,omitempty"`
-	YouthKey    string `json:"youth_key,omitempty"`
-	Institution string `json:"institution"`
-	Due         string `json:"due"`
-}
-
-// AgreementResponse is the answer of POST /v1/cases/agreements: the
-// agreement's number in the plan.
-type AgreementResponse struct {
-	Agreement int `json:"agreement"`
-}
-
-// AgreementDoneRequest is the body of POST /v1/cases/agreements/done: the
-// youth and the agreement's number.
-type AgreementDoneRequest struct {
-	BSN       string `json:"bsn,omitempty"`
-	Youth     string `json:"youth,omitempty"`
-	YouthKey  string `json:"youth_key,omitempty"`
-	Agreement int    `json:"agreement"`
 }

@@ -120,8 +120,8 @@ func TestCanaryAuditLogHoldsNoIdentity(t *testing.T) {
 	}
 
 	// Every verb on the youth that lives on: a replay and a refresh,
-	// lookups answered and refused, informing, a letter, events, an end,
-	// accepting the case and escalating it,
+	// lookups answered and refused, informing, a letter, events, a plan
+	// and its agreement, accepting the case and escalating it, an end,
 	// a removal, closing the case, subject access, the operator's extract,
 	// and the expiry run.
 	res := report(school, alive, matcher.Signal) // a replay of the first report
@@ -136,6 +136,9 @@ func TestCanaryAuditLogHoldsNoIdentity(t *testing.T) {
 	e.m.RecordInformed(ctx, matcher.Actor{Institution: school}, res.ID, matcher.Inform{Who: matcher.InformedParents, On: civilDay(e.clock.Now())})
 	e.m.Letter(ctx, matcher.Actor{Institution: school}, res.ID)
 	e.m.Events(ctx, matcher.Actor{Institution: wij}, 0, 100)
+	e.m.RecordPlan(ctx, matcher.Actor{Institution: wij}, youth, civilDay(e.clock.Now()), civilDay(e.clock.Now()).AddDate(0, 3, 0))
+	e.m.AddAgreement(ctx, matcher.Actor{Institution: wij}, youth, ggd, civilDay(e.clock.Now()).AddDate(0, 1, 0))
+	e.m.AgreementDone(ctx, matcher.Actor{Institution: ggd}, youth, 1)
 	e.m.End(ctx, matcher.Actor{Institution: school}, res.ID, time.Time{}, matcher.EndRiskGone)
 	e.m.Remove(ctx, matcher.Actor{Institution: wij}, wijRes.ID, matcher.RemoveWrong)
 	e.m.Accept(ctx, matcher.Actor{Institution: wij}, youth)

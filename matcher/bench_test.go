@@ -2,6 +2,7 @@ package matcher_test
 
 import (
 	"runtime"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -249,5 +250,47 @@ func BenchmarkExpireAt23(b *testing.B) {
 		}
 		e.store.Close()
 		b.StartTimer()
+	}
+}
+
+// BenchmarkRegisterFamily: registrations with two parents (two extra
+// pseudonyms each under every key, the relation keys locked, the family
+// index read and written) side by side with the same registrations
+// without; 64 concurrent callers, each registration a new youth, and with
+// parents every two youths are siblings reported by two institutions, so
+// half the registrations make a family match.
+func BenchmarkRegisterFamily(b *testing.B) {
+	for _, parents := range []int{0, 2} {
+		b.Run("parents="+strconv.Itoa(parents), func(b *testing.B) {
+			e := benchEnv(b)
+			ids := bsns(b, b.N)
+			fams := make([][]identity.BSN, b.N/2+1)
+			for i := range fams {
+				for p := range parents {
+					fams[i] = append(fams[i], bsnFor(b, 2_000_000+2*i+p))
+				}
+			}
+			var next atomic.Int64
+			b.SetParallelism((64 + runtime.GOMAXPROCS(0) - 1) / runtime.GOMAXPROCS(0))
+			b.ReportAllocs()
+			b.ResetTimer()
+			b.RunParallel(func(pb *testing.PB) {
+				r := e.involvement(b, 0)
+				for pb.Next() {
+					i := int(next.Add(1) - 1)
+					inst := wij
+					if i%2 == 1 {
+						inst = ggd
+					}
+					r.Youth = youthOf(b, e.m, ids[i])
+					r.Parents = fams[i/2]
+					if _, err := e.m.Register(ctx, matcher.Actor{Institution: inst}, r); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			})
+			reportRate(b, "regs/s")
+		})
 	}
 }

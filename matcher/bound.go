@@ -95,7 +95,9 @@ func (y *youth) boundEvents() {
 	y.kase.Notices = kept
 	limit := y.m.eventsPerHour
 	for _, e := range y.events {
-		if limit <= 0 || !slices.ContainsFunc(y.live, func(r store.Registration) bool { return r.ID == e.Registration }) {
+		// A family event may be about another youth's registration: it
+		// counts against this youth's report all the same.
+		if limit <= 0 || !familyEvent(e) && !slices.ContainsFunc(y.live, func(r store.Registration) bool { return r.ID == e.Registration }) {
 			out = append(out, e)
 			continue
 		}
@@ -105,13 +107,17 @@ func (y *youth) boundEvents() {
 			out = append(out, e)
 			continue
 		}
+		if y.liveOf(e.Recipient) == nil {
+			continue // not involved with this youth: nothing to sum up for it
+		}
 		n.Held++
 		n.Urgent = n.Urgent || e.Urgent
 	}
 	y.events = out
 	// A recipient no longer involved was told so; what it was held back
-	// is no longer its to know.
-	y.kase.Notices = slices.DeleteFunc(y.kase.Notices, func(n store.Notice) bool { return y.liveOf(n.Recipient) == nil })
+	// is no longer its to know. (One that was never involved keeps the
+	// count of the family events it was told, for the rest of its hour.)
+	y.kase.Notices = slices.DeleteFunc(y.kase.Notices, func(n store.Notice) bool { return y.liveOf(n.Recipient) == nil && n.Held > 0 })
 }
 
 // schedule forgets the refresh windows that have passed and sets when the
@@ -135,8 +141,9 @@ func (y *youth) notice(recipient string) *store.Notice {
 
 // wakeAt is when the youth must be seen again without a report: the end
 // of the first hour with events held back, of the first refresh window,
-// the first inform reminder's day, the end of the coordinator's term to
-// accept or the due time of the escalation's next step; zero if none.
+// the first inform reminder's day, the day after an open agreement's due
+// day, the end of the coordinator's term to accept or the due time of the
+// escalation's next step; zero if none.
 func (y *youth) wakeAt() time.Time {
 	var at time.Time
 	earlier := func(t time.Time) {
@@ -153,6 +160,7 @@ func (y *youth) wakeAt() time.Time {
 		earlier(e.At.Add(y.m.refreshWindow))
 	}
 	y.informWakes(earlier)
+	y.agreementWakes(earlier)
 	y.coordinationWakes(earlier)
 	return at
 }

@@ -149,7 +149,6 @@ func (y *youth) coordinate() {
 	switch {
 	case k.Coordinator == "":
 		k.AcceptDue, k.AcceptedAt, k.Escalation = time.Time{}, time.Time{}, nil
-		k.PlanStart, k.PlanEnd, k.Agreements, k.Agreed = time.Time{}, time.Time{}, nil, 0
 	case y.reassigned() && (k.Rule == rules.RuleHandover || k.Rule == rules.RuleEscalationDecision):
 		k.AcceptDue, k.AcceptedAt = time.Time{}, y.now
 	case y.reassigned():
@@ -241,8 +240,8 @@ func (y *youth) addressees(as ...rules.Addressee) []recipient {
 }
 
 // coordinationWakes passes to earlier the end of the coordinator's term
-// to accept, the due time of the escalation's next step and the day an
-// agreement becomes overdue, if any is pending.
+// to accept and the due time of the escalation's next step, if either is
+// pending.
 func (y *youth) coordinationWakes(earlier func(time.Time)) {
 	k := &y.kase
 	if k.Coordinator == "" {
@@ -254,7 +253,6 @@ func (y *youth) coordinationWakes(earlier func(time.Time)) {
 	if n := len(k.Escalation); n > 0 && !k.Escalation[n-1].Due.IsZero() && !k.Escalation[n-1].Overdue {
 		earlier(k.Escalation[n-1].Due)
 	}
-	y.agreementWakes(earlier)
 }
 
 // coordinatorVerb runs a verb by youth of an institution involved with
@@ -296,9 +294,8 @@ func (y *youth) mustCoordinate(institution string) error {
 
 // CaseCoordination is a case's coordination state as Lookup shows it to
 // the institutions involved: whether the coordinator accepted (or by when
-// it must), a hand-over offered, the escalation's steps, and the plan
-// with its agreements. Only that-information: who, which step, which
-// days.
+// it must), a hand-over offered, and the escalation's steps (the plan is
+// View.Plan). Only that-information: who, which step, which days.
 type CaseCoordination struct {
 	// Accepted: the coordinator accepted the case (or took it over by a
 	// hand-over or the alderman's decision). AcceptBy is, while it has
@@ -311,14 +308,10 @@ type CaseCoordination struct {
 	HandoverTo string
 	// Escalation lists the current escalation's steps, in order.
 	Escalation []store.EscalationStep
-	// PlanStart and PlanEnd are the plan's days (zero: no plan);
-	// Agreements its agreements.
-	PlanStart, PlanEnd time.Time
-	Agreements         []store.Agreement
 }
 
 // coordinationOf is the view of k's coordination state.
 func coordinationOf(k store.Case) *CaseCoordination {
 	return &CaseCoordination{Accepted: !k.AcceptedAt.IsZero(), AcceptBy: k.AcceptDue, HandoverTo: k.HandoverTo,
-		Escalation: slices.Clone(k.Escalation), PlanStart: k.PlanStart, PlanEnd: k.PlanEnd, Agreements: slices.Clone(k.Agreements)}
+		Escalation: slices.Clone(k.Escalation)}
 }

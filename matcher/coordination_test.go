@@ -6,12 +6,10 @@ import (
 	"fmt"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/vindex-nl/vindex/figures"
 	"github.com/vindex-nl/vindex/matcher"
 	"github.com/vindex-nl/vindex/rules"
 )
@@ -57,11 +55,6 @@ var coordinationErrors = map[string]error{
 	"out_of_order":     matcher.ErrEscalationOrder,
 	"unknown_step":     matcher.ErrEscalationStep,
 	"invalid_decision": matcher.ErrDecision,
-	"no_plan":          matcher.ErrNoPlan,
-	"invalid_due":      matcher.ErrAgreementDue,
-	"invalid_plan":     matcher.ErrPlanDates,
-	"not_responsible":  matcher.ErrAgreementInstitution,
-	"no_agreement":     matcher.ErrNoAgreement,
 }
 
 // step runs the i-th line of a scenario; a verb may end in "=> ERROR".
@@ -88,8 +81,7 @@ func (r *coordinationRun) step(t *testing.T, i int, a []string) error {
 
 func (r *coordinationRun) do(t *testing.T, i int, a []string) error {
 	want := map[string]int{"youth": 4, "on": 2, "report": 3, "end": 4, "accept": 3, "decline": 4, "handover": 4,
-		"handover-accept": 3, "handover-decline": 4, "escalate": 4, "expect": 3, "restart": 1,
-		"plan": 5, "agreement": 5, "agreement-done": 4}
+		"handover-accept": 3, "handover-decline": 4, "escalate": 4, "expect": 3, "restart": 1}
 	if n, ok := want[a[0]]; !ok || len(a) < n {
 		return errors.New("unknown step, or too few words")
 	}
@@ -145,26 +137,6 @@ func (r *coordinationRun) do(t *testing.T, i int, a []string) error {
 		return r.e.m.DeclineHandover(ctx, actor(), w, matcher.DeclineReason(a[3]))
 	case "escalate": // escalate INST NAME STEP [COORDINATOR]
 		return r.e.m.Escalate(ctx, actor(), w, matcher.Escalation{Step: a[3], Coordinator: cmpOr(a, 4, "")})
-	case "plan": // plan INST NAME START END
-		start, err1 := time.Parse(time.DateOnly, a[3])
-		end, err2 := time.Parse(time.DateOnly, a[4])
-		if err := cmp.Or(err1, err2); err != nil {
-			return err
-		}
-		return r.e.m.RecordPlan(ctx, actor(), w, start, end)
-	case "agreement": // agreement INST NAME RESPONSIBLE DUE
-		due, err := time.Parse(time.DateOnly, a[4])
-		if err != nil {
-			return err
-		}
-		_, err = r.e.m.AddAgreement(ctx, actor(), w, a[3], due)
-		return err
-	case "agreement-done": // agreement-done INST NAME N
-		n, err := strconv.Atoi(a[3])
-		if err != nil {
-			return err
-		}
-		return r.e.m.RecordAgreementDone(ctx, actor(), w, n)
 	}
 	return errors.New("unknown step")
 }
@@ -205,24 +177,9 @@ func (r *coordinationRun) report(t *testing.T, inst, name, what string) error {
 //	expect escalation NAME STEP due DATE HH:MM|none
 //	expect events INST TYPE…|-
 //	expect excluded NAME INST…|-
-//	expect plan NAME START END|none
-//	expect agreements NAME N:INST:DUE:open|done|overdue…|-
-//	expect overdue-figure INST N
 func (r *coordinationRun) expectCoordination(t *testing.T, a []string) error {
-	switch a[0] {
-	case "events":
+	if a[0] == "events" {
 		return r.expectEvents(a[1], a[2:])
-	case "overdue-figure":
-		n := int64(0)
-		for k, v := range counters(t, r.e) {
-			if strings.HasPrefix(k, string(figures.AgreementsOverdue)+" ") && strings.Contains(k, " "+institutionType(t, a[1])+" ") {
-				n += v
-			}
-		}
-		if got := strconv.FormatInt(n, 10); got != a[2] {
-			return fmt.Errorf("agreements_overdue of %s's type: %s", a[1], got)
-		}
-		return nil
 	}
 	y, ok := r.youths[a[1]]
 	if !ok {
@@ -261,24 +218,6 @@ func (r *coordinationRun) expectCoordination(t *testing.T, a []string) error {
 		if got == "" {
 			got = "-"
 		}
-	case "plan":
-		got = "none"
-		if !kase.PlanStart.IsZero() {
-			got = kase.PlanStart.Format(time.DateOnly) + " " + kase.PlanEnd.Format(time.DateOnly)
-		}
-	case "agreements":
-		var l []string
-		for _, x := range kase.Agreements {
-			state := "open"
-			switch {
-			case !x.Done.IsZero():
-				state = "done"
-			case x.Overdue:
-				state = "overdue"
-			}
-			l = append(l, fmt.Sprintf("%d:%s:%s:%s", x.N, x.Institution, x.Due.Format(time.DateOnly), state))
-		}
-		got = cmp.Or(strings.Join(l, " "), "-")
 	default:
 		return errors.New("unknown expectation")
 	}
@@ -307,13 +246,4 @@ func (r *coordinationRun) expectEvents(inst string, want []string) error {
 		return fmt.Errorf("events %v, want %v", got, want)
 	}
 	return nil
-}
-
-// institutionType is the example covenant's type of inst.
-func institutionType(t *testing.T, inst string) string {
-	i, ok := exampleCovenant(t).Institution(inst)
-	if !ok {
-		t.Fatalf("no institution %s", inst)
-	}
-	return i.Type
 }

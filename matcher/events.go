@@ -46,6 +46,9 @@ type Event struct {
 	// Collapsed: in a summary event, how many events held back in the
 	// last hour it stands for; 0 in any other.
 	Collapsed int
+	// Agreement: in an agreement event, the number of the plan's
+	// agreement it is about (see Plan); 0 in any other.
+	Agreement int
 }
 
 // MaxEvents is the most events one call of Matcher.Events returns.
@@ -93,7 +96,7 @@ func (m *Matcher) Events(ctx context.Context, actor Actor, after uint64, limit i
 func (m *Matcher) event(e store.Event) Event {
 	out := Event{Seq: e.Seq, Type: e.Type, At: e.At, Recipient: e.Recipient, Registration: e.Registration, Urgent: e.Urgent,
 		Coordinator: Coordinator{Institution: e.Coordinator, Rule: e.Rule}, Subject: e.Subject, Reason: e.Reason,
-		Collapsed: e.Collapsed}
+		Collapsed: e.Collapsed, Agreement: e.Agreement}
 	for _, o := range e.Others {
 		out.Others = append(out.Others, m.party(o.Institution, o.Kind, o.Contact, o.Since))
 	}

@@ -51,12 +51,16 @@ func TestCheckYouthTrips(t *testing.T) {
 		{"matched-iff-two", []store.Registration{wij, ended(ggd)}, &store.Case{Youth: p, Matched: true}},
 		{"coordinator-involved", []store.Registration{wij, ended(ggd), school}, &store.Case{Youth: p, Matched: true, Coordinator: "ggd"}},
 		{"coordinator-involved", []store.Registration{wij, school}, &store.Case{Youth: p, Matched: true, Coordinator: "school"}},
+		{"", []store.Registration{wij, ggd}, withPlan(good, day.AddDate(0, 0, 8), store.Agreement{N: 1, Due: day.AddDate(0, 0, 7)}, store.Agreement{N: 3, Due: day, Overdue: true})},
+		{"plan-with-case", []store.Registration{ended(wij)}, withPlan(store.Case{Youth: p, Age: -1}, time.Time{})},
+		{"plan-bounded", []store.Registration{wij, ggd}, withPlan(good, time.Time{}, make([]store.Agreement, MaxAgreements+1)...)},
+		{"agreements-numbered", []store.Registration{wij, ggd}, withPlan(good, day, store.Agreement{N: 2, Overdue: true}, store.Agreement{N: 2, Overdue: true})},
+		{"agreement-woken", []store.Registration{wij, ggd}, withPlan(good, time.Time{}, store.Agreement{N: 1, Institution: "ggd", Due: day})},
+		{"agreement-woken", []store.Registration{wij, ggd}, withPlan(good, day.AddDate(0, 0, 9), store.Agreement{N: 1, Institution: "ggd", Due: day.AddDate(0, 0, 7)})},
 		{"", []store.Registration{wij, ggd}, &store.Case{Youth: p, Matched: true, Coordinator: "wij", AcceptDue: day.AddDate(0, 0, 2), WakeAt: day.AddDate(0, 0, 2)}},
 		{"excluded-never-coordinates", []store.Registration{wij, ggd}, &store.Case{Youth: p, Matched: true, Coordinator: "wij", Excluded: []string{"wij"}}},
 		{"accept-term-woken", []store.Registration{wij, ggd}, &store.Case{Youth: p, Matched: true, Coordinator: "wij", AcceptDue: day.AddDate(0, 0, 2)}},
 		{"accept-term-woken", []store.Registration{wij, ggd}, &store.Case{Youth: p, Matched: true, AcceptDue: day, WakeAt: day}},
-		{"agreement-involved", []store.Registration{wij, ggd}, &store.Case{Youth: p, Matched: true, Coordinator: "wij", PlanStart: day,
-			Agreements: []store.Agreement{{N: 1, Institution: "school", Due: day}}, Agreed: 1}},
 		{"escalation-woken", []store.Registration{wij, ggd}, &store.Case{Youth: p, Matched: true, Coordinator: "wij",
 			Escalation: []store.EscalationStep{{Step: "own-management", By: "wij", At: day, Due: day.AddDate(0, 0, 3)}}, WakeAt: day.AddDate(0, 0, 4)}},
 	} {
@@ -76,6 +80,13 @@ func TestCheckYouthTrips(t *testing.T) {
 			}
 		}
 	}
+}
+
+// withPlan returns c, woken at wake, with a plan of agreements.
+func withPlan(c store.Case, wake time.Time, agreements ...store.Agreement) *store.Case {
+	c.WakeAt = wake
+	c.Plan = &store.Plan{Agreements: agreements}
+	return &c
 }
 
 func panicOf(f func()) (msg string) {

@@ -64,11 +64,6 @@ func youthInvariants(regs []store.Registration, caseOf func() (store.Case, bool)
 			return fmt.Errorf("excluded-never-coordinates: coordinator %s is excluded from the case", c)
 		}
 	}
-	for _, a := range kase.Agreements {
-		if _, ok := live[a.Institution]; !ok || kase.Coordinator == "" {
-			return fmt.Errorf("agreement-involved: an agreement of %s, which is not involved, or of a case without a coordinator", a.Institution)
-		}
-	}
 	woken := func(due time.Time) bool { return !kase.WakeAt.IsZero() && !kase.WakeAt.After(due) }
 	if d := kase.AcceptDue; !d.IsZero() && (kase.Coordinator == "" || !woken(d)) {
 		return fmt.Errorf("accept-term-woken: a term to accept without a coordinator or a wake time before its end")
@@ -76,6 +71,32 @@ func youthInvariants(regs []store.Registration, caseOf func() (store.Case, bool)
 	if n := len(kase.Escalation); n > 0 {
 		if last := kase.Escalation[n-1]; !last.Due.IsZero() && !last.Overdue && !woken(last.Due) {
 			return fmt.Errorf("escalation-woken: an escalation step is due with no wake time before it")
+		}
+	}
+	return planInvariants(kase, len(live))
+}
+
+// planInvariants returns the first rule the case's plan breaks: a plan
+// only with live registrations, at most MaxAgreements agreements numbered
+// upwards, and a wake time for each agreement that still has a
+// coordinator to tell.
+func planInvariants(kase store.Case, live int) error {
+	p := kase.Plan
+	if p == nil {
+		return nil
+	}
+	if live == 0 {
+		return fmt.Errorf("plan-with-case: a plan is kept without a live registration")
+	}
+	if len(p.Agreements) > MaxAgreements {
+		return fmt.Errorf("plan-bounded: %d agreements", len(p.Agreements))
+	}
+	for i, g := range p.Agreements {
+		if g.N < 1 || i > 0 && g.N <= p.Agreements[i-1].N {
+			return fmt.Errorf("agreements-numbered: agreement %d after %d", g.N, max(0, i))
+		}
+		if kase.Coordinator != "" && g.Done.IsZero() && !g.Overdue && (kase.WakeAt.IsZero() || kase.WakeAt.After(g.Due.AddDate(0, 0, 1).Add(14*time.Hour))) {
+			return fmt.Errorf("agreement-woken: an agreement of %s is open with no wake time before the day after its due day", g.Institution)
 		}
 	}
 	return nil

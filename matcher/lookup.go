@@ -18,6 +18,9 @@ type View struct {
 	// ClientRef is the caller's own reference on its registration ("" if
 	// none). Other institutions' references are never shown.
 	ClientRef string
+	// Plan is the case's plan and its agreements, if the coordinator
+	// recorded one (see RecordPlan); nil otherwise.
+	Plan *Plan
 	// Coordination is the case's coordination state, shown to every
 	// involved institution; nil if the case has none (see
 	// CaseCoordination).
@@ -59,6 +62,11 @@ func (m *Matcher) Lookup(ctx context.Context, actor Actor, who Youth) (v View, e
 			Involved:    m.parties(live, actor.Institution),
 			Coordinator: Coordinator{Institution: kase.Coordinator, Rule: kase.Rule},
 			ClientRef:   m.openRef(ctx, actor.Institution, live[own]),
+		}
+		if kase.Plan != nil {
+			p := *kase.Plan
+			p.Agreements = slices.Clone(p.Agreements)
+			v.Plan = &p
 		}
 		if kase.Coordinator != "" {
 			v.Coordination = coordinationOf(kase)

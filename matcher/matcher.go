@@ -48,7 +48,10 @@
 // of the covenant's list (rules.Covenant.SignalCode), never free text. A
 // report's idempotency key is kept only as a keyed hash of the institution
 // and the key, made by [Config.Pseudonymiser] in a domain of its own
-// ("idempotency"), never the key itself. Log lines carry the
+// ("idempotency"), never the key itself. A parent's BSN and a home
+// address live only in the Registration that states them (the types never
+// print them) and reach the store only as pseudonyms (domains parent-bsn
+// and home-address). Log lines carry the
 // verb, the institution, the registration ID and the outcome, never a BSN, a
 // birth date, a pseudonym or a professional's contact. Errors never quote a
 // BSN or a birth date.
@@ -95,6 +98,21 @@
 // An ended registration is kept in the archive for the covenant's retention
 // period (five years if it sets none), then purged by [Matcher.ExpireDue].
 //
+// # Family matches
+//
+// A report may give the youth's parents ([Registration.Parents]) and, if
+// the covenant enables it, the home address ([Registration.Address]).
+// They are kept only as pseudonyms in domains of their own (never
+// joinable with a youth's pseudonym of the same BSN), as relations of the
+// registration that end with it. Children who share a relation and are
+// registered by different institutions make a family match: those
+// institutions get family-match events naming each other, never the other
+// child; two different coordinators in one family get a
+// family-coordination event each, once. Nothing about a family reaches an
+// institution not registered for one of its children, and no answer
+// ([Result], [View]) says anything about families. A report reads at most
+// [FamilyLimit] registrations of a family. See family.go for the details.
+//
 // # No youth as an amplifier
 //
 // No verb's cost grows with a youth's ended registrations: the store keeps
@@ -117,6 +135,7 @@ import (
 
 	"github.com/vindex-nl/vindex/crypto/clientref"
 	"github.com/vindex-nl/vindex/crypto/oprf"
+	"github.com/vindex-nl/vindex/crypto/pseudonym"
 	"github.com/vindex-nl/vindex/figures"
 	"github.com/vindex-nl/vindex/identity"
 	"github.com/vindex-nl/vindex/rules"
@@ -229,6 +248,9 @@ type Matcher struct {
 	// releases publishes the management figures (nil: the store keeps
 	// none).
 	releases *figures.Releases
+	// excluded are the pseudonyms of the covenant's excluded addresses,
+	// under every enabled key (see family.go).
+	excluded map[pseudonym.Pseudonym]bool
 }
 
 type limits struct {
@@ -268,6 +290,13 @@ func New(c Config) (*Matcher, error) {
 			}
 			m.previous = inv
 		}
+	}
+	if !c.Blind {
+		ex, err := excludedAddresses(c.Pseudonymiser, c.Covenant.Family)
+		if err != nil {
+			return nil, err
+		}
+		m.excluded = ex
 	}
 	if m.clock == nil {
 		m.clock = time.Now

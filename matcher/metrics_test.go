@@ -42,12 +42,15 @@ vindex_outbox_events_total{type="ended"} 0
 vindex_outbox_events_total{type="escalation"} 0
 vindex_outbox_events_total{type="escalation-due"} 0
 vindex_outbox_events_total{type="event(200)"} 1
+vindex_outbox_events_total{type="family-coordination"} 0
+vindex_outbox_events_total{type="family-match"} 0
 vindex_outbox_events_total{type="handover"} 0
 vindex_outbox_events_total{type="handover-declined"} 0
 vindex_outbox_events_total{type="inform-due"} 0
 vindex_outbox_events_total{type="match"} 2
 vindex_outbox_events_total{type="no-match"} 1
 vindex_outbox_events_total{type="removed"} 1
+vindex_outbox_events_total{type="signal"} 0
 vindex_outbox_events_total{type="summary"} 0
 # HELP vindex_registrations_total Reports accepted, by kind and outcome (new, refreshed, replayed).
 # TYPE vindex_registrations_total counter

@@ -3,98 +3,241 @@ package matcher
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"slices"
-	"strconv"
 	"time"
 
 	"github.com/vindex-nl/vindex/figures"
 	"github.com/vindex-nl/vindex/store"
 )
 
-// The plan's agreements. The coordinator records that the case has a
-// plan ([Matcher.RecordPlan]: its start and intended end) and the plan's
-// agreements ([Matcher.AddAgreement]: which involved institution is
-// responsible, and the day it is due), only "that"-information: never
-// what the plan or an agreement says. The coordinator or the responsible
-// institution records an agreement done ([Matcher.RecordAgreementDone]).
-// An agreement not done by its due day raises one agreement-overdue
-// event to the coordinator, and counts in the management figures
-// (figures.AgreementsOverdue), in the write that marks it raised; the
-// youth's wake time is set no later than the day after its due day, so
-// this happens also when nobody reports the youth, and after a restart.
-// An agreement goes when its institution's registration ends; the plan
-// goes when the case has no coordinator.
+// The plan of a case ("one child, one plan"): the coordinator draws it up
+// with the institutions involved and records in the index only that it
+// exists, from when until when it is meant to run, and its agreements as
+// (responsible institution, due day, done). What was agreed stays with the
+// institutions: the index holds no text of a plan. An agreement still open
+// the day after its due day is told to the coordinator once
+// (store.EventAgreementOverdue) and counted in the management figures
+// (figures.AgreementsOverdue). The plan belongs to the case: it stays when
+// the coordinator changes, and goes when the case is closed or its last
+// registration ends.
 
-// MaxAgreements is the most agreements a case's plan holds.
+// Plan is a case's plan as an involved institution reads it (see
+// Matcher.Lookup): its days, the coordinator that recorded it, and its
+// agreements in the order they were made.
+type Plan = store.Plan
+
+// Agreement is one agreement of a plan: its number in the plan (1, 2, 3, …,
+// never given twice), the responsible institution, the due day and the day
+// it was done (zero while open). Overdue says the coordinator was told it
+// is overdue.
+type Agreement = store.Agreement
+
+// MaxAgreements is the most agreements one plan holds: what a coordinator
+// records of a plan costs every later update of the youth, so it is
+// bounded.
 const MaxAgreements = 50
 
-// Errors of the plan's verbs.
+// maxPlanYears bounds how far ahead a plan's days and an agreement's due
+// day may lie.
+const maxPlanYears = 5
+
+// Plan errors.
 var (
-	// ErrPlanDates: a plan without a start day, or with an intended end
-	// before it.
-	ErrPlanDates = errors.New("matcher: a plan needs a start day and an intended end not before it")
-	// ErrNoPlan: an agreement for a case whose coordinator recorded no
-	// plan.
-	ErrNoPlan = errors.New("matcher: the case has no plan; the coordinator records one first")
-	// ErrAgreementDue: an agreement without a due day, or due before
-	// today.
-	ErrAgreementDue = errors.New("matcher: an agreement needs a due day, today or later")
-	// ErrAgreementInstitution: the responsible institution is not
-	// actively involved with the youth.
-	ErrAgreementInstitution = errors.New("matcher: the responsible institution must be actively involved with the youth")
-	// ErrTooManyAgreements: the plan has MaxAgreements already.
-	ErrTooManyAgreements = errors.New("matcher: the plan has the most agreements a case may have")
-	// ErrNoAgreement: the plan has no agreement by that number that the
-	// actor may record done.
-	ErrNoAgreement = errors.New("matcher: the plan has no such agreement of yours")
+	ErrPlanDates            = errors.New("matcher: a plan needs a start day and an intended end day on or after it, within five years from today")
+	ErrNoPlan               = errors.New("matcher: the case has no plan: record the plan first")
+	ErrAgreementInstitution = errors.New("matcher: the institution responsible for an agreement must be actively involved with the youth")
+	ErrAgreementDue         = errors.New("matcher: an agreement's due day must be today or later, within five years")
+	ErrTooManyAgreements    = errors.New("matcher: the plan holds the most agreements it may")
+	ErrNoAgreement          = errors.New("matcher: the plan has no agreement with that number")
+	ErrAgreementNotYours    = errors.New("matcher: only the coordinator or the responsible institution may record an agreement as done")
 )
 
-// RecordPlan records, by the case's coordinator, that the youth's case
-// has a plan from the day start until the intended end (civil days; a
-// new record moves them and keeps the agreements). An involved
-// institution that is not the coordinator gets ErrNotCoordinating; one not
-// involved ErrNotInvolved, as for a youth nobody registered.
-func (m *Matcher) RecordPlan(ctx context.Context, actor Actor, who Youth, start, end time.Time) error {
-	if start.IsZero() || end.IsZero() || civil(end).Before(civil(start)) {
-		return fieldErr("end", ErrPlanDates)
-	}
-	return m.coordinatorVerb(ctx, actor, who, store.AuditCoordinate, "plan", func(y *youth) error {
-		if err := y.mustCoordinate(actor.Institution); err != nil {
+// errAlreadyDone, returned by a plan verb's change, writes nothing and
+// succeeds: the agreement was recorded as done before.
+var errAlreadyDone = errors.New("matcher: agreement already done")
+
+// RecordPlan records that the youth's case has a plan running from start
+// to intendedEnd (civil days), or changes the days of the plan it has; its
+// agreements stay. Only the case's coordinator may (ErrNotCoordinator); an
+// institution not involved gets ErrNotInvolved, whether or not the youth
+// is known.
+func (m *Matcher) RecordPlan(ctx context.Context, actor Actor, who Youth, start, intendedEnd time.Time) (err error) {
+	a := m.audit(actor, store.AuditPlan, who, ID{})
+	defer a.done(ctx, &err)
+	err = m.planVerb(ctx, actor, who, a, func(y *youth) error {
+		if err := y.coordinates(actor); err != nil {
 			return err
 		}
-		y.kase.PlanStart, y.kase.PlanEnd = civil(start), civil(end)
+		start, intendedEnd = civil(start), civil(intendedEnd)
+		switch horizon := y.today.AddDate(maxPlanYears, 0, 0); {
+		case start.IsZero() || start.After(horizon):
+			return fieldErr("start", ErrPlanDates)
+		case intendedEnd.Before(start) || intendedEnd.After(horizon):
+			return fieldErr("intended_end", ErrPlanDates)
+		}
+		p := &store.Plan{}
+		if y.kase.Plan != nil {
+			p = y.kase.Plan
+		}
+		p.Start, p.IntendedEnd, p.By, p.At = start, intendedEnd, actor.Institution, y.now
+		y.kase.Plan = p
 		return nil
 	})
+	m.log.LogAttrs(ctx, slog.LevelInfo, "plan", slog.String("institution", actor.Institution), slog.String("outcome", outcome(err)))
+	return err
 }
 
-// agreementsDue raises every agreement of the plan not done by its due
-// day, once, and drops those of institutions no longer involved.
-func (y *youth) agreementsDue() {
-	k := &y.kase
-	k.Agreements = slices.DeleteFunc(k.Agreements, func(a store.Agreement) bool { return y.liveOf(a.Institution) == nil })
-	c := y.liveOf(k.Coordinator)
-	if c == nil {
+// AddAgreement records an agreement of the youth's plan: institution, which
+// must be actively involved with the youth, is responsible for it, by due
+// (a civil day, today or later). It returns the agreement's number. Only
+// the case's coordinator may; the case needs a plan (ErrNoPlan) with room
+// for another agreement (ErrTooManyAgreements).
+func (m *Matcher) AddAgreement(ctx context.Context, actor Actor, who Youth, institution string, due time.Time) (n int, err error) {
+	a := m.audit(actor, store.AuditAgreement, who, ID{})
+	defer a.done(ctx, &err)
+	err = m.planVerb(ctx, actor, who, a, func(y *youth) error {
+		if err := y.coordinates(actor); err != nil {
+			return err
+		}
+		p := y.kase.Plan
+		switch due = civil(due); {
+		case p == nil:
+			return ErrNoPlan
+		case y.liveOf(institution) == nil:
+			return fieldErr("institution", ErrAgreementInstitution)
+		case due.Before(y.today) || due.After(y.today.AddDate(maxPlanYears, 0, 0)):
+			return fieldErr("due", ErrAgreementDue)
+		case len(p.Agreements) >= MaxAgreements:
+			return ErrTooManyAgreements
+		}
+		n = 1
+		if k := len(p.Agreements); k > 0 {
+			n = p.Agreements[k-1].N + 1
+		}
+		p.Agreements = append(p.Agreements, store.Agreement{N: n, Institution: institution, Due: due})
+		return nil
+	})
+	m.log.LogAttrs(ctx, slog.LevelInfo, "agreement", slog.String("institution", actor.Institution), slog.String("outcome", outcome(err)))
+	if err != nil {
+		return 0, err
+	}
+	return n, nil
+}
+
+// AgreementDone records that agreement n of the youth's plan is done,
+// today. The coordinator or the institution responsible for it may
+// (ErrAgreementNotYours otherwise); recording it again changes nothing.
+func (m *Matcher) AgreementDone(ctx context.Context, actor Actor, who Youth, n int) (err error) {
+	a := m.audit(actor, store.AuditAgreementDone, who, ID{})
+	defer a.done(ctx, &err)
+	err = m.planVerb(ctx, actor, who, a, func(y *youth) error {
+		if y.liveOf(actor.Institution) == nil {
+			return ErrNotInvolved
+		}
+		p := y.kase.Plan
+		if p == nil {
+			return ErrNoPlan
+		}
+		i := slices.IndexFunc(p.Agreements, func(g store.Agreement) bool { return g.N == n })
+		switch {
+		case i < 0:
+			return fieldErr("agreement", ErrNoAgreement)
+		case actor.Institution != y.kase.Coordinator && actor.Institution != p.Agreements[i].Institution:
+			return ErrAgreementNotYours
+		case !p.Agreements[i].Done.IsZero():
+			return errAlreadyDone
+		}
+		p.Agreements[i].Done = y.today
+		return nil
+	})
+	m.log.LogAttrs(ctx, slog.LevelInfo, "agreement-done", slog.String("institution", actor.Institution), slog.String("outcome", outcome(err)))
+	return err
+}
+
+// planVerb runs change on the youth's records for a plan verb, after the
+// same check of the actor's involvement a lookup makes (so an uninvolved
+// caller's answer takes no longer for a youth that is known). A change
+// that returns errAlreadyDone writes nothing and succeeds.
+func (m *Matcher) planVerb(ctx context.Context, actor Actor, who Youth, a *call, change func(y *youth) error) error {
+	if _, err := m.institution(actor); err != nil {
+		return err
+	}
+	involved, err := m.liveMatch(ctx, who, func(r store.Registration) bool { return r.Institution == actor.Institution })
+	if err == nil && !involved {
+		err = ErrNotInvolved
+	}
+	if err != nil {
+		return err
+	}
+	err = m.updateByYouth(ctx, who, m.clock(), a.stage(func(y *youth) error {
+		if y.liveOf(actor.Institution) == nil {
+			return ErrNotInvolved
+		}
+		if err := change(y); errors.Is(err, errAlreadyDone) {
+			return errNoWrite
+		} else if err != nil {
+			return err
+		}
+		return nil
+	}))
+	return err
+}
+
+// coordinates returns nil if actor's institution coordinates the youth's
+// case, ErrNotCoordinator if it is involved but does not.
+func (y *youth) coordinates(actor Actor) error {
+	if y.kase.Coordinator != actor.Institution {
+		return ErrNotCoordinator
+	}
+	return nil
+}
+
+// remindAgreements tells the coordinator, once per agreement, of each
+// agreement of the plan still open the day after its due day, and counts
+// it. Without a coordinator (none assigned, or its registration ended)
+// nobody is told yet: the agreement waits for the next coordinator. A case
+// without live registrations keeps no plan.
+func (y *youth) remindAgreements() {
+	p := y.kase.Plan
+	if p == nil {
 		return
 	}
-	for i := range k.Agreements {
-		a := &k.Agreements[i]
-		if !a.Done.IsZero() || a.Overdue || !y.today.After(a.Due) {
+	if len(y.live) == 0 {
+		y.kase.Plan = nil
+		return
+	}
+	coord := y.liveOf(y.kase.Coordinator)
+	if coord == nil {
+		return
+	}
+	for i := range p.Agreements {
+		g := &p.Agreements[i]
+		if !g.Done.IsZero() || g.Overdue || !y.today.After(g.Due) {
 			continue
 		}
-		a.Overdue = true
-		y.emit(store.Event{Type: store.EventAgreementOverdue, Recipient: c.Institution, Registration: c.ID,
-			Subject: a.Institution, Reason: strconv.Itoa(a.N), Coordinator: k.Coordinator, Rule: k.Rule})
-		y.count(figures.AgreementsOverdue, *y.liveOf(a.Institution))
+		g.Overdue = true
+		y.emit(store.Event{Type: store.EventAgreementOverdue, Recipient: coord.Institution, Registration: coord.ID,
+			Subject: g.Institution, Agreement: g.N})
+		cell := *coord
+		if r := y.liveOf(g.Institution); r != nil {
+			cell = *r
+		}
+		y.count(figures.AgreementsOverdue, cell)
 	}
 }
 
-// agreementWakes passes to earlier, for each agreement not done nor
-// raised, the moment the day after its due day begins in the matcher's
-// zone.
+// agreementWakes passes to earlier, if the case has a coordinator to tell,
+// the beginning of the day after the first due day of an open agreement
+// not yet told.
 func (y *youth) agreementWakes(earlier func(time.Time)) {
-	for _, a := range y.kase.Agreements {
-		if a.Done.IsZero() && !a.Overdue {
-			d := a.Due.AddDate(0, 0, 1)
+	p := y.kase.Plan
+	if p == nil || y.liveOf(y.kase.Coordinator) == nil {
+		return
+	}
+	for _, g := range p.Agreements {
+		if g.Done.IsZero() && !g.Overdue {
+			d := g.Due.AddDate(0, 0, 1)
 			earlier(time.Date(d.Year(), d.Month(), d.Day(), 0, 0, 0, 0, y.m.loc))
 		}
 	}

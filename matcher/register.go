@@ -60,6 +60,18 @@ type Registration struct {
 	// keeps the record on file; a covenant with require_inform_record
 	// refuses a registration that has none (ErrInformRecordRequired).
 	Inform Inform
+	// Parents are the youth's parents or guardians as registered in the
+	// population register (BRP): none, one or two valid BSNs, each once,
+	// none the youth's own (ErrParents, ErrParentIsYouth). They are kept
+	// only as pseudonyms in a domain of their own, as relations of the
+	// registration (see the family matches in the package
+	// documentation); a report without parents keeps those on file.
+	Parents []identity.BSN
+	// Address is the youth's home address, if the covenant enables
+	// address matching (ErrAddressNotEnabled otherwise); kept as Parents
+	// are. An address on the covenant's exclusion list makes no
+	// relation. A report without one keeps the one on file.
+	Address *identity.Address
 }
 
 // Result is what Register answers.
@@ -120,6 +132,9 @@ func (m *Matcher) validate(inst rules.Institution, r *Registration, today time.T
 		return 0, fieldErr("idempotency_key", ErrIdentifiesYouth)
 	}
 	if err := m.checkClientRef(r); err != nil {
+		return 0, err
+	}
+	if err := m.checkFamily(r); err != nil {
 		return 0, err
 	}
 	return age, nil
@@ -261,8 +276,12 @@ func (m *Matcher) register(ctx context.Context, actor Actor, r Registration, a *
 			return Result{}, err
 		}
 	}
+	fam, err := m.family(&r)
+	if err != nil {
+		return Result{}, err
+	}
 	var res Result
-	err = m.updateByYouth(ctx, r.Youth, now, a.stage(func(y *youth) error {
+	err = m.updateFamily(ctx, r.Youth, fam.keys(), now, a.stage(func(y *youth) error {
 		res = Result{}
 		if err := y.checkBirth(check); err != nil {
 			return err
@@ -271,6 +290,10 @@ func (m *Matcher) register(ctx context.Context, actor Actor, r Registration, a *
 			if err := m.replay(ctx, y, actor, r, idem, &res); err != nil {
 				return err
 			}
+		}
+		var prev store.Registration
+		if own := y.liveOf(actor.Institution); own != nil {
+			prev = *own
 		}
 		reg := m.report(ctx, y, actor, r, &res)
 		if err := m.informReport(&reg, r.Inform, age, y.today); err != nil {
@@ -288,6 +311,7 @@ func (m *Matcher) register(ctx context.Context, actor Actor, r Registration, a *
 			return err
 		}
 		reg.Element = sealed
+		added := fam.apply(&reg, now)
 		y.put(reg)
 		y.kase.Age = age
 		y.kase.Municipality = string(r.Municipality)
@@ -297,6 +321,8 @@ func (m *Matcher) register(ctx context.Context, actor Actor, r Registration, a *
 			// registration they were told had ended is back.
 			if y.revived {
 				y.announceReturn(reg)
+			} else if newSignal(prev, r) {
+				y.announceSignal(reg)
 			}
 		case y.distinctLive() >= 2:
 			y.announceMatch(reg)
@@ -306,6 +332,7 @@ func (m *Matcher) register(ctx context.Context, actor Actor, r Registration, a *
 		if !res.Refreshed {
 			y.countReport(reg)
 		}
+		y.familyMatch(reg, added)
 		y.finish()
 
 		res.ID = reg.ID
@@ -423,6 +450,33 @@ func (m *Matcher) report(ctx context.Context, y *youth, actor Actor, r Registrat
 		res.ClientRef = m.openRef(ctx, actor.Institution, reg)
 	}
 	return reg
+}
+
+// newSignal reports whether r, a report by an institution whose live
+// registration was prev, says something the other institutions involved
+// should hear of: a signal with another code than the one prev, a signal,
+// has on file, or urgency where prev had none. (An involvement
+// registration keeps no code, so a signal from an institution that
+// already provides care is news only when it is urgent.) A refresh that
+// repeats what is on file says nothing new, so a client system that
+// re-sends its reports tells no one.
+func newSignal(prev store.Registration, r Registration) bool {
+	return prev.Kind == Signal && r.Kind == Signal && r.SignalCode != prev.SignalCode || r.Urgent && !prev.Urgent
+}
+
+// announceSignal tells every other live institution that reg's
+// institution, already involved, reported the youth anew (see
+// store.EventSignal): urgent if the report was. The events pass the
+// per-recipient hourly bound (boundEvents) like every other, so repeated
+// reports cannot flood the others.
+func (y *youth) announceSignal(reg store.Registration) {
+	self := []store.Party{{Registration: reg.ID, Institution: reg.Institution, Kind: reg.Kind, Contact: reg.Contact, Since: reg.CreatedAt}}
+	for _, r := range y.live {
+		if r.Institution != reg.Institution {
+			y.emit(store.Event{Type: store.EventSignal, Recipient: r.Institution, Registration: r.ID, Urgent: reg.Urgent,
+				Others: self, Subject: reg.Institution})
+		}
+	}
 }
 
 // registered says what became of an accepted report.

@@ -74,16 +74,6 @@ func TestRefusalsReadAsALookupDoes(t *testing.T) {
 		{"the alderman's decision by another municipality", func(n int) error {
 			return m.Escalate(ctx, matcher.Actor{Institution: gemeenteElders}, e.youth(t, n), matcher.Escalation{Step: "decision", Coordinator: wij})
 		}, matcher.ErrNotInvolved},
-		{"a plan by an uninvolved institution", func(n int) error {
-			return m.RecordPlan(ctx, matcher.Actor{Institution: school}, e.youth(t, n), start, start.AddDate(0, 6, 0))
-		}, matcher.ErrNotInvolved},
-		{"an agreement by an uninvolved institution", func(n int) error {
-			_, err := m.AddAgreement(ctx, matcher.Actor{Institution: school}, e.youth(t, n), wij, start.AddDate(0, 1, 0))
-			return err
-		}, matcher.ErrNotInvolved},
-		{"an agreement kept, by an uninvolved institution", func(n int) error {
-			return m.RecordAgreementDone(ctx, matcher.Actor{Institution: school}, e.youth(t, n), 1)
-		}, matcher.ErrNotInvolved},
 	} {
 		for _, n := range []int{1, 2} { // registered, never registered
 			spy.updates.Store(0)

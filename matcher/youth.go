@@ -36,6 +36,12 @@ type youth struct {
 	gaveUp          *gaveUp // the coordinator declined or let its term lapse in this update
 	events          []store.Event
 	finished        bool
+
+	// family are the other youths' registrations this update's report
+	// made a family match with, and familyReg the reporter's
+	// registration (see familyMatch).
+	family    []store.FamilyMember
+	familyReg store.Registration
 }
 
 // change is what a verb does to one youth's records inside a store update.
@@ -51,17 +57,31 @@ var errNoWrite = errors.New("matcher: nothing to write")
 // atomic, durable store update made at now, and tells the observer what it
 // committed.
 func (m *Matcher) updateByYouth(ctx context.Context, who Youth, now time.Time, c change) error {
+	return m.updateFamily(ctx, who, nil, now, c)
+}
+
+// updateFamily is updateByYouth for a report that gives family relations:
+// the update is also serialised with every other that holds one of the
+// relation keys (store.Store.UpdateFamily), so that two reports of one
+// family at the same moment make one family match.
+func (m *Matcher) updateFamily(ctx context.Context, who Youth, keys []pseudonym.Pseudonym, now time.Time, c change) error {
 	if who.IsZero() {
 		return fieldErr("youth", ErrMissingYouth)
 	}
 	var y *youth
-	err := m.store.Update(ctx, who.set.All, func(tx store.Tx) error {
+	fn := func(tx store.Tx) error {
 		y = m.begin(tx, who.set.Primary, now, m.today(now))
 		if err := m.resealLive(y, who); err != nil {
 			return err
 		}
 		return y.apply(c)
-	})
+	}
+	var err error
+	if len(keys) == 0 {
+		err = m.store.Update(ctx, who.set.All, fn)
+	} else {
+		err = m.store.UpdateFamily(ctx, who.set.All, keys, fn)
+	}
 	return m.committed(y, err)
 }
 
@@ -354,10 +374,11 @@ func (y *youth) finish() {
 		y.countAssignment()
 	}
 	y.announceCoordinator()
+	y.coordinateFamily()
 	y.escalationDue()
-	y.agreementsDue()
 	y.boundEvents()
 	y.remindInform()
+	y.remindAgreements()
 	y.schedule()
 	if !y.keepCase() {
 		// The case is the live state: without a live registration, a

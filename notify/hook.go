@@ -82,6 +82,9 @@ type HookEvent struct {
 	// Collapsed is, in a summary event, how many events it stands for;
 	// absent from any other.
 	Collapsed int `json:"collapsed,omitempty"`
+	// Agreement is, in an agreement event, the number of the plan's
+	// agreement it is about; absent from any other.
+	Agreement int `json:"agreement,omitempty"`
 }
 
 // HookParty is another involved institution and its professional.
@@ -99,7 +102,7 @@ type HookParty struct {
 func NewHookEvent(e store.Event, clientRef string) HookEvent {
 	h := HookEvent{ID: EventID(e.Recipient, e.Seq), Type: e.Type.String(), At: e.At.UTC(), Registration: e.Registration.String(),
 		ClientRef: clientRef, Urgent: e.Urgent, Coordinator: e.Coordinator, Rule: e.Rule, Subject: e.Subject, Reason: e.Reason,
-		Collapsed: e.Collapsed}
+		Collapsed: e.Collapsed, Agreement: e.Agreement}
 	for _, o := range e.Others {
 		h.Others = append(h.Others, HookParty{Institution: o.Institution, Kind: o.Kind.String(), Name: o.Contact.Name,
 			Phone: o.Contact.Phone, Email: o.Contact.Email, Since: o.Since.Format(time.DateOnly)})

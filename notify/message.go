@@ -214,7 +214,7 @@ func typeNames() string {
 func sampleNotice(typ store.EventType, urgent bool) Notice {
 	at := time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
 	return Notice{Region: "Voorbeeld", ClientRef: "D-1", Event: store.Event{
-		Seq: 1, Type: typ, At: at, Recipient: "a", Urgent: urgent, Coordinator: "b", Rule: "r", Subject: "b", Reason: "ended", Collapsed: 2,
+		Seq: 1, Type: typ, At: at, Recipient: "a", Urgent: urgent, Coordinator: "b", Rule: "r", Subject: "b", Reason: "ended", Collapsed: 2, Agreement: 3,
 		Others: []store.Party{{Institution: "b", Kind: store.KindInvolvement, Since: at,
 			Contact: store.Contact{Name: "A. Jansen", Phone: "050-1234567", Email: "a@example.org"}}},
 	}}
@@ -235,6 +235,9 @@ type data struct {
 	// Collapsed is, in a summary event, how many events it stands for;
 	// 0 in any other.
 	Collapsed int
+	// Agreement is, in an agreement event, the number of the plan's
+	// agreement it is about; 0 in any other.
+	Agreement int
 	// Rule is the label of the rule that chose the coordinator, as the
 	// covenant words it (in the covenant's language, whatever the
 	// template's), or its name if it has no label.
@@ -292,6 +295,7 @@ func newData(n Notice) data {
 	d := data{
 		Type: e.Type.String(), Recipient: name(e.Recipient), ClientRef: n.ClientRef, Region: n.Region,
 		Urgent: e.Urgent, Rule: e.Rule, Reason: e.Reason, Collapsed: e.Collapsed,
+		Agreement: e.Agreement,
 	}
 	if e.Rule != "" && n.RuleLabel != nil {
 		d.Rule = n.RuleLabel(e.Rule)

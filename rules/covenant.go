@@ -135,6 +135,9 @@ type Covenant struct {
 	InformWithinDays    int
 	RequireInformRecord bool
 
+	// Family is the family section: address matching and the excluded
+	// addresses (see Family).
+	Family Family
 	// Coordination is the coordinator's term to accept (the covenant's
 	// coordination section); Escalation the escalation ladder (its
 	// escalation section, else DefaultEscalation). See coordination.go.
@@ -264,6 +267,7 @@ type rawCovenant struct {
 	InformWithinDays    *int `yaml:"inform_within_days"`
 	RequireInformRecord bool `yaml:"require_inform_record"`
 
+	Family       *rawFamily          `yaml:"family"`
 	Coordination *rawCoordination    `yaml:"coordination"`
 	Escalation   []rawEscalationStep `yaml:"escalation"`
 }
@@ -393,6 +397,8 @@ type lineIndex struct {
 	rateLimits       map[string]int // keys under rate_limits
 	signalCodes      []int          // line of each signal code item
 	signalFields     []map[string]int
+	family           int            // line of the family section
+	familyFields     map[string]int // keys under family
 	coordination     map[string]int // keys under coordination ("" the section's own line)
 	escalation       int            // the escalation key's line
 	escalationSteps  []int          // line of each escalation step
@@ -429,6 +435,8 @@ func findLines(root *yaml.Node) lineIndex {
 				li.rules = append(li.rules, item.Line)
 				li.ruleFields = append(li.ruleFields, fieldLines(item))
 			}
+		case "family":
+			li.familyLines(k, v)
 		case "signal_codes":
 			for _, item := range v.Content {
 				li.signalCodes = append(li.signalCodes, item.Line)
@@ -527,6 +535,7 @@ func build(file string, raw *rawCovenant, li lineIndex) (*Covenant, error) {
 	}
 	b.signalCodes(raw.SignalCodes)
 	b.inform(raw)
+	b.family(raw.Family)
 	b.coordination(raw.Coordination)
 	b.escalation(raw.Escalation)
 	if len(b.errs) > 0 {

@@ -50,11 +50,17 @@ const (
 	// AuditRetentionCut records a retention cut (outcome "through:N": entries 1 to
 	// N destroyed), before it is made, so that later checkpoints cover it.
 	AuditRetentionCut AuditVerb = 20
+	// AuditPlan: the coordinator recorded that the case has a plan (or
+	// changed its dates); AuditAgreement: it recorded an agreement of the
+	// plan; AuditAgreementDone: an agreement was recorded as done.
+	AuditPlan          AuditVerb = 21
+	AuditAgreement     AuditVerb = 22
+	AuditAgreementDone AuditVerb = 23
 	// AuditCoordinate: the coordinator accepted or declined the case or
 	// offered it to another institution, or that institution answered.
-	AuditCoordinate AuditVerb = 21
+	AuditCoordinate AuditVerb = 24
 	// AuditEscalate: a step of the escalation ladder was taken.
-	AuditEscalate AuditVerb = 22
+	AuditEscalate AuditVerb = 25
 )
 
 var auditVerbs = [...]string{
@@ -64,6 +70,7 @@ var auditVerbs = [...]string{
 	AuditLetter: "letter", AuditKeyInit: "key-init", AuditKeyRotate: "key-rotate",
 	AuditKeyRetire: "key-retire", AuditKeyRewrap: "key-rewrap", AuditExpire: "expire",
 	AuditExtract: "audit-extract", AuditGap: "gap", AuditRetentionCut: "audit-cut",
+	AuditPlan: "plan", AuditAgreement: "agreement", AuditAgreementDone: "agreement-done",
 	AuditCoordinate: "coordinate", AuditEscalate: "escalate",
 }
 

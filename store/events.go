@@ -54,37 +54,58 @@ const (
 	// and that the covenant's days to inform the parents or the youth
 	// have passed without another record. Sent once per registration.
 	EventInformDue EventType = 8
-
-	// Values 9 to 11 are other event types'.
+	// EventSignal: an institution already actively involved with the
+	// recipient's youth reported it again with something new: a signal
+	// with another signal code than the one on file, or an urgent report
+	// where its registration was not urgent (Event.Urgent). It names that
+	// institution (Event.Subject) and how to reach its professional
+	// (Event.Others), never the code: what the signal is about stays
+	// with the institution that made it.
+	EventSignal EventType = 9
+	// EventAgreementOverdue tells the case's coordinator, once per
+	// agreement, that an agreement of the youth's plan (Event.Agreement)
+	// is open past its due day; Event.Subject is the institution
+	// responsible for it.
+	EventAgreementOverdue EventType = 10
+	// EventFamilyMatch: a report gave a youth a family relation (a parent
+	// or the home address, Event.Reason "parent" or "address") that a
+	// live registration of another youth, by another institution, has
+	// too. The reporter's registration gets one naming the other
+	// children's institutions and professionals (Event.Others: never the
+	// other child), and each of those registrations one naming the
+	// reporter (Event.Others, Event.Subject).
+	EventFamilyMatch EventType = 11
+	// EventFamilyCoordination: a family match joined two youths whose
+	// cases have different coordinators; each coordinator is told of the
+	// other (Event.Subject, Event.Others) on its own registration, once
+	// per pair of youths while their related registrations live (one
+	// family, one plan).
+	EventFamilyCoordination EventType = 12
 
 	// EventAccepted: the coordinator accepted the case (Event.Subject,
 	// Event.Coordinator).
-	EventAccepted EventType = 12
+	EventAccepted EventType = 13
 	// EventDeclined: the coordinator (Event.Subject) declined the case,
 	// for a reason code (Event.Reason); Event.Coordinator and Event.Rule
 	// name the next one, empty if none could be assigned.
-	EventDeclined EventType = 13
+	EventDeclined EventType = 14
 	// EventAcceptLapsed: the coordinator (Event.Subject) let its term to
 	// accept pass; Event.Coordinator and Event.Rule name the next one.
-	EventAcceptLapsed EventType = 14
+	EventAcceptLapsed EventType = 15
 	// EventHandover: the coordinator (Event.Subject) offers the case to
 	// the recipient, which accepts or declines.
-	EventHandover EventType = 15
+	EventHandover EventType = 16
 	// EventHandoverDeclined: the institution offered the case
 	// (Event.Subject) declined it, for a reason code (Event.Reason). (An
 	// accepted hand-over is a coordinator event, rule hand-over.)
-	EventHandoverDeclined EventType = 16
+	EventHandoverDeclined EventType = 17
 	// EventEscalation: a step of the escalation ladder (Event.Reason, its
 	// name) was taken by Event.Subject; Event.Coordinator names the
 	// coordinator.
-	EventEscalation EventType = 17
+	EventEscalation EventType = 18
 	// EventEscalationDue: the step after the escalation's current one
 	// (Event.Reason, its name) is overdue. Sent once per step.
-	EventEscalationDue EventType = 18
-	// EventAgreementOverdue: an agreement of the case's plan (its number
-	// in Event.Reason) whose responsible institution is Event.Subject was
-	// not recorded done by its due day. Sent once per agreement.
-	EventAgreementOverdue EventType = 19
+	EventEscalationDue EventType = 19
 )
 
 // EventTypeInfo is one row of the table of event types.
@@ -128,6 +149,14 @@ var eventTypes = [...]EventTypeInfo{
 		Audience: "an institution whose events about one youth went over the hour's limit, once the hour is over: one event in place of the ones held back, with the youth's state at that moment"},
 	{Type: EventInformDue, Name: "inform-due",
 		Audience: "the registration's own institution, once, when it recorded that it had not informed the parents or the youth yet (later) and the covenant's inform_within_days have passed without another record"},
+	{Type: EventSignal, Name: "signal", MayBeUrgent: true,
+		Audience: "the other institutions actively involved with the youth, when an institution already involved reports it with a new signal code or newly urgent; bounded per recipient and hour like every event about the youth"},
+	{Type: EventAgreementOverdue, Name: "agreement-overdue",
+		Audience: "the case's coordinator, once per agreement of the youth's plan that is still open the day after its due day"},
+	{Type: EventFamilyMatch, Name: "family-match",
+		Audience: "the institution whose report gave a youth a new family relation (parent or address) that another youth's live registration by another institution shares, and each of those institutions; it names the relation's type and the other institutions, never the other child"},
+	{Type: EventFamilyCoordination, Name: "family-coordination",
+		Audience: "the two coordinators of two youths a family match joined, when they differ: each is told of the other, once per pair of youths"},
 	{Type: EventAccepted, Name: "coordinator-accepted",
 		Audience: "every other institution actively involved with the youth, when the coordinator accepts the case"},
 	{Type: EventDeclined, Name: "coordinator-declined",
@@ -142,8 +171,6 @@ var eventTypes = [...]EventTypeInfo{
 		Audience: "the coordinator and the step's addressees (its own management: the coordinator; the managements of the involved institutions; the municipality that serves the youth), when a step of the escalation ladder is taken"},
 	{Type: EventEscalationDue, Name: "escalation-due",
 		Audience: "the coordinator and the next step's addressees, once, when the next step of an escalation is overdue"},
-	{Type: EventAgreementOverdue, Name: "agreement-overdue",
-		Audience: "the coordinator, once per agreement, when an agreement of the case's plan was not recorded done by its due day"},
 }
 
 // EventTypes returns the table of event types, in the order of their

@@ -18,7 +18,12 @@
 // to inform, a registration keeps the youth's age band at its report (under
 // 12, 12 to 15, 16 and over: [AgeBand]), which says less than the age, and
 // whether and when its institution informed the parents or the youth
-// ([Inform]).
+// ([Inform]). A registration may carry family relations ([Relation]): the
+// pseudonyms of the youth's parents and home address, in domains of their
+// own, never the BSN or the address; the store keeps a family index of the
+// live registrations by relation key, so that a report finds the other
+// children of a family ([Tx.Family]) with a bounded read, and an ended
+// registration is in no family.
 //
 // # Live state and history
 //
@@ -156,6 +161,15 @@ type Store interface {
 	// day before the day of before, and returns how many it deleted. A
 	// retry after that gets the answer of a new report.
 	PurgeIdempotency(ctx context.Context, before time.Time, limit int) (int, error)
+	// UpdateFamily is Update that is also serialised with every other
+	// UpdateFamily holding one of the family keys (relation keys, see
+	// Relation): two reports that add the same relation to two youths at
+	// the same moment run one after the other, so the second reads the
+	// first's family index entries (Tx.Family) and one family match is
+	// made, not two or none. fn gets exclusive access to the youth only;
+	// the families' other members are read (Tx.Family, Tx.FamilyYouth),
+	// never written.
+	UpdateFamily(ctx context.Context, youth, family []pseudonym.Pseudonym, fn func(Tx) error) error
 	// Close releases the store. Committed writes are kept; later calls
 	// return ErrClosed.
 	Close() error
@@ -226,6 +240,86 @@ type Tx interface {
 	// FigureCounter adds to the management figures' counters in this
 	// same atomic commit (see FigureCounter).
 	FigureCounter
+	// Family returns, up to limit, the live registrations of other
+	// youths (not the youth the update holds) that carry a relation
+	// under one of keys, read from the family index as committed. The
+	// index holds an entry per relation of each live registration: the
+	// store keeps it in the commit that puts, ends, migrates or deletes
+	// the registration, so an ended, purged, removed or destroyed
+	// registration has none. Its cost is bounded by limit, however large
+	// a family is (a shelter's address, say). Ordered by key (as given),
+	// then by registration ID.
+	Family(keys []pseudonym.Pseudonym, limit int) []FamilyMember
+	// FamilyYouth reads the case (ok: there is one) and the live
+	// registrations of another youth (a family member's, by
+	// FamilyMember.Youth) as committed, without holding it: what it says
+	// may change as soon as it is read. One point read.
+	FamilyYouth(youth pseudonym.Pseudonym) (c Case, live []Registration, ok bool)
+	// FamilyNoticed reports whether registrations a and b were marked
+	// with NoteFamily (in either order), committed or staged.
+	FamilyNoticed(a, b ID) bool
+	// NoteFamily marks the pair of registrations a and b (one of them the
+	// youth's own) in this same commit: the matcher's record that the
+	// coordinators of their youths were told of each other. The mark goes
+	// when either registration ends or is deleted.
+	NoteFamily(a, b ID)
+}
+
+// RelationType says what a family relation is.
+type RelationType uint8
+
+const (
+	// RelationParent: the youth's parent or guardian, as registered in
+	// the population register (BRP), by the pseudonym of the parent's BSN
+	// (crypto/pseudonym domain parent-bsn).
+	RelationParent RelationType = 1
+	// RelationAddress: the youth's home address, by its pseudonym
+	// (domain home-address).
+	RelationAddress RelationType = 2
+)
+
+// String returns "parent" or "address".
+func (t RelationType) String() string {
+	switch t {
+	case RelationParent:
+		return "parent"
+	case RelationAddress:
+		return "address"
+	}
+	return fmt.Sprintf("relation(%d)", uint8(t))
+}
+
+// Valid reports whether t is a known relation type.
+func (t RelationType) Valid() bool { return t == RelationParent || t == RelationAddress }
+
+// Relation is one family relation a registration's report gave: a
+// pseudonym, never a BSN or an address, in a domain of its own so that it
+// joins nothing but the same relation of another youth.
+type Relation struct {
+	Type RelationType
+	// Key is the parent's or the address's pseudonym under the key it was
+	// made with (the primary key at the report).
+	Key pseudonym.Pseudonym
+	// Since is when the relation was first reported on this registration.
+	Since time.Time
+}
+
+// FamilyMember is a live registration of another youth that shares a
+// relation: what Tx.Family reads from the family index.
+type FamilyMember struct {
+	Youth        pseudonym.Pseudonym
+	Registration ID
+	Institution  string
+	Kind         Kind
+	Contact      Contact
+	// Type and Key are the shared relation's; Since is when it was
+	// reported on the member's registration.
+	Type  RelationType
+	Key   pseudonym.Pseudonym
+	Since time.Time
+	// EndsOn is the registration's own end day (zero: none): a member
+	// whose day has come is as good as ended.
+	EndsOn time.Time
 }
 
 // IDSize is the size of a registration identifier in bytes.
@@ -398,6 +492,11 @@ type Registration struct {
 	// which EndsOn and Case.Age already do). Zero for a registration made
 	// before it was recorded.
 	DestroyOn time.Time
+	// Relations are the youth's family relations (parents, home address)
+	// this registration's last report gave, each once; none if it gave
+	// none. They are live with the registration and end with it (see
+	// Tx.Family).
+	Relations []Relation
 	// ClientRef is the institution's own reference for the youth, sealed
 	// (see crypto/clientref): ciphertext only, bound to this registration
 	// and institution. Nil if the institution gave none.
@@ -457,6 +556,11 @@ type Case struct {
 	// report (held events to sum up, a refresh window to forget); zero if
 	// never. [Store.Wakeups] lists the youths whose time has come.
 	WakeAt time.Time
+	// Plan is that the case has a plan drawn up with the institutions
+	// involved, and its agreements; nil if the coordinator recorded none.
+	// Only that-information: dates and institutions, never the plan's
+	// content. It goes with the case.
+	Plan *Plan
 
 	// The coordinator's acceptance. AcceptDue is the first instant at
 	// which the coordinator's term to accept is over, while it has not
@@ -475,28 +579,32 @@ type Case struct {
 	// Escalation is the case's current escalation, its steps in the
 	// order they were taken; empty if none.
 	Escalation []EscalationStep
-
-	// The plan (that-information only: that it exists, never what it
-	// says). PlanStart and PlanEnd are its start and intended end, civil
-	// days (00:00 UTC); zero if the coordinator recorded no plan.
-	// Agreements are the plan's agreements, numbered from 1; Agreed is
-	// how many it has had (the next is numbered Agreed+1: a number is
-	// never used twice, also after its agreement went).
-	PlanStart, PlanEnd time.Time
-	Agreements         []Agreement
-	Agreed             int
 }
 
-// Agreement is one agreement of a case's plan: which institution is
-// responsible, the civil day it is due (00:00 UTC), when it was recorded
-// done (zero while not), and whether its being overdue was raised (once).
-// It says nothing of what was agreed.
+// Plan is that a youth's case has a plan ("één kind, één plan"): since
+// when, until when it is meant to run, and the agreements made in it. It
+// holds no content: what was agreed stays with the institutions.
+type Plan struct {
+	// Start and IntendedEnd are civil days (00:00 UTC).
+	Start, IntendedEnd time.Time
+	// By is the coordinator that recorded the plan, At when it last did.
+	By string
+	At time.Time
+	// Agreements in the order they were made.
+	Agreements []Agreement
+}
+
+// Agreement is one agreement of a plan: which institution is responsible,
+// by when, and whether it is done. Numbers count 1, 2, 3, … within the
+// plan, and a number is never given twice.
 type Agreement struct {
 	N           int
 	Institution string
-	Due         time.Time
-	Done        time.Time
-	Overdue     bool
+	// Due and Done are civil days (00:00 UTC); Done is zero while the
+	// agreement is open.
+	Due, Done time.Time
+	// Overdue: the coordinator was told it is overdue (once).
+	Overdue bool
 }
 
 // EscalationStep is one step of an escalation as it was taken: which
@@ -513,11 +621,12 @@ type EscalationStep struct {
 	Decided string
 }
 
-// Coordinating reports whether c has any coordination state: an
-// acceptance, an exclusion, a hand-over, an escalation or a plan.
+// Coordinating reports whether c has any coordination state of the
+// coordinator's acceptance, hand-over or escalation: an acceptance, an
+// exclusion, a hand-over or an escalation (the plan is apart: Plan).
 func (c Case) Coordinating() bool {
 	return !c.AcceptDue.IsZero() || !c.AcceptedAt.IsZero() || len(c.Excluded) > 0 || c.HandoverTo != "" ||
-		!c.HandoverAt.IsZero() || len(c.Escalation) > 0 || !c.PlanStart.IsZero() || !c.PlanEnd.IsZero() || len(c.Agreements) > 0 || c.Agreed > 0
+		!c.HandoverAt.IsZero() || len(c.Escalation) > 0
 }
 
 // RecentEnd is an institution's registration that it ended itself, at At.
@@ -586,6 +695,9 @@ type Event struct {
 	// Collapsed: in a summary event, how many events it stands for; 0
 	// otherwise.
 	Collapsed int
+	// Agreement: in an agreement event, the number of the plan's
+	// agreement it is about; 0 otherwise.
+	Agreement int
 }
 
 // DueItem is a registration whose action day has come.
@@ -754,7 +866,10 @@ type KeyUse interface {
 	// (Registration.Youth.KeyID). Ended registrations are not counted:
 	// they no longer match, so they do not need the key. A registration
 	// migrated to another key (Put with a pseudonym of the new key) is
-	// counted under the new key only.
+	// counted under the new key only; but a live registration with family
+	// relations (Registration.Relations) under other keys is counted
+	// under each of those keys too, once per key: its family matches
+	// need them until a report re-keys its relations.
 	LiveByKey() map[uint32]int64
 	// RefsByKey returns, per reference key ID, how many stored
 	// registrations, live or ended, hold a client reference sealed under

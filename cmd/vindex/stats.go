@@ -33,8 +33,8 @@ signal code of
   closures                 cases closed by their coordinator
   removals_wrong           registrations removed by the coordinator as wrong
   removals_objection       registrations removed after an upheld objection
-  agreements_overdue       agreements of case plans not recorded done by
-                           their due day (by the responsible institution)
+  agreements_overdue       agreements of plans still open after their due day
+                           (of the responsible institution)
 
 The figures come from counters the index keeps in the same writes as the
 changes they count; no registration is read. Every figure from 1 to 9 is

@@ -522,6 +522,11 @@ func covenantCmd(args []string, stdout, stderr io.Writer) error {
 		if len(cov.SignalCodes) == 0 {
 			fmt.Fprintln(stdout, "  warning: no signal_codes: every signal is refused; only involvement registrations are accepted")
 		}
+		if cov.Family.AddressMatching {
+			fmt.Fprintf(stdout, "  family: parents and addresses match, %d excluded addresses\n", len(cov.Family.ExcludedAddresses))
+		} else {
+			fmt.Fprintln(stdout, "  family: parents match; addresses are refused (address_matching off)")
+		}
 		printCoordination(stdout, cov)
 		return nil
 	}

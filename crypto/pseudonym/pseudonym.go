@@ -9,7 +9,7 @@
 // tagged with the Tink key ID of the key that made it. The same BSN gives the
 // same pseudonym under the same key, and nothing about the BSN can be learnt
 // from a pseudonym without the key. The domain keeps pseudonyms of different
-// kinds of value (a youth's BSN, later a parent's BSN or an address) apart,
+// kinds of value (a youth's BSN, a parent's BSN, a home address) apart,
 // and the version lets the recipe change without ambiguity. The recipe is
 // public: testdata/vectors/README.md shows how to recompute every
 // known-answer vector with any HMAC-SHA256 tool.
@@ -106,6 +106,18 @@ const DomainYouthElement Domain = "youth-element"
 // in a blind deployment: its value is the element.
 const DomainYouthElementAudit Domain = "youth-element-audit"
 
+// DomainParentBSN is the domain of a youth's parent's or guardian's BSN,
+// the key of a family relation (see [Pseudonymiser.Parent]). A parent may
+// be a registered youth too (a parent of 19): the domain keeps the two
+// pseudonyms of one BSN apart, so a parent's relation cannot be joined
+// with the parent's own registrations without the key.
+const DomainParentBSN Domain = "parent-bsn"
+
+// DomainHomeAddress is the domain of a youth's home address, the key of an
+// address relation: its value is the normalised address as
+// identity.Address.RevealKey gives it ("1234AB:12:A").
+const DomainHomeAddress Domain = "home-address"
+
 // Set is one value's pseudonyms under every enabled key.
 type Set struct {
 	// Primary is the pseudonym under the primary key: new records are
@@ -174,6 +186,26 @@ func (p *Pseudonymiser) Youth(bsn identity.BSN) (Set, error) {
 	var buf [64]byte
 	in := append(append(buf[:0], "vindex:v1:youth-bsn:"...), bsn.RevealDigits()...)
 	return p.compute(in)
+}
+
+// Parent returns the pseudonyms of a parent's BSN, in the domain
+// DomainParentBSN: never equal to the same BSN's pseudonyms as a youth.
+func (p *Pseudonymiser) Parent(bsn identity.BSN) (Set, error) {
+	if bsn.IsZero() {
+		return Set{}, ErrValue
+	}
+	var buf [64]byte
+	in := append(append(buf[:0], "vindex:v1:parent-bsn:"...), bsn.RevealDigits()...)
+	return p.compute(in)
+}
+
+// Address returns the pseudonyms of a home address, in the domain
+// DomainHomeAddress.
+func (p *Pseudonymiser) Address(a identity.Address) (Set, error) {
+	if a.IsZero() {
+		return Set{}, ErrValue
+	}
+	return p.Of(DomainHomeAddress, []byte(a.RevealKey()))
 }
 
 // Of returns the pseudonyms of value in domain d.

@@ -2,6 +2,8 @@ package pseudonym_test
 
 import (
 	"bytes"
+	"crypto/hmac"
+	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -139,4 +141,81 @@ func BenchmarkYouth(b *testing.B) {
 			}
 		})
 	}
+}
+
+// A parent may be a registered youth of 19: the parent's pseudonym of a BSN
+// is never the youth's pseudonym of the same BSN, under any key, and an
+// address's is its own.
+func TestFamilyDomainsDoNotJoin(t *testing.T) {
+	ps, err := pseudonym.New(testKeyset(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	bsn := mustBSN(t, "111222333")
+	youth, _ := ps.Youth(bsn)
+	parent, err := ps.Parent(bsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, _ := ps.Of(pseudonym.DomainParentBSN, []byte("111222333"))
+	if parent.Primary != again.Primary || len(parent.All) != len(youth.All) {
+		t.Fatal("Parent differs from Of(parent-bsn)")
+	}
+	addr, _ := identity.ParseAddress("1234AB", 12, "")
+	home, err := ps.Address(addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[[pseudonym.Size]byte]string{}
+	for name, set := range map[string]pseudonym.Set{"youth": youth, "parent": parent, "address": home} {
+		for _, p := range set.All {
+			if other, ok := seen[p.Sum]; ok {
+				t.Fatalf("%s and %s pseudonyms join", name, other)
+			}
+			seen[p.Sum] = name
+		}
+	}
+	if _, err := ps.Parent(identity.BSN{}); !errors.Is(err, pseudonym.ErrValue) {
+		t.Errorf("zero parent BSN: %v", err)
+	}
+	if _, err := ps.Address(identity.Address{}); !errors.Is(err, pseudonym.ErrValue) {
+		t.Errorf("zero address: %v", err)
+	}
+}
+
+// The family domains follow the documented recipe: HMAC-SHA256 under each
+// test key over "vindex:v1:parent-bsn:" + BSN and "vindex:v1:home-address:"
+// + the normalised address, recomputed here without the Pseudonymiser.
+func TestFamilyDomainsRecipe(t *testing.T) {
+	ps, err := pseudonym.New(testKeyset(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	parent, _ := ps.Parent(mustBSN(t, "111222333"))
+	addr, _ := identity.ParseAddress("1234 ab", 12, "a")
+	home, _ := ps.Address(addr)
+	for _, c := range []struct {
+		set   pseudonym.Set
+		input string
+	}{
+		{parent, "vindex:v1:parent-bsn:111222333"},
+		{home, "vindex:v1:home-address:1234AB:12:A"},
+	} {
+		for _, p := range c.set.All {
+			mac := hmac.New(sha256.New, mustHex(t, keyHex(p.KeyID)))
+			mac.Write([]byte(c.input))
+			if !bytes.Equal(mac.Sum(nil), p.Sum[:]) {
+				t.Errorf("key %d: the pseudonym is not HMAC-SHA256 over %q", p.KeyID, c.input)
+			}
+		}
+	}
+}
+
+func mustHex(t *testing.T, s string) []byte {
+	t.Helper()
+	b, err := hex.DecodeString(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }

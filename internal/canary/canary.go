@@ -61,6 +61,23 @@ func (n Needles) Day(name string, day time.Time) {
 	n[name] = out
 }
 
+// Address adds the forms of a Dutch address: the postcode (given as
+// "1234AB") written together, with its space, in either case, and the
+// postcode with the house number and addition as a program might join
+// them ("1234AB12", "1234AB 12", "1234AB:12:A", "1234 AB 12-A"). The
+// house number alone is too short to look for.
+func (n Needles) Address(name, postcode string, number int, addition string) {
+	num := strconv.Itoa(number)
+	lower := bytes.ToLower([]byte(postcode))
+	spaced := postcode[:4] + " " + postcode[4:]
+	out := [][]byte{[]byte(postcode), lower, []byte(spaced), bytes.ToLower([]byte(spaced)),
+		[]byte(postcode + num), []byte(postcode + " " + num), []byte(postcode + ":" + num + ":" + addition)}
+	if addition != "" {
+		out = append(out, []byte(spaced+" "+num+"-"+addition), []byte(spaced+" "+num+" "+addition))
+	}
+	n[name] = out
+}
+
 // Bytes adds a byte string to look for as it is (a pseudonym, a key).
 func (n Needles) Bytes(name string, b []byte) { n[name] = [][]byte{bytes.Clone(b)} }
 

@@ -23,14 +23,18 @@ const (
 	regV2   = 2 // regV1 + a sealed client reference
 	regV3   = 3 // regV2 (the reference may be empty) + age band, inform record, destroy day
 	regV4   = 4 // regV3 (its fields may be empty) + a sealed element
+	regV5   = 5 // regV4 (its fields may be empty) + family relations
 	caseV1  = 1
 	caseV2  = 2 // caseV1 + a birth-date check value
 	caseV3  = 3 // caseV2 (the check value may be zero) + recent ends, notices and a wake time
-	caseV4  = 4 // caseV3 (its additions may be empty) + acceptance, exclusions, hand-over, escalation, plan
+	caseV4  = 4 // caseV3 (its additions may be empty) + a plan and its agreements
+	caseV5  = 5 // caseV3 (its additions may be empty) + a plan if any + acceptance, exclusions, hand-over, escalation
 	idemV1  = 1
 	eventV1 = 1
 	eventV2 = 2 // eventV1 + the count of a summary event
+	eventV3 = 3 // eventV2 (the count may be zero) + an agreement's number
 	auditV1 = 1
+	famV1   = 1 // a family index entry
 	treeV1  = 1 // the audit tree's state, a checkpoint, the retention cut
 )
 
@@ -230,12 +234,15 @@ func (d *dec) version(want byte) {
 // encodeRegistration writes regV1; regV2 when the registration has a
 // sealed client reference; regV3 when it has an age band, an inform record
 // or a destroy day; regV4 (regV3 and the sealed element) when it has a
-// sealed element: a record without them keeps the older encoding, so each
+// sealed element; regV5 (regV4 and the relations) when it has family
+// relations: a record without them keeps the older encoding, so each
 // registration has exactly one encoding.
 func encodeRegistration(dst []byte, r *store.Registration) []byte {
 	e := enc{b: dst}
 	v := byte(regV1)
 	switch {
+	case len(r.Relations) > 0:
+		v = regV5
 	case len(r.Element) > 0:
 		v = regV4
 	case hasV3(r):
@@ -267,10 +274,38 @@ func encodeRegistration(dst []byte, r *store.Registration) []byte {
 	if v >= regV3 {
 		encodeV3(&e, r)
 	}
-	if v == regV4 {
+	if v >= regV4 {
 		e.bytes(r.Element)
 	}
+	if v == regV5 {
+		e.uvarint(uint64(len(r.Relations)))
+		for _, rel := range r.Relations {
+			e.byte(byte(rel.Type))
+			e.pseudonym(rel.Key)
+			e.time(rel.Since)
+		}
+	}
 	return e.b
+}
+
+// maxRelations bounds the relations a decoded registration may have (the
+// matcher gives at most two parents and an address).
+const maxRelations = 16
+
+func decodeRelations(d *dec, r *store.Registration) {
+	n := d.uvarint()
+	if d.err == nil && (n == 0 || n > maxRelations) {
+		d.err = fmt.Errorf("%w: %d relations", store.ErrCorrupt, n)
+		return
+	}
+	r.Relations = make([]store.Relation, 0, n)
+	for range n {
+		rel := store.Relation{Type: store.RelationType(d.byte()), Key: d.pseudonym(), Since: d.time()}
+		if d.err == nil && !rel.Type.Valid() {
+			d.err = fmt.Errorf("%w: relation type %d", store.ErrCorrupt, rel.Type)
+		}
+		r.Relations = append(r.Relations, rel)
+	}
 }
 
 // What regV3 adds to regV2: the duty to inform (the age band and the
@@ -304,7 +339,7 @@ func decodeV3(d *dec, r *store.Registration) {
 func decodeRegistration(b []byte) (store.Registration, error) {
 	d := dec{b: b}
 	var r store.Registration
-	v := d.versions(regV1, regV2, regV3, regV4)
+	v := d.versions(regV1, regV2, regV3, regV4, regV5)
 	r.ID = d.id()
 	r.Youth = d.pseudonym()
 	r.Institution = d.str()
@@ -327,7 +362,7 @@ func decodeRegistration(b []byte) (store.Registration, error) {
 		if r.ClientRef = d.bytes(); d.err == nil && len(r.ClientRef) == 0 {
 			d.err = fmt.Errorf("%w: empty client reference", store.ErrCorrupt)
 		}
-	case regV3, regV4:
+	case regV3, regV4, regV5:
 		if r.ClientRef = d.bytes(); len(r.ClientRef) == 0 {
 			r.ClientRef = nil
 		}
@@ -339,6 +374,12 @@ func decodeRegistration(b []byte) (store.Registration, error) {
 			if r.Element = d.bytes(); d.err == nil && len(r.Element) == 0 {
 				d.err = fmt.Errorf("%w: empty sealed element", store.ErrCorrupt)
 			}
+		}
+		if v == regV5 {
+			if r.Element = d.bytes(); len(r.Element) == 0 {
+				r.Element = nil
+			}
+			decodeRelations(&d, &r)
 		}
 	}
 	if err := d.done(); err != nil {
@@ -407,14 +448,17 @@ func decodeYouth(b []byte) (youthRecord, error) {
 
 // encodeCase writes caseV1; caseV2 when the case has a birth-date check
 // value; caseV3 when it has recent ends, notices or a wake time; caseV4
-// when it has coordination state (store.Case.Coordinating): a case
-// without them keeps the older encoding, so each case has exactly one
-// encoding.
+// when it has a plan; caseV5 when it has the coordinator's acceptance,
+// exclusions, a hand-over or an escalation (store.Case.Coordinating), with
+// the plan if it has one: a case without them keeps the older encoding,
+// so each case has exactly one encoding.
 func encodeCase(dst []byte, c *store.Case) []byte {
 	e := enc{b: dst}
 	v := byte(caseV1)
 	switch {
 	case c.Coordinating():
+		v = caseV5
+	case c.Plan != nil:
 		v = caseV4
 	case len(c.Ends) > 0 || len(c.Notices) > 0 || !c.WakeAt.IsZero():
 		v = caseV3
@@ -449,7 +493,24 @@ func encodeCase(dst []byte, c *store.Case) []byte {
 		}
 		e.time(c.WakeAt)
 	}
-	if v == caseV4 {
+	if v == caseV5 {
+		e.bool(c.Plan != nil)
+	}
+	if p := c.Plan; p != nil {
+		e.day(p.Start)
+		e.day(p.IntendedEnd)
+		e.str(p.By)
+		e.time(p.At)
+		e.uvarint(uint64(len(p.Agreements)))
+		for _, a := range p.Agreements {
+			e.uvarint(uint64(a.N))
+			e.str(a.Institution)
+			e.day(a.Due)
+			e.day(a.Done)
+			e.bool(a.Overdue)
+		}
+	}
+	if v == caseV5 {
 		e.time(c.AcceptDue)
 		e.time(c.AcceptedAt)
 		e.uvarint(uint64(len(c.Excluded)))
@@ -467,23 +528,12 @@ func encodeCase(dst []byte, c *store.Case) []byte {
 			e.bool(s.Overdue)
 			e.str(s.Decided)
 		}
-		e.day(c.PlanStart)
-		e.day(c.PlanEnd)
-		e.uvarint(uint64(len(c.Agreements)))
-		for _, a := range c.Agreements {
-			e.uvarint(uint64(a.N))
-			e.str(a.Institution)
-			e.day(a.Due)
-			e.time(a.Done)
-			e.bool(a.Overdue)
-		}
-		e.uvarint(uint64(c.Agreed))
 	}
 	return e.b
 }
 
-// caseV4Tail reads what caseV4 adds to caseV3.
-func caseV4Tail(d *dec, c *store.Case) {
+// caseV5Tail reads what caseV5 adds after the plan.
+func caseV5Tail(d *dec, c *store.Case) {
 	c.AcceptDue = d.time()
 	c.AcceptedAt = d.time()
 	// An exclusion takes at least 1 byte, a step at least 7: refuse
@@ -510,20 +560,25 @@ func caseV4Tail(d *dec, c *store.Case) {
 			c.Escalation[i] = store.EscalationStep{Step: d.str(), By: d.str(), At: d.time(), Due: d.time(), Overdue: d.bool(), Decided: d.str()}
 		}
 	}
-	c.PlanStart = d.day()
-	c.PlanEnd = d.day()
-	// An agreement takes at least 5 bytes.
+}
+
+// caseV4Tail reads what caseV4 adds to caseV3: the plan.
+func caseV4Tail(d *dec, c *store.Case) {
+	p := &store.Plan{Start: d.day(), IntendedEnd: d.day(), By: d.str(), At: d.time()}
+	// An agreement takes at least 5 bytes: refuse counts the input cannot
+	// hold before allocating.
 	if n := d.uvarint(); d.err == nil && n > 0 {
 		if n > uint64(len(d.b))/5 {
 			d.fail()
 			return
 		}
-		c.Agreements = make([]store.Agreement, n)
-		for i := range c.Agreements {
-			c.Agreements[i] = store.Agreement{N: d.count(), Institution: d.str(), Due: d.day(), Done: d.time(), Overdue: d.bool()}
+		p.Agreements = make([]store.Agreement, n)
+		for i := range p.Agreements {
+			a := &p.Agreements[i]
+			a.N, a.Institution, a.Due, a.Done, a.Overdue = d.count(), d.str(), d.day(), d.day(), d.bool()
 		}
 	}
-	c.Agreed = d.count()
+	c.Plan = p
 }
 
 // caseV3Tail reads what caseV3 adds to caseV2.
@@ -566,7 +621,7 @@ func (d *dec) count() int {
 func decodeCase(b []byte) (store.Case, error) {
 	d := dec{b: b}
 	var c store.Case
-	v := d.versions(caseV1, caseV2, caseV3, caseV4)
+	v := d.versions(caseV1, caseV2, caseV3, caseV4, caseV5)
 	c.Youth = d.pseudonym()
 	c.Matched = d.bool()
 	c.Coordinator = d.str()
@@ -590,10 +645,13 @@ func decodeCase(b []byte) (store.Case, error) {
 			d.err = fmt.Errorf("%w: a version 3 case with nothing of version 3", store.ErrCorrupt)
 		}
 	}
-	if v == caseV4 {
+	if v == caseV4 || v == caseV5 && d.bool() {
 		caseV4Tail(&d, &c)
+	}
+	if v == caseV5 {
+		caseV5Tail(&d, &c)
 		if d.err == nil && !c.Coordinating() {
-			d.err = fmt.Errorf("%w: a version 4 case with nothing of version 4", store.ErrCorrupt)
+			d.err = fmt.Errorf("%w: a version 5 case with nothing of version 5", store.ErrCorrupt)
 		}
 	}
 	if err := d.done(); err != nil {
@@ -626,13 +684,17 @@ func decodeIdempotency(b []byte) (store.Idempotency, error) {
 	return r, nil
 }
 
-// encodeEvent writes eventV1, or eventV2 when the event has a Collapsed
-// count (a summary event): an event without one keeps the older encoding, so
-// each event has exactly one encoding.
+// encodeEvent writes eventV1, eventV2 when the event has a Collapsed
+// count (a summary event), or eventV3 when it names an agreement: an event
+// without them keeps the older encoding, so each event has exactly one
+// encoding.
 func encodeEvent(dst []byte, ev *store.Event) []byte {
 	e := enc{b: dst}
 	v := byte(eventV1)
-	if ev.Collapsed != 0 {
+	switch {
+	case ev.Agreement != 0:
+		v = eventV3
+	case ev.Collapsed != 0:
 		v = eventV2
 	}
 	e.byte(v)
@@ -657,8 +719,11 @@ func encodeEvent(dst []byte, ev *store.Event) []byte {
 	e.str(ev.Rule)
 	e.str(ev.Subject)
 	e.str(ev.Reason)
-	if v == eventV2 {
+	if v >= eventV2 {
 		e.varint(int64(ev.Collapsed))
+	}
+	if v == eventV3 {
+		e.uvarint(uint64(ev.Agreement))
 	}
 	return e.b
 }
@@ -666,7 +731,7 @@ func encodeEvent(dst []byte, ev *store.Event) []byte {
 func decodeEvent(b []byte) (store.Event, error) {
 	d := dec{b: b}
 	var ev store.Event
-	v := d.versions(eventV1, eventV2)
+	v := d.versions(eventV1, eventV2, eventV3)
 	ev.Seq = d.uvarint()
 	ev.Type = store.EventType(d.byte())
 	ev.At = d.time()
@@ -696,12 +761,17 @@ func decodeEvent(b []byte) (store.Event, error) {
 	ev.Rule = d.str()
 	ev.Subject = d.str()
 	ev.Reason = d.str()
-	if v == eventV2 {
+	if v >= eventV2 {
 		n := d.varint()
-		if d.err == nil && (n == 0 || n < math.MinInt32 || n > math.MaxInt32) {
+		if d.err == nil && (n == 0 && v == eventV2 || n < math.MinInt32 || n > math.MaxInt32) {
 			d.err = fmt.Errorf("%w: summary count %d", store.ErrCorrupt, n)
 		}
 		ev.Collapsed = int(n)
+	}
+	if v == eventV3 {
+		if ev.Agreement = d.count(); d.err == nil && ev.Agreement == 0 {
+			d.err = fmt.Errorf("%w: a version 3 event without an agreement", store.ErrCorrupt)
+		}
 	}
 	if err := d.done(); err != nil {
 		return store.Event{}, err
@@ -814,4 +884,40 @@ func decodeCut(b []byte) (store.AuditCut, error) {
 	c := store.AuditCut{Size: d.uvarint(), Tree: d.bytes()}
 	c.Checkpoint = decodeCheckpointFrom(&d)
 	return c, d.done()
+}
+
+// encodeFamily writes a family index entry: what Tx.Family tells of the
+// registration r that carries relation rel.
+func encodeFamily(dst []byte, r *store.Registration, rel *store.Relation) []byte {
+	e := enc{b: dst}
+	e.byte(famV1)
+	e.pseudonym(r.Youth)
+	e.str(r.Institution)
+	e.byte(byte(r.Kind))
+	e.str(r.Contact.Name)
+	e.str(r.Contact.Phone)
+	e.str(r.Contact.Email)
+	e.byte(byte(rel.Type))
+	e.time(rel.Since)
+	e.day(r.EndsOn)
+	return e.b
+}
+
+func decodeFamily(b []byte) (store.FamilyMember, error) {
+	d := dec{b: b}
+	var m store.FamilyMember
+	d.version(famV1)
+	m.Youth = d.pseudonym()
+	m.Institution = d.str()
+	m.Kind = store.Kind(d.byte())
+	m.Contact.Name = d.str()
+	m.Contact.Phone = d.str()
+	m.Contact.Email = d.str()
+	m.Type = store.RelationType(d.byte())
+	m.Since = d.time()
+	m.EndsOn = d.day()
+	if err := d.done(); err != nil {
+		return store.FamilyMember{}, err
+	}
+	return m, nil
 }

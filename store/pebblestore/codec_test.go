@@ -198,6 +198,8 @@ func FuzzDecodeEvent(f *testing.F) {
 	f.Add([]byte{eventV1, 1, 1, 0, 0})
 	summary := store.Event{Seq: 2, Type: store.EventSummary, Recipient: "ggd", Others: []store.Party{{Institution: "school"}}, Collapsed: 9}
 	f.Add(encodeEvent(nil, &summary))
+	overdue := store.Event{Seq: 3, Type: store.EventAgreementOverdue, Recipient: "ggd", Subject: "school", Agreement: 2}
+	f.Add(encodeEvent(nil, &overdue))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		got, err := decodeEvent(b)
 		if err != nil {
@@ -229,6 +231,10 @@ func FuzzDecodeYouth(f *testing.F) {
 	f.Add(encodeYouth(nil, &youthRecord{hasCase: true, kase: store.Case{Coordinator: "ggd"}, regs: []store.Registration{r}}))
 	f.Add(encodeYouth(nil, &youthRecord{}))
 	f.Add(encodeYouth(nil, &youthRecord{hasCase: true, kase: sampleCheckedCase()}))
+	planned := woken(sampleCheckedCase())
+	planned.Plan = &store.Plan{Start: time.Date(2026, 3, 2, 0, 0, 0, 0, time.UTC), By: "ggd",
+		Agreements: []store.Agreement{{N: 1, Institution: "school", Due: time.Date(2026, 4, 1, 0, 0, 0, 0, time.UTC)}}}
+	f.Add(encodeYouth(nil, &youthRecord{hasCase: true, kase: planned}))
 	f.Add(encodeYouth(nil, &youthRecord{hasCase: true, kase: coordinating(woken(sampleCheckedCase()))}))
 	f.Add([]byte{youthV1, 0, 200})
 	f.Fuzz(func(t *testing.T, b []byte) {
@@ -314,6 +320,70 @@ func TestCaseVersions(t *testing.T) {
 		"v3 with a huge notice count": append(append([]byte{caseV3}, v2[1:]...), 0, 0xff, 0xff, 0x03, 0),
 	} {
 		if _, err := decodeCase(b); !errors.Is(err, store.ErrCorrupt) {
+			t.Errorf("%s: err = %v, want ErrCorrupt", name, err)
+		}
+	}
+}
+
+// A case with a plan is caseV4, which is caseV3 (its additions may be
+// empty) plus the plan; a plan without agreements and one with them both
+// round-trip, and a truncated or inflated plan is refused.
+func TestCasePlanVersion(t *testing.T) {
+	day := func(s string) time.Time { d, _ := time.Parse(time.DateOnly, s); return d }
+	bare := sampleCheckedCase()
+	bare.Plan = &store.Plan{Start: day("2026-03-02"), IntendedEnd: day("2026-09-01"), By: "ggd", At: time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)}
+	full := woken(sampleCheckedCase())
+	full.Plan = &store.Plan{Start: day("2026-03-02"), IntendedEnd: day("2026-09-01"), By: "ggd", At: time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC),
+		Agreements: []store.Agreement{
+			{N: 1, Institution: "school", Due: day("2026-04-01"), Done: day("2026-03-20")},
+			{N: 2, Institution: "wij", Due: day("2026-04-15"), Overdue: true},
+		}}
+	for _, c := range []store.Case{bare, full} {
+		b := encodeCase(nil, &c)
+		if b[0] != caseV4 {
+			t.Fatalf("encoded as version %d, want %d", b[0], caseV4)
+		}
+		got, err := decodeCase(b)
+		if err != nil || !reflect.DeepEqual(got, c) {
+			t.Fatalf("round trip: %+v %v\nwant %+v", got, err, c)
+		}
+	}
+	v3 := encodeCase(nil, ptr(woken(sampleCheckedCase())))
+	v4 := encodeCase(nil, &full)
+	if !bytes.Equal(v3[1:], v4[1:len(v3)]) {
+		t.Fatal("caseV4 does not extend caseV3")
+	}
+	for name, b := range map[string][]byte{
+		"v4 truncated":                   v4[:len(v4)-1],
+		"v4 without a plan":              append([]byte{caseV4}, v3[1:]...),
+		"v4 with a huge agreement count": append(append([]byte{caseV4}, v3[1:]...), 1, 1, 0, 1, 0xff, 0xff, 0xff, 0x0f),
+		"v4 trailing":                    append(append([]byte(nil), v4...), 0),
+	} {
+		if _, err := decodeCase(b); !errors.Is(err, store.ErrCorrupt) {
+			t.Errorf("%s: err = %v, want ErrCorrupt", name, err)
+		}
+	}
+}
+
+// An event that names an agreement is eventV3: eventV2 (the count may be
+// zero) plus the agreement's number.
+func TestEventAgreementVersion(t *testing.T) {
+	e := sampleSummaryEvent()
+	e.Type, e.Collapsed, e.Agreement = store.EventAgreementOverdue, 0, 3
+	b := encodeEvent(nil, &e)
+	if b[0] != eventV3 {
+		t.Fatalf("encoded as version %d, want %d", b[0], eventV3)
+	}
+	got, err := decodeEvent(b)
+	if err != nil || !reflect.DeepEqual(got, e) {
+		t.Fatalf("round trip: %+v %v\nwant %+v", got, err, e)
+	}
+	for name, b := range map[string][]byte{
+		"v3 truncated":        b[:len(b)-1],
+		"v3 with agreement 0": append(append([]byte(nil), b[:len(b)-1]...), 0),
+		"v3 trailing":         append(append([]byte(nil), b...), 0),
+	} {
+		if _, err := decodeEvent(b); !errors.Is(err, store.ErrCorrupt) {
 			t.Errorf("%s: err = %v, want ErrCorrupt", name, err)
 		}
 	}
@@ -420,26 +490,28 @@ func coordinating(c store.Case) store.Case {
 		{Step: "own-management", By: "wij", At: at, Due: at.Add(48 * time.Hour), Overdue: true},
 		{Step: "decision", By: "gemeente", At: at.Add(time.Hour), Decided: "ggd"},
 	}
-	c.PlanStart, c.PlanEnd = time.Date(2026, 3, 2, 0, 0, 0, 0, time.UTC), time.Date(2026, 9, 1, 0, 0, 0, 0, time.UTC)
-	c.Agreements = []store.Agreement{
-		{N: 1, Institution: "school", Due: time.Date(2026, 4, 1, 0, 0, 0, 0, time.UTC), Done: at},
-		{N: 2, Institution: "ggd", Due: time.Date(2026, 4, 2, 0, 0, 0, 0, time.UTC), Overdue: true},
-	}
-	c.Agreed = 3
 	return c
 }
 
-// A case with coordination state is caseV4, which extends caseV3 (its
-// additions empty if the case has none); the older versions still
-// decode, and a caseV4 without coordination state is refused, so each
-// case has one encoding.
-func TestCaseV4(t *testing.T) {
+// planned returns c with a plan.
+func planned(c store.Case) store.Case {
+	c.Plan = &store.Plan{Start: time.Date(2026, 3, 2, 0, 0, 0, 0, time.UTC), IntendedEnd: time.Date(2026, 9, 1, 0, 0, 0, 0, time.UTC), By: "ggd",
+		Agreements: []store.Agreement{{N: 1, Institution: "school", Due: time.Date(2026, 4, 1, 0, 0, 0, 0, time.UTC), Overdue: true}}}
+	return c
+}
+
+// A case with coordination state is caseV5, which extends caseV3 (its
+// additions empty if the case has none) with the plan, if any, and the
+// coordination state; the older versions still decode, a case with a plan
+// and no coordination state stays caseV4, and a caseV5 without
+// coordination state is refused, so each case has one encoding.
+func TestCaseV5(t *testing.T) {
 	checked := sampleCheckedCase()
-	for _, c := range []store.Case{coordinating(checked), coordinating(woken(checked)), {Youth: checked.Youth, Age: -1, AcceptedAt: time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)},
-		{Youth: checked.Youth, Age: -1, PlanStart: time.Date(2026, 3, 2, 0, 0, 0, 0, time.UTC)}} {
+	for _, c := range []store.Case{coordinating(checked), coordinating(woken(checked)), planned(coordinating(checked)),
+		{Youth: checked.Youth, Age: -1, AcceptedAt: time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)}} {
 		b := encodeCase(nil, &c)
-		if b[0] != caseV4 {
-			t.Fatalf("encoded as version %d, want %d", b[0], caseV4)
+		if b[0] != caseV5 {
+			t.Fatalf("encoded as version %d, want %d", b[0], caseV5)
 		}
 		got, err := decodeCase(b)
 		if err != nil || !reflect.DeepEqual(got, c) {
@@ -447,24 +519,29 @@ func TestCaseV4(t *testing.T) {
 		}
 	}
 	// Cases of the older versions keep their encoding and decode as before.
-	for _, c := range []store.Case{checked, woken(checked)} {
-		if b := encodeCase(nil, &c); b[0] == caseV4 {
-			t.Fatalf("a case without coordination state encoded as version 4")
+	for c, want := range map[*store.Case]byte{ptr(checked): caseV2, ptr(woken(checked)): caseV3, ptr(planned(woken(checked))): caseV4} {
+		if b := encodeCase(nil, c); b[0] != want {
+			t.Fatalf("encoded as version %d, want %d", b[0], want)
 		}
 	}
 	v3 := encodeCase(nil, ptr(woken(checked)))
-	v4 := encodeCase(nil, ptr(coordinating(woken(checked))))
-	if !bytes.Equal(v3[1:], v4[1:len(v3)]) {
-		t.Fatal("caseV4 does not extend caseV3")
+	v5 := encodeCase(nil, ptr(coordinating(woken(checked))))
+	if !bytes.Equal(v3[1:], v5[1:len(v3)]) {
+		t.Fatal("caseV5 does not extend caseV3")
 	}
-	empty4 := append([]byte{caseV4}, v3[1:]...)
-	empty4 = append(empty4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0) // nothing of version 4
+	v4 := encodeCase(nil, ptr(planned(woken(checked))))
+	v5p := encodeCase(nil, ptr(planned(coordinating(woken(checked)))))
+	if !bytes.Equal(v4[len(v3):], v5p[len(v3)+1:len(v4)+1]) {
+		t.Fatal("caseV5 does not hold the plan as caseV4 does")
+	}
+	empty5 := append([]byte{caseV5}, v3[1:]...)
+	empty5 = append(empty5, 0, 0, 0, 0, 0, 0, 0) // no plan, nothing of version 5
 	for name, b := range map[string][]byte{
-		"v4 truncated":                   v4[:len(v4)-1],
-		"v4 with trailing bytes":         append(append([]byte(nil), v4...), 0),
-		"v4 with nothing of v4":          empty4,
-		"v4 with a huge exclusion count": append(append([]byte{caseV4}, v3[1:]...), 0, 0, 0xff, 0xff, 0x03),
-		"an unknown version":             append([]byte{caseV4 + 1}, v4[1:]...),
+		"v5 truncated":                   v5[:len(v5)-1],
+		"v5 with trailing bytes":         append(append([]byte(nil), v5...), 0),
+		"v5 with nothing of v5":          empty5,
+		"v5 with a huge exclusion count": append(append([]byte{caseV5}, v3[1:]...), 0, 0, 0, 0xff, 0xff, 0x03),
+		"an unknown version":             append([]byte{caseV5 + 1}, v5[1:]...),
 	} {
 		if _, err := decodeCase(b); !errors.Is(err, store.ErrCorrupt) {
 			t.Errorf("%s: err = %v, want ErrCorrupt", name, err)

@@ -47,6 +47,13 @@ import (
 //	'a' seq                             -> audit entry (seq: 1, 2, 3, … in commit order)
 //	'f' month 'c'|'d' …                 -> management figures' counter (see figures.go)
 //	'v' youth seq                       -> (empty) audit entry seq has youth reference youth
+//	'g' key id                          -> family index entry: live registration id carries a relation under key (key: a pseudonym, as a youth is written)
+//	'o' id id                           -> (empty) the family pair of registrations was noted (both orders are written)
+//
+// A family index entry is written for each relation of a live
+// registration, in the batch that writes the registration, and deleted in
+// the batch that ends, deletes or migrates it; the family pair notes of a
+// registration go in the batch that ends or deletes it.
 //
 // An audit entry with a youth reference and its 'v' index key are written
 // in one batch, and must be deleted in one (the read of a youth's entries
@@ -82,6 +89,8 @@ const (
 	prefixAuditTree   = 'T' // the audit tree: roots, state, checkpoints, cut (audittree.go)
 	prefixAuditYouth  = 'v'
 	prefixRetry       = 'q'
+	prefixFamily      = 'g'
+	prefixFamilyNote  = 'o'
 )
 
 const (
@@ -283,4 +292,24 @@ func splitIdemRegKey(k []byte) (idem []byte, ok bool) {
 		return nil, false
 	}
 	return append([]byte{prefixIdempotency}, k[1+store.IDSize:]...), true
+}
+
+// familyPrefix is the prefix of the family index entries under key.
+func familyPrefix(key pseudonym.Pseudonym) []byte {
+	k := make([]byte, 0, 1+youthSize+store.IDSize)
+	k = append(k, prefixFamily)
+	return appendYouth(k, key)
+}
+
+// familyKey is the family index key of registration id's relation key.
+func familyKey(key pseudonym.Pseudonym, id store.ID) []byte {
+	return append(familyPrefix(key), id[:]...)
+}
+
+// familyNoteKey is the key of the note of the pair a, b (in that order).
+func familyNoteKey(a, b store.ID) []byte {
+	k := make([]byte, 0, 1+2*store.IDSize)
+	k = append(k, prefixFamilyNote)
+	k = append(k, a[:]...)
+	return append(k, b[:]...)
 }

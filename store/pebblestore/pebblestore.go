@@ -442,6 +442,32 @@ func (s *Store) Update(ctx context.Context, youth []pseudonym.Pseudonym, fn func
 	return s.update(youth, s.lock(youth), fn)
 }
 
+// UpdateFamily implements store.Store: the stripes of the youth's
+// pseudonyms and of the family keys are taken together, in ascending
+// order, as every update takes its stripes, so no two updates deadlock.
+func (s *Store) UpdateFamily(ctx context.Context, youth, family []pseudonym.Pseudonym, fn func(store.Tx) error) error {
+	if len(youth) == 0 {
+		return fmt.Errorf("pebblestore: update without a pseudonym: %w", store.ErrConflict)
+	}
+	if len(family) > maxFamilyKeys {
+		return fmt.Errorf("pebblestore: %d family keys, at most %d: %w", len(family), maxFamilyKeys, store.ErrConflict)
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if err := s.enterWrite(); err != nil {
+		return err
+	}
+	defer s.leave()
+	held := make([]pseudonym.Pseudonym, 0, len(youth)+len(family))
+	held = append(append(held, youth...), family...)
+	return s.update(youth, s.lock(held), fn)
+}
+
+// maxFamilyKeys bounds the family keys of one update: a few relations
+// (two parents and an address) under each enabled key.
+const maxFamilyKeys = 4 * maxPseudonyms
+
 // UpdateByID implements store.Store.
 func (s *Store) UpdateByID(ctx context.Context, id store.ID, fn func(store.Tx) error) error {
 	if err := ctx.Err(); err != nil {
@@ -671,6 +697,8 @@ type tx struct {
 	audit  []store.AuditEntry
 	// figures are the counts to add, by counter key (see figures.go).
 	figures map[string]uint64
+	// notes are the family pair notes staged (NoteFamily), as keys.
+	notes [][]byte
 }
 
 type idemEntry struct {
@@ -980,9 +1008,136 @@ func (t *tx) DeleteIdempotencyOf(id store.ID) {
 	}
 }
 
+// Family implements store.Tx.
+func (t *tx) Family(keys []pseudonym.Pseudonym, limit int) []store.FamilyMember {
+	var out []store.FamilyMember
+	for _, key := range keys {
+		if len(out) >= limit {
+			break
+		}
+		prefix := familyPrefix(key)
+		it, err := t.s.db.NewIter(&pebble.IterOptions{LowerBound: prefix, UpperBound: prefixEnd(prefix)})
+		if err != nil {
+			t.fail(fmt.Errorf("pebblestore: %w", err))
+			return nil
+		}
+		for it.First(); it.Valid() && len(out) < limit; it.Next() {
+			k := it.Key()
+			if len(k) != len(prefix)+store.IDSize {
+				it.Close()
+				t.fail(fmt.Errorf("pebblestore: family index: %w", store.ErrCorrupt))
+				return nil
+			}
+			m, err := decodeFamily(it.Value())
+			if err != nil {
+				it.Close()
+				t.fail(err)
+				return nil
+			}
+			if t.holds(m.Youth) {
+				continue
+			}
+			copy(m.Registration[:], k[len(prefix):])
+			m.Key = key
+			out = append(out, m)
+		}
+		if err := closeIter(it, nil); err != nil {
+			t.fail(err)
+			return nil
+		}
+	}
+	return out
+}
+
+// FamilyYouth implements store.Tx.
+func (t *tx) FamilyYouth(youth pseudonym.Pseudonym) (store.Case, []store.Registration, bool) {
+	if t.holds(youth) {
+		return t.kase, t.Registrations(), t.hasCase
+	}
+	rec, ok, err := t.s.readYouth(t.s.db, youth, false)
+	if err != nil {
+		t.fail(err)
+		return store.Case{}, nil, false
+	}
+	if !ok {
+		return store.Case{}, nil, false
+	}
+	return rec.kase, rec.regs, rec.hasCase
+}
+
+// FamilyNoticed implements store.Tx.
+func (t *tx) FamilyNoticed(a, b store.ID) bool {
+	k := familyNoteKey(a, b)
+	for _, n := range t.notes {
+		if bytes.Equal(n, k) || bytes.Equal(n, familyNoteKey(b, a)) {
+			return true
+		}
+	}
+	_, closer, err := t.s.db.Get(k)
+	if err == nil {
+		closer.Close()
+		return true
+	}
+	if !errors.Is(err, pebble.ErrNotFound) {
+		t.fail(fmt.Errorf("pebblestore: %w", err))
+	}
+	return false
+}
+
+// NoteFamily implements store.Tx.
+func (t *tx) NoteFamily(a, b store.ID) {
+	if !t.mustWrite() {
+		return
+	}
+	t.notes = append(t.notes, familyNoteKey(a, b), familyNoteKey(b, a))
+}
+
+// stageFamily keeps the family index of registration id, changed from old
+// (had: it existed) to r (nil: deleted), and drops the family pair notes
+// of a registration that ends or goes.
+func stageFamily(b *pebble.Batch, t *tx, id store.ID, old store.Registration, had bool, r *store.Registration, buf []byte) []byte {
+	wasLive := had && old.IsLive()
+	if wasLive {
+		for _, rel := range old.Relations {
+			b.Delete(familyKey(rel.Key, id), nil)
+		}
+	}
+	if r != nil && r.IsLive() {
+		for i := range r.Relations {
+			buf = encodeFamily(buf[:0], r, &r.Relations[i])
+			b.Set(familyKey(r.Relations[i].Key, id), buf, nil)
+		}
+		return buf
+	}
+	if !wasLive {
+		return buf // its notes went when it ended
+	}
+	prefix := append([]byte{prefixFamilyNote}, id[:]...)
+	it, err := t.s.db.NewIter(&pebble.IterOptions{LowerBound: prefix, UpperBound: prefixEnd(prefix)})
+	if err != nil {
+		t.fail(fmt.Errorf("pebblestore: %w", err))
+		return buf
+	}
+	for it.First(); it.Valid(); it.Next() {
+		k := it.Key()
+		if len(k) != 1+2*store.IDSize {
+			t.fail(fmt.Errorf("pebblestore: family note: %w", store.ErrCorrupt))
+			break
+		}
+		var other store.ID
+		copy(other[:], k[1+store.IDSize:])
+		b.Delete(k, nil)
+		b.Delete(familyNoteKey(other, id), nil)
+	}
+	if err := closeIter(it, nil); err != nil {
+		t.fail(err)
+	}
+	return buf
+}
+
 // commit writes what t staged in one synced batch.
 func (s *Store) commit(t *tx) (wait func() error, err error) {
-	if len(t.staged) == 0 && !t.caseChanged && len(t.events) == 0 && len(t.idem) == 0 && len(t.audit) == 0 && len(t.figures) == 0 {
+	if len(t.staged) == 0 && !t.caseChanged && len(t.events) == 0 && len(t.idem) == 0 && len(t.audit) == 0 && len(t.figures) == 0 && len(t.notes) == 0 {
 		return nothingToWait, nil
 	}
 	b := s.db.NewBatch()
@@ -995,6 +1150,9 @@ func (s *Store) commit(t *tx) (wait func() error, err error) {
 	// buf is the scratch space every encoding below reuses: the batch
 	// copies what it is given.
 	var buf []byte
+	for _, k := range t.notes {
+		b.Set(k, nil, nil)
+	}
 	before, after, buf := stageRegistrations(b, t, buf)
 	if t.err != nil {
 		return nil, t.err
@@ -1025,6 +1183,7 @@ func (s *Store) commit(t *tx) (wait func() error, err error) {
 func stageRegistrations(b *pebble.Batch, t *tx, buf []byte) (before, after []store.Registration, _ []byte) {
 	for id, r := range t.staged {
 		old, had := t.committed(id)
+		buf = stageFamily(b, t, id, old, had, r, buf)
 		if had {
 			before = append(before, old)
 			if k := dayIndex(&old); k != nil && (r == nil || !bytes.Equal(k, dayIndex(r))) {
@@ -1551,6 +1710,19 @@ type keyUse struct {
 	refs map[uint32]int64
 }
 
+// relationKeys returns the key IDs of r's family relations other than its
+// youth's key, each once: a live registration needs them too (see
+// store.KeyUse.LiveByKey).
+func relationKeys(r store.Registration) []uint32 {
+	var out []uint32
+	for _, rel := range r.Relations {
+		if id := rel.Key.KeyID; id != r.Youth.KeyID && !slices.Contains(out, id) {
+			out = append(out, id)
+		}
+	}
+	return out
+}
+
 func (k *keyUse) apply(before, after []store.Registration) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
@@ -1561,6 +1733,9 @@ func (k *keyUse) apply(before, after []store.Registration) {
 	for _, r := range before {
 		if r.IsLive() {
 			k.live[r.Youth.KeyID]--
+			for _, id := range relationKeys(r) {
+				k.live[id]--
+			}
 		}
 		if id, ok := store.RefKeyID(r.ClientRef); ok {
 			k.refs[id]--
@@ -1572,6 +1747,9 @@ func (k *keyUse) apply(before, after []store.Registration) {
 	for _, r := range after {
 		if r.IsLive() {
 			k.live[r.Youth.KeyID]++
+			for _, id := range relationKeys(r) {
+				k.live[id]++
+			}
 		}
 		if id, ok := store.RefKeyID(r.ClientRef); ok {
 			k.refs[id]++

@@ -14,7 +14,9 @@
 // nothing), reads of one's own staged writes, durability across Close and
 // re-open, migration between pseudonyms, the identifier and day indexes, the
 // outbox's per-recipient sequence numbers and view, idempotency records (and
-// forgetting those of one registration),
+// forgetting those of one registration), the family index of live
+// registrations' relations and its bounded read, family pair notes,
+// serialised updates of one family key under concurrency,
 // serialised updates of one youth under concurrency, and ErrClosed.
 //
 // For each optional interface of package store the backend implements, it
@@ -97,6 +99,12 @@ func Run(t *testing.T, newLocation func(t *testing.T) Opener) {
 		{"AuditOfYouthAfterReopen", testAuditOfYouthAfterReopen},
 		{"Youths", testYouths},
 		{"ElementKept", testElementKept},
+		{"Family", testFamily},
+		{"FamilyEnds", testFamilyEnds},
+		{"FamilyMigrate", testFamilyMigrate},
+		{"FamilyLimit", testFamilyLimit},
+		{"FamilyNotes", testFamilyNotes},
+		{"FamilySerialised", testFamilySerialised},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -124,6 +132,9 @@ func IdemKey(institution, key string) pseudonym.Pseudonym {
 }
 
 var t0 = time.Date(2026, 3, 2, 9, 30, 0, 0, time.UTC)
+
+// day0 is t0's civil day.
+var day0 = time.Date(2026, 3, 2, 0, 0, 0, 0, time.UTC)
 
 func day(y int, m time.Month, d int) time.Time { return time.Date(y, m, d, 0, 0, 0, 0, time.UTC) }
 
@@ -193,7 +204,8 @@ func sameReg(t *testing.T, got, want store.Registration) {
 		!got.EndsOn.Equal(want.EndsOn) || !got.EndedAt.Equal(want.EndedAt) ||
 		got.EndReason != want.EndReason || !got.PurgeOn.Equal(want.PurgeOn) ||
 		!bytes.Equal(got.ClientRef, want.ClientRef) || !bytes.Equal(got.Element, want.Element) ||
-		got.AgeBand != want.AgeBand || !sameInform(got.Inform, want.Inform) || !got.DestroyOn.Equal(want.DestroyOn) {
+		got.AgeBand != want.AgeBand || !sameInform(got.Inform, want.Inform) || !got.DestroyOn.Equal(want.DestroyOn) ||
+		!sameRelations(got.Relations, want.Relations) {
 		t.Fatalf("registration differs:\n got  %+v\n want %+v", got, want)
 	}
 }
@@ -588,6 +600,18 @@ func testWakeups(t *testing.T, open Opener) {
 	}
 }
 
+// samePlan reports whether a and b are the same plan, nil or not, with
+// the same agreements; days and times compared as instants.
+func samePlan(a, b *store.Plan) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	return a.Start.Equal(b.Start) && a.IntendedEnd.Equal(b.IntendedEnd) && a.By == b.By && a.At.Equal(b.At) &&
+		slices.EqualFunc(a.Agreements, b.Agreements, func(x, y store.Agreement) bool {
+			return x.N == y.N && x.Institution == y.Institution && x.Due.Equal(y.Due) && x.Done.Equal(y.Done) && x.Overdue == y.Overdue
+		})
+}
+
 func testCase(t *testing.T, open Opener) {
 	s := openStore(t, open)
 	y := Youth(1, 1)
@@ -595,7 +619,12 @@ func testCase(t *testing.T, open Opener) {
 		BirthCheck: Youth(2, 9),
 		Ends:       []store.RecentEnd{{Institution: "school", Registration: store.NewID(), At: t0.Add(time.Minute)}},
 		Notices:    []store.Notice{{Recipient: "ggd", Since: t0, Sent: 10, Held: 3, Urgent: true}, {Recipient: "wij", Since: t0.Add(time.Second), Sent: 1}},
-		WakeAt:     t0.Add(time.Hour)}
+		WakeAt:     t0.Add(time.Hour),
+		Plan: &store.Plan{Start: day0, IntendedEnd: day0.AddDate(0, 6, 0), By: "wij", At: t0,
+			Agreements: []store.Agreement{
+				{N: 1, Institution: "school", Due: day0.AddDate(0, 1, 0), Done: day0.AddDate(0, 0, 20)},
+				{N: 2, Institution: "ggd", Due: day0.AddDate(0, 2, 0), Overdue: true},
+			}}}
 	if err := s.Update(ctx, []pseudonym.Pseudonym{y}, func(tx store.Tx) error {
 		tx.PutCase(want)
 		return nil
@@ -610,7 +639,7 @@ func testCase(t *testing.T, open Opener) {
 			return a.Institution == b.Institution && a.Registration == b.Registration && a.At.Equal(b.At)
 		}) || !slices.EqualFunc(got.Notices, want.Notices, func(a, b store.Notice) bool {
 			return a.Recipient == b.Recipient && a.Since.Equal(b.Since) && a.Sent == b.Sent && a.Held == b.Held && a.Urgent == b.Urgent
-		}) || !got.WakeAt.Equal(want.WakeAt) {
+		}) || !got.WakeAt.Equal(want.WakeAt) || !samePlan(got.Plan, want.Plan) {
 			t.Errorf("case = %+v, %v; want %+v", got, ok, want)
 		}
 		return nil

@@ -1,0 +1,121 @@
+package httpapi_test
+
+import (
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/vindex-nl/vindex/crypto/oprf"
+	"github.com/vindex-nl/vindex/httpapi"
+)
+
+// withFamily enables address matching in the test covenant.
+func withFamily(cov string) string {
+	const off = "family:\n  address_matching: false\n"
+	if !strings.Contains(cov, off) {
+		panic("the example covenant has no family section to turn on")
+	}
+	return strings.Replace(cov, off, "family:\n  address_matching: true\n", 1)
+}
+
+// TestFamilyOverHTTPS: two institutions report two children with a parent
+// in common and the same address; each gets a family-match event naming
+// the other, and no answer, event or problem quotes a parent's BSN or the
+// address. Bad parents and addresses get their codes.
+func TestFamilyOverHTTPS(t *testing.T) {
+	e := newEnvCovenant(t, withFamily)
+	parent := bsn(t, 900)
+	addr := &httpapi.AddressJSON{Postcode: "9712 cp", HouseNumber: 4817, Addition: "b"}
+	a := report(t, 1, "involvement")
+	a.Parents, a.Address = []string{parent, bsn(t, 901)}, addr
+	if r := e.do(byToken(ggd), "POST", "/v1/registrations", a); r.status != http.StatusCreated {
+		t.Fatalf("report with parents: %d %s", r.status, r.body)
+	}
+	b := report(t, 2, "involvement")
+	b.Parents, b.Address = []string{parent}, &httpapi.AddressJSON{Postcode: "9712CP", HouseNumber: 4817, Addition: "B"}
+	res := e.do(byCert(wij), "POST", "/v1/registrations", b)
+	if res.status != http.StatusCreated {
+		t.Fatalf("sibling's report: %d %s", res.status, res.body)
+	}
+	// The answer is about the youth only: no match, nobody else named.
+	if v := decodeAs[httpapi.RegistrationResponse](t, res); v.Matched || len(v.Involved) != 0 {
+		t.Fatalf("the report's answer names the family: %+v", v)
+	}
+	for _, who := range []as{byToken(ggd), byCert(wij)} {
+		r := e.do(who, "GET", "/v1/events", nil)
+		for _, leak := range []string{parent, bsn(t, 901), bsn(t, 1), bsn(t, 2), "9712", "4817"} {
+			if strings.Contains(string(r.body), leak) {
+				t.Fatalf("events quote %q: %s", leak, r.body)
+			}
+		}
+		reasons := map[string]string{}
+		for _, ev := range decodeAs[httpapi.EventsResponse](t, r).Events {
+			if ev.Type == "family-match" {
+				if len(ev.Others) != 1 {
+					t.Fatalf("family-match names %d institutions", len(ev.Others))
+				}
+				reasons[ev.Reason] = ev.Others[0].Institution
+			}
+		}
+		other := wij
+		if who == byCert(wij) {
+			other = ggd
+		}
+		if reasons["parent"] != other || reasons["address"] != other {
+			t.Fatalf("family matches: %v, want parent and address with %s", reasons, other)
+		}
+	}
+	// A school involved with neither child hears nothing.
+	if ev := decodeAs[httpapi.EventsResponse](t, e.do(byToken(school), "GET", "/v1/events", nil)); len(ev.Events) != 0 {
+		t.Fatalf("an uninvolved institution got %d events", len(ev.Events))
+	}
+
+	good := func() httpapi.RegistrationRequest { return report(t, 7, "involvement") }
+	with := func(f func(*httpapi.RegistrationRequest)) httpapi.RegistrationRequest { r := good(); f(&r); return r }
+	for _, c := range []struct {
+		name   string
+		body   httpapi.RegistrationRequest
+		status int
+		code   string
+		field  string
+	}{
+		{"parent checksum", with(func(r *httpapi.RegistrationRequest) { r.Parents = []string{"123456789"} }), 400, "invalid_parents", "parents"},
+		{"three parents", with(func(r *httpapi.RegistrationRequest) { r.Parents = []string{bsn(t, 900), bsn(t, 901), bsn(t, 902)} }), 400, "invalid_parents", "parents"},
+		{"a parent twice", with(func(r *httpapi.RegistrationRequest) { r.Parents = []string{parent, parent} }), 400, "invalid_parents", "parents"},
+		{"the youth as parent", with(func(r *httpapi.RegistrationRequest) { r.Parents = []string{bsn(t, 7)} }), 422, "parent_is_youth", "parents"},
+		{"postcode", with(func(r *httpapi.RegistrationRequest) {
+			r.Address = &httpapi.AddressJSON{Postcode: "97120", HouseNumber: 1}
+		}), 400, "invalid_address", "address"},
+		{"house number", with(func(r *httpapi.RegistrationRequest) {
+			r.Address = &httpapi.AddressJSON{Postcode: "9712CP", HouseNumber: 0}
+		}), 400, "invalid_address", "address"},
+		{"addition", with(func(r *httpapi.RegistrationRequest) {
+			r.Address = &httpapi.AddressJSON{Postcode: "9712CP", HouseNumber: 1, Addition: "flat 3"}
+		}), 400, "invalid_address", "address"},
+	} {
+		r := e.do(byToken(ggd), "POST", "/v1/registrations", c.body)
+		if r.status != c.status || r.problem.Code != c.code || r.problem.Field != c.field {
+			t.Errorf("%s: got %d %q field %q, want %d %q field %q: %s", c.name, r.status, r.problem.Code, r.problem.Field, c.status, c.code, c.field, r.body)
+		}
+		if strings.Contains(string(r.body), parent) || strings.Contains(string(r.body), "9712") {
+			t.Errorf("%s: the problem quotes the input: %s", c.name, r.body)
+		}
+	}
+}
+
+// Without the covenant's address matching an address is refused; a blind
+// deployment refuses parents and addresses.
+func TestFamilyRefused(t *testing.T) {
+	e := newEnv(t)
+	r := report(t, 1, "involvement")
+	r.Address = &httpapi.AddressJSON{Postcode: "9712CP", HouseNumber: 1}
+	if got := e.do(byToken(ggd), "POST", "/v1/registrations", r); got.status != 422 || got.problem.Code != "address_not_enabled" {
+		t.Fatalf("address without address matching: %d %s", got.status, got.body)
+	}
+	b := newBlindEnv(t)
+	br := blindReport(t, oprf.GenerateKey(), 1, "involvement")
+	br.Parents = []string{bsn(t, 900)}
+	if got := b.do(byToken(ggd), "POST", "/v1/registrations", br); got.status != 400 || got.problem.Code != "family_not_blind" {
+		t.Fatalf("blind report with parents: %d %s", got.status, got.body)
+	}
+}

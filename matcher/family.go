@@ -1,0 +1,343 @@
+package matcher
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/vindex-nl/vindex/crypto/pseudonym"
+	"github.com/vindex-nl/vindex/identity"
+	"github.com/vindex-nl/vindex/rules"
+	"github.com/vindex-nl/vindex/store"
+)
+
+// Family matches (Jeugdwet, as MULTIsignaal does them): a report may give
+// the youth's parents or guardians ([Registration.Parents], BSNs as in the
+// population register) and, if the covenant enables address matching, the
+// home address ([Registration.Address]). Each becomes a relation of the
+// registration, kept only as a pseudonym in a domain of its own
+// (crypto/pseudonym: parent-bsn, home-address), so that a parent's
+// relation joins nothing but the same parent of another child: never the
+// parent's own registrations as a youth (a parent may be 19). A
+// relation is written under the primary key and looked up under every
+// enabled key, as a youth is; an address on the covenant's exclusion list
+// (shelters, youth institutions, student housing) makes none.
+//
+// When a report gives a registration a relation it did not have, and a
+// live registration of another youth by another institution has it too,
+// the reporter's registration gets a family-match event naming the other
+// children's institutions and professionals (never the other child), and
+// each of those registrations one naming the reporter; Event.Reason says
+// "parent" or "address". A refresh with the same relations makes none.
+// When the match joins two youths whose cases have different coordinators,
+// each coordinator gets a family-coordination event naming the other,
+// once per pair of youths while their related registrations live. A
+// report without parents (or without an address) keeps the relations of
+// that kind on file; one with them replaces them. Relations end with their
+// registration: an ended, removed or destroyed registration is in no
+// family any more.
+//
+// No oracle: nothing about a family reaches an institution that is not
+// registered for one of its children, and a report's answer ([Result])
+// says nothing about families; what there is to know comes as events to
+// the institutions involved. The family's events count against the
+// reporting youth's events per recipient and hour ([Config.EventsPerHour]);
+// beyond it, one to an institution not involved with that youth is
+// dropped, as there is nothing to sum up for it.
+//
+// The cost of a report stays bounded however large a family is (a big
+// shelter that is not on the exclusion list, say): it reads at most
+// FamilyLimit registrations of other youths, and the case of each youth
+// among them.
+
+// FamilyLimit is the most registrations of other youths one report reads
+// from its new relations' families; a family with more is matched with the
+// first FamilyLimit (by relation key, then registration ID).
+const FamilyLimit = 64
+
+// MaxParents is the most parents a report gives (as in the population
+// register: two parents or guardians with authority).
+const MaxParents = 2
+
+// Family input errors: each comes wrapped in a *FieldError naming
+// "parents" or "address".
+var (
+	ErrParents       = errors.New("matcher: parents are one or two valid BSNs (9 digits passing the eleven-check), each once")
+	ErrParentIsYouth = errors.New("matcher: a parent's BSN is the youth's own")
+	ErrAddress       = errors.New("matcher: address is a Dutch postcode (1234 AB), a house number from 1 to 99999 and an optional addition of up to 4 letters or digits")
+	// ErrAddressNotEnabled: the covenant does not enable address
+	// matching (its family.address_matching).
+	ErrAddressNotEnabled = errors.New("matcher: the covenant does not enable address matching")
+	// ErrIdentifiesParent: a free-text field (contact, client
+	// reference, idempotency key) holds a parent's BSN.
+	ErrIdentifiesParent = errors.New("matcher: the field holds a parent's BSN")
+	// ErrFamilyBlind: a blind index does not take parents or an address
+	// (yet): the client system would have to blind them too.
+	ErrFamilyBlind = errors.New("matcher: this index is blind: family matching (parents, address) is not available in blind mode")
+)
+
+// checkFamily accepts up to two distinct parents, none the youth's own
+// BSN and none quoted in a free-text field, and an address only if the
+// covenant enables address matching; a blind index takes neither.
+func (m *Matcher) checkFamily(r *Registration) error {
+	if len(r.Parents) > 0 {
+		if m.blind {
+			return fieldErr("parents", ErrFamilyBlind)
+		}
+		if len(r.Parents) > MaxParents {
+			return fieldErr("parents", ErrParents)
+		}
+		for i, p := range r.Parents {
+			if p.IsZero() || slices.Contains(r.Parents[:i], p) {
+				return fieldErr("parents", ErrParents)
+			}
+			if p == r.Youth.bsn {
+				return fieldErr("parents", ErrParentIsYouth)
+			}
+		}
+	}
+	for _, f := range []struct{ field, value string }{
+		{"contact.name", r.Contact.Name}, {"contact.phone", r.Contact.Phone}, {"contact.email", r.Contact.Email},
+		{"client_ref", r.ClientRef}, {"idempotency_key", r.IdempotencyKey},
+	} {
+		for _, p := range r.Parents {
+			if f.value != "" && identity.Quotes(f.value, p, identity.BirthDate{}) {
+				return fieldErr(f.field, ErrIdentifiesParent)
+			}
+		}
+	}
+	if r.Address != nil {
+		switch {
+		case m.blind:
+			return fieldErr("address", ErrFamilyBlind)
+		case !m.cov.Family.AddressMatching:
+			return fieldErr("address", ErrAddressNotEnabled)
+		case r.Address.IsZero():
+			return fieldErr("address", ErrAddress)
+		}
+	}
+	return nil
+}
+
+// excludedAddresses pseudonymises the covenant's excluded addresses under
+// every enabled key.
+func excludedAddresses(ps Pseudonymiser, f rules.Family) (map[pseudonym.Pseudonym]bool, error) {
+	if !f.AddressMatching || len(f.ExcludedAddresses) == 0 {
+		return nil, nil
+	}
+	out := make(map[pseudonym.Pseudonym]bool, len(f.ExcludedAddresses))
+	for _, a := range f.ExcludedAddresses {
+		set, err := addressSet(ps, a)
+		if err != nil {
+			return nil, fmt.Errorf("matcher: excluded addresses: %w", err)
+		}
+		for _, p := range set.All {
+			out[p] = true
+		}
+	}
+	return out, nil
+}
+
+func addressSet(ps Pseudonymiser, a identity.Address) (pseudonym.Set, error) {
+	return ps.Of(pseudonym.DomainHomeAddress, []byte(a.RevealKey()))
+}
+
+// familyReport is what a report says of the youth's family, pseudonymised
+// before the store update: the parents' and the address's pseudonyms
+// under every enabled key.
+type familyReport struct {
+	parents     []pseudonym.Set
+	gaveParents bool
+	address     *pseudonym.Set // nil: none given, or an excluded one
+	gaveAddress bool
+}
+
+// family pseudonymises the report's parents and address.
+func (m *Matcher) family(r *Registration) (familyReport, error) {
+	var f familyReport
+	for _, p := range r.Parents {
+		set, err := m.ps.Of(pseudonym.DomainParentBSN, []byte(p.RevealDigits()))
+		if err != nil {
+			return familyReport{}, fmt.Errorf("matcher: pseudonym: %w", err)
+		}
+		f.parents = append(f.parents, set)
+		f.gaveParents = true
+	}
+	if r.Address != nil {
+		f.gaveAddress = true
+		set, err := addressSet(m.ps, *r.Address)
+		if err != nil {
+			return familyReport{}, fmt.Errorf("matcher: pseudonym: %w", err)
+		}
+		if !slices.ContainsFunc(set.All, func(p pseudonym.Pseudonym) bool { return m.excluded[p] }) {
+			f.address = &set
+		}
+	}
+	return f, nil
+}
+
+// keys are the relation keys the report's update locks: every pseudonym
+// of every relation it gives.
+func (f familyReport) keys() []pseudonym.Pseudonym {
+	var out []pseudonym.Pseudonym
+	for _, s := range f.parents {
+		out = append(out, s.All...)
+	}
+	if f.address != nil {
+		out = append(out, f.address.All...)
+	}
+	return out
+}
+
+// apply sets reg's relations as the report gives them (a kind it does not
+// give stays as it was) and returns the relations new to reg, each with
+// its pseudonyms under every enabled key.
+func (f familyReport) apply(reg *store.Registration, now time.Time) (added []addedRelation) {
+	old := reg.Relations
+	var rels []store.Relation
+	give := func(typ store.RelationType, set pseudonym.Set) {
+		i := slices.IndexFunc(old, func(r store.Relation) bool { return r.Type == typ && slices.Contains(set.All, r.Key) })
+		if i >= 0 {
+			rels = append(rels, store.Relation{Type: typ, Key: set.Primary, Since: old[i].Since})
+			return
+		}
+		rels = append(rels, store.Relation{Type: typ, Key: set.Primary, Since: now})
+		added = append(added, addedRelation{typ: typ, set: set})
+	}
+	keep := func(typ store.RelationType) {
+		for _, r := range old {
+			if r.Type == typ {
+				rels = append(rels, r)
+			}
+		}
+	}
+	if f.gaveParents {
+		for _, s := range f.parents {
+			give(store.RelationParent, s)
+		}
+	} else {
+		keep(store.RelationParent)
+	}
+	if f.gaveAddress {
+		if f.address != nil {
+			give(store.RelationAddress, *f.address)
+		}
+	} else {
+		keep(store.RelationAddress)
+	}
+	reg.Relations = rels
+	return added
+}
+
+// addedRelation is a relation new to the reporter's registration.
+type addedRelation struct {
+	typ store.RelationType
+	set pseudonym.Set
+}
+
+// familyMatch tells, for each relation new to reg, the reporter and the
+// institutions of the other youths' live registrations that share it
+// (other institutions only), and remembers those registrations for
+// coordinateFamily.
+func (y *youth) familyMatch(reg store.Registration, added []addedRelation) {
+	if len(added) == 0 {
+		return
+	}
+	var keys []pseudonym.Pseudonym
+	for _, a := range added {
+		keys = append(keys, a.set.All...)
+	}
+	members := y.tx.Family(keys, FamilyLimit)
+	y.familyReg = reg
+	for _, typ := range []store.RelationType{store.RelationParent, store.RelationAddress} {
+		var ms []store.FamilyMember
+		for _, fm := range members {
+			if fm.Type != typ || fm.Institution == reg.Institution || (!fm.EndsOn.IsZero() && !y.today.Before(fm.EndsOn)) {
+				continue
+			}
+			if slices.ContainsFunc(ms, func(o store.FamilyMember) bool { return o.Registration == fm.Registration }) {
+				continue // both parents shared: one event
+			}
+			ms = append(ms, fm)
+		}
+		if len(ms) == 0 {
+			continue
+		}
+		y.family = append(y.family, ms...)
+		var others []store.Party
+		for _, fm := range ms {
+			others = append(others, store.Party{Registration: fm.Registration, Institution: fm.Institution, Kind: fm.Kind, Contact: fm.Contact, Since: fm.Since})
+		}
+		y.emit(store.Event{Type: store.EventFamilyMatch, Recipient: reg.Institution, Registration: reg.ID, Others: others, Reason: typ.String()})
+		self := store.Party{Registration: reg.ID, Institution: reg.Institution, Kind: reg.Kind, Contact: reg.Contact, Since: reg.CreatedAt}
+		for _, fm := range ms {
+			y.emit(store.Event{Type: store.EventFamilyMatch, Recipient: fm.Institution, Registration: fm.Registration,
+				Others: []store.Party{self}, Subject: reg.Institution, Reason: typ.String()})
+		}
+	}
+}
+
+// coordinateFamily tells the youth's coordinator and the coordinator of
+// each youth this update's family match joined, if they differ, of each
+// other: once per pair of youths, as long as a registration of one that
+// the match was made by and one of the other both live (the store keeps
+// the note with them).
+func (y *youth) coordinateFamily() {
+	c := y.kase.Coordinator
+	own := y.liveOf(c)
+	if len(y.family) == 0 || own == nil {
+		return
+	}
+	var done []pseudonym.Pseudonym
+	for _, fm := range y.family {
+		if slices.Contains(done, fm.Youth) {
+			continue
+		}
+		done = append(done, fm.Youth)
+		other, live, ok := y.tx.FamilyYouth(fm.Youth)
+		if !ok || other.Coordinator == "" || other.Coordinator == c {
+			continue
+		}
+		i := slices.IndexFunc(live, func(r store.Registration) bool { return r.Institution == other.Coordinator && r.IsLive() })
+		if i < 0 {
+			continue
+		}
+		theirs := live[i]
+		if y.familyNoticed(fm.Youth) {
+			continue
+		}
+		for _, o := range y.family {
+			if o.Youth == fm.Youth {
+				y.tx.NoteFamily(y.familyReg.ID, o.Registration)
+			}
+		}
+		y.emit(store.Event{Type: store.EventFamilyCoordination, Recipient: c, Registration: own.ID, Subject: other.Coordinator,
+			Others: []store.Party{{Registration: theirs.ID, Institution: theirs.Institution, Kind: theirs.Kind, Contact: theirs.Contact, Since: theirs.CreatedAt}}})
+		y.emit(store.Event{Type: store.EventFamilyCoordination, Recipient: other.Coordinator, Registration: theirs.ID, Subject: c,
+			Others: []store.Party{{Registration: own.ID, Institution: own.Institution, Kind: own.Kind, Contact: own.Contact, Since: own.CreatedAt}}})
+	}
+}
+
+// familyNoticed reports whether a live registration of the youth and one
+// of the other youth's that this update's family match found were noted
+// together: the coordinators were told already.
+func (y *youth) familyNoticed(other pseudonym.Pseudonym) bool {
+	for _, r := range y.live {
+		if len(r.Relations) == 0 {
+			continue
+		}
+		for _, fm := range y.family {
+			if fm.Youth == other && y.tx.FamilyNoticed(r.ID, fm.Registration) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// familyEvent reports whether e is about a family: such an event may go
+// to a registration of another youth.
+func familyEvent(e store.Event) bool {
+	return e.Type == store.EventFamilyMatch || e.Type == store.EventFamilyCoordination
+}
