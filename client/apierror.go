@@ -73,8 +73,8 @@ var (
 	ErrNotInvolved = errors.New("client: not involved with this youth")
 	// ErrNotFound: not_found, no such registration of the institution.
 	ErrNotFound = errors.New("client: no such registration")
-	// ErrForbidden: forbidden, kind_not_allowed or unknown_institution,
-	// the institution may not do this.
+	// ErrForbidden: forbidden, kind_not_allowed, unknown_institution or
+	// not_coordinator, the institution may not do this.
 	ErrForbidden = errors.New("client: forbidden")
 	// ErrUnauthenticated: unauthenticated, invalid_token,
 	// unknown_certificate or credentials_conflict; also a 401 without a
@@ -101,6 +101,26 @@ var (
 	// holders' keys the Client's Blinder is configured with are not the
 	// index's (a key holder has replaced its key).
 	ErrYouthKey = errors.New("client: the index does not take the key holders' keys configured")
+	// ErrNotCoordinator: not_coordinator, the institution is involved
+	// but is not the case's coordinator (it matches ErrForbidden too).
+	ErrNotCoordinator = errors.New("client: not the case's coordinator")
+	// ErrNotEligible: not_eligible, the institution named may not
+	// coordinate the case (not an actively involved care provider).
+	ErrNotEligible = errors.New("client: that institution may not coordinate this case")
+	// ErrNoHandover: no_handover, no hand-over of the case is offered to
+	// the institution.
+	ErrNoHandover = errors.New("client: no hand-over offered")
+	// ErrAlreadyAccepted: already_accepted, the coordinator accepted the
+	// case and may hand it over, not decline it.
+	ErrAlreadyAccepted = errors.New("client: the case was accepted already")
+	// ErrEscalationOrder: escalation_out_of_order, the step does not
+	// follow the case's current escalation step.
+	ErrEscalationOrder = errors.New("client: that escalation step does not follow the current one")
+	// ErrNoPlan: no_plan, the case has no plan to add an agreement to.
+	ErrNoPlan = errors.New("client: the case has no plan")
+	// ErrNoAgreement: no_agreement, the plan has no such agreement the
+	// institution may record done.
+	ErrNoAgreement = errors.New("client: no such agreement")
 )
 
 // apiCodes maps the sentinels to the problem codes they stand for, and to
@@ -113,7 +133,14 @@ var apiCodes = []struct {
 }{
 	{ErrNotInvolved, []string{"not_involved"}, nil},
 	{ErrNotFound, []string{"not_found"}, nil},
-	{ErrForbidden, []string{"forbidden", "kind_not_allowed", "unknown_institution"}, func(s int) bool { return s == 403 }},
+	{ErrForbidden, []string{"forbidden", "kind_not_allowed", "unknown_institution", "not_coordinator"}, func(s int) bool { return s == 403 }},
+	{ErrNotCoordinator, []string{"not_coordinator"}, nil},
+	{ErrNotEligible, []string{"not_eligible"}, nil},
+	{ErrNoHandover, []string{"no_handover"}, nil},
+	{ErrAlreadyAccepted, []string{"already_accepted"}, nil},
+	{ErrEscalationOrder, []string{"escalation_out_of_order"}, nil},
+	{ErrNoPlan, []string{"no_plan"}, nil},
+	{ErrNoAgreement, []string{"no_agreement"}, nil},
 	{ErrUnauthenticated, []string{"unauthenticated", "invalid_token", "unknown_certificate", "credentials_conflict"}, func(s int) bool { return s == 401 }},
 	{ErrRateLimited, []string{"rate_limited"}, func(s int) bool { return s == 429 }},
 	{ErrUnavailable, []string{"unavailable", "storage_unavailable"}, func(s int) bool { return s == 502 || s == 503 || s == 504 }},

@@ -118,6 +118,30 @@ type View struct {
 	ClientRef string `json:"client_ref,omitempty"`
 	// Plan is the case's plan, if its coordinator recorded one.
 	Plan *Plan `json:"plan,omitempty"`
+	// Coordination is the case's coordination state (lookups only; nil if
+	// the case has no coordinator).
+	Coordination *Coordination `json:"coordination,omitempty"`
+}
+
+// Coordination is a case's coordination state: whether the coordinator
+// accepted or by when it must, a pending hand-over, and the escalation's
+// steps (the plan is View.Plan).
+type Coordination struct {
+	Accepted   bool             `json:"accepted"`
+	AcceptBy   time.Time        `json:"accept_by,omitempty"`
+	HandoverTo string           `json:"handover_to,omitempty"`
+	Escalation []EscalationStep `json:"escalation,omitempty"`
+}
+
+// EscalationStep is one step of a case's escalation: which, by whom,
+// when, and when the next one is due (zero after the last).
+type EscalationStep struct {
+	Step    string    `json:"step"`
+	By      string    `json:"by"`
+	At      time.Time `json:"at"`
+	NextDue time.Time `json:"next_due,omitempty"`
+	Overdue bool      `json:"overdue,omitempty"`
+	Decided string    `json:"decided,omitempty"`
 }
 
 // Plan is that a youth's case has a plan, its days (YYYY-MM-DD), the
@@ -365,4 +389,29 @@ type removeBody struct {
 // health is httpapi.Health.
 type health struct {
 	Status string `json:"status"`
+}
+
+// declineBody is httpapi.DeclineRequest.
+type declineBody struct {
+	BSN      string `json:"bsn,omitempty"`
+	Youth    string `json:"youth,omitempty"`
+	YouthKey string `json:"youth_key,omitempty"`
+	Reason   string `json:"reason"`
+}
+
+// handoverBody is httpapi.HandoverRequest.
+type handoverBody struct {
+	BSN      string `json:"bsn,omitempty"`
+	Youth    string `json:"youth,omitempty"`
+	YouthKey string `json:"youth_key,omitempty"`
+	To       string `json:"to"`
+}
+
+// escalationBody is httpapi.EscalationRequest.
+type escalationBody struct {
+	BSN         string `json:"bsn,omitempty"`
+	Youth       string `json:"youth,omitempty"`
+	YouthKey    string `json:"youth_key,omitempty"`
+	Step        string `json:"step"`
+	Coordinator string `json:"coordinator,omitempty"`
 }

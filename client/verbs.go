@@ -281,3 +281,71 @@ func (c *Client) AuditCheckpoint(ctx context.Context) ([]byte, error) {
 	}
 	return b, nil
 }
+
+// The reasons for declining a case or a hand-over (DeclineCase,
+// DeclineHandover): stable codes, never free text.
+const (
+	DeclineNoCapacity     = "no_capacity"
+	DeclineNoCareRelation = "no_care_relation"
+	DeclineBetterPlaced   = "better_placed_elsewhere"
+	DeclineOther          = "other"
+)
+
+// AcceptCase accepts coordinating the youth's case (POST
+// /v1/cases/accept; the coordinator only, within the covenant's term).
+func (c *Client) AcceptCase(ctx context.Context, bsn identity.BSN) error {
+	return c.youthCall(ctx, "/v1/cases/accept", bsn, nil)
+}
+
+// DeclineCase declines coordinating the youth's case for reason (POST
+// /v1/cases/decline; the coordinator only, before it accepted): the next
+// eligible institution is assigned.
+func (c *Client) DeclineCase(ctx context.Context, bsn identity.BSN, reason string) error {
+	return c.declineCall(ctx, "/v1/cases/decline", bsn, reason)
+}
+
+// HandOver offers the youth's case to the institution to, another
+// involved care provider, which accepts or declines (POST
+// /v1/cases/handover; the coordinator only).
+func (c *Client) HandOver(ctx context.Context, bsn identity.BSN, to string) error {
+	y, err := c.youthOf(ctx, bsn)
+	if err != nil {
+		return err
+	}
+	body := handoverBody{BSN: y.BSN, Youth: y.Youth, YouthKey: y.YouthKey, To: to}
+	return c.do(ctx, call{method: http.MethodPost, path: "/v1/cases/handover", body: &body, bsn: bsn, scrub: []string{y.Youth}})
+}
+
+// AcceptHandover accepts the hand-over of the youth's case offered to the
+// institution: it coordinates from now (POST /v1/cases/handover/accept).
+func (c *Client) AcceptHandover(ctx context.Context, bsn identity.BSN) error {
+	return c.youthCall(ctx, "/v1/cases/handover/accept", bsn, nil)
+}
+
+// DeclineHandover declines the hand-over of the youth's case offered to
+// the institution, for reason (POST /v1/cases/handover/decline).
+func (c *Client) DeclineHandover(ctx context.Context, bsn identity.BSN, reason string) error {
+	return c.declineCall(ctx, "/v1/cases/handover/decline", bsn, reason)
+}
+
+func (c *Client) declineCall(ctx context.Context, path string, bsn identity.BSN, reason string) error {
+	y, err := c.youthOf(ctx, bsn)
+	if err != nil {
+		return err
+	}
+	body := declineBody{BSN: y.BSN, Youth: y.Youth, YouthKey: y.YouthKey, Reason: reason}
+	return c.do(ctx, call{method: http.MethodPost, path: path, body: &body, bsn: bsn, scrub: []string{y.Youth}})
+}
+
+// Escalate takes step of the covenant's escalation ladder for the youth's
+// case (POST /v1/cases/escalations); coordinator names, for the
+// alderman's decision only, the institution that coordinates with the
+// final say ("" for any other step).
+func (c *Client) Escalate(ctx context.Context, bsn identity.BSN, step, coordinator string) error {
+	y, err := c.youthOf(ctx, bsn)
+	if err != nil {
+		return err
+	}
+	body := escalationBody{BSN: y.BSN, Youth: y.Youth, YouthKey: y.YouthKey, Step: step, Coordinator: coordinator}
+	return c.do(ctx, call{method: http.MethodPost, path: "/v1/cases/escalations", body: &body, bsn: bsn, scrub: []string{y.Youth}})
+}

@@ -209,6 +209,12 @@ func (h *Handler) routes() []route {
 		{"GET", "/v1/registrations/{id}/letter", h.api(rules.RateLookups, h.letter)},
 		{"POST", "/v1/lookups", h.api(rules.RateLookups, h.lookup)},
 		{"POST", "/v1/cases/close", h.api(rules.RateChanges, h.youthVerb(h.m.CloseCase))},
+		{"POST", "/v1/cases/accept", h.api(rules.RateChanges, h.youthVerb(h.m.Accept))},
+		{"POST", "/v1/cases/decline", h.api(rules.RateChanges, h.decline(h.declineCase))},
+		{"POST", "/v1/cases/handover", h.api(rules.RateChanges, h.handover)},
+		{"POST", "/v1/cases/handover/accept", h.api(rules.RateChanges, h.youthVerb(h.m.AcceptHandover))},
+		{"POST", "/v1/cases/handover/decline", h.api(rules.RateChanges, h.decline(h.declineHandover))},
+		{"POST", "/v1/cases/escalations", h.api(rules.RateChanges, h.escalate)},
 		{"POST", "/v1/cases/plan", h.api(rules.RateChanges, h.plan)},
 		{"POST", "/v1/cases/agreements", h.api(rules.RateChanges, h.agreement)},
 		{"POST", "/v1/cases/agreements/done", h.api(rules.RateChanges, h.agreementDone)},
@@ -744,7 +750,8 @@ func (h *Handler) lookup(r *http.Request, actor matcher.Actor) (any, int, error)
 
 func (h *Handler) view(v matcher.View) ViewResponse {
 	return ViewResponse{ID: v.ID.String(), Matched: v.Matched, Involved: h.parties(v.Involved),
-		Coordinator: coordinator(v.Coordinator), NoCoordinator: v.NoCoordinator, ClientRef: v.ClientRef, Plan: planJSON(v.Plan)}
+		Coordinator: coordinator(v.Coordinator), NoCoordinator: v.NoCoordinator, ClientRef: v.ClientRef, Plan: planJSON(v.Plan),
+		Coordination: coordinationJSON(v.Coordination)}
 }
 
 // youthVerb serves a call that changes a youth's case and answers 204.

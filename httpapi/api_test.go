@@ -150,6 +150,25 @@ func TestAccessMatrix(t *testing.T) {
 			return httpapi.InformRequest{NotInformed: &httpapi.NotInformedJSON{Reason: "later"}}
 		}},
 		"letter": {"letter", "GET", func(id string) string { return "/v1/registrations/" + id + "/letter" }, func(int) any { return nil }},
+		"accept": {"accept", "POST", func(string) string { return "/v1/cases/accept" }, func(n int) any { return httpapi.BSNRequest{BSN: bsn(t, n)} }},
+		"decline": {"decline", "POST", func(string) string { return "/v1/cases/decline" }, func(n int) any {
+			return httpapi.DeclineRequest{BSN: bsn(t, n), Reason: "no_capacity"}
+		}},
+		"handover": {"handover", "POST", func(string) string { return "/v1/cases/handover" }, func(n int) any {
+			return httpapi.HandoverRequest{BSN: bsn(t, n), To: school}
+		}},
+		"handover-accept": {"handover-accept", "POST", func(string) string { return "/v1/cases/handover/accept" }, func(n int) any {
+			return httpapi.BSNRequest{BSN: bsn(t, n)}
+		}},
+		"handover-decline": {"handover-decline", "POST", func(string) string { return "/v1/cases/handover/decline" }, func(n int) any {
+			return httpapi.DeclineRequest{BSN: bsn(t, n), Reason: "other"}
+		}},
+		"escalate": {"escalate", "POST", func(string) string { return "/v1/cases/escalations" }, func(n int) any {
+			return httpapi.EscalationRequest{BSN: bsn(t, n), Step: "own-management"}
+		}},
+		"decision": {"decision", "POST", func(string) string { return "/v1/cases/escalations" }, func(n int) any {
+			return httpapi.EscalationRequest{BSN: bsn(t, n), Step: "decision", Coordinator: wij}
+		}},
 		"plan": {"plan", "POST", func(string) string { return "/v1/cases/plan" }, func(n int) any {
 			day := time.Now().UTC().Format(time.DateOnly)
 			return httpapi.PlanRequest{BSN: bsn(t, n), Start: day, IntendedEnd: day}
@@ -178,6 +197,13 @@ func TestAccessMatrix(t *testing.T) {
 		"subject-access":   {"own": 403, "other": 403, "coordinator": 403, "municipality": 200, "none": 401, "bad-token": 401, "unpinned": 401},
 		"inform":           {"own": 204, "other": 404, "coordinator": 404, "municipality": 404, "none": 401, "bad-token": 401, "unpinned": 401},
 		"letter":           {"own": 200, "other": 404, "coordinator": 404, "municipality": 404, "none": 401, "bad-token": 401, "unpinned": 401},
+		"accept":           {"own": 403, "other": 404, "coordinator": 204, "municipality": 404, "none": 401, "bad-token": 401, "unpinned": 401},
+		"decline":          {"own": 403, "other": 404, "coordinator": 204, "municipality": 404, "none": 401, "bad-token": 401, "unpinned": 401},
+		"handover":         {"own": 403, "other": 404, "coordinator": 422, "municipality": 404, "none": 401, "bad-token": 401, "unpinned": 401},
+		"handover-accept":  {"own": 409, "other": 404, "coordinator": 409, "municipality": 404, "none": 401, "bad-token": 401, "unpinned": 401},
+		"handover-decline": {"own": 409, "other": 404, "coordinator": 409, "municipality": 404, "none": 401, "bad-token": 401, "unpinned": 401},
+		"escalate":         {"own": 403, "other": 404, "coordinator": 204, "municipality": 404, "none": 401, "bad-token": 401, "unpinned": 401},
+		"decision":         {"own": 404, "other": 404, "coordinator": 404, "municipality": 404, "none": 401, "bad-token": 401, "unpinned": 401},
 		"plan":             {"own": 403, "other": 404, "coordinator": 204, "municipality": 404, "none": 401, "bad-token": 401, "unpinned": 401},
 	}
 	for cname, byRole := range want {
@@ -231,12 +257,34 @@ func TestNotInvolvedIsNoOracle(t *testing.T) {
 	if known.status != unknown.status || string(known.body) != string(unknown.body) {
 		t.Fatalf("answers differ:\n%s\n%s", known.body, unknown.body)
 	}
-	for _, c := range []string{"/v1/cases/close"} {
+	for _, c := range []string{"/v1/cases/close", "/v1/cases/accept", "/v1/cases/handover/accept"} {
 		k := e.do(byToken(other), "POST", c, httpapi.BSNRequest{BSN: bsn(t, 1)})
 		u := e.do(byToken(other), "POST", c, httpapi.BSNRequest{BSN: bsn(t, 2)})
 		if k.status != u.status || string(k.body) != string(u.body) {
 			t.Fatalf("%s answers differ: %s / %s", c, k.body, u.body)
 		}
+	}
+	for _, c := range []struct {
+		path string
+		body func(n int) any
+	}{
+		{"/v1/cases/decline", func(n int) any { return httpapi.DeclineRequest{BSN: bsn(t, n), Reason: "no_capacity"} }},
+		{"/v1/cases/handover/decline", func(n int) any { return httpapi.DeclineRequest{BSN: bsn(t, n), Reason: "other"} }},
+		{"/v1/cases/handover", func(n int) any { return httpapi.HandoverRequest{BSN: bsn(t, n), To: wij} }},
+		{"/v1/cases/escalations", func(n int) any { return httpapi.EscalationRequest{BSN: bsn(t, n), Step: "own-management"} }},
+	} {
+		k := e.do(byToken(other), "POST", c.path, c.body(1))
+		u := e.do(byToken(other), "POST", c.path, c.body(2))
+		if k.status != 404 || k.status != u.status || string(k.body) != string(u.body) {
+			t.Fatalf("%s answers differ: %d %s / %s", c.path, k.status, k.body, u.body)
+		}
+	}
+	// A municipality's escalation step, before the case has come that
+	// far: the answer of a youth nobody registered.
+	dk := e.do(byToken(municipality), "POST", "/v1/cases/escalations", httpapi.EscalationRequest{BSN: bsn(t, 1), Step: "decision", Coordinator: wij})
+	du := e.do(byToken(municipality), "POST", "/v1/cases/escalations", httpapi.EscalationRequest{BSN: bsn(t, 2), Step: "decision", Coordinator: wij})
+	if dk.status != 404 || dk.status != du.status || string(dk.body) != string(du.body) {
+		t.Fatalf("decision answers differ: %d %s / %s", dk.status, dk.body, du.body)
 	}
 	// A municipality that serves none of the youth's registrations records
 	// a death as if nobody were registered: the same answer, and nothing

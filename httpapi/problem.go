@@ -97,6 +97,13 @@ const (
 	CodeInvalidDue            = "invalid_due"
 	CodeTooManyAgreements     = "too_many_agreements"
 	CodeNoAgreement           = "no_agreement"
+	CodeNotCoordinator        = "not_coordinator"
+	CodeNotEligible           = "not_eligible"
+	CodeNoHandover            = "no_handover"
+	CodeAlreadyAccepted       = "already_accepted"
+	CodeInvalidStep           = "invalid_escalation_step"
+	CodeEscalationOrder       = "escalation_out_of_order"
+	CodeInvalidDecision       = "invalid_decision"
 )
 
 // problemError is an error that carries the problem to answer with.
@@ -182,6 +189,14 @@ var fieldCodes = []struct {
 	{matcher.ErrTooManyAgreements, http.StatusConflict, CodeTooManyAgreements},
 	{matcher.ErrNoAgreement, http.StatusNotFound, CodeNoAgreement},
 	{matcher.ErrAgreementNotYours, http.StatusForbidden, CodeForbidden},
+	{matcher.ErrDeclineReason, http.StatusBadRequest, CodeInvalidReason},
+	{matcher.ErrNotCoordinating, http.StatusForbidden, CodeNotCoordinator},
+	{matcher.ErrNotEligible, http.StatusUnprocessableEntity, CodeNotEligible},
+	{matcher.ErrNoHandover, http.StatusConflict, CodeNoHandover},
+	{matcher.ErrAlreadyAccepted, http.StatusConflict, CodeAlreadyAccepted},
+	{matcher.ErrEscalationStep, http.StatusBadRequest, CodeInvalidStep},
+	{matcher.ErrEscalationOrder, http.StatusConflict, CodeEscalationOrder},
+	{matcher.ErrDecision, http.StatusBadRequest, CodeInvalidDecision},
 }
 
 // toProblem turns any error of a handler into the problem to answer with.

@@ -131,6 +131,31 @@ type ViewResponse struct {
 	ClientRef string `json:"client_ref,omitempty"`
 	// Plan is the case's plan, if its coordinator recorded one.
 	Plan *PlanJSON `json:"plan,omitempty"`
+	// Coordination is the case's coordination state (lookups only;
+	// absent if the case has no coordinator).
+	Coordination *CoordinationJSON `json:"coordination,omitempty"`
+}
+
+// CoordinationJSON is a case's coordination state in a lookup: whether
+// the coordinator accepted or by when it must, a pending hand-over, the
+// escalation's steps (the plan is ViewResponse.Plan).
+type CoordinationJSON struct {
+	Accepted   bool                 `json:"accepted"`
+	AcceptBy   string               `json:"accept_by,omitempty"`
+	HandoverTo string               `json:"handover_to,omitempty"`
+	Escalation []EscalationStepJSON `json:"escalation,omitempty"`
+}
+
+// EscalationStepJSON is one step of an escalation as it was taken, and
+// when the next one is due (absent after the last). Decided names the
+// coordinator of the alderman's decision.
+type EscalationStepJSON struct {
+	Step    string `json:"step"`
+	By      string `json:"by"`
+	At      string `json:"at"`
+	NextDue string `json:"next_due,omitempty"`
+	Overdue bool   `json:"overdue,omitempty"`
+	Decided string `json:"decided,omitempty"`
 }
 
 // RegistrationResponse answers POST /v1/registrations: the view, and
@@ -287,4 +312,34 @@ type AccessRegistrationJSON struct {
 type LetterJSON struct {
 	Text string `json:"text"`
 	HTML string `json:"html"`
+}
+
+// DeclineRequest is the body of POST /v1/cases/decline and POST
+// /v1/cases/handover/decline: the youth, and why (a stable code:
+// no_capacity, no_care_relation, better_placed_elsewhere or other).
+type DeclineRequest struct {
+	BSN      string `json:"bsn,omitempty"`
+	Youth    string `json:"youth,omitempty"`
+	YouthKey string `json:"youth_key,omitempty"`
+	Reason   string `json:"reason"`
+}
+
+// HandoverRequest is the body of POST /v1/cases/handover: the youth, and
+// the institution the coordinator offers the case to.
+type HandoverRequest struct {
+	BSN      string `json:"bsn,omitempty"`
+	Youth    string `json:"youth,omitempty"`
+	YouthKey string `json:"youth_key,omitempty"`
+	To       string `json:"to"`
+}
+
+// EscalationRequest is the body of POST /v1/cases/escalations: the youth,
+// the step of the covenant's escalation ladder taken, and for the
+// alderman's decision the institution it names as coordinator.
+type EscalationRequest struct {
+	BSN         string `json:"bsn,omitempty"`
+	Youth       string `json:"youth,omitempty"`
+	YouthKey    string `json:"youth_key,omitempty"`
+	Step        string `json:"step"`
+	Coordinator string `json:"coordinator,omitempty"`
 }

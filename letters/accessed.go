@@ -107,6 +107,8 @@ var verbNames = map[string]string{
 	"audit-extract":  "raadplegingen opgevraagd",
 	"gap":            "logboek hersteld na storing",
 	"audit-cut":      "oude logboekregels vernietigd",
+	"coordinate":     "zorgcoördinatie aanvaard, geweigerd of overgedragen",
+	"escalate":       "escalatiestap vastgelegd",
 }
 
 // outcomeName says in plain Dutch how a call ended.

@@ -121,7 +121,7 @@ func TestCanaryAuditLogHoldsNoIdentity(t *testing.T) {
 
 	// Every verb on the youth that lives on: a replay and a refresh,
 	// lookups answered and refused, informing, a letter, events, a plan
-	// and its agreement, an end,
+	// and its agreement, accepting the case and escalating it, an end,
 	// a removal, closing the case, subject access, the operator's extract,
 	// and the expiry run.
 	res := report(school, alive, matcher.Signal) // a replay of the first report
@@ -141,6 +141,8 @@ func TestCanaryAuditLogHoldsNoIdentity(t *testing.T) {
 	e.m.AgreementDone(ctx, matcher.Actor{Institution: ggd}, youth, 1)
 	e.m.End(ctx, matcher.Actor{Institution: school}, res.ID, time.Time{}, matcher.EndRiskGone)
 	e.m.Remove(ctx, matcher.Actor{Institution: wij}, wijRes.ID, matcher.RemoveWrong)
+	e.m.Accept(ctx, matcher.Actor{Institution: wij}, youth)
+	e.m.Escalate(ctx, matcher.Actor{Institution: wij}, youth, matcher.Escalation{Step: "own-management"})
 	e.m.CloseCase(ctx, matcher.Actor{Institution: wij}, youth)
 	e.m.SubjectAccess(ctx, matcher.Actor{Institution: gemeente}, youth, birth(t, born))
 	e.m.SubjectAccess(ctx, matcher.Actor{Institution: gemeenteElders}, youth, birth(t, born))

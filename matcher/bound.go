@@ -140,9 +140,10 @@ func (y *youth) notice(recipient string) *store.Notice {
 }
 
 // wakeAt is when the youth must be seen again without a report: the end
-// of the first hour with events held back, of the first refresh window, or
-// the first inform reminder's day, or the day after an open agreement's
-// due day; zero if none.
+// of the first hour with events held back, of the first refresh window,
+// the first inform reminder's day, the day after an open agreement's due
+// day, the end of the coordinator's term to accept or the due time of the
+// escalation's next step; zero if none.
 func (y *youth) wakeAt() time.Time {
 	var at time.Time
 	earlier := func(t time.Time) {
@@ -160,6 +161,7 @@ func (y *youth) wakeAt() time.Time {
 	}
 	y.informWakes(earlier)
 	y.agreementWakes(earlier)
+	y.coordinationWakes(earlier)
 	return at
 }
 

@@ -57,6 +57,12 @@ func TestCheckYouthTrips(t *testing.T) {
 		{"agreements-numbered", []store.Registration{wij, ggd}, withPlan(good, day, store.Agreement{N: 2, Overdue: true}, store.Agreement{N: 2, Overdue: true})},
 		{"agreement-woken", []store.Registration{wij, ggd}, withPlan(good, time.Time{}, store.Agreement{N: 1, Institution: "ggd", Due: day})},
 		{"agreement-woken", []store.Registration{wij, ggd}, withPlan(good, day.AddDate(0, 0, 9), store.Agreement{N: 1, Institution: "ggd", Due: day.AddDate(0, 0, 7)})},
+		{"", []store.Registration{wij, ggd}, &store.Case{Youth: p, Matched: true, Coordinator: "wij", AcceptDue: day.AddDate(0, 0, 2), WakeAt: day.AddDate(0, 0, 2)}},
+		{"excluded-never-coordinates", []store.Registration{wij, ggd}, &store.Case{Youth: p, Matched: true, Coordinator: "wij", Excluded: []string{"wij"}}},
+		{"accept-term-woken", []store.Registration{wij, ggd}, &store.Case{Youth: p, Matched: true, Coordinator: "wij", AcceptDue: day.AddDate(0, 0, 2)}},
+		{"accept-term-woken", []store.Registration{wij, ggd}, &store.Case{Youth: p, Matched: true, AcceptDue: day, WakeAt: day}},
+		{"escalation-woken", []store.Registration{wij, ggd}, &store.Case{Youth: p, Matched: true, Coordinator: "wij",
+			Escalation: []store.EscalationStep{{Step: "own-management", By: "wij", At: day, Due: day.AddDate(0, 0, 3)}}, WakeAt: day.AddDate(0, 0, 4)}},
 	} {
 		msg := panicOf(func() { checkYouth(fakeReader{tc.regs, tc.kase}) })
 		if tc.name == "" {

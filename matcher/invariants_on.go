@@ -4,6 +4,7 @@ package matcher
 
 import (
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/vindex-nl/vindex/store"
@@ -58,6 +59,18 @@ func youthInvariants(regs []store.Registration, caseOf func() (store.Case, bool)
 	if c := kase.Coordinator; c != "" {
 		if r, ok := live[c]; !ok || r.Kind != store.KindInvolvement {
 			return fmt.Errorf("coordinator-involved: coordinator %s has no live involvement registration", c)
+		}
+		if slices.Contains(kase.Excluded, c) {
+			return fmt.Errorf("excluded-never-coordinates: coordinator %s is excluded from the case", c)
+		}
+	}
+	woken := func(due time.Time) bool { return !kase.WakeAt.IsZero() && !kase.WakeAt.After(due) }
+	if d := kase.AcceptDue; !d.IsZero() && (kase.Coordinator == "" || !woken(d)) {
+		return fmt.Errorf("accept-term-woken: a term to accept without a coordinator or a wake time before its end")
+	}
+	if n := len(kase.Escalation); n > 0 {
+		if last := kase.Escalation[n-1]; !last.Due.IsZero() && !last.Overdue && !woken(last.Due) {
+			return fmt.Errorf("escalation-woken: an escalation step is due with no wake time before it")
 		}
 	}
 	return planInvariants(kase, len(live))

@@ -3,10 +3,12 @@ package matcher_test
 import (
 	"errors"
 	"math/rand/v2"
+	"slices"
 	"testing"
 	"time"
 
 	"github.com/vindex-nl/vindex/matcher"
+	"github.com/vindex-nl/vindex/rules"
 	"github.com/vindex-nl/vindex/store"
 )
 
@@ -21,6 +23,7 @@ func TestRandomOperationsKeepInvariants(t *testing.T) {
 	const youths = 4
 	var ids []store.ID
 	matchedSeen, coordinatorSeen, succeeded := 0, 0, 0
+	excludedSeen, acceptedSeen, escalationSeen := 0, 0, 0
 
 	check := func(step int) {
 		t.Helper()
@@ -63,6 +66,32 @@ func TestRandomOperationsKeepInvariants(t *testing.T) {
 				if c.Matched != (len(live) >= 2) {
 					t.Fatalf("step %d: matched = %v with %d live institutions", step, c.Matched, len(live))
 				}
+				// Coordination: nobody the case excludes coordinates it; a
+				// term to accept, a hand-over or an escalation only with a
+				// coordinator; a hand-over to another live institution.
+				if len(c.Excluded) > 0 {
+					excludedSeen++
+				}
+				if !c.AcceptedAt.IsZero() {
+					acceptedSeen++
+				}
+				if len(c.Escalation) > 0 {
+					escalationSeen++
+				}
+				if slices.Contains(c.Excluded, c.Coordinator) && c.Coordinator != "" {
+					t.Fatalf("step %d: coordinator %s is excluded", step, c.Coordinator)
+				}
+				if c.Coordinator == "" && (!c.AcceptDue.IsZero() || c.HandoverTo != "" || len(c.Escalation) > 0) {
+					t.Fatalf("step %d: coordination state without a coordinator: %+v", step, c)
+				}
+				if c.HandoverTo != "" && (c.HandoverTo == c.Coordinator || live[c.HandoverTo] != 1) {
+					t.Fatalf("step %d: a hand-over to %s, which is not another live institution", step, c.HandoverTo)
+				}
+				for _, x := range c.Excluded {
+					if live[x] != 1 {
+						t.Fatalf("step %d: %s excluded without a live registration", step, x)
+					}
+				}
 				if c.Coordinator != "" {
 					inst, ok := cov.Institution(c.Coordinator)
 					if !ok || !inst.MayCoordinate {
@@ -101,7 +130,7 @@ func TestRandomOperationsKeepInvariants(t *testing.T) {
 		actor := matcher.Actor{Institution: inst}
 		youth := e.youth(t, y)
 		var err error
-		switch op := rng.IntN(10); {
+		switch op := rng.IntN(14); {
 		case op < 4:
 			r := e.involvement(t, y)
 			r.BirthDate = birth(t, births[y%len(births)])
@@ -138,9 +167,63 @@ func TestRandomOperationsKeepInvariants(t *testing.T) {
 				}
 				_, err = e.m.Object(ctx, actor, youth, birth(t, births[y%len(births)]), scope)
 			}
+		case op < 13:
+			// Half the time as the case's coordinator (or the one offered
+			// it), so that the verbs get past their refusals.
+			next := rng.IntN(len(cov.Escalation))
+			if rng.IntN(2) == 0 {
+				set, _ := e.ps.Youth(bsnFor(t, y))
+				e.store.View(ctx, set.All, func(r store.Reader) error {
+					if c, ok := r.Case(); ok && c.Coordinator != "" {
+						current := -1
+						if n := len(c.Escalation); n > 0 {
+							current = cov.EscalationStepNamed(c.Escalation[n-1].Step)
+						}
+						next = rules.NextEscalationStep(cov.Escalation, current)
+						actor.Institution = c.Coordinator
+						if c.HandoverTo != "" && rng.IntN(2) == 0 {
+							actor.Institution = c.HandoverTo
+						}
+						if cov.Escalation[next].ByMunicipality {
+							actor.Institution = gemeente
+						}
+					}
+					return nil
+				})
+			}
+			reason := matcher.DeclineReasons()[rng.IntN(len(matcher.DeclineReasons()))]
+			// Weighted: accepting, plans and agreements more often than
+			// declining, which takes a care provider out of the case.
+			verbs := []string{"accept", "accept", "accept", "decline", "handover", "handover-accept", "handover-decline",
+				"escalate", "escalate", "escalate"}
+			switch verbs[rng.IntN(len(verbs))] {
+			case "accept":
+				err = e.m.Accept(ctx, actor, youth)
+			case "decline":
+				err = e.m.Decline(ctx, actor, youth, reason)
+			case "handover":
+				err = e.m.Handover(ctx, actor, youth, insts[rng.IntN(len(insts))])
+			case "handover-accept":
+				err = e.m.AcceptHandover(ctx, actor, youth)
+			case "handover-decline":
+				err = e.m.DeclineHandover(ctx, actor, youth, reason)
+			default:
+				step := cov.Escalation[next]
+				esc := matcher.Escalation{Step: step.Name}
+				if step.Decides {
+					esc.Coordinator = insts[rng.IntN(len(insts))]
+				}
+				err = e.m.Escalate(ctx, actor, youth, esc)
+			}
 		default:
-			e.clock.Add(time.Duration(rng.IntN(120)) * 24 * time.Hour)
-			_, err = e.m.ExpireDue(ctx)
+			if rng.IntN(2) == 0 {
+				e.clock.Add(time.Duration(rng.IntN(120)) * 24 * time.Hour)
+			} else {
+				e.clock.Add(time.Duration(rng.IntN(72)) * time.Hour)
+			}
+			if _, err = e.m.SendHeld(ctx); err == nil {
+				_, err = e.m.ExpireDue(ctx)
+			}
 		}
 		if err == nil {
 			succeeded++
@@ -149,7 +232,8 @@ func TestRandomOperationsKeepInvariants(t *testing.T) {
 		switch {
 		case err == nil, errors.As(err, &fe),
 			errors.Is(err, matcher.ErrNotInvolved), errors.Is(err, matcher.ErrNotFound),
-			errors.Is(err, matcher.ErrNotCoordinator), errors.Is(err, matcher.ErrForbidden):
+			errors.Is(err, matcher.ErrNotCoordinator), errors.Is(err, matcher.ErrForbidden),
+			errors.Is(err, matcher.ErrNotEligible), errors.Is(err, matcher.ErrNoHandover), errors.Is(err, matcher.ErrAlreadyAccepted):
 		default:
 			t.Fatalf("step %d: unexpected error %v", step, err)
 		}
@@ -159,5 +243,9 @@ func TestRandomOperationsKeepInvariants(t *testing.T) {
 	if matchedSeen == 0 || coordinatorSeen == 0 || succeeded < 100 {
 		t.Fatalf("walk too shallow: %d matched, %d with coordinator, %d successful steps", matchedSeen, coordinatorSeen, succeeded)
 	}
-	t.Logf("%d successful steps; matched youth seen %d times, with a coordinator %d times", succeeded, matchedSeen, coordinatorSeen)
+	if excludedSeen == 0 || acceptedSeen == 0 || escalationSeen == 0 {
+		t.Fatalf("walk too shallow for coordination: exclusions seen %d times, acceptances %d, escalations %d", excludedSeen, acceptedSeen, escalationSeen)
+	}
+	t.Logf("%d successful steps; matched youth seen %d times, with a coordinator %d times; exclusions %d, acceptances %d, escalations %d",
+		succeeded, matchedSeen, coordinatorSeen, excludedSeen, acceptedSeen, escalationSeen)
 }

@@ -21,6 +21,10 @@ type View struct {
 	// Plan is the case's plan and its agreements, if the coordinator
 	// recorded one (see RecordPlan); nil otherwise.
 	Plan *Plan
+	// Coordination is the case's coordination state, shown to every
+	// involved institution; nil if the case has none (see
+	// CaseCoordination).
+	Coordination *CaseCoordination
 }
 
 // Lookup answers the involvement view of a youth for an institution that is
@@ -63,6 +67,9 @@ func (m *Matcher) Lookup(ctx context.Context, actor Actor, who Youth) (v View, e
 			p := *kase.Plan
 			p.Agreements = slices.Clone(p.Agreements)
 			v.Plan = &p
+		}
+		if kase.Coordinator != "" {
+			v.Coordination = coordinationOf(kase)
 		}
 		if v.Coordinator.Institution != "" && !slices.ContainsFunc(live, func(r store.Registration) bool { return r.Institution == v.Coordinator.Institution }) {
 			// The coordinator's registration has reached its end day and

@@ -32,13 +32,20 @@ vindex_coordinator_assignments_total 2
 vindex_matches_total 1
 # HELP vindex_outbox_events_total Outbox events committed, by type.
 # TYPE vindex_outbox_events_total counter
+vindex_outbox_events_total{type="acceptance-lapsed"} 0
 vindex_outbox_events_total{type="agreement-overdue"} 0
 vindex_outbox_events_total{type="case-closed"} 0
 vindex_outbox_events_total{type="coordinator"} 3
+vindex_outbox_events_total{type="coordinator-accepted"} 0
+vindex_outbox_events_total{type="coordinator-declined"} 0
 vindex_outbox_events_total{type="ended"} 0
+vindex_outbox_events_total{type="escalation"} 0
+vindex_outbox_events_total{type="escalation-due"} 0
 vindex_outbox_events_total{type="event(200)"} 1
 vindex_outbox_events_total{type="family-coordination"} 0
 vindex_outbox_events_total{type="family-match"} 0
+vindex_outbox_events_total{type="handover"} 0
+vindex_outbox_events_total{type="handover-declined"} 0
 vindex_outbox_events_total{type="inform-due"} 0
 vindex_outbox_events_total{type="match"} 2
 vindex_outbox_events_total{type="no-match"} 1

@@ -65,6 +65,7 @@ func TestPlanVerbs(t *testing.T) {
 			if tc.start != "" {
 				start = dayOf(tc.start)
 			}
+			e.m.Accept(ctx, as(tc.actor), tc.who) // the coordinator accepts: its term would lapse before the agreements are due
 			err := e.m.RecordPlan(ctx, as(tc.actor), tc.who, start, dayOf(tc.end))
 			if !errors.Is(err, tc.want) {
 				t.Fatalf("err = %v, want %v", err, tc.want)
@@ -82,6 +83,7 @@ func TestPlanVerbs(t *testing.T) {
 		t.Fatalf("a refused plan was written: %+v", v.Plan)
 	}
 
+	e.m.Accept(ctx, as(wij), y1) // the coordinator accepts: its term would lapse before the agreements are due
 	if err := e.m.RecordPlan(ctx, as(wij), y1, today, dayOf("2026-09-01")); err != nil {
 		t.Fatal(err)
 	}
@@ -152,6 +154,7 @@ func TestPlanVerbs(t *testing.T) {
 		}
 	}
 	// Changing the plan's days keeps its agreements.
+	e.m.Accept(ctx, as(wij), y1) // the coordinator accepts: its term would lapse before the agreements are due
 	if err := e.m.RecordPlan(ctx, as(wij), y1, today, dayOf("2026-12-01")); err != nil {
 		t.Fatal(err)
 	}
@@ -165,6 +168,7 @@ func TestPlanVerbs(t *testing.T) {
 func TestPlanBounded(t *testing.T) {
 	e := planEnv(t)
 	y1, wijA := e.youth(t, 1), matcher.Actor{Institution: wij}
+	e.m.Accept(ctx, wijA, y1) // the coordinator accepts: its term would lapse before the agreements are due
 	if err := e.m.RecordPlan(ctx, wijA, y1, start, start.AddDate(0, 6, 0)); err != nil {
 		t.Fatal(err)
 	}
@@ -185,6 +189,7 @@ func TestAgreementOverdue(t *testing.T) {
 	e := planEnv(t)
 	y1, wijA := e.youth(t, 1), matcher.Actor{Institution: wij}
 	due := dayOf("2026-03-10")
+	e.m.Accept(ctx, wijA, y1) // the coordinator accepts: its term would lapse before the agreements are due
 	if err := e.m.RecordPlan(ctx, wijA, y1, start, start.AddDate(0, 6, 0)); err != nil {
 		t.Fatal(err)
 	}
@@ -271,6 +276,7 @@ func TestAgreementOverdue(t *testing.T) {
 func TestPlanGoesWithTheCase(t *testing.T) {
 	e := planEnv(t)
 	y1 := e.youth(t, 1)
+	e.m.Accept(ctx, matcher.Actor{Institution: wij}, y1) // the coordinator accepts: its term would lapse before the agreements are due
 	if err := e.m.RecordPlan(ctx, matcher.Actor{Institution: wij}, y1, start, start.AddDate(0, 6, 0)); err != nil {
 		t.Fatal(err)
 	}
@@ -285,7 +291,11 @@ func TestPlanGoesWithTheCase(t *testing.T) {
 	if err != nil || v.Coordinator.Institution != ggd || v.Plan == nil || len(v.Plan.Agreements) != 1 {
 		t.Fatalf("after the coordinator left: %+v %v", v, err)
 	}
-	// The agreement falls due under the new coordinator, who is told.
+	// The agreement falls due under the new coordinator (which accepts
+	// the case, lest its term lapse), who is told.
+	if err := e.m.Accept(ctx, matcher.Actor{Institution: ggd}, y1); err != nil {
+		t.Fatal(err)
+	}
 	e.clock.Add(5 * 24 * time.Hour)
 	if _, err := e.m.SendHeld(ctx); err != nil {
 		t.Fatal(err)

@@ -114,6 +114,7 @@ func setUpReminders(t *testing.T, dir string) []store.ID {
 		// a week: wij coordinates.
 		e.register(t, ggd, e.involvement(t, n+1))
 		wijA, youth := matcher.Actor{Institution: wij}, e.youth(t, n+1)
+		e.m.Accept(ctx, wijA, youth) // the coordinator accepts: its term would lapse before the agreements are due
 		if err := e.m.RecordPlan(ctx, wijA, youth, start, start.AddDate(0, 3, 0)); err != nil {
 			t.Fatal(err)
 		}

@@ -28,7 +28,8 @@ func (s *updateSpy) View(ctx context.Context, y []pseudonym.Pseudonym, fn func(s
 }
 
 // TestRefusalsReadAsALookupDoes: a case close by an institution not
-// involved, and a death reported by a municipality that serves none of the
+// involved, the coordination verbs by one, and a death reported (or an
+// alderman's decision taken) by a municipality that serves none of the
 // youth's registrations, are answered from one view and no update, for a
 // youth that is registered as for one nobody registered: the same work as
 // a lookup, whose time tells nothing (vindex bench --workload oracle).
@@ -52,6 +53,27 @@ func TestRefusalsReadAsALookupDoes(t *testing.T) {
 		{"death by another municipality", func(n int) error {
 			return m.RecordDeath(ctx, matcher.Actor{Institution: gemeenteElders}, e.youth(t, n))
 		}, nil},
+		{"accept by an uninvolved institution", func(n int) error {
+			return m.Accept(ctx, matcher.Actor{Institution: school}, e.youth(t, n))
+		}, matcher.ErrNotInvolved},
+		{"decline by an uninvolved institution", func(n int) error {
+			return m.Decline(ctx, matcher.Actor{Institution: school}, e.youth(t, n), matcher.DeclineOther)
+		}, matcher.ErrNotInvolved},
+		{"hand-over by an uninvolved institution", func(n int) error {
+			return m.Handover(ctx, matcher.Actor{Institution: school}, e.youth(t, n), wij)
+		}, matcher.ErrNotInvolved},
+		{"hand-over accepted by an uninvolved institution", func(n int) error {
+			return m.AcceptHandover(ctx, matcher.Actor{Institution: school}, e.youth(t, n))
+		}, matcher.ErrNotInvolved},
+		{"hand-over declined by an uninvolved institution", func(n int) error {
+			return m.DeclineHandover(ctx, matcher.Actor{Institution: school}, e.youth(t, n), matcher.DeclineOther)
+		}, matcher.ErrNotInvolved},
+		{"escalation by an uninvolved institution", func(n int) error {
+			return m.Escalate(ctx, matcher.Actor{Institution: school}, e.youth(t, n), matcher.Escalation{Step: "own-management"})
+		}, matcher.ErrNotInvolved},
+		{"the alderman's decision by another municipality", func(n int) error {
+			return m.Escalate(ctx, matcher.Actor{Institution: gemeenteElders}, e.youth(t, n), matcher.Escalation{Step: "decision", Coordinator: wij})
+		}, matcher.ErrNotInvolved},
 	} {
 		for _, n := range []int{1, 2} { // registered, never registered
 			spy.updates.Store(0)

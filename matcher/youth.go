@@ -31,8 +31,9 @@ type youth struct {
 	prevCoordinator string
 	noCoordinator   string
 	endedNow        map[store.ID]bool
-	destroyedNow    int  // of endedNow, destroyed at once (their destroy day came)
-	revived         bool // a report revived the registration its institution had just ended
+	destroyedNow    int     // of endedNow, destroyed at once (their destroy day came)
+	revived         bool    // a report revived the registration its institution had just ended
+	gaveUp          *gaveUp // the coordinator declined or let its term lapse in this update
 	events          []store.Event
 	finished        bool
 
@@ -320,12 +321,16 @@ func (y *youth) announceMatch(reg store.Registration) {
 }
 
 // redecide keeps a coordinator whose registration is live, unless a rule
-// with the final say now assigns another, and decides anew when there is
-// none and the youth has a match.
+// with the final say now assigns another (never over the alderman's
+// decision), and decides anew when there is none and the youth has a
+// match.
 func (y *youth) redecide(now time.Time) {
 	matched := y.distinctLive() >= 2
 	y.kase.Matched = matched
 	if y.kase.Coordinator != "" && y.liveOf(y.kase.Coordinator) != nil {
+		if y.kase.Rule == rules.RuleEscalationDecision {
+			return // the alderman's decision has the final say
+		}
 		if d := y.decide(); d.FinalSay && d.Coordinator != y.kase.Coordinator {
 			y.kase.Coordinator, y.kase.Rule, y.kase.DecidedAt = d.Coordinator, d.Rule, now
 		}
@@ -341,8 +346,12 @@ func (y *youth) redecide(now time.Time) {
 }
 
 // decide asks the covenant's rules about the live registrations.
-func (y *youth) decide() rules.Decision {
-	c := rules.Case{Age: y.kase.Age, Municipality: y.kase.Municipality}
+func (y *youth) decide() rules.Decision { return rules.Decide(y.rulesCase(), y.m.cov) }
+
+// rulesCase is the case as the covenant's rules see it: the live
+// registrations, the youth's age and municipality, the exclusions.
+func (y *youth) rulesCase() rules.Case {
+	c := rules.Case{Age: y.kase.Age, Municipality: y.kase.Municipality, Excluded: y.kase.Excluded}
 	for _, r := range y.live {
 		c.Involved = append(c.Involved, rules.Involvement{
 			Institution:  r.Institution,
@@ -351,19 +360,22 @@ func (y *youth) decide() rules.Decision {
 			RegisteredAt: r.CreatedAt,
 		})
 	}
-	return rules.Decide(c, y.m.cov)
+	return c
 }
 
 // finish decides the coordinator, announces it, and stages the case record
 // and the events.
 func (y *youth) finish() {
 	y.finished = true
+	y.lapse()
 	y.redecide(y.now)
+	y.coordinate()
 	if y.reassigned() {
 		y.countAssignment()
 	}
 	y.announceCoordinator()
 	y.coordinateFamily()
+	y.escalationDue()
 	y.boundEvents()
 	y.remindInform()
 	y.remindAgreements()

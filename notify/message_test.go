@@ -97,7 +97,8 @@ func TestRenderUnknownEventType(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	n := notice(store.EventType(len(store.EventTypes()) + 1))
+	types := store.EventTypes()
+	n := notice(types[len(types)-1].Type + 1)
 	if m, err := tm.Render(n); !errors.Is(err, store.ErrUnknownEventType) {
 		t.Errorf("an event of an unknown type: %q, %v", m.Subject, err)
 	}

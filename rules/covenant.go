@@ -138,6 +138,11 @@ type Covenant struct {
 	// Family is the family section: address matching and the excluded
 	// addresses (see Family).
 	Family Family
+	// Coordination is the coordinator's term to accept (the covenant's
+	// coordination section); Escalation the escalation ladder (its
+	// escalation section, else DefaultEscalation). See coordination.go.
+	Coordination Coordination
+	Escalation   []EscalationStep
 
 	byID map[string]int
 }
@@ -262,7 +267,9 @@ type rawCovenant struct {
 	InformWithinDays    *int `yaml:"inform_within_days"`
 	RequireInformRecord bool `yaml:"require_inform_record"`
 
-	Family *rawFamily `yaml:"family"`
+	Family       *rawFamily          `yaml:"family"`
+	Coordination *rawCoordination    `yaml:"coordination"`
+	Escalation   []rawEscalationStep `yaml:"escalation"`
 }
 
 type rawLimits struct {
@@ -392,6 +399,10 @@ type lineIndex struct {
 	signalFields     []map[string]int
 	family           int            // line of the family section
 	familyFields     map[string]int // keys under family
+	coordination     map[string]int // keys under coordination ("" the section's own line)
+	escalation       int            // the escalation key's line
+	escalationSteps  []int          // line of each escalation step
+	escalationFields []map[string]int
 }
 
 func findLines(root *yaml.Node) lineIndex {
@@ -430,6 +441,15 @@ func findLines(root *yaml.Node) lineIndex {
 			for _, item := range v.Content {
 				li.signalCodes = append(li.signalCodes, item.Line)
 				li.signalFields = append(li.signalFields, fieldLines(item))
+			}
+		case "coordination":
+			li.coordination = fieldLines(v)
+			li.coordination[""] = k.Line
+		case "escalation":
+			li.escalation = k.Line
+			for _, item := range v.Content {
+				li.escalationSteps = append(li.escalationSteps, item.Line)
+				li.escalationFields = append(li.escalationFields, fieldLines(item))
 			}
 		}
 	}
@@ -516,6 +536,8 @@ func build(file string, raw *rawCovenant, li lineIndex) (*Covenant, error) {
 	b.signalCodes(raw.SignalCodes)
 	b.inform(raw)
 	b.family(raw.Family)
+	b.coordination(raw.Coordination)
+	b.escalation(raw.Escalation)
 	if len(b.errs) > 0 {
 		return nil, errors.Join(b.errs...)
 	}
@@ -685,6 +707,8 @@ func (b *builder) rule(i int, rr rawRule, names map[string]bool) {
 		b.fail(field("name"), "rule name %q must be 1 to 63 characters of a-z, 0-9 and -", rr.Name)
 	case names[rr.Name]:
 		b.fail(field("name"), "rule %s defined twice", rr.Name)
+	case rr.Name == RuleHandover || rr.Name == RuleEscalationDecision:
+		b.fail(field("name"), "rule name %s is reserved: vindex records a hand-over and an alderman's decision under it", rr.Name)
 	}
 	names[rr.Name] = true
 	if rr.Label != nil {

@@ -12,8 +12,11 @@
 // # How a decision is made
 //
 // Only care-providing institutions are eligible: an institution the
-// covenant lets coordinate, that serves the youth's municipality and that
-// has an involvement registration (not only a signal) in the case. Signal-only
+// covenant lets coordinate, that serves the youth's municipality, that
+// has an involvement registration (not only a signal) in the case and
+// that the case does not exclude (it declined, or let its term to accept
+// lapse: Case.Excluded; a case whose every eligible institution is
+// excluded has no coordinator, for ReasonExcluded). Signal-only
 // institutions (school, police, childcare, attendance officers) are never
 // assigned, whatever a rule says, and the conditions of rules look only at
 // eligible institutions, so adding a signal never changes the decision.
@@ -67,6 +70,10 @@ type Case struct {
 	Age int
 	// Municipality is the youth's CBS municipality code.
 	Municipality string
+	// Excluded are the institutions the case no longer assigns: each
+	// declined to coordinate it, or let its term to accept lapse (see
+	// Coordination). They are not eligible, whatever a rule says.
+	Excluded []string
 }
 
 // Decision names the coordinator and the rule that assigned it, or says why
@@ -98,6 +105,9 @@ type party struct {
 func Decide(c Case, cov *Covenant) Decision {
 	eligible := eligibleParties(c, cov)
 	if len(eligible) == 0 {
+		if len(c.Excluded) > 0 && len(eligibleParties(Case{Involved: c.Involved, Age: c.Age, Municipality: c.Municipality}, cov)) > 0 {
+			return Decision{Reason: ReasonExcluded}
+		}
 		return Decision{Reason: ReasonNoEligible}
 	}
 	for _, r := range cov.Rules {
@@ -122,7 +132,7 @@ func eligibleParties(c Case, cov *Covenant) []party {
 			continue
 		}
 		inst, ok := cov.Institution(v.Institution)
-		if !ok || !inst.MayCoordinate || SignalOnly(inst.Type) || !inst.Serves(c.Municipality) {
+		if !ok || !inst.MayCoordinate || SignalOnly(inst.Type) || !inst.Serves(c.Municipality) || slices.Contains(c.Excluded, v.Institution) {
 			continue
 		}
 		i := slices.IndexFunc(out, func(p party) bool { return p.inst.ID == v.Institution })

@@ -56,6 +56,11 @@ const (
 	AuditPlan          AuditVerb = 21
 	AuditAgreement     AuditVerb = 22
 	AuditAgreementDone AuditVerb = 23
+	// AuditCoordinate: the coordinator accepted or declined the case or
+	// offered it to another institution, or that institution answered.
+	AuditCoordinate AuditVerb = 24
+	// AuditEscalate: a step of the escalation ladder was taken.
+	AuditEscalate AuditVerb = 25
 )
 
 var auditVerbs = [...]string{
@@ -66,6 +71,7 @@ var auditVerbs = [...]string{
 	AuditKeyRetire: "key-retire", AuditKeyRewrap: "key-rewrap", AuditExpire: "expire",
 	AuditExtract: "audit-extract", AuditGap: "gap", AuditRetentionCut: "audit-cut",
 	AuditPlan: "plan", AuditAgreement: "agreement", AuditAgreementDone: "agreement-done",
+	AuditCoordinate: "coordinate", AuditEscalate: "escalate",
 }
 
 // String names the verb ("lookup", "key-rotate", …).

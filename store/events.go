@@ -81,6 +81,31 @@ const (
 	// per pair of youths while their related registrations live (one
 	// family, one plan).
 	EventFamilyCoordination EventType = 12
+
+	// EventAccepted: the coordinator accepted the case (Event.Subject,
+	// Event.Coordinator).
+	EventAccepted EventType = 13
+	// EventDeclined: the coordinator (Event.Subject) declined the case,
+	// for a reason code (Event.Reason); Event.Coordinator and Event.Rule
+	// name the next one, empty if none could be assigned.
+	EventDeclined EventType = 14
+	// EventAcceptLapsed: the coordinator (Event.Subject) let its term to
+	// accept pass; Event.Coordinator and Event.Rule name the next one.
+	EventAcceptLapsed EventType = 15
+	// EventHandover: the coordinator (Event.Subject) offers the case to
+	// the recipient, which accepts or declines.
+	EventHandover EventType = 16
+	// EventHandoverDeclined: the institution offered the case
+	// (Event.Subject) declined it, for a reason code (Event.Reason). (An
+	// accepted hand-over is a coordinator event, rule hand-over.)
+	EventHandoverDeclined EventType = 17
+	// EventEscalation: a step of the escalation ladder (Event.Reason, its
+	// name) was taken by Event.Subject; Event.Coordinator names the
+	// coordinator.
+	EventEscalation EventType = 18
+	// EventEscalationDue: the step after the escalation's current one
+	// (Event.Reason, its name) is overdue. Sent once per step.
+	EventEscalationDue EventType = 19
 )
 
 // EventTypeInfo is one row of the table of event types.
@@ -105,7 +130,8 @@ type EventTypeInfo struct {
 	MayBeUrgent bool
 }
 
-// eventTypes is the table, in the order of the types' values.
+// eventTypes is the table, in the order of the types' values (which may
+// leave values to other types not in this table).
 var eventTypes = [...]EventTypeInfo{
 	{Type: EventMatch, Name: "match", MayBeUrgent: true,
 		Audience: "every institution actively involved with the youth, the one whose report made the match included; it names the coordinator, if the case has one"},
@@ -131,6 +157,20 @@ var eventTypes = [...]EventTypeInfo{
 		Audience: "the institution whose report gave a youth a new family relation (parent or address) that another youth's live registration by another institution shares, and each of those institutions; it names the relation's type and the other institutions, never the other child"},
 	{Type: EventFamilyCoordination, Name: "family-coordination",
 		Audience: "the two coordinators of two youths a family match joined, when they differ: each is told of the other, once per pair of youths"},
+	{Type: EventAccepted, Name: "coordinator-accepted",
+		Audience: "every other institution actively involved with the youth, when the coordinator accepts the case"},
+	{Type: EventDeclined, Name: "coordinator-declined",
+		Audience: "every institution actively involved with the youth, the one that declined included, when the coordinator declines the case; it names the next coordinator, if one could be assigned"},
+	{Type: EventAcceptLapsed, Name: "acceptance-lapsed",
+		Audience: "every institution actively involved with the youth, once, when the coordinator's term to accept has passed; it names the next coordinator, if one could be assigned"},
+	{Type: EventHandover, Name: "handover",
+		Audience: "the institution the coordinator offers the case to"},
+	{Type: EventHandoverDeclined, Name: "handover-declined",
+		Audience: "the coordinator, when the institution it offered the case to declines"},
+	{Type: EventEscalation, Name: "escalation",
+		Audience: "the coordinator and the step's addressees (its own management: the coordinator; the managements of the involved institutions; the municipality that serves the youth), when a step of the escalation ladder is taken"},
+	{Type: EventEscalationDue, Name: "escalation-due",
+		Audience: "the coordinator and the next step's addressees, once, when the next step of an escalation is overdue"},
 }
 
 // EventTypes returns the table of event types, in the order of their

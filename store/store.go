@@ -561,6 +561,24 @@ type Case struct {
 	// Only that-information: dates and institutions, never the plan's
 	// content. It goes with the case.
 	Plan *Plan
+
+	// The coordinator's acceptance. AcceptDue is the first instant at
+	// which the coordinator's term to accept is over, while it has not
+	// accepted (zero once it has, and with no coordinator); AcceptedAt
+	// when it accepted (zero while it has not).
+	AcceptDue  time.Time
+	AcceptedAt time.Time
+	// Excluded are the institutions that declined to coordinate the case
+	// or let their term to accept lapse: the case's decisions pass them
+	// by while they are involved.
+	Excluded []string
+	// HandoverTo is the institution the coordinator offered the case to,
+	// at HandoverAt, while it has not accepted or declined; "" if none.
+	HandoverTo string
+	HandoverAt time.Time
+	// Escalation is the case's current escalation, its steps in the
+	// order they were taken; empty if none.
+	Escalation []EscalationStep
 }
 
 // Plan is that a youth's case has a plan ("één kind, één plan"): since
@@ -587,6 +605,28 @@ type Agreement struct {
 	Due, Done time.Time
 	// Overdue: the coordinator was told it is overdue (once).
 	Overdue bool
+}
+
+// EscalationStep is one step of an escalation as it was taken: which
+// step of the covenant's ladder (Step, its name), by which institution,
+// when, and when the next step is due (zero after the last). Overdue
+// records that the overdue next step was raised (once). Decided is, for
+// the alderman's decision, the institution it named as coordinator.
+type EscalationStep struct {
+	Step    string
+	By      string
+	At      time.Time
+	Due     time.Time
+	Overdue bool
+	Decided string
+}
+
+// Coordinating reports whether c has any coordination state of the
+// coordinator's acceptance, hand-over or escalation: an acceptance, an
+// exclusion, a hand-over or an escalation (the plan is apart: Plan).
+func (c Case) Coordinating() bool {
+	return !c.AcceptDue.IsZero() || !c.AcceptedAt.IsZero() || len(c.Excluded) > 0 || c.HandoverTo != "" ||
+		!c.HandoverAt.IsZero() || len(c.Escalation) > 0
 }
 
 // RecentEnd is an institution's registration that it ended itself, at At.

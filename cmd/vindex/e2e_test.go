@@ -523,6 +523,8 @@ func TestCommandLine(t *testing.T) {
 		{[]string{"serve", "--listen", "127.0.0.1:0", "--data", "x", "--kek", "file", "--kek-file", "k"}, 1, "no covenant"},
 		{[]string{"serve", "--log-level", "loud", "--dev"}, 1, "log_level"},
 		{[]string{"covenant", "check", "../../rules/testdata/load-errors/semantic.yaml"}, 1, "semantic.yaml:2:"},
+		{[]string{"covenant", "check", "../../rules/testdata/load-errors/coordination.yaml"}, 1, "coordination.yaml:13: escalation step wethouder: addressee must be coordinator, involved or municipality"},
+		{[]string{"covenant", "check", "../../examples/covenant-groningen.yaml"}, 0, "escalation step decision: within 2 working days, by the municipality, naming the coordinator with the final say"},
 		{[]string{"covenant", "test", "../../examples/covenant-groningen.yaml", "../../rules/testdata/scenarios/groningen.txt"}, 0, "0 failed"},
 		{[]string{"keys", "status", "--keyset", "none.tink", "--kek", "file", "--kek-file", "none.json"}, 1, "none.json"},
 		{[]string{"keys", "status", "--keyset", "none.tink"}, 1, "vault_addr is required"},

@@ -486,8 +486,11 @@ const covenantUsage = `Usage:
       validates a covenant; prints every problem as FILE:LINE: message and
       exits 1 if there is one; if there is none, lists the rules in order
       with their labels (how mails name them) and the signal codes with
-      theirs, and warns if there are no signal codes (every signal is then
-      refused).
+      theirs, the coordinator's term to accept and the escalation ladder
+      (its steps, terms in working days, who takes them and to whom they
+      go), and warns if there are no signal codes (every signal is then
+      refused) or if a step of the municipality's has no municipality to
+      take it.
   vindex covenant test FILE SCENARIOS...
       decides every scenario of the scenario files under the covenant FILE
       and prints PASS or FAIL per scenario; exits 1 if one fails. The format
@@ -524,6 +527,7 @@ func covenantCmd(args []string, stdout, stderr io.Writer) error {
 		} else {
 			fmt.Fprintln(stdout, "  family: parents match; addresses are refused (address_matching off)")
 		}
+		printCoordination(stdout, cov)
 		return nil
 	}
 	pass, fail := 0, 0
@@ -548,4 +552,33 @@ func covenantCmd(args []string, stdout, stderr io.Writer) error {
 		return exitError{1}
 	}
 	return nil
+}
+
+// printCoordination lists the covenant's term to accept and its
+// escalation ladder, for vindex covenant check.
+func printCoordination(w io.Writer, cov *rules.Covenant) {
+	fmt.Fprintf(w, "  coordination: the assigned coordinator accepts or declines within %d working days\n", cov.Coordination.AcceptWithinWorkingDays)
+	to := map[rules.Addressee]string{rules.AddresseeCoordinator: "the coordinator (its management)",
+		rules.AddresseeInvolved: "the involved institutions (their managements)", rules.AddresseeMunicipality: "the municipality (the alderman)"}
+	byMunicipality := false
+	for i, s := range cov.Escalation {
+		term := "the first step, no term"
+		if i > 0 {
+			term = fmt.Sprintf("within %d working days", s.WithinWorkingDays)
+			if s.WithinWorkingDays == 0 {
+				term = "the same day"
+			}
+		}
+		by := "by the coordinator"
+		if s.ByMunicipality {
+			by, byMunicipality = "by the municipality", true
+		}
+		if s.Decides {
+			by += ", naming the coordinator with the final say"
+		}
+		fmt.Fprintf(w, "  escalation step %s: %s, %s, to %s\n", s.Name, term, by, to[s.Addressee])
+	}
+	if byMunicipality && !slices.ContainsFunc(cov.Institutions, func(i rules.Institution) bool { return i.Type == rules.TypeMunicipality }) {
+		fmt.Fprintln(w, "  warning: the escalation ladder has a step the municipality takes, but no institution of type gemeente takes part")
+	}
 }

@@ -28,6 +28,7 @@ const (
 	caseV2  = 2 // caseV1 + a birth-date check value
 	caseV3  = 3 // caseV2 (the check value may be zero) + recent ends, notices and a wake time
 	caseV4  = 4 // caseV3 (its additions may be empty) + a plan and its agreements
+	caseV5  = 5 // caseV3 (its additions may be empty) + a plan if any + acceptance, exclusions, hand-over, escalation
 	idemV1  = 1
 	eventV1 = 1
 	eventV2 = 2 // eventV1 + the count of a summary event
@@ -447,12 +448,16 @@ func decodeYouth(b []byte) (youthRecord, error) {
 
 // encodeCase writes caseV1; caseV2 when the case has a birth-date check
 // value; caseV3 when it has recent ends, notices or a wake time; caseV4
-// when it has a plan: a case without them keeps the older encoding, so
-// each case has exactly one encoding.
+// when it has a plan; caseV5 when it has the coordinator's acceptance,
+// exclusions, a hand-over or an escalation (store.Case.Coordinating), with
+// the plan if it has one: a case without them keeps the older encoding,
+// so each case has exactly one encoding.
 func encodeCase(dst []byte, c *store.Case) []byte {
 	e := enc{b: dst}
 	v := byte(caseV1)
 	switch {
+	case c.Coordinating():
+		v = caseV5
 	case c.Plan != nil:
 		v = caseV4
 	case len(c.Ends) > 0 || len(c.Notices) > 0 || !c.WakeAt.IsZero():
@@ -488,8 +493,10 @@ func encodeCase(dst []byte, c *store.Case) []byte {
 		}
 		e.time(c.WakeAt)
 	}
-	if v == caseV4 {
-		p := c.Plan
+	if v == caseV5 {
+		e.bool(c.Plan != nil)
+	}
+	if p := c.Plan; p != nil {
 		e.day(p.Start)
 		e.day(p.IntendedEnd)
 		e.str(p.By)
@@ -503,7 +510,56 @@ func encodeCase(dst []byte, c *store.Case) []byte {
 			e.bool(a.Overdue)
 		}
 	}
+	if v == caseV5 {
+		e.time(c.AcceptDue)
+		e.time(c.AcceptedAt)
+		e.uvarint(uint64(len(c.Excluded)))
+		for _, x := range c.Excluded {
+			e.str(x)
+		}
+		e.str(c.HandoverTo)
+		e.time(c.HandoverAt)
+		e.uvarint(uint64(len(c.Escalation)))
+		for _, s := range c.Escalation {
+			e.str(s.Step)
+			e.str(s.By)
+			e.time(s.At)
+			e.time(s.Due)
+			e.bool(s.Overdue)
+			e.str(s.Decided)
+		}
+	}
 	return e.b
+}
+
+// caseV5Tail reads what caseV5 adds after the plan.
+func caseV5Tail(d *dec, c *store.Case) {
+	c.AcceptDue = d.time()
+	c.AcceptedAt = d.time()
+	// An exclusion takes at least 1 byte, a step at least 7: refuse
+	// counts the input cannot hold before allocating.
+	if n := d.uvarint(); d.err == nil && n > 0 {
+		if n > uint64(len(d.b)) {
+			d.fail()
+			return
+		}
+		c.Excluded = make([]string, n)
+		for i := range c.Excluded {
+			c.Excluded[i] = d.str()
+		}
+	}
+	c.HandoverTo = d.str()
+	c.HandoverAt = d.time()
+	if n := d.uvarint(); d.err == nil && n > 0 {
+		if n > uint64(len(d.b))/7 {
+			d.fail()
+			return
+		}
+		c.Escalation = make([]store.EscalationStep, n)
+		for i := range c.Escalation {
+			c.Escalation[i] = store.EscalationStep{Step: d.str(), By: d.str(), At: d.time(), Due: d.time(), Overdue: d.bool(), Decided: d.str()}
+		}
+	}
 }
 
 // caseV4Tail reads what caseV4 adds to caseV3: the plan.
@@ -565,7 +621,7 @@ func (d *dec) count() int {
 func decodeCase(b []byte) (store.Case, error) {
 	d := dec{b: b}
 	var c store.Case
-	v := d.versions(caseV1, caseV2, caseV3, caseV4)
+	v := d.versions(caseV1, caseV2, caseV3, caseV4, caseV5)
 	c.Youth = d.pseudonym()
 	c.Matched = d.bool()
 	c.Coordinator = d.str()
@@ -582,17 +638,21 @@ func decodeCase(b []byte) (store.Case, error) {
 			d.err = fmt.Errorf("%w: zero birth-date check value", store.ErrCorrupt)
 		}
 	}
-	if v == caseV3 {
+	if v >= caseV3 {
 		c.BirthCheck = d.pseudonym()
 		caseV3Tail(&d, &c)
-		if d.err == nil && len(c.Ends) == 0 && len(c.Notices) == 0 && c.WakeAt.IsZero() {
+		if d.err == nil && v == caseV3 && len(c.Ends) == 0 && len(c.Notices) == 0 && c.WakeAt.IsZero() {
 			d.err = fmt.Errorf("%w: a version 3 case with nothing of version 3", store.ErrCorrupt)
 		}
 	}
-	if v == caseV4 {
-		c.BirthCheck = d.pseudonym()
-		caseV3Tail(&d, &c)
+	if v == caseV4 || v == caseV5 && d.bool() {
 		caseV4Tail(&d, &c)
+	}
+	if v == caseV5 {
+		caseV5Tail(&d, &c)
+		if d.err == nil && !c.Coordinating() {
+			d.err = fmt.Errorf("%w: a version 5 case with nothing of version 5", store.ErrCorrupt)
+		}
 	}
 	if err := d.done(); err != nil {
 		return store.Case{}, err

@@ -235,6 +235,7 @@ func FuzzDecodeYouth(f *testing.F) {
 	planned.Plan = &store.Plan{Start: time.Date(2026, 3, 2, 0, 0, 0, 0, time.UTC), By: "ggd",
 		Agreements: []store.Agreement{{N: 1, Institution: "school", Due: time.Date(2026, 4, 1, 0, 0, 0, 0, time.UTC)}}}
 	f.Add(encodeYouth(nil, &youthRecord{hasCase: true, kase: planned}))
+	f.Add(encodeYouth(nil, &youthRecord{hasCase: true, kase: coordinating(woken(sampleCheckedCase()))}))
 	f.Add([]byte{youthV1, 0, 200})
 	f.Fuzz(func(t *testing.T, b []byte) {
 		got, err := decodeYouth(b)
@@ -475,6 +476,75 @@ func TestAuditRoundTrip(t *testing.T) {
 	} {
 		if _, err := decodeAudit(b); !errors.Is(err, store.ErrCorrupt) {
 			t.Errorf("%s: %v, want ErrCorrupt", name, err)
+		}
+	}
+}
+
+// coordinating returns c with what caseV4 adds.
+func coordinating(c store.Case) store.Case {
+	at := time.Date(2026, 3, 2, 9, 30, 0, 0, time.UTC)
+	c.AcceptDue = at.Add(72 * time.Hour)
+	c.Excluded = []string{"ggd", "wij"}
+	c.HandoverTo, c.HandoverAt = "accare", at
+	c.Escalation = []store.EscalationStep{
+		{Step: "own-management", By: "wij", At: at, Due: at.Add(48 * time.Hour), Overdue: true},
+		{Step: "decision", By: "gemeente", At: at.Add(time.Hour), Decided: "ggd"},
+	}
+	return c
+}
+
+// planned returns c with a plan.
+func planned(c store.Case) store.Case {
+	c.Plan = &store.Plan{Start: time.Date(2026, 3, 2, 0, 0, 0, 0, time.UTC), IntendedEnd: time.Date(2026, 9, 1, 0, 0, 0, 0, time.UTC), By: "ggd",
+		Agreements: []store.Agreement{{N: 1, Institution: "school", Due: time.Date(2026, 4, 1, 0, 0, 0, 0, time.UTC), Overdue: true}}}
+	return c
+}
+
+// A case with coordination state is caseV5, which extends caseV3 (its
+// additions empty if the case has none) with the plan, if any, and the
+// coordination state; the older versions still decode, a case with a plan
+// and no coordination state stays caseV4, and a caseV5 without
+// coordination state is refused, so each case has one encoding.
+func TestCaseV5(t *testing.T) {
+	checked := sampleCheckedCase()
+	for _, c := range []store.Case{coordinating(checked), coordinating(woken(checked)), planned(coordinating(checked)),
+		{Youth: checked.Youth, Age: -1, AcceptedAt: time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)}} {
+		b := encodeCase(nil, &c)
+		if b[0] != caseV5 {
+			t.Fatalf("encoded as version %d, want %d", b[0], caseV5)
+		}
+		got, err := decodeCase(b)
+		if err != nil || !reflect.DeepEqual(got, c) {
+			t.Fatalf("round trip: %+v %v\nwant %+v", got, err, c)
+		}
+	}
+	// Cases of the older versions keep their encoding and decode as before.
+	for c, want := range map[*store.Case]byte{ptr(checked): caseV2, ptr(woken(checked)): caseV3, ptr(planned(woken(checked))): caseV4} {
+		if b := encodeCase(nil, c); b[0] != want {
+			t.Fatalf("encoded as version %d, want %d", b[0], want)
+		}
+	}
+	v3 := encodeCase(nil, ptr(woken(checked)))
+	v5 := encodeCase(nil, ptr(coordinating(woken(checked))))
+	if !bytes.Equal(v3[1:], v5[1:len(v3)]) {
+		t.Fatal("caseV5 does not extend caseV3")
+	}
+	v4 := encodeCase(nil, ptr(planned(woken(checked))))
+	v5p := encodeCase(nil, ptr(planned(coordinating(woken(checked)))))
+	if !bytes.Equal(v4[len(v3):], v5p[len(v3)+1:len(v4)+1]) {
+		t.Fatal("caseV5 does not hold the plan as caseV4 does")
+	}
+	empty5 := append([]byte{caseV5}, v3[1:]...)
+	empty5 = append(empty5, 0, 0, 0, 0, 0, 0, 0) // no plan, nothing of version 5
+	for name, b := range map[string][]byte{
+		"v5 truncated":                   v5[:len(v5)-1],
+		"v5 with trailing bytes":         append(append([]byte(nil), v5...), 0),
+		"v5 with nothing of v5":          empty5,
+		"v5 with a huge exclusion count": append(append([]byte{caseV5}, v3[1:]...), 0, 0, 0, 0xff, 0xff, 0x03),
+		"an unknown version":             append([]byte{caseV5 + 1}, v5[1:]...),
+	} {
+		if _, err := decodeCase(b); !errors.Is(err, store.ErrCorrupt) {
+			t.Errorf("%s: err = %v, want ErrCorrupt", name, err)
 		}
 	}
 }
