@@ -31,8 +31,10 @@ import (
 // each of those registrations one naming the reporter; Event.Reason says
 // "parent" or "address". A refresh with the same relations makes none.
 // When the match joins two youths whose cases have different coordinators,
-// each coordinator gets a family-coordination event naming the other,
-// once per pair of youths while their related registrations live. A
+// or a youth of a matched family is later given a coordinator other than
+// another youth's, each coordinator gets a family-coordination event
+// naming the other, once per pair of youths while their related
+// registrations live. A
 // report without parents (or without an address) keeps the relations of
 // that kind on file; one with them replaces them. Relations end with their
 // registration: an ended, removed or destroyed registration is in no
@@ -274,6 +276,38 @@ func (y *youth) familyMatch(reg store.Registration, added []addedRelation) {
 		for _, fm := range ms {
 			y.emit(store.Event{Type: store.EventFamilyMatch, Recipient: fm.Institution, Registration: fm.Registration,
 				Others: []store.Party{self}, Subject: reg.Institution, Reason: typ.String()})
+		}
+	}
+}
+
+// familyOfLive, when this update assigned the youth a coordinator and made
+// no family match of its own, reads the families of the relations of the
+// youth's live registrations, so that coordinateFamily tells the
+// coordinators of a family whose children have different ones also when a
+// coordinator comes after the family match (the usual order: children are
+// reported, matched as a family, and get coordinators later). A read of at
+// most FamilyLimit registrations, and only when a coordinator is assigned.
+func (y *youth) familyOfLive() {
+	if len(y.family) > 0 || !y.reassigned() {
+		return
+	}
+	var keys []pseudonym.Pseudonym
+	for _, r := range y.live {
+		for _, rel := range r.Relations {
+			if !slices.Contains(keys, rel.Key) {
+				keys = append(keys, rel.Key)
+			}
+		}
+		if len(r.Relations) > 0 && y.familyReg.ID.IsZero() {
+			y.familyReg = r
+		}
+	}
+	if len(keys) == 0 {
+		return
+	}
+	for _, fm := range y.tx.Family(keys, FamilyLimit) {
+		if fm.EndsOn.IsZero() || y.today.Before(fm.EndsOn) {
+			y.family = append(y.family, fm)
 		}
 	}
 }

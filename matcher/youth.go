@@ -374,6 +374,7 @@ func (y *youth) finish() {
 		y.countAssignment()
 	}
 	y.announceCoordinator()
+	y.familyOfLive()
 	y.coordinateFamily()
 	y.escalationDue()
 	y.boundEvents()
