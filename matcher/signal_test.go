@@ -130,3 +130,45 @@ func TestSignalEventsAreBounded(t *testing.T) {
 		t.Fatalf("summary stands for %d events, want at least %d", after[0].Collapsed, want)
 	}
 }
+
+// A reminder is never held back into a summary: an escalation step's
+// deadline reaches the coordinator as an escalation-due event even when
+// its hour's share of events about the youth went to a flood of signals.
+func TestRemindersPassTheHourlyBound(t *testing.T) {
+	e := newEnv(t)
+	e.register(t, school, e.signal(t, 1))
+	e.register(t, wij, e.involvement(t, 1))
+	who, wijA := e.youth(t, 1), matcher.Actor{Institution: wij}
+	if err := e.m.Accept(ctx, wijA, who); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.m.Escalate(ctx, wijA, who, matcher.Escalation{Step: "own-management"}); err != nil {
+		t.Fatal(err)
+	}
+	var due time.Time
+	e.store.View(ctx, mustYouth(t, e, 1), func(r store.Reader) error {
+		if c, ok := r.Case(); ok && len(c.Escalation) == 1 {
+			due = c.Escalation[0].Due
+		}
+		return nil
+	})
+	if due.IsZero() {
+		t.Fatal("the escalation step has no deadline")
+	}
+	e.clock.Set(due.Add(-30 * time.Minute))
+	codes := []string{"S02", "S03"}
+	for i := range 2 * matcher.DefaultEventsPerHour {
+		r := e.signal(t, 1)
+		r.SignalCode = codes[i%2]
+		e.register(t, school, r)
+	}
+	before := e.events(t, wij)
+	e.clock.Set(due.Add(time.Minute))
+	if _, err := e.m.SendHeld(ctx); err != nil {
+		t.Fatal(err)
+	}
+	got := newEvents(before, e.events(t, wij))
+	if len(got) != 1 || got[0].Type != store.EventEscalationDue {
+		t.Fatalf("after the deadline, within the flooded hour: %v, want one escalation-due", types(got))
+	}
+}

@@ -376,8 +376,11 @@ func (y *youth) finish() {
 	y.announceCoordinator()
 	y.familyOfLive()
 	y.coordinateFamily()
-	y.escalationDue()
 	y.boundEvents()
+	// Reminders come once each (an escalation step's deadline, an inform
+	// record, an agreement), so they cannot flood: they are never held
+	// back into a summary, where they would lose what they remind of.
+	y.escalationDue()
 	y.remindInform()
 	y.remindAgreements()
 	y.schedule()
