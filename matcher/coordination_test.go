@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/vindex-nl/vindex/matcher"
 	"github.com/vindex-nl/vindex/rules"
+	"github.com/vindex-nl/vindex/store"
 )
 
 // TestCoordinationScenarios runs the scenarios of testdata/coordination
@@ -246,4 +248,49 @@ func (r *coordinationRun) expectEvents(inst string, want []string) error {
 		return fmt.Errorf("events %v, want %v", got, want)
 	}
 	return nil
+}
+
+// A covenant without a term to accept replaces no coordinator for not
+// answering: client systems that do not accept yet keep their
+// coordinators, however many working days pass.
+func TestNoTermNoLapse(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join(repoRoot(), "examples", "covenant-groningen.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := string(b)
+	if !strings.Contains(s, "coordination:\n  accept_within_working_days: 2\n") {
+		t.Fatal("the example covenant lacks its coordination section")
+	}
+	cov, err := rules.Load(strings.NewReader(strings.Replace(s, "coordination:\n  accept_within_working_days: 2\n", "", 1)), "covenant.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := newEnv(t)
+	m, err := matcher.New(matcher.Config{Store: e.store, Pseudonymiser: e.ps, Covenant: cov, Clock: e.clock.Now, Location: time.UTC, Logger: quiet()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, inst := range []string{school, wij, ggd} {
+		r := e.involvement(t, 1)
+		if inst == school {
+			r = e.signal(t, 1)
+		}
+		if _, err := m.Register(ctx, matcher.Actor{Institution: inst}, r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e.clock.Add(30 * 24 * time.Hour)
+	if _, err := m.SendHeld(ctx); err != nil {
+		t.Fatal(err)
+	}
+	v, err := m.Lookup(ctx, matcher.Actor{Institution: ggd}, e.youth(t, 1))
+	if err != nil || v.Coordinator.Institution != wij {
+		t.Fatalf("after 30 days without an acceptance: %+v %v, want %s still", v.Coordinator, err, wij)
+	}
+	for _, ev := range e.events(t, "") {
+		if ev.Type == store.EventAcceptLapsed {
+			t.Fatalf("a lapse without a term: %+v", ev)
+		}
+	}
 }

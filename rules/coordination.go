@@ -33,29 +33,27 @@ const (
 // term to accept lapse.
 const ReasonExcluded = "every eligible care provider declined to coordinate or let its term to accept lapse"
 
-// DefaultAcceptWithinWorkingDays is Coordination.AcceptWithinWorkingDays
-// when the covenant gives none: an assigned coordinator accepts or
-// declines within two working days, the term of each step of the Zorg
-// voor Jeugd escalation ladder.
-const DefaultAcceptWithinWorkingDays = 2
-
 // Coordination is the covenant's coordination section.
 type Coordination struct {
 	// AcceptWithinWorkingDays is the term, in working days after the day
 	// of the assignment, within which an assigned coordinator accepts or
-	// declines (coordination.accept_within_working_days, 1 to 20; default
-	// 2). Once it has passed, the coordinator is excluded from the case
-	// and the next eligible institution assigned.
+	// declines (coordination.accept_within_working_days, 1 to 20; the Zorg
+	// voor Jeugd covenant's two working days is the usual choice). Once it
+	// has passed, the coordinator is excluded from the case and the next
+	// eligible institution assigned. 0 (a covenant that sets none): no
+	// term; a coordinator may accept or decline, and is never replaced for
+	// not answering. A region opts in, so that client systems that do not
+	// accept yet do not lose every coordinator two days after an upgrade.
 	AcceptWithinWorkingDays int
 }
 
 // AcceptDeadline returns the first instant at which the term to accept of
 // a coordinator assigned at assigned is over: Calendar.Deadline of
-// assigned and the covenant's term.
+// assigned and the covenant's term; zero if the covenant sets no term.
 func (c *Covenant) AcceptDeadline(assigned time.Time, cal Calendar) time.Time {
 	n := c.Coordination.AcceptWithinWorkingDays
 	if n <= 0 {
-		n = DefaultAcceptWithinWorkingDays
+		return time.Time{}
 	}
 	return cal.Deadline(assigned, n)
 }
@@ -171,7 +169,7 @@ const maxTermWorkingDays = 20
 
 // coordination sets the coordinator's term to accept.
 func (b *builder) coordination(raw *rawCoordination) {
-	b.c.Coordination = Coordination{AcceptWithinWorkingDays: DefaultAcceptWithinWorkingDays}
+	b.c.Coordination = Coordination{}
 	if raw == nil || raw.AcceptWithin == nil {
 		return
 	}

@@ -82,8 +82,11 @@ func TestDefaultEscalation(t *testing.T) {
 	if !d.Decides || !d.ByMunicipality || d.WithinWorkingDays != 2 || cov.Escalation[4].WithinWorkingDays != 0 {
 		t.Fatalf("decision step: %+v", d)
 	}
-	if cov.Coordination.AcceptWithinWorkingDays != rules.DefaultAcceptWithinWorkingDays {
-		t.Fatalf("accept within %d", cov.Coordination.AcceptWithinWorkingDays)
+	if cov.Coordination.AcceptWithinWorkingDays != 0 {
+		t.Fatalf("accept within %d, want 0 (no term) when the covenant sets none", cov.Coordination.AcceptWithinWorkingDays)
+	}
+	if d := cov.AcceptDeadline(time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC), rules.Calendar{}); !d.IsZero() {
+		t.Fatalf("a deadline without a term: %v", d)
 	}
 	if rules.NextEscalationStep(cov.Escalation, -1) != 0 || rules.NextEscalationStep(cov.Escalation, 1) != 2 || rules.NextEscalationStep(cov.Escalation, 4) != 0 {
 		t.Fatal("NextEscalationStep")

@@ -557,7 +557,11 @@ func covenantCmd(args []string, stdout, stderr io.Writer) error {
 // printCoordination lists the covenant's term to accept and its
 // escalation ladder, for vindex covenant check.
 func printCoordination(w io.Writer, cov *rules.Covenant) {
-	fmt.Fprintf(w, "  coordination: the assigned coordinator accepts or declines within %d working days\n", cov.Coordination.AcceptWithinWorkingDays)
+	if n := cov.Coordination.AcceptWithinWorkingDays; n > 0 {
+		fmt.Fprintf(w, "  coordination: the assigned coordinator accepts or declines within %d working days\n", n)
+	} else {
+		fmt.Fprintln(w, "  coordination: no term to accept: a coordinator may accept or decline, and is never replaced for not answering (coordination.accept_within_working_days sets a term)")
+	}
 	to := map[rules.Addressee]string{rules.AddresseeCoordinator: "the coordinator (its management)",
 		rules.AddresseeInvolved: "the involved institutions (their managements)", rules.AddresseeMunicipality: "the municipality (the alderman)"}
 	byMunicipality := false
