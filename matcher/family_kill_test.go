@@ -5,10 +5,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -77,7 +74,7 @@ func TestFamilyCoordinationOnceUnderKill(t *testing.T) {
 			t.Fatal("family notices still missing after 40 rounds")
 		}
 		killAfter := time.Duration(rng.IntN(60)+25*round) * time.Millisecond
-		killed := runFamilyChild(t, dir, killAfter)
+		killed := runKilledChild(t, "TestFamilyCoordinationOnceUnderKill", []string{familyChildEnv + "=" + dir}, killAfter, 1)
 		sent := countFamilyNotices(t, dir)
 		t.Logf("round %d: killed %v after %v, %d of %d family-coordination notices sent", round, killed, killAfter, sent, 2*familyKillFamilies)
 		if !killed {
@@ -105,45 +102,6 @@ func setUpFamilies(t *testing.T, dir string) {
 			t.Fatalf("the second child's coordinator is %q", res.Coordinator.Institution)
 		}
 	}
-}
-
-// runFamilyChild runs the child until it is killed after killAfter, or
-// until it has made a whole pass. It reports whether the child was killed
-// before that.
-func runFamilyChild(t *testing.T, dir string, killAfter time.Duration) bool {
-	t.Helper()
-	cmd := exec.Command(os.Args[0], "-test.run=^TestFamilyCoordinationOnceUnderKill$", "-test.v=false")
-	cmd.Env = append(os.Environ(), familyChildEnv+"="+dir)
-	cmd.Stderr = os.Stderr
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	var timer *time.Timer
-	passed := false
-	sc := bufio.NewScanner(stdout)
-	for sc.Scan() {
-		switch strings.TrimSpace(sc.Text()) {
-		case "ready":
-			timer = time.AfterFunc(killAfter, func() { cmd.Process.Signal(syscall.SIGKILL) })
-			continue
-		case "pass":
-			passed = timer.Stop()
-			cmd.Process.Signal(syscall.SIGKILL)
-		default:
-			continue
-		}
-		break
-	}
-	go func() {
-		for sc.Scan() {
-		}
-	}()
-	cmd.Wait()
-	return !passed
 }
 
 // countFamilyNotices opens the store and returns how many

@@ -5,12 +5,9 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
-	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -86,7 +83,10 @@ func TestRemindersOnceUnderKill(t *testing.T) {
 		// A kill within the first pass, later each round, so that a slow
 		// machine (the race detector) gets through too.
 		killAfter := time.Duration(rng.IntN(80)+25*round) * time.Millisecond
-		killed := runRemindChild(t, dir, day, killAfter)
+		// Each goroutine's second pass begins after its first ended, so
+		// four passes mean a whole pass found nothing left.
+		killed := runKilledChild(t, "TestRemindersOnceUnderKill",
+			[]string{remindChildEnv + "=" + dir, remindChildEnv + "_DAY=" + day.Format(time.RFC3339)}, killAfter, 4)
 		sent, want := countReminders(t, dir, ids), len(ids)+(len(ids)+4)/5
 		t.Logf("round %d: killed %v, %d of %d reminders sent", round, killed, sent, want)
 		if !killed && sent == want {
@@ -123,54 +123,6 @@ func setUpReminders(t *testing.T, dir string) []store.ID {
 		}
 	}
 	return ids
-}
-
-// runRemindChild runs the child until it is killed after killAfter, or
-// until it has made a pass with nothing left to send. It reports whether
-// the child was killed before that.
-func runRemindChild(t *testing.T, dir string, day time.Time, killAfter time.Duration) bool {
-	t.Helper()
-	cmd := exec.Command(os.Args[0], "-test.run=^TestRemindersOnceUnderKill$", "-test.v=false")
-	cmd.Env = append(os.Environ(), remindChildEnv+"="+dir, remindChildEnv+"_DAY="+day.Format(time.RFC3339))
-	cmd.Stderr = os.Stderr
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	passes := 0
-	var timer *time.Timer
-	sc := bufio.NewScanner(stdout)
-	for sc.Scan() {
-		switch strings.TrimSpace(sc.Text()) {
-		case "ready":
-			timer = time.AfterFunc(killAfter, func() { cmd.Process.Signal(syscall.SIGKILL) })
-			continue
-		case "pass":
-		default:
-			continue
-		}
-		// Each goroutine's second pass begins after its first ended, so
-		// four passes mean a whole pass found nothing left.
-		if passes++; passes == 4 {
-			if timer.Stop() {
-				cmd.Process.Signal(syscall.SIGKILL)
-			}
-			break
-		}
-	}
-	go func() {
-		for sc.Scan() {
-		}
-	}()
-	cmd.Wait()
-	ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus)
-	if !ok || !ws.Signaled() {
-		t.Fatalf("child ended by itself: %v", cmd.ProcessState)
-	}
-	return passes < 4
 }
 
 // countReminders opens the store and returns how many reminders of ids
