@@ -43,10 +43,12 @@ import (
 // No oracle: nothing about a family reaches an institution that is not
 // registered for one of its children, and a report's answer ([Result])
 // says nothing about families; what there is to know comes as events to
-// the institutions involved. The family's events count against the
+// the institutions involved. A family-match event counts against the
 // reporting youth's events per recipient and hour ([Config.EventsPerHour]);
 // beyond it, one to an institution not involved with that youth is
-// dropped, as there is nothing to sum up for it.
+// dropped, as there is nothing to sum up for it. A family-coordination
+// event comes once per pair of youths, so it cannot flood: it is never
+// held back or dropped.
 //
 // The cost of a report stays bounded however large a family is (a big
 // shelter that is not on the exclusion list, say): it reads at most
@@ -285,10 +287,12 @@ func (y *youth) familyMatch(reg store.Registration, added []addedRelation) {
 // youth's live registrations, so that coordinateFamily tells the
 // coordinators of a family whose children have different ones also when a
 // coordinator comes after the family match (the usual order: children are
-// reported, matched as a family, and get coordinators later). A read of at
-// most FamilyLimit registrations, and only when a coordinator is assigned.
+// reported, matched as a family, and get coordinators later). The members
+// join those of this update's own family match, if it made one (on another
+// relation, say). A read of at most FamilyLimit registrations, and only
+// when a coordinator is assigned.
 func (y *youth) familyOfLive() {
-	if len(y.family) > 0 || !y.reassigned() {
+	if !y.reassigned() {
 		return
 	}
 	var keys []pseudonym.Pseudonym
@@ -306,7 +310,8 @@ func (y *youth) familyOfLive() {
 		return
 	}
 	for _, fm := range y.tx.Family(keys, FamilyLimit) {
-		if fm.EndsOn.IsZero() || y.today.Before(fm.EndsOn) {
+		known := slices.ContainsFunc(y.family, func(o store.FamilyMember) bool { return o.Registration == fm.Registration })
+		if !known && (fm.EndsOn.IsZero() || y.today.Before(fm.EndsOn)) {
 			y.family = append(y.family, fm)
 		}
 	}
@@ -338,7 +343,7 @@ func (y *youth) coordinateFamily() {
 			continue
 		}
 		theirs := live[i]
-		if y.familyNoticed(fm.Youth) {
+		if y.familyNoticed(live) {
 			continue
 		}
 		for _, o := range y.family {
@@ -354,15 +359,16 @@ func (y *youth) coordinateFamily() {
 }
 
 // familyNoticed reports whether a live registration of the youth and one
-// of the other youth's that this update's family match found were noted
-// together: the coordinators were told already.
-func (y *youth) familyNoticed(other pseudonym.Pseudonym) bool {
+// of the other youth's live registrations (theirs) were noted together:
+// the coordinators were told already, whichever relation joined them
+// then.
+func (y *youth) familyNoticed(theirs []store.Registration) bool {
 	for _, r := range y.live {
 		if len(r.Relations) == 0 {
 			continue
 		}
-		for _, fm := range y.family {
-			if fm.Youth == other && y.tx.FamilyNoticed(r.ID, fm.Registration) {
+		for _, o := range theirs {
+			if len(o.Relations) > 0 && y.tx.FamilyNoticed(r.ID, o.ID) {
 				return true
 			}
 		}

@@ -374,12 +374,13 @@ func (y *youth) finish() {
 		y.countAssignment()
 	}
 	y.announceCoordinator()
+	y.boundEvents()
+	// Reminders and notices come once each (a family's two coordinators,
+	// an escalation step's deadline, an inform record, an agreement), so
+	// they cannot flood: they are never held back into a summary, where
+	// they would lose what they say, nor dropped.
 	y.familyOfLive()
 	y.coordinateFamily()
-	y.boundEvents()
-	// Reminders come once each (an escalation step's deadline, an inform
-	// record, an agreement), so they cannot flood: they are never held
-	// back into a summary, where they would lose what they remind of.
 	y.escalationDue()
 	y.remindInform()
 	y.remindAgreements()

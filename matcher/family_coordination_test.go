@@ -1,0 +1,98 @@
+package matcher_test
+
+import (
+	"testing"
+
+	"github.com/vindex-nl/vindex/identity"
+	"github.com/vindex-nl/vindex/matcher"
+	"github.com/vindex-nl/vindex/store"
+)
+
+// famCoord counts inst's family-coordination events.
+func famCoord(t *testing.T, e *env, inst string) int {
+	return countType(e.events(t, inst), store.EventFamilyCoordination)
+}
+
+// A youth's coordinator assigned in an update that also makes a family
+// match on another relation: the coordinators of the children of the
+// earlier relation are told too, as without the new relation.
+func TestFamilyCoordinationBesideANewMatch(t *testing.T) {
+	for _, withP2 := range []bool{false, true} {
+		e := newFamilyEnv(t, nil)
+		p1, p2 := bsnFor(t, 8001), bsnFor(t, 8002)
+		r := e.involvement(t, 1)
+		r.Parents = []identity.BSN{p1}
+		e.register(t, wij, r)
+		r = e.involvement(t, 2)
+		r.Parents = []identity.BSN{p1}
+		e.register(t, accare, r)
+		if res := e.register(t, police, e.signal(t, 2)); res.Coordinator.Institution != accare {
+			t.Fatalf("B coordinator %q", res.Coordinator.Institution)
+		}
+		r = e.involvement(t, 3)
+		r.Parents = []identity.BSN{p2}
+		e.register(t, ggd, r)
+		s := e.signal(t, 1)
+		if withP2 {
+			s.Parents = []identity.BSN{p2}
+		}
+		res := e.register(t, school, s)
+		if res.Coordinator.Institution != wij || famCoord(t, e, wij) != 1 || famCoord(t, e, accare) != 1 {
+			t.Fatalf("with a new relation %v: A's coordinator %q; family-coordination to wij %d, to accare %d, want 1 each",
+				withP2, res.Coordinator.Institution, famCoord(t, e, wij), famCoord(t, e, accare))
+		}
+	}
+}
+
+// A family-coordination notice is never held back or dropped by the
+// hourly bound, also when a large family used up the other coordinator's
+// share of events about the reporting youth.
+func TestFamilyCoordinationPassesTheBound(t *testing.T) {
+	e := newFamilyEnv(t, nil)
+	p := bsnFor(t, 8101)
+	for i := 10; i <= 20; i++ {
+		r := e.involvement(t, i)
+		r.Parents = []identity.BSN{p}
+		e.register(t, accare, r)
+	}
+	if res := e.register(t, police, e.signal(t, 10)); res.Coordinator.Institution != accare {
+		t.Fatalf("coordinator %q", res.Coordinator.Institution)
+	}
+	r := e.involvement(t, 1)
+	r.Parents = []identity.BSN{p}
+	e.register(t, wij, r)
+	if n := countType(e.events(t, accare), store.EventFamilyMatch); n != matcher.DefaultEventsPerHour {
+		t.Fatalf("accare's family-match events: %d, want the hour's share, %d", n, matcher.DefaultEventsPerHour)
+	}
+	res := e.register(t, school, e.signal(t, 1))
+	if res.Coordinator.Institution != wij || famCoord(t, e, wij) != 1 || famCoord(t, e, accare) != 1 {
+		t.Fatalf("A's coordinator %q; family-coordination to wij %d, to accare %d, want 1 each", res.Coordinator.Institution, famCoord(t, e, wij), famCoord(t, e, accare))
+	}
+}
+
+// A pair of youths whose coordinators were told is not told again when a
+// later relation joins them through other registrations.
+func TestFamilyCoordinationOncePerPair(t *testing.T) {
+	e := newFamilyEnv(t, nil)
+	p1, p2 := bsnFor(t, 8201), bsnFor(t, 8202)
+	r := e.involvement(t, 1)
+	r.Parents = []identity.BSN{p1}
+	e.register(t, wij, r)
+	r = e.involvement(t, 2)
+	r.Parents = []identity.BSN{p1}
+	e.register(t, accare, r)
+	e.register(t, police, e.signal(t, 2))
+	res := e.register(t, school, e.signal(t, 1))
+	if res.Coordinator.Institution != wij || famCoord(t, e, wij) != 1 || famCoord(t, e, accare) != 1 {
+		t.Fatalf("A's coordinator %q; family-coordination to wij %d, to accare %d, want 1 each", res.Coordinator.Institution, famCoord(t, e, wij), famCoord(t, e, accare))
+	}
+	r = e.involvement(t, 2)
+	r.Parents = []identity.BSN{p2}
+	e.register(t, ggd, r)
+	r = e.involvement(t, 1)
+	r.Parents = []identity.BSN{p1, p2}
+	e.register(t, wij, r)
+	if famCoord(t, e, wij) != 1 || famCoord(t, e, accare) != 1 {
+		t.Fatalf("after a second relation: family-coordination to wij %d, to accare %d, want still 1 each", famCoord(t, e, wij), famCoord(t, e, accare))
+	}
+}
