@@ -2,6 +2,7 @@ package matcher_test
 
 import (
 	"testing"
+	"time"
 
 	"github.com/vindex-nl/vindex/identity"
 	"github.com/vindex-nl/vindex/matcher"
@@ -94,5 +95,24 @@ func TestFamilyCoordinationOncePerPair(t *testing.T) {
 	e.register(t, wij, r)
 	if famCoord(t, e, wij) != 1 || famCoord(t, e, accare) != 1 {
 		t.Fatalf("after a second relation: family-coordination to wij %d, to accare %d, want still 1 each", famCoord(t, e, wij), famCoord(t, e, accare))
+	}
+}
+
+// An ended registration keeps no relation in the archive: its parents'
+// pseudonyms go with the end.
+func TestEndedKeepsNoRelations(t *testing.T) {
+	e := newFamilyEnv(t, nil)
+	r := e.involvement(t, 1)
+	r.Parents = []identity.BSN{bsnFor(t, 8401), bsnFor(t, 8402)}
+	res := e.register(t, wij, r)
+	if reg, err := e.store.Registration(ctx, res.ID); err != nil || len(reg.Relations) != 2 {
+		t.Fatalf("live: %d relations, %v", len(reg.Relations), err)
+	}
+	if err := e.m.End(ctx, matcher.Actor{Institution: wij}, res.ID, time.Time{}, matcher.EndRiskGone); err != nil {
+		t.Fatal(err)
+	}
+	reg, err := e.store.Registration(ctx, res.ID)
+	if err != nil || reg.IsLive() || len(reg.Relations) != 0 {
+		t.Fatalf("archived: live %v, %d relations, %v", reg.IsLive(), len(reg.Relations), err)
 	}
 }

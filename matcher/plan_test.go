@@ -322,3 +322,31 @@ func TestPlanGoesWithTheCase(t *testing.T) {
 		t.Fatal("the plan outlived its case")
 	}
 }
+
+// A registration removed after an upheld objection takes its institution
+// out of the plan: its agreements go, and nobody involved sees it there.
+func TestPlanForgetsARemovedInstitution(t *testing.T) {
+	e := planEnv(t)
+	y1, wijA := e.youth(t, 1), matcher.Actor{Institution: wij}
+	if err := e.m.Accept(ctx, wijA, y1); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.m.RecordPlan(ctx, wijA, y1, start, start.AddDate(0, 6, 0)); err != nil {
+		t.Fatal(err)
+	}
+	for _, inst := range []string{ggd, school, ggd} {
+		if _, err := e.m.AddAgreement(ctx, wijA, y1, inst, start.AddDate(0, 1, 0)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := e.m.Object(ctx, matcher.Actor{Institution: gemeente}, y1, birth(t, "2014-05-17"), matcher.OneInstitution(ggd)); err != nil {
+		t.Fatal(err)
+	}
+	v, err := e.m.Lookup(ctx, matcher.Actor{Institution: school}, y1)
+	if err != nil || v.Plan == nil {
+		t.Fatalf("school's lookup: %+v %v", v, err)
+	}
+	if g := v.Plan.Agreements; len(g) != 1 || g[0].Institution != school || g[0].N != 2 {
+		t.Fatalf("agreements after ggd's registration was removed: %+v, want school's agreement 2 only", g)
+	}
+}

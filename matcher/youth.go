@@ -273,6 +273,10 @@ func (y *youth) tellOthersEnded(r store.Registration, reason string) {
 // the events). A retry of the report that made it is then a new report.
 func (y *youth) endSilently(r store.Registration, reason store.EndReason) {
 	y.tx.DeleteIdempotencyOf(r.ID)
+	// An ended registration is in no family: its relations' pseudonyms
+	// have no use in the archive, so they are not kept there (a report
+	// that revives it gives them anew).
+	r.Relations = nil
 	r.EndedAt = y.now
 	r.EndReason = reason
 	r.PurgeOn = y.today.AddDate(0, 0, y.m.limits.retention)
@@ -291,6 +295,34 @@ func (y *youth) remove(r store.Registration) {
 	y.kase.Ends = slices.DeleteFunc(y.kase.Ends, func(e store.RecentEnd) bool { return e.Registration == r.ID })
 	y.tx.Delete(r.ID)
 	y.relive()
+	if y.liveOf(r.Institution) == nil {
+		y.forgetInstitution(r.Institution)
+	}
+}
+
+// forgetInstitution removes what the case says of institution, which has
+// no live registration of the youth since one of its registrations was
+// deleted (removed as wrong or after an objection, destroyed as
+// unjustified, purged): its agreements in the plan, and its name where it
+// recorded the plan or took or was named in an escalation step. A deleted
+// registration leaves no trace in the case that its institution was
+// involved.
+func (y *youth) forgetInstitution(institution string) {
+	k := &y.kase
+	if p := k.Plan; p != nil {
+		p.Agreements = slices.DeleteFunc(p.Agreements, func(g store.Agreement) bool { return g.Institution == institution })
+		if p.By == institution {
+			p.By = ""
+		}
+	}
+	for i := range k.Escalation {
+		if s := &k.Escalation[i]; s.By == institution {
+			s.By = ""
+		}
+		if s := &k.Escalation[i]; s.Decided == institution {
+			s.Decided = ""
+		}
+	}
 }
 
 // purge deletes an ended registration whose retention is over.
