@@ -188,8 +188,11 @@ func (m *Matcher) SendHeld(ctx context.Context) (int, error) {
 		}
 		for _, p := range due {
 			var y *youth
-			err := m.store.Update(ctx, []pseudonym.Pseudonym{p}, func(tx store.Tx) error {
+			err := m.holdingFamily(ctx, []pseudonym.Pseudonym{p}, nil, func(tx store.Tx, held []pseudonym.Pseudonym) error {
 				y = m.begin(tx, p, now, m.today(now))
+				if err := y.holds(held); err != nil {
+					return err
+				}
 				return y.apply(func(*youth) error { return nil })
 			})
 			if err = m.committed(y, err); err != nil {

@@ -116,3 +116,40 @@ func TestEndedKeepsNoRelations(t *testing.T) {
 		t.Fatalf("archived: live %v, %d relations, %v", reg.IsLive(), len(reg.Relations), err)
 	}
 }
+
+// Two children of one family given different coordinators at the same
+// moment (by reports without parents, which name no family): each update
+// holds the family's keys, so the second sees the first's coordinator and
+// both coordinators are told, in every family, once.
+func TestFamilyCoordinationConcurrentAssignments(t *testing.T) {
+	e := newFamilyEnv(t, nil)
+	const families = 40
+	for i := range families {
+		p := bsnFor(t, 8400+i)
+		r := e.involvement(t, 2*i+100)
+		r.Parents = []identity.BSN{p}
+		e.register(t, wij, r)
+		r = e.involvement(t, 2*i+101)
+		r.Parents = []identity.BSN{p}
+		e.register(t, accare, r)
+	}
+	errs := make(chan error, 2*families)
+	for i := range families {
+		go func() {
+			_, err := e.m.Register(ctx, matcher.Actor{Institution: school}, e.signal(t, 2*i+100))
+			errs <- err
+		}()
+		go func() {
+			_, err := e.m.Register(ctx, matcher.Actor{Institution: police}, e.signal(t, 2*i+101))
+			errs <- err
+		}()
+	}
+	for range 2 * families {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if w, a := famCoord(t, e, wij), famCoord(t, e, accare); w != families || a != families {
+		t.Fatalf("family-coordination to wij %d, to accare %d, want %d each", w, a, families)
+	}
+}

@@ -69,20 +69,88 @@ func (m *Matcher) updateFamily(ctx context.Context, who Youth, keys []pseudonym.
 		return fieldErr("youth", ErrMissingYouth)
 	}
 	var y *youth
-	fn := func(tx store.Tx) error {
+	err := m.holdingFamily(ctx, who.set.All, keys, func(tx store.Tx, held []pseudonym.Pseudonym) error {
 		y = m.begin(tx, who.set.Primary, now, m.today(now))
+		if err := y.holds(held); err != nil {
+			return err
+		}
 		if err := m.resealLive(y, who); err != nil {
 			return err
 		}
 		return y.apply(c)
-	}
-	var err error
-	if len(keys) == 0 {
-		err = m.store.Update(ctx, who.set.All, fn)
-	} else {
-		err = m.store.UpdateFamily(ctx, who.set.All, keys, fn)
-	}
+	})
 	return m.committed(y, err)
+}
+
+// maxFamilyAttempts bounds how often an update is begun again to hold
+// more family keys (holdingFamily); the last attempt holds what it has.
+const maxFamilyAttempts = 3
+
+// errUnheld abandons an update that began without holding the family keys
+// of the youth's live relations (see youth.holds), before anything is
+// staged: holdingFamily runs it again holding them.
+type errUnheld struct {
+	youth pseudonym.Pseudonym
+	keys  []pseudonym.Pseudonym
+}
+
+func (e *errUnheld) Error() string { return "matcher: update does not hold the youth's family keys" }
+
+// holdingFamily runs attempt in one store update of the youth known by
+// youth that also holds the family keys keys (store.Store.UpdateFamily),
+// and, when attempt finds the youth has live family relations under keys
+// it does not hold (errUnheld), runs it again holding those too. So every
+// update of a youth with a family is serialised with the updates of the
+// other children of that family: two children given different
+// coordinators at the same moment are not each blind to the other's, and
+// their coordinators are told of each other (family-coordination), never
+// neither. An attempt is abandoned before it stages anything; a youth
+// without relations costs nothing more. held is nil in the last attempt:
+// it goes on with what it holds.
+func (m *Matcher) holdingFamily(ctx context.Context, youth, keys []pseudonym.Pseudonym, attempt func(tx store.Tx, held []pseudonym.Pseudonym) error) error {
+	held := keys
+	for n := 1; ; n++ {
+		check := held
+		if check == nil {
+			check = []pseudonym.Pseudonym{}
+		}
+		if n == maxFamilyAttempts {
+			check = nil
+		}
+		fn := func(tx store.Tx) error { return attempt(tx, check) }
+		var err error
+		if len(held) == 0 {
+			err = m.store.Update(ctx, youth, fn)
+		} else {
+			err = m.store.UpdateFamily(ctx, youth, held, fn)
+		}
+		var u *errUnheld
+		if !errors.As(err, &u) {
+			return err
+		}
+		held = u.keys
+	}
+}
+
+// holds returns errUnheld if the youth's live registrations have family
+// relations under keys that held lacks; nil if held is nil (the update
+// goes on with what it holds).
+func (y *youth) holds(held []pseudonym.Pseudonym) error {
+	if held == nil {
+		return nil
+	}
+	var missing []pseudonym.Pseudonym
+	for _, r := range y.live {
+		for _, rel := range r.Relations {
+			if !slices.Contains(held, rel.Key) && !slices.Contains(missing, rel.Key) {
+				missing = append(missing, rel.Key)
+			}
+		}
+	}
+	if len(missing) == 0 {
+		return nil
+	}
+	return &errUnheld{youth: y.kase.Youth, keys: append(slices.Clone(held), missing...)}
 }
 
 // updateByID is updateByYouth for the youth that holds registration id, or
@@ -91,8 +159,22 @@ func (m *Matcher) updateByID(ctx context.Context, id ID, now time.Time, c change
 	var y *youth
 	err := m.store.UpdateByID(ctx, id, func(tx store.Tx) error {
 		y = m.beginByID(tx, id, now, m.today(now))
+		if err := y.holds([]pseudonym.Pseudonym{}); err != nil {
+			return err
+		}
 		return y.apply(c)
 	})
+	if u := (*errUnheld)(nil); errors.As(err, &u) {
+		// The youth has a family: the same update by the youth it was
+		// found under, holding its family keys.
+		err = m.holdingFamily(ctx, []pseudonym.Pseudonym{u.youth}, u.keys, func(tx store.Tx, held []pseudonym.Pseudonym) error {
+			y = m.beginByID(tx, id, now, m.today(now))
+			if err := y.holds(held); err != nil {
+				return err
+			}
+			return y.apply(c)
+		})
+	}
 	if errors.Is(err, store.ErrNotFound) {
 		err = ErrNotFound
 	}
