@@ -284,9 +284,13 @@ func (m *Matcher) coordinatorVerb(ctx context.Context, actor Actor, who Youth, v
 }
 
 // mustCoordinate returns ErrNotCoordinating unless institution is the
-// case's coordinator.
+// case's coordinator, with its term to accept, if any, not passed: a
+// coordinator whose term has passed is no longer one, although the case's
+// wake-up (vindex serve runs them every minute) may not have assigned the
+// next yet; it cannot accept, decline or hand over in that minute.
 func (y *youth) mustCoordinate(institution string) error {
-	if y.kase.Coordinator != institution {
+	k := &y.kase
+	if k.Coordinator != institution || !k.AcceptDue.IsZero() && !y.now.Before(k.AcceptDue) {
 		return ErrNotCoordinating
 	}
 	return nil

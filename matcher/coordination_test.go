@@ -294,3 +294,31 @@ func TestNoTermNoLapse(t *testing.T) {
 		}
 	}
 }
+
+// A coordinator whose term to accept has passed cannot accept in the
+// moment before the case's wake-up assigns the next: the term is over.
+func TestNoAcceptanceAfterTheTerm(t *testing.T) {
+	e := newEnv(t)
+	e.register(t, school, e.signal(t, 1))
+	e.register(t, wij, e.involvement(t, 1))
+	var due time.Time
+	e.store.View(ctx, mustYouth(t, e, 1), func(r store.Reader) error {
+		c, _ := r.Case()
+		due = c.AcceptDue
+		return nil
+	})
+	if due.IsZero() {
+		t.Fatal("no term to accept")
+	}
+	e.clock.Set(due.Add(-time.Minute))
+	if err := e.m.Accept(ctx, matcher.Actor{Institution: wij}, e.youth(t, 1)); err != nil {
+		t.Fatalf("a minute before the term is over: %v", err)
+	}
+	e2 := newEnv(t)
+	e2.register(t, school, e2.signal(t, 1))
+	e2.register(t, wij, e2.involvement(t, 1))
+	e2.clock.Set(due)
+	if err := e2.m.Accept(ctx, matcher.Actor{Institution: wij}, e2.youth(t, 1)); !errors.Is(err, matcher.ErrNotCoordinating) {
+		t.Fatalf("when the term is over: %v, want ErrNotCoordinating", err)
+	}
+}
