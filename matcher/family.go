@@ -33,8 +33,8 @@ import (
 // When the match joins two youths whose cases have different coordinators,
 // or a youth of a matched family is later given a coordinator other than
 // another youth's, each coordinator gets a family-coordination event
-// naming the other, once per pair of youths while their related
-// registrations live. A
+// naming the other, once per pair of coordinators (a child's next
+// coordinator, after a decline, a lapse or a hand-over, is told again). A
 // report without parents (or without an address) keeps the relations of
 // that kind on file; one with them replaces them. Relations end with their
 // registration: an ended, removed or destroyed registration is in no
@@ -47,7 +47,7 @@ import (
 // reporting youth's events per recipient and hour ([Config.EventsPerHour]);
 // beyond it, one to an institution not involved with that youth is
 // dropped, as there is nothing to sum up for it. A family-coordination
-// event comes once per pair of youths, so it cannot flood: it is never
+// event comes once per pair of coordinators, so it cannot flood: it is never
 // held back or dropped.
 //
 // The cost of a report stays bounded however large a family is (a big
@@ -253,7 +253,6 @@ func (y *youth) familyMatch(reg store.Registration, added []addedRelation) {
 		keys = append(keys, a.set.All...)
 	}
 	members := y.tx.Family(keys, FamilyLimit)
-	y.familyReg = reg
 	for _, typ := range []store.RelationType{store.RelationParent, store.RelationAddress} {
 		var ms []store.FamilyMember
 		for _, fm := range members {
@@ -302,9 +301,6 @@ func (y *youth) familyOfLive() {
 				keys = append(keys, rel.Key)
 			}
 		}
-		if len(r.Relations) > 0 && y.familyReg.ID.IsZero() {
-			y.familyReg = r
-		}
 	}
 	if len(keys) == 0 {
 		return
@@ -318,10 +314,9 @@ func (y *youth) familyOfLive() {
 }
 
 // coordinateFamily tells the youth's coordinator and the coordinator of
-// each youth this update's family match joined, if they differ, of each
-// other: once per pair of youths, as long as a registration of one that
-// the match was made by and one of the other both live (the store keeps
-// the note with them).
+// each other youth of y.family, if they differ, of each other: once per
+// pair of coordinators, by the note the store keeps on their two
+// registrations (it goes when either ends).
 func (y *youth) coordinateFamily() {
 	c := y.kase.Coordinator
 	own := y.liveOf(c)
@@ -343,37 +338,20 @@ func (y *youth) coordinateFamily() {
 			continue
 		}
 		theirs := live[i]
-		if y.familyNoticed(live) {
+		// The note is kept on the two coordinators' registrations: once
+		// per pair of coordinators of two children, so a child's new
+		// coordinator (after a decline, a lapse or a hand-over) is told
+		// too, and the note goes when either stops coordinating by its
+		// registration ending.
+		if y.tx.FamilyNoticed(own.ID, theirs.ID) {
 			continue
 		}
-		for _, o := range y.family {
-			if o.Youth == fm.Youth {
-				y.tx.NoteFamily(y.familyReg.ID, o.Registration)
-			}
-		}
+		y.tx.NoteFamily(own.ID, theirs.ID)
 		y.emit(store.Event{Type: store.EventFamilyCoordination, Recipient: c, Registration: own.ID, Subject: other.Coordinator,
 			Others: []store.Party{{Registration: theirs.ID, Institution: theirs.Institution, Kind: theirs.Kind, Contact: theirs.Contact, Since: theirs.CreatedAt}}})
 		y.emit(store.Event{Type: store.EventFamilyCoordination, Recipient: other.Coordinator, Registration: theirs.ID, Subject: c,
 			Others: []store.Party{{Registration: own.ID, Institution: own.Institution, Kind: own.Kind, Contact: own.Contact, Since: own.CreatedAt}}})
 	}
-}
-
-// familyNoticed reports whether a live registration of the youth and one
-// of the other youth's live registrations (theirs) were noted together:
-// the coordinators were told already, whichever relation joined them
-// then.
-func (y *youth) familyNoticed(theirs []store.Registration) bool {
-	for _, r := range y.live {
-		if len(r.Relations) == 0 {
-			continue
-		}
-		for _, o := range theirs {
-			if len(o.Relations) > 0 && y.tx.FamilyNoticed(r.ID, o.ID) {
-				return true
-			}
-		}
-	}
-	return false
 }
 
 // familyEvent reports whether e is about a family: such an event may go

@@ -153,3 +153,32 @@ func TestFamilyCoordinationConcurrentAssignments(t *testing.T) {
 		t.Fatalf("family-coordination to wij %d, to accare %d, want %d each", w, a, families)
 	}
 }
+
+// A child's next coordinator is told too: family-coordination comes once
+// per pair of coordinators, so after the first declines, the one assigned
+// in its place and the other child's coordinator are told of each other.
+func TestFamilyCoordinationForTheNextCoordinator(t *testing.T) {
+	e := newFamilyEnv(t, nil)
+	p := bsnFor(t, 8501)
+	r := e.involvement(t, 1)
+	r.Parents = []identity.BSN{p}
+	e.register(t, wij, r)
+	e.register(t, ggd, e.involvement(t, 1))
+	r = e.involvement(t, 2)
+	r.Parents = []identity.BSN{p}
+	e.register(t, accare, r)
+	e.register(t, police, e.signal(t, 2))
+	if famCoord(t, e, wij) != 1 || famCoord(t, e, accare) != 1 {
+		t.Fatalf("first pair: wij %d, accare %d, want 1 each", famCoord(t, e, wij), famCoord(t, e, accare))
+	}
+	if err := e.m.Decline(ctx, matcher.Actor{Institution: wij}, e.youth(t, 1), "no_capacity"); err != nil {
+		t.Fatal(err)
+	}
+	v, err := e.m.Lookup(ctx, matcher.Actor{Institution: ggd}, e.youth(t, 1))
+	if err != nil || v.Coordinator.Institution != ggd {
+		t.Fatalf("after wij declined: %+v %v, want ggd", v.Coordinator, err)
+	}
+	if famCoord(t, e, ggd) != 1 || famCoord(t, e, accare) != 2 || famCoord(t, e, wij) != 1 {
+		t.Fatalf("next pair: ggd %d, accare %d, wij %d; want 1, 2, 1", famCoord(t, e, ggd), famCoord(t, e, accare), famCoord(t, e, wij))
+	}
+}

@@ -38,10 +38,9 @@ type youth struct {
 	finished        bool
 
 	// family are the other youths' registrations this update's report
-	// made a family match with, and familyReg the reporter's
-	// registration (see familyMatch).
-	family    []store.FamilyMember
-	familyReg store.Registration
+	// made a family match with (see familyMatch), or, when it assigned a
+	// coordinator, those of the youth's families (familyOfLive).
+	family []store.FamilyMember
 }
 
 // change is what a verb does to one youth's records inside a store update.

@@ -78,8 +78,8 @@ const (
 	// EventFamilyCoordination: a family match joined two youths whose
 	// cases have different coordinators, or a youth of a matched family
 	// got a coordinator other than another youth's; each coordinator is
-	// told of the other (Event.Subject, Event.Others) on its own registration, once
-	// per pair of youths while their related registrations live (one
+	// told of the other (Event.Subject, Event.Others) on its own
+	// registration, once per pair of coordinators' registrations (one
 	// family, one plan).
 	EventFamilyCoordination EventType = 12
 
@@ -157,7 +157,7 @@ var eventTypes = [...]EventTypeInfo{
 	{Type: EventFamilyMatch, Name: "family-match",
 		Audience: "the institution whose report gave a youth a new family relation (parent or address) that another youth's live registration by another institution shares, and each of those institutions; it names the relation's type and the other institutions, never the other child"},
 	{Type: EventFamilyCoordination, Name: "family-coordination",
-		Audience: "the two coordinators of two youths a family match joined, when they differ (at the match, or when one of the youths gets its coordinator later): each is told of the other, once per pair of youths"},
+		Audience: "the two coordinators of two youths a family match joined, when they differ (at the match, or when one of the youths gets its coordinator later): each is told of the other, once per pair of coordinators"},
 	{Type: EventAccepted, Name: "coordinator-accepted",
 		Audience: "every other institution actively involved with the youth, when the coordinator accepts the case"},
 	{Type: EventDeclined, Name: "coordinator-declined",

@@ -260,7 +260,7 @@ type Tx interface {
 	FamilyNoticed(a, b ID) bool
 	// NoteFamily marks the pair of registrations a and b (one of them the
 	// youth's own) in this same commit: the matcher's record that the
-	// coordinators of their youths were told of each other. The mark goes
+	// coordinators whose registrations they are were told of each other. The mark goes
 	// when either registration ends or is deleted.
 	NoteFamily(a, b ID)
 }
