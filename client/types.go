@@ -259,6 +259,16 @@ type AccessRegistration struct {
 	PurgeOn     string       `json:"purge_on,omitempty"`
 	Informed    *Informed    `json:"informed,omitempty"`
 	NotInformed *NotInformed `json:"not_informed,omitempty"`
+	// Family lists the family relations an active registration records:
+	// "parent" or "address", and since when.
+	Family []FamilyRelation `json:"family,omitempty"`
+}
+
+// FamilyRelation is one family relation of a registration, as subject
+// access shows it: never the parent or the address.
+type FamilyRelation struct {
+	Type  string    `json:"type"`
+	Since time.Time `json:"since"`
 }
 
 // Letter is a letter as text and as an HTML document.

@@ -55,6 +55,9 @@ func NewSubjectAccessResponse(a matcher.Access, l letters.Letter) SubjectAccessR
 			Kind: r.Kind.String(), Code: r.SignalCode, CodeLabel: r.SignalLabel, Urgent: r.Urgent,
 			Since: r.Since.UTC().Format(time.RFC3339), Status: "archived",
 			EndsOn: date(r.EndsOn), PurgeOn: date(r.PurgeOn)}
+		for _, f := range r.Family {
+			j.Family = append(j.Family, FamilyRelationJSON{Type: f.Type, Since: f.Since.UTC().Format(time.RFC3339)})
+		}
 		if r.Live {
 			j.Status = "active"
 		} else {

@@ -306,6 +306,17 @@ type AccessRegistrationJSON struct {
 	// duty to inform; neither if it recorded nothing.
 	Informed    *InformedJSON    `json:"informed,omitempty"`
 	NotInformed *NotInformedJSON `json:"not_informed,omitempty"`
+	// Family lists the family relations the registration records: type
+	// ("parent" or "address") and since when; never the parent or the
+	// address.
+	Family []FamilyRelationJSON `json:"family,omitempty"`
+}
+
+// FamilyRelationJSON is one family relation of a registration, as subject
+// access shows it.
+type FamilyRelationJSON struct {
+	Type  string `json:"type"`
+	Since string `json:"since"`
 }
 
 // LetterJSON is a letter in its two forms.

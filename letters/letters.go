@@ -27,6 +27,7 @@ import (
 	"errors"
 	"fmt"
 	htmltemplate "html/template"
+	"strings"
 	texttemplate "text/template"
 	"time"
 
@@ -125,7 +126,10 @@ type row struct {
 	// Informed says whether the institution informed the parents or the
 	// youth: whom and when, or why not; "" if it recorded nothing.
 	Informed string
-	ID       string
+	// Family says which family relations the registration records (a
+	// parent, the home address) and since when; "" if none.
+	Family string
+	ID     string
 }
 
 func newRow(r matcher.AccessEntry) row {
@@ -144,6 +148,7 @@ func newRow(r matcher.AccessEntry) row {
 		}
 	}
 	out.Informed = informed(r.Inform)
+	out.Family = family(r.Family)
 	switch {
 	case r.Live && r.EndsOn.IsZero():
 		out.Status = "actief"
@@ -156,6 +161,22 @@ func newRow(r matcher.AccessEntry) row {
 		}
 	}
 	return out
+}
+
+// family says in plain Dutch which family relations a registration
+// records: that a parent (as in the population register) or the home
+// address is recorded, never who or which, and since when; "" if none.
+func family(rels []matcher.FamilyRelation) string {
+	names := map[string]string{"parent": "een ouder of verzorger", "address": "het woonadres"}
+	var parts []string
+	for _, r := range rels {
+		name, ok := names[r.Type]
+		if !ok {
+			continue
+		}
+		parts = append(parts, name+" (sinds "+day(r.Since.In(identity.DefaultLocation()))+")")
+	}
+	return strings.Join(parts, ", ")
 }
 
 // informed says in plain Dutch what the institution recorded of its duty

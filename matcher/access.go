@@ -94,6 +94,19 @@ type AccessEntry struct {
 	// Inform is what the institution recorded of its duty to inform the
 	// parents or the youth: whom and when, or why not; zero if nothing.
 	Inform Inform
+	// Family is what the registration records of the youth's family
+	// (see Registration.Parents): a relation's type and since when, never
+	// the parent or the address, which the index keeps only as
+	// pseudonyms. A live registration's only: an ended one keeps none.
+	Family []FamilyRelation
+}
+
+// FamilyRelation is one family relation a registration records, as
+// subject access shows it: "parent" (a parent or guardian, as in the
+// population register) or "address" (the home address), and since when.
+type FamilyRelation struct {
+	Type  string
+	Since time.Time
 }
 
 // SubjectAccess lists every registration of a youth, live and archived, for
@@ -190,6 +203,9 @@ func (m *Matcher) accessEntry(r store.Registration, today time.Time) AccessEntry
 	}
 	if inst, ok := m.cov.Institution(r.Institution); ok {
 		e.Name, e.Type = inst.Name, inst.Type
+	}
+	for _, rel := range r.Relations {
+		e.Family = append(e.Family, FamilyRelation{Type: rel.Type.String(), Since: rel.Since})
 	}
 	if sc, ok := m.cov.SignalCode(r.SignalCode); ok && r.SignalCode != "" {
 		e.SignalLabel = sc.Label

@@ -182,3 +182,30 @@ func TestFamilyCoordinationForTheNextCoordinator(t *testing.T) {
 		t.Fatalf("next pair: ggd %d, accare %d, wij %d; want 1, 2, 1", famCoord(t, e, ggd), famCoord(t, e, accare), famCoord(t, e, wij))
 	}
 }
+
+// Subject access tells the youth and its parents that a registration
+// records a parent and an address for family matches, and since when:
+// never who or which.
+func TestSubjectAccessShowsFamilyRelations(t *testing.T) {
+	e := newFamilyEnv(t, nil)
+	r := e.involvement(t, 1)
+	r.Parents = []identity.BSN{bsnFor(t, 8601)}
+	e.register(t, wij, r)
+	e.register(t, school, e.signal(t, 1))
+	a, err := e.m.SubjectAccess(ctx, matcher.Actor{Institution: gemeente}, e.youth(t, 1), birth(t, "2014-05-17"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, reg := range a.Registrations {
+		switch reg.Institution {
+		case wij:
+			if len(reg.Family) != 1 || reg.Family[0].Type != "parent" || !reg.Family[0].Since.Equal(start) {
+				t.Fatalf("wij's registration: family %+v, want one parent since %v", reg.Family, start)
+			}
+		default:
+			if len(reg.Family) != 0 {
+				t.Fatalf("%s's registration: family %+v, want none", reg.Institution, reg.Family)
+			}
+		}
+	}
+}
