@@ -152,7 +152,10 @@ func (y *youth) wakeAt() time.Time {
 		}
 	}
 	for _, n := range y.kase.Notices {
-		if n.Held > 0 {
+		// Held events are summed up when the hour is over; the count of a
+		// recipient not involved with the youth (told of its family) is
+		// forgotten then, rather than kept until the youth's next update.
+		if n.Held > 0 || y.liveOf(n.Recipient) == nil {
 			earlier(n.Since.Add(noticeHour))
 		}
 	}

@@ -1,6 +1,7 @@
 package matcher_test
 
 import (
+	"slices"
 	"testing"
 	"time"
 
@@ -207,5 +208,39 @@ func TestSubjectAccessShowsFamilyRelations(t *testing.T) {
 				t.Fatalf("%s's registration: family %+v, want none", reg.Institution, reg.Family)
 			}
 		}
+	}
+}
+
+// The count of family events told to an institution not involved with the
+// reporting youth is forgotten when its hour is over, not kept in the
+// youth's case until the youth's next report.
+func TestFamilyNoticeCountIsForgotten(t *testing.T) {
+	e := newFamilyEnv(t, nil)
+	p := bsnFor(t, 8701)
+	r := e.involvement(t, 2)
+	r.Parents = []identity.BSN{p}
+	e.register(t, accare, r)
+	r = e.involvement(t, 1)
+	r.Parents = []identity.BSN{p}
+	e.register(t, wij, r)
+	noticed := func() (names []string) {
+		e.store.View(ctx, mustYouth(t, e, 1), func(rd store.Reader) error {
+			c, _ := rd.Case()
+			for _, n := range c.Notices {
+				names = append(names, n.Recipient)
+			}
+			return nil
+		})
+		return names
+	}
+	if got := noticed(); !slices.Contains(got, accare) {
+		t.Fatalf("youth 1's notices %v: want accare's count for the hour", got)
+	}
+	e.clock.Add(time.Hour + time.Minute)
+	if _, err := e.m.SendHeld(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := noticed(); slices.Contains(got, accare) {
+		t.Fatalf("after the hour, youth 1's notices %v still name accare", got)
 	}
 }
