@@ -3,7 +3,6 @@ package matcher
 import (
 	"context"
 	"errors"
-	"log/slog"
 	"slices"
 	"time"
 
@@ -53,19 +52,13 @@ var (
 	ErrAgreementNotYours    = errors.New("matcher: only the coordinator or the responsible institution may record an agreement as done")
 )
 
-// errAlreadyDone, returned by a plan verb's change, writes nothing and
-// succeeds: the agreement was recorded as done before.
-var errAlreadyDone = errors.New("matcher: agreement already done")
-
 // RecordPlan records that the youth's case has a plan running from start
 // to intendedEnd (civil days), or changes the days of the plan it has; its
 // agreements stay. Only the case's coordinator may (ErrNotCoordinator); an
 // institution not involved gets ErrNotInvolved, whether or not the youth
 // is known.
-func (m *Matcher) RecordPlan(ctx context.Context, actor Actor, who Youth, start, intendedEnd time.Time) (err error) {
-	a := m.audit(actor, store.AuditPlan, who, ID{})
-	defer a.done(ctx, &err)
-	err = m.planVerb(ctx, actor, who, a, func(y *youth) error {
+func (m *Matcher) RecordPlan(ctx context.Context, actor Actor, who Youth, start, intendedEnd time.Time) error {
+	return m.coordinatorVerb(ctx, actor, who, store.AuditPlan, "plan", func(y *youth) error {
 		if err := y.coordinates(actor); err != nil {
 			return err
 		}
@@ -84,8 +77,6 @@ func (m *Matcher) RecordPlan(ctx context.Context, actor Actor, who Youth, start,
 		y.kase.Plan = p
 		return nil
 	})
-	m.log.LogAttrs(ctx, slog.LevelInfo, "plan", slog.String("institution", actor.Institution), slog.String("outcome", outcome(err)))
-	return err
 }
 
 // AddAgreement records an agreement of the youth's plan: institution, which
@@ -94,9 +85,7 @@ func (m *Matcher) RecordPlan(ctx context.Context, actor Actor, who Youth, start,
 // the case's coordinator may; the case needs a plan (ErrNoPlan) with room
 // for another agreement (ErrTooManyAgreements).
 func (m *Matcher) AddAgreement(ctx context.Context, actor Actor, who Youth, institution string, due time.Time) (n int, err error) {
-	a := m.audit(actor, store.AuditAgreement, who, ID{})
-	defer a.done(ctx, &err)
-	err = m.planVerb(ctx, actor, who, a, func(y *youth) error {
+	err = m.coordinatorVerb(ctx, actor, who, store.AuditAgreement, "agreement", func(y *youth) error {
 		if err := y.coordinates(actor); err != nil {
 			return err
 		}
@@ -118,7 +107,6 @@ func (m *Matcher) AddAgreement(ctx context.Context, actor Actor, who Youth, inst
 		p.Agreements = append(p.Agreements, store.Agreement{N: n, Institution: institution, Due: due})
 		return nil
 	})
-	m.log.LogAttrs(ctx, slog.LevelInfo, "agreement", slog.String("institution", actor.Institution), slog.String("outcome", outcome(err)))
 	if err != nil {
 		return 0, err
 	}
@@ -128,13 +116,8 @@ func (m *Matcher) AddAgreement(ctx context.Context, actor Actor, who Youth, inst
 // AgreementDone records that agreement n of the youth's plan is done,
 // today. The coordinator or the institution responsible for it may
 // (ErrAgreementNotYours otherwise); recording it again changes nothing.
-func (m *Matcher) AgreementDone(ctx context.Context, actor Actor, who Youth, n int) (err error) {
-	a := m.audit(actor, store.AuditAgreementDone, who, ID{})
-	defer a.done(ctx, &err)
-	err = m.planVerb(ctx, actor, who, a, func(y *youth) error {
-		if y.liveOf(actor.Institution) == nil {
-			return ErrNotInvolved
-		}
+func (m *Matcher) AgreementDone(ctx context.Context, actor Actor, who Youth, n int) error {
+	return m.coordinatorVerb(ctx, actor, who, store.AuditAgreementDone, "agreement-done", func(y *youth) error {
 		p := y.kase.Plan
 		if p == nil {
 			return ErrNoPlan
@@ -146,42 +129,11 @@ func (m *Matcher) AgreementDone(ctx context.Context, actor Actor, who Youth, n i
 		case actor.Institution != y.kase.Coordinator && actor.Institution != p.Agreements[i].Institution:
 			return ErrAgreementNotYours
 		case !p.Agreements[i].Done.IsZero():
-			return errAlreadyDone
+			return errNoWrite // done before: nothing changes
 		}
 		p.Agreements[i].Done = y.today
 		return nil
 	})
-	m.log.LogAttrs(ctx, slog.LevelInfo, "agreement-done", slog.String("institution", actor.Institution), slog.String("outcome", outcome(err)))
-	return err
-}
-
-// planVerb runs change on the youth's records for a plan verb, after the
-// same check of the actor's involvement a lookup makes (so an uninvolved
-// caller's answer takes no longer for a youth that is known). A change
-// that returns errAlreadyDone writes nothing and succeeds.
-func (m *Matcher) planVerb(ctx context.Context, actor Actor, who Youth, a *call, change func(y *youth) error) error {
-	if _, err := m.institution(actor); err != nil {
-		return err
-	}
-	involved, err := m.liveMatch(ctx, who, func(r store.Registration) bool { return r.Institution == actor.Institution })
-	if err == nil && !involved {
-		err = ErrNotInvolved
-	}
-	if err != nil {
-		return err
-	}
-	err = m.updateByYouth(ctx, who, m.clock(), a.stage(func(y *youth) error {
-		if y.liveOf(actor.Institution) == nil {
-			return ErrNotInvolved
-		}
-		if err := change(y); errors.Is(err, errAlreadyDone) {
-			return errNoWrite
-		} else if err != nil {
-			return err
-		}
-		return nil
-	}))
-	return err
 }
 
 // coordinates returns nil if actor's institution coordinates the youth's
