@@ -1,10 +1,8 @@
 package matcher_test
 
 import (
-	"bufio"
 	"math/rand/v2"
 	"os"
-	"os/exec"
 	"testing"
 	"time"
 
@@ -60,29 +58,10 @@ func TestEscalationDueOnceAcrossKill(t *testing.T) {
 	}
 	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 7))
 	for round := range 4 {
-		cmd := exec.Command(os.Args[0], "-test.run=^TestEscalationDueCrashChild$")
-		cmd.Env = append(os.Environ(), crashChildDir+"="+dir)
-		out, err := cmd.StdoutPipe()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
 		// Killed while it works: after it opened the store, within the
-		// time raising them all takes.
-		for r := bufio.NewReader(out); ; {
-			line, err := r.ReadString('\n')
-			if err != nil {
-				t.Fatalf("the child process: %v", err)
-			}
-			if line == "ready\n" {
-				break
-			}
-		}
-		time.Sleep(time.Duration(rng.IntN(150)) * time.Millisecond)
-		cmd.Process.Kill()
-		cmd.Wait()
+		// time raising them all takes. The child never ends a pass.
+		runKilledChild(t, "TestEscalationDueCrashChild", []string{crashChildDir + "=" + dir},
+			time.Duration(rng.IntN(150))*time.Millisecond, 1)
 		e = newEnvWith(t, ps, dir, quiet())
 		t.Logf("round %d: killed with %d of %d youths raised", round+1, raised(e), youths)
 		if err := e.store.Close(); err != nil {
