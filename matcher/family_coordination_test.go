@@ -22,18 +22,12 @@ func TestFamilyCoordinationBesideANewMatch(t *testing.T) {
 	for _, withP2 := range []bool{false, true} {
 		e := newFamilyEnv(t, nil)
 		p1, p2 := bsnFor(t, 8001), bsnFor(t, 8002)
-		r := e.involvement(t, 1)
-		r.Parents = []identity.BSN{p1}
-		e.register(t, wij, r)
-		r = e.involvement(t, 2)
-		r.Parents = []identity.BSN{p1}
-		e.register(t, accare, r)
+		e.reportChild(t, wij, 1, p1)
+		e.reportChild(t, accare, 2, p1)
 		if res := e.register(t, police, e.signal(t, 2)); res.Coordinator.Institution != accare {
 			t.Fatalf("B coordinator %q", res.Coordinator.Institution)
 		}
-		r = e.involvement(t, 3)
-		r.Parents = []identity.BSN{p2}
-		e.register(t, ggd, r)
+		e.reportChild(t, ggd, 3, p2)
 		s := e.signal(t, 1)
 		if withP2 {
 			s.Parents = []identity.BSN{p2}
@@ -53,16 +47,12 @@ func TestFamilyCoordinationPassesTheBound(t *testing.T) {
 	e := newFamilyEnv(t, nil)
 	p := bsnFor(t, 8101)
 	for i := 10; i <= 20; i++ {
-		r := e.involvement(t, i)
-		r.Parents = []identity.BSN{p}
-		e.register(t, accare, r)
+		e.reportChild(t, accare, i, p)
 	}
 	if res := e.register(t, police, e.signal(t, 10)); res.Coordinator.Institution != accare {
 		t.Fatalf("coordinator %q", res.Coordinator.Institution)
 	}
-	r := e.involvement(t, 1)
-	r.Parents = []identity.BSN{p}
-	e.register(t, wij, r)
+	e.reportChild(t, wij, 1, p)
 	if n := countType(e.events(t, accare), store.EventFamilyMatch); n != matcher.DefaultEventsPerHour {
 		t.Fatalf("accare's family-match events: %d, want the hour's share, %d", n, matcher.DefaultEventsPerHour)
 	}
@@ -77,23 +67,15 @@ func TestFamilyCoordinationPassesTheBound(t *testing.T) {
 func TestFamilyCoordinationOncePerPair(t *testing.T) {
 	e := newFamilyEnv(t, nil)
 	p1, p2 := bsnFor(t, 8201), bsnFor(t, 8202)
-	r := e.involvement(t, 1)
-	r.Parents = []identity.BSN{p1}
-	e.register(t, wij, r)
-	r = e.involvement(t, 2)
-	r.Parents = []identity.BSN{p1}
-	e.register(t, accare, r)
+	e.reportChild(t, wij, 1, p1)
+	e.reportChild(t, accare, 2, p1)
 	e.register(t, police, e.signal(t, 2))
 	res := e.register(t, school, e.signal(t, 1))
 	if res.Coordinator.Institution != wij || famCoord(t, e, wij) != 1 || famCoord(t, e, accare) != 1 {
 		t.Fatalf("A's coordinator %q; family-coordination to wij %d, to accare %d, want 1 each", res.Coordinator.Institution, famCoord(t, e, wij), famCoord(t, e, accare))
 	}
-	r = e.involvement(t, 2)
-	r.Parents = []identity.BSN{p2}
-	e.register(t, ggd, r)
-	r = e.involvement(t, 1)
-	r.Parents = []identity.BSN{p1, p2}
-	e.register(t, wij, r)
+	e.reportChild(t, ggd, 2, p2)
+	e.reportChild(t, wij, 1, p1, p2)
 	if famCoord(t, e, wij) != 1 || famCoord(t, e, accare) != 1 {
 		t.Fatalf("after a second relation: family-coordination to wij %d, to accare %d, want still 1 each", famCoord(t, e, wij), famCoord(t, e, accare))
 	}
@@ -103,9 +85,7 @@ func TestFamilyCoordinationOncePerPair(t *testing.T) {
 // pseudonyms go with the end.
 func TestEndedKeepsNoRelations(t *testing.T) {
 	e := newFamilyEnv(t, nil)
-	r := e.involvement(t, 1)
-	r.Parents = []identity.BSN{bsnFor(t, 8401), bsnFor(t, 8402)}
-	res := e.register(t, wij, r)
+	res := e.reportChild(t, wij, 1, bsnFor(t, 8401), bsnFor(t, 8402))
 	if reg, err := e.store.Registration(ctx, res.ID); err != nil || len(reg.Relations) != 2 {
 		t.Fatalf("live: %d relations, %v", len(reg.Relations), err)
 	}
@@ -127,12 +107,8 @@ func TestFamilyCoordinationConcurrentAssignments(t *testing.T) {
 	const families = 40
 	for i := range families {
 		p := bsnFor(t, 8400+i)
-		r := e.involvement(t, 2*i+100)
-		r.Parents = []identity.BSN{p}
-		e.register(t, wij, r)
-		r = e.involvement(t, 2*i+101)
-		r.Parents = []identity.BSN{p}
-		e.register(t, accare, r)
+		e.reportChild(t, wij, 2*i+100, p)
+		e.reportChild(t, accare, 2*i+101, p)
 	}
 	errs := make(chan error, 2*families)
 	for i := range families {
@@ -161,13 +137,9 @@ func TestFamilyCoordinationConcurrentAssignments(t *testing.T) {
 func TestFamilyCoordinationForTheNextCoordinator(t *testing.T) {
 	e := newFamilyEnv(t, nil)
 	p := bsnFor(t, 8501)
-	r := e.involvement(t, 1)
-	r.Parents = []identity.BSN{p}
-	e.register(t, wij, r)
+	e.reportChild(t, wij, 1, p)
 	e.register(t, ggd, e.involvement(t, 1))
-	r = e.involvement(t, 2)
-	r.Parents = []identity.BSN{p}
-	e.register(t, accare, r)
+	e.reportChild(t, accare, 2, p)
 	e.register(t, police, e.signal(t, 2))
 	if famCoord(t, e, wij) != 1 || famCoord(t, e, accare) != 1 {
 		t.Fatalf("first pair: wij %d, accare %d, want 1 each", famCoord(t, e, wij), famCoord(t, e, accare))
@@ -189,9 +161,7 @@ func TestFamilyCoordinationForTheNextCoordinator(t *testing.T) {
 // never who or which.
 func TestSubjectAccessShowsFamilyRelations(t *testing.T) {
 	e := newFamilyEnv(t, nil)
-	r := e.involvement(t, 1)
-	r.Parents = []identity.BSN{bsnFor(t, 8601)}
-	e.register(t, wij, r)
+	e.reportChild(t, wij, 1, bsnFor(t, 8601))
 	e.register(t, school, e.signal(t, 1))
 	a, err := e.m.SubjectAccess(ctx, matcher.Actor{Institution: gemeente}, e.youth(t, 1), birth(t, "2014-05-17"))
 	if err != nil {
@@ -217,12 +187,8 @@ func TestSubjectAccessShowsFamilyRelations(t *testing.T) {
 func TestFamilyNoticeCountIsForgotten(t *testing.T) {
 	e := newFamilyEnv(t, nil)
 	p := bsnFor(t, 8701)
-	r := e.involvement(t, 2)
-	r.Parents = []identity.BSN{p}
-	e.register(t, accare, r)
-	r = e.involvement(t, 1)
-	r.Parents = []identity.BSN{p}
-	e.register(t, wij, r)
+	e.reportChild(t, accare, 2, p)
+	e.reportChild(t, wij, 1, p)
 	noticed := func() (names []string) {
 		e.store.View(ctx, mustYouth(t, e, 1), func(rd store.Reader) error {
 			c, _ := rd.Case()

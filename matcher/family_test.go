@@ -13,6 +13,15 @@ import (
 	"github.com/vindex-nl/vindex/store"
 )
 
+// reportChild has inst report the n-th youth, an involvement, with the
+// given parents.
+func (e *env) reportChild(t testing.TB, inst string, n int, parents ...identity.BSN) matcher.Result {
+	t.Helper()
+	r := e.involvement(t, n)
+	r.Parents = parents
+	return e.register(t, inst, r)
+}
+
 func countType(evs []store.Event, typ store.EventType) int {
 	n := 0
 	for _, ev := range evs {
@@ -119,13 +128,9 @@ func TestFamilyNoOracle(t *testing.T) {
 		e := newFamilyEnv(t, nil)
 		parent := bsnFor(t, 7001)
 		if withFamily {
-			r := e.involvement(t, 2)
-			r.Parents = []identity.BSN{parent}
-			e.register(t, ggd, r)
+			e.reportChild(t, ggd, 2, parent)
 		}
-		r := e.involvement(t, 1)
-		r.Parents = []identity.BSN{parent}
-		res := e.register(t, wij, r)
+		res := e.reportChild(t, wij, 1, parent)
 		res.ID = matcher.ID{}
 		v, err := e.m.Lookup(ctx, matcher.Actor{Institution: wij}, e.youth(t, 1))
 		if err != nil {
@@ -163,9 +168,7 @@ func TestFamilyEventsBounded(t *testing.T) {
 		e.register(t, ggd, sib)
 	}
 	for i := range reports {
-		r := e.involvement(t, 1)
-		r.Parents = []identity.BSN{bsnFor(t, 8000+i)}
-		e.register(t, wij, r)
+		e.reportChild(t, wij, 1, bsnFor(t, 8000+i))
 		e.clock.Add(time.Second)
 	}
 	if n := countType(e.events(t, ggd), store.EventFamilyMatch); n != matcher.DefaultEventsPerHour {
@@ -173,9 +176,7 @@ func TestFamilyEventsBounded(t *testing.T) {
 	}
 	// The next hour, the count starts again.
 	e.clock.Add(time.Hour)
-	r := e.involvement(t, 1)
-	r.Parents = []identity.BSN{bsnFor(t, 8000)}
-	e.register(t, wij, r)
+	e.reportChild(t, wij, 1, bsnFor(t, 8000))
 	if n := countType(e.events(t, ggd), store.EventFamilyMatch); n != matcher.DefaultEventsPerHour+1 {
 		t.Fatalf("after the hour: %d family events, want %d", n, matcher.DefaultEventsPerHour+1)
 	}
