@@ -73,7 +73,7 @@ func (m *Matcher) RecordPlan(ctx context.Context, actor Actor, who Youth, start,
 		if y.kase.Plan != nil {
 			p = y.kase.Plan
 		}
-		p.Start, p.IntendedEnd, p.By, p.At = start, intendedEnd, actor.Institution, y.now
+		p.Start, p.IntendedEnd, p.By = start, intendedEnd, actor.Institution
 		y.kase.Plan = p
 		return nil
 	})

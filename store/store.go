@@ -587,9 +587,9 @@ type Case struct {
 type Plan struct {
 	// Start and IntendedEnd are civil days (00:00 UTC).
 	Start, IntendedEnd time.Time
-	// By is the coordinator that recorded the plan, At when it last did.
+	// By is the coordinator that recorded the plan (when is in the audit
+	// log).
 	By string
-	At time.Time
 	// Agreements in the order they were made.
 	Agreements []Agreement
 }

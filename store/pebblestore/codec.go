@@ -500,7 +500,6 @@ func encodeCase(dst []byte, c *store.Case) []byte {
 		e.day(p.Start)
 		e.day(p.IntendedEnd)
 		e.str(p.By)
-		e.time(p.At)
 		e.uvarint(uint64(len(p.Agreements)))
 		for _, a := range p.Agreements {
 			e.uvarint(uint64(a.N))
@@ -564,7 +563,7 @@ func caseV5Tail(d *dec, c *store.Case) {
 
 // caseV4Tail reads what caseV4 adds to caseV3: the plan.
 func caseV4Tail(d *dec, c *store.Case) {
-	p := &store.Plan{Start: d.day(), IntendedEnd: d.day(), By: d.str(), At: d.time()}
+	p := &store.Plan{Start: d.day(), IntendedEnd: d.day(), By: d.str()}
 	// An agreement takes at least 5 bytes: refuse counts the input cannot
 	// hold before allocating.
 	if n := d.uvarint(); d.err == nil && n > 0 {

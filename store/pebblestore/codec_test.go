@@ -331,9 +331,9 @@ func TestCaseVersions(t *testing.T) {
 func TestCasePlanVersion(t *testing.T) {
 	day := func(s string) time.Time { d, _ := time.Parse(time.DateOnly, s); return d }
 	bare := sampleCheckedCase()
-	bare.Plan = &store.Plan{Start: day("2026-03-02"), IntendedEnd: day("2026-09-01"), By: "ggd", At: time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)}
+	bare.Plan = &store.Plan{Start: day("2026-03-02"), IntendedEnd: day("2026-09-01"), By: "ggd"}
 	full := woken(sampleCheckedCase())
-	full.Plan = &store.Plan{Start: day("2026-03-02"), IntendedEnd: day("2026-09-01"), By: "ggd", At: time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC),
+	full.Plan = &store.Plan{Start: day("2026-03-02"), IntendedEnd: day("2026-09-01"), By: "ggd",
 		Agreements: []store.Agreement{
 			{N: 1, Institution: "school", Due: day("2026-04-01"), Done: day("2026-03-20")},
 			{N: 2, Institution: "wij", Due: day("2026-04-15"), Overdue: true},
@@ -356,7 +356,7 @@ func TestCasePlanVersion(t *testing.T) {
 	for name, b := range map[string][]byte{
 		"v4 truncated":                   v4[:len(v4)-1],
 		"v4 without a plan":              append([]byte{caseV4}, v3[1:]...),
-		"v4 with a huge agreement count": append(append([]byte{caseV4}, v3[1:]...), 1, 1, 0, 1, 0xff, 0xff, 0xff, 0x0f),
+		"v4 with a huge agreement count": append(append([]byte{caseV4}, v3[1:]...), 1, 1, 0, 0xff, 0xff, 0xff, 0x0f),
 		"v4 trailing":                    append(append([]byte(nil), v4...), 0),
 	} {
 		if _, err := decodeCase(b); !errors.Is(err, store.ErrCorrupt) {

@@ -606,7 +606,7 @@ func samePlan(a, b *store.Plan) bool {
 	if a == nil || b == nil {
 		return a == b
 	}
-	return a.Start.Equal(b.Start) && a.IntendedEnd.Equal(b.IntendedEnd) && a.By == b.By && a.At.Equal(b.At) &&
+	return a.Start.Equal(b.Start) && a.IntendedEnd.Equal(b.IntendedEnd) && a.By == b.By &&
 		slices.EqualFunc(a.Agreements, b.Agreements, func(x, y store.Agreement) bool {
 			return x.N == y.N && x.Institution == y.Institution && x.Due.Equal(y.Due) && x.Done.Equal(y.Done) && x.Overdue == y.Overdue
 		})
@@ -620,7 +620,7 @@ func testCase(t *testing.T, open Opener) {
 		Ends:       []store.RecentEnd{{Institution: "school", Registration: store.NewID(), At: t0.Add(time.Minute)}},
 		Notices:    []store.Notice{{Recipient: "ggd", Since: t0, Sent: 10, Held: 3, Urgent: true}, {Recipient: "wij", Since: t0.Add(time.Second), Sent: 1}},
 		WakeAt:     t0.Add(time.Hour),
-		Plan: &store.Plan{Start: day0, IntendedEnd: day0.AddDate(0, 6, 0), By: "wij", At: t0,
+		Plan: &store.Plan{Start: day0, IntendedEnd: day0.AddDate(0, 6, 0), By: "wij",
 			Agreements: []store.Agreement{
 				{N: 1, Institution: "school", Due: day0.AddDate(0, 1, 0), Done: day0.AddDate(0, 0, 20)},
 				{N: 2, Institution: "ggd", Due: day0.AddDate(0, 2, 0), Overdue: true},
