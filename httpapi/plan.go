@@ -83,13 +83,12 @@ func planJSON(p *matcher.Plan) *PlanJSON {
 	return out
 }
 
-// dateField parses a YYYY-MM-DD field.
-func dateField(field, s string) (time.Time, error) {
-	d, err := time.Parse(time.DateOnly, s)
-	if err != nil {
-		return time.Time{}, problem(http.StatusBadRequest, CodeInvalidDate, field, field+" must be a date, YYYY-MM-DD")
+// requiredDate is h.date for a field that must be given.
+func (h *Handler) requiredDate(field, s string) (time.Time, error) {
+	if s == "" {
+		return time.Time{}, problem(http.StatusBadRequest, CodeInvalidDate, field, field+" must be a date in the form YYYY-MM-DD")
 	}
-	return d, nil
+	return h.date(field, s)
 }
 
 // plan serves POST /v1/cases/plan.
@@ -102,11 +101,11 @@ func (h *Handler) plan(r *http.Request, actor matcher.Actor) (any, int, error) {
 	if err != nil {
 		return nil, 0, err
 	}
-	start, err := dateField("start", req.Start)
+	start, err := h.requiredDate("start", req.Start)
 	if err != nil {
 		return nil, 0, err
 	}
-	end, err := dateField("intended_end", req.IntendedEnd)
+	end, err := h.requiredDate("intended_end", req.IntendedEnd)
 	if err != nil {
 		return nil, 0, err
 	}
@@ -126,7 +125,7 @@ func (h *Handler) agreement(r *http.Request, actor matcher.Actor) (any, int, err
 	if err != nil {
 		return nil, 0, err
 	}
-	due, err := dateField("due", req.Due)
+	due, err := h.requiredDate("due", req.Due)
 	if err != nil {
 		return nil, 0, err
 	}

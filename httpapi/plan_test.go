@@ -37,6 +37,7 @@ func TestPlanRoutes(t *testing.T) {
 		{"plan with a malformed day", byCert(wij), "/v1/cases/plan", httpapi.PlanRequest{BSN: bsn(t, 1), Start: "1-2-2026", IntendedEnd: inWeeks(1)}, 400, httpapi.CodeInvalidDate},
 		{"plan ending before it starts", byCert(wij), "/v1/cases/plan", httpapi.PlanRequest{BSN: bsn(t, 1), Start: inWeeks(2), IntendedEnd: inWeeks(1)}, 400, httpapi.CodeInvalidPlanDates},
 		{"plan", byCert(wij), "/v1/cases/plan", plan, 204, ""},
+		{"agreement without a due day", byCert(wij), "/v1/cases/agreements", httpapi.AgreementRequest{BSN: bsn(t, 1), Institution: ggd}, 400, httpapi.CodeInvalidDate},
 		{"agreement for an institution not involved", byCert(wij), "/v1/cases/agreements", httpapi.AgreementRequest{BSN: bsn(t, 1), Institution: other, Due: inWeeks(1)}, 422, httpapi.CodeAgreementInstitution},
 		{"agreement due yesterday", byCert(wij), "/v1/cases/agreements", httpapi.AgreementRequest{BSN: bsn(t, 1), Institution: ggd, Due: time.Now().UTC().AddDate(0, 0, -2).Format(time.DateOnly)}, 400, httpapi.CodeInvalidDue},
 		{"agreement by the school", byToken(school), "/v1/cases/agreements", httpapi.AgreementRequest{BSN: bsn(t, 1), Institution: ggd, Due: inWeeks(1)}, 403, httpapi.CodeForbidden},
