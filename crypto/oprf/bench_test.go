@@ -50,7 +50,7 @@ func BenchmarkClient(b *testing.B) {
 		blindAll := func() (*State, []Element) {
 			points := make([]*r255.Element, n)
 			for i, bsn := range bsns {
-				in := youthInput(bsn)
+				in := YouthInput(bsn).b
 				points[i] = hashToGroup(modeVOPRF, in)
 				clear(in)
 			}

@@ -28,14 +28,72 @@ func Blind(bsns ...identity.BSN) (*State, []Element, error) {
 	if len(bsns) == 0 || len(bsns) > MaxBatch {
 		return nil, nil, ErrBatchSize
 	}
-	points := make([]*r255.Element, len(bsns))
+	ins := make([]Input, len(bsns))
 	for i, b := range bsns {
-		if b.IsZero() {
+		ins[i] = YouthInput(b)
+	}
+	defer clearInputs(ins)
+	return BlindInputs(ins...)
+}
+
+// Input is one value to blind: a youth's BSN, a parent's BSN or a home
+// address, each in a domain of its own (YouthInput, ParentInput,
+// AddressInput), so that the element of a parent never equals the element
+// of the same BSN as a youth. It prints as a fixed redacted text for every
+// verb.
+type Input struct {
+	b []byte
+}
+
+// YouthInput is a youth's input: InputPrefix + the nine digits of the BSN
+// (what Blind blinds).
+func YouthInput(b identity.BSN) Input { return inputOf(InputPrefix, b.RevealDigits()) }
+
+// ParentInput is the input of a youth's parent or guardian:
+// ParentInputPrefix + the nine digits of the parent's BSN.
+func ParentInput(b identity.BSN) Input { return inputOf(ParentInputPrefix, b.RevealDigits()) }
+
+// AddressInput is the input of a youth's home address: AddressInputPrefix
+// + the address normalised as "1234AB:12:A" (postcode without space, upper
+// case; house number without leading zeros; the addition upper case, empty
+// if none: "1234AB:12:").
+func AddressInput(a identity.Address) Input { return inputOf(AddressInputPrefix, a.RevealKey()) }
+
+func inputOf(prefix, value string) Input {
+	if value == "" {
+		return Input{}
+	}
+	return Input{b: append([]byte(prefix), value...)}
+}
+
+// IsZero reports whether i holds no value (made from a zero BSN or address).
+func (i Input) IsZero() bool { return len(i.b) == 0 }
+
+// String returns a fixed text: an input is never printed.
+func (Input) String() string { return "oprf.Input(redacted)" }
+
+// GoString returns the same fixed text.
+func (Input) GoString() string { return "oprf.Input(redacted)" }
+
+// Format writes the same fixed text for every verb.
+func (i Input) Format(f fmt.State, _ rune) { _, _ = f.Write([]byte(i.String())) }
+
+// LogValue keeps an input out of structured logs.
+func (i Input) LogValue() slog.Value { return slog.StringValue(i.String()) }
+
+// BlindInputs is Blind for inputs of any domain: it hashes each to the
+// group and multiplies it by a fresh random blind. It takes 1 to MaxBatch
+// inputs, none of them zero.
+func BlindInputs(ins ...Input) (*State, []Element, error) {
+	if len(ins) == 0 || len(ins) > MaxBatch {
+		return nil, nil, ErrBatchSize
+	}
+	points := make([]*r255.Element, len(ins))
+	for i, in := range ins {
+		if in.IsZero() {
 			return nil, nil, fmt.Errorf("%w at index %d", ErrNoBSN, i)
 		}
-		in := youthInput(b)
-		points[i] = hashToGroup(modeVOPRF, in)
-		clear(in)
+		points[i] = hashToGroup(modeVOPRF, in.b)
 	}
 	return blindPoints(points, randomBlinds(len(points)))
 }
@@ -57,10 +115,11 @@ func BlindElements(ys ...Element) (*State, []Element, error) {
 	return blindPoints(points, randomBlinds(len(points)))
 }
 
-// youthInput is the canonical input of a youth. Its caller clears it after
-// use.
-func youthInput(b identity.BSN) []byte {
-	return append([]byte(InputPrefix), b.RevealDigits()...)
+// clearInputs overwrites the inputs' bytes after use.
+func clearInputs(ins []Input) {
+	for _, in := range ins {
+		clear(in.b)
+	}
 }
 
 func randomBlinds(n int) []*r255.Scalar {

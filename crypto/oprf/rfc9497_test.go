@@ -209,7 +209,7 @@ func TestAgainstCircl(t *testing.T) {
 	bsns := testBSNs(t, "111222333", "123456782", "999999990")
 	inputs := make([][]byte, len(bsns))
 	for i, b := range bsns {
-		inputs[i] = youthInput(b)
+		inputs[i] = YouthInput(b).b
 	}
 
 	// circl's server, this package's client.

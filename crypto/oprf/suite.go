@@ -17,6 +17,12 @@ const (
 	// InputPrefix is what comes before the nine digits of a BSN in the
 	// input of a youth (ASCII, no terminator).
 	InputPrefix = "vindex:v1:youth-bsn:"
+	// ParentInputPrefix is what comes before the nine digits of a
+	// parent's BSN in the input of a youth's parent or guardian.
+	ParentInputPrefix = "vindex:v1:parent-bsn:"
+	// AddressInputPrefix is what comes before the normalised address
+	// ("1234AB:12:A") in the input of a youth's home address.
+	AddressInputPrefix = "vindex:v1:home-address:"
 )
 
 // MaxBatch is the largest number of elements in one evaluation, on the key

@@ -119,7 +119,7 @@ func makeVectors(t testing.TB) vectorFile {
 		v := vindexVector{BSN: batch}
 		points := make([]*r255.Element, len(batch))
 		for i, b := range testBSNs(t, batch...) {
-			in := youthInput(b)
+			in := YouthInput(b).b
 			v.Input = append(v.Input, string(in))
 			points[i] = hashToGroup(modeVOPRF, in)
 			v.HashToGroup = append(v.HashToGroup, hexOf(t, Element{newPoint(points[i])}))
