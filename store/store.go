@@ -302,6 +302,12 @@ type Relation struct {
 	Key pseudonym.Pseudonym
 	// Since is when the relation was first reported on this registration.
 	Since time.Time
+	// Element is, in a blind deployment, the relation's element (the
+	// parent's or the address's, as the client blinded it) sealed by the
+	// matcher for this registration, so that the index can re-key the
+	// relation when a key is replaced without ever holding its value; nil
+	// in an hmac deployment. The store keeps it as it is given.
+	Element []byte
 }
 
 // FamilyMember is a live registration of another youth that shares a

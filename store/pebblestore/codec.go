@@ -23,7 +23,7 @@ const (
 	regV2   = 2 // regV1 + a sealed client reference
 	regV3   = 3 // regV2 (the reference may be empty) + age band, inform record, destroy day
 	regV4   = 4 // regV3 (its fields may be empty) + a sealed element
-	regV5   = 5 // regV4 (its fields may be empty) + family relations
+	regV5   = 5 // regV4 (its fields may be empty) + family relations (each with its sealed element, empty in hmac mode)
 	caseV1  = 1
 	caseV2  = 2 // caseV1 + a birth-date check value
 	caseV3  = 3 // caseV2 (the check value may be zero) + recent ends, notices and a wake time
@@ -283,6 +283,7 @@ func encodeRegistration(dst []byte, r *store.Registration) []byte {
 			e.byte(byte(rel.Type))
 			e.pseudonym(rel.Key)
 			e.time(rel.Since)
+			e.bytes(rel.Element)
 		}
 	}
 	return e.b
@@ -300,7 +301,7 @@ func decodeRelations(d *dec, r *store.Registration) {
 	}
 	r.Relations = make([]store.Relation, 0, n)
 	for range n {
-		rel := store.Relation{Type: store.RelationType(d.byte()), Key: d.pseudonym(), Since: d.time()}
+		rel := store.Relation{Type: store.RelationType(d.byte()), Key: d.pseudonym(), Since: d.time(), Element: d.bytes()}
 		if d.err == nil && !rel.Type.Valid() {
 			d.err = fmt.Errorf("%w: relation type %d", store.ErrCorrupt, rel.Type)
 		}

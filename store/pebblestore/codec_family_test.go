@@ -17,7 +17,11 @@ func withRelations(r store.Registration) store.Registration {
 	for i, typ := range []store.RelationType{store.RelationParent, store.RelationParent, store.RelationAddress} {
 		k := pseudonym.Pseudonym{KeyID: 7}
 		k.Sum[0], k.Sum[31] = byte(i+1), 0x5a
-		r.Relations = append(r.Relations, store.Relation{Type: typ, Key: k, Since: at})
+		rel := store.Relation{Type: typ, Key: k, Since: at}
+		if i == 1 {
+			rel.Element = bytes.Repeat([]byte{0xe1}, 53) // a blind deployment's sealed element
+		}
+		r.Relations = append(r.Relations, rel)
 	}
 	return r
 }
