@@ -1,11 +1,13 @@
 package matcher
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"slices"
 	"time"
 
+	"github.com/vindex-nl/vindex/crypto/oprf"
 	"github.com/vindex-nl/vindex/crypto/pseudonym"
 	"github.com/vindex-nl/vindex/identity"
 	"github.com/vindex-nl/vindex/rules"
@@ -76,19 +78,29 @@ var (
 	// ErrIdentifiesParent: a free-text field (contact, client
 	// reference, idempotency key) holds a parent's BSN.
 	ErrIdentifiesParent = errors.New("matcher: the field holds a parent's BSN")
-	// ErrFamilyBlind: a blind index does not take parents or an address
-	// (yet): the client system would have to blind them too.
-	ErrFamilyBlind = errors.New("matcher: this index is blind: family matching (parents, address) is not available in blind mode")
+	// ErrFamilyBlind: a blind index takes the parents' and the address's
+	// elements (parent_elements, address_element), never their values.
+	ErrFamilyBlind = errors.New("matcher: this index is blind: it takes the parents' and the address's elements (parent_elements, address_element), never their BSNs or the address")
+	// ErrParentElements: more than two parents' elements, a zero one, or
+	// one given twice.
+	ErrParentElements = errors.New("matcher: parent_elements are one or two parents' elements, each once")
 )
 
 // checkFamily accepts up to two distinct parents, none the youth's own
 // BSN and none quoted in a free-text field, and an address only if the
-// covenant enables address matching; a blind index takes neither.
+// covenant enables address matching; a blind index takes their elements
+// instead (checkFamilyElements).
 func (m *Matcher) checkFamily(r *Registration) error {
+	if m.blind {
+		return m.checkFamilyElements(r)
+	}
+	switch {
+	case len(r.ParentElements) > 0:
+		return fieldErr("parent_elements", ErrYouthNotAccepted)
+	case !r.AddressElement.IsZero():
+		return fieldErr("address_element", ErrYouthNotAccepted)
+	}
 	if len(r.Parents) > 0 {
-		if m.blind {
-			return fieldErr("parents", ErrFamilyBlind)
-		}
 		if len(r.Parents) > MaxParents {
 			return fieldErr("parents", ErrParents)
 		}
@@ -113,13 +125,36 @@ func (m *Matcher) checkFamily(r *Registration) error {
 	}
 	if r.Address != nil {
 		switch {
-		case m.blind:
-			return fieldErr("address", ErrFamilyBlind)
 		case !m.cov.Family.AddressMatching:
 			return fieldErr("address", ErrAddressNotEnabled)
 		case r.Address.IsZero():
 			return fieldErr("address", ErrAddress)
 		}
+	}
+	return nil
+}
+
+// checkFamilyElements is checkFamily for a blind index: up to two distinct
+// parents' elements, and an address's element only if the covenant enables
+// address matching. That a parent is not the youth, and that no free-text
+// field quotes a parent, the client system checks: the index has no BSN to
+// compare with.
+func (m *Matcher) checkFamilyElements(r *Registration) error {
+	switch {
+	case len(r.Parents) > 0:
+		return fieldErr("parents", ErrFamilyBlind)
+	case r.Address != nil:
+		return fieldErr("address", ErrFamilyBlind)
+	case len(r.ParentElements) > MaxParents:
+		return fieldErr("parent_elements", ErrParentElements)
+	}
+	for i, p := range r.ParentElements {
+		if p.IsZero() || slices.ContainsFunc(r.ParentElements[:i], p.Equal) {
+			return fieldErr("parent_elements", ErrParentElements)
+		}
+	}
+	if !r.AddressElement.IsZero() && !m.cov.Family.AddressMatching {
+		return fieldErr("address_element", ErrAddressNotEnabled)
 	}
 	return nil
 }
@@ -151,21 +186,33 @@ func addressSet(ps Pseudonymiser, a identity.Address) (pseudonym.Set, error) {
 // before the store update: the parents' and the address's pseudonyms
 // under every enabled key.
 type familyReport struct {
-	parents     []pseudonym.Set
+	parents     []relationInput
 	gaveParents bool
-	address     *pseudonym.Set // nil: none given, or an excluded one
+	address     *relationInput // nil: none given, or an excluded one
 	gaveAddress bool
 }
 
-// family pseudonymises the report's parents and address.
+// relationInput is one relation a report gives: its pseudonyms and, in a
+// blind deployment, its element of the current generation (what the
+// registration keeps, sealed, to re-key it).
+type relationInput struct {
+	set     pseudonym.Set
+	element []byte
+}
+
+// family pseudonymises the report's parents and address, or in a blind
+// deployment their elements.
 func (m *Matcher) family(r *Registration) (familyReport, error) {
+	if m.blind {
+		return m.familyOfElements(r)
+	}
 	var f familyReport
 	for _, p := range r.Parents {
 		set, err := m.ps.Of(pseudonym.DomainParentBSN, []byte(p.RevealDigits()))
 		if err != nil {
 			return familyReport{}, fmt.Errorf("matcher: pseudonym: %w", err)
 		}
-		f.parents = append(f.parents, set)
+		f.parents = append(f.parents, relationInput{set: set})
 		f.gaveParents = true
 	}
 	if r.Address != nil {
@@ -174,40 +221,134 @@ func (m *Matcher) family(r *Registration) (familyReport, error) {
 		if err != nil {
 			return familyReport{}, fmt.Errorf("matcher: pseudonym: %w", err)
 		}
-		if !slices.ContainsFunc(set.All, func(p pseudonym.Pseudonym) bool { return m.excluded[p] }) {
-			f.address = &set
+		if !m.isExcluded(set) {
+			f.address = &relationInput{set: set}
 		}
 	}
 	return f, nil
+}
+
+func (m *Matcher) isExcluded(set pseudonym.Set) bool {
+	return slices.ContainsFunc(set.All, func(p pseudonym.Pseudonym) bool { return m.excluded[p] })
+}
+
+// familyOfElements is family for a blind deployment: each element, made
+// under the same key holders' keys as the youth's (re-keyed as the
+// youth's was, if it was), keyed by the index's own layer in the
+// relation's domain.
+func (m *Matcher) familyOfElements(r *Registration) (familyReport, error) {
+	var f familyReport
+	in := func(typ store.RelationType, y oprf.Element) (relationInput, error) {
+		if r.Youth.previous {
+			cur, err := m.layer.Ratio.Apply(y)
+			if err != nil {
+				return relationInput{}, fieldErr(relationField(typ), err)
+			}
+			y = cur
+		}
+		set, b, err := m.relationSet(typ, y)
+		return relationInput{set: set, element: b}, err
+	}
+	for _, p := range r.ParentElements {
+		ri, err := in(store.RelationParent, p)
+		if err != nil {
+			return familyReport{}, err
+		}
+		f.parents = append(f.parents, ri)
+		f.gaveParents = true
+	}
+	if !r.AddressElement.IsZero() {
+		f.gaveAddress = true
+		ri, err := in(store.RelationAddress, r.AddressElement)
+		if err != nil {
+			return familyReport{}, err
+		}
+		if !m.isExcluded(ri.set) {
+			f.address = &ri
+		}
+	}
+	return f, nil
+}
+
+func relationField(typ store.RelationType) string {
+	if typ == store.RelationAddress {
+		return "address_element"
+	}
+	return "parent_elements"
+}
+
+// relationDomain is the domain of a blind deployment's relation keys.
+func relationDomain(typ store.RelationType) pseudonym.Domain {
+	if typ == store.RelationAddress {
+		return pseudonym.DomainAddressElement
+	}
+	return pseudonym.DomainParentElement
+}
+
+// relationSet returns the pseudonyms of a relation's element of the
+// current generation under every enabled key and, while a key holder's
+// rotation is in progress, also those of its element of the previous
+// generation, so that relations not yet re-keyed are found; and the
+// element's 32 bytes.
+func (m *Matcher) relationSet(typ store.RelationType, y oprf.Element) (pseudonym.Set, []byte, error) {
+	b, err := y.MarshalBinary()
+	if err != nil {
+		return pseudonym.Set{}, nil, fieldErr(relationField(typ), err)
+	}
+	set, err := m.ps.Of(relationDomain(typ), b)
+	if err != nil {
+		return set, nil, fmt.Errorf("matcher: pseudonym: %w", err)
+	}
+	if !m.layer.Rotating {
+		return set, b, nil
+	}
+	prev, err := m.previous.Apply(y)
+	if err != nil {
+		return set, nil, fieldErr(relationField(typ), err)
+	}
+	pb, _ := prev.MarshalBinary()
+	old, err := m.ps.Of(relationDomain(typ), pb)
+	if err != nil {
+		return set, nil, fmt.Errorf("matcher: pseudonym: %w", err)
+	}
+	set.All = append(set.All, old.All...)
+	return set, b, nil
 }
 
 // keys are the relation keys the report's update locks: every pseudonym
 // of every relation it gives.
 func (f familyReport) keys() []pseudonym.Pseudonym {
 	var out []pseudonym.Pseudonym
-	for _, s := range f.parents {
-		out = append(out, s.All...)
+	for _, p := range f.parents {
+		out = append(out, p.set.All...)
 	}
 	if f.address != nil {
-		out = append(out, f.address.All...)
+		out = append(out, f.address.set.All...)
 	}
 	return out
 }
 
 // apply sets reg's relations as the report gives them (a kind it does not
 // give stays as it was) and returns the relations new to reg, each with
-// its pseudonyms under every enabled key.
-func (f familyReport) apply(reg *store.Registration, now time.Time) (added []addedRelation) {
+// its pseudonyms under every enabled key. In a blind deployment each
+// relation the report gives keeps its element, sealed for reg.
+func (m *Matcher) applyFamily(f familyReport, reg *store.Registration, now time.Time) (added []addedRelation, err error) {
 	old := reg.Relations
 	var rels []store.Relation
-	give := func(typ store.RelationType, set pseudonym.Set) {
-		i := slices.IndexFunc(old, func(r store.Relation) bool { return r.Type == typ && slices.Contains(set.All, r.Key) })
-		if i >= 0 {
-			rels = append(rels, store.Relation{Type: typ, Key: set.Primary, Since: old[i].Since})
-			return
+	give := func(typ store.RelationType, in relationInput) error {
+		rel := store.Relation{Type: typ, Key: in.set.Primary, Since: now}
+		if in.element != nil {
+			if rel.Element, err = m.sealRelation(in.element, typ, reg.ID); err != nil {
+				return err
+			}
 		}
-		rels = append(rels, store.Relation{Type: typ, Key: set.Primary, Since: now})
-		added = append(added, addedRelation{typ: typ, set: set})
+		if i := slices.IndexFunc(old, func(r store.Relation) bool { return r.Type == typ && slices.Contains(in.set.All, r.Key) }); i >= 0 {
+			rel.Since = old[i].Since
+		} else {
+			added = append(added, addedRelation{typ: typ, set: in.set})
+		}
+		rels = append(rels, rel)
+		return nil
 	}
 	keep := func(typ store.RelationType) {
 		for _, r := range old {
@@ -217,21 +358,110 @@ func (f familyReport) apply(reg *store.Registration, now time.Time) (added []add
 		}
 	}
 	if f.gaveParents {
-		for _, s := range f.parents {
-			give(store.RelationParent, s)
+		for _, p := range f.parents {
+			if err := give(store.RelationParent, p); err != nil {
+				return nil, err
+			}
 		}
 	} else {
 		keep(store.RelationParent)
 	}
 	if f.gaveAddress {
 		if f.address != nil {
-			give(store.RelationAddress, *f.address)
+			if err := give(store.RelationAddress, *f.address); err != nil {
+				return nil, err
+			}
 		}
 	} else {
 		keep(store.RelationAddress)
 	}
 	reg.Relations = rels
-	return added
+	return added, nil
+}
+
+// A relation's element is sealed as a youth's is (ElementSealer, bound to
+// the registration), with its type after the generation, so that it is
+// never taken for the youth's element or another relation's: 4 bytes of
+// generation, 1 of relation type, the element's 32.
+const relationPlainSize = 4 + 1 + oprf.ElementSize
+
+// sealRelation seals the element b (of the current generation) of a
+// relation of type typ for registration id.
+func (m *Matcher) sealRelation(b []byte, typ store.RelationType, id store.ID) ([]byte, error) {
+	plain := binary.BigEndian.AppendUint32(make([]byte, 0, relationPlainSize), m.layer.Generation)
+	plain = append(append(plain, byte(typ)), b...)
+	sealed, err := m.elements.SealElement(plain, id)
+	if err != nil {
+		return nil, fmt.Errorf("matcher: %w", err)
+	}
+	return sealed, nil
+}
+
+// openRelation returns the element sealed on rel of registration r and the
+// generation it was made under; ok is false if it holds none or it does
+// not open as rel's.
+func (m *Matcher) openRelation(r store.Registration, rel store.Relation) (y oprf.Element, gen uint32, ok bool) {
+	if len(rel.Element) == 0 || m.elements == nil {
+		return oprf.Element{}, 0, false
+	}
+	plain, err := m.elements.OpenElement(rel.Element, r.ID)
+	if err != nil || len(plain) != relationPlainSize || plain[4] != byte(rel.Type) {
+		return oprf.Element{}, 0, false
+	}
+	if y.UnmarshalBinary(plain[5:]) != nil {
+		return oprf.Element{}, 0, false
+	}
+	return y, binary.BigEndian.Uint32(plain), true
+}
+
+// rekeyRelations moves each relation of r that keeps an element to the
+// pseudonym of the primary PRF key over its element of the current
+// generation, its element sealed anew under the primary reference key,
+// unless it is so already; it reports whether it changed any. A relation
+// whose element does not open, or is of a generation this index can no
+// longer re-key, is left as it is: a new report of the youth with its
+// family replaces it. r's relations are copied before they change.
+func (m *Matcher) rekeyRelations(r *store.Registration) (bool, error) {
+	if m.elements == nil {
+		return false, nil
+	}
+	changed := false
+	for i, rel := range r.Relations {
+		y, gen, ok := m.openRelation(*r, rel)
+		if !ok {
+			continue
+		}
+		cur, ok := m.currentElement(y, gen)
+		if !ok {
+			continue
+		}
+		b, _ := cur.MarshalBinary()
+		set, err := m.ps.Of(relationDomain(rel.Type), b)
+		if err != nil {
+			return false, fmt.Errorf("matcher: pseudonym: %w", err)
+		}
+		kid, _ := store.RefKeyID(rel.Element)
+		if gen == m.layer.Generation && kid == m.elements.PrimaryKeyID() && rel.Key == set.Primary {
+			continue
+		}
+		sealed, err := m.sealRelation(b, rel.Type, r.ID)
+		if err != nil {
+			return false, err
+		}
+		if !changed {
+			r.Relations = slices.Clone(r.Relations)
+			changed = true
+		}
+		r.Relations[i].Key, r.Relations[i].Element = set.Primary, sealed
+	}
+	return changed, nil
+}
+
+// relationsCurrent reports whether rekeyRelations would leave r's
+// relations as they are.
+func (m *Matcher) relationsCurrent(r store.Registration) bool {
+	changed, err := m.rekeyRelations(&r)
+	return err == nil && !changed
 }
 
 // addedRelation is a relation new to the reporter's registration.

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vindex-nl/vindex/crypto/oprf"
 	"github.com/vindex-nl/vindex/identity"
 	"github.com/vindex-nl/vindex/internal/testkeys"
 	"github.com/vindex-nl/vindex/matcher"
@@ -29,16 +30,57 @@ func TestFamilyScenarios(t *testing.T) {
 	}
 	for _, file := range files {
 		for _, sc := range readScenarios(t, file) {
-			t.Run(filepath.Base(file)+"/"+sc.name, func(t *testing.T) {
-				r := &familyRun{people: map[string]familyPerson{}, regs: map[string]matcher.ID{}, seen: map[string]int{}}
-				for _, st := range sc.steps {
-					if err := r.step(t, st.args); err != nil {
-						t.Fatalf("%s:%d: %s: %v", file, st.line, strings.Join(st.args, " "), err)
-					}
+			// Each scenario in both modes: hmac (BSNs and addresses) and
+			// blind (their elements, made with a key holder's key).
+			for _, blind := range []bool{false, true} {
+				mode := "hmac"
+				if blind {
+					mode = "blind"
 				}
-			})
+				t.Run(filepath.Base(file)+"/"+sc.name+"/"+mode, func(t *testing.T) {
+					r := &familyRun{people: map[string]familyPerson{}, regs: map[string]matcher.ID{}, seen: map[string]int{}}
+					if blind {
+						r.key = oprf.GenerateKey()
+					}
+					for _, st := range sc.steps {
+						if err := r.step(t, st.args); err != nil {
+							t.Fatalf("%s:%d: %s: %v", file, st.line, strings.Join(st.args, " "), err)
+						}
+					}
+				})
+			}
 		}
 	}
+}
+
+// newBlindFamilyEnv is newFamilyEnv for a blind deployment whose clients
+// blind with key: the excluded addresses are given as their elements.
+func newBlindFamilyEnv(t testing.TB, excluded []identity.Address, key *oprf.PrivateKey) *env {
+	t.Helper()
+	dir := t.TempDir()
+	st, err := pebblestore.Open(dir, &pebblestore.Options{Logger: quiet()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	cov := *exampleCovenant(t)
+	cov.Family = rules.Family{AddressMatching: true, ExcludedAddresses: excluded}
+	ex := &matcher.ExcludedElements{Key: oprf.LayerID(key.Public())}
+	if len(excluded) > 0 {
+		ins := make([]oprf.Input, len(excluded))
+		for i, a := range excluded {
+			ins[i] = oprf.AddressInput(a)
+		}
+		ex.Elements = testkeys.InputElements(t, ins, key)
+	}
+	ps := freshPseudonymiser(t)
+	c := &clock{now: start}
+	m, err := matcher.New(matcher.Config{Store: st, Pseudonymiser: ps, ClientRefs: testkeys.Sealer(t), Covenant: &cov, Clock: c.Now,
+		Location: time.UTC, Logger: quiet(), Blind: true, ExcludedAddressElements: ex})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &env{m: m, store: st, clock: c, ps: ps, dir: dir}
 }
 
 // newFamilyEnv is newEnv under the example covenant with address matching
@@ -82,6 +124,8 @@ type familyRun struct {
 	people   map[string]familyPerson
 	regs     map[string]matcher.ID
 	seen     map[string]int
+	// key is the key holder's key of a blind run; nil in hmac mode.
+	key *oprf.PrivateKey
 }
 
 func (r *familyRun) person(t *testing.T, name string) familyPerson {
@@ -95,10 +139,26 @@ func (r *familyRun) person(t *testing.T, name string) familyPerson {
 }
 
 func (r *familyRun) env(t *testing.T) *env {
-	if r.e == nil {
+	if r.e == nil && r.key != nil {
+		r.e = newBlindFamilyEnv(t, r.excluded, r.key)
+	} else if r.e == nil {
 		r.e = newFamilyEnv(t, r.excluded)
 	}
 	return r.e
+}
+
+// youth is the matcher's Youth of person p: by BSN, or in a blind run by
+// the element of the BSN.
+func (r *familyRun) youth(t *testing.T, p familyPerson) matcher.Youth {
+	e := r.env(t)
+	if r.key == nil {
+		return e.youth(t, p.n)
+	}
+	y, err := e.m.YouthByElement(element(t, r.key, p.n))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return y
 }
 
 func parseAddress(s string) (identity.Address, error) {
@@ -161,8 +221,11 @@ func (r *familyRun) step(t *testing.T, a []string) error {
 func (r *familyRun) report(t *testing.T, inst, name string, opts []string) error {
 	e := r.env(t)
 	p := r.person(t, name)
-	who := e.youth(t, p.n)
-	reg := matcher.Registration{Youth: who, BirthDate: p.born, Municipality: "GM0014", Kind: matcher.Involvement, Contact: contact("A. Jansen")}
+	reg := matcher.Registration{Youth: r.youth(t, p), BirthDate: p.born, Municipality: "GM0014", Kind: matcher.Involvement, Contact: contact("A. Jansen")}
+	if r.key != nil {
+		born := p.born.RevealDate()
+		reg.BirthDate, reg.BornIn = identity.BirthDate{}, time.Date(born.Year(), born.Month(), 1, 0, 0, 0, 0, time.UTC)
+	}
 	for i := 0; i < len(opts); i++ {
 		switch opts[i] {
 		case "signal":
@@ -182,6 +245,23 @@ func (r *familyRun) report(t *testing.T, inst, name string, opts []string) error
 		default:
 			return fmt.Errorf("unknown report option %q", opts[i])
 		}
+	}
+	if r.key != nil { // the client blinds the family as it blinds the youth
+		var ins []oprf.Input
+		for _, p := range reg.Parents {
+			ins = append(ins, oprf.ParentInput(p))
+		}
+		if reg.Address != nil {
+			ins = append(ins, oprf.AddressInput(*reg.Address))
+		}
+		if len(ins) > 0 {
+			els := testkeys.InputElements(t, ins, r.key)
+			reg.ParentElements = els[:len(reg.Parents)]
+			if reg.Address != nil {
+				reg.AddressElement = els[len(els)-1]
+			}
+		}
+		reg.Parents, reg.Address = nil, nil
 	}
 	res, err := e.m.Register(ctx, matcher.Actor{Institution: inst}, reg)
 	if err != nil {
@@ -252,7 +332,7 @@ func (r *familyRun) expect(t *testing.T, a []string) error {
 		}
 		return nil
 	case len(a) == 3 && (a[2] == "match" || a[2] == "no-match"):
-		v, err := r.e.m.Lookup(ctx, matcher.Actor{Institution: inst}, r.e.youth(t, r.person(t, a[1]).n))
+		v, err := r.e.m.Lookup(ctx, matcher.Actor{Institution: inst}, r.youth(t, r.person(t, a[1])))
 		if matched := err == nil && len(v.Involved) > 0; matched != (a[2] == "match") {
 			return fmt.Errorf("lookup: %+v, %v", v.Involved, err)
 		}

@@ -126,6 +126,9 @@ type env struct {
 	clock *clock
 	ps    *pseudonym.Pseudonymiser
 	dir   string
+	// sealer is the element sealer of the blind matchers over store
+	// (env.refs), made at the first use.
+	sealer matcher.RefSealer
 }
 
 func quiet() *slog.Logger { return slog.New(slog.DiscardHandler) }

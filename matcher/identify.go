@@ -40,6 +40,11 @@ type Youth struct {
 	// (see Layer) of a Youth made from one: what its registrations keep,
 	// sealed, for re-keying. Nil for a Youth made from a BSN.
 	element []byte
+	// previous is set when the element was made under the previous
+	// generation's keys and re-keyed on arrival (YouthByElementOf): the
+	// report's family elements, made under the same keys, are re-keyed
+	// likewise.
+	previous bool
 }
 
 // YouthByBSN returns the Youth of a clear BSN: its pseudonyms under every

@@ -102,36 +102,50 @@ func (l Layer) validate() error {
 // (ErrYouthKeyUnknown) or nothing (ErrYouthKeyRequired) is refused, as a
 // *FieldError for "youth_key".
 func (m *Matcher) YouthByElementOf(y oprf.Element, layer string) (Youth, error) {
-	if m.blind && layer != "" && !oprf.ValidLayerID(layer) {
-		return Youth{}, fieldErr("youth_key", ErrYouthKeyUnknown)
-	}
-	ids := strings.Split(layer, "+")
 	if !m.blind || y.IsZero() {
 		return m.YouthByElement(y)
 	}
+	cur, previous, err := m.currentOf(y, layer, "youth_key")
+	if err != nil {
+		return Youth{}, err
+	}
+	who, err := m.YouthByElement(cur)
+	who.previous = previous
+	return who, err
+}
+
+// currentOf returns an element the client says was made under the key
+// holders' keys named by layer (see YouthByElementOf) as an element of the
+// current generation, and whether it was re-keyed from the previous one.
+// Its errors are *FieldError values for field.
+func (m *Matcher) currentOf(y oprf.Element, layer, field string) (cur oprf.Element, previous bool, err error) {
+	if layer != "" && !oprf.ValidLayerID(layer) {
+		return y, false, fieldErr(field, ErrYouthKeyUnknown)
+	}
+	ids := strings.Split(layer, "+")
 	if !m.layer.Rotating {
 		for _, k := range m.layer.Keys {
 			if layer != "" && !slices.Contains(ids, k) {
-				return Youth{}, fieldErr("youth_key", ErrYouthKeyUnknown)
+				return y, false, fieldErr(field, ErrYouthKeyUnknown)
 			}
 		}
-		return m.YouthByElement(y)
+		return y, false, nil
 	}
 	switch {
 	case layer == "":
-		return Youth{}, fieldErr("youth_key", ErrYouthKeyRequired)
+		return y, false, fieldErr(field, ErrYouthKeyRequired)
 	case slices.Contains(ids, m.layer.To) && slices.Contains(ids, m.layer.From):
-		return Youth{}, fieldErr("youth_key", ErrYouthKeyUnknown)
+		return y, false, fieldErr(field, ErrYouthKeyUnknown)
 	case slices.Contains(ids, m.layer.To):
-		return m.YouthByElement(y)
+		return y, false, nil
 	case slices.Contains(ids, m.layer.From):
 		cur, err := m.layer.Ratio.Apply(y)
 		if err != nil {
-			return Youth{}, fieldErr("youth", err)
+			return y, false, fieldErr("youth", err)
 		}
-		return m.YouthByElement(cur)
+		return cur, true, nil
 	}
-	return Youth{}, fieldErr("youth_key", ErrYouthKeyUnknown)
+	return y, false, fieldErr(field, ErrYouthKeyUnknown)
 }
 
 // youthOfElement returns the Youth of an element of the current
@@ -215,7 +229,8 @@ func (m *Matcher) elementCurrent(r store.Registration) bool {
 // youth's live registrations that does not keep one of the current
 // generation under the primary reference key, when who names the youth by
 // its element: the registrations begin has just moved from an older
-// pseudonym, or that an older generation or reference key sealed. The
+// pseudonym, or that an older generation or reference key sealed; and
+// re-keys their family relations likewise (rekeyRelations). The
 // youth's current element is who's, whatever the record held, so the walk
 // (Rekey) has nothing left to do for a youth a report has touched.
 func (m *Matcher) resealLive(y *youth, who Youth) error {
@@ -223,15 +238,22 @@ func (m *Matcher) resealLive(y *youth, who Youth) error {
 		return nil
 	}
 	for i := range y.regs {
-		if m.elementCurrent(y.regs[i]) {
-			continue
+		r := &y.regs[i]
+		current := m.elementCurrent(*r)
+		if !current {
+			sealed, err := m.sealElement(who, r.ID)
+			if err != nil {
+				return err
+			}
+			r.Element = sealed
 		}
-		sealed, err := m.sealElement(who, y.regs[i].ID)
+		moved, err := m.rekeyRelations(r)
 		if err != nil {
 			return err
 		}
-		y.regs[i].Element = sealed
-		y.tx.Put(y.regs[i])
+		if !current || moved {
+			y.tx.Put(*r)
+		}
 	}
 	return nil
 }
@@ -415,7 +437,7 @@ func (m *Matcher) rekeyYouth(ctx context.Context, p pseudonym.Pseudonym) (int, b
 	current := func(r store.Registration) bool {
 		gen, ok := gens[r.ID]
 		kid, _ := store.RefKeyID(r.Element)
-		return ok && gen == m.layer.Generation && r.Youth == primary && kid == refKey && !oldRef(r)
+		return ok && gen == m.layer.Generation && r.Youth == primary && kid == refKey && !oldRef(r) && m.relationsCurrent(r)
 	}
 	moved := 0
 	for _, r := range regs {

@@ -200,6 +200,11 @@ type Config struct {
 	// (ErrYouthNotAccepted). A deployment's mode is fixed when its keys
 	// are made: one mode's pseudonyms never match the other's.
 	Blind bool
+	// ExcludedAddressElements are, in a blind deployment whose covenant
+	// enables address matching and excludes addresses, the elements of
+	// those addresses (ReadExcludedElements); New refuses such a
+	// deployment without them (ErrExcludedElements).
+	ExcludedAddressElements *ExcludedElements
 	// Layer is a blind deployment's generation of the key holders' keys
 	// and, while one of them replaces its key, the rotation (see Layer).
 	// The zero Layer: generation 0, no rotation.
@@ -291,12 +296,14 @@ func New(c Config) (*Matcher, error) {
 			m.previous = inv
 		}
 	}
-	if !c.Blind {
-		ex, err := excludedAddresses(c.Pseudonymiser, c.Covenant.Family)
-		if err != nil {
-			return nil, err
-		}
-		m.excluded = ex
+	var err error
+	if c.Blind {
+		m.excluded, err = m.excludedElements(c.ExcludedAddressElements, len(c.Covenant.Family.ExcludedAddresses))
+	} else {
+		m.excluded, err = excludedAddresses(c.Pseudonymiser, c.Covenant.Family)
+	}
+	if err != nil {
+		return nil, err
 	}
 	if m.clock == nil {
 		m.clock = time.Now

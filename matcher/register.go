@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/vindex-nl/vindex/crypto/clientref"
+	"github.com/vindex-nl/vindex/crypto/oprf"
 	"github.com/vindex-nl/vindex/crypto/pseudonym"
 	"github.com/vindex-nl/vindex/identity"
 	"github.com/vindex-nl/vindex/rules"
@@ -72,6 +73,17 @@ type Registration struct {
 	// are. An address on the covenant's exclusion list makes no
 	// relation. A report without one keeps the one on file.
 	Address *identity.Address
+	// ParentElements are, in a blind deployment, the blind counterpart of
+	// Parents: the elements of the youth's parents or guardians, which the
+	// client system makes from their BSNs with the key holders
+	// (crypto/oprf.ParentInput), under the same keys as the youth's
+	// element; none, one or two, each once (ErrParentElements). A blind
+	// deployment refuses Parents (ErrFamilyBlind) and one that is not
+	// blind refuses these (ErrYouthNotAccepted).
+	ParentElements []oprf.Element `json:"-"`
+	// AddressElement is, in a blind deployment, the blind counterpart of
+	// Address (crypto/oprf.AddressInput); zero for none.
+	AddressElement oprf.Element `json:"-"`
 }
 
 // Result is what Register answers.
@@ -311,7 +323,10 @@ func (m *Matcher) register(ctx context.Context, actor Actor, r Registration, a *
 			return err
 		}
 		reg.Element = sealed
-		added := fam.apply(&reg, now)
+		added, err := m.applyFamily(fam, &reg, now)
+		if err != nil {
+			return err
+		}
 		y.put(reg)
 		y.kase.Age = age
 		y.kase.Municipality = string(r.Municipality)

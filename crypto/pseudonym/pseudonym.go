@@ -118,6 +118,17 @@ const DomainParentBSN Domain = "parent-bsn"
 // identity.Address.RevealKey gives it ("1234AB:12:A").
 const DomainHomeAddress Domain = "home-address"
 
+// DomainParentElement is the domain of a parent's blind-mode element
+// (the client blinds the parent's BSN in a domain of its own,
+// crypto/oprf.ParentInput): in a blind deployment the key of a parent
+// relation is this layer over the element.
+const DomainParentElement Domain = "parent-element"
+
+// DomainAddressElement is the domain of a home address's blind-mode
+// element (crypto/oprf.AddressInput): in a blind deployment the key of an
+// address relation is this layer over the element.
+const DomainAddressElement Domain = "address-element"
+
 // Set is one value's pseudonyms under every enabled key.
 type Set struct {
 	// Primary is the pseudonym under the primary key: new records are

@@ -55,7 +55,19 @@ func Sealer(t testing.TB) *clientref.Sealer {
 // k_n·…·k_1·H(x).
 func Elements(t testing.TB, bsns []identity.BSN, keys ...*oprf.PrivateKey) []oprf.Element {
 	t.Helper()
-	st, blinded, err := oprf.Blind(bsns...)
+	ins := make([]oprf.Input, len(bsns))
+	for i, b := range bsns {
+		ins[i] = oprf.YouthInput(b)
+	}
+	return InputElements(t, ins, keys...)
+}
+
+// InputElements is Elements for inputs of any domain (a youth's, a
+// parent's, a home address's: crypto/oprf.YouthInput, ParentInput,
+// AddressInput).
+func InputElements(t testing.TB, ins []oprf.Input, keys ...*oprf.PrivateKey) []oprf.Element {
+	t.Helper()
+	st, blinded, err := oprf.BlindInputs(ins...)
 	if err != nil {
 		t.Fatal(err)
 	}
