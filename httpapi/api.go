@@ -540,7 +540,32 @@ func (req *RegistrationRequest) Registration(m *matcher.Matcher, loc *time.Locat
 	if reg.Inform, err = informOf(req.Informed, req.NotInformed, loc); err != nil {
 		return reg, err
 	}
-	return reg, familyOf(&reg, req.Parents, req.Address)
+	if err := familyOf(&reg, req.Parents, req.Address); err != nil {
+		return reg, err
+	}
+	return reg, familyElementsOf(&reg, req.ParentElements, req.AddressElement)
+}
+
+// familyElementsOf parses a blind request's parents' and address's
+// elements into reg (the matcher refuses them in an hmac deployment). Its
+// errors are *matcher.FieldError values that never quote a value.
+func familyElementsOf(reg *matcher.Registration, parents []string, addr string) error {
+	if len(parents) > matcher.MaxParents {
+		return &matcher.FieldError{Field: "parent_elements", Err: matcher.ErrParentElements}
+	}
+	for _, s := range parents {
+		var el oprf.Element
+		if err := el.UnmarshalText([]byte(s)); err != nil {
+			return &matcher.FieldError{Field: "parent_elements", Err: errors.Join(matcher.ErrParentElements, oprf.ErrInvalidElement)}
+		}
+		reg.ParentElements = append(reg.ParentElements, el)
+	}
+	if addr != "" {
+		if err := reg.AddressElement.UnmarshalText([]byte(addr)); err != nil {
+			return &matcher.FieldError{Field: "address_element", Err: errors.Join(matcher.ErrAddressElement, oprf.ErrInvalidElement)}
+		}
+	}
+	return nil
 }
 
 // familyOf parses a request's parents and address into reg. Its errors

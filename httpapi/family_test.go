@@ -7,6 +7,8 @@ import (
 
 	"github.com/vindex-nl/vindex/crypto/oprf"
 	"github.com/vindex-nl/vindex/httpapi"
+	"github.com/vindex-nl/vindex/identity"
+	"github.com/vindex-nl/vindex/internal/testkeys"
 )
 
 // withFamily enables address matching in the test covenant.
@@ -104,7 +106,7 @@ func TestFamilyOverHTTPS(t *testing.T) {
 }
 
 // Without the covenant's address matching an address is refused; a blind
-// deployment refuses parents and addresses.
+// deployment refuses clear parents (it takes their elements).
 func TestFamilyRefused(t *testing.T) {
 	e := newEnv(t)
 	r := report(t, 1, "involvement")
@@ -118,4 +120,113 @@ func TestFamilyRefused(t *testing.T) {
 	if got := b.do(byToken(ggd), "POST", "/v1/registrations", br); got.status != 400 || got.problem.Code != "family_not_blind" {
 		t.Fatalf("blind report with parents: %d %s", got.status, got.body)
 	}
+}
+
+// elementText is the request form (base64) of in's element with key.
+func elementText(t *testing.T, key *oprf.PrivateKey, in oprf.Input) string {
+	t.Helper()
+	b, err := testkeys.InputElements(t, []oprf.Input{in}, key)[0].MarshalText()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// TestBlindFamilyOverHTTPS: in a blind deployment two institutions report
+// two children with the elements of a parent in common and of one
+// address; each gets a family-match event naming the other, an
+// uninvolved institution hears nothing, and malformed elements, clear
+// family values, and elements sent to an hmac index get their codes.
+func TestBlindFamilyOverHTTPS(t *testing.T) {
+	e := newEnvMode(t, true, nil, withFamily, true)
+	key := oprf.GenerateKey()
+	pb, err := identity.ParseBSN(bsn(t, 900))
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr, err := identity.ParseAddress("9712CP", 4817, "b")
+	if err != nil {
+		t.Fatal(err)
+	}
+	parent, home := elementText(t, key, oprf.ParentInput(pb)), elementText(t, key, oprf.AddressInput(addr))
+	a := blindReport(t, key, 1, "involvement")
+	a.ParentElements, a.AddressElement = []string{parent}, home
+	if r := e.do(byToken(ggd), "POST", "/v1/registrations", a); r.status != http.StatusCreated {
+		t.Fatalf("report with parents: %d %s", r.status, r.body)
+	}
+	b := blindReport(t, key, 2, "involvement")
+	b.ParentElements, b.AddressElement = []string{parent}, home
+	res := e.do(byCert(wij), "POST", "/v1/registrations", b)
+	if res.status != http.StatusCreated {
+		t.Fatalf("sibling's report: %d %s", res.status, res.body)
+	}
+	if v := decodeAs[httpapi.RegistrationResponse](t, res); v.Matched || len(v.Involved) != 0 {
+		t.Fatalf("the report's answer names the family: %+v", v)
+	}
+	for _, who := range []as{byToken(ggd), byCert(wij)} {
+		r := e.do(who, "GET", "/v1/events", nil)
+		for _, leak := range []string{parent, home} {
+			if strings.Contains(string(r.body), leak) {
+				t.Fatalf("events quote an element: %s", r.body)
+			}
+		}
+		reasons := map[string]string{}
+		for _, ev := range decodeAs[httpapi.EventsResponse](t, r).Events {
+			if ev.Type == "family-match" && len(ev.Others) == 1 {
+				reasons[ev.Reason] = ev.Others[0].Institution
+			}
+		}
+		other := wij
+		if who == byCert(wij) {
+			other = ggd
+		}
+		if reasons["parent"] != other || reasons["address"] != other {
+			t.Fatalf("family matches: %v, want parent and address with %s", reasons, other)
+		}
+	}
+	if ev := decodeAs[httpapi.EventsResponse](t, e.do(byToken(school), "GET", "/v1/events", nil)); len(ev.Events) != 0 {
+		t.Fatalf("an uninvolved institution got %d events", len(ev.Events))
+	}
+
+	with := func(f func(*httpapi.RegistrationRequest)) httpapi.RegistrationRequest {
+		r := blindReport(t, key, 7, "involvement")
+		f(&r)
+		return r
+	}
+	other := elementText(t, key, oprf.ParentInput(bsnOf(t, 901)))
+	for _, c := range []struct {
+		name   string
+		body   httpapi.RegistrationRequest
+		status int
+		code   string
+		field  string
+	}{
+		{"not base64", with(func(r *httpapi.RegistrationRequest) { r.ParentElements = []string{"not an element"} }), 400, "invalid_parents", "parent_elements"},
+		{"three parents", with(func(r *httpapi.RegistrationRequest) { r.ParentElements = []string{parent, other, youthElement(t, key, 9)} }), 400, "invalid_parents", "parent_elements"},
+		{"a parent twice", with(func(r *httpapi.RegistrationRequest) { r.ParentElements = []string{parent, parent} }), 400, "invalid_parents", "parent_elements"},
+		{"a bad address element", with(func(r *httpapi.RegistrationRequest) { r.AddressElement = strings.Repeat("A", 44) }), 400, "invalid_address", "address_element"},
+		{"a parent's BSN", with(func(r *httpapi.RegistrationRequest) { r.Parents = []string{bsn(t, 900)} }), 400, "family_not_blind", "parents"},
+		{"a clear address", with(func(r *httpapi.RegistrationRequest) { r.Address = &httpapi.AddressJSON{Postcode: "9712CP", HouseNumber: 1} }), 400, "family_not_blind", "address"},
+	} {
+		r := e.do(byToken(ggd), "POST", "/v1/registrations", c.body)
+		if r.status != c.status || r.problem.Code != c.code || r.problem.Field != c.field {
+			t.Errorf("%s: got %d %q field %q, want %d %q field %q: %s", c.name, r.status, r.problem.Code, r.problem.Field, c.status, c.code, c.field, r.body)
+		}
+	}
+	// An hmac index refuses elements.
+	h := newEnvCovenant(t, withFamily)
+	r := report(t, 1, "involvement")
+	r.ParentElements = []string{parent}
+	if got := h.do(byToken(ggd), "POST", "/v1/registrations", r); got.status != 400 || got.problem.Code != "youth_not_accepted" || got.problem.Field != "parent_elements" {
+		t.Fatalf("parent elements to an hmac index: %d %s", got.status, got.body)
+	}
+}
+
+func bsnOf(t *testing.T, n int) identity.BSN {
+	t.Helper()
+	b, err := identity.ParseBSN(bsn(t, n))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }

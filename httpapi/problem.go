@@ -135,6 +135,8 @@ var fieldCodes = []struct {
 	{matcher.ErrAddress, http.StatusBadRequest, CodeInvalidAddress},
 	{matcher.ErrAddressNotEnabled, http.StatusUnprocessableEntity, CodeAddressNotEnabled},
 	{matcher.ErrFamilyBlind, http.StatusBadRequest, CodeFamilyNotBlind},
+	{matcher.ErrParentElements, http.StatusBadRequest, CodeInvalidParents},
+	{matcher.ErrAddressElement, http.StatusBadRequest, CodeInvalidAddress},
 	{matcher.ErrIdentifiesParent, http.StatusUnprocessableEntity, CodeFieldIdentifiesYouth},
 	{identity.ErrBSNFormat, http.StatusBadRequest, CodeInvalidBSN},
 	{identity.ErrBSNChecksum, http.StatusBadRequest, CodeInvalidBSN},

@@ -53,12 +53,21 @@ type RegistrationRequest struct {
 	// population register: one or two, each once, not the youth's own.
 	// Kept only as pseudonyms of their own domain, for family matches; a
 	// refresh without them keeps those on file. Not in a blind
-	// deployment (family_not_blind).
+	// deployment (family_not_blind), which takes ParentElements.
 	Parents []string `json:"parents,omitempty"`
 	// Address is the youth's home address, only if the covenant enables
 	// address matching (address_not_enabled otherwise); kept as Parents
-	// are.
+	// are. Not in a blind deployment, which takes AddressElement.
 	Address *AddressJSON `json:"address,omitempty"`
+	// ParentElements are, in a blind deployment, the parents' elements in
+	// place of their BSNs: each the client's blinding of the input
+	// "vindex:v1:parent-bsn:" + the nine digits, under the same key
+	// holders' keys as Youth (docs/blind.md); one or two, each once.
+	ParentElements []string `json:"parent_elements,omitempty"`
+	// AddressElement is, in a blind deployment, the home address's element
+	// in place of Address: the blinding of "vindex:v1:home-address:" + the
+	// normalised address ("1234AB:12:A").
+	AddressElement string `json:"address_element,omitempty"`
 }
 
 // AddressJSON is a Dutch home address as the population register keys it.

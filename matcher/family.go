@@ -83,7 +83,9 @@ var (
 	ErrFamilyBlind = errors.New("matcher: this index is blind: it takes the parents' and the address's elements (parent_elements, address_element), never their BSNs or the address")
 	// ErrParentElements: more than two parents' elements, a zero one, or
 	// one given twice.
-	ErrParentElements = errors.New("matcher: parent_elements are one or two parents' elements, each once")
+	ErrParentElements = errors.New("matcher: parent_elements are one or two parents' elements (each 32 bytes, standard padded base64), each once")
+	// ErrAddressElement: an address's element that is not an element.
+	ErrAddressElement = errors.New("matcher: address_element is the home address's element (32 bytes, standard padded base64)")
 )
 
 // checkFamily accepts up to two distinct parents, none the youth's own
