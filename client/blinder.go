@@ -91,18 +91,30 @@ func (b *Blinder) LayerID() string {
 // fails, returning nothing, if any key holder refuses or its proof does
 // not verify.
 func (b *Blinder) Elements(ctx context.Context, bsns ...identity.BSN) ([]oprf.Element, error) {
+	ins := make([]oprf.Input, len(bsns))
+	for i, bsn := range bsns {
+		ins[i] = oprf.YouthInput(bsn)
+	}
+	return b.InputElements(ctx, ins...)
+}
+
+// InputElements is Elements for inputs of any domain: a youth's BSN
+// (oprf.YouthInput), a parent's (oprf.ParentInput) or a home address
+// (oprf.AddressInput). A key holder cannot tell them apart: it sees
+// random group elements only.
+func (b *Blinder) InputElements(ctx context.Context, ins ...oprf.Input) ([]oprf.Element, error) {
 	if err := b.check(); err != nil {
 		return nil, err
 	}
-	out := make([]oprf.Element, 0, len(bsns))
-	for len(bsns) > 0 {
-		n := min(len(bsns), oprf.MaxBatch)
-		ys, err := b.batch(ctx, bsns[:n])
+	out := make([]oprf.Element, 0, len(ins))
+	for len(ins) > 0 {
+		n := min(len(ins), oprf.MaxBatch)
+		ys, err := b.batch(ctx, ins[:n])
 		if err != nil {
 			return nil, err
 		}
 		out = append(out, ys...)
-		bsns = bsns[n:]
+		ins = ins[n:]
 	}
 	return out, nil
 }
@@ -120,8 +132,8 @@ func (b *Blinder) check() error {
 }
 
 // batch evaluates one batch through every key holder in turn.
-func (b *Blinder) batch(ctx context.Context, bsns []identity.BSN) ([]oprf.Element, error) {
-	st, blinded, err := oprf.Blind(bsns...)
+func (b *Blinder) batch(ctx context.Context, ins []oprf.Input) ([]oprf.Element, error) {
+	st, blinded, err := oprf.BlindInputs(ins...)
 	if err != nil {
 		return nil, err
 	}

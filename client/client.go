@@ -14,6 +14,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/vindex-nl/vindex/crypto/oprf"
 	"github.com/vindex-nl/vindex/identity"
 )
 
@@ -70,10 +71,14 @@ var (
 	// ErrYouth: a request without the youth's BSN, or a report or an
 	// hmac-mode objection or subject access without its birth date.
 	ErrYouth = errors.New("client: the youth's BSN and birth date are required")
-	// ErrFamilyBlind: a report with parents or an address through a
-	// Client with a Blinder: blind family matching is not built yet, and
-	// the Client never sends a clear BSN to a blind index.
-	ErrFamilyBlind = errors.New("client: parents and address are not sent to a blind index")
+	// ErrParents: a report with more than two parents, one given twice,
+	// a zero one, or the youth's own BSN as a parent's. The Client
+	// refuses it before any request, in a *FieldError naming "parents"
+	// (in both modes: a blind index has no BSN to check against).
+	ErrParents = errors.New("client: parents are one or two BSNs, each once, none the youth's own")
+	// ErrIdentifiesParent: a free-text field of a report quotes a
+	// parent's BSN; refused before any request, as ErrIdentifiesYouth.
+	ErrIdentifiesParent = errors.New("client: the text quotes a parent's BSN")
 	// ErrClient: the Client is misconfigured (no BaseURL), or could not
 	// reach the index or read its answer.
 	ErrClient = errors.New("client: request failed")
@@ -102,16 +107,30 @@ func (c *Client) youthOf(ctx context.Context, bsn identity.BSN) (youthBody, erro
 	if c.Blinder == nil {
 		return youthBody{BSN: bsn.RevealDigits()}, nil
 	}
-	c.once.Do(func() { c.co = newCoalescer(c.Blinder, maxInFlight) })
-	y, err := c.co.element(ctx, bsn)
+	ys, err := c.elements(ctx, oprf.YouthInput(bsn))
 	if err != nil {
 		return youthBody{}, err
 	}
-	text, err := y.MarshalText()
+	return youthBody{Youth: ys[0], YouthKey: c.Blinder.LayerID()}, nil
+}
+
+// elements returns the request form (base64) of each input's element,
+// through the Blinder, in one batch with concurrent calls' inputs.
+func (c *Client) elements(ctx context.Context, ins ...oprf.Input) ([]string, error) {
+	c.once.Do(func() { c.co = newCoalescer(c.Blinder, maxInFlight) })
+	ys, err := c.co.elements(ctx, ins...)
 	if err != nil {
-		return youthBody{}, fmt.Errorf("%w: element: %w", ErrClient, err)
+		return nil, err
 	}
-	return youthBody{Youth: string(text), YouthKey: c.Blinder.LayerID()}, nil
+	out := make([]string, len(ys))
+	for i, y := range ys {
+		text, err := y.MarshalText()
+		if err != nil {
+			return nil, fmt.Errorf("%w: element: %w", ErrClient, err)
+		}
+		out[i] = string(text)
+	}
+	return out, nil
 }
 
 // checkText refuses a request whose free-text fields quote the youth (see

@@ -6,12 +6,12 @@ import (
 	"time"
 
 	"github.com/vindex-nl/vindex/crypto/oprf"
-	"github.com/vindex-nl/vindex/identity"
 )
 
 // A key-holder request costs about as much as two evaluations, and a key
 // holder's rate limit counts elements, not requests: so the Client sends
-// the BSNs of concurrent calls in one batch. A call that finds no batch on
+// the inputs (BSNs of youths, and of parents and addresses) of concurrent
+// calls in one batch. A call that finds no batch on
 // its way is sent at once, alone (no added latency when calls are few);
 // one that finds a batch on its way waits for it to come back, and then
 // goes in the next batch with every BSN queued meanwhile (up to
@@ -37,10 +37,10 @@ type coalescer struct {
 	queue    []*pending
 }
 
-// pending is one call's BSN and where its element goes.
+// pending is one input of a call and where its element goes.
 type pending struct {
 	ctx  context.Context
-	bsn  identity.BSN
+	in   oprf.Input
 	done chan elementResult
 }
 
@@ -51,23 +51,34 @@ type elementResult struct {
 
 func newCoalescer(b *Blinder, max int) *coalescer { return &coalescer{b: b, max: max} }
 
-// element returns bsn's element, evaluated in a batch with the BSNs of
-// concurrent calls. Its errors are the Blinder's, or ctx's.
-func (c *coalescer) element(ctx context.Context, bsn identity.BSN) (oprf.Element, error) {
-	p := &pending{ctx: ctx, bsn: bsn, done: make(chan elementResult, 1)}
+// elements returns the element of each input, evaluated in a batch with
+// the inputs of concurrent calls (all of a call's inputs in one batch,
+// when they fit). Its errors are the Blinder's, or ctx's.
+func (c *coalescer) elements(ctx context.Context, ins ...oprf.Input) ([]oprf.Element, error) {
+	ps := make([]*pending, len(ins))
 	c.mu.Lock()
-	c.queue = append(c.queue, p)
+	for i, in := range ins {
+		ps[i] = &pending{ctx: ctx, in: in, done: make(chan elementResult, 1)}
+		c.queue = append(c.queue, ps[i])
+	}
 	if c.inFlight < c.max {
 		c.inFlight++
 		go c.run(c.takeLocked())
 	}
 	c.mu.Unlock()
-	select {
-	case r := <-p.done:
-		return r.y, r.err
-	case <-ctx.Done():
-		return oprf.Element{}, ctx.Err()
+	out := make([]oprf.Element, len(ps))
+	for i, p := range ps {
+		select {
+		case r := <-p.done:
+			if r.err != nil {
+				return nil, r.err
+			}
+			out[i] = r.y
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
 	}
+	return out, nil
 }
 
 // takeLocked takes the next batch off the queue.
@@ -106,13 +117,13 @@ func (c *coalescer) evaluate(batch []*pending) {
 	if len(live) == 0 {
 		return
 	}
-	bsns := make([]identity.BSN, len(live))
+	ins := make([]oprf.Input, len(live))
 	for i, p := range live {
-		bsns[i] = p.bsn
+		ins[i] = p.in
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(live[0].ctx), batchTimeout)
 	defer cancel()
-	ys, err := c.b.Elements(ctx, bsns...)
+	ys, err := c.b.InputElements(ctx, ins...)
 	for i, p := range live {
 		if err != nil {
 			p.done <- elementResult{err: err}

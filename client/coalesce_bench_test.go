@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/vindex-nl/vindex/crypto/oprf"
 	"github.com/vindex-nl/vindex/identity"
 	"github.com/vindex-nl/vindex/internal/keyholdertest"
 	"github.com/vindex-nl/vindex/internal/testbsn"
@@ -49,7 +50,7 @@ func BenchmarkBlindingConcurrent(b *testing.B) {
 						_, err := bl.Elements(ctx, bsn)
 						return err
 					}
-					_, err := co.element(ctx, bsn)
+					_, err := co.elements(ctx, oprf.YouthInput(bsn))
 					return err
 				}
 				if callers == 1 {

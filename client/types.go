@@ -53,12 +53,15 @@ type Report struct {
 	Informed    *Informed
 	NotInformed *NotInformed
 	// Parents are the youth's parents or guardians as in the population
-	// register (one or two), for family matches; kept by the index only
-	// as pseudonyms. Not with a Blinder: blind family matching is not
-	// built yet (ErrFamilyBlind).
+	// register (one or two, each once, never the youth's own:
+	// ErrParents), for family matches; kept by the index only as
+	// pseudonyms. With a Blinder they are blinded with the youth, in the
+	// parents' own domain (oprf.ParentInput), and only their elements
+	// are sent.
 	Parents []identity.BSN
 	// Address is the youth's home address, if the covenant enables
-	// address matching.
+	// address matching; with a Blinder, blinded as the parents are
+	// (oprf.AddressInput).
 	Address *identity.Address
 }
 
@@ -325,6 +328,8 @@ type registrationBody struct {
 	NotInformed    *NotInformed `json:"not_informed,omitempty"`
 	Parents        []string     `json:"parents,omitempty"`
 	Address        *addressBody `json:"address,omitempty"`
+	ParentElements []string     `json:"parent_elements,omitempty"`
+	AddressElement string       `json:"address_element,omitempty"`
 }
 
 // addressBody is httpapi.AddressJSON.

@@ -4,10 +4,12 @@ import (
 	"context"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/vindex-nl/vindex/crypto/oprf"
 	"github.com/vindex-nl/vindex/identity"
 )
 
@@ -30,27 +32,46 @@ func (c *Client) Register(ctx context.Context, r Report) (*Result, error) {
 		"contact.email", r.Contact.Email, "idempotency_key", r.IdempotencyKey); err != nil {
 		return nil, err
 	}
-	if c.Blinder != nil && (len(r.Parents) > 0 || r.Address != nil) {
-		return nil, &FieldError{Field: "parents", Err: ErrFamilyBlind}
-	}
-	y, err := c.youthOf(ctx, r.BSN)
-	if err != nil {
+	if err := checkFamily(r); err != nil {
 		return nil, err
 	}
-	body := registrationBody{BSN: y.BSN, Youth: y.Youth, YouthKey: y.YouthKey,
-		Municipality: r.Municipality, Kind: r.Kind, Code: r.Code, Urgent: r.Urgent, Sector: r.Sector,
+	body := registrationBody{Municipality: r.Municipality, Kind: r.Kind, Code: r.Code, Urgent: r.Urgent, Sector: r.Sector,
 		Contact: r.Contact, EndsOn: r.EndsOn, IdempotencyKey: r.IdempotencyKey, ClientRef: r.ClientRef,
 		Informed: r.Informed, NotInformed: r.NotInformed}
-	// The parents' BSNs and the address go on the wire in clear (over
-	// TLS), as the youth's BSN does; an error's detail never quotes them.
-	scrub := []string{y.Youth}
-	for _, p := range r.Parents {
-		body.Parents = append(body.Parents, p.RevealDigits())
-		scrub = append(scrub, p.RevealDigits())
-	}
-	if r.Address != nil {
-		body.Address = addressOf(*r.Address)
-		scrub = append(scrub, body.Address.Postcode)
+	var scrub []string
+	if c.Blinder == nil {
+		// The parents' BSNs and the address go on the wire in clear (over
+		// TLS), as the youth's BSN does; an error's detail never quotes
+		// them.
+		body.BSN = r.BSN.RevealDigits()
+		for _, p := range r.Parents {
+			body.Parents = append(body.Parents, p.RevealDigits())
+			scrub = append(scrub, p.RevealDigits())
+		}
+		if r.Address != nil {
+			body.Address = addressOf(*r.Address)
+			scrub = append(scrub, body.Address.Postcode)
+		}
+	} else {
+		// The youth, the parents and the address are blinded together,
+		// in one batch: only their elements go to the index.
+		ins := []oprf.Input{oprf.YouthInput(r.BSN)}
+		for _, p := range r.Parents {
+			ins = append(ins, oprf.ParentInput(p))
+		}
+		if r.Address != nil {
+			ins = append(ins, oprf.AddressInput(*r.Address))
+		}
+		els, err := c.elements(ctx, ins...)
+		if err != nil {
+			return nil, err
+		}
+		body.Youth, body.YouthKey = els[0], c.Blinder.LayerID()
+		body.ParentElements = els[1 : 1+len(r.Parents)]
+		if r.Address != nil {
+			body.AddressElement = els[len(els)-1]
+		}
+		scrub = els
 	}
 	if c.Blinder != nil {
 		body.BornIn = r.BirthDate.RevealDate().Format("2006-01")
@@ -63,6 +84,29 @@ func (c *Client) Register(ctx context.Context, r Report) (*Result, error) {
 		return nil, err
 	}
 	return &out, nil
+}
+
+// checkFamily refuses, before any request, parents that are more than two,
+// given twice, zero or the youth's own, and a free-text field that quotes
+// a parent's BSN: in both modes, as a blind index cannot check them.
+func checkFamily(r Report) error {
+	if len(r.Parents) > 2 {
+		return &FieldError{Field: "parents", Err: ErrParents}
+	}
+	for i, p := range r.Parents {
+		if p.IsZero() || p == r.BSN || slices.Contains(r.Parents[:i], p) {
+			return &FieldError{Field: "parents", Err: ErrParents}
+		}
+		for _, f := range []struct{ field, value string }{
+			{"client_ref", r.ClientRef}, {"contact.name", r.Contact.Name}, {"contact.phone", r.Contact.Phone},
+			{"contact.email", r.Contact.Email}, {"idempotency_key", r.IdempotencyKey},
+		} {
+			if f.value != "" && identity.Quotes(f.value, p, identity.BirthDate{}) {
+				return &FieldError{Field: f.field, Err: ErrIdentifiesParent}
+			}
+		}
+	}
+	return nil
 }
 
 // addressOf is a's wire form.

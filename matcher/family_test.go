@@ -7,7 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/vindex-nl/vindex/crypto/oprf"
 	"github.com/vindex-nl/vindex/identity"
 	"github.com/vindex-nl/vindex/matcher"
 	"github.com/vindex-nl/vindex/store"
@@ -102,21 +101,6 @@ func TestFamilyInputErrors(t *testing.T) {
 	r := e.involvement(t, 1)
 	r.Parents, r.Address = []identity.BSN{p1, p2}, &addr
 	e.register(t, ggd, r)
-}
-
-// A blind index refuses parents and an address with a clear error.
-func TestFamilyBlindRefused(t *testing.T) {
-	e := newEnv(t)
-	b := blindMatcher(t, e)
-	y, err := b.YouthByElement(element(t, oprf.GenerateKey(), 1))
-	if err != nil {
-		t.Fatal(err)
-	}
-	r := blindReport(t, e, y, e.involvement(t, 1))
-	r.Parents = []identity.BSN{bsnFor(t, 7001)}
-	if _, err := b.Register(ctx, matcher.Actor{Institution: ggd}, r); !errors.Is(err, matcher.ErrFamilyBlind) {
-		t.Fatalf("blind report with parents: %v", err)
-	}
 }
 
 // No oracle: an institution that reports a child whose parent has other
