@@ -9,8 +9,10 @@ import (
 	"time"
 
 	"github.com/vindex-nl/vindex/crypto/keys"
+	"github.com/vindex-nl/vindex/crypto/oprf"
 	"github.com/vindex-nl/vindex/crypto/pseudonym"
 	"github.com/vindex-nl/vindex/identity"
+	"github.com/vindex-nl/vindex/internal/testkeys"
 	"github.com/vindex-nl/vindex/matcher"
 )
 
@@ -293,4 +295,78 @@ func BenchmarkRegisterFamily(b *testing.B) {
 			reportRate(b, "regs/s")
 		})
 	}
+}
+
+// BenchmarkRegisterFamilyBlind is BenchmarkRegisterFamily in a blind
+// deployment: the youths' and the parents' elements are made (by a key
+// holder's key, as client systems would) before the clock starts, so
+// that it measures the index: per registration one layer over the
+// youth's element and, with parents, one over each parent's, and their
+// elements sealed for the registration.
+func BenchmarkRegisterFamilyBlind(b *testing.B) {
+	key := oprf.GenerateKey()
+	for _, parents := range []int{0, 2} {
+		b.Run("parents="+strconv.Itoa(parents), func(b *testing.B) {
+			e := benchEnv(b)
+			m := blindWith(b, e, e.ps, testkeys.Sealer(b), matcher.Layer{})
+			ins := make([]oprf.Input, b.N)
+			for i := range ins {
+				ins[i] = oprf.YouthInput(bsnFor(b, i))
+			}
+			youths := inputElements(b, ins, key)
+			var fams [][]oprf.Element
+			if parents > 0 {
+				pins := make([]oprf.Input, 0, parents*(b.N/2+1))
+				for i := range b.N/2 + 1 {
+					for p := range parents {
+						pins = append(pins, oprf.ParentInput(bsnFor(b, 2_000_000+2*i+p)))
+					}
+				}
+				els := inputElements(b, pins, key)
+				for i := range b.N/2 + 1 {
+					fams = append(fams, els[parents*i:parents*(i+1)])
+				}
+			}
+			var next atomic.Int64
+			b.SetParallelism((64 + runtime.GOMAXPROCS(0) - 1) / runtime.GOMAXPROCS(0))
+			b.ReportAllocs()
+			b.ResetTimer()
+			b.RunParallel(func(pb *testing.PB) {
+				r := e.involvement(b, 0)
+				r.BirthDate, r.BornIn = identity.BirthDate{}, time.Date(2014, 5, 1, 0, 0, 0, 0, time.UTC)
+				for pb.Next() {
+					i := int(next.Add(1) - 1)
+					inst := wij
+					if i%2 == 1 {
+						inst = ggd
+					}
+					y, err := m.YouthByElement(youths[i])
+					if err != nil {
+						b.Error(err)
+						return
+					}
+					r.Youth = y
+					if parents > 0 {
+						r.ParentElements = fams[i/2]
+					}
+					if _, err := m.Register(ctx, matcher.Actor{Institution: inst}, r); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			})
+			reportRate(b, "regs/s")
+		})
+	}
+}
+
+// inputElements is testkeys.InputElements in batches of oprf.MaxBatch.
+func inputElements(b *testing.B, ins []oprf.Input, key *oprf.PrivateKey) []oprf.Element {
+	out := make([]oprf.Element, 0, len(ins))
+	for len(ins) > 0 {
+		n := min(len(ins), oprf.MaxBatch)
+		out = append(out, testkeys.InputElements(b, ins[:n], key)...)
+		ins = ins[n:]
+	}
+	return out
 }
