@@ -527,10 +527,25 @@ func (y *youth) familyOfLive() {
 		return
 	}
 	var keys []pseudonym.Pseudonym
+	add := func(k pseudonym.Pseudonym) {
+		if !slices.Contains(keys, k) {
+			keys = append(keys, k)
+		}
+	}
 	for _, r := range y.live {
 		for _, rel := range r.Relations {
-			if !slices.Contains(keys, rel.Key) {
-				keys = append(keys, rel.Key)
+			add(rel.Key)
+			// In a blind deployment, also the relation's pseudonyms of
+			// both generations while a key holder's key is replaced, so
+			// that a member not yet re-keyed is found.
+			if el, gen, ok := y.m.openRelation(r, rel); ok {
+				if cur, ok := y.m.currentElement(el, gen); ok {
+					if set, _, err := y.m.relationSet(rel.Type, cur); err == nil {
+						for _, k := range set.All {
+							add(k)
+						}
+					}
+				}
 			}
 		}
 	}

@@ -374,3 +374,56 @@ func TestExcludedElements(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestBlindFamilyCoordinationDuringRotation: while a key holder's key is
+// replaced, a child whose coordinator comes after its relation was re-keyed
+// to the new generation still finds a sibling whose relation is under the
+// old one, and both coordinators are told (one family, one plan).
+func TestBlindFamilyCoordinationDuringRotation(t *testing.T) {
+	e := newEnv(t)
+	ka, kb := oprf.GenerateKey(), oprf.GenerateKey()
+	m0, err := blindFamilyMatcher(t, e, e.ps, matcher.Layer{}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	report := func(m *matcher.Matcher, inst string, n int, k *oprf.PrivateKey, layer string, r matcher.Registration) {
+		t.Helper()
+		y, err := m.YouthByElementOf(element(t, k, n), layer)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r = blindReport(t, e, y, r)
+		r.ParentElements = []oprf.Element{parentElement(t, 7001, k)}
+		if _, err := m.Register(ctx, matcher.Actor{Institution: inst}, r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// B has its coordinator (the WIJ) before the rotation; A only a
+	// school's signal.
+	report(m0, police, 2, ka, "", e.signal(t, 2))
+	report(m0, wij, 2, ka, "", e.involvement(t, 2))
+	report(m0, school, 1, ka, "", e.signal(t, 1))
+	ratio, err := oprf.RatioOf(ka, kb)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rot := matcher.Layer{Generation: 1, Rotating: true, From: oprf.KeyID(ka.Public()), To: oprf.KeyID(kb.Public()), Ratio: ratio}
+	m1, err := blindFamilyMatcher(t, e, e.ps, rot, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A's coordinator comes under the new key: its relation moves to the
+	// new generation in this very report, B's is still under the old.
+	report(m1, "accare-groningen", 1, kb, oprf.LayerID(kb.Public()), e.involvement(t, 1))
+	for inst, other := range map[string]string{"accare-groningen": wij, wij: "accare-groningen"} {
+		n := 0
+		for _, ev := range e.events(t, inst) {
+			if ev.Type == store.EventFamilyCoordination && ev.Subject == other {
+				n++
+			}
+		}
+		if n != 1 {
+			t.Errorf("%s got %d family-coordination events naming %s, want 1", inst, n, other)
+		}
+	}
+}
