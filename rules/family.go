@@ -74,7 +74,7 @@ func (b *builder) family(raw *rawFamily) {
 	b.c.Family.AddressMatching = raw.AddressMatching
 	if raw.ExcludedAddresses == "" {
 		if raw.ExcludedAddressElements != "" {
-			b.fail(line("excluded_address_elements"), "family.excluded_address_elements is given without excluded_addresses: they are the elements of the addresses that file lists")
+			b.fail(line("excluded_address_elements"), "family.excluded_address_elements is given without excluded_addresses: it holds the elements of the addresses that file lists")
 		}
 		return
 	}
