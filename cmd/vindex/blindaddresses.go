@@ -17,6 +17,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"syscall"
@@ -181,4 +182,25 @@ func excludedElementsErr(cov *rules.Covenant, err error) error {
 		return fmt.Errorf("%w, and name the file in the covenant's family section (excluded_address_elements: FILE)", err)
 	}
 	return err
+}
+
+// excludedElementsOutlive refuses to end a key holder's rotation from key
+// from while the elements of the covenant's excluded addresses are made
+// under that key: from the next start the index would refuse them and not
+// start. Without a covenant to read (no --covenant, not --dev) it checks
+// nothing.
+func excludedElementsOutlive(c config, from string) error {
+	if c.Covenant == "" && !c.Dev {
+		return nil
+	}
+	cov, err := covenantOf(c)
+	if err != nil {
+		return err
+	}
+	e, err := excludedElementsOf(cov, true)
+	if err != nil || e == nil || !slices.Contains(strings.Split(e.Key, "+"), from) {
+		return err
+	}
+	return fmt.Errorf("keys rotate --finish-keyholder-rotation: the elements of the covenant's excluded addresses (%s) are made under key holder key %s, which the rotation ends: "+
+		"after it the index refuses them and does not start; make them anew with the key holder's new key first (vindex covenant blind-addresses)", cov.Family.ExcludedElementsFile, from)
 }

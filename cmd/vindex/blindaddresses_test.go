@@ -15,6 +15,7 @@ import (
 	"github.com/vindex-nl/vindex/examples"
 	"github.com/vindex-nl/vindex/identity"
 	"github.com/vindex-nl/vindex/internal/testkeys"
+	"github.com/vindex-nl/vindex/keyholder"
 	"github.com/vindex-nl/vindex/matcher"
 	"github.com/vindex-nl/vindex/store"
 )
@@ -250,4 +251,67 @@ func eventsOf(t *testing.T, st backend) []store.Event {
 		t.Fatal(err)
 	}
 	return evs
+}
+
+// writeElements writes the elements of addrs under keys, as vindex
+// covenant blind-addresses would with those key holders, to file.
+func writeElements(t *testing.T, file string, addrs []identity.Address, keys ...*oprf.PrivateKey) {
+	t.Helper()
+	ins := make([]oprf.Input, len(addrs))
+	pubs := make([]oprf.PublicKey, len(keys))
+	for i, a := range addrs {
+		ins[i] = oprf.AddressInput(a)
+	}
+	for i, k := range keys {
+		pubs[i] = k.Public()
+	}
+	var b strings.Builder
+	if err := matcher.WriteExcludedElements(&b, matcher.ExcludedElements{Key: oprf.LayerID(pubs...), Elements: testkeys.InputElements(t, ins, keys...)}); err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, filepath.Dir(file), filepath.Base(file), b.String())
+}
+
+// TestBlindAddressesKeyholderRotation: the excluded addresses' elements
+// through a key holder's rotation. While the index takes the rotation
+// over, it re-keys elements made under the old key and starts; it refuses
+// to end the rotation while the file is of the old key (after the end the
+// index would not start), and ends it once the file is made anew under
+// the new key; then it starts with the new file and refuses the old one.
+func TestBlindAddressesKeyholderRotation(t *testing.T) {
+	dir := t.TempDir()
+	runCLI(t, dir, "keys", "init", "--dev", "--data", "d", "--create-dev-kek", "--pseudonyms", "blind")
+	addrs := []identity.Address{address(t, "9712CP", 1, ""), address(t, "9712CP", 3, "A")}
+	cov := familyCovenant(t, dir, "9712 CP 1\n9712CP 3-a\n", "excluded.elements")
+	file := filepath.Join(dir, "excluded.elements")
+	from, to := oprf.GenerateKey(), oprf.GenerateKey()
+	writeElements(t, file, addrs, from)
+	dev := []string{"--dev", "--data", "d", "--covenant", cov}
+	serveArgs := append([]string{"serve", "--listen", "127.0.0.1:0"}, dev...)
+	start(t, dir, serveArgs...).stop(t)
+
+	rot, err := keyholder.NewRotation(from, to)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rotFile := filepath.Join(dir, "rotation.json")
+	if err := keyholder.WriteRotation(rotFile, rot); err != nil {
+		t.Fatal(err)
+	}
+	runCLI(t, dir, append([]string{"keys", "rotate", "--blind", "--keyholder-rotation", rotFile}, dev...)...)
+	p := start(t, dir, serveArgs...) // the old key's elements, re-keyed
+	waitRekeyed(t, p)
+	p.stop(t)
+	finish := append([]string{"keys", "rotate", "--blind", "--finish-keyholder-rotation"}, dev...)
+	if msg := runCLIFail(t, dir, finish...); !strings.Contains(msg, "the elements of the covenant's excluded addresses ("+file+") are made under key holder key "+oprf.LayerID(from.Public())) ||
+		!strings.Contains(msg, "vindex covenant blind-addresses") {
+		t.Fatalf("finish with the old key's elements: %s", msg)
+	}
+	writeElements(t, file, addrs, to)
+	runCLI(t, dir, finish...)
+	start(t, dir, serveArgs...).stop(t)
+	writeElements(t, file, addrs, from)
+	if msg := failing(t, dir, serveArgs...); !strings.Contains(msg, "made under key holders' keys this index does not take ("+oprf.LayerID(from.Public())+")") {
+		t.Fatalf("serve with the old key's elements after the rotation: %s", msg)
+	}
 }

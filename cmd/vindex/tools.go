@@ -60,6 +60,10 @@ reference keyset.
              vindex serve re-keys every record by its ratio and, until
              rotate --blind --finish-keyholder-rotation, takes elements of
              the old and the new key (youth_key names which; docs/blind.md).
+             --finish-keyholder-rotation is refused while the covenant's
+             excluded addresses' elements (family.excluded_address_elements)
+             are of the old key: make them anew first (vindex covenant
+             blind-addresses).
   retire ID  disable key ID, refused while live registrations (--refs:
              stored references) depend on it; with --delete, delete a
              disabled key
