@@ -2,13 +2,12 @@ package main
 
 import (
 	"context"
-	"io"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
+	vclient "github.com/vindex-nl/vindex/client"
 	"github.com/vindex-nl/vindex/crypto/keys"
 	"github.com/vindex-nl/vindex/crypto/keys/insecurelocalkek"
 	"github.com/vindex-nl/vindex/crypto/oprf"
@@ -17,7 +16,6 @@ import (
 	"github.com/vindex-nl/vindex/internal/testkeys"
 	"github.com/vindex-nl/vindex/keyholder"
 	"github.com/vindex-nl/vindex/matcher"
-	"github.com/vindex-nl/vindex/store"
 )
 
 // familyCovenant writes the example covenant with address matching on,
@@ -73,11 +71,12 @@ func address(t *testing.T, postcode string, number int, addition string) identit
 // serve`, and they are the addresses' elements under the key holder's key
 // (crypto/oprf.AddressInput, computed in process with the key unwrapped
 // from its data directory), in the order of the exclusion file, under its
-// layer ID; covenant check counts them; the index starts with them. The
-// matcher the import opens on the deployment (its keysets, its store, the
-// covenant and the file) makes no family match for two children reported
-// at an excluded address by two institutions, and one for two at another
-// address. A list of another length than the covenant's warns in covenant
+// layer ID; covenant check counts them; the index starts with them.
+// Reported over HTTPS through the Go SDK with the key holder (the home
+// address goes as its element), two children at an excluded address
+// reported by two institutions make no family match, and two at another
+// address make one, for both institutions; an import starts with the file
+// too. A list of another length than the covenant's warns in covenant
 // check and stops the index again; an hmac index, which never reads the
 // file, starts.
 func TestCovenantBlindAddresses(t *testing.T) {
@@ -93,7 +92,7 @@ func TestCovenantBlindAddresses(t *testing.T) {
 	// what to do.
 	ys := kh.elementsOf(t, []string{validBSN(t, 1)})
 	youthCSV := writeFile(t, dir, "youth.csv", "institution,youth,born_in,municipality,kind,contact_name,contact_phone\n"+
-		"wij-groningen,"+ys[0]+",2013-04,GM0014,involvement,A,050-1\n")
+		"wij-groningen,"+ys[0]+",2013-04,GM0014,involvement,A. Jansen,050-1234567\n")
 	for name, args := range map[string][]string{"serve": serveArgs, "import": {"import", youthCSV, "--dev", "--data", "d", "--covenant", cov}} {
 		msg := failing(t, dir, args...)
 		for _, w := range []string{"matcher: the covenant's excluded addresses need their elements in a blind deployment: the covenant lists 2",
@@ -168,63 +167,66 @@ func TestCovenantBlindAddresses(t *testing.T) {
 		strings.Contains(checked, "warning") {
 		t.Errorf("covenant check says\n%s\nnot %q", checked, w)
 	}
-	p := start(t, dir, serveArgs...)
-	p.stop(t)
 
-	// The import's matcher on the deployment: two children at the
-	// shelter, reported by two institutions, make no family match; two at
-	// a home address do.
-	c, _, err := loadConfig("import", importUsage, []string{"--dev", "--data", filepath.Join(dir, "d"), "--covenant", cov}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	imp, err := openImport(c, io.Discard)
-	if err != nil {
-		t.Fatal(err)
-	}
+	// Client systems report through the Go SDK with the key holder: each
+	// report carries the youth's element and its home address's, never the
+	// address. Two children at the shelter, reported by two institutions,
+	// make no family match; two at a home address do, for both.
+	p := start(t, dir, serveArgs...)
 	b, err := kh.kf.blinder()
 	if err != nil {
 		t.Fatal(err)
 	}
-	addrEls, err := b.InputElements(context.Background(), oprf.AddressInput(shelter), oprf.AddressInput(home))
-	if err != nil {
-		t.Fatal(err)
+	index := devClient(t, dir, "d", p, "")
+	tokens := parseTokens(t, p.stdout.String())
+	sdk := func(inst string) *vclient.Client {
+		return &vclient.Client{BaseURL: index.base, Token: tokens[inst], HTTP: index.http, Blinder: b}
 	}
-	youths := kh.elementsOf(t, []string{validBSN(t, 11), validBSN(t, 12), validBSN(t, 13), validBSN(t, 14)})
-	for i, r := range []struct {
-		inst string
-		addr oprf.Element
-	}{{"school-example-lyceum", addrEls[0]}, {"wij-groningen", addrEls[0]}, {"school-example-lyceum", addrEls[1]}, {"wij-groningen", addrEls[1]}} {
-		var y oprf.Element
-		if err := y.UnmarshalText([]byte(youths[i])); err != nil {
-			t.Fatal(err)
-		}
-		who, err := imp.m.YouthByElement(y)
+	school, wij := sdk("school-example-lyceum"), sdk("wij-groningen")
+	familyMatches := func(c *vclient.Client) int {
+		t.Helper()
+		evs, err := c.Events(context.Background(), 0, 0)
 		if err != nil {
 			t.Fatal(err)
 		}
-		reg := matcher.Registration{Youth: who, BornIn: time.Date(2013, 4, 1, 0, 0, 0, 0, time.UTC), Municipality: "GM0014",
-			Kind: matcher.Involvement, Contact: matcher.Contact{Name: "A. Jansen", Phone: "050-1234567"}, AddressElement: r.addr}
-		if r.inst == "school-example-lyceum" {
-			reg.Kind, reg.SignalCode = matcher.Signal, "S01"
-		}
-		if _, err := imp.m.Register(context.Background(), matcher.Actor{Institution: r.inst}, reg); err != nil {
-			t.Fatalf("report %d: %v", i, err)
-		}
-		family := 0
-		for _, e := range eventsOf(t, imp.st) {
-			if e.Type == store.EventFamilyMatch {
-				family++
+		n := 0
+		for _, e := range evs.Events {
+			if e.Type == "family-match" {
+				if e.Reason != "address" {
+					t.Errorf("a family match by %q, want address", e.Reason)
+				}
+				n++
 			}
 		}
-		// The second report at the shelter makes none; the second at
-		// home tells both institutions.
-		if want := map[int]int{0: 0, 1: 0, 2: 0, 3: 2}[i]; family != want {
-			t.Fatalf("after report %d: %d family-match events, want %d", i, family, want)
+		return n
+	}
+	for i, r := range []struct {
+		c    *vclient.Client
+		addr identity.Address
+		want int // family-match events of each institution after the report
+	}{{school, shelter, 0}, {wij, shelter, 0}, {school, home, 0}, {wij, home, 1}} {
+		bsn, err := identity.ParseBSN(validBSN(t, 11+i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		born, _ := identity.ParseBirthDate("2013-04-05")
+		rep := vclient.Report{BSN: bsn, BirthDate: born, Municipality: "GM0014", Kind: vclient.Involvement,
+			Contact: vclient.Contact{Name: "A. Jansen", Phone: "050-1234567"}, Address: &r.addr}
+		if r.c == school {
+			rep.Kind, rep.Code = vclient.Signal, "S01"
+		}
+		if _, err := r.c.Register(context.Background(), rep); err != nil {
+			t.Fatalf("report %d: %v", i, err)
+		}
+		if s, w := familyMatches(school), familyMatches(wij); s != r.want || w != r.want {
+			t.Fatalf("after report %d: family-match events %d (school) and %d (WIJ), want %d each", i, s, w, r.want)
 		}
 	}
-	if err := imp.st.Close(); err != nil {
-		t.Fatal(err)
+	p.stop(t)
+
+	// An import starts with the file too.
+	if stdout, stderr, code := runImport(t, dir, youthCSV, "--dev", "--data", "d", "--covenant", cov); code != 0 || !strings.Contains(stdout, "imported 1 registrations") {
+		t.Fatalf("import with the elements: exit %d\n%s%s", code, stdout, stderr)
 	}
 
 	// A third excluded address without new elements: check warns, and the
@@ -241,16 +243,6 @@ func TestCovenantBlindAddresses(t *testing.T) {
 	// elements: the same covenant starts it.
 	runCLI(t, dir, "keys", "init", "--dev", "--data", "h", "--create-dev-kek")
 	start(t, dir, "serve", "--dev", "--data", "h", "--covenant", cov, "--listen", "127.0.0.1:0").stop(t)
-}
-
-// eventsOf reads every event of st.
-func eventsOf(t *testing.T, st backend) []store.Event {
-	t.Helper()
-	evs, err := st.Events(context.Background(), "", 0, 100000)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return evs
 }
 
 // writeElements writes the elements of addrs under keys, as vindex
