@@ -14,6 +14,7 @@ import (
 	"github.com/vindex-nl/vindex/crypto/oprf"
 	"github.com/vindex-nl/vindex/identity"
 	"github.com/vindex-nl/vindex/internal/testbsn"
+	"github.com/vindex-nl/vindex/internal/testkeys"
 )
 
 var ctx = context.Background()
@@ -105,6 +106,51 @@ func sameElements(t *testing.T, got, want []oprf.Element) {
 		if !got[i].Equal(want[i]) {
 			t.Fatalf("element %d differs", i)
 		}
+	}
+}
+
+// InputElements blinds inputs of every domain, in batches of at most
+// oprf.MaxBatch: a split key's elements of addresses (more than a batch)
+// are those evaluated in process, in order; a BSN's element as a parent
+// is not its element as a youth, which Elements gives.
+func TestBlinderInputElements(t *testing.T) {
+	a, b := newEvaluator(t, "ta"), newEvaluator(t, "tb")
+	split := client.Blinder{Holders: []client.KeyHolder{a.holder("ta"), b.holder("tb")}}
+	var ins []oprf.Input
+	for i := range oprf.MaxBatch + 3 {
+		addr, err := identity.ParseAddress("9712CP", i+1, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		ins = append(ins, oprf.AddressInput(addr))
+	}
+	got, err := split.InputElements(ctx, ins...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := a.calls.Load(); n != 2 {
+		t.Errorf("%d requests to the first key holder for %d inputs, want 2 batches", n, len(ins))
+	}
+	want := append(testkeys.InputElements(t, ins[:oprf.MaxBatch], a.key, b.key), testkeys.InputElements(t, ins[oprf.MaxBatch:], a.key, b.key)...)
+	sameElements(t, got, want)
+	if got[0].Equal(got[1]) {
+		t.Error("two addresses, one element")
+	}
+	in := bsns(t, 1)
+	parent, err := split.InputElements(ctx, oprf.ParentInput(in[0]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	youth, err := split.Elements(ctx, in...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sameElements(t, parent, testkeys.InputElements(t, []oprf.Input{oprf.ParentInput(in[0])}, a.key, b.key))
+	if parent[0].Equal(youth[0]) {
+		t.Error("a BSN's element as a parent equals its element as a youth")
+	}
+	if _, err := split.InputElements(ctx, oprf.Input{}); err == nil {
+		t.Error("a zero input was blinded")
 	}
 }
 

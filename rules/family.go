@@ -20,11 +20,19 @@ import (
 //	family:
 //	  address_matching: true
 //	  excluded_addresses: excluded-addresses.txt
+//	  excluded_address_elements: excluded-addresses.elements
 //
 // The file of excluded addresses (shelters, youth institutions, student
 // housing) has one address per line: postcode, house number and an
 // optional addition ("1234 AB 12", "1234AB 12-A"); blank lines and lines
 // starting with # are skipped. Its path is relative to the covenant file.
+//
+// A blind deployment's index cannot pseudonymise the addresses itself (it
+// holds no key holder's token), so a client system makes their elements
+// with the key holders (vindex covenant blind-addresses) into the file
+// excluded_address_elements names, also relative to the covenant file,
+// which the index reads at start-up. The covenant only names that file:
+// it is neither read nor checked here (see matcher.ReadExcludedElements).
 type Family struct {
 	// AddressMatching: reports may carry the home address, and youths
 	// with the same address registered by different institutions make a
@@ -35,11 +43,17 @@ type Family struct {
 	ExcludedAddresses []identity.Address
 	// ExcludedFile is the exclusion file's path as loaded ("" if none).
 	ExcludedFile string
+	// ExcludedElementsFile is the path of the file of the excluded
+	// addresses' elements, for a blind deployment, relative paths taken
+	// from the covenant file's directory ("" if none). It is given only
+	// with an exclusion file; Load does not open it.
+	ExcludedElementsFile string
 }
 
 type rawFamily struct {
-	AddressMatching   bool   `yaml:"address_matching"`
-	ExcludedAddresses string `yaml:"excluded_addresses"`
+	AddressMatching         bool   `yaml:"address_matching"`
+	ExcludedAddresses       string `yaml:"excluded_addresses"`
+	ExcludedAddressElements string `yaml:"excluded_address_elements"`
 }
 
 // maxExcludedAddresses bounds the exclusion file.
@@ -59,17 +73,23 @@ func (b *builder) family(raw *rawFamily) {
 	}
 	b.c.Family.AddressMatching = raw.AddressMatching
 	if raw.ExcludedAddresses == "" {
+		if raw.ExcludedAddressElements != "" {
+			b.fail(line("excluded_address_elements"), "family.excluded_address_elements is given without excluded_addresses: it holds the elements of the addresses that file lists")
+		}
 		return
 	}
 	if !raw.AddressMatching {
 		b.fail(line("excluded_addresses"), "family.excluded_addresses is given, but address_matching is off: an address is never matched")
 		return
 	}
-	path := raw.ExcludedAddresses
-	if !filepath.IsAbs(path) {
-		path = filepath.Join(filepath.Dir(b.file), path)
+	b.c.Family.ExcludedFile = b.relative(raw.ExcludedAddresses)
+	if raw.ExcludedAddressElements != "" {
+		b.c.Family.ExcludedElementsFile = b.relative(raw.ExcludedAddressElements)
+		if b.c.Family.ExcludedElementsFile == b.c.Family.ExcludedFile {
+			b.fail(line("excluded_address_elements"), "family.excluded_address_elements names the file of excluded_addresses: the elements go in a file of their own, which vindex covenant blind-addresses writes")
+		}
 	}
-	b.c.Family.ExcludedFile = path
+	path := b.c.Family.ExcludedFile
 	f, err := os.Open(path)
 	if err != nil {
 		b.fail(line("excluded_addresses"), "family.excluded_addresses: cannot read %s: %v", raw.ExcludedAddresses, unwrapPath(err))
@@ -104,6 +124,15 @@ func (b *builder) family(raw *rawFamily) {
 	if err := sc.Err(); err != nil {
 		b.errs = append(b.errs, &LoadError{File: path, Line: n + 1, Msg: "unreadable line: " + err.Error()})
 	}
+}
+
+// relative returns path, taken from the covenant file's directory if it
+// is relative.
+func (b *builder) relative(path string) string {
+	if filepath.IsAbs(path) {
+		return path
+	}
+	return filepath.Join(filepath.Dir(b.file), path)
 }
 
 // unwrapPath drops the path from an *os.PathError: the message names the

@@ -81,3 +81,54 @@ func TestFamilySectionErrors(t *testing.T) {
 		}
 	}
 }
+
+// The file of the excluded addresses' elements is kept as a path, taken
+// from the covenant's directory like the exclusion file, and never read:
+// a covenant names it before the file is made.
+func TestFamilyExcludedElementsFile(t *testing.T) {
+	path := writeCovenant(t, "family:\n  address_matching: true\n  excluded_addresses: excluded.txt\n  excluded_address_elements: excluded.elements\n",
+		map[string]string{"excluded.txt": "1234 AB 12\n"})
+	cov, err := rules.LoadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := filepath.Join(filepath.Dir(path), "excluded.elements"); cov.Family.ExcludedElementsFile != want {
+		t.Fatalf("ExcludedElementsFile = %q, want %q", cov.Family.ExcludedElementsFile, want)
+	}
+	abs := filepath.Join(t.TempDir(), "elsewhere.elements")
+	path = writeCovenant(t, "family:\n  address_matching: true\n  excluded_addresses: excluded.txt\n  excluded_address_elements: "+abs+"\n",
+		map[string]string{"excluded.txt": "1234 AB 12\n"})
+	if cov, err = rules.LoadFile(path); err != nil || cov.Family.ExcludedElementsFile != abs {
+		t.Fatalf("absolute path: %q, %v", cov.Family.ExcludedElementsFile, err)
+	}
+	if cov, err = rules.LoadFile(writeCovenant(t, "family:\n  address_matching: true\n  excluded_addresses: excluded.txt\n",
+		map[string]string{"excluded.txt": "1234 AB 12\n"})); err != nil || cov.Family.ExcludedElementsFile != "" {
+		t.Fatalf("without the key: %q, %v", cov.Family.ExcludedElementsFile, err)
+	}
+}
+
+// The elements file needs an exclusion file, and is not that file itself.
+func TestFamilyExcludedElementsFileErrors(t *testing.T) {
+	tests := []struct {
+		family string
+		want   string
+	}{
+		{"family:\n  address_matching: true\n  excluded_address_elements: excluded.elements\n",
+			"covenant.yaml:17: family.excluded_address_elements is given without excluded_addresses"},
+		{"family:\n  address_matching: false\n  excluded_address_elements: excluded.elements\n",
+			"covenant.yaml:17: family.excluded_address_elements is given without excluded_addresses"},
+		{"family:\n  address_matching: true\n  excluded_addresses: excluded.txt\n  excluded_address_elements: ./excluded.txt\n",
+			"covenant.yaml:18: family.excluded_address_elements names the file of excluded_addresses"},
+	}
+	for _, tt := range tests {
+		path := writeCovenant(t, tt.family, map[string]string{"excluded.txt": "1234 AB 12\n"})
+		_, err := rules.LoadFile(path)
+		if err == nil {
+			t.Errorf("%q: loaded", tt.family)
+			continue
+		}
+		if msg := strings.ReplaceAll(err.Error(), filepath.Dir(path)+string(filepath.Separator), ""); !strings.Contains(msg, tt.want) {
+			t.Errorf("%q: errors\n%s\nwant %q", tt.family, msg, tt.want)
+		}
+	}
+}

@@ -163,12 +163,22 @@ const maxRateWaits = 20
 // stderr the first time). Its errors name the key holder and its problem
 // code, never a BSN.
 func elements(ctx context.Context, b *vclient.Blinder, bsns []identity.BSN, stderr io.Writer, told *atomic.Bool) ([]oprf.Element, error) {
+	ins := make([]oprf.Input, len(bsns))
+	for i, x := range bsns {
+		ins[i] = oprf.YouthInput(x)
+	}
+	return inputElements(ctx, b, ins, "BSNs", stderr, told)
+}
+
+// inputElements is elements for inputs of any domain; what names them in
+// errors ("BSNs", "addresses").
+func inputElements(ctx context.Context, b *vclient.Blinder, ins []oprf.Input, what string, stderr io.Writer, told *atomic.Bool) ([]oprf.Element, error) {
 	// One key-holder request at a time, so that a refusal repeats only
 	// that request: a rate that lets a full batch through now and then
 	// would never let two through at once.
-	out := make([]oprf.Element, 0, len(bsns))
-	for lo := 0; lo < len(bsns); lo += oprf.MaxBatch {
-		ys, err := elementsOnce(ctx, b, bsns[lo:min(lo+oprf.MaxBatch, len(bsns))], stderr, told)
+	out := make([]oprf.Element, 0, len(ins))
+	for lo := 0; lo < len(ins); lo += oprf.MaxBatch {
+		ys, err := elementsOnce(ctx, b, ins[lo:min(lo+oprf.MaxBatch, len(ins))], what, stderr, told)
 		if err != nil {
 			return nil, err
 		}
@@ -177,18 +187,19 @@ func elements(ctx context.Context, b *vclient.Blinder, bsns []identity.BSN, stde
 	return out, nil
 }
 
-// elementsOnce is elements for at most oprf.MaxBatch BSNs: one request
-// to each key holder, repeated while it is refused as over the rate.
-func elementsOnce(ctx context.Context, b *vclient.Blinder, bsns []identity.BSN, stderr io.Writer, told *atomic.Bool) ([]oprf.Element, error) {
+// elementsOnce is inputElements for at most oprf.MaxBatch inputs: one
+// request to each key holder, repeated while it is refused as over the
+// rate.
+func elementsOnce(ctx context.Context, b *vclient.Blinder, ins []oprf.Input, what string, stderr io.Writer, told *atomic.Bool) ([]oprf.Element, error) {
 	for waits := 0; ; waits++ {
-		ys, err := b.Elements(ctx, bsns...)
+		ys, err := b.InputElements(ctx, ins...)
 		var ke *vclient.KeyHolderError
 		if err == nil || !errors.As(err, &ke) || ke.Status != http.StatusTooManyRequests {
-			return ys, keyholderErr(err)
+			return ys, keyholderErr(err, what)
 		}
 		if waits == maxRateWaits {
 			return nil, fmt.Errorf("key holder %s refused a batch of %d as over this client's rate %d times in a row: "+
-				"is its token in use elsewhere too? Ask its operator for a higher rate (keyholder serve --elements-per-second)", ke.URL, len(bsns), waits+1)
+				"is its token in use elsewhere too? Ask its operator for a higher rate (keyholder serve --elements-per-second)", ke.URL, len(ins), waits+1)
 		}
 		wait := min(max(ke.RetryAfter, time.Second), time.Minute)
 		if told.CompareAndSwap(false, true) {
@@ -203,8 +214,9 @@ func elementsOnce(ctx context.Context, b *vclient.Blinder, bsns []identity.BSN, 
 	}
 }
 
-// keyholderErr words a Blinder's error for the operator.
-func keyholderErr(err error) error {
+// keyholderErr words a Blinder's error for the operator; what names the
+// inputs ("BSNs").
+func keyholderErr(err error, what string) error {
 	var ke *vclient.KeyHolderError
 	switch {
 	case err == nil:
@@ -214,5 +226,5 @@ func keyholderErr(err error) error {
 	case errors.Is(err, oprf.ErrProof):
 		return fmt.Errorf("%w: the key holder's answer does not prove the key of --keyholder-public-key; nothing was sent to the index", err)
 	}
-	return fmt.Errorf("turning BSNs into elements: %w", err)
+	return fmt.Errorf("turning %s into elements: %w", what, err)
 }

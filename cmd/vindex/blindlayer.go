@@ -116,8 +116,9 @@ func takeKeyholderRotation(stdout io.Writer, c config, k *kek, path string) erro
 }
 
 // finishKeyholderRotation ends a rotation once vindex serve has re-keyed
-// every record to its generation: the ratio is forgotten, and elements of
-// the old key are refused from the next start.
+// every record to its generation, and the covenant's excluded addresses'
+// elements are made under the new key: the ratio is forgotten, and
+// elements of the old key are refused from the next start.
 func finishKeyholderRotation(stdout io.Writer, c config, k *kek) error {
 	l, err := loadLayer(c, k)
 	if err != nil {
@@ -125,6 +126,9 @@ func finishKeyholderRotation(stdout io.Writer, c config, k *kek) error {
 	}
 	if !l.Rotating {
 		return errors.New("keys rotate --finish-keyholder-rotation: no key holder rotation is in progress")
+	}
+	if err := excludedElementsOutlive(c, l.From); err != nil {
+		return err
 	}
 	gen, _, err := readRekeyed(c)
 	if err != nil || gen != l.Generation {

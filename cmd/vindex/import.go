@@ -210,10 +210,16 @@ func openImport(c config, stderr io.Writer) (*importer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("the store is not available (is a server running?): %w", err)
 	}
-	m, err := matcher.New(matcher.Config{Store: st, Pseudonymiser: ps, ClientRefs: refs, Covenant: cov, Blind: opened.blind, Layer: opened.layer})
+	excluded, err := excludedElementsOf(cov, opened.blind)
 	if err != nil {
 		st.Close()
 		return nil, err
+	}
+	m, err := matcher.New(matcher.Config{Store: st, Pseudonymiser: ps, ClientRefs: refs, Covenant: cov, Blind: opened.blind, Layer: opened.layer,
+		ExcludedAddressElements: excluded})
+	if err != nil {
+		st.Close()
+		return nil, excludedElementsErr(cov, err)
 	}
 	return &importer{cov: cov, st: st, m: m}, nil
 }

@@ -15,6 +15,8 @@
 //	                                            the blind mode's key holder
 //	vindex covenant check FILE                  validate a covenant
 //	vindex covenant test FILE SCENARIOS...      run covenant scenario files
+//	vindex covenant blind-addresses [flags]     the excluded addresses' elements
+//	                                            (blind mode, with the key holders)
 //	vindex version                              print the version
 //
 // Every command explains itself with --help.
@@ -52,6 +54,9 @@ Usage:
                                                   the blind mode's key holder, a process of its own
   vindex covenant check FILE                      validate a covenant
   vindex covenant test FILE SCENARIOS...          run covenant scenario files
+  vindex covenant blind-addresses [flags]         the covenant's excluded addresses as
+                                                  elements, made with the key holders
+                                                  (blind mode; not run by the index)
   vindex version                                  print the version
 
 YOUTH is the line "BSN BIRTH_DATE", on standard input or in --input FILE.

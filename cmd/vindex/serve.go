@@ -240,10 +240,14 @@ func assemble(c config, cov *rules.Covenant, st backend, k *kek, opened openedKe
 	if refreshWindow == 0 {
 		refreshWindow = -1 // never
 	}
-	m, err := matcher.New(matcher.Config{Store: st, Pseudonymiser: ps, ClientRefs: refs, Covenant: cov, Logger: logger, Observer: metrics.matcher,
-		EventsPerHour: c.EventsPerHour, RefreshWindow: refreshWindow, Blind: opened.blind, Layer: opened.layer})
+	excluded, err := excludedElementsOf(cov, opened.blind)
 	if err != nil {
 		return nil, nil, nil, err
+	}
+	m, err := matcher.New(matcher.Config{Store: st, Pseudonymiser: ps, ClientRefs: refs, Covenant: cov, Logger: logger, Observer: metrics.matcher,
+		EventsPerHour: c.EventsPerHour, RefreshWindow: refreshWindow, Blind: opened.blind, Layer: opened.layer, ExcludedAddressElements: excluded})
+	if err != nil {
+		return nil, nil, nil, excludedElementsErr(cov, err)
 	}
 
 	worker, err := newWorker(c, cov, st, refs, metrics.delivery, logger)

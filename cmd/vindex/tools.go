@@ -21,6 +21,7 @@ import (
 	"github.com/vindex-nl/vindex/crypto/keys/insecurelocalkek"
 	"github.com/vindex-nl/vindex/examples"
 	"github.com/vindex-nl/vindex/httpapi"
+	"github.com/vindex-nl/vindex/matcher"
 	"github.com/vindex-nl/vindex/rules"
 	"github.com/vindex-nl/vindex/store"
 )
@@ -59,6 +60,10 @@ reference keyset.
              vindex serve re-keys every record by its ratio and, until
              rotate --blind --finish-keyholder-rotation, takes elements of
              the old and the new key (youth_key names which; docs/blind.md).
+             --finish-keyholder-rotation is refused while the covenant's
+             excluded addresses' elements (family.excluded_address_elements)
+             are of the old key: make them anew first (vindex covenant
+             blind-addresses).
   retire ID  disable key ID, refused while live registrations (--refs:
              stored references) depend on it; with --delete, delete a
              disabled key
@@ -490,14 +495,24 @@ const covenantUsage = `Usage:
       (its steps, terms in working days, who takes them and to whom they
       go), and warns if there are no signal codes (every signal is then
       refused) or if a step of the municipality's has no municipality to
-      take it.
+      take it. If the covenant names the file of its excluded addresses'
+      elements (family.excluded_address_elements, for a blind deployment),
+      reads it, says how many elements it holds and under which key
+      holders' keys, and warns if they are not as many as the addresses.
   vindex covenant test FILE SCENARIOS...
       decides every scenario of the scenario files under the covenant FILE
       and prints PASS or FAIL per scenario; exits 1 if one fails. The format
       of scenario files: rules/testdata/README.md.
+  vindex covenant blind-addresses --covenant FILE [--out FILE] KEY-HOLDER FLAGS
+      a blind deployment's excluded addresses: makes their elements with
+      the key holders, run by a client system's operator or the covenant's
+      secretary, never by the index (vindex covenant blind-addresses --help).
 `
 
 func covenantCmd(args []string, stdout, stderr io.Writer) error {
+	if len(args) > 0 && args[0] == "blind-addresses" {
+		return blindAddressesCmd(args[1:], stdout, stderr)
+	}
 	if len(args) < 2 || (args[0] != "check" && args[0] != "test") || (args[0] == "test" && len(args) < 3) || slices.ContainsFunc(args, isHelp) {
 		return printUsage(stderr, covenantUsage, args)
 	}
@@ -507,6 +522,11 @@ func covenantCmd(args []string, stdout, stderr io.Writer) error {
 		return exitError{1}
 	}
 	if args[0] == "check" {
+		elements, err := checkExcludedElements(cov)
+		if err != nil {
+			fmt.Fprintln(stdout, err)
+			return exitError{1}
+		}
 		fmt.Fprintf(stdout, "%s: ok: %q, %d municipalities, %d institutions, %d rules, %d signal codes\n",
 			args[1], cov.Name, len(cov.Municipalities), len(cov.Institutions), len(cov.Rules), len(cov.SignalCodes))
 		for _, r := range cov.Rules {
@@ -526,6 +546,18 @@ func covenantCmd(args []string, stdout, stderr io.Writer) error {
 			fmt.Fprintf(stdout, "  family: parents and addresses match, %d excluded addresses\n", len(cov.Family.ExcludedAddresses))
 		} else {
 			fmt.Fprintln(stdout, "  family: parents match; addresses are refused (address_matching off)")
+		}
+		if elements != nil {
+			key := elements.Key
+			if key == "" {
+				key = "(not named)"
+			}
+			fmt.Fprintf(stdout, "  family: %d excluded-address elements (a blind deployment's) in %s, under the key holders' keys %s\n",
+				len(elements.Elements), cov.Family.ExcludedElementsFile, key)
+			if n := len(cov.Family.ExcludedAddresses); len(elements.Elements) != n {
+				fmt.Fprintf(stdout, "  warning: %d excluded-address elements for %d excluded addresses: they were made from another list, and a blind index does not start with them; "+
+					"make them anew (vindex covenant blind-addresses)\n", len(elements.Elements), n)
+			}
 		}
 		printCoordination(stdout, cov)
 		return nil
@@ -552,6 +584,25 @@ func covenantCmd(args []string, stdout, stderr io.Writer) error {
 		return exitError{1}
 	}
 	return nil
+}
+
+// checkExcludedElements reads the file of the excluded addresses'
+// elements the covenant names, if it names one; its errors name the file
+// and the line, never quoting an element.
+func checkExcludedElements(cov *rules.Covenant) (*matcher.ExcludedElements, error) {
+	f := cov.Family.ExcludedElementsFile
+	if f == "" {
+		return nil, nil
+	}
+	e, err := matcher.ReadExcludedElements(f)
+	var pe *fs.PathError
+	switch {
+	case err == nil:
+		return e, nil
+	case errors.As(err, &pe):
+		return nil, fmt.Errorf("%s: cannot read the excluded-address elements (family.excluded_address_elements): %v; make them with vindex covenant blind-addresses", f, pe.Err)
+	}
+	return nil, errors.New(strings.TrimPrefix(err.Error(), matcher.ErrExcludedElements.Error()+": "))
 }
 
 // printCoordination lists the covenant's term to accept and its
