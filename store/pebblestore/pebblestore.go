@@ -78,6 +78,8 @@ const DefaultMinFreeBytes = 256 << 20
 // Store is a store.Store on Pebble.
 type Store struct {
 	db     *pebble.DB
+	dir    string // the store's directory on fs
+	fs     vfs.FS
 	logger *slog.Logger
 	seed   maphash.Seed
 	locks  [lockStripes]sync.Mutex
@@ -166,7 +168,10 @@ func Open(dir string, o *Options) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("pebblestore: open %s: %w", dir, err)
 	}
-	s := &Store{db: db, logger: opts.Logger, seed: maphash.MakeSeed()}
+	// Only the lock holder may remove what a checkpoint interrupted by a
+	// crash left: its hard links would keep destroyed records on the disk.
+	removeStaging(fsys, dir, opts.Logger)
+	s := &Store{db: db, dir: dir, fs: fsys, logger: opts.Logger, seed: maphash.MakeSeed()}
 	if err := s.init(); err != nil {
 		db.Close()
 		return nil, err
