@@ -19,6 +19,13 @@
 // (including missing parents of the store's directory), files 0600.
 // Directories and files that exist already keep their modes.
 //
+// Store.Checkpoint writes a consistent, independent copy of a running
+// store (a backup); Verify opens a copy read-only, decodes every record and
+// checks the indexes against the records. Verify's errors name a bad record
+// by its kind and position (and registration ID), never by a key or value:
+// Pebble's own corruption errors, which quote a damaged table's first and
+// last key, are replaced by the file's name.
+//
 // The key schema is documented in keys.go and the record encoding in
 // codec.go: both are versioned. Pebble's own log lines go to the slog.Logger
 // in Options; they name files and levels, never a key or a value.
