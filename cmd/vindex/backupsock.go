@@ -82,7 +82,7 @@ func listenBackups(c config, st checkpointer, logger *slog.Logger) (stop func(),
 				return // closed
 			}
 			// One checkpoint at a time: a second request waits.
-			answerCheckpoint(ctx, conn, st, logger)
+			answerCheckpoint(ctx, conn, c, st, logger)
 		}
 	})
 	var once sync.Once
@@ -97,7 +97,7 @@ func listenBackups(c config, st checkpointer, logger *slog.Logger) (stop func(),
 
 // answerCheckpoint reads one request from conn, writes the checkpoint and
 // answers.
-func answerCheckpoint(ctx context.Context, conn net.Conn, st checkpointer, logger *slog.Logger) {
+func answerCheckpoint(ctx context.Context, conn net.Conn, c config, st checkpointer, logger *slog.Logger) {
 	defer conn.Close()
 	conn.SetReadDeadline(time.Now().Add(10 * time.Second))
 	var req checkpointRequest
@@ -111,6 +111,8 @@ func answerCheckpoint(ctx context.Context, conn net.Conn, st checkpointer, logge
 		ans.Error = "not a checkpoint request"
 	case !filepath.IsAbs(req.Checkpoint):
 		ans.Error = "the checkpoint's directory must be an absolute path"
+	case checkBackupTarget(c, filepath.Clean(req.Checkpoint)) != nil:
+		ans.Error = checkBackupTarget(c, filepath.Clean(req.Checkpoint)).Error()
 	default:
 		start := time.Now()
 		if err := st.Checkpoint(ctx, req.Checkpoint); err != nil {
