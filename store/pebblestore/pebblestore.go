@@ -41,6 +41,7 @@ import (
 	"hash/maphash"
 	"log/slog"
 	"maps"
+	"path/filepath"
 	"slices"
 	"sort"
 	"sync"
@@ -165,6 +166,12 @@ func Open(dir string, o *Options) (*Store, error) {
 		// edits since its last rewrite list as many tables as there are,
 		// as after Compact, instead of after 128 MiB of edits.
 		MaxManifestFileSize: 64 << 10,
+		// Pebble's default reports a damaged file fatally with the first
+		// and last key of the table (a youth's pseudonym): the same,
+		// naming the file only.
+		EventListener: &pebble.EventListener{DataCorruption: func(info pebble.DataCorruptionInfo) {
+			slogLogger{l: opts.Logger}.Fatalf("on-disk corruption: %s", filepath.Base(info.Path))
+		}},
 	}
 	// Bloom filters let a point read of a youth never seen (most reports)
 	// skip every table that cannot hold it.
