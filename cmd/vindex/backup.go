@@ -72,14 +72,14 @@ func backupCmd(args []string, stdout, stderr io.Writer) error {
 		return backupVerifyCmd(args[1:], stdout, stderr)
 	}
 	var out string
-	c, fset, err := loadConfig("backup", backupUsage, args, func(fs *flag.FlagSet) {
+	c, _, err := loadConfig("backup", backupUsage, args, func(fs *flag.FlagSet) {
 		fs.StringVar(&out, "out", "", "the backup's `directory` (must not exist or be empty)")
 	})
 	if err != nil {
 		return err
 	}
-	if out == "" || fset.NArg() > 0 {
-		return flagError{cmd: "backup", err: errors.New("--out DIR2 is required, and no other argument")}
+	if out == "" {
+		return flagError{cmd: "backup", err: errors.New("--out DIR2 is required")}
 	}
 	if out, err = filepath.Abs(out); err != nil {
 		return err
@@ -191,6 +191,10 @@ func takeBackup(ctx context.Context, c config, out string) (m *backupManifest, e
 			clearDir(out, created)
 		}
 	}()
+	// An empty directory that was there already is made private too.
+	if err := os.Chmod(out, 0o700); err != nil {
+		return nil, fmt.Errorf("backup: %w", err)
+	}
 	data, err := filepath.Abs(c.Data)
 	if err != nil {
 		return nil, err
