@@ -9,6 +9,9 @@
 //	vindex outbox status|retry                  delivery of events
 //	vindex subject-access [flags] < YOUTH       a youth's registrations and the access letter
 //	vindex stats --year YEAR [flags]            the region's management figures
+//	vindex backup --out DIR2 [flags]            a consistent copy of the data directory
+//	vindex backup verify DIR2                   check a backup, read-only
+//	vindex restore DIR2 --data DIR              restore a backup
 //	vindex audit verify|prove SEQ [flags]       check the audit log, prove one entry
 //	vindex audit extract [flags] < YOUTH        who accessed a youth, from the audit log
 //	vindex keyholder init|serve|rotate|public-key|token
@@ -50,6 +53,11 @@ Usage:
                                                   checkpoints, prove one entry; who
                                                   accessed a youth (extract < YOUTH)
   vindex stats --year YEAR [flags]                the region's management figures
+  vindex backup --out DIR2 [flags]                a consistent copy of the data directory,
+                                                  also while vindex serve runs
+  vindex backup verify DIR2                       check a backup (read-only): every record,
+                                                  the indexes, the counts
+  vindex restore DIR2 --data DIR                  verify a backup and restore it into DIR
   vindex keyholder init|serve|rotate|public-key|token
                                                   the blind mode's key holder, a process of its own
   vindex covenant check FILE                      validate a covenant
@@ -148,6 +156,10 @@ func vindex(args []string, stdout, stderr io.Writer) error {
 		return statsCmd(args[1:], stdout, stderr)
 	case "keyholder":
 		return keyholderCmd(args[1:], stdout, stderr)
+	case "backup":
+		return backupCmd(args[1:], stdout, stderr)
+	case "restore":
+		return restoreCmd(args[1:], stdout, stderr)
 	case "version", "--version":
 		return versionCmd(args[1:], stdout, stderr)
 	case "help", "-h", "--help", "-help":

@@ -46,6 +46,12 @@ client certificates pinned in the covenant and by bearer tokens.
       If Vault is unreachable, sealed or refuses at start-up, vindex does
       not start; once started it no longer needs Vault.
 
+At start, before it listens, vindex serve runs the retention purge (what
+has passed its term is ended, archived or destroyed), as it does every
+expire_interval after. It listens on DIR/backup.sock (0600, in the data
+directory, never on the network) for vindex backup's checkpoint requests
+and no other.
+
 SIGINT or SIGTERM stops accepting connections, lets in-flight requests
 finish (--shutdown-timeout) and closes the store. SIGHUP rereads the token
 file.
@@ -113,6 +119,15 @@ func run(ctx context.Context, c config, stdout io.Writer, logger *slog.Logger) e
 	if err != nil {
 		return err
 	}
+	// What has passed its term (a store restored from a backup may hold
+	// much of it) is ended, archived or destroyed before anyone is
+	// served; startBackground repeats it every expire_interval.
+	expireNow(ctx, m, auditLog, logger)
+	stopBackups, err := listenBackups(c, st, logger)
+	if err != nil {
+		return err
+	}
+	defer stopBackups()
 	var draining atomic.Bool
 	handler, err := newHandler(c, cov, m, tokens, metrics, st, auditLog, &draining, logger)
 	if err != nil {
@@ -139,6 +154,7 @@ func run(ctx context.Context, c config, stdout io.Writer, logger *slog.Logger) e
 	draining.Store(true)
 	shutdownErr := l.shutdown(c.ShutdownTimeout)
 	stopBackground()
+	stopBackups()
 	if err := closeStore(); err != nil {
 		return fmt.Errorf("closing the store: %w", err)
 	}
@@ -365,7 +381,7 @@ func startBackground(c config, tokens *httpapi.Tokens, m *matcher.Matcher, targe
 		wg.Go(func() { reloadOnHUP(bg, hup, tokens, logger) })
 	}
 	wg.Go(func() {
-		every(bg, c.ExpireInterval, func() {
+		ticks(bg, c.ExpireInterval, func() {
 			expire(bg, m, logger)
 			a.cut(bg)
 		})
@@ -448,6 +464,15 @@ func compact(ctx context.Context, st store.Compacter, logger *slog.Logger) {
 		return
 	}
 	logger.Info("compaction", slog.Duration("took", time.Since(start)))
+}
+
+// expireNow runs the expiry and the audit log's retention cut once, as
+// serve does before it listens.
+func expireNow(ctx context.Context, m *matcher.Matcher, a *auditor, logger *slog.Logger) {
+	start := time.Now()
+	expire(ctx, m, logger)
+	a.cut(ctx)
+	logger.Info("retention purge before serving", slog.Duration("took", time.Since(start)))
 }
 
 // expire runs the matcher's expiry and logs what it did.

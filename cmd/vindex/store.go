@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -31,6 +32,9 @@ type backend interface {
 	store.FigureReader
 	// Collector supplies the backend's own metrics.
 	Collector() prometheus.Collector
+	// Checkpoint writes a consistent copy of the store to a directory
+	// while it serves (vindex backup; see pebblestore.Store.Checkpoint).
+	Checkpoint(ctx context.Context, dir string) error
 }
 
 // storeUse is how a command uses the store, which decides how openStore

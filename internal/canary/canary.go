@@ -94,11 +94,12 @@ func (n Needles) Scan(where string, b []byte) []string {
 	return found
 }
 
-// ScanDir scans every file under dir.
+// ScanDir scans every regular file under dir (not a socket, such as
+// vindex serve's backup socket, which holds no bytes).
 func (n Needles) ScanDir(dir string) ([]string, error) {
 	var found []string
 	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
+		if err != nil || !d.Type().IsRegular() {
 			return err
 		}
 		b, err := os.ReadFile(path)

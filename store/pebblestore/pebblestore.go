@@ -19,6 +19,13 @@
 // (including missing parents of the store's directory), files 0600.
 // Directories and files that exist already keep their modes.
 //
+// Store.Checkpoint writes a consistent, independent copy of a running
+// store (a backup); Verify opens a copy read-only, decodes every record and
+// checks the indexes against the records. Verify's errors name a bad record
+// by its kind and position (and registration ID), never by a key or value:
+// Pebble's own corruption errors, which quote a damaged table's first and
+// last key, are replaced by the file's name.
+//
 // The key schema is documented in keys.go and the record encoding in
 // codec.go: both are versioned. Pebble's own log lines go to the slog.Logger
 // in Options; they name files and levels, never a key or a value.
@@ -34,6 +41,7 @@ import (
 	"hash/maphash"
 	"log/slog"
 	"maps"
+	"path/filepath"
 	"slices"
 	"sort"
 	"sync"
@@ -78,6 +86,8 @@ const DefaultMinFreeBytes = 256 << 20
 // Store is a store.Store on Pebble.
 type Store struct {
 	db     *pebble.DB
+	dir    string // the store's directory on fs
+	fs     vfs.FS
 	logger *slog.Logger
 	seed   maphash.Seed
 	locks  [lockStripes]sync.Mutex
@@ -156,6 +166,12 @@ func Open(dir string, o *Options) (*Store, error) {
 		// edits since its last rewrite list as many tables as there are,
 		// as after Compact, instead of after 128 MiB of edits.
 		MaxManifestFileSize: 64 << 10,
+		// Pebble's default reports a damaged file fatally with the first
+		// and last key of the table (a youth's pseudonym): the same,
+		// naming the file only.
+		EventListener: &pebble.EventListener{DataCorruption: func(info pebble.DataCorruptionInfo) {
+			slogLogger{l: opts.Logger}.Fatalf("on-disk corruption: %s", filepath.Base(info.Path))
+		}},
 	}
 	// Bloom filters let a point read of a youth never seen (most reports)
 	// skip every table that cannot hold it.
@@ -166,7 +182,10 @@ func Open(dir string, o *Options) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("pebblestore: open %s: %w", dir, err)
 	}
-	s := &Store{db: db, logger: opts.Logger, seed: maphash.MakeSeed()}
+	// Only the lock holder may remove what a checkpoint interrupted by a
+	// crash left: its hard links would keep destroyed records on the disk.
+	removeStaging(fsys, dir, opts.Logger)
+	s := &Store{db: db, dir: dir, fs: fsys, logger: opts.Logger, seed: maphash.MakeSeed()}
 	if err := s.init(); err != nil {
 		db.Close()
 		return nil, err
