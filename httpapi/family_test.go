@@ -202,11 +202,15 @@ func TestBlindFamilyOverHTTPS(t *testing.T) {
 		field  string
 	}{
 		{"not base64", with(func(r *httpapi.RegistrationRequest) { r.ParentElements = []string{"not an element"} }), 400, "invalid_parents", "parent_elements"},
-		{"three parents", with(func(r *httpapi.RegistrationRequest) { r.ParentElements = []string{parent, other, youthElement(t, key, 9)} }), 400, "invalid_parents", "parent_elements"},
+		{"three parents", with(func(r *httpapi.RegistrationRequest) {
+			r.ParentElements = []string{parent, other, youthElement(t, key, 9)}
+		}), 400, "invalid_parents", "parent_elements"},
 		{"a parent twice", with(func(r *httpapi.RegistrationRequest) { r.ParentElements = []string{parent, parent} }), 400, "invalid_parents", "parent_elements"},
 		{"a bad address element", with(func(r *httpapi.RegistrationRequest) { r.AddressElement = strings.Repeat("A", 44) }), 400, "invalid_address", "address_element"},
 		{"a parent's BSN", with(func(r *httpapi.RegistrationRequest) { r.Parents = []string{bsn(t, 900)} }), 400, "family_not_blind", "parents"},
-		{"a clear address", with(func(r *httpapi.RegistrationRequest) { r.Address = &httpapi.AddressJSON{Postcode: "9712CP", HouseNumber: 1} }), 400, "family_not_blind", "address"},
+		{"a clear address", with(func(r *httpapi.RegistrationRequest) {
+			r.Address = &httpapi.AddressJSON{Postcode: "9712CP", HouseNumber: 1}
+		}), 400, "family_not_blind", "address"},
 	} {
 		r := e.do(byToken(ggd), "POST", "/v1/registrations", c.body)
 		if r.status != c.status || r.problem.Code != c.code || r.problem.Field != c.field {
