@@ -526,6 +526,26 @@ func (y *youth) familyOfLive() {
 	if !y.reassigned() {
 		return
 	}
+	keys := y.familyKeys()
+	if len(keys) == 0 {
+		return
+	}
+	for _, fm := range y.tx.Family(keys, FamilyLimit) {
+		known := slices.ContainsFunc(y.family, func(o store.FamilyMember) bool { return o.Registration == fm.Registration })
+		if !known && (fm.EndsOn.IsZero() || y.today.Before(fm.EndsOn)) {
+			y.family = append(y.family, fm)
+		}
+	}
+}
+
+// familyKeys are the relation keys of the youth's live registrations, each
+// once: the keys they are stored under and, in a blind deployment, the
+// pseudonyms of each relation's element under every enabled key and, while
+// a key holder's key is replaced, of both generations: the keys a
+// relation may move to in this update (resealLive) and those a member of
+// its family not yet re-keyed is found under. An update of the youth holds
+// them all (holds), and familyOfLive reads them.
+func (y *youth) familyKeys() []pseudonym.Pseudonym {
 	var keys []pseudonym.Pseudonym
 	add := func(k pseudonym.Pseudonym) {
 		if !slices.Contains(keys, k) {
@@ -535,9 +555,6 @@ func (y *youth) familyOfLive() {
 	for _, r := range y.live {
 		for _, rel := range r.Relations {
 			add(rel.Key)
-			// In a blind deployment, also the relation's pseudonyms of
-			// both generations while a key holder's key is replaced, so
-			// that a member not yet re-keyed is found.
 			if el, gen, ok := y.m.openRelation(r, rel); ok {
 				if cur, ok := y.m.currentElement(el, gen); ok {
 					if set, _, err := y.m.relationSet(rel.Type, cur); err == nil {
@@ -549,15 +566,7 @@ func (y *youth) familyOfLive() {
 			}
 		}
 	}
-	if len(keys) == 0 {
-		return
-	}
-	for _, fm := range y.tx.Family(keys, FamilyLimit) {
-		known := slices.ContainsFunc(y.family, func(o store.FamilyMember) bool { return o.Registration == fm.Registration })
-		if !known && (fm.EndsOn.IsZero() || y.today.Before(fm.EndsOn)) {
-			y.family = append(y.family, fm)
-		}
-	}
+	return keys
 }
 
 // coordinateFamily tells the youth's coordinator and the coordinator of

@@ -430,3 +430,61 @@ func TestBlindFamilyCoordinationDuringRotation(t *testing.T) {
 		}
 	}
 }
+
+// TestBlindRefreshRekeysKeptRelations: a report that gives no family keeps
+// the relations on file, and they move with the youth to the new PRF key
+// in that very update: nothing of the registration is left under the old
+// key (a copy from before the move, written back, would keep it there).
+func TestBlindRefreshRekeysKeptRelations(t *testing.T) {
+	e, h := newRotatableEnv(t)
+	key := oprf.GenerateKey()
+	m0, err := blindFamilyMatcher(t, e, e.ps, matcher.Layer{}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr, _ := identity.ParseAddress("9712BB", 7, "")
+	y, err := m0.YouthByElement(element(t, key, 1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := blindReport(t, e, y, e.involvement(t, 1))
+	r.ParentElements, r.AddressElement = []oprf.Element{parentElement(t, 7001, key)}, addressElement(t, addr, key)
+	if _, err := m0.Register(ctx, matcher.Actor{Institution: ggd}, r); err != nil {
+		t.Fatal(err)
+	}
+	oldKey := e.ps.PrimaryKeyID()
+	h2, _, err := keys.Rotate(h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ps2, err := pseudonym.New(h2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m1, err := blindFamilyMatcher(t, e, ps2, matcher.Layer{}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, give := range []string{"nothing", "parents only", "address only"} {
+		y, err := m1.YouthByElement(element(t, key, 1))
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := blindReport(t, e, y, e.involvement(t, 1))
+		switch give {
+		case "parents only":
+			r.ParentElements = []oprf.Element{parentElement(t, 7001, key)}
+		case "address only":
+			r.AddressElement = addressElement(t, addr, key)
+		}
+		if _, err := m1.Register(ctx, matcher.Actor{Institution: ggd}, r); err != nil {
+			t.Fatal(err)
+		}
+		if n := e.store.LiveByKey()[oldKey]; n != 0 {
+			t.Fatalf("after a refresh giving %s, %d registrations still need the old PRF key", give, n)
+		}
+		if total := rekeyAll(t, m1, func(int) {}); total.Moved != 0 {
+			t.Fatalf("after a refresh giving %s the walk still moved %d youths", give, total.Moved)
+		}
+	}
+}

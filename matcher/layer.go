@@ -141,7 +141,7 @@ func (m *Matcher) currentOf(y oprf.Element, layer, field string) (cur oprf.Eleme
 	case slices.Contains(ids, m.layer.From):
 		cur, err := m.layer.Ratio.Apply(y)
 		if err != nil {
-			return y, false, fieldErr("youth", err)
+			return y, false, fieldErr(field, err)
 		}
 		return cur, true, nil
 	}
@@ -237,6 +237,7 @@ func (m *Matcher) resealLive(y *youth, who Youth) error {
 	if who.element == nil || m.elements == nil {
 		return nil
 	}
+	changed := false
 	for i := range y.regs {
 		r := &y.regs[i]
 		current := m.elementCurrent(*r)
@@ -253,7 +254,13 @@ func (m *Matcher) resealLive(y *youth, who Youth) error {
 		}
 		if !current || moved {
 			y.tx.Put(*r)
+			changed = true
 		}
+	}
+	if changed {
+		// What the verb goes on with (y.live) is what was just staged:
+		// a copy from before would put the old keys back.
+		y.relive()
 	}
 	return nil
 }

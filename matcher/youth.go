@@ -139,11 +139,9 @@ func (y *youth) holds(held []pseudonym.Pseudonym) error {
 		return nil
 	}
 	var missing []pseudonym.Pseudonym
-	for _, r := range y.live {
-		for _, rel := range r.Relations {
-			if !slices.Contains(held, rel.Key) && !slices.Contains(missing, rel.Key) {
-				missing = append(missing, rel.Key)
-			}
+	for _, k := range y.familyKeys() {
+		if !slices.Contains(held, k) && !slices.Contains(missing, k) {
+			missing = append(missing, k)
 		}
 	}
 	if len(missing) == 0 {
