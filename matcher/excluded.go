@@ -22,7 +22,10 @@ import (
 // file, and the index reads them (ReadExcludedElements).
 type ExcludedElements struct {
 	// Key names the key holders' keys the elements were made under
-	// (oprf.LayerID of their public keys); "" if not known.
+	// (oprf.LayerID of their public keys). Required: an index that has
+	// not learned the key holders' keys from a rotation (Layer.Keys) takes
+	// them from here, so that a report made under other keys, for which
+	// the exclusion would not hold, is refused (ErrYouthKeyUnknown).
 	Key string
 	// Elements are the addresses' elements (crypto/oprf.AddressInput), in
 	// the order of the covenant's exclusion file.
@@ -42,6 +45,9 @@ const excludedHeader = "# vindex excluded-address elements v1"
 // header line, a line "key " + e.Key, then one element per line (standard
 // padded base64).
 func WriteExcludedElements(w io.Writer, e ExcludedElements) error {
+	if !oprf.ValidLayerID(e.Key) {
+		return fmt.Errorf("%w: the key holders' key IDs are required (oprf.LayerID)", ErrExcludedElements)
+	}
 	bw := bufio.NewWriter(w)
 	fmt.Fprintf(bw, "%s\nkey %s\n", excludedHeader, e.Key)
 	for _, y := range e.Elements {
@@ -79,15 +85,16 @@ func ReadExcludedElements(path string) (*ExcludedElements, error) {
 		switch {
 		case n == 1 && text != excludedHeader:
 			return nil, fail(n, "not an excluded-address elements file (its first line is not "+excludedHeader+")")
-		case n == 1, text == "", strings.HasPrefix(text, "#"):
+		case n == 1:
 			continue
 		case n == 2:
-			key, ok := strings.CutPrefix(text+" ", "key ")
-			key = strings.TrimSpace(key)
-			if !ok || (key != "" && !oprf.ValidLayerID(key)) {
-				return nil, fail(n, "the second line is \"key \" and the key holders' key IDs (oprf.LayerID)")
+			key, ok := strings.CutPrefix(text, "key ")
+			if !ok || !oprf.ValidLayerID(key) {
+				return nil, fail(n, "the second line is \"key \" and the key holders' key IDs the elements were made under (oprf.LayerID)")
 			}
 			e.Key = key
+			continue
+		case text == "", strings.HasPrefix(text, "#"):
 			continue
 		}
 		if len(e.Elements) >= maxExcludedElements {
@@ -124,6 +131,16 @@ func (m *Matcher) excludedElements(e *ExcludedElements, addresses int) (map[pseu
 	if len(e.Elements) != addresses {
 		return nil, fmt.Errorf("%w: %d elements for %d addresses: they were made from another list (make them anew with vindex covenant blind-addresses)",
 			ErrExcludedElements, len(e.Elements), addresses)
+	}
+	if !oprf.ValidLayerID(e.Key) {
+		return nil, fmt.Errorf("%w: they do not say which key holders' keys made them (key)", ErrExcludedElements)
+	}
+	if !m.layer.Rotating && len(m.layer.Keys) == 0 {
+		// The index has not learned the key holders' keys from a
+		// rotation: these are the keys it takes from now on, so that an
+		// element made under others (for which no excluded address would
+		// be recognised) is refused rather than matched.
+		m.layer.Keys = strings.Split(e.Key, "+")
 	}
 	out := make(map[pseudonym.Pseudonym]bool, 2*addresses)
 	for _, y := range e.Elements {

@@ -343,9 +343,11 @@ func TestExcludedElements(t *testing.T) {
 		t.Fatalf("round trip: %+v", got)
 	}
 	for name, tc := range map[string]struct{ text, want string }{
-		"no header":   {"key \n", ":1: not an excluded-address elements file"},
-		"bad key":     {"# vindex excluded-address elements v1\nkey nothex\n", ":2: the second line"},
-		"bad element": {"# vindex excluded-address elements v1\nkey \n\n# a comment\nAAAA\n", ":5: not an element"},
+		"no header":      {"key \n", ":1: not an excluded-address elements file"},
+		"bad key":        {"# vindex excluded-address elements v1\nkey nothex\n", ":2: the second line"},
+		"no key":         {"# vindex excluded-address elements v1\nkey \n", ":2: the second line"},
+		"a blank line 2": {"# vindex excluded-address elements v1\n\nkey " + ex.Key + "\n", ":2: the second line"},
+		"bad element":    {"# vindex excluded-address elements v1\nkey " + ex.Key + "\n\n# a comment\nAAAA\n", ":5: not an element"},
 	} {
 		p := filepath.Join(dir, strings.ReplaceAll(name, " ", "-"))
 		if err := os.WriteFile(p, []byte(tc.text), 0o600); err != nil {
@@ -369,9 +371,23 @@ func TestExcludedElements(t *testing.T) {
 			t.Errorf("%s: %v", name, err)
 		}
 	}
-	if _, err := matcher.New(matcher.Config{Store: e.store, Pseudonymiser: e.ps, ClientRefs: testkeys.Sealer(t), Covenant: &cov,
-		Blind: true, ExcludedAddressElements: got}); err != nil {
+	if err := matcher.WriteExcludedElements(&buf, matcher.ExcludedElements{Elements: ex.Elements}); !errors.Is(err, matcher.ErrExcludedElements) {
+		t.Errorf("elements written without their key: %v", err)
+	}
+	m, err := matcher.New(matcher.Config{Store: e.store, Pseudonymiser: e.ps, ClientRefs: testkeys.Sealer(t), Covenant: &cov,
+		Blind: true, ExcludedAddressElements: got})
+	if err != nil {
 		t.Fatal(err)
+	}
+	// An index that has taken no key holder's rotation learns the key
+	// holders' keys from the file: a report made under other keys, for
+	// which no excluded address would be recognised, is refused.
+	other := oprf.GenerateKey()
+	if _, err := m.YouthByElementOf(element(t, other, 1), oprf.LayerID(other.Public())); !errors.Is(err, matcher.ErrYouthKeyUnknown) {
+		t.Errorf("a report under other keys than the excluded addresses': %v", err)
+	}
+	if _, err := m.YouthByElementOf(element(t, key, 1), oprf.LayerID(key.Public())); err != nil {
+		t.Errorf("a report under the excluded addresses' keys: %v", err)
 	}
 }
 
