@@ -504,3 +504,72 @@ func TestBlindRefreshRekeysKeptRelations(t *testing.T) {
 		}
 	}
 }
+
+// TestBlindRelationsUnderRefKeyRotation: the relations' sealed elements
+// count as the reference key's (store.KeyUse.RefsByKey), and the walk
+// after a new reference key seals them anew, so that the old key can be
+// retired without a relation left that no key opens.
+func TestBlindRelationsUnderRefKeyRotation(t *testing.T) {
+	e := newEnv(t)
+	key := oprf.GenerateKey()
+	h := testkeys.RefKeyset(t)
+	e.sealer = sealerOf(t, h)
+	m0, err := blindFamilyMatcher(t, e, e.ps, matcher.Layer{}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr, _ := identity.ParseAddress("9712BB", 7, "")
+	for n, inst := range map[int]string{1: ggd, 2: wij} {
+		y, err := m0.YouthByElement(element(t, key, n))
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := blindReport(t, e, y, e.involvement(t, n))
+		r.ParentElements, r.AddressElement = []oprf.Element{parentElement(t, 7001, key), parentElement(t, 7002, key)}, addressElement(t, addr, key)
+		if _, err := m0.Register(ctx, matcher.Actor{Institution: inst}, r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	oldRef := e.sealer.(interface{ PrimaryKeyID() uint32 }).PrimaryKeyID()
+	// Two registrations: each its youth's element and three relations'.
+	if n := e.store.RefsByKey()[oldRef]; n != 8 {
+		t.Fatalf("%d values sealed under the reference key, want 8 (2 elements, 6 relations)", n)
+	}
+	h2, newRef, err := keys.RotateRefKeyset(h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.sealer = sealerOf(t, h2)
+	m1, err := blindFamilyMatcher(t, e, e.ps, matcher.Layer{}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if total := rekeyAll(t, m1, func(int) {}); total.Moved != 2 {
+		t.Fatalf("walk: %+v", total)
+	}
+	if got := e.store.RefsByKey(); got[oldRef] != 0 || got[newRef] != 8 {
+		t.Fatalf("after the walk: %v, want all 8 under the new key %d", got, newRef)
+	}
+	// The relations still match a sibling, under the new key only.
+	only, err := keys.Disable(h2, oldRef)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.sealer = sealerOf(t, only)
+	m2, err := blindFamilyMatcher(t, e, e.ps, matcher.Layer{}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	y, err := m2.YouthByElement(element(t, key, 3))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := blindReport(t, e, y, e.involvement(t, 3))
+	r.ParentElements = []oprf.Element{parentElement(t, 7002, key)}
+	if _, err := m2.Register(ctx, matcher.Actor{Institution: jbn}, r); err != nil {
+		t.Fatal(err)
+	}
+	if n := countType(e.events(t, jbn), store.EventFamilyMatch); n != 1 {
+		t.Fatalf("the sibling after the reference key's rotation: %d family matches", n)
+	}
+}

@@ -880,7 +880,8 @@ type KeyUse interface {
 	// RefsByKey returns, per reference key ID, how many stored
 	// registrations, live or ended, hold a client reference sealed under
 	// that key (RefKeyID of Registration.ClientRef), plus how many hold an
-	// element sealed under it (Registration.Element). An ended registration
+	// element sealed under it (Registration.Element), plus how many family
+	// relations' elements are sealed under it (Relation.Element). An ended registration
 	// keeps its reference until it is deleted (purged or removed), so it
 	// is counted until then. A ClientRef that names no key (RefKeyID
 	// false) is not counted.

@@ -1721,8 +1721,8 @@ func (l slogLogger) Fatalf(format string, args ...any) {
 }
 
 // keyUse counts the live registrations under each PRF key ID, and the
-// registrations (live or ended) whose client reference is sealed under each
-// reference key ID.
+// values (client references, elements, relations' elements) of
+// registrations live or ended sealed under each reference key ID.
 type keyUse struct {
 	mu   sync.Mutex
 	live map[uint32]int64
@@ -1762,6 +1762,11 @@ func (k *keyUse) apply(before, after []store.Registration) {
 		if id, ok := store.RefKeyID(r.Element); ok {
 			k.refs[id]--
 		}
+		for _, rel := range r.Relations {
+			if id, ok := store.RefKeyID(rel.Element); ok {
+				k.refs[id]--
+			}
+		}
 	}
 	for _, r := range after {
 		if r.IsLive() {
@@ -1775,6 +1780,11 @@ func (k *keyUse) apply(before, after []store.Registration) {
 		}
 		if id, ok := store.RefKeyID(r.Element); ok {
 			k.refs[id]++
+		}
+		for _, rel := range r.Relations {
+			if id, ok := store.RefKeyID(rel.Element); ok {
+				k.refs[id]++
+			}
 		}
 	}
 	for _, m := range []map[uint32]int64{k.live, k.refs} {
