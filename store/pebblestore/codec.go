@@ -23,7 +23,8 @@ const (
 	regV2   = 2 // regV1 + a sealed client reference
 	regV3   = 3 // regV2 (the reference may be empty) + age band, inform record, destroy day
 	regV4   = 4 // regV3 (its fields may be empty) + a sealed element
-	regV5   = 5 // regV4 (its fields may be empty) + family relations (each with its sealed element, empty in hmac mode)
+	regV5   = 5 // regV4 (its fields may be empty) + family relations
+	regV6   = 6 // regV5 with each relation's sealed element (a blind deployment's)
 	caseV1  = 1
 	caseV2  = 2 // caseV1 + a birth-date check value
 	caseV3  = 3 // caseV2 (the check value may be zero) + recent ends, notices and a wake time
@@ -235,12 +236,16 @@ func (d *dec) version(want byte) {
 // sealed client reference; regV3 when it has an age band, an inform record
 // or a destroy day; regV4 (regV3 and the sealed element) when it has a
 // sealed element; regV5 (regV4 and the relations) when it has family
+// relations; regV6 (regV5 with each relation's sealed element) when a
+// relation keeps an element (a blind deployment's)
 // relations: a record without them keeps the older encoding, so each
 // registration has exactly one encoding.
 func encodeRegistration(dst []byte, r *store.Registration) []byte {
 	e := enc{b: dst}
 	v := byte(regV1)
 	switch {
+	case slices.ContainsFunc(r.Relations, func(rel store.Relation) bool { return len(rel.Element) > 0 }):
+		v = regV6
 	case len(r.Relations) > 0:
 		v = regV5
 	case len(r.Element) > 0:
@@ -277,13 +282,15 @@ func encodeRegistration(dst []byte, r *store.Registration) []byte {
 	if v >= regV4 {
 		e.bytes(r.Element)
 	}
-	if v == regV5 {
+	if v >= regV5 {
 		e.uvarint(uint64(len(r.Relations)))
 		for _, rel := range r.Relations {
 			e.byte(byte(rel.Type))
 			e.pseudonym(rel.Key)
 			e.time(rel.Since)
-			e.bytes(rel.Element)
+			if v == regV6 {
+				e.bytes(rel.Element)
+			}
 		}
 	}
 	return e.b
@@ -293,7 +300,7 @@ func encodeRegistration(dst []byte, r *store.Registration) []byte {
 // matcher gives at most two parents and an address).
 const maxRelations = 16
 
-func decodeRelations(d *dec, r *store.Registration) {
+func decodeRelations(d *dec, r *store.Registration, elements bool) {
 	n := d.uvarint()
 	if d.err == nil && (n == 0 || n > maxRelations) {
 		d.err = fmt.Errorf("%w: %d relations", store.ErrCorrupt, n)
@@ -301,7 +308,10 @@ func decodeRelations(d *dec, r *store.Registration) {
 	}
 	r.Relations = make([]store.Relation, 0, n)
 	for range n {
-		rel := store.Relation{Type: store.RelationType(d.byte()), Key: d.pseudonym(), Since: d.time(), Element: d.bytes()}
+		rel := store.Relation{Type: store.RelationType(d.byte()), Key: d.pseudonym(), Since: d.time()}
+		if elements {
+			rel.Element = d.bytes()
+		}
 		if d.err == nil && !rel.Type.Valid() {
 			d.err = fmt.Errorf("%w: relation type %d", store.ErrCorrupt, rel.Type)
 		}
@@ -340,7 +350,7 @@ func decodeV3(d *dec, r *store.Registration) {
 func decodeRegistration(b []byte) (store.Registration, error) {
 	d := dec{b: b}
 	var r store.Registration
-	v := d.versions(regV1, regV2, regV3, regV4, regV5)
+	v := d.versions(regV1, regV2, regV3, regV4, regV5, regV6)
 	r.ID = d.id()
 	r.Youth = d.pseudonym()
 	r.Institution = d.str()
@@ -363,7 +373,7 @@ func decodeRegistration(b []byte) (store.Registration, error) {
 		if r.ClientRef = d.bytes(); d.err == nil && len(r.ClientRef) == 0 {
 			d.err = fmt.Errorf("%w: empty client reference", store.ErrCorrupt)
 		}
-	case regV3, regV4, regV5:
+	case regV3, regV4, regV5, regV6:
 		if r.ClientRef = d.bytes(); len(r.ClientRef) == 0 {
 			r.ClientRef = nil
 		}
@@ -376,11 +386,11 @@ func decodeRegistration(b []byte) (store.Registration, error) {
 				d.err = fmt.Errorf("%w: empty sealed element", store.ErrCorrupt)
 			}
 		}
-		if v == regV5 {
+		if v >= regV5 {
 			if r.Element = d.bytes(); len(r.Element) == 0 {
 				r.Element = nil
 			}
-			decodeRelations(&d, &r)
+			decodeRelations(&d, &r, v == regV6)
 		}
 	}
 	if err := d.done(); err != nil {

@@ -11,19 +11,51 @@ import (
 	"github.com/vindex-nl/vindex/store"
 )
 
-// withRelations is r with two parents and an address.
+// withRelations is r with two parents and an address (an hmac
+// deployment's: no elements).
 func withRelations(r store.Registration) store.Registration {
 	at := time.Date(2026, 4, 1, 9, 0, 0, 0, time.UTC)
 	for i, typ := range []store.RelationType{store.RelationParent, store.RelationParent, store.RelationAddress} {
 		k := pseudonym.Pseudonym{KeyID: 7}
 		k.Sum[0], k.Sum[31] = byte(i+1), 0x5a
-		rel := store.Relation{Type: typ, Key: k, Since: at}
-		if i == 1 {
-			rel.Element = bytes.Repeat([]byte{0xe1}, 53) // a blind deployment's sealed element
-		}
-		r.Relations = append(r.Relations, rel)
+		r.Relations = append(r.Relations, store.Relation{Type: typ, Key: k, Since: at})
 	}
 	return r
+}
+
+// withRelationElements is withRelations with a blind deployment's sealed
+// element on each relation.
+func withRelationElements(r store.Registration) store.Registration {
+	r = withRelations(r)
+	for i := range r.Relations {
+		r.Relations[i].Element = bytes.Repeat([]byte{0xe1 + byte(i)}, 53)
+	}
+	return r
+}
+
+// A blind deployment's relations keep their elements (regV6, which
+// extends regV5 by them); an hmac deployment's stay regV5.
+func TestRegistrationRelationElementsRoundTrip(t *testing.T) {
+	for _, r := range []store.Registration{
+		withRelationElements(withElement(sampleRegistration())),
+		withRelationElements(store.Registration{ID: store.NewID()}),
+	} {
+		b := encodeRegistration(nil, &r)
+		if b[0] != regV6 {
+			t.Fatalf("encoded as version %d, want %d", b[0], regV6)
+		}
+		got, err := decodeRegistration(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(got, r) {
+			t.Fatalf("round trip:\n got  %+v\n want %+v", got, r)
+		}
+		// Truncated in the last relation's element: refused.
+		if _, err := decodeRegistration(b[:len(b)-1]); !errors.Is(err, store.ErrCorrupt) {
+			t.Fatalf("a truncated element: %v", err)
+		}
+	}
 }
 
 func TestRegistrationRelationsRoundTrip(t *testing.T) {
