@@ -95,6 +95,11 @@ func (b *Blinder) Elements(ctx context.Context, bsns ...identity.BSN) ([]oprf.El
 	for i, bsn := range bsns {
 		ins[i] = oprf.YouthInput(bsn)
 	}
+	defer func() {
+		for _, in := range ins {
+			in.Clear()
+		}
+	}()
 	return b.InputElements(ctx, ins...)
 }
 

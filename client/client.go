@@ -76,6 +76,9 @@ var (
 	// refuses it before any request, in a *FieldError naming "parents"
 	// (in both modes: a blind index has no BSN to check against).
 	ErrParents = errors.New("client: parents are one or two BSNs, each once, none the youth's own")
+	// ErrAddress: a report's address is the zero identity.Address (make
+	// one with identity.ParseAddress).
+	ErrAddress = errors.New("client: the address is empty (identity.ParseAddress makes one)")
 	// ErrIdentifiesParent: a free-text field of a report quotes a
 	// parent's BSN; refused before any request, as ErrIdentifiesYouth.
 	ErrIdentifiesParent = errors.New("client: the text quotes a parent's BSN")
@@ -107,7 +110,9 @@ func (c *Client) youthOf(ctx context.Context, bsn identity.BSN) (youthBody, erro
 	if c.Blinder == nil {
 		return youthBody{BSN: bsn.RevealDigits()}, nil
 	}
-	ys, err := c.elements(ctx, oprf.YouthInput(bsn))
+	in := oprf.YouthInput(bsn)
+	ys, err := c.elements(ctx, in)
+	in.Clear()
 	if err != nil {
 		return youthBody{}, err
 	}

@@ -38,6 +38,7 @@ func TestClientFamily(t *testing.T) {
 				}, "parents", client.ErrParents},
 				{"a parent twice", func(r *client.Report) { r.Parents = []identity.BSN{parent, parent} }, "parents", client.ErrParents},
 				{"a parent as client reference", func(r *client.Report) { r.ClientRef = "D-" + parent.RevealDigits() }, "client_ref", client.ErrIdentifiesParent},
+				{"an empty address", func(r *client.Report) { r.Address = &identity.Address{} }, "address", client.ErrAddress},
 			} {
 				r := a
 				c.edit(&r)

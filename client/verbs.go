@@ -63,6 +63,9 @@ func (c *Client) Register(ctx context.Context, r Report) (*Result, error) {
 			ins = append(ins, oprf.AddressInput(*r.Address))
 		}
 		els, err := c.elements(ctx, ins...)
+		for _, in := range ins {
+			in.Clear()
+		}
 		if err != nil {
 			return nil, err
 		}
@@ -92,6 +95,9 @@ func (c *Client) Register(ctx context.Context, r Report) (*Result, error) {
 func checkFamily(r Report) error {
 	if len(r.Parents) > 2 {
 		return &FieldError{Field: "parents", Err: ErrParents}
+	}
+	if r.Address != nil && r.Address.IsZero() {
+		return &FieldError{Field: "address", Err: ErrAddress}
 	}
 	for i, p := range r.Parents {
 		if p.IsZero() || p == r.BSN || slices.Contains(r.Parents[:i], p) {

@@ -540,6 +540,18 @@ func (req *RegistrationRequest) Registration(m *matcher.Matcher, loc *time.Locat
 	if reg.Inform, err = informOf(req.Informed, req.NotInformed, loc); err != nil {
 		return reg, err
 	}
+	// Each mode refuses the other's family fields before parsing them, so
+	// the code says which mode the index is in, not what was malformed.
+	switch {
+	case m.Blind() && len(req.Parents) > 0:
+		return reg, &matcher.FieldError{Field: "parents", Err: matcher.ErrFamilyBlind}
+	case m.Blind() && req.Address != nil:
+		return reg, &matcher.FieldError{Field: "address", Err: matcher.ErrFamilyBlind}
+	case !m.Blind() && len(req.ParentElements) > 0:
+		return reg, &matcher.FieldError{Field: "parent_elements", Err: matcher.ErrYouthNotAccepted}
+	case !m.Blind() && req.AddressElement != "":
+		return reg, &matcher.FieldError{Field: "address_element", Err: matcher.ErrYouthNotAccepted}
+	}
 	if err := familyOf(&reg, req.Parents, req.Address); err != nil {
 		return reg, err
 	}

@@ -208,6 +208,7 @@ func TestBlindFamilyOverHTTPS(t *testing.T) {
 		{"a parent twice", with(func(r *httpapi.RegistrationRequest) { r.ParentElements = []string{parent, parent} }), 400, "invalid_parents", "parent_elements"},
 		{"a bad address element", with(func(r *httpapi.RegistrationRequest) { r.AddressElement = strings.Repeat("A", 44) }), 400, "invalid_address", "address_element"},
 		{"a parent's BSN", with(func(r *httpapi.RegistrationRequest) { r.Parents = []string{bsn(t, 900)} }), 400, "family_not_blind", "parents"},
+		{"a malformed BSN", with(func(r *httpapi.RegistrationRequest) { r.Parents = []string{"12"} }), 400, "family_not_blind", "parents"},
 		{"a clear address", with(func(r *httpapi.RegistrationRequest) {
 			r.Address = &httpapi.AddressJSON{Postcode: "9712CP", HouseNumber: 1}
 		}), 400, "family_not_blind", "address"},
@@ -220,9 +221,11 @@ func TestBlindFamilyOverHTTPS(t *testing.T) {
 	// An hmac index refuses elements.
 	h := newEnvCovenant(t, withFamily)
 	r := report(t, 1, "involvement")
-	r.ParentElements = []string{parent}
-	if got := h.do(byToken(ggd), "POST", "/v1/registrations", r); got.status != 400 || got.problem.Code != "youth_not_accepted" || got.problem.Field != "parent_elements" {
-		t.Fatalf("parent elements to an hmac index: %d %s", got.status, got.body)
+	for _, els := range [][]string{{parent}, {"not an element"}} {
+		r.ParentElements = els
+		if got := h.do(byToken(ggd), "POST", "/v1/registrations", r); got.status != 400 || got.problem.Code != "youth_not_accepted" || got.problem.Field != "parent_elements" {
+			t.Fatalf("parent elements to an hmac index: %d %s", got.status, got.body)
+		}
 	}
 }
 

@@ -66,6 +66,10 @@ func inputOf(prefix, value string) Input {
 	return Input{b: append([]byte(prefix), value...)}
 }
 
+// Clear overwrites i's bytes: a caller clears an input once it has its
+// element (Blind does so for the inputs it makes).
+func (i Input) Clear() { clear(i.b) }
+
 // IsZero reports whether i holds no value (made from a zero BSN or address).
 func (i Input) IsZero() bool { return len(i.b) == 0 }
 
@@ -118,7 +122,7 @@ func BlindElements(ys ...Element) (*State, []Element, error) {
 // clearInputs overwrites the inputs' bytes after use.
 func clearInputs(ins []Input) {
 	for _, in := range ins {
-		clear(in.b)
+		in.Clear()
 	}
 }
 
