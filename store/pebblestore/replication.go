@@ -288,14 +288,16 @@ func (s *Store) applyBatchLogged(b *pebble.Batch, t *tx, before, after []store.R
 // but the entry at Applied().Seq must be the one applied there, else
 // store.ErrDiverged); one above Applied().Seq+1 is store.ErrGap.
 //
-// The entry is applied without a sync of the WAL: it is durable on a
-// quorum of the log's nodes already, and nothing is acknowledged on the
-// strength of a follower's copy. A crash of the machine may lose the last
-// entries applied; Applied() then names an earlier one, from which the
-// node applies the log's entries again (they are still in the log, which
-// is trimmed only below a backup's checkpoint). The write of the entry to
-// the WAL file is not lost when only the process dies. Lead syncs before
-// the store writes on top of these entries.
+// The entry is applied without a sync of the WAL, and Pebble writes it to
+// the WAL file only once a block of the WAL fills: one fsync per entry
+// would bound a follower's catch-up by the disk's fsync rate. The entry is
+// durable on a quorum of the log's nodes already, and nothing is
+// acknowledged on the strength of a follower's copy. A crash (of the
+// process or the machine) may lose the last entries applied since
+// SyncApplied; Applied() then names an earlier one, with exactly the
+// entries up to it, and the node applies the log's entries from there
+// again (the log keeps them: it is trimmed only below a backup's
+// checkpoint). Lead syncs before the store writes on top of them.
 func (s *Store) ApplyEntry(seq uint64, entry []byte) error {
 	if !s.repl.on {
 		return ErrNotReplicated
@@ -344,6 +346,23 @@ func (s *Store) ApplyEntry(seq uint64, entry []byte) error {
 	}
 	s.followed(b)
 	b.Close()
+	return nil
+}
+
+// SyncApplied makes the entries applied so far durable: one sync of the
+// WAL for all of them. A follower may call it after each run of entries
+// it applies, to bound what a crash makes it apply again.
+func (s *Store) SyncApplied() error {
+	if !s.repl.on {
+		return ErrNotReplicated
+	}
+	if err := s.enter(); err != nil {
+		return err
+	}
+	defer s.leave()
+	if err := recoverFatal(func() error { return s.db.LogData(nil, pebble.Sync) }); err != nil {
+		return s.fail(fmt.Errorf("sync: %w", err))
+	}
 	return nil
 }
 

@@ -5,6 +5,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
+	"math/rand/v2"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -64,13 +66,6 @@ func (l *fakeLog) Append(seq uint64, entry []byte) func(context.Context) error {
 		}
 		return err
 	}
-}
-
-// steal appends entry as another leader would.
-func (l *fakeLog) steal(entry []byte) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.entries = append(l.entries, entry)
 }
 
 // all returns the entries so far.
@@ -515,63 +510,75 @@ func (pebbleQuiet) Fatalf(format string, args ...any) {
 	panic(fmt.Sprintf(format, args...))
 }
 
-// TestFollowerCrash: a follower reopened after Close has applied the last
-// entry; one whose machine crashed (only what was synced survives) names
-// an earlier entry, with exactly the entries up to it, and applying the
-// log from there gives the leader's records. A leader's acknowledged
-// writes survive a crash.
+// TestFollowerCrash: a leader's acknowledged writes survive a crash of
+// its machine. A follower reopened after Close has applied the last
+// entry; one whose machine crashed (only what was synced survives, and
+// some of what was written and not synced) names an entry at or after
+// the last SyncApplied, holds exactly the records it held after that
+// entry, and applying the log from there gives the leader's records.
 func TestFollowerCrash(t *testing.T) {
+	const total, synced = 120, 60
 	log := &fakeLog{}
 	lfs := vfs.NewCrashableMem()
 	l := openAt(t, lfs, "leader", true)
 	if err := l.Lead(log); err != nil {
 		t.Fatal(err)
 	}
-	for n := 1; n <= 20; n++ {
+	for n := 1; n <= total; n++ {
 		if _, err := register(l, n); err != nil {
 			t.Fatal(err)
 		}
 	}
 	entries := log.all()
 	want := records(t, l)
-	// The leader's machine dies: every acknowledged write is there.
 	crashed := openAt(t, lfs.CrashClone(vfs.CrashCloneCfg{}), "leader", true)
-	if id, err := crashed.Applied(); err != nil || id.Seq != uint64(len(entries)) {
-		t.Fatalf("the leader after a crash applied %v, %v; want %d", id, err, len(entries))
+	if id, err := crashed.Applied(); err != nil || id.Seq != total {
+		t.Fatalf("the leader after a crash applied %v, %v; want %d", id, err, total)
 	}
 	sameRecords(t, "leader before and after a crash", want, records(t, crashed))
 
 	fs := vfs.NewCrashableMem()
 	f := openAt(t, fs, "f", true)
-	applyAll(t, f, entries[:10])
-	// Each entry's records, and its replication record, are applied
-	// together: the state at a crash is that of some entry k.
-	var at [][]kv
-	at = append(at, records(t, f))
-	crash := fs.CrashClone(vfs.CrashCloneCfg{})
-	applyFrom(t, f, 11, entries[10:])
-	at = append(at, records(t, f))
+	// states[k] is what f holds after entry k.
+	states := [][]kv{records(t, f)}
+	for k := 1; k <= total; k++ {
+		applyFrom(t, f, uint64(k), entries[k-1:k])
+		states = append(states, records(t, f))
+		if k == synced {
+			if err := f.SyncApplied(); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	var crashes []*vfs.MemFS
+	for seed := range uint64(8) {
+		crashes = append(crashes, fs.CrashClone(vfs.CrashCloneCfg{UnsyncedDataPercent: 50, RNG: rand.New(rand.NewPCG(seed, 1))}))
+	}
 	if err := f.Close(); err != nil {
 		t.Fatal(err)
 	}
 	reopened := openAt(t, fs, "f", true)
-	if id, err := reopened.Applied(); err != nil || id.Seq != uint64(len(entries)) {
-		t.Fatalf("reopened after Close: applied %v, %v; want %d", id, err, len(entries))
+	if id, err := reopened.Applied(); err != nil || id.Seq != total {
+		t.Fatalf("reopened after Close: applied %v, %v; want %d", id, err, total)
 	}
 	sameRecords(t, "leader and reopened follower", want, records(t, reopened))
 
-	c := openAt(t, crash, "f", true)
-	id, err := c.Applied()
-	if err != nil || id.Seq > 10 {
-		t.Fatalf("after a crash: applied %v, %v; at most 10 were applied", id, err)
-	}
-	if id.Seq > 0 {
-		if e, _ := EntryOf(entries[id.Seq-1]); e != id {
-			t.Fatalf("after a crash, applied %v, the log has %v there", id, e)
+	seen := map[uint64]bool{}
+	for i, crash := range crashes {
+		c := openAt(t, crash, "f", true)
+		id, err := c.Applied()
+		if err != nil || id.Seq < synced {
+			t.Fatalf("crash %d: applied %v, %v; %d were synced", i, id, err, synced)
 		}
+		seen[id.Seq] = true
+		if e, _ := EntryOf(entries[id.Seq-1]); e != id {
+			t.Fatalf("crash %d: applied %v, the log has %v there", i, id, e)
+		}
+		sameRecords(t, fmt.Sprintf("crash %d: the state after entry %d", i, id.Seq), states[id.Seq], records(t, c))
+		applyAll(t, c, entries) // from 1: the applied ones are skipped
+		sameRecords(t, "leader and a follower caught up after a crash", want, records(t, c))
 	}
-	applyAll(t, c, entries) // from 1: the applied ones are skipped
-	sameRecords(t, "leader and a follower caught up after a crash", want, records(t, c))
+	t.Logf("entries applied after the crashes: %v", slices.Sorted(maps.Keys(seen)))
 }
 
 // TestReplicatedPipeline: 64 writers, each ack 2 ms after its append,
