@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"maps"
 	"math/rand/v2"
+	"runtime"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -28,9 +29,12 @@ import (
 // append.
 type fakeLog struct {
 	delay time.Duration
+	// drop keeps no entry, only the position (for benchmarks).
+	drop bool
 
 	mu      sync.Mutex
 	entries [][]byte // entry seq at seq-1
+	last    uint64
 	failed  bool
 
 	// inAppend counts the Append calls in progress; overlap is set if
@@ -49,10 +53,13 @@ func (l *fakeLog) Append(seq uint64, entry []byte) func(context.Context) error {
 	switch {
 	case l.failed:
 		err = errors.New("fakelog: an entry after a failed one")
-	case seq != uint64(len(l.entries))+1:
+	case seq != l.last+1:
 		err, l.failed = store.ErrFenced, true
 	default:
-		l.entries = append(l.entries, entry)
+		l.last = seq
+		if !l.drop {
+			l.entries = append(l.entries, entry)
+		}
 	}
 	l.mu.Unlock()
 	due := time.Now().Add(l.delay)
@@ -672,4 +679,49 @@ func TestConformanceReplicated(t *testing.T) {
 			return s, nil
 		}
 	})
+}
+
+// BenchmarkReplicatedUpdate: 64 concurrent updates, each a new youth
+// with one registration and one outbox event (as BenchmarkUpdateParallel),
+// on a store not replicated and on a leader whose log acknowledges at
+// once or after 1 ms: what the sequencer and the entry's copy cost, and
+// that a round trip is shared by the writes in flight.
+func BenchmarkReplicatedUpdate(b *testing.B) {
+	for _, bc := range []struct {
+		name       string
+		replicated bool
+		delay      time.Duration
+	}{
+		{"single", false, 0},
+		{"leader", true, 0},
+		{"leader-ack1ms", true, time.Millisecond},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			s := openAt(b, nil, b.TempDir(), bc.replicated)
+			if bc.replicated {
+				if err := s.Lead(&fakeLog{drop: true, delay: bc.delay}); err != nil {
+					b.Fatal(err)
+				}
+			}
+			var next atomic.Int64
+			b.SetParallelism(64 / runtime.GOMAXPROCS(0))
+			b.ReportAllocs()
+			b.ResetTimer()
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					y := storetest.Youth(1, int(next.Add(1)))
+					err := s.Update(bg, []pseudonym.Pseudonym{y}, func(tx store.Tx) error {
+						tx.Put(storetest.Reg(y, "ggd", replAt))
+						tx.Append(store.Event{Type: store.EventNoMatch, At: replAt, Recipient: "ggd"})
+						return nil
+					})
+					if err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			})
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "updates/s")
+		})
+	}
 }
