@@ -27,25 +27,35 @@
 // to its own Pebble and appended, in the same order, to the replicated
 // log, and the call that made it returns success only once the batch is
 // synced to the local WAL and the log holds it on a quorum of its nodes.
+// So an acknowledged write survives the loss of the leader's machine
+// while a quorum of the log's nodes survives, and, the log fencing every
+// append on the one before, no two leaders both acknowledge a write.
 // A write the log did not take (another leader fenced it, or the log
 // could not say within Options.ReplicationTimeout) returns an error and
 // ends the leadership at once: the store's disk then holds an entry the
 // log may not, which the log side detects (store.ErrDiverged). Concurrent
 // writes are appended one after another without waiting, each waiting
 // for its own acknowledgement afterwards, so they share the round trip as
-// they share the WAL sync. While the store does not lead, every write
-// method returns store.ErrNotLeader before it reads or stages anything;
-// reads go on, and the store changes only by ApplyEntry, which applies
-// the log's entries in order, each at most once: the last entry applied
-// (Applied) is written in the same batch as the entry's data. Events and
-// audit entries a leader writes become readable once the log holds them.
+// they share the WAL sync. Events and audit entries a leader writes
+// become readable on it once the log holds them.
+//
+// While the store does not lead, every write method returns
+// store.ErrNotLeader before it reads or stages anything; reads go on, and
+// the store changes only by ApplyEntry, which applies the log's entries in
+// order, each at most once: the last entry applied (Applied) is written
+// in the same batch as the entry's data, so a crash leaves the store as
+// it was after some entry, which Applied names. A follower's reads see
+// the entries applied so far.
 //
 // A log entry is the Pebble batch the leader applied, unchanged: the
 // records of one write exactly as the store holds them (pseudonyms and
-// that-information, never a clear identity) and the replication record.
-// It holds nothing the store does not hold. Schema migrations run at Open
-// on every node alone. A store opened without Replicated writes no
-// replication record and behaves as if replication did not exist.
+// that-information, never a clear identity) and the replication record
+// (the entry's position and random ID). It holds nothing the store does
+// not hold. Schema migrations run at Open on every node alone (every node
+// runs the same version). A store opened without Replicated writes no
+// replication record and behaves as if replication did not exist; it
+// refuses to open a store written replicated (ErrReplicated) unless told
+// to leave replication.
 //
 // The key schema is documented in keys.go and the record encoding in
 // codec.go: both are versioned. Pebble's own log lines go to the slog.Logger
@@ -103,8 +113,14 @@ type Options struct {
 	// acknowledged only once the replicated log holds it, and otherwise
 	// applies the log's entries (ApplyEntry). Every write method of a
 	// replicated store that does not lead returns store.ErrNotLeader.
-	// A store written replicated must always be opened replicated.
+	// A store written replicated is opened replicated: Open refuses it
+	// otherwise (ErrReplicated), unless LeaveReplication.
 	Replicated bool
+	// LeaveReplication opens a store written replicated (a node's data,
+	// or a copy of it) as a store of its own: Open deletes its record of
+	// the last log entry applied, after which it can join a replicated
+	// store again only as a new node would. Without Replicated only.
+	LeaveReplication bool
 	// ReplicationTimeout bounds a leader's wait for the log's answer to
 	// one write; a write without an answer by then fails and the store
 	// stops leading. If zero, DefaultReplicationTimeout.
@@ -211,6 +227,12 @@ func Open(dir string, o *Options) (*Store, error) {
 	s.repl.on = opts.Replicated
 	s.repl.timeout = cmp.Or(opts.ReplicationTimeout, DefaultReplicationTimeout)
 	s.repl.idle.L = &s.repl.mu
+	if !opts.Replicated {
+		if err := s.checkNotReplica(opts.LeaveReplication); err != nil {
+			db.Close()
+			return nil, err
+		}
+	}
 	if err := s.init(); err != nil {
 		db.Close()
 		return nil, err

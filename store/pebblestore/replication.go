@@ -65,7 +65,31 @@ var (
 	// or whose replication key does not name the position it is applied
 	// at.
 	ErrEntry = errors.New("pebblestore: not a replicated store's log entry")
+	// ErrReplicated: Open without Options.Replicated of a store written
+	// replicated. Its writes would be in no log: the node's data would
+	// silently differ from the others', or, opened replicated again, it
+	// would follow the log from an entry that no longer describes it.
+	ErrReplicated = errors.New("pebblestore: the store was written replicated: open it replicated (or with Options.LeaveReplication to make it a store of its own)")
 )
+
+// checkNotReplica refuses a store written replicated, opened without
+// Options.Replicated; with leave, it deletes the replication record
+// instead (synced).
+func (s *Store) checkNotReplica(leave bool) error {
+	id, err := s.applied()
+	if err != nil || id == (store.EntryID{}) {
+		return err
+	}
+	if !leave {
+		return ErrReplicated
+	}
+	if err := s.db.Delete(replicationKey, pebble.Sync); err != nil {
+		return fmt.Errorf("pebblestore: leaving replication: %w", err)
+	}
+	s.logger.Warn("store left replication: it can join a replicated store again only as a new node", slog.String("component", "pebblestore"),
+		slog.Uint64("applied", id.Seq))
+	return nil
+}
 
 // replication is a replicated store's leadership state.
 type replication struct {

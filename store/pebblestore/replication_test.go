@@ -725,3 +725,46 @@ func BenchmarkReplicatedUpdate(b *testing.B) {
 		})
 	}
 }
+
+// TestOpenReplicaAlone: a store written replicated is refused opened
+// without Replicated (its writes would be in no log), and with
+// LeaveReplication opens as a store of its own, without the replication
+// record, and takes writes; from then on it opens alone.
+func TestOpenReplicaAlone(t *testing.T) {
+	dir := t.TempDir()
+	l, err := Open(dir, &Options{Logger: discard(), Replicated: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Lead(&fakeLog{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := register(l, 1); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Open(dir, &Options{Logger: discard()}); !errors.Is(err, ErrReplicated) {
+		t.Fatalf("a replica opened alone: %v", err)
+	}
+	alone, err := Open(dir, &Options{Logger: discard(), LeaveReplication: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := register(alone, 2); err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range records(t, alone) {
+		if r.k[0] == prefixReplication {
+			t.Fatal("the replication record is still there")
+		}
+	}
+	if err := alone.Close(); err != nil {
+		t.Fatal(err)
+	}
+	again := openAt(t, nil, dir, false) // now a store of its own
+	if _, err := register(again, 3); err != nil {
+		t.Fatal(err)
+	}
+}
