@@ -768,3 +768,40 @@ func TestOpenReplicaAlone(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// BenchmarkApplyEntry: a follower's catch-up, one entry at a time (each
+// a youth's registration and event, as BenchmarkReplicatedUpdate's), with
+// a SyncApplied every 1000 entries.
+func BenchmarkApplyEntry(b *testing.B) {
+	log := &fakeLog{}
+	l := leader(b, log)
+	for n := 1; n <= b.N; n++ {
+		y := storetest.Youth(1, n)
+		err := l.Update(bg, []pseudonym.Pseudonym{y}, func(tx store.Tx) error {
+			tx.Put(storetest.Reg(y, "ggd", replAt))
+			tx.Append(store.Event{Type: store.EventNoMatch, At: replAt, Recipient: "ggd"})
+			return nil
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+	entries := log.all()
+	f := openAt(b, nil, b.TempDir(), true)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i, e := range entries {
+		if err := f.ApplyEntry(uint64(i+1), e); err != nil {
+			b.Fatal(err)
+		}
+		if (i+1)%1000 == 0 {
+			if err := f.SyncApplied(); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	if err := f.SyncApplied(); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "entries/s")
+}
