@@ -202,7 +202,9 @@ func (s *Store) Lead(log store.Log) error {
 // Follow ends the leadership: writes get store.ErrNotLeader from now on.
 // It returns once the writes already appended to the log have had their
 // answer (the log's wait is bounded by Options.ReplicationTimeout). It does
-// nothing on a store that does not lead.
+// nothing on a store that does not lead. The log must not call it from
+// Append (called under the store's sequencer) or from a wait (a write
+// waiting for its answer is one Follow waits for).
 func (s *Store) Follow() {
 	s.repl.mu.Lock()
 	defer s.repl.mu.Unlock()
