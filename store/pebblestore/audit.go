@@ -57,14 +57,26 @@ func (q *auditSeq) complete(entries []store.AuditEntry) {
 	q.r.complete(entries[0].Seq, entries[len(entries)-1].Seq+1)
 }
 
+// advance publishes the numbers up to seq, an entry a follower applied
+// (see Store.followed).
+func (q *auditSeq) advance(seq uint64) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.r.next = max(q.r.next, seq+1)
+	q.r.published = max(q.r.published, seq)
+}
+
 func (q *auditSeq) visible() uint64 {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	return q.r.published
 }
 
-// loadAuditSeq continues the audit numbering after the last entry stored.
-func (s *Store) loadAuditSeq() error {
+// loadAuditSeq continues the audit numbering after the last entry stored;
+// with fill, it first fills the numbers a crash left unused. A replicated
+// store fills them only when it leads (through the log, so that every node
+// holds the same gap entries), never at Open.
+func (s *Store) loadAuditSeq(fill bool) error {
 	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: []byte{prefixAudit}, UpperBound: []byte{prefixAudit + 1}})
 	if err != nil {
 		return fmt.Errorf("pebblestore: %w", err)
@@ -87,8 +99,10 @@ func (s *Store) loadAuditSeq() error {
 	if err != nil {
 		return err
 	}
-	if err := s.fillAuditGaps(st.Size, last); err != nil {
-		return err
+	if fill {
+		if err := s.fillAuditGaps(st.Size, last); err != nil {
+			return err
+		}
 	}
 	s.audit.load(max(last, st.Cut.Size))
 	return nil
@@ -169,6 +183,9 @@ func (t *tx) Audit(e store.AuditEntry) {
 // AppendAudit implements store.AuditLog: one synced commit, shared with
 // the concurrent ones (Pebble's group commit).
 func (s *Store) AppendAudit(ctx context.Context, entries ...store.AuditEntry) error {
+	if err := s.notLeader(); err != nil {
+		return err
+	}
 	if err := ctx.Err(); err != nil {
 		return err
 	}

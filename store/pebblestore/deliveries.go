@@ -237,6 +237,9 @@ func getDelivery(r pebble.Reader, k []byte) (d store.Delivery, ok bool, err erro
 
 // RecordDeliveries implements store.DeliveryStore.
 func (s *Store) RecordDeliveries(ctx context.Context, recipient, channel string, cursor uint64, states []store.Delivery) error {
+	if err := s.notLeader(); err != nil {
+		return err
+	}
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -314,6 +317,13 @@ func (s *Store) recordDelivery(b *pebble.Batch, recipient, channel string, curso
 // commitBatch commits b, synced; a failure fails the store, as a failed
 // update's does.
 func (s *Store) commitBatch(b *pebble.Batch) error {
+	if s.repl.on {
+		wait, err := s.applyLogged(b)
+		if err != nil {
+			return err
+		}
+		return wait()
+	}
 	if err := recoverFatal(func() error { return b.Commit(pebble.Sync) }); err != nil {
 		return s.fail(fmt.Errorf("commit: %w", err))
 	}
@@ -398,6 +408,9 @@ func (s *Store) DeadDeliveries(ctx context.Context, recipient, channel string) (
 
 // RetryDead implements store.DeliveryStore.
 func (s *Store) RetryDead(ctx context.Context, recipient, channel string) (int, error) {
+	if err := s.notLeader(); err != nil {
+		return 0, err
+	}
 	if err := ctx.Err(); err != nil {
 		return 0, err
 	}

@@ -49,6 +49,7 @@ import (
 //	'v' youth seq                       -> (empty) audit entry seq has youth reference youth
 //	'g' key id                          -> family index entry: live registration id carries a relation under key (key: a pseudonym, as a youth is written)
 //	'o' id id                           -> (empty) the family pair of registrations was noted (both orders are written)
+//	'l'                                 -> the last replicated log entry applied: position (8 bytes) and ID (16 bytes); only in a replicated store (replication.go)
 //
 // A family index entry is written for each relation of a live
 // registration, in the batch that writes the registration, and deleted in
@@ -91,6 +92,7 @@ const (
 	prefixRetry       = 'q'
 	prefixFamily      = 'g'
 	prefixFamilyNote  = 'o'
+	prefixReplication = 'l'
 )
 
 const (

@@ -38,6 +38,23 @@ func (q *outboxSeqs) load(recipient string, last uint64) {
 	q.by[recipient] = &recipientSeq{next: last + 1, published: last}
 }
 
+// advance publishes recipient's numbers up to seq, an event a follower
+// applied (see Store.followed).
+func (q *outboxSeqs) advance(recipient string, seq uint64) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	r := q.get(recipient)
+	r.next = max(r.next, seq+1)
+	r.published = max(r.published, seq)
+}
+
+// reset forgets every counter, before a reload.
+func (q *outboxSeqs) reset() {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.by = nil
+}
+
 // get returns recipient's counter, made if new; q.mu must be held.
 func (q *outboxSeqs) get(recipient string) *recipientSeq {
 	r := q.by[recipient]

@@ -26,6 +26,44 @@
 // Pebble's own corruption errors, which quote a damaged table's first and
 // last key, are replaced by the file's name.
 //
+// # Replication
+//
+// A store opened with Options.Replicated is one node of a replicated
+// store (see store.Log). It takes writes only while it leads (Lead):
+// then every batch it commits, whichever method commits it, is applied
+// to its own Pebble and appended, in the same order, to the replicated
+// log, and the call that made it returns success only once the batch is
+// synced to the local WAL and the log holds it on a quorum of its nodes.
+// So an acknowledged write survives the loss of the leader's machine
+// while a quorum of the log's nodes survives, and, the log fencing every
+// append on the one before, no two leaders both acknowledge a write.
+// A write the log did not take (another leader fenced it, or the log
+// could not say within Options.ReplicationTimeout) returns an error and
+// ends the leadership at once: the store's disk then holds an entry the
+// log may not, which the log side detects (store.ErrDiverged). Concurrent
+// writes are appended one after another without waiting, each waiting
+// for its own acknowledgement afterwards, so they share the round trip as
+// they share the WAL sync. Events and audit entries a leader writes
+// become readable on it once the log holds them.
+//
+// While the store does not lead, every write method returns
+// store.ErrNotLeader before it reads or stages anything; reads go on, and
+// the store changes only by ApplyEntry, which applies the log's entries in
+// order, each at most once: the last entry applied (Applied) is written
+// in the same batch as the entry's data, so a crash leaves the store as
+// it was after some entry, which Applied names. A follower's reads see
+// the entries applied so far.
+//
+// A log entry is the Pebble batch the leader applied, unchanged: the
+// records of one write exactly as the store holds them (pseudonyms and
+// that-information, never a clear identity) and the replication record
+// (the entry's position and random ID). It holds nothing the store does
+// not hold. Schema migrations run at Open on every node alone (every node
+// runs the same version). A store opened without Replicated writes no
+// replication record and behaves as if replication did not exist; it
+// refuses to open a store written replicated (ErrReplicated) unless told
+// to leave replication.
+//
 // The key schema is documented in keys.go and the record encoding in
 // codec.go: both are versioned. Pebble's own log lines go to the slog.Logger
 // in Options; they name files and levels, never a key or a value.
@@ -78,6 +116,23 @@ type Options struct {
 	// If zero, DefaultMinFreeBytes; negative turns the check off. Only
 	// on the operating system's file system (FS nil or vfs.Default).
 	MinFreeBytes int64
+	// Replicated opens a replicated store (see the package
+	// documentation): it takes writes only while it leads (Lead), each
+	// acknowledged only once the replicated log holds it, and otherwise
+	// applies the log's entries (ApplyEntry). Every write method of a
+	// replicated store that does not lead returns store.ErrNotLeader.
+	// A store written replicated is opened replicated: Open refuses it
+	// otherwise (ErrReplicated), unless LeaveReplication.
+	Replicated bool
+	// LeaveReplication opens a store written replicated (a node's data,
+	// or a copy of it) as a store of its own: Open deletes its record of
+	// the last log entry applied, after which it can join a replicated
+	// store again only as a new node would. Without Replicated only.
+	LeaveReplication bool
+	// ReplicationTimeout bounds a leader's wait for the log's answer to
+	// one write; a write without an answer by then fails and the store
+	// stops leading. If zero, DefaultReplicationTimeout.
+	ReplicationTimeout time.Duration
 }
 
 // DefaultMinFreeBytes is the default Options.MinFreeBytes: 256 MiB.
@@ -115,6 +170,8 @@ type Store struct {
 	// figuresMu is held from the read of the figures' counters a commit
 	// adds to until its batch is applied (see figures.go).
 	figuresMu sync.Mutex
+	// repl is the replication state (replication.go).
+	repl replication
 }
 
 const lockStripes = 4096
@@ -186,6 +243,15 @@ func Open(dir string, o *Options) (*Store, error) {
 	// crash left: its hard links would keep destroyed records on the disk.
 	removeStaging(fsys, dir, opts.Logger)
 	s := &Store{db: db, dir: dir, fs: fsys, logger: opts.Logger, seed: maphash.MakeSeed()}
+	s.repl.on = opts.Replicated
+	s.repl.timeout = cmp.Or(opts.ReplicationTimeout, DefaultReplicationTimeout)
+	s.repl.idle.L = &s.repl.mu
+	if !opts.Replicated {
+		if err := s.checkNotReplica(opts.LeaveReplication); err != nil {
+			db.Close()
+			return nil, err
+		}
+	}
 	if err := s.init(); err != nil {
 		db.Close()
 		return nil, err
@@ -236,11 +302,16 @@ func (s *Store) init() error {
 			}
 		}
 	}
-	if err := s.loadAuditSeq(); err != nil {
+	if err := s.loadAuditSeq(!s.repl.on); err != nil {
 		return err
 	}
-	// Each recipient's next sequence number follows its last event in the
-	// outbox.
+	return s.loadOutboxSeqs()
+}
+
+// loadOutboxSeqs sets each recipient's next sequence number after its last
+// event in the outbox.
+func (s *Store) loadOutboxSeqs() error {
+	s.seqs.reset()
 	it, err := s.db.NewIter(&pebble.IterOptions{
 		LowerBound: []byte{prefixRecipient},
 		UpperBound: []byte{prefixRecipient + 1},
@@ -448,6 +519,9 @@ func (s *Store) lock(youth []pseudonym.Pseudonym) func() {
 
 // Update implements store.Store.
 func (s *Store) Update(ctx context.Context, youth []pseudonym.Pseudonym, fn func(store.Tx) error) error {
+	if err := s.notLeader(); err != nil {
+		return err
+	}
 	if len(youth) == 0 {
 		return fmt.Errorf("pebblestore: update without a pseudonym: %w", store.ErrConflict)
 	}
@@ -465,6 +539,9 @@ func (s *Store) Update(ctx context.Context, youth []pseudonym.Pseudonym, fn func
 // pseudonyms and of the family keys are taken together, in ascending
 // order, as every update takes its stripes, so no two updates deadlock.
 func (s *Store) UpdateFamily(ctx context.Context, youth, family []pseudonym.Pseudonym, fn func(store.Tx) error) error {
+	if err := s.notLeader(); err != nil {
+		return err
+	}
 	if len(youth) == 0 {
 		return fmt.Errorf("pebblestore: update without a pseudonym: %w", store.ErrConflict)
 	}
@@ -489,6 +566,9 @@ const maxFamilyKeys = 4 * maxPseudonyms
 
 // UpdateByID implements store.Store.
 func (s *Store) UpdateByID(ctx context.Context, id store.ID, fn func(store.Tx) error) error {
+	if err := s.notLeader(); err != nil {
+		return err
+	}
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -1322,6 +1402,9 @@ func (s *Store) stageEvents(b *pebble.Batch, t *tx, buf []byte) {
 // sequence numbers of t's events and counts the key use of the changed
 // registrations; and returns the wait for the WAL sync.
 func (s *Store) applyBatch(b *pebble.Batch, t *tx, before, after []store.Registration) (wait func() error, err error) {
+	if s.repl.on {
+		return s.applyBatchLogged(b, t, before, after)
+	}
 	// Batches apply to the memtable concurrently; the WAL sync below is
 	// shared by every batch waiting for it (group commit).
 	err = recoverFatal(func() error { return s.db.ApplyNoSyncWait(b, pebble.Sync) })
@@ -1639,6 +1722,9 @@ func youthLess(a, b pseudonym.Pseudonym) bool {
 
 // PurgeIdempotency implements store.Store.
 func (s *Store) PurgeIdempotency(ctx context.Context, before time.Time, limit int) (int, error) {
+	if err := s.notLeader(); err != nil {
+		return 0, err
+	}
 	if ok, err := s.enterRead(ctx, limit); !ok {
 		return 0, err
 	}
@@ -1677,6 +1763,12 @@ func (s *Store) PurgeIdempotency(ctx context.Context, before time.Time, limit in
 	}
 	if b.Empty() {
 		return 0, nil
+	}
+	if s.repl.on {
+		if err := s.commitBatch(b); err != nil {
+			return 0, err
+		}
+		return n, nil
 	}
 	if err := b.Commit(pebble.Sync); err != nil {
 		return 0, fmt.Errorf("pebblestore: %w", err)

@@ -97,6 +97,7 @@ var RecordKinds = []struct {
 	{prefixExpiry, "expiry index entry"},
 	{prefixYouth, "youth record"},
 	{prefixDead, "dead delivery"},
+	{prefixReplication, "replication record"},
 }
 
 func kindName(prefix byte) string {
@@ -257,6 +258,10 @@ func (v *verifier) check(k, val []byte) error {
 			return ErrSchema
 		}
 		v.rep.Schema = int(val[0])
+	case prefixReplication:
+		if !bytes.Equal(k, replicationKey) || len(val) != entryIDSize {
+			return store.ErrCorrupt
+		}
 	case prefixYouth:
 		return v.checkYouth(k, val)
 	case prefixHistory:
