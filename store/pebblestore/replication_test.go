@@ -3,11 +3,11 @@ package pebblestore
 import (
 	"bytes"
 	"context"
-	"path/filepath"
 	"errors"
 	"fmt"
 	"maps"
 	"math/rand/v2"
+	"path/filepath"
 	"runtime"
 	"slices"
 	"sync"
