@@ -126,6 +126,11 @@ type Config struct {
 	// nil, identity.DefaultLocation(): Europe/Amsterdam (UTC if the zone
 	// database is missing).
 	Location *time.Location
+	// Leader, in a replicated deployment, names the node that leads now
+	// ("" if none is known): a request refused because this node does not
+	// lead (503 not_leader) names it in the problem's leader member. If
+	// nil, no leader is named.
+	Leader func() string
 }
 
 // Validate reports what is missing from c.
@@ -160,6 +165,8 @@ type Handler struct {
 	mux     *http.ServeMux
 	// checkpoint is Config.AuditCheckpoint.
 	checkpoint func() []byte
+	// leader is Config.Leader.
+	leader func() string
 }
 
 var _ http.Handler = (*Handler)(nil)
@@ -171,7 +178,7 @@ func New(c Config) (*Handler, error) {
 	}
 	h := &Handler{m: c.Matcher, cov: c.Covenant, pins: pinsOf(c.Covenant), tokens: c.Tokens, metrics: c.Metrics, polled: c.Polled, ready: c.Ready,
 		log: c.Logger, maxBody: c.MaxBodyBytes, loc: c.Location, limits: newLimiter(c.Covenant), mux: http.NewServeMux(),
-		checkpoint: c.AuditCheckpoint}
+		checkpoint: c.AuditCheckpoint, leader: c.Leader}
 	if h.log == nil {
 		h.log = slog.New(slog.DiscardHandler)
 	}
@@ -344,7 +351,10 @@ func (h *Handler) api(class rules.RateClass, f apiFunc) http.HandlerFunc {
 		v, status, err := f(r, matcher.Actor{Institution: inst, Credential: credential})
 		if err != nil {
 			p := toProblem(err)
-			if p.p.Status >= 500 {
+			if p.p.Code == CodeNotLeader && h.leader != nil {
+				p.p.Leader = h.leader()
+			}
+			if p.p.Status >= 500 && p.p.Code != CodeNotLeader {
 				h.log.LogAttrs(r.Context(), slog.LevelError, "request failed",
 					slog.String("route", r.Pattern), slog.String("institution", inst), slog.String("error", err.Error()))
 			}

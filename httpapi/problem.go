@@ -25,6 +25,9 @@ type Problem struct {
 	Code string `json:"code"`
 	// Field names the request field the problem is about, if any.
 	Field string `json:"field,omitempty"`
+	// Leader names, with not_leader, the node of a replicated index that
+	// leads (as the operator named it), if this node knows it.
+	Leader string `json:"leader,omitempty"`
 }
 
 // ProblemTypePrefix is the prefix of every problem's type URI; the code
@@ -90,6 +93,7 @@ const (
 	CodeInvalidAddress        = "invalid_address"
 	CodeAddressNotEnabled     = "address_not_enabled"
 	CodeFamilyNotBlind        = "family_not_blind"
+	CodeNotLeader             = "not_leader"
 	CodeInternal              = "internal"
 	CodeInvalidPlanDates      = "invalid_plan_dates"
 	CodeNoPlan                = "no_plan"
@@ -234,6 +238,8 @@ func toProblem(err error) *problemError {
 		return problem(http.StatusNotFound, CodeFiguresNotPublished, "year", "the figures of a year are published once it has closed (from 2 January of the next year)")
 	case errors.Is(err, matcher.ErrFiguresUnavailable):
 		return problem(http.StatusServiceUnavailable, CodeUnavailable, "", "this index keeps no management figures")
+	case errors.Is(err, matcher.ErrNotLeader), errors.Is(err, matcher.ErrFenced):
+		return problem(http.StatusServiceUnavailable, CodeNotLeader, "", "this node of a replicated index does not lead now and takes no writes; nothing of this request was stored; send it to the leader, with the same idempotency key")
 	case errors.Is(err, matcher.ErrUnavailable):
 		return problem(http.StatusServiceUnavailable, CodeStorageUnavailable, "", "the index cannot store anything now (disk space low or a disk failure); nothing of this request was stored; retry later with the same idempotency key")
 	case errors.Is(err, matcher.ErrClosed), errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):

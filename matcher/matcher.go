@@ -460,6 +460,13 @@ var (
 	ErrUnavailable = store.ErrUnavailable
 	// ErrClosed: the store has been closed (the service is shutting down).
 	ErrClosed = store.ErrClosed
+	// ErrNotLeader: the store is one node of a replicated store and does
+	// not lead now: it takes no writes (send them to the leader).
+	ErrNotLeader = store.ErrNotLeader
+	// ErrFenced: the write was refused by the replicated log because
+	// another node leads now; it was not acknowledged, and this node
+	// stopped leading.
+	ErrFenced = store.ErrFenced
 )
 
 // FieldError is an input error about one field of a request.
