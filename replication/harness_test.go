@@ -7,10 +7,10 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"net"
 	"log/slog"
-	"strings"
+	"net"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -272,7 +272,7 @@ func (w logWriter) Write(p []byte) (int, error) {
 func testConfig(c *natsCluster, i int, name string) Config {
 	return Config{
 		Logger: slog.New(slog.NewTextHandler(logWriter{c.t}, nil)),
-		URLs: []string{c.url(i)}, TLS: c.client, Name: name, EntryOf: entryOf,
+		URLs:   []string{c.url(i)}, TLS: c.client, Name: name, EntryOf: entryOf,
 		LeaseTTL: time.Second, AckTimeout: 2 * time.Second, StatusInterval: 200 * time.Millisecond,
 	}
 }
