@@ -19,8 +19,7 @@ import (
 //
 // When the stream was trimmed up to and including a.Seq (its first
 // entry is a.Seq+1), the entry at a.Seq is gone, but the stream's first
-// entry names it: its expected last message ID is the ID of the entry
-// before it, as its leader appended it. When the stream ends before
+// entry names it (its Vindex-Prev header). When the stream ends before
 // a.Seq, the replica's last entries may be a leader's appends still in
 // flight (their acknowledgement lost): check waits up to LeaseTTL for
 // the stream to reach a.Seq before it says ErrDiverged.
@@ -44,10 +43,6 @@ func (n *Node) check(ctx context.Context, c *cluster, a store.EntryID) error {
 
 // errAhead: the replica holds entries past the stream's last.
 var errAhead = errors.New("replication: the replica holds entries the stream does not")
-
-// hdrExpectedLastMsgID is the header in which each appended entry names
-// the one before it (the stream keeps it with the message).
-const hdrExpectedLastMsgID = "Nats-Expected-Last-Msg-Id"
 
 func (n *Node) checkOnce(ctx context.Context, c *cluster, a store.EntryID) error {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
@@ -74,8 +69,8 @@ func (n *Node) checkOnce(ctx context.Context, c *cluster, a store.EntryID) error
 		if err != nil {
 			return fmt.Errorf("%w: reading entry %d: %w", errRestart, first, err)
 		}
-		if got := m.Header.Get(hdrExpectedLastMsgID); got != msgID(a.ID) {
-			return fmt.Errorf("%w: applied %d is %s, the stream's entry %d follows %q", store.ErrDiverged, a.Seq, msgID(a.ID), first, got)
+		if got := m.Header.Get(hdrPrev); got != hexID(a.ID) {
+			return fmt.Errorf("%w: applied %d is %s, the stream's entry %d follows %q", store.ErrDiverged, a.Seq, hexID(a.ID), first, got)
 		}
 		return nil
 	}
@@ -92,7 +87,7 @@ func (n *Node) checkOnce(ctx context.Context, c *cluster, a store.EntryID) error
 		return fmt.Errorf("replication: the stream's entry %d: %w", a.Seq, err)
 	}
 	if got != a {
-		return fmt.Errorf("%w: applied %d is %s, the stream's is %s (at %d)", store.ErrDiverged, a.Seq, msgID(a.ID), msgID(got.ID), got.Seq)
+		return fmt.Errorf("%w: applied %d is %s, the stream's is %s (at %d)", store.ErrDiverged, a.Seq, hexID(a.ID), hexID(got.ID), got.Seq)
 	}
 	return nil
 }

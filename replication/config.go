@@ -17,10 +17,11 @@ import (
 // (the stream and buckets are created by the first node to start, with
 // its settings, and a node whose settings differ refuses to start).
 type Config struct {
-	// URLs are the NATS servers to connect to (nats:// or tls://). A
-	// node is best given only the server on its own machine: cut off
-	// from it, the node stops leading rather than lead through a server
-	// on another machine. Required.
+	// URLs are the NATS servers the node may connect to (nats:// or
+	// tls://); the servers the cluster advertises are not used. Given
+	// all of a cluster's servers, a node whose server fails reconnects
+	// to another; given only its own machine's, it is cut off with it
+	// (and, leading, steps down). Required.
 	URLs []string
 	// TLS, if not nil, is used to connect to the servers (the server's
 	// certificate is checked against its RootCAs; a client certificate

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"net"
 	"path/filepath"
 	"strings"
@@ -135,12 +136,28 @@ func (c *natsCluster) start(i int) {
 	if err != nil {
 		c.t.Fatal(err)
 	}
+	if os.Getenv("VINDEX_NATS_LOG") != "" {
+		s.SetLoggerV2(serverLog{c.t, i}, false, false, false)
+	}
 	s.Start()
 	if !s.ReadyForConnections(10 * time.Second) {
 		c.t.Fatalf("server %d not ready", i)
 	}
 	c.servers[i] = s
 }
+
+// serverLog writes a server's log lines to the test's log.
+type serverLog struct {
+	t testing.TB
+	i int
+}
+
+func (l serverLog) Noticef(f string, a ...any) { l.t.Logf("nats-%d: "+f, append([]any{l.i}, a...)...) }
+func (l serverLog) Warnf(f string, a ...any)   { l.t.Logf("nats-%d: WARN "+f, append([]any{l.i}, a...)...) }
+func (l serverLog) Fatalf(f string, a ...any)  { l.t.Logf("nats-%d: FATAL "+f, append([]any{l.i}, a...)...) }
+func (l serverLog) Errorf(f string, a ...any)  { l.t.Logf("nats-%d: ERROR "+f, append([]any{l.i}, a...)...) }
+func (l serverLog) Debugf(f string, a ...any)  {}
+func (l serverLog) Tracef(f string, a ...any)  {}
 
 // stop shuts server i down.
 func (c *natsCluster) stop(i int) {

@@ -92,6 +92,9 @@ func connect(cfg *Config, retry bool) (*nats.Conn, error) {
 		nats.MaxReconnects(-1),
 		nats.ReconnectWait(250 * time.Millisecond),
 		nats.RetryOnFailedConnect(retry),
+		// Only the servers the operator named: a node given only its
+		// own machine's server is cut off with it.
+		nats.IgnoreDiscoveredServers(),
 	}
 	if cfg.TLS != nil {
 		opts = append(opts, nats.Secure(cfg.TLS.Clone()))
@@ -115,9 +118,7 @@ func (n *Node) Run(ctx context.Context, r Replica) error {
 	}
 	defer nc.Close()
 	n.conn.Store(nc)
-	js, err := jetstream.New(nc,
-		jetstream.WithPublishAsyncMaxPending(maxInFlight),
-		jetstream.WithPublishAsyncTimeout(n.cfg.AckTimeout))
+	js, err := jetstream.New(nc)
 	if err != nil {
 		return fmt.Errorf("replication: %w", err)
 	}
@@ -176,10 +177,7 @@ func (n *Node) streamConfig() jetstream.StreamConfig {
 		Replicas:    n.cfg.Replicas,
 		Retention:   jetstream.LimitsPolicy,
 		Discard:     jetstream.DiscardNew,
-		// The message IDs are the entries' random IDs, never sent twice;
-		// the window only bounds the memory the server spends on them.
-		Duplicates: 10 * time.Second,
-		DenyDelete: true,
+		DenyDelete:  true,
 	}
 }
 
@@ -288,8 +286,22 @@ func (n *Node) followFrom(ctx context.Context, c *cluster, r Replica, applied ui
 	var target uint64 // the stream's last position when it was won
 	for {
 		if held != nil && n.applied.Load() >= target {
-			stop()
-			return held, nil
+			// Caught up. Entries a leader that did not step down cleanly
+			// had in flight may still land: look again after a pause, and
+			// lead only once the stream's last position holds still.
+			last, err := n.settledLast(ctx, c, target)
+			switch {
+			case err != nil:
+				n.cfg.Logger.Warn("replication: won the lease but cannot read the stream's position", "err", err)
+				held.release()
+				held = nil
+			case last == target:
+				stop()
+				return held, nil
+			default:
+				target = last
+				continue
+			}
 		}
 		select {
 		case <-ctx.Done():
@@ -371,6 +383,22 @@ func (n *Node) tryLease(ctx context.Context, c *cluster) (*lease, uint64) {
 	return newLease(n, c.lease, rev), info.State.LastSeq
 }
 
+// settledLast waits a moment and returns the stream's last position.
+func (n *Node) settledLast(ctx context.Context, c *cluster, target uint64) (uint64, error) {
+	select {
+	case <-ctx.Done():
+		return 0, ctx.Err()
+	case <-time.After(min(n.cfg.LeaseTTL/8, 250*time.Millisecond)):
+	}
+	ictx, cancel := context.WithTimeout(ctx, n.cfg.LeaseTTL/4)
+	defer cancel()
+	info, err := c.stream.Info(ictx)
+	if err != nil {
+		return 0, err
+	}
+	return max(info.State.LastSeq, target), nil
+}
+
 // lead makes the replica lead until the lease or an append fails, or ctx
 // ends; then it steps down.
 func (n *Node) lead(ctx context.Context, c *cluster, r Replica, l *lease) error {
@@ -410,8 +438,15 @@ func (n *Node) lead(ctx context.Context, c *cluster, r Replica, l *lease) error 
 			}
 		}
 	}
+	// The lease is released only once the entries in flight are settled
+	// (or cannot be), so that the next leader does not catch up to a
+	// position they then land after, and find its first append fenced.
 	log.close()
 	r.Follow()
+	select {
+	case <-log.drained:
+	case <-time.After(n.cfg.AckTimeout + time.Second):
+	}
 	l.release()
 	n.leading.Store(false)
 	n.metrics.leader.Set(0)
