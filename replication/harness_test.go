@@ -8,8 +8,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"os"
 	"net"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -153,11 +153,17 @@ type serverLog struct {
 }
 
 func (l serverLog) Noticef(f string, a ...any) { l.t.Logf("nats-%d: "+f, append([]any{l.i}, a...)...) }
-func (l serverLog) Warnf(f string, a ...any)   { l.t.Logf("nats-%d: WARN "+f, append([]any{l.i}, a...)...) }
-func (l serverLog) Fatalf(f string, a ...any)  { l.t.Logf("nats-%d: FATAL "+f, append([]any{l.i}, a...)...) }
-func (l serverLog) Errorf(f string, a ...any)  { l.t.Logf("nats-%d: ERROR "+f, append([]any{l.i}, a...)...) }
-func (l serverLog) Debugf(f string, a ...any)  {}
-func (l serverLog) Tracef(f string, a ...any)  {}
+func (l serverLog) Warnf(f string, a ...any) {
+	l.t.Logf("nats-%d: WARN "+f, append([]any{l.i}, a...)...)
+}
+func (l serverLog) Fatalf(f string, a ...any) {
+	l.t.Logf("nats-%d: FATAL "+f, append([]any{l.i}, a...)...)
+}
+func (l serverLog) Errorf(f string, a ...any) {
+	l.t.Logf("nats-%d: ERROR "+f, append([]any{l.i}, a...)...)
+}
+func (l serverLog) Debugf(f string, a ...any) {}
+func (l serverLog) Tracef(f string, a ...any) {}
 
 // stop shuts server i down.
 func (c *natsCluster) stop(i int) {
