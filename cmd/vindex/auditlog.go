@@ -93,6 +93,14 @@ type auditor struct {
 	checkpoint atomic.Pointer[[]byte]
 	// filed is the size of the checkpoint last written to file.
 	filed uint64
+
+	// What a replicated node needs to open the log again when it becomes
+	// leader (leadAudit), and whether it leads (nil: a single server).
+	st      backend
+	signer  *audit.Signer
+	opened  openedKeys
+	conf    config
+	leading func() bool
 }
 
 // openAuditor opens the audit log of st, signing with signer.
@@ -101,7 +109,11 @@ func openAuditor(ctx context.Context, c config, cov *rules.Covenant, st backend,
 	if err != nil {
 		return nil, fmt.Errorf("audit log: %w", err)
 	}
-	return &auditor{log: l, file: c.AuditFile, retention: cov.Limits.AuditRetentionYears, logger: logger, metrics: metrics}, nil
+	a := &auditor{log: l, file: c.AuditFile, retention: cov.Limits.AuditRetentionYears, logger: logger, metrics: metrics}
+	if cp := l.Latest(); cp.Text != nil {
+		a.checkpoint.Store(&cp.Text) // a replicated follower's, until it leads
+	}
+	return a, nil
 }
 
 // Checkpoint returns the newest checkpoint's text (nil before the first).
@@ -160,6 +172,9 @@ func (a *auditor) run(ctx context.Context, interval time.Duration) {
 			a.logger.Error("audit log", slog.String("error", err.Error()))
 		}
 	})
+	if a.leading != nil && !a.leading() {
+		return // stepped down: the next leader seals
+	}
 	final, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	if err := a.seal(final); err != nil {
