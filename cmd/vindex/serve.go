@@ -400,7 +400,7 @@ func newHandler(c config, cov *rules.Covenant, m *matcher.Matcher, tokens *httpa
 		leader = repl.Leader
 	}
 	return httpapi.New(httpapi.Config{
-		Leader: leader,
+		Leader:  leader,
 		Matcher: m, Covenant: cov, Tokens: tokens, Metrics: metrics.http, Polled: metrics.polls.Polled,
 		Logger: logger, MaxBodyBytes: c.MaxBodyBytes, AuditCheckpoint: a.Checkpoint,
 		Ready: func(ctx context.Context) error {
