@@ -182,7 +182,22 @@ func run(ctx context.Context, c config, stdout io.Writer, logger *slog.Logger) e
 	if err != nil {
 		return err
 	}
-	stopBackground := startBackground(c, tokens, m, rekeyTarget(opened), st, auditLog, metrics, worker, leading, logger)
+	var onLead func(ctx context.Context)
+	if replicated {
+		onLead = func(ctx context.Context) {
+			// What a single server does at start, with the data as the
+			// log left it.
+			if err := auditLog.leadAudit(ctx); err != nil && ctx.Err() == nil {
+				logger.Error("audit log", slog.String("error", err.Error()))
+			}
+			if worker != nil {
+				if err := leadDeliveries(ctx, c, cov, st); err != nil && ctx.Err() == nil {
+					logger.Error("deliveries", slog.String("error", err.Error()))
+				}
+			}
+		}
+	}
+	stopBackground := startBackground(c, tokens, m, rekeyTarget(opened), st, auditLog, metrics, worker, leading, onLead, logger)
 	logger.Info("serving", slog.String("addr", l.addr), slog.String("covenant", cov.Name),
 		slog.Int("institutions", len(cov.Institutions)), slog.Bool("mtls", tlsConf.ClientCAs != nil), slog.Bool("tokens", tokens != nil),
 		slog.Int("keys", len(opened.ps.KeyIDs())))
@@ -465,12 +480,12 @@ func (l *listeners) shutdown(timeout time.Duration) error {
 // and waits until they have.
 //
 // On a replicated node (leading not nil) what writes to the store runs
-// only while the node leads: the expiry (at once when it becomes leader,
+// only while the node leads, after onLead each time it becomes leader: the expiry (at once when it becomes leader,
 // then every expire_interval), the audit log's sealing, the summaries, the
 // delivery worker and the blind layer's rekeying; they stop when it steps
 // down. Token reloading, the poll backlog's counting and the compaction
 // run on every node.
-func startBackground(c config, tokens *httpapi.Tokens, m *matcher.Matcher, target rekeyKeys, st store.Compacter, a *auditor, metrics *serveMetrics, worker *notify.Worker, leading func() bool, logger *slog.Logger) (stop func()) {
+func startBackground(c config, tokens *httpapi.Tokens, m *matcher.Matcher, target rekeyKeys, st store.Compacter, a *auditor, metrics *serveMetrics, worker *notify.Worker, leading func() bool, onLead func(context.Context), logger *slog.Logger) (stop func()) {
 	bg, stopBG := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	if tokens != nil {
@@ -512,9 +527,7 @@ func startBackground(c config, tokens *httpapi.Tokens, m *matcher.Matcher, targe
 		wg.Go(func() {
 			whileLeading(bg, leading, 100*time.Millisecond, func(ctx context.Context) {
 				logger.Info("leading: the retention purge, the audit log, the summaries and the deliveries run on this node")
-				if err := a.leadAudit(ctx); err != nil && ctx.Err() == nil {
-					logger.Error("audit log", slog.String("error", err.Error()))
-				}
+				onLead(ctx)
 				writers(ctx, true)
 			})
 		})

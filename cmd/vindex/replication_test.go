@@ -1,0 +1,514 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/vindex-nl/vindex/httpapi"
+	"github.com/vindex-nl/vindex/internal/canary"
+	"github.com/vindex-nl/vindex/internal/natstest"
+)
+
+// replNode is one `vindex serve --dev --replication` process of a test, and
+// its clients.
+type replNode struct {
+	i      int
+	name   string
+	args   []string
+	p      *proc
+	school *client
+	wij    *client
+	out    bool // diverged, and left out
+}
+
+// replicatedRounds is VINDEX_CRASH_ROUNDS, the leader kills of
+// TestReplicatedServe (2 by default).
+func replicatedRounds(t *testing.T) int {
+	t.Helper()
+	if os.Getenv("VINDEX_CRASH_ROUNDS") == "" {
+		return 2
+	}
+	return crashRounds(t)
+}
+
+// launch starts vindex with args in dir without waiting for it.
+func launch(t *testing.T, dir string, args ...string) *proc {
+	t.Helper()
+	p := &proc{cmd: exec.Command(binary, args...), stdout: &canary.Log{}, stderr: &canary.Log{}, done: make(chan error, 1)}
+	p.cmd.Dir = dir
+	p.cmd.Env = append(os.Environ(), "VINDEX_METRICS_LISTEN=127.0.0.1:0")
+	p.cmd.Stdout, p.cmd.Stderr = p.stdout, p.stderr
+	if err := p.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { p.done <- p.cmd.Wait() }()
+	t.Cleanup(func() {
+		if p.cmd.ProcessState == nil {
+			p.cmd.Process.Kill()
+			<-p.done
+		}
+	})
+	return p
+}
+
+// servingOrExit waits until p serves (nil) or exits (its error, non-nil).
+func servingOrExit(t *testing.T, p *proc, within time.Duration) error {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for time.Now().Before(deadline) {
+		if m := servingRE.FindStringSubmatch(p.stderr.String()); m != nil {
+			p.addr = m[1]
+			if m := servingMetricsRE.FindStringSubmatch(p.stderr.String()); m != nil {
+				p.metrics = m[1]
+			}
+			return nil
+		}
+		select {
+		case err := <-p.done:
+			p.done <- err
+			if err == nil {
+				err = errors.New("exit status 0")
+			}
+			return err
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	t.Fatalf("vindex neither served nor exited:\n%s", p.stderr.String())
+	return nil
+}
+
+// exited reports p's exit, if it has exited.
+func (p *proc) exited() (error, bool) {
+	select {
+	case err := <-p.done:
+		p.done <- err
+		return err, true
+	default:
+		return nil, false
+	}
+}
+
+func (n *replNode) start(t *testing.T, dir string) error {
+	t.Helper()
+	n.p = launch(t, dir, n.args...)
+	if err := servingOrExit(t, n.p, 60*time.Second); err != nil {
+		return err
+	}
+	n.school = devClient(t, dir, "d1", n.p, "school-example-lyceum")
+	n.wij = devClient(t, dir, "d1", n.p, "wij-groningen")
+	n.school.http.Timeout, n.wij.http.Timeout = 15*time.Second, 15*time.Second
+	return nil
+}
+
+// report posts youth n's report of kind by c: the status and, if not 201,
+// the problem.
+func report(t *testing.T, c *client, n int, kind string) (int, httpapi.Problem, error) {
+	s, b, err := c.post("/v1/registrations", youthReport(t, n, kind))
+	var p httpapi.Problem
+	if err == nil && s != 201 {
+		json.Unmarshal(b, &p)
+	}
+	return s, p, err
+}
+
+// metric reads one unlabelled metric of p's /metrics.
+func metric(t *testing.T, p *proc, name string) float64 {
+	t.Helper()
+	s, b, err := p.scrape()
+	if err != nil || s != 200 {
+		t.Fatalf("scrape: %d %v", s, err)
+	}
+	m := regexp.MustCompile(`(?m)^` + name + ` (\S+)$`).FindSubmatch(b)
+	if m == nil {
+		t.Fatalf("no %s in /metrics", name)
+	}
+	v, _ := strconv.ParseFloat(string(m[1]), 64)
+	return v
+}
+
+// copyDevFiles copies the top-level files of the first node's data
+// directory (the development key-encryption key, the keysets, the audit
+// key, the tokens, the TLS certificate) to another's: the nodes of a
+// cluster share them.
+func copyDevFiles(t *testing.T, from, to string) {
+	t.Helper()
+	if err := os.MkdirAll(to, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	entries, err := os.ReadDir(from)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		if !e.Type().IsRegular() {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join(from, e.Name()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(to, e.Name()), b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// TestReplicatedServe runs three `vindex serve --dev --replication` nodes
+// on a three-server NATS cluster started in the test (TLS with client
+// certificates, JetStream syncing every write). Exactly one node takes
+// writes; the others answer 503 not_leader naming it, and are ready. The
+// leader is killed with SIGKILL under the load of concurrent reporters,
+// VINDEX_CRASH_ROUNDS times (2 by default): another node takes writes
+// within a few seconds, every registration acknowledged before the kill
+// is on it, no youth has two match events for one pair of institutions,
+// and the killed node, restarted, either catches up or refuses to start
+// because its store diverged from the log (its last writes were never
+// acknowledged). vindex cluster status names the leader and the nodes. A
+// leader whose NATS server is shut down stops acknowledging, and another
+// node takes over (never two acknowledging at once). The NATS servers'
+// files hold no BSN or birth date.
+func TestReplicatedServe(t *testing.T) {
+	rounds := replicatedRounds(t)
+	nc := natstest.Start(t)
+	dir := t.TempDir()
+	caFile, certFile, keyFile := nc.ClientFiles(dir)
+	var nodes []*replNode
+	for i := range natstest.Size {
+		name := fmt.Sprintf("node-%d", i+1)
+		nodes = append(nodes, &replNode{i: i, name: name, args: []string{"serve", "--dev", "--data", fmt.Sprintf("d%d", i+1),
+			"--listen", "127.0.0.1:0", "--replication", nc.URL(i), "--node", name,
+			"--replication-ca", caFile, "--replication-cert", certFile, "--replication-key", keyFile,
+			"--replication-lease-ttl", "2s"}})
+	}
+	if err := nodes[0].start(t, dir); err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range nodes[1:] {
+		copyDevFiles(t, filepath.Join(dir, "d1"), filepath.Join(dir, fmt.Sprintf("d%d", n.i+1)))
+		if err := n.start(t, dir); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	var mu sync.Mutex
+	state := map[int]*acked{}
+	next := 100000
+	newYouth := func() (int, *acked) {
+		mu.Lock()
+		defer mu.Unlock()
+		next++
+		a := &acked{}
+		state[next] = a
+		return next, a
+	}
+	live := func() []*replNode {
+		var out []*replNode
+		for _, n := range nodes {
+			if n.p != nil && !n.out {
+				if _, gone := n.p.exited(); !gone {
+					out = append(out, n)
+				}
+			}
+		}
+		return out
+	}
+	// findLeader waits until one of the live nodes acknowledges a report,
+	// and returns it and when.
+	findLeader := func(within time.Duration) (*replNode, time.Time) {
+		t.Helper()
+		deadline := time.Now().Add(within)
+		for time.Now().Before(deadline) {
+			for _, n := range live() {
+				y, a := newYouth()
+				s, _, err := report(t, n.school, y, "signal")
+				if err == nil && s == 201 {
+					at := time.Now()
+					mu.Lock()
+					a.school = true
+					mu.Unlock()
+					return n, at
+				}
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		t.Fatal("no node takes writes")
+		return nil, time.Time{}
+	}
+	// onlyLeader checks that every other live node refuses writes with
+	// not_leader naming the leader, and is ready.
+	onlyLeader := func(leader *replNode) {
+		t.Helper()
+		for _, n := range live() {
+			if n == leader {
+				continue
+			}
+			deadline := time.Now().Add(10 * time.Second)
+			for {
+				y, _ := newYouth()
+				s, p, err := report(t, n.school, y, "signal")
+				if err != nil {
+					t.Fatal(err)
+				}
+				if s == 201 {
+					t.Fatalf("%s acknowledged a write while %s leads", n.name, leader.name)
+				}
+				if s != 503 || p.Code != httpapi.CodeNotLeader {
+					t.Fatalf("%s: a write answered %d %+v, want 503 not_leader", n.name, s, p)
+				}
+				if p.Leader == leader.name {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("%s: not_leader names %q, want %s", n.name, p.Leader, leader.name)
+				}
+				time.Sleep(100 * time.Millisecond)
+			}
+			if s, b, err := n.school.get("/readyz"); err != nil || s != 200 {
+				t.Fatalf("%s: a follower's /readyz: %d %s %v", n.name, s, b, err)
+			}
+		}
+	}
+
+	leader, _ := findLeader(30 * time.Second)
+	t.Logf("%s leads", leader.name)
+	onlyLeader(leader)
+
+	// Throughput through the replicated leader, and through a single
+	// server in the same run, same load: 8 concurrent reporters, 3s.
+	measure := func(c *client) float64 {
+		var ok atomic.Int64
+		stop := time.Now().Add(3 * time.Second)
+		var wg sync.WaitGroup
+		for range 8 {
+			wg.Go(func() {
+				for time.Now().Before(stop) {
+					y, a := newYouth()
+					if s, _, err := report(t, c, y, "signal"); err == nil && s == 201 {
+						ok.Add(1)
+						mu.Lock()
+						a.school = true
+						mu.Unlock()
+					}
+				}
+			})
+		}
+		wg.Wait()
+		return float64(ok.Load()) / 3
+	}
+	replRate := measure(leader.school)
+	single := start(t, dir, "serve", "--dev", "--data", "single", "--listen", "127.0.0.1:0")
+	singleClient := devClient(t, dir, "single", single, "school-example-lyceum")
+	mu.Lock()
+	saved := state
+	state = map[int]*acked{} // the single server's youths are not the cluster's
+	mu.Unlock()
+	singleRate := measure(singleClient)
+	single.stop(t)
+	mu.Lock()
+	state = saved
+	mu.Unlock()
+	t.Logf("registrations/s, 8 concurrent reporters, 3s: replicated leader %.0f, single server %.0f (three nodes, three NATS servers and the single server on one machine)", replRate, singleRate)
+
+	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 2))
+	var diverged, caughtUp int
+	for round := range rounds {
+		if len(live()) < 2 {
+			t.Logf("round %d: fewer than two nodes left (the others diverged); no more rounds", round+1)
+			break
+		}
+		// Load: 6 reporters, each reporting new youths for the school
+		// and then WIJ, to the leader, until it dies under them.
+		stop := make(chan struct{})
+		var wg sync.WaitGroup
+		for range 6 {
+			wg.Go(func() {
+				for {
+					select {
+					case <-stop:
+						return
+					default:
+					}
+					y, a := newYouth()
+					s, _, err := report(t, leader.school, y, "signal")
+					if err != nil {
+						time.Sleep(10 * time.Millisecond)
+						continue
+					}
+					mu.Lock()
+					a.school = s == 201
+					mu.Unlock()
+					s, _, err = report(t, leader.wij, y, "involvement")
+					if err != nil {
+						continue
+					}
+					mu.Lock()
+					a.wij = s == 201
+					mu.Unlock()
+				}
+			})
+		}
+		time.Sleep(time.Duration(700+rng.IntN(800)) * time.Millisecond)
+		killed := leader
+		killed.p.kill(t)
+		killedAt := time.Now()
+		killed.p = nil
+		close(stop)
+		wg.Wait()
+
+		var at time.Time
+		leader, at = findLeader(30 * time.Second)
+		if leader == killed {
+			t.Fatal("the killed node leads")
+		}
+		t.Logf("round %d: killed %s; %s took a write %v after the kill", round+1, killed.name, leader.name, at.Sub(killedAt).Round(time.Millisecond))
+		verify(t, leader.school, leader.wij, state)
+		onlyLeader(leader)
+
+		// The killed node restarts: it catches up, or refuses to start
+		// because its store holds writes the log does not.
+		killed.p = launch(t, dir, killed.args...)
+		err := servingOrExit(t, killed.p, 60*time.Second)
+		if err == nil {
+			target := metric(t, leader.p, "vindex_replication_applied_sequence")
+			deadline := time.Now().Add(20 * time.Second)
+			for {
+				if err, gone := killed.p.exited(); gone {
+					killed.out = true
+					checkDiverged(t, killed, err)
+					diverged++
+					break
+				}
+				if metric(t, killed.p, "vindex_replication_applied_sequence") >= target {
+					killed.school = devClient(t, dir, "d1", killed.p, "school-example-lyceum")
+					killed.wij = devClient(t, dir, "d1", killed.p, "wij-groningen")
+					caughtUp++
+					t.Logf("round %d: %s restarted and caught up to %v", round+1, killed.name, target)
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("%s did not catch up to %v:\n%s", killed.name, target, killed.p.stderr.String())
+				}
+				time.Sleep(50 * time.Millisecond)
+			}
+		} else {
+			killed.out = true
+			checkDiverged(t, killed, err)
+			diverged++
+			t.Logf("round %d: %s refused to start: its store diverged from the log", round+1, killed.name)
+		}
+	}
+	t.Logf("restarted leaders: %d caught up, %d refused (diverged)", caughtUp, diverged)
+	onlyLeader(leader)
+
+	// vindex cluster status names the leader and every node that ran.
+	statusArgs := []string{"cluster", "status", "--replication", strings.Join(nc.URLs(), ","),
+		"--replication-ca", caFile, "--replication-cert", certFile, "--replication-key", keyFile}
+	var cs clusterJSON
+	if err := json.Unmarshal([]byte(runCLI(t, dir, append(statusArgs, "--json")...)), &cs); err != nil {
+		t.Fatal(err)
+	}
+	if cs.Leader != leader.name || len(cs.Nodes) != 3 || len(cs.Servers) != 3 || cs.LastSeq == 0 {
+		t.Fatalf("cluster status: %+v", cs)
+	}
+	text := runCLI(t, dir, statusArgs...)
+	if !strings.Contains(text, "leader: "+leader.name) || !strings.Contains(text, "NODE") {
+		t.Fatalf("cluster status:\n%s", text)
+	}
+	t.Logf("vindex cluster status:\n%s", text)
+
+	// The leader's NATS server is shut down: it stops acknowledging, and
+	// another node takes over; the cut-off node never acknowledges again.
+	if len(live()) >= 2 {
+		cut := leader
+		nc.Stop(cut.i)
+		stoppedAt := time.Now()
+		for {
+			y, a := newYouth()
+			s, _, err := report(t, cut.school, y, "signal")
+			if err == nil && s == 201 {
+				mu.Lock()
+				a.school = true
+				mu.Unlock()
+			} else {
+				break
+			}
+			if time.Since(stoppedAt) > 20*time.Second {
+				t.Fatal("a leader cut off from NATS still acknowledges")
+			}
+		}
+		t.Logf("%s, cut off from NATS, stopped acknowledging after %v", cut.name, time.Since(stoppedAt).Round(time.Millisecond))
+		cut.out = true // for findLeader
+		leader, at := findLeader(30 * time.Second)
+		t.Logf("%s took a write %v after %s's NATS server stopped", leader.name, at.Sub(stoppedAt).Round(time.Millisecond), cut.name)
+		for range 5 {
+			y, _ := newYouth()
+			if s, _, err := report(t, cut.school, y, "signal"); err == nil && s == 201 {
+				t.Fatalf("%s acknowledged a write while %s leads", cut.name, leader.name)
+			}
+		}
+		verify(t, leader.school, leader.wij, state)
+	}
+
+	// No BSN or birth date in the NATS servers' files; the scan does read
+	// them (it finds the institutions' names, which the stream's entries
+	// hold).
+	needles := canary.Needles{}
+	mu.Lock()
+	for y := range state {
+		needles.BSN(fmt.Sprintf("bsn %d", y), validBSN(t, y))
+	}
+	mu.Unlock()
+	needles.Date("birth date", "2012-06-01")
+	control := canary.Needles{}
+	control.Bytes("institution", []byte("wij-groningen"))
+	for i := range natstest.Size {
+		streams := filepath.Join(nc.StoreDir(i))
+		found, err := needles.ScanDir(streams)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(found) > 0 {
+			t.Fatalf("NATS server %d's files hold identities: %v", i, found[:min(5, len(found))])
+		}
+		var files int
+		filepath.WalkDir(streams, func(path string, d fs.DirEntry, err error) error {
+			if err == nil && d.Type().IsRegular() {
+				files++
+			}
+			return nil
+		})
+		seen, err := control.ScanDir(streams)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(seen) == 0 {
+			t.Fatalf("the scan of NATS server %d's %d files did not find the control", i, files)
+		}
+	}
+}
+
+// checkDiverged: a node that refused to start after it was killed as
+// leader says its store diverged from the log, and exited non-zero.
+func checkDiverged(t *testing.T, n *replNode, err error) {
+	t.Helper()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() == 0 {
+		t.Fatalf("%s: exit %v, want a non-zero status", n.name, err)
+	}
+	if !strings.Contains(n.p.stderr.String(), "diverged from the replicated log") || !strings.Contains(n.p.stderr.String(), "restore") {
+		t.Fatalf("%s exited without saying its store diverged:\n%s", n.name, n.p.stderr.String())
+	}
+}
