@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
@@ -178,9 +179,10 @@ func TestDeposedLeaderIsFenced(t *testing.T) {
 }
 
 // Two logs after the same entry, as two leaders hold them: when the
-// second's entry 6 loses to the first's, its entry 7, appended before 6
-// was refused, fails too and never reaches the stream, though the
-// stream's last position is then 6, as entry 7 expects.
+// second's entry 6 loses to the first's, its entries 7 and 8, appended
+// before 6 was refused, fail too and never reach the stream, though the
+// stream's last position is then 6, as entry 7 expects. The first's
+// entries, appended together, land in order.
 func TestEntryAfterALostRaceIsNeverPublished(t *testing.T) {
 	c := startCluster(t)
 	tn := runNode(t, testConfig(c, 0, "node-0"), newFake())
@@ -201,8 +203,8 @@ func TestEntryAfterALostRaceIsNeverPublished(t *testing.T) {
 		t.Fatal(err)
 	}
 	subject := tn.node.cfg.subject()
-	a := newLog(js, subject, entryOf, 2*time.Second, nil, prev)
-	b := newLog(js, subject, entryOf, 2*time.Second, nil, prev)
+	a := newLog(nc, js, subject, entryOf, 2*time.Second, nil, prev)
+	b := newLog(nc, js, subject, entryOf, 2*time.Second, nil, prev)
 	defer a.close()
 	defer b.close()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -213,15 +215,14 @@ func TestEntryAfterALostRaceIsNeverPublished(t *testing.T) {
 	if err := b.Append(6, entry(6, 'b'))(ctx); err != nil {
 		t.Fatalf("first leader's entry 6: %v", err)
 	}
-	wait6, wait7 := a.Append(6, entry(6, 'a')), a.Append(7, entry(7, 'a'))
-	if err := wait6(ctx); !errors.Is(err, store.ErrFenced) {
-		t.Fatalf("second leader's entry 6: %v, want ErrFenced", err)
+	waits := []func(context.Context) error{a.Append(6, entry(6, 'a')), a.Append(7, entry(7, 'a')), a.Append(8, entry(8, 'a'))}
+	for i, wait := range waits {
+		if err := wait(ctx); !errors.Is(err, store.ErrFenced) {
+			t.Fatalf("second leader's entry %d: %v, want ErrFenced", 6+i, err)
+		}
 	}
-	if err := wait7(ctx); !errors.Is(err, store.ErrFenced) {
-		t.Fatalf("second leader's entry 7: %v, want ErrFenced", err)
-	}
-	if err := a.Append(8, entry(8, 'a'))(ctx); !errors.Is(err, store.ErrFenced) {
-		t.Fatalf("second leader's entry 8: %v, want ErrFenced", err)
+	if err := a.Append(9, entry(9, 'a'))(ctx); !errors.Is(err, store.ErrFenced) {
+		t.Fatalf("second leader's entry 9: %v, want ErrFenced", err)
 	}
 	s, err := js.Stream(ctx, tn.node.cfg.Stream)
 	if err != nil {
@@ -241,10 +242,42 @@ func TestEntryAfterALostRaceIsNeverPublished(t *testing.T) {
 	if got := m.Header.Get(hdrPrev); got != hexID(prev.ID) {
 		t.Fatalf("entry 6 names %q before it, want %q", got, hexID(prev.ID))
 	}
-	// The danger was real: published, the second's entry 7 would have
-	// landed on the first's entry 6.
-	if _, err := js.Publish(ctx, subject, entry(7, 'a'), jetstream.WithExpectLastSequence(6)); err != nil {
-		t.Fatalf("an entry 7 expecting 6: %v", err)
+	// A batch whose first entry expects 5 is refused whole.
+	var batch []*pending
+	for seq := uint64(6); seq <= 8; seq++ {
+		batch = append(batch, &pending{seq: seq, msg: &nats.Msg{Subject: subject, Data: entry(seq, 'c'), Header: nats.Header{}}})
+	}
+	if err := a.publishBatch(batch); !errors.Is(err, store.ErrFenced) {
+		t.Fatalf("a batch from 6 after 6: %v, want ErrFenced", err)
+	}
+	if info, err := s.Info(ctx); err != nil || info.State.LastSeq != 6 {
+		t.Fatalf("after the refused batch the stream ends at %d (%v), want 6", info.State.LastSeq, err)
+	}
+
+	// The first leader goes on, its entries appended together going as
+	// atomic batches.
+	waits = nil
+	for seq := uint64(7); seq <= 30; seq++ {
+		waits = append(waits, b.Append(seq, entry(seq, 'b')))
+	}
+	for i, wait := range waits {
+		if err := wait(ctx); err != nil {
+			t.Fatalf("first leader's entry %d: %v", 7+i, err)
+		}
+	}
+	for seq := uint64(7); seq <= 30; seq++ {
+		m, err := s.GetMsg(ctx, seq)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, _ := entryOf(m.Data); got.Seq != seq || got.ID[0] != 'b' {
+			t.Fatalf("the stream's entry %d is %+v", seq, got)
+		}
+	}
+	// The danger was real: published, an entry of the second expecting
+	// 30 would land on the first's entry 30.
+	if _, err := js.Publish(ctx, subject, entry(31, 'a'), jetstream.WithExpectLastSequence(30)); err != nil {
+		t.Fatalf("an entry 31 expecting 30: %v", err)
 	}
 }
 
@@ -274,7 +307,9 @@ func TestLeaderCutOffFromNATS(t *testing.T) {
 	c.stop(idx)
 	cut := time.Now()
 	rest := others(nodes, old)
-	next := waitLeaderAmong(t, rest, 10*time.Second)
+	// A server that led the stream's or the lease's group takes a raft
+	// election with it (4 to 9 seconds in NATS 2.15).
+	next := waitLeaderAmong(t, rest, 20*time.Second)
 	t.Logf("new leader %v after the cut", time.Since(cut))
 	deadline := time.Now().Add(5 * time.Second)
 	for old.replica.isLeading() {

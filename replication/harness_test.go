@@ -97,9 +97,10 @@ func startCluster(t testing.TB) *natsCluster {
 		c.start(i)
 	}
 	start := time.Now()
-	for !c.servers[0].JetStreamIsCurrent() || !(c.servers[0].JetStreamIsLeader() || c.servers[1].JetStreamIsLeader() || c.servers[2].JetStreamIsLeader()) {
+	// Ready: a meta leader that sees all three servers online.
+	for !c.ready() {
 		if time.Since(start) > 20*time.Second {
-			t.Fatal("no JetStream meta leader")
+			t.Fatal("the JetStream cluster did not form")
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
@@ -126,6 +127,15 @@ func joinComma(s []string) string {
 		out += x
 	}
 	return out
+}
+
+func (c *natsCluster) ready() bool {
+	for _, s := range c.servers {
+		if s != nil && s.JetStreamIsLeader() {
+			return len(s.JetStreamClusterPeers()) == len(c.servers)
+		}
+	}
+	return false
 }
 
 // start starts (or restarts) server i.

@@ -2,9 +2,12 @@ package replication
 
 import (
 	"context"
+	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"sync"
 	"time"
 
@@ -33,17 +36,19 @@ const hdrPrev = "Vindex-Prev"
 // entry as the store gave it, with one header naming the previous entry's
 // random ID.
 //
-// Append queues the entry and returns at once; the log publishes its
-// entries one after another, each once the stream has acknowledged the
-// one before, with the condition that the stream's last sequence is
-// seq-1 (Nats-Expected-Last-Sequence), and never publishes one again.
-// One publish in flight at a time is what makes the condition a fence:
-// were entry seq+1 sent before entry seq was answered, and entry seq lost
-// to another leader's, entry seq+1 would find the stream's last sequence
-// at seq, as it expects, and land on the other leader's entry. (The
+// Append queues the entry and returns at once. The log has one publish
+// in flight at a time: the entries appended while it is go next, together,
+// as one JetStream atomic batch (all stored, in order, or none), with the
+// condition that the stream's last sequence is the position before the
+// first of them (Nats-Expected-Last-Sequence); nothing is published
+// twice. One publish in flight is what makes the condition a fence: were
+// entry seq+1 sent before entry seq was answered, and entry seq lost to
+// another leader's, entry seq+1 would find the stream's last sequence at
+// seq, as it expects, and land on the other leader's entry. (The
 // stream's other condition, an expected last message ID, would refuse
-// it, but JetStream 2.15 checks that one as it applies the entry on each
-// server, and takes a refusal there for a broken stream.)
+// it, but JetStream 2.15 checks that one as each server applies the
+// entry, and takes a refusal there for a broken stream: the stream lost
+// its leader in a test.)
 //
 // wait returns nil once the stream has acknowledged the entry, which a
 // replicated stream does once a quorum of its servers has it (durably as
@@ -55,9 +60,11 @@ const hdrPrev = "Vindex-Prev"
 // store stops leading, the node steps down, and the divergence check it
 // makes before following again settles it (the entry is the stream's at
 // its position, or the node refuses to follow with store.ErrDiverged).
-// An entry after a failed one fails too, unpublished; once the log has
-// failed or was closed, it publishes nothing more.
+// An entry after a failed one fails too, unpublished (the entries of a
+// batch fail or succeed together); once the log has failed or was
+// closed, it publishes nothing more.
 type Log struct {
+	nc         *nats.Conn
 	js         jetstream.JetStream
 	subject    string
 	entryOf    func([]byte) (store.EntryID, error)
@@ -96,9 +103,9 @@ const maxQueued = 4096
 
 // newLog returns a log whose next entry is prev.Seq+1, following the
 // entry prev (the zero EntryID for an empty stream).
-func newLog(js jetstream.JetStream, subject string, entryOf func([]byte) (store.EntryID, error), ackTimeout time.Duration, m *Metrics, prev store.EntryID) *Log {
+func newLog(nc *nats.Conn, js jetstream.JetStream, subject string, entryOf func([]byte) (store.EntryID, error), ackTimeout time.Duration, m *Metrics, prev store.EntryID) *Log {
 	l := &Log{
-		js: js, subject: subject, entryOf: entryOf, ackTimeout: ackTimeout, metrics: m,
+		nc: nc, js: js, subject: subject, entryOf: entryOf, ackTimeout: ackTimeout, metrics: m,
 		next:    prev.Seq + 1,
 		queue:   make(chan *pending, maxQueued),
 		failed:  make(chan struct{}),
@@ -183,20 +190,59 @@ func (l *Log) fail(seq uint64, err error) error {
 	return err
 }
 
-// publish publishes the queued entries in order, each once the one
-// before is settled; an entry after a failed one fails unpublished.
+// maxBatch bounds the entries published in one atomic batch (JetStream
+// takes up to 1000 by default).
+const maxBatch = 256
+
+// publish publishes the queued entries in order: the entries queued
+// while the previous publish was in flight go together, as one atomic
+// batch (all stored or none), once that publish is settled; an entry
+// after a failed one fails unpublished.
 func (l *Log) publish() {
 	defer close(l.drained)
 	for p := range l.queue {
-		var err error
-		if first := l.firstErr(p.seq); first != nil {
-			err = fmt.Errorf("replication: entry %d after a failed one: %w", p.seq, first)
-		} else if err = l.publishOne(p); err != nil {
-			l.fail(p.seq, err)
+		batch := []*pending{p}
+	more:
+		for len(batch) < maxBatch {
+			select {
+			case q, ok := <-l.queue:
+				if !ok {
+					break more
+				}
+				batch = append(batch, q)
+			default:
+				break more
+			}
 		}
-		p.err = err
-		close(p.done)
+		var err error
+		if first := l.firstErr(batch[0].seq); first != nil {
+			err = fmt.Errorf("replication: entry %d after a failed one: %w", batch[0].seq, first)
+		} else if len(batch) == 1 {
+			err = l.publishOne(batch[0])
+		} else {
+			err = l.publishBatch(batch)
+		}
+		if err != nil {
+			l.fail(batch[0].seq, err)
+		}
+		for _, p := range batch {
+			p.err = err
+			close(p.done)
+		}
 	}
+}
+
+// classify turns a refused publish of the entries from seq into
+// store.ErrFenced or another error.
+func classify(seq uint64, err error) error {
+	var apiErr *jetstream.APIError
+	if errors.As(err, &apiErr) {
+		switch apiErr.ErrorCode {
+		case codeWrongLastSequence, codeWrongLastSequenceConstant:
+			return fmt.Errorf("replication: entry %d refused (%s): %w", seq, apiErr.Description, store.ErrFenced)
+		}
+	}
+	return fmt.Errorf("replication: entry %d not acknowledged: %w", seq, err)
 }
 
 // publishOne publishes one entry and waits for its acknowledgement.
@@ -207,17 +253,68 @@ func (l *Log) publishOne(p *pending) error {
 		jetstream.WithExpectLastSequence(p.seq-1),
 		jetstream.WithRetryAttempts(0))
 	if err != nil {
-		var apiErr *jetstream.APIError
-		if errors.As(err, &apiErr) {
-			switch apiErr.ErrorCode {
-			case codeWrongLastSequence, codeWrongLastSequenceConstant:
-				return fmt.Errorf("replication: entry %d refused (%s): %w", p.seq, apiErr.Description, store.ErrFenced)
-			}
-		}
-		return fmt.Errorf("replication: entry %d not acknowledged: %w", p.seq, err)
+		return classify(p.seq, err)
 	}
 	if ack.Sequence != p.seq {
 		return fmt.Errorf("replication: entry %d acknowledged at position %d: %w", p.seq, ack.Sequence, store.ErrFenced)
+	}
+	return nil
+}
+
+// JetStream's atomic batch headers.
+const (
+	hdrBatchID     = "Nats-Batch-Id"
+	hdrBatchSeq    = "Nats-Batch-Sequence"
+	hdrBatchCommit = "Nats-Batch-Commit"
+	hdrExpectSeq   = "Nats-Expected-Last-Sequence"
+)
+
+// batchAck is JetStream's answer to a batch's commit.
+type batchAck struct {
+	Error     *jetstream.APIError `json:"error,omitempty"`
+	Stream    string              `json:"stream"`
+	Sequence  uint64              `json:"seq"`
+	BatchSize uint64              `json:"count"`
+}
+
+// publishBatch publishes entries as one atomic batch, the first with the
+// condition that the stream's last sequence is the position before it,
+// and waits for the commit's acknowledgement.
+func (l *Log) publishBatch(batch []*pending) error {
+	ctx, cancel := context.WithTimeout(context.Background(), l.ackTimeout)
+	defer cancel()
+	var idb [16]byte
+	_, _ = rand.Read(idb[:])
+	id := hex.EncodeToString(idb[:])
+	first, last := batch[0].seq, batch[len(batch)-1].seq
+	for i, p := range batch {
+		m := p.msg
+		m.Header.Set(hdrBatchID, id)
+		m.Header.Set(hdrBatchSeq, strconv.Itoa(i+1))
+		if i == 0 {
+			m.Header.Set(hdrExpectSeq, strconv.FormatUint(first-1, 10))
+		}
+		if i < len(batch)-1 {
+			if err := l.nc.PublishMsg(m); err != nil {
+				return fmt.Errorf("replication: entry %d not sent: %w", p.seq, err)
+			}
+			continue
+		}
+		m.Header.Set(hdrBatchCommit, "1")
+		resp, err := l.nc.RequestMsgWithContext(ctx, m)
+		if err != nil {
+			return fmt.Errorf("replication: entries %d to %d not acknowledged: %w", first, last, err)
+		}
+		var ack batchAck
+		if err := json.Unmarshal(resp.Data, &ack); err != nil {
+			return fmt.Errorf("replication: entries %d to %d: the acknowledgement: %w", first, last, err)
+		}
+		if ack.Error != nil {
+			return classify(first, ack.Error)
+		}
+		if ack.Sequence != last || ack.BatchSize != uint64(len(batch)) {
+			return fmt.Errorf("replication: entries %d to %d acknowledged as %d at %d: %w", first, last, ack.BatchSize, ack.Sequence, store.ErrFenced)
+		}
 	}
 	return nil
 }

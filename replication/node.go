@@ -178,6 +178,8 @@ func (n *Node) streamConfig() jetstream.StreamConfig {
 		Retention:   jetstream.LimitsPolicy,
 		Discard:     jetstream.DiscardNew,
 		DenyDelete:  true,
+		// Entries appended while a publish is in flight go as one batch.
+		AllowAtomicPublish: true,
 	}
 }
 
@@ -196,9 +198,9 @@ func (n *Node) trySetup(ctx context.Context, js jetstream.JetStream) (*cluster, 
 		return nil, fmt.Errorf("replication: stream %s: %w", want.Name, err)
 	}
 	got := s.CachedInfo().Config
-	if len(got.Subjects) != 1 || got.Subjects[0] != want.Subjects[0] || got.Storage != want.Storage || got.Replicas != want.Replicas {
-		return nil, fmt.Errorf("%w: stream %s has subjects %v, storage %v, %d replicas; want %v, %v, %d",
-			ErrConfig, want.Name, got.Subjects, got.Storage, got.Replicas, want.Subjects, want.Storage, want.Replicas)
+	if len(got.Subjects) != 1 || got.Subjects[0] != want.Subjects[0] || got.Storage != want.Storage || got.Replicas != want.Replicas || !got.AllowAtomicPublish {
+		return nil, fmt.Errorf("%w: stream %s has subjects %v, storage %v, %d replicas, atomic publish %v; want %v, %v, %d, true",
+			ErrConfig, want.Name, got.Subjects, got.Storage, got.Replicas, got.AllowAtomicPublish, want.Subjects, want.Storage, want.Replicas)
 	}
 	lease, err := js.CreateKeyValue(ctx, jetstream.KeyValueConfig{
 		Bucket: n.cfg.LeaseBucket, Description: "vindex leader lease",
@@ -407,7 +409,7 @@ func (n *Node) lead(ctx context.Context, c *cluster, r Replica, l *lease) error 
 		l.release()
 		return fmt.Errorf("replication: the replica's last applied entry: %w", err)
 	}
-	log := newLog(c.js, n.cfg.subject(), n.cfg.EntryOf, n.cfg.AckTimeout, n.metrics, prev)
+	log := newLog(c.nc, c.js, n.cfg.subject(), n.cfg.EntryOf, n.cfg.AckTimeout, n.metrics, prev)
 	if err := r.Lead(log); err != nil {
 		log.close()
 		l.release()
