@@ -389,6 +389,7 @@ func TestReplicatedServe(t *testing.T) {
 					killed.out = true
 					checkDiverged(t, killed, err)
 					diverged++
+					t.Logf("round %d: %s stopped after it started: its store diverged from the log", round+1, killed.name)
 					break
 				}
 				if metric(t, killed.p, "vindex_replication_applied_sequence") >= target {
