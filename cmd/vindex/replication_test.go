@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -466,10 +467,17 @@ func TestReplicatedServe(t *testing.T) {
 	// No BSN or birth date in the NATS servers' files; the scan does read
 	// them (it finds the institutions' names, which the stream's entries
 	// hold).
+	//
+	// A BSN is looked for as its digits and as an 8-byte integer, not as a
+	// 4-byte one: with some 10^4 BSNs and some 10^7 bytes of pseudonyms
+	// and random IDs in the stream, a 4-byte pattern turns up by chance
+	// (tens of times in a run).
 	needles := canary.Needles{}
 	mu.Lock()
 	for y := range state {
-		needles.BSN(fmt.Sprintf("bsn %d", y), validBSN(t, y))
+		name := fmt.Sprintf("bsn %d", y)
+		needles.BSN(name, validBSN(t, y))
+		needles[name] = slices.DeleteFunc(needles[name], func(f []byte) bool { return len(f) == 4 })
 	}
 	mu.Unlock()
 	needles.Date("birth date", "2012-06-01")
