@@ -128,16 +128,23 @@ func report(t *testing.T, c *client, n int, kind string) (int, httpapi.Problem, 
 // metric reads one unlabelled metric of p's /metrics.
 func metric(t *testing.T, p *proc, name string) float64 {
 	t.Helper()
+	v, err := scrapeMetric(p, name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
+func scrapeMetric(p *proc, name string) (float64, error) {
 	s, b, err := p.scrape()
 	if err != nil || s != 200 {
-		t.Fatalf("scrape: %d %v", s, err)
+		return 0, fmt.Errorf("scrape: %d %v", s, err)
 	}
 	m := regexp.MustCompile(`(?m)^` + name + ` (\S+)$`).FindSubmatch(b)
 	if m == nil {
-		t.Fatalf("no %s in /metrics", name)
+		return 0, fmt.Errorf("no %s in /metrics", name)
 	}
-	v, _ := strconv.ParseFloat(string(m[1]), 64)
-	return v
+	return strconv.ParseFloat(string(m[1]), 64)
 }
 
 // copyDevFiles copies the top-level files of the first node's data
@@ -289,47 +296,55 @@ func TestReplicatedServe(t *testing.T) {
 
 	// Throughput through the replicated leader, and through a single
 	// server in the same run, same load: 8 concurrent reporters, 3s.
-	measure := func(c *client) float64 {
+	measure := func(c *client) (rate float64, p99 time.Duration) {
 		var ok atomic.Int64
 		stop := time.Now().Add(3 * time.Second)
 		var wg sync.WaitGroup
+		var lmu sync.Mutex
+		var took []time.Duration
 		for range 8 {
 			wg.Go(func() {
 				for time.Now().Before(stop) {
 					y, a := newYouth()
+					start := time.Now()
 					if s, _, err := report(t, c, y, "signal"); err == nil && s == 201 {
+						d := time.Since(start)
 						ok.Add(1)
 						mu.Lock()
 						a.school = true
 						mu.Unlock()
+						lmu.Lock()
+						took = append(took, d)
+						lmu.Unlock()
 					}
 				}
 			})
 		}
 		wg.Wait()
-		return float64(ok.Load()) / 3
+		if len(took) == 0 {
+			t.Fatal("no registration acknowledged")
+		}
+		slices.Sort(took)
+		return float64(ok.Load()) / 3, took[len(took)*99/100]
 	}
-	replRate := measure(leader.school)
+	replRate, replP99 := measure(leader.school)
 	single := start(t, dir, "serve", "--dev", "--data", "single", "--listen", "127.0.0.1:0")
 	singleClient := devClient(t, dir, "single", single, "school-example-lyceum")
 	mu.Lock()
 	saved := state
 	state = map[int]*acked{} // the single server's youths are not the cluster's
 	mu.Unlock()
-	singleRate := measure(singleClient)
+	singleRate, singleP99 := measure(singleClient)
 	single.stop(t)
 	mu.Lock()
 	state = saved
 	mu.Unlock()
-	t.Logf("registrations/s, 8 concurrent reporters, 3s: replicated leader %.0f, single server %.0f (three nodes, three NATS servers and the single server on one machine)", replRate, singleRate)
+	t.Logf("registrations/s (p99), 8 concurrent reporters, 3s: replicated leader %.0f (%v), single server %.0f (%v) (three nodes, three NATS servers and the single server on one machine)",
+		replRate, replP99.Round(100*time.Microsecond), singleRate, singleP99.Round(100*time.Microsecond))
 
 	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 2))
 	var diverged, caughtUp int
 	for round := range rounds {
-		if len(live()) < 2 {
-			t.Logf("round %d: fewer than two nodes left (the others diverged); no more rounds", round+1)
-			break
-		}
 		// Load: 6 reporters, each reporting new youths for the school
 		// and then WIJ, to the leader, until it dies under them.
 		stop := make(chan struct{})
@@ -379,40 +394,30 @@ func TestReplicatedServe(t *testing.T) {
 		onlyLeader(leader)
 
 		// The killed node restarts: it catches up, or refuses to start
-		// because its store holds writes the log does not.
-		killed.p = launch(t, dir, killed.args...)
-		err := servingOrExit(t, killed.p, 60*time.Second)
-		if err == nil {
-			target := metric(t, leader.p, "vindex_replication_applied_sequence")
-			deadline := time.Now().Add(20 * time.Second)
-			for {
-				if err, gone := killed.p.exited(); gone {
-					killed.out = true
-					checkDiverged(t, killed, err)
-					diverged++
-					t.Logf("round %d: %s stopped after it started: its store diverged from the log", round+1, killed.name)
-					break
-				}
-				if metric(t, killed.p, "vindex_replication_applied_sequence") >= target {
-					killed.school = devClient(t, dir, "d1", killed.p, "school-example-lyceum")
-					killed.wij = devClient(t, dir, "d1", killed.p, "wij-groningen")
-					caughtUp++
-					t.Logf("round %d: %s restarted and caught up to %v", round+1, killed.name, target)
-					break
-				}
-				if time.Now().After(deadline) {
-					t.Fatalf("%s did not catch up to %v:\n%s", killed.name, target, killed.p.stderr.String())
-				}
-				time.Sleep(50 * time.Millisecond)
-			}
-		} else {
-			killed.out = true
+		// because its store holds writes the log does not; then it is
+		// rebuilt from a backup of the leader, and catches up.
+		switch err := restartNode(t, dir, killed, leader); {
+		case err == nil:
+			caughtUp++
+			t.Logf("round %d: %s restarted and caught up", round+1, killed.name)
+		default:
 			checkDiverged(t, killed, err)
 			diverged++
-			t.Logf("round %d: %s refused to start: its store diverged from the log", round+1, killed.name)
+			t.Logf("round %d: %s refused to serve: its store diverged from the log", round+1, killed.name)
+			data := filepath.Join(dir, fmt.Sprintf("d%d", killed.i+1))
+			if err := os.Rename(data, fmt.Sprintf("%s.diverged-%d", data, round+1)); err != nil {
+				t.Fatal(err)
+			}
+			backup := filepath.Join(dir, fmt.Sprintf("backup-%d", round+1))
+			runCLI(t, dir, "backup", "--dev", "--data", fmt.Sprintf("d%d", leader.i+1), "--out", backup)
+			runCLI(t, dir, "restore", backup, "--data", data)
+			if err := restartNode(t, dir, killed, leader); err != nil {
+				t.Fatalf("%s, rebuilt from a backup of %s: %v\n%s", killed.name, leader.name, err, killed.p.stderr.String())
+			}
+			t.Logf("round %d: %s, rebuilt from a backup of %s, caught up", round+1, killed.name, leader.name)
 		}
 	}
-	t.Logf("restarted leaders: %d caught up, %d refused (diverged)", caughtUp, diverged)
+	t.Logf("restarted leaders: %d caught up, %d refused (diverged) and were rebuilt from a backup", caughtUp, diverged)
 	onlyLeader(leader)
 
 	// vindex cluster status names the leader and every node that ran.
@@ -433,7 +438,7 @@ func TestReplicatedServe(t *testing.T) {
 
 	// The leader's NATS server is shut down: it stops acknowledging, and
 	// another node takes over; the cut-off node never acknowledges again.
-	if len(live()) >= 2 {
+	{
 		cut := leader
 		nc.Stop(cut.i)
 		stoppedAt := time.Now()
@@ -464,20 +469,33 @@ func TestReplicatedServe(t *testing.T) {
 		verify(t, leader.school, leader.wij, state)
 	}
 
+	// No node logged an error (a follower's background does not write),
+	// but for a diverged node's own last line.
+	for _, n := range nodes {
+		if n.p == nil {
+			continue
+		}
+		for line := range strings.Lines(n.p.stderr.String()) {
+			if strings.Contains(line, `"level":"ERROR"`) && !strings.Contains(line, "diverged from the replicated log") {
+				t.Errorf("%s logged an error: %s", n.name, line)
+			}
+		}
+	}
+
 	// No BSN or birth date in the NATS servers' files; the scan does read
 	// them (it finds the institutions' names, which the stream's entries
 	// hold).
 	//
-	// A BSN is looked for as its digits and as an 8-byte integer, not as a
-	// 4-byte one: with some 10^4 BSNs and some 10^7 bytes of pseudonyms
-	// and random IDs in the stream, a 4-byte pattern turns up by chance
-	// (tens of times in a run).
+	// A BSN is looked for as its digits only. Its forms as 4- and 8-byte
+	// integers match by chance here: some 10^4 BSNs against some 10^7
+	// bytes of pseudonyms, random IDs and raft metadata (whose little-endian
+	// uint64 fields end in zero bytes like a small integer's). The stream's
+	// entries are the store's own batches, byte for byte, which the store's
+	// canary tests scan for those forms.
 	needles := canary.Needles{}
 	mu.Lock()
 	for y := range state {
-		name := fmt.Sprintf("bsn %d", y)
-		needles.BSN(name, validBSN(t, y))
-		needles[name] = slices.DeleteFunc(needles[name], func(f []byte) bool { return len(f) == 4 })
+		needles[fmt.Sprintf("bsn %d", y)] = [][]byte{[]byte(validBSN(t, y))}
 	}
 	mu.Unlock()
 	needles.Date("birth date", "2012-06-01")
@@ -509,6 +527,32 @@ func TestReplicatedServe(t *testing.T) {
 	}
 }
 
+// restartNode starts n again and waits until it has applied what leader
+// had when it started serving; the error is its exit, if it exits first.
+func restartNode(t *testing.T, dir string, n, leader *replNode) error {
+	t.Helper()
+	n.p = launch(t, dir, n.args...)
+	if err := servingOrExit(t, n.p, 60*time.Second); err != nil {
+		return err
+	}
+	target := metric(t, leader.p, "vindex_replication_applied_sequence")
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		if err, gone := n.p.exited(); gone {
+			return err
+		}
+		if v, err := scrapeMetric(n.p, "vindex_replication_applied_sequence"); err == nil && v >= target {
+			n.school = devClient(t, dir, "d1", n.p, "school-example-lyceum")
+			n.wij = devClient(t, dir, "d1", n.p, "wij-groningen")
+			return nil
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s did not catch up to %v:\n%s", n.name, target, n.p.stderr.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
 // checkDiverged: a node that refused to start after it was killed as
 // leader says its store diverged from the log, and exited non-zero.
 func checkDiverged(t *testing.T, n *replNode, err error) {
@@ -519,5 +563,43 @@ func checkDiverged(t *testing.T, n *replNode, err error) {
 	}
 	if !strings.Contains(n.p.stderr.String(), "diverged from the replicated log") || !strings.Contains(n.p.stderr.String(), "restore") {
 		t.Fatalf("%s exited without saying its store diverged:\n%s", n.name, n.p.stderr.String())
+	}
+}
+
+// TestReplicationSettings: the replication settings are keys of the
+// configuration file as well as flags, and are checked.
+func TestReplicationSettings(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "vindex.yaml")
+	os.WriteFile(file, []byte("replication: tls://h1:4222, tls://h2:4222,tls://h3:4222\nnode: node-a\n"+
+		"replication_ca: /etc/vindex/nats-ca.pem\nreplication_cert: /etc/vindex/nats.pem\nreplication_key: /etc/vindex/nats.key\n"+
+		"replication_lease_ttl: 6s\n"), 0o600)
+	c, _, err := loadConfig("serve", serveUsage, []string{"--config", file, "--node", "node-b"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := natsURLs(c.Replication); !slices.Equal(got, []string{"tls://h1:4222", "tls://h2:4222", "tls://h3:4222"}) {
+		t.Errorf("URLs %q", got)
+	}
+	if c.Node != "node-b" || c.ReplicationCA != "/etc/vindex/nats-ca.pem" || c.ReplicationCert != "/etc/vindex/nats.pem" ||
+		c.ReplicationKey != "/etc/vindex/nats.key" || c.LeaseTTL != 6*time.Second {
+		t.Errorf("settings %+v", c)
+	}
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--node", "n1"}, "node: only with replication"},
+		{[]string{"--replication", "nats://h:4222"}, "node: a replicated server needs a name"},
+		{[]string{"--replication", "h:4222", "--node", "n1"}, "is not a nats:// or tls:// URL"},
+		{[]string{"--replication", "nats://h:4222", "--node", "n1", "--replication-cert", "c.pem"}, "replication_cert and replication_key go together"},
+		{[]string{"--replication", "nats://h:4222", "--node", "n1", "--replication-lease-ttl", "100ms"}, "replication_lease_ttl: from 1s to 1m"},
+	} {
+		if _, _, err := loadConfig("serve", serveUsage, tc.args, nil); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%v: %v, want %q", tc.args, err, tc.want)
+		}
+	}
+	if _, err := replicationConfig(config{Replication: "nats://h:4222", Node: "n1", ReplicationCA: filepath.Join(dir, "none.pem")}, nil); err == nil {
+		t.Error("a missing CA file is not an error")
 	}
 }
