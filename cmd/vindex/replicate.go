@@ -253,14 +253,14 @@ func replicationFailure(err error) error {
 // ends; it returns once ctx has ended and run has returned.
 func whileLeading(ctx context.Context, leading func() bool, poll time.Duration, run func(ctx context.Context)) {
 	wait := func(want bool) bool {
-		for leading() != want {
+		for ctx.Err() == nil && leading() != want {
 			select {
 			case <-ctx.Done():
 				return false
 			case <-time.After(poll):
 			}
 		}
-		return true
+		return ctx.Err() == nil
 	}
 	for wait(true) {
 		lctx, cancel := context.WithCancel(ctx)

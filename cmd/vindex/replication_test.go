@@ -475,6 +475,15 @@ func TestReplicatedServe(t *testing.T) {
 			}
 		}
 		verify(t, leader.school, leader.wij, state)
+
+		// A leader stopped with SIGTERM stops cleanly and releases the
+		// lease: the last node takes over without waiting for it to
+		// expire.
+		leader.p.stop(t)
+		stopped := time.Now()
+		last, at := findLeader(30 * time.Second)
+		t.Logf("%s stopped (SIGTERM); %s took a write %v later", leader.name, last.name, at.Sub(stopped).Round(time.Millisecond))
+		verify(t, last.school, last.wij, state)
 	}
 
 	// No node logged an error (a follower's background does not write),
