@@ -282,6 +282,7 @@ func (n *Node) followFrom(ctx context.Context, c *cluster, r Replica, applied ui
 		return nil, fmt.Errorf("%w: watching the lease: %w", errRestart, err)
 	}
 	defer func() { _ = watch.Stop() }()
+	updates := watch.Updates()
 	tick := time.NewTicker(n.cfg.LeaseTTL / 4)
 	defer tick.Stop()
 	var held *lease   // the lease, won and catching up
@@ -318,7 +319,13 @@ func (n *Node) followFrom(ctx context.Context, c *cluster, r Replica, applied ui
 				held.release()
 			}
 			return nil, err
-		case e := <-watch.Updates():
+		case e, ok := <-updates:
+			if !ok {
+				// The watch ended (the connection dropped): the ticker
+				// still tries the lease.
+				updates = nil
+				continue
+			}
 			if held != nil || e == nil || e.Operation() == jetstream.KeyValuePut {
 				continue
 			}
@@ -342,7 +349,9 @@ func (n *Node) applyAll(it jetstream.MessagesContext, r Replica, applied uint64)
 	for {
 		msg, err := it.Next()
 		if errors.Is(err, jetstream.ErrMsgIteratorClosed) {
-			return nil
+			// Stopped by followFrom, which then does not read this, or
+			// by the consumer itself.
+			return fmt.Errorf("%w: the consumer stopped", errRestart)
 		}
 		if err != nil {
 			return fmt.Errorf("%w: %w", errRestart, err)
