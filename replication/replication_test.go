@@ -89,6 +89,10 @@ func TestReplication(t *testing.T) {
 			t.Fatal(err)
 		}
 		ok := st.Leader == leader.node.cfg.Name && st.LastSeq == 80 && len(st.Nodes) == 3 && len(st.Servers) == 3
+		for _, n := range nodes {
+			lag, known := n.node.Lag()
+			ok = ok && n.node.Leader() == leader.node.cfg.Name && lag == 0 && known
+		}
 		for _, ns := range st.Nodes {
 			ok = ok && ns.Applied == 80 && ns.Lag == 0 && ns.Leading == (ns.Name == st.Leader)
 		}
