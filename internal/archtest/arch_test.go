@@ -18,6 +18,9 @@ const mod = "github.com/vindex-nl/vindex"
 // pebble matches every package of the Pebble storage engine.
 const pebble = "github.com/cockroachdb/pebble/..."
 
+// nats matches every package of NATS, its server and its client.
+const nats = "github.com/nats-io/..."
+
 // A rule forbids the packages From (except Except) to depend on the
 // packages Never (but But). A pattern is a package path, relative to the
 // module unless its first element has a dot, and "/..." at its end also
@@ -106,6 +109,18 @@ var rules = []rule{
 	{
 		Name: "bench-targets", From: []string{"bench/baseline/...", "bench/target/..."}, Never: []string{"bench"},
 		Reason: "a target does not import the load generator that drives it; what they share is in bench/target",
+	},
+	{
+		Name: "replication", From: []string{"replication/..."}, Never: []string{"matcher/...", "httpapi/...", "notify/...", "audit/...", "store/pebblestore/...", pebble},
+		Reason: "replication drives a store through the store contract and its own Replica interface: it knows no engine, transport, delivery or backend",
+	},
+	{
+		Name: "replication-above", From: []string{"..."}, Except: []string{"replication/...", "cmd/...", "bench/..."}, Never: []string{"replication/..."},
+		Reason: "replication sits above the store: nothing below may reach it (DESIGN.md: planned packages are not reached from below)",
+	},
+	{
+		Name: "nats", From: []string{"..."}, Except: []string{"replication/...", "cmd/...", "bench/..."}, Never: []string{nats},
+		Reason: "only the replication package knows NATS",
 	},
 	{
 		Name: "audit", From: []string{"audit/..."}, Never: []string{"httpapi/...", "matcher/...", "notify/...", "store/pebblestore/...", pebble},

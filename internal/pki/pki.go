@@ -56,17 +56,23 @@ func (ca *CA) Server(hosts ...string) (tls.Certificate, error) {
 	return ca.issue(hosts[0], hosts, x509.ExtKeyUsageServerAuth)
 }
 
+// Peer issues a certificate for hosts usable both as a server's and as a
+// client's, for servers that connect to one another (NATS cluster routes).
+func (ca *CA) Peer(hosts ...string) (tls.Certificate, error) {
+	return ca.issue(hosts[0], hosts, x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth)
+}
+
 // Client issues a client certificate with common name name.
 func (ca *CA) Client(name string) (tls.Certificate, error) {
 	return ca.issue(name, nil, x509.ExtKeyUsageClientAuth)
 }
 
-func (ca *CA) issue(cn string, hosts []string, usage x509.ExtKeyUsage) (tls.Certificate, error) {
+func (ca *CA) issue(cn string, hosts []string, usage ...x509.ExtKeyUsage) (tls.Certificate, error) {
 	tmpl := &x509.Certificate{
 		Subject:     pkix.Name{CommonName: cn},
 		NotAfter:    time.Now().AddDate(2, 0, 0),
 		KeyUsage:    x509.KeyUsageDigitalSignature,
-		ExtKeyUsage: []x509.ExtKeyUsage{usage},
+		ExtKeyUsage: usage,
 	}
 	return create(tmpl, hosts, ca.Cert, ca.key)
 }

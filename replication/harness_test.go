@@ -1,0 +1,386 @@
+package replication
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/tls"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+
+	"github.com/vindex-nl/vindex/internal/pki"
+	"github.com/vindex-nl/vindex/store"
+)
+
+// natsCluster is a three-server NATS cluster on loopback, JetStream with
+// file storage syncing every write, TLS between the servers and to the
+// clients (client certificates required).
+type natsCluster struct {
+	t       testing.TB
+	opts    []*server.Options
+	servers []*server.Server
+	client  *tls.Config
+}
+
+func freePort(t testing.TB) int {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+func startCluster(t testing.TB) *natsCluster {
+	t.Helper()
+	ca, err := pki.NewCA("nats test CA")
+	if err != nil {
+		t.Fatal(err)
+	}
+	peer, err := ca.Peer("127.0.0.1", "localhost")
+	if err != nil {
+		t.Fatal(err)
+	}
+	clientCert, err := ca.Client("vindex node")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &natsCluster{t: t, client: &tls.Config{
+		RootCAs: ca.Pool(), Certificates: []tls.Certificate{clientCert}, MinVersion: tls.VersionTLS13,
+	}}
+	const n = 3
+	var clientPorts, routePorts [n]int
+	for i := range n {
+		clientPorts[i], routePorts[i] = freePort(t), freePort(t)
+	}
+	dir := t.TempDir()
+	for i := range n {
+		var routes []string
+		for j := range n {
+			if j != i {
+				routes = append(routes, fmt.Sprintf("nats-route://127.0.0.1:%d", routePorts[j]))
+			}
+		}
+		tlsFor := func() *tls.Config {
+			return &tls.Config{
+				Certificates: []tls.Certificate{peer}, RootCAs: ca.Pool(), ClientCAs: ca.Pool(),
+				ClientAuth: tls.RequireAndVerifyClientCert, MinVersion: tls.VersionTLS13,
+			}
+		}
+		o := &server.Options{
+			ServerName: fmt.Sprintf("nats-%d", i),
+			Host:       "127.0.0.1", Port: clientPorts[i],
+			TLS: true, TLSVerify: true, TLSConfig: tlsFor(), TLSTimeout: 5,
+			JetStream: true, StoreDir: filepath.Join(dir, fmt.Sprintf("nats-%d", i)),
+			SyncAlways: true,
+			Cluster: server.ClusterOpts{
+				Name: "vindex-test", Host: "127.0.0.1", Port: routePorts[i],
+				TLSConfig: tlsFor(), TLSTimeout: 5,
+			},
+			Routes: server.RoutesFromStr(joinComma(routes)),
+			NoLog:  true, NoSigs: true,
+		}
+		c.opts = append(c.opts, o)
+		c.servers = append(c.servers, nil)
+	}
+	for i := range n {
+		c.start(i)
+	}
+	start := time.Now()
+	// Ready: a meta leader that sees all three servers online.
+	for !c.ready() {
+		if time.Since(start) > 20*time.Second {
+			t.Fatal("the JetStream cluster did not form")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Logf("JetStream cluster ready in %v", time.Since(start))
+	t.Cleanup(func() {
+		for i, s := range c.servers {
+			if s != nil {
+				start := time.Now()
+				s.Shutdown()
+				s.WaitForShutdown()
+				t.Logf("server %d shut down in %v", i, time.Since(start))
+			}
+		}
+	})
+	return c
+}
+
+func joinComma(s []string) string {
+	out := ""
+	for i, x := range s {
+		if i > 0 {
+			out += ","
+		}
+		out += x
+	}
+	return out
+}
+
+func (c *natsCluster) ready() bool {
+	for _, s := range c.servers {
+		if s != nil && s.JetStreamIsLeader() {
+			return len(s.JetStreamClusterPeers()) == len(c.servers)
+		}
+	}
+	return false
+}
+
+// start starts (or restarts) server i.
+func (c *natsCluster) start(i int) {
+	c.t.Helper()
+	o := *c.opts[i]
+	s, err := server.NewServer(&o)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	if os.Getenv("VINDEX_NATS_LOG") != "" {
+		s.SetLoggerV2(serverLog{c.t, i}, false, false, false)
+	}
+	s.Start()
+	if !s.ReadyForConnections(10 * time.Second) {
+		c.t.Fatalf("server %d not ready", i)
+	}
+	c.servers[i] = s
+}
+
+// serverLog writes a server's log lines to the test's log.
+type serverLog struct {
+	t testing.TB
+	i int
+}
+
+func (l serverLog) Noticef(f string, a ...any) { l.t.Logf("nats-%d: "+f, append([]any{l.i}, a...)...) }
+func (l serverLog) Warnf(f string, a ...any) {
+	l.t.Logf("nats-%d: WARN "+f, append([]any{l.i}, a...)...)
+}
+func (l serverLog) Fatalf(f string, a ...any) {
+	l.t.Logf("nats-%d: FATAL "+f, append([]any{l.i}, a...)...)
+}
+func (l serverLog) Errorf(f string, a ...any) {
+	l.t.Logf("nats-%d: ERROR "+f, append([]any{l.i}, a...)...)
+}
+func (l serverLog) Debugf(f string, a ...any) {}
+func (l serverLog) Tracef(f string, a ...any) {}
+
+// stop shuts server i down.
+func (c *natsCluster) stop(i int) {
+	c.servers[i].Shutdown()
+	c.servers[i].WaitForShutdown()
+	c.servers[i] = nil
+}
+
+func (c *natsCluster) url(i int) string {
+	return fmt.Sprintf("tls://127.0.0.1:%d", c.opts[i].Port)
+}
+
+// The fake replica's entries: position (8 bytes), ID (16), payload.
+func encodeEntry(id store.EntryID, payload []byte) []byte {
+	b := make([]byte, 24+len(payload))
+	binary.BigEndian.PutUint64(b, id.Seq)
+	copy(b[8:], id.ID[:])
+	copy(b[24:], payload)
+	return b
+}
+
+var errBadEntry = errors.New("fake: entry too short")
+
+func entryOf(b []byte) (store.EntryID, error) {
+	if len(b) < 24 {
+		return store.EntryID{}, errBadEntry
+	}
+	var id store.EntryID
+	id.Seq = binary.BigEndian.Uint64(b)
+	copy(id.ID[:], b[8:24])
+	return id, nil
+}
+
+// fakeReplica is a store in memory: the entries it applied, in order. A
+// write, while it leads, is applied at once and appended to the log,
+// the way a store writes its batch and waits for the log.
+type fakeReplica struct {
+	mu      sync.Mutex
+	entries []store.EntryID
+	log     store.Log // the log it was last given, kept after Follow
+	leading bool
+	leads   chan struct{} // a value per Lead
+}
+
+func newFake() *fakeReplica { return &fakeReplica{leads: make(chan struct{}, 16)} }
+
+func (f *fakeReplica) Applied() (store.EntryID, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if len(f.entries) == 0 {
+		return store.EntryID{}, nil
+	}
+	return f.entries[len(f.entries)-1], nil
+}
+
+func (f *fakeReplica) ApplyEntry(seq uint64, entry []byte) error {
+	id, err := entryOf(entry)
+	if err != nil {
+		return err
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if seq != uint64(len(f.entries))+1 || id.Seq != seq {
+		return fmt.Errorf("fake: entry %d (names %d) after %d: %w", seq, id.Seq, len(f.entries), store.ErrGap)
+	}
+	f.entries = append(f.entries, id)
+	return nil
+}
+
+func (f *fakeReplica) Lead(log store.Log) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.log, f.leading = log, true
+	f.leads <- struct{}{}
+	return nil
+}
+
+func (f *fakeReplica) Follow() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.leading = false
+}
+
+func (f *fakeReplica) isLeading() bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.leading
+}
+
+func (f *fakeReplica) snapshot() []store.EntryID {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]store.EntryID(nil), f.entries...)
+}
+
+// write writes payload as the next entry and waits for the log; force
+// writes through the last log given even after Follow (a deposed leader
+// that does not know it).
+func (f *fakeReplica) write(ctx context.Context, payload []byte, force bool) (store.EntryID, error) {
+	f.mu.Lock()
+	if f.log == nil || !f.leading && !force {
+		f.mu.Unlock()
+		return store.EntryID{}, store.ErrNotLeader
+	}
+	id := store.EntryID{Seq: uint64(len(f.entries)) + 1}
+	rand.Read(id.ID[:])
+	f.entries = append(f.entries, id)
+	wait := f.log.Append(id.Seq, encodeEntry(id, payload))
+	f.mu.Unlock()
+	return id, wait(ctx)
+}
+
+// testNode is a Node running on a fake replica.
+type testNode struct {
+	node    *Node
+	replica *fakeReplica
+	cancel  context.CancelFunc
+	done    chan error
+}
+
+// logWriter writes a node's log lines to the test's log.
+type logWriter struct{ t testing.TB }
+
+func (w logWriter) Write(p []byte) (int, error) {
+	w.t.Log(strings.TrimSpace(string(p)))
+	return len(p), nil
+}
+
+func testConfig(c *natsCluster, i int, name string) Config {
+	return Config{
+		Logger: slog.New(slog.NewTextHandler(logWriter{c.t}, nil)),
+		URLs:   []string{c.url(i)}, TLS: c.client, Name: name, EntryOf: entryOf,
+		LeaseTTL: time.Second, AckTimeout: 2 * time.Second, StatusInterval: 200 * time.Millisecond,
+	}
+}
+
+func runNode(t testing.TB, cfg Config, r *fakeReplica) *testNode {
+	t.Helper()
+	n, err := NewNode(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	tn := &testNode{node: n, replica: r, cancel: cancel, done: make(chan error, 1)}
+	go func() { tn.done <- n.Run(ctx, r) }()
+	t.Cleanup(func() {
+		start := time.Now()
+		err := tn.stop()
+		t.Logf("node %s stopped in %v: %v", cfg.Name, time.Since(start), err)
+	})
+	return tn
+}
+
+// stop stops the node and returns Run's error.
+func (tn *testNode) stop() error {
+	tn.cancel()
+	select {
+	case err := <-tn.done:
+		tn.done <- err
+		return err
+	case <-time.After(10 * time.Second):
+		return errors.New("node did not stop")
+	}
+}
+
+// waitLeader waits for exactly one of nodes to lead and returns it.
+func waitLeader(t testing.TB, nodes []*testNode, within time.Duration) *testNode {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for time.Now().Before(deadline) {
+		var leaders []*testNode
+		for _, tn := range nodes {
+			if tn != nil && tn.replica.isLeading() {
+				leaders = append(leaders, tn)
+			}
+		}
+		if len(leaders) > 1 {
+			t.Fatalf("%d nodes lead at once", len(leaders))
+		}
+		if len(leaders) == 1 {
+			return leaders[0]
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Fatalf("no leader within %v", within)
+	return nil
+}
+
+// waitApplied waits until every replica holds want, in order.
+func waitApplied(t testing.TB, want []store.EntryID, within time.Duration, replicas ...*fakeReplica) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for i, r := range replicas {
+		for {
+			got := r.snapshot()
+			if len(got) >= len(want) {
+				for k := range want {
+					if got[k] != want[k] {
+						t.Fatalf("replica %d: entry %d is %x, want %x", i, k+1, got[k].ID, want[k].ID)
+					}
+				}
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("replica %d has %d entries, want %d", i, len(got), len(want))
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+}
