@@ -25,6 +25,9 @@ type APIError struct {
 	Detail string
 	// Field names the request field the problem is about, if any.
 	Field string
+	// Leader names, with not_leader, the node of a replicated index that
+	// leads now, if the node asked knows it: send the request there.
+	Leader string
 	// RetryAfter is the answer's Retry-After (rate_limited, unavailable),
 	// or zero.
 	RetryAfter time.Duration
@@ -83,9 +86,10 @@ var (
 	// ErrRateLimited: rate_limited; nothing was done, retry after
 	// APIError.RetryAfter.
 	ErrRateLimited = errors.New("client: rate limited")
-	// ErrUnavailable: unavailable or storage_unavailable (nothing was
-	// stored; retry later with the same idempotency key); also a 502,
-	// 503 or 504 without a problem.
+	// ErrUnavailable: unavailable, storage_unavailable or not_leader
+	// (nothing was stored; retry later with the same idempotency key, for
+	// not_leader at the node APIError.Leader names); also a 502, 503 or
+	// 504 without a problem.
 	ErrUnavailable = errors.New("client: index unavailable")
 	// ErrBirthDateMismatch: birth_date_mismatch, the youth is registered
 	// with another birth date (check the BSN and the birth date).
@@ -143,7 +147,7 @@ var apiCodes = []struct {
 	{ErrNoAgreement, []string{"no_agreement"}, nil},
 	{ErrUnauthenticated, []string{"unauthenticated", "invalid_token", "unknown_certificate", "credentials_conflict"}, func(s int) bool { return s == 401 }},
 	{ErrRateLimited, []string{"rate_limited"}, func(s int) bool { return s == 429 }},
-	{ErrUnavailable, []string{"unavailable", "storage_unavailable"}, func(s int) bool { return s == 502 || s == 503 || s == 504 }},
+	{ErrUnavailable, []string{"unavailable", "storage_unavailable", "not_leader"}, func(s int) bool { return s == 502 || s == 503 || s == 504 }},
 	{ErrBirthDateMismatch, []string{"birth_date_mismatch"}, nil},
 	{ErrIdempotencyReused, []string{"idempotency_key_reused"}, nil},
 	{ErrIdentifiesYouth, []string{"field_identifies_youth", "client_ref_identifies_youth"}, nil},

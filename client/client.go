@@ -243,7 +243,7 @@ func (k call) apiError(resp *http.Response) error {
 	if mt == "application/problem+json" {
 		var p problem
 		if json.NewDecoder(io.LimitReader(resp.Body, maxProblem)).Decode(&p) == nil {
-			e.Code, e.Detail, e.Field = p.Code, p.Detail, p.Field
+			e.Code, e.Detail, e.Field, e.Leader = p.Code, p.Detail, p.Field, p.Leader
 		}
 	}
 	io.Copy(io.Discard, io.LimitReader(resp.Body, maxProblem))
@@ -279,4 +279,5 @@ type problem struct {
 	Detail string `json:"detail,omitempty"`
 	Code   string `json:"code"`
 	Field  string `json:"field,omitempty"`
+	Leader string `json:"leader,omitempty"`
 }

@@ -4,7 +4,9 @@ import (
 	"context"
 	"fmt"
 	"runtime"
+	"slices"
 	"sort"
+	"sync"
 	"testing"
 	"time"
 )
@@ -23,17 +25,30 @@ func BenchmarkAppend(b *testing.B) {
 	b.SetBytes(1024)
 	b.SetParallelism(64 / max(1, testingGOMAXPROCS()))
 	b.ResetTimer()
+	var mu sync.Mutex
+	var lat []time.Duration
 	start := time.Now()
 	b.RunParallel(func(pb *testing.PB) {
 		ctx := context.Background()
+		var mine []time.Duration
 		for pb.Next() {
+			t0 := time.Now()
 			if _, err := leader.replica.write(ctx, payload, false); err != nil {
 				b.Error(err)
 				return
 			}
+			mine = append(mine, time.Since(t0))
 		}
+		mu.Lock()
+		lat = append(lat, mine...)
+		mu.Unlock()
 	})
 	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "entries/s")
+	slices.Sort(lat)
+	if len(lat) > 0 {
+		b.ReportMetric(float64(lat[len(lat)/2].Microseconds())/1000, "p50-ms")
+		b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds())/1000, "p99-ms")
+	}
 }
 
 // Failover: from the leader's stop (a clean stop, which releases the lease,

@@ -55,6 +55,8 @@ type Node struct {
 
 	applied atomic.Uint64 // the replica's last applied position, as last seen
 	leading atomic.Bool
+	leader  atomic.Pointer[string] // the lease holder, as last seen
+	lag     atomic.Int64           // the stream's last position less applied; -1 unknown
 
 	// noRenew, for tests, keeps a leader from renewing its lease (and so
 	// from noticing it lost it) and from stepping down when an append
@@ -70,8 +72,41 @@ func NewNode(cfg Config) (*Node, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	return &Node{cfg: cfg, metrics: newMetrics()}, nil
+	n := &Node{cfg: cfg, metrics: newMetrics()}
+	n.lag.Store(-1)
+	return n, nil
 }
+
+// Leader returns the name of the node holding the leader lease, as this
+// node last saw it (its own name while it leads; while it follows, as
+// the lease bucket last told it): "" if none or not known. For a store
+// that refuses a write to name the node that takes it.
+func (n *Node) Leader() string {
+	if n.leading.Load() {
+		return n.cfg.Name
+	}
+	if p := n.leader.Load(); p != nil {
+		return *p
+	}
+	return ""
+}
+
+// Lag returns how many entries the stream holds that the replica has not
+// applied, as of the node's last look (at most Config.StatusInterval
+// old, or as of the last entry applied), and false if the node has not
+// looked yet or lost sight of the stream. For a store that serves reads
+// only while it is caught up within a bound.
+func (n *Node) Lag() (uint64, bool) {
+	l := n.lag.Load()
+	return uint64(max(l, 0)), l >= 0
+}
+
+func (n *Node) setLag(lag uint64) {
+	n.lag.Store(int64(lag))
+	n.metrics.lag.Set(float64(lag))
+}
+
+func (n *Node) setLeader(name string) { n.leader.Store(&name) }
 
 // Collector returns the node's metrics (see Metrics).
 func (n *Node) Collector() prometheus.Collector { return n.metrics }
@@ -276,12 +311,13 @@ func (n *Node) followFrom(ctx context.Context, c *cluster, r Replica, applied ui
 		<-applyDone
 	}
 
-	watch, err := c.lease.Watch(ctx, leaseKey, jetstream.UpdatesOnly())
+	watch, err := c.lease.Watch(ctx, leaseKey)
 	if err != nil {
 		stop()
 		return nil, fmt.Errorf("%w: watching the lease: %w", errRestart, err)
 	}
 	defer func() { _ = watch.Stop() }()
+	updates := watch.Updates()
 	tick := time.NewTicker(n.cfg.LeaseTTL / 4)
 	defer tick.Stop()
 	var held *lease   // the lease, won and catching up
@@ -318,8 +354,22 @@ func (n *Node) followFrom(ctx context.Context, c *cluster, r Replica, applied ui
 				held.release()
 			}
 			return nil, err
-		case e := <-watch.Updates():
-			if held != nil || e == nil || e.Operation() == jetstream.KeyValuePut {
+		case e, ok := <-updates:
+			if !ok {
+				// The watch ended (the connection dropped): the ticker
+				// still tries the lease.
+				updates = nil
+				continue
+			}
+			if e == nil {
+				continue // the end of the initial values
+			}
+			if e.Operation() == jetstream.KeyValuePut {
+				n.setLeader(string(e.Value()))
+				continue
+			}
+			n.setLeader("")
+			if held != nil {
 				continue
 			}
 			held, target = n.tryLease(ctx, c)
@@ -342,7 +392,9 @@ func (n *Node) applyAll(it jetstream.MessagesContext, r Replica, applied uint64)
 	for {
 		msg, err := it.Next()
 		if errors.Is(err, jetstream.ErrMsgIteratorClosed) {
-			return nil
+			// Stopped by followFrom, which then does not read this, or
+			// by the consumer itself.
+			return fmt.Errorf("%w: the consumer stopped", errRestart)
 		}
 		if err != nil {
 			return fmt.Errorf("%w: %w", errRestart, err)
@@ -361,7 +413,7 @@ func (n *Node) applyAll(it jetstream.MessagesContext, r Replica, applied uint64)
 		applied = seq
 		n.applied.Store(seq)
 		n.metrics.applied.Set(float64(seq))
-		n.metrics.lag.Set(float64(md.NumPending))
+		n.setLag(md.NumPending)
 	}
 }
 
@@ -418,7 +470,7 @@ func (n *Node) lead(ctx context.Context, c *cluster, r Replica, l *lease) error 
 	n.leading.Store(true)
 	n.metrics.elections.Inc()
 	n.metrics.leader.Set(1)
-	n.metrics.lag.Set(0)
+	n.setLag(0)
 	n.cfg.Logger.Info("replication: leading", "node", n.cfg.Name, "after", prev.Seq)
 
 	var reason string

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/vindex-nl/vindex/store"
 )
@@ -67,7 +68,6 @@ func TestReplication(t *testing.T) {
 		nodes = append(nodes, runNode(t, testConfig(c, i, fmt.Sprintf("node-%d", i)), newFake()))
 	}
 	leader := waitLeader(t, nodes, 20*time.Second)
-	t.Logf("leader elected")
 
 	acked := writeMany(t, leader.replica, 8, 10)
 	want := leader.replica.snapshot()
@@ -80,7 +80,6 @@ func TestReplication(t *testing.T) {
 		}
 	}
 	waitApplied(t, want, 10*time.Second, nodes[0].replica, nodes[1].replica, nodes[2].replica)
-	t.Logf("80 applied")
 
 	// The status: the leader, and every node at 80.
 	deadline := time.Now().Add(5 * time.Second)
@@ -90,6 +89,10 @@ func TestReplication(t *testing.T) {
 			t.Fatal(err)
 		}
 		ok := st.Leader == leader.node.cfg.Name && st.LastSeq == 80 && len(st.Nodes) == 3 && len(st.Servers) == 3
+		for _, n := range nodes {
+			lag, known := n.node.Lag()
+			ok = ok && n.node.Leader() == leader.node.cfg.Name && lag == 0 && known
+		}
 		for _, ns := range st.Nodes {
 			ok = ok && ns.Applied == 80 && ns.Lag == 0 && ns.Leading == (ns.Name == st.Leader)
 		}
@@ -102,7 +105,6 @@ func TestReplication(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 
-	t.Logf("status read")
 	// Failover: the leader stops; another leads and continues at 81.
 	stopped := time.Now()
 	if err := leader.stop(); !errors.Is(err, context.Canceled) {
@@ -112,7 +114,7 @@ func TestReplication(t *testing.T) {
 		t.Fatal("the stopped leader's replica still leads")
 	}
 	next := waitLeader(t, others(nodes, leader), 5*time.Second)
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	id, err := next.replica.write(ctx, []byte("after failover"), false)
 	if err != nil || id.Seq != 81 {
@@ -133,7 +135,38 @@ func TestReplication(t *testing.T) {
 	want = next.replica.snapshot()
 	waitApplied(t, want, 10*time.Second, nodes[0].replica, nodes[1].replica, nodes[2].replica)
 
-	t.Logf("caught up")
+	for _, n := range nodes {
+		if got := testutil.ToFloat64(n.node.metrics.applied); got != float64(len(want)) && !n.replica.isLeading() {
+			// The gauge follows as each entry is applied.
+			t.Errorf("%s: applied metric %v, want %d", n.node.cfg.Name, got, len(want))
+		}
+	}
+
+	// A crash: the leader's connection closes and its lease is left to
+	// expire; another leads within a few seconds and continues.
+	crashed := time.Now()
+	next.node.conn.Load().Close()
+	var after *testNode
+	for after == nil {
+		for _, n := range others(nodes, next) {
+			if n.replica.isLeading() {
+				after = n
+			}
+		}
+		if time.Since(crashed) > 10*time.Second {
+			t.Fatal("no leader after the crash")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	id, err = after.replica.write(ctx, []byte("after the crash"), false)
+	if err != nil || id.Seq != uint64(len(want))+1 {
+		t.Fatalf("first write after the crash: %v at %d, want %d", err, id.Seq, len(want)+1)
+	}
+	t.Logf("failover after a crash (LeaseTTL %v): %v", after.node.cfg.LeaseTTL, time.Since(crashed))
+	if err := next.stop(); !errors.Is(err, context.Canceled) {
+		t.Fatalf("crashed node's Run: %v", err)
+	}
+	want = after.replica.snapshot()
 	// Divergence: a replica whose last entry is not the stream's.
 	// probe runs a node on a replica holding entries and returns Run's
 	// error, or nil once it has caught up with the stream (if it holds
@@ -182,12 +215,11 @@ func TestReplication(t *testing.T) {
 	// Trimmed: the stream keeps entries from 51 on. A replica at 50
 	// follows (entry 51 names 50); one at 49 lacks entry 50: ErrTrimmed;
 	// one at 50 with another entry 50: ErrDiverged.
-	js := next.node.conn.Load()
-	jsc, err := jetstream.New(js)
+	jsc, err := jetstream.New(after.node.conn.Load())
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := jsc.Stream(ctx, next.node.cfg.Stream)
+	s, err := jsc.Stream(ctx, after.node.cfg.Stream)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -141,7 +141,9 @@ func (n *Node) reportOnce(ctx context.Context, c *cluster, r Replica) {
 		if info.State.LastSeq > a.Seq {
 			lag = info.State.LastSeq - a.Seq
 		}
-		n.metrics.lag.Set(float64(lag))
+		n.setLag(lag)
+	} else {
+		n.lag.Store(-1)
 	}
 	n.metrics.applied.Set(float64(a.Seq))
 	b, _ := json.Marshal(NodeStatus{Applied: a.Seq, Leading: n.leading.Load(), Updated: time.Now().UTC()})
