@@ -9,12 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"time"
-
-	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/vindex-nl/vindex/replication"
 	"github.com/vindex-nl/vindex/store"
@@ -116,22 +111,20 @@ type replica interface {
 // replicatedNode is a running replication.Node and the server's view of
 // who leads.
 type replicatedNode struct {
-	name   string
+	node   *replication.Node
 	st     replica
 	failed chan error // Run's error, once it returned early
-	stop   func()     // stops Run (stepping down) and the lease watcher
-	leader atomic.Pointer[string]
+	stop   func()     // stops Run, stepping down if it leads
 }
 
-// startReplication starts node (on st) and a watcher of the leader lease,
-// for the API's not_leader answers.
+// startReplication starts node on st for the life of the server.
 func startReplication(c config, rc replication.Config, node *replication.Node, st backend, logger *slog.Logger) (*replicatedNode, error) {
 	r, ok := st.(replica)
 	if !ok {
 		return nil, fmt.Errorf("replication: the store (%T) cannot be replicated", st)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	n := &replicatedNode{name: c.Node, st: r, failed: make(chan error, 1)}
+	n := &replicatedNode{node: node, st: r, failed: make(chan error, 1)}
 	runDone := make(chan struct{})
 	go func() {
 		defer close(runDone)
@@ -139,96 +132,19 @@ func startReplication(c config, rc replication.Config, node *replication.Node, s
 			n.failed <- err
 		}
 	}()
-	var wg sync.WaitGroup
-	wg.Go(func() { n.watchLease(ctx, rc, logger) })
 	n.stop = func() {
 		cancel()
 		<-runDone
-		wg.Wait()
 	}
 	logger.Info("replication started", slog.String("node", c.Node), slog.Any("nats", rc.URLs))
 	return n, nil
 }
 
-// Leader names the node that leads, as far as this node knows: itself
-// while its store leads, else the lease's holder ("" if none, or not yet
-// known).
-func (n *replicatedNode) Leader() string {
-	if n.st.Leading() {
-		return n.name
-	}
-	if p := n.leader.Load(); p != nil && *p != n.name {
-		return *p
-	}
-	return ""
-}
-
-// The lease bucket and key of package replication (its defaults, which
-// vindex serve does not change).
-const (
-	leaseBucket = "vindex_leader"
-	leaseKey    = "leader"
-)
-
-// watchLease keeps n.leader as the lease bucket says, until ctx ends. The
-// lease's expiry (its holder died) is not seen: the dead leader's name
-// stays until the next leader takes the lease.
-func (n *replicatedNode) watchLease(ctx context.Context, rc replication.Config, logger *slog.Logger) {
-	opts := []nats.Option{
-		nats.Name("vindex " + rc.Name + " lease watcher"), nats.MaxReconnects(-1),
-		nats.ReconnectWait(250 * time.Millisecond), nats.RetryOnFailedConnect(true), nats.IgnoreDiscoveredServers(),
-	}
-	if rc.TLS != nil {
-		opts = append(opts, nats.Secure(rc.TLS.Clone()))
-	}
-	nc, err := nats.Connect(strings.Join(rc.URLs, ","), opts...)
-	if err != nil {
-		logger.Warn("replication: the leader's name is not known (writes on this node answer not_leader without it)", slog.String("error", err.Error()))
-		return
-	}
-	defer nc.Close()
-	js, err := jetstream.New(nc)
-	if err != nil {
-		return
-	}
-	for ctx.Err() == nil {
-		n.watchOnce(ctx, js)
-		select {
-		case <-ctx.Done():
-		case <-time.After(500 * time.Millisecond):
-		}
-	}
-}
-
-func (n *replicatedNode) watchOnce(ctx context.Context, js jetstream.JetStream) {
-	kv, err := js.KeyValue(ctx, leaseBucket)
-	if err != nil {
-		return // not made yet, or JetStream unavailable
-	}
-	w, err := kv.Watch(ctx, leaseKey)
-	if err != nil {
-		return
-	}
-	defer func() { _ = w.Stop() }()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case e, ok := <-w.Updates():
-			if !ok {
-				return
-			}
-			if e == nil {
-				continue // the initial values are all in
-			}
-			name := ""
-			if e.Operation() == jetstream.KeyValuePut {
-				name = string(e.Value())
-			}
-			n.leader.Store(&name)
-		}
-	}
-}
+// Leader names the node that leads, as far as this node knows (its own
+// name while it leads; the lease's holder as the node last saw it; "" if
+// none or not known). A leader that died keeps its name here until
+// another takes the lease.
+func (n *replicatedNode) Leader() string { return n.node.Leader() }
 
 // replicationFailure is the error a server whose replication stopped
 // exits with, saying what the operator does about it.
