@@ -149,6 +149,25 @@ func (a *auditor) seal(ctx context.Context) error {
 	return nil
 }
 
+// followCheckpoint, on a replicated node that follows, serves the newest
+// checkpoint the log has brought to the store (the leader signs them),
+// read at once and then every interval until ctx ends.
+func (a *auditor) followCheckpoint(ctx context.Context, interval time.Duration) {
+	every(ctx, interval, func() {
+		state, err := a.st.AuditTree(ctx)
+		if err != nil {
+			return // the next tick tries again; the served one stays
+		}
+		cp := state.Latest
+		if cp.Text == nil {
+			cp = state.Cut.Checkpoint
+		}
+		if cp.Text != nil {
+			a.checkpoint.Store(&cp.Text)
+		}
+	})
+}
+
 // cut destroys the entries older than the covenant's retention.
 func (a *auditor) cut(ctx context.Context) {
 	before := time.Now().AddDate(-a.retention, 0, 0)

@@ -199,7 +199,7 @@ func TestReplicatedServe(t *testing.T) {
 		nodes = append(nodes, &replNode{i: i, name: name, args: []string{"serve", "--dev", "--data", fmt.Sprintf("d%d", i+1),
 			"--listen", "127.0.0.1:0", "--replication", nc.URL(i), "--node", name,
 			"--replication-ca", caFile, "--replication-cert", certFile, "--replication-key", keyFile,
-			"--replication-lease-ttl", "2s"}})
+			"--replication-lease-ttl", "2s", "--audit-checkpoint-interval", "1s"}})
 	}
 	if err := nodes[0].start(t, dir); err != nil {
 		t.Fatal(err)
@@ -428,6 +428,14 @@ func TestReplicatedServe(t *testing.T) {
 	t.Logf("restarted leaders: %d caught up, %d refused (diverged) and were rebuilt from a backup", caughtUp, diverged)
 	onlyLeader(leader)
 
+	// The followers serve the audit checkpoints the leader signs.
+	_, leaderCP := waitCheckpointSize(t, leader, 1)
+	for _, n := range live() {
+		if n != leader {
+			waitCheckpointSize(t, n, leaderCP)
+		}
+	}
+
 	// vindex cluster status names the leader and every node that ran.
 	statusArgs := []string{"cluster", "status", "--replication", strings.Join(nc.URLs(), ","),
 		"--replication-ca", caFile, "--replication-cert", certFile, "--replication-key", keyFile}
@@ -567,6 +575,28 @@ func restartNode(t *testing.T, dir string, n, leader *replNode) error {
 			t.Fatalf("%s did not catch up to %v:\n%s", n.name, target, n.p.stderr.String())
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// waitCheckpointSize waits until n serves an audit checkpoint of at least
+// size entries, and returns it and its size.
+func waitCheckpointSize(t *testing.T, n *replNode, size uint64) ([]byte, uint64) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		s, b, err := n.school.get("/v1/audit/checkpoint")
+		if err == nil && s == 200 {
+			// The checkpoint's text: origin, size, root, ….
+			if lines := strings.Split(string(b), "\n"); len(lines) > 1 {
+				if got, err := strconv.ParseUint(lines[1], 10, 64); err == nil && got >= size {
+					return b, got
+				}
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s serves no audit checkpoint of %d entries: %d %s %v", n.name, size, s, b, err)
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 }
 

@@ -484,7 +484,8 @@ func (l *listeners) shutdown(timeout time.Duration) error {
 // then every expire_interval), the audit log's sealing, the summaries, the
 // delivery worker and the blind layer's rekeying; they stop when it steps
 // down. Token reloading, the poll backlog's counting and the compaction
-// run on every node.
+// run on every node; while it follows, the node serves the newest audit
+// checkpoint the log brought.
 func startBackground(c config, tokens *httpapi.Tokens, m *matcher.Matcher, target rekeyKeys, st store.Compacter, a *auditor, metrics *serveMetrics, worker *notify.Worker, leading func() bool, onLead func(context.Context), logger *slog.Logger) (stop func()) {
 	bg, stopBG := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
@@ -524,6 +525,11 @@ func startBackground(c config, tokens *httpapi.Tokens, m *matcher.Matcher, targe
 		// The retention purge ran before the server listened.
 		wg.Go(func() { writers(bg, false) })
 	} else {
+		// A follower serves the checkpoints the leader signed.
+		following := func() bool { return !leading() }
+		wg.Go(func() {
+			whileLeading(bg, following, 100*time.Millisecond, func(ctx context.Context) { a.followCheckpoint(ctx, c.AuditInterval) })
+		})
 		wg.Go(func() {
 			whileLeading(bg, leading, 100*time.Millisecond, func(ctx context.Context) {
 				logger.Info("leading: the retention purge, the audit log, the summaries and the deliveries run on this node")
