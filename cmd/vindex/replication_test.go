@@ -287,6 +287,12 @@ func TestReplicatedServe(t *testing.T) {
 			if s, b, err := n.school.get("/readyz"); err != nil || s != 200 {
 				t.Fatalf("%s: a follower's /readyz: %d %s %v", n.name, s, b, err)
 			}
+			// A lookup is audited, and the audit entry is a write: a
+			// follower refuses it too.
+			s, b, err := n.school.post("/v1/lookups", httpapi.BSNRequest{BSN: validBSN(t, 100001)})
+			if p := must[httpapi.Problem](t, s, b, err, 503); p.Code != httpapi.CodeNotLeader {
+				t.Fatalf("%s: a lookup on a follower: %+v", n.name, p)
+			}
 		}
 	}
 
@@ -390,7 +396,7 @@ func TestReplicatedServe(t *testing.T) {
 			t.Fatal("the killed node leads")
 		}
 		t.Logf("round %d: killed %s; %s took a write %v after the kill", round+1, killed.name, leader.name, at.Sub(killedAt).Round(time.Millisecond))
-		verify(t, leader.school, leader.wij, state)
+		verifyReplicated(t, leader.school, leader.wij, &mu, state)
 		onlyLeader(leader)
 
 		// The killed node restarts: it catches up, or refuses to start
@@ -482,7 +488,7 @@ func TestReplicatedServe(t *testing.T) {
 				t.Fatalf("%s acknowledged a write while %s leads", cut.name, leader.name)
 			}
 		}
-		verify(t, leader.school, leader.wij, state)
+		verifyReplicated(t, leader.school, leader.wij, &mu, state)
 
 		// A leader stopped with SIGTERM stops cleanly and releases the
 		// lease: the last node takes over without waiting for it to
@@ -491,7 +497,7 @@ func TestReplicatedServe(t *testing.T) {
 		stopped := time.Now()
 		last, at := findLeader(30 * time.Second)
 		t.Logf("%s stopped (SIGTERM); %s took a write %v later", leader.name, last.name, at.Sub(stopped).Round(time.Millisecond))
-		verify(t, last.school, last.wij, state)
+		verifyReplicated(t, last.school, last.wij, &mu, state)
 	}
 
 	// No node logged an error (a follower's background does not write),
@@ -576,6 +582,89 @@ func restartNode(t *testing.T, dir string, n, leader *replNode) error {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+}
+
+// verifyReplicated is verify (crash_test.go) with the lookups made by 8
+// clients at once: every registration acknowledged is there, every youth
+// acknowledged by both institutions is matched, and no registration of
+// the school has two match events about WIJ.
+func verifyReplicated(t *testing.T, school, wij *client, mu *sync.Mutex, state map[int]*acked) {
+	t.Helper()
+	type check struct {
+		n    int
+		both bool
+		who  *client
+	}
+	var checks []check
+	mu.Lock()
+	for n, a := range state {
+		if a.school {
+			checks = append(checks, check{n, a.school && a.wij, school})
+		}
+		if a.wij {
+			checks = append(checks, check{n, a.school && a.wij, wij})
+		}
+	}
+	mu.Unlock()
+	work := make(chan check)
+	errs := make(chan error, 8)
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Go(func() {
+			for c := range work {
+				s, b, err := c.who.post("/v1/lookups", httpapi.BSNRequest{BSN: validBSN(t, c.n)})
+				if err != nil || s != 200 {
+					errs <- fmt.Errorf("youth %d: an acknowledged registration is gone: %d %s %v", c.n, s, b, err)
+					return
+				}
+				var v httpapi.ViewResponse
+				if err := json.Unmarshal(b, &v); err != nil {
+					errs <- err
+					return
+				}
+				if c.both && (!v.Matched || v.Coordinator == nil) {
+					errs <- fmt.Errorf("youth %d: acknowledged by both institutions but %+v", c.n, v)
+					return
+				}
+			}
+		})
+	}
+	start := time.Now()
+	for _, c := range checks {
+		select {
+		case work <- c:
+		case err := <-errs:
+			close(work)
+			wg.Wait()
+			t.Fatal(err)
+		}
+	}
+	close(work)
+	wg.Wait()
+	select {
+	case err := <-errs:
+		t.Fatal(err)
+	default:
+	}
+	seen := map[string]int{}
+	after := "0"
+	for {
+		s, b, err := school.get("/v1/events?limit=1000&after=" + after)
+		ev := must[httpapi.EventsResponse](t, s, b, err, 200)
+		for _, e := range ev.Events {
+			if e.Type == "match" && e.Subject == "wij-groningen" {
+				seen[e.Registration]++
+				if seen[e.Registration] > 1 {
+					t.Fatalf("registration %s has two match events about WIJ", e.Registration)
+				}
+			}
+		}
+		if len(ev.Events) == 0 {
+			break
+		}
+		after = strconv.FormatUint(ev.Next, 10)
+	}
+	t.Logf("%d acknowledged registrations looked up, %d match events of the school in %v", len(checks), len(seen), time.Since(start).Round(time.Millisecond))
 }
 
 // waitCheckpointSize waits until n serves an audit checkpoint of at least
