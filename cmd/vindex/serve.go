@@ -57,11 +57,15 @@ and no other.
       keysets and covenant, and a name of its own) share a log on a NATS
       JetStream cluster of three servers. One node leads: it takes the
       writes, and answers each only once the log holds it on two of the
-      three servers; the others apply the log to their own store, answer
-      reads, and answer writes with 503 not_leader naming the leader
-      (/readyz says ready: they serve). If the leader dies another takes
-      over within about 1.25 times --replication-lease-ttl. Only the
-      leader runs the retention purge (when it becomes leader, then every
+      three servers. The others apply the log to their own store and
+      answer every write with 503 not_leader naming the leader (lookups
+      too: each is audited, and the audit entry is a write); /readyz says
+      they are ready, and they serve the audit checkpoint the leader
+      signed. If the leader dies
+      another takes over within about 1.25 times --replication-lease-ttl
+      (longer if the NATS server that led the log died with it); one that
+      stops on SIGTERM hands over at once. Only the leader runs the
+      retention purge (when it becomes leader, then every
       expire_interval), the audit checkpoints and the deliveries. A node
       whose store has diverged from the log, or lacks entries the log no
       longer holds, says so and exits non-zero: restore it from a backup
