@@ -93,6 +93,14 @@ type auditor struct {
 	checkpoint atomic.Pointer[[]byte]
 	// filed is the size of the checkpoint last written to file.
 	filed uint64
+
+	// What a replicated node needs to open the log again when it becomes
+	// leader (leadAudit), and whether it leads (nil: a single server).
+	st      backend
+	signer  *audit.Signer
+	opened  openedKeys
+	conf    config
+	leading func() bool
 }
 
 // openAuditor opens the audit log of st, signing with signer.
@@ -101,7 +109,11 @@ func openAuditor(ctx context.Context, c config, cov *rules.Covenant, st backend,
 	if err != nil {
 		return nil, fmt.Errorf("audit log: %w", err)
 	}
-	return &auditor{log: l, file: c.AuditFile, retention: cov.Limits.AuditRetentionYears, logger: logger, metrics: metrics}, nil
+	a := &auditor{log: l, file: c.AuditFile, retention: cov.Limits.AuditRetentionYears, logger: logger, metrics: metrics}
+	if cp := l.Latest(); cp.Text != nil {
+		a.checkpoint.Store(&cp.Text) // a replicated follower's, until it leads
+	}
+	return a, nil
 }
 
 // Checkpoint returns the newest checkpoint's text (nil before the first).
@@ -137,6 +149,25 @@ func (a *auditor) seal(ctx context.Context) error {
 	return nil
 }
 
+// followCheckpoint, on a replicated node that follows, serves the newest
+// checkpoint the log has brought to the store (the leader signs them),
+// read at once and then every interval until ctx ends.
+func (a *auditor) followCheckpoint(ctx context.Context, interval time.Duration) {
+	every(ctx, interval, func() {
+		state, err := a.st.AuditTree(ctx)
+		if err != nil {
+			return // the next tick tries again; the served one stays
+		}
+		cp := state.Latest
+		if cp.Text == nil {
+			cp = state.Cut.Checkpoint
+		}
+		if cp.Text != nil {
+			a.checkpoint.Store(&cp.Text)
+		}
+	})
+}
+
 // cut destroys the entries older than the covenant's retention.
 func (a *auditor) cut(ctx context.Context) {
 	before := time.Now().AddDate(-a.retention, 0, 0)
@@ -160,6 +191,9 @@ func (a *auditor) run(ctx context.Context, interval time.Duration) {
 			a.logger.Error("audit log", slog.String("error", err.Error()))
 		}
 	})
+	if a.leading != nil && !a.leading() {
+		return // stepped down: the next leader seals
+	}
 	final, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	if err := a.seal(final); err != nil {

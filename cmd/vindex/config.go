@@ -68,6 +68,12 @@ type config struct {
 	AuditKey        string        `yaml:"audit_key"`
 	AuditInterval   time.Duration `yaml:"audit_checkpoint_interval"`
 	AuditFile       string        `yaml:"audit_checkpoint_file"`
+	Replication     string        `yaml:"replication"`
+	Node            string        `yaml:"node"`
+	ReplicationCA   string        `yaml:"replication_ca"`
+	ReplicationCert string        `yaml:"replication_cert"`
+	ReplicationKey  string        `yaml:"replication_key"`
+	LeaseTTL        time.Duration `yaml:"replication_lease_ttl"`
 
 	// Notify is the nested form of the delivery settings in a --config
 	// file (notify.smtp.address, …); see notifySection.
@@ -160,6 +166,7 @@ func defaults(dev bool) config {
 		NotifyPoll:      time.Second,
 		NotifyMaxAge:    72 * time.Hour,
 		AuditInterval:   time.Minute,
+		LeaseTTL:        4 * time.Second,
 	}
 	if dev {
 		c.Listen = "127.0.0.1:8443"
@@ -216,6 +223,12 @@ func bind(fs *flag.FlagSet, c *config) {
 	fs.StringVar(&c.AuditKey, "audit-key", c.AuditKey, "wrapped signing key `file` of the audit log's checkpoints (vindex keys init); its public key is beside it, .pub for .key; empty: DIR/audit.key")
 	fs.DurationVar(&c.AuditInterval, "audit-checkpoint-interval", c.AuditInterval, "how often the audit log's new entries are sealed into its Merkle tree and a checkpoint signed (1s to 1h)")
 	fs.StringVar(&c.AuditFile, "audit-checkpoint-file", c.AuditFile, "`file` the newest signed audit checkpoint is written to (also served at GET /v1/audit/checkpoint); empty: DIR/audit-checkpoint")
+	fs.StringVar(&c.Replication, "replication", c.Replication, "comma-separated `URLs` of the NATS servers (nats:// or tls://) of a replicated index: this server is one node of it (see above); empty: a single server")
+	fs.StringVar(&c.Node, "node", c.Node, "with --replication: this node's `name`, unique in the cluster (letters, digits, - and _)")
+	fs.StringVar(&c.ReplicationCA, "replication-ca", c.ReplicationCA, "with --replication: PEM `file` of the CA of the NATS servers' certificates; empty: the system's roots (with tls:// URLs or a client certificate)")
+	fs.StringVar(&c.ReplicationCert, "replication-cert", c.ReplicationCert, "with --replication: this node's client certificate for the NATS servers, PEM `file`")
+	fs.StringVar(&c.ReplicationKey, "replication-key", c.ReplicationKey, "with --replication: the client certificate's private key, PEM `file`")
+	fs.DurationVar(&c.LeaseTTL, "replication-lease-ttl", c.LeaseTTL, "with --replication: how long the leader's lease lasts unrenewed; a dead leader is replaced within about 1.25 times it (the same on every node; 1s to 1m)")
 	fs.Int64Var(&c.MinFreeDisk, "min-free-disk", c.MinFreeDisk, "free `bytes` on the data directory's file system below which writes are refused (503 storage_unavailable, /readyz not ready) until space is freed; -1: no check")
 }
 
@@ -478,5 +491,6 @@ func (c *config) validate() error {
 	if (c.TLSCert == "") != (c.TLSKey == "") {
 		errs = append(errs, errors.New("tls_cert and tls_key go together"))
 	}
+	errs = append(errs, c.validateReplication()...)
 	return errors.Join(errs...)
 }

@@ -12,6 +12,7 @@
 //	vindex backup --out DIR2 [flags]            a consistent copy of the data directory
 //	vindex backup verify DIR2                   check a backup, read-only
 //	vindex restore DIR2 --data DIR              restore a backup
+//	vindex cluster status --replication URLS    a replicated index's leader and nodes
 //	vindex audit verify|prove SEQ [flags]       check the audit log, prove one entry
 //	vindex audit extract [flags] < YOUTH        who accessed a youth, from the audit log
 //	vindex keyholder init|serve|rotate|public-key|token
@@ -58,6 +59,8 @@ Usage:
   vindex backup verify DIR2                       check a backup (read-only): every record,
                                                   the indexes, the counts
   vindex restore DIR2 --data DIR                  verify a backup and restore it into DIR
+  vindex cluster status --replication URLS        a replicated index: the leader, the log,
+                                                  each node's position and lag
   vindex keyholder init|serve|rotate|public-key|token
                                                   the blind mode's key holder, a process of its own
   vindex covenant check FILE                      validate a covenant
@@ -160,6 +163,8 @@ func vindex(args []string, stdout, stderr io.Writer) error {
 		return backupCmd(args[1:], stdout, stderr)
 	case "restore":
 		return restoreCmd(args[1:], stdout, stderr)
+	case "cluster":
+		return clusterCmd(args[1:], stdout, stderr)
 	case "version", "--version":
 		return versionCmd(args[1:], stdout, stderr)
 	case "help", "-h", "--help", "-help":

@@ -62,10 +62,9 @@ func newWorker(c config, cov *rules.Covenant, st backend, refs notify.RefOpener,
 	}
 	channels := map[string][]notify.Channel{}
 	ids := institutionIDs(cov)
-	if sender != nil {
-		// The mailbox copies went out on "email" before they had a
-		// channel of their own: they start where e-mail stands.
-		if err := notify.StartLike(context.Background(), st, ids, "email", "mailbox"); err != nil {
+	if sender != nil && c.Replication == "" {
+		// A replicated node does this when it leads (leadDeliveries).
+		if err := leadDeliveries(context.Background(), c, cov, st); err != nil {
 			return nil, err
 		}
 	}
@@ -83,6 +82,17 @@ func newWorker(c config, cov *rules.Covenant, st backend, refs notify.RefOpener,
 		Institutions: func() []string { return ids }, Poll: c.NotifyPoll, MaxAge: c.NotifyMaxAge, Logger: logger,
 		Metrics: metrics,
 	})
+}
+
+// leadDeliveries prepares the delivery state before the worker runs: the
+// mailbox copies went out on "email" before they had a channel of their
+// own, and start where e-mail stands. A single server does it at start, a
+// replicated node each time it becomes leader.
+func leadDeliveries(ctx context.Context, c config, cov *rules.Covenant, st backend) error {
+	if c.SMTPAddr == "" && !c.Dev {
+		return nil
+	}
+	return notify.StartLike(ctx, st, institutionIDs(cov), "email", "mailbox")
 }
 
 // channelNames are every delivery channel, configured now or not.

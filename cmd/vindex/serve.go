@@ -52,6 +52,28 @@ expire_interval after. It listens on DIR/backup.sock (0600, in the data
 directory, never on the network) for vindex backup's checkpoint requests
 and no other.
 
+  vindex serve --replication nats://H1:4222,nats://H2:4222,nats://H3:4222 --node NAME
+      one node of a replicated index: three nodes (each with the same
+      keysets and covenant, and a name of its own) share a log on a NATS
+      JetStream cluster of three servers. One node leads: it takes the
+      writes, and answers each only once the log holds it on two of the
+      three servers. The others apply the log to their own store and
+      answer every write with 503 not_leader naming the leader (lookups
+      too: each is audited, and the audit entry is a write); /readyz says
+      they are ready, and they serve the audit checkpoint the leader
+      signed. If the leader dies
+      another takes over within about 1.25 times --replication-lease-ttl
+      (longer if the NATS server that led the log died with it); one that
+      stops on SIGTERM hands over at once. Only the leader runs the
+      retention purge (when it becomes leader, then every
+      expire_interval), the audit checkpoints and the deliveries. A node
+      whose store has diverged from the log, or lacks entries the log no
+      longer holds, says so and exits non-zero: restore it from a backup
+      of another node (vindex backup there, vindex restore here). NATS
+      over TLS: tls:// URLs, --replication-ca, and --replication-cert and
+      --replication-key for a client certificate. vindex cluster status
+      shows the leader and each node's position.
+
 SIGINT or SIGTERM stops accepting connections, lets in-flight requests
 finish (--shutdown-timeout) and closes the store. SIGHUP rereads the token
 file.
@@ -111,7 +133,8 @@ func run(ctx context.Context, c config, stdout io.Writer, logger *slog.Logger) e
 	if err != nil {
 		return err
 	}
-	auditLog, err := startAudit(c, cov, st, opened, signer, metrics.audit, logger)
+	replicated := c.Replication != ""
+	auditLog, err := startAudit(c, cov, st, opened, signer, metrics.audit, !replicated, logger)
 	if err != nil {
 		return err
 	}
@@ -119,25 +142,66 @@ func run(ctx context.Context, c config, stdout io.Writer, logger *slog.Logger) e
 	if err != nil {
 		return err
 	}
-	// What has passed its term (a store restored from a backup may hold
-	// much of it) is ended, archived or destroyed before anyone is
-	// served; startBackground repeats it every expire_interval.
-	expireNow(ctx, m, auditLog, logger)
+	// A replicated node follows the log from the start, and writes only
+	// once it leads: then the background's leader tasks run (see
+	// startBackground), the retention purge first.
+	var repl *replicatedNode
+	var leading func() bool
+	if replicated {
+		if repl, err = serveReplication(c, st, metrics, logger); err != nil {
+			return err
+		}
+		defer repl.stop()
+		leading = repl.st.Leading
+		auditLog.leading = leading
+	} else {
+		// What has passed its term (a store restored from a backup may
+		// hold much of it) is ended, archived or destroyed before anyone
+		// is served; startBackground repeats it every expire_interval.
+		expireNow(ctx, m, auditLog, logger)
+	}
 	stopBackups, err := listenBackups(c, st, logger)
 	if err != nil {
 		return err
 	}
 	defer stopBackups()
 	var draining atomic.Bool
-	handler, err := newHandler(c, cov, m, tokens, metrics, st, auditLog, &draining, logger)
+	handler, err := newHandler(c, cov, m, tokens, metrics, st, auditLog, &draining, repl, logger)
 	if err != nil {
 		return err
+	}
+	var replFailed <-chan error
+	if repl != nil {
+		replFailed = repl.failed
+		select {
+		case err := <-replFailed:
+			// Stopped before the API listens: never served.
+			err = replicationFailure(err)
+			logger.Error("not serving", slog.String("error", err.Error()))
+			return err
+		default:
+		}
 	}
 	l, err := listen(c, handler, tlsConf, metrics, logger)
 	if err != nil {
 		return err
 	}
-	stopBackground := startBackground(c, tokens, m, rekeyTarget(opened), st, auditLog, metrics, worker, logger)
+	var onLead func(ctx context.Context)
+	if replicated {
+		onLead = func(ctx context.Context) {
+			// What a single server does at start, with the data as the
+			// log left it.
+			if err := auditLog.leadAudit(ctx); err != nil && ctx.Err() == nil {
+				logger.Error("audit log", slog.String("error", err.Error()))
+			}
+			if worker != nil {
+				if err := leadDeliveries(ctx, c, cov, st); err != nil && ctx.Err() == nil {
+					logger.Error("deliveries", slog.String("error", err.Error()))
+				}
+			}
+		}
+	}
+	stopBackground := startBackground(c, tokens, m, rekeyTarget(opened), st, auditLog, metrics, worker, leading, onLead, logger)
 	logger.Info("serving", slog.String("addr", l.addr), slog.String("covenant", cov.Name),
 		slog.Int("institutions", len(cov.Institutions)), slog.Bool("mtls", tlsConf.ClientCAs != nil), slog.Bool("tokens", tokens != nil),
 		slog.Int("keys", len(opened.ps.KeyIDs())))
@@ -145,18 +209,30 @@ func run(ctx context.Context, c config, stdout io.Writer, logger *slog.Logger) e
 		printDev(stdout, l.addr, c, devTokens)
 	}
 
+	var replErr error
 	select {
 	case <-ctx.Done():
 		logger.Info("shutting down", slog.Duration("timeout", c.ShutdownTimeout))
 	case err := <-l.failed:
 		logger.Error("server failed", slog.String("error", err.Error()))
+	case err := <-replFailed:
+		// The store no longer follows the log: stop serving at once.
+		replErr = replicationFailure(err)
+		logger.Error("stopping", slog.String("error", replErr.Error()))
+		l.srv.Close()
 	}
 	draining.Store(true)
 	shutdownErr := l.shutdown(c.ShutdownTimeout)
 	stopBackground()
 	stopBackups()
+	if repl != nil {
+		repl.stop() // steps down, if it leads
+	}
 	if err := closeStore(); err != nil {
 		return fmt.Errorf("closing the store: %w", err)
+	}
+	if replErr != nil {
+		return replErr
 	}
 	if shutdownErr != nil {
 		return fmt.Errorf("shutdown: %w", shutdownErr)
@@ -214,27 +290,54 @@ func unwrapServeKeys(c config, logger *slog.Logger) (*kek, openedKeys, *audit.Si
 // its checkpoints'), records the key changes since the last start, and
 // seals what is unsealed (what the last run left, and those entries), so
 // that the API serves a checkpoint from the start.
-func startAudit(c config, cov *rules.Covenant, st backend, opened openedKeys, signer *audit.Signer, metrics *auditMetrics, logger *slog.Logger) (*auditor, error) {
+//
+// Without write (a replicated node, which does not lead yet) it only
+// opens the tree; the node records and seals when it leads (leadAudit).
+func startAudit(c config, cov *rules.Covenant, st backend, opened openedKeys, signer *audit.Signer, metrics *auditMetrics, write bool, logger *slog.Logger) (*auditor, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	a, err := openAuditor(ctx, c, cov, st, signer, metrics, logger)
 	if err != nil {
 		return nil, err
 	}
-	n, err := recordKeyChanges(ctx, c, st, opened)
+	a.st, a.signer, a.opened, a.conf = st, signer, opened, c
+	if !write {
+		return a, nil
+	}
+	return a, a.recordKeys(ctx)
+}
+
+// recordKeys records the key changes since they were last recorded, and
+// seals.
+func (a *auditor) recordKeys(ctx context.Context) error {
+	n, err := recordKeyChanges(ctx, a.conf, a.st, a.opened)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	if n > 0 {
-		logger.Info("key changes recorded in the audit log", slog.Int("entries", n))
+		a.logger.Info("key changes recorded in the audit log", slog.Int("entries", n))
 	}
-	return a, a.seal(ctx)
+	return a.seal(ctx)
+}
+
+// leadAudit, on a replicated node that has just become leader, opens the
+// audit log's tree again (the entries it applied as follower changed it),
+// records the key changes and seals.
+func (a *auditor) leadAudit(ctx context.Context) error {
+	l, err := audit.Open(ctx, a.st, a.signer)
+	if err != nil {
+		return fmt.Errorf("audit log: %w", err)
+	}
+	a.log = l
+	return a.recordKeys(ctx)
 }
 
 // openServeStore opens the store; the function it returns closes it, and
 // may be called more than once.
 func openServeStore(c config, logger *slog.Logger) (backend, func() error, error) {
-	st, err := openStore(c, serveUse(logger))
+	use := serveUse(logger)
+	use.replicated = c.Replication != ""
+	st, err := openStore(c, use)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -307,8 +410,16 @@ func serveAuth(c config, cov *rules.Covenant, logger *slog.Logger) (*httpapi.Tok
 
 // newHandler makes the API's handler. It is ready while the store is and
 // the server is not draining.
-func newHandler(c config, cov *rules.Covenant, m *matcher.Matcher, tokens *httpapi.Tokens, metrics *serveMetrics, st backend, a *auditor, draining *atomic.Bool, logger *slog.Logger) (http.Handler, error) {
+//
+// A replicated node that does not lead is ready too: it answers reads, and
+// writes with 503 not_leader naming the leader (repl.Leader).
+func newHandler(c config, cov *rules.Covenant, m *matcher.Matcher, tokens *httpapi.Tokens, metrics *serveMetrics, st backend, a *auditor, draining *atomic.Bool, repl *replicatedNode, logger *slog.Logger) (http.Handler, error) {
+	var leader func() string
+	if repl != nil {
+		leader = repl.Leader
+	}
 	return httpapi.New(httpapi.Config{
+		Leader:  leader,
 		Matcher: m, Covenant: cov, Tokens: tokens, Metrics: metrics.http, Polled: metrics.polls.Polled,
 		Logger: logger, MaxBodyBytes: c.MaxBodyBytes, AuditCheckpoint: a.Checkpoint,
 		Ready: func(ctx context.Context) error {
@@ -371,7 +482,15 @@ func (l *listeners) shutdown(timeout time.Duration) error {
 // (on a timer and on SIGHUP, which it handles from now on), expiry, the
 // poll backlog's counting and delivery. The function it returns stops them
 // and waits until they have.
-func startBackground(c config, tokens *httpapi.Tokens, m *matcher.Matcher, target rekeyKeys, st store.Compacter, a *auditor, metrics *serveMetrics, worker *notify.Worker, logger *slog.Logger) (stop func()) {
+//
+// On a replicated node (leading not nil) what writes to the store runs
+// only while the node leads, after onLead each time it becomes leader: the expiry (at once when it becomes leader,
+// then every expire_interval), the audit log's sealing, the summaries, the
+// delivery worker and the blind layer's rekeying; they stop when it steps
+// down. Token reloading, the poll backlog's counting and the compaction
+// run on every node; while it follows, the node serves the newest audit
+// checkpoint the log brought.
+func startBackground(c config, tokens *httpapi.Tokens, m *matcher.Matcher, target rekeyKeys, st store.Compacter, a *auditor, metrics *serveMetrics, worker *notify.Worker, leading func() bool, onLead func(context.Context), logger *slog.Logger) (stop func()) {
 	bg, stopBG := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	if tokens != nil {
@@ -380,21 +499,48 @@ func startBackground(c config, tokens *httpapi.Tokens, m *matcher.Matcher, targe
 		signal.Notify(hup, syscall.SIGHUP)
 		wg.Go(func() { reloadOnHUP(bg, hup, tokens, logger) })
 	}
-	wg.Go(func() {
-		ticks(bg, c.ExpireInterval, func() {
-			expire(bg, m, logger)
-			a.cut(bg)
-		})
-	})
-	wg.Go(func() { a.run(bg, c.AuditInterval) })
-	wg.Go(func() { every(bg, summaryInterval, func() { sendHeld(bg, m, logger) }) })
 	wg.Go(func() { ticks(bg, c.CompactInterval, func() { compact(bg, st, logger) }) })
 	wg.Go(func() { metrics.polls.Run(bg, logger) })
-	if worker != nil {
-		wg.Go(func() { worker.Run(bg) })
+
+	writers := func(ctx context.Context, expireFirst bool) {
+		var wg sync.WaitGroup
+		expiry := func() {
+			expire(ctx, m, logger)
+			a.cut(ctx)
+		}
+		wg.Go(func() {
+			if expireFirst {
+				every(ctx, c.ExpireInterval, expiry)
+			} else {
+				ticks(ctx, c.ExpireInterval, expiry)
+			}
+		})
+		wg.Go(func() { a.run(ctx, c.AuditInterval) })
+		wg.Go(func() { every(ctx, summaryInterval, func() { sendHeld(ctx, m, logger) }) })
+		if worker != nil {
+			wg.Go(func() { worker.Run(ctx) })
+		}
+		if m.Blind() {
+			wg.Go(func() { rekey(ctx, c, m, target, logger) })
+		}
+		wg.Wait()
 	}
-	if m.Blind() {
-		wg.Go(func() { rekey(bg, c, m, target, logger) })
+	if leading == nil {
+		// The retention purge ran before the server listened.
+		wg.Go(func() { writers(bg, false) })
+	} else {
+		// A follower serves the checkpoints the leader signed.
+		following := func() bool { return !leading() }
+		wg.Go(func() {
+			whileLeading(bg, following, 100*time.Millisecond, func(ctx context.Context) { a.followCheckpoint(ctx, c.AuditInterval) })
+		})
+		wg.Go(func() {
+			whileLeading(bg, leading, 100*time.Millisecond, func(ctx context.Context) {
+				logger.Info("leading: the retention purge, the audit log, the summaries and the deliveries run on this node")
+				onLead(ctx)
+				writers(ctx, true)
+			})
+		})
 	}
 	return func() {
 		stopBG()

@@ -53,6 +53,9 @@ type storeUse struct {
 	// the default cache does, and no free-space check stops an operator
 	// from inspecting the store, or retrying deliveries, on a full disk.
 	reports bool
+	// replicated opens the store as a node of a replicated index (vindex
+	// serve --replication): it takes writes only while the node leads.
+	replicated bool
 }
 
 var (
@@ -69,7 +72,7 @@ func serveUse(logger *slog.Logger) storeUse { return storeUse{log: logger, repor
 // use. It fails while another process has the store open. The commands
 // that call it check the data directory first (checkDataDir).
 func openStore(c config, use storeUse) (backend, error) {
-	o := &pebblestore.Options{Logger: use.log, MinFreeBytes: -1}
+	o := &pebblestore.Options{Logger: use.log, MinFreeBytes: -1, Replicated: use.replicated}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
