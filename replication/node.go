@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -64,7 +65,18 @@ type Node struct {
 	noRenew atomic.Bool
 	// conn is Run's connection, for tests that cut it.
 	conn atomic.Pointer[nats.Conn]
+	// checked is closed once the replica has first passed the check
+	// against the stream (see Checked).
+	checked     chan struct{}
+	checkedOnce sync.Once
 }
+
+// Checked is closed once Run has first checked the replica against the
+// stream and found it the stream's (neither diverged nor behind a trimmed
+// stream): a server should answer nothing from the replica before, since a
+// diverged replica holds writes the log never took. If the check fails, Run
+// returns its error instead and Checked stays open.
+func (n *Node) Checked() <-chan struct{} { return n.checked }
 
 // NewNode returns a node for cfg, or cfg's problem.
 func NewNode(cfg Config) (*Node, error) {
@@ -72,7 +84,7 @@ func NewNode(cfg Config) (*Node, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	n := &Node{cfg: cfg, metrics: newMetrics()}
+	n := &Node{cfg: cfg, metrics: newMetrics(), checked: make(chan struct{})}
 	n.lag.Store(-1)
 	return n, nil
 }
@@ -267,6 +279,7 @@ func (n *Node) follow(ctx context.Context, c *cluster, r Replica) (*lease, error
 		err = n.check(ctx, c, a)
 		var l *lease
 		if err == nil {
+			n.checkedOnce.Do(func() { close(n.checked) })
 			n.applied.Store(a.Seq)
 			n.metrics.applied.Set(float64(a.Seq))
 			l, err = n.followFrom(ctx, c, r, a.Seq)

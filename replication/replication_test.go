@@ -181,12 +181,24 @@ func TestReplication(t *testing.T) {
 			select {
 			case err := <-tn.done:
 				tn.done <- err
+				select {
+				case <-tn.node.Checked():
+					if err != nil && !errors.Is(err, context.Canceled) {
+						return fmt.Errorf("Checked was closed, and then Run failed: %w", err)
+					}
+				default:
+				}
 				return err
 			case <-deadline:
 				return errors.New("neither caught up nor refused")
 			case <-time.After(20 * time.Millisecond):
 			}
 			if len(entries) < len(want) && len(r.snapshot()) >= len(want) {
+				select {
+				case <-tn.node.Checked():
+				default:
+					return errors.New("caught up, but Checked is still open")
+				}
 				for k, id := range r.snapshot()[:len(want)] {
 					if id != want[k] {
 						return fmt.Errorf("entry %d differs", k+1)

@@ -173,13 +173,19 @@ func run(ctx context.Context, c config, stdout io.Writer, logger *slog.Logger) e
 	var replFailed <-chan error
 	if repl != nil {
 		replFailed = repl.failed
+		// Nothing is served, not even /readyz or the audit checkpoint,
+		// before the store has been checked against the replicated log:
+		// a diverged store holds writes the log never took.
+		logger.Info("replication: checking the store against the replicated log before serving")
 		select {
 		case err := <-replFailed:
 			// Stopped before the API listens: never served.
 			err = replicationFailure(err)
 			logger.Error("not serving", slog.String("error", err.Error()))
 			return err
-		default:
+		case <-repl.node.Checked():
+		case <-ctx.Done():
+			return nil
 		}
 	}
 	l, err := listen(c, handler, tlsConf, metrics, logger)
