@@ -126,6 +126,10 @@ type backupManifest struct {
 	NewestRegistration time.Time        `json:"newest_registration,omitzero"`
 	AuditLast          uint64           `json:"audit_last"`
 	AuditLastAt        time.Time        `json:"audit_last_at,omitzero"`
+	// ReplicationPosition is, for a node of a replicated index, the last
+	// log position the store holds: a node restored from the backup
+	// catches up from the next, if the log still holds it.
+	ReplicationPosition uint64 `json:"replication_position,omitempty"`
 
 	Files []backupFile `json:"files"`
 }
@@ -245,6 +249,7 @@ func (m *backupManifest) fill(rep *pebblestore.VerifyReport) {
 	m.Schema, m.PebbleFormat, m.Records = rep.Schema, rep.PebbleFormat, rep.Records
 	m.LiveRegistrations, m.EndedRegistrations, m.Events = rep.LiveRegistrations, rep.EndedRegistrations, rep.Events
 	m.NewestRegistration, m.AuditLast, m.AuditLastAt = rep.NewestRegistration.UTC(), rep.AuditLast, rep.AuditLastAt.UTC()
+	m.ReplicationPosition = rep.Replication.Seq
 }
 
 // stateFile is a small file to back up, as read before the checkpoint.
@@ -394,6 +399,10 @@ func printHolds(w io.Writer, m *backupManifest) {
 		fmt.Fprintf(w, "; audit entry %d at %s", m.AuditLast, m.AuditLastAt.Format(time.RFC3339Nano))
 	}
 	fmt.Fprintln(w)
+	if m.ReplicationPosition > 0 {
+		fmt.Fprintf(w, "  replication position %d: a node restored from it catches up from %d, while the log still holds it (vindex cluster trim --keep-from %d at most)\n",
+			m.ReplicationPosition, m.ReplicationPosition+1, m.ReplicationPosition+1)
+	}
 	var names []string
 	for _, f := range m.Files {
 		names = append(names, f.Name)

@@ -112,7 +112,7 @@ func compareCounts(m *backupManifest, rep *pebblestore.VerifyReport) error {
 		}
 	}
 	if rep.LiveRegistrations != m.LiveRegistrations || rep.EndedRegistrations != m.EndedRegistrations || rep.Events != m.Events ||
-		rep.AuditLast != m.AuditLast || rep.Schema != m.Schema {
+		rep.AuditLast != m.AuditLast || rep.Schema != m.Schema || rep.Replication.Seq != m.ReplicationPosition {
 		return fmt.Errorf("%w: the store holds %d live and %d ended registrations, %d events, audit entries through %d (schema %d); the manifest says %d, %d, %d, %d (schema %d)",
 			errBadBackup, rep.LiveRegistrations, rep.EndedRegistrations, rep.Events, rep.AuditLast, rep.Schema,
 			m.LiveRegistrations, m.EndedRegistrations, m.Events, m.AuditLast, m.Schema)

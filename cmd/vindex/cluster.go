@@ -16,6 +16,7 @@ import (
 
 const clusterUsage = `Usage: vindex cluster status --replication URLS [flags]
        vindex cluster status --config FILE [flags]
+       vindex cluster trim --keep-from N (--replication URLS | --config FILE) [flags]
 
 Shows a replicated index (vindex serve --replication) as its NATS
 JetStream cluster tells it: which node leads (holds the leader lease), the
@@ -32,15 +33,27 @@ changes nothing, and shows no record (the log holds pseudonyms only, and
 it reads none of them).
 
   --json   the same as one JSON object
+
+vindex cluster trim removes the log's entries before position N, so that
+the log keeps only what the nodes and their backups still need, and forgets
+what the stores have destroyed since (destroyed means destroyed, also in
+the log): run it after each day's verified backups of the nodes, with N one
+after the lowest "last applied" position among the backups you keep (vindex
+backup verify prints it as "replication position"; a node restored from an
+older backup could not catch up). It refuses while a node that has reported
+its position has not applied every entry before N, and an N beyond the
+log's end. It prints how many entries it removed.
 `
 
 // clusterCmd runs vindex cluster SUBCOMMAND.
 func clusterCmd(args []string, stdout, stderr io.Writer) error {
-	if len(args) == 0 || args[0] != "status" {
+	if len(args) == 0 || (args[0] != "status" && args[0] != "trim") {
 		return printUsage(stderr, clusterUsage, args)
 	}
+	sub := args[0]
+	cmd := "cluster " + sub
 	args = args[1:]
-	fs := flag.NewFlagSet("cluster status", flag.ContinueOnError)
+	fs := flag.NewFlagSet(cmd, flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	var c config
 	configFile := fs.String("config", "", "YAML configuration `file` of vindex serve: its replication settings are used")
@@ -50,6 +63,7 @@ func clusterCmd(args []string, stdout, stderr io.Writer) error {
 	key := fs.String("replication-key", "", "the client certificate's private key, PEM `file`")
 	asJSON := fs.Bool("json", false, "print one JSON object")
 	timeout := fs.Duration("timeout", 10*time.Second, "give up after this `duration`")
+	keepFrom := fs.Uint64("keep-from", 0, "trim: the first log `position` to keep (required)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			fmt.Fprint(stderr, clusterUsage+"\nFlags:\n")
@@ -57,10 +71,13 @@ func clusterCmd(args []string, stdout, stderr io.Writer) error {
 			fs.PrintDefaults()
 			return err
 		}
-		return flagError{cmd: "cluster status", err: err}
+		return flagError{cmd: cmd, err: err}
 	}
 	if fs.NArg() > 0 {
-		return flagError{cmd: "cluster status", err: fmt.Errorf("unexpected argument %q", fs.Arg(0))}
+		return flagError{cmd: cmd, err: fmt.Errorf("unexpected argument %q", fs.Arg(0))}
+	}
+	if sub == "trim" && *keepFrom == 0 {
+		return flagError{cmd: cmd, err: errors.New("--keep-from N (the first log position to keep) is required")}
 	}
 	if *configFile != "" {
 		if err := readConfigFile(*configFile, &c); err != nil {
@@ -80,7 +97,7 @@ func clusterCmd(args []string, stdout, stderr io.Writer) error {
 		}
 	})
 	if c.Replication == "" {
-		return flagError{cmd: "cluster status", err: errors.New("--replication (or replication in --config) is required")}
+		return flagError{cmd: cmd, err: errors.New("--replication (or replication in --config) is required")}
 	}
 	t, err := natsTLS(c.ReplicationCA, c.ReplicationCert, c.ReplicationKey)
 	if err != nil {
@@ -88,7 +105,16 @@ func clusterCmd(args []string, stdout, stderr io.Writer) error {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), *timeout)
 	defer cancel()
-	st, err := replication.ReadStatus(ctx, replication.Config{URLs: natsURLs(c.Replication), TLS: t})
+	rc := replication.Config{URLs: natsURLs(c.Replication), TLS: t}
+	if sub == "trim" {
+		n, err := replication.Trim(ctx, rc, *keepFrom)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "removed %d entries: the log keeps its entries from position %d on\n", n, *keepFrom)
+		return nil
+	}
+	st, err := replication.ReadStatus(ctx, rc)
 	if err != nil {
 		return err
 	}

@@ -458,6 +458,28 @@ func TestReplicatedServe(t *testing.T) {
 	}
 	t.Logf("vindex cluster status:\n%s", text)
 
+	// vindex cluster trim keeps what every node has not applied, refuses
+	// to remove more, and a trimmed log still has the nodes follow it.
+	trimArgs := append([]string{"cluster", "trim"}, statusArgs[2:]...)
+	lowest := cs.Nodes[0].Applied
+	for _, n := range cs.Nodes {
+		lowest = min(lowest, n.Applied)
+	}
+	if out := runCLIFail(t, dir, append(trimArgs, "--keep-from", strconv.FormatUint(cs.LastSeq+2, 10))...); !strings.Contains(out, "would remove entries a node has not applied") {
+		t.Fatalf("a trim beyond the log's end: %s", out)
+	}
+	// Half of what every node has applied goes (the rest stays for the
+	// canary's control below, on every NATS server).
+	if keep := lowest / 2; keep > 1 {
+		if out := runCLI(t, dir, append(trimArgs, "--keep-from", strconv.FormatUint(keep, 10))...); !strings.Contains(out, "removed ") {
+			t.Fatalf("cluster trim: %s", out)
+		}
+		var after clusterJSON
+		if err := json.Unmarshal([]byte(runCLI(t, dir, append(statusArgs, "--json")...)), &after); err != nil || after.FirstSeq != keep {
+			t.Fatalf("after the trim to %d: %+v %v", keep, after, err)
+		}
+	}
+
 	// The leader's NATS server is shut down: it stops acknowledging, and
 	// another node takes over; the cut-off node never acknowledges again.
 	{

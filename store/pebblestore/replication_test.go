@@ -828,4 +828,7 @@ func TestVerifyReplicated(t *testing.T) {
 	if rep.Records["replication record"] != 1 {
 		t.Fatalf("records: %v", rep.Records)
 	}
+	if a, err := s.Applied(); err != nil || rep.Replication != a || a.Seq == 0 {
+		t.Fatalf("the copy's replication position %+v, the store's %+v (%v)", rep.Replication, a, err)
+	}
 }

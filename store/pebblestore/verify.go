@@ -131,6 +131,10 @@ type VerifyReport struct {
 	AuditLastAt time.Time
 	// Events counts the outbox's events.
 	Events int64
+	// Replication is, for a node of a replicated store, the last log
+	// entry the store holds (its position is where a node restored from
+	// this copy catches up from); zero otherwise.
+	Replication store.EntryID
 }
 
 // Verify opens the store in dir read-only (nothing in dir is written, not
@@ -262,6 +266,8 @@ func (v *verifier) check(k, val []byte) error {
 		if !bytes.Equal(k, replicationKey) || len(val) != entryIDSize {
 			return store.ErrCorrupt
 		}
+		v.rep.Replication.Seq = binary.BigEndian.Uint64(val[:8])
+		copy(v.rep.Replication.ID[:], val[8:])
 	case prefixYouth:
 		return v.checkYouth(k, val)
 	case prefixHistory:
