@@ -139,6 +139,10 @@ func connect(cfg *Config, retry bool) (*nats.Conn, error) {
 		nats.MaxReconnects(-1),
 		nats.ReconnectWait(250 * time.Millisecond),
 		nats.RetryOnFailedConnect(retry),
+		// No publish is kept to be sent after a reconnect: one the log
+		// has given up on must never land later, after another leader's
+		// entries (it would fence that leader's next append).
+		nats.ReconnectBufSize(-1),
 		// Only the servers the operator named: a node given only its
 		// own machine's server is cut off with it.
 		nats.IgnoreDiscoveredServers(),
@@ -508,14 +512,17 @@ func (n *Node) lead(ctx context.Context, c *cluster, r Replica, l *lease) error 
 	// The lease is released only once the entries in flight are settled
 	// (or cannot be), so that the next leader does not catch up to a
 	// position they then land after, and find its first append fenced.
-	log.close()
+	// The replica stops taking writes first: a write taken after the log
+	// closed would be applied to the replica and then fail to append,
+	// leaving it an entry ahead of the stream (diverged).
+	n.leading.Store(false)
 	r.Follow()
+	log.close()
 	select {
 	case <-log.drained:
 	case <-time.After(n.cfg.AckTimeout + time.Second):
 	}
 	l.release()
-	n.leading.Store(false)
 	n.metrics.leader.Set(0)
 	n.metrics.stepDowns.Inc()
 	n.cfg.Logger.Warn("replication: stepped down", "node", n.cfg.Name, "reason", reason)

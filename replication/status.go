@@ -136,6 +136,15 @@ func (n *Node) reportOnce(ctx context.Context, c *cluster, r Replica) {
 	if err != nil {
 		return
 	}
+	// The position reported is one the replica's disk holds (a replica
+	// that can sync what it applied does so first): Trim trusts it, and a
+	// node that lost power after reporting must still find its next entry
+	// in the stream.
+	if s, ok := r.(interface{ SyncApplied() error }); ok && !n.leading.Load() {
+		if err := s.SyncApplied(); err != nil {
+			return
+		}
+	}
 	if info, err := c.stream.Info(ctx); err == nil {
 		lag := uint64(0)
 		if info.State.LastSeq > a.Seq {

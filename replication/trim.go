@@ -20,7 +20,8 @@ var ErrTrimUnsafe = errors.New("replication: the trim would remove entries a nod
 // So keepFrom is at most one after the oldest backup still kept. Trim refuses
 // (ErrTrimUnsafe) while a node that has reported its position (the status
 // bucket) has applied less than keepFrom-1, and a keepFrom beyond the
-// stream's last entry plus one. It returns how many entries it removed.
+// stream's last entry, which always stays. A node reports a position only
+// once it is synced to its disk. It returns how many entries it removed.
 //
 // Trimming is also how the stream forgets what the stores have destroyed:
 // the stream keeps every entry it is given until it is trimmed, records a
@@ -37,8 +38,10 @@ func Trim(ctx context.Context, cfg Config, keepFrom uint64) (uint64, error) {
 	if err != nil {
 		return 0, err
 	}
-	if keepFrom > st.LastSeq+1 {
-		return 0, fmt.Errorf("%w: the stream ends at %d, so it cannot keep only from %d", ErrTrimUnsafe, st.LastSeq, keepFrom)
+	if keepFrom > st.LastSeq {
+		// The last entry always stays: a node checks its position
+		// against it (or against the first entry's link to it).
+		return 0, fmt.Errorf("%w: the stream ends at %d, which it keeps: the most it can trim is --keep-from %d", ErrTrimUnsafe, st.LastSeq, st.LastSeq)
 	}
 	if len(st.Nodes) == 0 {
 		return 0, fmt.Errorf("%w: no node has reported its position", ErrTrimUnsafe)

@@ -64,6 +64,9 @@ func TestTrim(t *testing.T) {
 	if _, err := Trim(ctx, cfg, 45); !errors.Is(err, ErrTrimUnsafe) {
 		t.Fatalf("a trim past a stopped node's position: %v", err)
 	}
+	if _, err := Trim(ctx, cfg, 51); !errors.Is(err, ErrTrimUnsafe) {
+		t.Fatalf("a trim of the last entry (the stream ends at 50): %v", err)
+	}
 	n, err := Trim(ctx, cfg, 41)
 	if err != nil || n != 40 {
 		t.Fatalf("trim to 41: removed %d, %v", n, err)

@@ -42,7 +42,7 @@ after the lowest "last applied" position among the backups you keep (vindex
 backup verify prints it as "replication position"; a node restored from an
 older backup could not catch up). It refuses while a node that has reported
 its position has not applied every entry before N, and an N beyond the
-log's end. It prints how many entries it removed.
+log's last entry, which always stays. It prints how many entries it removed.
 `
 
 // clusterCmd runs vindex cluster SUBCOMMAND.

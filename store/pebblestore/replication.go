@@ -298,12 +298,16 @@ func (s *Store) applyBatchLogged(b *pebble.Batch, t *tx, before, after []store.R
 		s.keyUse.apply(before, after)
 	}
 	return func() error {
-		err := logged()
-		complete()
-		if err != nil {
-			// Left to the garbage collector, as a failed commit's.
+		if err := logged(); err != nil {
+			// Applied here, but the log may not hold it: its outbox and
+			// audit numbers stay unpublished, so that no reader (a
+			// delivery worker) sees an event the cluster may never have
+			// stored; the store no longer leads, and Lead reloads the
+			// numbers from the disk. Left to the garbage collector, as a
+			// failed commit's.
 			return err
 		}
+		complete()
 		b.Close()
 		return nil
 	}, nil
