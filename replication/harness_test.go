@@ -8,183 +8,33 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats-server/v2/server"
-
-	"github.com/vindex-nl/vindex/internal/pki"
+	"github.com/vindex-nl/vindex/internal/natstest"
 	"github.com/vindex-nl/vindex/store"
 )
 
-// natsCluster is a three-server NATS cluster on loopback, JetStream with
-// file storage syncing every write, TLS between the servers and to the
-// clients (client certificates required).
+// natsCluster is a three-server NATS cluster on loopback (internal/natstest:
+// JetStream with file storage syncing every write, TLS between the servers
+// and to the clients, client certificates required).
 type natsCluster struct {
-	t       testing.TB
-	opts    []*server.Options
-	servers []*server.Server
-	client  *tls.Config
-}
-
-func freePort(t testing.TB) int {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	*natstest.Cluster
+	t      testing.TB
+	client *tls.Config
 }
 
 func startCluster(t testing.TB) *natsCluster {
 	t.Helper()
-	ca, err := pki.NewCA("nats test CA")
-	if err != nil {
-		t.Fatal(err)
-	}
-	peer, err := ca.Peer("127.0.0.1", "localhost")
-	if err != nil {
-		t.Fatal(err)
-	}
-	clientCert, err := ca.Client("vindex node")
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := &natsCluster{t: t, client: &tls.Config{
-		RootCAs: ca.Pool(), Certificates: []tls.Certificate{clientCert}, MinVersion: tls.VersionTLS13,
-	}}
-	const n = 3
-	var clientPorts, routePorts [n]int
-	for i := range n {
-		clientPorts[i], routePorts[i] = freePort(t), freePort(t)
-	}
-	dir := t.TempDir()
-	for i := range n {
-		var routes []string
-		for j := range n {
-			if j != i {
-				routes = append(routes, fmt.Sprintf("nats-route://127.0.0.1:%d", routePorts[j]))
-			}
-		}
-		tlsFor := func() *tls.Config {
-			return &tls.Config{
-				Certificates: []tls.Certificate{peer}, RootCAs: ca.Pool(), ClientCAs: ca.Pool(),
-				ClientAuth: tls.RequireAndVerifyClientCert, MinVersion: tls.VersionTLS13,
-			}
-		}
-		o := &server.Options{
-			ServerName: fmt.Sprintf("nats-%d", i),
-			Host:       "127.0.0.1", Port: clientPorts[i],
-			TLS: true, TLSVerify: true, TLSConfig: tlsFor(), TLSTimeout: 5,
-			JetStream: true, StoreDir: filepath.Join(dir, fmt.Sprintf("nats-%d", i)),
-			SyncAlways: true,
-			Cluster: server.ClusterOpts{
-				Name: "vindex-test", Host: "127.0.0.1", Port: routePorts[i],
-				TLSConfig: tlsFor(), TLSTimeout: 5,
-			},
-			Routes: server.RoutesFromStr(joinComma(routes)),
-			NoLog:  true, NoSigs: true,
-		}
-		c.opts = append(c.opts, o)
-		c.servers = append(c.servers, nil)
-	}
-	for i := range n {
-		c.start(i)
-	}
-	start := time.Now()
-	// Ready: a meta leader that sees all three servers online.
-	for !c.ready() {
-		if time.Since(start) > 20*time.Second {
-			t.Fatal("the JetStream cluster did not form")
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	t.Logf("JetStream cluster ready in %v", time.Since(start))
-	t.Cleanup(func() {
-		for i, s := range c.servers {
-			if s != nil {
-				start := time.Now()
-				s.Shutdown()
-				s.WaitForShutdown()
-				t.Logf("server %d shut down in %v", i, time.Since(start))
-			}
-		}
-	})
-	return c
+	c := natstest.Start(t)
+	return &natsCluster{Cluster: c, t: t, client: c.ClientTLS}
 }
 
-func joinComma(s []string) string {
-	out := ""
-	for i, x := range s {
-		if i > 0 {
-			out += ","
-		}
-		out += x
-	}
-	return out
-}
-
-func (c *natsCluster) ready() bool {
-	for _, s := range c.servers {
-		if s != nil && s.JetStreamIsLeader() {
-			return len(s.JetStreamClusterPeers()) == len(c.servers)
-		}
-	}
-	return false
-}
-
-// start starts (or restarts) server i.
-func (c *natsCluster) start(i int) {
-	c.t.Helper()
-	o := *c.opts[i]
-	s, err := server.NewServer(&o)
-	if err != nil {
-		c.t.Fatal(err)
-	}
-	if os.Getenv("VINDEX_NATS_LOG") != "" {
-		s.SetLoggerV2(serverLog{c.t, i}, false, false, false)
-	}
-	s.Start()
-	if !s.ReadyForConnections(10 * time.Second) {
-		c.t.Fatalf("server %d not ready", i)
-	}
-	c.servers[i] = s
-}
-
-// serverLog writes a server's log lines to the test's log.
-type serverLog struct {
-	t testing.TB
-	i int
-}
-
-func (l serverLog) Noticef(f string, a ...any) { l.t.Logf("nats-%d: "+f, append([]any{l.i}, a...)...) }
-func (l serverLog) Warnf(f string, a ...any) {
-	l.t.Logf("nats-%d: WARN "+f, append([]any{l.i}, a...)...)
-}
-func (l serverLog) Fatalf(f string, a ...any) {
-	l.t.Logf("nats-%d: FATAL "+f, append([]any{l.i}, a...)...)
-}
-func (l serverLog) Errorf(f string, a ...any) {
-	l.t.Logf("nats-%d: ERROR "+f, append([]any{l.i}, a...)...)
-}
-func (l serverLog) Debugf(f string, a ...any) {}
-func (l serverLog) Tracef(f string, a ...any) {}
-
-// stop shuts server i down.
-func (c *natsCluster) stop(i int) {
-	c.servers[i].Shutdown()
-	c.servers[i].WaitForShutdown()
-	c.servers[i] = nil
-}
-
-func (c *natsCluster) url(i int) string {
-	return fmt.Sprintf("tls://127.0.0.1:%d", c.opts[i].Port)
-}
+func (c *natsCluster) start(i int)      { c.Start(i) }
+func (c *natsCluster) stop(i int)       { c.Stop(i) }
+func (c *natsCluster) url(i int) string { return c.URL(i) }
 
 // The fake replica's entries: position (8 bytes), ID (16), payload.
 func encodeEntry(id store.EntryID, payload []byte) []byte {

@@ -97,9 +97,11 @@ func Start(t testing.TB) *Cluster {
 		c.Start(i)
 	}
 	start := time.Now()
-	for !c.servers[0].JetStreamIsCurrent() || !(c.servers[0].JetStreamIsLeader() || c.servers[1].JetStreamIsLeader() || c.servers[2].JetStreamIsLeader()) {
+	// Ready: a meta leader that sees all three servers (a leader that
+	// does not yet would report a server offline to the first client).
+	for !c.ready() {
 		if time.Since(start) > 20*time.Second {
-			t.Fatal("natstest: no JetStream meta leader")
+			t.Fatal("natstest: no JetStream meta leader that sees every server")
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
@@ -114,6 +116,15 @@ func Start(t testing.TB) *Cluster {
 		}
 	})
 	return c
+}
+
+func (c *Cluster) ready() bool {
+	for _, s := range c.servers {
+		if s != nil && s.JetStreamIsLeader() {
+			return len(s.JetStreamClusterPeers()) == len(c.servers)
+		}
+	}
+	return false
 }
 
 func freePort(t testing.TB) int {
