@@ -176,7 +176,7 @@ func TestReplication(t *testing.T) {
 		r := newFake()
 		r.entries = entries
 		tn := runNode(t, testConfig(c, 1, name), r)
-		deadline := time.After(5 * time.Second)
+		deadline := time.After(20 * time.Second) // generous: a busy CI machine
 		for {
 			select {
 			case err := <-tn.done:

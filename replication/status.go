@@ -154,7 +154,12 @@ func (n *Node) reportOnce(ctx context.Context, c *cluster, r Replica) {
 	} else {
 		n.lag.Store(-1)
 	}
-	n.metrics.applied.Set(float64(a.Seq))
+	if n.leading.Load() {
+		// A follower's gauge moves with each entry it applies (applyAll);
+		// setting it here, from a read taken before the sync, could move
+		// it back.
+		n.metrics.applied.Set(float64(a.Seq))
+	}
 	b, _ := json.Marshal(NodeStatus{Applied: a.Seq, Leading: n.leading.Load(), Updated: time.Now().UTC()})
 	if _, err := c.status.Put(ctx, n.cfg.Name, b); err != nil && ctx.Err() == nil {
 		n.cfg.Logger.Warn("replication: writing the node's status", "err", err)
