@@ -34,6 +34,12 @@ func roundTrip(t *testing.T, key *PrivateKey, bsns ...identity.BSN) []Element {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return evaluateAndFinish(t, key, st, blinded)
+}
+
+// evaluateAndFinish has key evaluate blinded and finishes with st.
+func evaluateAndFinish(t *testing.T, key *PrivateKey, st *State, blinded []Element) []Element {
+	t.Helper()
 	ev, proof, err := Evaluate(key, blinded)
 	if err != nil {
 		t.Fatal(err)

@@ -34,14 +34,7 @@ func TestFamilyInputs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ev, proof, err := Evaluate(key, blinded)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ys, err := Finish(st, ev, proof, key.Public())
-	if err != nil {
-		t.Fatal(err)
-	}
+	ys := evaluateAndFinish(t, key, st, blinded)
 	if ys[0].Equal(ys[1]) || ys[0].Equal(ys[2]) || ys[1].Equal(ys[2]) {
 		t.Error("two domains gave the same element")
 	}
