@@ -313,7 +313,7 @@ func BenchmarkRegisterFamilyBlind(b *testing.B) {
 			for i := range ins {
 				ins[i] = oprf.YouthInput(bsnFor(b, i))
 			}
-			youths := inputElements(b, ins, key)
+			youths := testkeys.InputElements(b, ins, key)
 			var fams [][]oprf.Element
 			if parents > 0 {
 				pins := make([]oprf.Input, 0, parents*(b.N/2+1))
@@ -322,7 +322,7 @@ func BenchmarkRegisterFamilyBlind(b *testing.B) {
 						pins = append(pins, oprf.ParentInput(bsnFor(b, 2_000_000+2*i+p)))
 					}
 				}
-				els := inputElements(b, pins, key)
+				els := testkeys.InputElements(b, pins, key)
 				for i := range b.N/2 + 1 {
 					fams = append(fams, els[parents*i:parents*(i+1)])
 				}
@@ -358,15 +358,4 @@ func BenchmarkRegisterFamilyBlind(b *testing.B) {
 			reportRate(b, "regs/s")
 		})
 	}
-}
-
-// inputElements is testkeys.InputElements in batches of oprf.MaxBatch.
-func inputElements(b *testing.B, ins []oprf.Input, key *oprf.PrivateKey) []oprf.Element {
-	out := make([]oprf.Element, 0, len(ins))
-	for len(ins) > 0 {
-		n := min(len(ins), oprf.MaxBatch)
-		out = append(out, testkeys.InputElements(b, ins[:n], key)...)
-		ins = ins[n:]
-	}
-	return out
 }

@@ -64,8 +64,19 @@ func Elements(t testing.TB, bsns []identity.BSN, keys ...*oprf.PrivateKey) []opr
 
 // InputElements is Elements for inputs of any domain (a youth's, a
 // parent's, a home address's: crypto/oprf.YouthInput, ParentInput,
-// AddressInput).
+// AddressInput), in batches of at most oprf.MaxBatch.
 func InputElements(t testing.TB, ins []oprf.Input, keys ...*oprf.PrivateKey) []oprf.Element {
+	t.Helper()
+	out := make([]oprf.Element, 0, len(ins))
+	for len(ins) > 0 {
+		n := min(len(ins), oprf.MaxBatch)
+		out = append(out, inputBatch(t, ins[:n], keys)...)
+		ins = ins[n:]
+	}
+	return out
+}
+
+func inputBatch(t testing.TB, ins []oprf.Input, keys []*oprf.PrivateKey) []oprf.Element {
 	t.Helper()
 	st, blinded, err := oprf.BlindInputs(ins...)
 	if err != nil {
