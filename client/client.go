@@ -141,12 +141,21 @@ func (c *Client) elements(ctx context.Context, ins ...oprf.Input) ([]string, err
 // checkText refuses a request whose free-text fields quote the youth (see
 // ErrIdentifiesYouth). fields alternate name and value.
 func checkText(bsn identity.BSN, bd identity.BirthDate, fields ...string) error {
-	for i := 0; i+1 < len(fields); i += 2 {
-		if fields[i+1] != "" && identity.Quotes(fields[i+1], bsn, bd) {
-			return &FieldError{Field: fields[i], Err: ErrIdentifiesYouth}
-		}
+	if f := quotingField(bsn, bd, fields...); f != "" {
+		return &FieldError{Field: f, Err: ErrIdentifiesYouth}
 	}
 	return nil
+}
+
+// quotingField names the first of fields (alternating name and value)
+// whose value quotes bsn or bd (identity.Quotes); "" if none does.
+func quotingField(bsn identity.BSN, bd identity.BirthDate, fields ...string) string {
+	for i := 0; i+1 < len(fields); i += 2 {
+		if fields[i+1] != "" && identity.Quotes(fields[i+1], bsn, bd) {
+			return fields[i]
+		}
+	}
+	return ""
 }
 
 // call is one request: its method, path and query, its JSON body (nil:

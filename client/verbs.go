@@ -27,9 +27,7 @@ func (c *Client) Register(ctx context.Context, r Report) (*Result, error) {
 	case r.BirthDate.IsZero():
 		return nil, &FieldError{Field: "birth_date", Err: ErrYouth}
 	}
-	if err := checkText(r.BSN, r.BirthDate,
-		"client_ref", r.ClientRef, "contact.name", r.Contact.Name, "contact.phone", r.Contact.Phone,
-		"contact.email", r.Contact.Email, "idempotency_key", r.IdempotencyKey); err != nil {
+	if err := checkText(r.BSN, r.BirthDate, r.freeText()...); err != nil {
 		return nil, err
 	}
 	if err := checkFamily(r); err != nil {
@@ -103,16 +101,18 @@ func checkFamily(r Report) error {
 		if p.IsZero() || p == r.BSN || slices.Contains(r.Parents[:i], p) {
 			return &FieldError{Field: "parents", Err: ErrParents}
 		}
-		for _, f := range []struct{ field, value string }{
-			{"client_ref", r.ClientRef}, {"contact.name", r.Contact.Name}, {"contact.phone", r.Contact.Phone},
-			{"contact.email", r.Contact.Email}, {"idempotency_key", r.IdempotencyKey},
-		} {
-			if f.value != "" && identity.Quotes(f.value, p, identity.BirthDate{}) {
-				return &FieldError{Field: f.field, Err: ErrIdentifiesParent}
-			}
+		if f := quotingField(p, identity.BirthDate{}, r.freeText()...); f != "" {
+			return &FieldError{Field: f, Err: ErrIdentifiesParent}
 		}
 	}
 	return nil
+}
+
+// freeText are the report's free-text fields, alternating name and value:
+// none may quote the youth or a parent.
+func (r Report) freeText() []string {
+	return []string{"client_ref", r.ClientRef, "contact.name", r.Contact.Name, "contact.phone", r.Contact.Phone,
+		"contact.email", r.Contact.Email, "idempotency_key", r.IdempotencyKey}
 }
 
 // addressOf is a's wire form.
