@@ -256,12 +256,11 @@ func Open(dir string, o *Options) (*Store, error) {
 		db.Close()
 		return nil, err
 	}
-	youths, n, err := loadYouthFilter(db, &s.keyUse)
+	n, err := s.loadYouths()
 	if err != nil {
 		db.Close()
-		return nil, fmt.Errorf("pebblestore: loading the youth filter: %w", err)
+		return nil, err
 	}
-	s.youths = youths
 	if onOS && opts.MinFreeBytes >= 0 {
 		min := opts.MinFreeBytes
 		if min == 0 {
@@ -306,6 +305,23 @@ func (s *Store) init() error {
 		return err
 	}
 	return s.loadOutboxSeqs()
+}
+
+// loadYouths reads every youth record once: the youth filter and the
+// key-use counts derived from them, put in place of what the store held
+// (at Open, and again when a replicated store begins to lead). It
+// returns the number of youth records.
+func (s *Store) loadYouths() (int64, error) {
+	var use keyUse
+	youths, n, err := loadYouthFilter(s.db, &use)
+	if err != nil {
+		return 0, fmt.Errorf("pebblestore: loading the youth filter: %w", err)
+	}
+	s.youths = youths
+	s.keyUse.mu.Lock()
+	s.keyUse.live, s.keyUse.refs = use.live, use.refs
+	s.keyUse.mu.Unlock()
+	return n, nil
 }
 
 // loadOutboxSeqs sets each recipient's next sequence number after its last

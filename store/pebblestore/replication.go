@@ -165,15 +165,9 @@ func (s *Store) Lead(log store.Log) error {
 	if err := s.loadOutboxSeqs(); err != nil {
 		return err
 	}
-	var use keyUse
-	youths, _, err := loadYouthFilter(s.db, &use)
-	if err != nil {
-		return fmt.Errorf("pebblestore: loading the youth filter: %w", err)
+	if _, err := s.loadYouths(); err != nil {
+		return err
 	}
-	s.youths = youths
-	s.keyUse.mu.Lock()
-	s.keyUse.live, s.keyUse.refs = use.live, use.refs
-	s.keyUse.mu.Unlock()
 	applied, err := s.applied()
 	if err != nil {
 		return err
