@@ -111,9 +111,11 @@ func answerCheckpoint(ctx context.Context, conn net.Conn, c config, st checkpoin
 		ans.Error = "not a checkpoint request"
 	case !filepath.IsAbs(req.Checkpoint):
 		ans.Error = "the checkpoint's directory must be an absolute path"
-	case checkBackupTarget(c, filepath.Clean(req.Checkpoint)) != nil:
-		ans.Error = checkBackupTarget(c, filepath.Clean(req.Checkpoint)).Error()
 	default:
+		if err := checkBackupTarget(c, filepath.Clean(req.Checkpoint)); err != nil {
+			ans.Error = err.Error()
+			break
+		}
 		start := time.Now()
 		if err := st.Checkpoint(ctx, req.Checkpoint); err != nil {
 			ans.Error = err.Error()

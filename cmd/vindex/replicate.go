@@ -3,11 +3,9 @@ package main
 import (
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
-	"os"
 	"strings"
 	"time"
 
@@ -69,16 +67,11 @@ func natsTLS(caFile, certFile, keyFile string) (*tls.Config, error) {
 		return nil, nil
 	}
 	conf := &tls.Config{MinVersion: tls.VersionTLS12}
-	if caFile != "" {
-		b, err := os.ReadFile(caFile)
-		if err != nil {
-			return nil, fmt.Errorf("replication CA: %w", err)
-		}
-		conf.RootCAs = x509.NewCertPool()
-		if !conf.RootCAs.AppendCertsFromPEM(b) {
-			return nil, fmt.Errorf("replication CA: no PEM certificate in %s", caFile)
-		}
+	pool, err := certPool(caFile)
+	if err != nil {
+		return nil, fmt.Errorf("replication CA: %w", err)
 	}
+	conf.RootCAs = pool
 	if certFile != "" {
 		cert, err := tls.LoadX509KeyPair(certFile, keyFile)
 		if err != nil {

@@ -510,10 +510,7 @@ func startBackground(c config, tokens *httpapi.Tokens, m *matcher.Matcher, targe
 
 	writers := func(ctx context.Context, expireFirst bool) {
 		var wg sync.WaitGroup
-		expiry := func() {
-			expire(ctx, m, logger)
-			a.cut(ctx)
-		}
+		expiry := func() { retentionPurge(ctx, m, a, logger) }
 		wg.Go(func() {
 			if expireFirst {
 				every(ctx, c.ExpireInterval, expiry)
@@ -622,9 +619,15 @@ func compact(ctx context.Context, st store.Compacter, logger *slog.Logger) {
 // serve does before it listens.
 func expireNow(ctx context.Context, m *matcher.Matcher, a *auditor, logger *slog.Logger) {
 	start := time.Now()
+	retentionPurge(ctx, m, a, logger)
+	logger.Info("retention purge before serving", slog.Duration("took", time.Since(start)))
+}
+
+// retentionPurge is the retention purge: the matcher's expiry, then the
+// audit log's retention cut.
+func retentionPurge(ctx context.Context, m *matcher.Matcher, a *auditor, logger *slog.Logger) {
 	expire(ctx, m, logger)
 	a.cut(ctx)
-	logger.Info("retention purge before serving", slog.Duration("took", time.Since(start)))
 }
 
 // expire runs the matcher's expiry and logs what it did.
