@@ -62,10 +62,22 @@ func ReadStatus(ctx context.Context, cfg Config) (*Status, error) {
 	if err != nil {
 		return nil, fmt.Errorf("replication: %w", err)
 	}
+	st, _, err := readStatus(ctx, js, cfg)
+	return st, err
+}
+
+// readStatus is ReadStatus on an open connection; it returns the stream
+// too.
+func readStatus(ctx context.Context, js jetstream.JetStream, cfg Config) (*Status, jetstream.Stream, error) {
 	s, err := js.Stream(ctx, cfg.Stream)
 	if err != nil {
-		return nil, fmt.Errorf("replication: stream %s: %w", cfg.Stream, err)
+		return nil, nil, fmt.Errorf("replication: stream %s: %w", cfg.Stream, err)
 	}
+	st, err := statusOf(ctx, js, s, cfg)
+	return st, s, err
+}
+
+func statusOf(ctx context.Context, js jetstream.JetStream, s jetstream.Stream, cfg Config) (*Status, error) {
 	info := s.CachedInfo()
 	st := &Status{FirstSeq: info.State.FirstSeq, LastSeq: info.State.LastSeq}
 	if info.State.Msgs == 0 {

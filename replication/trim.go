@@ -34,7 +34,16 @@ func Trim(ctx context.Context, cfg Config, keepFrom uint64) (uint64, error) {
 	if keepFrom < 2 {
 		return 0, nil
 	}
-	st, err := ReadStatus(ctx, cfg)
+	nc, err := connect(&cfg, false)
+	if err != nil {
+		return 0, err
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return 0, fmt.Errorf("replication: %w", err)
+	}
+	st, s, err := readStatus(ctx, js, cfg)
 	if err != nil {
 		return 0, err
 	}
@@ -53,19 +62,6 @@ func Trim(ctx context.Context, cfg Config, keepFrom uint64) (uint64, error) {
 	}
 	if keepFrom <= st.FirstSeq {
 		return 0, nil
-	}
-	nc, err := connect(&cfg, false)
-	if err != nil {
-		return 0, err
-	}
-	defer nc.Close()
-	js, err := jetstream.New(nc)
-	if err != nil {
-		return 0, fmt.Errorf("replication: %w", err)
-	}
-	s, err := js.Stream(ctx, cfg.Stream)
-	if err != nil {
-		return 0, fmt.Errorf("replication: stream %s: %w", cfg.Stream, err)
 	}
 	if err := s.Purge(ctx, jetstream.WithPurgeSequence(keepFrom)); err != nil {
 		return 0, fmt.Errorf("replication: trim: %w", err)
