@@ -50,6 +50,7 @@ import (
 //	'g' key id                          -> family index entry: live registration id carries a relation under key (key: a pseudonym, as a youth is written)
 //	'o' id id                           -> (empty) the family pair of registrations was noted (both orders are written)
 //	'l'                                 -> the last replicated log entry applied: position (8 bytes) and ID (16 bytes); only in a replicated store (replication.go)
+//	'r' seq                             -> undo record of an entry the store applied as leader, until the log acknowledges it (rewind.go)
 //
 // A family index entry is written for each relation of a live
 // registration, in the batch that writes the registration, and deleted in
@@ -93,6 +94,7 @@ const (
 	prefixFamily      = 'g'
 	prefixFamilyNote  = 'o'
 	prefixReplication = 'l'
+	// prefixUndo: see rewind.go.
 )
 
 const (

@@ -178,6 +178,11 @@ func (s *Store) Lead(log store.Log) error {
 	if err := recoverFatal(func() error { return s.db.LogData(nil, pebble.Sync) }); err != nil {
 		return s.fail(fmt.Errorf("lead: %w", err))
 	}
+	// Every entry the store holds is the log's now: no undo record left
+	// from an earlier leadership is ever applied (see Rewind).
+	if err := s.dropAllUndo(); err != nil {
+		return err
+	}
 	s.repl.mu.Lock()
 	s.repl.log, s.repl.next = log, applied.Seq+1
 	s.repl.term++
@@ -229,6 +234,15 @@ func (s *Store) applyLogged(b *pebble.Batch) (wait func() error, err error) {
 	// The log may keep the entry after Append returns; the batch's
 	// buffer goes back to Pebble's pool when b is closed.
 	entry := bytes.Clone(b.Repr())
+	// The undo record goes into this store's batch only, after the
+	// entry was taken from it: no other node ever holds it.
+	undo, err := s.undoRecord(b, store.EntryID{Seq: seq, ID: id})
+	if err != nil {
+		s.stopLeading()
+		s.repl.mu.Unlock()
+		return nil, s.fail(fmt.Errorf("undo record: %w", err))
+	}
+	b.Set(undoKey(seq), undo, nil)
 	if err := recoverFatal(func() error { return s.db.ApplyNoSyncWait(b, pebble.Sync) }); err != nil {
 		s.stopLeading()
 		s.repl.mu.Unlock()
@@ -246,6 +260,11 @@ func (s *Store) applyLogged(b *pebble.Batch) (wait func() error, err error) {
 		ctx, cancel := context.WithTimeout(context.Background(), s.repl.timeout)
 		logErr := logWait(ctx)
 		cancel()
+		if syncErr == nil && logErr == nil {
+			// Before the write counts as settled (Follow, and so a
+			// Rewind, waits for it): the entry is the log's for good.
+			s.dropUndo(seq)
+		}
 		s.repl.mu.Lock()
 		if (syncErr != nil || logErr != nil) && s.repl.term == term {
 			// The store holds an entry the log may not: it leads no

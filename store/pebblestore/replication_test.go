@@ -543,7 +543,9 @@ func TestFollowerCrash(t *testing.T) {
 	if id, err := crashed.Applied(); err != nil || id.Seq != total {
 		t.Fatalf("the leader after a crash applied %v, %v; want %d", id, err, total)
 	}
-	sameRecords(t, "leader before and after a crash", want, records(t, crashed))
+	// The deletion of the last entry's undo record is not synced: a
+	// crash may bring it back, and it is never applied (see Rewind).
+	sameRecords(t, "leader before and after a crash", want, withoutUndo(records(t, crashed)))
 
 	fs := vfs.NewCrashableMem()
 	f := openAt(t, fs, "f", true)

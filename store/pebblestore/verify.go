@@ -98,6 +98,7 @@ var RecordKinds = []struct {
 	{prefixYouth, "youth record"},
 	{prefixDead, "dead delivery"},
 	{prefixReplication, "replication record"},
+	{prefixUndo, "undo record"},
 }
 
 func kindName(prefix byte) string {
@@ -262,6 +263,10 @@ func (v *verifier) check(k, val []byte) error {
 			return ErrSchema
 		}
 		v.rep.Schema = int(val[0])
+	case prefixUndo:
+		if _, err := decodeUndo(nil, val); len(k) != 1+seqSize || err != nil && !errors.Is(err, ErrNoUndo) {
+			return store.ErrCorrupt
+		}
 	case prefixReplication:
 		if !bytes.Equal(k, replicationKey) || len(val) != entryIDSize {
 			return store.ErrCorrupt
