@@ -21,10 +21,10 @@ import (
 // entry is a.Seq+1), the entry at a.Seq is gone, but the stream's first
 // entry names it (its Vindex-Prev header). When the stream ends before
 // a.Seq, the replica's last entries may be a leader's appends still in
-// flight (their acknowledgement lost): check waits up to LeaseTTL for
-// the stream to reach a.Seq before it says ErrDiverged.
-func (n *Node) check(ctx context.Context, c *cluster, a store.EntryID) error {
-	deadline := time.Now().Add(n.cfg.LeaseTTL)
+// flight (their acknowledgement lost): check waits up to wait for the
+// stream to reach a.Seq before it says ErrDiverged.
+func (n *Node) check(ctx context.Context, c *cluster, a store.EntryID, wait time.Duration) error {
+	deadline := time.Now().Add(wait)
 	for {
 		err := n.checkOnce(ctx, c, a)
 		if !errors.Is(err, errAhead) {

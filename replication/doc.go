@@ -24,7 +24,10 @@
 //     time (the entries appended meanwhile go next, as one atomic batch),
 //     so that a deposed leader's next append fails with store.ErrFenced,
 //     and the entries after it fail unpublished. The lease only decides who
-//     tries to lead; the stream decides whose entries land.
+//     tries to lead; the stream decides whose entries land. Each entry
+//     also names the one its leader appended before it (Vindex-Prev), and
+//     a node applies it only after that one: an entry that names another
+//     stops the node (store.ErrDiverged) before it is applied.
 //   - A node leads only once it has applied every entry the stream held
 //     when it won the lease (and the stream's last position has held
 //     still for a moment, for the entries a leader that did not step down
@@ -34,16 +37,24 @@
 //     its replica against the stream: the replica's last applied entry
 //     must be the stream's entry at that position (same random ID), or,
 //     when the stream was trimmed up to it, the entry the stream's first
-//     entry names as the one before it. Otherwise Run returns
-//     store.ErrDiverged: the replica holds an entry the stream does not
-//     (it led, and a write of its own was never acknowledged), and must be
-//     rebuilt from another node's backup. A replica that lacks entries the
-//     stream no longer holds gets ErrTrimmed.
+//     entry names as the one before it. Otherwise the replica holds an
+//     entry the stream does not: it led, and a write of its own was never
+//     acknowledged (it died, was cut off or was fenced with the write in
+//     flight). The node has the replica take its last entry back
+//     (Replica.Rewind: a store keeps what each of its own entries replaced
+//     until the stream acknowledges it), and checks again, until its last
+//     entry is the stream's. Only if the replica cannot take an entry back
+//     (one it did not write as leader) does Run return store.ErrDiverged:
+//     the replica must then be rebuilt from another node's backup. A
+//     replica that lacks entries the stream no longer holds gets
+//     ErrTrimmed.
 //   - An append whose acknowledgement is lost (a timeout, a dropped
 //     connection) fails, though the entry may be in the stream: the store
 //     treats the write as not acknowledged, the node steps down, and the
 //     check above settles it: the entry is the stream's at its position
-//     (and the node follows on), or the node refuses to go on.
+//     (and the node follows on), or the node takes it back. An entry taken
+//     back that the stream takes after all is applied again from the
+//     stream, on the same state, as any other entry.
 //
 // # What the stream holds
 //

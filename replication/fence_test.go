@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -108,8 +110,8 @@ func waitLeaderAmong(t *testing.T, nodes []*testNode, within time.Duration) *tes
 // A leader that lost its lease without noticing (it renews no more) goes
 // on appending: once another node leads and has appended, its appends are
 // fenced, every one after fails too, and no position is acknowledged to
-// both. Run again on its replica, whose last entry the stream does not
-// hold, the node refuses it.
+// both. Run again on its replica, whose last entries the stream does not
+// hold, the node takes them back and follows the new leader.
 func TestDeposedLeaderIsFenced(t *testing.T) {
 	c := startCluster(t)
 	var nodes []*testNode
@@ -166,15 +168,22 @@ func TestDeposedLeaderIsFenced(t *testing.T) {
 	if err := old.stop(); !errors.Is(err, context.Canceled) {
 		t.Fatalf("deposed node's Run: %v", err)
 	}
+	own := old.replica.snapshot()
 	again := runNode(t, old.node.cfg, old.replica)
 	select {
+	case <-again.node.Checked(): // its own entries taken back
 	case err := <-again.done:
-		again.done <- err
-		if !errors.Is(err, store.ErrDiverged) {
-			t.Fatalf("node on the deposed leader's replica: Run = %v, want ErrDiverged", err)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("node on the deposed leader's replica runs")
+		t.Fatalf("node on the deposed leader's replica: Run = %v", err)
+	case <-time.After(20 * time.Second):
+		t.Fatal("node on the deposed leader's replica: not checked")
+	}
+	want := next.replica.snapshot()
+	waitApplied(t, want, 20*time.Second, old.replica)
+	if n := old.replica.rewinds(); n == 0 || n != len(own)-10 {
+		t.Fatalf("the deposed leader took back %d entries, want its %d after entry 10", n, len(own)-10)
+	}
+	if got := testutil.ToFloat64(again.node.metrics.rewound); got != float64(len(own)-10) {
+		t.Errorf("rewound entries metric: %v, want %d", got, len(own)-10)
 	}
 }
 
@@ -284,8 +293,8 @@ func TestEntryAfterALostRaceIsNeverPublished(t *testing.T) {
 // A leader cut off from NATS (its server shut down) stops acknowledging
 // and steps down; another leads; no position is acknowledged twice and
 // every acknowledged entry is in the stream. When the server is back, the
-// cut-off node either catches up or, holding an entry the stream lacks,
-// refuses to run.
+// cut-off node takes back what it holds that the stream lacks, and
+// catches up.
 func TestLeaderCutOffFromNATS(t *testing.T) {
 	c := startCluster(t)
 	var nodes []*testNode
@@ -352,20 +361,66 @@ func TestLeaderCutOffFromNATS(t *testing.T) {
 		select {
 		case err := <-old.done:
 			old.done <- err
-			if !errors.Is(err, store.ErrDiverged) {
-				t.Fatalf("cut-off node's Run: %v", err)
-			}
-			t.Logf("cut-off node refused: %v", err)
-			return
+			t.Fatalf("cut-off node's Run: %v", err)
 		case <-time.After(20 * time.Millisecond):
 		}
 		got := old.replica.snapshot()
-		if len(got) >= len(want) && got[len(want)-1] == want[len(want)-1] {
-			t.Logf("cut-off node caught up")
+		if len(got) >= len(want) && slices.Equal(got[:len(want)], want) {
+			t.Logf("cut-off node caught up, after taking back %d entries", old.replica.rewinds())
 			return
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("cut-off node holds %d entries, the leader %d", len(got), len(want))
 		}
+	}
+}
+
+// An entry in the stream that does not name the entry before it (here one
+// published at the right position by a log that took another entry 5 for
+// the last) is never applied: a node following the stream stops with
+// store.ErrDiverged at it, with the entries before it applied.
+func TestEntryNamingAnotherIsNotApplied(t *testing.T) {
+	c := startCluster(t)
+	tn := runNode(t, testConfig(c, 0, "node-0"), newFake())
+	leader := waitLeader(t, []*testNode{tn}, 20*time.Second)
+	writeMany(t, leader.replica, 1, 5)
+	if err := tn.stop(); !errors.Is(err, context.Canceled) {
+		t.Fatal(err)
+	}
+	entries := leader.replica.snapshot()
+
+	nc, err := connect(&tn.node.cfg, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	other := entries[4]
+	other.ID[0] ^= 1
+	bad := newLog(nc, js, tn.node.cfg.subject(), entryOf, 2*time.Second, nil, other)
+	defer bad.close()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := bad.Append(6, encodeEntry(store.EntryID{Seq: 6, ID: [16]byte{'x'}}, nil))(ctx); err != nil {
+		t.Fatalf("the entry naming another entry 5: %v", err)
+	}
+
+	f := newFake()
+	f.entries = slices.Clone(entries[:3])
+	again := runNode(t, testConfig(c, 1, "node-1"), f)
+	select {
+	case err := <-again.done:
+		again.done <- err
+		if !errors.Is(err, store.ErrDiverged) || !strings.Contains(err.Error(), "follows") {
+			t.Fatalf("Run = %v, want ErrDiverged at entry 6", err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("the node follows a stream whose entry 6 names another entry 5")
+	}
+	if got := f.snapshot(); !slices.Equal(got, entries) {
+		t.Fatalf("the node holds %d entries, want the stream's first 5", len(got))
 	}
 }

@@ -66,9 +66,34 @@ type fakeReplica struct {
 	log     store.Log // the log it was last given, kept after Follow
 	leading bool
 	leads   chan struct{} // a value per Lead
+	// own holds the entries it wrote as leader that the log has not
+	// acknowledged: the ones Rewind takes back.
+	own     map[uint64]store.EntryID
+	rewound int
 }
 
-func newFake() *fakeReplica { return &fakeReplica{leads: make(chan struct{}, 16)} }
+func newFake() *fakeReplica {
+	return &fakeReplica{leads: make(chan struct{}, 16), own: make(map[uint64]store.EntryID)}
+}
+
+// Rewind takes back the last entry if it is one of its own the log has
+// not acknowledged.
+func (f *fakeReplica) Rewind() (store.EntryID, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if len(f.entries) == 0 || f.own[uint64(len(f.entries))] != f.entries[len(f.entries)-1] {
+		return store.EntryID{}, errNoUndo
+	}
+	delete(f.own, uint64(len(f.entries)))
+	f.entries = f.entries[:len(f.entries)-1]
+	f.rewound++
+	if len(f.entries) == 0 {
+		return store.EntryID{}, nil
+	}
+	return f.entries[len(f.entries)-1], nil
+}
+
+var errNoUndo = errors.New("fake: the last entry is not an unacknowledged one of its own")
 
 func (f *fakeReplica) Applied() (store.EntryID, error) {
 	f.mu.Lock()
@@ -131,9 +156,23 @@ func (f *fakeReplica) write(ctx context.Context, payload []byte, force bool) (st
 	id := store.EntryID{Seq: uint64(len(f.entries)) + 1}
 	rand.Read(id.ID[:])
 	f.entries = append(f.entries, id)
+	f.own[id.Seq] = id
 	wait := f.log.Append(id.Seq, encodeEntry(id, payload))
 	f.mu.Unlock()
-	return id, wait(ctx)
+	err := wait(ctx)
+	if err == nil {
+		f.mu.Lock()
+		delete(f.own, id.Seq)
+		f.mu.Unlock()
+	}
+	return id, err
+}
+
+// rewinds returns how many entries Rewind took back.
+func (f *fakeReplica) rewinds() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.rewound
 }
 
 // testNode is a Node running on a fake replica.

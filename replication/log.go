@@ -111,14 +111,21 @@ func newLog(nc *nats.Conn, js jetstream.JetStream, subject string, entryOf func(
 		failed:  make(chan struct{}),
 		drained: make(chan struct{}),
 	}
-	if prev.Seq > 0 {
-		l.prevID = hexID(prev.ID)
-	}
+	l.prevID = prevHeader(prev)
 	go l.publish()
 	return l
 }
 
 func hexID(id [16]byte) string { return hex.EncodeToString(id[:]) }
+
+// prevHeader is the Vindex-Prev header of the entry after prev: "" (none)
+// for the first entry.
+func prevHeader(prev store.EntryID) string {
+	if prev.Seq == 0 {
+		return ""
+	}
+	return hexID(prev.ID)
+}
 
 // Append implements store.Log. The log keeps a copy of entry.
 func (l *Log) Append(seq uint64, entry []byte) func(ctx context.Context) error {

@@ -18,7 +18,10 @@ import "github.com/prometheus/client_golang/prometheus"
 //   - vindex_replication_fenced_appends_total: appends the stream refused
 //     because another leader had appended (each counts once per
 //     leadership: the entries after it fail without a fence of their
-//     own).
+//     own);
+//   - vindex_replication_rewound_entries_total: entries of its own the
+//     node took back because the stream never took them (it led, and its
+//     last appends were not acknowledged).
 type Metrics struct {
 	applied   prometheus.Gauge
 	lag       prometheus.Gauge
@@ -26,6 +29,7 @@ type Metrics struct {
 	elections prometheus.Counter
 	stepDowns prometheus.Counter
 	fences    prometheus.Counter
+	rewound   prometheus.Counter
 }
 
 var _ prometheus.Collector = (*Metrics)(nil)
@@ -44,6 +48,8 @@ func newMetrics() *Metrics {
 			Help: "Times this node stopped leading."}),
 		fences: prometheus.NewCounter(prometheus.CounterOpts{Name: "vindex_replication_fenced_appends_total",
 			Help: "Appends refused because another leader had appended."}),
+		rewound: prometheus.NewCounter(prometheus.CounterOpts{Name: "vindex_replication_rewound_entries_total",
+			Help: "Entries of its own this node took back because the stream never took them."}),
 	}
 }
 
@@ -68,5 +74,5 @@ func (m *Metrics) Collect(ch chan<- prometheus.Metric) {
 }
 
 func (m *Metrics) collectors() []prometheus.Collector {
-	return []prometheus.Collector{m.applied, m.lag, m.leader, m.elections, m.stepDowns, m.fences}
+	return []prometheus.Collector{m.applied, m.lag, m.leader, m.elections, m.stepDowns, m.fences, m.rewound}
 }

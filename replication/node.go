@@ -36,6 +36,12 @@ type Replica interface {
 	// now on; writes whose append is in flight still end as the log
 	// says.
 	Follow()
+	// Rewind takes back the last entry the replica applied, one it
+	// appended as leader that the log never acknowledged, restoring
+	// exactly what it held before, and returns the entry now last
+	// applied; an error if it cannot (an entry it applied as follower,
+	// or one it cannot undo). Called only while the replica follows.
+	Rewind() (store.EntryID, error)
 }
 
 // ErrTrimmed: the stream no longer holds the entries after the replica's
@@ -275,18 +281,33 @@ func (n *Node) trySetup(ctx context.Context, js jetstream.JetStream) (*cluster, 
 // entry the stream had when it won; it returns the lease, with the
 // consumer stopped.
 func (n *Node) follow(ctx context.Context, c *cluster, r Replica) (*lease, error) {
+	wait := n.cfg.LeaseTTL
 	for {
 		a, err := r.Applied()
 		if err != nil {
 			return nil, fmt.Errorf("replication: the replica's last applied entry: %w", err)
 		}
-		err = n.check(ctx, c, a)
+		err = n.check(ctx, c, a, wait)
+		if errors.Is(err, store.ErrDiverged) {
+			// Its own appends that the stream never took: taken back
+			// one by one, until the last entry is the stream's. One the
+			// stream still takes later is applied again as the
+			// stream's, on the same state.
+			now, rerr := r.Rewind()
+			if rerr == nil {
+				n.metrics.rewound.Inc()
+				n.cfg.Logger.Warn("replication: took back an entry of its own the stream does not hold", "node", n.cfg.Name, "entry", a.Seq, "applied", now.Seq)
+				wait = 0 // the stream's end was waited for once
+				continue
+			}
+			err = fmt.Errorf("%w; the replica cannot take it back: %w", err, rerr)
+		}
 		var l *lease
 		if err == nil {
 			n.checkedOnce.Do(func() { close(n.checked) })
 			n.applied.Store(a.Seq)
 			n.metrics.applied.Set(float64(a.Seq))
-			l, err = n.followFrom(ctx, c, r, a.Seq)
+			l, err = n.followFrom(ctx, c, r, a)
 		}
 		if errors.Is(err, errRestart) && ctx.Err() == nil {
 			n.cfg.Logger.Warn("replication: following again", "err", err)
@@ -305,10 +326,10 @@ func (n *Node) follow(ctx context.Context, c *cluster, r Replica) (*lease, error
 // following starts again, from the check.
 var errRestart = errors.New("replication: JetStream unavailable")
 
-func (n *Node) followFrom(ctx context.Context, c *cluster, r Replica, applied uint64) (*lease, error) {
+func (n *Node) followFrom(ctx context.Context, c *cluster, r Replica, applied store.EntryID) (*lease, error) {
 	cons, err := c.stream.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{
 		DeliverPolicy: jetstream.DeliverByStartSequencePolicy,
-		OptStartSeq:   applied + 1,
+		OptStartSeq:   applied.Seq + 1,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", errRestart, err)
@@ -404,8 +425,12 @@ func (n *Node) followFrom(ctx context.Context, c *cluster, r Replica, applied ui
 	}
 }
 
-// applyAll applies the consumer's messages in order until it stops.
-func (n *Node) applyAll(it jetstream.MessagesContext, r Replica, applied uint64) error {
+// applyAll applies the consumer's messages in order until it stops. Each
+// entry must name the one applied before it (its Vindex-Prev header), so
+// that a node never applies an entry that the stream holds at another
+// position than its leader appended it at, or after another entry than
+// the one its leader had: it stops with store.ErrDiverged instead.
+func (n *Node) applyAll(it jetstream.MessagesContext, r Replica, prev store.EntryID) error {
 	for {
 		msg, err := it.Next()
 		if errors.Is(err, jetstream.ErrMsgIteratorClosed) {
@@ -421,13 +446,20 @@ func (n *Node) applyAll(it jetstream.MessagesContext, r Replica, applied uint64)
 			return fmt.Errorf("%w: %w", errRestart, err)
 		}
 		seq := md.Sequence.Stream
-		if seq != applied+1 {
-			return fmt.Errorf("replication: the stream gave entry %d after %d (trimmed?): %w", seq, applied, store.ErrGap)
+		if seq != prev.Seq+1 {
+			return fmt.Errorf("replication: the stream gave entry %d after %d (trimmed?): %w", seq, prev.Seq, store.ErrGap)
+		}
+		if got := msg.Headers().Get(hdrPrev); got != prevHeader(prev) {
+			return fmt.Errorf("replication: the stream's entry %d follows %q, not the entry %d applied (%q): %w", seq, got, prev.Seq, prevHeader(prev), store.ErrDiverged)
+		}
+		id, err := n.cfg.EntryOf(msg.Data())
+		if err != nil {
+			return fmt.Errorf("replication: the stream's entry %d: %w", seq, err)
 		}
 		if err := r.ApplyEntry(seq, msg.Data()); err != nil {
 			return fmt.Errorf("replication: applying entry %d: %w", seq, err)
 		}
-		applied = seq
+		prev = id
 		n.applied.Store(seq)
 		n.metrics.applied.Set(float64(seq))
 		n.setLag(md.NumPending)

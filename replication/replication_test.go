@@ -2,6 +2,7 @@ package replication
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"sync"
@@ -171,10 +172,15 @@ func TestReplication(t *testing.T) {
 	// probe runs a node on a replica holding entries and returns Run's
 	// error, or nil once it has caught up with the stream (if it holds
 	// fewer entries than the stream).
-	probe := func(name string, entries []store.EntryID) error {
+	// The last own entries are the replica's own, never acknowledged: it
+	// takes them back (Rewind) and follows.
+	probe := func(name string, entries []store.EntryID, own int) error {
 		t.Helper()
 		r := newFake()
 		r.entries = entries
+		for _, id := range entries[len(entries)-own:] {
+			r.own[id.Seq] = id
+		}
 		tn := runNode(t, testConfig(c, 1, name), r)
 		deadline := time.After(20 * time.Second) // generous: a busy CI machine
 		for {
@@ -193,7 +199,16 @@ func TestReplication(t *testing.T) {
 				return errors.New("neither caught up nor refused")
 			case <-time.After(20 * time.Millisecond):
 			}
-			if len(entries) < len(want) && len(r.snapshot()) >= len(want) {
+			caughtUp := len(r.snapshot()) >= len(want)
+			if own > 0 {
+				// Its own entries are taken back before the check passes.
+				select {
+				case <-tn.node.Checked():
+				default:
+					caughtUp = false
+				}
+			}
+			if len(entries)-own <= len(want) && caughtUp {
 				select {
 				case <-tn.node.Checked():
 				default:
@@ -204,6 +219,9 @@ func TestReplication(t *testing.T) {
 						return fmt.Errorf("entry %d differs", k+1)
 					}
 				}
+				if got := r.rewinds(); got != own {
+					return fmt.Errorf("%d entries taken back, want %d", got, own)
+				}
 				if err := tn.stop(); !errors.Is(err, context.Canceled) {
 					return err
 				}
@@ -213,14 +231,27 @@ func TestReplication(t *testing.T) {
 	}
 	bad := append([]store.EntryID(nil), want[:50]...)
 	bad[49].ID[0] ^= 1
-	if err := probe("diverged", bad); !errors.Is(err, store.ErrDiverged) {
+	if err := probe("diverged", bad, 0); !errors.Is(err, store.ErrDiverged) {
 		t.Fatalf("replica with another entry 50: Run = %v, want ErrDiverged", err)
 	}
 	ahead := append(append([]store.EntryID(nil), want...), store.EntryID{Seq: uint64(len(want)) + 1})
-	if err := probe("ahead", ahead); !errors.Is(err, store.ErrDiverged) {
+	if err := probe("ahead", ahead, 0); !errors.Is(err, store.ErrDiverged) {
 		t.Fatalf("replica ahead of the stream: Run = %v, want ErrDiverged", err)
 	}
-	if err := probe("same", want[:70]); err != nil {
+	// Its own unacknowledged entries: two past the stream's end, and
+	// three in place of the stream's 61 to 63 (it led, was deposed, and
+	// another leader appended there).
+	if err := probe("own-ahead", append(append([]store.EntryID(nil), want...), ownEntries(len(want)+1, 2)...), 2); err != nil {
+		t.Fatalf("replica with two own entries past the stream: Run = %v", err)
+	}
+	if err := probe("own-instead", append(append([]store.EntryID(nil), want[:60]...), ownEntries(61, 3)...), 3); err != nil {
+		t.Fatalf("replica with its own entries 61 to 63: Run = %v", err)
+	}
+	mixed := append(append([]store.EntryID(nil), bad...), ownEntries(51, 1)...)
+	if err := probe("own-after-diverged", mixed, 1); !errors.Is(err, store.ErrDiverged) || !errors.Is(err, errNoUndo) {
+		t.Fatalf("replica with another entry 50 under an own entry 51: Run = %v, want ErrDiverged (cannot take it back)", err)
+	}
+	if err := probe("same", want[:70], 0); err != nil {
 		t.Fatalf("replica with the stream's first 70 entries: Run = %v", err)
 	}
 
@@ -238,13 +269,23 @@ func TestReplication(t *testing.T) {
 	if err := s.Purge(ctx, jetstream.WithPurgeSequence(51)); err != nil {
 		t.Fatal(err)
 	}
-	if err := probe("at-50", want[:50]); err != nil {
+	if err := probe("at-50", want[:50], 0); err != nil {
 		t.Fatalf("replica at 50, stream from 51: Run = %v", err)
 	}
-	if err := probe("at-49", want[:49]); !errors.Is(err, ErrTrimmed) {
+	if err := probe("at-49", want[:49], 0); !errors.Is(err, ErrTrimmed) {
 		t.Fatalf("replica at 49, stream from 51: Run = %v, want ErrTrimmed", err)
 	}
-	if err := probe("bad-50", bad); !errors.Is(err, store.ErrDiverged) {
+	if err := probe("bad-50", bad, 0); !errors.Is(err, store.ErrDiverged) {
 		t.Fatalf("replica at 50 with another entry 50, stream from 51: Run = %v, want ErrDiverged", err)
 	}
+}
+
+// ownEntries returns n entries with random IDs from position first on.
+func ownEntries(first, n int) []store.EntryID {
+	out := make([]store.EntryID, n)
+	for i := range out {
+		out[i].Seq = uint64(first + i)
+		rand.Read(out[i].ID[:])
+	}
+	return out
 }

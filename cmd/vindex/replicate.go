@@ -145,7 +145,7 @@ func replicationFailure(err error) error {
 	var what string
 	switch {
 	case errors.Is(err, store.ErrDiverged):
-		what = "this node's store holds writes the replicated log does not (it led, and its last writes were never acknowledged): " +
+		what = "this node's store holds writes the replicated log does not, and cannot take them back: " +
 			"restore its data directory from a backup of another node (vindex backup there, vindex restore here) and start it again"
 	case errors.Is(err, replication.ErrTrimmed):
 		what = "the replicated log no longer holds the entries this node lacks: " +

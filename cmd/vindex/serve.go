@@ -67,9 +67,11 @@ and no other.
       stops on SIGTERM hands over at once. Only the leader runs the
       retention purge (when it becomes leader, then every
       expire_interval), the audit checkpoints and the deliveries. A node
-      whose store has diverged from the log, or lacks entries the log no
-      longer holds, says so and exits non-zero: restore it from a backup
-      of another node (vindex backup there, vindex restore here). NATS
+      that led takes back its own writes the log never took before it
+      follows. A node whose store has diverged from the log otherwise, or
+      lacks entries the log no longer holds, says so and exits non-zero:
+      restore it from a backup of another node (vindex backup there,
+      vindex restore here). NATS
       over TLS: tls:// URLs, --replication-ca, and --replication-cert and
       --replication-key for a client certificate. vindex cluster status
       shows the leader and each node's position.
