@@ -261,12 +261,12 @@ func TestTrimRemovesFromDisk(t *testing.T) {
 	waitGone(t, td.c, second, blocks, 5*time.Second)
 	t.Logf("the raft logs still hold the first canary in %q", holdingAll(t, td.c, first, inRaftLog))
 
-	// 6 MiB more: the raft log passes 8 MiB since its last snapshot, the
+	// 7 MiB more: the raft log passes 8 MiB since its last snapshot, the
 	// group snapshots, and its log drops the blocks before the snapshot.
 	start = time.Now()
-	td.fill(24)
+	td.fill(28)
 	last = td.settle()
-	t.Logf("6 MiB more written and reported in %v", time.Since(start))
+	t.Logf("7 MiB more written and reported in %v", time.Since(start))
 	t.Logf("both canaries gone from every server's raft log %v later, with no trim", waitGone(t, td.c, first, inRaftLog, 10*time.Second))
 	waitGone(t, td.c, second, inRaftLog, 5*time.Second)
 	td.trim(last)
