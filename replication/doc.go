@@ -62,8 +62,9 @@
 // Trim removes entries from the stream at once: no node or client reads
 // them again. Each NATS server's files keep an entry's bytes until
 // JetStream deletes or rewrites the file that holds them (JetStream 2.15,
-// file storage, no compression; TestTrimRemovesFromDisk checks it with a
-// canary entry on a three-server cluster):
+// file storage, neither compressed nor encrypted at rest, as this package
+// and internal/natstest set it up; TestTrimRemovesFromDisk checks it with
+// a canary entry on a three-server cluster):
 //
 //   - The stream's message blocks (streams/<Stream>/msgs/*.blk in a
 //     server's JetStream store; a block fills up to 8 MiB, then the next
