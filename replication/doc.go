@@ -68,6 +68,46 @@
 // trims the stream: that is for whoever keeps the backups (below the
 // oldest checkpoint still needed).
 //
+// # How long the servers' disks hold an entry
+//
+// Trim removes entries from the stream at once: no node or client reads
+// them again. Each NATS server's files keep an entry's bytes until
+// JetStream deletes or rewrites the file that holds them (JetStream 2.15,
+// file storage, neither compressed nor encrypted at rest, as this package
+// and internal/natstest set it up; TestTrimRemovesFromDisk checks it with
+// a canary entry on a three-server cluster):
+//
+//   - The stream's message blocks (streams/<Stream>/msgs/*.blk in a
+//     server's JetStream store; a block fills up to 8 MiB, then the next
+//     one is written). A trim deletes every block that holds only trimmed
+//     entries, and rewrites the block it cuts without its trimmed entries
+//     when that block holds over 2 MiB and more than half of it is
+//     trimmed; otherwise the cut block keeps them until a later trim (or
+//     JetStream's background pass, every two minutes, on a block no longer
+//     written) finds it more than half trimmed. So a trim can leave on disk
+//     at most the last 4 MiB of the entries it removes (those just before
+//     the first one kept), and nothing older. JetStream offers no purge
+//     that overwrites: its per-message erase (random bytes over one
+//     message, the block rewritten) is for deletes, which the stream
+//     denies, and purges never use it.
+//   - The raft log of the stream's raft group ($SYS/_js_/S-R3F-*/msgs in
+//     the store; 4 MiB blocks) holds every entry as appended (an entry over
+//     8 KiB S2-compressed, which hides nothing) until the group's next
+//     snapshot, which each server takes every two to three minutes and
+//     after every 8 MiB of entries; the log then drops what the snapshot
+//     covers: all of it when every entry has been applied, else its blocks
+//     before the snapshot (and the head of the block it cuts, by the rule
+//     above). So an entry leaves the raft logs at the first snapshot taken
+//     while no entry is in flight, minutes after it was written unless
+//     writes never pause, and at the latest at the first snapshot after 4
+//     MiB of later entries. A trim does not hasten it, and need not. The
+//     snapshots hold the stream's positions, never an entry.
+//   - A server that is down during a trim applies it when it is back.
+//   - Deleting and rewriting are file operations (an unlink; a rewritten
+//     copy renamed over the old file): the old bytes stay in the file
+//     system's free space until it reuses them. Keep the JetStream store on
+//     an encrypted disk.
+//
 // # Failover
 //
 // A leader that stops cleanly is replaced at once (the lease is released).

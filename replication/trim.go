@@ -25,7 +25,9 @@ var ErrTrimUnsafe = errors.New("replication: the trim would remove entries a nod
 //
 // Trimming is also how the stream forgets what the stores have destroyed:
 // the stream keeps every entry it is given until it is trimmed, records a
-// store has since purged among them.
+// store has since purged among them. The NATS servers' files may keep the
+// last 4 MiB of the entries removed until a later trim (the package doc,
+// "How long the servers' disks hold an entry").
 func Trim(ctx context.Context, cfg Config, keepFrom uint64) (uint64, error) {
 	cfg.ensureDefaults()
 	if len(cfg.URLs) == 0 {
