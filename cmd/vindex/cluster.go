@@ -17,6 +17,7 @@ import (
 const clusterUsage = `Usage: vindex cluster status --replication URLS [flags]
        vindex cluster status --config FILE [flags]
        vindex cluster trim --keep-from N (--replication URLS | --config FILE) [flags]
+       vindex cluster trim --backup DIR2 [--backup DIR2...] (--replication URLS | --config FILE) [flags]
 
 Shows a replicated index (vindex serve --replication) as its NATS
 JetStream cluster tells it: which node leads (holds the leader lease), the
@@ -43,7 +44,42 @@ backup verify prints it as "replication position"; a node restored from an
 older backup could not catch up). It refuses while a node that has reported
 its position has not applied every entry before N, and an N beyond the
 log's last entry, which always stays. It prints how many entries it removed.
+Instead of N, give the backups you keep (--backup, once for each): N is
+then one after the lowest replication position their manifests name (read
+from each manifest.json alone: run vindex backup verify on them first, as
+a daily job does: vindex backup ... && vindex backup verify DIR2 && vindex
+cluster trim --backup OLDEST ...). A backup without a replication position
+(of a store that is not replicated) is refused.
 `
+
+// backupDirs is the repeated --backup flag of vindex cluster trim.
+type backupDirs []string
+
+func (b *backupDirs) String() string { return strings.Join(*b, ",") }
+
+func (b *backupDirs) Set(s string) error {
+	*b = append(*b, s)
+	return nil
+}
+
+// keepFromBackups is the first log position the backups in dirs need: one
+// after the lowest replication position their manifests name.
+func keepFromBackups(dirs []string) (uint64, error) {
+	var keep uint64
+	for _, d := range dirs {
+		m, err := readManifest(d)
+		if err != nil {
+			return 0, err
+		}
+		if m.ReplicationPosition == 0 {
+			return 0, fmt.Errorf("%w: %s names no replication position: it is not a backup of a replicated node", errBadBackup, d)
+		}
+		if keep == 0 || m.ReplicationPosition+1 < keep {
+			keep = m.ReplicationPosition + 1
+		}
+	}
+	return keep, nil
+}
 
 // clusterCmd runs vindex cluster SUBCOMMAND.
 func clusterCmd(args []string, stdout, stderr io.Writer) error {
@@ -63,7 +99,9 @@ func clusterCmd(args []string, stdout, stderr io.Writer) error {
 	key := fs.String("replication-key", "", "the client certificate's private key, PEM `file`")
 	asJSON := fs.Bool("json", false, "print one JSON object")
 	timeout := fs.Duration("timeout", 10*time.Second, "give up after this `duration`")
-	keepFrom := fs.Uint64("keep-from", 0, "trim: the first log `position` to keep (required)")
+	keepFrom := fs.Uint64("keep-from", 0, "trim: the first log `position` to keep (or --backup)")
+	var backups backupDirs
+	fs.Var(&backups, "backup", "trim: a backup `DIR2` kept (repeat for each): keep what the oldest needs")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			fmt.Fprint(stderr, clusterUsage+"\nFlags:\n")
@@ -76,8 +114,20 @@ func clusterCmd(args []string, stdout, stderr io.Writer) error {
 	if fs.NArg() > 0 {
 		return flagError{cmd: cmd, err: fmt.Errorf("unexpected argument %q", fs.Arg(0))}
 	}
-	if sub == "trim" && *keepFrom == 0 {
-		return flagError{cmd: cmd, err: errors.New("--keep-from N (the first log position to keep) is required")}
+	switch {
+	case sub != "trim" && (*keepFrom != 0 || len(backups) > 0):
+		return flagError{cmd: cmd, err: errors.New("--keep-from and --backup are for cluster trim")}
+	case sub == "trim" && *keepFrom != 0 && len(backups) > 0:
+		return flagError{cmd: cmd, err: errors.New("--keep-from N or --backup DIR2, not both")}
+	case sub == "trim" && *keepFrom == 0 && len(backups) == 0:
+		return flagError{cmd: cmd, err: errors.New("--keep-from N (the first log position to keep) or --backup DIR2 (each backup kept) is required")}
+	}
+	if len(backups) > 0 {
+		n, err := keepFromBackups(backups)
+		if err != nil {
+			return err
+		}
+		*keepFrom = n
 	}
 	if *configFile != "" {
 		if err := readConfigFile(*configFile, &c); err != nil {

@@ -418,6 +418,7 @@ func TestReplicatedServe(t *testing.T) {
 	// the same counts, position and newest write. (The leader's own
 	// background work, the audit log's sealing, may write between two
 	// backups: then all three are taken again.)
+	var kept string // a backup the log must still serve, for cluster trim --backup below
 	summaries := func(attempt int) []string {
 		target := metric(t, leader.p, "vindex_replication_applied_sequence")
 		var out []string
@@ -433,6 +434,7 @@ func TestReplicatedServe(t *testing.T) {
 			}
 			b := filepath.Join(dir, fmt.Sprintf("backup-%s-%d", n.name, attempt))
 			runCLI(t, dir, "backup", "--dev", "--data", fmt.Sprintf("d%d", n.i+1), "--out", b)
+			kept = b
 			var got []string
 			for line := range strings.Lines(runCLI(t, dir, "backup", "verify", b)) {
 				if strings.Contains(line, "store schema") || strings.Contains(line, "newest acknowledged write") || strings.Contains(line, "replication position") {
@@ -630,6 +632,20 @@ func TestReplicatedServe(t *testing.T) {
 		if len(seen) == 0 {
 			t.Fatalf("the scan of NATS server %d's stream (%d files) did not find the control", i, files)
 		}
+	}
+
+	// cluster trim --backup keeps what a backup kept needs: the log from
+	// one after its position.
+	m, err := readManifest(kept)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out := runCLI(t, dir, append(trimArgs, "--backup", kept)...); !strings.Contains(out, fmt.Sprintf("from position %d on", m.ReplicationPosition+1)) {
+		t.Fatalf("cluster trim --backup %s (position %d): %s", kept, m.ReplicationPosition, out)
+	}
+	var trimmed clusterJSON
+	if err := json.Unmarshal([]byte(runCLI(t, dir, append(statusArgs, "--json")...)), &trimmed); err != nil || trimmed.FirstSeq != m.ReplicationPosition+1 {
+		t.Fatalf("after cluster trim --backup: %+v %v; want the log from %d", trimmed, err, m.ReplicationPosition+1)
 	}
 }
 
