@@ -95,6 +95,17 @@ func (f *fakeReplica) Rewind() (store.EntryID, error) {
 
 var errNoUndo = errors.New("fake: the last entry is not an unacknowledged one of its own")
 
+// Settled forgets its own unacknowledged entries up to a.
+func (f *fakeReplica) Settled(a store.EntryID) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if n := len(f.entries); n > 0 && f.entries[n-1] != a || n == 0 && a != (store.EntryID{}) {
+		return fmt.Errorf("fake: settled at %d, applied %d", a.Seq, n)
+	}
+	clear(f.own)
+	return nil
+}
+
 func (f *fakeReplica) Applied() (store.EntryID, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()

@@ -42,6 +42,12 @@ type Replica interface {
 	// applied; an error if it cannot (an entry it applied as follower,
 	// or one it cannot undo). Called only while the replica follows.
 	Rewind() (store.EntryID, error)
+	// Settled says that a, the replica's last applied entry, is the
+	// log's: none of its entries will be taken back, and it may forget
+	// how (what its own entries replaced, records since destroyed among
+	// them). Called each time the replica passes the check against the
+	// stream, before it follows.
+	Settled(a store.EntryID) error
 }
 
 // ErrTrimmed: the stream no longer holds the entries after the replica's
@@ -282,6 +288,7 @@ func (n *Node) trySetup(ctx context.Context, js jetstream.JetStream) (*cluster, 
 // consumer stopped.
 func (n *Node) follow(ctx context.Context, c *cluster, r Replica) (*lease, error) {
 	wait := n.cfg.LeaseTTL
+	var rewound, from uint64 // entries taken back, from position from down
 	for {
 		a, err := r.Applied()
 		if err != nil {
@@ -293,14 +300,24 @@ func (n *Node) follow(ctx context.Context, c *cluster, r Replica) (*lease, error
 			// one by one, until the last entry is the stream's. One the
 			// stream still takes later is applied again as the
 			// stream's, on the same state.
-			now, rerr := r.Rewind()
+			_, rerr := r.Rewind()
 			if rerr == nil {
 				n.metrics.rewound.Inc()
-				n.cfg.Logger.Warn("replication: took back an entry of its own the stream does not hold", "node", n.cfg.Name, "entry", a.Seq, "applied", now.Seq)
+				if rewound++; rewound == 1 {
+					from = a.Seq
+				}
 				wait = 0 // the stream's end was waited for once
 				continue
 			}
 			err = fmt.Errorf("%w; the replica cannot take it back: %w", err, rerr)
+		}
+		if rewound > 0 {
+			n.cfg.Logger.Warn("replication: took back entries of its own the stream does not hold", "node", n.cfg.Name,
+				"entries", rewound, "from", from, "applied", a.Seq)
+			rewound = 0
+		}
+		if err == nil {
+			err = r.Settled(a)
 		}
 		var l *lease
 		if err == nil {

@@ -80,7 +80,7 @@ func TestReplication(t *testing.T) {
 			t.Fatalf("entry %d not acknowledged as written", id.Seq)
 		}
 	}
-	waitApplied(t, want, 10*time.Second, nodes[0].replica, nodes[1].replica, nodes[2].replica)
+	waitApplied(t, want, 20*time.Second, nodes[0].replica, nodes[1].replica, nodes[2].replica) // generous: a busy CI machine
 
 	// The status: the leader, and every node at 80.
 	deadline := time.Now().Add(5 * time.Second)
@@ -134,7 +134,7 @@ func TestReplication(t *testing.T) {
 		}
 	}
 	want = next.replica.snapshot()
-	waitApplied(t, want, 10*time.Second, nodes[0].replica, nodes[1].replica, nodes[2].replica)
+	waitApplied(t, want, 20*time.Second, nodes[0].replica, nodes[1].replica, nodes[2].replica) // generous: a busy CI machine
 
 	for _, n := range nodes {
 		if got := testutil.ToFloat64(n.node.metrics.applied); got != float64(len(want)) && !n.replica.isLeading() {

@@ -134,6 +134,7 @@ type trimDiskCluster struct {
 	c        *natsCluster
 	cfg      Config // the trimmer's
 	leader   *testNode
+	nodes    []*testNode
 	replicas []*fakeReplica
 	ctx      context.Context
 }
@@ -142,26 +143,36 @@ func startTrimDisk(t *testing.T, within time.Duration) *trimDiskCluster {
 	c := startCluster(t)
 	td := &trimDiskCluster{t: t, c: c, cfg: testConfig(c, 0, "trimmer")}
 	td.cfg.ensureDefaults()
-	var nodes []*testNode
 	for i := range 3 {
-		nodes = append(nodes, runNode(t, testConfig(c, i, fmt.Sprintf("node-%d", i)), newFake()))
-		td.replicas = append(td.replicas, nodes[i].replica)
+		// A longer lease than other tests': megabytes of writes on a busy
+		// machine must not cost the leader its lease (a write then
+		// retries on the next leader, see write).
+		cfg := testConfig(c, i, fmt.Sprintf("node-%d", i))
+		cfg.LeaseTTL = 4 * time.Second
+		td.nodes = append(td.nodes, runNode(t, cfg, newFake()))
+		td.replicas = append(td.replicas, td.nodes[i].replica)
 	}
-	td.leader = waitLeader(t, nodes, 20*time.Second)
+	td.leader = waitLeader(t, td.nodes, 20*time.Second)
 	ctx, cancel := context.WithTimeout(context.Background(), within)
 	t.Cleanup(cancel)
 	td.ctx = ctx
 	return td
 }
 
-// write writes one entry and returns its position.
+// write writes one entry and returns its position; if the leader no
+// longer leads, on the node that leads next.
 func (td *trimDiskCluster) write(payload []byte) uint64 {
 	td.t.Helper()
-	id, err := td.leader.replica.write(td.ctx, payload, false)
-	if err != nil {
-		td.t.Fatalf("write: %v", err)
+	for range 3 {
+		id, err := td.leader.replica.write(td.ctx, payload, false)
+		if err == nil {
+			return id.Seq
+		}
+		td.t.Logf("write: %v; again on the next leader", err)
+		td.leader = waitLeader(td.t, td.nodes, 20*time.Second)
 	}
-	return id.Seq
+	td.t.Fatal("write: no leader took it")
+	return 0
 }
 
 // writeCanary writes three entries carrying canary, between two without,

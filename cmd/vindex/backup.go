@@ -130,6 +130,9 @@ type backupManifest struct {
 	// log position the store holds: a node restored from the backup
 	// catches up from the next, if the log still holds it.
 	ReplicationPosition uint64 `json:"replication_position,omitempty"`
+	// RecordsDigest is pebblestore.VerifyReport.Digest in hex (not in a
+	// manifest of an older release).
+	RecordsDigest string `json:"records_digest,omitempty"`
 
 	Files []backupFile `json:"files"`
 }
@@ -250,6 +253,7 @@ func (m *backupManifest) fill(rep *pebblestore.VerifyReport) {
 	m.LiveRegistrations, m.EndedRegistrations, m.Events = rep.LiveRegistrations, rep.EndedRegistrations, rep.Events
 	m.NewestRegistration, m.AuditLast, m.AuditLastAt = rep.NewestRegistration.UTC(), rep.AuditLast, rep.AuditLastAt.UTC()
 	m.ReplicationPosition = rep.Replication.Seq
+	m.RecordsDigest = hex.EncodeToString(rep.Digest[:])
 }
 
 // stateFile is a small file to back up, as read before the checkpoint.
@@ -402,6 +406,9 @@ func printHolds(w io.Writer, m *backupManifest) {
 	if m.ReplicationPosition > 0 {
 		fmt.Fprintf(w, "  replication position %d: a node restored from it catches up from %d, while the log still holds it (vindex cluster trim --keep-from %d at most)\n",
 			m.ReplicationPosition, m.ReplicationPosition+1, m.ReplicationPosition+1)
+	}
+	if m.RecordsDigest != "" {
+		fmt.Fprintf(w, "  records digest sha256:%s (the same for every copy of the same records: every node of a replicated index at one position)\n", m.RecordsDigest)
 	}
 	var names []string
 	for _, f := range m.Files {

@@ -117,5 +117,8 @@ func compareCounts(m *backupManifest, rep *pebblestore.VerifyReport) error {
 			errBadBackup, rep.LiveRegistrations, rep.EndedRegistrations, rep.Events, rep.AuditLast, rep.Schema,
 			m.LiveRegistrations, m.EndedRegistrations, m.Events, m.AuditLast, m.Schema)
 	}
+	if m.RecordsDigest != "" && m.RecordsDigest != hex.EncodeToString(rep.Digest[:]) {
+		return fmt.Errorf("%w: the store's records digest is not the manifest's", errBadBackup)
+	}
 	return nil
 }

@@ -406,7 +406,16 @@ func TestReplicatedServe(t *testing.T) {
 		if err := restartNode(t, dir, killed, leader); err != nil {
 			t.Fatalf("round %d: %s, restarted: %v\n%s", round+1, killed.name, err, killed.p.stderr.String())
 		}
-		took := strings.Count(killed.p.stderr.String(), "took back an entry of its own")
+		took := 0
+		for line := range strings.Lines(killed.p.stderr.String()) {
+			if strings.Contains(line, "took back entries of its own") {
+				var l struct{ Entries int }
+				if err := json.Unmarshal([]byte(line), &l); err != nil || l.Entries == 0 {
+					t.Fatalf("%s: %v: %s", killed.name, err, line)
+				}
+				took += l.Entries
+			}
+		}
 		rewound += took
 		t.Logf("round %d: %s restarted and caught up, after taking back %d entries of its own", round+1, killed.name, took)
 	}
@@ -415,7 +424,7 @@ func TestReplicatedServe(t *testing.T) {
 
 	// With the writes stopped, every node, the ones that took entries
 	// back among them, holds the same records: their backups verify with
-	// the same counts, position and newest write. (The leader's own
+	// the same counts, position, newest write and digest of every record. (The leader's own
 	// background work, the audit log's sealing, may write between two
 	// backups: then all three are taken again.)
 	var kept string // a backup the log must still serve, for cluster trim --backup below
@@ -437,11 +446,11 @@ func TestReplicatedServe(t *testing.T) {
 			kept = b
 			var got []string
 			for line := range strings.Lines(runCLI(t, dir, "backup", "verify", b)) {
-				if strings.Contains(line, "store schema") || strings.Contains(line, "newest acknowledged write") || strings.Contains(line, "replication position") {
+				if strings.Contains(line, "store schema") || strings.Contains(line, "newest acknowledged write") || strings.Contains(line, "replication position") || strings.Contains(line, "records digest") {
 					got = append(got, strings.TrimSpace(line))
 				}
 			}
-			if len(got) != 3 {
+			if len(got) != 4 {
 				t.Fatalf("%s's backup verify says %q", n.name, got)
 			}
 			out = append(out, strings.Join(got, "; "))

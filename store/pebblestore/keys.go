@@ -97,6 +97,11 @@ const (
 	// prefixUndo: see rewind.go.
 )
 
+// A migration rewrites records outside the replicated log: a store that
+// holds undo records (rewind.go) must not be migrated, since undoing an
+// entry would write records of the old schema back. None does today
+// (undo records came with schema 3, the newest); a migration to a schema
+// after 3 must refuse, or first drop, a store's undo records.
 const (
 	youthSize    = 4 + pseudonym.Size
 	schemaV1     = 1 // ended registrations inside the youth record

@@ -83,6 +83,11 @@ func (s *Store) checkNotReplica(leave bool) error {
 	if !leave {
 		return ErrReplicated
 	}
+	// A store of its own never leads or settles: its undo records (see
+	// rewind.go) go now.
+	if err := s.dropAllUndo(); err != nil {
+		return err
+	}
 	if err := s.db.Delete(replicationKey, pebble.Sync); err != nil {
 		return fmt.Errorf("pebblestore: leaving replication: %w", err)
 	}
@@ -261,8 +266,8 @@ func (s *Store) applyLogged(b *pebble.Batch) (wait func() error, err error) {
 		logErr := logWait(ctx)
 		cancel()
 		if syncErr == nil && logErr == nil {
-			// Before the write counts as settled (Follow, and so a
-			// Rewind, waits for it): the entry is the log's for good.
+			// Before the write counts as settled (Follow and Rewind
+			// wait for it): the entry is the log's for good.
 			s.dropUndo(seq)
 		}
 		s.repl.mu.Lock()

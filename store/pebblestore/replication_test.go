@@ -745,6 +745,19 @@ func TestOpenReplicaAlone(t *testing.T) {
 	if _, err := register(l, 1); err != nil {
 		t.Fatal(err)
 	}
+	// A write whose acknowledgement was lost leaves its undo record.
+	l.Follow()
+	lost := &holdLog{release: make(chan struct{})}
+	close(lost.release)
+	if err := l.Lead(lost); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := register(l, 4); !errors.Is(err, errLost) {
+		t.Fatalf("write: %v", err)
+	}
+	if n := undoRecords(t, l); n != 1 {
+		t.Fatalf("%d undo records, want 1", n)
+	}
 	if err := l.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -759,8 +772,8 @@ func TestOpenReplicaAlone(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, r := range records(t, alone) {
-		if r.k[0] == prefixReplication {
-			t.Fatal("the replication record is still there")
+		if r.k[0] == prefixReplication || r.k[0] == prefixUndo {
+			t.Fatalf("the %s is still there", kindName(r.k[0]))
 		}
 	}
 	if err := alone.Close(); err != nil {
@@ -832,5 +845,29 @@ func TestVerifyReplicated(t *testing.T) {
 	}
 	if a, err := s.Applied(); err != nil || rep.Replication != a || a.Seq == 0 {
 		t.Fatalf("the copy's replication position %+v, the store's %+v (%v)", rep.Replication, a, err)
+	}
+
+	// A follower's copy at the same position has the same digest, though
+	// its files differ; one entry further, it has another.
+	f := openAt(t, nil, t.TempDir(), true)
+	applyAll(t, f, log.all())
+	fdir := filepath.Join(t.TempDir(), "follower")
+	if err := f.Checkpoint(context.Background(), fdir); err != nil {
+		t.Fatal(err)
+	}
+	frep, err := Verify(context.Background(), fdir)
+	if err != nil || frep.Digest != rep.Digest || rep.Digest == ([32]byte{}) {
+		t.Fatalf("the follower's digest %x, the leader's %x (%v)", frep.Digest, rep.Digest, err)
+	}
+	if _, err := register(s, 100); err != nil {
+		t.Fatal(err)
+	}
+	applyAll(t, f, log.all())
+	further := filepath.Join(t.TempDir(), "further")
+	if err := f.Checkpoint(context.Background(), further); err != nil {
+		t.Fatal(err)
+	}
+	if rep2, err := Verify(context.Background(), further); err != nil || rep2.Digest == rep.Digest {
+		t.Fatalf("one entry further, the same digest (%v)", err)
 	}
 }

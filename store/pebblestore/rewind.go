@@ -27,9 +27,12 @@ import (
 // under the same lock.
 //
 // An undo record holds nothing the store did not hold a moment before:
-// old values of its own records. It is never in the log and so never on
-// another node, and it is deleted within one acknowledgement; what it
-// held then goes as every deleted record's bytes go (Compact).
+// old values of its own records, which may be records the entry destroys.
+// It is never in the log and so never on another node. It is deleted when
+// the log acknowledges the entry, and, for an entry whose acknowledgement
+// was lost or whose deletion a crash undid, when the node next finds its
+// store to be the log's (Settled) or leads (Lead); what it held then goes
+// as every deleted record's bytes go (Compact).
 //
 //	'r' seq -> undo record of the leader's entry seq: its EntryID (24 bytes), then per key: op (1 byte), uvarint length, key, and for undoSet, uvarint length, value
 const prefixUndo = 'r'
@@ -57,8 +60,25 @@ func undoKey(seq uint64) []byte {
 // it is applied: what each key b writes holds now.
 func (s *Store) undoRecord(b *pebble.Batch, id store.EntryID) ([]byte, error) {
 	rec := appendEntryID(make([]byte, 0, 256), id)
-	seen := make(map[string]bool)
+	// A batch that cannot be undone is known before any read: an audit
+	// cut stages many point deletions before its range deletions.
 	r := b.Reader()
+	for {
+		kind, _, _, ok, err := r.Next()
+		if err != nil {
+			return nil, fmt.Errorf("pebblestore: reading a batch: %w", err)
+		}
+		if !ok {
+			break
+		}
+		switch kind {
+		case pebble.InternalKeyKindSet, pebble.InternalKeyKindDelete, pebble.InternalKeyKindSingleDelete, pebble.InternalKeyKindLogData:
+		default: // a range deletion, or a kind this store does not write
+			return append(rec, undoNone), nil
+		}
+	}
+	seen := make(map[string]bool)
+	r = b.Reader()
 	for {
 		kind, k, _, ok, err := r.Next()
 		if err != nil {
@@ -67,32 +87,26 @@ func (s *Store) undoRecord(b *pebble.Batch, id store.EntryID) ([]byte, error) {
 		if !ok {
 			break
 		}
-		switch kind {
-		case pebble.InternalKeyKindSet, pebble.InternalKeyKindDelete, pebble.InternalKeyKindSingleDelete:
-		case pebble.InternalKeyKindLogData:
-			continue
-		default: // a range deletion, or a kind this store does not write
-			return append(rec[:entryIDSize], undoNone), nil
-		}
-		if seen[string(k)] {
+		if kind == pebble.InternalKeyKindLogData || seen[string(k)] {
 			continue // the first write of a key finds its old value
 		}
 		seen[string(k)] = true
-		v, had, err := s.get(k)
-		if err != nil {
-			return nil, err
-		}
-		if !had {
+		v, closer, err := s.db.Get(k)
+		if errors.Is(err, pebble.ErrNotFound) {
 			rec = append(rec, undoDelete)
 			rec = binary.AppendUvarint(rec, uint64(len(k)))
 			rec = append(rec, k...)
 			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("pebblestore: %w", err)
 		}
 		rec = append(rec, undoSet)
 		rec = binary.AppendUvarint(rec, uint64(len(k)))
 		rec = append(rec, k...)
 		rec = binary.AppendUvarint(rec, uint64(len(v)))
 		rec = append(rec, v...)
+		closer.Close()
 	}
 	return rec, nil
 }
@@ -157,16 +171,54 @@ func (s *Store) dropUndo(seq uint64) {
 	}
 }
 
-// dropAllUndo deletes every undo record (synced): Lead calls it, when every
-// entry the store holds is the log's.
+// dropAllUndo deletes every undo record (synced), if there is any: Lead
+// and Settled call it, when every entry the store holds is the log's, and
+// Open with Options.LeaveReplication.
 func (s *Store) dropAllUndo() error {
-	err := recoverFatal(func() error {
-		return s.db.DeleteRange([]byte{prefixUndo}, []byte{prefixUndo + 1}, pebble.Sync)
-	})
+	lower, upper := []byte{prefixUndo}, []byte{prefixUndo + 1}
+	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: lower, UpperBound: upper})
+	if err != nil {
+		return fmt.Errorf("pebblestore: %w", err)
+	}
+	found := it.First()
+	if err := closeIter(it, nil); err != nil || !found {
+		return err
+	}
+	err = recoverFatal(func() error { return s.db.DeleteRange(lower, upper, pebble.Sync) })
 	if err != nil {
 		return s.fail(fmt.Errorf("deleting undo records: %w", err))
 	}
 	return nil
+}
+
+// Settled tells a replicated store that does not lead that a, its last
+// applied entry, is the log's: every entry it holds is the log's for good,
+// and none will be taken back. It deletes the undo records (synced): they
+// hold what the store's own entries replaced as leader, records since
+// destroyed among them, and an entry whose acknowledgement was lost (the
+// log took it) keeps its record until then. A node calls it each time its
+// store passes the check against the log, before it follows.
+func (s *Store) Settled(a store.EntryID) error {
+	if !s.repl.on {
+		return ErrNotReplicated
+	}
+	if err := s.enter(); err != nil {
+		return err
+	}
+	defer s.leave()
+	s.repl.mu.Lock()
+	defer s.repl.mu.Unlock()
+	if s.repl.log != nil {
+		return ErrLeading
+	}
+	cur, err := s.applied()
+	if err != nil {
+		return err
+	}
+	if cur != a {
+		return fmt.Errorf("pebblestore: settled at entry %d, but the last applied is entry %d", a.Seq, cur.Seq)
+	}
+	return s.dropAllUndo()
 }
 
 // Rewind undoes the last entry the store applied, one it applied as leader
@@ -193,6 +245,11 @@ func (s *Store) Rewind() (store.EntryID, error) {
 	defer s.repl.mu.Unlock()
 	if s.repl.log != nil {
 		return store.EntryID{}, ErrLeading
+	}
+	// A write still waiting for the log's answer settles its entry
+	// first (and may find it acknowledged).
+	for s.repl.pending > 0 {
+		s.repl.idle.Wait()
 	}
 	cur, err := s.applied()
 	if err != nil {
@@ -229,7 +286,7 @@ func (s *Store) Rewind() (store.EntryID, error) {
 	if now.Seq+1 != cur.Seq {
 		return now, fmt.Errorf("pebblestore: undoing entry %d left entry %d last: %w", cur.Seq, now.Seq, store.ErrCorrupt)
 	}
-	s.logger.Warn("store rewound an entry the log did not take", slog.String("component", "pebblestore"),
+	s.logger.Info("store took back an entry the log did not take", slog.String("component", "pebblestore"),
 		slog.Uint64("entry", cur.Seq), slog.Uint64("applied", now.Seq))
 	return now, nil
 }

@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cockroachdb/pebble/v2"
+
 	"github.com/vindex-nl/vindex/store"
 )
 
@@ -158,9 +160,22 @@ func TestRewind(t *testing.T) {
 	}
 }
 
+// undoRecords counts s's undo records.
+func undoRecords(t testing.TB, s *Store) int {
+	t.Helper()
+	n := 0
+	for _, r := range records(t, s) {
+		if r.k[0] == prefixUndo {
+			n++
+		}
+	}
+	return n
+}
+
 // TestRewindStaleUndo: an undo record left at a position by an earlier
 // leadership (its entry was the log's, its acknowledgement lost) is never
-// applied to another entry at that position, and Lead deletes it.
+// applied to another entry at that position; Settled, once the store is
+// found to be the log's, deletes it, as Lead does.
 func TestRewindStaleUndo(t *testing.T) {
 	hold := &holdLog{release: make(chan struct{})}
 	close(hold.release)
@@ -168,31 +183,64 @@ func TestRewindStaleUndo(t *testing.T) {
 	if _, err := register(a, 1); !errors.Is(err, errLost) {
 		t.Fatalf("write: %v", err)
 	}
-	// The log did hold entry 1 (the answer was lost): another store
-	// applies it, and a's entry 1 is replaced by the same on a rebuild;
-	// here a keeps its own entry 1 and its undo record, and the
-	// follower's entry 1 is another: a cannot undo the follower's.
-	undos := 0
-	for _, r := range records(t, a) {
-		if r.k[0] == prefixUndo {
-			undos++
-		}
+	if n := undoRecords(t, a); n != 1 {
+		t.Fatalf("%d undo records after a failed write, want 1", n)
 	}
-	if undos != 1 {
-		t.Fatalf("%d undo records after a failed write, want 1", undos)
+	applied, err := a.Applied()
+	if err != nil {
+		t.Fatal(err)
 	}
+	// The record at the position is another entry's.
+	other := applied
+	other.ID[0] ^= 1
+	rec, ok, err := a.get(undoKey(applied.Seq))
+	if err != nil || !ok {
+		t.Fatal(ok, err)
+	}
+	if err := a.db.Set(undoKey(applied.Seq), append(appendEntryID(nil, other), rec[entryIDSize:]...), pebble.Sync); err != nil {
+		t.Fatal(err)
+	}
+	before := records(t, a)
+	if _, err := a.Rewind(); !errors.Is(err, ErrNoUndo) || !strings.Contains(err.Error(), "another entry's") {
+		t.Fatalf("rewind with another entry's record: %v", err)
+	}
+	sameRecords(t, "after a refused rewind", before, records(t, a))
+
+	if err := a.Settled(other); err == nil {
+		t.Fatal("Settled at an entry the store did not apply")
+	}
+	if err := a.Settled(applied); err != nil {
+		t.Fatal(err)
+	}
+	if n := undoRecords(t, a); n != 0 {
+		t.Fatalf("%d undo records after Settled", n)
+	}
+	if _, err := a.Rewind(); !errors.Is(err, ErrNoUndo) || !strings.Contains(err.Error(), "no undo record") {
+		t.Fatalf("rewind after Settled: %v", err)
+	}
+
+	// Lead deletes them too.
 	log := &fakeLog{last: 1, entries: [][]byte{nil}}
 	if err := a.Lead(log); err != nil {
 		t.Fatal(err)
 	}
-	for _, r := range records(t, a) {
-		if r.k[0] == prefixUndo {
-			t.Fatal("Lead left an undo record")
-		}
-	}
 	a.Follow()
-	if _, err := a.Rewind(); !errors.Is(err, ErrNoUndo) || !strings.Contains(err.Error(), "no undo record") {
-		t.Fatalf("rewind after Lead: %v", err)
+	lost := &holdLog{release: make(chan struct{})}
+	close(lost.release)
+	if err := a.Lead(lost); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := register(a, 2); !errors.Is(err, errLost) {
+		t.Fatalf("write: %v", err)
+	}
+	if n := undoRecords(t, a); n != 1 {
+		t.Fatalf("%d undo records after a failed write, want 1", n)
+	}
+	if err := a.Lead(log); err != nil {
+		t.Fatal(err)
+	}
+	if n := undoRecords(t, a); n != 0 {
+		t.Fatalf("%d undo records after Lead", n)
 	}
 }
 

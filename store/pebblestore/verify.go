@@ -3,6 +3,7 @@ package pebblestore
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -136,6 +137,12 @@ type VerifyReport struct {
 	// entry the store holds (its position is where a node restored from
 	// this copy catches up from); zero otherwise.
 	Replication store.EntryID
+	// Digest is SHA-256 over every record, in key order, each as its key
+	// and value with their lengths (uvarint) before them; undo records
+	// (a leader's own, never replicated) are left out. Two stores with
+	// the same digest hold the same records: the nodes of a replicated
+	// store at one position do. It says nothing of a record without it.
+	Digest [sha256.Size]byte
 }
 
 // Verify opens the store in dir read-only (nothing in dir is written, not
@@ -199,6 +206,9 @@ func (v *verifier) run(ctx context.Context) error {
 		return fmt.Errorf("pebblestore: verify: %w", err)
 	}
 	defer it.Close()
+	digest := sha256.New()
+	var lens []byte
+	defer func() { digest.Sum(v.rep.Digest[:0]) }()
 	for valid := it.First(); valid; valid = it.Next() {
 		if v.pos%4096 == 0 {
 			if err := ctx.Err(); err != nil {
@@ -217,6 +227,14 @@ func (v *verifier) run(ctx context.Context) error {
 		val, err := it.ValueAndErr()
 		if err == nil {
 			err = v.check(k, val)
+		}
+		if err == nil && k[0] != prefixUndo {
+			lens = binary.AppendUvarint(lens[:0], uint64(len(k)))
+			digest.Write(lens)
+			digest.Write(k)
+			lens = binary.AppendUvarint(lens[:0], uint64(len(val)))
+			digest.Write(lens)
+			digest.Write(val)
 		}
 		if err != nil {
 			return &DamageError{Kind: v.kind, Ordinal: v.ordinal, Position: v.pos, Registration: v.reg, Err: safeCorruption(err)}
