@@ -1,8 +1,8 @@
 // Package pseudonym computes the keyed-hash pseudonyms under which vindex
 // knows a youth.
 //
-// A pseudonym is the 32-byte output of HMAC-SHA256, computed through a Tink
-// PRF set, over an unambiguous, versioned, domain-separated input:
+// A pseudonym is the 32-byte output of HMAC-SHA256 under a key of a Tink PRF
+// keyset, over an unambiguous, versioned, domain-separated input:
 //
 //	"vindex:v1:" + domain + ":" + value      e.g. "vindex:v1:youth-bsn:111222333"
 //
@@ -16,9 +16,13 @@
 //
 // # Key management
 //
-// Keys exist only inside Tink keyset handles. At rest a keyset is stored only
-// wrapped by a key-encryption key that never leaves the KMS (see
-// crypto/keys); this package never reads or writes key material.
+// Keys are managed as Tink keysets of HMAC-SHA256 PRF keys: Tink parses,
+// creates, rotates and (through crypto/keys) wraps them. At rest a keyset is
+// stored only wrapped by a key-encryption key that never leaves the KMS (see
+// crypto/keys); this package never reads or writes a keyset, and never
+// writes key material anywhere. Only HMAC-SHA256 PRF keys are accepted:
+// [New] refuses a keyset with an enabled key of any other kind or hash
+// ([ErrKeyType]).
 //
 // Rotation: a [Set] holds the pseudonym under the primary key and under every
 // other enabled key, so that records made under an older key are still found
@@ -27,22 +31,51 @@
 // when no live record depends on it any more; from then on it is no longer
 // computed.
 //
+// # Key material in memory
+//
+// [New] takes each enabled key's bytes out of the keyset handle once, through
+// Tink's hmacprf.Key.KeyBytes with an insecuresecretdataaccess token (so the
+// access shows up in a search for that package), and from then on computes
+// HMAC-SHA256 with the standard library's crypto/hmac and crypto/sha256,
+// without Tink's per-call cost. The output is byte for byte what Tink's PRF
+// gives: Tink adds no output prefix to PRF keys, and a pseudonym is the whole
+// 32-byte SHA-256 output.
+//
+// A [Pseudonymiser] holds, per enabled key, only the two SHA-256 states after
+// the key's inner and outer padded blocks (FIPS 198-1, section 6), in one
+// template and in a pool of copies of it. It keeps no copy of the key bytes
+// and zeroes the copy Tink hands it. The states compute the key's pseudonyms
+// just as the key does, so they are as secret as the key: they live only in
+// memory, never on disk, and never in a log, error or panic. Go does not
+// promise to wipe memory the runtime has freed, so this is the care the
+// language allows, not a defence against a memory dump; the caller's keyset
+// handle holds the key bytes in any case. A keyset handle that Tink monitors
+// (created with annotations) records one key-export event per enabled key
+// in New.
+//
 // # Never logged
 //
-// Neither the value (a BSN) nor the pseudonym bytes are printed: Pseudonym's
-// String, GoString, Format, MarshalJSON and LogValue show only the key ID,
-// and errors never quote the input.
+// This package writes no log. Neither the value (a BSN), nor the pseudonym
+// bytes, nor key material are printed: Pseudonym's String, GoString, Format,
+// MarshalJSON and LogValue show only the key ID, and errors never quote the
+// input or a byte of a key (they name the key ID and the kind of key).
 package pseudonym
 
 import (
+	"cmp"
+	"crypto/hmac"
+	"crypto/sha256"
 	"errors"
 	"fmt"
+	"hash"
 	"log/slog"
 	"slices"
 	"strconv"
+	"sync"
 
+	"github.com/tink-crypto/tink-go/v2/insecuresecretdataaccess"
 	"github.com/tink-crypto/tink-go/v2/keyset"
-	"github.com/tink-crypto/tink-go/v2/prf"
+	"github.com/tink-crypto/tink-go/v2/prf/hmacprf"
 
 	"github.com/vindex-nl/vindex/identity"
 )
@@ -141,46 +174,136 @@ type Set struct {
 
 // Errors.
 var (
-	ErrNoKey  = errors.New("pseudonym: keyset has no enabled primary PRF key")
-	ErrDomain = errors.New("pseudonym: domain must be 1 to 64 characters of a-z, 0-9 and -")
-	ErrValue  = errors.New("pseudonym: empty value")
+	ErrNoKey   = errors.New("pseudonym: keyset has no enabled primary PRF key")
+	ErrKeyType = errors.New("pseudonym: not an HMAC-SHA256 PRF key")
+	ErrDomain  = errors.New("pseudonym: domain must be 1 to 64 characters of a-z, 0-9 and -")
+	ErrValue   = errors.New("pseudonym: empty value")
 )
 
 // Pseudonymiser computes pseudonyms with the keys of one PRF keyset. It is
 // safe for concurrent use.
 type Pseudonymiser struct {
 	primary uint32
-	ids     []uint32 // primary first, then ascending
-	prfs    map[uint32]prf.PRF
+	ids     []uint32   // primary first, then ascending
+	keys    []*hmacKey // in the order of ids
 }
 
-// New returns a Pseudonymiser for a keyset of HMAC-SHA256 PRF keys.
+// hmacKey computes HMAC-SHA256 under one key. It holds the key's HMAC with
+// the inner and outer states precomputed (crypto/hmac does so on its first
+// Reset) and a pool of clones of it, so that a call costs the compression of
+// the input and of the inner sum, and allocates nothing.
+type hmacKey struct {
+	pool sync.Pool // of hash.Hash, each Reset and ready for input
+}
+
+// newHMACKey returns the HMAC-SHA256 of a raw key. It zeroes raw.
+func newHMACKey(raw []byte) (*hmacKey, error) {
+	defer clear(raw)
+	mac := hmac.New(sha256.New, raw)
+	mac.Reset() // computes the two states and drops the padded key
+	template, ok := mac.(hash.Cloner)
+	if !ok {
+		return nil, fmt.Errorf("pseudonym: this build's HMAC-SHA256 cannot be cloned")
+	}
+	if _, err := template.Clone(); err != nil {
+		return nil, fmt.Errorf("pseudonym: this build's HMAC-SHA256 cannot be cloned: %w", err)
+	}
+	k := &hmacKey{}
+	k.pool.New = func() any {
+		c, err := template.Clone()
+		if err != nil {
+			panic("pseudonym: HMAC-SHA256 clone failed") // checked in newHMACKey
+		}
+		return c
+	}
+	return k, nil
+}
+
+// sum writes HMAC-SHA256(key, in) into out.
+func (k *hmacKey) sum(out *[Size]byte, in []byte) {
+	mac := k.pool.Get().(hash.Hash)
+	mac.Write(in)
+	mac.Sum(out[:0])
+	mac.Reset()
+	k.pool.Put(mac)
+}
+
+// New returns a Pseudonymiser for a keyset of HMAC-SHA256 PRF keys. It
+// refuses a keyset with an enabled key of another kind or hash
+// ([ErrKeyType]) and one without an enabled primary key ([ErrNoKey]).
+// Disabled and destroyed keys are ignored.
 func New(h *keyset.Handle) (*Pseudonymiser, error) {
-	if h == nil {
+	if h == nil || h.Len() == 0 {
 		return nil, ErrNoKey
 	}
-	set, err := prf.NewPRFSet(h)
-	if err != nil {
-		return nil, fmt.Errorf("pseudonym: not a PRF keyset: %w", err)
+	type entry struct {
+		id      uint32
+		primary bool
+		key     *hmacKey
 	}
-	if _, ok := set.PRFs[set.PrimaryID]; !ok {
+	var entries []entry
+	for i := range h.Len() {
+		e, err := h.Entry(i)
+		if err != nil {
+			return nil, fmt.Errorf("pseudonym: keyset entry %d: %w", i, err)
+		}
+		if e.KeyStatus() != keyset.Enabled {
+			continue
+		}
+		raw, err := hmacSHA256Key(e)
+		if err != nil {
+			return nil, err
+		}
+		k, err := newHMACKey(raw)
+		if err != nil {
+			return nil, err
+		}
+		entries = append(entries, entry{id: e.KeyID(), primary: e.IsPrimary(), key: k})
+	}
+	// Primary first, then ascending key ID.
+	slices.SortFunc(entries, func(a, b entry) int {
+		if a.primary != b.primary {
+			if a.primary {
+				return -1
+			}
+			return 1
+		}
+		return cmp.Compare(a.id, b.id)
+	})
+	if len(entries) == 0 || !entries[0].primary {
 		return nil, ErrNoKey
 	}
-	p := &Pseudonymiser{primary: set.PrimaryID, prfs: set.PRFs}
-	for id := range set.PRFs {
-		if id != set.PrimaryID {
-			p.ids = append(p.ids, id)
-		}
-	}
-	slices.Sort(p.ids)
-	p.ids = append([]uint32{set.PrimaryID}, p.ids...)
-	// Refuse a PRF that is not 32 bytes of HMAC-SHA256 output.
-	for _, id := range p.ids {
-		if _, err := p.prfs[id].ComputePRF([]byte("vindex:v1:self-test:"), Size); err != nil {
-			return nil, fmt.Errorf("pseudonym: key %d cannot make %d-byte pseudonyms: %w", id, Size, err)
-		}
+	p := &Pseudonymiser{primary: entries[0].id}
+	for _, e := range entries {
+		p.ids = append(p.ids, e.id)
+		p.keys = append(p.keys, e.key)
 	}
 	return p, nil
+}
+
+// hmacSHA256Key returns a copy of the bytes of an HMAC-SHA256 PRF key, or
+// ErrKeyType. The error names the key ID and the kind of key, never a byte
+// of it.
+func hmacSHA256Key(e *keyset.Entry) ([]byte, error) {
+	key := e.Key() // one key-export event where Tink monitors the handle
+	k, ok := key.(*hmacprf.Key)
+	if !ok {
+		return nil, fmt.Errorf("%w: key %d is a %T", ErrKeyType, e.KeyID(), key)
+	}
+	params, ok := k.Parameters().(*hmacprf.Parameters)
+	if !ok {
+		return nil, fmt.Errorf("%w: key %d has parameters %T", ErrKeyType, e.KeyID(), k.Parameters())
+	}
+	if params.HashType() != hmacprf.SHA256 {
+		return nil, fmt.Errorf("%w: key %d is HMAC-%v", ErrKeyType, e.KeyID(), params.HashType())
+	}
+	// Tink refuses keys shorter than 16 bytes and keys whose size differs
+	// from their parameters already; checked again because the pseudonyms
+	// depend on it.
+	if n := k.KeyBytes().Len(); n < 16 || n != params.KeySizeInBytes() {
+		return nil, fmt.Errorf("%w: key %d has %d bytes", ErrKeyType, e.KeyID(), n)
+	}
+	return k.KeyBytes().Data(insecuresecretdataaccess.Token{}), nil
 }
 
 // PrimaryKeyID returns the primary key's ID.
@@ -249,13 +372,9 @@ func validDomain(d Domain) bool {
 
 func (p *Pseudonymiser) compute(in []byte) (Set, error) {
 	s := Set{All: make([]Pseudonym, len(p.ids))}
-	for i, id := range p.ids {
-		out, err := p.prfs[id].ComputePRF(in, Size)
-		if err != nil {
-			return Set{}, fmt.Errorf("pseudonym: key %d: %w", id, err)
-		}
-		s.All[i].KeyID = id
-		copy(s.All[i].Sum[:], out)
+	for i, k := range p.keys {
+		s.All[i].KeyID = p.ids[i]
+		k.sum(&s.All[i].Sum, in)
 	}
 	s.Primary = s.All[0]
 	return s, nil
