@@ -44,7 +44,8 @@
 // A [Pseudonymiser] holds, per enabled key, only the two SHA-256 states after
 // the key's inner and outer padded blocks (FIPS 198-1, section 6), in one
 // template and in a pool of copies of it. It keeps no copy of the key bytes
-// and zeroes the copy Tink hands it. The states compute the key's pseudonyms
+// and zeroes the copy Tink hands it. The pool keeps no input either: a copy
+// is reset and the input buffer cleared before they go back. The states compute the key's pseudonyms
 // just as the key does, so they are as secret as the key: they live only in
 // memory, never on disk, and never in a log, error or panic. Go does not
 // promise to wipe memory the runtime has freed, so this is the care the
@@ -184,48 +185,53 @@ var (
 // safe for concurrent use.
 type Pseudonymiser struct {
 	primary uint32
-	ids     []uint32   // primary first, then ascending
-	keys    []*hmacKey // in the order of ids
+	ids     []uint32 // primary first, then ascending
+	// macs holds, in the order of ids, each key's HMAC-SHA256 with its inner
+	// and outer states precomputed (crypto/hmac does so on its first Reset).
+	// They are only cloned, never written to.
+	macs []hash.Cloner
+	pool sync.Pool // of *scratch
 }
 
-// hmacKey computes HMAC-SHA256 under one key. It holds the key's HMAC with
-// the inner and outer states precomputed (crypto/hmac does so on its first
-// Reset) and a pool of clones of it, so that a call costs the compression of
-// the input and of the inner sum, and allocates nothing.
-type hmacKey struct {
-	pool sync.Pool // of hash.Hash, each Reset and ready for input
+// scratch is what one computation needs: a clone of every key's HMAC, reset
+// and ready for input, and a buffer for the input. Taken from a pool, it
+// makes a pseudonym cost the SHA-256 compressions of the input and of the
+// inner sum, with no allocation but the Set's. It goes back to the pool
+// holding no input: the HMACs are reset and the buffer cleared.
+type scratch struct {
+	macs []hash.Hash
+	in   []byte
 }
 
-// newHMACKey returns the HMAC-SHA256 of a raw key. It zeroes raw.
-func newHMACKey(raw []byte) (*hmacKey, error) {
+// maxPooledInput is the largest input buffer kept in the pool.
+const maxPooledInput = 256
+
+func (p *Pseudonymiser) newScratch() any {
+	s := &scratch{macs: make([]hash.Hash, len(p.macs)), in: make([]byte, 0, 64)}
+	for i, t := range p.macs {
+		c, err := t.Clone()
+		if err != nil {
+			panic("pseudonym: HMAC-SHA256 clone failed") // New checked that it does not
+		}
+		s.macs[i] = c.(hash.Hash)
+	}
+	return s
+}
+
+// newHMAC returns an HMAC-SHA256 under raw with its states precomputed. It
+// zeroes raw.
+func newHMAC(raw []byte) (hash.Cloner, error) {
 	defer clear(raw)
 	mac := hmac.New(sha256.New, raw)
 	mac.Reset() // computes the two states and drops the padded key
-	template, ok := mac.(hash.Cloner)
+	c, ok := mac.(hash.Cloner)
 	if !ok {
 		return nil, fmt.Errorf("pseudonym: this build's HMAC-SHA256 cannot be cloned")
 	}
-	if _, err := template.Clone(); err != nil {
+	if _, err := c.Clone(); err != nil {
 		return nil, fmt.Errorf("pseudonym: this build's HMAC-SHA256 cannot be cloned: %w", err)
 	}
-	k := &hmacKey{}
-	k.pool.New = func() any {
-		c, err := template.Clone()
-		if err != nil {
-			panic("pseudonym: HMAC-SHA256 clone failed") // checked in newHMACKey
-		}
-		return c
-	}
-	return k, nil
-}
-
-// sum writes HMAC-SHA256(key, in) into out.
-func (k *hmacKey) sum(out *[Size]byte, in []byte) {
-	mac := k.pool.Get().(hash.Hash)
-	mac.Write(in)
-	mac.Sum(out[:0])
-	mac.Reset()
-	k.pool.Put(mac)
+	return c, nil
 }
 
 // New returns a Pseudonymiser for a keyset of HMAC-SHA256 PRF keys. It
@@ -239,7 +245,7 @@ func New(h *keyset.Handle) (*Pseudonymiser, error) {
 	type entry struct {
 		id      uint32
 		primary bool
-		key     *hmacKey
+		mac     hash.Cloner
 	}
 	var entries []entry
 	for i := range h.Len() {
@@ -254,11 +260,11 @@ func New(h *keyset.Handle) (*Pseudonymiser, error) {
 		if err != nil {
 			return nil, err
 		}
-		k, err := newHMACKey(raw)
+		mac, err := newHMAC(raw)
 		if err != nil {
 			return nil, err
 		}
-		entries = append(entries, entry{id: e.KeyID(), primary: e.IsPrimary(), key: k})
+		entries = append(entries, entry{id: e.KeyID(), primary: e.IsPrimary(), mac: mac})
 	}
 	// Primary first, then ascending key ID.
 	slices.SortFunc(entries, func(a, b entry) int {
@@ -276,8 +282,9 @@ func New(h *keyset.Handle) (*Pseudonymiser, error) {
 	p := &Pseudonymiser{primary: entries[0].id}
 	for _, e := range entries {
 		p.ids = append(p.ids, e.id)
-		p.keys = append(p.keys, e.key)
+		p.macs = append(p.macs, e.mac)
 	}
+	p.pool.New = p.newScratch
 	return p, nil
 }
 
@@ -317,9 +324,9 @@ func (p *Pseudonymiser) Youth(bsn identity.BSN) (Set, error) {
 	if bsn.IsZero() {
 		return Set{}, ErrValue
 	}
-	var buf [64]byte
-	in := append(append(buf[:0], "vindex:v1:youth-bsn:"...), bsn.RevealDigits()...)
-	return p.compute(in)
+	s := p.pool.Get().(*scratch)
+	s.in = append(append(s.in[:0], "vindex:v1:youth-bsn:"...), bsn.RevealDigits()...)
+	return p.compute(s), nil
 }
 
 // Parent returns the pseudonyms of a parent's BSN, in the domain
@@ -328,9 +335,9 @@ func (p *Pseudonymiser) Parent(bsn identity.BSN) (Set, error) {
 	if bsn.IsZero() {
 		return Set{}, ErrValue
 	}
-	var buf [64]byte
-	in := append(append(buf[:0], "vindex:v1:parent-bsn:"...), bsn.RevealDigits()...)
-	return p.compute(in)
+	s := p.pool.Get().(*scratch)
+	s.in = append(append(s.in[:0], "vindex:v1:parent-bsn:"...), bsn.RevealDigits()...)
+	return p.compute(s), nil
 }
 
 // Address returns the pseudonyms of a home address, in the domain
@@ -350,12 +357,17 @@ func (p *Pseudonymiser) Of(d Domain, value []byte) (Set, error) {
 	if len(value) == 0 {
 		return Set{}, ErrValue
 	}
-	in := make([]byte, 0, len("vindex:v1::")+len(d)+len(value))
+	s := p.pool.Get().(*scratch)
+	in := s.in[:0]
+	if n := len("vindex:v1::") + len(d) + len(value); n > cap(in) {
+		in = make([]byte, 0, n)
+	}
 	in = append(in, "vindex:v1:"...)
 	in = append(in, d...)
 	in = append(in, ':')
 	in = append(in, value...)
-	return p.compute(in)
+	s.in = in
+	return p.compute(s), nil
 }
 
 func validDomain(d Domain) bool {
@@ -370,12 +382,20 @@ func validDomain(d Domain) bool {
 	return true
 }
 
-func (p *Pseudonymiser) compute(in []byte) (Set, error) {
-	s := Set{All: make([]Pseudonym, len(p.ids))}
-	for i, k := range p.keys {
-		s.All[i].KeyID = p.ids[i]
-		k.sum(&s.All[i].Sum, in)
+// compute returns the pseudonyms of s.in and puts s back in the pool.
+func (p *Pseudonymiser) compute(s *scratch) Set {
+	set := Set{All: make([]Pseudonym, len(p.ids))}
+	for i, mac := range s.macs {
+		set.All[i].KeyID = p.ids[i]
+		mac.Write(s.in)
+		mac.Sum(set.All[i].Sum[:0])
+		mac.Reset()
 	}
-	s.Primary = s.All[0]
-	return s, nil
+	set.Primary = set.All[0]
+	clear(s.in)
+	if cap(s.in) > maxPooledInput {
+		s.in = make([]byte, 0, 64)
+	}
+	p.pool.Put(s)
+	return set
 }
