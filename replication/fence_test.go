@@ -202,15 +202,7 @@ func TestEntryAfterALostRaceIsNeverPublished(t *testing.T) {
 	}
 	prev := leader.replica.snapshot()[4]
 
-	nc, err := connect(&tn.node.cfg, false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	nc, js := jetStream(t, tn.node.cfg)
 	subject := tn.node.cfg.subject()
 	a := newLog(nc, js, subject, entryOf, 2*time.Second, nil, prev)
 	b := newLog(nc, js, subject, entryOf, 2*time.Second, nil, prev)
@@ -389,15 +381,7 @@ func TestEntryNamingAnotherIsNotApplied(t *testing.T) {
 	}
 	entries := leader.replica.snapshot()
 
-	nc, err := connect(&tn.node.cfg, false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	nc, js := jetStream(t, tn.node.cfg)
 	other := entries[4]
 	other.ID[0] ^= 1
 	bad := newLog(nc, js, tn.node.cfg.subject(), entryOf, 2*time.Second, nil, other)
@@ -423,4 +407,19 @@ func TestEntryNamingAnotherIsNotApplied(t *testing.T) {
 	if got := f.snapshot(); !slices.Equal(got, entries) {
 		t.Fatalf("the node holds %d entries, want the stream's first 5", len(got))
 	}
+}
+
+// jetStream connects to cfg's servers, closed when the test ends.
+func jetStream(t *testing.T, cfg Config) (*nats.Conn, jetstream.JetStream) {
+	t.Helper()
+	nc, err := connect(&cfg, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return nc, js
 }

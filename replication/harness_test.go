@@ -284,3 +284,29 @@ func waitApplied(t testing.TB, want []store.EntryID, within time.Duration, repli
 		}
 	}
 }
+
+// waitReported waits until every node has reported in the status bucket
+// that it has applied up to last (Trim refuses before).
+func waitReported(t testing.TB, cfg Config, last uint64, within time.Duration) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), within)
+	defer cancel()
+	for {
+		st, err := ReadStatus(ctx, cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		all := len(st.Nodes) == 3
+		for _, n := range st.Nodes {
+			all = all && n.Applied >= last
+		}
+		if all {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("nodes did not report %d: %+v", last, st.Nodes)
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}

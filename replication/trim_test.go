@@ -33,24 +33,7 @@ func TestTrim(t *testing.T) {
 	defer cancel()
 	cfg := testConfig(c, 0, "trimmer")
 	// Every node reports its position within StatusInterval.
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		st, err := ReadStatus(ctx, cfg)
-		if err != nil {
-			t.Fatal(err)
-		}
-		all := len(st.Nodes) == 3
-		for _, n := range st.Nodes {
-			all = all && n.Applied == 40
-		}
-		if all {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("nodes did not report 40: %+v", st.Nodes)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	waitReported(t, cfg, 40, 10*time.Second)
 	if _, err := Trim(ctx, cfg, 43); !errors.Is(err, ErrTrimUnsafe) {
 		t.Fatalf("a trim beyond the stream's end: %v", err)
 	}

@@ -347,6 +347,14 @@ func (s *Store) applyBatchLogged(b *pebble.Batch, t *tx, before, after []store.R
 // again (the log keeps them: it is trimmed only below a backup's
 // checkpoint). Lead syncs before the store writes on top of them.
 func (s *Store) ApplyEntry(seq uint64, entry []byte) error {
+	return s.asFollower(func(cur store.EntryID) error { return s.applyEntry(cur, seq, entry) })
+}
+
+// asFollower runs f with the last entry applied, on a replicated store
+// that does not lead (else ErrNotReplicated or ErrLeading), under the
+// sequencer, once no write of a leadership just ended waits for the log's
+// answer.
+func (s *Store) asFollower(f func(cur store.EntryID) error) error {
 	if !s.repl.on {
 		return ErrNotReplicated
 	}
@@ -359,10 +367,17 @@ func (s *Store) ApplyEntry(seq uint64, entry []byte) error {
 	if s.repl.log != nil {
 		return ErrLeading
 	}
+	for s.repl.pending > 0 {
+		s.repl.idle.Wait()
+	}
 	cur, err := s.applied()
 	if err != nil {
 		return err
 	}
+	return f(cur)
+}
+
+func (s *Store) applyEntry(cur store.EntryID, seq uint64, entry []byte) error {
 	switch {
 	case seq == 0:
 		return fmt.Errorf("%w: position 0", ErrEntry)

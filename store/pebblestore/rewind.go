@@ -199,26 +199,12 @@ func (s *Store) dropAllUndo() error {
 // log took it) keeps its record until then. A node calls it each time its
 // store passes the check against the log, before it follows.
 func (s *Store) Settled(a store.EntryID) error {
-	if !s.repl.on {
-		return ErrNotReplicated
-	}
-	if err := s.enter(); err != nil {
-		return err
-	}
-	defer s.leave()
-	s.repl.mu.Lock()
-	defer s.repl.mu.Unlock()
-	if s.repl.log != nil {
-		return ErrLeading
-	}
-	cur, err := s.applied()
-	if err != nil {
-		return err
-	}
-	if cur != a {
-		return fmt.Errorf("pebblestore: settled at entry %d, but the last applied is entry %d", a.Seq, cur.Seq)
-	}
-	return s.dropAllUndo()
+	return s.asFollower(func(cur store.EntryID) error {
+		if cur != a {
+			return fmt.Errorf("pebblestore: settled at entry %d, but the last applied is entry %d", a.Seq, cur.Seq)
+		}
+		return s.dropAllUndo()
+	})
 }
 
 // Rewind undoes the last entry the store applied, one it applied as leader
@@ -234,59 +220,42 @@ func (s *Store) Settled(a store.EntryID) error {
 // entry undone; none of it is read while the store follows, and Lead
 // reloads it all.
 func (s *Store) Rewind() (store.EntryID, error) {
-	if !s.repl.on {
-		return store.EntryID{}, ErrNotReplicated
-	}
-	if err := s.enter(); err != nil {
-		return store.EntryID{}, err
-	}
-	defer s.leave()
-	s.repl.mu.Lock()
-	defer s.repl.mu.Unlock()
-	if s.repl.log != nil {
-		return store.EntryID{}, ErrLeading
-	}
-	// A write still waiting for the log's answer settles its entry
-	// first (and may find it acknowledged).
-	for s.repl.pending > 0 {
-		s.repl.idle.Wait()
-	}
-	cur, err := s.applied()
-	if err != nil {
-		return store.EntryID{}, err
-	}
-	if cur.Seq == 0 {
-		return cur, fmt.Errorf("%w: the store applied no entry", ErrNoUndo)
-	}
-	rec, ok, err := s.get(undoKey(cur.Seq))
-	if err != nil {
-		return cur, err
-	}
-	if !ok {
-		return cur, fmt.Errorf("%w: entry %d has no undo record", ErrNoUndo, cur.Seq)
-	}
-	b := s.db.NewBatch()
-	defer b.Close()
-	id, err := decodeUndo(b, rec)
-	if err != nil {
-		return cur, err
-	}
-	if id != cur {
-		// A record left from an earlier leadership at this position.
-		return cur, fmt.Errorf("%w: entry %d's undo record is another entry's", ErrNoUndo, cur.Seq)
-	}
-	b.Delete(undoKey(cur.Seq), nil)
-	if err := recoverFatal(func() error { return b.Commit(pebble.Sync) }); err != nil {
-		return cur, s.fail(fmt.Errorf("rewind: %w", err))
-	}
-	now, err := s.applied()
-	if err != nil {
-		return cur, err
-	}
-	if now.Seq+1 != cur.Seq {
-		return now, fmt.Errorf("pebblestore: undoing entry %d left entry %d last: %w", cur.Seq, now.Seq, store.ErrCorrupt)
-	}
-	s.logger.Info("store took back an entry the log did not take", slog.String("component", "pebblestore"),
-		slog.Uint64("entry", cur.Seq), slog.Uint64("applied", now.Seq))
-	return now, nil
+	var now store.EntryID
+	err := s.asFollower(func(cur store.EntryID) error {
+		now = cur
+		if cur.Seq == 0 {
+			return fmt.Errorf("%w: the store applied no entry", ErrNoUndo)
+		}
+		rec, ok, err := s.get(undoKey(cur.Seq))
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return fmt.Errorf("%w: entry %d has no undo record", ErrNoUndo, cur.Seq)
+		}
+		b := s.db.NewBatch()
+		defer b.Close()
+		id, err := decodeUndo(b, rec)
+		if err != nil {
+			return err
+		}
+		if id != cur {
+			// A record left from an earlier leadership at this position.
+			return fmt.Errorf("%w: entry %d's undo record is another entry's", ErrNoUndo, cur.Seq)
+		}
+		b.Delete(undoKey(cur.Seq), nil)
+		if err := recoverFatal(func() error { return b.Commit(pebble.Sync) }); err != nil {
+			return s.fail(fmt.Errorf("rewind: %w", err))
+		}
+		if now, err = s.applied(); err != nil {
+			return err
+		}
+		if now.Seq+1 != cur.Seq {
+			return fmt.Errorf("pebblestore: undoing entry %d left entry %d last: %w", cur.Seq, now.Seq, store.ErrCorrupt)
+		}
+		s.logger.Info("store took back an entry the log did not take", slog.String("component", "pebblestore"),
+			slog.Uint64("entry", cur.Seq), slog.Uint64("applied", now.Seq))
+		return nil
+	})
+	return now, err
 }
