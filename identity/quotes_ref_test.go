@@ -445,7 +445,8 @@ func TestQuotesAllocatesNothing(t *testing.T) {
 
 // FuzzQuotes: Quotes gives the reference's answer on any text, for a
 // youth made from the other arguments (a BSN from 8 digits and its check
-// digit, a birth date from its parts; either may be absent), on the text
+// digit, a birth date from its parts, the year counted from 1900; the
+// BSN is absent if opts has bit 0 set, the date if bit 1), on the text
 // alone and with the youth's BSN or birth date spliced into it.
 func FuzzQuotes(f *testing.F) {
 	for _, s := range []string{"J. de Vries", "06-12345678", "j.devries@example.nl", "DOSSIER-2026-000123",
@@ -453,6 +454,8 @@ func FuzzQuotes(f *testing.F) {
 		f.Add(s, uint32(11122233), uint16(114), uint8(5), uint8(7), uint8(0))
 	}
 	f.Add("17-5-2014", uint32(12345678), uint16(114), uint8(5), uint8(17), uint8(1))
+	f.Add("17-5-2014", uint32(12345678), uint16(114), uint8(5), uint8(17), uint8(2))
+	f.Add("30 september 2013", uint32(0), uint16(113), uint8(9), uint8(30), uint8(1))
 	f.Fuzz(func(t *testing.T, s string, bsn8 uint32, year uint16, month, day, opts uint8) {
 		var q quotesYouth
 		if opts&1 == 0 {
@@ -461,7 +464,8 @@ func FuzzQuotes(f *testing.F) {
 			}
 		}
 		if opts&2 == 0 {
-			y, m, d := 1900+int(year)%8200, 1+int(month)%12, 1+int(day)%31
+			// A month or day out of range (0, 13, February 30) is no date.
+			y, m, d := 1900+int(year), int(month), int(day)
 			if bd, err := identity.NewBirthDate(y, time.Month(m), d); err == nil {
 				q.bd, q.y, q.m, q.d, q.haveDate = bd, y, m, d, true
 			}
