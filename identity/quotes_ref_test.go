@@ -430,6 +430,22 @@ func TestQuotesMatchesReferenceEdges(t *testing.T) {
 	}
 }
 
+// Every code point below U+20000 (all of Unicode's decimal digits and
+// cased letters lie there), next to a number or inside a month name,
+// where it counts differently as a separator, an ASCII or other digit, a
+// letter, or upper case that lowers to an ASCII letter.
+func TestQuotesMatchesReferenceEveryRune(t *testing.T) {
+	q := newQuotesYouth(t, "", 2014, 5, 7)
+	for r := rune(0); r < 0x20000; r++ {
+		c := string(r)
+		for _, s := range []string{"7 5" + c + " 14", "7 mei" + c + "14", "7 me" + c + " 2014", "7 ma" + c + " 14", c + "7-5-14"} {
+			if got, want := identity.Quotes(s, q.bsn, q.bd), quotesReference(s, q.bsn, q.bd); got != want {
+				t.Fatalf("Quotes(%q) = %v, the reference says %v", s, got, want)
+			}
+		}
+	}
+}
+
 // Quotes allocates nothing, on short and long texts, and with the youth
 // found early or late or not at all.
 func TestQuotesAllocatesNothing(t *testing.T) {
