@@ -15,7 +15,11 @@
 //
 // The targets: identity.FuzzParseBSN (accepts exactly the numbers a plain
 // eleven-check accepts), identity.FuzzParseAddressLine (an address line
-// parses to one normalised value, or fails without quoting it), rules.FuzzLoad (never panics; errors carry the
+// parses to one normalised value, or fails without quoting it),
+// identity.FuzzQuotes (Quotes gives the answer of its previous,
+// allocating implementation, kept in the test as the reference, on any
+// text, with the youth's BSN or birth date spliced in or not),
+// rules.FuzzLoad (never panics; errors carry the
 // file name), rules.FuzzDecide (deterministic, order-independent, eligible
 // coordinators only, unchanged by a signal), pebblestore.FuzzDecode*
 // (decode never panics; what decodes re-encodes to the same bytes),
