@@ -327,7 +327,11 @@ func (m *Matcher) register(ctx context.Context, actor Actor, r Registration, a *
 		if err != nil {
 			return err
 		}
-		y.put(reg)
+		if res.Refreshed {
+			y.put(reg)
+		} else {
+			y.add(reg) // made by report under a new ID
+		}
 		y.kase.Age = age
 		y.kase.Municipality = string(r.Municipality)
 		switch {

@@ -322,6 +322,15 @@ func (y *youth) put(r store.Registration) {
 	y.relive()
 }
 
+// add inserts a registration made in this update under a new ID (from
+// store.NewID): no registration of the youth, live or ended, has it, so
+// there is none to look up and replace.
+func (y *youth) add(r store.Registration) {
+	y.regs = append(y.regs, r)
+	y.tx.PutNew(r)
+	y.relive()
+}
+
 // end ends a live registration and tells whoever should know. A retry of
 // the report that made it is then a new report.
 func (y *youth) end(r store.Registration, reason store.EndReason) {

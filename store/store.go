@@ -212,6 +212,12 @@ type Tx interface {
 	// pseudonyms the update holds; to migrate a registration to another
 	// key, Put it with the new pseudonym: the old record goes.
 	Put(r Registration)
+	// PutNew is Put of a live registration made in this update under an
+	// ID from NewID, which no registration has had: the store reads
+	// nothing to find one it replaces (Put does, for an ID it has not
+	// read: one point read of the youth's history). Its Youth is as for
+	// Put.
+	PutNew(r Registration)
 	// Delete removes a registration, live or ended, and its indexes (a
 	// hard delete).
 	Delete(id ID)

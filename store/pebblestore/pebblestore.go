@@ -1027,6 +1027,16 @@ func (t *tx) Put(r store.Registration) {
 	t.staged[r.ID] = &r
 }
 
+// PutNew implements store.Tx: the ID is known to be in no history, so
+// neither the matcher's lookup by ID nor the commit reads one.
+func (t *tx) PutNew(r store.Registration) {
+	if t.hist == nil {
+		t.hist = make(map[store.ID]*store.Registration)
+	}
+	t.hist[r.ID] = nil
+	t.Put(r)
+}
+
 func (t *tx) Delete(id store.ID) {
 	if !t.mustWrite() {
 		return

@@ -55,6 +55,7 @@ func Run(t *testing.T, newLocation func(t *testing.T) Opener) {
 		fn   func(t *testing.T, open Opener)
 	}{
 		{"PutAndRead", testPutAndRead},
+		{"PutNew", testPutNew},
 		{"AllOrNothing", testAllOrNothing},
 		{"ReadOwnWrites", testReadOwnWrites},
 		{"Conflict", testConflict},
@@ -245,6 +246,50 @@ func testPutAndRead(t *testing.T, open Opener) {
 	}
 	if got := regsOf(t, s, Youth(1, 2)); len(got) != 0 {
 		t.Fatalf("other youth sees %d registrations", len(got))
+	}
+}
+
+// testPutNew: a registration put as new is written as Put writes it, with
+// its indexes, beside the youth's other registrations, and ends and goes
+// to the history as any other.
+func testPutNew(t *testing.T, open Opener) {
+	s := openStore(t, open)
+	y := Youth(1, 1)
+	a := Reg(y, "ggd", t0)
+	put(t, s, []pseudonym.Pseudonym{y}, a)
+	b := Reg(y, "school", t0.Add(time.Minute))
+	if err := s.Update(ctx, []pseudonym.Pseudonym{y}, func(tx store.Tx) error {
+		tx.PutNew(b)
+		if _, ok := tx.Ended(b.ID); ok {
+			t.Error("a new registration is in the history")
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	got := regsOf(t, s, y)
+	if len(got) != 2 {
+		t.Fatalf("got %d registrations, want 2", len(got))
+	}
+	sameReg(t, got[1], b)
+	one, err := s.Registration(ctx, b.ID)
+	if err != nil {
+		t.Fatalf("Registration: %v", err)
+	}
+	sameReg(t, one, b)
+	ended := b
+	ended.EndReason, ended.EndedAt = store.EndedByInstitution, t0.Add(time.Hour)
+	put(t, s, []pseudonym.Pseudonym{y}, ended)
+	if got := regsOf(t, s, y); len(got) != 1 || got[0].ID != a.ID {
+		t.Fatalf("after the end: %d live registrations", len(got))
+	}
+	if err := s.Update(ctx, []pseudonym.Pseudonym{y}, func(tx store.Tx) error {
+		if r, ok := tx.Ended(b.ID); !ok || r.EndReason != store.EndedByInstitution {
+			t.Errorf("the ended registration: %v %v", r.EndReason, ok)
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
 	}
 }
 
