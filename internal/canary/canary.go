@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 )
@@ -92,6 +93,32 @@ func (n Needles) Scan(where string, b []byte) []string {
 		}
 	}
 	return found
+}
+
+// Significant returns the lines of found (what Scan or ScanDir returned)
+// that cannot be chance. A form of 4 bytes (a BSN or a day as a 4-byte
+// integer) is held by random bytes (pseudonyms, IDs, checksums) about once
+// per 2^32 positions, so a scan of a store's files finds one now and then
+// by chance; a program that writes identities in such a form writes every
+// one of them so. Lines of 5 bytes or more are all returned; the lines of
+// 4-byte forms only if they name at least minNames needles.
+func Significant(found []string, minNames int) []string {
+	var sure, short []string
+	names := map[string]bool{}
+	for _, line := range found {
+		i, j := strings.Index(line, ": "), strings.LastIndex(line, " as ")
+		form, err := strconv.Unquote(line[j+len(" as "):])
+		if i < 0 || j < i || err != nil || len(form) > 4 {
+			sure = append(sure, line)
+			continue
+		}
+		short = append(short, line)
+		names[line[i+2:j]] = true
+	}
+	if len(names) >= minNames {
+		sure = append(sure, short...)
+	}
+	return sure
 }
 
 // ScanDir scans every regular file under dir (not a socket, such as
