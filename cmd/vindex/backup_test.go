@@ -2,10 +2,7 @@ package main
 
 import (
 	"bytes"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
-	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -18,6 +15,7 @@ import (
 
 	"github.com/vindex-nl/vindex/httpapi"
 	"github.com/vindex-nl/vindex/internal/canary"
+	"github.com/vindex-nl/vindex/internal/treestate"
 )
 
 // runFailing runs vindex with args in dir, which must fail; it returns
@@ -34,49 +32,6 @@ func runFailing(t *testing.T, dir string, args ...string) (int, string) {
 		t.Fatalf("vindex %v: %v, want a failure\n%s", args, err, out.String())
 	}
 	return ee.ExitCode(), out.String()
-}
-
-// treeState is the hash, mode and modification time of every file and
-// directory under dir.
-func treeState(t *testing.T, dir string) map[string]string {
-	t.Helper()
-	out := map[string]string{}
-	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		info, err := d.Info()
-		if err != nil {
-			return err
-		}
-		st := info.Mode().String() + " " + info.ModTime().Format(time.RFC3339Nano)
-		if !d.IsDir() {
-			b, err := os.ReadFile(path)
-			if err != nil {
-				return err
-			}
-			sum := sha256.Sum256(b)
-			st += " " + hex.EncodeToString(sum[:])
-		}
-		out[path] = st
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return out
-}
-
-func sameTree(t *testing.T, what string, before, after map[string]string) {
-	t.Helper()
-	if len(before) != len(after) {
-		t.Errorf("%s: %d files before, %d after", what, len(before), len(after))
-	}
-	for p, st := range before {
-		if after[p] != st {
-			t.Errorf("%s changed %s", what, p)
-		}
-	}
 }
 
 // TestBackupUnderLoadAndRestore: a backup taken through the running
@@ -155,12 +110,12 @@ func TestBackupUnderLoadAndRestore(t *testing.T) {
 	}
 
 	// verify passes and writes nothing.
-	st := treeState(t, b)
+	st := treestate.Of(t, b)
 	out = runCLI(t, dir, "backup", "verify", "b")
 	if !strings.Contains(out, "verified") || !strings.Contains(out, "newest acknowledged write: a registration made or refreshed at") {
 		t.Fatalf("verify:\n%s", out)
 	}
-	sameTree(t, "backup verify", st, treeState(t, b))
+	treestate.Same(t, "backup verify", st, treestate.Of(t, b))
 
 	// Damaged copies are refused; the good one is not touched.
 	tables, _ := filepath.Glob(filepath.Join(b, "store", "*.sst"))
@@ -195,7 +150,7 @@ func TestBackupUnderLoadAndRestore(t *testing.T) {
 		}
 		t.Logf("%s: %s", damage, msg)
 	}
-	sameTree(t, "verifying the damaged copies", st, treeState(t, b))
+	treestate.Same(t, "verifying the damaged copies", st, treestate.Of(t, b))
 
 	// Restore refuses a data directory in use, then restores.
 	os.Mkdir(filepath.Join(dir, "full"), 0o700)

@@ -1,7 +1,6 @@
 package pebblestore
 
 import (
-	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -16,6 +15,7 @@ import (
 	"time"
 
 	"github.com/vindex-nl/vindex/crypto/pseudonym"
+	"github.com/vindex-nl/vindex/internal/treestate"
 	"github.com/vindex-nl/vindex/store"
 	"github.com/vindex-nl/vindex/store/storetest"
 )
@@ -55,37 +55,6 @@ func fill(t *testing.T, s *Store, from, n int) []store.ID {
 		ids = append(ids, r.ID)
 	}
 	return ids
-}
-
-// fileStates are the files of a directory tree: their hashes, modes and
-// modification times.
-func fileStates(t *testing.T, dir string) map[string]string {
-	t.Helper()
-	out := map[string]string{}
-	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		info, err := d.Info()
-		if err != nil {
-			return err
-		}
-		state := info.Mode().String() + " " + info.ModTime().Format(time.RFC3339Nano)
-		if !d.IsDir() {
-			b, err := os.ReadFile(path)
-			if err != nil {
-				return err
-			}
-			sum := sha256.Sum256(b)
-			state += " " + hex.EncodeToString(sum[:])
-		}
-		out[path] = state
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return out
 }
 
 // TestCheckpointUnderWrites: a checkpoint taken while updates go on holds
@@ -139,20 +108,12 @@ func TestCheckpointUnderWrites(t *testing.T) {
 		}
 	}
 
-	before := fileStates(t, out)
+	before := treestate.Of(t, out)
 	rep, err := Verify(bg, out)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if after := fileStates(t, out); len(after) != len(before) {
-		t.Errorf("Verify changed the files: %d before, %d after", len(before), len(after))
-	} else {
-		for p, st := range before {
-			if after[p] != st {
-				t.Errorf("Verify changed %s", p)
-			}
-		}
-	}
+	treestate.Same(t, "Verify", before, treestate.Of(t, out))
 	if rep.LiveRegistrations < int64(len(acked)) || rep.Schema != schemaV3 || rep.AuditLast < uint64(len(acked)) ||
 		rep.Records["registration index entry"] != rep.LiveRegistrations+rep.EndedRegistrations {
 		t.Errorf("report: %+v", rep)
