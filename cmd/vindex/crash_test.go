@@ -108,6 +108,30 @@ func crashRounds(t *testing.T) int {
 	return n
 }
 
+// noDoubleMatch fails t if a registration of the school has two match
+// events about WIJ, and returns how many have one.
+func noDoubleMatch(t *testing.T, school *client) int {
+	t.Helper()
+	seen := map[string]int{}
+	after := "0"
+	for {
+		s, b, err := school.get("/v1/events?limit=1000&after=" + after)
+		ev := must[httpapi.EventsResponse](t, s, b, err, 200)
+		for _, e := range ev.Events {
+			if e.Type == "match" && e.Subject == "wij-groningen" {
+				seen[e.Registration]++
+				if seen[e.Registration] > 1 {
+					t.Fatalf("registration %s has two match events about WIJ", e.Registration)
+				}
+			}
+		}
+		if len(ev.Events) == 0 {
+			return len(seen)
+		}
+		after = strconv.FormatUint(ev.Next, 10)
+	}
+}
+
 // verify checks a restarted server against what was acknowledged.
 func verify(t *testing.T, school, wij *client, state map[int]*acked) {
 	t.Helper()
@@ -133,23 +157,5 @@ func verify(t *testing.T, school, wij *client, state map[int]*acked) {
 			}
 		}
 	}
-	// No registration of the school has two match events about WIJ.
-	seen := map[string]int{}
-	after := "0"
-	for {
-		s, b, err := school.get("/v1/events?limit=1000&after=" + after)
-		ev := must[httpapi.EventsResponse](t, s, b, err, 200)
-		for _, e := range ev.Events {
-			if e.Type == "match" && e.Subject == "wij-groningen" {
-				seen[e.Registration]++
-				if seen[e.Registration] > 1 {
-					t.Fatalf("registration %s has two match events about WIJ", e.Registration)
-				}
-			}
-		}
-		if len(ev.Events) == 0 {
-			break
-		}
-		after = strconv.FormatUint(ev.Next, 10)
-	}
+	noDoubleMatch(t, school)
 }

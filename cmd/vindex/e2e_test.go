@@ -81,14 +81,31 @@ func start(t *testing.T, dir string, args ...string) *proc {
 // (the default, 127.0.0.1:9464, is tried by TestMetricsListenerByDefault).
 func startEnv(t *testing.T, dir string, env []string, args ...string) *proc {
 	t.Helper()
+	p := launchEnv(t, dir, env, args...)
+	if err := servingOrExit(t, p, 60*time.Second); err != nil {
+		t.Fatalf("vindex %v exited: %v\n%s", args, err, p.stderr.String())
+	}
+	return p
+}
+
+// launch starts vindex with args in dir without waiting for it.
+func launch(t *testing.T, dir string, args ...string) *proc {
+	t.Helper()
+	return launchEnv(t, dir, nil, args...)
+}
+
+// launchEnv is launch with the environment env (nil: this process's, with
+// the metrics listener on a port of its own choosing); the process is
+// killed when the test ends, if it still runs.
+func launchEnv(t *testing.T, dir string, env []string, args ...string) *proc {
+	t.Helper()
 	if env == nil {
 		env = append(os.Environ(), "VINDEX_METRICS_LISTEN=127.0.0.1:0")
 	}
 	p := &proc{cmd: exec.Command(binary, args...), stdout: &canary.Log{}, stderr: &canary.Log{}, done: make(chan error, 1)}
 	p.cmd.Dir = dir
 	p.cmd.Env = env
-	p.cmd.Stdout = p.stdout
-	p.cmd.Stderr = p.stderr
+	p.cmd.Stdout, p.cmd.Stderr = p.stdout, p.stderr
 	if err := p.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -99,23 +116,7 @@ func startEnv(t *testing.T, dir string, env []string, args ...string) *proc {
 			<-p.done
 		}
 	})
-	deadline := time.Now().Add(60 * time.Second)
-	for time.Now().Before(deadline) {
-		if m := servingRE.FindStringSubmatch(p.stderr.String()); m != nil {
-			p.addr = m[1]
-			if m := servingMetricsRE.FindStringSubmatch(p.stderr.String()); m != nil {
-				p.metrics = m[1]
-			}
-			return p
-		}
-		select {
-		case err := <-p.done:
-			t.Fatalf("vindex %v exited: %v\n%s", args, err, p.stderr.String())
-		case <-time.After(20 * time.Millisecond):
-		}
-	}
-	t.Fatalf("vindex did not start serving:\n%s", p.stderr.String())
-	return nil
+	return p
 }
 
 // stop sends SIGTERM and waits for a clean exit.

@@ -7,7 +7,6 @@ import (
 	"io/fs"
 	"math/rand/v2"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -43,26 +42,6 @@ func replicatedRounds(t *testing.T) int {
 		return 2
 	}
 	return crashRounds(t)
-}
-
-// launch starts vindex with args in dir without waiting for it.
-func launch(t *testing.T, dir string, args ...string) *proc {
-	t.Helper()
-	p := &proc{cmd: exec.Command(binary, args...), stdout: &canary.Log{}, stderr: &canary.Log{}, done: make(chan error, 1)}
-	p.cmd.Dir = dir
-	p.cmd.Env = append(os.Environ(), "VINDEX_METRICS_LISTEN=127.0.0.1:0")
-	p.cmd.Stdout, p.cmd.Stderr = p.stdout, p.stderr
-	if err := p.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() { p.done <- p.cmd.Wait() }()
-	t.Cleanup(func() {
-		if p.cmd.ProcessState == nil {
-			p.cmd.Process.Kill()
-			<-p.done
-		}
-	})
-	return p
 }
 
 // servingOrExit waits until p serves (nil) or exits (its error, non-nil).
@@ -746,25 +725,8 @@ func verifyReplicated(t *testing.T, school, wij *client, mu *sync.Mutex, state m
 		t.Fatal(err)
 	default:
 	}
-	seen := map[string]int{}
-	after := "0"
-	for {
-		s, b, err := school.get("/v1/events?limit=1000&after=" + after)
-		ev := must[httpapi.EventsResponse](t, s, b, err, 200)
-		for _, e := range ev.Events {
-			if e.Type == "match" && e.Subject == "wij-groningen" {
-				seen[e.Registration]++
-				if seen[e.Registration] > 1 {
-					t.Fatalf("registration %s has two match events about WIJ", e.Registration)
-				}
-			}
-		}
-		if len(ev.Events) == 0 {
-			break
-		}
-		after = strconv.FormatUint(ev.Next, 10)
-	}
-	t.Logf("%d acknowledged registrations looked up, %d match events of the school in %v", len(checks), len(seen), time.Since(start).Round(time.Millisecond))
+	matched := noDoubleMatch(t, school)
+	t.Logf("%d acknowledged registrations looked up, %d match events of the school in %v", len(checks), matched, time.Since(start).Round(time.Millisecond))
 }
 
 // waitCheckpointSize waits until n serves an audit checkpoint of at least
