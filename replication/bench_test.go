@@ -16,10 +16,7 @@ import (
 // writers, entries of 1 KiB, each write waiting for its acknowledgement.
 func BenchmarkAppend(b *testing.B) {
 	c := startCluster(b)
-	var nodes []*testNode
-	for i := range 3 {
-		nodes = append(nodes, runNode(b, testConfig(c, i, fmt.Sprintf("node-%d", i)), newFake()))
-	}
+	nodes := runNodes(b, c)
 	leader := waitLeader(b, nodes, 20*time.Second)
 	payload := make([]byte, 1024-24)
 	b.SetBytes(1024)

@@ -3,7 +3,6 @@ package replication
 import (
 	"context"
 	"errors"
-	"fmt"
 	"slices"
 	"strings"
 	"sync"
@@ -114,10 +113,7 @@ func waitLeaderAmong(t *testing.T, nodes []*testNode, within time.Duration) *tes
 // hold, the node takes them back and follows the new leader.
 func TestDeposedLeaderIsFenced(t *testing.T) {
 	c := startCluster(t)
-	var nodes []*testNode
-	for i := range 3 {
-		nodes = append(nodes, runNode(t, testConfig(c, i, fmt.Sprintf("node-%d", i)), newFake()))
-	}
+	nodes := runNodes(t, c)
 	old := waitLeader(t, nodes, 20*time.Second)
 	writeMany(t, old.replica, 2, 5)
 
@@ -289,10 +285,7 @@ func TestEntryAfterALostRaceIsNeverPublished(t *testing.T) {
 // catches up.
 func TestLeaderCutOffFromNATS(t *testing.T) {
 	c := startCluster(t)
-	var nodes []*testNode
-	for i := range 3 {
-		nodes = append(nodes, runNode(t, testConfig(c, i, fmt.Sprintf("node-%d", i)), newFake()))
-	}
+	nodes := runNodes(t, c)
 	old := waitLeader(t, nodes, 20*time.Second)
 	idx := 0
 	for i, n := range nodes {

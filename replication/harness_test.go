@@ -227,6 +227,17 @@ func runNode(t testing.TB, cfg Config, r *fakeReplica) *testNode {
 	return tn
 }
 
+// runNodes runs three nodes, node-0 to node-2, each on a new fake replica
+// and on its own server of c.
+func runNodes(t testing.TB, c *natsCluster) []*testNode {
+	t.Helper()
+	var nodes []*testNode
+	for i := range 3 {
+		nodes = append(nodes, runNode(t, testConfig(c, i, fmt.Sprintf("node-%d", i)), newFake()))
+	}
+	return nodes
+}
+
 // stop stops the node and returns Run's error.
 func (tn *testNode) stop() error {
 	tn.cancel()

@@ -64,10 +64,7 @@ func others(nodes []*testNode, not *testNode) []*testNode {
 // that lacks entries the stream no longer holds, is refused.
 func TestReplication(t *testing.T) {
 	c := startCluster(t)
-	var nodes []*testNode
-	for i := range 3 {
-		nodes = append(nodes, runNode(t, testConfig(c, i, fmt.Sprintf("node-%d", i)), newFake()))
-	}
+	nodes := runNodes(t, c)
 	leader := waitLeader(t, nodes, 20*time.Second)
 
 	acked := writeMany(t, leader.replica, 8, 10)

@@ -3,7 +3,6 @@ package replication
 import (
 	"context"
 	"errors"
-	"fmt"
 	"testing"
 	"time"
 )
@@ -14,10 +13,7 @@ import (
 // stream.
 func TestTrim(t *testing.T) {
 	c := startCluster(t)
-	var nodes []*testNode
-	for i := range 3 {
-		nodes = append(nodes, runNode(t, testConfig(c, i, fmt.Sprintf("node-%d", i)), newFake()))
-	}
+	nodes := runNodes(t, c)
 	leader := waitLeader(t, nodes, 20*time.Second)
 	acked := writeMany(t, leader.replica, 4, 10)
 	want := leader.replica.snapshot()
