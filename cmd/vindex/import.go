@@ -93,6 +93,7 @@ type importOptions struct {
 	file    string
 	workers int  // concurrent writers
 	notify  bool // deliver the import's events
+	cpuprof string
 	kh      holderFlags
 }
 
@@ -131,9 +132,14 @@ func importCmd(args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 	}
+	stopProfile, err := startCPUProfile(o.cpuprof)
+	if err != nil {
+		return err
+	}
 	stopProgress := startProgress(stderr, fileSize(f), rows.bytesRead, imp.tally.counts)
 	imp.importRows(src, rows.file, o.workers)
 	stopProgress()
+	stopProfile()
 	if br, ok := src.(*blindRows); ok && blinder != nil {
 		br.close()
 		fmt.Fprintf(stdout, "turned %d BSNs into elements through %d key holder(s)\n", br.blinded.Load(), len(blinder.Holders))
@@ -160,6 +166,7 @@ func parseImportArgs(args []string, stderr io.Writer) (importOptions, config, er
 	c, _, err := loadConfig("import", importUsage, rest, func(fs *flag.FlagSet) {
 		fs.IntVar(&o.workers, "workers", 64, "concurrent writers")
 		fs.BoolVar(&o.notify, "notify", true, "deliver the import's events by mail and webhook; false: mark them as not to be delivered")
+		fs.StringVar(&o.cpuprof, "cpuprofile", "", "write a CPU profile of the import to `file` (go tool pprof)")
 		o.kh.bind(fs)
 	})
 	o.workers = max(o.workers, 1)
