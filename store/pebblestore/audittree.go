@@ -78,7 +78,7 @@ func (s *Store) treeState() (store.AuditTreeState, error) {
 
 // SealAudit implements store.AuditTree.
 func (s *Store) SealAudit(ctx context.Context, seal store.AuditSeal) error {
-	if err := s.notLeader(); err != nil {
+	if err := s.notLeaderNorLoading(); err != nil {
 		return err
 	}
 	if err := ctx.Err(); err != nil {
@@ -179,7 +179,7 @@ func (s *Store) scanTree(ctx context.Context, kind byte, after uint64, limit int
 
 // CutAudit implements store.AuditTree.
 func (s *Store) CutAudit(ctx context.Context, cut store.AuditCut) error {
-	if err := s.notLeader(); err != nil {
+	if err := s.notLeaderNorLoading(); err != nil {
 		return err
 	}
 	if err := ctx.Err(); err != nil {

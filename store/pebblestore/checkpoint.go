@@ -48,6 +48,9 @@ const stagingInfix = ".checkpoint-"
 // Checkpoint does not block updates for longer than Pebble takes to note
 // the files of the current version. ctx is checked between files.
 func (s *Store) Checkpoint(ctx context.Context, dir string) error {
+	if s.loader() != nil {
+		return ErrLoading
+	}
 	if err := s.enter(); err != nil {
 		return err
 	}

@@ -237,7 +237,7 @@ func getDelivery(r pebble.Reader, k []byte) (d store.Delivery, ok bool, err erro
 
 // RecordDeliveries implements store.DeliveryStore.
 func (s *Store) RecordDeliveries(ctx context.Context, recipient, channel string, cursor uint64, states []store.Delivery) error {
-	if err := s.notLeader(); err != nil {
+	if err := s.notLeaderNorLoading(); err != nil {
 		return err
 	}
 	if err := ctx.Err(); err != nil {
@@ -408,7 +408,7 @@ func (s *Store) DeadDeliveries(ctx context.Context, recipient, channel string) (
 
 // RetryDead implements store.DeliveryStore.
 func (s *Store) RetryDead(ctx context.Context, recipient, channel string) (int, error) {
-	if err := s.notLeader(); err != nil {
+	if err := s.notLeaderNorLoading(); err != nil {
 		return 0, err
 	}
 	if err := ctx.Err(); err != nil {

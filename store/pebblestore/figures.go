@@ -158,8 +158,17 @@ func (s *Store) stageFigures(b *pebble.Batch, t *tx) (unlock func(), err error) 
 	return s.figuresMu.Unlock, nil
 }
 
-// figure reads the committed counter at k; 0 if there is none.
+// figure reads the counter at k, as a load leaves it while loading;
+// 0 if there is none.
 func (s *Store) figure(k []byte) (uint64, error) {
+	if l := s.loader(); l != nil {
+		return l.figure(k)
+	}
+	return s.storedFigure(k)
+}
+
+// storedFigure reads the committed counter at k; 0 if there is none.
+func (s *Store) storedFigure(k []byte) (uint64, error) {
 	v, closer, err := s.db.Get(k)
 	if errors.Is(err, pebble.ErrNotFound) {
 		return 0, nil

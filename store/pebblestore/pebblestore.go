@@ -172,6 +172,10 @@ type Store struct {
 	figuresMu sync.Mutex
 	// repl is the replication state (replication.go).
 	repl replication
+	// loading is the running load, if any (load.go).
+	loading atomic.Pointer[Loader]
+	// po are the store's Pebble options, for the tables a load writes.
+	po *pebble.Options
 }
 
 const lockStripes = 4096
@@ -242,7 +246,14 @@ func Open(dir string, o *Options) (*Store, error) {
 	// Only the lock holder may remove what a checkpoint interrupted by a
 	// crash left: its hard links would keep destroyed records on the disk.
 	removeStaging(fsys, dir, opts.Logger)
-	s := &Store{db: db, dir: dir, fs: fsys, logger: opts.Logger, seed: maphash.MakeSeed()}
+	if err := removeLoads(fsys, dir); err != nil {
+		db.Close()
+		return nil, err
+	}
+	// The options as Pebble completes them, for the tables a load writes.
+	wo := po.Clone()
+	wo.EnsureDefaults()
+	s := &Store{db: db, dir: dir, fs: fsys, logger: opts.Logger, seed: maphash.MakeSeed(), po: wo}
 	s.repl.on = opts.Replicated
 	s.repl.timeout = cmp.Or(opts.ReplicationTimeout, DefaultReplicationTimeout)
 	s.repl.idle.L = &s.repl.mu
@@ -390,6 +401,9 @@ func (s *Store) Close() error {
 // the log is reused or the store is next opened, which removes the logs
 // it no longer needs.
 func (s *Store) Compact(ctx context.Context) error {
+	if s.loader() != nil {
+		return ErrLoading
+	}
 	if err := s.enter(); err != nil {
 		return err
 	}
@@ -582,7 +596,7 @@ const maxFamilyKeys = 4 * maxPseudonyms
 
 // UpdateByID implements store.Store.
 func (s *Store) UpdateByID(ctx context.Context, id store.ID, fn func(store.Tx) error) error {
-	if err := s.notLeader(); err != nil {
+	if err := s.notLeaderNorLoading(); err != nil {
 		return err
 	}
 	if err := ctx.Err(); err != nil {
@@ -695,8 +709,8 @@ func (s *Store) read(youth []pseudonym.Pseudonym, view bool) (*tx, error) {
 		return nil, fmt.Errorf("pebblestore: %d pseudonyms for one youth, at most %d (one per enabled key): %w", len(youth), maxPseudonyms, store.ErrConflict)
 	}
 	t := &tx{s: s, youth: youth}
-	var r pebble.Reader = s.db
-	if len(youth) > 1 {
+	r := s.reader()
+	if len(youth) > 1 && s.loader() == nil {
 		snap := s.db.NewSnapshot()
 		defer snap.Close()
 		r = snap
@@ -872,7 +886,7 @@ func (t *tx) storedEnded(id store.ID) *store.Registration {
 	}
 	t.hist[id] = nil
 	for _, p := range t.youth {
-		r, ok, err := readEnded(t.s.db, p, id)
+		r, ok, err := readEnded(t.s.reader(), p, id)
 		if err != nil {
 			t.fail(err)
 			return nil
@@ -904,7 +918,7 @@ func (t *tx) History() []store.Registration {
 	var out []store.Registration
 	for _, p := range t.youth {
 		prefix := historyPrefix(p)
-		it, err := t.s.db.NewIter(&pebble.IterOptions{LowerBound: prefix, UpperBound: prefixEnd(prefix)})
+		it, err := t.s.reader().NewIter(&pebble.IterOptions{LowerBound: prefix, UpperBound: prefixEnd(prefix)})
 		if err != nil {
 			t.fail(fmt.Errorf("pebblestore: %w", err))
 			return nil
@@ -977,7 +991,7 @@ func (t *tx) idemAt(k []byte) (store.Idempotency, bool) {
 	if e, ok := t.idem[string(k)]; ok {
 		return e.rec, !e.del
 	}
-	v, closer, err := t.s.db.Get(k)
+	v, closer, err := t.s.reader().Get(k)
 	if err != nil {
 		if !errors.Is(err, pebble.ErrNotFound) {
 			t.fail(fmt.Errorf("pebblestore: %w", err))
@@ -1109,7 +1123,7 @@ func (t *tx) DeleteIdempotencyOf(id store.ID) {
 		}
 	}
 	p := idemRegPrefix(id)
-	it, err := t.s.db.NewIter(&pebble.IterOptions{LowerBound: p, UpperBound: prefixEnd(p)})
+	it, err := t.s.reader().NewIter(&pebble.IterOptions{LowerBound: p, UpperBound: prefixEnd(p)})
 	if err != nil {
 		t.fail(fmt.Errorf("pebblestore: %w", err))
 		return
@@ -1141,7 +1155,7 @@ func (t *tx) Family(keys []pseudonym.Pseudonym, limit int) []store.FamilyMember 
 			break
 		}
 		prefix := familyPrefix(key)
-		it, err := t.s.db.NewIter(&pebble.IterOptions{LowerBound: prefix, UpperBound: prefixEnd(prefix)})
+		it, err := t.s.reader().NewIter(&pebble.IterOptions{LowerBound: prefix, UpperBound: prefixEnd(prefix)})
 		if err != nil {
 			t.fail(fmt.Errorf("pebblestore: %w", err))
 			return nil
@@ -1179,7 +1193,7 @@ func (t *tx) FamilyYouth(youth pseudonym.Pseudonym) (store.Case, []store.Registr
 	if t.holds(youth) {
 		return t.kase, t.Registrations(), t.hasCase
 	}
-	rec, ok, err := t.s.readYouth(t.s.db, youth, false)
+	rec, ok, err := t.s.readYouth(t.s.reader(), youth, false)
 	if err != nil {
 		t.fail(err)
 		return store.Case{}, nil, false
@@ -1198,7 +1212,7 @@ func (t *tx) FamilyNoticed(a, b store.ID) bool {
 			return true
 		}
 	}
-	_, closer, err := t.s.db.Get(k)
+	_, closer, err := t.s.reader().Get(k)
 	if err == nil {
 		closer.Close()
 		return true
@@ -1238,7 +1252,7 @@ func stageFamily(b *pebble.Batch, t *tx, id store.ID, old store.Registration, ha
 		return buf // its notes went when it ended
 	}
 	prefix := append([]byte{prefixFamilyNote}, id[:]...)
-	it, err := t.s.db.NewIter(&pebble.IterOptions{LowerBound: prefix, UpperBound: prefixEnd(prefix)})
+	it, err := t.s.reader().NewIter(&pebble.IterOptions{LowerBound: prefix, UpperBound: prefixEnd(prefix)})
 	if err != nil {
 		t.fail(fmt.Errorf("pebblestore: %w", err))
 		return buf
@@ -1387,7 +1401,7 @@ func (s *Store) stageIdempotency(b *pebble.Batch, t *tx, buf []byte) ([]byte, er
 	for k, e := range t.idem {
 		key := []byte(k)
 		// Replace or drop the indexes of a record already there.
-		if v, closer, err := s.db.Get(key); err == nil {
+		if v, closer, err := s.reader().Get(key); err == nil {
 			old, derr := decodeIdempotency(v)
 			closer.Close()
 			if derr == nil {
@@ -1428,6 +1442,9 @@ func (s *Store) stageEvents(b *pebble.Batch, t *tx, buf []byte) {
 // sequence numbers of t's events and counts the key use of the changed
 // registrations; and returns the wait for the WAL sync.
 func (s *Store) applyBatch(b *pebble.Batch, t *tx, before, after []store.Registration) (wait func() error, err error) {
+	if l := s.loader(); l != nil {
+		return l.take(b, t, before, after)
+	}
 	if s.repl.on {
 		return s.applyBatchLogged(b, t, before, after)
 	}
@@ -1748,7 +1765,7 @@ func youthLess(a, b pseudonym.Pseudonym) bool {
 
 // PurgeIdempotency implements store.Store.
 func (s *Store) PurgeIdempotency(ctx context.Context, before time.Time, limit int) (int, error) {
-	if err := s.notLeader(); err != nil {
+	if err := s.notLeaderNorLoading(); err != nil {
 		return 0, err
 	}
 	if ok, err := s.enterRead(ctx, limit); !ok {

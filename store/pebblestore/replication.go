@@ -127,6 +127,15 @@ func (s *Store) notLeader() error {
 	return nil
 }
 
+// notLeaderNorLoading is notLeader for the writes a load does not take
+// (see load.go): ErrLoading while a load runs.
+func (s *Store) notLeaderNorLoading() error {
+	if s.loader() != nil {
+		return ErrLoading
+	}
+	return s.notLeader()
+}
+
 // stopLeading ends the leadership; repl.mu must be held.
 func (s *Store) stopLeading() {
 	if s.repl.log != nil {

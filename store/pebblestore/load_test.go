@@ -1,0 +1,263 @@
+package pebblestore
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/vindex-nl/vindex/crypto/pseudonym"
+	"github.com/vindex-nl/vindex/figures"
+	"github.com/vindex-nl/vindex/store"
+	"github.com/vindex-nl/vindex/store/storetest"
+)
+
+// loadID is the registration ID of youth n's k-th registration in the
+// load tests, the same in every store.
+func loadID(n, k int) store.ID {
+	var id store.ID
+	binary.BigEndian.PutUint64(id[:], uint64(n))
+	id[8] = byte(k)
+	return id
+}
+
+// loadSteps are youth n's updates: a registration by each of two
+// institutions (a case, events, audit entries, figures), a refresh that
+// moves the first one's end day, and for every third youth the end of
+// the second registration (history and purge index) or, for every
+// seventh, its removal.
+func loadSteps(n, round int) []func(store.Tx) error {
+	y := storetest.Youth(1, n)
+	reg := func(k int, inst string) store.Registration {
+		r := storetest.Reg(y, inst, replAt)
+		r.ID = loadID(n, 10*round+k)
+		return r
+	}
+	first, second := reg(1, "ggd"), reg(2, "wij")
+	steps := []func(store.Tx) error{
+		func(tx store.Tx) error {
+			tx.PutNew(first)
+			tx.PutCase(store.Case{Youth: y, Age: 12, Municipality: "GM0014"})
+			tx.Append(store.Event{Type: store.EventNoMatch, Recipient: "ggd", Registration: first.ID, At: replAt})
+			tx.Audit(store.AuditEntry{At: replAt, Institution: "ggd", Verb: store.AuditRegister, Registration: first.ID, Youth: y, Outcome: "ok"})
+			tx.(store.FigureCounter).Count(figures.Registrations, storetest.Cell("2026-03", "GM0014", "involvement"))
+			return nil
+		},
+		func(tx store.Tx) error {
+			if _, ok := tx.Case(); !ok {
+				return fmt.Errorf("youth %d: no case after the first registration", n)
+			}
+			tx.PutNew(second)
+			c, _ := tx.Case()
+			c.Matched, c.Coordinator = true, "wij"
+			tx.PutCase(c)
+			for _, inst := range []string{"ggd", "wij"} {
+				tx.Append(store.Event{Type: store.EventMatch, Recipient: inst, Registration: second.ID, At: replAt})
+			}
+			tx.Audit(store.AuditEntry{At: replAt, Institution: "wij", Verb: store.AuditRegister, Registration: second.ID, Youth: y, Outcome: "ok"})
+			tx.(store.FigureCounter).Count(figures.Matches, storetest.Cell("2026-03", "GM0014", "involvement"))
+			return nil
+		},
+		func(tx store.Tx) error {
+			r := tx.Registrations()[0]
+			if r.ID != first.ID && round == 0 {
+				return fmt.Errorf("youth %d: first registration %v, want %v", n, r.ID, first.ID)
+			}
+			r.EndsOn = r.EndsOn.AddDate(0, 1, n%5)
+			tx.Put(r)
+			tx.Audit(store.AuditEntry{At: replAt, Institution: "ggd", Verb: store.AuditRefresh, Registration: r.ID, Youth: y, Outcome: "ok"})
+			return nil
+		},
+	}
+	switch {
+	case n%7 == 0:
+		steps = append(steps, func(tx store.Tx) error {
+			tx.Delete(second.ID)
+			return nil
+		})
+	case n%3 == 0:
+		steps = append(steps, func(tx store.Tx) error {
+			for _, r := range tx.Registrations() {
+				if r.ID == second.ID {
+					r.EndedAt, r.EndReason, r.PurgeOn = replAt, store.EndedByInstitution, r.EndsOn
+					tx.Put(r)
+				}
+			}
+			tx.Append(store.Event{Type: store.EventEnded, Recipient: "ggd", Registration: second.ID, At: replAt})
+			return nil
+		})
+	}
+	return steps
+}
+
+// runSteps gives the youths' updates (of round) to s, youth after youth;
+// between youths it calls between.
+func runSteps(t *testing.T, s *Store, round int, youths []int, between func()) {
+	t.Helper()
+	for _, n := range youths {
+		y := []pseudonym.Pseudonym{storetest.Youth(1, n)}
+		for i, step := range loadSteps(n, round) {
+			if err := s.Update(bg, y, step); err != nil {
+				t.Fatalf("youth %d, update %d: %v", n, i, err)
+			}
+		}
+		between()
+	}
+}
+
+// TestLoadEqualsUpdates: the same updates, given one by one to one store
+// and loaded into another (spilling every few youths, into a store that
+// holds some of the youths already), leave the two stores with the same
+// records, byte for byte; both go on numbering events and audit entries
+// alike after a reopen; nothing of the load is left beside the store.
+func TestLoadEqualsUpdates(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		memory int
+	}{
+		{"spilling", 8 << 10},
+		{"one run", 64 << 20},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dirA, dirB := t.TempDir(), t.TempDir()
+			a, b := openAt(t, nil, dirA, false), openAt(t, nil, filepath.Join(dirB, "store"), false)
+			var before, loaded []int
+			for n := 1; n <= 30; n++ {
+				before = append(before, n)
+			}
+			for n := 20; n <= 400; n++ { // 20 to 30 are in the stores already
+				loaded = append(loaded, n)
+			}
+			runSteps(t, a, 0, before, func() {})
+			runSteps(t, b, 0, before, func() {})
+			runSteps(t, a, 1, loaded, func() {})
+
+			l, err := b.Load(LoadOptions{Memory: tc.memory})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := b.UpdateByID(bg, loadID(1, 1), func(store.Tx) error { return nil }); !errors.Is(err, ErrLoading) {
+				t.Errorf("UpdateByID while loading: %v, want ErrLoading", err)
+			}
+			runSteps(t, b, 1, loaded, func() {
+				if l.Due() {
+					if err := l.Spill(); err != nil {
+						t.Fatal(err)
+					}
+				}
+			})
+			stats, err := l.Finish(bg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tc.memory < 1<<20 && stats.Runs < 10 {
+				t.Errorf("%d runs with %d bytes of memory: the test does not spill", stats.Runs, tc.memory)
+			}
+			t.Logf("%+v", stats)
+			sameRecords(t, "updates and load", records(t, a), records(t, b))
+			if names, _ := os.ReadDir(dirB); len(names) != 1 {
+				t.Errorf("beside the store after the load: %v", names)
+			}
+
+			// After a reopen, both go on alike.
+			a.Close()
+			b.Close()
+			a, b = openAt(t, nil, dirA, false), openAt(t, nil, filepath.Join(dirB, "store"), false)
+			runSteps(t, a, 2, []int{401, 25}, func() {})
+			runSteps(t, b, 2, []int{401, 25}, func() {})
+			sameRecords(t, "after the load", records(t, a), records(t, b))
+		})
+	}
+}
+
+// TestLoadRefuses: a youth whose updates span a spill, and a ranged read
+// of a table the load wrote, fail the update instead of reading older
+// records; an aborted load leaves the store as it was and nothing beside
+// it; a load's staging directory left by a crash goes at the next Open.
+func TestLoadRefuses(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "store")
+	s := openAt(t, nil, path, false)
+	runSteps(t, s, 0, []int{1, 2}, func() {})
+	was := records(t, s)
+
+	l, err := s.Load(LoadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Load(LoadOptions{}); !errors.Is(err, ErrLoading) {
+		t.Errorf("a second load: %v", err)
+	}
+	y := []pseudonym.Pseudonym{storetest.Youth(1, 3)}
+	steps := loadSteps(3, 0)
+	if err := s.Update(bg, y, steps[0]); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Spill(); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Update(bg, y, steps[1]); !errors.Is(err, errLoadRead) {
+		t.Errorf("an update of a youth spilled: %v, want errLoadRead", err)
+	}
+	// A youth's history is a ranged read; the load wrote none: allowed.
+	if err := s.Update(bg, []pseudonym.Pseudonym{storetest.Youth(1, 1)}, func(tx store.Tx) error {
+		tx.History()
+		return nil
+	}); err != nil {
+		t.Errorf("a history the load did not write: %v", err)
+	}
+	if err := s.Update(bg, []pseudonym.Pseudonym{storetest.Youth(1, 4)}, func(tx store.Tx) error {
+		r := storetest.Reg(storetest.Youth(1, 4), "ggd", replAt)
+		r.EndedAt, r.EndReason = replAt, store.EndedByInstitution
+		tx.PutNew(r)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Update(bg, []pseudonym.Pseudonym{storetest.Youth(1, 1)}, func(tx store.Tx) error {
+		tx.History()
+		return nil
+	}); !errors.Is(err, errLoadRead) {
+		t.Errorf("a history read after the load wrote one: %v, want errLoadRead", err)
+	}
+	l.Abort()
+	if names, _ := os.ReadDir(dir); len(names) != 1 {
+		t.Errorf("beside the store after the abort: %v", names)
+	}
+	sameRecords(t, "before the aborted load and after", was, records(t, s))
+	// The store goes on as if the load had not been: youth 3's updates
+	// number their events and audit entries as on a store without it.
+	other := openAt(t, nil, t.TempDir(), false)
+	runSteps(t, other, 0, []int{1, 2, 3}, func() {})
+	runSteps(t, s, 0, []int{3}, func() {})
+	sameRecords(t, "after an aborted load", records(t, other), records(t, s))
+	s.Close()
+	s = openAt(t, nil, path, false)
+	was = records(t, s)
+
+	// A crash during a load leaves its staging directory: Open removes it.
+	if _, err := s.Load(LoadOptions{Memory: 1}); err != nil {
+		t.Fatal(err)
+	}
+	runSteps(t, s, 0, []int{5}, func() {})
+	if err := s.loader().Spill(); err != nil {
+		t.Fatal(err)
+	}
+	left, _ := filepath.Glob(path + loadInfix + "*")
+	if len(left) != 1 {
+		t.Fatalf("staging directories: %v", left)
+	}
+	keep := t.TempDir()
+	os.CopyFS(keep, os.DirFS(left[0]))
+	s.loader().Abort()
+	s.Close()
+	os.Rename(keep, left[0])
+	s = openAt(t, nil, path, false)
+	if names, _ := os.ReadDir(dir); len(names) != 1 || !strings.HasSuffix(path, names[0].Name()) {
+		t.Errorf("beside the store after a crashed load and Open: %v", names)
+	}
+	sameRecords(t, "after a crashed load", was, records(t, s))
+}
