@@ -22,11 +22,13 @@
 // A run is a sequence of blocks, each holding up to 64 KiB of framed
 // records sealed with AES-256-GCM under a key that [New] draws from
 // crypto/rand and that lives only in the Sorter's memory: no record byte
-// reaches the disk in the clear, and the files are useless once the process
-// is gone. Each block's nonce is its run number and block index (never
-// reused under one key); the run number, block index, block length and a
-// final-block flag are authenticated with it, so a block that is altered,
-// moved to another place or run, or cut off (a truncated run) makes the
+// reaches the disk in the clear. A run left behind by a process that died
+// before Close stays in Dir (the caller owns Dir and may clear it), but
+// nobody can read it: the key died with the process. Each block's nonce is
+// its run number and block index (never reused under one key); the run
+// number, block index, block length and a final-block flag are
+// authenticated with it, so a block that is altered, moved to another place
+// or run, or cut off (a truncated run) makes [Sorter.Sort] or the
 // [Iterator] fail with [ErrCorrupt]; it never yields a wrong record.
 //
 // [Sorter.Close] removes every run file, also after an error (a failed
@@ -61,7 +63,7 @@ var (
 	ErrCorrupt = errors.New("extsort: run file corrupt or tampered with")
 	// ErrSorted is returned by Add and Sort after Sort.
 	ErrSorted = errors.New("extsort: already sorted")
-	// ErrClosed is returned by every method after Close, and by an
+	// ErrClosed is returned by Add and Sort after Close, and by an
 	// Iterator whose Sorter was closed.
 	ErrClosed = errors.New("extsort: sorter closed")
 	// ErrTooLarge is returned by Add for a key or value of 4 GiB or more.
@@ -248,7 +250,7 @@ func (s *Sorter) sortEntries() {
 
 // spill sorts the records in memory and writes them as the next run.
 func (s *Sorter) spill() error {
-	if len(s.runs) >= math.MaxUint32 {
+	if uint64(len(s.runs)) >= math.MaxUint32 {
 		return fmt.Errorf("extsort: too many runs")
 	}
 	s.sortEntries()

@@ -102,7 +102,6 @@ func (w *blockWriter) flush(final bool) error {
 	sealed := w.aead.Seal(pt[:0], nonce[:], pt, ad[:])
 	out := w.buf[:hdrSize+len(sealed)]
 	_, err := w.f.Write(out)
-	clear(out)
 	w.written += int64(len(out))
 	w.block++
 	w.n = 0
@@ -241,7 +240,7 @@ func (r *runReader) slow() (key, value []byte, err error) {
 	if err != nil {
 		return nil, nil, r.cut(err)
 	}
-	if kl > math.MaxUint32 || vl > math.MaxUint32 {
+	if kl > math.MaxUint32 || vl > math.MaxUint32 || kl+vl > math.MaxInt {
 		return nil, nil, r.corrupt("bad record length")
 	}
 	n := int(kl + vl)
