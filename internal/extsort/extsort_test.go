@@ -131,6 +131,18 @@ func TestSort(t *testing.T) {
 			}
 			defer s.Close()
 			addAll(t, s, tc.in)
+			// The arenas stay within Memory, give or take a chunk and the
+			// largest record.
+			held, largest := 0, 0
+			for _, c := range s.chunks {
+				held += cap(c)
+			}
+			for _, r := range tc.in {
+				largest = max(largest, len(r.k)+len(r.v))
+			}
+			if limit := s.memory + maxChunk + largest; held > limit {
+				t.Errorf("arenas hold %d bytes, more than %d", held, limit)
+			}
 			runs, n := s.Spilled()
 			if tc.atLeast && runs < tc.runs || !tc.atLeast && runs != tc.runs {
 				t.Errorf("spilled %d runs, want %d (at least: %v)", runs, tc.runs, tc.atLeast)
