@@ -1,6 +1,7 @@
 package matcher
 
 import (
+	"encoding/binary"
 	"fmt"
 	"log/slog"
 
@@ -100,6 +101,16 @@ func (m *Matcher) Blind() bool { return m.blind }
 
 // IsZero reports whether y refers to no one.
 func (y Youth) IsZero() bool { return len(y.set.All) == 0 }
+
+// AppendOrder appends to dst a key that is the same for every Youth of one
+// youth (made by one matcher) and orders youths as the store keeps them:
+// the primary pseudonym, key ID first. Sorting reports by it brings each
+// youth's reports together in the store's order, as a bulk load (vindex
+// import) needs. It is the pseudonym the store keeps, never the BSN.
+func (y Youth) AppendOrder(dst []byte) []byte {
+	dst = binary.BigEndian.AppendUint32(dst, y.set.Primary.KeyID)
+	return append(dst, y.set.Primary.Sum[:]...)
+}
 
 const youthRedacted = "Youth(redacted)"
 

@@ -8,6 +8,7 @@ import (
 	"hash/fnv"
 	"io"
 	"os"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -56,15 +57,30 @@ Columns (by header name, in any order; the first five are required):
   client_ref     the institution's own reference for the youth (stored
                  encrypted; quoted in its notifications)
 
-On a terminal a progress bar shows how far the file has been read.
-A row that is wrong is rejected and reported with its line number and
-reason; the other rows are imported. The rows of one youth are applied in
-the order of the file (rows of different youths are written by --workers
-concurrent writers), so the same file always gives the same matches,
-coordinators and events. Each youth's registrations are written
-atomically: a failure never leaves half a report. The exit status
-is 0 when every row was imported, 1 when rows were rejected or the import
-stopped.
+An import reads and checks the whole file first, and sorts its rows by
+youth (by the youth's pseudonym, in --memory bytes; what does not fit goes
+to runs in the data directory, sealed under a key that lives only in the
+import's memory, since the rows hold BSNs). It then registers youth after
+youth, each youth's rows in the order of the file, and writes the records
+into sorted tables that are added to the store in one step at the end,
+past the write-ahead log (a bulk import; docs/benchmarks.md has its
+figures against row by row). It is all or nothing: an import that stops, is
+killed or finds the disk full leaves the store as it was, and can be run
+again. It needs free space in the data directory for about twice the
+store's growth while it runs.
+
+--bulk=false registers row by row instead, each row durable as it goes
+(--workers concurrent writers): an import that stops keeps the rows
+before it. A replicated store is imported row by row only.
+
+On a terminal a progress bar shows how far each phase is (reading the
+file, loading the youths); otherwise a line a second. A row that is wrong
+is rejected and reported with its line number and reason; the other rows
+are imported. The rows of one youth are applied in the order of the file,
+so the same file always gives the same matches, coordinators and events.
+Each youth's registrations are written atomically: a failure never leaves
+half a report. The exit status is 0 when every row was imported, 1 when
+rows were rejected or the import stopped.
 
 The events the import makes (matches, coordinators, "no match yet") are
 delivered by mail and webhook when vindex serve next runs, as for reports
@@ -93,6 +109,8 @@ type importOptions struct {
 	file    string
 	workers int  // concurrent writers
 	notify  bool // deliver the import's events
+	bulk    bool // sort and load (importbulk.go)
+	memory  int  // bytes the sort and the load each hold (bulk)
 	cpuprof string
 	kh      holderFlags
 }
@@ -136,9 +154,13 @@ func importCmd(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	stopProgress := startProgress(stderr, fileSize(f), rows.bytesRead, imp.tally.counts)
-	imp.importRows(src, rows.file, o.workers)
-	stopProgress()
+	if o.bulk {
+		imp.importBulk(src, rows.file, c.Data, o.memory, min(o.workers, 2*runtime.GOMAXPROCS(0)), stderr, fileSize(f), rows.bytesRead)
+	} else {
+		stopProgress := startProgress(stderr, progress{label: "import", size: fileSize(f), bytes: true, done: rows.bytesRead, counts: imp.tally.counts})
+		imp.importRows(src, rows.file, o.workers)
+		stopProgress()
+	}
 	stopProfile()
 	if br, ok := src.(*blindRows); ok && blinder != nil {
 		br.close()
@@ -148,6 +170,9 @@ func importCmd(args []string, stdout, stderr io.Writer) error {
 		if err := imp.markDelivered(stdout); err != nil {
 			return err
 		}
+	}
+	if imp.bulkNote != "" {
+		fmt.Fprintln(stdout, imp.bulkNote)
 	}
 	return imp.tally.report(stdout, o.file)
 }
@@ -164,7 +189,9 @@ func parseImportArgs(args []string, stderr io.Writer) (importOptions, config, er
 		rest = args // the usage and the flags
 	}
 	c, _, err := loadConfig("import", importUsage, rest, func(fs *flag.FlagSet) {
-		fs.IntVar(&o.workers, "workers", 64, "concurrent writers")
+		fs.IntVar(&o.workers, "workers", 64, "concurrent writers (in bulk: at most twice the CPUs)")
+		fs.BoolVar(&o.bulk, "bulk", true, "sort the file by youth and load it into the store's tables in one step, all or nothing; false: register row by row, each row durable as it goes")
+		fs.IntVar(&o.memory, "memory", bulkMemory, "bulk: `bytes` of rows, and of records, held in memory before spilling to the data directory")
 		fs.BoolVar(&o.notify, "notify", true, "deliver the import's events by mail and webhook; false: mark them as not to be delivered")
 		fs.StringVar(&o.cpuprof, "cpuprofile", "", "write a CPU profile of the import to `file` (go tool pprof)")
 		o.kh.bind(fs)
@@ -189,6 +216,8 @@ type importer struct {
 	m     *matcher.Matcher
 	tally importTally
 	start time.Time
+	// bulkNote says what a bulk import sorted and wrote.
+	bulkNote string
 }
 
 // openImport opens what an import writes with: the covenant, the keysets
@@ -342,6 +371,15 @@ func (t *importTally) add(file string, line int, res matcher.Result, err error) 
 	return true
 }
 
+// stop records err, which is not about a row, as what stopped the import.
+func (t *importTally) stop(err error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.fatal == nil {
+		t.fatal = err
+	}
+}
+
 func (t *importTally) reject(rj rejection) {
 	t.mu.Lock()
 	t.rejected = append(t.rejected, rj)
@@ -380,15 +418,25 @@ func (t *importTally) report(stdout io.Writer, file string) error {
 	return nil
 }
 
-// startProgress shows how far an import is until the returned function is
-// called: on a terminal a bar over the file's size bytes, of which read
-// says how many are read; otherwise (a log file, a pipe) a line a second.
-func startProgress(stderr io.Writer, size int64, read func() int64, counts func() (imported, rejected int64)) (stop func()) {
+// progress is what startProgress shows of one phase of an import.
+type progress struct {
+	label  string
+	size   int64        // of the whole: bytes of the file, or rows
+	bytes  bool         // size counts bytes
+	done   func() int64 // how much of size is done
+	counts func() (imported, rejected int64)
+}
+
+// startProgress shows how far an import's phase is until the returned
+// function is called: on a terminal a bar over p.size, of which p.done
+// says how much is done; otherwise (a log file, a pipe) a line a second.
+func startProgress(stderr io.Writer, p progress) (stop func()) {
 	start := time.Now()
+	size, read, counts := p.size, p.done, p.counts
 	var bars *mpb.Progress
 	var bar *mpb.Bar
 	if f, ok := stderr.(*os.File); ok && isTerminal(f) && size > 0 {
-		bars, bar = importBar(stderr, size, counts)
+		bars, bar = importBar(stderr, p)
 	}
 	interval := time.Second
 	if bar != nil {
@@ -413,7 +461,11 @@ func startProgress(stderr io.Writer, size int64, read func() int64, counts func(
 					continue
 				}
 				imported, rejected := counts()
-				fmt.Fprintf(stderr, "imported %d, rejected %d, %.0f rows/s\n", imported, rejected, float64(imported+rejected)/time.Since(start).Seconds())
+				verb := "imported"
+				if p.label == "read" {
+					verb = "read"
+				}
+				fmt.Fprintf(stderr, "%s: %s %d, rejected %d, %.0f rows/s\n", p.label, verb, imported, rejected, float64(imported+rejected)/time.Since(start).Seconds())
 			}
 		}
 	}()
@@ -423,15 +475,24 @@ func startProgress(stderr io.Writer, size int64, read func() int64, counts func(
 	}
 }
 
-// importBar draws a bar over size bytes with the counts beside it.
-func importBar(w io.Writer, size int64, counts func() (imported, rejected int64)) (*mpb.Progress, *mpb.Bar) {
+// importBar draws a bar over p.size with the counts beside it.
+func importBar(w io.Writer, p progress) (*mpb.Progress, *mpb.Bar) {
+	counts := p.counts
 	bars := mpb.New(mpb.WithOutput(w), mpb.WithWidth(40))
-	bar := bars.AddBar(size,
-		mpb.PrependDecorators(decor.Name("import ", decor.WC{}), decor.CountersKibiByte("% .1f / % .1f", decor.WCSyncSpace)),
+	amount := decor.CountersNoUnit("%d / %d", decor.WCSyncSpace)
+	if p.bytes {
+		amount = decor.CountersKibiByte("% .1f / % .1f", decor.WCSyncSpace)
+	}
+	verb := "imported"
+	if p.label == "read" {
+		verb = "read"
+	}
+	bar := bars.AddBar(p.size,
+		mpb.PrependDecorators(decor.Name(p.label+" ", decor.WC{}), amount),
 		mpb.AppendDecorators(decor.Percentage(decor.WCSyncSpace), decor.Name(" ETA "), decor.AverageETA(decor.ET_STYLE_GO),
 			decor.Any(func(decor.Statistics) string {
 				imported, rejected := counts()
-				return fmt.Sprintf("  imported %d, rejected %d", imported, rejected)
+				return fmt.Sprintf("  %s %d, rejected %d", verb, imported, rejected)
 			})),
 	)
 	return bars, bar
@@ -469,6 +530,16 @@ func writerOf(row importRow, workers int) int {
 // importOne registers one row, read as the API reads a report. Its errors
 // never quote the BSN or the birth date.
 func importOne(ctx context.Context, m *matcher.Matcher, row importRow) (matcher.Result, error) {
+	reg, err := parseRow(m, row)
+	if err != nil {
+		return matcher.Result{}, err
+	}
+	return m.Register(ctx, matcher.Actor{Institution: row.fields["institution"]}, reg)
+}
+
+// parseRow reads one row as the API reads a report. Its errors never
+// quote the BSN or the birth date.
+func parseRow(m *matcher.Matcher, row importRow) (matcher.Registration, error) {
 	f := row.fields
 	req := httpapi.RegistrationRequest{
 		BSN: f["bsn"], Youth: f["youth"], YouthKey: f["youth_key"], BirthDate: f["birth_date"], BornIn: f["born_in"], Municipality: f["municipality"], Kind: f["kind"],
@@ -481,11 +552,11 @@ func importOne(ctx context.Context, m *matcher.Matcher, row importRow) (matcher.
 	case "true", "1", "yes":
 		req.Urgent = true
 	default:
-		return matcher.Result{}, rowError{"urgent: want true or false"}
+		return matcher.Registration{}, rowError{"urgent: want true or false"}
 	}
 	reg, err := req.Registration(m, time.UTC)
 	if err != nil {
-		return matcher.Result{}, rowError{err.Error()}
+		return matcher.Registration{}, rowError{err.Error()}
 	}
-	return m.Register(ctx, matcher.Actor{Institution: f["institution"]}, reg)
+	return reg, nil
 }

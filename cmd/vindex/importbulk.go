@@ -1,0 +1,266 @@
+package main
+
+import (
+	"context"
+	varint "encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/vindex-nl/vindex/internal/extsort"
+	"github.com/vindex-nl/vindex/store/pebblestore"
+)
+
+// A bulk import (the default) reads the whole file first: it checks each
+// row as the API checks a report, and sorts the rows by the youth's
+// pseudonym in bounded memory (internal/extsort: what does not fit is
+// spilled to runs sealed under a key that lives only in the import's
+// memory, since the rows hold BSNs). It then registers the youths one
+// after another, each youth's rows in the order of the file, on a store
+// that is loading (pebblestore.Store.Load): the records go to sorted
+// tables that are added to the store in one step at the end, past the
+// memtable and the write-ahead log. The result is what the rows one by
+// one would give (the same registrations, matches, coordinators, events
+// and figures; only the events' and audit entries' numbers follow the
+// youths' order instead of the file's), and it is all or nothing: an
+// import that stops leaves the store as it was.
+
+// sortDirPrefix names the directory of an import's sorted runs, in the
+// data directory.
+const sortDirPrefix = ".import-sort-"
+
+// bulkMemory is the default --memory: what the sort and the load each
+// hold before spilling.
+const bulkMemory = 256 << 20
+
+// importBulk imports rows in bulk (see above) into imp's store, which
+// must be a Pebble store.
+func (imp *importer) importBulk(rows rowSource, file string, dataDir string, memory, workers int, stderr io.Writer, size int64, read func() int64) {
+	t := &imp.tally
+	imp.start = time.Now()
+	defer func() { t.elapsed = time.Since(imp.start) }()
+	ps, ok := imp.st.(*pebblestore.Store)
+	if !ok {
+		t.fatal = errors.New("a bulk import needs the Pebble store; use --bulk=false")
+		return
+	}
+	removeStaleSorts(dataDir)
+	dir, err := os.MkdirTemp(dataDir, sortDirPrefix)
+	if err != nil {
+		t.fatal = err
+		return
+	}
+	defer os.RemoveAll(dir)
+	sorter, err := extsort.New(extsort.Options{Dir: dir, Memory: memory})
+	if err != nil {
+		t.fatal = err
+		return
+	}
+	defer sorter.Close()
+
+	// Read, check and sort.
+	var sorted atomic.Int64
+	stop := startProgress(stderr, progress{label: "read", size: size, bytes: true, done: read, counts: func() (int64, int64) {
+		_, rejected := t.counts()
+		return sorted.Load(), rejected
+	}})
+	var key, val []byte
+	for {
+		row, err := rows.next()
+		var rj *rejection
+		if errors.Is(err, io.EOF) {
+			break
+		} else if errors.As(err, &rj) {
+			t.reject(*rj)
+			continue
+		} else if err != nil {
+			t.readErr = err
+			stop()
+			return
+		}
+		reg, err := parseRow(imp.m, row)
+		if err != nil {
+			t.reject(rejection{row.line, err.Error()})
+			continue
+		}
+		key = reg.Youth.AppendOrder(key[:0])
+		val = encodeRow(val[:0], row)
+		if err := sorter.Add(key, val); err != nil {
+			t.fatal = fmt.Errorf("sorting the rows: %w", err)
+			stop()
+			return
+		}
+		sorted.Add(1)
+	}
+	stop()
+	it, err := sorter.Sort()
+	if err != nil {
+		t.fatal = fmt.Errorf("sorting the rows: %w", err)
+		return
+	}
+	runs, runBytes := sorter.Spilled()
+
+	// Register youth after youth on the loading store.
+	l, err := ps.Load(pebblestore.LoadOptions{Memory: memory})
+	if err != nil {
+		t.fatal = err
+		return
+	}
+	var done atomic.Int64
+	stop = startProgress(stderr, progress{label: "load", size: sorted.Load(), done: done.Load, counts: t.counts})
+	imp.loadSorted(it, l, file, workers, &done)
+	stop()
+	if t.fatal != nil || it.Err() != nil {
+		if t.fatal == nil {
+			t.fatal = fmt.Errorf("reading the sorted rows: %w", it.Err())
+		}
+		l.Abort()
+		t.imported.Store(0)
+		t.matched.Store(0)
+		return
+	}
+	fmt.Fprintf(stderr, "writing the store's tables…\n")
+	stats, err := l.Finish(context.Background())
+	if err != nil {
+		t.fatal = err
+		t.imported.Store(0)
+		t.matched.Store(0)
+		return
+	}
+	imp.bulkNote = fmt.Sprintf("sorted %d rows (%d runs, %d MiB, sealed); wrote %d tables (%d MiB; %d runs, %d MiB, on the way)",
+		sorted.Load(), runs, runBytes>>20, stats.Tables, stats.TableBytes>>20, stats.Runs, stats.RunBytes>>20)
+}
+
+// loadSorted registers the sorted rows with workers concurrent writers,
+// a youth's rows (equal keys) all by one, in order; between youths,
+// when the load's memory is full, it waits for the writers and spills.
+func (imp *importer) loadSorted(it *extsort.Iterator, l *pebblestore.Loader, file string, workers int, done *atomic.Int64) {
+	t := &imp.tally
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	youths := make(chan []importRow, 2*workers)
+	var inflight, wg sync.WaitGroup
+	for range workers {
+		wg.Go(func() {
+			for rows := range youths {
+				for _, row := range rows {
+					if ctx.Err() != nil {
+						break
+					}
+					res, err := importOne(ctx, imp.m, row)
+					if t.add(file, row.line, res, err) {
+						cancel()
+					}
+					done.Add(1)
+				}
+				inflight.Done()
+			}
+		})
+	}
+	var last []byte
+	var group []importRow
+	send := func() {
+		if len(group) == 0 {
+			return
+		}
+		if l.Due() {
+			inflight.Wait()
+			if err := l.Spill(); err != nil {
+				t.stop(err)
+				cancel()
+				return
+			}
+		}
+		inflight.Add(1)
+		youths <- group
+		group = nil
+	}
+	for ctx.Err() == nil && it.Next() {
+		if last == nil || string(it.Key()) != string(last) {
+			send()
+			last = append(last[:0], it.Key()...)
+		}
+		row, err := decodeRow(it.Value())
+		if err != nil {
+			t.stop(fmt.Errorf("reading the sorted rows: %w", err))
+			cancel()
+			break
+		}
+		group = append(group, row)
+	}
+	if ctx.Err() == nil {
+		send()
+	}
+	close(youths)
+	wg.Wait()
+}
+
+// encodeRow appends row (its line, and the columns it has) to dst.
+func encodeRow(dst []byte, row importRow) []byte {
+	dst = varint.AppendUvarint(dst, uint64(row.line))
+	var has uint32
+	for i, c := range importColumns {
+		if _, ok := row.fields[c]; ok {
+			has |= 1 << i
+		}
+	}
+	dst = varint.AppendUvarint(dst, uint64(has))
+	for i, c := range importColumns {
+		if has&(1<<i) != 0 {
+			v := row.fields[c]
+			dst = varint.AppendUvarint(dst, uint64(len(v)))
+			dst = append(dst, v...)
+		}
+	}
+	return dst
+}
+
+var errRowEncoding = errors.New("a sorted row does not decode")
+
+// decodeRow is encodeRow's inverse.
+func decodeRow(b []byte) (importRow, error) {
+	line, n := varint.Uvarint(b)
+	if n <= 0 {
+		return importRow{}, errRowEncoding
+	}
+	b = b[n:]
+	has, n := varint.Uvarint(b)
+	if n <= 0 || has >= 1<<len(importColumns) {
+		return importRow{}, errRowEncoding
+	}
+	b = b[n:]
+	row := importRow{line: int(line), fields: make(map[string]string, 12)}
+	for i, c := range importColumns {
+		if has&(1<<i) == 0 {
+			continue
+		}
+		size, n := varint.Uvarint(b)
+		if n <= 0 || uint64(len(b)-n) < size {
+			return importRow{}, errRowEncoding
+		}
+		row.fields[c] = string(b[n : n+int(size)])
+		b = b[n+int(size):]
+	}
+	if len(b) != 0 {
+		return importRow{}, errRowEncoding
+	}
+	return row, nil
+}
+
+// removeStaleSorts removes the sort directories of imports that were
+// killed: their runs are sealed under keys that died with them, so
+// nothing in them can be read, but they take space.
+func removeStaleSorts(dataDir string) {
+	names, _ := filepath.Glob(filepath.Join(dataDir, sortDirPrefix+"*"))
+	for _, name := range names {
+		if strings.HasPrefix(filepath.Base(name), sortDirPrefix) {
+			os.RemoveAll(name)
+		}
+	}
+}
