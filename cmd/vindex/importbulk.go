@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -144,13 +145,19 @@ func (imp *importer) loadSorted(it *extsort.Iterator, l *pebblestore.Loader, fil
 	t := &imp.tally
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	youths := make(chan []importRow, 2*workers)
+	youths := make(chan [][]byte, 2*workers) // a youth's rows, encoded
 	var inflight, wg sync.WaitGroup
 	for range workers {
 		wg.Go(func() {
 			for rows := range youths {
-				for _, row := range rows {
+				for _, enc := range rows {
 					if ctx.Err() != nil {
+						break
+					}
+					row, err := decodeRow(enc)
+					if err != nil {
+						t.stop(fmt.Errorf("reading the sorted rows: %w", err))
+						cancel()
 						break
 					}
 					res, err := importOne(ctx, imp.m, row)
@@ -164,7 +171,7 @@ func (imp *importer) loadSorted(it *extsort.Iterator, l *pebblestore.Loader, fil
 		})
 	}
 	var last []byte
-	var group []importRow
+	var group [][]byte
 	send := func() {
 		if len(group) == 0 {
 			return
@@ -186,13 +193,7 @@ func (imp *importer) loadSorted(it *extsort.Iterator, l *pebblestore.Loader, fil
 			send()
 			last = append(last[:0], it.Key()...)
 		}
-		row, err := decodeRow(it.Value())
-		if err != nil {
-			t.stop(fmt.Errorf("reading the sorted rows: %w", err))
-			cancel()
-			break
-		}
-		group = append(group, row)
+		group = append(group, slices.Clone(it.Value()))
 	}
 	if ctx.Err() == nil {
 		send()

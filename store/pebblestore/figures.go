@@ -135,8 +135,9 @@ func (t *tx) addFigure(m figures.Measure, at figures.Coords, days int) {
 
 // stageFigures adds t's counts to the counters in b. It takes the
 // counters' lock, which the caller releases (unlock) once b is applied.
+// A load adds them itself, when it takes the batch (Loader.take).
 func (s *Store) stageFigures(b *pebble.Batch, t *tx) (unlock func(), err error) {
-	if len(t.figures) == 0 {
+	if len(t.figures) == 0 || s.loader() != nil {
 		return func() {}, nil
 	}
 	s.figuresMu.Lock()
@@ -158,17 +159,8 @@ func (s *Store) stageFigures(b *pebble.Batch, t *tx) (unlock func(), err error) 
 	return s.figuresMu.Unlock, nil
 }
 
-// figure reads the counter at k, as a load leaves it while loading;
-// 0 if there is none.
+// figure reads the committed counter at k; 0 if there is none.
 func (s *Store) figure(k []byte) (uint64, error) {
-	if l := s.loader(); l != nil {
-		return l.figure(k)
-	}
-	return s.storedFigure(k)
-}
-
-// storedFigure reads the committed counter at k; 0 if there is none.
-func (s *Store) storedFigure(k []byte) (uint64, error) {
 	v, closer, err := s.db.Get(k)
 	if errors.Is(err, pebble.ErrNotFound) {
 		return 0, nil

@@ -1,6 +1,7 @@
 package pebblestore
 
 import (
+	"cmp"
 	"bufio"
 	"bytes"
 	"container/heap"
@@ -15,6 +16,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"math"
 	"unsafe"
 
 	"github.com/cockroachdb/pebble/v2"
@@ -52,7 +54,9 @@ import (
 //     the load has written (a youth's history, a family index, an
 //     idempotency index).
 //   - The counters of the management figures are kept in the loader's
-//     memory from their first use, so they count across spills.
+//     memory from their first use, so they count across spills, and are
+//     written once, by Finish; the commits of a load do not take the
+//     counters' lock.
 //   - UpdateByID, which finds a youth through the ID index, is refused
 //     (ErrLoading); so is every other write that is not an update or an
 //     audit entry.
@@ -101,24 +105,41 @@ type Loader struct {
 
 	mu      sync.Mutex
 	err     error
-	arena   chunkArena
-	ops     []loadOp
-	latest  map[string]int32 // key -> its last op since the last spill, for point reads
+	buf     *loadBuf         // what was staged since the last spill
+	latest  map[string]int32 // key -> its last op in buf, for point reads
 	written [256]bool        // tables the load has written to
-	spilled []uint64         // sorted hashes of the point-read keys spilled so far
+	spilled [][]uint64       // per spill, the sorted hashes of its point-read keys
 	runs    []string
 	figures map[string]uint64 // the counters as the load leaves them
 	stats   LoadStats
 	done    bool
+	// writing is closed when the run being written in the background
+	// is written, with its buffer (emptied) in spare.
+	writing chan struct{}
+	spare   *loadBuf
+}
+
+// loadBuf holds staged writes: their keys and values in the arena, the
+// ops in the order they came.
+type loadBuf struct {
+	arena []byte
+	ops   []loadOp
 }
 
 // pointRead are the tables an update reads by key (loadOp keeps them in
 // latest): youth records, history, idempotency records, family notes.
 var pointRead = [256]bool{prefixYouth: true, prefixHistory: true, prefixIdempotency: true, prefixFamilyNote: true}
 
+// loadOp is a staged write: its key and value are in the arena, at off.
 type loadOp struct {
-	key, value []byte // in the arena
-	del        bool
+	off, klen, vlen uint32
+	del             bool // a deletion
+	dead            bool // written again later: skipped
+}
+
+func (b *loadBuf) key(op *loadOp) []byte { return b.arena[op.off : op.off+op.klen] }
+func (b *loadBuf) value(op *loadOp) []byte {
+	return b.arena[op.off+op.klen : op.off+op.klen+op.vlen]
 }
 
 // Load switches the store to loading (see the package's section on bulk
@@ -138,11 +159,13 @@ func (s *Store) Load(o LoadOptions) (*Loader, error) {
 	if err := s.fs.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("pebblestore: load: %w", err)
 	}
-	l := &Loader{s: s, dir: dir, memory: o.Memory, seed: maphash.MakeSeed(),
+	l := &Loader{s: s, dir: dir, memory: o.Memory, seed: maphash.MakeSeed(), buf: &loadBuf{},
 		latest: make(map[string]int32), figures: make(map[string]uint64)}
 	if l.memory <= 0 {
 		l.memory = DefaultLoadMemory
 	}
+	// Two buffers: one taking updates while the other is written.
+	l.memory = min(l.memory/2, math.MaxUint32/2)
 	if !s.loading.CompareAndSwap(nil, l) {
 		s.fs.RemoveAll(dir)
 		return nil, fmt.Errorf("%w: a load is running", ErrLoading)
@@ -167,7 +190,7 @@ func (s *Store) reader() pebble.Reader {
 func (l *Loader) Due() bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return l.arena.size >= l.memory
+	return len(l.buf.arena)+len(l.buf.ops)*int(unsafe.Sizeof(loadOp{})) >= l.memory
 }
 
 // take stages b, which an update committed, in place of applying it.
@@ -205,18 +228,45 @@ func (l *Loader) take(b *pebble.Batch, t *tx, before, after []store.Registration
 			return nil, l.failLocked(fmt.Errorf("pebblestore: load: record kind %v: %w", kind, store.ErrInvalid))
 		}
 		del := kind == pebble.InternalKeyKindDelete
-		if k[0] == prefixFigures && !del {
-			l.figures[string(k)] = binary.BigEndian.Uint64(v)
+		l.written[k[0]] = true
+		if k[0] == prefixFigures {
+			// Counted below, from t; never staged.
+			return nil, l.failLocked(fmt.Errorf("pebblestore: load: a figures counter staged: %w", store.ErrInvalid))
 		}
-		op := loadOp{key: l.arena.add(k), del: del}
+		buf := l.buf
+		if len(buf.arena)+len(k)+len(v) > math.MaxUint32 {
+			return nil, l.failLocked(fmt.Errorf("pebblestore: load: %d bytes staged without a spill", len(buf.arena)))
+		}
+		if buf.arena == nil {
+			buf.arena = make([]byte, 0, l.memory+l.memory/8)
+		}
+		op := loadOp{off: uint32(len(buf.arena)), klen: uint32(len(k)), del: del}
+		buf.arena = append(buf.arena, k...)
 		if !del {
-			op.value = l.arena.add(v)
+			op.vlen = uint32(len(v))
+			buf.arena = append(buf.arena, v...)
 		}
 		if pointRead[k[0]] {
-			l.latest[unsafe.String(unsafe.SliceData(op.key), len(op.key))] = int32(len(l.ops))
+			if i, ok := l.latest[string(k)]; ok {
+				buf.ops[i].dead = true
+			}
+			l.latest[string(k)] = int32(len(buf.ops))
 		}
-		l.written[k[0]] = true
-		l.ops = append(l.ops, op)
+		buf.ops = append(buf.ops, op)
+	}
+	// The figures' counts, kept here (from the store's counter on first
+	// use) and written once, by Finish: no lock across the update's
+	// commit, and no record per count.
+	for k, n := range t.figures {
+		base, ok := l.figures[k]
+		if !ok {
+			var err error
+			if base, err = s.figure([]byte(k)); err != nil {
+				return nil, l.failLocked(err)
+			}
+			l.written[prefixFigures] = true
+		}
+		l.figures[k] = base + n
 	}
 	if len(t.staged) > 0 {
 		s.keyUse.apply(before, after)
@@ -249,12 +299,14 @@ func (l *Loader) Get(key []byte) ([]byte, io.Closer, error) {
 		return nil, nil, fmt.Errorf("%w: table %q written by the load", errLoadRead, prefixName(key))
 	}
 	if i, ok := l.latest[string(key)]; ok {
-		op := l.ops[i]
-		l.mu.Unlock()
+		op := &l.buf.ops[i]
 		if op.del {
+			l.mu.Unlock()
 			return nil, nil, pebble.ErrNotFound
 		}
-		return slices.Clone(op.value), io.NopCloser(nil), nil
+		v := slices.Clone(l.buf.value(op))
+		l.mu.Unlock()
+		return v, io.NopCloser(nil), nil
 	}
 	if l.written[key[0]] && l.wasSpilled(key) {
 		l.mu.Unlock()
@@ -274,8 +326,13 @@ func prefixName(key []byte) string {
 // wasSpilled reports whether key may be in a run (one in 2^64 says yes
 // wrongly, and fails an update that could have gone on).
 func (l *Loader) wasSpilled(key []byte) bool {
-	_, found := slices.BinarySearch(l.spilled, maphash.Bytes(l.seed, key))
-	return found
+	h := maphash.Bytes(l.seed, key)
+	for _, hashes := range l.spilled {
+		if _, found := slices.BinarySearch(hashes, h); found {
+			return true
+		}
+	}
+	return false
 }
 
 // NewIter implements pebble.Reader: a range of a table the load has not
@@ -302,112 +359,162 @@ func (l *Loader) NewIterWithContext(ctx context.Context, o *pebble.IterOptions) 
 // Close implements pebble.Reader; the loader is closed by Finish or Abort.
 func (l *Loader) Close() error { return nil }
 
-// figure returns counter k as the load leaves it, reading the store's on
-// first use.
-func (l *Loader) figure(k []byte) (uint64, error) {
-	l.mu.Lock()
-	n, ok := l.figures[string(k)]
-	l.mu.Unlock()
-	if ok {
-		return n, nil
-	}
-	return l.s.storedFigure(k)
-}
-
-// Spill writes what the load staged to a sorted run and empties the
-// memory. No update may run meanwhile, and none of a youth whose updates
-// came before it may come after it (see the package's section).
+// Spill starts writing what the load staged to a sorted run, and empties
+// the memory; the run is written in the background, while updates go on
+// into the other buffer (Spill waits for the run before last). No update
+// may run meanwhile, and none of a youth whose updates came before it may
+// come after it (see the package's section).
 func (l *Loader) Spill() error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.err != nil || l.done {
 		return cmpErr(l.err, ErrLoading)
 	}
-	return l.spillLocked()
+	return l.spillLocked(true)
 }
 
-func (l *Loader) spillLocked() error {
-	if len(l.ops) == 0 {
+// spillLocked spills the buffer, in the background or not.
+func (l *Loader) spillLocked(background bool) error {
+	if len(l.buf.ops) == 0 {
 		return nil
 	}
-	order := l.sorted()
+	// The point-read keys' hashes, before any update reads again.
+	hashes := make([]uint64, 0, len(l.latest))
+	for k := range l.latest {
+		hashes = append(hashes, maphash.String(l.seed, k))
+	}
+	slices.Sort(hashes)
+	l.spilled = append(l.spilled, hashes)
+	clear(l.latest)
+	if err := l.waitLocked(); err != nil {
+		return err
+	}
+	buf := l.buf
+	l.buf, l.spare = cmp.Or(l.spare, &loadBuf{}), nil
 	name := l.s.fs.PathJoin(l.dir, fmt.Sprintf("run-%06d", len(l.runs)))
+	l.runs = append(l.runs, name)
+	if !background {
+		n, err := l.writeRun(name, buf)
+		l.stats.Runs++
+		l.stats.RunBytes += n
+		buf.reset()
+		l.spare = buf
+		if err != nil {
+			return l.failLocked(err)
+		}
+		return nil
+	}
+	done := make(chan struct{})
+	l.writing = done
+	go func() {
+		n, err := l.writeRun(name, buf)
+		buf.reset()
+		l.mu.Lock()
+		l.stats.Runs++
+		l.stats.RunBytes += n
+		l.spare = buf
+		if err != nil {
+			l.failLocked(err)
+		}
+		l.mu.Unlock()
+		close(done)
+	}()
+	return nil
+}
+
+// waitLocked waits for the run being written in the background, if any.
+func (l *Loader) waitLocked() error {
+	if l.writing != nil {
+		done := l.writing
+		l.writing = nil
+		l.mu.Unlock()
+		<-done
+		l.mu.Lock()
+	}
+	return l.err
+}
+
+func (b *loadBuf) reset() {
+	b.arena = b.arena[:0]
+	b.ops = b.ops[:0]
+}
+
+// writeRun writes buf's ops sorted, each key's last only, to the run
+// file name, and returns the bytes written.
+func (l *Loader) writeRun(name string, buf *loadBuf) (int64, error) {
+	order := buf.sorted()
 	f, err := l.s.fs.Create(name, vfs.WriteCategoryUnspecified)
 	if err != nil {
-		return l.failLocked(fmt.Errorf("pebblestore: load: %w", err))
+		return 0, fmt.Errorf("pebblestore: load: %w", err)
 	}
-	l.runs = append(l.runs, name)
 	w := bufio.NewWriterSize(f, 1<<20)
 	var hdr [1 + 2*binary.MaxVarintLen32]byte
 	var n int64
-	hashes := make([]uint64, 0, len(l.latest))
 	for _, i := range order {
-		op := &l.ops[i]
+		op := &buf.ops[i]
 		h := hdr[:1]
 		h[0] = 0
 		if op.del {
 			h[0] = 1
 		}
-		h = binary.AppendUvarint(h, uint64(len(op.key)))
-		h = binary.AppendUvarint(h, uint64(len(op.value)))
+		h = binary.AppendUvarint(h, uint64(op.klen))
+		h = binary.AppendUvarint(h, uint64(op.vlen))
 		w.Write(h)
-		w.Write(op.key)
-		w.Write(op.value)
-		n += int64(len(h) + len(op.key) + len(op.value))
-		if pointRead[op.key[0]] {
-			hashes = append(hashes, maphash.Bytes(l.seed, op.key))
-		}
+		w.Write(buf.arena[op.off : op.off+op.klen+op.vlen])
+		n += int64(len(h)) + int64(op.klen+op.vlen)
 	}
 	if err := w.Flush(); err != nil {
 		f.Close()
-		return l.failLocked(fmt.Errorf("pebblestore: load: %w", err))
+		return n, fmt.Errorf("pebblestore: load: %w", err)
 	}
 	if err := f.Close(); err != nil {
-		return l.failLocked(fmt.Errorf("pebblestore: load: %w", err))
+		return n, fmt.Errorf("pebblestore: load: %w", err)
 	}
-	l.stats.Runs++
-	l.stats.RunBytes += n
-	l.spilled = append(l.spilled, hashes...)
-	slices.Sort(l.spilled)
-	l.ops = l.ops[:0]
-	clear(l.latest)
-	l.arena.reset()
-	return nil
+	return n, nil
 }
 
-// sorted returns the indexes of the staged ops in key order, each key's
+// sorted returns the indexes of the buffer's ops in key order, each key's
 // last op only.
-func (l *Loader) sorted() []int32 {
+func (b *loadBuf) sorted() []int32 {
 	// By table first (one pass), then each table by key: most tables'
 	// keys come nearly in order (the audit log's, and the youths' when
-	// the caller goes through them in order), which the sort is quick on.
+	// the caller goes through them in order); a table whose keys came in
+	// order is not sorted at all.
 	var count [257]int
-	for i := range l.ops {
-		count[int(l.ops[i].key[0])+1]++
+	live := 0
+	for i := range b.ops {
+		if op := &b.ops[i]; !op.dead {
+			count[int(b.arena[op.off])+1]++
+			live++
+		}
 	}
 	for i := 1; i < len(count); i++ {
 		count[i] += count[i-1]
 	}
-	order := make([]int32, len(l.ops))
+	order := make([]int32, live)
 	next := count
-	for i := range l.ops {
-		p := l.ops[i].key[0]
-		order[next[p]] = int32(i)
-		next[p]++
+	for i := range b.ops {
+		if op := &b.ops[i]; !op.dead {
+			p := b.arena[op.off]
+			order[next[p]] = int32(i)
+			next[p]++
+		}
+	}
+	less := func(a, c int32) int {
+		if d := bytes.Compare(b.key(&b.ops[a]), b.key(&b.ops[c])); d != 0 {
+			return d
+		}
+		return int(a - c)
 	}
 	for p := range 256 {
-		part := order[count[p]:count[p+1]]
-		slices.SortFunc(part, func(a, b int32) int {
-			if c := bytes.Compare(l.ops[a].key, l.ops[b].key); c != 0 {
-				return c
-			}
-			return int(a - b)
-		})
+		if part := order[count[p]:count[p+1]]; !slices.IsSortedFunc(part, less) {
+			slices.SortFunc(part, less)
+		}
 	}
 	// Keep each key's last op.
 	out := order[:0]
 	for i, o := range order {
-		if i+1 < len(order) && bytes.Equal(l.ops[o].key, l.ops[order[i+1]].key) {
+		if i+1 < len(order) && bytes.Equal(b.key(&b.ops[o]), b.key(&b.ops[order[i+1]])) {
 			continue
 		}
 		out = append(out, o)
@@ -425,7 +532,17 @@ func (l *Loader) Finish(ctx context.Context) (LoadStats, error) {
 		return l.stats, cmpErr(l.err, ErrLoading)
 	}
 	defer l.endLocked()
-	if err := l.spillLocked(); err != nil {
+	if err := l.spillLocked(false); err != nil {
+		return l.stats, err
+	}
+	// The figures' counters, as the load leaves them, in a run of their
+	// own after every other.
+	for k, n := range l.figures {
+		op := loadOp{off: uint32(len(l.buf.arena)), klen: uint32(len(k)), vlen: 8}
+		l.buf.arena = binary.BigEndian.AppendUint64(append(l.buf.arena, k...), n)
+		l.buf.ops = append(l.buf.ops, op)
+	}
+	if err := l.spillLocked(false); err != nil {
 		return l.stats, err
 	}
 	tables, err := l.merge(ctx)
@@ -458,12 +575,12 @@ func (l *Loader) Abort() {
 // (if that fails, the store serves nothing more).
 func (l *Loader) endLocked() {
 	l.done = true
+	l.waitLocked()
 	s := l.s
 	if err := s.fs.RemoveAll(l.dir); err != nil {
 		l.failLocked(fmt.Errorf("pebblestore: load: removing %s: %w", l.dir, err))
 	}
-	l.ops, l.latest, l.spilled = nil, nil, nil
-	l.arena = chunkArena{}
+	l.buf, l.spare, l.latest, l.spilled = nil, nil, nil, nil
 	s.loading.CompareAndSwap(l, nil)
 	if l.err == nil {
 		return
@@ -651,31 +768,6 @@ func (h *runHeap) Pop() any {
 	x := old[len(old)-1]
 	*h = old[:len(old)-1]
 	return x
-}
-
-// chunkArena keeps byte strings in chunks that never move, so that a
-// string made from one stays valid until reset.
-type chunkArena struct {
-	chunks [][]byte
-	size   int
-}
-
-const arenaChunk = 1 << 20
-
-func (a *chunkArena) add(b []byte) []byte {
-	if len(a.chunks) == 0 || cap(a.chunks[len(a.chunks)-1])-len(a.chunks[len(a.chunks)-1]) < len(b) {
-		a.chunks = append(a.chunks, make([]byte, 0, max(arenaChunk, len(b))))
-	}
-	c := &a.chunks[len(a.chunks)-1]
-	start := len(*c)
-	*c = append(*c, b...)
-	a.size += len(b)
-	return (*c)[start:len(*c):len(*c)]
-}
-
-func (a *chunkArena) reset() {
-	a.chunks = nil
-	a.size = 0
 }
 
 // removeLoads removes the staging directories of loads a crash
