@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"math/rand/v2"
 	"os"
@@ -229,4 +230,61 @@ func day(t time.Time) string {
 		return "-"
 	}
 	return t.Format(time.DateOnly)
+}
+
+// TestBulkImportKilled: a bulk import killed while it loads (its sort and
+// its load having spilled to the data directory) leaves the store as it
+// was, with nothing of the import; what it left beside the store goes
+// when the store is next opened (the load's runs) or at the next import
+// (the sort's sealed runs), and that import takes the file whole.
+func TestBulkImportKilled(t *testing.T) {
+	dir := t.TempDir()
+	data := filepath.Join(dir, "d")
+	before, file := filepath.Join(dir, "before.csv"), filepath.Join(dir, "import.csv")
+	equivalenceCSV(t, before, 0, 60, 1)
+	equivalenceCSV(t, file, 30, 30000, 3)
+	for _, args := range [][]string{
+		{"keys", "init", "--dev", "--data", data, "--create-dev-kek"},
+		{"import", before, "--dev", "--data", data, "--bulk=false"},
+	} {
+		var rejected exitError
+		if err := vindex(args, io.Discard, io.Discard); err != nil && !errors.As(err, &rejected) {
+			t.Fatalf("vindex %s: %v", strings.Join(args[:2], " "), err)
+		}
+	}
+	was := storeLines(t, filepath.Join(data, "store"))
+
+	p := launch(t, dir, "import", file, "--dev", "--data", data, "--memory", "65536")
+	for deadline := time.Now().Add(60 * time.Second); !strings.Contains(p.stderr.String(), "load: imported"); {
+		if err, done := p.exited(); done {
+			t.Fatalf("the import ended (%v) before it could be killed while loading:\n%s", err, p.stderr.String())
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the import did not begin to load:\n%s", p.stderr.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	p.kill(t)
+	sorts, _ := filepath.Glob(filepath.Join(data, sortDirPrefix+"*"))
+	loads, _ := filepath.Glob(filepath.Join(data, "store.load-*"))
+	if len(sorts) != 1 || len(loads) != 1 {
+		t.Fatalf("killed while loading, the import left sorts %v and loads %v: the test does not kill it where it means to", sorts, loads)
+	}
+	if got := storeLines(t, filepath.Join(data, "store")); !slices.Equal(got, was) {
+		t.Fatalf("the killed import changed the store: %d lines, %d before", len(got), len(was))
+	}
+	if loads, _ := filepath.Glob(filepath.Join(data, "store.load-*")); len(loads) != 0 {
+		t.Errorf("the load's runs are still there after the store was opened: %v", loads)
+	}
+	var out strings.Builder
+	var rejected exitError
+	if err := vindex([]string{"import", file, "--dev", "--data", data}, &out, io.Discard); err != nil && !errors.As(err, &rejected) {
+		t.Fatalf("import after the killed one: %v\n%s", err, out.String())
+	}
+	if !strings.Contains(out.String(), "imported 70000 registrations") {
+		t.Errorf("import after the killed one:\n%s", out.String())
+	}
+	if sorts, _ := filepath.Glob(filepath.Join(data, sortDirPrefix+"*")); len(sorts) != 0 {
+		t.Errorf("the killed import's sort is still there after the next import: %v", sorts)
+	}
 }
