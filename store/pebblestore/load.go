@@ -1,9 +1,9 @@
 package pebblestore
 
 import (
-	"cmp"
 	"bufio"
 	"bytes"
+	"cmp"
 	"container/heap"
 	"context"
 	"crypto/rand"
@@ -13,10 +13,10 @@ import (
 	"fmt"
 	"hash/maphash"
 	"io"
+	"math"
 	"slices"
 	"strings"
 	"sync"
-	"math"
 	"unsafe"
 
 	"github.com/cockroachdb/pebble/v2"
