@@ -71,7 +71,7 @@ store's growth while it runs.
 
 --bulk=false registers row by row instead, each row durable as it goes
 (--workers concurrent writers): an import that stops keeps the rows
-before it. A replicated store is imported row by row only.
+before it.
 
 On a terminal a progress bar shows how far each phase is (reading the
 file, loading the youths); otherwise a line a second. A row that is wrong
@@ -369,6 +369,13 @@ func (t *importTally) add(file string, line int, res matcher.Result, err error) 
 		t.fatal = fmt.Errorf("%s:%d: %w", file, line, err)
 	}
 	return true
+}
+
+// failed returns what stopped the import, if anything has.
+func (t *importTally) failed() error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.fatal
 }
 
 // stop records err, which is not about a row, as what stopped the import.

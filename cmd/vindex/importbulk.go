@@ -14,6 +14,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/vindex-nl/vindex/crypto/pseudonym"
 	"github.com/vindex-nl/vindex/internal/extsort"
 	"github.com/vindex-nl/vindex/store/pebblestore"
 )
@@ -71,35 +72,11 @@ func (imp *importer) importBulk(rows rowSource, file string, dataDir string, mem
 		_, rejected := t.counts()
 		return sorted.Load(), rejected
 	}})
-	var key, val []byte
-	for {
-		row, err := rows.next()
-		var rj *rejection
-		if errors.Is(err, io.EOF) {
-			break
-		} else if errors.As(err, &rj) {
-			t.reject(*rj)
-			continue
-		} else if err != nil {
-			t.readErr = err
-			stop()
-			return
-		}
-		reg, err := parseRow(imp.m, row)
-		if err != nil {
-			t.reject(rejection{row.line, err.Error()})
-			continue
-		}
-		key = reg.Youth.AppendOrder(key[:0])
-		val = encodeRow(val[:0], row)
-		if err := sorter.Add(key, val); err != nil {
-			t.fatal = fmt.Errorf("sorting the rows: %w", err)
-			stop()
-			return
-		}
-		sorted.Add(1)
-	}
+	imp.readSorted(rows, sorter, workers, &sorted)
 	stop()
+	if t.fatal != nil || t.readErr != nil {
+		return
+	}
 	it, err := sorter.Sort()
 	if err != nil {
 		t.fatal = fmt.Errorf("sorting the rows: %w", err)
@@ -137,6 +114,78 @@ func (imp *importer) importBulk(rows rowSource, file string, dataDir string, mem
 	imp.bulkNote = fmt.Sprintf("sorted %d rows (%d runs, %d MiB, sealed); wrote %d tables (%d MiB; %d runs, %d MiB, on the way)",
 		sorted.Load(), runs, runBytes>>20, stats.Tables, stats.TableBytes>>20, stats.Runs, stats.RunBytes>>20)
 }
+
+// readSorted reads the rows, checks each as the API checks a report
+// (workers of them at once: the pseudonyms and the checks are most of
+// the cost), and adds the good ones to sorter under their youth's order
+// key and line, so that a youth's rows come out together, in the order of
+// the file, however the workers interleave. The rows that fail are
+// rejected.
+func (imp *importer) readSorted(rows rowSource, sorter *extsort.Sorter, workers int, sorted *atomic.Int64) {
+	t := &imp.tally
+	const batch = 256
+	batches := make(chan []importRow, 2*workers)
+	var mu sync.Mutex // the sorter's
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Go(func() {
+			var keys, vals []byte
+			var ends []int
+			for rows := range batches {
+				keys, vals, ends = keys[:0], vals[:0], ends[:0]
+				for _, row := range rows {
+					reg, err := parseRow(imp.m, row)
+					if err != nil {
+						t.reject(rejection{row.line, err.Error()})
+						continue
+					}
+					keys = reg.Youth.AppendOrder(keys)
+					keys = varint.BigEndian.AppendUint64(keys, uint64(row.line))
+					vals = encodeRow(vals, row)
+					ends = append(ends, len(keys), len(vals))
+				}
+				mu.Lock()
+				k, v := 0, 0
+				for i := 0; i < len(ends); i += 2 {
+					if err := sorter.Add(keys[k:ends[i]], vals[v:ends[i+1]]); err != nil {
+						t.stop(fmt.Errorf("sorting the rows: %w", err))
+						break
+					}
+					k, v = ends[i], ends[i+1]
+					sorted.Add(1)
+				}
+				mu.Unlock()
+			}
+		})
+	}
+	var next []importRow
+	for t.failed() == nil {
+		row, err := rows.next()
+		var rj *rejection
+		if errors.Is(err, io.EOF) {
+			break
+		} else if errors.As(err, &rj) {
+			t.reject(*rj)
+			continue
+		} else if err != nil {
+			t.readErr = err
+			break
+		}
+		if next = append(next, row); len(next) == batch {
+			batches <- next
+			next = make([]importRow, 0, batch)
+		}
+	}
+	if len(next) > 0 {
+		batches <- next
+	}
+	close(batches)
+	wg.Wait()
+}
+
+// orderSize is the size of a sorted row's key: its youth's order key
+// (matcher.Youth.AppendOrder) and its line.
+const orderSize = 4 + pseudonym.Size + 8
 
 // loadSorted registers the sorted rows with workers concurrent writers,
 // a youth's rows (equal keys) all by one, in order; between youths,
@@ -189,9 +238,10 @@ func (imp *importer) loadSorted(it *extsort.Iterator, l *pebblestore.Loader, fil
 		group = nil
 	}
 	for ctx.Err() == nil && it.Next() {
-		if last == nil || string(it.Key()) != string(last) {
+		youth := it.Key()[:orderSize-8]
+		if last == nil || string(youth) != string(last) {
 			send()
-			last = append(last[:0], it.Key()...)
+			last = append(last[:0], youth...)
 		}
 		group = append(group, slices.Clone(it.Value()))
 	}
