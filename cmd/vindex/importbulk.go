@@ -91,6 +91,7 @@ func (imp *importer) importBulk(rows rowSource, file string, dataDir string, mem
 		return
 	}
 	var done atomic.Int64
+	readTime := time.Since(imp.start)
 	stop = startProgress(stderr, progress{label: "load", size: sorted.Load(), done: done.Load, counts: t.counts})
 	imp.loadSorted(it, l, file, workers, &done)
 	stop()
@@ -103,6 +104,7 @@ func (imp *importer) importBulk(rows rowSource, file string, dataDir string, mem
 		t.matched.Store(0)
 		return
 	}
+	loadTime := time.Since(imp.start) - readTime
 	fmt.Fprintf(stderr, "writing the store's tables…\n")
 	stats, err := l.Finish(context.Background())
 	if err != nil {
@@ -111,8 +113,9 @@ func (imp *importer) importBulk(rows rowSource, file string, dataDir string, mem
 		t.matched.Store(0)
 		return
 	}
-	imp.bulkNote = fmt.Sprintf("sorted %d rows (%d runs, %d MiB, sealed); wrote %d tables (%d MiB; %d runs, %d MiB, on the way)",
-		sorted.Load(), runs, runBytes>>20, stats.Tables, stats.TableBytes>>20, stats.Runs, stats.RunBytes>>20)
+	imp.bulkNote = fmt.Sprintf("read and sorted %d rows in %v (%d runs, %d MiB, sealed); loaded them in %v; wrote %d tables in %v (%d MiB; %d runs, %d MiB, on the way)",
+		sorted.Load(), readTime.Round(time.Millisecond), runs, runBytes>>20, loadTime.Round(time.Millisecond),
+		stats.Tables, (time.Since(imp.start) - readTime - loadTime).Round(time.Millisecond), stats.TableBytes>>20, stats.Runs, stats.RunBytes>>20)
 }
 
 // readSorted reads the rows, checks each as the API checks a report

@@ -14,6 +14,7 @@ import (
 	"hash/maphash"
 	"io"
 	"math"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -109,7 +110,7 @@ type Loader struct {
 	latest  map[string]int32 // key -> its last op in buf, for point reads
 	written [256]bool        // tables the load has written to
 	spilled [][]uint64       // per spill, the sorted hashes of its point-read keys
-	runs    []string
+	runs    []*loadRun
 	figures map[string]uint64 // the counters as the load leaves them
 	stats   LoadStats
 	done    bool
@@ -117,6 +118,13 @@ type Loader struct {
 	// is written, with its buffer (emptied) in spare.
 	writing chan struct{}
 	spare   *loadBuf
+}
+
+// loadRun is a run written: its file, and where each table's records
+// begin in it (table p's are at [at[p], at[p+1])).
+type loadRun struct {
+	name string
+	at   [257]int64
 }
 
 // loadBuf holds staged writes: their keys and values in the arena, the
@@ -391,10 +399,10 @@ func (l *Loader) spillLocked(background bool) error {
 	}
 	buf := l.buf
 	l.buf, l.spare = cmp.Or(l.spare, &loadBuf{}), nil
-	name := l.s.fs.PathJoin(l.dir, fmt.Sprintf("run-%06d", len(l.runs)))
-	l.runs = append(l.runs, name)
+	run := &loadRun{name: l.s.fs.PathJoin(l.dir, fmt.Sprintf("run-%06d", len(l.runs)))}
+	l.runs = append(l.runs, run)
 	if !background {
-		n, err := l.writeRun(name, buf)
+		n, err := l.writeRun(run, buf)
 		l.stats.Runs++
 		l.stats.RunBytes += n
 		buf.reset()
@@ -407,7 +415,7 @@ func (l *Loader) spillLocked(background bool) error {
 	done := make(chan struct{})
 	l.writing = done
 	go func() {
-		n, err := l.writeRun(name, buf)
+		n, err := l.writeRun(run, buf)
 		buf.reset()
 		l.mu.Lock()
 		l.stats.Runs++
@@ -439,19 +447,23 @@ func (b *loadBuf) reset() {
 	b.ops = b.ops[:0]
 }
 
-// writeRun writes buf's ops sorted, each key's last only, to the run
-// file name, and returns the bytes written.
-func (l *Loader) writeRun(name string, buf *loadBuf) (int64, error) {
+// writeRun writes buf's ops sorted, each key's last only, to run's file,
+// noting where each table begins, and returns the bytes written.
+func (l *Loader) writeRun(run *loadRun, buf *loadBuf) (int64, error) {
 	order := buf.sorted()
-	f, err := l.s.fs.Create(name, vfs.WriteCategoryUnspecified)
+	f, err := l.s.fs.Create(run.name, vfs.WriteCategoryUnspecified)
 	if err != nil {
 		return 0, fmt.Errorf("pebblestore: load: %w", err)
 	}
 	w := bufio.NewWriterSize(f, 1<<20)
 	var hdr [1 + 2*binary.MaxVarintLen32]byte
 	var n int64
+	table := 0
 	for _, i := range order {
 		op := &buf.ops[i]
+		for p := int(buf.arena[op.off]); table <= p; table++ {
+			run.at[table] = n
+		}
 		h := hdr[:1]
 		h[0] = 0
 		if op.del {
@@ -462,6 +474,9 @@ func (l *Loader) writeRun(name string, buf *loadBuf) (int64, error) {
 		w.Write(h)
 		w.Write(buf.arena[op.off : op.off+op.klen+op.vlen])
 		n += int64(len(h)) + int64(op.klen+op.vlen)
+	}
+	for ; table <= 256; table++ {
+		run.at[table] = n
 	}
 	if err := w.Flush(); err != nil {
 		f.Close()
@@ -601,28 +616,77 @@ func (l *Loader) endLocked() {
 const maxTableBytes = 256 << 20
 
 // merge merges the runs (a later run's op of a key wins) into tables in
-// the staging directory and returns their paths.
+// the staging directory and returns their paths, in key order. The
+// store's tables are split into ranges of about equal size, merged side
+// by side, one per CPU: each range's tables hold keys no other's do.
 func (l *Loader) merge(ctx context.Context) ([]string, error) {
+	var size [256]int64
+	var total int64
+	for _, run := range l.runs {
+		for p := range 256 {
+			size[p] += run.at[p+1] - run.at[p]
+			total += run.at[p+1] - run.at[p]
+		}
+	}
+	parts := max(1, min(runtime.GOMAXPROCS(0), 8))
+	var ranges [][2]int
+	lo, acc := 0, int64(0)
+	for p := range 256 {
+		acc += size[p]
+		if acc*int64(parts) >= total*int64(len(ranges)+1) || p == 255 {
+			ranges = append(ranges, [2]int{lo, p + 1})
+			lo = p + 1
+		}
+	}
+	tables := make([][]string, len(ranges))
+	stats := make([]LoadStats, len(ranges))
+	errs := make([]error, len(ranges))
+	var wg sync.WaitGroup
+	for i, rg := range ranges {
+		wg.Go(func() {
+			tables[i], errs[i] = l.mergeRange(ctx, rg[0], rg[1], i, &stats[i])
+		})
+	}
+	wg.Wait()
+	var out []string
+	for i := range ranges {
+		if errs[i] != nil {
+			return nil, errs[i]
+		}
+		out = append(out, tables[i]...)
+		l.stats.Tables += stats[i].Tables
+		l.stats.TableBytes += stats[i].TableBytes
+		l.stats.Records += stats[i].Records
+	}
+	return out, nil
+}
+
+// mergeRange merges the runs' records of tables lo to hi-1 into tables
+// named after part, and counts them in stats.
+func (l *Loader) mergeRange(ctx context.Context, lo, hi, part int, stats *LoadStats) ([]string, error) {
 	h := make(runHeap, 0, len(l.runs))
 	defer func() {
 		for _, r := range h {
 			r.f.Close()
 		}
 	}()
-	for i, name := range l.runs {
-		f, err := l.s.fs.Open(name)
+	for i, run := range l.runs {
+		if run.at[hi] == run.at[lo] {
+			continue
+		}
+		f, err := l.s.fs.Open(run.name)
 		if err != nil {
 			return nil, fmt.Errorf("pebblestore: load: %w", err)
 		}
-		r := &runReader{f: f, r: bufio.NewReaderSize(f, 1<<20), run: i}
+		section := io.NewSectionReader(f, run.at[lo], run.at[hi]-run.at[lo])
+		r := &runReader{f: f, r: bufio.NewReaderSize(section, 1<<20), run: i}
 		ok, err := r.next()
-		if err != nil {
+		if err != nil || !ok {
 			f.Close()
+			if err == nil {
+				err = fmt.Errorf("pebblestore: load: run: %w", store.ErrCorrupt)
+			}
 			return nil, err
-		}
-		if !ok {
-			f.Close()
-			continue
 		}
 		h = append(h, r)
 	}
@@ -642,10 +706,15 @@ func (l *Loader) merge(ctx context.Context) ([]string, error) {
 		if err != nil {
 			return fmt.Errorf("pebblestore: load: %w", err)
 		}
-		l.stats.Tables++
-		l.stats.TableBytes += st.Size()
+		stats.Tables++
+		stats.TableBytes += st.Size()
 		return nil
 	}
+	defer func() {
+		if w != nil {
+			w.Close()
+		}
+	}()
 	format := l.s.db.FormatMajorVersion().MaxTableFormat()
 	var last []byte
 	for n := 0; len(h) > 0; n++ {
@@ -667,7 +736,7 @@ func (l *Loader) merge(ctx context.Context) ([]string, error) {
 			}
 		}
 		if w == nil {
-			name := l.s.fs.PathJoin(l.dir, fmt.Sprintf("table-%06d.sst", len(tables)))
+			name := l.s.fs.PathJoin(l.dir, fmt.Sprintf("table-%02d-%06d.sst", part, len(tables)))
 			f, err := l.s.fs.Create(name, vfs.WriteCategoryUnspecified)
 			if err != nil {
 				return nil, fmt.Errorf("pebblestore: load: %w", err)
@@ -682,10 +751,9 @@ func (l *Loader) merge(ctx context.Context) ([]string, error) {
 			err = w.Set(top.key, top.value)
 		}
 		if err != nil {
-			w.Close()
 			return nil, fmt.Errorf("pebblestore: load: %w", err)
 		}
-		l.stats.Records++
+		stats.Records++
 		last = append(last[:0], top.key...)
 		if err := advance(&h); err != nil {
 			return nil, err
