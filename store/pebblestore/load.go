@@ -381,8 +381,12 @@ func (l *Loader) Spill() error {
 	return l.spillLocked(true)
 }
 
-// spillLocked spills the buffer, in the background or not.
+// spillLocked spills the buffer, in the background or not; either way
+// after the run before it is written.
 func (l *Loader) spillLocked(background bool) error {
+	if err := l.waitLocked(); err != nil {
+		return err
+	}
 	if len(l.buf.ops) == 0 {
 		return nil
 	}
@@ -394,9 +398,6 @@ func (l *Loader) spillLocked(background bool) error {
 	slices.Sort(hashes)
 	l.spilled = append(l.spilled, hashes)
 	clear(l.latest)
-	if err := l.waitLocked(); err != nil {
-		return err
-	}
 	buf := l.buf
 	l.buf, l.spare = cmp.Or(l.spare, &loadBuf{}), nil
 	run := &loadRun{name: l.s.fs.PathJoin(l.dir, fmt.Sprintf("run-%06d", len(l.runs)))}
@@ -540,13 +541,18 @@ func (b *loadBuf) sorted() []int32 {
 // Finish spills what is staged, merges the runs into sorted tables, adds
 // them to the store in one atomic step, and ends the load. No update may
 // run meanwhile.
-func (l *Loader) Finish(ctx context.Context) (LoadStats, error) {
+func (l *Loader) Finish(ctx context.Context) (_ LoadStats, err error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.err != nil || l.done {
 		return l.stats, cmpErr(l.err, ErrLoading)
 	}
-	defer l.endLocked()
+	defer func() {
+		l.endLocked()
+		// The staging directory not removed: its runs hold the store's
+		// records beside it (until the next Open).
+		err = cmp.Or(err, l.err)
+	}()
 	if err := l.spillLocked(false); err != nil {
 		return l.stats, err
 	}

@@ -261,3 +261,35 @@ func TestLoadRefuses(t *testing.T) {
 	}
 	sameRecords(t, "after a crashed load", was, records(t, s))
 }
+
+// TestLoadSpillThenFinish: Finish right after a Spill, with nothing staged
+// since and no figures counted, waits for the run written in the
+// background and adds it.
+func TestLoadSpillThenFinish(t *testing.T) {
+	a, b := openAt(t, nil, t.TempDir(), false), openAt(t, nil, t.TempDir(), false)
+	l, err := b.Load(LoadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range []*Store{a, b} {
+		for n := range 3000 {
+			y := storetest.Youth(1, n)
+			if err := s.Update(bg, []pseudonym.Pseudonym{y}, func(tx store.Tx) error {
+				r := storetest.Reg(y, "ggd", replAt)
+				r.ID = loadID(n, 1)
+				tx.PutNew(r)
+				tx.PutCase(store.Case{Youth: y, Age: 12, Municipality: "GM0014"})
+				return nil
+			}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if err := l.Spill(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.Finish(bg); err != nil {
+		t.Fatal(err)
+	}
+	sameRecords(t, "updates and a load finished after a spill", records(t, a), records(t, b))
+}
