@@ -71,7 +71,10 @@ store's growth while it runs.
 
 --bulk=false registers row by row instead, each row durable as it goes
 (--workers concurrent writers): an import that stops keeps the rows
-before it.
+before it. A bulk import cannot read what it has changed in a table that
+reports read by range (the family index of registrations with family
+relations, made over the API): should a row need that, it stops, with
+the store as it was, and says to import with --bulk=false.
 
 On a terminal a progress bar shows how far each phase is (reading the
 file, loading the youths); otherwise a line a second. A row that is wrong

@@ -95,6 +95,11 @@ func (imp *importer) importBulk(rows rowSource, file string, dataDir string, mem
 	stop = startProgress(stderr, progress{label: "load", size: sorted.Load(), done: done.Load, counts: t.counts})
 	imp.loadSorted(it, l, file, workers, &done)
 	stop()
+	if errors.Is(t.fatal, pebblestore.ErrLoadRead) {
+		// A report read what the load has changed and not yet written
+		// (a family index, a youth's history): row by row reads it.
+		t.fatal = fmt.Errorf("%w; nothing was imported: import this file with --bulk=false", t.fatal)
+	}
 	if t.fatal != nil || it.Err() != nil {
 		if t.fatal == nil {
 			t.fatal = fmt.Errorf("reading the sorted rows: %w", it.Err())

@@ -72,8 +72,9 @@ import (
 // ErrLoading is returned for a call a loading store does not take.
 var ErrLoading = errors.New("pebblestore: the store is loading")
 
-// errLoadRead: an update read what the load cannot answer.
-var errLoadRead = errors.New("pebblestore: a load cannot read this")
+// ErrLoadRead: an update read what a load cannot answer (see the package's
+// section on bulk loading): the update fails, and the load can go on.
+var ErrLoadRead = errors.New("pebblestore: a load cannot read this")
 
 // loadInfix names the staging directory of a load, beside the store's.
 const loadInfix = ".load-"
@@ -304,7 +305,7 @@ func (l *Loader) Get(key []byte) ([]byte, io.Closer, error) {
 	l.mu.Lock()
 	if len(key) == 0 || !pointRead[key[0]] && l.written[key[0]] {
 		l.mu.Unlock()
-		return nil, nil, fmt.Errorf("%w: table %q written by the load", errLoadRead, prefixName(key))
+		return nil, nil, fmt.Errorf("%w: table %q written by the load", ErrLoadRead, prefixName(key))
 	}
 	if i, ok := l.latest[string(key)]; ok {
 		op := &l.buf.ops[i]
@@ -318,7 +319,7 @@ func (l *Loader) Get(key []byte) ([]byte, io.Closer, error) {
 	}
 	if l.written[key[0]] && l.wasSpilled(key) {
 		l.mu.Unlock()
-		return nil, nil, fmt.Errorf("%w: a record spilled (the youth's updates span a spill)", errLoadRead)
+		return nil, nil, fmt.Errorf("%w: a record spilled (the youth's updates span a spill)", ErrLoadRead)
 	}
 	l.mu.Unlock()
 	return l.s.db.Get(key)
@@ -353,13 +354,13 @@ func (l *Loader) NewIter(o *pebble.IterOptions) (*pebble.Iterator, error) {
 func (l *Loader) NewIterWithContext(ctx context.Context, o *pebble.IterOptions) (*pebble.Iterator, error) {
 	if o == nil || len(o.LowerBound) == 0 || len(o.UpperBound) == 0 || o.UpperBound[0] > o.LowerBound[0]+1 ||
 		o.UpperBound[0] == o.LowerBound[0]+1 && len(o.UpperBound) > 1 {
-		return nil, fmt.Errorf("%w: a range across tables", errLoadRead)
+		return nil, fmt.Errorf("%w: a range across tables", ErrLoadRead)
 	}
 	l.mu.Lock()
 	written := l.written[o.LowerBound[0]]
 	l.mu.Unlock()
 	if written {
-		return nil, fmt.Errorf("%w: a range of table %q, which the load wrote", errLoadRead, prefixName(o.LowerBound))
+		return nil, fmt.Errorf("%w: a range of table %q, which the load wrote", ErrLoadRead, prefixName(o.LowerBound))
 	}
 	return l.s.db.NewIterWithContext(ctx, o)
 }

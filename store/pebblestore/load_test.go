@@ -73,6 +73,23 @@ func loadSteps(n, round int) []func(store.Tx) error {
 		},
 	}
 	switch {
+	case n%11 == 0:
+		// Everything removed, then a new registration: the second step
+		// must read the youth as gone, not as the store held it.
+		steps = append(steps, func(tx store.Tx) error {
+			for _, r := range tx.Registrations() {
+				tx.Delete(r.ID)
+			}
+			tx.DeleteCase()
+			return nil
+		}, func(tx store.Tx) error {
+			if _, had := tx.Case(); len(tx.Registrations()) != 0 || had {
+				return fmt.Errorf("youth %d: read after its removal: %d registrations", n, len(tx.Registrations()))
+			}
+			tx.PutNew(reg(3, "ggd"))
+			tx.PutCase(store.Case{Youth: y, Age: 13, Municipality: "GM0014"})
+			return nil
+		})
 	case n%7 == 0:
 		steps = append(steps, func(tx store.Tx) error {
 			tx.Delete(second.ID)
@@ -199,8 +216,8 @@ func TestLoadRefuses(t *testing.T) {
 	if err := l.Spill(); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Update(bg, y, steps[1]); !errors.Is(err, errLoadRead) {
-		t.Errorf("an update of a youth spilled: %v, want errLoadRead", err)
+	if err := s.Update(bg, y, steps[1]); !errors.Is(err, ErrLoadRead) {
+		t.Errorf("an update of a youth spilled: %v, want ErrLoadRead", err)
 	}
 	// A youth's history is a ranged read; the load wrote none: allowed.
 	if err := s.Update(bg, []pseudonym.Pseudonym{storetest.Youth(1, 1)}, func(tx store.Tx) error {
@@ -220,8 +237,8 @@ func TestLoadRefuses(t *testing.T) {
 	if err := s.Update(bg, []pseudonym.Pseudonym{storetest.Youth(1, 1)}, func(tx store.Tx) error {
 		tx.History()
 		return nil
-	}); !errors.Is(err, errLoadRead) {
-		t.Errorf("a history read after the load wrote one: %v, want errLoadRead", err)
+	}); !errors.Is(err, ErrLoadRead) {
+		t.Errorf("a history read after the load wrote one: %v, want ErrLoadRead", err)
 	}
 	l.Abort()
 	if names, _ := os.ReadDir(dir); len(names) != 1 {
