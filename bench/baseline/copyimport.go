@@ -2,6 +2,7 @@ package baseline
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"io"
@@ -34,9 +35,12 @@ const maxInstitutions = 1024
 //
 // It differs only where a bulk load cannot help it: the registrations'
 // timestamps are the import's start plus the row's line number in
-// nanoseconds (so the order of the file), an event's payload is the same
-// JSON with PostgreSQL's key order and spacing, and the outbox's seq
-// numbers keep the order of the events with gaps between steps.
+// nanoseconds (so the order of the file), a registration's ID is a keyed
+// hash of that line number under a random key of the import's, and the
+// outbox's seq numbers keep the order of the events with gaps between
+// steps. The events' payloads are the JSON Register writes (its keys in
+// the same order), but for the characters Go escapes and PostgreSQL does
+// not (<, >, &).
 //
 // How: the Go client reads and checks the rows and computes the
 // pseudonyms, and streams them by COPY into an unlogged staging table; the
@@ -131,7 +135,7 @@ FROM (
 		last_value(age) OVER w AS first_age, last_value(municipality) OVER w AS first_municipality,
 		last_value(contact_name) OVER w AS first_name, last_value(contact_phone) OVER w AS first_phone,
 		last_value(contact_email) OVER w AS first_email,
-		uuid_send(gen_random_uuid()) AS id
+		substring(sha256($1::bytea || int8send(ord)) for 16) AS id
 	FROM import_stage
 	WINDOW w AS (PARTITION BY youth, institution ORDER BY ord DESC ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING)
 	ORDER BY youth, institution, ord DESC
@@ -148,19 +152,28 @@ SELECT st.youth, st.institution, st.ord, st.contact_name, st.contact_phone, st.c
 FROM import_stage st JOIN import_regs g ON g.youth = st.youth AND g.institution = st.institution
 WHERE g.last_ord > g.first_ord AND st.ord > g.first_ord`
 
-// partyAt is the party (its institution and contact) that the youth's J-th
-// institution was when its K-th reported, in the summary row s: its first
-// contact if it is the K-th, its last if it reported last before the K-th,
-// else that of its last refresh before the K-th, if any, else its first.
-const partyAt = `CASE WHEN J = K THEN jsonb_build_object('institution', s.insts[J], 'name', s.first_names[J], 'phone', NULLIF(s.first_phones[J], ''), 'email', NULLIF(s.first_emails[J], ''))
-	WHEN s.last_ords[J] <= s.first_ords[K] THEN jsonb_build_object('institution', s.insts[J], 'name', s.last_names[J], 'phone', NULLIF(s.last_phones[J], ''), 'email', NULLIF(s.last_emails[J], ''))
-	ELSE coalesce((SELECT jsonb_build_object('institution', s.insts[J], 'name', r.contact_name, 'phone', NULLIF(r.contact_phone, ''), 'email', NULLIF(r.contact_email, ''))
-		FROM import_refreshes r WHERE r.youth = s.youth AND r.institution = s.insts[J] AND r.ord <= s.first_ords[K] ORDER BY r.ord DESC LIMIT 1),
-		jsonb_build_object('institution', s.insts[J], 'name', s.first_names[J], 'phone', NULLIF(s.first_phones[J], ''), 'email', NULLIF(s.first_emails[J], '')))
-	END`
-
+// partySQL is the party (its institution and contact, as JSON text in
+// the form Register's events give it) that the youth's j-th institution
+// was when its k-th reported, in the summary row s: its first contact if
+// it is the k-th, its last if it reported last before the k-th, else that
+// of its last refresh before the k-th, if any, else its first.
 func partySQL(j, k string) string {
-	return strings.NewReplacer("J", j, "K", k).Replace(partyAt)
+	at := func(arr string) string { return "s." + arr + "[" + j + "]" }
+	first := partyJSON(at("insts"), at("first_names"), at("first_phones"), at("first_emails"))
+	last := partyJSON(at("insts"), at("last_names"), at("last_phones"), at("last_emails"))
+	refresh := partyJSON(at("insts"), "r.contact_name", "r.contact_phone", "r.contact_email")
+	return "CASE WHEN " + j + " = " + k + " THEN " + first +
+		" WHEN s.last_ords[" + j + "] <= s.first_ords[" + k + "] THEN " + last +
+		" ELSE coalesce((SELECT " + refresh + " FROM import_refreshes r WHERE r.youth = s.youth AND r.institution = " + at("insts") +
+		" AND r.ord <= s.first_ords[" + k + "] ORDER BY r.ord DESC LIMIT 1), " + first + ") END"
+}
+
+// partyJSON is the JSON text of a party, as Register's json.Marshal of
+// party writes it (phone and email omitted when empty).
+func partyJSON(inst, name, phone, email string) string {
+	return `('{"institution":' || to_json(` + inst + `)::text || ',"name":' || to_json(` + name + `)::text || ` +
+		`CASE WHEN ` + phone + ` <> '' THEN ',"phone":' || to_json(` + phone + `)::text ELSE '' END || ` +
+		`CASE WHEN ` + email + ` <> '' THEN ',"email":' || to_json(` + email + `)::text ELSE '' END || '}')`
 }
 
 // qEvents writes the outbox: "no match" for each youth's first
@@ -173,12 +186,11 @@ SELECT first_ord * ` + strconv.Itoa(maxInstitutions) + `, institution, 'no_match
 FROM import_regs WHERE k = 1
 UNION ALL
 SELECT s.first_ords[d.k] * ` + strconv.Itoa(maxInstitutions) + ` + l - 1, s.insts[l], 'match', s.ids[l], $1::bigint + s.first_ords[d.k],
-	convert_to(jsonb_strip_nulls(jsonb_build_object(
-		'others', CASE WHEN d.k = 2 THEN jsonb_build_array(` + partySQL("(3 - l)", "d.k") + `)
-			ELSE (SELECT jsonb_agg(` + partySQL("j", "d.k") + ` ORDER BY j) FROM generate_series(1, d.k) j WHERE j <> l) END,
-		'subject', s.insts[d.k],
-		'coordinator', NULLIF(d.coordinator, ''),
-		'rule', CASE WHEN d.coordinator <> '' THEN d.rule END))::text, 'UTF8')
+	convert_to('{' || CASE WHEN d.coordinator <> '' THEN '"coordinator":' || to_json(d.coordinator)::text || ',' ELSE '' END ||
+		'"others":[' || CASE WHEN d.k = 2 THEN ` + partySQL("(3 - l)", "d.k") + `
+			ELSE (SELECT string_agg(` + partySQL("j", "d.k") + `, ',' ORDER BY j) FROM generate_series(1, d.k) j WHERE j <> l) END || ']' ||
+		CASE WHEN d.coordinator <> '' THEN ',"rule":' || to_json(d.rule)::text ELSE '' END ||
+		',"subject":' || to_json(s.insts[d.k])::text || '}', 'UTF8')
 FROM import_regs s JOIN import_decisions d ON d.hist = s.hist
 CROSS JOIN LATERAL generate_series(1, d.k) l
 WHERE s.summary AND s.n >= 2`
@@ -242,7 +254,14 @@ func (s *SQL) copyImport(ctx context.Context, tx pgx.Tx, r io.Reader) (ImportSta
 		return st, err
 	}
 	st.Imported = n
-	if err := exec(qRegs); err != nil {
+	// A registration's ID: a keyed hash of its first row's number under a
+	// key of the import's, as unique and unpredictable as Register's
+	// random IDs, for a third of the cost of gen_random_uuid here.
+	key := make([]byte, 32)
+	if _, err := rand.Read(key); err != nil {
+		return st, err
+	}
+	if err := exec(qRegs, key); err != nil {
 		return st, err
 	}
 	if err := exec(`ANALYZE import_regs`); err != nil {
@@ -264,6 +283,9 @@ func (s *SQL) copyImport(ctx context.Context, tx pgx.Tx, r io.Reader) (ImportSta
 		}
 	}
 	if err := s.copyDecisions(ctx, tx); err != nil {
+		return st, err
+	}
+	if err := exec(`ANALYZE import_decisions`); err != nil {
 		return st, err
 	}
 	for _, q := range []string{
