@@ -105,15 +105,17 @@ var (
 )
 
 // qRegs makes import_regs: a row per (youth, institution) from the staged
-// rows: the first row's order, kind, age, municipality and contact, the
-// last row's (a refresh's) order, municipality, contact and ends_on, the
-// youth's k-th institution (in the order of their first rows) and the
-// number n of its institutions. The youth's summary row, that of its last
-// row in the file, holds its history (the institutions in order with kind,
-// age and municipality as each first reported) and arrays of its
-// institutions' IDs, orders and contacts, in order.
+// rows: the first row's order and kind, the last row's (a refresh's)
+// order, municipality, contact, age and ends_on, its ID, the youth's k-th
+// institution (in the order of their first rows) and the number n of its
+// institutions. The youth's summary row, that of its last row in the
+// file, holds its history (the institutions in order, each with the kind,
+// age and municipality of its first row) and arrays of its institutions'
+// names, IDs, orders and first and last contacts, in order. One full sort
+// (by youth); the others sort each youth's few rows.
 const qRegs = `CREATE UNLOGGED TABLE import_regs AS
-SELECT g.*,
+SELECT g.youth, g.institution, g.kind, g.first_ord, g.last_ord, g.municipality, g.contact_name, g.contact_phone, g.contact_email,
+	g.ends_on, g.age, g.id,
 	row_number() OVER y AS k,
 	count(*) OVER ya AS n,
 	g.last_ord = max(g.last_ord) OVER ya AS summary,
