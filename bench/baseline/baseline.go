@@ -20,6 +20,12 @@
 //
 // What they leave out is on vindex's side of the scale: no idempotency
 // records, no key rotation, no expiry loop, no case-closing verbs.
+//
+// Beside the bench's workloads, they import vindex import's CSV files:
+// ImportRows row by row, one transaction per row as Register writes it,
+// and, for PostgreSQL, CopyImport in bulk (COPY and set-based SQL) with the
+// same result. Neither keeps a BSN or a birth date (a youth is its
+// pseudonym and its age), nor quotes a row in an error.
 package baseline
 
 import (
