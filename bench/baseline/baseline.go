@@ -20,6 +20,12 @@
 //
 // What they leave out is on vindex's side of the scale: no idempotency
 // records, no key rotation, no expiry loop, no case-closing verbs.
+//
+// Beside the bench's workloads, they import vindex import's CSV files:
+// ImportRows row by row, one transaction per row as Register writes it,
+// and, for PostgreSQL, CopyImport in bulk (COPY and set-based SQL) with the
+// same result. Neither keeps a BSN or a birth date (a youth is its
+// pseudonym and its age), nor quotes a row in an error.
 package baseline
 
 import (
@@ -36,7 +42,9 @@ import (
 
 	"github.com/vindex-nl/vindex/bench/target"
 	"github.com/vindex-nl/vindex/crypto/pseudonym"
+	"github.com/vindex-nl/vindex/identity"
 	"github.com/vindex-nl/vindex/rules"
+	"github.com/vindex-nl/vindex/store"
 )
 
 // dialect is what differs between the databases.
@@ -126,8 +134,8 @@ func (s *SQL) Close() error {
 	return err
 }
 
-func (s *SQL) youthKey(y target.Youth) ([]byte, error) {
-	set, err := s.ps.Youth(y.BSN())
+func (s *SQL) youthKey(bsn identity.BSN) ([]byte, error) {
+	set, err := s.ps.Youth(bsn)
 	if err != nil {
 		return nil, err
 	}
@@ -283,22 +291,55 @@ func (s *SQL) inTx(ctx context.Context, f func(*sql.Tx) error) error {
 // Register implements target.Target: the registration, the youth's case and
 // the events in one transaction under the youth's lock.
 func (s *SQL) Register(ctx context.Context, inst string, y target.Youth) (target.Outcome, error) {
-	youth, err := s.youthKey(y)
+	bsn := y.BSN()
+	youth, err := s.youthKey(bsn)
 	if err != nil {
 		return 0, err
 	}
 	now := time.Now()
-	today := day(now)
 	bd := y.BirthDate()
-	age := bd.AgeOn(now)
-	endsOn := min(day(now.AddDate(2, 0, 0)), day(bd.Birthday(23))-1)
-	c := target.Contact
+	kind := "involvement"
+	if target.IsSignal(inst) {
+		kind = "signal"
+	}
+	out, id, err := s.register(ctx, youth, report{inst: inst, kind: kind, age: bd.AgeOn(now), municipality: target.Municipality,
+		contact: target.Contact, endsOn: legalEnd(bd, now)}, now)
+	if err != nil {
+		return 0, err
+	}
+	s.ids.Remember(inst, y, id)
+	return out, nil
+}
+
+// report is one institution's report of a youth, as the baseline stores
+// it.
+type report struct {
+	inst, kind   string
+	age          int
+	municipality string
+	contact      store.Contact
+	endsOn       int64 // day
+}
+
+// legalEnd is the day a registration made now ends without another date:
+// two years on, and never on or after the youth's 23rd birthday.
+func legalEnd(bd identity.BirthDate, now time.Time) int64 {
+	return min(day(now.AddDate(2, 0, 0)), day(bd.Birthday(23))-1)
+}
+
+// register stores r for youth at now: a refresh if r's institution is
+// registered already, else a new registration, a match when another
+// institution is; the youth's case and the events in the same
+// transaction. It returns the outcome and the registration's ID.
+func (s *SQL) register(ctx context.Context, youth []byte, r report, now time.Time) (target.Outcome, []byte, error) {
+	today := day(now)
+	c, inst, age := r.contact, r.inst, r.age
 	var out target.Outcome
 	var id []byte
-	err = s.inTx(ctx, func(tx *sql.Tx) error {
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		// The upsert takes the youth's row lock (PostgreSQL); SQLite's
 		// BEGIN IMMEDIATE holds the write lock already.
-		if _, err := tx.ExecContext(ctx, s.q[qUpsertYouth], youth, age, target.Municipality); err != nil {
+		if _, err := tx.ExecContext(ctx, s.q[qUpsertYouth], youth, age, r.municipality); err != nil {
 			return err
 		}
 		var coord, rule string
@@ -318,19 +359,15 @@ func (s *SQL) Register(ctx context.Context, inst string, y target.Youth) (target
 		if own != nil {
 			id = own.id
 			out = target.Refreshed
-			_, err := tx.ExecContext(ctx, s.q[qRefresh], now.UnixNano(), endsOn, target.Municipality, c.Name, c.Phone, c.Email, own.id)
+			_, err := tx.ExecContext(ctx, s.q[qRefresh], now.UnixNano(), r.endsOn, r.municipality, c.Name, c.Phone, c.Email, own.id)
 			return err
 		}
 		id = newID()
-		kind := "involvement"
-		if target.IsSignal(inst) {
-			kind = "signal"
-		}
-		if _, err := tx.ExecContext(ctx, s.q[qInsert], id, youth, inst, kind, target.Municipality, c.Name, c.Phone, c.Email,
-			now.UnixNano(), now.UnixNano(), endsOn); err != nil {
+		if _, err := tx.ExecContext(ctx, s.q[qInsert], id, youth, inst, r.kind, r.municipality, c.Name, c.Phone, c.Email,
+			now.UnixNano(), now.UnixNano(), r.endsOn); err != nil {
 			return err
 		}
-		ls = append(ls, live{id: id, inst: inst, kind: kind, created: now.UnixNano(), name: c.Name, phone: c.Phone, email: c.Email})
+		ls = append(ls, live{id: id, inst: inst, kind: r.kind, created: now.UnixNano(), name: c.Name, phone: c.Phone, email: c.Email})
 		if distinct(ls) < 2 {
 			out = target.Registered
 			return s.event(ctx, tx, inst, "no_match", id, now, struct{}{})
@@ -339,7 +376,7 @@ func (s *SQL) Register(ctx context.Context, inst string, y target.Youth) (target
 		// The coordinator stays unless none was assigned or a rule with the
 		// final say takes over; the match events name it, as vindex's do.
 		d := rules.Decision{Coordinator: coord, Rule: rule}
-		if nd := s.decide(ls, age, target.Municipality); coord == "" || nd.FinalSay && nd.Coordinator != coord {
+		if nd := s.decide(ls, age, r.municipality); coord == "" || nd.FinalSay && nd.Coordinator != coord {
 			d = nd
 			if _, err := tx.ExecContext(ctx, s.q[qCoordinator], d.Coordinator, d.Rule, true, youth); err != nil {
 				return err
@@ -357,16 +394,15 @@ func (s *SQL) Register(ctx context.Context, inst string, y target.Youth) (target
 		return nil
 	})
 	if err != nil {
-		return 0, fmt.Errorf("baseline: %s register: %w", s.d.name, err)
+		return 0, nil, fmt.Errorf("baseline: %s register: %w", s.d.name, err)
 	}
-	s.ids.Remember(inst, y, id)
-	return out, nil
+	return out, id, nil
 }
 
 // Lookup implements target.Target: one read of the live registrations,
 // answered only to an institution among them.
 func (s *SQL) Lookup(ctx context.Context, inst string, y target.Youth) (target.Outcome, error) {
-	youth, err := s.youthKey(y)
+	youth, err := s.youthKey(y.BSN())
 	if err != nil {
 		return 0, err
 	}

@@ -7,12 +7,15 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"os/signal"
 	"path/filepath"
 	"runtime/pprof"
+	"slices"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/vbauerster/mpb/v8"
 	"github.com/vbauerster/mpb/v8/decor"
@@ -71,8 +74,18 @@ measured from the scheduled time); without, each of --concurrency callers
 sends its next operation when the last is answered. A progress bar is drawn
 on standard error when it is a terminal.
 
+Import files: --write-import FILE writes an import file for vindex import
+(and for --import) and exits: --ops rows in the shape of the bulk workload
+(each youth reported by the school and WIJ, one match each), seeded by
+--seed, with --import-refresh and --import-invalid fractions of rows that
+refresh a registration or must be rejected. --import FILE --targets postgres
+loads such a file into the PostgreSQL baseline by COPY (its tables are
+emptied first) and prints the rows imported and rejected and the rate.
+
 Examples:
   vindex bench --workload rereport --ops 200000 --targets vindex,sqlite
+  vindex bench --write-import regs.csv --ops 1000000
+  vindex bench --import regs.csv --targets postgres --postgres DSN
   scripts/bench            (all workloads, all baselines, PostgreSQL included)
 
 Flags:
@@ -85,12 +98,20 @@ type benchOptions struct {
 	covFile, url, tokens, cacert, pg string
 	progress                         bool
 	cpuprof, abuse, metricsURL       string
+	writeImport, importFile          string
+	importFileShape                  bench.ImportFile
 }
 
 func benchCmd(args []string, stdout, stderr io.Writer) error {
 	o, err := parseBenchArgs(args, stderr)
 	if err != nil {
 		return err
+	}
+	if o.writeImport != "" {
+		return writeImportFile(stdout, o)
+	}
+	if o.importFile != "" {
+		return copyImportFile(stdout, o)
 	}
 	names, cov, err := o.check()
 	if err != nil {
@@ -153,6 +174,10 @@ func parseBenchArgs(args []string, stderr io.Writer) (*benchOptions, error) {
 	fs.IntVar(&c.Concurrency, "concurrency", 64, "concurrent callers (and connections)")
 	fs.Float64Var(&c.Rate, "rate", 0, "open loop: operations per second (0: closed loop)")
 	fs.Uint64Var(&c.Seed, "seed", 1, "seed of the workload's operations")
+	fs.StringVar(&o.writeImport, "write-import", "", "write an import `file` of --ops rows (seeded by --seed) and exit")
+	fs.Float64Var(&o.importFileShape.Refresh, "import-refresh", 0, "--write-import: fraction of rows that refresh a registration")
+	fs.Float64Var(&o.importFileShape.Invalid, "import-invalid", 0, "--write-import: fraction of rows that must be rejected")
+	fs.StringVar(&o.importFile, "import", "", "load the import `file` into the postgres target by COPY and print the figures")
 	fs.SetOutput(io.Discard)
 	fs.Usage = func() {}
 	if err := fs.Parse(args); err != nil {
@@ -180,6 +205,65 @@ func parseBenchArgs(args []string, stderr io.Writer) (*benchOptions, error) {
 		return nil, errUsage
 	}
 	return o, nil
+}
+
+// writeImportFile writes the import file of --write-import.
+func writeImportFile(stdout io.Writer, o *benchOptions) (err error) {
+	shape := o.importFileShape
+	shape.Rows, shape.Seed = o.c.Ops, o.c.Seed
+	counts, err := shape.Counts()
+	if err != nil {
+		return err
+	}
+	f, err := os.Create(o.writeImport)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+	}()
+	if err := bench.WriteImportCSV(f, shape); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "wrote %s: %d rows, %d youths (%d registrations, one match each), %d refreshes, %d invalid rows\n",
+		o.writeImport, shape.Rows, counts.Youths, counts.Registrations, counts.Refreshes, counts.Invalid)
+	return nil
+}
+
+// copyImportFile loads the file of --import into the postgres target by
+// COPY and prints what it did.
+func copyImportFile(stdout io.Writer, o *benchOptions) error {
+	if o.targets != "postgres" || o.pg == "" {
+		return errors.New("bench: --import loads into the postgres baseline: give --targets postgres and --postgres (or VINDEX_BENCH_POSTGRES)")
+	}
+	cov, err := benchCovenant(o.covFile)
+	if err != nil {
+		return err
+	}
+	f, err := os.Open(o.importFile)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	t, err := openTarget("postgres", "", 1, cov, "", "", "", o.pg)
+	if err != nil {
+		return err
+	}
+	defer t.Close()
+	st, err := t.(*baseline.SQL).CopyImport(context.Background(), f)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "postgres: COPY import of %s: %d rows in %v (%.0f rows/s): imported %d (%d registrations, %d refreshes, %d matches, %d youths), rejected %d\n",
+		o.importFile, st.Rows, st.Elapsed.Round(time.Millisecond), float64(st.Rows)/st.Elapsed.Seconds(),
+		st.Imported, st.Registrations, st.Refreshed, st.Matches, st.Youths, st.Rejected)
+	reasons := slices.Sorted(maps.Keys(st.Reasons))
+	for _, r := range reasons {
+		fmt.Fprintf(stdout, "  rejected %d: %s\n", st.Reasons[r], r)
+	}
+	return nil
 }
 
 // check completes the bench configuration from the flags (workload, mix,

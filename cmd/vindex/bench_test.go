@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/vindex-nl/vindex/bench"
+	"github.com/vindex-nl/vindex/internal/pgtest"
 )
 
 func readReport(t *testing.T, dir string) bench.Report {
@@ -135,7 +136,7 @@ func TestBenchCommandErrors(t *testing.T) {
 		}
 	}
 	b, _ := exec.Command(binary, "bench", "--help").CombinedOutput()
-	for _, w := range []string{"ingest", "rereport", "mixed", "bulk", "hotyouth", "--hot-ended", "--rate", "sqlite", "postgres", "scripts/bench"} {
+	for _, w := range []string{"ingest", "rereport", "mixed", "bulk", "hotyouth", "--hot-ended", "--rate", "sqlite", "postgres", "scripts/bench", "--write-import", "--import FILE"} {
 		if !strings.Contains(string(b), w) {
 			t.Errorf("bench --help does not mention %s", w)
 		}
@@ -205,4 +206,39 @@ func warnings(log string) string {
 		}
 	}
 	return b.String()
+}
+
+// bench --write-import writes an import file that vindex import takes (its
+// valid rows all imported, one match per youth, the invalid ones rejected)
+// and that bench --import loads into the PostgreSQL baseline by COPY with
+// the same figures; the same seed writes the same file.
+func TestBenchImportFile(t *testing.T) {
+	dir := t.TempDir()
+	gen := []string{"bench", "--ops", "2000", "--seed", "4", "--import-refresh", "0.1", "--import-invalid", "0.02"}
+	out := runCLI(t, dir, append(gen, "--write-import", "regs.csv")...)
+	if !strings.Contains(out, "2000 rows, 880 youths (1760 registrations, one match each), 200 refreshes, 40 invalid rows") {
+		t.Fatalf("bench --write-import:\n%s", out)
+	}
+	runCLI(t, dir, append(gen, "--write-import", "again.csv")...)
+	a, _ := os.ReadFile(filepath.Join(dir, "regs.csv"))
+	b, _ := os.ReadFile(filepath.Join(dir, "again.csv"))
+	if len(a) == 0 || string(a) != string(b) {
+		t.Fatal("the same seed wrote another file")
+	}
+
+	p := start(t, dir, "serve", "--dev", "--data", "d", "--listen", "127.0.0.1:0")
+	p.stop(t)
+	c := exec.Command(binary, "import", "regs.csv", "--dev", "--data", "d")
+	c.Dir = dir
+	res, _ := c.CombinedOutput()
+	if c.ProcessState.ExitCode() != 1 || !strings.Contains(string(res), "imported 1960 registrations (880 made a match)") ||
+		!strings.Contains(string(res), "rejected 40 rows") {
+		t.Fatalf("vindex import of the file: exit %d\n%s", c.ProcessState.ExitCode(), res)
+	}
+
+	dsn := pgtest.Start(t)
+	out = runCLI(t, dir, "bench", "--import", "regs.csv", "--targets", "postgres", "--postgres", dsn)
+	if !strings.Contains(out, "2000 rows") || !strings.Contains(out, "imported 1960 (1760 registrations, 200 refreshes, 880 matches, 880 youths), rejected 40") {
+		t.Fatalf("bench --import:\n%s", out)
+	}
 }
