@@ -14,6 +14,7 @@ import (
 	"github.com/vindex-nl/vindex/identity"
 	"github.com/vindex-nl/vindex/internal/testkeys"
 	"github.com/vindex-nl/vindex/matcher"
+	"github.com/vindex-nl/vindex/store/pebblestore"
 )
 
 // Benchmarks run on a real Pebble store on disk with synced writes: every
@@ -358,4 +359,56 @@ func BenchmarkRegisterFamilyBlind(b *testing.B) {
 			reportRate(b, "regs/s")
 		})
 	}
+}
+
+// BenchmarkRegisterLoadMatch is BenchmarkRegisterParallelMatch in a bulk
+// load (pebblestore.Store.Load, as vindex import makes it): each youth's
+// two reports by one of two writers per CPU, one after the other; the
+// load spills between youths when its memory is full, and its Finish
+// (the merge into tables and their ingestion, when the registrations are
+// durable) is timed too.
+func BenchmarkRegisterLoadMatch(b *testing.B) {
+	e := benchEnv(b)
+	ids := bsns(b, b.N/2+1)
+	l, err := e.store.Load(pebblestore.LoadOptions{Memory: 64 << 20})
+	if err != nil {
+		b.Fatal(err)
+	}
+	youths := make(chan int, 64)
+	var inflight, wg sync.WaitGroup
+	b.ReportAllocs()
+	b.ResetTimer()
+	for range 2 * runtime.GOMAXPROCS(0) {
+		wg.Go(func() {
+			r := e.involvement(b, 0)
+			for y := range youths {
+				r.Youth = youthOf(b, e.m, ids[y])
+				for i, inst := range []string{wij, ggd} {
+					if 2*y+i >= b.N {
+						break
+					}
+					if _, err := e.m.Register(ctx, matcher.Actor{Institution: inst}, r); err != nil {
+						b.Error(err)
+					}
+				}
+				inflight.Done()
+			}
+		})
+	}
+	for y := 0; 2*y < b.N; y++ {
+		if l.Due() {
+			inflight.Wait()
+			if err := l.Spill(); err != nil {
+				b.Fatal(err)
+			}
+		}
+		inflight.Add(1)
+		youths <- y
+	}
+	close(youths)
+	wg.Wait()
+	if _, err := l.Finish(ctx); err != nil {
+		b.Fatal(err)
+	}
+	reportRate(b, "regs/s")
 }
