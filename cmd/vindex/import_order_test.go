@@ -42,9 +42,10 @@ func TestImportIsDeterministic(t *testing.T) {
 	var want []string
 	for i := range imports {
 		data := filepath.Join(dir, fmt.Sprintf("d%d", i))
+		// Row by row with 16 writers, and in bulk, in turn.
 		for _, args := range [][]string{
 			{"keys", "init", "--dev", "--data", data, "--create-dev-kek"},
-			{"import", file, "--dev", "--data", data, "--workers", "16"},
+			{"import", file, "--dev", "--data", data, "--workers", "16", fmt.Sprintf("--bulk=%v", i%2 == 1)},
 		} {
 			if err := vindex(args, io.Discard, io.Discard); err != nil {
 				t.Fatalf("vindex %s: %v", strings.Join(args[:2], " "), err)

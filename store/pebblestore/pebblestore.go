@@ -26,6 +26,16 @@
 // Pebble's own corruption errors, which quote a damaged table's first and
 // last key, are replaced by the file's name.
 //
+// # Bulk loading
+//
+// Store.Load takes many youths' updates (vindex import) past the memtable
+// and the write-ahead log: each batch is staged in memory, spilled to
+// sorted runs beside the store, and Finish adds the merged tables in one
+// atomic ingestion; nothing is visible or durable before, and a load that
+// fails or is killed leaves the store as it was. load.go says what an
+// update in a load may read, and what it leaves on the disk (nothing,
+// once it ends or the store is next opened).
+//
 // # Replication
 //
 // A store opened with Options.Replicated is one node of a replicated
