@@ -39,7 +39,7 @@ func TestWriteImportCSV(t *testing.T) {
 	type youth struct {
 		born            string
 		school, wij     int
-		refresh, badRow int
+		refresh         int
 	}
 	youths := map[string]*youth{}
 	rows, invalid, adjacent := 0, 0, 0
