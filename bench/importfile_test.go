@@ -37,9 +37,9 @@ func TestWriteImportCSV(t *testing.T) {
 		t.Fatalf("header %q: %v", header, err)
 	}
 	type youth struct {
-		born            string
-		school, wij     int
-		refresh         int
+		born        string
+		school, wij int
+		refresh     int
 	}
 	youths := map[string]*youth{}
 	rows, invalid, adjacent := 0, 0, 0
