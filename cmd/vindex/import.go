@@ -323,20 +323,9 @@ func (imp *importer) importRows(rows rowSource, file string, workers int) {
 			}
 		})
 	}
-	for ctx.Err() == nil {
-		row, err := rows.next()
-		var rj *rejection
-		if errors.Is(err, io.EOF) {
-			break
-		} else if errors.As(err, &rj) {
-			t.reject(*rj)
-			continue
-		} else if err != nil {
-			t.readErr = err
-			break
-		}
+	t.readRows(rows, func() bool { return ctx.Err() != nil }, func(row importRow) {
 		queues[writerOf(row, workers)] <- row
-	}
+	})
 	for _, queue := range queues {
 		close(queue)
 	}
@@ -373,6 +362,27 @@ func (t *importTally) add(file string, line int, res matcher.Result, err error) 
 		t.fatal = fmt.Errorf("%s:%d: %w", file, line, err)
 	}
 	return true
+}
+
+// readRows reads rows until they end, stop says to, or the file cannot be
+// read (readErr): each row rejected as it is read is counted, and each
+// other one goes to take.
+func (t *importTally) readRows(rows rowSource, stop func() bool, take func(importRow)) {
+	for !stop() {
+		row, err := rows.next()
+		var rj *rejection
+		switch {
+		case errors.Is(err, io.EOF):
+			return
+		case errors.As(err, &rj):
+			t.reject(*rj)
+		case err != nil:
+			t.readErr = err
+			return
+		default:
+			take(row)
+		}
+	}
 }
 
 // failed returns what stopped the import, if anything has.

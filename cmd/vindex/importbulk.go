@@ -167,23 +167,12 @@ func (imp *importer) readSorted(rows rowSource, sorter *extsort.Sorter, workers 
 		})
 	}
 	var next []importRow
-	for t.failed() == nil {
-		row, err := rows.next()
-		var rj *rejection
-		if errors.Is(err, io.EOF) {
-			break
-		} else if errors.As(err, &rj) {
-			t.reject(*rj)
-			continue
-		} else if err != nil {
-			t.readErr = err
-			break
-		}
+	t.readRows(rows, func() bool { return t.failed() != nil }, func(row importRow) {
 		if next = append(next, row); len(next) == batch {
 			batches <- next
 			next = make([]importRow, 0, batch)
 		}
-	}
+	})
 	if len(next) > 0 {
 		batches <- next
 	}
