@@ -249,7 +249,23 @@ func classify(seq uint64, err error) error {
 			return fmt.Errorf("replication: entry %d refused (%s): %w", seq, apiErr.Description, store.ErrFenced)
 		}
 	}
+	if cutOff(err) {
+		return fmt.Errorf("replication: entry %d not sent (%w): %w", seq, err, store.ErrCutOff)
+	}
 	return fmt.Errorf("replication: entry %d not acknowledged: %w", seq, err)
+}
+
+// cutOff reports whether err says the connection to the log's servers is
+// lost: a publish while disconnected fails at once (the node keeps no
+// reconnect buffer).
+func cutOff(err error) bool {
+	for _, e := range []error{nats.ErrReconnectBufExceeded, nats.ErrDisconnected, nats.ErrConnectionClosed,
+		nats.ErrConnectionReconnecting, nats.ErrNoServers} {
+		if errors.Is(err, e) {
+			return true
+		}
+	}
+	return false
 }
 
 // publishOne publishes one entry and waits for its acknowledgement.
@@ -303,12 +319,15 @@ func (l *Log) publishBatch(batch []*pending) error {
 		}
 		if i < len(batch)-1 {
 			if err := l.nc.PublishMsg(m); err != nil {
-				return fmt.Errorf("replication: entry %d not sent: %w", p.seq, err)
+				return classify(p.seq, err)
 			}
 			continue
 		}
 		m.Header.Set(hdrBatchCommit, "1")
 		resp, err := l.nc.RequestMsgWithContext(ctx, m)
+		if err != nil && cutOff(err) {
+			return fmt.Errorf("replication: entries %d to %d not sent (%w): %w", first, last, err, store.ErrCutOff)
+		}
 		if err != nil {
 			return fmt.Errorf("replication: entries %d to %d not acknowledged: %w", first, last, err)
 		}

@@ -51,6 +51,11 @@ var (
 	// ErrGap: an entry given to apply is not the one after the last
 	// applied.
 	ErrGap = errors.New("store: log entry out of order")
+	// ErrCutOff: an append found the node cut off from the log (its
+	// connection lost): the entry did not reach the log. The leader stops
+	// leading, as for any append not acknowledged; it is what a network
+	// partition does, not a fault of the log.
+	ErrCutOff = errors.New("store: cut off from the replicated log")
 )
 
 // EntryID names one log entry: its position and a random identifier the

@@ -284,7 +284,13 @@ func (s *Store) applyLogged(b *pebble.Batch) (wait func() error, err error) {
 			// The store holds an entry the log may not: it leads no
 			// more, and the log decides what it holds.
 			s.stopLeading()
-			if syncErr == nil {
+			switch {
+			case syncErr != nil:
+			case errors.Is(logErr, store.ErrCutOff):
+				// A partition: the node learns it as it writes.
+				s.logger.Warn("store stops leading: cut off from the log", slog.String("component", "pebblestore"),
+					slog.Uint64("entry", seq), slog.String("cause", logErr.Error()))
+			default:
 				s.logger.Error("store stops leading: the log did not take a write", slog.String("component", "pebblestore"),
 					slog.Uint64("entry", seq), slog.String("cause", logErr.Error()))
 			}
