@@ -195,13 +195,14 @@ func (imp *importer) loadSorted(it *extsort.Iterator, l *pebblestore.Loader, fil
 	var inflight, wg sync.WaitGroup
 	for range workers {
 		wg.Go(func() {
+			// One row's map, filled again for each: nothing keeps it.
+			row := importRow{fields: make(map[string]string, len(importColumns))}
 			for rows := range youths {
 				for _, enc := range rows {
 					if ctx.Err() != nil {
 						break
 					}
-					row, err := decodeRow(enc)
-					if err != nil {
+					if err := decodeRowInto(enc, &row); err != nil {
 						t.stop(fmt.Errorf("reading the sorted rows: %w", err))
 						cancel()
 						break
@@ -271,34 +272,35 @@ func encodeRow(dst []byte, row importRow) []byte {
 
 var errRowEncoding = errors.New("a sorted row does not decode")
 
-// decodeRow is encodeRow's inverse.
-func decodeRow(b []byte) (importRow, error) {
+// decodeRowInto is encodeRow's inverse, into row (its map emptied first).
+func decodeRowInto(b []byte, row *importRow) error {
+	clear(row.fields)
 	line, n := varint.Uvarint(b)
 	if n <= 0 {
-		return importRow{}, errRowEncoding
+		return errRowEncoding
 	}
 	b = b[n:]
 	has, n := varint.Uvarint(b)
 	if n <= 0 || has >= 1<<len(importColumns) {
-		return importRow{}, errRowEncoding
+		return errRowEncoding
 	}
 	b = b[n:]
-	row := importRow{line: int(line), fields: make(map[string]string, 12)}
+	row.line = int(line)
 	for i, c := range importColumns {
 		if has&(1<<i) == 0 {
 			continue
 		}
 		size, n := varint.Uvarint(b)
 		if n <= 0 || uint64(len(b)-n) < size {
-			return importRow{}, errRowEncoding
+			return errRowEncoding
 		}
 		row.fields[c] = string(b[n : n+int(size)])
 		b = b[n+int(size):]
 	}
 	if len(b) != 0 {
-		return importRow{}, errRowEncoding
+		return errRowEncoding
 	}
-	return row, nil
+	return nil
 }
 
 // removeStaleSorts removes the sort directories of imports that were

@@ -523,9 +523,10 @@ func (b *loadBuf) sorted() []int32 {
 		}
 		return int(a - c)
 	}
+	var ents []sortEntry
 	for p := range 256 {
 		if part := order[count[p]:count[p+1]]; !slices.IsSortedFunc(part, less) {
-			slices.SortFunc(part, less)
+			ents = b.sortPart(part, less, ents)
 		}
 	}
 	// Keep each key's last op.
@@ -537,6 +538,47 @@ func (b *loadBuf) sorted() []int32 {
 		out = append(out, o)
 	}
 	return out
+}
+
+// sortEntry is an op in a sort: the 8 bytes of its key after the prefix
+// every key of its table shares (its abbreviated key), and its index.
+type sortEntry struct {
+	abbr uint64
+	i    int32
+}
+
+// sortPart sorts part (the indexes of one table's ops) by less, comparing
+// abbreviated keys first: most comparisons are then of two integers, not
+// of two keys' long shared prefixes (a recipient's name, a day). It
+// returns ents, grown, for reuse.
+func (b *loadBuf) sortPart(part []int32, less func(a, c int32) int, ents []sortEntry) []sortEntry {
+	first := b.key(&b.ops[part[0]])
+	lcp := len(first)
+	for _, o := range part[1:] {
+		k := b.key(&b.ops[o])
+		n := 0
+		for n < lcp && n < len(k) && k[n] == first[n] {
+			n++
+		}
+		lcp = n
+	}
+	ents = slices.Grow(ents[:0], len(part))[:len(part)]
+	for j, o := range part {
+		var a [8]byte
+		k := b.key(&b.ops[o])
+		copy(a[:], k[min(lcp, len(k)):])
+		ents[j] = sortEntry{binary.BigEndian.Uint64(a[:]), o}
+	}
+	slices.SortFunc(ents, func(x, y sortEntry) int {
+		if x.abbr != y.abbr {
+			return cmp.Compare(x.abbr, y.abbr)
+		}
+		return less(x.i, y.i)
+	})
+	for j := range ents {
+		part[j] = ents[j].i
+	}
+	return ents
 }
 
 // Finish spills what is staged, merges the runs into sorted tables, adds
