@@ -66,9 +66,10 @@ into sorted tables that are added to the store in one step at the end,
 past the write-ahead log (a bulk import; docs/benchmarks.md has its
 figures against row by row). It is all or nothing: an import that stops, is
 killed or finds the disk full leaves the store as it was, and can be run
-again. It needs free space in the data directory for about twice the
-store's growth while it runs, and memory for a few times --memory (at
-the default, 1.6 GiB at most for a file of 10 million rows).
+again. While it runs it needs free space in the data directory for about
+three and a half times what it adds (10 million rows: 13 GB, for a store
+3.7 GB larger), and memory for a few times --memory (at the default, 1.6
+GiB at most for a file of 10 million rows).
 
 --bulk=false registers row by row instead, each row durable as it goes
 (--workers concurrent writers): an import that stops keeps the rows
