@@ -17,6 +17,7 @@ import (
 
 	"github.com/vindex-nl/vindex/crypto/pseudonym"
 	"github.com/vindex-nl/vindex/internal/testbsn"
+	"github.com/vindex-nl/vindex/internal/tmpfs"
 	"github.com/vindex-nl/vindex/store"
 	"github.com/vindex-nl/vindex/store/pebblestore"
 )
@@ -288,5 +289,62 @@ func TestBulkImportKilled(t *testing.T) {
 	}
 	if sorts, _ := filepath.Glob(filepath.Join(data, sortDirPrefix+"*")); len(sorts) != 0 {
 		t.Errorf("the killed import's sort is still there after the next import: %v", sorts)
+	}
+}
+
+// TestBulkImportDiskFull: a bulk import that meets a full disk (a real
+// file system with 40 MiB free, less than its runs and tables need) stops
+// with the store as it was and nothing of it left in the data directory;
+// once space is freed, the same import takes the file whole.
+func TestBulkImportDiskFull(t *testing.T) {
+	mnt := tmpfs.Mount(t, "160m")
+	dir := t.TempDir()
+	data := filepath.Join(mnt, "d")
+	before, file := filepath.Join(dir, "before.csv"), filepath.Join(dir, "import.csv")
+	equivalenceCSV(t, before, 0, 60, 1)
+	equivalenceCSV(t, file, 30, 30000, 3)
+	for _, args := range [][]string{
+		{"keys", "init", "--dev", "--data", data, "--create-dev-kek"},
+		{"import", before, "--dev", "--data", data, "--bulk=false", "--min-free-disk", "-1"},
+	} {
+		var rejected exitError
+		if err := vindex(args, io.Discard, io.Discard); err != nil && !errors.As(err, &rejected) {
+			t.Fatalf("vindex %s: %v", strings.Join(args[:2], " "), err)
+		}
+	}
+	was := storeLines(t, filepath.Join(data, "store"))
+	ballast := filepath.Join(mnt, "ballast")
+	tmpfs.Fill(t, ballast, 40<<20)
+
+	// The disk guard (--min-free-disk) off: the writes themselves fail.
+	args := []string{"import", file, "--dev", "--data", data, "--memory", "1048576", "--min-free-disk", "-1"}
+	var out, errs strings.Builder
+	err := vindex(args, &out, &errs)
+	var rejected exitError
+	if err == nil || errors.As(err, &rejected) {
+		t.Fatalf("import on a full disk: %v, want it stopped\n%s", err, out.String())
+	}
+	if !strings.Contains(err.Error(), "no space left on device") {
+		t.Errorf("import on a full disk: %v", err)
+	}
+	left, _ := filepath.Glob(filepath.Join(data, "*"))
+	for _, name := range left {
+		if base := filepath.Base(name); strings.HasPrefix(base, sortDirPrefix) || strings.HasPrefix(base, "store.load-") {
+			t.Errorf("left in the data directory: %s", base)
+		}
+	}
+	if got := storeLines(t, filepath.Join(data, "store")); !slices.Equal(got, was) {
+		t.Fatalf("the import on a full disk changed the store: %d lines, %d before", len(got), len(was))
+	}
+
+	if err := os.Remove(ballast); err != nil {
+		t.Fatal(err)
+	}
+	out.Reset()
+	if err := vindex(args, &out, io.Discard); err != nil && !errors.As(err, &rejected) {
+		t.Fatalf("import with space again: %v\n%s", err, out.String())
+	}
+	if !strings.Contains(out.String(), "imported 70000 registrations") {
+		t.Errorf("import with space again:\n%s", out.String())
 	}
 }
