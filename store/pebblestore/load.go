@@ -215,7 +215,7 @@ func (l *Loader) take(b *pebble.Batch, t *tx, before, after []store.Registration
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.err != nil || l.done {
-		return nil, cmpErr(l.err, ErrLoading)
+		return nil, cmp.Or(l.err, ErrLoading)
 	}
 	r := b.Reader()
 	for {
@@ -281,13 +281,6 @@ func (l *Loader) take(b *pebble.Batch, t *tx, before, after []store.Registration
 		s.keyUse.apply(before, after)
 	}
 	return nothingToWait, nil
-}
-
-func cmpErr(err, or error) error {
-	if err != nil {
-		return err
-	}
-	return or
 }
 
 // failLocked records the load's first failure: the load can no longer
@@ -377,7 +370,7 @@ func (l *Loader) Spill() error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.err != nil || l.done {
-		return cmpErr(l.err, ErrLoading)
+		return cmp.Or(l.err, ErrLoading)
 	}
 	return l.spillLocked(true)
 }
@@ -588,7 +581,7 @@ func (l *Loader) Finish(ctx context.Context) (_ LoadStats, err error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.err != nil || l.done {
-		return l.stats, cmpErr(l.err, ErrLoading)
+		return l.stats, cmp.Or(l.err, ErrLoading)
 	}
 	defer func() {
 		l.endLocked()
