@@ -162,7 +162,7 @@ func importCmd(args []string, stdout, stderr io.Writer) error {
 	if o.bulk {
 		imp.importBulk(src, rows.file, c.Data, o.memory, min(o.workers, 2*runtime.GOMAXPROCS(0)), stderr, fileSize(f), rows.bytesRead)
 	} else {
-		stopProgress := startProgress(stderr, progress{label: "import", size: fileSize(f), bytes: true, done: rows.bytesRead, counts: imp.tally.counts})
+		stopProgress := startProgress(stderr, progress{label: "import", verb: "imported", size: fileSize(f), bytes: true, done: rows.bytesRead, counts: imp.tally.counts})
 		imp.importRows(src, rows.file, o.workers)
 		stopProgress()
 	}
@@ -443,6 +443,7 @@ func (t *importTally) report(stdout io.Writer, file string) error {
 // progress is what startProgress shows of one phase of an import.
 type progress struct {
 	label  string
+	verb   string       // what counts' first number counts: "imported" rows, "read" rows
 	size   int64        // of the whole: bytes of the file, or rows
 	bytes  bool         // size counts bytes
 	done   func() int64 // how much of size is done
@@ -483,11 +484,7 @@ func startProgress(stderr io.Writer, p progress) (stop func()) {
 					continue
 				}
 				imported, rejected := counts()
-				verb := "imported"
-				if p.label == "read" {
-					verb = "read"
-				}
-				fmt.Fprintf(stderr, "%s: %s %d, rejected %d, %.0f rows/s\n", p.label, verb, imported, rejected, float64(imported+rejected)/time.Since(start).Seconds())
+				fmt.Fprintf(stderr, "%s: %s %d, rejected %d, %.0f rows/s\n", p.label, p.verb, imported, rejected, float64(imported+rejected)/time.Since(start).Seconds())
 			}
 		}
 	}()
@@ -505,16 +502,12 @@ func importBar(w io.Writer, p progress) (*mpb.Progress, *mpb.Bar) {
 	if p.bytes {
 		amount = decor.CountersKibiByte("% .1f / % .1f", decor.WCSyncSpace)
 	}
-	verb := "imported"
-	if p.label == "read" {
-		verb = "read"
-	}
 	bar := bars.AddBar(p.size,
 		mpb.PrependDecorators(decor.Name(p.label+" ", decor.WC{}), amount),
 		mpb.AppendDecorators(decor.Percentage(decor.WCSyncSpace), decor.Name(" ETA "), decor.AverageETA(decor.ET_STYLE_GO),
 			decor.Any(func(decor.Statistics) string {
 				imported, rejected := counts()
-				return fmt.Sprintf("  %s %d, rejected %d", verb, imported, rejected)
+				return fmt.Sprintf("  %s %d, rejected %d", p.verb, imported, rejected)
 			})),
 	)
 	return bars, bar

@@ -68,7 +68,7 @@ func (imp *importer) importBulk(rows rowSource, file string, dataDir string, mem
 
 	// Read, check and sort.
 	var sorted atomic.Int64
-	stop := startProgress(stderr, progress{label: "read", size: size, bytes: true, done: read, counts: func() (int64, int64) {
+	stop := startProgress(stderr, progress{label: "read", verb: "read", size: size, bytes: true, done: read, counts: func() (int64, int64) {
 		_, rejected := t.counts()
 		return sorted.Load(), rejected
 	}})
@@ -92,7 +92,7 @@ func (imp *importer) importBulk(rows rowSource, file string, dataDir string, mem
 	}
 	var done atomic.Int64
 	readTime := time.Since(imp.start)
-	stop = startProgress(stderr, progress{label: "load", size: sorted.Load(), done: done.Load, counts: t.counts})
+	stop = startProgress(stderr, progress{label: "load", verb: "imported", size: sorted.Load(), done: done.Load, counts: t.counts})
 	imp.loadSorted(it, l, file, workers, &done)
 	stop()
 	if errors.Is(t.fatal, pebblestore.ErrLoadRead) {
