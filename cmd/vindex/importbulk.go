@@ -9,7 +9,6 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -309,8 +308,6 @@ func decodeRowInto(b []byte, row *importRow) error {
 func removeStaleSorts(dataDir string) {
 	names, _ := filepath.Glob(filepath.Join(dataDir, sortDirPrefix+"*"))
 	for _, name := range names {
-		if strings.HasPrefix(filepath.Base(name), sortDirPrefix) {
-			os.RemoveAll(name)
-		}
+		os.RemoveAll(name)
 	}
 }

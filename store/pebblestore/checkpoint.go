@@ -172,18 +172,28 @@ func syncDir(fsys vfs.FS, dir string) error {
 // removeStaging removes the staging directories of checkpoints that a
 // crash interrupted, beside the store's directory dir.
 func removeStaging(fsys vfs.FS, dir string, logger *slog.Logger) {
+	for _, path := range besideStore(fsys, dir, stagingInfix) {
+		if err := fsys.RemoveAll(path); err != nil && !errors.Is(err, os.ErrNotExist) {
+			logger.Error("a checkpoint's staging directory could not be removed", slog.String("component", "pebblestore"),
+				slog.String("dir", path), slog.String("error", err.Error()))
+		}
+	}
+}
+
+// besideStore lists the paths beside the store's directory dir whose
+// names are dir's followed by infix: what a checkpoint or a load left
+// (none if the parent cannot be listed).
+func besideStore(fsys vfs.FS, dir, infix string) []string {
 	parent, base := fsys.PathDir(dir), fsys.PathBase(dir)
 	names, err := fsys.List(parent)
 	if err != nil {
-		return
+		return nil
 	}
+	var out []string
 	for _, name := range names {
-		if !strings.HasPrefix(name, base+stagingInfix) {
-			continue
-		}
-		if err := fsys.RemoveAll(fsys.PathJoin(parent, name)); err != nil && !errors.Is(err, os.ErrNotExist) {
-			logger.Error("a checkpoint's staging directory could not be removed", slog.String("component", "pebblestore"),
-				slog.String("dir", fsys.PathJoin(parent, name)), slog.String("error", err.Error()))
+		if strings.HasPrefix(name, base+infix) {
+			out = append(out, fsys.PathJoin(parent, name))
 		}
 	}
+	return out
 }

@@ -16,7 +16,6 @@ import (
 	"math"
 	"runtime"
 	"slices"
-	"strings"
 	"sync"
 	"unsafe"
 
@@ -883,16 +882,9 @@ func (h *runHeap) Pop() any {
 // removeLoads removes the staging directories of loads a crash
 // interrupted, beside the store's directory dir.
 func removeLoads(fsys vfs.FS, dir string) error {
-	parent, base := fsys.PathDir(dir), fsys.PathBase(dir)
-	names, err := fsys.List(parent)
-	if err != nil {
-		return nil
-	}
-	for _, name := range names {
-		if strings.HasPrefix(name, base+loadInfix) {
-			if err := fsys.RemoveAll(fsys.PathJoin(parent, name)); err != nil {
-				return fmt.Errorf("pebblestore: removing an interrupted load: %w", err)
-			}
+	for _, path := range besideStore(fsys, dir, loadInfix) {
+		if err := fsys.RemoveAll(path); err != nil {
+			return fmt.Errorf("pebblestore: removing an interrupted load: %w", err)
 		}
 	}
 	return nil
