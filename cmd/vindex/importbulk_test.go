@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"math/rand/v2"
 	"os"
@@ -94,23 +93,12 @@ func TestBulkImportEqualsRows(t *testing.T) {
 	before, file := filepath.Join(dir, "before.csv"), filepath.Join(dir, "import.csv")
 	equivalenceCSV(t, before, 0, 60, 1)
 	equivalenceCSV(t, file, 30, 400, 2) // youths 30 to 59 are in the store
-	run := func(args ...string) string {
-		t.Helper()
-		var out, errs strings.Builder
-		err := vindex(args, &out, &errs)
-		var rejected exitError
-		if err != nil && !(errors.As(err, &rejected) && rejected.code == 1) {
-			t.Fatalf("vindex %s: %v\n%s%s", strings.Join(args, " "), err, out.String(), errs.String())
-		}
-		return out.String()
-	}
-	run("keys", "init", "--dev", "--data", rows, "--create-dev-kek")
-	run("import", before, "--dev", "--data", rows, "--bulk=false")
+	storeWith(t, rows, before)
 	if out, err := exec.Command("cp", "-a", rows, bulk).CombinedOutput(); err != nil {
 		t.Fatalf("copying the data directory: %v\n%s", err, out)
 	}
-	want := run("import", file, "--dev", "--data", rows, "--bulk=false")
-	got := run("import", file, "--dev", "--data", bulk, "--memory", "16384")
+	want := vindexImporting(t, "import", file, "--dev", "--data", rows, "--bulk=false")
+	got := vindexImporting(t, "import", file, "--dev", "--data", bulk, "--memory", "16384")
 	var sorted, sortRuns, sortMiB, tables, tableMiB, loadRuns, loadMiB int
 	var readTime, loadTime, writeTime string
 	note := got[max(strings.Index(got, "read and sorted "), 0):]
@@ -149,6 +137,28 @@ func TestBulkImportEqualsRows(t *testing.T) {
 	if matches := strings.Count(strings.Join(w, "\n"), "event match"); matches < 200 {
 		t.Errorf("only %d match events: the file does not test matching", matches)
 	}
+}
+
+// vindexImporting runs vindex with args and returns what it printed on
+// standard output: an import that rejected rows (exit status 1) passes,
+// any other failure fails t.
+func vindexImporting(t *testing.T, args ...string) string {
+	t.Helper()
+	var out, errs strings.Builder
+	err := vindex(args, &out, &errs)
+	var rejected exitError
+	if err != nil && !(errors.As(err, &rejected) && rejected.code == 1) {
+		t.Fatalf("vindex %s: %v\n%s%s", strings.Join(args, " "), err, out.String(), errs.String())
+	}
+	return out.String()
+}
+
+// storeWith makes the keysets of a --dev start in data and a store with
+// the registrations of file, imported row by row with settings.
+func storeWith(t *testing.T, data, file string, settings ...string) {
+	t.Helper()
+	vindexImporting(t, "keys", "init", "--dev", "--data", data, "--create-dev-kek")
+	vindexImporting(t, append([]string{"import", file, "--dev", "--data", data, "--bulk=false"}, settings...)...)
 }
 
 // storeLines lists what the store in dir holds as sorted lines that name
@@ -246,15 +256,7 @@ func TestBulkImportKilled(t *testing.T) {
 	before, file := filepath.Join(dir, "before.csv"), filepath.Join(dir, "import.csv")
 	equivalenceCSV(t, before, 0, 60, 1)
 	equivalenceCSV(t, file, 30, 30000, 3)
-	for _, args := range [][]string{
-		{"keys", "init", "--dev", "--data", data, "--create-dev-kek"},
-		{"import", before, "--dev", "--data", data, "--bulk=false"},
-	} {
-		var rejected exitError
-		if err := vindex(args, io.Discard, io.Discard); err != nil && !errors.As(err, &rejected) {
-			t.Fatalf("vindex %s: %v", strings.Join(args[:2], " "), err)
-		}
-	}
+	storeWith(t, data, before)
 	was := storeLines(t, filepath.Join(data, "store"))
 
 	p := launch(t, dir, "import", file, "--dev", "--data", data, "--memory", "65536")
@@ -279,13 +281,8 @@ func TestBulkImportKilled(t *testing.T) {
 	if loads, _ := filepath.Glob(filepath.Join(data, "store.load-*")); len(loads) != 0 {
 		t.Errorf("the load's runs are still there after the store was opened: %v", loads)
 	}
-	var out strings.Builder
-	var rejected exitError
-	if err := vindex([]string{"import", file, "--dev", "--data", data}, &out, io.Discard); err != nil && !errors.As(err, &rejected) {
-		t.Fatalf("import after the killed one: %v\n%s", err, out.String())
-	}
-	if !strings.Contains(out.String(), "imported 70000 registrations") {
-		t.Errorf("import after the killed one:\n%s", out.String())
+	if out := vindexImporting(t, "import", file, "--dev", "--data", data); !strings.Contains(out, "imported 70000 registrations") {
+		t.Errorf("import after the killed one:\n%s", out)
 	}
 	if sorts, _ := filepath.Glob(filepath.Join(data, sortDirPrefix+"*")); len(sorts) != 0 {
 		t.Errorf("the killed import's sort is still there after the next import: %v", sorts)
@@ -303,15 +300,7 @@ func TestBulkImportDiskFull(t *testing.T) {
 	before, file := filepath.Join(dir, "before.csv"), filepath.Join(dir, "import.csv")
 	equivalenceCSV(t, before, 0, 60, 1)
 	equivalenceCSV(t, file, 30, 30000, 3)
-	for _, args := range [][]string{
-		{"keys", "init", "--dev", "--data", data, "--create-dev-kek"},
-		{"import", before, "--dev", "--data", data, "--bulk=false", "--min-free-disk", "-1"},
-	} {
-		var rejected exitError
-		if err := vindex(args, io.Discard, io.Discard); err != nil && !errors.As(err, &rejected) {
-			t.Fatalf("vindex %s: %v", strings.Join(args[:2], " "), err)
-		}
-	}
+	storeWith(t, data, before, "--min-free-disk", "-1")
 	was := storeLines(t, filepath.Join(data, "store"))
 	ballast := filepath.Join(mnt, "ballast")
 	tmpfs.Fill(t, ballast, 40<<20)
@@ -340,11 +329,7 @@ func TestBulkImportDiskFull(t *testing.T) {
 	if err := os.Remove(ballast); err != nil {
 		t.Fatal(err)
 	}
-	out.Reset()
-	if err := vindex(args, &out, io.Discard); err != nil && !errors.As(err, &rejected) {
-		t.Fatalf("import with space again: %v\n%s", err, out.String())
-	}
-	if !strings.Contains(out.String(), "imported 70000 registrations") {
-		t.Errorf("import with space again:\n%s", out.String())
+	if out := vindexImporting(t, args...); !strings.Contains(out, "imported 70000 registrations") {
+		t.Errorf("import with space again:\n%s", out)
 	}
 }
