@@ -59,6 +59,22 @@ func addAll(t testing.TB, s *Sorter, in []rec) {
 	}
 }
 
+// sortsLike sorts s and fails t unless it yields in as the reference
+// sort orders it; it returns the drained iterator.
+func sortsLike(t *testing.T, s *Sorter, in []rec) *Iterator {
+	t.Helper()
+	it, err := s.Sort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := drain(it)
+	if err != nil {
+		t.Fatal(err)
+	}
+	same(t, got, reference(in))
+	return it
+}
+
 // drain returns what it yields (copied) and its error.
 func drain(it *Iterator) ([]rec, error) {
 	var out []rec
@@ -153,15 +169,7 @@ func TestSort(t *testing.T) {
 			if runs == 0 && n != 0 || runs > 0 && n <= int64(size(tc.in))/2 {
 				t.Errorf("spilled %d bytes in %d runs", n, runs)
 			}
-			it, err := s.Sort()
-			if err != nil {
-				t.Fatal(err)
-			}
-			got, err := drain(it)
-			if err != nil {
-				t.Fatal(err)
-			}
-			same(t, got, reference(tc.in))
+			it := sortsLike(t, s, tc.in)
 			if it.Next() || it.Err() != nil {
 				t.Fatal("Next after the end")
 			}
@@ -562,15 +570,7 @@ func FuzzSorter(f *testing.F) {
 		}
 		defer s.Close()
 		addAll(t, s, in)
-		it, err := s.Sort()
-		if err != nil {
-			t.Fatal(err)
-		}
-		got, err := drain(it)
-		if err != nil {
-			t.Fatal(err)
-		}
-		same(t, got, reference(in))
+		sortsLike(t, s, in)
 		if err := s.Close(); err != nil {
 			t.Fatal(err)
 		}
