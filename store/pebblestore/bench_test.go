@@ -2,6 +2,7 @@ package pebblestore_test
 
 import (
 	"crypto/rand"
+	"encoding/binary"
 	"runtime"
 	"sync/atomic"
 	"testing"
@@ -38,6 +39,52 @@ func BenchmarkRawPebbleSyncedSet(b *testing.B) {
 		}
 	})
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "writes/s")
+}
+
+// BenchmarkRawPebbleSyncedRegistration is the second baseline: what one
+// registration writes, as bare Pebble writes, with nothing else. Each
+// operation is one synced batch of the seven records a new youth's
+// registration commits, in their sizes (the youth record, the ID index,
+// the expiry index, one figures counter, the outbox event, the audit entry
+// and its youth index), under random pseudonyms and IDs, with sequence
+// numbers for the event and the entry; 64 concurrent writers, as in
+// BenchmarkRawPebbleSyncedSet. The store's own work is what
+// matcher.BenchmarkRegisterParallel takes beyond this; the key count is
+// what this takes beyond BenchmarkRawPebbleSyncedSet.
+func BenchmarkRawPebbleSyncedRegistration(b *testing.B) {
+	db, err := pebble.Open(b.TempDir(), &pebble.Options{MemTableSize: 64 << 20, Logger: pebbleQuiet{}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer db.Close()
+	var seq atomic.Uint64
+	b.SetParallelism(64 / runtime.GOMAXPROCS(0))
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		var youth, id [32]byte
+		val := make([]byte, 275)
+		counter := []byte("f2026-03c\rregistrations\x06GM0014\bwij-team\vinvolvement\x01-")
+		for pb.Next() {
+			rand.Read(youth[:])
+			rand.Read(id[:16])
+			rand.Read(val)
+			n := seq.Add(1)
+			batch := db.NewBatch()
+			batch.Set(append([]byte{'y'}, youth[:]...), val, nil)
+			batch.Set(append([]byte{'i'}, id[:16]...), youth[:], nil)
+			batch.Set(append(append([]byte{'x', 0, 0, 'R', 0xfd}, youth[:]...), id[:16]...), nil, nil)
+			batch.Set(counter, val[:8], nil)
+			batch.Set(binary.BigEndian.AppendUint64([]byte("e\rwij-groningen"), n), val[:48], nil)
+			batch.Set(binary.BigEndian.AppendUint64([]byte{'a'}, n), val[:81], nil)
+			batch.Set(binary.BigEndian.AppendUint64(append([]byte{'v'}, youth[:]...), n), nil, nil)
+			if err := batch.Commit(pebble.Sync); err != nil {
+				b.Error(err)
+				return
+			}
+			batch.Close()
+		}
+	})
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "regs/s")
 }
 
 // BenchmarkUpdateParallel: the store alone, 64 concurrent updates, each a new
