@@ -82,18 +82,26 @@ func (y *youth) countAssignment() {
 // the first report of the second of the institutions now live, in order
 // of their first reports. (The case keeps no time of its match; a
 // registration revived within the refresh window keeps its first report.)
+//
+// That is the earliest report of an institution other than the one that
+// reported first (if two reported first at once, that same moment),
+// found in two passes over the live registrations, without copying or
+// sorting them.
 func (y *youth) matchedSince() time.Time {
-	live := slices.Clone(y.live)
-	slices.SortFunc(live, func(a, b store.Registration) int { return a.CreatedAt.Compare(b.CreatedAt) })
-	var seen []string
-	for _, r := range live {
-		if !slices.Contains(seen, r.Institution) {
-			if seen = append(seen, r.Institution); len(seen) == 2 {
-				return r.CreatedAt
-			}
+	first := -1
+	for i := range y.live {
+		if first < 0 || y.live[i].CreatedAt.Before(y.live[first].CreatedAt) {
+			first = i
 		}
 	}
-	return y.now
+	since, found := y.now, false
+	for i := range y.live {
+		r := &y.live[i]
+		if r.Institution != y.live[first].Institution && (!found || r.CreatedAt.Before(since)) {
+			since, found = r.CreatedAt, true
+		}
+	}
+	return since
 }
 
 // FiguresQuery asks for a municipality's management figures of one closed

@@ -214,14 +214,23 @@ func (m *Matcher) RecordInformed(ctx context.Context, actor Actor, id ID, i Info
 // remindInform sends the inform-due event of every live registration
 // whose reminder day has come, and marks it reminded, in this same write.
 func (y *youth) remindInform() {
+	if !y.anyLive(y.informDue) {
+		return // most updates: nothing to copy
+	}
 	for _, r := range slices.Clone(y.live) {
-		if d := r.Inform.Due; d.IsZero() || r.Inform.Reminded || y.today.Before(d) {
+		if !y.informDue(&r) {
 			continue
 		}
 		r.Inform.Due, r.Inform.Reminded = time.Time{}, true
 		y.put(r)
 		y.emit(store.Event{Type: store.EventInformDue, Recipient: r.Institution, Registration: r.ID})
 	}
+}
+
+// informDue reports whether r's informing reminder is due and not sent.
+func (y *youth) informDue(r *store.Registration) bool {
+	d := r.Inform.Due
+	return !d.IsZero() && !r.Inform.Reminded && !y.today.Before(d)
 }
 
 // informWakes passes to earlier, for each live registration with a

@@ -210,6 +210,7 @@ func (m *Matcher) committed(y *youth, err error) error {
 func (m *Matcher) begin(tx store.Tx, primary pseudonym.Pseudonym, now, today time.Time) *youth {
 	y := &youth{m: m, tx: tx, now: now, today: today}
 	y.regs = tx.Registrations()
+	y.live = make([]store.Registration, 0, cap(y.regs)) // relive's, grown no more than regs
 	y.kase, y.had = tx.Case()
 	if !y.had {
 		y.kase = store.Case{Age: -1}
@@ -258,8 +259,11 @@ func (y *youth) relive() {
 // at once those that end on their destroy day (the youth turns 23: nothing
 // of it goes to the archive).
 func (y *youth) expire() {
+	if !y.anyLive(y.endsToday) {
+		return // most updates: nothing to copy
+	}
 	for _, r := range slices.Clone(y.live) {
-		if r.EndsOn.IsZero() || y.today.Before(r.EndsOn) {
+		if !y.endsToday(&r) {
 			continue
 		}
 		y.end(r, store.EndedByExpiry)
@@ -275,6 +279,22 @@ func (y *youth) expire() {
 			y.auditExpiry(r.ID, "ended")
 		}
 	}
+}
+
+// endsToday reports whether r has reached its end day.
+func (y *youth) endsToday(r *store.Registration) bool {
+	return !r.EndsOn.IsZero() && !y.today.Before(r.EndsOn)
+}
+
+// anyLive reports whether ok holds for one of the live registrations,
+// without copying them.
+func (y *youth) anyLive(ok func(*store.Registration) bool) bool {
+	for i := range y.live {
+		if ok(&y.live[i]) {
+			return true
+		}
+	}
+	return false
 }
 
 // auditExpiry stages the audit entry of registration id ended or destroyed

@@ -412,15 +412,29 @@ func encodeYouth(dst []byte, y *youthRecord) []byte {
 	e.byte(youthV1)
 	e.bool(y.hasCase)
 	if y.hasCase {
-		e.bytes(encodeCase(nil, &y.kase))
+		start := len(e.b)
+		e.b = prefixLength(encodeCase(e.b, &y.kase), start)
 	}
 	e.uvarint(uint64(len(y.regs)))
-	var buf []byte
 	for i := range y.regs {
-		buf = encodeRegistration(buf[:0], &y.regs[i])
-		e.bytes(buf)
+		start := len(e.b)
+		e.b = prefixLength(encodeRegistration(e.b, &y.regs[i]), start)
 	}
 	return e.b
+}
+
+// prefixLength turns b, whose bytes from start on are a value just
+// appended, into b up to start followed by the value as enc.bytes writes
+// it (its length, uvarint, then the value): the value is encoded in place,
+// with no buffer of its own.
+func prefixLength(b []byte, start int) []byte {
+	n := len(b) - start
+	var l [binary.MaxVarintLen64]byte
+	w := binary.PutUvarint(l[:], uint64(n))
+	b = append(b, l[:w]...)
+	copy(b[start+w:], b[start:start+n])
+	copy(b[start:], l[:w])
+	return b
 }
 
 func decodeYouth(b []byte) (youthRecord, error) {

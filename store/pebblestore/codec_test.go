@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"reflect"
+	"slices"
 	"testing"
 	"time"
 
@@ -545,6 +546,52 @@ func TestCaseV5(t *testing.T) {
 	} {
 		if _, err := decodeCase(b); !errors.Is(err, store.ErrCorrupt) {
 			t.Errorf("%s: err = %v, want ErrCorrupt", name, err)
+		}
+	}
+}
+
+// encodeYouthNested is encodeYouth as it was written first: the case and
+// each registration encoded in a buffer of their own, then copied in.
+func encodeYouthNested(y *youthRecord) []byte {
+	e := enc{}
+	e.byte(youthV1)
+	e.bool(y.hasCase)
+	if y.hasCase {
+		e.bytes(encodeCase(nil, &y.kase))
+	}
+	e.uvarint(uint64(len(y.regs)))
+	for i := range y.regs {
+		e.bytes(encodeRegistration(nil, &y.regs[i]))
+	}
+	return e.b
+}
+
+// TestYouthRecordInPlace: encodeYouth, which encodes in place, writes the
+// same bytes as the nested encoding, behind bytes already in dst, for
+// records whose parts are shorter and longer than 127 bytes (a one- and a
+// two-byte length).
+func TestYouthRecordInPlace(t *testing.T) {
+	r1, r2 := sampleRegistration(), sampleRegistration()
+	r2.Institution = "school"
+	short := store.Registration{ID: r1.ID, Youth: r1.Youth, Institution: "a"}
+	planned := woken(sampleCheckedCase())
+	planned.Plan = &store.Plan{Start: time.Date(2026, 3, 2, 0, 0, 0, 0, time.UTC), By: "ggd",
+		Agreements: []store.Agreement{{N: 1, Institution: "school", Due: time.Date(2026, 4, 1, 0, 0, 0, 0, time.UTC)}}}
+	for i, y := range []youthRecord{
+		{},
+		{regs: []store.Registration{short}},
+		{regs: []store.Registration{r1}},
+		{hasCase: true, kase: store.Case{Age: -1}},
+		{hasCase: true, kase: planned, regs: []store.Registration{r1, short, r2}},
+		{hasCase: true, kase: coordinating(woken(sampleCheckedCase())), regs: []store.Registration{r2}},
+	} {
+		want := encodeYouthNested(&y)
+		if got := encodeYouth(nil, &y); !bytes.Equal(got, want) {
+			t.Fatalf("record %d:\n in place %x\n nested   %x", i, got, want)
+		}
+		prefix := []byte("before")
+		if got := encodeYouth(slices.Clip(prefix), &y); !bytes.Equal(got, append(prefix, want...)) {
+			t.Fatalf("record %d behind other bytes:\n got  %x\n want %x%x", i, got, prefix, want)
 		}
 	}
 }

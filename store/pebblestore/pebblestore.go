@@ -852,6 +852,10 @@ func (t *tx) Registrations() []store.Registration {
 		if t.decoy != nil {
 			t.decoyCopy = slices.Clone(t.decoy) // as long as a known youth's copy takes
 		}
+		if t.writable {
+			// Room for the registration an update mostly adds.
+			return append(make([]store.Registration, 0, len(t.orig)+1), t.orig...)
+		}
 		return slices.Clone(t.orig)
 	}
 	out := make([]store.Registration, 0, len(t.orig)+len(t.staged))
@@ -1297,8 +1301,15 @@ func (s *Store) commit(t *tx) (wait func() error, err error) {
 		}
 	}()
 	// buf is the scratch space every encoding below reuses: the batch
-	// copies what it is given.
-	var buf []byte
+	// copies what it is given, so it goes back to the pool after.
+	bp := scratchBufs.Get().(*[]byte)
+	buf := (*bp)[:0]
+	defer func() {
+		if cap(buf) <= maxScratch {
+			*bp = buf[:0]
+			scratchBufs.Put(bp)
+		}
+	}()
 	for _, k := range t.notes {
 		b.Set(k, nil, nil)
 	}
@@ -1324,6 +1335,12 @@ func (s *Store) commit(t *tx) (wait func() error, err error) {
 	applied = true
 	return s.applyBatch(b, t, before, after)
 }
+
+// scratchBufs are the commits' encoding buffers; one grown past
+// maxScratch (a youth with many registrations) is left to the collector.
+var scratchBufs = sync.Pool{New: func() any { b := make([]byte, 0, 2048); return &b }}
+
+const maxScratch = 64 << 10
 
 // stageRegistrations stages the history records and the by-ID and day
 // indexes of the registrations t changed (the live ones are written with
@@ -1381,12 +1398,18 @@ func (s *Store) stageYouthRecords(b *pebble.Batch, t *tx, buf []byte) []byte {
 			b.Set(next, nil, nil)
 		}
 	}
-	regs := t.Registrations()
+	regs := t.Registrations() // a copy of its own
 	for i, p := range t.youth {
 		var rec youthRecord
-		for _, r := range regs {
-			if r.Youth == p {
-				rec.regs = append(rec.regs, r)
+		if len(t.youth) == 1 {
+			// The only record: p's registrations are filtered in
+			// place, as no other record reads them.
+			rec.regs = slices.DeleteFunc(regs, func(r store.Registration) bool { return r.Youth != p })
+		} else {
+			for _, r := range regs {
+				if r.Youth == p {
+					rec.regs = append(rec.regs, r)
+				}
 			}
 		}
 		if t.hasCase && t.kase.Youth == p {
