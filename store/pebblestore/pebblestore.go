@@ -236,6 +236,10 @@ func Open(dir string, o *Options) (*Store, error) {
 		Cache:        cache,
 		Logger:       slogLogger{l: opts.Logger},
 		MemTableSize: opts.MemTableSize,
+		// Writes stall once this many memtables wait for their flush:
+		// with the smaller memtable, the same 128 MiB as four times the
+		// size and Pebble's default of two.
+		MemTableStopWritesThreshold: max(2, int((128<<20)/opts.MemTableSize)),
 		// The manifest names the first and last key of every table it
 		// ever listed, a youth's pseudonym among them; a small limit lets
 		// it be rewritten (keeping only the tables there are) once the
@@ -1335,8 +1339,8 @@ func (s *Store) commit(t *tx) (wait func() error, err error) {
 	defer unlock() // once the batch is applied
 	// No return from here on leaves a reserved sequence number
 	// uncompleted: that would hold the published mark back for good.
-	s.stageEvents(b, t, buf)
-	s.stageAudit(b, t.audit, buf)
+	buf = s.stageEvents(b, t, buf)
+	buf = s.stageAudit(b, t.audit, buf)
 	applied = true
 	return s.applyBatch(b, t, before, after)
 }
@@ -1463,10 +1467,10 @@ func (s *Store) stageIdempotency(b *pebble.Batch, t *tx, buf []byte) ([]byte, er
 
 // stageEvents numbers t's events, each in its recipient's sequence, and
 // stages them in the outbox; the caller must complete the numbers whatever
-// becomes of the batch.
-func (s *Store) stageEvents(b *pebble.Batch, t *tx, buf []byte) {
+// becomes of the batch. It returns buf, grown.
+func (s *Store) stageEvents(b *pebble.Batch, t *tx, buf []byte) []byte {
 	if len(t.events) == 0 {
-		return
+		return buf
 	}
 	s.seqs.reserve(t.events)
 	for i := range t.events {
@@ -1474,6 +1478,7 @@ func (s *Store) stageEvents(b *pebble.Batch, t *tx, buf []byte) {
 		buf = encodeEvent(buf[:0], e)
 		b.Set(recipientKey(e.Recipient, e.Seq), buf, nil)
 	}
+	return buf
 }
 
 // applyBatch applies b, which it takes over, to the memtable; publishes the

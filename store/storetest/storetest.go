@@ -58,6 +58,7 @@ func Run(t *testing.T, newLocation func(t *testing.T) Opener) {
 		{"PutNew", testPutNew},
 		{"AllOrNothing", testAllOrNothing},
 		{"ReadOwnWrites", testReadOwnWrites},
+		{"RegistrationsAreTheCallers", testRegistrationsAreTheCallers},
 		{"Conflict", testConflict},
 		{"Migrate", testMigrate},
 		{"Delete", testDelete},
@@ -353,6 +354,57 @@ func testReadOwnWrites(t *testing.T, open Opener) {
 		return nil
 	})
 	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// testRegistrationsAreTheCallers: what Registrations returns, in a view
+// and in an update before and after a Put, is the caller's to change: a
+// caller that overwrites and filters it in place changes neither what the
+// next call returns nor what the update commits.
+func testRegistrationsAreTheCallers(t *testing.T, open Opener) {
+	s := openStore(t, open)
+	y := Youth(1, 1)
+	a, b := Reg(y, "ggd", t0), Reg(y, "school", t0.Add(time.Hour))
+	put(t, s, []pseudonym.Pseudonym{y}, a, b)
+	scribble := func(regs []store.Registration) {
+		for i := range regs {
+			regs[i].Institution = "scribbled"
+		}
+		_ = slices.DeleteFunc(regs, func(r store.Registration) bool { return r.ID == a.ID })
+	}
+	same := func(when string, got []store.Registration, want ...store.Registration) error {
+		if len(got) != len(want) {
+			return fmt.Errorf("%s: %d registrations, want %d", when, len(got), len(want))
+		}
+		for i := range want {
+			if got[i].ID != want[i].ID || got[i].Institution != want[i].Institution {
+				return fmt.Errorf("%s: registration %d is %s of %q, want %s of %q", when, i, got[i].ID, got[i].Institution, want[i].ID, want[i].Institution)
+			}
+		}
+		return nil
+	}
+	err := s.View(ctx, []pseudonym.Pseudonym{y}, func(r store.Reader) error {
+		scribble(r.Registrations())
+		return same("view, after a change to the first copy", r.Registrations(), a, b)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := Reg(y, "wij", t0.Add(2*time.Hour))
+	err = s.Update(ctx, []pseudonym.Pseudonym{y}, func(tx store.Tx) error {
+		scribble(tx.Registrations())
+		if err := same("update, after a change to the first copy", tx.Registrations(), a, b); err != nil {
+			return err
+		}
+		tx.Put(c)
+		scribble(tx.Registrations())
+		return same("update, after a Put and a change to a copy", tx.Registrations(), a, b, c)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := same("committed", regsOf(t, s, y), a, b, c); err != nil {
 		t.Fatal(err)
 	}
 }
