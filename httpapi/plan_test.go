@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/vindex-nl/vindex/httpapi"
+	"github.com/vindex-nl/vindex/identity"
 )
 
 // The plan's routes: who may do what, the codes of what is refused, and
@@ -57,12 +58,16 @@ func TestPlanRoutes(t *testing.T) {
 			}
 		}
 	}
+	// The day an agreement is done is the matcher's day, in its zone
+	// (identity.DefaultLocation), which is not UTC's in the hours around
+	// midnight.
+	doneDay := time.Now().In(identity.DefaultLocation()).Format(time.DateOnly)
 	v := decodeAs[httpapi.ViewResponse](t, e.do(byToken(school), "POST", "/v1/lookups", httpapi.BSNRequest{BSN: bsn(t, 1)}))
 	p := v.Plan
 	if p == nil || p.Start != today || p.IntendedEnd != inWeeks(26) || p.By != wij || len(p.Agreements) != 1 {
 		t.Fatalf("school's lookup: plan %+v", p)
 	}
-	if g := p.Agreements[0]; g.Agreement != 1 || g.Institution != ggd || g.Due != inWeeks(1) || g.Done != today || g.Overdue {
+	if g := p.Agreements[0]; g.Agreement != 1 || g.Institution != ggd || g.Due != inWeeks(1) || g.Done != doneDay || g.Overdue {
 		t.Fatalf("agreement: %+v", g)
 	}
 	if v := decodeAs[httpapi.ViewResponse](t, e.do(byToken(school), "POST", "/v1/lookups", httpapi.BSNRequest{BSN: bsn(t, 2)})); v.Plan != nil {
