@@ -233,22 +233,15 @@ func (s *SQL) copyImport(ctx context.Context, tx pgx.Tx, r io.Reader) (ImportSta
 		return st, err
 	}
 	src := pgx.CopyFromFunc(func() ([]any, error) {
-		for {
-			youth, rep, reason, err := ir.next()
-			if err == io.EOF {
-				return nil, nil
-			}
-			if err != nil {
-				return nil, err
-			}
-			st.Rows++
-			if reason != "" {
-				st.reject(reason)
-				continue
-			}
-			c := rep.contact
-			return []any{ir.line, youth, rep.inst, rep.kind, rep.municipality, c.Name, c.Phone, c.Email, int32(rep.age), rep.endsOn}, nil
+		youth, rep, err := ir.nextValid(&st)
+		if err == io.EOF {
+			return nil, nil
 		}
+		if err != nil {
+			return nil, err
+		}
+		c := rep.contact
+		return []any{ir.line, youth, rep.inst, rep.kind, rep.municipality, c.Name, c.Phone, c.Email, int32(rep.age), rep.endsOn}, nil
 	})
 	n, err := tx.CopyFrom(ctx, pgx.Identifier{"import_stage"},
 		[]string{"ord", "youth", "institution", "kind", "municipality", "contact_name", "contact_phone", "contact_email", "age", "ends_on"}, src)

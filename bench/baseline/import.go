@@ -165,6 +165,22 @@ func (ir *importReader) next() (youth []byte, r report, reason string, err error
 	return youth, r, "", nil
 }
 
+// nextValid returns the next row that is not rejected, counting in st
+// every row read and the reason of each rejected; io.EOF at the end.
+func (ir *importReader) nextValid(st *ImportStats) ([]byte, report, error) {
+	for {
+		youth, r, reason, err := ir.next()
+		if err != nil {
+			return nil, report{}, err
+		}
+		st.Rows++
+		if reason == "" {
+			return youth, r, nil
+		}
+		st.reject(reason)
+	}
+}
+
 // ImportRows imports a CSV file in the form vindex import reads (its
 // columns institution, bsn, birth_date, municipality, kind, code and
 // contact_*; ends_on too) one row after another, each as Register stores a
@@ -186,17 +202,12 @@ func (s *SQL) ImportRows(ctx context.Context, r io.Reader) (ImportStats, error) 
 		return st, err
 	}
 	for {
-		youth, rep, reason, err := ir.next()
+		youth, rep, err := ir.nextValid(&st)
 		if err == io.EOF {
 			break
 		}
 		if err != nil {
 			return st, err
-		}
-		st.Rows++
-		if reason != "" {
-			st.reject(reason)
-			continue
 		}
 		out, _, err := s.register(ctx, youth, rep, time.Now())
 		if err != nil {
