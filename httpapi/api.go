@@ -442,7 +442,7 @@ func (h *Handler) decode(r *http.Request, v any, optional bool) error {
 		return decodeProblem(err, h.maxBody)
 	}
 	var se *strictError
-	if err := checkStrict(json.NewDecoder(bytes.NewReader(b)), reflect.TypeOf(v), 0); errors.As(err, &se) {
+	if err := checkStrict(b, reflect.TypeOf(v)); errors.As(err, &se) {
 		return problem(http.StatusBadRequest, CodeInvalidJSON, se.Field, se.Detail)
 	}
 	dec := json.NewDecoder(bytes.NewReader(b))
