@@ -25,7 +25,10 @@
 // (decode never panics; what decodes re-encodes to the same bytes),
 // pebblestore.FuzzKeys (key encodings round-trip and keep their order),
 // httpapi.FuzzRegister (any body gets a 2xx or a problem document, never a
-// server error, and no digits of the body in the problem), audit.FuzzEntry
+// server error, and no digits of the body in the problem),
+// httpapi.FuzzCheckStrict (the strict-JSON check of request bodies refuses
+// exactly what its previous json.Decoder.Token implementation, kept in the
+// test as the reference, refused, for the same field), audit.FuzzEntry
 // (audit entries decode strictly: what decodes re-encodes to the same bytes),
 // oprf.FuzzDecode (blind-mode elements, proofs and POST /v1/evaluate bodies
 // decode strictly and canonically, or fail with the package's errors).
