@@ -60,27 +60,20 @@ const detailTwice = "a member appears twice in one object"
 // that is, where json.Decoder.Token would fail, as would a number that
 // does not fit a float64 (Token reads it as one).
 func checkStrict(body []byte, t reflect.Type) error {
-	s := scanners.Get().(*strictScanner)
-	s.b, s.i = body, 0
-	err := s.value(t, 0)
-	*s = strictScanner{names: s.names[:0], unquoted: s.unquoted[:0]}
-	if cap(s.unquoted) > 64<<10 {
-		s.unquoted = nil // not kept for the next body
-	}
-	scanners.Put(s)
-	return err
+	s := strictScanner{b: body}
+	return s.value(t, 0)
 }
-
-// scanners keeps the scanners not in use, for their slices to be reused.
-var scanners = sync.Pool{New: func() any { return new(strictScanner) }}
 
 // strictScanner reads one JSON value from b.
 type strictScanner struct {
 	b []byte
 	i int // the next byte to read
-	// names holds the member names read so far of the objects being read,
-	// innermost last.
-	names []span
+	// The member names read so far of the objects being read, innermost
+	// last: n of them, the first in inline (so that a scanner on the stack
+	// needs no allocation for them), the others in more.
+	n      int
+	inline [2 * smallObject]span
+	more   []span
 	// unquoted holds the names that had to be unescaped; it only grows.
 	unquoted []byte
 }
@@ -91,11 +84,31 @@ type span struct {
 	unquoted   bool
 }
 
-func (s *strictScanner) name(n span) []byte {
-	if n.unquoted {
-		return s.unquoted[n.start:n.end]
+func (s *strictScanner) push(at span) {
+	if s.n < len(s.inline) {
+		s.inline[s.n] = at
+	} else if k := s.n - len(s.inline); k < len(s.more) {
+		s.more[k] = at
+	} else {
+		s.more = append(s.more, at)
 	}
-	return s.b[n.start:n.end]
+	s.n++
+}
+
+// name returns the k-th name.
+func (s *strictScanner) name(k int) []byte {
+	at := s.inline[:]
+	if k >= len(at) {
+		at, k = s.more, k-len(at)
+	}
+	return s.text(at[k])
+}
+
+func (s *strictScanner) text(at span) []byte {
+	if at.unquoted {
+		return s.unquoted[at.start:at.end]
+	}
+	return s.b[at.start:at.end]
 }
 
 // smallObject is the number of members up to which an object's names are
@@ -319,7 +332,7 @@ func (s *strictScanner) object(t reflect.Type, depth int) error {
 		s.i++
 		return nil
 	}
-	first := len(s.names)
+	first := s.n
 	var many map[string]bool // the names, once there are many
 	for {
 		s.space()
@@ -341,15 +354,15 @@ func (s *strictScanner) object(t reflect.Type, depth int) error {
 			s.unquoted = appendUnquoted(s.unquoted, s.b[at.start:at.end])
 			at = span{start: n, end: len(s.unquoted), unquoted: true}
 		}
-		name := s.name(at)
+		name := s.text(at)
 
 		f := fields.lookup(name)
 		twice := false
 		if many != nil {
 			twice = many[string(name)]
 		} else {
-			for _, n := range s.names[first:] {
-				if bytes.Equal(s.name(n), name) {
+			for k := first; k < s.n; k++ {
+				if bytes.Equal(s.name(k), name) {
 					twice = true
 					break
 				}
@@ -362,17 +375,17 @@ func (s *strictScanner) object(t reflect.Type, depth int) error {
 			}
 			return e
 		}
-		if many == nil && len(s.names)-first == smallObject {
+		if many == nil && s.n-first == smallObject {
 			many = make(map[string]bool, 2*smallObject)
-			for _, n := range s.names[first:] {
-				many[string(s.name(n))] = true
+			for k := first; k < s.n; k++ {
+				many[string(s.name(k))] = true
 			}
-			s.names = s.names[:first]
+			s.n = first
 		}
 		if many != nil {
 			many[string(name)] = true
 		} else {
-			s.names = append(s.names, at)
+			s.push(at)
 		}
 		var ft reflect.Type
 		if f != nil {
@@ -404,7 +417,7 @@ func (s *strictScanner) object(t reflect.Type, depth int) error {
 			s.i++
 		case '}':
 			s.i++
-			s.names = s.names[:first]
+			s.n = first
 			return nil
 		default:
 			return errStrictSyntax

@@ -211,6 +211,27 @@ var strictSeeds = []string{
 	`{` + manyMembers(40, 30) + `}`,
 	`{` + manyMembers(17, 16) + `}`,
 	`{` + manyMembers(17, 3) + `}`,
+	nested(false, false), nested(true, false), nested(false, true),
+}
+
+// nested is objects of 15 members in objects of 15 members, deeper than
+// checkStrict keeps names without allocating, with a member twice in the
+// last, innermost one (inner) or in the outermost one after it (outer).
+func nested(inner, outer bool) string {
+	level := func(n int, dup bool, child string) string {
+		m := manyMembers(15, -1)
+		if dup {
+			m += `,"m` + strconv.Itoa(n) + `":0`
+		}
+		return `{` + m + child + `}`
+	}
+	x := level(3, false, "")
+	x = level(0, false, `,"x":`+x)
+	x = level(0, false, `,"x":`+x)
+	y := level(9, inner, "")
+	y = level(0, false, `,"y":`+y)
+	y = level(0, false, `,"y":`+y)
+	return level(5, outer, `,"x":`+x+`,"y":`+y)
 }
 
 // manyMembers is n members "m0" to "m<n-1>", the one at dup again.
@@ -262,6 +283,9 @@ func TestCheckStrict(t *testing.T) {
 		{all, `{"Dash":1,"dash":2}`, "", "", false},
 		{all, `{"p":[{"a":1},{"s":1,"S":2}]}`, "s", cased("s"), false},
 		{all, `{` + manyMembers(40, 30) + `}`, "", twice, false},
+		{nil, nested(false, false), "", "", false},
+		{nil, nested(true, false), "", twice, false},
+		{nil, nested(false, true), "", twice, false},
 		{nil, strings.Repeat("[", maxDepth+1) + strings.Repeat("]", maxDepth+1), "", "", false},
 		{nil, strings.Repeat("[", maxDepth+2) + strings.Repeat("]", maxDepth+2), "", "", true},
 		{nil, ``, "", "", true},
