@@ -20,8 +20,10 @@ import (
 // checkStrict refuses both before the body is decoded.
 //
 // checkStrict reads the body with its own scanner, not json.Decoder.Token
-// (which allocates for every token): a valid body whose member names have
-// no escapes is checked without allocating. It reads the names as
+// (which allocates for every token): a valid body whose member names are
+// ASCII without escapes, with objects of at most 16 members and at most 32
+// names pending across its nesting, is checked without allocating (the
+// request bodies of this API are). It reads the names as
 // encoding/json does (escapes resolved, invalid UTF-8 and lone surrogates
 // replaced by U+FFFD), so two names are the same for it exactly when they
 // are for the decoder.
