@@ -131,12 +131,12 @@ type strictAll struct {
 	// encoding/json names this field "-"; checkStrict, as it always
 	// has, leaves it out.
 	//lint:ignore SA5008 the tag is what is tested
-	Dash       string `json:"-,"`
-	Plain      int
-	Umlaut     string `json:"ünï"`
+	Dash   string `json:"-,"`
+	Plain  int
+	Umlaut string `json:"ünï"`
 	//lint:ignore U1000 a field that is there to be left out
 	unexported int
-	Any        any    `json:"any,omitempty"`
+	Any        any `json:"any,omitempty"`
 }
 
 // strictTypes are the types checkStrict is tried with: those the handlers
