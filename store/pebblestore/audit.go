@@ -208,7 +208,7 @@ func (s *Store) AppendAudit(ctx context.Context, entries ...store.AuditEntry) er
 	entries = append([]store.AuditEntry(nil), entries...)
 	b := s.db.NewBatch()
 	s.stageAudit(b, entries, nil)
-	wait, err := s.applyBatch(b, &tx{audit: entries}, nil, nil)
+	wait, err := s.applyBatch(b, &tx{audit: entries}, nil, nil, func() {})
 	if err != nil {
 		return err
 	}

@@ -25,9 +25,11 @@ import (
 //
 // A counter is read, added to and written back inside the commit that
 // counts (read-modify-write), under one lock (Store.figuresMu) held from
-// the read until the batch is applied: the next commit that counts reads
-// the applied value, and its batch follows this one in the log, so no
-// count is lost however many commits count in the same cell at once.
+// the read until the batch is applied, or queued for a group commit in
+// the order of the lock (groupcommit.go), with the value it writes kept
+// until it is applied: the next commit that counts reads that value, and
+// its batch follows this one in the log, so no count is lost however many
+// commits count in the same cell at once.
 // Pebble's merge operator would avoid the read, but a store's merger is
 // named in its files and Open refuses a store written with another name:
 // stores written before the counters (with Pebble's default merger) could
@@ -134,8 +136,10 @@ func (t *tx) addFigure(m figures.Measure, at figures.Coords, days int) {
 }
 
 // stageFigures adds t's counts to the counters in b. It takes the
-// counters' lock, which the caller releases (unlock) once b is applied.
-// A load adds them itself, when it takes the batch (Loader.take).
+// counters' lock, which the caller releases (unlock) once b is applied or,
+// in a group commit, queued (groupcommit.go): a counter a queued batch
+// writes is read from s.figuresQueued until that batch is applied. A load
+// adds the counts itself, when it takes the batch (Loader.take).
 func (s *Store) stageFigures(b *pebble.Batch, t *tx) (unlock func(), err error) {
 	if len(t.figures) == 0 || s.loader() != nil {
 		return func() {}, nil
@@ -146,22 +150,59 @@ func (s *Store) stageFigures(b *pebble.Batch, t *tx) (unlock func(), err error) 
 		keys = append(keys, k)
 	}
 	slices.Sort(keys)
+	s.figuresGen++
+	t.figuresGen = s.figuresGen
 	var v [8]byte
 	for _, k := range keys {
-		n, err := s.figure([]byte(k))
+		n, err := s.figure(k)
 		if err != nil {
 			s.figuresMu.Unlock()
 			return nil, err
 		}
-		binary.BigEndian.PutUint64(v[:], n+t.figures[k])
+		n += t.figures[k]
+		binary.BigEndian.PutUint64(v[:], n)
 		b.Set([]byte(k), v[:], nil)
+		if s.figuresQueued == nil {
+			s.figuresQueued = make(map[string]queuedFigure)
+		}
+		s.figuresQueued[k] = queuedFigure{n: n, gen: t.figuresGen}
 	}
 	return s.figuresMu.Unlock, nil
 }
 
-// figure reads the committed counter at k; 0 if there is none.
-func (s *Store) figure(k []byte) (uint64, error) {
-	v, closer, err := s.db.Get(k)
+// queuedFigure is a counter's value as a batch not yet applied writes it,
+// and the figures generation of the commit that staged it.
+type queuedFigure struct {
+	n, gen uint64
+}
+
+// figuresApplied forgets the queued counters of the commits ts, whose
+// batches are applied: a counter written since by another commit stays.
+func (s *Store) figuresApplied(ts []*tx) {
+	s.figuresMu.Lock()
+	defer s.figuresMu.Unlock()
+	for _, t := range ts {
+		for k := range t.figures {
+			if q, ok := s.figuresQueued[k]; ok && q.gen == t.figuresGen {
+				delete(s.figuresQueued, k)
+			}
+		}
+	}
+}
+
+// figure reads the counter at k as the last commit that counted left it:
+// queued, or else committed; 0 if there is none. The caller holds
+// figuresMu.
+func (s *Store) figure(k string) (uint64, error) {
+	if q, ok := s.figuresQueued[k]; ok {
+		return q.n, nil
+	}
+	return s.figureCommitted(k)
+}
+
+// figureCommitted reads the committed counter at k; 0 if there is none.
+func (s *Store) figureCommitted(k string) (uint64, error) {
+	v, closer, err := s.db.Get([]byte(k))
 	if errors.Is(err, pebble.ErrNotFound) {
 		return 0, nil
 	}

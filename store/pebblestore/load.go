@@ -269,7 +269,7 @@ func (l *Loader) take(b *pebble.Batch, t *tx, before, after []store.Registration
 		base, ok := l.figures[k]
 		if !ok {
 			var err error
-			if base, err = s.figure([]byte(k)); err != nil {
+			if base, err = s.figureCommitted(k); err != nil {
 				return nil, l.failLocked(err)
 			}
 			l.written[prefixFigures] = true

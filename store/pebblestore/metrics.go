@@ -23,6 +23,11 @@ import (
 //     directory's file system as of the last check (at most 200 ms old),
 //     and vindex_store_disk_min_free_bytes, below which writes are
 //     refused;
+//   - commits: vindex_store_commits_total, the batches the store has
+//     committed (a registration's, a lookup's audit entry, …), and
+//     vindex_store_commit_groups_total, the Pebble batches they were
+//     applied in (concurrent commits are applied together; the ratio is
+//     the mean group's size);
 //   - key use: vindex_key_live_registrations{key_id}, the live
 //     registrations held under pseudonyms of each PRF key (a key with none
 //     can be retired), and vindex_key_client_refs{key_id}, the
@@ -83,6 +88,13 @@ var (
 		"Free bytes on the data directory's file system below which the store refuses writes.", nil, nil)
 )
 
+var (
+	commitsDesc = prometheus.NewDesc("vindex_store_commits_total",
+		"Batches the store committed (a registration's, a lookup's audit entry, ...).", nil, nil)
+	commitGroupsDesc = prometheus.NewDesc("vindex_store_commit_groups_total",
+		"Pebble batches the store's commits were applied in: concurrent commits are applied together.", nil, nil)
+)
+
 type collector struct{ s *Store }
 
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
@@ -93,6 +105,8 @@ func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- refsByKeyDesc
 	ch <- diskFreeDesc
 	ch <- diskMinFreeDesc
+	ch <- commitsDesc
+	ch <- commitGroupsDesc
 }
 
 func (c *collector) Collect(ch chan<- prometheus.Metric) {
@@ -104,6 +118,8 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 			ch <- prometheus.MustNewConstMetric(g.desc, g.kind, g.value(pm))
 		}
 	}
+	ch <- prometheus.MustNewConstMetric(commitsDesc, prometheus.CounterValue, float64(c.s.group.commits.Load()))
+	ch <- prometheus.MustNewConstMetric(commitGroupsDesc, prometheus.CounterValue, float64(c.s.group.groups.Load()))
 	if g := c.s.disk; g != nil {
 		ch <- prometheus.MustNewConstMetric(diskFreeDesc, prometheus.GaugeValue, float64(g.lastFree.Load()))
 		ch <- prometheus.MustNewConstMetric(diskMinFreeDesc, prometheus.GaugeValue, float64(g.min))

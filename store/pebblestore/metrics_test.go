@@ -58,7 +58,8 @@ vindex_key_live_registrations{key_id="7"} 2
 	}
 	for _, name := range []string{"vindex_store_disk_bytes", "vindex_store_l0_tables", "vindex_store_read_amplification",
 		"vindex_store_compaction_debt_bytes", "vindex_store_memtable_bytes", "vindex_store_wal_bytes",
-		"vindex_store_flushes_total", "vindex_store_block_cache_hits_total", "vindex_store_block_cache_misses_total"} {
+		"vindex_store_flushes_total", "vindex_store_block_cache_hits_total", "vindex_store_block_cache_misses_total",
+		"vindex_store_commits_total", "vindex_store_commit_groups_total"} {
 		if !got[name] {
 			t.Errorf("no %s", name)
 		}

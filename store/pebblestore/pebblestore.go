@@ -104,6 +104,10 @@ import (
 	"github.com/vindex-nl/vindex/store"
 )
 
+// DefaultSyncInterval is the least time between two WAL syncs unless
+// Options say otherwise.
+const DefaultSyncInterval = 500 * time.Microsecond
+
 // Options configure a Store. The zero value is valid.
 type Options struct {
 	// FS is the file system the store lives on. If nil (or vfs.Default),
@@ -123,6 +127,11 @@ type Options struct {
 	// RegisterParallel 22.7k/s against 19.7k/s; 4 MiB flushes too often
 	// for registrations; docs/benchmarks.md).
 	MemTableSize uint64
+	// SyncInterval is the least time between two syncs of the WAL: a
+	// commit that comes less than this after a sync waits out the rest
+	// of it, so that more commits share the next sync. If zero,
+	// DefaultSyncInterval; negative syncs as soon as asked.
+	SyncInterval time.Duration
 	// MinFreeBytes is the free disk space below which the store refuses
 	// writes with store.ErrUnavailable (reads go on), before the disk
 	// fills and a write fails half-way. It is checked every 200 ms on
@@ -183,8 +192,13 @@ type Store struct {
 	// deliveryMu serialises the writes of delivery state.
 	deliveryMu sync.Mutex
 	// figuresMu is held from the read of the figures' counters a commit
-	// adds to until its batch is applied (see figures.go).
-	figuresMu sync.Mutex
+	// adds to until its batch is applied or queued (see figures.go); it
+	// guards figuresGen and figuresQueued.
+	figuresMu     sync.Mutex
+	figuresGen    uint64
+	figuresQueued map[string]queuedFigure
+	// group applies concurrent commits' batches together (groupcommit.go).
+	group groupCommit
 	// repl is the replication state (replication.go).
 	repl replication
 	// loading is the running load, if any (load.go).
@@ -224,6 +238,9 @@ func Open(dir string, o *Options) (*Store, error) {
 	if opts.MemTableSize == 0 {
 		opts.MemTableSize = 16 << 20
 	}
+	if opts.SyncInterval == 0 {
+		opts.SyncInterval = DefaultSyncInterval
+	}
 	onOS := opts.FS == nil || opts.FS == vfs.Default
 	fsys := opts.FS
 	if onOS {
@@ -231,6 +248,7 @@ func Open(dir string, o *Options) (*Store, error) {
 	}
 	cache := pebble.NewCache(opts.CacheSize)
 	defer cache.Unref()
+	s := &Store{dir: dir, fs: fsys, logger: opts.Logger, seed: maphash.MakeSeed()}
 	po := &pebble.Options{
 		FS:           fsys,
 		Cache:        cache,
@@ -246,6 +264,8 @@ func Open(dir string, o *Options) (*Store, error) {
 		// edits since its last rewrite list as many tables as there are,
 		// as after Compact, instead of after 128 MiB of edits.
 		MaxManifestFileSize: 64 << 10,
+		// Asked for after every sync of the WAL (groupcommit.go).
+		WALMinSyncInterval: func() time.Duration { return s.group.syncInterval(opts.SyncInterval) },
 		// Pebble's default reports a damaged file fatally with the first
 		// and last key of the table (a youth's pseudonym): the same,
 		// naming the file only.
@@ -272,7 +292,7 @@ func Open(dir string, o *Options) (*Store, error) {
 	// The options as Pebble completes them, for the tables a load writes.
 	wo := po.Clone()
 	wo.EnsureDefaults()
-	s := &Store{db: db, dir: dir, fs: fsys, logger: opts.Logger, seed: maphash.MakeSeed(), po: wo}
+	s.db, s.po = db, wo
 	s.repl.on = opts.Replicated
 	s.repl.timeout = cmp.Or(opts.ReplicationTimeout, DefaultReplicationTimeout)
 	s.repl.idle.L = &s.repl.mu
@@ -843,8 +863,10 @@ type tx struct {
 	events []store.Event
 	idem   map[string]*idemEntry // by encoded key
 	audit  []store.AuditEntry
-	// figures are the counts to add, by counter key (see figures.go).
-	figures map[string]uint64
+	// figures are the counts to add, by counter key (see figures.go);
+	// figuresGen numbers the commit among those that count.
+	figures    map[string]uint64
+	figuresGen uint64
 	// notes are the family pair notes staged (NoteFamily), as keys.
 	notes [][]byte
 }
@@ -1336,13 +1358,12 @@ func (s *Store) commit(t *tx) (wait func() error, err error) {
 	if err != nil {
 		return nil, err
 	}
-	defer unlock() // once the batch is applied
 	// No return from here on leaves a reserved sequence number
 	// uncompleted: that would hold the published mark back for good.
 	buf = s.stageEvents(b, t, buf)
 	buf = s.stageAudit(b, t.audit, buf)
 	applied = true
-	return s.applyBatch(b, t, before, after)
+	return s.applyBatch(b, t, before, after, unlock)
 }
 
 // scratchBufs are the commits' encoding buffers; one grown past
@@ -1483,40 +1504,19 @@ func (s *Store) stageEvents(b *pebble.Batch, t *tx, buf []byte) []byte {
 
 // applyBatch applies b, which it takes over, to the memtable; publishes the
 // sequence numbers of t's events and counts the key use of the changed
-// registrations; and returns the wait for the WAL sync.
-func (s *Store) applyBatch(b *pebble.Batch, t *tx, before, after []store.Registration) (wait func() error, err error) {
+// registrations; and returns the wait for the WAL sync. It calls unlock
+// (the figures' lock, see stageFigures) once b is applied, or queued for
+// the group commit.
+func (s *Store) applyBatch(b *pebble.Batch, t *tx, before, after []store.Registration, unlock func()) (wait func() error, err error) {
 	if l := s.loader(); l != nil {
+		defer unlock()
 		return l.take(b, t, before, after)
 	}
 	if s.repl.on {
+		defer unlock()
 		return s.applyBatchLogged(b, t, before, after)
 	}
-	// Batches apply to the memtable concurrently; the WAL sync below is
-	// shared by every batch waiting for it (group commit).
-	err = recoverFatal(func() error { return s.db.ApplyNoSyncWait(b, pebble.Sync) })
-	if len(t.events) > 0 {
-		s.seqs.complete(t.events)
-	}
-	s.audit.complete(t.audit)
-	if err != nil {
-		// A batch whose apply failed may be half in the pipeline: it is
-		// left to the garbage collector rather than closed.
-		return nil, s.fail(fmt.Errorf("commit: %w", err))
-	}
-	// Counted in lock order; if the sync fails, the store fails and the
-	// counts no longer matter.
-	if len(t.staged) > 0 {
-		s.keyUse.apply(before, after)
-	}
-	return func() error {
-		if err := b.SyncWait(); err != nil {
-			// The batch is in the memtable, visible, but not durable:
-			// the store must not answer from it.
-			return s.fail(fmt.Errorf("sync: %w", err))
-		}
-		b.Close()
-		return nil
-	}, nil
+	return s.group.commit(s, &commitReq{b: b, t: t, before: before, after: after}, unlock)
 }
 
 // dayIndex returns the expiry or purge index key of r, or nil.
