@@ -180,8 +180,8 @@ func (t *tx) Audit(e store.AuditEntry) {
 	t.audit = append(t.audit, e)
 }
 
-// AppendAudit implements store.AuditLog: one synced commit, shared with
-// the concurrent ones (Pebble's group commit).
+// AppendAudit implements store.AuditLog: one synced commit, applied and
+// synced with the concurrent ones (group commit, groupcommit.go).
 func (s *Store) AppendAudit(ctx context.Context, entries ...store.AuditEntry) error {
 	if err := s.notLeader(); err != nil {
 		return err

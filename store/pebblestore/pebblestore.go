@@ -2,10 +2,13 @@
 // store, on disk or on any vfs.FS.
 //
 // Every acknowledged write is synced to Pebble's write-ahead log before
-// Update returns; concurrent updates share fsyncs through Pebble's commit
-// pipeline (group commit). Updates of one youth are serialised by a striped
-// lock held from the first read to the end of the sync; updates of different
-// youths proceed in parallel. Outbox sequence numbers are assigned per
+// Update returns. Concurrent commits are applied together (group commit,
+// groupcommit.go): they queue, one of them applies the queue as one Pebble
+// batch, and all share its WAL sync; while many are in flight the WAL
+// waits up to Options.SyncInterval between syncs, so that each carries
+// more. Updates of one youth are serialised by a striped lock held from
+// the first read until the batch is applied (see update); updates of
+// different youths proceed in parallel. Outbox sequence numbers are assigned per
 // recipient under a short commit lock, so each recipient's events are
 // numbered 1, 2, 3, … in commit order.
 //
