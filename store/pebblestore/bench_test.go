@@ -128,7 +128,7 @@ func (pebbleQuiet) Fatalf(format string, args ...any) {
 // BenchmarkAppendAuditParallel: what a read's audit entry costs, 64
 // concurrent callers each appending one entry and waiting until it is
 // durable (the entry a lookup will write before it answers). Their synced
-// writes share Pebble's group commit.
+// writes share the store's group commit.
 func BenchmarkAppendAuditParallel(b *testing.B) {
 	s, err := pebblestore.Open(b.TempDir(), &pebblestore.Options{Logger: quiet()})
 	if err != nil {

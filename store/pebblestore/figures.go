@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 
 	"github.com/cockroachdb/pebble/v2"
 
@@ -145,15 +146,14 @@ func (s *Store) stageFigures(b *pebble.Batch, t *tx) (unlock func(), err error) 
 		return func() {}, nil
 	}
 	s.figuresMu.Lock()
-	keys := make([]string, 0, len(t.figures))
+	written := make([]queuedCount, 0, len(t.figures))
 	for k := range t.figures {
-		keys = append(keys, k)
+		written = append(written, queuedCount{key: k})
 	}
-	slices.Sort(keys)
-	s.figuresGen++
-	t.figuresGen = s.figuresGen
+	slices.SortFunc(written, func(a, b queuedCount) int { return strings.Compare(a.key, b.key) })
 	var v [8]byte
-	for _, k := range keys {
+	for i := range written {
+		k := written[i].key
 		n, err := s.figure(k)
 		if err != nil {
 			s.figuresMu.Unlock()
@@ -162,12 +162,33 @@ func (s *Store) stageFigures(b *pebble.Batch, t *tx) (unlock func(), err error) 
 		n += t.figures[k]
 		binary.BigEndian.PutUint64(v[:], n)
 		b.Set([]byte(k), v[:], nil)
-		if s.figuresQueued == nil {
-			s.figuresQueued = make(map[string]queuedFigure)
-		}
-		s.figuresQueued[k] = queuedFigure{n: n, gen: t.figuresGen}
+		written[i].n = n
 	}
+	s.figuresGen++
+	t.figuresGen, t.figuresWritten = s.figuresGen, written
 	return s.figuresMu.Unlock, nil
+}
+
+// queueFigures keeps the counters t's batch writes readable until it is
+// applied (figuresApplied). Only the group commit calls it, with the
+// figures' lock held since stageFigures: a batch applied at once (a
+// replicated store's, a load's) leaves no value behind.
+func (s *Store) queueFigures(t *tx) {
+	if t.figuresGen == 0 {
+		return
+	}
+	if s.figuresQueued == nil {
+		s.figuresQueued = make(map[string]queuedFigure)
+	}
+	for _, c := range t.figuresWritten {
+		s.figuresQueued[c.key] = queuedFigure{n: c.n, gen: t.figuresGen}
+	}
+}
+
+// queuedCount is the value a commit writes to the counter at key.
+type queuedCount struct {
+	key string
+	n   uint64
 }
 
 // queuedFigure is a counter's value as a batch not yet applied writes it,

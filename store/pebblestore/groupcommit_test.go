@@ -1,9 +1,13 @@
 package pebblestore
 
 import (
+	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/cockroachdb/pebble/v2/vfs"
+	"github.com/cockroachdb/pebble/v2/vfs/errorfs"
 
 	"github.com/vindex-nl/vindex/crypto/pseudonym"
 	"github.com/vindex-nl/vindex/figures"
@@ -32,17 +36,22 @@ func TestGroupCommit(t *testing.T) {
 	cell := storetest.Cell("2026-03", "GM0014", "signal")
 	commits0, groups0 := s.group.commits.Load(), s.group.groups.Load()
 
-	// A leader is busy: every commit from here on queues.
-	s.group.mu.Lock()
-	s.group.leading = true
-	s.group.mu.Unlock()
-
 	const updates, appends = 12, 4
+	// Youths of distinct lock stripes, so that every update queues.
+	var youths []pseudonym.Pseudonym
+	stripes := map[int]bool{}
+	for i := 0; len(youths) < updates; i++ {
+		if y := storetest.Youth(1, i); !stripes[s.stripe(y)] {
+			stripes[s.stripe(y)] = true
+			youths = append(youths, y)
+		}
+	}
+	// A leader is busy: every commit from here on queues.
+	release := holdGroup(t, s)
 	regs := make([]store.Registration, updates)
 	errs := make([]error, updates+appends)
 	var wg sync.WaitGroup
-	for i := range updates {
-		y := storetest.Youth(1, i)
+	for i, y := range youths {
 		regs[i] = storetest.Reg(y, "ggd", at)
 		wg.Go(func() {
 			errs[i] = s.Update(bg, []pseudonym.Pseudonym{y}, func(tx store.Tx) error {
@@ -55,16 +64,14 @@ func TestGroupCommit(t *testing.T) {
 	}
 	for i := range appends {
 		wg.Go(func() {
-			errs[updates+i] = s.AppendAudit(bg, store.AuditEntry{At: at, Institution: "wij", Verb: store.AuditLookup, Youth: storetest.Youth(1, i), Outcome: "ok"})
+			errs[updates+i] = s.AppendAudit(bg, store.AuditEntry{At: at, Institution: "wij", Verb: store.AuditLookup, Youth: youths[i], Outcome: "ok"})
 		})
 	}
-	for queued := 0; queued < updates+appends; {
-		time.Sleep(time.Millisecond)
-		s.group.mu.Lock()
-		queued = len(s.group.queue)
-		s.group.mu.Unlock()
+	waitQueued(t, s, updates+appends)
+	// The updates write registrations, the appends do not.
+	if n := s.group.writing.Load(); n != updates {
+		t.Errorf("%d commits writing registrations in flight, want %d", n, updates)
 	}
-
 	// Queued, not applied: the next count reads the last queued value.
 	s.figuresMu.Lock()
 	var queued uint64
@@ -80,11 +87,8 @@ func TestGroupCommit(t *testing.T) {
 	}
 
 	// Released as a leader hands over to the first commit queued.
-	s.group.mu.Lock()
-	s.group.queue[0].lead = true
-	close(s.group.queue[0].ready)
-	s.group.mu.Unlock()
-	wg.Wait()
+	release(updates + appends)
+	waitFor(t, &wg, 30*time.Second, "queued commits")
 	for i, err := range errs {
 		if err != nil {
 			t.Fatalf("commit %d: %v", i, err)
@@ -92,6 +96,9 @@ func TestGroupCommit(t *testing.T) {
 	}
 	if c, g := s.group.commits.Load()-commits0, s.group.groups.Load()-groups0; c != updates+appends || g != 1 {
 		t.Errorf("%d commits in %d groups, want %d in 1", c, g, updates+appends)
+	}
+	if n := s.group.writing.Load(); n != 0 {
+		t.Errorf("%d commits writing registrations in flight after all returned", n)
 	}
 	s.figuresMu.Lock()
 	if len(s.figuresQueued) != 0 {
@@ -130,7 +137,7 @@ func TestGroupCommit(t *testing.T) {
 			if i < appends {
 				want = 2
 			}
-			if got := storetest.AuditOf(t, s, storetest.Youth(1, i)); len(got) != want {
+			if got := storetest.AuditOf(t, s, youths[i]); len(got) != want {
 				t.Errorf("%s: youth %d has %d audit entries, want %d", what, i, len(got), want)
 			}
 		}
@@ -145,12 +152,12 @@ func TestGroupCommit(t *testing.T) {
 }
 
 // TestSyncInterval: the WAL waits between syncs only while enough commits
-// are in flight to share the next one, never for a lone writer.
+// that write registrations are in flight, never for a lone writer.
 func TestSyncInterval(t *testing.T) {
 	const d = 500 * time.Microsecond
 	for _, c := range []struct {
 		interval time.Duration
-		inflight int64
+		writing  int64
 		want     time.Duration
 	}{
 		{d, 0, 0},
@@ -162,16 +169,16 @@ func TestSyncInterval(t *testing.T) {
 		{0, 64, 0},
 	} {
 		var g groupCommit
-		g.inflight.Store(c.inflight)
+		g.writing.Store(c.writing)
 		if got := g.syncInterval(c.interval); got != c.want {
-			t.Errorf("interval %v with %d in flight: %v, want %v", c.interval, c.inflight, got, c.want)
+			t.Errorf("interval %v with %d in flight: %v, want %v", c.interval, c.writing, got, c.want)
 		}
 	}
 }
 
-// TestInflight: every commit leaves the count of commits in flight as it
-// found it, once its wait has returned.
-func TestInflight(t *testing.T) {
+// TestWriting: commits count themselves among those writing registrations
+// while in flight, and none is counted once all have returned.
+func TestWriting(t *testing.T) {
 	s := memStore(t)
 	var wg sync.WaitGroup
 	for i := range 32 {
@@ -187,7 +194,218 @@ func TestInflight(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	if n := s.group.inflight.Load(); n != 0 {
+	if n := s.group.writing.Load(); n != 0 {
 		t.Errorf("%d commits in flight after all returned", n)
+	}
+}
+
+// TestFiguresAfterLeadershipMoves: a counter a leader wrote, then another
+// leader added to (applied here as a follower), then this store leads
+// again and adds one: every count is there. The counts a store keeps for
+// its queued batches (figuresQueued) must not outlive the batch: a
+// replicated store applies outside the group commit.
+func TestFiguresAfterLeadershipMoves(t *testing.T) {
+	log := &fakeLog{}
+	a := leader(t, log)
+	if _, err := register(a, 1); err != nil {
+		t.Fatal(err)
+	}
+	a.Follow()
+
+	b := openAt(t, nil, t.TempDir(), true)
+	applyAll(t, b, log.all())
+	if err := b.Lead(log); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := register(b, 2); err != nil {
+		t.Fatal(err)
+	}
+	b.Follow()
+
+	applyFrom(t, a, 2, log.all()[1:])
+	if err := a.Lead(log); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := register(a, 3); err != nil {
+		t.Fatal(err)
+	}
+	for k, n := range storetest.FigureMap(t, a, "2026-03", "2026-03") {
+		if n != 3 {
+			t.Errorf("%v counted %d, want 3 (one per registration, two leaders)", k, n)
+		}
+	}
+}
+
+// holdGroup makes every commit from now on queue, as behind a busy
+// leader, and returns the function that waits until at least n are
+// queued and no more come (two of the youths may share a lock stripe, and
+// the second then waits for the first), and hands the queue over to its
+// first commit, as a leader does.
+func holdGroup(t *testing.T, s *Store) (release func(n int)) {
+	s.group.mu.Lock()
+	s.group.leading = true
+	s.group.mu.Unlock()
+	return func(n int) {
+		t.Helper()
+		deadline := time.Now().Add(10 * time.Second)
+		last, still := -1, 0
+		for {
+			s.group.mu.Lock()
+			queued := len(s.group.queue)
+			if queued >= n && queued == last && still >= 50 {
+				s.group.queue[0].lead = true
+				close(s.group.queue[0].ready)
+				s.group.mu.Unlock()
+				return
+			}
+			s.group.mu.Unlock()
+			if queued == last {
+				still++
+			} else {
+				last, still = queued, 0
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%d commits queued after 10 s, want %d", queued, n)
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}
+}
+
+// waitFor waits for wg, failing t rather than hanging if it takes longer
+// than d.
+func waitFor(t *testing.T, wg *sync.WaitGroup, d time.Duration, what string) {
+	t.Helper()
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(d):
+		t.Fatalf("%s: not returned after %v (a queued commit never led nor was applied?)", what, d)
+	}
+}
+
+// TestGroupCommitCrash: commits applied as groups (more than one group's
+// worth, so that a leader hands over to the next) are durable when they
+// return: a crash of the machine right after (only what was synced
+// survives), with every WAL sync slow so that a wait that did not wait
+// for it would return first, loses none of them, nor a count.
+func TestGroupCommitCrash(t *testing.T) {
+	mem := vfs.NewCrashableMem()
+	slowSync := errorfs.InjectorFunc(func(op errorfs.Op) error {
+		if strings.HasSuffix(op.Path, ".log") && (op.Kind == errorfs.OpFileSync || op.Kind == errorfs.OpFileSyncData) {
+			time.Sleep(20 * time.Millisecond)
+		}
+		return nil
+	})
+	s, err := Open("db", &Options{FS: errorfs.Wrap(mem, slowSync), Logger: discard()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Not closed if the test fails: Close would wait for a commit that
+	// hangs.
+	at := time.Date(2026, 3, 2, 9, 30, 0, 0, time.UTC)
+	cell := storetest.Cell("2026-03", "GM0014", "signal")
+	groups0 := s.group.groups.Load()
+
+	// Youths of distinct lock stripes, so that every update queues at
+	// once and none comes later to lead what a leader failed to hand
+	// over.
+	const n = groupMaxBatches + 20
+	var youths []pseudonym.Pseudonym
+	stripes := map[int]bool{}
+	for i := 0; len(youths) < n; i++ {
+		y := storetest.Youth(2, i)
+		if st := s.stripe(y); !stripes[st] {
+			stripes[st] = true
+			youths = append(youths, y)
+		}
+	}
+	release := holdGroup(t, s)
+	regs := make([]store.Registration, n)
+	errs := make([]error, n)
+	// The first commit to return takes a crash of the machine at once:
+	// the sync its group shares is done, or it returned too early.
+	var (
+		first      sync.Once
+		firstClone *vfs.MemFS
+		firstReg   store.Registration
+	)
+	var wg sync.WaitGroup
+	for i, y := range youths {
+		regs[i] = storetest.Reg(y, "ggd", at)
+		wg.Go(func() {
+			errs[i] = s.Update(bg, []pseudonym.Pseudonym{y}, func(tx store.Tx) error {
+				tx.Put(regs[i])
+				tx.Count(figures.Registrations, cell)
+				tx.Append(store.Event{Type: store.EventMatch, Recipient: "ggd", At: at})
+				return nil
+			})
+			if errs[i] == nil {
+				first.Do(func() { firstClone, firstReg = mem.CrashClone(vfs.CrashCloneCfg{}), regs[i] })
+			}
+		})
+	}
+	release(n)
+	waitFor(t, &wg, 30*time.Second, "queued updates")
+	crashed := mem.CrashClone(vfs.CrashCloneCfg{}) // what was synced, nothing more
+	for i, err := range errs {
+		if err != nil {
+			t.Fatalf("update %d: %v", i, err)
+		}
+	}
+	if g := s.group.groups.Load() - groups0; g < 2 {
+		t.Errorf("%d commits in %d group(s), want at least 2 (at most %d a group)", n, g, groupMaxBatches)
+	}
+	if in := s.group.writing.Load(); in != 0 {
+		t.Errorf("%d commits writing registrations in flight after all returned", in)
+	}
+
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	fc, err := Open("db", &Options{FS: firstClone, Logger: discard()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := fc.Registration(bg, firstReg.ID); err != nil {
+		t.Errorf("a crash as the first commit returned: its registration is lost: %v", err)
+	}
+	if err := fc.Close(); err != nil {
+		t.Fatal(err)
+	}
+	c, err := Open("db", &Options{FS: crashed, Logger: discard()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	for i, r := range regs {
+		if _, err := c.Registration(bg, r.ID); err != nil {
+			t.Errorf("after a crash: update %d, acknowledged, is lost: %v", i, err)
+		}
+	}
+	for k, got := range storetest.FigureMap(t, c, "2026-03", "2026-03") {
+		if got != n {
+			t.Errorf("after a crash: %v counted %d, want %d", k, got, n)
+		}
+	}
+	if evs, err := c.Events(bg, "ggd", 0, 2*n); err != nil || len(evs) != n {
+		t.Errorf("after a crash: %d events, %v; want %d", len(evs), err, n)
+	}
+}
+
+// waitQueued waits until n commits are queued, failing t after 10 s.
+func waitQueued(t *testing.T, s *Store, n int) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(time.Millisecond) {
+		s.group.mu.Lock()
+		queued := len(s.group.queue)
+		s.group.mu.Unlock()
+		if queued >= n {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d commits queued after 10 s, want %d", queued, n)
+		}
 	}
 }

@@ -23,11 +23,11 @@ import (
 //     directory's file system as of the last check (at most 200 ms old),
 //     and vindex_store_disk_min_free_bytes, below which writes are
 //     refused;
-//   - commits: vindex_store_commits_total, the batches the store has
-//     committed (a registration's, a lookup's audit entry, …), and
-//     vindex_store_commit_groups_total, the Pebble batches they were
-//     applied in (concurrent commits are applied together; the ratio is
-//     the mean group's size);
+//   - commits: vindex_store_commits_total, the updates and audit
+//     appends the store has committed (not a replicated store's, nor a
+//     load's, which commit otherwise), and vindex_store_commit_groups_total,
+//     the Pebble batches they were applied in (concurrent commits are
+//     applied together; the ratio is the mean group's size);
 //   - key use: vindex_key_live_registrations{key_id}, the live
 //     registrations held under pseudonyms of each PRF key (a key with none
 //     can be retired), and vindex_key_client_refs{key_id}, the
@@ -90,7 +90,7 @@ var (
 
 var (
 	commitsDesc = prometheus.NewDesc("vindex_store_commits_total",
-		"Batches the store committed (a registration's, a lookup's audit entry, ...).", nil, nil)
+		"Updates and audit appends the store committed (not in a replicated store or a load).", nil, nil)
 	commitGroupsDesc = prometheus.NewDesc("vindex_store_commit_groups_total",
 		"Pebble batches the store's commits were applied in: concurrent commits are applied together.", nil, nil)
 )

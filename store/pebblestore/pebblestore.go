@@ -107,8 +107,8 @@ import (
 	"github.com/vindex-nl/vindex/store"
 )
 
-// DefaultSyncInterval is the least time between two WAL syncs unless
-// Options say otherwise.
+// DefaultSyncInterval is Options.SyncInterval's default, Pebble's own
+// suggestion for its WALMinSyncInterval.
 const DefaultSyncInterval = 500 * time.Microsecond
 
 // Options configure a Store. The zero value is valid.
@@ -130,10 +130,12 @@ type Options struct {
 	// RegisterParallel 22.7k/s against 19.7k/s; 4 MiB flushes too often
 	// for registrations; docs/benchmarks.md).
 	MemTableSize uint64
-	// SyncInterval is the least time between two syncs of the WAL: a
-	// commit that comes less than this after a sync waits out the rest
-	// of it, so that more commits share the next sync. If zero,
-	// DefaultSyncInterval; negative syncs as soon as asked.
+	// SyncInterval is the least time between two syncs of the WAL while
+	// eight or more commits that write registrations are in flight: a
+	// commit that comes less than this after a sync then waits out the
+	// rest of it, so that more commits share the next sync. With fewer
+	// (a lone writer, lookups' audit entries) the WAL syncs as soon as
+	// asked. If zero, DefaultSyncInterval; negative never waits.
 	SyncInterval time.Duration
 	// MinFreeBytes is the free disk space below which the store refuses
 	// writes with store.ErrUnavailable (reads go on), before the disk
@@ -252,6 +254,7 @@ func Open(dir string, o *Options) (*Store, error) {
 	cache := pebble.NewCache(opts.CacheSize)
 	defer cache.Unref()
 	s := &Store{dir: dir, fs: fsys, logger: opts.Logger, seed: maphash.MakeSeed()}
+	s.group.maxBytes = int(min(groupMaxBytes, opts.MemTableSize/4))
 	po := &pebble.Options{
 		FS:           fsys,
 		Cache:        cache,
@@ -867,9 +870,11 @@ type tx struct {
 	idem   map[string]*idemEntry // by encoded key
 	audit  []store.AuditEntry
 	// figures are the counts to add, by counter key (see figures.go);
-	// figuresGen numbers the commit among those that count.
-	figures    map[string]uint64
-	figuresGen uint64
+	// figuresGen numbers the commit among those that count, and
+	// figuresWritten are the counters' values its batch writes.
+	figures        map[string]uint64
+	figuresGen     uint64
+	figuresWritten []queuedCount
 	// notes are the family pair notes staged (NoteFamily), as keys.
 	notes [][]byte
 }
@@ -1519,6 +1524,7 @@ func (s *Store) applyBatch(b *pebble.Batch, t *tx, before, after []store.Registr
 		defer unlock()
 		return s.applyBatchLogged(b, t, before, after)
 	}
+	s.queueFigures(t)
 	return s.group.commit(s, &commitReq{b: b, t: t, before: before, after: after}, unlock)
 }
 
