@@ -1,6 +1,7 @@
 package pebblestore
 
 import (
+	"errors"
 	"strings"
 	"sync"
 	"testing"
@@ -407,5 +408,76 @@ func waitQueued(t *testing.T, s *Store, n int) {
 		if time.Now().After(deadline) {
 			t.Fatalf("%d commits queued after 10 s, want %d", queued, n)
 		}
+	}
+}
+
+// TestGroupCommitPanic: a leader whose apply panics (here Pebble's, on a
+// database closed under the store) panics in its own goroutine only: the
+// store fails, the other commits of its group get that error, the queue
+// is released, and a commit after it returns an error instead of waiting
+// for a leader that will never come.
+func TestGroupCommitPanic(t *testing.T) {
+	s, err := Open(t.TempDir(), &Options{Logger: discard(), MinFreeBytes: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 8
+	var youths []pseudonym.Pseudonym
+	stripes := map[int]bool{}
+	for i := 0; len(youths) < n+1; i++ {
+		if y := storetest.Youth(3, i); !stripes[s.stripe(y)] {
+			stripes[s.stripe(y)] = true
+			youths = append(youths, y)
+		}
+	}
+	update := func(y pseudonym.Pseudonym) error {
+		return s.Update(bg, []pseudonym.Pseudonym{y}, func(tx store.Tx) error {
+			tx.Put(storetest.Reg(y, "ggd", time.Date(2026, 3, 2, 9, 30, 0, 0, time.UTC)))
+			return nil
+		})
+	}
+	release := holdGroup(t, s)
+	errs := make([]error, n)
+	panicked := make([]bool, n)
+	var wg sync.WaitGroup
+	for i, y := range youths[:n] {
+		wg.Go(func() {
+			defer func() { panicked[i] = recover() != nil }()
+			errs[i] = update(y)
+		})
+	}
+	waitQueued(t, s, n)
+	if err := s.db.Close(); err != nil { // Pebble's apply now panics
+		t.Fatal(err)
+	}
+	release(n)
+	waitFor(t, &wg, 10*time.Second, "a group whose leader panicked")
+	leaders := 0
+	for i := range n {
+		switch {
+		case panicked[i]:
+			leaders++
+		case !errors.Is(errs[i], store.ErrUnavailable):
+			t.Errorf("commit %d of the group: %v, want store.ErrUnavailable", i, errs[i])
+		}
+	}
+	if leaders != 1 {
+		t.Errorf("%d commits panicked, want 1 (the leader)", leaders)
+	}
+	s.group.mu.Lock()
+	leading, queued := s.group.leading, len(s.group.queue)
+	s.group.mu.Unlock()
+	if leading || queued != 0 {
+		t.Errorf("after the panic: leading %v, %d queued; want the queue released", leading, queued)
+	}
+	done := make(chan error, 1)
+	go func() { done <- update(youths[n]) }()
+	select {
+	case err := <-done:
+		if !errors.Is(err, store.ErrUnavailable) {
+			t.Errorf("a commit after the panic: %v, want store.ErrUnavailable", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("a commit after the panic waits for a leader")
 	}
 }
