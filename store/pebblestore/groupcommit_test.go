@@ -38,15 +38,7 @@ func TestGroupCommit(t *testing.T) {
 	commits0, groups0 := s.group.commits.Load(), s.group.groups.Load()
 
 	const updates, appends = 12, 4
-	// Youths of distinct lock stripes, so that every update queues.
-	var youths []pseudonym.Pseudonym
-	stripes := map[int]bool{}
-	for i := 0; len(youths) < updates; i++ {
-		if y := storetest.Youth(1, i); !stripes[s.stripe(y)] {
-			stripes[s.stripe(y)] = true
-			youths = append(youths, y)
-		}
-	}
+	youths := apartYouths(s, 1, updates) // every update queues
 	// A leader is busy: every commit from here on queues.
 	release := holdGroup(t, s)
 	regs := make([]store.Registration, updates)
@@ -313,15 +305,7 @@ func TestGroupCommitCrash(t *testing.T) {
 	// once and none comes later to lead what a leader failed to hand
 	// over.
 	const n = groupMaxBatches + 20
-	var youths []pseudonym.Pseudonym
-	stripes := map[int]bool{}
-	for i := 0; len(youths) < n; i++ {
-		y := storetest.Youth(2, i)
-		if st := s.stripe(y); !stripes[st] {
-			stripes[st] = true
-			youths = append(youths, y)
-		}
-	}
+	youths := apartYouths(s, 2, n)
 	release := holdGroup(t, s)
 	regs := make([]store.Registration, n)
 	errs := make([]error, n)
@@ -422,14 +406,7 @@ func TestGroupCommitPanic(t *testing.T) {
 		t.Fatal(err)
 	}
 	const n = 8
-	var youths []pseudonym.Pseudonym
-	stripes := map[int]bool{}
-	for i := 0; len(youths) < n+1; i++ {
-		if y := storetest.Youth(3, i); !stripes[s.stripe(y)] {
-			stripes[s.stripe(y)] = true
-			youths = append(youths, y)
-		}
-	}
+	youths := apartYouths(s, 3, n+1)
 	update := func(y pseudonym.Pseudonym) error {
 		return s.Update(bg, []pseudonym.Pseudonym{y}, func(tx store.Tx) error {
 			tx.Put(storetest.Reg(y, "ggd", time.Date(2026, 3, 2, 9, 30, 0, 0, time.UTC)))
@@ -480,4 +457,19 @@ func TestGroupCommitPanic(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("a commit after the panic waits for a leader")
 	}
+}
+
+// apartYouths returns n test youths under keyID of distinct lock stripes
+// of s: their updates never wait for one another's, so all of them queue
+// behind a held group at once.
+func apartYouths(s *Store, keyID uint32, n int) []pseudonym.Pseudonym {
+	var youths []pseudonym.Pseudonym
+	stripes := map[int]bool{}
+	for i := 0; len(youths) < n; i++ {
+		if y := storetest.Youth(keyID, i); !stripes[s.stripe(y)] {
+			stripes[s.stripe(y)] = true
+			youths = append(youths, y)
+		}
+	}
+	return youths
 }
