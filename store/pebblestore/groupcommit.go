@@ -12,16 +12,19 @@ import (
 	"github.com/vindex-nl/vindex/store"
 )
 
-// Group commit. Pebble shares one WAL sync among the batches that wait for
-// it, but takes each batch through its commit pipeline alone: a sequence
-// number, a WAL record, a memtable apply and a publish in order, each a
-// hand-over between goroutines. With many concurrent commits on few cores
-// those hand-overs, not the disk, bound the rate. So the store queues the
-// batches of concurrent commits (registrations, audit entries) and one of
-// them, the leader, applies the queue as one Pebble batch: one trip
-// through the pipeline and one WAL record for all. The first batch of a
-// group is the group's batch; the others are copied onto it, in queue
-// order, and closed.
+// Group commit. Under load a registration spends most of its time waiting
+// for the WAL's sync (88% in a trace of 64 callers), so the rate is how
+// many commits share a sync. Pebble shares one sync among the batches
+// waiting for it, but takes each batch through its commit pipeline alone:
+// a sequence number, a WAL record, a memtable apply and a publish in
+// order, each a hand-over between goroutines, CPU the commits of the next
+// sync could have used. So the store queues the batches of concurrent
+// commits (registrations, audit entries) and one of them, the leader,
+// applies the queue as one Pebble batch: one trip through the pipeline and
+// one WAL record for all. The first batch of a group is the group's batch;
+// the others are copied onto it, in queue order, and closed. And while
+// many commits are in flight, the WAL waits a little between syncs so
+// that more of them share the next (syncInterval).
 //
 // What a commit promises does not change: when its wait returns, its
 // records are durable; when commit returns, they are visible (the group's
@@ -251,8 +254,8 @@ const syncBusy = 8
 // Such a commit takes long to prepare (its youth read, checked and
 // encoded, seven records or more), so under load the next few arrive
 // over a millisecond or two: a sync that waits for them carries more, and
-// with fewer syncs each is quicker. Measured with 64 callers,
-// RegisterParallel +30%. A commit of an audit entry alone (a lookup's)
+// with fewer syncs each is quicker. Measured with 64 callers, with the
+// group commit: RegisterParallel +12 to +30% (docs/benchmarks.md). A commit of an audit entry alone (a lookup's)
 // is ready at once, and a wait only delays it (AppendAuditParallel lost
 // a third); and a lone writer (an expiry run, a migration, a quiet
 // service) would only be slowed.
