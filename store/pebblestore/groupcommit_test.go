@@ -473,3 +473,74 @@ func apartYouths(s *Store, keyID uint32, n int) []pseudonym.Pseudonym {
 	}
 	return youths
 }
+
+// TestLoadWaitsForCommits: a load started while updates that count are
+// queued (their counters read, their batches not yet applied) waits for
+// them, so that the load, which keeps the counters of the updates taken
+// during it and writes them when it finishes, starts from their counts
+// and loses none.
+func TestLoadWaitsForCommits(t *testing.T) {
+	s, err := Open(t.TempDir(), &Options{Logger: discard(), MinFreeBytes: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	const n = 8
+	youths := apartYouths(s, 4, n+1)
+	cell := storetest.Cell("2026-03", "GM0014", "signal")
+	update := func(y pseudonym.Pseudonym) error {
+		return s.Update(bg, []pseudonym.Pseudonym{y}, func(tx store.Tx) error {
+			tx.Put(storetest.Reg(y, "ggd", time.Date(2026, 3, 2, 9, 30, 0, 0, time.UTC)))
+			tx.Count(figures.Registrations, cell)
+			return nil
+		})
+	}
+	release := holdGroup(t, s)
+	var wg sync.WaitGroup
+	for _, y := range youths[:n] {
+		wg.Go(func() {
+			if err := update(y); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	waitQueued(t, s, n)
+	loaded := make(chan *Loader, 1)
+	go func() {
+		l, err := s.Load(LoadOptions{})
+		if err != nil {
+			t.Error(err)
+		}
+		loaded <- l
+	}()
+	var l *Loader
+	select {
+	case l = <-loaded:
+		// The load began beside the queued updates: an update taken
+		// by it now reads the counter they have not yet written.
+		t.Error("the load began while updates were in flight")
+		if err := update(youths[n]); err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(100 * time.Millisecond):
+	}
+	release(n)
+	waitFor(t, &wg, 10*time.Second, "the queued updates")
+	if l == nil {
+		l = <-loaded
+		if err := update(youths[n]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if l == nil {
+		t.FailNow()
+	}
+	if _, err := l.Finish(bg); err != nil {
+		t.Fatal(err)
+	}
+	for k, got := range storetest.FigureMap(t, s, "2026-03", "2026-03") {
+		if got != n+1 {
+			t.Errorf("%v counted %d, want %d", k, got, n+1)
+		}
+	}
+}
