@@ -152,22 +152,18 @@ func (b *loadBuf) value(op *loadOp) []byte {
 
 // Load switches the store to loading (see the package's section on bulk
 // loading) until Finish or Abort. It refuses a replicated store: the log
-// must carry every write. It waits for the updates in flight to end (it
-// takes the store's lock as Close does), so that none began before the
-// load and commits during it: such a commit would write its figures'
-// counters past the load, which keeps the counters itself.
+// must carry every write. It waits for the updates in flight to end
+// (enterAlone), so that none began before the load and commits during it:
+// such a commit would write its figures' counters past the load, which
+// keeps the counters itself.
 func (s *Store) Load(o LoadOptions) (*Loader, error) {
 	if s.repl.on {
 		return nil, fmt.Errorf("%w: a replicated store takes no load", ErrLoading)
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.closed.Load() {
-		return nil, store.ErrClosed
-	}
-	if err := s.failure(); err != nil {
+	if err := s.enterAlone(); err != nil {
 		return nil, err
 	}
+	defer s.leaveAlone()
 	if err := s.lowDisk(); err != nil {
 		return nil, err
 	}

@@ -466,15 +466,33 @@ func (s *Store) Compact(ctx context.Context) error {
 // failed.
 func (s *Store) enter() error {
 	s.mu.RLock()
-	if s.closed.Load() {
-		s.mu.RUnlock()
-		return store.ErrClosed
-	}
-	if err := s.failure(); err != nil {
+	if err := s.usable(); err != nil {
 		s.mu.RUnlock()
 		return err
 	}
 	return nil
+}
+
+// enterAlone is enter for a call that must be the only one in flight (it
+// changes what every other call does: Load, Lead): it waits for the calls
+// in flight to leave, and keeps others from entering until leaveAlone.
+func (s *Store) enterAlone() error {
+	s.mu.Lock()
+	if err := s.usable(); err != nil {
+		s.mu.Unlock()
+		return err
+	}
+	return nil
+}
+
+func (s *Store) leaveAlone() { s.mu.Unlock() }
+
+// usable is why the store takes no call (closed, or failed), or nil.
+func (s *Store) usable() error {
+	if s.closed.Load() {
+		return store.ErrClosed
+	}
+	return s.failure()
 }
 
 // enterRead is enter for a read of up to limit items. It returns false,

@@ -162,14 +162,10 @@ func (s *Store) Lead(log store.Log) error {
 	if log == nil {
 		return errors.New("pebblestore: Lead without a log")
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.closed.Load() {
-		return store.ErrClosed
-	}
-	if err := s.failure(); err != nil {
+	if err := s.enterAlone(); err != nil {
 		return err
 	}
+	defer s.leaveAlone()
 	s.repl.mu.Lock()
 	leading := s.repl.log != nil
 	s.repl.mu.Unlock()
