@@ -300,20 +300,28 @@ func (s *strictScanner) array(t reflect.Type, depth int) error {
 		if err := s.value(elem, depth+1); err != nil {
 			return err
 		}
-		s.space()
-		if s.i >= len(s.b) {
-			return errStrictEnd
-		}
-		switch s.b[s.i] {
-		case ',':
-			s.i++
-		case ']':
-			s.i++
-			return nil
-		default:
-			return errStrictSyntax
+		if end, err := s.next(']'); end || err != nil {
+			return err
 		}
 	}
+}
+
+// next reads what follows a member or element: a comma (false), or the
+// array's or object's closing delimiter (true).
+func (s *strictScanner) next(closing byte) (end bool, err error) {
+	s.space()
+	if s.i >= len(s.b) {
+		return false, errStrictEnd
+	}
+	switch s.b[s.i] {
+	case ',':
+		s.i++
+		return false, nil
+	case closing:
+		s.i++
+		return true, nil
+	}
+	return false, errStrictSyntax
 }
 
 // object reads the rest of an object whose '{' has been read.
@@ -410,19 +418,11 @@ func (s *strictScanner) object(t reflect.Type, depth int) error {
 		if err := s.value(ft, depth+1); err != nil {
 			return err
 		}
-		s.space()
-		if s.i >= len(s.b) {
-			return errStrictEnd
-		}
-		switch s.b[s.i] {
-		case ',':
-			s.i++
-		case '}':
-			s.i++
+		if end, err := s.next('}'); err != nil {
+			return err
+		} else if end {
 			s.n = first
 			return nil
-		default:
-			return errStrictSyntax
 		}
 	}
 }
