@@ -3,7 +3,6 @@ package httpapi
 import (
 	"encoding/json"
 	"errors"
-	"maps"
 	"reflect"
 	"slices"
 	"strconv"
@@ -49,7 +48,7 @@ func checkStrictTokens(dec *json.Decoder, t reflect.Type, depth int) error {
 }
 
 func checkMembersTokens(dec *json.Decoder, t reflect.Type, depth int) error {
-	fields := jsonFieldsTokens(t)
+	fields := structFields(t)
 	seen := make(map[string]bool)
 	for dec.More() {
 		tok, err := dec.Token()
@@ -83,29 +82,14 @@ func checkMembersTokens(dec *json.Decoder, t reflect.Type, depth int) error {
 	return nil
 }
 
-func jsonFieldsTokens(t reflect.Type) map[string]reflect.Type {
+// structFields is the field table the reference reads: jsonFields (the
+// field resolution is not what changed), nil for a type that is not a
+// struct.
+func structFields(t reflect.Type) map[string]reflect.Type {
 	if t == nil || t.Kind() != reflect.Struct {
 		return nil
 	}
-	out := make(map[string]reflect.Type, t.NumField())
-	for f := range t.Fields() {
-		if !f.IsExported() && !f.Anonymous {
-			continue
-		}
-		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
-		if f.Anonymous && name == "" && f.Type.Kind() == reflect.Struct {
-			maps.Copy(out, jsonFieldsTokens(f.Type)) // promoted fields
-			continue
-		}
-		switch name {
-		case "-":
-			continue
-		case "":
-			name = f.Name
-		}
-		out[name] = f.Type
-	}
-	return out
+	return jsonFields(t)
 }
 
 // A type with every kind of field checkStrict follows.
@@ -335,7 +319,7 @@ func TestCheckStrictFoldsOnce(t *testing.T) {
 		if typ == nil || typ.Kind() != reflect.Struct {
 			continue
 		}
-		names := jsonFieldsTokens(typ)
+		names := structFields(typ)
 		for a := range names {
 			for b := range names {
 				if a != b && strings.EqualFold(a, b) {
