@@ -349,21 +349,11 @@ func TestGroupCommitCrash(t *testing.T) {
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
-	fc, err := Open("db", &Options{FS: firstClone, Logger: discard()})
-	if err != nil {
-		t.Fatal(err)
-	}
+	fc := openAt(t, firstClone, "db", false)
 	if _, err := fc.Registration(bg, firstReg.ID); err != nil {
 		t.Errorf("a crash as the first commit returned: its registration is lost: %v", err)
 	}
-	if err := fc.Close(); err != nil {
-		t.Fatal(err)
-	}
-	c, err := Open("db", &Options{FS: crashed, Logger: discard()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := openAt(t, crashed, "db", false)
 	for i, r := range regs {
 		if _, err := c.Registration(bg, r.ID); err != nil {
 			t.Errorf("after a crash: update %d, acknowledged, is lost: %v", i, err)
