@@ -25,14 +25,7 @@ import (
 // any batch was applied, and after a re-open all of it is there.
 func TestGroupCommit(t *testing.T) {
 	dir := t.TempDir()
-	open := func() *Store {
-		s, err := Open(dir, &Options{Logger: discard(), MinFreeBytes: -1})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return s
-	}
-	s := open()
+	s := openAt(t, nil, dir, false)
 	at := time.Date(2026, 3, 2, 9, 30, 0, 0, time.UTC)
 	cell := storetest.Cell("2026-03", "GM0014", "signal")
 	commits0, groups0 := s.group.commits.Load(), s.group.groups.Load()
@@ -139,9 +132,7 @@ func TestGroupCommit(t *testing.T) {
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
-	s = open()
-	defer s.Close()
-	check("after a re-open", s)
+	check("after a re-open", openAt(t, nil, dir, false))
 }
 
 // TestSyncInterval: the WAL waits between syncs only while enough commits
@@ -391,10 +382,7 @@ func waitQueued(t *testing.T, s *Store, n int) {
 // is released, and a commit after it returns an error instead of waiting
 // for a leader that will never come.
 func TestGroupCommitPanic(t *testing.T) {
-	s, err := Open(t.TempDir(), &Options{Logger: discard(), MinFreeBytes: -1})
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := openAt(t, nil, t.TempDir(), false)
 	const n = 8
 	youths := apartYouths(s, 3, n+1)
 	update := func(y pseudonym.Pseudonym) error {
@@ -470,11 +458,7 @@ func apartYouths(s *Store, keyID uint32, n int) []pseudonym.Pseudonym {
 // during it and writes them when it finishes, starts from their counts
 // and loses none.
 func TestLoadWaitsForCommits(t *testing.T) {
-	s, err := Open(t.TempDir(), &Options{Logger: discard(), MinFreeBytes: -1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s := openAt(t, nil, t.TempDir(), false)
 	const n = 8
 	youths := apartYouths(s, 4, n+1)
 	cell := storetest.Cell("2026-03", "GM0014", "signal")
