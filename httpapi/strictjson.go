@@ -306,6 +306,19 @@ func (s *strictScanner) array(t reflect.Type, depth int) error {
 	}
 }
 
+// expect reads c, after any whitespace.
+func (s *strictScanner) expect(c byte) error {
+	s.space()
+	if s.i >= len(s.b) {
+		return errStrictEnd
+	}
+	if s.b[s.i] != c {
+		return errStrictSyntax
+	}
+	s.i++
+	return nil
+}
+
 // next reads what follows a member or element: a comma (false), or the
 // array's or object's closing delimiter (true).
 func (s *strictScanner) next(closing byte) (end bool, err error) {
@@ -345,14 +358,9 @@ func (s *strictScanner) object(t reflect.Type, depth int) error {
 	first := s.n
 	var many map[string]bool // the names, once there are many
 	for {
-		s.space()
-		if s.i >= len(s.b) {
-			return errStrictEnd
+		if err := s.expect('"'); err != nil {
+			return err
 		}
-		if s.b[s.i] != '"' {
-			return errStrictSyntax
-		}
-		s.i++
 		start := s.i
 		plain, err := s.str()
 		if err != nil {
@@ -407,14 +415,9 @@ func (s *strictScanner) object(t reflect.Type, depth int) error {
 			ft = mapElem
 		}
 
-		s.space()
-		if s.i >= len(s.b) {
-			return errStrictEnd
+		if err := s.expect(':'); err != nil {
+			return err
 		}
-		if s.b[s.i] != ':' {
-			return errStrictSyntax
-		}
-		s.i++
 		if err := s.value(ft, depth+1); err != nil {
 			return err
 		}
