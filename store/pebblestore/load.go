@@ -17,6 +17,7 @@ import (
 	"runtime"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"unsafe"
 
 	"github.com/cockroachdb/pebble/v2"
@@ -102,14 +103,14 @@ type Loader struct {
 	s      *Store
 	dir    string
 	memory int
-	seed   maphash.Seed
 
 	mu      sync.Mutex
 	err     error
-	buf     *loadBuf         // what was staged since the last spill
-	latest  map[string]int32 // key -> its last op in buf, for point reads
-	written [256]bool        // tables the load has written to
-	spilled [][]uint64       // per spill, the sorted hashes of its point-read keys
+	buf     *loadBuf     // what was staged since the last spill
+	latest  opIndex      // the point-read keys' last ops in buf
+	staged  atomic.Int64 // buf's bytes (arena and ops), for Due without the lock
+	written [256]bool    // tables the load has written to
+	spilled [][]uint64   // per spill, the sorted hashes of its point-read keys
 	runs    []*loadRun
 	figures map[string]uint64 // the counters as the load leaves them
 	stats   LoadStats
@@ -145,6 +146,62 @@ type loadOp struct {
 	dead            bool // written again later: skipped
 }
 
+// opIndex finds the last op of a point-read key in the buffer. It keys
+// the ops by their key's hash (no string is made of a key, and the hashes
+// are at hand for the spill's record of what it spilled); a key whose
+// hash another key has taken (one in 2^64) is kept by its bytes.
+type opIndex struct {
+	seed    maphash.Seed
+	byHash  map[uint64]int32
+	collide map[string]int32
+}
+
+func (x *opIndex) init() {
+	x.seed = maphash.MakeSeed()
+	x.byHash = make(map[uint64]int32)
+	x.collide = make(map[string]int32)
+}
+
+// get returns the index of key's last op in b.
+func (x *opIndex) get(b *loadBuf, key []byte) (int32, bool) {
+	if i, ok := x.byHash[maphash.Bytes(x.seed, key)]; ok && bytes.Equal(b.key(&b.ops[i]), key) {
+		return i, true
+	}
+	i, ok := x.collide[string(key)]
+	return i, ok
+}
+
+// put makes op i key's last op in b, and returns the one it replaces.
+func (x *opIndex) put(b *loadBuf, key []byte, i int32) (int32, bool) {
+	h := maphash.Bytes(x.seed, key)
+	was, ok := x.byHash[h]
+	if !ok || bytes.Equal(b.key(&b.ops[was]), key) {
+		x.byHash[h] = i
+		return was, ok
+	}
+	was, ok = x.collide[string(key)]
+	x.collide[string(key)] = i
+	return was, ok
+}
+
+// hashes returns the keys' hashes, sorted.
+func (x *opIndex) hashes() []uint64 {
+	hs := make([]uint64, 0, len(x.byHash)+len(x.collide))
+	for h := range x.byHash {
+		hs = append(hs, h)
+	}
+	for k := range x.collide {
+		hs = append(hs, maphash.String(x.seed, k))
+	}
+	slices.Sort(hs)
+	return hs
+}
+
+func (x *opIndex) reset() {
+	clear(x.byHash)
+	clear(x.collide)
+}
+
 func (b *loadBuf) key(op *loadOp) []byte { return b.arena[op.off : op.off+op.klen] }
 func (b *loadBuf) value(op *loadOp) []byte {
 	return b.arena[op.off+op.klen : op.off+op.klen+op.vlen]
@@ -173,8 +230,9 @@ func (s *Store) Load(o LoadOptions) (*Loader, error) {
 	if err := s.fs.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("pebblestore: load: %w", err)
 	}
-	l := &Loader{s: s, dir: dir, memory: o.Memory, seed: maphash.MakeSeed(), buf: &loadBuf{},
-		latest: make(map[string]int32), figures: make(map[string]uint64)}
+	l := &Loader{s: s, dir: dir, memory: o.Memory, buf: &loadBuf{},
+		figures: make(map[string]uint64)}
+	l.latest.init()
 	if l.memory <= 0 {
 		l.memory = DefaultLoadMemory
 	}
@@ -202,9 +260,7 @@ func (s *Store) reader() pebble.Reader {
 // Due reports whether the staged records fill the loader's memory: the
 // caller should Spill at its next pause between youths.
 func (l *Loader) Due() bool {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return len(l.buf.arena)+len(l.buf.ops)*int(unsafe.Sizeof(loadOp{})) >= l.memory
+	return l.staged.Load() >= int64(l.memory)
 }
 
 // take stages b, which an update committed, in place of applying it.
@@ -261,13 +317,13 @@ func (l *Loader) take(b *pebble.Batch, t *tx, before, after []store.Registration
 			buf.arena = append(buf.arena, v...)
 		}
 		if pointRead[k[0]] {
-			if i, ok := l.latest[string(k)]; ok {
+			if i, ok := l.latest.put(buf, k, int32(len(buf.ops))); ok {
 				buf.ops[i].dead = true
 			}
-			l.latest[string(k)] = int32(len(buf.ops))
 		}
 		buf.ops = append(buf.ops, op)
 	}
+	l.staged.Store(int64(len(l.buf.arena) + len(l.buf.ops)*int(unsafe.Sizeof(loadOp{}))))
 	// The figures' counts, kept here (from the store's counter on first
 	// use) and written once, by Finish: no lock across the update's
 	// commit, and no record per count.
@@ -305,7 +361,7 @@ func (l *Loader) Get(key []byte) ([]byte, io.Closer, error) {
 		l.mu.Unlock()
 		return nil, nil, fmt.Errorf("%w: table %q written by the load", ErrLoadRead, prefixName(key))
 	}
-	if i, ok := l.latest[string(key)]; ok {
+	if i, ok := l.latest.get(l.buf, key); ok {
 		op := &l.buf.ops[i]
 		if op.del {
 			l.mu.Unlock()
@@ -333,7 +389,7 @@ func prefixName(key []byte) string {
 // wasSpilled reports whether key may be in a run (one in 2^64 says yes
 // wrongly, and fails an update that could have gone on).
 func (l *Loader) wasSpilled(key []byte) bool {
-	h := maphash.Bytes(l.seed, key)
+	h := maphash.Bytes(l.latest.seed, key)
 	for _, hashes := range l.spilled {
 		if _, found := slices.BinarySearch(hashes, h); found {
 			return true
@@ -390,13 +446,9 @@ func (l *Loader) spillLocked(background bool) error {
 		return nil
 	}
 	// The point-read keys' hashes, before any update reads again.
-	hashes := make([]uint64, 0, len(l.latest))
-	for k := range l.latest {
-		hashes = append(hashes, maphash.String(l.seed, k))
-	}
-	slices.Sort(hashes)
-	l.spilled = append(l.spilled, hashes)
-	clear(l.latest)
+	l.spilled = append(l.spilled, l.latest.hashes())
+	l.latest.reset()
+	l.staged.Store(0)
 	buf := l.buf
 	l.buf, l.spare = cmp.Or(l.spare, &loadBuf{}), nil
 	run := &loadRun{name: l.s.fs.PathJoin(l.dir, fmt.Sprintf("run-%06d", len(l.runs)))}
@@ -642,7 +694,7 @@ func (l *Loader) endLocked() {
 	if err := s.fs.RemoveAll(l.dir); err != nil {
 		l.failLocked(fmt.Errorf("pebblestore: load: removing %s: %w", l.dir, err))
 	}
-	l.buf, l.spare, l.latest, l.spilled = nil, nil, nil, nil
+	l.buf, l.spare, l.latest, l.spilled = nil, nil, opIndex{}, nil
 	s.loading.CompareAndSwap(l, nil)
 	if l.err == nil {
 		return

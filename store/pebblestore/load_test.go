@@ -4,8 +4,10 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash/maphash"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -309,4 +311,54 @@ func TestLoadSpillThenFinish(t *testing.T) {
 		t.Fatal(err)
 	}
 	sameRecords(t, "updates and a load finished after a spill", records(t, a), records(t, b))
+}
+
+// TestOpIndexCollision: a key whose hash another key has taken is found
+// by its bytes, each key keeps its own last op, and the spill's hashes
+// cover both keys.
+func TestOpIndexCollision(t *testing.T) {
+	b := &loadBuf{}
+	stage := func(key string) int32 {
+		b.ops = append(b.ops, loadOp{off: uint32(len(b.arena)), klen: uint32(len(key))})
+		b.arena = append(b.arena, key...)
+		return int32(len(b.ops) - 1)
+	}
+	var x opIndex
+	x.init()
+	a, c := []byte("ya"), []byte("yc")
+	if _, ok := x.put(b, a, stage("ya")); ok {
+		t.Fatal("a first put replaced an op")
+	}
+	// c's hash taken by a's op: the collision a real seed makes one time
+	// in 2^64.
+	x.byHash[maphash.Bytes(x.seed, c)] = 0
+	c1 := stage("yc")
+	if _, ok := x.put(b, c, c1); ok {
+		t.Fatal("c's first put replaced an op")
+	}
+	a2 := stage("ya")
+	if was, ok := x.put(b, a, a2); !ok || was != 0 {
+		t.Fatalf("a's second put replaced %d, %v; want 0, true", was, ok)
+	}
+	c2 := stage("yc")
+	if was, ok := x.put(b, c, c2); !ok || was != c1 {
+		t.Fatalf("c's second put replaced %d, %v; want %d, true", was, ok, c1)
+	}
+	for _, tc := range []struct {
+		key  []byte
+		want int32
+	}{{a, a2}, {c, c2}} {
+		if got, ok := x.get(b, tc.key); !ok || got != tc.want {
+			t.Errorf("get(%s) = %d, %v; want %d", tc.key, got, ok, tc.want)
+		}
+	}
+	if _, ok := x.get(b, []byte("yb")); ok {
+		t.Error("a key never put was found")
+	}
+	hs := x.hashes()
+	for _, k := range [][]byte{a, c} {
+		if _, found := slices.BinarySearch(hs, maphash.Bytes(x.seed, k)); !found {
+			t.Errorf("the spill's hashes miss %s", k)
+		}
+	}
 }
