@@ -117,9 +117,9 @@ func (imp *importer) importBulk(rows rowSource, file string, dataDir string, mem
 		t.matched.Store(0)
 		return
 	}
-	imp.bulkNote = fmt.Sprintf("read and sorted %d rows in %v (%d runs, %d MiB, sealed); loaded them in %v; wrote %d tables in %v (%d MiB; %d runs, %d MiB, on the way)",
+	imp.bulkNote = fmt.Sprintf("read and sorted %d rows in %v (%d runs, %d MiB, sealed); loaded them in %v; wrote %d tables in %v (%d MiB, %d of them while loading; %d runs, %d MiB, on the way)",
 		sorted.Load(), readTime.Round(time.Millisecond), runs, runBytes>>20, loadTime.Round(time.Millisecond),
-		stats.Tables, (time.Since(imp.start) - readTime - loadTime).Round(time.Millisecond), stats.TableBytes>>20, stats.Runs, stats.RunBytes>>20)
+		stats.Tables, (time.Since(imp.start) - readTime - loadTime).Round(time.Millisecond), stats.TableBytes>>20, stats.Direct, stats.Runs, stats.RunBytes>>20)
 }
 
 // readSorted reads the rows, checks each as the API checks a report

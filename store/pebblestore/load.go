@@ -33,7 +33,10 @@ import (
 // staged in the loader's memory instead, spilled to a sorted run in a
 // staging directory beside the store when the memory is full, and Finish
 // merges the runs into sorted tables and adds them to the store in one
-// atomic step (Pebble's ingestion). Tables that overlap nothing in the
+// atomic step (Pebble's ingestion). A table whose records each spill
+// brings after the last spill's (the audit log's; the youths' records
+// when the caller loads youths in their order) skips the runs: the spill
+// writes its records straight to sorted tables (directTable). Tables that overlap nothing in the
 // store go to its last level whole, so a load into an empty store is
 // never compacted again; and no record is written twice on the way (the
 // WAL and each compaction level), which is what makes a load of millions
@@ -95,6 +98,7 @@ type LoadStats struct {
 	RunBytes   int64 // bytes written to runs
 	Records    int64 // records (keys) in the tables added
 	Tables     int   // tables added to the store
+	Direct     int   // of which written past the runs (see directTable)
 	TableBytes int64 // their size
 }
 
@@ -112,6 +116,7 @@ type Loader struct {
 	written [256]bool    // tables the load has written to
 	spilled [][]uint64   // per spill, the sorted hashes of its point-read keys
 	runs    []*loadRun
+	direct  [256]directTable  // the tables written past the runs
 	figures map[string]uint64 // the counters as the load leaves them
 	stats   LoadStats
 	done    bool
@@ -499,45 +504,163 @@ func (b *loadBuf) reset() {
 	b.ops = b.ops[:0]
 }
 
-// writeRun writes buf's ops sorted, each key's last only, to run's file,
-// noting where each table begins, and returns the bytes written.
+// writeRun writes buf's ops sorted, each key's last only. A table's ops
+// that all come after every op the load wrote of that table before go to
+// the table's direct tables (writeDirect); the others go to run's file,
+// where writeRun notes where each table begins. It returns the bytes
+// written to the run (whose file is made only if it has any).
 func (l *Loader) writeRun(run *loadRun, buf *loadBuf) (int64, error) {
 	order := buf.sorted()
-	f, err := l.s.fs.Create(run.name, vfs.WriteCategoryUnspecified)
-	if err != nil {
-		return 0, fmt.Errorf("pebblestore: load: %w", err)
-	}
-	w := bufio.NewWriterSize(f, 1<<20)
+	var f vfs.File
+	var w *bufio.Writer
+	defer func() {
+		if f != nil {
+			f.Close()
+		}
+	}()
 	var hdr [1 + 2*binary.MaxVarintLen32]byte
 	var n int64
 	table := 0
-	for _, i := range order {
-		op := &buf.ops[i]
-		for p := int(buf.arena[op.off]); table <= p; table++ {
+	for len(order) > 0 {
+		p := int(buf.arena[buf.ops[order[0]].off])
+		end := 1
+		for end < len(order) && int(buf.arena[buf.ops[order[end]].off]) == p {
+			end++
+		}
+		part := order[:end]
+		order = order[end:]
+		for ; table <= p; table++ {
 			run.at[table] = n
 		}
-		h := hdr[:1]
-		h[0] = 0
-		if op.del {
-			h[0] = 1
+		if d := &l.direct[p]; d.takes(buf.key(&buf.ops[part[0]])) {
+			if err := l.writeDirect(d, p, buf, part); err != nil {
+				return n, err
+			}
+			continue
 		}
-		h = binary.AppendUvarint(h, uint64(op.klen))
-		h = binary.AppendUvarint(h, uint64(op.vlen))
-		w.Write(h)
-		w.Write(buf.arena[op.off : op.off+op.klen+op.vlen])
-		n += int64(len(h)) + int64(op.klen+op.vlen)
+		if f == nil {
+			var err error
+			if f, err = l.s.fs.Create(run.name, vfs.WriteCategoryUnspecified); err != nil {
+				return n, fmt.Errorf("pebblestore: load: %w", err)
+			}
+			w = bufio.NewWriterSize(f, 1<<20)
+		}
+		for _, i := range part {
+			op := &buf.ops[i]
+			h := hdr[:1]
+			h[0] = 0
+			if op.del {
+				h[0] = 1
+			}
+			h = binary.AppendUvarint(h, uint64(op.klen))
+			h = binary.AppendUvarint(h, uint64(op.vlen))
+			w.Write(h)
+			w.Write(buf.arena[op.off : op.off+op.klen+op.vlen])
+			n += int64(len(h)) + int64(op.klen+op.vlen)
+		}
 	}
 	for ; table <= 256; table++ {
 		run.at[table] = n
 	}
+	if f == nil {
+		return 0, nil
+	}
 	if err := w.Flush(); err != nil {
-		f.Close()
 		return n, fmt.Errorf("pebblestore: load: %w", err)
 	}
-	if err := f.Close(); err != nil {
+	err := f.Close()
+	f = nil
+	if err != nil {
 		return n, fmt.Errorf("pebblestore: load: %w", err)
 	}
 	return n, nil
+}
+
+// directTable is one of the store's tables as a load writes it past the
+// runs. While each spill's records of the table all come after the
+// records the load wrote of it before (the audit log's always, the
+// youths' records when the caller loads youths in their order), they go
+// straight to sorted tables that Finish adds to the store as they are:
+// they are not written to a run, read back and merged. Once a spill's
+// records of the table do not (the load's ops of the table come in no
+// order), the tables written so far are merged with the runs, and the
+// table's later records go to the runs.
+type directTable struct {
+	last    []byte          // the last key written
+	w       *sstable.Writer // the table being written, if any
+	files   []string        // the tables written, in key order
+	records int64
+	merged  bool // the table's records go to the runs
+}
+
+// takes reports whether a spill's records of the table, the first of
+// which has key first, go to the table's direct tables, and marks the
+// table merged if they do not.
+func (d *directTable) takes(first []byte) bool {
+	if d.merged {
+		return false
+	}
+	if d.last == nil || bytes.Compare(first, d.last) > 0 {
+		return true
+	}
+	d.merged = true
+	return false
+}
+
+// writeDirect writes part (ops of table p in key order) to d's tables.
+func (l *Loader) writeDirect(d *directTable, p int, buf *loadBuf, part []int32) error {
+	for _, i := range part {
+		if d.w != nil && d.w.Raw().EstimatedSize() >= maxTableBytes {
+			if err := d.close(); err != nil {
+				return err
+			}
+		}
+		if d.w == nil {
+			name := l.s.fs.PathJoin(l.dir, fmt.Sprintf("direct-%02x-%06d.sst", p, len(d.files)))
+			w, err := l.newTable(name)
+			if err != nil {
+				return err
+			}
+			d.w = w
+			d.files = append(d.files, name)
+		}
+		op := &buf.ops[i]
+		var err error
+		if op.del {
+			err = d.w.Delete(buf.key(op))
+		} else {
+			err = d.w.Set(buf.key(op), buf.value(op))
+		}
+		if err != nil {
+			return fmt.Errorf("pebblestore: load: %w", err)
+		}
+		d.records++
+	}
+	d.last = append(d.last[:0], buf.key(&buf.ops[part[len(part)-1]])...)
+	return nil
+}
+
+// close finishes the table being written, if any.
+func (d *directTable) close() error {
+	if d.w == nil {
+		return nil
+	}
+	err := d.w.Close()
+	d.w = nil
+	if err != nil {
+		return fmt.Errorf("pebblestore: load: %w", err)
+	}
+	return nil
+}
+
+// newTable creates a table file for the store's ingestion.
+func (l *Loader) newTable(name string) (*sstable.Writer, error) {
+	f, err := l.s.fs.Create(name, vfs.WriteCategoryUnspecified)
+	if err != nil {
+		return nil, fmt.Errorf("pebblestore: load: %w", err)
+	}
+	format := l.s.db.FormatMajorVersion().MaxTableFormat()
+	return sstable.NewWriter(objstorageprovider.NewFileWritable(f), l.s.po.MakeWriterOptions(0, format)), nil
 }
 
 // sorted returns the indexes of the buffer's ops in key order, each key's
@@ -659,6 +782,11 @@ func (l *Loader) Finish(ctx context.Context) (_ LoadStats, err error) {
 	if err := l.spillLocked(false); err != nil {
 		return l.stats, err
 	}
+	for p := range l.direct {
+		if err := l.direct[p].close(); err != nil {
+			return l.stats, l.failLocked(err)
+		}
+	}
 	tables, err := l.merge(ctx)
 	if err != nil {
 		return l.stats, l.failLocked(err)
@@ -690,6 +818,9 @@ func (l *Loader) Abort() {
 func (l *Loader) endLocked() {
 	l.done = true
 	l.waitLocked()
+	for p := range l.direct {
+		l.direct[p].close()
+	}
 	s := l.s
 	if err := s.fs.RemoveAll(l.dir); err != nil {
 		l.failLocked(fmt.Errorf("pebblestore: load: removing %s: %w", l.dir, err))
@@ -714,13 +845,37 @@ func (l *Loader) endLocked() {
 // maxTableBytes bounds one table a load writes.
 const maxTableBytes = 256 << 20
 
-// merge merges the runs (a later run's op of a key wins) into tables in
-// the staging directory and returns their paths, in key order. The
+// merge merges the runs (a later run's op of a key wins), and the direct
+// tables of the store's tables that went to the runs after them, into
+// tables in the staging directory, and returns these with the other
+// direct tables: the paths of every table to add to the store. The
 // store's tables are split into ranges of about equal size, merged side
 // by side, one per CPU: each range's tables hold keys no other's do.
 func (l *Loader) merge(ctx context.Context) ([]string, error) {
+	var out []string
 	var size [256]int64
 	var total int64
+	for p := range l.direct {
+		d := &l.direct[p]
+		for _, name := range d.files {
+			st, err := l.s.fs.Stat(name)
+			if err != nil {
+				return nil, fmt.Errorf("pebblestore: load: %w", err)
+			}
+			if d.merged {
+				size[p] += st.Size()
+				total += st.Size()
+				continue
+			}
+			out = append(out, name)
+			l.stats.Tables++
+			l.stats.Direct++
+			l.stats.TableBytes += st.Size()
+		}
+		if !d.merged {
+			l.stats.Records += d.records
+		}
+	}
 	for _, run := range l.runs {
 		for p := range 256 {
 			size[p] += run.at[p+1] - run.at[p]
@@ -747,7 +902,6 @@ func (l *Loader) merge(ctx context.Context) ([]string, error) {
 		})
 	}
 	wg.Wait()
-	var out []string
 	for i := range ranges {
 		if errs[i] != nil {
 			return nil, errs[i]
@@ -789,6 +943,28 @@ func (l *Loader) mergeRange(ctx context.Context, lo, hi, part int, stats *LoadSt
 		}
 		h = append(h, r)
 	}
+	// The direct tables of a store's table that went to the runs: their
+	// records came before any run's of that table.
+	for p := lo; p < hi; p++ {
+		if !l.direct[p].merged {
+			continue
+		}
+		for _, name := range l.direct[p].files {
+			r, err := l.openTable(ctx, name)
+			if err != nil {
+				return nil, err
+			}
+			ok, err := r.next()
+			if err != nil || !ok {
+				r.f.Close()
+				if err == nil {
+					err = fmt.Errorf("pebblestore: load: table %s: %w", name, store.ErrCorrupt)
+				}
+				return nil, err
+			}
+			h = append(h, r)
+		}
+	}
 	heap.Init(&h)
 	var tables []string
 	var w *sstable.Writer
@@ -814,7 +990,6 @@ func (l *Loader) mergeRange(ctx context.Context, lo, hi, part int, stats *LoadSt
 			w.Close()
 		}
 	}()
-	format := l.s.db.FormatMajorVersion().MaxTableFormat()
 	var last []byte
 	for n := 0; len(h) > 0; n++ {
 		if n%4096 == 0 && ctx.Err() != nil {
@@ -829,19 +1004,21 @@ func (l *Loader) mergeRange(ctx context.Context, lo, hi, part int, stats *LoadSt
 			}
 			continue
 		}
-		if w != nil && w.Raw().EstimatedSize() >= maxTableBytes {
+		// A table ends at the size limit, and before a key past a direct
+		// table's range: tables the store ingests in one step may not
+		// overlap.
+		if w != nil && (w.Raw().EstimatedSize() >= maxTableBytes || l.directBetween(last[0], top.key[0])) {
 			if err := closeTable(); err != nil {
 				return nil, err
 			}
 		}
 		if w == nil {
 			name := l.s.fs.PathJoin(l.dir, fmt.Sprintf("table-%02d-%06d.sst", part, len(tables)))
-			f, err := l.s.fs.Create(name, vfs.WriteCategoryUnspecified)
-			if err != nil {
-				return nil, fmt.Errorf("pebblestore: load: %w", err)
+			var err error
+			if w, err = l.newTable(name); err != nil {
+				return nil, err
 			}
 			tables = append(tables, name)
-			w = sstable.NewWriter(objstorageprovider.NewFileWritable(f), l.s.po.MakeWriterOptions(0, format))
 		}
 		var err error
 		if top.del {
@@ -864,6 +1041,17 @@ func (l *Loader) mergeRange(ctx context.Context, lo, hi, part int, stats *LoadSt
 	return tables, nil
 }
 
+// directBetween reports whether a direct table that is not merged holds
+// keys between table a's and table b's.
+func (l *Loader) directBetween(a, b byte) bool {
+	for p := int(a) + 1; p < int(b); p++ {
+		if d := &l.direct[p]; !d.merged && len(d.files) > 0 {
+			return true
+		}
+	}
+	return false
+}
+
 // advance moves the heap's top run to its next op.
 func advance(h *runHeap) error {
 	top := (*h)[0]
@@ -880,16 +1068,56 @@ func advance(h *runHeap) error {
 	return nil
 }
 
-// runReader reads one run's ops in order.
+// runReader reads one run's ops in order, or a direct table's records.
 type runReader struct {
-	f          vfs.File
+	f          io.Closer
 	r          *bufio.Reader
-	run        int
+	run        int // the run's index; -1 for a direct table
 	key, value []byte
 	del        bool
+	// A direct table's iterator, and whether it is at its first record.
+	it      sstable.Iterator
+	started bool
 }
 
+// openTable opens a direct table for the merge, as a run before all
+// others.
+func (l *Loader) openTable(ctx context.Context, name string) (*runReader, error) {
+	f, err := l.s.fs.Open(name)
+	if err != nil {
+		return nil, fmt.Errorf("pebblestore: load: %w", err)
+	}
+	readable, err := sstable.NewSimpleReadable(f)
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("pebblestore: load: %w", err)
+	}
+	rd, err := sstable.NewReader(ctx, readable, l.s.po.MakeReaderOptions())
+	if err != nil {
+		readable.Close()
+		return nil, fmt.Errorf("pebblestore: load: table %s: %w", name, err)
+	}
+	it, err := rd.NewIter(sstable.NoTransforms, nil, nil, sstable.AssertNoBlobHandles)
+	if err != nil {
+		rd.Close()
+		return nil, fmt.Errorf("pebblestore: load: table %s: %w", name, err)
+	}
+	return &runReader{f: tableCloser{it, rd}, run: -1, it: it}, nil
+}
+
+// tableCloser closes a direct table's iterator, then its reader (and
+// file).
+type tableCloser struct {
+	it sstable.Iterator
+	rd *sstable.Reader
+}
+
+func (c tableCloser) Close() error { return errors.Join(c.it.Close(), c.rd.Close()) }
+
 func (r *runReader) next() (bool, error) {
+	if r.it != nil {
+		return r.nextRecord()
+	}
 	kind, err := r.r.ReadByte()
 	if errors.Is(err, io.EOF) {
 		return false, nil
@@ -914,6 +1142,32 @@ func (r *runReader) next() (bool, error) {
 	if _, err := io.ReadFull(r.r, r.value); err != nil {
 		return false, fmt.Errorf("pebblestore: load: run: %w", err)
 	}
+	return true, nil
+}
+
+// nextRecord moves to the direct table's next record.
+func (r *runReader) nextRecord() (bool, error) {
+	next := r.it.Next
+	if !r.started {
+		next, r.started = r.it.First, true
+	}
+	kv := next()
+	if kv == nil {
+		return false, r.it.Error()
+	}
+	switch kv.Kind() {
+	case pebble.InternalKeyKindSet:
+		r.del = false
+	case pebble.InternalKeyKindDelete:
+		r.del = true
+	default:
+		return false, fmt.Errorf("pebblestore: load: direct table record kind %v: %w", kv.Kind(), store.ErrCorrupt)
+	}
+	v, _, err := kv.Value(nil)
+	if err != nil {
+		return false, fmt.Errorf("pebblestore: load: %w", err)
+	}
+	r.key, r.value = kv.K.UserKey, v
 	return true, nil
 }
 

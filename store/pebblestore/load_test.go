@@ -175,6 +175,19 @@ func TestLoadEqualsUpdates(t *testing.T) {
 			if tc.memory < 1<<20 && stats.Runs < 10 {
 				t.Errorf("%d runs with %d bytes of memory: the test does not spill", stats.Runs, tc.memory)
 			}
+			// The audit log is written past the runs. The youths come in
+			// no order: with spills, the tables written of them before
+			// the first spill out of order are merged with the runs; in
+			// one run, every table is written past the runs.
+			if !slices.Contains(directTables(l), "a") {
+				t.Errorf("direct tables %v: want the audit log's", directTables(l))
+			}
+			if d := &l.direct[prefixYouth]; tc.memory < 1<<20 && (!d.merged || len(d.files) == 0) {
+				t.Errorf("the youths' direct tables: %d, merged %v; want some, merged", len(d.files), d.merged)
+			}
+			if tc.memory >= 1<<20 && stats.Direct != stats.Tables {
+				t.Errorf("in one run, %d of %d tables direct", stats.Direct, stats.Tables)
+			}
 			t.Logf("%+v", stats)
 			sameRecords(t, "updates and load", records(t, a), records(t, b))
 			if names, _ := os.ReadDir(dirB); len(names) != 1 {
@@ -361,4 +374,16 @@ func TestOpIndexCollision(t *testing.T) {
 			t.Errorf("the spill's hashes miss %s", k)
 		}
 	}
+}
+
+// directTables names the tables a load wrote past the runs and did not
+// merge.
+func directTables(l *Loader) []string {
+	var names []string
+	for p := range l.direct {
+		if d := &l.direct[p]; !d.merged && len(d.files) > 0 {
+			names = append(names, string(rune(p)))
+		}
+	}
+	return names
 }
