@@ -26,16 +26,35 @@ const (
 // isolates, zero-width characters, soft hyphen), line and paragraph
 // separators, non-characters or the replacement character.
 func printable(s string, max int) bool {
-	if len(s) > max || !utf8.ValidString(s) {
+	if len(s) > max {
 		return false
 	}
-	for _, r := range s {
-		if unicode.IsControl(r) || unicode.In(r, unicode.Cf, unicode.Zl, unicode.Zp, unicode.Co, unicode.Cs) ||
-			r == utf8.RuneError || r&0xfffe == 0xfffe || (r >= 0xfdd0 && r <= 0xfdef) {
+	for i := 0; i < len(s); {
+		if c := s[i]; c < utf8.RuneSelf {
+			if c < ' ' || c == 0x7f {
+				return false // C0 or DEL
+			}
+			i++
+			continue
+		}
+		r, w := utf8.DecodeRuneInString(s[i:])
+		if !printableRune(r) {
 			return false
 		}
+		i += w
 	}
 	return true
+}
+
+// printableRune is printable for one rune that is not ASCII, U+FFFD
+// standing for invalid UTF-8 as well. Of Latin-1 it refuses the C1
+// controls and the soft hyphen (the one format character there).
+func printableRune(r rune) bool {
+	if r < 0x100 {
+		return r >= 0xa0 && r != 0xad
+	}
+	return !unicode.In(r, unicode.Cf, unicode.Zl, unicode.Zp, unicode.Co, unicode.Cs) &&
+		r != utf8.RuneError && r&0xfffe != 0xfffe && (r < 0xfdd0 || r > 0xfdef)
 }
 
 // validName reports whether s has a person's name's form: words of
