@@ -64,38 +64,39 @@ func printableRune(r rune) bool {
 // ("d'Ancona", "'t Hart"). So "J. Jansen - vader drinkt" is refused (a
 // free-standing hyphen), and a sentence is refused by its length.
 func validName(s string) bool {
-	if s == "" || !printable(s, maxName*4) || utf8.RuneCountInString(s) > maxName {
+	if s == "" || !printable(s, maxName*4) {
 		return false
 	}
-	words := strings.Split(s, " ")
-	if len(words) > maxWords {
-		return false
-	}
-	for _, w := range words {
-		if !validNameWord(w) {
+	// One pass over the runes; a word starts after a space, and the
+	// letter before a rune is only one of its own word.
+	runes, words, letters := 0, 1, 0
+	prevLetter := false
+	for i := 0; i < len(s); {
+		r, w := rune(s[i]), 1
+		if r >= utf8.RuneSelf {
+			r, w = utf8.DecodeRuneInString(s[i:])
+		}
+		i += w
+		if runes++; runes > maxName {
 			return false
 		}
-	}
-	return true
-}
-
-func validNameWord(w string) bool {
-	rs := []rune(w)
-	if len(rs) == 0 {
-		return false // a double, leading or trailing space
-	}
-	letters := 0
-	for i, r := range rs {
-		prevLetter := i > 0 && isNameLetter(rs[i-1])
-		nextLetter := i+1 < len(rs) && isNameLetter(rs[i+1])
+		letter := isNameLetter(r)
 		switch {
-		case isNameLetter(r):
-			if unicode.Is(unicode.Mn, r) && !prevLetter {
+		case r == ' ':
+			if letters == 0 {
+				return false // a double or leading space, or a word without letters
+			}
+			if words++; words > maxWords {
+				return false
+			}
+			letters = 0
+		case letter:
+			if !prevLetter && r >= utf8.RuneSelf && unicode.Is(unicode.Mn, r) {
 				return false
 			}
 			letters++
 		case r == '-':
-			if !prevLetter || !nextLetter {
+			if !prevLetter || !nameLetterAt(s, i) {
 				return false
 			}
 		case r == '.':
@@ -103,17 +104,37 @@ func validNameWord(w string) bool {
 				return false
 			}
 		case r == '\'' || r == '’':
-			if !prevLetter && !nextLetter {
+			if !prevLetter && !nameLetterAt(s, i) {
 				return false
 			}
 		default:
 			return false
 		}
+		prevLetter = letter
 	}
-	return letters > 0
+	return letters > 0 // not a trailing space, and letters in the last word
 }
 
-func isNameLetter(r rune) bool { return unicode.IsLetter(r) || unicode.Is(unicode.Mn, r) }
+// nameLetterAt reports whether the rune at s[i:], if any, is a name's
+// letter.
+func nameLetterAt(s string, i int) bool {
+	if i >= len(s) {
+		return false
+	}
+	r := rune(s[i])
+	if r >= utf8.RuneSelf {
+		r, _ = utf8.DecodeRuneInString(s[i:])
+	}
+	return isNameLetter(r)
+}
+
+// isNameLetter reports whether r is a letter or a combining mark.
+func isNameLetter(r rune) bool {
+	if r < utf8.RuneSelf {
+		return 'a' <= r && r <= 'z' || 'A' <= r && r <= 'Z'
+	}
+	return unicode.IsLetter(r) || unicode.Is(unicode.Mn, r)
+}
 
 // validPhone reports whether s is a phone number: digits with spaces,
 // hyphens, full stops or brackets between them, either Dutch (ten digits
