@@ -142,47 +142,53 @@ func isNameLetter(r rune) bool {
 // municipality's 14 number, 14 and three or four digits) or international
 // (+, a country code not starting with 0, eight to fifteen digits in all).
 func validPhone(s string) bool {
-	if !printable(s, 32) {
+	// Only ASCII digits and separators (and a leading +) get through
+	// phoneDigits, all printable: of printable(s, 32) only the length is
+	// left to check.
+	if len(s) > 32 {
 		return false
 	}
 	body, international := strings.CutPrefix(s, "+")
-	digits, ok := phoneDigits(body)
+	n, first, ok := phoneDigits(body)
 	if !ok {
 		return false
 	}
-	n := len(digits)
+	prefix := string(first[:min(n, len(first))])
 	switch {
 	case international:
-		return n >= 8 && n <= 15 && digits[0] != '0'
-	case n == 10 && digits[0] == '0':
+		return n >= 8 && n <= 15 && prefix[0] != '0'
+	case n == 10 && prefix[0] == '0':
 		return true
-	case (n == 8 || n == 11) && (strings.HasPrefix(digits, "0800") || strings.HasPrefix(digits, "090")):
+	case (n == 8 || n == 11) && (strings.HasPrefix(prefix, "0800") || strings.HasPrefix(prefix, "090")):
 		return true
-	case (n == 5 || n == 6) && strings.HasPrefix(digits, "14"):
+	case (n == 5 || n == 6) && strings.HasPrefix(prefix, "14"):
 		return true
 	}
 	return false
 }
 
-// phoneDigits returns the digits of a phone number written with spaces,
+// phoneDigits counts the digits of a phone number written with spaces,
 // hyphens, full stops or brackets between them (an opening bracket may
-// come first); false if it has anything else, or a separator at an end.
-func phoneDigits(body string) (string, bool) {
-	var digits []byte
+// come first), and returns the first four of them (as many as there are);
+// false if it has anything else, or a separator at an end.
+func phoneDigits(body string) (n int, first [4]byte, ok bool) {
 	for i := 0; i < len(body); i++ {
 		c := body[i]
 		switch {
 		case c >= '0' && c <= '9':
-			digits = append(digits, c)
+			if n < len(first) {
+				first[n] = c
+			}
+			n++
 		case c == ' ' || c == '-' || c == '.' || c == '(' || c == ')':
 			if (i == 0 && c != '(') || i == len(body)-1 {
-				return "", false
+				return 0, first, false
 			}
 		default:
-			return "", false
+			return 0, first, false
 		}
 	}
-	return string(digits), true
+	return n, first, true
 }
 
 // validEmail reports whether s is one plain address (addr-spec), in ASCII:
