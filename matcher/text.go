@@ -195,6 +195,9 @@ func phoneDigits(body string) (n int, first [4]byte, ok bool) {
 // no display name, no group, no comment, no quoted local part, and a domain
 // with a dot in it.
 func validEmail(s string) bool {
+	if domainDot, ok := dotAtomAddress(s); ok {
+		return domainDot
+	}
 	if s == "" || len(s) > maxEmail || !printable(s, maxEmail) {
 		return false
 	}
@@ -210,4 +213,55 @@ func validEmail(s string) bool {
 	at := strings.LastIndexByte(s, '@')
 	domain := s[at+1:]
 	return at > 0 && strings.Contains(domain, ".") && !strings.HasPrefix(domain, ".") && !strings.HasSuffix(domain, ".")
+}
+
+// dotAtomAddress reports whether s, of at most maxEmail bytes, is the
+// plain form of an address: local@domain, both dot-atoms of RFC 5322
+// (atext characters in ASCII, with single full stops between them), and
+// if so whether the domain has a full stop. Of such an s, net/mail's
+// ParseAddress takes both parts as dot-atoms (an addr-spec, the first
+// form it tries), with no name and with Address == s, and the domain has
+// neither a leading nor a trailing full stop: validEmail's answer is
+// whether the domain has a full stop. Anything else is left to the whole
+// check.
+func dotAtomAddress(s string) (domainDot, ok bool) {
+	if len(s) > maxEmail {
+		return false, false
+	}
+	at := -1
+	prev := byte('.') // so that a leading full stop or @ is refused
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c == '.':
+			if prev == '.' || prev == '@' {
+				return false, false // a leading or double full stop
+			}
+			if at >= 0 {
+				domainDot = true
+			}
+		case c == '@':
+			if at >= 0 || prev == '.' {
+				return false, false // a second @, an empty local part or one ending in a full stop
+			}
+			at = i
+		case !isAtext(c):
+			return false, false
+		}
+		prev = c
+	}
+	if at < 0 || prev == '.' || prev == '@' {
+		return false, false // no @, an empty domain or one ending in a full stop
+	}
+	return domainDot, true
+}
+
+// isAtext reports whether c is an atext character of RFC 5322 (3.2.3):
+// visible ASCII other than the specials and the full stop.
+func isAtext(c byte) bool {
+	switch c {
+	case '(', ')', '<', '>', '[', ']', ':', ';', '@', '\\', ',', '"', '.':
+		return false
+	}
+	return '!' <= c && c <= '~'
 }

@@ -1,6 +1,8 @@
 package matcher
 
 import (
+	"net/mail"
+	"strings"
 	"testing"
 	"unicode/utf8"
 
@@ -35,6 +37,18 @@ func FuzzContactForms(f *testing.F) {
 		}
 		if got, want := validEmail(s), refValidEmail(s); got != want {
 			t.Errorf("validEmail(%q) = %v, reference %v", s, got, want)
+		}
+		// validEmail's fast path takes only what net/mail reads as an
+		// addr-spec with Address == s and no name.
+		if domainDot, ok := dotAtomAddress(s); ok {
+			a, err := mail.ParseAddress(s)
+			if err != nil || a.Name != "" || a.Address != s {
+				t.Errorf("dotAtomAddress(%q) ok, but mail.ParseAddress gives %+v, %v", s, a, err)
+			}
+			at := strings.LastIndexByte(s, '@')
+			if domainDot != strings.Contains(s[at+1:], ".") || !refPrintable(s, maxEmail) {
+				t.Errorf("dotAtomAddress(%q) = %v, ok", s, domainDot)
+			}
 		}
 	})
 }
@@ -128,5 +142,30 @@ func BenchmarkCheckContact(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// validEmail gives the reference's answer on every string of up to six
+// characters made of those that matter to an address's form.
+func TestEmailShortStrings(t *testing.T) {
+	const alphabet = "a.@[]\"( 1:-"
+	n := 0
+	var walk func(b []byte)
+	walk = func(b []byte) {
+		s := string(b)
+		n++
+		if got, want := validEmail(s), refValidEmail(s); got != want {
+			t.Fatalf("validEmail(%q) = %v, reference %v", s, got, want)
+		}
+		if len(b) == 6 {
+			return
+		}
+		for i := 0; i < len(alphabet); i++ {
+			walk(append(b, alphabet[i]))
+		}
+	}
+	walk(nil)
+	if n < 1e6 {
+		t.Fatalf("checked only %d strings", n)
 	}
 }
