@@ -46,9 +46,10 @@ func printable(s string, max int) bool {
 	return true
 }
 
-// printableRune is printable for one rune that is not ASCII, U+FFFD
-// standing for invalid UTF-8 as well. Of Latin-1 it refuses the C1
-// controls and the soft hyphen (the one format character there).
+// printableRune is printable's test of one rune outside ASCII (U+FFFD,
+// refused, stands for invalid UTF-8 too). Of the rest of Latin-1 it
+// refuses the C1 controls and the soft hyphen, the one format character
+// there.
 func printableRune(r rune) bool {
 	if r < 0x100 {
 		return r >= 0xa0 && r != 0xad
