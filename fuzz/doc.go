@@ -28,7 +28,11 @@
 // server error, and no digits of the body in the problem),
 // httpapi.FuzzCheckStrict (the strict-JSON check of request bodies refuses
 // exactly what its previous json.Decoder.Token implementation, kept in the
-// test as the reference, refused, for the same field), audit.FuzzEntry
+// test as the reference, refused, for the same field),
+// matcher.FuzzContactForms (the forms of a report's free text — printable,
+// a contact's name, phone and e-mail — accept exactly what their previous
+// implementations, kept in the test as the reference, accepted),
+// audit.FuzzEntry
 // (audit entries decode strictly: what decodes re-encodes to the same bytes),
 // oprf.FuzzDecode (blind-mode elements, proofs and POST /v1/evaluate bodies
 // decode strictly and canonically, or fail with the package's errors).

@@ -183,7 +183,7 @@ func (q *quoter) endRun() bool {
 	case q.run == 'n' && q.numOK:
 		tok, kind = q.num, 'n'
 	case q.run == 'l' && q.wordOK:
-		if mn, ok := monthNames[string(q.word[:q.nw])]; ok {
+		if mn := monthNumber(q.word[:q.nw]); mn != 0 {
 			tok, kind = mn, 'm'
 		}
 	}
@@ -209,19 +209,38 @@ func (q *quoter) endRun() bool {
 	return false
 }
 
-// monthNames are the Dutch and English month names and their usual
-// abbreviations, lower case, by month number.
-var monthNames = map[string]int{
-	"januari": 1, "jan": 1, "january": 1,
-	"februari": 2, "feb": 2, "february": 2, "febr": 2,
-	"maart": 3, "mrt": 3, "march": 3, "mar": 3, "mrch": 3,
-	"april": 4, "apr": 4,
-	"mei": 5, "may": 5,
-	"juni": 6, "jun": 6, "june": 6,
-	"juli": 7, "jul": 7, "july": 7,
-	"augustus": 8, "aug": 8, "august": 8,
-	"september": 9, "sep": 9, "sept": 9,
-	"oktober": 10, "okt": 10, "october": 10, "oct": 10,
-	"november": 11, "nov": 11,
-	"december": 12, "dec": 12,
+// monthNumber is the number of the month w names, lower case, in Dutch or
+// English, in full or by a usual abbreviation; 0 if it names none. (A
+// switch: no hashing for the words of a text, most of them no month.)
+func monthNumber(w []byte) int {
+	if len(w) < 3 {
+		return 0
+	}
+	switch string(w) {
+	case "januari", "jan", "january":
+		return 1
+	case "februari", "feb", "february", "febr":
+		return 2
+	case "maart", "mrt", "march", "mar", "mrch":
+		return 3
+	case "april", "apr":
+		return 4
+	case "mei", "may":
+		return 5
+	case "juni", "jun", "june":
+		return 6
+	case "juli", "jul", "july":
+		return 7
+	case "augustus", "aug", "august":
+		return 8
+	case "september", "sep", "sept":
+		return 9
+	case "oktober", "okt", "october", "oct":
+		return 10
+	case "november", "nov":
+		return 11
+	case "december", "dec":
+		return 12
+	}
+	return 0
 }

@@ -499,3 +499,26 @@ func FuzzQuotes(f *testing.F) {
 		}
 	})
 }
+
+// The month names Quotes knows are those of the reference: every one of
+// them, and no word one letter longer or shorter, nor one in upper case.
+func TestMonthNumber(t *testing.T) {
+	for w, want := range monthNamesReference {
+		if got := identity.MonthNumber(w); got != want {
+			t.Errorf("month %q: %d, want %d", w, got, want)
+		}
+		for _, v := range []string{w[:len(w)-1], w[1:], w + "e", "a" + w, strings.ToUpper(w), w[:1] + w} {
+			if _, ok := monthNamesReference[v]; ok {
+				continue
+			}
+			if got := identity.MonthNumber(v); got != 0 {
+				t.Errorf("word %q: month %d, want none", v, got)
+			}
+		}
+	}
+	for _, v := range []string{"", "m", "ma", "mai", "juno", "decembe"} {
+		if got := identity.MonthNumber(v); got != 0 {
+			t.Errorf("word %q: month %d, want none", v, got)
+		}
+	}
+}
