@@ -699,7 +699,7 @@ func (b *loadBuf) sorted() []int32 {
 	var ents []sortEntry
 	for p := range 256 {
 		if part := order[count[p]:count[p+1]]; !slices.IsSortedFunc(part, less) {
-			ents = b.sortPart(part, less, ents)
+			ents = b.sortPart(part, ents)
 		}
 	}
 	// Keep each key's last op.
@@ -713,18 +713,23 @@ func (b *loadBuf) sorted() []int32 {
 	return out
 }
 
-// sortEntry is an op in a sort: the 8 bytes of its key after the prefix
-// every key of its table shares (its abbreviated key), and its index.
+// sortEntry is an op in a sort: 8 bytes of its key (a chunk), how the
+// key ends against the chunk (tie), and the op's index.
 type sortEntry struct {
 	abbr uint64
+	tie  uint32
 	i    int32
 }
 
-// sortPart sorts part (the indexes of one table's ops) by less, comparing
-// abbreviated keys first: most comparisons are then of two integers, not
-// of two keys' long shared prefixes (a recipient's name, a day). It
+// sortPart sorts part (the indexes of one table's ops) by key, and the
+// ops of one key in the order they came. It sorts on 8-byte chunks of
+// the keys, after the prefix they all share: the ops by their first
+// chunk, then the ops whose first chunks are alike by their next, and so
+// on (most-significant-digit first). So nearly every comparison is of
+// two integers, also where many keys share a long prefix past the first
+// chunk (an event's recipient: every event of one institution). It
 // returns ents, grown, for reuse.
-func (b *loadBuf) sortPart(part []int32, less func(a, c int32) int, ents []sortEntry) []sortEntry {
+func (b *loadBuf) sortPart(part []int32, ents []sortEntry) []sortEntry {
 	first := b.key(&b.ops[part[0]])
 	lcp := len(first)
 	for _, o := range part[1:] {
@@ -737,21 +742,55 @@ func (b *loadBuf) sortPart(part []int32, less func(a, c int32) int, ents []sortE
 	}
 	ents = slices.Grow(ents[:0], len(part))[:len(part)]
 	for j, o := range part {
-		var a [8]byte
-		k := b.key(&b.ops[o])
-		copy(a[:], k[min(lcp, len(k)):])
-		ents[j] = sortEntry{binary.BigEndian.Uint64(a[:]), o}
+		ents[j] = sortEntry{i: o}
+	}
+	b.sortChunks(ents, lcp)
+	for j := range ents {
+		part[j] = ents[j].i
+	}
+	return ents
+}
+
+// continues is the tie of a key that goes on past the chunk.
+const continues = math.MaxUint32
+
+// sortChunks sorts ents, whose keys agree before off, by their keys from
+// off on, and equal keys by index. A key that ends within the chunk
+// (padded with zeros) comes before every longer key of the same chunk,
+// which it is a prefix of, and two such keys are ordered by length; the
+// keys that go on past a chunk they share are sorted by the next.
+func (b *loadBuf) sortChunks(ents []sortEntry, off int) {
+	for j := range ents {
+		k := b.key(&b.ops[ents[j].i])
+		var c [8]byte
+		if off < len(k) {
+			copy(c[:], k[off:])
+		}
+		ents[j].abbr = binary.BigEndian.Uint64(c[:])
+		ents[j].tie = continues
+		if len(k) <= off+8 {
+			ents[j].tie = uint32(len(k))
+		}
 	}
 	slices.SortFunc(ents, func(x, y sortEntry) int {
 		if x.abbr != y.abbr {
 			return cmp.Compare(x.abbr, y.abbr)
 		}
-		return less(x.i, y.i)
+		if x.tie != y.tie {
+			return cmp.Compare(x.tie, y.tie)
+		}
+		return cmp.Compare(x.i, y.i)
 	})
-	for j := range ents {
-		part[j] = ents[j].i
+	for lo := 0; lo < len(ents); {
+		hi := lo + 1
+		for hi < len(ents) && ents[hi].abbr == ents[lo].abbr && ents[hi].tie == ents[lo].tie {
+			hi++
+		}
+		if ents[lo].tie == continues && hi-lo > 1 {
+			b.sortChunks(ents[lo:hi], off+8)
+		}
+		lo = hi
 	}
-	return ents
 }
 
 // Finish spills what is staged, merges the runs into sorted tables, adds
