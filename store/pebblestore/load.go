@@ -460,8 +460,7 @@ func (l *Loader) spillLocked(background bool) error {
 	l.runs = append(l.runs, run)
 	if !background {
 		n, err := l.writeRun(run, buf)
-		l.stats.Runs++
-		l.stats.RunBytes += n
+		l.countRun(n)
 		buf.reset()
 		l.spare = buf
 		if err != nil {
@@ -475,8 +474,7 @@ func (l *Loader) spillLocked(background bool) error {
 		n, err := l.writeRun(run, buf)
 		buf.reset()
 		l.mu.Lock()
-		l.stats.Runs++
-		l.stats.RunBytes += n
+		l.countRun(n)
 		l.spare = buf
 		if err != nil {
 			l.failLocked(err)
@@ -488,15 +486,28 @@ func (l *Loader) spillLocked(background bool) error {
 }
 
 // waitLocked waits for the run being written in the background, if any.
+// The run stays l.writing until it is written, so that a caller who takes
+// the lock while another waits (an Abort during a Spill) waits too.
 func (l *Loader) waitLocked() error {
-	if l.writing != nil {
+	for l.writing != nil {
 		done := l.writing
-		l.writing = nil
 		l.mu.Unlock()
 		<-done
 		l.mu.Lock()
+		if l.writing == done {
+			l.writing = nil
+		}
 	}
 	return l.err
+}
+
+// countRun counts a run of n bytes written (none if every table went to
+// its direct tables: no file).
+func (l *Loader) countRun(n int64) {
+	if n > 0 {
+		l.stats.Runs++
+		l.stats.RunBytes += n
+	}
 }
 
 func (b *loadBuf) reset() {
@@ -811,8 +822,9 @@ func (l *Loader) Finish(ctx context.Context) (_ LoadStats, err error) {
 	if err := l.spillLocked(false); err != nil {
 		return l.stats, err
 	}
-	// The figures' counters, as the load leaves them, in a run of their
-	// own after every other.
+	// The figures' counters, as the load leaves them, in a spill of
+	// their own after every other (no update writes their table: take
+	// refuses it, so the table goes to its direct tables).
 	for k, n := range l.figures {
 		op := loadOp{off: uint32(len(l.buf.arena)), klen: uint32(len(k)), vlen: 8}
 		l.buf.arena = binary.BigEndian.AppendUint64(append(l.buf.arena, k...), n)
@@ -864,7 +876,9 @@ func (l *Loader) endLocked() {
 	if err := s.fs.RemoveAll(l.dir); err != nil {
 		l.failLocked(fmt.Errorf("pebblestore: load: removing %s: %w", l.dir, err))
 	}
-	l.buf, l.spare, l.latest, l.spilled = nil, nil, opIndex{}, nil
+	// The index keeps its seed: a view that took the loader as its
+	// reader during the load reads the store through it (empty maps).
+	l.buf, l.spare, l.latest, l.spilled = nil, nil, opIndex{seed: l.latest.seed}, nil
 	s.loading.CompareAndSwap(l, nil)
 	if l.err == nil {
 		return
@@ -922,6 +936,9 @@ func (l *Loader) merge(ctx context.Context) ([]string, error) {
 		}
 	}
 	parts := max(1, min(runtime.GOMAXPROCS(0), 8))
+	if total == 0 {
+		return out, nil // every table direct
+	}
 	var ranges [][2]int
 	lo, acc := 0, int64(0)
 	for p := range 256 {
