@@ -67,9 +67,9 @@ past the write-ahead log (a bulk import; docs/benchmarks.md has its
 figures against row by row). It is all or nothing: an import that stops, is
 killed or finds the disk full leaves the store as it was, and can be run
 again. While it runs it needs free space in the data directory for about
-three and a half times what it adds (10 million rows: 13 GB, for a store
-3.7 GB larger), and memory for a few times --memory (at the default, 1.6
-GiB at most for a file of 10 million rows).
+two and a half times what it adds (10 million rows: 9 GB, for a store 3.9
+GB larger), and memory for a few times --memory (at the default, 1.7 GiB
+at most for a file of 10 million rows).
 
 --bulk=false registers row by row instead, each row durable as it goes
 (--workers concurrent writers): an import that stops keeps the rows

@@ -33,7 +33,8 @@
 //
 // Store.Load takes many youths' updates (vindex import) past the memtable
 // and the write-ahead log: each batch is staged in memory, spilled to
-// sorted runs beside the store, and Finish adds the merged tables in one
+// sorted runs beside the store (or, for a table whose records come in
+// order, straight to sorted tables), and Finish adds the tables in one
 // atomic ingestion; nothing is visible or durable before, and a load that
 // fails or is killed leaves the store as it was. load.go says what an
 // update in a load may read, and what it leaves on the disk (nothing,
