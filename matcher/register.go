@@ -194,6 +194,11 @@ func (m *Matcher) checkKind(inst rules.Institution, kind Kind, code string) erro
 // e-mail address, each of its form (validName, validPhone, validEmail) and
 // none quoting the youth's BSN or birth date.
 func checkContact(c Contact, r *Registration) error {
+	return checkContactForms(c, r, validName, validPhone, validEmail)
+}
+
+// checkContactForms is checkContact with the given checks of the forms.
+func checkContactForms(c Contact, r *Registration, name, phone, email func(string) bool) error {
 	if c.Name == "" || (c.Phone == "" && c.Email == "") {
 		return fieldErr("contact", ErrContact)
 	}
@@ -202,9 +207,9 @@ func checkContact(c Contact, r *Registration) error {
 		valid        func(string) bool
 		err          error
 	}{
-		{"contact.name", c.Name, validName, ErrContactName},
-		{"contact.phone", c.Phone, validPhone, ErrContactPhone},
-		{"contact.email", c.Email, validEmail, ErrContactEmail},
+		{"contact.name", c.Name, name, ErrContactName},
+		{"contact.phone", c.Phone, phone, ErrContactPhone},
+		{"contact.email", c.Email, email, ErrContactEmail},
 	} {
 		if f.value == "" {
 			continue

@@ -84,29 +84,7 @@ func TestPrintableEveryRune(t *testing.T) {
 
 // refCheckContact is checkContact with the previous forms.
 func refCheckContact(c Contact, r *Registration) error {
-	if c.Name == "" || (c.Phone == "" && c.Email == "") {
-		return fieldErr("contact", ErrContact)
-	}
-	for _, f := range []struct {
-		field, value string
-		valid        func(string) bool
-		err          error
-	}{
-		{"contact.name", c.Name, refValidName, ErrContactName},
-		{"contact.phone", c.Phone, refValidPhone, ErrContactPhone},
-		{"contact.email", c.Email, refValidEmail, ErrContactEmail},
-	} {
-		if f.value == "" {
-			continue
-		}
-		if identity.Quotes(f.value, r.Youth.bsn, r.BirthDate) {
-			return fieldErr(f.field, ErrIdentifiesYouth)
-		}
-		if !f.valid(f.value) {
-			return fieldErr(f.field, f.err)
-		}
-	}
-	return nil
+	return checkContactForms(c, r, refValidName, refValidPhone, refValidEmail)
 }
 
 // BenchmarkCheckContact checks the contacts of typical reports (those of
