@@ -36,11 +36,11 @@ import (
 // atomic step (Pebble's ingestion). A table whose records each spill
 // brings after the last spill's (the audit log's; the youths' records
 // when the caller loads youths in their order) skips the runs: the spill
-// writes its records straight to sorted tables (directTable). Tables that overlap nothing in the
-// store go to its last level whole, so a load into an empty store is
-// never compacted again; and no record is written twice on the way (the
-// WAL and each compaction level), which is what makes a load of millions
-// of registrations fast.
+// writes its records straight to sorted tables (directTable). Tables that
+// overlap nothing in the store go to its last level whole, so a load into
+// an empty store is never compacted again; and no record is written twice
+// on the way (the WAL and each compaction level), which is what makes a
+// load of millions of registrations fast.
 //
 // An update in a load runs as any other: the same code reads the youth,
 // the matcher decides, and the same code stages the batch. What differs:
