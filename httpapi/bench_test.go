@@ -18,6 +18,7 @@ import (
 
 	"github.com/vindex-nl/vindex/client"
 	"github.com/vindex-nl/vindex/identity"
+	"github.com/vindex-nl/vindex/internal/benchcpu"
 	"github.com/vindex-nl/vindex/internal/keyholdertest"
 	"github.com/vindex-nl/vindex/keyholder"
 )
@@ -27,8 +28,9 @@ import (
 // registrations of new youths to a real server (Pebble on disk with its
 // default sizes, synced writes, the access log at Info level) over
 // loopback. Client and server share this machine's cores. It reports
-// registrations per second and the p50 and p99 latency seen by the
-// clients.
+// registrations per second, the p50 and p99 latency seen by the clients,
+// and the CPU time of the whole process (server and clients) per
+// registration.
 func BenchmarkRegisterHTTPS(b *testing.B) {
 	benchHTTPS(b, 64)
 }
@@ -61,6 +63,7 @@ func benchBSNs(n int) []string {
 // postAll posts bodies over conns connections; ready, if not nil, is
 // called before body i is posted and returns once it is there.
 func postAll(b *testing.B, e *env, conns int, bodies [][]byte, start time.Time, ready func(i int)) {
+	cpu := benchcpu.Start()
 	host := strings.TrimPrefix(e.srv.URL, "https://")
 	head := "POST /v1/registrations HTTP/1.1\r\nHost: " + host + "\r\nAuthorization: Bearer " + e.tokens[ggd] +
 		"\r\nContent-Type: application/json\r\nContent-Length: "
@@ -113,6 +116,8 @@ func postAll(b *testing.B, e *env, conns int, bodies [][]byte, start time.Time, 
 	b.ReportMetric(float64(len(bodies))/elapsed.Seconds(), "regs/s")
 	b.ReportMetric(float64(all[len(all)/2].Microseconds())/1000, "p50-ms")
 	b.ReportMetric(float64(all[len(all)*99/100].Microseconds())/1000, "p99-ms")
+	// The CPU of server and clients both, TLS handshakes included.
+	cpu.Report(b)
 	b.ReportMetric(0, "ns/op")
 }
 

@@ -12,6 +12,7 @@ import (
 	"github.com/vindex-nl/vindex/crypto/oprf"
 	"github.com/vindex-nl/vindex/crypto/pseudonym"
 	"github.com/vindex-nl/vindex/identity"
+	"github.com/vindex-nl/vindex/internal/benchcpu"
 	"github.com/vindex-nl/vindex/internal/testkeys"
 	"github.com/vindex-nl/vindex/matcher"
 	"github.com/vindex-nl/vindex/store/pebblestore"
@@ -94,6 +95,7 @@ func benchParallel(b *testing.B, callers int, match bool, ref string) {
 	var next atomic.Int64
 	b.SetParallelism((callers + runtime.GOMAXPROCS(0) - 1) / runtime.GOMAXPROCS(0))
 	b.ReportAllocs()
+	cpu := benchcpu.Start()
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
 		r := e.involvement(b, 0)
@@ -116,6 +118,7 @@ func benchParallel(b *testing.B, callers int, match bool, ref string) {
 		}
 	})
 	reportRate(b, "regs/s")
+	cpu.Report(b)
 }
 
 // BenchmarkLookupParallel: 64 concurrent callers look up youths they are
@@ -141,6 +144,7 @@ func BenchmarkLookupParallel(b *testing.B) {
 	var next atomic.Int64
 	b.SetParallelism(32)
 	b.ReportAllocs()
+	cpu := benchcpu.Start()
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
@@ -152,6 +156,7 @@ func BenchmarkLookupParallel(b *testing.B) {
 		}
 	})
 	reportRate(b, "lookups/s")
+	cpu.Report(b)
 }
 
 // BenchmarkMatchAfterRotation: b.N youths reported by a school under the
