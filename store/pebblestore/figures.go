@@ -136,12 +136,16 @@ func (t *tx) addFigure(m figures.Measure, at figures.Coords, days int) {
 	t.figures[string(figureKey(m, at, days))]++
 }
 
-// stageFigures adds t's counts to the counters in b. It takes the
-// counters' lock, which the caller releases (unlock) once b is applied or,
-// in a group commit, queued (groupcommit.go): a counter a queued batch
-// writes is read from s.figuresQueued until that batch is applied. A load
-// adds the counts itself, when it takes the batch (Loader.take).
-func (s *Store) stageFigures(b *pebble.Batch, t *tx) (unlock func(), err error) {
+// stageFigures adds t's counts to the counters, into t.figuresWritten,
+// which the batch's way into the store writes: the group commit writes
+// each counter once for its group, with the value of the group's last
+// commit to count it (applyGroup); a replicated store's batch takes its
+// own (applyBatchLogged). It takes the counters' lock, which the caller
+// releases (unlock) once b is applied or, in a group commit, queued
+// (groupcommit.go): a counter a queued batch writes is read from
+// s.figuresQueued until that batch is applied. A load adds the counts
+// itself, when it takes the batch (Loader.take).
+func (s *Store) stageFigures(t *tx) (unlock func(), err error) {
 	if len(t.figures) == 0 || s.loader() != nil {
 		return func() {}, nil
 	}
@@ -151,7 +155,6 @@ func (s *Store) stageFigures(b *pebble.Batch, t *tx) (unlock func(), err error) 
 		written = append(written, queuedCount{key: k})
 	}
 	slices.SortFunc(written, func(a, b queuedCount) int { return strings.Compare(a.key, b.key) })
-	var v [8]byte
 	for i := range written {
 		k := written[i].key
 		n, err := s.figure(k)
@@ -159,14 +162,48 @@ func (s *Store) stageFigures(b *pebble.Batch, t *tx) (unlock func(), err error) 
 			s.figuresMu.Unlock()
 			return nil, err
 		}
-		n += t.figures[k]
-		binary.BigEndian.PutUint64(v[:], n)
-		b.Set([]byte(k), v[:], nil)
-		written[i].n = n
+		written[i].n = n + t.figures[k]
 	}
 	s.figuresGen++
 	t.figuresGen, t.figuresWritten = s.figuresGen, written
 	return s.figuresMu.Unlock, nil
+}
+
+// setFigures writes counters into b.
+func setFigures(b *pebble.Batch, counts []queuedCount) {
+	var v [8]byte
+	for _, c := range counts {
+		binary.BigEndian.PutUint64(v[:], c.n)
+		b.Set([]byte(c.key), v[:], nil)
+	}
+}
+
+// groupFigures is the counters the commits of group write, each once, with
+// the value of the last commit (in queue order, which is the order they
+// counted in) to write it. The commits of a group often count in the same
+// counter (an institution's registrations of the day), and the group's
+// batch is applied as one: the earlier values would never be seen, and
+// would only add a record each to the memtable and the WAL.
+func groupFigures(group []*commitReq) []queuedCount {
+	if len(group) == 1 {
+		return group[0].t.figuresWritten
+	}
+	var out []queuedCount
+	var at map[string]int // the counter's index in out
+	for _, o := range group {
+		for _, c := range o.t.figuresWritten {
+			if i, ok := at[c.key]; ok {
+				out[i].n = c.n
+				continue
+			}
+			if at == nil {
+				at = make(map[string]int)
+			}
+			at[c.key] = len(out)
+			out = append(out, c)
+		}
+	}
+	return out
 }
 
 // queueFigures keeps the counters t's batch writes readable until it is

@@ -22,9 +22,11 @@ import (
 // commits (registrations, audit entries) and one of them, the leader,
 // applies the queue as one Pebble batch: one trip through the pipeline and
 // one WAL record for all. The first batch of a group is the group's batch;
-// the others are copied onto it, in queue order, and closed. And while
-// many commits are in flight, the WAL waits a little between syncs so
-// that more of them share the next (syncInterval).
+// the others are copied onto it, in queue order, and closed; a figures
+// counter that several of them write is written once, with the last value
+// (groupFigures). And while many commits are in flight, the WAL waits a
+// little between syncs so that more of them share the next
+// (syncInterval).
 //
 // What a commit promises does not change: when its wait returns, its
 // records are durable; when commit returns, they are visible (the group's
@@ -173,6 +175,7 @@ func (s *Store) applyGroup(group []*commitReq) {
 		}
 		o.b.Close()
 	}
+	setFigures(cg.b, groupFigures(group))
 	if err == nil {
 		err = recoverFatal(func() error { return s.db.ApplyNoSyncWait(cg.b, pebble.Sync) })
 	}

@@ -2,6 +2,7 @@ package pebblestore
 
 import (
 	"errors"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -516,5 +517,39 @@ func TestLoadWaitsForCommits(t *testing.T) {
 		if got != n+1 {
 			t.Errorf("%v counted %d, want %d", k, got, n+1)
 		}
+	}
+}
+
+// TestGroupFigures: a group writes each counter its commits wrote once,
+// with the value of the last commit in queue order to write it; a commit
+// alone writes its own.
+func TestGroupFigures(t *testing.T) {
+	req := func(counts ...queuedCount) *commitReq {
+		return &commitReq{t: &tx{figuresWritten: counts}}
+	}
+	c := func(key string, n uint64) queuedCount { return queuedCount{key: key, n: n} }
+	tests := []struct {
+		name  string
+		group []*commitReq
+		want  []queuedCount
+	}{
+		{"alone", []*commitReq{req(c("a", 3), c("b", 1))}, []queuedCount{c("a", 3), c("b", 1)}},
+		{"none counts", []*commitReq{req(), req()}, nil},
+		{"one counter", []*commitReq{req(c("a", 1)), req(c("a", 2)), req(c("a", 3))}, []queuedCount{c("a", 3)}},
+		{"the last writer's value, not the largest", []*commitReq{req(c("a", 7)), req(c("a", 5))}, []queuedCount{c("a", 5)}},
+		{"apart and shared", []*commitReq{
+			req(c("a", 1), c("b", 10)),
+			req(),
+			req(c("c", 4)),
+			req(c("a", 2), c("c", 5)),
+		}, []queuedCount{c("a", 2), c("b", 10), c("c", 5)}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got := groupFigures(tc.group)
+			if !slices.Equal(got, tc.want) {
+				t.Errorf("groupFigures = %v, want %v", got, tc.want)
+			}
+		})
 	}
 }

@@ -1381,7 +1381,7 @@ func (s *Store) commit(t *tx) (wait func() error, err error) {
 	if buf, err = s.stageIdempotency(b, t, buf); err != nil {
 		return nil, err
 	}
-	unlock, err := s.stageFigures(b, t)
+	unlock, err := s.stageFigures(t)
 	if err != nil {
 		return nil, err
 	}

@@ -315,6 +315,7 @@ func (s *Store) applyBatchLogged(b *pebble.Batch, t *tx, before, after []store.R
 		}
 		s.audit.complete(t.audit)
 	}
+	setFigures(b, t.figuresWritten)
 	logged, err := s.applyLogged(b)
 	if err != nil {
 		complete()

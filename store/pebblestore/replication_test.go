@@ -291,6 +291,19 @@ func TestReplicatedStoresEqual(t *testing.T) {
 	if fa := storetest.AuditAll(t, live); len(la) != writers*each+writers*each/5 || len(fa) != len(la) {
 		t.Fatalf("the leader reads %d audit entries, the follower %d", len(la), len(fa))
 	}
+	// Every registration counted once, in the leader's entries: a
+	// replicated store's batch carries its own counters.
+	for name, s := range map[string]*Store{"leader": l, "follower": late} {
+		got := storetest.FigureMap(t, s, "2026-03", "2026-03")
+		if len(got) != 1 {
+			t.Fatalf("%s: figures %v, want one cell", name, got)
+		}
+		for k, n := range got {
+			if n != writers*each {
+				t.Errorf("%s: %v counted %d, want %d", name, k, n, writers*each)
+			}
+		}
+	}
 }
 
 // TestLeaderFenced: a write the log fences (another leader appended) fails
