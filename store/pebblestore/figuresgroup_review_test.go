@@ -465,3 +465,53 @@ func TestReviewFiguresAfterPanic(t *testing.T) {
 	r := openAt(t, nil, dir, false)
 	sameCounters(t, "after a re-open", counterMap(t, r), wantMixed(nil, 0, 1, 2, 3, 4))
 }
+
+// TestReviewFiguresGroupWAL: the group's WAL record is its commits'
+// batches and one record per counter they count in, however many of them
+// count in it: the bytes the WAL takes for the group are exactly that.
+func TestReviewFiguresGroupWAL(t *testing.T) {
+	s := openAt(t, nil, t.TempDir(), false)
+	at := time.Date(2026, 3, 2, 9, 30, 0, 0, time.UTC)
+	a := storetest.Cell("2026-03", "GM0014", "signal")
+	b := storetest.Cell("2026-03", "GM0363", "involvement")
+	const n = 16
+	youths := apartYouths(s, 12, n)
+	release := holdGroup(t, s)
+	var wg sync.WaitGroup
+	for i, y := range youths {
+		wg.Go(func() {
+			ops := []countOp{{figures.Registrations, a, 0}}
+			if i%2 == 0 {
+				ops = append(ops, countOp{figures.Matches, b, 0})
+			}
+			if err := countedUpdate(s, y, storetest.Reg(y, "ggd", at), ops); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	waitQueued(t, s, n)
+	const header = 12 // a batch's sequence number and count
+	want := header
+	s.group.mu.Lock()
+	queued := len(s.group.queue)
+	for _, r := range s.group.queue {
+		want += len(r.b.Repr()) - header
+	}
+	s.group.mu.Unlock()
+	if queued != n {
+		t.Fatalf("%d commits queued, want %d", queued, n)
+	}
+	counters := s.db.NewBatch()
+	setFigures(counters, []queuedCount{
+		{key: string(figureKey(figures.Registrations, a, 0)), n: n},
+		{key: string(figureKey(figures.Matches, b, 0)), n: n / 2},
+	})
+	want += len(counters.Repr()) - header
+	counters.Close()
+	in0 := s.db.Metrics().WAL.BytesIn
+	release(n)
+	waitFor(t, &wg, 30*time.Second, "queued updates")
+	if got := s.db.Metrics().WAL.BytesIn - in0; got != uint64(want) {
+		t.Errorf("the group took %d bytes of WAL, want %d (its batches and one record per counter)", got, want)
+	}
+}
