@@ -147,9 +147,9 @@ var errGroupPanic = errors.New("commit: the apply of a group of commits panicked
 // take removes the next group from the queue: its first commit, and those
 // after it within the limits. The caller holds g.mu.
 func (g *groupCommit) take() []*commitReq {
-	n, size := 1, len(g.queue[0].b.Repr())
+	n, size := 1, g.queue[0].size()
 	for n < len(g.queue) && n < groupMaxBatches {
-		size += len(g.queue[n].b.Repr())
+		size += g.queue[n].size()
 		if size > g.maxBytes {
 			break
 		}
@@ -176,6 +176,12 @@ func (s *Store) applyGroup(group []*commitReq) {
 		o.b.Close()
 	}
 	setFigures(cg.b, groupFigures(group))
+	if err == nil {
+		// A store that failed while the group waited (a group before
+		// it panicked, a sync failed) applies nothing more: what it
+		// acknowledged stays, nothing new is acknowledged.
+		err = s.failure()
+	}
 	if err == nil {
 		err = recoverFatal(func() error { return s.db.ApplyNoSyncWait(cg.b, pebble.Sync) })
 	}
@@ -210,6 +216,16 @@ func (s *Store) applyGroup(group []*commitReq) {
 	}
 	s.group.commits.Add(uint64(len(group)))
 	s.group.groups.Add(1)
+}
+
+// size is the bytes r adds to a group at most: its batch, and the
+// counters it counted, which the group writes for it (groupFigures).
+func (r *commitReq) size() int {
+	n := len(r.b.Repr())
+	for _, c := range r.t.figuresWritten {
+		n += len(c.key) + 8 + 16 // the key, the value, a record's header
+	}
+	return n
 }
 
 // writes reports whether r writes registrations (see syncInterval).

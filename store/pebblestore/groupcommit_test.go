@@ -553,3 +553,51 @@ func TestGroupFigures(t *testing.T) {
 		})
 	}
 }
+
+// TestGroupCommitAfterFailure: commits queued when the store fails (as
+// when the group before them panicked or its sync failed) are not
+// applied: each gets store.ErrUnavailable, and none of their
+// registrations is there after a re-open.
+func TestGroupCommitAfterFailure(t *testing.T) {
+	dir := t.TempDir()
+	s := openAt(t, nil, dir, false)
+	at := time.Date(2026, 3, 2, 9, 30, 0, 0, time.UTC)
+	const n = 6
+	youths := apartYouths(s, 4, n)
+	release := holdGroup(t, s)
+	regs := make([]store.Registration, n)
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i, y := range youths {
+		regs[i] = storetest.Reg(y, "ggd", at)
+		wg.Go(func() {
+			errs[i] = s.Update(bg, []pseudonym.Pseudonym{y}, func(tx store.Tx) error {
+				tx.Put(regs[i])
+				tx.Count(figures.Registrations, storetest.Cell("2026-03", "GM0014", "signal"))
+				return nil
+			})
+		})
+	}
+	waitQueued(t, s, n)
+	s.fail(errors.New("the group before failed"))
+	release(n)
+	waitFor(t, &wg, 10*time.Second, "commits queued behind a failure")
+	for i, err := range errs {
+		if !errors.Is(err, store.ErrUnavailable) {
+			t.Errorf("commit %d: %v, want store.ErrUnavailable", i, err)
+		}
+	}
+	s.Close() // a failed store leaves Pebble open; here its disk is fine
+	if err := s.db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s = openAt(t, nil, dir, false)
+	for i, r := range regs {
+		if _, err := s.Registration(bg, r.ID); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("registration %d after a re-open: %v, want store.ErrNotFound", i, err)
+		}
+	}
+	if got := storetest.FigureMap(t, s, "2026-03", "2026-03"); len(got) != 0 {
+		t.Errorf("figures after a re-open: %v, want none", got)
+	}
+}
