@@ -141,7 +141,7 @@ func (t *tx) addFigure(m figures.Measure, at figures.Coords, days int) {
 // each counter once for its group, with the value of the group's last
 // commit to count it (applyGroup); a replicated store's batch takes its
 // own (applyBatchLogged). It takes the counters' lock, which the caller
-// releases (unlock) once b is applied or, in a group commit, queued
+// releases (unlock) once t's batch is applied or, in a group commit, queued
 // (groupcommit.go): a counter a queued batch writes is read from
 // s.figuresQueued until that batch is applied. A load adds the counts
 // itself, when it takes the batch (Loader.take).
