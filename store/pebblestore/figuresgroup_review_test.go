@@ -3,13 +3,11 @@ package pebblestore
 import (
 	"fmt"
 	"maps"
-	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/cockroachdb/pebble/v2/vfs"
-	"github.com/cockroachdb/pebble/v2/vfs/errorfs"
 
 	"github.com/vindex-nl/vindex/crypto/pseudonym"
 	"github.com/vindex-nl/vindex/figures"
@@ -238,16 +236,7 @@ func TestReviewFiguresGroupCells(t *testing.T) {
 // values count every commit queued before it.
 func TestReviewFiguresCrashConsistent(t *testing.T) {
 	mem := vfs.NewCrashableMem()
-	slowSync := errorfs.InjectorFunc(func(op errorfs.Op) error {
-		if strings.HasSuffix(op.Path, ".log") && (op.Kind == errorfs.OpFileSync || op.Kind == errorfs.OpFileSyncData) {
-			time.Sleep(3 * time.Millisecond)
-		}
-		return nil
-	})
-	s, err := Open("db", &Options{FS: errorfs.Wrap(mem, slowSync), Logger: discard()})
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := openSlowSync(t, mem, 3*time.Millisecond)
 	at := time.Date(2026, 3, 2, 9, 30, 0, 0, time.UTC)
 	a := storetest.Cell("2026-03", "GM0014", "signal")
 	b := storetest.Cell("2026-03", "GM0363", "involvement")

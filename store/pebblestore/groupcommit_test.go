@@ -270,16 +270,14 @@ func waitFor(t *testing.T, wg *sync.WaitGroup, d time.Duration, what string) {
 	}
 }
 
-// TestGroupCommitCrash: commits applied as groups (more than one group's
-// worth, so that a leader hands over to the next) are durable when they
-// return: a crash of the machine right after (only what was synced
-// survives), with every WAL sync slow so that a wait that did not wait
-// for it would return first, loses none of them, nor a count.
-func TestGroupCommitCrash(t *testing.T) {
-	mem := vfs.NewCrashableMem()
+// openSlowSync opens a store at "db" on mem whose every WAL sync first
+// sleeps for delay, so that a wait that did not wait for its sync would
+// return first.
+func openSlowSync(t *testing.T, mem *vfs.MemFS, delay time.Duration) *Store {
+	t.Helper()
 	slowSync := errorfs.InjectorFunc(func(op errorfs.Op) error {
 		if strings.HasSuffix(op.Path, ".log") && (op.Kind == errorfs.OpFileSync || op.Kind == errorfs.OpFileSyncData) {
-			time.Sleep(20 * time.Millisecond)
+			time.Sleep(delay)
 		}
 		return nil
 	})
@@ -287,6 +285,17 @@ func TestGroupCommitCrash(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return s
+}
+
+// TestGroupCommitCrash: commits applied as groups (more than one group's
+// worth, so that a leader hands over to the next) are durable when they
+// return: a crash of the machine right after (only what was synced
+// survives), with every WAL sync slow so that a wait that did not wait
+// for it would return first, loses none of them, nor a count.
+func TestGroupCommitCrash(t *testing.T) {
+	mem := vfs.NewCrashableMem()
+	s := openSlowSync(t, mem, 20*time.Millisecond)
 	// Not closed if the test fails: Close would wait for a commit that
 	// hangs.
 	at := time.Date(2026, 3, 2, 9, 30, 0, 0, time.UTC)
