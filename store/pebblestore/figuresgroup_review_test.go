@@ -29,11 +29,12 @@ type countOp struct {
 	days int
 }
 
-func (op countOp) name() string {
+// key names the counter op counts in, as storetest.FigureMap does.
+func (op countOp) key() storetest.FigureKey {
 	if op.m == "" {
-		return fmt.Sprintf("days=%d %v", op.days, op.at)
+		return storetest.FigureKey{What: fmt.Sprintf("days=%d", op.days), At: op.at}
 	}
-	return fmt.Sprintf("%s %v", op.m, op.at)
+	return storetest.FigureKey{What: string(op.m), At: op.at}
 }
 
 // mixedCounts is what update i counts: always one registration in cell a;
@@ -62,13 +63,13 @@ func mixedCounts(i int) []countOp {
 
 // wantMixed is the counters after the updates is, each counting
 // mixedCounts, added to into.
-func wantMixed(into map[string]int64, is ...int) map[string]int64 {
+func wantMixed(into map[storetest.FigureKey]int64, is ...int) map[storetest.FigureKey]int64 {
 	if into == nil {
-		into = map[string]int64{}
+		into = map[storetest.FigureKey]int64{}
 	}
 	for _, i := range is {
 		for _, op := range mixedCounts(i) {
-			into[op.name()]++
+			into[op.key()]++
 		}
 	}
 	return into
@@ -93,36 +94,24 @@ func countedUpdate(s *Store, y pseudonym.Pseudonym, reg store.Registration, ops 
 	})
 }
 
-// counterMap reads s's counters of March and April 2026 by name.
-func counterMap(t testing.TB, s *Store) map[string]int64 {
-	t.Helper()
-	fc, err := s.Figures(bg, "2026-03", "2026-04")
-	if err != nil {
-		t.Fatal(err)
-	}
-	out := map[string]int64{}
-	for _, c := range fc.Counts {
-		out[countOp{m: c.Measure, at: c.At}.name()] += c.N
-	}
-	for _, d := range fc.Durations {
-		out[countOp{at: d.At, days: d.Days}.name()] += d.N
-	}
-	return out
+// counterMap reads s's counters of March and April 2026.
+func counterMap(t testing.TB, s *Store) map[storetest.FigureKey]int64 {
+	return storetest.FigureMap(t, s, "2026-03", "2026-04")
 }
 
-func sameCounters(t testing.TB, what string, got, want map[string]int64) {
+func sameCounters(t testing.TB, what string, got, want map[storetest.FigureKey]int64) {
 	t.Helper()
 	if maps.Equal(got, want) {
 		return
 	}
 	for k, n := range want {
 		if got[k] != n {
-			t.Errorf("%s: %s counted %d, want %d", what, k, got[k], n)
+			t.Errorf("%s: %v counted %d, want %d", what, k, got[k], n)
 		}
 	}
 	for k, n := range got {
 		if _, ok := want[k]; !ok {
-			t.Errorf("%s: %s counted %d, want none", what, k, n)
+			t.Errorf("%s: %v counted %d, want none", what, k, n)
 		}
 	}
 }
@@ -301,12 +290,12 @@ func TestReviewFiguresCrashConsistent(t *testing.T) {
 		if regsN > 0 && regsN < int64(len(regs)) {
 			partial++
 		}
-		want := map[string]int64{}
+		want := map[storetest.FigureKey]int64{}
 		if regsN > 0 {
-			want[countOp{figures.Registrations, a, 0}.name()] = regsN
+			want[countOp{figures.Registrations, a, 0}.key()] = regsN
 		}
 		if even > 0 {
-			want[countOp{figures.Matches, b, 0}.name()] = even
+			want[countOp{figures.Matches, b, 0}.key()] = even
 		}
 		sameCounters(t, fmt.Sprintf("crash %d (%d registrations survived)", ci, regsN), counterMap(t, c), want)
 		if err := c.Close(); err != nil {

@@ -32,34 +32,34 @@ func Cell(month, municipality, kind string) figures.Coords {
 	return figures.Coords{month, municipality, "jeugdzorg", kind, code}
 }
 
-// figureKey names a counter in the tests' maps: the measure (or "days=N"
-// for a duration bucket) and the cell.
-type figureKey struct {
-	what string
-	at   figures.Coords
+// FigureKey names a counter in FigureMap's maps: the measure (or
+// "days=N" for a duration bucket) and the cell.
+type FigureKey struct {
+	What string
+	At   figures.Coords
 }
 
 // FigureMap reads the counters of from..to as a map, for comparisons.
-func FigureMap(t testing.TB, fr store.FigureReader, from, to string) map[figureKey]int64 {
+func FigureMap(t testing.TB, fr store.FigureReader, from, to string) map[FigureKey]int64 {
 	t.Helper()
 	fc, err := fr.Figures(ctx, from, to)
 	if err != nil {
 		t.Fatalf("Figures(%s, %s): %v", from, to, err)
 	}
-	out := map[figureKey]int64{}
+	out := map[FigureKey]int64{}
 	for _, c := range fc.Counts {
 		if c.N <= 0 {
 			t.Fatalf("counter %v %v holds %d: want only positive counters", c.Measure, c.At, c.N)
 		}
-		out[figureKey{string(c.Measure), c.At}] += c.N
+		out[FigureKey{string(c.Measure), c.At}] += c.N
 	}
 	for _, d := range fc.Durations {
-		out[figureKey{fmt.Sprintf("days=%d", d.Days), d.At}] += d.N
+		out[FigureKey{fmt.Sprintf("days=%d", d.Days), d.At}] += d.N
 	}
 	return out
 }
 
-func wantFigures(t *testing.T, what string, got, want map[figureKey]int64) {
+func wantFigures(t *testing.T, what string, got, want map[FigureKey]int64) {
 	t.Helper()
 	if len(got) != len(want) {
 		t.Fatalf("%s: %d counters %v, want %d %v", what, len(got), got, len(want), want)
@@ -102,14 +102,14 @@ func testFigures(t *testing.T, open Opener) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	want := map[figureKey]int64{
+	want := map[FigureKey]int64{
 		{"registrations", jan}: 3, {"matches", jan}: 1, {"coordinator_assignments", jan}: 1,
 		{"days=3", jan}: 2, {"days=0", jan}: 1, {"registrations", feb}: 1,
 	}
 	wantFigures(t, "after two updates", FigureMap(t, fr, "2026-01", "2026-12"), want)
-	onlyJan := map[figureKey]int64{}
+	onlyJan := map[FigureKey]int64{}
 	for k, n := range want {
-		if k.at[figures.Month] == "2026-01" {
+		if k.At[figures.Month] == "2026-01" {
 			onlyJan[k] = n
 		}
 	}
@@ -185,12 +185,12 @@ func testFiguresConcurrent(t *testing.T, open Opener) {
 	for err := range errs {
 		t.Fatal(err)
 	}
-	want := map[figureKey]int64{
+	want := map[FigureKey]int64{
 		{"registrations", hot}: workers * each,
 		{"closures", cold}:     workers / 2 * each,
 	}
 	for i := range each {
-		want[figureKey{fmt.Sprintf("days=%d", i%3), hot}] += workers
+		want[FigureKey{fmt.Sprintf("days=%d", i%3), hot}] += workers
 	}
 	wantFigures(t, "concurrent", FigureMap(t, fr, "2026-03", "2026-03"), want)
 	if err := s.Close(); err != nil {
