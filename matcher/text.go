@@ -73,10 +73,7 @@ func validName(s string) bool {
 	runes, words, letters := 0, 1, 0
 	prevLetter := false
 	for i := 0; i < len(s); {
-		r, w := rune(s[i]), 1
-		if r >= utf8.RuneSelf {
-			r, w = utf8.DecodeRuneInString(s[i:])
-		}
+		r, w := utf8.DecodeRuneInString(s[i:]) // inlined, ASCII without a call
 		i += w
 		if runes++; runes > maxName {
 			return false
@@ -122,10 +119,7 @@ func nameLetterAt(s string, i int) bool {
 	if i >= len(s) {
 		return false
 	}
-	r := rune(s[i])
-	if r >= utf8.RuneSelf {
-		r, _ = utf8.DecodeRuneInString(s[i:])
-	}
+	r, _ := utf8.DecodeRuneInString(s[i:])
 	return isNameLetter(r)
 }
 
