@@ -989,12 +989,7 @@ func (l *Loader) mergeRange(ctx context.Context, lo, hi, part int, stats *LoadSt
 		}
 		section := io.NewSectionReader(f, run.at[lo], run.at[hi]-run.at[lo])
 		r := &runReader{f: f, r: bufio.NewReaderSize(section, 1<<20), run: i}
-		ok, err := r.next()
-		if err != nil || !ok {
-			f.Close()
-			if err == nil {
-				err = fmt.Errorf("pebblestore: load: run: %w", store.ErrCorrupt)
-			}
+		if err := r.start("run"); err != nil {
 			return nil, err
 		}
 		h = append(h, r)
@@ -1010,12 +1005,7 @@ func (l *Loader) mergeRange(ctx context.Context, lo, hi, part int, stats *LoadSt
 			if err != nil {
 				return nil, err
 			}
-			ok, err := r.next()
-			if err != nil || !ok {
-				r.f.Close()
-				if err == nil {
-					err = fmt.Errorf("pebblestore: load: table %s: %w", name, store.ErrCorrupt)
-				}
+			if err := r.start("table " + name); err != nil {
 				return nil, err
 			}
 			h = append(h, r)
@@ -1169,6 +1159,20 @@ type tableCloser struct {
 }
 
 func (c tableCloser) Close() error { return errors.Join(c.it.Close(), c.rd.Close()) }
+
+// start reads r's first op, and closes r if that fails: what the merge
+// reads (a run's section with bytes, a direct table) is never empty, so
+// an empty one is corrupt.
+func (r *runReader) start(what string) error {
+	ok, err := r.next()
+	if err == nil && !ok {
+		err = fmt.Errorf("pebblestore: load: %s: %w", what, store.ErrCorrupt)
+	}
+	if err != nil {
+		r.f.Close()
+	}
+	return err
+}
 
 func (r *runReader) next() (bool, error) {
 	if r.it != nil {
