@@ -577,15 +577,10 @@ func TestGroupCommitAfterFailure(t *testing.T) {
 	regs := make([]store.Registration, n)
 	errs := make([]error, n)
 	var wg sync.WaitGroup
+	count := []countOp{{figures.Registrations, storetest.Cell("2026-03", "GM0014", "signal"), 0}}
 	for i, y := range youths {
 		regs[i] = storetest.Reg(y, "ggd", at)
-		wg.Go(func() {
-			errs[i] = s.Update(bg, []pseudonym.Pseudonym{y}, func(tx store.Tx) error {
-				tx.Put(regs[i])
-				tx.Count(figures.Registrations, storetest.Cell("2026-03", "GM0014", "signal"))
-				return nil
-			})
-		})
+		wg.Go(func() { errs[i] = countedUpdate(s, y, regs[i], count) })
 	}
 	waitQueued(t, s, n)
 	s.fail(errors.New("the group before failed"))
