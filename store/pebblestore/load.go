@@ -207,6 +207,19 @@ func (x *opIndex) reset() {
 	clear(x.collide)
 }
 
+// add stages an op, a deletion of key if del, else a set of key to
+// value, and returns its index.
+func (b *loadBuf) add(key, value []byte, del bool) int32 {
+	op := loadOp{off: uint32(len(b.arena)), klen: uint32(len(key)), del: del}
+	b.arena = append(b.arena, key...)
+	if !del {
+		op.vlen = uint32(len(value))
+		b.arena = append(b.arena, value...)
+	}
+	b.ops = append(b.ops, op)
+	return int32(len(b.ops) - 1)
+}
+
 func (b *loadBuf) key(op *loadOp) []byte { return b.arena[op.off : op.off+op.klen] }
 func (b *loadBuf) value(op *loadOp) []byte {
 	return b.arena[op.off+op.klen : op.off+op.klen+op.vlen]
@@ -315,18 +328,12 @@ func (l *Loader) take(b *pebble.Batch, t *tx, before, after []store.Registration
 		if buf.arena == nil {
 			buf.arena = make([]byte, 0, l.memory+l.memory/8)
 		}
-		op := loadOp{off: uint32(len(buf.arena)), klen: uint32(len(k)), del: del}
-		buf.arena = append(buf.arena, k...)
-		if !del {
-			op.vlen = uint32(len(v))
-			buf.arena = append(buf.arena, v...)
-		}
+		i := buf.add(k, v, del)
 		if pointRead[k[0]] {
-			if i, ok := l.latest.put(buf, k, int32(len(buf.ops))); ok {
-				buf.ops[i].dead = true
+			if was, ok := l.latest.put(buf, k, i); ok {
+				buf.ops[was].dead = true
 			}
 		}
-		buf.ops = append(buf.ops, op)
 	}
 	l.staged.Store(int64(len(l.buf.arena) + len(l.buf.ops)*int(unsafe.Sizeof(loadOp{}))))
 	// The figures' counts, kept here (from the store's counter on first
@@ -825,10 +832,10 @@ func (l *Loader) Finish(ctx context.Context) (_ LoadStats, err error) {
 	// The figures' counters, as the load leaves them, in a spill of
 	// their own after every other (no update writes their table: take
 	// refuses it, so the table goes to its direct tables).
+	var v [8]byte
 	for k, n := range l.figures {
-		op := loadOp{off: uint32(len(l.buf.arena)), klen: uint32(len(k)), vlen: 8}
-		l.buf.arena = binary.BigEndian.AppendUint64(append(l.buf.arena, k...), n)
-		l.buf.ops = append(l.buf.ops, op)
+		binary.BigEndian.PutUint64(v[:], n)
+		l.buf.add([]byte(k), v[:], false)
 	}
 	if err := l.spillLocked(false); err != nil {
 		return l.stats, err

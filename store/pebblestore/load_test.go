@@ -333,11 +333,7 @@ func TestLoadSpillThenFinish(t *testing.T) {
 // cover both keys.
 func TestOpIndexCollision(t *testing.T) {
 	b := &loadBuf{}
-	stage := func(key string) int32 {
-		b.ops = append(b.ops, loadOp{off: uint32(len(b.arena)), klen: uint32(len(key))})
-		b.arena = append(b.arena, key...)
-		return int32(len(b.ops) - 1)
-	}
+	stage := func(key string) int32 { return b.add([]byte(key), nil, false) }
 	var x opIndex
 	x.init()
 	a, c := []byte("ya"), []byte("yc")
@@ -408,8 +404,7 @@ func TestSortPart(t *testing.T) {
 			for range rng.IntN(20) {
 				key = append(key, alphabet[rng.IntN(len(alphabet))])
 			}
-			b.ops = append(b.ops, loadOp{off: uint32(len(b.arena)), klen: uint32(len(key))})
-			b.arena = append(b.arena, key...)
+			b.add(key, nil, false)
 		}
 		part := make([]int32, n)
 		for i := range part {

@@ -274,8 +274,7 @@ func TestSortPartDuplicatesAndDepth(t *testing.T) {
 			for range rng.IntN(18) {
 				key = append(key, []byte{0, 0, 1, 0x80, 0xff}[rng.IntN(5)])
 			}
-			b.ops = append(b.ops, loadOp{off: uint32(len(b.arena)), klen: uint32(len(key))})
-			b.arena = append(b.arena, key...)
+			b.add(key, nil, false)
 		}
 		part := make([]int32, n)
 		for i := range part {
@@ -298,12 +297,10 @@ func TestSortPartDuplicatesAndDepth(t *testing.T) {
 	b := &loadBuf{}
 	key := append([]byte{'e'}, bytes.Repeat([]byte{7}, 64<<10)...)
 	for range 200 {
-		b.ops = append(b.ops, loadOp{off: uint32(len(b.arena)), klen: uint32(len(key))})
-		b.arena = append(b.arena, key...)
+		b.add(key, nil, false)
 	}
 	// One shorter key, to make the lcp end before the long tail.
-	b.ops = append(b.ops, loadOp{off: uint32(len(b.arena)), klen: 1})
-	b.arena = append(b.arena, 'e')
+	b.add([]byte{'e'}, nil, false)
 	part := make([]int32, len(b.ops))
 	for i := range part {
 		part[i] = int32(len(part) - 1 - i)
